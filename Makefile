@@ -1,0 +1,62 @@
+# Foresight: predictive autoscaling and traffic control for Kubernetes.
+# `make demo` runs the adapter locally with an embedded source; `make test` runs every test.
+
+GO        ?= go
+CACHE     := $(CURDIR)/.cache
+TOOLS_BIN := $(CACHE)/bin
+GOLANGCI  := $(TOOLS_BIN)/golangci-lint
+BIN       := $(CURDIR)/bin
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
+	dashboards dashboards-preview prometheusrule bench-adapter clean
+
+all: build
+
+## build: compile the adapter and the xDS control plane into bin/
+build:
+	$(GO) build -o $(BIN)/ ./adapter/cmd/foresight-adapter ./sidecars/cmd/foresight-xds
+
+## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
+test: test-go test-rules
+
+test-go:
+	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
+
+## test-rules: promtool's own checks and unit tests of the shipped rules
+test-rules:
+	promtool check rules rules/*.rules.yaml
+	promtool test rules rules/tests/*.yaml
+
+## bench: every Go benchmark, once, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./...
+
+## lint: go vet, gofmt and golangci-lint (pinned in hack/tools)
+lint: vet fmt-check $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+vet:
+	$(GO) vet -tags integration ./...
+
+fmt-check:
+	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+$(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
+	cd hack/tools && $(GO) build -o $(GOLANGCI) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+## demo: the adapter's real server on https://127.0.0.1:6443 with an embedded, generated source
+demo:
+	$(GO) run ./adapter/cmd/foresight-adapter demo
+
+## fuzz: a short run of every user-facing parser's fuzz target
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN) $(CACHE)
