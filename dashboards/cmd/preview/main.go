@@ -1,0 +1,83 @@
+// Command preview renders each Foresight dashboard to a PNG from a replayed load trace,
+// without Grafana or Prometheus (see package dashboards/preview). Run it from the
+// project root:
+//
+//	go run ./dashboards/cmd/preview --out .cache/dashboards-preview
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/foresight-dev/foresight/dashboards/preview"
+)
+
+func main() {
+	root := projectRoot()
+	out := flag.String("out", filepath.Join(root, ".cache", "dashboards-preview"), "directory for the PNGs")
+	trace := flag.String("trace", filepath.Join(root, "..", "shared", "traces", "crane-input1.csv"), "load trace CSV (ts,value); a synthetic load is used if the file is absent")
+	days := flag.Int("days", 3, "days of load to play (the last day is drawn; earlier days feed forecasts and long windows)")
+	window := flag.Duration("window", 24*time.Hour, "time range drawn")
+	step := flag.Duration("step", 5*time.Minute, "resolution of the drawn queries")
+	peak := flag.Float64("peak", 300, "requests per second at the gateway at the trace's 95th percentile")
+	rulesDir := flag.String("rules", filepath.Join(root, "rules"), "directory of the *.rules.yaml files")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(logger, *out, *trace, *days, *window, *step, *peak, *rulesDir); err != nil {
+		fmt.Fprintln(os.Stderr, "preview:", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger, out, trace string, days int, window, step time.Duration, peak float64, rulesDir string) error {
+	minutes := days * 1440
+	load, err := preview.ReadTrace(trace, minutes, peak)
+	if errors.Is(err, fs.ErrNotExist) {
+		logger.Warn("trace not found; using a synthetic load", "trace", trace)
+		load, err = preview.Synthetic(minutes, peak), nil
+	}
+	if err != nil {
+		return err
+	}
+	begin := time.Now()
+	rep, err := preview.Run(context.Background(), preview.Options{
+		Load: load, Window: window, Step: step, RulesDir: rulesDir, OutDir: out, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range rep.Files {
+		fmt.Println(f)
+	}
+	for _, e := range rep.Empty {
+		logger.Warn("panel without data", "panel", e)
+	}
+	logger.Info("done", "recorded_samples", rep.Samples, "elapsed", time.Since(begin).Round(time.Millisecond))
+	return nil
+}
+
+// projectRoot is the nearest directory at or above the working directory holding
+// go.mod, or the working directory itself.
+func projectRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for dir := wd; ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return wd
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,139 @@
+package dashboards
+
+// ControlPlanes is the dashboard of Foresight's own components: the adapter and the
+// xDS control plane.
+func ControlPlanes() (Dashboard, error) {
+	const ns = `namespace=~"$namespace"`
+	return spec{
+		uid:           "foresight-control-planes",
+		title:         "Foresight / Control planes",
+		description:   "Health of the adapter (series, staleness, Prometheus queries, fits, reloads) and of the xDS control plane (proxies, pushes, ACK latency, NACKs, configuration).",
+		namespaceFrom: "foresight_adapter_rules",
+		sections: []section{
+			{title: "Adapter", panels: []panel{
+				{
+					title:       "Series forecast per rule",
+					description: "Series the adapter keeps a forecast for, per metric rule.",
+					unit:        "short",
+					stacked:     true,
+					queries: []query{
+						{`sum by (metric) (foresight_forecast_series{` + ns + `})`, "{{metric}}"},
+					},
+				},
+				{
+					title:       "Forecast staleness",
+					description: "Age of the oldest served value of each rule. Above the rule's staleAfter (default 5 minutes) the HPA gets an error and holds.",
+					unit:        "s",
+					queries: []query{
+						{`max by (metric) (foresight_forecast_staleness_seconds{` + ns + `})`, "{{metric}}"},
+					},
+				},
+				{
+					title:       "Prometheus query latency",
+					description: "p50 and p99 latency of the adapter's queries to its Prometheus source, by kind (range for history, instant for the latest value).",
+					unit:        "s",
+					queries: []query{
+						{`histogram_quantile(0.5, sum by (le, kind) (rate(foresight_source_query_duration_seconds_bucket{` + ns + `}[$__rate_interval])))`, "p50 {{kind}}"},
+						{`histogram_quantile(0.99, sum by (le, kind) (rate(foresight_source_query_duration_seconds_bucket{` + ns + `}[$__rate_interval])))`, "p99 {{kind}}"},
+					},
+				},
+				{
+					title:       "Prometheus query errors",
+					description: "Failed queries per second by kind.",
+					unit:        "reqps",
+					queries: []query{
+						{`sum by (kind) (rate(foresight_source_query_errors_total{` + ns + `}[$__rate_interval]))`, "{{kind}}"},
+					},
+				},
+				{
+					title:       "Model fit duration",
+					description: "p90 time to fit the candidate models of a series and choose one, by chosen model.",
+					unit:        "s",
+					queries: []query{
+						{`histogram_quantile(0.9, sum by (le, model) (rate(foresight_forecast_fit_duration_seconds_bucket{` + ns + `}[$__rate_interval])))`, "p90 {{model}}"},
+					},
+				},
+				{
+					title:       "Rules loaded and reloads",
+					description: "Metric rules loaded, and rule file reloads per interval by result; a failed reload keeps the previous rules.",
+					unit:        "short",
+					queries: []query{
+						{`sum(foresight_adapter_rules{` + ns + `})`, "rules loaded"},
+						{`sum by (result) (increase(foresight_adapter_config_reloads_total{` + ns + `}[$__rate_interval]))`, "reloads {{result}}"},
+					},
+				},
+			}},
+			{title: "xDS control plane", panels: []panel{
+				{
+					title:       "Connected proxies",
+					description: "Open ADS streams by proxy kind: Envoy sidecars, the gateway, proxyless gRPC clients.",
+					unit:        "short",
+					stacked:     true,
+					queries: []query{
+						{`sum by (kind) (foresight_xds_connected_proxies{` + ns + `})`, "{{kind}}"},
+					},
+				},
+				{
+					title:       "Pushes",
+					description: "Discovery responses sent per second, by resource type.",
+					unit:        "ops",
+					queries: []query{
+						{`sum by (type) (rate(foresight_xds_pushes_total{` + ns + `}[$__rate_interval]))`, "{{type}}"},
+					},
+				},
+				{
+					title:       "Push to ACK latency",
+					description: "p50 and p99 time from sending a response to the proxy's ACK, by resource type.",
+					unit:        "s",
+					queries: []query{
+						{`histogram_quantile(0.5, sum by (le, type) (rate(foresight_xds_push_ack_duration_seconds_bucket{` + ns + `}[$__rate_interval])))`, "p50 {{type}}"},
+						{`histogram_quantile(0.99, sum by (le, type) (rate(foresight_xds_push_ack_duration_seconds_bucket{` + ns + `}[$__rate_interval])))`, "p99 {{type}}"},
+					},
+				},
+				{
+					title:       "NACKs",
+					description: "Responses rejected by proxies per interval, by resource type. Each NACK leaves a proxy on its previous configuration.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (type) (increase(foresight_xds_nacks_total{` + ns + `}[$__rate_interval]))`, "{{type}}"},
+					},
+				},
+				{
+					title:       "Served configuration",
+					description: "Serialized size of the configuration being served.",
+					unit:        "bytes",
+					queries: []query{
+						{`max(foresight_xds_snapshot_bytes{` + ns + `})`, "snapshot size"},
+					},
+				},
+				{
+					title:       "Resources served",
+					description: "Resources in the served configuration, by type.",
+					unit:        "short",
+					queries: []query{
+						{`max by (type) (foresight_xds_snapshot_resources{` + ns + `})`, "{{type}}"},
+					},
+				},
+				{
+					title:       "Rejected configurations and policy reloads",
+					description: "Translated configurations that failed validation and were not served, and policy reloads by result, per interval.",
+					unit:        "short",
+					queries: []query{
+						{`sum(increase(foresight_xds_snapshots_rejected_total{` + ns + `}[$__rate_interval]))`, "rejected"},
+						{`sum by (result) (increase(foresight_xds_config_reloads_total{` + ns + `}[$__rate_interval]))`, "reloads {{result}}"},
+					},
+				},
+				{
+					title:       "Fault experiments",
+					description: "Experiments whose fault is in the served configuration, their guard values, and aborts by their guard per interval.",
+					unit:        "short",
+					queries: []query{
+						{`max by (experiment) (foresight_experiment_active{` + ns + `})`, "active {{experiment}}"},
+						{`max by (experiment) (foresight_experiment_guard_value{` + ns + `})`, "guard {{experiment}}"},
+						{`sum by (experiment) (increase(foresight_experiment_aborts_total{` + ns + `}[$__rate_interval]))`, "aborts {{experiment}}"},
+					},
+				},
+			}},
+		},
+	}.build()
+}

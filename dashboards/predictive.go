@@ -1,0 +1,93 @@
+package dashboards
+
+// PredictiveAutoscaling is the dashboard of the adapter's forecasts and the HPAs that
+// consume them.
+func PredictiveAutoscaling() (Dashboard, error) {
+	const sel = `namespace=~"$namespace", metric=~"$metric"`
+	return spec{
+		uid:           "foresight-predictive-autoscaling",
+		title:         "Foresight / Predictive autoscaling",
+		description:   "What the adapter observes, predicts and serves to each HPA, how good its forecasts are, and what the HPAs do with them.",
+		namespaceFrom: "foresight_forecast_served_value",
+		extraVars: []dashboardVariable{
+			queryVariable("metric", "Metric", `label_values(foresight_forecast_served_value{namespace=~"$namespace"}, metric)`),
+		},
+		sections: []section{
+			{title: "Forecasts", panels: []panel{
+				{
+					title:       "Observed, predicted and served load",
+					description: "Per series of each metric rule: the latest observed load, the point forecast (maximum over the horizon), the upper edge of the forecast band (served quantile, maximum over the horizon) and the value served to the HPA, never below the observed load.",
+					unit:        "short",
+					width:       24,
+					queries: []query{
+						{`max by (metric, series) (foresight_forecast_observed_value{` + sel + `})`, "observed {{metric}} {{series}}"},
+						{`max by (metric, series) (foresight_forecast_predicted_value{` + sel + `})`, "predicted {{metric}} {{series}}"},
+						{`max by (metric, series) (foresight_forecast_upper_value{` + sel + `})`, "forecast band (upper) {{metric}} {{series}}"},
+						{`max by (metric, series) (foresight_forecast_served_value{` + sel + `})`, "served {{metric}} {{series}}"},
+					},
+				},
+				{
+					title:       "HPA replicas: desired, current and maximum",
+					description: "kube-state-metrics' view of the HPAs in the namespace: the replicas the HPA wants, the replicas it has, and its maxReplicas ceiling.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_desired_replicas{namespace=~"$namespace"})`, "desired {{horizontalpodautoscaler}}"},
+						{`sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{namespace=~"$namespace"})`, "current {{horizontalpodautoscaler}}"},
+						{`sum by (horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{namespace=~"$namespace"})`, "max {{horizontalpodautoscaler}}"},
+					},
+				},
+				{
+					title:       "Served value over observed load",
+					description: "How much headroom the forecast buys: the served value divided by the observed load. 100% means reactive scaling.",
+					unit:        "percentunit",
+					queries: []query{
+						{`sum by (metric) (max by (metric, series) (foresight_forecast_served_value{` + sel + `})) / sum by (metric) (max by (metric, series) (foresight_forecast_observed_value{` + sel + `}))`, "{{metric}}"},
+					},
+				},
+			}},
+			{title: "Models and accuracy", panels: []panel{
+				{
+					title:       "Model in use",
+					description: "Number of series of each metric forecast by each model (auto selection may switch models at each refit).",
+					unit:        "short",
+					stacked:     true,
+					queries: []query{
+						{`count by (metric, model) (max by (metric, series, model) (foresight_forecast_model_info{` + sel + `}))`, "{{metric}} {{model}}"},
+					},
+				},
+				{
+					title:       "Series on reactive fallback",
+					description: "Series currently served their observed value instead of the forecast (warm-up or drift).",
+					unit:        "short",
+					queries: []query{
+						{`sum by (metric) (max by (metric, series) (foresight_forecast_fallback{` + sel + `}))`, "{{metric}}"},
+					},
+				},
+				{
+					title:       "Drift fallbacks",
+					description: "Times drift made a series fall back to reactive values, per interval, by metric and model.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (metric, model) (increase(foresight_forecast_drift_fallbacks_total{metric=~"$metric"}[$__rate_interval]))`, "{{metric}} {{model}}"},
+					},
+				},
+				{
+					title:       "Forecast error (WAPE, 1 hour)",
+					description: "Sum of absolute forecast errors at the horizon over the sum of actual load, last hour (recording rule metric_model:foresight_forecast_absolute_error:ratio_rate1h). The ForesightForecastErrorDrifting alert fires above 30%.",
+					unit:        "percentunit",
+					queries: []query{
+						{`metric_model:foresight_forecast_absolute_error:ratio_rate1h{metric=~"$metric"}`, "{{metric}} {{model}}"},
+					},
+				},
+				{
+					title:       "Under-forecast share (1 hour)",
+					description: "Share of scored forecasts that were below the actual load: the direction that costs latency.",
+					unit:        "percentunit",
+					queries: []query{
+						{`metric_model:foresight_forecast_under_forecasts:ratio_rate1h{metric=~"$metric"}`, "{{metric}} {{model}}"},
+					},
+				},
+			}},
+		},
+	}.build()
+}

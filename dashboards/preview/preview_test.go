@@ -1,0 +1,177 @@
+package preview
+
+import (
+	"context"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// projectRoot walks up from the working directory to the directory holding go.mod.
+func projectRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// TestRunDrawsEveryPanelWithData plays a synthetic load through the real recording
+// rules and every dashboard, and checks that each panel got data and each dashboard a PNG.
+func TestRunDrawsEveryPanelWithData(t *testing.T) {
+	root := projectRoot(t)
+	out := t.TempDir()
+	rep, err := Run(context.Background(), Options{
+		Load:     Synthetic(1440+360, 300),
+		Window:   6 * time.Hour,
+		Step:     10 * time.Minute,
+		RulesDir: filepath.Join(root, "rules"),
+		OutDir:   out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Empty) > 0 {
+		t.Errorf("panels without data:\n  %s", strings.Join(rep.Empty, "\n  "))
+	}
+	if len(rep.Files) != 4 {
+		t.Fatalf("files %v, want one per dashboard", rep.Files)
+	}
+	if rep.Samples == 0 {
+		t.Error("no recorded samples")
+	}
+	for _, f := range rep.Files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(fh)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if b := img.Bounds(); b.Dx() < 1000 || b.Dy() < 500 {
+			t.Errorf("%s: %dx%d is too small to read", f, b.Dx(), b.Dy())
+		}
+	}
+}
+
+func TestRunRejectsShortLoad(t *testing.T) {
+	_, err := Run(context.Background(), Options{Load: Synthetic(600, 100), Window: 6 * time.Hour, Step: time.Minute, RulesDir: "x", OutDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "shorter") {
+		t.Errorf("short load: %v", err)
+	}
+}
+
+func TestReadTraceResamplesGapsAndScales(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.csv")
+	// Minutes 0..4; rows are missing for minutes 2 and 3, and minute 1 has two rows.
+	content := "ts,value\n0,10\n60,20\n90,40\n240,50\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load, err := ReadTrace(path, 5, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per minute: 10, 30 (mean of 20 and 40), 30 and 30 carried over the gap, 50;
+	// the 95th percentile (50) scales to 50.
+	want := []float64{10, 30, 30, 30, 50}
+	for i := range want {
+		if math.Abs(load.Values[i]-want[i]) > 1e-9 {
+			t.Fatalf("values %v, want %v", load.Values, want)
+		}
+	}
+	if !load.Start.Equal(time.Unix(0, 0)) {
+		t.Errorf("start %s", load.Start)
+	}
+}
+
+func TestReadTraceErrorsNameFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		content string
+		minutes int
+		want    string
+	}{
+		"novalue.csv":  {"ts,value\n0,1\n60\n", 1, "novalue.csv:3"},
+		"negative.csv": {"ts,value\n0,1\n60,-2\n", 1, "negative.csv:3"},
+		"badts.csv":    {"ts,value\nx,1\n", 1, "badts.csv:2"},
+		"short.csv":    {"ts,value\n0,1\n60,2\n", 10, "spans less"},
+		"zero.csv":     {"ts,value\n0,1\n60,2\n", 0, "at least 1 minute"},
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadTrace(path, c.minutes, 1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to mention %q", name, err, c.want)
+		}
+	}
+}
+
+// TestReadRealTrace reads the shared crane trace the preview command uses by default.
+func TestReadRealTrace(t *testing.T) {
+	path := filepath.Join(projectRoot(t), "..", "shared", "traces", "crane-input1.csv")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("trace %s absent: %v", path, err)
+	}
+	load, err := ReadTrace(path, 3*1440, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(load.Values) != 3*1440 {
+		t.Fatalf("%d values", len(load.Values))
+	}
+	sorted := append([]float64(nil), load.Values...)
+	sort.Float64s(sorted)
+	if p95 := sorted[len(sorted)*95/100]; math.Abs(p95-300) > 1e-6 {
+		t.Errorf("95th percentile %v, want 300", p95)
+	}
+	if sorted[0] < 0 {
+		t.Errorf("negative load %v", sorted[0])
+	}
+}
+
+func FuzzReadTrace(f *testing.F) {
+	f.Add("ts,value\n0,1\n60,2\n120,3\n", 2)
+	f.Add("ts,value\n120,3\n0,1\n", 3)
+	f.Add("ts,value\n0,NaN\n", 1)
+	f.Add("", 1)
+	f.Fuzz(func(t *testing.T, content string, minutes int) {
+		if minutes > 10000 {
+			return
+		}
+		path := filepath.Join(t.TempDir(), "f.csv")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		load, err := ReadTrace(path, minutes, 10)
+		if err != nil {
+			return
+		}
+		if len(load.Values) != minutes {
+			t.Fatalf("%d values for %d minutes", len(load.Values), minutes)
+		}
+		for _, v := range load.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Fatalf("bad value %v", v)
+			}
+		}
+	})
+}

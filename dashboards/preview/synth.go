@@ -1,0 +1,441 @@
+package preview
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Scenario marks the events that the synthetic series play out, in minutes from the
+// start of the load.
+type Scenario struct {
+	// IncidentStart and IncidentEnd bound an upstream incident: 4% of cart's requests fail.
+	IncidentStart, IncidentEnd int
+	// ExperimentStart is when the cart-delay fault experiment starts; its guard aborts
+	// it at ExperimentAbort.
+	ExperimentStart, ExperimentAbort int
+	// OutageStart and OutageEnd bound a Prometheus outage seen by the adapter.
+	OutageStart, OutageEnd int
+	// BadPolicy is when a policy change makes one proxy NACK and one snapshot fail validation.
+	BadPolicy int
+}
+
+// DefaultScenario places the events in the last day of n minutes.
+func DefaultScenario(n int) Scenario {
+	return Scenario{
+		IncidentStart: n - 600, IncidentEnd: n - 540,
+		ExperimentStart: n - 300, ExperimentAbort: n - 275,
+		OutageStart: n - 150, OutageEnd: n - 130,
+		BadPolicy: n - 420,
+	}
+}
+
+const (
+	gatewayNS   = "edge"
+	appNS       = "shop"
+	systemNS    = "foresight-system"
+	hpaTarget   = 25.0 // AverageValue of the web HPA: requests per second per replica
+	hpaMin      = 2
+	hpaMax      = 20
+	horizon     = 5    // forecast horizon, minutes
+	season      = 1440 // minutes in a day
+	spotPrice   = 0.3  // spot price relative to on-demand
+	odCPUPrice  = 0.0316
+	odRAMPrice  = 0.00424
+	gib         = 1 << 30
+	interruptQ  = 0.2
+	latencySig  = 0.6
+	gatewayPods = 2
+)
+
+// envoyBuckets are Envoy's default histogram buckets (milliseconds).
+var envoyBuckets = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
+
+// secondsBuckets are client_golang's default buckets (seconds).
+var secondsBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// writer appends one minute's samples of every series, keeping counters' totals.
+type writer struct {
+	app    storage.Appender
+	t      int64
+	series map[string]*seriesState
+	err    error
+}
+
+// seriesState is what the writer remembers of a series between minutes.
+type seriesState struct {
+	lset  labels.Labels
+	ref   storage.SeriesRef
+	total float64
+}
+
+func (w *writer) state(name string, kv []string) *seriesState {
+	key := name + "\xff" + strings.Join(kv, "\xff")
+	st, ok := w.series[key]
+	if !ok {
+		st = &seriesState{lset: labels.FromStrings(append([]string{model.MetricNameLabel, name}, kv...)...)}
+		w.series[key] = st
+	}
+	return st
+}
+
+func (w *writer) append(st *seriesState, v float64) {
+	if w.err != nil {
+		return
+	}
+	ref, err := w.app.Append(st.ref, st.lset, w.t, v)
+	if err != nil {
+		w.err = fmt.Errorf("append %s: %w", st.lset, err)
+		return
+	}
+	st.ref = ref
+}
+
+func (w *writer) gauge(name string, v float64, kv ...string) {
+	w.append(w.state(name, kv), v)
+}
+
+func (w *writer) counter(name string, inc float64, kv ...string) {
+	st := w.state(name, kv)
+	st.total += math.Max(0, inc)
+	w.append(st, st.total)
+}
+
+// histogram adds count observations drawn from a log-normal distribution with the
+// given median to a classic histogram's _bucket, _count and _sum series.
+func (w *writer) histogram(name string, buckets []float64, count, median, sigma float64, kv ...string) {
+	for _, le := range buckets {
+		w.counter(name+"_bucket", count*lognormalCDF(le, median, sigma), append(append([]string(nil), kv...), "le", trimFloat(le))...)
+	}
+	w.counter(name+"_bucket", count, append(append([]string(nil), kv...), "le", "+Inf")...)
+	w.counter(name+"_count", count, kv...)
+	w.counter(name+"_sum", count*median*math.Exp(sigma*sigma/2), kv...)
+}
+
+func lognormalCDF(x, median, sigma float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	return 0.5 * math.Erfc(-(math.Log(x)-math.Log(median))/(sigma*math.Sqrt2))
+}
+
+func trimFloat(f float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%f", f), "0"), ".")
+}
+
+// forecaster is a seasonal-naive forecast with level adjustment over one series, the
+// same shape as the adapter's simplest candidate: causal, using samples up to now.
+type forecaster struct {
+	obs, pred, upper []float64
+	relErr           []float64
+	wasDrifting      bool
+}
+
+func (f *forecaster) step(i int, observed float64) (pred, upper, served float64, fallback bool) {
+	f.obs = append(f.obs, observed)
+	if i >= season+30 {
+		base := 0.0
+		for h := 1; h <= horizon; h++ {
+			base = math.Max(base, f.obs[i+h-season])
+		}
+		now, then := mean(f.obs[i-29:i+1]), mean(f.obs[i-season-29:i-season+1])
+		level := 1.0
+		if then > 0 {
+			level = now / then
+		}
+		pred = base * level
+	} else {
+		pred = observed
+		fallback = true
+	}
+	q := 0.1
+	if n := len(f.relErr); n >= 30 {
+		q = quantile(f.relErr[n-60+max(0, 60-n):], 0.9)
+	}
+	upper = pred * (1 + q)
+	served = math.Max(upper, observed)
+	f.pred = append(f.pred, pred)
+	f.upper = append(f.upper, upper)
+	return pred, upper, served, fallback
+}
+
+// score compares the forecast made horizon minutes ago with now's observation.
+func (f *forecaster) score(i int) (absErr, actual float64, under, ok bool) {
+	if i < horizon || i < season+30+horizon {
+		return 0, 0, false, false
+	}
+	p, a := f.pred[i-horizon], f.obs[i]
+	if a > 0 {
+		f.relErr = append(f.relErr, math.Abs(p-a)/a)
+	}
+	return math.Abs(p - a), a, p < a, true
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func quantile(xs []float64, q float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+// Populate appends, minute by minute, the series that Envoy, OpenCost,
+// kube-state-metrics and Foresight's components would export while the load plays
+// out, with the events of the scenario.
+func Populate(app storage.Appender, load Load, sc Scenario) error {
+	w := &writer{app: app, series: map[string]*seriesState{}}
+	n := len(load.Values)
+	peak := 0.0
+	for _, v := range load.Values {
+		peak = math.Max(peak, v)
+	}
+	// Circuit breakers and the gateway's rate limit act on the top 3% of the load.
+	limit := quantile(load.Values, 0.97)
+	shares := map[string]float64{"cart": 0.6, "catalog": 0.4}
+	fcs := map[string]*forecaster{"cart": {}, "catalog": {}}
+	var desiredHist []int
+	current := hpaMin
+	prevReplicas := current
+	for i := 0; i < n; i++ {
+		w.t = load.Start.UnixMilli() + int64(i)*60_000
+		L := load.Values[i]
+		incident := i >= sc.IncidentStart && i < sc.IncidentEnd
+		experiment := i >= sc.ExperimentStart && i < sc.ExperimentAbort
+		outage := i >= sc.OutageStart && i < sc.OutageEnd
+		badPolicy := i == sc.BadPolicy
+
+		// Envoy: the gateway's upstream clusters, split over its pods.
+		served := 0.0
+		for _, cluster := range []string{"cart", "catalog"} {
+			rate := L * shares[cluster]
+			errRatio := 0.0005
+			median := 12.0 * (1 + 0.8*(L/peak)*(L/peak)*(L/peak))
+			if cluster == "cart" {
+				median *= 1.8
+				if incident {
+					errRatio = 0.04
+				}
+				if experiment {
+					median += 150
+				}
+			}
+			perMin := rate * 60 / gatewayPods
+			for p := 1; p <= gatewayPods; p++ {
+				kv := []string{"namespace", gatewayNS, "job", "foresight-gateway", "pod", fmt.Sprintf("gateway-%d", p), "envoy_cluster_name", cluster}
+				w.counter("envoy_cluster_upstream_rq_total", perMin, kv...)
+				w.counter("envoy_cluster_upstream_rq_xx", perMin*(1-errRatio), append(kv, "envoy_response_code_class", "2")...)
+				w.counter("envoy_cluster_upstream_rq_xx", perMin*errRatio, append(kv, "envoy_response_code_class", "5")...)
+				w.histogram("envoy_cluster_upstream_rq_time", envoyBuckets, perMin, median, latencySig, kv...)
+				w.counter("envoy_cluster_upstream_rq_retry", perMin*(errRatio*0.8+0.001), kv...)
+				w.counter("envoy_cluster_upstream_rq_pending_overflow", math.Max(0, L-limit)*shares[cluster]*6/gatewayPods, kv...)
+				ejected := 0.0
+				if incident && cluster == "cart" {
+					ejected = 1
+				}
+				w.gauge("envoy_cluster_outlier_detection_ejections_active", ejected, kv...)
+			}
+			pkv := []string{"namespace", gatewayNS, "job", "foresight-gateway", "envoy_local_http_ratelimit_prefix", "gateway_ingress"}
+			w.counter("envoy_http_local_rate_limit_rate_limited", math.Max(0, L-1.05*limit)*30*shares[cluster], pkv...)
+
+			// The adapter forecasts each cluster's request rate for the web HPA.
+			fc := fcs[cluster]
+			pred, upper, srv, warm := fc.step(i, rate)
+			absErr, actual, under, scored := fc.score(i)
+			drifting := false
+			if k := len(fc.relErr); k >= 30 && mean(fc.relErr[k-30:]) > 0.3 {
+				drifting = true
+			}
+			if drifting {
+				srv = rate
+			}
+			served += srv
+			skv := []string{"metric", "rps", "namespace", appNS, "series", `envoy_cluster_name="` + cluster + `"`}
+			w.gauge("foresight_forecast_observed_value", rate, skv...)
+			w.gauge("foresight_forecast_predicted_value", pred, skv...)
+			w.gauge("foresight_forecast_upper_value", upper, skv...)
+			w.gauge("foresight_forecast_served_value", srv, skv...)
+			w.gauge("foresight_forecast_model_info", 1, append(skv, "model", "seasonal_naive")...)
+			w.gauge("foresight_forecast_fallback", b2f(warm || drifting), skv...)
+			mkv := []string{"metric", "rps", "model", "seasonal_naive", "namespace", systemNS}
+			if scored {
+				w.counter("foresight_forecast_evaluations_total", 1, mkv...)
+				w.counter("foresight_forecast_absolute_error_total", absErr, mkv...)
+				w.counter("foresight_forecast_actual_total", actual, mkv...)
+				w.counter("foresight_forecast_under_forecasts_total", b2f(under), mkv...)
+			}
+			w.counter("foresight_forecast_drift_fallbacks_total", b2f(drifting && !fc.wasDrifting), mkv...)
+			fc.wasDrifting = drifting
+		}
+
+		// The HPA: desired = ceil(sum served / target), scale-down stabilised for 5 minutes.
+		desired := int(math.Ceil(served / hpaTarget))
+		desired = min(max(desired, hpaMin), hpaMax)
+		desiredHist = append(desiredHist, desired)
+		current = desired
+		for k := max(0, len(desiredHist)-5); k < len(desiredHist); k++ {
+			current = max(current, desiredHist[k])
+		}
+		hkv := []string{"namespace", appNS, "horizontalpodautoscaler", "web"}
+		w.gauge("kube_horizontalpodautoscaler_status_desired_replicas", float64(desired), hkv...)
+		w.gauge("kube_horizontalpodautoscaler_status_current_replicas", float64(current), hkv...)
+		w.gauge("kube_horizontalpodautoscaler_spec_max_replicas", hpaMax, hkv...)
+		w.gauge("kube_horizontalpodautoscaler_spec_min_replicas", hpaMin, hkv...)
+		w.gauge("kube_horizontalpodautoscaler_spec_target_metric", hpaTarget, append(hkv, "metric_name", "rps", "metric_target_type", "average")...)
+
+		// Pods of the web Deployment alternate between an on-demand and a spot node;
+		// the db StatefulSet runs on demand. OpenCost prices and allocations.
+		nodes := map[string]float64{"node-ondemand": 1, "node-spot": spotPrice}
+		for node, rel := range nodes {
+			w.gauge("node_cpu_hourly_cost", odCPUPrice*rel, "node", node, "instance_type", "m6i.xlarge")
+			w.gauge("node_ram_hourly_cost", odRAMPrice*rel, "node", node, "instance_type", "m6i.xlarge")
+			w.gauge("kubecost_node_is_spot", b2f(rel < 1), "node", node)
+		}
+		w.gauge("kube_replicaset_owner", 1, "namespace", appNS, "replicaset", "web-7d9f", "owner_kind", "Deployment", "owner_name", "web")
+		spotPods, podCost := 0, 0.0
+		for p := 0; p < current; p++ {
+			pod := fmt.Sprintf("web-7d9f-%02d", p)
+			node, rel := "node-ondemand", 1.0
+			if p%2 == 1 {
+				node, rel = "node-spot", spotPrice
+				spotPods++
+			}
+			for _, c := range []struct {
+				name       string
+				cpu, bytes float64
+			}{{"app", 0.5, gib}, {"envoy", 0.1, gib / 8}} {
+				ckv := []string{"namespace", appNS, "pod", pod, "container", c.name, "node", node}
+				w.gauge("container_cpu_allocation", c.cpu, ckv...)
+				w.gauge("container_memory_allocation_bytes", c.bytes, ckv...)
+				podCost += (c.cpu*odCPUPrice + c.bytes/gib*odRAMPrice) * rel
+			}
+			w.gauge("kube_pod_owner", 1, "namespace", appNS, "pod", pod, "owner_kind", "ReplicaSet", "owner_name", "web-7d9f")
+			// Each web pod's sidecar calls the payments service.
+			perMin := L * 0.25 * 60 / float64(current)
+			kv := []string{"namespace", appNS, "job", "envoy-sidecar", "pod", pod, "envoy_cluster_name", "payments"}
+			w.counter("envoy_cluster_upstream_rq_total", perMin, kv...)
+			w.counter("envoy_cluster_upstream_rq_xx", perMin*0.999, append(kv, "envoy_response_code_class", "2")...)
+			w.counter("envoy_cluster_upstream_rq_xx", perMin*0.001, append(kv, "envoy_response_code_class", "5")...)
+			w.histogram("envoy_cluster_upstream_rq_time", envoyBuckets, perMin, 8*(1+0.5*L/peak), latencySig, kv...)
+			w.counter("envoy_cluster_upstream_rq_retry", perMin*0.001, kv...)
+			w.gauge("envoy_control_plane_connected_state", 1, "namespace", appNS, "pod", pod)
+		}
+		dkv := []string{"namespace", appNS, "pod", "db-0", "container", "postgres", "node", "node-ondemand"}
+		w.gauge("container_cpu_allocation", 2, dkv...)
+		w.gauge("container_memory_allocation_bytes", 8*gib, dkv...)
+		w.gauge("kube_pod_owner", 1, "namespace", appNS, "pod", "db-0", "owner_kind", "StatefulSet", "owner_name", "db")
+
+		// Cost weighting of the web workload (docs/DESIGN section 4).
+		f := float64(spotPods) / float64(current)
+		r := (1 - f) + f*spotPrice
+		u := math.Min(0.9, math.Max(0.5, 0.7*math.Pow(r, 0.5)))
+		ckv := []string{"metric", "rps_cost_weighted", "namespace", appNS, "series", "web"}
+		w.gauge("foresight_cost_load", served, ckv...)
+		w.gauge("foresight_cost_spot_share", f, ckv...)
+		w.gauge("foresight_cost_price_ratio", r, ckv...)
+		w.gauge("foresight_cost_target_utilization", u, ckv...)
+		w.gauge("foresight_cost_served_value", served/(hpaTarget*u*(1-interruptQ*f)), ckv...)
+		w.gauge("foresight_cost_workload_hourly_cost_dollars", podCost, ckv...)
+		w.gauge("foresight_cost_fallback", 0, ckv...)
+
+		// The adapter's own health.
+		akv := []string{"namespace", systemNS, "instance", "foresight-adapter-0"}
+		staleness := 20.0 + float64(i%3)*10
+		if outage {
+			staleness = float64(i-sc.OutageStart+1) * 60
+		}
+		w.gauge("foresight_forecast_staleness_seconds", staleness, append(akv, "metric", "rps")...)
+		w.gauge("foresight_forecast_series", 2, append(akv, "metric", "rps")...)
+		w.gauge("foresight_adapter_rules", 1, akv...)
+		w.gauge("foresight_adapter_config_last_reload_successful", 1, akv...)
+		w.counter("foresight_adapter_config_reloads_total", b2f(i == n/2), append(akv, "result", "success")...)
+		queries := 2.0
+		if outage {
+			w.counter("foresight_source_query_errors_total", queries, append(akv, "kind", "range")...)
+			queries = 0
+		} else {
+			w.counter("foresight_source_query_errors_total", 0, append(akv, "kind", "range")...)
+		}
+		w.histogram("foresight_source_query_duration_seconds", secondsBuckets, queries, 0.04*(1+L/peak), 0.5, append(akv, "kind", "range")...)
+		w.histogram("foresight_source_query_duration_seconds", secondsBuckets, 2, 0.008, 0.4, append(akv, "kind", "instant")...)
+		w.histogram("foresight_forecast_fit_duration_seconds", secondsBuckets, b2f(i%15 == 0)*2, 0.03, 0.5, append(akv, "model", "seasonal_naive")...)
+
+		// The xDS control plane: endpoint pushes follow scaling; a bad policy is NACKed
+		// by one proxy and a later one fails validation.
+		xkv := []string{"namespace", systemNS, "instance", "foresight-xds-0"}
+		proxies := map[string]float64{"sidecar": float64(current), "gateway": gatewayPods, "grpc": 3}
+		all := 0.0
+		for kind, v := range proxies {
+			w.gauge("foresight_xds_connected_proxies", v, append(xkv, "kind", kind)...)
+			all += v
+		}
+		endpointPushes := 0.0
+		if current != prevReplicas {
+			endpointPushes = all
+		}
+		prevReplicas = current
+		configPushes := 0.0
+		if badPolicy || i == n/2 {
+			configPushes = all
+		}
+		for _, typ := range []string{"listener", "route", "cluster", "endpoint"} {
+			pushes := configPushes
+			if typ == "endpoint" {
+				pushes += endpointPushes
+			}
+			w.counter("foresight_xds_pushes_total", pushes, append(xkv, "type", typ)...)
+			w.histogram("foresight_xds_push_ack_duration_seconds", secondsBuckets, pushes, 0.004*(1+all/40), 0.5, append(xkv, "type", typ)...)
+		}
+		w.counter("foresight_xds_nacks_total", b2f(badPolicy), append(xkv, "node", "web-7d9f-01.shop", "type", "listener")...)
+		w.counter("foresight_xds_snapshots_rejected_total", b2f(i == sc.BadPolicy+30), xkv...)
+		w.counter("foresight_xds_config_reloads_total", b2f(i == n/2 || badPolicy), append(xkv, "result", "success")...)
+		w.counter("foresight_xds_config_reloads_total", b2f(i == sc.BadPolicy+30), append(xkv, "result", "failure")...)
+		w.gauge("foresight_xds_snapshot_bytes", 18000+350*float64(current+6), xkv...)
+		for typ, v := range map[string]float64{"listener": 3, "route": 2, "cluster": 4, "endpoint": float64(current + 3)} {
+			w.gauge("foresight_xds_snapshot_resources", v, append(xkv, "type", typ)...)
+		}
+
+		// The cart-delay experiment: 150 ms of delay on cart until its guard (cart's p90
+		// latency, seconds) crosses 0.3 and aborts it.
+		ekv := append(xkv, "experiment", "cart-delay")
+		w.gauge("foresight_experiment_active", b2f(experiment), append(ekv, "target", "cart")...)
+		guard := 0.0
+		if i >= sc.ExperimentStart {
+			guard = 0.05
+			if experiment {
+				guard = 0.05 + 0.3*float64(i-sc.ExperimentStart+1)/float64(sc.ExperimentAbort-sc.ExperimentStart)
+			}
+		}
+		w.gauge("foresight_experiment_guard_value", guard, ekv...)
+		w.counter("foresight_experiment_aborts_total", b2f(i == sc.ExperimentAbort), ekv...)
+		state := "pending"
+		switch {
+		case experiment:
+			state = "running"
+		case i >= sc.ExperimentAbort:
+			state = "aborted"
+		}
+		w.gauge("foresight_experiment_state", 1, append(ekv, "state", state)...)
+		if w.err != nil {
+			return w.err
+		}
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
