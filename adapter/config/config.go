@@ -1,0 +1,163 @@
+// Package config holds Foresight's metric rule file: the rules that say which
+// PromQL queries the adapter forecasts, how their series map to Kubernetes
+// objects, which metrics API serves them and with which forecast settings.
+//
+// A rule file is strict YAML with a Kubernetes-style header:
+//
+//	apiVersion: foresight.dev/v1alpha1
+//	kind: MetricRules
+//	rules:
+//	- name: predicted_requests_per_second
+//	  api: external
+//	  query: sum by (namespace, service) (rate(envoy_cluster_upstream_rq_total{<<.LabelMatchers>>}[1m]))
+//	  forecast: {horizon: 5m, quantile: 0.9}
+//
+// Unknown keys are errors, and every error names the file, the line and the
+// field path, for example
+//
+//	rules.yaml:14: rules[1].forecast.quantile: must be in (0,1), got 1.5
+package config
+
+import (
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// APIVersion and Kind are the only accepted header values of a rule file.
+const (
+	APIVersion = "foresight.dev/v1alpha1"
+	Kind       = "MetricRules"
+)
+
+// File is a parsed rule file.
+type File struct {
+	// Filename is the name the file was parsed under; it prefixes error messages.
+	Filename string
+	// APIVersion must be APIVersion.
+	APIVersion string
+	// Kind must be Kind.
+	Kind string
+	// Rules are the metric rules, in file order.
+	Rules []Rule
+
+	// pos maps a field path ("rules[1].forecast.quantile") to its line in the file.
+	pos map[string]int
+}
+
+// API names the metrics API a rule's metric is served on.
+type API string
+
+// The metrics APIs a rule can be served on.
+const (
+	// APIExternal serves the metric on external.metrics.k8s.io, one value per series,
+	// selected by namespace and label selector.
+	APIExternal API = "external"
+	// APIObject serves the metric on custom.metrics.k8s.io for a named object
+	// (a Service, a Deployment, ...) in a namespace.
+	APIObject API = "object"
+	// APIPods serves the metric on custom.metrics.k8s.io for the pods of a namespace.
+	APIPods API = "pods"
+)
+
+// QueryPlaceholder marks, in a rule's query template, where the adapter inserts
+// label matchers inside each vector selector's braces.
+const QueryPlaceholder = "<<.LabelMatchers>>"
+
+// Rule is one metric rule: a PromQL query whose result series are forecast one
+// by one and served as the metric Name.
+type Rule struct {
+	// Name is the served metric name. It must be a valid Kubernetes metric name
+	// (a URL path segment) and is unique within the file.
+	Name string
+	// Query is a PromQL template. Every vector selector must carry
+	// QueryPlaceholder inside its braces, e.g. `rate(http_requests_total{<<.LabelMatchers>>}[1m])`.
+	// The result series must keep the namespace label (and, for object and pods
+	// rules, the object label).
+	Query string
+	// API is the metrics API the metric is served on. Default APIExternal.
+	API API
+	// Resources says how series labels map to Kubernetes namespaces and objects.
+	Resources Resources
+	// Forecast holds the forecast and serving settings.
+	Forecast Forecast
+
+	// Line is the line of the rule in the file (0 when built in code).
+	Line int
+}
+
+// Resources maps series labels to Kubernetes namespaces and objects.
+type Resources struct {
+	// NamespaceLabel is the series label that holds the namespace. Default "namespace".
+	NamespaceLabel string
+	// Group is the API group of the object kind, "" for the core group
+	// (object rules; pods rules always use the core group).
+	Group string
+	// Resource is the plural resource name of the object kind, e.g. "services"
+	// or "deployments". Required for object rules; "pods" for pods rules.
+	Resource string
+	// Label is the series label that holds the object's name, e.g. "service".
+	// Required for object rules; default "pod" for pods rules.
+	Label string
+}
+
+// GroupResource returns the Kubernetes group/resource of the rule's objects.
+func (r Resources) GroupResource() schema.GroupResource {
+	return schema.GroupResource{Group: r.Group, Resource: r.Resource}
+}
+
+// Forecast holds a rule's forecast settings (DESIGN.md section 3). Durations
+// are written in Prometheus style in the file ("5m", "14d").
+type Forecast struct {
+	// Horizon is how far ahead the served value looks. Default 5m.
+	Horizon time.Duration
+	// Quantile is the upper quantile of the forecast distribution that is served,
+	// in (0,1). Default 0.9.
+	Quantile float64
+	// Model is the model to use, or forecast.ModelAuto. Default auto.
+	Model forecast.Model
+	// History is the window of history kept and fitted on. Default 14d.
+	History time.Duration
+	// RefitInterval is how often models are refit and re-chosen. Default 6h.
+	RefitInterval time.Duration
+	// Step is the spacing of samples (the range query step). Default 1m.
+	Step time.Duration
+	// NoReactiveFloor is true when the file says `reactiveFloor: false`: the
+	// served value may then drop below the last observed value. The floor is on
+	// by default.
+	NoReactiveFloor bool
+	// StaleAfter is how old the newest sample of a series may be before its
+	// served value is an error instead of a number. Default max(5m, 2*Step);
+	// at least Step.
+	StaleAfter time.Duration
+}
+
+// Defaults for a rule's forecast settings.
+const (
+	DefaultHorizon        = 5 * time.Minute
+	DefaultQuantile       = 0.9
+	DefaultModel          = forecast.ModelAuto
+	DefaultHistory        = 14 * 24 * time.Hour
+	DefaultRefitInterval  = 6 * time.Hour
+	DefaultStep           = time.Minute
+	DefaultStaleAfter     = 5 * time.Minute
+	DefaultNamespaceLabel = "namespace"
+	// MaxHistoryPoints bounds History/Step so that one series' history stays small.
+	MaxHistoryPoints = 100_000
+)
+
+// ForecastSettings returns the rule's settings for the forecast package.
+// StaleAfter has no counterpart there: it is the serving side's business.
+func (r Rule) ForecastSettings() forecast.Settings {
+	f := r.Forecast
+	return forecast.Settings{
+		Step:            f.Step,
+		Horizon:         f.Horizon,
+		Quantile:        f.Quantile,
+		Model:           f.Model,
+		History:         f.History,
+		RefitInterval:   f.RefitInterval,
+		NoReactiveFloor: f.NoReactiveFloor,
+	}
+}

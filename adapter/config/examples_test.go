@@ -1,0 +1,152 @@
+package config
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// TestDeployRuleExamples parses every shipped example in deploy/rules/.
+func TestDeployRuleExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "rules", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 {
+		t.Fatalf("found %d example rule files in deploy/rules, want at least 3", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			f, err := Load(path)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			for _, r := range f.Rules {
+				if r.Line == 0 {
+					t.Errorf("rule %s has no line", r.Name)
+				}
+			}
+		})
+	}
+	// The base deployment's rule file is an example too.
+	if _, err := os.Stat(filepath.Join("..", "..", "deploy", "adapter", "base", "rules.yaml")); err == nil {
+		if _, err := Load(filepath.Join("..", "..", "deploy", "adapter", "base", "rules.yaml")); err != nil {
+			t.Errorf("deploy/adapter/base/rules.yaml: %v", err)
+		}
+	}
+}
+
+// TestDeployRuleExamplesEvaluate runs every example rule's query, as the
+// forecast loop renders it, on a real PromQL engine over series shaped like
+// the named exporters' (Envoy, redis_exporter, cAdvisor, kube-state-metrics),
+// and checks the result series and values.
+func TestDeployRuleExamplesEvaluate(t *testing.T) {
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	end := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	// counter appends a counter rising by perSecond, scraped every 15s for 20 minutes.
+	counter := func(perSecond float64, kv ...string) {
+		var ss []source.Sample
+		for ts := end.Add(-20 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+			ss = append(ss, source.Sample{T: ts.UnixMilli(), V: perSecond * float64(ts.Unix()-end.Add(-time.Hour).Unix())})
+		}
+		if err := emb.AppendSeries(labels.FromStrings(kv...), ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gauge := func(v float64, kv ...string) {
+		var ss []source.Sample
+		for ts := end.Add(-20 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+			ss = append(ss, source.Sample{T: ts.UnixMilli(), V: v})
+		}
+		if err := emb.AppendSeries(labels.FromStrings(kv...), ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter(10, "__name__", "envoy_cluster_upstream_rq_total", "namespace", "shop", "pod", "web-1", "envoy_cluster_name", "inbound|web")
+	counter(5, "__name__", "envoy_cluster_upstream_rq_total", "namespace", "shop", "pod", "web-2", "envoy_cluster_name", "inbound|web")
+	counter(7, "__name__", "envoy_cluster_upstream_rq_total", "namespace", "shop", "pod", "web-1", "envoy_cluster_name", "api.shop")
+	gauge(42, "__name__", "redis_key_size", "namespace", "jobs", "db", "db0", "key", "queue:emails")
+	gauge(9, "__name__", "redis_key_size", "namespace", "jobs", "db", "db0", "key", "sessions")
+	counter(0.5, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-1", "container", "app")
+	counter(0.25, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-2", "container", "app")
+	counter(0.75, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-1", "container", "")
+	counter(0.01, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-1", "container", "POD")
+	gauge(1, "__name__", "kube_pod_owner", "namespace", "shop", "pod", "web-abc-1", "owner_kind", "ReplicaSet", "owner_name", "web-abc")
+	gauge(1, "__name__", "kube_pod_owner", "namespace", "shop", "pod", "web-abc-2", "owner_kind", "ReplicaSet", "owner_name", "web-abc")
+	gauge(1, "__name__", "kube_replicaset_owner", "namespace", "shop", "replicaset", "web-abc", "owner_kind", "Deployment", "owner_name", "web")
+
+	want := map[string]struct {
+		labels map[string]string
+		value  float64
+	}{
+		"predicted_requests_per_second":         {map[string]string{"namespace": "shop", "service": "web"}, 15},
+		"service_predicted_requests_per_second": {map[string]string{"namespace": "shop", "service": "web"}, 15},
+		"predicted_queue_length":                {map[string]string{"namespace": "jobs", "queue": "emails"}, 42},
+		"deployment_predicted_cpu_cores":        {map[string]string{"namespace": "shop", "deployment": "web"}, 0.75},
+		"pod_predicted_cpu_cores":               {map[string]string{"namespace": "shop", "pod": "web-abc-1"}, 0.5},
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "rules", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, path := range files {
+		f, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Rules {
+			w, ok := want[r.Name]
+			if !ok {
+				t.Errorf("%s: rule %s has no expectation in this test", path, r.Name)
+				continue
+			}
+			seen++
+			ms, err := source.AllNamespacesMatchers(r.Resources.NamespaceLabel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := source.RenderQuery(r.Query, ms)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Name, err)
+			}
+			res, err := emb.QueryRange(context.Background(), q, end, end, time.Minute)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Name, err)
+			}
+			var match *source.Series
+			for i := range res {
+				s := &res[i]
+				if s.Labels.Get(r.Resources.NamespaceLabel) == "" {
+					t.Errorf("%s: series %s has no namespace", r.Name, s.Labels)
+				}
+				if r.API != APIExternal && s.Labels.Get(r.Resources.Label) == "" {
+					t.Errorf("%s: series %s has no %s label", r.Name, s.Labels, r.Resources.Label)
+				}
+				all := true
+				for k, v := range w.labels {
+					all = all && s.Labels.Get(k) == v
+				}
+				if all {
+					match = s
+				}
+			}
+			if match == nil || len(match.Samples) != 1 || math.Abs(match.Samples[0].V-w.value) > 1e-9 {
+				t.Errorf("%s: result %v, want a series %v = %v", r.Name, res, w.labels, w.value)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("evaluated %d example rules, want %d", seen, len(want))
+	}
+}

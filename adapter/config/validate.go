@@ -1,0 +1,324 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Models returns the accepted values of forecast.model.
+func Models() []forecast.Model {
+	return []forecast.Model{
+		forecast.ModelAuto, forecast.ModelReactive, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
+		forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier,
+	}
+}
+
+// Defaults fills every unset field of every rule with its default.
+func (f *File) Defaults() {
+	for i := range f.Rules {
+		f.Rules[i].Defaults()
+	}
+}
+
+// Defaults fills the rule's unset fields with their defaults.
+func (r *Rule) Defaults() {
+	if r.API == "" {
+		r.API = APIExternal
+	}
+	if r.Resources.NamespaceLabel == "" {
+		r.Resources.NamespaceLabel = DefaultNamespaceLabel
+	}
+	if r.API == APIPods {
+		if r.Resources.Resource == "" {
+			r.Resources.Resource = "pods"
+		}
+		if r.Resources.Label == "" {
+			r.Resources.Label = "pod"
+		}
+	}
+	fc := &r.Forecast
+	if fc.Horizon == 0 {
+		fc.Horizon = DefaultHorizon
+	}
+	if fc.Quantile == 0 {
+		fc.Quantile = DefaultQuantile
+	}
+	if fc.Model == "" {
+		fc.Model = DefaultModel
+	}
+	if fc.History == 0 {
+		fc.History = DefaultHistory
+	}
+	if fc.RefitInterval == 0 {
+		fc.RefitInterval = DefaultRefitInterval
+	}
+	if fc.Step == 0 {
+		fc.Step = DefaultStep
+	}
+	if fc.StaleAfter == 0 {
+		fc.StaleAfter = max(DefaultStaleAfter, 2*fc.Step)
+	}
+}
+
+// metricNameRE is what Foresight accepts as a metric name: a Prometheus-style
+// name that is also a valid URL path segment of the metrics APIs.
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.:-]*$`)
+
+// Validate checks the file (after Defaults) and returns every problem found,
+// joined, each a *FieldError with the line of the offending field.
+func (f *File) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Filename: f.Filename, Line: f.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch f.APIVersion {
+	case APIVersion:
+	case "":
+		add("apiVersion", "required, must be %q", APIVersion)
+	default:
+		add("apiVersion", "must be %q, got %q", APIVersion, f.APIVersion)
+	}
+	switch f.Kind {
+	case Kind:
+	case "":
+		add("kind", "required, must be %q", Kind)
+	default:
+		add("kind", "must be %q, got %q", Kind, f.Kind)
+	}
+	if len(f.Rules) == 0 {
+		add("rules", "at least one rule is required")
+	}
+	names := map[string]int{}
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		p := fmt.Sprintf("rules[%d]", i)
+		if j, dup := names[r.Name]; dup && r.Name != "" {
+			add(p+".name", "duplicate metric name %q (also rules[%d])", r.Name, j)
+		} else {
+			names[r.Name] = i
+		}
+		r.validate(p, add)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks one rule (after Defaults).
+func (r *Rule) Validate() error {
+	var errs []error
+	r.validate("", func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Line: r.Line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	})
+	return errors.Join(errs...)
+}
+
+func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
+	at := func(field string) string {
+		if p == "" {
+			return field
+		}
+		return p + "." + field
+	}
+	// name
+	switch {
+	case r.Name == "":
+		add(at("name"), "required")
+	case len(r.Name) > 253:
+		add(at("name"), "must be at most 253 characters, got %d", len(r.Name))
+	case !metricNameRE.MatchString(r.Name):
+		add(at("name"), "must match %s, got %q", metricNameRE, r.Name)
+	default:
+		if msgs := path.IsValidPathSegmentName(r.Name); len(msgs) > 0 {
+			add(at("name"), "%s", strings.Join(msgs, "; "))
+		}
+	}
+	// api and resources
+	res := r.Resources
+	if err := source.ValidateLabelName(res.NamespaceLabel); err != nil {
+		add(at("resources.namespaceLabel"), "%v", err)
+	}
+	switch r.API {
+	case APIExternal:
+		if res.Group != "" || res.Resource != "" || res.Label != "" {
+			add(at("resources"), "group, resource and label apply only to object and pods rules")
+		}
+	case APIObject:
+		if res.Resource == "" {
+			add(at("resources.resource"), "required for object rules, e.g. services or deployments")
+		} else if msgs := validation.IsDNS1123Label(res.Resource); len(msgs) > 0 {
+			add(at("resources.resource"), "must be a lowercase plural resource name: %s", strings.Join(msgs, "; "))
+		}
+		if res.Group != "" {
+			if msgs := validation.IsDNS1123Subdomain(res.Group); len(msgs) > 0 {
+				add(at("resources.group"), "must be an API group like apps: %s", strings.Join(msgs, "; "))
+			}
+		}
+		if res.Label == "" {
+			add(at("resources.label"), "required for object rules: the series label holding the object's name")
+		}
+	case APIPods:
+		if res.Group != "" || res.Resource != "pods" {
+			add(at("resources.resource"), "pods rules serve the core group's pods, got %q", res.GroupResource())
+		}
+	default:
+		add(at("api"), "must be one of external, object, pods, got %q", r.API)
+	}
+	if (r.API == APIObject || r.API == APIPods) && res.Label != "" {
+		if err := source.ValidateLabelName(res.Label); err != nil {
+			add(at("resources.label"), "%v", err)
+		}
+	}
+	// query
+	if r.Query == "" {
+		add(at("query"), "required")
+	} else if err := r.validateQuery(); err != nil {
+		add(at("query"), "%v", err)
+	}
+	r.Forecast.validate(at("forecast"), add)
+}
+
+// validateQuery renders the template with sample matchers and checks the result.
+func (r *Rule) validateQuery() error {
+	tmpl, err := source.ParseTemplate(r.Query)
+	if err != nil {
+		return err
+	}
+	nsLabel := r.Resources.NamespaceLabel
+	if source.ValidateLabelName(nsLabel) != nil {
+		return nil // reported on resources.namespaceLabel
+	}
+	sample := []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchRegexp, "app", "(?:a|b)"),
+		labels.MustNewMatcher(labels.MatchEqual, nsLabel, "default"),
+	}
+	q, err := tmpl.Render(sample)
+	if err != nil {
+		return err
+	}
+	expr, err := source.ParseQuery(q)
+	if err != nil {
+		return fmt.Errorf("renders to invalid PromQL: %w", err)
+	}
+	if expr.Type() != parser.ValueTypeVector {
+		return fmt.Errorf("must return an instant vector, returns a %s", expr.Type())
+	}
+	if dropsLabel(expr, nsLabel) {
+		return fmt.Errorf("its aggregation drops the namespace label %q: add it to by (...)", nsLabel)
+	}
+	if (r.API == APIObject || r.API == APIPods) && r.Resources.Label != "" && dropsLabel(expr, r.Resources.Label) {
+		return fmt.Errorf("its aggregation drops the object label %q: add it to by (...)", r.Resources.Label)
+	}
+	return nil
+}
+
+// dropsLabel reports whether the outermost aggregation of expr certainly
+// removes label from its result series.
+func dropsLabel(expr parser.Expr, label string) bool {
+	for {
+		switch e := expr.(type) {
+		case *parser.ParenExpr:
+			expr = e.Expr
+		case *parser.AggregateExpr:
+			switch e.Op {
+			case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+				expr = e.Expr
+				continue
+			}
+			has := false
+			for _, g := range e.Grouping {
+				if g == label {
+					has = true
+				}
+			}
+			if e.Without {
+				return has
+			}
+			return !has
+		default:
+			return false
+		}
+	}
+}
+
+func (fc *Forecast) validate(p string, add func(field, format string, args ...any)) {
+	at := func(field string) string { return p + "." + field }
+	models := Models()
+	known := false
+	for _, m := range models {
+		if fc.Model == m {
+			known = true
+		}
+	}
+	if !known {
+		names := make([]string, len(models))
+		for i, m := range models {
+			names[i] = string(m)
+		}
+		add(at("model"), "must be one of %s, got %q", strings.Join(names, ", "), fc.Model)
+	}
+	if !(fc.Quantile > 0 && fc.Quantile < 1) {
+		add(at("quantile"), "must be in (0,1), got %g", fc.Quantile)
+	}
+	positive := func(field string, d time.Duration) bool {
+		if d <= 0 {
+			add(at(field), "must be positive, got %s", d)
+			return false
+		}
+		return true
+	}
+	if !positive("step", fc.Step) || !positive("horizon", fc.Horizon) || !positive("history", fc.History) {
+		return
+	}
+	if fc.Step < time.Second || fc.Step%time.Second != 0 {
+		add(at("step"), "must be a whole number of seconds, at least 1s, got %s", fmtDur(fc.Step))
+	}
+	if fc.Horizon%fc.Step != 0 {
+		add(at("horizon"), "must be a multiple of step %s, got %s", fmtDur(fc.Step), fmtDur(fc.Horizon))
+	}
+	if fc.History%fc.Step != 0 {
+		add(at("history"), "must be a multiple of step %s, got %s", fmtDur(fc.Step), fmtDur(fc.History))
+	}
+	if fc.History < 2*fc.Horizon || fc.History < 10*fc.Step {
+		add(at("history"), "must cover at least twice the horizon and 10 steps, got %s", fmtDur(fc.History))
+	}
+	if pts := fc.History / fc.Step; pts > MaxHistoryPoints {
+		add(at("history"), "holds %d steps of %s, at most %d are allowed: use a larger step or a shorter history", pts, fmtDur(fc.Step), MaxHistoryPoints)
+	}
+	if fc.RefitInterval < fc.Step {
+		add(at("refitInterval"), "must be at least step %s, got %s", fmtDur(fc.Step), fmtDur(fc.RefitInterval))
+	}
+	if fc.StaleAfter < fc.Step {
+		add(at("staleAfter"), "must be at least step %s, got %s", fmtDur(fc.Step), fmtDur(fc.StaleAfter))
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	if d > 0 && d%time.Millisecond == 0 {
+		return modelDuration(d)
+	}
+	return d.String()
+}
+
+// line returns the line of field, or of its nearest ancestor that has one.
+func (f *File) line(field string) int {
+	for field != "" {
+		if l, ok := f.pos[field]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			break
+		}
+		field = field[:i]
+	}
+	return f.pos[""] // the document's first line
+}

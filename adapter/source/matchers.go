@@ -1,0 +1,202 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+)
+
+// ErrNamespaceConflict is returned when a label selector constrains the
+// namespace label in a way that cannot match the request's namespace.
+var ErrNamespaceConflict = errors.New("label selector conflicts with the request's namespace")
+
+// Requirement is one label requirement of a selector, in the terms of
+// k8s.io/apimachinery/pkg/selection. It exists so that requirements can be
+// built without Kubernetes' own validation (tests, fuzzing, other callers);
+// RequirementMatchers validates and escapes everything itself.
+type Requirement struct {
+	// Key is the label name.
+	Key string
+	// Operator is the requirement's operator.
+	Operator selection.Operator
+	// Values are the operand values (one for =, ==, !=; any number for in, notin; none for exists, !).
+	Values []string
+}
+
+// SelectorMatchers turns the label selector of an HPA request for namespace
+// into Prometheus label matchers. The returned matchers always end with
+// namespaceLabel="namespace", so a query carrying them can only read series of
+// that namespace. Label names must be valid Prometheus label names and must not
+// start with "__"; values are taken literally (In and NotIn become anchored
+// regex alternations of regexp.QuoteMeta'd values; Exists becomes =~".+",
+// DoesNotExist becomes =""). A requirement on the namespace label that the
+// request's namespace does not satisfy yields ErrNamespaceConflict; one it
+// satisfies is redundant and dropped. Gt and Lt are not supported. A nil
+// selector selects everything in the namespace.
+func SelectorMatchers(namespaceLabel, namespace string, sel k8slabels.Selector) ([]*labels.Matcher, error) {
+	var reqs []Requirement
+	if sel != nil {
+		rs, selectable := sel.Requirements()
+		if !selectable {
+			return nil, errors.New("label selector selects nothing")
+		}
+		reqs = make([]Requirement, 0, len(rs))
+		for _, r := range rs {
+			reqs = append(reqs, Requirement{Key: r.Key(), Operator: r.Operator(), Values: r.ValuesUnsorted()})
+		}
+	}
+	return RequirementMatchers(namespaceLabel, namespace, reqs)
+}
+
+// RequirementMatchers is SelectorMatchers for requirements given directly.
+func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) ([]*labels.Matcher, error) {
+	if err := ValidateLabelName(namespaceLabel); err != nil {
+		return nil, fmt.Errorf("namespace label: %w", err)
+	}
+	if namespace == "" {
+		return nil, errors.New("namespace is required")
+	}
+	out := make([]*labels.Matcher, 0, len(reqs)+1)
+	for _, r := range reqs {
+		if r.Key == namespaceLabel {
+			if !requirementMatches(r, namespace) {
+				return nil, fmt.Errorf("%w: %s %s %q", ErrNamespaceConflict, r.Key, r.Operator, r.Values)
+			}
+			continue
+		}
+		m, err := requirementMatcher(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	out = append(out, labels.MustNewMatcher(labels.MatchEqual, namespaceLabel, namespace))
+	return out, nil
+}
+
+// AllNamespacesMatchers returns the matchers the forecast loop uses to read a
+// rule's series of every namespace: namespaceLabel=~".+", so that series
+// without a namespace are never loaded.
+func AllNamespacesMatchers(namespaceLabel string) ([]*labels.Matcher, error) {
+	if err := ValidateLabelName(namespaceLabel); err != nil {
+		return nil, fmt.Errorf("namespace label: %w", err)
+	}
+	return []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, namespaceLabel, ".+")}, nil
+}
+
+// Match reports whether lbls satisfies every matcher. A missing label has the
+// empty value, as in Prometheus.
+func Match(lbls labels.Labels, matchers []*labels.Matcher) bool {
+	for _, m := range matchers {
+		if !m.Matches(lbls.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// ValidateLabelName checks that name is a legacy Prometheus label name
+// ([a-zA-Z_][a-zA-Z0-9_]*) and not reserved (starting with "__").
+func ValidateLabelName(name string) error {
+	if !labelNameRE.MatchString(name) {
+		return fmt.Errorf("invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", truncate(name))
+	}
+	if strings.HasPrefix(name, "__") {
+		return fmt.Errorf("invalid label name %q: names starting with __ are reserved", truncate(name))
+	}
+	return nil
+}
+
+func requirementMatches(r Requirement, v string) bool {
+	switch r.Operator {
+	case selection.Equals, selection.DoubleEquals, selection.In:
+		for _, x := range r.Values {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	case selection.NotEquals, selection.NotIn:
+		for _, x := range r.Values {
+			if x == v {
+				return false
+			}
+		}
+		return true
+	case selection.Exists:
+		return v != ""
+	default:
+		return false
+	}
+}
+
+func requirementMatcher(r Requirement) (*labels.Matcher, error) {
+	if err := ValidateLabelName(r.Key); err != nil {
+		return nil, fmt.Errorf("label selector: %w", err)
+	}
+	one := func() (string, error) {
+		if len(r.Values) != 1 {
+			return "", fmt.Errorf("label selector: %s %s needs exactly one value, got %d", r.Key, r.Operator, len(r.Values))
+		}
+		return r.Values[0], nil
+	}
+	switch r.Operator {
+	case selection.Equals, selection.DoubleEquals:
+		v, err := one()
+		if err != nil {
+			return nil, err
+		}
+		return labels.NewMatcher(labels.MatchEqual, r.Key, v)
+	case selection.NotEquals:
+		v, err := one()
+		if err != nil {
+			return nil, err
+		}
+		return labels.NewMatcher(labels.MatchNotEqual, r.Key, v)
+	case selection.In, selection.NotIn:
+		if len(r.Values) == 0 {
+			return nil, fmt.Errorf("label selector: %s %s needs at least one value", r.Key, r.Operator)
+		}
+		typ := labels.MatchRegexp
+		if r.Operator == selection.NotIn {
+			typ = labels.MatchNotRegexp
+		}
+		return labels.NewMatcher(typ, r.Key, alternation(r.Values))
+	case selection.Exists:
+		return labels.NewMatcher(labels.MatchRegexp, r.Key, ".+")
+	case selection.DoesNotExist:
+		return labels.NewMatcher(labels.MatchEqual, r.Key, "")
+	default:
+		return nil, fmt.Errorf("label selector: operator %q on %s is not supported", r.Operator, r.Key)
+	}
+}
+
+// alternation builds a regex that matches exactly one of values (Prometheus
+// anchors regex matchers at both ends).
+func alternation(values []string) string {
+	var b strings.Builder
+	b.WriteString("(?:")
+	for i, v := range values {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteString(regexp.QuoteMeta(v))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
