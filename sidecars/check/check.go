@@ -1,0 +1,528 @@
+// Package check decides whether a node group's xDS resources may be served: every resource
+// passes its generated field validation (ValidateAll), and the resources are consistent
+// among themselves: every route configuration a listener names over RDS exists (also for
+// proxyless gRPC api_listeners, which go-control-plane's Snapshot.Consistent ignores), every
+// cluster a route, a JWT provider or a tracer names exists, every EDS cluster has a
+// ClusterLoadAssignment, regular expressions compile as RE2, weighted clusters carry weight,
+// the router is the last HTTP filter, every typed_config unpacks into a known type (and passes
+// its own ValidateAll), per-route filter configuration (JWT requirements, rate limits, faults)
+// is served only by listeners that run the filter and define the JWT requirement (otherwise
+// the proxy silently ignores it), and proxyless gRPC listeners carry only filters grpc-go
+// supports unless they are optional.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	envoy_config_accesslog_v3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	envoy_config_endpoint_v3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	envoy_config_trace_v3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
+	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	// The types that typed_config fields may hold must be registered to unpack them.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// Problem is one inconsistency or invalid field, naming the resource it was found in.
+type Problem struct {
+	// Type is "listener", "route", "cluster" or "endpoint".
+	Type string
+	// Name is the resource's name.
+	Name string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error renders `listener "inbound": msg`.
+func (p Problem) Error() string { return fmt.Sprintf("%s %q: %s", p.Type, p.Name, p.Msg) }
+
+// Problems are every problem found in a set of resources; Check returns them as its error.
+type Problems []Problem
+
+// Error joins the problems, one a line.
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Check validates one node group's resources and returns Problems listing every problem, or
+// nil when they may be served.
+func Check(r *translate.Resources) error {
+	c := &checker{
+		routes:    make(map[string]bool, len(r.Routes)),
+		clusters:  make(map[string]bool, len(r.Clusters)),
+		endpoints: make(map[string]bool, len(r.Endpoints)),
+		regexes:   map[string]error{},
+	}
+	// The field validation of endpoints and clusters is independent of everything else; for
+	// large configurations it runs on a second core.
+	fields := &checker{}
+	validateFields := func() {
+		for _, e := range r.Endpoints {
+			fields.validate("endpoint", e.GetClusterName(), e)
+		}
+		for _, cl := range r.Clusters {
+			fields.validate("cluster", cl.GetName(), cl)
+		}
+	}
+	var wg sync.WaitGroup
+	if len(r.Endpoints)+len(r.Clusters) >= parallelThreshold {
+		wg.Go(validateFields)
+	} else {
+		validateFields()
+	}
+	for _, e := range r.Endpoints {
+		c.unique("endpoint", e.GetClusterName(), c.endpoints)
+	}
+	for _, cl := range r.Clusters {
+		c.unique("cluster", cl.GetName(), c.clusters)
+	}
+	c.routeConfigs = make(map[string]*envoy_config_route_v3.RouteConfiguration, len(r.Routes))
+	for _, rc := range r.Routes {
+		c.validate("route", rc.GetName(), rc)
+		c.unique("route", rc.GetName(), c.routes)
+		c.routeConfigs[rc.GetName()] = rc
+	}
+	for _, cl := range r.Clusters {
+		c.cluster(cl)
+	}
+	for _, e := range r.Endpoints {
+		c.assignment(e)
+	}
+	for _, rc := range r.Routes {
+		c.routeConfig("route", rc.GetName(), rc)
+	}
+	seen := make(map[string]bool, len(r.Listeners))
+	for _, l := range r.Listeners {
+		c.validate("listener", l.GetName(), l)
+		c.unique("listener", l.GetName(), seen)
+		if api := l.GetApiListener().GetApiListener(); api != nil {
+			c.hcm(l.GetName(), api, true)
+		}
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				if f.GetTypedConfig() == nil {
+					continue
+				}
+				if f.GetTypedConfig().GetTypeUrl() == hcmTypeURL {
+					c.hcm(l.GetName(), f.GetTypedConfig(), false)
+				} else {
+					c.unpack("listener", l.GetName(), "filter "+f.GetName(), f.GetTypedConfig())
+				}
+			}
+		}
+	}
+	wg.Wait()
+	if len(fields.problems)+len(c.problems) == 0 {
+		return nil
+	}
+	return append(fields.problems, c.problems...)
+}
+
+// parallelThreshold is the number of endpoints and clusters from which their field
+// validation runs concurrently with the rest of the check.
+const parallelThreshold = 512
+
+var hcmTypeURL = "type.googleapis.com/" + string((&envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
+
+type checker struct {
+	routes, clusters, endpoints map[string]bool
+	regexes                     map[string]error
+	problems                    Problems
+	routeConfigs                map[string]*envoy_config_route_v3.RouteConfiguration
+	// uses memoizes what each route configuration asks of its HTTP filters.
+	uses map[*envoy_config_route_v3.RouteConfiguration]*filterUses
+}
+
+// filterUses is what a route configuration's per-filter configurations need from the HTTP
+// connection managers that serve it.
+type filterUses struct {
+	// filters are the HTTP filter names with per-filter configuration.
+	filters []string
+	// jwtRequirements are the requirement names routes refer to.
+	jwtRequirements []string
+}
+
+func (c *checker) add(typ, name, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Type: typ, Name: name, Msg: fmt.Sprintf(format, args...)})
+}
+
+type validatable interface{ ValidateAll() error }
+
+// validate runs the generated field validation and reports each violation.
+func (c *checker) validate(typ, name string, m validatable) {
+	err := m.ValidateAll()
+	if err == nil {
+		return
+	}
+	var multi interface{ AllErrors() []error }
+	if errors.As(err, &multi) {
+		for _, e := range multi.AllErrors() {
+			c.add(typ, name, "invalid: %v", e)
+		}
+		return
+	}
+	c.add(typ, name, "invalid: %v", err)
+}
+
+func (c *checker) unique(typ, name string, seen map[string]bool) {
+	if seen[name] {
+		c.add(typ, name, "duplicate name")
+	}
+	seen[name] = true
+}
+
+// unpack checks that a typed_config holds a known, well-formed message and returns it.
+func (c *checker) unpack(typ, name, where string, a *anypb.Any) proto.Message {
+	m, err := a.UnmarshalNew()
+	if err != nil {
+		c.add(typ, name, "%s: typed_config %s: %v", where, a.GetTypeUrl(), err)
+		return nil
+	}
+	if v, ok := m.(validatable); ok {
+		if err := v.ValidateAll(); err != nil {
+			c.add(typ, name, "%s: %v", where, err)
+		}
+	}
+	return m
+}
+
+func (c *checker) cluster(cl *envoy_config_cluster_v3.Cluster) {
+	name := cl.GetName()
+	switch cl.GetType() {
+	case envoy_config_cluster_v3.Cluster_EDS:
+		cla := cl.GetEdsClusterConfig().GetServiceName()
+		if cla == "" {
+			cla = name
+		}
+		if !c.endpoints[cla] {
+			c.add("cluster", name, "EDS cluster has no ClusterLoadAssignment %q", cla)
+		}
+		if cl.GetEdsClusterConfig().GetEdsConfig() == nil {
+			c.add("cluster", name, "EDS cluster without eds_config")
+		}
+	case envoy_config_cluster_v3.Cluster_STATIC:
+		if len(cl.GetLoadAssignment().GetEndpoints()) == 0 {
+			c.add("cluster", name, "STATIC cluster without endpoints")
+		}
+	}
+	keys := make([]string, 0, len(cl.GetTypedExtensionProtocolOptions()))
+	for k := range cl.GetTypedExtensionProtocolOptions() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c.unpack("cluster", name, "typed_extension_protocol_options "+k, cl.GetTypedExtensionProtocolOptions()[k])
+	}
+	if ts := cl.GetTransportSocket().GetTypedConfig(); ts != nil {
+		c.unpack("cluster", name, "transport_socket", ts)
+	}
+}
+
+// assignment checks what grpc-go requires of endpoints beyond field validation (it NACKs
+// the whole response otherwise); Envoy accepts the same.
+func (c *checker) assignment(cla *envoy_config_endpoint_v3.ClusterLoadAssignment) {
+	name := cla.GetClusterName()
+	ls := cla.GetEndpoints()
+	for i, l := range ls {
+		if l.GetLocality() == nil {
+			c.add("endpoint", name, "locality %d has no locality ID (grpc-go rejects the response)", i)
+		}
+		if l.GetLoadBalancingWeight().GetValue() == 0 {
+			c.add("endpoint", name, "locality %d has no load-balancing weight (grpc-go ignores it)", i)
+		}
+		for _, o := range ls[:i] {
+			if o.GetPriority() == l.GetPriority() && o.GetLocality().GetRegion() == l.GetLocality().GetRegion() &&
+				o.GetLocality().GetZone() == l.GetLocality().GetZone() && o.GetLocality().GetSubZone() == l.GetLocality().GetSubZone() {
+				c.add("endpoint", name, "locality %d repeats the locality ID %v at priority %d (grpc-go rejects the response)", i, l.GetLocality(), l.GetPriority())
+				break
+			}
+		}
+	}
+}
+
+// hcm checks an HTTP connection manager of a listener.
+func (c *checker) hcm(listener string, a *anypb.Any, api bool) {
+	m := c.unpack("listener", listener, "http_connection_manager", a)
+	h, ok := m.(*envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager)
+	if !ok {
+		if m != nil {
+			c.add("listener", listener, "api_listener holds %s, not an HttpConnectionManager", a.GetTypeUrl())
+		}
+		return
+	}
+	switch rs := h.GetRouteSpecifier().(type) {
+	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_Rds:
+		name := rs.Rds.GetRouteConfigName()
+		if !c.routes[name] {
+			c.add("listener", listener, "route configuration %q (RDS) does not exist", name)
+		}
+		if rs.Rds.GetConfigSource() == nil {
+			c.add("listener", listener, "RDS without config_source")
+		}
+	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_RouteConfig:
+		c.routeConfig("listener", listener, rs.RouteConfig)
+	default:
+		c.add("listener", listener, "HTTP connection manager without routes (rds or route_config)")
+	}
+	var served *envoy_config_route_v3.RouteConfiguration
+	switch rs := h.GetRouteSpecifier().(type) {
+	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_Rds:
+		served = c.routeConfigs[rs.Rds.GetRouteConfigName()]
+	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_RouteConfig:
+		served = rs.RouteConfig
+	}
+	filters := h.GetHttpFilters()
+	if len(filters) == 0 || filters[len(filters)-1].GetName() != translate.RouterFilter {
+		c.add("listener", listener, "the last HTTP filter must be %s", translate.RouterFilter)
+	}
+	present := make(map[string]bool, len(filters))
+	var jwtConfig *envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication
+	for _, f := range filters {
+		present[f.GetName()] = true
+		tc := f.GetTypedConfig()
+		if tc == nil {
+			continue
+		}
+		fm := c.unpack("listener", listener, "http filter "+f.GetName(), tc)
+		if api && !f.GetIsOptional() && !grpcFilters[tc.GetTypeUrl()] {
+			c.add("listener", listener, "http filter %s (%s) is not supported by grpc-go and not optional", f.GetName(), tc.GetTypeUrl())
+		}
+		if ja, ok := fm.(*envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication); ok {
+			c.jwt(listener, ja)
+			jwtConfig = ja
+		}
+	}
+	if served != nil {
+		// Per-route configuration of a filter that is not in the chain is silently ignored by
+		// the proxy: a JWT requirement or rate limit that would never be enforced.
+		u := c.filterUses(served)
+		for _, f := range u.filters {
+			if !present[f] {
+				c.add("listener", listener, "route configuration %q configures HTTP filter %s, which the listener does not run", served.GetName(), f)
+			}
+		}
+		for _, req := range u.jwtRequirements {
+			if _, ok := jwtConfig.GetRequirementMap()[req]; jwtConfig != nil && !ok {
+				c.add("listener", listener, "route configuration %q requires JWT requirement %q, which the listener's jwt_authn filter does not define", served.GetName(), req)
+			}
+		}
+	}
+	if t := h.GetTracing().GetProvider(); t != nil && t.GetTypedConfig() != nil {
+		if otel, ok := c.unpack("listener", listener, "tracing provider", t.GetTypedConfig()).(*envoy_config_trace_v3.OpenTelemetryConfig); ok {
+			if cl := otel.GetGrpcService().GetEnvoyGrpc().GetClusterName(); cl != "" && !c.clusters[cl] {
+				c.add("listener", listener, "tracing collector cluster %q does not exist", cl)
+			}
+		}
+	}
+	for _, al := range h.GetAccessLog() {
+		c.accessLog(listener, al)
+	}
+}
+
+// filterUses collects (once per route configuration) the filters its per-filter
+// configurations name and the JWT requirements its routes refer to.
+func (c *checker) filterUses(rc *envoy_config_route_v3.RouteConfiguration) *filterUses {
+	if u, ok := c.uses[rc]; ok {
+		return u
+	}
+	filters := map[string]bool{}
+	reqs := map[string]bool{}
+	add := func(m map[string]*anypb.Any) {
+		for name, a := range m {
+			filters[name] = true
+			if name != translate.JWTFilter {
+				continue
+			}
+			var prc envoy_extensions_filters_http_jwt_authn_v3.PerRouteConfig
+			if a.UnmarshalTo(&prc) == nil && prc.GetRequirementName() != "" {
+				reqs[prc.GetRequirementName()] = true
+			}
+		}
+	}
+	for _, vh := range rc.GetVirtualHosts() {
+		add(vh.GetTypedPerFilterConfig())
+		for _, r := range vh.GetRoutes() {
+			add(r.GetTypedPerFilterConfig())
+			for _, w := range r.GetRoute().GetWeightedClusters().GetClusters() {
+				add(w.GetTypedPerFilterConfig())
+			}
+		}
+	}
+	u := &filterUses{filters: sortedSet(filters), jwtRequirements: sortedSet(reqs)}
+	if c.uses == nil {
+		c.uses = map[*envoy_config_route_v3.RouteConfiguration]*filterUses{}
+	}
+	c.uses[rc] = u
+	return u
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// grpcFilters are the HTTP filter types grpc-go's xDS client supports.
+var grpcFilters = map[string]bool{
+	"type.googleapis.com/envoy.extensions.filters.http.router.v3.Router":                  true,
+	"type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault":                true,
+	"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC":                      true,
+	"type.googleapis.com/envoy.extensions.filters.http.gcp_authn.v3.GcpAuthnFilterConfig": true,
+}
+
+func (c *checker) accessLog(listener string, al *envoy_config_accesslog_v3.AccessLog) {
+	if tc := al.GetTypedConfig(); tc != nil {
+		c.unpack("listener", listener, "access log "+al.GetName(), tc)
+	}
+}
+
+func (c *checker) jwt(listener string, ja *envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication) {
+	names := make([]string, 0, len(ja.GetProviders()))
+	for n := range ja.GetProviders() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		uri := ja.GetProviders()[n].GetRemoteJwks().GetHttpUri()
+		if uri == nil {
+			continue
+		}
+		if cl := uri.GetCluster(); !c.clusters[cl] {
+			c.add("listener", listener, "JWT provider %q: JWKS cluster %q does not exist", n, cl)
+		}
+	}
+}
+
+// at locates a problem inside a route configuration; it is formatted only when a problem is
+// reported, so checking large configurations does not build strings.
+type at struct {
+	vh, route, detail string
+}
+
+func (a at) String() string {
+	s := fmt.Sprintf("virtual host %q", a.vh)
+	if a.route != "" {
+		s += fmt.Sprintf(" route %q", a.route)
+	}
+	if a.detail != "" {
+		s += " " + a.detail
+	}
+	return s
+}
+
+// routeConfig checks the references and regexes of a route configuration.
+func (c *checker) routeConfig(typ, name string, rc *envoy_config_route_v3.RouteConfiguration) {
+	domains := make(map[string]string, len(rc.GetVirtualHosts()))
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, d := range vh.GetDomains() {
+			if other, dup := domains[d]; dup {
+				c.add(typ, name, "domain %q in virtual hosts %q and %q", d, other, vh.GetName())
+			}
+			domains[d] = vh.GetName()
+		}
+		c.perFilter(typ, name, at{vh: vh.GetName()}, vh.GetTypedPerFilterConfig())
+		for _, r := range vh.GetRoutes() {
+			c.route(typ, name, at{vh: vh.GetName(), route: r.GetName()}, r)
+		}
+	}
+}
+
+func (c *checker) route(typ, name string, where at, r *envoy_config_route_v3.Route) {
+	m := r.GetMatch()
+	if re := m.GetSafeRegex(); re != nil {
+		c.regex(typ, name, at{where.vh, where.route, "path"}, re)
+	}
+	for _, h := range m.GetHeaders() {
+		c.stringMatcher(typ, name, at{where.vh, where.route, "header " + h.GetName()}, h.GetStringMatch())
+	}
+	for _, q := range m.GetQueryParameters() {
+		c.stringMatcher(typ, name, at{where.vh, where.route, "query " + q.GetName()}, q.GetStringMatch())
+	}
+	c.perFilter(typ, name, where, r.GetTypedPerFilterConfig())
+	a := r.GetRoute()
+	if a == nil {
+		return
+	}
+	switch cs := a.GetClusterSpecifier().(type) {
+	case *envoy_config_route_v3.RouteAction_Cluster:
+		c.clusterRef(typ, name, where, cs.Cluster)
+	case *envoy_config_route_v3.RouteAction_WeightedClusters:
+		var sum uint64
+		for _, w := range cs.WeightedClusters.GetClusters() {
+			c.clusterRef(typ, name, where, w.GetName())
+			sum += uint64(w.GetWeight().GetValue())
+			c.perFilter(typ, name, at{where.vh, where.route, "weighted cluster " + w.GetName()}, w.GetTypedPerFilterConfig())
+		}
+		if sum == 0 {
+			c.add(typ, name, "%s: weighted clusters have no weight", where)
+		}
+		if sum > 1<<32-1 {
+			c.add(typ, name, "%s: weights sum to %d, more than 2^32-1", where, sum)
+		}
+	default:
+		c.add(typ, name, "%s: route action names no cluster", where)
+	}
+}
+
+func (c *checker) clusterRef(typ, name string, where at, cluster string) {
+	if !c.clusters[cluster] {
+		c.add(typ, name, "%s: cluster %q does not exist", where, cluster)
+	}
+}
+
+func (c *checker) perFilter(typ, name string, where at, m map[string]*anypb.Any) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c.unpack(typ, name, where.String()+" typed_per_filter_config "+k, m[k])
+	}
+}
+
+func (c *checker) stringMatcher(typ, name string, where at, sm *envoy_type_matcher_v3.StringMatcher) {
+	if re := sm.GetSafeRegex(); re != nil {
+		c.regex(typ, name, where, re)
+	}
+}
+
+// regex compiles a regular expression with Go's regexp, whose syntax is RE2's.
+func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.RegexMatcher) {
+	err, done := c.regexes[re.GetRegex()]
+	if !done {
+		_, err = regexp.Compile(re.GetRegex())
+		c.regexes[re.GetRegex()] = err
+	}
+	if err != nil {
+		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), err)
+	}
+}

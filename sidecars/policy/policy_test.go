@@ -1,0 +1,336 @@
+package policy_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+const minimal = `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata:
+  name: p
+spec:
+  services:
+    - name: web
+      port: 8080
+      endpoints:
+        - address: 10.0.0.1
+`
+
+func TestParseDefaults(t *testing.T) {
+	p, err := policy.Parse([]byte(minimal+`      retries: {}
+      outlierDetection:
+        consecutive5xx: 2
+        successRate: {}
+      rateLimit: {maxTokens: 7}
+  tracing:
+    collector: col
+  accessLog: {}
+`+"    - {name: col, port: 4317, protocol: grpc, endpoints: [{address: 10.0.0.9}]}\n"), "p.yaml")
+	if err == nil {
+		t.Fatalf("service after tracing must not parse (it is in the wrong mapping)")
+	}
+	p, err = policy.Parse([]byte(minimal+`      retries: {}
+      outlierDetection:
+        consecutive5xx: 2
+        successRate: {}
+      rateLimit: {maxTokens: 7}
+    - {name: col, port: 4317, protocol: grpc, endpoints: [{address: 10.0.0.9}]}
+  tracing:
+    collector: col
+  accessLog: {}
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Metadata.Namespace != "default" {
+		t.Errorf("namespace %q", p.Metadata.Namespace)
+	}
+	s := p.Service("web")
+	if s.Namespace != "default" || s.AppPort != 8080 || s.Protocol != policy.ProtocolHTTP1 || s.Discovery != policy.DiscoveryStatic ||
+		s.ConnectTimeout.D() != 5*time.Second || s.Endpoints[0].Port != 8080 || s.Endpoints[0].Weight != 1 {
+		t.Errorf("service defaults %+v", s)
+	}
+	if r := s.Retries; r.Count != 1 || strings.Join(r.On, ",") != "connect-failure,refused-stream,unavailable" {
+		t.Errorf("retry defaults %+v", r)
+	}
+	if o := s.OutlierDetection; o.Interval.D() != 10*time.Second || o.BaseEjectionTime.D() != 30*time.Second || o.MaxEjectionPercent != 10 ||
+		o.SuccessRate.MinimumHosts != 5 || o.SuccessRate.RequestVolume != 100 || o.SuccessRate.StdevFactor != 1900 {
+		t.Errorf("outlier defaults %+v %+v", o, o.SuccessRate)
+	}
+	if rl := s.RateLimit; rl.TokensPerFill != 7 || rl.FillInterval.D() != time.Second {
+		t.Errorf("rate limit defaults %+v", rl)
+	}
+	if *p.Spec.Tracing.SamplingPercent != 1 || p.Spec.AccessLog.Output != "stdout" {
+		t.Errorf("tracing/access log defaults %+v %+v", p.Spec.Tracing, p.Spec.AccessLog)
+	}
+	// No node groups: one sidecar group per service, with the default ports.
+	if len(p.Spec.NodeGroups) != 2 {
+		t.Fatalf("node groups %+v", p.Spec.NodeGroups)
+	}
+	g := p.Spec.NodeGroups[0]
+	if g.Name != "web" || g.Kind != policy.NodeSidecar || g.Services[0] != "web" || g.InboundPort != 15006 || g.OutboundPort != 15001 {
+		t.Errorf("default group %+v", g)
+	}
+	// Default is idempotent.
+	before := p.Clone()
+	p.Default()
+	if len(p.Spec.NodeGroups) != len(before.Spec.NodeGroups) || p.Service("web").Retries.Count != 1 {
+		t.Error("Default not idempotent")
+	}
+}
+
+// TestParseErrors checks that each bad policy gives the exact file:line: path: message.
+func TestParseErrors(t *testing.T) {
+	svc := func(extra string) string { return minimal + extra }
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown top-level key", "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspecs: {}\n",
+			[]string{"p.yaml:4: specs: unknown field"}},
+		{"unknown nested key", svc("      prot: grpc\n"),
+			[]string{"p.yaml:11: spec.services[0].prot: unknown field (known: "}},
+		{"wrong api version", strings.Replace(minimal, "v1alpha1", "v2", 1),
+			[]string{`p.yaml:1: apiVersion: must be "foresight.dev/v1alpha1", not "foresight.dev/v2"`}},
+		{"not a number", svc("      appPort: eighty\n"),
+			[]string{`p.yaml:11: spec.services[0].appPort: must be a whole number 0..4294967295, not "eighty"`}},
+		{"bad duration", svc("      timeout: 5 seconds\n"),
+			[]string{`p.yaml:11: spec.services[0].timeout: invalid duration "5 seconds"`}},
+		{"list expected", svc("      hosts: web.example.com\n"),
+			[]string{`p.yaml:11: spec.services[0].hosts: must be a list, not "web.example.com"`}},
+		{"duplicate key", svc("      port: 9090\n"),
+			[]string{"p.yaml:11: spec.services[0].port: duplicate field"}},
+		{"port range", strings.Replace(minimal, "port: 8080", "port: 70000", 1),
+			[]string{"p.yaml:8: spec.services[0].port: must be 1..65535"}},
+		{"endpoint not an IP", strings.Replace(minimal, "10.0.0.1", "web.local", 1),
+			[]string{`p.yaml:10: spec.services[0].endpoints[0].address: must be an IP address (EDS does not resolve names), not "web.local"`}},
+		{"weights", svc(`      routes:
+        - name: split
+          backends:
+            - service: web
+              weight: 150
+            - service: nope
+              weight: 10
+`), []string{
+			"p.yaml:13: spec.services[0].routes[0].backends: weights must sum to 100, not 160",
+			"p.yaml:15: spec.services[0].routes[0].backends[0].weight: must be 0..100",
+			`p.yaml:16: spec.services[0].routes[0].backends[1].service: unknown service "nope"`,
+		}},
+		{"regex", svc(`      routes:
+        - name: r
+          match:
+            regex: "/a(b"
+`), []string{"p.yaml:14: spec.services[0].routes[0].match.regex: invalid RE2 regular expression: error parsing regexp: missing closing ): `/a(b`"}},
+		{"backreference is not RE2", svc(`      routes:
+        - name: r
+          match:
+            headers:
+              - name: x
+                regex: '(a)\1'
+`), []string{"p.yaml:16: spec.services[0].routes[0].match.headers[0].regex: invalid RE2 regular expression"}},
+		{"retry condition", svc(`      retries:
+        on: [5xx, sometimes]
+        count: 11
+`), []string{
+			`p.yaml:12: spec.services[0].retries.on[1]: unknown retry condition "sometimes"`,
+			"p.yaml:13: spec.services[0].retries.count: must be 1..10",
+		}},
+		{"fault", svc(`      fault:
+        abort: {httpStatus: 503, grpcStatus: 14, percent: 101}
+`), []string{
+			"p.yaml:12: spec.services[0].fault.abort: exactly one of httpStatus, grpcStatus",
+			"p.yaml:12: spec.services[0].fault.abort.percent: must be 0..100",
+		}},
+		{"route name clash and action", svc(`      routes:
+        - name: a
+        - name: a
+          directResponse: {status: 200}
+          redirect: {code: 302, path: /x}
+`), []string{
+			`p.yaml:13: spec.services[0].routes[1].name: duplicate route name "a" (also spec.services[0].routes[0])`,
+			"p.yaml:13: spec.services[0].routes[1]: exactly one of backends, redirect, directResponse",
+		}},
+		{"jwt provider", svc(`      jwt: {providers: [missing]}
+`), []string{`p.yaml:11: spec.services[0].jwt.providers[0]: unknown JWT provider "missing"`}},
+		{"node group", minimal + `  nodeGroups:
+    - name: g
+      kind: proxy
+      services: [web]
+    - name: g
+      kind: gateway
+      services: [web]
+`, []string{
+			`p.yaml:13: spec.nodeGroups[0].kind: must be sidecar, gateway or grpc, not "proxy"`,
+			`p.yaml:15: spec.nodeGroups[1].name: duplicate node group "g"`,
+			"p.yaml:15: spec.nodeGroups[1]: a gateway group needs spec.virtualHosts",
+			`p.yaml:17: spec.nodeGroups[1].services[0]: node cluster "web" is already in group "g"`,
+		}},
+		{"redirect loop and port clash", strings.Replace(minimal, "port: 8080", "port: 15001", 1) + `      routes:
+        - name: r
+          redirect: {code: 302}
+`, []string{
+			`p.yaml:8: spec.services[0].port: appPort 15001 is a listener port of the sidecar of node group "web" (requests would loop); set appPort`,
+			"p.yaml:13: spec.services[0].routes[0].redirect: set at least one of scheme, host, port, path, prefix",
+		}},
+		{"yaml syntax", "apiVersion: [\n", []string{"p.yaml:"}},
+		{"empty", "", []string{"p.yaml: empty policy document"}},
+		{"two documents", minimal + "---\nkind: TrafficPolicy\n", []string{"p.yaml:11: more than one YAML document"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := policy.Parse([]byte(c.doc), "p.yaml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var list policy.ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("error %T is not an ErrorList: %v", err, err)
+			}
+			if len(list) != len(c.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(c.want), err)
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(list[i].Error(), w) {
+					t.Errorf("error %d:\n got %s\nwant %s...", i, list[i], w)
+				}
+			}
+		})
+	}
+}
+
+// Aliases can make a small file expand into a huge tree; Parse stops at a bound.
+func TestParseAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n")
+	b.WriteString("    - &s\n      name: a\n      port: 80\n      endpoints: &e\n")
+	for i := 0; i < 1000; i++ {
+		b.WriteString("        - {address: 10.0.0.1}\n")
+	}
+	for i := 0; i < 1000; i++ {
+		b.WriteString("    - *s\n")
+	}
+	start := time.Now()
+	_, err := policy.Parse([]byte(b.String()), "p.yaml")
+	if err == nil || !strings.Contains(err.Error(), "document too large") {
+		t.Fatalf("err = %.300v", err)
+	}
+	t.Logf("rejected %d bytes expanding to over a million nodes in %v", b.Len(), time.Since(start))
+}
+
+func TestNodeGroup(t *testing.T) {
+	p, err := policy.Parse([]byte(minimal+`    - {name: api, port: 9090, endpoints: [{address: 10.0.0.2}]}
+  virtualHosts:
+    - {name: vh, domains: ["*"], routes: [{name: r, backends: [{service: web}]}]}
+  nodeGroups:
+    - {name: web, services: [web]}
+    - {name: edge, kind: gateway, services: [gateway], selector: {role: edge}}
+    - {name: clients, kind: grpc, selector: {proxyless: "true", team: a}}
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		cluster string
+		meta    map[string]string
+		want    string
+		ok      bool
+	}{
+		{"web", nil, "web", true},
+		{"gateway", nil, "edge", true},
+		{"other", map[string]string{"role": "edge"}, "edge", true},
+		{"x", map[string]string{"proxyless": "true", "team": "a", "extra": "1"}, "clients", true},
+		{"x", map[string]string{"proxyless": "true"}, "", false},
+		{"api", nil, "", false},
+	}
+	for _, c := range cases {
+		got, ok := p.NodeGroup(c.cluster, c.meta)
+		if got != c.want || ok != c.ok {
+			t.Errorf("NodeGroup(%q, %v) = %q, %v; want %q, %v", c.cluster, c.meta, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	p, err := policy.Load("../../deploy/policies/mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Clone()
+	c.Spec.Services[1].Retries.On[0] = "changed"
+	c.Spec.Services[1].Routes[1].Backends[0].Weight = 1
+	*c.Spec.Tracing.SamplingPercent = 99
+	c.Spec.NodeGroups[0].Services[0] = "changed"
+	if p.Spec.Services[1].Retries.On[0] == "changed" || p.Spec.Services[1].Routes[1].Backends[0].Weight == 1 ||
+		*p.Spec.Tracing.SamplingPercent == 99 || p.Spec.NodeGroups[0].Services[0] == "changed" {
+		t.Error("clone shares memory with the original")
+	}
+	// Errors in a clone still point into the original file.
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "mesh.yaml:") {
+		t.Errorf("clone validation error without file position: %v", err)
+	}
+}
+
+func TestWithFault(t *testing.T) {
+	p, err := policy.Load("../../deploy/policies/mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := uint32(14)
+	f := policy.Fault{Abort: &policy.FaultAbort{GRPCStatus: &code, Percent: 50}, Headers: []policy.HeaderMatch{{Name: "x-chaos", Exact: "1"}}}
+	q, err := p.WithFault(policy.FaultTarget{Service: "ratings"}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Service("ratings").Fault; got == nil || *got.Abort.GRPCStatus != 14 || got.Headers[0].Name != "x-chaos" {
+		t.Errorf("service fault %+v", got)
+	}
+	code = 2 // the overlay holds its own copy
+	if *q.Service("ratings").Fault.Abort.GRPCStatus != 14 {
+		t.Error("fault shares memory with the caller")
+	}
+	if p.Service("ratings").Fault != nil {
+		t.Error("original changed")
+	}
+	r, err := p.WithFault(policy.FaultTarget{Route: "reviews-canary"}, policy.Fault{Delay: &policy.FaultDelay{Fixed: policy.Duration(time.Second), Percent: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Route("reviews-canary").Fault.Delay; d.Fixed.D() != time.Second || d.Percent != 5 {
+		t.Errorf("route fault %+v", d)
+	}
+	if _, err := p.WithFault(policy.FaultTarget{Route: "nope"}, f); err == nil || !strings.Contains(err.Error(), "route/nope") {
+		t.Errorf("unknown target: %v", err)
+	}
+	if _, err := p.WithFault(policy.FaultTarget{Route: "a", Service: "b"}, f); err == nil {
+		t.Error("two targets accepted")
+	}
+	_, err = p.WithFault(policy.FaultTarget{Service: "ratings"}, policy.Fault{Delay: &policy.FaultDelay{Percent: 10}})
+	if err == nil || !strings.Contains(err.Error(), "spec.services[3].fault.delay.fixed: must be positive") {
+		t.Errorf("invalid fault: %v", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := policy.Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestValidateBuiltInCode(t *testing.T) {
+	p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "code"},
+		Spec: policy.Spec{Services: []policy.Service{{Name: "Bad_Name", Port: 80, Endpoints: []policy.Endpoint{{Address: "10.0.0.1"}}}}}}
+	p.Default()
+	err := p.Validate()
+	if err == nil || !strings.HasPrefix(err.Error(), `spec.services[0].name: must be a DNS label`) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,675 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+var (
+	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	groupName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
+	headerTok = regexp.MustCompile("^:?[!#$%&'*+\\-.^_`|~0-9a-zA-Z]+$")
+)
+
+// retryConditions are the accepted values of Retries.On, with whether they are gRPC
+// conditions (the only ones proxyless gRPC clients honour). Read-only.
+var retryConditions = map[string]bool{
+	"5xx": false, "gateway-error": false, "reset": false, "connect-failure": false,
+	"retriable-4xx": false, "refused-stream": false, "retriable-status-codes": false,
+	"cancelled": true, "deadline-exceeded": true, "internal": true, "resource-exhausted": true,
+	"unavailable": true,
+}
+
+// RetryCondition reports whether c is an accepted retry condition and whether it is a gRPC
+// status condition (the only kind proxyless gRPC clients honour).
+func RetryCondition(c string) (known, grpc bool) {
+	grpc, known = retryConditions[c]
+	return known, grpc
+}
+
+// validator collects errors with their source positions.
+type validator struct {
+	p    *Policy
+	errs ErrorList
+	// hosts maps every service's domain names to the service.
+	hosts map[string]string
+	// services indexes the services by name (the first of duplicates).
+	services map[string]*Service
+}
+
+// serviceIndex is the position of the named service in spec.services.
+func (v *validator) serviceIndex(name string) int {
+	for i := range v.p.Spec.Services {
+		if v.p.Spec.Services[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// service returns the named service or nil.
+func (v *validator) service(name string) *Service { return v.services[name] }
+
+func (v *validator) errorf(path, format string, args ...any) {
+	fe := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	if v.p.src != nil {
+		fe.File = v.p.src.file
+		fe.Line = v.p.src.line(path)
+	}
+	v.errs = append(v.errs, fe)
+}
+
+// Validate checks the (defaulted) policy and returns an ErrorList of every problem, or nil.
+func (p *Policy) Validate() error {
+	v := &validator{p: p, hosts: map[string]string{}, services: make(map[string]*Service, len(p.Spec.Services))}
+	for i := range p.Spec.Services {
+		if _, dup := v.services[p.Spec.Services[i].Name]; !dup {
+			v.services[p.Spec.Services[i].Name] = &p.Spec.Services[i]
+		}
+	}
+	for _, s := range p.Spec.Services {
+		if s.Namespace != "" && s.Port != 0 {
+			for _, d := range s.Domains()[:8] {
+				v.hosts[d] = s.Name
+			}
+		}
+	}
+	v.policy()
+	if len(v.errs) == 0 {
+		return nil
+	}
+	sortErrors(v.errs)
+	return v.errs
+}
+
+func (v *validator) policy() {
+	p := v.p
+	if p.APIVersion != APIVersion {
+		v.errorf("apiVersion", "must be %q, not %q", APIVersion, p.APIVersion)
+	}
+	if p.Kind != Kind {
+		v.errorf("kind", "must be %q, not %q", Kind, p.Kind)
+	}
+	if p.Metadata.Name == "" {
+		v.errorf("metadata.name", "required")
+	}
+	if !dnsLabel.MatchString(p.Metadata.Namespace) {
+		v.errorf("metadata.namespace", "must be a DNS label, not %q", p.Metadata.Namespace)
+	}
+	v.authentication()
+	services := map[string]bool{}
+	routes := map[string]string{}
+	for i := range p.Spec.Services {
+		path := fmt.Sprintf("spec.services[%d]", i)
+		name := p.Spec.Services[i].Name
+		if services[name] {
+			v.errorf(path+".name", "duplicate service %q", name)
+		}
+		services[name] = true
+		v.checkService(&p.Spec.Services[i], path, routes)
+	}
+	domains := map[string]string{}
+	vhosts := map[string]bool{}
+	for i := range p.Spec.VirtualHosts {
+		vh := &p.Spec.VirtualHosts[i]
+		path := fmt.Sprintf("spec.virtualHosts[%d]", i)
+		if vh.Name == "" {
+			v.errorf(path+".name", "required")
+		} else if vhosts[vh.Name] {
+			v.errorf(path+".name", "duplicate virtual host %q", vh.Name)
+		}
+		vhosts[vh.Name] = true
+		if len(vh.Domains) == 0 {
+			v.errorf(path+".domains", "at least one domain required")
+		}
+		for j, d := range vh.Domains {
+			dp := fmt.Sprintf("%s.domains[%d]", path, j)
+			if d == "" || strings.ContainsAny(d, " /") {
+				v.errorf(dp, "invalid domain %q", d)
+			} else if other, dup := domains[d]; dup {
+				v.errorf(dp, "domain %q already served by virtual host %q", d, other)
+			}
+			domains[d] = vh.Name
+		}
+		if len(vh.Routes) == 0 {
+			v.errorf(path+".routes", "at least one route required")
+		}
+		for j := range vh.Routes {
+			v.route(&vh.Routes[j], fmt.Sprintf("%s.routes[%d]", path, j), routes)
+		}
+		v.rateLimit(vh.RateLimit, path+".rateLimit")
+		v.jwtRequirement(vh.JWT, path+".jwt")
+	}
+	v.nodeGroups(vhosts)
+	if t := p.Spec.Tracing; t != nil {
+		if t.Collector == "" {
+			v.errorf("spec.tracing.collector", "required")
+		} else if s := v.service(t.Collector); s == nil {
+			v.errorf("spec.tracing.collector", "unknown service %q", t.Collector)
+		} else if s.Protocol != ProtocolGRPC {
+			v.errorf("spec.tracing.collector", "service %q must have protocol grpc (OTLP/gRPC)", t.Collector)
+		}
+		if t.SamplingPercent != nil {
+			v.percent(*t.SamplingPercent, "spec.tracing.samplingPercent")
+		}
+	}
+	if a := p.Spec.AccessLog; a != nil && a.Output != "stdout" && a.Output != "stderr" {
+		v.errorf("spec.accessLog.output", "must be stdout or stderr, not %q", a.Output)
+	}
+}
+
+func (v *validator) checkService(s *Service, path string, routes map[string]string) {
+	if !dnsLabel.MatchString(s.Name) {
+		v.errorf(path+".name", "must be a DNS label (lowercase letters, digits, '-'), not %q", s.Name)
+	}
+	if !dnsLabel.MatchString(s.Namespace) {
+		v.errorf(path+".namespace", "must be a DNS label, not %q", s.Namespace)
+	}
+	v.port(s.Port, path+".port", true)
+	if s.AppPort != s.Port { // a defaulted copy would repeat the port's error
+		v.port(s.AppPort, path+".appPort", false)
+	}
+	switch s.Protocol {
+	case ProtocolHTTP1, ProtocolHTTP2, ProtocolGRPC:
+	default:
+		v.errorf(path+".protocol", "must be http1, http2 or grpc, not %q", s.Protocol)
+	}
+	switch s.Discovery {
+	case DiscoveryStatic:
+		if len(s.Endpoints) == 0 {
+			v.errorf(path+".endpoints", "static discovery needs at least one endpoint")
+		}
+		if s.PortName != "" {
+			v.errorf(path+".portName", "only for discovery kubernetes")
+		}
+	case DiscoveryKubernetes:
+		if len(s.Endpoints) > 0 {
+			v.errorf(path+".endpoints", "must be empty with discovery kubernetes")
+		}
+	default:
+		v.errorf(path+".discovery", "must be static or kubernetes, not %q", s.Discovery)
+	}
+	for i, e := range s.Endpoints {
+		ep := fmt.Sprintf("%s.endpoints[%d]", path, i)
+		if _, err := netip.ParseAddr(e.Address); err != nil {
+			v.errorf(ep+".address", "must be an IP address (EDS does not resolve names), not %q", e.Address)
+		}
+		if e.Port != s.Port {
+			v.port(e.Port, ep+".port", true)
+		}
+		if e.Weight > 128 {
+			v.errorf(ep+".weight", "must be 1..128")
+		}
+	}
+	for i, h := range s.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", path, i)
+		if h == "" || strings.ContainsAny(h, " /*") {
+			v.errorf(hp, "invalid host %q", h)
+		} else if other, dup := v.hosts[h]; dup && other != s.Name {
+			v.errorf(hp, "host %q is already a name of service %q", h, other)
+		}
+		v.hosts[h] = s.Name
+	}
+	if t := s.TLS; t != nil {
+		if t.SNI == "" || strings.ContainsAny(t.SNI, " /*:") {
+			v.errorf(path+".tls.sni", "must be a DNS name, not %q", t.SNI)
+		}
+		if !strings.HasPrefix(t.CAFile, "/") {
+			v.errorf(path+".tls.caFile", "must be an absolute path on the proxy, not %q", t.CAFile)
+		}
+	}
+	if s.ConnectTimeout < 0 {
+		v.errorf(path+".connectTimeout", "must not be negative")
+	}
+	v.duration(s.Timeout, path+".timeout")
+	v.retries(s.Retries, path+".retries")
+	if o := s.OutlierDetection; o != nil {
+		op := path + ".outlierDetection"
+		v.positive(o.Interval, op+".interval")
+		v.positive(o.BaseEjectionTime, op+".baseEjectionTime")
+		if o.MaxEjectionPercent > 100 {
+			v.errorf(op+".maxEjectionPercent", "must be 0..100")
+		}
+		if o.Consecutive5xx == 0 && o.SuccessRate == nil && o.FailurePercentage == nil {
+			v.errorf(op, "enable at least one of consecutive5xx, successRate, failurePercentage")
+		}
+		if f := o.FailurePercentage; f != nil && f.Threshold > 100 {
+			v.errorf(op+".failurePercentage.threshold", "must be 0..100")
+		}
+	}
+	v.rateLimit(s.RateLimit, path+".rateLimit")
+	v.jwtRequirement(s.JWT, path+".jwt")
+	v.fault(s.Fault, path+".fault")
+	for i := range s.Routes {
+		v.route(&s.Routes[i], fmt.Sprintf("%s.routes[%d]", path, i), routes)
+	}
+}
+
+func (v *validator) route(r *Route, path string, names map[string]string) {
+	if r.Name == "" {
+		v.errorf(path+".name", "required")
+	} else if other, dup := names[r.Name]; dup {
+		v.errorf(path+".name", "duplicate route name %q (also %s)", r.Name, other)
+	} else {
+		names[r.Name] = path
+	}
+	m := r.Match
+	n := 0
+	for _, s := range []string{m.Prefix, m.Exact, m.Regex} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		v.errorf(path+".match", "at most one of prefix, exact, regex")
+	}
+	if m.Prefix != "" && !strings.HasPrefix(m.Prefix, "/") {
+		v.errorf(path+".match.prefix", "must start with '/'")
+	}
+	if m.Exact != "" && !strings.HasPrefix(m.Exact, "/") {
+		v.errorf(path+".match.exact", "must start with '/'")
+	}
+	v.regex(m.Regex, path+".match.regex")
+	v.headers(m.Headers, path+".match.headers")
+	for i, q := range m.Query {
+		qp := fmt.Sprintf("%s.match.query[%d]", path, i)
+		if q.Name == "" {
+			v.errorf(qp+".name", "required")
+		}
+		k := 0
+		if q.Exact != "" {
+			k++
+		}
+		if q.Regex != "" {
+			k++
+		}
+		if q.Present {
+			k++
+		}
+		if k != 1 {
+			v.errorf(qp, "exactly one of exact, regex, present")
+		}
+		v.regex(q.Regex, qp+".regex")
+	}
+	actions := 0
+	if len(r.Backends) > 0 {
+		actions++
+	}
+	if r.Redirect != nil {
+		actions++
+	}
+	if r.DirectResponse != nil {
+		actions++
+	}
+	if actions != 1 {
+		v.errorf(path, "exactly one of backends, redirect, directResponse")
+	}
+	var sum uint32
+	for i, b := range r.Backends {
+		bp := fmt.Sprintf("%s.backends[%d]", path, i)
+		if b.Service == "" {
+			v.errorf(bp+".service", "required")
+		} else if v.service(b.Service) == nil {
+			v.errorf(bp+".service", "unknown service %q", b.Service)
+		}
+		if b.Weight > 100 {
+			v.errorf(bp+".weight", "must be 0..100")
+		}
+		sum += b.Weight
+	}
+	if len(r.Backends) > 0 && sum != 100 {
+		v.errorf(path+".backends", "weights must sum to 100, not %d", sum)
+	}
+	if rw := r.Rewrite; rw != nil {
+		if len(r.Backends) == 0 {
+			v.errorf(path+".rewrite", "only for routes with backends")
+		}
+		if rw.Prefix != "" && m.Prefix == "" {
+			v.errorf(path+".rewrite.prefix", "needs a prefix match")
+		}
+		if rw.Prefix == "" && rw.Host == "" {
+			v.errorf(path+".rewrite", "set prefix and/or host")
+		}
+	}
+	if rd := r.Redirect; rd != nil {
+		rp := path + ".redirect"
+		if rd.Scheme != "" && rd.Scheme != "http" && rd.Scheme != "https" {
+			v.errorf(rp+".scheme", "must be http or https")
+		}
+		if rd.Scheme == "" && rd.Host == "" && rd.Port == 0 && rd.Path == "" && rd.Prefix == "" {
+			v.errorf(rp, "set at least one of scheme, host, port, path, prefix (a redirect to the same URL loops)")
+		}
+		if rd.Path != "" && rd.Prefix != "" {
+			v.errorf(rp, "at most one of path, prefix")
+		}
+		if rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
+			v.errorf(rp+".path", "must start with '/'")
+		}
+		if rd.Prefix != "" && m.Prefix == "" {
+			v.errorf(rp+".prefix", "needs a prefix match")
+		}
+		v.port(rd.Port, rp+".port", false)
+		switch rd.Code {
+		case 301, 302, 303, 307, 308:
+		default:
+			v.errorf(rp+".code", "must be 301, 302, 303, 307 or 308")
+		}
+	}
+	if d := r.DirectResponse; d != nil && (d.Status < 200 || d.Status > 599) {
+		v.errorf(path+".directResponse.status", "must be 200..599")
+	}
+	v.duration(r.Timeout, path+".timeout")
+	v.duration(r.IdleTimeout, path+".idleTimeout")
+	v.retries(r.Retries, path+".retries")
+	v.rateLimit(r.RateLimit, path+".rateLimit")
+	v.jwtRequirement(r.JWT, path+".jwt")
+	v.fault(r.Fault, path+".fault")
+}
+
+func (v *validator) headers(hs []HeaderMatch, path string) {
+	for i, h := range hs {
+		hp := fmt.Sprintf("%s[%d]", path, i)
+		if !headerTok.MatchString(h.Name) {
+			v.errorf(hp+".name", "must be a header name, not %q", h.Name)
+		}
+		k := 0
+		for _, s := range []string{h.Exact, h.Prefix, h.Suffix, h.Regex} {
+			if s != "" {
+				k++
+			}
+		}
+		if h.Present != nil {
+			k++
+		}
+		if k != 1 {
+			v.errorf(hp, "exactly one of exact, prefix, suffix, regex, present")
+		}
+		v.regex(h.Regex, hp+".regex")
+	}
+}
+
+func (v *validator) regex(re, path string) {
+	if re == "" {
+		return
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		v.errorf(path, "invalid RE2 regular expression: %v", err)
+	}
+}
+
+func (v *validator) port(p uint32, path string, required bool) {
+	if p == 0 && required {
+		v.errorf(path, "required (1..65535)")
+	} else if p > 65535 {
+		v.errorf(path, "must be 1..65535")
+	}
+}
+
+func (v *validator) duration(d Duration, path string) {
+	if d < 0 {
+		v.errorf(path, "must not be negative")
+	}
+}
+
+func (v *validator) positive(d Duration, path string) {
+	if d <= 0 {
+		v.errorf(path, "must be positive")
+	}
+}
+
+func (v *validator) percent(f float64, path string) {
+	if math.IsNaN(f) || f < 0 || f > 100 {
+		v.errorf(path, "must be 0..100")
+	}
+}
+
+func (v *validator) retries(r *Retries, path string) {
+	if r == nil {
+		return
+	}
+	codes := false
+	for i, c := range r.On {
+		if _, ok := retryConditions[c]; !ok {
+			v.errorf(fmt.Sprintf("%s.on[%d]", path, i), "unknown retry condition %q (known: %s)", c, strings.Join(sortedKeys(retryConditions), ", "))
+		}
+		if c == "retriable-status-codes" {
+			codes = true
+		}
+	}
+	if r.Count < 1 || r.Count > 10 {
+		v.errorf(path+".count", "must be 1..10")
+	}
+	v.duration(r.PerTryTimeout, path+".perTryTimeout")
+	if codes != (len(r.StatusCodes) > 0) {
+		v.errorf(path+".statusCodes", "needed exactly when on lists retriable-status-codes")
+	}
+	for i, c := range r.StatusCodes {
+		if c < 100 || c > 599 {
+			v.errorf(fmt.Sprintf("%s.statusCodes[%d]", path, i), "must be 100..599")
+		}
+	}
+	if b := r.Backoff; b != nil {
+		v.positive(b.Base, path+".backoff.base")
+		if b.Max < b.Base {
+			v.errorf(path+".backoff.max", "must be at least base")
+		}
+	}
+}
+
+func (v *validator) rateLimit(r *RateLimit, path string) {
+	if r == nil {
+		return
+	}
+	if r.MaxTokens == 0 {
+		v.errorf(path+".maxTokens", "required, > 0")
+	}
+	if r.TokensPerFill > r.MaxTokens && r.MaxTokens > 0 {
+		v.errorf(path+".tokensPerFill", "must not exceed maxTokens")
+	}
+	if r.FillInterval < Duration(1e6) {
+		v.errorf(path+".fillInterval", "must be at least 1ms")
+	}
+}
+
+func (v *validator) jwtRequirement(j *JWTRequirement, path string) {
+	if j == nil {
+		return
+	}
+	if j.Disabled == (len(j.Providers) > 0) {
+		v.errorf(path, "exactly one of providers, disabled")
+	}
+	for i, name := range j.Providers {
+		if v.p.jwtProvider(name) == nil {
+			v.errorf(fmt.Sprintf("%s.providers[%d]", path, i), "unknown JWT provider %q", name)
+		}
+	}
+}
+
+// groupUpstreams are the names of the services a group calls (all when Upstreams is empty).
+func (p *Policy) groupUpstreams(g *NodeGroup) []string {
+	if len(g.Upstreams) > 0 {
+		return g.Upstreams
+	}
+	out := make([]string, len(p.Spec.Services))
+	for i, s := range p.Spec.Services {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func (p *Policy) jwtProvider(name string) *JWTProvider {
+	if p.Spec.Authentication == nil {
+		return nil
+	}
+	for i := range p.Spec.Authentication.JWTProviders {
+		if p.Spec.Authentication.JWTProviders[i].Name == name {
+			return &p.Spec.Authentication.JWTProviders[i]
+		}
+	}
+	return nil
+}
+
+func (v *validator) authentication() {
+	a := v.p.Spec.Authentication
+	if a == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for i, pr := range a.JWTProviders {
+		path := fmt.Sprintf("spec.authentication.jwtProviders[%d]", i)
+		if !dnsLabel.MatchString(pr.Name) {
+			v.errorf(path+".name", "must be a DNS label, not %q", pr.Name)
+		} else if seen[pr.Name] {
+			v.errorf(path+".name", "duplicate provider %q", pr.Name)
+		}
+		seen[pr.Name] = true
+		if pr.Issuer == "" {
+			v.errorf(path+".issuer", "required")
+		}
+		if pr.ForwardPayloadHeader != "" && !headerTok.MatchString(pr.ForwardPayloadHeader) {
+			v.errorf(path+".forwardPayloadHeader", "must be a header name")
+		}
+		j := pr.JWKS
+		jp := path + ".jwks"
+		switch {
+		case (j.Inline == "") == (j.URI == ""):
+			v.errorf(jp, "exactly one of inline, uri")
+		case j.Inline != "":
+			var doc struct {
+				Keys []json.RawMessage `json:"keys"`
+			}
+			if err := json.Unmarshal([]byte(j.Inline), &doc); err != nil || len(doc.Keys) == 0 {
+				v.errorf(jp+".inline", "must be a JWKS JSON document with at least one key")
+			}
+			if j.Service != "" {
+				v.errorf(jp+".service", "only with uri")
+			}
+		default:
+			u, err := url.Parse(j.URI)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.errorf(jp+".uri", "must be an http or https URL, not %q", j.URI)
+			}
+			if j.Service == "" {
+				v.errorf(jp+".service", "required with uri (the service that serves the keys)")
+			} else if v.service(j.Service) == nil {
+				v.errorf(jp+".service", "unknown service %q", j.Service)
+			}
+			v.positive(j.Timeout, jp+".timeout")
+			v.positive(j.CacheDuration, jp+".cacheDuration")
+		}
+	}
+}
+
+func (v *validator) fault(f *Fault, path string) {
+	if f == nil {
+		return
+	}
+	if f.Delay == nil && f.Abort == nil {
+		v.errorf(path, "set delay and/or abort")
+	}
+	if d := f.Delay; d != nil {
+		v.positive(d.Fixed, path+".delay.fixed")
+		v.percent(d.Percent, path+".delay.percent")
+	}
+	if a := f.Abort; a != nil {
+		ap := path + ".abort"
+		if (a.HTTPStatus == 0) == (a.GRPCStatus == nil) {
+			v.errorf(ap, "exactly one of httpStatus, grpcStatus")
+		}
+		if a.HTTPStatus != 0 && (a.HTTPStatus < 200 || a.HTTPStatus > 599) {
+			v.errorf(ap+".httpStatus", "must be 200..599")
+		}
+		if a.GRPCStatus != nil && (*a.GRPCStatus < 1 || *a.GRPCStatus > 16) {
+			v.errorf(ap+".grpcStatus", "must be a gRPC status code 1..16")
+		}
+		v.percent(a.Percent, ap+".percent")
+	}
+	v.headers(f.Headers, path+".headers")
+}
+
+func (v *validator) nodeGroups(vhosts map[string]bool) {
+	names := map[string]bool{}
+	members := map[string]string{}
+	for i := range v.p.Spec.NodeGroups {
+		g := &v.p.Spec.NodeGroups[i]
+		path := fmt.Sprintf("spec.nodeGroups[%d]", i)
+		if !groupName.MatchString(g.Name) {
+			v.errorf(path+".name", "must be lowercase letters, digits, '-' and '.', not %q", g.Name)
+		} else if names[g.Name] {
+			v.errorf(path+".name", "duplicate node group %q", g.Name)
+		}
+		names[g.Name] = true
+		if len(g.Services) == 0 && len(g.Selector) == 0 {
+			v.errorf(path, "set services and/or selector (which proxies belong to the group)")
+		}
+		for j, s := range g.Services {
+			sp := fmt.Sprintf("%s.services[%d]", path, j)
+			if other, dup := members[s]; dup {
+				v.errorf(sp, "node cluster %q is already in group %q", s, other)
+			}
+			members[s] = g.Name
+			if g.Kind == NodeSidecar && v.service(s) == nil {
+				v.errorf(sp, "unknown service %q", s)
+			}
+		}
+		for j, s := range g.Upstreams {
+			if v.service(s) == nil {
+				v.errorf(fmt.Sprintf("%s.upstreams[%d]", path, j), "unknown service %q", s)
+			}
+		}
+		switch g.Kind {
+		case NodeSidecar:
+			if len(g.Services) == 0 {
+				v.errorf(path+".services", "a sidecar group needs its services")
+			}
+			v.port(g.InboundPort, path+".inboundPort", true)
+			v.port(g.OutboundPort, path+".outboundPort", true)
+			if g.InboundPort == g.OutboundPort {
+				v.errorf(path+".outboundPort", "must differ from inboundPort")
+			}
+			for _, name := range g.Services {
+				if svc := v.service(name); svc != nil && (svc.AppPort == g.InboundPort || svc.AppPort == g.OutboundPort) {
+					field := "appPort"
+					if svc.AppPort == svc.Port {
+						field = "port" // appPort defaulted to it
+					}
+					v.errorf(fmt.Sprintf("spec.services[%d].%s", v.serviceIndex(name), field), "appPort %d is a listener port of the sidecar of node group %q (requests would loop); set appPort", svc.AppPort, g.Name)
+				}
+			}
+		case NodeGateway:
+			v.port(g.Port, path+".port", true)
+			for j, name := range g.VirtualHosts {
+				if !vhosts[name] {
+					v.errorf(fmt.Sprintf("%s.virtualHosts[%d]", path, j), "unknown virtual host %q", name)
+				}
+			}
+			if len(v.p.Spec.VirtualHosts) == 0 {
+				v.errorf(path, "a gateway group needs spec.virtualHosts")
+			}
+		case NodeGRPC:
+			for j, s := range v.p.groupUpstreams(g) {
+				if svc := v.service(s); svc != nil && svc.TLS != nil {
+					v.errorf(fmt.Sprintf("%s.upstreams[%d]", path, j), "service %q uses tls, which proxyless gRPC clients accept only with certificate providers (not supported)", s)
+				}
+			}
+		default:
+			v.errorf(path+".kind", "must be sidecar, gateway or grpc, not %q", g.Kind)
+		}
+		if g.Kind != NodeGateway {
+			if len(g.VirtualHosts) > 0 {
+				v.errorf(path+".virtualHosts", "only for kind gateway")
+			}
+			if g.Port != 0 {
+				v.errorf(path+".port", "only for kind gateway")
+			}
+		}
+		if g.Kind != NodeSidecar && (g.InboundPort != 0 || g.OutboundPort != 0) {
+			v.errorf(path, "inboundPort and outboundPort are only for kind sidecar")
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package translate_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// FuzzTranslate: every policy that Parse accepts translates into resources that pass Check.
+// Parse and Validate are the only gate between a user's file and the proxies, so a policy
+// that passes them and then fails Check is a validation gap.
+func FuzzTranslate(f *testing.F) {
+	for _, pattern := range []string{"../../deploy/policies/*.yaml", "testdata/*.yaml"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := policy.Parse(data, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		out, err := translate.Translate(p)
+		if err != nil {
+			t.Fatalf("valid policy does not translate: %v", err)
+		}
+		for g, r := range out {
+			if err := check.Check(r); err != nil {
+				t.Fatalf("group %s fails check:\n%v\npolicy:\n%s", g, err, data)
+			}
+		}
+	})
+}

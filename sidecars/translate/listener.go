@@ -1,0 +1,328 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	envoy_config_accesslog_v3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	envoy_config_trace_v3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
+	envoy_extensions_access_loggers_stream_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
+	envoy_extensions_filters_http_fault_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
+	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// Extension names used in listeners.
+const (
+	OpenTelemetryTracer = "envoy.tracers.opentelemetry"
+	StdoutAccessLogger  = "envoy.access_loggers.stdout"
+	StderrAccessLogger  = "envoy.access_loggers.stderr"
+)
+
+// sidecar builds a sidecar group: the inbound listener to the local applications (rate
+// limits and JWT enforced here) and the outbound listener to the upstreams (routing,
+// timeouts, retries, faults).
+func (b *builder) sidecar() error {
+	g := b.g
+	in := &hcmState{}
+	inRC := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, InboundListener)}
+	for i, name := range g.Services {
+		svc := b.service(name)
+		if svc == nil {
+			return fmt.Errorf("node group service %q is not a policy service", name)
+		}
+		local := InboundClusterName(svc.Name)
+		b.out.Clusters = append(b.out.Clusters, b.sh.staticCluster(local, svc.AppPort, svc.Protocol, svc.ConnectTimeout.D()))
+		// One member answers any host; with several, each answers its own names and the
+		// first also any other host.
+		vh := &envoy_config_route_v3.VirtualHost{Name: svc.Name, Domains: []string{"*"}}
+		if len(g.Services) > 1 {
+			vh.Domains = svc.Domains()
+			if i == 0 {
+				vh.Domains = append(vh.Domains, "*")
+			}
+		}
+		m := routeMode{local: local, protect: true, grpcService: svc.Protocol == policy.ProtocolGRPC}
+		for _, r := range serviceRoutes(svc) {
+			if rt, ok := b.route(&r, m, in); ok {
+				vh.Routes = append(vh.Routes, rt)
+			}
+		}
+		if svc.RateLimit != nil {
+			in.rateLimit = true
+			setPerFilter(&vh.TypedPerFilterConfig, RateLimitFilter, rateLimitConfig(svc.RateLimit, svc.Name))
+		}
+		if svc.JWT != nil {
+			setPerFilter(&vh.TypedPerFilterConfig, JWTFilter, in.jwtPerRoute(svc.JWT))
+		}
+		inRC.VirtualHosts = append(inRC.VirtualHosts, vh)
+	}
+	inHCM := b.hcm(InboundListener, inRC.Name, b.httpFilters(in, false), true)
+	b.out.Listeners = append(b.out.Listeners, listener(InboundListener, "0.0.0.0", g.InboundPort, inHCM))
+
+	out := &hcmState{}
+	outRC := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, OutboundListener)}
+	for _, svc := range b.upstreams() {
+		outRC.VirtualHosts = append(outRC.VirtualHosts, b.serviceVirtualHost(svc, svc.Domains(), routeMode{client: true}, out))
+	}
+	outHCM := b.hcm(OutboundListener, outRC.Name, b.httpFilters(out, true), true)
+	b.out.Listeners = append(b.out.Listeners, listener(OutboundListener, "127.0.0.1", g.OutboundPort, outHCM))
+	b.out.Routes = append(b.out.Routes, inRC, outRC)
+	return nil
+}
+
+// serviceVirtualHost is the client-side virtual host of a service.
+func (b *builder) serviceVirtualHost(svc *policy.Service, domains []string, m routeMode, st *hcmState) *envoy_config_route_v3.VirtualHost {
+	vh := &envoy_config_route_v3.VirtualHost{Name: svc.Name, Domains: domains}
+	for _, r := range serviceRoutes(svc) {
+		if rt, ok := b.route(&r, m, st); ok {
+			vh.Routes = append(vh.Routes, rt)
+		}
+	}
+	b.use(svc.Name)
+	return vh
+}
+
+// gateway builds a gateway group: one listener, one route configuration with the policy's
+// virtual hosts.
+func (b *builder) gateway() error {
+	g := b.g
+	st := &hcmState{}
+	rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, GatewayListener)}
+	want := map[string]bool{}
+	for _, n := range g.VirtualHosts {
+		want[n] = true
+	}
+	m := routeMode{client: true, protect: true}
+	for i := range b.p.Spec.VirtualHosts {
+		pvh := &b.p.Spec.VirtualHosts[i]
+		if len(want) > 0 && !want[pvh.Name] {
+			continue
+		}
+		vh := &envoy_config_route_v3.VirtualHost{Name: pvh.Name, Domains: append([]string(nil), pvh.Domains...)}
+		for j := range pvh.Routes {
+			if rt, ok := b.route(&pvh.Routes[j], m, st); ok {
+				vh.Routes = append(vh.Routes, rt)
+			}
+		}
+		if pvh.RateLimit != nil {
+			st.rateLimit = true
+			setPerFilter(&vh.TypedPerFilterConfig, RateLimitFilter, rateLimitConfig(pvh.RateLimit, pvh.Name))
+		}
+		if pvh.JWT != nil {
+			setPerFilter(&vh.TypedPerFilterConfig, JWTFilter, st.jwtPerRoute(pvh.JWT))
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+	h := b.hcm(GatewayListener, rc.Name, b.httpFilters(st, true), true)
+	b.out.Listeners = append(b.out.Listeners, listener(GatewayListener, "0.0.0.0", g.Port, h))
+	b.out.Routes = append(b.out.Routes, rc)
+	return nil
+}
+
+// grpc builds a proxyless gRPC group: per upstream an api_listener named after the service
+// (and one per extra host), whose HTTP connection manager takes routes over RDS and has only
+// filters grpc-go supports (fault, router last).
+func (b *builder) grpc() error {
+	for _, svc := range b.upstreams() {
+		st := &hcmState{}
+		rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(b.g.Name, svc.Name)}
+		rc.VirtualHosts = []*envoy_config_route_v3.VirtualHost{b.serviceVirtualHost(svc, []string{"*"}, routeMode{client: true, grpc: true}, st)}
+		h := b.hcm(svc.Name, rc.Name, b.httpFilters(st, true), false)
+		for _, name := range append([]string{svc.Name}, svc.Hosts...) {
+			b.out.Listeners = append(b.out.Listeners, &envoy_config_listener_v3.Listener{
+				Name:        name,
+				ApiListener: &envoy_config_listener_v3.ApiListener{ApiListener: mustAny(h)},
+			})
+		}
+		b.out.Routes = append(b.out.Routes, rc)
+	}
+	return nil
+}
+
+// httpFilters is the filter chain for an HCM whose routes recorded st: local rate limit and
+// JWT when used, the fault filter on client-side listeners (always there, so that a fault
+// experiment changes only routes), and the router last.
+func (b *builder) httpFilters(st *hcmState, client bool) []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter {
+	var fs []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter
+	if st.rateLimit {
+		fs = append(fs, httpFilter(RateLimitFilter, &envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit{StatPrefix: "local_ratelimit"}))
+	}
+	if st.jwt != nil {
+		fs = append(fs, httpFilter(JWTFilter, b.jwtAuthn(st)))
+	}
+	if client || st.fault {
+		fs = append(fs, httpFilter(FaultFilter, &envoy_extensions_filters_http_fault_v3.HTTPFault{}))
+	}
+	return append(fs, httpFilter(RouterFilter, &envoy_extensions_filters_http_router_v3.Router{}))
+}
+
+func httpFilter(name string, cfg proto.Message) *envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter {
+	return &envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter{
+		Name:       name,
+		ConfigType: &envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter_TypedConfig{TypedConfig: mustAny(cfg)},
+	}
+}
+
+// jwtAuthn is the jwt_authn filter configuration: the providers the recorded requirements
+// name, and the requirement map routes refer to by name.
+func (b *builder) jwtAuthn(st *hcmState) *envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication {
+	cfg := &envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication{
+		Providers:      map[string]*envoy_extensions_filters_http_jwt_authn_v3.JwtProvider{},
+		RequirementMap: map[string]*envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement{},
+	}
+	names := make([]string, 0, len(st.jwt))
+	for n := range st.jwt {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		providers := st.jwt[n]
+		for _, pn := range providers {
+			if _, done := cfg.Providers[pn]; !done {
+				cfg.Providers[pn] = b.jwtProvider(pn)
+			}
+		}
+		if len(providers) == 1 {
+			cfg.RequirementMap[n] = &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement{
+				RequiresType: &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement_ProviderName{ProviderName: providers[0]}}
+			continue
+		}
+		any := &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirementOrList{}
+		for _, pn := range providers {
+			any.Requirements = append(any.Requirements, &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement{
+				RequiresType: &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement_ProviderName{ProviderName: pn}})
+		}
+		cfg.RequirementMap[n] = &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement{
+			RequiresType: &envoy_extensions_filters_http_jwt_authn_v3.JwtRequirement_RequiresAny{RequiresAny: any}}
+	}
+	return cfg
+}
+
+func (b *builder) jwtProvider(name string) *envoy_extensions_filters_http_jwt_authn_v3.JwtProvider {
+	pr := &policy.JWTProvider{Name: name}
+	if a := b.p.Spec.Authentication; a != nil {
+		for i := range a.JWTProviders {
+			if a.JWTProviders[i].Name == name {
+				pr = &a.JWTProviders[i]
+			}
+		}
+	}
+	if pr.Issuer == "" && b.err == nil {
+		b.err = fmt.Errorf("unknown JWT provider %q (validate the policy first)", name)
+	}
+	out := &envoy_extensions_filters_http_jwt_authn_v3.JwtProvider{
+		Issuer:               pr.Issuer,
+		Audiences:            append([]string(nil), pr.Audiences...),
+		ForwardPayloadHeader: pr.ForwardPayloadHeader,
+	}
+	if pr.JWKS.Inline != "" {
+		out.JwksSourceSpecifier = &envoy_extensions_filters_http_jwt_authn_v3.JwtProvider_LocalJwks{LocalJwks: &envoy_config_core_v3.DataSource{
+			Specifier: &envoy_config_core_v3.DataSource_InlineString{InlineString: pr.JWKS.Inline}}}
+		return out
+	}
+	out.JwksSourceSpecifier = &envoy_extensions_filters_http_jwt_authn_v3.JwtProvider_RemoteJwks{RemoteJwks: &envoy_extensions_filters_http_jwt_authn_v3.RemoteJwks{
+		HttpUri: &envoy_config_core_v3.HttpUri{
+			Uri:              pr.JWKS.URI,
+			HttpUpstreamType: &envoy_config_core_v3.HttpUri_Cluster{Cluster: b.use(pr.JWKS.Service)},
+			Timeout:          durationpb.New(pr.JWKS.Timeout.D()),
+		},
+		CacheDuration: durationpb.New(pr.JWKS.CacheDuration.D()),
+	}}
+	return out
+}
+
+// hcm builds an HTTP connection manager taking its routes over RDS; envoy adds the policy's
+// tracing and access logs (grpc-go ignores them, so proxyless groups get neither).
+func (b *builder) hcm(statPrefix, routeConfig string, filters []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter, envoy bool) *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager {
+	h := &envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager{
+		StatPrefix: statPrefix,
+		CodecType:  envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_Rds{Rds: &envoy_extensions_filters_network_http_connection_manager_v3.Rds{
+			ConfigSource:    b.sh.ads,
+			RouteConfigName: routeConfig,
+		}},
+		HttpFilters: filters,
+	}
+	if !envoy {
+		return h
+	}
+	if t := b.p.Spec.Tracing; t != nil {
+		name := t.ServiceName
+		if name == "" {
+			name = b.g.Name
+		}
+		otel := &envoy_config_trace_v3.OpenTelemetryConfig{
+			GrpcService: &envoy_config_core_v3.GrpcService{TargetSpecifier: &envoy_config_core_v3.GrpcService_EnvoyGrpc_{
+				EnvoyGrpc: &envoy_config_core_v3.GrpcService_EnvoyGrpc{ClusterName: b.use(t.Collector)}}},
+			ServiceName: name,
+		}
+		h.Tracing = &envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_Tracing{
+			RandomSampling: &envoy_type_v3.Percent{Value: sampling(t)},
+			Provider: &envoy_config_trace_v3.Tracing_Http{
+				Name:       OpenTelemetryTracer,
+				ConfigType: &envoy_config_trace_v3.Tracing_Http_TypedConfig{TypedConfig: mustAny(otel)},
+			},
+		}
+	}
+	if a := b.p.Spec.AccessLog; a != nil {
+		h.AccessLog = []*envoy_config_accesslog_v3.AccessLog{accessLog(a)}
+	}
+	return h
+}
+
+func sampling(t *policy.Tracing) float64 {
+	if t.SamplingPercent == nil {
+		return policy.DefaultSamplingPercent
+	}
+	return *t.SamplingPercent
+}
+
+func accessLog(a *policy.AccessLog) *envoy_config_accesslog_v3.AccessLog {
+	var format *envoy_config_core_v3.SubstitutionFormatString
+	if a.Format != "" {
+		f := a.Format
+		if !strings.HasSuffix(f, "\n") {
+			f += "\n"
+		}
+		format = &envoy_config_core_v3.SubstitutionFormatString{Format: &envoy_config_core_v3.SubstitutionFormatString_TextFormatSource{
+			TextFormatSource: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineString{InlineString: f}}}}
+	}
+	if a.Output == "stderr" {
+		l := &envoy_extensions_access_loggers_stream_v3.StderrAccessLog{}
+		if format != nil {
+			l.AccessLogFormat = &envoy_extensions_access_loggers_stream_v3.StderrAccessLog_LogFormat{LogFormat: format}
+		}
+		return &envoy_config_accesslog_v3.AccessLog{Name: StderrAccessLogger, ConfigType: &envoy_config_accesslog_v3.AccessLog_TypedConfig{TypedConfig: mustAny(l)}}
+	}
+	l := &envoy_extensions_access_loggers_stream_v3.StdoutAccessLog{}
+	if format != nil {
+		l.AccessLogFormat = &envoy_extensions_access_loggers_stream_v3.StdoutAccessLog_LogFormat{LogFormat: format}
+	}
+	return &envoy_config_accesslog_v3.AccessLog{Name: StdoutAccessLogger, ConfigType: &envoy_config_accesslog_v3.AccessLog_TypedConfig{TypedConfig: mustAny(l)}}
+}
+
+// listener is an Envoy listener on addr:port with one filter chain holding the HCM.
+func listener(name, addr string, port uint32, h *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager) *envoy_config_listener_v3.Listener {
+	return &envoy_config_listener_v3.Listener{
+		Name:    name,
+		Address: socketAddress(addr, port),
+		FilterChains: []*envoy_config_listener_v3.FilterChain{{
+			Filters: []*envoy_config_listener_v3.Filter{{
+				Name:       HCMFilter,
+				ConfigType: &envoy_config_listener_v3.Filter_TypedConfig{TypedConfig: mustAny(h)},
+			}},
+		}},
+	}
+}
