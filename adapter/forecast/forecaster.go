@@ -1,6 +1,15 @@
 // Package forecast holds Foresight's forecasting models and the per-series
 // forecaster that chooses among them. It is pure: no I/O, no clocks, no
 // globals. Time enters only as the Unix-second timestamps of samples.
+//
+// A Forecaster keeps a compact history (float32 ring, gaps marked) and, on
+// a data-time schedule, detects seasonality, fits every candidate model
+// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier) on all but
+// the last day, backtests them over that day at the served horizon with a
+// quantile loss, and serves the winner, or the reactive value when no
+// model beats it. Between refits each step costs O(horizon + model order).
+// A Page-Hinkley test on the served-value loss detects drift and falls back
+// to the reactive value until a refit proves a model again.
 package forecast
 
 import (
@@ -24,6 +33,21 @@ const (
 	ModelFourier       Model = "fourier"
 )
 
+// Models lists the models a user may ask for, auto first.
+func Models() []Model {
+	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier}
+}
+
+// ParseModel returns the Model named s, or an error listing the known names.
+func ParseModel(s string) (Model, error) {
+	for _, m := range Models() {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier)", s)
+}
+
 // Settings configure how one series is forecast and served (DESIGN.md section 3).
 type Settings struct {
 	// Step is the spacing of samples. Required.
@@ -40,30 +64,151 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// WarmUp is the history needed before the first fit; until then the
+	// reactive value is served. Default 6h. Seasonal models further need two
+	// periods of history before the season can be detected.
+	WarmUp time.Duration
+}
+
+// Defaults of Settings.
+const (
+	DefaultHorizon       = 5 * time.Minute
+	DefaultQuantile      = 0.9
+	DefaultHistory       = 14 * 24 * time.Hour
+	DefaultRefitInterval = 6 * time.Hour
+	DefaultWarmUp        = 6 * time.Hour
+)
+
+// WithDefaults returns s with every unset field given its default.
+func (s Settings) WithDefaults() Settings {
+	if s.Horizon == 0 {
+		s.Horizon = DefaultHorizon
+	}
+	if s.Quantile == 0 {
+		s.Quantile = DefaultQuantile
+	}
+	if s.Model == "" {
+		s.Model = ModelAuto
+	}
+	if s.History == 0 {
+		s.History = DefaultHistory
+	}
+	if s.RefitInterval == 0 {
+		s.RefitInterval = DefaultRefitInterval
+	}
+	if s.WarmUp == 0 {
+		s.WarmUp = DefaultWarmUp
+	}
+	return s
+}
+
+// Validate reports the first field of s (after defaults) that is invalid.
+func (s Settings) Validate() error {
+	switch {
+	case s.Step <= 0:
+		return fmt.Errorf("step %v: must be positive", s.Step)
+	case s.Step%time.Second != 0:
+		return fmt.Errorf("step %v: must be a whole number of seconds", s.Step)
+	case s.Horizon < s.Step:
+		return fmt.Errorf("horizon %v: must be at least one step (%v)", s.Horizon, s.Step)
+	case s.Horizon > 24*time.Hour:
+		return fmt.Errorf("horizon %v: must be at most 24h", s.Horizon)
+	case !(s.Quantile >= 0.5 && s.Quantile < 1):
+		return fmt.Errorf("quantile %v: must be in [0.5, 1)", s.Quantile)
+	case s.History < 4*s.Horizon || s.History < s.WarmUp:
+		return fmt.Errorf("history %v: must cover the warm-up (%v) and four horizons", s.History, s.WarmUp)
+	case s.History/s.Step > 1<<22:
+		return fmt.Errorf("history %v: more than %d steps of %v", s.History, 1<<22, s.Step)
+	case s.RefitInterval < s.Step:
+		return fmt.Errorf("refit interval %v: must be at least one step", s.RefitInterval)
+	case s.WarmUp < 4*s.Horizon:
+		return fmt.Errorf("warm-up %v: must be at least four horizons (%v)", s.WarmUp, 4*s.Horizon)
+	}
+	if _, err := ParseModel(string(s.Model)); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return nil
 }
 
 // Forecast is what a Forecaster serves after its latest sample.
 type Forecast struct {
 	// At is the Unix-second timestamp of the latest observed sample.
 	At int64
-	// Value is the served value: max over (At, At+Horizon] of the upper quantile,
+	// Value is the served value: the upper quantile (Settings.Quantile) of
+	// the load's maximum over (At, At+Horizon] (the peak of the point
+	// forecast plus the quantile of the model's recent misses of that peak),
 	// floored at Observed unless the floor is off.
 	Value float64
 	// Observed is the latest observed value.
 	Observed float64
 	// Model is the model whose forecast is served ("reactive" while warming up or in fallback).
 	Model Model
-	// Fallback reports that drift or lack of skill made the forecaster serve the reactive value.
+	// Fallback reports that warm-up, drift or lack of skill made the
+	// forecaster serve the reactive value.
 	Fallback bool
+	// Predicted is the maximum over the horizon of the point forecast
+	// (Observed when reactive).
+	Predicted float64
+	// Upper is the upper quantile of the maximum over the horizon, before the
+	// reactive floor (Observed when reactive).
+	Upper float64
+	// Reason says why this model is served (warm-up, drift, the backtest losses).
+	Reason string
+	// Evaluation scores the forecast made one horizon ago against the
+	// latest sample; Valid is false when there is nothing to score.
+	Evaluation Evaluation
+}
+
+// Evaluation is one forecast scored against the actual it predicted.
+type Evaluation struct {
+	// Valid is true when a forecast made one horizon earlier met an observed actual.
+	Valid bool
+	// Model made the forecast.
+	Model Model
+	// Forecast is the point forecast made one horizon earlier for the latest step.
+	Forecast float64
+	// Actual is the latest observed value.
+	Actual float64
 }
 
 // Forecaster forecasts one series online. Samples are fed in time order with
-// Observe; Serve returns the value to serve after the latest sample.
+// Observe; Serve returns the value to serve after the latest sample. It is
+// not safe for concurrent use.
 type Forecaster struct {
-	s    Settings
-	last float64
+	s        Settings
+	stepSec  int64
+	h        int // horizon in steps
+	capacity int // history in steps
+	warm     int // warm-up in steps
+	refitN   int64
+
+	hist *ring
 	at   int64
 	seen bool
+	last float64
+	idx  int64 // index of the latest step since the first sample
+
+	pred       predictor
+	offsets    []float64
+	scale      OffsetScale // how the offsets scale with the forecast
+	peakOffset float64     // offset of the served quantile of the peak over the horizon
+	shift      float64     // log shift of the drift statistic
+	lossMean   float64     // backtest mean of the served-value loss
+	fc         []float64   // point forecast after the latest step, leads 1..h
+	noSkill    bool
+	fallback   bool // drift
+	drift      pageHinkley
+	driftAt    int64 // step index of the last drift alarm, -1 if none
+	next       int64 // step index of the next refit
+	reason     string
+
+	pendF []float64 // served lead-h forecasts by step index mod h
+	pendS []float64 // the model's served value by step index mod h (NaN: none)
+	pendM []Model
+	eval  Evaluation
+
+	season Seasonality
+	scores []CandidateScore
 }
 
 // NewForecaster validates s, applies defaults and returns a Forecaster.
@@ -71,11 +216,58 @@ func NewForecaster(s Settings) (*Forecaster, error) {
 	if s.Step <= 0 {
 		return nil, errors.New("forecast: step must be positive")
 	}
-	return &Forecaster{s: s}, nil
+	s = s.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("forecast settings: %w", err)
+	}
+	f := &Forecaster{
+		s:        s,
+		stepSec:  int64(s.Step / time.Second),
+		h:        int(s.Horizon / s.Step),
+		capacity: int(s.History / s.Step),
+		warm:     int(s.WarmUp / s.Step),
+		refitN:   int64(s.RefitInterval / s.Step),
+	}
+	f.hist = newRing(f.capacity)
+	f.fc = make([]float64, f.h)
+	f.pendF = make([]float64, f.h)
+	f.pendS = make([]float64, f.h)
+	f.pendM = make([]Model, f.h)
+	f.Reset()
+	return f, nil
+}
+
+// Settings returns the settings in use (with defaults applied).
+func (f *Forecaster) Settings() Settings { return f.s }
+
+// Reset forgets all history and models; the forecaster warms up again.
+func (f *Forecaster) Reset() {
+	f.hist.reset()
+	f.seen = false
+	f.at, f.last, f.idx = 0, 0, -1
+	f.pred, f.offsets = nil, nil
+	f.noSkill, f.fallback = false, false
+	f.driftAt = -1
+	f.next = int64(f.warm) - 1
+	f.reason = "warm-up"
+	if f.s.Model == ModelReactive {
+		f.next = math.MaxInt64 // nothing to fit
+		f.reason = "reactive by configuration"
+	}
+	clear(f.pendF)
+	for i := range f.pendS {
+		f.pendS[i] = math.NaN()
+	}
+	clear(f.pendM)
+	f.eval = Evaluation{}
+	f.season = Seasonality{}
+	f.scores = nil
 }
 
 // Observe adds the sample v at Unix-second ts. Timestamps must increase;
-// missing steps are gaps. Non-finite values are rejected.
+// missing steps are gaps (imputed for the model's state, never scored).
+// Non-finite values are rejected. A gap longer than the history resets the
+// forecaster.
 func (f *Forecaster) Observe(ts int64, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("forecast: non-finite sample %v at ts %d", v, ts)
@@ -83,11 +275,210 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 	if f.seen && ts <= f.at {
 		return fmt.Errorf("forecast: sample at ts %d is not after %d", ts, f.at)
 	}
-	f.last, f.at, f.seen = v, ts, true
+	if f.seen {
+		k := (ts - f.at + f.stepSec/2) / f.stepSec
+		if k < 1 {
+			return fmt.Errorf("forecast: sample at ts %d is less than a step (%v) after %d", ts, f.s.Step, f.at)
+		}
+		if k > int64(f.capacity) {
+			f.Reset()
+		} else {
+			for g := int64(1); g < k; g++ {
+				f.step(f.imputed(), false)
+			}
+		}
+	}
+	f.step(v, true)
+	f.at, f.last, f.seen = ts, v, true
+	if f.idx >= f.next && f.hist.len() >= f.warm {
+		f.refit()
+	}
 	return nil
+}
+
+// imputed is the value a missing step takes: the model's one-step forecast,
+// or the last value while there is no model.
+func (f *Forecaster) imputed() float64 {
+	if f.pred != nil && isFinite(f.fc[0]) {
+		return f.fc[0]
+	}
+	if f.hist.len() > 0 {
+		return f.hist.back(0)
+	}
+	return 0
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// step moves everything one step forward with value v.
+func (f *Forecaster) step(v float64, observed bool) {
+	f.idx++
+	slot := int(f.idx % int64(f.h))
+	f.eval = Evaluation{}
+	if observed && f.pendM[slot] != "" {
+		f.eval = Evaluation{Valid: true, Model: f.pendM[slot], Forecast: f.pendF[slot], Actual: v}
+	}
+	if f.pred != nil && observed && !f.fallback && !f.noSkill && isFinite(f.pendS[slot]) {
+		if f.drift.add(f.servedLoss(v, f.pendS[slot]) - f.lossMean) {
+			f.fallback = true
+			f.driftAt = f.idx
+			f.reason = fmt.Sprintf("drift: forecast errors of %s shifted", f.pred.kind())
+			f.next = min(f.next, f.idx+max(1, int64(minEvalSpan/f.s.Step)))
+		}
+	}
+	f.hist.push(v, observed)
+	if f.pred != nil {
+		f.pred.advance(v)
+		f.pred.forecast(f.fc)
+	} else {
+		for i := range f.fc {
+			f.fc[i] = v
+		}
+	}
+	f.pendS[slot] = math.NaN()
+	if f.pred != nil && !f.noSkill {
+		f.pendS[slot] = f.modelServed(v)
+	}
+	// Remember what is served as the lead-h forecast for scoring later.
+	m := f.servedModel()
+	f.pendM[slot] = m
+	if m == ModelReactive {
+		f.pendF[slot] = v
+	} else {
+		f.pendF[slot] = f.fc[f.h-1]
+	}
+}
+
+// servedLoss is the loss of having served s for a horizon that ended with
+// the value v: the pinball loss, on the log scale, against the peak of the
+// horizon; NaN when a step of the horizon was not observed.
+func (f *Forecaster) servedLoss(v, s float64) float64 {
+	peak := v
+	for k := 0; k < f.h-1; k++ {
+		if !f.hist.observedBack(k) {
+			return math.NaN()
+		}
+		peak = math.Max(peak, f.hist.back(k))
+	}
+	return pinball(math.Log(math.Max(peak, 0)+f.shift), math.Log(math.Max(s, 0)+f.shift), f.s.Quantile)
+}
+
+// modelServed is the value the model serves after the latest step v.
+func (f *Forecaster) modelServed(v float64) float64 {
+	pmax := math.Inf(-1)
+	for _, x := range f.fc {
+		pmax = math.Max(pmax, x)
+	}
+	u := upperOf(pmax, f.peakOffset, f.scale)
+	if !f.s.NoReactiveFloor {
+		u = math.Max(u, v)
+	}
+	return u
+}
+
+func (f *Forecaster) servedModel() Model {
+	if f.pred == nil || f.fallback || f.noSkill {
+		return ModelReactive
+	}
+	return f.pred.kind()
+}
+
+// refit re-chooses the model on the stored history.
+func (f *Forecaster) refit() {
+	y, obs := f.hist.copyOut()
+	from := -1
+	if f.driftAt >= 0 {
+		from = len(y) - 1 - int(f.idx-f.driftAt)
+		if from < 0 || len(y)-from > int(evalSpan/f.s.Step) {
+			from, f.driftAt = -1, -1
+		}
+	}
+	c := refit(y, obs, f.s, f.capacity, from)
+	f.hist = c.hist
+	f.pred = c.pred
+	f.offsets = c.offsets
+	f.scale = c.offScale
+	f.peakOffset = c.peakOffset
+	f.shift = c.shift
+	f.lossMean = c.lossMean
+	f.noSkill = c.noSkill
+	f.season = c.season
+	f.scores = c.scores
+	f.drift = newPageHinkley(c.scale)
+	f.fallback = false
+	f.pred.forecast(f.fc)
+	if !finiteAll(f.fc) || !finiteAll(f.offsets) {
+		f.noSkill = true
+	}
+	switch {
+	case c.pred.kind() == ModelReactive && f.s.Model == ModelAuto:
+		f.reason = "no model beats reactive: " + describeScores(c.scores)
+	case f.noSkill:
+		f.reason = fmt.Sprintf("model %s cannot be fit yet", f.s.Model)
+	default:
+		f.reason = "chosen by backtest: " + describeScores(c.scores)
+	}
+	f.next = f.idx + f.refitN
+}
+
+func finiteAll(x []float64) bool {
+	for _, v := range x {
+		if !isFinite(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // Serve returns the served forecast after the latest sample.
 func (f *Forecaster) Serve() Forecast {
-	return Forecast{At: f.at, Value: f.last, Observed: f.last, Model: ModelReactive, Fallback: true}
+	out := Forecast{At: f.at, Value: f.last, Observed: f.last, Predicted: f.last, Upper: f.last,
+		Model: ModelReactive, Fallback: true, Reason: f.reason, Evaluation: f.eval}
+	if !f.seen || f.servedModel() == ModelReactive {
+		return out
+	}
+	pmax := math.Inf(-1)
+	for _, v := range f.fc {
+		pmax = math.Max(pmax, v)
+	}
+	umax := upperOf(pmax, f.peakOffset, f.scale)
+	out.Model, out.Fallback = f.pred.kind(), false
+	out.Predicted, out.Upper, out.Value = pmax, umax, umax
+	if !f.s.NoReactiveFloor {
+		out.Value = math.Max(umax, f.last)
+	}
+	return out
+}
+
+// Path writes the point forecast and its upper quantile at each lead
+// 1..Horizon/Step into point and upper (each at least that long) and
+// returns the number of leads. The upper quantile at a lead comes from the
+// model's recent misses at that lead. While reactive, both hold the last
+// observed value.
+func (f *Forecaster) Path(point, upper []float64) int {
+	reactive := f.servedModel() == ModelReactive
+	for k := 0; k < f.h; k++ {
+		if reactive {
+			point[k], upper[k] = f.last, f.last
+			continue
+		}
+		point[k], upper[k] = f.fc[k], upperOf(f.fc[k], f.offsets[k], f.scale)
+	}
+	return f.h
+}
+
+// Seasonality returns what the last refit detected.
+func (f *Forecaster) Seasonality() Seasonality { return f.season }
+
+// Scores returns the backtest losses of the candidates at the last refit.
+func (f *Forecaster) Scores() []CandidateScore { return append([]CandidateScore(nil), f.scores...) }
+
+// StateBytes estimates the memory the forecaster holds: its history ring,
+// the served model's state and the per-lead buffers.
+func (f *Forecaster) StateBytes() int {
+	b := 256 + f.hist.bytes() + 8*(len(f.fc)+len(f.pendF)+len(f.pendS)+len(f.offsets)) + 16*len(f.pendM)
+	if f.pred != nil {
+		b += f.pred.stateBytes()
+	}
+	return b
 }

@@ -1,0 +1,395 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Constants of model choice. They are statements about forecasting, not
+// fits to particular traces.
+const (
+	// evalSpan is the most recent history over which candidates are
+	// backtested (one day covers every hour of a daily cycle).
+	evalSpan = 24 * time.Hour
+	// minEvalSpan is the least backtest history a choice needs (after a drift).
+	minEvalSpan = 6 * time.Hour
+	// foldSpan is the block length of the two-fold cross-fitting of the
+	// quantile offsets: offsets learnt on alternate blocks score the others.
+	foldSpan = time.Hour
+	// skillMargin: a model must beat the reactive baseline's loss by this
+	// share to be served; otherwise the series has no usable skill.
+	skillMargin = 0.05
+	// levelSpan is the level-adjustment window of seasonal naive.
+	levelSpan = time.Hour
+	// arimaSpan and arimaMaxSteps bound the recent history ARIMA is fitted
+	// on (a short-memory model needs no more; it bounds the cost at fine steps).
+	arimaSpan     = 24 * time.Hour
+	arimaMaxSteps = 2048
+	// hwNoSeasonSpan is the most recent history non-seasonal Holt is fitted on.
+	hwNoSeasonSpan = 2 * 24 * time.Hour
+	// dailyHarmonics and weeklyHarmonics are the Fourier terms per period.
+	dailyHarmonics  = 12
+	weeklyHarmonics = 6
+)
+
+// CandidateScore is the backtest result of one candidate at the last refit.
+type CandidateScore struct {
+	Model Model
+	// Loss is the mean pinball loss (log scale) of the served value (max over the
+	// horizon of the cross-fitted upper quantile, floored at the observed
+	// value) against the maximum actual over the horizon.
+	Loss float64
+	// Scale is how its quantile offsets scale with the forecast (additive,
+	// sqrt or relative): whichever scored best.
+	Scale OffsetScale
+}
+
+// choice is the outcome of a refit.
+type choice struct {
+	pred       predictor // the model to serve; reactive when nothing beats it
+	hist       *ring     // history the model is bound to (same content as the input)
+	offsets    []float64 // upper-quantile offset per lead
+	scale      float64   // spread of the served-value loss in the backtest (drift detection)
+	season     Seasonality
+	scores     []CandidateScore
+	noSkill    bool        // auto found no model better than reactive
+	offScale   OffsetScale // how the offsets scale with the forecast
+	peakOffset float64     // upper-quantile offset of the peak over the horizon
+	shift      float64     // log shift of the loss
+	lossMean   float64     // mean served-value loss of the winner in the backtest
+}
+
+type candidate struct {
+	pred predictor
+	fcs  []float64 // fcs[o*H+h-1] = forecast_o(h)
+	errs []float64 // errs[o*H+h-1] = y[o+h] - forecast_o(h), NaN if not observed
+	base []float64 // base[o] = last value at origin o (the reactive floor)
+	env  []float64 // env[o] = max observed actual over (o, o+H], NaN if none
+	pk   []float64 // pk[o] = max point forecast over the horizon from origin o
+}
+
+// refit detects seasonality, fits the candidates on all but the last
+// evaluation span of y, runs them through that span scoring the served
+// value, and returns the winner bound to a history ring of the given
+// capacity. evalFrom, if >= 0, is the first origin allowed in the
+// evaluation (after a drift).
+func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
+	step := s.Step
+	h := int(s.Horizon / step)
+	n := len(y)
+	e := min(int(evalSpan/step), n/3)
+	if evalFrom >= 0 && n-evalFrom < e {
+		e = max(n-evalFrom, min(int(minEvalSpan/step), n/3))
+	}
+	train := n - e
+	c := choice{season: DetectSeasonality(y, obs, step)}
+	r := ringFrom(y[:train], obs[:train], capacity)
+	ytr, otr := y[:train], obs[:train]
+
+	var preds []predictor
+	want := func(m Model) bool { return s.Model == ModelAuto || s.Model == m }
+	preds = append(preds, &reactive{r: r})
+	day := int(24 * time.Hour / step)
+	week := 7 * day
+	if want(ModelLinear) {
+		preds = append(preds, fitLinear(r, ytr, otr, h, min(train, day)))
+	}
+	if want(ModelARIMA) && train >= 4*h+10 {
+		w := min(train, int(arimaSpan/step), arimaMaxSteps)
+		preds = append(preds, fitARIMA(ytr[train-w:], otr[train-w:]))
+	}
+	if want(ModelHoltWinters) && train >= 10 {
+		period := 0
+		if c.season.Daily && train >= 2*day {
+			period = day
+		}
+		w := min(train, int(hwNoSeasonSpan/step))
+		if period > 0 {
+			w = min(train, max(3*period, w))
+			w -= w % period // start on a season boundary of the window
+		}
+		preds = append(preds, fitHoltWinters(ytr[train-w:], otr[train-w:], period, 1))
+	}
+	level := int(levelSpan / step)
+	if want(ModelSeasonalNaive) {
+		switch {
+		case c.season.Weekly && train >= week+level:
+			preds = append(preds, newSeasonalNaive(r, week, level))
+		case c.season.Daily && train >= day+level:
+			preds = append(preds, newSeasonalNaive(r, day, level))
+		case s.Model == ModelSeasonalNaive && train >= day+level:
+			// Asked for explicitly without a detected season: a day is the usual one.
+			preds = append(preds, newSeasonalNaive(r, day, level))
+		}
+	}
+	if want(ModelFourier) {
+		var terms []fourierTerm
+		if (c.season.Daily || c.season.Weekly || s.Model == ModelFourier) && train >= day {
+			terms = append(terms, fourierTerm{period: day, harmonics: dailyHarmonics})
+		}
+		if c.season.Weekly && train >= week {
+			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
+		}
+		if len(terms) > 0 {
+			preds = append(preds, fitFourier(ytr, otr, terms, h))
+		}
+	}
+
+	// Run every candidate through the evaluation span.
+	cands := make([]candidate, len(preds))
+	for i, p := range preds {
+		cands[i] = candidate{pred: p, fcs: make([]float64, e*h), errs: make([]float64, e*h), base: make([]float64, e), env: make([]float64, e), pk: make([]float64, e)}
+	}
+	fc := make([]float64, h)
+	for o := 0; o < e; o++ {
+		t := train - 1 + o // origin index in y
+		env := math.NaN()
+		for k := 1; k <= h && t+k < n; k++ {
+			if obs[t+k] {
+				env = math.Max(nanTo(env, math.Inf(-1)), y[t+k])
+			}
+		}
+		for i := range cands {
+			cd := &cands[i]
+			cd.pred.forecast(fc)
+			cd.base[o] = y[t]
+			cd.env[o] = env
+			for k := 1; k <= h; k++ {
+				v := math.NaN()
+				if t+k < n && obs[t+k] {
+					v = y[t+k] - fc[k-1]
+				}
+				cd.errs[o*h+k-1] = v
+				cd.fcs[o*h+k-1] = fc[k-1]
+			}
+			cd.pk[o] = maxOf(fc)
+		}
+		if t+1 < n {
+			r.push(y[t+1], obs[t+1])
+			for i := range cands {
+				cands[i].pred.advance(y[t+1])
+			}
+		}
+	}
+	c.hist = r
+
+	// Score with two-fold cross-fitted offsets in every offset scale.
+	fold := max(1, int(foldSpan/step))
+	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
+	best, react := -1, -1
+	for i := range cands {
+		cd := &cands[i]
+		loss, mode := math.Inf(1), ScaleAdditive
+		for _, m := range []OffsetScale{ScaleAdditive, ScaleSqrt, ScaleRelative} {
+			if l := sc.loss(cd, m); l < loss {
+				loss, mode = l, m
+			}
+		}
+		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Scale: mode})
+		if cd.pred.kind() == ModelReactive {
+			react = i
+			continue
+		}
+		if best < 0 || loss < c.scores[best].Loss {
+			best = i
+		}
+	}
+	win := react
+	if best >= 0 {
+		switch {
+		case s.Model != ModelAuto:
+			win = best
+		case c.scores[best].Loss < (1-skillMargin)*c.scores[react].Loss:
+			win = best
+		default:
+			c.noSkill = true
+		}
+	} else if s.Model != ModelAuto {
+		c.noSkill = true
+	}
+	winScale := c.scores[win].Scale
+	cd := &cands[win]
+	c.pred = cd.pred
+	c.offScale = winScale
+	c.offsets = make([]float64, h)
+	sc.offsets(cd, winScale, -1, c.offsets)
+	c.peakOffset = sc.envOffset(cd, winScale, -1)
+	// Drift watches the model's served-value loss against its level in the
+	// backtest: the mean and spread of the per-origin loss are recorded.
+	losses := make([]float64, 0, e)
+	for o := 0; o < e; o++ {
+		if math.IsNaN(cd.env[o]) {
+			continue
+		}
+		served := math.Max(cd.base[o], upperOf(cd.peak(o, h), c.peakOffset, winScale))
+		losses = append(losses, pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
+	}
+	c.shift = sc.shift
+	c.lossMean, c.scale = meanStd(losses)
+	if !(c.scale > 0) {
+		c.scale = 1e-3
+	}
+	return c
+}
+
+func nanTo(v, alt float64) float64 {
+	if math.IsNaN(v) {
+		return alt
+	}
+	return v
+}
+
+// describe renders the scores for Forecast.Reason.
+func describeScores(sc []CandidateScore) string {
+	var b strings.Builder
+	for i, s := range sc {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%.4g", s.Model, s.Loss)
+	}
+	return b.String()
+}
+
+// scorer computes cross-fitted served-value losses of candidates.
+type scorer struct {
+	e, h, fold   int
+	q            float64
+	shift        float64 // added before taking logs: keeps zeros finite
+	scratch, col []float64
+}
+
+// offsets writes the q-quantile of the lead errors (relative to the
+// forecast as mode says) over the origins whose fold parity is not `skip`
+// (all origins when skip < 0).
+func (sc *scorer) offsets(cd *candidate, mode OffsetScale, skip int, dst []float64) {
+	for k := 0; k < sc.h; k++ {
+		sc.col = sc.col[:0]
+		for o := 0; o < sc.e; o++ {
+			if skip >= 0 && (o/sc.fold)%2 == skip {
+				continue
+			}
+			v := cd.errs[o*sc.h+k]
+			u := mode.unit(cd.fcs[o*sc.h+k])
+			if u < 1e-12 {
+				continue
+			}
+			v /= u
+			sc.col = append(sc.col, v)
+		}
+		dst[k] = nanTo(quantileOf(sc.col, sc.q, sc.scratch), 0)
+	}
+}
+
+// envOffset is the q-quantile of the miss of the forecast's peak over the
+// horizon against the actual peak (in units of mode at the forecast peak),
+// over the origins whose fold parity is not skip (all when skip < 0).
+func (sc *scorer) envOffset(cd *candidate, mode OffsetScale, skip int) float64 {
+	sc.col = sc.col[:0]
+	for o := 0; o < sc.e; o++ {
+		if (skip >= 0 && (o/sc.fold)%2 == skip) || math.IsNaN(cd.env[o]) {
+			continue
+		}
+		p := cd.peak(o, sc.h)
+		u := mode.unit(p)
+		if u < 1e-12 {
+			continue
+		}
+		v := (cd.env[o] - p) / u
+		sc.col = append(sc.col, v)
+	}
+	return nanTo(quantileOf(sc.col, sc.q, sc.scratch), 0)
+}
+
+// peak is the largest point forecast over the horizon from origin o.
+func (cd *candidate) peak(o, _ int) float64 { return cd.pk[o] }
+
+func maxOf(x []float64) float64 {
+	p := math.Inf(-1)
+	for _, v := range x {
+		p = math.Max(p, v)
+	}
+	return p
+}
+
+// OffsetScale is how quantile offsets scale with the forecast: additive
+// (constant), with its square root (count-like noise) or with the forecast
+// itself (noise proportional to load).
+type OffsetScale string
+
+// Offset scales.
+const (
+	ScaleAdditive OffsetScale = "additive"
+	ScaleSqrt     OffsetScale = "sqrt"
+	ScaleRelative OffsetScale = "relative"
+)
+
+// unit is the size of one offset unit at forecast f.
+func (m OffsetScale) unit(f float64) float64 {
+	switch m {
+	case ScaleSqrt:
+		return math.Sqrt(math.Abs(f))
+	case ScaleRelative:
+		return math.Abs(f)
+	}
+	return 1
+}
+
+// upperOf is the upper forecast from a point forecast f and an offset.
+func upperOf(f, off float64, mode OffsetScale) float64 {
+	return f + off*mode.unit(f)
+}
+
+// loss is the mean pinball loss, on a log scale, of the served value when
+// offsets learnt on one fold serve the other. The log scale makes the loss
+// count relative misses: an HPA is under-provisioned when the actual
+// exceeds the served value by a ratio, whatever the load's size.
+func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
+	offs := [2]float64{sc.envOffset(cd, mode, 1), sc.envOffset(cd, mode, 0)} // learnt on parity 0 serves parity 1
+	var loss float64
+	cnt := 0
+	for o := 0; o < sc.e; o++ {
+		if math.IsNaN(cd.env[o]) {
+			continue
+		}
+		off := offs[1-(o/sc.fold)%2]
+		served := math.Max(cd.base[o], upperOf(cd.peak(o, sc.h), off, mode))
+		loss += pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), sc.q)
+		cnt++
+	}
+	if cnt == 0 || math.IsNaN(loss) {
+		return math.Inf(1)
+	}
+	return loss / float64(cnt)
+}
+
+// logShift is what the scorer adds before taking logs: 1% of the mean
+// absolute value (or 1 for an all-zero series). Loads are non-negative;
+// negative values are clipped to zero by the scorer.
+func logShift(y []float64) float64 {
+	var m float64
+	for _, v := range y {
+		m += math.Abs(v)
+	}
+	m /= float64(max(1, len(y)))
+	if m == 0 {
+		return 1
+	}
+	return 0.01 * m
+}
+
+func meanStd(x []float64) (mean, std float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		std += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(x)))
+}

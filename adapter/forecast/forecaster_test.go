@@ -1,0 +1,424 @@
+package forecast
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testStep = 5 * time.Minute
+
+func testSettings(m Model) Settings {
+	return Settings{Step: testStep, Horizon: 15 * time.Minute, Model: m}
+}
+
+func TestSettingsDefaultsAndValidate(t *testing.T) {
+	s := Settings{Step: time.Minute}.WithDefaults()
+	if s.Horizon != DefaultHorizon || s.Quantile != DefaultQuantile || s.Model != ModelAuto ||
+		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp {
+		t.Fatalf("defaults not applied: %+v", s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	bad := []struct {
+		mut  func(*Settings)
+		want string
+	}{
+		{func(s *Settings) { s.Step = 1500 * time.Millisecond }, "step"},
+		{func(s *Settings) { s.Horizon = 30 * time.Second }, "horizon"},
+		{func(s *Settings) { s.Quantile = 1 }, "quantile"},
+		{func(s *Settings) { s.Quantile = 0.2 }, "quantile"},
+		{func(s *Settings) { s.Model = "prophet" }, "model"},
+		{func(s *Settings) { s.History = time.Hour }, "history"},
+		{func(s *Settings) { s.RefitInterval = time.Second }, "refit interval"},
+	}
+	for _, b := range bad {
+		s := Settings{Step: time.Minute}.WithDefaults()
+		b.mut(&s)
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("settings %+v: error %v, want one naming %q", s, err, b.want)
+		}
+		if _, err := NewForecaster(s); err == nil {
+			t.Errorf("NewForecaster accepted invalid settings %+v", s)
+		}
+	}
+	if _, err := NewForecaster(Settings{}); err == nil {
+		t.Error("NewForecaster accepted a zero step")
+	}
+}
+
+func TestParseModel(t *testing.T) {
+	for _, m := range Models() {
+		got, err := ParseModel(string(m))
+		if err != nil || got != m {
+			t.Errorf("ParseModel(%q) = %q, %v", m, got, err)
+		}
+	}
+	if _, err := ParseModel("neural"); err == nil || !strings.Contains(err.Error(), `"neural"`) {
+		t.Errorf("ParseModel(neural) error %v, want one naming it", err)
+	}
+}
+
+func TestObserveRejectsBadInput(t *testing.T) {
+	f, err := NewForecaster(testSettings(ModelAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		err := f.Observe(1000, v)
+		if err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), "1000") {
+			t.Errorf("Observe(1000, %v) error %v, want non-finite naming the timestamp", v, err)
+		}
+	}
+	if err := f.Observe(1000, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Observe(1000, 6); err == nil || !strings.Contains(err.Error(), "not after") {
+		t.Errorf("repeated timestamp: error %v", err)
+	}
+	if err := f.Observe(1100, 6); err == nil || !strings.Contains(err.Error(), "less than a step") {
+		t.Errorf("sub-step timestamp: error %v", err)
+	}
+	// The last good state keeps serving.
+	if got := f.Serve(); got.Observed != 5 || got.At != 1000 {
+		t.Errorf("after rejected samples Serve() = %+v, want the sample at 1000", got)
+	}
+}
+
+func TestWarmUpServesReactive(t *testing.T) {
+	s := generate(50, testStep, sinusoid(testStep, 100, 20)) // 50 steps < 6h warm-up
+	for i, fc := range replay(t, testSettings(ModelAuto), s) {
+		if fc.Model != ModelReactive || !fc.Fallback || fc.Value != s.vals[i] || fc.Reason != "warm-up" {
+			t.Fatalf("row %d during warm-up: %+v, want reactive %v", i, fc, s.vals[i])
+		}
+	}
+}
+
+// The seasonal models forecast a pure sinusoid near-exactly once they have
+// two days of it, and detection finds the daily period.
+func TestSinusoidSeasonalModels(t *testing.T) {
+	const level, amp = 100.0, 40.0
+	n := 5 * 288
+	s := generate(n, testStep, sinusoid(testStep, level, amp))
+	truth := sinusoid(testStep, level, amp)
+	for _, m := range []Model{ModelSeasonalNaive, ModelHoltWinters, ModelFourier, ModelAuto} {
+		t.Run(string(m), func(t *testing.T) {
+			f, err := NewForecaster(testSettings(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			point, upper := make([]float64, 3), make([]float64, 3)
+			var worst float64
+			for i := range s.ts {
+				if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+					t.Fatal(err)
+				}
+				if i < 3*288 {
+					continue
+				}
+				fc := f.Serve()
+				if fc.Model == ModelReactive {
+					t.Fatalf("row %d: still reactive after 3 days of a sinusoid: %s", i, fc.Reason)
+				}
+				f.Path(point, upper)
+				for k := range point {
+					worst = math.Max(worst, math.Abs(point[k]-truth(i+k+1)))
+				}
+				peak := math.Max(truth(i+1), math.Max(truth(i+2), truth(i+3)))
+				if fc.Value < peak-0.01*amp {
+					t.Fatalf("row %d: served %v below the coming peak %v", i, fc.Value, peak)
+				}
+			}
+			if worst > 0.01*amp {
+				t.Errorf("worst point error %v, want < 1%% of the amplitude %v", worst, amp)
+			}
+			if !f.Seasonality().Daily {
+				t.Errorf("daily season not detected: %+v", f.Seasonality())
+			}
+		})
+	}
+}
+
+// A linear ramp: linear and Holt-Winters follow the trend.
+func TestRampFollowsTrend(t *testing.T) {
+	rng := newRand(3)
+	n := 2 * 288
+	s := generate(n, testStep, func(i int) float64 { return 50 + 0.5*float64(i) + 0.2*rng.NormFloat64() })
+	for _, m := range []Model{ModelLinear, ModelHoltWinters, ModelARIMA, ModelAuto} {
+		t.Run(string(m), func(t *testing.T) {
+			fcs := replay(t, testSettings(m), s)
+			point, upper := make([]float64, 3), make([]float64, 3)
+			f, _ := NewForecaster(testSettings(m))
+			under := 0
+			for i := range s.ts {
+				_ = f.Observe(s.ts[i], s.vals[i])
+				if i < 288 || i+3 >= n {
+					continue
+				}
+				f.Path(point, upper)
+				want := 50 + 0.5*float64(i+3)
+				if d := math.Abs(point[2] - want); d > 1.5 {
+					t.Fatalf("row %d: lead-3 forecast %v, want %v ± 1.5", i, point[2], want)
+				}
+				if fcs[i].Value < s.vals[i+3] {
+					under++
+				}
+			}
+			// The served value is the 0.9 quantile of the horizon's peak:
+			// about one miss in ten, with sampling slack.
+			if under > (n-288)*15/100 {
+				t.Errorf("served value under the value three steps later %d times of %d", under, n-288)
+			}
+		})
+	}
+}
+
+// White noise: no season, and auto serves nothing better than reactive
+// claims: the served value stays within the noise band.
+func TestWhiteNoise(t *testing.T) {
+	rng := newRand(7)
+	n := 4 * 288
+	s := generate(n, testStep, func(int) float64 { return 100 + 10*rng.NormFloat64() })
+	f, err := NewForecaster(testSettings(ModelAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sumServed, cnt float64
+	for i := range s.ts {
+		if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+		fc := f.Serve()
+		if i >= 2*288 {
+			sumServed += fc.Value
+			cnt++
+		}
+	}
+	if se := f.Seasonality(); se.Daily || se.Weekly {
+		t.Errorf("season detected in white noise: %+v", se)
+	}
+	// Reactive serves 100 on average, and about 100+1.28*10 at the 0.9
+	// quantile; a model that knows the mean serves about its 0.9 quantile of
+	// the peak of three steps. Anything far above that buys safety with pods.
+	if m := sumServed / cnt; m > 100+2.5*10 {
+		t.Errorf("mean served %v on white noise around 100 (sd 10): too far above reactive", m)
+	}
+	var react float64
+	for _, sc := range f.Scores() {
+		if sc.Model == ModelReactive {
+			react = sc.Loss
+		}
+	}
+	if fc := f.Serve(); fc.Model != ModelReactive {
+		for _, sc := range f.Scores() {
+			if sc.Model == fc.Model && sc.Loss >= react {
+				t.Errorf("serves %s with loss %v not below reactive's %v", fc.Model, sc.Loss, react)
+			}
+		}
+	}
+}
+
+// A phase flip of the daily pattern is a step in the forecast errors: drift
+// fires, the reactive value is served, and a later refit recovers.
+func TestStepChangeDriftFallsBackAndRecovers(t *testing.T) {
+	n := 7 * 288
+	flip := 4 * 288
+	base := sinusoid(testStep, 100, 40)
+	s := generate(n, testStep, func(i int) float64 {
+		if i >= flip {
+			return 200 - base(i) // the pattern inverts, a step change of its shape
+		}
+		return base(i)
+	})
+	fcs := replay(t, testSettings(ModelAuto), s)
+	if fcs[flip-1].Model == ModelReactive {
+		t.Fatalf("before the change the model was reactive: %s", fcs[flip-1].Reason)
+	}
+	fired := -1
+	for i := flip; i < flip+288; i++ {
+		if strings.HasPrefix(fcs[i].Reason, "drift") {
+			fired = i
+			break
+		}
+	}
+	if fired < 0 {
+		t.Fatalf("no drift within a day of the change")
+	}
+	if fc := fcs[fired]; fc.Model != ModelReactive || !fc.Fallback || fc.Value != fc.Observed {
+		t.Errorf("at drift served %+v, want the reactive value", fc)
+	}
+	recovered := false
+	for i := fired; i < n; i++ {
+		if fcs[i].Model != ModelReactive {
+			recovered = true
+			break
+		}
+	}
+	if !recovered {
+		t.Errorf("never recovered from the fallback after the change at row %d (drift at %d): %s", flip, fired, fcs[n-1].Reason)
+	}
+}
+
+// Gaps are imputed for the state but never scored; real zeros are zeros.
+func TestGapsAreNotZeros(t *testing.T) {
+	n := 4 * 288
+	s := generate(n, testStep, sinusoid(testStep, 100, 40))
+	// Drop 2 hours of rows on day 3.
+	var g series
+	g.step = s.step
+	for i := range s.ts {
+		if i >= 3*288 && i < 3*288+24 {
+			continue
+		}
+		g.ts = append(g.ts, s.ts[i])
+		g.vals = append(g.vals, s.vals[i])
+	}
+	f, err := NewForecaster(testSettings(ModelAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range g.ts {
+		if err := f.Observe(g.ts[i], g.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y, obs := f.hist.copyOut()
+	gapStart := len(y) - (n - 3*288)
+	for k := gapStart; k < gapStart+24; k++ {
+		if obs[k] {
+			t.Fatalf("step %d of the gap marked observed", k)
+		}
+		if math.Abs(y[k]-s.vals[3*288+k-gapStart]) > 2 {
+			t.Fatalf("gap step %d imputed as %v, want near the model's %v (not zero)", k, y[k], s.vals[3*288+k-gapStart])
+		}
+	}
+	if fc := f.Serve(); fc.Model == ModelReactive {
+		t.Errorf("after a 2h gap the model was dropped: %s", fc.Reason)
+	}
+
+	// Real zeros stay zeros, observed.
+	z := generate(100, testStep, func(i int) float64 {
+		if i%10 == 0 {
+			return 0
+		}
+		return 5
+	})
+	f2, _ := NewForecaster(testSettings(ModelAuto))
+	for i := range z.ts {
+		if err := f2.Observe(z.ts[i], z.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y2, obs2 := f2.hist.copyOut()
+	for i := range y2 {
+		if !obs2[i] || y2[i] != z.vals[i] {
+			t.Fatalf("step %d: stored %v observed=%v, want %v observed", i, y2[i], obs2[i], z.vals[i])
+		}
+	}
+}
+
+// An outage longer than the history resets the forecaster to warm-up.
+func TestLongOutageResets(t *testing.T) {
+	st := testSettings(ModelAuto)
+	st.History = 2 * 24 * time.Hour
+	s := generate(2*288, testStep, sinusoid(testStep, 100, 40))
+	f, err := NewForecaster(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.ts {
+		if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fc := f.Serve(); fc.Model == ModelReactive {
+		t.Fatalf("not fitted after 2 days: %s", fc.Reason)
+	}
+	if err := f.Observe(s.ts[len(s.ts)-1]+3*86400, 70); err != nil {
+		t.Fatal(err)
+	}
+	if fc := f.Serve(); fc.Model != ModelReactive || fc.Reason != "warm-up" || fc.Value != 70 || f.hist.len() != 1 {
+		t.Errorf("after a 3-day outage: %+v, history %d, want a fresh warm-up", fc, f.hist.len())
+	}
+}
+
+// Same input, same output; and served values for a prefix do not change
+// when more data is appended (causality).
+func TestDeterministicAndCausal(t *testing.T) {
+	rng := newRand(11)
+	n := 4 * 288
+	base := sinusoid(testStep, 100, 30)
+	s := generate(n, testStep, func(i int) float64 { return base(i) + 5*rng.NormFloat64() })
+	a := replay(t, testSettings(ModelAuto), s)
+	b := replay(t, testSettings(ModelAuto), s)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("row %d differs between identical runs: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+	cut := 3*288 + 17
+	prefix := series{ts: s.ts[:cut], vals: s.vals[:cut], step: s.step}
+	p := replay(t, testSettings(ModelAuto), prefix)
+	for i := range p {
+		if p[i] != a[i] {
+			t.Fatalf("row %d: served %+v on the prefix, %+v on the full input", i, p[i], a[i])
+		}
+	}
+}
+
+func TestServeFloorAndEvaluation(t *testing.T) {
+	n := 3 * 288
+	s := generate(n, testStep, sinusoid(testStep, 100, 40))
+	floor := replay(t, testSettings(ModelFourier), s)
+	st := testSettings(ModelFourier)
+	st.NoReactiveFloor = true
+	free := replay(t, st, s)
+	below := 0
+	for i := range floor {
+		if floor[i].Value < floor[i].Observed {
+			t.Fatalf("row %d: served %v below observed %v with the floor on", i, floor[i].Value, floor[i].Observed)
+		}
+		if free[i].Value < free[i].Observed {
+			below++
+		}
+		if free[i].Model != ModelReactive && free[i].Value != free[i].Upper {
+			t.Fatalf("row %d: without floor served %v, want Upper %v", i, free[i].Value, free[i].Upper)
+		}
+	}
+	if below == 0 {
+		t.Error("without the floor the served value never dropped below observed on a falling sinusoid")
+	}
+	// Evaluations score the lead-h forecast made one horizon ago.
+	valid := 0
+	for i := 3; i < n; i++ {
+		e := floor[i].Evaluation
+		if !e.Valid {
+			continue
+		}
+		valid++
+		if e.Actual != s.vals[i] {
+			t.Fatalf("row %d: evaluation actual %v, want %v", i, e.Actual, s.vals[i])
+		}
+		if floor[i-3].Model == ModelReactive && (e.Model != ModelReactive || e.Forecast != s.vals[i-3]) {
+			t.Fatalf("row %d: reactive evaluation %+v, want forecast %v", i, e, s.vals[i-3])
+		}
+	}
+	if valid < n-10 {
+		t.Errorf("only %d of %d rows had an evaluation", valid, n)
+	}
+}
+
+func TestStateBytes(t *testing.T) {
+	f, err := NewForecaster(Settings{Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.StateBytes()
+	// 14 days of one-minute float32 history plus its bitset.
+	if b < 14*1440*4 || b > 100_000 {
+		t.Errorf("StateBytes() = %d for an empty 14-day one-minute forecaster, want about 80 KB", b)
+	}
+}

@@ -1,0 +1,45 @@
+package forecast
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+)
+
+// FuzzObserveServe feeds arbitrary (gap, value) sequences to a small
+// forecaster that refits often: it must never panic, must accept every
+// finite sample after the previous one, and must serve a finite value no
+// lower than the observed one.
+func FuzzObserveServe(f *testing.F) {
+	f.Add([]byte{1, 0, 10, 1, 0, 20, 1, 0, 30, 5, 0, 0, 1, 255, 255})
+	f.Add(make([]byte, 300))
+	seed := make([]byte, 0, 600)
+	for i := 0; i < 200; i++ {
+		seed = append(seed, 1, byte(100+50*math.Sin(float64(i)/5)), byte(i))
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st := Settings{Step: time.Minute, WarmUp: 20 * time.Minute, History: 3 * time.Hour, RefitInterval: 30 * time.Minute}
+		fc, err := NewForecaster(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := int64(1_000_000)
+		for i := 0; i+3 <= len(data); i += 3 {
+			gap := int64(data[i]%8) + 1
+			if data[i] == 255 {
+				gap = 400 // longer than the history: a reset
+			}
+			v := float64(binary.LittleEndian.Uint16(data[i+1:])) / 8
+			ts += gap * 60
+			if err := fc.Observe(ts, v); err != nil {
+				t.Fatalf("step %d: finite sample rejected: %v", i/3, err)
+			}
+			got := fc.Serve()
+			if !isFinite(got.Value) || got.Value < got.Observed || got.Observed != v || got.At != ts {
+				t.Fatalf("step %d: served %+v after sample %v at %d", i/3, got, v, ts)
+			}
+		}
+	})
+}

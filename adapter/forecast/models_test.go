@@ -1,0 +1,292 @@
+package forecast
+
+import (
+	"math"
+	"math/cmplx"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// rootsOutside reports whether 1 - a_1 z - ... - a_k z^k has all roots
+// outside the unit circle, i.e. the companion matrix has all eigenvalues inside.
+func rootsOutside(a []float64) bool {
+	k := len(a)
+	if k == 0 {
+		return true
+	}
+	c := mat.NewDense(k, k, nil)
+	for j := 0; j < k; j++ {
+		c.Set(0, j, a[j])
+	}
+	for i := 1; i < k; i++ {
+		c.Set(i, i-1, 1)
+	}
+	var eig mat.Eigen
+	if !eig.Factorize(c, mat.EigenNone) {
+		return false
+	}
+	for _, v := range eig.Values(nil) {
+		if cmplx.Abs(v) >= 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPACFMapEnforcesStationarity(t *testing.T) {
+	rng := newRand(1)
+	for trial := 0; trial < 500; trial++ {
+		k := 1 + trial%4
+		r := make([]float64, k)
+		for i := range r {
+			r[i] = pacfBound * math.Tanh(3*rng.NormFloat64()) // often at the bound
+		}
+		a := make([]float64, k)
+		pacfToCoef(r, a)
+		if !rootsOutside(a) {
+			t.Fatalf("pacf %v mapped to non-stationary coefficients %v", r, a)
+		}
+	}
+	// Known value: AR(2) with pacf (r1, r2) has a2 = r2, a1 = r1(1 - r2).
+	a := make([]float64, 2)
+	pacfToCoef([]float64{0.5, -0.3}, a)
+	if math.Abs(a[0]-0.65) > 1e-12 || math.Abs(a[1]+0.3) > 1e-12 {
+		t.Errorf("pacfToCoef(0.5, -0.3) = %v, want [0.65 -0.3]", a)
+	}
+}
+
+func simulateARMA(n int, phi, theta []float64, seed uint64) []float64 {
+	rng := newRand(seed)
+	y := make([]float64, n+200)
+	e := make([]float64, n+200)
+	for t := range y {
+		e[t] = rng.NormFloat64()
+		y[t] = e[t]
+		for i, c := range phi {
+			if t-1-i >= 0 {
+				y[t] += c * y[t-1-i]
+			}
+		}
+		for j, c := range theta {
+			if t-1-j >= 0 {
+				y[t] += c * e[t-1-j]
+			}
+		}
+	}
+	return y[200:]
+}
+
+func allObserved(n int) []bool {
+	o := make([]bool, n)
+	for i := range o {
+		o[i] = true
+	}
+	return o
+}
+
+func TestARIMAChoosesAR2ByAIC(t *testing.T) {
+	y := simulateARMA(3000, []float64{0.5, -0.3}, nil, 42)
+	for i := range y {
+		y[i] += 50
+	}
+	m := fitARIMA(y, allObserved(len(y)))
+	if m.p != 2 || m.d != 0 || m.q != 0 {
+		t.Fatalf("chose ARIMA(%d,%d,%d), want (2,0,0)", m.p, m.d, m.q)
+	}
+	if math.Abs(m.phi[0]-0.5) > 0.06 || math.Abs(m.phi[1]+0.3) > 0.06 {
+		t.Errorf("phi = %v, want about [0.5 -0.3]", m.phi)
+	}
+	if math.Abs(m.mean-50) > 0.2 {
+		t.Errorf("mean %v, want about 50", m.mean)
+	}
+}
+
+func TestARIMAEnforcesInvertibilityAndStationarity(t *testing.T) {
+	// A non-invertible MA(1) (theta = 2) has the same autocorrelations as
+	// the invertible theta = 0.5; the fit must return the invertible one.
+	y := simulateARMA(3000, nil, []float64{2}, 5)
+	m := fitARIMA(y, allObserved(len(y)))
+	negTheta := make([]float64, len(m.theta))
+	for i, v := range m.theta {
+		negTheta[i] = -v
+	}
+	if !rootsOutside(m.phi) || !rootsOutside(negTheta) {
+		t.Fatalf("fit ARIMA(%d,%d,%d) phi %v theta %v is not stationary and invertible", m.p, m.d, m.q, m.phi, m.theta)
+	}
+	// An explosive series: the fit still returns a stationary AR part.
+	x := make([]float64, 500)
+	x[0] = 1
+	for i := 1; i < len(x); i++ {
+		x[i] = 1.02*x[i-1] + 0.1*math.Sin(float64(i))
+	}
+	m2 := fitARIMA(x, allObserved(len(x)))
+	if !rootsOutside(m2.phi) {
+		t.Errorf("explosive input gave non-stationary phi %v", m2.phi)
+	}
+	out := make([]float64, 10)
+	m2.forecast(out)
+	for _, v := range out {
+		if !isFinite(v) {
+			t.Fatalf("non-finite forecast %v", out)
+		}
+	}
+}
+
+func TestARIMARandomWalkDifferences(t *testing.T) {
+	rng := newRand(9)
+	y := make([]float64, 2000)
+	for i := 1; i < len(y); i++ {
+		y[i] = y[i-1] + rng.NormFloat64()
+	}
+	m := fitARIMA(y, allObserved(len(y)))
+	if m.d != 1 && (m.p == 0 || m.phi[0] < 0.95) {
+		t.Errorf("random walk fit as ARIMA(%d,%d,%d) phi %v: want a unit or near-unit root", m.p, m.d, m.q, m.phi)
+	}
+	out := make([]float64, 5)
+	m.forecast(out)
+	if math.Abs(out[4]-y[len(y)-1]) > 1 {
+		t.Errorf("random walk forecast %v, want near the last value %v", out, y[len(y)-1])
+	}
+}
+
+func TestHoltWintersRecoversParameters(t *testing.T) {
+	want := hwParams{Alpha: 0.3, Beta: 0.1, Gamma: 0.2, Phi: 0.9}
+	const period = 24
+	rng := newRand(13)
+	gen := &holtWinters{p: want, period: period, level: 100, trend: 0.5, season: make([]float64, period)}
+	for i := range gen.season {
+		gen.season[i] = 10 * math.Sin(2*math.Pi*float64(i)/period)
+	}
+	n := period * 200
+	y := make([]float64, n)
+	for t := range y {
+		e := rng.NormFloat64()
+		y[t] = gen.next() + e
+		gen.update(y[t], e)
+	}
+	m := fitHoltWinters(y, allObserved(n), period, 1)
+	if math.Abs(m.p.Alpha-want.Alpha) > 0.1 || math.Abs(m.p.Gamma-want.Gamma) > 0.1 || math.Abs(m.p.Phi-want.Phi) > 0.08 {
+		t.Errorf("fitted %+v, want about %+v", m.p, want)
+	}
+	if m.p.Gamma > 1-m.p.Alpha || m.p.Phi < 0.8 || m.p.Phi > 0.98 {
+		t.Errorf("fitted %+v outside the admissible region", m.p)
+	}
+}
+
+func TestFourierFitsTwoPeriods(t *testing.T) {
+	step := 15 * time.Minute
+	day := int(24 * time.Hour / step)
+	week := 7 * day
+	n := 3 * week
+	y := make([]float64, n)
+	for t := range y {
+		y[t] = 50 + 10*math.Sin(2*math.Pi*float64(t)/float64(day)) + 5*math.Cos(2*math.Pi*float64(t)/float64(week))
+	}
+	m := fitFourier(y[:2*week], allObserved(2*week), []fourierTerm{{day, 4}, {week, 2}}, 4)
+	for t := 2 * week; t < n; t++ {
+		m.advance(y[t])
+	}
+	out := make([]float64, 4)
+	m.forecast(out)
+	for h := 1; h <= 4; h++ {
+		want := 50 + 10*math.Sin(2*math.Pi*float64(n-1+h)/float64(day)) + 5*math.Cos(2*math.Pi*float64(n-1+h)/float64(week))
+		if math.Abs(out[h-1]-want) > 1e-3 {
+			t.Errorf("lead %d: %v, want %v", h, out[h-1], want)
+		}
+	}
+}
+
+func TestSeasonalNaiveLevelAdjusted(t *testing.T) {
+	r := newRing(100)
+	// period 10; the level rises by 5 for the last half season.
+	for i := 0; i < 25; i++ {
+		v := float64(i % 10)
+		if i >= 20 {
+			v += 5
+		}
+		r.push(v, true)
+	}
+	m := newSeasonalNaive(r, 10, 2)
+	out := make([]float64, 3)
+	m.forecast(out)
+	for h := 1; h <= 3; h++ {
+		want := float64((24+h)%10) + 5
+		if out[h-1] != want {
+			t.Errorf("lead %d: %v, want %v", h, out[h-1], want)
+		}
+	}
+}
+
+func TestLinearIsPredictLinear(t *testing.T) {
+	r := newRing(50)
+	for i := 0; i < 50; i++ {
+		r.push(3+2*float64(i), true)
+	}
+	m := &linearTrend{r: r, window: 10}
+	out := make([]float64, 5)
+	m.forecast(out)
+	for h := 1; h <= 5; h++ {
+		if want := 3 + 2*float64(49+h); math.Abs(out[h-1]-want) > 1e-9 {
+			t.Errorf("lead %d: %v, want %v", h, out[h-1], want)
+		}
+	}
+}
+
+func TestPageHinkley(t *testing.T) {
+	rng := newRand(21)
+	p := newPageHinkley(1)
+	for i := 0; i < 20000; i++ {
+		if p.add(rng.NormFloat64()) {
+			t.Fatalf("alarm on zero-mean noise after %d steps", i)
+		}
+	}
+	if p.add(1e9) {
+		t.Fatal("a single outlier raised an alarm")
+	}
+	p.reset()
+	fired := -1
+	for i := 0; i < 1000; i++ {
+		if p.add(3 + rng.NormFloat64()) {
+			fired = i
+			break
+		}
+	}
+	if fired < 0 || fired > 100 {
+		t.Errorf("a step of 3 sd in the errors alarmed after %d steps, want within 100", fired)
+	}
+}
+
+func TestRing(t *testing.T) {
+	r := newRing(5)
+	for i := 0; i < 7; i++ {
+		r.push(float64(i), i%2 == 0)
+	}
+	if r.len() != 5 {
+		t.Fatalf("len %d, want 5", r.len())
+	}
+	y, obs := r.copyOut()
+	for i, v := range y {
+		if v != float64(i+2) || obs[i] != ((i+2)%2 == 0) {
+			t.Fatalf("copyOut = %v %v", y, obs)
+		}
+	}
+	if r.back(0) != 6 || !math.IsNaN(r.back(5)) || r.observedBack(5) {
+		t.Errorf("back(0)=%v back(5)=%v", r.back(0), r.back(5))
+	}
+}
+
+func TestQuantileAndPinball(t *testing.T) {
+	x := []float64{5, 1, math.NaN(), 3, 2, 4}
+	s := make([]float64, 0, len(x))
+	if q := quantileOf(x, 0.5, s); q != 3 {
+		t.Errorf("median %v, want 3", q)
+	}
+	if q := quantileOf(x, 0.9, s); math.Abs(q-4.6) > 1e-12 {
+		t.Errorf("0.9 quantile %v, want 4.6", q)
+	}
+	if pinball(10, 8, 0.9) != 0.9*2 || math.Abs(pinball(8, 10, 0.9)-0.1*2) > 1e-12 {
+		t.Error("pinball: under-forecasts must cost q, over-forecasts 1-q per unit")
+	}
+}
