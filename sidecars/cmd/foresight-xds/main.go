@@ -1,0 +1,73 @@
+// Command foresight-xds is Foresight's xDS control plane for Envoy sidecars, the Envoy
+// gateway and proxyless gRPC clients.
+//
+//	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
+//	                    [--xds-address :18000] [--metrics-address :9090] [--prometheus-url URL]
+//	foresight-xds check FILE [--experiments FILE]
+//	foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
+                      [--metrics-address :9090] [--prometheus-url URL] [--experiment-state FILE]
+  foresight-xds check FILE [--experiments FILE]
+  foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--format yaml|json]
+`
+
+// run dispatches a subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = serveCmd(ctx, args[1:], stderr)
+	case "check":
+		err = checkCmd(args[1:], stdout)
+	case "bootstrap":
+		err = bootstrapCmd(args[1:], stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "%v\n%s", err, usage)
+			return 2
+		}
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a command-line mistake.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/foresight-dev/foresight/sidecars/discovery"
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/xds"
+)
+
+// serveFlags are the flags of serve.
+type serveFlags struct {
+	policy, experiments, experimentState string
+	kubeconfig, xdsAddress, metricsAddr  string
+	prometheusURL                        string
+	reloadInterval                       time.Duration
+	logLevel                             string
+}
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	fs.StringVar(&f.policy, "policy", "", "TrafficPolicy file (required); reloaded on change and on SIGHUP")
+	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional)")
+	fs.StringVar(&f.experimentState, "experiment-state", filepath.Join(os.TempDir(), "foresight-xds-experiments.json"), "file recording experiment aborts across restarts")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
+	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
+	fs.StringVar(&f.metricsAddr, "metrics-address", ":9090", "listen address of /metrics, /healthz and /readyz")
+	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards")
+	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if f.policy == "" || fs.NArg() != 0 {
+		return usageError{"serve: --policy FILE is required and takes no arguments"}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageError{fmt.Sprintf("serve: --log-level: %v", err)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, f, log)
+}
+
+func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := policy.Load(f.policy)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	rec := xds.NewReconciler(log)
+	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	rec.Bind(srv)
+	if err := rec.SetPolicy(ctx, p); err != nil {
+		return err
+	}
+
+	var watcher *discovery.Watcher
+	if targets := discovery.Targets(p); len(targets) > 0 {
+		client, err := kubeClient(f.kubeconfig)
+		if err != nil {
+			return fmt.Errorf("policy %s uses kubernetes discovery: %w", f.policy, err)
+		}
+		watcher = discovery.NewWatcher(client, rec.SetEndpoints, log)
+		defer watcher.Stop()
+		go watcher.SetTargets(ctx, targets)
+	}
+
+	if f.experiments != "" {
+		runner, err := newRunner(f, p, rec, reg, log)
+		if err != nil {
+			return err
+		}
+		go func() { _ = runner.Run(ctx) }()
+	}
+
+	lis, err := net.Listen("tcp", f.xdsAddress)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.xdsAddress, err)
+	}
+	metricsSrv, err := serveMetrics(f.metricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.Close()
+
+	go watchPolicy(ctx, f, rec, watcher, log)
+	return srv.Serve(ctx, lis)
+}
+
+func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
+	exps, err := experiment.Load(f.experiments)
+	if err != nil {
+		return nil, err
+	}
+	if err := experiment.ValidateAgainst(exps, p); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.experiments, err)
+	}
+	opts := experiment.Options{
+		StatePath:  f.experimentState,
+		Logger:     log,
+		Registerer: reg,
+		Apply: func(ctx context.Context, o experiment.Overlay) error {
+			return rec.SetOverlay(ctx, o)
+		},
+	}
+	if f.prometheusURL != "" {
+		c, err := promapi.NewClient(promapi.Config{Address: f.prometheusURL})
+		if err != nil {
+			return nil, fmt.Errorf("--prometheus-url: %w", err)
+		}
+		opts.Prometheus = promv1.NewAPI(c)
+	}
+	return experiment.NewRunner(exps, opts)
+}
+
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config: %w", err)
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("/healthz", ok)
+	mux.HandleFunc("/readyz", ok)
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	log.Info("metrics listening", "address", lis.Addr().String())
+	return s, nil
+}
+
+// watchPolicy reloads the policy when its content changes (polled) or on SIGHUP. An invalid
+// change is refused and counted; the last good configuration keeps serving.
+func watchPolicy(ctx context.Context, f serveFlags, rec *xds.Reconciler, watcher *discovery.Watcher, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	last := fileHash(f.policy)
+	tick := time.NewTicker(f.reloadInterval)
+	defer tick.Stop()
+	for {
+		forced := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			forced = true
+			log.Info("SIGHUP: reloading policy", "file", f.policy)
+		case <-tick.C:
+		}
+		h := fileHash(f.policy)
+		if !forced && bytes.Equal(h, last) {
+			continue
+		}
+		last = h
+		p, err := policy.Load(f.policy)
+		if err != nil {
+			rec.ReloadFailed(err)
+			continue
+		}
+		if err := rec.SetPolicy(ctx, p); err != nil {
+			continue // logged and counted by SetPolicy
+		}
+		if watcher != nil {
+			watcher.SetTargets(ctx, discovery.Targets(p))
+		}
+	}
+}
+
+func fileHash(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	h := sha256.Sum256(b)
+	return h[:]
+}

@@ -1,0 +1,394 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// States of an experiment, the values of the state label of foresight_experiment_state.
+const (
+	StatePending   = "pending"
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateAborted   = "aborted"
+)
+
+var allStates = []string{StatePending, StateRunning, StateCompleted, StateAborted}
+
+// Clock tells the time and waits; tests inject a fake one.
+type Clock interface {
+	// Now is the current time.
+	Now() time.Time
+	// After delivers the time after d.
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now implements Clock.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// After implements Clock.
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Querier evaluates an instant PromQL query; prometheus/client_golang's v1.API satisfies it.
+type Querier interface {
+	Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
+}
+
+// Overlay changes a policy before translation; see Runner.Overlay.
+type Overlay = func(*policy.Policy) (*policy.Policy, error)
+
+// Options configure a Runner.
+type Options struct {
+	// Clock is the time source; RealClock when nil.
+	Clock Clock
+	// Prometheus evaluates guards; experiments with a guard abort at their first evaluation
+	// when it is nil.
+	Prometheus Querier
+	// StatePath is the file recording aborts across restarts ("" keeps them in memory only).
+	StatePath string
+	// Apply serves the policy with the given overlay; the runner calls it whenever the set of
+	// active faults changes.
+	Apply func(ctx context.Context, overlay Overlay) error
+	// Logger receives a line for every transition; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registerer receives the experiment metrics; a private registry when nil.
+	Registerer prometheus.Registerer
+}
+
+// abortRecord is what the state file remembers about an aborted run.
+type abortRecord struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Runner drives a set of experiments.
+type Runner struct {
+	opts Options
+	exps []*Experiment
+	log  *slog.Logger
+
+	stateGauge  *prometheus.GaugeVec
+	activeGauge *prometheus.GaugeVec
+	aborts      *prometheus.CounterVec
+	guardValue  *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	aborted   map[string]abortRecord // by Experiment.Key
+	state     map[string]string      // last reported state, by name
+	applied   string                 // fingerprint of the active set last applied
+	nextGuard map[string]time.Time
+}
+
+// NewRunner returns a Runner for exps, loading the abort record from opts.StatePath.
+func NewRunner(exps []*Experiment, opts Options) (*Runner, error) {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Apply == nil {
+		return nil, errors.New("experiment: Options.Apply is required")
+	}
+	r := &Runner{
+		opts: opts, exps: exps, log: opts.Logger,
+		stateGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_experiment_state", Help: "1 for the current state of each experiment.",
+		}, []string{"experiment", "state"}),
+		activeGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_experiment_active", Help: "1 while the experiment's fault is in the served configuration.",
+		}, []string{"experiment", "target"}),
+		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_experiment_aborts_total", Help: "Experiments aborted by their guard.",
+		}, []string{"experiment"}),
+		guardValue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_experiment_guard_value", Help: "Last value of the experiment's guard expression.",
+		}, []string{"experiment"}),
+		aborted: map[string]abortRecord{}, state: map[string]string{}, nextGuard: map[string]time.Time{},
+	}
+	for _, c := range []prometheus.Collector{r.stateGauge, r.activeGauge, r.aborts, r.guardValue} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("experiment: register metrics: %w", err)
+		}
+	}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	for _, e := range exps {
+		r.aborts.WithLabelValues(e.Name())
+	}
+	return r, nil
+}
+
+func (r *Runner) load() error {
+	if r.opts.StatePath == "" {
+		return nil
+	}
+	b, err := os.ReadFile(r.opts.StatePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiment: read state %s: %w", r.opts.StatePath, err)
+	}
+	if err := json.Unmarshal(b, &r.aborted); err != nil {
+		return fmt.Errorf("experiment: parse state %s: %w", r.opts.StatePath, err)
+	}
+	return nil
+}
+
+// save writes the abort record atomically; called with r.mu held.
+func (r *Runner) save() error {
+	if r.opts.StatePath == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(r.aborted, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(r.opts.StatePath), ".experiments-*")
+	if err != nil {
+		return fmt.Errorf("experiment: write state: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("experiment: write state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("experiment: write state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), r.opts.StatePath); err != nil {
+		return fmt.Errorf("experiment: write state: %w", err)
+	}
+	return nil
+}
+
+// stateAt is e's state at now; called with r.mu held.
+func (r *Runner) stateAt(e *Experiment, now time.Time) string {
+	if _, ok := r.aborted[e.Key()]; ok {
+		return StateAborted
+	}
+	switch {
+	case now.Before(e.Spec.Start):
+		return StatePending
+	case now.Before(e.End()):
+		return StateRunning
+	default:
+		return StateCompleted
+	}
+}
+
+// State returns the experiment's state now.
+func (r *Runner) State(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.exps {
+		if e.Name() == name {
+			return r.stateAt(e, r.opts.Clock.Now())
+		}
+	}
+	return ""
+}
+
+// Overlay adds the faults of the experiments running at the moment it is called. Because it
+// reads the clock itself, a configuration rebuilt after an experiment's end never carries its
+// fault, whatever the runner's loop is doing.
+func (r *Runner) Overlay(p *policy.Policy) (*policy.Policy, error) {
+	r.mu.Lock()
+	var running []*Experiment
+	now := r.opts.Clock.Now()
+	for _, e := range r.exps {
+		if r.stateAt(e, now) == StateRunning {
+			running = append(running, e)
+		}
+	}
+	r.mu.Unlock()
+	for _, e := range running {
+		next, err := p.WithFault(e.Spec.Target, e.Spec.Fault)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %q: %w", e.Name(), err)
+		}
+		p = next
+	}
+	return p, nil
+}
+
+// Step brings everything up to date at the clock's current time: evaluates due guards,
+// records transitions (logs and metrics), and re-applies the overlay when the set of active
+// faults changed. It returns when the next step is due.
+func (r *Runner) Step(ctx context.Context) (time.Duration, error) {
+	now := r.opts.Clock.Now()
+	r.mu.Lock()
+	var guards []*Experiment
+	for _, e := range r.exps {
+		if e.Spec.Guard != nil && r.stateAt(e, now) == StateRunning {
+			if due, ok := r.nextGuard[e.Key()]; !ok || !now.Before(due) {
+				guards = append(guards, e)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, e := range guards {
+		fired, reason := r.evaluate(ctx, e, now)
+		r.mu.Lock()
+		r.nextGuard[e.Key()] = now.Add(e.GuardInterval())
+		if fired && r.stateAt(e, r.opts.Clock.Now()) == StateRunning {
+			r.aborted[e.Key()] = abortRecord{At: now, Reason: reason}
+			r.aborts.WithLabelValues(e.Name()).Inc()
+			if err := r.save(); err != nil {
+				r.log.Error("could not persist experiment abort", "experiment", e.Name(), "error", err)
+			}
+			r.log.Warn("experiment aborted by its guard", "experiment", e.Name(), "target", e.Spec.Target.String(), "reason", reason)
+		}
+		r.mu.Unlock()
+	}
+
+	r.mu.Lock()
+	now = r.opts.Clock.Now()
+	fingerprint := ""
+	next := time.Duration(math.MaxInt64)
+	for _, e := range r.exps {
+		st := r.stateAt(e, now)
+		if prev := r.state[e.Name()]; prev != st {
+			r.state[e.Name()] = st
+			r.log.Info("experiment state", "experiment", e.Name(), "target", e.Spec.Target.String(), "from", prev, "to", st,
+				"start", e.Spec.Start, "end", e.End())
+		}
+		for _, s := range allStates {
+			v := 0.0
+			if s == st {
+				v = 1
+			}
+			r.stateGauge.WithLabelValues(e.Name(), s).Set(v)
+		}
+		switch st {
+		case StatePending:
+			next = min(next, e.Spec.Start.Sub(now))
+		case StateRunning:
+			fingerprint += e.Key() + ";"
+			next = min(next, e.End().Sub(now))
+			if e.Spec.Guard != nil {
+				next = min(next, r.nextGuard[e.Key()].Sub(now))
+			}
+		}
+	}
+	changed := fingerprint != r.applied
+	r.mu.Unlock()
+
+	if changed {
+		if err := r.opts.Apply(ctx, r.Overlay); err != nil {
+			r.log.Error("could not serve experiment faults", "error", err)
+			return min(next, time.Second), fmt.Errorf("apply experiments: %w", err)
+		}
+		r.mu.Lock()
+		r.applied = fingerprint
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	for _, e := range r.exps {
+		v := 0.0
+		if r.stateAt(e, now) == StateRunning {
+			v = 1
+		}
+		r.activeGauge.WithLabelValues(e.Name(), e.Spec.Target.String()).Set(v)
+	}
+	r.mu.Unlock()
+	return max(next, 0), nil
+}
+
+// evaluate runs e's guard; an evaluation error fires it (an unwatched experiment stops).
+func (r *Runner) evaluate(ctx context.Context, e *Experiment, now time.Time) (bool, string) {
+	if r.opts.Prometheus == nil {
+		return true, "no Prometheus configured to evaluate the guard"
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, warnings, _, err := r.opts.Prometheus.Query(qctx, e.Spec.Guard.Query, now)
+	if err != nil {
+		r.log.Error("experiment guard failed", "experiment", e.Name(), "query", e.Spec.Guard.Query, "error", err)
+		return true, "guard evaluation failed: " + err.Error()
+	}
+	if len(warnings) > 0 {
+		r.log.Warn("experiment guard warnings", "experiment", e.Name(), "warnings", []string(warnings))
+	}
+	fired, value := judge(v)
+	if !math.IsNaN(value) {
+		r.guardValue.WithLabelValues(e.Name()).Set(value)
+	}
+	r.log.Debug("experiment guard evaluated", "experiment", e.Name(), "value", value, "fired", fired)
+	if fired {
+		return true, fmt.Sprintf("guard %q returned %g", e.Spec.Guard.Query, value)
+	}
+	return false, ""
+}
+
+// judge says whether a query result fires a guard and which value to report: a non-empty
+// vector or matrix fires (value: the largest sample); a scalar fires when non-zero.
+func judge(v model.Value) (bool, float64) {
+	switch x := v.(type) {
+	case model.Vector:
+		if len(x) == 0 {
+			return false, 0
+		}
+		m := math.Inf(-1)
+		for _, s := range x {
+			m = math.Max(m, float64(s.Value))
+		}
+		return true, m
+	case *model.Scalar:
+		return float64(x.Value) != 0, float64(x.Value)
+	case model.Matrix:
+		if len(x) == 0 {
+			return false, 0
+		}
+		m := math.Inf(-1)
+		for _, s := range x {
+			for _, p := range s.Values {
+				m = math.Max(m, float64(p.Value))
+			}
+		}
+		return true, m
+	default:
+		return false, math.NaN()
+	}
+}
+
+// Run steps until ctx ends, sleeping until the next start, end or guard evaluation.
+func (r *Runner) Run(ctx context.Context) error {
+	for {
+		wait, err := r.Step(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("experiment step failed; retrying", "error", err)
+		}
+		if wait > time.Hour {
+			wait = time.Hour
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.opts.Clock.After(wait):
+		}
+	}
+}

@@ -1,0 +1,245 @@
+//go:build integration
+
+package featuretests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+)
+
+// experimentDoc is a FaultExperiment aborting every call on route greeter-split.
+func experimentDoc(start time.Time, duration, guard string) string {
+	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
+kind: FaultExperiment
+metadata: {name: greeter-outage}
+spec:
+  target: {route: greeter-split}
+  fault:
+    abort: {grpcStatus: 14, percent: 100}
+  start: %s
+  duration: %s
+`, start.UTC().Format(time.RFC3339Nano), duration)
+	if guard != "" {
+		doc += "  guard:\n    query: " + guard + "\n    interval: 200ms\n"
+	}
+	return doc
+}
+
+// probe calls the service every 5 ms until ctx ends, recording when calls failed.
+type probe struct {
+	mu       sync.Mutex
+	failures []time.Time
+	calls    int
+}
+
+func (p *probe) run(ctx context.Context, t *testing.T, cp *controlPlane) {
+	conn := dialXDS(t, cp.addr)
+	for ctx.Err() == nil {
+		_, err := call(ctx, conn)
+		p.mu.Lock()
+		p.calls++
+		if status.Code(err) == codes.Unavailable && ctx.Err() == nil {
+			p.failures = append(p.failures, time.Now())
+		}
+		p.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (p *probe) snapshot() (int, []time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls, append([]time.Time(nil), p.failures...)
+}
+
+func TestGRPCExperimentStartsAndEndsOnTime(t *testing.T) {
+	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
+	cp := startControlPlane(t, grpcPolicy(t, v1, v2, 100, 0, "", ""))
+	start := time.Now().Add(700 * time.Millisecond)
+	exps, err := experiment.Parse([]byte(experimentDoc(start, "800ms", "")), "exp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	runner, err := experiment.NewRunner(exps, experiment.Options{
+		Registerer: reg, Logger: slog.New(slog.NewJSONHandler(cp.logs, nil)),
+		Apply: func(ctx context.Context, o experiment.Overlay) error { return cp.rec.SetOverlay(ctx, o) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	go func() { _ = runner.Run(ctx) }()
+	p := &probe{}
+	p.run(ctx, t, cp)
+
+	end := exps[0].End()
+	calls, failures := p.snapshot()
+	if len(failures) == 0 {
+		t.Fatalf("no call failed during the experiment (%d calls)", calls)
+	}
+	first, last := failures[0], failures[len(failures)-1]
+	t.Logf("%d calls, %d failed; first failure %v after the start, last failure %v after the end", calls, len(failures), first.Sub(start), last.Sub(end))
+	if first.Before(start) {
+		t.Errorf("a call failed %v before the experiment started", start.Sub(first))
+	}
+	if first.After(start.Add(300 * time.Millisecond)) {
+		t.Errorf("the fault reached the client %v after the start", first.Sub(start))
+	}
+	if last.After(end.Add(300 * time.Millisecond)) {
+		t.Errorf("a call failed %v after the experiment ended", last.Sub(end))
+	}
+	if runner.State("greeter-outage") != experiment.StateCompleted {
+		t.Errorf("state %s, want completed", runner.State("greeter-outage"))
+	}
+}
+
+// startPrometheus runs the Debian prometheus binary scraping target every 200 ms.
+func startPrometheus(t *testing.T, target string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not on PATH (apt-get install prometheus); the guard test needs a real Prometheus")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: 200ms, evaluation_interval: 200ms}\nscrape_configs:\n  - job_name: app\n    static_configs: [{targets: [%q]}]\n", target)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	url := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/api/v1/query?query=up")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			// Ready and the target scraped (discovery hands targets over only every 5 s).
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"1"`) {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus not ready: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestGRPCExperimentGuardAborts(t *testing.T) {
+	// The application's error ratio, scraped by a real Prometheus.
+	appReg := prometheus.NewRegistry()
+	ratio := prometheus.NewGauge(prometheus.GaugeOpts{Name: "app_error_ratio", Help: "test"})
+	appReg.MustRegister(ratio)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &http.Server{Handler: promhttp.HandlerFor(appReg, promhttp.HandlerOpts{}), ReadHeaderTimeout: time.Second}
+	go func() { _ = app.Serve(lis) }()
+	t.Cleanup(func() { app.Close() })
+	promURL := startPrometheus(t, lis.Addr().String())
+
+	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
+	cp := startControlPlane(t, grpcPolicy(t, v1, v2, 100, 0, "", ""))
+	exps, err := experiment.Parse([]byte(experimentDoc(time.Now(), "1m", `'app_error_ratio > 0.05'`)), "exp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := promapi.NewClient(promapi.Config{Address: promURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(t.TempDir(), "experiments.json")
+	reg := prometheus.NewRegistry()
+	runner, err := experiment.NewRunner(exps, experiment.Options{
+		Registerer: reg, Logger: slog.New(slog.NewJSONHandler(cp.logs, nil)), Prometheus: promv1.NewAPI(client), StatePath: statePath,
+		Apply: func(ctx context.Context, o experiment.Overlay) error { return cp.rec.SetOverlay(ctx, o) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() { _ = runner.Run(ctx) }()
+	conn := dialXDS(t, cp.addr)
+	eventually(t, "fault served while the guard holds", func() bool {
+		_, err := call(ctx, conn)
+		return status.Code(err) == codes.Unavailable
+	})
+	if runner.State("greeter-outage") != experiment.StateRunning {
+		t.Fatalf("state %s, want running", runner.State("greeter-outage"))
+	}
+	ratio.Set(0.2) // the protected service degrades: the guard fires
+	fired := time.Now()
+	eventually(t, "guard aborted the experiment and the fault is gone", func() bool {
+		_, err := call(ctx, conn)
+		return err == nil && runner.State("greeter-outage") == experiment.StateAborted
+	})
+	t.Logf("fault removed %v after the error ratio rose (scrape 200ms, guard interval 200ms)", time.Since(fired))
+	if got := testutil.ToFloat64(gauge(t, reg, "foresight_experiment_aborts_total")); got != 1 {
+		t.Errorf("aborts_total = %v", got)
+	}
+	if got := testutil.ToFloat64(gauge(t, reg, "foresight_experiment_guard_value")); got != 0.2 {
+		t.Errorf("guard_value = %v, want 0.2", got)
+	}
+	b, err := os.ReadFile(statePath)
+	if err != nil || !strings.Contains(string(b), "greeter-outage@") {
+		t.Fatalf("abort not persisted: %s %v", b, err)
+	}
+}
+
+// gauge returns the single series of a family as a collector for testutil.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: name})
+			g.Set(v)
+			return g
+		}
+	}
+	t.Fatalf("no single series %s", name)
+	return nil
+}

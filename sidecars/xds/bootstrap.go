@@ -1,0 +1,187 @@
+package xds
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	envoy_config_bootstrap_v3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	envoy_config_endpoint_v3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_extensions_upstreams_http_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Names used in the bootstraps.
+const (
+	XDSClusterName   = "foresight_xds"
+	AdminClusterName = "foresight_admin"
+	StatsListener    = "foresight_prometheus_stats"
+)
+
+// BootstrapOptions describe the Envoy a bootstrap is for.
+type BootstrapOptions struct {
+	// NodeID is the Envoy node id (unique per proxy, e.g. the pod name); required.
+	NodeID string
+	// Service is the node cluster: the policy service a sidecar fronts, or the gateway's name;
+	// node groups select proxies by it. Required.
+	Service string
+	// Gateway marks the proxy as a gateway (node metadata foresight.dev/role: gateway).
+	Gateway bool
+	// XDSAddress is the control plane's host:port; required.
+	XDSAddress string
+	// AdminPort is the admin interface's port on 127.0.0.1. Default 9901.
+	AdminPort uint32
+	// StatsPort serves /stats/prometheus on all interfaces for Prometheus. Default 15090.
+	StatsPort uint32
+}
+
+// Bootstrap builds the Envoy bootstrap of a sidecar or gateway: ADS over gRPC (HTTP/2) to the
+// control plane for listeners and clusters, admin on loopback only, and a listener that
+// exposes /stats/prometheus (and nothing else of the admin interface) to Prometheus.
+func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error) {
+	if o.NodeID == "" || o.Service == "" {
+		return nil, errors.New("bootstrap: node id and service are required")
+	}
+	host, portStr, err := net.SplitHostPort(o.XDSAddress)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: xds address %q: %w", o.XDSAddress, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return nil, fmt.Errorf("bootstrap: xds address %q: invalid port", o.XDSAddress)
+	}
+	if o.AdminPort == 0 {
+		o.AdminPort = 9901
+	}
+	if o.StatsPort == 0 {
+		o.StatsPort = 15090
+	}
+	role := KindSidecar
+	if o.Gateway {
+		role = KindGateway
+	}
+	ads := &envoy_config_core_v3.ConfigSource{
+		ResourceApiVersion:    envoy_config_core_v3.ApiVersion_V3,
+		ConfigSourceSpecifier: &envoy_config_core_v3.ConfigSource_Ads{Ads: &envoy_config_core_v3.AggregatedConfigSource{}},
+	}
+	h2, err := anypb.New(&envoy_extensions_upstreams_http_v3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &envoy_extensions_upstreams_http_v3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &envoy_extensions_upstreams_http_v3.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &envoy_extensions_upstreams_http_v3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &envoy_config_core_v3.Http2ProtocolOptions{
+				ConnectionKeepalive: &envoy_config_core_v3.KeepaliveSettings{Interval: durationpb.New(30 * time.Second), Timeout: durationpb.New(10 * time.Second)},
+			}},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	discoveryType := envoy_config_cluster_v3.Cluster_STRICT_DNS
+	if net.ParseIP(host) != nil {
+		discoveryType = envoy_config_cluster_v3.Cluster_STATIC
+	}
+	xdsCluster := &envoy_config_cluster_v3.Cluster{
+		Name:                          XDSClusterName,
+		ClusterDiscoveryType:          &envoy_config_cluster_v3.Cluster_Type{Type: discoveryType},
+		ConnectTimeout:                durationpb.New(5 * time.Second),
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": h2},
+		LoadAssignment:                staticAssignment(XDSClusterName, host, uint32(port)),
+	}
+	adminCluster := &envoy_config_cluster_v3.Cluster{
+		Name:                 AdminClusterName,
+		ClusterDiscoveryType: &envoy_config_cluster_v3.Cluster_Type{Type: envoy_config_cluster_v3.Cluster_STATIC},
+		ConnectTimeout:       durationpb.New(time.Second),
+		LoadAssignment:       staticAssignment(AdminClusterName, "127.0.0.1", o.AdminPort),
+	}
+	stats, err := statsListener(o.StatsPort)
+	if err != nil {
+		return nil, err
+	}
+	return &envoy_config_bootstrap_v3.Bootstrap{
+		Node: &envoy_config_core_v3.Node{
+			Id: o.NodeID, Cluster: o.Service,
+			Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{RoleMetadataKey: structpb.NewStringValue(role)}},
+		},
+		Admin: &envoy_config_bootstrap_v3.Admin{Address: socket("127.0.0.1", o.AdminPort)},
+		DynamicResources: &envoy_config_bootstrap_v3.Bootstrap_DynamicResources{
+			AdsConfig: &envoy_config_core_v3.ApiConfigSource{
+				ApiType:                   envoy_config_core_v3.ApiConfigSource_GRPC,
+				TransportApiVersion:       envoy_config_core_v3.ApiVersion_V3,
+				SetNodeOnFirstMessageOnly: true,
+				GrpcServices: []*envoy_config_core_v3.GrpcService{{TargetSpecifier: &envoy_config_core_v3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &envoy_config_core_v3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
+				}}},
+			},
+			CdsConfig: ads,
+			LdsConfig: proto.Clone(ads).(*envoy_config_core_v3.ConfigSource),
+		},
+		StaticResources: &envoy_config_bootstrap_v3.Bootstrap_StaticResources{
+			Clusters:  []*envoy_config_cluster_v3.Cluster{xdsCluster, adminCluster},
+			Listeners: []*envoy_config_listener_v3.Listener{stats},
+		},
+	}, nil
+}
+
+func socket(addr string, port uint32) *envoy_config_core_v3.Address {
+	return &envoy_config_core_v3.Address{Address: &envoy_config_core_v3.Address_SocketAddress{SocketAddress: &envoy_config_core_v3.SocketAddress{
+		Address: addr, PortSpecifier: &envoy_config_core_v3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+func staticAssignment(name, host string, port uint32) *envoy_config_endpoint_v3.ClusterLoadAssignment {
+	return &envoy_config_endpoint_v3.ClusterLoadAssignment{ClusterName: name, Endpoints: []*envoy_config_endpoint_v3.LocalityLbEndpoints{{
+		LbEndpoints: []*envoy_config_endpoint_v3.LbEndpoint{{HostIdentifier: &envoy_config_endpoint_v3.LbEndpoint_Endpoint{
+			Endpoint: &envoy_config_endpoint_v3.Endpoint{Address: socket(host, port)},
+		}}},
+	}}}
+}
+
+// statsListener exposes exactly GET /stats/prometheus of the loopback admin interface.
+func statsListener(port uint32) (*envoy_config_listener_v3.Listener, error) {
+	router, err := anypb.New(&envoy_extensions_filters_http_router_v3.Router{})
+	if err != nil {
+		return nil, err
+	}
+	hcm, err := anypb.New(&envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager{
+		StatPrefix: "prometheus_stats",
+		RouteSpecifier: &envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_RouteConfig{RouteConfig: &envoy_config_route_v3.RouteConfiguration{
+			Name: "prometheus_stats",
+			VirtualHosts: []*envoy_config_route_v3.VirtualHost{{
+				Name: "prometheus_stats", Domains: []string{"*"},
+				Routes: []*envoy_config_route_v3.Route{{
+					Match: &envoy_config_route_v3.RouteMatch{
+						PathSpecifier: &envoy_config_route_v3.RouteMatch_Path{Path: "/stats/prometheus"},
+						Headers:       []*envoy_config_route_v3.HeaderMatcher{{Name: ":method", HeaderMatchSpecifier: &envoy_config_route_v3.HeaderMatcher_ExactMatch{ExactMatch: "GET"}}},
+					},
+					Action: &envoy_config_route_v3.Route_Route{Route: &envoy_config_route_v3.RouteAction{
+						ClusterSpecifier: &envoy_config_route_v3.RouteAction_Cluster{Cluster: AdminClusterName},
+					}},
+				}},
+			}},
+		}},
+		HttpFilters: []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter{{
+			Name: "envoy.filters.http.router", ConfigType: &envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter_TypedConfig{TypedConfig: router},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &envoy_config_listener_v3.Listener{
+		Name:    StatsListener,
+		Address: socket("0.0.0.0", port),
+		FilterChains: []*envoy_config_listener_v3.FilterChain{{Filters: []*envoy_config_listener_v3.Filter{{
+			Name: "envoy.filters.network.http_connection_manager", ConfigType: &envoy_config_listener_v3.Filter_TypedConfig{TypedConfig: hcm},
+		}}}},
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(32 * 1024),
+	}, nil
+}

@@ -1,0 +1,70 @@
+package xds
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the control plane's own Prometheus metrics (names from docs/metrics.md).
+type metrics struct {
+	connected        *prometheus.GaugeVec
+	pushes           *prometheus.CounterVec
+	pushAck          *prometheus.HistogramVec
+	nacks            *prometheus.CounterVec
+	snapshotRes      *prometheus.GaugeVec
+	snapshotBytes    prometheus.Gauge
+	snapshotsRejectd prometheus.Counter
+	reloads          *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_xds_connected_proxies",
+			Help: "Open ADS streams by proxy kind (sidecar, gateway, grpc).",
+		}, []string{"kind"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_xds_pushes_total",
+			Help: "Discovery responses sent, by resource type.",
+		}, []string{"type"}),
+		pushAck: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "foresight_xds_push_ack_duration_seconds",
+			Help:    "Time from a discovery response being sent to its ACK, by resource type.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"type"}),
+		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_xds_nacks_total",
+			Help: "Discovery requests carrying error_detail (NACKs), by node and resource type.",
+		}, []string{"node", "type"}),
+		snapshotRes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_xds_snapshot_resources",
+			Help: "Resources in the served configuration, by resource type.",
+		}, []string{"type"}),
+		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "foresight_xds_snapshot_bytes",
+			Help: "Serialized size of the served configuration.",
+		}),
+		snapshotsRejectd: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foresight_xds_snapshots_rejected_total",
+			Help: "Configurations that failed validation and were not served.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_xds_config_reloads_total",
+			Help: "Policy reloads, by result (success, failure).",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range []string{KindSidecar, KindGateway, KindGRPC} {
+		m.connected.WithLabelValues(k)
+	}
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	for _, t := range []string{"listener", "route", "cluster", "endpoint"} {
+		m.pushes.WithLabelValues(t)
+		m.snapshotRes.WithLabelValues(t)
+	}
+	return m, nil
+}

@@ -1,0 +1,159 @@
+package xds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// Overlay changes a policy before it is translated; experiments use one to add their faults.
+// It must not modify its argument.
+type Overlay func(*policy.Policy) (*policy.Policy, error)
+
+// Reconciler keeps the served configuration equal to translate(overlay(policy)) with the
+// discovered endpoints of kubernetes services, rebuilding it whenever one of them changes. A
+// change that fails (invalid policy, failed translation or check) is refused and the last
+// good configuration keeps serving.
+type Reconciler struct {
+	log    *slog.Logger
+	server *Server
+
+	mu        sync.Mutex
+	policy    *policy.Policy
+	overlay   Overlay
+	endpoints map[string][]policy.Endpoint // discovered, by cluster name
+}
+
+// NewReconciler returns a Reconciler; Bind it to a Server before setting a policy.
+func NewReconciler(log *slog.Logger) *Reconciler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Reconciler{log: log, endpoints: map[string][]policy.Endpoint{}}
+}
+
+// Bind attaches the server the reconciler serves through.
+func (r *Reconciler) Bind(s *Server) { r.server = s }
+
+// NodeGroup maps a node to its group in the current policy (node cluster, then string
+// metadata fields against group selectors). It is meant for Options.NodeGroup.
+func (r *Reconciler) NodeGroup(node *core.Node) (string, bool) {
+	r.mu.Lock()
+	p := r.policy
+	r.mu.Unlock()
+	if p == nil {
+		return "", false
+	}
+	md := map[string]string{}
+	for k, v := range node.GetMetadata().GetFields() {
+		md[k] = v.GetStringValue()
+	}
+	return p.NodeGroup(node.GetCluster(), md)
+}
+
+// Policy returns the last good base policy (without overlay), or nil.
+func (r *Reconciler) Policy() *policy.Policy {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.policy
+}
+
+// SetPolicy validates p and serves it with the current overlay and endpoints. On failure the
+// previous policy stays, foresight_xds_config_reloads_total{result="failure"} counts it and
+// the error says why.
+func (r *Reconciler) SetPolicy(ctx context.Context, p *policy.Policy) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := p.Validate()
+	if err == nil {
+		err = r.build(ctx, p, r.overlay, r.endpoints)
+	}
+	if err != nil {
+		r.server.metrics.reloads.WithLabelValues("failure").Inc()
+		r.log.Error("policy refused; the last good configuration keeps serving", "policy", p.Metadata.Name, "error", err)
+		return fmt.Errorf("policy %q refused: %w", p.Metadata.Name, err)
+	}
+	r.server.metrics.reloads.WithLabelValues("success").Inc()
+	r.policy = p
+	r.log.Info("policy loaded", "policy", p.Metadata.Name, "groups", len(p.Spec.NodeGroups))
+	return nil
+}
+
+// SetOverlay replaces the overlay (nil: none) and serves the result; on failure the previous
+// overlay stays.
+func (r *Reconciler) SetOverlay(ctx context.Context, o Overlay) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.policy == nil {
+		return errors.New("no policy loaded")
+	}
+	if err := r.build(ctx, r.policy, o, r.endpoints); err != nil {
+		return err
+	}
+	r.overlay = o
+	return nil
+}
+
+// SetEndpoints replaces the discovered endpoints of one cluster ("name.namespace") and serves
+// the result.
+func (r *Reconciler) SetEndpoints(ctx context.Context, cluster string, eps []policy.Endpoint) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := maps.Clone(r.endpoints)
+	if len(eps) == 0 {
+		delete(next, cluster)
+	} else {
+		next[cluster] = slices.Clone(eps)
+	}
+	if r.policy != nil {
+		if err := r.build(ctx, r.policy, r.overlay, next); err != nil {
+			return err
+		}
+	}
+	r.endpoints = next
+	return nil
+}
+
+// build translates and serves; called with r.mu held.
+func (r *Reconciler) build(ctx context.Context, p *policy.Policy, o Overlay, eps map[string][]policy.Endpoint) error {
+	if o != nil {
+		var err error
+		if p, err = o(p); err != nil {
+			return fmt.Errorf("apply overlay: %w", err)
+		}
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		return r.server.reject(fmt.Errorf("translate: %w", err))
+	}
+	kube := map[string]bool{}
+	for _, s := range p.Spec.Services {
+		if s.Discovery == policy.DiscoveryKubernetes {
+			kube[s.ClusterName()] = true
+		}
+	}
+	for _, res := range groups {
+		for i, cla := range res.Endpoints {
+			if name := cla.GetClusterName(); kube[name] {
+				res.Endpoints[i] = translate.LoadAssignment(name, eps[name])
+			}
+		}
+	}
+	return r.server.Update(ctx, groups)
+}
+
+// ReloadFailed records a policy reload that failed before SetPolicy (for example a parse
+// error): it is counted in foresight_xds_config_reloads_total{result="failure"} and logged.
+func (r *Reconciler) ReloadFailed(err error) {
+	r.server.metrics.reloads.WithLabelValues("failure").Inc()
+	r.log.Error("policy refused; the last good configuration keeps serving", "error", err)
+}

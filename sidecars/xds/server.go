@@ -1,0 +1,489 @@
+// Package xds serves Envoy and proxyless gRPC configuration over the aggregated discovery
+// service (ADS), state-of-the-world and delta, with ordered ADS responses.
+//
+// Listeners, routes and clusters live in a go-control-plane SnapshotCache keyed by node group;
+// endpoints live in one LinearCache shared by all groups. Both carry a version prefix unique to
+// the process start, so a restarted control plane never reuses a version a proxy already holds.
+// Every configuration is checked before any of it is served: a failing configuration is counted
+// and logged, and the last good one keeps serving. Updates are applied in the order the xDS
+// protocol asks for (clusters, endpoints, listeners, routes, then removals), so a proxy never
+// sees a route pointing to a cluster it does not know.
+package xds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config is the set of Envoy resources served to one node group.
+type Config struct {
+	// Listeners are *envoy_config_listener_v3.Listener.
+	Listeners []types.Resource
+	// Routes are *envoy_config_route_v3.RouteConfiguration.
+	Routes []types.Resource
+	// Clusters are *envoy_config_cluster_v3.Cluster.
+	Clusters []types.Resource
+	// Endpoints are *envoy_config_endpoint_v3.ClusterLoadAssignment; they are shared by all
+	// groups, so two groups must agree on an assignment of the same name.
+	Endpoints []types.Resource
+}
+
+// Options configure a Server.
+type Options struct {
+	// NodeGroup maps a connecting node to its node group; nodes without a group are refused.
+	NodeGroup func(node *core.Node) (group string, ok bool)
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; a private registry when nil.
+	Registerer prometheus.Registerer
+	// VersionPrefix starts every served version; derived from the start time when empty.
+	VersionPrefix string
+	// OnNACK, when set, is called for every NACK after it is logged and counted.
+	OnNACK func(NACK)
+	// Keepalive are the server's keepalive parameters; DefaultKeepalive when zero.
+	Keepalive keepalive.ServerParameters
+	// KeepaliveEnforcement is the policy for client pings; DefaultKeepaliveEnforcement when zero.
+	KeepaliveEnforcement keepalive.EnforcementPolicy
+}
+
+// DefaultKeepalive pings idle proxies every 30 s and drops them 10 s after an unanswered ping.
+var DefaultKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
+
+// DefaultKeepaliveEnforcement lets clients ping every 5 s, also without active streams.
+var DefaultKeepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+
+// typedSet is one resource type of one group: its items by name and their version.
+type typedSet struct {
+	version string
+	items   map[string]types.Resource
+}
+
+// groupState is what one node group is served.
+type groupState struct {
+	listeners, routes, clusters typedSet
+}
+
+// Server is the xDS control plane: caches, ADS server, NACK tracking and metrics.
+type Server struct {
+	log       *slog.Logger
+	metrics   *metrics
+	prefix    string
+	snapshots cachev3.SnapshotCache
+	endpoints *cachev3.LinearCache
+	xds       serverv3.Server
+	callbacks *callbacks
+	opts      Options
+
+	mu        sync.Mutex // serializes updates
+	groups    map[string]*groupState
+	eds       map[string]types.Resource
+	generated int
+}
+
+// nodeHash maps nodes to node groups for the SnapshotCache.
+type nodeHash struct {
+	group func(*core.Node) (string, bool)
+}
+
+// ID implements cache.NodeHash.
+func (h nodeHash) ID(node *core.Node) string {
+	g, ok := h.group(node)
+	if !ok {
+		return ""
+	}
+	return g
+}
+
+// New builds a Server; ctx bounds the lifetime of every stream it serves.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.NodeGroup == nil {
+		return nil, errors.New("xds: Options.NodeGroup is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.VersionPrefix == "" {
+		opts.VersionPrefix = strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	if opts.Keepalive == (keepalive.ServerParameters{}) {
+		opts.Keepalive = DefaultKeepalive
+	}
+	if opts.KeepaliveEnforcement == (keepalive.EnforcementPolicy{}) {
+		opts.KeepaliveEnforcement = DefaultKeepaliveEnforcement
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("xds: register metrics: %w", err)
+	}
+	s := &Server{
+		log:     opts.Logger,
+		metrics: m,
+		prefix:  opts.VersionPrefix,
+		opts:    opts,
+		groups:  map[string]*groupState{},
+		eds:     map[string]types.Resource{},
+	}
+	// The snapshot cache runs in non-ADS mode: in ADS mode it withholds a response until every
+	// resource of the type in the snapshot was requested, which starves proxyless gRPC clients
+	// that watch only the listeners of the targets they dial. Ordering is kept by Update's
+	// staged snapshots and by the ordered ADS server.
+	s.snapshots = cachev3.NewSnapshotCache(false, nodeHash{group: opts.NodeGroup}, cacheLogger{opts.Logger})
+	s.endpoints = cachev3.NewLinearCache(resourcev3.EndpointType,
+		cachev3.WithVersionPrefix(opts.VersionPrefix+"-eds-"), cachev3.WithLogger(cacheLogger{opts.Logger}))
+	mux := &cachev3.MuxCache{
+		Classify: func(r *cachev3.Request) string { return classify(r.GetTypeUrl()) },
+		ClassifyDelta: func(r *cachev3.DeltaRequest) string {
+			return classify(r.GetTypeUrl())
+		},
+		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints},
+	}
+	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK)
+	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
+	return s, nil
+}
+
+func classify(typeURL string) string {
+	switch typeURL {
+	case resourcev3.EndpointType:
+		return "endpoints"
+	case resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType:
+		return "snapshot"
+	default:
+		return "unsupported"
+	}
+}
+
+// VersionPrefix is the prefix of every version this server hands out.
+func (s *Server) VersionPrefix() string { return s.prefix }
+
+// Register adds the aggregated discovery service (state-of-the-world and delta) to g.
+func (s *Server) Register(g *grpc.Server) {
+	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
+}
+
+// NewGRPCServer returns a gRPC server with the keepalive policy and the ADS service registered.
+func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	opts := append([]grpc.ServerOption{
+		grpc.KeepaliveParams(s.opts.Keepalive),
+		grpc.KeepaliveEnforcementPolicy(s.opts.KeepaliveEnforcement),
+		grpc.MaxConcurrentStreams(1 << 20),
+	}, extra...)
+	g := grpc.NewServer(opts...)
+	s.Register(g)
+	return g
+}
+
+// Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s).
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	g := s.NewGRPCServer()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		stopped := make(chan struct{})
+		go func() { g.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			g.Stop()
+		}
+	}()
+	s.log.Info("xds server listening", "address", lis.Addr().String(), "version_prefix", s.prefix)
+	err := g.Serve(lis)
+	<-done
+	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("xds: serve %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// ErrRejected wraps every error of a configuration that was refused.
+var ErrRejected = errors.New("configuration rejected")
+
+// Apply checks configs (one per node group) and, when every check passes, serves them. A
+// failing configuration is not served at all: it is counted in
+// foresight_xds_snapshots_rejected_total, logged, and the last good configuration stays.
+func (s *Server) Apply(ctx context.Context, configs map[string]Config) error {
+	next, eds, err := s.prepare(configs)
+	if err != nil {
+		return s.reject(err)
+	}
+	return s.serve(ctx, next, eds)
+}
+
+func (s *Server) reject(err error) error {
+	s.metrics.snapshotsRejectd.Inc()
+	s.log.Error("configuration rejected; the last good configuration keeps serving", "error", err)
+	return fmt.Errorf("%w: %w", ErrRejected, err)
+}
+
+// prepare validates configs and indexes them; nothing is served yet.
+func (s *Server) prepare(configs map[string]Config) (map[string]*groupState, map[string]types.Resource, error) {
+	next := make(map[string]*groupState, len(configs))
+	eds := map[string]types.Resource{}
+	edsOwner := map[string]string{}
+	for _, group := range slices.Sorted(mapsKeys(configs)) {
+		c := configs[group]
+		if group == "" {
+			return nil, nil, errors.New("empty node group name")
+		}
+		var g groupState
+		var err error
+		if g.listeners.items, err = index(group, resourcev3.ListenerType, c.Listeners); err != nil {
+			return nil, nil, err
+		}
+		if g.routes.items, err = index(group, resourcev3.RouteType, c.Routes); err != nil {
+			return nil, nil, err
+		}
+		if g.clusters.items, err = index(group, resourcev3.ClusterType, c.Clusters); err != nil {
+			return nil, nil, err
+		}
+		ge, err := index(group, resourcev3.EndpointType, c.Endpoints)
+		if err != nil {
+			return nil, nil, err
+		}
+		for name, r := range ge {
+			if prev, ok := eds[name]; ok && !proto.Equal(prev, r) {
+				return nil, nil, fmt.Errorf("endpoints %q differ between node groups %q and %q", name, edsOwner[name], group)
+			}
+			eds[name] = r
+			edsOwner[name] = group
+		}
+		g.listeners.version = s.version(g.listeners.items)
+		g.routes.version = s.version(g.routes.items)
+		g.clusters.version = s.version(g.clusters.items)
+		next[group] = &g
+	}
+	return next, eds, nil
+}
+
+// validator is implemented by every Envoy resource (protoc-gen-validate).
+type validator interface{ ValidateAll() error }
+
+// index validates resources of one type and indexes them by name.
+func index(group, typeURL string, resources []types.Resource) (map[string]types.Resource, error) {
+	out := make(map[string]types.Resource, len(resources))
+	for i, r := range resources {
+		if r == nil {
+			return nil, fmt.Errorf("group %q: %s #%d is nil", group, typeLabel(typeURL), i)
+		}
+		if got := string(r.ProtoReflect().Descriptor().FullName()); resourcev3.APITypePrefix+got != typeURL {
+			return nil, fmt.Errorf("group %q: %s #%d has type %s", group, typeLabel(typeURL), i, got)
+		}
+		name := cachev3.GetResourceName(r)
+		if name == "" {
+			return nil, fmt.Errorf("group %q: %s #%d has no name", group, typeLabel(typeURL), i)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("group %q: duplicate %s %q", group, typeLabel(typeURL), name)
+		}
+		if v, ok := r.(validator); ok {
+			if err := v.ValidateAll(); err != nil {
+				return nil, fmt.Errorf("group %q: %s %q: %w", group, typeLabel(typeURL), name, err)
+			}
+		}
+		out[name] = r
+	}
+	return out, nil
+}
+
+// version is the process prefix plus a hash of the resources' deterministic encoding, so the
+// same content keeps its version (no needless pushes) and a restart changes every version.
+func (s *Server) version(items map[string]types.Resource) string {
+	h := fnv.New64a()
+	opts := proto.MarshalOptions{Deterministic: true}
+	for _, name := range slices.Sorted(mapsKeys(items)) {
+		b, err := opts.Marshal(items[name])
+		if err != nil { // cannot happen for valid messages; make the version unique instead
+			b = []byte(fmt.Sprintf("%p", items[name]))
+		}
+		_, _ = h.Write([]byte(name))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write(b)
+		_, _ = h.Write([]byte{0})
+	}
+	return s.prefix + "-" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+func (s *Server) union(old, next typedSet) typedSet {
+	if old.items == nil {
+		return next
+	}
+	merged := make(map[string]types.Resource, len(old.items)+len(next.items))
+	for n, r := range old.items {
+		merged[n] = r
+	}
+	removed := false
+	for n := range old.items {
+		if _, ok := next.items[n]; !ok {
+			removed = true
+		}
+	}
+	if !removed {
+		return next
+	}
+	for n, r := range next.items {
+		merged[n] = r
+	}
+	return typedSet{version: s.version(merged), items: merged}
+}
+
+func snapshotOf(l, r, c typedSet) *cachev3.Snapshot {
+	snap := &cachev3.Snapshot{}
+	set := func(typeURL string, t typedSet) {
+		items := make([]types.Resource, 0, len(t.items))
+		for _, it := range t.items {
+			items = append(items, it)
+		}
+		snap.Resources[cachev3.GetResponseType(typeURL)] = cachev3.NewResources(t.version, items)
+	}
+	set(resourcev3.ListenerType, l)
+	set(resourcev3.RouteType, r)
+	set(resourcev3.ClusterType, c)
+	return snap
+}
+
+// serve installs a prepared configuration in protocol order: clusters (old and new), then
+// endpoints, listeners, routes, and finally the removal of clusters and endpoints no longer used.
+func (s *Server) serve(ctx context.Context, next map[string]*groupState, eds map[string]types.Resource) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for g := range s.groups {
+		if _, ok := next[g]; !ok { // a group that disappeared is served an empty configuration
+			empty := &groupState{}
+			empty.listeners.version = s.version(nil)
+			empty.routes.version = s.version(nil)
+			empty.clusters.version = s.version(nil)
+			next[g] = empty
+		}
+	}
+	names := slices.Sorted(mapsKeys(next))
+	old := func(g string) *groupState {
+		if o, ok := s.groups[g]; ok {
+			return o
+		}
+		return &groupState{} // versions "" answer no watch: nothing is sent before its stage
+	}
+	set := func(g string, l, r, c typedSet) error {
+		if err := s.snapshots.SetSnapshot(ctx, g, snapshotOf(l, r, c)); err != nil {
+			return fmt.Errorf("set snapshot of group %q: %w", g, err)
+		}
+		return nil
+	}
+	// 1. clusters: new and changed ones, keeping removed ones for now.
+	for _, g := range names {
+		o, n := old(g), next[g]
+		if err := set(g, o.listeners, o.routes, s.union(o.clusters, n.clusters)); err != nil {
+			return err
+		}
+	}
+	// 2. endpoints: added and changed.
+	changed := map[string]types.Resource{}
+	var removed []string
+	for name, r := range eds {
+		if prev, ok := s.eds[name]; !ok || !proto.Equal(prev, r) {
+			changed[name] = r
+		}
+	}
+	for name := range s.eds {
+		if _, ok := eds[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	if len(changed) > 0 {
+		if err := s.endpoints.UpdateResources(changed, nil); err != nil {
+			return fmt.Errorf("update endpoints: %w", err)
+		}
+	}
+	// 3. listeners (routes unchanged); 4. routes; 5. cluster removals.
+	for _, g := range names {
+		o, n := old(g), next[g]
+		if err := set(g, n.listeners, o.routes, s.union(o.clusters, n.clusters)); err != nil {
+			return err
+		}
+	}
+	for _, g := range names {
+		o, n := old(g), next[g]
+		if err := set(g, n.listeners, n.routes, s.union(o.clusters, n.clusters)); err != nil {
+			return err
+		}
+	}
+	for _, g := range names {
+		n := next[g]
+		if err := set(g, n.listeners, n.routes, n.clusters); err != nil {
+			return err
+		}
+	}
+	if len(removed) > 0 {
+		if err := s.endpoints.UpdateResources(nil, removed); err != nil {
+			return fmt.Errorf("remove endpoints: %w", err)
+		}
+	}
+	s.groups = next
+	s.eds = eds
+	s.generated++
+	s.recordSize()
+	s.log.Info("configuration served", "groups", len(next), "generation", s.generated, "endpoints", len(eds))
+	return nil
+}
+
+// recordSize updates the snapshot gauges; called with s.mu held.
+func (s *Server) recordSize() {
+	count := map[string]map[string]struct{}{"listener": {}, "route": {}, "cluster": {}}
+	bytes := 0
+	for _, g := range s.groups {
+		for label, t := range map[string]typedSet{"listener": g.listeners, "route": g.routes, "cluster": g.clusters} {
+			for name, r := range t.items {
+				count[label][name] = struct{}{}
+				bytes += proto.Size(r)
+			}
+		}
+	}
+	for label, names := range count {
+		s.metrics.snapshotRes.WithLabelValues(label).Set(float64(len(names)))
+	}
+	for _, r := range s.eds {
+		bytes += proto.Size(r)
+	}
+	s.metrics.snapshotRes.WithLabelValues("endpoint").Set(float64(len(s.eds)))
+	s.metrics.snapshotBytes.Set(float64(bytes))
+}
+
+// Served returns the names of the resources each group is currently served, by type label
+// (listener, route, cluster), and the endpoint names; for tests and debugging.
+func (s *Server) Served() (groups map[string]map[string][]string, endpoints []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	groups = map[string]map[string][]string{}
+	for g, st := range s.groups {
+		groups[g] = map[string][]string{
+			"listener": slices.Sorted(mapsKeys(st.listeners.items)),
+			"route":    slices.Sorted(mapsKeys(st.routes.items)),
+			"cluster":  slices.Sorted(mapsKeys(st.clusters.items)),
+		}
+	}
+	return groups, slices.Sorted(mapsKeys(s.eds))
+}

@@ -1,0 +1,49 @@
+package xds
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// Update checks every node group's resources with check.Check (ValidateAll plus reference
+// checks) and serves them only when all pass; otherwise nothing is served, the failure is
+// counted in foresight_xds_snapshots_rejected_total and logged, and the last good
+// configuration stays.
+func (s *Server) Update(ctx context.Context, groups map[string]*translate.Resources) error {
+	configs := make(map[string]Config, len(groups))
+	for _, g := range slices.Sorted(mapsKeys(groups)) {
+		r := groups[g]
+		if r == nil {
+			return s.reject(fmt.Errorf("node group %q: no resources", g))
+		}
+		if err := check.Check(r); err != nil {
+			return s.reject(fmt.Errorf("node group %q: %w", g, err))
+		}
+		configs[g] = ConfigOf(r)
+	}
+	return s.Apply(ctx, configs)
+}
+
+// ConfigOf converts translated resources to a Config.
+func ConfigOf(r *translate.Resources) Config {
+	var c Config
+	for _, l := range r.Listeners {
+		c.Listeners = append(c.Listeners, l)
+	}
+	for _, rc := range r.Routes {
+		c.Routes = append(c.Routes, rc)
+	}
+	for _, cl := range r.Clusters {
+		c.Clusters = append(c.Clusters, cl)
+	}
+	for _, e := range r.Endpoints {
+		c.Endpoints = append(c.Endpoints, types.Resource(e))
+	}
+	return c
+}
