@@ -1,0 +1,277 @@
+package backtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the scored comparison of a backtest. All durations are in seconds
+// or minutes as their names say; shares are fractions in [0, 1].
+type Report struct {
+	// Input describes the trace.
+	Input InputInfo `json:"input"`
+	// Settings are the settings the figures were computed with.
+	Settings SettingsInfo `json:"settings"`
+	// Baseline is reactive scaling at the reactive target.
+	Baseline Scaling `json:"baseline"`
+	// Strategies are reactive, seasonal-naive, linear, predictive and
+	// perfect (clairvoyant) scaling.
+	Strategies []StrategyReport `json:"strategies"`
+	// Predictive summarises predictive scaling against the baseline.
+	Predictive PredictiveSummary `json:"predictive"`
+}
+
+// InputInfo describes the input trace.
+type InputInfo struct {
+	// Rows is the number of samples.
+	Rows int `json:"rows"`
+	// StepSeconds is the (inferred) sample spacing.
+	StepSeconds float64 `json:"step_seconds"`
+	// Start and End are the first and last Unix-second timestamps.
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+	// MissingRows counts steps without a row (gaps).
+	MissingRows int `json:"missing_rows"`
+	// ScoredMinutes is the time scored: after the warm-up and covered by samples.
+	ScoredMinutes float64 `json:"scored_minutes"`
+}
+
+// SettingsInfo records the settings of a report.
+type SettingsInfo struct {
+	// HorizonSeconds is the forecaster's horizon.
+	HorizonSeconds float64 `json:"horizon_seconds"`
+	// Quantile is the served upper quantile.
+	Quantile float64 `json:"quantile"`
+	// Model is the predictive strategy's model.
+	Model string `json:"model"`
+	// Capacity is the load one ready pod serves.
+	Capacity float64 `json:"capacity"`
+	// P99Load is the 99th percentile of the trace's load.
+	P99Load float64 `json:"p99_load"`
+	// PodsAtP99 is P99Load / Capacity.
+	PodsAtP99 float64 `json:"pods_at_p99"`
+	// StartupDelaySeconds is the time a new pod takes before it serves load.
+	StartupDelaySeconds float64 `json:"startup_delay_seconds"`
+	// WarmupSeconds is the leading time not scored.
+	WarmupSeconds float64 `json:"warmup_seconds"`
+	// ReactiveTarget is the baseline's HPA target, a fraction of capacity.
+	ReactiveTarget float64 `json:"reactive_target"`
+	// TargetGrid is the searched grid: min, max, step.
+	TargetGrid []float64 `json:"target_grid"`
+	// Allowance is the extra under-provisioned share that counts as equally safe.
+	Allowance float64 `json:"allowance"`
+	// MinReplicas and MaxReplicas bound the HPA.
+	MinReplicas int32 `json:"min_replicas"`
+	MaxReplicas int32 `json:"max_replicas"`
+	// SyncPeriodSeconds is the HPA controller's sync period.
+	SyncPeriodSeconds float64 `json:"sync_period_seconds"`
+}
+
+// ForecastError scores the served value at t against the peak load over
+// (t, t+horizon], the quantity it is meant to cover, on scored rows.
+type ForecastError struct {
+	// Rows is the number of rows scored.
+	Rows int `json:"rows"`
+	// MAE is the mean absolute error.
+	MAE float64 `json:"mae"`
+	// MASE is MAE scaled by the seasonal-naive strategy's MAE on the same rows
+	// (absent when that is zero).
+	MASE *float64 `json:"mase,omitempty"`
+	// SMAPE is the symmetric mean absolute percentage error, in [0, 2].
+	SMAPE float64 `json:"smape"`
+	// UnderForecastShare is the share of rows whose served value was below the peak.
+	UnderForecastShare float64 `json:"under_forecast_share"`
+}
+
+// StrategyReport is one strategy's forecast error and scaling.
+type StrategyReport struct {
+	// Name is the strategy: reactive, seasonal-naive, linear, predictive or perfect.
+	Name string `json:"name"`
+	// Model is the forecast model the strategy asked for.
+	Model string `json:"model"`
+	// Forecast is the forecast error of the served value.
+	Forecast ForecastError `json:"forecast"`
+	// FallbackShare is the share of scored rows served as a reactive fallback.
+	FallbackShare float64 `json:"fallback_share"`
+	// ModelRows counts scored rows per model in use.
+	ModelRows map[string]int `json:"model_rows"`
+	// AtReactiveTarget is the scaling at the reactive baseline's target.
+	AtReactiveTarget Scaling `json:"at_reactive_target"`
+	// Best is the cheapest target of the grid that is as safe as the baseline
+	// (within the allowance); absent when none is.
+	Best *Choice `json:"best,omitempty"`
+}
+
+// Choice is a chosen target with its saving against the baseline.
+type Choice struct {
+	Scaling
+	// Saving is 1 - pod-minutes / baseline pod-minutes.
+	Saving float64 `json:"saving"`
+}
+
+// PredictiveSummary is the headline: predictive scaling at its chosen target
+// against the reactive baseline, and the reverse check.
+type PredictiveSummary struct {
+	// Model is the predictive model asked for.
+	Model string `json:"model"`
+	// Target is the chosen target: the cheapest as safe as the baseline, or
+	// the safest one when none is.
+	Target float64 `json:"target"`
+	// MeetsSafety reports that some target was as safe as the baseline.
+	MeetsSafety bool `json:"meets_safety"`
+	// Saving is 1 - chosen pod-minutes / baseline pod-minutes.
+	Saving float64 `json:"saving"`
+	// Chosen is the scaling at Target.
+	Chosen Scaling `json:"chosen"`
+	// Baseline is reactive scaling at the reactive target.
+	Baseline Scaling `json:"baseline"`
+	// Reverse is the reverse check.
+	Reverse ReverseCheck `json:"reverse"`
+}
+
+// ReverseCheck asks what reactive scaling needs to be as safe as predictive
+// scaling at its chosen target: the cheapest reactive target with no more
+// under-provisioned time, and its pod-minutes as a ratio of predictive's.
+type ReverseCheck struct {
+	// PredictiveTarget is predictive scaling's chosen target.
+	PredictiveTarget float64 `json:"predictive_target"`
+	// PredictivePodMinutes and PredictiveUnderProvisionedMinutes are its figures.
+	PredictivePodMinutes              float64 `json:"predictive_pod_minutes"`
+	PredictiveUnderProvisionedMinutes float64 `json:"predictive_underprovisioned_minutes"`
+	// Matched reports that a reactive target on the grid is as safe.
+	Matched bool `json:"matched"`
+	// ReactiveTarget is the matching target, or the safest one when none matched.
+	ReactiveTarget float64 `json:"reactive_target"`
+	// ReactivePodMinutes and ReactiveUnderProvisionedMinutes are reactive
+	// scaling's figures at ReactiveTarget.
+	ReactivePodMinutes              float64 `json:"reactive_pod_minutes"`
+	ReactiveUnderProvisionedMinutes float64 `json:"reactive_underprovisioned_minutes"`
+	// Ratio is reactive pod-minutes over predictive pod-minutes.
+	Ratio float64 `json:"ratio"`
+	// Passes reports Ratio >= ReverseCheckMinRatio, or that reactive scaling
+	// cannot be as safe at all.
+	Passes bool `json:"passes"`
+}
+
+// horizonPeaks returns, per sample, the peak value of the samples in
+// (ts, ts+horizon], or NaN when there are none.
+func horizonPeaks(samples []Sample, horizon int64) []float64 {
+	peaks := make([]float64, len(samples))
+	for i, s := range samples {
+		peak := math.NaN()
+		for j := i + 1; j < len(samples) && samples[j].TS <= s.TS+horizon; j++ {
+			if math.IsNaN(peak) || samples[j].Value > peak {
+				peak = samples[j].Value
+			}
+		}
+		peaks[i] = peak
+	}
+	return peaks
+}
+
+// forecastError scores served values against horizon peaks on rows at or after scoredFrom.
+func forecastError(samples []Sample, served, peaks []float64, scoredFrom int64) ForecastError {
+	var fe ForecastError
+	var absSum, smapeSum float64
+	var smapeRows, under int
+	for i, s := range samples {
+		if s.TS < scoredFrom || math.IsNaN(peaks[i]) {
+			continue
+		}
+		f, a := served[i], peaks[i]
+		fe.Rows++
+		absSum += math.Abs(f - a)
+		if d := math.Abs(f) + math.Abs(a); d > 0 {
+			smapeSum += 2 * math.Abs(f-a) / d
+		}
+		smapeRows++
+		if f < a {
+			under++
+		}
+	}
+	if fe.Rows > 0 {
+		fe.MAE = absSum / float64(fe.Rows)
+		fe.UnderForecastShare = float64(under) / float64(fe.Rows)
+		fe.SMAPE = smapeSum / float64(smapeRows)
+	}
+	return fe
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes the report as aligned text.
+func (r *Report) WriteTable(w io.Writer, name string) error {
+	var b strings.Builder
+	in, st := r.Input, r.Settings
+	fmt.Fprintf(&b, "%s: %d rows, step %s, %.1f days, %d missing rows; scored %.1f days after %s warm-up\n",
+		name, in.Rows, seconds(in.StepSeconds), float64(in.End-in.Start)/86400, in.MissingRows,
+		in.ScoredMinutes/1440, seconds(st.WarmupSeconds))
+	fmt.Fprintf(&b, "pod capacity %.4g (p99 load %.4g needs %.0f pods), start-up %s, horizon %s, quantile %.2g, sync %s\n\n",
+		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds))
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-14s\t%-14s\tMASE\tsMAPE\tunder-fc\tfallback\ttarget\tpod-min\tunder-prov\tunder-min\tunmet\tactions\tsaving\t\n", "strategy", "model")
+	row := func(s StrategyReport, sc Scaling, saving string) {
+		mase := "-"
+		if s.Forecast.MASE != nil {
+			mase = fmt.Sprintf("%.3f", *s.Forecast.MASE)
+		}
+		fmt.Fprintf(tw, "%-14s\t%-14s\t%s\t%.1f%%\t%.1f%%\t%.1f%%\t%.0f%%\t%.0f\t%.2f%%\t%.0f\t%.3f%%\t%d\t%s\t\n",
+			s.Name, s.Model, mase, 100*s.Forecast.SMAPE, 100*s.Forecast.UnderForecastShare, 100*s.FallbackShare,
+			100*sc.Target, sc.PodMinutes, 100*sc.UnderProvisionedShare, sc.UnderProvisionedMinutes,
+			100*sc.UnmetDemandShare, sc.ScalingActions, saving)
+	}
+	for _, s := range r.Strategies {
+		row(s, s.AtReactiveTarget, pct(saving(r.Baseline.PodMinutes, s.AtReactiveTarget.PodMinutes)))
+		if s.Best != nil && s.Best.Target != s.AtReactiveTarget.Target {
+			row(s, s.Best.Scaling, pct(s.Best.Saving))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	p := r.Predictive
+	b.WriteString("\n")
+	if p.MeetsSafety {
+		fmt.Fprintf(&b, "predictive (%s) at target %.0f%%: %s pod-minutes saved vs reactive at %.0f%% (%.0f vs %.0f); under-provisioned %.0f vs %.0f min\n",
+			p.Model, 100*p.Target, pct(p.Saving), 100*r.Settings.ReactiveTarget, p.Chosen.PodMinutes, p.Baseline.PodMinutes,
+			p.Chosen.UnderProvisionedMinutes, p.Baseline.UnderProvisionedMinutes)
+	} else {
+		fmt.Fprintf(&b, "predictive (%s): no target on the grid is as safe as reactive at %.0f%% (%.0f under-provisioned min); safest is %.0f%% with %.0f min, %s pod-minutes saved\n",
+			p.Model, 100*r.Settings.ReactiveTarget, p.Baseline.UnderProvisionedMinutes, 100*p.Target, p.Chosen.UnderProvisionedMinutes, pct(p.Saving))
+	}
+	rc := p.Reverse
+	verdict := "pass"
+	if !rc.Passes {
+		verdict = "FAIL"
+	}
+	if rc.Matched {
+		fmt.Fprintf(&b, "reverse check: reactive needs target %.0f%% to be as safe (%.0f <= %.0f under-provisioned min): %.1f%% of predictive's pod-minutes (>= %.0f%%: %s)\n",
+			100*rc.ReactiveTarget, rc.ReactiveUnderProvisionedMinutes, rc.PredictiveUnderProvisionedMinutes, 100*rc.Ratio, 100*ReverseCheckMinRatio, verdict)
+	} else {
+		fmt.Fprintf(&b, "reverse check: reactive is never as safe on the grid (best %.0f min at %.0f%%, predictive %.0f min): %s\n",
+			rc.ReactiveUnderProvisionedMinutes, 100*rc.ReactiveTarget, rc.PredictiveUnderProvisionedMinutes, verdict)
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func pct(f float64) string { return fmt.Sprintf("%+.1f%%", 100*f) }
+
+func seconds(s float64) string { return (time.Duration(s * float64(time.Second))).String() }

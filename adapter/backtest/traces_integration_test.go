@@ -1,0 +1,102 @@
+//go:build integration
+
+package backtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+// The targets on the real traces of ../shared/traces, with the
+// default settings (p99 needs 20 pods, 120 s start-up, horizon 5m, 2 days of
+// warm-up, reactive baseline at 70%):
+//   - periodic traces: predictive scaling at a higher target saves at least
+//     15% of pod-minutes (median) at no more under-provisioned time (0.1
+//     percentage point allowance); a trace where no target is that safe
+//     counts as no saving at all;
+//   - non-periodic traces: reactive scaling as safe as predictive scaling at
+//     its chosen target needs at least 95% of its pod-minutes.
+var (
+	periodicTraces    = []string{"crane-input0", "crane-input1", "crane-input2", "crane-input15", "nasa-http-1995"}
+	nonPeriodicTraces = []string{"crane-input3", "crane-input4", "crane-input5", "crane-input6", "crane-input7"}
+)
+
+const minMedianSaving = 0.15
+
+func TestRealTracesMeetTargets(t *testing.T) {
+	dir := tracesDir(t)
+	savings := make([]float64, 0, len(periodicTraces))
+	for _, name := range periodicTraces {
+		rep := runTrace(t, dir, name)
+		p := rep.Predictive
+		saving := math.Inf(-1)
+		if p.MeetsSafety {
+			saving = p.Saving
+			if p.Chosen.UnderProvisionedShare > p.Baseline.UnderProvisionedShare+rep.Settings.Allowance+1e-12 {
+				t.Errorf("%s: chosen target %.2f is less safe than the baseline: %+v vs %+v", name, p.Target, p.Chosen, p.Baseline)
+			}
+		}
+		t.Logf("%s: target %.0f%%, saving %+.1f%%, under-provisioned %.0f min vs reactive %.0f min, pod-minutes %.0f vs %.0f",
+			name, 100*p.Target, 100*p.Saving, p.Chosen.UnderProvisionedMinutes, p.Baseline.UnderProvisionedMinutes,
+			p.Chosen.PodMinutes, p.Baseline.PodMinutes)
+		savings = append(savings, saving)
+	}
+	if m := median(savings); !(m >= minMedianSaving) {
+		t.Errorf("median saving on periodic traces %.1f%%, want >= %.0f%% (per trace: %v)", 100*m, 100*minMedianSaving, percents(savings))
+	}
+	for _, name := range nonPeriodicTraces {
+		rep := runTrace(t, dir, name)
+		rc := rep.Predictive.Reverse
+		t.Logf("%s: predictive at %.0f%% (%.0f pod-min, %.0f under-min); reactive at %.0f%% (%.0f pod-min, %.0f under-min, matched %v): ratio %.3f",
+			name, 100*rc.PredictiveTarget, rc.PredictivePodMinutes, rc.PredictiveUnderProvisionedMinutes,
+			100*rc.ReactiveTarget, rc.ReactivePodMinutes, rc.ReactiveUnderProvisionedMinutes, rc.Matched, rc.Ratio)
+		if rc.Matched && rc.ReactiveUnderProvisionedMinutes > rc.PredictiveUnderProvisionedMinutes+1e-9 {
+			t.Errorf("%s: reverse check matched a less safe reactive target", name)
+		}
+		if rc.Matched && rc.Ratio < ReverseCheckMinRatio {
+			t.Errorf("%s: reactive as safe as predictive needs %.1f%% of its pod-minutes, want >= %.0f%%",
+				name, 100*rc.Ratio, 100*ReverseCheckMinRatio)
+		}
+	}
+}
+
+func runTrace(t *testing.T, dir, name string) Report {
+	t.Helper()
+	path := filepath.Join(dir, name+".csv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open trace: %v", err)
+	}
+	defer f.Close()
+	samples, err := ParseCSV(f, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), samples, DefaultOptions())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return res.Report
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func percents(v []float64) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = fmt.Sprintf("%+.1f%%", 100*x)
+	}
+	return out
+}
