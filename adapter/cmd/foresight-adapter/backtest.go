@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/foresight-dev/foresight/adapter/backtest"
+	"github.com/foresight-dev/foresight/adapter/forecast"
+)
+
+// backtestModels are the models --model accepts.
+var backtestModels = []forecast.Model{
+	forecast.ModelAuto, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
+	forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier,
+}
+
+// runBacktest implements `foresight-adapter backtest`.
+func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts := backtest.DefaultOptions()
+	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (Unix seconds; header optional; gaps allowed)")
+	model := fs.String("model", string(opts.Model), "predictive model: "+modelList())
+	servedOut := fs.String("served-out", "", "write the value served at each input row to CSV `FILE` (ts,value)")
+	plotOut := fs.String("plot", "", "write a PNG plot of load, served value and replicas to `FILE`")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	fs.DurationVar(&opts.Horizon, "horizon", opts.Horizon, "forecast horizon")
+	fs.Float64Var(&opts.Quantile, "quantile", opts.Quantile, "served upper quantile of the forecast, in (0, 1)")
+	fs.DurationVar(&opts.Warmup, "warmup", opts.Warmup, "leading time simulated but not scored")
+	fs.DurationVar(&opts.StartupDelay, "startup", opts.StartupDelay, "time a new pod takes before it serves load")
+	fs.Float64Var(&opts.Capacity, "capacity", 0, "load one pod serves (default: p99 load / --pods-at-p99)")
+	fs.Float64Var(&opts.PodsAtP99, "pods-at-p99", opts.PodsAtP99, "pods the p99 load needs at full capacity (sets the capacity)")
+	fs.Float64Var(&opts.ReactiveTarget, "reactive-target", opts.ReactiveTarget, "reactive baseline's HPA target, fraction of capacity")
+	fs.Float64Var(&opts.TargetMin, "target-min", opts.TargetMin, "lowest HPA target searched, fraction of capacity")
+	fs.Float64Var(&opts.TargetMax, "target-max", opts.TargetMax, "highest HPA target searched, fraction of capacity")
+	fs.Float64Var(&opts.TargetStep, "target-step", opts.TargetStep, "step of the target search")
+	allowance := fs.Float64("allowance", 100*opts.Allowance, "extra under-provisioned time, in percentage points, that still counts as equally safe")
+	minReplicas := fs.Int("min-replicas", int(opts.MinReplicas), "HPA minReplicas")
+	maxReplicas := fs.Int("max-replicas", int(opts.MaxReplicas), "HPA maxReplicas")
+	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
+	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
+	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
+	// Price inputs switch the backtest to its cost mode (shadowreport.go).
+	costs := addCostFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: foresight-adapter backtest --input FILE.csv [flags]")
+		fmt.Fprintln(stderr, "\nReplays a load trace through the forecaster and the HPA model and compares")
+		fmt.Fprintln(stderr, "predictive with reactive scaling.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *input == "" {
+		return fmt.Errorf("%w: --input is required", errUsage)
+	}
+	opts.Model = forecast.Model(*model)
+	if !slices.Contains(backtestModels, opts.Model) {
+		return fmt.Errorf("%w: --model %q is not one of %s", errUsage, *model, modelList())
+	}
+	opts.Allowance = *allowance / 100
+	opts.MinReplicas, opts.MaxReplicas = int32(*minReplicas), int32(*maxReplicas)
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	f, err := os.Open(*input)
+	if err != nil {
+		return fmt.Errorf("open input: %w", err)
+	}
+	samples, err := backtest.ParseCSV(f, *input)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if costs.enabled() {
+		if *servedOut != "" || *plotOut != "" {
+			return fmt.Errorf("%w: --served-out and --plot are not available with price inputs", errUsage)
+		}
+		return runCostBacktest(ctx, samples, opts, costs, filepath.Base(*input), *asJSON, stdout)
+	}
+	if isTerminal(stderr) {
+		p := &progressLine{w: stderr, last: -1}
+		opts.Progress = p.update
+		defer p.clear()
+	}
+	res, err := backtest.Run(ctx, samples, opts)
+	if err != nil {
+		return err
+	}
+	if *servedOut != "" {
+		if err := writeFile(*servedOut, func(w io.Writer) error {
+			return backtest.WriteServedCSV(w, res.Samples, res.Served[backtest.StrategyPredictive])
+		}); err != nil {
+			return err
+		}
+	}
+	if *plotOut != "" {
+		if err := writeFile(*plotOut, func(w io.Writer) error {
+			return backtest.WritePlot(w, res, filepath.Base(*input))
+		}); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return res.Report.WriteJSON(stdout)
+	}
+	return res.Report.WriteTable(stdout, filepath.Base(*input))
+}
+
+func modelList() string {
+	names := make([]string, len(backtestModels))
+	for i, m := range backtestModels {
+		names[i] = string(m)
+	}
+	return strings.Join(names, "|")
+}
+
+// writeFile writes path through fn, reporting errors with the path.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressLine redraws one status line as forecasting advances.
+type progressLine struct {
+	w     io.Writer
+	stage string
+	last  int
+}
+
+func (p *progressLine) update(stage string, done, total int) {
+	percent := 100 * done / max(total, 1)
+	if stage == p.stage && percent == p.last {
+		return
+	}
+	p.stage, p.last = stage, percent
+	fmt.Fprintf(p.w, "\r%-28s %3d%% (%d/%d rows)\033[K", stage, percent, done, total)
+}
+
+func (p *progressLine) clear() {
+	if p.last >= 0 {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

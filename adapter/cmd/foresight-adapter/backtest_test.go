@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeTrace writes a generated daily-periodic trace of rows one-minute
+// samples (with a 30-minute gap) and returns its path.
+func writeTrace(t *testing.T, dir, name string, rows int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range rows {
+		if i >= 600 && i < 630 {
+			continue
+		}
+		ts := 1_700_000_000 + int64(i)*60
+		v := 50 + 30*math.Sin(2*math.Pi*float64(i)/1440) + 3*math.Sin(float64(i)*0.7)
+		fmt.Fprintf(&b, "%d,%.3f\n", ts, v)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCLI(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("%q: exit %d: %s", args, code, stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+func TestBacktestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	full := writeTrace(t, dir, "full.csv", 3*1440)
+	servedFull := filepath.Join(dir, "served-full.csv")
+	plot := filepath.Join(dir, "plot.png")
+	stdout, stderr := runCLI(t, "backtest", "--input", full, "--warmup", "24h", "--json",
+		"--served-out", servedFull, "--plot", plot)
+	if stderr != "" {
+		t.Errorf("stderr is not a terminal, yet got output %q", stderr)
+	}
+	var report map[string]any
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
+	}
+	if _, ok := report["predictive"]; !ok {
+		t.Fatalf("report lacks predictive: %s", stdout)
+	}
+
+	f, err := os.Open(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Fatalf("--plot did not write a PNG: %v", err)
+	}
+
+	served := readLines(t, servedFull)
+	input := readLines(t, full)
+	if len(served) != len(input) || served[0] != "ts,value" {
+		t.Fatalf("served-out has %d lines (header %q), input %d", len(served), served[0], len(input))
+	}
+	for i := 1; i < len(input); i++ {
+		if strings.Split(served[i], ",")[0] != strings.Split(input[i], ",")[0] {
+			t.Fatalf("served-out line %d %q does not match input ts %q", i+1, served[i], input[i])
+		}
+	}
+
+	// Deterministic: the same input gives the same bytes.
+	again := filepath.Join(dir, "served-again.csv")
+	runCLI(t, "backtest", "--input", full, "--warmup", "24h", "--served-out", again)
+	if a, b := readFile(t, servedFull), readFile(t, again); !bytes.Equal(a, b) {
+		t.Fatal("two runs on the same input wrote different served values")
+	}
+
+	// Causal: truncating the input leaves every earlier served value unchanged.
+	short := filepath.Join(dir, "short.csv")
+	if err := os.WriteFile(short, []byte(strings.Join(input[:1500], "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	servedShort := filepath.Join(dir, "served-short.csv")
+	runCLI(t, "backtest", "--input", short, "--warmup", "0s", "--served-out", servedShort)
+	got := readLines(t, servedShort)
+	if len(got) != 1500 {
+		t.Fatalf("truncated served-out has %d lines, want 1500", len(got))
+	}
+	for i := range got {
+		if got[i] != served[i] {
+			t.Fatalf("line %d: truncated input served %q, full input %q", i+1, got[i], served[i])
+		}
+	}
+}
+
+func TestBacktestTableAndBadInput(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTrace(t, dir, "trace.csv", 2*1440)
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "12h")
+	for _, want := range []string{"trace.csv:", "strategy", "predictive", "reverse check"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("ts,value\n60,1\n120,oops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", bad}, &out, &errOut); code != 1 {
+		t.Fatalf("malformed input: exit %d, want 1", code)
+	}
+	if want := bad + `:3: field value: "oops" is not a number`; !strings.Contains(errOut.String(), want) {
+		t.Fatalf("stderr %q lacks %q", errOut.String(), want)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	return strings.Split(strings.TrimRight(string(readFile(t, path)), "\n"), "\n")
+}
+
+func TestProgressLine(t *testing.T) {
+	var buf bytes.Buffer
+	p := &progressLine{w: &buf, last: -1}
+	p.clear() // nothing drawn yet: nothing to clear
+	if buf.Len() != 0 {
+		t.Fatalf("clear before any update wrote %q", buf.String())
+	}
+	p.update("forecasting", 1, 200)
+	p.update("forecasting", 1, 200) // same percent: no redraw
+	p.update("forecasting", 100, 200)
+	p.clear()
+	got := buf.String()
+	if n := strings.Count(got, "\r"); n != 3 {
+		t.Fatalf("%d redraws in %q, want 2 updates and 1 clear", n, got)
+	}
+	if !strings.Contains(got, " 50% (100/200 rows)") {
+		t.Fatalf("progress %q lacks the 50%% line", got)
+	}
+}
+
+func TestBacktestFlagsReachReport(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTrace(t, dir, "trace.csv", 2*1440)
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "12h", "--json",
+		"--horizon", "10m", "--quantile", "0.8", "--model", "seasonal-naive", "--startup", "60s",
+		"--reactive-target", "0.6", "--capacity", "5")
+	var rep struct {
+		Settings struct {
+			Horizon        float64 `json:"horizon_seconds"`
+			Quantile       float64 `json:"quantile"`
+			Model          string  `json:"model"`
+			Startup        float64 `json:"startup_delay_seconds"`
+			Warmup         float64 `json:"warmup_seconds"`
+			ReactiveTarget float64 `json:"reactive_target"`
+			Capacity       float64 `json:"capacity"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Settings
+	if s.Horizon != 600 || s.Quantile != 0.8 || s.Model != "seasonal-naive" || s.Startup != 60 ||
+		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 {
+		t.Fatalf("settings %+v do not match the flags", s)
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	"k8s.io/metrics/pkg/client/external_metrics"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestDemoServesPredictedMetric(t *testing.T) {
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(context.Background(), []string{"--port", "0", "--duration", "9s", "--history", "72h", "--cert-dir", t.TempDir()}, &out, io.Discard)
+	}()
+	urlRE := regexp.MustCompile(`serving on (https://127\.0\.0\.1:\d+)`)
+	var base string
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("demo printed no address:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "curl -k "+base+"/apis/external.metrics.k8s.io/v1beta1/namespaces/demo/predicted_requests_per_second") {
+		t.Errorf("demo did not print the curl command:\n%s", out.String())
+	}
+	c, err := external_metrics.NewForConfig(&rest.Config{Host: base, TLSClientConfig: rest.TLSClientConfig{Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, reactive float64
+	var at time.Time
+	for deadline := time.Now().Add(12 * time.Second); ; {
+		l, err := c.NamespacedMetrics("demo").List("predicted_requests_per_second", k8slabels.Everything())
+		r, rerr := c.NamespacedMetrics("demo").List("requests_per_second", k8slabels.Everything())
+		if err == nil && rerr == nil && len(l.Items) == 1 && len(r.Items) == 1 {
+			served, at = l.Items[0].Value.AsApproximateFloat64(), l.Items[0].Timestamp.Time
+			reactive = r.Items[0].Value.AsApproximateFloat64()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo metric not served: %v / %v\n%s", err, rerr, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if served <= 0 || reactive <= 0 || served < reactive*0.5 {
+		t.Errorf("served %v, reactive %v: want positive values of the same load", served, reactive)
+	}
+	if at.IsZero() {
+		t.Error("served value without timestamp")
+	}
+	// Data time runs accelerated: a second later the served sample is newer.
+	time.Sleep(2 * time.Second)
+	l, err := c.NamespacedMetrics("demo").List("predicted_requests_per_second", k8slabels.Everything())
+	if err != nil || len(l.Items) != 1 || !l.Items[0].Timestamp.Time.After(at) {
+		t.Errorf("served sample did not advance with accelerated time: %v %+v", err, l)
+	}
+	// Other namespaces see nothing.
+	if l, err := c.NamespacedMetrics("default").List("predicted_requests_per_second", k8slabels.Everything()); err != nil || len(l.Items) != 0 {
+		t.Errorf("namespace default: %v %+v", err, l)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not stop after --duration")
+	}
+	lines := regexp.MustCompile(`(?m)^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d  observed .* predicted_requests_per_second`).FindAllString(out.String(), -1)
+	if len(lines) < 3 {
+		t.Errorf("want a live line per cycle, got %d:\n%s", len(lines), out.String())
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestDispatchUsage(t *testing.T) {
+	cases := []struct {
+		args     []string
+		code     int
+		inStderr string
+		inStdout string
+	}{
+		{nil, 2, "usage: foresight-adapter", ""},
+		{[]string{"frobnicate"}, 2, `unknown subcommand "frobnicate"`, ""},
+		{[]string{"help"}, 0, "", "backtest"},
+		{[]string{"backtest"}, 2, "--input is required", ""},
+		{[]string{"backtest", "--input", "x.csv", "--model", "magic"}, 2, `--model "magic" is not one of`, ""},
+		{[]string{"backtest", "--bogus"}, 2, "flag provided but not defined", ""},
+		{[]string{"backtest", "--input", "x.csv", "--quantile", "2"}, 2, "quantile 2", ""},
+		{[]string{"backtest", "-h"}, 0, "-served-out FILE", ""},
+		{[]string{"backtest", "--input", "/nonexistent/x.csv"}, 1, "open input", ""},
+	}
+	for _, tc := range cases {
+		var stdout, stderr bytes.Buffer
+		code := dispatch(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.args, code, tc.code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), tc.inStderr) {
+			t.Errorf("%q: stderr %q lacks %q", tc.args, stderr.String(), tc.inStderr)
+		}
+		if !strings.Contains(stdout.String(), tc.inStdout) {
+			t.Errorf("%q: stdout %q lacks %q", tc.args, stdout.String(), tc.inStdout)
+		}
+	}
+}

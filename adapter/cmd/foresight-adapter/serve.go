@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+
+	"github.com/foresight-dev/foresight/adapter/provider"
+	"github.com/foresight-dev/foresight/adapter/server"
+	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// runServe implements `foresight-adapter serve`: the aggregated metrics API
+// server reading forecasts from an in-memory store that a background loop
+// keeps current from Prometheus.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "metric rule `FILE` (reloaded when it changes and on SIGHUP)")
+	reloadEvery := fs.Duration("config-check-interval", serving.DefaultReloadInterval, "how often the rule file is checked for changes")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var prom source.PrometheusConfig
+	prom.AddFlags(fs)
+	fs.BoolVar(&prom.InsecureSkipVerify, "prometheus-insecure-skip-tls-verify", false, "alias of --prometheus-insecure-skip-verify")
+	opts := server.NewOptions()
+	opts.AddFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: foresight-adapter serve --config FILE --prometheus-url URL [flags]")
+		fmt.Fprintln(stderr, "\nServes predicted metrics on external.metrics.k8s.io and custom.metrics.k8s.io.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *configPath == "" || prom.Address == "" {
+		return fmt.Errorf("%w: --config and --prometheus-url are required", errUsage)
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	reg := newRegistry()
+	src, err := source.NewPrometheus(prom, reg, log)
+	if err != nil {
+		return err
+	}
+	kube, err := server.ClusterConfig(opts.ListerKubeconfig)
+	if err != nil {
+		return err
+	}
+	objects, err := server.NewClusterObjects(kube)
+	if err != nil {
+		return err
+	}
+	a, err := newAdapter(adapterParts{
+		source: src, registry: reg, log: log, opts: opts, objects: objects,
+	})
+	if err != nil {
+		return err
+	}
+	reloader := serving.NewReloader(*configPath, serving.ConfigLoader, a.loop, a.metrics, log, *reloadEvery)
+	if err := reloader.Reload(true); err != nil {
+		return fmt.Errorf("initial rules: %w", err)
+	}
+	return a.run(ctx, reloader.Run)
+}
+
+// adapterParts are what serve and demo differ in.
+type adapterParts struct {
+	source   source.Source
+	registry *prometheus.Registry
+	log      *slog.Logger
+	opts     *server.Options
+	objects  provider.ObjectLister // nil without a cluster
+	now      func() time.Time      // data clock; nil: wall clock
+	interval time.Duration         // cycle interval; 0: each rule's step
+	onCycle  func(metric string, snap *serving.Snapshot)
+}
+
+// adapter is a wired adapter: store, loop, provider and API server.
+type adapter struct {
+	store   *serving.Store
+	metrics *serving.Metrics
+	loop    *serving.Loop
+	server  *server.Server
+	log     *slog.Logger
+}
+
+func newAdapter(p adapterParts) (*adapter, error) {
+	metrics, err := serving.NewMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	store := serving.NewStore(p.now)
+	loop, err := serving.NewLoop(serving.LoopOptions{
+		Source: p.source, Store: store, Metrics: metrics, Logger: p.log,
+		Now: p.now, Interval: p.interval, OnCycle: p.onCycle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(p.opts, server.Config{
+		Provider: provider.New(store, p.objects),
+		Registry: p.registry,
+		Ready: func() error {
+			if !loop.Ready() {
+				return errors.New("rules not loaded or first forecast cycle not done")
+			}
+			return nil
+		},
+		Logger: p.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &adapter{store: store, metrics: metrics, loop: loop, server: srv, log: p.log}, nil
+}
+
+// run runs the loop, the extra background tasks and the server until ctx is
+// done or the server fails.
+func (a *adapter) run(ctx context.Context, tasks ...func(context.Context)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { a.loop.Run(ctx) })
+	for _, t := range tasks {
+		wg.Go(func() { t(ctx) })
+	}
+	err := a.server.Run(ctx)
+	cancel()
+	wg.Wait()
+	if ctx.Err() != nil && err == nil {
+		return nil
+	}
+	return err
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

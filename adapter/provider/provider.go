@@ -1,0 +1,263 @@
+// Package provider serves Foresight's forecasts through the Kubernetes metrics
+// APIs: it implements sigs.k8s.io/custom-metrics-apiserver's
+// ExternalMetricsProvider and CustomMetricsProvider on top of the in-memory
+// serving.Store. Requests never query the metric source: they filter the few
+// series of the request's namespace in memory.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/prometheus/prometheus/model/labels"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/metrics/pkg/apis/custom_metrics"
+	"k8s.io/metrics/pkg/apis/external_metrics"
+	cmprovider "sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
+	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// ObjectLister lists the names of the objects of a kind in a namespace that
+// match a label selector. It answers custom-metrics requests by selector (the
+// HPA's Pods metrics). Implementations read the Kubernetes API or a cache of it.
+type ObjectLister interface {
+	ListObjectNames(ctx context.Context, namespace string, selector k8slabels.Selector, resource schema.GroupResource) ([]string, error)
+}
+
+// Provider answers metrics API requests from a serving.Store.
+type Provider struct {
+	store   *serving.Store
+	objects ObjectLister
+}
+
+var (
+	_ cmprovider.ExternalMetricsProvider = (*Provider)(nil)
+	_ cmprovider.CustomMetricsProvider   = (*Provider)(nil)
+)
+
+// New returns a Provider reading store. objects may be nil when no cluster is
+// reachable; object selectors are then matched against the series' labels.
+func New(store *serving.Store, objects ObjectLister) *Provider {
+	return &Provider{store: store, objects: objects}
+}
+
+var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}
+
+// GetExternalMetric returns the served values of the metric's series in
+// namespace that match metricSelector.
+func (p *Provider) GetExternalMetric(_ context.Context, namespace string, metricSelector k8slabels.Selector, info cmprovider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
+	entries, err := p.lookup(serving.Query{Metric: info.Metric, API: serving.APIExternal, Namespace: namespace}, metricSelector, externalResource)
+	if err != nil {
+		return nil, err
+	}
+	out := &external_metrics.ExternalMetricValueList{Items: make([]external_metrics.ExternalMetricValue, 0, len(entries))}
+	for _, e := range entries {
+		out.Items = append(out.Items, external_metrics.ExternalMetricValue{
+			MetricName:   info.Metric,
+			MetricLabels: e.Labels.Map(),
+			Timestamp:    metav1.NewTime(e.Time()),
+			Value:        milliQuantity(e.Forecast.Value),
+		})
+	}
+	return out, nil
+}
+
+// ListAllExternalMetrics lists the metrics of the external rules.
+func (p *Provider) ListAllExternalMetrics() []cmprovider.ExternalMetricInfo {
+	var out []cmprovider.ExternalMetricInfo
+	for _, r := range p.store.Rules() {
+		if r.API == serving.APIExternal {
+			out = append(out, cmprovider.ExternalMetricInfo{Metric: r.Metric})
+		}
+	}
+	return out
+}
+
+// ListAllMetrics lists the metrics of the object and pods rules.
+func (p *Provider) ListAllMetrics() []cmprovider.CustomMetricInfo {
+	var out []cmprovider.CustomMetricInfo
+	for _, r := range p.store.Rules() {
+		if r.API == serving.APIObject || r.API == serving.APIPods {
+			out = append(out, cmprovider.CustomMetricInfo{GroupResource: r.Resource, Namespaced: true, Metric: r.Metric})
+		}
+	}
+	return out
+}
+
+// GetMetricByName returns the served value of the metric for one object.
+func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) (*custom_metrics.MetricValue, error) {
+	q, err := p.customQuery(name.Namespace, info)
+	if err != nil {
+		return nil, err
+	}
+	q.Objects = map[string]bool{name.Name: true}
+	entries, err := p.lookup(q, metricSelector, info.GroupResource)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, cmprovider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
+	}
+	vals := customValues(entries, info, metricSelector)
+	if len(vals) > 1 {
+		// Several series of one object (e.g. per-container): serve their sum, at the oldest sample time.
+		sum := vals[0]
+		total := 0.0
+		for _, e := range entries {
+			total += e.Forecast.Value
+			if e.Time().Before(sum.Timestamp.Time) {
+				sum.Timestamp = metav1.NewTime(e.Time())
+			}
+		}
+		sum.Value = milliQuantity(total)
+		return &sum, nil
+	}
+	return &vals[0], nil
+}
+
+// GetMetricBySelector returns the served values of the metric for the objects
+// in namespace matching selector.
+func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, selector k8slabels.Selector, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) (*custom_metrics.MetricValueList, error) {
+	q, err := p.customQuery(namespace, info)
+	if err != nil {
+		return nil, err
+	}
+	var extra []*labels.Matcher
+	if selector != nil && !selector.Empty() {
+		if p.objects != nil {
+			names, err := p.objects.ListObjectNames(ctx, namespace, selector, info.GroupResource)
+			if err != nil {
+				return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("list %s in %s: %v", info.GroupResource, namespace, err))
+			}
+			q.Objects = make(map[string]bool, len(names))
+			for _, n := range names {
+				q.Objects[n] = true
+			}
+		} else {
+			// No cluster to list objects: match the selector against the series' labels.
+			snap := p.store.Snapshot(info.Metric)
+			if snap != nil {
+				extra, err = source.SelectorMatchers(snap.Info.NamespaceLabel, namespace, selector)
+				if err != nil {
+					return nil, badSelector(err)
+				}
+			}
+		}
+	}
+	q.Matchers = extra
+	entries, err := p.lookup(q, metricSelector, info.GroupResource)
+	if err != nil {
+		return nil, err
+	}
+	return &custom_metrics.MetricValueList{Items: customValues(entries, info, metricSelector)}, nil
+}
+
+// customQuery checks the request's scope and returns its store query.
+func (p *Provider) customQuery(namespace string, info cmprovider.CustomMetricInfo) (serving.Query, error) {
+	snap := p.store.Snapshot(info.Metric)
+	if snap == nil || namespace == "" || (snap.Info.API != serving.APIObject && snap.Info.API != serving.APIPods) {
+		return serving.Query{}, cmprovider.NewMetricNotFoundError(info.GroupResource, info.Metric)
+	}
+	return serving.Query{Metric: info.Metric, API: snap.Info.API, Resource: info.GroupResource, Namespace: namespace}, nil
+}
+
+// lookup adds the metric selector's matchers (with the namespace enforced)
+// to q and reads the store, mapping its errors to API errors.
+func (p *Provider) lookup(q serving.Query, metricSelector k8slabels.Selector, gr schema.GroupResource) ([]*serving.Entry, error) {
+	snap := p.store.Snapshot(q.Metric)
+	if snap == nil {
+		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
+	}
+	if q.Namespace == "" {
+		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
+	}
+	ms, err := source.SelectorMatchers(snap.Info.NamespaceLabel, q.Namespace, metricSelector)
+	if err != nil {
+		return nil, badSelector(err)
+	}
+	q.Matchers = append(q.Matchers, ms...)
+	entries, _, err := p.store.Lookup(q)
+	var stale *serving.StaleError
+	switch {
+	case err == nil:
+		return entries, nil
+	case errors.Is(err, serving.ErrUnknownMetric):
+		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
+	case errors.As(err, &stale):
+		return nil, apierrors.NewServiceUnavailable(stale.Error())
+	default:
+		return nil, apierrors.NewInternalError(err)
+	}
+}
+
+func badSelector(err error) error {
+	return apierrors.NewBadRequest(fmt.Sprintf("label selector: %v", err))
+}
+
+func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) []custom_metrics.MetricValue {
+	var sel *metav1.LabelSelector
+	if metricSelector != nil && !metricSelector.Empty() {
+		if s, err := metav1.ParseToLabelSelector(metricSelector.String()); err == nil {
+			sel = s
+		}
+	}
+	kind, apiVersion := kindFor(info.GroupResource)
+	out := make([]custom_metrics.MetricValue, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, custom_metrics.MetricValue{
+			DescribedObject: custom_metrics.ObjectReference{
+				Kind: kind, APIVersion: apiVersion, Namespace: e.Namespace, Name: e.Object,
+			},
+			Metric:    custom_metrics.MetricIdentifier{Name: info.Metric, Selector: sel},
+			Timestamp: metav1.NewTime(e.Time()),
+			Value:     milliQuantity(e.Forecast.Value),
+		})
+	}
+	return out
+}
+
+// kindFor names the kind of common resources for object references.
+func kindFor(gr schema.GroupResource) (kind, apiVersion string) {
+	known := map[schema.GroupResource][2]string{
+		{Resource: "pods"}:                                  {"Pod", "v1"},
+		{Resource: "services"}:                              {"Service", "v1"},
+		{Resource: "namespaces"}:                            {"Namespace", "v1"},
+		{Group: "apps", Resource: "deployments"}:            {"Deployment", "apps/v1"},
+		{Group: "apps", Resource: "statefulsets"}:           {"StatefulSet", "apps/v1"},
+		{Group: "apps", Resource: "replicasets"}:            {"ReplicaSet", "apps/v1"},
+		{Group: "apps", Resource: "daemonsets"}:             {"DaemonSet", "apps/v1"},
+		{Group: "networking.k8s.io", Resource: "ingresses"}: {"Ingress", "networking.k8s.io/v1"},
+	}
+	if k, ok := known[gr]; ok {
+		return k[0], k[1]
+	}
+	return gr.Resource, gr.Group
+}
+
+// milliQuantity converts a served value to a milli-quantity, the unit the HPA
+// computes with. Values beyond the int64 range saturate.
+func milliQuantity(v float64) resource.Quantity {
+	const limit = math.MaxInt64 / 2
+	m := math.Ceil(v * 1000)
+	var milli int64
+	switch {
+	case math.IsNaN(m):
+		milli = 0
+	case m >= limit:
+		milli = limit
+	case m <= -limit:
+		milli = -limit
+	default:
+		milli = int64(m)
+	}
+	return *resource.NewMilliQuantity(milli, resource.DecimalSI)
+}

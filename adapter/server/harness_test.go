@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"k8s.io/client-go/rest"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/provider"
+	"github.com/foresight-dev/foresight/adapter/server"
+	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// t0 is the data time the harness' clock starts at: the newest generated sample.
+var t0 = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+
+// fakeClock is the data clock of the loop and the store.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// switchSource is a real source that can be taken down, as a Prometheus outage.
+type switchSource struct {
+	source.Source
+	down atomic.Bool
+}
+
+var errSourceDown = errors.New("source down (test)")
+
+func (s *switchSource) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]source.Series, error) {
+	if s.down.Load() {
+		return nil, errSourceDown
+	}
+	return s.Source.QueryRange(ctx, q, start, end, step)
+}
+
+// harness is the real adapter server on loopback with an embedded source.
+type harness struct {
+	url   string
+	emb   *source.Embedded
+	src   *switchSource
+	clock *fakeClock
+	store *serving.Store
+	loop  *serving.Loop
+	reg   *prometheus.Registry
+}
+
+// startHarness fills the embedded source with fill, loads rules and starts
+// the server; it returns once the first cycle of every rule is done.
+func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) *harness {
+	tb.Helper()
+	reg := prometheus.NewRegistry()
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: tb.TempDir(), Registerer: reg})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = emb.Close() })
+	fill(emb)
+	h := &harness{emb: emb, src: &switchSource{Source: emb}, clock: &fakeClock{}, reg: reg}
+	h.clock.Set(t0)
+	metrics, err := serving.NewMetrics(reg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	h.store = serving.NewStore(h.clock.Now)
+	h.loop, err = serving.NewLoop(serving.LoopOptions{
+		Source: h.src, Store: h.store, Metrics: metrics, Logger: log,
+		Now: h.clock.Now, Interval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := config.Parse([]byte(rules), "test-rules.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rs, err := serving.RulesFromConfig(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.loop.SetRules(rs); err != nil {
+		tb.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts := server.NewOptions()
+	opts.Local = true
+	opts.Adapter.SecureServing.Listener = ln
+	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
+	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
+	srv, err := server.New(opts, server.Config{
+		Provider: provider.New(h.store, nil),
+		Registry: reg,
+		Ready: func() error {
+			if !h.loop.Ready() {
+				return errors.New("not ready")
+			}
+			return nil
+		},
+		Logger: log,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { h.loop.Run(ctx) })
+	wg.Go(func() {
+		if err := srv.Run(ctx); err != nil {
+			tb.Errorf("server: %v", err)
+		}
+	})
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+	h.url = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort))
+	waitFor(tb, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get("/readyz") == nil })
+	return h
+}
+
+// restConfig is the client configuration for the harness' server.
+func (h *harness) restConfig() *rest.Config {
+	return &rest.Config{Host: h.url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1}
+}
+
+// get fetches path and returns an error unless the status is 200.
+func (h *harness) get(path string) error {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Get(h.url + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+	}
+	return nil
+}
+
+// appendSteps appends values (one per minute, ending at end) to the series.
+func appendSteps(tb testing.TB, emb *source.Embedded, lbls labels.Labels, end time.Time, values ...float64) {
+	tb.Helper()
+	samples := make([]source.Sample, len(values))
+	for i, v := range values {
+		samples[i] = source.Sample{T: end.Add(-time.Duration(len(values)-1-i) * time.Minute).UnixMilli(), V: v}
+	}
+	if err := emb.AppendSeries(lbls, samples); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

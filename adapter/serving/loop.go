@@ -1,0 +1,466 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// Defaults of the loop.
+const (
+	// DefaultHistory is the history loaded at start when a rule's settings give none.
+	DefaultHistory = 14 * 24 * time.Hour
+	// DefaultStaleAfter is the staleness limit when a rule gives none.
+	DefaultStaleAfter = 5 * time.Minute
+	// DefaultMaxPointsPerQuery bounds the points per series of one range query
+	// (Prometheus refuses more than 11,000); history is loaded in chunks of this size.
+	DefaultMaxPointsPerQuery = 1440
+)
+
+// Loop runs every rule's forecast cycle and publishes the results into a Store.
+type Loop struct {
+	source   source.Source
+	store    *Store
+	metrics  *Metrics
+	log      *slog.Logger
+	now      func() time.Time
+	interval time.Duration
+	maxPts   int
+	onCycle  func(metric string, snap *Snapshot)
+
+	mu       sync.Mutex
+	ctx      context.Context
+	workers  map[string]*worker
+	rulesSet bool
+}
+
+// LoopOptions configure a Loop. Source, Store and Metrics are required.
+type LoopOptions struct {
+	// Source answers the rules' range queries.
+	Source source.Source
+	// Store receives the snapshots.
+	Store *Store
+	// Metrics receives the loop's metrics.
+	Metrics *Metrics
+	// Logger logs cycles and errors (slog.Default when nil).
+	Logger *slog.Logger
+	// Now is the clock of the data (time.Now when nil). The demo runs it accelerated.
+	Now func() time.Time
+	// Interval is the real time between cycles; zero uses each rule's step.
+	Interval time.Duration
+	// MaxPointsPerQuery bounds points per series per query (DefaultMaxPointsPerQuery when zero).
+	MaxPointsPerQuery int
+	// OnCycle, when set, is called after each successful cycle of a rule.
+	OnCycle func(metric string, snap *Snapshot)
+}
+
+// NewLoop returns a Loop with no rules. Call Run, then SetRules.
+func NewLoop(o LoopOptions) (*Loop, error) {
+	if o.Source == nil || o.Store == nil || o.Metrics == nil {
+		return nil, fmt.Errorf("serving: loop needs a source, a store and metrics")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxPointsPerQuery <= 0 {
+		o.MaxPointsPerQuery = DefaultMaxPointsPerQuery
+	}
+	return &Loop{
+		source: o.Source, store: o.Store, metrics: o.Metrics, log: o.Logger, now: o.Now,
+		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle,
+		workers: map[string]*worker{},
+	}, nil
+}
+
+// Run starts the loop's lifetime: workers run until ctx is done. Run blocks
+// until ctx is done and all workers stopped.
+func (l *Loop) Run(ctx context.Context) {
+	l.mu.Lock()
+	l.ctx = ctx
+	for _, w := range l.workers {
+		w.start(ctx, l)
+	}
+	l.mu.Unlock()
+	<-ctx.Done()
+	l.mu.Lock()
+	ws := make([]*worker, 0, len(l.workers))
+	for _, w := range l.workers {
+		ws = append(ws, w)
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		w.stop()
+	}
+}
+
+// SetRules replaces the running rules. A rule equal to a running one keeps its
+// worker and its series' state; changed and new rules start fresh; removed
+// rules stop and leave the store.
+func (l *Loop) SetRules(rules []Rule) error {
+	seen := map[string]bool{}
+	for i, r := range rules {
+		if r.Info.Metric == "" {
+			return fmt.Errorf("serving: rule %d has no metric name", i)
+		}
+		if seen[r.Info.Metric] {
+			return fmt.Errorf("serving: metric %q is served by two rules", r.Info.Metric)
+		}
+		if r.Settings.Step <= 0 {
+			return fmt.Errorf("serving: rule %q: step must be positive", r.Info.Metric)
+		}
+		if _, err := forecast.NewForecaster(r.Settings); err != nil {
+			return fmt.Errorf("serving: rule %q: %w", r.Info.Metric, err)
+		}
+		seen[r.Info.Metric] = true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fresh []*worker
+	for name, w := range l.workers {
+		if !seen[name] {
+			w.stop()
+			delete(l.workers, name)
+			l.metrics.forgetMetric(name)
+		}
+	}
+	for _, r := range rules {
+		r := normalize(r)
+		if w, ok := l.workers[r.Info.Metric]; ok {
+			if reflect.DeepEqual(w.rule, r) {
+				continue
+			}
+			w.stop()
+			l.metrics.forgetMetric(r.Info.Metric)
+		}
+		w := &worker{rule: r, series: map[string]*seriesState{}}
+		l.workers[r.Info.Metric] = w
+		fresh = append(fresh, w)
+		// A new metric is listed at once; reads say "no forecast yet" instead of "unknown".
+		// A changed rule keeps serving its last snapshot until its first cycle completes.
+		if l.store.Snapshot(r.Info.Metric) == nil {
+			l.store.Publish(&Snapshot{Info: r.Info, ByNamespace: map[string][]*Entry{}})
+		}
+	}
+	l.store.Retain(seen)
+	l.metrics.rules.Set(float64(len(rules)))
+	l.rulesSet = true
+	if l.ctx != nil {
+		for _, w := range fresh {
+			w.start(l.ctx, l)
+		}
+	}
+	return nil
+}
+
+// Ready reports whether rules were set and every rule completed a cycle.
+func (l *Loop) Ready() bool {
+	l.mu.Lock()
+	set := l.rulesSet
+	l.mu.Unlock()
+	return set && l.store.Ready()
+}
+
+func normalize(r Rule) Rule {
+	if r.Settings.History <= 0 {
+		r.Settings.History = DefaultHistory
+	}
+	if r.Info.StaleAfter <= 0 {
+		r.Info.StaleAfter = DefaultStaleAfter
+	}
+	return r
+}
+
+// worker runs the cycles of one rule.
+type worker struct {
+	rule   Rule
+	series map[string]*seriesState
+	next   int64 // next step-aligned Unix second to fetch; 0 before the first load
+	ready  bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type seriesState struct {
+	entry      Entry // template; Forecast updated per cycle
+	f          *forecast.Forecaster
+	lastAt     int64
+	fallback   bool
+	hadModel   bool   // served a model's forecast at least once
+	lastModel  string // the last model whose forecast was served
+	metricKey  string // "series" label value
+	modelLabel string
+}
+
+func (w *worker) start(parent context.Context, l *Loop) {
+	ctx, cancel := context.WithCancel(parent)
+	w.cancel = cancel
+	w.done = make(chan struct{})
+	go func() {
+		defer close(w.done)
+		interval := l.interval
+		if interval <= 0 {
+			interval = w.rule.Settings.Step
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if err := w.cycle(ctx, l); err != nil && ctx.Err() == nil {
+				l.log.Warn("forecast cycle failed", "metric", w.rule.Info.Metric, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (w *worker) stop() {
+	if w.cancel == nil {
+		return
+	}
+	w.cancel()
+	<-w.done
+}
+
+// cycle fetches the samples since the last cycle, feeds them to the series'
+// forecasters and publishes a new snapshot.
+func (w *worker) cycle(ctx context.Context, l *Loop) error {
+	r := w.rule
+	step := int64(r.Settings.Step / time.Second)
+	if step <= 0 {
+		step = 1
+	}
+	now := l.now()
+	end := now.Unix() / step * step
+	start := w.next
+	if start == 0 {
+		start = (now.Add(-r.Settings.History).Unix() + step - 1) / step * step
+	}
+	var fetchErr error
+	fetched := start <= end
+	updated := map[string]bool{}
+	for chunkStart := start; chunkStart <= end; {
+		chunkEnd := min(end, chunkStart+int64(l.maxPts-1)*step)
+		res, err := l.source.QueryRange(ctx, r.Query, time.Unix(chunkStart, 0), time.Unix(chunkEnd, 0), r.Settings.Step)
+		if err != nil {
+			fetchErr = fmt.Errorf("query %s [%d, %d]: %w", r.Info.Metric, chunkStart, chunkEnd, err)
+			break
+		}
+		w.observeAll(l, res, updated)
+		w.next = chunkEnd + step
+		chunkStart = chunkEnd + step
+	}
+	if fetchErr == nil && fetched {
+		w.ready = true
+		// Drop series that vanished from a healthy source for longer than the staleness limit.
+		limit := now.Add(-r.Info.StaleAfter).Unix()
+		for k, s := range w.series {
+			if !updated[k] && s.lastAt < limit {
+				delete(w.series, k)
+				l.metrics.forgetSeries(r.Info.Metric, s.entry.Namespace, s.metricKey)
+			}
+		}
+	}
+	snap := w.snapshot(l, now)
+	if w.ready {
+		l.store.Publish(snap)
+		if l.onCycle != nil && fetchErr == nil && fetched {
+			l.onCycle(r.Info.Metric, snap)
+		}
+	}
+	return fetchErr
+}
+
+// state returns the state of a result series, creating it on first sight.
+func (w *worker) state(s source.Series) (*seriesState, error) {
+	r := w.rule
+	key := s.Labels.String()
+	if st := w.series[key]; st != nil {
+		return st, nil
+	}
+	f, err := forecast.NewForecaster(r.Settings)
+	if err != nil {
+		return nil, err
+	}
+	ns := s.Labels.Get(r.Info.NamespaceLabel)
+	if ns == "" {
+		return nil, fmt.Errorf("series has no namespace label %q", r.Info.NamespaceLabel)
+	}
+	obj := ""
+	if r.Info.API != APIExternal {
+		obj = s.Labels.Get(r.ObjectLabel)
+		if obj == "" {
+			return nil, fmt.Errorf("series has no object label %q", r.ObjectLabel)
+		}
+	}
+	st := &seriesState{
+		entry: Entry{Labels: s.Labels, Key: key, Namespace: ns, Object: obj},
+		f:     f,
+	}
+	st.metricKey = obj
+	if obj == "" {
+		st.metricKey = seriesLabel(s.Labels)
+	}
+	w.series[key] = st
+	return st, nil
+}
+
+// observeAll feeds the result series to their forecasters, in parallel
+// across series (each series stays in one goroutine, in time order), and
+// marks the series that got new samples in updated.
+func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]bool) {
+	states := make([]*seriesState, len(res))
+	for i, s := range res {
+		st, err := w.state(s)
+		if err != nil {
+			l.log.Debug("series skipped", "metric", w.rule.Info.Metric, "series", s.Labels.String(), "err", err)
+			continue
+		}
+		states[i] = st
+	}
+	fed := make([]bool, len(res))
+	workers := min(runtime.GOMAXPROCS(0), len(res))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(res) {
+					return
+				}
+				if states[i] != nil {
+					fed[i] = w.observe(l.metrics, states[i], res[i].Samples) > 0
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, st := range states {
+		if st != nil && fed[i] {
+			updated[st.entry.Key] = true
+		}
+	}
+}
+
+// observe feeds the samples newer than the series' last one to its
+// forecaster and returns how many it took.
+func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) int {
+	n := 0
+	for _, p := range samples {
+		ts := p.T / 1000
+		if ts <= st.lastAt {
+			continue
+		}
+		if err := st.f.Observe(ts, p.V); err != nil {
+			continue // non-finite samples are gaps
+		}
+		st.lastAt = ts
+		n++
+		w.score(m, st, st.f.Serve())
+	}
+	return n
+}
+
+// score counts the forecast evaluation and drift fallback of the latest sample.
+func (w *worker) score(m *Metrics, st *seriesState, fc forecast.Forecast) {
+	metric := w.rule.Info.Metric
+	if ev := fc.Evaluation; ev.Valid {
+		model := string(ev.Model)
+		m.evals.WithLabelValues(metric, model).Inc()
+		m.absErr.WithLabelValues(metric, model).Add(math.Abs(ev.Forecast - ev.Actual))
+		m.actual.WithLabelValues(metric, model).Add(ev.Actual)
+		if ev.Forecast < ev.Actual {
+			m.under.WithLabelValues(metric, model).Inc()
+		}
+	}
+	if fc.Fallback {
+		if !st.fallback && st.hadModel {
+			// The series served a model's forecast and now serves the reactive value: drift.
+			m.driftFalls.WithLabelValues(metric, st.lastModel).Inc()
+		}
+	} else {
+		st.hadModel = true
+		st.lastModel = string(fc.Model)
+	}
+	st.fallback = fc.Fallback
+}
+
+// snapshot builds the rule's immutable snapshot and updates its metrics.
+func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
+	r := w.rule
+	byNS := map[string][]*Entry{}
+	oldest := int64(0)
+	count := 0
+	for _, st := range w.series {
+		if st.lastAt == 0 {
+			continue
+		}
+		fc := st.f.Serve()
+		e := st.entry
+		e.Forecast = fc
+		byNS[e.Namespace] = append(byNS[e.Namespace], &e)
+		count++
+		if oldest == 0 || fc.At < oldest {
+			oldest = fc.At
+		}
+		l.metrics.served.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Value)
+		l.metrics.observed.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Observed)
+		l.metrics.predicted.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Predicted)
+		l.metrics.upper.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Upper)
+		model := string(fc.Model)
+		if model != st.modelLabel {
+			if st.modelLabel != "" {
+				l.metrics.modelInfo.DeleteLabelValues(r.Info.Metric, e.Namespace, st.metricKey, st.modelLabel)
+			}
+			l.metrics.modelInfo.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey, model).Set(1)
+			st.modelLabel = model
+		}
+		fb := 0.0
+		if fc.Fallback {
+			fb = 1
+		}
+		l.metrics.fallback.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fb)
+	}
+	for _, es := range byNS {
+		sort.Slice(es, func(i, j int) bool { return es[i].Key < es[j].Key })
+	}
+	l.metrics.series.WithLabelValues(r.Info.Metric).Set(float64(count))
+	if oldest > 0 {
+		l.metrics.staleness.WithLabelValues(r.Info.Metric).Set(now.Sub(time.Unix(oldest, 0)).Seconds())
+	}
+	snap := &Snapshot{Info: r.Info, ByNamespace: byNS, Series: count, Ready: w.ready}
+	snap.Index()
+	return snap
+}
+
+// seriesLabel renders labels as k="v",... sorted by name, without braces.
+func seriesLabel(ls labels.Labels) string {
+	var b strings.Builder
+	ls.Range(func(lb labels.Label) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", lb.Name, lb.Value)
+	})
+	return b.String()
+}

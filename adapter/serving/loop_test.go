@@ -1,0 +1,101 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// TestLoopSeriesLifecycle checks metrics, staleness of a series that stopped
+// reporting, and its removal once a healthy source no longer returns it.
+func TestLoopSeriesLifecycle(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	appendRange := func(ns string, from, to time.Time, v float64) {
+		var s []source.Sample
+		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
+			s = append(s, source.Sample{T: ts.UnixMilli(), V: v})
+		}
+		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRange("live", testNow.Add(-time.Hour), testNow, 10)
+	appendRange("gone", testNow.Add(-time.Hour), testNow.Add(-30*time.Minute), 20)
+
+	var clock atomic.Int64
+	clock.Store(testNow.Unix())
+	now := func() time.Time { return time.Unix(clock.Load(), 0) }
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(now)
+	var cycles atomic.Int64
+	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML(ruleYAML("load", "load{<<.LabelMatchers>>}", ", staleAfter: 5m"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.SetRules(rules); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { loop.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitUntil(t, "first cycle", loop.Ready)
+
+	// The series that stopped 30 minutes ago is stale: an error, not its old value.
+	var stale *StaleError
+	if _, _, err := store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "gone"}); !errors.As(err, &stale) {
+		t.Errorf("stopped series: err = %v, want StaleError", err)
+	}
+	if got := testutil.ToFloat64(m.served.WithLabelValues("load", "live", `__name__="load",namespace="live"`)); got != 10 {
+		t.Errorf("served gauge = %v, want 10", got)
+	}
+	if got := testutil.ToFloat64(m.series.WithLabelValues("load")); got != 2 {
+		t.Errorf("series gauge = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.staleness.WithLabelValues("load")); got < 25*60 {
+		t.Errorf("staleness = %vs, want the age of the oldest series (>= 25m)", got)
+	}
+
+	// Next step: the healthy source no longer returns it, so it is dropped.
+	appendRange("live", testNow.Add(time.Minute), testNow.Add(time.Minute), 11)
+	c := cycles.Load()
+	clock.Add(60)
+	waitUntil(t, "next cycle", func() bool { return cycles.Load() > c })
+	es, _, err := store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "gone"})
+	if err != nil || len(es) != 0 {
+		t.Errorf("vanished series: %v, %v; want removed", es, err)
+	}
+	es, _, err = store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "live"})
+	if err != nil || len(es) != 1 || es[0].Forecast.Value != 11 || es[0].Forecast.At != testNow.Add(time.Minute).Unix() {
+		t.Errorf("live series: %+v, %v", es, err)
+	}
+	if got := testutil.ToFloat64(m.series.WithLabelValues("load")); got != 1 {
+		t.Errorf("series gauge = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(m.served); n != 1 {
+		t.Errorf("served gauge has %d series, want 1 (the vanished one deleted)", n)
+	}
+}

@@ -1,0 +1,199 @@
+package serving
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+var testNow = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+
+func rulesYAML(rules ...string) string {
+	return "apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules:\n" + strings.Join(rules, "")
+}
+
+func ruleYAML(name, query, extra string) string {
+	return "  - name: " + name + "\n    query: " + query + "\n    api: external\n    forecast: {step: 1m, model: reactive" + extra + "}\n"
+}
+
+type testLoop struct {
+	loop    *Loop
+	store   *Store
+	metrics *Metrics
+	emb     *source.Embedded
+}
+
+func newTestLoop(t *testing.T) *testLoop {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emb.Close() })
+	for i, ns := range []string{"a", "b"} {
+		samples := make([]source.Sample, 60)
+		for j := range samples {
+			samples[j] = source.Sample{T: testNow.Add(-time.Duration(59-j) * time.Minute).UnixMilli(), V: float64(100*(i+1) + j)}
+		}
+		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), samples); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(func() time.Time { return testNow })
+	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return testNow }, Interval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { loop.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
+}
+
+func (tl *testLoop) worker(name string) *worker {
+	tl.loop.mu.Lock()
+	defer tl.loop.mu.Unlock()
+	return tl.loop.workers[name]
+}
+
+func (tl *testLoop) served(t *testing.T, metric, ns string) float64 {
+	t.Helper()
+	es, _, err := tl.store.Lookup(Query{Metric: metric, API: APIExternal, Namespace: ns})
+	if err != nil {
+		t.Fatalf("lookup %s in %s: %v", metric, ns, err)
+	}
+	if len(es) != 1 {
+		t.Fatalf("lookup %s in %s: %d entries", metric, ns, len(es))
+	}
+	return es[0].Forecast.Value
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReload(t *testing.T) {
+	tl := newTestLoop(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	r := NewReloader(path, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
+	successes := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("success")) }
+	failures := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("failure")) }
+
+	writeFile(t, path, rulesYAML(ruleYAML("keep", "load{<<.LabelMatchers>>}", ""), ruleYAML("change", "load{<<.LabelMatchers>>}", "")))
+	if err := r.Reload(true); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "first cycle", tl.loop.Ready)
+	if got := tl.served(t, "keep", "a"); got != 159 {
+		t.Errorf("keep in a = %v, want 159 (last sample)", got)
+	}
+	keep, change := tl.worker("keep"), tl.worker("change")
+
+	t.Run("valid file replaces the rules, unchanged rules keep their state", func(t *testing.T) {
+		writeFile(t, path, rulesYAML(
+			ruleYAML("keep", "load{<<.LabelMatchers>>}", ""),
+			ruleYAML("change", "2 * load{<<.LabelMatchers>>}", ""),
+			ruleYAML("added", "load{<<.LabelMatchers>>} + 1", "")))
+		if err := r.Reload(false); err != nil {
+			t.Fatal(err)
+		}
+		if tl.worker("keep") != keep {
+			t.Error("unchanged rule was restarted")
+		}
+		if tl.worker("change") == change {
+			t.Error("changed rule kept its old worker")
+		}
+		waitUntil(t, "new rules served", tl.loop.Ready)
+		waitUntil(t, "changed rule's new query", func() bool {
+			es, _, err := tl.store.Lookup(Query{Metric: "change", API: APIExternal, Namespace: "b"})
+			return err == nil && len(es) == 1 && es[0].Forecast.Value == 2*259
+		})
+		if got := tl.served(t, "added", "a"); got != 160 {
+			t.Errorf("added in a = %v, want 160", got)
+		}
+		if got := testutil.ToFloat64(tl.metrics.rules); got != 3 {
+			t.Errorf("foresight_adapter_rules = %v, want 3", got)
+		}
+		if successes() != 2 || failures() != 0 {
+			t.Errorf("reloads success=%v failure=%v, want 2, 0", successes(), failures())
+		}
+	})
+
+	t.Run("invalid file is refused, counted, last good rules keep serving", func(t *testing.T) {
+		writeFile(t, path, rulesYAML(ruleYAML("keep", "load{<<.LabelMatchers>>}", ", bogusField: 1")))
+		err := r.Reload(false)
+		if err == nil {
+			t.Fatal("invalid file accepted")
+		}
+		if !strings.Contains(err.Error(), "rules.yaml:") || !strings.Contains(err.Error(), "bogusField") {
+			t.Errorf("error %q does not name the file, line and field", err)
+		}
+		if failures() != 1 || testutil.ToFloat64(tl.metrics.lastReload) != 0 {
+			t.Errorf("failure count %v, last successful %v; want 1, 0", failures(), testutil.ToFloat64(tl.metrics.lastReload))
+		}
+		if err := r.Reload(false); err != nil || failures() != 1 {
+			t.Errorf("unchanged invalid file re-tried: err %v, failures %v", err, failures())
+		}
+		if tl.worker("added") == nil || tl.worker("keep") != keep {
+			t.Error("rules changed after a refused file")
+		}
+		if got := tl.served(t, "added", "a"); got != 160 {
+			t.Errorf("added in a = %v after a refused file, want 160", got)
+		}
+		// A rule file that parses but cannot run (a query the template check rejects) is refused too.
+		writeFile(t, path, rulesYAML(ruleYAML("keep", "load", "")))
+		if err := r.Reload(false); err == nil {
+			t.Error("rule without <<.LabelMatchers>> accepted")
+		}
+		if failures() != 2 {
+			t.Errorf("failures = %v, want 2", failures())
+		}
+	})
+
+	t.Run("polling picks up a changed file", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var wg sync.WaitGroup
+		wg.Go(func() { r.Run(ctx) })
+		defer wg.Wait()
+		defer cancel()
+		writeFile(t, path, rulesYAML(ruleYAML("only", "load{<<.LabelMatchers>>}", "")))
+		waitUntil(t, "polled reload", func() bool { return tl.worker("only") != nil && tl.worker("keep") == nil })
+		waitUntil(t, "removed rules leave the store", func() bool { return tl.store.Snapshot("keep") == nil })
+		if testutil.ToFloat64(tl.metrics.lastReload) != 1 {
+			t.Error("last reload not marked successful")
+		}
+	})
+}
