@@ -57,6 +57,20 @@ fuzz:
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./dashboards/preview -run '^$$' -fuzz FuzzReadTrace -fuzztime $(FUZZTIME)
+
+## dashboards: regenerate the Grafana dashboards' JSON from Go
+dashboards:
+	$(GO) run ./dashboards/cmd/gen
+
+## dashboards-preview: render every dashboard's panels from a replayed trace into PNGs
+dashboards-preview:
+	$(GO) run ./dashboards/cmd/preview --out $(CACHE)/dashboards-preview
+	@echo "previews in $(CACHE)/dashboards-preview"
+
+## prometheusrule: regenerate deploy/prometheusrule from the rule files in rules/
+prometheusrule:
+	$(GO) run ./rules/cmd/gen-prometheusrule
 
 clean:
 	rm -rf $(BIN) $(CACHE)

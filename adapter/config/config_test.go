@@ -269,8 +269,7 @@ func TestOneErrorPerProblem(t *testing.T) {
 }
 
 func TestDecodeAndValidationErrorsTogether(t *testing.T) {
-	in := replaceLine(t, "quantile: 0.95", "quantile: 1.5")
-	in = replaceLine(t, "name: predicted_queue_length", "name: 42")
+	in := replaceLine(t, "name: predicted_queue_length", "name: 42")
 	in = strings.Replace(in, "quantile: 0.95", "quantile: 1.5", 1)
 	in = strings.Replace(in, "    step: 30s", "    step: 30s\n    stepp: 1m", 1)
 	_, err := Parse([]byte(in), "rules.yaml")

@@ -11,7 +11,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -137,7 +137,7 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	case !metricNameRE.MatchString(r.Name):
 		add(at("name"), "must match %s, got %q", metricNameRE, r.Name)
 	default:
-		if msgs := path.IsValidPathSegmentName(r.Name); len(msgs) > 0 {
+		if msgs := content.IsPathSegmentName(r.Name); len(msgs) > 0 {
 			add(at("name"), "%s", strings.Join(msgs, "; "))
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -38,7 +38,7 @@ func WorkloadQueries(selector string) (Queries, error) {
 	}
 	parts := make([]string, 0, len(matchers))
 	for _, m := range matchers {
-		if m.Name == labels.MetricName {
+		if m.Name == model.MetricNameLabel {
 			return Queries{}, fmt.Errorf("workload selector %q: must not name a metric", selector)
 		}
 		parts = append(parts, m.String())

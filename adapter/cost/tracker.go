@@ -23,13 +23,20 @@ const (
 // holds the last known price for a limited time when prices go missing, and
 // keeps a time-weighted running mean that serves as the reference price when
 // none is configured. It is not safe for concurrent use.
+//
+// The mean treats the price as a step function (each price holds until the
+// next observation) and forgets exponentially with time constant tau. It is
+// bias-corrected: while less than tau of prices has been seen it is close to
+// the plain time-weighted mean of what was seen, not pulled towards the first
+// price, so a daily price cycle averages out after one day.
 type Tracker struct {
 	hold time.Duration
 	tau  time.Duration
 
-	last, mean float64
-	lastTS     int64
-	seen       bool
+	last, mean  float64
+	sum, weight float64 // exponentially weighted price-seconds and seconds
+	lastTS      int64
+	seen        bool
 }
 
 // NewTracker returns a tracker that holds a missing price for at most hold and
@@ -50,10 +57,12 @@ func (t *Tracker) Observe(ts int64, price float64) error {
 	}
 	if !t.seen {
 		t.mean = price
-	} else {
-		dt := float64(ts - t.lastTS)
-		w := 1 - math.Exp(-dt/t.tau.Seconds())
-		t.mean += w * (price - t.mean)
+	} else if dt := float64(ts - t.lastTS); dt > 0 {
+		// The last price held over (lastTS, ts].
+		decay := math.Exp(-dt / t.tau.Seconds())
+		t.sum = decay*t.sum + (1-decay)*t.last
+		t.weight = decay*t.weight + (1 - decay)
+		t.mean = t.sum / t.weight
 	}
 	t.last, t.lastTS, t.seen = price, ts, true
 	return nil
@@ -73,7 +82,8 @@ func (t *Tracker) Price(ts int64) (float64, PriceState) {
 	}
 }
 
-// Reference returns the running mean price (zero before any observation).
+// Reference returns the running mean price: the first price until time has
+// passed, then the bias-corrected time-weighted mean (zero before any observation).
 func (t *Tracker) Reference() float64 { return t.mean }
 
 // Ratio returns r, the price at ts over the reference (the configured one when

@@ -51,3 +51,30 @@ func TestTrackerReferenceIsRunningMean(t *testing.T) {
 		t.Fatal("an infinite price was accepted")
 	}
 }
+
+// TestTrackerReferenceAfterOneDay: the mean is bias-corrected, so one day of
+// a 1/2 day-night price already averages to about 1.5 with a week's time
+// constant, instead of staying near the first price.
+func TestTrackerReferenceAfterOneDay(t *testing.T) {
+	tr := NewTracker(time.Hour, 7*24*time.Hour)
+	for ts := int64(0); ts <= 86400; ts += 3600 {
+		price := 1.0
+		if h := (ts / 3600) % 24; h >= 8 && h < 20 {
+			price = 2
+		}
+		if err := tr.Observe(ts, price); err != nil {
+			t.Fatal(err)
+		}
+		if ts == 0 && tr.Reference() != 1 {
+			t.Fatalf("reference after the first price = %v, want 1", tr.Reference())
+		}
+	}
+	if ref := tr.Reference(); math.Abs(ref-1.5) > 0.02 {
+		t.Fatalf("reference after one day = %v, want 1.5 within 0.02", ref)
+	}
+	// The day hours (08-20) are on average more recent than the night hours
+	// (00-08 and 20-24), so recency weighting puts the mean slightly above 1.5.
+	if ref := tr.Reference(); !(ref > 1.5) {
+		t.Fatalf("reference %v is not weighted towards the recent day price", ref)
+	}
+}

@@ -43,19 +43,33 @@ type Params struct {
 	InterruptionDiscount float64 `json:"interruptionDiscount,omitempty"`
 }
 
+// Defaults of Params.
+const (
+	// DefaultTargetUtilization is u0, the HPA's customary 70%.
+	DefaultTargetUtilization = 0.7
+	// DefaultElasticity is a = 1/2: minimising sum(price * load / u) at a
+	// fixed sum of load * u (risk growing linearly with utilisation) gives
+	// u proportional to the square root of the price.
+	DefaultElasticity = 0.5
+	// DefaultMinUtilization is umin.
+	DefaultMinUtilization = 0.5
+	// DefaultMaxUtilization is umax.
+	DefaultMaxUtilization = 0.9
+)
+
 // Defaults returns p with unset fields set to their defaults.
 func (p Params) Defaults() Params {
 	if p.TargetUtilization == 0 {
-		p.TargetUtilization = 0.7
+		p.TargetUtilization = DefaultTargetUtilization
 	}
 	if p.Elasticity == 0 {
-		p.Elasticity = 0.5
+		p.Elasticity = DefaultElasticity
 	}
 	if p.MinUtilization == 0 {
-		p.MinUtilization = 0.5
+		p.MinUtilization = DefaultMinUtilization
 	}
 	if p.MaxUtilization == 0 {
-		p.MaxUtilization = 0.9
+		p.MaxUtilization = DefaultMaxUtilization
 	}
 	return p
 }

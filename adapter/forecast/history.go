@@ -39,8 +39,6 @@ func (r *ring) push(v float64, observed bool) {
 
 func (r *ring) len() int { return r.n }
 
-func (r *ring) capacity() int { return len(r.vals) }
-
 func (r *ring) pos(k int) int {
 	i := r.head - 1 - k
 	if i < 0 {
@@ -65,17 +63,6 @@ func (r *ring) observedBack(k int) bool {
 	}
 	i := r.pos(k)
 	return r.obs[i/64]&(1<<uint(i%64)) != 0
-}
-
-// observedCount counts the observed steps stored.
-func (r *ring) observedCount() int {
-	c := 0
-	for k := 0; k < r.n; k++ {
-		if r.observedBack(k) {
-			c++
-		}
-	}
-	return c
 }
 
 // copyOut returns the stored history oldest first, with its observed mask.

@@ -57,7 +57,6 @@ func BenchmarkWarmStartPrometheus(b *testing.B) {
 	}
 	t0 := time.Now()
 	prom := promtest.StartPrometheus(b, promtest.Options{Series: all, LookbackDelta: 30 * time.Second})
-	all = nil
 	b.Logf("backfilled %d series x %d days into Prometheus in %s", series, days, time.Since(t0).Round(time.Second))
 
 	rules := `apiVersion: foresight.dev/v1alpha1

@@ -83,7 +83,7 @@ func TestStoreLookup(t *testing.T) {
 				}
 				got = append(got, e.Forecast.Value)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) && (len(got) != 0 || len(tc.want) != 0) {
 				t.Errorf("values %v, want %v", got, tc.want)
 			}
 		})

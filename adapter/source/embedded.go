@@ -77,7 +77,7 @@ func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	to.WALSegmentSize = -1 // no WAL: the demo regenerates its data
 	db, err := tsdb.Open(dir, logger, nil, to, nil)
 	if err != nil {
-		e.removeTemp()
+		_ = e.removeTemp()
 		return nil, fmt.Errorf("embedded source: open tsdb %s: %w", dir, err)
 	}
 	e.db = db

@@ -24,7 +24,7 @@ spec:
 `
 
 func TestParseDefaults(t *testing.T) {
-	p, err := policy.Parse([]byte(minimal+`      retries: {}
+	_, err := policy.Parse([]byte(minimal+`      retries: {}
       outlierDetection:
         consecutive5xx: 2
         successRate: {}
@@ -36,7 +36,7 @@ func TestParseDefaults(t *testing.T) {
 	if err == nil {
 		t.Fatalf("service after tracing must not parse (it is in the wrong mapping)")
 	}
-	p, err = policy.Parse([]byte(minimal+`      retries: {}
+	p, err := policy.Parse([]byte(minimal+`      retries: {}
       outlierDetection:
         consecutive5xx: 2
         successRate: {}

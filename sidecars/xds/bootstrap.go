@@ -16,6 +16,7 @@ import (
 	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	envoy_extensions_upstreams_http_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -161,7 +162,7 @@ func statsListener(port uint32) (*envoy_config_listener_v3.Listener, error) {
 				Routes: []*envoy_config_route_v3.Route{{
 					Match: &envoy_config_route_v3.RouteMatch{
 						PathSpecifier: &envoy_config_route_v3.RouteMatch_Path{Path: "/stats/prometheus"},
-						Headers:       []*envoy_config_route_v3.HeaderMatcher{{Name: ":method", HeaderMatchSpecifier: &envoy_config_route_v3.HeaderMatcher_ExactMatch{ExactMatch: "GET"}}},
+						Headers:       []*envoy_config_route_v3.HeaderMatcher{{Name: ":method", HeaderMatchSpecifier: &envoy_config_route_v3.HeaderMatcher_StringMatch{StringMatch: &envoy_type_matcher_v3.StringMatcher{MatchPattern: &envoy_type_matcher_v3.StringMatcher_Exact{Exact: "GET"}}}}},
 					},
 					Action: &envoy_config_route_v3.Route_Route{Route: &envoy_config_route_v3.RouteAction{
 						ClusterSpecifier: &envoy_config_route_v3.RouteAction_Cluster{Cluster: AdminClusterName},

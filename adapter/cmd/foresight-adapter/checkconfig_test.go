@@ -14,14 +14,14 @@ func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(good, []byte(`apiVersion: foresight.dev/v1alpha1
+	writeTestFile(t, good, []byte(`apiVersion: foresight.dev/v1alpha1
 kind: MetricRules
 rules:
   - name: requests_per_second
     query: sum by (namespace) (rate(http_requests_total{<<.LabelMatchers>>}[2m]))
     api: external
 `), 0o600)
-	os.WriteFile(bad, []byte(`apiVersion: foresight.dev/v1alpha1
+	writeTestFile(t, bad, []byte(`apiVersion: foresight.dev/v1alpha1
 kind: MetricRules
 rules:
   - name: requests_per_second
@@ -53,5 +53,12 @@ rules:
 	}
 	if code := dispatch(context.Background(), []string{"check-config"}, &out, &out); code != 2 {
 		t.Errorf("exit code %d without FILE, want 2", code)
+	}
+}
+
+func writeTestFile(t *testing.T, path string, data []byte, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatal(err)
 	}
 }

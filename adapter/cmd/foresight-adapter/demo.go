@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if errors.Is(err, pflag.ErrHelp) {
 			return flag.ErrHelp
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if ip := net.ParseIP(*address); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%w: --address %q is not a loopback address; the demo has no authentication", errUsage, *address)
@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *duration > 0 {
 		var cancel context.CancelFunc

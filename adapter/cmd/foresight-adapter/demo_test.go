@@ -81,7 +81,7 @@ func TestDemoServesPredictedMetric(t *testing.T) {
 	// Data time runs accelerated: a second later the served sample is newer.
 	time.Sleep(2 * time.Second)
 	l, err := c.NamespacedMetrics("demo").List("predicted_requests_per_second", k8slabels.Everything())
-	if err != nil || len(l.Items) != 1 || !l.Items[0].Timestamp.Time.After(at) {
+	if err != nil || len(l.Items) != 1 || !l.Items[0].Timestamp.After(at) {
 		t.Errorf("served sample did not advance with accelerated time: %v %+v", err, l)
 	}
 	// Other namespaces see nothing.

@@ -43,14 +43,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if errors.Is(err, pflag.ErrHelp) {
 			return flag.ErrHelp
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *configPath == "" || prom.Address == "" {
 		return fmt.Errorf("%w: --config and --prometheus-url are required", errUsage)
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	reg := newRegistry()
 	src, err := source.NewPrometheus(prom, reg, log)
