@@ -22,6 +22,7 @@ test: test-go test-rules
 
 test-go:
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
+	cd hack/e2e && $(GO) test ./internal/...
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules:
@@ -38,6 +39,7 @@ lint: vet fmt-check $(GOLANGCI)
 
 vet:
 	$(GO) vet -tags integration ./...
+	cd hack/e2e && $(GO) vet -tags e2e ./...
 
 fmt-check:
 	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
@@ -49,6 +51,12 @@ $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
 ## demo: the adapter's real server on https://127.0.0.1:6443 with an embedded, generated source
 demo:
 	$(GO) run ./adapter/cmd/foresight-adapter demo
+
+## e2e: real kube-apiserver, HPA controller, Prometheus and adapter on loopback
+## (the Kubernetes binaries are built once into .cache/e2e-bin)
+e2e:
+	hack/e2e/build.sh >/dev/null
+	cd hack/e2e && $(GO) test -tags e2e -count=1 -timeout 20m -v -run TestPredictiveHPALeadsReactive .
 
 ## fuzz: a short run of every user-facing parser's fuzz target
 FUZZTIME ?= 20s

@@ -29,6 +29,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "metric rule `FILE` (reloaded when it changes and on SIGHUP)")
 	reloadEvery := fs.Duration("config-check-interval", serving.DefaultReloadInterval, "how often the rule file is checked for changes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	clockStart := fs.String("clock-start", "", "replays only: RFC 3339 `TIME` the data clock starts at (default: now)")
+	clockSpeed := fs.Float64("clock-speed", 1, "replays only: data seconds per real second; cycles run every step/speed")
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
 	fs.BoolVar(&prom.InsecureSkipVerify, "prometheus-insecure-skip-tls-verify", false, "alias of --prometheus-insecure-skip-verify")
@@ -65,8 +67,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	now, interval, err := dataClock(*clockStart, *clockSpeed)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
 	a, err := newAdapter(adapterParts{
-		source: src, registry: reg, log: log, opts: opts, objects: objects,
+		source: src, registry: reg, log: log, opts: opts, objects: objects, now: now, interval: interval,
 	})
 	if err != nil {
 		return err
@@ -160,4 +166,25 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// dataClock returns the loop's clock and cycle interval for --clock-start and
+// --clock-speed: nil and 0 (wall clock, each rule's step) by default.
+func dataClock(start string, speed float64) (func() time.Time, time.Duration, error) {
+	if speed <= 0 {
+		return nil, 0, fmt.Errorf("--clock-speed must be positive, got %g", speed)
+	}
+	if start == "" && speed == 1 {
+		return nil, 0, nil
+	}
+	t0 := time.Now()
+	if start != "" {
+		var err error
+		if t0, err = time.Parse(time.RFC3339, start); err != nil {
+			return nil, 0, fmt.Errorf("--clock-start: %w", err)
+		}
+	}
+	realStart := time.Now()
+	now := func() time.Time { return t0.Add(time.Duration(float64(time.Since(realStart)) * speed)) }
+	return now, max(time.Duration(float64(time.Minute)/speed), 100*time.Millisecond), nil
 }

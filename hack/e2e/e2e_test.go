@@ -1,0 +1,595 @@
+//go:build e2e
+
+// The e2e scenario: a real kube-apiserver with its aggregator, a real HPA
+// controller in kube-controller-manager, the adapter registered through the
+// APIServices of deploy/adapter (server-side applied via the e2e overlay), and
+// a real Prometheus holding a real periodic load trace, replayed in
+// accelerated time. Two identical Deployments, one HPA on the reactive
+// metric and one on the predicted metric; the test records spec.replicas of
+// both and asserts that the predictive one reaches the replicas each load
+// peak needs before the peak and before the reactive one. Mid-run Prometheus
+// is stopped (the HPAs must hold their replicas) and started again (scaling
+// must resume).
+//
+// Run it with `make e2e`, or:
+//
+//	hack/e2e/build.sh && cd hack/e2e && go test -tags e2e -count=1 -timeout 20m -v .
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/timeline"
+)
+
+// The scenario's fixed parameters.
+const (
+	traceFile = "crane-input2.csv" // production metric, periodic: a ramp every 30 minutes
+	// target is the HPAs' AverageValue: load one replica serves.
+	target          = 50.0
+	maxReplicas     = 20
+	hpaSync         = 2 * time.Second
+	predictedMetric = "http_requests_per_second_predicted"
+	reactiveMetric  = "http_requests_per_second"
+	nsPredictive    = "e2e-predictive"
+	nsReactive      = "e2e-reactive"
+	fieldManager    = "foresight-e2e"
+	defaultSpeed    = 40.0
+	// rateSteps is the trace steps in the rules' rate() window ([2m] at 1m): the
+	// load the HPAs can see is the mean of the last rateSteps steps.
+	rateSteps = 2
+	// scaleDownWindow is both HPAs' scale-down stabilization window (wall time).
+	scaleDownWindow = 10 * time.Second
+)
+
+// Data times of the replay (trace time: the trace keeps its own timestamps).
+var (
+	clockStart = time.Date(2021, 10, 20, 22, 40, 0, 0, time.UTC) // 20 min before the 23:00 ramp
+	faultStart = time.Date(2021, 10, 21, 0, 54, 0, 0, time.UTC)  // at the low before the 01:00 ramp
+	faultEnd   = time.Date(2021, 10, 21, 1, 14, 0, 0, time.UTC)  // on the plateau after it
+	replayEnd  = time.Date(2021, 10, 21, 2, 20, 0, 0, time.UTC)  // after the 01:30 and 02:00 ramps
+	history    = 4 * 24 * time.Hour                              // the e2e rules keep 3d
+)
+
+func TestPredictiveHPALeadsReactive(t *testing.T) {
+	root := projectRoot(t)
+	tracePath := filepath.Join(root, "..", "shared", "traces", traceFile)
+	if _, err := os.Stat(tracePath); err != nil {
+		t.Skipf("trace %s not found (the traces live in ../shared/traces next to the project): %v", tracePath, err)
+	}
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not on PATH (apt-get install prometheus)")
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not on PATH (apt-get install prometheus)")
+	}
+	binDir := kubeBinDir(t, root)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	workDir, err := os.MkdirTemp("", "foresight-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
+			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
+			return
+		}
+		_ = os.RemoveAll(workDir)
+	})
+	began := time.Now()
+	phase := func(what string) { t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what) }
+
+	adapterBin := adapterBinary(t, root, workDir)
+	speed := defaultSpeed
+	if s := os.Getenv("FORESIGHT_E2E_SPEED"); s != "" {
+		if speed, err = strconv.ParseFloat(s, 64); err != nil || speed <= 0 {
+			t.Fatalf("FORESIGHT_E2E_SPEED=%q: want a positive number", s)
+		}
+	}
+	accelerated := hasFlag(adapterBin, "--clock-speed") && hasFlag(adapterBin, "--clock-start")
+	if !accelerated {
+		t.Errorf("foresight-adapter serve has no --clock-start/--clock-speed flags: the trace cannot be replayed in accelerated time; running at wall-clock speed, where the ramps do not fit in the run")
+		speed = 1
+	}
+	phase("adapter binary ready")
+
+	// Prometheus: the trace as a request counter per target series, backfilled.
+	tr, err := replay.LoadTrace(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the adapter's data clock, shift the trace so that now is clockStart.
+	shift := time.Duration(0)
+	if !accelerated {
+		shift = time.Until(clockStart) * -1
+		shift = shift.Truncate(tr.Step)
+	}
+	samples := tr.Window(clockStart.Add(-history), replayEnd.Add(10*time.Minute))
+	shifted := make([]replay.Sample, len(samples))
+	for i, s := range samples {
+		shifted[i] = replay.Sample{T: s.T.Add(shift), V: s.V}
+	}
+	series := []replay.Series{
+		{"namespace": nsPredictive, "service": "web"},
+		{"namespace": nsReactive, "service": "web"},
+		{"namespace": "foresight-example", "service": "web"},
+		{"namespace": "foresight-example", "service": "api"},
+	}
+	promDir := filepath.Join(workDir, "prometheus")
+	if err := os.MkdirAll(promDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	om := filepath.Join(promDir, "trace.om")
+	f, err := os.Create(om)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replay.WriteOpenMetrics(f, "http_requests", "Requests served, replayed from "+traceFile+".", shifted, tr.Step, series); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logDir := filepath.Join(workDir, "cluster", "logs")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prom, err := replay.NewPrometheus(promBin, promDir, logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replay.Backfill(ctx, promtool, om, prom.DataDir()); err != nil {
+		t.Fatal(err)
+	}
+	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), history+replayEnd.Sub(clockStart), traceFile))
+	if err := prom.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prom.Stop)
+	phase("prometheus ready at " + prom.URL)
+
+	// The control plane.
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), HPASyncPeriod: hpaSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	phase("etcd, kube-apiserver and kube-controller-manager ready at " + c.Server)
+
+	// deploy/adapter through its e2e overlay, server-side applied.
+	adapterPort, err := procs.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifests, adapterCA := renderDeploy(t, root, workDir, c.Bin("kubectl"), adapterPort)
+	objs := objects(t, manifests)
+	out := serverSideApply(t, c, manifests)
+	t.Logf("kubectl apply --server-side (%d objects):\n%s", len(objs), out)
+	if n := strings.Count(out, "serverside-applied"); n != len(objs) {
+		t.Errorf("server-side applied %d objects, rendered %d", n, len(objs))
+	}
+	phase("deploy/adapter/overlays/e2e applied")
+
+	rules := rulesFile(t, objs, workDir)
+	var extra []string
+	if accelerated {
+		extra = append(extra, "--clock-start="+clockStart.Format(time.RFC3339), "--clock-speed="+strconv.FormatFloat(speed, 'f', -1, 64))
+	}
+	wallStart := time.Now()
+	dataAt := func(w time.Time) time.Time {
+		if !accelerated {
+			return w.Add(-shift)
+		}
+		return clockStart.Add(time.Duration(float64(w.Sub(wallStart)) * speed))
+	}
+	startAdapter(ctx, t, c, adapterBin, workDir, adapterPort, rules, prom.URL, adapterCA, extra...)
+	phase(fmt.Sprintf("adapter ready on 127.0.0.1:%d (data time %s)", adapterPort, dataAt(time.Now()).Format(time.RFC3339)))
+	waitAPIServicesAvailable(ctx, t, c)
+	phase("APIServices Available through the ExternalName localhost Service")
+
+	// The two workloads and their HPAs.
+	for _, ns := range []string{nsPredictive, nsReactive} {
+		metric := reactiveMetric
+		if ns == nsPredictive {
+			metric = predictedMetric
+		}
+		applyWorkload(ctx, t, c, ns, metric)
+	}
+	phase("workloads and HPAs applied")
+
+	points := record(ctx, t, c, tr, prom, dataAt, speed)
+	phase("replay done")
+
+	var b strings.Builder
+	timeline.Print(&b, points, 2*time.Second)
+	t.Logf("timeline (load and metric values in requests/s; target %.0f per replica):\n%s", target, b.String())
+
+	checkRamps(t, tr, points, speed)
+	checkFault(t, points, speed)
+	checkAPIs(ctx, t, c)
+	phase("done")
+}
+
+// applyWorkload server-side applies namespace ns with a Deployment web and an
+// HPA on metric (External, AverageValue target). Both HPAs are identical but
+// for the metric; their behavior is scaled to the replay's wall-clock pace.
+func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, metric string) {
+	t.Helper()
+	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+	if _, err := c.Admin.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns), opts); err != nil {
+		t.Fatalf("apply namespace %s: %v", ns, err)
+	}
+	labels := map[string]string{"app": "web"}
+	dep := appsv1ac.Deployment("web", ns).WithSpec(appsv1ac.DeploymentSpec().
+		WithReplicas(1).
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
+		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
+			WithContainers(corev1ac.Container().WithName("web").WithImage("registry.k8s.io/pause:3.10")))))
+	if _, err := c.Admin.AppsV1().Deployments(ns).Apply(ctx, dep, opts); err != nil {
+		t.Fatalf("apply deployment %s/web: %v", ns, err)
+	}
+	avg := resource.MustParse(strconv.FormatFloat(target, 'f', -1, 64))
+	hpa := autoscalingv2ac.HorizontalPodAutoscaler("web", ns).WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
+		WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName("web")).
+		WithMinReplicas(1).WithMaxReplicas(maxReplicas).
+		WithMetrics(autoscalingv2ac.MetricSpec().WithType(autoscalingv2.ExternalMetricSourceType).
+			WithExternal(autoscalingv2ac.ExternalMetricSource().
+				WithMetric(autoscalingv2ac.MetricIdentifier().WithName(metric).
+					WithSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{"service": "web"}))).
+				WithTarget(autoscalingv2ac.MetricTarget().WithType(autoscalingv2.AverageValueMetricType).WithAverageValue(avg)))).
+		// Replayed time runs tens of times faster than the HPA's clock: the default
+		// 15 s scale-up period and 300 s scale-down window would hide every ramp.
+		WithBehavior(autoscalingv2ac.HorizontalPodAutoscalerBehavior().
+			WithScaleUp(autoscalingv2ac.HPAScalingRules().WithStabilizationWindowSeconds(0).
+				WithPolicies(autoscalingv2ac.HPAScalingPolicy().WithType(autoscalingv2.PodsScalingPolicy).WithValue(maxReplicas).WithPeriodSeconds(1))).
+			WithScaleDown(autoscalingv2ac.HPAScalingRules().WithStabilizationWindowSeconds(int32(scaleDownWindow / time.Second)).
+				WithPolicies(autoscalingv2ac.HPAScalingPolicy().WithType(autoscalingv2.PercentScalingPolicy).WithValue(100).WithPeriodSeconds(1)))))
+	if _, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, hpa, opts); err != nil {
+		t.Fatalf("apply HPA %s/web: %v", ns, err)
+	}
+}
+
+// record samples both Deployments' spec.replicas and both metrics (through
+// kube-apiserver) until the replay ends, stopping Prometheus between
+// faultStart and faultEnd.
+func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, prom *replay.Prometheus, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
+	t.Helper()
+	began := time.Now()
+	end := began.Add(time.Duration(float64(replayEnd.Sub(dataAt(began))) / speed))
+	if maxWall := began.Add(6 * time.Minute); end.After(maxWall) {
+		end = maxWall
+	}
+	var points []timeline.Point
+	faultDone, faultOn := false, false
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		data := dataAt(now)
+		p := timeline.Point{Wall: now.Sub(began), Data: data, Load: math.NaN()}
+		if v, ok := tr.Mean(data, rateSteps); ok {
+			p.Load = v
+		}
+		p.Predictive = replicas(ctx, t, c, nsPredictive)
+		p.Reactive = replicas(ctx, t, c, nsReactive)
+		p.PredictedValue = metricValue(ctx, c, nsPredictive, predictedMetric)
+		p.ReactiveValue = metricValue(ctx, c, nsReactive, reactiveMetric)
+		switch {
+		case !faultOn && !faultDone && !data.Before(faultStart):
+			prom.Stop()
+			faultOn = true
+			p.Note = "FAULT: prometheus stopped"
+		case faultOn && !data.Before(faultEnd):
+			if err := prom.Start(ctx); err != nil {
+				t.Fatalf("restart prometheus: %v", err)
+			}
+			faultOn, faultDone = false, true
+			p.Note = "prometheus started again"
+		case faultOn:
+			p.Note = "(prometheus down) " + hpaScalingActive(ctx, c, nsPredictive)
+		}
+		points = append(points, p)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("replay: %v", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return points
+}
+
+func replicas(ctx context.Context, t *testing.T, c *cluster.Cluster, ns string) int32 {
+	t.Helper()
+	d, err := c.Admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get deployment %s/web: %v", ns, err)
+	}
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// externalMetricList is the part of an ExternalMetricValueList the test reads.
+type externalMetricList struct {
+	Items []struct {
+		MetricName   string            `json:"metricName"`
+		MetricLabels map[string]string `json:"metricLabels"`
+		Value        resource.Quantity `json:"value"`
+	} `json:"items"`
+}
+
+// metricValue reads metric for service=web in ns through kube-apiserver's
+// aggregator, as the HPA controller does; NaN on error.
+func metricValue(ctx context.Context, c *cluster.Cluster, ns, metric string) float64 {
+	raw, err := c.Admin.CoreV1().RESTClient().Get().AbsPath("/apis/external.metrics.k8s.io/v1beta1/namespaces", ns, metric).
+		Param("labelSelector", "service=web").DoRaw(ctx)
+	if err != nil {
+		return math.NaN()
+	}
+	var l externalMetricList
+	if err := json.Unmarshal(raw, &l); err != nil || len(l.Items) != 1 {
+		return math.NaN()
+	}
+	return l.Items[0].Value.AsApproximateFloat64()
+}
+
+// hpaScalingActive summarizes the HPA's ScalingActive condition.
+func hpaScalingActive(ctx context.Context, c *cluster.Cluster, ns string) string {
+	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		return "hpa: " + err.Error()
+	}
+	for _, cond := range h.Status.Conditions {
+		if cond.Type == autoscalingv2.ScalingActive {
+			return fmt.Sprintf("ScalingActive=%s/%s", cond.Status, cond.Reason)
+		}
+	}
+	return "ScalingActive unknown"
+}
+
+// checkRamps asserts the predictive lead on every ramp outside the fault.
+func checkRamps(t *testing.T, tr *replay.Trace, points []timeline.Point, speed float64) {
+	t.Helper()
+	if len(points) == 0 {
+		t.Fatal("no points recorded")
+	}
+	load := func(at time.Time) (float64, bool) { return tr.Mean(at, rateSteps) }
+	o := timeline.RampOptions{Target: target, Tolerance: 0.1, Window: 10 * time.Minute, MinRise: 3, Step: tr.Step}
+	first := points[0].Data
+	last := points[len(points)-1].Data
+	// The HPAs start at one replica: give them a few minutes of data time to settle.
+	ramps := timeline.Ramps(load, points, o, first.Add(5*time.Minute), faultStart)
+	ramps = append(ramps, timeline.Ramps(load, points, o, faultEnd.Add(5*time.Minute), last)...)
+	if len(ramps) < 2 {
+		t.Errorf("only %d load ramps in the recorded window (%s .. %s): too few to judge", len(ramps), first.Format(time.RFC3339), last.Format(time.RFC3339))
+	}
+	t.Logf("%-8s  %-8s  %8s  %8s  %-9s  %-9s  %12s  %12s", "start", "peak", "peak", "required", "predictive", "reactive", "lead", "ahead of peak")
+	for _, r := range ramps {
+		lead, leadOK := r.Lead()
+		ahead, aheadOK := r.AheadOfPeak()
+		t.Logf("%-8s  %-8s  %8.1f  %8d  %-9s  %-9s  %12s  %12s", r.Start.Format("15:04"), r.Peak.Format("15:04"), r.PeakLoad, r.Required,
+			clock(r.PredictiveAt), clock(r.ReactiveAt), both(lead, leadOK, speed), both(ahead, aheadOK, speed))
+		switch {
+		case !aheadOK:
+			t.Errorf("ramp peaking %s: the predictive HPA never reached %d replicas", r.Peak.Format("15:04"), r.Required)
+		case ahead <= 0:
+			t.Errorf("ramp peaking %s: the predictive HPA reached %d replicas %s after the peak", r.Peak.Format("15:04"), r.Required, -ahead)
+		}
+		if !r.ReactiveAt.IsZero() && (!leadOK || lead <= 0) {
+			t.Errorf("ramp peaking %s: the predictive HPA did not lead the reactive one (lead %s)", r.Peak.Format("15:04"), lead)
+		}
+	}
+}
+
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format("15:04:05")
+}
+
+// both formats a data-time duration and its wall-clock equivalent.
+func both(d time.Duration, ok bool, speed float64) string {
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s (%.1fs wall)", d, d.Seconds()/speed)
+}
+
+// checkFault asserts that while Prometheus was down neither HPA fell to its
+// minimum (or below what it held just before), and that scaling resumed after.
+func checkFault(t *testing.T, points []timeline.Point, speed float64) {
+	t.Helper()
+	var before, during, after []timeline.Point
+	for _, p := range points {
+		switch {
+		case p.Data.Before(faultStart):
+			before = append(before, p)
+		case p.Data.Before(faultEnd):
+			during = append(during, p)
+		default:
+			after = append(after, p)
+		}
+	}
+	if len(before) == 0 || len(during) == 0 || len(after) == 0 {
+		t.Errorf("fault scenario not covered: %d points before, %d during, %d after the outage", len(before), len(during), len(after))
+		return
+	}
+	held := before[len(before)-1]
+	// Until the last served value goes stale (the rule's staleAfter) the HPA
+	// still acts on it; from the first failed read on it must hold its
+	// replicas (after at most one sync already under way) and never fall to
+	// its minimum.
+	var errorsSeen int
+	var frozen *timeline.Point
+	for i, p := range during {
+		if p.Predictive <= 1 && held.Predictive > 1 {
+			t.Errorf("outage: the predictive HPA fell to its minimum at %s (held %d)", p.Data.Format("15:04:05"), held.Predictive)
+		}
+		if !math.IsNaN(p.PredictedValue) {
+			continue
+		}
+		errorsSeen++
+		if frozen == nil {
+			// One sync period may already be under way with the last good value.
+			for j := i; j < len(during); j++ {
+				if during[j].Wall-p.Wall > 2*hpaSync {
+					frozen = &during[j]
+					break
+				}
+			}
+			if frozen == nil {
+				continue
+			}
+		}
+		if p.Wall > frozen.Wall && p.Predictive != frozen.Predictive {
+			t.Errorf("outage: with no metric the predictive HPA changed from %d to %d replicas at %s", frozen.Predictive, p.Predictive, p.Data.Format("15:04:05"))
+			break
+		}
+	}
+	last := during[len(during)-1]
+	if errorsSeen == 0 || frozen == nil {
+		t.Errorf("outage: every metric read succeeded: the served value never went stale, so the outage proved nothing")
+	}
+	t.Logf("outage %s..%s: predictive %d -> %d replicas (held %d from the first failed read) (reactive %d -> %d); metric reads failed %d of %d times (stale values are errors, not zeros); %s",
+		faultStart.Format("15:04"), faultEnd.Format("15:04"), held.Predictive, last.Predictive, frozenReplicas(frozen), held.Reactive, last.Reactive, errorsSeen, len(during), last.Note)
+	changed := false
+	for _, p := range after {
+		if p.Predictive != last.Predictive && !math.IsNaN(p.PredictedValue) {
+			changed = true
+			t.Logf("scaling resumed at %s: predictive %d -> %d replicas", p.Data.Format("15:04:05"), last.Predictive, p.Predictive)
+			break
+		}
+	}
+	if !changed {
+		t.Errorf("after Prometheus came back the predictive HPA never left %d replicas", last.Predictive)
+	}
+}
+
+func frozenReplicas(p *timeline.Point) int32 {
+	if p == nil {
+		return -1
+	}
+	return p.Predictive
+}
+
+// checkAPIs checks what an operator sees: the predicted value through
+// `kubectl get --raw`, and `kubectl describe hpa` with the metric and no errors
+// (the scenario's HPAs and the examples of deploy/adapter/examples).
+func checkAPIs(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	path := "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + nsPredictive + "/" + predictedMetric
+	out, err := kubectl(c, "get", "--raw", path)
+	if err != nil {
+		t.Errorf("kubectl get --raw %s: %v\n%s", path, err, out)
+	} else {
+		var l externalMetricList
+		if err := json.Unmarshal([]byte(out), &l); err != nil || len(l.Items) == 0 {
+			t.Errorf("kubectl get --raw %s: no items (%v): %s", path, err, out)
+		} else {
+			t.Logf("kubectl get --raw %s:\n%s", path, out)
+			for _, it := range l.Items {
+				if it.MetricName != predictedMetric || it.MetricLabels["namespace"] != nsPredictive || it.Value.Sign() <= 0 {
+					t.Errorf("kubectl get --raw %s: unexpected item %+v", path, it)
+				}
+			}
+		}
+	}
+	// Other namespaces' series never leak into a namespace's answer.
+	out, err = kubectl(c, "get", "--raw", "/apis/external.metrics.k8s.io/v1beta1/namespaces/kube-system/"+predictedMetric)
+	if err == nil && strings.Contains(out, "service") {
+		t.Errorf("kube-system sees series of other namespaces: %s", out)
+	}
+
+	hpas := [][2]string{{nsPredictive, "web"}, {nsReactive, "web"}, {"foresight-example", "web"}, {"foresight-example", "api"}}
+	deadline := time.Now().Add(time.Minute)
+	for _, h := range hpas {
+		for {
+			err := hpaHealthy(ctx, c, h[0], h[1])
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				desc, _ := kubectl(c, "describe", "hpa", "-n", h[0], h[1])
+				t.Errorf("HPA %s/%s: %v\n%s", h[0], h[1], err, desc)
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	desc, err := kubectl(c, "describe", "hpa", "-n", nsPredictive, "web")
+	if err != nil {
+		t.Errorf("kubectl describe hpa: %v\n%s", err, desc)
+	}
+	t.Logf("kubectl describe hpa -n %s web:\n%s", nsPredictive, desc)
+	if !strings.Contains(desc, predictedMetric) || strings.Contains(desc, "<unknown>") {
+		t.Errorf("kubectl describe hpa does not show the metric %s with a value", predictedMetric)
+	}
+	desc, _ = kubectl(c, "describe", "hpa", "-n", "foresight-example", "api")
+	t.Logf("kubectl describe hpa -n foresight-example api (Object metric on a Service):\n%s", desc)
+}
+
+// hpaHealthy returns nil when the HPA reads its metric with no error: a
+// current value for every metric, AbleToScale and ScalingActive true.
+func hpaHealthy(ctx context.Context, c *cluster.Cluster, ns, name string) error {
+	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if len(h.Status.CurrentMetrics) != len(h.Spec.Metrics) {
+		return fmt.Errorf("%d current metrics for %d metrics", len(h.Status.CurrentMetrics), len(h.Spec.Metrics))
+	}
+	for _, m := range h.Status.CurrentMetrics {
+		var cur *autoscalingv2.MetricValueStatus
+		switch {
+		case m.External != nil:
+			cur = &m.External.Current
+		case m.Object != nil:
+			cur = &m.Object.Current
+		}
+		if cur != nil && cur.AverageValue != nil && cur.AverageValue.Sign() < 0 {
+			return fmt.Errorf("current average value %s is negative (Deployment status.replicas not maintained?)", cur.AverageValue)
+		}
+	}
+	want := map[autoscalingv2.HorizontalPodAutoscalerConditionType]bool{autoscalingv2.AbleToScale: false, autoscalingv2.ScalingActive: false}
+	for _, cond := range h.Status.Conditions {
+		if _, ok := want[cond.Type]; ok {
+			if cond.Status != corev1.ConditionTrue {
+				return fmt.Errorf("condition %s=%s: %s: %s", cond.Type, cond.Status, cond.Reason, cond.Message)
+			}
+			want[cond.Type] = true
+		}
+	}
+	for typ, seen := range want {
+		if !seen {
+			return fmt.Errorf("condition %s not reported yet", typ)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,308 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	"sigs.k8s.io/yaml"
+
+	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
+)
+
+// projectRoot walks up from the working directory to the root module's go.mod.
+func projectRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && bytes.Contains(data, []byte("module github.com/foresight-dev/foresight\n")) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			t.Fatalf("no go.mod of github.com/foresight-dev/foresight above %s", dir)
+		}
+	}
+}
+
+// kubeBinDir returns the folder of the Kubernetes binaries built by build.sh.
+func kubeBinDir(t *testing.T, root string) string {
+	t.Helper()
+	dir := os.Getenv("FORESIGHT_E2E_BIN")
+	if dir == "" {
+		dir = filepath.Join(root, ".cache", "e2e-bin", "current")
+	}
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			t.Fatalf("Kubernetes binary %s missing in %s: run hack/e2e/build.sh first (make e2e does)", b, dir)
+		}
+	}
+	return dir
+}
+
+// adapterBinary returns $FORESIGHT_ADAPTER_BIN or builds the adapter from the root module.
+func adapterBinary(t *testing.T, root, workDir string) string {
+	t.Helper()
+	if bin := os.Getenv("FORESIGHT_ADAPTER_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(workDir, "foresight-adapter")
+	cmd := exec.Command("go", "build", "-o", bin, "./adapter/cmd/foresight-adapter")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the adapter: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// hasFlag reports whether `bin serve --help` mentions flag.
+func hasFlag(bin, flag string) bool {
+	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	return bytes.Contains(out, []byte(flag))
+}
+
+// adapterCerts writes the adapter's serving certificate, signed by a CA of
+// its own, into dir as tls.crt, tls.key and ca.crt (the e2e overlay's certs/).
+func adapterCerts(t *testing.T, dir string) *pki.CA {
+	t.Helper()
+	ca, err := pki.NewCA("foresight-adapter-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Sign(pki.LeafOptions{
+		CommonName: "foresight-adapter.foresight.svc", Server: true,
+		DNSNames: []string{"foresight-adapter.foresight.svc", "localhost"},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := leaf.Write(dir, "tls"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.WriteCert(dir, "ca"); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// copyTree copies the folder src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o600)
+	})
+}
+
+// renderDeploy copies deploy/adapter into workDir, writes the serving
+// certificate into the e2e overlay's certs/, adds a layer that points the
+// APIServices at the adapter's port, and renders it with kubectl kustomize.
+func renderDeploy(t *testing.T, root, workDir, kubectl string, adapterPort int) ([]byte, *pki.CA) {
+	t.Helper()
+	deploy := filepath.Join(workDir, "deploy")
+	if err := copyTree(filepath.Join(root, "deploy", "adapter"), filepath.Join(deploy, "adapter")); err != nil {
+		t.Fatalf("copy deploy/adapter: %v", err)
+	}
+	ca := adapterCerts(t, filepath.Join(deploy, "adapter", "overlays", "e2e", "certs"))
+	run := filepath.Join(deploy, "run")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	layer := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- ../adapter/overlays/e2e
+patches:
+- target:
+    kind: APIService
+  patch: |-
+    - op: replace
+      path: /spec/service/port
+      value: %d
+`, adapterPort)
+	if err := os.WriteFile(filepath.Join(run, "kustomization.yaml"), []byte(layer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(kubectl, "kustomize", run).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", run, err, stderrOf(err))
+	}
+	return out, ca
+}
+
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// objects splits a multi-document YAML stream into objects.
+func objects(t *testing.T, stream []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, doc := range strings.Split(string(stream), "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatalf("rendered manifest: %v\n%s", err, doc)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// rulesFile writes the rule file of the rendered ConfigMap foresight-adapter-rules-* to dir.
+func rulesFile(t *testing.T, objs []*unstructured.Unstructured, dir string) string {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" || !strings.HasPrefix(o.GetName(), "foresight-adapter-rules") {
+			continue
+		}
+		data, _, _ := unstructured.NestedString(o.Object, "data", "rules.yaml")
+		if data == "" {
+			t.Fatalf("ConfigMap %s has no rules.yaml", o.GetName())
+		}
+		p := filepath.Join(dir, "rules.yaml")
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Fatal("the rendered e2e overlay has no foresight-adapter-rules ConfigMap")
+	return ""
+}
+
+// serverSideApply applies the manifests with `kubectl apply --server-side`.
+func serverSideApply(t *testing.T, c *cluster.Cluster, manifests []byte) string {
+	t.Helper()
+	cmd := exec.Command(c.Bin("kubectl"), "--kubeconfig", c.AdminKubeconfig, "apply", "--server-side",
+		"--field-manager=foresight-e2e", "-f", "-")
+	cmd.Stdin = bytes.NewReader(manifests)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl apply --server-side of deploy/adapter/overlays/e2e: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// startAdapter starts `foresight-adapter serve` on 127.0.0.1:port as the
+// foresight-adapter service account and waits for /readyz.
+func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, bin, workDir string, port int, rules, promURL string, ca *pki.CA, extra ...string) *procs.Proc {
+	t.Helper()
+	kubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-adapter", 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := filepath.Join(workDir, "deploy", "adapter", "overlays", "e2e", "certs")
+	args := append([]string{"serve",
+		"--config=" + rules,
+		"--prometheus-url=" + promURL,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + filepath.Join(certs, "tls.crt"),
+		"--tls-private-key-file=" + filepath.Join(certs, "tls.key"),
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--lister-kubeconfig=" + kubeconfig,
+	}, extra...)
+	p, err := procs.Start("foresight-adapter", c.LogDir, bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(10 * time.Second) })
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := p.WaitHTTP(wctx, fmt.Sprintf("https://127.0.0.1:%d/readyz", port), &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitAPIServicesAvailable waits until every Foresight APIService is Available.
+func waitAPIServicesAvailable(ctx context.Context, t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	ac, err := aggregator.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"v1beta1.external.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, name := range names {
+		for {
+			as, err := ac.ApiregistrationV1().APIServices().Get(ctx, name, metav1.GetOptions{})
+			var cond *apiregistrationv1.APIServiceCondition
+			if err == nil {
+				for i := range as.Status.Conditions {
+					if as.Status.Conditions[i].Type == apiregistrationv1.Available {
+						cond = &as.Status.Conditions[i]
+					}
+				}
+				if cond != nil && cond.Status == apiregistrationv1.ConditionTrue {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("APIService %s not Available: err=%v condition=%+v", name, err, cond)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+}
+
+// kubectl runs the built kubectl as the admin and returns its output.
+func kubectl(c *cluster.Cluster, args ...string) (string, error) {
+	out, err := exec.Command(c.Bin("kubectl"), append([]string{"--kubeconfig", c.AdminKubeconfig}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// namespace returns a Namespace object named name.
+func namespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
