@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -40,6 +41,7 @@ type Loop struct {
 	interval time.Duration
 	maxPts   int
 	onCycle  func(metric string, snap *Snapshot)
+	shadowM  *shadow.Metrics
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -65,6 +67,8 @@ type LoopOptions struct {
 	MaxPointsPerQuery int
 	// OnCycle, when set, is called after each successful cycle of a rule.
 	OnCycle func(metric string, snap *Snapshot)
+	// ShadowMetrics receives the shadow evaluation's metrics (none when nil).
+	ShadowMetrics *shadow.Metrics
 }
 
 // NewLoop returns a Loop with no rules. Call Run, then SetRules.
@@ -83,7 +87,7 @@ func NewLoop(o LoopOptions) (*Loop, error) {
 	}
 	return &Loop{
 		source: o.Source, store: o.Store, metrics: o.Metrics, log: o.Logger, now: o.Now,
-		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle,
+		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle, shadowM: o.ShadowMetrics,
 		workers: map[string]*worker{},
 	}, nil
 }
@@ -127,6 +131,11 @@ func (l *Loop) SetRules(rules []Rule) error {
 		if _, err := forecast.NewForecaster(r.Settings); err != nil {
 			return fmt.Errorf("serving: rule %q: %w", r.Info.Metric, err)
 		}
+		if r.Shadow != nil {
+			if _, err := shadow.NewSet(r.Shadow.Config, r.Shadow.Strategies, nil); err != nil {
+				return fmt.Errorf("serving: rule %q: %w", r.Info.Metric, err)
+			}
+		}
 		seen[r.Info.Metric] = true
 	}
 	l.mu.Lock()
@@ -135,6 +144,7 @@ func (l *Loop) SetRules(rules []Rule) error {
 	for name, w := range l.workers {
 		if !seen[name] {
 			w.stop()
+			w.forgetShadow()
 			delete(l.workers, name)
 			l.metrics.forgetMetric(name)
 		}
@@ -146,9 +156,13 @@ func (l *Loop) SetRules(rules []Rule) error {
 				continue
 			}
 			w.stop()
+			w.forgetShadow()
 			l.metrics.forgetMetric(r.Info.Metric)
 		}
 		w := &worker{rule: r, series: map[string]*seriesState{}}
+		if r.Shadow != nil {
+			w.shadow, _ = shadow.NewSet(r.Shadow.Config, r.Shadow.Strategies, l.shadowM) // validated above
+		}
 		l.workers[r.Info.Metric] = w
 		fresh = append(fresh, w)
 		// A new metric is listed at once; reads say "no forecast yet" instead of "unknown".
@@ -192,6 +206,7 @@ type worker struct {
 	series map[string]*seriesState
 	next   int64 // next step-aligned Unix second to fetch; 0 before the first load
 	ready  bool
+	shadow *shadow.Set // nil without shadow evaluation
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -231,6 +246,40 @@ func (w *worker) start(parent context.Context, l *Loop) {
 			}
 		}
 	}()
+}
+
+// forgetShadow drops the worker's shadow evaluation and its metrics.
+func (w *worker) forgetShadow() {
+	if w.shadow != nil {
+		w.shadow.ForgetAll()
+	}
+}
+
+// ShadowReport returns the shadow evaluation of every rule's series.
+func (l *Loop) ShadowReport() shadow.Report {
+	l.mu.Lock()
+	var sets []*shadow.Set
+	for _, w := range l.workers {
+		if w.shadow != nil {
+			sets = append(sets, w.shadow)
+		}
+	}
+	l.mu.Unlock()
+	var sums []shadow.Summary
+	for _, s := range sets {
+		sums = append(sums, s.Summaries()...)
+	}
+	sort.Slice(sums, func(i, j int) bool {
+		a, b := sums[i], sums[j]
+		if a.Metric != b.Metric {
+			return a.Metric < b.Metric
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Series < b.Series
+	})
+	return shadow.NewReport(sums)
 }
 
 func (w *worker) stop() {
@@ -277,12 +326,18 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 			if !updated[k] && s.lastAt < limit {
 				delete(w.series, k)
 				l.metrics.forgetSeries(r.Info.Metric, s.entry.Namespace, s.metricKey)
+				if w.shadow != nil {
+					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.Metric, Namespace: s.entry.Namespace, Series: s.metricKey})
+				}
 			}
 		}
 	}
 	snap := w.snapshot(l, now)
 	if w.ready {
 		l.store.Publish(snap)
+		if w.shadow != nil {
+			w.shadow.Publish()
+		}
 		if l.onCycle != nil && fetchErr == nil && fetched {
 			l.onCycle(r.Info.Metric, snap)
 		}
@@ -376,6 +431,11 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		}
 		st.lastAt = ts
 		n++
+		if w.shadow != nil {
+			// Samples reach the shadow evaluation exactly as the forecaster sees them;
+			// the only error (a sample out of order) cannot happen after the check above.
+			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.Metric, Namespace: st.entry.Namespace, Series: st.metricKey}, ts, p.V)
+		}
 		w.score(m, st, st.f.Serve())
 	}
 	return n

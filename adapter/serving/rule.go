@@ -5,6 +5,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -21,6 +22,17 @@ type Rule struct {
 	// Settings configure each series' Forecaster; Settings.Step is also the
 	// query step and, unless the Loop overrides it, the cycle interval.
 	Settings forecast.Settings
+	// Shadow, when set, evaluates strategies in shadow on every sample of
+	// every series of the rule (adapter/shadow).
+	Shadow *ShadowSpec
+}
+
+// ShadowSpec configures the shadow evaluation of a rule's series.
+type ShadowSpec struct {
+	// Config configures each series' shadow.Evaluator.
+	Config shadow.Config
+	// Strategies are evaluated side by side.
+	Strategies []shadow.Strategy
 }
 
 // RulesFromConfig converts a validated rule file into the loop's rules. Each

@@ -35,6 +35,7 @@ func subcommands() []subcommand {
 		{"serve", "serve predicted metrics to the HPA (external and custom metrics APIs)", runServe},
 		{"demo", "run the adapter locally on generated load in accelerated time (no auth, loopback)", runDemo},
 		{"check-config", "validate a metric rule file", runCheckConfig},
+		{"shadow-report", "summarise which scaling strategy would have been better over the last day and week", runShadowReport},
 	}
 }
 

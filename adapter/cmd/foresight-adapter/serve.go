@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/provider"
 	"github.com/foresight-dev/foresight/adapter/server"
 	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -110,10 +111,14 @@ func newAdapter(p adapterParts) (*adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	shadowMetrics, err := shadow.NewMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("register shadow metrics: %w", err)
+	}
 	store := serving.NewStore(p.now)
 	loop, err := serving.NewLoop(serving.LoopOptions{
 		Source: p.source, Store: store, Metrics: metrics, Logger: p.log,
-		Now: p.now, Interval: p.interval, OnCycle: p.onCycle,
+		Now: p.now, Interval: p.interval, OnCycle: p.onCycle, ShadowMetrics: shadowMetrics,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,336 @@
+// Package shadow evaluates scaling strategies on live data without acting on
+// them: for one series it runs several strategies (a forecast model, an HPA
+// target and optionally cost weighting), each with its own forecaster, feeds
+// each strategy's served value to the project's HPA model (adapter/hpa) on
+// the same simulation clock as adapter/backtest, and reports over sliding
+// windows what each would have done: replicas, under-provisioned minutes,
+// pod-minutes, dollars, scaling actions and forecast error.
+package shadow
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/cost"
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/hpa"
+)
+
+// Strategy is one way of serving a metric, evaluated in shadow.
+type Strategy struct {
+	// Name labels the strategy (for example reactive, holt-winters, cost-weighted).
+	Name string `json:"name"`
+	// Settings configure the strategy's forecaster (model reactive for
+	// reactive scaling).
+	Settings forecast.Settings `json:"-"`
+	// Target is the HPA's AverageValue target as a fraction of pod capacity.
+	// Ignored for cost-weighted strategies, whose metric is in replicas
+	// (target 1).
+	Target float64 `json:"target"`
+	// Cost, when set, makes the strategy cost-weighted: it serves
+	// V = Cost.Weigh(L, price/reference, spot share).Value for its
+	// forecaster's served value L. Cost.Capacity zero means Config.Capacity.
+	Cost *cost.Params `json:"cost,omitempty"`
+}
+
+// Config configures an Evaluator.
+type Config struct {
+	// Capacity is the load one ready pod serves. Required.
+	Capacity float64
+	// HPA is the autoscaler; its Target is set per strategy.
+	HPA hpa.Config
+	// Step is the spacing of the samples. Required.
+	Step time.Duration
+	// ScoreFrom is the Unix second from which ticks count in the totals
+	// (earlier ticks are simulated, not counted). Windows count every tick.
+	ScoreFrom int64
+	// Windows are the sliding windows reported. Default DefaultWindows.
+	Windows []time.Duration
+	// Resolution is the width of the buckets windows are summed from; a
+	// window ends at the latest simulated tick and starts at the first
+	// bucket boundary inside it. Default 5 minutes (rounded up to whole
+	// ticks): a week is 2,017 buckets per strategy.
+	Resolution time.Duration
+	// PriceHold and ReferenceWindow configure the cost strategies' price
+	// tracker (defaults 1h and 7 days).
+	PriceHold, ReferenceWindow time.Duration
+}
+
+// DefaultResolution is the default width of the window buckets.
+const DefaultResolution = 5 * time.Minute
+
+// DefaultWindows are the sliding windows: an hour, a day and a week.
+var DefaultWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// Evaluator runs strategies in shadow on one series. Feed it the samples the
+// serving loop sees, in time order, with Observe (and prices with
+// ObservePrice). It is not safe for concurrent use.
+type Evaluator struct {
+	cfg        Config
+	clk        clock
+	strategies []*strategyState
+	bucketSec  int64
+	buckets    int
+
+	tracker   *cost.Tracker
+	prices    []pricePoint // price points not yet superseded for the next tick
+	spotShare float64
+
+	visible    []visibleSample // samples the next ticks may see, oldest first
+	firstValue []float64       // per strategy: served value of the first sample
+}
+
+// visibleSample is a sample and what each strategy served after it.
+type visibleSample struct {
+	ts     int64
+	served []float64
+}
+
+type strategyState struct {
+	s        Strategy
+	params   cost.Params
+	f        *forecast.Forecaster
+	run      run
+	ring     []Figures // bucket ring
+	ringAt   []int64   // bucket index held in each ring slot (-1 empty)
+	total    Figures
+	replicas int32
+	last     forecast.Forecast
+	lastV    float64
+}
+
+// NewEvaluator returns an evaluator for the strategies (at least one, names unique).
+func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
+	if len(strategies) == 0 {
+		return nil, errors.New("shadow: no strategies")
+	}
+	h := cfg.HPA
+	h.Target = 1
+	h = h.WithDefaults()
+	if err := h.Validate(); err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	cfg.HPA = h
+	clk, err := newClock(cfg.Step, h, cfg.Capacity, cfg.ScoreFrom)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Windows) == 0 {
+		cfg.Windows = DefaultWindows
+	}
+	if cfg.Resolution == 0 {
+		cfg.Resolution = DefaultResolution
+	}
+	if cfg.PriceHold == 0 {
+		cfg.PriceHold = time.Hour
+	}
+	if cfg.ReferenceWindow == 0 {
+		cfg.ReferenceWindow = 7 * 24 * time.Hour
+	}
+	bucketSec := int64(cfg.Resolution / time.Second)
+	if bucketSec <= 0 {
+		return nil, fmt.Errorf("shadow: resolution %v must be at least a second", cfg.Resolution)
+	}
+	bucketSec = (bucketSec + clk.tick - 1) / clk.tick * clk.tick
+	longest := slices.Max(cfg.Windows)
+	for _, w := range cfg.Windows {
+		if w <= 0 {
+			return nil, fmt.Errorf("shadow: window %v must be positive", w)
+		}
+	}
+	e := &Evaluator{
+		cfg: cfg, clk: clk, bucketSec: bucketSec,
+		buckets: int((int64(longest/time.Second)+bucketSec-1)/bucketSec) + 1,
+		tracker: cost.NewTracker(cfg.PriceHold, cfg.ReferenceWindow),
+	}
+	seen := map[string]bool{}
+	for i, s := range strategies {
+		if s.Name == "" || seen[s.Name] {
+			return nil, fmt.Errorf("shadow: strategy %d: name %q is empty or repeated", i, s.Name)
+		}
+		seen[s.Name] = true
+		settings := s.Settings
+		if settings.Step == 0 {
+			settings.Step = cfg.Step
+		}
+		f, err := forecast.NewForecaster(settings)
+		if err != nil {
+			return nil, fmt.Errorf("shadow: strategy %s: %w", s.Name, err)
+		}
+		st := &strategyState{s: s, f: f}
+		st.run.cfg = h
+		st.run.cfg.Target = s.Target
+		if s.Cost != nil {
+			p := *s.Cost
+			if p.Capacity == 0 {
+				p.Capacity = cfg.Capacity
+			}
+			p = p.Defaults()
+			if err := p.Validate(); err != nil {
+				return nil, fmt.Errorf("shadow: strategy %s: cost: %w", s.Name, err)
+			}
+			st.params = p
+			st.run.cfg.Target = 1
+		}
+		if err := st.run.cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("shadow: strategy %s: %w", s.Name, err)
+		}
+		st.ring = make([]Figures, e.buckets)
+		st.ringAt = make([]int64, e.buckets)
+		for j := range st.ringAt {
+			st.ringAt[j] = -1
+		}
+		e.strategies = append(e.strategies, st)
+	}
+	return e, nil
+}
+
+// SetSpotShare sets f, the share of the workload's pods on spot capacity,
+// used by cost-weighted strategies from the next sample on.
+func (e *Evaluator) SetSpotShare(f float64) { e.spotShare = f }
+
+// ObservePrice records the price of one replica-hour from Unix second ts on.
+// Cost-weighted strategies weigh a sample at ts with the prices observed up
+// to then; dollars of a tick use the price in force at the tick's start
+// (before the first price, the first price).
+func (e *Evaluator) ObservePrice(ts int64, price float64) error {
+	if err := e.tracker.Observe(ts, price); err != nil {
+		return fmt.Errorf("shadow: %w", err)
+	}
+	e.prices = append(e.prices, pricePoint{TS: ts, Price: price})
+	return nil
+}
+
+// Observe feeds the sample at Unix second ts with load v to every strategy,
+// then simulates the ticks it completes. Samples must come in time order;
+// a non-finite value is skipped as a gap (as the serving loop does).
+func (e *Evaluator) Observe(ts int64, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	if e.clk.started && ts <= e.clk.lastTS {
+		return fmt.Errorf("shadow: sample at ts %d is not after the last one at %d", ts, e.clk.lastTS)
+	}
+	served := make([]float64, len(e.strategies))
+	for i, st := range e.strategies {
+		if err := st.f.Observe(ts, v); err != nil {
+			return fmt.Errorf("shadow: strategy %s: %w", st.s.Name, err)
+		}
+		fc := st.f.Serve()
+		st.last = fc
+		val := fc.Value
+		if st.s.Cost != nil {
+			ratio, _ := e.tracker.Ratio(ts, st.params.ReferencePrice)
+			val = st.params.Weigh(fc.Value, ratio, e.spotShare).Value * e.cfg.Capacity
+		}
+		if math.IsNaN(val) || math.IsInf(val, 0) {
+			return fmt.Errorf("shadow: strategy %s served %v at ts %d", st.s.Name, val, ts)
+		}
+		st.lastV = val
+		served[i] = val
+		if ev := fc.Evaluation; ev.Valid {
+			b := st.bucket(e, ts)
+			b.Evaluations++
+			b.absError += math.Abs(ev.Forecast - ev.Actual)
+			b.actual += ev.Actual
+			if ts >= e.cfg.ScoreFrom {
+				st.total.Evaluations++
+				st.total.absError += math.Abs(ev.Forecast - ev.Actual)
+				st.total.actual += ev.Actual
+			}
+		}
+	}
+	if e.firstValue == nil {
+		e.firstValue = served
+	}
+	ticks := e.clk.advance(ts, v)
+	for _, ti := range ticks {
+		for len(e.visible) > 1 && e.visible[1].ts <= ti.t {
+			e.visible = e.visible[1:]
+		}
+		price := e.priceAt(ti.t)
+		for i, st := range e.strategies {
+			vis := e.firstValue[i]
+			if len(e.visible) > 0 {
+				vis = e.visible[0].served[i]
+			}
+			res, err := st.run.step(&e.clk, ti, vis, e.firstValue[i])
+			if err != nil {
+				return fmt.Errorf("strategy %s: %w", st.s.Name, err)
+			}
+			st.replicas = res.total
+			st.account(e, ti, res, price)
+		}
+	}
+	e.visible = append(e.visible, visibleSample{ts: ts, served: served})
+	return nil
+}
+
+// priceAt returns the price in force at t (0 with no prices), dropping
+// price points that no later tick can need.
+func (e *Evaluator) priceAt(t int64) float64 {
+	for len(e.prices) > 1 && e.prices[1].TS <= t {
+		e.prices = e.prices[1:]
+	}
+	if len(e.prices) == 0 {
+		return 0
+	}
+	return e.prices[0].Price
+}
+
+// account adds one simulated tick to the strategy's buckets and totals.
+func (st *strategyState) account(e *Evaluator, ti tickInfo, res tickResult, price float64) {
+	b := st.bucket(e, ti.t)
+	add := func(f *Figures) {
+		if res.rescaled {
+			f.ScalingActions++
+		}
+		if math.IsNaN(ti.load) {
+			return
+		}
+		minutes := float64(e.clk.tick) / 60
+		f.ScoredMinutes += minutes
+		f.PodMinutes += float64(res.total) * minutes
+		f.Dollars += float64(res.total) * price * float64(e.clk.tick) / 3600
+		f.PeakReplicas = max(f.PeakReplicas, res.total)
+		if ti.load > float64(res.ready) {
+			f.UnderProvisionedMinutes += minutes
+		}
+	}
+	add(b)
+	if ti.scored {
+		add(&st.total)
+	}
+}
+
+// bucket returns the ring bucket of Unix second t, clearing it when it held
+// an older bucket.
+func (st *strategyState) bucket(e *Evaluator, t int64) *Figures {
+	idx := floorDiv(t, e.bucketSec)
+	slot := int(idx % int64(e.buckets))
+	if slot < 0 {
+		slot += e.buckets
+	}
+	if st.ringAt[slot] != idx {
+		st.ring[slot] = Figures{}
+		st.ringAt[slot] = idx
+	}
+	return &st.ring[slot]
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// pricePoint is a replica-hour price in force from Unix second ts on.
+type pricePoint struct {
+	TS    int64
+	Price float64
+}

@@ -1,0 +1,109 @@
+package shadow
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// SummariesFromMetrics rebuilds series summaries from a running adapter's
+// /metrics text (the foresight_shadow_* gauges). Only the windows named in
+// windows (labels such as 1d, 7d) are kept, in that order; strategies are
+// sorted by name. Total figures, tick and end are not in the metrics and
+// stay zero.
+func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	type key struct{ metric, namespace, series string }
+	byKey := map[key]map[string]*StrategySummary{}
+	get := func(m *dto.Metric) (*StrategySummary, map[string]string) {
+		lv := map[string]string{}
+		for _, l := range m.GetLabel() {
+			lv[l.GetName()] = l.GetValue()
+		}
+		k := key{lv["metric"], lv["namespace"], lv["series"]}
+		if byKey[k] == nil {
+			byKey[k] = map[string]*StrategySummary{}
+		}
+		st := byKey[k][lv["strategy"]]
+		if st == nil {
+			st = &StrategySummary{Name: lv["strategy"]}
+			for _, w := range windows {
+				st.Windows = append(st.Windows, Window{Window: w})
+			}
+			byKey[k][lv["strategy"]] = st
+		}
+		return st, lv
+	}
+	windowIndex := map[string]int{}
+	for i, w := range windows {
+		windowIndex[w] = i
+	}
+	set := map[string]func(f *Figures, v float64){
+		"foresight_shadow_underprovisioned_minutes": func(f *Figures, v float64) { f.UnderProvisionedMinutes = v },
+		"foresight_shadow_pod_minutes":              func(f *Figures, v float64) { f.PodMinutes = v },
+		"foresight_shadow_cost_dollars":             func(f *Figures, v float64) { f.Dollars = v },
+		"foresight_shadow_scaling_actions":          func(f *Figures, v float64) { f.ScalingActions = int(v) },
+		"foresight_shadow_forecast_error_ratio": func(f *Figures, v float64) {
+			f.ForecastErrorRatio = v
+			if v > 0 {
+				f.Evaluations = 1 // known to have been scored
+			}
+		},
+	}
+	if mf := families["foresight_shadow_replicas"]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			st, _ := get(m)
+			st.Replicas = int32(m.GetGauge().GetValue())
+		}
+	}
+	for name, fn := range set {
+		mf := families[name]
+		if mf == nil {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			st, lv := get(m)
+			i, ok := windowIndex[lv["window"]]
+			if !ok {
+				continue
+			}
+			fn(&st.Windows[i].Figures, m.GetGauge().GetValue())
+		}
+	}
+	keys := make([]key, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.metric != b.metric {
+			return a.metric < b.metric
+		}
+		if a.namespace != b.namespace {
+			return a.namespace < b.namespace
+		}
+		return a.series < b.series
+	})
+	var out []Summary
+	for _, k := range keys {
+		s := Summary{Metric: k.metric, Namespace: k.namespace, Series: k.series}
+		names := make([]string, 0, len(byKey[k]))
+		for n := range byKey[k] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			s.Strategies = append(s.Strategies, *byKey[k][n])
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+package shadow
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+)
+
+// Set holds the evaluators of one rule's series, creates them on first
+// sight, and keeps their metrics current. It is what the serving loop feeds:
+// Observe for every sample it feeds a forecaster, Publish after each cycle.
+// It is safe for concurrent use; samples of one series must come in time order.
+type Set struct {
+	cfg        Config
+	strategies []Strategy
+	metrics    *Metrics
+
+	mu    sync.Mutex
+	evals map[SeriesID]*seriesEval
+}
+
+type seriesEval struct {
+	mu sync.Mutex
+	ev *Evaluator
+}
+
+// NewSet returns an empty set whose evaluators use cfg and strategies
+// (validated now). metrics may be nil.
+func NewSet(cfg Config, strategies []Strategy, metrics *Metrics) (*Set, error) {
+	if _, err := NewEvaluator(cfg, strategies); err != nil {
+		return nil, err
+	}
+	return &Set{cfg: cfg, strategies: strategies, metrics: metrics, evals: map[SeriesID]*seriesEval{}}, nil
+}
+
+// Observe feeds one sample of series id to its evaluator.
+func (s *Set) Observe(id SeriesID, ts int64, v float64) error {
+	se, err := s.eval(id)
+	if err != nil {
+		return err
+	}
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if err := se.ev.Observe(ts, v); err != nil {
+		return fmt.Errorf("shadow %s/%s %s: %w", id.Namespace, id.Metric, id.Series, err)
+	}
+	return nil
+}
+
+// ObservePrice records the replica-hour price of series id from Unix second
+// ts on (see Evaluator.ObservePrice) and its spot share. Without prices,
+// cost-weighted strategies weigh cost-blind and dollars stay zero.
+func (s *Set) ObservePrice(id SeriesID, ts int64, price, spotShare float64) error {
+	se, err := s.eval(id)
+	if err != nil {
+		return err
+	}
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	se.ev.SetSpotShare(spotShare)
+	if err := se.ev.ObservePrice(ts, price); err != nil {
+		return fmt.Errorf("shadow %s/%s %s: %w", id.Namespace, id.Metric, id.Series, err)
+	}
+	return nil
+}
+
+// eval returns the evaluator of series id, creating it on first sight.
+func (s *Set) eval(id SeriesID) (*seriesEval, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.evals[id]
+	if se == nil {
+		ev, err := NewEvaluator(s.cfg, s.strategies)
+		if err != nil {
+			return nil, err
+		}
+		se = &seriesEval{ev: ev}
+		s.evals[id] = se
+	}
+	return se, nil
+}
+
+// Forget drops a series and its metrics.
+func (s *Set) Forget(id SeriesID) {
+	s.mu.Lock()
+	delete(s.evals, id)
+	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.Forget(id)
+	}
+}
+
+// ForgetAll drops every series and its metrics (the rule was removed or changed).
+func (s *Set) ForgetAll() {
+	s.mu.Lock()
+	ids := make([]SeriesID, 0, len(s.evals))
+	for id := range s.evals {
+		ids = append(ids, id)
+	}
+	s.evals = map[SeriesID]*seriesEval{}
+	s.mu.Unlock()
+	if s.metrics != nil {
+		for _, id := range ids {
+			s.metrics.Forget(id)
+		}
+	}
+}
+
+// Summaries returns every series' summary, sorted by metric, namespace and series.
+func (s *Set) Summaries() []Summary {
+	s.mu.Lock()
+	ids := make([]SeriesID, 0, len(s.evals))
+	for id := range s.evals {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := ids[i], ids[j]
+		if a.Metric != b.Metric {
+			return a.Metric < b.Metric
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Series < b.Series
+	})
+	out := make([]Summary, 0, len(ids))
+	for _, id := range ids {
+		s.mu.Lock()
+		se := s.evals[id]
+		s.mu.Unlock()
+		if se == nil {
+			continue
+		}
+		se.mu.Lock()
+		sum := se.ev.Summary()
+		se.mu.Unlock()
+		sum.Metric, sum.Namespace, sum.Series = id.Metric, id.Namespace, id.Series
+		out = append(out, sum)
+	}
+	return out
+}
+
+// Publish updates the metrics of every series and returns the summaries.
+func (s *Set) Publish() []Summary {
+	sums := s.Summaries()
+	if s.metrics != nil {
+		for _, sum := range sums {
+			s.metrics.Update(SeriesID{Metric: sum.Metric, Namespace: sum.Namespace, Series: sum.Series}, sum)
+		}
+	}
+	return sums
+}
+
+// ServeHTTP answers with the JSON Report of every series (GET only).
+func (s *Set) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(NewReport(s.Summaries())); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
