@@ -1,13 +1,10 @@
 package backtest
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -26,54 +23,18 @@ type PricePoint struct {
 // whole seconds and strictly increasing; prices must be finite and not
 // negative. Errors name the source, line and field.
 func ParsePriceCSV(r io.Reader, name string) ([]PricePoint, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1024), maxLineBytes)
-	var out []PricePoint
-	line := 0
-	sawContent := false
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		first := !sawContent
-		sawContent = true
-		fields := strings.Split(text, ",")
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,price), got %d", name, line, len(fields))
-		}
-		tsText, priceText := strings.TrimSpace(fields[0]), strings.TrimSpace(fields[1])
-		if first && isHeader(tsText) {
-			if isHeader(priceText) {
-				continue
-			}
-			return nil, fmt.Errorf("%s:%d: header has a non-name second field %s", name, line, quote(priceText))
-		}
-		ts, err := parseTS(tsText)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: field ts: %w", name, line, err)
-		}
-		p, err := strconv.ParseFloat(priceText, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: field price: %s is not a number", name, line, quote(priceText))
-		}
+	rows, err := parseTwoColumns(r, name, "price", func(p float64) string {
 		if math.IsNaN(p) || math.IsInf(p, 0) || p < 0 {
-			return nil, fmt.Errorf("%s:%d: field price: %s must be finite and not negative", name, line, quote(priceText))
+			return "must be finite and not negative"
 		}
-		if n := len(out); n > 0 && ts <= out[n-1].TS {
-			return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
-		}
-		out = append(out, PricePoint{TS: ts, Price: p})
+		return ""
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, line+1, maxLineBytes)
-		}
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no data rows", name)
+	out := make([]PricePoint, len(rows))
+	for i, row := range rows {
+		out[i] = PricePoint{TS: row.TS, Price: row.Value}
 	}
 	return out, nil
 }

@@ -29,6 +29,17 @@ const maxLineBytes = 4096
 // Blank lines are skipped. Timestamps must be whole seconds and strictly
 // increasing; values must be finite. Errors name the source, line and field.
 func ParseCSV(r io.Reader, name string) ([]Sample, error) {
+	return parseTwoColumns(r, name, "value", func(v float64) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "is not finite"
+		}
+		return ""
+	})
+}
+
+// parseTwoColumns reads CSV rows `ts,<field>` with strictly increasing
+// whole-second timestamps. check returns why a value is refused, or "".
+func parseTwoColumns(r io.Reader, name, field string, check func(float64) string) ([]Sample, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), maxLineBytes)
 	var out []Sample
@@ -44,7 +55,7 @@ func ParseCSV(r io.Reader, name string) ([]Sample, error) {
 		sawContent = true
 		fields := strings.Split(text, ",")
 		if len(fields) != 2 {
-			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,value), got %d", name, line, len(fields))
+			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s), got %d", name, line, field, len(fields))
 		}
 		tsText, valText := strings.TrimSpace(fields[0]), strings.TrimSpace(fields[1])
 		if first && isHeader(tsText) {
@@ -59,10 +70,10 @@ func ParseCSV(r io.Reader, name string) ([]Sample, error) {
 		}
 		v, err := strconv.ParseFloat(valText, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: field value: %s is not a number", name, line, quote(valText))
+			return nil, fmt.Errorf("%s:%d: field %s: %s is not a number", name, line, field, quote(valText))
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("%s:%d: field value: %s is not finite", name, line, quote(valText))
+		if why := check(v); why != "" {
+			return nil, fmt.Errorf("%s:%d: field %s: %s %s", name, line, field, quote(valText), why)
 		}
 		if n := len(out); n > 0 && ts <= out[n-1].TS {
 			return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
