@@ -91,3 +91,18 @@ func usage(w io.Writer, cmds []subcommand) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'foresight-adapter <subcommand> -h' for its flags.")
 }
+
+// parseFlags parses a subcommand's flags, which take no positional
+// arguments. Errors other than a request for help are usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return nil
+}

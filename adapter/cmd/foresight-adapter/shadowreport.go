@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,14 +43,8 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "week: the cheapest with no more under-provisioned minutes than reactive scaling.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if (*input == "") == (*metricsURL == "") {
 		return fmt.Errorf("%w: give exactly one of --input and --metrics-url", errUsage)
