@@ -31,7 +31,7 @@ type CostOptions struct {
 	// both strategies run at the same utilisation when the price is at its
 	// reference and differ only by the price weighting (and when that target
 	// is at or above cost.DefaultMaxUtilization and MaxUtilization is zero, the
-	// ceiling is 1, full capacity). Other zero fields take cost.Params' defaults.
+	// ceiling is full capacity, or the target itself when that is higher). Other zero fields take cost.Params' defaults.
 	Params cost.Params
 	// SpotShare is f, the share of replicas on spot capacity (0 by default).
 	SpotShare float64
@@ -138,7 +138,7 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 		// A derived u0 at or above the default ceiling would leave no room to run
 		// hotter when capacity is dear: the ceiling is then full capacity.
 		if params.MaxUtilization == 0 && params.TargetUtilization >= cost.DefaultMaxUtilization {
-			params.MaxUtilization = 1
+			params.MaxUtilization = max(1, params.TargetUtilization)
 		}
 	}
 	params = params.Defaults()

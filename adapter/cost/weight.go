@@ -74,6 +74,12 @@ func (p Params) Defaults() Params {
 	return p
 }
 
+// maxUtilization bounds the utilisation parameters. L is usually an upper
+// quantile of the coming peak rather than the load itself, so a target above
+// one pod's capacity can still be safe; twice the capacity is far past any
+// sensible setting and catches unit mistakes (70 for 0.7).
+const maxUtilization = 2
+
 // Validate reports every parameter that is out of range, naming the field.
 func (p Params) Validate() error {
 	var errs []error
@@ -84,10 +90,10 @@ func (p Params) Validate() error {
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	check(finite(p.Capacity) && p.Capacity > 0, "capacity", p.Capacity, "> 0")
-	check(finite(p.TargetUtilization) && p.TargetUtilization > 0 && p.TargetUtilization <= 1, "targetUtilization", p.TargetUtilization, "in (0,1]")
+	check(finite(p.TargetUtilization) && p.TargetUtilization > 0 && p.TargetUtilization <= maxUtilization, "targetUtilization", p.TargetUtilization, "in (0,2]")
 	check(finite(p.Elasticity) && p.Elasticity >= 0 && p.Elasticity <= 4, "elasticity", p.Elasticity, "in [0,4]")
-	check(finite(p.MinUtilization) && p.MinUtilization > 0 && p.MinUtilization <= 1, "minUtilization", p.MinUtilization, "in (0,1]")
-	check(finite(p.MaxUtilization) && p.MaxUtilization > 0 && p.MaxUtilization <= 1, "maxUtilization", p.MaxUtilization, "in (0,1]")
+	check(finite(p.MinUtilization) && p.MinUtilization > 0 && p.MinUtilization <= maxUtilization, "minUtilization", p.MinUtilization, "in (0,2]")
+	check(finite(p.MaxUtilization) && p.MaxUtilization > 0 && p.MaxUtilization <= maxUtilization, "maxUtilization", p.MaxUtilization, "in (0,2]")
 	if p.MinUtilization > p.MaxUtilization {
 		errs = append(errs, fmt.Errorf("minUtilization: must not exceed maxUtilization (%v > %v)", p.MinUtilization, p.MaxUtilization))
 	}

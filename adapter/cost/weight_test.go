@@ -45,7 +45,11 @@ func TestParamsDefaultsAndValidate(t *testing.T) {
 	if p.TargetUtilization != 0.7 || p.MinUtilization != 0.5 || p.MaxUtilization != 0.9 || p.Elasticity != 0.5 {
 		t.Fatalf("unexpected defaults %+v", p)
 	}
-	bad := Params{Capacity: -1, TargetUtilization: 1.5, Elasticity: math.NaN(), MinUtilization: 0.9, MaxUtilization: 0.6, InterruptionDiscount: 1}
+	// A target above one pod's capacity is valid: L is an upper quantile of the peak.
+	if err := (Params{Capacity: 1, TargetUtilization: 1.2, MaxUtilization: 1.3}).Defaults().Validate(); err != nil {
+		t.Fatalf("target 1.2 with umax 1.3 refused: %v", err)
+	}
+	bad := Params{Capacity: -1, TargetUtilization: 70, Elasticity: math.NaN(), MinUtilization: 0.9, MaxUtilization: 0.6, InterruptionDiscount: 1}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("invalid params accepted")
