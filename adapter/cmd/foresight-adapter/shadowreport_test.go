@@ -134,7 +134,7 @@ func TestShadowReportBadInput(t *testing.T) {
 		{[]string{"--input", trace, "--metrics-url", "http://x/metrics"}, true, "exactly one"},
 		{[]string{"--input", trace, "--strategies", "magic"}, true, `unknown model "magic"`},
 		{[]string{"--input", trace, "--strategies", "reactive@x"}, true, `target "x"`},
-		{[]string{"--input", trace, "--cost-max-utilization", "2"}, true, "maxUtilization"},
+		{[]string{"--input", trace, "--cost-max-utilization", "3"}, true, "maxUtilization"},
 		{[]string{"--input", trace, "--prices", bad}, false, "bad-prices.csv:3: field price"},
 		{[]string{"--input", trace, "--spot-prices", bad}, true, "go together"},
 		{[]string{"--metrics-url", "file:///etc/passwd"}, true, "not an http(s) URL"},
