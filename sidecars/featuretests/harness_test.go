@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,30 +36,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// logSink is a goroutine-safe log buffer.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // controlPlane is the real xDS server with a reconciler, serving on loopback.
 type controlPlane struct {
 	server *xds.Server
 	rec    *xds.Reconciler
 	reg    *prometheus.Registry
-	logs   *logSink
+	logs   *xdstest.LogBuffer
 	addr   string
 	done   chan struct{}
 }
@@ -75,7 +56,7 @@ func startControlPlane(t *testing.T, p *policy.Policy) *controlPlane {
 func startControlPlaneCtx(t *testing.T, parent context.Context, p *policy.Policy, addr, prefix string) *controlPlane {
 	t.Helper()
 	ctx, cancel := context.WithCancel(parent)
-	cp := &controlPlane{reg: prometheus.NewRegistry(), logs: &logSink{}, done: make(chan struct{})}
+	cp := &controlPlane{reg: prometheus.NewRegistry(), logs: &xdstest.LogBuffer{}, done: make(chan struct{})}
 	log := slog.New(slog.NewJSONHandler(cp.logs, nil))
 	cp.rec = xds.NewReconciler(log)
 	srv, err := xds.New(ctx, xds.Options{NodeGroup: cp.rec.NodeGroup, Registerer: cp.reg, Logger: log, VersionPrefix: prefix})

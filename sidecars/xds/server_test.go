@@ -1,7 +1,6 @@
 package xds
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -31,28 +30,10 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	srv  *Server
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *xdstest.LogBuffer
 	addr string
 }
 
@@ -68,7 +49,7 @@ func start(t *testing.T, prefix string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &xdstest.LogBuffer{}
 	srv, err := New(ctx, Options{
 		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
