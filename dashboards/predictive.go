@@ -88,6 +88,64 @@ func PredictiveAutoscaling() (Dashboard, error) {
 					},
 				},
 			}},
+			shadowSection(sel),
 		},
 	}.build()
+}
+
+// shadowSection shows the strategies that rules evaluate in shadow: what
+// each would do now and what it would have cost and risked over the last
+// day and week (the windows `foresight-adapter shadow-report` judges).
+func shadowSection(sel string) section {
+	const windows = `, window=~"1d|7d"`
+	return section{title: "Shadow evaluation of strategies", panels: []panel{
+		{
+			title:       "Replicas per strategy",
+			description: "Replicas each strategy's HPA would run now, in the project's HPA model fed the live samples (foresight_shadow_replicas). One strategy per rule is served; the others run in shadow only.",
+			unit:        "short",
+			queries: []query{
+				{`sum by (metric, strategy) (foresight_shadow_replicas{` + sel + `})`, "{{metric}} {{strategy}}"},
+			},
+		},
+		{
+			title:       "Under-provisioned minutes per strategy (1 day, 7 days)",
+			description: "Minutes in the last day and week when load exceeded the ready pods of the strategy's HPA: the risk side of the comparison. shadow-report calls a strategy as safe as reactive scaling when it has no more of these.",
+			unit:        "m",
+			queries: []query{
+				{`sum by (metric, strategy, window) (foresight_shadow_underprovisioned_minutes{` + sel + windows + `})`, "{{metric}} {{strategy}} {{window}}"},
+			},
+		},
+		{
+			title:       "Cost per strategy (1 day, 7 days)",
+			description: "Dollars each strategy's pods would have cost over the last day and week at the replica prices of the rule's cost section (zero without prices: see pod-minutes).",
+			unit:        "currencyUSD",
+			queries: []query{
+				{`sum by (metric, strategy, window) (foresight_shadow_cost_dollars{` + sel + windows + `})`, "{{metric}} {{strategy}} {{window}}"},
+			},
+		},
+		{
+			title:       "Pod-minutes per strategy (1 day, 7 days)",
+			description: "Pod-minutes each strategy would have run over the last day and week, starting pods included: the cost side when no prices are known.",
+			unit:        "short",
+			queries: []query{
+				{`sum by (metric, strategy, window) (foresight_shadow_pod_minutes{` + sel + windows + `})`, "{{metric}} {{strategy}} {{window}}"},
+			},
+		},
+		{
+			title:       "Scaling actions per strategy (1 day)",
+			description: "Scale updates each strategy's HPA would have made over the last day: churn.",
+			unit:        "short",
+			queries: []query{
+				{`sum by (metric, strategy) (foresight_shadow_scaling_actions{` + sel + `, window="1d"})`, "{{metric}} {{strategy}}"},
+			},
+		},
+		{
+			title:       "Forecast error per strategy (1 day)",
+			description: "Sum of absolute forecast errors at the horizon over the sum of actual load, last day, per strategy.",
+			unit:        "percentunit",
+			queries: []query{
+				{`max by (metric, strategy) (foresight_shadow_forecast_error_ratio{` + sel + `, window="1d"})`, "{{metric}} {{strategy}}"},
+			},
+		},
+	}}
 }

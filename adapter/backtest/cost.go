@@ -26,19 +26,17 @@ const (
 // CostOptions configure the price side of a cost backtest (RunCost).
 type CostOptions struct {
 	// Params are the cost-weighting parameters. A zero Capacity means the
-	// backtest's pod capacity; a zero TargetUtilization means the target
-	// that cost-blind predictive scaling chose in the plain backtest, so that
-	// both strategies run at the same utilisation when the price is at its
-	// reference and differ only by the price weighting (and when that target
-	// is at or above cost.DefaultMaxUtilization and MaxUtilization is zero, the
-	// ceiling is full capacity, or the target itself when that is higher). Other zero fields take cost.Params' defaults.
+	// backtest's pod capacity; a zero TargetUtilization means the reactive
+	// target (Options.ReactiveTarget): the one target an operator sets, at
+	// which cost-blind predictive scaling is compared. Other zero fields take
+	// cost.Params' defaults.
 	Params cost.Params
 	// SpotShare is f, the share of replicas on spot capacity (0 by default).
 	SpotShare float64
 	// PriceHold is how long a missing price is held before the weighting
 	// falls back to cost-blind. Default 1h.
 	PriceHold time.Duration
-	// ReferenceWindow is the time constant of the running-mean reference
+	// ReferenceWindow is the window whose lowest price is the reference
 	// price (used when Params.ReferencePrice is zero). Default 7 days.
 	ReferenceWindow time.Duration
 }
@@ -83,15 +81,16 @@ type CostReport struct {
 	HeldShare    float64 `json:"held_share"`
 	MissingShare float64 `json:"missing_share"`
 	// Strategies are reactive (at the reactive target), predictive (cost-blind
-	// at its chosen target), cost-weighted, and predictive-at-u0 (cost-blind
-	// at the weighting's u0).
+	// at the target the plain backtest chose), cost-weighted, and
+	// predictive-at-u0 (cost-blind at the weighting's u0).
 	Strategies []CostScaling `json:"strategies"`
-	// Saving is 1 - cost-weighted dollars / cost-blind predictive dollars
-	// (predictive at its chosen target).
+	// Saving is 1 - cost-weighted dollars / dollars of cost-blind predictive
+	// scaling at the same target u0: what the weighting saves, all else equal.
 	Saving float64 `json:"saving"`
-	// SavingAtU0 is 1 - cost-weighted dollars / dollars of cost-blind
-	// predictive scaling at target u0: the saving of the weighting alone.
-	SavingAtU0 float64 `json:"saving_at_u0"`
+	// SavingVsChosen is 1 - cost-weighted dollars / dollars of cost-blind
+	// predictive scaling at the target the plain backtest chose (its cheapest
+	// target as safe as reactive scaling).
+	SavingVsChosen float64 `json:"saving_vs_chosen_target"`
 	// AsSafeAsReactive reports that cost-weighted scaling had no more
 	// under-provisioned minutes than reactive scaling.
 	AsSafeAsReactive bool `json:"as_safe_as_reactive"`
@@ -134,12 +133,7 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 		params.Capacity = rep.Settings.Capacity
 	}
 	if params.TargetUtilization == 0 {
-		params.TargetUtilization = rep.Predictive.Target
-		// A derived u0 at or above the default ceiling would leave no room to run
-		// hotter when capacity is dear: the ceiling is then full capacity.
-		if params.MaxUtilization == 0 && params.TargetUtilization >= cost.DefaultMaxUtilization {
-			params.MaxUtilization = max(1, params.TargetUtilization)
-		}
+		params.TargetUtilization = opts.ReactiveTarget
 	}
 	params = params.Defaults()
 	if err := params.Validate(); err != nil {
@@ -192,8 +186,8 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 		out.Strategies = append(out.Strategies, CostScaling{Name: r.name, Scaling: sc, Dollars: tl.Dollars(replicas, prices)})
 	}
 	reactive, blind, weightedRun, atU0 := out.Strategies[0], out.Strategies[1], out.Strategies[2], out.Strategies[3]
-	out.Saving = saving(blind.Dollars, weightedRun.Dollars)
-	out.SavingAtU0 = saving(atU0.Dollars, weightedRun.Dollars)
+	out.Saving = saving(atU0.Dollars, weightedRun.Dollars)
+	out.SavingVsChosen = saving(blind.Dollars, weightedRun.Dollars)
 	out.AsSafeAsReactive = weightedRun.UnderProvisionedMinutes <= reactive.UnderProvisionedMinutes
 	return &CostResult{Report: out, Backtest: res, Weighted: weighted}, nil
 }
@@ -342,8 +336,8 @@ func (r *CostReport) WriteTable(w io.Writer, name string) error {
 	if !r.AsSafeAsReactive {
 		safe = "MORE"
 	}
-	fmt.Fprintf(&b, "\ncost-weighted spends %s than cost-blind predictive at its chosen target (saving %+.1f%%; %+.1f%% against cost-blind at u0), with %s under-provisioned minutes than reactive\n",
-		dollarsWord(r.Saving), 100*r.Saving, 100*r.SavingAtU0, safe)
+	fmt.Fprintf(&b, "\ncost-weighted spends %s than cost-blind predictive at the same target u0 (saving %+.1f%%; %+.1f%% against cost-blind predictive at its chosen target), with %s under-provisioned minutes than reactive\n",
+		dollarsWord(r.Saving), 100*r.Saving, 100*r.SavingVsChosen, safe)
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write cost report: %w", err)
@@ -355,7 +349,7 @@ func reference(p float64) string {
 	if p > 0 {
 		return fmt.Sprintf("%.4g", p)
 	}
-	return "running mean"
+	return "lowest price of the window"
 }
 
 func dollarsWord(saving float64) string {

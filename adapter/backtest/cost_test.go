@@ -205,15 +205,23 @@ func TestRunCostGenerated(t *testing.T) {
 			t.Errorf("%s: $%.2f outside [%v, %v] for %.0f pod-minutes", s.Name, s.Dollars, ph, 2*ph, s.PodMinutes)
 		}
 	}
-	if r.Params.TargetUtilization != res.Backtest.Report.Predictive.Target {
-		t.Errorf("u0 %v, want predictive's chosen target %v", r.Params.TargetUtilization, res.Backtest.Report.Predictive.Target)
+	if r.Params.TargetUtilization != opts.ReactiveTarget {
+		t.Errorf("u0 %v, want the reactive target %v", r.Params.TargetUtilization, opts.ReactiveTarget)
 	}
-	if r.Strategies[1].Target != r.Strategies[3].Target || r.Strategies[1].Dollars != r.Strategies[3].Dollars {
-		t.Errorf("predictive at its target and at u0 (the same) differ: %+v vs %+v", r.Strategies[1], r.Strategies[3])
+	if r.Strategies[1].Target != res.Backtest.Report.Predictive.Target || r.Strategies[3].Target != r.Params.TargetUtilization {
+		t.Errorf("cost-blind targets %v and %v, want the chosen %v and u0 %v",
+			r.Strategies[1].Target, r.Strategies[3].Target, res.Backtest.Report.Predictive.Target, r.Params.TargetUtilization)
 	}
-	want := 1 - r.Strategies[2].Dollars/r.Strategies[1].Dollars
-	if math.Abs(r.Saving-want) > 1e-12 {
-		t.Errorf("saving %v, want %v", r.Saving, want)
+	if want := 1 - r.Strategies[2].Dollars/r.Strategies[3].Dollars; math.Abs(r.Saving-want) > 1e-12 {
+		t.Errorf("saving %v, want %v (against cost-blind at u0)", r.Saving, want)
+	}
+	if want := 1 - r.Strategies[2].Dollars/r.Strategies[1].Dollars; math.Abs(r.SavingVsChosen-want) > 1e-12 {
+		t.Errorf("saving against the chosen target %v, want %v", r.SavingVsChosen, want)
+	}
+	// The reference is the lowest price, so the weighting only runs hotter than u0.
+	if !(r.Strategies[2].PodMinutes <= r.Strategies[3].PodMinutes) || !(r.Saving > 0) {
+		t.Errorf("cost-weighted %.0f pod-minutes ($%.2f), cost-blind at u0 %.0f ($%.2f): want fewer pods and dollars",
+			r.Strategies[2].PodMinutes, r.Strategies[2].Dollars, r.Strategies[3].PodMinutes, r.Strategies[3].Dollars)
 	}
 	if r.AsSafeAsReactive != (r.Strategies[2].UnderProvisionedMinutes <= r.Strategies[0].UnderProvisionedMinutes) {
 		t.Errorf("as-safe flag %v disagrees with the figures %+v", r.AsSafeAsReactive, r.Strategies)

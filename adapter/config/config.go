@@ -82,6 +82,12 @@ type Rule struct {
 	Resources Resources
 	// Forecast holds the forecast and serving settings.
 	Forecast Forecast
+	// Cost, when set, serves the cost-weighted replica demand of the
+	// forecast instead of the forecast itself (nil: cost-blind).
+	Cost *Cost
+	// Shadow, when set, evaluates several strategies on the rule's series
+	// in shadow (nil: none).
+	Shadow *Shadow
 
 	// Line is the line of the rule in the file (0 when built in code).
 	Line int

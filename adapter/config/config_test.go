@@ -181,8 +181,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"rules.yaml:10: rules[1].resources.group: must be an API group like apps"}},
 		{"resources on external", strings.Replace(validFile, "  query: sum by (namespace, service)", "  resources: {resource: services}\n  query: sum by (namespace, service)", 1),
 			[]string{"rules.yaml:5: rules[0].resources: group, resource and label apply only to object and pods rules"}},
-		{"cost not supported", replaceLine(t, "  api: object", "  api: object\n  cost: {}"),
-			[]string{"rules.yaml:8: rules[1].cost: cost weighting is not supported yet"}},
+		{"empty cost section", replaceLine(t, "  api: object", "  api: object\n  cost: {}"),
+			[]string{"rules.yaml:8: rules[1].cost.capacity: required", "rules.yaml:8: rules[1].cost.pods: required"}},
 		{"several errors at once", replaceLine(t, "quantile: 0.95\n    model: holt-winters", "quantile: 2\n    model: magic"),
 			[]string{"rules.yaml:15: rules[1].forecast.quantile: must be in (0,1), got 2", `rules.yaml:16: rules[1].forecast.model: must be one of`}},
 	}
@@ -238,6 +238,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("rules:\n- &r {name: a}\n- *r\n"))
 	f.Add([]byte("{"))
+	f.Add([]byte(costFile))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, "fuzz.yaml")
 		if err != nil {

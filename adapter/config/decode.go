@@ -101,9 +101,8 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 				"staleAfter":    func(n *yaml.Node, p string) { f.StaleAfter = d.duration(n, p) },
 			})
 		},
-		"cost": func(n *yaml.Node, p string) {
-			d.errorf(n.Line, p, "cost weighting is not supported yet")
-		},
+		"cost":   func(n *yaml.Node, p string) { r.Cost = d.cost(n, p) },
+		"shadow": func(n *yaml.Node, p string) { r.Shadow = d.shadow(n, p) },
 	})
 }
 

@@ -94,7 +94,16 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 		"predicted_queue_length":                {map[string]string{"namespace": "jobs", "queue": "emails"}, 42},
 		"deployment_predicted_cpu_cores":        {map[string]string{"namespace": "shop", "deployment": "web"}, 0.75},
 		"pod_predicted_cpu_cores":               {map[string]string{"namespace": "shop", "pod": "web-abc-1"}, 0.5},
+		"web_replicas_cost_weighted":            {map[string]string{"namespace": "shop", "service": "web"}, 15},
+		"web_requests_per_second_predicted":     {map[string]string{"namespace": "shop", "service": "web"}, 15},
 	}
+	// OpenCost: web-abc-1 on spot node n1, 0.5 cores * 0.04 + 2 GiB * 0.005 = 0.03 $/h.
+	gauge(0.5, "__name__", "container_cpu_allocation", "namespace", "shop", "pod", "web-abc-1", "container", "app", "node", "n1")
+	gauge(2<<30, "__name__", "container_memory_allocation_bytes", "namespace", "shop", "pod", "web-abc-1", "container", "app", "node", "n1")
+	gauge(0.04, "__name__", "node_cpu_hourly_cost", "node", "n1", "instance_type", "m6i.large")
+	gauge(0.005, "__name__", "node_ram_hourly_cost", "node", "n1", "instance_type", "m6i.large")
+	gauge(1, "__name__", "kubecost_node_is_spot", "node", "n1")
+	wantPrices := map[string][3]float64{"web_replicas_cost_weighted": {0.03, 0.03, 1}}
 	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "rules", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +152,25 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 			}
 			if match == nil || len(match.Samples) != 1 || math.Abs(match.Samples[0].V-w.value) > 1e-9 {
 				t.Errorf("%s: result %v, want a series %v = %v", r.Name, res, w.labels, w.value)
+			}
+			if r.Cost == nil {
+				continue
+			}
+			// The cost section's price queries over OpenCost-shaped series.
+			wp, ok := wantPrices[r.Name]
+			if !ok {
+				t.Errorf("%s: cost rule without price expectations in this test", r.Name)
+				continue
+			}
+			pq, err := r.Cost.Queries()
+			if err != nil {
+				t.Fatalf("%s: %v", r.Name, err)
+			}
+			for i, expr := range []string{pq.ReplicaPrice, pq.WorkloadCost, pq.SpotShare} {
+				res, err := emb.QueryRange(context.Background(), expr, end, end, time.Minute)
+				if err != nil || len(res) != 1 || res[0].Labels.Get("namespace") != "shop" || math.Abs(res[0].Samples[0].V-wp[i]) > 1e-9 {
+					t.Errorf("%s: price query %d = %v, %v; want {namespace=\"shop\"} %v", r.Name, i, res, err, wp[i])
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 )
 
 // Load reads, parses, defaults and validates the rule file at path.
@@ -42,7 +43,7 @@ func Parse(data []byte, filename string) (*File, error) {
 		}
 		for _, e := range verrs {
 			var fe *FieldError
-			if errors.As(e, &fe) && bad[fe.Field] {
+			if errors.As(e, &fe) && underBad(fe.Field, bad) {
 				continue
 			}
 			errs = append(errs, e)
@@ -53,6 +54,21 @@ func Parse(data []byte, filename string) (*File, error) {
 		return nil, errors.Join(errs...)
 	}
 	return f, nil
+}
+
+// underBad reports whether field, or a section that holds it, failed to decode.
+func underBad(field string, bad map[string]bool) bool {
+	for field != "" {
+		if bad[field] {
+			return true
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			return false
+		}
+		field = field[:i]
+	}
+	return false
 }
 
 func errLine(err error) int {

@@ -68,6 +68,12 @@ func (r *Rule) Defaults() {
 	if fc.StaleAfter == 0 {
 		fc.StaleAfter = max(DefaultStaleAfter, 2*fc.Step)
 	}
+	if r.Cost != nil {
+		r.Cost.Defaults()
+	}
+	if r.Shadow != nil {
+		r.Shadow.Defaults(r.Cost)
+	}
 }
 
 // metricNameRE is what Foresight accepts as a metric name: a Prometheus-style
@@ -184,6 +190,12 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 		add(at("query"), "%v", err)
 	}
 	r.Forecast.validate(at("forecast"), add)
+	if r.Cost != nil {
+		r.Cost.validate(at("cost"), r.Forecast, add)
+	}
+	if r.Shadow != nil {
+		r.Shadow.validate(at("shadow"), r, add)
+	}
 }
 
 // validateQuery renders the template with sample matchers and checks the result.

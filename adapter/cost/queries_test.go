@@ -18,6 +18,7 @@ load 1m
   container_cpu_allocation{namespace="other",pod="checkout-c",node="n1",container="app"} 4x20
   container_memory_allocation_bytes{namespace="shop",pod="checkout-a",node="n1",container="app"} 4294967296x20
   container_memory_allocation_bytes{namespace="shop",pod="checkout-b",node="n2",container="app"} 2147483648x20
+  container_memory_allocation_bytes{namespace="other",pod="checkout-c",node="n1",container="app"} 1073741824x20
   container_gpu_allocation{namespace="shop",pod="checkout-a",node="n1",container="app"} 1x20
   node_cpu_hourly_cost{node="n1",instance_type="m5.large"} 0.03x20
   node_cpu_hourly_cost{node="n2",instance_type="m5.large",provider_id="aws:///i-2",arch="amd64"} 0.01x4
@@ -39,22 +40,46 @@ func TestWorkloadQueriesJoinOnNode(t *testing.T) {
 	// checkout-a is priced; it is on an on-demand node.
 	script := openCostSeries + `
 eval instant at 2m ` + q.ReplicaPrice + `
-  {} 0.295
+  {namespace="shop"} 0.295
 
 eval instant at 2m ` + q.WorkloadCost + `
-  {} 0.59
+  {namespace="shop"} 0.59
 
 eval instant at 2m ` + q.SpotShare + `
-  {} 0.5
+  {namespace="shop"} 0.5
 
 eval instant at 12m ` + q.ReplicaPrice + `
-  {} 0.576
+  {namespace="shop"} 0.576
 
 eval instant at 12m ` + q.SpotShare + `
-  {} 0
+  {namespace="shop"} 0
 `
 	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 100000)
 	promqltest.RunTest(t, script, engine)
+}
+
+// TestWorkloadQueriesPerNamespace: a selector without a namespace prices
+// each namespace's pods apart; a series is weighed with its own namespace's price.
+func TestWorkloadQueriesPerNamespace(t *testing.T) {
+	q, err := WorkloadQueries(`{pod=~"checkout-.+"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// checkout-c (namespace other): 4 cpu * 0.03 + 1 GiB * 0.004 = 0.124, on an on-demand node.
+	script := openCostSeries + `
+eval instant at 2m ` + q.ReplicaPrice + `
+  {namespace="shop"} 0.295
+  {namespace="other"} 0.124
+
+eval instant at 2m ` + q.WorkloadCost + `
+  {namespace="shop"} 0.59
+  {namespace="other"} 0.124
+
+eval instant at 2m ` + q.SpotShare + `
+  {namespace="shop"} 0.5
+  {namespace="other"} 0
+`
+	promqltest.RunTest(t, script, promqltest.NewTestEngine(t, false, 5*time.Minute, 100000))
 }
 
 func TestWorkloadQueriesWithoutPrices(t *testing.T) {

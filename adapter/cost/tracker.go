@@ -21,29 +21,37 @@ const (
 
 // Tracker follows the hourly price of one workload's replica over time. It
 // holds the last known price for a limited time when prices go missing, and
-// keeps a time-weighted running mean that serves as the reference price when
-// none is configured. It is not safe for concurrent use.
+// keeps the lowest price of a sliding window, which serves as the reference
+// price when none is configured. It is not safe for concurrent use.
 //
-// The mean treats the price as a step function (each price holds until the
-// next observation) and forgets exponentially with time constant tau. It is
-// bias-corrected: while less than tau of prices has been seen it is close to
-// the plain time-weighted mean of what was seen, not pulled towards the first
-// price, so a daily price cycle averages out after one day.
+// With the lowest recent price as reference, r >= 1: a workload runs at u0
+// when its capacity is as cheap as it has been lately and hotter (up to
+// umax) when it is dearer, so cost weighting never asks for more replicas
+// than cost-blind scaling at u0. (A mean reference would also run cooler
+// than u0 in cheap hours; at equal safety that shift saves only a few
+// percent, see BENCHMARKS.md.)
 type Tracker struct {
-	hold time.Duration
-	tau  time.Duration
+	hold   time.Duration
+	window time.Duration
 
-	last, mean  float64
-	sum, weight float64 // exponentially weighted price-seconds and seconds
-	lastTS      int64
-	seen        bool
+	last   float64
+	lastTS int64
+	seen   bool
+	// lows holds the candidates for the window's minimum: prices increasing
+	// from front to back, each with the time it was last observed.
+	lows []pricePoint
+}
+
+type pricePoint struct {
+	ts    int64
+	price float64
 }
 
 // NewTracker returns a tracker that holds a missing price for at most hold and
-// averages prices with time constant tau (for example a week, so that a daily
-// price cycle averages out).
-func NewTracker(hold, tau time.Duration) *Tracker {
-	return &Tracker{hold: hold, tau: tau}
+// takes the reference price as the lowest price observed over the last
+// window (for example a week, so that it spans every daily low).
+func NewTracker(hold, window time.Duration) *Tracker {
+	return &Tracker{hold: hold, window: window}
 }
 
 // Observe records the replica price at Unix-second ts. Prices must be finite
@@ -55,15 +63,17 @@ func (t *Tracker) Observe(ts int64, price float64) error {
 	if t.seen && ts < t.lastTS {
 		return fmt.Errorf("cost: price at ts %d is before the last one at %d", ts, t.lastTS)
 	}
-	if !t.seen {
-		t.mean = price
-	} else if dt := float64(ts - t.lastTS); dt > 0 {
-		// The last price held over (lastTS, ts].
-		decay := math.Exp(-dt / t.tau.Seconds())
-		t.sum = decay*t.sum + (1-decay)*t.last
-		t.weight = decay*t.weight + (1 - decay)
-		t.mean = t.sum / t.weight
+	// A price at least as high as a newer one can never be the minimum again.
+	for len(t.lows) > 0 && t.lows[len(t.lows)-1].price >= price {
+		t.lows = t.lows[:len(t.lows)-1]
 	}
+	t.lows = append(t.lows, pricePoint{ts, price})
+	// Forget lows older than the window, keeping at least the newest price.
+	cut := 0
+	for cut < len(t.lows)-1 && time.Duration(ts-t.lows[cut].ts)*time.Second > t.window {
+		cut++
+	}
+	t.lows = t.lows[cut:]
 	t.last, t.lastTS, t.seen = price, ts, true
 	return nil
 }
@@ -82,12 +92,17 @@ func (t *Tracker) Price(ts int64) (float64, PriceState) {
 	}
 }
 
-// Reference returns the running mean price: the first price until time has
-// passed, then the bias-corrected time-weighted mean (zero before any observation).
-func (t *Tracker) Reference() float64 { return t.mean }
+// Reference returns the lowest price observed in the last window (zero
+// before any observation).
+func (t *Tracker) Reference() float64 {
+	if len(t.lows) == 0 {
+		return 0
+	}
+	return t.lows[0].price
+}
 
 // Ratio returns r, the price at ts over the reference (the configured one when
-// positive, else the running mean), and the price's state. When the price is
+// positive, else the lowest price of the window), and the price's state. When the price is
 // missing the ratio is 0, which Params.Weigh treats as cost-blind.
 func (t *Tracker) Ratio(ts int64, reference float64) (float64, PriceState) {
 	price, state := t.Price(ts)
@@ -95,7 +110,7 @@ func (t *Tracker) Ratio(ts int64, reference float64) (float64, PriceState) {
 		return 0, state
 	}
 	if reference <= 0 {
-		reference = t.mean
+		reference = t.Reference()
 	}
 	if reference <= 0 {
 		return 0, PriceMissing

@@ -29,20 +29,37 @@ func TestTrackerHoldsThenFallsBack(t *testing.T) {
 	}
 }
 
-func TestTrackerReferenceIsRunningMean(t *testing.T) {
+// dayNight is a replica price that doubles from 08:00 to 20:00 (UTC).
+func dayNight(ts int64) float64 {
+	if h := (ts / 3600) % 24; h >= 8 && h < 20 {
+		return 2
+	}
+	return 1
+}
+
+func TestTrackerReferenceIsLowestPriceOfTheWindow(t *testing.T) {
 	tr := NewTracker(time.Hour, 7*24*time.Hour)
-	// Two weeks of a price that doubles from 08:00 to 20:00.
-	for ts := int64(0); ts < 14*86400; ts += 300 {
-		price := 1.0
-		if h := (ts / 3600) % 24; h >= 8 && h < 20 {
-			price = 2
-		}
-		if err := tr.Observe(ts, price); err != nil {
+	if tr.Reference() != 0 {
+		t.Fatalf("reference before any price = %v, want 0", tr.Reference())
+	}
+	// Start by day: the reference is the day price until the first night.
+	for ts := int64(9 * 3600); ts < 14*86400; ts += 300 {
+		if err := tr.Observe(ts, dayNight(ts)); err != nil {
 			t.Fatal(err)
 		}
+		want := 1.0
+		if ts < 20*3600 {
+			want = 2
+		}
+		if ref := tr.Reference(); ref != want {
+			t.Fatalf("reference at %v = %v, want %v", time.Duration(ts)*time.Second, ref, want)
+		}
+		if r, st := tr.Ratio(ts, 0); st != PriceFresh || r != dayNight(ts)/want {
+			t.Fatalf("ratio at %v = %v (%s), want %v", time.Duration(ts)*time.Second, r, st, dayNight(ts)/want)
+		}
 	}
-	if ref := tr.Reference(); math.Abs(ref-1.5) > 0.1 {
-		t.Fatalf("reference = %v, want about 1.5", ref)
+	if len(tr.lows) > 2 {
+		t.Errorf("tracker keeps %d candidate lows for a two-level price, want at most 2", len(tr.lows))
 	}
 	if err := tr.Observe(0, 1); err == nil {
 		t.Fatal("a price from the past was accepted")
@@ -52,29 +69,23 @@ func TestTrackerReferenceIsRunningMean(t *testing.T) {
 	}
 }
 
-// TestTrackerReferenceAfterOneDay: the mean is bias-corrected, so one day of
-// a 1/2 day-night price already averages to about 1.5 with a week's time
-// constant, instead of staying near the first price.
-func TestTrackerReferenceAfterOneDay(t *testing.T) {
-	tr := NewTracker(time.Hour, 7*24*time.Hour)
-	for ts := int64(0); ts <= 86400; ts += 3600 {
+// A low leaves the reference once it is older than the window: after a week
+// of a price rise, the reference is the new level.
+func TestTrackerReferenceForgetsOldLows(t *testing.T) {
+	tr := NewTracker(time.Hour, 24*time.Hour)
+	for ts := int64(0); ts <= 3*86400; ts += 3600 {
 		price := 1.0
-		if h := (ts / 3600) % 24; h >= 8 && h < 20 {
-			price = 2
+		if ts >= 86400 {
+			price = 3 + float64((ts/3600)%2) // 3 and 4 alternating after the first day
 		}
 		if err := tr.Observe(ts, price); err != nil {
 			t.Fatal(err)
 		}
-		if ts == 0 && tr.Reference() != 1 {
-			t.Fatalf("reference after the first price = %v, want 1", tr.Reference())
+		switch {
+		case ts < 2*86400 && tr.Reference() != 1:
+			t.Fatalf("reference at hour %d = %v, want the low of 1 still in the window", ts/3600, tr.Reference())
+		case ts > 2*86400+3600 && tr.Reference() != 3:
+			t.Fatalf("reference at hour %d = %v, want 3 once the low of 1 left the window", ts/3600, tr.Reference())
 		}
-	}
-	if ref := tr.Reference(); math.Abs(ref-1.5) > 0.02 {
-		t.Fatalf("reference after one day = %v, want 1.5 within 0.02", ref)
-	}
-	// The day hours (08-20) are on average more recent than the night hours
-	// (00-08 and 20-24), so recency weighting puts the mean slightly above 1.5.
-	if ref := tr.Reference(); !(ref > 1.5) {
-		t.Fatalf("reference %v is not weighted towards the recent day price", ref)
 	}
 }

@@ -36,7 +36,8 @@ type Params struct {
 	// MaxUtilization is umax, the highest utilisation targeted however dear capacity is. Default 0.9.
 	MaxUtilization float64 `json:"maxUtilization,omitempty"`
 	// ReferencePrice is the hourly replica price at which u = u0. Zero means
-	// the tracker's running mean of observed prices.
+	// the lowest price the tracker observed over its window, so that dearer
+	// capacity runs hotter than u0 and the cheapest runs at u0.
 	ReferencePrice float64 `json:"referencePrice,omitempty"`
 	// InterruptionDiscount is q: the share of a spot replica's capacity that is
 	// discounted for the risk of interruption. Default 0.

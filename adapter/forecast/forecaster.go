@@ -209,6 +209,11 @@ type Forecaster struct {
 
 	season Seasonality
 	scores []CandidateScore
+
+	deferred bool          // refits held back by DeferRefits
+	fits     int64         // refits run so far
+	fitTime  time.Duration // duration of the latest refit
+	fitModel Model         // model chosen by the latest refit
 }
 
 // NewForecaster validates s, applies defaults and returns a Forecaster.
@@ -290,10 +295,37 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 	}
 	f.step(v, true)
 	f.at, f.last, f.seen = ts, v, true
-	if f.idx >= f.next && f.hist.len() >= f.warm {
-		f.refit()
+	if !f.deferred {
+		f.refitIfDue()
 	}
 	return nil
+}
+
+// refitIfDue refits when the refit interval (or the warm-up) has passed.
+func (f *Forecaster) refitIfDue() {
+	if f.seen && f.idx >= f.next && f.hist.len() >= f.warm {
+		f.refit()
+	}
+}
+
+// DeferRefits holds back the refits that Observe would run, until
+// ResumeRefits. Loading a long history in bulk (a warm start) then fits the
+// models once, on the whole history, instead of at every refit interval on
+// the way; what is served after ResumeRefits is the same as after a refit at
+// the last sample.
+func (f *Forecaster) DeferRefits() { f.deferred = true }
+
+// ResumeRefits ends DeferRefits and runs the refit that came due meanwhile, if any.
+func (f *Forecaster) ResumeRefits() {
+	f.deferred = false
+	f.refitIfDue()
+}
+
+// FitStats returns how many refits the forecaster has run, how long the
+// latest took and the model it chose. Callers export fit durations by
+// comparing the count before and after Observe.
+func (f *Forecaster) FitStats() (count int64, latest time.Duration, model Model) {
+	return f.fits, f.fitTime, f.fitModel
 }
 
 // imputed is the value a missing step takes: the model's one-step forecast,
@@ -385,6 +417,12 @@ func (f *Forecaster) servedModel() Model {
 
 // refit re-chooses the model on the stored history.
 func (f *Forecaster) refit() {
+	start := time.Now()
+	defer func() {
+		f.fits++
+		f.fitTime = time.Since(start)
+		f.fitModel = f.pred.kind()
+	}()
 	y, obs := f.hist.copyOut()
 	from := -1
 	if f.driftAt >= 0 {

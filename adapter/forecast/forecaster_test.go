@@ -422,3 +422,62 @@ func TestStateBytes(t *testing.T) {
 		t.Errorf("StateBytes() = %d for an empty 14-day one-minute forecaster, want about 80 KB", b)
 	}
 }
+
+// A bulk load with deferred refits fits once, after the last sample, and
+// then serves exactly what a forecaster whose first fit falls on that
+// sample serves.
+func TestDeferRefitsFitsOnceAtTheEnd(t *testing.T) {
+	const days = 3
+	s := generate(days*24*60, time.Minute, sinusoid(time.Minute, 100, 40))
+	base := Settings{Step: time.Minute, History: days * 24 * time.Hour, Model: ModelAuto}
+
+	bulk, err := NewForecaster(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := NewForecaster(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bulk.DeferRefits()
+	for i := range s.ts {
+		if err := bulk.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := streamed.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _, _ := bulk.FitStats(); n != 0 {
+		t.Fatalf("deferred forecaster refit %d times before ResumeRefits", n)
+	}
+	bulk.ResumeRefits()
+	n, d, model := bulk.FitStats()
+	if n != 1 || d <= 0 || model == "" {
+		t.Fatalf("after ResumeRefits: %d fits, latest %v, model %q; want 1 fit with a duration and a model", n, d, model)
+	}
+	if sn, _, _ := streamed.FitStats(); sn < 2 {
+		t.Fatalf("streamed forecaster refit %d times over %d days, want one per refit interval", sn, days)
+	}
+
+	// A forecaster whose warm-up ends at the last sample fits once, there.
+	lateSettings := base
+	lateSettings.WarmUp = time.Duration(len(s.ts)) * time.Minute
+	late, err := NewForecaster(lateSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.ts {
+		if err := late.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ln, _, _ := late.FitStats(); ln != 1 {
+		t.Fatalf("late forecaster fit %d times, want 1", ln)
+	}
+	got, want := bulk.Serve(), late.Serve()
+	got.Evaluation, want.Evaluation = Evaluation{}, Evaluation{}
+	if got != want {
+		t.Fatalf("bulk-loaded forecaster serves %+v, one fit at the last sample serves %+v", got, want)
+	}
+}

@@ -35,9 +35,14 @@ type ObjectLister interface {
 
 // Provider answers metrics API requests from a serving.Store.
 type Provider struct {
-	store   *serving.Store
-	objects ObjectLister
+	store    *serving.Store
+	objects  ObjectLister
+	matchers *source.MatcherCache
 }
+
+// matcherCacheSize bounds the selectors whose matchers are remembered: one
+// per (namespace, selector) of the HPAs using the adapter.
+const matcherCacheSize = 16384
 
 var (
 	_ cmprovider.ExternalMetricsProvider = (*Provider)(nil)
@@ -47,7 +52,7 @@ var (
 // New returns a Provider reading store. objects may be nil when no cluster is
 // reachable; object selectors are then matched against the series' labels.
 func New(store *serving.Store, objects ObjectLister) *Provider {
-	return &Provider{store: store, objects: objects}
+	return &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheSize)}
 }
 
 var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}
@@ -59,16 +64,47 @@ func (p *Provider) GetExternalMetric(_ context.Context, namespace string, metric
 	if err != nil {
 		return nil, err
 	}
-	out := &external_metrics.ExternalMetricValueList{Items: make([]external_metrics.ExternalMetricValue, 0, len(entries))}
+	return &external_metrics.ExternalMetricValueList{Items: externalValues(info.Metric, entries)}, nil
+}
+
+// ListExternalMetric is GetExternalMetric for a label selector in its text
+// form, as a request's labelSelector parameter carries it. Each distinct
+// selector is parsed and translated once. It serves the server's fast path
+// for the list requests HPAs send.
+func (p *Provider) ListExternalMetric(namespace, metric, selector string) ([]external_metrics.ExternalMetricValue, error) {
+	q := serving.Query{Metric: metric, API: serving.APIExternal, Namespace: namespace}
+	snap := p.store.Snapshot(metric)
+	if snap == nil || namespace == "" {
+		return nil, cmprovider.NewMetricNotFoundError(externalResource, metric)
+	}
+	ms, err := p.matchers.ParseSelectorMatchers(snap.Info.NamespaceLabel, namespace, selector)
+	var syntax *source.SelectorSyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		// As the library's handler answers a selector it cannot parse.
+		return nil, apierrors.NewBadRequest(syntax.Error())
+	case err != nil:
+		return nil, badSelector(err)
+	}
+	q.Matchers = ms
+	entries, err := p.read(q, externalResource)
+	if err != nil {
+		return nil, err
+	}
+	return externalValues(metric, entries), nil
+}
+
+func externalValues(metric string, entries []*serving.Entry) []external_metrics.ExternalMetricValue {
+	out := make([]external_metrics.ExternalMetricValue, 0, len(entries))
 	for _, e := range entries {
-		out.Items = append(out.Items, external_metrics.ExternalMetricValue{
-			MetricName:   info.Metric,
+		out = append(out, external_metrics.ExternalMetricValue{
+			MetricName:   metric,
 			MetricLabels: e.Labels.Map(),
 			Timestamp:    metav1.NewTime(e.Time()),
 			Value:        milliQuantity(e.Forecast.Value),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // ListAllExternalMetrics lists the metrics of the external rules.
@@ -180,11 +216,17 @@ func (p *Provider) lookup(q serving.Query, metricSelector k8slabels.Selector, gr
 	if q.Namespace == "" {
 		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
 	}
-	ms, err := source.SelectorMatchers(snap.Info.NamespaceLabel, q.Namespace, metricSelector)
+	ms, err := p.matchers.SelectorMatchers(snap.Info.NamespaceLabel, q.Namespace, metricSelector)
 	if err != nil {
 		return nil, badSelector(err)
 	}
-	q.Matchers = append(q.Matchers, ms...)
+	// The cached matchers are shared: copy before adding to them.
+	q.Matchers = append(append(make([]*labels.Matcher, 0, len(q.Matchers)+len(ms)), q.Matchers...), ms...)
+	return p.read(q, gr)
+}
+
+// read reads the store, mapping its errors to API errors.
+func (p *Provider) read(q serving.Query, gr schema.GroupResource) ([]*serving.Entry, error) {
 	entries, _, err := p.store.Lookup(q)
 	var stale *serving.StaleError
 	switch {

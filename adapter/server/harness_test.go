@@ -60,6 +60,8 @@ type harness struct {
 	store *serving.Store
 	loop  *serving.Loop
 	reg   *prometheus.Registry
+
+	running bool // the loop runs (with the first server)
 }
 
 // startHarness fills the embedded source with fill, loads rules and starts
@@ -79,10 +81,9 @@ func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
 	h.store = serving.NewStore(h.clock.Now)
 	h.loop, err = serving.NewLoop(serving.LoopOptions{
-		Source: h.src, Store: h.store, Metrics: metrics, Logger: log,
+		Source: h.src, Store: h.store, Metrics: metrics, Logger: slog.New(slog.DiscardHandler),
 		Now: h.clock.Now, Interval: 20 * time.Millisecond,
 	})
 	if err != nil {
@@ -100,15 +101,29 @@ func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) 
 		tb.Fatal(err)
 	}
 
+	h.url = h.serve(tb, false)
+	waitFor(tb, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get(h.url, "/readyz") == nil })
+	return h
+}
+
+// serve starts a server on the harness' store and loop and returns its URL.
+// libraryOnly turns the fast path off, for comparisons.
+func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	opts := server.NewOptions()
 	opts.Local = true
+	opts.LibraryHandlersOnly = libraryOnly
 	opts.Adapter.SecureServing.Listener = ln
 	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
 	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
+	reg := h.reg
+	if libraryOnly {
+		reg = prometheus.NewRegistry()
+	}
 	srv, err := server.New(opts, server.Config{
 		Provider: provider.New(h.store, nil),
 		Registry: reg,
@@ -118,23 +133,26 @@ func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) 
 			}
 			return nil
 		},
-		Logger: log,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { h.loop.Run(ctx) })
+	if !h.running {
+		h.running = true
+		wg.Go(func() { h.loop.Run(ctx) })
+	}
 	wg.Go(func() {
 		if err := srv.Run(ctx); err != nil {
 			tb.Errorf("server: %v", err)
 		}
 	})
 	tb.Cleanup(func() { cancel(); wg.Wait() })
-	h.url = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort))
-	waitFor(tb, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get("/readyz") == nil })
-	return h
+	url := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort))
+	waitFor(tb, 60*time.Second, "server up", func() bool { return h.get(url, "/healthz") == nil })
+	return url
 }
 
 // restConfig is the client configuration for the harness' server.
@@ -142,10 +160,10 @@ func (h *harness) restConfig() *rest.Config {
 	return &rest.Config{Host: h.url, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1}
 }
 
-// get fetches path and returns an error unless the status is 200.
-func (h *harness) get(path string) error {
+// get fetches path from the server at url and returns an error unless the status is 200.
+func (h *harness) get(url, path string) error {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := c.Get(h.url + path)
+	resp, err := c.Get(url + path)
 	if err != nil {
 		return err
 	}

@@ -117,30 +117,42 @@ func TestRealPrometheus(t *testing.T) {
 		}
 		return float64(l.Items[0].Value.MilliValue()) / 1000, l.Items[0].Timestamp.Time, nil
 	}
-	// expected feeds a fresh Forecaster the trace samples the loop loaded:
-	// from the first step of its window (clock at start - history) up to upTo.
+	// expected feeds a fresh Forecaster the trace samples the loop loaded,
+	// from the first step of its window (clock at start - history), in the
+	// batches the loop's cycles loaded them: up to each clock time checked so
+	// far. The loop refits at the end of a cycle (DeferRefits), so the
+	// reference does too.
 	windowStart := (clock.Now().Add(-config.DefaultHistory).Unix() + 59) / 60 * 60
-	expected := func(upTo time.Time) (forecast.Forecast, time.Time) {
+	var cycleEnds []int64
+	expected := func() (forecast.Forecast, time.Time) {
 		fc, err := forecast.NewForecaster(rules[0].Settings)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var last int64
+		next := 0
+		fc.DeferRefits()
 		for _, s := range trace {
 			ts := s.T / 1000
-			if ts < windowStart || ts > upTo.Unix() {
+			if ts < windowStart || ts > cycleEnds[len(cycleEnds)-1] {
 				continue
+			}
+			for ; ts > cycleEnds[next]; next++ {
+				fc.ResumeRefits() // the end of a cycle
+				fc.DeferRefits()
 			}
 			if err := fc.Observe(ts, s.V); err != nil {
 				t.Fatal(err)
 			}
 			last = ts
 		}
+		fc.ResumeRefits()
 		return fc.Serve(), time.Unix(last, 0)
 	}
 	check := func(what string) {
 		t.Helper()
-		want, at := expected(clock.Now())
+		cycleEnds = append(cycleEnds, clock.Now().Unix())
+		want, at := expected()
 		var got float64
 		var gotAt time.Time
 		waitFor(t, 60*time.Second, what, func() bool {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
@@ -42,6 +43,7 @@ type Loop struct {
 	maxPts   int
 	onCycle  func(metric string, snap *Snapshot)
 	shadowM  *shadow.Metrics
+	costM    *CostMetrics // nil: cost metrics not exported
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -69,6 +71,8 @@ type LoopOptions struct {
 	OnCycle func(metric string, snap *Snapshot)
 	// ShadowMetrics receives the shadow evaluation's metrics (none when nil).
 	ShadowMetrics *shadow.Metrics
+	// CostMetrics receives the cost-weighted rules' metrics (none when nil).
+	CostMetrics *CostMetrics
 }
 
 // NewLoop returns a Loop with no rules. Call Run, then SetRules.
@@ -88,7 +92,7 @@ func NewLoop(o LoopOptions) (*Loop, error) {
 	return &Loop{
 		source: o.Source, store: o.Store, metrics: o.Metrics, log: o.Logger, now: o.Now,
 		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle, shadowM: o.ShadowMetrics,
-		workers: map[string]*worker{},
+		costM: o.CostMetrics, workers: map[string]*worker{},
 	}, nil
 }
 
@@ -147,6 +151,7 @@ func (l *Loop) SetRules(rules []Rule) error {
 			w.forgetShadow()
 			delete(l.workers, name)
 			l.metrics.forgetMetric(name)
+			l.forgetCost(prometheus.Labels{"metric": name})
 		}
 	}
 	for _, r := range rules {
@@ -158,10 +163,15 @@ func (l *Loop) SetRules(rules []Rule) error {
 			w.stop()
 			w.forgetShadow()
 			l.metrics.forgetMetric(r.Info.Metric)
+			l.forgetCost(prometheus.Labels{"metric": r.Info.Metric})
 		}
 		w := &worker{rule: r, series: map[string]*seriesState{}}
+		if r.Cost != nil {
+			w.cost = newCostState(*r.Cost)
+		}
 		if r.Shadow != nil {
 			w.shadow, _ = shadow.NewSet(r.Shadow.Config, r.Shadow.Strategies, l.shadowM) // validated above
+			l.log.Info("shadow evaluation", "metric", r.Info.Metric, "strategies", len(r.Shadow.Strategies), "served", r.Shadow.Served)
 		}
 		l.workers[r.Info.Metric] = w
 		fresh = append(fresh, w)
@@ -207,6 +217,7 @@ type worker struct {
 	next   int64 // next step-aligned Unix second to fetch; 0 before the first load
 	ready  bool
 	shadow *shadow.Set // nil without shadow evaluation
+	cost   *costState  // nil for cost-blind rules
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -221,6 +232,8 @@ type seriesState struct {
 	lastModel  string // the last model whose forecast was served
 	metricKey  string // "series" label value
 	modelLabel string
+
+	costSeen, costFallback bool // cost-weighted rules: weighed once; serving cost-blind
 }
 
 func (w *worker) start(parent context.Context, l *Loop) {
@@ -307,6 +320,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	var fetchErr error
 	fetched := start <= end
 	updated := map[string]bool{}
+	if fetched {
+		w.refreshPrices(ctx, l, start, end)
+	}
 	for chunkStart := start; chunkStart <= end; {
 		chunkEnd := min(end, chunkStart+int64(l.maxPts-1)*step)
 		res, err := l.source.QueryRange(ctx, r.Query, time.Unix(chunkStart, 0), time.Unix(chunkEnd, 0), r.Settings.Step)
@@ -318,6 +334,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		w.next = chunkEnd + step
 		chunkStart = chunkEnd + step
 	}
+	w.fitAll(l.metrics, updated)
 	if fetchErr == nil && fetched {
 		w.ready = true
 		// Drop series that vanished from a healthy source for longer than the staleness limit.
@@ -326,6 +343,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 			if !updated[k] && s.lastAt < limit {
 				delete(w.series, k)
 				l.metrics.forgetSeries(r.Info.Metric, s.entry.Namespace, s.metricKey)
+				l.forgetCost(prometheus.Labels{"metric": r.Info.Metric, "namespace": s.entry.Namespace, "series": s.metricKey})
 				if w.shadow != nil {
 					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.Metric, Namespace: s.entry.Namespace, Series: s.metricKey})
 				}
@@ -393,23 +411,11 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 		states[i] = st
 	}
 	fed := make([]bool, len(res))
-	workers := min(runtime.GOMAXPROCS(0), len(res))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(res) {
-					return
-				}
-				if states[i] != nil {
-					fed[i] = w.observe(l.metrics, states[i], res[i].Samples) > 0
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(res), func(i int) {
+		if states[i] != nil {
+			fed[i] = w.observe(l.metrics, states[i], res[i].Samples) > 0
+		}
+	})
 	for i, st := range states {
 		if st != nil && fed[i] {
 			updated[st.entry.Key] = true
@@ -419,8 +425,12 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 
 // observe feeds the samples newer than the series' last one to its
 // forecaster and returns how many it took.
+// Refits wait for fitAll at the end of the cycle, so a batch (a warm start's
+// whole history, or the samples of a source outage) is fitted once, after
+// its last sample.
 func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) int {
 	n := 0
+	st.f.DeferRefits()
 	for _, p := range samples {
 		ts := p.T / 1000
 		if ts <= st.lastAt {
@@ -439,6 +449,39 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		w.score(m, st, st.f.Serve())
 	}
 	return n
+}
+
+// fitAll runs the refits that came due during the cycle, in parallel across
+// series, and times them.
+func (w *worker) fitAll(m *Metrics, updated map[string]bool) {
+	states := make([]*seriesState, 0, len(updated))
+	for k := range updated {
+		if st := w.series[k]; st != nil {
+			states = append(states, st)
+		}
+	}
+	parallel(len(states), func(i int) {
+		f := states[i].f
+		before, _, _ := f.FitStats()
+		f.ResumeRefits()
+		if n, d, model := f.FitStats(); n != before {
+			m.fitDuration.WithLabelValues(string(model)).Observe(d.Seconds())
+		}
+	})
+}
+
+// parallel calls fn(0..n-1) on up to GOMAXPROCS goroutines and waits.
+func parallel(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // score counts the forecast evaluation and drift fallback of the latest sample.
@@ -475,7 +518,7 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		if st.lastAt == 0 {
 			continue
 		}
-		fc := st.f.Serve()
+		fc := w.weigh(l, st, st.f.Serve())
 		e := st.entry
 		e.Forecast = fc
 		byNS[e.Namespace] = append(byNS[e.Namespace], &e)

@@ -8,22 +8,23 @@ import (
 // registry passed to NewMetrics. The source's query metrics
 // (foresight_source_*) belong to the source package.
 type Metrics struct {
-	served     *prometheus.GaugeVec
-	observed   *prometheus.GaugeVec
-	modelInfo  *prometheus.GaugeVec
-	fallback   *prometheus.GaugeVec
-	driftFalls *prometheus.CounterVec
-	series     *prometheus.GaugeVec
-	staleness  *prometheus.GaugeVec
-	predicted  *prometheus.GaugeVec
-	upper      *prometheus.GaugeVec
-	evals      *prometheus.CounterVec
-	absErr     *prometheus.CounterVec
-	actual     *prometheus.CounterVec
-	under      *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
-	lastReload prometheus.Gauge
-	rules      prometheus.Gauge
+	served      *prometheus.GaugeVec
+	observed    *prometheus.GaugeVec
+	modelInfo   *prometheus.GaugeVec
+	fallback    *prometheus.GaugeVec
+	driftFalls  *prometheus.CounterVec
+	series      *prometheus.GaugeVec
+	staleness   *prometheus.GaugeVec
+	predicted   *prometheus.GaugeVec
+	upper       *prometheus.GaugeVec
+	evals       *prometheus.CounterVec
+	absErr      *prometheus.CounterVec
+	actual      *prometheus.CounterVec
+	under       *prometheus.CounterVec
+	fitDuration *prometheus.HistogramVec
+	reloads     *prometheus.CounterVec
+	lastReload  prometheus.Gauge
+	rules       prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -69,6 +70,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		under: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_forecast_under_forecasts_total", Help: "Forecasts below the actual.",
 		}, []string{"metric", "model"}),
+		fitDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "foresight_forecast_fit_duration_seconds",
+			Help:    "Time to fit and choose a series' model, by the model chosen.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1 ms .. 16 s
+		}, []string{"model"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_adapter_config_reloads_total", Help: "Rule file reloads.",
 		}, []string{"result"}),
@@ -80,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.served, m.observed, m.modelInfo, m.fallback, m.driftFalls,
-		m.series, m.staleness, m.predicted, m.upper, m.evals, m.absErr, m.actual, m.under, m.reloads, m.lastReload, m.rules} {
+		m.series, m.staleness, m.predicted, m.upper, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

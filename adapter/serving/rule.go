@@ -2,9 +2,13 @@ package serving
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
@@ -25,6 +29,9 @@ type Rule struct {
 	// Shadow, when set, evaluates strategies in shadow on every sample of
 	// every series of the rule (adapter/shadow).
 	Shadow *ShadowSpec
+	// Cost, when set, serves the cost-weighted replica demand of each
+	// series' forecast instead of the forecast (target AverageValue 1).
+	Cost *CostSpec
 }
 
 // ShadowSpec configures the shadow evaluation of a rule's series.
@@ -33,6 +40,8 @@ type ShadowSpec struct {
 	Config shadow.Config
 	// Strategies are evaluated side by side.
 	Strategies []shadow.Strategy
+	// Served names the strategy whose value the rule serves ("" when unknown).
+	Served string
 }
 
 // RulesFromConfig converts a validated rule file into the loop's rules. Each
@@ -78,6 +87,23 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 		Query:    q,
 		Settings: cr.ForecastSettings(),
 	}
+	if c := cr.Cost; c != nil {
+		q, err := c.Queries()
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %s: cost: %w", cr.Name, err)
+		}
+		r.Cost = &CostSpec{Params: c.Params.Defaults(), Queries: q, PriceHold: c.PriceHold, ReferenceWindow: c.ReferenceWindow}
+		if err := r.Cost.Params.Validate(); err != nil {
+			return Rule{}, fmt.Errorf("rule %s: cost: %w", cr.Name, err)
+		}
+	}
+	if s := cr.Shadow; s != nil {
+		spec, err := shadowSpec(cr, r)
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %s: shadow: %w", cr.Name, err)
+		}
+		r.Shadow = spec
+	}
 	switch api {
 	case APIObject:
 		r.Info.Resource = cr.Resources.GroupResource()
@@ -90,6 +116,38 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 		}
 	}
 	return r, nil
+}
+
+// shadowSpec converts a validated rule's shadow section; r is the converted
+// rule so far (its settings and cost).
+func shadowSpec(cr config.Rule, r Rule) (*ShadowSpec, error) {
+	s := cr.Shadow
+	var params cost.Params
+	cfg := shadow.Config{
+		Capacity: s.Capacity,
+		HPA: hpa.Config{MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, SyncPeriod: s.SyncPeriod,
+			StartupDelay: s.StartupDelay},
+		Step:    r.Settings.Step,
+		Windows: append([]time.Duration(nil), s.Windows...),
+	}
+	if r.Cost != nil {
+		params = r.Cost.Params
+		cfg.PriceHold, cfg.ReferenceWindow = r.Cost.PriceHold, r.Cost.ReferenceWindow
+	}
+	strategies, err := shadow.ParseStrategies(strings.Join(s.Strategies, ","), r.Settings, s.Target, params)
+	if err != nil {
+		return nil, err
+	}
+	for i := range strategies {
+		if strategies[i].Cost != nil {
+			// cost-weighted weighs the rule's own forecast model, as the rule serves it.
+			strategies[i].Settings.Model = r.Settings.Model
+		}
+	}
+	if _, err := shadow.NewEvaluator(cfg, strategies); err != nil {
+		return nil, err
+	}
+	return &ShadowSpec{Config: cfg, Strategies: strategies, Served: s.Served(&cr)}, nil
 }
 
 // ConfigLoader is the RuleLoader of rule files in the config package's format.

@@ -77,6 +77,7 @@ type Evaluator struct {
 
 	tracker   *cost.Tracker
 	prices    []pricePoint // price points not yet superseded for the next tick
+	pending   []pricePoint // prices after the latest sample, in force once a sample reaches them
 	spotShare float64
 
 	visible    []visibleSample // samples the next ticks may see, oldest first
@@ -195,12 +196,43 @@ func (e *Evaluator) SetSpotShare(f float64) { e.spotShare = f }
 // ObservePrice records the price of one replica-hour from Unix second ts on.
 // Cost-weighted strategies weigh a sample at ts with the prices observed up
 // to then; dollars of a tick use the price in force at the tick's start
-// (before the first price, the first price).
+// (before the first price, the first price). A price later than the latest
+// sample waits until a sample reaches it, so prices may be given ahead of
+// the samples (a price history before the load history). Prices must come
+// in time order.
 func (e *Evaluator) ObservePrice(ts int64, price float64) error {
-	if err := e.tracker.Observe(ts, price); err != nil {
+	if n := len(e.pending); n > 0 && ts < e.pending[n-1].TS {
+		return fmt.Errorf("shadow: price at ts %d is before the last one at %d", ts, e.pending[n-1].TS)
+	}
+	if e.clk.started && ts <= e.clk.lastTS && len(e.pending) == 0 {
+		return e.applyPrice(pricePoint{TS: ts, Price: price})
+	}
+	if err := (&cost.Tracker{}).Observe(ts, price); err != nil { // validate now, apply later
 		return fmt.Errorf("shadow: %w", err)
 	}
-	e.prices = append(e.prices, pricePoint{TS: ts, Price: price})
+	e.pending = append(e.pending, pricePoint{TS: ts, Price: price})
+	return nil
+}
+
+// applyPrice puts a price in force.
+func (e *Evaluator) applyPrice(p pricePoint) error {
+	if err := e.tracker.Observe(p.TS, p.Price); err != nil {
+		return fmt.Errorf("shadow: %w", err)
+	}
+	e.prices = append(e.prices, p)
+	return nil
+}
+
+// applyPending puts in force the waiting prices from before or at ts.
+func (e *Evaluator) applyPending(ts int64) error {
+	i := 0
+	for ; i < len(e.pending) && e.pending[i].TS <= ts; i++ {
+		if err := e.applyPrice(e.pending[i]); err != nil {
+			e.pending = e.pending[i+1:]
+			return err
+		}
+	}
+	e.pending = e.pending[i:]
 	return nil
 }
 
@@ -213,6 +245,9 @@ func (e *Evaluator) Observe(ts int64, v float64) error {
 	}
 	if e.clk.started && ts <= e.clk.lastTS {
 		return fmt.Errorf("shadow: sample at ts %d is not after the last one at %d", ts, e.clk.lastTS)
+	}
+	if err := e.applyPending(ts); err != nil {
+		return err
 	}
 	served := make([]float64, len(e.strategies))
 	for i, st := range e.strategies {

@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -19,7 +20,15 @@ type Set struct {
 
 	mu    sync.Mutex
 	evals map[SeriesID]*seriesEval
+	// nsPrices keeps each namespace's recent prices for evaluators created
+	// later (a series that appears), and nsSpot its latest spot share.
+	nsPrices map[string][]pricePoint
+	nsSpot   map[string]float64
 }
+
+// priceMemory is how much namespace price history a Set keeps for series
+// that appear later: the longest history a rule loads at start.
+const priceMemory = 15 * 24 * 3600
 
 type seriesEval struct {
 	mu sync.Mutex
@@ -32,7 +41,8 @@ func NewSet(cfg Config, strategies []Strategy, metrics *Metrics) (*Set, error) {
 	if _, err := NewEvaluator(cfg, strategies); err != nil {
 		return nil, err
 	}
-	return &Set{cfg: cfg, strategies: strategies, metrics: metrics, evals: map[SeriesID]*seriesEval{}}, nil
+	return &Set{cfg: cfg, strategies: strategies, metrics: metrics, evals: map[SeriesID]*seriesEval{},
+		nsPrices: map[string][]pricePoint{}, nsSpot: map[string]float64{}}, nil
 }
 
 // Observe feeds one sample of series id to its evaluator.
@@ -66,7 +76,46 @@ func (s *Set) ObservePrice(id SeriesID, ts int64, price, spotShare float64) erro
 	return nil
 }
 
-// eval returns the evaluator of series id, creating it on first sight.
+// ObserveNamespacePrice records the replica-hour price of the workload in a
+// namespace from Unix second ts on, and its spot share, for every series of
+// that namespace, those seen already and those that appear later (which get
+// the recent price history before their first sample). Prices of one
+// namespace must come in time order; they may run ahead of the samples.
+func (s *Set) ObserveNamespacePrice(namespace string, ts int64, price, spotShare float64) error {
+	s.mu.Lock()
+	pts := s.nsPrices[namespace]
+	if n := len(pts); n > 0 && ts < pts[n-1].TS {
+		s.mu.Unlock()
+		return fmt.Errorf("shadow: namespace %s: price at ts %d is before the last one at %d", namespace, ts, pts[n-1].TS)
+	}
+	pts = append(pts, pricePoint{TS: ts, Price: price})
+	cut := 0
+	for cut+1 < len(pts) && pts[cut+1].TS < ts-priceMemory {
+		cut++
+	}
+	s.nsPrices[namespace] = pts[cut:]
+	s.nsSpot[namespace] = spotShare
+	var targets []*seriesEval
+	for id, se := range s.evals {
+		if id.Namespace == namespace {
+			targets = append(targets, se)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, se := range targets {
+		se.mu.Lock()
+		se.ev.SetSpotShare(spotShare)
+		if err := se.ev.ObservePrice(ts, price); err != nil {
+			errs = append(errs, err)
+		}
+		se.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// eval returns the evaluator of series id, creating it on first sight with
+// its namespace's recent prices.
 func (s *Set) eval(id SeriesID) (*seriesEval, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,6 +125,12 @@ func (s *Set) eval(id SeriesID) (*seriesEval, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, p := range s.nsPrices[id.Namespace] {
+			if err := ev.ObservePrice(p.TS, p.Price); err != nil {
+				return nil, err
+			}
+		}
+		ev.SetSpotShare(s.nsSpot[id.Namespace])
 		se = &seriesEval{ev: ev}
 		s.evals[id] = se
 	}

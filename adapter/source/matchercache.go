@@ -36,14 +36,43 @@ func (c *MatcherCache) SelectorMatchers(namespaceLabel, namespace string, sel k8
 	if sel != nil {
 		s = sel.String()
 	}
-	k := matcherKey{namespaceLabel, namespace, s}
+	return c.get(matcherKey{namespaceLabel, namespace, s}, func() ([]*labels.Matcher, error) {
+		return SelectorMatchers(namespaceLabel, namespace, sel)
+	})
+}
+
+// ParseSelectorMatchers is SelectorMatchers of the label selector in its
+// text form, as a request's labelSelector parameter carries it: the text is
+// parsed (k8s.io/apimachinery/pkg/labels.Parse) and translated once per
+// distinct text. A text that does not parse yields a *SelectorSyntaxError;
+// errors are not cached.
+func (c *MatcherCache) ParseSelectorMatchers(namespaceLabel, namespace, selector string) ([]*labels.Matcher, error) {
+	return c.get(matcherKey{namespaceLabel, namespace, "raw:" + selector}, func() ([]*labels.Matcher, error) {
+		sel, err := k8slabels.Parse(selector)
+		if err != nil {
+			return nil, &SelectorSyntaxError{Err: err}
+		}
+		return SelectorMatchers(namespaceLabel, namespace, sel)
+	})
+}
+
+// SelectorSyntaxError is a label selector text that does not parse.
+type SelectorSyntaxError struct{ Err error }
+
+func (e *SelectorSyntaxError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the parser's error.
+func (e *SelectorSyntaxError) Unwrap() error { return e.Err }
+
+// get returns the cached matchers of k, building and caching them on a miss.
+func (c *MatcherCache) get(k matcherKey, build func() ([]*labels.Matcher, error)) ([]*labels.Matcher, error) {
 	c.mu.Lock()
 	ms, ok := c.m[k]
 	c.mu.Unlock()
 	if ok {
 		return ms, nil
 	}
-	ms, err := SelectorMatchers(namespaceLabel, namespace, sel)
+	ms, err := build()
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -403,5 +404,29 @@ func TestMatcherCache(t *testing.T) {
 	}
 	if ms, _ := c.SelectorMatchers("namespace", "ns", nil); len(ms) != 1 || ms[0].Value != "ns" {
 		t.Errorf("nil selector: %v", ms)
+	}
+
+	// Text selectors: parsed once, same matchers as the parsed form, errors not cached.
+	raw := NewMatcherCache(4)
+	r1, err := raw.ParseSelectorMatchers("namespace", "ns", "app in (a,b),tier!=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := raw.ParseSelectorMatchers("namespace", "ns", "app in (a,b),tier!=x")
+	if &r1[0] != &r2[0] {
+		t.Error("equal selector texts not served from the cache")
+	}
+	want, _ := SelectorMatchers("namespace", "ns", sel("app in (a,b),tier!=x"))
+	if fmt.Sprint(r1) != fmt.Sprint(want) {
+		t.Errorf("text selector gives %v, parsed selector %v", r1, want)
+	}
+	if _, err := raw.ParseSelectorMatchers("namespace", "ns", `app="x"} or vector(1)`); err == nil {
+		t.Error("unparsable selector text accepted")
+	}
+	if _, err := raw.ParseSelectorMatchers("namespace", "ns", "namespace=other"); !errors.Is(err, ErrNamespaceConflict) {
+		t.Errorf("namespace conflict through a text selector: err = %v", err)
+	}
+	if raw.Len() != 1 {
+		t.Errorf("text cache holds %d entries, want 1 (errors are not cached)", raw.Len())
 	}
 }

@@ -5,10 +5,15 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 )
 
 // Scenario marks the events that the synthetic series play out, in minutes from the
@@ -176,6 +181,38 @@ func (f *forecaster) score(i int) (absErr, actual float64, under, ok bool) {
 	return math.Abs(p - a), a, p < a, true
 }
 
+// newShadowEvaluator returns the evaluator of the preview's shadow strategies.
+func newShadowEvaluator() (*shadow.Evaluator, error) {
+	base := forecast.Settings{Step: time.Minute, Horizon: horizon * time.Minute, Quantile: 0.9, RefitInterval: 6 * time.Hour}
+	with := func(m forecast.Model) forecast.Settings { s := base; s.Model = m; return s }
+	return shadow.NewEvaluator(shadow.Config{
+		Capacity: hpaTarget,
+		HPA:      hpa.Config{MinReplicas: hpaMin, MaxReplicas: hpaMax, StartupDelay: 2 * time.Minute},
+		Step:     time.Minute,
+		Windows:  []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour},
+	}, []shadow.Strategy{
+		{Name: "reactive", Settings: with(forecast.ModelReactive), Target: 0.7},
+		{Name: "seasonal-naive", Settings: with(forecast.ModelSeasonalNaive), Target: 0.8},
+		{Name: "holt-winters", Settings: with(forecast.ModelHoltWinters), Target: 0.8},
+	})
+}
+
+// writeShadow writes the foresight_shadow_* gauges of one summary, as the adapter exports them.
+func writeShadow(w *writer, sum shadow.Summary) {
+	for _, st := range sum.Strategies {
+		kv := []string{"metric", "rps", "namespace", appNS, "series", "web", "strategy", st.Name}
+		w.gauge("foresight_shadow_replicas", float64(st.Replicas), kv...)
+		for _, win := range st.Windows {
+			wkv := append(append([]string(nil), kv...), "window", win.Window)
+			w.gauge("foresight_shadow_underprovisioned_minutes", win.UnderProvisionedMinutes, wkv...)
+			w.gauge("foresight_shadow_pod_minutes", win.PodMinutes, wkv...)
+			w.gauge("foresight_shadow_cost_dollars", win.Dollars, wkv...)
+			w.gauge("foresight_shadow_scaling_actions", float64(win.ScalingActions), wkv...)
+			w.gauge("foresight_shadow_forecast_error_ratio", win.ForecastErrorRatio, wkv...)
+		}
+	}
+}
+
 func mean(xs []float64) float64 {
 	s := 0.0
 	for _, x := range xs {
@@ -204,6 +241,10 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	limit := quantile(load.Values, 0.97)
 	shares := map[string]float64{"cart": 0.6, "catalog": 0.4}
 	fcs := map[string]*forecaster{"cart": {}, "catalog": {}}
+	shadowEval, err := newShadowEvaluator()
+	if err != nil {
+		return err
+	}
 	var desiredHist []int
 	current := hpaMin
 	prevReplicas := current
@@ -347,6 +388,17 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_cost_served_value", served/(hpaTarget*u*(1-interruptQ*f)), ckv...)
 		w.gauge("foresight_cost_workload_hourly_cost_dollars", podCost, ckv...)
 		w.gauge("foresight_cost_fallback", 0, ckv...)
+
+		// Shadow evaluation of three strategies on the web workload's load, by
+		// the adapter's own evaluator, priced at the web pods' mean hourly price.
+		ts := load.Start.Unix() + int64(i)*60
+		if err := shadowEval.ObservePrice(ts, podCost/float64(current)); err != nil {
+			return err
+		}
+		if err := shadowEval.Observe(ts, served); err != nil {
+			return err
+		}
+		writeShadow(w, shadowEval.Summary())
 
 		// The adapter's own health.
 		akv := []string{"namespace", systemNS, "instance", "foresight-adapter-0"}

@@ -19,6 +19,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math"
 	"os"
@@ -33,12 +34,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/timeline"
@@ -233,6 +239,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	checkRamps(t, tr, points, speed)
 	checkFault(t, points, speed)
 	checkAPIs(ctx, t, c)
+	checkAdapterAuthorization(ctx, t, c, adapterPort, adapterCA)
 	phase("done")
 }
 
@@ -553,6 +560,61 @@ func checkAPIs(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	}
 	desc, _ = kubectl(c, "describe", "hpa", "-n", "foresight-example", "api")
 	t.Logf("kubectl describe hpa -n foresight-example api (Object metric on a Service):\n%s", desc)
+}
+
+// checkAdapterAuthorization calls the adapter directly, past the aggregator,
+// with service-account tokens: the adapter's delegated authentication and
+// authorization (TokenReview and SubjectAccessReview through kube-apiserver)
+// let the HPA controller's account read the external metric and forbid an
+// account without RBAC, on the fast path HPAs use and on the library's.
+func checkAdapterAuthorization(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
+	t.Helper()
+	if _, err := c.Admin.CoreV1().ServiceAccounts(nsPredictive).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-rbac"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("create service account: %v", err)
+		return
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	list := func(ns, name, query string) (int, string) {
+		kc, err := c.ServiceAccountKubeconfig(ctx, ns, name, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+		cfg.TLSClientConfig = rest.TLSClientConfig{CAData: caPEM, ServerName: "localhost"}
+		rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + nsPredictive + "/" + predictedMetric
+		var code int
+		body, err := rc.Get().AbsPath(path).SetHeader("Accept", "application/json").Param("labelSelector", query).
+			Do(ctx).StatusCode(&code).Raw()
+		if err != nil && code == 0 {
+			t.Errorf("GET %s as %s/%s: %v", path, ns, name, err)
+		}
+		return code, string(body)
+	}
+	for _, q := range []string{"", "service=web"} {
+		if code, body := list("kube-system", "horizontal-pod-autoscaler", q); code != 200 || !strings.Contains(body, predictedMetric) {
+			t.Errorf("adapter, HPA controller's account, selector %q: %d %s; want 200 with the metric", q, code, body)
+		}
+		if code, body := list(nsPredictive, "no-rbac", q); code != 403 || strings.Contains(body, `"items"`) {
+			t.Errorf("adapter, account without RBAC, selector %q: %d %s; want 403 and no items", q, code, body)
+		}
+	}
+	t.Log("adapter: HPA controller's account allowed, account without RBAC forbidden (direct, delegated authn/authz)")
+}
+
+func withJSON(cfg *rest.Config) *rest.Config {
+	cfg.GroupVersion = &schema.GroupVersion{}
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return cfg
 }
 
 // hpaHealthy returns nil when the HPA reads its metric with no error: a

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/serving"
@@ -49,6 +52,23 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "%s: %d rules OK\n", path, len(f.Rules))
 	for _, r := range f.Rules {
 		fmt.Fprintf(stdout, "  %s (%s)\n", r.Name, r.API)
+		if c := r.Cost; c != nil {
+			p := c.Params
+			src := "OpenCost/Kubecost metrics"
+			if len(c.StaticPrices) > 0 {
+				src = fmt.Sprintf("%d static node-class prices", len(c.StaticPrices))
+			}
+			ref := "lowest price of the last " + model.Duration(c.ReferenceWindow).String()
+			if p.ReferencePrice > 0 {
+				ref = fmt.Sprintf("$%g/h", p.ReferencePrice)
+			}
+			fmt.Fprintf(stdout, "    cost-weighted (HPA target AverageValue 1): pods %s, capacity %g, u = clamp(%g * r^%g, %g, %g), reference %s, q %g; prices from %s, held %s then cost-blind\n",
+				c.Pods, p.Capacity, p.TargetUtilization, p.Elasticity, p.MinUtilization, p.MaxUtilization, ref, p.InterruptionDiscount, src, model.Duration(c.PriceHold))
+		}
+		if s := r.Shadow; s != nil {
+			fmt.Fprintf(stdout, "    shadow: %s (served: %s), capacity %g, target %g, replicas %d-%d\n",
+				strings.Join(s.Strategies, ", "), s.Served(&r), s.Capacity, s.Target, s.MinReplicas, s.MaxReplicas)
+		}
 	}
 	return nil
 }

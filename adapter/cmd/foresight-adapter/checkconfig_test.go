@@ -56,6 +56,59 @@ rules:
 	}
 }
 
+func TestCheckConfigCostAndShadow(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "cost.yaml")
+	writeTestFile(t, good, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: checkout_replicas
+    query: sum by (namespace, service) (rate(http_requests_total{<<.LabelMatchers>>}[2m]))
+    cost:
+      pods: '{pod=~"checkout-.+"}'
+      capacity: 40
+      referencePrice: 0.1
+    shadow:
+      strategies: [reactive, holt-winters, cost-weighted]
+`), 0o600)
+	var out bytes.Buffer
+	if err := runCheckConfig(context.Background(), []string{good}, &out, &out); err != nil {
+		t.Fatalf("valid file: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		`cost-weighted (HPA target AverageValue 1): pods {pod=~"checkout-.+"}, capacity 40, u = clamp(0.7 * r^0.5, 0.5, 0.9), reference $0.1/h, q 0; prices from OpenCost/Kubecost metrics, held 1h then cost-blind`,
+		"shadow: reactive, holt-winters, cost-weighted (served: cost-weighted), capacity 40, target 0.7, replicas 1-1000",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	writeTestFile(t, bad, []byte(strings.Replace(strings.Replace(readTestFile(t, good), "capacity: 40", "capacity: -40", 1),
+		"cost-weighted]", "cost-weighted, prophet]", 1)), 0o600)
+	out.Reset()
+	if err := runCheckConfig(context.Background(), []string{bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
+		t.Fatalf("invalid file: err = %v", err)
+	}
+	for _, want := range []string{
+		"bad.yaml:8: rules[0].cost.capacity: must be > 0, got -40",
+		`bad.yaml:11: rules[0].shadow.strategies[3]: must be cost-weighted or a model`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func readTestFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func writeTestFile(t *testing.T, path string, data []byte, perm os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, data, perm); err != nil {

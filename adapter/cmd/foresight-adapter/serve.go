@@ -115,10 +115,15 @@ func newAdapter(p adapterParts) (*adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register shadow metrics: %w", err)
 	}
+	costMetrics, err := serving.NewCostMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("register cost metrics: %w", err)
+	}
 	store := serving.NewStore(p.now)
 	loop, err := serving.NewLoop(serving.LoopOptions{
 		Source: p.source, Store: store, Metrics: metrics, Logger: p.log,
 		Now: p.now, Interval: p.interval, OnCycle: p.onCycle, ShadowMetrics: shadowMetrics,
+		CostMetrics: costMetrics,
 	})
 	if err != nil {
 		return nil, err

@@ -218,7 +218,7 @@ func addCostFlags(fs *flag.FlagSet) *costFlags {
 	fs.Float64Var(&c.params.Elasticity, "cost-elasticity", 0, "cost weighting: a in u = u0 * r^a (default 0.5)")
 	fs.Float64Var(&c.params.MinUtilization, "cost-min-utilization", 0, "cost weighting: umin (default 0.5)")
 	fs.Float64Var(&c.params.MaxUtilization, "cost-max-utilization", 0, "cost weighting: umax (default 0.9)")
-	fs.Float64Var(&c.params.ReferencePrice, "cost-reference-price", 0, "cost weighting: reference replica-hour price (default: running mean)")
+	fs.Float64Var(&c.params.ReferencePrice, "cost-reference-price", 0, "cost weighting: reference replica-hour price (default: the lowest price of the last week)")
 	fs.Float64Var(&c.params.InterruptionDiscount, "cost-interruption-discount", 0, "cost weighting: q, capacity discount of spot replicas, in [0, 1)")
 	fs.Float64Var(&c.spotShare, "spot-share", 0, "share of replicas on spot capacity, in [0, 1]")
 	fs.StringVar(&c.prices, "prices", "", "replica price per hour, CSV `FILE` with rows ts,price")

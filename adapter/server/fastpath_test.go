@@ -1,0 +1,115 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// The fast path answers the external-metrics list requests HPAs send exactly
+// as the library's handlers do: same status, same object, for values,
+// selectors, hostile selectors, unknown metrics and stale series. Requests
+// it does not handle (other parameters, other media types) take the
+// library's chain on the same server.
+func TestFastPathAnswersAsTheLibrary(t *testing.T) {
+	h := startHarness(t, clientRules, fillClientData)
+	library := h.serve(t, true)
+	const base = "/apis/external.metrics.k8s.io/v1beta1/namespaces/"
+	cases := []struct {
+		path, accept string
+		fast         bool
+		code         int
+	}{
+		{base + "a/queue_depth", "application/json, */*", true, 200},
+		{base + "a/queue_depth?labelSelector=queue%3Dorders", "application/json, */*", true, 200},
+		{base + "a/queue_depth?labelSelector=queue+in+(orders,emails)", "application/json", true, 200},
+		{base + "b/queue_depth?labelSelector=queue!%3Demails", "", true, 200},
+		{base + "a/queue_depth?labelSelector=queue%3D%22x%22%7D+or+vector(1)", "*/*", true, 400},
+		{base + "a/queue_depth?labelSelector=namespace%3Db", "application/json", true, 400},
+		{base + "a/queue_depth?labelSelector=__name__%3Dother", "application/json", true, 400},
+		{base + "a/no_such_metric", "application/json", true, 404},
+		{base + "a/service_rps", "application/json", true, 404}, // an object metric, not external
+		{base + "c/queue_depth", "application/json", true, 200}, // no series there: empty list
+		{base + "a/queue_depth?labelSelector=queue%3Dorders&pretty=true", "application/json", false, 200},
+		{base + "a/queue_depth", "application/json;as=Table;v=v1;g=meta.k8s.io", false, 406},
+		{base + "a/queue_depth", "application/yaml", false, 200},
+	}
+	fastRequests := func() uint64 {
+		mfs, err := h.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, mf := range mfs {
+			if mf.GetName() == "foresight_adapter_request_duration_seconds" {
+				for _, m := range mf.GetMetric() {
+					n += m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+		return n
+	}
+	for _, c := range cases {
+		before := fastRequests()
+		gotCode, got := fetch(t, h.url+c.path, c.accept)
+		wantCode, want := fetch(t, library+c.path, c.accept)
+		if gotCode != wantCode || gotCode != c.code {
+			t.Errorf("GET %s (Accept %q): fast path %d, library %d, want %d\n%s", c.path, c.accept, gotCode, wantCode, c.code, got)
+			continue
+		}
+		if c.code != 406 && !reflect.DeepEqual(decode(t, got, c.accept), decode(t, want, c.accept)) {
+			t.Errorf("GET %s: fast path answered\n%s\nlibrary answered\n%s", c.path, got, want)
+		}
+		if took := fastRequests() - before; took != map[bool]uint64{true: 1, false: 0}[c.fast] {
+			t.Errorf("GET %s (Accept %q): %d requests on the fast path, want fast=%v", c.path, c.accept, took, c.fast)
+		}
+	}
+
+	// Stale: past staleAfter both answer 503 with the same Status.
+	h.clock.Advance(10 * time.Minute)
+	path := base + "a/queue_depth?labelSelector=queue%3Dorders"
+	gotCode, got := fetch(t, h.url+path, "application/json")
+	wantCode, want := fetch(t, library+path, "application/json")
+	if gotCode != 503 || wantCode != 503 || !reflect.DeepEqual(decode(t, got, ""), decode(t, want, "")) {
+		t.Errorf("stale: fast path %d %s, library %d %s; want the same 503", gotCode, got, wantCode, want)
+	}
+}
+
+func fetch(t *testing.T, url, accept string) (int, []byte) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// decode parses a JSON answer into generic values (YAML answers are compared as text).
+func decode(t *testing.T, body []byte, accept string) any {
+	t.Helper()
+	if accept == "application/yaml" {
+		return string(body)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("answer is not JSON: %v\n%s", err, body)
+	}
+	return v
+}
