@@ -85,3 +85,9 @@ prometheusrule:
 
 clean:
 	rm -rf $(BIN) $(CACHE)
+
+## bench-adapter: foresight-adapter and prometheus-adapter v0.12.0 side by side, one run: same
+## Prometheus, same data, same kube-apiserver authn/authz (peer built once into .cache/bin)
+BENCH_ADAPTER_FLAGS ?=
+bench-adapter:
+	$(GO) run ./hack/bench-adapter $(BENCH_ADAPTER_FLAGS)
