@@ -38,7 +38,7 @@ const externalPrefix = "/apis/external.metrics.k8s.io/v1beta1/namespaces/"
 var externalGV = schema.GroupVersion{Group: external_metrics.GroupName, Version: "v1beta1"}
 
 // fastPath routes the external-metrics list requests that HPAs send (GET,
-// JSON, at most a labelSelector parameter) to a lean handler chain and
+// JSON, no parameters but labelSelector and a valid timeout) to a lean handler chain and
 // everything else to the full one.
 //
 // The full chain of k8s.io/apiserver spends most of a request's CPU on what
@@ -92,8 +92,17 @@ func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
 // externalRequestInfo resolves the request info of fast-path requests
 // directly from the path: the library's resolver would decode the query into
 // ListOptions through the scheme (parsing the label selector) only to keep
-// the selector's text. Other requests go to next. The result equals next's
-// (tested), so authorization and audit see the same attributes.
+// the selector's text. Other requests go to next.
+//
+// The info equals next's except that it carries no label selector (tested),
+// so authorization asks whether the user may list the metric in the
+// namespace, whatever the selector. RBAC ignores selectors, so its answer is
+// the same; an authorizer that would allow only some selectors is asked for
+// the broader permission, which can only deny more. And the delegated
+// authorizer's decision cache then holds one entry per (user, namespace,
+// metric) rather than one per HPA selector: with selectors, every HPA's
+// first request after each cache TTL is a SubjectAccessReview, and
+// thousands of HPAs exceed the review client's rate limit and stall.
 type externalRequestInfo struct {
 	next apirequest.RequestInfoResolver
 }
@@ -103,15 +112,11 @@ func (x externalRequestInfo) NewRequestInfo(r *http.Request) (*apirequest.Reques
 	if !ok {
 		return x.next.NewRequestInfo(r)
 	}
-	info := &apirequest.RequestInfo{
+	return &apirequest.RequestInfo{
 		IsResourceRequest: true, Path: r.URL.Path, Verb: "list",
 		APIPrefix: "apis", APIGroup: externalGV.Group, APIVersion: externalGV.Version,
 		Namespace: namespace, Resource: metric, Parts: []string{metric},
-	}
-	if v := r.URL.Query()["labelSelector"]; len(v) > 0 {
-		info.LabelSelector = v[0]
-	}
-	return info, nil
+	}, nil
 }
 
 func (f *fastPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -133,8 +138,17 @@ func externalListRequest(r *http.Request) (namespace, metric string, ok bool) {
 	if !found || namespace == "" || metric == "" || strings.Contains(metric, "/") {
 		return "", "", false
 	}
-	for k := range r.URL.Query() {
-		if k != "labelSelector" {
+	for k, vs := range r.URL.Query() {
+		switch k {
+		case "labelSelector":
+		case "timeout":
+			// client-go adds ?timeout= when its config has one. The answer
+			// comes from memory well within any valid timeout; an invalid one
+			// is left to the library's chain, which rejects it.
+			if d, err := time.ParseDuration(vs[0]); err != nil || d <= 0 {
+				return "", "", false
+			}
+		default:
 			return "", "", false
 		}
 	}

@@ -34,6 +34,9 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 		{base + "a/no_such_metric", "application/json", true, 404},
 		{base + "a/service_rps", "application/json", true, 404}, // an object metric, not external
 		{base + "c/queue_depth", "application/json", true, 200}, // no series there: empty list
+		{base + "a/queue_depth?labelSelector=queue%3Dorders&timeout=30s", "application/json, */*", true, 200},
+		{base + "a/queue_depth?timeout=-1s", "application/json", false, 200},
+		{base + "a/queue_depth?timeout=bogus", "application/json", false, 400},
 		{base + "a/queue_depth?labelSelector=queue%3Dorders&pretty=true", "application/json", false, 200},
 		{base + "a/queue_depth", "application/json;as=Table;v=v1;g=meta.k8s.io", false, 406},
 		{base + "a/queue_depth", "application/yaml", false, 200},

@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ const (
 	// DefaultMaxPointsPerQuery bounds the points per series of one range query
 	// (Prometheus refuses more than 11,000); history is loaded in chunks of this size.
 	DefaultMaxPointsPerQuery = 1440
+
+	// bulkLoadSamples is the number of samples one cycle must load for the
+	// loop to hand the transient memory of decoding them back at its end.
+	bulkLoadSamples = 1_000_000
 )
 
 // Loop runs every rule's forecast cycle and publishes the results into a Store.
@@ -323,6 +328,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	if fetched {
 		w.refreshPrices(ctx, l, start, end)
 	}
+	loaded := 0
 	for chunkStart := start; chunkStart <= end; {
 		chunkEnd := min(end, chunkStart+int64(l.maxPts-1)*step)
 		res, err := l.source.QueryRange(ctx, r.Query, time.Unix(chunkStart, 0), time.Unix(chunkEnd, 0), r.Settings.Step)
@@ -330,11 +336,21 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 			fetchErr = fmt.Errorf("query %s [%d, %d]: %w", r.Info.Metric, chunkStart, chunkEnd, err)
 			break
 		}
+		for _, s := range res {
+			loaded += len(s.Samples)
+		}
 		w.observeAll(l, res, updated)
 		w.next = chunkEnd + step
 		chunkStart = chunkEnd + step
 	}
 	w.fitAll(l.metrics, updated)
+	if loaded >= bulkLoadSamples {
+		// A warm start (or a long catch-up) decoded far more than the
+		// forecasters keep: return that memory now rather than letting the
+		// heap stay at its peak until the garbage collector's next goal.
+		debug.FreeOSMemory()
+		l.log.Info("history loaded", "metric", r.Info.Metric, "samples", loaded, "series", len(w.series))
+	}
 	if fetchErr == nil && fetched {
 		w.ready = true
 		// Drop series that vanished from a healthy source for longer than the staleness limit.

@@ -214,7 +214,7 @@ type costFlags struct {
 func addCostFlags(fs *flag.FlagSet) *costFlags {
 	c := &costFlags{}
 	fs.Float64Var(&c.params.Capacity, "cost-capacity", 0, "cost weighting: load one replica serves at 100% (default: the pod capacity)")
-	fs.Float64Var(&c.params.TargetUtilization, "cost-target-utilization", 0, "cost weighting: u0, utilisation at the reference price (backtest default: predictive's chosen target; shadow-report: 0.7)")
+	fs.Float64Var(&c.params.TargetUtilization, "cost-target-utilization", 0, "cost weighting: u0, utilisation at the reference price (default: the reactive target, 0.7)")
 	fs.Float64Var(&c.params.Elasticity, "cost-elasticity", 0, "cost weighting: a in u = u0 * r^a (default 0.5)")
 	fs.Float64Var(&c.params.MinUtilization, "cost-min-utilization", 0, "cost weighting: umin (default 0.5)")
 	fs.Float64Var(&c.params.MaxUtilization, "cost-max-utilization", 0, "cost weighting: umax (default 0.9)")
