@@ -47,7 +47,8 @@ var externalGV = schema.GroupVersion{Group: external_metrics.GroupName, Version:
 // the scheme and conversion of the response. The lean chain keeps every
 // filter that decides who may read what and what is recorded: audit
 // initialisation, panic recovery, request info, graceful-shutdown
-// accounting, delegated authentication, audit, impersonation, the
+// accounting, delegated authentication (with a short-lived cache of
+// client-certificate verifications, authncache.go), audit, impersonation, the
 // in-flight limit and delegated authorization, all configured from the same
 // Config as the full chain. The answer is the library's list object,
 // encoded as JSON; errors are the library's Status objects.
@@ -65,6 +66,12 @@ func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec)
 	}
 }
 
+// Bounds of the fast path's client-certificate authentication cache (authncache.go).
+const (
+	certAuthTTL       = 10 * time.Second
+	certAuthCacheSize = 4096
+)
+
 // leanChain wraps h in the access-control and accounting filters of
 // genericapiserver.DefaultBuildHandlerChain, in the same order.
 func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
@@ -78,7 +85,11 @@ func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
 	h = genericapifilters.WithAudit(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc)
 	failed := genericapifilters.Unauthorized(c.Serializer)
 	failed = genericapifilters.WithFailedAuthenticationAudit(failed, c.AuditBackend, c.AuditPolicyRuleEvaluator)
-	h = genericapifilters.WithAuthentication(h, c.Authentication.Authenticator, failed, c.Authentication.APIAudiences, c.Authentication.RequestHeaderConfig)
+	authn := c.Authentication.Authenticator
+	if authn != nil {
+		authn = newCertAuthCache(authn, c.Authentication.RequestHeaderConfig, certAuthTTL, certAuthCacheSize)
+	}
+	h = genericapifilters.WithAuthentication(h, authn, failed, c.Authentication.APIAudiences, c.Authentication.RequestHeaderConfig)
 	h = genericfilters.WithWaitGroup(h, c.LongRunningFunc, c.NonLongRunningRequestWaitGroup)
 	h = genericapifilters.WithCacheControl(h)
 	h = genericfilters.WithHSTS(h, c.HSTSDirectives)
