@@ -427,7 +427,7 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 		states[i] = st
 	}
 	fed := make([]bool, len(res))
-	parallel(len(res), func(i int) {
+	parallel(w.workers(), len(res), func(i int) {
 		if states[i] != nil {
 			fed[i] = w.observe(l.metrics, states[i], res[i].Samples) > 0
 		}
@@ -476,7 +476,7 @@ func (w *worker) fitAll(m *Metrics, updated map[string]bool) {
 			states = append(states, st)
 		}
 	}
-	parallel(len(states), func(i int) {
+	parallel(w.workers(), len(states), func(i int) {
 		f := states[i].f
 		before, _, _ := f.FitStats()
 		f.ResumeRefits()
@@ -486,11 +486,22 @@ func (w *worker) fitAll(m *Metrics, updated map[string]bool) {
 	})
 }
 
-// parallel calls fn(0..n-1) on up to GOMAXPROCS goroutines and waits.
-func parallel(n int, fn func(i int)) {
+// workers is how many goroutines a cycle's per-series work may use: every
+// core while the rule warms up (its series serve nothing yet), all but one
+// once it serves, so that a cycle never takes the cores API requests are
+// answered on.
+func (w *worker) workers() int {
+	if !w.ready {
+		return runtime.GOMAXPROCS(0)
+	}
+	return max(1, runtime.GOMAXPROCS(0)-1)
+}
+
+// parallel calls fn(0..n-1) on up to workers goroutines and waits.
+func parallel(workers, n int, fn func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range min(workers, n) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				fn(i)
