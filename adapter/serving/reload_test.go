@@ -34,7 +34,26 @@ type testLoop struct {
 	emb     *source.Embedded
 }
 
+// newTestLoop runs a loop at testNow on an embedded source holding an hour
+// of the series load in namespaces a and b.
 func newTestLoop(t *testing.T) *testLoop {
+	t.Helper()
+	return newTestLoopWith(t, 10*time.Millisecond, func(emb *source.Embedded) {
+		for i, ns := range []string{"a", "b"} {
+			samples := make([]source.Sample, 60)
+			for j := range samples {
+				samples[j] = source.Sample{T: testNow.Add(-time.Duration(59-j) * time.Minute).UnixMilli(), V: float64(100*(i+1) + j)}
+			}
+			if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), samples); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// newTestLoopWith runs a loop at testNow, cycling every interval, on an
+// embedded source that fill fills.
+func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Embedded)) *testLoop {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
@@ -42,22 +61,14 @@ func newTestLoop(t *testing.T) *testLoop {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emb.Close() })
-	for i, ns := range []string{"a", "b"} {
-		samples := make([]source.Sample, 60)
-		for j := range samples {
-			samples[j] = source.Sample{T: testNow.Add(-time.Duration(59-j) * time.Minute).UnixMilli(), V: float64(100*(i+1) + j)}
-		}
-		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), samples); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill(emb)
 	m, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := NewStore(func() time.Time { return testNow })
 	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return testNow }, Interval: 10 * time.Millisecond})
+		Now: func() time.Time { return testNow }, Interval: interval})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,8 @@
 package serving
 
 import (
-	"context"
-	"log/slog"
 	"math"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,48 +18,31 @@ import (
 // model once, after the last sample, rather than at every refit interval of
 // the history; the fit is timed in foresight_forecast_fit_duration_seconds.
 func TestLoopWarmStartFitsEachSeriesOnce(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
 	const series = 3
-	from := testNow.Add(-2 * 24 * time.Hour) // eight 6-hour refit intervals
-	for i := range series {
-		var s []source.Sample
-		for ts := from; !ts.After(testNow); ts = ts.Add(time.Minute) {
-			day := 2 * math.Pi * float64(ts.Unix()%86400) / 86400
-			s = append(s, source.Sample{T: ts.UnixMilli(), V: 100 + 40*math.Sin(day) + float64(i)})
+	tl := newTestLoopWith(t, time.Hour, func(emb *source.Embedded) {
+		from := testNow.Add(-2 * 24 * time.Hour) // eight 6-hour refit intervals
+		for i := range series {
+			var s []source.Sample
+			for ts := from; !ts.After(testNow); ts = ts.Add(time.Minute) {
+				day := 2 * math.Pi * float64(ts.Unix()%86400) / 86400
+				s = append(s, source.Sample{T: ts.UnixMilli(), V: 100 + 40*math.Sin(day) + float64(i)})
+			}
+			if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", "ns", "service", "s"+strconv.Itoa(i)), s); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", "ns", "service", "s"+strconv.Itoa(i)), s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := func() time.Time { return testNow }
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: NewStore(now), Metrics: m, Logger: slog.New(slog.DiscardHandler),
-		Now: now, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML(
 		"  - name: load\n    query: load{<<.LabelMatchers>>}\n    api: external\n    forecast: {step: 1m, model: holt-winters, history: 2d}\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := loop.SetRules(rules); err != nil {
+	if err := tl.loop.SetRules(rules); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	waitUntil(t, "first cycle", loop.Ready)
+	waitUntil(t, "first cycle", tl.loop.Ready)
 
+	m := tl.metrics
 	if n := testutil.CollectAndCount(m.fitDuration); n != 1 {
 		t.Fatalf("fit duration histogram has %d label sets, want 1 (model holt-winters)", n)
 	}
