@@ -90,10 +90,16 @@ rules:
 // replaceLine swaps the line that contains old for new in validFile.
 func replaceLine(t *testing.T, old, new string) string {
 	t.Helper()
-	if !strings.Contains(validFile, old) {
-		t.Fatalf("validFile lacks %q", old)
+	return replaceText(t, "validFile", validFile, old, new)
+}
+
+// replaceText swaps the first old for new in src (named name in failures).
+func replaceText(t *testing.T, name, src, old, new string) string {
+	t.Helper()
+	if !strings.Contains(src, old) {
+		t.Fatalf("%s lacks %q", name, old)
 	}
-	return strings.Replace(validFile, old, new, 1)
+	return strings.Replace(src, old, new, 1)
 }
 
 func TestParseErrors(t *testing.T) {
@@ -187,23 +193,29 @@ func TestParseErrors(t *testing.T) {
 			[]string{"rules.yaml:15: rules[1].forecast.quantile: must be in (0,1), got 2", `rules.yaml:16: rules[1].forecast.model: must be one of`}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f, err := Parse([]byte(tc.in), "rules.yaml")
-			if err == nil {
-				t.Fatalf("Parse succeeded with %d rules, want error", len(f.Rules))
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error\n%v\nlacks\n%s", err, w)
-				}
-			}
-			// Every joined error is a *FieldError naming the file.
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Filename != "rules.yaml" {
-				t.Errorf("error %v is not a *FieldError for rules.yaml", err)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { _ = parseFails(t, tc.in, tc.want) })
 	}
+}
+
+// parseFails parses in as rules.yaml, checks that it fails with every
+// message of want, as *FieldErrors naming the file, and returns the error.
+func parseFails(t *testing.T, in string, want []string) error {
+	t.Helper()
+	f, err := Parse([]byte(in), "rules.yaml")
+	if err == nil {
+		t.Fatalf("Parse succeeded with %d rules, want error", len(f.Rules))
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error\n%v\nlacks\n%s", err, w)
+		}
+	}
+	// Every joined error is a *FieldError naming the file.
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Filename != "rules.yaml" {
+		t.Errorf("error %v is not a *FieldError for rules.yaml", err)
+	}
+	return err
 }
 
 func TestLoad(t *testing.T) {

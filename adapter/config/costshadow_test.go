@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +92,7 @@ func TestParseCostAndShadow(t *testing.T) {
 // replaceIn swaps old for new in costFile.
 func replaceIn(t *testing.T, old, new string) string {
 	t.Helper()
-	if !strings.Contains(costFile, old) {
-		t.Fatalf("costFile lacks %q", old)
-	}
-	return strings.Replace(costFile, old, new, 1)
+	return replaceText(t, "costFile", costFile, old, new)
 }
 
 func TestParseCostAndShadowErrors(t *testing.T) {
@@ -187,19 +183,7 @@ func TestParseCostAndShadowErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := Parse([]byte(tc.in), "rules.yaml")
-			if err == nil {
-				t.Fatalf("Parse succeeded with %d rules, want error", len(f.Rules))
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error\n%v\nlacks\n%s", err, w)
-				}
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Filename != "rules.yaml" {
-				t.Errorf("error %v is not a *FieldError for rules.yaml", err)
-			}
+			err := parseFails(t, tc.in, tc.want)
 			// One problem, one message: a section that failed to decode is not
 			// reported again field by field.
 			if got, max := strings.Count(err.Error(), "\n")+1, len(tc.want); got > max {
