@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -211,8 +212,12 @@ func (a *externalAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *externalAnswer) serve(w http.ResponseWriter, r *http.Request) int {
-	namespace, metric, _ := externalListRequest(r)
-	items, err := a.lister.ListExternalMetric(namespace, metric, r.URL.Query().Get("labelSelector"))
+	// Answer what the chain resolved and authorized, without classifying the request again.
+	info, ok := apirequest.RequestInfoFrom(r.Context())
+	if !ok {
+		return responsewriters.ErrorNegotiated(errors.New("no request info: the handler chain is wrong"), a.serializer, externalGV, w, r)
+	}
+	items, err := a.lister.ListExternalMetric(info.Namespace, info.Resource, r.URL.Query().Get("labelSelector"))
 	if err != nil {
 		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
 	}
