@@ -1,6 +1,10 @@
 package forecast
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync/atomic"
+)
 
 // ring is a compact fixed-capacity history of one series: float32 values
 // (gaps filled with the imputed value) and a bitset telling which steps were
@@ -12,11 +16,24 @@ type ring struct {
 	n    int // steps stored, <= len(vals)
 }
 
+// offHeapBytes is the history storage mapped outside the Go heap.
+var offHeapBytes atomic.Int64
+
+// OffHeapHistoryBytes returns the bytes of series history currently stored
+// outside the Go heap (Linux only; see history_offheap_linux.go). They count
+// in the process's resident memory but not in the Go heap.
+func OffHeapHistoryBytes() int64 { return offHeapBytes.Load() }
+
 func newRing(capacity int) *ring {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &ring{vals: make([]float32, capacity), obs: make([]uint64, (capacity+63)/64)}
+	r := &ring{}
+	words := (capacity + 63) / 64
+	if !allocOffHeap(r, capacity, words) {
+		r.vals, r.obs = make([]float32, capacity), make([]uint64, words)
+	}
+	return r
 }
 
 // push appends one step.
@@ -53,7 +70,9 @@ func (r *ring) back(k int) float64 {
 	if k < 0 || k >= r.n {
 		return math.NaN()
 	}
-	return float64(r.vals[r.pos(k)])
+	v := r.vals[r.pos(k)]
+	runtime.KeepAlive(r) // the storage may be off the heap (history_offheap_linux.go)
+	return float64(v)
 }
 
 // observedBack reports whether the step k steps before the latest was observed.
@@ -62,7 +81,9 @@ func (r *ring) observedBack(k int) bool {
 		return false
 	}
 	i := r.pos(k)
-	return r.obs[i/64]&(1<<uint(i%64)) != 0
+	o := r.obs[i/64]&(1<<uint(i%64)) != 0
+	runtime.KeepAlive(r)
+	return o
 }
 
 // copyOut returns the stored history oldest first, with its observed mask.
@@ -81,6 +102,7 @@ func (r *ring) copyOut() ([]float64, []bool) {
 func (r *ring) reset() {
 	r.head, r.n = 0, 0
 	clear(r.obs)
+	runtime.KeepAlive(r)
 }
 
 func (r *ring) bytes() int { return 4*len(r.vals) + 8*len(r.obs) + 48 }

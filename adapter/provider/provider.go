@@ -67,11 +67,10 @@ func (p *Provider) GetExternalMetric(_ context.Context, namespace string, metric
 	return &external_metrics.ExternalMetricValueList{Items: externalValues(info.Metric, entries)}, nil
 }
 
-// ListExternalMetric is GetExternalMetric for a label selector in its text
-// form, as a request's labelSelector parameter carries it. Each distinct
-// selector is parsed and translated once. It serves the server's fast path
-// for the list requests HPAs send.
-func (p *Provider) ListExternalMetric(namespace, metric, selector string) ([]external_metrics.ExternalMetricValue, error) {
+// listExternal is GetExternalMetric's lookup for a label selector in its
+// text form, as a request's labelSelector parameter carries it. Each
+// distinct selector is parsed and translated once.
+func (p *Provider) listExternal(namespace, metric, selector string) ([]*serving.Entry, error) {
 	q := serving.Query{Metric: metric, API: serving.APIExternal, Namespace: namespace}
 	snap := p.store.Snapshot(metric)
 	if snap == nil || namespace == "" {
@@ -87,11 +86,7 @@ func (p *Provider) ListExternalMetric(namespace, metric, selector string) ([]ext
 		return nil, badSelector(err)
 	}
 	q.Matchers = ms
-	entries, err := p.read(q, externalResource)
-	if err != nil {
-		return nil, err
-	}
-	return externalValues(metric, entries), nil
+	return p.read(q, externalResource)
 }
 
 func externalValues(metric string, entries []*serving.Entry) []external_metrics.ExternalMetricValue {

@@ -2,9 +2,12 @@ package server
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/sets"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 )
@@ -49,25 +52,98 @@ func TestExternalRequestInfoEqualsLibrary(t *testing.T) {
 	}
 }
 
-func TestAcceptsPlainJSON(t *testing.T) {
-	for accept, want := range map[string]bool{
-		"":                                    true,
-		"application/json":                    true,
-		"application/json, */*":               true,
-		"application/json;q=0.9, */*;q=0.1":   true,
-		"application/*":                       true,
-		"application/vnd.kubernetes.protobuf": false,
-		"application/json;as=Table;v=v1;g=meta.k8s.io": false,
-		"application/yaml":                   false,
-		"application/json, application/yaml": false,
-		"garbage;;":                          false,
+// negotiateMedia picks JSON or protobuf as the library's negotiation does,
+// and leaves every other request to the library's chain.
+func TestNegotiateMedia(t *testing.T) {
+	ns := serializer.NewCodecFactory(runtime.NewScheme())
+	for _, c := range []struct {
+		accept, userAgent string
+		want              answerMedia
+	}{
+		{"", "", mediaJSON},
+		{"application/json", "", mediaJSON},
+		{"application/json, */*", "", mediaJSON},
+		{"application/json;q=0.9, */*;q=0.1", "", mediaJSON},
+		{"application/*", "", mediaJSON},
+		{"*/*", "", mediaJSON},
+		{"application/vnd.kubernetes.protobuf, */*", "", mediaProtobuf}, // kube-controller-manager
+		{"application/vnd.kubernetes.protobuf,application/json", "", mediaProtobuf},
+		{"application/vnd.kubernetes.protobuf", "", mediaProtobuf},
+		{"application/json;q=0.5, application/vnd.kubernetes.protobuf", "", mediaProtobuf},
+		{"application/vnd.kubernetes.protobuf;q=0.5, application/json", "", mediaJSON},
+		{"application/json;as=Table;v=v1;g=meta.k8s.io", "", mediaNone},
+		{"application/json;as=Table;v=v1;g=meta.k8s.io, application/json", "", mediaNone},
+		{"application/yaml", "", mediaNone},
+		{"application/yaml, application/json", "", mediaNone},
+		{"text/html", "", mediaNone},
+		{"garbage;;", "", mediaNone},
+		{"application/json", "curl/8.5.0", mediaNone}, // the library pretty-prints for curl
+		{"", "Mozilla/5.0 (X11)", mediaNone},
 	} {
-		var hs []string
-		if accept != "" {
-			hs = []string{accept}
+		r := httptest.NewRequest("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/a/m", nil)
+		if c.accept != "" {
+			r.Header.Set("Accept", c.accept)
 		}
-		if got := acceptsPlainJSON(hs); got != want {
-			t.Errorf("Accept %q: %v, want %v", accept, got, want)
+		r.Header.Set("User-Agent", c.userAgent)
+		if got := negotiateMedia(r, ns); got != c.want {
+			t.Errorf("Accept %q, User-Agent %q: %v, want %v", c.accept, c.userAgent, got, c.want)
 		}
 	}
+}
+
+// fastQuery takes exactly the queries that url.ParseQuery decodes into a
+// labelSelector and a valid timeout, each at most once, and returns the
+// selector as url.ParseQuery decodes it.
+func TestFastQuery(t *testing.T) {
+	for raw, want := range map[string]struct {
+		selector string
+		ok       bool
+	}{
+		"":                                     {"", true},
+		"labelSelector=queue%3Dorders":         {"queue=orders", true},
+		"labelSelector=a+in+(x,y),b!%3Dz":      {"a in (x,y),b!=z", true},
+		"labelSelector=a%3Db&timeout=30s":      {"a=b", true},
+		"timeout=30s":                          {"", true},
+		"&&labelSelector=a%3Db&":               {"a=b", true},
+		"label%53elector=x":                    {"x", true},
+		"labelSelector":                        {"", true},
+		"labelSelector=a%3Db&labelSelector=c":  {"", false},
+		"timeout=0s":                           {"", false},
+		"timeout=soon":                         {"", false},
+		"timeout=1s&timeout=2s":                {"", false},
+		"watch=true":                           {"", false},
+		"labelSelector=a%3Db&pretty=true":      {"", false},
+		"labelSelector=a%3Db;pretty=true":      {"", false},
+		"labelSelector=%zz":                    {"", false},
+		"labelSelector=%7B%7D%22%5C%20or%20up": {`{}"\ or up`, true},
+	} {
+		got, ok := fastQuery(raw)
+		if ok != want.ok || got != want.selector {
+			t.Errorf("fastQuery(%q) = %q, %v; want %q, %v", raw, got, ok, want.selector, want.ok)
+		}
+	}
+}
+
+func FuzzFastQuery(f *testing.F) {
+	for _, seed := range []string{"labelSelector=a%3Db&timeout=30s", "a=1&&b", "labelSelector=%zz", "timeout=1s;x", "labelSelector=x&labelSelector=y"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		selector, ok := fastQuery(raw)
+		if !ok {
+			return
+		}
+		values, err := url.ParseQuery(raw)
+		if err != nil {
+			t.Fatalf("fastQuery took %q, which url.ParseQuery refuses: %v", raw, err)
+		}
+		for k, vs := range values {
+			if (k != "labelSelector" && k != "timeout") || len(vs) != 1 {
+				t.Fatalf("fastQuery took %q with %s=%q", raw, k, vs)
+			}
+		}
+		if got := values.Get("labelSelector"); got != selector {
+			t.Fatalf("fastQuery(%q) selector %q, url.ParseQuery %q", raw, selector, got)
+		}
+	})
 }

@@ -41,6 +41,11 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 		{base + "a/queue_depth?labelSelector=queue%3Dorders&pretty=true", "application/json", false, 200},
 		{base + "a/queue_depth", "application/json;as=Table;v=v1;g=meta.k8s.io", false, 406},
 		{base + "a/queue_depth", "application/yaml", false, 200},
+		// What kube-controller-manager's HPA controller asks for.
+		{base + "a/queue_depth?labelSelector=queue%3Dorders", "application/vnd.kubernetes.protobuf, */*", true, 200},
+		{base + "a/queue_depth", "application/vnd.kubernetes.protobuf,application/json", true, 200},
+		{base + "a/no_such_metric", "application/vnd.kubernetes.protobuf, */*", true, 404},
+		{base + "a/queue_depth", "application/json;q=0.5, application/vnd.kubernetes.protobuf", true, 200},
 	}
 	fastRequests := func() uint64 {
 		mfs, err := h.reg.Gather()
@@ -114,10 +119,11 @@ func fetch(t *testing.T, url, accept string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// decode parses a JSON answer into generic values (YAML answers are compared as text).
+// decode parses a JSON answer into generic values (YAML and protobuf
+// answers are compared byte for byte).
 func decode(t *testing.T, body []byte, accept string) any {
 	t.Helper()
-	if accept == "application/yaml" {
+	if accept == "application/yaml" || strings.Contains(accept, "protobuf") {
 		return string(body)
 	}
 	var v any

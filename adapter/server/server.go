@@ -99,6 +99,10 @@ type Server struct {
 	Kube        *rest.Config // nil in local mode
 }
 
+// authzCacheSize bounds the authorization decisions the adapter remembers:
+// one per (user, namespace, metric) that HPAs read, as the webhook's own cache.
+const authzCacheSize = 8192
+
 // New validates o and builds the server.
 func New(o *Options, c Config) (*Server, error) {
 	if c.Logger == nil {
@@ -138,6 +142,14 @@ func New(o *Options, c Config) (*Server, error) {
 		return nil, fmt.Errorf("server options: %w", utilerrors.NewAggregate(errs))
 	}
 
+	// The adapter caches authorization decisions itself (authzcache.go), for
+	// the TTLs the flags set; the webhook authorizer then caches nothing, so
+	// that a refresh asks kube-apiserver.
+	var allowTTL, denyTTL time.Duration
+	if a.Authorization != nil {
+		allowTTL, denyTTL = a.Authorization.AllowCacheTTL, a.Authorization.DenyCacheTTL
+		a.Authorization.AllowCacheTTL, a.Authorization.DenyCacheTTL = 0, 0
+	}
 	sc := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	sc.ClientConfig = kube
 	if kube == nil {
@@ -146,6 +158,15 @@ func New(o *Options, c Config) (*Server, error) {
 	}
 	if err := a.ApplyTo(sc); err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
+	}
+	if a.Authorization != nil && sc.Authorization.Authorizer != nil {
+		cache := newAuthzCache(sc.Authorization.Authorizer, allowTTL, denyTTL, authzCacheSize)
+		if c.Registry != nil {
+			if err := cache.instrument(c.Registry); err != nil {
+				return nil, fmt.Errorf("register authorization cache metrics: %w", err)
+			}
+		}
+		sc.Authorization.Authorizer = cache
 	}
 	if lister, ok := c.Provider.(ExternalLister); ok && !o.LibraryHandlersOnly {
 		requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{

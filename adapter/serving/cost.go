@@ -157,15 +157,15 @@ func (w *worker) weigh(l *Loop, st *seriesState, fc forecast.Forecast) forecast.
 	if fallback != st.costFallback || !st.costSeen {
 		if fallback {
 			l.log.Warn("cost: no price within the hold limit; serving the cost-blind value",
-				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.metricKey, "hold", spec.PriceHold)
+				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "hold", spec.PriceHold)
 		} else if st.costSeen {
 			l.log.Info("cost: prices back; serving the cost-weighted value",
-				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.metricKey, "state", string(state))
+				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "state", string(state))
 		}
 		st.costFallback, st.costSeen = fallback, true
 	}
 	if m := l.costM; m != nil {
-		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.metricKey}
+		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.entry.SeriesName}
 		m.served.WithLabelValues(lv...).Set(wt.Value)
 		m.load.WithLabelValues(lv...).Set(wt.Load)
 		m.ratio.WithLabelValues(lv...).Set(wt.PriceRatio)

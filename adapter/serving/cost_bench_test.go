@@ -73,7 +73,7 @@ rules:
 	var states []*seriesState
 	for ns := range 10 {
 		for s := range 20 {
-			states = append(states, &seriesState{entry: Entry{Namespace: fmt.Sprintf("ns%d", ns)}, metricKey: fmt.Sprintf("s%d", s)})
+			states = append(states, &seriesState{entry: Entry{Namespace: fmt.Sprintf("ns%d", ns), SeriesName: fmt.Sprintf("s%d", s)}})
 		}
 	}
 	fc := forecast.Forecast{Value: 100}

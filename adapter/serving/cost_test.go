@@ -166,11 +166,13 @@ func TestCostWeightedServing(t *testing.T) {
 		}{
 			{"served", cm.served, want.Value}, {"load", cm.load, want.Load}, {"ratio", cm.ratio, ratio},
 			{"utilization", cm.util, want.Utilization}, {"spot", cm.spot, spot},
-			{"forecast served", m.served, want.Value},
 		} {
 			if got := testutil.ToFloat64(g.vec.WithLabelValues(lv...)); math.Abs(got-g.want) > 1e-9 {
 				t.Errorf("%s: %s metric = %v, want %v", when, g.name, got, g.want)
 			}
+		}
+		if got := seriesGauges(t, m, "foresight_forecast_served_value")[strings.Join(lv, "|")]; math.Abs(got-want.Value) > 1e-9 {
+			t.Errorf("%s: forecast served metric = %v, want %v", when, got, want.Value)
 		}
 		fb := 0.0
 		if fallback {

@@ -94,6 +94,7 @@ func NewLoop(o LoopOptions) (*Loop, error) {
 	if o.MaxPointsPerQuery <= 0 {
 		o.MaxPointsPerQuery = DefaultMaxPointsPerQuery
 	}
+	o.Metrics.perSeries.attach(o.Store)
 	return &Loop{
 		source: o.Source, store: o.Store, metrics: o.Metrics, log: o.Logger, now: o.Now,
 		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle, shadowM: o.ShadowMetrics,
@@ -229,14 +230,12 @@ type worker struct {
 }
 
 type seriesState struct {
-	entry      Entry // template; Forecast updated per cycle
-	f          *forecast.Forecaster
-	lastAt     int64
-	fallback   bool
-	hadModel   bool   // served a model's forecast at least once
-	lastModel  string // the last model whose forecast was served
-	metricKey  string // "series" label value
-	modelLabel string
+	entry     Entry // template; Forecast updated per cycle
+	f         *forecast.Forecaster
+	lastAt    int64
+	fallback  bool
+	hadModel  bool   // served a model's forecast at least once
+	lastModel string // the last model whose forecast was served
 
 	costSeen, costFallback bool // cost-weighted rules: weighed once; serving cost-blind
 }
@@ -358,10 +357,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		for k, s := range w.series {
 			if !updated[k] && s.lastAt < limit {
 				delete(w.series, k)
-				l.metrics.forgetSeries(r.Info.Metric, s.entry.Namespace, s.metricKey)
-				l.forgetCost(prometheus.Labels{"metric": r.Info.Metric, "namespace": s.entry.Namespace, "series": s.metricKey})
+				l.forgetCost(prometheus.Labels{"metric": r.Info.Metric, "namespace": s.entry.Namespace, "series": s.entry.SeriesName})
 				if w.shadow != nil {
-					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.Metric, Namespace: s.entry.Namespace, Series: s.metricKey})
+					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.Metric, Namespace: s.entry.Namespace, Series: s.entry.SeriesName})
 				}
 			}
 		}
@@ -405,9 +403,9 @@ func (w *worker) state(s source.Series) (*seriesState, error) {
 		entry: Entry{Labels: s.Labels, Key: key, Namespace: ns, Object: obj},
 		f:     f,
 	}
-	st.metricKey = obj
+	st.entry.SeriesName = obj
 	if obj == "" {
-		st.metricKey = seriesLabel(s.Labels)
+		st.entry.SeriesName = seriesLabel(s.Labels)
 	}
 	w.series[key] = st
 	return st, nil
@@ -460,7 +458,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		if w.shadow != nil {
 			// Samples reach the shadow evaluation exactly as the forecaster sees them;
 			// the only error (a sample out of order) cannot happen after the check above.
-			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.Metric, Namespace: st.entry.Namespace, Series: st.metricKey}, ts, p.V)
+			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.Metric, Namespace: st.entry.Namespace, Series: st.entry.SeriesName}, ts, p.V)
 		}
 		w.score(m, st, st.f.Serve())
 	}
@@ -553,23 +551,6 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		if oldest == 0 || fc.At < oldest {
 			oldest = fc.At
 		}
-		l.metrics.served.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Value)
-		l.metrics.observed.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Observed)
-		l.metrics.predicted.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Predicted)
-		l.metrics.upper.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fc.Upper)
-		model := string(fc.Model)
-		if model != st.modelLabel {
-			if st.modelLabel != "" {
-				l.metrics.modelInfo.DeleteLabelValues(r.Info.Metric, e.Namespace, st.metricKey, st.modelLabel)
-			}
-			l.metrics.modelInfo.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey, model).Set(1)
-			st.modelLabel = model
-		}
-		fb := 0.0
-		if fc.Fallback {
-			fb = 1
-		}
-		l.metrics.fallback.WithLabelValues(r.Info.Metric, e.Namespace, st.metricKey).Set(fb)
 	}
 	for _, es := range byNS {
 		sort.Slice(es, func(i, j int) bool { return es[i].Key < es[j].Key })

@@ -69,7 +69,7 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 	if _, _, err := store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "gone"}); !errors.As(err, &stale) {
 		t.Errorf("stopped series: err = %v, want StaleError", err)
 	}
-	if got := testutil.ToFloat64(m.served.WithLabelValues("load", "live", `__name__="load",namespace="live"`)); got != 10 {
+	if got := seriesGauges(t, m, "foresight_forecast_served_value")[`load|live|__name__="load",namespace="live"`]; got != 10 {
 		t.Errorf("served gauge = %v, want 10", got)
 	}
 	if got := testutil.ToFloat64(m.series.WithLabelValues("load")); got != 2 {
@@ -95,7 +95,7 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 	if got := testutil.ToFloat64(m.series.WithLabelValues("load")); got != 1 {
 		t.Errorf("series gauge = %v, want 1", got)
 	}
-	if n := testutil.CollectAndCount(m.served); n != 1 {
+	if n := len(seriesGauges(t, m, "foresight_forecast_served_value")); n != 1 {
 		t.Errorf("served gauge has %d series, want 1 (the vanished one deleted)", n)
 	}
 }

@@ -2,21 +2,18 @@ package serving
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
 )
 
 // Metrics are the adapter's own metrics (docs/metrics.md), registered on the
 // registry passed to NewMetrics. The source's query metrics
 // (foresight_source_*) belong to the source package.
 type Metrics struct {
-	served      *prometheus.GaugeVec
-	observed    *prometheus.GaugeVec
-	modelInfo   *prometheus.GaugeVec
-	fallback    *prometheus.GaugeVec
+	perSeries   *seriesCollector
 	driftFalls  *prometheus.CounterVec
 	series      *prometheus.GaugeVec
 	staleness   *prometheus.GaugeVec
-	predicted   *prometheus.GaugeVec
-	upper       *prometheus.GaugeVec
 	evals       *prometheus.CounterVec
 	absErr      *prometheus.CounterVec
 	actual      *prometheus.CounterVec
@@ -25,24 +22,13 @@ type Metrics struct {
 	reloads     *prometheus.CounterVec
 	lastReload  prometheus.Gauge
 	rules       prometheus.Gauge
+	offHeap     prometheus.GaugeFunc
 }
 
 // NewMetrics creates the metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	series := []string{"metric", "namespace", "series"}
 	m := &Metrics{
-		served: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_served_value", Help: "Value served to the HPA.",
-		}, series),
-		observed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_observed_value", Help: "Latest observed load.",
-		}, series),
-		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_model_info", Help: "Model in use (1).",
-		}, append(append([]string{}, series...), "model")),
-		fallback: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_fallback", Help: "1 while the reactive value is served (warm-up, drift).",
-		}, series),
+		perSeries: newSeriesCollector(),
 		driftFalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_forecast_drift_fallbacks_total", Help: "Times drift made a series fall back.",
 		}, []string{"metric", "model"}),
@@ -52,12 +38,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		staleness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "foresight_forecast_staleness_seconds", Help: "Age of the oldest served value of the rule.",
 		}, []string{"metric"}),
-		predicted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_predicted_value", Help: "Max over the horizon of the point forecast.",
-		}, series),
-		upper: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "foresight_forecast_upper_value", Help: "Max over the horizon of the served quantile.",
-		}, series),
 		evals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_forecast_evaluations_total", Help: "Forecasts scored against the later actual.",
 		}, []string{"metric", "model"}),
@@ -84,9 +64,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		rules: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "foresight_adapter_rules", Help: "Rules loaded.",
 		}),
+		offHeap: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "foresight_forecast_history_offheap_bytes",
+			Help: "Series history stored outside the Go heap: resident, but not in go_memstats_heap_*.",
+		}, func() float64 { return float64(forecast.OffHeapHistoryBytes()) }),
 	}
-	for _, c := range []prometheus.Collector{m.served, m.observed, m.modelInfo, m.fallback, m.driftFalls,
-		m.series, m.staleness, m.predicted, m.upper, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules} {
+	for _, c := range []prometheus.Collector{m.perSeries, m.driftFalls,
+		m.series, m.staleness, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules, m.offHeap} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -97,26 +81,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// forgetMetric drops every series-level metric of a rule that is no longer served.
+// forgetMetric drops the rule-level metrics of a rule that is no longer
+// served. Its series-level metrics leave with its snapshot (seriesCollector).
 func (m *Metrics) forgetMetric(metric string) {
 	l := prometheus.Labels{"metric": metric}
-	m.served.DeletePartialMatch(l)
-	m.observed.DeletePartialMatch(l)
-	m.modelInfo.DeletePartialMatch(l)
-	m.fallback.DeletePartialMatch(l)
-	m.predicted.DeletePartialMatch(l)
-	m.upper.DeletePartialMatch(l)
 	m.series.DeletePartialMatch(l)
 	m.staleness.DeletePartialMatch(l)
-}
-
-// forgetSeries drops the metrics of one series.
-func (m *Metrics) forgetSeries(metric, namespace, key string) {
-	l := prometheus.Labels{"metric": metric, "namespace": namespace, "series": key}
-	m.served.Delete(l)
-	m.observed.Delete(l)
-	m.fallback.Delete(l)
-	m.predicted.Delete(l)
-	m.upper.Delete(l)
-	m.modelInfo.DeletePartialMatch(l)
 }

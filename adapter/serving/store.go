@@ -43,6 +43,9 @@ type Entry struct {
 	// Object is the name of the Kubernetes object the series belongs to
 	// (object and pods rules); empty for external rules.
 	Object string
+	// SeriesName is the series' "series" label on the adapter's own metrics:
+	// Object for object and pods rules, the labels as k="v",... for external ones.
+	SeriesName string
 	// Forecast is the forecaster's output after the latest sample; Forecast.At
 	// is the sample time in Unix seconds.
 	Forecast forecast.Forecast

@@ -90,7 +90,7 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 		return nil, err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig}, nil
+	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType}, nil
 }
 
 // foresightRules is foresight's rule file: the metric forecast per series.

@@ -28,6 +28,8 @@ type target struct {
 	proc   *proc
 	prom   *proc // the Prometheus both adapters read, for its CPU time
 	tls    *tls.Config
+	// contentType is the clients' preferred encoding (rest.ContentConfig.ContentType).
+	contentType string
 }
 
 // restConfig returns a client configuration with a transport of its own: one
@@ -42,7 +44,8 @@ func (t *target) restConfig() *rest.Config {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &rest.Config{Host: t.url, Transport: tr, QPS: -1, Timeout: 30 * time.Second}
+	return &rest.Config{Host: t.url, Transport: tr, QPS: -1, Timeout: 30 * time.Second,
+		ContentConfig: rest.ContentConfig{ContentType: t.contentType}}
 }
 
 // client returns an official external-metrics client on its own connection.

@@ -63,6 +63,7 @@ type options struct {
 	widePerNS    int
 	wideHistory  time.Duration
 	model        string
+	contentType  string
 	wideModel    string
 	warmTimeout  time.Duration
 	foresightBin string
@@ -89,6 +90,7 @@ func main() {
 	flag.IntVar(&o.widePerNS, "open-loop-per-namespace", 100, "series per namespace of the open-loop phase")
 	flag.DurationVar(&o.wideHistory, "open-loop-history", 7*time.Hour, "one-minute history of the open-loop series, and that rule's history")
 	flag.StringVar(&o.model, "model", "auto", "forecast model of foresight's 1,000-series rule")
+	flag.StringVar(&o.contentType, "content-type", "application/vnd.kubernetes.protobuf", "encoding the clients ask for first (kube-controller-manager's HPA clients ask for protobuf; application/json for JSON)")
 	flag.StringVar(&o.wideModel, "open-loop-model", "reactive", "forecast model of foresight's open-loop rule (the request path does not depend on it)")
 	flag.DurationVar(&o.warmTimeout, "warm-timeout", 5*time.Minute, "how long to wait for every series to serve after foresight starts")
 	flag.StringVar(&o.foresightBin, "foresight-bin", "", "foresight-adapter binary to run (default: build ./adapter/cmd/foresight-adapter into .cache/bin)")
@@ -272,6 +274,7 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("kube-apiserver: %s (etcd + kube-apiserver v1.37 from %s, RBAC, ready in %s)\n", cl.server, o.kubeBin, time.Since(t0).Round(time.Second))
 	fmt.Printf("auth: both adapters delegate authentication and authorization to it (admin kubeconfig); clients present user %q's certificate, allowed by a ClusterRole to read external metrics\n", benchUser)
 
+	fmt.Printf("clients: the official k8s.io/metrics external-metrics client, content type %s (Accept: %s, */*)\n", o.contentType, o.contentType)
 	b := &bench{o: o, work: work, logDir: logDir, promURL: promURL, prom: prom, cl: cl}
 	rep := &report{}
 	if slices.Contains(o.phases, "latency") {

@@ -238,6 +238,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 
 	checkRamps(t, tr, points, speed)
 	checkFault(t, points, speed)
+	checkFastPathServedHPAs(ctx, t, c, adapterPort, adapterCA) // before this test's own requests
 	checkAPIs(ctx, t, c)
 	checkAdapterAuthorization(ctx, t, c, adapterPort, adapterCA)
 	phase("done")
@@ -609,6 +610,41 @@ func checkAdapterAuthorization(ctx context.Context, t *testing.T, c *cluster.Clu
 		}
 	}
 	t.Log("adapter: HPA controller's account allowed, account without RBAC forbidden (direct, delegated authn/authz)")
+}
+
+// checkFastPathServedHPAs reads the adapter's /metrics (as the cluster
+// admin, a client certificate the adapter's delegated authentication
+// accepts) and checks that the HPA controller's requests, which reach it
+// through kube-apiserver's aggregator asking for protobuf, were answered on
+// the fast path (foresight_adapter_request_duration_seconds). Called before
+// the test sends requests of its own to the adapter.
+func checkFastPathServedHPAs(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
+	t.Helper()
+	cfg := rest.CopyConfig(c.AdminConfig)
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
+	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := rc.Get().AbsPath("/metrics").Do(ctx).Raw()
+	if err != nil {
+		t.Errorf("adapter /metrics: %v", err)
+		return
+	}
+	const series = `foresight_adapter_request_duration_seconds_count{code="200"} `
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || n < 1 {
+				t.Errorf("adapter answered %s HPA requests on the fast path, want some: the HPA controller's requests took the library's chain", v)
+			} else {
+				t.Logf("adapter: %.0f HPA controller requests answered on the fast path", n)
+			}
+			return
+		}
+	}
+	t.Errorf("adapter /metrics has no %s: no HPA request was answered on the fast path", strings.TrimSpace(series))
 }
 
 func withJSON(cfg *rest.Config) *rest.Config {

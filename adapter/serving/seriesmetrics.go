@@ -1,0 +1,78 @@
+package serving
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// seriesCollector exports the series-level forecast metrics
+// (foresight_forecast_served_value, _observed_value, _predicted_value,
+// _upper_value, _fallback and _model_info) from the snapshots the store
+// serves, when they are scraped.
+//
+// Keeping a gauge per series and metric between scrapes cost about 3 KB of
+// live heap per series (six label sets held by client_golang) and a locked map
+// update per gauge and cycle; 10,000 series held 31 MB that the garbage
+// collector marked on every cycle. Reading the snapshot at scrape time keeps
+// nothing, and the metrics always describe exactly what the API serves: a
+// series appears with its rule's first published snapshot and leaves with
+// the snapshot that drops it.
+type seriesCollector struct {
+	store atomic.Pointer[Store]
+
+	served, observed, predicted, upper, fallback, modelInfo *prometheus.Desc
+}
+
+func newSeriesCollector() *seriesCollector {
+	labels := []string{"metric", "namespace", "series"}
+	desc := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, append(append([]string{}, labels...), extra...), nil)
+	}
+	return &seriesCollector{
+		served:    desc("foresight_forecast_served_value", "Value served to the HPA."),
+		observed:  desc("foresight_forecast_observed_value", "Latest observed load."),
+		predicted: desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
+		upper:     desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
+		fallback:  desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
+		modelInfo: desc("foresight_forecast_model_info", "Model in use (1).", "model"),
+	}
+}
+
+// attach makes the collector export the snapshots of s.
+func (c *seriesCollector) attach(s *Store) { c.store.Store(s) }
+
+// Describe implements prometheus.Collector.
+func (c *seriesCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.served, c.observed, c.predicted, c.upper, c.fallback, c.modelInfo} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *seriesCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.store.Load()
+	if s == nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	for metric, snap := range *s.rules.Load() {
+		for ns, entries := range snap.ByNamespace {
+			for _, e := range entries {
+				fc := &e.Forecast
+				gauge(c.served, fc.Value, metric, ns, e.SeriesName)
+				gauge(c.observed, fc.Observed, metric, ns, e.SeriesName)
+				gauge(c.predicted, fc.Predicted, metric, ns, e.SeriesName)
+				gauge(c.upper, fc.Upper, metric, ns, e.SeriesName)
+				fb := 0.0
+				if fc.Fallback {
+					fb = 1
+				}
+				gauge(c.fallback, fb, metric, ns, e.SeriesName)
+				gauge(c.modelInfo, 1, metric, ns, e.SeriesName, string(fc.Model))
+			}
+		}
+	}
+}
