@@ -74,6 +74,9 @@ func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec)
 		if requests != nil {
 			answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))
 		}
+		if info, ok := runtime.SerializerInfoForMediaType(c.Serializer.SupportedMediaTypes(), runtime.ContentTypeProtobuf); ok {
+			answer.protobuf = info.Serializer
+		}
 		return &fastPath{full: full, lean: leanChain(answer, c), serializer: c.Serializer}
 	}
 }
@@ -334,6 +337,7 @@ type externalAnswer struct {
 	serializer runtime.NegotiatedSerializer
 	requests   *prometheus.HistogramVec
 	answered   prometheus.Observer // requests' child for 200, resolved once
+	protobuf   runtime.Serializer  // the serializer's protobuf encoder, resolved once
 }
 
 func (a *externalAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -383,8 +387,7 @@ func (a *externalAnswer) serveProtobuf(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
 	}
-	s, ok := runtime.SerializerInfoForMediaType(a.serializer.SupportedMediaTypes(), runtime.ContentTypeProtobuf)
-	if !ok {
+	if a.protobuf == nil {
 		return responsewriters.ErrorNegotiated(errors.New("no protobuf serializer"), a.serializer, externalGV, w, r)
 	}
 	buf, _ := a.buffers.Get().(*[]byte)
@@ -393,7 +396,7 @@ func (a *externalAnswer) serveProtobuf(w http.ResponseWriter, r *http.Request, i
 	}
 	defer a.buffers.Put(buf)
 	body := bytes.NewBuffer((*buf)[:0])
-	if err := s.Serializer.Encode(list, body); err != nil {
+	if err := a.protobuf.Encode(list, body); err != nil {
 		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
 	}
 	if body.Cap() <= maxPooledAnswer {
