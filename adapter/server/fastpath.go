@@ -359,53 +359,45 @@ func (a *externalAnswer) serve(w http.ResponseWriter, r *http.Request) int {
 		return responsewriters.ErrorNegotiated(errors.New("no request info: the handler chain is wrong"), a.serializer, externalGV, w, r)
 	}
 	selector, _ := fastQuery(r.URL.RawQuery) // the route checked it
-	if negotiateMedia(r, a.serializer) == mediaProtobuf {
-		return a.serveProtobuf(w, r, info, selector)
-	}
+	media := negotiateMedia(r, a.serializer)
 	buf, _ := a.buffers.Get().(*[]byte)
 	if buf == nil {
 		buf = new([]byte)
 	}
 	defer a.buffers.Put(buf)
-	body, err := a.lister.AppendExternalMetricList((*buf)[:0], info.Namespace, info.Resource, selector)
-	*buf = body[:0]
+	body, err := a.encode((*buf)[:0], media, info, selector)
+	if cap(body) <= maxPooledAnswer {
+		*buf = body[:0] // an outsized answer is not kept for the next request
+	}
 	if err != nil {
 		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
 	}
-	if cap(body) > maxPooledAnswer {
-		*buf = nil // an outsized answer is not kept for the next request
+	contentType := runtime.ContentTypeJSON
+	if media == mediaProtobuf {
+		contentType = runtime.ContentTypeProtobuf
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return http.StatusOK
 }
 
-// serveProtobuf writes the answer with the library's protobuf serializer.
-func (a *externalAnswer) serveProtobuf(w http.ResponseWriter, r *http.Request, info *apirequest.RequestInfo, selector string) int {
-	list, err := a.lister.ExternalMetricList(info.Namespace, info.Resource, selector)
-	if err != nil {
-		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
+// encode appends the answer in media's encoding to dst: JSON written by the
+// lister from the store, protobuf by the library's serializer.
+func (a *externalAnswer) encode(dst []byte, media answerMedia, info *apirequest.RequestInfo, selector string) ([]byte, error) {
+	if media != mediaProtobuf {
+		return a.lister.AppendExternalMetricList(dst, info.Namespace, info.Resource, selector)
 	}
 	if a.protobuf == nil {
-		return responsewriters.ErrorNegotiated(errors.New("no protobuf serializer"), a.serializer, externalGV, w, r)
+		return dst, errors.New("no protobuf serializer")
 	}
-	buf, _ := a.buffers.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
+	list, err := a.lister.ExternalMetricList(info.Namespace, info.Resource, selector)
+	if err != nil {
+		return dst, err
 	}
-	defer a.buffers.Put(buf)
-	body := bytes.NewBuffer((*buf)[:0])
-	if err := a.protobuf.Encode(list, body); err != nil {
-		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
-	}
-	if body.Cap() <= maxPooledAnswer {
-		*buf = body.Bytes()[:0]
-	}
-	w.Header().Set("Content-Type", runtime.ContentTypeProtobuf)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body.Bytes())
-	return http.StatusOK
+	body := bytes.NewBuffer(dst)
+	err = a.protobuf.Encode(list, body)
+	return body.Bytes(), err
 }
 
 // maxPooledAnswer bounds the answer buffers kept for reuse.
