@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	externalv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 
 	"github.com/foresight-dev/foresight/adapter/serving"
 )
@@ -28,31 +26,6 @@ func (p *Provider) AppendExternalMetricList(dst []byte, namespace, metric, selec
 		return dst, err
 	}
 	return appendExternalList(dst, metric, entries), nil
-}
-
-// ExternalMetricList is AppendExternalMetricList's answer as the API object,
-// for encodings other than JSON (the HPA controller asks for protobuf).
-func (p *Provider) ExternalMetricList(namespace, metric, selector string) (*externalv1beta1.ExternalMetricValueList, error) {
-	entries, err := p.listExternal(namespace, metric, selector)
-	if err != nil {
-		return nil, err
-	}
-	return externalListV1beta1(metric, entries), nil
-}
-
-// externalListV1beta1 is the v1beta1 list of entries of metric, as the
-// library converts GetExternalMetric's answer.
-func externalListV1beta1(metric string, entries []*serving.Entry) *externalv1beta1.ExternalMetricValueList {
-	list := &externalv1beta1.ExternalMetricValueList{
-		TypeMeta: metav1.TypeMeta{Kind: "ExternalMetricValueList", APIVersion: externalv1beta1.SchemeGroupVersion.String()},
-		Items:    make([]externalv1beta1.ExternalMetricValue, len(entries)),
-	}
-	for i, v := range externalValues(metric, entries) {
-		list.Items[i] = externalv1beta1.ExternalMetricValue{
-			MetricName: v.MetricName, MetricLabels: v.MetricLabels, Timestamp: v.Timestamp, Value: v.Value,
-		}
-	}
-	return list
 }
 
 // appendExternalList appends the JSON list of entries of metric.
@@ -80,10 +53,7 @@ func appendExternalList(dst []byte, metric string, entries []*serving.Entry) []b
 		// metav1.Time: RFC 3339 in UTC, whole seconds.
 		dst = time.Unix(e.Forecast.At, 0).UTC().AppendFormat(dst, time.RFC3339)
 		dst = append(dst, `","value":"`...)
-		q := milliQuantity(e.Forecast.Value)
-		var scratch [32]byte
-		number, suffix := q.CanonicalizeBytes(scratch[:0])
-		dst = append(append(dst, number...), suffix...)
+		dst = appendQuantity(dst, e.Forecast.Value)
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, "]}"...)

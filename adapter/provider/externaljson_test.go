@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	externalv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/serving"
@@ -24,12 +29,63 @@ func marshalExternalList(t testing.TB, metric string, entries []*serving.Entry) 
 	return b
 }
 
+// externalListV1beta1 is the v1beta1 list of entries of metric, as the
+// library converts GetExternalMetric's answer.
+func externalListV1beta1(metric string, entries []*serving.Entry) *externalv1beta1.ExternalMetricValueList {
+	list := &externalv1beta1.ExternalMetricValueList{
+		TypeMeta: metav1.TypeMeta{Kind: "ExternalMetricValueList", APIVersion: externalv1beta1.SchemeGroupVersion.String()},
+		Items:    make([]externalv1beta1.ExternalMetricValue, len(entries)),
+	}
+	for i, v := range externalValues(metric, entries) {
+		list.Items[i] = externalv1beta1.ExternalMetricValue{
+			MetricName: v.MetricName, MetricLabels: v.MetricLabels, Timestamp: v.Timestamp, Value: v.Value,
+		}
+	}
+	return list
+}
+
 func entryOf(at int64, v float64, ls ...string) *serving.Entry {
 	return &serving.Entry{Labels: labels.FromStrings(ls...), Forecast: forecast.Forecast{At: at, Value: v}}
 }
 
-func TestAppendExternalListEqualsEncodingJSON(t *testing.T) {
+// listEncodings are the fast path's encoders, each with its reference: what
+// the library writes for the same answer.
+var listEncodings = map[string]struct {
+	append    func(dst []byte, metric string, entries []*serving.Entry) []byte
+	reference func(t testing.TB, metric string, entries []*serving.Entry) []byte
+}{
+	"json":     {appendExternalList, marshalExternalList},
+	"protobuf": {appendExternalListProtobuf, protobufExternalList},
+}
+
+// protobufSerializer is the API machinery's protobuf serializer, as the
+// library's handlers negotiate it.
+var protobufSerializer = func() runtime.Serializer {
+	scheme := runtime.NewScheme()
+	if err := externalv1beta1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	info, ok := runtime.SerializerInfoForMediaType(serializer.NewCodecFactory(scheme).SupportedMediaTypes(), runtime.ContentTypeProtobuf)
+	if !ok {
+		panic("no protobuf serializer")
+	}
+	return info.Serializer
+}()
+
+// protobufExternalList is the protobuf reference: the v1beta1 list encoded
+// by the API machinery's protobuf serializer.
+func protobufExternalList(t testing.TB, metric string, entries []*serving.Entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := protobufSerializer.Encode(externalListV1beta1(metric, entries), &buf); err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestAppendExternalListEqualsLibraryEncoding(t *testing.T) {
 	at := int64(1_795_000_000)
+	long := strings.Repeat("v", 200) // lengths past one varint byte
 	for name, tc := range map[string]struct {
 		metric  string
 		entries []*serving.Entry
@@ -43,11 +99,14 @@ func TestAppendExternalListEqualsEncodingJSON(t *testing.T) {
 		"huge and tiny":   {"rps", []*serving.Entry{entryOf(at, 1e300, "namespace", "n"), entryOf(at, -1e300, "namespace", "n"), entryOf(at, math.NaN(), "namespace", "n"), entryOf(at, -0.0004, "namespace", "n")}},
 		"thousands":       {"rps", []*serving.Entry{entryOf(at, 123456.789, "namespace", "n"), entryOf(at, 1000, "namespace", "n"), entryOf(at, 1e9, "namespace", "n")}},
 		"epoch and later": {"rps", []*serving.Entry{entryOf(0, 1, "namespace", "n"), entryOf(253_402_300_799, 1, "namespace", "n")}},
+		"long values":     {long, []*serving.Entry{entryOf(at, 5, "namespace", "n", "service", long, long, strings.Repeat("w", 20_000))}},
 	} {
-		got := appendExternalList([]byte("prefix"), tc.metric, tc.entries)
-		want := append([]byte("prefix"), marshalExternalList(t, tc.metric, tc.entries)...)
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s:\ngot  %s\nwant %s", name, got, want)
+		for encoding, enc := range listEncodings {
+			got := enc.append([]byte("prefix"), tc.metric, tc.entries)
+			want := append([]byte("prefix"), enc.reference(t, tc.metric, tc.entries)...)
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, %s:\ngot  %q\nwant %q", name, encoding, got, want)
+			}
 		}
 	}
 }
@@ -60,28 +119,31 @@ func FuzzAppendExternalList(f *testing.F) {
 			t.Skip()
 		}
 		entries := []*serving.Entry{entryOf(at, v, n1, v1, n2, v2), entryOf(at, -v, n2, v1)}
-		got := appendExternalList(nil, metric, entries)
-		if want := marshalExternalList(t, metric, entries); !bytes.Equal(got, want) {
-			t.Errorf("got  %s\nwant %s", got, want)
+		for encoding, enc := range listEncodings {
+			if got, want := enc.append(nil, metric, entries), enc.reference(t, metric, entries); !bytes.Equal(got, want) {
+				t.Errorf("%s:\ngot  %q\nwant %q", encoding, got, want)
+			}
 		}
 	})
 }
 
 // BenchmarkAppendExternalList encodes the one-item answer of an HPA's
-// request, as the fast path does, against encoding/json.
+// request, as the fast path does, against the library's encoding.
 func BenchmarkAppendExternalList(b *testing.B) {
 	entries := []*serving.Entry{entryOf(1_795_000_000, 1234.5, "__name__", "envoy_rps", "namespace", "shop", "service", "checkout")}
-	b.Run("append", func(b *testing.B) {
-		b.ReportAllocs()
-		buf := make([]byte, 0, 1024)
-		for b.Loop() {
-			buf = appendExternalList(buf[:0], "rps", entries)
-		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			marshalExternalList(b, "rps", entries)
-		}
-	})
+	for encoding, enc := range listEncodings {
+		b.Run(encoding+"/append", func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 1024)
+			for b.Loop() {
+				buf = enc.append(buf[:0], "rps", entries)
+			}
+		})
+		b.Run(encoding+"/library", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				enc.reference(b, "rps", entries)
+			}
+		})
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -211,13 +210,16 @@ func authzKey(a authorizer.Attributes) (key [sha256.Size]byte, ok bool) {
 		}
 		extra := u.GetExtra()
 		b = binary.AppendUvarint(b, uint64(len(extra)))
-		if len(extra) > 0 {
-			for _, k := range slices.Sorted(maps.Keys(extra)) {
-				field(k)
-				b = binary.AppendUvarint(b, uint64(len(extra[k])))
-				for _, v := range extra[k] {
-					field(v)
-				}
+		keys := make([]string, 0, 4) // on the stack for the few keys users have
+		for k := range extra {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			field(k)
+			b = binary.AppendUvarint(b, uint64(len(extra[k])))
+			for _, v := range extra[k] {
+				field(v)
 			}
 		}
 	} else {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"reflect"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -146,4 +147,22 @@ func FuzzFastQuery(f *testing.F) {
 			t.Fatalf("fastQuery(%q) selector %q, url.ParseQuery %q", raw, selector, got)
 		}
 	})
+}
+
+// The Date header is formatted once a second and is the second's HTTP date.
+func TestDateHeader(t *testing.T) {
+	now := time.Date(2026, 11, 26, 2, 30, 15, 100, time.FixedZone("CET", 3600))
+	d := dateHeader{clock: func() time.Time { return now }}
+	first := d.now()
+	if want := "Thu, 26 Nov 2026 01:30:15 GMT"; len(first) != 1 || first[0] != want {
+		t.Fatalf("Date %q, want [%q]", first, want)
+	}
+	now = now.Add(800 * time.Millisecond)
+	if same := d.now(); &same[0] != &first[0] {
+		t.Errorf("Date formatted again within its second: %q", same)
+	}
+	now = now.Add(200 * time.Millisecond)
+	if next := d.now(); next[0] != "Thu, 26 Nov 2026 01:30:16 GMT" {
+		t.Errorf("Date in the next second %q", next)
+	}
 }

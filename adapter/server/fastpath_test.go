@@ -64,11 +64,17 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := fastRequests()
-		gotCode, got := fetch(t, h.url+c.path, c.accept)
-		wantCode, want := fetch(t, library+c.path, c.accept)
+		gotCode, gotHeader, got := fetchResponse(t, h.url+c.path, c.accept)
+		wantCode, wantHeader, want := fetchResponse(t, library+c.path, c.accept)
 		if gotCode != wantCode || gotCode != c.code {
 			t.Errorf("GET %s (Accept %q): fast path %d, library %d, want %d\n%s", c.path, c.accept, gotCode, wantCode, c.code, got)
 			continue
+		}
+		if g, w := gotHeader.Get("Content-Type"), wantHeader.Get("Content-Type"); g != w {
+			t.Errorf("GET %s (Accept %q): fast path Content-Type %q, library %q", c.path, c.accept, g, w)
+		}
+		if date, err := http.ParseTime(gotHeader.Get("Date")); err != nil || time.Since(date).Abs() > 5*time.Second {
+			t.Errorf("GET %s: Date %q (%v), want the current time", c.path, gotHeader.Get("Date"), err)
 		}
 		if c.code != 406 && !reflect.DeepEqual(decode(t, got, c.accept), decode(t, want, c.accept)) {
 			t.Errorf("GET %s: fast path answered\n%s\nlibrary answered\n%s", c.path, got, want)
@@ -99,6 +105,13 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 
 func fetch(t *testing.T, url, accept string) (int, []byte) {
 	t.Helper()
+	code, _, body := fetchResponse(t, url, accept)
+	return code, body
+}
+
+// fetchResponse is fetch that also returns the response's header.
+func fetchResponse(t *testing.T, url, accept string) (int, http.Header, []byte) {
+	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -116,7 +129,7 @@ func fetch(t *testing.T, url, accept string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, resp.Header, body
 }
 
 // decode parses a JSON answer into generic values (YAML and protobuf

@@ -89,8 +89,13 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 		p.stop(10 * time.Second)
 		return nil, err
 	}
+	selectors, err := serviceSelectors(set)
+	if err != nil {
+		p.stop(10 * time.Second)
+		return nil, err
+	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType}, nil
+	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType, selectors: selectors}, nil
 }
 
 // foresightRules is foresight's rule file: the metric forecast per series.

@@ -30,6 +30,22 @@ type target struct {
 	tls    *tls.Config
 	// contentType is the clients' preferred encoding (rest.ContentConfig.ContentType).
 	contentType string
+	// selectors select each service of a namespace, parsed before the clock
+	// starts so that the load generator's CPU goes to the requests.
+	selectors []k8slabels.Selector
+}
+
+// serviceSelectors returns the label selector of each service of set.
+func serviceSelectors(set seriesSet) ([]k8slabels.Selector, error) {
+	out := make([]k8slabels.Selector, set.perNamespace)
+	for i := range out {
+		sel, err := k8slabels.Parse("service=" + service(i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = sel
+	}
+	return out, nil
 }
 
 // restConfig returns a client configuration with a transport of its own: one
@@ -66,10 +82,7 @@ func (t *target) clientFor(cfg *rest.Config) (external_metrics.ExternalMetricsCl
 // its service label, as an HPA with an External metric does.
 func (t *target) request(ctx context.Context, c external_metrics.ExternalMetricsClient, rng *rand.Rand) error {
 	ns := t.set.namespace(rng.IntN(t.set.namespaces))
-	sel, err := k8slabels.Parse("service=" + service(rng.IntN(t.set.perNamespace)))
-	if err != nil {
-		return err
-	}
+	sel := t.selectors[rng.IntN(len(t.selectors))]
 	l, err := c.NamespacedMetrics(ns).List(t.metric, sel)
 	if err != nil {
 		return err
