@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -226,7 +227,8 @@ func selfCPU() time.Duration {
 }
 
 // closedLoop runs n clients back to back for d, all on one HTTP/2
-// connection, as the aggregator's requests to an adapter are.
+// connection, as the aggregator's requests to an adapter are, opened before
+// the clock starts.
 func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*result, error) {
 	shared := t.restConfig()
 	clients := make([]external_metrics.ExternalMetricsClient, n)
@@ -237,9 +239,19 @@ func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*resul
 		}
 		clients[i] = c
 	}
+	// Open the connection before the clock starts, as the aggregator's
+	// long-lived connection is: each client sends one request, all at once.
+	warm := make([]error, n)
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() { warm[i] = t.request(ctx, c, rand.New(rand.NewPCG(uint64(i), 0))) })
+	}
+	wg.Wait()
+	if err := errors.Join(warm...); err != nil {
+		return nil, fmt.Errorf("%s: warm-up request: %w", t.name, err)
+	}
 	r := &result{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	c0 := t.cpuNow()
 	start := time.Now()
 	deadline := start.Add(d)
