@@ -21,11 +21,17 @@ import (
 // nothing per item, where building the API objects and marshaling them by
 // reflection allocated about 2.5 KB per request.
 func (p *Provider) AppendExternalMetricList(dst []byte, namespace, metric, selector string) ([]byte, error) {
+	return p.appendExternal(dst, namespace, metric, selector, appendExternalList)
+}
+
+// appendExternal appends the list of metric's series in namespace that match
+// selector, encoded by encode.
+func (p *Provider) appendExternal(dst []byte, namespace, metric, selector string, encode func([]byte, string, []*serving.Entry) []byte) ([]byte, error) {
 	entries, err := p.listExternal(namespace, metric, selector)
 	if err != nil {
 		return dst, err
 	}
-	return appendExternalList(dst, metric, entries), nil
+	return encode(dst, metric, entries), nil
 }
 
 // appendExternalList appends the JSON list of entries of metric.

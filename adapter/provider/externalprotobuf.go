@@ -19,11 +19,7 @@ import (
 // building the API objects (label maps, quantities) and marshaling them cost
 // about a tenth of an answer's CPU under load.
 func (p *Provider) AppendExternalMetricListProtobuf(dst []byte, namespace, metric, selector string) ([]byte, error) {
-	entries, err := p.listExternal(namespace, metric, selector)
-	if err != nil {
-		return dst, err
-	}
-	return appendExternalListProtobuf(dst, metric, entries), nil
+	return p.appendExternal(dst, namespace, metric, selector, appendExternalListProtobuf)
 }
 
 // Field numbers of the messages in an answer, from the generated.proto files
