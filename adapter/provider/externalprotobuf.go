@@ -71,9 +71,10 @@ var (
 // in its envelope. Nested messages are length-prefixed, so each size is
 // computed before the message is written.
 func appendExternalListProtobuf(dst []byte, metric string, entries []*serving.Entry) []byte {
+	var scratch [32]byte
 	listSize := sizeProtobufBytes(listMetadata, len(protobufListMeta))
 	for _, e := range entries {
-		listSize += sizeProtobufBytes(listItems, externalValueSize(metric, e))
+		listSize += sizeProtobufBytes(listItems, externalValueSize(metric, e, appendQuantity(scratch[:0], e.Forecast.Value)))
 	}
 	dst = append(dst, protobufPrefix...)
 	dst = appendProtobufBytes(dst, unknownTypeMeta, protobufTypeMeta)
@@ -81,17 +82,18 @@ func appendExternalListProtobuf(dst []byte, metric string, entries []*serving.En
 	dst = protowire.AppendVarint(dst, uint64(listSize))
 	dst = appendProtobufBytes(dst, listMetadata, protobufListMeta)
 	for _, e := range entries {
+		quantity := appendQuantity(scratch[:0], e.Forecast.Value)
 		dst = protowire.AppendTag(dst, listItems, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(externalValueSize(metric, e)))
-		dst = appendExternalValue(dst, metric, e)
+		dst = protowire.AppendVarint(dst, uint64(externalValueSize(metric, e, quantity)))
+		dst = appendExternalValue(dst, metric, e, quantity)
 	}
 	dst = appendProtobufString(dst, unknownContentEncoding, "")
 	return appendProtobufString(dst, unknownContentType, "")
 }
 
 // appendExternalValue appends the ExternalMetricValue message of entry e
-// (without its tag and length).
-func appendExternalValue(dst []byte, metric string, e *serving.Entry) []byte {
+// (without its tag and length); quantity is the text of its value.
+func appendExternalValue(dst []byte, metric string, e *serving.Entry, quantity []byte) []byte {
 	dst = appendProtobufString(dst, valueMetricName, metric)
 	// Labels are sorted by name, as the generated code sorts map keys.
 	e.Labels.Range(func(l labels.Label) {
@@ -103,22 +105,18 @@ func appendExternalValue(dst []byte, metric string, e *serving.Entry) []byte {
 	dst = protowire.AppendTag(dst, valueTimestamp, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(timestampSize(e.Forecast.At)))
 	dst = appendTimestamp(dst, e.Forecast.At)
-	var scratch [32]byte
-	quantity := appendQuantity(scratch[:0], e.Forecast.Value)
 	dst = protowire.AppendTag(dst, valueValue, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(sizeProtobufBytes(quantityString, len(quantity))))
 	return appendProtobufBytes(dst, quantityString, quantity)
 }
 
 // externalValueSize is the length of appendExternalValue's message.
-func externalValueSize(metric string, e *serving.Entry) int {
+func externalValueSize(metric string, e *serving.Entry, quantity []byte) int {
 	n := sizeProtobufBytes(valueMetricName, len(metric))
 	e.Labels.Range(func(l labels.Label) {
 		n += sizeProtobufBytes(valueMetricLabels, labelEntrySize(l))
 	})
 	n += sizeProtobufBytes(valueTimestamp, timestampSize(e.Forecast.At))
-	var scratch [32]byte
-	quantity := appendQuantity(scratch[:0], e.Forecast.Value)
 	return n + sizeProtobufBytes(valueValue, sizeProtobufBytes(quantityString, len(quantity)))
 }
 
