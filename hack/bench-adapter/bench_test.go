@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/adapter/config"
@@ -179,5 +183,74 @@ func TestResultQuantilesAndMerge(t *testing.T) {
 	}
 	if got := m.rate(); got != 500 {
 		t.Errorf("rate = %g, want 500", got)
+	}
+}
+
+// A load phase's requests have no timeout of their own: a request the
+// adapter never answers must fail when the phase's guard closes its
+// connection, and a cancelled guard must leave the connection alone.
+func TestConnGuardFailsHungRequests(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	defer close(release)
+	tgt := &target{name: "test", url: srv.URL, tls: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+
+	get := func(cfg *rest.Config, path string) error {
+		rt, err := rest.TransportFor(cfg)
+		if err != nil {
+			return err
+		}
+		resp, err := (&http.Client{Transport: rt}).Get(srv.URL + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Errorf("protocol %s, want HTTP/2 as the adapters are asked", resp.Proto)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+
+	cfg, guard := tgt.loadConfig()
+	if cfg.Timeout != 0 {
+		t.Errorf("load clients' timeout = %s, want none, as kube-controller-manager's", cfg.Timeout)
+	}
+	if err := get(cfg, "/ok"); err != nil {
+		t.Fatalf("request before the guard fires: %v", err)
+	}
+	guard.closeAfter(100 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- get(cfg, "/hang") }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("hung request succeeded, want an error once the guard closed its connection")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("hung request still waiting 20 s after the guard should have closed its connection")
+	}
+
+	cfg, guard = tgt.loadConfig()
+	if err := get(cfg, "/ok"); err != nil {
+		t.Fatalf("request on a new guard: %v", err)
+	}
+	if !guard.closeAfter(100 * time.Millisecond)() {
+		t.Error("cancelling a guard that has not fired reported it had")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := get(cfg, "/ok"); err != nil {
+		t.Errorf("request after a cancelled guard: %v", err)
+	}
+	if n := len(guard.conns); n != 1 {
+		t.Errorf("guard saw %d connections, want 1 reused", n)
 	}
 }

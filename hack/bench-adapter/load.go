@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -49,23 +50,81 @@ func serviceSelectors(set seriesSet) ([]k8slabels.Selector, error) {
 	return out, nil
 }
 
-// restConfig returns a client configuration with a transport of its own: one
-// HTTP/2 connection that queues requests past the server's stream limit
-// instead of dialing more connections (which, when an adapter falls behind,
-// turns into thousands of TLS handshakes and runs out of file descriptors).
+// setupTimeout bounds each request of the setup steps (warm-start polls,
+// samples, memory scrapes); load phases bound theirs with a connGuard.
+const setupTimeout = 30 * time.Second
+
+// phaseGrace is how long a load phase may overrun its duration before its
+// connections are closed, failing the requests that hang.
+const phaseGrace = 30 * time.Second
+
+// restConfig returns the configuration of a setup client: a load-phase
+// client configuration (loadConfig) whose requests time out after setupTimeout.
 func (t *target) restConfig() *rest.Config {
+	cfg, _ := t.loadConfig()
+	cfg.Timeout = setupTimeout
+	return cfg
+}
+
+// loadConfig returns a client configuration with a transport of its own,
+// set as kube-controller-manager sets its HPA clients' (no per-request
+// timeout, no compression), and the guard of the connections it dials.
+//
+// The transport keeps one HTTP/2 connection that queues requests past the
+// server's stream limit instead of dialing more connections (which, when an
+// adapter falls behind, turns into thousands of TLS handshakes and runs out
+// of file descriptors).
+//
+// A per-request timeout would cost each request a timer, a goroutine and a
+// context (5% of the load generator's CPU, which shares the cores with the
+// adapter) that the HPA controller does not spend; a load phase instead
+// closes the connections of requests that hang (connGuard.closeAfter).
+func (t *target) loadConfig() (*rest.Config, *connGuard) {
+	g := &connGuard{}
 	tr := &http.Transport{
+		DialContext:         g.dial,
 		TLSClientConfig:     t.tls.Clone(),
 		ForceAttemptHTTP2:   true,
 		HTTP2:               &http.HTTP2Config{StrictMaxConcurrentRequests: true},
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
-	return &rest.Config{Host: t.url, Transport: tr, QPS: -1, Timeout: 30 * time.Second,
-		ContentConfig: rest.ContentConfig{ContentType: t.contentType}}
+	return &rest.Config{Host: t.url, Transport: tr, QPS: -1,
+		ContentConfig: rest.ContentConfig{ContentType: t.contentType}}, g
 }
 
-// client returns an official external-metrics client on its own connection.
+// connGuard records the connections a transport dials, so that a load
+// phase can close them when it overruns: every request on them then fails.
+type connGuard struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (g *connGuard) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.conns = append(g.conns, c)
+	g.mu.Unlock()
+	return c, nil
+}
+
+// closeAfter closes, once d has passed, every connection dialed by then;
+// calling the returned function before that cancels it.
+func (g *connGuard) closeAfter(d time.Duration) (cancel func() bool) {
+	return time.AfterFunc(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, c := range g.conns {
+			_ = c.Close()
+		}
+	}).Stop
+}
+
+// client returns an official external-metrics client for setup steps, on its own connection.
 func (t *target) client() (external_metrics.ExternalMetricsClient, error) {
 	return t.clientFor(t.restConfig())
 }
@@ -133,7 +192,7 @@ func (t *target) memory(ctx context.Context) memory {
 	if err != nil {
 		return m
 	}
-	resp, err := (&http.Client{Transport: rt, Timeout: 30 * time.Second}).Do(req)
+	resp, err := (&http.Client{Transport: rt, Timeout: setupTimeout}).Do(req)
 	if err != nil {
 		return m
 	}
@@ -230,7 +289,8 @@ func selfCPU() time.Duration {
 // connection, as the aggregator's requests to an adapter are, opened before
 // the clock starts.
 func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*result, error) {
-	shared := t.restConfig()
+	shared, guard := t.loadConfig()
+	defer guard.closeAfter(d + phaseGrace)()
 	clients := make([]external_metrics.ExternalMetricsClient, n)
 	for i := range clients {
 		c, err := t.clientFor(shared)
@@ -293,7 +353,9 @@ func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*resul
 func (t *target) openLoop(ctx context.Context, rate int, d time.Duration, conns int) (*result, error) {
 	clients := make([]external_metrics.ExternalMetricsClient, conns)
 	for i := range clients {
-		c, err := t.client()
+		cfg, guard := t.loadConfig()
+		defer guard.closeAfter(d + phaseGrace)()
+		c, err := t.clientFor(cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -40,6 +40,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +101,7 @@ func main() {
 	flag.StringVar(&adapters, "adapters", "foresight,peer", "adapters to measure: foresight, peer")
 	flag.StringVar(&phases, "phases", "latency,openloop", "phases: latency (1,000 series: warm start, memory, 1 and N clients), openloop")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (data, logs, configs)")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile of the whole run to this file")
 	flag.Parse()
 	for _, r := range splitList(rates) {
 		n, err := strconv.Atoi(r)
@@ -117,11 +119,28 @@ func main() {
 	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		if err := startCPUProfile(*cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-adapter: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-adapter:", err)
 		stop()
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile starts profiling this process into a new file at path.
+func startCPUProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
 }
 
 func splitList(s string) []string {
