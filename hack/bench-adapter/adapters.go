@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -251,6 +252,9 @@ func merge(acc, r *result) *result {
 // same changes of the shared machine's load; it prints and returns each
 // target's total.
 func (b *bench) interleaved(ctx context.Context, ts []*target, n int) (map[string]*result, error) {
+	if p := b.o.clientProcs; p > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+	}
 	acc := map[string]*result{}
 	rounds := max(1, b.o.rounds)
 	for range rounds {

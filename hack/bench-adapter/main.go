@@ -56,6 +56,7 @@ type options struct {
 	duration     time.Duration
 	rounds       int
 	clients      int
+	clientProcs  int
 	rates        []int
 	conns        int
 	series       int
@@ -82,6 +83,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measurement time of each load phase")
 	flag.IntVar(&o.rounds, "rounds", 2, "closed-loop phases alternate between the adapters in this many rounds (duration/rounds each)")
 	flag.IntVar(&o.clients, "clients", 50, "concurrent clients of the throughput phase")
+	flag.IntVar(&o.clientProcs, "client-procs", 1, "Go processors (GOMAXPROCS) of this load generator during the closed-loop phases, 0 for one per core: it shares the cores with the adapter it measures, and a second processor costs it a fifth more CPU per request in wake-ups")
 	var rates string
 	flag.StringVar(&rates, "rates", "250,1000", "requests per second of the open-loop phase, one run each in this order (issue 3 judges 1000)")
 	flag.IntVar(&o.conns, "open-loop-clients", 8, "client objects the open-loop requests are spread over")
@@ -293,7 +295,10 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("kube-apiserver: %s (etcd + kube-apiserver v1.37 from %s, RBAC, ready in %s)\n", cl.server, o.kubeBin, time.Since(t0).Round(time.Second))
 	fmt.Printf("auth: both adapters delegate authentication and authorization to it (admin kubeconfig); clients present user %q's certificate, allowed by a ClusterRole to read external metrics\n", benchUser)
 
-	fmt.Printf("clients: the official k8s.io/metrics external-metrics client, content type %s (Accept: %s, */*)\n", o.contentType, o.contentType)
+	fmt.Printf("clients: the official k8s.io/metrics external-metrics client, content type %s (Accept: %s, */*), configured as kube-controller-manager's HPA clients (no request timeout, no compression)\n", o.contentType, o.contentType)
+	if o.clientProcs > 0 {
+		fmt.Printf("load generator: GOMAXPROCS %d during the closed-loop phases\n", o.clientProcs)
+	}
 	b := &bench{o: o, work: work, logDir: logDir, promURL: promURL, prom: prom, cl: cl}
 	rep := &report{}
 	if slices.Contains(o.phases, "latency") {
