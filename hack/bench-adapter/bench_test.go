@@ -250,7 +250,10 @@ func TestConnGuardFailsHungRequests(t *testing.T) {
 	if err := get(cfg, "/ok"); err != nil {
 		t.Errorf("request after a cancelled guard: %v", err)
 	}
-	if n := len(guard.conns); n != 1 {
+	guard.mu.Lock()
+	n := len(guard.conns)
+	guard.mu.Unlock()
+	if n != 1 {
 		t.Errorf("guard saw %d connections, want 1 reused", n)
 	}
 }
