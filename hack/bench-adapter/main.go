@@ -83,7 +83,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measurement time of each load phase")
 	flag.IntVar(&o.rounds, "rounds", 2, "closed-loop phases alternate between the adapters in this many rounds (duration/rounds each)")
 	flag.IntVar(&o.clients, "clients", 50, "concurrent clients of the throughput phase")
-	flag.IntVar(&o.clientProcs, "client-procs", 1, "Go processors (GOMAXPROCS) of this load generator during the closed-loop phases, 0 for one per core: it shares the cores with the adapter it measures, and a second processor costs it a fifth more CPU per request in wake-ups")
+	flag.IntVar(&o.clientProcs, "client-procs", 1, "Go processors (GOMAXPROCS) of this load generator during the closed-loop phases, 0 for one per core: it shares the cores with the adapter it measures, and with a second processor it spent about a fifth more CPU per request (measured in alternating 6 s segments)")
 	var rates string
 	flag.StringVar(&rates, "rates", "250,1000", "requests per second of the open-loop phase, one run each in this order (issue 3 judges 1000)")
 	flag.IntVar(&o.conns, "open-loop-clients", 8, "client objects the open-loop requests are spread over")
