@@ -96,7 +96,7 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 		return nil, err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType, selectors: selectors}, nil
+	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType, loadClient: b.o.loadClient, selectors: selectors}, nil
 }
 
 // foresightRules is foresight's rule file: the metric forecast per series.
@@ -200,7 +200,7 @@ func (t *target) waitFirstAnswer(ctx context.Context, timeout time.Duration) (ti
 		if exited, err := t.proc.exited(); exited {
 			return 0, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, exitError(err), t.proc.logFile, t.proc.tail(3000))
 		}
-		err := t.request(ctx, c, rng)
+		err := t.request(ctx, t.official(c), rng)
 		if err == nil {
 			return time.Since(t.proc.started), nil
 		}

@@ -32,6 +32,8 @@ type target struct {
 	tls    *tls.Config
 	// contentType is the clients' preferred encoding (rest.ContentConfig.ContentType).
 	contentType string
+	// loadClient is how the load phases send their requests (-load-client).
+	loadClient string
 	// selectors select each service of a namespace, parsed before the clock
 	// starts so that the load generator's CPU goes to the requests.
 	selectors []k8slabels.Selector
@@ -66,22 +68,37 @@ func (t *target) restConfig() *rest.Config {
 	return cfg
 }
 
-// loadConfig returns a client configuration with a transport of its own,
-// set as kube-controller-manager sets its HPA clients' (no per-request
-// timeout, no compression), and the guard of the connections it dials.
-//
-// The transport keeps one HTTP/2 connection that queues requests past the
-// server's stream limit instead of dialing more connections (which, when an
-// adapter falls behind, turns into thousands of TLS handshakes and runs out
-// of file descriptors).
+// loadConfig returns a client configuration with a transport of its own
+// (loadTransport), set as kube-controller-manager sets its HPA clients' (no
+// per-request timeout, no compression), and the guard of the connections it
+// dials.
 //
 // A per-request timeout would cost each request a timer, a goroutine and a
 // context (5% of the load generator's CPU, which shares the cores with the
 // adapter) that the HPA controller does not spend; a load phase instead
 // closes the connections of requests that hang (connGuard.closeAfter).
 func (t *target) loadConfig() (*rest.Config, *connGuard) {
+	tr, g := t.loadTransport()
+	return t.configFor(tr), g
+}
+
+// configFor returns a client configuration without a client-side rate limit
+// that sends its requests through rt.
+func (t *target) configFor(rt http.RoundTripper) *rest.Config {
+	return &rest.Config{Host: t.url, Transport: rt, QPS: -1,
+		ContentConfig: rest.ContentConfig{ContentType: t.contentType}}
+}
+
+// loadTransport returns an HTTP/2 transport without compression and the
+// guard of the connections it dials.
+//
+// The transport keeps one HTTP/2 connection that queues requests past the
+// server's stream limit instead of dialing more connections (which, when an
+// adapter falls behind, turns into thousands of TLS handshakes and runs out
+// of file descriptors).
+func (t *target) loadTransport() (*http.Transport, *connGuard) {
 	g := &connGuard{}
-	tr := &http.Transport{
+	return &http.Transport{
 		DialContext:         g.dial,
 		TLSClientConfig:     t.tls.Clone(),
 		ForceAttemptHTTP2:   true,
@@ -89,9 +106,7 @@ func (t *target) loadConfig() (*rest.Config, *connGuard) {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-	}
-	return &rest.Config{Host: t.url, Transport: tr, QPS: -1,
-		ContentConfig: rest.ContentConfig{ContentType: t.contentType}}, g
+	}, g
 }
 
 // connGuard records the connections a transport dials, so that a load
@@ -140,17 +155,72 @@ func (t *target) clientFor(cfg *rest.Config) (external_metrics.ExternalMetricsCl
 
 // request asks for one random series of one random namespace, selected by
 // its service label, as an HPA with an External metric does.
-func (t *target) request(ctx context.Context, c external_metrics.ExternalMetricsClient, rng *rand.Rand) error {
-	ns := t.set.namespace(rng.IntN(t.set.namespaces))
-	sel := t.selectors[rng.IntN(len(t.selectors))]
-	l, err := c.NamespacedMetrics(ns).List(t.metric, sel)
+func (t *target) request(ctx context.Context, l lister, rng *rand.Rand) error {
+	ns, sel := rng.IntN(t.set.namespaces), rng.IntN(len(t.selectors))
+	n, err := l.list(ns, sel)
 	if err != nil {
 		return err
 	}
-	if len(l.Items) != 1 {
-		return fmt.Errorf("%s %s/%s: got %d items, want 1", t.metric, ns, sel, len(l.Items))
+	if n != 1 {
+		return fmt.Errorf("%s %s/%s: got %d items, want 1", t.metric, t.set.namespace(ns), t.selectors[sel], n)
 	}
 	return ctx.Err()
+}
+
+// lister lists the target's metric in namespace ns (an index of its series
+// set) for the service selector sel (an index of its selectors) and returns
+// how many items the answer holds.
+type lister interface {
+	list(ns, sel int) (items int, err error)
+}
+
+// officialLister lists with the official external-metrics client.
+type officialLister struct {
+	c          external_metrics.ExternalMetricsClient
+	metric     string
+	namespaces []string
+	selectors  []k8slabels.Selector
+}
+
+func (o *officialLister) list(ns, sel int) (int, error) {
+	l, err := o.c.NamespacedMetrics(o.namespaces[ns]).List(o.metric, o.selectors[sel])
+	if err != nil {
+		return 0, err
+	}
+	return len(l.Items), nil
+}
+
+// official returns a lister with the official client c.
+func (t *target) official(c external_metrics.ExternalMetricsClient) *officialLister {
+	ns := make([]string, t.set.namespaces)
+	for i := range ns {
+		ns[i] = t.set.namespace(i)
+	}
+	return &officialLister{c: c, metric: t.metric, namespaces: ns, selectors: t.selectors}
+}
+
+// loadListers returns n listers of the kind the load phases use (-load-client)
+// that send their requests through tr.
+func (t *target) loadListers(tr *http.Transport, n int) ([]lister, error) {
+	out := make([]lister, n)
+	if t.loadClient == directClient {
+		d, err := t.direct(tr)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i] = d // stateless between requests
+		}
+		return out, nil
+	}
+	for i := range out {
+		c, err := t.clientFor(t.configFor(tr))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t.official(c)
+	}
+	return out, nil
 }
 
 // serving returns how many series of namespace ns the adapter answers for,
@@ -289,15 +359,11 @@ func selfCPU() time.Duration {
 // connection, as the aggregator's requests to an adapter are, opened before
 // the clock starts.
 func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*result, error) {
-	shared, guard := t.loadConfig()
+	shared, guard := t.loadTransport()
 	defer guard.closeAfter(d + phaseGrace)()
-	clients := make([]external_metrics.ExternalMetricsClient, n)
-	for i := range clients {
-		c, err := t.clientFor(shared)
-		if err != nil {
-			return nil, err
-		}
-		clients[i] = c
+	clients, err := t.loadListers(shared, n)
+	if err != nil {
+		return nil, err
 	}
 	// Open the connection before the clock starts, as the aggregator's
 	// long-lived connection is: each client sends one request, all at once.
@@ -351,15 +417,15 @@ func (t *target) closedLoop(ctx context.Context, n int, d time.Duration) (*resul
 // connections (one each), each on its own goroutine at its scheduled time, and measures
 // every latency from the scheduled time (no coordinated omission).
 func (t *target) openLoop(ctx context.Context, rate int, d time.Duration, conns int) (*result, error) {
-	clients := make([]external_metrics.ExternalMetricsClient, conns)
+	clients := make([]lister, conns)
 	for i := range clients {
-		cfg, guard := t.loadConfig()
+		tr, guard := t.loadTransport()
 		defer guard.closeAfter(d + phaseGrace)()
-		c, err := t.clientFor(cfg)
+		l, err := t.loadListers(tr, 1)
 		if err != nil {
 			return nil, err
 		}
-		clients[i] = c
+		clients[i] = l[0]
 	}
 	// Open each connection before the clock starts.
 	warm := rand.New(rand.NewPCG(0, 0))

@@ -2,9 +2,10 @@
 // peer, prometheus-adapter v0.12.0, in one run: both run as real processes
 // against the same real Prometheus (Debian's /usr/bin/prometheus) holding the
 // same data, with the same delegated authentication and authorization through
-// a real kube-apiserver, and both are queried over HTTPS with the official
-// external-metrics client, one series per request selected by a label
-// selector, as an HPA does. It prints, for both:
+// a real kube-apiserver, and both are queried over HTTP/2 and TLS with the
+// requests of the official external-metrics client, one series per request
+// selected by a label selector, as an HPA does (the load phases build those
+// requests before the clock starts, -load-client). It prints, for both:
 //
 //   - 1 client and 50 concurrent clients on an External metric over 1,000
 //     series (p50, p99, p99.9, requests/s, CPU per request);
@@ -66,6 +67,7 @@ type options struct {
 	wideHistory  time.Duration
 	model        string
 	contentType  string
+	loadClient   string
 	wideModel    string
 	warmTimeout  time.Duration
 	foresightBin string
@@ -94,6 +96,7 @@ func main() {
 	flag.DurationVar(&o.wideHistory, "open-loop-history", 7*time.Hour, "one-minute history of the open-loop series, and that rule's history")
 	flag.StringVar(&o.model, "model", "auto", "forecast model of foresight's 1,000-series rule")
 	flag.StringVar(&o.contentType, "content-type", "application/vnd.kubernetes.protobuf", "encoding the clients ask for first (kube-controller-manager's HPA clients ask for protobuf; application/json for JSON)")
+	flag.StringVar(&o.loadClient, "load-client", directClient, "how the load phases send their requests: direct (the official client's requests, same URL, headers and HTTP/2 transport, built before the clock starts) or official (the official external-metrics client, which builds each request again)")
 	flag.StringVar(&o.wideModel, "open-loop-model", "reactive", "forecast model of foresight's open-loop rule (the request path does not depend on it)")
 	flag.DurationVar(&o.warmTimeout, "warm-timeout", 5*time.Minute, "how long to wait for every series to serve after foresight starts")
 	flag.StringVar(&o.foresightBin, "foresight-bin", "", "foresight-adapter binary to run (default: build ./adapter/cmd/foresight-adapter into .cache/bin)")
@@ -112,6 +115,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.rates = append(o.rates, n)
+	}
+	if o.loadClient != directClient && o.loadClient != officialClient {
+		fmt.Fprintf(os.Stderr, "bench-adapter: -load-client: %q is neither %s nor %s\n", o.loadClient, directClient, officialClient)
+		os.Exit(2)
 	}
 	o.adapters = splitList(adapters)
 	o.phases = splitList(phases)
@@ -295,7 +302,12 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("kube-apiserver: %s (etcd + kube-apiserver v1.37 from %s, RBAC, ready in %s)\n", cl.server, o.kubeBin, time.Since(t0).Round(time.Second))
 	fmt.Printf("auth: both adapters delegate authentication and authorization to it (admin kubeconfig); clients present user %q's certificate, allowed by a ClusterRole to read external metrics\n", benchUser)
 
-	fmt.Printf("clients: the official k8s.io/metrics external-metrics client, content type %s (Accept: %s, */*), configured as kube-controller-manager's HPA clients (no request timeout, no compression)\n", o.contentType, o.contentType)
+	fmt.Printf("clients: content type %s (Accept: %s, */*), configured as kube-controller-manager's HPA clients (no request timeout, no compression); ", o.contentType, o.contentType)
+	if o.loadClient == directClient {
+		fmt.Println("load phases send the official k8s.io/metrics external-metrics client's requests, built before the clock starts (-load-client direct); setup steps use the official client")
+	} else {
+		fmt.Println("the official k8s.io/metrics external-metrics client (-load-client official)")
+	}
 	if o.clientProcs > 0 {
 		fmt.Printf("load generator: GOMAXPROCS %d during the closed-loop phases\n", o.clientProcs)
 	}
