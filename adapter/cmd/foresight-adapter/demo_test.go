@@ -33,14 +33,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestDemoServesPredictedMetric(t *testing.T) {
-	var out syncBuffer
-	done := make(chan error, 1)
+// startDemo runs the demo with args (and a port and certificate folder of
+// its own) until it returns on done, and returns its base URL once printed.
+func startDemo(t *testing.T, args ...string) (base string, out *syncBuffer, done <-chan error) {
+	t.Helper()
+	out = &syncBuffer{}
+	errc := make(chan error, 1)
 	go func() {
-		done <- runDemo(context.Background(), []string{"--port", "0", "--duration", "9s", "--history", "72h", "--cert-dir", t.TempDir()}, &out, io.Discard)
+		errc <- runDemo(context.Background(), append([]string{"--port", "0", "--cert-dir", t.TempDir()}, args...), out, io.Discard)
 	}()
 	urlRE := regexp.MustCompile(`serving on (https://127\.0\.0\.1:\d+)`)
-	var base string
 	deadline := time.Now().Add(10 * time.Second)
 	for base == "" {
 		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
@@ -50,6 +52,11 @@ func TestDemoServesPredictedMetric(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return base, out, errc
+}
+
+func TestDemoServesPredictedMetric(t *testing.T) {
+	base, out, done := startDemo(t, "--duration", "9s", "--history", "72h")
 	if !strings.Contains(out.String(), "curl -k "+base+"/apis/external.metrics.k8s.io/v1beta1/namespaces/demo/predicted_requests_per_second") {
 		t.Errorf("demo did not print the curl command:\n%s", out.String())
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/memlimit"
 	"github.com/foresight-dev/foresight/adapter/provider"
 	"github.com/foresight-dev/foresight/adapter/server"
 	"github.com/foresight-dev/foresight/adapter/serving"
@@ -103,6 +105,7 @@ type adapter struct {
 	metrics *serving.Metrics
 	loop    *serving.Loop
 	server  *server.Server
+	memory  *memlimit.Keeper // nil without a configured memory limit
 	log     *slog.Logger
 }
 
@@ -142,7 +145,18 @@ func newAdapter(p adapterParts) (*adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adapter{store: store, metrics: metrics, loop: loop, server: srv, log: p.log}, nil
+	// The history mapped off the Go heap shares the configured memory limit
+	// with the heap (GOMEMLIMIT, set from the container's limit).
+	memory := memlimit.New(forecast.OffHeapHistoryBytes)
+	if memory != nil {
+		for _, c := range memory.Collectors() {
+			if err := p.registry.Register(c); err != nil {
+				return nil, fmt.Errorf("register memory limit metrics: %w", err)
+			}
+		}
+		p.log.Info("memory limit: the Go heap's soft limit is kept at the limit minus the series history held off the heap", "limit_bytes", memory.Total())
+	}
+	return &adapter{store: store, metrics: metrics, loop: loop, server: srv, memory: memory, log: p.log}, nil
 }
 
 // run runs the loop, the extra background tasks and the server until ctx is
@@ -152,6 +166,9 @@ func (a *adapter) run(ctx context.Context, tasks ...func(context.Context)) error
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { a.loop.Run(ctx) })
+	if a.memory != nil {
+		wg.Go(func() { a.memory.Run(ctx, memlimit.DefaultInterval) })
+	}
 	for _, t := range tasks {
 		wg.Go(func() { t(ctx) })
 	}
