@@ -55,6 +55,20 @@ func startDemo(t *testing.T, args ...string) (base string, out *syncBuffer, done
 	return base, out, errc
 }
 
+// waitDemoStopped waits for a demo started by startDemo to return after its
+// --duration, and fails the test if it fails or does not stop.
+func waitDemoStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not stop after --duration")
+	}
+}
+
 func TestDemoServesPredictedMetric(t *testing.T) {
 	base, out, done := startDemo(t, "--duration", "9s", "--history", "72h")
 	if !strings.Contains(out.String(), "curl -k "+base+"/apis/external.metrics.k8s.io/v1beta1/namespaces/demo/predicted_requests_per_second") {
@@ -95,14 +109,7 @@ func TestDemoServesPredictedMetric(t *testing.T) {
 	if l, err := c.NamespacedMetrics("default").List("predicted_requests_per_second", k8slabels.Everything()); err != nil || len(l.Items) != 0 {
 		t.Errorf("namespace default: %v %+v", err, l)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("demo: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("demo did not stop after --duration")
-	}
+	waitDemoStopped(t, done)
 	lines := regexp.MustCompile(`(?m)^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d  observed .* predicted_requests_per_second`).FindAllString(out.String(), -1)
 	if len(lines) < 3 {
 		t.Errorf("want a live line per cycle, got %d:\n%s", len(lines), out.String())

@@ -43,14 +43,7 @@ func TestAdapterKeepsGoMemoryLimitBelowConfigured(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got >= total {
 		t.Errorf("runtime limit %d while the adapter runs with %v bytes off the heap, want below %d", got, offHeap, total)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("demo: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("demo did not stop after --duration")
-	}
+	waitDemoStopped(t, done)
 	if got := debug.SetMemoryLimit(-1); got != total {
 		t.Errorf("runtime limit %d after the adapter stopped, want the configured %d back", got, total)
 	}
