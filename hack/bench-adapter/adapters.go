@@ -194,13 +194,14 @@ func (t *target) waitFirstAnswer(ctx context.Context, timeout time.Duration) (ti
 	if err != nil {
 		return 0, err
 	}
+	l := t.official(c)
 	deadline := t.proc.started.Add(timeout)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for {
 		if exited, err := t.proc.exited(); exited {
 			return 0, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, exitError(err), t.proc.logFile, t.proc.tail(3000))
 		}
-		err := t.request(ctx, t.official(c), rng)
+		err := t.request(ctx, l, rng)
 		if err == nil {
 			return time.Since(t.proc.started), nil
 		}

@@ -66,12 +66,16 @@ func (t *target) direct(rt http.RoundTripper) (*directLister, error) {
 		urls:    make([][]*url.URL, t.set.namespaces),
 		decoder: serializer.NewCodecFactory(directScheme).UniversalDeserializer(),
 	}
+	queries := make([]string, len(t.selectors))
+	for sel, s := range t.selectors {
+		queries[sel] = url.Values{"labelSelector": {s.String()}}.Encode()
+	}
 	for ns := range d.urls {
-		d.urls[ns] = make([]*url.URL, len(t.selectors))
-		for sel, s := range t.selectors {
+		nsPath := path.Join("/apis", v1beta1.SchemeGroupVersion.Group, v1beta1.SchemeGroupVersion.Version, "namespaces", t.set.namespace(ns), t.metric)
+		d.urls[ns] = make([]*url.URL, len(queries))
+		for sel, q := range queries {
 			u := *base
-			u.Path = path.Join("/apis", v1beta1.SchemeGroupVersion.Group, v1beta1.SchemeGroupVersion.Version, "namespaces", t.set.namespace(ns), t.metric)
-			u.RawQuery = url.Values{"labelSelector": {s.String()}}.Encode()
+			u.Path, u.RawQuery = nsPath, q
 			d.urls[ns][sel] = &u
 		}
 	}
