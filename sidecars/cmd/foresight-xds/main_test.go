@@ -45,6 +45,51 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckSeveralFiles checks policies and experiments in one run: every good file gets its
+// OK line, every bad one its errors under its own name, and the exit code says one failed.
+func TestCheckSeveralFiles(t *testing.T) {
+	dir := t.TempDir()
+	badPolicy := filepath.Join(dir, "bad-policy.yaml")
+	if err := os.WriteFile(badPolicy, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: x}\nspec:\n  services:\n    - name: a\n      port: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exps, err := os.ReadFile("../../../deploy/xds/base/experiments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deployed experiments target the deployed policy; against the gateway policy alone
+	// their target is unknown.
+	good, gateway := "../../../deploy/xds/base/policy.yaml", "../../../deploy/policies/gateway.yaml"
+	expFile := filepath.Join(dir, "experiments.yaml")
+	if err := os.WriteFile(expFile, exps, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("check", good, badPolicy, expFile, gateway)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (a bad policy among them)\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{good + ": OK (2 node groups)", gateway + ": OK (1 node groups)", expFile + ": OK (1 experiments)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "bad-policy.yaml:7: spec.services[0].port") || strings.Contains(errOut, good) || strings.Contains(errOut, expFile) {
+		t.Errorf("errors should name the bad policy's line and field and nothing else:\n%s", errOut)
+	}
+
+	code, out, errOut = runCmd("check", gateway, expFile)
+	if code != 1 || !strings.Contains(errOut, expFile+": against policy "+gateway) || !strings.Contains(out, gateway+": OK") {
+		t.Errorf("experiments whose target no policy has: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCmd("check", good, gateway, expFile); code != 0 {
+		t.Errorf("good files: exit %d\n%s%s", code, out, errOut)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	if code, _, errOut = runCmd("check", good, missing); code != 1 || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("a missing file: exit %d, %q", code, errOut)
+	}
+}
+
 func TestBootstrapCommand(t *testing.T) {
 	for _, format := range []string{"yaml", "json"} {
 		code, out, errOut := runCmd("bootstrap", "--node", "gw-1", "--service", "gateway", "--gateway", "--xds-address", "10.0.0.5:18000", "--format", format)
