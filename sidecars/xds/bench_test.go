@@ -31,6 +31,7 @@ func BenchmarkPolicyChangeTo1000Streams(b *testing.B) {
 	srv, err := New(ctx, Options{
 		NodeGroup: func(*envoy_config_core_v3.Node) (string, bool) { return "web", true },
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits:    Limits{MaxStreamsPerConnection: streams / conns},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
@@ -64,10 +65,70 @@ type Options struct {
 	Keepalive keepalive.ServerParameters
 	// KeepaliveEnforcement is the policy for client pings; DefaultKeepaliveEnforcement when zero.
 	KeepaliveEnforcement keepalive.EnforcementPolicy
+	// Limits bound what clients can make the server hold; DefaultLimits for each zero field.
+	Limits Limits
 }
 
-// DefaultKeepalive pings idle proxies every 30 s and drops them 10 s after an unanswered ping.
-var DefaultKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
+// Limits bound the memory and work clients can claim from the server. A proxy needs one
+// connection with one ADS stream; everything above that is refused, never queued.
+type Limits struct {
+	// MaxRecvMsgBytes bounds one message received from a client.
+	MaxRecvMsgBytes int
+	// MaxStreamsPerConnection bounds the concurrent streams of one connection (HTTP/2
+	// SETTINGS_MAX_CONCURRENT_STREAMS).
+	MaxStreamsPerConnection uint32
+	// MaxConnections bounds the open connections: connections above it wait in the kernel's
+	// accept queue until one closes.
+	MaxConnections int
+	// MaxStreams bounds the ADS streams open at once; one more is refused with
+	// RESOURCE_EXHAUSTED.
+	MaxStreams int
+	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names;
+	// a request that would pass it is refused with RESOURCE_EXHAUSTED.
+	MaxSubscribedBytes int
+	// HandshakeTimeout bounds the time a new connection may take to send its HTTP/2 preface.
+	HandshakeTimeout time.Duration
+}
+
+// DefaultLimits: 1 MiB messages (an Envoy subscribing to 10,000 clusters by name sends about
+// 0.5 MB), 8 streams per connection, 4096 connections and streams, 64 MiB of subscribed names,
+// a 10 s handshake.
+var DefaultLimits = Limits{
+	MaxRecvMsgBytes:         1 << 20,
+	MaxStreamsPerConnection: 8,
+	MaxConnections:          4096,
+	MaxStreams:              4096,
+	MaxSubscribedBytes:      64 << 20,
+	HandshakeTimeout:        10 * time.Second,
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxRecvMsgBytes <= 0 {
+		l.MaxRecvMsgBytes = d.MaxRecvMsgBytes
+	}
+	if l.MaxStreamsPerConnection == 0 {
+		l.MaxStreamsPerConnection = d.MaxStreamsPerConnection
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = d.MaxConnections
+	}
+	if l.MaxStreams <= 0 {
+		l.MaxStreams = d.MaxStreams
+	}
+	if l.MaxSubscribedBytes <= 0 {
+		l.MaxSubscribedBytes = d.MaxSubscribedBytes
+	}
+	if l.HandshakeTimeout <= 0 {
+		l.HandshakeTimeout = d.HandshakeTimeout
+	}
+	return l
+}
+
+// DefaultKeepalive pings idle proxies every 30 s, drops them 10 s after an unanswered ping,
+// and closes a connection that had no stream for 5 minutes.
+var DefaultKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 5 * time.Minute}
 
 // DefaultKeepaliveEnforcement lets clients ping every 5 s, also without active streams.
 var DefaultKeepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
@@ -134,6 +195,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.KeepaliveEnforcement == (keepalive.EnforcementPolicy{}) {
 		opts.KeepaliveEnforcement = DefaultKeepaliveEnforcement
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("xds: register metrics: %w", err)
@@ -160,7 +222,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		},
 		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints},
 	}
-	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK)
+	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK, opts.Limits)
 	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
 	return s, nil
 }
@@ -184,21 +246,27 @@ func (s *Server) Register(g *grpc.Server) {
 	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
 }
 
-// NewGRPCServer returns a gRPC server with the keepalive policy and the ADS service registered.
+// NewGRPCServer returns a gRPC server with the keepalive policy, the message, stream and
+// handshake limits, and the ADS service registered.
 func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	l := s.opts.Limits
 	opts := append([]grpc.ServerOption{
 		grpc.KeepaliveParams(s.opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(s.opts.KeepaliveEnforcement),
-		grpc.MaxConcurrentStreams(1 << 20),
+		grpc.MaxRecvMsgSize(l.MaxRecvMsgBytes),
+		grpc.MaxConcurrentStreams(l.MaxStreamsPerConnection),
+		grpc.ConnectionTimeout(l.HandshakeTimeout),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 	s.Register(g)
 	return g
 }
 
-// Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s).
+// Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s). At most
+// Limits.MaxConnections connections are open at once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.NewGRPCServer()
+	lis = netutil.LimitListener(lis, s.opts.Limits.MaxConnections)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

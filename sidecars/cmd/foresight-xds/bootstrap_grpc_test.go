@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -73,18 +71,8 @@ spec:
 	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
-		experimentState: filepath.Join(dir, "state.json")}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	waitFor(t, "metrics served", func() bool { return metric(t, f.metricsAddr, "foresight_xds_config_reloads_total") })
+	f := startServe(t, policyFile, time.Hour)
+	ctx := context.Background()
 
 	code, out, errOut := runCmd("bootstrap", "--format", "grpc", "--node", "shop-7f9c", "--service", "shop",
 		"--metadata", "app=shop", "--xds-address", f.xdsAddress, "--policy", policyFile)

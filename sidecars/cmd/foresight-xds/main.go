@@ -26,6 +26,7 @@ func main() {
 const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
                       [--metrics-address :18001] [--prometheus-url URL] [--experiment-state FILE]
+                      [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
   foresight-xds check FILE... (policy and experiment files)
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]

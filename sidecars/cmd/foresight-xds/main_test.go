@@ -15,7 +15,10 @@ import (
 
 	envoy_config_bootstrap_v3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
@@ -151,6 +154,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startServe runs the serve command in-process on free loopback ports until the end of the
+// test and waits until its metrics are served.
+func startServe(t *testing.T, policyFile string, reloadInterval time.Duration) serveFlags {
+	t.Helper()
+	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: reloadInterval,
+		experimentState: filepath.Join(t.TempDir(), "state.json")}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitFor(t, "metrics served", func() bool { return metric(t, f.metricsAddr, "foresight_xds_config_reloads_total") })
+	return f
+}
+
 // TestServeReloadsPolicy runs the serve command in-process: a proxy gets its clusters, an
 // invalid edit of the policy file is refused and counted while the last good configuration
 // keeps serving, and a valid edit reaches the proxy.
@@ -164,18 +186,8 @@ func TestServeReloadsPolicy(t *testing.T) {
 	if err := os.WriteFile(policyFile, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: 20 * time.Millisecond,
-		experimentState: filepath.Join(dir, "state.json")}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	waitFor(t, "metrics served", func() bool { return metric(t, f.metricsAddr, "foresight_xds_config_reloads_total") })
+	f := startServe(t, policyFile, 20*time.Millisecond)
+	ctx := context.Background()
 
 	conn, err := xdstest.Dial(f.xdsAddress)
 	if err != nil {
@@ -217,5 +229,72 @@ func TestServeReloadsPolicy(t *testing.T) {
 	})
 	if !metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="sidecar"} 1`) {
 		t.Error("connected proxies not reported")
+	}
+}
+
+// TestServeExposesNoControl: the HTTP endpoints of serve are read-only and only three
+// (anything else is 404, any method but GET and HEAD is 405, and none of it changes what is
+// served), and the gRPC port serves ADS alone: no reflection, channelz, CSDS or admin service.
+func TestServeExposesNoControl(t *testing.T) {
+	f := startServe(t, "../../translate/testdata/weighted.yaml", time.Hour)
+	base := "http://" + f.metricsAddr
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: %d, want 405", method, path, resp.StatusCode)
+			}
+		}
+	}
+	for _, path := range []string{"/", "/debug/pprof/", "/debug/pprof/cmdline", "/debug/vars", "/quitquitquit", "/-/reload",
+		"/-/quit", "/reload", "/config_dump", "/experiments", "/experiments/abort", "/policy", "/admin"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ := http.NewRequest(method, base+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s %s: %d, want 404", method, path, resp.StatusCode)
+			}
+		}
+	}
+	if !metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="success"} 1`) ||
+		!metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="failure"} 0`) {
+		t.Error("the requests changed the policy state")
+	}
+
+	conn, err := xdstest.Dial(f.xdsAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, method := range []string{
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+		"/grpc.channelz.v1.Channelz/GetTopChannels",
+		"/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus",
+		"/grpc.health.v1.Health/Check",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{})
+		cancel()
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("%s: %v, want UNIMPLEMENTED", method, err)
+		}
 	}
 }
