@@ -93,17 +93,17 @@ func TestHostileDocuments(t *testing.T) {
 }
 
 type testSpec struct {
-	Name    string            `yaml:"name"`
-	Port    uint16            `yaml:"port"`
-	Weight  int8              `yaml:"weight"`
-	Ratio   float64           `yaml:"ratio"`
-	On      bool              `yaml:"on"`
-	Hosts   []string          `yaml:"hosts"`
-	Labels  map[string]string `yaml:"labels"`
-	Start   time.Time         `yaml:"start"`
-	Nested  *testSpec         `yaml:"nested"`
-	Skipped string            `yaml:"-"`
-	Plain   string
+	Name       string            `yaml:"name"`
+	Port       uint16            `yaml:"port"`
+	Weight     int8              `yaml:"weight"`
+	Ratio      float64           `yaml:"ratio"`
+	On         bool              `yaml:"on"`
+	Hosts      []string          `yaml:"hosts"`
+	Labels     map[string]string `yaml:"labels"`
+	Start      time.Time         `yaml:"start"`
+	Nested     *testSpec         `yaml:"nested"`
+	Skipped    string            `yaml:"-"`
+	Plain      string
 	testInline `yaml:",inline"`
 }
 
