@@ -197,8 +197,12 @@ func (d *Decoder) Int(n *yaml.Node, path string, lo, hi int64) int64 {
 		return 0
 	}
 	var v int64
-	if n.Tag != "!!int" || n.Decode(&v) != nil || v < lo || v > hi {
-		d.Errorf(n, path, "must be a whole number %d..%d, got %q", lo, hi, n.Value)
+	if n.Tag != "!!int" || n.Decode(&v) != nil {
+		d.Errorf(n, path, "must be a whole number, got %q", n.Value)
+		return 0
+	}
+	if v < lo || v > hi {
+		d.Errorf(n, path, "must be a whole number in %d..%d, got %q", lo, hi, n.Value)
 		return 0
 	}
 	return v
@@ -211,8 +215,12 @@ func (d *Decoder) Uint(n *yaml.Node, path string, hi uint64) uint64 {
 		return 0
 	}
 	var v uint64
-	if n.Tag != "!!int" || n.Decode(&v) != nil || v > hi {
-		d.Errorf(n, path, "must be a whole number 0..%d, got %q", hi, n.Value)
+	if n.Tag != "!!int" || strings.HasPrefix(n.Value, "-") || n.Decode(&v) != nil {
+		d.Errorf(n, path, "must be a whole number, got %q", n.Value)
+		return 0
+	}
+	if v > hi {
+		d.Errorf(n, path, "must be a whole number in 0..%d, got %q", hi, n.Value)
 		return 0
 	}
 	return v

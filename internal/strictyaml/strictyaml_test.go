@@ -167,8 +167,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"merge key", "nested:\n  <<: {name: a}\n", "s.yaml:2: nested: merge keys (<<) are not supported"},
 		{"number as string", "name: 42\n", `s.yaml:1: name: must be a string, got integer "42" (quote it)`},
 		{"boolean as string", "hosts: [a, true]\n", `s.yaml:1: hosts[1]: must be a string, got boolean "true" (quote it)`},
-		{"string as number", "port: eighty\n", `s.yaml:1: port: must be a whole number 0..65535, got "eighty"`},
-		{"out of range", "weight: 200\n", `s.yaml:1: weight: must be a whole number -128..127, got "200"`},
+		{"string as number", "port: eighty\n", `s.yaml:1: port: must be a whole number, got "eighty"`},
+		{"negative", "port: -1\n", `s.yaml:1: port: must be a whole number, got "-1"`},
+		{"too large", "port: 65536\n", `s.yaml:1: port: must be a whole number in 0..65535, got "65536"`},
+		{"out of range", "weight: 200\n", `s.yaml:1: weight: must be a whole number in -128..127, got "200"`},
 		{"not a number", "ratio: high\n", `s.yaml:1: ratio: must be a number, got "high"`},
 		{"infinite", "ratio: .inf\n", `s.yaml:1: ratio: must be a finite number, got ".inf"`},
 		{"not a bool", "on: yes\n", `s.yaml:1: on: must be true or false, got "yes"`},
@@ -195,7 +197,7 @@ func TestDecodeErrors(t *testing.T) {
 func TestErrorsCollectedAndSorted(t *testing.T) {
 	_, d := decodeSpec(t, "name: a\nport: x\nhosts: y\nport: 1\nnme: z\n")
 	want := strings.Join([]string{
-		`s.yaml:2: port: must be a whole number 0..65535, got "x"`,
+		`s.yaml:2: port: must be a whole number, got "x"`,
 		`s.yaml:3: hosts: must be a list, got string "y"`,
 		"s.yaml:4: port: duplicate field",
 		"s.yaml:5: nme: unknown field (known: extra, hosts, labels, name, nested, on, plain, port, ratio, start, weight)",
