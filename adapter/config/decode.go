@@ -113,4 +113,3 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 }
 
 func modelDuration(d time.Duration) string { return model.Duration(d).String() }
-

@@ -319,4 +319,3 @@ func fmtDur(d time.Duration) string {
 	}
 	return d.String()
 }
-
