@@ -84,7 +84,7 @@ func (d *Decoder) Mapping(n *yaml.Node, path string, fields map[string]func(n *y
 
 // entries walks the key/value pairs of the mapping n, checking the keys.
 func (d *Decoder) entries(n *yaml.Node, path, what string, each func(k, v *yaml.Node, path string)) {
-	d.record(path, lineOf(n))
+	d.record(path, nodeLine(n))
 	n = Resolve(n)
 	if IsNull(n) {
 		return
@@ -118,7 +118,7 @@ func (d *Decoder) entries(n *yaml.Node, path, what string, each func(k, v *yaml.
 // Sequence returns the items of the list n at path, recording their lines. Null is an
 // empty list.
 func (d *Decoder) Sequence(n *yaml.Node, path string) []*yaml.Node {
-	d.record(path, lineOf(n))
+	d.record(path, nodeLine(n))
 	n = Resolve(n)
 	if IsNull(n) {
 		return nil
@@ -146,7 +146,7 @@ func (d *Decoder) StringMap(n *yaml.Node, path string) map[string]string {
 // Scalar returns n with its aliases followed if it is a scalar other than null, and
 // records an error "must be <want>" otherwise.
 func (d *Decoder) Scalar(n *yaml.Node, path, want string) (*yaml.Node, bool) {
-	d.record(path, lineOf(n))
+	d.record(path, nodeLine(n))
 	r := Resolve(n)
 	if r == nil || r.Kind != yaml.ScalarNode || r.Tag == "!!null" {
 		if r == nil {
@@ -273,7 +273,7 @@ var (
 )
 
 func (d *Decoder) walk(n *yaml.Node, t reflect.Type, path string) {
-	d.record(path, lineOf(n))
+	d.record(path, nodeLine(n))
 	r := Resolve(n)
 	if r == nil || IsNull(r) {
 		return
@@ -418,7 +418,7 @@ func tagName(tag string) string {
 }
 
 // lineOf is n's line (0 for nil).
-func lineOf(n *yaml.Node) int {
+func nodeLine(n *yaml.Node) int {
 	if n == nil {
 		return 0
 	}

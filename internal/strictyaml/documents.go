@@ -154,7 +154,26 @@ func problemLine(data []byte, err error) int {
 	if hi == 0 {
 		return 0
 	}
-	return 1 + bytes.Count(data[:hi-1], []byte("\n"))
+	return lineOf(data, hi-1)
+}
+
+// lineOf returns the 1-based line of data[off], counting line breaks as YAML does: "\r\n",
+// "\r", "\n", and NEL, LS and PS.
+func lineOf(data []byte, off int) int {
+	line := 1
+	for i := 0; i < off; i++ {
+		switch {
+		case data[i] == '\n':
+			line++
+		case data[i] == '\r' && (i+1 >= len(data) || data[i+1] != '\n'):
+			line++
+		case data[i] == 0xc2 && i+1 < off && data[i+1] == 0x85:
+			line++
+		case data[i] == 0xe2 && i+2 < off && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9):
+			line++
+		}
+	}
+	return line
 }
 
 // countingReader reads data in small chunks and counts what was read.

@@ -23,6 +23,8 @@ func TestSyntaxErrorLine(t *testing.T) {
 		{"bad character", "a: 1\nb: @x\n", "f.yaml:2: invalid YAML: found character that cannot start any token"},
 		{"unknown anchor", "a: 1\n\nb: *nope\n", "f.yaml:3: invalid YAML: unknown anchor 'nope' referenced"},
 		{"second document", "k: v\n---\nx: 1\ny: [\n", "f.yaml:4: invalid YAML: did not find expected node content"},
+		{"CR line breaks", "a:\r  b: 1\r  c: 2\r   d: 3\r", "f.yaml:4: invalid YAML: mapping values are not allowed in this context"},
+		{"CRLF line breaks", "a:\r\n  b: 1\r\n  c: 2\r\n   d: 3\r\n", "f.yaml:4: invalid YAML: mapping values are not allowed in this context"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -260,7 +262,9 @@ func FuzzDocuments(f *testing.F) {
 	f.Add([]byte(deep(120)))
 	f.Add([]byte("k: v\n---\nx: [\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lines := strings.Count(string(data), "\n") + 1
+		// At most this many lines, whichever line breaks the parser counts.
+		lines := strings.Count(string(data), "\n") + strings.Count(string(data), "\r") +
+			strings.Count(string(data), "\u0085") + strings.Count(string(data), "\u2028") + strings.Count(string(data), "\u2029") + 1
 		docs, err := Documents(data, "fuzz.yaml")
 		if err != nil {
 			var e *Error
