@@ -180,13 +180,29 @@ func TestRealPrometheus(t *testing.T) {
 	check("incremental update")
 
 	// Prometheus goes down: served until the staleness limit, then an error.
+	queryErrors := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n float64
+		for _, mf := range mfs {
+			if mf.GetName() == "foresight_source_query_errors_total" {
+				for _, m := range mf.GetMetric() {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return n
+	}
 	prom.Stop()
 	_, lastAt, err := get()
 	if err != nil {
 		t.Fatalf("right after the source stopped: %v", err)
 	}
 	clock.Set(lastAt.Add(4 * time.Minute))
-	time.Sleep(200 * time.Millisecond) // several failing cycles
+	failedBefore := queryErrors()
+	waitFor(t, 60*time.Second, "several failing cycles", func() bool { return queryErrors() >= failedBefore+3 })
 	if _, _, err := get(); err != nil {
 		t.Errorf("within the staleness limit, source down: %v", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -113,20 +113,23 @@ func checkPolicy(file string) (*policy.Policy, int, error) {
 }
 
 // documentKind reads the kind of a file's first YAML document: experiment.Kind, or
-// policy.Kind for anything else, whose parser then says what is wrong with it.
+// policy.Kind for anything else (invalid YAML included), whose parser then says what is
+// wrong with it.
 func documentKind(file string) (string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return "", fmt.Errorf("check: %w", err)
 	}
-	if len(data) > policy.MaxPolicyBytes {
-		return "", fmt.Errorf("%s: %d bytes, more than the limit of %d", file, len(data), policy.MaxPolicyBytes)
+	docs, err := strictyaml.Documents(data, file)
+	if err != nil || len(docs) == 0 {
+		return policy.Kind, nil
 	}
-	var head struct {
-		Kind string `yaml:"kind"`
-	}
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&head); err == nil && head.Kind == experiment.Kind {
-		return experiment.Kind, nil
+	if root := strictyaml.Resolve(docs[0]); root != nil && root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "kind" && root.Content[i+1].Value == experiment.Kind {
+				return experiment.Kind, nil
+			}
+		}
 	}
 	return policy.Kind, nil
 }
