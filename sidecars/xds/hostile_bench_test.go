@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
 	"testing"
 
@@ -25,7 +24,7 @@ func heapInUse() int64 {
 }
 
 // hostileServer serves the web group (two clusters) on loopback with default limits and
-// returns its address and connections to it.
+// returns it with conns connections to it.
 func hostileServer(b *testing.B, ctx context.Context, conns int) (*Server, []*grpc.ClientConn) {
 	b.Helper()
 	srv, err := New(ctx, Options{NodeGroup: groupOf, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -35,21 +34,7 @@ func hostileServer(b *testing.B, ctx context.Context, conns int) (*Server, []*gr
 	if err := srv.Apply(ctx, map[string]Config{"web": webConfig(b, 9000)}); err != nil {
 		b.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ctx, lis) }()
-	var cc []*grpc.ClientConn
-	for i := 0; i < conns; i++ {
-		c, err := xdstest.Dial(lis.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = c.Close() })
-		cc = append(cc, c)
-	}
-	return srv, cc
+	return srv, serveAndDial(b, ctx, srv, conns)
 }
 
 // BenchmarkUnknownNodeFlood opens streams of distinct node ids that belong to no node group,

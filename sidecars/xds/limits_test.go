@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,32 +17,6 @@ import (
 
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
-
-// startLimited serves like start, with the given limits.
-func startLimited(t *testing.T, limits Limits) *fixture {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	reg := prometheus.NewRegistry()
-	logs := &xdstest.LogBuffer{}
-	srv, err := New(ctx, Options{NodeGroup: groupOf, Registerer: reg, VersionPrefix: "limits", Limits: limits,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ctx, lis); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return &fixture{srv: srv, reg: reg, logs: logs, addr: lis.Addr().String()}
-}
 
 func dial(t *testing.T, f *fixture) *grpc.ClientConn {
 	t.Helper()
@@ -77,7 +49,7 @@ func (c *callbacks) streamCount() int {
 // belong to no node group: each is refused, none leaves state behind, none is counted as
 // connected, and the refusals are counted but logged at most once a second.
 func TestUnknownNodesLeaveNoState(t *testing.T) {
-	f := startLimited(t, Limits{})
+	f := startLimited(t, "limits", Limits{})
 	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +90,7 @@ func TestUnknownNodesLeaveNoState(t *testing.T) {
 // for HTTP/2 stream quota and never opens), and over all connections one stream more than
 // MaxStreams is refused; closing a stream frees its place.
 func TestStreamLimits(t *testing.T) {
-	f := startLimited(t, Limits{MaxStreamsPerConnection: 2, MaxStreams: 3})
+	f := startLimited(t, "limits", Limits{MaxStreamsPerConnection: 2, MaxStreams: 3})
 	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +138,7 @@ func TestStreamLimits(t *testing.T) {
 // RESOURCE_EXHAUSTED; subscriptions past MaxSubscribedBytes over all streams are refused, and
 // a closed stream gives its share back.
 func TestMessageAndSubscriptionLimits(t *testing.T) {
-	f := startLimited(t, Limits{MaxRecvMsgBytes: 64 << 10, MaxSubscribedBytes: 1000})
+	f := startLimited(t, "limits", Limits{MaxRecvMsgBytes: 64 << 10, MaxSubscribedBytes: 1000})
 	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,13 +45,16 @@ func groupOf(n *envoy_config_core_v3.Node) (string, bool) {
 	return "", false
 }
 
-func start(t *testing.T, prefix string) *fixture {
+func start(t *testing.T, prefix string) *fixture { return startLimited(t, prefix, Limits{}) }
+
+// startLimited serves groupOf's groups on loopback with the given limits until the test ends.
+func startLimited(t *testing.T, prefix string, limits Limits) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	logs := &xdstest.LogBuffer{}
 	srv, err := New(ctx, Options{
-		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix,
+		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix, Limits: limits,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
