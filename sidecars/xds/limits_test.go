@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
@@ -211,4 +213,46 @@ func TestNACKNodeLabelsBounded(t *testing.T) {
 	if got := clip(strings.Repeat("x", 10000)); len(got) > maxLabelBytes+3 {
 		t.Errorf("clipped id is %d bytes", len(got))
 	}
+}
+
+// TestSilentStreamIsEnded: a stream that never sends a request is ended with
+// DEADLINE_EXCEEDED after FirstRequestTimeout and gives its place back; a stream that spoke in
+// time is still served after its own timeout passed (shown by a silent stream opened after it
+// expiring first).
+func TestSilentStreamIsEnded(t *testing.T) {
+	f := startLimited(t, "limits", Limits{FirstRequestTimeout: 200 * time.Millisecond, MaxStreams: 2})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	expectSilentEnded := func(id string) {
+		t.Helper()
+		silent, err := xdstest.Open(ctx, conn, xdstest.Node(id, "web", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := silent.Recv(10 * time.Second); status.Code(errors.Unwrap(err)) != codes.DeadlineExceeded {
+			t.Fatalf("a silent stream: %v, want DEADLINE_EXCEEDED", err)
+		}
+	}
+	expectSilentEnded("web-silent-1")
+	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 0 })
+
+	s, err := openOn(t, ctx, conn, "web-1", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(recvType(t, s, resourcev3.ClusterType)); err != nil {
+		t.Fatal(err)
+	}
+	expectSilentEnded("web-silent-2") // opened after web-1: web-1's timeout has passed too
+	changed := webConfig(t, 9000)
+	changed.Clusters[0].(*envoy_config_cluster_v3.Cluster).ConnectTimeout = durationpb.New(2 * time.Second)
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": changed}); err != nil {
+		t.Fatal(err)
+	}
+	recvType(t, s, resourcev3.ClusterType)
+	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 1 }) // the silent one's state goes
 }

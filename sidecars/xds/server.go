@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -32,7 +33,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -88,11 +91,15 @@ type Limits struct {
 	MaxSubscribedBytes int
 	// HandshakeTimeout bounds the time a new connection may take to send its HTTP/2 preface.
 	HandshakeTimeout time.Duration
+	// FirstRequestTimeout bounds the time a new stream may take to send its first request
+	// (which names its node); a stream that stays silent is ended with DEADLINE_EXCEEDED so
+	// it cannot hold a place under MaxStreams.
+	FirstRequestTimeout time.Duration
 }
 
 // DefaultLimits: 1 MiB messages (an Envoy subscribing to 10,000 clusters by name sends about
 // 0.5 MB), 8 streams per connection, 4096 connections and streams, 64 MiB of subscribed names,
-// a 10 s handshake.
+// 10 s for the handshake and for a stream's first request.
 var DefaultLimits = Limits{
 	MaxRecvMsgBytes:         1 << 20,
 	MaxStreamsPerConnection: 8,
@@ -100,6 +107,7 @@ var DefaultLimits = Limits{
 	MaxStreams:              4096,
 	MaxSubscribedBytes:      64 << 20,
 	HandshakeTimeout:        10 * time.Second,
+	FirstRequestTimeout:     10 * time.Second,
 }
 
 // withDefaults fills the zero fields of l from DefaultLimits.
@@ -122,6 +130,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HandshakeTimeout <= 0 {
 		l.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if l.FirstRequestTimeout <= 0 {
+		l.FirstRequestTimeout = d.FirstRequestTimeout
 	}
 	return l
 }
@@ -256,6 +267,7 @@ func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(l.MaxStreamsPerConnection),
 		grpc.ConnectionTimeout(l.HandshakeTimeout),
+		grpc.ChainStreamInterceptor(firstRequestDeadline(l.FirstRequestTimeout)),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 	s.Register(g)
@@ -554,4 +566,53 @@ func (s *Server) Served() (groups map[string]map[string][]string, endpoints []st
 		}
 	}
 	return groups, slices.Sorted(mapsKeys(s.eds))
+}
+
+// firstRequestDeadline ends a stream whose first message does not arrive within timeout:
+// the interceptor returns DEADLINE_EXCEEDED, gRPC ends the stream, and the ADS handler, whose
+// reads then fail, returns and releases the stream's state.
+func firstRequestDeadline(timeout time.Duration) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		g := &silentStreamGuard{ServerStream: ss}
+		expired := make(chan struct{})
+		timer := time.AfterFunc(timeout, func() {
+			if g.state.CompareAndSwap(streamWaiting, streamExpired) {
+				close(expired)
+			}
+		})
+		defer timer.Stop()
+		done := make(chan error, 1)
+		go func() { done <- handler(srv, g) }()
+		select {
+		case err := <-done:
+			return err
+		case <-expired:
+			return status.Errorf(codes.DeadlineExceeded, "no discovery request within %v of opening the stream", timeout)
+		}
+	}
+}
+
+// States of a silentStreamGuard.
+const (
+	streamWaiting int32 = iota
+	streamSpoke
+	streamExpired
+)
+
+// silentStreamGuard is a stream that has until its first-request timer fires to speak: state
+// moves once, from streamWaiting to streamSpoke or streamExpired. A message arriving after
+// the timer fired is not handed on.
+type silentStreamGuard struct {
+	grpc.ServerStream
+	state atomic.Int32
+}
+
+func (g *silentStreamGuard) RecvMsg(m any) error {
+	if err := g.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if !g.state.CompareAndSwap(streamWaiting, streamSpoke) && g.state.Load() == streamExpired {
+		return status.Error(codes.DeadlineExceeded, "stream ended: no discovery request in time")
+	}
+	return nil
 }
