@@ -64,11 +64,15 @@ type fastPath struct {
 	serializer runtime.NegotiatedSerializer
 }
 
-// buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc
-// that adds the fast path for lister to the default chain.
+// buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc:
+// the default chain with the selector length limit (selectorlimit.go) and,
+// unless lister is nil, the fast path for lister.
 func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec) func(http.Handler, *genericapiserver.Config) http.Handler {
 	return func(api http.Handler, c *genericapiserver.Config) http.Handler {
-		full := genericapiserver.DefaultBuildHandlerChain(api, c)
+		full := genericapiserver.DefaultBuildHandlerChain(withSelectorLimit(api, c.Serializer), c)
+		if lister == nil {
+			return full
+		}
 		answer := &externalAnswer{lister: lister, serializer: c.Serializer, requests: requests}
 		if requests != nil {
 			answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))

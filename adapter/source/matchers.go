@@ -16,6 +16,36 @@ import (
 // namespace label in a way that cannot match the request's namespace.
 var ErrNamespaceConflict = errors.New("label selector conflicts with the request's namespace")
 
+// Limits of a label selector a request may carry. Kubernetes bounds each key
+// (a name of at most 63 characters, a prefix of at most 253) and each value
+// (at most 63 characters) but neither the number of requirements nor of
+// values: the library's handler chain parses any selector that fits in the
+// request line, which the server bounds at 1 MiB with the headers. Here a
+// selector is refused (400 Bad Request, with the same message on every
+// path) above MaxSelectorBytes of text, before it is parsed, or above
+// MaxSelectorValues values in all, before it is translated: an HPA's
+// selector is a few requirements, and a regex alternation of more values
+// than Prometheus matches as a set (256) is compiled as a regex.
+const (
+	MaxSelectorBytes  = 8 << 10
+	MaxSelectorValues = 256
+)
+
+// SelectorLimitError is a label selector beyond MaxSelectorBytes or
+// MaxSelectorValues. Its message is the whole answer to the client.
+type SelectorLimitError struct{ msg string }
+
+func (e *SelectorLimitError) Error() string { return e.msg }
+
+// CheckSelectorText returns a *SelectorLimitError if the label selector
+// text is longer than MaxSelectorBytes; name is its query parameter's name.
+func CheckSelectorText(name, text string) error {
+	if len(text) > MaxSelectorBytes {
+		return &SelectorLimitError{msg: fmt.Sprintf("%s: %d bytes, more than the %d allowed", name, len(text), MaxSelectorBytes)}
+	}
+	return nil
+}
+
 // Requirement is one label requirement of a selector, in the terms of
 // k8s.io/apimachinery/pkg/selection. It exists so that requirements can be
 // built without Kubernetes' own validation (tests, fuzzing, other callers);
@@ -63,6 +93,13 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 	}
 	if namespace == "" {
 		return nil, errors.New("namespace is required")
+	}
+	values := 0
+	for _, r := range reqs {
+		values += len(r.Values)
+	}
+	if values > MaxSelectorValues {
+		return nil, &SelectorLimitError{msg: fmt.Sprintf("label selector: %d values, more than the %d allowed", values, MaxSelectorValues)}
 	}
 	out := make([]*labels.Matcher, 0, len(reqs)+1)
 	for _, r := range reqs {

@@ -74,15 +74,17 @@ func checkMeansWhatKubernetesMeans(t *testing.T, text string) {
 
 // unsupported reports whether sel has what SelectorMatchers documents it
 // refuses: Gt or Lt, a key that is not a Prometheus label name or is
-// reserved.
+// reserved, more values than MaxSelectorValues.
 func unsupported(sel k8slabels.Selector) bool {
 	reqs, _ := sel.Requirements()
+	values := 0
 	for _, r := range reqs {
 		if r.Operator() == selection.GreaterThan || r.Operator() == selection.LessThan || ValidateLabelName(r.Key()) != nil {
 			return true
 		}
+		values += len(r.ValuesUnsorted())
 	}
-	return false
+	return values > MaxSelectorValues
 }
 
 // Empty values mean what they mean to Kubernetes: a missing label is not a
