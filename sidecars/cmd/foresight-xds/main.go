@@ -6,6 +6,7 @@
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
 //	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE]
+//	foresight-xds version
 package main
 
 import (
@@ -17,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/foresight-dev/foresight/internal/buildinfo"
 )
 
 func main() {
@@ -31,6 +34,7 @@ const usage = `usage:
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
                           [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE]
+  foresight-xds version     (also --version)
 `
 
 // run dispatches a subcommand and returns the exit code.
@@ -49,6 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkCmd(args[1:], stdout)
 	case "bootstrap":
 		err = bootstrapCmd(args[1:], stdout)
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			err = usageError{fmt.Sprintf("version takes no arguments, got %q", args[1:])}
+			break
+		}
+		fmt.Fprint(stdout, buildinfo.Get().String("foresight-xds"))
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
