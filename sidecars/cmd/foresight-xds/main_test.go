@@ -94,13 +94,18 @@ func TestCheckSeveralFiles(t *testing.T) {
 }
 
 func TestBootstrapCommand(t *testing.T) {
-	for _, format := range []string{"yaml", "json"} {
-		code, out, errOut := runCmd("bootstrap", "--node", "gw-1", "--service", "gateway", "--gateway", "--xds-address", "10.0.0.5:18000", "--format", format)
+	// envoy (the default) and envoy-json; yaml and json are their older names.
+	for _, format := range []string{"", "envoy", "envoy-json", "yaml", "json"} {
+		args := []string{"bootstrap", "--node", "gw-1", "--service", "gateway", "--gateway", "--xds-address", "10.0.0.5:18000", "--metadata", "zone=a"}
+		if format != "" {
+			args = append(args, "--format", format)
+		}
+		code, out, errOut := runCmd(args...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		js := []byte(out)
-		if format == "yaml" {
+		if format == "" || format == "envoy" || format == "yaml" {
 			var err error
 			if js, err = yaml.YAMLToJSON(js); err != nil {
 				t.Fatal(err)
@@ -112,6 +117,9 @@ func TestBootstrapCommand(t *testing.T) {
 		}
 		if err := b.ValidateAll(); err != nil {
 			t.Fatal(err)
+		}
+		if md := b.GetNode().GetMetadata().GetFields(); md["zone"].GetStringValue() != "a" || md["foresight.dev/role"].GetStringValue() != "gateway" {
+			t.Errorf("%q: node metadata %v, want zone=a and the gateway role", format, md)
 		}
 		if b.GetNode().GetId() != "gw-1" || b.GetStaticResources().GetClusters()[0].GetType().String() != "STATIC" {
 			t.Fatalf("bootstrap node %v, xds cluster type %v", b.GetNode(), b.GetStaticResources().GetClusters()[0].GetType())
