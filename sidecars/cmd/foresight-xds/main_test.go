@@ -256,28 +256,16 @@ func TestServeExposesNoControl(t *testing.T) {
 			t.Errorf("GET %s: %d", path, resp.StatusCode)
 		}
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-			req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusMethodNotAllowed {
-				t.Errorf("%s %s: %d, want 405", method, path, resp.StatusCode)
+			if code := httpStatus(t, method, base+path); code != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: %d, want 405", method, path, code)
 			}
 		}
 	}
 	for _, path := range []string{"/", "/debug/pprof/", "/debug/pprof/cmdline", "/debug/vars", "/quitquitquit", "/-/reload",
 		"/-/quit", "/reload", "/config_dump", "/experiments", "/experiments/abort", "/policy", "/admin"} {
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			req, _ := http.NewRequest(method, base+path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound {
-				t.Errorf("%s %s: %d, want 404", method, path, resp.StatusCode)
+			if code := httpStatus(t, method, base+path); code != http.StatusNotFound {
+				t.Errorf("%s %s: %d, want 404", method, path, code)
 			}
 		}
 	}
@@ -317,4 +305,19 @@ func TestVersionCommand(t *testing.T) {
 	if code, _, errOut := runCmd("version", "extra"); code != 2 || !strings.Contains(errOut, "version takes no arguments") {
 		t.Errorf("version extra: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// httpStatus makes one request with a small JSON body and returns the response status.
+func httpStatus(t *testing.T, method, url string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
