@@ -14,7 +14,6 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/backtest"
 	"github.com/foresight-dev/foresight/adapter/forecast"
-	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // backtestModels are the models --model accepts.
@@ -73,7 +72,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	samples, err := trace.ReadFile(*input)
+	samples, err := readTrace(*input)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return fmt.Errorf("%w: --strategies: %w", errUsage, err)
 		}
-		samples, err := trace.ReadFile(*input)
+		samples, err := readTrace(*input)
 		if err != nil {
 			return err
 		}
@@ -148,6 +148,16 @@ func modelNames() []string {
 		out = append(out, string(m))
 	}
 	return out
+}
+
+// readTrace opens and parses a load trace.
+func readTrace(path string) ([]backtest.Sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", err)
+	}
+	defer f.Close()
+	return trace.Parse(f, path)
 }
 
 // readPrices opens and parses a price series.
