@@ -42,7 +42,7 @@ vet:
 	cd hack/e2e && $(GO) vet -tags e2e ./...
 
 fmt-check:
-	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
+	@out=$$(gofmt -l adapter sidecars internal rules dashboards hack); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go
 dashboards:
