@@ -152,22 +152,22 @@ func modelNames() []string {
 
 // readTrace opens and parses a load trace.
 func readTrace(path string) ([]backtest.Sample, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open input: %w", err)
-	}
-	defer f.Close()
-	return trace.Parse(f, path)
+	return readCSV("input", path, trace.Parse)
 }
 
 // readPrices opens and parses a price series.
 func readPrices(path string) ([]backtest.PricePoint, error) {
+	return readCSV("prices", path, backtest.ParsePriceCSV)
+}
+
+// readCSV opens path and parses it; what names the file in an error opening it.
+func readCSV[T any](what, path string, parse func(io.Reader, string) ([]T, error)) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open prices: %w", err)
+		return nil, fmt.Errorf("open %s: %w", what, err)
 	}
 	defer f.Close()
-	return backtest.ParsePriceCSV(f, path)
+	return parse(f, path)
 }
 
 // scrapeShadow reads the shadow metrics of a running adapter.
