@@ -49,7 +49,7 @@ type Tick struct {
 }
 
 // NewClock returns the clock of samples step apart simulated with the HPA h
-// (its defaults applied, as hpa.Config.WithDefaults returns them).
+// (its defaults set with hpa.Config.SetDefaults).
 func NewClock(step time.Duration, h hpa.Config) (Clock, error) {
 	s := int64(step / time.Second)
 	if s <= 0 || step%time.Second != 0 {

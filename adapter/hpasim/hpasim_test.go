@@ -11,7 +11,8 @@ import (
 
 func mustClock(t *testing.T, step time.Duration, h hpa.Config) Clock {
 	t.Helper()
-	c, err := NewClock(step, h.WithDefaults())
+	h.SetDefaults()
+	c, err := NewClock(step, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,8 @@ func TestClockSyncEvery(t *testing.T) {
 }
 
 func TestNewClockRejects(t *testing.T) {
-	h := hpa.Config{MaxReplicas: 10}.WithDefaults()
+	h := hpa.Config{MaxReplicas: 10}
+	h.SetDefaults()
 	for _, step := range []time.Duration{0, -time.Second, 1500 * time.Millisecond} {
 		if _, err := NewClock(step, h); err == nil || !strings.Contains(err.Error(), "step") {
 			t.Errorf("step %v: error %v", step, err)
@@ -104,7 +106,8 @@ func TestNewClockRejects(t *testing.T) {
 // on sync ticks only, new pods serve after the start-up delay, and a
 // non-finite visible value is an error naming the tick.
 func TestScaler(t *testing.T) {
-	cfg := hpa.Config{Target: 1, MaxReplicas: 100, StartupDelay: 30 * time.Second}.WithDefaults()
+	cfg := hpa.Config{Target: 1, MaxReplicas: 100, StartupDelay: 30 * time.Second}
+	cfg.SetDefaults()
 	s := NewScaler(cfg)
 	if s.Total() != 0 || s.Ready(0) != 0 {
 		t.Fatal("pods before the first step")

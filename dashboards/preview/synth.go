@@ -224,7 +224,8 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	}
 	// The web HPA: the project's HPA model on the simulation timeline of the backtest,
 	// fed the served (predicted) request rate.
-	hcfg := webHPA.WithDefaults()
+	hcfg := webHPA
+	hcfg.SetDefaults()
 	if err := hcfg.Validate(); err != nil {
 		return err
 	}

@@ -35,9 +35,9 @@ func NewDecoder(file string) *Decoder {
 	return &Decoder{File: file, Lines: Lines{}, fields: map[reflect.Type]map[string]reflect.Type{}, walked: map[*yaml.Node]reflect.Type{}}
 }
 
-// Errorf records a problem at path, on n's line.
+// Errorf records a problem at path, on n's line (no line for a nil n).
 func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
-	d.Errs = append(d.Errs, &Error{File: d.File, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.Errs = append(d.Errs, &Error{File: d.File, Line: nodeLine(n), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Resolve follows aliases and unwraps a document node; an empty document is nil.
@@ -245,7 +245,7 @@ func (d *Decoder) Bool(n *yaml.Node, path string) (v, ok bool) {
 // Int, Uint and Bool, records every problem, and decodes only when it found none. Null
 // leaves a value zero. A type that implements yaml.Unmarshaler or
 // encoding.TextUnmarshaler decodes itself; its error is recorded at its path.
-// It reports whether v was decoded.
+// v must be a non-nil pointer. Decode reports whether v was decoded.
 func (d *Decoder) Decode(n *yaml.Node, path string, v any) bool {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
