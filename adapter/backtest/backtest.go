@@ -137,6 +137,22 @@ type Result struct {
 	TickSeconds int64
 }
 
+// ShortInputError is Run's error for an input that ends before its warm-up
+// does: nothing would be scored.
+type ShortInputError struct {
+	// Rows is the number of input rows.
+	Rows int
+	// Span is the time from the first row to the last.
+	Span time.Duration
+	// Warmup is the leading time simulated but not scored.
+	Warmup time.Duration
+}
+
+func (e *ShortInputError) Error() string {
+	return fmt.Sprintf("backtest: the input spans %v (%d rows), not more than the warm-up of %v that is simulated before scoring starts: nothing would be scored",
+		e.Span, e.Rows, e.Warmup)
+}
+
 // Run backtests samples (time-ordered, as trace.Parse returns them).
 func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
@@ -159,6 +175,9 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		if !(capacity > 0) {
 			return nil, fmt.Errorf("backtest: p99 load is %v, cannot derive pod capacity: set it explicitly", p99)
 		}
+	}
+	if span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second; span <= opts.Warmup {
+		return nil, &ShortInputError{Rows: len(samples), Span: span, Warmup: opts.Warmup}
 	}
 	hcfg := hpa.Config{
 		MinReplicas:  opts.MinReplicas,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -191,6 +193,37 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	zero := []Sample{{TS: 0, Value: 0}, {TS: 60, Value: 0}, {TS: 120, Value: 0}}
 	if _, err := Run(context.Background(), zero, quickOptions()); err == nil || !strings.Contains(err.Error(), "p99") {
 		t.Errorf("all-zero trace: error %v, want one about the p99 load", err)
+	}
+}
+
+// TestRunRejectsInputShorterThanWarmup: an input that ends before the
+// warm-up does would score nothing; Run says how long it is and how long
+// the warm-up, instead of returning a report of zeros.
+func TestRunRejectsInputShorterThanWarmup(t *testing.T) {
+	samples := diurnal(1, 60, 6) // one day of one-minute rows
+	o := quickOptions()
+	o.Warmup = 24 * time.Hour
+	_, err := Run(context.Background(), samples, o)
+	var short *ShortInputError
+	if !errors.As(err, &short) {
+		t.Fatalf("one day with a one-day warm-up: error %v, want a ShortInputError", err)
+	}
+	span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second
+	if short.Span != span || short.Rows != len(samples) || short.Warmup != o.Warmup {
+		t.Errorf("error fields %+v, want span %v, %d rows, warm-up %v", *short, span, len(samples), o.Warmup)
+	}
+	for _, want := range []string{"spans " + span.String(), fmt.Sprintf("(%d rows)", len(samples)), "warm-up of 24h0m0s", "nothing would be scored"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	o.Warmup = 12 * time.Hour
+	res, err := Run(context.Background(), samples, o)
+	if err != nil {
+		t.Fatalf("half-day warm-up: %v", err)
+	}
+	if res.Report.Predictive.Baseline.PodMinutes == 0 {
+		t.Error("half-day warm-up: nothing scored")
 	}
 }
 
