@@ -117,8 +117,10 @@ const (
 	StrategySeasonal   = "seasonal-naive"
 	StrategyLinear     = "linear"
 	StrategyPredictive = "predictive"
-	// StrategyPerfect serves the true peak load of the horizon (floored at
-	// the observed value): a clairvoyant bound on what forecasting can save.
+	// StrategyPerfect serves the true peak load of the coming horizon plus
+	// pod start-up (floored at the observed value): what a pod asked for now
+	// must cover from when it is ready to the end of the horizon. It is a
+	// clairvoyant bound on what forecasting can save.
 	StrategyPerfect = "perfect"
 )
 
@@ -204,13 +206,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 
 	grid := targetGrid(opts)
 	peaks := horizonPeaks(samples, int64(opts.Horizon/time.Second))
-	perfect := make([]float64, len(samples))
-	for i, s := range samples {
-		perfect[i] = s.Value
-		if !math.IsNaN(peaks[i]) {
-			perfect[i] = max(peaks[i], s.Value)
-		}
-	}
+	perfect := perfectForesight(samples, int64((opts.Horizon+opts.StartupDelay)/time.Second))
 	served[StrategyPerfect] = perfect
 	strategies = append(strategies, strategy{StrategyPerfect, "oracle"})
 	seasonalErr := forecastError(samples, served[StrategySeasonal], peaks, warmEnd)
@@ -231,6 +227,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
 			StartupDelaySeconds: opts.StartupDelay.Seconds(),
+			PerfectSeconds:      (opts.Horizon + opts.StartupDelay).Seconds(),
 			WarmupSeconds:       opts.Warmup.Seconds(),
 			ReactiveTarget:      opts.ReactiveTarget,
 			TargetGrid:          []float64{grid[0], grid[len(grid)-1], opts.TargetStep},
@@ -269,6 +266,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		}
 		rep.Strategies = append(rep.Strategies, sr)
 	}
+	shareOfPerfect(rep.Strategies)
 	rep.Predictive = summarize(rep, sweeps)
 
 	res := &Result{Report: rep, Samples: samples, Served: served, TickSeconds: tl.tick}
@@ -434,6 +432,40 @@ func Serve(ctx context.Context, samples []Sample, settings forecast.Settings, sc
 	return out, st, nil
 }
 
+// perfectForesight returns, per sample, the highest load of the samples in
+// (ts, ts+window], floored at the sample's own value.
+func perfectForesight(samples []Sample, window int64) []float64 {
+	peaks := horizonPeaks(samples, window)
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = s.Value
+		if !math.IsNaN(peaks[i]) {
+			out[i] = max(peaks[i], s.Value)
+		}
+	}
+	return out
+}
+
+// shareOfPerfect sets, on every strategy with a best target, the share of
+// the perfect strategy's saving it reaches (when perfect saves anything).
+func shareOfPerfect(strategies []StrategyReport) {
+	var perfect *Choice
+	for _, s := range strategies {
+		if s.Name == StrategyPerfect {
+			perfect = s.Best
+		}
+	}
+	if perfect == nil || !(perfect.Saving > 0) {
+		return
+	}
+	for i := range strategies {
+		if b := strategies[i].Best; b != nil {
+			share := b.Saving / perfect.Saving
+			strategies[i].ShareOfPerfect = &share
+		}
+	}
+}
+
 // targetGrid lists the targets from TargetMin to TargetMax, rounded to 1e-9.
 func targetGrid(o Options) []float64 {
 	var grid []float64
@@ -480,6 +512,14 @@ func summarize(rep Report, sweeps map[string][]Scaling) PredictiveSummary {
 		}
 	}
 	sum := PredictiveSummary{Model: pred.Model, Baseline: rep.Baseline}
+	for _, s := range rep.Strategies {
+		if s.Name == StrategyPerfect && s.Best != nil {
+			sum.PerfectSaving = s.Best.Saving
+		}
+	}
+	if pred.ShareOfPerfect != nil {
+		sum.ShareOfPerfect = *pred.ShareOfPerfect
+	}
 	chosen := pred.AtReactiveTarget
 	if pred.Best != nil {
 		chosen = pred.Best.Scaling
