@@ -114,7 +114,7 @@ func (r Resources) GroupResource() schema.GroupResource {
 	return schema.GroupResource{Group: r.Group, Resource: r.Resource}
 }
 
-// Forecast holds a rule's forecast settings (DESIGN.md section 3). Durations
+// Forecast holds a rule's forecast settings (see "Serving a forecast" in docs/architecture.md). Durations
 // are written in Prometheus style in the file ("5m", "14d").
 type Forecast struct {
 	// Horizon is how far ahead the served value looks. Default 5m.

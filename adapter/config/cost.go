@@ -13,7 +13,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
-// Cost is a rule's cost weighting (DESIGN.md section 4): the rule serves
+// Cost is a rule's cost weighting (see docs/cost.md): the rule serves
 // V = L / (k * u(r) * (1 - q*f)), the replica demand for its forecast L,
 // to an HPA with target AverageValue 1.
 //

@@ -1,5 +1,5 @@
 // Package cost turns predicted load into a cost-weighted replica demand that a
-// plain HPA can target (DESIGN.md section 4), and tracks the replica prices it
+// plain HPA can target (see docs/cost.md), and tracks the replica prices it
 // needs from OpenCost/Kubecost metrics.
 //
 // The HPA is a proportional controller, so a dollar figure cannot be its

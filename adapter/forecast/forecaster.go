@@ -48,7 +48,7 @@ func ParseModel(s string) (Model, error) {
 	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier)", s)
 }
 
-// Settings configure how one series is forecast and served (DESIGN.md section 3).
+// Settings configure how one series is forecast and served (see "Serving a forecast" in docs/architecture.md).
 type Settings struct {
 	// Step is the spacing of samples. Required.
 	Step time.Duration

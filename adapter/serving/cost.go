@@ -13,7 +13,7 @@ import (
 )
 
 // CostSpec makes a rule serve the cost-weighted replica demand of its
-// forecast (DESIGN.md section 4) instead of the forecast itself.
+// forecast (see docs/cost.md) instead of the forecast itself.
 type CostSpec struct {
 	// Params are the weighting parameters (defaults applied, validated).
 	Params cost.Params

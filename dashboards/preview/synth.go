@@ -375,7 +375,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("container_memory_allocation_bytes", 8*gib, dkv...)
 		w.gauge("kube_pod_owner", 1, "namespace", appNS, "pod", "db-0", "owner_kind", "StatefulSet", "owner_name", "db")
 
-		// Cost weighting of the web workload (docs/DESIGN section 4).
+		// Cost weighting of the web workload (see docs/cost.md).
 		f := float64(spotPods) / float64(current)
 		r := (1 - f) + f*spotPrice
 		u := math.Min(0.9, math.Max(0.5, 0.7*math.Pow(r, 0.5)))
