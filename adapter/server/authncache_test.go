@@ -32,6 +32,7 @@ import (
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -183,10 +184,10 @@ func leanTestChain(t testing.TB, s *authnSetup) http.Handler {
 	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	c.RequestInfoResolver = genericapiserver.NewRequestInfoResolver(c)
 	c.FeatureGate = utilfeature.DefaultFeatureGate
-	return leanChain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return leanChain(genericapifilters.WithAuthorization(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := apirequest.UserFrom(r.Context())
 		_, _ = w.Write([]byte(u.GetName()))
-	}), c)
+	}), c.Authorization.Authorizer, c.Serializer), c)
 }
 
 // certRequest is a fast-path request on a connection with chain.
