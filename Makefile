@@ -9,13 +9,27 @@ BIN       := $(CURDIR)/bin
 TEST_TIMEOUT ?= 30m
 
 .PHONY: all build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule bench-adapter clean
+	dashboards dashboards-preview prometheusrule bench-adapter images push-images clean
 
 all: build
 
-## build: compile the adapter and the xDS control plane into bin/
+## build: compile the adapter and the xDS control plane into bin/, stamped with
+## `git describe --tags --always --dirty`, the commit and its time (`--version`)
 build:
-	$(GO) build -o $(BIN)/ ./adapter/cmd/foresight-adapter ./sidecars/cmd/foresight-xds
+	$(GO) run ./hack/images binaries -out $(BIN) -go $(GO)
+
+## images: OCI images of both binaries (linux/amd64 + linux/arm64 in one index, tagged
+## with `git describe --tags --always --dirty`) as OCI layouts in .cache/images/<image>;
+## no Docker daemon, reproducible (same commit, same digests)
+images:
+	$(GO) run ./hack/images build -out $(CACHE)/images -go $(GO)
+
+## push-images: push .cache/images to $(REGISTRY)/<image>:<tag> with the credentials
+## of `docker login` or a credential helper, e.g. make push-images REGISTRY=ghcr.io/foresight-dev
+REGISTRY ?=
+push-images:
+	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=ghcr.io/foresight-dev"; exit 2; }
+	$(GO) run ./hack/images push -registry $(REGISTRY) -in $(CACHE)/images
 
 ## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
 test: test-go test-rules
@@ -43,7 +57,7 @@ vet:
 	cd hack/e2e && $(GO) vet -tags e2e ./...
 
 fmt-check:
-	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
+	@out=$$(gofmt -l adapter sidecars internal rules dashboards hack); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
@@ -67,12 +81,12 @@ fuzz:
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParsePriceCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./dashboards/preview -run '^$$' -fuzz FuzzReadTrace -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go
 dashboards:
