@@ -61,7 +61,8 @@ type harness struct {
 	loop  *serving.Loop
 	reg   *prometheus.Registry
 
-	running bool // the loop runs (with the first server)
+	running   bool                 // the loop runs (with the first server)
+	providers []*provider.Provider // of the servers, in the order they started
 }
 
 // startHarness fills the embedded source with fill, loads rules and starts
@@ -124,8 +125,10 @@ func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	if libraryOnly {
 		reg = prometheus.NewRegistry()
 	}
+	prov := provider.New(h.store, nil)
+	h.providers = append(h.providers, prov)
 	srv, err := server.New(opts, server.Config{
-		Provider: provider.New(h.store, nil),
+		Provider: prov,
 		Registry: reg,
 		Ready: func() error {
 			if !h.loop.Ready() {
