@@ -32,16 +32,9 @@ func TestNotReadyUntilWarmStartDone(t *testing.T) {
 	}
 }
 
-// fittedRules serve an external metric with the model chosen among the
-// fitted ones.
-const fittedRules = `apiVersion: foresight.dev/v1alpha1
-kind: MetricRules
-rules:
-  - name: queue_depth
-    query: redis_list_length{<<.LabelMatchers>>}
-    api: external
-    forecast: {step: 1m, model: auto, staleAfter: 3m}
-`
+// fittedRules are clientRules with the external metric's model chosen
+// among the fitted ones.
+var fittedRules = strings.Replace(clientRules, "model: reactive", "model: auto", 1)
 
 // Two replicas fed the same history serve the same values for the same
 // series in the same cycle: a failover or a load balancer switching
