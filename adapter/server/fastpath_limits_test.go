@@ -9,9 +9,14 @@ import (
 	"testing"
 	"time"
 
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	"k8s.io/apiserver/pkg/authentication/request/anonymous"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/apiserver"
 )
 
@@ -35,14 +40,15 @@ func (l *blockingLister) AppendExternalMetricListProtobuf(dst []byte, ns, metric
 	return l.AppendExternalMetricList(dst, ns, metric, sel)
 }
 
-// limitsTestConfig is a server configuration without authentication,
-// allowing everything, with one request in flight at most; deadlines
+// limitsTestConfig is a server configuration authenticating every request
+// as anonymous and allowing everything, with one request in flight at most; deadlines
 // records the deadline of every authorization's context.
 func limitsTestConfig(deadlines chan<- time.Duration) *genericapiserver.Config {
 	c := genericapiserver.NewConfig(apiserver.Codecs)
 	c.FeatureGate = utilfeature.DefaultFeatureGate
 	c.RequestInfoResolver = genericapiserver.NewRequestInfoResolver(c)
 	c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = 1, 1
+	c.Authentication.Authenticator = anonymous.NewAuthenticator(nil)
 	c.Authorization.Authorizer = authorizer.AuthorizerFunc(func(ctx context.Context, _ authorizer.Attributes) (authorizer.Decision, string, error) {
 		if deadlines != nil {
 			d, ok := ctx.Deadline()
@@ -126,5 +132,36 @@ func TestOneInFlightPoolForBothChains(t *testing.T) {
 		if held != tc.holdingAnswers {
 			t.Errorf("%s: the holding request answered %d", tc.name, held)
 		}
+	}
+}
+
+// With API Priority and Fairness on, the lean chain's requests are
+// classified and dispatched by the same controller as the library chain's,
+// which names the flow schema in the answer.
+func TestLeanChainUsesPriorityAndFairness(t *testing.T) {
+	client := fake.NewClientset()
+	informers := kubeinformers.NewSharedInformerFactory(client, 0)
+	c := limitsTestConfig(nil)
+	c.FlowControl = utilflowcontrol.New(informers, client.FlowcontrolV1(), 10)
+	stop := make(chan struct{})
+	defer close(stop)
+	informers.Start(stop)
+	go func() { _ = c.FlowControl.Run(stop) }()
+	h := buildHandlerChain(&blockingLister{}, nil)(http.NotFoundHandler(), c)
+	classified := func(path string) bool {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		_, ok := w.Header()[http.CanonicalHeaderKey(flowcontrolv1.ResponseHeaderMatchedFlowSchemaUID)]
+		return ok
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !classified("/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/pods/*/m") { // the library's chain
+		if time.Now().After(deadline) {
+			t.Fatal("the priority-and-fairness controller never classified a request of the library's chain")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !classified(externalPrefix + "default/m") {
+		t.Fatal("a fast-path request was not classified by the priority-and-fairness controller")
 	}
 }
