@@ -118,7 +118,7 @@ func writeFile(t *testing.T, path, content string) {
 func TestReload(t *testing.T) {
 	tl := newTestLoop(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
-	r := NewReloader(path, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
+	r := NewReloader([]string{path}, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
 	successes := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("success")) }
 	failures := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("failure")) }
 
