@@ -23,10 +23,11 @@ const DefaultDiscoveryWindow = 10 * time.Minute
 const MaxGroupByLabels = 64
 
 // Reactive is the forecast section of an imported rule: the last observed value,
-// as prometheus-adapter serves, read every 15s. A rule opts into forecasting by
-// setting another model (after `foresight-adapter migrate`).
+// as prometheus-adapter serves, read every 15s. The history is the shortest a
+// forecaster takes (its warm-up). A rule opts into forecasting by setting another
+// model (after `foresight-adapter migrate`).
 func Reactive() config.Forecast {
-	return config.Forecast{Model: forecast.ModelReactive, Step: 15 * time.Second, Horizon: 15 * time.Second, History: 5 * time.Minute}
+	return config.Forecast{Model: forecast.ModelReactive, Step: 15 * time.Second, Horizon: 15 * time.Second, History: forecast.DefaultWarmUp}
 }
 
 // Discovery holds the series each rule's seriesQuery matched.
