@@ -29,6 +29,7 @@ type Reloader struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	interval time.Duration
+	refresh  time.Duration // force a reload this often (0: never)
 
 	mu       sync.Mutex
 	lastHash [32]byte // hash of the last file contents tried, good or bad
@@ -92,17 +93,31 @@ func (r *Reloader) fail(err error) error {
 	return err
 }
 
-// Run checks the file every interval and on SIGHUP until ctx is done.
+// RefreshEvery makes Run reload the files every d even when they did not change,
+// for loaders whose rules depend on more than the files (the metric discovery
+// of imported prometheus-adapter configs). Call it before Run.
+func (r *Reloader) RefreshEvery(d time.Duration) { r.refresh = d }
+
+// Run checks the files every interval and on SIGHUP, and reloads them every
+// refresh interval, until ctx is done.
 func (r *Reloader) Run(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
+	var refresh <-chan time.Time
+	if r.refresh > 0 {
+		rt := time.NewTicker(r.refresh)
+		defer rt.Stop()
+		refresh = rt.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-refresh:
+			_ = r.Reload(true)
 		case <-hup:
 			r.log.Info("SIGHUP: reloading rules", "files", r.paths)
 			_ = r.Reload(true)

@@ -98,19 +98,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("initial rules: %w", err)
 	}
 	// Imported prometheus-adapter rules discover their metrics again every relist interval.
-	rediscover := func(ctx context.Context) {
-		t := time.NewTicker(*relist)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = reloader.Reload(true)
-			}
-		}
-	}
-	return a.run(ctx, reloader.Run, rediscover)
+	reloader.RefreshEvery(*relist)
+	return a.run(ctx, reloader.Run)
 }
 
 // adapterParts are what serve and demo differ in.

@@ -344,33 +344,23 @@ func (c *compiled) nativeQuery(series string, groupBy []string, keep int) (strin
 // keepLabels makes the outermost aggregation of expr keep labels, reporting
 // whether it changed expr.
 func keepLabels(expr parser.Expr, labels []string) bool {
-	for {
-		switch e := expr.(type) {
-		case *parser.ParenExpr:
-			expr = e.Expr
-		case *parser.AggregateExpr:
-			switch e.Op {
-			case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
-				expr = e.Expr
-				continue
-			}
-			changed := false
-			for _, l := range labels {
-				has := slices.Contains(e.Grouping, l)
-				switch {
-				case e.Without && has:
-					e.Grouping = slices.DeleteFunc(e.Grouping, func(g string) bool { return g == l })
-					changed = true
-				case !e.Without && !has:
-					e.Grouping = append(e.Grouping, l)
-					changed = true
-				}
-			}
-			return changed
-		default:
-			return false
+	e := config.OutermostAggregation(expr)
+	if e == nil {
+		return false
+	}
+	changed := false
+	for _, l := range labels {
+		has := slices.Contains(e.Grouping, l)
+		switch {
+		case e.Without && has:
+			e.Grouping = slices.DeleteFunc(e.Grouping, func(g string) bool { return g == l })
+			changed = true
+		case !e.Without && !has:
+			e.Grouping = append(e.Grouping, l)
+			changed = true
 		}
 	}
+	return changed
 }
 
 // metricName derives the served name of a series name, and whether the rule takes the
