@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -71,10 +73,17 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 	served := map[string]string{} // metric name -> rule path
 	for i, r := range c.rules {
 		metrics := map[string]*metricInfo{}
+		badNames := map[string]bool{}
 		for _, ls := range d.series[i] {
 			series := ls.Get(labels.MetricName)
 			name, ok := r.metricName(series)
 			if !ok {
+				continue
+			}
+			// Series and label names are written into the query: only the legacy
+			// charset, never a UTF-8 name that could carry PromQL.
+			if !model.IsValidLegacyMetricName(series) {
+				badNames[series] = true
 				continue
 			}
 			m := metrics[name]
@@ -85,10 +94,26 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 				continue // prometheus-adapter too serves one series name per metric
 			}
 			ls.Range(func(l labels.Label) {
-				if l.Name != labels.MetricName {
-					m.labels[l.Name] = true
+				if l.Name == labels.MetricName {
+					return
 				}
+				if source.ValidateLabelName(l.Name) != nil {
+					badNames[l.Name] = true
+					return
+				}
+				m.labels[l.Name] = true
 			})
+		}
+		if len(badNames) > 0 {
+			bad := make([]string, 0, len(badNames))
+			for n := range badNames {
+				bad = append(bad, fmt.Sprintf("%q", n))
+			}
+			sort.Strings(bad)
+			if len(bad) > 10 {
+				bad = append(bad[:10], "...")
+			}
+			warn(r.path, "series and label names outside [a-zA-Z_:][a-zA-Z0-9_:]* are left out of queries: %s", strings.Join(bad, ", "))
 		}
 		names := make([]string, 0, len(metrics))
 		for n := range metrics {

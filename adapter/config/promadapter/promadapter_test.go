@@ -264,3 +264,25 @@ func TestExpandHostileNames(t *testing.T) {
 }
 
 func parseSelector(s string) ([]*labels.Matcher, error) { return source.ParseSeriesSelector(s) }
+
+// TestExpandUTF8NamesStayOutOfQueries: Prometheus 3 accepts UTF-8 metric and label
+// names; one that carries PromQL must never be written into a query.
+func TestExpandUTF8NamesStayOutOfQueries(t *testing.T) {
+	doc := []byte(`externalRules:
+- seriesQuery: '{namespace!=""}'
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`)
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", staticLister{
+		labels.FromStrings("__name__", `x{a="b"}) or vector(1`, "namespace", "n"),
+		labels.FromStrings("__name__", "ok", "namespace", "n", `q) or vector(1) #`, "v", "queue", "q"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 1 || f.Rules[0].Query != `sum(ok{<<.LabelMatchers>>}) by (namespace,queue)` {
+		t.Fatalf("rules = %+v", f.Rules)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "left out of queries") {
+		t.Errorf("warnings = %v", warnings)
+	}
+}
