@@ -32,6 +32,7 @@ func FuzzImport(f *testing.F) {
 		labels.FromStrings("__name__", "b", "namespace", "n", "service", "s", "a", "x"),
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		Detect(data) // must not panic
 		cfg, err := Parse(data, "f.yaml")
 		if err != nil {
 			var errs strictyaml.Errors
