@@ -52,6 +52,21 @@ func TestShippedExamplesLoad(t *testing.T) {
 	}
 }
 
+// TestSideBySideOverlayConfigLoads: the config the side-by-side deploy overlay ships.
+func TestSideBySideOverlayConfigLoads(t *testing.T) {
+	const path = "../../../deploy/adapter/overlays/side-by-side/config.yaml"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Detect(data) {
+		t.Error("not detected as a prometheus-adapter config")
+	}
+	if _, err := Parse(data, path); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestDetectNative: Foresight's own rule files are not taken for imports.
 func TestDetectNative(t *testing.T) {
 	files, _ := filepath.Glob("../../../deploy/rules/*.yaml")
