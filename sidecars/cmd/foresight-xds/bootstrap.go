@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
@@ -23,6 +24,7 @@ func bootstrapCmd(args []string, stdout io.Writer) error {
 	admin := fs.Uint("admin-port", 9901, "admin interface port on 127.0.0.1")
 	stats := fs.Uint("stats-port", 15090, "port serving /stats/prometheus")
 	format := fs.String("format", "yaml", "output format: yaml or json")
+	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,16 +46,23 @@ func bootstrapCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	var text []byte
 	switch *format {
 	case "json":
-		_, err = fmt.Fprintln(stdout, string(js))
+		text = append(js, '\n')
 	case "yaml":
-		var y []byte
-		if y, err = yaml.JSONToYAML(js); err == nil {
-			_, err = stdout.Write(y)
+		if text, err = yaml.JSONToYAML(js); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
 		}
 	default:
 		return usageError{fmt.Sprintf("bootstrap: unknown format %q", *format)}
 	}
+	if *out != "" {
+		if err := os.WriteFile(*out, text, 0o644); err != nil {
+			return fmt.Errorf("bootstrap: --out: %w", err)
+		}
+		return nil
+	}
+	_, err = stdout.Write(text)
 	return err
 }

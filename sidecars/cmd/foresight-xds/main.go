@@ -4,7 +4,7 @@
 //	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
 //	                    [--xds-address :18000] [--metrics-address :9090] [--prometheus-url URL]
 //	foresight-xds check FILE [--experiments FILE]
-//	foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT]
+//	foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--out FILE]
 //	foresight-xds version
 package main
 
@@ -29,7 +29,7 @@ const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
                       [--metrics-address :9090] [--prometheus-url URL] [--experiment-state FILE]
   foresight-xds check FILE [--experiments FILE]
-  foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--format yaml|json]
+  foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--format yaml|json] [--out FILE]
   foresight-xds version     (also --version)
 `
 
