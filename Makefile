@@ -36,6 +36,7 @@ test: test-go test-rules
 
 test-go:
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test ./internal/...
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
@@ -76,7 +77,8 @@ e2e:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
