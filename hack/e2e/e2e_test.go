@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,11 +42,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/timeline"
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // The scenario's fixed parameters.
@@ -80,20 +81,11 @@ var (
 )
 
 func TestPredictiveHPALeadsReactive(t *testing.T) {
-	root := projectRoot(t)
-	tracePath := filepath.Join(root, "..", "shared", "traces", traceFile)
-	if _, err := os.Stat(tracePath); err != nil {
-		t.Skipf("trace %s not found (the traces live in ../shared/traces next to the project): %v", tracePath, err)
-	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not on PATH (apt-get install prometheus)")
-	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not on PATH (apt-get install prometheus)")
-	}
-	binDir := kubeBinDir(t, root)
+	root := needs.Root(t)
+	tracePath := needs.File(t, filepath.Join(root, "testdata", "traces", traceFile),
+		"the real load traces are committed in testdata/traces: restore them with git")
+	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
+	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -166,11 +158,11 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	prom, err := replay.NewPrometheus(promBin, promDir, logDir)
+	prom, err := promserver.New(promserver.Options{Bin: promBin, Dir: promDir, Args: replay.PrometheusArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := replay.Backfill(ctx, promtool, om, prom.DataDir()); err != nil {
+	if err := promserver.Backfill(ctx, promtool, om, prom.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), history+replayEnd.Sub(clockStart), traceFile))
@@ -181,7 +173,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	phase("prometheus ready at " + prom.URL)
 
 	// The control plane.
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), HPASyncPeriod: hpaSync})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +278,7 @@ func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, me
 // record samples both Deployments' spec.replicas and both metrics (through
 // kube-apiserver) until the replay ends, stopping Prometheus between
 // faultStart and faultEnd.
-func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, prom *replay.Prometheus, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
+func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, prom *promserver.Server, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
 	t.Helper()
 	began := time.Now()
 	end := began.Add(time.Duration(float64(replayEnd.Sub(dataAt(began))) / speed))

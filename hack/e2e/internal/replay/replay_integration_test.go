@@ -10,29 +10,22 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // TestBackfilledCounterGivesBackTheTrace backfills a real Prometheus with an
 // hour of a real trace and checks that rate() over the counter returns the
 // mean of the trace's last two steps (the [2m] window) at each step, for both series.
 func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not on PATH (apt-get install prometheus)")
-	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not on PATH (apt-get install prometheus)")
-	}
-	tracePath := filepath.Join("..", "..", "..", "..", "..", "shared", "traces", "crane-input2.csv")
-	if _, err := os.Stat(tracePath); err != nil {
-		t.Skipf("trace not found at %s (../shared/traces next to the project)", tracePath)
-	}
+	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
+	tracePath := needs.File(t, filepath.Join(needs.Root(t), "testdata", "traces", "crane-input2.csv"),
+		"the real load traces are committed in testdata/traces: restore them with git")
 	tr, err := LoadTrace(tracePath)
 	if err != nil {
 		t.Fatal(err)
@@ -58,13 +51,13 @@ func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPrometheus(promBin, dir, dir)
+	p, err := promserver.New(promserver.Options{Bin: promBin, Dir: dir, Args: PrometheusArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := Backfill(ctx, promtool, om, p.DataDir()); err != nil {
+	if err := promserver.Backfill(ctx, promtool, om, p.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Start(ctx); err != nil {
