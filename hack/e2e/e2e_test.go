@@ -64,9 +64,9 @@ const (
 	nsReactive      = "e2e-reactive"
 	fieldManager    = "foresight-e2e"
 	defaultSpeed    = 40.0
-	// rateSteps is the trace steps in the rules' rate() window ([2m] at 1m): the
-	// load the HPAs can see is the mean of the last rateSteps steps.
-	rateSteps = 2
+	// rateWindow is the rules' rate() window: the load the HPAs can see is the
+	// mean of the last replay.RateSteps trace steps in it.
+	rateWindow = 2 * time.Minute
 	// scaleDownWindow is both HPAs' scale-down stabilization window (wall time).
 	scaleDownWindow = 10 * time.Second
 )
@@ -170,7 +170,12 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(prom.Stop)
-	phase("prometheus ready at " + prom.URL)
+	promMajor, err := prom.MajorVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rateSteps := replay.RateSteps(rateWindow, tr.Step, promMajor)
+	phase(fmt.Sprintf("prometheus %d.x ready at %s (rate()[%s] sees %d trace steps)", promMajor, prom.URL, rateWindow, rateSteps))
 
 	// The control plane.
 	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
@@ -221,14 +226,14 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	}
 	phase("workloads and HPAs applied")
 
-	points := record(ctx, t, c, tr, prom, dataAt, speed)
+	points := record(ctx, t, c, tr, rateSteps, prom, dataAt, speed)
 	phase("replay done")
 
 	var b strings.Builder
 	timeline.Print(&b, points, 2*time.Second)
 	t.Logf("timeline (load and metric values in requests/s; target %.0f per replica):\n%s", target, b.String())
 
-	checkRamps(t, tr, points, speed)
+	checkRamps(t, tr, rateSteps, points, speed)
 	checkFault(t, points, speed)
 	checkFastPathServedHPAs(ctx, t, c, adapterPort, adapterCA) // before this test's own requests
 	checkAPIs(ctx, t, c)
@@ -278,7 +283,7 @@ func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, me
 // record samples both Deployments' spec.replicas and both metrics (through
 // kube-apiserver) until the replay ends, stopping Prometheus between
 // faultStart and faultEnd.
-func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, prom *promserver.Server, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
+func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, rateSteps int, prom *promserver.Server, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
 	t.Helper()
 	began := time.Now()
 	end := began.Add(time.Duration(float64(replayEnd.Sub(dataAt(began))) / speed))
@@ -374,7 +379,7 @@ func hpaScalingActive(ctx context.Context, c *cluster.Cluster, ns string) string
 }
 
 // checkRamps asserts the predictive lead on every ramp outside the fault.
-func checkRamps(t *testing.T, tr *replay.Trace, points []timeline.Point, speed float64) {
+func checkRamps(t *testing.T, tr *replay.Trace, rateSteps int, points []timeline.Point, speed float64) {
 	t.Helper()
 	if len(points) == 0 {
 		t.Fatal("no points recorded")

@@ -7,12 +7,16 @@ package promserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,6 +170,44 @@ func (s *Server) Log() string {
 		return ""
 	}
 	return p.Tail(64 << 10)
+}
+
+// Version returns the running server's version ("3.16.0"), from
+// /api/v1/status/buildinfo. Tests need it where Prometheus 2 and 3 differ,
+// e.g. Prometheus 3 range selectors exclude the sample at the window's start.
+func (s *Server) Version(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/status/buildinfo", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("prometheus version: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Version string `json:"version"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Data.Version == "" {
+		return "", fmt.Errorf("prometheus version: %s: status %d, %v", req.URL, resp.StatusCode, err)
+	}
+	return body.Data.Version, nil
+}
+
+// MajorVersion returns the major version of the running server (2 or 3).
+func (s *Server) MajorVersion(ctx context.Context) (int, error) {
+	v, err := s.Version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		return 0, fmt.Errorf("prometheus version %q: %w", v, err)
+	}
+	return n, nil
 }
 
 // Backfill turns the OpenMetrics file into TSDB blocks in dataDir with

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,6 +60,16 @@ func TestBackfilledSeriesSurviveARestartOnTheSameAddress(t *testing.T) {
 	}
 	if err := s.Start(ctx); err == nil {
 		t.Fatal("Start on a running server succeeded")
+	}
+	out, err := exec.Command(prom, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Version(ctx); err != nil || !strings.Contains(string(out), "version "+v+" ") {
+		t.Errorf("Version() = %q, %v; prometheus --version says %s", v, err, out)
+	}
+	if m, err := s.MajorVersion(ctx); err != nil || m < 2 {
+		t.Errorf("MajorVersion() = %d, %v", m, err)
 	}
 	s.Stop()
 	if s.Running() {

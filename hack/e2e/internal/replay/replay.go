@@ -99,9 +99,8 @@ func (tr *Trace) At(t time.Time) (float64, bool) {
 }
 
 // Mean returns the mean load of the n steps ending with the one that contains
-// t: what rate() over a window of n steps gives on the replayed counter
-// (Prometheus 2.x range selectors include both ends, so [2m] at a 1m step
-// spans the increase of the last two steps). False if any step is a gap.
+// t: what rate() gives on the replayed counter over a window that spans n
+// steps of increase (RateSteps). False if any step is a gap.
 func (tr *Trace) Mean(t time.Time, n int) (float64, bool) {
 	var sum float64
 	for k := range n {
@@ -112,6 +111,19 @@ func (tr *Trace) Mean(t time.Time, n int) (float64, bool) {
 		sum += v
 	}
 	return sum / float64(n), true
+}
+
+// RateSteps returns how many steps of increase rate() over window sees on a
+// counter sampled every step, in Prometheus of major version promMajor:
+// Prometheus 2 range selectors include both ends ([2m] at a 1m step holds
+// three samples, two steps), Prometheus 3 ones exclude the start (two
+// samples, one step, extrapolated to the window).
+func RateSteps(window, step time.Duration, promMajor int) int {
+	n := int(window / step)
+	if promMajor >= 3 {
+		n--
+	}
+	return max(1, n)
 }
 
 // Series are the labels of one counter series that replays the trace.

@@ -21,7 +21,8 @@ import (
 
 // TestBackfilledCounterGivesBackTheTrace backfills a real Prometheus with an
 // hour of a real trace and checks that rate() over the counter returns the
-// mean of the trace's last two steps (the [2m] window) at each step, for both series.
+// mean of the trace's last steps in the [2m] window (RateSteps: two in
+// Prometheus 2, one in Prometheus 3) at each step, for both series.
 func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
 	tracePath := needs.File(t, filepath.Join(needs.Root(t), "testdata", "traces", "crane-input2.csv"),
@@ -64,6 +65,11 @@ func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Stop()
+	major, err := p.MajorVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := RateSteps(2*time.Minute, tr.Step, major)
 
 	start, end := from.Add(5*time.Minute), from.Add(55*time.Minute)
 	q := url.Values{
@@ -102,7 +108,7 @@ func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, ok := tr.Mean(ts, 2)
+			want, ok := tr.Mean(ts, steps)
 			if !ok {
 				t.Fatalf("no trace value at %v", ts)
 			}
