@@ -15,7 +15,7 @@ PROMETHEUS_BUILT := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
 PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool)
 
 .PHONY: all help build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule bench-adapter prometheus clean
+	dashboards dashboards-preview prometheusrule bench-adapter images push-images prometheus clean
 
 all: build
 
@@ -24,9 +24,23 @@ help:
 	@awk '/^## [a-z][a-z0-9-]*:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); d = $$0; sub(/^[^:]*: */, "", d); printf "  %-20s %s\n", t, d; next } \
 		/^## / { sub(/^## /, ""); printf "  %-20s %s\n", "", $$0 }' $(MAKEFILE_LIST)
 
-## build: compile the adapter and the xDS control plane into bin/
+## build: compile the adapter and the xDS control plane into bin/, stamped with
+## `git describe --tags --always --dirty`, the commit and its time (`--version`)
 build:
-	$(GO) build -o $(BIN)/ ./adapter/cmd/foresight-adapter ./sidecars/cmd/foresight-xds
+	$(GO) run ./hack/images binaries -out $(BIN) -go $(GO)
+
+## images: OCI images of both binaries (linux/amd64 + linux/arm64 in one index, tagged
+## with `git describe --tags --always --dirty`) as OCI layouts in .cache/images/<image>;
+## no Docker daemon, reproducible (same commit, same digests)
+images:
+	$(GO) run ./hack/images build -out $(CACHE)/images -go $(GO)
+
+## push-images: push .cache/images to $(REGISTRY)/<image>:<tag> with the credentials
+## of `docker login` or a credential helper, e.g. make push-images REGISTRY=ghcr.io/foresight-dev
+REGISTRY ?=
+push-images:
+	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=ghcr.io/foresight-dev"; exit 2; }
+	$(GO) run ./hack/images push -registry $(REGISTRY) -in $(CACHE)/images
 
 ## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
 ## (with CI=true a test that lacks a program or file fails instead of skipping)
@@ -35,6 +49,7 @@ test: test-go test-rules
 ## test-go: the Go tests with the integration tag, root module and hack/e2e's packages
 test-go: prometheus
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./internal/...
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
@@ -75,7 +90,7 @@ vet:
 
 ## fmt-check: fail on files gofmt would change
 fmt-check:
-	@out=$$(gofmt -l adapter sidecars rules dashboards hack internal); \
+	@out=$$(gofmt -l adapter sidecars internal rules dashboards hack); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
@@ -100,15 +115,16 @@ e2e: prometheus
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParsePriceCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./dashboards/preview -run '^$$' -fuzz FuzzReadTrace -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go
 dashboards:

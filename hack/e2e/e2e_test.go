@@ -82,8 +82,7 @@ var (
 
 func TestPredictiveHPALeadsReactive(t *testing.T) {
 	root := needs.Root(t)
-	tracePath := needs.File(t, filepath.Join(root, "testdata", "traces", traceFile),
-		"the real load traces are committed in testdata/traces: restore them with git")
+	tracePath := filepath.Join(root, "testdata", "traces", traceFile)
 	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
 	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)

@@ -9,6 +9,6 @@
 //   - promserver: a real Prometheus server, optionally backfilled with promtool;
 //   - project: the project root and the lookup of the programs the tests run
 //     (PATH first, then .cache/bin);
-//   - needs: what a test does when a program or file it needs is missing (a
-//     failure in CI, a skip that names the fix elsewhere).
+//   - needs: what a test does when a program it needs is missing (a failure
+//     in CI, a skip that names the fix elsewhere).
 package testharness

@@ -1,11 +1,10 @@
-// Package needs is what a test does when a program or file it needs is
-// missing. In CI (CI=true) a missing prerequisite is a failure: CI must run
-// every test. Elsewhere the test is skipped with a message naming what is
-// missing and the command that provides it.
+// Package needs is what a test does when a program it needs is missing. In
+// CI (CI=true) that is a failure: CI must run every test. Elsewhere the test
+// is skipped with a message naming what is missing and the command that
+// provides it.
 package needs
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -39,16 +38,6 @@ func Program(t testing.TB, name string) string {
 		Missing(t, "program "+name, err.Error())
 	}
 	return p
-}
-
-// File returns path if it exists, or ends the test as Missing says; how says
-// how to get the file.
-func File(t testing.TB, path, how string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		Missing(t, fmt.Sprintf("file %s", path), how)
-	}
-	return path
 }
 
 // KubeBinDir returns the folder of the Kubernetes binaries (etcd,
