@@ -81,14 +81,14 @@ func (p *Proc) Exited() (bool, error) {
 	}
 }
 
-// Stop sends SIGTERM to the process group, then SIGKILL after grace, and waits.
-// Stopping an ended process does nothing but end what is left of its group.
+// Stop sends SIGTERM to the process group, then SIGKILL after grace, waits
+// for the process, and kills what it left behind in its group. Stopping an
+// ended process does nothing: its group id may already name someone else's.
 func (p *Proc) Stop(grace time.Duration) {
-	pgid := -p.cmd.Process.Pid
 	if exited, _ := p.Exited(); exited {
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
 		return
 	}
+	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -96,7 +96,7 @@ func (p *Proc) Stop(grace time.Duration) {
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
 		<-p.done
 	}
-	// What the leader left behind in its group.
+	// Children that outlive the leader keep the group (and its id) alive.
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
 }
 
