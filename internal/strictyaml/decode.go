@@ -90,7 +90,7 @@ func (d *Decoder) entries(n *yaml.Node, path, what string, each func(k, v *yaml.
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.Errorf(n, path, "must be a mapping, got %s", Describe(n))
+		d.Errorf(n, path, "must be a mapping, got %s", describe(n))
 		return
 	}
 	seen := make(map[string]bool, len(n.Content)/2)
@@ -124,7 +124,7 @@ func (d *Decoder) Sequence(n *yaml.Node, path string) []*yaml.Node {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.Errorf(n, path, "must be a list, got %s", Describe(n))
+		d.Errorf(n, path, "must be a list, got %s", describe(n))
 		return nil
 	}
 	for i, item := range n.Content {
@@ -152,7 +152,7 @@ func (d *Decoder) Scalar(n *yaml.Node, path, want string) (*yaml.Node, bool) {
 		if r == nil {
 			r = n
 		}
-		d.Errorf(r, path, "must be %s, got %s", want, Describe(r))
+		d.Errorf(r, path, "must be %s, got %s", want, describe(r))
 		return r, false
 	}
 	return r, true
@@ -166,7 +166,7 @@ func (d *Decoder) String(n *yaml.Node, path string) string {
 		return ""
 	}
 	if n.Tag != "!!str" {
-		d.Errorf(n, path, "must be a string, got %s (quote it)", Describe(n))
+		d.Errorf(n, path, "must be a string, got %s (quote it)", describe(n))
 		return ""
 	}
 	return n.Value
@@ -378,9 +378,9 @@ func decodeMessage(err error) string {
 	return strings.Join(msgs, "; ")
 }
 
-// Describe says what n is, for messages: "a mapping", "a list", "nothing (null)",
+// describe says what n is, for messages: "a mapping", "a list", "nothing (null)",
 // `integer "42"`, `string "web"`.
-func Describe(n *yaml.Node) string {
+func describe(n *yaml.Node) string {
 	n = Resolve(n)
 	if n == nil {
 		return "nothing (null)"
