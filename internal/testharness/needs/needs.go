@@ -24,9 +24,9 @@ func InCI() bool {
 func Missing(t testing.TB, what, how string) {
 	t.Helper()
 	if InCI() {
-		t.Fatalf("%s is missing, and CI=true runs every test: %s", what, how)
+		t.Fatalf("missing %s (CI=true runs every test): %s", what, how)
 	}
-	t.Skipf("skipped: %s is missing: %s", what, how)
+	t.Skipf("skipped, missing %s: %s", what, how)
 }
 
 // Program returns the path of the program name (PATH first, then .cache/bin),
