@@ -116,7 +116,7 @@ func (c *Cluster) Bin(name string) string { return filepath.Join(c.BinDir, name)
 
 // files are the PKI files of the control plane.
 type files struct {
-	caFile, caKeyFile           string
+	caFile                      string
 	apiserverCert, apiserverKey string
 	frontProxyCA                string
 	proxyClientCert, proxyKey   string

@@ -115,7 +115,7 @@ func KubeBinDir() (string, error) {
 	}
 	for _, b := range KubeBinaries {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return dir, fmt.Errorf("Kubernetes binary %s %w in %s: run hack/e2e/build.sh (several minutes, once; `make e2e` does it) or set %s", b, ErrNotFound, dir, KubeBinDirEnv)
+			return dir, fmt.Errorf("binary %s %w in %s: run hack/e2e/build.sh (several minutes, once; `make e2e` does it) or set %s", b, ErrNotFound, dir, KubeBinDirEnv)
 		}
 	}
 	return dir, nil

@@ -190,8 +190,11 @@ func (s *Server) Version(ctx context.Context) (string, error) {
 			Version string `json:"version"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Data.Version == "" {
-		return "", fmt.Errorf("prometheus version: %s: status %d, %v", req.URL, resp.StatusCode, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return "", fmt.Errorf("prometheus version: %s: status %d: %w", req.URL, resp.StatusCode, err)
+	}
+	if body.Data.Version == "" {
+		return "", fmt.Errorf("prometheus version: %s: status %d, no version in the answer", req.URL, resp.StatusCode)
 	}
 	return body.Data.Version, nil
 }

@@ -75,7 +75,8 @@ func TestBackfilledSeriesSurviveARestartOnTheSameAddress(t *testing.T) {
 	if s.Running() {
 		t.Fatal("Running after Stop")
 	}
-	if _, err := http.Get(s.URL + "/-/ready"); err == nil {
+	if resp, err := http.Get(s.URL + "/-/ready"); err == nil {
+		resp.Body.Close()
 		t.Fatal("a stopped server still answers")
 	}
 	if err := s.Start(ctx); err != nil {
