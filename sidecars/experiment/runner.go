@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/foresight-dev/foresight/internal/atomicfile"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/promquery"
 )
@@ -153,21 +153,8 @@ func (r *Runner) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.opts.StatePath), ".experiments-*")
-	if err != nil {
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), r.opts.StatePath); err != nil {
-		return fmt.Errorf("experiment: write state: %w", err)
+	if err := atomicfile.WriteFile(r.opts.StatePath, b); err != nil {
+		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	policy    *policy.Policy
-	layers    map[string]Overlay // by layer name, applied in name order
+	layers    map[string]Overlay           // by layer name, applied in name order
 	endpoints map[string][]policy.Endpoint // discovered, by cluster name
 }
 
