@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +237,63 @@ func TestManualPromote(t *testing.T) {
 	}
 	if w := r.weights(); !equal(w, []uint32{10, 100}) {
 		t.Errorf("served weights %v", w)
+	}
+}
+
+// The admin API refuses every request without the right bearer token and performs actions
+// with it.
+func TestAdminHandler(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	srv := httptest.NewServer(r.c.AdminHandler([]byte("s3cret-token")))
+	defer srv.Close()
+	do := func(method, path, auth string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer s3cret", "Bearer s3cret-token2", "Basic s3cret-token", "s3cret-token"} {
+		for _, req := range [][2]string{{"GET", "/canaries"}, {"POST", "/canaries/web-rollout/abort"}, {"POST", "/canaries/web-rollout/promote"}} {
+			if code, _ := do(req[0], req[1], auth); code != http.StatusUnauthorized {
+				t.Errorf("%s %s with %q: %d, want 401", req[0], req[1], auth, code)
+			}
+		}
+	}
+	if st := r.c.State("web-rollout"); st.Phase != canary.PhaseProgressing || st.Weight != 10 {
+		t.Fatalf("refused requests changed the rollout: %+v", st)
+	}
+	const tok = "Bearer s3cret-token"
+	if code, body := do("GET", "/canaries", tok); code != 200 || !strings.Contains(body, `"phase": "progressing"`) {
+		t.Errorf("GET /canaries: %d %s", code, body)
+	}
+	if code, body := do("POST", "/canaries/web-rollout/pause", tok); code != 200 || !strings.Contains(body, `"phase": "paused"`) {
+		t.Errorf("pause: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/canaries/web-rollout/explode", tok); code != 404 {
+		t.Errorf("unknown action: %d", code)
+	}
+	if code, _ := do("POST", "/canaries/nope/abort", tok); code != 404 {
+		t.Errorf("unknown canary: %d", code)
+	}
+	if code, body := do("POST", "/canaries/web-rollout/abort", tok); code != 200 || !strings.Contains(body, `"weight": 0`) {
+		t.Errorf("abort: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/canaries/web-rollout/resume", tok); code != http.StatusConflict {
+		t.Errorf("resume after abort: %d, want 409", code)
+	}
+	if code, _ := do("GET", "/canaries/web-rollout/abort", tok); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET of an action: %d, want 405", code)
 	}
 }
