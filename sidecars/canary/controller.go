@@ -580,13 +580,18 @@ func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary
 	return c.apply(ctx)
 }
 
-// Run steps until ctx ends, sleeping until the next measurement or step is due.
+// MaxWait bounds the sleep of Run, so canaries a policy reload adds start soon.
+const MaxWait = 2 * time.Second
+
+// Run steps until ctx ends, sleeping until the next measurement or step is due (MaxWait at
+// most).
 func (c *Controller) Run(ctx context.Context) error {
 	for {
 		wait, err := c.Step(ctx)
 		if err != nil && ctx.Err() == nil {
 			c.log.Error("canary step failed; retrying", "error", err)
 		}
+		wait = min(wait, MaxWait)
 		select {
 		case <-ctx.Done():
 			return nil
