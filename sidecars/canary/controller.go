@@ -301,6 +301,14 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 			c.log.Info("canary started", "canary", can.Name, "route", can.Route, "stable", can.Stable, "canary_service", can.Canary, "weight", st.Weight)
 		}
 		terminal := st.Terminal()
+		if !terminal {
+			// A reload may have changed the steps of a running rollout: stay within them and
+			// serve the current step's weight as declared now.
+			st.Step = min(st.Step, len(can.Steps)-1)
+			if w := can.Steps[st.Step].Weight; w != st.Weight {
+				st.Weight, dirty = w, true
+			}
+		}
 		due := !terminal && !now.Before(st.NextAnalysis)
 		c.mu.Unlock()
 		if terminal {

@@ -297,3 +297,24 @@ func TestAdminHandler(t *testing.T) {
 		t.Errorf("GET of an action: %d, want 405", code)
 	}
 }
+
+// A reload that changes the steps of a running rollout keeps it within the new steps.
+func TestStepsChangedByReload(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	r.step(time.Minute)
+	if st := r.step(time.Minute); st.Step != 2 || st.Weight != 100 {
+		t.Fatalf("before the reload: %+v", st)
+	}
+	p, err := policy.Parse([]byte(strings.Replace(canaryDoc(""), "        - {weight: 100, pause: 1m}\n", "", 1)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	if st := r.step(time.Second); st.Step != 1 || st.Weight != 50 || st.Phase != canary.PhaseProgressing {
+		t.Fatalf("after the reload: %+v", st)
+	}
+	if st := r.step(time.Minute); st.Phase != canary.PhasePromoted {
+		t.Fatalf("not promoted: %+v", st)
+	}
+}
