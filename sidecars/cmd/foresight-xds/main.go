@@ -6,7 +6,7 @@
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
 //	foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url URL]
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
-//	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE]
+//	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
 //	foresight-xds version
 package main
 
@@ -36,7 +36,7 @@ const usage = `usage:
   foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
-                          [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE]
+                          [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE] [--out FILE]
   foresight-xds version     (also --version)
 `
 
