@@ -8,12 +8,11 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -159,15 +158,8 @@ func (c *Controller) load() error {
 	if c.opts.StatePath == "" {
 		return nil
 	}
-	b, err := os.ReadFile(c.opts.StatePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("canary: read state: %w", err)
-	}
-	if err := json.Unmarshal(b, &c.states); err != nil {
-		return fmt.Errorf("canary: parse state %s: %w", c.opts.StatePath, err)
+	if err := atomicfile.ReadJSON(c.opts.StatePath, &c.states); err != nil {
+		return fmt.Errorf("canary: state: %w", err)
 	}
 	return nil
 }
@@ -177,11 +169,7 @@ func (c *Controller) save() error {
 	if c.opts.StatePath == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(c.states, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(c.opts.StatePath, b)
+	return atomicfile.WriteJSON(c.opts.StatePath, c.states)
 }
 
 // State returns a copy of the named rollout's state, or nil.
@@ -251,7 +239,7 @@ func (c *Controller) Restore(ctx context.Context) error {
 func (c *Controller) apply(ctx context.Context) error {
 	c.mu.Lock()
 	fp := ""
-	for _, n := range sortedKeys(c.states) {
+	for _, n := range slices.Sorted(maps.Keys(c.states)) {
 		st := c.states[n]
 		fp += n + "=" + st.Key + ":" + strconv.FormatUint(uint64(st.Weight), 10) + ";"
 	}
@@ -267,15 +255,6 @@ func (c *Controller) apply(ctx context.Context) error {
 	c.applied = fp
 	c.mu.Unlock()
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Step brings every rollout up to date at the clock's current time: starts new rollouts,

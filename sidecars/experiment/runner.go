@@ -2,12 +2,10 @@ package experiment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"sync"
 	"time"
 
@@ -131,15 +129,8 @@ func (r *Runner) load() error {
 	if r.opts.StatePath == "" {
 		return nil
 	}
-	b, err := os.ReadFile(r.opts.StatePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("experiment: read state %s: %w", r.opts.StatePath, err)
-	}
-	if err := json.Unmarshal(b, &r.aborted); err != nil {
-		return fmt.Errorf("experiment: parse state %s: %w", r.opts.StatePath, err)
+	if err := atomicfile.ReadJSON(r.opts.StatePath, &r.aborted); err != nil {
+		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil
 }
@@ -149,11 +140,7 @@ func (r *Runner) save() error {
 	if r.opts.StatePath == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(r.aborted, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(r.opts.StatePath, b); err != nil {
+	if err := atomicfile.WriteJSON(r.opts.StatePath, r.aborted); err != nil {
 		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil

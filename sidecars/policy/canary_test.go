@@ -1,13 +1,11 @@
 package policy_test
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -96,21 +94,7 @@ func TestCanaryErrors(t *testing.T) {
 			[]string{"p.yaml:21: spec.canaries[0].steps[0].pause: must be positive"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := policy.Parse([]byte(canaryPolicy(c.canary)), "p.yaml")
-			var list strictyaml.Errors
-			if !errors.As(err, &list) {
-				t.Fatalf("error %T is not a strictyaml.Errors: %v", err, err)
-			}
-			if len(list) != len(c.want) {
-				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(c.want), err)
-			}
-			for i, w := range c.want {
-				if !strings.HasPrefix(list[i].Error(), w) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, list[i], w)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { expectErrors(t, canaryPolicy(c.canary), c.want) })
 	}
 }
 
