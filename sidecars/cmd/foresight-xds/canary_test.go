@@ -123,3 +123,21 @@ func TestServeCanaryAdmin(t *testing.T) {
 		t.Errorf("status: exit %d, %s%s", code, out, errOut)
 	}
 }
+
+// The admin listener needs a token: one flag without the other is a usage error, an empty
+// token file refuses to start.
+func TestServeAdminNeedsToken(t *testing.T) {
+	if code, _, errOut := runCmd("serve", "--policy", "p.yaml", "--admin-address", "127.0.0.1:0"); code != 2 || !strings.Contains(errOut, "--admin-token-file") {
+		t.Errorf("admin address without a token: exit %d, %s", code, errOut)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := serveFlags{policy: canaryPolicyFile(t), xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(t.TempDir(), "exp.json"), stateDir: t.TempDir(), adminAddr: freeAddr(t), adminTokenFile: empty}
+	err := serve(context.Background(), f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty token file: %v", err)
+	}
+}
