@@ -215,18 +215,15 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 	if err := experiment.ValidateAgainst(exps, p); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.experiments, err)
 	}
-	opts := experiment.Options{
+	return experiment.NewRunner(exps, experiment.Options{
 		StatePath:  f.experimentState,
+		Prometheus: prom,
 		Logger:     log,
 		Registerer: reg,
 		Apply: func(ctx context.Context, o experiment.Overlay) error {
 			return rec.SetOverlay(ctx, o)
 		},
-	}
-	if prom != nil {
-		opts.Prometheus = prom
-	}
-	return experiment.NewRunner(exps, opts)
+	})
 }
 
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
