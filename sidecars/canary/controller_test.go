@@ -18,27 +18,8 @@ import (
 
 	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/promquery"
 )
-
-// fakeClock is stepped by the test; After never fires (tests call Step themselves).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return nil }
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // canaryDoc is a policy whose route web-split is rolled from web-v1 to web-v2 in steps
 // 10, 50 and 100 (1 minute each), measured every 30 s by the metrics given (YAML list items
@@ -81,7 +62,7 @@ spec:
 type rig struct {
 	t      *testing.T
 	p      *policy.Policy
-	clock  *fakeClock
+	clock  *promquery.ManualClock
 	reg    *prometheus.Registry
 	c      *canary.Controller
 	mu     sync.Mutex
@@ -94,7 +75,7 @@ func newRig(t *testing.T, doc string, start time.Time, statePath string, prom ca
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, p: p, clock: &fakeClock{t: start}, reg: prometheus.NewRegistry()}
+	r := &rig{t: t, p: p, clock: promquery.NewManualClock(start), reg: prometheus.NewRegistry()}
 	opts := prom
 	opts.Clock, opts.StatePath, opts.Registerer = r.clock, statePath, r.reg
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -124,7 +105,7 @@ func newRig(t *testing.T, doc string, start time.Time, statePath string, prom ca
 // step advances the clock by d and runs one step.
 func (r *rig) step(d time.Duration) *canary.State {
 	r.t.Helper()
-	r.clock.add(d)
+	r.clock.Add(d)
 	if _, err := r.c.Step(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package promquery
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -74,4 +75,38 @@ func Max(values []float64) float64 {
 		m = math.Max(m, v)
 	}
 	return m
+}
+
+// ManualClock is a Clock that moves only when told to; tests step time with it. Its After
+// never fires: a test calls the stepping function itself.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock returns a ManualClock at t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
+
+// Now implements Clock.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After implements Clock; the channel never delivers.
+func (c *ManualClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+
+// Set moves the clock to t.
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// Add moves the clock by d.
+func (c *ManualClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
