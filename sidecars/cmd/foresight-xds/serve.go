@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -178,6 +179,9 @@ func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom pr
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p := rec.Policy(); prom == nil && p != nil && slices.ContainsFunc(p.Spec.Canaries, func(c policy.Canary) bool { return len(c.Analysis.Metrics) > 0 }) {
+		log.Warn("no --prometheus-url: canary analysis metrics cannot be measured, so every rollout with metrics fails its measurements and rolls back")
 	}
 	if err := c.Restore(ctx); err != nil {
 		return nil, err
