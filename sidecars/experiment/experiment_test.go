@@ -102,8 +102,8 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 		t.Fatalf("syntax error: %v", err)
 	}
 	// Every document is checked, each error at its own line.
-	_, err = Parse([]byte(strings.Replace(experimentsYAML, "  duration: 1m\n", "  duration: 1m\n  gaurd: {}\n", 1)), "exp.yaml")
-	if err == nil || err.Error() != "exp.yaml:25: spec.gaurd: unknown field (known: duration, fault, guard, start, target)" {
+	_, err = Parse([]byte(strings.Replace(experimentsYAML, "  duration: 1m\n", "  duration: 1m\n  guardd: {}\n", 1)), "exp.yaml")
+	if err == nil || err.Error() != "exp.yaml:25: spec.guardd: unknown field (known: duration, fault, guard, start, target)" {
 		t.Fatalf("error in the second document: %v", err)
 	}
 	_, err = Parse([]byte(experimentsYAML+"---\n"+strings.SplitN(experimentsYAML, "---\n", 2)[0]), "exp.yaml")
