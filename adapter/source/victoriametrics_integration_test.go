@@ -244,3 +244,61 @@ func TestVictoriaMetricsTenantHeaderAndPath(t *testing.T) {
 	}
 	sameSamples(t, "through the tenant gateway", seriesByService(t, res)["a"], fx.a)
 }
+
+// VictoriaMetrics answers a range query with a step under
+// -search.maxStepForPointsAdjustment (1m) by repeating, on the points within
+// -search.latencyOffset (30s) of now, the value before them: those points
+// are not the stored samples. The serving loop never fetches a step twice, so
+// an engine serving the adapter rules with steps under 1m runs with
+// -search.latencyOffset=0; steps of 1m and more are not adjusted. (10m here
+// instead of 30s, so that the test does not depend on how fast it runs.)
+func TestVictoriaMetricsLatencyOffset(t *testing.T) {
+	const step = 15 * time.Second
+	now := time.Now()
+	end := now.Truncate(step)
+	var samples []source.Sample
+	for ts := end.Add(-40 * time.Minute); !ts.After(end); ts = ts.Add(step) {
+		samples = append(samples, source.Sample{T: ts.UnixMilli(), V: float64(len(samples))})
+	}
+	byTime := map[int64]float64{}
+	for _, s := range samples {
+		byTime[s.T] = s.V
+	}
+	series := []promtest.Series{{Name: "vm_recent", Samples: samples}}
+	ctx := context.Background()
+	query := func(t *testing.T, srv *vmtest.Server, step time.Duration) []source.Sample {
+		t.Helper()
+		src := newVMSource(t, source.PrometheusConfig{Address: srv.URL})
+		e := end.Truncate(step)
+		res, err := src.QueryRange(ctx, "vm_recent", e.Add(-20*time.Minute), e, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 || len(res[0].Samples) != int(20*time.Minute/step)+1 {
+			t.Fatalf("step %v: %+v, want one series of %d points", step, res, int(20*time.Minute/step)+1)
+		}
+		return res[0].Samples
+	}
+	exact := func(t *testing.T, what string, got []source.Sample) {
+		t.Helper()
+		for _, s := range got {
+			if want, ok := byTime[s.T]; !ok || s.V != want {
+				t.Fatalf("%s: point at %v is %v, the sample there is %v", what, time.UnixMilli(s.T).UTC(), s.V, want)
+			}
+		}
+	}
+
+	adjusting := vmtest.Start(t, "-search.latencyOffset=10m")
+	adjusting.Import(t, series)
+	got := query(t, adjusting, step)
+	last := got[len(got)-1]
+	if last.V == byTime[last.T] {
+		t.Fatalf("-search.latencyOffset=10m, step %v: newest point %v is the stored sample; want VictoriaMetrics' repeated older value", step, last)
+	}
+	exact(t, "-search.latencyOffset=10m, points older than 10m", got[:len(got)-int(10*time.Minute/step)-1])
+	exact(t, "-search.latencyOffset=10m, step 1m", query(t, adjusting, time.Minute))
+
+	plain := vmtest.Start(t, "-search.latencyOffset=0")
+	plain.Import(t, series)
+	exact(t, "-search.latencyOffset=0, step 15s", query(t, plain, step))
+}
