@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 	"github.com/foresight-dev/foresight/adapter/source/vmtest"
+	"github.com/spf13/pflag"
 )
 
 // vmFixture is a VictoriaMetrics with known series, 60s apart, ending at end:
@@ -204,7 +205,8 @@ func TestVictoriaMetricsStoppedSeriesEnds(t *testing.T) {
 
 // A tenant gateway in front of VictoriaMetrics, as Mimir's or Thanos'
 // (X-Scope-OrgID) and VictoriaMetrics cluster's /select/<accountID>/prometheus
-// path: the source sends its configured headers and keeps the address' path.
+// path: the source sends the headers of --prometheus-header and keeps the
+// path of --prometheus-url.
 func TestVictoriaMetricsTenantHeaderAndPath(t *testing.T) {
 	fx := startVM(t)
 	target, err := url.Parse(fx.srv.URL)
@@ -234,10 +236,14 @@ func TestVictoriaMetricsTenantHeaderAndPath(t *testing.T) {
 	if _, err := anon.QueryRange(ctx, q, fx.start(), fx.end, vmStep); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("without the tenant header: err = %v, want the gateway's refusal", err)
 	}
-	src := newVMSource(t, source.PrometheusConfig{
-		Address: gw.URL + "/select/7/prometheus",
-		Headers: map[string]string{"X-Scope-OrgID": "team-a"},
-	})
+	// Configured with the flags of foresight-adapter serve.
+	var cfg source.PrometheusConfig
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	cfg.AddFlags(fs)
+	if err := fs.Parse([]string{"--prometheus-url=" + gw.URL + "/select/7/prometheus", "--prometheus-header=X-Scope-OrgID=team-a"}); err != nil {
+		t.Fatal(err)
+	}
+	src := newVMSource(t, cfg)
 	res, err := src.QueryRange(ctx, q, fx.start(), fx.end, vmStep)
 	if err != nil {
 		t.Fatal(err)
