@@ -3,10 +3,8 @@
 package serving
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,11 +49,8 @@ func TestLoopOnVictoriaMetricsStoppedSeriesIsStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := NewStore(now)
-	loop, err := NewLoop(LoopOptions{Source: src, Store: store, Metrics: m, Logger: log, Now: now,
+	loop := startTestLoop(t, LoopOptions{Source: src, Store: store, Metrics: m, Logger: log, Now: now,
 		Interval: 50 * time.Millisecond, MaxPointsPerQuery: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rules, err := ConfigLoader("vm.yaml", []byte(rulesYAML(ruleYAML("vm_load_forecast", "vm_load{<<.LabelMatchers>>}", ", history: 10h, staleAfter: 10m"))))
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +58,6 @@ func TestLoopOnVictoriaMetricsStoppedSeriesIsStale(t *testing.T) {
 	if err := loop.SetRules(rules); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
 	waitUntil(t, "first cycle", loop.Ready)
 
 	service := func(v string) []*labels.Matcher {
