@@ -86,6 +86,9 @@ func (q *Queue) validate(p string, r *Rule, add func(field, format string, args 
 	if !(q.Params.Throughput > 0) {
 		add(at("throughput"), "required: the items one worker processes per second, > 0")
 	}
+	if r.Shadow != nil {
+		add(p, "the shadow evaluation simulates load-based scaling, not queue workers: drop shadow or queue")
+	}
 	if r.Cost != nil {
 		add(p, "a queue rule serves worker demand and cannot also be cost-weighted: drop cost or queue")
 	}

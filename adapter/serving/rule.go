@@ -146,8 +146,9 @@ func shadowSpec(cr config.Rule, r Rule) (*ShadowSpec, error) {
 		Capacity: s.Capacity,
 		HPA: hpa.Config{MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, SyncPeriod: s.SyncPeriod,
 			StartupDelay: s.StartupDelay},
-		Step:    r.Settings.Step,
-		Windows: append([]time.Duration(nil), s.Windows...),
+		Step:     r.Settings.Step,
+		Windows:  append([]time.Duration(nil), s.Windows...),
+		Schedule: cr.ScheduleSpec(),
 	}
 	if r.Cost != nil {
 		params = r.Cost.Params

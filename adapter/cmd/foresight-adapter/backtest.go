@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/backtest"
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 )
 
@@ -48,6 +49,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
+	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time")
+	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
 	// Price inputs switch the backtest to its cost mode (shadowreport.go).
 	costs := addCostFlags(fs)
 	fs.Usage = func() {
@@ -70,6 +73,21 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	opts.MinReplicas, opts.MaxReplicas = int32(*minReplicas), int32(*maxReplicas)
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	if (*rulesFile == "") != (*ruleName == "") {
+		return fmt.Errorf("%w: --rules and --rule go together", errUsage)
+	}
+	if *rulesFile != "" {
+		f, err := config.Load(*rulesFile)
+		if err != nil {
+			return err
+		}
+		r := f.Rule(*ruleName)
+		if r == nil {
+			return fmt.Errorf("%w: %s has no rule %q", errUsage, *rulesFile, *ruleName)
+		}
+		opts.Schedule = r.ScheduleSpec()
 	}
 
 	samples, err := readTrace(*input)

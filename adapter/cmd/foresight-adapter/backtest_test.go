@@ -212,3 +212,37 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 		t.Fatalf("settings %+v do not match the flags", s)
 	}
 }
+
+// TestBacktestRuleSchedule checks that --rules/--rule bound the served values
+// by the rule's schedule at the trace's time.
+func TestBacktestRuleSchedule(t *testing.T) {
+	dir := t.TempDir()
+	trace := writeTrace(t, dir, "trace.csv", 2*1440)
+	rules := filepath.Join(dir, "rules.yaml")
+	writeTestFile(t, rules, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: load
+    query: sum by (namespace) (load{<<.LabelMatchers>>})
+    schedule:
+      - {start: "00:00", end: "24:00", min: 1000}
+`), 0o600)
+	served := filepath.Join(dir, "served.csv")
+	runCLI(t, "backtest", "--input", trace, "--warmup", "24h", "--json", "--served-out", served, "--rules", rules, "--rule", "load")
+	rows := strings.Split(strings.TrimSpace(readTestFile(t, served)), "\n")
+	if len(rows) < 1000 {
+		t.Fatalf("served CSV has %d rows", len(rows))
+	}
+	for _, row := range rows[1:] {
+		if _, v, _ := strings.Cut(row, ","); v != "1000" {
+			t.Fatalf("served row %q, want the floor 1000 (the trace stays below 90)", row)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", trace, "--rule", "load"}, &stdout, &stderr); code != 2 {
+		t.Errorf("--rule without --rules: exit %d, want 2", code)
+	}
+	if code := dispatch(context.Background(), []string{"backtest", "--input", trace, "--rules", rules, "--rule", "nope"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `no rule "nope"`) {
+		t.Errorf("unknown rule: exit %d, stderr %q", code, stderr.String())
+	}
+}
