@@ -17,8 +17,8 @@ import (
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
-	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 )
 
 // Strategy is one way of serving a metric, evaluated in shadow.
