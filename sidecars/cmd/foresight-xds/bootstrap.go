@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -24,7 +26,7 @@ const (
 
 // bootstrapCmd prints the bootstrap of an Envoy sidecar, the Envoy gateway or a proxyless gRPC
 // client.
-func bootstrapCmd(args []string, stdout io.Writer) error {
+func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var o xds.BootstrapOptions
@@ -43,9 +45,21 @@ func bootstrapCmd(args []string, stdout io.Writer) error {
 	fs.StringVar(&g.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
 	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
+	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *out != "" {
+		var buf bytes.Buffer
+		stdout = &buf
+		defer func() {
+			if err == nil {
+				if werr := os.WriteFile(*out, buf.Bytes(), 0o644); werr != nil {
+					err = fmt.Errorf("bootstrap: --out: %w", werr)
+				}
+			}
+		}()
 	}
 	if fs.NArg() != 0 {
 		return usageError{fmt.Sprintf("bootstrap: unexpected arguments %v", fs.Args())}

@@ -5,7 +5,7 @@
 //	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
-//	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE]
+//	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
 //	foresight-xds version
 package main
 
@@ -33,7 +33,7 @@ const usage = `usage:
   foresight-xds check FILE... (policy and experiment files)
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
-                          [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE]
+                          [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE] [--out FILE]
   foresight-xds version     (also --version)
 `
 

@@ -130,6 +130,28 @@ func TestBootstrapCommand(t *testing.T) {
 	}
 }
 
+// TestBootstrapOut: --out writes the same bootstrap as stdout would, for
+// init containers of an image without a shell to redirect with.
+func TestBootstrapOut(t *testing.T) {
+	args := []string{"bootstrap", "--node", "app-1", "--service", "example"}
+	_, want, _ := runCmd(args...)
+	file := filepath.Join(t.TempDir(), "bootstrap.yaml")
+	code, out, errOut := runCmd(append(args, "--out", file)...)
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == "" || string(got) != want {
+		t.Fatalf("--out wrote\n%s\nstdout gives\n%s", got, want)
+	}
+	if code, _, errOut := runCmd(append(args, "--out", filepath.Join(t.TempDir(), "missing", "b.yaml"))...); code != 1 || !strings.Contains(errOut, "--out") {
+		t.Fatalf("--out into a missing folder: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
