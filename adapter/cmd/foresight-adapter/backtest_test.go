@@ -246,3 +246,52 @@ rules:
 		t.Errorf("unknown rule: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// TestBacktestQueueMode runs the queue backtest from the command line on a
+// daily batch of arrivals.
+func TestBacktestQueueMode(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range 3 * 1440 {
+		v := 0.0
+		if i%1440 >= 540 && i%1440 < 570 { // 09:00-09:30
+			v = 2
+		}
+		fmt.Fprintf(&b, "%d,%g\n", 1_764_547_200+int64(i)*60, v)
+	}
+	path := filepath.Join(dir, "batch.csv")
+	writeTestFile(t, path, []byte(b.String()), 0o600)
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--queue-throughput", "0.5", "--min-replicas", "0",
+		"--model", "seasonal-naive", "--startup", "60s", "--warmup", "36h", "--json")
+	var rep struct {
+		Strategies []struct {
+			Name      string  `json:"name"`
+			ColdWakes int     `json:"cold_wakes"`
+			Wait      float64 `json:"mean_first_job_wait_seconds"`
+			Zero      float64 `json:"zero_share"`
+		} `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Strategies) != 4 {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	for _, s := range rep.Strategies {
+		switch s.Name {
+		case "predictive", "always-on":
+			if s.ColdWakes != 0 {
+				t.Errorf("%s: %d cold wakes, want 0", s.Name, s.ColdWakes)
+			}
+		default:
+			if s.Wait < 60 {
+				t.Errorf("%s: mean first-job wait %vs, want at least the 60s start-up", s.Name, s.Wait)
+			}
+		}
+		if s.Name != "always-on" && !(s.Zero > 0.5) {
+			t.Errorf("%s: %v of the time at zero with --min-replicas 0", s.Name, s.Zero)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", path, "--queue-throughput", "-1"}, &out, &errOut); code != 2 {
+		t.Errorf("negative throughput: exit %d, want 2", code)
+	}
+}
