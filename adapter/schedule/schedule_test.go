@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -143,4 +144,37 @@ func TestParseClock(t *testing.T) {
 			t.Errorf("ParseClock(%q) accepted", bad)
 		}
 	}
+}
+
+// FuzzWindow parses a window's fields as the rule file gives them and checks
+// that a parsed window bounds values as documented at any instant.
+func FuzzWindow(f *testing.F) {
+	f.Add("mon-fri", "08:00", "18:00", int64(1_764_666_000), 3.0)
+	f.Add("fri-mon", "22:00", "06:00", int64(1_774_746_000), -1.0)
+	f.Add("sun", "00:00", "24:00", int64(0), 1e9)
+	f.Fuzz(func(t *testing.T, days, start, end string, at int64, v float64) {
+		ds, err := ParseDays(strings.Split(days, ","))
+		if err != nil {
+			return
+		}
+		s, err1 := ParseClock(start)
+		e, err2 := ParseClock(end)
+		if err1 != nil || err2 != nil || s == e || s == 24*60 {
+			return
+		}
+		if s < 0 || s > 24*60 || e < 0 || e > 24*60 || len(ds) > 7 {
+			t.Fatalf("parsed out of range: %v %d %d", ds, s, e)
+		}
+		lo, hi := 2.0, 5.0
+		sch := Schedule{Windows: []Window{{Days: ds, Start: s, End: e, Min: &lo, Max: &hi}}}
+		tm := time.Unix(at%(1<<40), 0)
+		got, b := sch.Apply(tm, v)
+		if sch.Windows[0].Active(tm) {
+			if b.Floor != lo || b.Ceiling != hi || got < lo || got > hi {
+				t.Fatalf("active window: Apply(%v) = %v, bounds %+v", v, got, b)
+			}
+		} else if got != v && !(math.IsNaN(got) && math.IsNaN(v)) {
+			t.Fatalf("inactive window changed %v to %v", v, got)
+		}
+	})
 }
