@@ -461,6 +461,10 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		}
 		st.lastAt = ts
 		n++
+		if w.rule.Queue != nil && p.V > 0 {
+			// Arrivals: the queue was busy then (history included, after a restart).
+			st.queue.LastBusy = max(st.queue.LastBusy, ts)
+		}
 		if w.shadow != nil {
 			// Samples reach the shadow evaluation exactly as the forecaster sees them;
 			// the only error (a sample out of order) cannot happen after the check above.

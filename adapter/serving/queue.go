@@ -30,12 +30,15 @@ type QueueValue struct {
 
 // backlogSample is the latest backlog of one queue.
 type backlogSample struct {
-	v  float64
-	at int64 // Unix seconds
+	v      float64
+	at     int64 // Unix seconds
+	busyAt int64 // latest Unix second of a non-zero backlog in the window read (0: none)
 }
 
 // refreshBacklogs reads the latest backlog of every queue at data time at,
-// looking back the rule's staleness limit. A failed query keeps the last
+// looking back the rule's staleness limit or cool-down, whichever is longer,
+// so that a restarted adapter still sees a backlog of the cool-down and
+// does not scale to zero before it ends. A failed query keeps the last
 // backlogs: they age, and a backlog older than the staleness limit makes its
 // series' served value stale (an error the HPA holds on), never a zero.
 func (w *worker) refreshBacklogs(ctx context.Context, l *Loop, at int64) {
@@ -43,7 +46,7 @@ func (w *worker) refreshBacklogs(ctx context.Context, l *Loop, at int64) {
 	if q == nil {
 		return
 	}
-	from := at - int64(w.rule.Info.StaleAfter/time.Second)
+	from := at - int64(max(w.rule.Info.StaleAfter, q.Params.CoolDown)/time.Second)
 	res, err := l.source.QueryRange(ctx, q.BacklogQuery, time.Unix(from, 0), time.Unix(at, 0), w.rule.Settings.Step)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -54,21 +57,27 @@ func (w *worker) refreshBacklogs(ctx context.Context, l *Loop, at int64) {
 	if w.backlogs == nil {
 		w.backlogs = map[string]backlogSample{}
 	}
+	staleFrom := at - int64(w.rule.Info.StaleAfter/time.Second)
 	for k, b := range w.backlogs {
-		if b.at < from {
+		if b.at < staleFrom {
 			delete(w.backlogs, k) // a queue gone for the staleness limit
 		}
 	}
 	for _, s := range res {
-		for i := len(s.Samples) - 1; i >= 0; i-- {
-			p := s.Samples[i]
-			if ts := p.T / 1000; ts <= at && !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
-				key := s.Labels.String()
-				if ts > w.backlogs[key].at {
-					w.backlogs[key] = backlogSample{v: p.V, at: ts}
-				}
-				break
+		key := s.Labels.String()
+		b := w.backlogs[key]
+		for _, p := range s.Samples {
+			ts := p.T / 1000
+			if ts > at || ts <= b.at || math.IsNaN(p.V) || math.IsInf(p.V, 0) {
+				continue
 			}
+			b.v, b.at = p.V, ts
+			if p.V > 0 {
+				b.busyAt = ts
+			}
+		}
+		if b.at >= staleFrom {
+			w.backlogs[key] = b
 		}
 	}
 }
@@ -88,6 +97,7 @@ func (w *worker) demand(st *seriesState, fc forecast.Forecast) (forecast.Forecas
 		return fc, nil
 	}
 	at := max(fc.At, b.at)
+	st.queue.LastBusy = max(st.queue.LastBusy, b.busyAt)
 	v, reason := st.queue.Demand(q.Params, queue.Input{At: at, Backlog: b.v, Arrivals: fc.Observed, Predicted: fc.Value})
 	fc.Value = v
 	fc.At = min(fc.At, b.at)

@@ -67,6 +67,14 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	put(from, testNow, 0, "__name__", "backlog", "namespace", "idle", "queue", "q")
 	put(testNow.Add(time.Minute), testNow.Add(time.Minute), 1, "__name__", "backlog", "namespace", "idle", "queue", "q")
 	put(testNow.Add(2*time.Minute), testNow.Add(2*time.Minute), 0, "__name__", "backlog", "namespace", "idle", "queue", "q")
+	// A fresh loop (a restarted adapter) honours the cool-down of work it
+	// only sees in history: a backlog 2 minutes ago, arrivals 3 minutes ago.
+	put(from, testNow, 0, "__name__", "arrivals", "namespace", "drained", "queue", "q")
+	put(from, testNow.Add(-2*time.Minute), 5, "__name__", "backlog", "namespace", "drained", "queue", "q")
+	put(testNow.Add(-time.Minute), testNow, 0, "__name__", "backlog", "namespace", "drained", "queue", "q")
+	put(from, testNow.Add(-3*time.Minute), 1, "__name__", "arrivals", "namespace", "quiet", "queue", "q")
+	put(testNow.Add(-2*time.Minute), testNow, 0, "__name__", "arrivals", "namespace", "quiet", "queue", "q")
+	put(from, testNow, 0, "__name__", "backlog", "namespace", "quiet", "queue", "q")
 	// blind: arrivals but no backlog series: stale, never zero.
 	put(from, testNow.Add(2*time.Minute), 0, "__name__", "arrivals", "namespace", "blind", "queue", "q")
 	put(from, testNow.Add(2*time.Minute), 5, "__name__", "load", "namespace", "shop")
@@ -117,6 +125,8 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	}
 	expect("t0", "worker_demand", "busy", 4)
 	expect("t0", "worker_demand", "idle", 0)
+	expect("t0", "worker_demand", "drained", 1)
+	expect("t0", "worker_demand", "quiet", 1)
 	var stale *StaleError
 	if v, err := served("worker_demand", "blind"); !errors.As(err, &stale) {
 		t.Errorf("queue without a backlog: served %v, %v; want a StaleError", v, err)
