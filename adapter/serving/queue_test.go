@@ -1,11 +1,7 @@
 package serving
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,32 +75,8 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	put(from, testNow.Add(2*time.Minute), 0, "__name__", "arrivals", "namespace", "blind", "queue", "q")
 	put(from, testNow.Add(2*time.Minute), 5, "__name__", "load", "namespace", "shop")
 
-	var clock atomic.Int64
-	clock.Store(testNow.Unix())
-	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(now)
-	var cycles atomic.Int64
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
-		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := ConfigLoader("rules.yaml", []byte(queueRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loop.SetRules(rules); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	waitUntil(t, "first cycle", loop.Ready)
+	c := runClockedLoop(t, reg, emb, queueRules)
+	store, m := c.store, c.metrics
 
 	served := func(metric, ns string) (float64, error) {
 		t.Helper()
@@ -147,11 +119,7 @@ func TestQueueAndScheduleServing(t *testing.T) {
 		t.Errorf("foresight_queue_backlog = %v, want 600", got)
 	}
 
-	step := func() {
-		c := cycles.Load()
-		clock.Add(60)
-		waitUntil(t, "next cycle", func() bool { return cycles.Load() > c+1 })
-	}
+	step := func() { c.advance(t, time.Minute, 2) }
 	step() // t0+1m: a job waits in idle; the event is over.
 	expect("t0+1m", "worker_demand", "idle", 1)
 	expect("t0+1m", "bounded_load", "shop", 12)
