@@ -71,6 +71,9 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	put(from, testNow.Add(-3*time.Minute), 1, "__name__", "arrivals", "namespace", "quiet", "queue", "q")
 	put(testNow.Add(-2*time.Minute), testNow, 0, "__name__", "arrivals", "namespace", "quiet", "queue", "q")
 	put(from, testNow, 0, "__name__", "backlog", "namespace", "quiet", "queue", "q")
+	// frozen: the backlog exporter stopped 10 minutes ago (staleAfter 5m).
+	put(from, testNow, 0, "__name__", "arrivals", "namespace", "frozen", "queue", "q")
+	put(from, testNow.Add(-10*time.Minute), 0, "__name__", "backlog", "namespace", "frozen", "queue", "q")
 	// blind: arrivals but no backlog series: stale, never zero.
 	put(from, testNow.Add(2*time.Minute), 0, "__name__", "arrivals", "namespace", "blind", "queue", "q")
 	put(from, testNow.Add(2*time.Minute), 5, "__name__", "load", "namespace", "shop")
@@ -100,8 +103,10 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	expect("t0", "worker_demand", "drained", 1)
 	expect("t0", "worker_demand", "quiet", 1)
 	var stale *StaleError
-	if v, err := served("worker_demand", "blind"); !errors.As(err, &stale) {
-		t.Errorf("queue without a backlog: served %v, %v; want a StaleError", v, err)
+	for _, ns := range []string{"blind", "frozen"} {
+		if v, err := served("worker_demand", ns); !errors.As(err, &stale) {
+			t.Errorf("%s: queue without a fresh backlog: served %v, %v; want a StaleError", ns, v, err)
+		}
 	}
 	// 5 * 2 (event) = 10, floors 15 and 100 (12:00 UTC is 13:00 in Berlin: that
 	// window is over), ceiling 12: the ceiling wins.
