@@ -5,11 +5,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/prometheus/prometheus/model/labels"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // TestDeployRuleExamples parses every shipped example in deploy/rules/.
@@ -213,5 +216,48 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("evaluated %d example rules, want %d", seen, len(want))
+	}
+}
+
+// TestQueueHPAExamples decodes deploy/adapter/examples/hpa-queue.yaml strictly
+// as autoscaling/v2 HPAs and checks that each scales to zero on a metric a
+// queue rule of deploy/rules serves, with target AverageValue 1.
+func TestQueueHPAExamples(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "adapter", "examples", "hpa-queue.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueRules := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "rules", "*.yaml"))
+	for _, path := range files {
+		f, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Rules {
+			if r.Queue != nil {
+				queueRules[r.Name] = true
+			}
+		}
+	}
+	seen := 0
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if err := sigsyaml.UnmarshalStrict([]byte(doc), &h); err != nil {
+			t.Fatalf("HPA %d: %v", seen, err)
+		}
+		seen++
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 0 || len(h.Spec.Metrics) != 1 {
+			t.Errorf("%s: want minReplicas 0 and one metric", h.Name)
+			continue
+		}
+		m := h.Spec.Metrics[0]
+		if m.Type != autoscalingv2.ExternalMetricSourceType || m.External == nil || !queueRules[m.External.Metric.Name] ||
+			m.External.Target.Type != autoscalingv2.AverageValueMetricType || m.External.Target.AverageValue.String() != "1" {
+			t.Errorf("%s: metric %+v, want an External queue rule's metric with target AverageValue 1", h.Name, m)
+		}
+	}
+	if seen != len(queueRules) {
+		t.Errorf("%d HPAs for %d queue rules", seen, len(queueRules))
 	}
 }
