@@ -173,6 +173,7 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 				t.Errorf("%s: result %v, want a series %v = %v", r.Name, res, w.labels, w.value)
 			}
 			if r.Queue != nil && match != nil {
+				res0 := res
 				// The backlog series must carry the arrival series' labels exactly.
 				bq, err := source.RenderQuery(r.Queue.Backlog, ms)
 				if err != nil {
@@ -188,8 +189,19 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 					t.Errorf("%s: backlog = %v, %v; want %v = %v", r.Name, res, err, match.Labels, wb)
 				}
 				if r.Name == "emails_worker_demand" {
+					// An empty (deleted) list with no worker running: backlog and
+					// arrivals read 0, not no data (which would hold the HPA).
 					if v, found := got[`{namespace="quiet", queue="emails"}`]; !found || v != 0 {
 						t.Errorf("%s: backlog of an empty (deleted) list = %v, %v; want 0", r.Name, v, found)
+					}
+					quiet := false
+					for _, s := range res0 {
+						if s.Labels.String() == `{namespace="quiet", queue="emails"}` {
+							quiet = s.Samples[len(s.Samples)-1].V == 0
+						}
+					}
+					if !quiet {
+						t.Errorf("%s: arrivals without workers = %v, want a 0 for namespace quiet", r.Name, res0)
 					}
 				}
 			}
