@@ -61,9 +61,9 @@ func (d *decoder) schedule(n *yaml.Node, path string) []schedule.Window {
 				if name == "" {
 					return
 				}
-				loc, err := time.LoadLocation(name)
-				if err != nil || name == "Local" {
-					d.Errorf(n, p, "unknown IANA time zone %q (e.g. Europe/Berlin, UTC)", name)
+				loc, err := schedule.LoadLocation(name)
+				if err != nil {
+					d.Errorf(n, p, "%v", err)
 					return
 				}
 				w.Location = loc

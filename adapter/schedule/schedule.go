@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // time zones resolve in images without /usr/share/zoneinfo
 )
@@ -219,4 +220,27 @@ func ParseClock(s string) (int, error) {
 		return 0, fmt.Errorf("must be between 00:00 and 24:00, got %q", s)
 	}
 	return h*60 + m, nil
+}
+
+// locations caches loaded time zones by name: the IANA database bounds it
+// (a few hundred zones), and a rule loaded twice then holds the very same
+// *time.Location, so that reloading an unchanged rule file leaves it equal
+// (reflect.DeepEqual) to the running rule even across a zone's transition.
+var locations sync.Map // name -> *time.Location
+
+// LoadLocation returns the IANA time zone name, "UTC" included; "Local" and
+// "" are refused: a rule's windows must not depend on the host's zone.
+func LoadLocation(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("unknown IANA time zone %q (e.g. Europe/Berlin, UTC)", name)
+	}
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown IANA time zone %q (e.g. Europe/Berlin, UTC)", name)
+	}
+	actual, _ := locations.LoadOrStore(name, loc)
+	return actual.(*time.Location), nil
 }

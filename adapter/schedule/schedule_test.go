@@ -178,3 +178,18 @@ func FuzzWindow(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadLocation(t *testing.T) {
+	a, err := LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := LoadLocation("Europe/Berlin"); a != b {
+		t.Error("two loads of a zone return different locations: a reloaded rule would differ from the running one")
+	}
+	for _, bad := range []string{"", "Local", "Europe/Berlim", "../etc/passwd"} {
+		if _, err := LoadLocation(bad); err == nil {
+			t.Errorf("LoadLocation(%q) accepted", bad)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -133,4 +134,20 @@ func TestQueueAndScheduleServing(t *testing.T) {
 	}
 	step() // t0+2m: drained, but within the cool-down: one worker stays.
 	expect("t0+2m", "worker_demand", "idle", 1)
+}
+
+// TestScheduleRulesReloadEqual checks that loading the same rule file twice
+// gives equal rules, so that a reload keeps the running workers' state.
+func TestScheduleRulesReloadEqual(t *testing.T) {
+	a, err := ConfigLoader("rules.yaml", []byte(queueRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ConfigLoader("rules.yaml", []byte(queueRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Error("the same rule file loaded twice gives different rules")
+	}
 }
