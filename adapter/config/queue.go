@@ -86,6 +86,9 @@ func (q *Queue) validate(p string, r *Rule, add func(field, format string, args 
 	if !(q.Params.Throughput > 0) {
 		add(at("throughput"), "required: the items one worker processes per second, > 0")
 	}
+	if r.API == APIPods {
+		add(p, "a queue rule serves one worker demand per queue for an HPA with minReplicas 0, which needs an Object or External metric: use api external or object")
+	}
 	if r.Shadow != nil {
 		add(p, "the shadow evaluation simulates load-based scaling, not queue workers: drop shadow or queue")
 	}

@@ -94,6 +94,10 @@ func TestParseScheduleEventsQueueErrors(t *testing.T) {
 		{"queue without throughput", rep("    throughput: 5\n", ""), []string{`rules.yaml:21: rules[0].queue.throughput: required`}},
 		{"backlog drops the namespace", rep("max by (namespace, queue) (redis_key_size", "max by (queue) (redis_key_size"),
 			[]string{`rules.yaml:22: rules[0].queue.backlog: its aggregation drops the namespace label`}},
+		{"queue on the pods API", rep("  queue:\n", "  api: pods\n  queue:\n"),
+			[]string{`rules.yaml:22: rules[0].queue: a queue rule serves one worker demand per queue`}},
+		{"queue with shadow", rep("  queue:\n", "  shadow: {strategies: [reactive, auto]}\n  queue:\n"),
+			[]string{`rules.yaml:22: rules[0].queue: the shadow evaluation simulates load-based scaling`}},
 		{"wake lead past the horizon", rep("    coolDown: 0s\n", "    coolDown: 0s\n    wakeLead: 10m\n"),
 			[]string{`rules.yaml:26: rules[0].queue.wakeLead: must not exceed forecast.horizon 5m`}},
 	} {
