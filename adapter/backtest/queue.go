@@ -12,6 +12,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/queue"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
@@ -61,6 +62,9 @@ type QueueOptions struct {
 	ActivationThreshold float64
 	// KEDACoolDown is the KEDA-like strategy's cool-down (KEDA's cooldownPeriod).
 	KEDACoolDown time.Duration
+	// Schedule bounds the value the adapter's strategies (reactive-backlog,
+	// predictive, always-on) serve at each sync, at the trace's time.
+	Schedule schedule.Schedule
 }
 
 // DefaultQueueOptions returns a queue backtest's defaults: 1 item/s per
@@ -243,6 +247,7 @@ func simulateQueue(ctx context.Context, samples []Sample, predicted []float64, o
 			in.Predicted = predicted[idx]
 		}
 		v, _ := tracker.Demand(o.Params, in)
+		v, _ = o.Schedule.Apply(time.Unix(t, 0), v)
 		pods.Scale(t, ctl.Sync(t, v).Desired)
 	}
 	if waitFrom >= 0 {

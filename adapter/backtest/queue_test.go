@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 )
 
 // dailyBatch is 4 days of one-minute arrival rates: 2 items/s from 09:00 to
@@ -69,6 +70,29 @@ func TestRunQueueStrategies(t *testing.T) {
 		t.Errorf("table: %v\n%s", err, buf.String())
 	}
 	t.Logf("\n%s", buf.String())
+}
+
+// TestRunQueueSchedule checks that a schedule floor on the adapter's
+// strategies warms workers up for the batch: no cold wake for reactive either.
+func TestRunQueueSchedule(t *testing.T) {
+	o := DefaultQueueOptions()
+	o.Model = forecast.ModelSeasonalNaive
+	o.Params.Throughput = 0.5
+	one := 1.0
+	o.Schedule = schedule.Schedule{Windows: []schedule.Window{{Start: 8*60 + 55, End: 9*60 + 5, Min: &one}}}
+	rep, err := RunQueue(context.Background(), dailyBatch(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Strategies {
+		want := 0
+		if s.Name == QueueKEDA {
+			want = 2 // KEDA does not run the adapter's schedule
+		}
+		if s.ColdWakes != want {
+			t.Errorf("%s: %d cold wakes with a floor of 1 from 08:55, want %d", s.Name, s.ColdWakes, want)
+		}
+	}
 }
 
 func TestRunQueueRejects(t *testing.T) {

@@ -49,7 +49,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
-	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time")
+	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
 	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
 	// A worker throughput switches the backtest to its queue mode.
 	qo := backtest.DefaultQueueOptions()
@@ -97,6 +97,11 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("%w: %s has no rule %q", errUsage, *rulesFile, *ruleName)
 		}
 		opts.Schedule = r.ScheduleSpec()
+		qo.Schedule = opts.Schedule
+		if r.Queue != nil && qo.Params.Throughput == 0 {
+			// A queue rule's own parameters switch to queue mode.
+			qo.Params = r.Queue.Params
+		}
 	}
 
 	samples, err := readTrace(*input)

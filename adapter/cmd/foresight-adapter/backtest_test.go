@@ -290,6 +290,28 @@ func TestBacktestQueueMode(t *testing.T) {
 			t.Errorf("%s: %v of the time at zero with --min-replicas 0", s.Name, s.Zero)
 		}
 	}
+	// A queue rule's settings switch to queue mode, its schedule included:
+	// a floor of 1 from 08:55 leaves no cold wake to reactive-backlog.
+	rules := filepath.Join(dir, "rules.yaml")
+	writeTestFile(t, rules, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: demand
+    query: sum by (namespace, queue) (rate(jobs_total{<<.LabelMatchers>>}[2m]))
+    queue: {backlog: 'sum by (namespace, queue) (jobs_waiting{<<.LabelMatchers>>})', throughput: 0.5}
+    schedule: [{start: "08:55", end: "09:05", min: 1}]
+`), 0o600)
+	stdout, _ = runCLI(t, "backtest", "--input", path, "--rules", rules, "--rule", "demand", "--min-replicas", "0",
+		"--model", "seasonal-naive", "--startup", "60s", "--warmup", "36h", "--json")
+	rep.Strategies = nil
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Strategies) != 4 {
+		t.Fatalf("--rules with a queue rule: %v\n%s", err, stdout)
+	}
+	for _, s := range rep.Strategies {
+		if s.Name == "reactive-backlog" && s.ColdWakes != 0 {
+			t.Errorf("reactive-backlog under the rule's schedule: %d cold wakes, want 0", s.ColdWakes)
+		}
+	}
 	var out, errOut bytes.Buffer
 	if code := dispatch(context.Background(), []string{"backtest", "--input", path, "--queue-throughput", "-1"}, &out, &errOut); code != 2 {
 		t.Errorf("negative throughput: exit %d, want 2", code)
