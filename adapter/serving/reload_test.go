@@ -68,8 +68,15 @@ func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Emb
 		t.Fatal(err)
 	}
 	store := NewStore(func() time.Time { return testNow })
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+	loop := startTestLoop(t, LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return testNow }, Interval: interval})
+	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
+}
+
+// startTestLoop runs a loop with options o until the test ends.
+func startTestLoop(t *testing.T, o LoopOptions) *Loop {
+	t.Helper()
+	loop, err := NewLoop(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +84,7 @@ func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Emb
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
+	return loop
 }
 
 func (tl *testLoop) worker(name string) *worker {
