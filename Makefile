@@ -128,6 +128,7 @@ e2e: prometheus
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/schedule -run '^$$' -fuzz FuzzWindow -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/config/promadapter -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
