@@ -9,7 +9,7 @@ BIN       := $(CURDIR)/bin
 TEST_TIMEOUT ?= 30m
 
 .PHONY: all build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule bench-adapter clean
+	dashboards dashboards-preview prometheusrule charts-golden bench-adapter clean
 
 all: build
 
@@ -17,12 +17,13 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./adapter/cmd/foresight-adapter ./sidecars/cmd/foresight-xds
 
-## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
+## test: unit, integration (real Prometheus, real gRPC xDS clients), chart and rule tests
 test: test-go test-rules
 
 test-go:
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
 	cd hack/e2e && $(GO) test ./internal/...
+	cd hack/charts && $(GO) test -count=1 ./...
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules:
@@ -40,6 +41,7 @@ lint: vet fmt-check $(GOLANGCI)
 vet:
 	$(GO) vet -tags integration ./...
 	cd hack/e2e && $(GO) vet -tags e2e ./...
+	cd hack/charts && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
@@ -80,6 +82,10 @@ dashboards:
 dashboards-preview:
 	$(GO) run ./dashboards/cmd/preview --out $(CACHE)/dashboards-preview
 	@echo "previews in $(CACHE)/dashboards-preview"
+
+## charts-golden: rewrite the Helm charts' golden renders (hack/charts/testdata/golden)
+charts-golden:
+	cd hack/charts && $(GO) test -count=1 -run TestGolden . -update
 
 ## prometheusrule: regenerate deploy/prometheusrule from the rule files in rules/
 prometheusrule:
