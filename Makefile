@@ -44,7 +44,7 @@ vet:
 	cd hack/charts && $(GO) vet ./...
 
 fmt-check:
-	@out=$$(gofmt -l adapter sidecars rules dashboards hack); \
+	@out=$$(gofmt -l adapter sidecars internal rules dashboards hack); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
 $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
@@ -67,12 +67,12 @@ fuzz:
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParseCSV -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParsePriceCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./dashboards/preview -run '^$$' -fuzz FuzzReadTrace -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go
 dashboards:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // Options configure a backtest. Start from DefaultOptions.
@@ -136,7 +137,7 @@ type Result struct {
 	TickSeconds int64
 }
 
-// Run backtests samples (time-ordered, as ParseCSV returns them).
+// Run backtests samples (time-ordered, as trace.Parse returns them).
 func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
@@ -147,7 +148,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	step := opts.Step
 	if step == 0 {
 		var err error
-		if step, err = InferStep(samples); err != nil {
+		if step, err = trace.InferStep(samples); err != nil {
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
 	}

@@ -188,7 +188,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	zero := []Sample{{0, 0}, {60, 0}, {120, 0}}
+	zero := []Sample{{TS: 0, Value: 0}, {TS: 60, Value: 0}, {TS: 120, Value: 0}}
 	if _, err := Run(context.Background(), zero, quickOptions()); err == nil || !strings.Contains(err.Error(), "p99") {
 		t.Errorf("all-zero trace: error %v, want one about the p99 load", err)
 	}

@@ -2,8 +2,6 @@ package backtest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,18 +22,9 @@ func BenchmarkBacktest16DaysGenerated(b *testing.B) {
 }
 
 // BenchmarkBacktest16DaysReal backtests crane-input1 (16 days, one minute)
-// from ../shared/traces when present.
+// from testdata/traces.
 func BenchmarkBacktest16DaysReal(b *testing.B) {
-	path := filepath.Join(tracesDir(b), "crane-input1.csv")
-	f, err := os.Open(path)
-	if err != nil {
-		b.Skipf("trace absent: %v", err)
-	}
-	samples, err := ParseCSV(f, path)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	samples := readTrace(b, "crane-input1")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Run(context.Background(), samples, DefaultOptions()); err != nil {

@@ -30,14 +30,13 @@ import (
 const minCostSaving = 0.05
 
 func TestRealTracesCostWeighting(t *testing.T) {
-	dir := tracesDir(t)
 	names := periodicTraces
 	if only := os.Getenv("FORESIGHT_COST_TRACES"); only != "" {
 		names = filepath.SplitList(only)
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			rep := runCostTrace(t, dir, name)
+			rep := runCostTrace(t, name)
 			for _, s := range rep.Strategies {
 				t.Logf("%s %-13s target %.2f  $%.2f  pod-min %.0f  under-min %.0f  actions %d",
 					name, s.Name, s.Target, s.Dollars, s.PodMinutes, s.UnderProvisionedMinutes, s.ScalingActions)
@@ -67,18 +66,9 @@ func TestRealTracesCostWeighting(t *testing.T) {
 	}
 }
 
-func runCostTrace(t *testing.T, dir, name string) CostReport {
+func runCostTrace(t *testing.T, name string) CostReport {
 	t.Helper()
-	path := filepath.Join(dir, name+".csv")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("open trace: %v", err)
-	}
-	defer f.Close()
-	samples, err := ParseCSV(f, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	samples := readTrace(t, name)
 	prices, err := DayNightPrices(samples[0].TS, samples[len(samples)-1].TS, 2, 1, 8, 20)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 func TestParsePriceCSV(t *testing.T) {
@@ -39,7 +40,7 @@ func TestParsePriceCSVBadRows(t *testing.T) {
 		{"ts,7\n", `p.csv:1: header has a non-name second field "7"`},
 		{"ts,price\n", "p.csv: no data rows"},
 		{"100,1,2\n", "p.csv:1: want 2 fields (ts,price), got 3"},
-		{"100,1\n" + strings.Repeat("9", maxLineBytes+1) + "\n", "p.csv:2: line longer than"},
+		{"100,1\n" + strings.Repeat("9", trace.MaxLineBytes+1) + "\n", "p.csv:2: line longer than"},
 	} {
 		_, err := ParsePriceCSV(strings.NewReader(tc.in), "p.csv")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -125,7 +126,7 @@ func TestMixSpotPrices(t *testing.T) {
 // TestTimelineDollarsByHand checks the dollar accounting on a tiny timeline:
 // 60 s step, sync 60 s, no start-up delay, so one tick per sample.
 func TestTimelineDollarsByHand(t *testing.T) {
-	samples := []Sample{{0, 1}, {60, 1}, {120, 1}, {180, 1}, {300, 1}}
+	samples := []Sample{{TS: 0, Value: 1}, {TS: 60, Value: 1}, {TS: 120, Value: 1}, {TS: 180, Value: 1}, {TS: 300, Value: 1}}
 	tl, err := NewTimeline(samples, TimelineConfig{Step: time.Minute, Capacity: 1,
 		HPA: hpa.Config{MaxReplicas: 10, SyncPeriod: time.Minute}})
 	if err != nil {

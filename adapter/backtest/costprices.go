@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"time"
+
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // PricePoint is one row of a price series: from Unix second TS on, a replica
@@ -23,7 +25,7 @@ type PricePoint struct {
 // whole seconds and strictly increasing; prices must be finite and not
 // negative. Errors name the source, line and field.
 func ParsePriceCSV(r io.Reader, name string) ([]PricePoint, error) {
-	rows, err := parseTwoColumns(r, name, "price", func(p float64) string {
+	rows, err := trace.ParseColumn(r, name, "price", func(p float64) string {
 		if math.IsNaN(p) || math.IsInf(p, 0) || p < 0 {
 			return "must be finite and not negative"
 		}

@@ -6,13 +6,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 )
 
-// The targets on the real traces of ../shared/traces, with the
+// The targets on the real traces of testdata/traces, with the
 // default settings (p99 needs 20 pods, 120 s start-up, horizon 5m, 2 days of
 // warm-up, reactive baseline at 70%):
 //   - periodic traces: predictive scaling at a higher target saves at least
@@ -29,10 +27,9 @@ var (
 const minMedianSaving = 0.15
 
 func TestRealTracesMeetTargets(t *testing.T) {
-	dir := tracesDir(t)
 	savings := make([]float64, 0, len(periodicTraces))
 	for _, name := range periodicTraces {
-		rep := runTrace(t, dir, name)
+		rep := runTrace(t, name)
 		p := rep.Predictive
 		saving := math.Inf(-1)
 		if p.MeetsSafety {
@@ -50,7 +47,7 @@ func TestRealTracesMeetTargets(t *testing.T) {
 		t.Errorf("median saving on periodic traces %.1f%%, want >= %.0f%% (per trace: %v)", 100*m, 100*minMedianSaving, percents(savings))
 	}
 	for _, name := range nonPeriodicTraces {
-		rep := runTrace(t, dir, name)
+		rep := runTrace(t, name)
 		rc := rep.Predictive.Reverse
 		t.Logf("%s: predictive at %.0f%% (%.0f pod-min, %.0f under-min); reactive at %.0f%% (%.0f pod-min, %.0f under-min, matched %v): ratio %.3f",
 			name, 100*rc.PredictiveTarget, rc.PredictivePodMinutes, rc.PredictiveUnderProvisionedMinutes,
@@ -65,19 +62,9 @@ func TestRealTracesMeetTargets(t *testing.T) {
 	}
 }
 
-func runTrace(t *testing.T, dir, name string) Report {
+func runTrace(t *testing.T, name string) Report {
 	t.Helper()
-	path := filepath.Join(dir, name+".csv")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("open trace: %v", err)
-	}
-	defer f.Close()
-	samples, err := ParseCSV(f, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), samples, DefaultOptions())
+	res, err := Run(context.Background(), readTrace(t, name), DefaultOptions())
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

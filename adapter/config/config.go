@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -42,8 +43,8 @@ type File struct {
 	// Rules are the metric rules, in file order.
 	Rules []Rule
 
-	// pos maps a field path ("rules[1].forecast.quantile") to its line in the file.
-	pos map[string]int
+	// lines maps a field path ("rules[1].forecast.quantile") to its line in the file.
+	lines strictyaml.Lines
 }
 
 // API names the metrics API a rule's metric is served on.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 const validFile = `apiVersion: foresight.dev/v1alpha1
@@ -110,6 +111,9 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"rules.yaml: file is empty"}},
 		{"syntax", "apiVersion: [\n", []string{"rules.yaml:1: invalid YAML"}},
+		// yaml.v3 names line 13, where the forecast mapping starts.
+		{"syntax at its line", replaceLine(t, "    staleAfter: 3m", "   staleAfter: 3m"),
+			[]string{"rules.yaml:21: invalid YAML: did not find expected key"}},
 		{"two documents", validFile + "---\nkind: x\n", []string{"rules.yaml:22: more than one YAML document"}},
 		{"not a mapping", "- a\n", []string{"rules.yaml:1: must be a mapping, got a list"}},
 		{"unknown top-level key", validFile + "source:\n  url: x\n", []string{"rules.yaml:22: source: unknown field"}},
@@ -198,7 +202,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 // parseFails parses in as rules.yaml, checks that it fails with every
-// message of want, as *FieldErrors naming the file, and returns the error.
+// message of want, as *strictyaml.Errors naming the file, and returns the error.
 func parseFails(t *testing.T, in string, want []string) error {
 	t.Helper()
 	f, err := Parse([]byte(in), "rules.yaml")
@@ -210,10 +214,10 @@ func parseFails(t *testing.T, in string, want []string) error {
 			t.Errorf("error\n%v\nlacks\n%s", err, w)
 		}
 	}
-	// Every joined error is a *FieldError naming the file.
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Filename != "rules.yaml" {
-		t.Errorf("error %v is not a *FieldError for rules.yaml", err)
+	// Every joined error is a *strictyaml.Error naming the file.
+	var fe *strictyaml.Error
+	if !errors.As(err, &fe) || fe.File != "rules.yaml" {
+		t.Errorf("error %v is not a *strictyaml.Error for rules.yaml", err)
 	}
 	return err
 }
@@ -292,7 +296,7 @@ func TestDecodeAndValidationErrorsTogether(t *testing.T) {
 	want := []string{
 		`rules.yaml:6: rules[1].name: must be a string, got integer "42" (quote it)`,
 		"rules.yaml:15: rules[1].forecast.quantile: must be in (0,1), got 1.5",
-		"rules.yaml:20: rules[1].forecast.stepp: unknown field",
+		"rules.yaml:20: rules[1].forecast.stepp: unknown field (known: history, horizon, model, quantile, reactiveFloor, refitInterval, staleAfter, step)",
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant (sorted by line, name not also reported as required):\n%s", got, strings.Join(want, "\n"))

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/foresight-dev/foresight/adapter/cost"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 // Cost is a rule's cost weighting (DESIGN.md section 4): the rule serves
@@ -70,73 +71,45 @@ func (d *decoder) cost(n *yaml.Node, path string) *Cost {
 	// positive decodes a number that must be > 0: zero would read as "unset".
 	positive := func(dst *float64) func(*yaml.Node, string) {
 		return func(n *yaml.Node, path string) {
-			before := len(d.errs)
-			if *dst = d.float(n, path); *dst <= 0 && len(d.errs) == before {
-				d.errorf(n.Line, path, "must be > 0, got %v", *dst)
+			before := len(d.Errs)
+			if *dst = d.Float(n, path); *dst <= 0 && len(d.Errs) == before {
+				d.Errorf(n, path, "must be > 0, got %v", *dst)
 				*dst = 0
 			}
 		}
 	}
-	d.mapping(n, path, map[string]func(*yaml.Node, string){
-		"pods":              func(n *yaml.Node, path string) { c.Pods = d.str(n, path) },
+	d.Mapping(n, path, map[string]func(*yaml.Node, string){
+		"pods":              func(n *yaml.Node, path string) { c.Pods = d.String(n, path) },
 		"capacity":          positive(&p.Capacity),
 		"targetUtilization": positive(&p.TargetUtilization),
 		"elasticity": func(n *yaml.Node, path string) {
-			before := len(d.errs)
-			if p.Elasticity = d.float(n, path); p.Elasticity == 0 && len(d.errs) == before {
-				d.errorf(n.Line, path, "must be > 0 (0 would make the weighting cost-blind: drop the cost section instead)")
+			before := len(d.Errs)
+			if p.Elasticity = d.Float(n, path); p.Elasticity == 0 && len(d.Errs) == before {
+				d.Errorf(n, path, "must be > 0 (0 would make the weighting cost-blind: drop the cost section instead)")
 			}
 		},
 		"minUtilization":       positive(&p.MinUtilization),
 		"maxUtilization":       positive(&p.MaxUtilization),
-		"referencePrice":       func(n *yaml.Node, path string) { p.ReferencePrice = d.float(n, path) },
-		"interruptionDiscount": func(n *yaml.Node, path string) { p.InterruptionDiscount = d.float(n, path) },
+		"referencePrice":       func(n *yaml.Node, path string) { p.ReferencePrice = d.Float(n, path) },
+		"interruptionDiscount": func(n *yaml.Node, path string) { p.InterruptionDiscount = d.Float(n, path) },
 		"priceHold":            func(n *yaml.Node, path string) { c.PriceHold = d.duration(n, path) },
 		"referenceWindow":      func(n *yaml.Node, path string) { c.ReferenceWindow = d.duration(n, path) },
 		"staticPrices": func(n *yaml.Node, path string) {
-			items := d.sequence(n, path)
+			items := d.Sequence(n, path)
 			c.StaticPrices = make([]cost.StaticPrice, len(items))
 			for i, item := range items {
 				sp := &c.StaticPrices[i]
 				sp.Hourly = math.NaN() // required
-				ip := fmt.Sprintf("%s[%d]", path, i)
-				d.mapping(item, ip, map[string]func(*yaml.Node, string){
-					"nodeLabels": func(n *yaml.Node, path string) { sp.NodeLabels = d.stringMap(n, path) },
-					"hourly":     func(n *yaml.Node, path string) { sp.Hourly = d.float(n, path) },
-					"spot":       func(n *yaml.Node, path string) { sp.Spot = d.boolean(n, path) },
+				ip := strictyaml.Item(path, i)
+				d.Mapping(item, ip, map[string]func(*yaml.Node, string){
+					"nodeLabels": func(n *yaml.Node, path string) { sp.NodeLabels = d.StringMap(n, path) },
+					"hourly":     func(n *yaml.Node, path string) { sp.Hourly = d.Float(n, path) },
+					"spot":       func(n *yaml.Node, path string) { sp.Spot, _ = d.Bool(n, path) },
 				})
 			}
 		},
 	})
 	return c
-}
-
-// stringMap decodes a mapping of strings to strings.
-func (d *decoder) stringMap(n *yaml.Node, path string) map[string]string {
-	n = d.resolve(n)
-	out := map[string]string{}
-	if isNull(n) {
-		return out
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n.Line, path, "must be a mapping, got %s", kindName(n))
-		return out
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.resolve(n.Content[i])
-		child := path + "." + k.Value
-		if k.Kind != yaml.ScalarNode || k.Value == "<<" {
-			d.errorf(k.Line, path, "keys must be strings")
-			continue
-		}
-		if _, dup := out[k.Value]; dup {
-			d.errorf(k.Line, child, "duplicate field")
-			continue
-		}
-		d.pos[child] = k.Line
-		out[k.Value] = d.str(n.Content[i+1], child)
-	}
-	return out
 }
 
 // Defaults fills the cost section's unset fields.

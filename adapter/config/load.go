@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
+
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 // Load reads, parses, defaults and validates the rule file at path.
@@ -18,65 +18,45 @@ func Load(path string) (*File, error) {
 }
 
 // Parse decodes a rule file strictly, applies defaults and validates it.
-// filename only labels error messages. On failure the error joins every
-// problem found (each a *FieldError, see errors.Join), sorted by line, not
-// just the first: decoding problems (unknown keys, wrong types) and validation
-// problems of the fields that did decode.
+// filename only labels error messages. On failure the error is a
+// strictyaml.Errors of every problem found (each a *strictyaml.Error naming
+// file, line and field path), sorted by line, not just the first: decoding
+// problems (unknown keys, wrong types) and validation problems of the fields
+// that did decode.
 func Parse(data []byte, filename string) (*File, error) {
 	f, errs := decode(data, filename)
 	if f == nil {
-		return nil, errors.Join(errs...)
+		return nil, errs.Err()
 	}
 	f.Defaults()
-	if verr := f.Validate(); verr != nil {
-		// A field that failed to decode is zero; do not report it twice.
-		bad := map[string]bool{}
-		for _, e := range errs {
-			var fe *FieldError
-			if errors.As(e, &fe) {
-				bad[fe.Field] = true
-			}
-		}
-		verrs := []error{verr}
-		if j, ok := verr.(interface{ Unwrap() []error }); ok {
-			verrs = j.Unwrap()
-		}
-		for _, e := range verrs {
-			var fe *FieldError
-			if errors.As(e, &fe) && underBad(fe.Field, bad) {
-				continue
-			}
+	var verrs strictyaml.Errors
+	if err := f.Validate(); err != nil && !errors.As(err, &verrs) {
+		return nil, err
+	}
+	// A field that failed to decode is zero; do not report it twice.
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Path] = true
+	}
+	for _, e := range verrs {
+		if !underBad(e.Path, bad) {
 			errs = append(errs, e)
 		}
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errLine(errs[i]) < errLine(errs[j]) })
-		return nil, errors.Join(errs...)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
 // underBad reports whether field, or a section that holds it, failed to decode.
 func underBad(field string, bad map[string]bool) bool {
-	for field != "" {
+	for ; field != ""; field = strictyaml.Parent(field) {
 		if bad[field] {
 			return true
 		}
-		i := strings.LastIndexAny(field, ".[")
-		if i < 0 {
-			return false
-		}
-		field = field[:i]
 	}
 	return false
-}
-
-func errLine(err error) int {
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		return fe.Line
-	}
-	return 0
 }
 
 // Rule returns the rule named name, or nil.

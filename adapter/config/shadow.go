@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 // StrategyCostWeighted names the cost-weighted strategy in a shadow section:
@@ -76,22 +78,22 @@ const maxShadowStrategies = 8
 
 func (d *decoder) shadow(n *yaml.Node, path string) *Shadow {
 	s := &Shadow{}
-	d.mapping(n, path, map[string]func(*yaml.Node, string){
+	d.Mapping(n, path, map[string]func(*yaml.Node, string){
 		"strategies": func(n *yaml.Node, p string) {
-			for i, item := range d.sequence(n, p) {
-				s.Strategies = append(s.Strategies, d.str(item, fmt.Sprintf("%s[%d]", p, i)))
+			for i, item := range d.Sequence(n, p) {
+				s.Strategies = append(s.Strategies, d.String(item, strictyaml.Item(p, i)))
 			}
 		},
-		"serve":    func(n *yaml.Node, p string) { s.Serve = d.str(n, p) },
-		"capacity": func(n *yaml.Node, p string) { s.Capacity = d.float(n, p) },
-		"target":   func(n *yaml.Node, p string) { s.Target = d.float(n, p) },
+		"serve":    func(n *yaml.Node, p string) { s.Serve = d.String(n, p) },
+		"capacity": func(n *yaml.Node, p string) { s.Capacity = d.Float(n, p) },
+		"target":   func(n *yaml.Node, p string) { s.Target = d.Float(n, p) },
 		"windows": func(n *yaml.Node, p string) {
-			for i, item := range d.sequence(n, p) {
-				s.Windows = append(s.Windows, d.duration(item, fmt.Sprintf("%s[%d]", p, i)))
+			for i, item := range d.Sequence(n, p) {
+				s.Windows = append(s.Windows, d.duration(item, strictyaml.Item(p, i)))
 			}
 		},
-		"minReplicas": func(n *yaml.Node, p string) { s.MinReplicas = d.int32(n, p) },
-		"maxReplicas": func(n *yaml.Node, p string) { s.MaxReplicas = d.int32(n, p) },
+		"minReplicas": func(n *yaml.Node, p string) { s.MinReplicas = int32(d.Int(n, p, math.MinInt32, math.MaxInt32)) },
+		"maxReplicas": func(n *yaml.Node, p string) { s.MaxReplicas = int32(d.Int(n, p, math.MinInt32, math.MaxInt32)) },
 		"syncPeriod":  func(n *yaml.Node, p string) { s.SyncPeriod = d.duration(n, p) },
 		"startupDelay": func(n *yaml.Node, p string) {
 			s.StartupDelay, s.startupSet = d.zeroDuration(n, p), true
@@ -100,22 +102,9 @@ func (d *decoder) shadow(n *yaml.Node, path string) *Shadow {
 	return s
 }
 
-func (d *decoder) int32(n *yaml.Node, path string) int32 {
-	n, ok := d.scalar(n, path, "a whole number")
-	if !ok {
-		return 0
-	}
-	v, err := strconv.ParseInt(n.Value, 10, 32)
-	if n.Tag != "!!int" || err != nil {
-		d.errorf(n.Line, path, "must be a whole number, got %q", n.Value)
-		return 0
-	}
-	return int32(v)
-}
-
 // zeroDuration is duration that also accepts 0s.
 func (d *decoder) zeroDuration(n *yaml.Node, path string) time.Duration {
-	if r := d.resolve(n); r.Kind == yaml.ScalarNode && (r.Value == "0" || r.Value == "0s") {
+	if r := strictyaml.Resolve(n); r != nil && r.Kind == yaml.ScalarNode && (r.Value == "0" || r.Value == "0s") {
 		return 0
 	}
 	return d.duration(n, path)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/apimachinery/pkg/api/validate/content"
@@ -80,12 +80,12 @@ func (r *Rule) Defaults() {
 // name that is also a valid URL path segment of the metrics APIs.
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.:-]*$`)
 
-// Validate checks the file (after Defaults) and returns every problem found,
-// joined, each a *FieldError with the line of the offending field.
+// Validate checks the file (after Defaults) and returns every problem found as
+// a strictyaml.Errors sorted by line, each with the line of the offending field.
 func (f *File) Validate() error {
-	var errs []error
+	var errs strictyaml.Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Filename: f.Filename, Line: f.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &strictyaml.Error{File: f.Filename, Line: f.lines.Line(field), Path: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch f.APIVersion {
 	case APIVersion:
@@ -115,16 +115,16 @@ func (f *File) Validate() error {
 		}
 		r.validate(p, add)
 	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 // Validate checks one rule (after Defaults).
 func (r *Rule) Validate() error {
-	var errs []error
+	var errs strictyaml.Errors
 	r.validate("", func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Line: r.Line, Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &strictyaml.Error{Line: r.Line, Path: field, Msg: fmt.Sprintf(format, args...)})
 	})
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
@@ -318,19 +318,4 @@ func fmtDur(d time.Duration) string {
 		return modelDuration(d)
 	}
 	return d.String()
-}
-
-// line returns the line of field, or of its nearest ancestor that has one.
-func (f *File) line(field string) int {
-	for field != "" {
-		if l, ok := f.pos[field]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(field, ".[")
-		if i < 0 {
-			break
-		}
-		field = field[:i]
-	}
-	return f.pos[""] // the document's first line
 }

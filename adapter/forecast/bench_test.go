@@ -29,20 +29,10 @@ func diurnal(n int) series {
 	})
 }
 
-// benchSeries is crane-input1 when the shared traces exist, else a
-// generated 16-day one-minute series.
-func benchSeries(b *testing.B, name string) series {
-	if traceDir(b) != "" {
-		return loadTrace(b, name)
-	}
-	b.Logf("../shared/traces absent: using a generated 16-day series")
-	return diurnal(16 * 1440)
-}
-
 // BenchmarkFitChoose14Days: detecting seasons, fitting every candidate and
 // choosing by rolling-origin backtest for 14 days of one-minute history.
 func BenchmarkFitChoose14Days(b *testing.B) {
-	s := benchSeries(b, "crane-input1")
+	s := loadTrace(b, "crane-input1")
 	y, obs := s.dense()
 	n := 14 * 1440
 	y, obs = y[len(y)-n:], obs[len(obs)-n:]
@@ -77,13 +67,10 @@ func benchReplay(b *testing.B, s series) {
 
 // BenchmarkReplay16DaysOneMinute: a whole 16-day one-minute trace, Observe
 // and Serve every step, refits on schedule.
-func BenchmarkReplay16DaysOneMinute(b *testing.B) { benchReplay(b, benchSeries(b, "crane-input1")) }
+func BenchmarkReplay16DaysOneMinute(b *testing.B) { benchReplay(b, loadTrace(b, "crane-input1")) }
 
 // BenchmarkReplay15DaysFifteenSeconds: the 15-second trace (about 90,000 steps).
 func BenchmarkReplay15DaysFifteenSeconds(b *testing.B) {
-	if traceDir(b) == "" {
-		b.Skip("../shared/traces absent")
-	}
 	benchReplay(b, loadTrace(b, "crane-input15"))
 }
 

@@ -1,15 +1,13 @@
 package forecast
 
 import (
-	"bufio"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // series is a generated or loaded series: timestamps and values.
@@ -52,70 +50,22 @@ func replay(t testing.TB, st Settings, s series) []Forecast {
 	return out
 }
 
-// traceDir is <project root>/../shared/traces, or "" when absent.
-func traceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "traces")
-	if _, err := os.Stat(d); err != nil {
-		return ""
-	}
-	return d
-}
-
-// loadTrace reads a trace CSV (ts,value with a header) from the shared
-// traces, skipping the test when the folder is absent.
+// loadTrace reads the real load trace name (without .csv) from the
+// repository's testdata/traces.
 func loadTrace(t testing.TB, name string) series {
 	t.Helper()
-	d := traceDir(t)
-	if d == "" {
-		t.Skip("../shared/traces not found next to the project root: skipping real-trace test")
-	}
-	fh, err := os.Open(filepath.Join(d, name+".csv"))
+	rows, err := trace.ReadFile(filepath.Join("..", "..", "testdata", "traces", name+".csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
-	var s series
-	sc := bufio.NewScanner(fh)
-	line := 0
-	for sc.Scan() {
-		line++
-		a, b, ok := strings.Cut(sc.Text(), ",")
-		if !ok {
-			t.Fatalf("%s line %d: no comma", name, line)
-		}
-		ts, err := strconv.ParseInt(a, 10, 64)
-		if err != nil {
-			if line == 1 {
-				continue // header
-			}
-			t.Fatalf("%s line %d: %v", name, line, err)
-		}
-		v, err := strconv.ParseFloat(b, 64)
-		if err != nil {
-			t.Fatalf("%s line %d: %v", name, line, err)
-		}
-		s.ts = append(s.ts, ts)
-		s.vals = append(s.vals, v)
+	step, err := trace.InferStep(rows)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	s := series{ts: make([]int64, len(rows)), vals: make([]float64, len(rows)), step: step}
+	for i, r := range rows {
+		s.ts[i], s.vals[i] = r.TS, r.Value
 	}
-	s.step = time.Duration(s.ts[1]-s.ts[0]) * time.Second
 	return s
 }
 

@@ -12,67 +12,28 @@ import (
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
-	"github.com/foresight-dev/foresight/adapter/loadgen"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // traceSamples returns up to days of crane-input0 (or the trace named by
-// FORESIGHT_SHADOW_TRACE) from <project root>/../shared/traces, or, when the
-// traces are absent, a generated diurnal series with noise and bursts.
+// FORESIGHT_SHADOW_TRACE) from the repository's testdata/traces.
 func traceSamples(t *testing.T, days int) ([]backtest.Sample, string) {
 	t.Helper()
 	name := "crane-input0"
 	if n := os.Getenv("FORESIGHT_SHADOW_TRACE"); n != "" {
 		name = n
 	}
-	if dir := tracesDir(); dir != "" {
-		path := filepath.Join(dir, name+".csv")
-		if f, err := os.Open(path); err == nil {
-			defer f.Close()
-			samples, err := backtest.ParseCSV(f, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			end := samples[0].TS + int64(days)*86400
-			n := 0
-			for n < len(samples) && samples[n].TS <= end {
-				n++
-			}
-			return samples[:n], name
-		}
-	}
-	t.Logf("real traces absent: using a generated diurnal series")
-	p := loadgen.Default(100, 7)
-	start := time.Unix(1_700_000_000, 0).Truncate(time.Hour)
-	vals := p.Samples(start, start.Add(time.Duration(days)*24*time.Hour), time.Minute)
-	out := make([]backtest.Sample, len(vals))
-	for i, v := range vals {
-		out[i] = backtest.Sample{TS: start.Unix() + int64(i)*60, Value: v}
-	}
-	return out, "generated"
-}
-
-// tracesDir returns <project root>/../shared/traces or "" when absent.
-func tracesDir() string {
-	dir, err := os.Getwd()
+	samples, err := trace.ReadFile(filepath.Join("..", "..", "testdata", "traces", name+".csv"))
 	if err != nil {
-		return ""
+		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+	end := samples[0].TS + int64(days)*86400
+	n := 0
+	for n < len(samples) && samples[n].TS <= end {
+		n++
 	}
-	traces := filepath.Join(dir, "..", "shared", "traces")
-	if _, err := os.Stat(traces); err != nil {
-		return ""
-	}
-	return traces
+	return samples[:n], name
 }
 
 // TestShadowEqualsBacktest replays a real trace through an Evaluator with
@@ -86,7 +47,7 @@ func TestShadowEqualsBacktest(t *testing.T) {
 		days = 40 // past the gap of Jul 28-31 and the outage of Aug 1-3
 	}
 	samples, name := traceSamples(t, days)
-	step, err := backtest.InferStep(samples)
+	step, err := trace.InferStep(samples)
 	if err != nil {
 		t.Fatal(err)
 	}

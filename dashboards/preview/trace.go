@@ -1,15 +1,13 @@
 package preview
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // Load is a load series at a one-minute step.
@@ -22,73 +20,38 @@ type Load struct {
 	Source string
 }
 
-// ReadTrace reads a trace CSV (header ts,value; Unix seconds, any step), keeps its last
-// minutes, resamples to one minute (a gap carries the previous value forward; a gap is
-// not a zero) and scales it so that its 95th percentile is peak requests per second.
+// ReadTrace reads a trace CSV (package trace: ts,value, Unix seconds, any step), keeps
+// its last minutes, resamples to one minute (a gap carries the previous value forward; a
+// gap is not a zero) and scales it so that its 95th percentile is peak requests per second.
 func ReadTrace(path string, minutes int, peak float64) (Load, error) {
 	if minutes < 1 {
 		return Load{}, fmt.Errorf("read trace %s: want at least 1 minute, got %d", path, minutes)
 	}
-	f, err := os.Open(path)
+	pts, err := trace.ReadFile(path)
 	if err != nil {
-		return Load{}, fmt.Errorf("open trace: %w", err)
-	}
-	defer f.Close()
-	type point struct {
-		ts int64
-		v  float64
-	}
-	var pts []point
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if line == 1 || text == "" {
-			continue
-		}
-		ts, val, ok := strings.Cut(text, ",")
-		if !ok {
-			return Load{}, fmt.Errorf("%s:%d: want ts,value, got %q", path, line, text)
-		}
-		t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
-		if err != nil {
-			return Load{}, fmt.Errorf("%s:%d: ts: %w", path, line, err)
-		}
-		if t < 0 || t > maxUnixSeconds {
-			return Load{}, fmt.Errorf("%s:%d: ts %d is not a Unix time in seconds", path, line, t)
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return Load{}, fmt.Errorf("%s:%d: value %q is not a non-negative number", path, line, val)
-		}
-		pts = append(pts, point{t, v})
-	}
-	if err := sc.Err(); err != nil {
-		return Load{}, fmt.Errorf("read trace %s: %w", path, err)
+		return Load{}, err
 	}
 	if len(pts) < 2 {
 		return Load{}, fmt.Errorf("trace %s: fewer than 2 rows", path)
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].ts < pts[j].ts })
-	end := pts[len(pts)-1].ts / 60 * 60
+	end := pts[len(pts)-1].TS / 60 * 60
 	start := end - int64(minutes-1)*60
-	if start < pts[0].ts {
+	if start < pts[0].TS {
 		return Load{}, fmt.Errorf("trace %s spans less than %d minutes", path, minutes)
 	}
 	values := make([]float64, minutes)
 	j := 0
-	last := pts[0].v
+	last := pts[0].Value
 	for i := range values {
 		t := start + int64(i)*60
 		// Average the rows of this minute; with none, carry the last value forward.
 		sum, n := 0.0, 0
-		for j < len(pts) && pts[j].ts < t+60 {
-			if pts[j].ts >= t {
-				sum += pts[j].v
+		for j < len(pts) && pts[j].TS < t+60 {
+			if pts[j].TS >= t {
+				sum += pts[j].Value
 				n++
 			} else {
-				last = pts[j].v
+				last = pts[j].Value
 			}
 			j++
 		}
@@ -119,9 +82,6 @@ func Synthetic(minutes int, peak float64) Load {
 	_ = scale(values, peak) // generated values are finite and positive
 	return Load{Start: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), Values: values, Source: "synthetic diurnal load"}
 }
-
-// maxUnixSeconds is the last second of year 9999.
-const maxUnixSeconds = 253402300799
 
 // scale multiplies values so that their 95th percentile becomes peak.
 func scale(values []float64, peak float64) error {

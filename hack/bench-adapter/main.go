@@ -16,7 +16,7 @@
 //   - foresight's warm start: from process start until every series of the
 //     1,000-series rule answers, history loaded from Prometheus;
 //
-// and the ratios issue 3 judges. The data is written as one TSDB block with
+// and the ratios against the goals. The data is written as one TSDB block with
 // github.com/prometheus/prometheus/tsdb before Prometheus starts (samples run
 // to now+3h so that the peer's instant queries find a value all run long).
 // Both adapters of the closed-loop phases run at once and the phases
@@ -87,7 +87,7 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 50, "concurrent clients of the throughput phase")
 	flag.IntVar(&o.clientProcs, "client-procs", 1, "Go processors (GOMAXPROCS) of this load generator during the closed-loop phases, 0 for one per core: it shares the cores with the adapter it measures, and with a second processor it spent about a fifth more CPU per request (measured in alternating 6 s segments)")
 	var rates string
-	flag.StringVar(&rates, "rates", "250,1000", "requests per second of the open-loop phase, one run each in this order (issue 3 judges 1000)")
+	flag.StringVar(&rates, "rates", "250,1000", "requests per second of the open-loop phase, one run each in this order (the goal is judged at 1000)")
 	flag.IntVar(&o.conns, "open-loop-clients", 8, "client objects the open-loop requests are spread over")
 	flag.IntVar(&o.series, "series", 1000, "series of the latency, memory and warm-start phases (one namespace)")
 	flag.DurationVar(&o.history, "history", 14*24*time.Hour, "one-minute history of those series, and the rule's history")

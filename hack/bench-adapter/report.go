@@ -19,7 +19,7 @@ type report struct {
 	peerOne, peerMany           *result
 }
 
-// print writes the side-by-side summary and the ratios issue 3 judges.
+// print writes the side-by-side summary and the ratios against the adapter's latency and throughput goals.
 func (r *report) print(o options) {
 	fmt.Printf("\n== summary (same Prometheus, same data, same authn/authz, same client)\n")
 	fmt.Printf("%-52s %-34s %s\n", "", "foresight-adapter", "prometheus-adapter v0.12.0")
@@ -76,7 +76,7 @@ func (r *report) print(o options) {
 		}
 	}
 
-	fmt.Printf("\n== against issue 3's goals\n")
+	fmt.Printf("\n== against the goals\n")
 	if f, p := r.foresightOne, r.peerOne; f != nil {
 		fmt.Printf("1 client p99 %s (goal < 1 ms: %s)", round(f.q(0.99)), verdict(f.q(0.99) < time.Millisecond))
 		if p != nil {

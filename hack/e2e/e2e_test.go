@@ -81,10 +81,7 @@ var (
 
 func TestPredictiveHPALeadsReactive(t *testing.T) {
 	root := projectRoot(t)
-	tracePath := filepath.Join(root, "..", "shared", "traces", traceFile)
-	if _, err := os.Stat(tracePath); err != nil {
-		t.Skipf("trace %s not found (the traces live in ../shared/traces next to the project): %v", tracePath, err)
-	}
+	tracePath := filepath.Join(root, "testdata", "traces", traceFile)
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("prometheus not on PATH (apt-get install prometheus)")

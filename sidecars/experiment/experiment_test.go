@@ -67,8 +67,8 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 	for _, tc := range []struct {
 		name, edit, want string
 	}{
-		{"unknown field", "  duration: 10m\n", "exp.yaml:10: field durationn not found"},
-		{"bad duration", "  duration: 10m\n", `exp.yaml:10: invalid duration "ten"`},
+		{"unknown field", "  duration: 10m\n", "exp.yaml:10: spec.durationn: unknown field (known: duration, fault, guard, start, target)"},
+		{"bad duration", "  duration: 10m\n", `exp.yaml:10: spec.duration: invalid duration "ten"`},
 		{"zero duration", "  duration: 10m\n", "exp.yaml:10: spec.duration: required, > 0"},
 		{"both targets", "  target: {route: backend-checkout}\n", "exp.yaml:6: spec.target: exactly one of route and service"},
 		{"percent", "    abort: {httpStatus: 503, percent: 30}\n", "exp.yaml:8: spec.fault.abort.percent: must be 0..100"},
@@ -95,7 +95,17 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 			}
 		})
 	}
-	_, err := Parse([]byte(experimentsYAML+"---\n"+strings.SplitN(experimentsYAML, "---\n", 2)[0]), "exp.yaml")
+	// yaml.v3 names line 7, where the fault mapping starts.
+	_, err := Parse([]byte(strings.Replace(experimentsYAML, "  start: 2026-11-25T20:00:00Z", "   start: 2026-11-25T20:00:00Z", 1)), "exp.yaml")
+	if err == nil || err.Error() != "exp.yaml:9: invalid YAML: did not find expected key" {
+		t.Fatalf("syntax error: %v", err)
+	}
+	// Every document is checked, each error at its own line.
+	_, err = Parse([]byte(strings.Replace(experimentsYAML, "  duration: 1m\n", "  duration: 1m\n  gaurd: {}\n", 1)), "exp.yaml")
+	if err == nil || err.Error() != "exp.yaml:25: spec.gaurd: unknown field (known: duration, fault, guard, start, target)" {
+		t.Fatalf("error in the second document: %v", err)
+	}
+	_, err = Parse([]byte(experimentsYAML+"---\n"+strings.SplitN(experimentsYAML, "---\n", 2)[0]), "exp.yaml")
 	if err == nil || !strings.Contains(err.Error(), `experiment "checkout-abort" is declared twice (first on line 4)`) {
 		t.Fatalf("duplicate: %v", err)
 	}

@@ -7,17 +7,13 @@
 package experiment
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -83,49 +79,6 @@ func (e *Experiment) GuardInterval() time.Duration {
 	return e.Spec.Guard.Interval.D()
 }
 
-// Error is one problem in an experiment file, located by file and line.
-type Error struct {
-	// File is the file name.
-	File string
-	// Line is the 1-based line (0 when unknown).
-	Line int
-	// Path is the field path, e.g. "spec.duration".
-	Path string
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error renders "file:line: path: msg".
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File + ":")
-	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Line)
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Errors are all problems of a file.
-type Errors []*Error
-
-// Error joins the problems, one a line.
-func (es Errors) Error() string {
-	s := make([]string, len(es))
-	for i, e := range es {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
 // Load reads and parses an experiment file.
 func Load(path string) ([]*Experiment, error) {
 	data, err := os.ReadFile(path)
@@ -136,107 +89,53 @@ func Load(path string) ([]*Experiment, error) {
 }
 
 // Parse parses one or more FaultExperiment documents (separated by ---) strictly: unknown
-// fields, wrong kinds and invalid values are errors naming the file, line and field. The
-// experiments are validated on their own; ValidateAgainst checks them against a policy.
+// fields, wrong kinds and invalid values are errors naming the file, line and field path
+// (a strictyaml.Errors). Empty documents are skipped. The experiments are validated on their
+// own; ValidateAgainst checks them against a policy.
 func Parse(data []byte, file string) ([]*Experiment, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	nodes := yaml.NewDecoder(bytes.NewReader(data))
+	docs, err := strictyaml.Documents(data, file)
+	if err != nil {
+		return nil, err
+	}
 	var out []*Experiment
-	var errs Errors
+	var errs strictyaml.Errors
 	names := map[string]int{}
-	for {
+	for _, doc := range docs {
+		if strictyaml.IsNull(doc) {
+			continue
+		}
+		d := strictyaml.NewDecoder(file)
 		var e Experiment
-		err := dec.Decode(&e)
-		if errors.Is(err, io.EOF) {
-			break
+		if !d.Decode(doc, "", &e) {
+			errs = append(errs, d.Errs...)
+			continue
 		}
-		var doc yaml.Node
-		_ = nodes.Decode(&doc)
-		if err != nil {
-			errs = append(errs, yamlError(file, err))
-			break
-		}
-		lines := map[string]int{}
-		collectLines(&doc, "", lines)
 		for _, ve := range e.validate() {
-			ve.File, ve.Line = file, lineOf(lines, ve.Path)
+			ve.File, ve.Line = file, d.Lines.Line(ve.Path)
 			errs = append(errs, ve)
 		}
 		if n := e.Metadata.Name; n != "" {
+			line := d.Lines.Line("metadata.name")
 			if prev, dup := names[n]; dup {
-				errs = append(errs, &Error{File: file, Line: lineOf(lines, "metadata.name"), Path: "metadata.name",
+				errs = append(errs, &strictyaml.Error{File: file, Line: line, Path: "metadata.name",
 					Msg: fmt.Sprintf("experiment %q is declared twice (first on line %d)", n, prev)})
+			} else {
+				names[n] = line
 			}
-			names[n] = lineOf(lines, "metadata.name")
 		}
 		out = append(out, &e)
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-		return nil, errs
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// yamlError turns a YAML decoding error ("yaml: line 3: ...") into a located Error.
-func yamlError(file string, err error) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	line := 0
-	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
-		if i := strings.Index(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
-		}
-	}
-	return &Error{File: file, Line: line, Msg: msg}
-}
-
-// collectLines maps field paths ("spec.target.route") to the line they are written on.
-func collectLines(n *yaml.Node, path string, out map[string]int) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			collectLines(c, path, out)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := n.Content[i].Value
-			if path != "" {
-				p = path + "." + p
-			}
-			out[p] = n.Content[i].Line
-			collectLines(n.Content[i+1], p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			out[p] = c.Line
-			collectLines(c, p, out)
-		}
-	}
-}
-
-// lineOf is the line of path or of its nearest ancestor.
-func lineOf(lines map[string]int, path string) int {
-	for p := path; p != ""; {
-		if l, ok := lines[p]; ok {
-			return l
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i <= 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return 0
-}
-
 // validate checks the experiment on its own.
-func (e *Experiment) validate() []*Error {
-	var errs []*Error
+func (e *Experiment) validate() []*strictyaml.Error {
+	var errs []*strictyaml.Error
 	bad := func(path, format string, args ...any) {
-		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &strictyaml.Error{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	if e.APIVersion != policy.APIVersion {
 		bad("apiVersion", "must be %s, not %q", policy.APIVersion, e.APIVersion)

@@ -548,11 +548,11 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // UnmarshalYAML parses a duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string like \"5s\"", n.Line)
+		return fmt.Errorf("duration must be a string like \"5s\"")
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q (want e.g. \"250ms\", \"5s\")", n.Line, n.Value)
+		return fmt.Errorf("invalid duration %q (want e.g. \"250ms\", \"5s\")", n.Value)
 	}
 	*d = Duration(v)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -100,11 +101,11 @@ func TestParseErrors(t *testing.T) {
 		{"wrong api version", strings.Replace(minimal, "v1alpha1", "v2", 1),
 			[]string{`p.yaml:1: apiVersion: must be "foresight.dev/v1alpha1", not "foresight.dev/v2"`}},
 		{"not a number", svc("      appPort: eighty\n"),
-			[]string{`p.yaml:11: spec.services[0].appPort: must be a whole number 0..4294967295, not "eighty"`}},
+			[]string{`p.yaml:11: spec.services[0].appPort: must be a whole number, got "eighty"`}},
 		{"bad duration", svc("      timeout: 5 seconds\n"),
 			[]string{`p.yaml:11: spec.services[0].timeout: invalid duration "5 seconds"`}},
 		{"list expected", svc("      hosts: web.example.com\n"),
-			[]string{`p.yaml:11: spec.services[0].hosts: must be a list, not "web.example.com"`}},
+			[]string{`p.yaml:11: spec.services[0].hosts: must be a list, got string "web.example.com"`}},
 		{"duplicate key", svc("      port: 9090\n"),
 			[]string{"p.yaml:11: spec.services[0].port: duplicate field"}},
 		{"port range", strings.Replace(minimal, "port: 8080", "port: 70000", 1),
@@ -180,6 +181,20 @@ func TestParseErrors(t *testing.T) {
 			"p.yaml:13: spec.services[0].routes[0].redirect: set at least one of scheme, host, port, path, prefix",
 		}},
 		{"yaml syntax", "apiVersion: [\n", []string{"p.yaml:"}},
+		// yaml.v3 names line 6, where the list of services starts.
+		{"yaml syntax at its line", svc(`      retries:
+        on: [unavailable]
+        count: 2
+      outlierDetection:
+        consecutive5xx: 2
+    - name: api
+      port: 9090
+      endpoints:
+        - address: 10.0.0.2
+      timeout: 5s
+      routes:
+     - name: r
+`), []string{"p.yaml:22: invalid YAML: did not find expected '-' indicator"}},
 		{"empty", "", []string{"p.yaml: empty policy document"}},
 		{"two documents", minimal + "---\nkind: TrafficPolicy\n", []string{"p.yaml:11: more than one YAML document"}},
 	}
@@ -189,9 +204,9 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			var list policy.ErrorList
+			var list strictyaml.Errors
 			if !errors.As(err, &list) {
-				t.Fatalf("error %T is not an ErrorList: %v", err, err)
+				t.Fatalf("error %T is not a strictyaml.Errors: %v", err, err)
 			}
 			if len(list) != len(c.want) {
 				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(c.want), err)

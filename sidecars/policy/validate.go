@@ -3,11 +3,15 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 var (
@@ -35,7 +39,7 @@ func RetryCondition(c string) (known, grpc bool) {
 // validator collects errors with their source positions.
 type validator struct {
 	p    *Policy
-	errs ErrorList
+	errs strictyaml.Errors
 	// hosts maps every service's domain names to the service.
 	hosts map[string]string
 	// services indexes the services by name (the first of duplicates).
@@ -56,15 +60,16 @@ func (v *validator) serviceIndex(name string) int {
 func (v *validator) service(name string) *Service { return v.services[name] }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	fe := &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	fe := &strictyaml.Error{Path: path, Msg: fmt.Sprintf(format, args...)}
 	if v.p.src != nil {
 		fe.File = v.p.src.file
-		fe.Line = v.p.src.line(path)
+		fe.Line = v.p.src.lines.Line(path)
 	}
 	v.errs = append(v.errs, fe)
 }
 
-// Validate checks the (defaulted) policy and returns an ErrorList of every problem, or nil.
+// Validate checks the (defaulted) policy and returns a strictyaml.Errors of every problem
+// (located in the policy's file when it was parsed from one), or nil.
 func (p *Policy) Validate() error {
 	v := &validator{p: p, hosts: map[string]string{}, services: make(map[string]*Service, len(p.Spec.Services))}
 	for i := range p.Spec.Services {
@@ -80,11 +85,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	v.policy()
-	if len(v.errs) == 0 {
-		return nil
-	}
-	sortErrors(v.errs)
-	return v.errs
+	return v.errs.Err()
 }
 
 func (v *validator) policy() {
@@ -435,7 +436,7 @@ func (v *validator) retries(r *Retries, path string) {
 	codes := false
 	for i, c := range r.On {
 		if _, ok := retryConditions[c]; !ok {
-			v.errorf(fmt.Sprintf("%s.on[%d]", path, i), "unknown retry condition %q (known: %s)", c, strings.Join(sortedKeys(retryConditions), ", "))
+			v.errorf(fmt.Sprintf("%s.on[%d]", path, i), "unknown retry condition %q (known: %s)", c, strings.Join(slices.Sorted(maps.Keys(retryConditions)), ", "))
 		}
 		if c == "retriable-status-codes" {
 			codes = true

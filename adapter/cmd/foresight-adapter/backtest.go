@@ -12,6 +12,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/backtest"
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // backtestModels are the models --model accepts.
@@ -70,12 +71,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	f, err := os.Open(*input)
-	if err != nil {
-		return fmt.Errorf("open input: %w", err)
-	}
-	samples, err := backtest.ParseCSV(f, *input)
-	f.Close()
+	samples, err := trace.ReadFile(*input)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // runShadowReport implements `foresight-adapter shadow-report`.
@@ -68,7 +69,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return fmt.Errorf("%w: --strategies: %w", errUsage, err)
 		}
-		samples, err := readTrace(*input)
+		samples, err := trace.ReadFile(*input)
 		if err != nil {
 			return err
 		}
@@ -95,7 +96,7 @@ var reportWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour}
 // shadowOffline replays samples through an Evaluator, as the adapter would
 // have fed it, with the backtest's capacity and HPA settings.
 func shadowOffline(ctx context.Context, samples []backtest.Sample, prices []backtest.PricePoint, spotShare float64, strats []shadow.Strategy, opts backtest.Options) (shadow.Summary, error) {
-	step, err := backtest.InferStep(samples)
+	step, err := trace.InferStep(samples)
 	if err != nil {
 		return shadow.Summary{}, fmt.Errorf("shadow-report: %w", err)
 	}
@@ -147,16 +148,6 @@ func modelNames() []string {
 		out = append(out, string(m))
 	}
 	return out
-}
-
-// readTrace opens and parses a load trace.
-func readTrace(path string) ([]backtest.Sample, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open input: %w", err)
-	}
-	defer f.Close()
-	return backtest.ParseCSV(f, path)
 }
 
 // readPrices opens and parses a price series.

@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // Options configure a test Prometheus.
@@ -291,9 +291,9 @@ func formatLabels(l map[string]string) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-// TracesDir returns <project root>/../shared/traces, the real load traces, or
-// skips the test if the folder is absent. The project root is the nearest
-// directory above the working directory holding go.mod.
+// TracesDir returns <project root>/testdata/traces, the real load traces.
+// The project root is the nearest directory above the working directory
+// holding go.mod.
 func TracesDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -306,60 +306,26 @@ func TracesDir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("traces: no go.mod above the working directory")
+			t.Fatal("traces: no go.mod above the working directory")
 		}
 		dir = parent
 	}
-	traces := filepath.Join(dir, "..", "shared", "traces")
-	if _, err := os.Stat(traces); err != nil {
-		t.Skipf("real load traces not found at %s: %v", traces, err)
-	}
-	return traces
+	return filepath.Join(dir, "testdata", "traces")
 }
 
-// LoadTrace reads a trace CSV (header ts,value; ts in Unix seconds) from TracesDir.
+// LoadTrace reads the trace CSV name from TracesDir (package trace), in
+// source samples (milliseconds).
 func LoadTrace(t testing.TB, name string) []source.Sample {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(TracesDir(t), name))
+	rows, err := trace.ReadFile(filepath.Join(TracesDir(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ParseTrace(data)
-	if err != nil {
-		t.Fatalf("trace %s: %v", name, err)
+	out := make([]source.Sample, len(rows))
+	for i, r := range rows {
+		out[i] = source.Sample{T: r.TS * 1000, V: r.Value}
 	}
 	return out
-}
-
-// ParseTrace parses trace CSV.
-func ParseTrace(data []byte) ([]source.Sample, error) {
-	var out []source.Sample
-	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		line = strings.TrimSpace(line)
-		if i == 0 {
-			if line != "ts,value" {
-				return nil, fmt.Errorf("line 1: header %q, want ts,value", line)
-			}
-			continue
-		}
-		ts, v, ok := strings.Cut(line, ",")
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not ts,value", i+1, line)
-		}
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: ts: %w", i+1, err)
-		}
-		val, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: value: %w", i+1, err)
-		}
-		out = append(out, source.Sample{T: sec * 1000, V: val})
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no samples")
-	}
-	return out, nil
 }
 
 // ShiftToEnd moves samples in time so that the last one is at end (truncated

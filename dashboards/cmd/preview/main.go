@@ -7,10 +7,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,7 +20,7 @@ import (
 func main() {
 	root := projectRoot()
 	out := flag.String("out", filepath.Join(root, ".cache", "dashboards-preview"), "directory for the PNGs")
-	trace := flag.String("trace", filepath.Join(root, "..", "shared", "traces", "crane-input1.csv"), "load trace CSV (ts,value); a synthetic load is used if the file is absent")
+	trace := flag.String("trace", filepath.Join(root, "testdata", "traces", "crane-input1.csv"), "load trace CSV (ts,value)")
 	days := flag.Int("days", 3, "days of load to play (the last day is drawn; earlier days feed forecasts and long windows)")
 	window := flag.Duration("window", 24*time.Hour, "time range drawn")
 	step := flag.Duration("step", 5*time.Minute, "resolution of the drawn queries")
@@ -39,10 +37,6 @@ func main() {
 func run(logger *slog.Logger, out, trace string, days int, window, step time.Duration, peak float64, rulesDir string) error {
 	minutes := days * 1440
 	load, err := preview.ReadTrace(trace, minutes, peak)
-	if errors.Is(err, fs.ErrNotExist) {
-		logger.Warn("trace not found; using a synthetic load", "trace", trace)
-		load, err = preview.Synthetic(minutes, peak), nil
-	}
 	if err != nil {
 		return err
 	}

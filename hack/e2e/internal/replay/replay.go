@@ -9,11 +9,9 @@ package replay
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foresight-dev/foresight/adapter/trace"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
 )
 
@@ -41,47 +40,23 @@ type Trace struct {
 	Samples []Sample
 }
 
-// LoadTrace reads a CSV trace with a header "ts,value" (Unix seconds, load).
+// LoadTrace reads a load trace CSV (package trace of the root module: rows
+// ts,value, Unix seconds and load). Its step is the smallest spacing of rows.
 func LoadTrace(path string) (*Trace, error) {
-	f, err := os.Open(path)
+	rows, err := trace.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
-	r.FieldsPerRecord = 2
-	tr := &Trace{}
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("trace %s: %w", path, err)
-		}
-		if line == 1 && rec[0] == "ts" {
-			continue
-		}
-		ts, err := strconv.ParseInt(rec[0], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("trace %s:%d: ts %q: %w", path, line, rec[0], err)
-		}
-		v, err := strconv.ParseFloat(rec[1], 64)
-		if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("trace %s:%d: value %q: not a finite load >= 0", path, line, rec[1])
-		}
-		tr.Samples = append(tr.Samples, Sample{T: time.Unix(ts, 0).UTC(), V: v})
-	}
-	if len(tr.Samples) < 2 {
+	if len(rows) < 2 {
 		return nil, fmt.Errorf("trace %s: fewer than two rows", path)
 	}
-	sort.Slice(tr.Samples, func(i, j int) bool { return tr.Samples[i].T.Before(tr.Samples[j].T) })
+	tr := &Trace{Samples: make([]Sample, len(rows))}
+	for i, r := range rows {
+		tr.Samples[i] = Sample{T: time.Unix(r.TS, 0).UTC(), V: r.Value}
+	}
 	tr.Step = tr.Samples[1].T.Sub(tr.Samples[0].T)
 	for i := 2; i < len(tr.Samples); i++ {
 		tr.Step = min(tr.Step, tr.Samples[i].T.Sub(tr.Samples[i-1].T))
-	}
-	if tr.Step <= 0 {
-		return nil, fmt.Errorf("trace %s: duplicate timestamps", path)
 	}
 	return tr, nil
 }
