@@ -170,6 +170,7 @@ func TestSchemaRefusals(t *testing.T) {
 		{adapterChart, "rules of another kind", "rules: {kind: TrafficPolicy}", []string{"/rules/kind"}},
 		{adapterChart, "rule without a query", "rules: {rules: [{name: x}]}", []string{"/rules/rules/0", "missing property 'query'"}},
 		{adapterChart, "ServiceMonitor without metrics port", "serviceMonitor: {enabled: true}", []string{"serviceMonitor.enabled needs metricsPort"}},
+		{adapterChart, "no memory limit", "resources: {limits: {memory: null}}", []string{"/resources/limits", "missing property 'memory'"}},
 		{xdsChart, "latest tag", "image: {tag: latest}", []string{"image.tag: latest is refused"}},
 		{xdsChart, "wrong type", "service: {xdsPort: '18000'}", []string{"/service/xdsPort", "got string, want integer"}},
 		{xdsChart, "unknown top-level key", "policies: {}", []string{"additional properties 'policies' not allowed"}},
