@@ -7,15 +7,16 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -124,29 +125,11 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%v (run go test -update to write it)", err)
 			}
 			if got != string(want) {
-				t.Errorf("rendered %s differs from %s (rerun with -update if the change is intended):\n%s",
-					c.name, path, firstDifference(string(want), got))
+				t.Errorf("rendered %s differs from %s (rerun with -update if the change is intended), -want +got:\n%s",
+					c.name, path, cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")))
 			}
 		})
 	}
-}
-
-// firstDifference shows the first differing line of two texts with its line number.
-func firstDifference(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl
-		}
-	}
-	return "(equal lines, different endings)"
 }
 
 // TestSchemaRefusals installs values each chart's values.schema.json (or a template's
@@ -384,7 +367,7 @@ func TestMonitoringFromSources(t *testing.T) {
 		want[g["name"].(string)] = any(g)
 	}
 	if !reflect.DeepEqual(normalizeJSON(t, groups), normalizeJSON(t, want)) {
-		t.Errorf("the charts' rule groups %v differ from deploy/prometheusrule's %v", sortedKeys(groups), sortedKeys(want))
+		t.Errorf("the charts' rule groups %v differ from deploy/prometheusrule's %v", slices.Sorted(maps.Keys(groups)), slices.Sorted(maps.Keys(want)))
 	}
 
 	files, err := filepath.Glob(filepath.Join("..", "..", "dashboards", "*.json"))
@@ -409,15 +392,6 @@ func TestMonitoringFromSources(t *testing.T) {
 	for f := range dashboards {
 		t.Errorf("chart dashboard %s is not in dashboards/", f)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // normalizeJSON round-trips v through JSON, so values decoded by different decoders

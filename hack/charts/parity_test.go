@@ -1,9 +1,11 @@
 package charts
 
 import (
+	"maps"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +37,7 @@ func TestChartMatchesKustomizeBase(t *testing.T) {
 			}
 			want := projectAll(t, baseObjs, true)
 			got := projectAll(t, render(t, chart, nil), false)
-			for _, k := range sortedKeys(want) {
+			for _, k := range slices.Sorted(maps.Keys(want)) {
 				g, ok := got[k]
 				if !ok {
 					t.Errorf("%s is in the kustomize base, not in the chart", k)
@@ -47,7 +49,7 @@ func TestChartMatchesKustomizeBase(t *testing.T) {
 					t.Errorf("%s differs:\nchart:\n%s\nkustomize base:\n%s", k, gy, wy)
 				}
 			}
-			for _, k := range sortedKeys(got) {
+			for _, k := range slices.Sorted(maps.Keys(got)) {
 				if _, ok := want[k]; !ok {
 					t.Errorf("%s is in the chart, not in the kustomize base", k)
 				}
