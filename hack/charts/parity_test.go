@@ -1,6 +1,8 @@
 package charts
 
 import (
+	"errors"
+	"io"
 	"maps"
 	"path/filepath"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -164,8 +167,9 @@ func project(t *testing.T, o *unstructured.Unstructured) map[string]any {
 	return nil
 }
 
-// parseData parses each YAML file in a ConfigMap (one or more documents), so that the
-// chart's toYaml and the base's hand-written files compare by content.
+// parseData parses each YAML file in a ConfigMap (one or more documents) as the programs
+// do (yaml.v3: `on` is a string, not YAML 1.1's true), so that the chart's toYaml and the
+// base's hand-written files compare by content.
 func parseData(t *testing.T, o *unstructured.Unstructured) map[string]any {
 	t.Helper()
 	data, _, _ := unstructured.NestedStringMap(o.Object, "data")
@@ -176,9 +180,14 @@ func parseData(t *testing.T, o *unstructured.Unstructured) map[string]any {
 			continue
 		}
 		var docs []any
-		for _, d := range strings.Split(v, "\n---\n") {
+		dec := yamlv3.NewDecoder(strings.NewReader(v))
+		for {
 			var doc any
-			if err := yaml.Unmarshal([]byte(d), &doc); err != nil {
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
 				t.Fatalf("%s: data %s: %v", Key(o), k, err)
 			}
 			if doc != nil {
