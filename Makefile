@@ -9,19 +9,34 @@ BIN       := $(CURDIR)/bin
 TEST_TIMEOUT ?= 30m
 
 .PHONY: all build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule charts-golden bench-adapter clean
+	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images clean
 
 all: build
 
-## build: compile the adapter and the xDS control plane into bin/
+## build: compile the adapter and the xDS control plane into bin/, stamped with
+## `git describe --tags --always --dirty`, the commit and its time (`--version`)
 build:
-	$(GO) build -o $(BIN)/ ./adapter/cmd/foresight-adapter ./sidecars/cmd/foresight-xds
+	$(GO) run ./hack/images binaries -out $(BIN) -go $(GO)
+
+## images: OCI images of both binaries (linux/amd64 + linux/arm64 in one index, tagged
+## with `git describe --tags --always --dirty`) as OCI layouts in .cache/images/<image>;
+## no Docker daemon, reproducible (same commit, same digests)
+images:
+	$(GO) run ./hack/images build -out $(CACHE)/images -go $(GO)
+
+## push-images: push .cache/images to $(REGISTRY)/<image>:<tag> with the credentials
+## of `docker login` or a credential helper, e.g. make push-images REGISTRY=ghcr.io/foresight-dev
+REGISTRY ?=
+push-images:
+	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=ghcr.io/foresight-dev"; exit 2; }
+	$(GO) run ./hack/images push -registry $(REGISTRY) -in $(CACHE)/images
 
 ## test: unit, integration (real Prometheus, real gRPC xDS clients), chart and rule tests
 test: test-go test-rules
 
 test-go:
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test ./internal/...
 	cd hack/charts && $(GO) test -count=1 ./...
 
@@ -64,7 +79,8 @@ e2e:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMatchers -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

@@ -135,7 +135,7 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 	if params.TargetUtilization == 0 {
 		params.TargetUtilization = opts.ReactiveTarget
 	}
-	params = params.Defaults()
+	params.SetDefaults()
 	if err := params.Validate(); err != nil {
 		return nil, fmt.Errorf("cost backtest: cost parameters: %w", err)
 	}
@@ -149,7 +149,8 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 	if err != nil {
 		return nil, fmt.Errorf("cost backtest: %w", err)
 	}
-	weighted, held, missing, err := weighDemand(samples, res.Served[StrategyPredictive], prices, params, copts.withDefaults())
+	copts.SetDefaults()
+	weighted, held, missing, err := weighDemand(samples, res.Served[StrategyPredictive], prices, params, copts)
 	if err != nil {
 		return nil, err
 	}
@@ -211,18 +212,19 @@ func WeighDemand(samples []Sample, load []float64, prices []PricePoint, params c
 	if len(load) != len(samples) {
 		return nil, fmt.Errorf("cost weighting: %d samples but %d served values", len(samples), len(load))
 	}
-	w, _, _, err := weighDemand(samples, load, prices, params, copts.withDefaults())
+	copts.SetDefaults()
+	w, _, _, err := weighDemand(samples, load, prices, params, copts)
 	return w, err
 }
 
-func (c CostOptions) withDefaults() CostOptions {
+// SetDefaults sets c's unset price hold and reference window to their defaults.
+func (c *CostOptions) SetDefaults() {
 	if c.PriceHold == 0 {
 		c.PriceHold = DefaultPriceHold
 	}
 	if c.ReferenceWindow == 0 {
 		c.ReferenceWindow = DefaultReferenceWindow
 	}
-	return c
 }
 
 // weighDemand computes the cost-weighted demand V (in replicas) after each

@@ -161,7 +161,8 @@ func TestWeighDemandFollowsPrice(t *testing.T) {
 		load = append(load, 70)
 	}
 	prices := []PricePoint{{600, 2}, {4200, 2}, {7200, 1}} // held for at most an hour after each row
-	p := cost.Params{Capacity: 10, ReferencePrice: 1.5}.Defaults()
+	p := cost.Params{Capacity: 10, ReferencePrice: 1.5}
+	p.SetDefaults()
 	got, err := WeighDemand(samples, load, prices, p, CostOptions{PriceHold: time.Hour})
 	if err != nil {
 		t.Fatal(err)

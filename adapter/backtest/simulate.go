@@ -50,7 +50,7 @@ func NewTimeline(samples []Sample, cfg TimelineConfig) (*Timeline, error) {
 	}
 	h := cfg.HPA
 	h.Target = 1
-	h = h.WithDefaults()
+	h.SetDefaults()
 	if err := h.Validate(); err != nil {
 		return nil, fmt.Errorf("timeline: %w", err)
 	}

@@ -238,7 +238,7 @@ func TestLoad(t *testing.T) {
 
 func TestRuleValidateInCode(t *testing.T) {
 	r := Rule{Name: "x", Query: `foo{<<.LabelMatchers>>}`}
-	r.Defaults()
+	r.SetDefaults()
 	if err := r.Validate(); err != nil {
 		t.Fatalf("valid rule: %v", err)
 	}

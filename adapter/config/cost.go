@@ -112,9 +112,9 @@ func (d *decoder) cost(n *yaml.Node, path string) *Cost {
 	return c
 }
 
-// Defaults fills the cost section's unset fields.
-func (c *Cost) Defaults() {
-	c.Params = c.Params.Defaults()
+// SetDefaults fills the cost section's unset fields.
+func (c *Cost) SetDefaults() {
+	c.Params.SetDefaults()
 	if c.PriceHold == 0 {
 		c.PriceHold = DefaultPriceHold
 	}

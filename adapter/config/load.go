@@ -28,7 +28,7 @@ func Parse(data []byte, filename string) (*File, error) {
 	if f == nil {
 		return nil, errs.Err()
 	}
-	f.Defaults()
+	f.SetDefaults()
 	var verrs strictyaml.Errors
 	if err := f.Validate(); err != nil && !errors.As(err, &verrs) {
 		return nil, err

@@ -110,8 +110,8 @@ func (d *decoder) zeroDuration(n *yaml.Node, path string) time.Duration {
 	return d.duration(n, path)
 }
 
-// Defaults fills the shadow section's unset fields; c is the rule's cost section (or nil).
-func (s *Shadow) Defaults(c *Cost) {
+// SetDefaults fills the shadow section's unset fields; c is the rule's cost section (or nil).
+func (s *Shadow) SetDefaults(c *Cost) {
 	if s.Capacity == 0 && c != nil {
 		s.Capacity = c.Params.Capacity
 	}
@@ -157,7 +157,7 @@ func impliedServe(r *Rule) string {
 	return string(r.Forecast.Model)
 }
 
-// Served returns the listed strategy the rule serves (after Defaults and Validate).
+// Served returns the listed strategy the rule serves (after SetDefaults and Validate).
 func (s *Shadow) Served(r *Rule) string {
 	if s.Serve != "" {
 		return s.Serve

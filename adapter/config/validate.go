@@ -23,15 +23,15 @@ func Models() []forecast.Model {
 	}
 }
 
-// Defaults fills every unset field of every rule with its default.
-func (f *File) Defaults() {
+// SetDefaults fills every unset field of every rule with its default.
+func (f *File) SetDefaults() {
 	for i := range f.Rules {
-		f.Rules[i].Defaults()
+		f.Rules[i].SetDefaults()
 	}
 }
 
-// Defaults fills the rule's unset fields with their defaults.
-func (r *Rule) Defaults() {
+// SetDefaults fills the rule's unset fields with their defaults.
+func (r *Rule) SetDefaults() {
 	if r.API == "" {
 		r.API = APIExternal
 	}
@@ -69,10 +69,10 @@ func (r *Rule) Defaults() {
 		fc.StaleAfter = max(DefaultStaleAfter, 2*fc.Step)
 	}
 	if r.Cost != nil {
-		r.Cost.Defaults()
+		r.Cost.SetDefaults()
 	}
 	if r.Shadow != nil {
-		r.Shadow.Defaults(r.Cost)
+		r.Shadow.SetDefaults(r.Cost)
 	}
 }
 
@@ -80,7 +80,7 @@ func (r *Rule) Defaults() {
 // name that is also a valid URL path segment of the metrics APIs.
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.:-]*$`)
 
-// Validate checks the file (after Defaults) and returns every problem found as
+// Validate checks the file (after SetDefaults) and returns every problem found as
 // a strictyaml.Errors sorted by line, each with the line of the offending field.
 func (f *File) Validate() error {
 	var errs strictyaml.Errors
@@ -118,7 +118,7 @@ func (f *File) Validate() error {
 	return errs.Err()
 }
 
-// Validate checks one rule (after Defaults).
+// Validate checks one rule (after SetDefaults).
 func (r *Rule) Validate() error {
 	var errs strictyaml.Errors
 	r.validate("", func(field, format string, args ...any) {

@@ -23,7 +23,8 @@ func TestTrackerHoldsThenFallsBack(t *testing.T) {
 	if r, st := tr.Ratio(1000+601, 0.1); st != PriceMissing || r != 0 {
 		t.Fatalf("ratio past the hold limit = %v (%s), want 0 (missing)", r, st)
 	}
-	p := Params{Capacity: 10}.Defaults()
+	p := Params{Capacity: 10}
+	p.SetDefaults()
 	if got, blind := p.Weigh(70, 0, 0).Value, 70/(10*0.7); math.Abs(got-blind) > 1e-12 {
 		t.Fatalf("missing price weighs %v, want cost-blind %v", got, blind)
 	}

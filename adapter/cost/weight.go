@@ -58,8 +58,8 @@ const (
 	DefaultMaxUtilization = 0.9
 )
 
-// Defaults returns p with unset fields set to their defaults.
-func (p Params) Defaults() Params {
+// SetDefaults sets p's unset fields to their defaults.
+func (p *Params) SetDefaults() {
 	if p.TargetUtilization == 0 {
 		p.TargetUtilization = DefaultTargetUtilization
 	}
@@ -72,7 +72,6 @@ func (p Params) Defaults() Params {
 	if p.MaxUtilization == 0 {
 		p.MaxUtilization = DefaultMaxUtilization
 	}
-	return p
 }
 
 // maxUtilization bounds the utilisation parameters. L is usually an upper

@@ -38,7 +38,8 @@ func TestWeighHandComputed(t *testing.T) {
 }
 
 func TestParamsDefaultsAndValidate(t *testing.T) {
-	p := Params{Capacity: 50}.Defaults()
+	p := Params{Capacity: 50}
+	p.SetDefaults()
 	if err := p.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
@@ -46,7 +47,9 @@ func TestParamsDefaultsAndValidate(t *testing.T) {
 		t.Fatalf("unexpected defaults %+v", p)
 	}
 	// A target above one pod's capacity is valid: L is an upper quantile of the peak.
-	if err := (Params{Capacity: 1, TargetUtilization: 1.2, MaxUtilization: 1.3}).Defaults().Validate(); err != nil {
+	p = Params{Capacity: 1, TargetUtilization: 1.2, MaxUtilization: 1.3}
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
 		t.Fatalf("target 1.2 with umax 1.3 refused: %v", err)
 	}
 	bad := Params{Capacity: -1, TargetUtilization: 70, Elasticity: math.NaN(), MinUtilization: 0.9, MaxUtilization: 0.6, InterruptionDiscount: 1}

@@ -36,7 +36,8 @@ func BenchmarkFitChoose14Days(b *testing.B) {
 	y, obs := s.dense()
 	n := 14 * 1440
 	y, obs = y[len(y)-n:], obs[len(obs)-n:]
-	st := Settings{Step: time.Minute}.WithDefaults()
+	st := Settings{Step: time.Minute}
+	st.SetDefaults()
 	b.ReportAllocs()
 	for b.Loop() {
 		c := refit(y, obs, st, n, -1)

@@ -79,8 +79,8 @@ const (
 	DefaultWarmUp        = 6 * time.Hour
 )
 
-// WithDefaults returns s with every unset field given its default.
-func (s Settings) WithDefaults() Settings {
+// SetDefaults gives every unset field of s its default.
+func (s *Settings) SetDefaults() {
 	if s.Horizon == 0 {
 		s.Horizon = DefaultHorizon
 	}
@@ -99,7 +99,6 @@ func (s Settings) WithDefaults() Settings {
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
 	}
-	return s
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.
@@ -221,7 +220,7 @@ func NewForecaster(s Settings) (*Forecaster, error) {
 	if s.Step <= 0 {
 		return nil, errors.New("forecast: step must be positive")
 	}
-	s = s.WithDefaults()
+	s.SetDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("forecast settings: %w", err)
 	}

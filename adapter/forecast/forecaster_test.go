@@ -14,7 +14,8 @@ func testSettings(m Model) Settings {
 }
 
 func TestSettingsDefaultsAndValidate(t *testing.T) {
-	s := Settings{Step: time.Minute}.WithDefaults()
+	s := Settings{Step: time.Minute}
+	s.SetDefaults()
 	if s.Horizon != DefaultHorizon || s.Quantile != DefaultQuantile || s.Model != ModelAuto ||
 		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp {
 		t.Fatalf("defaults not applied: %+v", s)
@@ -35,7 +36,8 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 		{func(s *Settings) { s.RefitInterval = time.Second }, "refit interval"},
 	}
 	for _, b := range bad {
-		s := Settings{Step: time.Minute}.WithDefaults()
+		s := Settings{Step: time.Minute}
+		s.SetDefaults()
 		b.mut(&s)
 		err := s.Validate()
 		if err == nil || !strings.Contains(err.Error(), b.want) {

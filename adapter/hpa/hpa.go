@@ -128,8 +128,8 @@ const DefaultTolerance = 0.1
 // DefaultSyncPeriod is the controller's default resync period.
 const DefaultSyncPeriod = 15 * time.Second
 
-// WithDefaults returns c with zero fields set to their defaults.
-func (c Config) WithDefaults() Config {
+// SetDefaults sets c's zero fields to their defaults.
+func (c *Config) SetDefaults() {
 	if c.MinReplicas == 0 {
 		c.MinReplicas = 1
 	}
@@ -143,7 +143,6 @@ func (c Config) WithDefaults() Config {
 	if c.SyncPeriod == 0 {
 		c.SyncPeriod = DefaultSyncPeriod
 	}
-	return c
 }
 
 // Validate reports the first invalid field of c (after defaults).
@@ -228,7 +227,7 @@ type Controller struct {
 // NewController returns a controller for cfg whose target currently has
 // replicas replicas. cfg gets its defaults applied and is validated.
 func NewController(cfg Config, replicas int32) (*Controller, error) {
-	cfg = cfg.WithDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

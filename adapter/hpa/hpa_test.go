@@ -345,7 +345,7 @@ func TestControllerMatchesNaiveRestatement(t *testing.T) {
 	for b, beh := range behaviors {
 		for trial := range 50 {
 			cfg := Config{Target: 0.5 + rng.Float64()*3, MinReplicas: 1 + rng.Int32N(3), MaxReplicas: 20 + rng.Int32N(40), Behavior: &beh}
-			cfg = cfg.WithDefaults()
+			cfg.SetDefaults()
 			initial := 1 + rng.Int32N(30)
 			c, err := NewController(cfg, initial)
 			if err != nil {

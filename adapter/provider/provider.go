@@ -40,9 +40,10 @@ type Provider struct {
 	matchers *source.MatcherCache
 }
 
-// matcherCacheSize bounds the selectors whose matchers are remembered: one
-// per (namespace, selector) of the HPAs using the adapter.
-const matcherCacheSize = 16384
+// matcherCacheBytes bounds the matchers remembered for the selectors of
+// requests: one entry per (namespace, selector) of the HPAs using the
+// adapter, about 0.5 KB for an equality selector (thousands of HPAs fit).
+const matcherCacheBytes = 16 << 20
 
 var (
 	_ cmprovider.ExternalMetricsProvider = (*Provider)(nil)
@@ -52,7 +53,7 @@ var (
 // New returns a Provider reading store. objects may be nil when no cluster is
 // reachable; object selectors are then matched against the series' labels.
 func New(store *serving.Store, objects ObjectLister) *Provider {
-	return &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheSize)}
+	return &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheBytes)}
 }
 
 var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}
@@ -236,7 +237,14 @@ func (p *Provider) read(q serving.Query, gr schema.GroupResource) ([]*serving.En
 	}
 }
 
+// badSelector is the answer to a selector that cannot be served; a
+// selector beyond the limits is answered with the limit's message, as the
+// server's filter answers a selector text beyond them on the library's path.
 func badSelector(err error) error {
+	var limit *source.SelectorLimitError
+	if errors.As(err, &limit) {
+		return apierrors.NewBadRequest(limit.Error())
+	}
 	return apierrors.NewBadRequest(fmt.Sprintf("label selector: %v", err))
 }
 

@@ -1,168 +1,218 @@
 package server
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/authentication/group"
+	"k8s.io/apiserver/pkg/authentication/request/headerrequest"
 )
 
-// certAuthCache remembers, for a short time, who a request presenting a
-// client certificate was authenticated as.
+// frontProxyAuthenticator authenticates the requests of kube-apiserver's
+// front proxy (the aggregator) as the library's request-header authenticator
+// does, with the verification of the proxy's certificate chain cached.
 //
 // Delegated authentication verifies the client certificate chain on every
 // request (an ECDSA or RSA signature check per certificate), although a
 // connection's chain never changes: the HPA controller's requests reach the
-// adapter through kube-apiserver's aggregator on a few long-lived
-// connections, each with the front proxy's certificate. That check was
-// the largest single cost of an answer from memory.
+// adapter through the aggregator on a few long-lived connections, each with
+// the front proxy's certificate. That check was the largest single cost of
+// an answer from memory.
 //
-// The cache key is everything the authenticators read: the peer certificate
-// chain, the Authorization header, and every header the front proxy
-// configuration names (user, UID, groups, extra prefixes, and the standard
-// X-Remote- ones). The chain is identified by its certificates' addresses:
-// crypto/tls parses a connection's chain once, so the requests of one
-// connection share the same *x509.Certificate values, and an entry keeps its
-// chain alive, so no other certificate can take those addresses while the
-// entry exists. (Hashing the certificates' bytes instead cost 8 µs per
-// request, a tenth of an answer's CPU.) The headers are compared byte for
-// byte. Only successful authentications of requests with a client
-// certificate are cached, for at most ttl (the same order as the token review
-// cache's 10 s, so a rotated CA bundle or a revoked front proxy name takes
-// effect as fast as a revoked token does) and never past the leaf
-// certificate's NotAfter. Requests without a client certificate go to the
-// inner authenticator every time (tokens have their own cache).
-type certAuthCache struct {
-	inner   authenticator.Request
-	headers *authenticatorfactory.RequestHeaderConfig
-	ttl     time.Duration
-	max     int
-	now     func() time.Time
+// Only the verification is cached (chainCache): whether a chain verifies
+// against the front proxy CA bundle. It depends on the chain and the bundle
+// alone, not on the request's headers or any other credential. The allowed
+// proxy names are checked and the user is read from the configured headers
+// (by the library's headerrequest authenticator) on every request, as the
+// library does. A request the front proxy path does not authenticate goes
+// to the library's whole authenticator (client certificates, tokens with
+// their own cache and TTL, anonymous), which then answers exactly as it
+// would alone.
+type frontProxyAuthenticator struct {
+	verified     *chainCache
+	verifyOpts   func() (x509.VerifyOptions, bool)
+	allowedNames headerrequest.StringSliceProvider
+	headers      authenticator.Request // reads the user from the configured headers
+	full         authenticator.Request // the library's authenticator
+}
+
+// newFrontProxyAuthenticator returns full with the front proxy path of rh
+// (nil: no front proxy) in front of it, verifications cached in cache.
+func newFrontProxyAuthenticator(full authenticator.Request, rh *authenticatorfactory.RequestHeaderConfig, cache *chainCache) authenticator.Request {
+	if full == nil || rh == nil || rh.CAContentProvider == nil {
+		return full
+	}
+	a := &frontProxyAuthenticator{
+		verified:     cache,
+		verifyOpts:   rh.CAContentProvider.VerifyOptions,
+		allowedNames: rh.AllowedClientNames,
+		headers:      headerrequest.NewDynamic(rh.UsernameHeaders, rh.UIDHeaders, rh.GroupHeaders, rh.ExtraHeaderPrefixes),
+		full:         full,
+	}
+	// The library adds the authenticated group to what its union answers.
+	proxied := group.NewAuthenticatedGroupAdder(authenticator.RequestFunc(a.authenticateProxied))
+	return authenticator.RequestFunc(func(req *http.Request) (*authenticator.Response, bool, error) {
+		if resp, ok, err := proxied.AuthenticateRequest(req); ok && err == nil {
+			return resp, true, nil
+		}
+		return a.full.AuthenticateRequest(req)
+	})
+}
+
+// authenticateProxied is the library's request-header authenticator
+// (headerrequest.NewDynamicVerifyOptionsSecure) with the chain's
+// verification cached.
+func (a *frontProxyAuthenticator) authenticateProxied(req *http.Request) (*authenticator.Response, bool, error) {
+	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
+		return nil, false, nil
+	}
+	opts, ok := a.verifyOpts()
+	if !ok {
+		return nil, false, nil
+	}
+	if err := a.verified.verify(req.TLS.PeerCertificates, opts); err != nil {
+		return nil, false, err
+	}
+	if names := a.allowedNames.Value(); len(names) > 0 && !slices.Contains(names, req.TLS.PeerCertificates[0].Subject.CommonName) {
+		return nil, false, fmt.Errorf("x509: subject with cn=%s is not in the allowed list", req.TLS.PeerCertificates[0].Subject.CommonName)
+	}
+	return a.headers.AuthenticateRequest(req)
+}
+
+// chainCache remembers, for a short time, whether a certificate chain
+// verified against a CA bundle.
+//
+// An entry's key is a SHA-256 digest of the identities of the chain's
+// certificates and of the verify options' pools: crypto/tls parses a
+// connection's chain once, so the requests of one connection share the same
+// *x509.Certificate values, and the dynamic CA providers make a new pool
+// when the bundle changes, so a rotated bundle is a new key. An entry keeps
+// the chain and the pools alive, so that no other certificate or pool can
+// take their addresses while it exists, and compares them on a hit. (Hashing
+// the certificates' bytes instead cost 8 µs per request, a tenth of an
+// answer's CPU.)
+//
+// A verification is remembered for at most ttl and never past the earliest
+// NotAfter of the chain it verified (leaf, intermediates and root); a
+// failure for ttl. The entries' sizes (their certificates' encodings and
+// a fixed overhead) are bounded by maxBytes: what a client can make the
+// cache keep is bounded in bytes whatever it sends.
+type chainCache struct {
+	ttl      time.Duration
+	maxBytes int64
+	now      func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]certAuthEntry
+	entries map[[sha256.Size]byte]*chainEntry
+	bytes   int64
 }
 
-type certAuthEntry struct {
-	chain   []*x509.Certificate // keeps the certificates the key names alive
-	resp    *authenticator.Response
-	expires time.Time
+type chainEntry struct {
+	chain                []*x509.Certificate
+	roots, intermediates *x509.CertPool
+	err                  error // nil: verified
+	expires              time.Time
+	size                 int64
 }
 
-// newCertAuthCache wraps inner; headers is the front proxy configuration
-// (nil when there is none).
-func newCertAuthCache(inner authenticator.Request, headers *authenticatorfactory.RequestHeaderConfig, ttl time.Duration, size int) *certAuthCache {
-	return &certAuthCache{inner: inner, headers: headers, ttl: ttl, max: max(size, 1), now: time.Now,
-		entries: map[string]certAuthEntry{}}
+// chainEntryOverhead is an entry's size beyond its certificates' encodings:
+// the map slot, the entry, and the parsed certificates' fields.
+const chainEntryOverhead = 512
+
+// newChainCache returns a cache of verifications for ttl, of at most maxBytes.
+func newChainCache(ttl time.Duration, maxBytes int64) *chainCache {
+	return &chainCache{ttl: ttl, maxBytes: maxBytes, now: time.Now, entries: map[[sha256.Size]byte]*chainEntry{}}
 }
 
-// certAuthKeys holds the buffers keys are built in.
-var certAuthKeys = sync.Pool{New: func() any { return new([]byte) }}
-
-// AuthenticateRequest implements authenticator.Request.
-func (c *certAuthCache) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {
-	if req.TLS == nil || len(req.TLS.PeerCertificates) == 0 {
-		return c.inner.AuthenticateRequest(req)
-	}
-	bp := certAuthKeys.Get().(*[]byte)
-	defer certAuthKeys.Put(bp)
-	key := c.key((*bp)[:0], req)
-	*bp = key
+// verify verifies chain[0] with opts, chain[1:] as intermediates when opts
+// has none, as the library's verifier does, and remembers the result.
+func (c *chainCache) verify(chain []*x509.Certificate, opts x509.VerifyOptions) error {
+	key := chainKey(chain, opts)
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.entries[string(key)]
+	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) && slices.Equal(e.chain, req.TLS.PeerCertificates) {
-		return e.resp, true, nil
+	if ok && now.Before(e.expires) && e.roots == opts.Roots && e.intermediates == opts.Intermediates && slices.Equal(e.chain, chain) {
+		return e.err
 	}
-	resp, ok, err := c.inner.AuthenticateRequest(req)
-	if err != nil || !ok || resp == nil {
-		return resp, ok, err
+	configured := opts.Intermediates
+	if opts.Intermediates == nil && len(chain) > 1 {
+		opts.Intermediates = x509.NewCertPool()
+		for _, cert := range chain[1:] {
+			opts.Intermediates.AddCert(cert)
+		}
 	}
 	expires := now.Add(c.ttl)
-	if na := req.TLS.PeerCertificates[0].NotAfter; na.Before(expires) {
-		expires = na
+	chains, err := chain[0].Verify(opts)
+	if err == nil {
+		for _, cert := range chains[0] {
+			if cert.NotAfter.Before(expires) {
+				expires = cert.NotAfter
+			}
+		}
+	}
+	size := int64(chainEntryOverhead)
+	for _, cert := range chain {
+		size += int64(chainEntryOverhead + len(cert.Raw))
+	}
+	c.store(key, &chainEntry{chain: slices.Clone(chain), roots: opts.Roots, intermediates: configured, err: err, expires: expires, size: size}, now)
+	return err
+}
+
+// store adds e, evicting expired entries, then others, to stay within maxBytes.
+func (c *chainCache) store(key [sha256.Size]byte, e *chainEntry, now time.Time) {
+	if e.size > c.maxBytes {
+		return
 	}
 	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		// Drop expired entries; if none expired, start over. A cold cache
-		// costs one verification per distinct client, as without it.
+	defer c.mu.Unlock()
+	if old, ok := c.entries[key]; ok {
+		c.bytes -= old.size
+		delete(c.entries, key)
+	}
+	if c.bytes+e.size > c.maxBytes {
 		for k, v := range c.entries {
 			if !now.Before(v.expires) {
+				c.bytes -= v.size
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= c.max {
-			clear(c.entries)
-		}
 	}
-	c.entries[string(key)] = certAuthEntry{chain: slices.Clone(req.TLS.PeerCertificates), resp: resp, expires: expires}
-	c.mu.Unlock()
-	return resp, true, nil
+	for k, v := range c.entries { // in Go's random map order
+		if c.bytes+e.size <= c.maxBytes {
+			break
+		}
+		c.bytes -= v.size
+		delete(c.entries, k)
+	}
+	c.entries[key] = e
+	c.bytes += e.size
 }
 
-// key appends to b the peer certificates' addresses and the headers
-// authentication reads, each length-prefixed.
-func (c *certAuthCache) key(b []byte, req *http.Request) []byte {
-	b = binary.AppendUvarint(b, uint64(len(req.TLS.PeerCertificates)))
-	for _, cert := range req.TLS.PeerCertificates {
+// size returns the entries' total size in bytes.
+func (c *chainCache) size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// chainKey digests the identities of chain's certificates and of opts' pools.
+func chainKey(chain []*x509.Certificate, opts x509.VerifyOptions) [sha256.Size]byte {
+	var buf [128]byte
+	b := buf[:0]
+	b = binary.LittleEndian.AppendUint64(b, uint64(uintptr(unsafe.Pointer(opts.Roots))))
+	b = binary.LittleEndian.AppendUint64(b, uint64(uintptr(unsafe.Pointer(opts.Intermediates))))
+	for _, cert := range chain {
 		b = binary.LittleEndian.AppendUint64(b, uint64(uintptr(unsafe.Pointer(cert))))
 	}
-	var names [8]string
-	for _, name := range c.relevantHeaders(names[:0], req.Header) {
-		b = appendField(b, name)
-		values := req.Header[name]
-		b = binary.AppendUvarint(b, uint64(len(values)))
-		for _, v := range values {
-			b = appendField(b, v)
-		}
-	}
-	return b
-}
-
-func appendField(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// relevantHeaders appends to out, sorted, the names of the request's headers
-// that an authenticator reads.
-func (c *certAuthCache) relevantHeaders(out []string, header http.Header) []string {
-	for name := range header {
-		if c.reads(name) {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// reads reports whether an authenticator reads the header name: the
-// Authorization header, the standard X-Remote- headers, and those the front
-// proxy configuration names.
-func (c *certAuthCache) reads(name string) bool {
-	if strings.EqualFold(name, "Authorization") || hasPrefixFold(name, "X-Remote-") {
-		return true
-	}
-	if c.headers == nil {
-		return false
-	}
-	for _, p := range []interface{ Value() []string }{c.headers.UsernameHeaders, c.headers.UIDHeaders, c.headers.GroupHeaders} {
-		if p != nil && slices.ContainsFunc(p.Value(), func(h string) bool { return strings.EqualFold(name, h) }) {
-			return true
-		}
-	}
-	return c.headers.ExtraHeaderPrefixes != nil &&
-		slices.ContainsFunc(c.headers.ExtraHeaderPrefixes.Value(), func(p string) bool { return hasPrefixFold(name, p) })
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return sha256.Sum256(b)
 }

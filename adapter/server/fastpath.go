@@ -55,7 +55,7 @@ var externalGV = schema.GroupVersion{Group: external_metrics.GroupName, Version:
 // filter that decides who may read what and what is recorded: audit
 // initialisation, panic recovery, request info, graceful-shutdown
 // accounting, delegated authentication (with a short-lived cache of
-// client-certificate verifications, authncache.go), audit, impersonation, the
+// front proxy certificate verifications, authncache.go), audit, impersonation, the
 // in-flight limit and delegated authorization, all configured from the same
 // Config as the full chain. The answer is the library's list object,
 // encoded as JSON; errors are the library's Status objects.
@@ -64,11 +64,15 @@ type fastPath struct {
 	serializer runtime.NegotiatedSerializer
 }
 
-// buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc
-// that adds the fast path for lister to the default chain.
+// buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc:
+// the default chain with the selector length limit (selectorlimit.go) and,
+// unless lister is nil, the fast path for lister.
 func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec) func(http.Handler, *genericapiserver.Config) http.Handler {
 	return func(api http.Handler, c *genericapiserver.Config) http.Handler {
-		full := genericapiserver.DefaultBuildHandlerChain(api, c)
+		full := genericapiserver.DefaultBuildHandlerChain(withSelectorLimit(api, c.Serializer), c)
+		if lister == nil {
+			return full
+		}
 		answer := &externalAnswer{lister: lister, serializer: c.Serializer, requests: requests}
 		if requests != nil {
 			answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))
@@ -77,10 +81,12 @@ func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec)
 	}
 }
 
-// Bounds of the fast path's client-certificate authentication cache (authncache.go).
+// Bounds of the fast path's cache of front proxy certificate verifications
+// (authncache.go): 4 MiB holds thousands of chains, where the aggregator
+// opens a few connections.
 const (
-	certAuthTTL       = 10 * time.Second
-	certAuthCacheSize = 4096
+	chainCacheTTL   = 10 * time.Second
+	chainCacheBytes = 4 << 20
 )
 
 // leanChain wraps h in the access-control and accounting filters of
@@ -96,10 +102,8 @@ func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
 	h = genericapifilters.WithAudit(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc)
 	failed := genericapifilters.Unauthorized(c.Serializer)
 	failed = genericapifilters.WithFailedAuthenticationAudit(failed, c.AuditBackend, c.AuditPolicyRuleEvaluator)
-	authn := c.Authentication.Authenticator
-	if authn != nil {
-		authn = newCertAuthCache(authn, c.Authentication.RequestHeaderConfig, certAuthTTL, certAuthCacheSize)
-	}
+	authn := newFrontProxyAuthenticator(c.Authentication.Authenticator, c.Authentication.RequestHeaderConfig,
+		newChainCache(chainCacheTTL, chainCacheBytes))
 	h = genericapifilters.WithAuthentication(h, authn, failed, c.Authentication.APIAudiences, c.Authentication.RequestHeaderConfig)
 	h = genericfilters.WithWaitGroup(h, c.LongRunningFunc, c.NonLongRunningRequestWaitGroup)
 	h = genericapifilters.WithCacheControl(h)

@@ -168,8 +168,13 @@ func New(o *Options, c Config) (*Server, error) {
 		}
 		sc.Authorization.Authorizer = cache
 	}
-	if lister, ok := c.Provider.(ExternalLister); ok && !o.LibraryHandlersOnly {
-		requests := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	lister, _ := c.Provider.(ExternalLister)
+	if o.LibraryHandlersOnly {
+		lister = nil
+	}
+	var requests *prometheus.HistogramVec
+	if lister != nil {
+		requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "foresight_adapter_request_duration_seconds",
 			Help:    "Time to answer an authorized external-metrics list request on the fast path, by HTTP status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0000625, 2, 12), // 62.5 µs .. 128 ms
@@ -179,8 +184,8 @@ func New(o *Options, c Config) (*Server, error) {
 				return nil, fmt.Errorf("register request metrics: %w", err)
 			}
 		}
-		sc.BuildHandlerChainFunc = buildHandlerChain(lister, requests)
 	}
+	sc.BuildHandlerChainFunc = buildHandlerChain(lister, requests)
 	if c.Ready != nil {
 		sc.AddReadyzChecks(healthz.NamedCheck("forecasts", func(*http.Request) error { return c.Ready() }))
 	}

@@ -92,7 +92,9 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 		if err != nil {
 			return Rule{}, fmt.Errorf("rule %s: cost: %w", cr.Name, err)
 		}
-		r.Cost = &CostSpec{Params: c.Params.Defaults(), Queries: q, PriceHold: c.PriceHold, ReferenceWindow: c.ReferenceWindow}
+		params := c.Params
+		params.SetDefaults()
+		r.Cost = &CostSpec{Params: params, Queries: q, PriceHold: c.PriceHold, ReferenceWindow: c.ReferenceWindow}
 		if err := r.Cost.Params.Validate(); err != nil {
 			return Rule{}, fmt.Errorf("rule %s: cost: %w", cr.Name, err)
 		}

@@ -110,7 +110,7 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 	}
 	h := cfg.HPA
 	h.Target = 1
-	h = h.WithDefaults()
+	h.SetDefaults()
 	if err := h.Validate(); err != nil {
 		return nil, fmt.Errorf("shadow: %w", err)
 	}
@@ -169,7 +169,7 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 			if p.Capacity == 0 {
 				p.Capacity = cfg.Capacity
 			}
-			p = p.Defaults()
+			p.SetDefaults()
 			if err := p.Validate(); err != nil {
 				return nil, fmt.Errorf("shadow: strategy %s: cost: %w", s.Name, err)
 			}

@@ -104,7 +104,8 @@ func TestShadowEqualsBacktest(t *testing.T) {
 		}
 		target := st.Target
 		if st.Cost != nil {
-			p := st.Cost.Defaults()
+			p := *st.Cost
+			p.SetDefaults()
 			p.Capacity = capacity
 			weighted, err := backtest.WeighDemand(samples, served, prices, p, backtest.CostOptions{})
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -14,6 +15,36 @@ import (
 // ErrNamespaceConflict is returned when a label selector constrains the
 // namespace label in a way that cannot match the request's namespace.
 var ErrNamespaceConflict = errors.New("label selector conflicts with the request's namespace")
+
+// Limits of a label selector a request may carry. Kubernetes bounds each key
+// (a name of at most 63 characters, a prefix of at most 253) and each value
+// (at most 63 characters) but neither the number of requirements nor of
+// values: the library's handler chain parses any selector that fits in the
+// request line, which the server bounds at 1 MiB with the headers. Here a
+// selector is refused (400 Bad Request, with the same message on every
+// path) above MaxSelectorBytes of text, before it is parsed, or above
+// MaxSelectorValues values in all, before it is translated: an HPA's
+// selector is a few requirements, and a regex alternation of more values
+// than Prometheus matches as a set (256) is compiled as a regex.
+const (
+	MaxSelectorBytes  = 8 << 10
+	MaxSelectorValues = 256
+)
+
+// SelectorLimitError is a label selector beyond MaxSelectorBytes or
+// MaxSelectorValues. Its message is the whole answer to the client.
+type SelectorLimitError struct{ msg string }
+
+func (e *SelectorLimitError) Error() string { return e.msg }
+
+// CheckSelectorText returns a *SelectorLimitError if the label selector
+// text is longer than MaxSelectorBytes; name is its query parameter's name.
+func CheckSelectorText(name, text string) error {
+	if len(text) > MaxSelectorBytes {
+		return &SelectorLimitError{msg: fmt.Sprintf("%s: %d bytes, more than the %d allowed", name, len(text), MaxSelectorBytes)}
+	}
+	return nil
+}
 
 // Requirement is one label requirement of a selector, in the terms of
 // k8s.io/apimachinery/pkg/selection. It exists so that requirements can be
@@ -34,7 +65,9 @@ type Requirement struct {
 // that namespace. Label names must be valid Prometheus label names and must not
 // start with "__"; values are taken literally (In and NotIn become anchored
 // regex alternations of regexp.QuoteMeta'd values; Exists becomes =~".+",
-// DoesNotExist becomes =""). A requirement on the namespace label that the
+// DoesNotExist becomes =""). The matchers select the series whose label
+// sets labels.Selector.Matches selects, empty values included (see
+// requirementMatcher; a differential fuzz test checks it). A requirement on the namespace label that the
 // request's namespace does not satisfy yields ErrNamespaceConflict; one it
 // satisfies is redundant and dropped. Gt and Lt are not supported. A nil
 // selector selects everything in the namespace.
@@ -61,6 +94,13 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 	if namespace == "" {
 		return nil, errors.New("namespace is required")
 	}
+	values := 0
+	for _, r := range reqs {
+		values += len(r.Values)
+	}
+	if values > MaxSelectorValues {
+		return nil, &SelectorLimitError{msg: fmt.Sprintf("label selector: %d values, more than the %d allowed", values, MaxSelectorValues)}
+	}
 	out := make([]*labels.Matcher, 0, len(reqs)+1)
 	for _, r := range reqs {
 		if r.Key == namespaceLabel {
@@ -69,11 +109,13 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 			}
 			continue
 		}
-		m, err := requirementMatcher(r)
+		m, ok, err := requirementMatcher(r)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		if ok {
+			out = append(out, m)
+		}
 	}
 	out = append(out, labels.MustNewMatcher(labels.MatchEqual, namespaceLabel, namespace))
 	return out, nil
@@ -137,45 +179,73 @@ func requirementMatches(r Requirement, v string) bool {
 	}
 }
 
-func requirementMatcher(r Requirement) (*labels.Matcher, error) {
+// requirementMatcher translates one requirement on a label other than the
+// namespace label. ok is false when the requirement constrains nothing.
+//
+// The matchers mean what labels.Selector.Matches means for the label set of
+// a Prometheus series, in which no label has the empty value (Prometheus
+// drops such labels): a missing label is not a label with an empty value.
+// So a requirement that a label have the empty value (k=, k==, k in ()
+// with only empty values) matches nothing, an empty value among others of
+// k in (...) is dropped, and a requirement that a label not have the empty
+// value (k!=, k notin with only empty values) holds for every series.
+func requirementMatcher(r Requirement) (m *labels.Matcher, ok bool, err error) {
 	if err := ValidateLabelName(r.Key); err != nil {
-		return nil, fmt.Errorf("label selector: %w", err)
-	}
-	one := func() (string, error) {
-		if len(r.Values) != 1 {
-			return "", fmt.Errorf("label selector: %s %s needs exactly one value, got %d", r.Key, r.Operator, len(r.Values))
-		}
-		return r.Values[0], nil
+		return nil, false, fmt.Errorf("label selector: %w", err)
 	}
 	switch r.Operator {
-	case selection.Equals, selection.DoubleEquals:
-		v, err := one()
-		if err != nil {
-			return nil, err
+	case selection.Equals, selection.DoubleEquals, selection.NotEquals:
+		if len(r.Values) != 1 {
+			return nil, false, fmt.Errorf("label selector: %s %s needs exactly one value, got %d", r.Key, r.Operator, len(r.Values))
 		}
-		return labels.NewMatcher(labels.MatchEqual, r.Key, v)
-	case selection.NotEquals:
-		v, err := one()
-		if err != nil {
-			return nil, err
-		}
-		return labels.NewMatcher(labels.MatchNotEqual, r.Key, v)
 	case selection.In, selection.NotIn:
 		if len(r.Values) == 0 {
-			return nil, fmt.Errorf("label selector: %s %s needs at least one value", r.Key, r.Operator)
+			return nil, false, fmt.Errorf("label selector: %s %s needs at least one value", r.Key, r.Operator)
 		}
-		typ := labels.MatchRegexp
-		if r.Operator == selection.NotIn {
-			typ = labels.MatchNotRegexp
-		}
-		return labels.NewMatcher(typ, r.Key, alternation(r.Values))
-	case selection.Exists:
-		return labels.NewMatcher(labels.MatchRegexp, r.Key, ".+")
-	case selection.DoesNotExist:
-		return labels.NewMatcher(labels.MatchEqual, r.Key, "")
-	default:
-		return nil, fmt.Errorf("label selector: operator %q on %s is not supported", r.Operator, r.Key)
 	}
+	switch r.Operator {
+	case selection.Equals, selection.DoubleEquals, selection.In:
+		values := nonEmpty(r.Values)
+		switch {
+		case len(values) == 0:
+			m, err = labels.NewMatcher(labels.MatchNotRegexp, r.Key, ".*") // no series has the empty value
+		case len(values) == 1 && r.Operator != selection.In:
+			m, err = labels.NewMatcher(labels.MatchEqual, r.Key, values[0])
+		default:
+			m, err = labels.NewMatcher(labels.MatchRegexp, r.Key, alternation(values))
+		}
+	case selection.NotEquals, selection.NotIn:
+		values := nonEmpty(r.Values)
+		switch {
+		case len(values) == 0:
+			return nil, false, nil // every series' value, or its absence, differs from the empty value
+		case len(values) == 1 && r.Operator == selection.NotEquals:
+			m, err = labels.NewMatcher(labels.MatchNotEqual, r.Key, values[0])
+		default:
+			m, err = labels.NewMatcher(labels.MatchNotRegexp, r.Key, alternation(values))
+		}
+	case selection.Exists:
+		m, err = labels.NewMatcher(labels.MatchRegexp, r.Key, ".+")
+	case selection.DoesNotExist:
+		m, err = labels.NewMatcher(labels.MatchEqual, r.Key, "")
+	default:
+		return nil, false, fmt.Errorf("label selector: operator %q on %s is not supported", r.Operator, r.Key)
+	}
+	return m, err == nil, err
+}
+
+// nonEmpty returns values without the empty ones (values itself when it has none).
+func nonEmpty(values []string) []string {
+	if !slices.Contains(values, "") {
+		return values
+	}
+	out := make([]string, 0, len(values)-1)
+	for _, v := range values {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // alternation builds a regex that matches exactly one of values (Prometheus

@@ -375,7 +375,6 @@ func BenchmarkSelectorMatchersAndMatch(b *testing.B) {
 }
 
 func TestMatcherCache(t *testing.T) {
-	c := NewMatcherCache(2)
 	sel := func(s string) k8slabels.Selector {
 		x, err := k8slabels.Parse(s)
 		if err != nil {
@@ -383,6 +382,11 @@ func TestMatcherCache(t *testing.T) {
 		}
 		return x
 	}
+	one, err := SelectorMatchers("namespace", "other", sel("app in (a,b)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewMatcherCache(matcherSize(one) * 5 / 2) // room for two entries
 	a1, err := c.SelectorMatchers("namespace", "ns", sel("app in (a,b)"))
 	if err != nil {
 		t.Fatal(err)
@@ -398,16 +402,16 @@ func TestMatcherCache(t *testing.T) {
 	if _, err := c.SelectorMatchers("namespace", "ns", sel("namespace=x")); err == nil {
 		t.Error("conflicting namespace accepted through the cache")
 	}
-	_, _ = c.SelectorMatchers("namespace", "ns", sel("app=c"))
-	if c.Len() != 2 {
-		t.Errorf("cache holds %d entries, bound is 2", c.Len())
+	_, _ = c.SelectorMatchers("namespace", "ns", sel("app in (c,d)"))
+	if c.Len() != 2 || c.Bytes() > c.maxBytes {
+		t.Errorf("cache holds %d entries of %d bytes, bound is 2 of %d", c.Len(), c.Bytes(), c.maxBytes)
 	}
 	if ms, _ := c.SelectorMatchers("namespace", "ns", nil); len(ms) != 1 || ms[0].Value != "ns" {
 		t.Errorf("nil selector: %v", ms)
 	}
 
 	// Text selectors: parsed once, same matchers as the parsed form, errors not cached.
-	raw := NewMatcherCache(4)
+	raw := NewMatcherCache(1 << 20)
 	r1, err := raw.ParseSelectorMatchers("namespace", "ns", "app in (a,b),tier!=x")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ var generatedSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
 // <chart> in namespace foresight, and the kustomize base beside it, and checks that they
 // produce the same objects (kind, namespace, name) with the same security-relevant fields:
 // RBAC rules, role references and subjects, pod and container security contexts, ports,
-// probes, arguments, environment, volumes, APIService specs and the certificates. The
+// probes, image (the base's kustomize tag and the chart's appVersion), arguments,
+// environment, volumes, APIService specs and the certificates. The
 // charts leave out what the bases add for `kubectl apply -k` alone: the Namespaces
 // (helm install --create-namespace makes the release's).
 func TestChartMatchesKustomizeBase(t *testing.T) {
@@ -152,7 +153,7 @@ func project(t *testing.T, o *unstructured.Unstructured) map[string]any {
 		for _, c := range pod["containers"].([]any) {
 			c := c.(map[string]any)
 			containers = append(containers, map[string]any{
-				"name": c["name"], "args": c["args"], "env": c["env"], "ports": c["ports"],
+				"name": c["name"], "image": c["image"], "args": c["args"], "env": c["env"], "ports": c["ports"],
 				"securityContext": c["securityContext"], "readinessProbe": c["readinessProbe"],
 				"livenessProbe": c["livenessProbe"], "resources": c["resources"], "volumeMounts": c["volumeMounts"],
 			})

@@ -35,9 +35,9 @@ func NewDecoder(file string) *Decoder {
 	return &Decoder{File: file, Lines: Lines{}, fields: map[reflect.Type]map[string]reflect.Type{}, walked: map[*yaml.Node]reflect.Type{}}
 }
 
-// Errorf records a problem at path, on n's line.
+// Errorf records a problem at path, on n's line (no line for a nil n).
 func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
-	d.Errs = append(d.Errs, &Error{File: d.File, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.Errs = append(d.Errs, &Error{File: d.File, Line: nodeLine(n), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Resolve follows aliases and unwraps a document node; an empty document is nil.
@@ -90,7 +90,7 @@ func (d *Decoder) entries(n *yaml.Node, path, what string, each func(k, v *yaml.
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.Errorf(n, path, "must be a mapping, got %s", Describe(n))
+		d.Errorf(n, path, "must be a mapping, got %s", describe(n))
 		return
 	}
 	seen := make(map[string]bool, len(n.Content)/2)
@@ -124,7 +124,7 @@ func (d *Decoder) Sequence(n *yaml.Node, path string) []*yaml.Node {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.Errorf(n, path, "must be a list, got %s", Describe(n))
+		d.Errorf(n, path, "must be a list, got %s", describe(n))
 		return nil
 	}
 	for i, item := range n.Content {
@@ -152,7 +152,7 @@ func (d *Decoder) Scalar(n *yaml.Node, path, want string) (*yaml.Node, bool) {
 		if r == nil {
 			r = n
 		}
-		d.Errorf(r, path, "must be %s, got %s", want, Describe(r))
+		d.Errorf(r, path, "must be %s, got %s", want, describe(r))
 		return r, false
 	}
 	return r, true
@@ -166,7 +166,7 @@ func (d *Decoder) String(n *yaml.Node, path string) string {
 		return ""
 	}
 	if n.Tag != "!!str" {
-		d.Errorf(n, path, "must be a string, got %s (quote it)", Describe(n))
+		d.Errorf(n, path, "must be a string, got %s (quote it)", describe(n))
 		return ""
 	}
 	return n.Value
@@ -245,7 +245,7 @@ func (d *Decoder) Bool(n *yaml.Node, path string) (v, ok bool) {
 // Int, Uint and Bool, records every problem, and decodes only when it found none. Null
 // leaves a value zero. A type that implements yaml.Unmarshaler or
 // encoding.TextUnmarshaler decodes itself; its error is recorded at its path.
-// It reports whether v was decoded.
+// v must be a non-nil pointer. Decode reports whether v was decoded.
 func (d *Decoder) Decode(n *yaml.Node, path string, v any) bool {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -378,9 +378,9 @@ func decodeMessage(err error) string {
 	return strings.Join(msgs, "; ")
 }
 
-// Describe says what n is, for messages: "a mapping", "a list", "nothing (null)",
+// describe says what n is, for messages: "a mapping", "a list", "nothing (null)",
 // `integer "42"`, `string "web"`.
-func Describe(n *yaml.Node) string {
+func describe(n *yaml.Node) string {
 	n = Resolve(n)
 	if n == nil {
 		return "nothing (null)"

@@ -44,7 +44,7 @@ func largePolicy(n int) *policy.Policy {
 	}
 	p.Spec.VirtualHosts = []policy.VirtualHost{vh}
 	p.Spec.NodeGroups = []policy.NodeGroup{{Name: "edge", Kind: policy.NodeGateway, Services: []string{"gateway"}}}
-	p.Default()
+	p.SetDefaults()
 	return p
 }
 

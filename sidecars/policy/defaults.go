@@ -2,7 +2,7 @@ package policy
 
 import "time"
 
-// Defaults that Default fills in.
+// Defaults that SetDefaults fills in.
 const (
 	DefaultNamespace        = "default"
 	DefaultConnectTimeout   = 5 * time.Second
@@ -28,9 +28,9 @@ const (
 // DefaultRetryOn returns the retry conditions of a retry policy that names none.
 func DefaultRetryOn() []string { return []string{"connect-failure", "refused-stream", "unavailable"} }
 
-// Default fills in every defaulted field (see the field docs). It is idempotent; Parse calls
+// SetDefaults fills in every defaulted field (see the field docs). It is idempotent; Parse calls
 // it, and code that builds a Policy by hand should call it before Validate.
-func (p *Policy) Default() {
+func (p *Policy) SetDefaults() {
 	if p.Metadata.Namespace == "" {
 		p.Metadata.Namespace = DefaultNamespace
 	}

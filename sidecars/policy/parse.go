@@ -43,7 +43,7 @@ func Parse(data []byte, filename string) (*Policy, error) {
 		return nil, d.Errs.Err()
 	}
 	p.src = &source{file: filename, lines: d.Lines}
-	p.Default()
+	p.SetDefaults()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

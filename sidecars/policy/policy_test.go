@@ -79,11 +79,11 @@ func TestParseDefaults(t *testing.T) {
 	if g.Name != "web" || g.Kind != policy.NodeSidecar || g.Services[0] != "web" || g.InboundPort != 15006 || g.OutboundPort != 15001 {
 		t.Errorf("default group %+v", g)
 	}
-	// Default is idempotent.
+	// SetDefaults is idempotent.
 	before := p.Clone()
-	p.Default()
+	p.SetDefaults()
 	if len(p.Spec.NodeGroups) != len(before.Spec.NodeGroups) || p.Service("web").Retries.Count != 1 {
-		t.Error("Default not idempotent")
+		t.Error("SetDefaults not idempotent")
 	}
 }
 
@@ -343,7 +343,7 @@ func TestLoadMissingFile(t *testing.T) {
 func TestValidateBuiltInCode(t *testing.T) {
 	p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "code"},
 		Spec: policy.Spec{Services: []policy.Service{{Name: "Bad_Name", Port: 80, Endpoints: []policy.Endpoint{{Address: "10.0.0.1"}}}}}}
-	p.Default()
+	p.SetDefaults()
 	err := p.Validate()
 	if err == nil || !strings.HasPrefix(err.Error(), `spec.services[0].name: must be a DNS label`) {
 		t.Errorf("err = %v", err)

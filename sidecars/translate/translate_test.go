@@ -319,7 +319,7 @@ func TestJWT(t *testing.T) {
 	p.Spec.VirtualHosts = []policy.VirtualHost{{Name: "public", Domains: []string{"*"}, JWT: &policy.JWTRequirement{Providers: []string{"partner"}},
 		Routes: []policy.Route{{Name: "public-orders", Backends: []policy.Backend{{Service: "orders", Weight: 100}}}}}}
 	p.Spec.NodeGroups = append(p.Spec.NodeGroups, policy.NodeGroup{Name: "edge", Kind: policy.NodeGateway, Services: []string{"gateway"}})
-	p.Default()
+	p.SetDefaults()
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ func subcommands() []subcommand {
 		{"demo", "run the adapter locally on generated load in accelerated time (no auth, loopback)", runDemo},
 		{"check-config", "validate a metric rule file", runCheckConfig},
 		{"shadow-report", "summarise which scaling strategy would have been better over the last day and week", runShadowReport},
+		{"version", "print the version, commit and Go version (also --version)", runVersion},
 	}
 }
 
@@ -59,6 +60,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout, cmds)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range cmds {
 		if c.name != args[0] {

@@ -23,6 +23,10 @@ func TestDispatchUsage(t *testing.T) {
 		{[]string{"backtest", "--input", "x.csv", "--quantile", "2"}, 2, "quantile 2", ""},
 		{[]string{"backtest", "-h"}, 0, "-served-out FILE", ""},
 		{[]string{"backtest", "--input", "/nonexistent/x.csv"}, 1, "open input", ""},
+		{[]string{"version"}, 0, "", "foresight-adapter devel"},
+		{[]string{"--version"}, 0, "", "\ngo: go1."},
+		{[]string{"-version"}, 0, "", "foresight-adapter devel"},
+		{[]string{"version", "extra"}, 2, "unexpected arguments", ""},
 	}
 	for _, tc := range cases {
 		var stdout, stderr bytes.Buffer

@@ -269,7 +269,8 @@ func (c *costFlags) loadPrices(start, end int64) ([]backtest.PricePoint, error) 
 // params returns the cost parameters with defaults, validated, except for
 // a zero capacity (filled in later from the pod capacity).
 func (c *costFlags) resolved() (cost.Params, error) {
-	p := c.params.Defaults()
+	p := c.params
+	p.SetDefaults()
 	check := p
 	if check.Capacity == 0 {
 		check.Capacity = 1

@@ -5,6 +5,7 @@
 //	                    [--xds-address :18000] [--metrics-address :9090] [--prometheus-url URL]
 //	foresight-xds check FILE [--experiments FILE]
 //	foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT]
+//	foresight-xds version
 package main
 
 import (
@@ -16,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/foresight-dev/foresight/internal/buildinfo"
 )
 
 func main() {
@@ -27,6 +30,7 @@ const usage = `usage:
                       [--metrics-address :9090] [--prometheus-url URL] [--experiment-state FILE]
   foresight-xds check FILE [--experiments FILE]
   foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--format yaml|json]
+  foresight-xds version     (also --version)
 `
 
 // run dispatches a subcommand and returns the exit code.
@@ -45,6 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkCmd(args[1:], stdout)
 	case "bootstrap":
 		err = bootstrapCmd(args[1:], stdout)
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			err = usageError{fmt.Sprintf("version takes no arguments, got %q", args[1:])}
+			break
+		}
+		fmt.Fprint(stdout, buildinfo.Get().String("foresight-xds"))
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

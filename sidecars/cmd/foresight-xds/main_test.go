@@ -174,3 +174,15 @@ func TestServeReloadsPolicy(t *testing.T) {
 		t.Error("connected proxies not reported")
 	}
 }
+
+func TestVersionCommand(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-version"} {
+		code, out, errOut := runCmd(arg)
+		if code != 0 || !strings.HasPrefix(out, "foresight-xds devel") || !strings.Contains(out, "\ngo: go1.") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runCmd("version", "extra"); code != 2 || !strings.Contains(errOut, "version takes no arguments") {
+		t.Errorf("version extra: exit %d, stderr %q", code, errOut)
+	}
+}
