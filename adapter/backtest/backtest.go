@@ -117,8 +117,10 @@ const (
 	StrategySeasonal   = "seasonal-naive"
 	StrategyLinear     = "linear"
 	StrategyPredictive = "predictive"
-	// StrategyPerfect serves the true peak load of the horizon (floored at
-	// the observed value): a clairvoyant bound on what forecasting can save.
+	// StrategyPerfect serves the true peak load of the coming horizon plus
+	// pod start-up (floored at the observed value): what a pod asked for now
+	// must cover from when it is ready to the end of the horizon. It is a
+	// clairvoyant bound on what forecasting can save.
 	StrategyPerfect = "perfect"
 )
 
@@ -135,6 +137,22 @@ type Result struct {
 	ReactiveReplicas, PredictiveReplicas []int32
 	// TickSeconds is the tick length of the replica series; they start at Samples[0].TS.
 	TickSeconds int64
+}
+
+// ShortInputError is Run's error for an input that ends before its warm-up
+// does: nothing would be scored.
+type ShortInputError struct {
+	// Rows is the number of input rows.
+	Rows int
+	// Span is the time from the first row to the last.
+	Span time.Duration
+	// Warmup is the leading time simulated but not scored.
+	Warmup time.Duration
+}
+
+func (e *ShortInputError) Error() string {
+	return fmt.Sprintf("backtest: the input spans %v (%d rows), not more than the warm-up of %v that is simulated before scoring starts: nothing would be scored",
+		e.Span, e.Rows, e.Warmup)
 }
 
 // Run backtests samples (time-ordered, as trace.Parse returns them).
@@ -159,6 +177,9 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		if !(capacity > 0) {
 			return nil, fmt.Errorf("backtest: p99 load is %v, cannot derive pod capacity: set it explicitly", p99)
 		}
+	}
+	if span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second; span <= opts.Warmup {
+		return nil, &ShortInputError{Rows: len(samples), Span: span, Warmup: opts.Warmup}
 	}
 	hcfg := hpa.Config{
 		MinReplicas:  opts.MinReplicas,
@@ -185,13 +206,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 
 	grid := targetGrid(opts)
 	peaks := horizonPeaks(samples, int64(opts.Horizon/time.Second))
-	perfect := make([]float64, len(samples))
-	for i, s := range samples {
-		perfect[i] = s.Value
-		if !math.IsNaN(peaks[i]) {
-			perfect[i] = max(peaks[i], s.Value)
-		}
-	}
+	perfect := perfectForesight(samples, int64((opts.Horizon+opts.StartupDelay)/time.Second))
 	served[StrategyPerfect] = perfect
 	strategies = append(strategies, strategy{StrategyPerfect, "oracle"})
 	seasonalErr := forecastError(samples, served[StrategySeasonal], peaks, warmEnd)
@@ -212,6 +227,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
 			StartupDelaySeconds: opts.StartupDelay.Seconds(),
+			PerfectSeconds:      (opts.Horizon + opts.StartupDelay).Seconds(),
 			WarmupSeconds:       opts.Warmup.Seconds(),
 			ReactiveTarget:      opts.ReactiveTarget,
 			TargetGrid:          []float64{grid[0], grid[len(grid)-1], opts.TargetStep},
@@ -250,6 +266,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		}
 		rep.Strategies = append(rep.Strategies, sr)
 	}
+	shareOfPerfect(rep.Strategies)
 	rep.Predictive = summarize(rep, sweeps)
 
 	res := &Result{Report: rep, Samples: samples, Served: served, TickSeconds: tl.tick}
@@ -415,6 +432,40 @@ func Serve(ctx context.Context, samples []Sample, settings forecast.Settings, sc
 	return out, st, nil
 }
 
+// perfectForesight returns, per sample, the highest load of the samples in
+// (ts, ts+window], floored at the sample's own value.
+func perfectForesight(samples []Sample, window int64) []float64 {
+	peaks := horizonPeaks(samples, window)
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = s.Value
+		if !math.IsNaN(peaks[i]) {
+			out[i] = max(peaks[i], s.Value)
+		}
+	}
+	return out
+}
+
+// shareOfPerfect sets, on every strategy with a best target, the share of
+// the perfect strategy's saving it reaches (when perfect saves anything).
+func shareOfPerfect(strategies []StrategyReport) {
+	var perfect *Choice
+	for _, s := range strategies {
+		if s.Name == StrategyPerfect {
+			perfect = s.Best
+		}
+	}
+	if perfect == nil || !(perfect.Saving > 0) {
+		return
+	}
+	for i := range strategies {
+		if b := strategies[i].Best; b != nil {
+			share := b.Saving / perfect.Saving
+			strategies[i].ShareOfPerfect = &share
+		}
+	}
+}
+
 // targetGrid lists the targets from TargetMin to TargetMax, rounded to 1e-9.
 func targetGrid(o Options) []float64 {
 	var grid []float64
@@ -461,6 +512,14 @@ func summarize(rep Report, sweeps map[string][]Scaling) PredictiveSummary {
 		}
 	}
 	sum := PredictiveSummary{Model: pred.Model, Baseline: rep.Baseline}
+	for _, s := range rep.Strategies {
+		if s.Name == StrategyPerfect && s.Best != nil {
+			sum.PerfectSaving = s.Best.Saving
+		}
+	}
+	if pred.ShareOfPerfect != nil {
+		sum.ShareOfPerfect = *pred.ShareOfPerfect
+	}
 	chosen := pred.AtReactiveTarget
 	if pred.Best != nil {
 		chosen = pred.Best.Scaling

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -194,10 +196,125 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// TestRunRejectsInputShorterThanWarmup: an input that ends before the
+// warm-up does would score nothing; Run says how long it is and how long
+// the warm-up, instead of returning a report of zeros.
+func TestRunRejectsInputShorterThanWarmup(t *testing.T) {
+	samples := diurnal(1, 60, 6) // one day of one-minute rows
+	o := quickOptions()
+	o.Warmup = 24 * time.Hour
+	_, err := Run(context.Background(), samples, o)
+	var short *ShortInputError
+	if !errors.As(err, &short) {
+		t.Fatalf("one day with a one-day warm-up: error %v, want a ShortInputError", err)
+	}
+	span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second
+	if short.Span != span || short.Rows != len(samples) || short.Warmup != o.Warmup {
+		t.Errorf("error fields %+v, want span %v, %d rows, warm-up %v", *short, span, len(samples), o.Warmup)
+	}
+	for _, want := range []string{"spans " + span.String(), fmt.Sprintf("(%d rows)", len(samples)), "warm-up of 24h0m0s", "nothing would be scored"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	o.Warmup = 12 * time.Hour
+	res, err := Run(context.Background(), samples, o)
+	if err != nil {
+		t.Fatalf("half-day warm-up: %v", err)
+	}
+	if res.Report.Predictive.Baseline.PodMinutes == 0 {
+		t.Error("half-day warm-up: nothing scored")
+	}
+}
+
 func TestRunHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Run(ctx, diurnal(3, 60, 5), quickOptions()); err == nil {
 		t.Fatal("cancelled run: no error")
+	}
+}
+
+// The perfect strategy serves the highest load of the coming horizon plus
+// start-up, and every strategy's share of perfect foresight is its saving
+// over perfect's, in the report, its JSON and its table.
+func TestRunReportsShareOfPerfect(t *testing.T) {
+	samples := diurnal(3, 60, 6)
+	opts := quickOptions()
+	res, err := Run(context.Background(), samples, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := int64((opts.Horizon + opts.StartupDelay) / time.Second)
+	perfect := res.Served[StrategyPerfect]
+	for i, s := range samples {
+		want := s.Value
+		for j := i + 1; j < len(samples) && samples[j].TS <= s.TS+window; j++ {
+			want = max(want, samples[j].Value)
+		}
+		if perfect[i] != want {
+			t.Fatalf("perfect row %d served %v, want the highest load of the next %ds %v", i, perfect[i], window, want)
+		}
+	}
+	r := res.Report
+	if r.Settings.PerfectSeconds != float64(window) {
+		t.Errorf("perfect look-ahead %vs, want %ds", r.Settings.PerfectSeconds, window)
+	}
+	var perf *Choice
+	for _, s := range r.Strategies {
+		if s.Name == StrategyPerfect {
+			perf = s.Best
+		}
+	}
+	if perf == nil || !(perf.Saving > 0) {
+		t.Fatalf("perfect foresight saves nothing on a daily trace: %+v", perf)
+	}
+	if r.Predictive.PerfectSaving != perf.Saving {
+		t.Errorf("summary's perfect saving %v, want %v", r.Predictive.PerfectSaving, perf.Saving)
+	}
+	shares := 0
+	for _, s := range r.Strategies {
+		if s.Best == nil {
+			if s.ShareOfPerfect != nil {
+				t.Errorf("%s has a share of perfect without a best target", s.Name)
+			}
+			continue
+		}
+		if s.ShareOfPerfect == nil {
+			t.Errorf("%s lacks its share of perfect", s.Name)
+			continue
+		}
+		shares++
+		if want := s.Best.Saving / perf.Saving; math.Abs(*s.ShareOfPerfect-want) > 1e-12 {
+			t.Errorf("%s share of perfect %v, want %v", s.Name, *s.ShareOfPerfect, want)
+		}
+		if s.Name == StrategyPredictive && r.Predictive.ShareOfPerfect != *s.ShareOfPerfect {
+			t.Errorf("summary's share %v, want predictive's %v", r.Predictive.ShareOfPerfect, *s.ShareOfPerfect)
+		}
+	}
+	if shares < 2 {
+		t.Errorf("only %d strategies have a share of perfect", shares)
+	}
+	var js, table bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Predictive map[string]any `json:"predictive"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"perfect_saving", "share_of_perfect"} {
+		if _, ok := doc.Predictive[key]; !ok {
+			t.Errorf("predictive summary's JSON lacks %q", key)
+		}
+	}
+	if err := r.WriteTable(&table, "diurnal"); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("predictive reaches %.0f%% of it", 100*r.Predictive.ShareOfPerfect)
+	if !strings.Contains(table.String(), "of perfect") || !strings.Contains(table.String(), want) {
+		t.Errorf("table lacks the share of perfect (%q):\n%s", want, table.String())
 	}
 }

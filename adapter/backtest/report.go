@@ -57,6 +57,8 @@ type SettingsInfo struct {
 	PodsAtP99 float64 `json:"pods_at_p99"`
 	// StartupDelaySeconds is the time a new pod takes before it serves load.
 	StartupDelaySeconds float64 `json:"startup_delay_seconds"`
+	// PerfectSeconds is the look-ahead of the perfect strategy: horizon plus start-up.
+	PerfectSeconds float64 `json:"perfect_seconds"`
 	// WarmupSeconds is the leading time not scored.
 	WarmupSeconds float64 `json:"warmup_seconds"`
 	// ReactiveTarget is the baseline's HPA target, a fraction of capacity.
@@ -105,6 +107,9 @@ type StrategyReport struct {
 	// Best is the cheapest target of the grid that is as safe as the baseline
 	// (within the allowance); absent when none is.
 	Best *Choice `json:"best,omitempty"`
+	// ShareOfPerfect is Best's saving over the perfect strategy's best
+	// saving; absent when either is absent or perfect foresight saves nothing.
+	ShareOfPerfect *float64 `json:"share_of_perfect,omitempty"`
 }
 
 // Choice is a chosen target with its saving against the baseline.
@@ -128,6 +133,12 @@ type PredictiveSummary struct {
 	Saving float64 `json:"saving"`
 	// Chosen is the scaling at Target.
 	Chosen Scaling `json:"chosen"`
+	// PerfectSaving is the perfect strategy's saving at its cheapest target
+	// as safe as the baseline, in the same setting: what forecasting could save.
+	PerfectSaving float64 `json:"perfect_saving"`
+	// ShareOfPerfect is Saving / PerfectSaving when predictive scaling meets
+	// the baseline's safety and perfect foresight saves anything; 0 otherwise.
+	ShareOfPerfect float64 `json:"share_of_perfect"`
 	// Baseline is reactive scaling at the reactive target.
 	Baseline Scaling `json:"baseline"`
 	// Reverse is the reverse check.
@@ -223,21 +234,27 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds))
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-14s\t%-14s\tMASE\tsMAPE\tunder-fc\tfallback\ttarget\tpod-min\tunder-prov\tunder-min\tunmet\tactions\tsaving\t\n", "strategy", "model")
-	row := func(s StrategyReport, sc Scaling, saving string) {
+	fmt.Fprintf(tw, "%-14s\t%-14s\tMASE\tsMAPE\tunder-fc\tfallback\ttarget\tpod-min\tunder-prov\tunder-min\tunmet\tactions\tsaving\tof perfect\t\n", "strategy", "model")
+	row := func(s StrategyReport, sc Scaling, saving, share string) {
 		mase := "-"
 		if s.Forecast.MASE != nil {
 			mase = fmt.Sprintf("%.3f", *s.Forecast.MASE)
 		}
-		fmt.Fprintf(tw, "%-14s\t%-14s\t%s\t%.1f%%\t%.1f%%\t%.1f%%\t%.0f%%\t%.0f\t%.2f%%\t%.0f\t%.3f%%\t%d\t%s\t\n",
+		fmt.Fprintf(tw, "%-14s\t%-14s\t%s\t%.1f%%\t%.1f%%\t%.1f%%\t%.0f%%\t%.0f\t%.2f%%\t%.0f\t%.3f%%\t%d\t%s\t%s\t\n",
 			s.Name, s.Model, mase, 100*s.Forecast.SMAPE, 100*s.Forecast.UnderForecastShare, 100*s.FallbackShare,
 			100*sc.Target, sc.PodMinutes, 100*sc.UnderProvisionedShare, sc.UnderProvisionedMinutes,
-			100*sc.UnmetDemandShare, sc.ScalingActions, saving)
+			100*sc.UnmetDemandShare, sc.ScalingActions, saving, share)
 	}
 	for _, s := range r.Strategies {
-		row(s, s.AtReactiveTarget, pct(saving(r.Baseline.PodMinutes, s.AtReactiveTarget.PodMinutes)))
-		if s.Best != nil && s.Best.Target != s.AtReactiveTarget.Target {
-			row(s, s.Best.Scaling, pct(s.Best.Saving))
+		share := "-"
+		if s.ShareOfPerfect != nil {
+			share = fmt.Sprintf("%.0f%%", 100**s.ShareOfPerfect)
+		}
+		if s.Best == nil || s.Best.Target != s.AtReactiveTarget.Target {
+			row(s, s.AtReactiveTarget, pct(saving(r.Baseline.PodMinutes, s.AtReactiveTarget.PodMinutes)), "-")
+		}
+		if s.Best != nil {
+			row(s, s.Best.Scaling, pct(s.Best.Saving), share)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -253,6 +270,8 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		fmt.Fprintf(&b, "predictive (%s): no target on the grid is as safe as reactive at %.0f%% (%.0f under-provisioned min); safest is %.0f%% with %.0f min, %s pod-minutes saved\n",
 			p.Model, 100*r.Settings.ReactiveTarget, p.Baseline.UnderProvisionedMinutes, 100*p.Target, p.Chosen.UnderProvisionedMinutes, pct(p.Saving))
 	}
+	fmt.Fprintf(&b, "perfect foresight (highest load of the next %s) saves %s at equal safety; predictive reaches %.0f%% of it\n",
+		seconds(st.PerfectSeconds), pct(p.PerfectSaving), 100*p.ShareOfPerfect)
 	rc := p.Reverse
 	verdict := "pass"
 	if !rc.Passes {

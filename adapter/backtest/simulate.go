@@ -6,19 +6,19 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/hpasim"
 )
 
-// Timeline is a load trace laid out on the simulation's clock: ticks of
-// equal length (the greatest common divisor of the sample step, the HPA sync
-// period and the pod start-up delay), each with the load it carries and the
-// latest sample the HPA can see at its start. Build it once per trace and
-// replay it for every strategy and target.
+// Timeline is a load trace laid out on the simulation's clock (package
+// hpasim, the timeline shadow evaluation shares): ticks of equal length, each
+// with the load it carries and the latest sample the HPA can see at its
+// start. Build it once per trace and replay it for every strategy and target.
 type Timeline struct {
 	start      int64
 	tick       int64
-	sync       int64
 	load       []float64 // per tick, in units of pod capacity; NaN inside gaps (not scored)
 	visible    []int32   // per tick: index of the latest sample at or before the tick's start
+	sync       []bool    // per tick: the HPA syncs at its start
 	scoredFrom int       // first scored tick (after warm-up)
 	capacity   float64
 	hpa        hpa.Config
@@ -36,11 +36,11 @@ type TimelineConfig struct {
 	HPA hpa.Config
 }
 
-// NewTimeline lays samples out on the simulation clock. Sample i carries the
-// load of (TS-step, TS] and becomes visible to the HPA at TS. A tick is scored
-// when a sample covers it and it starts after the warm-up. Load is measured
-// in units of pod capacity, so the HPA's target is a fraction of a pod and
-// its milli-unit resolution is a thousandth of a pod whatever the trace's unit.
+// NewTimeline lays samples out on the simulation clock (package hpasim). A
+// tick is scored when a sample covers it and it starts after the warm-up.
+// Load is measured in units of pod capacity, so the HPA's target is a
+// fraction of a pod and its milli-unit resolution is a thousandth of a pod
+// whatever the trace's unit.
 func NewTimeline(samples []Sample, cfg TimelineConfig) (*Timeline, error) {
 	if len(samples) < 2 {
 		return nil, fmt.Errorf("timeline: need at least 2 samples, got %d", len(samples))
@@ -54,15 +54,11 @@ func NewTimeline(samples []Sample, cfg TimelineConfig) (*Timeline, error) {
 	if err := h.Validate(); err != nil {
 		return nil, fmt.Errorf("timeline: %w", err)
 	}
-	step := int64(cfg.Step / time.Second)
-	if step <= 0 || cfg.Step%time.Second != 0 {
-		return nil, fmt.Errorf("timeline: step %v must be a positive whole number of seconds", cfg.Step)
+	clk, err := hpasim.NewClock(cfg.Step, h)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
 	}
-	sync := int64(h.SyncPeriod / time.Second)
-	tick := gcd(step, sync)
-	if startup := int64(h.StartupDelay / time.Second); startup > 0 {
-		tick = gcd(tick, startup)
-	}
+	tick := clk.TickSeconds()
 	start, end := samples[0].TS, samples[len(samples)-1].TS
 	n := int((end - start) / tick)
 	const maxTicks = 50_000_000
@@ -72,40 +68,27 @@ func NewTimeline(samples []Sample, cfg TimelineConfig) (*Timeline, error) {
 	tl := &Timeline{
 		start:    start,
 		tick:     tick,
-		sync:     sync,
-		load:     make([]float64, n),
-		visible:  make([]int32, n),
+		load:     make([]float64, 0, n),
+		visible:  make([]int32, 0, n),
+		sync:     make([]bool, 0, n),
 		capacity: cfg.Capacity,
 		hpa:      h,
 	}
 	warmEnd := start + int64(cfg.Warmup/time.Second)
 	tl.scoredFrom = n
-	cover, seen := 0, 0
-	for k := range n {
-		t := start + int64(k)*tick
-		for seen+1 < len(samples) && samples[seen+1].TS <= t {
-			seen++
-		}
-		tl.visible[k] = int32(seen)
-		for cover < len(samples) && samples[cover].TS < t+tick {
-			cover++
-		}
-		tl.load[k] = math.NaN()
-		if cover < len(samples) && samples[cover].TS-step <= t {
-			tl.load[k] = samples[cover].Value / cfg.Capacity
-		}
-		if t >= warmEnd && k < tl.scoredFrom {
-			tl.scoredFrom = k
+	var ticks []hpasim.Tick
+	for _, s := range samples {
+		ticks = clk.Advance(s.TS, s.Value, ticks[:0])
+		for _, tk := range ticks {
+			tl.load = append(tl.load, tk.Load/cfg.Capacity)
+			tl.visible = append(tl.visible, int32(tk.Visible))
+			tl.sync = append(tl.sync, tk.Sync)
+			if tk.T >= warmEnd && int(tk.K) < tl.scoredFrom {
+				tl.scoredFrom = int(tk.K)
+			}
 		}
 	}
 	return tl, nil
-}
-
-func gcd(a, b int64) int64 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }
 
 // ScoredMinutes returns the scored time: ticks after the warm-up that a sample covers.
@@ -153,33 +136,21 @@ func (tl *Timeline) Replay(served []float64, target float64, replicas []int32) (
 	if len(tl.load) > 0 && !math.IsNaN(tl.load[0]) {
 		first = tl.load[0]
 	}
-	initial := int32(min(max(math.Ceil(first/cfg.Target), float64(cfg.MinReplicas)), float64(cfg.MaxReplicas)))
-	ctrl, err := hpa.NewController(cfg, initial)
-	if err != nil {
-		return Scaling{}, fmt.Errorf("replay at target %v: %w", target, err)
-	}
-	pods := hpa.NewPods(initial, cfg.StartupDelay, tl.start)
+	sc := hpasim.NewScaler(cfg)
 	res := Scaling{Target: target}
 	var podTicks, underTicks, scoredTicks int64
 	var unmet, demand float64
-	syncEvery := int(tl.sync / tl.tick)
 	for k := range tl.load {
 		t := tl.start + int64(k)*tl.tick
 		scored := k >= tl.scoredFrom
-		if k%syncEvery == 0 {
-			v := served[tl.visible[k]]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return Scaling{}, fmt.Errorf("replay: served value %v at ts %d", v, t)
-			}
-			v /= tl.capacity
-			if d := ctrl.Sync(t, v); d.Rescaled {
-				pods.Scale(t, d.Desired)
-				if scored {
-					res.ScalingActions++
-				}
-			}
+		rescaled, err := sc.Step(tl.start, hpasim.Tick{K: int64(k), T: t, Sync: tl.sync[k]}, served[tl.visible[k]]/tl.capacity, first)
+		if err != nil {
+			return Scaling{}, fmt.Errorf("replay at target %v: %w", target, err)
 		}
-		total := pods.Total()
+		if rescaled && scored {
+			res.ScalingActions++
+		}
+		total := sc.Total()
 		if replicas != nil {
 			replicas[k] = total
 		}
@@ -190,7 +161,7 @@ func (tl *Timeline) Replay(served []float64, target float64, replicas []int32) (
 		scoredTicks++
 		podTicks += int64(total)
 		res.PeakReplicas = max(res.PeakReplicas, total)
-		if ready := float64(pods.Ready(t)); load > ready {
+		if ready := float64(sc.Ready(t)); load > ready {
 			underTicks++
 			unmet += load - ready
 		}

@@ -38,9 +38,12 @@ func TestRealTracesMeetTargets(t *testing.T) {
 				t.Errorf("%s: chosen target %.2f is less safe than the baseline: %+v vs %+v", name, p.Target, p.Chosen, p.Baseline)
 			}
 		}
-		t.Logf("%s: target %.0f%%, saving %+.1f%%, under-provisioned %.0f min vs reactive %.0f min, pod-minutes %.0f vs %.0f",
-			name, 100*p.Target, 100*p.Saving, p.Chosen.UnderProvisionedMinutes, p.Baseline.UnderProvisionedMinutes,
-			p.Chosen.PodMinutes, p.Baseline.PodMinutes)
+		t.Logf("%s: target %.0f%%, saving %+.1f%% (perfect foresight %+.1f%%, share %.0f%%), under-provisioned %.0f min vs reactive %.0f min, pod-minutes %.0f vs %.0f",
+			name, 100*p.Target, 100*p.Saving, 100*p.PerfectSaving, 100*p.ShareOfPerfect, p.Chosen.UnderProvisionedMinutes,
+			p.Baseline.UnderProvisionedMinutes, p.Chosen.PodMinutes, p.Baseline.PodMinutes)
+		if p.MeetsSafety && p.PerfectSaving > 0 && math.Abs(p.ShareOfPerfect-p.Saving/p.PerfectSaving) > 1e-9 {
+			t.Errorf("%s: share of perfect %v, want %v / %v", name, p.ShareOfPerfect, p.Saving, p.PerfectSaving)
+		}
 		savings = append(savings, saving)
 	}
 	if m := median(savings); !(m >= minMedianSaving) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,6 +236,22 @@ func (r *Rule) validateQuery() error {
 // dropsLabel reports whether the outermost aggregation of expr certainly
 // removes label from its result series.
 func dropsLabel(expr parser.Expr, label string) bool {
+	e := OutermostAggregation(expr)
+	if e == nil {
+		return false
+	}
+	has := slices.Contains(e.Grouping, label)
+	if e.Without {
+		return has
+	}
+	return !has
+}
+
+// OutermostAggregation returns the aggregation that decides the labels of
+// expr's result series: expr's own, inside parentheses and through topk,
+// bottomk, limitk and limit_ratio, which keep their input's labels; nil when
+// expr is no aggregation.
+func OutermostAggregation(expr parser.Expr) *parser.AggregateExpr {
 	for {
 		switch e := expr.(type) {
 		case *parser.ParenExpr:
@@ -245,18 +262,9 @@ func dropsLabel(expr parser.Expr, label string) bool {
 				expr = e.Expr
 				continue
 			}
-			has := false
-			for _, g := range e.Grouping {
-				if g == label {
-					has = true
-				}
-			}
-			if e.Without {
-				return has
-			}
-			return !has
+			return e
 		default:
-			return false
+			return nil
 		}
 	}
 }

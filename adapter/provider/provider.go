@@ -56,6 +56,10 @@ func New(store *serving.Store, objects ObjectLister) *Provider {
 	return &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheBytes)}
 }
 
+// MatcherCacheBytes returns the estimated size of the matchers remembered
+// for request selectors, at most 16 MiB.
+func (p *Provider) MatcherCacheBytes() int64 { return p.matchers.Bytes() }
+
 var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}
 
 // GetExternalMetric returns the served values of the metric's series in

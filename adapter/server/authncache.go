@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -96,15 +98,17 @@ func (a *frontProxyAuthenticator) authenticateProxied(req *http.Request) (*authe
 // connection's chain once, so the requests of one connection share the same
 // *x509.Certificate values, and the dynamic CA providers make a new pool
 // when the bundle changes, so a rotated bundle is a new key. An entry keeps
-// the chain and the pools alive, so that no other certificate or pool can
-// take their addresses while it exists, and compares them on a hit. (Hashing
-// the certificates' bytes instead cost 8 µs per request, a tenth of an
-// answer's CPU.)
+// a copy of the certificates' encodings and compares them on a hit, so
+// that a certificate parsed later at a freed one's address is the same
+// certificate or a miss; it keeps the pools alive, so that no other pool can
+// take their addresses. (Hashing the certificates' bytes on every request
+// instead cost 8 µs, a tenth of an answer's CPU; comparing them costs
+// a memcmp.)
 //
 // A verification is remembered for at most ttl and never past the earliest
 // NotAfter of the chain it verified (leaf, intermediates and root); a
-// failure for ttl. The entries' sizes (their certificates' encodings and
-// a fixed overhead) are bounded by maxBytes: what a client can make the
+// failure for ttl. An entry's size is its encodings' plus a fixed overhead,
+// and the entries' sizes are bounded by maxBytes: what a client can make the
 // cache keep is bounded in bytes whatever it sends.
 type chainCache struct {
 	ttl      time.Duration
@@ -117,7 +121,7 @@ type chainCache struct {
 }
 
 type chainEntry struct {
-	chain                []*x509.Certificate
+	raw                  [][]byte // the certificates' encodings
 	roots, intermediates *x509.CertPool
 	err                  error // nil: verified
 	expires              time.Time
@@ -125,12 +129,17 @@ type chainEntry struct {
 }
 
 // chainEntryOverhead is an entry's size beyond its certificates' encodings:
-// the map slot, the entry, and the parsed certificates' fields.
+// the map slot, the entry, the slices and the error.
 const chainEntryOverhead = 512
 
 // newChainCache returns a cache of verifications for ttl, of at most maxBytes.
 func newChainCache(ttl time.Duration, maxBytes int64) *chainCache {
 	return &chainCache{ttl: ttl, maxBytes: maxBytes, now: time.Now, entries: map[[sha256.Size]byte]*chainEntry{}}
+}
+
+// sameChain reports whether chain's encodings are e's.
+func (e *chainEntry) sameChain(chain []*x509.Certificate) bool {
+	return slices.EqualFunc(e.raw, chain, func(raw []byte, cert *x509.Certificate) bool { return bytes.Equal(raw, cert.Raw) })
 }
 
 // verify verifies chain[0] with opts, chain[1:] as intermediates when opts
@@ -141,7 +150,7 @@ func (c *chainCache) verify(chain []*x509.Certificate, opts x509.VerifyOptions) 
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) && e.roots == opts.Roots && e.intermediates == opts.Intermediates && slices.Equal(e.chain, chain) {
+	if ok && now.Before(e.expires) && e.roots == opts.Roots && e.intermediates == opts.Intermediates && e.sameChain(chain) {
 		return e.err
 	}
 	configured := opts.Intermediates
@@ -160,11 +169,18 @@ func (c *chainCache) verify(chain []*x509.Certificate, opts x509.VerifyOptions) 
 			}
 		}
 	}
-	size := int64(chainEntryOverhead)
-	for _, cert := range chain {
-		size += int64(chainEntryOverhead + len(cert.Raw))
+	e = &chainEntry{raw: make([][]byte, len(chain)), roots: opts.Roots, intermediates: configured, expires: expires,
+		size: chainEntryOverhead}
+	if err != nil {
+		// The message only: x509's errors hold the certificates they are about.
+		e.err = errors.New(err.Error())
+		e.size += int64(len(err.Error()))
 	}
-	c.store(key, &chainEntry{chain: slices.Clone(chain), roots: opts.Roots, intermediates: configured, err: err, expires: expires, size: size}, now)
+	for i, cert := range chain {
+		e.raw[i] = bytes.Clone(cert.Raw)
+		e.size += int64(len(cert.Raw))
+	}
+	c.store(key, e, now)
 	return err
 }
 

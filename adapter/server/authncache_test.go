@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +34,7 @@ import (
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -183,10 +186,10 @@ func leanTestChain(t testing.TB, s *authnSetup) http.Handler {
 	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	c.RequestInfoResolver = genericapiserver.NewRequestInfoResolver(c)
 	c.FeatureGate = utilfeature.DefaultFeatureGate
-	return leanChain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return leanChain(genericapifilters.WithAuthorization(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := apirequest.UserFrom(r.Context())
 		_, _ = w.Write([]byte(u.GetName()))
-	}), c)
+	}), c.Authorization.Authorizer, c.Serializer), c)
 }
 
 // certRequest is a fast-path request on a connection with chain.
@@ -362,5 +365,58 @@ func TestChainCacheBoundedInBytes(t *testing.T) {
 	rotated.Roots = own
 	if err := c.verify(stranger, rotated); err != nil {
 		t.Fatalf("after the bundle changed, the cached failure was used: %v", err)
+	}
+}
+
+// Many clients with distinct, large front proxy certificates over real TLS
+// connections: every request is answered, and the verifications the cache
+// keeps stay within its bytes, although each chain is 40 KB.
+func TestManyDistinctLargeCertificates(t *testing.T) {
+	s := newAuthnSetup(t, newTestCA(t, "front-proxy-ca", nil, time.Now().Add(24*time.Hour)))
+	srv := httptest.NewUnstartedServer(leanTestChain(t, s))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	srv.StartTLS()
+	defer srv.Close()
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("name-%04d.padding-to-make-the-certificate-large.example", i)
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	const clients = 160 // 160 chains of 40 KB: 6.4 MB of certificates
+	before := heap()
+	for i := range clients {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "front-proxy"}, DNSNames: names,
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, s.frontProxyCA.cert, &key.PublicKey, s.frontProxyCA.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true,
+			Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+externalPrefix+"default/m", nil)
+		req.Header.Set("X-Remote-User", "bob")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		client.CloseIdleConnections()
+		if resp.StatusCode != http.StatusOK || string(body) != "bob" {
+			t.Fatalf("client %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	srv.CloseClientConnections()
+	if grown := heap() - before; grown > chainCacheBytes+2<<20 {
+		t.Fatalf("%d distinct 40 KB certificates keep %d KiB; the cache's bound is %d KiB", clients, grown>>10, chainCacheBytes>>10)
 	}
 }

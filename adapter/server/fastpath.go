@@ -22,6 +22,7 @@ import (
 	genericfeatures "k8s.io/apiserver/pkg/features"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	flowcontrolrequest "k8s.io/apiserver/pkg/util/flowcontrol/request"
 	"k8s.io/metrics/pkg/apis/external_metrics"
 )
 
@@ -55,8 +56,10 @@ var externalGV = schema.GroupVersion{Group: external_metrics.GroupName, Version:
 // filter that decides who may read what and what is recorded: audit
 // initialisation, panic recovery, request info, graceful-shutdown
 // accounting, delegated authentication (with a short-lived cache of
-// front proxy certificate verifications, authncache.go), audit, impersonation, the
-// in-flight limit and delegated authorization, all configured from the same
+// front proxy certificate verifications, authncache.go), the request
+// deadline, audit, impersonation, the in-flight limit or priority and
+// fairness (shared with the full chain) and delegated authorization, all
+// configured from the same
 // Config as the full chain. The answer is the library's list object,
 // encoded as JSON; errors are the library's Status objects.
 type fastPath struct {
@@ -67,17 +70,45 @@ type fastPath struct {
 // buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc:
 // the default chain with the selector length limit (selectorlimit.go) and,
 // unless lister is nil, the fast path for lister.
+//
+// Both chains share one bound on the requests in flight. With API Priority
+// and Fairness on, the lean chain asks the same controller as the full one.
+// Without it, there is one pool of the library's in-flight limit
+// (--max-requests-inflight): in the lean chain at the library's place,
+// between impersonation and authorization; in the full chain, whose filters
+// the library builds, around the API handler, after authorization.
 func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec) func(http.Handler, *genericapiserver.Config) http.Handler {
 	return func(api http.Handler, c *genericapiserver.Config) http.Handler {
-		full := genericapiserver.DefaultBuildHandlerChain(withSelectorLimit(api, c.Serializer), c)
+		api = withSelectorLimit(api, c.Serializer)
 		if lister == nil {
-			return full
+			return genericapiserver.DefaultBuildHandlerChain(api, c)
 		}
 		answer := &externalAnswer{lister: lister, serializer: c.Serializer, requests: requests}
 		if requests != nil {
 			answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))
 		}
-		return &fastPath{full: full, lean: leanChain(answer, c), serializer: c.Serializer}
+		f := &fastPath{serializer: c.Serializer}
+		authorized := genericapifilters.WithAuthorization(answer, c.Authorization.Authorizer, c.Serializer)
+		if c.FlowControl != nil {
+			estimator := flowcontrolrequest.NewWorkEstimator(c.StorageObjectCountTracker.Get,
+				c.FlowControl.GetInterestedWatchCount, flowcontrolrequest.DefaultWorkEstimatorConfig(), c.FlowControl.GetMaxSeats)
+			f.full = genericapiserver.DefaultBuildHandlerChain(api, c)
+			f.lean = leanChain(genericfilters.WithPriorityAndFairness(authorized, c.LongRunningFunc, c.FlowControl, estimator, c.RequestTimeout/4), c)
+			return f
+		}
+		limited := genericfilters.WithMaxInFlightLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if f.routesLean(r) {
+				authorized.ServeHTTP(w, r)
+			} else {
+				api.ServeHTTP(w, r)
+			}
+		}), c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight, c.LongRunningFunc)
+		f.lean = leanChain(limited, c)
+		inFlight, mutating := c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight
+		c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = 0, 0 // the library's chain then adds no pool of its own
+		f.full = genericapiserver.DefaultBuildHandlerChain(limited, c)
+		c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = inFlight, mutating
+		return f
 	}
 }
 
@@ -89,11 +120,11 @@ const (
 	chainCacheBytes = 4 << 20
 )
 
-// leanChain wraps h in the access-control and accounting filters of
-// genericapiserver.DefaultBuildHandlerChain, in the same order.
-func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
-	h = genericapifilters.WithAuthorization(h, c.Authorization.Authorizer, c.Serializer)
-	h = genericfilters.WithMaxInFlightLimit(h, c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight, c.LongRunningFunc)
+// leanChain wraps limited (the in-flight limit, then authorization and the
+// answer) in the filters of genericapiserver.DefaultBuildHandlerChain that
+// come before the limit, in the same order.
+func leanChain(limited http.Handler, c *genericapiserver.Config) http.Handler {
+	h := limited
 	if c.FeatureGate.Enabled(genericfeatures.ConstrainedImpersonation) {
 		h = impersonation.WithConstrainedImpersonation(h, c.Authorization.Authorizer, c.Serializer)
 	} else {
@@ -105,6 +136,10 @@ func leanChain(h http.Handler, c *genericapiserver.Config) http.Handler {
 	authn := newFrontProxyAuthenticator(c.Authentication.Authenticator, c.Authentication.RequestHeaderConfig,
 		newChainCache(chainCacheTTL, chainCacheBytes))
 	h = genericapifilters.WithAuthentication(h, authn, failed, c.Authentication.APIAudiences, c.Authentication.RequestHeaderConfig)
+	// The request's deadline (--request-timeout), as the library sets it;
+	// the answer comes from memory, so the library's timeout filter, a
+	// goroutine per request, is left out.
+	h = genericapifilters.WithRequestDeadline(h, c.AuditBackend, c.AuditPolicyRuleEvaluator, c.LongRunningFunc, c.Serializer, c.RequestTimeout)
 	h = genericfilters.WithWaitGroup(h, c.LongRunningFunc, c.NonLongRunningRequestWaitGroup)
 	h = genericapifilters.WithCacheControl(h)
 	h = genericfilters.WithHSTS(h, c.HSTSDirectives)
@@ -145,8 +180,14 @@ func (x externalRequestInfo) NewRequestInfo(r *http.Request) (*apirequest.Reques
 	}, nil
 }
 
+// routesLean reports whether r takes the lean chain.
+func (f *fastPath) routesLean(r *http.Request) bool {
+	_, _, ok := externalListRequest(r)
+	return ok && negotiateMedia(r, f.serializer) != mediaNone
+}
+
 func (f *fastPath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := externalListRequest(r); ok && negotiateMedia(r, f.serializer) != mediaNone {
+	if f.routesLean(r) {
 		growStack(0)
 		f.lean.ServeHTTP(w, r)
 		return

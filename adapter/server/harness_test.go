@@ -36,15 +36,24 @@ func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) 
 func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// switchSource is a real source that can be taken down, as a Prometheus outage.
+// switchSource is a real source that can be taken down, as a Prometheus
+// outage, or held, as a slow one.
 type switchSource struct {
 	source.Source
 	down atomic.Bool
+	gate chan struct{} // when set, queries wait until it is closed
 }
 
 var errSourceDown = errors.New("source down (test)")
 
 func (s *switchSource) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]source.Series, error) {
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if s.down.Load() {
 		return nil, errSourceDown
 	}
@@ -61,12 +70,23 @@ type harness struct {
 	loop  *serving.Loop
 	reg   *prometheus.Registry
 
-	running bool // the loop runs (with the first server)
+	running   bool                 // the loop runs (with the first server)
+	providers []*provider.Provider // of the servers, in the order they started
 }
 
 // startHarness fills the embedded source with fill, loads rules and starts
 // the server; it returns once the first cycle of every rule is done.
 func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) *harness {
+	tb.Helper()
+	h := newHarness(tb, rules, fill, nil)
+	h.url = h.serve(tb, false)
+	waitFor(tb, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get(h.url, "/readyz") == nil })
+	return h
+}
+
+// newHarness is startHarness without starting the server; gate, when set,
+// holds the source's queries until it is closed.
+func newHarness(tb testing.TB, rules string, fill func(emb *source.Embedded), gate chan struct{}) *harness {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
 	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: tb.TempDir(), Registerer: reg})
@@ -75,7 +95,7 @@ func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) 
 	}
 	tb.Cleanup(func() { _ = emb.Close() })
 	fill(emb)
-	h := &harness{emb: emb, src: &switchSource{Source: emb}, clock: &fakeClock{}, reg: reg}
+	h := &harness{emb: emb, src: &switchSource{Source: emb, gate: gate}, clock: &fakeClock{}, reg: reg}
 	h.clock.Set(t0)
 	metrics, err := serving.NewMetrics(reg)
 	if err != nil {
@@ -100,9 +120,6 @@ func startHarness(tb testing.TB, rules string, fill func(emb *source.Embedded)) 
 	if err := h.loop.SetRules(rs); err != nil {
 		tb.Fatal(err)
 	}
-
-	h.url = h.serve(tb, false)
-	waitFor(tb, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get(h.url, "/readyz") == nil })
 	return h
 }
 
@@ -124,8 +141,10 @@ func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	if libraryOnly {
 		reg = prometheus.NewRegistry()
 	}
+	prov := provider.New(h.store, nil)
+	h.providers = append(h.providers, prov)
 	srv, err := server.New(opts, server.Config{
-		Provider: provider.New(h.store, nil),
+		Provider: prov,
 		Registry: reg,
 		Ready: func() error {
 			if !h.loop.Ready() {

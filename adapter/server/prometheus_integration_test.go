@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
@@ -180,13 +181,22 @@ func TestRealPrometheus(t *testing.T) {
 	check("incremental update")
 
 	// Prometheus goes down: served until the staleness limit, then an error.
+	sourceMetrics, err := source.NewMetrics(reg) // the collectors the source registered
+	if err != nil {
+		t.Fatal(err)
+	}
+	queryErrors := func() float64 {
+		return testutil.ToFloat64(sourceMetrics.Errors.WithLabelValues("range")) +
+			testutil.ToFloat64(sourceMetrics.Errors.WithLabelValues("instant"))
+	}
 	prom.Stop()
 	_, lastAt, err := get()
 	if err != nil {
 		t.Fatalf("right after the source stopped: %v", err)
 	}
 	clock.Set(lastAt.Add(4 * time.Minute))
-	time.Sleep(200 * time.Millisecond) // several failing cycles
+	failedBefore := queryErrors()
+	waitFor(t, 60*time.Second, "several failing cycles", func() bool { return queryErrors() >= failedBefore+3 })
 	if _, _, err := get(); err != nil {
 		t.Errorf("within the staleness limit, source down: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,7 +119,7 @@ func writeFile(t *testing.T, path, content string) {
 func TestReload(t *testing.T) {
 	tl := newTestLoop(t)
 	path := filepath.Join(t.TempDir(), "rules.yaml")
-	r := NewReloader(path, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
+	r := NewReloader([]string{path}, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
 	successes := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("success")) }
 	failures := func() float64 { return testutil.ToFloat64(tl.metrics.reloads.WithLabelValues("failure")) }
 
@@ -207,4 +208,49 @@ func TestReload(t *testing.T) {
 			t.Error("last reload not marked successful")
 		}
 	})
+}
+
+// TestReloadRefreshAndFiles: the rules of several files are served together, a
+// metric in two files is refused, and RefreshEvery reloads unchanged files (the
+// rediscovery of imported configs).
+func TestReloadRefreshAndFiles(t *testing.T) {
+	tl := newTestLoop(t)
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one.yaml"), filepath.Join(dir, "two.yaml")
+	writeFile(t, one, rulesYAML(ruleYAML("first", "load{<<.LabelMatchers>>}", "")))
+	writeFile(t, two, rulesYAML(ruleYAML("second", "load{<<.LabelMatchers>>}", "")))
+	var loads atomic.Int64
+	counting := func(path string, data []byte) ([]Rule, error) {
+		loads.Add(1)
+		return ConfigLoader(path, data)
+	}
+	r := NewReloader([]string{one, two}, counting, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), time.Hour)
+	if err := r.Reload(true); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "first cycle", tl.loop.Ready)
+	for _, m := range []string{"first", "second"} {
+		if got := tl.served(t, m, "a"); got != 159 {
+			t.Errorf("%s in a = %v, want 159", m, got)
+		}
+	}
+	writeFile(t, two, rulesYAML(ruleYAML("first", "load{<<.LabelMatchers>>}", "")))
+	if err := r.Reload(false); err == nil || !strings.Contains(err.Error(), `metric "first" is served by two rules`) {
+		t.Errorf("a metric in two files: err = %v", err)
+	}
+	if got := tl.served(t, "second", "a"); got != 159 {
+		t.Errorf("after the refused reload, second in a = %v, want 159", got)
+	}
+	writeFile(t, two, rulesYAML(ruleYAML("second", "load{<<.LabelMatchers>>}", "")))
+	if err := r.Reload(false); err != nil {
+		t.Fatal(err)
+	}
+	before := loads.Load()
+	r.RefreshEvery(5 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	waitUntil(t, "a refresh of unchanged files", func() bool { return loads.Load() >= before+4 })
+	cancel()
+	<-done
 }

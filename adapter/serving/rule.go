@@ -1,11 +1,14 @@
 package serving
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
@@ -159,4 +162,53 @@ func ConfigLoader(path string, data []byte) ([]Rule, error) {
 		return nil, err
 	}
 	return RulesFromConfig(f)
+}
+
+// Config formats a RuleLoader from FormatLoader reads.
+const (
+	// FormatAuto tells each file's format by its shape (promadapter.Detect).
+	FormatAuto = "auto"
+	// FormatForesight is Foresight's rule file (adapter/config).
+	FormatForesight = "foresight"
+	// FormatPrometheusAdapter is a prometheus-adapter configuration (adapter/config/promadapter).
+	FormatPrometheusAdapter = promadapter.Format
+)
+
+// ImportLoader returns the RuleLoader of prometheus-adapter configuration files:
+// each load runs the file's series queries with lister over the last window up
+// to now() and serves the metrics found with reactive rules. What is not served
+// is logged as a warning.
+func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger) RuleLoader {
+	return func(path string, data []byte) ([]Rule, error) {
+		f, warnings, err := promadapter.Import(context.Background(), data, path, lister, now(), window)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			log.Warn("prometheus-adapter config: " + w)
+		}
+		log.Info("prometheus-adapter config imported", "file", path, "metrics", len(f.Rules))
+		return RulesFromConfig(f)
+	}
+}
+
+// FormatLoader returns the RuleLoader of format: Foresight rule files load with
+// ConfigLoader and prometheus-adapter configurations with imported (FormatAuto
+// tells them apart by their shape).
+func FormatLoader(format string, imported RuleLoader) (RuleLoader, error) {
+	switch format {
+	case FormatAuto, "":
+		return func(path string, data []byte) ([]Rule, error) {
+			if promadapter.Detect(data) {
+				return imported(path, data)
+			}
+			return ConfigLoader(path, data)
+		}, nil
+	case FormatForesight:
+		return ConfigLoader, nil
+	case FormatPrometheusAdapter:
+		return imported, nil
+	default:
+		return nil, fmt.Errorf("config format must be %s, %s or %s, got %q", FormatAuto, FormatForesight, FormatPrometheusAdapter, format)
+	}
 }

@@ -2,7 +2,7 @@
 // them: for one series it runs several strategies (a forecast model, an HPA
 // target and optionally cost weighting), each with its own forecaster, feeds
 // each strategy's served value to the project's HPA model (adapter/hpa) on
-// the same simulation clock as adapter/backtest, and reports over sliding
+// the simulation timeline adapter/backtest uses (adapter/hpasim), and reports over sliding
 // windows what each would have done: replicas, under-provisioned minutes,
 // pod-minutes, dollars, scaling actions and forecast error.
 package shadow
@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/hpasim"
 )
 
 // Strategy is one way of serving a metric, evaluated in shadow.
@@ -70,7 +71,8 @@ var DefaultWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Ho
 // ObservePrice). It is not safe for concurrent use.
 type Evaluator struct {
 	cfg        Config
-	clk        clock
+	clk        hpasim.Clock
+	ticks      []hpasim.Tick // scratch for the ticks one sample completes
 	strategies []*strategyState
 	bucketSec  int64
 	buckets    int
@@ -82,11 +84,13 @@ type Evaluator struct {
 
 	visible    []visibleSample // samples the next ticks may see, oldest first
 	firstValue []float64       // per strategy: served value of the first sample
+	samples    int64           // samples fed to the clock
 }
 
-// visibleSample is a sample and what each strategy served after it.
+// visibleSample is a sample (by its index on the clock) and what each
+// strategy served after it.
 type visibleSample struct {
-	ts     int64
+	index  int64
 	served []float64
 }
 
@@ -94,7 +98,8 @@ type strategyState struct {
 	s        Strategy
 	params   cost.Params
 	f        *forecast.Forecaster
-	run      run
+	hpa      hpa.Config // Target set
+	scaler   hpasim.Scaler
 	ring     []Figures // bucket ring
 	ringAt   []int64   // bucket index held in each ring slot (-1 empty)
 	total    Figures
@@ -115,10 +120,14 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 		return nil, fmt.Errorf("shadow: %w", err)
 	}
 	cfg.HPA = h
-	clk, err := newClock(cfg.Step, h, cfg.Capacity, cfg.ScoreFrom)
-	if err != nil {
-		return nil, err
+	if !(cfg.Capacity > 0) || math.IsInf(cfg.Capacity, 0) {
+		return nil, fmt.Errorf("shadow: capacity %v must be positive and finite", cfg.Capacity)
 	}
+	clk, err := hpasim.NewClock(cfg.Step, h)
+	if err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	tick := clk.TickSeconds()
 	if len(cfg.Windows) == 0 {
 		cfg.Windows = DefaultWindows
 	}
@@ -135,7 +144,7 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 	if bucketSec <= 0 {
 		return nil, fmt.Errorf("shadow: resolution %v must be at least a second", cfg.Resolution)
 	}
-	bucketSec = (bucketSec + clk.tick - 1) / clk.tick * clk.tick
+	bucketSec = (bucketSec + tick - 1) / tick * tick
 	longest := slices.Max(cfg.Windows)
 	for _, w := range cfg.Windows {
 		if w <= 0 {
@@ -162,8 +171,8 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 			return nil, fmt.Errorf("shadow: strategy %s: %w", s.Name, err)
 		}
 		st := &strategyState{s: s, f: f}
-		st.run.cfg = h
-		st.run.cfg.Target = s.Target
+		st.hpa = h
+		st.hpa.Target = s.Target
 		if s.Cost != nil {
 			p := *s.Cost
 			if p.Capacity == 0 {
@@ -174,11 +183,12 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 				return nil, fmt.Errorf("shadow: strategy %s: cost: %w", s.Name, err)
 			}
 			st.params = p
-			st.run.cfg.Target = 1
+			st.hpa.Target = 1
 		}
-		if err := st.run.cfg.Validate(); err != nil {
+		if err := st.hpa.Validate(); err != nil {
 			return nil, fmt.Errorf("shadow: strategy %s: %w", s.Name, err)
 		}
+		st.scaler = hpasim.NewScaler(st.hpa)
 		st.ring = make([]Figures, e.buckets)
 		st.ringAt = make([]int64, e.buckets)
 		for j := range st.ringAt {
@@ -204,7 +214,7 @@ func (e *Evaluator) ObservePrice(ts int64, price float64) error {
 	if n := len(e.pending); n > 0 && ts < e.pending[n-1].TS {
 		return fmt.Errorf("shadow: price at ts %d is before the last one at %d", ts, e.pending[n-1].TS)
 	}
-	if e.clk.started && ts <= e.clk.lastTS && len(e.pending) == 0 {
+	if e.clk.Started() && ts <= e.clk.Last() && len(e.pending) == 0 {
 		return e.applyPrice(pricePoint{TS: ts, Price: price})
 	}
 	if err := (&cost.Tracker{}).Observe(ts, price); err != nil { // validate now, apply later
@@ -243,8 +253,8 @@ func (e *Evaluator) Observe(ts int64, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
-	if e.clk.started && ts <= e.clk.lastTS {
-		return fmt.Errorf("shadow: sample at ts %d is not after the last one at %d", ts, e.clk.lastTS)
+	if e.clk.Started() && ts <= e.clk.Last() {
+		return fmt.Errorf("shadow: sample at ts %d is not after the last one at %d", ts, e.clk.Last())
 	}
 	if err := e.applyPending(ts); err != nil {
 		return err
@@ -281,26 +291,28 @@ func (e *Evaluator) Observe(ts int64, v float64) error {
 	if e.firstValue == nil {
 		e.firstValue = served
 	}
-	ticks := e.clk.advance(ts, v)
-	for _, ti := range ticks {
-		for len(e.visible) > 1 && e.visible[1].ts <= ti.t {
+	e.ticks = e.clk.Advance(ts, v, e.ticks[:0])
+	for _, tk := range e.ticks {
+		for len(e.visible) > 1 && e.visible[0].index < tk.Visible {
 			e.visible = e.visible[1:]
 		}
-		price := e.priceAt(ti.t)
+		price := e.priceAt(tk.T)
+		load := tk.Load / e.cfg.Capacity
 		for i, st := range e.strategies {
-			vis := e.firstValue[i]
-			if len(e.visible) > 0 {
-				vis = e.visible[0].served[i]
+			first := e.firstValue[i] / e.cfg.Capacity
+			if tk.K == 0 && !math.IsNaN(load) {
+				first = load
 			}
-			res, err := st.run.step(&e.clk, ti, vis, e.firstValue[i])
+			rescaled, err := st.scaler.Step(e.clk.Start(), tk, e.visible[0].served[i]/e.cfg.Capacity, first)
 			if err != nil {
-				return fmt.Errorf("strategy %s: %w", st.s.Name, err)
+				return fmt.Errorf("shadow: strategy %s: %w", st.s.Name, err)
 			}
-			st.replicas = res.total
-			st.account(e, ti, res, price)
+			st.replicas = st.scaler.Total()
+			st.account(e, tk, load, rescaled, price)
 		}
 	}
-	e.visible = append(e.visible, visibleSample{ts: ts, served: served})
+	e.visible = append(e.visible, visibleSample{index: e.samples, served: served})
+	e.samples++
 	return nil
 }
 
@@ -316,27 +328,30 @@ func (e *Evaluator) priceAt(t int64) float64 {
 	return e.prices[0].Price
 }
 
-// account adds one simulated tick to the strategy's buckets and totals.
-func (st *strategyState) account(e *Evaluator, ti tickInfo, res tickResult, price float64) {
-	b := st.bucket(e, ti.t)
+// account adds one simulated tick, carrying load (in units of pod
+// capacity; NaN in a gap), to the strategy's buckets and totals.
+func (st *strategyState) account(e *Evaluator, tk hpasim.Tick, load float64, rescaled bool, price float64) {
+	b := st.bucket(e, tk.T)
+	total := st.scaler.Total()
+	tick := e.clk.TickSeconds()
 	add := func(f *Figures) {
-		if res.rescaled {
+		if rescaled {
 			f.ScalingActions++
 		}
-		if math.IsNaN(ti.load) {
+		if math.IsNaN(load) {
 			return
 		}
-		minutes := float64(e.clk.tick) / 60
+		minutes := float64(tick) / 60
 		f.ScoredMinutes += minutes
-		f.PodMinutes += float64(res.total) * minutes
-		f.Dollars += float64(res.total) * price * float64(e.clk.tick) / 3600
-		f.PeakReplicas = max(f.PeakReplicas, res.total)
-		if ti.load > float64(res.ready) {
+		f.PodMinutes += float64(total) * minutes
+		f.Dollars += float64(total) * price * float64(tick) / 3600
+		f.PeakReplicas = max(f.PeakReplicas, total)
+		if load > float64(st.scaler.Ready(tk.T)) {
 			f.UnderProvisionedMinutes += minutes
 		}
 	}
 	add(b)
-	if ti.scored {
+	if tk.T >= e.cfg.ScoreFrom {
 		add(&st.total)
 	}
 }

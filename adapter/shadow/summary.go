@@ -95,22 +95,22 @@ type Summary struct {
 
 // End returns the Unix second up to which ticks have been simulated (0 before any).
 func (e *Evaluator) End() int64 {
-	if !e.clk.started {
+	if !e.clk.Started() {
 		return 0
 	}
-	return e.clk.start + e.clk.next*e.clk.tick
+	return e.clk.End()
 }
 
 // Summary returns the strategies' figures over the windows ending at End.
 func (e *Evaluator) Summary() Summary {
 	end := e.End()
-	sum := Summary{End: end, TickSeconds: e.clk.tick}
+	sum := Summary{End: end, TickSeconds: e.clk.TickSeconds()}
 	windows := append([]time.Duration(nil), e.cfg.Windows...)
 	sortDurations(windows)
 	for _, st := range e.strategies {
 		ss := StrategySummary{
 			Name: st.s.Name, Model: string(st.f.Settings().Model), CostWeighted: st.s.Cost != nil,
-			Target: st.run.cfg.Target, Replicas: st.replicas, Served: st.lastV,
+			Target: st.hpa.Target, Replicas: st.replicas, Served: st.lastV,
 			ModelInUse: string(st.last.Model), Total: st.total.final(),
 		}
 		if ss.Model == "" {
@@ -131,7 +131,7 @@ func (st *strategyState) window(e *Evaluator, end int64, w time.Duration) Figure
 		return f
 	}
 	from := floorDiv(end-int64(w/time.Second)+e.bucketSec-1, e.bucketSec) // first whole bucket in the window
-	to := floorDiv(max(end-1, e.clk.lastTS), e.bucketSec)                 // forecast evaluations run to the latest sample
+	to := floorDiv(max(end-1, e.clk.Last()), e.bucketSec)                 // forecast evaluations run to the latest sample
 	for i, at := range st.ringAt {
 		if at >= from && at <= to {
 			f.add(st.ring[i])

@@ -345,7 +345,7 @@ func BenchmarkSelectorMatchersAndMatch(b *testing.B) {
 			}
 		}
 	})
-	cache := NewMatcherCache(1024)
+	cache := NewMatcherCache(1 << 20)
 	b.Run("MatcherCacheHit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

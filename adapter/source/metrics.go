@@ -9,7 +9,7 @@ import (
 // Metrics are a source's own metrics (docs/metrics.md):
 // foresight_source_query_duration_seconds{kind} and foresight_source_query_errors_total{kind}.
 type Metrics struct {
-	// Duration observes the latency of every query by kind (range, instant).
+	// Duration observes the latency of every query by kind (range, instant, series).
 	Duration *prometheus.HistogramVec
 	// Errors counts failed queries by kind.
 	Errors *prometheus.CounterVec
@@ -22,12 +22,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "foresight_source_query_duration_seconds",
-			Help:    "Latency of queries to the metrics source, by kind (range, instant).",
+			Help:    "Latency of queries to the metrics source, by kind (range, instant, series).",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"kind"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_source_query_errors_total",
-			Help: "Failed queries to the metrics source, by kind (range, instant).",
+			Help: "Failed queries to the metrics source, by kind (range, instant, series).",
 		}, []string{"kind"}),
 	}
 	if reg == nil {
@@ -48,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.Errors = are.ExistingCollector.(*prometheus.CounterVec)
 	}
 	// Export zero series for both kinds so that rate() works from the start.
-	for _, k := range []string{KindRange, KindInstant} {
+	for _, k := range []string{KindRange, KindInstant, KindSeries} {
 		m.Errors.WithLabelValues(k)
 	}
 	return m, nil

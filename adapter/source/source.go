@@ -39,4 +39,6 @@ type Source interface {
 const (
 	KindRange   = "range"
 	KindInstant = "instant"
+	// KindSeries is a series listing (metric discovery).
+	KindSeries = "series"
 )

@@ -10,31 +10,18 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// projectRoot walks up from the working directory to the directory holding go.mod.
-func projectRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+)
 
 // TestRunDrawsEveryPanelWithData plays a synthetic load through the real recording
 // rules and every dashboard, and checks that each panel got data and each dashboard a PNG.
 func TestRunDrawsEveryPanelWithData(t *testing.T) {
-	root := projectRoot(t)
+	root := needs.Root(t)
 	out := t.TempDir()
 	rep, err := Run(context.Background(), Options{
 		Load:     Synthetic(1440+360, 300),
@@ -127,7 +114,7 @@ func TestReadTraceErrorsNameFileAndLine(t *testing.T) {
 
 // TestReadRealTrace reads the crane trace the preview command uses by default.
 func TestReadRealTrace(t *testing.T) {
-	path := filepath.Join(projectRoot(t), "testdata", "traces", "crane-input1.csv")
+	path := filepath.Join(needs.Root(t), "testdata", "traces", "crane-input1.csv")
 	load, err := ReadTrace(path, 3*1440, 300)
 	if err != nil {
 		t.Fatal(err)
@@ -143,4 +130,75 @@ func TestReadRealTrace(t *testing.T) {
 	if sorted[0] < 0 {
 		t.Errorf("negative load %v", sorted[0])
 	}
+}
+
+// captureAppender keeps every appended sample by series; Populate only appends floats.
+type captureAppender struct {
+	storage.Appender
+	values map[string][]float64
+}
+
+func (c *captureAppender) Append(ref storage.SeriesRef, l labels.Labels, _ int64, v float64) (storage.SeriesRef, error) {
+	c.values[l.String()] = append(c.values[l.String()], v)
+	return ref, nil
+}
+
+// TestPopulateRunsTheAdaptersForecasterAndHPA: the served value of each upstream is
+// what the adapter's own forecast.Forecaster serves for its request rate, and the web
+// HPA's replicas, from the hpa model, stay within its bounds and follow the load.
+func TestPopulateRunsTheAdaptersForecasterAndHPA(t *testing.T) {
+	load := Synthetic(1440+360, 300)
+	app := &captureAppender{values: map[string][]float64{}}
+	if err := Populate(app, load, DefaultScenario(len(load.Values))); err != nil {
+		t.Fatal(err)
+	}
+	served := findSeries(t, app.values, "foresight_forecast_served_value", "cart")
+	if len(served) != len(load.Values) {
+		t.Fatalf("cart's served value: %d samples, want %d", len(served), len(load.Values))
+	}
+	f, err := forecast.NewForecaster(forecastSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[forecast.Model]bool{}
+	for i, v := range load.Values {
+		if err := f.Observe(load.Start.Unix()+int64(i)*60, v*0.6); err != nil {
+			t.Fatal(err)
+		}
+		fc := f.Serve()
+		models[fc.Model] = true
+		if served[i] != fc.Value {
+			t.Fatalf("minute %d: preview serves %v for cart, the adapter's forecaster %v", i, served[i], fc.Value)
+		}
+	}
+	if len(models) < 2 {
+		t.Errorf("models served %v: want the reactive warm-up and then a fitted model", models)
+	}
+	replicas := findSeries(t, app.values, "kube_horizontalpodautoscaler_status_desired_replicas", "web")
+	lo, hi := replicas[0], replicas[0]
+	for _, r := range replicas {
+		if r < hpaMin || r > hpaMax {
+			t.Fatalf("replicas %v outside [%d, %d]", r, hpaMin, hpaMax)
+		}
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	if !(hi > lo) {
+		t.Errorf("replicas stayed at %v over a diurnal load", lo)
+	}
+}
+
+// findSeries returns the samples of the one series named name whose labels mention part.
+func findSeries(t *testing.T, values map[string][]float64, name, part string) []float64 {
+	t.Helper()
+	var found []float64
+	n := 0
+	for k, v := range values {
+		if strings.Contains(k, `__name__="`+name+`"`) && strings.Contains(k, part) {
+			found, n = v, n+1
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d series %s mentioning %q, want 1", n, name, part)
+	}
+	return found
 }

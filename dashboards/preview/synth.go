@@ -13,6 +13,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/hpasim"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 )
 
@@ -47,9 +48,8 @@ const (
 	hpaTarget   = 25.0 // AverageValue of the web HPA: requests per second per replica
 	hpaMin      = 2
 	hpaMax      = 20
-	horizon     = 5    // forecast horizon, minutes
-	season      = 1440 // minutes in a day
-	spotPrice   = 0.3  // spot price relative to on-demand
+	horizon     = 5   // forecast horizon, minutes
+	spotPrice   = 0.3 // spot price relative to on-demand
 	odCPUPrice  = 0.0316
 	odRAMPrice  = 0.00424
 	gib         = 1 << 30
@@ -133,53 +133,23 @@ func trimFloat(f float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%f", f), "0"), ".")
 }
 
-// forecaster is a seasonal-naive forecast with level adjustment over one series, the
-// same shape as the adapter's simplest candidate: causal, using samples up to now.
-type forecaster struct {
-	obs, pred, upper []float64
-	relErr           []float64
-	wasDrifting      bool
+// seriesForecast is the adapter's forecaster of one series with what the serving loop
+// remembers to count drift fallbacks (adapter/serving).
+type seriesForecast struct {
+	f         *forecast.Forecaster
+	fallback  bool
+	hadModel  bool
+	lastModel string
 }
 
-func (f *forecaster) step(i int, observed float64) (pred, upper, served float64, fallback bool) {
-	f.obs = append(f.obs, observed)
-	if i >= season+30 {
-		base := 0.0
-		for h := 1; h <= horizon; h++ {
-			base = math.Max(base, f.obs[i+h-season])
-		}
-		now, then := mean(f.obs[i-29:i+1]), mean(f.obs[i-season-29:i-season+1])
-		level := 1.0
-		if then > 0 {
-			level = now / then
-		}
-		pred = base * level
-	} else {
-		pred = observed
-		fallback = true
-	}
-	q := 0.1
-	if n := len(f.relErr); n >= 30 {
-		q = quantile(f.relErr[n-60+max(0, 60-n):], 0.9)
-	}
-	upper = pred * (1 + q)
-	served = math.Max(upper, observed)
-	f.pred = append(f.pred, pred)
-	f.upper = append(f.upper, upper)
-	return pred, upper, served, fallback
-}
+// forecastSettings are the preview's forecaster settings: the adapter's defaults (auto
+// model choice, 6 h warm-up and refit) at a one-minute step.
+var forecastSettings = forecast.Settings{Step: time.Minute, Horizon: horizon * time.Minute, Quantile: 0.9}
 
-// score compares the forecast made horizon minutes ago with now's observation.
-func (f *forecaster) score(i int) (absErr, actual float64, under, ok bool) {
-	if i < horizon || i < season+30+horizon {
-		return 0, 0, false, false
-	}
-	p, a := f.pred[i-horizon], f.obs[i]
-	if a > 0 {
-		f.relErr = append(f.relErr, math.Abs(p-a)/a)
-	}
-	return math.Abs(p - a), a, p < a, true
-}
+// webHPA is the web Deployment's HPA: an AverageValue target of hpaTarget requests per
+// second per replica, the controller's default behaviour and sync period, and pods
+// that serve two minutes after they start.
+var webHPA = hpa.Config{Target: hpaTarget, MinReplicas: hpaMin, MaxReplicas: hpaMax, StartupDelay: 2 * time.Minute}
 
 // newShadowEvaluator returns the evaluator of the preview's shadow strategies.
 func newShadowEvaluator() (*shadow.Evaluator, error) {
@@ -240,16 +210,36 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	// Circuit breakers and the gateway's rate limit act on the top 3% of the load.
 	limit := quantile(load.Values, 0.97)
 	shares := map[string]float64{"cart": 0.6, "catalog": 0.4}
-	fcs := map[string]*forecaster{"cart": {}, "catalog": {}}
+	fcs := map[string]*seriesForecast{}
+	for cluster := range shares {
+		f, err := forecast.NewForecaster(forecastSettings)
+		if err != nil {
+			return err
+		}
+		fcs[cluster] = &seriesForecast{f: f}
+	}
 	shadowEval, err := newShadowEvaluator()
 	if err != nil {
 		return err
 	}
-	var desiredHist []int
-	current := hpaMin
-	prevReplicas := current
+	// The web HPA: the project's HPA model on the simulation timeline of the backtest,
+	// fed the served (predicted) request rate.
+	hcfg := webHPA
+	hcfg.SetDefaults()
+	if err := hcfg.Validate(); err != nil {
+		return err
+	}
+	clk, err := hpasim.NewClock(time.Minute, hcfg)
+	if err != nil {
+		return err
+	}
+	scaler := hpasim.NewScaler(hcfg)
+	servedAt := make([]float64, 0, n) // per minute: the served value the HPA sees
+	var ticks []hpasim.Tick
+	prevReplicas := hpaMin
 	for i := 0; i < n; i++ {
-		w.t = load.Start.UnixMilli() + int64(i)*60_000
+		ts := load.Start.Unix() + int64(i)*60
+		w.t = ts * 1000
 		L := load.Values[i]
 		incident := i >= sc.IncidentStart && i < sc.IncidentEnd
 		experiment := i >= sc.ExperimentStart && i < sc.ExperimentAbort
@@ -289,46 +279,55 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 			pkv := []string{"namespace", gatewayNS, "job", "foresight-gateway", "envoy_local_http_ratelimit_prefix", "gateway_ingress"}
 			w.counter("envoy_http_local_rate_limit_rate_limited", math.Max(0, L-1.05*limit)*30*shares[cluster], pkv...)
 
-			// The adapter forecasts each cluster's request rate for the web HPA.
+			// The adapter forecasts each cluster's request rate for the web HPA, and
+			// exports what its serving loop exports.
 			fc := fcs[cluster]
-			pred, upper, srv, warm := fc.step(i, rate)
-			absErr, actual, under, scored := fc.score(i)
-			drifting := false
-			if k := len(fc.relErr); k >= 30 && mean(fc.relErr[k-30:]) > 0.3 {
-				drifting = true
+			if err := fc.f.Observe(ts, rate); err != nil {
+				return fmt.Errorf("forecast %s: %w", cluster, err)
 			}
-			if drifting {
-				srv = rate
-			}
-			served += srv
+			out := fc.f.Serve()
+			served += out.Value
 			skv := []string{"metric", "rps", "namespace", appNS, "series", `envoy_cluster_name="` + cluster + `"`}
-			w.gauge("foresight_forecast_observed_value", rate, skv...)
-			w.gauge("foresight_forecast_predicted_value", pred, skv...)
-			w.gauge("foresight_forecast_upper_value", upper, skv...)
-			w.gauge("foresight_forecast_served_value", srv, skv...)
-			w.gauge("foresight_forecast_model_info", 1, append(skv, "model", "seasonal_naive")...)
-			w.gauge("foresight_forecast_fallback", b2f(warm || drifting), skv...)
-			mkv := []string{"metric", "rps", "model", "seasonal_naive", "namespace", systemNS}
-			if scored {
+			w.gauge("foresight_forecast_observed_value", out.Observed, skv...)
+			w.gauge("foresight_forecast_predicted_value", out.Predicted, skv...)
+			w.gauge("foresight_forecast_upper_value", out.Upper, skv...)
+			w.gauge("foresight_forecast_served_value", out.Value, skv...)
+			w.gauge("foresight_forecast_model_info", 1, append(skv, "model", string(out.Model))...)
+			w.gauge("foresight_forecast_fallback", b2f(out.Fallback), skv...)
+			if ev := out.Evaluation; ev.Valid {
+				mkv := []string{"metric", "rps", "model", string(ev.Model), "namespace", systemNS}
 				w.counter("foresight_forecast_evaluations_total", 1, mkv...)
-				w.counter("foresight_forecast_absolute_error_total", absErr, mkv...)
-				w.counter("foresight_forecast_actual_total", actual, mkv...)
-				w.counter("foresight_forecast_under_forecasts_total", b2f(under), mkv...)
+				w.counter("foresight_forecast_absolute_error_total", math.Abs(ev.Forecast-ev.Actual), mkv...)
+				w.counter("foresight_forecast_actual_total", ev.Actual, mkv...)
+				w.counter("foresight_forecast_under_forecasts_total", b2f(ev.Forecast < ev.Actual), mkv...)
 			}
-			w.counter("foresight_forecast_drift_fallbacks_total", b2f(drifting && !fc.wasDrifting), mkv...)
-			fc.wasDrifting = drifting
+			if fc.hadModel {
+				// Served a model's forecast before and now the reactive value: drift.
+				drift := out.Fallback && !fc.fallback
+				w.counter("foresight_forecast_drift_fallbacks_total", b2f(drift), "metric", "rps", "model", fc.lastModel, "namespace", systemNS)
+			}
+			if !out.Fallback {
+				fc.hadModel, fc.lastModel = true, string(out.Model)
+			}
+			fc.fallback = out.Fallback
 		}
 
-		// The HPA: desired = ceil(sum served / target), scale-down stabilised for 5 minutes.
-		desired := int(math.Ceil(served / hpaTarget))
-		desired = min(max(desired, hpaMin), hpaMax)
-		desiredHist = append(desiredHist, desired)
-		current = desired
-		for k := max(0, len(desiredHist)-5); k < len(desiredHist); k++ {
-			current = max(current, desiredHist[k])
+		// The HPA syncs every 15 s on the served value of the latest minute it has seen.
+		servedAt = append(servedAt, served)
+		ticks = clk.Advance(ts, served, ticks[:0])
+		for _, tk := range ticks {
+			if _, err := scaler.Step(clk.Start(), tk, servedAt[tk.Visible], servedAt[0]); err != nil {
+				return fmt.Errorf("web HPA: %w", err)
+			}
+		}
+		// The model's ReplicaSet creates and deletes pods at once: the current replica
+		// count is the HPA's latest decision (before its first sync, minReplicas).
+		current := hpaMin
+		if scaler.Total() > 0 {
+			current = int(scaler.Total())
 		}
 		hkv := []string{"namespace", appNS, "horizontalpodautoscaler", "web"}
-		w.gauge("kube_horizontalpodautoscaler_status_desired_replicas", float64(desired), hkv...)
+		w.gauge("kube_horizontalpodautoscaler_status_desired_replicas", float64(current), hkv...)
 		w.gauge("kube_horizontalpodautoscaler_status_current_replicas", float64(current), hkv...)
 		w.gauge("kube_horizontalpodautoscaler_spec_max_replicas", hpaMax, hkv...)
 		w.gauge("kube_horizontalpodautoscaler_spec_min_replicas", hpaMin, hkv...)
@@ -391,7 +390,6 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 
 		// Shadow evaluation of three strategies on the web workload's load, by
 		// the adapter's own evaluator, priced at the web pods' mean hourly price.
-		ts := load.Start.Unix() + int64(i)*60
 		if err := shadowEval.ObservePrice(ts, podCost/float64(current)); err != nil {
 			return err
 		}

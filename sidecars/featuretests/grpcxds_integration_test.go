@@ -248,21 +248,24 @@ func TestGRPCRetriesTurnFailuresIntoSuccess(t *testing.T) {
 
 func TestGRPCFaultAbortAndDelay(t *testing.T) {
 	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
-	fault := "          fault:\n            abort: {grpcStatus: 14, percent: 30}\n            delay: {fixed: 50ms, percent: 50}\n"
+	fault := "          fault:\n            abort: {grpcStatus: 14, percent: 30}\n            delay: {fixed: 250ms, percent: 50}\n"
 	cp := startControlPlane(t, grpcPolicy(t, v1, v2, 100, 0, fault, ""))
 	conn := dialXDS(t, cp.addr)
 	const n = 600
 	var aborted, delayed atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	for w := 0; w < 10; w++ { // ten concurrent callers keep the delays from adding up
+	// Thirty concurrent callers keep the delays from adding up. The delay is long enough that
+	// an undelayed call on a busy machine does not take as long.
+	const workers = 30
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < n/10; i++ {
+			for i := 0; i < n/workers; i++ {
 				start := time.Now()
 				_, err := call(context.Background(), conn)
-				if time.Since(start) >= 50*time.Millisecond {
+				if time.Since(start) >= 250*time.Millisecond {
 					delayed.Add(1)
 				}
 				switch status.Code(err) {
@@ -306,27 +309,32 @@ func TestGRPCCircuitBreakerMaxRequests(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, "two calls held by the backend", func() bool { return v1.inflight.Load() == 2 })
-	time.Sleep(100 * time.Millisecond) // give the other calls time to (wrongly) arrive
+	// While two calls are held, the client must fail the four others at once; their answers
+	// arrive before anything is released, whatever the scheduling.
+	for i := 0; i < 4; i++ {
+		select {
+		case err := <-errs:
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("call %d finished while two calls were held: %v, want UNAVAILABLE (max_requests 2)", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 6 calls failed fast while %d were held, max_requests is 2", i, v1.inflight.Load())
+		}
+	}
+	eventually(t, "two calls held by the backend", func() bool { return v1.inflight.Load() >= 2 })
 	if got := v1.inflight.Load(); got != 2 {
 		t.Fatalf("%d calls reached the backend, max_requests is 2", got)
 	}
 	close(release)
 	wg.Wait()
 	close(errs)
-	ok, dropped := 0, 0
 	for err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case status.Code(err) == codes.Unavailable:
-			dropped++
-		default:
-			t.Errorf("unexpected error %v", err)
+		if err != nil {
+			t.Errorf("a held call failed after its release: %v", err)
 		}
 	}
-	if ok != 2 || dropped != 4 {
-		t.Fatalf("%d calls succeeded and %d were dropped, want 2 and 4", ok, dropped)
+	if got := v1.calls.Load(); got != 3 { // the first call and the two held ones
+		t.Errorf("the backend saw %d calls, want 3", got)
 	}
 }
 
@@ -343,8 +351,8 @@ spec:
       protocol: grpc
       endpoints: [{address: 127.0.0.1, port: %d}, {address: 127.0.0.1, port: %d}]
       outlierDetection:
-        interval: 100ms
-        baseEjectionTime: 30s
+        interval: 1s
+        baseEjectionTime: 60s
         maxEjectionPercent: 50
         failurePercentage: {threshold: 50, minimumHosts: 2, requestVolume: 5}
   nodeGroups:
@@ -356,23 +364,36 @@ spec:
 	}
 	cp := startControlPlane(t, p)
 	conn := dialXDS(t, cp.addr)
-	var sawBad bool
-	for i := 0; i < 20; i++ {
-		if _, err := call(context.Background(), conn); err != nil {
-			sawBad = true
-		}
-	}
-	if !sawBad {
-		t.Fatal("the failing endpoint never answered: the test proves nothing")
-	}
-	eventually(t, "failing endpoint ejected", func() bool {
-		for i := 0; i < 30; i++ {
-			if b, err := call(context.Background(), conn); err != nil || b != "good" {
-				return false
-			}
-		}
-		return true
+	// Round robin picks only among ready connections: until the failing endpoint's connection
+	// is up, every call goes to the good one, however many calls that is. Call until the
+	// failing endpoint has answered, so the ejection below is the outlier detector's doing.
+	eventually(t, "the failing endpoint answered a call", func() bool {
+		_, err := call(context.Background(), conn)
+		return status.Code(err) == codes.Unavailable && strings.Contains(err.Error(), "bad: injected failure")
 	})
+	// The detector judges an endpoint only once it had requestVolume calls within one
+	// interval, so calls follow each other without pauses until 30 in a row come from the good
+	// endpoint: round robin alternates while both are in, so that run means an ejection.
+	deadline := time.Now().Add(30 * time.Second)
+	for run := 0; run < 30; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failing endpoint was not ejected within 30s (it answered %d calls)", bad.calls.Load())
+		}
+		if b, err := call(context.Background(), conn); err == nil && b == "good" {
+			run++
+		} else {
+			run = 0
+		}
+	}
+	before := bad.calls.Load()
+	for i := 0; i < 20; i++ {
+		if b, err := call(context.Background(), conn); err != nil || b != "good" {
+			t.Fatalf("after the ejection: %q, %v", b, err)
+		}
+	}
+	if got := bad.calls.Load(); got != before {
+		t.Fatalf("the ejected endpoint still got %d calls", got-before)
+	}
 }
 
 func TestGRPCControlPlaneRestart(t *testing.T) {

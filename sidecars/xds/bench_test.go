@@ -31,6 +31,7 @@ func BenchmarkPolicyChangeTo1000Streams(b *testing.B) {
 	srv, err := New(ctx, Options{
 		NodeGroup: func(*envoy_config_core_v3.Node) (string, bool) { return "web", true },
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits:    Limits{MaxStreamsPerConnection: streams / conns},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -49,21 +50,7 @@ func BenchmarkPolicyChangeTo1000Streams(b *testing.B) {
 	if err := srv.Apply(ctx, config(0)); err != nil {
 		b.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ctx, lis) }()
-
-	var cc []*grpc.ClientConn
-	for i := 0; i < conns; i++ {
-		c, err := xdstest.Dial(lis.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		cc = append(cc, c)
-	}
+	cc := serveAndDial(b, ctx, srv, conns)
 	var wg sync.WaitGroup
 	for i := 0; i < streams; i++ {
 		s, err := xdstest.Open(ctx, cc[i%conns], xdstest.Node(fmt.Sprintf("web-%d", i), "web", nil))
@@ -118,4 +105,25 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serveAndDial serves srv on loopback until ctx ends and returns conns connections to it,
+// closed at the end of the benchmark.
+func serveAndDial(b *testing.B, ctx context.Context, srv *Server, conns int) []*grpc.ClientConn {
+	b.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, lis) }()
+	var cc []*grpc.ClientConn
+	for i := 0; i < conns; i++ {
+		c, err := xdstest.Dial(lis.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = c.Close() })
+		cc = append(cc, c)
+	}
+	return cc
 }

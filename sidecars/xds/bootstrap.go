@@ -40,6 +40,9 @@ type BootstrapOptions struct {
 	Service string
 	// Gateway marks the proxy as a gateway (node metadata foresight.dev/role: gateway).
 	Gateway bool
+	// Metadata are further node metadata fields; node groups select proxies by them
+	// (selector). foresight.dev/role is set by the bootstrap itself.
+	Metadata map[string]string
 	// XDSAddress is the control plane's host:port; required.
 	XDSAddress string
 	// AdminPort is the admin interface's port on 127.0.0.1. Default 9901.
@@ -72,6 +75,13 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 	role := KindSidecar
 	if o.Gateway {
 		role = KindGateway
+	}
+	if _, ok := o.Metadata[RoleMetadataKey]; ok {
+		return nil, fmt.Errorf("bootstrap: metadata field %s is set by the bootstrap itself", RoleMetadataKey)
+	}
+	md := &structpb.Struct{Fields: map[string]*structpb.Value{RoleMetadataKey: structpb.NewStringValue(role)}}
+	for k, v := range o.Metadata {
+		md.Fields[k] = structpb.NewStringValue(v)
 	}
 	ads := &envoy_config_core_v3.ConfigSource{
 		ResourceApiVersion:    envoy_config_core_v3.ApiVersion_V3,
@@ -110,8 +120,7 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 	}
 	return &envoy_config_bootstrap_v3.Bootstrap{
 		Node: &envoy_config_core_v3.Node{
-			Id: o.NodeID, Cluster: o.Service,
-			Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{RoleMetadataKey: structpb.NewStringValue(role)}},
+			Id: o.NodeID, Cluster: o.Service, Metadata: md,
 		},
 		Admin: &envoy_config_bootstrap_v3.Admin{Address: socket("127.0.0.1", o.AdminPort)},
 		DynamicResources: &envoy_config_bootstrap_v3.Bootstrap_DynamicResources{

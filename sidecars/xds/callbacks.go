@@ -66,7 +66,25 @@ type streamState struct {
 	node    *core.Node
 	kind    string
 	pending map[string]sentResponse // by type URL
+	// subscribed is the bytes of resource names the stream subscribes to, by type URL.
+	subscribed map[string]int
 }
+
+func newStreamState() *streamState {
+	return &streamState{pending: map[string]sentResponse{}, subscribed: map[string]int{}}
+}
+
+// maxNACKNodes bounds the node label values of foresight_xds_nacks_total; NACKs of further
+// nodes are counted under otherNodes. maxLabelBytes bounds one label value.
+const (
+	maxNACKNodes  = 1000
+	otherNodes    = "_other"
+	maxLabelBytes = 128
+)
+
+// refusalLogInterval spaces the logs of refused streams: a flood of them is counted in
+// foresight_xds_streams_refused_total, logged at most once per interval.
+const refusalLogInterval = time.Second
 
 // NACK describes one rejected response, as reported to Options.OnNACK.
 type NACK struct {
@@ -84,38 +102,73 @@ type NACK struct {
 	Message string
 }
 
-// callbacks implements server.Callbacks: stream accounting, ACK latency and NACK detection.
+// callbacks implements server.Callbacks: stream accounting and limits, ACK latency and NACK
+// detection.
 type callbacks struct {
 	log     *slog.Logger
 	metrics *metrics
 	group   func(*core.Node) (string, bool)
 	onNACK  func(NACK)
+	limits  Limits
 	now     func() time.Time
 
 	acks atomic.Int64 // ACKs received, for benchmarks and tests
 
-	mu    sync.Mutex
-	sotw  map[int64]*streamState
-	delta map[int64]*streamState
+	mu          sync.Mutex
+	sotw        map[int64]*streamState
+	delta       map[int64]*streamState
+	subscribed  int                 // bytes of resource names over all streams
+	nackNodes   map[string]struct{} // node label values in use
+	lastRefusal time.Time           // when a refused stream was last logged
 }
 
-func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), onNACK func(NACK)) *callbacks {
+func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), onNACK func(NACK), limits Limits) *callbacks {
 	return &callbacks{
-		log: log, metrics: m, group: group, onNACK: onNACK, now: time.Now,
-		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{},
+		log: log, metrics: m, group: group, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
+		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, nackNodes: map[string]struct{}{},
 	}
 }
 
-func (c *callbacks) open(streams map[int64]*streamState, id int64) {
+// refuse counts a refused stream and logs it unless another refusal was logged less than
+// refusalLogInterval ago; err is returned to the client.
+func (c *callbacks) refuse(reason string, err error, attrs ...any) error {
+	c.metrics.refused.WithLabelValues(reason).Inc()
 	c.mu.Lock()
-	streams[id] = &streamState{pending: map[string]sentResponse{}}
+	now := c.now()
+	logIt := now.Sub(c.lastRefusal) >= refusalLogInterval
+	if logIt {
+		c.lastRefusal = now
+	}
 	c.mu.Unlock()
+	if logIt {
+		c.log.Warn("stream refused (further refusals within "+refusalLogInterval.String()+" are only counted)",
+			append([]any{"reason", reason, "error", err}, attrs...)...)
+	}
+	return err
+}
+
+func (c *callbacks) open(streams map[int64]*streamState, id int64) error {
+	c.mu.Lock()
+	full := len(c.sotw)+len(c.delta) >= c.limits.MaxStreams
+	if !full {
+		streams[id] = newStreamState()
+	}
+	c.mu.Unlock()
+	if full {
+		return c.refuse("stream_limit", status.Errorf(codes.ResourceExhausted, "the control plane serves at most %d streams at once", c.limits.MaxStreams), "stream", id)
+	}
+	return nil
 }
 
 func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 	c.mu.Lock()
 	st := streams[id]
 	delete(streams, id)
+	if st != nil {
+		for _, n := range st.subscribed {
+			c.subscribed -= n
+		}
+	}
 	c.mu.Unlock()
 	if st != nil && st.node != nil {
 		c.metrics.connected.WithLabelValues(st.kind).Dec()
@@ -123,19 +176,66 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 	}
 }
 
+// subscription is the change a request makes to a stream's subscribed names of one type:
+// state of the world replaces them (names), delta adds and removes.
+type subscription struct {
+	delta      bool
+	names      []string
+	unsubNames []string
+}
+
+func namesBytes(names []string) int {
+	n := 0
+	for _, s := range names {
+		n += len(s)
+	}
+	return n
+}
+
+// subscribe updates the subscribed bytes of st for typeURL; it refuses a request that would
+// take all streams past Limits.MaxSubscribedBytes. Called with c.mu held.
+func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription) bool {
+	old := st.subscribed[typeURL]
+	next := namesBytes(sub.names)
+	if sub.delta {
+		next = max(0, old+next-namesBytes(sub.unsubNames))
+	}
+	if next > old && c.subscribed-old+next > c.limits.MaxSubscribedBytes {
+		return false
+	}
+	c.subscribed += next - old
+	st.subscribed[typeURL] = next
+	return true
+}
+
 // request handles a request on a stream: registers the node on its first request, rejects
-// nodes without a node group, and classifies the request as ACK or NACK of a pending response.
-func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, errDetail interface{ GetMessage() string }, hasErr bool) error {
+// nodes without a node group and subscriptions past the budget, and classifies the request as
+// ACK or NACK of a pending response.
+func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, sub subscription, errDetail interface{ GetMessage() string }, hasErr bool) error {
 	c.mu.Lock()
 	st := streams[id]
 	if st == nil {
-		st = &streamState{pending: map[string]sentResponse{}}
+		st = newStreamState()
 		streams[id] = st
 	}
 	if node == nil {
 		node = st.node
 	}
 	first := st.node == nil && node != nil
+	c.mu.Unlock()
+
+	group, ok := c.group(node)
+	if first && !ok {
+		return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clip(node.GetId()), clip(node.GetCluster())),
+			"node", clip(node.GetId()), "cluster", clip(node.GetCluster()), "stream", id)
+	}
+
+	c.mu.Lock()
+	if !c.subscribe(st, typeURL, sub) {
+		c.mu.Unlock()
+		return c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
+			"node", clip(node.GetId()), "stream", id)
+	}
 	if first {
 		st.node = node
 		st.kind = ProxyKind(node)
@@ -145,26 +245,19 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	if matched {
 		delete(st.pending, typeURL)
 	}
+	kind := st.kind
 	c.mu.Unlock()
 
-	group, ok := c.group(node)
 	if first {
-		if !ok {
-			c.mu.Lock()
-			st.node = nil
-			c.mu.Unlock()
-			c.log.Warn("proxy rejected: no node group", "node", node.GetId(), "cluster", node.GetCluster(), "stream", id)
-			return status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", node.GetId(), node.GetCluster())
-		}
-		c.metrics.connected.WithLabelValues(st.kind).Inc()
-		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", st.kind, "stream", id)
+		c.metrics.connected.WithLabelValues(kind).Inc()
+		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", kind, "stream", id)
 	}
 	if !matched {
 		return nil
 	}
 	label := typeLabel(typeURL)
 	if hasErr {
-		c.metrics.nacks.WithLabelValues(node.GetId(), label).Inc()
+		c.metrics.nacks.WithLabelValues(c.nackNode(node.GetId()), label).Inc()
 		n := NACK{NodeID: node.GetId(), Group: group, TypeURL: typeURL, Version: version, Nonce: nonce, Message: errDetail.GetMessage()}
 		c.log.Warn("proxy rejected configuration (NACK)", "node", n.NodeID, "group", group, "type", label,
 			"rejected_nonce", nonce, "running_version", version, "error", n.Message)
@@ -178,6 +271,30 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	return nil
 }
 
+// nackNode is the node label of a NACK: the node id (clipped), or otherNodes once
+// maxNACKNodes ids are in use, so clients cannot grow the metric without bound.
+func (c *callbacks) nackNode(id string) string {
+	id = clip(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.nackNodes[id]; ok {
+		return id
+	}
+	if len(c.nackNodes) >= maxNACKNodes {
+		return otherNodes
+	}
+	c.nackNodes[id] = struct{}{}
+	return id
+}
+
+// clip shortens a client-chosen string for labels and logs.
+func clip(s string) string {
+	if len(s) <= maxLabelBytes {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxLabelBytes], "") + "..."
+}
+
 func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, nonce, version string) {
 	c.mu.Lock()
 	if st := streams[id]; st != nil {
@@ -189,8 +306,7 @@ func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, 
 
 // OnStreamOpen implements sotw.Callbacks.
 func (c *callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
-	c.open(c.sotw, id)
-	return nil
+	return c.open(c.sotw, id)
 }
 
 // OnStreamClosed implements sotw.Callbacks.
@@ -198,7 +314,8 @@ func (c *callbacks) OnStreamClosed(id int64, _ *core.Node) { c.closed(c.sotw, id
 
 // OnStreamRequest implements sotw.Callbacks.
 func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
-	return c.request(c.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(), req.GetErrorDetail(), req.GetErrorDetail() != nil)
+	return c.request(c.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(),
+		subscription{names: req.GetResourceNames()}, req.GetErrorDetail(), req.GetErrorDetail() != nil)
 }
 
 // OnStreamResponse implements sotw.Callbacks.
@@ -208,8 +325,7 @@ func (c *callbacks) OnStreamResponse(_ context.Context, id int64, req *discovery
 
 // OnDeltaStreamOpen implements delta.Callbacks.
 func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
-	c.open(c.delta, id)
-	return nil
+	return c.open(c.delta, id)
 }
 
 // OnDeltaStreamClosed implements delta.Callbacks.
@@ -217,7 +333,9 @@ func (c *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.closed(c.del
 
 // OnStreamDeltaRequest implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
-	return c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "", req.GetErrorDetail(), req.GetErrorDetail() != nil)
+	return c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
+		subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe()},
+		req.GetErrorDetail(), req.GetErrorDetail() != nil)
 }
 
 // OnStreamDeltaResponse implements delta.Callbacks.

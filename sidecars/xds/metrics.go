@@ -14,6 +14,7 @@ type metrics struct {
 	snapshotBytes    prometheus.Gauge
 	snapshotsRejectd prometheus.Counter
 	reloads          *prometheus.CounterVec
+	refused          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,8 +52,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "foresight_xds_config_reloads_total",
 			Help: "Policy reloads, by result (success, failure).",
 		}, []string{"result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_xds_streams_refused_total",
+			Help: "ADS streams refused, by reason (no_node_group, stream_limit, subscription_limit).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -62,6 +67,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
+	for _, r := range []string{"no_node_group", "stream_limit", "subscription_limit"} {
+		m.refused.WithLabelValues(r)
+	}
 	for _, t := range []string{"listener", "route", "cluster", "endpoint"} {
 		m.pushes.WithLabelValues(t)
 		m.snapshotRes.WithLabelValues(t)

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -30,8 +31,11 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -64,10 +68,78 @@ type Options struct {
 	Keepalive keepalive.ServerParameters
 	// KeepaliveEnforcement is the policy for client pings; DefaultKeepaliveEnforcement when zero.
 	KeepaliveEnforcement keepalive.EnforcementPolicy
+	// Limits bound what clients can make the server hold; DefaultLimits for each zero field.
+	Limits Limits
 }
 
-// DefaultKeepalive pings idle proxies every 30 s and drops them 10 s after an unanswered ping.
-var DefaultKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}
+// Limits bound the memory and work clients can claim from the server. A proxy needs one
+// connection with one ADS stream; everything above that is refused, never queued.
+type Limits struct {
+	// MaxRecvMsgBytes bounds one message received from a client.
+	MaxRecvMsgBytes int
+	// MaxStreamsPerConnection bounds the concurrent streams of one connection (HTTP/2
+	// SETTINGS_MAX_CONCURRENT_STREAMS).
+	MaxStreamsPerConnection uint32
+	// MaxConnections bounds the open connections: connections above it wait in the kernel's
+	// accept queue until one closes.
+	MaxConnections int
+	// MaxStreams bounds the ADS streams open at once; one more is refused with
+	// RESOURCE_EXHAUSTED.
+	MaxStreams int
+	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names;
+	// a request that would pass it is refused with RESOURCE_EXHAUSTED.
+	MaxSubscribedBytes int
+	// HandshakeTimeout bounds the time a new connection may take to send its HTTP/2 preface.
+	HandshakeTimeout time.Duration
+	// FirstRequestTimeout bounds the time a new stream may take to send its first request
+	// (which names its node); a stream that stays silent is ended with DEADLINE_EXCEEDED so
+	// it cannot hold a place under MaxStreams.
+	FirstRequestTimeout time.Duration
+}
+
+// DefaultLimits: 1 MiB messages (an Envoy subscribing to 10,000 clusters by name sends about
+// 0.5 MB), 8 streams per connection, 4096 connections and streams, 64 MiB of subscribed names,
+// 10 s for the handshake and for a stream's first request.
+var DefaultLimits = Limits{
+	MaxRecvMsgBytes:         1 << 20,
+	MaxStreamsPerConnection: 8,
+	MaxConnections:          4096,
+	MaxStreams:              4096,
+	MaxSubscribedBytes:      64 << 20,
+	HandshakeTimeout:        10 * time.Second,
+	FirstRequestTimeout:     10 * time.Second,
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxRecvMsgBytes <= 0 {
+		l.MaxRecvMsgBytes = d.MaxRecvMsgBytes
+	}
+	if l.MaxStreamsPerConnection == 0 {
+		l.MaxStreamsPerConnection = d.MaxStreamsPerConnection
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = d.MaxConnections
+	}
+	if l.MaxStreams <= 0 {
+		l.MaxStreams = d.MaxStreams
+	}
+	if l.MaxSubscribedBytes <= 0 {
+		l.MaxSubscribedBytes = d.MaxSubscribedBytes
+	}
+	if l.HandshakeTimeout <= 0 {
+		l.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if l.FirstRequestTimeout <= 0 {
+		l.FirstRequestTimeout = d.FirstRequestTimeout
+	}
+	return l
+}
+
+// DefaultKeepalive pings idle proxies every 30 s, drops them 10 s after an unanswered ping,
+// and closes a connection that had no stream for 5 minutes.
+var DefaultKeepalive = keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: 5 * time.Minute}
 
 // DefaultKeepaliveEnforcement lets clients ping every 5 s, also without active streams.
 var DefaultKeepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
@@ -134,6 +206,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.KeepaliveEnforcement == (keepalive.EnforcementPolicy{}) {
 		opts.KeepaliveEnforcement = DefaultKeepaliveEnforcement
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("xds: register metrics: %w", err)
@@ -160,7 +233,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		},
 		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints},
 	}
-	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK)
+	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK, opts.Limits)
 	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
 	return s, nil
 }
@@ -184,21 +257,28 @@ func (s *Server) Register(g *grpc.Server) {
 	discovery.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
 }
 
-// NewGRPCServer returns a gRPC server with the keepalive policy and the ADS service registered.
+// NewGRPCServer returns a gRPC server with the keepalive policy, the message, stream and
+// handshake limits, and the ADS service registered.
 func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	l := s.opts.Limits
 	opts := append([]grpc.ServerOption{
 		grpc.KeepaliveParams(s.opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(s.opts.KeepaliveEnforcement),
-		grpc.MaxConcurrentStreams(1 << 20),
+		grpc.MaxRecvMsgSize(l.MaxRecvMsgBytes),
+		grpc.MaxConcurrentStreams(l.MaxStreamsPerConnection),
+		grpc.ConnectionTimeout(l.HandshakeTimeout),
+		grpc.ChainStreamInterceptor(firstRequestDeadline(l.FirstRequestTimeout)),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 	s.Register(g)
 	return g
 }
 
-// Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s).
+// Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s). At most
+// Limits.MaxConnections connections are open at once.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.NewGRPCServer()
+	lis = netutil.LimitListener(lis, s.opts.Limits.MaxConnections)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -486,4 +566,53 @@ func (s *Server) Served() (groups map[string]map[string][]string, endpoints []st
 		}
 	}
 	return groups, slices.Sorted(mapsKeys(s.eds))
+}
+
+// firstRequestDeadline ends a stream whose first message does not arrive within timeout:
+// the interceptor returns DEADLINE_EXCEEDED, gRPC ends the stream, and the ADS handler, whose
+// reads then fail, returns and releases the stream's state.
+func firstRequestDeadline(timeout time.Duration) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		g := &silentStreamGuard{ServerStream: ss}
+		expired := make(chan struct{})
+		timer := time.AfterFunc(timeout, func() {
+			if g.state.CompareAndSwap(streamWaiting, streamExpired) {
+				close(expired)
+			}
+		})
+		defer timer.Stop()
+		done := make(chan error, 1)
+		go func() { done <- handler(srv, g) }()
+		select {
+		case err := <-done:
+			return err
+		case <-expired:
+			return status.Errorf(codes.DeadlineExceeded, "no discovery request within %v of opening the stream", timeout)
+		}
+	}
+}
+
+// States of a silentStreamGuard.
+const (
+	streamWaiting int32 = iota
+	streamSpoke
+	streamExpired
+)
+
+// silentStreamGuard is a stream that has until its first-request timer fires to speak: state
+// moves once, from streamWaiting to streamSpoke or streamExpired. A message arriving after
+// the timer fired is not handed on.
+type silentStreamGuard struct {
+	grpc.ServerStream
+	state atomic.Int32
+}
+
+func (g *silentStreamGuard) RecvMsg(m any) error {
+	if err := g.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if !g.state.CompareAndSwap(streamWaiting, streamSpoke) && g.state.Load() == streamExpired {
+		return status.Error(codes.DeadlineExceeded, "stream ended: no discovery request in time")
+	}
+	return nil
 }

@@ -45,13 +45,16 @@ func groupOf(n *envoy_config_core_v3.Node) (string, bool) {
 	return "", false
 }
 
-func start(t *testing.T, prefix string) *fixture {
+func start(t *testing.T, prefix string) *fixture { return startLimited(t, prefix, Limits{}) }
+
+// startLimited serves groupOf's groups on loopback with the given limits until the test ends.
+func startLimited(t *testing.T, prefix string, limits Limits) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	logs := &xdstest.LogBuffer{}
 	srv, err := New(ctx, Options{
-		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix,
+		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix, Limits: limits,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
@@ -102,7 +105,7 @@ func routeConfig(name, clusterName string) *envoy_config_route_v3.RouteConfigura
 	}}}
 }
 
-func apiListener(t *testing.T, name, routeName string) *envoy_config_listener_v3.Listener {
+func apiListener(t testing.TB, name, routeName string) *envoy_config_listener_v3.Listener {
 	router, err := anypb.New(&envoy_extensions_filters_http_router_v3.Router{})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +125,7 @@ func apiListener(t *testing.T, name, routeName string) *envoy_config_listener_v3
 	return &envoy_config_listener_v3.Listener{Name: name, ApiListener: &envoy_config_listener_v3.ApiListener{ApiListener: hcm}}
 }
 
-func webConfig(t *testing.T, port uint32) Config {
+func webConfig(t testing.TB, port uint32) Config {
 	return Config{
 		Listeners: []types.Resource{apiListener(t, "svc-a", "svc-a"), apiListener(t, "svc-b", "svc-b")},
 		Routes:    []types.Resource{routeConfig("svc-a", "a.default"), routeConfig("svc-b", "b.default")},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,10 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/foresight-dev/foresight/adapter/backtest"
 	"github.com/foresight-dev/foresight/adapter/forecast"
-	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // backtestModels are the models --model accepts.
@@ -71,7 +72,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	samples, err := trace.ReadFile(*input)
+	samples, err := readTrace(*input)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if *servedOut != "" || *plotOut != "" {
 			return fmt.Errorf("%w: --served-out and --plot are not available with price inputs", errUsage)
 		}
-		return runCostBacktest(ctx, samples, opts, costs, filepath.Base(*input), *asJSON, stdout)
+		return withWarmupHint(runCostBacktest(ctx, samples, opts, costs, filepath.Base(*input), *asJSON, stdout), *input)
 	}
 	if isTerminal(stderr) {
 		p := &progressLine{w: stderr, last: -1}
@@ -88,7 +89,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	res, err := backtest.Run(ctx, samples, opts)
 	if err != nil {
-		return err
+		return withWarmupHint(err, *input)
 	}
 	if *servedOut != "" {
 		if err := writeFile(*servedOut, func(w io.Writer) error {
@@ -108,6 +109,17 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return res.Report.WriteJSON(stdout)
 	}
 	return res.Report.WriteTable(stdout, filepath.Base(*input))
+}
+
+// withWarmupHint names the input of an error about an input shorter than the
+// warm-up and says how to lower the warm-up; other errors pass unchanged.
+func withWarmupHint(err error, input string) error {
+	var short *backtest.ShortInputError
+	if !errors.As(err, &short) {
+		return err
+	}
+	return fmt.Errorf("%s: %w; give a longer input, or lower the warm-up with --warmup (for example --warmup %v, half the input)",
+		input, err, (short.Span / 2).Truncate(time.Minute))
 }
 
 func modelList() string {

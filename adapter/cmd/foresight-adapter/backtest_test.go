@@ -129,6 +129,29 @@ func TestBacktestTableAndBadInput(t *testing.T) {
 	}
 }
 
+// TestBacktestInputShorterThanWarmup: a day of rows with the default
+// two-day warm-up fails (exit 1, nothing on stdout) naming the input, its
+// length and the warm-up, and how to lower it; the suggested --warmup works.
+func TestBacktestInputShorterThanWarmup(t *testing.T) {
+	path := writeTrace(t, t.TempDir(), "day.csv", 1440)
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", path}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout:\n%s", code, out.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout not empty:\n%s", out.String())
+	}
+	for _, want := range []string{path + ": ", "spans 23h59m0s (1410 rows)", "warm-up of 48h0m0s", "--warmup 11h59m0s"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr %q lacks %q", errOut.String(), want)
+		}
+	}
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "11h59m0s")
+	if !strings.Contains(stdout, "reverse check") {
+		t.Errorf("with the suggested warm-up, no report:\n%s", stdout)
+	}
+}
+
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

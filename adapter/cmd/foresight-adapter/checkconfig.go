@@ -6,12 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/spf13/pflag"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // errInvalidConfig marks a rule file that failed validation; its errors were printed.
@@ -20,17 +27,24 @@ var errInvalidConfig = errors.New("invalid rule file")
 // runCheckConfig implements `foresight-adapter check-config FILE`: it validates
 // a rule file and prints each error with its file, line and field. It also
 // renders every rule's query as the adapter would, so a file that passes here
-// loads in `serve`.
-func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+// loads in `serve`. A prometheus-adapter configuration is checked on its own,
+// and with --prometheus-url its metrics are discovered and their rules checked.
+func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("check-config", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	format := fs.String("config-format", serving.FormatAuto, "format of FILE: auto (by shape), foresight or prometheus-adapter")
+	var prom source.PrometheusConfig
+	prom.AddFlags(fs)
+	relist := fs.Duration("metrics-relist-interval", 10*time.Minute, "prometheus-adapter configs: how far back series are looked for")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: foresight-adapter check-config FILE")
-		fmt.Fprintln(stderr, "\nValidates a metric rule file; prints each error with its line and field; exit code 1 on errors.")
+		fmt.Fprintln(stderr, "usage: foresight-adapter check-config [--config-format F] [--prometheus-url URL] FILE")
+		fmt.Fprintln(stderr, "\nValidates a metric rule file (Foresight's or prometheus-adapter's); prints each error with its line and field; exit code 1 on errors.")
+		fmt.Fprintln(stderr, "With --prometheus-url, a prometheus-adapter config's metrics are discovered and the rules serving them checked too.\n\nflags:")
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+		if errors.Is(err, pflag.ErrHelp) {
+			return flag.ErrHelp
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -39,7 +53,23 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("%w: want exactly one FILE, got %d arguments", errUsage, fs.NArg())
 	}
 	path := fs.Arg(0)
-	f, err := config.Load(path)
+	imported, err := isImport(*format, path)
+	if err != nil {
+		return err
+	}
+	var f *config.File
+	if imported {
+		var warnings []string
+		f, warnings, err = checkImport(ctx, path, prom, *relist, stdout)
+		for _, w := range warnings {
+			fmt.Fprintln(stdout, "warning: "+w)
+		}
+		if err == nil && f == nil {
+			return nil
+		}
+	} else {
+		f, err = config.Load(path)
+	}
 	if err == nil {
 		_, err = serving.RulesFromConfig(f)
 	}
@@ -83,4 +113,56 @@ func flattenErrors(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// isImport reports whether the file at path is read as a prometheus-adapter
+// configuration under format.
+func isImport(format, path string) (bool, error) {
+	switch format {
+	case serving.FormatPrometheusAdapter:
+		return true, nil
+	case serving.FormatForesight:
+		return false, nil
+	case serving.FormatAuto, "":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false, err
+		}
+		return promadapter.Detect(data), nil
+	default:
+		return false, fmt.Errorf("%w: --config-format must be %s, %s or %s, got %q", errUsage, serving.FormatAuto, serving.FormatForesight, serving.FormatPrometheusAdapter, format)
+	}
+}
+
+// checkImport checks a prometheus-adapter configuration; with a Prometheus URL it
+// also discovers its metrics and returns the rules serving them (nil without one).
+func checkImport(ctx context.Context, path string, prom source.PrometheusConfig, window time.Duration, stdout io.Writer) (*config.File, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := promadapter.Parse(data, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if prom.Address == "" {
+		fmt.Fprintf(stdout, "%s: prometheus-adapter config OK: %d rules, %d externalRules (give --prometheus-url to discover the metrics they serve)\n", path, len(cfg.Rules), len(cfg.ExternalRules))
+		return nil, cfg.Warnings(), nil
+	}
+	f, warnings, err := importFile(ctx, path, data, prom, window)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(stdout, "%s: prometheus-adapter config: %d rules, %d externalRules serve %d metrics\n", path, len(cfg.Rules), len(cfg.ExternalRules), len(f.Rules))
+	return f, warnings, nil
+}
+
+// importFile discovers the metrics of a prometheus-adapter configuration from
+// Prometheus and returns the Foresight rules serving them.
+func importFile(ctx context.Context, path string, data []byte, prom source.PrometheusConfig, window time.Duration) (*config.File, []string, error) {
+	src, err := source.NewPrometheus(prom, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, nil, err
+	}
+	return promadapter.Import(ctx, data, path, src, time.Now(), window)
 }

@@ -34,7 +34,8 @@ func subcommands() []subcommand {
 		{"backtest", "replay a load trace through the forecaster and the HPA model and score it", runBacktest},
 		{"serve", "serve predicted metrics to the HPA (external and custom metrics APIs)", runServe},
 		{"demo", "run the adapter locally on generated load in accelerated time (no auth, loopback)", runDemo},
-		{"check-config", "validate a metric rule file", runCheckConfig},
+		{"check-config", "validate a metric rule file (Foresight's or prometheus-adapter's)", runCheckConfig},
+		{"migrate", "print the Foresight rule file equivalent to a prometheus-adapter config", runMigrate},
 		{"shadow-report", "summarise which scaling strategy would have been better over the last day and week", runShadowReport},
 		{"version", "print the version, commit and Go version (also --version)", runVersion},
 	}

@@ -29,7 +29,9 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "metric rule `FILE` (reloaded when it changes and on SIGHUP)")
+	configPaths := fs.StringArray("config", nil, "metric rule `FILE`, Foresight's or prometheus-adapter's (repeatable; reloaded when it changes and on SIGHUP)")
+	configFormat := fs.String("config-format", serving.FormatAuto, "format of the --config files: auto (by shape), foresight or prometheus-adapter")
+	relist := fs.Duration("metrics-relist-interval", 10*time.Minute, "prometheus-adapter configs: how often metrics are discovered again, and how far back series are looked for")
 	reloadEvery := fs.Duration("config-check-interval", serving.DefaultReloadInterval, "how often the rule file is checked for changes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	clockStart := fs.String("clock-start", "", "replays only: RFC 3339 `TIME` the data clock starts at (default: now)")
@@ -50,7 +52,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if *configPath == "" || prom.Address == "" {
+	if len(*configPaths) == 0 || prom.Address == "" {
 		return fmt.Errorf("%w: --config and --prometheus-url are required", errUsage)
 	}
 	log, err := newLogger(stderr, *logLevel)
@@ -80,10 +82,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	reloader := serving.NewReloader(*configPath, serving.ConfigLoader, a.loop, a.metrics, log, *reloadEvery)
+	if *relist <= 0 {
+		return fmt.Errorf("%w: --metrics-relist-interval must be positive", errUsage)
+	}
+	clock := now
+	if clock == nil {
+		clock = time.Now
+	}
+	load, err := serving.FormatLoader(*configFormat, serving.ImportLoader(src, clock, *relist, log))
+	if err != nil {
+		return fmt.Errorf("%w: --config-format: %w", errUsage, err)
+	}
+	reloader := serving.NewReloader(*configPaths, load, a.loop, a.metrics, log, *reloadEvery)
 	if err := reloader.Reload(true); err != nil {
 		return fmt.Errorf("initial rules: %w", err)
 	}
+	// Imported prometheus-adapter rules discover their metrics again every relist interval.
+	reloader.RefreshEvery(*relist)
 	return a.run(ctx, reloader.Run)
 }
 

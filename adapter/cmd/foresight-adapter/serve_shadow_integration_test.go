@@ -178,8 +178,9 @@ type serveRun struct {
 }
 
 // startServe runs `foresight-adapter serve` with the rule file on a
-// Prometheus and a data clock starting at clockStart, until the test ends.
-func startServe(t *testing.T, dir, rules, promURL string, clockStart time.Time) *serveRun {
+// Prometheus and a data clock starting at clockStart, until the test ends;
+// extra are more arguments (another --config).
+func startServe(t *testing.T, dir, rules, promURL string, clockStart time.Time, extra ...string) *serveRun {
 	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	// A cluster that is never reached: external metrics need no object listing,
@@ -197,13 +198,13 @@ current-context: none
 	run := &serveRun{metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan struct{}), logs: &syncBuffer{}}
 	go func() {
 		defer close(run.done)
-		run.err = runServe(ctx, []string{
+		run.err = runServe(ctx, append([]string{
 			"--config", rules, "--prometheus-url", promURL,
 			"--lister-kubeconfig", kubeconfig, "--authentication-skip-lookup",
 			"--bind-address", "127.0.0.1", "--secure-port", securePort, "--cert-dir", filepath.Join(dir, "certs"),
 			"--metrics-bind-address", metricsAddr,
 			"--clock-start", clockStart.Format(time.RFC3339), "--clock-speed", "1",
-		}, io.Discard, run.logs)
+		}, extra...), io.Discard, run.logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -69,7 +69,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return fmt.Errorf("%w: --strategies: %w", errUsage, err)
 		}
-		samples, err := trace.ReadFile(*input)
+		samples, err := readTrace(*input)
 		if err != nil {
 			return err
 		}
@@ -150,14 +150,24 @@ func modelNames() []string {
 	return out
 }
 
+// readTrace opens and parses a load trace.
+func readTrace(path string) ([]backtest.Sample, error) {
+	return readCSV("input", path, trace.Parse)
+}
+
 // readPrices opens and parses a price series.
 func readPrices(path string) ([]backtest.PricePoint, error) {
+	return readCSV("prices", path, backtest.ParsePriceCSV)
+}
+
+// readCSV opens path and parses it; what names the file in an error opening it.
+func readCSV[T any](what, path string, parse func(io.Reader, string) ([]T, error)) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open prices: %w", err)
+		return nil, fmt.Errorf("open %s: %w", what, err)
 	}
 	defer f.Close()
-	return backtest.ParsePriceCSV(f, path)
+	return parse(f, path)
 }
 
 // scrapeShadow reads the shadow metrics of a running adapter.

@@ -21,7 +21,6 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/shadow"
-	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 func runShadowCLI(args ...string) (string, string, error) {
@@ -151,7 +150,7 @@ func TestShadowReportBadInput(t *testing.T) {
 // subcommand does when a price flag is given.
 func TestCostBacktestMode(t *testing.T) {
 	dir := t.TempDir()
-	samples, err := trace.ReadFile(writeTrace(t, dir, "trace.csv", 3*1440))
+	samples, err := readTrace(writeTrace(t, dir, "trace.csv", 3*1440))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,65 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
 
-// bootstrapCmd prints the Envoy bootstrap of a sidecar or the gateway.
-func bootstrapCmd(args []string, stdout io.Writer) error {
+// Output formats of bootstrap.
+const (
+	formatEnvoy     = "envoy"      // Envoy bootstrap, YAML (the default)
+	formatEnvoyJSON = "envoy-json" // Envoy bootstrap, JSON
+	formatGRPC      = "grpc"       // gRPC xDS bootstrap (JSON) for proxyless gRPC clients
+)
+
+// bootstrapCmd prints the bootstrap of an Envoy sidecar, the Envoy gateway or a proxyless gRPC
+// client.
+func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var o xds.BootstrapOptions
-	fs.StringVar(&o.NodeID, "node", "", "Envoy node id, unique per proxy (e.g. the pod name)")
-	fs.StringVar(&o.Service, "service", "", "service the sidecar fronts, or the gateway's name (the node cluster)")
-	fs.BoolVar(&o.Gateway, "gateway", false, "bootstrap for the gateway instead of a sidecar")
+	var g xds.GRPCBootstrapOptions
+	md := metadataFlag{}
+	fs.StringVar(&o.NodeID, "node", "", "node id, unique per proxy or client (e.g. the pod name)")
+	fs.StringVar(&o.Service, "service", "", "node cluster: the service a sidecar fronts, the gateway's name, or a gRPC client's name (node groups' services select on it)")
+	fs.Var(md, "metadata", "node metadata field KEY=VALUE (node groups' selectors match on them); repeatable")
+	fs.BoolVar(&o.Gateway, "gateway", false, "bootstrap for the gateway instead of a sidecar (envoy formats)")
 	fs.StringVar(&o.XDSAddress, "xds-address", "foresight-xds.foresight.svc:18000", "control plane host:port")
-	admin := fs.Uint("admin-port", 9901, "admin interface port on 127.0.0.1")
-	stats := fs.Uint("stats-port", 15090, "port serving /stats/prometheus")
-	format := fs.String("format", "yaml", "output format: yaml or json")
+	admin := fs.Uint("admin-port", 9901, "Envoy admin interface port on 127.0.0.1 (envoy formats)")
+	stats := fs.Uint("stats-port", 15090, "Envoy port serving /stats/prometheus (envoy formats)")
+	fs.StringVar(&g.Creds, "xds-creds", xds.CredsInsecure, "channel credentials to the control plane, insecure or tls (grpc format)")
+	fs.StringVar(&g.CAFile, "xds-ca-file", "", "PEM CA bundle verifying the control plane (tls; default the system roots)")
+	fs.StringVar(&g.CertFile, "xds-cert-file", "", "PEM client certificate presented to the control plane (tls)")
+	fs.StringVar(&g.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
+	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
+	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
+	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
+	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *out != "" {
+		var buf bytes.Buffer
+		stdout = &buf
+		defer func() {
+			if err == nil {
+				if werr := os.WriteFile(*out, buf.Bytes(), 0o644); werr != nil {
+					err = fmt.Errorf("bootstrap: --out: %w", werr)
+				}
+			}
+		}()
 	}
 	if fs.NArg() != 0 {
 		return usageError{fmt.Sprintf("bootstrap: unexpected arguments %v", fs.Args())}
@@ -32,6 +67,49 @@ func bootstrapCmd(args []string, stdout io.Writer) error {
 	if o.NodeID == "" || o.Service == "" {
 		return usageError{"bootstrap: --node and --service are required"}
 	}
+	switch *format {
+	case "yaml":
+		*format = formatEnvoy
+	case "json":
+		*format = formatEnvoyJSON
+	case formatEnvoy, formatEnvoyJSON, formatGRPC:
+	default:
+		return usageError{fmt.Sprintf("bootstrap: unknown format %q (want envoy, envoy-json or grpc)", *format)}
+	}
+	kind := policy.NodeSidecar
+	switch {
+	case *format == formatGRPC:
+		kind = policy.NodeGRPC
+		if o.Gateway {
+			return usageError{"bootstrap: --gateway is an Envoy role; a gRPC client has none"}
+		}
+	case o.Gateway:
+		kind = policy.NodeGateway
+	}
+	if *format != formatGRPC {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, name := range []string{"xds-creds", "xds-ca-file", "xds-cert-file", "xds-key-file", "listener-name-template"} {
+			if set[name] {
+				return usageError{fmt.Sprintf("bootstrap: --%s applies to --format grpc only", name)}
+			}
+		}
+	}
+	if *policyFile != "" {
+		if err := checkNodeGroup(*policyFile, o.Service, md, kind); err != nil {
+			return err
+		}
+	}
+	if *format == formatGRPC {
+		g.NodeID, g.Cluster, g.Metadata, g.XDSAddress = o.NodeID, o.Service, md, o.XDSAddress
+		js, err := xds.GRPCBootstrap(g)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, string(js))
+		return err
+	}
+	o.Metadata = md
 	o.AdminPort, o.StatsPort = uint32(*admin), uint32(*stats)
 	b, err := xds.Bootstrap(o)
 	if err != nil {
@@ -44,16 +122,54 @@ func bootstrapCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	switch *format {
-	case "json":
+	if *format == formatEnvoyJSON {
 		_, err = fmt.Fprintln(stdout, string(js))
-	case "yaml":
-		var y []byte
-		if y, err = yaml.JSONToYAML(js); err == nil {
-			_, err = stdout.Write(y)
-		}
-	default:
-		return usageError{fmt.Sprintf("bootstrap: unknown format %q", *format)}
+		return err
 	}
+	y, err := yaml.JSONToYAML(js)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	_, err = stdout.Write(y)
 	return err
+}
+
+// checkNodeGroup fails unless a node with this cluster and metadata belongs to a node group
+// of kind in the policy file, the way the control plane will assign it.
+func checkNodeGroup(file, cluster string, md map[string]string, kind policy.NodeKind) error {
+	p, err := policy.Load(file)
+	if err != nil {
+		return err
+	}
+	name, ok := p.NodeGroup(cluster, md)
+	if !ok {
+		return fmt.Errorf("bootstrap: %s: node cluster %q with metadata %v belongs to no node group: the control plane would refuse it", file, cluster, md)
+	}
+	if got := p.Group(name).Kind; got != kind {
+		return fmt.Errorf("bootstrap: %s: node cluster %q with metadata %v belongs to node group %q of kind %s, not %s", file, cluster, md, name, got, kind)
+	}
+	return nil
+}
+
+// metadataFlag collects repeated --metadata KEY=VALUE flags.
+type metadataFlag map[string]string
+
+func (m metadataFlag) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m metadataFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, not %q", s)
+	}
+	if _, dup := m[k]; dup {
+		return fmt.Errorf("metadata field %q given twice", k)
+	}
+	m[k] = v
+	return nil
 }

@@ -5,34 +5,100 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
-// checkCmd validates a policy (parse, validate, translate, check every node group) and,
-// optionally, an experiment file against it; problems are printed one a line with file, line
-// and field.
+// checkCmd validates policy and experiment files, told apart by their kind: every policy is
+// parsed, validated, translated and every node group's configuration checked; every
+// experiment file is validated and its targets are checked against the policies given. Each
+// good file gets an OK line; each problem is printed with its file (and line and field where
+// the parser knows them). The command fails if any file does.
 func checkCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	experiments := fs.String("experiments", "", "FaultExperiment file to check against the policy")
+	experiments := fs.String("experiments", "", "a FaultExperiment file (the same as naming it with the other files)")
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{"check: want exactly one policy file"}
+	files := fs.Args()
+	if *experiments != "" {
+		files = append(files, *experiments)
 	}
-	file := fs.Arg(0)
+	if len(files) == 0 {
+		return usageError{"check: want one or more policy or experiment files"}
+	}
+	type loadedPolicy struct {
+		file string
+		p    *policy.Policy
+	}
+	var policies []loadedPolicy
+	var experimentFiles []string
+	var problems []error
+	for _, file := range files {
+		kind, err := documentKind(file)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		if kind == experiment.Kind {
+			experimentFiles = append(experimentFiles, file)
+			continue
+		}
+		p, groups, err := checkPolicy(file)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		policies = append(policies, loadedPolicy{file, p})
+		fmt.Fprintf(stdout, "%s: OK (%d node groups)\n", file, groups)
+	}
+	for _, file := range experimentFiles {
+		exps, err := experiment.Load(file)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		// An experiment file is good when one of the policies has every target it names.
+		var misses []error
+		for _, lp := range policies {
+			err := experiment.ValidateAgainst(exps, lp.p)
+			if err == nil {
+				misses = nil
+				break
+			}
+			misses = append(misses, fmt.Errorf("%s: against policy %s: %w", file, lp.file, err))
+		}
+		if len(misses) > 0 {
+			problems = append(problems, misses...)
+			continue
+		}
+		if len(policies) == 0 {
+			fmt.Fprintf(stdout, "%s: OK (%d experiments; targets not checked: no valid policy given)\n", file, len(exps))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: OK (%d experiments)\n", file, len(exps))
+	}
+	return errors.Join(problems...)
+}
+
+// checkPolicy loads, translates and checks one policy file; it returns the policy and the
+// number of its node groups.
+func checkPolicy(file string) (*policy.Policy, int, error) {
 	p, err := policy.Load(file)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	groups, err := translate.Translate(p)
 	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return nil, 0, fmt.Errorf("%s: %w", file, err)
 	}
 	var problems []error
 	for g, r := range groups {
@@ -40,20 +106,32 @@ func checkCmd(args []string, stdout io.Writer) error {
 			problems = append(problems, fmt.Errorf("%s: node group %q: %w", file, g, err))
 		}
 	}
-	if *experiments != "" {
-		exps, err := experiment.Load(*experiments)
-		if err != nil {
-			return err
-		}
-		if err := experiment.ValidateAgainst(exps, p); err != nil {
-			problems = append(problems, fmt.Errorf("%s: %w", *experiments, err))
-		}
-	}
 	if len(problems) > 0 {
-		return errors.Join(problems...)
+		return nil, 0, errors.Join(problems...)
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d node groups)\n", file, len(groups))
-	return nil
+	return p, len(groups), nil
+}
+
+// documentKind reads the kind of a file's first YAML document: experiment.Kind, or
+// policy.Kind for anything else (invalid YAML included), whose parser then says what is
+// wrong with it.
+func documentKind(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("check: %w", err)
+	}
+	docs, err := strictyaml.Documents(data, file)
+	if err != nil || len(docs) == 0 {
+		return policy.Kind, nil
+	}
+	if root := strictyaml.Resolve(docs[0]); root != nil && root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "kind" && root.Content[i+1].Value == experiment.Kind {
+				return experiment.Kind, nil
+			}
+		}
+	}
+	return policy.Kind, nil
 }
 
 // reorder moves flags before positional arguments so "check FILE --experiments X" works.

@@ -2,9 +2,10 @@
 // gateway and proxyless gRPC clients.
 //
 //	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
-//	                    [--xds-address :18000] [--metrics-address :9090] [--prometheus-url URL]
-//	foresight-xds check FILE [--experiments FILE]
-//	foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT]
+//	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
+//	foresight-xds check FILE... (policies and experiments, told apart by kind)
+//	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
+//	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
 //	foresight-xds version
 package main
 
@@ -27,9 +28,12 @@ func main() {
 
 const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
-                      [--metrics-address :9090] [--prometheus-url URL] [--experiment-state FILE]
-  foresight-xds check FILE [--experiments FILE]
-  foresight-xds bootstrap --node ID --service NAME [--gateway] [--xds-address HOST:PORT] [--format yaml|json]
+                      [--metrics-address :18001] [--prometheus-url URL] [--experiment-state FILE]
+                      [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
+  foresight-xds check FILE... (policy and experiment files)
+  foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
+                          [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
+                          [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE] [--out FILE]
   foresight-xds version     (also --version)
 `
 

@@ -15,7 +15,10 @@ import (
 
 	envoy_config_bootstrap_v3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
@@ -45,14 +48,64 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckSeveralFiles checks policies and experiments in one run: every good file gets its
+// OK line, every bad one its errors under its own name, and the exit code says one failed.
+func TestCheckSeveralFiles(t *testing.T) {
+	dir := t.TempDir()
+	badPolicy := filepath.Join(dir, "bad-policy.yaml")
+	if err := os.WriteFile(badPolicy, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: x}\nspec:\n  services:\n    - name: a\n      port: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exps, err := os.ReadFile("../../../deploy/xds/base/experiments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deployed experiments target the deployed policy; against the gateway policy alone
+	// their target is unknown.
+	good, gateway := "../../../deploy/xds/base/policy.yaml", "../../../deploy/policies/gateway.yaml"
+	expFile := filepath.Join(dir, "experiments.yaml")
+	if err := os.WriteFile(expFile, exps, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("check", good, badPolicy, expFile, gateway)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (a bad policy among them)\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{good + ": OK (2 node groups)", gateway + ": OK (1 node groups)", expFile + ": OK (1 experiments)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "bad-policy.yaml:7: spec.services[0].port") || strings.Contains(errOut, good) || strings.Contains(errOut, expFile) {
+		t.Errorf("errors should name the bad policy's line and field and nothing else:\n%s", errOut)
+	}
+
+	code, out, errOut = runCmd("check", gateway, expFile)
+	if code != 1 || !strings.Contains(errOut, expFile+": against policy "+gateway) || !strings.Contains(out, gateway+": OK") {
+		t.Errorf("experiments whose target no policy has: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = runCmd("check", good, gateway, expFile); code != 0 {
+		t.Errorf("good files: exit %d\n%s%s", code, out, errOut)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	if code, _, errOut = runCmd("check", good, missing); code != 1 || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("a missing file: exit %d, %q", code, errOut)
+	}
+}
+
 func TestBootstrapCommand(t *testing.T) {
-	for _, format := range []string{"yaml", "json"} {
-		code, out, errOut := runCmd("bootstrap", "--node", "gw-1", "--service", "gateway", "--gateway", "--xds-address", "10.0.0.5:18000", "--format", format)
+	// envoy (the default) and envoy-json; yaml and json are their older names.
+	for _, format := range []string{"", "envoy", "envoy-json", "yaml", "json"} {
+		args := []string{"bootstrap", "--node", "gw-1", "--service", "gateway", "--gateway", "--xds-address", "10.0.0.5:18000", "--metadata", "zone=a"}
+		if format != "" {
+			args = append(args, "--format", format)
+		}
+		code, out, errOut := runCmd(args...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		js := []byte(out)
-		if format == "yaml" {
+		if format == "" || format == "envoy" || format == "yaml" {
 			var err error
 			if js, err = yaml.YAMLToJSON(js); err != nil {
 				t.Fatal(err)
@@ -65,12 +118,37 @@ func TestBootstrapCommand(t *testing.T) {
 		if err := b.ValidateAll(); err != nil {
 			t.Fatal(err)
 		}
+		if md := b.GetNode().GetMetadata().GetFields(); md["zone"].GetStringValue() != "a" || md["foresight.dev/role"].GetStringValue() != "gateway" {
+			t.Errorf("%q: node metadata %v, want zone=a and the gateway role", format, md)
+		}
 		if b.GetNode().GetId() != "gw-1" || b.GetStaticResources().GetClusters()[0].GetType().String() != "STATIC" {
 			t.Fatalf("bootstrap node %v, xds cluster type %v", b.GetNode(), b.GetStaticResources().GetClusters()[0].GetType())
 		}
 	}
 	if code, _, _ := runCmd("bootstrap", "--node", "x"); code != 2 {
 		t.Fatalf("bootstrap without --service: exit %d, want 2", code)
+	}
+}
+
+// TestBootstrapOut: --out writes the same bootstrap as stdout would, for
+// init containers of an image without a shell to redirect with.
+func TestBootstrapOut(t *testing.T) {
+	args := []string{"bootstrap", "--node", "app-1", "--service", "example"}
+	_, want, _ := runCmd(args...)
+	file := filepath.Join(t.TempDir(), "bootstrap.yaml")
+	code, out, errOut := runCmd(append(args, "--out", file)...)
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == "" || string(got) != want {
+		t.Fatalf("--out wrote\n%s\nstdout gives\n%s", got, want)
+	}
+	if code, _, errOut := runCmd(append(args, "--out", filepath.Join(t.TempDir(), "missing", "b.yaml"))...); code != 1 || !strings.Contains(errOut, "--out") {
+		t.Fatalf("--out into a missing folder: exit %d, stderr %q", code, errOut)
 	}
 }
 
@@ -106,6 +184,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// startServe runs the serve command in-process on free loopback ports until the end of the
+// test and waits until its metrics are served.
+func startServe(t *testing.T, policyFile string, reloadInterval time.Duration) serveFlags {
+	t.Helper()
+	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: reloadInterval,
+		experimentState: filepath.Join(t.TempDir(), "state.json")}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	waitFor(t, "metrics served", func() bool { return metric(t, f.metricsAddr, "foresight_xds_config_reloads_total") })
+	return f
+}
+
 // TestServeReloadsPolicy runs the serve command in-process: a proxy gets its clusters, an
 // invalid edit of the policy file is refused and counted while the last good configuration
 // keeps serving, and a valid edit reaches the proxy.
@@ -119,18 +216,8 @@ func TestServeReloadsPolicy(t *testing.T) {
 	if err := os.WriteFile(policyFile, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: 20 * time.Millisecond,
-		experimentState: filepath.Join(dir, "state.json")}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	waitFor(t, "metrics served", func() bool { return metric(t, f.metricsAddr, "foresight_xds_config_reloads_total") })
+	f := startServe(t, policyFile, 20*time.Millisecond)
+	ctx := context.Background()
 
 	conn, err := xdstest.Dial(f.xdsAddress)
 	if err != nil {
@@ -175,6 +262,61 @@ func TestServeReloadsPolicy(t *testing.T) {
 	}
 }
 
+// TestServeExposesNoControl: the HTTP endpoints of serve are read-only and only three
+// (anything else is 404, any method but GET and HEAD is 405, and none of it changes what is
+// served), and the gRPC port serves ADS alone: no reflection, channelz, CSDS or admin service.
+func TestServeExposesNoControl(t *testing.T) {
+	f := startServe(t, "../../translate/testdata/weighted.yaml", time.Hour)
+	base := "http://" + f.metricsAddr
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			if code := httpStatus(t, method, base+path); code != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: %d, want 405", method, path, code)
+			}
+		}
+	}
+	for _, path := range []string{"/", "/debug/pprof/", "/debug/pprof/cmdline", "/debug/vars", "/quitquitquit", "/-/reload",
+		"/-/quit", "/reload", "/config_dump", "/experiments", "/experiments/abort", "/policy", "/admin"} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			if code := httpStatus(t, method, base+path); code != http.StatusNotFound {
+				t.Errorf("%s %s: %d, want 404", method, path, code)
+			}
+		}
+	}
+	if !metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="success"} 1`) ||
+		!metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="failure"} 0`) {
+		t.Error("the requests changed the policy state")
+	}
+
+	conn, err := xdstest.Dial(f.xdsAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, method := range []string{
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+		"/grpc.channelz.v1.Channelz/GetTopChannels",
+		"/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus",
+		"/grpc.health.v1.Health/Check",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{})
+		cancel()
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("%s: %v, want UNIMPLEMENTED", method, err)
+		}
+	}
+}
+
 func TestVersionCommand(t *testing.T) {
 	for _, arg := range []string{"version", "--version", "-version"} {
 		code, out, errOut := runCmd(arg)
@@ -185,4 +327,19 @@ func TestVersionCommand(t *testing.T) {
 	if code, _, errOut := runCmd("version", "extra"); code != 2 || !strings.Contains(errOut, "version takes no arguments") {
 		t.Errorf("version extra: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// httpStatus makes one request with a small JSON body and returns the response status.
+func httpStatus(t *testing.T, method, url string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

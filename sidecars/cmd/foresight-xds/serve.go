@@ -39,6 +39,7 @@ type serveFlags struct {
 	prometheusURL                        string
 	reloadInterval                       time.Duration
 	logLevel                             string
+	limits                               xds.Limits
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -50,10 +51,14 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.experimentState, "experiment-state", filepath.Join(os.TempDir(), "foresight-xds-experiments.json"), "file recording experiment aborts across restarts")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
-	fs.StringVar(&f.metricsAddr, "metrics-address", ":9090", "listen address of /metrics, /healthz and /readyz")
+	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
 	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
+	fs.IntVar(&f.limits.MaxStreams, "max-streams", xds.DefaultLimits.MaxStreams, "ADS streams open at once (a proxy uses one); more are refused")
+	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
+	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to; more are refused")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +76,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The content watchPolicy compares with is the content loaded here, hashed before it is
+	// read: an edit made while serve starts is reloaded, not taken for the loaded one.
+	loaded := fileHash(f.policy)
 	p, err := policy.Load(f.policy)
 	if err != nil {
 		return err
@@ -79,7 +87,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	rec := xds.NewReconciler(log)
-	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg})
+	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg, Limits: f.limits})
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer metricsSrv.Close()
 
-	go watchPolicy(ctx, f, rec, watcher, log)
+	go watchPolicy(ctx, f, loaded, rec, watcher, log)
 	return srv.Serve(ctx, lis)
 }
 
@@ -161,17 +169,21 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
+// serveMetrics serves /metrics, /healthz and /readyz, read-only (GET and HEAD; other methods
+// get 405) and unauthenticated, and nothing else: no profiling, no control actions. Policy
+// reloads come from the file (or SIGHUP), experiments from their file.
 func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
-	mux.HandleFunc("/healthz", ok)
-	mux.HandleFunc("/readyz", ok)
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /readyz", ok)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	s := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := s.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "error", err)
@@ -181,13 +193,12 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*htt
 	return s, nil
 }
 
-// watchPolicy reloads the policy when its content changes (polled) or on SIGHUP. An invalid
-// change is refused and counted; the last good configuration keeps serving.
-func watchPolicy(ctx context.Context, f serveFlags, rec *xds.Reconciler, watcher *discovery.Watcher, log *slog.Logger) {
+// watchPolicy reloads the policy when its content changes from last (polled) or on SIGHUP.
+// An invalid change is refused and counted; the last good configuration keeps serving.
+func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconciler, watcher *discovery.Watcher, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	last := fileHash(f.policy)
 	tick := time.NewTicker(f.reloadInterval)
 	defer tick.Stop()
 	for {

@@ -1,0 +1,97 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/adapter/source/promtest"
+)
+
+// TestMigrateOutputPassesCheckConfig migrates prometheus-adapter's Helm default rules
+// and walkthrough against a real Prometheus, checks that check-config accepts both the
+// originals and the migrated files, and that the migrated rules are the discovered ones.
+func TestMigrateOutputPassesCheckConfig(t *testing.T) {
+	end := time.Now().Add(-5 * time.Minute).Truncate(time.Minute)
+	samples := func(v float64) []source.Sample {
+		var out []source.Sample
+		for ts := end.Add(-20 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+			out = append(out, source.Sample{T: ts.UnixMilli(), V: v})
+		}
+		return out
+	}
+	srv := promtest.StartPrometheus(t, promtest.Options{Series: []promtest.Series{
+		{Name: "container_cpu_usage_seconds_total", Labels: map[string]string{"namespace": "shop", "pod": "web-1", "container": "app"}, Samples: samples(1)},
+		{Name: "http_requests_total", Labels: map[string]string{"kubernetes_namespace": "shop", "kubernetes_pod_name": "web-1"}, Samples: samples(1)},
+		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "shop", "name": "q"}, Samples: samples(3)},
+	}})
+	dir := t.TempDir()
+	for _, c := range []struct {
+		file    string
+		metrics []string
+	}{
+		{"helm-default.yaml", []string{"cpu_usage"}},
+		{"walkthrough.yaml", []string{"http_requests_per_second", "queue_consumer_lag"}},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			in := filepath.Join("../../config/promadapter/testdata", c.file)
+			var out, errOut bytes.Buffer
+			if err := runCheckConfig(context.Background(), []string{in}, &out, &errOut); err != nil || !strings.Contains(out.String(), "prometheus-adapter config OK") {
+				t.Fatalf("check-config %s: %v\n%s%s", in, err, out.String(), errOut.String())
+			}
+			out.Reset()
+			if err := runCheckConfig(context.Background(), []string{"--prometheus-url", srv.URL, "--metrics-relist-interval", "1h", in}, &out, &errOut); err != nil ||
+				!strings.Contains(out.String(), "serve "+strconv.Itoa(len(c.metrics))+" metrics") {
+				t.Fatalf("check-config with discovery: %v\n%s%s", err, out.String(), errOut.String())
+			}
+			out.Reset()
+			if err := runMigrate(context.Background(), []string{"--prometheus-url", srv.URL, "--metrics-relist-interval", "1h", in}, &out, &errOut); err != nil {
+				t.Fatalf("migrate: %v\n%s", err, errOut.String())
+			}
+			migrated := filepath.Join(dir, c.file)
+			writeTestFile(t, migrated, out.Bytes(), 0o600)
+			t.Logf("migrated:\n%s", out.String())
+			var check bytes.Buffer
+			if err := runCheckConfig(context.Background(), []string{migrated}, &check, &check); err != nil {
+				t.Fatalf("check-config of the migrated file: %v\n%s\n%s", err, check.String(), out.String())
+			}
+			f, err := config.Load(migrated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, r := range f.Rules {
+				names = append(names, r.Name)
+				if r.Forecast.Model != forecast.ModelReactive {
+					t.Errorf("%s: model %s, want reactive", r.Name, r.Forecast.Model)
+				}
+			}
+			if strings.Join(names, ",") != strings.Join(c.metrics, ",") {
+				t.Errorf("migrated metrics %v, want %v\n%s", names, c.metrics, out.String())
+			}
+		})
+	}
+
+	// A broken file: check-config names file, line and field; migrate refuses it.
+	bad := filepath.Join(dir, "bad.yaml")
+	writeTestFile(t, bad, []byte("externalRules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>})\n  resources: {namespaced: false}\n"), 0o600)
+	var out bytes.Buffer
+	err := runCheckConfig(context.Background(), []string{bad}, &out, &out)
+	if !errors.Is(err, errInvalidConfig) || !strings.Contains(out.String(), "bad.yaml:4: externalRules[0].resources.namespaced: namespaced: false is not supported") {
+		t.Errorf("check-config of a bad file: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := runMigrate(context.Background(), []string{"--prometheus-url", srv.URL, bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
+		t.Errorf("migrate of a bad file: %v", err)
+	}
+}

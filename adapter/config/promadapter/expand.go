@@ -1,0 +1,239 @@
+package promadapter
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// DefaultDiscoveryWindow is how far back Discover looks for series, as
+// prometheus-adapter's --metrics-max-age defaults to its relist interval (10m).
+const DefaultDiscoveryWindow = 10 * time.Minute
+
+// MaxGroupByLabels bounds the labels an external metric keeps per series.
+const MaxGroupByLabels = 64
+
+// Reactive is the forecast section of an imported rule: the last observed value,
+// as prometheus-adapter serves, read every 15s. The history is the shortest a
+// forecaster takes (its warm-up). A rule opts into forecasting by setting another
+// model (after `foresight-adapter migrate`).
+func Reactive() config.Forecast {
+	return config.Forecast{Model: forecast.ModelReactive, Step: 15 * time.Second, Horizon: 15 * time.Second, History: forecast.DefaultWarmUp}
+}
+
+// Discovery holds the series each rule's seriesQuery matched.
+type Discovery struct {
+	series [][]labels.Labels // per Config.rules
+}
+
+// Discover runs every rule's seriesQuery against the series API over [end-window, end].
+func (c *Config) Discover(ctx context.Context, lister source.SeriesLister, end time.Time, window time.Duration) (*Discovery, error) {
+	d := &Discovery{series: make([][]labels.Labels, len(c.rules))}
+	bySelector := map[string][]labels.Labels{}
+	for i, r := range c.rules {
+		sel := r.rule.SeriesQuery
+		got, ok := bySelector[sel]
+		if !ok {
+			var err error
+			if got, err = lister.ListSeries(ctx, sel, end.Add(-window), end); err != nil {
+				return nil, fmt.Errorf("%s: %s.seriesQuery: %w", c.Filename, r.path, err)
+			}
+			bySelector[sel] = got
+		}
+		d.series[i] = got
+	}
+	return d, nil
+}
+
+// metricInfo is one served metric found by a rule.
+type metricInfo struct {
+	series string          // the Prometheus series name
+	labels map[string]bool // label names seen on its series
+}
+
+// Expand turns discovered series into Foresight rules, one per served metric, each
+// defaulted and validated. What cannot be served is left out with a warning: a series
+// without a namespace label, a metric of cluster-scoped objects only, a second
+// resource or a second rule for one metric name.
+func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
+	warn := func(path, format string, args ...any) {
+		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %s", c.Filename, c.lines.Line(path), path, fmt.Sprintf(format, args...)))
+	}
+	served := map[string]string{} // metric name -> rule path
+	for i, r := range c.rules {
+		metrics := map[string]*metricInfo{}
+		badNames := map[string]bool{}
+		for _, ls := range d.series[i] {
+			series := ls.Get(labels.MetricName)
+			name, ok := r.metricName(series)
+			if !ok {
+				continue
+			}
+			// Series and label names are written into the query: only the legacy
+			// charset, never a UTF-8 name that could carry PromQL.
+			if !model.IsValidLegacyMetricName(series) {
+				badNames[series] = true
+				continue
+			}
+			m := metrics[name]
+			if m == nil {
+				m = &metricInfo{series: series, labels: map[string]bool{}}
+				metrics[name] = m
+			} else if m.series != series {
+				continue // prometheus-adapter too serves one series name per metric
+			}
+			ls.Range(func(l labels.Label) {
+				if l.Name == labels.MetricName {
+					return
+				}
+				if source.ValidateLabelName(l.Name) != nil {
+					badNames[l.Name] = true
+					return
+				}
+				m.labels[l.Name] = true
+			})
+		}
+		if len(badNames) > 0 {
+			bad := make([]string, 0, len(badNames))
+			for n := range badNames {
+				bad = append(bad, fmt.Sprintf("%q", n))
+			}
+			sort.Strings(bad)
+			if len(bad) > 10 {
+				bad = append(bad[:10], "...")
+			}
+			warn(r.path, "series and label names outside [a-zA-Z_:][a-zA-Z0-9_:]* are left out of queries: %s", strings.Join(bad, ", "))
+		}
+		names := make([]string, 0, len(metrics))
+		for n := range metrics {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			m := metrics[name]
+			if prev, dup := served[name]; dup {
+				warn(r.path, "metric %s (series %s) is also served by %s: kept there only", name, m.series, prev)
+				continue
+			}
+			rule, err := r.nativeRule(name, m, warn)
+			if err != nil {
+				warn(r.path, "metric %s (series %s) not served: %v", name, m.series, err)
+				continue
+			}
+			if rule == nil {
+				continue
+			}
+			served[name] = r.path
+			rules = append(rules, *rule)
+		}
+	}
+	return rules, warnings
+}
+
+// nativeRule is the Foresight rule serving metric name from m's series (nil, with a
+// warning, when there is nothing Foresight can serve).
+func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format string, args ...any)) (*config.Rule, error) {
+	labelNames := make([]string, 0, len(m.labels))
+	for l := range m.labels {
+		labelNames = append(labelNames, l)
+	}
+	sort.Strings(labelNames)
+	nsLabel := r.res.namespaceLabel(labelNames)
+	if nsLabel == "" && r.external && m.labels[config.DefaultNamespaceLabel] && r.rule.Resources.Template == "" && len(r.rule.Resources.Overrides) == 0 {
+		nsLabel = config.DefaultNamespaceLabel
+	}
+	if nsLabel == "" {
+		warn(r.path, "metric %s (series %s) not served: its series have no label mapped to namespaces in resources, and Foresight serves namespaced metrics only", name, m.series)
+		return nil, nil
+	}
+	out := config.Rule{Name: name, Forecast: Reactive(), Resources: config.Resources{NamespaceLabel: nsLabel}}
+	var groupBy []string
+	if r.external {
+		out.API = config.APIExternal
+		groupBy = append(groupBy, nsLabel)
+		for _, l := range labelNames {
+			if l != nsLabel && len(groupBy) < MaxGroupByLabels {
+				groupBy = append(groupBy, l)
+			}
+		}
+	} else {
+		var found []string
+		byLabel := map[string]schema.GroupResource{}
+		for _, l := range labelNames {
+			gr, ok := r.res.resourceFor(l)
+			if !ok || clusterScoped[gr] {
+				continue
+			}
+			found = append(found, l)
+			byLabel[l] = gr
+		}
+		if len(found) == 0 {
+			warn(r.path, "metric %s (series %s) not served: no label names a namespaced resource (Foresight does not serve namespace, node or persistent volume metrics)", name, m.series)
+			return nil, nil
+		}
+		// pods first, then services, then the first label in order.
+		pick := found[0]
+		for _, want := range []string{"services", "pods"} {
+			for _, l := range found {
+				if byLabel[l] == (schema.GroupResource{Resource: want}) {
+					pick = l
+				}
+			}
+		}
+		if len(found) > 1 {
+			others := slices.DeleteFunc(slices.Clone(found), func(l string) bool { return l == pick })
+			warn(r.path, "metric %s served for %s only, not for the resources of labels %v: Foresight serves a metric name for one resource", name, byLabel[pick], others)
+		}
+		gr := byLabel[pick]
+		if gr == (schema.GroupResource{Resource: "pods"}) {
+			out.API = config.APIPods
+		} else {
+			out.API = config.APIObject
+			out.Resources.Group, out.Resources.Resource = gr.Group, gr.Resource
+		}
+		out.Resources.Label = pick
+		groupBy = []string{nsLabel, pick}
+	}
+	keep := len(groupBy)
+	if r.external {
+		keep = 1
+	}
+	q, err := r.nativeQuery(m.series, groupBy, keep)
+	if err != nil {
+		return nil, err
+	}
+	out.Query = q
+	out.SetDefaults()
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Import parses a prometheus-adapter file, discovers its metrics and returns the
+// Foresight rule file that serves them (rules possibly empty), with warnings about
+// what is not served.
+func Import(ctx context.Context, data []byte, filename string, lister source.SeriesLister, now time.Time, window time.Duration) (*config.File, []string, error) {
+	c, err := Parse(data, filename)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := c.Discover(ctx, lister, now, window)
+	if err != nil {
+		return nil, nil, err
+	}
+	rules, warnings := c.Expand(d)
+	f := &config.File{Filename: filename, APIVersion: config.APIVersion, Kind: config.Kind, Rules: rules}
+	return f, append(c.Warnings(), warnings...), nil
+}

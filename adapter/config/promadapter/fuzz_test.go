@@ -1,0 +1,60 @@
+package promadapter
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
+)
+
+// FuzzImport feeds arbitrary files to the importer: Parse never panics, refuses with
+// located errors only, and every rule Expand makes from an accepted file renders to a
+// query that keeps its label matchers in every selector.
+func FuzzImport(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("rules:\n- seriesQuery: '{a!=\"\"}'\n  name: {matches: '^(.*)_total$', as: '${1}'}\n  resources: {template: 'kube_<<.Group>>_<<.Resource>>'}\n  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) without (<<range .GroupBySlice>><<.>>,<<end>>x)'\n"))
+	series := staticLister{
+		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p", "kube_apps_deployment", "d"),
+		labels.FromStrings("__name__", "b", "namespace", "n", "service", "s", "a", "x"),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		Detect(data) // must not panic
+		cfg, err := Parse(data, "f.yaml")
+		if err != nil {
+			var errs strictyaml.Errors
+			var one *strictyaml.Error
+			if !errors.As(err, &errs) && !errors.As(err, &one) {
+				t.Fatalf("error is not located: %T %v", err, err)
+			}
+			return
+		}
+		d, err := cfg.Discover(context.Background(), series, time.Unix(0, 0), time.Minute)
+		if err != nil {
+			return // a selector the test lister cannot evaluate
+		}
+		rules, _ := cfg.Expand(d)
+		for _, r := range rules {
+			ms, err := source.AllNamespacesMatchers(r.Resources.NamespaceLabel)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Name, err)
+			}
+			if _, err := source.RenderQuery(r.Query, ms); err != nil {
+				t.Fatalf("%s: query %q does not render: %v", r.Name, r.Query, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,414 @@
+// Package promadapter imports prometheus-adapter (kubernetes-sigs/prometheus-adapter
+// v0.12) configuration files into Foresight's rule model (adapter/config), so that a
+// cluster's existing adapter configuration serves unchanged.
+//
+// Parse decodes such a file strictly (unknown fields, wrong kinds, regular expressions
+// and templates that do not compile are refused with file, line and field) and checks
+// every metricsQuery by rendering it into a Foresight query template. Discover runs each
+// rule's seriesQuery against Prometheus' series API and Expand turns the discovered
+// series into one Foresight rule per served metric, with the reactive model (the value
+// prometheus-adapter would give). See docs/migration.md for what differs and why.
+package promadapter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
+)
+
+// Format is the value of --config-format that forces this format.
+const Format = "prometheus-adapter"
+
+// Config is a parsed prometheus-adapter configuration file.
+type Config struct {
+	// Rules serve custom.metrics.k8s.io (pods and objects).
+	Rules []Rule `yaml:"rules"`
+	// ExternalRules serve external.metrics.k8s.io.
+	ExternalRules []Rule `yaml:"externalRules"`
+	// ResourceRules serve metrics.k8s.io in prometheus-adapter. Foresight parses and
+	// checks them but does not serve them.
+	ResourceRules *ResourceRules `yaml:"resourceRules"`
+
+	// Filename names the file in errors.
+	Filename string `yaml:"-"`
+	lines    strictyaml.Lines
+	rules    []*compiled // Rules then ExternalRules, in file order
+}
+
+// Rule is one discovery rule (an item of rules or externalRules).
+type Rule struct {
+	SeriesQuery   string    `yaml:"seriesQuery"`
+	SeriesFilters []Filter  `yaml:"seriesFilters"`
+	Resources     Resources `yaml:"resources"`
+	Name          Name      `yaml:"name"`
+	MetricsQuery  string    `yaml:"metricsQuery"`
+}
+
+// Filter keeps the series whose name matches Is, or does not match IsNot (exactly one is set).
+type Filter struct {
+	Is    string `yaml:"is"`
+	IsNot string `yaml:"isNot"`
+}
+
+// Resources maps series labels to Kubernetes resources.
+type Resources struct {
+	// Template renders a resource's label from .Group (dots as underscores) and
+	// .Resource (singular), with << >> delimiters.
+	Template string `yaml:"template"`
+	// Overrides map label names to resources.
+	Overrides map[string]GroupResource `yaml:"overrides"`
+	// Namespaced false (external rules) would serve series of every namespace to any
+	// namespace: Foresight refuses it.
+	Namespaced *bool `yaml:"namespaced"`
+}
+
+// GroupResource names a Kubernetes resource.
+type GroupResource struct {
+	Group    string `yaml:"group"`
+	Resource string `yaml:"resource"`
+}
+
+// Name derives the served metric name from the series name.
+type Name struct {
+	Matches string `yaml:"matches"`
+	As      string `yaml:"as"`
+}
+
+// ResourceRules are prometheus-adapter's metrics.k8s.io rules.
+type ResourceRules struct {
+	CPU    ResourceRule `yaml:"cpu"`
+	Memory ResourceRule `yaml:"memory"`
+	Window string       `yaml:"window"`
+}
+
+// ResourceRule is the CPU or memory rule of ResourceRules.
+type ResourceRule struct {
+	ContainerQuery string    `yaml:"containerQuery"`
+	NodeQuery      string    `yaml:"nodeQuery"`
+	Resources      Resources `yaml:"resources"`
+	ContainerLabel string    `yaml:"containerLabel"`
+}
+
+// compiled is a checked rule, ready for discovery and expansion.
+type compiled struct {
+	path     string // "rules[0]" or "externalRules[2]"
+	external bool
+	rule     *Rule
+	filters  []filter
+	matches  *regexp.Regexp
+	as       string
+	query    *template.Template
+	res      *resourceMap
+}
+
+type filter struct {
+	re       *regexp.Regexp
+	positive bool
+}
+
+// Detect reports whether data looks like a prometheus-adapter configuration rather
+// than a Foresight rule file: a mapping without apiVersion or kind, with externalRules
+// or resourceRules, or with rules whose items carry seriesQuery or metricsQuery.
+func Detect(data []byte) bool {
+	docs, err := strictyaml.Documents(data, "")
+	if err != nil || len(docs) != 1 {
+		return false
+	}
+	root := strictyaml.Resolve(docs[0])
+	if root == nil || root.Kind != yaml.MappingNode {
+		return false
+	}
+	found := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch k, v := root.Content[i].Value, strictyaml.Resolve(root.Content[i+1]); k {
+		case "apiVersion", "kind":
+			return false
+		case "externalRules", "resourceRules":
+			found = true
+		case "rules":
+			if v != nil && v.Kind == yaml.SequenceNode {
+				for _, item := range v.Content {
+					if item = strictyaml.Resolve(item); item != nil && item.Kind == yaml.MappingNode {
+						for j := 0; j < len(item.Content); j += 2 {
+							if key := item.Content[j].Value; key == "seriesQuery" || key == "metricsQuery" {
+								found = true
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return found
+}
+
+// Parse decodes a prometheus-adapter configuration file strictly and checks it. The
+// error is a strictyaml.Errors of every problem, each with file, line and field.
+func Parse(data []byte, filename string) (*Config, error) {
+	docs, err := strictyaml.Documents(data, filename)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(docs) == 0:
+		return nil, strictyaml.Errors{{File: filename, Msg: "file is empty"}}
+	case len(docs) > 1:
+		return nil, strictyaml.Errors{{File: filename, Line: docs[1].Line, Msg: "more than one YAML document; a prometheus-adapter config holds exactly one"}}
+	}
+	d := strictyaml.NewDecoder(filename)
+	c := &Config{Filename: filename, lines: d.Lines}
+	if !d.Decode(docs[0], "", c) {
+		return nil, d.Errs.Err()
+	}
+	c.Filename, c.lines = filename, d.Lines
+	var errs strictyaml.Errors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, &strictyaml.Error{File: filename, Line: d.Lines.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(c.Rules)+len(c.ExternalRules) == 0 && c.ResourceRules == nil {
+		add("", "no rules, externalRules or resourceRules")
+	}
+	for i := range c.Rules {
+		if r := compile(&c.Rules[i], fmt.Sprintf("rules[%d]", i), false, add); r != nil {
+			c.rules = append(c.rules, r)
+		}
+	}
+	for i := range c.ExternalRules {
+		if r := compile(&c.ExternalRules[i], fmt.Sprintf("externalRules[%d]", i), true, add); r != nil {
+			c.rules = append(c.rules, r)
+		}
+	}
+	if rr := c.ResourceRules; rr != nil {
+		checkResourceRules(rr, add)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Warnings says what of c Foresight does not serve.
+func (c *Config) Warnings() []string {
+	if c.ResourceRules == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s:%d: resourceRules: checked but not served: Foresight does not serve metrics.k8s.io (keep metrics-server or prometheus-adapter for kubectl top and CPU/memory HPAs)",
+		c.Filename, c.lines.Line("resourceRules"))}
+}
+
+func compile(r *Rule, path string, external bool, add func(path, format string, args ...any)) *compiled {
+	at := func(f string) string { return path + "." + f }
+	bad := false
+	fail := func(p, format string, args ...any) { bad = true; add(p, format, args...) }
+	c := &compiled{path: path, external: external, rule: r}
+	if r.SeriesQuery == "" {
+		fail(at("seriesQuery"), "required")
+	} else if _, err := source.ParseSeriesSelector(r.SeriesQuery); err != nil {
+		fail(at("seriesQuery"), "must be a series selector like {__name__=~\"^container_.*\",namespace!=\"\"}: %v", err)
+	}
+	for i, f := range r.SeriesFilters {
+		p := fmt.Sprintf("%s[%d]", at("seriesFilters"), i)
+		switch {
+		case f.Is != "" && f.IsNot != "":
+			fail(p, "set either is or isNot, not both")
+		case f.Is == "" && f.IsNot == "":
+			fail(p, "set is or isNot")
+		default:
+			expr, field := f.Is, "is"
+			if f.IsNot != "" {
+				expr, field = f.IsNot, "isNot"
+			}
+			re, err := regexp.Compile(expr)
+			if err != nil {
+				fail(p+"."+field, "invalid regular expression: %v", err)
+				continue
+			}
+			c.filters = append(c.filters, filter{re: re, positive: f.Is != ""})
+		}
+	}
+	c.matches = regexp.MustCompile(".*")
+	if r.Name.Matches != "" {
+		re, err := regexp.Compile(r.Name.Matches)
+		if err != nil {
+			fail(at("name.matches"), "invalid regular expression: %v", err)
+		} else {
+			c.matches = re
+			// As in prometheus-adapter, matches also filters the series.
+			c.filters = append(c.filters, filter{re: re, positive: true})
+		}
+	}
+	c.as = r.Name.As
+	if c.as == "" {
+		switch c.matches.NumSubexp() {
+		case 0:
+			c.as = "$0"
+		case 1:
+			c.as = "$1"
+		default:
+			fail(at("name.as"), "required when name.matches has more than one capture group")
+		}
+	}
+	res, err := newResourceMap(r.Resources)
+	if err != nil {
+		fail(at("resources"), "%v", err)
+	}
+	c.res = res
+	if n := r.Resources.Namespaced; n != nil && !*n {
+		fail(at("resources.namespaced"), "namespaced: false is not supported: Foresight always enforces the request's namespace (see docs/migration.md; give the series a namespace label instead)")
+	}
+	if r.MetricsQuery == "" {
+		fail(at("metricsQuery"), "required")
+	} else if q, err := parseMetricsQuery(r.MetricsQuery); err != nil {
+		fail(at("metricsQuery"), "%v", err)
+	} else {
+		c.query = q
+		groupBy, keep := []string{"namespace", "pod"}, 2
+		if external {
+			keep = 1
+		}
+		if _, err := c.nativeQuery("foresight_sample_series", groupBy, keep); err != nil {
+			fail(at("metricsQuery"), "%v", err)
+		}
+	}
+	if bad {
+		return nil
+	}
+	return c
+}
+
+// queryArgs are the fields a metricsQuery template may use. prometheus-adapter's
+// .LabelValuesByName is left out on purpose: it pastes request label values into
+// PromQL unescaped.
+type queryArgs struct {
+	Series        string
+	LabelMatchers string
+	GroupBy       string
+	GroupBySlice  []string
+}
+
+func parseMetricsQuery(text string) (*template.Template, error) {
+	t, err := template.New("metricsQuery").Delims("<<", ">>").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("template does not parse: %w", err)
+	}
+	return t, nil
+}
+
+// importMatcher stands in for <<.LabelMatchers>> while an imported query is parsed.
+const importMatcher = `__foresight_import_matchers__="x"`
+
+// nativeQuery renders the rule's metricsQuery for one series name into a Foresight
+// query template: .Series and .GroupBy are filled in, .LabelMatchers stays the
+// placeholder that Foresight fills with escaped matchers. The first len(keep) labels
+// of groupBy must survive the outermost aggregation: where the query's own by (...)
+// leaves them out, they are added. prometheus-adapter matches one namespace (and the
+// requested objects) before aggregating, so grouping by them too changes no value.
+// The result is checked by source.ParseTemplate.
+func (c *compiled) nativeQuery(series string, groupBy []string, keep int) (string, error) {
+	var b bytes.Buffer
+	err := c.query.Execute(&b, queryArgs{
+		Series: series, LabelMatchers: importMatcher,
+		GroupBy: strings.Join(groupBy, ","), GroupBySlice: groupBy,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "LabelValuesByName") {
+			return "", errors.New(".LabelValuesByName is not supported: it pastes request label values into PromQL unescaped; use <<.LabelMatchers>>")
+		}
+		return "", fmt.Errorf("template: %w", err)
+	}
+	text := b.String()
+	if expr, err := source.ParseQuery(text); err == nil {
+		if keepLabels(expr, groupBy[:keep]) {
+			text = expr.String()
+		}
+	}
+	text = strings.ReplaceAll(text, importMatcher, config.QueryPlaceholder)
+	if _, err := source.ParseTemplate(text); err != nil {
+		return "", err
+	}
+	return text, nil
+}
+
+// keepLabels makes the outermost aggregation of expr keep labels, reporting
+// whether it changed expr.
+func keepLabels(expr parser.Expr, labels []string) bool {
+	e := config.OutermostAggregation(expr)
+	if e == nil {
+		return false
+	}
+	changed := false
+	for _, l := range labels {
+		has := slices.Contains(e.Grouping, l)
+		switch {
+		case e.Without && has:
+			e.Grouping = slices.DeleteFunc(e.Grouping, func(g string) bool { return g == l })
+			changed = true
+		case !e.Without && !has:
+			e.Grouping = append(e.Grouping, l)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// metricName derives the served name of a series name, and whether the rule takes the
+// series at all (seriesFilters and name.matches).
+func (c *compiled) metricName(series string) (string, bool) {
+	for _, f := range c.filters {
+		if f.re.MatchString(series) != f.positive {
+			return "", false
+		}
+	}
+	m := c.matches.FindStringSubmatchIndex(series)
+	if m == nil {
+		return "", false
+	}
+	return string(c.matches.ExpandString(nil, c.as, series, m)), true
+}
+
+func checkResourceRules(rr *ResourceRules, add func(path, format string, args ...any)) {
+	if rr.Window != "" {
+		if _, err := model.ParseDuration(rr.Window); err != nil {
+			add("resourceRules.window", `must be a duration like "5m", got %q`, rr.Window)
+		}
+	}
+	for _, x := range []struct {
+		name string
+		r    *ResourceRule
+	}{{"cpu", &rr.CPU}, {"memory", &rr.Memory}} {
+		p := "resourceRules." + x.name
+		for _, q := range []struct{ field, text string }{{"containerQuery", x.r.ContainerQuery}, {"nodeQuery", x.r.NodeQuery}} {
+			if q.text == "" {
+				continue
+			}
+			t, err := parseMetricsQuery(q.text)
+			if err == nil {
+				c := &compiled{query: t}
+				_, err = c.nativeQuery("foresight_sample_series", []string{"namespace", "pod"}, 2)
+			}
+			if err != nil {
+				add(p+"."+q.field, "%v", err)
+			}
+		}
+		if _, err := newResourceMap(x.r.Resources); err != nil {
+			add(p+".resources", "%v", err)
+		}
+		if x.r.ContainerLabel != "" {
+			if err := source.ValidateLabelName(x.r.ContainerLabel); err != nil {
+				add(p+".containerLabel", "%v", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package promadapter
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/strictyaml"
+)
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestShippedExamplesLoad parses prometheus-adapter's own example configurations.
+func TestShippedExamplesLoad(t *testing.T) {
+	for _, c := range []struct {
+		file            string
+		rules, external int
+		warnings        int
+	}{
+		{"helm-default.yaml", 6, 0, 0},
+		{"manifests-config.yaml", 0, 0, 1},
+		{"walkthrough.yaml", 1, 1, 0},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			data := readTestdata(t, c.file)
+			if !Detect(data) {
+				t.Error("Detect = false")
+			}
+			cfg, err := Parse(data, c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Rules) != c.rules || len(cfg.ExternalRules) != c.external || len(cfg.Warnings()) != c.warnings {
+				t.Errorf("rules %d, externalRules %d, warnings %v; want %d, %d, %d", len(cfg.Rules), len(cfg.ExternalRules), cfg.Warnings(), c.rules, c.external, c.warnings)
+			}
+		})
+	}
+}
+
+// TestSideBySideOverlayConfigLoads: the config the side-by-side deploy overlay ships.
+func TestSideBySideOverlayConfigLoads(t *testing.T) {
+	const path = "../../../deploy/adapter/overlays/side-by-side/config.yaml"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Detect(data) {
+		t.Error("not detected as a prometheus-adapter config")
+	}
+	if _, err := Parse(data, path); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDetectNative: Foresight's own rule files are not taken for imports.
+func TestDetectNative(t *testing.T) {
+	files, _ := filepath.Glob("../../../deploy/rules/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no native rule files in deploy/rules")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Detect(data) {
+			t.Errorf("%s: detected as prometheus-adapter", f)
+		}
+	}
+}
+
+// TestRefused checks that bad and unsafe configurations are refused with file, line and field.
+func TestRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, file, doc string
+		want            []string
+	}{
+		{name: "namespaced false", file: "namespaced-false.yaml",
+			want: []string{"namespaced-false.yaml:8: externalRules[0].resources.namespaced: namespaced: false is not supported"}},
+		// The upstream sample is not valid YAML (unescaped quotes in a double-quoted string).
+		{name: "sample config", file: "sample-config.yaml", want: []string{"sample-config.yaml:33: invalid YAML: did not find expected key"}},
+		{name: "no label matchers", doc: "rules:\n- seriesQuery: 'cheddar{sharp=\"true\"}'\n  name: {as: \"cheesy_goodness\"}\n  metricsQuery: 'count(cheddar{sharp=\"true\"})'\n",
+			want: []string{"f.yaml:4: rules[0].metricsQuery: query template: vector selector cheddar lacks <<.LabelMatchers>>"}},
+		{name: "unknown field", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricQuery: x\n",
+			want: []string{"f.yaml:3: rules[0].metricQuery: unknown field"}},
+		{name: "template does not parse", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: template does not parse"}},
+		{name: "renders invalid PromQL", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: query template renders to invalid PromQL"}},
+		{name: "label values pasted", doc: "externalRules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>,q=~\"<<.LabelValuesByName.q>>\"})'\n",
+			want: []string{"f.yaml:3: externalRules[0].metricsQuery: .LabelValuesByName is not supported"}},
+		{name: "matcher in a string", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'label_replace(sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>), \"x\", \"<<.LabelMatchers>>\", \"\", \"\")'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: query template renders to invalid PromQL"}},
+		{name: "bad filter", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  seriesFilters:\n  - is: '(['\n  - {is: a, isNot: b}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
+			want: []string{"f.yaml:4: rules[0].seriesFilters[0].is: invalid regular expression", "f.yaml:5: rules[0].seriesFilters[1]: set either is or isNot"}},
+		{name: "two captures without as", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  name: {matches: '(a)(b)'}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
+			want: []string{"f.yaml:3: rules[0].name.as: required when name.matches has more than one capture group"}},
+		{name: "series query is an expression", doc: "rules:\n- seriesQuery: 'sum(up)'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
+			want: []string{"f.yaml:2: rules[0].seriesQuery: must be a series selector"}},
+		{name: "bad resource template", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {template: 'kube_<<.Group>>'}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
+			want: []string{"f.yaml:3: rules[0].resources: template: must use <<.Resource>> once"}},
+		{name: "bad resource rule", doc: "resourceRules:\n  cpu:\n    containerQuery: 'sum(x{<<.LabelMatchers>>}) by (<<.Group>>)'\n  window: soon\n",
+			want: []string{"f.yaml:3: resourceRules.cpu.containerQuery: template", "f.yaml:4: resourceRules.window: must be a duration"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data, file := []byte(c.doc), "f.yaml"
+			if c.file != "" {
+				data, file = readTestdata(t, c.file), c.file
+			}
+			_, err := Parse(data, file)
+			var errs strictyaml.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want strictyaml.Errors", err)
+			}
+			if len(errs) != len(c.want) {
+				t.Errorf("got %d errors, want %d:\n%v", len(errs), len(c.want), err)
+			}
+			for i, w := range c.want {
+				if i < len(errs) && !strings.HasPrefix(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want prefix %q", i, errs[i].Error(), w)
+				}
+			}
+		})
+	}
+}
+
+// listerFunc is a SeriesLister over a fixed set of series, filtered by the selector.
+type staticLister []labels.Labels
+
+func (s staticLister) ListSeries(_ context.Context, selector string, _, _ time.Time) ([]labels.Labels, error) {
+	ms, err := parseSelector(selector)
+	if err != nil {
+		return nil, err
+	}
+	var out []labels.Labels
+	for _, ls := range s {
+		ok := true
+		for _, m := range ms {
+			if !m.Matches(ls.Get(m.Name)) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, ls)
+		}
+	}
+	return out, nil
+}
+
+func expand(t *testing.T, file string, series ...labels.Labels) ([]config.Rule, []string) {
+	t.Helper()
+	f, warnings, err := Import(context.Background(), readTestdata(t, file), file, staticLister(series), time.Now(), DefaultDiscoveryWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Rules, warnings
+}
+
+// TestExpandHelmDefaults checks the metrics the Helm chart's default rules serve, with
+// the _total counters served as rates under the name without the suffix.
+func TestExpandHelmDefaults(t *testing.T) {
+	rules, warnings := expand(t, "helm-default.yaml",
+		labels.FromStrings("__name__", "container_cpu_usage_seconds_total", "namespace", "a", "pod", "p", "container", "c"),
+		labels.FromStrings("__name__", "container_network_receive_bytes_total", "namespace", "a", "pod", "p", "container", "c"),
+		labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "a", "pod", "p", "container", "c"),
+		labels.FromStrings("__name__", "http_requests_total", "namespace", "a", "pod", "p", "service", "s", "job", "j"),
+		labels.FromStrings("__name__", "queue_length", "namespace", "a", "service", "s", "instance", "i"),
+		labels.FromStrings("__name__", "node_load1", "node", "n"), // no namespace: not matched by the seriesQuery
+		labels.FromStrings("__name__", "kube_namespace_thing", "namespace", "a"),
+	)
+	want := map[string]struct {
+		api      config.API
+		label    string
+		resource string
+		query    string
+	}{
+		"cpu_usage":                {config.APIPods, "pod", "pods", `sum(rate(container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace,pod)`},
+		"network_receive_bytes":    {config.APIPods, "pod", "pods", `sum(rate(container_network_receive_bytes_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace,pod)`},
+		"memory_working_set_bytes": {config.APIPods, "pod", "pods", `sum(container_memory_working_set_bytes{<<.LabelMatchers>>,container!="POD"}) by (namespace,pod)`},
+		"http_requests":            {config.APIPods, "pod", "pods", `sum(rate(http_requests_total{<<.LabelMatchers>>}[5m])) by (namespace,pod)`},
+		"queue_length":             {config.APIObject, "service", "services", `sum(queue_length{<<.LabelMatchers>>}) by (namespace,service)`},
+	}
+	got := map[string]config.Rule{}
+	for _, r := range rules {
+		got[r.Name] = r
+	}
+	if len(got) != len(want) {
+		t.Errorf("served %d metrics, want %d: %v", len(got), len(want), rules)
+	}
+	for name, w := range want {
+		r, ok := got[name]
+		if !ok {
+			t.Errorf("metric %s not served", name)
+			continue
+		}
+		if r.API != w.api || r.Resources.Label != w.label || r.Resources.Resource != w.resource || r.Query != w.query || r.Forecast.Model != Reactive().Model {
+			t.Errorf("%s = %s %+v %q %s, want %s %s %s %q reactive", name, r.API, r.Resources, r.Query, r.Forecast.Model, w.api, w.label, w.resource, w.query)
+		}
+	}
+	// http_requests_total carries pod, service and job: served for pods, the rest said.
+	joined := strings.Join(warnings, "\n")
+	for _, w := range []string{"metric http_requests served for pods only", "kube_namespace_thing (series kube_namespace_thing) not served: no label names a namespaced resource"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warnings lack %q:\n%s", w, joined)
+		}
+	}
+}
+
+// TestExpandWalkthrough: overrides with other label names, name.as with captures, and an
+// external rule whose by (name) gets the namespace label added.
+func TestExpandWalkthrough(t *testing.T) {
+	rules, warnings := expand(t, "walkthrough.yaml",
+		labels.FromStrings("__name__", "http_requests_total", "kubernetes_namespace", "a", "kubernetes_pod_name", "p", "verb", "GET"),
+		labels.FromStrings("__name__", "queue_consumer_lag", "namespace", "a", "name", "q1"),
+	)
+	if len(rules) != 2 || len(warnings) != 0 {
+		t.Fatalf("rules %+v, warnings %v", rules, warnings)
+	}
+	r := rules[0]
+	if r.Name != "http_requests_per_second" || r.API != config.APIPods || r.Resources.NamespaceLabel != "kubernetes_namespace" || r.Resources.Label != "kubernetes_pod_name" ||
+		r.Query != `sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (kubernetes_namespace,kubernetes_pod_name)` {
+		t.Errorf("custom rule = %+v", r)
+	}
+	e := rules[1]
+	if e.Name != "queue_consumer_lag" || e.API != config.APIExternal || e.Resources.NamespaceLabel != "namespace" ||
+		e.Query != `sum by (name, namespace) (queue_consumer_lag{<<.LabelMatchers>>})` {
+		t.Errorf("external rule = %+v", e)
+	}
+}
+
+// TestExpandHostileNames: series names and labels that do not make valid metric names
+// are left out with a warning, and one metric name is served by one rule.
+func TestExpandHostileNames(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: '{namespace!=""}'
+  resources: {template: "<<.Resource>>"}
+  name: {matches: "^(.*)$", as: "x/${1}"}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+- seriesQuery: '{namespace!=""}'
+  resources: {template: "<<.Resource>>"}
+  name: {matches: "^(.*)_total$", as: "dup"}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+- seriesQuery: '{namespace!=""}'
+  resources: {template: "<<.Resource>>"}
+  name: {matches: "^(.*)_count$", as: "dup"}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`)
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", staticLister{
+		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p"),
+		labels.FromStrings("__name__", "b_count", "namespace", "n", "pod", "p"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 1 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "a_total") {
+		t.Errorf("rules = %+v", f.Rules)
+	}
+	joined := strings.Join(warnings, "\n")
+	for _, w := range []string{"f.yaml:2: rules[0]: metric x/a_total (series a_total) not served: name: must match", "f.yaml:10: rules[2]: metric dup (series b_count) is also served by rules[1]"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warnings lack %q:\n%s", w, joined)
+		}
+	}
+}
+
+func parseSelector(s string) ([]*labels.Matcher, error) { return source.ParseSeriesSelector(s) }
+
+// TestExpandUTF8NamesStayOutOfQueries: Prometheus 3 accepts UTF-8 metric and label
+// names; one that carries PromQL must never be written into a query.
+func TestExpandUTF8NamesStayOutOfQueries(t *testing.T) {
+	doc := []byte(`externalRules:
+- seriesQuery: '{namespace!=""}'
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`)
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", staticLister{
+		labels.FromStrings("__name__", `x{a="b"}) or vector(1`, "namespace", "n"),
+		labels.FromStrings("__name__", "ok", "namespace", "n", `q) or vector(1) #`, "v", "queue", "q"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 1 || f.Rules[0].Query != `sum(ok{<<.LabelMatchers>>}) by (namespace,queue)` {
+		t.Fatalf("rules = %+v", f.Rules)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "left out of queries") {
+		t.Errorf("warnings = %v", warnings)
+	}
+}

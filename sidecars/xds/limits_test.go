@@ -1,0 +1,258 @@
+package xds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
+)
+
+func dial(t *testing.T, f *fixture) *grpc.ClientConn {
+	t.Helper()
+	conn, err := xdstest.Dial(f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// openOn opens a stream for node id/cluster on conn and sends its first request.
+func openOn(t *testing.T, ctx context.Context, conn *grpc.ClientConn, id, cluster string, names ...string) (*xdstest.Stream, error) {
+	t.Helper()
+	s, err := xdstest.Open(ctx, conn, xdstest.Node(id, cluster, nil))
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Subscribe(resourcev3.ClusterType, names...)
+}
+
+// streamCount is the number of streams the callbacks hold state for.
+func (c *callbacks) streamCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sotw) + len(c.delta)
+}
+
+// TestUnknownNodesLeaveNoState floods the server with streams of 2,000 distinct node ids that
+// belong to no node group: each is refused, none leaves state behind, none is counted as
+// connected, and the refusals are counted but logged at most once a second.
+func TestUnknownNodesLeaveNoState(t *testing.T) {
+	f := startLimited(t, "limits", Limits{})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conns := []*grpc.ClientConn{dial(t, f), dial(t, f), dial(t, f), dial(t, f)}
+	const n = 2000
+	began := time.Now()
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := openOn(t, ctx, conns[i%len(conns)], fmt.Sprintf("intruder-%d", i), fmt.Sprintf("nobody-%d", i))
+		if err == nil {
+			_, err = s.Recv(10 * time.Second)
+		}
+		cancel()
+		if status.Code(errors.Unwrap(err)) != codes.PermissionDenied {
+			t.Fatalf("stream %d of an unknown node: %v, want PERMISSION_DENIED", i, err)
+		}
+	}
+	elapsed := time.Since(began)
+	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 0 })
+	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("no_node_group")); got != n {
+		t.Errorf("refused streams counted %v, want %d", got, n)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.connected.WithLabelValues(KindSidecar)); got != 0 {
+		t.Errorf("connected sidecars %v, want 0", got)
+	}
+	if lines, most := strings.Count(f.logs.String(), "stream refused"), 1+int(elapsed/refusalLogInterval); lines > most {
+		t.Errorf("%d refusal log lines in %v, want at most %d", lines, elapsed, most)
+	}
+	// A member is still served.
+	s := open(t, f, "web")
+	if err := s.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	recvType(t, s, resourcev3.ClusterType)
+}
+
+// TestStreamLimits: a connection gets at most MaxStreamsPerConnection streams (one more waits
+// for HTTP/2 stream quota and never opens), and over all connections one stream more than
+// MaxStreams is refused; closing a stream frees its place.
+func TestStreamLimits(t *testing.T) {
+	f := startLimited(t, "limits", Limits{MaxStreamsPerConnection: 2, MaxStreams: 3})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := dial(t, f), dial(t, f)
+	var held []*xdstest.Stream
+	hold := func(conn *grpc.ClientConn, id string) {
+		s, err := openOn(t, ctx, conn, id, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recvType(t, s, resourcev3.ClusterType)
+		held = append(held, s)
+	}
+	hold(a, "web-0")
+	hold(a, "web-1")
+	// A third stream on connection a, while the server holds two streams in all (under
+	// MaxStreams): the connection's SETTINGS allow two, so it never opens.
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if s, err := openOn(t, short, a, "web-extra", "web"); err == nil {
+		if r, err := s.Recv(time.Second); err == nil {
+			t.Fatalf("a third stream on one connection was served: %v", r)
+		}
+	}
+	hold(b, "web-2")
+	// A fourth stream in all, on connection b: refused.
+	ctx4, cancel4 := context.WithCancel(ctx)
+	s, err := openOn(t, ctx4, b, "web-4", "web")
+	if err == nil {
+		_, err = s.Recv(10 * time.Second)
+	}
+	if status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+		t.Fatalf("a stream over MaxStreams: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	cancel4()
+	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("stream_limit")); got < 1 {
+		t.Errorf("stream_limit refusals counted %v", got)
+	}
+	_ = held
+}
+
+// TestMessageAndSubscriptionLimits: a request over MaxRecvMsgBytes ends its stream with
+// RESOURCE_EXHAUSTED; subscriptions past MaxSubscribedBytes over all streams are refused, and
+// a closed stream gives its share back.
+func TestMessageAndSubscriptionLimits(t *testing.T) {
+	f := startLimited(t, "limits", Limits{MaxRecvMsgBytes: 64 << 10, MaxSubscribedBytes: 1000})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, f)
+	names := func(n, size int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%0*d", size, i)
+		}
+		return out
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := openOn(t, ctx, conn, "web-big", "web", names(1000, 100)...) // 100 kB of names
+	if err == nil {
+		_, err = s.Recv(10 * time.Second)
+	}
+	if status.Code(errors.Unwrap(err)) != codes.ResourceExhausted || !strings.Contains(err.Error(), "larger than max") {
+		t.Fatalf("a 100 kB request with a 64 kB limit: %v, want RESOURCE_EXHAUSTED", err)
+	}
+
+	ctx1, cancel1 := context.WithCancel(ctx)
+	first, err := openOn(t, ctx1, conn, "web-1", "web", names(6, 100)...) // 600 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Recv(10 * time.Second); err != nil {
+		t.Fatalf("600 bytes of names within a 1000-byte budget: %v", err)
+	}
+	second, err := openOn(t, ctx, conn, "web-2", "web", names(6, 100)...)
+	if err == nil {
+		_, err = second.Recv(10 * time.Second)
+	}
+	if status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+		t.Fatalf("another 600 bytes past the 1000-byte budget: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("subscription_limit")); got != 1 {
+		t.Errorf("subscription_limit refusals counted %v, want 1", got)
+	}
+	cancel1()
+	waitFor(t, func() bool {
+		f.srv.callbacks.mu.Lock()
+		defer f.srv.callbacks.mu.Unlock()
+		return f.srv.callbacks.subscribed == 0
+	})
+	third, err := openOn(t, ctx, conn, "web-3", "web", names(6, 100)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Recv(10 * time.Second); err != nil {
+		t.Fatalf("600 bytes once the first stream gave its share back: %v", err)
+	}
+}
+
+// TestNACKNodeLabelsBounded: NACKs from more distinct nodes than maxNACKNodes share one label
+// value, and a long node id is clipped.
+func TestNACKNodeLabelsBounded(t *testing.T) {
+	c := newCallbacks(slog.Default(), nil, groupOf, nil, Limits{})
+	for i := 0; i < maxNACKNodes; i++ {
+		if got := c.nackNode(fmt.Sprintf("node-%d", i)); got != fmt.Sprintf("node-%d", i) {
+			t.Fatalf("label %q for node-%d", got, i)
+		}
+	}
+	if got := c.nackNode("one-too-many"); got != otherNodes {
+		t.Errorf("label %q past the limit, want %q", got, otherNodes)
+	}
+	if got := c.nackNode("node-7"); got != "node-7" {
+		t.Errorf("a known node's label became %q", got)
+	}
+	if got := clip(strings.Repeat("x", 10000)); len(got) > maxLabelBytes+3 {
+		t.Errorf("clipped id is %d bytes", len(got))
+	}
+}
+
+// TestSilentStreamIsEnded: a stream that never sends a request is ended with
+// DEADLINE_EXCEEDED after FirstRequestTimeout and gives its place back; a stream that spoke in
+// time is still served after its own timeout passed (shown by a silent stream opened after it
+// expiring first).
+func TestSilentStreamIsEnded(t *testing.T) {
+	f := startLimited(t, "limits", Limits{FirstRequestTimeout: 200 * time.Millisecond, MaxStreams: 2})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	expectSilentEnded := func(id string) {
+		t.Helper()
+		silent, err := xdstest.Open(ctx, conn, xdstest.Node(id, "web", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := silent.Recv(10 * time.Second); status.Code(errors.Unwrap(err)) != codes.DeadlineExceeded {
+			t.Fatalf("a silent stream: %v, want DEADLINE_EXCEEDED", err)
+		}
+	}
+	expectSilentEnded("web-silent-1")
+	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 0 })
+
+	s, err := openOn(t, ctx, conn, "web-1", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(recvType(t, s, resourcev3.ClusterType)); err != nil {
+		t.Fatal(err)
+	}
+	expectSilentEnded("web-silent-2") // opened after web-1: web-1's timeout has passed too
+	changed := webConfig(t, 9000)
+	changed.Clusters[0].(*envoy_config_cluster_v3.Cluster).ConnectTimeout = durationpb.New(2 * time.Second)
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": changed}); err != nil {
+		t.Fatal(err)
+	}
+	recvType(t, s, resourcev3.ClusterType)
+	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 1 }) // the silent one's state goes
+}
