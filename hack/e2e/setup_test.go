@@ -201,21 +201,14 @@ func stderrOf(err error) string {
 	return ""
 }
 
-// objects splits a multi-document YAML stream into objects.
+// objects decodes the rendered manifests into objects.
 func objects(t *testing.T, stream []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	for _, doc := range strings.Split(string(stream), "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatalf("rendered manifest: %v\n%s", err, doc)
-		}
-		out = append(out, u)
+	objs, err := charts.Objects(string(stream))
+	if err != nil {
+		t.Fatalf("rendered manifests: %v", err)
 	}
-	return out
+	return objs
 }
 
 // rulesFile writes the rule file of the rendered ConfigMap foresight-adapter-rules to dir.
