@@ -13,9 +13,12 @@ TEST_TIMEOUT ?= 30m
 # version the root module depends on) into .cache/bin, where the tests look next.
 PROMETHEUS_BUILT := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
 PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool)
+# VictoriaMetrics (single node), the non-Prometheus engine of the source's tests: built
+# once from hack/victoriametrics (its own module, pinned version) into .cache/bin.
+VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
 
 .PHONY: all help build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images prometheus clean
+	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images prometheus victoriametrics clean
 
 all: build
 
@@ -47,7 +50,7 @@ push-images:
 test: test-go test-rules
 
 ## test-go: the Go tests with the integration tag, root module and hack/e2e's packages
-test-go: prometheus
+test-go: prometheus victoriametrics
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./internal/...
@@ -75,6 +78,16 @@ $(PROMETHEUS_BUILT) &: hack/prometheus/go.mod hack/prometheus/go.sum
 	$(GO) build -tags remove_all_sd -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$$ver" \
 		-o $(TOOLS_BIN)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 	@touch $(PROMETHEUS_BUILT)
+
+## victoriametrics: the pinned single-node VictoriaMetrics for the source's tests,
+## built once into .cache/bin from hack/victoriametrics (see docs/prometheus-compatible.md)
+victoriametrics: $(VICTORIAMETRICS)
+
+$(VICTORIAMETRICS): hack/victoriametrics/go.mod hack/victoriametrics/go.sum
+	@echo "building VictoriaMetrics $$(cd hack/victoriametrics && $(GO) list -m -f '{{.Version}}' github.com/VictoriaMetrics/VictoriaMetrics) into $(TOOLS_BIN) (a few minutes, once)"
+	cd hack/victoriametrics && $(GO) build -trimpath -ldflags "-s -w" -o $(VICTORIAMETRICS) \
+		github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics
+	@touch $(VICTORIAMETRICS)
 
 ## bench: every Go benchmark, once, with allocations
 bench:
@@ -117,6 +130,7 @@ e2e: prometheus
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/schedule -run '^$$' -fuzz FuzzWindow -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/config/promadapter -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
