@@ -88,6 +88,9 @@ type Config struct {
 	Ready func() error
 	// Logger logs the server's life.
 	Logger *slog.Logger
+	// ResourceMetrics, when set, serves metrics.k8s.io/v1beta1 (pods and
+	// nodes: kubectl top and the HPA's Resource metrics).
+	ResourceMetrics *ResourceMetrics
 }
 
 // Server is a built, not yet running, adapter server.
@@ -193,6 +196,11 @@ func New(o *Options, c Config) (*Server, error) {
 	srv, err := cfg.Complete(nil).New(Name, c.Provider, c.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("build API server: %w", err)
+	}
+	if c.ResourceMetrics != nil {
+		if err := installResourceMetrics(srv.GenericAPIServer, c.ResourceMetrics); err != nil {
+			return nil, err
+		}
 	}
 	gatherers := prometheus.Gatherers{legacyregistry.DefaultGatherer}
 	if c.Registry != nil {

@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
@@ -37,14 +38,15 @@ type Config struct {
 	Rules []Rule `yaml:"rules"`
 	// ExternalRules serve external.metrics.k8s.io.
 	ExternalRules []Rule `yaml:"externalRules"`
-	// ResourceRules serve metrics.k8s.io in prometheus-adapter. Foresight parses and
-	// checks them but does not serve them.
+	// ResourceRules serve metrics.k8s.io (see ResourceMetricsRules).
 	ResourceRules *ResourceRules `yaml:"resourceRules"`
 
 	// Filename names the file in errors.
 	Filename string `yaml:"-"`
 	lines    strictyaml.Lines
 	rules    []*compiled // Rules then ExternalRules, in file order
+	// resourceRules are ResourceRules converted, nil without them.
+	resourceRules *resourcemetrics.Rules
 }
 
 // Rule is one discovery rule (an item of rules or externalRules).
@@ -191,7 +193,11 @@ func Parse(data []byte, filename string) (*Config, error) {
 		}
 	}
 	if rr := c.ResourceRules; rr != nil {
-		checkResourceRules(rr, add)
+		ok := true
+		checkResourceRules(rr, func(path, format string, args ...any) { ok = false; add(path, format, args...) })
+		if ok {
+			c.resourceRules = resourceMetricsRules(rr, add)
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
