@@ -134,7 +134,7 @@ func New(o *Options, c Config) (*Server, error) {
 			}
 		}
 	}
-	defs := mergeDefinitions(generatedcore.GetOpenAPIDefinitions, generatedcustommetrics.GetOpenAPIDefinitions, generatedexternalmetrics.GetOpenAPIDefinitions)
+	defs := mergeDefinitions(generatedcore.GetOpenAPIDefinitions, generatedcustommetrics.GetOpenAPIDefinitions, generatedexternalmetrics.GetOpenAPIDefinitions, resourceMetricsDefinitions)
 	a.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(defs, openapinamer.NewDefinitionNamer(apiserver.Scheme))
 	a.OpenAPIConfig.Info.Title, a.OpenAPIConfig.Info.Version = Name, "1.0.0"
 	a.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(defs, openapinamer.NewDefinitionNamer(apiserver.Scheme))
