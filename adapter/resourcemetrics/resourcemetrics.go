@@ -9,11 +9,13 @@
 package resourcemetrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,10 +96,11 @@ type Querier interface {
 	Query(ctx context.Context, query string, ts time.Time) ([]source.Series, error)
 }
 
-// Options configure a Refresher. Querier and Rules are required.
+// Options configure a Refresher. Querier is required.
 type Options struct {
 	Querier Querier
-	Rules   *Rules
+	// Rules are the initial rules (none when nil: see SetRules).
+	Rules *Rules
 	// Interval is the time between refreshes (30s when zero).
 	Interval time.Duration
 	// StaleAfter is how old a snapshot may be before reads fail (3 intervals when zero).
@@ -111,19 +114,23 @@ type Options struct {
 
 // Refresher keeps the latest Snapshot.
 type Refresher struct {
-	o    Options
-	snap atomic.Pointer[Snapshot]
-	mu   sync.Mutex
-	err  error // of the last refresh
+	o     Options
+	rules atomic.Pointer[Rules]
+	snap  atomic.Pointer[Snapshot]
+	mu    sync.Mutex
+	err   error // of the last refresh
 }
 
 // ErrNotReady is returned before the first successful refresh.
 var ErrNotReady = errors.New("resource metrics: no refresh succeeded yet")
 
+// ErrNoRules is returned while no rules are loaded.
+var ErrNoRules = errors.New("resource metrics: no resourceRules loaded")
+
 // NewRefresher returns a Refresher; call Run or Refresh.
 func NewRefresher(o Options) (*Refresher, error) {
-	if o.Querier == nil || o.Rules == nil {
-		return nil, errors.New("resource metrics: a querier and rules are required")
+	if o.Querier == nil {
+		return nil, errors.New("resource metrics: a querier is required")
 	}
 	if o.Interval <= 0 {
 		o.Interval = 30 * time.Second
@@ -140,10 +147,26 @@ func NewRefresher(o Options) (*Refresher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Rules.Window <= 0 {
-		o.Rules.Window = DefaultWindow
+	r := &Refresher{o: o}
+	r.SetRules(o.Rules)
+	return r, nil
+}
+
+// SetRules replaces the rules (nil: none); the next refresh uses them. The
+// current snapshot is dropped when the rules change, so that reads never mix
+// old rules with new ones.
+func (r *Refresher) SetRules(rules *Rules) {
+	if rules != nil && rules.Window <= 0 {
+		c := *rules
+		c.Window = DefaultWindow
+		rules = &c
 	}
-	return &Refresher{o: o}, nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.rules.Load(); !old.equal(rules) {
+		r.rules.Store(rules)
+		r.snap.Store(nil)
+	}
 }
 
 // Run refreshes every interval until ctx is done.
@@ -174,7 +197,10 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 }
 
 func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
-	rules := r.o.Rules
+	rules := r.rules.Load()
+	if rules == nil {
+		return ErrNoRules
+	}
 	s := &Snapshot{At: now, Window: rules.Window, Pods: map[string]map[string]*Pod{}, Nodes: map[string]*Node{}}
 	type containerKey struct{ ns, pod, name string }
 	containers := map[containerKey]*sampled{}
@@ -216,7 +242,7 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 	}
 	for _, byName := range s.Pods {
 		for _, p := range byName {
-			sortContainers(p.Containers)
+			slices.SortFunc(p.Containers, func(a, b Container) int { return cmp.Compare(a.Name, b.Name) })
 		}
 	}
 	nodes := map[string]*sampled{}
@@ -240,7 +266,9 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 			s.Nodes[name] = &Node{Name: name, Timestamp: c.ts, Usage: c.usage}
 		}
 	}
-	r.snap.Store(s)
+	if r.rules.Load() == rules {
+		r.snap.Store(s)
+	}
 	return nil
 }
 
@@ -307,6 +335,9 @@ func (r *Refresher) Snapshot() (*Snapshot, error) {
 	r.mu.Lock()
 	last := r.err
 	r.mu.Unlock()
+	if r.rules.Load() == nil {
+		return nil, ErrNoRules
+	}
 	if s == nil {
 		if last != nil {
 			return nil, fmt.Errorf("%w: %v", ErrNotReady, last)
@@ -317,4 +348,50 @@ func (r *Refresher) Snapshot() (*Snapshot, error) {
 		return nil, fmt.Errorf("resource metrics are stale: last refresh %s ago, limit %s (last error: %v)", age.Round(time.Second), r.o.StaleAfter, last)
 	}
 	return s, nil
+}
+
+// equal reports whether a and b query the same.
+func (a *Rules) equal(b *Rules) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	same := func(x, y Query) bool {
+		return x.Template.Text() == y.Template.Text() && x.NamespaceLabel == y.NamespaceLabel && x.PodLabel == y.PodLabel &&
+			x.ContainerLabel == y.ContainerLabel && x.NodeLabel == y.NodeLabel
+	}
+	return a.Window == b.Window && same(a.ContainerCPU, b.ContainerCPU) && same(a.ContainerMemory, b.ContainerMemory) &&
+		same(a.NodeCPU, b.NodeCPU) && same(a.NodeMemory, b.NodeMemory)
+}
+
+// Files gathers the rules of several configuration files into a Refresher:
+// at most one file may carry resourceRules.
+type Files struct {
+	refresher *Refresher
+	mu        sync.Mutex
+	byPath    map[string]*Rules
+}
+
+// NewFiles returns Files feeding r.
+func NewFiles(r *Refresher) *Files { return &Files{refresher: r, byPath: map[string]*Rules{}} }
+
+// Set records the rules of the file at path (nil: it has none) and applies
+// the files' rules. A second file with rules is refused with an error.
+func (f *Files) Set(path string, rules *Rules) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var active *Rules
+	for p, r := range f.byPath {
+		if p != path && r != nil {
+			if rules != nil {
+				return fmt.Errorf("%s: resourceRules: %s has resourceRules already; give them in one file", path, p)
+			}
+			active = r
+		}
+	}
+	f.byPath[path] = rules
+	if rules != nil {
+		active = rules
+	}
+	f.refresher.SetRules(active)
+	return nil
 }

@@ -205,13 +205,10 @@ func Parse(data []byte, filename string) (*Config, error) {
 	return c, nil
 }
 
-// Warnings says what of c Foresight does not serve.
+// Warnings says what of c Foresight does not serve (resourceRules are
+// served: see ResourceMetricsRules).
 func (c *Config) Warnings() []string {
-	if c.ResourceRules == nil {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s:%d: resourceRules: checked but not served: Foresight does not serve metrics.k8s.io (keep metrics-server or prometheus-adapter for kubectl top and CPU/memory HPAs)",
-		c.Filename, c.lines.Line("resourceRules"))}
+	return nil
 }
 
 func compile(r *Rule, path string, external bool, add func(path, format string, args ...any)) *compiled {
