@@ -1,5 +1,6 @@
 # Foresight: predictive autoscaling and traffic control for Kubernetes.
-# `make demo` runs the adapter locally with an embedded source; `make test` runs every test.
+# `make demo` runs the adapter locally with an embedded source; `make test` runs every test;
+# `make help` lists the targets.
 
 GO        ?= go
 CACHE     := $(CURDIR)/.cache
@@ -8,10 +9,23 @@ GOLANGCI  := $(TOOLS_BIN)/golangci-lint
 BIN       := $(CURDIR)/bin
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule bench-adapter images push-images clean
+# Prometheus and promtool: from PATH, or else built once from hack/prometheus (the
+# version the root module depends on) into .cache/bin, where the tests look next.
+PROMETHEUS_BUILT := $(TOOLS_BIN)/prometheus $(TOOLS_BIN)/promtool
+PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool)
+# VictoriaMetrics (single node), the non-Prometheus engine of the source's tests: built
+# once from hack/victoriametrics (its own module, pinned version) into .cache/bin.
+VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
+
+.PHONY: all help build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
+	dashboards dashboards-preview prometheusrule bench-adapter images push-images prometheus victoriametrics clean
 
 all: build
+
+## help: list the targets
+help:
+	@awk '/^## [a-z][a-z0-9-]*:/ { sub(/^## /, ""); t = $$0; sub(/:.*/, "", t); d = $$0; sub(/^[^:]*: */, "", d); printf "  %-20s %s\n", t, d; next } \
+		/^## / { sub(/^## /, ""); printf "  %-20s %s\n", "", $$0 }' $(MAKEFILE_LIST)
 
 ## build: compile the adapter and the xDS control plane into bin/, stamped with
 ## `git describe --tags --always --dirty`, the commit and its time (`--version`)
@@ -32,17 +46,47 @@ push-images:
 	$(GO) run ./hack/images push -registry $(REGISTRY) -in $(CACHE)/images
 
 ## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
+## (with CI=true a test that lacks a program or file fails instead of skipping)
 test: test-go test-rules
 
-test-go:
+## test-go: the Go tests with the integration tag, root module and hack/e2e's packages
+test-go: prometheus victoriametrics
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
-	cd hack/e2e && $(GO) test ./internal/...
+	cd hack/e2e && $(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./internal/...
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
-test-rules:
-	promtool check rules rules/*.rules.yaml
-	promtool test rules rules/tests/*.yaml
+test-rules: prometheus
+	@test -x "$(PROMTOOL)" || { echo "promtool not found on PATH nor in $(TOOLS_BIN): run make prometheus"; exit 1; }
+	$(PROMTOOL) check rules rules/*.rules.yaml
+	$(PROMTOOL) test rules rules/tests/*.yaml
+
+## prometheus: prometheus and promtool for the tests: PATH's, or else the pinned ones
+## built once into .cache/bin from hack/prometheus (no root needed)
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then \
+		echo "prometheus, promtool: $$(command -v prometheus), $$(command -v promtool) (PATH)"; \
+	else \
+		$(MAKE) -s --no-print-directory $(PROMETHEUS_BUILT) && \
+		echo "prometheus, promtool: $(PROMETHEUS_BUILT)"; \
+	fi
+
+$(PROMETHEUS_BUILT) &: hack/prometheus/go.mod hack/prometheus/go.sum
+	@echo "building Prometheus and promtool $$(cd hack/prometheus && $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus) into $(TOOLS_BIN) (several minutes, once)"
+	cd hack/prometheus && ver=$$(cat "$$($(GO) list -m -f '{{.Dir}}' github.com/prometheus/prometheus)/VERSION") && \
+	$(GO) build -tags remove_all_sd -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=$$ver" \
+		-o $(TOOLS_BIN)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+	@touch $(PROMETHEUS_BUILT)
+
+## victoriametrics: the pinned single-node VictoriaMetrics for the source's tests,
+## built once into .cache/bin from hack/victoriametrics (see docs/prometheus-compatible.md)
+victoriametrics: $(VICTORIAMETRICS)
+
+$(VICTORIAMETRICS): hack/victoriametrics/go.mod hack/victoriametrics/go.sum
+	@echo "building VictoriaMetrics $$(cd hack/victoriametrics && $(GO) list -m -f '{{.Version}}' github.com/VictoriaMetrics/VictoriaMetrics) into $(TOOLS_BIN) (a few minutes, once)"
+	cd hack/victoriametrics && $(GO) build -trimpath -ldflags "-s -w" -o $(VICTORIAMETRICS) \
+		github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics
+	@touch $(VICTORIAMETRICS)
 
 ## bench: every Go benchmark, once, with allocations
 bench:
@@ -52,10 +96,12 @@ bench:
 lint: vet fmt-check $(GOLANGCI)
 	$(GOLANGCI) run ./...
 
+## vet: go vet of the root module (integration tag) and of hack/e2e (e2e and integration tags)
 vet:
 	$(GO) vet -tags integration ./...
-	cd hack/e2e && $(GO) vet -tags e2e ./...
+	cd hack/e2e && $(GO) vet -tags e2e ./... && $(GO) vet -tags integration ./...
 
+## fmt-check: fail on files gofmt would change
 fmt-check:
 	@out=$$(gofmt -l adapter sidecars internal rules dashboards hack); \
 	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -64,19 +110,25 @@ $(GOLANGCI): hack/tools/go.mod hack/tools/go.sum
 	cd hack/tools && $(GO) build -o $(GOLANGCI) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 ## demo: the adapter's real server on https://127.0.0.1:6443 with an embedded, generated source
+## (built, then run in make's place: Ctrl-C ends it cleanly)
 demo:
-	$(GO) run ./adapter/cmd/foresight-adapter demo
+	$(GO) build -o $(BIN)/foresight-adapter ./adapter/cmd/foresight-adapter
+	exec $(BIN)/foresight-adapter demo
 
 ## e2e: real kube-apiserver, HPA controller, Prometheus and adapter on loopback
-## (the Kubernetes binaries are built once into .cache/e2e-bin)
-e2e:
+## (the Kubernetes binaries are built once into .cache/e2e-bin); fails unless the test ran and passed
+e2e: prometheus
 	hack/e2e/build.sh >/dev/null
-	cd hack/e2e && $(GO) test -tags e2e -count=1 -timeout 20m -v -run TestPredictiveHPALeadsReactive .
+	@log=$$(mktemp); \
+	(cd hack/e2e && CI=true $(GO) test -tags e2e -count=1 -timeout 20m -v -run '^TestPredictiveHPALeadsReactive$$' .) 2>&1 | tee $$log; \
+	if grep -q '^--- PASS: TestPredictiveHPALeadsReactive' $$log; then rm -f $$log; else \
+		echo "make e2e: TestPredictiveHPALeadsReactive did not run and pass (output in $$log)"; exit 1; fi
 
 ## fuzz: a short run of every user-facing parser's fuzz target
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./adapter/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/schedule -run '^$$' -fuzz FuzzWindow -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/config/promadapter -run '^$$' -fuzz FuzzImport -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
@@ -102,6 +154,7 @@ dashboards-preview:
 prometheusrule:
 	$(GO) run ./rules/cmd/gen-prometheusrule
 
+## clean: remove bin/ and .cache (tools, Kubernetes binaries, previews)
 clean:
 	rm -rf $(BIN) $(CACHE)
 

@@ -11,10 +11,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// projectRoot is the module root, one level up from this package.
-const projectRoot = ".."
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+)
 
 func loadRules(t *testing.T) []File {
 	t.Helper()
@@ -62,10 +61,7 @@ func TestLoadFileReportsFileAndLine(t *testing.T) {
 
 // TestPromtool runs the real promtool over the rule files and their unit tests.
 func TestPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not on PATH (Debian package prometheus); skipping promtool check and test")
-	}
+	promtool := needs.Program(t, "promtool")
 	files, err := filepath.Glob(FilePattern)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule files: %v", err)
@@ -155,7 +151,7 @@ func TestRecordingRuleNamesFollowLevelMetricOperations(t *testing.T) {
 }
 
 func TestAlertsCarryRunbooks(t *testing.T) {
-	runbooks, err := os.ReadFile(filepath.Join(projectRoot, "docs", "runbooks.md"))
+	runbooks, err := os.ReadFile(filepath.Join(needs.Root(t), "docs", "runbooks.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +232,7 @@ func TestPrometheusRuleIsUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed, err := os.ReadFile(filepath.Join(projectRoot, DefaultPrometheusRulePath))
+	committed, err := os.ReadFile(filepath.Join(needs.Root(t), DefaultPrometheusRulePath))
 	if err != nil {
 		t.Fatalf("%v (run: go run ./rules/cmd/gen-prometheusrule)", err)
 	}
@@ -340,7 +336,7 @@ func TestCatalogMatchesMetricsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile(filepath.Join(projectRoot, "docs", "metrics.md"))
+	doc, err := os.ReadFile(filepath.Join(needs.Root(t), "docs", "metrics.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -239,7 +239,7 @@ func hugeHeaders(_ testing.TB, _ *harness, base string, _ context.Context) error
 	client := attackClient(false)
 	defer client.CloseIdleConnections()
 	if code, err := status(client, req); err != nil || code != http.StatusRequestHeaderFieldsTooLarge {
-		return fmt.Errorf("request with 1.1 MiB of headers: %d, %v; want 431", code, err)
+		return fmt.Errorf("request with 1.1 MiB of headers: %d, %w; want 431", code, err)
 	}
 	return nil
 }
@@ -254,7 +254,7 @@ func manyHeaders(_ testing.TB, _ *harness, base string, _ context.Context) error
 			req.Header.Set(fmt.Sprintf("X-Remote-Extra-K%d-%d", i, j), fmt.Sprintf("value-%d", j))
 		}
 		if code, err := status(client, req); err != nil || code != http.StatusOK {
-			return fmt.Errorf("request %d with 4000 headers: %d, %v", i, code, err)
+			return fmt.Errorf("request %d with 4000 headers: %d, %w", i, code, err)
 		}
 	}
 	return nil
@@ -277,7 +277,7 @@ func hostileSelectors(_ testing.TB, _ *harness, base string, _ context.Context) 
 		req, _ := http.NewRequest(http.MethodGet, base+"/apis/external.metrics.k8s.io/v1beta1/namespaces/a/queue_depth?labelSelector="+url.QueryEscape(sel), nil)
 		code, err := status(client, req)
 		if err != nil || code != want {
-			return fmt.Errorf("selector of %d bytes: %d, %v; want %d", len(sel), code, err, want)
+			return fmt.Errorf("selector of %d bytes: %d, %w; want %d", len(sel), code, err, want)
 		}
 		return nil
 	}

@@ -68,8 +68,15 @@ func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Emb
 		t.Fatal(err)
 	}
 	store := NewStore(func() time.Time { return testNow })
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+	loop := startTestLoop(t, LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return testNow }, Interval: interval})
+	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
+}
+
+// startTestLoop runs a loop with options o until the test ends.
+func startTestLoop(t *testing.T, o LoopOptions) *Loop {
+	t.Helper()
+	loop, err := NewLoop(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +84,7 @@ func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Emb
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
+	return loop
 }
 
 func (tl *testLoop) worker(name string) *worker {
@@ -96,6 +103,57 @@ func (tl *testLoop) served(t *testing.T, metric, ns string) float64 {
 		t.Fatalf("lookup %s in %s: %d entries", metric, ns, len(es))
 	}
 	return es[0].Forecast.Value
+}
+
+// clockedLoop is a running loop whose data clock a test moves.
+type clockedLoop struct {
+	loop    *Loop
+	store   *Store
+	metrics *Metrics
+	clock   atomic.Int64 // Unix seconds
+	cycles  atomic.Int64 // successful cycles
+}
+
+// runClockedLoop runs the rules of rulesYAML on src at testNow, cycling
+// every 10 ms, with metrics on reg, until the test ends; it returns after
+// the first cycle of every rule.
+func runClockedLoop(t *testing.T, reg prometheus.Registerer, src source.Source, rulesYAML string) *clockedLoop {
+	t.Helper()
+	c := &clockedLoop{}
+	c.clock.Store(testNow.Unix())
+	now := func() time.Time { return time.Unix(c.clock.Load(), 0) }
+	var err error
+	if c.metrics, err = NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	c.store = NewStore(now)
+	c.loop, err = NewLoop(LoopOptions{Source: src, Store: c.store, Metrics: c.metrics, Logger: slog.New(slog.DiscardHandler),
+		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { c.cycles.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.loop.SetRules(rules); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.loop.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	waitUntil(t, "first cycle", c.loop.Ready)
+	return c
+}
+
+// advance moves the clock by d and waits for every one of the rules'
+// cycles to have run on it.
+func (c *clockedLoop) advance(t *testing.T, d time.Duration, rules int) {
+	t.Helper()
+	n := c.cycles.Load()
+	c.clock.Add(int64(d / time.Second))
+	waitUntil(t, "next cycle", func() bool { return c.cycles.Load() >= n+int64(rules) })
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -141,7 +141,10 @@ func NewPrometheus(cfg PrometheusConfig, reg prometheus.Registerer, logger *slog
 // QueryRange implements Source. The range is split into chunks of at most
 // MaxPointsPerQuery evaluation steps, queried one after another; the chunks'
 // evaluation timestamps are exactly start, start+step, ... so the result is the
-// same as one query over the whole range.
+// same as one query over the whole range. A point the server returns at any
+// other timestamp is an error, not a value on the wrong step: engines that
+// round the range to the step (VictoriaMetrics' response cache) answer
+// exactly only for a start that is a multiple of the step.
 func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
 	if step <= 0 {
 		return nil, fmt.Errorf("query range: step must be positive, got %v", step)
@@ -169,7 +172,14 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 				merged[key] = s
 			}
 			for _, pair := range ss.Values {
-				s.Samples = append(s.Samples, Sample{T: int64(pair.Timestamp), V: float64(pair.Value)})
+				t := int64(pair.Timestamp)
+				if !onSteps(t, cs, ce, step) {
+					p.metrics.Errors.WithLabelValues(KindRange).Inc()
+					return nil, fmt.Errorf("query range [%s, %s] step %s: the server returned a point at %s, not on the requested steps "+
+						"(VictoriaMetrics aligns a range query's start to its step: start at a multiple of the step, or run it with -search.disableCache)",
+						cs.UTC().Format(time.RFC3339), ce.UTC().Format(time.RFC3339), step, time.UnixMilli(t).UTC().Format(time.RFC3339Nano))
+				}
+				s.Samples = append(s.Samples, Sample{T: t, V: float64(pair.Value)})
 			}
 		}
 	}
@@ -179,6 +189,16 @@ func (p *Prometheus) QueryRange(ctx context.Context, query string, start, end ti
 	}
 	sortSeries(out)
 	return out, nil
+}
+
+// onSteps reports whether t (Unix milliseconds) is one of the evaluation
+// timestamps start, start+step, ... of the range [start, end].
+func onSteps(t int64, start, end time.Time, step time.Duration) bool {
+	if t < start.UnixMilli() || t > end.UnixMilli() {
+		return false
+	}
+	ms := step.Milliseconds()
+	return ms <= 0 || (t-start.UnixMilli())%ms == 0
 }
 
 func (p *Prometheus) queryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (model.Matrix, error) {

@@ -15,31 +15,13 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
 )
-
-// projectRoot walks up from the working directory to the directory holding go.mod.
-func projectRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // TestRunDrawsEveryPanelWithData plays a synthetic load through the real recording
 // rules and every dashboard, and checks that each panel got data and each dashboard a PNG.
 func TestRunDrawsEveryPanelWithData(t *testing.T) {
-	root := projectRoot(t)
+	root := needs.Root(t)
 	out := t.TempDir()
 	rep, err := Run(context.Background(), Options{
 		Load:     Synthetic(1440+360, 300),
@@ -132,7 +114,7 @@ func TestReadTraceErrorsNameFileAndLine(t *testing.T) {
 
 // TestReadRealTrace reads the crane trace the preview command uses by default.
 func TestReadRealTrace(t *testing.T) {
-	path := filepath.Join(projectRoot(t), "testdata", "traces", "crane-input1.csv")
+	path := filepath.Join(needs.Root(t), "testdata", "traces", "crane-input1.csv")
 	load, err := ReadTrace(path, 3*1440, 300)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	external_metrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
 
 func lenItems(l *external_metrics.ExternalMetricValueList) int {
@@ -28,8 +30,8 @@ type bench struct {
 	work    string
 	logDir  string
 	promURL string
-	prom    *proc
-	cl      *cluster
+	prom    *procs.Proc
+	cl      *benchCluster
 	runs    int
 }
 
@@ -43,15 +45,11 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	serving, err := b.cl.ca.sign(leafOptions{cn: name, server: true})
+	cert, key, err := b.cl.servingCert(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	cert, key, err := serving.write(dir, "serving")
-	if err != nil {
-		return nil, err
-	}
-	port, err := freePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +57,9 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 		"--prometheus-url=" + b.promURL,
 		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
 		"--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
-		"--lister-kubeconfig=" + b.cl.adminKubeconfig,
-		"--authentication-kubeconfig=" + b.cl.adminKubeconfig,
-		"--authorization-kubeconfig=" + b.cl.adminKubeconfig,
+		"--lister-kubeconfig=" + b.cl.AdminKubeconfig,
+		"--authentication-kubeconfig=" + b.cl.AdminKubeconfig,
+		"--authorization-kubeconfig=" + b.cl.AdminKubeconfig,
 	}
 	rules := filepath.Join(dir, "rules.yaml")
 	var bin string
@@ -81,18 +79,18 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", rules, err)
 	}
-	p, err := startProc(name+"-"+strconv.Itoa(b.runs), b.logDir, bin, args...)
+	p, err := procs.Start(name+"-"+strconv.Itoa(b.runs), b.logDir, bin, args...)
 	if err != nil {
 		return nil, err
 	}
 	tlsConfig, err := b.cl.clientTLS()
 	if err != nil {
-		p.stop(10 * time.Second)
+		p.Stop(10 * time.Second)
 		return nil, err
 	}
 	selectors, err := serviceSelectors(set)
 	if err != nil {
-		p.stop(10 * time.Second)
+		p.Stop(10 * time.Second)
 		return nil, err
 	}
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
@@ -149,11 +147,11 @@ func (t *target) waitServing(ctx context.Context, timeout time.Duration) (warmSt
 	if err != nil {
 		return w, err
 	}
-	deadline := t.proc.started.Add(timeout)
+	deadline := t.proc.Started.Add(timeout)
 	var lastErr error
 	for {
-		if exited, err := t.proc.exited(); exited {
-			return w, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, exitError(err), t.proc.logFile, t.proc.tail(3000))
+		if exited, err := t.proc.Exited(); exited {
+			return w, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, err, t.proc.LogFile, t.proc.Tail(3000))
 		}
 		n := 0
 		for ns := range t.set.namespaces {
@@ -163,7 +161,7 @@ func (t *target) waitServing(ctx context.Context, timeout time.Duration) (warmSt
 			}
 			n += k
 		}
-		now := time.Since(t.proc.started)
+		now := time.Since(t.proc.Started)
 		if n > 0 && w.first == 0 {
 			w.first = now
 		}
@@ -195,18 +193,18 @@ func (t *target) waitFirstAnswer(ctx context.Context, timeout time.Duration) (ti
 		return 0, err
 	}
 	l := t.official(c)
-	deadline := t.proc.started.Add(timeout)
+	deadline := t.proc.Started.Add(timeout)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for {
-		if exited, err := t.proc.exited(); exited {
-			return 0, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, exitError(err), t.proc.logFile, t.proc.tail(3000))
+		if exited, err := t.proc.Exited(); exited {
+			return 0, fmt.Errorf("%s exited (%w); log %s:\n%s", t.name, err, t.proc.LogFile, t.proc.Tail(3000))
 		}
 		err := t.request(ctx, l, rng)
 		if err == nil {
-			return time.Since(t.proc.started), nil
+			return time.Since(t.proc.Started), nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: no answer %s after start: %w; log %s:\n%s", t.name, timeout, err, t.proc.logFile, t.proc.tail(3000))
+			return 0, fmt.Errorf("%s: no answer %s after start: %w; log %s:\n%s", t.name, timeout, err, t.proc.LogFile, t.proc.Tail(3000))
 		}
 		select {
 		case <-ctx.Done():
@@ -220,13 +218,13 @@ func (t *target) waitFirstAnswer(ctx context.Context, timeout time.Duration) (ti
 // background work (forecast loop, series relisting) that the phases' CPU per
 // request also contains.
 func (t *target) idleCPU(ctx context.Context, d time.Duration) (float64, error) {
-	c0, t0 := t.proc.cpuTime(), time.Now()
+	c0, t0 := t.proc.CPUTime(), time.Now()
 	select {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-time.After(d):
 	}
-	return float64(t.proc.cpuTime()-c0) / float64(time.Since(t0)), nil
+	return float64(t.proc.CPUTime()-c0) / float64(time.Since(t0)), nil
 }
 
 // merge adds the requests of r to acc (nil: a new total).
@@ -289,7 +287,7 @@ func (b *bench) startForesightWarm(ctx context.Context, set seriesSet, rep *repo
 	}
 	ws, err := t.waitServing(ctx, b.o.warmTimeout)
 	if err != nil {
-		t.proc.stop(10 * time.Second)
+		t.proc.Stop(10 * time.Second)
 		return nil, err
 	}
 	rep.warm, rep.warmModel = ws, b.o.model
@@ -299,7 +297,7 @@ func (b *bench) startForesightWarm(ctx context.Context, set seriesSet, rep *repo
 		rep.memModel = b.o.model + fmt.Sprintf(" (not warm: %d of %d series)", ws.serving, ws.total)
 		rep.foresightMemWarm = t.memory(ctx)
 		fmt.Printf("    memory at the timeout (model %s): %s\n", b.o.model, rep.foresightMemWarm)
-		t.proc.stop(10 * time.Second)
+		t.proc.Stop(10 * time.Second)
 		latencyModel = "reactive"
 		fmt.Printf("    restarting with model %s for the load phases\n", latencyModel)
 		if t, err = b.startAdapter("foresight", set, latencyModel); err != nil {
@@ -307,7 +305,7 @@ func (b *bench) startForesightWarm(ctx context.Context, set seriesSet, rep *repo
 		}
 		ws2, err := t.waitServing(ctx, b.o.warmTimeout)
 		if err != nil || ws2.timedOut {
-			t.proc.stop(10 * time.Second)
+			t.proc.Stop(10 * time.Second)
 			return nil, fmt.Errorf("foresight: not every series serves with model %s either (%v, %w)", latencyModel, ws2, err)
 		}
 		fmt.Printf("    warm start (model %s): %s\n", latencyModel, ws2)
@@ -333,7 +331,7 @@ func (b *bench) startPeerReady(ctx context.Context, set seriesSet) (*target, tim
 	}
 	first, err := t.waitFirstAnswer(ctx, b.o.warmTimeout)
 	if err != nil {
-		t.proc.stop(10 * time.Second)
+		t.proc.Stop(10 * time.Second)
 		return nil, 0, err
 	}
 	return t, first, nil
@@ -360,7 +358,7 @@ func (b *bench) latency(ctx context.Context, set seriesSet, rep *report) error {
 	var ts []*target
 	defer func() {
 		for _, t := range ts {
-			t.proc.stop(10 * time.Second)
+			t.proc.Stop(10 * time.Second)
 		}
 	}()
 	if slices.Contains(b.o.adapters, "foresight") {
@@ -440,7 +438,7 @@ func (b *bench) openLoopOne(ctx context.Context, name string, set seriesSet) ([]
 		if t, err = b.startAdapter("foresight", set, b.o.wideModel); err != nil {
 			return nil, err
 		}
-		defer t.proc.stop(10 * time.Second)
+		defer t.proc.Stop(10 * time.Second)
 		ws, err := t.waitServing(ctx, b.o.warmTimeout)
 		if err != nil {
 			return nil, err
@@ -455,7 +453,7 @@ func (b *bench) openLoopOne(ctx context.Context, name string, set seriesSet) ([]
 		if t, first, err = b.startPeerReady(ctx, set); err != nil {
 			return nil, err
 		}
-		defer t.proc.stop(10 * time.Second)
+		defer t.proc.Stop(10 * time.Second)
 		fmt.Printf("    peer      start to first answer: %s\n", first.Round(100*time.Millisecond))
 	}
 	if err := b.prepare(ctx, []*target{t}, b.o.conns); err != nil {

@@ -19,6 +19,8 @@ import (
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/metrics/pkg/client/external_metrics"
+
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
 
 // target is one running adapter serving one external metric over a series set.
@@ -27,8 +29,8 @@ type target struct {
 	url    string
 	metric string
 	set    seriesSet
-	proc   *proc
-	prom   *proc // the Prometheus both adapters read, for its CPU time
+	proc   *procs.Proc
+	prom   *procs.Proc // the Prometheus both adapters read, for its CPU time
 	tls    *tls.Config
 	// contentType is the clients' preferred encoding (rest.ContentConfig.ContentType).
 	contentType string
@@ -253,7 +255,7 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 // from its /metrics as the benchmark user.
 func (t *target) memory(ctx context.Context) memory {
 	var m memory
-	m.rss, m.hwm = t.proc.procStatus()
+	m.rss, m.hwm = t.proc.Memory()
 	rt, err := rest.TransportFor(t.restConfig())
 	if err != nil {
 		return m
@@ -338,7 +340,7 @@ func round(d time.Duration) string {
 type cpuMeter struct{ adapter, prom, self time.Duration }
 
 func (t *target) cpuNow() cpuMeter {
-	return cpuMeter{adapter: t.proc.cpuTime(), prom: t.prom.cpuTime(), self: selfCPU()}
+	return cpuMeter{adapter: t.proc.CPUTime(), prom: t.prom.CPUTime(), self: selfCPU()}
 }
 
 func (t *target) finish(r *result, c0 cpuMeter) {

@@ -1,6 +1,6 @@
 // Command bench-adapter measures foresight-adapter side by side with its
 // peer, prometheus-adapter v0.12.0, in one run: both run as real processes
-// against the same real Prometheus (Debian's /usr/bin/prometheus) holding the
+// against the same real Prometheus (from PATH, or the pinned build in .cache/bin) holding the
 // same data, with the same delegated authentication and authorization through
 // a real kube-apiserver, and both are queried over HTTP/2 and TLS with the
 // requests of the official external-metrics client, one series per request
@@ -31,7 +31,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -50,6 +49,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
+
+	"github.com/foresight-dev/foresight/internal/testharness/project"
 )
 
 // options are the command's flags.
@@ -162,23 +163,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// projectRoot walks up from the working directory to the root module's go.mod.
-func projectRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/foresight-dev/foresight\n")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod of github.com/foresight-dev/foresight above %s", dir)
-		}
-	}
-}
-
 // goBuild runs nice go build in dir.
 func goBuild(dir string, args ...string) error {
 	cmd := exec.Command("nice", append([]string{"go", "build"}, args...)...)
@@ -225,9 +209,9 @@ func binaries(root string, o *options) error {
 			return fmt.Errorf("missing %s: %w", b, err)
 		}
 	}
-	p, err := exec.LookPath(o.prometheus)
+	p, err := project.LookPath(o.prometheus)
 	if err != nil {
-		return fmt.Errorf("the Prometheus server %q was not found (apt-get install prometheus): %w", o.prometheus, err)
+		return fmt.Errorf("the Prometheus server: %w", err)
 	}
 	o.prometheus = p
 	return nil
@@ -236,7 +220,7 @@ func binaries(root string, o *options) error {
 func run(ctx context.Context, o options) (err error) {
 	wall := time.Now()
 	fmt.Printf("load average at the start: %s\n", loadAverage())
-	root, err := projectRoot()
+	root, err := project.Root()
 	if err != nil {
 		return err
 	}
@@ -286,11 +270,12 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	fmt.Printf(" one-minute steps, up to now+%s\n", ahead)
 
-	prom, promURL, err := startPrometheus(ctx, o.prometheus, dataDir, logDir, sets)
+	prom, err := startPrometheus(ctx, o.prometheus, dataDir, sets)
 	if err != nil {
 		return err
 	}
-	defer prom.stop(10 * time.Second)
+	defer prom.Stop()
+	promURL := prom.URL
 	fmt.Printf("prometheus: %s on %s, data checked\n", prometheusVersion(o.prometheus), promURL)
 
 	t0 = time.Now()
@@ -298,8 +283,8 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer cl.stop()
-	fmt.Printf("kube-apiserver: %s (etcd + kube-apiserver v1.37 from %s, RBAC, ready in %s)\n", cl.server, o.kubeBin, time.Since(t0).Round(time.Second))
+	defer cl.Stop()
+	fmt.Printf("kube-apiserver: %s (etcd + kube-apiserver v1.37 from %s, RBAC, ready in %s)\n", cl.Server, o.kubeBin, time.Since(t0).Round(time.Second))
 	fmt.Printf("auth: both adapters delegate authentication and authorization to it (admin kubeconfig); clients present user %q's certificate, allowed by a ClusterRole to read external metrics\n", benchUser)
 
 	fmt.Printf("clients: content type %s (Accept: %s, */*), configured as kube-controller-manager's HPA clients (no request timeout, no compression); ", o.contentType, o.contentType)
@@ -311,7 +296,7 @@ func run(ctx context.Context, o options) (err error) {
 	if o.clientProcs > 0 {
 		fmt.Printf("load generator: GOMAXPROCS %d during the closed-loop phases\n", o.clientProcs)
 	}
-	b := &bench{o: o, work: work, logDir: logDir, promURL: promURL, prom: prom, cl: cl}
+	b := &bench{o: o, work: work, logDir: logDir, promURL: promURL, prom: prom.Proc(), cl: cl}
 	rep := &report{}
 	if slices.Contains(o.phases, "latency") {
 		if err := b.latency(ctx, narrow, rep); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -13,64 +12,58 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // startPrometheus runs the Prometheus server on dataDir with no scrape jobs
 // and checks that it sees every series of sets at the current time.
-func startPrometheus(ctx context.Context, bin, dataDir, logDir string, sets []seriesSet) (*proc, string, error) {
-	port, err := freePort()
+func startPrometheus(ctx context.Context, bin, dataDir string, sets []seriesSet) (_ *promserver.Server, err error) {
+	p, err := promserver.New(promserver.Options{
+		Bin: bin, Dir: filepath.Dir(dataDir), DataDir: dataDir,
+		Config:       "global:\n  evaluation_interval: 1m\n",
+		Retention:    60 * 24 * time.Hour,
+		ReadyTimeout: 5 * time.Minute,
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	cfg := filepath.Join(filepath.Dir(dataDir), "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1m\n"), 0o600); err != nil {
-		return nil, "", fmt.Errorf("write %s: %w", cfg, err)
+	if err := p.Start(ctx); err != nil {
+		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p, err := startProc("prometheus", logDir, bin,
-		"--config.file="+cfg, "--storage.tsdb.path="+dataDir,
-		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr, "--log.level=warn")
+	defer func() {
+		if err != nil {
+			p.Stop()
+		}
+	}()
+	c, err := promapi.NewClient(promapi.Config{Address: p.URL})
 	if err != nil {
-		return nil, "", err
-	}
-	url := "http://" + addr
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	if err := p.waitHTTP(wctx, url+"/-/ready", nil); err != nil {
-		p.stop(5 * time.Second)
-		return nil, "", err
-	}
-	c, err := promapi.NewClient(promapi.Config{Address: url})
-	if err != nil {
-		p.stop(5 * time.Second)
-		return nil, "", fmt.Errorf("prometheus client: %w", err)
+		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
 	api := promv1.NewAPI(c)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	for _, s := range sets {
 		q := "count(" + s.metric + ")"
 		v, _, _, err := api.Query(wctx, q, time.Now())
 		if err != nil {
-			p.stop(5 * time.Second)
-			return nil, "", fmt.Errorf("prometheus query %s: %w", q, err)
+			return nil, fmt.Errorf("prometheus query %s: %w", q, err)
 		}
 		vec, ok := v.(model.Vector)
 		if !ok || len(vec) != 1 || int(vec[0].Value) != s.series() {
-			p.stop(5 * time.Second)
-			return nil, "", fmt.Errorf("prometheus query %s = %v, want %d: the written block was not read", q, v, s.series())
+			return nil, fmt.Errorf("prometheus query %s = %v, want %d: the written block was not read", q, v, s.series())
 		}
 		// The oldest sample must be there too: history is what the adapters load.
 		q = fmt.Sprintf("count(%s offset %dm)", s.metric, int(s.history.Minutes())-1)
 		v, _, _, err = api.Query(wctx, q, time.Now())
 		if err != nil {
-			p.stop(5 * time.Second)
-			return nil, "", fmt.Errorf("prometheus query %s: %w", q, err)
+			return nil, fmt.Errorf("prometheus query %s: %w", q, err)
 		}
 		if vec, ok := v.(model.Vector); !ok || len(vec) != 1 || int(vec[0].Value) != s.series() {
-			p.stop(5 * time.Second)
-			return nil, "", fmt.Errorf("prometheus query %s = %v, want %d: the history is not all there", q, v, s.series())
+			return nil, fmt.Errorf("prometheus query %s = %v, want %d: the history is not all there", q, v, s.series())
 		}
 	}
-	return p, url, nil
+	return p, nil
 }
 
 // prometheusVersion returns the first line of `prometheus --version`.

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # build.sh builds etcd, kube-apiserver, kube-controller-manager and kubectl at the versions
-# pinned in hack/e2e/go.mod into <project root>/.cache/e2e-bin/<versions>/, and points
+# pinned in hack/e2e/kubebin/go.mod into <project root>/.cache/e2e-bin/<versions>/, and points
 # .cache/e2e-bin/current at that folder. A folder that already holds all four binaries for the
 # same versions is reused: the build runs once per machine and version set.
 set -euo pipefail
 
 e2e_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${e2e_dir}/../.." && pwd)"
-cd "${e2e_dir}"
+cd "${e2e_dir}/kubebin"
 
 go="${GO:-go}"
 k8s_version="$("${go}" list -m -f '{{.Version}}' k8s.io/kubernetes)"

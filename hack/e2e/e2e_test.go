@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,11 +42,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/timeline"
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // The scenario's fixed parameters.
@@ -63,9 +64,9 @@ const (
 	nsReactive      = "e2e-reactive"
 	fieldManager    = "foresight-e2e"
 	defaultSpeed    = 40.0
-	// rateSteps is the trace steps in the rules' rate() window ([2m] at 1m): the
-	// load the HPAs can see is the mean of the last rateSteps steps.
-	rateSteps = 2
+	// rateWindow is the rules' rate() window: the load the HPAs can see is the
+	// mean of the last replay.RateSteps trace steps in it.
+	rateWindow = 2 * time.Minute
 	// scaleDownWindow is both HPAs' scale-down stabilization window (wall time).
 	scaleDownWindow = 10 * time.Second
 )
@@ -80,17 +81,10 @@ var (
 )
 
 func TestPredictiveHPALeadsReactive(t *testing.T) {
-	root := projectRoot(t)
+	root := needs.Root(t)
 	tracePath := filepath.Join(root, "testdata", "traces", traceFile)
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not on PATH (apt-get install prometheus)")
-	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not on PATH (apt-get install prometheus)")
-	}
-	binDir := kubeBinDir(t, root)
+	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
+	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -163,11 +157,11 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	prom, err := replay.NewPrometheus(promBin, promDir, logDir)
+	prom, err := promserver.New(promserver.Options{Bin: promBin, Dir: promDir, Args: replay.PrometheusArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := replay.Backfill(ctx, promtool, om, prom.DataDir()); err != nil {
+	if err := promserver.Backfill(ctx, promtool, om, prom.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), history+replayEnd.Sub(clockStart), traceFile))
@@ -175,10 +169,15 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(prom.Stop)
-	phase("prometheus ready at " + prom.URL)
+	promMajor, err := prom.MajorVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rateSteps := replay.RateSteps(rateWindow, tr.Step, promMajor)
+	phase(fmt.Sprintf("prometheus %d.x ready at %s (rate()[%s] sees %d trace steps)", promMajor, prom.URL, rateWindow, rateSteps))
 
 	// The control plane.
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), HPASyncPeriod: hpaSync})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,14 +225,14 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	}
 	phase("workloads and HPAs applied")
 
-	points := record(ctx, t, c, tr, prom, dataAt, speed)
+	points := record(ctx, t, c, tr, rateSteps, prom, dataAt, speed)
 	phase("replay done")
 
 	var b strings.Builder
 	timeline.Print(&b, points, 2*time.Second)
 	t.Logf("timeline (load and metric values in requests/s; target %.0f per replica):\n%s", target, b.String())
 
-	checkRamps(t, tr, points, speed)
+	checkRamps(t, tr, rateSteps, points, speed)
 	checkFault(t, points, speed)
 	checkFastPathServedHPAs(ctx, t, c, adapterPort, adapterCA) // before this test's own requests
 	checkAPIs(ctx, t, c)
@@ -283,7 +282,7 @@ func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, me
 // record samples both Deployments' spec.replicas and both metrics (through
 // kube-apiserver) until the replay ends, stopping Prometheus between
 // faultStart and faultEnd.
-func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, prom *replay.Prometheus, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
+func record(ctx context.Context, t *testing.T, c *cluster.Cluster, tr *replay.Trace, rateSteps int, prom *promserver.Server, dataAt func(time.Time) time.Time, speed float64) []timeline.Point {
 	t.Helper()
 	began := time.Now()
 	end := began.Add(time.Duration(float64(replayEnd.Sub(dataAt(began))) / speed))
@@ -379,7 +378,7 @@ func hpaScalingActive(ctx context.Context, c *cluster.Cluster, ns string) string
 }
 
 // checkRamps asserts the predictive lead on every ramp outside the fault.
-func checkRamps(t *testing.T, tr *replay.Trace, points []timeline.Point, speed float64) {
+func checkRamps(t *testing.T, tr *replay.Trace, rateSteps int, points []timeline.Point, speed float64) {
 	t.Helper()
 	if len(points) == 0 {
 		t.Fatal("no points recorded")

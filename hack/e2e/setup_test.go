@@ -26,43 +26,10 @@ import (
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/yaml"
 
-	"github.com/foresight-dev/foresight/hack/e2e/internal/cluster"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
-
-// projectRoot walks up from the working directory to the root module's go.mod.
-func projectRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/foresight-dev/foresight\n")) {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod of github.com/foresight-dev/foresight above %s", dir)
-		}
-	}
-}
-
-// kubeBinDir returns the folder of the Kubernetes binaries built by build.sh.
-func kubeBinDir(t *testing.T, root string) string {
-	t.Helper()
-	dir := os.Getenv("FORESIGHT_E2E_BIN")
-	if dir == "" {
-		dir = filepath.Join(root, ".cache", "e2e-bin", "current")
-	}
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			t.Fatalf("Kubernetes binary %s missing in %s: run hack/e2e/build.sh first (make e2e does)", b, dir)
-		}
-	}
-	return dir
-}
 
 // adapterBinary returns $FORESIGHT_ADAPTER_BIN or builds the adapter from the root module.
 func adapterBinary(t *testing.T, root, workDir string) string {

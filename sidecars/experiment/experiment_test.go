@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/promquery"
 )
 
 const experimentsYAML = `apiVersion: foresight.dev/v1alpha1
@@ -101,8 +102,8 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 		t.Fatalf("syntax error: %v", err)
 	}
 	// Every document is checked, each error at its own line.
-	_, err = Parse([]byte(strings.Replace(experimentsYAML, "  duration: 1m\n", "  duration: 1m\n  gaurd: {}\n", 1)), "exp.yaml")
-	if err == nil || err.Error() != "exp.yaml:25: spec.gaurd: unknown field (known: duration, fault, guard, start, target)" {
+	_, err = Parse([]byte(strings.Replace(experimentsYAML, "  duration: 1m\n", "  duration: 1m\n  guardd: {}\n", 1)), "exp.yaml")
+	if err == nil || err.Error() != "exp.yaml:25: spec.guardd: unknown field (known: duration, fault, guard, start, target)" {
 		t.Fatalf("error in the second document: %v", err)
 	}
 	_, err = Parse([]byte(experimentsYAML+"---\n"+strings.SplitN(experimentsYAML, "---\n", 2)[0]), "exp.yaml")
@@ -128,26 +129,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 func testPolicy(t *testing.T) *policy.Policy {
 	t.Helper()
 	p, err := policy.Load("../translate/testdata/fault.yaml")
@@ -162,7 +143,7 @@ type recorder struct {
 	base    *policy.Policy
 	mu      sync.Mutex
 	served  []*policy.Policy
-	clock   *fakeClock
+	clock   *promquery.ManualClock
 	applied []time.Time
 }
 
@@ -201,7 +182,7 @@ func TestLifecycleFollowsTheClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	exps = exps[1:] // backend-delay, no guard: 20:05 for 1m
-	clock := &fakeClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC))
 	rec := &recorder{base: testPolicy(t), clock: clock}
 	reg := prometheus.NewRegistry()
 	r, err := NewRunner(exps, Options{Clock: clock, Apply: rec.apply, Registerer: reg})
@@ -262,7 +243,7 @@ func TestGuardAbortSurvivesRestart(t *testing.T) {
 	}
 	exps = exps[:1] // checkout-abort with guard, 20:00 for 10m
 	state := filepath.Join(t.TempDir(), "experiments.json")
-	clock := &fakeClock{now: time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC)}
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC))
 	rec := &recorder{base: testPolicy(t), clock: clock}
 	q := &stubQuerier{value: model.Vector{}}
 	r, err := NewRunner(exps, Options{Clock: clock, Apply: rec.apply, Prometheus: q, StatePath: state})
@@ -314,7 +295,7 @@ func TestGuardAbortSurvivesRestart(t *testing.T) {
 
 func TestGuardErrorAborts(t *testing.T) {
 	exps, _ := Parse([]byte(experimentsYAML), "exp.yaml")
-	clock := &fakeClock{now: time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC)}
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC))
 	rec := &recorder{base: testPolicy(t), clock: clock}
 	r, err := NewRunner(exps[:1], Options{Clock: clock, Apply: rec.apply, Prometheus: &stubQuerier{err: errors.New("connection refused")}})
 	if err != nil {
@@ -330,7 +311,7 @@ func TestGuardErrorAborts(t *testing.T) {
 
 func TestEndedExperimentIsNeverApplied(t *testing.T) {
 	exps, _ := Parse([]byte(experimentsYAML), "exp.yaml")
-	clock := &fakeClock{now: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	clock := promquery.NewManualClock(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	rec := &recorder{base: testPolicy(t), clock: clock}
 	r, err := NewRunner(exps, Options{Clock: clock, Apply: rec.apply})
 	if err != nil {

@@ -2,21 +2,19 @@ package experiment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/foresight-dev/foresight/internal/atomicfile"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/promquery"
 )
 
 // States of an experiment, the values of the state label of foresight_experiment_state.
@@ -30,26 +28,13 @@ const (
 var allStates = []string{StatePending, StateRunning, StateCompleted, StateAborted}
 
 // Clock tells the time and waits; tests inject a fake one.
-type Clock interface {
-	// Now is the current time.
-	Now() time.Time
-	// After delivers the time after d.
-	After(d time.Duration) <-chan time.Time
-}
+type Clock = promquery.Clock
 
 // RealClock is the wall clock.
-type RealClock struct{}
-
-// Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// After implements Clock.
-func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type RealClock = promquery.RealClock
 
 // Querier evaluates an instant PromQL query; prometheus/client_golang's v1.API satisfies it.
-type Querier interface {
-	Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
-}
+type Querier = promquery.Querier
 
 // Overlay changes a policy before translation; see Runner.Overlay.
 type Overlay = func(*policy.Policy) (*policy.Policy, error)
@@ -144,15 +129,8 @@ func (r *Runner) load() error {
 	if r.opts.StatePath == "" {
 		return nil
 	}
-	b, err := os.ReadFile(r.opts.StatePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("experiment: read state %s: %w", r.opts.StatePath, err)
-	}
-	if err := json.Unmarshal(b, &r.aborted); err != nil {
-		return fmt.Errorf("experiment: parse state %s: %w", r.opts.StatePath, err)
+	if err := atomicfile.ReadJSON(r.opts.StatePath, &r.aborted); err != nil {
+		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil
 }
@@ -162,25 +140,8 @@ func (r *Runner) save() error {
 	if r.opts.StatePath == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(r.aborted, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.opts.StatePath), ".experiments-*")
-	if err != nil {
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("experiment: write state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), r.opts.StatePath); err != nil {
-		return fmt.Errorf("experiment: write state: %w", err)
+	if err := atomicfile.WriteJSON(r.opts.StatePath, r.aborted); err != nil {
+		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil
 }
@@ -323,9 +284,7 @@ func (r *Runner) evaluate(ctx context.Context, e *Experiment, now time.Time) (bo
 	if r.opts.Prometheus == nil {
 		return true, "no Prometheus configured to evaluate the guard"
 	}
-	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	v, warnings, _, err := r.opts.Prometheus.Query(qctx, e.Spec.Guard.Query, now)
+	v, warnings, err := promquery.Instant(ctx, r.opts.Prometheus, e.Spec.Guard.Query, now)
 	if err != nil {
 		r.log.Error("experiment guard failed", "experiment", e.Name(), "query", e.Spec.Guard.Query, "error", err)
 		return true, "guard evaluation failed: " + err.Error()
@@ -347,32 +306,17 @@ func (r *Runner) evaluate(ctx context.Context, e *Experiment, now time.Time) (bo
 // judge says whether a query result fires a guard and which value to report: a non-empty
 // vector or matrix fires (value: the largest sample); a scalar fires when non-zero.
 func judge(v model.Value) (bool, float64) {
-	switch x := v.(type) {
-	case model.Vector:
-		if len(x) == 0 {
-			return false, 0
-		}
-		m := math.Inf(-1)
-		for _, s := range x {
-			m = math.Max(m, float64(s.Value))
-		}
-		return true, m
-	case *model.Scalar:
+	if x, ok := v.(*model.Scalar); ok {
 		return float64(x.Value) != 0, float64(x.Value)
-	case model.Matrix:
-		if len(x) == 0 {
-			return false, 0
-		}
-		m := math.Inf(-1)
-		for _, s := range x {
-			for _, p := range s.Values {
-				m = math.Max(m, float64(p.Value))
-			}
-		}
-		return true, m
-	default:
+	}
+	values, ok := promquery.Samples(v)
+	if !ok {
 		return false, math.NaN()
 	}
+	if len(values) == 0 {
+		return false, 0
+	}
+	return true, promquery.Max(values)
 }
 
 // Run steps until ctx ends, sleeping until the next start, end or guard evaluation.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +24,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 )
 
@@ -169,46 +170,35 @@ func TestGRPCExperimentStartsAndEndsOnTime(t *testing.T) {
 	}
 }
 
-// startPrometheus runs the Debian prometheus binary scraping target every 200 ms.
+// startPrometheus runs a real Prometheus scraping target every 200 ms and
+// waits until it has scraped it once.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not on PATH (apt-get install prometheus); the guard test needs a real Prometheus")
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: 200ms, evaluation_interval: 200ms}\nscrape_configs:\n  - job_name: app\n    static_configs: [{targets: [%q]}]\n", target)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := promserver.New(promserver.Options{
+		Bin:    needs.Program(t, "prometheus"),
+		Dir:    t.TempDir(),
+		Config: fmt.Sprintf("global: {scrape_interval: 200ms, evaluation_interval: 200ms}\nscrape_configs:\n  - job_name: app\n    static_configs: [{targets: [%q]}]\n", target),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := lis.Addr().String()
-	lis.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	t.Cleanup(srv.Stop)
+	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	url := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
+	// Discovery hands targets over only every 5 s: wait for the first scrape.
+	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get(url + "/api/v1/query?query=up")
+		resp, err := http.Get(srv.URL + "/api/v1/query?query=up")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			// Ready and the target scraped (discovery hands targets over only every 5 s).
 			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"1"`) {
-				return url
+				return srv.URL
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready: %v\n%s", err, logs.String())
+			t.Fatalf("prometheus did not scrape %s: %v\n%s", target, err, srv.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

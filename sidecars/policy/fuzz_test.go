@@ -27,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte(minimal))
+	f.Add([]byte(canaryPolicy(goodCanary)))
 	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: &m {name: a}\nspec: {services: [*m]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := policy.Parse(data, "fuzz.yaml")
@@ -41,6 +42,14 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := p.Clone().Validate(); err != nil {
 			t.Fatalf("clone does not validate: %v", err)
+		}
+		// Every weight a canary can serve keeps the policy valid.
+		for i := range p.Spec.Canaries {
+			for _, w := range []uint32{0, p.Spec.Canaries[i].Steps[0].Weight, 100} {
+				if _, err := p.WithCanaryWeight(&p.Spec.Canaries[i], w); err != nil {
+					t.Fatalf("canary %q at %d%%: %v", p.Spec.Canaries[i].Name, w, err)
+				}
+			}
 		}
 	})
 }

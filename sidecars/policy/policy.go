@@ -67,6 +67,8 @@ type Spec struct {
 	Tracing *Tracing `yaml:"tracing,omitempty"`
 	// AccessLog configures access logs for every Envoy listener.
 	AccessLog *AccessLog `yaml:"accessLog,omitempty"`
+	// Canaries are progressive rollouts on routes, guarded by Prometheus analysis.
+	Canaries []Canary `yaml:"canaries,omitempty"`
 }
 
 // Protocol is the application protocol a service speaks.

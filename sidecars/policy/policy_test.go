@@ -199,24 +199,29 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", minimal + "---\nkind: TrafficPolicy\n", []string{"p.yaml:11: more than one YAML document"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := policy.Parse([]byte(c.doc), "p.yaml")
-			if err == nil {
-				t.Fatal("no error")
-			}
-			var list strictyaml.Errors
-			if !errors.As(err, &list) {
-				t.Fatalf("error %T is not a strictyaml.Errors: %v", err, err)
-			}
-			if len(list) != len(c.want) {
-				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(c.want), err)
-			}
-			for i, w := range c.want {
-				if !strings.HasPrefix(list[i].Error(), w) {
-					t.Errorf("error %d:\n got %s\nwant %s...", i, list[i], w)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { expectErrors(t, c.doc, c.want) })
+	}
+}
+
+// expectErrors parses doc as p.yaml and checks that it fails with errors starting with want,
+// in order.
+func expectErrors(t *testing.T, doc string, want []string) {
+	t.Helper()
+	_, err := policy.Parse([]byte(doc), "p.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var list strictyaml.Errors
+	if !errors.As(err, &list) {
+		t.Fatalf("error %T is not a strictyaml.Errors: %v", err, err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(list[i].Error(), w) {
+			t.Errorf("error %d:\n got %s\nwant %s...", i, list[i], w)
+		}
 	}
 }
 

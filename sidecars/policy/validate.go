@@ -147,6 +147,7 @@ func (v *validator) policy() {
 		v.jwtRequirement(vh.JWT, path+".jwt")
 	}
 	v.nodeGroups(vhosts)
+	v.canaries()
 	if t := p.Spec.Tracing; t != nil {
 		if t.Collector == "" {
 			v.errorf("spec.tracing.collector", "required")

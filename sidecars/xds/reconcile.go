@@ -15,8 +15,8 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
-// Overlay changes a policy before it is translated; experiments use one to add their faults.
-// It must not modify its argument.
+// Overlay changes a policy before it is translated; experiments use one to add their faults,
+// canaries one to set their routes' weights. It must not modify its argument.
 type Overlay func(*policy.Policy) (*policy.Policy, error)
 
 // Reconciler keeps the served configuration equal to translate(overlay(policy)) with the
@@ -29,7 +29,7 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	policy    *policy.Policy
-	overlay   Overlay
+	layers    map[string]Overlay           // by layer name, applied in name order
 	endpoints map[string][]policy.Endpoint // discovered, by cluster name
 }
 
@@ -38,7 +38,7 @@ func NewReconciler(log *slog.Logger) *Reconciler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reconciler{log: log, endpoints: map[string][]policy.Endpoint{}}
+	return &Reconciler{log: log, endpoints: map[string][]policy.Endpoint{}, layers: map[string]Overlay{}}
 }
 
 // Bind attaches the server the reconciler serves through.
@@ -75,7 +75,7 @@ func (r *Reconciler) SetPolicy(ctx context.Context, p *policy.Policy) error {
 	defer r.mu.Unlock()
 	err := p.Validate()
 	if err == nil {
-		err = r.build(ctx, p, r.overlay, r.endpoints)
+		err = r.build(ctx, p, r.layers, r.endpoints)
 	}
 	if err != nil {
 		r.server.metrics.reloads.WithLabelValues("failure").Inc()
@@ -88,18 +88,31 @@ func (r *Reconciler) SetPolicy(ctx context.Context, p *policy.Policy) error {
 	return nil
 }
 
-// SetOverlay replaces the overlay (nil: none) and serves the result; on failure the previous
-// overlay stays.
+// SetOverlay replaces the default overlay layer (nil: none) and serves the result; on
+// failure the previous overlay stays. It is SetLayer with the name "".
 func (r *Reconciler) SetOverlay(ctx context.Context, o Overlay) error {
+	return r.SetLayer(ctx, "", o)
+}
+
+// SetLayer replaces the named overlay layer (nil removes it) and serves the result; on
+// failure the previous layer stays. Layers apply in the order of their names, so independent
+// changes (experiment faults, canary weights) compose instead of replacing each other.
+func (r *Reconciler) SetLayer(ctx context.Context, name string, o Overlay) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.policy == nil {
 		return errors.New("no policy loaded")
 	}
-	if err := r.build(ctx, r.policy, o, r.endpoints); err != nil {
+	next := maps.Clone(r.layers)
+	if o == nil {
+		delete(next, name)
+	} else {
+		next[name] = o
+	}
+	if err := r.build(ctx, r.policy, next, r.endpoints); err != nil {
 		return err
 	}
-	r.overlay = o
+	r.layers = next
 	return nil
 }
 
@@ -115,7 +128,7 @@ func (r *Reconciler) SetEndpoints(ctx context.Context, cluster string, eps []pol
 		next[cluster] = slices.Clone(eps)
 	}
 	if r.policy != nil {
-		if err := r.build(ctx, r.policy, r.overlay, next); err != nil {
+		if err := r.build(ctx, r.policy, r.layers, next); err != nil {
 			return err
 		}
 	}
@@ -124,10 +137,10 @@ func (r *Reconciler) SetEndpoints(ctx context.Context, cluster string, eps []pol
 }
 
 // build translates and serves; called with r.mu held.
-func (r *Reconciler) build(ctx context.Context, p *policy.Policy, o Overlay, eps map[string][]policy.Endpoint) error {
-	if o != nil {
+func (r *Reconciler) build(ctx context.Context, p *policy.Policy, layers map[string]Overlay, eps map[string][]policy.Endpoint) error {
+	for _, name := range slices.Sorted(maps.Keys(layers)) {
 		var err error
-		if p, err = o(p); err != nil {
+		if p, err = layers[name](p); err != nil {
 			return fmt.Errorf("apply overlay: %w", err)
 		}
 	}

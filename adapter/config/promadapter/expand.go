@@ -75,14 +75,14 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 		metrics := map[string]*metricInfo{}
 		badNames := map[string]bool{}
 		for _, ls := range d.series[i] {
-			series := ls.Get(labels.MetricName)
+			series := ls.Get(model.MetricNameLabel)
 			name, ok := r.metricName(series)
 			if !ok {
 				continue
 			}
 			// Series and label names are written into the query: only the legacy
 			// charset, never a UTF-8 name that could carry PromQL.
-			if !model.IsValidLegacyMetricName(series) {
+			if !model.LegacyValidation.IsValidMetricName(series) {
 				badNames[series] = true
 				continue
 			}
@@ -94,7 +94,7 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 				continue // prometheus-adapter too serves one series name per metric
 			}
 			ls.Range(func(l labels.Label) {
-				if l.Name == labels.MetricName {
+				if l.Name == model.MetricNameLabel {
 					return
 				}
 				if source.ValidateLabelName(l.Name) != nil {

@@ -1,30 +1,27 @@
-// Package promtest runs a real Prometheus server (the `prometheus` binary from
-// PATH, e.g. Debian's package) for tests: backfilled with series through
-// `promtool tsdb create-blocks-from openmetrics`, listening on 127.0.0.1, and
-// able to stop and start again on the same data directory and port, to test
-// what a client does while Prometheus is down.
+// Package promtest runs a real Prometheus server for tests (the harness's
+// promserver: the `prometheus` binary from PATH, or the pinned build in
+// .cache/bin), backfilled with series through `promtool tsdb
+// create-blocks-from openmetrics`, listening on 127.0.0.1, and able to stop
+// and start again on the same data directory and port, to test what a client
+// does while Prometheus is down.
 package promtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/trace"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // Options configure a test Prometheus.
@@ -58,45 +55,25 @@ type Series struct {
 
 // Server is a running (or stopped) Prometheus.
 type Server struct {
-	t    testing.TB
-	opts Options
-	// Addr is host:port of the HTTP API; it stays the same across restarts.
-	Addr string
-	// URL is http://Addr.
-	URL string
-	// DataDir is the TSDB directory.
-	DataDir string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
-	logBuf *bytes.Buffer
+	*promserver.Server
+	t testing.TB
 }
 
-// Binaries returns the paths of prometheus and promtool, or skips the test
-// when either is missing from PATH.
+// Binaries returns the paths of prometheus and promtool (PATH first, then
+// .cache/bin); when either is missing the test fails in CI and is skipped
+// elsewhere, with a message saying how to get it.
 func Binaries(t testing.TB) (prometheus, promtool string) {
 	t.Helper()
-	var err error
-	if prometheus, err = exec.LookPath("prometheus"); err != nil {
-		t.Skip("prometheus binary not on PATH (install Debian's prometheus package): ", err)
-	}
-	if promtool, err = exec.LookPath("promtool"); err != nil {
-		t.Skip("promtool binary not on PATH (install Debian's prometheus package): ", err)
-	}
-	return prometheus, promtool
+	return needs.Program(t, "prometheus"), needs.Program(t, "promtool")
 }
 
 // StartPrometheus backfills opts.Series, starts Prometheus on a free loopback
 // port and waits until it is ready. It is stopped when the test ends.
 func StartPrometheus(t testing.TB, opts Options) *Server {
 	t.Helper()
-	_, promtool := Binaries(t)
+	prom, promtool := Binaries(t)
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
-	}
-	if opts.Retention == 0 {
-		opts.Retention = 3650 * 24 * time.Hour
 	}
 	if opts.Config == "" {
 		opts.Config = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
@@ -106,120 +83,26 @@ func StartPrometheus(t testing.TB, opts Options) *Server {
 			t.Fatalf("backfill: %v", err)
 		}
 	}
-	s := &Server{t: t, opts: opts, DataDir: opts.DataDir, Addr: freeAddr(t)}
-	s.URL = "http://" + s.Addr
-	s.Start()
+	srv, err := promserver.New(promserver.Options{
+		Bin: prom, Dir: t.TempDir(), DataDir: opts.DataDir, Config: opts.Config,
+		Retention: opts.Retention, LookbackDelta: opts.LookbackDelta, Args: opts.Args,
+	})
+	if err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
+	s := &Server{Server: srv, t: t}
 	t.Cleanup(s.Stop)
+	s.Start()
 	return s
 }
 
 // Start starts the stopped server again with the same data and address, and
-// waits until it is ready.
+// waits until it is ready; it fails the test if it cannot.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		s.t.Fatal("promtest: Start on a running server")
+	if err := s.Server.Start(context.Background()); err != nil {
+		s.t.Fatalf("promtest: %v", err)
 	}
-	prom, _ := Binaries(s.t)
-	cfg := filepath.Join(s.DataDir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(s.opts.Config), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	args := []string{
-		"--config.file=" + cfg,
-		"--storage.tsdb.path=" + s.DataDir,
-		"--storage.tsdb.retention.time=" + fmt.Sprintf("%dd", int(s.opts.Retention.Hours()/24)),
-		"--web.listen-address=" + s.Addr,
-		"--log.level=warn",
-	}
-	if s.opts.LookbackDelta > 0 {
-		args = append(args, "--query.lookback-delta="+s.opts.LookbackDelta.String())
-	}
-	args = append(args, s.opts.Args...)
-	cmd := exec.Command(prom, args...)
-	s.logBuf = &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = s.logBuf, s.logBuf
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("promtest: start prometheus: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		select {
-		case <-done:
-			s.cmd = nil
-			s.t.Fatalf("promtest: prometheus exited during start-up:\n%s", s.logBuf)
-		default:
-		}
-		resp, err := http.Get(s.URL + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.stopLocked()
-			s.t.Fatalf("promtest: prometheus not ready after 90s:\n%s", s.logBuf)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// Stop stops the server (SIGTERM, then SIGKILL after 30s) and waits for it to
-// exit. Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Server) stopLocked() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-}
-
-// Running reports whether the server process is running.
-func (s *Server) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
-}
-
-// Log returns what the current or last process wrote.
-func (s *Server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.logBuf == nil {
-		return ""
-	}
-	return s.logBuf.String()
-}
-
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // Backfill writes series as OpenMetrics and turns them into TSDB blocks in
@@ -234,11 +117,7 @@ func Backfill(ctx context.Context, promtool, dataDir string, series []Series) er
 	if err := WriteOpenMetrics(file, series); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", file, dataDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics: %w\n%s", err, out)
-	}
-	return nil
+	return promserver.Backfill(ctx, promtool, file, dataDir)
 }
 
 // WriteOpenMetrics writes series as an OpenMetrics text file (gauges, timestamps in seconds).
@@ -292,25 +171,9 @@ func formatLabels(l map[string]string) string {
 }
 
 // TracesDir returns <project root>/testdata/traces, the real load traces.
-// The project root is the nearest directory above the working directory
-// holding go.mod.
 func TracesDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("traces: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	return filepath.Join(dir, "testdata", "traces")
+	return filepath.Join(needs.Root(t), "testdata", "traces")
 }
 
 // LoadTrace reads the trace CSV name from TracesDir (package trace), in

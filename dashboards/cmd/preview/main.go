@@ -15,10 +15,15 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/dashboards/preview"
+	"github.com/foresight-dev/foresight/internal/testharness/project"
 )
 
 func main() {
-	root := projectRoot()
+	// Defaults relative to the project root; outside the project, to the working directory.
+	root, err := project.Root()
+	if err != nil {
+		root = "."
+	}
 	out := flag.String("out", filepath.Join(root, ".cache", "dashboards-preview"), "directory for the PNGs")
 	trace := flag.String("trace", filepath.Join(root, "testdata", "traces", "crane-input1.csv"), "load trace CSV (ts,value)")
 	days := flag.Int("days", 3, "days of load to play (the last day is drawn; earlier days feed forecasts and long windows)")
@@ -55,23 +60,4 @@ func run(logger *slog.Logger, out, trace string, days int, window, step time.Dur
 	}
 	logger.Info("done", "recorded_samples", rep.Samples, "elapsed", time.Since(begin).Round(time.Millisecond))
 	return nil
-}
-
-// projectRoot is the nearest directory at or above the working directory holding
-// go.mod, or the working directory itself.
-func projectRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for dir := wd; ; {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return wd
-		}
-		dir = parent
-	}
 }

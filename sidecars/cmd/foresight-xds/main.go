@@ -4,6 +4,7 @@
 //	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
 //	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
+//	foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url URL]
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
 //	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
 //	foresight-xds version
@@ -30,7 +31,9 @@ const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
                       [--metrics-address :18001] [--prometheus-url URL] [--experiment-state FILE]
                       [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
+                      [--state-dir DIR] [--admin-address ADDR --admin-token-file FILE]
   foresight-xds check FILE... (policy and experiment files)
+  foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
                           [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE] [--out FILE]
@@ -51,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stderr)
 	case "check":
 		err = checkCmd(args[1:], stdout)
+	case "canary":
+		err = canaryCmd(context.Background(), args[1:], stdout)
 	case "bootstrap":
 		err = bootstrapCmd(args[1:], stdout)
 	case "version", "--version", "-version":

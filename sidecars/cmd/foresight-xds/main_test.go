@@ -189,7 +189,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func startServe(t *testing.T, policyFile string, reloadInterval time.Duration) serveFlags {
 	t.Helper()
 	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: reloadInterval,
-		experimentState: filepath.Join(t.TempDir(), "state.json")}
+		experimentState: filepath.Join(t.TempDir(), "state.json"), stateDir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil))) }()

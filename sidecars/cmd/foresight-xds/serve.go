@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -26,9 +27,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/promquery"
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
 
@@ -37,6 +40,7 @@ type serveFlags struct {
 	policy, experiments, experimentState string
 	kubeconfig, xdsAddress, metricsAddr  string
 	prometheusURL                        string
+	stateDir, adminAddr, adminTokenFile  string
 	reloadInterval                       time.Duration
 	logLevel                             string
 	limits                               xds.Limits
@@ -52,7 +56,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
-	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards")
+	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards and canary analysis")
+	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
+	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
+	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the bearer token the admin API requires")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
@@ -64,6 +71,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if f.policy == "" || fs.NArg() != 0 {
 		return usageError{"serve: --policy FILE is required and takes no arguments"}
+	}
+	if (f.adminAddr == "") != (f.adminTokenFile == "") {
+		return usageError{"serve: --admin-address and --admin-token-file go together"}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -107,12 +117,28 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 	}
 
+	prom, err := promQuerier(f.prometheusURL)
+	if err != nil {
+		return err
+	}
 	if f.experiments != "" {
-		runner, err := newRunner(f, p, rec, reg, log)
+		runner, err := newRunner(f, p, rec, prom, reg, log)
 		if err != nil {
 			return err
 		}
 		go func() { _ = runner.Run(ctx) }()
+	}
+	canaries, err := newCanaries(ctx, f, rec, prom, reg, log)
+	if err != nil {
+		return err
+	}
+	go func() { _ = canaries.Run(ctx) }()
+	if f.adminAddr != "" {
+		adminSrv, err := serveAdmin(f, canaries, log)
+		if err != nil {
+			return err
+		}
+		defer adminSrv.Close()
 	}
 
 	lis, err := net.Listen("tcp", f.xdsAddress)
@@ -129,7 +155,63 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	return srv.Serve(ctx, lis)
 }
 
-func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
+// promQuerier is a Prometheus client for url, or nil when url is empty.
+func promQuerier(url string) (promquery.Querier, error) {
+	if url == "" {
+		return nil, nil
+	}
+	c, err := promapi.NewClient(promapi.Config{Address: url})
+	if err != nil {
+		return nil, fmt.Errorf("--prometheus-url: %w", err)
+	}
+	return promv1.NewAPI(c), nil
+}
+
+// newCanaries returns the canary controller, its persisted rollouts already served.
+func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	c, err := canary.New(canary.Options{
+		Prometheus: prom, StatePath: filepath.Join(f.stateDir, "canaries.json"), Policy: rec.Policy,
+		Logger: log, Registerer: reg,
+		Apply: func(ctx context.Context, o canary.Overlay) error { return rec.SetLayer(ctx, "canary", o) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p := rec.Policy(); prom == nil && p != nil && slices.ContainsFunc(p.Spec.Canaries, func(c policy.Canary) bool { return len(c.Analysis.Metrics) > 0 }) {
+		log.Warn("no --prometheus-url: canary analysis metrics cannot be measured, so every rollout with metrics fails its measurements and rolls back")
+	}
+	if err := c.Restore(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// serveAdmin serves the canary admin API on its own listener; every request needs the
+// bearer token of --admin-token-file.
+func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Server, error) {
+	token, err := canary.ReadToken(f.adminTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", f.adminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", f.adminAddr, err)
+	}
+	s := &http.Server{Handler: http.MaxBytesHandler(c.AdminHandler(token), 4<<10), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	go func() {
+		if err := s.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin server", "error", err)
+		}
+	}()
+	log.Info("canary admin API listening", "address", lis.Addr().String())
+	return s, nil
+}
+
+func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
 	exps, err := experiment.Load(f.experiments)
 	if err != nil {
 		return nil, err
@@ -137,22 +219,15 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, reg promethe
 	if err := experiment.ValidateAgainst(exps, p); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.experiments, err)
 	}
-	opts := experiment.Options{
+	return experiment.NewRunner(exps, experiment.Options{
 		StatePath:  f.experimentState,
+		Prometheus: prom,
 		Logger:     log,
 		Registerer: reg,
 		Apply: func(ctx context.Context, o experiment.Overlay) error {
 			return rec.SetOverlay(ctx, o)
 		},
-	}
-	if f.prometheusURL != "" {
-		c, err := promapi.NewClient(promapi.Config{Address: f.prometheusURL})
-		if err != nil {
-			return nil, fmt.Errorf("--prometheus-url: %w", err)
-		}
-		opts.Prometheus = promv1.NewAPI(c)
-	}
-	return experiment.NewRunner(exps, opts)
+	})
 }
 
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -171,7 +246,8 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 
 // serveMetrics serves /metrics, /healthz and /readyz, read-only (GET and HEAD; other methods
 // get 405) and unauthenticated, and nothing else: no profiling, no control actions. Policy
-// reloads come from the file (or SIGHUP), experiments from their file.
+// reloads come from the file (or SIGHUP), experiments from their file, canary actions from
+// the separate, authenticated admin listener (--admin-address).
 func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

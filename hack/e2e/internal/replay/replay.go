@@ -1,27 +1,21 @@
 // Package replay turns a recorded load trace into Prometheus data: it reads a
 // trace (CSV ts,value), writes it as a request counter per target series in
-// OpenMetrics, backfills a TSDB with promtool, and runs a real Prometheus on
-// that TSDB. Time acceleration is the adapter's business (its data clock runs
+// OpenMetrics, to be backfilled into a real Prometheus (the harness's
+// promserver) with promtool. Time acceleration is the adapter's business (its data clock runs
 // faster than the wall clock); Prometheus only holds the samples, at their
 // recorded times plus a fixed shift.
 package replay
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/trace"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
 )
 
 // Sample is one trace point.
@@ -79,9 +73,8 @@ func (tr *Trace) At(t time.Time) (float64, bool) {
 }
 
 // Mean returns the mean load of the n steps ending with the one that contains
-// t: what rate() over a window of n steps gives on the replayed counter
-// (Prometheus 2.x range selectors include both ends, so [2m] at a 1m step
-// spans the increase of the last two steps). False if any step is a gap.
+// t: what rate() gives on the replayed counter over a window that spans n
+// steps of increase (RateSteps). False if any step is a gap.
 func (tr *Trace) Mean(t time.Time, n int) (float64, bool) {
 	var sum float64
 	for k := range n {
@@ -92,6 +85,19 @@ func (tr *Trace) Mean(t time.Time, n int) (float64, bool) {
 		sum += v
 	}
 	return sum / float64(n), true
+}
+
+// RateSteps returns how many steps of increase rate() over window sees on a
+// counter sampled every step, in Prometheus of major version promMajor:
+// Prometheus 2 range selectors include both ends ([2m] at a 1m step holds
+// three samples, two steps), Prometheus 3 ones exclude the start (two
+// samples, one step, extrapolated to the window).
+func RateSteps(window, step time.Duration, promMajor int) int {
+	n := int(window / step)
+	if promMajor >= 3 {
+		n--
+	}
+	return max(1, n)
 }
 
 // Series are the labels of one counter series that replays the trace.
@@ -131,76 +137,10 @@ func WriteOpenMetrics(w io.Writer, name, help string, samples []Sample, step tim
 	return nil
 }
 
-// Backfill creates TSDB blocks in tsdbDir from the OpenMetrics file with promtool.
-func Backfill(ctx context.Context, promtool, openMetricsFile, tsdbDir string) error {
-	if err := os.MkdirAll(tsdbDir, 0o700); err != nil {
-		return fmt.Errorf("backfill: %w", err)
-	}
-	out, err := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", openMetricsFile, tsdbDir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("backfill with %s: %w: %s", promtool, err, out)
-	}
-	return nil
-}
-
-// Prometheus is a Prometheus server on 127.0.0.1 that serves a TSDB and
-// scrapes nothing.
-type Prometheus struct {
-	// URL is the server's base URL.
-	URL string
-
-	bin, dir, logDir string
-	port             int
-	proc             *procs.Proc
-}
-
-// NewPrometheus prepares (does not start) a Prometheus on a free port that
-// serves the TSDB in dir/data.
-func NewPrometheus(bin, dir, logDir string) (*Prometheus, error) {
-	port, err := procs.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("prometheus config: %w", err)
-	}
-	return &Prometheus{URL: fmt.Sprintf("http://127.0.0.1:%d", port), bin: bin, dir: dir, logDir: logDir, port: port}, nil
-}
-
-// DataDir is the TSDB folder to backfill before Start.
-func (p *Prometheus) DataDir() string { return filepath.Join(p.dir, "data") }
-
-// Start starts Prometheus and waits until it is ready.
-func (p *Prometheus) Start(ctx context.Context) error {
-	if p.proc != nil {
-		if exited, _ := p.proc.Exited(); !exited {
-			return errors.New("prometheus: already running")
-		}
-	}
-	proc, err := procs.Start("prometheus", p.logDir, p.bin,
-		"--config.file="+filepath.Join(p.dir, "prometheus.yml"),
-		"--storage.tsdb.path="+p.DataDir(),
-		// The replayed data is years old: keep it, and never compact the
-		// backfilled 2h blocks (compaction only costs CPU here).
-		"--storage.tsdb.retention.time=3650d",
-		"--storage.tsdb.min-block-duration=2h",
-		"--storage.tsdb.max-block-duration=2h",
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", p.port),
-		"--log.level=warn",
-	)
-	if err != nil {
-		return err
-	}
-	p.proc = proc
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	return proc.WaitHTTP(wctx, p.URL+"/-/ready", nil)
-}
-
-// Stop stops Prometheus (SIGTERM, then SIGKILL).
-func (p *Prometheus) Stop() {
-	if p.proc != nil {
-		p.proc.Stop(15 * time.Second)
-	}
+// PrometheusArgs are the extra Prometheus flags of a replay: the replayed
+// data is years old, so keep it, and never compact the backfilled 2h blocks
+// (compaction only costs CPU here).
+var PrometheusArgs = []string{
+	"--storage.tsdb.min-block-duration=2h",
+	"--storage.tsdb.max-block-duration=2h",
 }

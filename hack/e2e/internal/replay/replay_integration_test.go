@@ -10,27 +10,22 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // TestBackfilledCounterGivesBackTheTrace backfills a real Prometheus with an
 // hour of a real trace and checks that rate() over the counter returns the
-// mean of the trace's last two steps (the [2m] window) at each step, for both series.
+// mean of the trace's last steps in the [2m] window (RateSteps: two in
+// Prometheus 2, one in Prometheus 3) at each step, for both series.
 func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not on PATH (apt-get install prometheus)")
-	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not on PATH (apt-get install prometheus)")
-	}
-	// The repository root is four levels above this package (hack/e2e/internal/replay).
-	tr, err := LoadTrace(filepath.Join("..", "..", "..", "..", "testdata", "traces", "crane-input2.csv"))
+	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
+	tr, err := LoadTrace(filepath.Join(needs.Root(t), "testdata", "traces", "crane-input2.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,19 +50,24 @@ func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPrometheus(promBin, dir, dir)
+	p, err := promserver.New(promserver.Options{Bin: promBin, Dir: dir, Args: PrometheusArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := Backfill(ctx, promtool, om, p.DataDir()); err != nil {
+	if err := promserver.Backfill(ctx, promtool, om, p.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer p.Stop()
+	major, err := p.MajorVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := RateSteps(2*time.Minute, tr.Step, major)
 
 	start, end := from.Add(5*time.Minute), from.Add(55*time.Minute)
 	q := url.Values{
@@ -106,7 +106,7 @@ func TestBackfilledCounterGivesBackTheTrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, ok := tr.Mean(ts, 2)
+			want, ok := tr.Mean(ts, steps)
 			if !ok {
 				t.Fatalf("no trace value at %v", ts)
 			}

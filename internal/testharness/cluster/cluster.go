@@ -1,8 +1,8 @@
 // Package cluster runs a Kubernetes control plane on loopback without
 // containers: etcd, kube-apiserver with the aggregator's front-proxy
-// (requestheader) certificates, and kube-controller-manager with the HPA
-// controller on a short sync period. There is no kubelet and no scheduler:
-// pods stay Pending, which External AverageValue HPAs do not need.
+// (requestheader) certificates, and optionally kube-controller-manager with
+// the HPA controller on a short sync period. There is no kubelet and no
+// scheduler: pods stay Pending, which External AverageValue HPAs do not need.
 package cluster
 
 import (
@@ -25,8 +25,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/foresight-dev/foresight/hack/e2e/internal/pki"
-	"github.com/foresight-dev/foresight/hack/e2e/internal/procs"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
 
 // Options configure a control plane.
@@ -35,6 +35,10 @@ type Options struct {
 	BinDir string
 	// Dir is the working directory: certificates, kubeconfigs, etcd data, logs.
 	Dir string
+	// ControllerManager starts kube-controller-manager with the HPA,
+	// Deployment, ReplicaSet and ServiceAccount controllers; without it the
+	// cluster is etcd and kube-apiserver only (authentication and authorization).
+	ControllerManager bool
 	// HPASyncPeriod is the HPA controller's sync period.
 	HPASyncPeriod time.Duration
 }
@@ -57,13 +61,15 @@ type Cluster struct {
 	AdminConfig *rest.Config
 	// CAFile is the cluster CA, which signs the apiserver's serving certificate.
 	CAFile string
+	// CA is the cluster CA: the apiserver trusts the client certificates it signs.
+	CA *pki.CA
 
 	procs []*procs.Proc
 }
 
-// Start starts etcd, kube-apiserver and kube-controller-manager and waits
-// until the apiserver is ready and the HPA controller runs. On error the
-// processes already started are stopped.
+// Start starts etcd, kube-apiserver and, with o.ControllerManager,
+// kube-controller-manager, and waits until the apiserver is ready and the HPA
+// controller runs. On error the processes already started are stopped.
 func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	c := &Cluster{Dir: o.Dir, LogDir: filepath.Join(o.Dir, "logs"), BinDir: o.BinDir}
 	defer func() {
@@ -80,7 +86,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.CAFile = p.caFile
+	c.CAFile, c.CA = p.caFile, p.ca
 
 	etcdURL, err := c.startEtcd(ctx, filepath.Join(o.Dir, "etcd"))
 	if err != nil {
@@ -89,8 +95,10 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := c.startAPIServer(ctx, p, etcdURL); err != nil {
 		return nil, err
 	}
-	if err := c.startControllerManager(ctx, p, o.HPASyncPeriod); err != nil {
-		return nil, err
+	if o.ControllerManager {
+		if err := c.startControllerManager(ctx, p, o.HPASyncPeriod); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -108,7 +116,7 @@ func (c *Cluster) Bin(name string) string { return filepath.Join(c.BinDir, name)
 
 // files are the PKI files of the control plane.
 type files struct {
-	caFile, caKeyFile           string
+	caFile                      string
 	apiserverCert, apiserverKey string
 	frontProxyCA                string
 	proxyClientCert, proxyKey   string
@@ -297,7 +305,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, f *files, hpaSync 
 			return nil
 		}
 		if exited, perr := p.Exited(); exited {
-			return fmt.Errorf("kube-controller-manager exited (%v); log %s:\n%s", perr, p.LogFile, p.Tail(3000))
+			return fmt.Errorf("kube-controller-manager exited (%w); log %s:\n%s", perr, p.LogFile, p.Tail(3000))
 		}
 		if !apierrors.IsNotFound(err) && wctx.Err() == nil {
 			return fmt.Errorf("wait for the HPA controller: %w", err)

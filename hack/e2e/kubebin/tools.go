@@ -2,7 +2,7 @@
 
 // Package e2e pins, through blank imports, the main packages whose binaries build.sh builds:
 // etcd, kube-apiserver, kube-controller-manager and kubectl.
-package e2e
+package kubebin
 
 import (
 	_ "go.etcd.io/etcd/server/v3"

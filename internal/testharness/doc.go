@@ -1,0 +1,14 @@
+// Package testharness is the one harness that the project's integration tests,
+// the e2e test (hack/e2e) and the benchmark command (hack/bench-adapter) share
+// to run real programs on loopback:
+//
+//   - procs: child processes that log to a file, die with the harness, and are
+//     stopped with their whole process group;
+//   - pki: throwaway certificate authorities and certificates;
+//   - cluster: etcd, kube-apiserver and (optionally) kube-controller-manager;
+//   - promserver: a real Prometheus server, optionally backfilled with promtool;
+//   - project: the project root and the lookup of the programs the tests run
+//     (PATH first, then .cache/bin);
+//   - needs: what a test does when a program it needs is missing (a failure
+//     in CI, a skip that names the fix elsewhere).
+package testharness

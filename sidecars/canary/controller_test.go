@@ -1,0 +1,301 @@
+package canary_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foresight-dev/foresight/sidecars/canary"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/promquery"
+)
+
+// canaryDoc is a policy whose route web-split is rolled from web-v1 to web-v2 in steps
+// 10, 50 and 100 (1 minute each), measured every 30 s by the metrics given (YAML list items
+// under analysis.metrics, indented by ten spaces; none: no analysis).
+func canaryDoc(metrics string) string {
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: p}
+spec:
+  services:
+    - name: web
+      port: 8080
+      endpoints: [{address: 10.0.0.1}]
+      routes:
+        - name: web-split
+          backends: [{service: web-v1}]
+    - {name: web-v1, port: 8080, endpoints: [{address: 10.0.0.2}]}
+    - {name: web-v2, port: 8080, endpoints: [{address: 10.0.0.3}]}
+  canaries:
+    - name: web-rollout
+      route: web-split
+      stable: web-v1
+      canary: web-v2
+      steps:
+        - {weight: 10, pause: 1m}
+        - {weight: 50, pause: 1m}
+        - {weight: 100, pause: 1m}
+      analysis:
+        interval: 30s
+        failureLimit: 1
+        consecutiveSuccessLimit: 2
+`
+	if metrics != "" {
+		doc += "        metrics:\n" + metrics
+	}
+	return doc
+}
+
+// rig is a controller on a policy with a record of every weight it served.
+type rig struct {
+	t      *testing.T
+	p      *policy.Policy
+	clock  *promquery.ManualClock
+	reg    *prometheus.Registry
+	c      *canary.Controller
+	mu     sync.Mutex
+	served []uint32 // the canary's weight in every configuration served
+}
+
+func newRig(t *testing.T, doc string, start time.Time, statePath string, prom canary.Options) *rig {
+	t.Helper()
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, p: p, clock: promquery.NewManualClock(start), reg: prometheus.NewRegistry()}
+	opts := prom
+	opts.Clock, opts.StatePath, opts.Registerer = r.clock, statePath, r.reg
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Policy = func() *policy.Policy { return r.p }
+	opts.Apply = func(_ context.Context, o canary.Overlay) error {
+		q, err := o(r.p)
+		if err != nil {
+			return err
+		}
+		w := uint32(0)
+		for _, b := range q.Route("web-split").Backends {
+			if b.Service == "web-v2" {
+				w = b.Weight
+			}
+		}
+		r.mu.Lock()
+		r.served = append(r.served, w)
+		r.mu.Unlock()
+		return nil
+	}
+	if r.c, err = canary.New(opts); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// step advances the clock by d and runs one step.
+func (r *rig) step(d time.Duration) *canary.State {
+	r.t.Helper()
+	r.clock.Add(d)
+	if _, err := r.c.Step(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	return r.c.State("web-rollout")
+}
+
+func (r *rig) weights() []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint32(nil), r.served...)
+}
+
+// metric is the value of the series of family name with the given label pairs.
+func (r *rig) metric(name string, labels ...string) float64 {
+	r.t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue series
+				}
+			}
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	r.t.Fatalf("no series %s%v", name, labels)
+	return 0
+}
+
+func equal(a, b []uint32) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// Without analysis metrics a rollout advances on its pauses alone; manual actions pause,
+// resume and abort it, and an ended rollout refuses further actions.
+func TestManualControl(t *testing.T) {
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	r := newRig(t, canaryDoc(""), start, statePath, canary.Options{})
+	ctx := context.Background()
+	if st := r.step(0); st.Weight != 10 || st.Phase != canary.PhaseProgressing {
+		t.Fatalf("start: %+v", st)
+	}
+	if st := r.step(time.Minute); st.Weight != 50 || st.Step != 1 {
+		t.Fatalf("after the first pause: %+v", st)
+	}
+	if err := r.c.Pause(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.step(5 * time.Minute); st.Weight != 50 || st.Phase != canary.PhasePaused {
+		t.Fatalf("paused rollout moved: %+v", st)
+	}
+	if err := r.c.Resume(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.step(30 * time.Second); st.Weight != 50 {
+		t.Fatalf("resume must restart the step's pause: %+v", st)
+	}
+	if err := r.c.Abort(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	st := r.c.State("web-rollout")
+	if st.Phase != canary.PhaseAborted || st.Weight != 0 || st.Stable != "web-v1" {
+		t.Fatalf("aborted: %+v", st)
+	}
+	if w := r.weights(); !equal(w, []uint32{10, 50, 0}) {
+		t.Errorf("served weights %v, want [10 50 0]", w)
+	}
+	if err := r.c.Promote(ctx, "web-rollout"); !errors.Is(err, canary.ErrEnded) {
+		t.Errorf("promote after abort: %v", err)
+	}
+	if err := r.c.Pause(ctx, "nope"); !errors.Is(err, canary.ErrUnknown) {
+		t.Errorf("pause of an unknown canary: %v", err)
+	}
+	if st := r.step(10 * time.Minute); st.Phase != canary.PhaseAborted || st.Weight != 0 {
+		t.Errorf("an aborted rollout restarted: %+v", st)
+	}
+	// The abort survives a restart.
+	r2 := newRig(t, canaryDoc(""), r.clock.Now(), statePath, canary.Options{})
+	if st := r2.step(time.Minute); st.Phase != canary.PhaseAborted || st.Weight != 0 {
+		t.Errorf("abort forgotten after a restart: %+v", st)
+	}
+	if got := r.metric("foresight_canary_weight"); got != 0 {
+		t.Errorf("foresight_canary_weight = %v", got)
+	}
+	if got := r.metric("foresight_canary_outcomes_total", "outcome", "aborted"); got != 1 {
+		t.Errorf("aborted outcomes = %v", got)
+	}
+}
+
+// Promote sends everything to the canary at once.
+func TestManualPromote(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	if err := r.c.Promote(context.Background(), "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.c.State("web-rollout"); st.Phase != canary.PhasePromoted || st.Weight != 100 || st.Stable != "web-v2" {
+		t.Fatalf("promoted: %+v", st)
+	}
+	if w := r.weights(); !equal(w, []uint32{10, 100}) {
+		t.Errorf("served weights %v", w)
+	}
+}
+
+// The admin API refuses every request without the right bearer token and performs actions
+// with it.
+func TestAdminHandler(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	srv := httptest.NewServer(r.c.AdminHandler([]byte("s3cret-token")))
+	defer srv.Close()
+	do := func(method, path, auth string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer s3cret", "Bearer s3cret-token2", "Basic s3cret-token", "s3cret-token"} {
+		for _, req := range [][2]string{{"GET", "/canaries"}, {"POST", "/canaries/web-rollout/abort"}, {"POST", "/canaries/web-rollout/promote"}} {
+			if code, _ := do(req[0], req[1], auth); code != http.StatusUnauthorized {
+				t.Errorf("%s %s with %q: %d, want 401", req[0], req[1], auth, code)
+			}
+		}
+	}
+	if st := r.c.State("web-rollout"); st.Phase != canary.PhaseProgressing || st.Weight != 10 {
+		t.Fatalf("refused requests changed the rollout: %+v", st)
+	}
+	const tok = "Bearer s3cret-token"
+	if code, body := do("GET", "/canaries", tok); code != 200 || !strings.Contains(body, `"phase": "progressing"`) {
+		t.Errorf("GET /canaries: %d %s", code, body)
+	}
+	if code, body := do("POST", "/canaries/web-rollout/pause", tok); code != 200 || !strings.Contains(body, `"phase": "paused"`) {
+		t.Errorf("pause: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/canaries/web-rollout/explode", tok); code != 404 {
+		t.Errorf("unknown action: %d", code)
+	}
+	if code, _ := do("POST", "/canaries/nope/abort", tok); code != 404 {
+		t.Errorf("unknown canary: %d", code)
+	}
+	if code, body := do("POST", "/canaries/web-rollout/abort", tok); code != 200 || !strings.Contains(body, `"weight": 0`) {
+		t.Errorf("abort: %d %s", code, body)
+	}
+	if code, _ := do("POST", "/canaries/web-rollout/resume", tok); code != http.StatusConflict {
+		t.Errorf("resume after abort: %d, want 409", code)
+	}
+	if code, _ := do("GET", "/canaries/web-rollout/abort", tok); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET of an action: %d, want 405", code)
+	}
+}
+
+// A reload that changes the steps of a running rollout keeps it within the new steps.
+func TestStepsChangedByReload(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	r.step(time.Minute)
+	if st := r.step(time.Minute); st.Step != 2 || st.Weight != 100 {
+		t.Fatalf("before the reload: %+v", st)
+	}
+	p, err := policy.Parse([]byte(strings.Replace(canaryDoc(""), "        - {weight: 100, pause: 1m}\n", "", 1)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	if st := r.step(time.Second); st.Step != 1 || st.Weight != 50 || st.Phase != canary.PhaseProgressing {
+		t.Fatalf("after the reload: %+v", st)
+	}
+	if st := r.step(time.Minute); st.Phase != canary.PhasePromoted {
+		t.Fatalf("not promoted: %+v", st)
+	}
+}

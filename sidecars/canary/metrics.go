@@ -1,0 +1,80 @@
+package canary
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// metrics are the foresight_canary_* series.
+type metrics struct {
+	step          *prometheus.GaugeVec
+	weight        *prometheus.GaugeVec
+	phase         *prometheus.GaugeVec
+	failures      *prometheus.GaugeVec
+	stepDeadline  *prometheus.GaugeVec
+	value         *prometheus.GaugeVec
+	analyses      *prometheus.CounterVec
+	metricResults *prometheus.CounterVec
+	outcomes      *prometheus.CounterVec
+}
+
+func newMetrics() metrics {
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
+	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	return metrics{
+		step:          g("foresight_canary_step", "Index of the rollout's current step (the number of steps once promoted).", "canary"),
+		weight:        g("foresight_canary_weight", "Percent of the route's traffic the canary backend gets.", "canary"),
+		phase:         g("foresight_canary_phase", "1 for the rollout's current phase (progressing, paused, promoted, failed, aborted).", "canary", "phase"),
+		failures:      g("foresight_canary_failures", "Failed analysis measurements of the rollout so far.", "canary"),
+		stepDeadline:  g("foresight_canary_step_deadline_timestamp_seconds", "When the current step's pause ends (Unix seconds); 0 once the rollout ended.", "canary"),
+		value:         g("foresight_canary_metric_value", "Last value of an analysis metric (the sample furthest outside its thresholds).", "canary", "metric"),
+		analyses:      cv("foresight_canary_analyses_total", "Analysis measurements by result (successful, failed, inconclusive).", "canary", "result"),
+		metricResults: cv("foresight_canary_metric_results_total", "Analysis metric evaluations by result, dry-run metrics included.", "canary", "metric", "result"),
+		outcomes:      cv("foresight_canary_outcomes_total", "Rollouts ended, by outcome (promoted, failed, aborted).", "canary", "outcome"),
+	}
+}
+
+func (m metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.step, m.weight, m.phase, m.failures, m.stepDeadline, m.value, m.analyses, m.metricResults, m.outcomes} {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("canary: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// updateMetrics sets the gauges from the states of p's canaries; called with c.mu held.
+func (c *Controller) updateMetrics(p *policy.Policy) {
+	for i := range p.Spec.Canaries {
+		can := &p.Spec.Canaries[i]
+		st := c.states[can.Name]
+		if st == nil || st.Key != Key(can) {
+			continue
+		}
+		c.m.step.WithLabelValues(can.Name).Set(float64(st.Step))
+		c.m.weight.WithLabelValues(can.Name).Set(float64(st.Weight))
+		c.m.failures.WithLabelValues(can.Name).Set(float64(st.Failures))
+		for _, ph := range allPhases {
+			v := 0.0
+			if ph == st.Phase {
+				v = 1
+			}
+			c.m.phase.WithLabelValues(can.Name, ph).Set(v)
+		}
+		deadline := 0.0
+		if !st.Terminal() {
+			deadline = float64(st.StepStarted.Add(can.Steps[st.Step].Pause.D()).Unix())
+		}
+		c.m.stepDeadline.WithLabelValues(can.Name).Set(deadline)
+		for _, o := range []string{PhasePromoted, PhaseFailed, PhaseAborted} {
+			c.m.outcomes.WithLabelValues(can.Name, o)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// DefaultAnalysisInterval is how often a canary's analysis runs when its interval is not set.
+const DefaultAnalysisInterval = time.Minute
+
+// Canary is a progressive rollout on one route: traffic moves from the stable backend to the
+// canary backend in steps, each held for a while, as long as the analysis metrics stay within
+// their thresholds. The canary controller (package canary) drives it; the policy only
+// declares it.
+type Canary struct {
+	// Name is a DNS label, unique among canaries; required.
+	Name string `yaml:"name"`
+	// Route names the route whose backend weights the canary changes; required. Every
+	// backend of the route must be Stable or Canary.
+	Route string `yaml:"route"`
+	// Stable is the service serving now; required, a service of the policy.
+	Stable string `yaml:"stable"`
+	// Canary is the new version; required, a service of the policy other than Stable.
+	Canary string `yaml:"canary"`
+	// Steps are the canary weights, strictly increasing, each held for its pause; at least one.
+	Steps []CanaryStep `yaml:"steps"`
+	// Analysis decides whether the rollout may go on.
+	Analysis CanaryAnalysis `yaml:"analysis,omitempty"`
+}
+
+// CanaryStep is one weight of a rollout and how long it is held.
+type CanaryStep struct {
+	// Weight is the canary's share in percent, 1..100; required.
+	Weight uint32 `yaml:"weight"`
+	// Pause is how long the weight is held before the next step; required, > 0.
+	Pause Duration `yaml:"pause"`
+}
+
+// CanaryAnalysis is what is measured while a canary runs.
+type CanaryAnalysis struct {
+	// Interval between measurements. Default DefaultAnalysisInterval.
+	Interval Duration `yaml:"interval,omitempty"`
+	// FailureLimit is how many failed measurements are tolerated; one more rolls back.
+	// Default 0 (the first failed measurement rolls back).
+	FailureLimit int `yaml:"failureLimit,omitempty"`
+	// ConsecutiveSuccessLimit is how many successful measurements in a row a step needs
+	// before it may advance (after its pause). Default 1.
+	ConsecutiveSuccessLimit int `yaml:"consecutiveSuccessLimit,omitempty"`
+	// Metrics are the PromQL measurements.
+	Metrics []AnalysisMetric `yaml:"metrics,omitempty"`
+}
+
+// AnalysisMetric is one PromQL measurement with its thresholds. Every sample the query
+// returns must lie within [Min, Max]; an empty result is inconclusive.
+type AnalysisMetric struct {
+	// Name is unique within the canary; required.
+	Name string `yaml:"name"`
+	// Query is a PromQL expression; required and must parse.
+	Query string `yaml:"query"`
+	// Min is the smallest acceptable value (optional).
+	Min *float64 `yaml:"min,omitempty"`
+	// Max is the largest acceptable value (optional; at least one of Min and Max).
+	Max *float64 `yaml:"max,omitempty"`
+	// DryRun measures and reports the metric without letting it decide anything.
+	DryRun bool `yaml:"dryRun,omitempty"`
+}
+
+// AnalysisInterval is the analysis interval or DefaultAnalysisInterval.
+func (c *Canary) AnalysisInterval() time.Duration {
+	if c.Analysis.Interval <= 0 {
+		return DefaultAnalysisInterval
+	}
+	return c.Analysis.Interval.D()
+}
+
+// SuccessesPerStep is ConsecutiveSuccessLimit, at least 1.
+func (c *Canary) SuccessesPerStep() int { return max(c.Analysis.ConsecutiveSuccessLimit, 1) }
+
+// Canary returns the named canary, or nil.
+func (p *Policy) Canary(name string) *Canary {
+	for i := range p.Spec.Canaries {
+		if p.Spec.Canaries[i].Name == name {
+			return &p.Spec.Canaries[i]
+		}
+	}
+	return nil
+}
+
+// WithCanaryWeight returns a clone of the policy whose route of c sends weight percent to
+// the canary and the rest to the stable backend; nothing else changes. The clone is
+// validated; the receiver is not changed.
+func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
+	if weight > 100 {
+		return nil, fmt.Errorf("canary %q: weight %d > 100", c.Name, weight)
+	}
+	out := p.Clone()
+	r := out.Route(c.Route)
+	if r == nil {
+		return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, c.Route, p.Metadata.Name)
+	}
+	r.Backends = []Backend{{Service: c.Stable, Weight: 100 - weight}, {Service: c.Canary, Weight: weight}}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("policy with canary %q at %d%%: %w", c.Name, weight, err)
+	}
+	return out, nil
+}
+
+var promqlParser = parser.NewParser(parser.Options{})
+
+// canaries checks spec.canaries.
+func (v *validator) canaries() {
+	names := map[string]string{}
+	routes := map[string]string{}
+	for i := range v.p.Spec.Canaries {
+		c := &v.p.Spec.Canaries[i]
+		path := fmt.Sprintf("spec.canaries[%d]", i)
+		switch {
+		case !dnsLabel.MatchString(c.Name):
+			v.errorf(path+".name", "must be a DNS label, not %q", c.Name)
+		case names[c.Name] != "":
+			v.errorf(path+".name", "duplicate canary %q (also %s)", c.Name, names[c.Name])
+		default:
+			names[c.Name] = path
+		}
+		for _, f := range []struct{ field, svc string }{{"stable", c.Stable}, {"canary", c.Canary}} {
+			field, svc := f.field, f.svc
+			if svc == "" {
+				v.errorf(path+"."+field, "required")
+			} else if v.service(svc) == nil {
+				v.errorf(path+"."+field, "unknown backend service %q", svc)
+			}
+		}
+		if c.Stable != "" && c.Stable == c.Canary {
+			v.errorf(path+".canary", "must differ from stable %q", c.Stable)
+		}
+		v.canaryRoute(c, path, routes)
+		if len(c.Steps) == 0 {
+			v.errorf(path+".steps", "at least one step required")
+		}
+		for j, s := range c.Steps {
+			sp := fmt.Sprintf("%s.steps[%d]", path, j)
+			if s.Weight < 1 || s.Weight > 100 {
+				v.errorf(sp+".weight", "must be 1..100, not %d", s.Weight)
+			} else if j > 0 && s.Weight <= c.Steps[j-1].Weight {
+				v.errorf(sp+".weight", "weights must step up: %d does not exceed the previous step's %d", s.Weight, c.Steps[j-1].Weight)
+			}
+			v.positive(s.Pause, sp+".pause")
+		}
+		v.analysis(&c.Analysis, path+".analysis")
+	}
+}
+
+// canaryRoute checks that the canary's route exists, forwards to backends, is driven by
+// no other canary, and sends only to the canary's stable and canary services.
+func (v *validator) canaryRoute(c *Canary, path string, routes map[string]string) {
+	if c.Route == "" {
+		v.errorf(path+".route", "required")
+		return
+	}
+	if other, dup := routes[c.Route]; dup {
+		v.errorf(path+".route", "route %q is already driven by %s", c.Route, other)
+		return
+	}
+	routes[c.Route] = path
+	r := v.p.Route(c.Route)
+	if r == nil {
+		v.errorf(path+".route", "unknown route %q", c.Route)
+		return
+	}
+	if len(r.Backends) == 0 {
+		v.errorf(path+".route", "route %q has no backends (redirect or direct response)", c.Route)
+		return
+	}
+	for _, b := range r.Backends {
+		if b.Service != c.Stable && b.Service != c.Canary {
+			v.errorf(path+".route", "route %q sends to %q, which is neither stable %q nor canary %q", c.Route, b.Service, c.Stable, c.Canary)
+		}
+	}
+}
+
+func (v *validator) analysis(a *CanaryAnalysis, path string) {
+	v.duration(a.Interval, path+".interval")
+	if a.FailureLimit < 0 {
+		v.errorf(path+".failureLimit", "must be >= 0")
+	}
+	if a.ConsecutiveSuccessLimit < 0 {
+		v.errorf(path+".consecutiveSuccessLimit", "must be >= 0")
+	}
+	names := map[string]bool{}
+	for i, m := range a.Metrics {
+		mp := fmt.Sprintf("%s.metrics[%d]", path, i)
+		if !dnsLabel.MatchString(m.Name) {
+			v.errorf(mp+".name", "must be a DNS label, not %q", m.Name)
+		} else if names[m.Name] {
+			v.errorf(mp+".name", "duplicate metric %q", m.Name)
+		}
+		names[m.Name] = true
+		if strings.TrimSpace(m.Query) == "" {
+			v.errorf(mp+".query", "required")
+		} else if expr, err := promqlParser.ParseExpr(m.Query); err != nil {
+			v.errorf(mp+".query", "does not parse: %v", err)
+		} else if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
+			v.errorf(mp+".query", "must return an instant vector or a scalar, not a %s", t)
+		}
+		if m.Min == nil && m.Max == nil {
+			v.errorf(mp, "needs min, max or both")
+		}
+		for _, b := range []struct {
+			field string
+			f     *float64
+		}{{"min", m.Min}, {"max", m.Max}} {
+			field, f := b.field, b.f
+			if f != nil && (math.IsNaN(*f) || math.IsInf(*f, 0)) {
+				v.errorf(mp+"."+field, "must be a finite number")
+			}
+		}
+		if m.Min != nil && m.Max != nil && *m.Min > *m.Max {
+			v.errorf(mp+".max", "must be >= min (%g)", *m.Min)
+		}
+	}
+}

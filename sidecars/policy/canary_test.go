@@ -1,0 +1,123 @@
+package policy_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// canaryPolicy is a policy with a route web-split over web-v1 and web-v2 and the canaries
+// given (YAML under spec.canaries, indented by four spaces).
+func canaryPolicy(canaries string) string {
+	return `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: p}
+spec:
+  services:
+    - name: web
+      port: 8080
+      endpoints: [{address: 10.0.0.1}]
+      routes:
+        - name: web-split
+          backends: [{service: web-v1}]
+    - {name: web-v1, port: 8080, endpoints: [{address: 10.0.0.2}]}
+    - {name: web-v2, port: 8080, endpoints: [{address: 10.0.0.3}]}
+    - {name: other, port: 8080, endpoints: [{address: 10.0.0.4}]}
+  canaries:
+` + canaries
+}
+
+const goodCanary = `    - name: web-rollout
+      route: web-split
+      stable: web-v1
+      canary: web-v2
+      steps:
+        - {weight: 10, pause: 1m}
+        - {weight: 50, pause: 2m}
+      analysis:
+        interval: 30s
+        failureLimit: 1
+        consecutiveSuccessLimit: 2
+        metrics:
+          - name: success-rate
+            query: sum(rate(requests_total{code!~"5.."}[1m])) / sum(rate(requests_total[1m]))
+            min: 0.99
+          - name: p99
+            query: histogram_quantile(0.99, sum by (le) (rate(latency_seconds_bucket[1m])))
+            max: 0.3
+            dryRun: true
+`
+
+func TestParseCanary(t *testing.T) {
+	p, err := policy.Parse([]byte(canaryPolicy(goodCanary)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("web-rollout")
+	if c == nil || c.Route != "web-split" || len(c.Steps) != 2 || c.Steps[1].Weight != 50 || c.Steps[1].Pause.D() != 2*time.Minute {
+		t.Fatalf("canary %+v", c)
+	}
+	a := c.Analysis
+	if c.AnalysisInterval() != 30*time.Second || a.FailureLimit != 1 || c.SuccessesPerStep() != 2 ||
+		*a.Metrics[0].Min != 0.99 || a.Metrics[0].Max != nil || *a.Metrics[1].Max != 0.3 || !a.Metrics[1].DryRun {
+		t.Errorf("analysis %+v", a)
+	}
+}
+
+func TestCanaryErrors(t *testing.T) {
+	cases := []struct {
+		name, canary string
+		want         []string
+	}{
+		{"weights do not step up", strings.Replace(goodCanary, "weight: 50", "weight: 10", 1),
+			[]string{"p.yaml:22: spec.canaries[0].steps[1].weight: weights must step up: 10 does not exceed the previous step's 10"}},
+		{"weight over 100", strings.Replace(goodCanary, "weight: 50", "weight: 150", 1),
+			[]string{"p.yaml:22: spec.canaries[0].steps[1].weight: must be 1..100, not 150"}},
+		{"query does not parse", goodCanary + "          - {name: bad, query: 'rate(x[1m]', max: 1}\n",
+			[]string{"p.yaml:35: spec.canaries[0].analysis.metrics[2].query: does not parse:"}},
+		{"range vector query", goodCanary + "          - {name: bad, query: 'x[1m]', max: 1}\n",
+			[]string{"p.yaml:35: spec.canaries[0].analysis.metrics[2].query: must return an instant vector or a scalar, not a matrix"}},
+		{"unknown backend", strings.Replace(goodCanary, "canary: web-v2", "canary: web-v3", 1),
+			[]string{`p.yaml:19: spec.canaries[0].canary: unknown backend service "web-v3"`}},
+		{"route sends elsewhere", strings.Replace(goodCanary, "stable: web-v1", "stable: other", 1),
+			[]string{`p.yaml:17: spec.canaries[0].route: route "web-split" sends to "web-v1", which is neither stable "other" nor canary "web-v2"`}},
+		{"unknown route", strings.Replace(goodCanary, "route: web-split", "route: nope", 1),
+			[]string{`p.yaml:17: spec.canaries[0].route: unknown route "nope"`}},
+		{"no threshold", strings.Replace(goodCanary, "            min: 0.99\n", "", 1),
+			[]string{"p.yaml:28: spec.canaries[0].analysis.metrics[0]: needs min, max or both"}},
+		{"unknown field", strings.Replace(goodCanary, "failureLimit: 1", "failureLimt: 1", 1),
+			[]string{"p.yaml:25: spec.canaries[0].analysis.failureLimt: unknown field"}},
+		{"no pause", strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 10}", 1),
+			[]string{"p.yaml:21: spec.canaries[0].steps[0].pause: must be positive"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { expectErrors(t, canaryPolicy(c.canary), c.want) })
+	}
+}
+
+// WithCanaryWeight changes the weights of the canary's route and nothing else.
+func TestWithCanaryWeight(t *testing.T) {
+	p, err := policy.Parse([]byte(canaryPolicy(goodCanary)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("web-rollout")
+	q, err := p.WithCanaryWeight(c, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []policy.Backend{{Service: "web-v1", Weight: 70}, {Service: "web-v2", Weight: 30}}
+	if got := q.Route("web-split").Backends; !reflect.DeepEqual(got, want) {
+		t.Errorf("backends %+v, want %+v", got, want)
+	}
+	if got := p.Route("web-split").Backends; len(got) != 1 {
+		t.Errorf("receiver changed: %+v", got)
+	}
+	q.Route("web-split").Backends = p.Route("web-split").Backends
+	if !reflect.DeepEqual(p.Spec, q.Spec) {
+		t.Error("WithCanaryWeight changed more than the route's backends")
+	}
+}
