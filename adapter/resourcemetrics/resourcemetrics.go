@@ -41,7 +41,7 @@ type Query struct {
 	// NamespaceLabel, PodLabel and ContainerLabel name a container's namespace,
 	// pod and container (container queries).
 	NamespaceLabel, PodLabel, ContainerLabel string
-	// NodeLabel names a node (node queries).
+	// NodeLabel names a node (node queries; empty in container queries).
 	NodeLabel string
 }
 
@@ -209,7 +209,7 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 		q    *Query
 		mem  bool
 	}{{"container cpu", &rules.ContainerCPU, false}, {"container memory", &rules.ContainerMemory, true}} {
-		series, err := r.run(ctx, q.name, q.q, now, q.q.NamespaceLabel, q.q.PodLabel)
+		series, err := r.run(ctx, q.name, q.q, now)
 		if err != nil {
 			return err
 		}
@@ -251,7 +251,7 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 		q    *Query
 		mem  bool
 	}{{"node cpu", &rules.NodeCPU, false}, {"node memory", &rules.NodeMemory, true}} {
-		series, err := r.run(ctx, q.name, q.q, now, q.q.NodeLabel)
+		series, err := r.run(ctx, q.name, q.q, now)
 		if err != nil {
 			return err
 		}
@@ -272,17 +272,27 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// run renders q restricted to series where every label of nonEmpty is set, and runs it at now.
-func (r *Refresher) run(ctx context.Context, name string, q *Query, now time.Time, nonEmpty ...string) ([]source.Series, error) {
+// Render renders the query for every object at once: restricted to the
+// series where the labels naming the object (namespace and pod, or node) are set.
+func (q *Query) Render() (string, error) {
+	nonEmpty := []string{q.NamespaceLabel, q.PodLabel}
+	if q.NodeLabel != "" {
+		nonEmpty = []string{q.NodeLabel}
+	}
 	ms := make([]*labels.Matcher, 0, len(nonEmpty))
 	for _, l := range nonEmpty {
 		m, err := labels.NewMatcher(labels.MatchNotEqual, l, "")
 		if err != nil {
-			return nil, fmt.Errorf("%s query: %w", name, err)
+			return "", err
 		}
 		ms = append(ms, m)
 	}
-	text, err := q.Template.Render(ms)
+	return q.Template.Render(ms)
+}
+
+// run runs q at now.
+func (r *Refresher) run(ctx context.Context, name string, q *Query, now time.Time) ([]source.Series, error) {
+	text, err := q.Render()
 	if err != nil {
 		return nil, fmt.Errorf("%s query: %w", name, err)
 	}

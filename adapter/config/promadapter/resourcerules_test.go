@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
-
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -32,12 +30,8 @@ func TestResourceMetricsRules(t *testing.T) {
 		got  func() (string, error)
 		want string
 	}{
-		{"container cpu", func() (string, error) {
-			return c.Template.Render([]*labels.Matcher{labels.MustNewMatcher(labels.MatchNotEqual, "pod", "")})
-		}, `sum by (namespace, pod, container) (irate(container_cpu_usage_seconds_total{container!="",pod!="",pod!=""}[4m]))`},
-		{"node memory", func() (string, error) {
-			return rr.NodeMemory.Template.Render([]*labels.Matcher{labels.MustNewMatcher(labels.MatchNotEqual, "node", "")})
-		}, `sum by (node) (node_memory_working_set_bytes{node!=""})`},
+		{"container cpu", c.Render, `sum by (namespace, pod, container) (irate(container_cpu_usage_seconds_total{container!="",namespace!="",pod!="",pod!=""}[4m]))`},
+		{"node memory", rr.NodeMemory.Render, `sum by (node) (node_memory_working_set_bytes{node!=""})`},
 	} {
 		got, err := x.got()
 		if err != nil {
