@@ -6,11 +6,8 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"slices"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/rest"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
@@ -123,42 +119,19 @@ func TestResourceMetricsRealPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := server.NewOptions()
-	opts.Local = true
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	opts.Adapter.SecureServing.ServerCert.CertDirectory = t.TempDir()
 	objects := podLabels{
 		"team-a": {"web-1": {"app": "web", "tier": "front"}, "web-2": {"app": "web"}},
 		"team-b": {"db-0": {"app": "db"}},
 		"":       {"node-1": {"pool": "a"}, "node-2": {"pool": "b"}},
 	}
-	srv, err := server.New(opts, server.Config{
+	client, err := metricsclient.NewForConfig(serveLocal(t, server.Config{
 		Provider: provider.New(serving.NewStore(time.Now), nil), Logger: slog.New(slog.DiscardHandler),
 		ResourceMetrics: &server.ResourceMetrics{Source: refresher, Objects: objects},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Run(ctx); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	client, err := metricsclient.NewForConfig(&rest.Config{
-		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
-		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
 	m := client.MetricsV1beta1()
 	var pods *metricsv1beta1.PodMetricsList
 	waitFor(t, 60*time.Second, "server up", func() bool {
