@@ -127,16 +127,8 @@ func newHarness(tb testing.TB, rules string, fill func(emb *source.Embedded), ga
 // libraryOnly turns the fast path off, for comparisons.
 func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts := server.NewOptions()
-	opts.Local = true
+	opts := localOptions(tb)
 	opts.LibraryHandlersOnly = libraryOnly
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
 	reg := h.reg
 	if libraryOnly {
 		reg = prometheus.NewRegistry()
@@ -222,15 +214,7 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 // configuration for it.
 func serveLocal(tb testing.TB, cfg server.Config) *rest.Config {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts := server.NewOptions()
-	opts.Local = true
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
+	opts := localOptions(tb)
 	srv, err := server.New(opts, cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -247,4 +231,19 @@ func serveLocal(tb testing.TB, cfg server.Config) *rest.Config {
 		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
 		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
 	}
+}
+
+// localOptions are the options of a local-mode server on a free loopback port.
+func localOptions(tb testing.TB) *server.Options {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts := server.NewOptions()
+	opts.Local = true
+	opts.Adapter.SecureServing.Listener = ln
+	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
+	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
+	return opts
 }
