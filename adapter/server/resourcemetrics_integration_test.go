@@ -93,31 +93,9 @@ func kubeletSeries(end time.Time) []promtest.Series {
 // the rules' window, namespaces isolated, label selectors applied; with
 // Prometheus down the API fails once the snapshot is stale, never zeros.
 func TestResourceMetricsRealPrometheus(t *testing.T) {
-	end := time.Now().Truncate(15 * time.Second)
-	prom := promtest.StartPrometheus(t, promtest.Options{Series: kubeletSeries(end)})
-	data, err := os.ReadFile("../config/promadapter/testdata/manifests-config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := promadapter.Parse(data, "manifests-config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 5 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var skew atomic.Int64 // added to the refresher's clock
-	refresher, err := resourcemetrics.NewRefresher(resourcemetrics.Options{
-		Querier: src, Rules: cfg.ResourceMetricsRules(), Interval: time.Hour, StaleAfter: time.Minute,
-		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := refresher.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	refresher, prom := kubeletRefresher(t, &skew)
+	end := time.Now().Truncate(15 * time.Second)
 
 	objects := podLabels{
 		"team-a": {"web-1": {"app": "web", "tier": "front"}, "web-2": {"app": "web"}},
@@ -235,4 +213,36 @@ func TestResourceMetricsRealPrometheus(t *testing.T) {
 	if _, err := m.NodeMetricses().Get(ctx, "node-1", metav1.GetOptions{}); !apierrors.IsServiceUnavailable(err) {
 		t.Errorf("stale node: err = %v, want ServiceUnavailable", err)
 	}
+}
+
+// kubeletRefresher starts a real Prometheus holding kubeletSeries ending now
+// and returns a refresher of prometheus-adapter's shipped resourceRules on it,
+// refreshed once. skew is added to the refresher's clock.
+func kubeletRefresher(t *testing.T, skew *atomic.Int64) (*resourcemetrics.Refresher, *promtest.Server) {
+	t.Helper()
+	end := time.Now().Truncate(15 * time.Second)
+	prom := promtest.StartPrometheus(t, promtest.Options{Series: kubeletSeries(end)})
+	data, err := os.ReadFile("../config/promadapter/testdata/manifests-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := promadapter.Parse(data, "manifests-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 5 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresher, err := resourcemetrics.NewRefresher(resourcemetrics.Options{
+		Querier: src, Rules: cfg.ResourceMetricsRules(), Interval: time.Hour, StaleAfter: time.Minute,
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := refresher.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return refresher, prom
 }
