@@ -1,7 +1,8 @@
 // Package server builds Foresight's aggregated API server: the
 // custom-metrics-apiserver library's secure serving, delegated authentication
 // and authorization through kube-apiserver, the external and custom metrics
-// APIs backed by a provider, health checks, and the adapter's own /metrics.
+// APIs backed by a provider, optionally the resource metrics API
+// (metrics.k8s.io, resourcemetrics.go), health checks, and the adapter's own /metrics.
 //
 // It builds the server from the library's options itself instead of using
 // cmd.AdapterBase, which cannot start without a cluster: with Local set (the
