@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -110,15 +111,20 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registerer receives the refresher's metrics (not registered when nil).
+	Registerer prometheus.Registerer
 }
 
 // Refresher keeps the latest Snapshot.
 type Refresher struct {
-	o     Options
-	rules atomic.Pointer[Rules]
-	snap  atomic.Pointer[Snapshot]
-	mu    sync.Mutex
-	err   error // of the last refresh
+	o Options
+	// refreshes counts refreshes by result; lastSuccess is the time of the last good one.
+	refreshes   *prometheus.CounterVec
+	lastSuccess prometheus.Gauge
+	rules       atomic.Pointer[Rules]
+	snap        atomic.Pointer[Snapshot]
+	mu          sync.Mutex
+	err         error // of the last refresh
 }
 
 // ErrNotReady is returned before the first successful refresh.
@@ -147,7 +153,24 @@ func NewRefresher(o Options) (*Refresher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Refresher{o: o}
+	r := &Refresher{
+		o: o,
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_resource_metrics_refreshes_total",
+			Help: "Refreshes of the resource metrics (metrics.k8s.io) from Prometheus, by result (success, failure).",
+		}, []string{"result"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "foresight_resource_metrics_last_success_timestamp_seconds",
+			Help: "Time of the last successful refresh of the resource metrics; reads fail once it is older than the staleness limit.",
+		}),
+	}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{r.refreshes, r.lastSuccess} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("resource metrics: register metrics: %w", err)
+			}
+		}
+	}
 	r.SetRules(o.Rules)
 	return r, nil
 }
@@ -193,6 +216,12 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	r.err = err
 	r.mu.Unlock()
+	if err != nil {
+		r.refreshes.WithLabelValues("failure").Inc()
+	} else {
+		r.refreshes.WithLabelValues("success").Inc()
+		r.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	}
 	return err
 }
 

@@ -3,11 +3,14 @@ package resourcemetrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/config/promadapter"
@@ -61,7 +64,8 @@ func TestFilesAndRules(t *testing.T) {
 			}
 		}
 	}
-	r, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: instant{emb}, Now: func() time.Time { return end }})
+	reg := prometheus.NewRegistry()
+	r, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: instant{emb}, Now: func() time.Time { return end }, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +85,16 @@ func TestFilesAndRules(t *testing.T) {
 	s, err := r.Snapshot()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+# HELP foresight_resource_metrics_last_success_timestamp_seconds Time of the last successful refresh of the resource metrics; reads fail once it is older than the staleness limit.
+# TYPE foresight_resource_metrics_last_success_timestamp_seconds gauge
+foresight_resource_metrics_last_success_timestamp_seconds %d
+# HELP foresight_resource_metrics_refreshes_total Refreshes of the resource metrics (metrics.k8s.io) from Prometheus, by result (success, failure).
+# TYPE foresight_resource_metrics_refreshes_total counter
+foresight_resource_metrics_refreshes_total{result="success"} 1
+`, end.Unix()))); err != nil {
+		t.Error(err)
 	}
 	p := s.Pods["ns"]["p"]
 	if p == nil || len(p.Containers) != 1 || p.Containers[0].CPU != 0.5 || p.Containers[0].Memory != 1000 {

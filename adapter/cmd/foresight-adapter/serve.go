@@ -81,7 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *resourceEvery <= 0 {
 		return fmt.Errorf("%w: --resource-metrics-interval must be positive", errUsage)
 	}
-	resources, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: src, Interval: *resourceEvery, Now: now, Logger: log})
+	resources, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: src, Interval: *resourceEvery, Now: now, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
