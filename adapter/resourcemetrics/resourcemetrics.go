@@ -197,7 +197,7 @@ func (r *Refresher) Run(ctx context.Context) {
 	t := time.NewTicker(r.o.Interval)
 	defer t.Stop()
 	for {
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
+		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrNoRules) {
 			r.o.Logger.Warn("resource metrics refresh failed; serving the last snapshot until it is stale", "error", err)
 		}
 		select {
@@ -209,8 +209,11 @@ func (r *Refresher) Run(ctx context.Context) {
 }
 
 // Refresh runs the four queries once and publishes their result. On error
-// the previous snapshot stays.
+// the previous snapshot stays. Without rules it returns ErrNoRules.
 func (r *Refresher) Refresh(ctx context.Context) error {
+	if r.rules.Load() == nil {
+		return ErrNoRules
+	}
 	now := r.o.Now()
 	err := r.refresh(ctx, now)
 	r.mu.Lock()
