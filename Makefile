@@ -17,7 +17,7 @@ PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool
 # once from hack/victoriametrics (its own module, pinned version) into .cache/bin.
 VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
 
-.PHONY: all help build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
+.PHONY: all help build test test-go test-rules kube-binaries bench lint vet fmt-check demo e2e fuzz \
 	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images prometheus victoriametrics clean
 
 all: build
@@ -50,11 +50,16 @@ push-images:
 test: test-go test-rules
 
 ## test-go: the Go tests with the integration tag, root module and hack/e2e's packages
-test-go: prometheus victoriametrics
+test-go: prometheus victoriametrics kube-binaries
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./internal/...
 	cd hack/charts && $(GO) test -count=1 ./...
+
+## kube-binaries: etcd, kube-apiserver, kube-controller-manager and kubectl at hack/e2e/kubebin's
+## pins, built once into .cache/e2e-bin (the chart dry-run and kubectl top tests need them)
+kube-binaries:
+	hack/e2e/build.sh >/dev/null
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules: prometheus
