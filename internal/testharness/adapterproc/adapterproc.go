@@ -84,8 +84,10 @@ func Start(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, err
+	for _, d := range []string{o.Dir, o.LogDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	cert, key, err := leaf.Write(o.Dir, "serving")
 	if err != nil {
