@@ -17,6 +17,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
@@ -56,6 +57,10 @@ type Options struct {
 	MinReplicas, MaxReplicas int32
 	// SyncPeriod is the HPA controller's sync period.
 	SyncPeriod time.Duration
+	// Schedule bounds every strategy's served value at its sample's (the
+	// trace's) time, as serving bounds it at the data time (a rule's
+	// schedule and events). The zero Schedule changes nothing.
+	Schedule schedule.Schedule
 	// Progress, when set, is called as forecasting advances.
 	Progress func(stage string, done, total int)
 }
@@ -326,6 +331,7 @@ func serveAll(ctx context.Context, samples []Sample, step time.Duration, strateg
 				errs[i] = fmt.Errorf("backtest: strategy %s (model %s): %w", s.name, s.model, err)
 				return
 			}
+			applySchedule(opts.Schedule, samples, values)
 			served[s.name], stats[s.name] = values, st
 		})
 	}
@@ -593,4 +599,15 @@ func missingRows(samples []Sample, step int64) int {
 	}
 	span := (samples[len(samples)-1].TS - samples[0].TS) / step
 	return max(int(span)+1-len(samples), 0)
+}
+
+// applySchedule bounds the values served after each sample by s at the
+// sample's time.
+func applySchedule(s schedule.Schedule, samples []Sample, values []float64) {
+	if s.Empty() {
+		return
+	}
+	for i := range values {
+		values[i], _ = s.Apply(time.Unix(samples[i].TS, 0), values[i])
+	}
 }

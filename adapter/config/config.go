@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -89,6 +90,14 @@ type Rule struct {
 	// Shadow, when set, evaluates several strategies on the rule's series
 	// in shadow (nil: none).
 	Shadow *Shadow
+	// Schedule are recurring calendar windows that put a floor and/or a
+	// ceiling on the served value (schedule.go).
+	Schedule []schedule.Window
+	// Events are one-off windows with a floor and/or a multiplier.
+	Events []schedule.Event
+	// Queue, when set, makes the rule serve the worker demand of a queue
+	// whose arrival rate is Query (queue.go).
+	Queue *Queue
 
 	// Line is the line of the rule in the file (0 when built in code).
 	Line int

@@ -255,6 +255,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rules:\n- &r {name: a}\n- *r\n"))
 	f.Add([]byte("{"))
 	f.Add([]byte(costFile))
+	f.Add([]byte(scheduleFile))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, "fuzz.yaml")
 		if err != nil {

@@ -89,8 +89,11 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 				"staleAfter": func(n *yaml.Node, p string) { f.StaleAfter = d.duration(n, p) },
 			})
 		},
-		"cost":   func(n *yaml.Node, p string) { r.Cost = d.cost(n, p) },
-		"shadow": func(n *yaml.Node, p string) { r.Shadow = d.shadow(n, p) },
+		"cost":     func(n *yaml.Node, p string) { r.Cost = d.cost(n, p) },
+		"shadow":   func(n *yaml.Node, p string) { r.Shadow = d.shadow(n, p) },
+		"schedule": func(n *yaml.Node, p string) { r.Schedule = d.schedule(n, p) },
+		"events":   func(n *yaml.Node, p string) { r.Events = d.events(n, p) },
+		"queue":    func(n *yaml.Node, p string) { r.Queue = d.queue(n, p) },
 	})
 }
 

@@ -5,11 +5,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/prometheus/prometheus/model/labels"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // TestDeployRuleExamples parses every shipped example in deploy/rules/.
@@ -77,6 +80,17 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 	counter(7, "__name__", "envoy_cluster_upstream_rq_total", "namespace", "shop", "pod", "web-1", "envoy_cluster_name", "api.shop")
 	gauge(42, "__name__", "redis_key_size", "namespace", "jobs", "db", "db0", "key", "queue:emails")
 	gauge(9, "__name__", "redis_key_size", "namespace", "jobs", "db", "db0", "key", "sessions")
+	gauge(1, "__name__", "redis_up", "namespace", "jobs", "instance", "10.0.0.9:9121")
+	// A Redis whose emails list is empty (deleted): its backlog must read 0, not no data.
+	gauge(1, "__name__", "redis_up", "namespace", "quiet", "instance", "10.0.0.8:9121")
+	counter(3, "__name__", "worker_jobs_processed_total", "namespace", "jobs", "queue", "emails", "pod", "emails-1")
+	counter(4, "__name__", "rabbitmq_queue_messages_published_total", "namespace", "jobs", "vhost", "/", "queue", "orders")
+	gauge(17, "__name__", "rabbitmq_queue_messages_ready", "namespace", "jobs", "vhost", "/", "queue", "orders")
+	counter(6, "__name__", "kafka_topic_partition_current_offset", "namespace", "pay", "topic", "payments", "partition", "0")
+	counter(4, "__name__", "kafka_topic_partition_current_offset", "namespace", "pay", "topic", "payments", "partition", "1")
+	gauge(100, "__name__", "kafka_consumergroup_lag", "namespace", "pay", "consumergroup", "payments-workers", "topic", "payments", "partition", "0")
+	gauge(20, "__name__", "kafka_consumergroup_lag", "namespace", "pay", "consumergroup", "payments-workers", "topic", "payments", "partition", "1")
+	gauge(999, "__name__", "kafka_consumergroup_lag", "namespace", "pay", "consumergroup", "audit", "topic", "payments", "partition", "0")
 	counter(0.5, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-1", "container", "app")
 	counter(0.25, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-2", "container", "app")
 	counter(0.75, "__name__", "container_cpu_usage_seconds_total", "namespace", "shop", "pod", "web-abc-1", "container", "")
@@ -96,7 +110,12 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 		"pod_predicted_cpu_cores":               {map[string]string{"namespace": "shop", "pod": "web-abc-1"}, 0.5},
 		"web_replicas_cost_weighted":            {map[string]string{"namespace": "shop", "service": "web"}, 15},
 		"web_requests_per_second_predicted":     {map[string]string{"namespace": "shop", "service": "web"}, 15},
+		// Queue rules: the arrival rate (the query) here, the backlog in wantBacklog.
+		"emails_worker_demand":     {map[string]string{"namespace": "jobs", "queue": "emails"}, 3},
+		"orders_worker_demand":     {map[string]string{"namespace": "jobs", "queue": "orders"}, 4},
+		"payments_consumer_demand": {map[string]string{"namespace": "pay", "topic": "payments"}, 10},
 	}
+	wantBacklog := map[string]float64{"emails_worker_demand": 42, "orders_worker_demand": 17, "payments_consumer_demand": 120}
 	// OpenCost: web-abc-1 on spot node n1, 0.5 cores * 0.04 + 2 GiB * 0.005 = 0.03 $/h.
 	gauge(0.5, "__name__", "container_cpu_allocation", "namespace", "shop", "pod", "web-abc-1", "container", "app", "node", "n1")
 	gauge(2<<30, "__name__", "container_memory_allocation_bytes", "namespace", "shop", "pod", "web-abc-1", "container", "app", "node", "n1")
@@ -153,6 +172,39 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 			if match == nil || len(match.Samples) != 1 || math.Abs(match.Samples[0].V-w.value) > 1e-9 {
 				t.Errorf("%s: result %v, want a series %v = %v", r.Name, res, w.labels, w.value)
 			}
+			if r.Queue != nil && match != nil {
+				res0 := res
+				// The backlog series must carry the arrival series' labels exactly.
+				bq, err := source.RenderQuery(r.Queue.Backlog, ms)
+				if err != nil {
+					t.Fatalf("%s: %v", r.Name, err)
+				}
+				res, err := emb.QueryRange(context.Background(), bq, end, end, time.Minute)
+				got := map[string]float64{}
+				for _, s := range res {
+					got[s.Labels.String()] = s.Samples[len(s.Samples)-1].V
+				}
+				wb, ok := wantBacklog[r.Name]
+				if v, found := got[match.Labels.String()]; err != nil || !ok || !found || v != wb {
+					t.Errorf("%s: backlog = %v, %v; want %v = %v", r.Name, res, err, match.Labels, wb)
+				}
+				if r.Name == "emails_worker_demand" {
+					// An empty (deleted) list with no worker running: backlog and
+					// arrivals read 0, not no data (which would hold the HPA).
+					if v, found := got[`{namespace="quiet", queue="emails"}`]; !found || v != 0 {
+						t.Errorf("%s: backlog of an empty (deleted) list = %v, %v; want 0", r.Name, v, found)
+					}
+					quiet := false
+					for _, s := range res0 {
+						if s.Labels.String() == `{namespace="quiet", queue="emails"}` {
+							quiet = s.Samples[len(s.Samples)-1].V == 0
+						}
+					}
+					if !quiet {
+						t.Errorf("%s: arrivals without workers = %v, want a 0 for namespace quiet", r.Name, res0)
+					}
+				}
+			}
 			if r.Cost == nil {
 				continue
 			}
@@ -176,5 +228,48 @@ func TestDeployRuleExamplesEvaluate(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("evaluated %d example rules, want %d", seen, len(want))
+	}
+}
+
+// TestQueueHPAExamples decodes deploy/adapter/examples/hpa-queue.yaml strictly
+// as autoscaling/v2 HPAs and checks that each scales to zero on a metric a
+// queue rule of deploy/rules serves, with target AverageValue 1.
+func TestQueueHPAExamples(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "adapter", "examples", "hpa-queue.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueRules := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "rules", "*.yaml"))
+	for _, path := range files {
+		f, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Rules {
+			if r.Queue != nil {
+				queueRules[r.Name] = true
+			}
+		}
+	}
+	seen := 0
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if err := sigsyaml.UnmarshalStrict([]byte(doc), &h); err != nil {
+			t.Fatalf("HPA %d: %v", seen, err)
+		}
+		seen++
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas != 0 || len(h.Spec.Metrics) != 1 {
+			t.Errorf("%s: want minReplicas 0 and one metric", h.Name)
+			continue
+		}
+		m := h.Spec.Metrics[0]
+		if m.Type != autoscalingv2.ExternalMetricSourceType || m.External == nil || !queueRules[m.External.Metric.Name] ||
+			m.External.Target.Type != autoscalingv2.AverageValueMetricType || m.External.Target.AverageValue.String() != "1" {
+			t.Errorf("%s: metric %+v, want an External queue rule's metric with target AverageValue 1", h.Name, m)
+		}
+	}
+	if seen != len(queueRules) {
+		t.Errorf("%d HPAs for %d queue rules", seen, len(queueRules))
 	}
 }

@@ -75,6 +75,9 @@ func (r *Rule) SetDefaults() {
 	if r.Shadow != nil {
 		r.Shadow.SetDefaults(r.Cost)
 	}
+	if r.Queue != nil {
+		r.Queue.SetDefaults()
+	}
 }
 
 // metricNameRE is what Foresight accepts as a metric name: a Prometheus-style
@@ -187,7 +190,7 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	// query
 	if r.Query == "" {
 		add(at("query"), "required")
-	} else if err := r.validateQuery(); err != nil {
+	} else if err := r.validateQuery(r.Query); err != nil {
 		add(at("query"), "%v", err)
 	}
 	r.Forecast.validate(at("forecast"), add)
@@ -197,11 +200,15 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	if r.Shadow != nil {
 		r.Shadow.validate(at("shadow"), r, add)
 	}
+	r.validateSchedule(at, add)
+	if r.Queue != nil {
+		r.Queue.validate(at("queue"), r, add)
+	}
 }
 
-// validateQuery renders the template with sample matchers and checks the result.
-func (r *Rule) validateQuery() error {
-	tmpl, err := source.ParseTemplate(r.Query)
+// validateQuery renders a query template of the rule with sample matchers and checks the result.
+func (r *Rule) validateQuery(query string) error {
+	tmpl, err := source.ParseTemplate(query)
 	if err != nil {
 		return err
 	}

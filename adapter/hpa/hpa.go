@@ -107,8 +107,11 @@ func DefaultBehavior() Behavior {
 type Config struct {
 	// Target is the AverageValue target: the metric value one replica should carry.
 	Target float64
-	// MinReplicas is the lower bound (default 1 when zero).
+	// MinReplicas is the lower bound (default 1 when zero, unless ScaleToZero).
 	MinReplicas int32
+	// ScaleToZero keeps a MinReplicas of 0 (the HPAScaleToZero feature gate):
+	// the metric then scales the target to and from zero.
+	ScaleToZero bool
 	// MaxReplicas is the upper bound. Required.
 	MaxReplicas int32
 	// Tolerance is the relative band around the target inside which nothing
@@ -130,7 +133,7 @@ const DefaultSyncPeriod = 15 * time.Second
 
 // SetDefaults sets c's zero fields to their defaults.
 func (c *Config) SetDefaults() {
-	if c.MinReplicas == 0 {
+	if c.MinReplicas == 0 && !c.ScaleToZero {
 		c.MinReplicas = 1
 	}
 	if c.Tolerance == 0 {

@@ -368,3 +368,30 @@ func TestControllerMatchesNaiveRestatement(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleToZero checks minReplicas 0 (the HPAScaleToZero gate): the metric
+// scales the target from zero and back to zero, while without ScaleToZero a
+// zero minReplicas means 1.
+func TestScaleToZero(t *testing.T) {
+	b := DefaultBehavior()
+	b.ScaleDown.StabilizationWindow = 0
+	c, err := NewController(Config{Target: 1, MaxReplicas: 10, ScaleToZero: true, Behavior: &b}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []struct {
+		value float64
+		want  int32
+	}{{0, 0}, {0.2, 1}, {3, 3}, {0, 0}, {0, 0}} {
+		if d := c.Sync(int64(15*i), s.value); d.Desired != s.want {
+			t.Errorf("sync %d on %v: %d replicas, want %d", i, s.value, d.Desired, s.want)
+		}
+	}
+	one, err := NewController(Config{Target: 1, MaxReplicas: 10, Behavior: &b}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := one.Sync(0, 0); d.Desired != 1 || one.Config().MinReplicas != 1 {
+		t.Errorf("without ScaleToZero: %d replicas, minReplicas %d; want 1 and 1", d.Desired, one.Config().MinReplicas)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/queue"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
@@ -225,6 +226,8 @@ type worker struct {
 	shadow *shadow.Set // nil without shadow evaluation
 	cost   *costState  // nil for cost-blind rules
 
+	backlogs map[string]backlogSample // queue rules: latest backlog by series key
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -238,6 +241,8 @@ type seriesState struct {
 	lastModel string // the last model whose forecast was served
 
 	costSeen, costFallback bool // cost-weighted rules: weighed once; serving cost-blind
+
+	queue queue.Tracker // queue rules: when the queue was last busy
 }
 
 func (w *worker) start(parent context.Context, l *Loop) {
@@ -326,6 +331,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	updated := map[string]bool{}
 	if fetched {
 		w.refreshPrices(ctx, l, start, end)
+		w.refreshBacklogs(ctx, l, end)
 	}
 	loaded := 0
 	for chunkStart := start; chunkStart <= end; {
@@ -455,6 +461,10 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		}
 		st.lastAt = ts
 		n++
+		if w.rule.Queue != nil && p.V > 0 {
+			// Arrivals: the queue was busy then (history included, after a restart).
+			st.queue.LastBusy = max(st.queue.LastBusy, ts)
+		}
 		if w.shadow != nil {
 			// Samples reach the shadow evaluation exactly as the forecaster sees them;
 			// the only error (a sample out of order) cannot happen after the check above.
@@ -539,13 +549,16 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 	byNS := map[string][]*Entry{}
 	oldest := int64(0)
 	count := 0
+	bounds := w.bounds(l, now)
 	for _, st := range w.series {
 		if st.lastAt == 0 {
 			continue
 		}
-		fc := w.weigh(l, st, st.f.Serve())
+		fc, qv := w.demand(st, w.weigh(l, st, st.f.Serve()))
+		fc.Value = bounds.Apply(fc.Value)
 		e := st.entry
 		e.Forecast = fc
+		e.Queue = qv
 		byNS[e.Namespace] = append(byNS[e.Namespace], &e)
 		count++
 		if oldest == 0 || fc.At < oldest {

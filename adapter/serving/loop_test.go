@@ -1,11 +1,7 @@
 package serving
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,32 +33,8 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 	appendRange("live", testNow.Add(-time.Hour), testNow, 10)
 	appendRange("gone", testNow.Add(-time.Hour), testNow.Add(-30*time.Minute), 20)
 
-	var clock atomic.Int64
-	clock.Store(testNow.Unix())
-	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(now)
-	var cycles atomic.Int64
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, Logger: slog.New(slog.DiscardHandler),
-		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML(ruleYAML("load", "load{<<.LabelMatchers>>}", ", staleAfter: 5m"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loop.SetRules(rules); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	waitUntil(t, "first cycle", loop.Ready)
+	c := runClockedLoop(t, reg, emb, rulesYAML(ruleYAML("load", "load{<<.LabelMatchers>>}", ", staleAfter: 5m")))
+	store, m := c.store, c.metrics
 
 	// The series that stopped 30 minutes ago is stale: an error, not its old value.
 	var stale *StaleError
@@ -81,9 +53,7 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 
 	// Next step: the healthy source no longer returns it, so it is dropped.
 	appendRange("live", testNow.Add(time.Minute), testNow.Add(time.Minute), 11)
-	c := cycles.Load()
-	clock.Add(60)
-	waitUntil(t, "next cycle", func() bool { return cycles.Load() > c })
+	c.advance(t, time.Minute, 1)
 	es, _, err := store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "gone"})
 	if err != nil || len(es) != 0 {
 		t.Errorf("vanished series: %v, %v; want removed", es, err)

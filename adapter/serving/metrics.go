@@ -23,6 +23,8 @@ type Metrics struct {
 	lastReload  prometheus.Gauge
 	rules       prometheus.Gauge
 	offHeap     prometheus.GaugeFunc
+
+	scheduleFloor, scheduleCeiling, scheduleMultiplier *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -68,9 +70,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "foresight_forecast_history_offheap_bytes",
 			Help: "Series history stored outside the Go heap: resident, but not in go_memstats_heap_*.",
 		}, func() float64 { return float64(forecast.OffHeapHistoryBytes()) }),
+		scheduleFloor: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_schedule_floor", Help: "Floor the rule's schedule and events put on its served values now (absent when none is active).",
+		}, []string{"metric"}),
+		scheduleCeiling: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_schedule_ceiling", Help: "Ceiling the rule's schedule puts on its served values now (absent when none is active).",
+		}, []string{"metric"}),
+		scheduleMultiplier: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_schedule_multiplier", Help: "Product of the multipliers of the rule's active events (1 when none).",
+		}, []string{"metric"}),
 	}
 	for _, c := range []prometheus.Collector{m.perSeries, m.driftFalls,
-		m.series, m.staleness, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules, m.offHeap} {
+		m.series, m.staleness, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules, m.offHeap,
+		m.scheduleFloor, m.scheduleCeiling, m.scheduleMultiplier} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -87,4 +99,7 @@ func (m *Metrics) forgetMetric(metric string) {
 	l := prometheus.Labels{"metric": metric}
 	m.series.DeletePartialMatch(l)
 	m.staleness.DeletePartialMatch(l)
+	m.scheduleFloor.DeletePartialMatch(l)
+	m.scheduleCeiling.DeletePartialMatch(l)
+	m.scheduleMultiplier.DeletePartialMatch(l)
 }

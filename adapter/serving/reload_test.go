@@ -105,6 +105,57 @@ func (tl *testLoop) served(t *testing.T, metric, ns string) float64 {
 	return es[0].Forecast.Value
 }
 
+// clockedLoop is a running loop whose data clock a test moves.
+type clockedLoop struct {
+	loop    *Loop
+	store   *Store
+	metrics *Metrics
+	clock   atomic.Int64 // Unix seconds
+	cycles  atomic.Int64 // successful cycles
+}
+
+// runClockedLoop runs the rules of rulesYAML on src at testNow, cycling
+// every 10 ms, with metrics on reg, until the test ends; it returns after
+// the first cycle of every rule.
+func runClockedLoop(t *testing.T, reg prometheus.Registerer, src source.Source, rulesYAML string) *clockedLoop {
+	t.Helper()
+	c := &clockedLoop{}
+	c.clock.Store(testNow.Unix())
+	now := func() time.Time { return time.Unix(c.clock.Load(), 0) }
+	var err error
+	if c.metrics, err = NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	c.store = NewStore(now)
+	c.loop, err = NewLoop(LoopOptions{Source: src, Store: c.store, Metrics: c.metrics, Logger: slog.New(slog.DiscardHandler),
+		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { c.cycles.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.loop.SetRules(rules); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.loop.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	waitUntil(t, "first cycle", c.loop.Ready)
+	return c
+}
+
+// advance moves the clock by d and waits for every one of the rules'
+// cycles to have run on it.
+func (c *clockedLoop) advance(t *testing.T, d time.Duration, rules int) {
+	t.Helper()
+	n := c.cycles.Load()
+	c.clock.Add(int64(d / time.Second))
+	waitUntil(t, "next cycle", func() bool { return c.cycles.Load() >= n+int64(rules) })
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

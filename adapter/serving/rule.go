@@ -12,6 +12,8 @@ import (
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
@@ -35,6 +37,11 @@ type Rule struct {
 	// Cost, when set, serves the cost-weighted replica demand of each
 	// series' forecast instead of the forecast (target AverageValue 1).
 	Cost *CostSpec
+	// Queue, when set, serves the worker demand of a work queue whose
+	// arrival rate is Query (target AverageValue 1, minReplicas 0).
+	Queue *QueueSpec
+	// Schedule bounds every served value by calendar, at the loop's data time.
+	Schedule schedule.Schedule
 }
 
 // ShadowSpec configures the shadow evaluation of a rule's series.
@@ -102,6 +109,17 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 			return Rule{}, fmt.Errorf("rule %s: cost: %w", cr.Name, err)
 		}
 	}
+	if q := cr.Queue; q != nil {
+		bq, err := source.RenderQuery(q.Backlog, ms)
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %s: queue backlog: %w", cr.Name, err)
+		}
+		if err := q.Params.Validate(); err != nil {
+			return Rule{}, fmt.Errorf("rule %s: queue: %w", cr.Name, err)
+		}
+		r.Queue = &QueueSpec{BacklogQuery: bq, Params: q.Params}
+	}
+	r.Schedule = cr.ScheduleSpec()
 	if s := cr.Shadow; s != nil {
 		spec, err := shadowSpec(cr, r)
 		if err != nil {
@@ -132,8 +150,9 @@ func shadowSpec(cr config.Rule, r Rule) (*ShadowSpec, error) {
 		Capacity: s.Capacity,
 		HPA: hpa.Config{MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, SyncPeriod: s.SyncPeriod,
 			StartupDelay: s.StartupDelay},
-		Step:    r.Settings.Step,
-		Windows: append([]time.Duration(nil), s.Windows...),
+		Step:     r.Settings.Step,
+		Windows:  append([]time.Duration(nil), s.Windows...),
+		Schedule: cr.ScheduleSpec(),
 	}
 	if r.Cost != nil {
 		params = r.Cost.Params
@@ -174,15 +193,28 @@ const (
 	FormatPrometheusAdapter = promadapter.Format
 )
 
+// ResourceRulesFunc receives the resource metrics rules of an imported file
+// (nil when it has none) each time the file loads; an error refuses the file.
+type ResourceRulesFunc func(path string, rules *resourcemetrics.Rules) error
+
 // ImportLoader returns the RuleLoader of prometheus-adapter configuration files:
 // each load runs the file's series queries with lister over the last window up
-// to now() and serves the metrics found with reactive rules. What is not served
-// is logged as a warning.
-func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger) RuleLoader {
+// to now() and serves the metrics found with reactive rules; its resourceRules
+// go to resources (when not nil). What is not served is logged as a warning.
+func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger, resources ResourceRulesFunc) RuleLoader {
 	return func(path string, data []byte) ([]Rule, error) {
 		f, warnings, err := promadapter.Import(context.Background(), data, path, lister, now(), window)
 		if err != nil {
 			return nil, err
+		}
+		if resources != nil {
+			c, err := promadapter.Parse(data, path) // cannot fail: Import parsed it
+			if err != nil {
+				return nil, err
+			}
+			if err := resources(path, c.ResourceMetricsRules()); err != nil {
+				return nil, err
+			}
 		}
 		for _, w := range warnings {
 			log.Warn("prometheus-adapter config: " + w)

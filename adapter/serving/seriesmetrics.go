@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foresight-dev/foresight/adapter/queue"
 )
 
 // seriesCollector exports the series-level forecast metrics
@@ -22,6 +24,7 @@ type seriesCollector struct {
 	store atomic.Pointer[Store]
 
 	served, observed, predicted, upper, fallback, modelInfo *prometheus.Desc
+	queueBacklog, queueIdle                                 *prometheus.Desc
 }
 
 func newSeriesCollector() *seriesCollector {
@@ -30,12 +33,14 @@ func newSeriesCollector() *seriesCollector {
 		return prometheus.NewDesc(name, help, append(append([]string{}, labels...), extra...), nil)
 	}
 	return &seriesCollector{
-		served:    desc("foresight_forecast_served_value", "Value served to the HPA."),
-		observed:  desc("foresight_forecast_observed_value", "Latest observed load."),
-		predicted: desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
-		upper:     desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
-		fallback:  desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
-		modelInfo: desc("foresight_forecast_model_info", "Model in use (1).", "model"),
+		served:       desc("foresight_forecast_served_value", "Value served to the HPA."),
+		observed:     desc("foresight_forecast_observed_value", "Latest observed load."),
+		predicted:    desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
+		upper:        desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
+		fallback:     desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
+		modelInfo:    desc("foresight_forecast_model_info", "Model in use (1).", "model"),
+		queueBacklog: desc("foresight_queue_backlog", "Latest backlog of a queue rule's series."),
+		queueIdle:    desc("foresight_queue_idle", "1 while a queue rule's series is idle past its cool-down and serves 0."),
 	}
 }
 
@@ -44,7 +49,7 @@ func (c *seriesCollector) attach(s *Store) { c.store.Store(s) }
 
 // Describe implements prometheus.Collector.
 func (c *seriesCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.served, c.observed, c.predicted, c.upper, c.fallback, c.modelInfo} {
+	for _, d := range []*prometheus.Desc{c.served, c.observed, c.predicted, c.upper, c.fallback, c.modelInfo, c.queueBacklog, c.queueIdle} {
 		ch <- d
 	}
 }
@@ -72,6 +77,14 @@ func (c *seriesCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				gauge(c.fallback, fb, metric, ns, e.SeriesName)
 				gauge(c.modelInfo, 1, metric, ns, e.SeriesName, string(fc.Model))
+				if q := e.Queue; q != nil {
+					gauge(c.queueBacklog, q.Backlog, metric, ns, e.SeriesName)
+					idle := 0.0
+					if q.Reason == queue.ReasonIdle {
+						idle = 1
+					}
+					gauge(c.queueIdle, idle, metric, ns, e.SeriesName)
+				}
 			}
 		}
 	}

@@ -49,6 +49,8 @@ type Entry struct {
 	// Forecast is the forecaster's output after the latest sample; Forecast.At
 	// is the sample time in Unix seconds.
 	Forecast forecast.Forecast
+	// Queue is what a queue rule's demand was computed from (nil for other rules).
+	Queue *QueueValue
 }
 
 // Time returns the sample time of the served value.

@@ -18,6 +18,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 )
 
 // Strategy is one way of serving a metric, evaluated in shadow.
@@ -58,6 +59,10 @@ type Config struct {
 	// PriceHold and ReferenceWindow configure the cost strategies' price
 	// tracker (defaults 1h and 7 days).
 	PriceHold, ReferenceWindow time.Duration
+	// Schedule bounds every strategy's served value (in the rule's served
+	// unit: load, or a cost strategy's replica demand) at each sample's time,
+	// as serving does.
+	Schedule schedule.Schedule
 }
 
 // DefaultResolution is the default width of the window buckets.
@@ -260,16 +265,17 @@ func (e *Evaluator) Observe(ts int64, v float64) error {
 		return err
 	}
 	served := make([]float64, len(e.strategies))
+	bounds := e.cfg.Schedule.At(time.Unix(ts, 0))
 	for i, st := range e.strategies {
 		if err := st.f.Observe(ts, v); err != nil {
 			return fmt.Errorf("shadow: strategy %s: %w", st.s.Name, err)
 		}
 		fc := st.f.Serve()
 		st.last = fc
-		val := fc.Value
+		val := bounds.Apply(fc.Value)
 		if st.s.Cost != nil {
 			ratio, _ := e.tracker.Ratio(ts, st.params.ReferencePrice)
-			val = st.params.Weigh(fc.Value, ratio, e.spotShare).Value * e.cfg.Capacity
+			val = bounds.Apply(st.params.Weigh(fc.Value, ratio, e.spotShare).Value) * e.cfg.Capacity
 		}
 		if math.IsNaN(val) || math.IsInf(val, 0) {
 			return fmt.Errorf("shadow: strategy %s served %v at ts %d", st.s.Name, val, ts)

@@ -2,7 +2,8 @@
 
 // The e2e scenario: a real kube-apiserver with its aggregator, a real HPA
 // controller in kube-controller-manager, the adapter registered through the
-// APIServices of deploy/adapter (server-side applied via the e2e overlay), and
+// APIServices of its Helm chart (rendered, the certificate and caBundle set as
+// cert-manager would, server-side applied), and
 // a real Prometheus holding a real periodic load trace, replayed in
 // accelerated time. Two identical Deployments, one HPA on the reactive
 // metric and one on the predicted metric; the test records spec.replicas of
@@ -184,7 +185,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	t.Cleanup(c.Stop)
 	phase("etcd, kube-apiserver and kube-controller-manager ready at " + c.Server)
 
-	// deploy/adapter through its e2e overlay, server-side applied.
+	// The adapter's Helm chart, rendered for the loopback cluster, server-side applied.
 	adapterPort, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +197,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	if n := strings.Count(out, "serverside-applied"); n != len(objs) {
 		t.Errorf("server-side applied %d objects, rendered %d", n, len(objs))
 	}
-	phase("deploy/adapter/overlays/e2e applied")
+	phase("the adapter chart applied")
 
 	rules := rulesFile(t, objs, workDir)
 	var extra []string

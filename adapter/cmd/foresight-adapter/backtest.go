@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/backtest"
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 )
 
@@ -48,6 +49,17 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
+	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
+	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
+	// A worker throughput switches the backtest to its queue mode.
+	qo := backtest.DefaultQueueOptions()
+	fs.Float64Var(&qo.Params.Throughput, "queue-throughput", 0, "queue mode: items one worker processes per second; the trace is the arrival rate (items/s)")
+	fs.DurationVar(&qo.Params.DrainTime, "drain-time", qo.Params.DrainTime, "queue mode: drain the backlog within this")
+	fs.DurationVar(&qo.Params.WakeLead, "wake-lead", qo.Params.WakeLead, "queue mode: wake this long before forecast arrivals")
+	fs.DurationVar(&qo.Params.CoolDown, "cool-down", qo.Params.CoolDown, "queue mode: idle this long before scaling to zero")
+	fs.Float64Var(&qo.ActivationThreshold, "keda-threshold", qo.ActivationThreshold, "queue mode: backlog above which the KEDA-like strategy activates")
+	fs.DurationVar(&qo.KEDACoolDown, "keda-cool-down", qo.KEDACoolDown, "queue mode: the KEDA-like strategy's cooldownPeriod")
+	fs.DurationVar(&qo.ScaleDownStabilization, "scale-down-stabilization", qo.ScaleDownStabilization, "queue mode: the HPAs' scale-down stabilization window")
 	// Price inputs switch the backtest to its cost mode (shadowreport.go).
 	costs := addCostFlags(fs)
 	fs.Usage = func() {
@@ -72,9 +84,48 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
+	if (*rulesFile == "") != (*ruleName == "") {
+		return fmt.Errorf("%w: --rules and --rule go together", errUsage)
+	}
+	if *rulesFile != "" {
+		f, err := config.Load(*rulesFile)
+		if err != nil {
+			return err
+		}
+		r := f.Rule(*ruleName)
+		if r == nil {
+			return fmt.Errorf("%w: %s has no rule %q", errUsage, *rulesFile, *ruleName)
+		}
+		opts.Schedule = r.ScheduleSpec()
+		qo.Schedule = opts.Schedule
+		if r.Queue != nil && qo.Params.Throughput == 0 {
+			// A queue rule's own parameters switch to queue mode.
+			qo.Params = r.Queue.Params
+		}
+	}
+
 	samples, err := readTrace(*input)
 	if err != nil {
 		return err
+	}
+	if qo.Params.Throughput != 0 {
+		if *servedOut != "" || *plotOut != "" || costs.enabled() {
+			return fmt.Errorf("%w: --served-out, --plot and price inputs are not available in queue mode", errUsage)
+		}
+		qo.Horizon, qo.Quantile, qo.Model, qo.History, qo.RefitInterval = opts.Horizon, opts.Quantile, opts.Model, opts.History, opts.RefitInterval
+		qo.StartupDelay, qo.SyncPeriod, qo.MaxReplicas, qo.Warmup = opts.StartupDelay, opts.SyncPeriod, opts.MaxReplicas, opts.Warmup
+		qo.MinReplicas = opts.MinReplicas
+		if err := qo.Params.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		rep, err := backtest.RunQueue(ctx, samples, qo)
+		if err != nil {
+			return withWarmupHint(err, *input)
+		}
+		if *asJSON {
+			return rep.WriteJSON(stdout)
+		}
+		return rep.WriteTable(stdout, filepath.Base(*input))
 	}
 	if costs.enabled() {
 		if *servedOut != "" || *plotOut != "" {

@@ -212,3 +212,108 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 		t.Fatalf("settings %+v do not match the flags", s)
 	}
 }
+
+// TestBacktestRuleSchedule checks that --rules/--rule bound the served values
+// by the rule's schedule at the trace's time.
+func TestBacktestRuleSchedule(t *testing.T) {
+	dir := t.TempDir()
+	trace := writeTrace(t, dir, "trace.csv", 2*1440)
+	rules := filepath.Join(dir, "rules.yaml")
+	writeTestFile(t, rules, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: load
+    query: sum by (namespace) (load{<<.LabelMatchers>>})
+    schedule:
+      - {start: "00:00", end: "24:00", min: 1000}
+`), 0o600)
+	served := filepath.Join(dir, "served.csv")
+	runCLI(t, "backtest", "--input", trace, "--warmup", "24h", "--json", "--served-out", served, "--rules", rules, "--rule", "load")
+	rows := strings.Split(strings.TrimSpace(readTestFile(t, served)), "\n")
+	if len(rows) < 1000 {
+		t.Fatalf("served CSV has %d rows", len(rows))
+	}
+	for _, row := range rows[1:] {
+		if _, v, _ := strings.Cut(row, ","); v != "1000" {
+			t.Fatalf("served row %q, want the floor 1000 (the trace stays below 90)", row)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", trace, "--rule", "load"}, &stdout, &stderr); code != 2 {
+		t.Errorf("--rule without --rules: exit %d, want 2", code)
+	}
+	if code := dispatch(context.Background(), []string{"backtest", "--input", trace, "--rules", rules, "--rule", "nope"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `no rule "nope"`) {
+		t.Errorf("unknown rule: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestBacktestQueueMode runs the queue backtest from the command line on a
+// daily batch of arrivals.
+func TestBacktestQueueMode(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("ts,value\n")
+	for i := range 3 * 1440 {
+		v := 0.0
+		if i%1440 >= 540 && i%1440 < 570 { // 09:00-09:30
+			v = 2
+		}
+		fmt.Fprintf(&b, "%d,%g\n", 1_764_547_200+int64(i)*60, v)
+	}
+	path := filepath.Join(dir, "batch.csv")
+	writeTestFile(t, path, []byte(b.String()), 0o600)
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--queue-throughput", "0.5", "--min-replicas", "0",
+		"--model", "seasonal-naive", "--startup", "60s", "--warmup", "36h", "--json")
+	var rep struct {
+		Strategies []struct {
+			Name      string  `json:"name"`
+			ColdWakes int     `json:"cold_wakes"`
+			Wait      float64 `json:"mean_first_job_wait_seconds"`
+			Zero      float64 `json:"zero_share"`
+		} `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Strategies) != 4 {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	for _, s := range rep.Strategies {
+		switch s.Name {
+		case "predictive", "always-on":
+			if s.ColdWakes != 0 {
+				t.Errorf("%s: %d cold wakes, want 0", s.Name, s.ColdWakes)
+			}
+		default:
+			if s.Wait < 60 {
+				t.Errorf("%s: mean first-job wait %vs, want at least the 60s start-up", s.Name, s.Wait)
+			}
+		}
+		if s.Name != "always-on" && !(s.Zero > 0.5) {
+			t.Errorf("%s: %v of the time at zero with --min-replicas 0", s.Name, s.Zero)
+		}
+	}
+	// A queue rule's settings switch to queue mode, its schedule included:
+	// a floor of 1 from 08:55 leaves no cold wake to reactive-backlog.
+	rules := filepath.Join(dir, "rules.yaml")
+	writeTestFile(t, rules, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: demand
+    query: sum by (namespace, queue) (rate(jobs_total{<<.LabelMatchers>>}[2m]))
+    queue: {backlog: 'sum by (namespace, queue) (jobs_waiting{<<.LabelMatchers>>})', throughput: 0.5}
+    schedule: [{start: "08:55", end: "09:05", min: 1}]
+`), 0o600)
+	stdout, _ = runCLI(t, "backtest", "--input", path, "--rules", rules, "--rule", "demand", "--min-replicas", "0",
+		"--model", "seasonal-naive", "--startup", "60s", "--warmup", "36h", "--json")
+	rep.Strategies = nil
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Strategies) != 4 {
+		t.Fatalf("--rules with a queue rule: %v\n%s", err, stdout)
+	}
+	for _, s := range rep.Strategies {
+		if s.Name == "reactive-backlog" && s.ColdWakes != 0 {
+			t.Errorf("reactive-backlog under the rule's schedule: %d cold wakes, want 0", s.ColdWakes)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := dispatch(context.Background(), []string{"backtest", "--input", path, "--queue-throughput", "-1"}, &out, &errOut); code != 2 {
+		t.Errorf("negative throughput: exit %d, want 2", code)
+	}
+}

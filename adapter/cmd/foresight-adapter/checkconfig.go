@@ -95,6 +95,14 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stdout, "    cost-weighted (HPA target AverageValue 1): pods %s, capacity %g, u = clamp(%g * r^%g, %g, %g), reference %s, q %g; prices from %s, held %s then cost-blind\n",
 				c.Pods, p.Capacity, p.TargetUtilization, p.Elasticity, p.MinUtilization, p.MaxUtilization, ref, p.InterruptionDiscount, src, model.Duration(c.PriceHold))
 		}
+		if q := r.Queue; q != nil {
+			p := q.Params
+			fmt.Fprintf(stdout, "    queue (HPA target AverageValue 1, minReplicas 0): %g items/s per worker, drain %s, wake %s ahead, 0 after %s idle\n",
+				p.Throughput, model.Duration(p.DrainTime), model.Duration(p.WakeLead), model.Duration(p.CoolDown))
+		}
+		if n, e := len(r.Schedule), len(r.Events); n+e > 0 {
+			fmt.Fprintf(stdout, "    schedule: %d windows, %d events\n", n, e)
+		}
 		if s := r.Shadow; s != nil {
 			fmt.Fprintf(stdout, "    shadow: %s (served: %s), capacity %g, target %g, replicas %d-%d\n",
 				strings.Join(s.Strategies, ", "), s.Served(&r), s.Capacity, s.Target, s.MinReplicas, s.MaxReplicas)

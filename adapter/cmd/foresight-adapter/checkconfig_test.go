@@ -115,3 +115,61 @@ func writeTestFile(t *testing.T, path string, data []byte, perm os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckConfigDeployRules runs check-config on every example of deploy/rules.
+func TestCheckConfigDeployRules(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "deploy", "rules", "*.yaml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("deploy/rules: %d files, %v", len(files), err)
+	}
+	for _, f := range files {
+		var out bytes.Buffer
+		if err := runCheckConfig(context.Background(), []string{f}, &out, &out); err != nil {
+			t.Errorf("%s: %v\n%s", f, err, out.String())
+		}
+	}
+}
+
+func TestCheckConfigQueue(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "queue.yaml")
+	writeTestFile(t, good, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: worker_demand
+    query: sum by (namespace, queue) (rate(jobs_enqueued_total{<<.LabelMatchers>>}[2m]))
+    queue:
+      backlog: sum by (namespace, queue) (jobs_waiting{<<.LabelMatchers>>})
+      throughput: 4
+    schedule:
+      - {days: [sat-sun], start: "22:00", end: "02:00", timeZone: Asia/Tokyo, max: 3}
+`), 0o600)
+	var out bytes.Buffer
+	if err := runCheckConfig(context.Background(), []string{good}, &out, &out); err != nil {
+		t.Fatalf("valid file: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"queue (HPA target AverageValue 1, minReplicas 0): 4 items/s per worker, drain 5m, wake 1m30s ahead, 0 after 5m idle",
+		"schedule: 1 windows, 0 events",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	src := strings.Replace(readTestFile(t, good), "      backlog: sum by (namespace, queue) (jobs_waiting{<<.LabelMatchers>>})\n", "", 1)
+	src = strings.Replace(src, "Asia/Tokyo", "Asia/Tokio", 1)
+	writeTestFile(t, bad, []byte(src), 0o600)
+	out.Reset()
+	if err := runCheckConfig(context.Background(), []string{bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
+		t.Fatalf("invalid file: err = %v", err)
+	}
+	for _, want := range []string{
+		"bad.yaml:6: rules[0].queue.backlog: required",
+		`bad.yaml:9: rules[0].schedule[0].timeZone: unknown IANA time zone "Asia/Tokio"`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package backtest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/schedule"
+)
+
+// dailyBatch is 4 days of one-minute arrival rates: 2 items/s from 09:00 to
+// 09:30 UTC every day, nothing otherwise.
+func dailyBatch() []Sample {
+	const start = 1_764_547_200 // 2025-12-01 00:00 UTC
+	var out []Sample
+	for ts := int64(start); ts < start+4*86400; ts += 60 {
+		v := 0.0
+		if s := ts % 86400; s >= 9*3600 && s < 9*3600+1800 {
+			v = 2
+		}
+		out = append(out, Sample{TS: ts, Value: v})
+	}
+	return out
+}
+
+func TestRunQueueStrategies(t *testing.T) {
+	o := DefaultQueueOptions()
+	o.Model = forecast.ModelSeasonalNaive
+	o.Params.Throughput = 0.5
+	rep, err := RunQueue(context.Background(), dailyBatch(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]QueueStrategyReport{}
+	for _, s := range rep.Strategies {
+		by[s.Name] = s
+	}
+	reactive, keda, pred, on := by[QueueReactive], by[QueueKEDA], by[QueuePredictive], by[QueueAlwaysOn]
+	for _, s := range rep.Strategies {
+		// Two scored days, one batch a day.
+		if s.Wakes != 2 {
+			t.Errorf("%s: %d wakes, want 2 (one batch a day over 2 scored days)", s.Name, s.Wakes)
+		}
+	}
+	// Reactive strategies start workers when the batch is there: the first job
+	// waits at least a worker's start-up.
+	for _, s := range []QueueStrategyReport{reactive, keda} {
+		if s.ColdWakes != 2 || s.MeanFirstJobWaitSeconds < o.StartupDelay.Seconds() {
+			t.Errorf("%s: %d cold wakes, mean first-job wait %vs; want 2 and at least the %v start-up", s.Name, s.ColdWakes, s.MeanFirstJobWaitSeconds, o.StartupDelay)
+		}
+	}
+	// Predictive wakes before the batch: a ready worker meets the first job.
+	if pred.ColdWakes != 0 || pred.MeanFirstJobWaitSeconds != 0 {
+		t.Errorf("predictive: %d cold wakes, mean first-job wait %vs; want none", pred.ColdWakes, pred.MeanFirstJobWaitSeconds)
+	}
+	if on.ColdWakes != 0 || on.ZeroShare != 0 {
+		t.Errorf("always-on: %d cold wakes, %v of the time at zero; want none", on.ColdWakes, on.ZeroShare)
+	}
+	// Scaling to zero saves most of the always-on worker-minutes.
+	for _, s := range []QueueStrategyReport{reactive, keda, pred} {
+		if s.ZeroShare < 0.8 || s.WorkerMinutes >= on.WorkerMinutes {
+			t.Errorf("%s: %.2f of the time at zero, %.0f worker-minutes (always-on %.0f)", s.Name, s.ZeroShare, s.WorkerMinutes, on.WorkerMinutes)
+		}
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf, "batch"); err != nil || !strings.Contains(buf.String(), "predictive") {
+		t.Errorf("table: %v\n%s", err, buf.String())
+	}
+	t.Logf("\n%s", buf.String())
+}
+
+// TestRunQueueSchedule checks that a schedule floor on the adapter's
+// strategies warms workers up for the batch: no cold wake for reactive either.
+func TestRunQueueSchedule(t *testing.T) {
+	o := DefaultQueueOptions()
+	o.Model = forecast.ModelSeasonalNaive
+	o.Params.Throughput = 0.5
+	one := 1.0
+	o.Schedule = schedule.Schedule{Windows: []schedule.Window{{Start: 8*60 + 55, End: 9*60 + 5, Min: &one}}}
+	rep, err := RunQueue(context.Background(), dailyBatch(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Strategies {
+		want := 0
+		if s.Name == QueueKEDA {
+			want = 2 // KEDA does not run the adapter's schedule
+		}
+		if s.ColdWakes != want {
+			t.Errorf("%s: %d cold wakes with a floor of 1 from 08:55, want %d", s.Name, s.ColdWakes, want)
+		}
+	}
+}
+
+func TestRunQueueRejects(t *testing.T) {
+	o := DefaultQueueOptions()
+	o.Params.Throughput = 0
+	if _, err := RunQueue(context.Background(), dailyBatch(), o); err == nil {
+		t.Error("throughput 0 accepted")
+	}
+	o = DefaultQueueOptions()
+	o.Warmup = 5 * 24 * time.Hour
+	if _, err := RunQueue(context.Background(), dailyBatch(), o); err == nil {
+		t.Error("an input shorter than the warm-up accepted")
+	}
+}
