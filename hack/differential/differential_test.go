@@ -154,13 +154,16 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stranger, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-stranger", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	configFile := filepath.Join(work, "config.yaml")
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	podMapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
-	podMapper.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
+	podMapper := podsRESTMapper()
 	var sides []*side
 	for _, s := range []struct{ kind, bin string }{{adapterproc.Foresight, foresightBin}, {adapterproc.Peer, peerBin}} {
 		a, err := adapterproc.Start(adapterproc.Options{
@@ -195,6 +198,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		wcancel()
 	}
 
+	t.Run("authorization", func(t *testing.T) { compareRefusal(t, sides, stranger) })
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
@@ -252,6 +256,36 @@ func waitServing(ctx context.Context, t *testing.T, s *side) {
 }
 
 var podGK = schema.GroupKind{Kind: "Pod"}
+
+// compareRefusal checks that both adapters refuse a user of the cluster CA
+// whom RBAC allows nothing (delegated authorization), on both APIs.
+func compareRefusal(t *testing.T, sides []*side, stranger *adapterproc.Client) {
+	for _, s := range sides {
+		cfg := stranger.RESTConfig(s.proc.URL)
+		cfg.Timeout = 30 * time.Second
+		ext, err := external_metrics.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ext.NamespacedMetrics("shop").List("queue_messages_ready", labels.Everything()); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: external metric for a user without RBAC: %v, want Forbidden", s.name, err)
+		}
+		custom, err := custom_metrics.NewForVersionForConfig(cfg, podsRESTMapper(), cmv1beta1.SchemeGroupVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := custom.NamespacedMetrics("shop").GetForObject(podGK, "web-0", "http_requests_per_second", labels.Everything()); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: pod metric for a user without RBAC: %v, want Forbidden", s.name, err)
+		}
+	}
+}
+
+// podsRESTMapper is a RESTMapper that knows Pods, all the clients ask for.
+func podsRESTMapper() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
+	m.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
+	return m
+}
 
 // resourceNames returns the sorted resource names of group version gv on s.
 func resourceNames(t *testing.T, s *side, gv string) []string {
