@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/hack/charts"
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/internal/testharness/procs"
@@ -39,10 +40,8 @@ func adapterBinary(t *testing.T, root, workDir string) string {
 		return bin
 	}
 	bin := filepath.Join(workDir, "foresight-adapter")
-	cmd := exec.Command("go", "build", "-o", bin, "./adapter/cmd/foresight-adapter")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the adapter: %v\n%s", err, out)
+	if err := adapterproc.BuildForesight(root, bin); err != nil {
+		t.Fatalf("build the adapter: %v", err)
 	}
 	return bin
 }
