@@ -31,10 +31,15 @@ type Balancer struct {
 
 // Listen starts a balancer on 127.0.0.1 (a free port) for backends (host:port).
 func Listen(backends ...string) (*Balancer, error) {
+	return ListenOn("127.0.0.1:0", backends...)
+}
+
+// ListenOn starts a balancer on addr (host:port) for backends (host:port).
+func ListenOn(addr string, backends ...string) (*Balancer, error) {
 	if len(backends) == 0 {
 		return nil, errors.New("balancer: no backends")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("balancer: %w", err)
 	}
