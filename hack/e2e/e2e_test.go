@@ -86,23 +86,12 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	workDir, err := os.MkdirTemp("", "foresight-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
-			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
-			return
-		}
-		_ = os.RemoveAll(workDir)
-	})
-	began := time.Now()
-	phase := func(what string) { t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what) }
+	workDir, phase := newWorkDir(t, "foresight-e2e-")
 
 	adapterBin := adapterBinary(t, root, workDir)
 	speed := defaultSpeed
 	if s := os.Getenv("FORESIGHT_E2E_SPEED"); s != "" {
+		var err error
 		if speed, err = strconv.ParseFloat(s, 64); err != nil || speed <= 0 {
 			t.Fatalf("FORESIGHT_E2E_SPEED=%q: want a positive number", s)
 		}
@@ -553,14 +542,7 @@ func checkAdapterAuthorization(ctx context.Context, t *testing.T, c *cluster.Clu
 // the test sends requests of its own to the adapter.
 func checkFastPathServedHPAs(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
 	t.Helper()
-	cfg := rest.CopyConfig(c.AdminConfig)
-	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
-	cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-	cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
-	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := adapterAdminClient(t, c, port, ca)
 	body, err := rc.Get().AbsPath("/metrics").Do(ctx).Raw()
 	if err != nil {
 		t.Errorf("adapter /metrics: %v", err)

@@ -36,10 +36,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,19 +89,7 @@ func TestHPASurvivesLosingAReplica(t *testing.T) {
 	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	workDir, err := os.MkdirTemp("", "foresight-e2e-ha-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
-			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
-			return
-		}
-		_ = os.RemoveAll(workDir)
-	})
-	began := time.Now()
-	phase := func(what string) { t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what) }
+	workDir, phase := newWorkDir(t, "foresight-e2e-ha-")
 
 	adapterBin := adapterBinary(t, root, workDir)
 	tr, err := replay.LoadTrace(filepath.Join(root, "testdata", "traces", traceFile))
@@ -330,15 +316,7 @@ func compareReplicas(ctx context.Context, t *testing.T, c *cluster.Cluster, ca *
 	t.Helper()
 	clients := make([]*rest.RESTClient, len(ports))
 	for i, port := range ports {
-		cfg := rest.CopyConfig(c.AdminConfig)
-		cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
-		cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-		cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
-		rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = rc
+		clients[i] = adapterAdminClient(t, c, port, ca)
 	}
 	var summary []string
 	for _, metric := range []string{predictedMetric, reactiveMetric} {

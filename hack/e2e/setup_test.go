@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/yaml"
@@ -351,4 +353,43 @@ func startControlPlane(ctx context.Context, t *testing.T, root, workDir, binDir 
 	}
 	phase("deploy/adapter/overlays/e2e applied")
 	return c, port, objs, ca
+}
+
+// newWorkDir makes a work folder named after prefix, removed when the test
+// ends unless it failed or FORESIGHT_E2E_KEEP is set, and returns it with a
+// function that logs a phase of the test with the seconds since.
+func newWorkDir(t *testing.T, prefix string) (string, func(string)) {
+	t.Helper()
+	workDir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
+			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
+			return
+		}
+		_ = os.RemoveAll(workDir)
+	})
+	began := time.Now()
+	return workDir, func(what string) {
+		t.Helper()
+		t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what)
+	}
+}
+
+// adapterAdminClient is a JSON REST client of the adapter on 127.0.0.1:port,
+// past the aggregator, as the cluster admin (a client certificate the
+// adapter's delegated authentication accepts); ca signed its serving certificate.
+func adapterAdminClient(t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) *rest.RESTClient {
+	t.Helper()
+	cfg := rest.CopyConfig(c.AdminConfig)
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
+	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
