@@ -385,8 +385,8 @@ func adapterAdminClient(t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) 
 	t.Helper()
 	cfg := rest.CopyConfig(c.AdminConfig)
 	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
-	cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-	cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
+	cfg.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	cfg.CAFile, cfg.ServerName = "", "localhost"
 	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
 	if err != nil {
 		t.Fatal(err)
