@@ -17,8 +17,8 @@ PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool
 # once from hack/victoriametrics (its own module, pinned version) into .cache/bin.
 VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
 
-.PHONY: all help build test test-go test-rules bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule bench-adapter images push-images prometheus victoriametrics clean
+.PHONY: all help build test test-go test-rules kube-binaries bench lint vet fmt-check demo e2e fuzz \
+	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images prometheus victoriametrics clean
 
 all: build
 
@@ -45,15 +45,21 @@ push-images:
 	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=ghcr.io/foresight-dev"; exit 2; }
 	$(GO) run ./hack/images push -registry $(REGISTRY) -in $(CACHE)/images
 
-## test: unit, integration (real Prometheus, real gRPC xDS clients) and rule tests
+## test: unit, integration (real Prometheus, real gRPC xDS clients), chart and rule tests
 ## (with CI=true a test that lacks a program or file fails instead of skipping)
 test: test-go test-rules
 
 ## test-go: the Go tests with the integration tag, root module and hack/e2e's packages
-test-go: prometheus victoriametrics
+test-go: prometheus victoriametrics kube-binaries
 	$(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime 10s
 	cd hack/e2e && $(GO) test -tags integration -timeout $(TEST_TIMEOUT) ./internal/...
+	cd hack/charts && $(GO) test -count=1 ./...
+
+## kube-binaries: etcd, kube-apiserver, kube-controller-manager and kubectl at hack/e2e/kubebin's
+## pins, built once into .cache/e2e-bin (the chart dry-run and kubectl top tests need them)
+kube-binaries:
+	hack/e2e/build.sh >/dev/null
 
 ## test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules: prometheus
@@ -100,6 +106,7 @@ lint: vet fmt-check $(GOLANGCI)
 vet:
 	$(GO) vet -tags integration ./...
 	cd hack/e2e && $(GO) vet -tags e2e ./... && $(GO) vet -tags integration ./...
+	cd hack/charts && $(GO) vet ./...
 
 ## fmt-check: fail on files gofmt would change
 fmt-check:
@@ -157,6 +164,10 @@ dashboards:
 dashboards-preview:
 	$(GO) run ./dashboards/cmd/preview --out $(CACHE)/dashboards-preview
 	@echo "previews in $(CACHE)/dashboards-preview"
+
+## charts-golden: rewrite the Helm charts' golden renders (hack/charts/testdata/golden)
+charts-golden:
+	cd hack/charts && $(GO) test -count=1 -run TestGolden . -update
 
 ## prometheusrule: regenerate deploy/prometheusrule from the rule files in rules/
 prometheusrule:

@@ -127,16 +127,8 @@ func newHarness(tb testing.TB, rules string, fill func(emb *source.Embedded), ga
 // libraryOnly turns the fast path off, for comparisons.
 func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts := server.NewOptions()
-	opts.Local = true
+	opts := localOptions(tb)
 	opts.LibraryHandlersOnly = libraryOnly
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
 	reg := h.reg
 	if libraryOnly {
 		reg = prometheus.NewRegistry()
@@ -215,4 +207,43 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// serveLocal starts a local-mode server (no authentication or authorization)
+// with cfg on loopback until the test ends, and returns a client
+// configuration for it.
+func serveLocal(tb testing.TB, cfg server.Config) *rest.Config {
+	tb.Helper()
+	opts := localOptions(tb)
+	srv, err := server.New(opts, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Run(ctx); err != nil {
+			tb.Errorf("server: %v", err)
+		}
+	})
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
+	}
+}
+
+// localOptions are the options of a local-mode server on a free loopback port.
+func localOptions(tb testing.TB) *server.Options {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opts := server.NewOptions()
+	opts.Local = true
+	opts.Adapter.SecureServing.Listener = ln
+	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
+	opts.Adapter.SecureServing.ServerCert.CertDirectory = tb.TempDir()
+	return opts
 }

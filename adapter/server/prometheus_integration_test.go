@@ -7,8 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/rest"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
 	"github.com/foresight-dev/foresight/adapter/config"
@@ -82,29 +79,11 @@ func TestRealPrometheus(t *testing.T) {
 	if err := loop.SetRules(rules); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := server.NewOptions()
-	opts.Local = true
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	opts.Adapter.SecureServing.ServerCert.CertDirectory = t.TempDir()
-	srv, err := server.New(opts, server.Config{Provider: provider.New(store, nil), Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(ctx) })
-	wg.Go(func() { _ = srv.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	client, err := external_metrics.NewForConfig(&rest.Config{
-		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
-		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
-	})
+	client, err := external_metrics.NewForConfig(serveLocal(t, server.Config{Provider: provider.New(store, nil), Registry: reg, Logger: slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package server builds Foresight's aggregated API server: the
 // custom-metrics-apiserver library's secure serving, delegated authentication
 // and authorization through kube-apiserver, the external and custom metrics
-// APIs backed by a provider, health checks, and the adapter's own /metrics.
+// APIs backed by a provider, optionally the resource metrics API
+// (metrics.k8s.io, resourcemetrics.go), health checks, and the adapter's own /metrics.
 //
 // It builds the server from the library's options itself instead of using
 // cmd.AdapterBase, which cannot start without a cluster: with Local set (the
@@ -88,6 +89,9 @@ type Config struct {
 	Ready func() error
 	// Logger logs the server's life.
 	Logger *slog.Logger
+	// ResourceMetrics, when set, serves metrics.k8s.io/v1beta1 (pods and
+	// nodes: kubectl top and the HPA's Resource metrics).
+	ResourceMetrics *ResourceMetrics
 }
 
 // Server is a built, not yet running, adapter server.
@@ -131,7 +135,7 @@ func New(o *Options, c Config) (*Server, error) {
 			}
 		}
 	}
-	defs := mergeDefinitions(generatedcore.GetOpenAPIDefinitions, generatedcustommetrics.GetOpenAPIDefinitions, generatedexternalmetrics.GetOpenAPIDefinitions)
+	defs := mergeDefinitions(generatedcore.GetOpenAPIDefinitions, generatedcustommetrics.GetOpenAPIDefinitions, generatedexternalmetrics.GetOpenAPIDefinitions, resourceMetricsDefinitions)
 	a.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(defs, openapinamer.NewDefinitionNamer(apiserver.Scheme))
 	a.OpenAPIConfig.Info.Title, a.OpenAPIConfig.Info.Version = Name, "1.0.0"
 	a.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(defs, openapinamer.NewDefinitionNamer(apiserver.Scheme))
@@ -193,6 +197,11 @@ func New(o *Options, c Config) (*Server, error) {
 	srv, err := cfg.Complete(nil).New(Name, c.Provider, c.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("build API server: %w", err)
+	}
+	if c.ResourceMetrics != nil {
+		if err := installResourceMetrics(srv.GenericAPIServer, c.ResourceMetrics); err != nil {
+			return nil, err
+		}
 	}
 	gatherers := prometheus.Gatherers{legacyregistry.DefaultGatherer}
 	if c.Registry != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -192,15 +193,28 @@ const (
 	FormatPrometheusAdapter = promadapter.Format
 )
 
+// ResourceRulesFunc receives the resource metrics rules of an imported file
+// (nil when it has none) each time the file loads; an error refuses the file.
+type ResourceRulesFunc func(path string, rules *resourcemetrics.Rules) error
+
 // ImportLoader returns the RuleLoader of prometheus-adapter configuration files:
 // each load runs the file's series queries with lister over the last window up
-// to now() and serves the metrics found with reactive rules. What is not served
-// is logged as a warning.
-func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger) RuleLoader {
+// to now() and serves the metrics found with reactive rules; its resourceRules
+// go to resources (when not nil). What is not served is logged as a warning.
+func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger, resources ResourceRulesFunc) RuleLoader {
 	return func(path string, data []byte) ([]Rule, error) {
 		f, warnings, err := promadapter.Import(context.Background(), data, path, lister, now(), window)
 		if err != nil {
 			return nil, err
+		}
+		if resources != nil {
+			c, err := promadapter.Parse(data, path) // cannot fail: Import parsed it
+			if err != nil {
+				return nil, err
+			}
+			if err := resources(path, c.ResourceMetricsRules()); err != nil {
+				return nil, err
+			}
 		}
 		for _, w := range warnings {
 			log.Warn("prometheus-adapter config: " + w)

@@ -2,7 +2,8 @@
 
 // The e2e scenario: a real kube-apiserver with its aggregator, a real HPA
 // controller in kube-controller-manager, the adapter registered through the
-// APIServices of deploy/adapter (server-side applied via the e2e overlay), and
+// APIServices of its Helm chart (rendered, the certificate and caBundle set as
+// cert-manager would, server-side applied), and
 // a real Prometheus holding a real periodic load trace, replayed in
 // accelerated time. Two identical Deployments, one HPA on the reactive
 // metric and one on the predicted metric; the test records spec.replicas of

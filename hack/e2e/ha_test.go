@@ -13,7 +13,7 @@
 // connections over them. A control plane on loopback cannot: Endpoints and
 // EndpointSlices refuse loopback addresses (the test checks this for an
 // EndpointSlice and logs kube-apiserver's answer), and every address a
-// process here can listen on is loopback. So the e2e overlay's ExternalName
+// process here can listen on is loopback. So the ExternalName
 // Service "localhost" points the aggregator at a TCP balancer in the test
 // process (internal/balancer), which relays each connection to a replica,
 // round-robin, and skips a replica it cannot dial, as kube-proxy does once

@@ -7,10 +7,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +28,7 @@ import (
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/yaml"
 
+	"github.com/foresight-dev/foresight/hack/charts"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
@@ -58,7 +59,7 @@ func hasFlag(bin, flag string) bool {
 }
 
 // adapterCerts writes the adapter's serving certificate, signed by a CA of
-// its own, into dir as tls.crt, tls.key and ca.crt (the e2e overlay's certs/).
+// its own, into dir as tls.crt, tls.key and ca.crt.
 func adapterCerts(t *testing.T, dir string) *pki.CA {
 	t.Helper()
 	ca, err := pki.NewCA("foresight-adapter-ca")
@@ -85,62 +86,116 @@ func adapterCerts(t *testing.T, dir string) *pki.CA {
 	return ca
 }
 
-// copyTree copies the folder src to dst.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o600)
-	})
-}
-
-// renderDeploy copies deploy/adapter into workDir, writes the serving
-// certificate into the e2e overlay's certs/, adds a layer that points the
-// APIServices at the adapter's port, and renders it with kubectl kustomize.
+// renderDeploy renders the adapter's Helm chart (deploy/charts/foresight-adapter) as
+// release foresight-adapter in namespace foresight, for the loopback cluster: no adapter
+// pod (it runs on the host), the APIServices at the adapter's port, the rules of
+// testdata/rules.yaml (the chart's metrics with settings for an accelerated replay). The
+// e2e cluster has no cert-manager, so the test does what it would: it writes the serving
+// certificate's Secret and, as its CA injector, each APIService's caBundle (certs in
+// workDir/certs). The Service becomes an ExternalName localhost: with the default
+// --enable-aggregator-routing=false the aggregator resolves it to
+// https://localhost:<APIService port>, and Endpoints cannot hold loopback addresses.
+// The objects come with the Namespace (helm install --create-namespace) and the
+// example HPAs of deploy/adapter/examples.
 func renderDeploy(t *testing.T, root, workDir, kubectl string, adapterPort int) ([]byte, *pki.CA) {
 	t.Helper()
-	deploy := filepath.Join(workDir, "deploy")
-	if err := copyTree(filepath.Join(root, "deploy", "adapter"), filepath.Join(deploy, "adapter")); err != nil {
-		t.Fatalf("copy deploy/adapter: %v", err)
-	}
-	ca := adapterCerts(t, filepath.Join(deploy, "adapter", "overlays", "e2e", "certs"))
-	run := filepath.Join(deploy, "run")
-	if err := os.MkdirAll(run, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	layer := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- ../adapter/overlays/e2e
-patches:
-- target:
-    kind: APIService
-  patch: |-
-    - op: replace
-      path: /spec/service/port
-      value: %d
-`, adapterPort)
-	if err := os.WriteFile(filepath.Join(run, "kustomization.yaml"), []byte(layer), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(kubectl, "kustomize", run).Output()
+	certs := filepath.Join(workDir, "certs")
+	ca := adapterCerts(t, certs)
+	rulesYAML, err := os.ReadFile(filepath.Join(root, "hack", "e2e", "testdata", "rules.yaml"))
 	if err != nil {
-		t.Fatalf("kubectl kustomize %s: %v\n%s", run, err, stderrOf(err))
+		t.Fatal(err)
 	}
-	return out, ca
+	var rules map[string]any
+	if err := yaml.Unmarshal(rulesYAML, &rules); err != nil {
+		t.Fatalf("testdata/rules.yaml: %v", err)
+	}
+	manifest, err := charts.Render(filepath.Join(root, "deploy", "charts", "foresight-adapter"),
+		charts.Release{Name: "foresight-adapter", Namespace: "foresight"},
+		map[string]any{"replicaCount": 0, "service": map[string]any{"port": adapterPort}, "rules": rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := charts.Objects(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = standInForCertManager(t, objs, certs)
+	for _, o := range objs {
+		if o.GetKind() == "Service" && o.GetName() == "foresight-adapter" {
+			unstructured.RemoveNestedField(o.Object, "spec", "selector")
+			_ = unstructured.SetNestedField(o.Object, "ExternalName", "spec", "type")
+			_ = unstructured.SetNestedField(o.Object, "localhost", "spec", "externalName")
+		}
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "foresight"}}}
+	objs = append([]*unstructured.Unstructured{ns}, objs...)
+
+	examples, err := exec.Command(kubectl, "kustomize", filepath.Join(root, "deploy", "adapter", "examples")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize deploy/adapter/examples: %v\n%s", err, stderrOf(err))
+	}
+	var b bytes.Buffer
+	for _, o := range objs {
+		y, err := yaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	b.WriteString("---\n")
+	b.Write(examples)
+	return b.Bytes(), ca
+}
+
+// standInForCertManager replaces the chart's cert-manager Issuers and Certificates by what
+// cert-manager would make of them: the serving Certificate's Secret (tls.crt, tls.key and
+// ca.crt from certs) and, for each APIService whose cert-manager.io/inject-ca-from names
+// that Certificate, the CA in spec.caBundle.
+func standInForCertManager(t *testing.T, objs []*unstructured.Unstructured, certs string) []*unstructured.Unstructured {
+	t.Helper()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(certs, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var out []*unstructured.Unstructured
+	var secret string
+	for _, o := range objs {
+		if o.GroupVersionKind().Group != "cert-manager.io" {
+			out = append(out, o)
+			continue
+		}
+		if o.GetKind() == "Certificate" && o.GetName() == "foresight-adapter-serving-cert" {
+			secret, _, _ = unstructured.NestedString(o.Object, "spec", "secretName")
+		}
+	}
+	if secret == "" {
+		t.Fatal("the chart has no cert-manager Certificate foresight-adapter-serving-cert with a secretName")
+	}
+	caPEM := read("ca.crt")
+	out = append(out, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+		"metadata": map[string]any{"name": secret, "namespace": "foresight"},
+		"data": map[string]any{
+			"tls.crt": base64.StdEncoding.EncodeToString(read("tls.crt")),
+			"tls.key": base64.StdEncoding.EncodeToString(read("tls.key")),
+			"ca.crt":  base64.StdEncoding.EncodeToString(caPEM),
+		},
+	}})
+	for _, o := range out {
+		if o.GetKind() != "APIService" {
+			continue
+		}
+		if from := o.GetAnnotations()["cert-manager.io/inject-ca-from"]; from != "foresight/foresight-adapter-serving-cert" {
+			t.Fatalf("APIService %s: cert-manager.io/inject-ca-from is %q, want foresight/foresight-adapter-serving-cert", o.GetName(), from)
+		}
+		_ = unstructured.SetNestedField(o.Object, base64.StdEncoding.EncodeToString(caPEM), "spec", "caBundle")
+	}
+	return out
 }
 
 func stderrOf(err error) string {
@@ -151,24 +206,17 @@ func stderrOf(err error) string {
 	return ""
 }
 
-// objects splits a multi-document YAML stream into objects.
+// objects decodes the rendered manifests into objects.
 func objects(t *testing.T, stream []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	for _, doc := range strings.Split(string(stream), "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatalf("rendered manifest: %v\n%s", err, doc)
-		}
-		out = append(out, u)
+	objs, err := charts.Objects(string(stream))
+	if err != nil {
+		t.Fatalf("rendered manifests: %v", err)
 	}
-	return out
+	return objs
 }
 
-// rulesFile writes the rule file of the rendered ConfigMap foresight-adapter-rules-* to dir.
+// rulesFile writes the rule file of the rendered ConfigMap foresight-adapter-rules to dir.
 func rulesFile(t *testing.T, objs []*unstructured.Unstructured, dir string) string {
 	t.Helper()
 	for _, o := range objs {
@@ -185,7 +233,7 @@ func rulesFile(t *testing.T, objs []*unstructured.Unstructured, dir string) stri
 		}
 		return p
 	}
-	t.Fatal("the rendered e2e overlay has no foresight-adapter-rules ConfigMap")
+	t.Fatal("the rendered adapter chart has no foresight-adapter-rules ConfigMap")
 	return ""
 }
 
@@ -197,7 +245,7 @@ func serverSideApply(t *testing.T, c *cluster.Cluster, manifests []byte) string 
 	cmd.Stdin = bytes.NewReader(manifests)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("kubectl apply --server-side of deploy/adapter/overlays/e2e: %v\n%s", err, out)
+		t.Fatalf("kubectl apply --server-side of the adapter chart: %v\n%s", err, out)
 	}
 	return string(out)
 }
@@ -210,7 +258,7 @@ func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, name, b
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs := filepath.Join(workDir, "deploy", "adapter", "overlays", "e2e", "certs")
+	certs := filepath.Join(workDir, "certs")
 	args := append([]string{"serve",
 		"--config=" + rules,
 		"--prometheus-url=" + promURL,
@@ -328,10 +376,10 @@ func startTracePrometheus(ctx context.Context, t *testing.T, workDir string, tr 
 }
 
 // startControlPlane starts etcd, kube-apiserver and kube-controller-manager
-// in workDir/cluster and server-side applies deploy/adapter through its e2e
-// overlay, its APIServices pointing at a free port it returns (where the
-// caller serves the adapter), with the rendered objects and the CA of the
-// adapter's serving certificate.
+// in workDir/cluster and server-side applies the adapter's Helm chart,
+// rendered for the loopback cluster, its APIServices pointing at a free port
+// it returns (where the caller serves the adapter), with the rendered objects
+// and the CA of the adapter's serving certificate.
 func startControlPlane(ctx context.Context, t *testing.T, root, workDir, binDir string, phase func(string)) (*cluster.Cluster, int, []*unstructured.Unstructured, *pki.CA) {
 	t.Helper()
 	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
@@ -351,7 +399,7 @@ func startControlPlane(ctx context.Context, t *testing.T, root, workDir, binDir 
 	if n := strings.Count(out, "serverside-applied"); n != len(objs) {
 		t.Errorf("server-side applied %d objects, rendered %d", n, len(objs))
 	}
-	phase("deploy/adapter/overlays/e2e applied")
+	phase("the adapter chart applied")
 	return c, port, objs, ca
 }
 

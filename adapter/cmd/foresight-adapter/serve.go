@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/memlimit"
 	"github.com/foresight-dev/foresight/adapter/provider"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/server"
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/shadow"
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reloadEvery := fs.Duration("config-check-interval", serving.DefaultReloadInterval, "how often the rule file is checked for changes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	clockStart := fs.String("clock-start", "", "replays only: RFC 3339 `TIME` the data clock starts at (default: now)")
+	resourceEvery := fs.Duration("resource-metrics-interval", 30*time.Second, "how often the resourceRules of a prometheus-adapter config (metrics.k8s.io: kubectl top, CPU/memory HPAs) are queried; reads fail after 3 intervals without a refresh")
 	clockSpeed := fs.Float64("clock-speed", 1, "replays only: data seconds per real second; cycles run every step/speed")
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
@@ -76,8 +78,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if *resourceEvery <= 0 {
+		return fmt.Errorf("%w: --resource-metrics-interval must be positive", errUsage)
+	}
+	resources, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: src, Interval: *resourceEvery, Now: now, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
 	a, err := newAdapter(adapterParts{
 		source: src, registry: reg, log: log, opts: opts, objects: objects, now: now, interval: interval,
+		resources: &server.ResourceMetrics{Source: resources, Objects: objects},
 	})
 	if err != nil {
 		return err
@@ -89,7 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if clock == nil {
 		clock = time.Now
 	}
-	load, err := serving.FormatLoader(*configFormat, serving.ImportLoader(src, clock, *relist, log))
+	load, err := serving.FormatLoader(*configFormat, serving.ImportLoader(src, clock, *relist, log, resourcemetrics.NewFiles(resources).Set))
 	if err != nil {
 		return fmt.Errorf("%w: --config-format: %w", errUsage, err)
 	}
@@ -99,7 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Imported prometheus-adapter rules discover their metrics again every relist interval.
 	reloader.RefreshEvery(*relist)
-	return a.run(ctx, reloader.Run)
+	return a.run(ctx, reloader.Run, resources.Run)
 }
 
 // adapterParts are what serve and demo differ in.
@@ -112,6 +122,8 @@ type adapterParts struct {
 	now      func() time.Time      // data clock; nil: wall clock
 	interval time.Duration         // cycle interval; 0: each rule's step
 	onCycle  func(metric string, snap *serving.Snapshot)
+	// resources serves metrics.k8s.io (nil: not served).
+	resources *server.ResourceMetrics
 }
 
 // adapter is a wired adapter: store, loop, provider and API server.
@@ -155,7 +167,8 @@ func newAdapter(p adapterParts) (*adapter, error) {
 			}
 			return nil
 		},
-		Logger: p.log,
+		Logger:          p.log,
+		ResourceMetrics: p.resources,
 	})
 	if err != nil {
 		return nil, err

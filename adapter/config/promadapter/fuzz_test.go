@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
@@ -41,6 +42,13 @@ func FuzzImport(f *testing.F) {
 				t.Fatalf("error is not located: %T %v", err, err)
 			}
 			return
+		}
+		if rr := cfg.ResourceMetricsRules(); rr != nil {
+			for _, q := range []*resourcemetrics.Query{&rr.ContainerCPU, &rr.ContainerMemory, &rr.NodeCPU, &rr.NodeMemory} {
+				if _, err := q.Render(); err != nil {
+					t.Fatalf("resource query %q does not render: %v", q.Template.Text(), err)
+				}
+			}
 		}
 		d, err := cfg.Discover(context.Background(), series, time.Unix(0, 0), time.Minute)
 		if err != nil {

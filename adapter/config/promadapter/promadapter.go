@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
@@ -37,14 +38,15 @@ type Config struct {
 	Rules []Rule `yaml:"rules"`
 	// ExternalRules serve external.metrics.k8s.io.
 	ExternalRules []Rule `yaml:"externalRules"`
-	// ResourceRules serve metrics.k8s.io in prometheus-adapter. Foresight parses and
-	// checks them but does not serve them.
+	// ResourceRules serve metrics.k8s.io (see ResourceMetricsRules).
 	ResourceRules *ResourceRules `yaml:"resourceRules"`
 
 	// Filename names the file in errors.
 	Filename string `yaml:"-"`
 	lines    strictyaml.Lines
 	rules    []*compiled // Rules then ExternalRules, in file order
+	// resourceRules are ResourceRules converted, nil without them.
+	resourceRules *resourcemetrics.Rules
 }
 
 // Rule is one discovery rule (an item of rules or externalRules).
@@ -191,7 +193,11 @@ func Parse(data []byte, filename string) (*Config, error) {
 		}
 	}
 	if rr := c.ResourceRules; rr != nil {
-		checkResourceRules(rr, add)
+		ok := true
+		checkResourceRules(rr, func(path, format string, args ...any) { ok = false; add(path, format, args...) })
+		if ok {
+			c.resourceRules = resourceMetricsRules(rr, add)
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -199,13 +205,10 @@ func Parse(data []byte, filename string) (*Config, error) {
 	return c, nil
 }
 
-// Warnings says what of c Foresight does not serve.
+// Warnings says what of c Foresight does not serve (resourceRules are
+// served: see ResourceMetricsRules).
 func (c *Config) Warnings() []string {
-	if c.ResourceRules == nil {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s:%d: resourceRules: checked but not served: Foresight does not serve metrics.k8s.io (keep metrics-server or prometheus-adapter for kubectl top and CPU/memory HPAs)",
-		c.Filename, c.lines.Line("resourceRules"))}
+	return nil
 }
 
 func compile(r *Rule, path string, external bool, add func(path, format string, args ...any)) *compiled {

@@ -33,7 +33,7 @@ func TestShippedExamplesLoad(t *testing.T) {
 		warnings        int
 	}{
 		{"helm-default.yaml", 6, 0, 0},
-		{"manifests-config.yaml", 0, 0, 1},
+		{"manifests-config.yaml", 0, 0, 0},
 		{"walkthrough.yaml", 1, 1, 0},
 	} {
 		t.Run(c.file, func(t *testing.T) {
@@ -116,6 +116,8 @@ func TestRefused(t *testing.T) {
 			want: []string{"f.yaml:3: rules[0].resources: template: must use <<.Resource>> once"}},
 		{name: "bad resource rule", doc: "resourceRules:\n  cpu:\n    containerQuery: 'sum(x{<<.LabelMatchers>>}) by (<<.Group>>)'\n  window: soon\n",
 			want: []string{"f.yaml:3: resourceRules.cpu.containerQuery: template", "f.yaml:4: resourceRules.window: must be a duration"}},
+		{name: "resource rule without node label", doc: "resourceRules:\n  cpu:\n    containerQuery: 'sum(rate(c{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)'\n    nodeQuery: 'sum(rate(n{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)'\n    containerLabel: container\n    resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}\n  memory:\n    containerQuery: 'sum(c{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n    nodeQuery: 'sum(n{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n    resources: {template: '<<.Resource>>'}\n",
+			want: []string{"f.yaml:6: resourceRules.cpu.resources: no label names nodes", "f.yaml:7: resourceRules.memory.containerLabel: required"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			data, file := []byte(c.doc), "f.yaml"

@@ -1,0 +1,82 @@
+{{/* The chart's name. */}}
+{{- define "foresight-adapter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The full name of the release's objects. */}}
+{{- define "foresight-adapter.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels that select the adapter's pods. */}}
+{{- define "foresight-adapter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "foresight-adapter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "foresight-adapter.labels" -}}
+{{ include "foresight-adapter.selectorLabels" . }}
+app.kubernetes.io/part-of: foresight
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The ServiceAccount's name. */}}
+{{- define "foresight-adapter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "foresight-adapter.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The container image: repository with the digest, or the tag (default: appVersion). */}}
+{{- define "foresight-adapter.image" -}}
+{{- if eq .Values.image.tag "latest" -}}
+{{- fail "image.tag: latest is refused, it names no release; leave it empty for the chart's appVersion or name a release tag" -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The serving certificate's Secret. */}}
+{{- define "foresight-adapter.servingSecret" -}}
+{{- printf "%s-serving-cert" (include "foresight-adapter.fullname" .) -}}
+{{- end -}}
+
+{{/* The DNS name the aggregator verifies: <service>.<namespace>.svc. */}}
+{{- define "foresight-adapter.serviceDNS" -}}
+{{- printf "%s.%s.svc" (include "foresight-adapter.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+The self-signed CA and serving certificate (tls.mode selfSigned), generated once per
+render: the Secret and the APIServices' caBundle must come from the same pair. An
+existing Secret with the three keys is reused, so an upgrade keeps the certificate.
+*/}}
+{{- define "foresight-adapter.selfSignedPair" -}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "foresight-adapter.servingSecret" .) -}}
+{{- if and $secret (index ($secret.data | default dict) "ca.crt") (index ($secret.data | default dict) "tls.crt") (index ($secret.data | default dict) "tls.key") -}}
+{{- dict "ca" (index $secret.data "ca.crt") "crt" (index $secret.data "tls.crt") "key" (index $secret.data "tls.key") | toJson -}}
+{{- else -}}
+{{- $days := int .Values.tls.selfSignedValidityDays -}}
+{{- $ca := genCA (printf "%s-ca" (include "foresight-adapter.fullname" .)) $days -}}
+{{- $dns := include "foresight-adapter.serviceDNS" . -}}
+{{- $cert := genSignedCert $dns nil (list $dns (printf "%s.cluster.local" $dns)) $days $ca -}}
+{{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,58 @@
+package charts
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// configData returns data[key] of the ConfigMap name, or fails.
+func configData(t *testing.T, objs []*unstructured.Unstructured, name, key string) string {
+	t.Helper()
+	cm := find(objs, "ConfigMap", name)
+	if cm == nil {
+		t.Fatalf("no ConfigMap %s", name)
+	}
+	v, ok, _ := unstructured.NestedString(cm.Object, "data", key)
+	if !ok {
+		t.Fatalf("ConfigMap %s has no %s", name, key)
+	}
+	return v
+}
+
+// TestConfigFilesLoad checks that the files the charts mount are accepted by the parsers
+// the programs load them with: the adapter's rule file, the control plane's policy and
+// its experiments (validated against the policy), for every render case.
+func TestConfigFilesLoad(t *testing.T) {
+	for _, c := range renderCases() {
+		t.Run(c.chart+"/"+c.name, func(t *testing.T) {
+			objs := render(t, c.chart, c.values(t))
+			switch c.chart {
+			case adapterChart:
+				f, err := config.Parse([]byte(configData(t, objs, "foresight-adapter-rules", "rules.yaml")), "rules.yaml")
+				if err != nil {
+					t.Fatalf("the chart's rule file: %v", err)
+				}
+				if len(f.Rules) == 0 {
+					t.Error("the chart's rule file has no rules")
+				}
+			case xdsChart:
+				p, err := policy.Parse([]byte(configData(t, objs, "foresight-xds-policy", "policy.yaml")), "policy.yaml")
+				if err != nil {
+					t.Fatalf("the chart's policy: %v", err)
+				}
+				exps, err := experiment.Parse([]byte(configData(t, objs, "foresight-xds-policy", "experiments.yaml")), "experiments.yaml")
+				if err != nil {
+					t.Fatalf("the chart's experiments: %v", err)
+				}
+				if err := experiment.ValidateAgainst(exps, p); err != nil {
+					t.Fatalf("the chart's experiments against its policy: %v", err)
+				}
+			}
+		})
+	}
+}
