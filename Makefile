@@ -18,7 +18,7 @@ PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool
 VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
 
 .PHONY: all help build test test-go test-rules kube-binaries bench lint vet fmt-check demo e2e fuzz \
-	dashboards dashboards-preview prometheusrule charts-golden bench-adapter images push-images prometheus victoriametrics clean
+	dashboards dashboards-preview prometheusrule charts-golden bench-adapter differential peer-adapter images push-images prometheus victoriametrics clean
 
 all: build
 
@@ -102,9 +102,9 @@ bench:
 lint: vet fmt-check $(GOLANGCI)
 	$(GOLANGCI) run ./...
 
-## vet: go vet of the root module (integration tag) and of hack/e2e (e2e and integration tags)
+## vet: go vet of the root module (integration and differential tags) and of hack/e2e (e2e and integration tags)
 vet:
-	$(GO) vet -tags integration ./...
+	$(GO) vet -tags integration,differential ./...
 	cd hack/e2e && $(GO) vet -tags e2e ./... && $(GO) vet -tags integration ./...
 	cd hack/charts && $(GO) vet ./...
 
@@ -138,6 +138,23 @@ e2e: prometheus
 	for test in $(E2E_TESTS); do \
 		grep -q "^--- PASS: $$test " $$log || { echo "make e2e: $$test did not run and pass (output in $$log)"; exit 1; }; \
 	done; rm -f $$log
+
+## differential: foresight-adapter and prometheus-adapter v0.12.0 run side by side with the same
+## prometheus-adapter config, Prometheus and kube-apiserver; the official clients' answers must
+## match but for docs/migration.md's differences (fails unless the test ran and passed)
+differential: prometheus peer-adapter kube-binaries
+	@log=$$(mktemp); \
+	(CI=true $(GO) test -tags differential -count=1 -timeout 15m -v -run '^TestSameConfigSameAnswers$$' ./hack/differential) 2>&1 | tee $$log; \
+	if grep -q '^--- PASS: TestSameConfigSameAnswers' $$log; then rm -f $$log; else \
+		echo "make differential: TestSameConfigSameAnswers did not run and pass (output in $$log)"; exit 1; fi
+
+## peer-adapter: prometheus-adapter v0.12.0 built once from hack/peer-adapter into .cache/bin
+peer-adapter: $(TOOLS_BIN)/prometheus-adapter
+
+$(TOOLS_BIN)/prometheus-adapter: hack/peer-adapter/go.mod hack/peer-adapter/go.sum
+	@echo "building prometheus-adapter v0.12.0 from hack/peer-adapter into $(TOOLS_BIN) (a few minutes, once)"
+	cd hack/peer-adapter && nice $(GO) build -o $@ sigs.k8s.io/prometheus-adapter/cmd/adapter
+	@touch $@
 
 ## fuzz: a short run of every user-facing parser's fuzz target
 FUZZTIME ?= 20s

@@ -14,6 +14,7 @@ import (
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	external_metrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
 
@@ -45,45 +46,29 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	cert, key, err := b.cl.servingCert(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	port, err := procs.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	common := []string{
-		"--prometheus-url=" + b.promURL,
-		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
-		"--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
-		"--lister-kubeconfig=" + b.cl.AdminKubeconfig,
-		"--authentication-kubeconfig=" + b.cl.AdminKubeconfig,
-		"--authorization-kubeconfig=" + b.cl.AdminKubeconfig,
-	}
 	rules := filepath.Join(dir, "rules.yaml")
 	var bin string
-	var args []string
+	var err error
 	switch name {
-	case "foresight":
+	case adapterproc.Foresight:
 		bin = b.o.foresightBin
 		err = os.WriteFile(rules, []byte(foresightRules(set, model)), 0o600)
-		args = append([]string{"serve", "--config=" + rules, "--log-level=warn"}, common...)
-	case "peer":
+	case adapterproc.Peer:
 		bin = b.o.peerBin
 		err = os.WriteFile(rules, []byte(peerRules(set)), 0o600)
-		args = append([]string{"--config=" + rules, "--v=0"}, common...)
 	default:
 		return nil, fmt.Errorf("unknown adapter %q", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", rules, err)
 	}
-	p, err := procs.Start(name+"-"+strconv.Itoa(b.runs), b.logDir, bin, args...)
+	a, err := adapterproc.Start(adapterproc.Options{Kind: name, Name: name + "-" + strconv.Itoa(b.runs), Bin: bin,
+		Dir: dir, LogDir: b.logDir, Config: rules, PrometheusURL: b.promURL, Kubeconfig: b.cl.AdminKubeconfig, CA: b.cl.CA})
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, err := b.cl.clientTLS()
+	p := a.Proc
+	tlsConfig, err := b.cl.client.TLS()
 	if err != nil {
 		p.Stop(10 * time.Second)
 		return nil, err
@@ -93,8 +78,7 @@ func (b *bench) startAdapter(name string, set seriesSet, model string) (*target,
 		p.Stop(10 * time.Second)
 		return nil, err
 	}
-	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	return &target{name: name, url: url, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType, loadClient: b.o.loadClient, selectors: selectors}, nil
+	return &target{name: name, url: a.URL, metric: set.metric, set: set, proc: p, prom: b.prom, tls: tlsConfig, contentType: b.o.contentType, loadClient: b.o.loadClient, selectors: selectors}, nil
 }
 
 // foresightRules is foresight's rule file: the metric forecast per series.

@@ -50,6 +50,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/project"
 )
 
@@ -163,32 +164,22 @@ func splitList(s string) []string {
 	return out
 }
 
-// goBuild runs nice go build in dir.
-func goBuild(dir string, args ...string) error {
-	cmd := exec.Command("nice", append([]string{"go", "build"}, args...)...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return nil
-}
-
 // binaries finds or builds the four programs of the run.
 func binaries(root string, o *options) error {
 	bin := filepath.Join(root, ".cache", "bin")
 	if o.foresightBin == "" && slices.Contains(o.adapters, "foresight") {
 		o.foresightBin = filepath.Join(bin, "foresight-adapter")
 		t0 := time.Now()
-		if err := goBuild(root, "-o", o.foresightBin, "./adapter/cmd/foresight-adapter"); err != nil {
+		if err := adapterproc.BuildForesight(root, o.foresightBin); err != nil {
 			return err
 		}
 		fmt.Printf("built %s from the working tree in %s\n", o.foresightBin, time.Since(t0).Round(time.Second))
 	}
 	if o.peerBin == "" && slices.Contains(o.adapters, "peer") {
-		o.peerBin = filepath.Join(bin, "prometheus-adapter")
+		o.peerBin = filepath.Join(bin, adapterproc.PeerProgram)
 		if _, err := os.Stat(o.peerBin); err != nil {
 			fmt.Println("building prometheus-adapter v0.12.0 from hack/peer-adapter (a few minutes, once)")
-			if err := goBuild(filepath.Join(root, "hack", "peer-adapter"), "-o", o.peerBin, "sigs.k8s.io/prometheus-adapter/cmd/adapter"); err != nil {
+			if err := adapterproc.BuildPeer(root, o.peerBin); err != nil {
 				return err
 			}
 		}

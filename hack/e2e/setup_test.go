@@ -30,6 +30,7 @@ import (
 
 	"github.com/foresight-dev/foresight/hack/charts"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
@@ -44,10 +45,8 @@ func adapterBinary(t *testing.T, root, workDir string) string {
 		return bin
 	}
 	bin := filepath.Join(workDir, "foresight-adapter")
-	cmd := exec.Command("go", "build", "-o", bin, "./adapter/cmd/foresight-adapter")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the adapter: %v\n%s", err, out)
+	if err := adapterproc.BuildForesight(root, bin); err != nil {
+		t.Fatalf("build the adapter: %v", err)
 	}
 	return bin
 }

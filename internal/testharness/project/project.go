@@ -58,9 +58,10 @@ func CacheBin() (string, error) {
 
 // howToGet says how to obtain each program the harness runs.
 var howToGet = map[string]string{
-	"prometheus":       "run `make prometheus` (builds the pinned Prometheus v3.16.0 from hack/prometheus into .cache/bin; `make test` does it) or install Debian's prometheus package",
-	"victoria-metrics": "run `make victoriametrics` (builds the pinned VictoriaMetrics from hack/victoriametrics into .cache/bin; `make test` does it)",
-	"promtool":         "run `make prometheus` (builds the pinned promtool v3.16.0 from hack/prometheus into .cache/bin; `make test` does it) or install Debian's prometheus package",
+	"prometheus":         "run `make prometheus` (builds the pinned Prometheus v3.16.0 from hack/prometheus into .cache/bin; `make test` does it) or install Debian's prometheus package",
+	"prometheus-adapter": "run `make peer-adapter` (builds prometheus-adapter v0.12.0 from hack/peer-adapter into .cache/bin, a few minutes, once; `make differential` does it)",
+	"victoria-metrics":   "run `make victoriametrics` (builds the pinned VictoriaMetrics from hack/victoriametrics into .cache/bin; `make test` does it)",
+	"promtool":           "run `make prometheus` (builds the pinned promtool v3.16.0 from hack/prometheus into .cache/bin; `make test` does it) or install Debian's prometheus package",
 }
 
 // HowToGet says how to obtain the program name, for error and skip messages.
