@@ -48,7 +48,6 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
-	"github.com/foresight-dev/foresight/internal/testharness/procs"
 	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
@@ -84,28 +83,16 @@ var (
 func TestPredictiveHPALeadsReactive(t *testing.T) {
 	root := needs.Root(t)
 	tracePath := filepath.Join(root, "testdata", "traces", traceFile)
-	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
 	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
-	workDir, err := os.MkdirTemp("", "foresight-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
-			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
-			return
-		}
-		_ = os.RemoveAll(workDir)
-	})
-	began := time.Now()
-	phase := func(what string) { t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what) }
+	workDir, phase := newWorkDir(t, "foresight-e2e-")
 
 	adapterBin := adapterBinary(t, root, workDir)
 	speed := defaultSpeed
 	if s := os.Getenv("FORESIGHT_E2E_SPEED"); s != "" {
+		var err error
 		if speed, err = strconv.ParseFloat(s, 64); err != nil || speed <= 0 {
 			t.Fatalf("FORESIGHT_E2E_SPEED=%q: want a positive number", s)
 		}
@@ -128,76 +115,15 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		shift = time.Until(clockStart) * -1
 		shift = shift.Truncate(tr.Step)
 	}
-	samples := tr.Window(clockStart.Add(-history), replayEnd.Add(10*time.Minute))
-	shifted := make([]replay.Sample, len(samples))
-	for i, s := range samples {
-		shifted[i] = replay.Sample{T: s.T.Add(shift), V: s.V}
-	}
 	series := []replay.Series{
 		{"namespace": nsPredictive, "service": "web"},
 		{"namespace": nsReactive, "service": "web"},
 		{"namespace": "foresight-example", "service": "web"},
 		{"namespace": "foresight-example", "service": "api"},
 	}
-	promDir := filepath.Join(workDir, "prometheus")
-	if err := os.MkdirAll(promDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	om := filepath.Join(promDir, "trace.om")
-	f, err := os.Create(om)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := replay.WriteOpenMetrics(f, "http_requests", "Requests served, replayed from "+traceFile+".", shifted, tr.Step, series); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	logDir := filepath.Join(workDir, "cluster", "logs")
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	prom, err := promserver.New(promserver.Options{Bin: promBin, Dir: promDir, Args: replay.PrometheusArgs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := promserver.Backfill(ctx, promtool, om, prom.DataDir); err != nil {
-		t.Fatal(err)
-	}
-	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), history+replayEnd.Sub(clockStart), traceFile))
-	if err := prom.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(prom.Stop)
-	promMajor, err := prom.MajorVersion(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rateSteps := replay.RateSteps(rateWindow, tr.Step, promMajor)
-	phase(fmt.Sprintf("prometheus %d.x ready at %s (rate()[%s] sees %d trace steps)", promMajor, prom.URL, rateWindow, rateSteps))
+	prom, rateSteps := startTracePrometheus(ctx, t, workDir, tr, shift, clockStart.Add(-history), replayEnd.Add(10*time.Minute), series, phase)
 
-	// The control plane.
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	phase("etcd, kube-apiserver and kube-controller-manager ready at " + c.Server)
-
-	// The adapter's Helm chart, rendered for the loopback cluster, server-side applied.
-	adapterPort, err := procs.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifests, adapterCA := renderDeploy(t, root, workDir, c.Bin("kubectl"), adapterPort)
-	objs := objects(t, manifests)
-	out := serverSideApply(t, c, manifests)
-	t.Logf("kubectl apply --server-side (%d objects):\n%s", len(objs), out)
-	if n := strings.Count(out, "serverside-applied"); n != len(objs) {
-		t.Errorf("server-side applied %d objects, rendered %d", n, len(objs))
-	}
-	phase("the adapter chart applied")
+	c, adapterPort, objs, adapterCA := startControlPlane(ctx, t, root, workDir, binDir, phase)
 
 	rules := rulesFile(t, objs, workDir)
 	var extra []string
@@ -211,7 +137,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		}
 		return clockStart.Add(time.Duration(float64(w.Sub(wallStart)) * speed))
 	}
-	startAdapter(ctx, t, c, adapterBin, workDir, adapterPort, rules, prom.URL, adapterCA, extra...)
+	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort, rules, prom.URL, adapterCA, extra...)
 	phase(fmt.Sprintf("adapter ready on 127.0.0.1:%d (data time %s)", adapterPort, dataAt(time.Now()).Format(time.RFC3339)))
 	waitAPIServicesAvailable(ctx, t, c)
 	phase("APIServices Available through the ExternalName localhost Service")
@@ -617,14 +543,7 @@ func checkAdapterAuthorization(ctx context.Context, t *testing.T, c *cluster.Clu
 // the test sends requests of its own to the adapter.
 func checkFastPathServedHPAs(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
 	t.Helper()
-	cfg := rest.CopyConfig(c.AdminConfig)
-	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
-	cfg.TLSClientConfig.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
-	cfg.TLSClientConfig.CAFile, cfg.TLSClientConfig.ServerName = "", "localhost"
-	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := adapterAdminClient(t, c, port, ca)
 	body, err := rc.Get().AbsPath("/metrics").Do(ctx).Raw()
 	if err != nil {
 		t.Errorf("adapter /metrics: %v", err)

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -22,15 +23,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/hack/charts"
+	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/internal/testharness/procs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
 // adapterBinary returns $FORESIGHT_ADAPTER_BIN or builds the adapter from the root module.
@@ -245,8 +250,8 @@ func serverSideApply(t *testing.T, c *cluster.Cluster, manifests []byte) string 
 }
 
 // startAdapter starts `foresight-adapter serve` on 127.0.0.1:port as the
-// foresight-adapter service account and waits for /readyz.
-func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, bin, workDir string, port int, rules, promURL string, ca *pki.CA, extra ...string) *procs.Proc {
+// foresight-adapter service account, logging to name.log, and waits for /readyz.
+func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, name, bin, workDir string, port int, rules, promURL string, ca *pki.CA, extra ...string) *procs.Proc {
 	t.Helper()
 	kubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-adapter", 2*time.Hour)
 	if err != nil {
@@ -264,7 +269,7 @@ func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, bin, wo
 		"--authorization-kubeconfig=" + kubeconfig,
 		"--lister-kubeconfig=" + kubeconfig,
 	}, extra...)
-	p, err := procs.Start("foresight-adapter", c.LogDir, bin, args...)
+	p, err := procs.Start(name, c.LogDir, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,4 +324,119 @@ func kubectl(c *cluster.Cluster, args ...string) (string, error) {
 // namespace returns a Namespace object named name.
 func namespace(name string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+// startTracePrometheus backfills a Prometheus with the trace tr between from
+// and to (shifted by shift) as the counter http_requests_total of each of
+// series, starts it and returns it with the number of trace steps rate()
+// over rateWindow sees. phase logs progress.
+func startTracePrometheus(ctx context.Context, t *testing.T, workDir string, tr *replay.Trace, shift time.Duration, from, to time.Time, series []replay.Series, phase func(string)) (*promserver.Server, int) {
+	t.Helper()
+	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
+	samples := tr.Window(from, to)
+	shifted := make([]replay.Sample, len(samples))
+	for i, s := range samples {
+		shifted[i] = replay.Sample{T: s.T.Add(shift), V: s.V}
+	}
+	promDir := filepath.Join(workDir, "prometheus")
+	if err := os.MkdirAll(promDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	om := filepath.Join(promDir, "trace.om")
+	f, err := os.Create(om)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replay.WriteOpenMetrics(f, "http_requests", "Requests served, replayed from "+traceFile+".", shifted, tr.Step, series); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	prom, err := promserver.New(promserver.Options{Bin: promBin, Dir: promDir, Args: replay.PrometheusArgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := promserver.Backfill(ctx, promtool, om, prom.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), to.Sub(from), traceFile))
+	if err := prom.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prom.Stop)
+	promMajor, err := prom.MajorVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rateSteps := replay.RateSteps(rateWindow, tr.Step, promMajor)
+	phase(fmt.Sprintf("prometheus %d.x ready at %s (rate()[%s] sees %d trace steps)", promMajor, prom.URL, rateWindow, rateSteps))
+	return prom, rateSteps
+}
+
+// startControlPlane starts etcd, kube-apiserver and kube-controller-manager
+// in workDir/cluster and server-side applies the adapter's Helm chart,
+// rendered for the loopback cluster, its APIServices pointing at a free port
+// it returns (where the caller serves the adapter), with the rendered objects
+// and the CA of the adapter's serving certificate.
+func startControlPlane(ctx context.Context, t *testing.T, root, workDir, binDir string, phase func(string)) (*cluster.Cluster, int, []*unstructured.Unstructured, *pki.CA) {
+	t.Helper()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: filepath.Join(workDir, "cluster"), ControllerManager: true, HPASyncPeriod: hpaSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	phase("etcd, kube-apiserver and kube-controller-manager ready at " + c.Server)
+	port, err := procs.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifests, ca := renderDeploy(t, root, workDir, c.Bin("kubectl"), port)
+	objs := objects(t, manifests)
+	out := serverSideApply(t, c, manifests)
+	t.Logf("kubectl apply --server-side (%d objects):\n%s", len(objs), out)
+	if n := strings.Count(out, "serverside-applied"); n != len(objs) {
+		t.Errorf("server-side applied %d objects, rendered %d", n, len(objs))
+	}
+	phase("the adapter chart applied")
+	return c, port, objs, ca
+}
+
+// newWorkDir makes a work folder named after prefix, removed when the test
+// ends unless it failed or FORESIGHT_E2E_KEEP is set, and returns it with a
+// function that logs a phase of the test with the seconds since.
+func newWorkDir(t *testing.T, prefix string) (string, func(string)) {
+	t.Helper()
+	workDir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("FORESIGHT_E2E_KEEP") != "" {
+			t.Logf("work dir kept (logs in %s)", filepath.Join(workDir, "cluster", "logs"))
+			return
+		}
+		_ = os.RemoveAll(workDir)
+	})
+	began := time.Now()
+	return workDir, func(what string) {
+		t.Helper()
+		t.Logf("[%6.1fs] %s", time.Since(began).Seconds(), what)
+	}
+}
+
+// adapterAdminClient is a JSON REST client of the adapter on 127.0.0.1:port,
+// past the aggregator, as the cluster admin (a client certificate the
+// adapter's delegated authentication accepts); ca signed its serving certificate.
+func adapterAdminClient(t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) *rest.RESTClient {
+	t.Helper()
+	cfg := rest.CopyConfig(c.AdminConfig)
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	cfg.CAData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+	cfg.CAFile, cfg.ServerName = "", "localhost"
+	rc, err := rest.UnversionedRESTClientFor(withJSON(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
