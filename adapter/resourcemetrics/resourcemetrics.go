@@ -382,12 +382,16 @@ func (r *Refresher) Snapshot() (*Snapshot, error) {
 	}
 	if s == nil {
 		if last != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotReady, last)
+			return nil, fmt.Errorf("%w: %w", ErrNotReady, last)
 		}
 		return nil, ErrNotReady
 	}
 	if age := r.o.Now().Sub(s.At); age > r.o.StaleAfter {
-		return nil, fmt.Errorf("resource metrics are stale: last refresh %s ago, limit %s (last error: %v)", age.Round(time.Second), r.o.StaleAfter, last)
+		stale := fmt.Sprintf("resource metrics are stale: last refresh %s ago, limit %s", age.Round(time.Second), r.o.StaleAfter)
+		if last != nil {
+			return nil, fmt.Errorf("%s (last error: %w)", stale, last)
+		}
+		return nil, errors.New(stale)
 	}
 	return s, nil
 }
