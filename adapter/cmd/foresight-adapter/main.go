@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // subcommand is one verb of foresight-adapter.
@@ -42,7 +44,8 @@ func subcommands() []subcommand {
 }
 
 // errUsage marks errors caused by bad command-line arguments.
-var errUsage = errors.New("usage error")
+// errUsage marks an error in the arguments (exit 2).
+var errUsage = cli.ErrUsage
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -97,17 +100,5 @@ func usage(w io.Writer, cmds []subcommand) {
 	fmt.Fprintln(w, "Run 'foresight-adapter <subcommand> -h' for its flags.")
 }
 
-// parseFlags parses a subcommand's flags, which take no positional
-// arguments. Errors other than a request for help are usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	return nil
-}
+// parseFlags parses a subcommand's flags, which take no positional arguments.
+var parseFlags = cli.ParseFlags
