@@ -4,6 +4,7 @@ package featuretests
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -126,6 +127,18 @@ func countBackends(t *testing.T, cp *controlPlane, n int) map[string]int {
 	return got
 }
 
+// waitServed waits until the last weight the controller served is last: a rollout's phase
+// changes under the controller's lock before the new weights are handed to the control plane.
+func waitServed(t *testing.T, sw *servedWeights, last uint32) []uint32 {
+	t.Helper()
+	var w []uint32
+	eventually(t, fmt.Sprintf("weight %d served", last), func() bool {
+		w = sw.get()
+		return len(w) > 0 && w[len(w)-1] == last
+	})
+	return w
+}
+
 func waitPhase(t *testing.T, c *canary.Controller, phase string) *canary.State {
 	t.Helper()
 	var st *canary.State
@@ -146,7 +159,7 @@ func TestGRPCCanaryPromotedThroughEveryStep(t *testing.T) {
 	if st.Weight != 100 || st.Stable != "greeter-v2" || st.Failures != 0 {
 		t.Fatalf("promoted state %+v", st)
 	}
-	if w := sw.get(); len(w) != 3 || w[0] != 20 || w[1] != 60 || w[2] != 100 {
+	if w := waitServed(t, sw, 100); len(w) != 3 || w[0] != 20 || w[1] != 60 {
 		t.Fatalf("served weights %v, want [20 60 100]", w)
 	}
 	eventually(t, "the client reaches the canary only", func() bool {
@@ -174,8 +187,8 @@ func TestGRPCCanaryBreachRollsBack(t *testing.T) {
 	if st.Weight != 0 || st.Failures != 2 || st.Stable != "greeter-v1" {
 		t.Fatalf("failed state %+v", st)
 	}
-	if w := sw.get(); w[len(w)-1] != 0 {
-		t.Fatalf("served weights %v, want the last 0", w)
+	if w := waitServed(t, sw, 0); len(w) < 2 || w[0] != 20 {
+		t.Fatalf("served weights %v, want 20 first and 0 last", w)
 	}
 	eventually(t, "the client reaches the stable only", func() bool {
 		b, err := call(context.Background(), conn)
