@@ -141,7 +141,16 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	for _, wl := range w {
 		applyQueueWorkload(ctx, t, c, wl.ns, wl.metric)
 	}
-	phase("worker Deployments (0 replicas) and HPAs (minReplicas 0) applied")
+	phase("worker Deployments (1 replica) and HPAs (minReplicas 0) applied")
+	// The HPA wakes from zero only a workload it scaled to zero itself.
+	if !waitQueuesIdle(ctx, t, c, w, 2*time.Minute) {
+		for _, wl := range w {
+			desc, _ := kubectl(c, "describe", "hpa", "-n", wl.ns, "worker")
+			t.Logf("kubectl describe hpa -n %s worker:\n%s", wl.ns, desc)
+		}
+		t.Fatal("the HPAs did not scale the idle workers to zero within 2 minutes")
+	}
+	phase("both HPAs scaled their idle workers to zero")
 
 	// The consumers follow the Deployments; the recorder samples everything.
 	first := time.Now().Add(25*time.Second).Unix()/int64(qPeriod/time.Second) + 1
@@ -272,8 +281,8 @@ func pushedIn(from, to time.Time) int {
 	return n
 }
 
-// applyQueueWorkload applies namespace ns with a worker Deployment at zero
-// replicas and an HPA with minReplicas 0 on metric (External, AverageValue 1:
+// applyQueueWorkload applies namespace ns with a worker Deployment of one
+// replica (the HPA wakes from zero only what it scaled to zero) and an HPA with minReplicas 0 on metric (External, AverageValue 1:
 // the metric is a worker count), its behavior scaled to the compressed time.
 func applyQueueWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, metric string) {
 	t.Helper()
@@ -283,7 +292,7 @@ func applyQueueWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, n
 	}
 	labels := map[string]string{"app": "worker"}
 	dep := appsv1ac.Deployment("worker", ns).WithSpec(appsv1ac.DeploymentSpec().
-		WithReplicas(0).
+		WithReplicas(1).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
 		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
 			WithContainers(corev1ac.Container().WithName("worker").WithImage("registry.k8s.io/pause:3.10")))))
