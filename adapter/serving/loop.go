@@ -228,6 +228,14 @@ type worker struct {
 
 	backlogs map[string]backlogSample // queue rules: latest backlog by series key
 
+	// resumedAt is the data time of the first fetch that returned samples
+	// after the latest failed fetch: 0 when no fetch failed, -1 while none
+	// did yet.
+	// A series is dropped only if absent for the staleness limit while data
+	// flowed: after an outage of the source (which leaves a hole in every
+	// series) the series are kept, with the history their forecasts need.
+	resumedAt int64
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -343,10 +351,16 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		}
 		for _, s := range res {
 			loaded += len(s.Samples)
+			if w.resumedAt < 0 && len(s.Samples) > 0 {
+				w.resumedAt = chunkEnd
+			}
 		}
 		w.observeAll(l, res, updated)
 		w.next = chunkEnd + step
 		chunkStart = chunkEnd + step
+	}
+	if fetchErr != nil {
+		w.resumedAt = -1
 	}
 	w.fitAll(l.metrics, updated)
 	if loaded >= bulkLoadSamples {
@@ -358,10 +372,11 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	}
 	if fetchErr == nil && fetched {
 		w.ready = true
-		// Drop series that vanished from a healthy source for longer than the staleness limit.
+		// Drop series that vanished from a healthy source for longer than the
+		// staleness limit, counted from when data flowed again after an outage.
 		limit := now.Add(-r.Info.StaleAfter).Unix()
 		for k, s := range w.series {
-			if !updated[k] && s.lastAt < limit {
+			if !updated[k] && s.lastAt < limit && w.resumedAt >= 0 && w.resumedAt <= limit {
 				delete(w.series, k)
 				l.forgetCost(prometheus.Labels{"metric": r.Info.Metric, "namespace": s.entry.Namespace, "series": s.entry.SeriesName})
 				if w.shadow != nil {

@@ -1,7 +1,9 @@
 package serving
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +69,86 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 	}
 	if n := len(seriesGauges(t, m, "foresight_forecast_served_value")); n != 1 {
 		t.Errorf("served gauge has %d series, want 1 (the vanished one deleted)", n)
+	}
+}
+
+// outageSource fails every range query while down is set, as a stopped
+// Prometheus does, and counts the failures.
+type outageSource struct {
+	source.Source
+	down     atomic.Bool
+	failures atomic.Int64
+}
+
+func (o *outageSource) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]source.Series, error) {
+	if o.down.Load() {
+		o.failures.Add(1)
+		return nil, errors.New("connection refused")
+	}
+	return o.Source.QueryRange(ctx, q, start, end, step)
+}
+
+// TestLoopKeepsSeriesAcrossAnOutage checks that an outage of the source
+// longer than the staleness limit, which leaves a hole in every series, does
+// not drop the series (with their forecasters' history) when the source
+// answers again before their data does: they are stale (an error, the HPA
+// holds), and only a series still absent once data has flowed again for the
+// staleness limit is dropped.
+func TestLoopKeepsSeriesAcrossAnOutage(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	appendRange := func(ns string, from, to time.Time) {
+		var s []source.Sample
+		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
+			s = append(s, source.Sample{T: ts.UnixMilli(), V: 10})
+		}
+		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRange("back", testNow.Add(-time.Hour), testNow)
+	appendRange("gone", testNow.Add(-time.Hour), testNow)
+	src := &outageSource{Source: emb}
+	c := runClockedLoop(t, reg, src, rulesYAML(ruleYAML("load", "load{<<.LabelMatchers>>}", ", staleAfter: 5m")))
+	lookup := func(ns string) ([]*Entry, error) {
+		es, _, err := c.store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: ns})
+		return es, err
+	}
+	if es, err := lookup("back"); err != nil || len(es) != 1 {
+		t.Fatalf("before the outage: %v, %v", es, err)
+	}
+
+	// Ten minutes down, then up again with no data yet for the outage.
+	src.down.Store(true)
+	c.clock.Add(int64(10 * time.Minute / time.Second))
+	waitUntil(t, "a failed cycle", func() bool { return src.failures.Load() > 0 })
+	src.down.Store(false)
+	c.advance(t, time.Minute, 1)
+	var stale *StaleError
+	for _, ns := range []string{"back", "gone"} {
+		if _, err := lookup(ns); !errors.As(err, &stale) {
+			t.Errorf("%s right after the outage: err = %v, want StaleError (kept, stale), not dropped", ns, err)
+		}
+	}
+
+	// Data flows again for one series; the other stays absent past the limit.
+	from := testNow.Add(11 * time.Minute)
+	appendRange("back", from, from.Add(6*time.Minute))
+	c.advance(t, time.Minute, 1)
+	if es, err := lookup("gone"); !errors.As(err, &stale) {
+		t.Errorf("gone, data flowing for 1m: %v, %v; want still kept (stale)", es, err)
+	}
+	for range 6 {
+		c.advance(t, time.Minute, 1)
+	}
+	if es, err := lookup("back"); err != nil || len(es) != 1 || es[0].Forecast.At < from.Add(6*time.Minute).Unix() {
+		t.Errorf("back after the outage: %v, %v; want its latest forecast", es, err)
+	}
+	if es, err := lookup("gone"); err != nil || len(es) != 0 {
+		t.Errorf("gone, absent while data flowed for 7m: %v, %v; want dropped", es, err)
 	}
 }

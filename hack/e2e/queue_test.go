@@ -41,6 +41,7 @@ import (
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/internal/testharness/promserver"
 )
 
@@ -66,12 +67,21 @@ const (
 
 // qSizes are the jobs of the bursts, by slot number (Unix time / qPeriod)
 // modulo its length. A day holds a whole number of periods and of size
-// cycles, so every day has the same bursts at the same times.
+// cycles, so every day has its bursts at the same times of day, give or take
+// qJitter, and of the same sizes, give or take a quarter: days differ as real
+// ones do, so the forecast's errors on the live day are like those it had on
+// the history (and drift detection has nothing to find).
 var qSizes = []int{24, 40, 32, 48, 28, 36}
+
+// qJitter bounds how late a burst starts after its slot.
+const qJitter = 2 * time.Second
 
 // qBurst is the burst of slot s.
 func qBurst(s int64) jobqueue.Burst {
-	return jobqueue.Burst{At: time.Unix(s*int64(qPeriod/time.Second), 0), Length: qBurstLength, Jobs: qSizes[s%int64(len(qSizes))]}
+	h := uint32(s) * 2654435761 // Knuth's multiplicative hash: a fixed pseudo-random draw per slot
+	late := time.Duration(h>>8%uint32(qJitter/time.Second+1)) * time.Second
+	jobs := qSizes[s%int64(len(qSizes))] * int(3+h>>16%3) / 4 // 3/4, 1 or 5/4 of the size
+	return jobqueue.Burst{At: time.Unix(s*int64(qPeriod/time.Second), 0).Add(late), Length: qBurstLength, Jobs: jobs}
 }
 
 // qWorkload is one worker namespace: its Redis, exporter, consumers and ledger.
@@ -166,7 +176,7 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		points = recordQueue(runCtx, t, c, w, prom, outageFrom, outageTo)
+		points = recordQueue(runCtx, t, c, w, prom, outageFrom)
 	}()
 	phase(fmt.Sprintf("producing %d bursts every %s from %s; Prometheus down %s..%s", qLiveBursts, qPeriod,
 		bursts[0].At.Format("15:04:05"), outageFrom.Format("15:04:05"), outageTo.Format("15:04:05")))
@@ -212,8 +222,22 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	if !idle {
 		t.Errorf("the queues did not drain and both workloads reach zero within 2 minutes of the last burst")
 	}
+	// The outage as it happened: from the stop to the restart.
+	var downFrom, downTo time.Time
+	for _, p := range points {
+		if p.promDown {
+			if downFrom.IsZero() {
+				downFrom = p.at
+			}
+			downTo = p.at
+		}
+	}
+	if !downFrom.IsZero() {
+		outageFrom, outageTo = downFrom, downTo
+	}
 	checkQueueZeros(t, bursts, points, outageFrom, outageTo)
 	checkQueueOutage(t, points, outageFrom, outageTo)
+	logForecastFallbacks(ctx, t, c, adapterPort, adapterCA)
 	phase("done")
 }
 
@@ -320,8 +344,9 @@ func applyQueueWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, n
 
 // recordQueue keeps each workload's consumers at its Deployment's
 // spec.replicas and samples the scenario every 250 ms until ctx ends; it stops
-// Prometheus at outageFrom and starts it again at outageTo.
-func recordQueue(ctx context.Context, t *testing.T, c *cluster.Cluster, w []*qWorkload, prom *promserver.Server, outageFrom, outageTo time.Time) []qPoint {
+// Prometheus at outageFrom (or once both workloads have workers) for
+// qOutageLength.
+func recordQueue(ctx context.Context, t *testing.T, c *cluster.Cluster, w []*qWorkload, prom *promserver.Server, outageFrom time.Time) []qPoint {
 	conns := make([]*jobqueue.Conn, len(w))
 	for i, wl := range w {
 		conn, err := jobqueue.Dial(ctx, wl.redisAddr)
@@ -333,28 +358,32 @@ func recordQueue(ctx context.Context, t *testing.T, c *cluster.Cluster, w []*qWo
 		conns[i] = conn
 	}
 	// The outage runs beside the sampling, which must not wait for
-	// Prometheus to stop or start.
+	// Prometheus to stop or start. It begins at outageFrom or later, once
+	// both workloads have workers (the reactive one wakes after the burst came).
 	var down atomic.Bool
 	outage := make(chan struct{})
-	go func() {
-		defer close(outage)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(outageFrom)):
-		}
+	started := false
+	startOutage := func() {
+		started = true
 		down.Store(true)
-		prom.Stop()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(outageTo)):
+		go func() {
+			defer close(outage)
+			prom.Stop()
+			select {
+			case <-ctx.Done():
+			case <-time.After(qOutageLength):
+			}
+			if err := prom.Start(context.Background()); err != nil {
+				t.Errorf("restart prometheus: %v", err)
+			}
+			down.Store(false)
+		}()
+	}
+	defer func() {
+		if started {
+			<-outage
 		}
-		if err := prom.Start(context.Background()); err != nil {
-			t.Errorf("restart prometheus: %v", err)
-		}
-		down.Store(false)
 	}()
-	defer func() { <-outage }()
 	var points []qPoint
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -385,6 +414,9 @@ func recordQueue(ctx context.Context, t *testing.T, c *cluster.Cluster, w []*qWo
 			}
 		}
 		points = append(points, p)
+		if !started && !now.Before(outageFrom) && (p.replicas[0] > 0 && p.replicas[1] > 0 || now.After(outageFrom.Add(15*time.Second))) {
+			startOutage()
+		}
 		select {
 		case <-ctx.Done():
 			return points
@@ -573,4 +605,23 @@ func checkQueueOutage(t *testing.T, points []qPoint, outageFrom, outageTo time.T
 		t.Logf("outage (%s): the %s workload held %d..%d replicas; %d of %d metric reads failed (stale is an error, never a zero)",
 			qOutageLength, name, minReplicas, during[len(during)-1].replicas[i], failed, len(during))
 	}
+}
+
+// logForecastFallbacks logs the adapter's forecast fallback series (drift
+// or warm-up make a series serve its reactive value), which explain a
+// predictive workload that stopped waking early.
+func logForecastFallbacks(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
+	t.Helper()
+	body, err := adapterAdminClient(t, c, port, ca).Get().AbsPath("/metrics").Do(ctx).Raw()
+	if err != nil {
+		t.Logf("adapter /metrics: %v", err)
+		return
+	}
+	var lines []string
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if strings.HasPrefix(line, "foresight_forecast_fallback{") || strings.HasPrefix(line, "foresight_forecast_drift_fallbacks_total{") {
+			lines = append(lines, line)
+		}
+	}
+	t.Logf("adapter forecast fallbacks:\n%s", strings.Join(lines, "\n"))
 }
