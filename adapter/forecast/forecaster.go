@@ -4,7 +4,8 @@
 //
 // A Forecaster keeps a compact history (float32 ring, gaps marked) and, on
 // a data-time schedule, detects seasonality, fits every candidate model
-// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier) on all but
+// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier, robust
+// seasonal profile) on all but
 // the last day, backtests them over that day at the served horizon with a
 // quantile loss, and serves the winner, or the reactive value when no
 // model beats it. Between refits each step costs O(horizon + model order).
@@ -31,11 +32,12 @@ const (
 	ModelARIMA         Model = "arima"
 	ModelLinear        Model = "linear"
 	ModelFourier       Model = "fourier"
+	ModelProfile       Model = "profile"
 )
 
 // Models lists the models a user may ask for, auto first.
 func Models() []Model {
-	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier}
+	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile}
 }
 
 // ParseModel returns the Model named s, or an error listing the known names.
@@ -45,7 +47,7 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier)", s)
+	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile)", s)
 }
 
 // Settings configure how one series is forecast and served (see "Serving a forecast" in docs/architecture.md).
@@ -64,6 +66,13 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// Hold is how long the HPA's provision follows the highest value served
+	// recently: its scale-down stabilization window less the pods' start-up
+	// (pods asked for within the start-up are not serving yet). Model choice
+	// and the served quantile score this held value, so that noise the HPA
+	// would hold is not paid for twice. Default DefaultHold: the HPA's
+	// default window (5m) less a 2m start-up; at most one step means none.
+	Hold time.Duration
 	// WarmUp is the history needed before the first fit; until then the
 	// reactive value is served. Default 6h. Seasonal models further need two
 	// periods of history before the season can be detected.
@@ -77,6 +86,7 @@ const (
 	DefaultHistory       = 14 * 24 * time.Hour
 	DefaultRefitInterval = 6 * time.Hour
 	DefaultWarmUp        = 6 * time.Hour
+	DefaultHold          = 3 * time.Minute
 )
 
 // SetDefaults gives every unset field of s its default.
@@ -99,6 +109,9 @@ func (s *Settings) SetDefaults() {
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
 	}
+	if s.Hold == 0 {
+		s.Hold = DefaultHold
+	}
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.
@@ -120,6 +133,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("history %v: more than %d steps of %v", s.History, 1<<22, s.Step)
 	case s.RefitInterval < s.Step:
 		return fmt.Errorf("refit interval %v: must be at least one step", s.RefitInterval)
+	case s.Hold < 0 || s.Hold > s.History/4:
+		return fmt.Errorf("hold %v: must be in [0, a quarter of the history]", s.Hold)
 	case s.WarmUp < 4*s.Horizon:
 		return fmt.Errorf("warm-up %v: must be at least four horizons (%v)", s.WarmUp, 4*s.Horizon)
 	}
