@@ -24,6 +24,8 @@ type Report struct {
 	Strategies []StrategyReport `json:"strategies"`
 	// Predictive summarises predictive scaling against the baseline.
 	Predictive PredictiveSummary `json:"predictive"`
+	// SLO is SLO mode's outcome (when Options.SLO is set).
+	SLO *SLOReport `json:"slo,omitempty"`
 }
 
 // InputInfo describes the input trace.

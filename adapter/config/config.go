@@ -98,6 +98,9 @@ type Rule struct {
 	// Queue, when set, makes the rule serve the worker demand of a queue
 	// whose arrival rate is Query (queue.go).
 	Queue *Queue
+	// SLO, when set, serves replica demand at the utilisation that meets
+	// an under-provisioning objective (slo.go).
+	SLO *SLO
 
 	// Line is the line of the rule in the file (0 when built in code).
 	Line int

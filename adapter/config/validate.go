@@ -75,6 +75,9 @@ func (r *Rule) SetDefaults() {
 	if r.Shadow != nil {
 		r.Shadow.SetDefaults(r.Cost)
 	}
+	if r.SLO != nil {
+		r.SLO.SetDefaults()
+	}
 	if r.Queue != nil {
 		r.Queue.SetDefaults()
 	}
@@ -203,6 +206,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	r.validateSchedule(at, add)
 	if r.Queue != nil {
 		r.Queue.validate(at("queue"), r, add)
+	}
+	if r.SLO != nil {
+		r.SLO.validate(at("slo"), r, add)
 	}
 }
 
