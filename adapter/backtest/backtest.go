@@ -31,8 +31,8 @@ type Options struct {
 	Quantile float64
 	// Model is the predictive strategy's model (auto by default).
 	Model forecast.Model
-	// History and RefitInterval are passed to the forecaster; zero means its default.
-	History, RefitInterval time.Duration
+	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
+	History, RefitInterval, Hold time.Duration
 	// Capacity is the load one ready pod serves; zero derives it from PodsAtP99.
 	Capacity float64
 	// PodsAtP99 sets Capacity to p99(load)/PodsAtP99 when Capacity is zero.
@@ -321,6 +321,7 @@ func serveAll(ctx context.Context, samples []Sample, step time.Duration, strateg
 				Model:         s.model,
 				History:       opts.History,
 				RefitInterval: opts.RefitInterval,
+				Hold:          opts.Hold,
 			}
 			var progress func(done, total int)
 			if opts.Progress != nil {

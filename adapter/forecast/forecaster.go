@@ -67,11 +67,11 @@ type Settings struct {
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
 	// Hold is how long the HPA's provision follows the highest value served
-	// recently: its scale-down stabilization window less the pods' start-up
-	// (pods asked for within the start-up are not serving yet). Model choice
-	// and the served quantile score this held value, so that noise the HPA
-	// would hold is not paid for twice. Default DefaultHold: the HPA's
-	// default window (5m) less a 2m start-up; at most one step means none.
+	// recently (its scale-down stabilization keeps the highest
+	// recommendation of a window). Model choice and the served quantile
+	// score this held value, so that sample-to-sample noise the HPA holds
+	// anyway is not paid for twice. Default DefaultHold; at most one step
+	// means none.
 	Hold time.Duration
 	// WarmUp is the history needed before the first fit; until then the
 	// reactive value is served. Default 6h. Seasonal models further need two
@@ -86,7 +86,10 @@ const (
 	DefaultHistory       = 14 * 24 * time.Hour
 	DefaultRefitInterval = 6 * time.Hour
 	DefaultWarmUp        = 6 * time.Hour
-	DefaultHold          = 3 * time.Minute
+	// DefaultHold is a minute: samples finer than that are held. The full
+	// window less pod start-up (3m at the HPA's defaults) gained on some
+	// noisy daily series and lost on others in the backtest (BENCHMARKS.md).
+	DefaultHold = time.Minute
 )
 
 // SetDefaults gives every unset field of s its default.

@@ -121,7 +121,7 @@ func TestHoldServesLessAndStillCoversHeldPeaks(t *testing.T) {
 	noHold := base
 	noHold.Hold = step
 	withHold := base
-	withHold.Hold = 3 * time.Minute
+	withHold.Hold = 3 * time.Minute // explicit: longer than the default
 	a, b := replay(t, noHold, s), replay(t, withHold, s)
 	from := 3 * day
 	hold := 3
