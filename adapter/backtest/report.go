@@ -286,6 +286,11 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		fmt.Fprintf(&b, "reverse check: reactive is never as safe on the grid (best %.0f min at %.0f%%, predictive %.0f min): %s\n",
 			rc.ReactiveUnderProvisionedMinutes, 100*rc.ReactiveTarget, rc.PredictiveUnderProvisionedMinutes, verdict)
 	}
+	if s := r.SLO; s != nil {
+		fmt.Fprintf(&b, "SLO mode (under-provisioned at most %.2f%%, utilisation at most %.0f%%): achieved %.2f%% (%.0f min), %.0f pod-minutes, %s vs reactive; best fixed target %s (SLO mode reaches %.0f%% of it); utilisation mean %.0f%%, final %.0f%%\n",
+			100*s.UnderProvisioned, 100*s.MaxUtilization, 100*s.Scaling.UnderProvisionedShare, s.Scaling.UnderProvisionedMinutes,
+			s.Scaling.PodMinutes, pct(s.Saving), pct(s.BestFixedSaving), 100*s.ShareOfBestFixed, 100*s.MeanUtilization, 100*s.FinalUtilization)
+	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
