@@ -82,18 +82,21 @@ func (cd *candidate) hold(hold int) {
 
 // rollingMax returns out[i] = max(x[i-w+1..i]) (from x[0] near the start).
 func rollingMax(x []float64, w int) []float64 {
+	w = max(w, 1)
 	out := make([]float64, len(x))
-	// Monotone deque of indices with decreasing values.
-	dq := make([]int, 0, max(w, 1))
+	// A monotone queue of indices with decreasing values, dq[head:tail].
+	dq := make([]int, len(x))
+	head, tail := 0, 0
 	for i, v := range x {
-		for len(dq) > 0 && x[dq[len(dq)-1]] <= v {
-			dq = dq[:len(dq)-1]
+		for tail > head && x[dq[tail-1]] <= v {
+			tail--
 		}
-		dq = append(dq, i)
-		if dq[0] <= i-max(w, 1) {
-			dq = dq[1:]
+		dq[tail] = i
+		tail++
+		if dq[head] <= i-w {
+			head++
 		}
-		out[i] = x[dq[0]]
+		out[i] = x[dq[head]]
 	}
 	return out
 }

@@ -36,8 +36,8 @@ const profileSeasons = 7
 func (m *profile) kind() Model     { return ModelProfile }
 func (m *profile) stateBytes() int { return 96 + 8*len(m.means) }
 
-// backer reads a series backwards: at(k) is the value k steps before the
-// latest one, n the number of steps available.
+// backer reads a series backwards: back(k) is the value k steps before the
+// latest one, len the number of steps available.
 type backer interface {
 	back(k int) float64
 	len() int
@@ -52,9 +52,10 @@ type sliceBacker struct {
 func (s sliceBacker) back(k int) float64 { return s.y[s.end-1-k] }
 func (s sliceBacker) len() int           { return s.end }
 
-// base is the profile's value at lead h (h >= 0) after the latest step of
-// b; NaN when not even one cycle of history covers it.
-func (m *profile) base(b backer, h int) float64 {
+// profileBase is the profile's value at lead h (h >= 0) after the latest
+// step of b; NaN when not even one cycle of history covers it. (Generic so
+// that reading a slice does not box it at every step.)
+func profileBase[B backer](m *profile, b B, h int) float64 {
 	n := b.len()
 	means := m.means[:0]
 	for s := 1; s <= m.seasons; s++ {
@@ -98,14 +99,14 @@ func (m *profile) advance(y float64) {
 }
 
 // baseAt0 is the profile of the latest step of the ring, from older steps only.
-func (m *profile) baseAt0() float64 { return m.base(m.r, 0) }
+func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) }
 
 func (m *profile) forecast(out []float64) {
 	d := 1.0
 	last := m.r.back(0)
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
-		p := m.base(m.r, h)
+		p := profileBase(m, m.r, h)
 		if math.IsNaN(p) {
 			out[h-1] = last
 			continue
@@ -127,7 +128,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
 	for t := range n {
 		// The profile of step t from steps before it: lead 0 seen from t,
 		// with t itself excluded because every window is a cycle back.
-		res[t] = y[t] - m.base(sliceBacker{y: y, end: t + 1}, 0)
+		res[t] = y[t] - profileBase(m, sliceBacker{y: y, end: t + 1}, 0)
 	}
 	tail := min(n, 4*period)
 	start := n - tail
