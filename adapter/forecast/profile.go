@@ -118,20 +118,22 @@ func (m *profile) forecast(out []float64) {
 // fitProfile returns a profile model of the given period on r, whose
 // contents are y (oldest first, obs marking observed steps). The residual
 // level's smoothing and damping are chosen by least squares of the lead-h
-// error over the last days of y; the state ends after y.
+// error over the last four cycles of y; the state ends after y.
 func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
 	m := &profile{r: r, period: period, seasons: profileSeasons, half: max(1, h),
 		means: make([]float64, 0, profileSeasons)}
 	n := len(y)
-	// Residuals against the profile; NaN where it is not defined yet.
+	// Residuals against the profile over the last days (the level is an
+	// exponential average: older residuals would be forgotten anyway);
+	// NaN where the profile is not defined yet.
+	tail := min(n, 4*period)
+	start := n - tail
 	res := make([]float64, n)
-	for t := range n {
+	for t := start; t < n; t++ {
 		// The profile of step t from steps before it: lead 0 seen from t,
 		// with t itself excluded because every window is a cycle back.
 		res[t] = y[t] - profileBase(m, sliceBacker{y: y, end: t + 1}, 0)
 	}
-	tail := min(n, 4*period)
-	start := n - tail
 	bestA, bestP, bestE := 0.1, 0.9, math.Inf(1)
 	for _, a := range []float64{0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1} {
 		for _, ph := range []float64{0, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1} {
@@ -152,7 +154,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
 		}
 	}
 	m.alpha, m.phi = bestA, bestP
-	for t := range n {
+	for t := start; t < n; t++ {
 		if !math.IsNaN(res[t]) {
 			m.lvl += m.alpha * (res[t] - m.lvl)
 		}
