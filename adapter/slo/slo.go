@@ -43,7 +43,8 @@ type Config struct {
 	ReactiveTarget float64
 	// Window is the recent history the evaluation replays. Default DefaultWindow.
 	Window time.Duration
-	// Every is the data time between evaluations. Default DefaultEvery.
+	// Every is the data time between evaluations, which fall on its
+	// multiples (Unix time). Default DefaultEvery.
 	Every time.Duration
 	// MaxChange is how far u moves per evaluation at most. Default DefaultMaxChange.
 	MaxChange float64
@@ -216,15 +217,26 @@ func (c *Controller) Observe(ts int64, load, served float64) error {
 	c.ts[i], c.load[i], c.served[i], c.util[i] = ts, float32(load), float32(served), float32(c.u)
 	c.n++
 	if c.nextAt == 0 {
-		c.nextAt = ts + c.every
+		c.nextAt = c.boundaryAfter(ts)
 	}
 	if ts >= c.nextAt {
-		c.nextAt = ts + c.every
+		c.nextAt = c.boundaryAfter(ts)
 		if c.ts[c.pos(c.n-1)]-c.ts[c.head] >= int64(minHistory/time.Second) {
 			c.evaluate()
 		}
 	}
 	return nil
+}
+
+// boundaryAfter is the first multiple of the evaluation interval (in Unix
+// seconds) after ts: evaluations fall on data-time boundaries, so replicas
+// fed the same samples evaluate at the same moments whenever they started.
+func (c *Controller) boundaryAfter(ts int64) int64 {
+	b := ts - ts%c.every
+	if ts%c.every < 0 {
+		b -= c.every
+	}
+	return b + c.every
 }
 
 func (c *Controller) pos(k int) int { return (c.head + k) % len(c.ts) }

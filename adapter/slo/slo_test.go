@@ -151,3 +151,33 @@ func TestDeterministicAndRejectsBadSamples(t *testing.T) {
 		t.Error("an infinite served value was accepted")
 	}
 }
+
+func TestEvaluationsFallOnDataTimeBoundaries(t *testing.T) {
+	// Controllers started at different minutes evaluate at the same data
+	// times (whole hours), so replicas fed the same samples agree.
+	c := baseConfig()
+	load := dailyLoad(6, 25)
+	for _, startMinute := range []int{0, 17, 40} {
+		ctrl, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := int64(1_700_002_800 + startMinute*60) // 1_700_002_800 is on the hour
+		evals := int64(0)
+		for i := 0; i < 2*1440; i++ {
+			ts := t0 + int64(i)*60
+			if err := ctrl.Observe(ts, load(i), 1.05*load(i)); err != nil {
+				t.Fatal(err)
+			}
+			if n := ctrl.Status().Evaluations; n != evals {
+				if ts%3600 != 0 {
+					t.Fatalf("start minute %d: evaluation at ts %d, %d s past the hour", startMinute, ts, ts%3600)
+				}
+				evals = n
+			}
+		}
+		if evals < 24 {
+			t.Errorf("start minute %d: %d evaluations in 2 days, want one an hour after the first 6 hours", startMinute, evals)
+		}
+	}
+}
