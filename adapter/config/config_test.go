@@ -256,6 +256,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("{"))
 	f.Add([]byte(costFile))
 	f.Add([]byte(scheduleFile))
+	f.Add([]byte(sloFile))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, "fuzz.yaml")
 		if err != nil {
