@@ -17,15 +17,24 @@ type series struct {
 	step time.Duration
 }
 
-// generate builds n steps of f(i) at the given step, starting at a fixed epoch.
+// generateStart is the timestamp of generate's first step: not a multiple of
+// an hour, so refits do not fall on the series' first step.
+const generateStart = 1_700_000_000
+
+// generate builds n steps of f(i) at the given step, starting at generateStart.
 func generate(n int, step time.Duration, f func(i int) float64) series {
 	s := series{ts: make([]int64, n), vals: make([]float64, n), step: step}
 	for i := range n {
-		s.ts[i] = 1_700_000_000 + int64(i)*int64(step/time.Second)
-		s.vals[i] = f(i)
+		s.ts[i] = generateStart + int64(i)*int64(step/time.Second)
+		if f != nil {
+			s.vals[i] = f(i)
+		}
 	}
 	return s
 }
+
+// start is the timestamp of the first step.
+func (s series) start() int64 { return s.ts[0] }
 
 // sinusoid is a daily sine around a positive level.
 func sinusoid(step time.Duration, level, amp float64) func(i int) float64 {

@@ -324,7 +324,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	end := now.Unix() / step * step
 	start := w.next
 	if start == 0 {
-		start = (now.Add(-r.Settings.History).Unix() + step - 1) / step * step
+		// Lookback: the history window of the latest refit on the grid,
+		// which a replica running all along fitted too.
+		start = (now.Add(-r.Settings.Lookback()).Unix() + step - 1) / step * step
 	}
 	var fetchErr error
 	fetched := start <= end
