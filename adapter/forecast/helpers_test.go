@@ -26,15 +26,10 @@ func generate(n int, step time.Duration, f func(i int) float64) series {
 	s := series{ts: make([]int64, n), vals: make([]float64, n), step: step}
 	for i := range n {
 		s.ts[i] = generateStart + int64(i)*int64(step/time.Second)
-		if f != nil {
-			s.vals[i] = f(i)
-		}
+		s.vals[i] = f(i)
 	}
 	return s
 }
-
-// start is the timestamp of the first step.
-func (s series) start() int64 { return s.ts[0] }
 
 // sinusoid is a daily sine around a positive level.
 func sinusoid(step time.Duration, level, amp float64) func(i int) float64 {
