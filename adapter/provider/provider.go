@@ -64,7 +64,7 @@ func New(store *serving.Store, objects ObjectLister) *Provider {
 }
 
 // MatcherCacheBytes returns the estimated size of the matchers remembered
-// for request selectors, at most 16 MiB.
+// for request selectors, at most MatcherCacheMaxBytes.
 func (p *Provider) MatcherCacheBytes() int64 { return p.matchers.Bytes() }
 
 var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}
