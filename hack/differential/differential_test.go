@@ -180,13 +180,15 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		a, err := adapterproc.Start(adapterproc.Options{
 			Kind: s.kind, Name: s.kind, Bin: s.bin, Dir: filepath.Join(work, s.kind), LogDir: filepath.Join(work, "logs"),
 			Config: configFile, PrometheusURL: prom.URL, Kubeconfig: cl.AdminKubeconfig, CA: cl.CA,
-			DNSNames: []string{serviceDNS},
+			DNSNames: []string{adapterproc.ServiceDNS},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Proc.Stop(10 * time.Second) })
-		registerAPIServices(t, cl, a)
+		if err := adapterproc.Register(ctx, cl, a, adapterproc.MetricsAPIs); err != nil {
+			t.Fatal(err)
+		}
 		cfg := client.RESTConfig(cl.Server)
 		cfg.Timeout = 30 * time.Second
 		disc, err := discovery.NewDiscoveryClientForConfig(cfg)
@@ -211,7 +213,9 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	}
 	for _, s := range sides {
 		wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
-		waitAvailable(wctx, t, s.cluster)
+		if err := adapterproc.WaitAvailable(wctx, s.cluster, adapterproc.MetricsAPIs); err != nil {
+			t.Fatal(err)
+		}
 		waitServing(wctx, t, s)
 		wcancel()
 	}
