@@ -43,6 +43,8 @@ type File struct {
 	Kind string
 	// Rules are the metric rules, in file order.
 	Rules []Rule
+	// ResourceMetrics serve metrics.k8s.io; nil when the file has none.
+	ResourceMetrics *ResourceMetrics
 
 	// lines maps a field path ("rules[1].forecast.quantile") to its line in the file.
 	lines strictyaml.Lines

@@ -45,6 +45,7 @@ func decode(data []byte, filename string) (*File, strictyaml.Errors) {
 				d.rule(item, strictyaml.Item(p, i), &f.Rules[i])
 			}
 		},
+		"resourceMetrics": func(n *yaml.Node, p string) { f.ResourceMetrics = d.resourceMetrics(n, p) },
 	})
 	if r := strictyaml.Resolve(root); r != nil && r.Kind != yaml.MappingNode && !strictyaml.IsNull(r) {
 		return nil, d.Errs // "must be a mapping"

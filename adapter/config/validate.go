@@ -29,6 +29,9 @@ func (f *File) SetDefaults() {
 	for i := range f.Rules {
 		f.Rules[i].SetDefaults()
 	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.SetDefaults()
+	}
 }
 
 // SetDefaults fills the rule's unset fields with their defaults.
@@ -105,8 +108,11 @@ func (f *File) Validate() error {
 	default:
 		add("kind", "must be %q, got %q", Kind, f.Kind)
 	}
-	if len(f.Rules) == 0 {
-		add("rules", "at least one rule is required")
+	if len(f.Rules) == 0 && f.ResourceMetrics == nil {
+		add("rules", "at least one rule (or resourceMetrics) is required")
+	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.validate("resourceMetrics", add)
 	}
 	names := map[string]int{}
 	for i := range f.Rules {
