@@ -483,7 +483,9 @@ type NodeGroup struct {
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual
 	// hosts, gRPC api_listeners). Default: every service.
 	Upstreams []string `yaml:"upstreams,omitempty"`
-	// VirtualHosts are the gateway's virtual hosts (gateway only). Default: all.
+	// VirtualHosts are the virtual hosts the group serves. A gateway group serves them on its
+	// listener (default: all); a grpc group serves each domain of each listed virtual host as a
+	// target (xds:///DOMAIN) besides its upstreams (default: none).
 	VirtualHosts []string `yaml:"virtualHosts,omitempty"`
 	// Port is the gateway's listener port (gateway only). Default 8080.
 	Port uint32 `yaml:"port,omitempty"`
