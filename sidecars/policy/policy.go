@@ -106,6 +106,9 @@ type Service struct {
 	Port uint32 `yaml:"port"`
 	// PortName is the EndpointSlice port name for kubernetes discovery (optional).
 	PortName string `yaml:"portName,omitempty"`
+	// KubernetesService is the Kubernetes Service (in Namespace) whose EndpointSlices give
+	// the endpoints with kubernetes discovery. Default: Name.
+	KubernetesService string `yaml:"kubernetesService,omitempty"`
 	// AppPort is the port of the local application behind the service's sidecar; the sidecar's
 	// inbound listener forwards to 127.0.0.1:AppPort. Default: Port.
 	AppPort uint32 `yaml:"appPort,omitempty"`

@@ -184,7 +184,13 @@ func (v *validator) checkService(s *Service, path string, routes map[string]stri
 		if s.PortName != "" {
 			v.errorf(path+".portName", "only for discovery kubernetes")
 		}
+		if s.KubernetesService != "" {
+			v.errorf(path+".kubernetesService", "only for discovery kubernetes")
+		}
 	case DiscoveryKubernetes:
+		if s.KubernetesService != "" && !dnsLabel.MatchString(s.KubernetesService) {
+			v.errorf(path+".kubernetesService", "must be a DNS label, not %q", s.KubernetesService)
+		}
 		if len(s.Endpoints) > 0 {
 			v.errorf(path+".endpoints", "must be empty with discovery kubernetes")
 		}
