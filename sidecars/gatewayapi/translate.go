@@ -505,7 +505,7 @@ func (t *translator) build() {
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
 		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
-		var upstreams []string
+		up := map[string]bool{}
 		for _, h := range slices.Sorted(mapsKeysE(g.entries)) {
 			es := g.entries[h]
 			slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
@@ -513,9 +513,7 @@ func (t *translator) build() {
 			for _, e := range es {
 				vh.Routes = append(vh.Routes, e.route)
 				for _, b := range e.route.Backends {
-					if !slices.Contains(upstreams, b.Service) {
-						upstreams = append(upstreams, b.Service)
-					}
+					up[b.Service] = true
 				}
 			}
 			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
@@ -527,8 +525,7 @@ func (t *translator) build() {
 		if len(envoy.VirtualHosts) == 0 {
 			continue // a gateway group needs virtual hosts; nothing attached yet
 		}
-		slices.Sort(upstreams)
-		grpc.Upstreams = upstreams
+		grpc.Upstreams = slices.Sorted(mapsKeys(up))
 		// The more specific selector first: a node matches the first group that selects it.
 		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)
 	}

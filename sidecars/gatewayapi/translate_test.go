@@ -232,15 +232,28 @@ func BenchmarkTranslate1000Routes(b *testing.B) {
 					BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(name, 80, 90)}, {BackendRef: ref(name+"-next", 80, 10)}}}}}})
 	}
 	bp := base(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		res := Translate(in)
-		p := Merge(bp, res.Spec)
-		if err := p.Validate(); err != nil {
-			b.Fatal(err)
+	// Gateway API objects to the policy's services, virtual hosts and node groups.
+	b.Run("gatewayapi", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Translate(in); len(res.Spec.VirtualHosts) != 50 {
+				b.Fatalf("%d virtual hosts", len(res.Spec.VirtualHosts))
+			}
 		}
-		if _, err := translate.Translate(p); err != nil {
-			b.Fatal(err)
+	})
+	// The whole change as the control plane serves it: translation, merge with the policy
+	// file, validation and translation to Envoy resources.
+	b.Run("served", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			res := Translate(in)
+			p := Merge(bp, res.Spec)
+			if err := p.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := translate.Translate(p); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
 }
