@@ -402,7 +402,9 @@ func TestServeGatewayAPI(t *testing.T) {
 	}
 	eventuallyWithin(t, 30*time.Second, "canary accepted", canaryStatus("rollout", metav1.ConditionTrue, "Accepted", ""))
 	name := gatewayapi.CanaryName("shop", "rollout")
-	waitFor(t, "canary at 50%", func() bool { return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name)) })
+	waitFor(t, "canary at 50%", func() bool {
+		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name))
+	})
 	seen := map[string]int{}
 	eventuallyWithin(t, 30*time.Second, "both versions answer at 50%", func() error {
 		who, err := whoAnswers(conn)
