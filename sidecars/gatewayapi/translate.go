@@ -332,7 +332,7 @@ func (t *translator) routes() {
 }
 
 func cmpMeta(a, b *metav1.ObjectMeta) int {
-	return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
 // attach attaches a translated route to each of its parents that is one of our Gateways and
