@@ -118,14 +118,17 @@ func kubectl(t *testing.T, c *cluster.Cluster, args ...string) {
 	}
 }
 
-// gatewayClient is a grpc-go xDS client of the Gateway shop/edge dialing xds:///host.
+// gatewayClient is a grpc-go xDS client of the Gateway shop/edge dialing xds:///host, with
+// the bootstrap `foresight-xds bootstrap --format grpc` prints.
 func gatewayClient(t *testing.T, xdsAddr, host string) *grpc.ClientConn {
 	t.Helper()
-	bootstrap := fmt.Sprintf(`{
-  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-  "node": {"id": "client-%d", "cluster": "shop-clients", "locality": {},
-           "metadata": {%q: %q, %q: "true"}}
-}`, xdsAddr, time.Now().UnixNano(), gatewayapi.GatewayMetadataKey, gatewayapi.GatewayMetadata("shop", "edge"), gatewayapi.ProxylessMetadataKey)
+	code, bootstrap, errOut := runCmd("bootstrap", "--format", "grpc", "--node", fmt.Sprintf("client-%d", time.Now().UnixNano()),
+		"--service", "shop-clients", "--xds-address", xdsAddr,
+		"--metadata", gatewayapi.GatewayMetadataKey+"="+gatewayapi.GatewayMetadata("shop", "edge"),
+		"--metadata", gatewayapi.ProxylessMetadataKey+"=true")
+	if code != 0 {
+		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
+	}
 	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
 	if err != nil {
 		t.Fatal(err)
