@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sync"
 
 	"k8s.io/client-go/dynamic"
@@ -53,6 +54,9 @@ func (s *sources) setGateway(ctx context.Context, spec policy.Spec) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := s.gateway
+	if reflect.DeepEqual(prev, spec) {
+		return nil // a status write or an unrelated change: nothing to serve anew
+	}
 	s.gateway = spec
 	if err := s.apply(ctx); err != nil {
 		s.gateway = prev
