@@ -210,6 +210,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	if r.Queue != nil {
 		r.Queue.validate(at("queue"), r, add)
 	}
+	if r.Share != nil {
+		r.Share.validate(at("share"), r, add)
+	}
 }
 
 // validateQuery renders a query template of the rule with sample matchers and checks the result.

@@ -227,6 +227,7 @@ type worker struct {
 	cost   *costState  // nil for cost-blind rules
 
 	backlogs map[string]backlogSample // queue rules: latest backlog by series key
+	shares   map[string]shareSample   // share rules: latest share by key of the On labels
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -334,6 +335,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	if fetched {
 		w.refreshPrices(ctx, l, start, end)
 		w.refreshBacklogs(ctx, l, end)
+		w.refreshShares(ctx, l, end)
 	}
 	loaded := 0
 	for chunkStart := start; chunkStart <= end; {
@@ -556,7 +558,7 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		if st.lastAt == 0 {
 			continue
 		}
-		fc, qv := w.demand(st, w.weigh(l, st, st.f.Serve()))
+		fc, qv := w.demand(st, w.weigh(l, st, w.share(st, st.f.Serve())))
 		fc.Value = bounds.Apply(fc.Value)
 		e := st.entry
 		e.Forecast = fc

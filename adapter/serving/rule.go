@@ -40,6 +40,8 @@ type Rule struct {
 	// Queue, when set, serves the worker demand of a work queue whose
 	// arrival rate is Query (target AverageValue 1, minReplicas 0).
 	Queue *QueueSpec
+	// Share, when set, multiplies each series' forecast by its share.
+	Share *ShareSpec
 	// Schedule bounds every served value by calendar, at the loop's data time.
 	Schedule schedule.Schedule
 }
@@ -118,6 +120,17 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 			return Rule{}, fmt.Errorf("rule %s: queue: %w", cr.Name, err)
 		}
 		r.Queue = &QueueSpec{BacklogQuery: bq, Params: q.Params}
+	}
+	if s := cr.Share; s != nil {
+		q, err := source.RenderQuery(s.Query, ms)
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %s: share: %w", cr.Name, err)
+		}
+		on := s.On
+		if len(on) == 0 {
+			on = []string{nsLabel}
+		}
+		r.Share = &ShareSpec{Query: q, On: on}
 	}
 	r.Schedule = cr.ScheduleSpec()
 	if s := cr.Shadow; s != nil {
