@@ -78,6 +78,9 @@ func (r *Rule) SetDefaults() {
 	if r.Shadow != nil {
 		r.Shadow.SetDefaults(r.Cost)
 	}
+	if r.SLO != nil {
+		r.SLO.SetDefaults()
+	}
 	if r.Queue != nil {
 		r.Queue.SetDefaults()
 	}
@@ -212,6 +215,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	}
 	if r.Share != nil {
 		r.Share.validate(at("share"), r, add)
+	}
+	if r.SLO != nil {
+		r.SLO.validate(at("slo"), r, add)
 	}
 }
 

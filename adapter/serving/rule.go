@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -42,6 +43,9 @@ type Rule struct {
 	Queue *QueueSpec
 	// Share, when set, multiplies each series' forecast by its share.
 	Share *ShareSpec
+	// SLO, when set, serves each series' forecast as replica demand at the
+	// utilisation its slo.Controller chooses (target AverageValue 1).
+	SLO *slo.Config
 	// Schedule bounds every served value by calendar, at the loop's data time.
 	Schedule schedule.Schedule
 }
@@ -131,6 +135,13 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 			on = []string{nsLabel}
 		}
 		r.Share = &ShareSpec{Query: q, On: on}
+	}
+	if s := cr.SLO; s != nil {
+		c := s.ControllerConfig(r.Settings.Step)
+		if _, err := slo.New(c); err != nil {
+			return Rule{}, fmt.Errorf("rule %s: %w", cr.Name, err)
+		}
+		r.SLO = &c
 	}
 	r.Schedule = cr.ScheduleSpec()
 	if s := cr.Shadow; s != nil {
