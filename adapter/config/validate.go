@@ -29,6 +29,9 @@ func (f *File) SetDefaults() {
 	for i := range f.Rules {
 		f.Rules[i].SetDefaults()
 	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.SetDefaults()
+	}
 }
 
 // SetDefaults fills the rule's unset fields with their defaults.
@@ -108,8 +111,11 @@ func (f *File) Validate() error {
 	default:
 		add("kind", "must be %q, got %q", Kind, f.Kind)
 	}
-	if len(f.Rules) == 0 {
-		add("rules", "at least one rule is required")
+	if len(f.Rules) == 0 && f.ResourceMetrics == nil {
+		add("rules", "at least one rule (or resourceMetrics) is required")
+	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.validate("resourceMetrics", add)
 	}
 	names := map[string]int{}
 	for i := range f.Rules {
@@ -206,6 +212,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	r.validateSchedule(at, add)
 	if r.Queue != nil {
 		r.Queue.validate(at("queue"), r, add)
+	}
+	if r.Share != nil {
+		r.Share.validate(at("share"), r, add)
 	}
 	if r.SLO != nil {
 		r.SLO.validate(at("slo"), r, add)

@@ -231,6 +231,7 @@ type worker struct {
 	cost   *costState  // nil for cost-blind rules
 
 	backlogs map[string]backlogSample // queue rules: latest backlog by series key
+	shares   map[string]shareSample   // share rules: latest share by key of the On labels
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -330,7 +331,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	end := now.Unix() / step * step
 	start := w.next
 	if start == 0 {
-		start = (now.Add(-r.Settings.History).Unix() + step - 1) / step * step
+		// Lookback: the history window of the latest refit on the grid,
+		// which a replica running all along fitted too.
+		start = (now.Add(-r.Settings.Lookback()).Unix() + step - 1) / step * step
 	}
 	var fetchErr error
 	fetched := start <= end
@@ -338,6 +341,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	if fetched {
 		w.refreshPrices(ctx, l, start, end)
 		w.refreshBacklogs(ctx, l, end)
+		w.refreshShares(ctx, l, end)
 	}
 	loaded := 0
 	for chunkStart := start; chunkStart <= end; {
@@ -571,7 +575,7 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		if st.lastAt == 0 {
 			continue
 		}
-		fc, qv := w.demand(st, w.sloDemand(l, st, w.weigh(l, st, st.f.Serve())))
+		fc, qv := w.demand(st, w.sloDemand(l, st, w.weigh(l, st, w.share(st, st.f.Serve()))))
 		fc.Value = bounds.Apply(fc.Value)
 		e := st.entry
 		e.Forecast = fc
