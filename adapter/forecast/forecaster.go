@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -55,7 +56,16 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile)", s)
+	return "", fmt.Errorf("unknown model %q (known: %s)", s, ModelNames())
+}
+
+// ModelNames lists the names of Models, comma-separated, for messages.
+func ModelNames() string {
+	names := make([]string, 0, len(Models()))
+	for _, m := range Models() {
+		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Settings configure how one series is forecast and served (see "Serving a forecast" in docs/architecture.md).
