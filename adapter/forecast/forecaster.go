@@ -5,7 +5,8 @@
 // A Forecaster keeps a compact history (float32 ring, gaps marked) and, on
 // a data-time schedule (every multiple of the refit interval since the Unix
 // epoch), detects seasonality, fits every candidate model
-// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier) on all but
+// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier, robust
+// seasonal profile) on all but
 // the last day, backtests them over that day at the served horizon with a
 // quantile loss, and serves the winner, or the reactive value when no
 // model beats it. Between refits each step costs O(horizon + model order).
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -39,11 +41,12 @@ const (
 	ModelARIMA         Model = "arima"
 	ModelLinear        Model = "linear"
 	ModelFourier       Model = "fourier"
+	ModelProfile       Model = "profile"
 )
 
 // Models lists the models a user may ask for, auto first.
 func Models() []Model {
-	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier}
+	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile}
 }
 
 // ParseModel returns the Model named s, or an error listing the known names.
@@ -53,7 +56,16 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier)", s)
+	return "", fmt.Errorf("unknown model %q (known: %s)", s, ModelNames())
+}
+
+// ModelNames lists the names of Models, comma-separated, for messages.
+func ModelNames() string {
+	names := make([]string, 0, len(Models()))
+	for _, m := range Models() {
+		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Settings configure how one series is forecast and served (see "Serving a forecast" in docs/architecture.md).
@@ -73,6 +85,13 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// Hold is how long the HPA's provision follows the highest value served
+	// recently (its scale-down stabilization keeps the highest
+	// recommendation of a window). Model choice and the served quantile
+	// score this held value, so that sample-to-sample noise the HPA holds
+	// anyway is not paid for twice. Default DefaultHold; at most one step
+	// means none.
+	Hold time.Duration
 	// WarmUp is the history needed before the first fit; until then the
 	// reactive value is served. Default 6h. Seasonal models further need two
 	// periods of history before the season can be detected.
@@ -86,6 +105,10 @@ const (
 	DefaultHistory       = 14 * 24 * time.Hour
 	DefaultRefitInterval = 6 * time.Hour
 	DefaultWarmUp        = 6 * time.Hour
+	// DefaultHold is a minute: samples finer than that are held. The full
+	// window less pod start-up (3m at the HPA's defaults) gained on some
+	// noisy daily series and lost on others in the backtest (BENCHMARKS.md).
+	DefaultHold = time.Minute
 )
 
 // SetDefaults gives every unset field of s its default.
@@ -107,6 +130,9 @@ func (s *Settings) SetDefaults() {
 	}
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
+	}
+	if s.Hold == 0 {
+		s.Hold = DefaultHold
 	}
 }
 
@@ -139,6 +165,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("refit interval %v: must be at least one step", s.RefitInterval)
 	case s.RefitInterval%time.Second != 0:
 		return fmt.Errorf("refit interval %v: must be a whole number of seconds", s.RefitInterval)
+	case s.Hold < 0 || s.Hold > s.History/4:
+		return fmt.Errorf("hold %v: must be in [0, a quarter of the history]", s.Hold)
 	case s.WarmUp < 4*s.Horizon:
 		return fmt.Errorf("warm-up %v: must be at least four horizons (%v)", s.WarmUp, 4*s.Horizon)
 	}

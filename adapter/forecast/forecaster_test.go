@@ -17,7 +17,7 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 	s := Settings{Step: time.Minute}
 	s.SetDefaults()
 	if s.Horizon != DefaultHorizon || s.Quantile != DefaultQuantile || s.Model != ModelAuto ||
-		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp {
+		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp || s.Hold != DefaultHold {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 	if err := s.Validate(); err != nil {
@@ -34,6 +34,8 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 		{func(s *Settings) { s.Model = "prophet" }, "model"},
 		{func(s *Settings) { s.History = time.Hour }, "history"},
 		{func(s *Settings) { s.RefitInterval = time.Second }, "refit interval"},
+		{func(s *Settings) { s.Hold = -time.Minute }, "hold"},
+		{func(s *Settings) { s.Hold = 5 * 24 * time.Hour }, "hold"},
 	}
 	for _, b := range bad {
 		s := Settings{Step: time.Minute}
