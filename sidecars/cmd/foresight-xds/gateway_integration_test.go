@@ -76,7 +76,7 @@ func startHealthBackend(t *testing.T, ip, name string) int32 {
 }
 
 // eventuallyWithin polls cond every 50 ms until d has passed.
-func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() error) {
+func eventuallyWithin(t testing.TB, d time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -93,7 +93,7 @@ func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() er
 
 // installCRDs creates the Gateway API standard CRDs from the module's own files and the
 // CanaryPolicy CRD, and waits until they are served.
-func installCRDs(t *testing.T, c *cluster.Cluster) {
+func installCRDs(t testing.TB, c *cluster.Cluster) {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
 	if err != nil {
@@ -118,7 +118,7 @@ func installCRDs(t *testing.T, c *cluster.Cluster) {
 	})
 }
 
-func kubectl(t *testing.T, c *cluster.Cluster, args ...string) {
+func kubectl(t testing.TB, c *cluster.Cluster, args ...string) {
 	t.Helper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(c.Bin("kubectl"), args...)
@@ -282,7 +282,7 @@ func TestServeGatewayAPI(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController,
+	f := serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
 		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
 		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
 	startServeFlags(t, f)
@@ -465,4 +465,103 @@ func TestServeGatewayAPI(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// BenchmarkGatewayAPI1000Routes measures a real kube-apiserver and serve with
+// --gateway-controller-name taking 1,000 HTTPRoutes created at once (8 clients in parallel)
+// on one Gateway: from the first create to every route carrying serve's Accepted condition
+// and the listener counting 1,000 attached routes. The clients' creates are part of the time.
+//
+//	go test -tags integration -run '^$' -bench BenchmarkGatewayAPI1000Routes -benchtime 1x ./sidecars/cmd/foresight-xds/
+func BenchmarkGatewayAPI1000Routes(b *testing.B) {
+	binDir := needs.KubeBinDir(b)
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Stop)
+	installCRDs(b, c)
+	cfg := *c.AdminConfig
+	cfg.QPS, cfg.Burst = 500, 1000 // the benchmark's own clients are not what is measured
+	gw, err := gwclient.NewForConfig(&cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"},
+		Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"},
+		Spec: gwv1.GatewaySpec{GatewayClassName: "foresight", Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	startServeFlags(b, serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+		xdsAddress: freeAddr(b), metricsAddr: freeAddr(b), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")})
+
+	const n = 1000
+	port := gwv1.PortNumber(80)
+	for round := 0; b.Loop(); round++ {
+		start := time.Now()
+		errs := make(chan error, n)
+		sem := make(chan struct{}, 8)
+		for i := range n {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				path := fmt.Sprintf("/r%d/api/%d", round, i)
+				r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: fmt.Sprintf("r%d-%d", round, i)}, Spec: gwv1.HTTPRouteSpec{
+					CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+					Hostnames:       []gwv1.Hostname{gwv1.Hostname(fmt.Sprintf("h%d.shop", i%50))},
+					Rules: []gwv1.HTTPRouteRule{{Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: &path}}},
+						BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+				_, err := gw.GatewayV1().HTTPRoutes("shop").Create(ctx, r, metav1.CreateOptions{})
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		created := time.Since(start)
+		want := int32(n * (round + 1))
+		eventuallyWithin(b, 10*time.Minute, "every route accepted", func() error {
+			g, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(g.Status.Listeners) != 1 || g.Status.Listeners[0].AttachedRoutes != want {
+				return fmt.Errorf("listeners %+v", g.Status.Listeners)
+			}
+			list, err := gw.GatewayV1().HTTPRoutes("shop").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			accepted := 0
+			for _, r := range list.Items {
+				if len(r.Status.Parents) == 1 && condition(r.Status.Parents[0].Conditions, "Accepted") != nil {
+					accepted++
+				}
+			}
+			if accepted != int(want) {
+				return fmt.Errorf("%d of %d routes accepted", accepted, want)
+			}
+			return nil
+		})
+		b.ReportMetric(created.Seconds(), "s-creating")
+	}
 }
