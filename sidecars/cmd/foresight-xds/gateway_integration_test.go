@@ -204,8 +204,9 @@ func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionSta
 // client of the Gateway: routes created, changed and deleted reach the client; statuses are
 // written as the spec requires; a route to a missing Service gets ResolvedRefs=False
 // (BackendNotFound) and never reaches a backend; a CanaryPolicy attached by targetRefs steps
-// the route's weights without touching the route object, and a bad one is refused on its
-// status.
+// the route's weights without touching the route object, survives a restart of the control
+// plane at the same step (the client keeps its configuration meanwhile) and is promoted from
+// the admin API; a bad one is refused on its status.
 func TestServeGatewayAPI(t *testing.T) {
 	binDir := needs.KubeBinDir(t)
 	ip := hostIP(t)
@@ -282,10 +283,14 @@ func TestServeGatewayAPI(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f := serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
-		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour, adminAddr: freeAddr(t), adminTokenFile: tokenFile,
 		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
-	startServeFlags(t, f)
+	stop := startServeFlags(t, f)
 
 	// Statuses.
 	eventuallyWithin(t, 60*time.Second, "GatewayClass accepted", func() error {
@@ -409,8 +414,8 @@ func TestServeGatewayAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A good one steps the weights (50%, then promoted to 100%) without analysis metrics.
-	if _, err := canaryPolicies.Create(ctx, canaryObj("rollout", []any{map[string]any{"weight": int64(50), "pause": "3s"}}), metav1.CreateOptions{}); err != nil {
+	// A good one steps the weights: 50% for an hour (no analysis metrics), then promoted.
+	if _, err := canaryPolicies.Create(ctx, canaryObj("rollout", []any{map[string]any{"weight": int64(50), "pause": "1h"}}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventuallyWithin(t, 30*time.Second, "canary accepted", canaryStatus("rollout", metav1.ConditionTrue, "Accepted", ""))
@@ -430,6 +435,36 @@ func TestServeGatewayAPI(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Killed mid-rollout: the client keeps its configuration; restarted on the same state,
+	// the control plane serves the same step before it accepts clients.
+	stop()
+	for range 10 {
+		if _, err := whoAnswers(conn); err != nil {
+			t.Fatalf("the client lost its configuration while the control plane was down: %v", err)
+		}
+	}
+	f.metricsAddr, f.adminAddr = freeAddr(t), freeAddr(t)
+	startServeFlags(t, f)
+	if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name)) ||
+		!metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="progressing"} 1`, name)) {
+		t.Fatal("the restarted control plane does not resume the rollout at 50%")
+	}
+	seen = map[string]int{}
+	eventuallyWithin(t, 30*time.Second, "both versions answer after the restart", func() error {
+		who, err := whoAnswers(conn)
+		if err != nil {
+			return err
+		}
+		seen[who]++
+		if seen["v1"] < 5 || seen["v2"] < 5 {
+			return fmt.Errorf("answers %v", seen)
+		}
+		return nil
+	})
+	if code, out, errOut := runCmd("canary", "promote", name, "--admin-url=http://"+f.adminAddr, "--token-file", tokenFile); code != 0 {
+		t.Fatalf("promote: exit %d: %s%s", code, out, errOut)
+	}
 	eventuallyWithin(t, 30*time.Second, "promoted: v2 only", func() error { return onlyFrom(conn, "v2", 20) })
 	if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="promoted"} 1`, name)) {
 		t.Error("not promoted")

@@ -145,6 +145,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 					log.Error("gateway API watch stopped", "error", err)
 				}
 			}()
+			// Clients get no configuration without the Gateway API objects: after a restart
+			// they keep their last one until then.
+			select {
+			case <-gw.Synced():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 
