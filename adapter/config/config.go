@@ -43,6 +43,8 @@ type File struct {
 	Kind string
 	// Rules are the metric rules, in file order.
 	Rules []Rule
+	// ResourceMetrics serve metrics.k8s.io; nil when the file has none.
+	ResourceMetrics *ResourceMetrics
 
 	// lines maps a field path ("rules[1].forecast.quantile") to its line in the file.
 	lines strictyaml.Lines
@@ -101,6 +103,9 @@ type Rule struct {
 	// Share, when set, multiplies the served value by a share read from a
 	// second query (share.go).
 	Share *Share
+	// SLO, when set, serves replica demand at the utilisation that meets
+	// an under-provisioning objective (slo.go).
+	SLO *SLO
 
 	// Line is the line of the rule in the file (0 when built in code).
 	Line int

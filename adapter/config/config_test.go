@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing kind", strings.Replace(validFile, "kind: MetricRules\n", "", 1),
 			[]string{`rules.yaml:1: kind: required, must be "MetricRules"`}},
 		{"no rules", "apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules: []\n",
-			[]string{"rules.yaml:3: rules: at least one rule is required"}},
+			[]string{"rules.yaml:3: rules: at least one rule (or resourceMetrics) is required"}},
 		{"rules not a list", "apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules: {a: b}\n",
 			[]string{"rules.yaml:3: rules: must be a list, got a mapping"}},
 		{"quantile out of range", replaceLine(t, "quantile: 0.95", "quantile: 1.5"),

@@ -45,6 +45,7 @@ func decode(data []byte, filename string) (*File, strictyaml.Errors) {
 				d.rule(item, strictyaml.Item(p, i), &f.Rules[i])
 			}
 		},
+		"resourceMetrics": func(n *yaml.Node, p string) { f.ResourceMetrics = d.resourceMetrics(n, p) },
 	})
 	if r := strictyaml.Resolve(root); r != nil && r.Kind != yaml.MappingNode && !strictyaml.IsNull(r) {
 		return nil, d.Errs // "must be a mapping"
@@ -95,6 +96,7 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 		"events":   func(n *yaml.Node, p string) { r.Events = d.events(n, p) },
 		"queue":    func(n *yaml.Node, p string) { r.Queue = d.queue(n, p) },
 		"share":    func(n *yaml.Node, p string) { r.Share = d.share(n, p) },
+		"slo":      func(n *yaml.Node, p string) { r.SLO = d.slo(n, p) },
 	})
 }
 

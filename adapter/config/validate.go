@@ -16,18 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Models returns the accepted values of forecast.model.
-func Models() []forecast.Model {
-	return []forecast.Model{
-		forecast.ModelAuto, forecast.ModelReactive, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
-		forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier,
-	}
-}
-
 // SetDefaults fills every unset field of every rule with its default.
 func (f *File) SetDefaults() {
 	for i := range f.Rules {
 		f.Rules[i].SetDefaults()
+	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.SetDefaults()
 	}
 }
 
@@ -75,6 +70,9 @@ func (r *Rule) SetDefaults() {
 	if r.Shadow != nil {
 		r.Shadow.SetDefaults(r.Cost)
 	}
+	if r.SLO != nil {
+		r.SLO.SetDefaults()
+	}
 	if r.Queue != nil {
 		r.Queue.SetDefaults()
 	}
@@ -105,8 +103,11 @@ func (f *File) Validate() error {
 	default:
 		add("kind", "must be %q, got %q", Kind, f.Kind)
 	}
-	if len(f.Rules) == 0 {
-		add("rules", "at least one rule is required")
+	if len(f.Rules) == 0 && f.ResourceMetrics == nil {
+		add("rules", "at least one rule (or resourceMetrics) is required")
+	}
+	if f.ResourceMetrics != nil {
+		f.ResourceMetrics.validate("resourceMetrics", add)
 	}
 	names := map[string]int{}
 	for i := range f.Rules {
@@ -207,6 +208,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	if r.Share != nil {
 		r.Share.validate(at("share"), r, add)
 	}
+	if r.SLO != nil {
+		r.SLO.validate(at("slo"), r, add)
+	}
 }
 
 // validateQuery renders a query template of the rule with sample matchers and checks the result.
@@ -281,19 +285,8 @@ func OutermostAggregation(expr parser.Expr) *parser.AggregateExpr {
 
 func (fc *Forecast) validate(p string, add func(field, format string, args ...any)) {
 	at := func(field string) string { return p + "." + field }
-	models := Models()
-	known := false
-	for _, m := range models {
-		if fc.Model == m {
-			known = true
-		}
-	}
-	if !known {
-		names := make([]string, len(models))
-		for i, m := range models {
-			names[i] = string(m)
-		}
-		add(at("model"), "must be one of %s, got %q", strings.Join(names, ", "), fc.Model)
+	if !slices.Contains(forecast.Models(), fc.Model) {
+		add(at("model"), "must be one of %s, got %q", forecast.ModelNames(), fc.Model)
 	}
 	if !(fc.Quantile > 0 && fc.Quantile < 1) {
 		add(at("quantile"), "must be in (0,1), got %g", fc.Quantile)

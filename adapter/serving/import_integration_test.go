@@ -80,7 +80,7 @@ func TestImportedRulesServeWhatPrometheusAdapterWould(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load, err := FormatLoader(FormatAuto, ImportLoader(src, now, 10*time.Minute, log, nil))
+	load, err := FormatLoader(FormatAuto, ConfigLoader, ImportLoader(src, now, 10*time.Minute, log, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

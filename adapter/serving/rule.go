@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -42,6 +43,9 @@ type Rule struct {
 	Queue *QueueSpec
 	// Share, when set, multiplies each series' forecast by its share.
 	Share *ShareSpec
+	// SLO, when set, serves each series' forecast as replica demand at the
+	// utilisation its slo.Controller chooses (target AverageValue 1).
+	SLO *slo.Config
 	// Schedule bounds every served value by calendar, at the loop's data time.
 	Schedule schedule.Schedule
 }
@@ -132,6 +136,13 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 		}
 		r.Share = &ShareSpec{Query: q, On: on}
 	}
+	if s := cr.SLO; s != nil {
+		c := s.ControllerConfig(r.Settings.Step)
+		if _, err := slo.New(c); err != nil {
+			return Rule{}, fmt.Errorf("rule %s: %w", cr.Name, err)
+		}
+		r.SLO = &c
+	}
 	r.Schedule = cr.ScheduleSpec()
 	if s := cr.Shadow; s != nil {
 		spec, err := shadowSpec(cr, r)
@@ -196,6 +207,41 @@ func ConfigLoader(path string, data []byte) ([]Rule, error) {
 	return RulesFromConfig(f)
 }
 
+// NativeLoader returns the RuleLoader of Foresight rule files: ConfigLoader's
+// rules, and the file's resourceMetrics section to resources (when not nil).
+func NativeLoader(resources ResourceRulesFunc) RuleLoader {
+	return func(path string, data []byte) ([]Rule, error) {
+		f, err := config.Parse(data, path)
+		if err != nil {
+			return nil, err
+		}
+		rules, err := RulesFromConfig(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := setResourceRules(path, f, resources); err != nil {
+			return nil, err
+		}
+		return rules, nil
+	}
+}
+
+// setResourceRules gives the resource metrics queries of f (nil without a
+// resourceMetrics section) to resources, when not nil.
+func setResourceRules(path string, f *config.File, resources ResourceRulesFunc) error {
+	if resources == nil {
+		return nil
+	}
+	var rr *resourcemetrics.Rules
+	if f.ResourceMetrics != nil {
+		var err error
+		if rr, err = f.ResourceMetrics.Rules(); err != nil {
+			return fmt.Errorf("%s: resourceMetrics: %w", path, err)
+		}
+	}
+	return resources(path, rr)
+}
+
 // Config formats a RuleLoader from FormatLoader reads.
 const (
 	// FormatAuto tells each file's format by its shape (promadapter.Detect).
@@ -220,14 +266,8 @@ func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.
 		if err != nil {
 			return nil, err
 		}
-		if resources != nil {
-			c, err := promadapter.Parse(data, path) // cannot fail: Import parsed it
-			if err != nil {
-				return nil, err
-			}
-			if err := resources(path, c.ResourceMetricsRules()); err != nil {
-				return nil, err
-			}
+		if err := setResourceRules(path, f, resources); err != nil {
+			return nil, err
 		}
 		for _, w := range warnings {
 			log.Warn("prometheus-adapter config: " + w)
@@ -238,19 +278,19 @@ func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.
 }
 
 // FormatLoader returns the RuleLoader of format: Foresight rule files load with
-// ConfigLoader and prometheus-adapter configurations with imported (FormatAuto
+// native and prometheus-adapter configurations with imported (FormatAuto
 // tells them apart by their shape).
-func FormatLoader(format string, imported RuleLoader) (RuleLoader, error) {
+func FormatLoader(format string, native, imported RuleLoader) (RuleLoader, error) {
 	switch format {
 	case FormatAuto, "":
 		return func(path string, data []byte) ([]Rule, error) {
 			if promadapter.Detect(data) {
 				return imported(path, data)
 			}
-			return ConfigLoader(path, data)
+			return native(path, data)
 		}, nil
 	case FormatForesight:
-		return ConfigLoader, nil
+		return native, nil
 	case FormatPrometheusAdapter:
 		return imported, nil
 	default:

@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 )
 
 // Scenario marks the events that the synthetic series play out, in minutes from the
@@ -226,6 +227,14 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	if err != nil {
 		return err
 	}
+	// SLO mode of the web workload's forecast, by the adapter's own
+	// controller: pods whose hpaTarget is 70% utilisation, 1% of the time
+	// under-provisioned allowed.
+	sloCtl, err := slo.New(slo.Config{Capacity: hpaTarget / 0.7, UnderProvisioned: 0.01, MaxUtilization: 1,
+		Step: time.Minute, HPA: webHPA})
+	if err != nil {
+		return err
+	}
 	// The web HPA: the project's HPA model on the simulation timeline of the backtest,
 	// fed the served (predicted) request rate.
 	hcfg := webHPA
@@ -391,6 +400,21 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_cost_served_value", served/(hpaTarget*u*(1-interruptQ*f)), ckv...)
 		w.gauge("foresight_cost_workload_hourly_cost_dollars", podCost, ckv...)
 		w.gauge("foresight_cost_fallback", 0, ckv...)
+
+		// SLO mode of the same forecast (the load is the clusters' total).
+		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served); err != nil {
+			return err
+		}
+		st := sloCtl.Status()
+		skv := []string{"metric", "rps_slo", "namespace", appNS, "series", "web"}
+		w.gauge("foresight_slo_served_value", sloCtl.Demand(served), skv...)
+		w.gauge("foresight_slo_utilization", st.Utilization, skv...)
+		w.gauge("foresight_slo_wanted_utilization", st.Wanted, skv...)
+		if st.Evaluations > 0 {
+			w.gauge("foresight_slo_underprovisioned_share", st.UnderProvisionedShare, skv...)
+			w.gauge("foresight_slo_pod_minutes", st.PodMinutes, skv...)
+			w.gauge("foresight_slo_reactive_pod_minutes", st.ReactivePodMinutes, skv...)
+		}
 
 		// Shadow evaluation of three strategies on the web workload's load, by
 		// the adapter's own evaluator, priced at the web pods' mean hourly price.

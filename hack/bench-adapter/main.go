@@ -15,6 +15,10 @@
 //     one-minute history in Prometheus;
 //   - foresight's warm start: from process start until every series of the
 //     1,000-series rule answers, history loaded from Prometheus;
+//   - with -phases top: `kubectl top pods -A` over 1,000 pods on 50 nodes
+//     (metrics.k8s.io through kube-apiserver's aggregator, the official
+//     metrics clientset, prometheus-adapter's deploy/manifests resourceRules
+//     over kubelet-shaped series), each adapter in turn, and its memory;
 //
 // and the ratios against the goals. The data is written as one TSDB block with
 // github.com/prometheus/prometheus/tsdb before Prometheus starts (samples run
@@ -27,7 +31,7 @@
 // client, all measured from /proc.
 //
 //	make bench-adapter
-//	go run ./hack/bench-adapter [-duration 10s] [-model auto] [-rates 250,1000] [-adapters foresight,peer] [-phases latency,openloop]
+//	go run ./hack/bench-adapter [-duration 10s] [-model auto] [-rates 250,1000] [-adapters foresight,peer] [-phases latency,openloop,top]
 package main
 
 import (
@@ -106,7 +110,7 @@ func main() {
 	flag.StringVar(&o.kubeBin, "kube-bin", "", "folder with etcd and kube-apiserver (default: .cache/e2e-bin/current, built by hack/e2e/build.sh when missing)")
 	flag.StringVar(&o.prometheus, "prometheus", "prometheus", "Prometheus server binary")
 	flag.StringVar(&adapters, "adapters", "foresight,peer", "adapters to measure: foresight, peer")
-	flag.StringVar(&phases, "phases", "latency,openloop", "phases: latency (1,000 series: warm start, memory, 1 and N clients), openloop")
+	flag.StringVar(&phases, "phases", "latency,openloop", "phases: latency (1,000 series: warm start, memory, 1 and N clients), openloop, top (kubectl top pods -A over 1,000 pods and 50 nodes through the aggregator, metrics.k8s.io)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (data, logs, configs)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile of the whole run to this file")
 	flag.Parse()
@@ -243,23 +247,35 @@ func run(ctx context.Context, o options) (err error) {
 	if slices.Contains(o.phases, "openloop") {
 		sets = append(sets, wide)
 	}
-	if len(sets) == 0 {
-		return errors.New("no phase selected (-phases latency,openloop)")
+	top := slices.Contains(o.phases, "top")
+	if len(sets) == 0 && !top {
+		return errors.New("no phase selected (-phases latency,openloop,top)")
 	}
 	// Samples run this far past now, so that the newest one stays within
 	// Prometheus's 5-minute lookback for the peer's instant queries all run long.
 	const ahead = 3 * time.Hour
 	dataDir := filepath.Join(work, "prometheus-data")
 	t0 := time.Now()
-	samples, err := writeBlocks(ctx, dataDir, t0, ahead, sets...)
-	if err != nil {
-		return err
+	if len(sets) > 0 {
+		samples, err := writeBlocks(ctx, dataDir, t0, ahead, sets...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("data: one TSDB block, %d samples written in %s:", samples, time.Since(t0).Round(time.Second))
+		for _, s := range sets {
+			fmt.Printf(" %s %d series x %s,", s.metric, s.series(), s.history)
+		}
+		fmt.Printf(" one-minute steps, up to now+%s\n", ahead)
 	}
-	fmt.Printf("data: one TSDB block, %d samples written in %s:", samples, time.Since(t0).Round(time.Second))
-	for _, s := range sets {
-		fmt.Printf(" %s %d series x %s,", s.metric, s.series(), s.history)
+	if top {
+		t0 := time.Now()
+		samples, err := writeKubeletBlock(ctx, dataDir, t0, ahead)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("data (top): %d samples of kubelet-shaped series (cAdvisor containers and pod cgroups, kubelet nodes) for %d pods and %d nodes written in %s, one-minute steps from now-1h to now+%s\n",
+			samples, topNamespaces*topPodsPerNS, topNodes, time.Since(t0).Round(time.Second), ahead)
 	}
-	fmt.Printf(" one-minute steps, up to now+%s\n", ahead)
 
 	prom, err := startPrometheus(ctx, o.prometheus, dataDir, sets)
 	if err != nil {
@@ -296,6 +312,11 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	if slices.Contains(o.phases, "openloop") {
 		if err := b.openLoop(ctx, wide, rep); err != nil {
+			return err
+		}
+	}
+	if top {
+		if err := b.top(ctx, rep); err != nil {
 			return err
 		}
 	}

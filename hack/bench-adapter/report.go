@@ -17,6 +17,7 @@ type report struct {
 	peerFirst                   time.Duration
 	peerMemIdle, peerMemLoad    memory
 	peerOne, peerMany           *result
+	top                         []topResult // the top phase, one per adapter
 }
 
 // print writes the side-by-side summary and the ratios against the adapter's latency and throughput goals.
@@ -114,6 +115,38 @@ func (r *report) print(o options) {
 	}
 	if r.warm.total > 0 {
 		fmt.Printf("warm start, model %s: %s (goal all within 60 s: %s)\n", r.warmModel, r.warm, verdict(!r.warm.timedOut && r.warm.all <= time.Minute))
+	}
+	r.printTop()
+}
+
+// printTop writes the top phase's figures and its goals: foresight's p99 at
+// most a fifth of the peer's, its memory under 150 MiB.
+func (r *report) printTop() {
+	if len(r.top) == 0 {
+		return
+	}
+	pods := topNamespaces * topPodsPerNS
+	fmt.Printf("\n== kubectl top pods -A: %d pods, %d nodes, metrics.k8s.io through the aggregator, 1 client\n", pods, topNodes)
+	var f, p *topResult
+	for i := range r.top {
+		t := &r.top[i]
+		fmt.Printf("%-10s p50 %-9s p99 %-9s max %-9s %3d requests, %d failed; CPU/request adapter %s, Prometheus %s; serving all pods %s after start; RSS %.0f MiB (peak %.0f MiB)\n",
+			t.name, round(t.res.q(0.5)), round(t.res.q(0.99)), round(t.res.q(1)), t.res.requests, t.res.failed,
+			(t.res.adapterCPU / time.Duration(max(1, t.res.requests))).Round(time.Microsecond), (t.res.promCPU / time.Duration(max(1, t.res.requests))).Round(time.Microsecond),
+			t.warmup.Round(100*time.Millisecond), mib(t.mem.rss), mib(t.mem.hwm))
+		switch t.name {
+		case "foresight":
+			f = t
+		case "peer":
+			p = t
+		}
+	}
+	if f != nil && p != nil {
+		fp, pp := f.res.q(0.99), p.res.q(0.99)
+		fmt.Printf("top p99: peer/foresight %.1fx (goal >= 5x: %s)\n", float64(pp)/float64(max(1, fp)), verdict(pp >= 5*fp && f.res.failed == 0))
+	}
+	if f != nil {
+		fmt.Printf("top memory, %d pods and %d nodes: foresight RSS peak %.0f MiB (goal < 150 MiB: %s)\n", pods, topNodes, mib(f.mem.hwm), verdict(mib(f.mem.hwm) < 150))
 	}
 }
 

@@ -153,6 +153,10 @@ func TestSchemaRefusals(t *testing.T) {
 		{adapterChart, "rules of another kind", "rules: {kind: TrafficPolicy}", []string{"/rules/kind"}},
 		{adapterChart, "rule without a query", "rules: {rules: [{name: x}]}", []string{"/rules/rules/0", "missing property 'query'"}},
 		{adapterChart, "ServiceMonitor without metrics port", "serviceMonitor: {enabled: true}", []string{"serviceMonitor.enabled needs metricsPort"}},
+		{adapterChart, "resource metrics without resourceRules", "apiService: {resourceMetrics: {enabled: true}}", []string{"apiService.resourceMetrics.enabled", "has none"}},
+		{adapterChart, "resource metrics without pods", "{apiService: {resourceMetrics: {enabled: true}}, prometheusAdapterConfig: {resourceRules: {window: 5m}}, rbac: {objectResources: [services]}}",
+			[]string{"rbac.objectResources must hold pods"}},
+		{adapterChart, "misspelt prometheus-adapter section", "prometheusAdapterConfig: {resourceRule: {}}", []string{"/prometheusAdapterConfig", "additional properties 'resourceRule' not allowed"}},
 		{adapterChart, "no memory limit", "resources: {limits: {memory: null}}", []string{"/resources/limits", "missing property 'memory'"}},
 		{xdsChart, "latest tag", "image: {tag: latest}", []string{"image.tag: latest is refused"}},
 		{xdsChart, "wrong type", "service: {xdsPort: '18000'}", []string{"/service/xdsPort", "got string, want integer"}},
@@ -237,6 +241,8 @@ func TestAPIServicesOptional(t *testing.T) {
 		{"apiService: {external: {enabled: false}}", []string{"v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"}},
 		{"apiService: {custom: {enabled: false}}", []string{"v1beta1.external.metrics.k8s.io"}},
 		{"apiService: {custom: {enabled: false}, external: {enabled: false}}", nil},
+		{"{apiService: {resourceMetrics: {enabled: true}, custom: {enabled: false}}, prometheusAdapterConfig: {resourceRules: {window: 5m}}}",
+			[]string{"v1beta1.external.metrics.k8s.io", "v1beta1.metrics.k8s.io"}},
 	} {
 		if got := names(tc.values); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: APIServices %v, want %v", tc.values, got, tc.want)

@@ -1,11 +1,13 @@
 package charts
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -40,6 +42,15 @@ func TestConfigFilesLoad(t *testing.T) {
 				if len(f.Rules) == 0 {
 					t.Error("the chart's rule file has no rules")
 				}
+				cm := find(objs, "ConfigMap", "foresight-adapter-rules")
+				if pa, ok, _ := unstructured.NestedString(cm.Object, "data", "prometheus-adapter.yaml"); ok {
+					if _, err := promadapter.Parse([]byte(pa), "prometheus-adapter.yaml"); err != nil {
+						t.Fatalf("the chart's prometheus-adapter config: %v", err)
+					}
+					if !strings.Contains(configArgs(t, objs), "--config=/etc/foresight/prometheus-adapter.yaml") {
+						t.Error("the chart mounts a prometheus-adapter config the adapter is not given")
+					}
+				}
 			case xdsChart:
 				p, err := policy.Parse([]byte(configData(t, objs, "foresight-xds-policy", "policy.yaml")), "policy.yaml")
 				if err != nil {
@@ -55,4 +66,24 @@ func TestConfigFilesLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// configArgs returns the adapter container's arguments, one a line.
+func configArgs(t *testing.T, objs []*unstructured.Unstructured) string {
+	t.Helper()
+	d := find(objs, "Deployment", "foresight-adapter")
+	if d == nil {
+		t.Fatal("no Deployment foresight-adapter")
+	}
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		c, _ := c.(map[string]any)
+		if c["name"] != "adapter" {
+			continue
+		}
+		args, _, _ := unstructured.NestedStringSlice(c, "args")
+		return strings.Join(args, "\n")
+	}
+	t.Fatal("the Deployment has no adapter container")
+	return ""
 }

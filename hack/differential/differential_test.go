@@ -2,9 +2,11 @@
 
 // Package differential runs foresight-adapter and prometheus-adapter v0.12.0
 // side by side with the same prometheus-adapter configuration file, against
-// one real Prometheus and one kube-apiserver, and asks both the same
-// questions with the official k8s.io/metrics clients: the answers must be
-// the same, except where docs/migration.md says Foresight differs on purpose.
+// one real Prometheus, each behind the aggregator of a kube-apiserver of its
+// own (its APIServices, as deployed; the two clusters hold the same objects),
+// and asks both the same questions with the official k8s.io/metrics clients
+// through the aggregators: the answers must be the same, except where
+// docs/migration.md says Foresight differs on purpose.
 //
 //	make differential
 package differential
@@ -30,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	cmv1beta1 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta1"
+	metricsclientset "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
@@ -42,8 +45,9 @@ import (
 
 // config is one prometheus-adapter v0.12.0 file, given unchanged to both
 // adapters: the walkthrough's rate rule (with the pod and namespace labels
-// of a real exporter scraped by pod) and an external queue gauge.
-const config = `rules:
+// of a real exporter scraped by pod), an external queue gauge and the
+// resourceRules of prometheus-adapter's deploy/manifests.
+var config = `rules:
 - seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
   resources:
     overrides:
@@ -58,7 +62,7 @@ externalRules:
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
   resources:
     overrides: { namespace: {resource: "namespace"} }
-`
+` + resourceRules
 
 // Tolerance of a value: the data is a counter rising at a constant rate and
 // constant gauges, so the answer does not depend on when either adapter
@@ -115,16 +119,20 @@ func series(now time.Time) []promtest.Series {
 		out = append(out, promtest.Series{Name: "queue_messages_ready",
 			Labels: map[string]string{"namespace": q.namespace, "queue": q.queue, "job": "queue-exporter"}, Samples: s})
 	}
-	return out
+	return append(out, kubeletSeries(start, end)...)
 }
 
-// side is one adapter under test and its clients.
+// side is one adapter under test, its cluster and its clients, which go
+// through the cluster's aggregator.
 type side struct {
 	name      string
 	proc      *adapterproc.Adapter
+	cluster   *cluster.Cluster
+	stranger  *adapterproc.Client // a user RBAC allows nothing
 	discovery discovery.DiscoveryInterface
 	custom    custom_metrics.CustomMetricsClient
 	external  external_metrics.ExternalMetricsClient
+	metrics   metricsclientset.Interface
 }
 
 func TestSameConfigSameAnswers(t *testing.T) {
@@ -142,22 +150,6 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	now := time.Now().Truncate(15 * time.Second)
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: series(now)})
 
-	cl, err := cluster.Start(ctx, cluster.Options{BinDir: kubeBin, Dir: filepath.Join(work, "cluster")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Stop)
-	createPods(ctx, t, cl)
-	client, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-hpa", "differential-metrics-reader", []rbacv1.PolicyRule{
-		{APIGroups: []string{"custom.metrics.k8s.io", "external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-stranger", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	configFile := filepath.Join(work, "config.yaml")
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -166,15 +158,38 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	podMapper := podsRESTMapper()
 	var sides []*side
 	for _, s := range []struct{ kind, bin string }{{adapterproc.Foresight, foresightBin}, {adapterproc.Peer, peerBin}} {
+		// Each adapter has a cluster of its own: one aggregator owns each group.
+		cl, err := cluster.Start(ctx, cluster.Options{BinDir: kubeBin, Dir: filepath.Join(work, "cluster-"+s.kind)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Stop)
+		createPods(ctx, t, cl)
+		createNodes(ctx, t, cl)
+		client, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-hpa", "differential-metrics-reader", []rbacv1.PolicyRule{
+			{APIGroups: []string{"custom.metrics.k8s.io", "external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"metrics.k8s.io"}, Resources: []string{"pods", "nodes"}, Verbs: []string{"get", "list"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stranger, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-stranger", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a, err := adapterproc.Start(adapterproc.Options{
 			Kind: s.kind, Name: s.kind, Bin: s.bin, Dir: filepath.Join(work, s.kind), LogDir: filepath.Join(work, "logs"),
 			Config: configFile, PrometheusURL: prom.URL, Kubeconfig: cl.AdminKubeconfig, CA: cl.CA,
+			DNSNames: []string{adapterproc.ServiceDNS},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Proc.Stop(10 * time.Second) })
-		cfg := client.RESTConfig(a.URL)
+		if err := adapterproc.Register(ctx, cl, a, adapterproc.MetricsAPIs); err != nil {
+			t.Fatal(err)
+		}
+		cfg := client.RESTConfig(cl.Server)
 		cfg.Timeout = 30 * time.Second
 		disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 		if err != nil {
@@ -190,22 +205,31 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sides = append(sides, &side{name: s.kind, proc: a, discovery: disc, external: ext, custom: custom})
+		mc, err := metricsclientset.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sides = append(sides, &side{name: s.kind, proc: a, cluster: cl, stranger: stranger, discovery: disc, external: ext, custom: custom, metrics: mc})
 	}
 	for _, s := range sides {
-		wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
+		wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
+		if err := adapterproc.WaitAvailable(wctx, s.cluster, adapterproc.MetricsAPIs); err != nil {
+			t.Fatal(err)
+		}
 		waitServing(wctx, t, s)
 		wcancel()
 	}
 
-	t.Run("authorization", func(t *testing.T) { compareRefusal(t, sides, stranger) })
+	t.Run("authorization", func(t *testing.T) { compareRefusal(t, sides) })
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
+	t.Run("resource", func(t *testing.T) { compareResourceMetrics(t, sides) })
 }
 
-// createPods creates the namespaces and Pods (they stay Pending: there is no
-// kubelet) that both adapters list to resolve a pod label selector.
+// createPods creates the namespaces and Pods (bound to nodes; they stay
+// Pending: there is no kubelet) that both adapters list to resolve a pod
+// label selector.
 func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 	t.Helper()
 	for _, ns := range []string{"shop", "billing", "search"} {
@@ -218,10 +242,14 @@ func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range pods {
+	for i, p := range pods {
+		var cs []corev1.Container
+		for _, c := range containers(i) {
+			cs = append(cs, corev1.Container{Name: c.name, Image: "registry.invalid/" + c.name + ":1"})
+		}
 		obj := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.namespace, Labels: map[string]string{"app": p.app}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+			Spec:       corev1.PodSpec{NodeName: podNode(i), Containers: cs},
 		}
 		if _, err := cl.Admin.CoreV1().Pods(p.namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -244,6 +272,9 @@ func waitServing(ctx context.Context, t *testing.T, s *side) {
 			_, err = s.external.NamespacedMetrics("shop").List("queue_messages_ready", labels.Everything())
 		}
 		if err == nil {
+			_, err = s.metrics.MetricsV1beta1().PodMetricses("shop").Get(ctx, "web-0", metav1.GetOptions{})
+		}
+		if err == nil {
 			return
 		}
 		last = err
@@ -257,11 +288,12 @@ func waitServing(ctx context.Context, t *testing.T, s *side) {
 
 var podGK = schema.GroupKind{Kind: "Pod"}
 
-// compareRefusal checks that both adapters refuse a user of the cluster CA
+// compareRefusal checks that both adapters, asked directly (past the
+// aggregator, which authorizes on its own), refuse a user of the cluster CA
 // whom RBAC allows nothing (delegated authorization), on both APIs.
-func compareRefusal(t *testing.T, sides []*side, stranger *adapterproc.Client) {
+func compareRefusal(t *testing.T, sides []*side) {
 	for _, s := range sides {
-		cfg := stranger.RESTConfig(s.proc.URL)
+		cfg := s.stranger.RESTConfig(s.proc.URL)
 		cfg.Timeout = 30 * time.Second
 		ext, err := external_metrics.NewForConfig(cfg)
 		if err != nil {
@@ -304,7 +336,7 @@ func resourceNames(t *testing.T, s *side, gv string) []string {
 
 func compareDiscovery(t *testing.T, sides []*side) {
 	foresight, peer := sides[0], sides[1]
-	for _, gv := range []string{"custom.metrics.k8s.io/v1beta1", "custom.metrics.k8s.io/v1beta2", "external.metrics.k8s.io/v1beta1"} {
+	for _, gv := range []string{"custom.metrics.k8s.io/v1beta1", "custom.metrics.k8s.io/v1beta2", "external.metrics.k8s.io/v1beta1", "metrics.k8s.io/v1beta1"} {
 		f, p := resourceNames(t, foresight, gv), resourceNames(t, peer, gv)
 		t.Logf("%s: foresight %v, prometheus-adapter %v", gv, f, p)
 		// prometheus-adapter also lists each pod metric for namespaces

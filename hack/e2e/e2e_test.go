@@ -121,12 +121,15 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		{"namespace": "foresight-example", "service": "web"},
 		{"namespace": "foresight-example", "service": "api"},
 	}
-	prom, rateSteps := startTracePrometheus(ctx, t, workDir, tr, shift, clockStart.Add(-history), replayEnd.Add(10*time.Minute), series, phase)
+	// The kubelets' and an application's per-pod series, for the HPAs on
+	// metrics.k8s.io and on the imported prometheus-adapter rule.
+	kubelet := kubeletSeriesFile(t, workDir, clockStart.Add(-30*time.Minute).Add(shift), replayEnd.Add(10*time.Minute).Add(shift))
+	prom, rateSteps := startTracePrometheus(ctx, t, workDir, tr, shift, clockStart.Add(-history), replayEnd.Add(10*time.Minute), series, []string{kubelet}, phase)
 
 	c, adapterPort, objs, adapterCA := startControlPlane(ctx, t, root, workDir, binDir, phase)
 
-	rules := rulesFile(t, objs, workDir)
-	var extra []string
+	configs := configFiles(t, objs, workDir)
+	extra := []string{"--resource-metrics-interval=5s"}
 	if accelerated {
 		extra = append(extra, "--clock-start="+clockStart.Format(time.RFC3339), "--clock-speed="+strconv.FormatFloat(speed, 'f', -1, 64))
 	}
@@ -137,7 +140,7 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		}
 		return clockStart.Add(time.Duration(float64(w.Sub(wallStart)) * speed))
 	}
-	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort, rules, prom.URL, adapterCA, extra...)
+	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort, configs, prom.URL, adapterCA, extra...)
 	phase(fmt.Sprintf("adapter ready on 127.0.0.1:%d (data time %s)", adapterPort, dataAt(time.Now()).Format(time.RFC3339)))
 	waitAPIServicesAvailable(ctx, t, c)
 	phase("APIServices Available through the ExternalName localhost Service")
@@ -150,7 +153,8 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 		}
 		applyWorkload(ctx, t, c, ns, metric)
 	}
-	phase("workloads and HPAs applied")
+	applyResourceWorkloads(ctx, t, c)
+	phase("workloads and HPAs applied (and the Resource CPU and imported Pods metric HPAs)")
 
 	points := record(ctx, t, c, tr, rateSteps, prom, dataAt, speed)
 	phase("replay done")
@@ -164,6 +168,8 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	checkFastPathServedHPAs(ctx, t, c, adapterPort, adapterCA) // before this test's own requests
 	checkAPIs(ctx, t, c)
 	checkAdapterAuthorization(ctx, t, c, adapterPort, adapterCA)
+	// The HPAs on metrics.k8s.io and on the imported rule have had the whole replay.
+	checkResourceHPAs(ctx, t, c, time.Now().Add(time.Minute))
 	phase("done")
 }
 

@@ -104,11 +104,11 @@ func TestHPASurvivesLosingAReplica(t *testing.T) {
 		{"namespace": "foresight-example", "service": "web"},
 		{"namespace": "foresight-example", "service": "api"},
 	}
-	prom, _ := startTracePrometheus(ctx, t, workDir, tr, shift, haLow.Add(-history), haEnd.Add(10*time.Minute), series, phase)
+	prom, _ := startTracePrometheus(ctx, t, workDir, tr, shift, haLow.Add(-history), haEnd.Add(10*time.Minute), series, nil, phase)
 	c, lbPort, objs, adapterCA := startControlPlane(ctx, t, root, workDir, binDir, phase)
 	checkLoopbackEndpointSlice(ctx, t, c)
 
-	rules := rulesFile(t, objs, workDir)
+	configs := configFiles(t, objs, workDir)
 	ports := make([]int, 2)
 	backends := make([]string, 2)
 	for i := range ports {
@@ -126,7 +126,7 @@ func TestHPASurvivesLosingAReplica(t *testing.T) {
 
 	replicas := make([]*procs.Proc, 2)
 	for i := range replicas {
-		replicas[i] = startAdapter(ctx, t, c, fmt.Sprintf("foresight-adapter-%d", i), adapterBin, workDir, ports[i], rules, prom.URL, adapterCA)
+		replicas[i] = startAdapter(ctx, t, c, fmt.Sprintf("foresight-adapter-%d", i), adapterBin, workDir, ports[i], configs, prom.URL, adapterCA)
 		phase(fmt.Sprintf("replica %d ready on %s (data time %s)", i, backends[i], dataAt(time.Now()).Format("15:04:05")))
 	}
 	waitAPIServicesAvailable(ctx, t, c)
@@ -196,7 +196,7 @@ func TestHPASurvivesLosingAReplica(t *testing.T) {
 	// Let the HPA run on one replica for a few syncs, then start the killed one again.
 	sleepUntil(ctx, time.Now().Add(5*hpaSync))
 	restartedAt := time.Now()
-	replicas[victim] = startAdapter(ctx, t, c, fmt.Sprintf("foresight-adapter-%d-restarted", victim), adapterBin, workDir, ports[victim], rules, prom.URL, adapterCA)
+	replicas[victim] = startAdapter(ctx, t, c, fmt.Sprintf("foresight-adapter-%d-restarted", victim), adapterBin, workDir, ports[victim], configs, prom.URL, adapterCA)
 	toReady := time.Since(restartedAt)
 	phase(fmt.Sprintf("replica %d started again: Ready after %.1fs", victim, toReady.Seconds()))
 

@@ -87,8 +87,9 @@ func adapterCerts(t *testing.T, dir string) *pki.CA {
 
 // renderDeploy renders the adapter's Helm chart (deploy/charts/foresight-adapter) as
 // release foresight-adapter in namespace foresight, for the loopback cluster: no adapter
-// pod (it runs on the host), the APIServices at the adapter's port, the rules of
-// testdata/rules.yaml (the chart's metrics with settings for an accelerated replay). The
+// pod (it runs on the host), the APIServices at the adapter's port (metrics.k8s.io too), the
+// rules of testdata/rules.yaml (the chart's metrics with settings for an accelerated replay)
+// and the prometheus-adapter config of testdata/prometheus-adapter.yaml. The
 // e2e cluster has no cert-manager, so the test does what it would: it writes the serving
 // certificate's Secret and, as its CA injector, each APIService's caBundle (certs in
 // workDir/certs). The Service becomes an ExternalName localhost: with the default
@@ -108,9 +109,21 @@ func renderDeploy(t *testing.T, root, workDir, kubectl string, adapterPort int) 
 	if err := yaml.Unmarshal(rulesYAML, &rules); err != nil {
 		t.Fatalf("testdata/rules.yaml: %v", err)
 	}
+	paYAML, err := os.ReadFile(filepath.Join(root, "hack", "e2e", "testdata", "prometheus-adapter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paConfig map[string]any
+	if err := yaml.Unmarshal(paYAML, &paConfig); err != nil {
+		t.Fatalf("testdata/prometheus-adapter.yaml: %v", err)
+	}
 	manifest, err := charts.Render(filepath.Join(root, "deploy", "charts", "foresight-adapter"),
 		charts.Release{Name: "foresight-adapter", Namespace: "foresight"},
-		map[string]any{"replicaCount": 0, "service": map[string]any{"port": adapterPort}, "rules": rules})
+		map[string]any{
+			"replicaCount": 0, "service": map[string]any{"port": adapterPort}, "rules": rules,
+			"prometheusAdapterConfig": paConfig,
+			"apiService":              map[string]any{"resourceMetrics": map[string]any{"enabled": true}},
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,25 +228,34 @@ func objects(t *testing.T, stream []byte) []*unstructured.Unstructured {
 	return objs
 }
 
-// rulesFile writes the rule file of the rendered ConfigMap foresight-adapter-rules to dir.
-func rulesFile(t *testing.T, objs []*unstructured.Unstructured, dir string) string {
+// configFiles writes the files of the rendered ConfigMap foresight-adapter-rules to dir
+// (the rule file, rules.yaml, and the prometheus-adapter config when the chart has one) and
+// returns their paths, rules.yaml first: the adapter's --config files.
+func configFiles(t *testing.T, objs []*unstructured.Unstructured, dir string) []string {
 	t.Helper()
 	for _, o := range objs {
 		if o.GetKind() != "ConfigMap" || !strings.HasPrefix(o.GetName(), "foresight-adapter-rules") {
 			continue
 		}
-		data, _, _ := unstructured.NestedString(o.Object, "data", "rules.yaml")
-		if data == "" {
-			t.Fatalf("ConfigMap %s has no rules.yaml", o.GetName())
+		var paths []string
+		for _, key := range []string{"rules.yaml", "prometheus-adapter.yaml"} {
+			data, _, _ := unstructured.NestedString(o.Object, "data", key)
+			if data == "" {
+				if key == "rules.yaml" {
+					t.Fatalf("ConfigMap %s has no rules.yaml", o.GetName())
+				}
+				continue
+			}
+			p := filepath.Join(dir, key)
+			if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
 		}
-		p := filepath.Join(dir, "rules.yaml")
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return paths
 	}
 	t.Fatal("the rendered adapter chart has no foresight-adapter-rules ConfigMap")
-	return ""
+	return nil
 }
 
 // serverSideApply applies the manifests with `kubectl apply --server-side`.
@@ -250,25 +272,29 @@ func serverSideApply(t *testing.T, c *cluster.Cluster, manifests []byte) string 
 }
 
 // startAdapter starts `foresight-adapter serve` on 127.0.0.1:port as the
-// foresight-adapter service account, logging to name.log, and waits for /readyz.
-func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, name, bin, workDir string, port int, rules, promURL string, ca *pki.CA, extra ...string) *procs.Proc {
+// foresight-adapter service account with the --config files configs, logging to name.log,
+// and waits for /readyz.
+func startAdapter(ctx context.Context, t *testing.T, c *cluster.Cluster, name, bin, workDir string, port int, configs []string, promURL string, ca *pki.CA, extra ...string) *procs.Proc {
 	t.Helper()
 	kubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-adapter", 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certs := filepath.Join(workDir, "certs")
-	args := append([]string{"serve",
-		"--config=" + rules,
-		"--prometheus-url=" + promURL,
+	args := []string{"serve"}
+	for _, f := range configs {
+		args = append(args, "--config="+f)
+	}
+	args = append(append(args,
+		"--prometheus-url="+promURL,
 		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(port),
-		"--tls-cert-file=" + filepath.Join(certs, "tls.crt"),
-		"--tls-private-key-file=" + filepath.Join(certs, "tls.key"),
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
-		"--lister-kubeconfig=" + kubeconfig,
-	}, extra...)
+		"--secure-port="+strconv.Itoa(port),
+		"--tls-cert-file="+filepath.Join(certs, "tls.crt"),
+		"--tls-private-key-file="+filepath.Join(certs, "tls.key"),
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--lister-kubeconfig="+kubeconfig,
+	), extra...)
 	p, err := procs.Start(name, c.LogDir, bin, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +317,7 @@ func waitAPIServicesAvailable(ctx context.Context, t *testing.T, c *cluster.Clus
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"v1beta1.external.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"}
+	names := []string{"v1beta1.external.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io", "v1beta1.metrics.k8s.io"}
 	deadline := time.Now().Add(2 * time.Minute)
 	for _, name := range names {
 		for {
@@ -328,9 +354,9 @@ func namespace(name string) *corev1.Namespace {
 
 // startTracePrometheus backfills a Prometheus with the trace tr between from
 // and to (shifted by shift) as the counter http_requests_total of each of
-// series, starts it and returns it with the number of trace steps rate()
-// over rateWindow sees. phase logs progress.
-func startTracePrometheus(ctx context.Context, t *testing.T, workDir string, tr *replay.Trace, shift time.Duration, from, to time.Time, series []replay.Series, phase func(string)) (*promserver.Server, int) {
+// series, and with the OpenMetrics files extra, starts it and returns it with
+// the number of trace steps rate() over rateWindow sees. phase logs progress.
+func startTracePrometheus(ctx context.Context, t *testing.T, workDir string, tr *replay.Trace, shift time.Duration, from, to time.Time, series []replay.Series, extra []string, phase func(string)) (*promserver.Server, int) {
 	t.Helper()
 	promBin, promtool := needs.Program(t, "prometheus"), needs.Program(t, "promtool")
 	samples := tr.Window(from, to)
@@ -357,8 +383,10 @@ func startTracePrometheus(ctx context.Context, t *testing.T, workDir string, tr 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := promserver.Backfill(ctx, promtool, om, prom.DataDir); err != nil {
-		t.Fatal(err)
+	for _, f := range append([]string{om}, extra...) {
+		if err := promserver.Backfill(ctx, promtool, f, prom.DataDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	phase(fmt.Sprintf("backfilled %d samples x %d series (%s of %s)", len(samples), len(series), to.Sub(from), traceFile))
 	if err := prom.Start(ctx); err != nil {

@@ -80,6 +80,9 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("%w %s", errInvalidConfig, path)
 	}
 	fmt.Fprintf(stdout, "%s: %d rules OK\n", path, len(f.Rules))
+	if m := f.ResourceMetrics; m != nil {
+		fmt.Fprintf(stdout, "  resourceMetrics: metrics.k8s.io pods and nodes, CPU and memory (window %s)\n", model.Duration(m.Window))
+	}
 	for _, r := range f.Rules {
 		fmt.Fprintf(stdout, "  %s (%s)\n", r.Name, r.API)
 		if c := r.Cost; c != nil {

@@ -60,7 +60,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning: "+w)
 	}
-	if len(f.Rules) == 0 {
+	if len(f.Rules) == 0 && f.ResourceMetrics == nil {
 		return fmt.Errorf("%s: no metric discovered: check the seriesQuery selectors against %s", path, prom.Address)
 	}
 	out, err := promadapter.NativeYAML(f, []string{

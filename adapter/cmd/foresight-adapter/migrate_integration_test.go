@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 )
@@ -42,6 +45,8 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 	}{
 		{"helm-default.yaml", []string{"cpu_usage"}},
 		{"walkthrough.yaml", []string{"http_requests_per_second", "queue_consumer_lag"}},
+		// resourceRules only: the migrated file has the native resourceMetrics section.
+		{"manifests-config.yaml", nil},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			in := filepath.Join("../../config/promadapter/testdata", c.file)
@@ -79,6 +84,7 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 			if strings.Join(names, ",") != strings.Join(c.metrics, ",") {
 				t.Errorf("migrated metrics %v, want %v\n%s", names, c.metrics, out.String())
 			}
+			checkMigratedResourceMetrics(t, in, f, check.String())
 		})
 	}
 
@@ -93,5 +99,57 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 	out.Reset()
 	if err := runMigrate(context.Background(), []string{"--prometheus-url", srv.URL, bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
 		t.Errorf("migrate of a bad file: %v", err)
+	}
+}
+
+// checkMigratedResourceMetrics: a migrated file has a resourceMetrics section
+// exactly when the prometheus-adapter config in has resourceRules, and its
+// queries are the ones the config serves with (rendered alike).
+func checkMigratedResourceMetrics(t *testing.T, in string, migrated *config.File, checkOut string) {
+	t.Helper()
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := promadapter.Parse(data, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := c.ResourceMetricsRules()
+	if (want == nil) != (migrated.ResourceMetrics == nil) {
+		t.Fatalf("resourceRules %v, migrated resourceMetrics %+v", want != nil, migrated.ResourceMetrics)
+	}
+	if want == nil {
+		return
+	}
+	if !strings.Contains(checkOut, "resourceMetrics: metrics.k8s.io") {
+		t.Errorf("check-config of the migrated file does not report its resourceMetrics:\n%s", checkOut)
+	}
+	got, err := migrated.ResourceMetrics.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Window != want.Window {
+		t.Errorf("window %s, want %s", got.Window, want.Window)
+	}
+	for _, q := range []struct {
+		name      string
+		got, want resourcemetrics.Query
+	}{
+		{"container cpu", got.ContainerCPU, want.ContainerCPU}, {"node cpu", got.NodeCPU, want.NodeCPU},
+		{"container memory", got.ContainerMemory, want.ContainerMemory}, {"node memory", got.NodeMemory, want.NodeMemory},
+	} {
+		g, err := q.got.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := q.want.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g != w || q.got.NamespaceLabel != q.want.NamespaceLabel || q.got.PodLabel != q.want.PodLabel ||
+			q.got.ContainerLabel != q.want.ContainerLabel || q.got.NodeLabel != q.want.NodeLabel {
+			t.Errorf("%s: migrated %q %+v, imported %q %+v", q.name, g, q.got, w, q.want)
+		}
 	}
 }

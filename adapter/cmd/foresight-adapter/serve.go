@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reloadEvery := fs.Duration("config-check-interval", serving.DefaultReloadInterval, "how often the rule file is checked for changes")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	clockStart := fs.String("clock-start", "", "replays only: RFC 3339 `TIME` the data clock starts at (default: now)")
-	resourceEvery := fs.Duration("resource-metrics-interval", 30*time.Second, "how often the resourceRules of a prometheus-adapter config (metrics.k8s.io: kubectl top, CPU/memory HPAs) are queried; reads fail after 3 intervals without a refresh")
+	resourceEvery := fs.Duration("resource-metrics-interval", 30*time.Second, "how often the resource metrics queries (resourceMetrics of a rule file, resourceRules of a prometheus-adapter config; metrics.k8s.io: kubectl top, CPU/memory HPAs) run; reads fail after 3 intervals without a refresh")
 	clockSpeed := fs.Float64("clock-speed", 1, "replays only: data seconds per real second; cycles run every step/speed")
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
@@ -99,7 +99,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if clock == nil {
 		clock = time.Now
 	}
-	load, err := serving.FormatLoader(*configFormat, serving.ImportLoader(src, clock, *relist, log, resourcemetrics.NewFiles(resources).Set))
+	files := resourcemetrics.NewFiles(resources)
+	load, err := serving.FormatLoader(*configFormat, serving.NativeLoader(files.Set), serving.ImportLoader(src, clock, *relist, log, files.Set))
 	if err != nil {
 		return fmt.Errorf("%w: --config-format: %w", errUsage, err)
 	}
@@ -149,11 +150,15 @@ func newAdapter(p adapterParts) (*adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register cost metrics: %w", err)
 	}
+	sloMetrics, err := serving.NewSLOMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("register SLO metrics: %w", err)
+	}
 	store := serving.NewStore(p.now)
 	loop, err := serving.NewLoop(serving.LoopOptions{
 		Source: p.source, Store: store, Metrics: metrics, Logger: p.log,
 		Now: p.now, Interval: p.interval, OnCycle: p.onCycle, ShadowMetrics: shadowMetrics,
-		CostMetrics: costMetrics,
+		CostMetrics: costMetrics, SLOMetrics: sloMetrics,
 	})
 	if err != nil {
 		return nil, err

@@ -235,5 +235,8 @@ func Import(ctx context.Context, data []byte, filename string, lister source.Ser
 	}
 	rules, warnings := c.Expand(d)
 	f := &config.File{Filename: filename, APIVersion: config.APIVersion, Kind: config.Kind, Rules: rules}
+	if c.resourceRules != nil {
+		f.ResourceMetrics = config.FromResourceMetricsRules(c.resourceRules)
+	}
 	return f, append(c.Warnings(), warnings...), nil
 }

@@ -27,6 +27,22 @@ type nativeResources struct {
 	Label          string `yaml:"label,omitempty"`
 }
 
+// nativeResourceMetrics is the YAML of config.ResourceMetrics.
+type nativeResourceMetrics struct {
+	Window string                `yaml:"window"`
+	CPU    nativeResourceQueries `yaml:"cpu"`
+	Memory nativeResourceQueries `yaml:"memory"`
+}
+
+type nativeResourceQueries struct {
+	ContainerQuery string `yaml:"containerQuery"`
+	NodeQuery      string `yaml:"nodeQuery"`
+	NamespaceLabel string `yaml:"namespaceLabel"`
+	PodLabel       string `yaml:"podLabel"`
+	ContainerLabel string `yaml:"containerLabel"`
+	NodeLabel      string `yaml:"nodeLabel"`
+}
+
 type nativeForecast struct {
 	Model   string `yaml:"model"`
 	Step    string `yaml:"step"`
@@ -34,7 +50,7 @@ type nativeForecast struct {
 	History string `yaml:"history"`
 }
 
-// NativeYAML writes the imported rules of f as a Foresight rule file, headed by
+// NativeYAML writes the imported rules of f (and its resource metrics) as a Foresight rule file, headed by
 // comment lines (each written after "# "). Only the fields an import sets are
 // written, so it is meant for files from Import.
 func NativeYAML(f *config.File, comments []string) ([]byte, error) {
@@ -46,7 +62,18 @@ func NativeYAML(f *config.File, comments []string) ([]byte, error) {
 		APIVersion string       `yaml:"apiVersion"`
 		Kind       string       `yaml:"kind"`
 		Rules      []nativeRule `yaml:"rules"`
-	}{APIVersion: config.APIVersion, Kind: config.Kind}
+		// ResourceMetrics are the imported resourceRules.
+		ResourceMetrics *nativeResourceMetrics `yaml:"resourceMetrics,omitempty"`
+	}{APIVersion: config.APIVersion, Kind: config.Kind, Rules: []nativeRule{}}
+	if m := f.ResourceMetrics; m != nil {
+		q := func(r config.ResourceQueries) nativeResourceQueries {
+			return nativeResourceQueries{
+				ContainerQuery: r.ContainerQuery, NodeQuery: r.NodeQuery,
+				NamespaceLabel: r.NamespaceLabel, PodLabel: r.PodLabel, ContainerLabel: r.ContainerLabel, NodeLabel: r.NodeLabel,
+			}
+		}
+		doc.ResourceMetrics = &nativeResourceMetrics{Window: model.Duration(m.Window).String(), CPU: q(m.CPU), Memory: q(m.Memory)}
+	}
 	for _, r := range f.Rules {
 		res := nativeResources{NamespaceLabel: r.Resources.NamespaceLabel, Label: r.Resources.Label}
 		if r.API == config.APIObject {

@@ -62,6 +62,9 @@ type Options struct {
 	CA *pki.CA
 	// Args are extra arguments.
 	Args []string
+	// DNSNames are further names of the serving certificate (besides localhost), such as
+	// the <service>.<namespace>.svc name an APIService makes the aggregator verify.
+	DNSNames []string
 }
 
 // Adapter is a started adapter process.
@@ -80,7 +83,7 @@ func Start(o Options) (*Adapter, error) {
 		return nil, errors.New("adapterproc: no CA")
 	}
 	leaf, err := o.CA.Sign(pki.LeafOptions{CommonName: o.Name, Server: true,
-		DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+		DNSNames: append([]string{"localhost"}, o.DNSNames...), IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
 	if err != nil {
 		return nil, err
 	}
