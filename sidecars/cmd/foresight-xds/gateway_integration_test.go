@@ -200,7 +200,8 @@ func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionSta
 }
 
 // TestServeGatewayAPI runs serve with --gateway-controller-name against a real kube-apiserver
-// with the Gateway API CRDs installed from the module's own files, and a real grpc-go xDS
+// with the Gateway API CRDs installed from the module's own files, as a service account with
+// only the shipped ClusterRole (deploy/xds/crds/rbac-gateway-api.yaml), and a real grpc-go xDS
 // client of the Gateway: routes created, changed and deleted reach the client; statuses are
 // written as the spec requires; a route to a missing Service gets ResolvedRefs=False
 // (BackendNotFound) and never reaches a backend; a CanaryPolicy attached by targetRefs steps
@@ -283,11 +284,21 @@ func TestServeGatewayAPI(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// serve runs as a service account with the shipped ClusterRole only.
+	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
+		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
+	}
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
+	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
 		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour, adminAddr: freeAddr(t), adminTokenFile: tokenFile,
 		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
 	stop := startServeFlags(t, f)
