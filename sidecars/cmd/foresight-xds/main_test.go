@@ -152,7 +152,7 @@ func TestBootstrapOut(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,7 +162,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func metric(t *testing.T, addr, series string) bool {
+func metric(t testing.TB, addr, series string) bool {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -173,7 +173,7 @@ func metric(t *testing.T, addr, series string) bool {
 	return strings.Contains(string(b), series)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

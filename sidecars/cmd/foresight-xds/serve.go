@@ -35,12 +35,21 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
 
+// Defaults of --kube-api-qps and --kube-api-burst: client-go's own (5 and 10) would take
+// 200 s to write the statuses of 1,000 routes.
+const (
+	defaultKubeQPS   = 50
+	defaultKubeBurst = 100
+)
+
 // serveFlags are the flags of serve.
 type serveFlags struct {
 	policy, experiments, experimentState string
 	kubeconfig, xdsAddress, metricsAddr  string
 	prometheusURL                        string
 	gatewayController                    string
+	kubeQPS                              float64
+	kubeBurst                            int
 	stateDir, adminAddr, adminTokenFile  string
 	reloadInterval                       time.Duration
 	logLevel                             string
@@ -58,6 +67,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
 	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, CanaryPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
+	fs.Float64Var(&f.kubeQPS, "kube-api-qps", defaultKubeQPS, "requests per second to the Kubernetes API (status writes of Gateway API objects are one request each)")
+	fs.IntVar(&f.kubeBurst, "kube-api-burst", defaultKubeBurst, "burst of requests to the Kubernetes API above --kube-api-qps")
 	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards and canary analysis")
 	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
 	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
@@ -117,6 +128,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("policy %s uses kubernetes discovery or --gateway-controller-name is set: %w", f.policy, err)
 		}
+		cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
 		client, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return err
@@ -135,6 +147,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 					log.Error("gateway API watch stopped", "error", err)
 				}
 			}()
+			// Clients get no configuration without the Gateway API objects: after a restart
+			// they keep their last one until then.
+			select {
+			case <-gw.Synced():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 
