@@ -329,6 +329,21 @@ func TestVersionCommand(t *testing.T) {
 	}
 }
 
+// TestUnknownFlagIsAUsageError: every subcommand exits 2 on a flag it does not know, and
+// names the flag.
+func TestUnknownFlagIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--policy", "p.yaml", "--no-such-flag"},
+		{"check", "p.yaml", "--no-such-flag"},
+		{"canary", "pause", "r", "--no-such-flag"},
+		{"bootstrap", "--node", "n", "--service", "s", "--no-such-flag"},
+	} {
+		if code, _, errOut := runCmd(args...); code != 2 || !strings.Contains(errOut, "no-such-flag") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming the flag", args, code, errOut)
+		}
+	}
+}
+
 // httpStatus makes one request with a small JSON body and returns the response status.
 func httpStatus(t *testing.T, method, url string) int {
 	t.Helper()

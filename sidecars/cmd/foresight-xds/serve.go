@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -81,18 +82,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.limits.MaxStreamsPerAddress, "max-streams-per-address", xds.DefaultLimits.MaxStreamsPerAddress, "ADS streams open at once from one client IP address; more are refused")
 	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
 	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to; more are refused")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
 	if f.policy == "" || fs.NArg() != 0 {
-		return usageError{"serve: --policy FILE is required and takes no arguments"}
+		return cli.Usagef("serve: --policy FILE is required and takes no arguments")
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
-		return usageError{"serve: --admin-address and --admin-token-file go together"}
+		return cli.Usagef("serve: --admin-address and --admin-token-file go together")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return usageError{fmt.Sprintf("serve: --log-level: %v", err)}
+		return cli.Usagef("serve: --log-level: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serve(ctx, f, log)
