@@ -143,9 +143,10 @@ func writeKubeletBlock(ctx context.Context, dir string, now time.Time, ahead tim
 	return samples, nil
 }
 
-// topObjects creates the top phase's nodes, namespaces and pods.
+// topObjects creates the top phase's nodes, namespaces and pods (reported Running).
 func (b *bench) topObjects(ctx context.Context) error {
 	admin := b.cl.Admin
+	started := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
 	for n := range topNodes {
 		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: topNode(n)}}, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create node: %w", err)
@@ -166,8 +167,16 @@ func (b *bench) topObjects(ctx context.Context) error {
 				ObjectMeta: metav1.ObjectMeta{Name: topPod(p), Namespace: name, Labels: map[string]string{"app": "app-" + strconv.Itoa(p%5)}},
 				Spec:       corev1.PodSpec{NodeName: topNode(i % topNodes), Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
 			}
-			if _, err := admin.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			created, err := admin.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{})
+			if err != nil {
 				return fmt.Errorf("create pod: %w", err)
+			}
+			// Reported Running, as a kubelet would: prometheus-adapter lists Running pods only.
+			created.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &started, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started},
+			}}
+			if _, err := admin.CoreV1().Pods(name).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("pod status: %w", err)
 			}
 		}
 	}

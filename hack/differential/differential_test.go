@@ -227,9 +227,9 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("resource", func(t *testing.T) { compareResourceMetrics(t, sides) })
 }
 
-// createPods creates the namespaces and Pods (bound to nodes; they stay
-// Pending: there is no kubelet) that both adapters list to resolve a pod
-// label selector.
+// createPods creates the namespaces and Pods (bound to nodes and reported
+// Running, as no kubelet runs) that both adapters list to resolve a pod label
+// selector.
 func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 	t.Helper()
 	for _, ns := range []string{"shop", "billing", "search"} {
@@ -251,7 +251,18 @@ func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.namespace, Labels: map[string]string{"app": p.app}},
 			Spec:       corev1.PodSpec{NodeName: podNode(i), Containers: cs},
 		}
-		if _, err := cl.Admin.CoreV1().Pods(p.namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		created, err := cl.Admin.CoreV1().Pods(p.namespace).Create(ctx, obj, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the kubelet would report it: prometheus-adapter's resource
+		// metrics list Running pods only (an informer on status.phase=Running).
+		started := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+		created.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &started, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: started},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started},
+		}}
+		if _, err := cl.Admin.CoreV1().Pods(p.namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
