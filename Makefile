@@ -123,10 +123,7 @@ demo:
 	exec $(BIN)/foresight-adapter demo
 
 # E2E_TESTS are the e2e tests `make e2e` runs, each of which must PASS.
-# TestHPASurvivesLosingAReplica (`make e2e E2E_TESTS=TestHPASurvivesLosingAReplica`)
-# joins once a restarted adapter serves the same forecasts as the replica that
-# stayed (BENCHMARKS.md, High availability).
-E2E_TESTS = TestPredictiveHPALeadsReactive
+E2E_TESTS = TestPredictiveHPALeadsReactive TestHPASurvivesLosingAReplica
 e2e_empty :=
 e2e_run = ^($(subst $(e2e_empty) $(e2e_empty),|,$(E2E_TESTS)))$$
 ## e2e: real kube-apiserver, HPA controller, Prometheus and adapter on loopback

@@ -7,7 +7,7 @@ func ControlPlanes() (Dashboard, error) {
 	return spec{
 		uid:           "foresight-control-planes",
 		title:         "Foresight / Control planes",
-		description:   "Health of the adapter (series, staleness, Prometheus queries, fits, reloads) and of the xDS control plane (proxies, pushes, ACK latency, NACKs, configuration).",
+		description:   "Health of the adapter (series, staleness, Prometheus queries, fits, reloads) and of the xDS control plane (proxies, pushes, ACK latency, NACKs, configuration) and its canary rollouts.",
 		namespaceFrom: "foresight_adapter_rules",
 		sections: []section{
 			{title: "Adapter", panels: []panel{
@@ -131,6 +131,57 @@ func ControlPlanes() (Dashboard, error) {
 						{`max by (experiment) (foresight_experiment_active{` + ns + `})`, "active {{experiment}}"},
 						{`max by (experiment) (foresight_experiment_guard_value{` + ns + `})`, "guard {{experiment}}"},
 						{`sum by (experiment) (increase(foresight_experiment_aborts_total{` + ns + `}[$__rate_interval]))`, "aborts {{experiment}}"},
+					},
+				},
+			}},
+			{title: "Canary rollouts", panels: []panel{
+				{
+					title:       "Canary weight",
+					description: "Percent of each rollout's route traffic the canary backend gets. A drop to 0 is a rollback or an abort; 100 is a promotion.",
+					unit:        "percent",
+					queries: []query{
+						{`max by (canary) (foresight_canary_weight{` + ns + `})`, "{{canary}}"},
+					},
+				},
+				{
+					title:       "Backend weights now and at the next step",
+					description: "Percent of the route's traffic each backend gets now and once the next step is taken: what the backends' autoscalers plan for (an adapter share rule reads it).",
+					unit:        "percent",
+					queries: []query{
+						{`max by (canary, service, step) (foresight_canary_backend_weight{` + ns + `})`, "{{canary}} {{service}} {{step}}"},
+					},
+				},
+				{
+					title:       "Rollout phase",
+					description: "The phase of each rollout: progressing, paused, promoted, failed (rolled back by its analysis) or aborted.",
+					unit:        "short",
+					queries: []query{
+						{`max by (canary, phase) (foresight_canary_phase{` + ns + `}) == 1`, "{{canary}} {{phase}}"},
+					},
+				},
+				{
+					title:       "Analysis results",
+					description: "Analysis measurements per interval by result, and the failed measurements each rollout has counted against its failureLimit.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (canary, result) (increase(foresight_canary_analyses_total{` + ns + `}[$__rate_interval]))`, "{{canary}} {{result}}"},
+						{`max by (canary) (foresight_canary_failures{` + ns + `})`, "{{canary}} failures"},
+					},
+				},
+				{
+					title:       "Analysis metric values",
+					description: "The last value of each analysis metric (the sample furthest outside its thresholds).",
+					unit:        "short",
+					queries: []query{
+						{`max by (canary, metric) (foresight_canary_metric_value{` + ns + `})`, "{{canary}} {{metric}}"},
+					},
+				},
+				{
+					title:       "Time past the step's pause",
+					description: "How long each progressing rollout has held its step beyond the step's pause (negative: time left). Above 15 minutes ForesightCanaryStuck fires.",
+					unit:        "s",
+					queries: []query{
+						{`time() - max by (canary) (foresight_canary_step_deadline_timestamp_seconds{` + ns + `} > 0)`, "{{canary}}"},
 					},
 				},
 			}},

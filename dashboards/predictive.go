@@ -89,8 +89,42 @@ func PredictiveAutoscaling() (Dashboard, error) {
 				},
 			}},
 			shadowSection(sel),
+			sloSection(sel),
 		},
 	}.build()
+}
+
+// sloSection shows the rules in SLO mode: the utilisation each series
+// serves at, the under-provisioned share it achieved and its pod-minutes
+// against the reactive baseline, over the controller's window.
+func sloSection(sel string) section {
+	return section{title: "SLO mode", panels: []panel{
+		{
+			title:       "Chosen utilisation",
+			description: "u: the utilisation each series of an SLO rule serves its forecast at (replica demand L / (capacity * u), target AverageValue 1), and the highest utilisation that met the objective over the window at the latest evaluation, which u moves towards slowly.",
+			unit:        "percentunit",
+			queries: []query{
+				{`max by (metric, series) (foresight_slo_utilization{` + sel + `})`, "{{metric}} {{series}}"},
+				{`max by (metric, series) (foresight_slo_wanted_utilization{` + sel + `})`, "{{metric}} {{series}} wanted"},
+			},
+		},
+		{
+			title:       "Achieved under-provisioned share",
+			description: "Share of the window's time the demand actually served left the workload under-provisioned, in the project's HPA model fed the series' own samples: compare with the rule's underProvisioned objective.",
+			unit:        "percentunit",
+			queries: []query{
+				{`max by (metric, series) (foresight_slo_underprovisioned_share{` + sel + `})`, "{{metric}} {{series}}"},
+			},
+		},
+		{
+			title:       "Pod-minutes against the reactive baseline",
+			description: "Pod-minutes over the window of the demand served and of the reactive baseline (the load itself at the rule's reactiveTarget), both in the HPA model: below 1 saves pods.",
+			unit:        "percentunit",
+			queries: []query{
+				{`sum by (metric) (foresight_slo_pod_minutes{` + sel + `}) / sum by (metric) (foresight_slo_reactive_pod_minutes{` + sel + `})`, "{{metric}}"},
+			},
+		},
+	}}
 }
 
 // shadowSection shows the strategies that rules evaluate in shadow: what

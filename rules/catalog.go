@@ -1,13 +1,13 @@
 package rules
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"sort"
 
 	"github.com/prometheus/prometheus/promql/parser"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
 
 // CatalogFile is the name of the metric catalogue in the rules directory.
@@ -49,11 +49,16 @@ func LoadCatalog(path string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read metric catalogue: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(content))
-	dec.KnownFields(true)
+	docs, err := strictyaml.Documents(content, path)
+	if err != nil {
+		return nil, fmt.Errorf("parse metric catalogue: %w", err)
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("parse metric catalogue %s: want one YAML document, found %d", path, len(docs))
+	}
 	var c Catalog
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("parse metric catalogue %s: %w", path, err)
+	if d := strictyaml.NewDecoder(path); !d.Decode(docs[0], "", &c) {
+		return nil, fmt.Errorf("parse metric catalogue: %w", d.Errs.Err())
 	}
 	seen := map[string]string{}
 	check := func(where string, m CatalogMetric) error {

@@ -383,17 +383,22 @@ func TestMetricNames(t *testing.T) {
 
 func TestLoadCatalogRejectsBadEntries(t *testing.T) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{
-		"dup.yaml":     "foresight:\n  a:\n    - {name: x, type: gauge}\nexporters:\n  - name: e\n    metrics:\n      - {name: x, type: gauge}\n",
-		"type.yaml":    "foresight:\n  a:\n    - {name: x, type: summary}\n",
-		"unknown.yaml": "foresight:\n  a:\n    - {name: x, type: gauge, help: y}\n",
+	for name, tc := range map[string]struct{ content, want string }{
+		"dup.yaml":     {"foresight:\n  a:\n    - {name: x, type: gauge}\nexporters:\n  - name: e\n    metrics:\n      - {name: x, type: gauge}\n", `metric "x" listed under both`},
+		"type.yaml":    {"foresight:\n  a:\n    - {name: x, type: summary}\n", "type must be counter, gauge or histogram"},
+		"unknown.yaml": {"foresight:\n  a:\n    - {name: x, type: gauge, help: y}\n", "unknown.yaml:3"},
+		"alias.yaml":   {"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n", "too large"},
+		"two.yaml":     {"foresight: {}\n---\nforesight: {}\n", "want one YAML document"},
 	} {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(tc.content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadCatalog(p); err == nil {
+		_, err := LoadCatalog(p)
+		if err == nil {
 			t.Errorf("%s: accepted", name)
+		} else if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q does not say %q", name, err, tc.want)
 		}
 	}
 }

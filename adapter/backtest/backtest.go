@@ -31,8 +31,8 @@ type Options struct {
 	Quantile float64
 	// Model is the predictive strategy's model (auto by default).
 	Model forecast.Model
-	// History and RefitInterval are passed to the forecaster; zero means its default.
-	History, RefitInterval time.Duration
+	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
+	History, RefitInterval, Hold time.Duration
 	// Capacity is the load one ready pod serves; zero derives it from PodsAtP99.
 	Capacity float64
 	// PodsAtP99 sets Capacity to p99(load)/PodsAtP99 when Capacity is zero.
@@ -61,6 +61,10 @@ type Options struct {
 	// trace's) time, as serving bounds it at the data time (a rule's
 	// schedule and events). The zero Schedule changes nothing.
 	Schedule schedule.Schedule
+	// SLO, when set, adds SLO mode: the predictive forecast served as
+	// replica demand at the utilisation an slo.Controller chooses (target
+	// AverageValue 1), reported in Report.SLO.
+	SLO *SLOOptions
 	// Progress, when set, is called as forecasting advances.
 	Progress func(stage string, done, total int)
 }
@@ -273,6 +277,13 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	}
 	shareOfPerfect(rep.Strategies)
 	rep.Predictive = summarize(rep, sweeps)
+	if opts.SLO != nil {
+		sr, err := runSLO(tl, samples, served[StrategyPredictive], capacity, step, hcfg, opts, rep)
+		if err != nil {
+			return nil, err
+		}
+		rep.SLO = &sr
+	}
 
 	res := &Result{Report: rep, Samples: samples, Served: served, TickSeconds: tl.tick}
 	n, _ := tl.Ticks()
@@ -310,6 +321,7 @@ func serveAll(ctx context.Context, samples []Sample, step time.Duration, strateg
 				Model:         s.model,
 				History:       opts.History,
 				RefitInterval: opts.RefitInterval,
+				Hold:          opts.Hold,
 			}
 			var progress func(done, total int)
 			if opts.Progress != nil {

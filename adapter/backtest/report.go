@@ -24,6 +24,8 @@ type Report struct {
 	Strategies []StrategyReport `json:"strategies"`
 	// Predictive summarises predictive scaling against the baseline.
 	Predictive PredictiveSummary `json:"predictive"`
+	// SLO is SLO mode's outcome (when Options.SLO is set).
+	SLO *SLOReport `json:"slo,omitempty"`
 }
 
 // InputInfo describes the input trace.
@@ -283,6 +285,11 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	} else {
 		fmt.Fprintf(&b, "reverse check: reactive is never as safe on the grid (best %.0f min at %.0f%%, predictive %.0f min): %s\n",
 			rc.ReactiveUnderProvisionedMinutes, 100*rc.ReactiveTarget, rc.PredictiveUnderProvisionedMinutes, verdict)
+	}
+	if s := r.SLO; s != nil {
+		fmt.Fprintf(&b, "SLO mode (under-provisioned at most %.2f%%, utilisation at most %.0f%%): achieved %.2f%% (%.0f min), %.0f pod-minutes, %s vs reactive; best fixed target %s (SLO mode reaches %.0f%% of it); utilisation mean %.0f%%, final %.0f%%\n",
+			100*s.UnderProvisioned, 100*s.MaxUtilization, 100*s.Scaling.UnderProvisionedShare, s.Scaling.UnderProvisionedMinutes,
+			s.Scaling.PodMinutes, pct(s.Saving), pct(s.BestFixedSaving), 100*s.ShareOfBestFixed, 100*s.MeanUtilization, 100*s.FinalUtilization)
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {

@@ -26,10 +26,36 @@ var (
 
 const minMedianSaving = 0.15
 
+// SLO mode with the objective set to the reactive baseline's own
+// under-provisioned share: its median saving reaches this share of the best
+// fixed target's (chosen in hindsight), every periodic trace saves
+// pod-minutes, and the achieved share stays within sloSlack times the
+// objective (plus the allowance): the controller learns from yesterday and
+// serves today.
+const (
+	minSLOShareOfBestFixed = 0.8
+	sloSlack               = 1.25
+)
+
 func TestRealTracesMeetTargets(t *testing.T) {
 	savings := make([]float64, 0, len(periodicTraces))
+	sloShares := make([]float64, 0, len(periodicTraces))
 	for _, name := range periodicTraces {
 		rep := runTrace(t, name)
+		if s := rep.SLO; s == nil {
+			t.Errorf("%s: no SLO report", name)
+		} else {
+			t.Logf("%s: SLO mode at %.2f%% under-provisioned: achieved %.2f%%, saving %+.1f%% vs best fixed target %+.1f%% (share %.0f%%), utilisation mean %.2f, final %.2f",
+				name, 100*s.UnderProvisioned, 100*s.Scaling.UnderProvisionedShare, 100*s.Saving, 100*s.BestFixedSaving, 100*s.ShareOfBestFixed, s.MeanUtilization, s.FinalUtilization)
+			sloShares = append(sloShares, s.ShareOfBestFixed)
+			if !(s.Saving > 0) {
+				t.Errorf("%s: SLO mode saves %+.1f%% against reactive, want a saving", name, 100*s.Saving)
+			}
+			if lim := sloSlack*s.UnderProvisioned + rep.Settings.Allowance; s.Scaling.UnderProvisionedShare > lim {
+				t.Errorf("%s: SLO mode under-provisioned %.3f%% of the time, objective %.3f%% (limit %.3f%%)", name,
+					100*s.Scaling.UnderProvisionedShare, 100*s.UnderProvisioned, 100*lim)
+			}
+		}
 		p := rep.Predictive
 		saving := math.Inf(-1)
 		if p.MeetsSafety {
@@ -45,6 +71,9 @@ func TestRealTracesMeetTargets(t *testing.T) {
 			t.Errorf("%s: share of perfect %v, want %v / %v", name, p.ShareOfPerfect, p.Saving, p.PerfectSaving)
 		}
 		savings = append(savings, saving)
+	}
+	if m := median(sloShares); !(m >= minSLOShareOfBestFixed) {
+		t.Errorf("SLO mode: median share of the best fixed target's saving %.0f%%, want >= %.0f%% (per trace: %v)", 100*m, 100*minSLOShareOfBestFixed, percents(sloShares))
 	}
 	if m := median(savings); !(m >= minMedianSaving) {
 		t.Errorf("median saving on periodic traces %.1f%%, want >= %.0f%% (per trace: %v)", 100*m, 100*minMedianSaving, percents(savings))
@@ -67,7 +96,9 @@ func TestRealTracesMeetTargets(t *testing.T) {
 
 func runTrace(t *testing.T, name string) Report {
 	t.Helper()
-	res, err := Run(context.Background(), readTrace(t, name), DefaultOptions())
+	opts := DefaultOptions()
+	opts.SLO = &SLOOptions{UnderProvisioned: -1}
+	res, err := Run(context.Background(), readTrace(t, name), opts)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

@@ -100,6 +100,12 @@ type Rule struct {
 	// Queue, when set, makes the rule serve the worker demand of a queue
 	// whose arrival rate is Query (queue.go).
 	Queue *Queue
+	// Share, when set, multiplies the served value by a share read from a
+	// second query (share.go).
+	Share *Share
+	// SLO, when set, serves replica demand at the utilisation that meets
+	// an under-provisioning objective (slo.go).
+	SLO *SLO
 
 	// Line is the line of the rule in the file (0 when built in code).
 	Line int

@@ -95,6 +95,8 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 		"schedule": func(n *yaml.Node, p string) { r.Schedule = d.schedule(n, p) },
 		"events":   func(n *yaml.Node, p string) { r.Events = d.events(n, p) },
 		"queue":    func(n *yaml.Node, p string) { r.Queue = d.queue(n, p) },
+		"share":    func(n *yaml.Node, p string) { r.Share = d.share(n, p) },
+		"slo":      func(n *yaml.Node, p string) { r.SLO = d.slo(n, p) },
 	})
 }
 

@@ -203,7 +203,7 @@ func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args
 			continue
 		}
 		if _, err := forecast.ParseModel(name); err != nil {
-			add(ip, "must be cost-weighted or a model (%s), optionally with @TARGET, got %q", modelList(), item)
+			add(ip, "must be cost-weighted or a model (%s), optionally with @TARGET, got %q", forecast.ModelNames(), item)
 		}
 	}
 	want := impliedServe(r)
@@ -248,13 +248,4 @@ func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args
 	if s.StartupDelay%time.Second != 0 {
 		add(at("startupDelay"), "must be a whole number of seconds, got %s", fmtDur(s.StartupDelay))
 	}
-}
-
-func modelList() string {
-	models := Models()
-	names := make([]string, len(models))
-	for i, m := range models {
-		names[i] = string(m)
-	}
-	return strings.Join(names, ", ")
 }

@@ -16,14 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Models returns the accepted values of forecast.model.
-func Models() []forecast.Model {
-	return []forecast.Model{
-		forecast.ModelAuto, forecast.ModelReactive, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
-		forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier,
-	}
-}
-
 // SetDefaults fills every unset field of every rule with its default.
 func (f *File) SetDefaults() {
 	for i := range f.Rules {
@@ -77,6 +69,9 @@ func (r *Rule) SetDefaults() {
 	}
 	if r.Shadow != nil {
 		r.Shadow.SetDefaults(r.Cost)
+	}
+	if r.SLO != nil {
+		r.SLO.SetDefaults()
 	}
 	if r.Queue != nil {
 		r.Queue.SetDefaults()
@@ -210,6 +205,12 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	if r.Queue != nil {
 		r.Queue.validate(at("queue"), r, add)
 	}
+	if r.Share != nil {
+		r.Share.validate(at("share"), r, add)
+	}
+	if r.SLO != nil {
+		r.SLO.validate(at("slo"), r, add)
+	}
 }
 
 // validateQuery renders a query template of the rule with sample matchers and checks the result.
@@ -284,19 +285,8 @@ func OutermostAggregation(expr parser.Expr) *parser.AggregateExpr {
 
 func (fc *Forecast) validate(p string, add func(field, format string, args ...any)) {
 	at := func(field string) string { return p + "." + field }
-	models := Models()
-	known := false
-	for _, m := range models {
-		if fc.Model == m {
-			known = true
-		}
-	}
-	if !known {
-		names := make([]string, len(models))
-		for i, m := range models {
-			names[i] = string(m)
-		}
-		add(at("model"), "must be one of %s, got %q", strings.Join(names, ", "), fc.Model)
+	if !slices.Contains(forecast.Models(), fc.Model) {
+		add(at("model"), "must be one of %s, got %q", forecast.ModelNames(), fc.Model)
 	}
 	if !(fc.Quantile > 0 && fc.Quantile < 1) {
 		add(at("quantile"), "must be in (0,1), got %g", fc.Quantile)

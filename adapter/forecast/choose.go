@@ -68,6 +68,37 @@ type candidate struct {
 	base []float64 // base[o] = last value at origin o (the reactive floor)
 	env  []float64 // env[o] = max observed actual over (o, o+H], NaN if none
 	pk   []float64 // pk[o] = max point forecast over the horizon from origin o
+	// hpk and hbase are pk and base held over the HPA's scale-down
+	// stabilization: their maximum over the origins (o-hold, o]. What the
+	// HPA provisions at o follows the highest value served in that window.
+	hpk, hbase []float64
+}
+
+// hold fills hpk and hbase with the maxima of pk and base over the last
+// hold origins (the origin itself when hold <= 1).
+func (cd *candidate) hold(hold int) {
+	cd.hpk, cd.hbase = rollingMax(cd.pk, hold), rollingMax(cd.base, hold)
+}
+
+// rollingMax returns out[i] = max(x[i-w+1..i]) (from x[0] near the start).
+func rollingMax(x []float64, w int) []float64 {
+	w = max(w, 1)
+	out := make([]float64, len(x))
+	// A monotone queue of indices with decreasing values, dq[head:tail].
+	dq := make([]int, len(x))
+	head, tail := 0, 0
+	for i, v := range x {
+		for tail > head && x[dq[tail-1]] <= v {
+			tail--
+		}
+		dq[tail] = i
+		tail++
+		if dq[head] <= i-w {
+			head++
+		}
+		out[i] = x[dq[head]]
+	}
+	return out
 }
 
 // refit detects seasonality, fits the candidates on all but the last
@@ -137,6 +168,21 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		}
 	}
 
+	if want(ModelProfile) {
+		period := 0
+		switch {
+		case c.season.Daily && train >= day+level:
+			period = day
+		case c.season.Weekly && train >= week+level:
+			period = week
+		case s.Model == ModelProfile && train >= day+level:
+			period = day
+		}
+		if period > 0 {
+			preds = append(preds, fitProfile(r, ytr, otr, period, h))
+		}
+	}
+
 	// Run every candidate through the evaluation span.
 	cands := make([]candidate, len(preds))
 	for i, p := range preds {
@@ -181,6 +227,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 	best, react := -1, -1
 	for i := range cands {
 		cd := &cands[i]
+		cd.hold(max(1, int(s.Hold/step)))
 		loss, mode := math.Inf(1), ScaleAdditive
 		for _, m := range []OffsetScale{ScaleAdditive, ScaleSqrt, ScaleRelative} {
 			if l := sc.loss(cd, m); l < loss {
@@ -292,7 +339,7 @@ func (sc *scorer) envOffset(cd *candidate, mode OffsetScale, skip int) float64 {
 		if (skip >= 0 && (o/sc.fold)%2 == skip) || math.IsNaN(cd.env[o]) {
 			continue
 		}
-		p := cd.peak(o, sc.h)
+		p := cd.hpk[o]
 		u := mode.unit(p)
 		if u < 1e-12 {
 			continue
@@ -355,7 +402,7 @@ func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
 			continue
 		}
 		off := offs[1-(o/sc.fold)%2]
-		served := math.Max(cd.base[o], upperOf(cd.peak(o, sc.h), off, mode))
+		served := math.Max(cd.hbase[o], upperOf(cd.hpk[o], off, mode))
 		loss += pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), sc.q)
 		cnt++
 	}

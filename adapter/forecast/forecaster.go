@@ -3,19 +3,29 @@
 // globals. Time enters only as the Unix-second timestamps of samples.
 //
 // A Forecaster keeps a compact history (float32 ring, gaps marked) and, on
-// a data-time schedule, detects seasonality, fits every candidate model
-// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier) on all but
+// a data-time schedule (every multiple of the refit interval since the Unix
+// epoch), detects seasonality, fits every candidate model
+// (seasonal naive, Holt-Winters, ARIMA, linear trend, Fourier, robust
+// seasonal profile) on all but
 // the last day, backtests them over that day at the served horizon with a
 // quantile loss, and serves the winner, or the reactive value when no
 // model beats it. Between refits each step costs O(horizon + model order).
 // A Page-Hinkley test on the served-value loss detects drift and falls back
 // to the reactive value until a refit proves a model again.
+//
+// What is served is a function of the data alone, not of when the process
+// started: a fit on the grid uses only the history window ending there, and
+// everything between fits (drift, its refit) follows from that fit and the
+// samples since. Two forecasters fed the same samples serve the same values
+// from the first grid point that both saw with a full window behind it
+// (Settings.Lookback).
 package forecast
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -31,11 +41,12 @@ const (
 	ModelARIMA         Model = "arima"
 	ModelLinear        Model = "linear"
 	ModelFourier       Model = "fourier"
+	ModelProfile       Model = "profile"
 )
 
 // Models lists the models a user may ask for, auto first.
 func Models() []Model {
-	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier}
+	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile}
 }
 
 // ParseModel returns the Model named s, or an error listing the known names.
@@ -45,7 +56,16 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q (known: auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier)", s)
+	return "", fmt.Errorf("unknown model %q (known: %s)", s, ModelNames())
+}
+
+// ModelNames lists the names of Models, comma-separated, for messages.
+func ModelNames() string {
+	names := make([]string, 0, len(Models()))
+	for _, m := range Models() {
+		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Settings configure how one series is forecast and served (see "Serving a forecast" in docs/architecture.md).
@@ -60,10 +80,18 @@ type Settings struct {
 	Model Model
 	// History is how much history is kept for fitting. Default 14 days.
 	History time.Duration
-	// RefitInterval is how often models are refit and re-chosen. Default 6h.
+	// RefitInterval is how often models are refit and re-chosen, at the
+	// multiples of it since the Unix epoch in data time. Default 6h.
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// Hold is how long the HPA's provision follows the highest value served
+	// recently (its scale-down stabilization keeps the highest
+	// recommendation of a window). Model choice and the served quantile
+	// score this held value, so that sample-to-sample noise the HPA holds
+	// anyway is not paid for twice. Default DefaultHold; at most one step
+	// means none.
+	Hold time.Duration
 	// WarmUp is the history needed before the first fit; until then the
 	// reactive value is served. Default 6h. Seasonal models further need two
 	// periods of history before the season can be detected.
@@ -77,6 +105,10 @@ const (
 	DefaultHistory       = 14 * 24 * time.Hour
 	DefaultRefitInterval = 6 * time.Hour
 	DefaultWarmUp        = 6 * time.Hour
+	// DefaultHold is a minute: samples finer than that are held. The full
+	// window less pod start-up (3m at the HPA's defaults) gained on some
+	// noisy daily series and lost on others in the backtest (BENCHMARKS.md).
+	DefaultHold = time.Minute
 )
 
 // SetDefaults gives every unset field of s its default.
@@ -99,6 +131,17 @@ func (s *Settings) SetDefaults() {
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
 	}
+	if s.Hold == 0 {
+		s.Hold = DefaultHold
+	}
+}
+
+// Lookback is the history to feed a forecaster started now so that it
+// serves what a forecaster running all along serves: History behind the
+// latest refit grid point, which is at most one RefitInterval ago.
+func (s Settings) Lookback() time.Duration {
+	s.SetDefaults()
+	return s.History + s.RefitInterval
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.
@@ -120,6 +163,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("history %v: more than %d steps of %v", s.History, 1<<22, s.Step)
 	case s.RefitInterval < s.Step:
 		return fmt.Errorf("refit interval %v: must be at least one step", s.RefitInterval)
+	case s.RefitInterval%time.Second != 0:
+		return fmt.Errorf("refit interval %v: must be a whole number of seconds", s.RefitInterval)
+	case s.Hold < 0 || s.Hold > s.History/4:
+		return fmt.Errorf("hold %v: must be in [0, a quarter of the history]", s.Hold)
 	case s.WarmUp < 4*s.Horizon:
 		return fmt.Errorf("warm-up %v: must be at least four horizons (%v)", s.WarmUp, 4*s.Horizon)
 	}
@@ -176,10 +223,11 @@ type Evaluation struct {
 type Forecaster struct {
 	s        Settings
 	stepSec  int64
-	h        int // horizon in steps
-	capacity int // history in steps
-	warm     int // warm-up in steps
-	refitN   int64
+	h        int   // horizon in steps
+	capacity int   // history in steps: the window a fit uses
+	ringCap  int   // steps kept: the window plus one refit interval (see ResumeRefits)
+	warm     int   // warm-up in steps
+	gridSec  int64 // refit interval in seconds: fits fall on its multiples
 
 	hist *ring
 	at   int64
@@ -197,8 +245,8 @@ type Forecaster struct {
 	noSkill    bool
 	fallback   bool // drift
 	drift      pageHinkley
-	driftAt    int64 // step index of the last drift alarm, -1 if none
-	next       int64 // step index of the next refit
+	driftAt    int64 // step index of the drift alarm since the latest fit, -1 if none
+	driftFit   int64 // step index at which the drift's refit comes due, MaxInt64 if none
 	reason     string
 
 	pendF []float64 // served lead-h forecasts by step index mod h
@@ -210,6 +258,8 @@ type Forecaster struct {
 	scores []CandidateScore
 
 	deferred bool          // refits held back by DeferRefits
+	due      int64         // step index of the latest refit that came due and has not run, -1 if none
+	dueDrift bool          // that refit is the one a drift scheduled (else: on the history alone)
 	fits     int64         // refits run so far
 	fitTime  time.Duration // duration of the latest refit
 	fitModel Model         // model chosen by the latest refit
@@ -230,9 +280,12 @@ func NewForecaster(s Settings) (*Forecaster, error) {
 		h:        int(s.Horizon / s.Step),
 		capacity: int(s.History / s.Step),
 		warm:     int(s.WarmUp / s.Step),
-		refitN:   int64(s.RefitInterval / s.Step),
+		gridSec:  int64(s.RefitInterval / time.Second),
 	}
-	f.hist = newRing(f.capacity)
+	// A fit comes due at most one refit interval (plus a step) before the
+	// latest sample; its window must still be in the ring then.
+	f.ringCap = f.capacity + int((s.RefitInterval+s.Step-1)/s.Step) + 1
+	f.hist = newRing(f.ringCap)
 	f.fc = make([]float64, f.h)
 	f.pendF = make([]float64, f.h)
 	f.pendS = make([]float64, f.h)
@@ -251,11 +304,9 @@ func (f *Forecaster) Reset() {
 	f.at, f.last, f.idx = 0, 0, -1
 	f.pred, f.offsets = nil, nil
 	f.noSkill, f.fallback = false, false
-	f.driftAt = -1
-	f.next = int64(f.warm) - 1
+	f.driftAt, f.driftFit, f.due = -1, math.MaxInt64, -1
 	f.reason = "warm-up"
 	if f.s.Model == ModelReactive {
-		f.next = math.MaxInt64 // nothing to fit
 		f.reason = "reactive by configuration"
 	}
 	clear(f.pendF)
@@ -269,9 +320,9 @@ func (f *Forecaster) Reset() {
 }
 
 // Observe adds the sample v at Unix-second ts. Timestamps must increase;
-// missing steps are gaps (imputed for the model's state, never scored).
-// Non-finite values are rejected. A gap longer than the history resets the
-// forecaster.
+// missing steps are gaps, filled by linear interpolation between the samples
+// around them for the models' state and never scored. Non-finite values are
+// rejected. A gap longer than the history resets the forecaster.
 func (f *Forecaster) Observe(ts int64, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("forecast: non-finite sample %v at ts %d", v, ts)
@@ -279,45 +330,102 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 	if f.seen && ts <= f.at {
 		return fmt.Errorf("forecast: sample at ts %d is not after %d", ts, f.at)
 	}
+	onGrid := false // the sample is the first since a multiple of the refit interval
 	if f.seen {
 		k := (ts - f.at + f.stepSec/2) / f.stepSec
 		if k < 1 {
 			return fmt.Errorf("forecast: sample at ts %d is less than a step (%v) after %d", ts, f.s.Step, f.at)
 		}
+		onGrid = floorDiv(ts, f.gridSec) > floorDiv(f.at, f.gridSec)
 		if k > int64(f.capacity) {
 			f.Reset()
 		} else {
 			for g := int64(1); g < k; g++ {
-				f.step(f.imputed(), false)
+				f.step(f.last+(v-f.last)*float64(g)/float64(k), false)
 			}
 		}
 	}
 	f.step(v, true)
 	f.at, f.last, f.seen = ts, v, true
+	f.markDue(onGrid)
 	if !f.deferred {
-		f.refitIfDue()
+		f.runDue()
 	}
 	return nil
 }
 
-// refitIfDue refits when the refit interval (or the warm-up) has passed.
-func (f *Forecaster) refitIfDue() {
-	if f.seen && f.idx >= f.next && f.hist.len() >= f.warm {
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// markDue records whether a refit comes due at the latest (observed) step:
+// on the refit grid or at the end of the warm-up, a fit on the history
+// window ending here, which depends on nothing before it (it supersedes any
+// earlier due refit); after a drift, the refit it scheduled.
+func (f *Forecaster) markDue(onGrid bool) {
+	if f.s.Model == ModelReactive || f.hist.len() < f.warm {
+		return
+	}
+	switch {
+	case onGrid || (f.pred == nil && f.due < 0):
+		f.due, f.dueDrift = f.idx, false
+	case f.idx >= f.driftFit && f.due < 0:
+		f.due, f.dueDrift = f.idx, true
+	}
+}
+
+// runDue runs the refit that came due, if any: it fits on the history
+// window ending at the step where it came due and replays the steps since,
+// so the result is the same as if the refit had run at that step.
+func (f *Forecaster) runDue() {
+	if f.due < 0 {
+		return
+	}
+	k := int(f.idx - f.due)
+	f.due = -1
+	if !f.dueDrift {
+		f.driftAt = -1 // a fit on the grid sees the history alone
+	}
+	if k == 0 {
 		f.refit()
+		return
+	}
+	y, obs := f.hist.copyOut()
+	n := len(y)
+	k = min(k, n-1)
+	f.idx -= int64(k)
+	f.refitOn(y[:n-k], obs[:n-k])
+	// The lead-h forecasts pending for scoring were made by the models before the fit.
+	clear(f.pendM)
+	for i := n - k; i < n; i++ {
+		f.step(y[i], obs[i])
+		if obs[i] {
+			f.markDue(false)
+			if f.due >= 0 { // a drift's refit: the replay starts after the last fit on the grid
+				f.due = -1
+				f.refit()
+			}
+		}
 	}
 }
 
 // DeferRefits holds back the refits that Observe would run, until
 // ResumeRefits. Loading a long history in bulk (a warm start) then fits the
-// models once, on the whole history, instead of at every refit interval on
-// the way; what is served after ResumeRefits is the same as after a refit at
-// the last sample.
+// models once instead of at every refit interval on the way; what is served
+// after ResumeRefits is the same as if every refit had run as it came due.
 func (f *Forecaster) DeferRefits() { f.deferred = true }
 
-// ResumeRefits ends DeferRefits and runs the refit that came due meanwhile, if any.
+// ResumeRefits ends DeferRefits: it fits on the window ending at the latest
+// step where a fit on the history alone came due (the refit grid, the end of
+// the warm-up) and replays the steps since, running the refits that drift
+// schedules on the way.
 func (f *Forecaster) ResumeRefits() {
 	f.deferred = false
-	f.refitIfDue()
+	f.runDue()
 }
 
 // FitStats returns how many refits the forecaster has run, how long the
@@ -327,34 +435,26 @@ func (f *Forecaster) FitStats() (count int64, latest time.Duration, model Model)
 	return f.fits, f.fitTime, f.fitModel
 }
 
-// imputed is the value a missing step takes: the model's one-step forecast,
-// or the last value while there is no model.
-func (f *Forecaster) imputed() float64 {
-	if f.pred != nil && isFinite(f.fc[0]) {
-		return f.fc[0]
-	}
-	if f.hist.len() > 0 {
-		return f.hist.back(0)
-	}
-	return 0
-}
-
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// step moves everything one step forward with value v.
+// step moves everything one step forward with value v. The models see v as
+// the history stores it (float32), so a replay from the history (runDue)
+// repeats the steps exactly.
 func (f *Forecaster) step(v float64, observed bool) {
+	raw := v // scored and remembered as itself
+	v = float64(float32(v))
 	f.idx++
 	slot := int(f.idx % int64(f.h))
 	f.eval = Evaluation{}
 	if observed && f.pendM[slot] != "" {
-		f.eval = Evaluation{Valid: true, Model: f.pendM[slot], Forecast: f.pendF[slot], Actual: v}
+		f.eval = Evaluation{Valid: true, Model: f.pendM[slot], Forecast: f.pendF[slot], Actual: raw}
 	}
 	if f.pred != nil && observed && !f.fallback && !f.noSkill && isFinite(f.pendS[slot]) {
 		if f.drift.add(f.servedLoss(v, f.pendS[slot]) - f.lossMean) {
 			f.fallback = true
 			f.driftAt = f.idx
 			f.reason = fmt.Sprintf("drift: forecast errors of %s shifted", f.pred.kind())
-			f.next = min(f.next, f.idx+max(1, int64(minEvalSpan/f.s.Step)))
+			f.driftFit = f.idx + max(1, int64(minEvalSpan/f.s.Step))
 		}
 	}
 	f.hist.push(v, observed)
@@ -374,7 +474,7 @@ func (f *Forecaster) step(v float64, observed bool) {
 	m := f.servedModel()
 	f.pendM[slot] = m
 	if m == ModelReactive {
-		f.pendF[slot] = v
+		f.pendF[slot] = raw
 	} else {
 		f.pendF[slot] = f.fc[f.h-1]
 	}
@@ -416,21 +516,46 @@ func (f *Forecaster) servedModel() Model {
 
 // refit re-chooses the model on the stored history.
 func (f *Forecaster) refit() {
+	y, obs := f.hist.copyOut()
+	f.refitOn(y, obs)
+}
+
+// refitOn re-chooses the model on the history y (oldest first, ending at the
+// latest step) and binds it to a new ring holding that history. It uses only
+// the window a fit sees (the last History, from its first observed step), so
+// the fit does not depend on how much more the forecaster happens to hold.
+func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	start := time.Now()
+	if len(y) > f.capacity {
+		y, obs = y[len(y)-f.capacity:], obs[len(obs)-f.capacity:]
+	}
+	for len(y) > 0 && !obs[0] {
+		y, obs = y[1:], obs[1:]
+	}
+	from := -1 // the first origin of the backtest: after the drift, if one scheduled this fit
+	if f.driftAt >= 0 {
+		from = len(y) - 1 - int(f.idx-f.driftAt)
+		if from < 0 || len(y)-from > int(evalSpan/f.s.Step) {
+			from = -1
+		}
+	}
+	f.driftAt, f.driftFit = -1, math.MaxInt64
+	if len(y) < f.warm {
+		// Most of the window is a gap: warm up again on what follows.
+		f.hist = ringFrom(y, obs, f.ringCap)
+		f.pred, f.offsets, f.noSkill, f.fallback = nil, nil, false, false
+		f.reason = "warm-up"
+		for i := range f.fc {
+			f.fc[i] = f.hist.back(0)
+		}
+		return
+	}
 	defer func() {
 		f.fits++
 		f.fitTime = time.Since(start)
 		f.fitModel = f.pred.kind()
 	}()
-	y, obs := f.hist.copyOut()
-	from := -1
-	if f.driftAt >= 0 {
-		from = len(y) - 1 - int(f.idx-f.driftAt)
-		if from < 0 || len(y)-from > int(evalSpan/f.s.Step) {
-			from, f.driftAt = -1, -1
-		}
-	}
-	c := refit(y, obs, f.s, f.capacity, from)
+	c := refit(y, obs, f.s, f.ringCap, from)
 	f.hist = c.hist
 	f.pred = c.pred
 	f.offsets = c.offsets
@@ -443,6 +568,10 @@ func (f *Forecaster) refit() {
 	f.scores = c.scores
 	f.drift = newPageHinkley(c.scale)
 	f.fallback = false
+	// Drift scores only values this fit served.
+	for i := range f.pendS {
+		f.pendS[i] = math.NaN()
+	}
 	f.pred.forecast(f.fc)
 	if !finiteAll(f.fc) || !finiteAll(f.offsets) {
 		f.noSkill = true
@@ -455,7 +584,6 @@ func (f *Forecaster) refit() {
 	default:
 		f.reason = "chosen by backtest: " + describeScores(c.scores)
 	}
-	f.next = f.idx + f.refitN
 }
 
 func finiteAll(x []float64) bool {

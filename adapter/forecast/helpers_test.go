@@ -17,11 +17,15 @@ type series struct {
 	step time.Duration
 }
 
-// generate builds n steps of f(i) at the given step, starting at a fixed epoch.
+// generateStart is the timestamp of generate's first step: not a multiple of
+// an hour, so refits do not fall on the series' first step.
+const generateStart = 1_700_000_000
+
+// generate builds n steps of f(i) at the given step, starting at generateStart.
 func generate(n int, step time.Duration, f func(i int) float64) series {
 	s := series{ts: make([]int64, n), vals: make([]float64, n), step: step}
 	for i := range n {
-		s.ts[i] = 1_700_000_000 + int64(i)*int64(step/time.Second)
+		s.ts[i] = generateStart + int64(i)*int64(step/time.Second)
 		s.vals[i] = f(i)
 	}
 	return s

@@ -43,7 +43,14 @@ type Provider struct {
 // matcherCacheBytes bounds the matchers remembered for the selectors of
 // requests: one entry per (namespace, selector) of the HPAs using the
 // adapter, about 0.5 KB for an equality selector (thousands of HPAs fit).
-const matcherCacheBytes = 16 << 20
+// What a client fills it with stays live, and the garbage collector lets
+// the heap grow to twice what is live (GOGC=100): each byte here costs up
+// to two more at the peak of a flood of requests (BENCHMARKS.md, hostile
+// clients), so the bound is kept to what the HPAs of a large cluster use.
+const matcherCacheBytes = 4 << 20
+
+// MatcherCacheMaxBytes is the bound of the selector cache of a Provider.
+const MatcherCacheMaxBytes = matcherCacheBytes
 
 var (
 	_ cmprovider.ExternalMetricsProvider = (*Provider)(nil)
@@ -57,7 +64,7 @@ func New(store *serving.Store, objects ObjectLister) *Provider {
 }
 
 // MatcherCacheBytes returns the estimated size of the matchers remembered
-// for request selectors, at most 16 MiB.
+// for request selectors, at most MatcherCacheMaxBytes.
 func (p *Provider) MatcherCacheBytes() int64 { return p.matchers.Bytes() }
 
 var externalResource = schema.GroupResource{Group: external_metrics.GroupName, Resource: "externalmetrics"}

@@ -68,8 +68,8 @@ type fastPath struct {
 }
 
 // buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc:
-// the default chain with the selector length limit (selectorlimit.go) and,
-// unless lister is nil, the fast path for lister.
+// the default chain and, unless lister is nil, the fast path for lister,
+// both behind the selector length limit (selectorlimit.go).
 //
 // Both chains share one bound on the requests in flight. With API Priority
 // and Fairness on, the lean chain asks the same controller as the full one.
@@ -79,37 +79,41 @@ type fastPath struct {
 // the library builds, around the API handler, after authorization.
 func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec) func(http.Handler, *genericapiserver.Config) http.Handler {
 	return func(api http.Handler, c *genericapiserver.Config) http.Handler {
-		api = withSelectorLimit(api, c.Serializer)
-		if lister == nil {
-			return genericapiserver.DefaultBuildHandlerChain(api, c)
-		}
-		answer := &externalAnswer{lister: lister, serializer: c.Serializer, requests: requests}
-		if requests != nil {
-			answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))
-		}
-		f := &fastPath{serializer: c.Serializer}
-		authorized := genericapifilters.WithAuthorization(answer, c.Authorization.Authorizer, c.Serializer)
-		if c.FlowControl != nil {
-			estimator := flowcontrolrequest.NewWorkEstimator(c.StorageObjectCountTracker.Get,
-				c.FlowControl.GetInterestedWatchCount, flowcontrolrequest.DefaultWorkEstimatorConfig(), c.FlowControl.GetMaxSeats)
-			f.full = genericapiserver.DefaultBuildHandlerChain(api, c)
-			f.lean = leanChain(genericfilters.WithPriorityAndFairness(authorized, c.LongRunningFunc, c.FlowControl, estimator, c.RequestTimeout/4), c)
-			return f
-		}
-		limited := genericfilters.WithMaxInFlightLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if f.routesLean(r) {
-				authorized.ServeHTTP(w, r)
-			} else {
-				api.ServeHTTP(w, r)
-			}
-		}), c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight, c.LongRunningFunc)
-		f.lean = leanChain(limited, c)
-		inFlight, mutating := c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight
-		c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = 0, 0 // the library's chain then adds no pool of its own
-		f.full = genericapiserver.DefaultBuildHandlerChain(limited, c)
-		c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = inFlight, mutating
+		return withSelectorLimit(chains(lister, requests, api, c), c.Serializer)
+	}
+}
+
+// chains is buildHandlerChain without the selector length limit.
+func chains(lister ExternalLister, requests *prometheus.HistogramVec, api http.Handler, c *genericapiserver.Config) http.Handler {
+	if lister == nil {
+		return genericapiserver.DefaultBuildHandlerChain(api, c)
+	}
+	answer := &externalAnswer{lister: lister, serializer: c.Serializer, requests: requests}
+	if requests != nil {
+		answer.answered = requests.WithLabelValues(httpCode(http.StatusOK))
+	}
+	f := &fastPath{serializer: c.Serializer}
+	authorized := genericapifilters.WithAuthorization(answer, c.Authorization.Authorizer, c.Serializer)
+	if c.FlowControl != nil {
+		estimator := flowcontrolrequest.NewWorkEstimator(c.StorageObjectCountTracker.Get,
+			c.FlowControl.GetInterestedWatchCount, flowcontrolrequest.DefaultWorkEstimatorConfig(), c.FlowControl.GetMaxSeats)
+		f.full = genericapiserver.DefaultBuildHandlerChain(api, c)
+		f.lean = leanChain(genericfilters.WithPriorityAndFairness(authorized, c.LongRunningFunc, c.FlowControl, estimator, c.RequestTimeout/4), c)
 		return f
 	}
+	limited := genericfilters.WithMaxInFlightLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.routesLean(r) {
+			authorized.ServeHTTP(w, r)
+		} else {
+			api.ServeHTTP(w, r)
+		}
+	}), c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight, c.LongRunningFunc)
+	f.lean = leanChain(limited, c)
+	inFlight, mutating := c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight
+	c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = 0, 0 // the library's chain then adds no pool of its own
+	f.full = genericapiserver.DefaultBuildHandlerChain(limited, c)
+	c.MaxRequestsInFlight, c.MaxMutatingRequestsInFlight = inFlight, mutating
+	return f
 }
 
 // Bounds of the fast path's cache of front proxy certificate verifications

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/foresight-dev/foresight/adapter/provider"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -70,7 +71,7 @@ func TestHostileClients(t *testing.T) {
 					t.Errorf("well-behaved client: %d answered, %d failed (%v)", r.answered, r.failed, r.firstFailure)
 				}
 				for i, p := range h.providers {
-					if b := p.MatcherCacheBytes(); b > 16<<20 {
+					if b := p.MatcherCacheBytes(); b > provider.MatcherCacheMaxBytes {
 						t.Errorf("server %d: selector cache holds %d bytes", i, b)
 					}
 				}

@@ -102,7 +102,7 @@ func TestRealPrometheus(t *testing.T) {
 	// batches the loop's cycles loaded them: up to each clock time checked so
 	// far. The loop refits at the end of a cycle (DeferRefits), so the
 	// reference does too.
-	windowStart := (clock.Now().Add(-config.DefaultHistory).Unix() + 59) / 60 * 60
+	windowStart := (clock.Now().Add(-rules[0].Settings.Lookback()).Unix() + 59) / 60 * 60
 	var cycleEnds []int64
 	expected := func() (forecast.Forecast, time.Time) {
 		fc, err := forecast.NewForecaster(rules[0].Settings)

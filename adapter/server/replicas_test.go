@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,60 @@ func TestReplicasServeTheSameValues(t *testing.T) {
 		})
 	}
 	compare("after the next cycle")
+}
+
+// lateRules forecast one external metric with refits every hour on six
+// hours of history.
+const lateRules = `apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: queue_depth
+    query: redis_list_length{<<.LabelMatchers>>}
+    api: external
+    forecast: {step: 1m, model: auto, history: 6h, refitInterval: 1h, staleAfter: 3m}
+`
+
+// A replica started later (a restart, a rollout) serves the same values as
+// the replica that has been running and refitting all along: refits fall on
+// the data-time grid and the late one loads the history they need.
+func TestReplicaStartedLaterServesTheSameValues(t *testing.T) {
+	const minutes = 16 * 60 // data ending at t0
+	fill := func(emb *source.Embedded) {
+		for k, q := range []string{"orders", "emails"} {
+			values := make([]float64, minutes)
+			for i := range values {
+				// A wave with a trend and deterministic noise: fits on different windows differ.
+				values[i] = 200 + 0.05*float64(i) + 60*math.Sin(2*math.Pi*float64(i)/(97+float64(k)*13)) + float64((i*7919+k*31)%23)
+			}
+			appendSteps(t, emb, labels.FromStrings("__name__", "redis_list_length", "namespace", "a", "queue", q), t0, values...)
+		}
+	}
+	const path = "/apis/external.metrics.k8s.io/v1beta1/namespaces/a/queue_depth"
+	// The early replica starts 150 minutes before t0 and follows the data in
+	// cycles of one to five minutes, refitting on the way.
+	early := newHarness(t, lateRules, fill, nil)
+	early.clock.Set(t0.Add(-150 * time.Minute))
+	early.url = early.serve(t, false)
+	waitFor(t, 60*time.Second, "early replica ready", func() bool { return early.loop.Ready() })
+	for at, i := t0.Add(-150*time.Minute), 0; at.Before(t0); i++ {
+		at = at.Add(time.Duration(1+i%5) * time.Minute)
+		if at.After(t0) {
+			at = t0
+		}
+		early.clock.Set(at)
+		stamp := at.UTC().Format(time.RFC3339)
+		waitFor(t, 60*time.Second, "early replica's cycle at "+stamp, func() bool {
+			_, body := fetch(t, early.url+path, "application/json")
+			return strings.Count(string(body), stamp) == 2
+		})
+	}
+	late := startHarness(t, lateRules, fill)
+	codeE, bodyE := fetch(t, early.url+path, "application/json")
+	codeL, bodyL := fetch(t, late.url+path, "application/json")
+	if codeE != 200 || codeL != 200 || !bytes.Equal(bodyE, bodyL) {
+		t.Fatalf("at %s the replica running since two and a half hours answered %d\n%s\nthe one started now %d\n%s", t0.Format(time.RFC3339), codeE, bodyE, codeL, bodyL)
+	}
+	if !strings.Contains(string(bodyE), `"emails"`) {
+		t.Fatalf("answer without every series: %s", bodyE)
+	}
 }

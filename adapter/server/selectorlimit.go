@@ -22,11 +22,14 @@ var metricsAPIs = []schema.GroupVersion{
 
 // withSelectorLimit answers 400 Bad Request to a metrics API request whose
 // labelSelector or metricLabelSelector is longer than
-// source.MaxSelectorBytes, before the library's handler parses it, with the
-// message the fast path answers (source.CheckSelectorText). The library
-// itself parses a selector of any length that fits in the request line.
-// It runs last in the library's chain, after authentication and
-// authorization, as the fast path's check does.
+// source.MaxSelectorBytes, with the message the fast path answers
+// (source.CheckSelectorText). It runs first, before both chains, because
+// the library parses a selector of any length that fits in the request
+// line, twice before its handler runs (request info decodes the list
+// options; authorization takes the selector's requirements as attributes),
+// and for unauthenticated requests too. Refusing the text by its length
+// alone tells a client nothing about the server, as a 431 for oversized
+// headers does not.
 func withSelectorLimit(h http.Handler, s runtime.NegotiatedSerializer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.RawQuery) > source.MaxSelectorBytes {

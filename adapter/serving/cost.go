@@ -186,5 +186,8 @@ func (w *worker) weigh(l *Loop, st *seriesState, fc forecast.Forecast) forecast.
 	return fc
 }
 
-// forgetCost drops the cost metrics of a rule (metric) or one series.
-func (l *Loop) forgetCost(lbls prometheus.Labels) { l.costM.forget(lbls) }
+// forgetCost drops the cost and SLO metrics of a rule (metric) or one series.
+func (l *Loop) forgetCost(lbls prometheus.Labels) {
+	l.costM.forget(lbls)
+	l.sloM.forget(lbls)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/queue"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -50,6 +51,7 @@ type Loop struct {
 	onCycle  func(metric string, snap *Snapshot)
 	shadowM  *shadow.Metrics
 	costM    *CostMetrics // nil: cost metrics not exported
+	sloM     *SLOMetrics  // nil: SLO metrics not exported
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -79,6 +81,8 @@ type LoopOptions struct {
 	ShadowMetrics *shadow.Metrics
 	// CostMetrics receives the cost-weighted rules' metrics (none when nil).
 	CostMetrics *CostMetrics
+	// SLOMetrics receives the SLO rules' metrics (none when nil).
+	SLOMetrics *SLOMetrics
 }
 
 // NewLoop returns a Loop with no rules. Call Run, then SetRules.
@@ -99,7 +103,7 @@ func NewLoop(o LoopOptions) (*Loop, error) {
 	return &Loop{
 		source: o.Source, store: o.Store, metrics: o.Metrics, log: o.Logger, now: o.Now,
 		interval: o.Interval, maxPts: o.MaxPointsPerQuery, onCycle: o.OnCycle, shadowM: o.ShadowMetrics,
-		costM: o.CostMetrics, workers: map[string]*worker{},
+		costM: o.CostMetrics, sloM: o.SLOMetrics, workers: map[string]*worker{},
 	}, nil
 }
 
@@ -227,6 +231,7 @@ type worker struct {
 	cost   *costState  // nil for cost-blind rules
 
 	backlogs map[string]backlogSample // queue rules: latest backlog by series key
+	shares   map[string]shareSample   // share rules: latest share by key of the On labels
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -243,6 +248,8 @@ type seriesState struct {
 	costSeen, costFallback bool // cost-weighted rules: weighed once; serving cost-blind
 
 	queue queue.Tracker // queue rules: when the queue was last busy
+
+	slo *slo.Controller // SLO rules: the series' utilisation
 }
 
 func (w *worker) start(parent context.Context, l *Loop) {
@@ -324,7 +331,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	end := now.Unix() / step * step
 	start := w.next
 	if start == 0 {
-		start = (now.Add(-r.Settings.History).Unix() + step - 1) / step * step
+		// Lookback: the history window of the latest refit on the grid,
+		// which a replica running all along fitted too.
+		start = (now.Add(-r.Settings.Lookback()).Unix() + step - 1) / step * step
 	}
 	var fetchErr error
 	fetched := start <= end
@@ -332,6 +341,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	if fetched {
 		w.refreshPrices(ctx, l, start, end)
 		w.refreshBacklogs(ctx, l, end)
+		w.refreshShares(ctx, l, end)
 	}
 	loaded := 0
 	for chunkStart := start; chunkStart <= end; {
@@ -409,6 +419,11 @@ func (w *worker) state(s source.Series) (*seriesState, error) {
 		entry: Entry{Labels: s.Labels, Key: key, Namespace: ns, Object: obj},
 		f:     f,
 	}
+	if r.SLO != nil {
+		if st.slo, err = slo.New(*r.SLO); err != nil {
+			return nil, err
+		}
+	}
 	st.entry.SeriesName = obj
 	if obj == "" {
 		st.entry.SeriesName = seriesLabel(s.Labels)
@@ -470,7 +485,13 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 			// the only error (a sample out of order) cannot happen after the check above.
 			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.Metric, Namespace: st.entry.Namespace, Series: st.entry.SeriesName}, ts, p.V)
 		}
-		w.score(m, st, st.f.Serve())
+		fc := st.f.Serve()
+		if st.slo != nil {
+			// The controller sees each sample and the value served after it,
+			// as the backtest's SLO mode does; both are finite here.
+			_ = st.slo.Observe(ts, p.V, fc.Value)
+		}
+		w.score(m, st, fc)
 	}
 	return n
 }
@@ -554,7 +575,7 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		if st.lastAt == 0 {
 			continue
 		}
-		fc, qv := w.demand(st, w.weigh(l, st, st.f.Serve()))
+		fc, qv := w.demand(st, w.sloDemand(l, st, w.weigh(l, st, w.share(st, st.f.Serve()))))
 		fc.Value = bounds.Apply(fc.Value)
 		e := st.entry
 		e.Forecast = fc

@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -40,6 +41,11 @@ type Rule struct {
 	// Queue, when set, serves the worker demand of a work queue whose
 	// arrival rate is Query (target AverageValue 1, minReplicas 0).
 	Queue *QueueSpec
+	// Share, when set, multiplies each series' forecast by its share.
+	Share *ShareSpec
+	// SLO, when set, serves each series' forecast as replica demand at the
+	// utilisation its slo.Controller chooses (target AverageValue 1).
+	SLO *slo.Config
 	// Schedule bounds every served value by calendar, at the loop's data time.
 	Schedule schedule.Schedule
 }
@@ -118,6 +124,24 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 			return Rule{}, fmt.Errorf("rule %s: queue: %w", cr.Name, err)
 		}
 		r.Queue = &QueueSpec{BacklogQuery: bq, Params: q.Params}
+	}
+	if s := cr.Share; s != nil {
+		q, err := source.RenderQuery(s.Query, ms)
+		if err != nil {
+			return Rule{}, fmt.Errorf("rule %s: share: %w", cr.Name, err)
+		}
+		on := s.On
+		if len(on) == 0 {
+			on = []string{nsLabel}
+		}
+		r.Share = &ShareSpec{Query: q, On: on}
+	}
+	if s := cr.SLO; s != nil {
+		c := s.ControllerConfig(r.Settings.Step)
+		if _, err := slo.New(c); err != nil {
+			return Rule{}, fmt.Errorf("rule %s: %w", cr.Name, err)
+		}
+		r.SLO = &c
 	}
 	r.Schedule = cr.ScheduleSpec()
 	if s := cr.Shadow; s != nil {

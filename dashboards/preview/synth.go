@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 )
 
 // Scenario marks the events that the synthetic series play out, in minutes from the
@@ -29,6 +30,9 @@ type Scenario struct {
 	OutageStart, OutageEnd int
 	// BadPolicy is when a policy change makes one proxy NACK and one snapshot fail validation.
 	BadPolicy int
+	// CanaryStart is when the web-v2 canary rollout starts (10%, then 50% after 30
+	// minutes); its analysis fails at CanaryFail and rolls it back.
+	CanaryStart, CanaryFail int
 }
 
 // DefaultScenario places the events in the last day of n minutes.
@@ -37,7 +41,8 @@ func DefaultScenario(n int) Scenario {
 		IncidentStart: n - 600, IncidentEnd: n - 540,
 		ExperimentStart: n - 300, ExperimentAbort: n - 275,
 		OutageStart: n - 150, OutageEnd: n - 130,
-		BadPolicy: n - 420,
+		BadPolicy:   n - 420,
+		CanaryStart: n - 240, CanaryFail: n - 190,
 	}
 }
 
@@ -222,6 +227,14 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	if err != nil {
 		return err
 	}
+	// SLO mode of the web workload's forecast, by the adapter's own
+	// controller: pods whose hpaTarget is 70% utilisation, 1% of the time
+	// under-provisioned allowed.
+	sloCtl, err := slo.New(slo.Config{Capacity: hpaTarget / 0.7, UnderProvisioned: 0.01, MaxUtilization: 1,
+		Step: time.Minute, HPA: webHPA})
+	if err != nil {
+		return err
+	}
 	// The web HPA: the project's HPA model on the simulation timeline of the backtest,
 	// fed the served (predicted) request rate.
 	hcfg := webHPA
@@ -388,6 +401,21 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_cost_workload_hourly_cost_dollars", podCost, ckv...)
 		w.gauge("foresight_cost_fallback", 0, ckv...)
 
+		// SLO mode of the same forecast (the load is the clusters' total).
+		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served); err != nil {
+			return err
+		}
+		st := sloCtl.Status()
+		skv := []string{"metric", "rps_slo", "namespace", appNS, "series", "web"}
+		w.gauge("foresight_slo_served_value", sloCtl.Demand(served), skv...)
+		w.gauge("foresight_slo_utilization", st.Utilization, skv...)
+		w.gauge("foresight_slo_wanted_utilization", st.Wanted, skv...)
+		if st.Evaluations > 0 {
+			w.gauge("foresight_slo_underprovisioned_share", st.UnderProvisionedShare, skv...)
+			w.gauge("foresight_slo_pod_minutes", st.PodMinutes, skv...)
+			w.gauge("foresight_slo_reactive_pod_minutes", st.ReactivePodMinutes, skv...)
+		}
+
 		// Shadow evaluation of three strategies on the web workload's load, by
 		// the adapter's own evaluator, priced at the web pods' mean hourly price.
 		if err := shadowEval.ObservePrice(ts, podCost/float64(current)); err != nil {
@@ -476,6 +504,9 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 			state = "aborted"
 		}
 		w.gauge("foresight_experiment_state", 1, append(ekv, "state", state)...)
+		if i >= sc.CanaryStart {
+			canaryRollout(w, sc, i, ts, xkv)
+		}
 		if w.err != nil {
 			return w.err
 		}
@@ -488,4 +519,47 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// canaryRollout writes the canary metrics of minute i: web-v2 at 10% for 30 minutes, then
+// 50%, until its success rate falls below 0.99 at sc.CanaryFail and it is rolled back.
+func canaryRollout(w *writer, sc Scenario, i int, ts int64, xkv []string) {
+	ckv := append(append([]string(nil), xkv...), "canary", "web-rollout")
+	failed := i >= sc.CanaryFail
+	step, weight, next := 0, 10.0, 50.0
+	stepStart := sc.CanaryStart
+	if i >= sc.CanaryStart+30 {
+		step, weight, next, stepStart = 1, 50, 100, sc.CanaryStart+30
+	}
+	phase, deadline := "progressing", float64(ts+int64(stepStart+30-i)*60)
+	if failed {
+		weight, next, phase, deadline = 0, 0, "failed", 0
+	}
+	w.gauge("foresight_canary_step", float64(step), ckv...)
+	w.gauge("foresight_canary_weight", weight, ckv...)
+	w.gauge("foresight_canary_step_deadline_timestamp_seconds", deadline, ckv...)
+	w.gauge("foresight_canary_failures", b2f(failed)*2, ckv...)
+	for _, ph := range []string{"progressing", "paused", "promoted", "failed", "aborted"} {
+		w.gauge("foresight_canary_phase", b2f(ph == phase), append(ckv, "phase", ph)...)
+	}
+	for _, b := range []struct {
+		service   string
+		cur, next float64
+	}{{"web-v1", 100 - weight, 100 - next}, {"web-v2", weight, next}} {
+		bkv := append(append([]string(nil), ckv...), "service", b.service)
+		w.gauge("foresight_canary_backend_weight", b.cur, append(bkv, "step", "current")...)
+		w.gauge("foresight_canary_backend_weight", b.next, append(bkv, "step", "next")...)
+	}
+	rate := 0.999
+	if i >= sc.CanaryFail-2 {
+		rate = 0.95
+	}
+	w.gauge("foresight_canary_metric_value", rate, append(ckv, "metric", "success-rate")...)
+	result := "successful"
+	if rate < 0.99 {
+		result = "failed"
+	}
+	for _, r := range []string{"successful", "failed", "inconclusive"} {
+		w.counter("foresight_canary_analyses_total", b2f(r == result && i <= sc.CanaryFail), append(ckv, "result", r)...)
+	}
 }

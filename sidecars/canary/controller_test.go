@@ -162,6 +162,15 @@ func TestManualControl(t *testing.T) {
 	if st := r.step(time.Minute); st.Weight != 50 || st.Step != 1 {
 		t.Fatalf("after the first pause: %+v", st)
 	}
+	// What the backends' autoscalers plan for: the weight now and at the next step.
+	for _, w := range []struct {
+		service, step string
+		want          float64
+	}{{"web-v2", "current", 50}, {"web-v2", "next", 100}, {"web-v1", "current", 50}, {"web-v1", "next", 0}} {
+		if got := r.metric("foresight_canary_backend_weight", "namespace", "default", "service", w.service, "step", w.step); got != w.want {
+			t.Errorf("foresight_canary_backend_weight{service=%q,step=%q} = %v, want %v", w.service, w.step, got, w.want)
+		}
+	}
 	if err := r.c.Pause(ctx, "web-rollout"); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +209,9 @@ func TestManualControl(t *testing.T) {
 	}
 	if got := r.metric("foresight_canary_weight"); got != 0 {
 		t.Errorf("foresight_canary_weight = %v", got)
+	}
+	if got := r.metric("foresight_canary_backend_weight", "service", "web-v2", "step", "next"); got != 0 {
+		t.Errorf("an aborted canary's next weight = %v, want 0", got)
 	}
 	if got := r.metric("foresight_canary_outcomes_total", "outcome", "aborted"); got != 1 {
 		t.Errorf("aborted outcomes = %v", got)

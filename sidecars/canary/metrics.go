@@ -19,6 +19,7 @@ type metrics struct {
 	analyses      *prometheus.CounterVec
 	metricResults *prometheus.CounterVec
 	outcomes      *prometheus.CounterVec
+	backend       *prometheus.GaugeVec
 }
 
 func newMetrics() metrics {
@@ -38,11 +39,13 @@ func newMetrics() metrics {
 		analyses:      cv("foresight_canary_analyses_total", "Analysis measurements by result (successful, failed, inconclusive).", "canary", "result"),
 		metricResults: cv("foresight_canary_metric_results_total", "Analysis metric evaluations by result, dry-run metrics included.", "canary", "metric", "result"),
 		outcomes:      cv("foresight_canary_outcomes_total", "Rollouts ended, by outcome (promoted, failed, aborted).", "canary", "outcome"),
+		backend: g("foresight_canary_backend_weight", "Percent of the rollout's route traffic a backend gets now (step=\"current\") and once the next step is taken (step=\"next\"), by the backend's Kubernetes namespace and Service: what an autoscaler of the backend should plan for.",
+			"canary", "namespace", "service", "step"),
 	}
 }
 
 func (m metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.step, m.weight, m.phase, m.failures, m.stepDeadline, m.value, m.analyses, m.metricResults, m.outcomes} {
+	for _, c := range []prometheus.Collector{m.step, m.weight, m.phase, m.failures, m.stepDeadline, m.value, m.analyses, m.metricResults, m.outcomes, m.backend} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("canary: register metrics: %w", err)
 		}
@@ -73,8 +76,36 @@ func (c *Controller) updateMetrics(p *policy.Policy) {
 			deadline = float64(st.StepStarted.Add(can.Steps[st.Step].Pause.D()).Unix())
 		}
 		c.m.stepDeadline.WithLabelValues(can.Name).Set(deadline)
+		next := st.Weight
+		if st.Phase == PhaseProgressing || st.Phase == PhasePaused {
+			next = 100
+			if st.Step+1 < len(can.Steps) {
+				next = can.Steps[st.Step+1].Weight
+			}
+		}
+		for _, b := range []struct {
+			svc       string
+			cur, next uint32
+		}{{can.Stable, 100 - st.Weight, 100 - next}, {can.Canary, st.Weight, next}} {
+			ns, name := backendOf(p, b.svc)
+			c.m.backend.WithLabelValues(can.Name, ns, name, "current").Set(float64(b.cur))
+			c.m.backend.WithLabelValues(can.Name, ns, name, "next").Set(float64(b.next))
+		}
 		for _, o := range []string{PhasePromoted, PhaseFailed, PhaseAborted} {
 			c.m.outcomes.WithLabelValues(can.Name, o)
 		}
 	}
+}
+
+// backendOf is the Kubernetes namespace and Service of a policy service (its own name when
+// it names no other).
+func backendOf(p *policy.Policy, service string) (namespace, name string) {
+	svc := p.Service(service)
+	if svc == nil {
+		return "", service
+	}
+	if svc.KubernetesService != "" {
+		return svc.Namespace, svc.KubernetesService
+	}
+	return svc.Namespace, svc.Name
 }

@@ -39,7 +39,11 @@ func Targets(p *policy.Policy) []Target {
 	var out []Target
 	for _, s := range p.Spec.Services {
 		if s.Discovery == policy.DiscoveryKubernetes {
-			out = append(out, Target{Cluster: s.ClusterName(), Namespace: s.Namespace, Service: s.Name, PortName: s.PortName})
+			name := s.Name
+			if s.KubernetesService != "" {
+				name = s.KubernetesService
+			}
+			out = append(out, Target{Cluster: s.ClusterName(), Namespace: s.Namespace, Service: name, PortName: s.PortName})
 		}
 	}
 	return out

@@ -28,7 +28,7 @@ type canaryApp struct {
 	prom  promv1.API
 }
 
-func startCanaryApp(t *testing.T) *canaryApp {
+func startCanaryApp(t testing.TB) *canaryApp {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	a := &canaryApp{ratio: prometheus.NewGauge(prometheus.GaugeOpts{Name: "app_success_ratio", Help: "test"})}
@@ -52,7 +52,7 @@ func startCanaryApp(t *testing.T) *canaryApp {
 // withCanary adds a rollout of greeter-split from greeter-v1 to greeter-v2 to p: steps
 // 20% and 60% (the second held for pause2), analysed every 200 ms against a success ratio
 // of at least 0.99, one failure tolerated.
-func withCanary(t *testing.T, p *policy.Policy, pause2 time.Duration) *policy.Policy {
+func withCanary(t testing.TB, p *policy.Policy, pause2 time.Duration) *policy.Policy {
 	t.Helper()
 	minRatio := 0.99
 	p = p.Clone()
@@ -81,7 +81,7 @@ func (s *servedWeights) get() []uint32 {
 }
 
 // runCanaries starts a canary controller serving through cp until the returned stop.
-func runCanaries(t *testing.T, cp *controlPlane, app *canaryApp, statePath string) (*canary.Controller, *servedWeights, func()) {
+func runCanaries(t testing.TB, cp *controlPlane, app *canaryApp, statePath string) (*canary.Controller, *servedWeights, func()) {
 	t.Helper()
 	sw := &servedWeights{}
 	c, err := canary.New(canary.Options{

@@ -172,7 +172,7 @@ func TestGRPCExperimentStartsAndEndsOnTime(t *testing.T) {
 
 // startPrometheus runs a real Prometheus scraping target every 200 ms and
 // waits until it has scraped it once.
-func startPrometheus(t *testing.T, target string) string {
+func startPrometheus(t testing.TB, target string) string {
 	t.Helper()
 	srv, err := promserver.New(promserver.Options{
 		Bin:    needs.Program(t, "prometheus"),

@@ -35,6 +35,9 @@ type backend struct {
 	failOdd atomic.Bool
 	// fail fails every call with UNAVAILABLE.
 	fail atomic.Bool
+	// failEvery, when > 0, fails every failEvery-th call with UNAVAILABLE; failed counts
+	// the calls failed on purpose.
+	failEvery, failed atomic.Int64
 	// hold, when set, makes calls wait until it is closed.
 	mu       sync.Mutex
 	hold     chan struct{}
@@ -55,7 +58,8 @@ func (b *backend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*h
 			return nil, ctx.Err()
 		}
 	}
-	if b.fail.Load() || (b.failOdd.Load() && n%2 == 1) {
+	if fe := b.failEvery.Load(); b.fail.Load() || (b.failOdd.Load() && n%2 == 1) || (fe > 0 && n%fe == 0) {
+		b.failed.Add(1)
 		// No response headers: a trailers-only failure is what clients may retry.
 		return nil, status.Errorf(codes.Unavailable, "%s: injected failure of call %d", b.name, n)
 	}
@@ -63,7 +67,7 @@ func (b *backend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*h
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-func startBackend(t *testing.T, name string) *backend {
+func startBackend(t testing.TB, name string) *backend {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,7 +84,7 @@ func startBackend(t *testing.T, name string) *backend {
 // grpcPolicy is a policy for proxyless clients of group "clients" calling xds:///greeter,
 // whose route sends traffic to greeter-v1 and greeter-v2 with the given weights. extra is
 // YAML added to the greeter-v1 service (resilience settings).
-func grpcPolicy(t *testing.T, v1, v2 *backend, w1, w2 int, route, v1extra string) *policy.Policy {
+func grpcPolicy(t testing.TB, v1, v2 *backend, w1, w2 int, route, v1extra string) *policy.Policy {
 	t.Helper()
 	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
 kind: TrafficPolicy
@@ -115,7 +119,7 @@ spec:
 }
 
 // dialXDS connects a grpc-go xDS client (bootstrap given in-process) to xds:///greeter.
-func dialXDS(t *testing.T, cpAddr string) *grpc.ClientConn {
+func dialXDS(t testing.TB, cpAddr string) *grpc.ClientConn {
 	t.Helper()
 	bootstrap := fmt.Sprintf(`{
   "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
@@ -146,7 +150,7 @@ func call(ctx context.Context, conn *grpc.ClientConn) (string, error) {
 }
 
 // eventually retries cond every 20 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -46,14 +46,14 @@ type controlPlane struct {
 	done   chan struct{}
 }
 
-func startControlPlane(t *testing.T, p *policy.Policy) *controlPlane {
+func startControlPlane(t testing.TB, p *policy.Policy) *controlPlane {
 	t.Helper()
 	return startControlPlaneCtx(t, context.Background(), p, "127.0.0.1:0", "test")
 }
 
 // startControlPlaneCtx starts a control plane on addr that stops when ctx ends (or at the
 // end of the test); versions start with prefix.
-func startControlPlaneCtx(t *testing.T, parent context.Context, p *policy.Policy, addr, prefix string) *controlPlane {
+func startControlPlaneCtx(t testing.TB, parent context.Context, p *policy.Policy, addr, prefix string) *controlPlane {
 	t.Helper()
 	ctx, cancel := context.WithCancel(parent)
 	cp := &controlPlane{reg: prometheus.NewRegistry(), logs: &xdstest.LogBuffer{}, done: make(chan struct{})}

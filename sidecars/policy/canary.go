@@ -22,6 +22,9 @@ type Canary struct {
 	// Route names the route whose backend weights the canary changes; required. Every
 	// backend of the route must be Stable or Canary.
 	Route string `yaml:"route"`
+	// Routes are further routes stepped together with Route, under the same rules (a Gateway
+	// API route whose rules or matches translate to several routes is rolled out as one).
+	Routes []string `yaml:"routes,omitempty"`
 	// Stable is the service serving now; required, a service of the policy.
 	Stable string `yaml:"stable"`
 	// Canary is the new version; required, a service of the policy other than Stable.
@@ -77,6 +80,9 @@ func (c *Canary) AnalysisInterval() time.Duration {
 	return c.Analysis.Interval.D()
 }
 
+// AllRoutes are Route and Routes.
+func (c *Canary) AllRoutes() []string { return append([]string{c.Route}, c.Routes...) }
+
 // SuccessesPerStep is ConsecutiveSuccessLimit, at least 1.
 func (c *Canary) SuccessesPerStep() int { return max(c.Analysis.ConsecutiveSuccessLimit, 1) }
 
@@ -98,11 +104,13 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 		return nil, fmt.Errorf("canary %q: weight %d > 100", c.Name, weight)
 	}
 	out := p.Clone()
-	r := out.Route(c.Route)
-	if r == nil {
-		return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, c.Route, p.Metadata.Name)
+	for _, name := range c.AllRoutes() {
+		r := out.Route(name)
+		if r == nil {
+			return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, name, p.Metadata.Name)
+		}
+		r.Backends = []Backend{{Service: c.Stable, Weight: 100 - weight}, {Service: c.Canary, Weight: weight}}
 	}
-	r.Backends = []Backend{{Service: c.Stable, Weight: 100 - weight}, {Service: c.Canary, Weight: weight}}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("policy with canary %q at %d%%: %w", c.Name, weight, err)
 	}
@@ -154,30 +162,36 @@ func (v *validator) canaries() {
 	}
 }
 
-// canaryRoute checks that the canary's route exists, forwards to backends, is driven by
-// no other canary, and sends only to the canary's stable and canary services.
+// canaryRoute checks that the canary's routes exist, forward to backends, are driven by
+// no other canary, and send only to the canary's stable and canary services.
 func (v *validator) canaryRoute(c *Canary, path string, routes map[string]string) {
 	if c.Route == "" {
 		v.errorf(path+".route", "required")
 		return
 	}
-	if other, dup := routes[c.Route]; dup {
-		v.errorf(path+".route", "route %q is already driven by %s", c.Route, other)
-		return
-	}
-	routes[c.Route] = path
-	r := v.p.Route(c.Route)
-	if r == nil {
-		v.errorf(path+".route", "unknown route %q", c.Route)
-		return
-	}
-	if len(r.Backends) == 0 {
-		v.errorf(path+".route", "route %q has no backends (redirect or direct response)", c.Route)
-		return
-	}
-	for _, b := range r.Backends {
-		if b.Service != c.Stable && b.Service != c.Canary {
-			v.errorf(path+".route", "route %q sends to %q, which is neither stable %q nor canary %q", c.Route, b.Service, c.Stable, c.Canary)
+	for i, name := range c.AllRoutes() {
+		field := path + ".route"
+		if i > 0 {
+			field = fmt.Sprintf("%s.routes[%d]", path, i-1)
+		}
+		if other, dup := routes[name]; dup {
+			v.errorf(field, "route %q is already driven by %s", name, other)
+			continue
+		}
+		routes[name] = path
+		r := v.p.Route(name)
+		if r == nil {
+			v.errorf(field, "unknown route %q", name)
+			continue
+		}
+		if len(r.Backends) == 0 {
+			v.errorf(field, "route %q has no backends (redirect or direct response)", name)
+			continue
+		}
+		for _, b := range r.Backends {
+			if b.Service != c.Stable && b.Service != c.Canary {
+				v.errorf(field, "route %q sends to %q, which is neither stable %q nor canary %q", name, b.Service, c.Stable, c.Canary)
+			}
 		}
 	}
 }

@@ -106,6 +106,9 @@ type Service struct {
 	Port uint32 `yaml:"port"`
 	// PortName is the EndpointSlice port name for kubernetes discovery (optional).
 	PortName string `yaml:"portName,omitempty"`
+	// KubernetesService is the Kubernetes Service (in Namespace) whose EndpointSlices give
+	// the endpoints with kubernetes discovery. Default: Name.
+	KubernetesService string `yaml:"kubernetesService,omitempty"`
 	// AppPort is the port of the local application behind the service's sidecar; the sidecar's
 	// inbound listener forwards to 127.0.0.1:AppPort. Default: Port.
 	AppPort uint32 `yaml:"appPort,omitempty"`
@@ -483,7 +486,9 @@ type NodeGroup struct {
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual
 	// hosts, gRPC api_listeners). Default: every service.
 	Upstreams []string `yaml:"upstreams,omitempty"`
-	// VirtualHosts are the gateway's virtual hosts (gateway only). Default: all.
+	// VirtualHosts are the virtual hosts the group serves. A gateway group serves them on its
+	// listener (default: all); a grpc group serves each domain of each listed virtual host as a
+	// target (xds:///DOMAIN) besides its upstreams (default: none).
 	VirtualHosts []string `yaml:"virtualHosts,omitempty"`
 	// Port is the gateway's listener port (gateway only). Default 8080.
 	Port uint32 `yaml:"port,omitempty"`

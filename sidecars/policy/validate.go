@@ -114,7 +114,6 @@ func (v *validator) policy() {
 		services[name] = true
 		v.checkService(&p.Spec.Services[i], path, routes)
 	}
-	domains := map[string]string{}
 	vhosts := map[string]bool{}
 	for i := range p.Spec.VirtualHosts {
 		vh := &p.Spec.VirtualHosts[i]
@@ -129,13 +128,9 @@ func (v *validator) policy() {
 			v.errorf(path+".domains", "at least one domain required")
 		}
 		for j, d := range vh.Domains {
-			dp := fmt.Sprintf("%s.domains[%d]", path, j)
 			if d == "" || strings.ContainsAny(d, " /") {
-				v.errorf(dp, "invalid domain %q", d)
-			} else if other, dup := domains[d]; dup {
-				v.errorf(dp, "domain %q already served by virtual host %q", d, other)
+				v.errorf(fmt.Sprintf("%s.domains[%d]", path, j), "invalid domain %q", d)
 			}
-			domains[d] = vh.Name
 		}
 		if len(vh.Routes) == 0 {
 			v.errorf(path+".routes", "at least one route required")
@@ -189,7 +184,13 @@ func (v *validator) checkService(s *Service, path string, routes map[string]stri
 		if s.PortName != "" {
 			v.errorf(path+".portName", "only for discovery kubernetes")
 		}
+		if s.KubernetesService != "" {
+			v.errorf(path+".kubernetesService", "only for discovery kubernetes")
+		}
 	case DiscoveryKubernetes:
+		if s.KubernetesService != "" && !dnsLabel.MatchString(s.KubernetesService) {
+			v.errorf(path+".kubernetesService", "must be a DNS label, not %q", s.KubernetesService)
+		}
 		if len(s.Endpoints) > 0 {
 			v.errorf(path+".endpoints", "must be empty with discovery kubernetes")
 		}
@@ -492,6 +493,34 @@ func (v *validator) jwtRequirement(j *JWTRequirement, path string) {
 	}
 }
 
+// groupDomains checks that no domain is served by two of the virtual hosts a gateway group
+// serves (all of them when it lists none).
+func (v *validator) groupDomains(g *NodeGroup) {
+	domains := map[string]string{}
+	for i := range v.p.Spec.VirtualHosts {
+		vh := &v.p.Spec.VirtualHosts[i]
+		if len(g.VirtualHosts) > 0 && !slices.Contains(g.VirtualHosts, vh.Name) {
+			continue
+		}
+		for j, d := range vh.Domains {
+			if other, dup := domains[d]; dup {
+				v.errorf(fmt.Sprintf("spec.virtualHosts[%d].domains[%d]", i, j), "domain %q already served by virtual host %q in node group %q", d, other, g.Name)
+			}
+			domains[d] = vh.Name
+		}
+	}
+}
+
+// VirtualHost returns the named virtual host, or nil.
+func (p *Policy) VirtualHost(name string) *VirtualHost {
+	for i := range p.Spec.VirtualHosts {
+		if p.Spec.VirtualHosts[i].Name == name {
+			return &p.Spec.VirtualHosts[i]
+		}
+	}
+	return nil
+}
+
 // groupUpstreams are the names of the services a group calls (all when Upstreams is empty).
 func (p *Policy) groupUpstreams(g *NodeGroup) []string {
 	if len(g.Upstreams) > 0 {
@@ -653,22 +682,47 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 			if len(v.p.Spec.VirtualHosts) == 0 {
 				v.errorf(path, "a gateway group needs spec.virtualHosts")
 			}
+			v.groupDomains(g)
 		case NodeGRPC:
+			listeners := map[string]string{}
 			for j, s := range v.p.groupUpstreams(g) {
-				if svc := v.service(s); svc != nil && svc.TLS != nil {
-					v.errorf(fmt.Sprintf("%s.upstreams[%d]", path, j), "service %q uses tls, which proxyless gRPC clients accept only with certificate providers (not supported)", s)
+				if svc := v.service(s); svc != nil {
+					if svc.TLS != nil {
+						v.errorf(fmt.Sprintf("%s.upstreams[%d]", path, j), "service %q uses tls, which proxyless gRPC clients accept only with certificate providers (not supported)", s)
+					}
+					for _, n := range append([]string{svc.Name}, svc.Hosts...) {
+						listeners[n] = "service " + svc.Name
+					}
+				}
+			}
+			for j, name := range g.VirtualHosts {
+				vp := fmt.Sprintf("%s.virtualHosts[%d]", path, j)
+				vh := v.p.VirtualHost(name)
+				if vh == nil {
+					v.errorf(vp, "unknown virtual host %q", name)
+					continue
+				}
+				if slices.Contains(v.p.groupUpstreams(g), name) {
+					v.errorf(vp, "virtual host %q has the name of an upstream service of the group (their route configurations would clash)", name)
+				}
+				for _, d := range vh.Domains {
+					if strings.Contains(d, "*") {
+						v.errorf(vp, "virtual host %q has the wildcard domain %q: proxyless gRPC clients name one target (xds:///HOST)", name, d)
+					} else if other, dup := listeners[d]; dup {
+						v.errorf(vp, "domain %q of virtual host %q is already a target of %s", d, name, other)
+					} else {
+						listeners[d] = "virtual host " + name
+					}
 				}
 			}
 		default:
 			v.errorf(path+".kind", "must be sidecar, gateway or grpc, not %q", g.Kind)
 		}
-		if g.Kind != NodeGateway {
-			if len(g.VirtualHosts) > 0 {
-				v.errorf(path+".virtualHosts", "only for kind gateway")
-			}
-			if g.Port != 0 {
-				v.errorf(path+".port", "only for kind gateway")
-			}
+		if g.Kind == NodeSidecar && len(g.VirtualHosts) > 0 {
+			v.errorf(path+".virtualHosts", "only for kinds gateway and grpc")
+		}
+		if g.Kind != NodeGateway && g.Port != 0 {
+			v.errorf(path+".port", "only for kind gateway")
 		}
 		if g.Kind != NodeSidecar && (g.InboundPort != 0 || g.OutboundPort != 0) {
 			v.errorf(path, "inboundPort and outboundPort are only for kind sidecar")

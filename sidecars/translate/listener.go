@@ -133,7 +133,8 @@ func (b *builder) gateway() error {
 
 // grpc builds a proxyless gRPC group: per upstream an api_listener named after the service
 // (and one per extra host), whose HTTP connection manager takes routes over RDS and has only
-// filters grpc-go supports (fault, router last).
+// filters grpc-go supports (fault, router last); then per listed virtual host one
+// api_listener per domain, sharing the route configuration "<group>/<virtual host>".
 func (b *builder) grpc() error {
 	for _, svc := range b.upstreams() {
 		st := &hcmState{}
@@ -143,6 +144,29 @@ func (b *builder) grpc() error {
 		for _, name := range append([]string{svc.Name}, svc.Hosts...) {
 			b.out.Listeners = append(b.out.Listeners, &envoy_config_listener_v3.Listener{
 				Name:        name,
+				ApiListener: &envoy_config_listener_v3.ApiListener{ApiListener: mustAny(h)},
+			})
+		}
+		b.out.Routes = append(b.out.Routes, rc)
+	}
+	for _, name := range b.g.VirtualHosts {
+		pvh := b.p.VirtualHost(name)
+		if pvh == nil {
+			return fmt.Errorf("unknown virtual host %q (validate the policy first)", name)
+		}
+		st := &hcmState{}
+		rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(b.g.Name, pvh.Name)}
+		vh := &envoy_config_route_v3.VirtualHost{Name: pvh.Name, Domains: []string{"*"}}
+		for j := range pvh.Routes {
+			if rt, ok := b.route(&pvh.Routes[j], routeMode{client: true, grpc: true}, st); ok {
+				vh.Routes = append(vh.Routes, rt)
+			}
+		}
+		rc.VirtualHosts = []*envoy_config_route_v3.VirtualHost{vh}
+		h := b.hcm(pvh.Name, rc.Name, b.httpFilters(st, true), false)
+		for _, d := range pvh.Domains {
+			b.out.Listeners = append(b.out.Listeners, &envoy_config_listener_v3.Listener{
+				Name:        d,
 				ApiListener: &envoy_config_listener_v3.ApiListener{ApiListener: mustAny(h)},
 			})
 		}

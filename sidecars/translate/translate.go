@@ -13,7 +13,8 @@
 //     host per policy virtual host.
 //   - grpc group G (proxyless gRPC): one api_listener per upstream service named after the
 //     service (the target "xds:///<service>") and one per Service.Hosts entry, each with RDS
-//     "G/<service>".
+//     "G/<service>"; and one api_listener per domain of each virtual host the group lists,
+//     with RDS "G/<virtual host>".
 //   - every service's cluster and ClusterLoadAssignment are named "<service>.<namespace>"
 //     (policy.Service.ClusterName), EDS over ADS. Their content does not depend on the group,
 //     so one endpoint cache can serve every proxy. Services with discovery kubernetes get an

@@ -63,6 +63,7 @@ type sentResponse struct {
 
 // streamState is what the callbacks know about one ADS stream.
 type streamState struct {
+	addr    string // client IP address ("" when unknown)
 	node    *core.Node
 	kind    string
 	pending map[string]sentResponse // by type URL
@@ -117,6 +118,7 @@ type callbacks struct {
 	mu          sync.Mutex
 	sotw        map[int64]*streamState
 	delta       map[int64]*streamState
+	byAddr      map[string]int      // open streams by client address
 	subscribed  int                 // bytes of resource names over all streams
 	nackNodes   map[string]struct{} // node label values in use
 	lastRefusal time.Time           // when a refused stream was last logged
@@ -125,7 +127,7 @@ type callbacks struct {
 func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), onNACK func(NACK), limits Limits) *callbacks {
 	return &callbacks{
 		log: log, metrics: m, group: group, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
-		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, nackNodes: map[string]struct{}{},
+		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, byAddr: map[string]int{}, nackNodes: map[string]struct{}{},
 	}
 }
 
@@ -147,15 +149,26 @@ func (c *callbacks) refuse(reason string, err error, attrs ...any) error {
 	return err
 }
 
-func (c *callbacks) open(streams map[int64]*streamState, id int64) error {
+func (c *callbacks) open(ctx context.Context, streams map[int64]*streamState, id int64) error {
+	addr := peerAddress(ctx)
 	c.mu.Lock()
 	full := len(c.sotw)+len(c.delta) >= c.limits.MaxStreams
-	if !full {
-		streams[id] = newStreamState()
+	addrFull := !full && addr != "" && c.byAddr[addr] >= c.limits.MaxStreamsPerAddress
+	if !full && !addrFull {
+		st := newStreamState()
+		st.addr = addr
+		streams[id] = st
+		if addr != "" {
+			c.byAddr[addr]++
+		}
 	}
 	c.mu.Unlock()
-	if full {
+	switch {
+	case full:
 		return c.refuse("stream_limit", status.Errorf(codes.ResourceExhausted, "the control plane serves at most %d streams at once", c.limits.MaxStreams), "stream", id)
+	case addrFull:
+		return c.refuse("address_stream_limit", status.Errorf(codes.ResourceExhausted, "the control plane serves at most %d streams at once from one address", c.limits.MaxStreamsPerAddress),
+			"address", addr, "stream", id)
 	}
 	return nil
 }
@@ -167,6 +180,11 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 	if st != nil {
 		for _, n := range st.subscribed {
 			c.subscribed -= n
+		}
+		if st.addr != "" {
+			if c.byAddr[st.addr]--; c.byAddr[st.addr] <= 0 {
+				delete(c.byAddr, st.addr)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -305,8 +323,8 @@ func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, 
 }
 
 // OnStreamOpen implements sotw.Callbacks.
-func (c *callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
-	return c.open(c.sotw, id)
+func (c *callbacks) OnStreamOpen(ctx context.Context, id int64, _ string) error {
+	return c.open(ctx, c.sotw, id)
 }
 
 // OnStreamClosed implements sotw.Callbacks.
@@ -324,8 +342,8 @@ func (c *callbacks) OnStreamResponse(_ context.Context, id int64, req *discovery
 }
 
 // OnDeltaStreamOpen implements delta.Callbacks.
-func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
-	return c.open(c.delta, id)
+func (c *callbacks) OnDeltaStreamOpen(ctx context.Context, id int64, _ string) error {
+	return c.open(ctx, c.delta, id)
 }
 
 // OnDeltaStreamClosed implements delta.Callbacks.

@@ -27,7 +27,9 @@ func heapInUse() int64 {
 // returns it with conns connections to it.
 func hostileServer(b *testing.B, ctx context.Context, conns int) (*Server, []*grpc.ClientConn) {
 	b.Helper()
-	srv, err := New(ctx, Options{NodeGroup: groupOf, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Every client here has one address (loopback): the per-address limits are the totals.
+	limits := Limits{MaxConnectionsPerAddress: DefaultLimits.MaxConnections, MaxStreamsPerAddress: DefaultLimits.MaxStreams}
+	srv, err := New(ctx, Options{NodeGroup: groupOf, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: limits})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -255,4 +257,92 @@ func TestSilentStreamIsEnded(t *testing.T) {
 	}
 	recvType(t, s, resourcev3.ClusterType)
 	waitFor(t, func() bool { return f.srv.callbacks.streamCount() == 1 }) // the silent one's state goes
+}
+
+// dialFrom dials the fixture's server from the loopback address local.
+func dialFrom(t *testing.T, f *fixture, local string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+			return d.DialContext(ctx, "tcp", addr)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// within waits up to 30 s for cond.
+func within(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPerAddressLimits: one client address gets at most MaxStreamsPerAddress streams (one more
+// is refused while the server holds fewer than MaxStreams) and MaxConnectionsPerAddress
+// connections (one more is closed as soon as it is accepted); another address is still
+// served, and closing a connection gives its place back.
+func TestPerAddressLimits(t *testing.T) {
+	f := startLimited(t, "limits", Limits{MaxStreamsPerAddress: 2, MaxConnectionsPerAddress: 2, MaxStreams: 100, MaxConnections: 100})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hold := func(conn *grpc.ClientConn, id string) *xdstest.Stream {
+		t.Helper()
+		s, err := openOn(t, ctx, conn, id, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recvType(t, s, resourcev3.ClusterType)
+		return s
+	}
+	a, b := dialFrom(t, f, "127.0.0.1"), dialFrom(t, f, "127.0.0.1")
+	hold(a, "web-a")
+	hold(b, "web-b")
+	within(t, "two connections from 127.0.0.1 counted", func() bool { return f.srv.byAddr.Load().openFrom("127.0.0.1") == 2 })
+
+	// A third stream from 127.0.0.1, on a connection that has room for it: refused.
+	s, err := openOn(t, ctx, a, "web-a2", "web")
+	if err == nil {
+		_, err = s.Recv(10 * time.Second)
+	}
+	if status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+		t.Fatalf("a third stream from one address: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("address_stream_limit")); got != 1 {
+		t.Errorf("address_stream_limit refusals counted %v, want 1", got)
+	}
+
+	// Another address is served meanwhile.
+	hold(dialFrom(t, f, "127.0.0.2"), "web-other")
+
+	// A third connection from 127.0.0.1: closed when accepted, never served.
+	c := dialFrom(t, f, "127.0.0.1")
+	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort()
+	if s, err := openOn(t, short, c, "web-c", "web"); err == nil {
+		if r, err := s.Recv(3 * time.Second); err == nil {
+			t.Fatalf("a stream on a third connection from one address was served: %v", r)
+		}
+	}
+	within(t, "the third connection refused and counted", func() bool {
+		return testutil.ToFloat64(f.srv.metrics.connsRefused) >= 1
+	})
+	_ = c.Close()
+
+	// Closing a connection gives its places back: a new connection and stream are served.
+	_ = b.Close()
+	within(t, "the closed connection released", func() bool { return f.srv.byAddr.Load().openFrom("127.0.0.1") == 1 })
+	within(t, "its stream released", func() bool { return f.srv.callbacks.streamCount() == 2 })
+	hold(dialFrom(t, f, "127.0.0.1"), "web-d")
 }

@@ -15,6 +15,7 @@ type metrics struct {
 	snapshotsRejectd prometheus.Counter
 	reloads          *prometheus.CounterVec
 	refused          *prometheus.CounterVec
+	connsRefused     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -54,10 +55,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_xds_streams_refused_total",
-			Help: "ADS streams refused, by reason (no_node_group, stream_limit, subscription_limit).",
+			Help: "ADS streams refused, by reason (no_node_group, stream_limit, address_stream_limit, subscription_limit).",
 		}, []string{"reason"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foresight_xds_connections_refused_total",
+			Help: "Connections closed as soon as accepted because their client address had the most connections allowed open.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads, m.refused} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads, m.refused, m.connsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -67,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-	for _, r := range []string{"no_node_group", "stream_limit", "subscription_limit"} {
+	for _, r := range []string{"no_node_group", "stream_limit", "address_stream_limit", "subscription_limit"} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, t := range []string{"listener", "route", "cluster", "endpoint"} {

@@ -86,6 +86,14 @@ type Limits struct {
 	// MaxStreams bounds the ADS streams open at once; one more is refused with
 	// RESOURCE_EXHAUSTED.
 	MaxStreams int
+	// MaxConnectionsPerAddress bounds the open connections from one client IP address; a
+	// connection over it is closed as soon as it is accepted, so one address cannot take
+	// every place under MaxConnections.
+	MaxConnectionsPerAddress int
+	// MaxStreamsPerAddress bounds the ADS streams open at once from one client IP address;
+	// one more is refused with RESOURCE_EXHAUSTED, so one address cannot take every place
+	// under MaxStreams.
+	MaxStreamsPerAddress int
 	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names;
 	// a request that would pass it is refused with RESOURCE_EXHAUSTED.
 	MaxSubscribedBytes int
@@ -98,16 +106,19 @@ type Limits struct {
 }
 
 // DefaultLimits: 1 MiB messages (an Envoy subscribing to 10,000 clusters by name sends about
-// 0.5 MB), 8 streams per connection, 4096 connections and streams, 64 MiB of subscribed names,
-// 10 s for the handshake and for a stream's first request.
+// 0.5 MB), 8 streams per connection, 4096 connections and streams, a quarter of them from one
+// client address (the pods of a node on its host network share its address: a few hundred at
+// most), 64 MiB of subscribed names, 10 s for the handshake and for a stream's first request.
 var DefaultLimits = Limits{
-	MaxRecvMsgBytes:         1 << 20,
-	MaxStreamsPerConnection: 8,
-	MaxConnections:          4096,
-	MaxStreams:              4096,
-	MaxSubscribedBytes:      64 << 20,
-	HandshakeTimeout:        10 * time.Second,
-	FirstRequestTimeout:     10 * time.Second,
+	MaxRecvMsgBytes:          1 << 20,
+	MaxStreamsPerConnection:  8,
+	MaxConnections:           4096,
+	MaxStreams:               4096,
+	MaxConnectionsPerAddress: 1024,
+	MaxStreamsPerAddress:     1024,
+	MaxSubscribedBytes:       64 << 20,
+	HandshakeTimeout:         10 * time.Second,
+	FirstRequestTimeout:      10 * time.Second,
 }
 
 // withDefaults fills the zero fields of l from DefaultLimits.
@@ -127,6 +138,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxSubscribedBytes <= 0 {
 		l.MaxSubscribedBytes = d.MaxSubscribedBytes
+	}
+	if l.MaxConnectionsPerAddress <= 0 {
+		l.MaxConnectionsPerAddress = d.MaxConnectionsPerAddress
+	}
+	if l.MaxStreamsPerAddress <= 0 {
+		l.MaxStreamsPerAddress = d.MaxStreamsPerAddress
 	}
 	if l.HandshakeTimeout <= 0 {
 		l.HandshakeTimeout = d.HandshakeTimeout
@@ -165,6 +182,7 @@ type Server struct {
 	xds       serverv3.Server
 	callbacks *callbacks
 	opts      Options
+	byAddr    atomic.Pointer[addressLimitListener] // Serve's per-address connection limit
 
 	mu        sync.Mutex // serializes updates
 	groups    map[string]*groupState
@@ -275,10 +293,13 @@ func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 }
 
 // Serve serves ADS on lis until ctx ends, then stops gracefully (at most 5 s). At most
-// Limits.MaxConnections connections are open at once.
+// Limits.MaxConnections connections are open at once, and Limits.MaxConnectionsPerAddress
+// from one client address.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g := s.NewGRPCServer()
-	lis = netutil.LimitListener(lis, s.opts.Limits.MaxConnections)
+	byAddr := newAddressLimitListener(lis, s.opts.Limits.MaxConnectionsPerAddress, s.metrics.connsRefused, s.log)
+	s.byAddr.Store(byAddr)
+	lis = netutil.LimitListener(byAddr, s.opts.Limits.MaxConnections)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

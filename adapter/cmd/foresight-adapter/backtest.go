@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // backtestModels are the models --model accepts.
 var backtestModels = []forecast.Model{
 	forecast.ModelAuto, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
-	forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier,
+	forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier, forecast.ModelProfile,
 }
 
 // runBacktest implements `foresight-adapter backtest`.
@@ -49,6 +50,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
+	sloObjective := fs.String("slo", "", "SLO mode: allowed under-provisioned share of time, in percent, or \"baseline\" for the reactive baseline's own share; the predictive forecast is also served as replica demand at the utilisation that meets it")
+	sloCeiling := fs.Float64("slo-max-utilization", 0, "SLO mode: ceiling on utilisation, fraction of capacity (default: --target-max)")
 	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
 	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
 	// A worker throughput switches the backtest to its queue mode.
@@ -79,6 +82,19 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: --model %q is not one of %s", errUsage, *model, modelList())
 	}
 	opts.Allowance = *allowance / 100
+	if *sloObjective != "" {
+		o := &backtest.SLOOptions{UnderProvisioned: -1, MaxUtilization: *sloCeiling}
+		if *sloObjective != "baseline" {
+			v, err := strconv.ParseFloat(*sloObjective, 64)
+			if err != nil || !(v >= 0 && v < 100) {
+				return fmt.Errorf("%w: --slo %q must be a percentage in [0, 100) or \"baseline\"", errUsage, *sloObjective)
+			}
+			o.UnderProvisioned = v / 100
+		}
+		opts.SLO = o
+	} else if *sloCeiling != 0 {
+		return fmt.Errorf("%w: --slo-max-utilization needs --slo", errUsage)
+	}
 	opts.MinReplicas, opts.MaxReplicas = int32(*minReplicas), int32(*maxReplicas)
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

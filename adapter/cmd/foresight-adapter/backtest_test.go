@@ -317,3 +317,35 @@ rules:
 		t.Errorf("negative throughput: exit %d, want 2", code)
 	}
 }
+
+func TestBacktestSLOMode(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTrace(t, dir, "trace.csv", 3*1440)
+	stdout, _ := runCLI(t, "backtest", "--input", in, "--warmup", "24h", "--slo", "0.5", "--slo-max-utilization", "1.1")
+	if !strings.Contains(stdout, "SLO mode (under-provisioned at most 0.50%, utilisation at most 110%)") {
+		t.Errorf("table lacks the SLO mode line:\n%s", stdout)
+	}
+	stdout, _ = runCLI(t, "backtest", "--input", in, "--warmup", "24h", "--slo", "baseline", "--json")
+	var report struct {
+		Baseline struct {
+			Share float64 `json:"underprovisioned_share"`
+		} `json:"baseline"`
+		SLO *struct {
+			Objective float64 `json:"underprovisioned_objective"`
+			Ceiling   float64 `json:"max_utilization"`
+		} `json:"slo"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.SLO == nil || report.SLO.Objective != report.Baseline.Share || report.SLO.Ceiling != 1.5 {
+		t.Errorf("--slo baseline: slo %+v, baseline share %v; want the baseline's share and the grid's top 1.5", report.SLO, report.Baseline.Share)
+	}
+	for _, bad := range [][]string{{"--slo", "150"}, {"--slo", "x"}, {"--slo-max-utilization", "0.9"}} {
+		var o, e bytes.Buffer
+		args := append([]string{"backtest", "--input", in}, bad...)
+		if code := dispatch(context.Background(), args, &o, &e); code != 2 || !strings.Contains(e.String(), "slo") {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error naming slo", bad, code, e.String())
+		}
+	}
+}

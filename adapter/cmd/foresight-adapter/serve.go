@@ -153,11 +153,15 @@ func newAdapter(p adapterParts) (*adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register cost metrics: %w", err)
 	}
+	sloMetrics, err := serving.NewSLOMetrics(p.registry)
+	if err != nil {
+		return nil, fmt.Errorf("register SLO metrics: %w", err)
+	}
 	store := serving.NewStore(p.now)
 	loop, err := serving.NewLoop(serving.LoopOptions{
 		Source: p.source, Store: store, Metrics: metrics, Logger: p.log,
 		Now: p.now, Interval: p.interval, OnCycle: p.onCycle, ShadowMetrics: shadowMetrics,
-		CostMetrics: costMetrics,
+		CostMetrics: costMetrics, SLOMetrics: sloMetrics,
 	})
 	if err != nil {
 		return nil, err

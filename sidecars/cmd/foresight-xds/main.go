@@ -31,6 +31,7 @@ const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
                       [--metrics-address :18001] [--prometheus-url URL] [--experiment-state FILE]
                       [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
+                      [--max-connections-per-address N] [--max-streams-per-address N]
                       [--state-dir DIR] [--admin-address ADDR --admin-token-file FILE]
   foresight-xds check FILE... (policy and experiment files)
   foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]

@@ -40,6 +40,7 @@ type serveFlags struct {
 	policy, experiments, experimentState string
 	kubeconfig, xdsAddress, metricsAddr  string
 	prometheusURL                        string
+	gatewayController                    string
 	stateDir, adminAddr, adminTokenFile  string
 	reloadInterval                       time.Duration
 	logLevel                             string
@@ -56,6 +57,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
+	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, CanaryPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
 	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards and canary analysis")
 	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
 	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
@@ -64,6 +66,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
 	fs.IntVar(&f.limits.MaxStreams, "max-streams", xds.DefaultLimits.MaxStreams, "ADS streams open at once (a proxy uses one); more are refused")
+	fs.IntVar(&f.limits.MaxConnectionsPerAddress, "max-connections-per-address", xds.DefaultLimits.MaxConnectionsPerAddress, "ADS connections open at once from one client IP address; more are closed when accepted")
+	fs.IntVar(&f.limits.MaxStreamsPerAddress, "max-streams-per-address", xds.DefaultLimits.MaxStreamsPerAddress, "ADS streams open at once from one client IP address; more are refused")
 	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
 	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to; more are refused")
 	if err := fs.Parse(args); err != nil {
@@ -102,19 +106,36 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 	rec.Bind(srv)
-	if err := rec.SetPolicy(ctx, p); err != nil {
+	src := &sources{rec: rec, file: p}
+	if err := src.apply(ctx); err != nil {
 		return err
 	}
 
 	var watcher *discovery.Watcher
-	if targets := discovery.Targets(p); len(targets) > 0 {
-		client, err := kubeClient(f.kubeconfig)
+	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
+		cfg, err := kubeConfig(f.kubeconfig)
 		if err != nil {
-			return fmt.Errorf("policy %s uses kubernetes discovery: %w", f.policy, err)
+			return fmt.Errorf("policy %s uses kubernetes discovery or --gateway-controller-name is set: %w", f.policy, err)
+		}
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
 		}
 		watcher = discovery.NewWatcher(client, rec.SetEndpoints, log)
 		defer watcher.Stop()
 		go watcher.SetTargets(ctx, targets)
+		src.setWatcher(watcher)
+		if f.gatewayController != "" {
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, src, log)
+			if err != nil {
+				return err
+			}
+			go func() {
+				if err := gw.Run(ctx); err != nil {
+					log.Error("gateway API watch stopped", "error", err)
+				}
+			}()
+		}
 	}
 
 	prom, err := promQuerier(f.prometheusURL)
@@ -151,7 +172,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer metricsSrv.Close()
 
-	go watchPolicy(ctx, f, loaded, rec, watcher, log)
+	go watchPolicy(ctx, f, loaded, rec, src, log)
 	return srv.Serve(ctx, lis)
 }
 
@@ -230,7 +251,7 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 	})
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+func kubeConfig(kubeconfig string) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -241,7 +262,7 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
-	return kubernetes.NewForConfig(cfg)
+	return cfg, nil
 }
 
 // serveMetrics serves /metrics, /healthz and /readyz, read-only (GET and HEAD; other methods
@@ -271,7 +292,7 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*htt
 
 // watchPolicy reloads the policy when its content changes from last (polled) or on SIGHUP.
 // An invalid change is refused and counted; the last good configuration keeps serving.
-func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconciler, watcher *discovery.Watcher, log *slog.Logger) {
+func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconciler, src *sources, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -297,12 +318,7 @@ func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconc
 			rec.ReloadFailed(err)
 			continue
 		}
-		if err := rec.SetPolicy(ctx, p); err != nil {
-			continue // logged and counted by SetPolicy
-		}
-		if watcher != nil {
-			watcher.SetTargets(ctx, discovery.Targets(p))
-		}
+		_ = src.setFile(ctx, p) // refused changes are logged and counted by SetPolicy
 	}
 }
 

@@ -1,0 +1,162 @@
+package serving
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/slo"
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+const sloRules = `apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: checkout_replicas
+    query: sum by (namespace, service) (load{<<.LabelMatchers>>})
+    forecast: {step: 1m, model: reactive, history: 16h, staleAfter: 5m}
+    slo:
+      capacity: 10
+      underProvisioned: 0.01
+      maxUtilization: 1.1
+      window: 12h
+`
+
+// TestSLOServing runs an SLO rule in the loop over an embedded TSDB: each
+// series serves its forecast as replica demand L / (capacity * u), where u
+// is what an slo.Controller fed the same samples and served values chose;
+// the metrics report u, the achieved under-provisioned share and the
+// pod-minutes against the reactive baseline; removing the rule removes them.
+func TestSLOServing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	t0 := testNow
+	load := func(ts time.Time) float64 {
+		x := float64(ts.Unix())
+		return 80 + 30*math.Sin(x/7200) + 10*math.Sin(x/97)
+	}
+	var ss []source.Sample
+	for ts := t0.Add(-14 * time.Hour); !ts.After(t0.Add(3 * time.Hour)); ts = ts.Add(time.Minute) {
+		ss = append(ss, source.Sample{T: ts.UnixMilli(), V: load(ts)})
+	}
+	if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", "shop", "service", "checkout"), ss); err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(t0.Unix())
+	now := func() time.Time { return time.Unix(clock.Load(), 0) }
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := NewSLOMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := NewStore(now)
+	var cycles atomic.Int64
+	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, SLOMetrics: sm,
+		Logger: slog.New(slog.DiscardHandler), Now: now, Interval: 10 * time.Millisecond,
+		OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ConfigLoader("rules.yaml", []byte(sloRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loop.SetRules(rules); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { loop.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitUntil(t, "first cycle", loop.Ready)
+
+	// The same forecaster and controller fed the samples the loop fetched
+	// (its first cycle reads back as far as the forecast's history, 16h;
+	// the series starts 14h back).
+	f, err := forecast.NewForecaster(rules[0].Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl, err := slo.New(*rules[0].SLO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed := t0.Add(-14 * time.Hour)
+	expect := func(at time.Time) float64 {
+		for ; !fed.After(at); fed = fed.Add(time.Minute) {
+			if err := f.Observe(fed.Unix(), load(fed)); err != nil {
+				t.Fatal(err)
+			}
+			if err := ctrl.Observe(fed.Unix(), load(fed), f.Serve().Value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ctrl.Demand(f.Serve().Value)
+	}
+	lv := []string{"checkout_replicas", "shop", `namespace="shop",service="checkout"`}
+	check := func(when string, at time.Time) {
+		t.Helper()
+		want := expect(at)
+		es, _, err := store.Lookup(Query{Metric: "checkout_replicas", API: APIExternal, Namespace: "shop"})
+		if err != nil || len(es) != 1 {
+			t.Fatalf("%s: lookup %v, %v", when, es, err)
+		}
+		if got := es[0].Forecast.Value; math.Abs(got-want) > 1e-9 || es[0].Forecast.At != at.Unix() {
+			t.Errorf("%s: served %v at %d, want %v at %d (u %v)", when, got, es[0].Forecast.At, want, at.Unix(), ctrl.Utilization())
+		}
+		st := ctrl.Status()
+		if st.Evaluations == 0 {
+			t.Fatalf("%s: the controller has not evaluated yet", when)
+		}
+		for _, g := range []struct {
+			name string
+			vec  *prometheus.GaugeVec
+			want float64
+		}{
+			{"served", sm.served, want}, {"utilization", sm.util, st.Utilization}, {"wanted", sm.wanted, st.Wanted},
+			{"under-provisioned", sm.under, st.UnderProvisionedShare}, {"pod-minutes", sm.pods, st.PodMinutes},
+			{"reactive pod-minutes", sm.reactivePods, st.ReactivePodMinutes},
+		} {
+			if got := testutil.ToFloat64(g.vec.WithLabelValues(lv...)); math.Abs(got-g.want) > 1e-9 {
+				t.Errorf("%s: %s metric = %v, want %v", when, g.name, got, g.want)
+			}
+		}
+	}
+	check("warm start", t0)
+	// The loop keeps feeding the controller: an hour on, it has evaluated again.
+	c := cycles.Load()
+	clock.Add(int64(90 * time.Minute / time.Second))
+	waitUntil(t, "next cycle", func() bool { return cycles.Load() > c })
+	before := ctrl.Status().Evaluations
+	check("90 minutes on", t0.Add(90*time.Minute))
+	if ctrl.Status().Evaluations <= before {
+		t.Errorf("no evaluation in 90 minutes of data time")
+	}
+	if u := ctrl.Utilization(); u <= 0 || u > 1.1 {
+		t.Errorf("utilisation %v outside (0, ceiling 1.1]", u)
+	}
+
+	if err := loop.SetRules(nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(sm.util); n != 0 {
+		t.Errorf("SLO metrics of a removed rule: %d series", n)
+	}
+}

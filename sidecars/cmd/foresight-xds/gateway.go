@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/foresight-dev/foresight/sidecars/discovery"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/gatewaywatch"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/xds"
+)
+
+// sources serves the policy file merged with what the Gateway API objects translate to. A
+// change of either that is refused leaves the last good merge serving, and a refused
+// Gateway API change is not kept for the next file change.
+type sources struct {
+	rec *xds.Reconciler
+
+	mu      sync.Mutex
+	file    *policy.Policy
+	gateway policy.Spec
+	watcher *discovery.Watcher
+}
+
+func (s *sources) setWatcher(w *discovery.Watcher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watcher = w
+}
+
+// setFile serves a new policy file.
+func (s *sources) setFile(ctx context.Context, p *policy.Policy) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.file
+	s.file = p
+	if err := s.apply(ctx); err != nil {
+		s.file = prev
+		return err
+	}
+	return nil
+}
+
+// setGateway serves a new translation of the Gateway API objects.
+func (s *sources) setGateway(ctx context.Context, spec policy.Spec) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.gateway
+	if reflect.DeepEqual(prev, spec) {
+		return nil // a status write or an unrelated change: nothing to serve anew
+	}
+	s.gateway = spec
+	if err := s.apply(ctx); err != nil {
+		s.gateway = prev
+		return err
+	}
+	return nil
+}
+
+// apply serves the merge; called with s.mu held (or before sharing s).
+func (s *sources) apply(ctx context.Context) error {
+	merged := gatewayapi.Merge(s.file, s.gateway)
+	if err := s.rec.SetPolicy(ctx, merged); err != nil {
+		return err
+	}
+	if s.watcher != nil {
+		s.watcher.SetTargets(ctx, discovery.Targets(merged))
+	}
+	return nil
+}
+
+// newGatewayWatch watches the Gateway API objects of controller and serves them through src.
+func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, src *sources, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+	gw, err := gwclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
+		Apply: src.setGateway, Logger: log})
+}

@@ -1,0 +1,458 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	grpcxds "google.golang.org/grpc/xds"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+)
+
+const gatewayController = "foresight.dev/xds"
+
+// hostIP is a non-loopback IPv4 address of this machine: EndpointSlices refuse loopback.
+func hostIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	needs.Missing(t, "a non-loopback IPv4 address", "a network interface with one (EndpointSlices refuse loopback addresses)")
+	return ""
+}
+
+// healthBackend is a gRPC health server on ip that names itself in a response header.
+type healthBackend struct {
+	healthpb.UnimplementedHealthServer
+	name string
+}
+
+func (b *healthBackend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs("backend", b.name))
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+func startHealthBackend(t *testing.T, ip, name string) int32 {
+	t.Helper()
+	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	healthpb.RegisterHealthServer(s, &healthBackend{name: name})
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	return int32(lis.Addr().(*net.TCPAddr).Port)
+}
+
+// eventuallyWithin polls cond every 50 ms until d has passed.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// installCRDs creates the Gateway API standard CRDs from the module's own files and the
+// CanaryPolicy CRD, and waits until they are served.
+func installCRDs(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		t.Fatalf("locate the gateway-api module: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
+	args := []string{"--kubeconfig", c.AdminKubeconfig, "create"}
+	for _, r := range []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"} {
+		args = append(args, "-f", filepath.Join(dir, "gateway.networking.k8s.io_"+r+".yaml"))
+	}
+	args = append(args, "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "foresight.dev_canarypolicies.yaml"))
+	kubectl(t, c, args...)
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "wait", "--for=condition=Established", "--timeout=120s", "crd", "--all")
+}
+
+func kubectl(t *testing.T, c *cluster.Cluster, args ...string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(c.Bin("kubectl"), args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+}
+
+// gatewayClient is a grpc-go xDS client of the Gateway shop/edge dialing xds:///host, with
+// the bootstrap `foresight-xds bootstrap --format grpc` prints.
+func gatewayClient(t *testing.T, xdsAddr, host string) *grpc.ClientConn {
+	t.Helper()
+	code, bootstrap, errOut := runCmd("bootstrap", "--format", "grpc", "--node", fmt.Sprintf("client-%d", time.Now().UnixNano()),
+		"--service", "shop-clients", "--xds-address", xdsAddr,
+		"--metadata", gatewayapi.GatewayMetadataKey+"="+gatewayapi.GatewayMetadata("shop", "edge"),
+		"--metadata", gatewayapi.ProxylessMetadataKey+"=true")
+	if code != 0 {
+		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
+	}
+	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///"+host, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func whoAnswers(conn *grpc.ClientConn) (string, error) {
+	var md metadata.MD
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md))
+	if err != nil {
+		return "", err
+	}
+	if v := md.Get("backend"); len(v) > 0 {
+		return v[0], nil
+	}
+	return "", nil
+}
+
+// onlyFrom fails unless n calls in a row are answered by want.
+func onlyFrom(conn *grpc.ClientConn, want string, n int) error {
+	for range n {
+		got, err := whoAnswers(conn)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("answered by %q, want %q", got, want)
+		}
+	}
+	return nil
+}
+
+func condition(cs []metav1.Condition, typ string) *metav1.Condition {
+	for i := range cs {
+		if cs[i].Type == typ {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionStatus, reason string, gen int64) error {
+	c := condition(cs, typ)
+	switch {
+	case c == nil:
+		return fmt.Errorf("no %s condition in %+v", typ, cs)
+	case c.Status != status || c.Reason != reason || c.ObservedGeneration != gen:
+		return fmt.Errorf("%s = %s/%s (generation %d: %s), want %s/%s (generation %d)", typ, c.Status, c.Reason, c.ObservedGeneration, c.Message, status, reason, gen)
+	}
+	return nil
+}
+
+// TestServeGatewayAPI runs serve with --gateway-controller-name against a real kube-apiserver
+// with the Gateway API CRDs installed from the module's own files, and a real grpc-go xDS
+// client of the Gateway: routes created, changed and deleted reach the client; statuses are
+// written as the spec requires; a route to a missing Service gets ResolvedRefs=False
+// (BackendNotFound) and never reaches a backend; a CanaryPolicy attached by targetRefs steps
+// the route's weights without touching the route object, and a bad one is refused on its
+// status.
+func TestServeGatewayAPI(t *testing.T) {
+	binDir := needs.KubeBinDir(t)
+	ip := hostIP(t)
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	installCRDs(t, c)
+	gw, err := gwclient.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Two versions of a gRPC service, as Services with EndpointSlices.
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2"} {
+		port := startHealthBackend(t, ip, v)
+		name := "greeter-" + v
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
+		if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready, pn := true, "grpc"
+		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+			Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
+		if _, err := c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The Gateway API objects.
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
+	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := gwv1.PortNumber(50051)
+	backendRef := func(name string, weight int32) gwv1.GRPCBackendRef {
+		return gwv1.GRPCBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}}
+	}
+	route := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+		Hostnames:       []gwv1.Hostname{"greeter.shop"},
+		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{backendRef("greeter-v1", 100), backendRef("greeter-v2", 0)}}}}}
+	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, route, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	broken := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "broken"}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+		Hostnames:       []gwv1.Hostname{"broken.shop"},
+		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{backendRef("greeter-v3", 1)}}}}}
+	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, broken, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// foresight-xds with an empty policy file: everything comes from the Gateway API.
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := serveFlags{policy: policyFile, kubeconfig: c.AdminKubeconfig, gatewayController: gatewayController,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	startServeFlags(t, f)
+
+	// Statuses.
+	eventuallyWithin(t, 60*time.Second, "GatewayClass accepted", func() error {
+		got, err := gw.GatewayV1().GatewayClasses().Get(ctx, "foresight", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return wantCondition(got.Status.Conditions, "Accepted", metav1.ConditionTrue, "Accepted", got.Generation)
+	})
+	eventuallyWithin(t, 60*time.Second, "Gateway accepted and programmed", func() error {
+		got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if err := wantCondition(got.Status.Conditions, "Accepted", metav1.ConditionTrue, "Accepted", got.Generation); err != nil {
+			return err
+		}
+		if err := wantCondition(got.Status.Conditions, "Programmed", metav1.ConditionTrue, "Programmed", got.Generation); err != nil {
+			return err
+		}
+		if len(got.Status.Listeners) != 1 || got.Status.Listeners[0].AttachedRoutes != 2 {
+			return fmt.Errorf("listeners %+v, want one with 2 attached routes", got.Status.Listeners)
+		}
+		return wantCondition(got.Status.Listeners[0].Conditions, "Programmed", metav1.ConditionTrue, "Programmed", got.Generation)
+	})
+	routeStatus := func(name string, typ string, status metav1.ConditionStatus, reason string) func() error {
+		return func() error {
+			got, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(got.Status.Parents) != 1 || string(got.Status.Parents[0].ControllerName) != gatewayController {
+				return fmt.Errorf("parents %+v", got.Status.Parents)
+			}
+			return wantCondition(got.Status.Parents[0].Conditions, typ, status, reason, got.Generation)
+		}
+	}
+	eventuallyWithin(t, 30*time.Second, "route accepted", routeStatus("greeter", "Accepted", metav1.ConditionTrue, "Accepted"))
+	eventuallyWithin(t, 30*time.Second, "route refs resolved", routeStatus("greeter", "ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs"))
+	eventuallyWithin(t, 30*time.Second, "broken route: BackendNotFound", routeStatus("broken", "ResolvedRefs", metav1.ConditionFalse, "BackendNotFound"))
+
+	// Created: the client reaches v1 only (v2 has weight 0).
+	conn := gatewayClient(t, f.xdsAddress, "greeter.shop")
+	eventuallyWithin(t, 30*time.Second, "route served", func() error { return onlyFrom(conn, "v1", 20) })
+	// The route to a missing Service never reaches a backend.
+	brokenConn := gatewayClient(t, f.xdsAddress, "broken.shop")
+	for range 5 {
+		if who, err := whoAnswers(brokenConn); err == nil {
+			t.Fatalf("a call through the broken route was answered by %q", who)
+		}
+	}
+
+	// Changed: the weights move to v2.
+	eventuallyWithin(t, 30*time.Second, "route updated", func() error {
+		cur, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{backendRef("greeter-v1", 0), backendRef("greeter-v2", 1)}
+		_, err = gw.GatewayV1().GRPCRoutes("shop").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	eventuallyWithin(t, 30*time.Second, "changed route served", func() error { return onlyFrom(conn, "v2", 20) })
+	eventuallyWithin(t, 30*time.Second, "back to v1", func() error {
+		cur, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{backendRef("greeter-v1", 100), backendRef("greeter-v2", 0)}
+		_, err = gw.GatewayV1().GRPCRoutes("shop").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	eventuallyWithin(t, 30*time.Second, "v1 again", func() error { return onlyFrom(conn, "v1", 20) })
+	before, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad CanaryPolicy (weights that do not step up) is refused on its status.
+	canaryPolicies := dyn.Resource(gatewayapi.CanaryPolicyGVR).Namespace("shop")
+	canaryObj := func(name string, steps []any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "foresight.dev/v1alpha1", "kind": "CanaryPolicy",
+			"metadata": map[string]any{"name": name, "namespace": "shop"},
+			"spec": map[string]any{
+				"targetRefs": []any{map[string]any{"group": gwv1.GroupName, "kind": "GRPCRoute", "name": "greeter"}},
+				"stable":     "greeter-v1", "canary": "greeter-v2", "steps": steps,
+			}}}
+	}
+	if _, err := canaryPolicies.Create(ctx, canaryObj("bad", []any{map[string]any{"weight": int64(50), "pause": "1h"}, map[string]any{"weight": int64(20), "pause": "1h"}}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	canaryStatus := func(name string, status metav1.ConditionStatus, reason, msg string) func() error {
+		return func() error {
+			u, err := canaryPolicies.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			ancestors, _, _ := unstructured.NestedSlice(u.Object, "status", "ancestors")
+			if len(ancestors) != 1 {
+				return fmt.Errorf("ancestors %v", ancestors)
+			}
+			conds, _, _ := unstructured.NestedSlice(ancestors[0].(map[string]any), "conditions")
+			for _, c := range conds {
+				m := c.(map[string]any)
+				if m["type"] == "Accepted" {
+					if m["status"] != string(status) || m["reason"] != reason || !strings.Contains(fmt.Sprint(m["message"]), msg) {
+						return fmt.Errorf("Accepted = %v", m)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no Accepted condition in %v", conds)
+		}
+	}
+	eventuallyWithin(t, 30*time.Second, "bad canary refused", canaryStatus("bad", metav1.ConditionFalse, "Invalid", "weights must step up"))
+	if err := onlyFrom(conn, "v1", 10); err != nil {
+		t.Fatalf("a refused canary changed the route: %v", err)
+	}
+	if err := canaryPolicies.Delete(ctx, "bad", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A good one steps the weights (50%, then promoted to 100%) without analysis metrics.
+	if _, err := canaryPolicies.Create(ctx, canaryObj("rollout", []any{map[string]any{"weight": int64(50), "pause": "3s"}}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "canary accepted", canaryStatus("rollout", metav1.ConditionTrue, "Accepted", ""))
+	name := gatewayapi.CanaryName("shop", "rollout")
+	waitFor(t, "canary at 50%", func() bool {
+		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name))
+	})
+	seen := map[string]int{}
+	eventuallyWithin(t, 30*time.Second, "both versions answer at 50%", func() error {
+		who, err := whoAnswers(conn)
+		if err != nil {
+			return err
+		}
+		seen[who]++
+		if seen["v1"] == 0 || seen["v2"] == 0 {
+			return fmt.Errorf("answers %v", seen)
+		}
+		return nil
+	})
+	eventuallyWithin(t, 30*time.Second, "promoted: v2 only", func() error { return onlyFrom(conn, "v2", 20) })
+	if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="promoted"} 1`, name)) {
+		t.Error("not promoted")
+	}
+	after, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != before.Generation || after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("the rollout changed the GRPCRoute object (generation %d -> %d): only the served weights may change", before.Generation, after.Generation)
+	}
+
+	// Deleted: the route's target goes away for the client.
+	if err := canaryPolicies.Delete(ctx, "rollout", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.GatewayV1().GRPCRoutes("shop").Delete(ctx, "greeter", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "deleted route no longer served", func() error {
+		if who, err := whoAnswers(conn); err == nil {
+			return fmt.Errorf("still answered by %q", who)
+		}
+		return nil
+	})
+	eventuallyWithin(t, 30*time.Second, "listener counts one route", func() error {
+		got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if n := got.Status.Listeners[0].AttachedRoutes; n != 1 {
+			return fmt.Errorf("attached routes %d", n)
+		}
+		return nil
+	})
+}

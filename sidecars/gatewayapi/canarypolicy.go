@@ -1,0 +1,59 @@
+package gatewayapi
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// CanaryPolicyGVR is the resource of CanaryPolicy objects (CRD in deploy/xds/crds).
+var CanaryPolicyGVR = schema.GroupVersionResource{Group: "foresight.dev", Version: "v1alpha1", Resource: "canarypolicies"}
+
+// CanaryPolicy attaches a canary rollout to Gateway API routes by targetRefs (the
+// policy-attachment pattern): the rules of the targeted HTTPRoutes and GRPCRoutes whose
+// backendRefs are the stable and canary Services get their weights stepped together. It
+// is the Gateway API form of a TrafficPolicy's spec.canaries entry and means the same.
+type CanaryPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   CanaryPolicySpec  `json:"spec"`
+	Status gwv1.PolicyStatus `json:"status,omitempty"`
+}
+
+// CanaryPolicySpec is the rollout.
+type CanaryPolicySpec struct {
+	// TargetRefs are HTTPRoutes and GRPCRoutes in the policy's namespace.
+	TargetRefs []gwv1.LocalPolicyTargetReference `json:"targetRefs"`
+	// Stable is the Service (in the policy's namespace) serving now.
+	Stable string `json:"stable"`
+	// Canary is the Service of the new version.
+	Canary string `json:"canary"`
+	// Steps are the canary weights, strictly increasing, each held for its pause.
+	Steps []CanaryPolicyStep `json:"steps"`
+	// Analysis decides whether the rollout may go on.
+	Analysis CanaryPolicyAnalysis `json:"analysis,omitempty"`
+}
+
+// CanaryPolicyStep is one weight and how long it is held.
+type CanaryPolicyStep struct {
+	Weight uint32          `json:"weight"`
+	Pause  metav1.Duration `json:"pause"`
+}
+
+// CanaryPolicyAnalysis is policy.CanaryAnalysis in Kubernetes form.
+type CanaryPolicyAnalysis struct {
+	Interval                metav1.Duration      `json:"interval,omitempty"`
+	FailureLimit            int                  `json:"failureLimit,omitempty"`
+	ConsecutiveSuccessLimit int                  `json:"consecutiveSuccessLimit,omitempty"`
+	Metrics                 []CanaryPolicyMetric `json:"metrics,omitempty"`
+}
+
+// CanaryPolicyMetric is one PromQL measurement with its thresholds.
+type CanaryPolicyMetric struct {
+	Name   string   `json:"name"`
+	Query  string   `json:"query"`
+	Min    *float64 `json:"min,omitempty"`
+	Max    *float64 `json:"max,omitempty"`
+	DryRun bool     `json:"dryRun,omitempty"`
+}

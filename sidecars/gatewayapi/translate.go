@@ -1,0 +1,583 @@
+// Package gatewayapi translates Gateway API objects (GatewayClass, Gateway, HTTPRoute,
+// GRPCRoute, standard channel) and CanaryPolicy attachments into the traffic policy model
+// (services, virtual hosts, node groups, canaries) that the YAML policy also produces, so
+// both reach proxies through the one translation of package translate; and it computes the
+// status conditions the Gateway API asks an implementation to write. It is pure: objects in,
+// policy and statuses out, no I/O and no clock (the time of the conditions is passed in).
+//
+// Mapping:
+//
+//   - A Gateway of a GatewayClass whose controllerName is ours becomes two node groups:
+//     "gw.<namespace>.<name>" (kind gateway, Envoy on the listeners' port) selected by the node
+//     metadata foresight.dev/gateway=<namespace>.<name>, and "gw.<namespace>.<name>.grpc"
+//     (kind grpc, proxyless gRPC clients, one target per hostname) selected by the same key
+//     and foresight.dev/proxyless=true.
+//   - Each hostname a route serves on a Gateway becomes a virtual host holding the matches of
+//     every attached route for it, in the Gateway API's precedence order; each match of a
+//     rule becomes a policy route named "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
+//   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
+//     with kubernetes discovery; weights become percentages summing to 100.
+//   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
+package gatewayapi
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// Node metadata keys that select a Gateway's node groups.
+const (
+	GatewayMetadataKey   = "foresight.dev/gateway"
+	ProxylessMetadataKey = "foresight.dev/proxyless"
+)
+
+// Kinds of routes and parents.
+const (
+	KindGateway   = "Gateway"
+	KindHTTPRoute = "HTTPRoute"
+	KindGRPCRoute = "GRPCRoute"
+	KindService   = "Service"
+)
+
+// Input is every object the translation reads.
+type Input struct {
+	// ControllerName is ours: GatewayClasses naming it are ours.
+	ControllerName string
+	GatewayClasses []*gwv1.GatewayClass
+	Gateways       []*gwv1.Gateway
+	HTTPRoutes     []*gwv1.HTTPRoute
+	GRPCRoutes     []*gwv1.GRPCRoute
+	// Services are the Kubernetes Services backendRefs may name.
+	Services       []*corev1.Service
+	CanaryPolicies []*CanaryPolicy
+	// Now is the transition time of new conditions.
+	Now time.Time
+}
+
+// Result is the translation: the policy parts and the statuses to write.
+type Result struct {
+	// Spec holds the services, virtual hosts, node groups and canaries of our Gateways.
+	Spec policy.Spec
+	// GatewayClasses are the conditions of our classes, by name.
+	GatewayClasses map[string][]metav1.Condition
+	// Gateways are the statuses of our Gateways; Programmed is left to SetProgrammed.
+	Gateways map[types.NamespacedName]*gwv1.GatewayStatus
+	// HTTPRoutes and GRPCRoutes are our parent statuses of routes with a parentRef to one of
+	// our Gateways (other controllers' entries are not included).
+	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	// CanaryPolicies are the ancestor statuses of CanaryPolicies.
+	CanaryPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+}
+
+// Translate translates in. Objects it cannot serve are left out of Spec and say why in
+// their status; the rest is translated.
+func Translate(in *Input) *Result {
+	t := &translator{in: in, res: &Result{
+		GatewayClasses: map[string][]metav1.Condition{},
+		Gateways:       map[types.NamespacedName]*gwv1.GatewayStatus{},
+		HTTPRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		GRPCRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		CanaryPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+	}, services: map[types.NamespacedName]*corev1.Service{},
+		gateways: map[types.NamespacedName]*gateway{}, routesOf: map[routeKey][]string{}}
+	for _, s := range in.Services {
+		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	t.classes()
+	t.gatewaysOf()
+	t.routes()
+	t.build()
+	t.canaries()
+	return t.res
+}
+
+type translator struct {
+	in       *Input
+	res      *Result
+	services map[types.NamespacedName]*corev1.Service
+	ours     map[string]bool // class names
+	gateways map[types.NamespacedName]*gateway
+	gwOrder  []types.NamespacedName
+	// routesOf are the policy route names each Gateway API route translated to.
+	routesOf map[routeKey][]string
+	// routeSvcs and routeByName describe each policy route: the Kubernetes Services of its
+	// rule (to their policy services), and the route.
+	routeSvcs   map[string]map[string]string
+	routeByName map[string]*policy.Route
+	// routeGW are the Gateways each Gateway API route is attached to.
+	routeGW map[routeKey][]types.NamespacedName
+	// svcDefs are the policy services of resolved backendRefs, by name; canarySvcs those
+	// the canaries need.
+	svcDefs    map[string]policy.Service
+	canarySvcs []string
+}
+
+type routeKey struct {
+	kind string
+	nn   types.NamespacedName
+}
+
+// gateway is one of our Gateways while it is being translated.
+type gateway struct {
+	gw        *gwv1.Gateway
+	status    *gwv1.GatewayStatus
+	port      int32
+	listeners []*listener
+	// entries are the translated route matches by hostname.
+	entries map[string][]entry
+}
+
+type listener struct {
+	l        *gwv1.Listener
+	ok       bool
+	kinds    []gwv1.RouteGroupKind
+	status   *gwv1.ListenerStatus
+	attached int32
+}
+
+// entry is one match of one rule of one route, before ordering.
+type entry struct {
+	route policy.Route
+	rank  rank
+}
+
+type rank struct {
+	exact     bool
+	prefixLen int
+	regex     bool
+	method    bool
+	headers   int
+	query     int
+	created   time.Time
+	nsName    string
+	rule      int
+	match     int
+}
+
+func (t *translator) cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
+	s := metav1.ConditionFalse
+	if ok {
+		s = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(t.in.Now)}
+}
+
+func (t *translator) classes() {
+	t.ours = map[string]bool{}
+	for _, c := range t.in.GatewayClasses {
+		if string(c.Spec.ControllerName) != t.in.ControllerName {
+			continue
+		}
+		t.ours[c.Name] = true
+		if c.Spec.ParametersRef != nil {
+			t.res.GatewayClasses[c.Name] = []metav1.Condition{t.cond(string(gwv1.GatewayClassConditionStatusAccepted), false,
+				string(gwv1.GatewayClassReasonInvalidParameters), "foresight-xds takes no parametersRef", c.Generation)}
+			delete(t.ours, c.Name)
+			continue
+		}
+		t.res.GatewayClasses[c.Name] = []metav1.Condition{t.cond(string(gwv1.GatewayClassConditionStatusAccepted), true,
+			string(gwv1.GatewayClassReasonAccepted), "handled by foresight-xds", c.Generation)}
+	}
+}
+
+var supportedKinds = map[gwv1.Kind]bool{KindHTTPRoute: true, KindGRPCRoute: true}
+
+func (t *translator) gatewaysOf() {
+	gws := slices.Clone(t.in.Gateways)
+	slices.SortFunc(gws, func(a, b *gwv1.Gateway) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, gw := range gws {
+		if !t.ours[string(gw.Spec.GatewayClassName)] {
+			continue
+		}
+		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, entries: map[string][]entry{}}
+		gen := gw.Generation
+		valid := 0
+		for i := range gw.Spec.Listeners {
+			l := &gw.Spec.Listeners[i]
+			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
+			li := &listener{l: l, status: ls}
+			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
+			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+			switch {
+			case l.Protocol != gwv1.HTTPProtocolType:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC)", l.Protocol)
+			case g.port != 0 && l.Port != g.port:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonPortUnavailable), fmt.Sprintf("port %d: foresight-xds serves one port per Gateway and this Gateway's is %d", l.Port, g.port)
+			case l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil && *l.AllowedRoutes.Namespaces.From == gwv1.NamespacesFromSelector:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.from: Selector is not supported (use Same or All)"
+			}
+			kinds := []gwv1.RouteGroupKind{}
+			if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
+				for _, k := range l.AllowedRoutes.Kinds {
+					if (k.Group == nil || *k.Group == gwv1.GroupName) && supportedKinds[k.Kind] {
+						kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k.Kind})
+					} else {
+						resolved, rreason, rmsg = false, string(gwv1.ListenerReasonInvalidRouteKinds), fmt.Sprintf("route kind %s is not supported (HTTPRoute, GRPCRoute)", k.Kind)
+					}
+				}
+			} else {
+				kinds = []gwv1.RouteGroupKind{{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindHTTPRoute}, {Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindGRPCRoute}}
+			}
+			if accepted && l.Protocol == gwv1.HTTPProtocolType {
+				ls.SupportedKinds = kinds
+			}
+			if accepted && g.port == 0 {
+				g.port = l.Port
+			}
+			li.ok = accepted
+			li.kinds = kinds
+			if accepted {
+				valid++
+			}
+			ls.Conditions = []metav1.Condition{
+				t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
+				t.cond(string(gwv1.ListenerConditionResolvedRefs), resolved, rreason, rmsg, gen),
+				t.cond(string(gwv1.ListenerConditionConflicted), false, string(gwv1.ListenerReasonNoConflicts), "no conflicts", gen),
+			}
+			g.listeners = append(g.listeners, li)
+		}
+		if valid == 0 {
+			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
+		} else {
+			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)}
+		}
+		t.gateways[nn] = g
+		t.gwOrder = append(t.gwOrder, nn)
+		t.res.Gateways[nn] = g.status
+	}
+}
+
+// GatewayNodeGroup is the node group name of a Gateway's Envoy proxies; its proxyless gRPC
+// clients' group has the suffix ".grpc".
+func GatewayNodeGroup(namespace, name string) string { return "gw." + namespace + "." + name }
+
+// GatewayMetadata is the node metadata value of GatewayMetadataKey that selects a Gateway.
+func GatewayMetadata(namespace, name string) string { return namespace + "." + name }
+
+// ServiceName is the policy service of a Kubernetes Service port.
+func ServiceName(namespace, service string, port int32) string {
+	n := fmt.Sprintf("%s-%s-%d", namespace, service, port)
+	if len(n) <= 63 {
+		return n
+	}
+	h := sha256.Sum256([]byte(n))
+	return n[:50] + "-" + hex.EncodeToString(h[:6])
+}
+
+// routeSpec is what HTTPRoutes and GRPCRoutes have in common here.
+type routeSpec struct {
+	kind      string
+	meta      *metav1.ObjectMeta
+	parents   []gwv1.ParentReference
+	hostnames []gwv1.Hostname
+	// rules are the translated rules (nil entries for rules left out), with the problems
+	// that keep the route from being accepted or its refs from resolving.
+	rules       []*ruleOut
+	unsupported string
+}
+
+type ruleOut struct {
+	matches []policy.Route // one per match; Name unset
+	ranks   []rank
+	// svcs maps the Kubernetes Services of resolved backendRefs (weight 0 included) to
+	// their policy services.
+	svcs      map[string]string
+	unresolve *refProblem
+}
+
+type refProblem struct{ reason, msg string }
+
+func (t *translator) routes() {
+	t.routeSvcs = map[string]map[string]string{}
+	t.routeByName = map[string]*policy.Route{}
+	t.routeGW = map[routeKey][]types.NamespacedName{}
+	hs := slices.Clone(t.in.HTTPRoutes)
+	slices.SortFunc(hs, func(a, b *gwv1.HTTPRoute) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
+	for _, r := range hs {
+		rs := t.httpRoute(r)
+		t.res.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = t.attach(rs)
+	}
+	gs := slices.Clone(t.in.GRPCRoutes)
+	slices.SortFunc(gs, func(a, b *gwv1.GRPCRoute) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
+	for _, r := range gs {
+		rs := t.grpcRoute(r)
+		t.res.GRPCRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = t.attach(rs)
+	}
+	for k, v := range t.res.HTTPRoutes {
+		if len(v) == 0 {
+			delete(t.res.HTTPRoutes, k)
+		}
+	}
+	for k, v := range t.res.GRPCRoutes {
+		if len(v) == 0 {
+			delete(t.res.GRPCRoutes, k)
+		}
+	}
+}
+
+func cmpMeta(a, b *metav1.ObjectMeta) int {
+	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// attach attaches a translated route to each of its parents that is one of our Gateways and
+// returns the route's parent statuses.
+func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
+	var out []gwv1.RouteParentStatus
+	gen := rs.meta.Generation
+	key := routeKey{rs.kind, types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}}
+	for _, pr := range rs.parents {
+		if pr.Group != nil && *pr.Group != gwv1.GroupName || pr.Kind != nil && *pr.Kind != KindGateway {
+			continue
+		}
+		ns := rs.meta.Namespace
+		if pr.Namespace != nil {
+			ns = string(*pr.Namespace)
+		}
+		gnn := types.NamespacedName{Namespace: ns, Name: string(pr.Name)}
+		g := t.gateways[gnn]
+		if g == nil {
+			continue // not ours (or not there): another controller's business
+		}
+		st := gwv1.RouteParentStatus{ParentRef: pr, ControllerName: gwv1.GatewayController(t.in.ControllerName)}
+		accepted, reason, msg := t.attachTo(g, rs, pr, key)
+		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionAccepted), accepted, reason, msg, gen))
+		resolved, rreason, rmsg := true, string(gwv1.RouteReasonResolvedRefs), "all references resolved"
+		for _, r := range rs.rules {
+			if r != nil && r.unresolve != nil {
+				resolved, rreason, rmsg = false, r.unresolve.reason, r.unresolve.msg
+				break
+			}
+		}
+		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionResolvedRefs), resolved, rreason, rmsg, gen))
+		out = append(out, st)
+	}
+	return out
+}
+
+// attachTo adds the route's entries to the Gateway's hostnames for the listeners the parent
+// reference selects and allows, and says whether the route was accepted.
+func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference, key routeKey) (bool, string, string) {
+	if rs.unsupported != "" {
+		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
+	}
+	matched, allowed := false, false
+	hostnames := map[string]bool{}
+	for _, li := range g.listeners {
+		if pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
+			continue
+		}
+		matched = true
+		if !li.ok || !t.allows(g, li, rs) {
+			continue
+		}
+		allowed = true
+		hs := intersect(li.l.Hostname, rs.hostnames)
+		if len(hs) == 0 {
+			continue
+		}
+		li.attached++
+		li.status.AttachedRoutes = li.attached
+		for _, h := range hs {
+			hostnames[h] = true
+		}
+	}
+	switch {
+	case !matched:
+		return false, string(gwv1.RouteReasonNoMatchingParent), "no listener matches the parentRef's sectionName and port"
+	case !allowed:
+		return false, string(gwv1.RouteReasonNotAllowedByListeners), "no listener allows this route (kind, namespace or listener not accepted)"
+	case len(hostnames) == 0:
+		return false, string(gwv1.RouteReasonNoMatchingListenerHostname), "no listener hostname matches the route's hostnames"
+	}
+	gnn := types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
+	if !slices.Contains(t.routeGW[key], gnn) {
+		t.routeGW[key] = append(t.routeGW[key], gnn)
+	}
+	for _, h := range slices.Sorted(mapsKeys(hostnames)) {
+		vh := vhostName(g, h)
+		for ri, r := range rs.rules {
+			if r == nil {
+				continue
+			}
+			for mi := range r.matches {
+				pr := r.matches[mi]
+				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%d", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, mi)
+				g.entries[h] = append(g.entries[h], entry{route: pr, rank: r.ranks[mi]})
+				t.routesOf[key] = append(t.routesOf[key], pr.Name)
+				t.routeSvcs[pr.Name] = r.svcs
+				t.routeByName[pr.Name] = &pr
+			}
+		}
+	}
+	return true, string(gwv1.RouteReasonAccepted), "accepted"
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func vhostName(g *gateway, host string) string {
+	return GatewayNodeGroup(g.gw.Namespace, g.gw.Name) + "/" + host
+}
+
+func (t *translator) allows(g *gateway, li *listener, rs *routeSpec) bool {
+	if !slices.ContainsFunc(li.kinds, func(k gwv1.RouteGroupKind) bool { return string(k.Kind) == rs.kind }) {
+		return false
+	}
+	from := gwv1.NamespacesFromSame
+	if a := li.l.AllowedRoutes; a != nil && a.Namespaces != nil && a.Namespaces.From != nil {
+		from = *a.Namespaces.From
+	}
+	return from == gwv1.NamespacesFromAll || rs.meta.Namespace == g.gw.Namespace
+}
+
+// intersect is the hostnames a route serves on a listener: the route's that the listener's
+// hostname matches (wildcards on either side), the listener's when the route names none, "*"
+// when neither does.
+func intersect(lh *gwv1.Hostname, rhs []gwv1.Hostname) []string {
+	if len(rhs) == 0 {
+		if lh == nil || *lh == "" {
+			return []string{"*"}
+		}
+		return []string{string(*lh)}
+	}
+	var out []string
+	for _, rh := range rhs {
+		r := string(rh)
+		if lh == nil || *lh == "" {
+			out = append(out, r)
+			continue
+		}
+		l := string(*lh)
+		switch {
+		case r == l:
+			out = append(out, r)
+		case strings.HasPrefix(l, "*.") && !strings.HasPrefix(r, "*.") && strings.HasSuffix(r, l[1:]):
+			out = append(out, r)
+		case strings.HasPrefix(r, "*.") && !strings.HasPrefix(l, "*.") && strings.HasSuffix(l, r[1:]):
+			out = append(out, l)
+		case strings.HasPrefix(r, "*.") && strings.HasPrefix(l, "*."):
+			if strings.HasSuffix(r, l[1:]) {
+				out = append(out, r)
+			} else if strings.HasSuffix(l, r[1:]) {
+				out = append(out, l)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// build writes the node groups, virtual hosts and services of every Gateway into Spec.
+func (t *translator) build() {
+	for _, nn := range t.gwOrder {
+		g := t.gateways[nn]
+		for _, li := range g.listeners {
+			g.status.Listeners = append(g.status.Listeners, *li.status)
+		}
+		if g.port == 0 {
+			continue
+		}
+		name := GatewayNodeGroup(nn.Namespace, nn.Name)
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port),
+			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
+		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
+			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
+		up := map[string]bool{}
+		for _, h := range slices.Sorted(mapsKeysE(g.entries)) {
+			es := g.entries[h]
+			slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
+			vh := policy.VirtualHost{Name: vhostName(g, h), Domains: []string{h}}
+			for _, e := range es {
+				vh.Routes = append(vh.Routes, e.route)
+				for _, b := range e.route.Backends {
+					up[b.Service] = true
+				}
+			}
+			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
+			envoy.VirtualHosts = append(envoy.VirtualHosts, vh.Name)
+			if !strings.Contains(h, "*") {
+				grpc.VirtualHosts = append(grpc.VirtualHosts, vh.Name)
+			}
+		}
+		if len(envoy.VirtualHosts) == 0 {
+			continue // a gateway group needs virtual hosts; nothing attached yet
+		}
+		grpc.Upstreams = slices.Sorted(mapsKeys(up))
+		// The more specific selector first: a node matches the first group that selects it.
+		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)
+	}
+}
+
+func mapsKeysE(m map[string][]entry) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// compare orders matches by the Gateway API's precedence: exact path, longest prefix,
+// method, most headers, most query parameters, oldest route, route namespace/name, rule and
+// match order.
+func (a rank) compare(b rank) int {
+	if a.exact != b.exact {
+		return boolFirst(a.exact)
+	}
+	if a.prefixLen != b.prefixLen {
+		return cmp.Compare(b.prefixLen, a.prefixLen)
+	}
+	if a.regex != b.regex {
+		return boolFirst(a.regex)
+	}
+	if a.method != b.method {
+		return boolFirst(a.method)
+	}
+	return cmp.Or(cmp.Compare(b.headers, a.headers), cmp.Compare(b.query, a.query), a.created.Compare(b.created),
+		cmp.Compare(a.nsName, b.nsName), cmp.Compare(a.rule, b.rule), cmp.Compare(a.match, b.match))
+}
+
+func boolFirst(a bool) int {
+	if a {
+		return -1
+	}
+	return 1
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Merge returns a copy of base with spec's services, virtual hosts, node groups and canaries
+// added (defaults set); base is not changed. The result is not validated.
+func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
+	p := base.Clone()
+	p.Spec.Services = append(p.Spec.Services, spec.Services...)
+	p.Spec.VirtualHosts = append(p.Spec.VirtualHosts, spec.VirtualHosts...)
+	p.Spec.NodeGroups = append(p.Spec.NodeGroups, spec.NodeGroups...)
+	p.Spec.Canaries = append(p.Spec.Canaries, spec.Canaries...)
+	p.SetDefaults()
+	return p
+}

@@ -1,0 +1,259 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+const controller = "foresight.dev/xds"
+
+func base(t testing.TB) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: base}\nspec: {}\n"), "base.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func svc(ns, name string, port int32) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: port}}}}
+}
+
+func ref(name string, port int32, weight int32) gwv1.BackendRef {
+	return gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}
+}
+
+func input() *Input {
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight", Generation: 1}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}
+	other := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: gwv1.GatewayClassSpec{ControllerName: "example.com/other"}}
+	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 2}, Spec: gwv1.GatewaySpec{
+		GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{
+			{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType},
+			{Name: "tls", Port: 8443, Protocol: gwv1.HTTPSProtocolType},
+		}}}
+	theirs := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "theirs"}, Spec: gwv1.GatewaySpec{GatewayClassName: "other",
+		Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}
+	parent := []gwv1.ParentReference{{Name: "edge"}}
+	grpc := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter", Generation: 3}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"greeter.shop"},
+		Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 100)}, {BackendRef: ref("greeter-v2", 50051, 0)}}}}}}
+	split := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "split", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}, {BackendRef: ref("web-next", 80, 2)}}}}}}
+	missing := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "missing", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"gone.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("nowhere", 80, 1)}}}}}}
+	mirror := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "mirror", Generation: 4}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent},
+		Rules:           []gwv1.HTTPRouteRule{{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror}}, BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}}}}}
+	cp := &CanaryPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter-rollout", Generation: 5}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindGRPCRoute, Name: "greeter"}},
+		Stable:     "greeter-v1", Canary: "greeter-v2",
+		Steps: []CanaryPolicyStep{{Weight: 10, Pause: metav1.Duration{Duration: time.Minute}}, {Weight: 50, Pause: metav1.Duration{Duration: time.Minute}}}}}
+	return &Input{ControllerName: controller, GatewayClasses: []*gwv1.GatewayClass{class, other}, Gateways: []*gwv1.Gateway{gw, theirs},
+		GRPCRoutes: []*gwv1.GRPCRoute{grpc}, HTTPRoutes: []*gwv1.HTTPRoute{split, missing, mirror},
+		Services:       []*corev1.Service{svc("shop", "greeter-v1", 50051), svc("shop", "greeter-v2", 50051), svc("shop", "web", 80), svc("shop", "web-next", 80)},
+		CanaryPolicies: []*CanaryPolicy{cp}, Now: time.Unix(1_800_000_000, 0)}
+}
+
+func cond(t *testing.T, cs []metav1.Condition, typ string) metav1.Condition {
+	t.Helper()
+	for _, c := range cs {
+		if c.Type == typ {
+			return c
+		}
+	}
+	t.Fatalf("no condition %s in %+v", typ, cs)
+	return metav1.Condition{}
+}
+
+func TestTranslateStatuses(t *testing.T) {
+	res := Translate(input())
+	if _, ok := res.GatewayClasses["other"]; ok {
+		t.Error("status computed for another controller's class")
+	}
+	if c := cond(t, res.GatewayClasses["foresight"], "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 1 {
+		t.Errorf("class Accepted = %+v", c)
+	}
+	if _, ok := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "theirs"}]; ok {
+		t.Error("status computed for another controller's Gateway")
+	}
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if c := cond(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2 {
+		t.Errorf("gateway Accepted = %+v", c)
+	}
+	if len(gs.Listeners) != 2 {
+		t.Fatalf("listeners = %+v", gs.Listeners)
+	}
+	if c := cond(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedProtocol) {
+		t.Errorf("HTTPS listener Accepted = %+v", c)
+	}
+	if gs.Listeners[0].AttachedRoutes != 3 { // greeter, split, missing (mirror is not accepted)
+		t.Errorf("attached routes = %d, want 3", gs.Listeners[0].AttachedRoutes)
+	}
+	status := func(m map[types.NamespacedName][]gwv1.RouteParentStatus, name string) []metav1.Condition {
+		ps := m[types.NamespacedName{Namespace: "shop", Name: name}]
+		if len(ps) != 1 || string(ps[0].ControllerName) != controller {
+			t.Fatalf("%s parents = %+v", name, ps)
+		}
+		return ps[0].Conditions
+	}
+	if c := cond(t, status(res.HTTPRoutes, "missing"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "shop/nowhere") {
+		t.Errorf("missing ResolvedRefs = %+v", c)
+	}
+	if c := cond(t, status(res.HTTPRoutes, "missing"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Errorf("missing Accepted = %+v", c)
+	}
+	if c := cond(t, status(res.HTTPRoutes, "mirror"), "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || c.ObservedGeneration != 4 {
+		t.Errorf("mirror Accepted = %+v", c)
+	}
+	if c := cond(t, status(res.GRPCRoutes, "greeter"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+		t.Errorf("greeter ResolvedRefs = %+v", c)
+	}
+	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+	if len(as) != 1 || as[0].AncestorRef.Name != "edge" {
+		t.Fatalf("canary ancestors = %+v", as)
+	}
+	if c := cond(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Errorf("canary Accepted = %+v", c)
+	}
+}
+
+// TestTranslateServesThroughThePolicy checks the merged policy validates and translates:
+// weights as percentages, a missing backend never reached (500), the canary over the route.
+func TestTranslateServesThroughThePolicy(t *testing.T) {
+	res := Translate(input())
+	p := Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	split := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+	if split == nil {
+		t.Fatalf("no split route in %+v", p.Spec.VirtualHosts)
+	}
+	if want := []policy.Backend{{Service: "shop-web-80", Weight: 33}, {Service: "shop-web-next-80", Weight: 67}}; !slices.Equal(split.Backends, want) {
+		t.Errorf("split backends = %+v, want %+v", split.Backends, want)
+	}
+	gone := p.Route("gw.shop.edge/gone.shop:HTTPRoute/shop/missing/0/0")
+	if gone == nil || len(gone.Backends) != 0 || gone.DirectResponse == nil || gone.DirectResponse.Status != 500 {
+		t.Errorf("route to a missing backend = %+v, want a 500 direct response", gone)
+	}
+	c := p.Canary("shop-greeter-rollout")
+	if c == nil || c.Stable != "shop-greeter-v1-50051" || c.Canary != "shop-greeter-v2-50051" || c.Route != "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0" {
+		t.Fatalf("canary = %+v", c)
+	}
+	at, err := p.WithCanaryWeight(c, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groups["gw.shop.edge.grpc"]
+	if g == nil {
+		t.Fatalf("no grpc group in %v", slices.Collect(mapKeysR(groups)))
+	}
+	var names []string
+	for _, l := range g.Listeners {
+		names = append(names, l.GetName())
+	}
+	if !slices.Contains(names, "greeter.shop") {
+		t.Errorf("no api_listener greeter.shop")
+	}
+	for _, rc := range g.Routes {
+		if rc.GetName() != "gw.shop.edge.grpc/gw.shop.edge/greeter.shop" {
+			continue
+		}
+		ws := rc.GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetWeightedClusters().GetClusters()
+		if len(ws) != 2 || ws[0].GetWeight().GetValue() != 90 || ws[1].GetWeight().GetValue() != 10 {
+			t.Errorf("weighted clusters at 10%% = %v", ws)
+		}
+		return
+	}
+	t.Error("no route configuration for greeter.shop")
+}
+
+func mapKeysR[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// TestTranslateRefusesBadCanary: a canary whose weights do not step up is refused on its
+// own status; the routes keep serving.
+func TestTranslateRefusesBadCanary(t *testing.T) {
+	in := input()
+	in.CanaryPolicies[0].Spec.Steps[1].Weight = 5
+	res := Translate(in)
+	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+	c := cond(t, as[0].Conditions, "Accepted")
+	if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.PolicyReasonInvalid) || !strings.Contains(c.Message, "steps[1].weight") {
+		t.Errorf("Accepted = %+v", c)
+	}
+	if len(res.Spec.Canaries) != 0 {
+		t.Errorf("refused canary translated: %+v", res.Spec.Canaries)
+	}
+	if err := Merge(base(t), res.Spec).Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// BenchmarkTranslate1000Routes translates 1,000 HTTPRoutes on one Gateway, merges them into a
+// policy, validates it and translates it to Envoy resources.
+func BenchmarkTranslate1000Routes(b *testing.B) {
+	in := input()
+	in.HTTPRoutes, in.GRPCRoutes, in.CanaryPolicies = nil, nil, nil
+	for i := range 1000 {
+		name := fmt.Sprintf("svc-%d", i)
+		in.Services = append(in.Services, svc("shop", name, 80), svc("shop", name+"-next", 80))
+		path := fmt.Sprintf("/api/%d", i)
+		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: fmt.Sprintf("r-%d", i)},
+			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+				Hostnames: []gwv1.Hostname{gwv1.Hostname(fmt.Sprintf("h%d.shop", i%50))},
+				Rules: []gwv1.HTTPRouteRule{{Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: &path}}},
+					BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(name, 80, 90)}, {BackendRef: ref(name+"-next", 80, 10)}}}}}})
+	}
+	bp := base(b)
+	// Gateway API objects to the policy's services, virtual hosts and node groups.
+	b.Run("gatewayapi", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Translate(in); len(res.Spec.VirtualHosts) != 50 {
+				b.Fatalf("%d virtual hosts", len(res.Spec.VirtualHosts))
+			}
+		}
+	})
+	// The whole change as the control plane serves it: translation, merge with the policy
+	// file, validation and translation to Envoy resources.
+	b.Run("served", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			res := Translate(in)
+			p := Merge(bp, res.Spec)
+			if err := p.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := translate.Translate(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
