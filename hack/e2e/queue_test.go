@@ -135,7 +135,7 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	phase("prometheus ready at " + prom.URL + ", scraping both exporters every second, with " + qHistory.String() + " of history")
 
 	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort,
-		filepath.Join(root, "hack", "e2e", "testdata", "queue-rules.yaml"), prom.URL, adapterCA)
+		[]string{filepath.Join(root, "hack", "e2e", "testdata", "queue-rules.yaml")}, prom.URL, adapterCA)
 	waitAPIServicesAvailable(ctx, t, c)
 	phase("adapter ready, APIServices Available")
 	for _, wl := range w {
