@@ -154,7 +154,7 @@ func TestParseErrors(t *testing.T) {
 		{"refit below step", replaceLine(t, "refitInterval: 1h", "refitInterval: 10s"),
 			[]string{"rules.yaml:18: rules[1].forecast.refitInterval: must be at least step 30s, got 10s"}},
 		{"unknown model", replaceLine(t, "model: holt-winters", "model: prophet"),
-			[]string{`rules.yaml:16: rules[1].forecast.model: must be one of auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, got "prophet"`}},
+			[]string{`rules.yaml:16: rules[1].forecast.model: must be one of auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile, got "prophet"`}},
 		{"reactiveFloor not bool", replaceLine(t, "reactiveFloor: false", "reactiveFloor: nope"),
 			[]string{`rules.yaml:20: rules[1].forecast.reactiveFloor: must be true or false, got "nope"`}},
 		{"unknown api", replaceLine(t, "api: object", "api: custom"),
@@ -256,6 +256,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("{"))
 	f.Add([]byte(costFile))
 	f.Add([]byte(scheduleFile))
+	f.Add([]byte(sloFile))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, "fuzz.yaml")
 		if err != nil {

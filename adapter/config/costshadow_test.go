@@ -150,7 +150,7 @@ func TestParseCostAndShadowErrors(t *testing.T) {
 		{"one strategy", replaceIn(t, "[reactive, holt-winters@0.8, auto, cost-weighted]", "[cost-weighted]"),
 			[]string{"rules.yaml:19: rules[0].shadow.strategies: at least two strategies are required"}},
 		{"unknown strategy", replaceIn(t, "[reactive, holt-winters@0.8, auto, cost-weighted]", "[reactive, prophet, cost-weighted]"),
-			[]string{`rules.yaml:19: rules[0].shadow.strategies[1]: must be cost-weighted or a model (auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier), optionally with @TARGET, got "prophet"`}},
+			[]string{`rules.yaml:19: rules[0].shadow.strategies[1]: must be cost-weighted or a model (auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile), optionally with @TARGET, got "prophet"`}},
 		{"strategy target out of range", replaceIn(t, "holt-winters@0.8", "holt-winters@80"),
 			[]string{`rules.yaml:19: rules[0].shadow.strategies[1]: target "80" after @ must be a number in (0, 2]`}},
 		{"strategy twice", replaceIn(t, "[reactive, holt-winters@0.8, auto, cost-weighted]", "[reactive, reactive, cost-weighted]"),

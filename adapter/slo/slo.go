@@ -63,6 +63,8 @@ const (
 	DefaultMaxChange      = 0.02
 	// minHistory is the least history an evaluation needs.
 	minHistory = 6 * time.Hour
+	// MaxWindowSteps bounds the window (20 bytes a step: 2 MB a series).
+	MaxWindowSteps = 100_000
 	// resolution is the precision of the utilisation search.
 	resolution = 0.005
 )
@@ -114,8 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("step %v: must be a positive whole number of seconds", c.Step)
 	case c.Window < minHistory:
 		return fmt.Errorf("window %v: must be at least %v", c.Window, minHistory)
-	case c.Window/c.Step > 1<<20:
-		return fmt.Errorf("window %v: more than %d steps of %v", c.Window, 1<<20, c.Step)
+	case c.Window/c.Step > MaxWindowSteps:
+		return fmt.Errorf("window %v: more than %d steps of %v", c.Window, MaxWindowSteps, c.Step)
 	case c.Every < c.Step:
 		return fmt.Errorf("evaluation interval %v: must be at least one step (%v)", c.Every, c.Step)
 	}

@@ -36,6 +36,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		{func(c *Config) { c.MinUtilization = 1.3 }, "min utilisation"},
 		{func(c *Config) { c.Window = time.Hour }, "window"},
 		{func(c *Config) { c.Step = 1500 * time.Millisecond }, "step"},
+		{func(c *Config) { c.Step, c.Window = time.Second, 2*24*time.Hour }, "window"},
 	}
 	for _, b := range bad {
 		c := baseConfig()
