@@ -7,7 +7,7 @@ CACHE     := $(CURDIR)/.cache
 TOOLS_BIN := $(CACHE)/bin
 GOLANGCI  := $(TOOLS_BIN)/golangci-lint
 BIN       := $(CURDIR)/bin
-TEST_TIMEOUT ?= 30m
+TEST_TIMEOUT ?= 45m
 
 # Prometheus and promtool: from PATH, or else built once from hack/prometheus (the
 # version the root module depends on) into .cache/bin, where the tests look next.

@@ -25,6 +25,14 @@ func FuzzObserveServe(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// batched is fed the same samples in batches with refits deferred
+		// to the end of each, as the serving loop feeds it: after each
+		// batch it serves what fc serves.
+		batched, err := NewForecaster(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batched.DeferRefits()
 		ts := int64(1_000_000)
 		for i := 0; i+3 <= len(data); i += 3 {
 			gap := int64(data[i]%8) + 1
@@ -39,6 +47,16 @@ func FuzzObserveServe(f *testing.F) {
 			got := fc.Serve()
 			if !isFinite(got.Value) || got.Value < got.Observed || got.Observed != v || got.At != ts {
 				t.Fatalf("step %d: served %+v after sample %v at %d", i/3, got, v, ts)
+			}
+			if err := batched.Observe(ts, v); err != nil {
+				t.Fatalf("step %d: batched: %v", i/3, err)
+			}
+			if data[i]&0x30 == 0 || i+6 > len(data) { // the end of a batch
+				batched.ResumeRefits()
+				if b := batched.Serve(); served(b) != served(got) {
+					t.Fatalf("step %d: fed in batches served %+v, fed one by one %+v", i/3, b, got)
+				}
+				batched.DeferRefits()
 			}
 		}
 	})

@@ -461,8 +461,9 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 // observe feeds the samples newer than the series' last one to its
 // forecaster and returns how many it took.
 // Refits wait for fitAll at the end of the cycle, so a batch (a warm start's
-// whole history, or the samples of a source outage) is fitted once, after
-// its last sample.
+// whole history, or the samples of a source outage) is fitted once, on the
+// window ending at its latest refit grid point, and replayed from there
+// (Forecaster.ResumeRefits).
 func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) int {
 	n := 0
 	st.f.DeferRefits()

@@ -15,8 +15,9 @@ import (
 )
 
 // A warm start loads each series' whole history in one batch and fits its
-// model once, after the last sample, rather than at every refit interval of
-// the history; the fit is timed in foresight_forecast_fit_duration_seconds.
+// model once, at the latest refit grid point, rather than at every refit
+// interval of the history; the fit is timed in
+// foresight_forecast_fit_duration_seconds.
 func TestLoopWarmStartFitsEachSeriesOnce(t *testing.T) {
 	const series = 3
 	tl := newTestLoopWith(t, time.Hour, func(emb *source.Embedded) {
