@@ -15,14 +15,29 @@ var ErrUsage = errors.New("usage error")
 // arguments. flag.ErrHelp is returned as it is; every other error wraps
 // ErrUsage.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := ParseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	return nil
+}
+
+// ParseArgs parses a subcommand's flags and leaves its positional arguments
+// in fs.Args(). flag.ErrHelp is returned as it is; every other error wraps
+// ErrUsage.
+func ParseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
-	}
 	return nil
+}
+
+// Usagef returns an error wrapping ErrUsage with the formatted message.
+func Usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
 }

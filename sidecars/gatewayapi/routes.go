@@ -13,8 +13,25 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
+// hostname is what the Gateway API allows in hostnames: DNS names, optionally with a
+// leading "*." wildcard label.
+var hostname = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// badHostname says which of hs is not a hostname, or "".
+func badHostname(hs []gwv1.Hostname) string {
+	for i, h := range hs {
+		if len(h) > 253 || !hostname.MatchString(string(h)) {
+			return fmt.Sprintf("hostnames[%d]: %q is not a hostname", i, h)
+		}
+	}
+	return ""
+}
+
 func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
 	rs := &routeSpec{kind: KindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+	if rs.unsupported = badHostname(r.Spec.Hostnames); rs.unsupported != "" {
+		return rs
+	}
 	for ri := range r.Spec.Rules {
 		rule := &r.Spec.Rules[ri]
 		if msg := unsupportedHTTPRule(rule); msg != "" {
@@ -113,9 +130,39 @@ func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
 			out.matches = append(out.matches, pr)
 			out.ranks = append(out.ranks, rk)
 		}
+		if err := t.check(out); err != nil {
+			rs.unsupported = fmt.Sprintf("rules[%d]: %v", ri, err)
+			return rs
+		}
 		rs.rules = append(rs.rules, out)
 	}
 	return rs
+}
+
+// check validates a translated rule with the policy's own rules (regular expressions,
+// header names, redirects), so that one invalid route is refused on its own status and
+// never makes the whole configuration invalid.
+func (t *translator) check(r *ruleOut) error {
+	p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "gateway-api", Namespace: policy.DefaultNamespace}}
+	vh := policy.VirtualHost{Name: "check", Domains: []string{"*"}}
+	used := map[string]bool{}
+	for i, m := range r.matches {
+		m.Name = fmt.Sprintf("matches[%d]", i)
+		vh.Routes = append(vh.Routes, m)
+		for _, b := range m.Backends {
+			if !used[b.Service] {
+				used[b.Service] = true
+				p.Spec.Services = append(p.Spec.Services, t.svcDefs[b.Service])
+			}
+		}
+	}
+	p.Spec.VirtualHosts = []policy.VirtualHost{vh}
+	p.SetDefaults()
+	p.Spec.NodeGroups = nil
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "spec.virtualHosts[0].routes", "matches"))
+	}
+	return nil
 }
 
 // unsupportedHTTPRule says what of a rule foresight-xds cannot serve, or "".
@@ -184,6 +231,9 @@ func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
 
 func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
 	rs := &routeSpec{kind: KindGRPCRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+	if rs.unsupported = badHostname(r.Spec.Hostnames); rs.unsupported != "" {
+		return rs
+	}
 	for ri := range r.Spec.Rules {
 		rule := &r.Spec.Rules[ri]
 		switch {
@@ -248,6 +298,10 @@ func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
 			rk.headers = len(m.Headers)
 			out.matches = append(out.matches, pr)
 			out.ranks = append(out.ranks, rk)
+		}
+		if err := t.check(out); err != nil {
+			rs.unsupported = fmt.Sprintf("rules[%d]: %v", ri, err)
+			return rs
 		}
 		rs.rules = append(rs.rules, out)
 	}

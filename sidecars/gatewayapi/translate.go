@@ -217,6 +217,8 @@ func (t *translator) gatewaysOf() {
 			switch {
 			case l.Protocol != gwv1.HTTPProtocolType:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC)", l.Protocol)
+			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 			case g.port != 0 && l.Port != g.port:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonPortUnavailable), fmt.Sprintf("port %d: foresight-xds serves one port per Gateway and this Gateway's is %d", l.Port, g.port)
 			case l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil && *l.AllowedRoutes.Namespaces.From == gwv1.NamespacesFromSelector:

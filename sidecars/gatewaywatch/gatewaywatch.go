@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,6 +58,8 @@ type Watcher struct {
 	o       Options
 	log     *slog.Logger
 	kick    chan struct{}
+	first   chan struct{} // closed after the first translation was handed to Apply
+	once    sync.Once
 	classes cacheLister
 	gws     cacheLister
 	https   cacheLister
@@ -91,8 +94,12 @@ func New(o Options) (*Watcher, error) {
 	if o.Debounce <= 0 {
 		o.Debounce = 50 * time.Millisecond
 	}
-	return &Watcher{o: o, log: o.Logger, kick: make(chan struct{}, 1)}, nil
+	return &Watcher{o: o, log: o.Logger, kick: make(chan struct{}, 1), first: make(chan struct{})}, nil
 }
+
+// Synced is closed once the objects were listed and their first translation handed to
+// Apply: a control plane that waits for it never serves a configuration without them.
+func (w *Watcher) Synced() <-chan struct{} { return w.first }
 
 func (w *Watcher) handler() cache.ResourceEventHandler {
 	k := func() {
@@ -132,6 +139,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.log.Info("gateway API watch started", "controller", w.o.ControllerName)
 	for {
 		w.reconcile(ctx)
+		w.once.Do(func() { close(w.first) })
 		select {
 		case <-ctx.Done():
 			return nil

@@ -43,7 +43,6 @@ func subcommands() []subcommand {
 	}
 }
 
-// errUsage marks errors caused by bad command-line arguments.
 // errUsage marks an error in the arguments (exit 2).
 var errUsage = cli.ErrUsage
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"maps"
 	"os"
@@ -47,7 +48,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
 	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
 	if *out != "" {
@@ -62,10 +63,10 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		}()
 	}
 	if fs.NArg() != 0 {
-		return usageError{fmt.Sprintf("bootstrap: unexpected arguments %v", fs.Args())}
+		return cli.Usagef("bootstrap: unexpected arguments %v", fs.Args())
 	}
 	if o.NodeID == "" || o.Service == "" {
-		return usageError{"bootstrap: --node and --service are required"}
+		return cli.Usagef("bootstrap: --node and --service are required")
 	}
 	switch *format {
 	case "yaml":
@@ -74,14 +75,14 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		*format = formatEnvoyJSON
 	case formatEnvoy, formatEnvoyJSON, formatGRPC:
 	default:
-		return usageError{fmt.Sprintf("bootstrap: unknown format %q (want envoy, envoy-json or grpc)", *format)}
+		return cli.Usagef("bootstrap: unknown format %q (want envoy, envoy-json or grpc)", *format)
 	}
 	kind := policy.NodeSidecar
 	switch {
 	case *format == formatGRPC:
 		kind = policy.NodeGRPC
 		if o.Gateway {
-			return usageError{"bootstrap: --gateway is an Envoy role; a gRPC client has none"}
+			return cli.Usagef("bootstrap: --gateway is an Envoy role; a gRPC client has none")
 		}
 	case o.Gateway:
 		kind = policy.NodeGateway
@@ -91,7 +92,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for _, name := range []string{"xds-creds", "xds-ca-file", "xds-cert-file", "xds-key-file", "listener-name-template"} {
 			if set[name] {
-				return usageError{fmt.Sprintf("bootstrap: --%s applies to --format grpc only", name)}
+				return cli.Usagef("bootstrap: --%s applies to --format grpc only", name)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func TestGRPCBootstrapRefusals(t *testing.T) {
 		{[]string{"--format", "envoy", "--xds-creds", "tls"}, 2, "--xds-creds applies to --format grpc only"},
 		{[]string{"--format", "grpc", "--xds-creds", "plaintext"}, 1, `channel credentials "plaintext"`},
 		{[]string{"--format", "grpc", "--xds-creds", "tls", "--xds-cert-file", "c.pem"}, 1, "needs its key"},
-		{[]string{"--format", "grpc", "--metadata", "novalue"}, 1, "want KEY=VALUE"},
+		{[]string{"--format", "grpc", "--metadata", "novalue"}, 2, "want KEY=VALUE"},
 		{[]string{"--format", "grpc", "--policy", "../../../deploy/policies/grpc.yaml"}, 1, "belongs to no node group"},
 		{[]string{"--format", "envoy", "--metadata", "app.kubernetes.io/component=ratings-client", "--policy", "../../../deploy/policies/grpc.yaml"}, 1, "of kind grpc, not sidecar"},
 		{[]string{"--format", "toml"}, 2, `unknown format "toml"`},

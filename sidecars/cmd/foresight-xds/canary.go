@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,21 +19,21 @@ import (
 // API, authenticated with the bearer token from --token-file, and prints the answer.
 func canaryCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"canary: want an action (" + strings.Join(canary.Actions, ", ") + " or status) and a canary name"}
+		return cli.Usagef("canary: want an action (%s or status) and a canary name", strings.Join(canary.Actions, ", "))
 	}
 	action := args[0]
 	fs := flag.NewFlagSet("canary "+action, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	admin := fs.String("admin-url", "http://127.0.0.1:18002", "base URL of serve's --admin-address")
 	tokenFile := fs.String("token-file", "", "file holding the admin bearer token (required)")
-	if err := fs.Parse(reorder(args[1:])); err != nil {
-		return usageError{"canary: " + err.Error()}
+	if err := cli.ParseArgs(fs, reorder(args[1:])); err != nil {
+		return fmt.Errorf("canary: %w", err)
 	}
 	if action != "status" && !slices.Contains(canary.Actions, action) {
-		return usageError{fmt.Sprintf("canary: unknown action %q (want %s or status)", action, strings.Join(canary.Actions, ", "))}
+		return cli.Usagef("canary: unknown action %q (want %s or status)", action, strings.Join(canary.Actions, ", "))
 	}
 	if fs.NArg() != 1 || *tokenFile == "" {
-		return usageError{"canary " + action + ": want one canary NAME and --token-file FILE"}
+		return cli.Usagef("canary %s: want one canary NAME and --token-file FILE", action)
 	}
 	token, err := canary.ReadToken(*tokenFile)
 	if err != nil {

@@ -35,7 +35,7 @@ func canaryPolicyFile(t *testing.T) string {
 
 // startServeFlags runs serve with f until the test ends (or stop is called) and waits for
 // its metrics.
-func startServeFlags(t *testing.T, f serveFlags) (stop func()) {
+func startServeFlags(t testing.TB, f serveFlags) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

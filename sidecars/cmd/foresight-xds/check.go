@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"os"
 
@@ -25,7 +26,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	experiments := fs.String("experiments", "", "a FaultExperiment file (the same as naming it with the other files)")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := cli.ParseArgs(fs, reorder(args)); err != nil {
 		return err
 	}
 	files := fs.Args()
@@ -33,7 +34,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 		files = append(files, *experiments)
 	}
 	if len(files) == 0 {
-		return usageError{"check: want one or more policy or experiment files"}
+		return cli.Usagef("check: want one or more policy or experiment files")
 	}
 	type loadedPolicy struct {
 		file string

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"os"
 	"os/signal"
@@ -61,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = bootstrapCmd(args[1:], stdout)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
-			err = usageError{fmt.Sprintf("version takes no arguments, got %q", args[1:])}
+			err = cli.Usagef("version takes no arguments, got %q", args[1:])
 			break
 		}
 		fmt.Fprint(stdout, buildinfo.Get().String("foresight-xds"))
@@ -76,8 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
+		if errors.Is(err, cli.ErrUsage) {
 			fmt.Fprintf(stderr, "%v\n%s", err, usage)
 			return 2
 		}
@@ -86,8 +86,3 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-// usageError is a command-line mistake.
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }

@@ -152,7 +152,7 @@ func TestBootstrapOut(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,7 +162,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func metric(t *testing.T, addr, series string) bool {
+func metric(t testing.TB, addr, series string) bool {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -173,7 +173,7 @@ func metric(t *testing.T, addr, series string) bool {
 	return strings.Contains(string(b), series)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -326,6 +326,21 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if code, _, errOut := runCmd("version", "extra"); code != 2 || !strings.Contains(errOut, "version takes no arguments") {
 		t.Errorf("version extra: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestUnknownFlagIsAUsageError: every subcommand exits 2 on a flag it does not know, and
+// names the flag.
+func TestUnknownFlagIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--policy", "p.yaml", "--no-such-flag"},
+		{"check", "p.yaml", "--no-such-flag"},
+		{"canary", "pause", "r", "--no-such-flag"},
+		{"bootstrap", "--node", "n", "--service", "s", "--no-such-flag"},
+	} {
+		if code, _, errOut := runCmd(args...); code != 2 || !strings.Contains(errOut, "no-such-flag") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 naming the flag", args, code, errOut)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -35,12 +36,21 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
 
+// Defaults of --kube-api-qps and --kube-api-burst: client-go's own (5 and 10) would take
+// 200 s to write the statuses of 1,000 routes.
+const (
+	defaultKubeQPS   = 50
+	defaultKubeBurst = 100
+)
+
 // serveFlags are the flags of serve.
 type serveFlags struct {
 	policy, experiments, experimentState string
 	kubeconfig, xdsAddress, metricsAddr  string
 	prometheusURL                        string
 	gatewayController                    string
+	kubeQPS                              float64
+	kubeBurst                            int
 	stateDir, adminAddr, adminTokenFile  string
 	reloadInterval                       time.Duration
 	logLevel                             string
@@ -58,6 +68,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
 	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, CanaryPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
+	fs.Float64Var(&f.kubeQPS, "kube-api-qps", defaultKubeQPS, "requests per second to the Kubernetes API (status writes of Gateway API objects are one request each)")
+	fs.IntVar(&f.kubeBurst, "kube-api-burst", defaultKubeBurst, "burst of requests to the Kubernetes API above --kube-api-qps")
 	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards and canary analysis")
 	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
 	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
@@ -70,18 +82,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.limits.MaxStreamsPerAddress, "max-streams-per-address", xds.DefaultLimits.MaxStreamsPerAddress, "ADS streams open at once from one client IP address; more are refused")
 	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
 	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to; more are refused")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseArgs(fs, args); err != nil {
 		return err
 	}
 	if f.policy == "" || fs.NArg() != 0 {
-		return usageError{"serve: --policy FILE is required and takes no arguments"}
+		return cli.Usagef("serve: --policy FILE is required and takes no arguments")
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
-		return usageError{"serve: --admin-address and --admin-token-file go together"}
+		return cli.Usagef("serve: --admin-address and --admin-token-file go together")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return usageError{fmt.Sprintf("serve: --log-level: %v", err)}
+		return cli.Usagef("serve: --log-level: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serve(ctx, f, log)
@@ -117,6 +129,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("policy %s uses kubernetes discovery or --gateway-controller-name is set: %w", f.policy, err)
 		}
+		cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
 		client, err := kubernetes.NewForConfig(cfg)
 		if err != nil {
 			return err
@@ -135,6 +148,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 					log.Error("gateway API watch stopped", "error", err)
 				}
 			}()
+			// Clients get no configuration without the Gateway API objects: after a restart
+			// they keep their last one until then.
+			select {
+			case <-gw.Synced():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 
