@@ -32,45 +32,9 @@ const (
 	topNodes      = 50
 )
 
-// topConfig is the prometheus-adapter config both adapters read: its
-// deploy/manifests resourceRules.
-const topConfig = `resourceRules:
-  cpu:
-    containerLabel: container
-    containerQuery: |
-      sum by (<<.GroupBy>>) (
-        irate (
-            container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="",pod!=""}[4m]
-        )
-      )
-    nodeQuery: |
-      sum by (<<.GroupBy>>) (
-        irate(
-            node_cpu_usage_seconds_total{<<.LabelMatchers>>}[4m]
-        )
-      )
-    resources:
-      overrides:
-        namespace: {resource: "namespace"}
-        node: {resource: "node"}
-        pod: {resource: "pod"}
-  memory:
-    containerLabel: container
-    containerQuery: |
-      sum by (<<.GroupBy>>) (
-        container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",pod!=""}
-      )
-    nodeQuery: |
-      sum by (<<.GroupBy>>) (
-        node_memory_working_set_bytes{<<.LabelMatchers>>}
-      )
-    resources:
-      overrides:
-        node: {resource: "node"}
-        namespace: {resource: "namespace"}
-        pod: {resource: "pod"}
-  window: 5m
-`
+// topConfig is the prometheus-adapter config both adapters read, relative to
+// the project's root: the project's copy of its deploy/manifests resourceRules.
+const topConfig = "adapter/config/promadapter/testdata/manifests-config.yaml"
 
 func topNamespace(i int) string { return "top-ns-" + strconv.Itoa(i) }
 func topPod(i int) string       { return "pod-" + strconv.Itoa(i) }
@@ -225,10 +189,7 @@ func (b *bench) top(ctx context.Context, rep *report) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		config := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(config, []byte(topConfig), 0o600); err != nil {
-			return err
-		}
+		config := filepath.Join(b.root, topConfig)
 		bin := b.o.foresightBin
 		if name == adapterproc.Peer {
 			bin = b.o.peerBin

@@ -43,11 +43,12 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 )
 
-// config is one prometheus-adapter v0.12.0 file, given unchanged to both
-// adapters: the walkthrough's rate rule (with the pod and namespace labels
-// of a real exporter scraped by pod), an external queue gauge and the
-// resourceRules of prometheus-adapter's deploy/manifests.
-var config = `rules:
+// config is, with resourceRulesFile's resourceRules of prometheus-adapter's
+// deploy/manifests appended, one prometheus-adapter v0.12.0 file given
+// unchanged to both adapters: the walkthrough's rate rule (with the pod and
+// namespace labels of a real exporter scraped by pod) and an external queue
+// gauge.
+const config = `rules:
 - seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
   resources:
     overrides:
@@ -62,7 +63,7 @@ externalRules:
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
   resources:
     overrides: { namespace: {resource: "namespace"} }
-` + resourceRules
+`
 
 // Tolerance of a value: the data is a counter rising at a constant rate and
 // constant gauges, so the answer does not depend on when either adapter
@@ -151,7 +152,11 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: series(now)})
 
 	configFile := filepath.Join(work, "config.yaml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+	resourceRules, err := os.ReadFile(resourceRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(configFile, append([]byte(config), resourceRules...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
