@@ -13,10 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
-	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // lockedBuffer is a log sink safe for the loop's goroutines and the test.
@@ -63,20 +61,10 @@ rules:
 // when prices return, the weighting resumes.
 func TestCostWeightedServing(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	t0 := testNow
 	series := func(from, to time.Time, v func(time.Time) float64, kv ...string) {
-		var ss []source.Sample
-		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
-			ss = append(ss, source.Sample{T: ts.UnixMilli(), V: v(ts)})
-		}
-		if err := emb.AppendSeries(labels.FromStrings(kv...), ss); err != nil {
-			t.Fatal(err)
-		}
+		appendMinutely(t, emb, from, to, v, kv...)
 	}
 	load := func(ts time.Time) float64 { return 80 + 20*math.Sin(float64(ts.Unix())/900) }
 	series(t0.Add(-8*time.Hour), t0.Add(40*time.Minute), load, "__name__", "load", "namespace", "shop", "service", "checkout", "pod", "checkout-a")

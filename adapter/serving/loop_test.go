@@ -9,28 +9,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // TestLoopSeriesLifecycle checks metrics, staleness of a series that stopped
 // reporting, and its removal once a healthy source no longer returns it.
 func TestLoopSeriesLifecycle(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	appendRange := func(ns string, from, to time.Time, v float64) {
-		var s []source.Sample
-		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
-			s = append(s, source.Sample{T: ts.UnixMilli(), V: v})
-		}
-		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), s); err != nil {
-			t.Fatal(err)
-		}
+		appendMinutely(t, emb, from, to, constant(v), "__name__", "load", "namespace", ns)
 	}
 	appendRange("live", testNow.Add(-time.Hour), testNow, 10)
 	appendRange("gone", testNow.Add(-time.Hour), testNow.Add(-30*time.Minute), 20)

@@ -8,9 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // queueRules has a queue rule (arrivals per second and backlog per queue)
@@ -41,19 +38,9 @@ rules:
 
 func TestQueueAndScheduleServing(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	put := func(from, to time.Time, v float64, kv ...string) {
-		var ss []source.Sample
-		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
-			ss = append(ss, source.Sample{T: ts.UnixMilli(), V: v})
-		}
-		if err := emb.AppendSeries(labels.FromStrings(kv...), ss); err != nil {
-			t.Fatal(err)
-		}
+		appendMinutely(t, emb, from, to, constant(v), kv...)
 	}
 	from := testNow.Add(-time.Hour)
 	// busy: 2 jobs/s arrive, 600 wait: 2/1 + 600/(1*300) = 4 workers.

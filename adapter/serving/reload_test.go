@@ -57,11 +57,7 @@ func newTestLoop(t *testing.T) *testLoop {
 func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Embedded)) *testLoop {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = emb.Close() })
+	emb := newEmbedded(t, reg)
 	fill(emb)
 	m, err := NewMetrics(reg)
 	if err != nil {

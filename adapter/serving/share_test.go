@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // shareRules serve a route's load times the canary backend's share of it, the larger of the
@@ -28,19 +25,9 @@ rules:
 // (never zero or the whole load) where the share is missing or stopped.
 func TestShareServesLoadTimesTheNextWeight(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	put := func(from, to time.Time, v float64, kv ...string) {
-		var ss []source.Sample
-		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
-			ss = append(ss, source.Sample{T: ts.UnixMilli(), V: v})
-		}
-		if err := emb.AppendSeries(labels.FromStrings(kv...), ss); err != nil {
-			t.Fatal(err)
-		}
+		appendMinutely(t, emb, from, to, constant(v), kv...)
 	}
 	from := testNow.Add(-time.Hour)
 	weight := func(ns, svc, step string, from, to time.Time, v float64) {

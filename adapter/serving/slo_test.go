@@ -11,11 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/slo"
-	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 const sloRules = `apiVersion: foresight.dev/v1alpha1
@@ -38,23 +36,13 @@ rules:
 // pod-minutes against the reactive baseline; removing the rule removes them.
 func TestSLOServing(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	t0 := testNow
 	load := func(ts time.Time) float64 {
 		x := float64(ts.Unix())
 		return 80 + 30*math.Sin(x/7200) + 10*math.Sin(x/97)
 	}
-	var ss []source.Sample
-	for ts := t0.Add(-14 * time.Hour); !ts.After(t0.Add(3 * time.Hour)); ts = ts.Add(time.Minute) {
-		ss = append(ss, source.Sample{T: ts.UnixMilli(), V: load(ts)})
-	}
-	if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", "shop", "service", "checkout"), ss); err != nil {
-		t.Fatal(err)
-	}
+	appendMinutely(t, emb, t0.Add(-14*time.Hour), t0.Add(3*time.Hour), load, "__name__", "load", "namespace", "shop", "service", "checkout")
 	var clock atomic.Int64
 	clock.Store(t0.Unix())
 	now := func() time.Time { return time.Unix(clock.Load(), 0) }

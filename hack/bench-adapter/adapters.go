@@ -28,6 +28,7 @@ func lenItems(l *external_metrics.ExternalMetricValueList) int {
 // bench holds what every phase shares: Prometheus and the cluster.
 type bench struct {
 	o       options
+	root    string
 	work    string
 	logDir  string
 	promURL string

@@ -303,7 +303,7 @@ func run(ctx context.Context, o options) (err error) {
 	if o.clientProcs > 0 {
 		fmt.Printf("load generator: GOMAXPROCS %d during the closed-loop phases\n", o.clientProcs)
 	}
-	b := &bench{o: o, work: work, logDir: logDir, promURL: promURL, prom: prom.Proc(), cl: cl}
+	b := &bench{o: o, root: root, work: work, logDir: logDir, promURL: promURL, prom: prom.Proc(), cl: cl}
 	rep := &report{}
 	if slices.Contains(o.phases, "latency") {
 		if err := b.latency(ctx, narrow, rep); err != nil {

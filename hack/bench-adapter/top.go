@@ -32,45 +32,9 @@ const (
 	topNodes      = 50
 )
 
-// topConfig is the prometheus-adapter config both adapters read: its
-// deploy/manifests resourceRules.
-const topConfig = `resourceRules:
-  cpu:
-    containerLabel: container
-    containerQuery: |
-      sum by (<<.GroupBy>>) (
-        irate (
-            container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="",pod!=""}[4m]
-        )
-      )
-    nodeQuery: |
-      sum by (<<.GroupBy>>) (
-        irate(
-            node_cpu_usage_seconds_total{<<.LabelMatchers>>}[4m]
-        )
-      )
-    resources:
-      overrides:
-        namespace: {resource: "namespace"}
-        node: {resource: "node"}
-        pod: {resource: "pod"}
-  memory:
-    containerLabel: container
-    containerQuery: |
-      sum by (<<.GroupBy>>) (
-        container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",pod!=""}
-      )
-    nodeQuery: |
-      sum by (<<.GroupBy>>) (
-        node_memory_working_set_bytes{<<.LabelMatchers>>}
-      )
-    resources:
-      overrides:
-        node: {resource: "node"}
-        namespace: {resource: "namespace"}
-        pod: {resource: "pod"}
-  window: 5m
-`
+// topConfig is the prometheus-adapter config both adapters read, relative to
+// the project's root: the project's copy of its deploy/manifests resourceRules.
+const topConfig = "adapter/config/promadapter/testdata/manifests-config.yaml"
 
 func topNamespace(i int) string { return "top-ns-" + strconv.Itoa(i) }
 func topPod(i int) string       { return "pod-" + strconv.Itoa(i) }
@@ -143,9 +107,10 @@ func writeKubeletBlock(ctx context.Context, dir string, now time.Time, ahead tim
 	return samples, nil
 }
 
-// topObjects creates the top phase's nodes, namespaces and pods.
+// topObjects creates the top phase's nodes, namespaces and pods (reported Running).
 func (b *bench) topObjects(ctx context.Context) error {
 	admin := b.cl.Admin
+	started := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
 	for n := range topNodes {
 		if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: topNode(n)}}, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create node: %w", err)
@@ -166,8 +131,16 @@ func (b *bench) topObjects(ctx context.Context) error {
 				ObjectMeta: metav1.ObjectMeta{Name: topPod(p), Namespace: name, Labels: map[string]string{"app": "app-" + strconv.Itoa(p%5)}},
 				Spec:       corev1.PodSpec{NodeName: topNode(i % topNodes), Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
 			}
-			if _, err := admin.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			created, err := admin.CoreV1().Pods(name).Create(ctx, pod, metav1.CreateOptions{})
+			if err != nil {
 				return fmt.Errorf("create pod: %w", err)
+			}
+			// Reported Running, as a kubelet would: prometheus-adapter lists Running pods only.
+			created.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &started, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started},
+			}}
+			if _, err := admin.CoreV1().Pods(name).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("pod status: %w", err)
 			}
 		}
 	}
@@ -216,10 +189,7 @@ func (b *bench) top(ctx context.Context, rep *report) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		config := filepath.Join(dir, "config.yaml")
-		if err := os.WriteFile(config, []byte(topConfig), 0o600); err != nil {
-			return err
-		}
+		config := filepath.Join(b.root, topConfig)
 		bin := b.o.foresightBin
 		if name == adapterproc.Peer {
 			bin = b.o.peerBin

@@ -43,11 +43,12 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 )
 
-// config is one prometheus-adapter v0.12.0 file, given unchanged to both
-// adapters: the walkthrough's rate rule (with the pod and namespace labels
-// of a real exporter scraped by pod), an external queue gauge and the
-// resourceRules of prometheus-adapter's deploy/manifests.
-var config = `rules:
+// config is, with resourceRulesFile's resourceRules of prometheus-adapter's
+// deploy/manifests appended, one prometheus-adapter v0.12.0 file given
+// unchanged to both adapters: the walkthrough's rate rule (with the pod and
+// namespace labels of a real exporter scraped by pod) and an external queue
+// gauge.
+const config = `rules:
 - seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
   resources:
     overrides:
@@ -62,7 +63,7 @@ externalRules:
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
   resources:
     overrides: { namespace: {resource: "namespace"} }
-` + resourceRules
+`
 
 // Tolerance of a value: the data is a counter rising at a constant rate and
 // constant gauges, so the answer does not depend on when either adapter
@@ -151,7 +152,11 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: series(now)})
 
 	configFile := filepath.Join(work, "config.yaml")
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+	resourceRules, err := os.ReadFile(resourceRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(configFile, append([]byte(config), resourceRules...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -227,9 +232,9 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("resource", func(t *testing.T) { compareResourceMetrics(t, sides) })
 }
 
-// createPods creates the namespaces and Pods (bound to nodes; they stay
-// Pending: there is no kubelet) that both adapters list to resolve a pod
-// label selector.
+// createPods creates the namespaces and Pods (bound to nodes and reported
+// Running, as no kubelet runs) that both adapters list to resolve a pod label
+// selector.
 func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 	t.Helper()
 	for _, ns := range []string{"shop", "billing", "search"} {
@@ -251,7 +256,18 @@ func createPods(ctx context.Context, t *testing.T, cl *cluster.Cluster) {
 			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.namespace, Labels: map[string]string{"app": p.app}},
 			Spec:       corev1.PodSpec{NodeName: podNode(i), Containers: cs},
 		}
-		if _, err := cl.Admin.CoreV1().Pods(p.namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		created, err := cl.Admin.CoreV1().Pods(p.namespace).Create(ctx, obj, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the kubelet would report it: prometheus-adapter's resource
+		// metrics list Running pods only (an informer on status.phase=Running).
+		started := metav1.NewTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+		created.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &started, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: started},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started},
+		}}
+		if _, err := cl.Admin.CoreV1().Pods(p.namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

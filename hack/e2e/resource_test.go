@@ -305,7 +305,8 @@ func applyResourceWorkloads(ctx context.Context, t *testing.T, c *cluster.Cluste
 // checkResourceHPAs waits (up to deadline) for both HPAs to report the
 // metric the data gives and to have scaled their StatefulSet to
 // wantReplicas, and checks `kubectl top pod` and `kubectl top node` through
-// the aggregator against the data.
+// the aggregator against the data. It runs beside the replay (t.Errorf and
+// t.Logf only).
 func checkResourceHPAs(ctx context.Context, t *testing.T, c *cluster.Cluster, deadline time.Time) {
 	t.Helper()
 	// The CPU pods' mean usage over their mean request, in percent; the job pods' mean rate.

@@ -81,7 +81,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *resourceEvery <= 0 {
 		return fmt.Errorf("%w: --resource-metrics-interval must be positive", errUsage)
 	}
-	resources, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: src, Interval: *resourceEvery, Now: now, Logger: log, Registerer: reg})
+	// Snapshots age on the data clock, which runs --clock-speed times faster
+	// than the refresh interval: three intervals of it.
+	staleAfter := time.Duration(3 * float64(*resourceEvery) * *clockSpeed)
+	resources, err := resourcemetrics.NewRefresher(resourcemetrics.Options{Querier: src, Interval: *resourceEvery, StaleAfter: staleAfter, Now: now, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
