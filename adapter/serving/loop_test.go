@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // TestLoopSeriesLifecycle checks metrics, staleness of a series that stopped
@@ -83,19 +85,9 @@ func (o *outageSource) QueryRange(ctx context.Context, q string, start, end time
 // staleness limit is dropped.
 func TestLoopKeepsSeriesAcrossAnOutage(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	emb, err := source.NewEmbedded(source.EmbeddedOptions{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := newEmbedded(t, reg)
 	appendRange := func(ns string, from, to time.Time) {
-		var s []source.Sample
-		for ts := from; !ts.After(to); ts = ts.Add(time.Minute) {
-			s = append(s, source.Sample{T: ts.UnixMilli(), V: 10})
-		}
-		if err := emb.AppendSeries(labels.FromStrings("__name__", "load", "namespace", ns), s); err != nil {
-			t.Fatal(err)
-		}
+		appendMinutely(t, emb, from, to, constant(10), "__name__", "load", "namespace", ns)
 	}
 	appendRange("back", testNow.Add(-time.Hour), testNow)
 	appendRange("gone", testNow.Add(-time.Hour), testNow)
