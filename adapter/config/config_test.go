@@ -147,6 +147,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"rules.yaml:14: rules[1].forecast.horizon: must be a multiple of step 30s, got 45s"}},
 		{"history too short", replaceLine(t, "history: 7d", "history: 15m"),
 			[]string{"rules.yaml:17: rules[1].forecast.history: must cover at least twice the horizon"}},
+		{"history shorter than the warm-up", replaceLine(t, "history: 7d", "history: 2h"),
+			[]string{"rules.yaml:13: rules[1].forecast: history 2h0m0s: must cover the warm-up (6h0m0s) and four horizons"}},
 		{"history too many points", replaceLine(t, "step: 30s", "step: 1s"),
 			[]string{"rules.yaml:17: rules[1].forecast.history: holds 604800 steps of 1s, at most 100000"}},
 		{"staleAfter below step", replaceLine(t, "staleAfter: 3m", "staleAfter: 10s"),

@@ -194,7 +194,20 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	} else if err := r.validateQuery(r.Query); err != nil {
 		add(at("query"), "%v", err)
 	}
-	r.Forecast.validate(at("forecast"), add)
+	fcErrs := 0
+	r.Forecast.validate(at("forecast"), func(field, format string, args ...any) {
+		fcErrs++
+		add(field, format, args...)
+	})
+	if fcErrs == 0 {
+		// What the forecaster itself will refuse when serve starts (the
+		// warm-up, four horizons of history, ...), refused here first.
+		fs := r.ForecastSettings()
+		fs.SetDefaults()
+		if err := fs.Validate(); err != nil {
+			add(at("forecast"), "%v", err)
+		}
+	}
 	if r.Cost != nil {
 		r.Cost.validate(at("cost"), r.Forecast, add)
 	}
