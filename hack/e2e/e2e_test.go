@@ -179,24 +179,33 @@ func TestPredictiveHPALeadsReactive(t *testing.T) {
 	phase("done")
 }
 
-// applyWorkload server-side applies namespace ns with a Deployment web and an
-// HPA on metric (External, AverageValue target). Both HPAs are identical but
-// for the metric; their behavior is scaled to the replay's wall-clock pace.
-func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, metric string) {
+// applyDeployment server-side applies namespace ns and a Deployment name of
+// one replica (app=name, a pause container) in it, and returns the apply
+// options it used.
+func applyDeployment(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, name string) metav1.ApplyOptions {
 	t.Helper()
 	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 	if _, err := c.Admin.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns), opts); err != nil {
 		t.Fatalf("apply namespace %s: %v", ns, err)
 	}
-	labels := map[string]string{"app": "web"}
-	dep := appsv1ac.Deployment("web", ns).WithSpec(appsv1ac.DeploymentSpec().
+	labels := map[string]string{"app": name}
+	dep := appsv1ac.Deployment(name, ns).WithSpec(appsv1ac.DeploymentSpec().
 		WithReplicas(1).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
 		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
-			WithContainers(corev1ac.Container().WithName("web").WithImage("registry.k8s.io/pause:3.10")))))
+			WithContainers(corev1ac.Container().WithName(name).WithImage("registry.k8s.io/pause:3.10")))))
 	if _, err := c.Admin.AppsV1().Deployments(ns).Apply(ctx, dep, opts); err != nil {
-		t.Fatalf("apply deployment %s/web: %v", ns, err)
+		t.Fatalf("apply deployment %s/%s: %v", ns, name, err)
 	}
+	return opts
+}
+
+// applyWorkload server-side applies namespace ns with a Deployment web and an
+// HPA on metric (External, AverageValue target). Both HPAs are identical but
+// for the metric; their behavior is scaled to the replay's wall-clock pace.
+func applyWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, metric string) {
+	t.Helper()
+	opts := applyDeployment(ctx, t, c, ns, "web")
 	avg := resource.MustParse(strconv.FormatFloat(target, 'f', -1, 64))
 	hpa := autoscalingv2ac.HorizontalPodAutoscaler("web", ns).WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
 		WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName("web")).

@@ -32,9 +32,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/foresight-dev/foresight/hack/e2e/internal/jobqueue"
@@ -302,19 +300,7 @@ func pushedIn(from, to time.Time) int {
 // the metric is a worker count), its behavior scaled to the compressed time.
 func applyQueueWorkload(ctx context.Context, t *testing.T, c *cluster.Cluster, ns, metric string) {
 	t.Helper()
-	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
-	if _, err := c.Admin.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns), opts); err != nil {
-		t.Fatalf("apply namespace %s: %v", ns, err)
-	}
-	labels := map[string]string{"app": "worker"}
-	dep := appsv1ac.Deployment("worker", ns).WithSpec(appsv1ac.DeploymentSpec().
-		WithReplicas(1).
-		WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
-		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
-			WithContainers(corev1ac.Container().WithName("worker").WithImage("registry.k8s.io/pause:3.10")))))
-	if _, err := c.Admin.AppsV1().Deployments(ns).Apply(ctx, dep, opts); err != nil {
-		t.Fatalf("apply deployment %s/worker: %v", ns, err)
-	}
+	opts := applyDeployment(ctx, t, c, ns, "worker")
 	hpa := autoscalingv2ac.HorizontalPodAutoscaler("worker", ns).WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
 		WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName("worker")).
 		WithMinReplicas(0).WithMaxReplicas(qMaxReplicas).
