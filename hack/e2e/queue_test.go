@@ -33,7 +33,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"github.com/foresight-dev/foresight/hack/e2e/internal/jobqueue"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
