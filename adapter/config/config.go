@@ -24,6 +24,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -124,7 +125,35 @@ type Resources struct {
 	// Label is the series label that holds the object's name, e.g. "service".
 	// Required for object rules; default "pod" for pods rules.
 	Label string
+	// ClusterWide (external rules only) serves every series of the rule, of
+	// every namespace and of none, to a request in any namespace, as
+	// prometheus-adapter's `namespaced: false`. A file is refused with it
+	// unless the adapter's Policy allows it.
+	ClusterWide bool
 }
+
+// Policy is what the operator running the adapter allows rule files to ask
+// for (command-line flags, never the rule files themselves). The zero
+// Policy allows nothing beyond the defaults.
+type Policy struct {
+	// ClusterWideExternal allows external rules served to every namespace
+	// (Resources.ClusterWide, prometheus-adapter's `namespaced: false`).
+	ClusterWideExternal bool
+}
+
+// ClusterWideFlag is the command-line flag that sets Policy.ClusterWideExternal.
+const ClusterWideFlag = "allow-cluster-wide-external-metrics"
+
+// AddFlags registers the policy's command-line flags on fs.
+func (p *Policy) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&p.ClusterWideExternal, ClusterWideFlag, false,
+		"serve external rules marked cluster-wide (clusterWide: true; prometheus-adapter's namespaced: false) to every namespace: "+
+			"any namespace allowed to read an external metric then reads the series of all namespaces. Off: such files are refused")
+}
+
+// ClusterWideRefused is the message of a cluster-wide external rule the
+// Policy does not allow.
+const ClusterWideRefused = "cluster-wide external metrics serve the series of every namespace to every namespace; refused unless the adapter runs with --" + ClusterWideFlag + " (see docs/migration.md)"
 
 // GroupResource returns the Kubernetes group/resource of the rule's objects.
 func (r Resources) GroupResource() schema.GroupResource {

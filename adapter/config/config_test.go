@@ -306,3 +306,44 @@ func TestDecodeAndValidationErrorsTogether(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant (sorted by line, name not also reported as required):\n%s", got, strings.Join(want, "\n"))
 	}
 }
+
+// TestClusterWidePolicy: resources.clusterWide is refused, with file, line
+// and field, unless the adapter's policy allows it, and never allowed on a
+// custom-metrics rule.
+func TestClusterWidePolicy(t *testing.T) {
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+- name: broker_queue_depth
+  api: external
+  query: sum by (queue) (broker_queue_depth{<<.LabelMatchers>>})
+  resources:
+    clusterWide: true
+- name: pod_load
+  api: pods
+  query: sum by (namespace, pod) (load{<<.LabelMatchers>>})
+  resources: {clusterWide: true}
+`
+	_, err := Parse([]byte(doc), "r.yaml")
+	want := []string{
+		"r.yaml:8: rules[0].resources.clusterWide: cluster-wide external metrics serve the series of every namespace to every namespace; refused unless the adapter runs with --allow-cluster-wide-external-metrics",
+		"r.yaml:12: rules[1].resources.clusterWide: applies only to external rules",
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("zero policy: %v, want %q", err, w)
+		}
+	}
+	_, err = ParsePolicy([]byte(doc), "r.yaml", Policy{ClusterWideExternal: true})
+	if err == nil || strings.Contains(err.Error(), "rules[0]") || !strings.Contains(err.Error(), want[1]) {
+		t.Errorf("allowed: %v, want only %q", err, want[1])
+	}
+	f, err := ParsePolicy([]byte(strings.SplitN(doc, "- name: pod_load", 2)[0]), "r.yaml", Policy{ClusterWideExternal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The namespace label may be dropped by a cluster-wide rule's query.
+	if r := f.Rules[0]; !r.Resources.ClusterWide || r.API != APIExternal {
+		t.Errorf("rule = %+v", r)
+	}
+}

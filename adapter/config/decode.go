@@ -65,6 +65,11 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 				"group":          func(n *yaml.Node, p string) { r.Resources.Group = d.String(n, p) },
 				"resource":       func(n *yaml.Node, p string) { r.Resources.Resource = d.String(n, p) },
 				"label":          func(n *yaml.Node, p string) { r.Resources.Label = d.String(n, p) },
+				"clusterWide": func(n *yaml.Node, p string) {
+					if on, ok := d.Bool(n, p); ok {
+						r.Resources.ClusterWide = on
+					}
+				},
 			})
 		},
 		"forecast": func(n *yaml.Node, p string) {

@@ -23,7 +23,14 @@ func Load(path string) (*File, error) {
 // file, line and field path), sorted by line, not just the first: decoding
 // problems (unknown keys, wrong types) and validation problems of the fields
 // that did decode.
+//
+// Parse applies the zero Policy: a cluster-wide external rule is refused.
 func Parse(data []byte, filename string) (*File, error) {
+	return ParsePolicy(data, filename, Policy{})
+}
+
+// ParsePolicy is Parse with what the operator's policy allows.
+func ParsePolicy(data []byte, filename string, policy Policy) (*File, error) {
 	f, errs := decode(data, filename)
 	if f == nil {
 		return nil, errs.Err()
@@ -41,6 +48,11 @@ func Parse(data []byte, filename string) (*File, error) {
 	for _, e := range verrs {
 		if !underBad(e.Path, bad) {
 			errs = append(errs, e)
+		}
+	}
+	for i, r := range f.Rules {
+		if p := fmt.Sprintf("rules[%d].resources.clusterWide", i); r.Resources.ClusterWide && !policy.ClusterWideExternal && !underBad(p, bad) {
+			errs = append(errs, &strictyaml.Error{File: filename, Line: f.lines.Line(p), Path: p, Msg: ClusterWideRefused})
 		}
 	}
 	if err := errs.Err(); err != nil {

@@ -163,6 +163,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 			add(at("resources"), "group, resource and label apply only to object and pods rules")
 		}
 	case APIObject:
+		if res.ClusterWide {
+			add(at("resources.clusterWide"), "applies only to external rules")
+		}
 		if res.Resource == "" {
 			add(at("resources.resource"), "required for object rules, e.g. services or deployments")
 		} else if msgs := validation.IsDNS1123Label(res.Resource); len(msgs) > 0 {
@@ -177,6 +180,9 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 			add(at("resources.label"), "required for object rules: the series label holding the object's name")
 		}
 	case APIPods:
+		if res.ClusterWide {
+			add(at("resources.clusterWide"), "applies only to external rules")
+		}
 		if res.Group != "" || res.Resource != "pods" {
 			add(at("resources.resource"), "pods rules serve the core group's pods, got %q", res.GroupResource())
 		}
@@ -251,7 +257,7 @@ func (r *Rule) validateQuery(query string) error {
 	if expr.Type() != parser.ValueTypeVector {
 		return fmt.Errorf("must return an instant vector, returns a %s", expr.Type())
 	}
-	if dropsLabel(expr, nsLabel) {
+	if !r.Resources.ClusterWide && dropsLabel(expr, nsLabel) {
 		return fmt.Errorf("its aggregation drops the namespace label %q: add it to by (...)", nsLabel)
 	}
 	if (r.API == APIObject || r.API == APIPods) && r.Resources.Label != "" && dropsLabel(expr, r.Resources.Label) {

@@ -88,7 +88,15 @@ func (p *Provider) listExternal(namespace, metric, selector string) ([]*serving.
 	if snap == nil || namespace == "" {
 		return nil, cmprovider.NewMetricNotFoundError(externalResource, metric)
 	}
-	ms, err := p.matchers.ParseSelectorMatchers(snap.Info.NamespaceLabel, namespace, selector)
+	var ms []*labels.Matcher
+	var err error
+	if snap.Info.ClusterWide {
+		// The operator allowed this rule's series to every namespace
+		// (config.Policy): the request's namespace selects nothing.
+		ms, err = p.matchers.ParseClusterSelectorMatchers(selector)
+	} else {
+		ms, err = p.matchers.ParseSelectorMatchers(snap.Info.NamespaceLabel, namespace, selector)
+	}
 	var syntax *source.SelectorSyntaxError
 	switch {
 	case errors.As(err, &syntax):
@@ -223,7 +231,13 @@ func (p *Provider) lookup(q serving.Query, metricSelector k8slabels.Selector, gr
 	if q.Namespace == "" {
 		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
 	}
-	ms, err := p.matchers.SelectorMatchers(snap.Info.NamespaceLabel, q.Namespace, metricSelector)
+	var ms []*labels.Matcher
+	var err error
+	if snap.Info.ClusterWide {
+		ms, err = p.matchers.ClusterSelectorMatchers(metricSelector)
+	} else {
+		ms, err = p.matchers.SelectorMatchers(snap.Info.NamespaceLabel, q.Namespace, metricSelector)
+	}
 	if err != nil {
 		return nil, badSelector(err)
 	}

@@ -16,6 +16,7 @@ import (
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 )
@@ -80,7 +81,7 @@ func TestImportedRulesServeWhatPrometheusAdapterWould(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load, err := FormatLoader(FormatAuto, ConfigLoader, ImportLoader(src, now, 10*time.Minute, log, nil))
+	load, err := FormatLoader(FormatAuto, ConfigLoader, ImportLoader(config.Policy{}, src, now, 10*time.Minute, log, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

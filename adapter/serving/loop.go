@@ -420,7 +420,7 @@ func (w *worker) state(s source.Series) (*seriesState, error) {
 		return nil, err
 	}
 	ns := s.Labels.Get(r.Info.NamespaceLabel)
-	if ns == "" {
+	if ns == "" && !r.Info.ClusterWide {
 		return nil, fmt.Errorf("series has no namespace label %q", r.Info.NamespaceLabel)
 	}
 	obj := ""
@@ -596,7 +596,11 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 		e := st.entry
 		e.Forecast = fc
 		e.Queue = qv
-		byNS[e.Namespace] = append(byNS[e.Namespace], &e)
+		bucket := e.Namespace
+		if r.Info.ClusterWide {
+			bucket = ClusterWideKey
+		}
+		byNS[bucket] = append(byNS[bucket], &e)
 		count++
 		if oldest == 0 || fc.At < oldest {
 			oldest = fc.At

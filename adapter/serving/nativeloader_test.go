@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 )
 
@@ -12,7 +13,7 @@ import (
 // next to its rules, and the auto format sends such a file to the native loader.
 func TestNativeLoaderResourceMetrics(t *testing.T) {
 	var got []*resourcemetrics.Rules
-	load, err := FormatLoader(FormatAuto, NativeLoader(func(path string, rr *resourcemetrics.Rules) error {
+	load, err := FormatLoader(FormatAuto, NativeLoader(config.Policy{}, func(path string, rr *resourcemetrics.Rules) error {
 		if path != "rules.yaml" {
 			t.Errorf("path %q", path)
 		}

@@ -115,6 +115,12 @@ type clockedLoop struct {
 // the first cycle of every rule.
 func runClockedLoop(t *testing.T, reg prometheus.Registerer, src source.Source, rulesYAML string) *clockedLoop {
 	t.Helper()
+	return runClockedLoopWith(t, reg, src, ConfigLoader, rulesYAML)
+}
+
+// runClockedLoopWith is runClockedLoop with the rules loaded by load.
+func runClockedLoopWith(t *testing.T, reg prometheus.Registerer, src source.Source, load RuleLoader, rulesYAML string) *clockedLoop {
+	t.Helper()
 	c := &clockedLoop{}
 	c.clock.Store(testNow.Unix())
 	now := func() time.Time { return time.Unix(c.clock.Load(), 0) }
@@ -128,7 +134,7 @@ func runClockedLoop(t *testing.T, reg prometheus.Registerer, src source.Source, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := ConfigLoader("rules.yaml", []byte(rulesYAML))
+	rules, err := load("rules.yaml", []byte(rulesYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,9 @@ type ShadowSpec struct {
 
 // RulesFromConfig converts a validated rule file into the loop's rules. Each
 // query is rendered with a matcher that selects every namespace (the namespace
-// label must be present), so a series without a namespace is never served.
+// label must be present), so a series without a namespace is never served;
+// a cluster-wide external rule's (Resources.ClusterWide, which the file's
+// Policy allowed) with one that restricts nothing.
 func RulesFromConfig(f *config.File) ([]Rule, error) {
 	out := make([]Rule, 0, len(f.Rules))
 	for _, cr := range f.Rules {
@@ -81,7 +83,14 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 	if nsLabel == "" {
 		nsLabel = config.DefaultNamespaceLabel
 	}
-	ms, err := source.AllNamespacesMatchers(nsLabel)
+	allNamespaces := source.AllNamespacesMatchers
+	if cr.Resources.ClusterWide {
+		if cr.API != config.APIExternal {
+			return Rule{}, fmt.Errorf("rule %s: only external rules can be cluster-wide", cr.Name)
+		}
+		allNamespaces = source.ClusterMatchers
+	}
+	ms, err := allNamespaces(nsLabel)
 	if err != nil {
 		return Rule{}, fmt.Errorf("rule %s: %w", cr.Name, err)
 	}
@@ -99,6 +108,7 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 			API:            api,
 			NamespaceLabel: nsLabel,
 			StaleAfter:     cr.Forecast.StaleAfter,
+			ClusterWide:    cr.Resources.ClusterWide,
 		},
 		Query:    q,
 		Settings: cr.ForecastSettings(),
@@ -198,7 +208,8 @@ func shadowSpec(cr config.Rule, r Rule) (*ShadowSpec, error) {
 	return &ShadowSpec{Config: cfg, Strategies: strategies, Served: s.Served(&cr)}, nil
 }
 
-// ConfigLoader is the RuleLoader of rule files in the config package's format.
+// ConfigLoader is the RuleLoader of rule files in the config package's
+// format, under the zero config.Policy.
 func ConfigLoader(path string, data []byte) ([]Rule, error) {
 	f, err := config.Parse(data, path)
 	if err != nil {
@@ -207,11 +218,12 @@ func ConfigLoader(path string, data []byte) ([]Rule, error) {
 	return RulesFromConfig(f)
 }
 
-// NativeLoader returns the RuleLoader of Foresight rule files: ConfigLoader's
-// rules, and the file's resourceMetrics section to resources (when not nil).
-func NativeLoader(resources ResourceRulesFunc) RuleLoader {
+// NativeLoader returns the RuleLoader of Foresight rule files under policy:
+// ConfigLoader's rules, and the file's resourceMetrics section to resources
+// (when not nil).
+func NativeLoader(policy config.Policy, resources ResourceRulesFunc) RuleLoader {
 	return func(path string, data []byte) ([]Rule, error) {
-		f, err := config.Parse(data, path)
+		f, err := config.ParsePolicy(data, path, policy)
 		if err != nil {
 			return nil, err
 		}
@@ -256,13 +268,14 @@ const (
 // (nil when it has none) each time the file loads; an error refuses the file.
 type ResourceRulesFunc func(path string, rules *resourcemetrics.Rules) error
 
-// ImportLoader returns the RuleLoader of prometheus-adapter configuration files:
-// each load runs the file's series queries with lister over the last window up
-// to now() and serves the metrics found with reactive rules; its resourceRules
-// go to resources (when not nil). What is not served is logged as a warning.
-func ImportLoader(lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger, resources ResourceRulesFunc) RuleLoader {
+// ImportLoader returns the RuleLoader of prometheus-adapter configuration files
+// under policy: each load runs the file's series queries with lister over the
+// last window up to now() and serves the metrics found with reactive rules;
+// its resourceRules go to resources (when not nil). What is not served is
+// logged as a warning.
+func ImportLoader(policy config.Policy, lister source.SeriesLister, now func() time.Time, window time.Duration, log *slog.Logger, resources ResourceRulesFunc) RuleLoader {
 	return func(path string, data []byte) ([]Rule, error) {
-		f, warnings, err := promadapter.Import(context.Background(), data, path, lister, now(), window)
+		f, warnings, err := promadapter.Import(context.Background(), data, path, policy, lister, now(), window)
 		if err != nil {
 			return nil, err
 		}

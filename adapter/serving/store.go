@@ -69,7 +69,15 @@ type RuleInfo struct {
 	NamespaceLabel string
 	// StaleAfter is the age of a served value past which reads fail.
 	StaleAfter time.Duration
+	// ClusterWide (external rules) serves every series of the rule to a
+	// request in any namespace: the snapshot holds them all under
+	// ClusterWideKey, and a series may have no namespace.
+	ClusterWide bool
 }
+
+// ClusterWideKey is the ByNamespace key of a cluster-wide rule's entries
+// (RuleInfo.ClusterWide). No namespace is named "".
+const ClusterWideKey = ""
 
 // Snapshot is the immutable state of one rule at the end of a cycle.
 type Snapshot struct {
@@ -195,7 +203,8 @@ type Query struct {
 	API API
 	// Resource is the requested object kind (object and pods APIs).
 	Resource schema.GroupResource
-	// Namespace is the request's namespace. Only entries of this namespace are read.
+	// Namespace is the request's namespace. Only entries of this namespace
+	// are read, unless the rule is cluster-wide (RuleInfo.ClusterWide).
 	Namespace string
 	// Matchers filter entries by their labels (all must match).
 	Matchers []*labels.Matcher
@@ -218,8 +227,12 @@ func (s *Store) Lookup(q Query) ([]*Entry, *RuleInfo, error) {
 	}
 	now := s.now()
 	var out []*Entry
-	for _, e := range snap.candidates(q) {
-		if e.Namespace != q.Namespace { // defence in depth: the index is per namespace
+	bucket := q.Namespace
+	if snap.Info.ClusterWide {
+		bucket = ClusterWideKey
+	}
+	for _, e := range snap.candidates(q, bucket) {
+		if !snap.Info.ClusterWide && e.Namespace != q.Namespace { // defence in depth: the index is per namespace
 			continue
 		}
 		if q.Objects != nil && !q.Objects[e.Object] {
@@ -256,11 +269,12 @@ func (s *Snapshot) Index() {
 	}
 }
 
-// candidates returns the entries of q.Namespace that can match q: those
-// carrying the value of q's most selective equality matcher, or all.
-func (s *Snapshot) candidates(q Query) []*Entry {
-	all := s.ByNamespace[q.Namespace]
-	idx := s.byLabel[q.Namespace]
+// candidates returns the entries of bucket (the namespace, or
+// ClusterWideKey) that can match q: those carrying the value of q's most
+// selective equality matcher, or all.
+func (s *Snapshot) candidates(q Query, bucket string) []*Entry {
+	all := s.ByNamespace[bucket]
+	idx := s.byLabel[bucket]
 	if idx == nil {
 		return all
 	}

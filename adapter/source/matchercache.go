@@ -71,6 +71,32 @@ func (c *MatcherCache) ParseSelectorMatchers(namespaceLabel, namespace, selector
 	})
 }
 
+// ClusterSelectorMatchers is ClusterSelectorMatchers with memoization.
+func (c *MatcherCache) ClusterSelectorMatchers(sel k8slabels.Selector) ([]*labels.Matcher, error) {
+	s := ""
+	if sel != nil {
+		s = sel.String()
+	}
+	return c.get(matcherKey('P', "", "", s), func() ([]*labels.Matcher, error) {
+		return ClusterSelectorMatchers(sel)
+	})
+}
+
+// ParseClusterSelectorMatchers is ParseSelectorMatchers for a cluster-wide
+// metric (ClusterSelectorMatchers).
+func (c *MatcherCache) ParseClusterSelectorMatchers(selector string) ([]*labels.Matcher, error) {
+	if err := CheckSelectorText("labelSelector", selector); err != nil {
+		return nil, err
+	}
+	return c.get(matcherKey('T', "", "", selector), func() ([]*labels.Matcher, error) {
+		sel, err := k8slabels.Parse(selector)
+		if err != nil {
+			return nil, &SelectorSyntaxError{Err: err}
+		}
+		return ClusterSelectorMatchers(sel)
+	})
+}
+
 // SelectorSyntaxError is a label selector text that does not parse.
 type SelectorSyntaxError struct{ Err error }
 
@@ -80,7 +106,7 @@ func (e *SelectorSyntaxError) Error() string { return e.Err.Error() }
 func (e *SelectorSyntaxError) Unwrap() error { return e.Err }
 
 // matcherKey digests a cache key: the selector's form ('p' parsed, 't'
-// text) and the length-prefixed strings.
+// text; 'P' and 'T' for a cluster-wide metric) and the length-prefixed strings.
 func matcherKey(form byte, namespaceLabel, namespace, selector string) [sha256.Size]byte {
 	var buf [256]byte
 	b := append(buf[:0], form)

@@ -94,6 +94,44 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 	if namespace == "" {
 		return nil, errors.New("namespace is required")
 	}
+	out, err := requirementsMatchers(reqs, func(r Requirement) (bool, error) {
+		if r.Key != namespaceLabel {
+			return true, nil
+		}
+		if !requirementMatches(r, namespace) {
+			return false, fmt.Errorf("%w: %s %s %q", ErrNamespaceConflict, r.Key, r.Operator, r.Values)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, labels.MustNewMatcher(labels.MatchEqual, namespaceLabel, namespace)), nil
+}
+
+// ClusterSelectorMatchers turns the label selector of a request for a
+// cluster-wide metric (one whose series are served to every namespace, as
+// prometheus-adapter's `namespaced: false`) into label matchers: as
+// SelectorMatchers, except that no namespace is enforced and a requirement
+// on a namespace label is translated as any other.
+func ClusterSelectorMatchers(sel k8slabels.Selector) ([]*labels.Matcher, error) {
+	var reqs []Requirement
+	if sel != nil {
+		rs, selectable := sel.Requirements()
+		if !selectable {
+			return nil, errors.New("label selector selects nothing")
+		}
+		reqs = make([]Requirement, 0, len(rs))
+		for _, r := range rs {
+			reqs = append(reqs, Requirement{Key: r.Key(), Operator: r.Operator(), Values: r.ValuesUnsorted()})
+		}
+	}
+	return requirementsMatchers(reqs, func(Requirement) (bool, error) { return true, nil })
+}
+
+// requirementsMatchers translates reqs, within the selector limits, keeping
+// those keep accepts.
+func requirementsMatchers(reqs []Requirement, keep func(Requirement) (bool, error)) ([]*labels.Matcher, error) {
 	values := 0
 	for _, r := range reqs {
 		values += len(r.Values)
@@ -103,10 +141,9 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 	}
 	out := make([]*labels.Matcher, 0, len(reqs)+1)
 	for _, r := range reqs {
-		if r.Key == namespaceLabel {
-			if !requirementMatches(r, namespace) {
-				return nil, fmt.Errorf("%w: %s %s %q", ErrNamespaceConflict, r.Key, r.Operator, r.Values)
-			}
+		if ok, err := keep(r); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		m, ok, err := requirementMatcher(r)
@@ -117,7 +154,6 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 			out = append(out, m)
 		}
 	}
-	out = append(out, labels.MustNewMatcher(labels.MatchEqual, namespaceLabel, namespace))
 	return out, nil
 }
 
@@ -129,6 +165,17 @@ func AllNamespacesMatchers(namespaceLabel string) ([]*labels.Matcher, error) {
 		return nil, fmt.Errorf("namespace label: %w", err)
 	}
 	return []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, namespaceLabel, ".+")}, nil
+}
+
+// ClusterMatchers returns the matchers the forecast loop uses to read a
+// cluster-wide rule's series: namespaceLabel=~".*", which selects the series
+// of every namespace and those without one (it stands where a query's
+// <<.LabelMatchers>> are, and restricts nothing).
+func ClusterMatchers(namespaceLabel string) ([]*labels.Matcher, error) {
+	if err := ValidateLabelName(namespaceLabel); err != nil {
+		return nil, fmt.Errorf("namespace label: %w", err)
+	}
+	return []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, namespaceLabel, ".*")}, nil
 }
 
 // Match reports whether lbls satisfies every matcher. A missing label has the

@@ -33,6 +33,8 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := pflag.NewFlagSet("check-config", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("config-format", serving.FormatAuto, "format of FILE: auto (by shape), foresight or prometheus-adapter")
+	var policy config.Policy
+	policy.AddFlags(fs)
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
 	relist := fs.Duration("metrics-relist-interval", 10*time.Minute, "prometheus-adapter configs: how far back series are looked for")
@@ -60,7 +62,7 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	var f *config.File
 	if imported {
 		var warnings []string
-		f, warnings, err = checkImport(ctx, path, prom, *relist, stdout)
+		f, warnings, err = checkImport(ctx, path, policy, prom, *relist, stdout)
 		for _, w := range warnings {
 			fmt.Fprintln(stdout, "warning: "+w)
 		}
@@ -68,7 +70,10 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 			return nil
 		}
 	} else {
-		f, err = config.Load(path)
+		var data []byte
+		if data, err = os.ReadFile(path); err == nil {
+			f, err = config.ParsePolicy(data, path, policy)
+		}
 	}
 	if err == nil {
 		_, err = serving.RulesFromConfig(f)
@@ -147,12 +152,12 @@ func isImport(format, path string) (bool, error) {
 
 // checkImport checks a prometheus-adapter configuration; with a Prometheus URL it
 // also discovers its metrics and returns the rules serving them (nil without one).
-func checkImport(ctx context.Context, path string, prom source.PrometheusConfig, window time.Duration, stdout io.Writer) (*config.File, []string, error) {
+func checkImport(ctx context.Context, path string, policy config.Policy, prom source.PrometheusConfig, window time.Duration, stdout io.Writer) (*config.File, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := promadapter.Parse(data, path)
+	cfg, err := promadapter.ParsePolicy(data, path, policy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,7 +165,7 @@ func checkImport(ctx context.Context, path string, prom source.PrometheusConfig,
 		fmt.Fprintf(stdout, "%s: prometheus-adapter config OK: %d rules, %d externalRules (give --prometheus-url to discover the metrics they serve)\n", path, len(cfg.Rules), len(cfg.ExternalRules))
 		return nil, cfg.Warnings(), nil
 	}
-	f, warnings, err := importFile(ctx, path, data, prom, window)
+	f, warnings, err := importFile(ctx, path, data, policy, prom, window)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,10 +175,10 @@ func checkImport(ctx context.Context, path string, prom source.PrometheusConfig,
 
 // importFile discovers the metrics of a prometheus-adapter configuration from
 // Prometheus and returns the Foresight rules serving them.
-func importFile(ctx context.Context, path string, data []byte, prom source.PrometheusConfig, window time.Duration) (*config.File, []string, error) {
+func importFile(ctx context.Context, path string, data []byte, policy config.Policy, prom source.PrometheusConfig, window time.Duration) (*config.File, []string, error) {
 	src, err := source.NewPrometheus(prom, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, nil, err
 	}
-	return promadapter.Import(ctx, data, path, src, time.Now(), window)
+	return promadapter.Import(ctx, data, path, policy, src, time.Now(), window)
 }

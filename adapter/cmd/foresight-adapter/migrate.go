@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -23,6 +24,8 @@ import (
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := pflag.NewFlagSet("migrate", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var policy config.Policy
+	policy.AddFlags(fs)
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
 	relist := fs.Duration("metrics-relist-interval", 10*time.Minute, "how far back series are looked for")
@@ -47,7 +50,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	f, warnings, err := importFile(ctx, path, data, prom, *relist)
+	f, warnings, err := importFile(ctx, path, data, policy, prom, *relist)
 	if err == nil {
 		_, err = serving.RulesFromConfig(f)
 	}

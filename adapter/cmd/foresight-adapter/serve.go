@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/memlimit"
 	"github.com/foresight-dev/foresight/adapter/provider"
@@ -38,6 +39,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	clockStart := fs.String("clock-start", "", "replays only: RFC 3339 `TIME` the data clock starts at (default: now)")
 	resourceEvery := fs.Duration("resource-metrics-interval", 30*time.Second, "how often the resource metrics queries (resourceMetrics of a rule file, resourceRules of a prometheus-adapter config; metrics.k8s.io: kubectl top, CPU/memory HPAs) run; reads fail after 3 intervals without a refresh")
 	clockSpeed := fs.Float64("clock-speed", 1, "replays only: data seconds per real second; cycles run every step/speed")
+	var policy config.Policy
+	policy.AddFlags(fs)
 	var prom source.PrometheusConfig
 	prom.AddFlags(fs)
 	fs.BoolVar(&prom.InsecureSkipVerify, "prometheus-insecure-skip-tls-verify", false, "alias of --prometheus-insecure-skip-verify")
@@ -103,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		clock = time.Now
 	}
 	files := resourcemetrics.NewFiles(resources)
-	load, err := serving.FormatLoader(*configFormat, serving.NativeLoader(files.Set), serving.ImportLoader(src, clock, *relist, log, files.Set))
+	load, err := serving.FormatLoader(*configFormat, serving.NativeLoader(policy, files.Set), serving.ImportLoader(policy, src, clock, *relist, log, files.Set))
 	if err != nil {
 		return fmt.Errorf("%w: --config-format: %w", errUsage, err)
 	}

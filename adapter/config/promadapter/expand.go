@@ -153,6 +153,9 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 	if nsLabel == "" && r.external && m.labels[config.DefaultNamespaceLabel] && r.rule.Resources.Template == "" && len(r.rule.Resources.Overrides) == 0 {
 		nsLabel = config.DefaultNamespaceLabel
 	}
+	if r.clusterWide {
+		return r.clusterWideRule(name, m, nsLabel, labelNames)
+	}
 	if nsLabel == "" {
 		warn(r.path, "metric %s (series %s) not served: its series have no label mapped to namespaces in resources, and Foresight serves namespaced metrics only", name, m.series)
 		return nil, nil
@@ -221,11 +224,46 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 	return &out, nil
 }
 
-// Import parses a prometheus-adapter file, discovers its metrics and returns the
+// clusterWideRule is the Foresight rule serving metric name of a
+// `namespaced: false` external rule: as prometheus-adapter, which leaves the
+// namespace matcher out of such a rule's query, it serves the series of
+// every namespace (and of none) to a request in any namespace. The query is
+// grouped by every label found on the series (nsLabel, when the resources
+// name one, first) so that a request's selector is matched in memory.
+func (r *compiled) clusterWideRule(name string, m *metricInfo, nsLabel string, labelNames []string) (*config.Rule, error) {
+	if nsLabel == "" {
+		nsLabel = config.DefaultNamespaceLabel
+	}
+	out := config.Rule{
+		Name: name, API: config.APIExternal, Forecast: Reactive(),
+		Resources: config.Resources{NamespaceLabel: nsLabel, ClusterWide: true},
+	}
+	var groupBy []string
+	if m.labels[nsLabel] {
+		groupBy = append(groupBy, nsLabel)
+	}
+	for _, l := range labelNames {
+		if l != nsLabel && len(groupBy) < MaxGroupByLabels {
+			groupBy = append(groupBy, l)
+		}
+	}
+	q, err := r.nativeQuery(m.series, groupBy, 0)
+	if err != nil {
+		return nil, err
+	}
+	out.Query = q
+	out.SetDefaults()
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Import parses a prometheus-adapter file under policy, discovers its metrics and returns the
 // Foresight rule file that serves them (rules possibly empty), with warnings about
 // what is not served.
-func Import(ctx context.Context, data []byte, filename string, lister source.SeriesLister, now time.Time, window time.Duration) (*config.File, []string, error) {
-	c, err := Parse(data, filename)
+func Import(ctx context.Context, data []byte, filename string, policy config.Policy, lister source.SeriesLister, now time.Time, window time.Duration) (*config.File, []string, error) {
+	c, err := ParsePolicy(data, filename, policy)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,6 +25,7 @@ type nativeResources struct {
 	Group          string `yaml:"group,omitempty"`
 	Resource       string `yaml:"resource,omitempty"`
 	Label          string `yaml:"label,omitempty"`
+	ClusterWide    bool   `yaml:"clusterWide,omitempty"`
 }
 
 // nativeResourceMetrics is the YAML of config.ResourceMetrics.
@@ -75,7 +76,7 @@ func NativeYAML(f *config.File, comments []string) ([]byte, error) {
 		doc.ResourceMetrics = &nativeResourceMetrics{Window: model.Duration(m.Window).String(), CPU: q(m.CPU), Memory: q(m.Memory)}
 	}
 	for _, r := range f.Rules {
-		res := nativeResources{NamespaceLabel: r.Resources.NamespaceLabel, Label: r.Resources.Label}
+		res := nativeResources{NamespaceLabel: r.Resources.NamespaceLabel, Label: r.Resources.Label, ClusterWide: r.Resources.ClusterWide}
 		if r.API == config.APIObject {
 			res.Group, res.Resource = r.Resources.Group, r.Resources.Resource
 		}

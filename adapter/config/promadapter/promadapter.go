@@ -71,8 +71,8 @@ type Resources struct {
 	Template string `yaml:"template"`
 	// Overrides map label names to resources.
 	Overrides map[string]GroupResource `yaml:"overrides"`
-	// Namespaced false (external rules) would serve series of every namespace to any
-	// namespace: Foresight refuses it.
+	// Namespaced false (external rules) serves the series of every namespace
+	// to any namespace: refused unless config.Policy allows it.
 	Namespaced *bool `yaml:"namespaced"`
 }
 
@@ -107,12 +107,15 @@ type ResourceRule struct {
 type compiled struct {
 	path     string // "rules[0]" or "externalRules[2]"
 	external bool
-	rule     *Rule
-	filters  []filter
-	matches  *regexp.Regexp
-	as       string
-	query    *template.Template
-	res      *resourceMap
+	// clusterWide is an external rule with namespaced: false, which the
+	// policy allowed: its series are served to every namespace.
+	clusterWide bool
+	rule        *Rule
+	filters     []filter
+	matches     *regexp.Regexp
+	as          string
+	query       *template.Template
+	res         *resourceMap
 }
 
 type filter struct {
@@ -156,9 +159,15 @@ func Detect(data []byte) bool {
 	return found
 }
 
-// Parse decodes a prometheus-adapter configuration file strictly and checks it. The
-// error is a strictyaml.Errors of every problem, each with file, line and field.
+// Parse decodes a prometheus-adapter configuration file strictly and checks it
+// under the zero config.Policy (`namespaced: false` is refused). The error is
+// a strictyaml.Errors of every problem, each with file, line and field.
 func Parse(data []byte, filename string) (*Config, error) {
+	return ParsePolicy(data, filename, config.Policy{})
+}
+
+// ParsePolicy is Parse under what the operator's policy allows.
+func ParsePolicy(data []byte, filename string, policy config.Policy) (*Config, error) {
 	docs, err := strictyaml.Documents(data, filename)
 	if err != nil {
 		return nil, err
@@ -183,12 +192,12 @@ func Parse(data []byte, filename string) (*Config, error) {
 		add("", "no rules, externalRules or resourceRules")
 	}
 	for i := range c.Rules {
-		if r := compile(&c.Rules[i], fmt.Sprintf("rules[%d]", i), false, add); r != nil {
+		if r := compile(&c.Rules[i], fmt.Sprintf("rules[%d]", i), false, policy, add); r != nil {
 			c.rules = append(c.rules, r)
 		}
 	}
 	for i := range c.ExternalRules {
-		if r := compile(&c.ExternalRules[i], fmt.Sprintf("externalRules[%d]", i), true, add); r != nil {
+		if r := compile(&c.ExternalRules[i], fmt.Sprintf("externalRules[%d]", i), true, policy, add); r != nil {
 			c.rules = append(c.rules, r)
 		}
 	}
@@ -211,7 +220,7 @@ func (c *Config) Warnings() []string {
 	return nil
 }
 
-func compile(r *Rule, path string, external bool, add func(path, format string, args ...any)) *compiled {
+func compile(r *Rule, path string, external bool, policy config.Policy, add func(path, format string, args ...any)) *compiled {
 	at := func(f string) string { return path + "." + f }
 	bad := false
 	fail := func(p, format string, args ...any) { bad = true; add(p, format, args...) }
@@ -269,7 +278,14 @@ func compile(r *Rule, path string, external bool, add func(path, format string, 
 	}
 	c.res = res
 	if n := r.Resources.Namespaced; n != nil && !*n {
-		fail(at("resources.namespaced"), "namespaced: false is not supported: Foresight always enforces the request's namespace (see docs/migration.md; give the series a namespace label instead)")
+		switch {
+		case !external:
+			fail(at("resources.namespaced"), "namespaced: false applies only to externalRules (prometheus-adapter ignores it on rules)")
+		case !policy.ClusterWideExternal:
+			fail(at("resources.namespaced"), "namespaced: false: %s", config.ClusterWideRefused)
+		default:
+			c.clusterWide = true
+		}
 	}
 	if r.MetricsQuery == "" {
 		fail(at("metricsQuery"), "required")

@@ -91,7 +91,9 @@ func TestRefused(t *testing.T) {
 		want            []string
 	}{
 		{name: "namespaced false", file: "namespaced-false.yaml",
-			want: []string{"namespaced-false.yaml:8: externalRules[0].resources.namespaced: namespaced: false is not supported"}},
+			want: []string{"namespaced-false.yaml:8: externalRules[0].resources.namespaced: namespaced: false: cluster-wide external metrics serve the series of every namespace to every namespace; refused unless the adapter runs with --allow-cluster-wide-external-metrics"}},
+		{name: "namespaced false on a custom rule", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {namespaced: false, template: '<<.Resource>>'}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
+			want: []string{"f.yaml:3: rules[0].resources.namespaced: namespaced: false applies only to externalRules"}},
 		// The upstream sample is not valid YAML (unescaped quotes in a double-quoted string).
 		{name: "sample config", file: "sample-config.yaml", want: []string{"sample-config.yaml:33: invalid YAML: did not find expected key"}},
 		{name: "no label matchers", doc: "rules:\n- seriesQuery: 'cheddar{sharp=\"true\"}'\n  name: {as: \"cheesy_goodness\"}\n  metricsQuery: 'count(cheddar{sharp=\"true\"})'\n",
@@ -166,7 +168,7 @@ func (s staticLister) ListSeries(_ context.Context, selector string, _, _ time.T
 
 func expand(t *testing.T, file string, series ...labels.Labels) ([]config.Rule, []string) {
 	t.Helper()
-	f, warnings, err := Import(context.Background(), readTestdata(t, file), file, staticLister(series), time.Now(), DefaultDiscoveryWindow)
+	f, warnings, err := Import(context.Background(), readTestdata(t, file), file, config.Policy{}, staticLister(series), time.Now(), DefaultDiscoveryWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +264,7 @@ func TestExpandHostileNames(t *testing.T) {
   name: {matches: "^(.*)_count$", as: "dup"}
   metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
 `)
-	f, warnings, err := Import(context.Background(), doc, "f.yaml", staticLister{
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
 		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p"),
 		labels.FromStrings("__name__", "b_count", "namespace", "n", "pod", "p"),
 	}, time.Now(), time.Minute)
@@ -289,7 +291,7 @@ func TestExpandUTF8NamesStayOutOfQueries(t *testing.T) {
 - seriesQuery: '{namespace!=""}'
   metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
 `)
-	f, warnings, err := Import(context.Background(), doc, "f.yaml", staticLister{
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
 		labels.FromStrings("__name__", `x{a="b"}) or vector(1`, "namespace", "n"),
 		labels.FromStrings("__name__", "ok", "namespace", "n", `q) or vector(1) #`, "v", "queue", "q"),
 	}, time.Now(), time.Minute)
@@ -301,5 +303,79 @@ func TestExpandUTF8NamesStayOutOfQueries(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "left out of queries") {
 		t.Errorf("warnings = %v", warnings)
+	}
+}
+
+// TestClusterWideAllowed: with the operator's policy allowing it, the
+// `namespaced: false` rule of prometheus-adapter's docs is served to every
+// namespace, series without a namespace included, grouped by every label
+// found so that selectors match in memory; a namespaced rule of the same file
+// stays namespaced. Without the policy the same file is refused (TestRefused).
+func TestClusterWideAllowed(t *testing.T) {
+	file := "namespaced-false.yaml"
+	data := append(readTestdata(t, file), []byte(`- seriesQuery: '{__name__="jobs_waiting",namespace!=""}'
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (name)
+`)...)
+	if _, err := ParsePolicy(data, file, config.Policy{}); err == nil {
+		t.Fatal("namespaced: false parsed under the zero policy")
+	}
+	policy := config.Policy{ClusterWideExternal: true}
+	f, warnings, err := Import(context.Background(), data, file, policy, staticLister{
+		labels.FromStrings("__name__", "queue_depth", "name", "q1", "namespace", "a"),
+		labels.FromStrings("__name__", "queue_depth", "name", "q2"), // a broker's series, no namespace
+		labels.FromStrings("__name__", "jobs_waiting", "name", "j", "namespace", "a"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 2 || len(warnings) != 0 {
+		t.Fatalf("rules %+v, warnings %v", f.Rules, warnings)
+	}
+	byName := map[string]config.Rule{}
+	for _, r := range f.Rules {
+		byName[r.Name] = r
+	}
+	cw, ns := byName["queue_depth"], byName["jobs_waiting"]
+	if !cw.Resources.ClusterWide || cw.API != config.APIExternal || cw.Query != `sum(queue_depth{<<.LabelMatchers>>}) by (name)` {
+		t.Errorf("cluster-wide rule = %+v", cw)
+	}
+	if ns.Resources.ClusterWide || ns.Query != `sum by (name, namespace) (jobs_waiting{<<.LabelMatchers>>})` {
+		t.Errorf("namespaced rule = %+v", ns)
+	}
+	// The native file says so, and loads only under the same policy.
+	out, err := NativeYAML(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "clusterWide: true") {
+		t.Errorf("native file lacks clusterWide:\n%s", out)
+	}
+	if _, err := config.ParsePolicy(out, "rules.yaml", policy); err != nil {
+		t.Errorf("native file under the policy: %v", err)
+	}
+	_, err = config.Parse(out, "rules.yaml")
+	if err == nil || !strings.Contains(err.Error(), "resources.clusterWide: cluster-wide external metrics") {
+		t.Errorf("native file under the zero policy: %v, want refused at resources.clusterWide", err)
+	}
+}
+
+// TestClusterWideGroupsByEveryLabel: a metricsQuery grouping by <<.GroupBy>>
+// keeps every label of the series (prometheus-adapter groups by nothing and
+// matches the selector in PromQL; Foresight matches it in memory).
+func TestClusterWideGroupsByEveryLabel(t *testing.T) {
+	doc := []byte(`externalRules:
+- seriesQuery: '{__name__="lag"}'
+  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+  resources: {namespaced: false}
+`)
+	f, _, err := Import(context.Background(), doc, "f.yaml", config.Policy{ClusterWideExternal: true}, staticLister{
+		labels.FromStrings("__name__", "lag", "topic", "t", "namespace", "a"),
+		labels.FromStrings("__name__", "lag", "topic", "u", "group", "g"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 1 || f.Rules[0].Query != `max(lag{<<.LabelMatchers>>}) by (namespace,group,topic)` {
+		t.Fatalf("rules = %+v", f.Rules)
 	}
 }
