@@ -173,3 +173,35 @@ rules:
 		}
 	}
 }
+
+// TestCheckConfigClusterWide: a prometheus-adapter `namespaced: false` rule
+// and a native `clusterWide: true` rule are refused with file, line and
+// field, and pass with the operator's --allow-cluster-wide-external-metrics.
+func TestCheckConfigClusterWide(t *testing.T) {
+	imported, err := filepath.Abs("../../config/promadapter/testdata/namespaced-false.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	native := filepath.Join(t.TempDir(), "native.yaml")
+	writeTestFile(t, native, []byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: queue_depth
+    query: sum by (name) (queue_depth{<<.LabelMatchers>>})
+    resources: {clusterWide: true}
+`), 0o600)
+	for _, c := range []struct{ file, refusal string }{
+		{imported, imported + ":8: externalRules[0].resources.namespaced: namespaced: false: cluster-wide external metrics"},
+		{native, native + ":6: rules[0].resources.clusterWide: cluster-wide external metrics"},
+	} {
+		var out bytes.Buffer
+		err := runCheckConfig(context.Background(), []string{c.file}, &out, &out)
+		if !errors.Is(err, errInvalidConfig) || !strings.Contains(out.String(), c.refusal) {
+			t.Errorf("%s without the flag: %v\n%s\nwant %q", c.file, err, out.String(), c.refusal)
+		}
+		out.Reset()
+		if err := runCheckConfig(context.Background(), []string{"--allow-cluster-wide-external-metrics", c.file}, &out, &out); err != nil {
+			t.Errorf("%s with the flag: %v\n%s", c.file, err, out.String())
+		}
+	}
+}
