@@ -46,8 +46,9 @@ import (
 // config is, with resourceRulesFile's resourceRules of prometheus-adapter's
 // deploy/manifests appended, one prometheus-adapter v0.12.0 file given
 // unchanged to both adapters: the walkthrough's rate rule (with the pod and
-// namespace labels of a real exporter scraped by pod) and an external queue
-// gauge.
+// namespace labels of a real exporter scraped by pod), an external queue
+// gauge, and a `namespaced: false` external rule of a broker's queues
+// (Foresight runs with --allow-cluster-wide-external-metrics).
 const config = `rules:
 - seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
   resources:
@@ -63,6 +64,10 @@ externalRules:
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
   resources:
     overrides: { namespace: {resource: "namespace"} }
+- seriesQuery: '{__name__="broker_queue_depth",queue!=""}'
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
+  resources:
+    namespaced: false
 `
 
 // Tolerance of a value: the data is a counter rising at a constant rate and
@@ -120,6 +125,7 @@ func series(now time.Time) []promtest.Series {
 		out = append(out, promtest.Series{Name: "queue_messages_ready",
 			Labels: map[string]string{"namespace": q.namespace, "queue": q.queue, "job": "queue-exporter"}, Samples: s})
 	}
+	out = append(out, brokerSeries(start, end)...)
 	return append(out, kubeletSeries(start, end)...)
 }
 
@@ -162,7 +168,14 @@ func TestSameConfigSameAnswers(t *testing.T) {
 
 	podMapper := podsRESTMapper()
 	var sides []*side
-	for _, s := range []struct{ kind, bin string }{{adapterproc.Foresight, foresightBin}, {adapterproc.Peer, peerBin}} {
+	for _, s := range []struct {
+		kind, bin string
+		args      []string
+	}{
+		// The operator's switch for the namespaced: false rule; prometheus-adapter has none.
+		{adapterproc.Foresight, foresightBin, []string{"--allow-cluster-wide-external-metrics"}},
+		{adapterproc.Peer, peerBin, nil},
+	} {
 		// Each adapter has a cluster of its own: one aggregator owns each group.
 		cl, err := cluster.Start(ctx, cluster.Options{BinDir: kubeBin, Dir: filepath.Join(work, "cluster-"+s.kind)})
 		if err != nil {
@@ -185,7 +198,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		a, err := adapterproc.Start(adapterproc.Options{
 			Kind: s.kind, Name: s.kind, Bin: s.bin, Dir: filepath.Join(work, s.kind), LogDir: filepath.Join(work, "logs"),
 			Config: configFile, PrometheusURL: prom.URL, Kubeconfig: cl.AdminKubeconfig, CA: cl.CA,
-			DNSNames: []string{adapterproc.ServiceDNS},
+			DNSNames: []string{adapterproc.ServiceDNS}, Args: s.args,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -229,6 +242,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
+	t.Run("external cluster-wide", func(t *testing.T) { compareClusterWide(t, sides) })
 	t.Run("resource", func(t *testing.T) { compareResourceMetrics(t, sides) })
 }
 
@@ -315,8 +329,10 @@ func compareRefusal(t *testing.T, sides []*side) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ext.NamespacedMetrics("shop").List("queue_messages_ready", labels.Everything()); !apierrors.IsForbidden(err) {
-			t.Errorf("%s: external metric for a user without RBAC: %v, want Forbidden", s.name, err)
+		for _, metric := range []string{"queue_messages_ready", brokerMetric} {
+			if _, err := ext.NamespacedMetrics("shop").List(metric, labels.Everything()); !apierrors.IsForbidden(err) {
+				t.Errorf("%s: external metric %s for a user without RBAC: %v, want Forbidden", s.name, metric, err)
+			}
 		}
 		custom, err := custom_metrics.NewForVersionForConfig(cfg, podsRESTMapper(), cmv1beta1.SchemeGroupVersion)
 		if err != nil {
