@@ -3,15 +3,22 @@
 package differential
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/metrics/pkg/client/external_metrics"
 
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 )
 
 // brokerMetric is served by config's `namespaced: false` external rule.
@@ -92,6 +99,56 @@ func compareClusterWide(t *testing.T, sides []*side) {
 			f, p := list(sides[0], namespace, c.selector), list(sides[1], namespace, c.selector)
 			sameValues(t, what, f, p)
 			sameValues(t, what+" against the data", f, sum(c.keep))
+		}
+	}
+}
+
+// newTenant returns a user of cl's CA whom RBAC allows to read external
+// metrics in namespace only (a Role and RoleBinding there).
+func newTenant(ctx context.Context, t *testing.T, cl *cluster.Cluster, namespace string) *adapterproc.Client {
+	t.Helper()
+	const user = "differential-tenant"
+	c, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, user, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: namespace}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
+	}}
+	if _, err := cl.Admin.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	if _, err := cl.Admin.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// compareClusterWideAuthorization: a cluster-wide metric is still read
+// through a namespace, and authorized there. Asked directly (past the
+// aggregator), both adapters answer a user allowed external metrics in shop
+// only with every namespace's series from shop, and refuse it in billing.
+func compareClusterWideAuthorization(t *testing.T, sides []*side) {
+	for _, s := range sides {
+		cfg := s.tenant.RESTConfig(s.proc.URL)
+		cfg.Timeout = 30 * time.Second
+		ext, err := external_metrics.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := ext.NamespacedMetrics("shop").List(brokerMetric, labels.Everything())
+		if err != nil {
+			t.Errorf("%s: %s in shop for a user allowed there: %v", s.name, brokerMetric, err)
+		} else if len(l.Items) != 3 {
+			t.Errorf("%s: %s in shop: %d items, want the 3 queues of every namespace", s.name, brokerMetric, len(l.Items))
+		}
+		if _, err := ext.NamespacedMetrics("billing").List(brokerMetric, labels.Everything()); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: %s in billing for a user allowed in shop only: %v, want Forbidden", s.name, brokerMetric, err)
 		}
 	}
 }

@@ -126,6 +126,7 @@ func series(now time.Time) []promtest.Series {
 			Labels: map[string]string{"namespace": q.namespace, "queue": q.queue, "job": "queue-exporter"}, Samples: s})
 	}
 	out = append(out, brokerSeries(start, end)...)
+	out = append(out, phaseSeries(start, end)...)
 	return append(out, kubeletSeries(start, end)...)
 }
 
@@ -136,6 +137,7 @@ type side struct {
 	proc      *adapterproc.Adapter
 	cluster   *cluster.Cluster
 	stranger  *adapterproc.Client // a user RBAC allows nothing
+	tenant    *adapterproc.Client // a user RBAC allows external metrics in namespace shop only
 	discovery discovery.DiscoveryInterface
 	custom    custom_metrics.CustomMetricsClient
 	external  external_metrics.ExternalMetricsClient
@@ -183,6 +185,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		}
 		t.Cleanup(cl.Stop)
 		createPods(ctx, t, cl)
+		createPhasePods(ctx, t, cl)
 		createNodes(ctx, t, cl)
 		client, err := adapterproc.NewClient(ctx, cl.Admin, cl.CA, "differential-hpa", "differential-metrics-reader", []rbacv1.PolicyRule{
 			{APIGroups: []string{"custom.metrics.k8s.io", "external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
@@ -195,6 +198,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tenant := newTenant(ctx, t, cl, "shop")
 		a, err := adapterproc.Start(adapterproc.Options{
 			Kind: s.kind, Name: s.kind, Bin: s.bin, Dir: filepath.Join(work, s.kind), LogDir: filepath.Join(work, "logs"),
 			Config: configFile, PrometheusURL: prom.URL, Kubeconfig: cl.AdminKubeconfig, CA: cl.CA,
@@ -227,7 +231,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sides = append(sides, &side{name: s.kind, proc: a, cluster: cl, stranger: stranger, discovery: disc, external: ext, custom: custom, metrics: mc})
+		sides = append(sides, &side{name: s.kind, proc: a, cluster: cl, stranger: stranger, tenant: tenant, discovery: disc, external: ext, custom: custom, metrics: mc})
 	}
 	for _, s := range sides {
 		wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
@@ -243,6 +247,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
 	t.Run("external cluster-wide", func(t *testing.T) { compareClusterWide(t, sides) })
+	t.Run("external cluster-wide authorization", func(t *testing.T) { compareClusterWideAuthorization(t, sides) })
 	t.Run("resource", func(t *testing.T) { compareResourceMetrics(t, sides) })
 }
 
@@ -412,7 +417,15 @@ func sameValues(t *testing.T, what string, f, p values) {
 func compareCustom(t *testing.T, sides []*side) {
 	const metric = "http_requests_per_second"
 	want := map[string]values{}
-	for _, p := range pods {
+	all := slices.Clone(pods)
+	for _, p := range phasePods {
+		// Pods of every phase are listed by both adapters for a selector,
+		// and served when they have series.
+		if p.samples {
+			all = append(all, p.pod)
+		}
+	}
+	for _, p := range all {
 		if want[p.namespace] == nil {
 			want[p.namespace] = values{}
 		}
@@ -455,12 +468,28 @@ func compareCustom(t *testing.T, sides []*side) {
 		}
 		sameValues(t, what, got[0], got[1])
 		for name, v := range got[0] {
-			if w := want[c.namespace][name]; math.Abs(v-w) > 1e-3 {
+			if w, ok := want[c.namespace][name]; !ok || math.Abs(v-w) > 1e-3 {
 				t.Errorf("%s: %s = %v, the counter's rate is %v", what, name, v, w)
 			}
 		}
+		for name := range want[c.namespace] {
+			if _, ok := got[0][name]; !ok && selects(c.selector, name, c.namespace) {
+				t.Errorf("%s: %s with series not served", what, name)
+			}
+		}
 	}
-	for _, p := range pods {
+	// A pod without series is not found by either adapter, whatever its phase.
+	for _, p := range phasePods {
+		if p.samples {
+			continue
+		}
+		for _, s := range sides {
+			if v, err := s.custom.NamespacedMetrics(p.namespace).GetForObject(podGK, p.name, metric, labels.Everything()); !apierrors.IsNotFound(err) {
+				t.Errorf("%s: %s pod %s/%s without series: %v, %v; want NotFound", s.name, p.phase, p.namespace, p.name, v, err)
+			}
+		}
+	}
+	for _, p := range all {
 		got := make([]float64, len(sides))
 		for i, s := range sides {
 			v, err := s.custom.NamespacedMetrics(p.namespace).GetForObject(podGK, p.name, metric, labels.Everything())
