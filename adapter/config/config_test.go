@@ -259,6 +259,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(costFile))
 	f.Add([]byte(scheduleFile))
 	f.Add([]byte(sloFile))
+	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules:\n- name: a\n  query: x{<<.LabelMatchers>>}\n  resources: {clusterWide: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, "fuzz.yaml")
 		if err != nil {
@@ -274,6 +275,20 @@ func FuzzParse(f *testing.F) {
 		for _, r := range file.Rules {
 			if r.Forecast.Quantile <= 0 || r.Forecast.Quantile >= 1 || r.Forecast.Step <= 0 {
 				t.Fatalf("invalid settings accepted: %+v", r.Forecast)
+			}
+			if r.Resources.ClusterWide {
+				t.Fatalf("cluster-wide rule %s accepted under the zero policy", r.Name)
+			}
+		}
+		// The operator's policy only ever lets more files through, and only
+		// external rules become cluster-wide.
+		allowed, err := ParsePolicy(data, "fuzz.yaml", Policy{ClusterWideExternal: true})
+		if err != nil {
+			t.Fatalf("parses under the zero policy, refused when cluster-wide rules are allowed: %v", err)
+		}
+		for _, r := range allowed.Rules {
+			if r.Resources.ClusterWide && r.API != APIExternal {
+				t.Fatalf("cluster-wide %s rule %s accepted", r.API, r.Name)
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -49,6 +50,7 @@ func checkMeansWhatKubernetesMeans(t *testing.T, text string) {
 	if err != nil {
 		return
 	}
+	checkClusterMeansWhatKubernetesMeans(t, text, sel)
 	ms, err := SelectorMatchers("namespace", "ns", sel)
 	sets := seriesLabelSets(sel)
 	if err != nil {
@@ -68,6 +70,34 @@ func checkMeansWhatKubernetesMeans(t *testing.T, text string) {
 	for _, set := range sets {
 		if got, want := Match(labels.FromMap(set), ms), sel.Matches(k8slabels.Set(set)); got != want {
 			t.Fatalf("selector %q (matchers %v) on %v: matches %v, Kubernetes %v", text, ms, set, got, want)
+		}
+	}
+}
+
+// checkClusterMeansWhatKubernetesMeans fails t unless the matchers of a
+// cluster-wide metric's selector select, among series of several namespaces
+// and of none, exactly the label sets Kubernetes selects: the namespace
+// label is a label like any other there.
+func checkClusterMeansWhatKubernetesMeans(t *testing.T, text string, sel k8slabels.Selector) {
+	t.Helper()
+	ms, err := ClusterSelectorMatchers(sel)
+	if err != nil {
+		if !unsupported(sel) {
+			t.Fatalf("cluster-wide selector %q refused: %v", text, err)
+		}
+		return
+	}
+	for _, set := range seriesLabelSets(sel) {
+		for _, ns := range []string{"ns", "x", "other", ""} {
+			set := maps.Clone(set)
+			if ns == "" {
+				delete(set, "namespace")
+			} else {
+				set["namespace"] = ns
+			}
+			if got, want := Match(labels.FromMap(set), ms), sel.Matches(k8slabels.Set(set)); got != want {
+				t.Fatalf("cluster-wide selector %q (matchers %v) on %v: matches %v, Kubernetes %v", text, ms, set, got, want)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/internal/strictyaml"
@@ -17,7 +18,9 @@ import (
 
 // FuzzImport feeds arbitrary files to the importer: Parse never panics, refuses with
 // located errors only, and every rule Expand makes from an accepted file renders to a
-// query that keeps its label matchers in every selector.
+// query that keeps its label matchers in every selector. Files are parsed under a
+// policy allowing cluster-wide external rules; a file that makes one must be refused
+// under the zero policy.
 func FuzzImport(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	for _, p := range files {
@@ -31,10 +34,12 @@ func FuzzImport(f *testing.F) {
 	series := staticLister{
 		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p", "kube_apps_deployment", "d"),
 		labels.FromStrings("__name__", "b", "namespace", "n", "service", "s", "a", "x"),
+		labels.FromStrings("__name__", "b", "a", "y"), // no namespace
 	}
+	f.Add([]byte("externalRules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {namespaced: false}\n  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Detect(data) // must not panic
-		cfg, err := Parse(data, "f.yaml")
+		cfg, err := ParsePolicy(data, "f.yaml", config.Policy{ClusterWideExternal: true})
 		if err != nil {
 			var errs strictyaml.Errors
 			var one *strictyaml.Error
@@ -56,7 +61,17 @@ func FuzzImport(f *testing.F) {
 		}
 		rules, _ := cfg.Expand(d)
 		for _, r := range rules {
-			ms, err := source.AllNamespacesMatchers(r.Resources.NamespaceLabel)
+			matchers := source.AllNamespacesMatchers
+			if r.Resources.ClusterWide {
+				if r.API != config.APIExternal {
+					t.Fatalf("%s: cluster-wide %s rule", r.Name, r.API)
+				}
+				if _, err := Parse(data, "f.yaml"); err == nil {
+					t.Fatalf("%s: cluster-wide, yet the file parses under the zero policy", r.Name)
+				}
+				matchers = source.ClusterMatchers
+			}
+			ms, err := matchers(r.Resources.NamespaceLabel)
 			if err != nil {
 				t.Fatalf("%s: %v", r.Name, err)
 			}
