@@ -88,17 +88,36 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 		})
 	}
 
-	// A broken file: check-config names file, line and field; migrate refuses it.
+	// A cluster-wide rule without the operator's flag: check-config names file,
+	// line and field; migrate refuses it. With the flag, migrate writes a
+	// clusterWide rule, which check-config accepts with the flag only.
 	bad := filepath.Join(dir, "bad.yaml")
-	writeTestFile(t, bad, []byte("externalRules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>})\n  resources: {namespaced: false}\n"), 0o600)
+	writeTestFile(t, bad, []byte("externalRules:\n- seriesQuery: '{name!=\"\"}'\n  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (name)\n  resources: {namespaced: false}\n"), 0o600)
 	var out bytes.Buffer
 	err := runCheckConfig(context.Background(), []string{bad}, &out, &out)
-	if !errors.Is(err, errInvalidConfig) || !strings.Contains(out.String(), "bad.yaml:4: externalRules[0].resources.namespaced: namespaced: false is not supported") {
+	if !errors.Is(err, errInvalidConfig) || !strings.Contains(out.String(), "bad.yaml:4: externalRules[0].resources.namespaced: namespaced: false: cluster-wide external metrics") {
 		t.Errorf("check-config of a bad file: %v\n%s", err, out.String())
 	}
 	out.Reset()
 	if err := runMigrate(context.Background(), []string{"--prometheus-url", srv.URL, bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
 		t.Errorf("migrate of a bad file: %v", err)
+	}
+	out.Reset()
+	if err := runMigrate(context.Background(), []string{"--allow-cluster-wide-external-metrics", "--prometheus-url", srv.URL, "--metrics-relist-interval", "1h", bad}, &out, &out); err != nil {
+		t.Fatalf("migrate with --allow-cluster-wide-external-metrics: %v\n%s", err, out.String())
+	}
+	migrated := filepath.Join(dir, "cluster-wide.yaml")
+	writeTestFile(t, migrated, out.Bytes(), 0o600)
+	if !strings.Contains(out.String(), "clusterWide: true") || !strings.Contains(out.String(), "name: queue_consumer_lag") {
+		t.Errorf("migrated cluster-wide rule:\n%s", out.String())
+	}
+	var check bytes.Buffer
+	if err := runCheckConfig(context.Background(), []string{migrated}, &check, &check); !errors.Is(err, errInvalidConfig) || !strings.Contains(check.String(), "resources.clusterWide: cluster-wide external metrics") {
+		t.Errorf("check-config of the migrated cluster-wide rule without the flag: %v\n%s", err, check.String())
+	}
+	check.Reset()
+	if err := runCheckConfig(context.Background(), []string{"--allow-cluster-wide-external-metrics", migrated}, &check, &check); err != nil {
+		t.Errorf("check-config of the migrated cluster-wide rule with the flag: %v\n%s", err, check.String())
 	}
 }
 
