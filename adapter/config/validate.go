@@ -113,10 +113,15 @@ func (f *File) Validate() error {
 	for i := range f.Rules {
 		r := &f.Rules[i]
 		p := fmt.Sprintf("rules[%d]", i)
-		if j, dup := names[r.Name]; dup && r.Name != "" {
+		// A metric name is served by one rule, and by one namespaces rule besides.
+		key := r.Name
+		if r.namespaces() {
+			key = "namespaces/" + r.Name
+		}
+		if j, dup := names[key]; dup && r.Name != "" {
 			add(p+".name", "duplicate metric name %q (also rules[%d])", r.Name, j)
 		} else {
-			names[r.Name] = i
+			names[key] = i
 		}
 		r.validate(p, add)
 	}
@@ -178,6 +183,8 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 		}
 		if res.Label == "" {
 			add(at("resources.label"), "required for object rules: the series label holding the object's name")
+		} else if r.namespaces() && res.Label != res.NamespaceLabel {
+			add(at("resources.label"), "a namespaces rule's object label is its namespace label %q, got %q", res.NamespaceLabel, res.Label)
 		}
 	case APIPods:
 		if res.ClusterWide {
@@ -230,6 +237,13 @@ func (r *Rule) validate(p string, add func(field, format string, args ...any)) {
 	if r.SLO != nil {
 		r.SLO.validate(at("slo"), r, add)
 	}
+}
+
+// namespaces reports whether r serves namespaces (an object rule of the
+// core group's namespaces): one value per namespace, which may share its
+// metric name with one other rule.
+func (r *Rule) namespaces() bool {
+	return r.API == APIObject && (r.Resources.Group == "" || r.Resources.Group == "core") && r.Resources.Resource == "namespaces"
 }
 
 // validateQuery renders a query template of the rule with sample matchers and checks the result.

@@ -138,7 +138,10 @@ func (p *Provider) ListAllMetrics() []cmprovider.CustomMetricInfo {
 	var out []cmprovider.CustomMetricInfo
 	for _, r := range p.store.Rules() {
 		if r.API == serving.APIObject || r.API == serving.APIPods {
-			out = append(out, cmprovider.CustomMetricInfo{GroupResource: r.Resource, Namespaced: true, Metric: r.Metric})
+			// Namespaces are root-scoped: their metrics are read at
+			// /namespaces/{namespace}/metrics/{metric}, authorized in that namespace.
+			namespaced := r.StoreKey() == r.Metric
+			out = append(out, cmprovider.CustomMetricInfo{GroupResource: r.Resource, Namespaced: namespaced, Metric: r.Metric})
 		}
 	}
 	return out
@@ -146,6 +149,12 @@ func (p *Provider) ListAllMetrics() []cmprovider.CustomMetricInfo {
 
 // GetMetricByName returns the served value of the metric for one object.
 func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) (*custom_metrics.MetricValue, error) {
+	if info.GroupResource == serving.NamespacesResource && name.Namespace == "" {
+		// /namespaces/{namespace}/metrics/{metric}, the one path to a
+		// namespace's metric: the library names the namespace as the
+		// object, after the request was authorized in that namespace.
+		name.Namespace = name.Name
+	}
 	q, err := p.customQuery(name.Namespace, info)
 	if err != nil {
 		return nil, err
@@ -195,7 +204,7 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 			}
 		} else {
 			// No cluster to list objects: match the selector against the series' labels.
-			snap := p.store.Snapshot(info.Metric)
+			snap := p.store.Snapshot(q.StoreKey())
 			if snap != nil {
 				extra, err = source.SelectorMatchers(snap.Info.NamespaceLabel, namespace, selector)
 				if err != nil {
@@ -214,17 +223,23 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 
 // customQuery checks the request's scope and returns its store query.
 func (p *Provider) customQuery(namespace string, info cmprovider.CustomMetricInfo) (serving.Query, error) {
-	snap := p.store.Snapshot(info.Metric)
+	api := serving.APIPods
+	if info.GroupResource != (schema.GroupResource{Resource: "pods"}) {
+		api = serving.APIObject
+	}
+	q := serving.Query{Metric: info.Metric, API: api, Resource: info.GroupResource, Namespace: namespace}
+	snap := p.store.Snapshot(q.StoreKey())
 	if snap == nil || namespace == "" || (snap.Info.API != serving.APIObject && snap.Info.API != serving.APIPods) {
 		return serving.Query{}, cmprovider.NewMetricNotFoundError(info.GroupResource, info.Metric)
 	}
-	return serving.Query{Metric: info.Metric, API: snap.Info.API, Resource: info.GroupResource, Namespace: namespace}, nil
+	q.API = snap.Info.API
+	return q, nil
 }
 
 // lookup adds the metric selector's matchers (with the namespace enforced)
 // to q and reads the store, mapping its errors to API errors.
 func (p *Provider) lookup(q serving.Query, metricSelector k8slabels.Selector, gr schema.GroupResource) ([]*serving.Entry, error) {
-	snap := p.store.Snapshot(q.Metric)
+	snap := p.store.Snapshot(q.StoreKey())
 	if snap == nil {
 		return nil, cmprovider.NewMetricNotFoundError(gr, q.Metric)
 	}

@@ -73,7 +73,7 @@ func (w *worker) refreshPrices(ctx context.Context, l *Loop, from, at int64) {
 		res, err := l.source.QueryRange(ctx, query, time.Unix(from, 0), time.Unix(at, 0), w.rule.Settings.Step)
 		if err != nil {
 			if ctx.Err() == nil {
-				l.log.Warn("cost: price query failed; holding the last prices", "metric", w.rule.Info.Metric, "query", name, "err", err)
+				l.log.Warn("cost: price query failed; holding the last prices", "metric", w.rule.Info.StoreKey(), "query", name, "err", err)
 			}
 			return nil
 		}
@@ -114,7 +114,7 @@ func (w *worker) refreshPrices(ctx context.Context, l *Loop, from, at int64) {
 				continue
 			}
 			if err := p.tracker.Observe(ts, pt.V); err != nil {
-				l.log.Warn("cost: price ignored", "metric", w.rule.Info.Metric, "namespace", ns, "err", err)
+				l.log.Warn("cost: price ignored", "metric", w.rule.Info.StoreKey(), "namespace", ns, "err", err)
 				continue
 			}
 			p.lastObserved = ts
@@ -122,7 +122,7 @@ func (w *worker) refreshPrices(ctx context.Context, l *Loop, from, at int64) {
 				// The shadow evaluation prices its strategies' pods, and weighs
 				// cost-weighted strategies, with the same prices.
 				if err := w.shadow.ObserveNamespacePrice(ns, ts, pt.V, p.spot); err != nil {
-					l.log.Warn("cost: shadow price ignored", "metric", w.rule.Info.Metric, "namespace", ns, "err", err)
+					l.log.Warn("cost: shadow price ignored", "metric", w.rule.Info.StoreKey(), "namespace", ns, "err", err)
 				}
 			}
 		}
@@ -157,15 +157,15 @@ func (w *worker) weigh(l *Loop, st *seriesState, fc forecast.Forecast) forecast.
 	if fallback != st.costFallback || !st.costSeen {
 		if fallback {
 			l.log.Warn("cost: no price within the hold limit; serving the cost-blind value",
-				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "hold", spec.PriceHold)
+				"metric", w.rule.Info.StoreKey(), "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "hold", spec.PriceHold)
 		} else if st.costSeen {
 			l.log.Info("cost: prices back; serving the cost-weighted value",
-				"metric", w.rule.Info.Metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "state", string(state))
+				"metric", w.rule.Info.StoreKey(), "namespace", st.entry.Namespace, "series", st.entry.SeriesName, "state", string(state))
 		}
 		st.costFallback, st.costSeen = fallback, true
 	}
 	if m := l.costM; m != nil {
-		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.entry.SeriesName}
+		lv := []string{w.rule.Info.StoreKey(), st.entry.Namespace, st.entry.SeriesName}
 		m.served.WithLabelValues(lv...).Set(wt.Value)
 		m.load.WithLabelValues(lv...).Set(wt.Load)
 		m.ratio.WithLabelValues(lv...).Set(wt.PriceRatio)

@@ -137,21 +137,21 @@ func (l *Loop) SetRules(rules []Rule) error {
 		if r.Info.Metric == "" {
 			return fmt.Errorf("serving: rule %d has no metric name", i)
 		}
-		if seen[r.Info.Metric] {
-			return fmt.Errorf("serving: metric %q is served by two rules", r.Info.Metric)
+		if seen[r.Info.StoreKey()] {
+			return fmt.Errorf("serving: metric %q is served by two rules", r.Info.StoreKey())
 		}
 		if r.Settings.Step <= 0 {
-			return fmt.Errorf("serving: rule %q: step must be positive", r.Info.Metric)
+			return fmt.Errorf("serving: rule %q: step must be positive", r.Info.StoreKey())
 		}
 		if _, err := forecast.NewForecaster(r.Settings); err != nil {
-			return fmt.Errorf("serving: rule %q: %w", r.Info.Metric, err)
+			return fmt.Errorf("serving: rule %q: %w", r.Info.StoreKey(), err)
 		}
 		if r.Shadow != nil {
 			if _, err := shadow.NewSet(r.Shadow.Config, r.Shadow.Strategies, nil); err != nil {
-				return fmt.Errorf("serving: rule %q: %w", r.Info.Metric, err)
+				return fmt.Errorf("serving: rule %q: %w", r.Info.StoreKey(), err)
 			}
 		}
-		seen[r.Info.Metric] = true
+		seen[r.Info.StoreKey()] = true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -167,14 +167,14 @@ func (l *Loop) SetRules(rules []Rule) error {
 	}
 	for _, r := range rules {
 		r := normalize(r)
-		if w, ok := l.workers[r.Info.Metric]; ok {
+		if w, ok := l.workers[r.Info.StoreKey()]; ok {
 			if reflect.DeepEqual(w.rule, r) {
 				continue
 			}
 			w.stop()
 			w.forgetShadow()
-			l.metrics.forgetMetric(r.Info.Metric)
-			l.forgetCost(prometheus.Labels{"metric": r.Info.Metric})
+			l.metrics.forgetMetric(r.Info.StoreKey())
+			l.forgetCost(prometheus.Labels{"metric": r.Info.StoreKey()})
 		}
 		w := &worker{rule: r, series: map[string]*seriesState{}}
 		if r.Cost != nil {
@@ -182,13 +182,13 @@ func (l *Loop) SetRules(rules []Rule) error {
 		}
 		if r.Shadow != nil {
 			w.shadow, _ = shadow.NewSet(r.Shadow.Config, r.Shadow.Strategies, l.shadowM) // validated above
-			l.log.Info("shadow evaluation", "metric", r.Info.Metric, "strategies", len(r.Shadow.Strategies), "served", r.Shadow.Served)
+			l.log.Info("shadow evaluation", "metric", r.Info.StoreKey(), "strategies", len(r.Shadow.Strategies), "served", r.Shadow.Served)
 		}
-		l.workers[r.Info.Metric] = w
+		l.workers[r.Info.StoreKey()] = w
 		fresh = append(fresh, w)
 		// A new metric is listed at once; reads say "no forecast yet" instead of "unknown".
 		// A changed rule keeps serving its last snapshot until its first cycle completes.
-		if l.store.Snapshot(r.Info.Metric) == nil {
+		if l.store.Snapshot(r.Info.StoreKey()) == nil {
 			l.store.Publish(&Snapshot{Info: r.Info, ByNamespace: map[string][]*Entry{}})
 		}
 	}
@@ -274,7 +274,7 @@ func (w *worker) start(parent context.Context, l *Loop) {
 		defer t.Stop()
 		for {
 			if err := w.cycle(ctx, l); err != nil && ctx.Err() == nil {
-				l.log.Warn("forecast cycle failed", "metric", w.rule.Info.Metric, "err", err)
+				l.log.Warn("forecast cycle failed", "metric", w.rule.Info.StoreKey(), "err", err)
 			}
 			select {
 			case <-ctx.Done():
@@ -356,7 +356,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		chunkEnd := min(end, chunkStart+int64(l.maxPts-1)*step)
 		res, err := l.source.QueryRange(ctx, r.Query, time.Unix(chunkStart, 0), time.Unix(chunkEnd, 0), r.Settings.Step)
 		if err != nil {
-			fetchErr = fmt.Errorf("query %s [%d, %d]: %w", r.Info.Metric, chunkStart, chunkEnd, err)
+			fetchErr = fmt.Errorf("query %s [%d, %d]: %w", r.Info.StoreKey(), chunkStart, chunkEnd, err)
 			break
 		}
 		for _, s := range res {
@@ -378,7 +378,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		// forecasters keep: return that memory now rather than letting the
 		// heap stay at its peak until the garbage collector's next goal.
 		debug.FreeOSMemory()
-		l.log.Info("history loaded", "metric", r.Info.Metric, "samples", loaded, "series", len(w.series))
+		l.log.Info("history loaded", "metric", r.Info.StoreKey(), "samples", loaded, "series", len(w.series))
 	}
 	if fetchErr == nil && fetched {
 		w.ready = true
@@ -388,9 +388,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		for k, s := range w.series {
 			if !updated[k] && s.lastAt < limit && w.resumedAt >= 0 && w.resumedAt <= limit {
 				delete(w.series, k)
-				l.forgetCost(prometheus.Labels{"metric": r.Info.Metric, "namespace": s.entry.Namespace, "series": s.entry.SeriesName})
+				l.forgetCost(prometheus.Labels{"metric": r.Info.StoreKey(), "namespace": s.entry.Namespace, "series": s.entry.SeriesName})
 				if w.shadow != nil {
-					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.Metric, Namespace: s.entry.Namespace, Series: s.entry.SeriesName})
+					w.shadow.Forget(shadow.SeriesID{Metric: r.Info.StoreKey(), Namespace: s.entry.Namespace, Series: s.entry.SeriesName})
 				}
 			}
 		}
@@ -402,7 +402,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 			w.shadow.Publish()
 		}
 		if l.onCycle != nil && fetchErr == nil && fetched {
-			l.onCycle(r.Info.Metric, snap)
+			l.onCycle(r.Info.StoreKey(), snap)
 		}
 	}
 	return fetchErr
@@ -455,7 +455,7 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 	for i, s := range res {
 		st, err := w.state(s)
 		if err != nil {
-			l.log.Debug("series skipped", "metric", w.rule.Info.Metric, "series", s.Labels.String(), "err", err)
+			l.log.Debug("series skipped", "metric", w.rule.Info.StoreKey(), "series", s.Labels.String(), "err", err)
 			continue
 		}
 		states[i] = st
@@ -499,7 +499,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		if w.shadow != nil {
 			// Samples reach the shadow evaluation exactly as the forecaster sees them;
 			// the only error (a sample out of order) cannot happen after the check above.
-			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.Metric, Namespace: st.entry.Namespace, Series: st.entry.SeriesName}, ts, p.V)
+			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.StoreKey(), Namespace: st.entry.Namespace, Series: st.entry.SeriesName}, ts, p.V)
 		}
 		fc := st.f.Serve()
 		if st.slo != nil {
@@ -558,7 +558,7 @@ func parallel(workers, n int, fn func(i int)) {
 
 // score counts the forecast evaluation and drift fallback of the latest sample.
 func (w *worker) score(m *Metrics, st *seriesState, fc forecast.Forecast) {
-	metric := w.rule.Info.Metric
+	metric := w.rule.Info.StoreKey()
 	if ev := fc.Evaluation; ev.Valid {
 		model := string(ev.Model)
 		m.evals.WithLabelValues(metric, model).Inc()
@@ -609,9 +609,9 @@ func (w *worker) snapshot(l *Loop, now time.Time) *Snapshot {
 	for _, es := range byNS {
 		sort.Slice(es, func(i, j int) bool { return es[i].Key < es[j].Key })
 	}
-	l.metrics.series.WithLabelValues(r.Info.Metric).Set(float64(count))
+	l.metrics.series.WithLabelValues(r.Info.StoreKey()).Set(float64(count))
 	if oldest > 0 {
-		l.metrics.staleness.WithLabelValues(r.Info.Metric).Set(now.Sub(time.Unix(oldest, 0)).Seconds())
+		l.metrics.staleness.WithLabelValues(r.Info.StoreKey()).Set(now.Sub(time.Unix(oldest, 0)).Seconds())
 	}
 	snap := &Snapshot{Info: r.Info, ByNamespace: byNS, Series: count, Ready: w.ready}
 	snap.Index()

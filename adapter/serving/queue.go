@@ -50,7 +50,7 @@ func (w *worker) refreshBacklogs(ctx context.Context, l *Loop, at int64) {
 	res, err := l.source.QueryRange(ctx, q.BacklogQuery, time.Unix(from, 0), time.Unix(at, 0), w.rule.Settings.Step)
 	if err != nil {
 		if ctx.Err() == nil {
-			l.log.Warn("queue: backlog query failed; the last backlogs age", "metric", w.rule.Info.Metric, "err", err)
+			l.log.Warn("queue: backlog query failed; the last backlogs age", "metric", w.rule.Info.StoreKey(), "err", err)
 		}
 		return
 	}
@@ -110,7 +110,7 @@ func (w *worker) bounds(l *Loop, at time.Time) schedule.Bounds {
 	if w.rule.Schedule.Empty() {
 		return b
 	}
-	m, metric := l.metrics, w.rule.Info.Metric
+	m, metric := l.metrics, w.rule.Info.StoreKey()
 	if math.IsNaN(b.Floor) {
 		m.scheduleFloor.DeleteLabelValues(metric)
 	} else {

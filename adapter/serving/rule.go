@@ -165,6 +165,9 @@ func RuleFromConfig(cr config.Rule) (Rule, error) {
 	case APIObject:
 		r.Info.Resource = cr.Resources.GroupResource()
 		r.ObjectLabel = cr.Resources.Label
+		if sameResource(r.Info.Resource, NamespacesResource) && r.ObjectLabel != nsLabel {
+			return Rule{}, fmt.Errorf("rule %s: a namespaces rule's object label is its namespace label %q, got %q", cr.Name, nsLabel, r.ObjectLabel)
+		}
 	case APIPods:
 		r.Info.Resource.Resource = "pods"
 		r.ObjectLabel = cr.Resources.Label

@@ -51,7 +51,7 @@ func (w *worker) refreshShares(ctx context.Context, l *Loop, at int64) {
 	res, err := l.source.QueryRange(ctx, s.Query, time.Unix(from, 0), time.Unix(at, 0), w.rule.Settings.Step)
 	if err != nil {
 		if ctx.Err() == nil {
-			l.log.Warn("share query failed; the last shares age", "metric", w.rule.Info.Metric, "err", err)
+			l.log.Warn("share query failed; the last shares age", "metric", w.rule.Info.StoreKey(), "err", err)
 		}
 		return
 	}

@@ -61,7 +61,7 @@ func (w *worker) sloDemand(l *Loop, st *seriesState, fc forecast.Forecast) forec
 	}
 	fc.Value = st.slo.Demand(fc.Value)
 	if m := l.sloM; m != nil {
-		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.entry.SeriesName}
+		lv := []string{w.rule.Info.StoreKey(), st.entry.Namespace, st.entry.SeriesName}
 		s := st.slo.Status()
 		m.served.WithLabelValues(lv...).Set(fc.Value)
 		m.util.WithLabelValues(lv...).Set(s.Utilization)

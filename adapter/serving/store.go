@@ -75,6 +75,26 @@ type RuleInfo struct {
 	ClusterWide bool
 }
 
+// NamespacesResource is the resource of namespace metrics: one value per
+// namespace, served on custom.metrics.k8s.io at
+// /namespaces/{namespace}/metrics/{metric} next to a pods or object metric
+// of the same name.
+var NamespacesResource = schema.GroupResource{Resource: "namespaces"}
+
+// StoreKey is the name a rule is stored and run under: its metric, or for a
+// namespaces rule NamespacesKey(metric), so that a metric name can be served
+// for pods (or other objects) and for namespaces.
+func (i RuleInfo) StoreKey() string {
+	if i.API == APIObject && sameResource(i.Resource, NamespacesResource) {
+		return NamespacesKey(i.Metric)
+	}
+	return i.Metric
+}
+
+// NamespacesKey is the store key of metric's namespaces rule ("/" is in no
+// metric name).
+func NamespacesKey(metric string) string { return "namespaces/" + metric }
+
 // ClusterWideKey is the ByNamespace key of a cluster-wide rule's entries
 // (RuleInfo.ClusterWide). No namespace is named "".
 const ClusterWideKey = ""
@@ -140,7 +160,7 @@ func NewStore(now func() time.Time) *Store {
 	return s
 }
 
-// Publish replaces the snapshot of the rule serving snap.Info.Metric.
+// Publish replaces the snapshot of the rule stored under snap.Info.StoreKey().
 func (s *Store) Publish(snap *Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,11 +169,11 @@ func (s *Store) Publish(snap *Snapshot) {
 	for k, v := range old {
 		next[k] = v
 	}
-	next[snap.Info.Metric] = snap
+	next[snap.Info.StoreKey()] = snap
 	s.rules.Store(&next)
 }
 
-// Retain removes every rule whose metric is not in keep.
+// Retain removes every rule whose store key is not in keep.
 func (s *Store) Retain(keep map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,9 +198,10 @@ func (s *Store) Rules() []RuleInfo {
 	return out
 }
 
-// Snapshot returns the current snapshot of metric, or nil.
-func (s *Store) Snapshot(metric string) *Snapshot {
-	return (*s.rules.Load())[metric]
+// Snapshot returns the current snapshot of the rule stored under key (its
+// metric, or NamespacesKey(metric) for a namespaces rule), or nil.
+func (s *Store) Snapshot(key string) *Snapshot {
+	return (*s.rules.Load())[key]
 }
 
 // Ready reports whether every rule completed a cycle (and at least one rule exists
@@ -212,13 +233,21 @@ type Query struct {
 	Objects map[string]bool
 }
 
+// StoreKey is the store key of the rule q reads (RuleInfo.StoreKey).
+func (q Query) StoreKey() string {
+	if q.API == APIObject && sameResource(NamespacesResource, q.Resource) {
+		return NamespacesKey(q.Metric)
+	}
+	return q.Metric
+}
+
 // Lookup returns the entries of q.Metric in q.Namespace that match q.Matchers
 // and q.Objects. It fails with ErrUnknownMetric when no rule serves the metric
 // on q.API (and q.Resource), and with a *StaleError when the rule has not
 // served yet or a matching entry is older than the rule's staleness limit.
 // An empty result with nil error means the metric exists but no series matched.
 func (s *Store) Lookup(q Query) ([]*Entry, *RuleInfo, error) {
-	snap := (*s.rules.Load())[q.Metric]
+	snap := (*s.rules.Load())[q.StoreKey()]
 	if snap == nil || snap.Info.API != q.API || (q.API != APIExternal && !sameResource(snap.Info.Resource, q.Resource)) {
 		return nil, nil, fmt.Errorf("%w %q on the %s API", ErrUnknownMetric, q.Metric, q.API)
 	}

@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	cmv1beta1 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta1"
+	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -103,8 +105,8 @@ func compareClusterWide(t *testing.T, sides []*side) {
 	}
 }
 
-// newTenant returns a user of cl's CA whom RBAC allows to read external
-// metrics in namespace only (a Role and RoleBinding there).
+// newTenant returns a user of cl's CA whom RBAC allows to read external and
+// custom metrics in namespace only (a Role and RoleBinding there).
 func newTenant(ctx context.Context, t *testing.T, cl *cluster.Cluster, namespace string) *adapterproc.Client {
 	t.Helper()
 	const user = "differential-tenant"
@@ -113,7 +115,7 @@ func newTenant(ctx context.Context, t *testing.T, cl *cluster.Cluster, namespace
 		t.Fatal(err)
 	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: namespace}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"external.metrics.k8s.io", "custom.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
 	}}
 	if _, err := cl.Admin.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -131,8 +133,9 @@ func newTenant(ctx context.Context, t *testing.T, cl *cluster.Cluster, namespace
 
 // compareClusterWideAuthorization: a cluster-wide metric is still read
 // through a namespace, and authorized there. Asked directly (past the
-// aggregator), both adapters answer a user allowed external metrics in shop
-// only with every namespace's series from shop, and refuse it in billing.
+// aggregator), both adapters answer a user allowed metrics in shop only
+// with every namespace's series from shop, and refuse it in billing; so
+// for the metric of namespace shop and of namespace billing.
 func compareClusterWideAuthorization(t *testing.T, sides []*side) {
 	for _, s := range sides {
 		cfg := s.tenant.RESTConfig(s.proc.URL)
@@ -149,6 +152,17 @@ func compareClusterWideAuthorization(t *testing.T, sides []*side) {
 		}
 		if _, err := ext.NamespacedMetrics("billing").List(brokerMetric, labels.Everything()); !apierrors.IsForbidden(err) {
 			t.Errorf("%s: %s in billing for a user allowed in shop only: %v, want Forbidden", s.name, brokerMetric, err)
+		}
+		// A namespace's metric is authorized in that namespace too.
+		custom, err := custom_metrics.NewForVersionForConfig(cfg, podsRESTMapper(), cmv1beta1.SchemeGroupVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := custom.RootScopedMetrics().GetForObject(namespaceGK, "shop", "http_requests_per_second", labels.Everything()); err != nil {
+			t.Errorf("%s: namespace shop's metric for a user allowed there: %v", s.name, err)
+		}
+		if _, err := custom.RootScopedMetrics().GetForObject(namespaceGK, "billing", "http_requests_per_second", labels.Everything()); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: namespace billing's metric for a user allowed in shop only: %v, want Forbidden", s.name, err)
 		}
 	}
 }

@@ -137,7 +137,7 @@ type side struct {
 	proc      *adapterproc.Adapter
 	cluster   *cluster.Cluster
 	stranger  *adapterproc.Client // a user RBAC allows nothing
-	tenant    *adapterproc.Client // a user RBAC allows external metrics in namespace shop only
+	tenant    *adapterproc.Client // a user RBAC allows metrics in namespace shop only
 	discovery discovery.DiscoveryInterface
 	custom    custom_metrics.CustomMetricsClient
 	external  external_metrics.ExternalMetricsClient
@@ -245,6 +245,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("authorization", func(t *testing.T) { compareRefusal(t, sides) })
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
+	t.Run("custom namespaces", func(t *testing.T) { compareNamespaces(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
 	t.Run("external cluster-wide", func(t *testing.T) { compareClusterWide(t, sides) })
 	t.Run("external cluster-wide authorization", func(t *testing.T) { compareClusterWideAuthorization(t, sides) })
@@ -321,7 +322,10 @@ func waitServing(ctx context.Context, t *testing.T, s *side) {
 	}
 }
 
-var podGK = schema.GroupKind{Kind: "Pod"}
+var (
+	podGK       = schema.GroupKind{Kind: "Pod"}
+	namespaceGK = schema.GroupKind{Kind: "Namespace"}
+)
 
 // compareRefusal checks that both adapters, asked directly (past the
 // aggregator, which authorizes on its own), refuse a user of the cluster CA
@@ -346,13 +350,17 @@ func compareRefusal(t *testing.T, sides []*side) {
 		if _, err := custom.NamespacedMetrics("shop").GetForObject(podGK, "web-0", "http_requests_per_second", labels.Everything()); !apierrors.IsForbidden(err) {
 			t.Errorf("%s: pod metric for a user without RBAC: %v, want Forbidden", s.name, err)
 		}
+		if _, err := custom.RootScopedMetrics().GetForObject(namespaceGK, "shop", "http_requests_per_second", labels.Everything()); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: namespace metric for a user without RBAC: %v, want Forbidden", s.name, err)
+		}
 	}
 }
 
-// podsRESTMapper is a RESTMapper that knows Pods, all the clients ask for.
+// podsRESTMapper is a RESTMapper that knows Pods and Namespaces, all the clients ask for.
 func podsRESTMapper() meta.RESTMapper {
 	m := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
 	m.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
+	m.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
 	return m
 }
 
@@ -376,17 +384,13 @@ func compareDiscovery(t *testing.T, sides []*side) {
 	for _, gv := range []string{"custom.metrics.k8s.io/v1beta1", "custom.metrics.k8s.io/v1beta2", "external.metrics.k8s.io/v1beta1", "metrics.k8s.io/v1beta1"} {
 		f, p := resourceNames(t, foresight, gv), resourceNames(t, peer, gv)
 		t.Logf("%s: foresight %v, prometheus-adapter %v", gv, f, p)
-		// prometheus-adapter also lists each pod metric for namespaces
-		// (the namespace label names a namespace object); Foresight does not
-		// serve metrics of cluster-scoped objects (docs/migration.md).
-		var want []string
-		for _, n := range p {
-			if !strings.HasPrefix(n, "namespaces/") || !strings.HasPrefix(gv, "custom.") {
-				want = append(want, n)
-			}
+		// Both list each pod metric for namespaces too (the namespace label
+		// names a namespace object).
+		if !slices.Equal(f, p) {
+			t.Errorf("%s: foresight lists %v, prometheus-adapter %v", gv, f, p)
 		}
-		if !slices.Equal(f, want) {
-			t.Errorf("%s: foresight lists %v, prometheus-adapter %v (less namespaces/*: %v)", gv, f, p, want)
+		if strings.HasPrefix(gv, "custom.") && !slices.Contains(f, "namespaces/http_requests_per_second") {
+			t.Errorf("%s: no namespaces/http_requests_per_second in %v", gv, f)
 		}
 		if len(f) == 0 {
 			t.Errorf("%s: nothing listed", gv)
@@ -558,5 +562,46 @@ func compareExternal(t *testing.T, sides []*side) {
 	sameValues(t, what+", foresight", f, values{"q.x": 7})
 	if p["q.x"] != 7 || p["qax"] != 2 || len(p) != 2 {
 		t.Errorf("%s: prometheus-adapter %v, want {q.x: 7, qax: 2} (qax matched by its unescaped regex): the documented difference changed", what, p)
+	}
+}
+
+// compareNamespaces asks both adapters for the pod metric of whole
+// namespaces (/namespaces/{namespace}/metrics/{metric}): the rule's query
+// over each namespace's series, which is the sum of its pods' rates; a
+// namespace without series is not found by either.
+func compareNamespaces(t *testing.T, sides []*side) {
+	const metric = "http_requests_per_second"
+	want := values{}
+	for _, p := range pods {
+		want[p.namespace] += p.rate
+	}
+	for _, p := range phasePods {
+		if p.samples {
+			want[p.namespace] += p.rate
+		}
+	}
+	for _, ns := range []string{"shop", "billing", "search", "default"} {
+		got := make([]values, len(sides))
+		for i, s := range sides {
+			v, err := s.custom.RootScopedMetrics().GetForObject(namespaceGK, ns, metric, labels.Everything())
+			if ns == "default" {
+				if !apierrors.IsNotFound(err) {
+					t.Errorf("%s: namespace %s without series: %v, %v; want NotFound", s.name, ns, v, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: namespace %s: %v", s.name, ns, err)
+			}
+			if v.DescribedObject.Kind != "Namespace" || v.DescribedObject.Name != ns {
+				t.Errorf("%s: namespace %s answered for %+v", s.name, ns, v.DescribedObject)
+			}
+			got[i] = values{ns: v.Value.AsApproximateFloat64()}
+		}
+		if ns == "default" {
+			continue
+		}
+		sameValues(t, "namespace "+ns, got[0], got[1])
+		sameValues(t, "namespace "+ns+" against the data", got[0], values{ns: want[ns]})
 	}
 }

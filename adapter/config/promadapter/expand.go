@@ -137,8 +137,58 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 			served[name] = r.path
 			rules = append(rules, *rule)
 		}
+		if r.external {
+			continue
+		}
+		// As in prometheus-adapter, a metric whose series carry the label of
+		// namespaces is also served for namespaces: the sum (or whatever the
+		// query aggregates) over each namespace's series.
+		for _, name := range names {
+			m := metrics[name]
+			key := "namespaces/" + name
+			if _, dup := served[key]; dup {
+				continue
+			}
+			rule, err := r.namespacesRule(name, m)
+			if err != nil {
+				warn(r.path, "metric %s (series %s) not served for namespaces: %v", name, m.series, err)
+				continue
+			}
+			if rule != nil {
+				served[key] = r.path
+				rules = append(rules, *rule)
+			}
+		}
 	}
 	return rules, warnings
+}
+
+// namespacesRule is the Foresight rule serving metric name from m's series
+// for namespaces (nil when the series have no label of namespaces): the
+// metricsQuery grouped by the namespace label alone.
+func (r *compiled) namespacesRule(name string, m *metricInfo) (*config.Rule, error) {
+	labelNames := make([]string, 0, len(m.labels))
+	for l := range m.labels {
+		labelNames = append(labelNames, l)
+	}
+	sort.Strings(labelNames)
+	nsLabel := r.res.namespaceLabel(labelNames)
+	if nsLabel == "" {
+		return nil, nil
+	}
+	out := config.Rule{Name: name, API: config.APIObject, Forecast: Reactive(), Resources: config.Resources{
+		NamespaceLabel: nsLabel, Resource: "namespaces", Label: nsLabel,
+	}}
+	q, err := r.nativeQuery(m.series, []string{nsLabel}, 1)
+	if err != nil {
+		return nil, err
+	}
+	out.Query = q
+	out.SetDefaults()
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // nativeRule is the Foresight rule serving metric name from m's series (nil, with a
@@ -182,7 +232,7 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 			byLabel[l] = gr
 		}
 		if len(found) == 0 {
-			warn(r.path, "metric %s (series %s) not served: no label names a namespaced resource (Foresight does not serve namespace, node or persistent volume metrics)", name, m.series)
+			warn(r.path, "metric %s (series %s) served for namespaces only: no label names a namespaced resource (Foresight does not serve node or persistent volume metrics)", name, m.series)
 			return nil, nil
 		}
 		// pods first, then services, then the first label in order.

@@ -200,11 +200,35 @@ func TestExpandHelmDefaults(t *testing.T) {
 		"queue_length":             {config.APIObject, "service", "services", `sum(queue_length{<<.LabelMatchers>>}) by (namespace,service)`},
 	}
 	got := map[string]config.Rule{}
+	namespaces := map[string]config.Rule{}
 	for _, r := range rules {
+		if r.Resources.Resource == "namespaces" {
+			namespaces[r.Name] = r
+			continue
+		}
 		got[r.Name] = r
 	}
 	if len(got) != len(want) {
 		t.Errorf("served %d metrics, want %d: %v", len(got), len(want), rules)
+	}
+	// As in prometheus-adapter, every metric with a namespace label is also
+	// served for namespaces, grouped by the namespace alone.
+	wantNS := map[string]string{
+		"cpu_usage":                `sum(rate(container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace)`,
+		"network_receive_bytes":    `sum(rate(container_network_receive_bytes_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace)`,
+		"memory_working_set_bytes": `sum(container_memory_working_set_bytes{<<.LabelMatchers>>,container!="POD"}) by (namespace)`,
+		"http_requests":            `sum(rate(http_requests_total{<<.LabelMatchers>>}[5m])) by (namespace)`,
+		"queue_length":             `sum(queue_length{<<.LabelMatchers>>}) by (namespace)`,
+		"kube_namespace_thing":     `sum(kube_namespace_thing{<<.LabelMatchers>>}) by (namespace)`,
+	}
+	if len(namespaces) != len(wantNS) {
+		t.Errorf("served %d namespace metrics, want %d: %v", len(namespaces), len(wantNS), namespaces)
+	}
+	for name, q := range wantNS {
+		r := namespaces[name]
+		if r.API != config.APIObject || r.Resources.Label != "namespace" || r.Resources.NamespaceLabel != "namespace" || r.Query != q {
+			t.Errorf("namespaces %s = %s %+v %q, want object namespaces by namespace %q", name, r.API, r.Resources, r.Query, q)
+		}
 	}
 	for name, w := range want {
 		r, ok := got[name]
@@ -218,7 +242,7 @@ func TestExpandHelmDefaults(t *testing.T) {
 	}
 	// http_requests_total carries pod, service and job: served for pods, the rest said.
 	joined := strings.Join(warnings, "\n")
-	for _, w := range []string{"metric http_requests served for pods only", "kube_namespace_thing (series kube_namespace_thing) not served: no label names a namespaced resource"} {
+	for _, w := range []string{"metric http_requests served for pods only", "kube_namespace_thing (series kube_namespace_thing) served for namespaces only: no label names a namespaced resource"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
@@ -232,9 +256,14 @@ func TestExpandWalkthrough(t *testing.T) {
 		labels.FromStrings("__name__", "http_requests_total", "kubernetes_namespace", "a", "kubernetes_pod_name", "p", "verb", "GET"),
 		labels.FromStrings("__name__", "queue_consumer_lag", "namespace", "a", "name", "q1"),
 	)
-	if len(rules) != 2 || len(warnings) != 0 {
+	if len(rules) != 3 || len(warnings) != 0 {
 		t.Fatalf("rules %+v, warnings %v", rules, warnings)
 	}
+	if n := rules[1]; n.Name != "http_requests_per_second" || n.Resources.Resource != "namespaces" || n.Resources.Label != "kubernetes_namespace" ||
+		n.Query != `sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (kubernetes_namespace)` {
+		t.Errorf("namespaces rule = %+v", n)
+	}
+	rules = append(rules[:1], rules[2:]...)
 	r := rules[0]
 	if r.Name != "http_requests_per_second" || r.API != config.APIPods || r.Resources.NamespaceLabel != "kubernetes_namespace" || r.Resources.Label != "kubernetes_pod_name" ||
 		r.Query != `sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (kubernetes_namespace,kubernetes_pod_name)` {
@@ -271,7 +300,8 @@ func TestExpandHostileNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Rules) != 1 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "a_total") {
+	if len(f.Rules) != 2 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "a_total") ||
+		f.Rules[1].Name != "dup" || f.Rules[1].Resources.Resource != "namespaces" || !strings.Contains(f.Rules[1].Query, "a_total") {
 		t.Errorf("rules = %+v", f.Rules)
 	}
 	joined := strings.Join(warnings, "\n")
