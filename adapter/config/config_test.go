@@ -362,3 +362,23 @@ rules:
 		t.Errorf("rule = %+v", r)
 	}
 }
+
+// TestNamespacesRules: a metric name is served by one rule and by one
+// namespaces rule besides, whose object label is its namespace label.
+func TestNamespacesRules(t *testing.T) {
+	head := "apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules:\n"
+	pods := "- name: rps\n  api: pods\n  query: sum by (namespace, pod) (rate(r{<<.LabelMatchers>>}[1m]))\n"
+	ns := "- name: rps\n  api: object\n  query: sum by (namespace) (rate(r{<<.LabelMatchers>>}[1m]))\n  resources: {resource: namespaces, label: namespace}\n"
+	if _, err := Parse([]byte(head+pods+ns), "r.yaml"); err != nil {
+		t.Errorf("pods and namespaces rules of one name: %v", err)
+	}
+	_, err := Parse([]byte(head+pods+ns+ns), "r.yaml")
+	if err == nil || !strings.Contains(err.Error(), `r.yaml:11: rules[2].name: duplicate metric name "rps" (also rules[1])`) {
+		t.Errorf("two namespaces rules of one name: %v", err)
+	}
+	bad := strings.Replace(ns, "label: namespace", "label: pod", 1)
+	_, err = Parse([]byte(head+bad), "r.yaml")
+	if err == nil || !strings.Contains(err.Error(), `rules[0].resources.label: a namespaces rule's object label is its namespace label "namespace", got "pod"`) {
+		t.Errorf("namespaces rule labelled by pod: %v", err)
+	}
+}

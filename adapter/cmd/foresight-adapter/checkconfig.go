@@ -89,7 +89,11 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "  resourceMetrics: metrics.k8s.io pods and nodes, CPU and memory (window %s)\n", model.Duration(m.Window))
 	}
 	for _, r := range f.Rules {
-		fmt.Fprintf(stdout, "  %s (%s)\n", r.Name, r.API)
+		if r.API == config.APIObject {
+			fmt.Fprintf(stdout, "  %s (%s %s)\n", r.Name, r.API, r.Resources.GroupResource())
+		} else {
+			fmt.Fprintf(stdout, "  %s (%s)\n", r.Name, r.API)
+		}
 		if c := r.Cost; c != nil {
 			p := c.Params
 			src := "OpenCost/Kubecost metrics"

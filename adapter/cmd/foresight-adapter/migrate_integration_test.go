@@ -43,8 +43,9 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 		file    string
 		metrics []string
 	}{
-		{"helm-default.yaml", []string{"cpu_usage"}},
-		{"walkthrough.yaml", []string{"http_requests_per_second", "queue_consumer_lag"}},
+		// A pods metric is served for namespaces too (the second rule of its name).
+		{"helm-default.yaml", []string{"cpu_usage", "cpu_usage", "queue_consumer_lag"}}, // the catch-all rule: namespaces only
+		{"walkthrough.yaml", []string{"http_requests_per_second", "http_requests_per_second", "queue_consumer_lag"}},
 		// resourceRules only: the migrated file has the native resourceMetrics section.
 		{"manifests-config.yaml", nil},
 	} {
