@@ -144,7 +144,9 @@ func (t *translator) validateCanary(c *policy.Canary) error {
 		r := t.routeByName[n]
 		p.Spec.VirtualHosts = append(p.Spec.VirtualHosts, policy.VirtualHost{Name: n, Domains: []string{"*"}, Routes: []policy.Route{*r}})
 		for _, b := range r.Backends {
-			used[b.Service] = true
+			if !b.Unresolved {
+				used[b.Service] = true
+			}
 		}
 	}
 	used[c.Stable], used[c.Canary] = true, true
@@ -166,7 +168,9 @@ func (t *translator) addServices() {
 	for _, vh := range t.res.Spec.VirtualHosts {
 		for _, r := range vh.Routes {
 			for _, b := range r.Backends {
-				used[b.Service] = true
+				if !b.Unresolved {
+					used[b.Service] = true
+				}
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -63,14 +62,7 @@ func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
 			base.Timeout = policy.Duration(d)
 		}
 		if base.Redirect == nil {
-			refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
-			for i, b := range rule.BackendRefs {
-				refs[i] = b.BackendRef
-			}
-			base.Backends, out.svcs, out.unresolve = t.backends(r.Namespace, refs, false, fmt.Sprintf("rules[%d]", ri))
-			if len(base.Backends) == 0 {
-				base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
-			}
+			t.forward(&base, out, routeFrom{KindHTTPRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
 		}
 		matches := rule.Matches
 		if len(matches) == 0 {
@@ -150,7 +142,7 @@ func (t *translator) check(r *ruleOut) error {
 		m.Name = fmt.Sprintf("matches[%d]", i)
 		vh.Routes = append(vh.Routes, m)
 		for _, b := range m.Backends {
-			if !used[b.Service] {
+			if !b.Unresolved && !used[b.Service] {
 				used[b.Service] = true
 				p.Spec.Services = append(p.Spec.Services, t.svcDefs[b.Service])
 			}
@@ -252,14 +244,7 @@ func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
 		}
 		out := &ruleOut{}
 		var base policy.Route
-		refs := make([]gwv1.BackendRef, len(rule.BackendRefs))
-		for i, b := range rule.BackendRefs {
-			refs[i] = b.BackendRef
-		}
-		base.Backends, out.svcs, out.unresolve = t.backends(r.Namespace, refs, true, fmt.Sprintf("rules[%d]", ri))
-		if len(base.Backends) == 0 {
-			base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
-		}
+		t.forward(&base, out, routeFrom{KindGRPCRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
 		matches := rule.Matches
 		if len(matches) == 0 {
 			matches = []gwv1.GRPCRouteMatch{{}}
@@ -320,121 +305,6 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// backends resolves a rule's backendRefs to policy backends with percentages summing to
-// 100. Refs that do not resolve are left out (their share goes to the others) and the first
-// problem is returned; refs of weight 0 get no traffic.
-func (t *translator) backends(ns string, refs []gwv1.BackendRef, grpc bool, path string) ([]policy.Backend, map[string]string, *refProblem) {
-	var prob *refProblem
-	svcs := map[string]string{}
-	type wb struct {
-		svc    string
-		weight int64
-	}
-	var ok []wb
-	for i, b := range refs {
-		bp := fmt.Sprintf("%s.backendRefs[%d]", path, i)
-		if b.Group != nil && *b.Group != "" || b.Kind != nil && *b.Kind != KindService {
-			if prob == nil {
-				prob = &refProblem{string(gwv1.RouteReasonInvalidKind), fmt.Sprintf("%s: only core Services are supported, not %s", bp, kindOf(b))}
-			}
-			continue
-		}
-		if b.Namespace != nil && string(*b.Namespace) != ns {
-			if prob == nil {
-				prob = &refProblem{string(gwv1.RouteReasonRefNotPermitted), fmt.Sprintf("%s: Service %s/%s is in another namespace (ReferenceGrants are not supported)", bp, *b.Namespace, b.Name)}
-			}
-			continue
-		}
-		svc := t.services[types.NamespacedName{Namespace: ns, Name: string(b.Name)}]
-		if svc == nil {
-			if prob == nil {
-				prob = &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s not found", bp, ns, b.Name)}
-			}
-			continue
-		}
-		if b.Port == nil {
-			if prob == nil {
-				prob = &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: port is required for a Service", bp)}
-			}
-			continue
-		}
-		var port *corev1.ServicePort
-		for j := range svc.Spec.Ports {
-			if svc.Spec.Ports[j].Port == *b.Port {
-				port = &svc.Spec.Ports[j]
-			}
-		}
-		if port == nil {
-			if prob == nil {
-				prob = &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s has no port %d", bp, ns, b.Name, *b.Port)}
-			}
-			continue
-		}
-		proto := policy.ProtocolHTTP1
-		switch {
-		case grpc:
-			proto = policy.ProtocolGRPC
-		case port.AppProtocol != nil && (*port.AppProtocol == "kubernetes.io/h2c" || *port.AppProtocol == "grpc"):
-			proto = policy.ProtocolHTTP2
-		}
-		name := t.service(svc, port, proto)
-		if _, dup := svcs[svc.Name]; !dup {
-			svcs[svc.Name] = name
-		}
-		w := int64(1)
-		if b.Weight != nil {
-			w = int64(*b.Weight)
-		}
-		ok = append(ok, wb{svc: name, weight: w})
-	}
-	var total int64
-	for _, b := range ok {
-		total += b.weight
-	}
-	if total == 0 {
-		return nil, svcs, prob
-	}
-	// Largest remainder: percentages that sum to exactly 100.
-	out := make([]policy.Backend, 0, len(ok))
-	rem := make([]int64, len(ok))
-	var sum int64
-	for i, b := range ok {
-		pct := b.weight * 100 / total
-		rem[i] = b.weight * 100 % total
-		sum += pct
-		out = append(out, policy.Backend{Service: b.svc, Weight: uint32(pct)})
-	}
-	for sum < 100 {
-		best := 0
-		for i := range rem {
-			if rem[i] > rem[best] {
-				best = i
-			}
-		}
-		out[best].Weight++
-		rem[best] = -1
-		sum++
-	}
-	// Merge backends that name the same service and drop those without traffic.
-	merged := out[:0]
-	for _, b := range out {
-		if b.Weight == 0 {
-			continue
-		}
-		found := false
-		for j := range merged {
-			if merged[j].Service == b.Service {
-				merged[j].Weight += b.Weight
-				found = true
-			}
-		}
-		if !found {
-			merged = append(merged, b)
-		}
-	}
-	return merged, svcs, prob
 }
 
 func kindOf(b gwv1.BackendRef) string {

@@ -60,8 +60,10 @@ type Input struct {
 	HTTPRoutes     []*gwv1.HTTPRoute
 	GRPCRoutes     []*gwv1.GRPCRoute
 	// Services are the Kubernetes Services backendRefs may name.
-	Services       []*corev1.Service
-	CanaryPolicies []*CanaryPolicy
+	Services []*corev1.Service
+	// ReferenceGrants permit backendRefs to Services in other namespaces.
+	ReferenceGrants []*gwv1.ReferenceGrant
+	CanaryPolicies  []*CanaryPolicy
 	// Now is the transition time of new conditions.
 	Now time.Time
 }
@@ -298,7 +300,7 @@ type ruleOut struct {
 	matches []policy.Route // one per match; Name unset
 	ranks   []rank
 	// svcs maps the Kubernetes Services of resolved backendRefs (weight 0 included) to
-	// their policy services.
+	// their policy services: by name in the route's namespace, by namespace/name in others.
 	svcs      map[string]string
 	unresolve *refProblem
 }
@@ -515,7 +517,9 @@ func (t *translator) build() {
 			for _, e := range es {
 				vh.Routes = append(vh.Routes, e.route)
 				for _, b := range e.route.Backends {
-					up[b.Service] = true
+					if !b.Unresolved {
+						up[b.Service] = true
+					}
 				}
 			}
 			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)

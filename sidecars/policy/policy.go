@@ -262,11 +262,16 @@ type QueryMatch struct {
 
 // Backend is one weighted destination of a route.
 type Backend struct {
-	// Service names a service of the policy; required.
-	Service string `yaml:"service"`
+	// Service names a service of the policy; required unless Unresolved is set.
+	Service string `yaml:"service,omitempty"`
 	// Weight is 0..100; weights of a route's backends sum to 100. A single backend may omit
 	// it (it then gets 100).
 	Weight uint32 `yaml:"weight,omitempty"`
+	// Unresolved marks the share of a reference that names no usable service (a Gateway
+	// API backendRef that does not resolve): requests that would have gone there are
+	// answered with HTTP 500 by Envoy and fail with UNAVAILABLE on proxyless gRPC clients,
+	// instead of being sent to the other backends. Service must then be empty.
+	Unresolved bool `yaml:"unresolved,omitempty"`
 }
 
 // Rewrite changes a forwarded request.

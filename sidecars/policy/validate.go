@@ -315,9 +315,14 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	var sum uint32
 	for i, b := range r.Backends {
 		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		if b.Service == "" {
+		switch {
+		case b.Unresolved:
+			if b.Service != "" {
+				v.errorf(bp+".service", "must be empty for an unresolved backend")
+			}
+		case b.Service == "":
 			v.errorf(bp+".service", "required")
-		} else if v.service(b.Service) == nil {
+		case v.service(b.Service) == nil:
 			v.errorf(bp+".service", "unknown service %q", b.Service)
 		}
 		if b.Weight > 100 {

@@ -113,12 +113,13 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	a := b.sh.actions.new()
 	if len(r.Backends) == 1 {
 		c := b.sh.toCluster.new()
-		c.Cluster = b.use(r.Backends[0].Service)
+		c.Cluster = b.backendCluster(&r.Backends[0], a, m)
 		a.ClusterSpecifier = c
 	} else {
 		wc := &envoy_config_route_v3.WeightedCluster{}
-		for _, be := range r.Backends {
-			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.use(be.Service), Weight: b.sh.weight(be.Weight)}
+		for i := range r.Backends {
+			be := &r.Backends[i]
+			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.backendCluster(be, a, m), Weight: b.sh.weight(be.Weight)}
 			// A backend service's fault applies to the share of traffic sent to it.
 			if svc := b.service(be.Service); svc != nil && svc.Fault != nil && m.client {
 				f := svc.Fault
@@ -129,9 +130,15 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		}
 		a.ClusterSpecifier = &envoy_config_route_v3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
-	first := b.service(r.Backends[0].Service)
+	var first *policy.Service
+	for _, be := range r.Backends {
+		if !be.Unresolved {
+			first = b.service(be.Service)
+			break
+		}
+	}
 	if first == nil {
-		return a // b.use recorded the error
+		return a // only unresolved backends, or b.use recorded the error
 	}
 	timeout := r.Timeout
 	if timeout == 0 {
