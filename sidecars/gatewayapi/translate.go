@@ -60,12 +60,13 @@ type Input struct {
 	HTTPRoutes     []*gwv1.HTTPRoute
 	GRPCRoutes     []*gwv1.GRPCRoute
 	// Services are the Kubernetes Services backendRefs may name.
-	Services []*corev1.Service
-	// ReferenceGrants permit backendRefs to Services in other namespaces.
-	ReferenceGrants []*gwv1.ReferenceGrant
-	CanaryPolicies  []*CanaryPolicy
+	Services       []*corev1.Service
+	CanaryPolicies []*CanaryPolicy
 	// Now is the transition time of new conditions.
 	Now time.Time
+
+	// ReferenceGrants permit references to objects in other namespaces.
+	ReferenceGrants []*gwv1.ReferenceGrant
 }
 
 // Result is the translation: the policy parts and the statuses to write.
