@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
@@ -66,6 +67,11 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 	groups, err := translate.Translate(p)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Errorf("node group %s is not served: %v", name, err)
+		}
 	}
 	// Envoy: the unresolved share names a cluster it is never sent, answered with 500.
 	envoy := groups["gw.shop.edge"]
