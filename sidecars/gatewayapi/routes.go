@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -32,103 +31,109 @@ func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
 		return rs
 	}
 	for ri := range r.Spec.Rules {
-		rule := &r.Spec.Rules[ri]
-		if msg := unsupportedHTTPRule(rule); msg != "" {
-			rs.unsupported = fmt.Sprintf("rules[%d]: %s", ri, msg)
-			return rs
-		}
-		out := &ruleOut{}
-		var base policy.Route
-		for _, f := range rule.Filters {
-			switch f.Type {
-			case gwv1.HTTPRouteFilterRequestRedirect:
-				base.Redirect = redirect(f.RequestRedirect)
-			case gwv1.HTTPRouteFilterURLRewrite:
-				base.Rewrite = &policy.Rewrite{}
-				if f.URLRewrite.Hostname != nil {
-					base.Rewrite.Host = string(*f.URLRewrite.Hostname)
-				}
-				if p := f.URLRewrite.Path; p != nil && p.ReplacePrefixMatch != nil {
-					base.Rewrite.Prefix = *p.ReplacePrefixMatch
-				}
-			}
-		}
-		if rule.Timeouts != nil && rule.Timeouts.Request != nil {
-			d, err := time.ParseDuration(string(*rule.Timeouts.Request))
-			if err != nil {
-				rs.unsupported = fmt.Sprintf("rules[%d].timeouts.request: %v", ri, err)
-				return rs
-			}
-			base.Timeout = policy.Duration(d)
-		}
-		if base.Redirect == nil {
-			t.forward(&base, out, routeFrom{KindHTTPRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
-		}
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gwv1.HTTPRouteMatch{{}}
-		}
-		for mi, m := range matches {
-			pr := base
-			rk := rank{created: r.CreationTimestamp.Time, nsName: r.Namespace + "/" + r.Name, rule: ri, match: mi}
-			path := gwv1.PathMatchPathPrefix
-			value := "/"
-			if m.Path != nil {
-				if m.Path.Type != nil {
-					path = *m.Path.Type
-				}
-				if m.Path.Value != nil {
-					value = *m.Path.Value
-				}
-			}
-			switch path {
-			case gwv1.PathMatchExact:
-				pr.Match.Exact, rk.exact = value, true
-			case gwv1.PathMatchRegularExpression:
-				pr.Match.Regex, rk.regex = value, true
-			default:
-				// A prefix matches whole path segments: "/foo" matches /foo and /foo/bar,
-				// not /foobar.
-				if value == "/" || strings.HasSuffix(value, "/") {
-					pr.Match.Prefix = value
-				} else {
-					pr.Match.Regex = regexp.QuoteMeta(value) + "(/.*)?"
-				}
-				rk.prefixLen = len(value)
-			}
-			for _, h := range m.Headers {
-				hm := policy.HeaderMatch{Name: string(h.Name)}
-				if h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression {
-					hm.Regex = h.Value
-				} else {
-					hm.Exact = h.Value
-				}
-				pr.Match.Headers = append(pr.Match.Headers, hm)
-			}
-			if m.Method != nil {
-				pr.Match.Headers = append(pr.Match.Headers, policy.HeaderMatch{Name: ":method", Exact: string(*m.Method)})
-				rk.method = true
-			}
-			for _, q := range m.QueryParams {
-				qm := policy.QueryMatch{Name: string(q.Name)}
-				if q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression {
-					qm.Regex = q.Value
-				} else {
-					qm.Exact = q.Value
-				}
-				pr.Match.Query = append(pr.Match.Query, qm)
-			}
-			rk.headers, rk.query = len(m.Headers), len(m.QueryParams)
-			out.matches = append(out.matches, pr)
-			out.ranks = append(out.ranks, rk)
-		}
-		if err := t.check(out); err != nil {
-			rs.unsupported = fmt.Sprintf("rules[%d]: %v", ri, err)
-			return rs
-		}
-		rs.rules = append(rs.rules, out)
+		out, msg := t.httpRule(r, ri)
+		rs.addRule(ri, out, msg)
 	}
+	rs.finish()
 	return rs
+}
+
+// httpRule translates one rule of an HTTPRoute, or says why it cannot be served.
+func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
+	rule := &r.Spec.Rules[ri]
+	if msg := unsupportedHTTPRule(rule); msg != "" {
+		return nil, msg
+	}
+	out := &ruleOut{}
+	var base policy.Route
+	for _, f := range rule.Filters {
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestRedirect:
+			base.Redirect = redirect(f.RequestRedirect)
+		case gwv1.HTTPRouteFilterURLRewrite:
+			base.Rewrite = &policy.Rewrite{}
+			if f.URLRewrite.Hostname != nil {
+				base.Rewrite.Host = string(*f.URLRewrite.Hostname)
+			}
+			if p := f.URLRewrite.Path; p != nil {
+				base.Rewrite.Prefix, base.Rewrite.Path = pathModifier(p)
+			}
+		case gwv1.HTTPRouteFilterRequestHeaderModifier:
+			base.RequestHeaders = headerChanges(f.RequestHeaderModifier)
+		case gwv1.HTTPRouteFilterResponseHeaderModifier:
+			base.ResponseHeaders = headerChanges(f.ResponseHeaderModifier)
+		}
+	}
+	timeout, msg := timeouts(rule.Timeouts)
+	if msg != "" {
+		return nil, msg
+	}
+	base.Timeout = timeout
+	if base.Redirect == nil {
+		t.forward(&base, out, routeFrom{KindHTTPRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
+	}
+	matches := rule.Matches
+	if len(matches) == 0 {
+		matches = []gwv1.HTTPRouteMatch{{}}
+	}
+	for mi, m := range matches {
+		pr := base
+		rk := rank{created: r.CreationTimestamp.Time, nsName: r.Namespace + "/" + r.Name, rule: ri, match: mi}
+		path := gwv1.PathMatchPathPrefix
+		value := "/"
+		if m.Path != nil {
+			if m.Path.Type != nil {
+				path = *m.Path.Type
+			}
+			if m.Path.Value != nil {
+				value = *m.Path.Value
+			}
+		}
+		switch path {
+		case gwv1.PathMatchExact:
+			pr.Match.Exact, rk.exact = value, true
+		case gwv1.PathMatchRegularExpression:
+			pr.Match.Regex, rk.regex = value, true
+		default:
+			// A prefix matches whole path segments: "/foo" matches /foo and /foo/bar,
+			// not /foobar.
+			if value == "/" || strings.HasSuffix(value, "/") {
+				pr.Match.Prefix = value
+			} else {
+				pr.Match.Regex = regexp.QuoteMeta(value) + "(/.*)?"
+			}
+			rk.prefixLen = len(value)
+		}
+		for _, h := range m.Headers {
+			hm := policy.HeaderMatch{Name: string(h.Name)}
+			if h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression {
+				hm.Regex = h.Value
+			} else {
+				hm.Exact = h.Value
+			}
+			pr.Match.Headers = append(pr.Match.Headers, hm)
+		}
+		if m.Method != nil {
+			pr.Match.Headers = append(pr.Match.Headers, policy.HeaderMatch{Name: ":method", Exact: string(*m.Method)})
+			rk.method = true
+		}
+		for _, q := range m.QueryParams {
+			qm := policy.QueryMatch{Name: string(q.Name)}
+			if q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression {
+				qm.Regex = q.Value
+			} else {
+				qm.Exact = q.Value
+			}
+			pr.Match.Query = append(pr.Match.Query, qm)
+		}
+		rk.headers, rk.query = len(m.Headers), len(m.QueryParams)
+		out.matches = append(out.matches, pr)
+		out.ranks = append(out.ranks, rk)
+	}
+	if err := t.check(out); err != nil {
+		return nil, err.Error()
+	}
+	return out, ""
 }
 
 // check validates a translated rule with the policy's own rules (regular expressions,
@@ -155,45 +160,6 @@ func (t *translator) check(r *ruleOut) error {
 		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "spec.virtualHosts[0].routes", "matches"))
 	}
 	return nil
-}
-
-// unsupportedHTTPRule says what of a rule foresight-xds cannot serve, or "".
-func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
-	redirect, rewrite := false, false
-	for i, f := range r.Filters {
-		switch f.Type {
-		case gwv1.HTTPRouteFilterRequestRedirect:
-			redirect = true
-			if p := f.RequestRedirect.Path; p != nil && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
-				return fmt.Sprintf("filters[%d].requestRedirect.path: must start with '/'", i)
-			}
-		case gwv1.HTTPRouteFilterURLRewrite:
-			rewrite = true
-			if p := f.URLRewrite.Path; p != nil && p.Type == gwv1.FullPathHTTPPathModifier {
-				return fmt.Sprintf("filters[%d].urlRewrite.path: ReplaceFullPath is not supported (ReplacePrefixMatch is)", i)
-			}
-		default:
-			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestRedirect and URLRewrite are)", i, f.Type)
-		}
-	}
-	if redirect && rewrite {
-		return "RequestRedirect and URLRewrite together"
-	}
-	if r.Timeouts != nil && r.Timeouts.BackendRequest != nil {
-		return "timeouts.backendRequest is not supported (timeouts.request is)"
-	}
-	if r.Retry != nil {
-		return "retry is not supported"
-	}
-	if r.SessionPersistence != nil {
-		return "sessionPersistence is not supported"
-	}
-	for i, b := range r.BackendRefs {
-		if len(b.Filters) > 0 {
-			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
-		}
-	}
-	return ""
 }
 
 func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
@@ -227,70 +193,73 @@ func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
 		return rs
 	}
 	for ri := range r.Spec.Rules {
-		rule := &r.Spec.Rules[ri]
-		switch {
-		case len(rule.Filters) > 0:
-			rs.unsupported = fmt.Sprintf("rules[%d].filters: GRPCRoute filters are not supported", ri)
-		case rule.SessionPersistence != nil:
-			rs.unsupported = fmt.Sprintf("rules[%d].sessionPersistence is not supported", ri)
+		out, msg := t.grpcRule(r, ri)
+		rs.addRule(ri, out, msg)
+	}
+	rs.finish()
+	return rs
+}
+
+// grpcRule translates one rule of a GRPCRoute, or says why it cannot be served.
+func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
+	rule := &r.Spec.Rules[ri]
+	if msg := unsupportedGRPCRule(rule); msg != "" {
+		return nil, msg
+	}
+	out := &ruleOut{}
+	var base policy.Route
+	for _, f := range rule.Filters {
+		switch f.Type {
+		case gwv1.GRPCRouteFilterRequestHeaderModifier:
+			base.RequestHeaders = headerChanges(f.RequestHeaderModifier)
+		case gwv1.GRPCRouteFilterResponseHeaderModifier:
+			base.ResponseHeaders = headerChanges(f.ResponseHeaderModifier)
 		}
-		for i, b := range rule.BackendRefs {
-			if len(b.Filters) > 0 {
-				rs.unsupported = fmt.Sprintf("rules[%d].backendRefs[%d].filters are not supported", ri, i)
-			}
-		}
-		if rs.unsupported != "" {
-			return rs
-		}
-		out := &ruleOut{}
-		var base policy.Route
-		t.forward(&base, out, routeFrom{KindGRPCRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gwv1.GRPCRouteMatch{{}}
-		}
-		for mi, m := range matches {
-			pr := base
-			rk := rank{created: r.CreationTimestamp.Time, nsName: r.Namespace + "/" + r.Name, rule: ri, match: mi}
-			if mm := m.Method; mm != nil {
-				svc, method := deref(mm.Service), deref(mm.Method)
-				regex := mm.Type != nil && *mm.Type == gwv1.GRPCMethodMatchRegularExpression
-				switch {
-				case regex:
-					s, me := or(svc, "[^/]+"), or(method, "[^/]+")
-					pr.Match.Regex, rk.regex = "/"+s+"/"+me, true
-				case svc != "" && method != "":
-					pr.Match.Exact, rk.exact = "/"+svc+"/"+method, true
-				case svc != "":
-					pr.Match.Prefix, rk.prefixLen = "/"+svc+"/", len(svc)+2
-				case method != "":
-					pr.Match.Regex, rk.regex = "/[^/]+/"+regexp.QuoteMeta(method), true
-				default:
-					pr.Match.Prefix = "/"
-				}
-			} else {
+	}
+	t.forward(&base, out, routeFrom{KindGRPCRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
+	matches := rule.Matches
+	if len(matches) == 0 {
+		matches = []gwv1.GRPCRouteMatch{{}}
+	}
+	for mi, m := range matches {
+		pr := base
+		rk := rank{created: r.CreationTimestamp.Time, nsName: r.Namespace + "/" + r.Name, rule: ri, match: mi}
+		if mm := m.Method; mm != nil {
+			svc, method := deref(mm.Service), deref(mm.Method)
+			regex := mm.Type != nil && *mm.Type == gwv1.GRPCMethodMatchRegularExpression
+			switch {
+			case regex:
+				s, me := or(svc, "[^/]+"), or(method, "[^/]+")
+				pr.Match.Regex, rk.regex = "/"+s+"/"+me, true
+			case svc != "" && method != "":
+				pr.Match.Exact, rk.exact = "/"+svc+"/"+method, true
+			case svc != "":
+				pr.Match.Prefix, rk.prefixLen = "/"+svc+"/", len(svc)+2
+			case method != "":
+				pr.Match.Regex, rk.regex = "/[^/]+/"+regexp.QuoteMeta(method), true
+			default:
 				pr.Match.Prefix = "/"
 			}
-			for _, h := range m.Headers {
-				hm := policy.HeaderMatch{Name: string(h.Name)}
-				if h.Type != nil && *h.Type == gwv1.GRPCHeaderMatchRegularExpression {
-					hm.Regex = h.Value
-				} else {
-					hm.Exact = h.Value
-				}
-				pr.Match.Headers = append(pr.Match.Headers, hm)
+		} else {
+			pr.Match.Prefix = "/"
+		}
+		for _, h := range m.Headers {
+			hm := policy.HeaderMatch{Name: string(h.Name)}
+			if h.Type != nil && *h.Type == gwv1.GRPCHeaderMatchRegularExpression {
+				hm.Regex = h.Value
+			} else {
+				hm.Exact = h.Value
 			}
-			rk.headers = len(m.Headers)
-			out.matches = append(out.matches, pr)
-			out.ranks = append(out.ranks, rk)
+			pr.Match.Headers = append(pr.Match.Headers, hm)
 		}
-		if err := t.check(out); err != nil {
-			rs.unsupported = fmt.Sprintf("rules[%d]: %v", ri, err)
-			return rs
-		}
-		rs.rules = append(rs.rules, out)
+		rk.headers = len(m.Headers)
+		out.matches = append(out.matches, pr)
+		out.ranks = append(out.ranks, rk)
 	}
-	return rs
+	if err := t.check(out); err != nil {
+		return nil, err.Error()
+	}
+	return out, ""
 }
 
 func deref(s *string) string {

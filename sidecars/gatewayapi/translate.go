@@ -170,10 +170,16 @@ type rank struct {
 	match     int
 }
 
+// maxMessage bounds a condition's message (the API allows 32,768 bytes).
+const maxMessage = 4096
+
 func (t *translator) cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 	s := metav1.ConditionFalse
 	if ok {
 		s = metav1.ConditionTrue
+	}
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + " ..."
 	}
 	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(t.in.Now)}
 }
@@ -295,6 +301,26 @@ type routeSpec struct {
 	// that keep the route from being accepted or its refs from resolving.
 	rules       []*ruleOut
 	unsupported string
+	// dropped say which rules were left out and why, when others are served.
+	dropped []string
+}
+
+// addRule adds rule ri's translation, or leaves the rule out (a nil entry) for why.
+func (rs *routeSpec) addRule(ri int, out *ruleOut, why string) {
+	if why != "" {
+		rs.dropped = append(rs.dropped, fmt.Sprintf("rules[%d]: %s", ri, why))
+		out = nil
+	}
+	rs.rules = append(rs.rules, out)
+}
+
+// finish refuses the whole route when every rule was left out: the spec's
+// PartiallyInvalid (rules dropped) is only for a route with some valid rules.
+func (rs *routeSpec) finish() {
+	if len(rs.dropped) > 0 && len(rs.dropped) == len(rs.rules) {
+		rs.unsupported = strings.Join(rs.dropped, "; ")
+		rs.dropped = nil
+	}
 }
 
 type ruleOut struct {
@@ -370,6 +396,10 @@ func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
 			}
 		}
 		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionResolvedRefs), resolved, rreason, rmsg, gen))
+		if accepted && len(rs.dropped) > 0 {
+			st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionPartiallyInvalid), true, string(gwv1.RouteReasonUnsupportedValue),
+				"Dropped Rule(s): "+strings.Join(rs.dropped, "; "), gen))
+		}
 		out = append(out, st)
 	}
 	return out

@@ -213,6 +213,10 @@ type Route struct {
 	JWT *JWTRequirement `yaml:"jwt,omitempty"`
 	// Fault injects faults into requests on the route.
 	Fault *Fault `yaml:"fault,omitempty"`
+	// RequestHeaders change the headers of the requests the route forwards, and
+	// ResponseHeaders those of its responses (Envoy only: grpc-go ignores both).
+	RequestHeaders  *HeaderChanges `yaml:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderChanges `yaml:"responseHeaders,omitempty"`
 }
 
 // Match selects requests. At most one of Prefix, Exact and Regex.
@@ -278,6 +282,8 @@ type Backend struct {
 type Rewrite struct {
 	// Prefix replaces the matched path prefix (route match must be a prefix match).
 	Prefix string `yaml:"prefix,omitempty"`
+	// Path replaces the whole path (the query is kept); at most one of Prefix and Path.
+	Path string `yaml:"path,omitempty"`
 	// Host replaces the Host/:authority header.
 	Host string `yaml:"host,omitempty"`
 }

@@ -340,8 +340,14 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		if rw.Prefix != "" && m.Prefix == "" {
 			v.errorf(path+".rewrite.prefix", "needs a prefix match")
 		}
-		if rw.Prefix == "" && rw.Host == "" {
-			v.errorf(path+".rewrite", "set prefix and/or host")
+		if rw.Prefix != "" && rw.Path != "" {
+			v.errorf(path+".rewrite", "at most one of prefix, path")
+		}
+		if rw.Path != "" && !strings.HasPrefix(rw.Path, "/") {
+			v.errorf(path+".rewrite.path", "must start with '/'")
+		}
+		if rw.Prefix == "" && rw.Path == "" && rw.Host == "" {
+			v.errorf(path+".rewrite", "set prefix, path and/or host")
 		}
 	}
 	if rd := r.Redirect; rd != nil {
@@ -377,6 +383,8 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	v.rateLimit(r.RateLimit, path+".rateLimit")
 	v.jwtRequirement(r.JWT, path+".jwt")
 	v.fault(r.Fault, path+".fault")
+	v.headerChanges(r.RequestHeaders, path+".requestHeaders")
+	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
 }
 
 func (v *validator) headers(hs []HeaderMatch, path string) {

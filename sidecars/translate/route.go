@@ -89,6 +89,9 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 		rr.Route = b.routeAction(r, m, st)
 		out.Action = rr
 	}
+	if m.client && !m.grpc {
+		headerChanges(out, r)
+	}
 	if m.client {
 		if f := b.effectiveFault(r); f != nil {
 			st.fault = true
@@ -164,6 +167,9 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		}
 		if rw := r.Rewrite; rw != nil {
 			a.PrefixRewrite = rw.Prefix
+			if rw.Path != "" {
+				a.RegexRewrite = fullPathRewrite(rw.Path)
+			}
 			if rw.Host != "" {
 				a.HostRewriteSpecifier = &envoy_config_route_v3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Host}
 			}

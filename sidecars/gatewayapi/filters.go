@@ -1,0 +1,130 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// unsupportedHTTPRule says what of an HTTPRoute rule foresight-xds cannot serve, or "".
+func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
+	redirect, rewrite := false, false
+	for i, f := range r.Filters {
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestRedirect:
+			redirect = true
+			if p := f.RequestRedirect.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
+				return fmt.Sprintf("filters[%d].requestRedirect.path.replacePrefixMatch: must start with '/'", i)
+			}
+		case gwv1.HTTPRouteFilterURLRewrite:
+			rewrite = true
+			if p := f.URLRewrite.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
+				return fmt.Sprintf("filters[%d].urlRewrite.path.replacePrefixMatch: must start with '/'", i)
+			}
+		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier:
+		default:
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect and URLRewrite are)", i, f.Type)
+		}
+	}
+	if redirect && rewrite {
+		return "RequestRedirect and URLRewrite together"
+	}
+	if r.Retry != nil {
+		return "retry is not supported"
+	}
+	if r.SessionPersistence != nil {
+		return "sessionPersistence is not supported"
+	}
+	for i, b := range r.BackendRefs {
+		if len(b.Filters) > 0 {
+			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
+		}
+	}
+	return ""
+}
+
+// unsupportedGRPCRule says what of a GRPCRoute rule foresight-xds cannot serve, or "".
+func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
+	for i, f := range r.Filters {
+		switch f.Type {
+		case gwv1.GRPCRouteFilterRequestHeaderModifier, gwv1.GRPCRouteFilterResponseHeaderModifier:
+		default:
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier and ResponseHeaderModifier are)", i, f.Type)
+		}
+	}
+	if r.SessionPersistence != nil {
+		return "sessionPersistence is not supported"
+	}
+	for i, b := range r.BackendRefs {
+		if len(b.Filters) > 0 {
+			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
+		}
+	}
+	return ""
+}
+
+// headerChanges translates a header modifier filter.
+func headerChanges(f *gwv1.HTTPHeaderFilter) *policy.HeaderChanges {
+	if f == nil {
+		return nil
+	}
+	h := &policy.HeaderChanges{Remove: f.Remove}
+	for _, s := range f.Set {
+		h.Set = append(h.Set, policy.HeaderValue{Name: string(s.Name), Value: s.Value})
+	}
+	for _, a := range f.Add {
+		h.Add = append(h.Add, policy.HeaderValue{Name: string(a.Name), Value: a.Value})
+	}
+	return h
+}
+
+// pathModifier is the prefix or the full path of a URLRewrite's path.
+func pathModifier(p *gwv1.HTTPPathModifier) (prefix, full string) {
+	switch {
+	case p.Type == gwv1.FullPathHTTPPathModifier && p.ReplaceFullPath != nil:
+		return "", *p.ReplaceFullPath
+	case p.ReplacePrefixMatch != nil:
+		return *p.ReplacePrefixMatch, ""
+	}
+	return "", ""
+}
+
+// timeouts is the route timeout of a rule's timeouts: without retries one request to a
+// backend is the whole exchange, so it is the smaller of request and backendRequest (zero
+// disables either); or why they are not valid.
+func timeouts(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
+	if t == nil {
+		return 0, ""
+	}
+	parse := func(d *gwv1.Duration, field string) (time.Duration, string) {
+		if d == nil {
+			return 0, ""
+		}
+		v, err := time.ParseDuration(string(*d))
+		if err != nil || v < 0 {
+			return 0, fmt.Sprintf("timeouts.%s: %q is not a duration", field, *d)
+		}
+		return v, ""
+	}
+	req, msg := parse(t.Request, "request")
+	if msg != "" {
+		return 0, msg
+	}
+	back, msg := parse(t.BackendRequest, "backendRequest")
+	if msg != "" {
+		return 0, msg
+	}
+	switch {
+	case req == 0:
+		return policy.Duration(back), ""
+	case back == 0:
+		return policy.Duration(req), ""
+	case back > req:
+		return 0, fmt.Sprintf("timeouts.backendRequest (%s) must be no more than timeouts.request (%s)", *t.BackendRequest, *t.Request)
+	}
+	return policy.Duration(back), ""
+}
