@@ -1,0 +1,153 @@
+package gatewayapi
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
+	f := &gwv1.HTTPHeaderFilter{Remove: remove}
+	for n, v := range set {
+		f.Set = append(f.Set, gwv1.HTTPHeader{Name: gwv1.HTTPHeaderName(n), Value: v})
+	}
+	for n, v := range add {
+		f.Add = append(f.Add, gwv1.HTTPHeader{Name: gwv1.HTTPHeaderName(n), Value: v})
+	}
+	return f
+}
+
+func ptrDuration(s string) *gwv1.Duration { d := gwv1.Duration(s); return &d }
+
+// TestTranslateFilters: header modifiers, a full-path rewrite and both timeouts reach the
+// Envoy route; proxyless gRPC clients are not sent the header changes (grpc-go ignores
+// them); the node groups pass the consistency check.
+func TestTranslateFilters(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	rule := &in.HTTPRoutes[0].Spec.Rules[0]
+	full := "/v2/items"
+	rule.Filters = []gwv1.HTTPRouteFilter{
+		{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-env": "prod"}, map[string]string{"x-via": "foresight"}, "x-debug")},
+		{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-served-by": "gw"}, "server")},
+		{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: &full}}},
+	}
+	rule.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration("10s"), BackendRequest: ptrDuration("2s")}
+	in.GRPCRoutes[0].Spec.Rules[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-tenant": "a"}, nil)}}
+	res := Translate(in)
+	for _, name := range []string{"split"} {
+		if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Fatalf("%s Accepted = %+v", name, c)
+		}
+	}
+	p := Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Errorf("node group %s is not served: %v", name, err)
+		}
+	}
+	r := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+	hs := map[string]string{}
+	for _, h := range r.GetRequestHeadersToAdd() {
+		hs[h.GetHeader().GetKey()] = h.GetHeader().GetValue() + "/" + h.GetAppendAction().String()
+	}
+	if hs["x-env"] != "prod/"+envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD.String() ||
+		hs["x-via"] != "foresight/"+envoy_config_core_v3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD.String() || len(hs) != 2 {
+		t.Errorf("request headers to add = %v", hs)
+	}
+	if got := r.GetRequestHeadersToRemove(); len(got) != 1 || got[0] != "x-debug" {
+		t.Errorf("request headers to remove = %v", got)
+	}
+	if got := r.GetResponseHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x-served-by" {
+		t.Errorf("response headers to add = %v", got)
+	}
+	if got := r.GetResponseHeadersToRemove(); len(got) != 1 || got[0] != "server" {
+		t.Errorf("response headers to remove = %v", got)
+	}
+	a := r.GetRoute()
+	if a.GetRegexRewrite().GetSubstitution() != full || a.GetRegexRewrite().GetPattern().GetRegex() != "^/.*$" {
+		t.Errorf("regex rewrite = %v", a.GetRegexRewrite())
+	}
+	if a.GetTimeout().AsDuration() != 2*time.Second {
+		t.Errorf("timeout = %v, want the backend request's 2s", a.GetTimeout().AsDuration())
+	}
+	const grpcName = "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
+	if got := envoyRoute(t, groups["gw.shop.edge"], grpcName).GetRequestHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x-tenant" {
+		t.Errorf("GRPCRoute on Envoy: request headers to add = %v", got)
+	}
+	if got := envoyRoute(t, groups["gw.shop.edge.grpc"], grpcName).GetRequestHeadersToAdd(); len(got) != 0 {
+		t.Errorf("proxyless gRPC clients are sent header changes: %v", got)
+	}
+}
+
+// TestTranslatePartiallyInvalid: a rule that cannot be served is dropped, the route's other
+// rules are served, and the route says PartiallyInvalid ("Dropped Rule"); a route none of
+// whose rules can be served is not accepted.
+func TestTranslatePartiallyInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bad  gwv1.HTTPRouteRule
+		want string
+	}{
+		{"unsupported filter", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror}}}, "filter type RequestMirror is not supported"},
+		{"backendRequest above request", gwv1.HTTPRouteRule{Timeouts: &gwv1.HTTPRouteTimeouts{Request: ptrDuration("1s"), BackendRequest: ptrDuration("2s")}}, "must be no more than timeouts.request"},
+		{"Host header changed", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"Host": "x"}, nil)}}}, "Host header cannot be changed"},
+		{"header value with a newline", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-a": "a\r\nb"})}}}, "without NUL, CR or LF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			bad := tc.bad
+			bad.BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}
+			exact := gwv1.PathMatchExact
+			path := "/bad"
+			bad.Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: &exact, Value: &path}}}
+			route := in.HTTPRoutes[0]
+			route.Spec.Rules = append(route.Spec.Rules, bad)
+			res := Translate(in)
+			cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
+			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionTrue {
+				t.Errorf("Accepted = %+v", c)
+			}
+			if c := cond(t, cs, "PartiallyInvalid"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.RouteReasonUnsupportedValue) ||
+				!strings.HasPrefix(c.Message, "Dropped Rule") || !strings.Contains(c.Message, "rules[1]") || !strings.Contains(c.Message, tc.want) {
+				t.Errorf("PartiallyInvalid = %+v", c)
+			}
+			p := Merge(base(t), res.Spec)
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0") == nil {
+				t.Error("the valid rule is not served")
+			}
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0") != nil {
+				t.Error("the dropped rule is served")
+			}
+			// Only the bad rule: the route is not accepted, and says no PartiallyInvalid.
+			route.Spec.Rules = route.Spec.Rules[1:]
+			res = Translate(in)
+			cs = routeStatus(t, res.HTTPRoutes, "shop", "split")
+			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || !strings.Contains(c.Message, tc.want) {
+				t.Errorf("Accepted = %+v", c)
+			}
+			for _, c := range cs {
+				if c.Type == "PartiallyInvalid" {
+					t.Errorf("PartiallyInvalid on a route with no valid rule: %+v", c)
+				}
+			}
+		})
+	}
+}
