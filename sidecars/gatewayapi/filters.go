@@ -128,3 +128,41 @@ func timeouts(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
 	}
 	return policy.Duration(back), ""
 }
+
+// splitPrefix serves the ReplacePrefixMatch of a rewrite or redirect on the path prefix
+// value (which matches whole segments: value itself and what is below it) as two routes,
+// so that the replaced prefix keeps its segment boundary: r becomes the prefix value+"/"
+// with its prefix replaced by the replacement+"/", and the returned route is the exact
+// path value, replaced by the replacement (or "/"). It returns nil and leaves r as it is
+// when neither replaces a prefix.
+func splitPrefix(r *policy.Route, value string) *policy.Route {
+	var repl *string
+	switch {
+	case r.Rewrite != nil && r.Rewrite.Prefix != "":
+		repl = &r.Rewrite.Prefix
+	case r.Redirect != nil && r.Redirect.Prefix != "":
+		repl = &r.Redirect.Prefix
+	default:
+		return nil
+	}
+	v, to := strings.TrimSuffix(value, "/"), strings.TrimSuffix(*repl, "/")
+	exact := *r
+	exact.Match.Prefix, exact.Match.Regex, exact.Match.Exact = "", "", or(v, "/")
+	if r.Rewrite != nil {
+		rw := *r.Rewrite
+		rw.Prefix, rw.Path = "", or(to, "/")
+		exact.Rewrite = &rw
+		rw2 := *r.Rewrite
+		rw2.Prefix = to + "/"
+		r.Rewrite = &rw2
+	} else {
+		rd := *r.Redirect
+		rd.Prefix, rd.Path = "", or(to, "/")
+		exact.Redirect = &rd
+		rd2 := *r.Redirect
+		rd2.Prefix = to + "/"
+		r.Redirect = &rd2
+	}
+	r.Match.Prefix, r.Match.Regex = v+"/", ""
+	return &exact
+}

@@ -151,3 +151,60 @@ func TestTranslatePartiallyInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestTranslatePrefixReplacement: ReplacePrefixMatch on a path prefix keeps the segment
+// boundary, as the spec's examples require (/foo -> /xyz, /foo/bar -> /xyz/bar, and with
+// "/" as the replacement /foo/bar -> /bar), for rewrites and redirects.
+func TestTranslatePrefixReplacement(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, repl          string
+		exactPath, prefixRepl string
+		matchPrefix           string
+	}{
+		{"/foo", "/xyz", "/xyz", "/xyz/", "/foo/"},
+		{"/foo/", "/xyz/", "/xyz", "/xyz/", "/foo/"},
+		{"/foo", "/", "/", "/", "/foo/"},
+		{"/", "/xyz", "/xyz", "/xyz/", "/"},
+	} {
+		for _, redirect := range []bool{false, true} {
+			in := input()
+			in.CanaryPolicies = nil
+			rule := &in.HTTPRoutes[0].Spec.Rules[0]
+			pt := gwv1.PathMatchPathPrefix
+			prefix, repl := tc.prefix, tc.repl
+			rule.Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: &pt, Value: &prefix}}}
+			mod := &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: &repl}
+			if redirect {
+				rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Path: mod}}}
+			} else {
+				rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: mod}}}
+			}
+			p := Merge(base(t), Translate(in).Spec)
+			if err := p.Validate(); err != nil {
+				t.Fatalf("%+v redirect=%v: %v", tc, redirect, err)
+			}
+			exact, pre := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0-exact"), p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+			if exact == nil || pre == nil {
+				t.Fatalf("%+v redirect=%v: routes %v, %v", tc, redirect, exact, pre)
+			}
+			var gotExact, gotPrefix string
+			if redirect {
+				gotExact, gotPrefix = exact.Redirect.Path, pre.Redirect.Prefix
+			} else {
+				gotExact, gotPrefix = exact.Rewrite.Path, pre.Rewrite.Prefix
+			}
+			if exact.Match.Exact != or(strings.TrimSuffix(tc.prefix, "/"), "/") || gotExact != tc.exactPath || pre.Match.Prefix != tc.matchPrefix || gotPrefix != tc.prefixRepl {
+				t.Errorf("%+v redirect=%v: exact %q -> %q, prefix %q -> %q", tc, redirect, exact.Match.Exact, gotExact, pre.Match.Prefix, gotPrefix)
+			}
+			groups, err := translate.Translate(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, g := range groups {
+				if err := check.Check(g); err != nil {
+					t.Errorf("node group %s is not served: %v", name, err)
+				}
+			}
+		}
+	}
+}

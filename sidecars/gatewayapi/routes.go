@@ -127,8 +127,12 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 			pr.Match.Query = append(pr.Match.Query, qm)
 		}
 		rk.headers, rk.query = len(m.Headers), len(m.QueryParams)
-		out.matches = append(out.matches, pr)
-		out.ranks = append(out.ranks, rk)
+		if path == gwv1.PathMatchPathPrefix {
+			if exact := splitPrefix(&pr, value); exact != nil {
+				out.add(*exact, rk, fmt.Sprintf("%d-exact", mi))
+			}
+		}
+		out.add(pr, rk, fmt.Sprint(mi))
 	}
 	if err := t.check(out); err != nil {
 		return nil, err.Error()
@@ -253,8 +257,7 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 			pr.Match.Headers = append(pr.Match.Headers, hm)
 		}
 		rk.headers = len(m.Headers)
-		out.matches = append(out.matches, pr)
-		out.ranks = append(out.ranks, rk)
+		out.add(pr, rk, fmt.Sprint(mi))
 	}
 	if err := t.check(out); err != nil {
 		return nil, err.Error()

@@ -324,12 +324,19 @@ func (rs *routeSpec) finish() {
 }
 
 type ruleOut struct {
-	matches []policy.Route // one per match; Name unset
+	matches []policy.Route // one per match (two for some prefixes); Name unset
 	ranks   []rank
+	keys    []string // the last element of each match's route name
 	// svcs maps the Kubernetes Services of resolved backendRefs (weight 0 included) to
 	// their policy services: by name in the route's namespace, by namespace/name in others.
 	svcs      map[string]string
 	unresolve *refProblem
+}
+
+func (r *ruleOut) add(m policy.Route, rk rank, key string) {
+	r.matches = append(r.matches, m)
+	r.ranks = append(r.ranks, rk)
+	r.keys = append(r.keys, key)
 }
 
 type refProblem struct{ reason, msg string }
@@ -452,7 +459,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 			}
 			for mi := range r.matches {
 				pr := r.matches[mi]
-				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%d", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, mi)
+				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%s", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
 				g.entries[h] = append(g.entries[h], entry{route: pr, rank: r.ranks[mi]})
 				t.routesOf[key] = append(t.routesOf[key], pr.Name)
 				t.routeSvcs[pr.Name] = r.svcs
