@@ -16,9 +16,9 @@ type routeFrom struct {
 	kind, namespace string
 }
 
-// refsOf is the BackendRefs of a rule's HTTP or gRPC backend references.
-func refsOf[T any](bs []T, ref func(T) gwv1.BackendRef) []gwv1.BackendRef {
-	out := make([]gwv1.BackendRef, len(bs))
+// refsOf maps a rule's HTTP or gRPC backend references (or filters) to what they refer to.
+func refsOf[T, R any](bs []T, ref func(T) R) []R {
+	out := make([]R, len(bs))
 	for i, b := range bs {
 		out[i] = ref(b)
 	}
@@ -165,4 +165,39 @@ func percentages(shares []share) []policy.Backend {
 		}
 	}
 	return merged
+}
+
+// mirrors adds the RequestMirror filters of a rule (nil for other filters) to a base route
+// that forwards: a mirror whose backendRef does not resolve is left out, and its problem is
+// the rule's if it has none yet.
+func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, grpc bool, ri int) {
+	if len(base.Backends) == 0 {
+		return
+	}
+	for i, f := range filters {
+		if f == nil {
+			continue
+		}
+		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, grpc, fmt.Sprintf("rules[%d].filters[%d].requestMirror.backendRef", ri, i), map[string]string{})
+		if p != nil {
+			if out.unresolve == nil {
+				out.unresolve = p
+			}
+			continue
+		}
+		m := policy.Mirror{Service: name}
+		switch {
+		case f.Percent != nil:
+			pct := float64(*f.Percent)
+			m.Percent = &pct
+		case f.Fraction != nil:
+			den := int32(100)
+			if f.Fraction.Denominator != nil {
+				den = *f.Fraction.Denominator
+			}
+			pct := min(100, float64(f.Fraction.Numerator)*100/float64(max(den, 1)))
+			m.Percent = &pct
+		}
+		base.Mirrors = append(base.Mirrors, m)
+	}
 }

@@ -14,6 +14,13 @@ import (
 func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 	redirect, rewrite := false, false
 	for i, f := range r.Filters {
+		if missing := missingFilter(string(f.Type), map[gwv1.HTTPRouteFilterType]bool{
+			gwv1.HTTPRouteFilterRequestRedirect: f.RequestRedirect == nil, gwv1.HTTPRouteFilterURLRewrite: f.URLRewrite == nil,
+			gwv1.HTTPRouteFilterRequestMirror: f.RequestMirror == nil, gwv1.HTTPRouteFilterRequestHeaderModifier: f.RequestHeaderModifier == nil,
+			gwv1.HTTPRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil,
+		}[f.Type]); missing != "" {
+			return fmt.Sprintf("filters[%d]: %s", i, missing)
+		}
 		switch f.Type {
 		case gwv1.HTTPRouteFilterRequestRedirect:
 			redirect = true
@@ -25,9 +32,9 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 			if p := f.URLRewrite.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
 				return fmt.Sprintf("filters[%d].urlRewrite.path.replacePrefixMatch: must start with '/'", i)
 			}
-		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier:
+		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier, gwv1.HTTPRouteFilterRequestMirror:
 		default:
-			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect and URLRewrite are)", i, f.Type)
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, RequestRedirect and URLRewrite are)", i, f.Type)
 		}
 	}
 	if redirect && rewrite {
@@ -50,10 +57,16 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 // unsupportedGRPCRule says what of a GRPCRoute rule foresight-xds cannot serve, or "".
 func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
 	for i, f := range r.Filters {
+		if missing := missingFilter(string(f.Type), map[gwv1.GRPCRouteFilterType]bool{
+			gwv1.GRPCRouteFilterRequestMirror: f.RequestMirror == nil, gwv1.GRPCRouteFilterRequestHeaderModifier: f.RequestHeaderModifier == nil,
+			gwv1.GRPCRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil,
+		}[f.Type]); missing != "" {
+			return fmt.Sprintf("filters[%d]: %s", i, missing)
+		}
 		switch f.Type {
-		case gwv1.GRPCRouteFilterRequestHeaderModifier, gwv1.GRPCRouteFilterResponseHeaderModifier:
+		case gwv1.GRPCRouteFilterRequestHeaderModifier, gwv1.GRPCRouteFilterResponseHeaderModifier, gwv1.GRPCRouteFilterRequestMirror:
 		default:
-			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier and ResponseHeaderModifier are)", i, f.Type)
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier and RequestMirror are)", i, f.Type)
 		}
 	}
 	if r.SessionPersistence != nil {
@@ -65,6 +78,14 @@ func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
 		}
 	}
 	return ""
+}
+
+// missingFilter says that a filter of type typ lacks its configuration, or "".
+func missingFilter(typ string, missing bool) string {
+	if !missing {
+		return ""
+	}
+	return fmt.Sprintf("type %s without its %s field", typ, strings.ToLower(typ[:1])+typ[1:])
 }
 
 // headerChanges translates a header modifier filter.

@@ -103,7 +103,8 @@ func TestTranslatePartiallyInvalid(t *testing.T) {
 		bad  gwv1.HTTPRouteRule
 		want string
 	}{
-		{"unsupported filter", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror}}}, "filter type RequestMirror is not supported"},
+		{"unsupported filter", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterExtensionRef, ExtensionRef: &gwv1.LocalObjectReference{Group: "example.com", Kind: "Plugin", Name: "p"}}}}, "filter type ExtensionRef is not supported"},
+		{"filter without its configuration", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect}}}, "type RequestRedirect without its requestRedirect field"},
 		{"backendRequest above request", gwv1.HTTPRouteRule{Timeouts: &gwv1.HTTPRouteTimeouts{Request: ptrDuration("1s"), BackendRequest: ptrDuration("2s")}}, "must be no more than timeouts.request"},
 		{"Host header changed", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"Host": "x"}, nil)}}}, "Host header cannot be changed"},
 		{"header value with a newline", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-a": "a\r\nb"})}}}, "without NUL, CR or LF"},
@@ -206,5 +207,55 @@ func TestTranslatePrefixReplacement(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTranslateRequestMirror: a RequestMirror filter mirrors its share to its Service on
+// Envoy (not on proxyless gRPC clients, which do not mirror); one whose backendRef does not
+// resolve is left out and the route says ResolvedRefs=False.
+func TestTranslateRequestMirror(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	pct := int32(25)
+	port := gwv1.PortNumber(80)
+	mirror := func(name string) gwv1.HTTPRouteFilter {
+		return gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
+			BackendRef: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Percent: &pct}}
+	}
+	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("web-next")}
+	res := Translate(in)
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	p := Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Errorf("node group %s is not served: %v", name, err)
+		}
+	}
+	const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
+	ms := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute().GetRequestMirrorPolicies()
+	if len(ms) != 1 || ms[0].GetCluster() != p.Service("shop-web-next-80").ClusterName() || ms[0].GetRuntimeFraction().GetDefaultValue().GetNumerator() != 250000 {
+		t.Errorf("mirror policies = %v", ms)
+	}
+
+	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("nowhere")}
+	res = Translate(in)
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "requestMirror") {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	p = Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Route(name); len(r.Mirrors) != 0 || len(r.Backends) != 2 {
+		t.Errorf("route with an unresolved mirror = %+v, want its backends and no mirror", r)
 	}
 }

@@ -70,7 +70,9 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 	}
 	base.Timeout = timeout
 	if base.Redirect == nil {
-		t.forward(&base, out, routeFrom{KindHTTPRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
+		from := routeFrom{KindHTTPRoute, r.Namespace}
+		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
+		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), false, ri)
 	}
 	matches := rule.Matches
 	if len(matches) == 0 {
@@ -150,10 +152,10 @@ func (t *translator) check(r *ruleOut) error {
 	for i, m := range r.matches {
 		m.Name = fmt.Sprintf("matches[%d]", i)
 		vh.Routes = append(vh.Routes, m)
-		for _, b := range m.Backends {
-			if !b.Unresolved && !used[b.Service] {
-				used[b.Service] = true
-				p.Spec.Services = append(p.Spec.Services, t.svcDefs[b.Service])
+		for _, svc := range m.Services() {
+			if !used[svc] {
+				used[svc] = true
+				p.Spec.Services = append(p.Spec.Services, t.svcDefs[svc])
 			}
 		}
 	}
@@ -220,7 +222,9 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 			base.ResponseHeaders = headerChanges(f.ResponseHeaderModifier)
 		}
 	}
-	t.forward(&base, out, routeFrom{KindGRPCRoute, r.Namespace}, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
+	from := routeFrom{KindGRPCRoute, r.Namespace}
+	t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
+	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), true, ri)
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gwv1.GRPCRouteMatch{{}}

@@ -554,10 +554,8 @@ func (t *translator) build() {
 			vh := policy.VirtualHost{Name: vhostName(g, h), Domains: []string{h}}
 			for _, e := range es {
 				vh.Routes = append(vh.Routes, e.route)
-				for _, b := range e.route.Backends {
-					if !b.Unresolved {
-						up[b.Service] = true
-					}
+				for _, svc := range e.route.Services() {
+					up[svc] = true
 				}
 			}
 			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)

@@ -217,6 +217,9 @@ type Route struct {
 	// ResponseHeaders those of its responses (Envoy only: grpc-go ignores both).
 	RequestHeaders  *HeaderChanges `yaml:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderChanges `yaml:"responseHeaders,omitempty"`
+	// Mirrors send copies of a share of the forwarded requests to other services, whose
+	// responses are ignored (Envoy only: grpc-go does not mirror).
+	Mirrors []Mirror `yaml:"mirrors,omitempty"`
 }
 
 // Match selects requests. At most one of Prefix, Exact and Regex.

@@ -384,6 +384,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	v.jwtRequirement(r.JWT, path+".jwt")
 	v.fault(r.Fault, path+".fault")
 	v.headerChanges(r.RequestHeaders, path+".requestHeaders")
+	v.mirrors(r, path+".mirrors")
 	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
 }
 

@@ -178,6 +178,9 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	if retries != nil {
 		a.RetryPolicy = retryPolicy(retries, m.grpc)
 	}
+	if !m.grpc {
+		a.RequestMirrorPolicies = b.mirrors(r.Mirrors)
+	}
 	return a
 }
 

@@ -40,3 +40,16 @@ func fullPathRewrite(path string) *envoy_type_matcher_v3.RegexMatchAndSubstitute
 		Substitution: strings.ReplaceAll(path, `\`, `\\`),
 	}
 }
+
+// mirrors are the request mirror policies of a route (Envoy only: grpc-go does not mirror).
+func (b *builder) mirrors(ms []policy.Mirror) []*envoy_config_route_v3.RouteAction_RequestMirrorPolicy {
+	var out []*envoy_config_route_v3.RouteAction_RequestMirrorPolicy
+	for _, m := range ms {
+		mp := &envoy_config_route_v3.RouteAction_RequestMirrorPolicy{Cluster: b.use(m.Service)}
+		if m.Percent != nil {
+			mp.RuntimeFraction = &envoy_config_core_v3.RuntimeFractionalPercent{DefaultValue: percent(*m.Percent)}
+		}
+		out = append(out, mp)
+	}
+	return out
+}
