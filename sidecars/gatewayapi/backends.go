@@ -55,7 +55,8 @@ func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool,
 	for i, b := range refs {
 		w := int64(1)
 		if b.Weight != nil {
-			w = int64(*b.Weight)
+			// The API allows 0..1,000,000; anything else is clamped into it.
+			w = max(0, min(int64(*b.Weight), 1_000_000))
 		}
 		name, p := t.resolve(from, b, grpc, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
 		if p != nil && prob == nil {
