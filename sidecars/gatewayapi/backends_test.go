@@ -56,22 +56,10 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
 		t.Errorf("split Accepted = %+v", c)
 	}
-	p := Merge(base(t), res.Spec)
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	p, groups := served(t, res.Spec)
 	const httpName, grpcName = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0", "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
 	if want := []policy.Backend{{Service: "shop-web-80", Weight: 75}, {Weight: 25, Unresolved: true}}; !slices.Equal(p.Route(httpName).Backends, want) {
 		t.Errorf("split backends = %+v, want %+v", p.Route(httpName).Backends, want)
-	}
-	groups, err := translate.Translate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, g := range groups {
-		if err := check.Check(g); err != nil {
-			t.Errorf("node group %s is not served: %v", name, err)
-		}
 	}
 	// Envoy: the unresolved share names a cluster it is never sent, answered with 500.
 	envoy := groups["gw.shop.edge"]
@@ -180,4 +168,24 @@ func TestTranslateReferenceGrants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// served merges a translation into the base policy, validates it, translates it and checks
+// that every node group's resources may be served, failing t otherwise.
+func served(t testing.TB, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
+	t.Helper()
+	p := Merge(base(t), spec)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the translation makes an invalid policy: %v", err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Fatalf("node group %s would not be served: %v", name, err)
+		}
+	}
+	return p, groups
 }

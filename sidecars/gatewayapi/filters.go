@@ -43,15 +43,7 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 	if r.Retry != nil {
 		return "retry is not supported"
 	}
-	if r.SessionPersistence != nil {
-		return "sessionPersistence is not supported"
-	}
-	for i, b := range r.BackendRefs {
-		if len(b.Filters) > 0 {
-			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
-		}
-	}
-	return ""
+	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.HTTPBackendRef) int { return len(b.Filters) }))
 }
 
 // unsupportedGRPCRule says what of a GRPCRoute rule foresight-xds cannot serve, or "".
@@ -69,11 +61,17 @@ func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
 			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier and RequestMirror are)", i, f.Type)
 		}
 	}
-	if r.SessionPersistence != nil {
+	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.GRPCBackendRef) int { return len(b.Filters) }))
+}
+
+// unsupportedRest says what foresight-xds cannot serve of what HTTP and gRPC rules share:
+// session persistence and backendRef filters (given by their counts), or "".
+func unsupportedRest(sp *gwv1.SessionPersistence, refFilters []int) string {
+	if sp != nil {
 		return "sessionPersistence is not supported"
 	}
-	for i, b := range r.BackendRefs {
-		if len(b.Filters) > 0 {
+	for i, n := range refFilters {
+		if n > 0 {
 			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
 		}
 	}

@@ -8,9 +8,6 @@ import (
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/foresight-dev/foresight/sidecars/check"
-	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
@@ -47,19 +44,7 @@ func TestTranslateFilters(t *testing.T) {
 			t.Fatalf("%s Accepted = %+v", name, c)
 		}
 	}
-	p := Merge(base(t), res.Spec)
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	groups, err := translate.Translate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, g := range groups {
-		if err := check.Check(g); err != nil {
-			t.Errorf("node group %s is not served: %v", name, err)
-		}
-	}
+	_, groups := served(t, res.Spec)
 	r := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
 	hs := map[string]string{}
 	for _, h := range r.GetRequestHeadersToAdd() {
@@ -127,10 +112,7 @@ func TestTranslatePartiallyInvalid(t *testing.T) {
 				!strings.HasPrefix(c.Message, "Dropped Rule") || !strings.Contains(c.Message, "rules[1]") || !strings.Contains(c.Message, tc.want) {
 				t.Errorf("PartiallyInvalid = %+v", c)
 			}
-			p := Merge(base(t), res.Spec)
-			if err := p.Validate(); err != nil {
-				t.Fatal(err)
-			}
+			p, _ := served(t, res.Spec)
 			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0") == nil {
 				t.Error("the valid rule is not served")
 			}
@@ -180,10 +162,7 @@ func TestTranslatePrefixReplacement(t *testing.T) {
 			} else {
 				rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: mod}}}
 			}
-			p := Merge(base(t), Translate(in).Spec)
-			if err := p.Validate(); err != nil {
-				t.Fatalf("%+v redirect=%v: %v", tc, redirect, err)
-			}
+			p, _ := served(t, Translate(in).Spec)
 			exact, pre := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0-exact"), p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
 			if exact == nil || pre == nil {
 				t.Fatalf("%+v redirect=%v: routes %v, %v", tc, redirect, exact, pre)
@@ -196,15 +175,6 @@ func TestTranslatePrefixReplacement(t *testing.T) {
 			}
 			if exact.Match.Exact != or(strings.TrimSuffix(tc.prefix, "/"), "/") || gotExact != tc.exactPath || pre.Match.Prefix != tc.matchPrefix || gotPrefix != tc.prefixRepl {
 				t.Errorf("%+v redirect=%v: exact %q -> %q, prefix %q -> %q", tc, redirect, exact.Match.Exact, gotExact, pre.Match.Prefix, gotPrefix)
-			}
-			groups, err := translate.Translate(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for name, g := range groups {
-				if err := check.Check(g); err != nil {
-					t.Errorf("node group %s is not served: %v", name, err)
-				}
 			}
 		}
 	}
@@ -227,19 +197,7 @@ func TestTranslateRequestMirror(t *testing.T) {
 	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
 		t.Errorf("ResolvedRefs = %+v", c)
 	}
-	p := Merge(base(t), res.Spec)
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	groups, err := translate.Translate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, g := range groups {
-		if err := check.Check(g); err != nil {
-			t.Errorf("node group %s is not served: %v", name, err)
-		}
-	}
+	p, groups := served(t, res.Spec)
 	const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
 	ms := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute().GetRequestMirrorPolicies()
 	if len(ms) != 1 || ms[0].GetCluster() != p.Service("shop-web-next-80").ClusterName() || ms[0].GetRuntimeFraction().GetDefaultValue().GetNumerator() != 250000 {
@@ -251,10 +209,7 @@ func TestTranslateRequestMirror(t *testing.T) {
 	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "requestMirror") {
 		t.Errorf("ResolvedRefs = %+v", c)
 	}
-	p = Merge(base(t), res.Spec)
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	p, _ = served(t, res.Spec)
 	if r := p.Route(name); len(r.Mirrors) != 0 || len(r.Backends) != 2 {
 		t.Errorf("route with an unresolved mirror = %+v, want its backends and no mirror", r)
 	}

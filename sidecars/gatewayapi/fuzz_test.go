@@ -5,9 +5,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/foresight-dev/foresight/sidecars/check"
-	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 // FuzzTranslate feeds routes with arbitrary paths, headers, hostnames and weights: the
@@ -98,19 +95,6 @@ func FuzzTranslateFilters(f *testing.F) {
 		rule.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration(request), BackendRequest: ptrDuration(backend)}
 		rule.BackendRefs = append(rule.BackendRefs, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: target, Weight: &percent}})
 		in.HTTPRoutes = append(in.HTTPRoutes, r)
-		res := Translate(in)
-		p := Merge(base(t), res.Spec)
-		if err := p.Validate(); err != nil {
-			t.Fatalf("accepted objects make an invalid policy: %v", err)
-		}
-		groups, err := translate.Translate(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, g := range groups {
-			if err := check.Check(g); err != nil {
-				t.Fatalf("node group %s would not be served: %v", name, err)
-			}
-		}
+		served(t, Translate(in).Spec)
 	})
 }

@@ -25,17 +25,22 @@ func badHostname(hs []gwv1.Hostname) string {
 	return ""
 }
 
-func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
-	rs := &routeSpec{kind: KindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-	if rs.unsupported = badHostname(r.Spec.Hostnames); rs.unsupported != "" {
+// rules translates the n rules of a route with rule, unless its hostnames are invalid.
+func rules(rs *routeSpec, n int, rule func(ri int) (*ruleOut, string)) *routeSpec {
+	if rs.unsupported = badHostname(rs.hostnames); rs.unsupported != "" {
 		return rs
 	}
-	for ri := range r.Spec.Rules {
-		out, msg := t.httpRule(r, ri)
+	for ri := range n {
+		out, msg := rule(ri)
 		rs.addRule(ri, out, msg)
 	}
 	rs.finish()
 	return rs
+}
+
+func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
+	rs := &routeSpec{kind: KindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+	return rules(rs, len(r.Spec.Rules), func(ri int) (*ruleOut, string) { return t.httpRule(r, ri) })
 }
 
 // httpRule translates one rule of an HTTPRoute, or says why it cannot be served.
@@ -195,15 +200,7 @@ func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
 
 func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
 	rs := &routeSpec{kind: KindGRPCRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
-	if rs.unsupported = badHostname(r.Spec.Hostnames); rs.unsupported != "" {
-		return rs
-	}
-	for ri := range r.Spec.Rules {
-		out, msg := t.grpcRule(r, ri)
-		rs.addRule(ri, out, msg)
-	}
-	rs.finish()
-	return rs
+	return rules(rs, len(r.Spec.Rules), func(ri int) (*ruleOut, string) { return t.grpcRule(r, ri) })
 }
 
 // grpcRule translates one rule of a GRPCRoute, or says why it cannot be served.
