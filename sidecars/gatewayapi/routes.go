@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -136,10 +137,10 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 		rk.headers, rk.query = len(m.Headers), len(m.QueryParams)
 		if path == gwv1.PathMatchPathPrefix {
 			if exact := splitPrefix(&pr, value); exact != nil {
-				out.add(*exact, rk, fmt.Sprintf("%d-exact", mi))
+				out.add(*exact, rk, strconv.Itoa(mi)+"-exact")
 			}
 		}
-		out.add(pr, rk, fmt.Sprint(mi))
+		out.add(pr, rk, strconv.Itoa(mi))
 	}
 	if err := t.check(out); err != nil {
 		return nil, err.Error()
@@ -258,7 +259,7 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 			pr.Match.Headers = append(pr.Match.Headers, hm)
 		}
 		rk.headers = len(m.Headers)
-		out.add(pr, rk, fmt.Sprint(mi))
+		out.add(pr, rk, strconv.Itoa(mi))
 	}
 	if err := t.check(out); err != nil {
 		return nil, err.Error()
