@@ -112,13 +112,21 @@ func pathModifier(p *gwv1.HTTPPathModifier) (prefix, full string) {
 	return "", ""
 }
 
-// timeouts is the route timeout of a rule's timeouts: without retries one request to a
-// backend is the whole exchange, so it is the smaller of request and backendRequest (zero
-// disables either); or why they are not valid.
-func timeouts(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
+// timeouts sets the route timeout of a rule's timeouts: without retries one request to a
+// backend is the whole exchange, so it is the smaller of request and backendRequest; zero
+// disables either, and both (or one while the other is unset) lift every timeout. It says
+// why they are not valid, or "".
+func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
 	if t == nil {
-		return 0, ""
+		return ""
 	}
+	d, msg := timeout(t)
+	r.Timeout = d
+	r.NoTimeout = d == 0 && msg == "" && (t.Request != nil || t.BackendRequest != nil)
+	return msg
+}
+
+func timeout(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
 	parse := func(d *gwv1.Duration, field string) (time.Duration, string) {
 		if d == nil {
 			return 0, ""

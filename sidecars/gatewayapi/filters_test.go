@@ -214,3 +214,42 @@ func TestTranslateRequestMirror(t *testing.T) {
 		t.Errorf("route with an unresolved mirror = %+v, want its backends and no mirror", r)
 	}
 }
+
+// TestTranslateTimeouts: the route timeout is the smaller of request and backendRequest;
+// zero disables either, and disabling both lifts Envoy's default timeout too.
+func TestTranslateTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		request, backend string // "" for unset
+		want             time.Duration
+		none             bool
+	}{
+		{"10s", "", 10 * time.Second, false},
+		{"", "3s", 3 * time.Second, false},
+		{"10s", "3s", 3 * time.Second, false},
+		{"0s", "3s", 3 * time.Second, false},
+		{"10s", "0s", 10 * time.Second, false},
+		{"0s", "", 0, true},
+		{"0s", "0s", 0, true},
+	} {
+		in := input()
+		in.CanaryPolicies = nil
+		to := &gwv1.HTTPRouteTimeouts{}
+		if tc.request != "" {
+			to.Request = ptrDuration(tc.request)
+		}
+		if tc.backend != "" {
+			to.BackendRequest = ptrDuration(tc.backend)
+		}
+		in.HTTPRoutes[0].Spec.Rules[0].Timeouts = to
+		p, groups := served(t, Translate(in).Spec)
+		const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
+		r := p.Route(name)
+		if r.Timeout.D() != tc.want || r.NoTimeout != tc.none {
+			t.Errorf("%+v: timeout %v, noTimeout %v", tc, r.Timeout.D(), r.NoTimeout)
+		}
+		a := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute()
+		if a.GetTimeout() == nil || a.GetTimeout().AsDuration() != tc.want {
+			t.Errorf("%+v: Envoy timeout %v, want %v set", tc, a.GetTimeout(), tc.want)
+		}
+	}
+}

@@ -70,11 +70,9 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 			base.ResponseHeaders = headerChanges(f.ResponseHeaderModifier)
 		}
 	}
-	timeout, msg := timeouts(rule.Timeouts)
-	if msg != "" {
+	if msg := timeouts(&base, rule.Timeouts); msg != "" {
 		return nil, msg
 	}
-	base.Timeout = timeout
 	if base.Redirect == nil {
 		from := routeFrom{KindHTTPRoute, r.Namespace}
 		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)

@@ -203,6 +203,9 @@ type Route struct {
 	// Timeout is the request timeout (for proxyless gRPC: max_stream_duration). Default: the
 	// backend service's timeout.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// NoTimeout lifts every request timeout of the route (the service's, and Envoy's default
+	// of 15 s); Timeout must then be 0.
+	NoTimeout bool `yaml:"noTimeout,omitempty"`
 	// IdleTimeout is the stream idle timeout of the route (Envoy only).
 	IdleTimeout Duration `yaml:"idleTimeout,omitempty"`
 	// Retries overrides the backend service's retry policy.

@@ -378,6 +378,9 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		v.errorf(path+".directResponse.status", "must be 200..599")
 	}
 	v.duration(r.Timeout, path+".timeout")
+	if r.NoTimeout && r.Timeout != 0 {
+		v.errorf(path+".noTimeout", "not with a timeout")
+	}
 	v.duration(r.IdleTimeout, path+".idleTimeout")
 	v.retries(r.Retries, path+".retries")
 	v.rateLimit(r.RateLimit, path+".rateLimit")

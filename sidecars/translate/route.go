@@ -144,7 +144,7 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		return a // only unresolved backends, or b.use recorded the error
 	}
 	timeout := r.Timeout
-	if timeout == 0 {
+	if timeout == 0 && !r.NoTimeout {
 		timeout = first.Timeout
 	}
 	retries := r.Retries
@@ -159,8 +159,8 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		switch {
 		case timeout > 0:
 			a.Timeout = b.sh.duration(timeout.D())
-		case first.Protocol == policy.ProtocolGRPC:
-			a.Timeout = b.sh.duration(0) // no default 15 s limit on gRPC streams
+		case first.Protocol == policy.ProtocolGRPC || r.NoTimeout:
+			a.Timeout = b.sh.duration(0) // no default 15 s limit (gRPC streams, or asked for)
 		}
 		if r.IdleTimeout > 0 {
 			a.IdleTimeout = durationpb.New(r.IdleTimeout.D())
