@@ -253,3 +253,25 @@ func TestTranslateTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateRedirectPort: a redirect without a port keeps the listener's port unless it
+// changes the scheme (then the scheme's well-known port: no port in the Location).
+func TestTranslateRedirectPort(t *testing.T) {
+	host := gwv1.PreciseHostname("new.example")
+	https := "https"
+	for _, tc := range []struct {
+		f    gwv1.HTTPRequestRedirectFilter
+		want uint32
+	}{
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host}, 8080},
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host, Scheme: &https}, 0},
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host, Port: ptr(gwv1.PortNumber(9000))}, 9000},
+	} {
+		in := input()
+		in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &tc.f}}
+		p, _ := served(t, Translate(in).Spec)
+		if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r.Redirect == nil || r.Redirect.Port != tc.want {
+			t.Errorf("%+v: redirect %+v, want port %d", tc.f, r.Redirect, tc.want)
+		}
+	}
+}
