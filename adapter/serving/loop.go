@@ -505,7 +505,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		if st.slo != nil {
 			// The controller sees each sample and the value served after it,
 			// as the backtest's SLO mode does; both are finite here.
-			_ = st.slo.Observe(ts, p.V, fc.Value)
+			_ = st.slo.Observe(ts, p.V, fc.Value, fc.Fallback)
 		}
 		w.score(m, st, fc)
 	}

@@ -59,7 +59,7 @@ func (w *worker) sloDemand(l *Loop, st *seriesState, fc forecast.Forecast) forec
 	if st.slo == nil {
 		return fc
 	}
-	fc.Value = st.slo.Demand(fc.Value)
+	fc.Value = st.slo.Demand(fc.Value, fc.Fallback)
 	if m := l.sloM; m != nil {
 		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.entry.SeriesName}
 		s := st.slo.Status()

@@ -92,11 +92,13 @@ func TestSLOServing(t *testing.T) {
 			if err := f.Observe(fed.Unix(), load(fed)); err != nil {
 				t.Fatal(err)
 			}
-			if err := ctrl.Observe(fed.Unix(), load(fed), f.Serve().Value); err != nil {
+			fc := f.Serve()
+			if err := ctrl.Observe(fed.Unix(), load(fed), fc.Value, fc.Fallback); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return ctrl.Demand(f.Serve().Value)
+		fc := f.Serve()
+		return ctrl.Demand(fc.Value, fc.Fallback)
 	}
 	lv := []string{"checkout_replicas", "shop", `namespace="shop",service="checkout"`}
 	check := func(when string, at time.Time) {

@@ -15,7 +15,7 @@ func BenchmarkHourOfSamples(b *testing.B) {
 	i := 0
 	observe := func() {
 		l := load(i)
-		if err := ctrl.Observe(1_700_000_000+int64(i)*60, l, 1.1*l); err != nil {
+		if err := ctrl.Observe(1_700_000_000+int64(i)*60, l, 1.1*l, false); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -402,12 +402,12 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_cost_fallback", 0, ckv...)
 
 		// SLO mode of the same forecast (the load is the clusters' total).
-		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served); err != nil {
+		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served, false); err != nil {
 			return err
 		}
 		st := sloCtl.Status()
 		skv := []string{"metric", "rps_slo", "namespace", appNS, "series", "web"}
-		w.gauge("foresight_slo_served_value", sloCtl.Demand(served), skv...)
+		w.gauge("foresight_slo_served_value", sloCtl.Demand(served, false), skv...)
 		w.gauge("foresight_slo_utilization", st.Utilization, skv...)
 		w.gauge("foresight_slo_wanted_utilization", st.Wanted, skv...)
 		if st.Evaluations > 0 {
