@@ -333,7 +333,7 @@ func (c *Controller) evaluate() {
 	c.status = Status{Utilization: c.u, Wanted: c.status.Wanted,
 		FallbackUtilization: c.uf, FallbackWanted: c.status.FallbackWanted,
 		UnderProvisionedShare: achieved.under,
-		PodMinutes: achieved.podMinutes, ReactivePodMinutes: base.podMinutes, Evaluations: c.status.Evaluations + 1}
+		PodMinutes:            achieved.podMinutes, ReactivePodMinutes: base.podMinutes, Evaluations: c.status.Evaluations + 1}
 }
 
 func b2i(b bool) int {
