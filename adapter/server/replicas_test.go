@@ -139,3 +139,4 @@ func TestReplicaStartedLaterServesTheSameValues(t *testing.T) {
 		t.Fatalf("answer without every series: %s", bodyE)
 	}
 }
+

@@ -100,6 +100,18 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// Lookback is the history a new controller is fed (a restart, a replica
+// started later) so that it serves what one running all along serves: the
+// window, plus the evaluations the utilisation needs to cross from floor to
+// ceiling. Two controllers fed the same samples move towards the same
+// wanted utilisation by the same bounded step, so the gap between them
+// never grows and closes once both reach it.
+func (c Config) Lookback() time.Duration {
+	c.SetDefaults()
+	steps := math.Ceil((c.MaxUtilization - c.MinUtilization) / c.MaxChange)
+	return c.Window + time.Duration(steps)*c.Every
+}
+
 // Validate reports the first invalid field of c (after defaults).
 func (c Config) Validate() error {
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

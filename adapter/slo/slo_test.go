@@ -233,3 +233,43 @@ func TestFallbackTimeHasItsOwnUtilisation(t *testing.T) {
 		t.Errorf("achieved %v over the window, objective %v", st.UnderProvisionedShare, c.UnderProvisioned)
 	}
 }
+
+func TestLateControllerFedItsLookbackServesTheSameUtilisation(t *testing.T) {
+	// A controller started later (a restart) and fed Lookback of history
+	// serves what one running all along serves; fed only the window, it
+	// would still be climbing from its initial utilisation.
+	c := baseConfig()
+	c.MaxUtilization, c.Window = 0.85, 12*time.Hour
+	load := dailyLoad(9, 0)
+	n := 3 * 1440
+	vals := make([]float64, n+10)
+	for i := range vals {
+		vals[i] = load(i)
+	}
+	run := func(from int) *Controller {
+		ctrl, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < n; i++ {
+			peak := vals[i]
+			for k := 1; k <= 7; k++ {
+				peak = max(peak, vals[i+k])
+			}
+			if err := ctrl.Observe(1_700_002_800+int64(i)*60, vals[i], peak, i%500 < 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ctrl
+	}
+	all := run(0)
+	late := run(n - int(c.Lookback()/time.Minute))
+	short := run(n - int(c.Window/time.Minute))
+	if all.Utilization() != late.Utilization() || all.FallbackUtilization() != late.FallbackUtilization() {
+		t.Errorf("running all along: u %v, fallback %v; started %v before: u %v, fallback %v", all.Utilization(), all.FallbackUtilization(),
+			c.Lookback(), late.Utilization(), late.FallbackUtilization())
+	}
+	if short.Utilization() == all.Utilization() {
+		t.Errorf("fed only the window, u %v: the test does not need the lookback", short.Utilization())
+	}
+}
