@@ -139,4 +139,3 @@ func TestReplicaStartedLaterServesTheSameValues(t *testing.T) {
 		t.Fatalf("answer without every series: %s", bodyE)
 	}
 }
-
