@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/slo"
 )
 
@@ -148,5 +149,28 @@ func TestSLOServing(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(sm.util); n != 0 {
 		t.Errorf("SLO metrics of a removed rule: %d series", n)
+	}
+}
+
+// An SLO rule's shadow evaluation runs the rule as it serves it: an "slo"
+// strategy with the rule's model and controller configuration, served.
+func TestSLORuleShadowRunsItsSLOMode(t *testing.T) {
+	rules, err := ConfigLoader("rules.yaml", []byte(sloRules+`    shadow:
+      strategies: [reactive, auto]
+      capacity: 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := rules[0].Shadow
+	if sh == nil || len(sh.Strategies) != 3 {
+		t.Fatalf("shadow spec %+v: want the listed strategies and slo", sh)
+	}
+	s := sh.Strategies[2]
+	if s.Name != shadow.StrategySLO || s.SLO == nil || *s.SLO != *rules[0].SLO || s.Settings.Model != rules[0].Settings.Model || sh.Served != shadow.StrategySLO {
+		t.Errorf("slo strategy %+v (served %q), rule SLO %+v model %v", s, sh.Served, rules[0].SLO, rules[0].Settings.Model)
+	}
+	if _, err := shadow.NewEvaluator(sh.Config, sh.Strategies); err != nil {
+		t.Errorf("the rule's shadow strategies do not make an evaluator: %v", err)
 	}
 }
