@@ -122,6 +122,7 @@ func TestSLOServing(t *testing.T) {
 			want float64
 		}{
 			{"served", sm.served, want}, {"utilization", sm.util, st.Utilization}, {"wanted", sm.wanted, st.Wanted},
+			{"fallback utilization", sm.fallbackUtil, st.FallbackUtilization},
 			{"under-provisioned", sm.under, st.UnderProvisionedShare}, {"pod-minutes", sm.pods, st.PodMinutes},
 			{"reactive pod-minutes", sm.reactivePods, st.ReactivePodMinutes},
 		} {
