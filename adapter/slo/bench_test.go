@@ -1,10 +1,15 @@
 package slo
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // BenchmarkHourOfSamples is the cost of one series' SLO controller per hour
-// of one-minute samples: 60 Observe calls and the evaluation they trigger
-// (a day's window replayed through the HPA model about ten times).
+// of one-minute samples, its window full: 60 Observe calls and the
+// evaluation they trigger (the default week's window replayed through the
+// HPA model about ten times for the model's utilisation, twice for the
+// status).
 func BenchmarkHourOfSamples(b *testing.B) {
 	c := baseConfig()
 	ctrl, err := New(c)
@@ -20,7 +25,7 @@ func BenchmarkHourOfSamples(b *testing.B) {
 		}
 		i++
 	}
-	for range 1440 {
+	for range int(ctrl.Config().Window / time.Minute) {
 		observe()
 	}
 	b.ReportAllocs()
