@@ -22,7 +22,7 @@ kind: MetricRules
 rules:
   - name: checkout_replicas
     query: sum by (namespace, service) (load{<<.LabelMatchers>>})
-    forecast: {step: 1m, model: reactive, history: 16h, staleAfter: 5m}
+    forecast: {step: 1m, model: reactive, history: 6h, staleAfter: 5m}
     slo:
       capacity: 10
       underProvisioned: 0.01
@@ -76,9 +76,11 @@ func TestSLOServing(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	waitUntil(t, "first cycle", loop.Ready)
 
-	// The same forecaster and controller fed the samples the loop fetched
-	// (its first cycle reads back as far as the forecast's history, 16h;
-	// the series starts 14h back).
+	// The same forecaster and controller fed the samples the loop fetched:
+	// its first cycle reads back the controller's lookback (the window and
+	// the climb from floor to ceiling, 52h), longer than the forecast's
+	// history (6h), so the utilisation is what a replica running all along
+	// serves; the series starts 14h back.
 	f, err := forecast.NewForecaster(rules[0].Settings)
 	if err != nil {
 		t.Fatal(err)
