@@ -54,6 +54,13 @@ func TestNamespacesMetric(t *testing.T) {
 	if v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Name: "c"}, info, k8slabels.Everything()); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace without series: %+v, %v; want NotFound", v, err)
 	}
+	// /namespaces/a/namespaces/b/rps: authorized in a, never b's value.
+	if v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "b"}, info, k8slabels.Everything()); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace b asked in namespace a: %+v, %v; want NotFound", v, err)
+	}
+	if l, err := p.GetMetricBySelector(context.Background(), "a", k8slabels.Everything(), info, k8slabels.Everything()); err != nil || len(l.Items) != 1 || l.Items[0].DescribedObject.Name != "a" {
+		t.Errorf("namespaces listed in namespace a: %+v, %v; want a's value only", l, err)
+	}
 	v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "p2"}, cmprovider.CustomMetricInfo{GroupResource: schema.GroupResource{Resource: "pods"}, Metric: "rps", Namespaced: true}, k8slabels.Everything())
 	if err != nil || v.Value.AsApproximateFloat64() != 2 {
 		t.Errorf("pod a/p2: %+v, %v; want 2", v, err)
