@@ -1,0 +1,381 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/promserver"
+	"github.com/foresight-dev/foresight/sidecars/canary"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+)
+
+// canaryShop is a shop whose Services greeter-<version> are backends exporting their own
+// metrics, scraped every 200 ms by a real Prometheus that labels their series with
+// service="greeter-<version>"; the GRPCRoute greeter (host greeter.shop) sends everything
+// to the first version, the others at weight 0; serve runs with --prometheus-url.
+type canaryShop struct {
+	*shop
+	backends map[string]*grpcbackend.Backend
+	f        serveFlags
+	stop     func()
+}
+
+func startCanaryShop(t testing.TB, versions ...string) *canaryShop {
+	t.Helper()
+	s := &canaryShop{shop: startShop(t), backends: map[string]*grpcbackend.Backend{}}
+	var targets []promserver.Target
+	var refs []gwv1.GRPCBackendRef
+	for i, v := range versions {
+		svc := "greeter-" + v
+		b := s.backend(t, svc, v)
+		s.backends[v] = b
+		targets = append(targets, promserver.Target{Addr: b.MetricsAddr, Labels: map[string]string{"service": svc}})
+		w := int32(0)
+		if i == 0 {
+			w = 100
+		}
+		refs = append(refs, backendRef(svc, w))
+	}
+	prom, err := promserver.StartScraping(context.Background(), needs.Program(t, "prometheus"), t.TempDir(), 200*time.Millisecond, targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prom.Stop)
+	s.route(t, "greeter", "greeter.shop", refs...)
+	s.f = s.serveFlags(t, t.TempDir())
+	s.f.prometheusURL = prom.URL
+	s.stop = startServeFlags(t, s.f)
+	return s
+}
+
+// restart stops serve and starts it again on the same state, xDS address and token, with
+// new metrics and admin listeners.
+func (s *canaryShop) restart(t testing.TB) {
+	t.Helper()
+	s.stop()
+	s.f.metricsAddr, s.f.adminAddr = freeAddr(t), freeAddr(t)
+	s.stop = startServeFlags(t, s.f)
+}
+
+// state is the rollout's state from the admin API (nil when serve does not know it yet).
+func (s *canaryShop) state(t testing.TB, name string) *canary.State {
+	t.Helper()
+	token, err := canary.ReadToken(s.f.adminTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.f.adminAddr+"/canaries/"+url.PathEscape(name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+string(token))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	var st canary.State
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("canary %s state: %v", name, err)
+	}
+	return &st
+}
+
+// waitState polls the rollout's state until cond holds (generous: analysis needs scrapes).
+func (s *canaryShop) waitState(t testing.TB, name, what string, cond func(*canary.State) bool) *canary.State {
+	t.Helper()
+	var st *canary.State
+	eventuallyWithin(t, 2*time.Minute, name+": "+what, func() error {
+		if st = s.state(t, name); st == nil || !cond(st) {
+			return fmt.Errorf("state %+v", st)
+		}
+		return nil
+	})
+	return st
+}
+
+// successRate is the analysis metric of a Service: the share of its calls answered OK over
+// the last 2 s, from its own grpc_server_handled_total (NaN, so inconclusive, without calls).
+func successRate(svc string) map[string]any {
+	q := fmt.Sprintf(`sum(rate(grpc_server_handled_total{service=%q,grpc_code="OK"}[2s])) / sum(rate(grpc_server_handled_total{service=%q}[2s]))`, svc, svc)
+	return map[string]any{"name": "success-rate", "query": q, "min": 0.99}
+}
+
+// traffic is steady load: grpc-go xDS clients of the Gateway, each calling in a loop; every
+// call is counted by the backend that answered ("" for a failed call).
+type traffic struct {
+	mu    sync.Mutex
+	by    map[string]int
+	last  map[string]time.Time
+	calls int
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// counts is a snapshot of a traffic's counters.
+type counts struct {
+	calls, failed int
+	by            map[string]int
+}
+
+func (c counts) minus(o counts) counts {
+	d := counts{calls: c.calls - o.calls, failed: c.failed - o.failed, by: map[string]int{}}
+	for k, v := range c.by {
+		d.by[k] = v - o.by[k]
+	}
+	return d
+}
+
+func startTraffic(t testing.TB, conns ...*grpc.ClientConn) *traffic {
+	tr := &traffic{by: map[string]int{}, last: map[string]time.Time{}, stop: make(chan struct{})}
+	for _, conn := range conns {
+		tr.wg.Add(1)
+		go func() {
+			defer tr.wg.Done()
+			for {
+				select {
+				case <-tr.stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				who, err := whoAnswers(conn)
+				if err != nil {
+					who = ""
+				}
+				tr.mu.Lock()
+				tr.calls++
+				tr.by[who]++
+				tr.last[who] = time.Now()
+				tr.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(tr.halt)
+	return tr
+}
+
+func (tr *traffic) halt() {
+	select {
+	case <-tr.stop:
+	default:
+		close(tr.stop)
+	}
+	tr.wg.Wait()
+}
+
+func (tr *traffic) snapshot() counts {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	c := counts{calls: tr.calls, failed: tr.by[""], by: map[string]int{}}
+	for k, v := range tr.by {
+		c.by[k] = v
+	}
+	return c
+}
+
+// lastAnswer is when who last answered a call.
+func (tr *traffic) lastAnswer(who string) time.Time {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.last[who]
+}
+
+// moreCalls waits until n more calls were made than in c.
+func (tr *traffic) moreCalls(t testing.TB, c counts, n int) counts {
+	t.Helper()
+	var now counts
+	eventuallyWithin(t, time.Minute, fmt.Sprintf("%d more calls", n), func() error {
+		if now = tr.snapshot(); now.calls < c.calls+n {
+			return fmt.Errorf("%d calls", now.calls-c.calls)
+		}
+		return nil
+	})
+	return now
+}
+
+// weights is the sequence of distinct canary weights in a rollout's measurements.
+func weights(st *canary.State) []uint32 {
+	var w []uint32
+	for _, m := range st.History {
+		if len(w) == 0 || w[len(w)-1] != m.Weight {
+			w = append(w, m.Weight)
+		}
+	}
+	return w
+}
+
+// TestServeGatewayAPICanaryAnalysis runs serve with --gateway-controller-name and
+// --prometheus-url against a real kube-apiserver and a real Prometheus scraping three
+// versions of a gRPC service (each exporting its own grpc_server_handled_total), with grpc-go
+// xDS clients of the Gateway calling without pause throughout. A CanaryPolicy with a
+// success-rate analysis promotes a healthy v2 through every step to 100% (the control plane
+// killed and restarted mid-rollout resumes at the same step and pause start, the clients
+// keep their configuration meanwhile), the GRPCRoute object is never rewritten, and v2
+// becomes the stable as docs/canary.md says (the state records it; the route's backends
+// are then updated and the policy removed without a call going back to v1). A second
+// CanaryPolicy to a v3 failing 10% of its calls is rolled back at its second failed
+// measurement (failureLimit 1: within two analysis intervals), and fewer than 1% of the
+// calls from its creation until the clients are back on v2 fail.
+func TestServeGatewayAPICanaryAnalysis(t *testing.T) {
+	s := startCanaryShop(t, "v1", "v2", "v3")
+	ctx := context.Background()
+	var conns []*grpc.ClientConn
+	for range 3 {
+		conn := gatewayClient(t, s.f.xdsAddress, "greeter.shop")
+		eventuallyWithin(t, time.Minute, "route served", func() error { return onlyFrom(conn, "v1", 10) })
+		conns = append(conns, conn)
+	}
+	tr := startTraffic(t, conns...)
+	routeBefore, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A healthy canary: 10% for 2 s, 50% for 10 s, analysed every second.
+	analysis := func(svc string) map[string]any {
+		return map[string]any{"interval": "1s", "failureLimit": int64(1), "metrics": []any{successRate(svc)}}
+	}
+	v2 := canaryPolicy("release-v2", "greeter", "greeter-v1", "greeter-v2",
+		[]any{map[string]any{"weight": int64(10), "pause": "2s"}, map[string]any{"weight": int64(50), "pause": "10s"}}, analysis("greeter-v2"))
+	if _, err := s.canaryPolicies().Create(ctx, v2, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, time.Minute, "release-v2 accepted", s.canaryAccepted("release-v2", metav1.ConditionTrue, "Accepted", ""))
+	name := gatewayapi.CanaryName("shop", "release-v2")
+	before := s.waitState(t, name, "second step", func(st *canary.State) bool { return st.Step == 1 })
+	if !succeededAt(before, 0) {
+		t.Fatalf("the first step advanced without a successful measurement: %+v", before.History)
+	}
+
+	// Killed at 50%: the clients keep calling both versions; restarted, serve resumes the step.
+	s.stop()
+	down := tr.snapshot()
+	whileDown := tr.moreCalls(t, down, 200).minus(down)
+	if whileDown.failed != 0 || whileDown.by["v1"] == 0 || whileDown.by["v2"] == 0 {
+		t.Fatalf("while the control plane was down: %+v, want calls to v1 and v2 and none failed", whileDown)
+	}
+	s.restart(t)
+	after := s.state(t, name)
+	if after == nil || after.Step != 1 || after.Weight != 50 || !after.StepStarted.Equal(before.StepStarted) {
+		t.Fatalf("after the restart %+v, before %+v: want step 1 at 50%% with the same pause start", after, before)
+	}
+
+	promoted := s.waitState(t, name, "promoted", func(st *canary.State) bool { return st.Terminal() })
+	if promoted.Phase != canary.PhasePromoted || promoted.Weight != 100 || promoted.Failures != 0 || !strings.Contains(promoted.Stable, "greeter-v2") {
+		t.Fatalf("release-v2 ended %+v, want promoted at 100%% with greeter-v2 stable", promoted)
+	}
+	if w := weights(promoted); len(w) < 2 || w[0] != 10 || w[1] != 50 {
+		t.Errorf("measured weights %v, want 10 then 50", w)
+	}
+	for _, conn := range conns {
+		eventuallyWithin(t, 30*time.Second, "promoted: v2 only", func() error { return onlyFrom(conn, "v2", 20) })
+	}
+	healthy := tr.snapshot()
+	if healthy.failed != 0 {
+		t.Errorf("%d of %d calls failed during the healthy rollout", healthy.failed, healthy.calls)
+	}
+	t.Logf("healthy rollout: %+v", healthy)
+	routeAfter, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routeAfter.Generation != routeBefore.Generation || !reflect.DeepEqual(routeAfter.Spec, routeBefore.Spec) {
+		t.Errorf("the rollout rewrote the GRPCRoute (generation %d -> %d)", routeBefore.Generation, routeAfter.Generation)
+	}
+
+	// Made permanent: the route sends to v2 (and v3 at weight 0, the next release), then the
+	// CanaryPolicy goes; no call reaches v1 again.
+	s.setBackends(t, "greeter", backendRef("greeter-v2", 100), backendRef("greeter-v3", 0))
+	eventuallyWithin(t, 30*time.Second, "route update observed", func() error {
+		got, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(got.Status.Parents) != 1 {
+			return fmt.Errorf("parents %+v", got.Status.Parents)
+		}
+		return wantCondition(got.Status.Parents[0].Conditions, "ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs", got.Generation)
+	})
+	if err := s.canaryPolicies().Delete(ctx, "release-v2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, time.Minute, "release-v2 forgotten", func() error {
+		if !metric(t, s.f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q}`, name)) {
+			return nil
+		}
+		return fmt.Errorf("serve still exports the rollout")
+	})
+	permanent := tr.moreCalls(t, tr.snapshot(), 300).minus(healthy)
+	if permanent.by["v1"] != 0 || permanent.failed != 0 || permanent.by["v3"] != 0 {
+		t.Fatalf("after the promotion was made permanent: %+v, want v2 only", permanent)
+	}
+
+	// A canary failing 10% of its calls: rolled back at its second failed measurement.
+	s.backends["v3"].FailEvery(10)
+	start := tr.snapshot()
+	v3 := canaryPolicy("release-v3", "greeter", "greeter-v2", "greeter-v3",
+		[]any{map[string]any{"weight": int64(10), "pause": "1h"}}, analysis("greeter-v3"))
+	if _, err := s.canaryPolicies().Create(ctx, v3, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	name = gatewayapi.CanaryName("shop", "release-v3")
+	failed := s.waitState(t, name, "rolled back", func(st *canary.State) bool { return st.Terminal() })
+	if failed.Phase != canary.PhaseFailed || failed.Weight != 0 || failed.Failures != 2 || !strings.Contains(failed.Stable, "greeter-v2") || !strings.Contains(failed.Reason, "success-rate") {
+		t.Fatalf("release-v3 ended %+v, want failed at 0%% on success-rate with greeter-v2 stable", failed)
+	}
+	h := failed.History
+	first := -1
+	for i, m := range h {
+		if m.Result == canary.ResultFailed && first < 0 {
+			first = i
+		}
+	}
+	if first != len(h)-2 || h[len(h)-1].Result != canary.ResultFailed {
+		t.Errorf("measurements %+v: want the rollback at the second failed measurement in a row", h)
+	}
+	decided := h[len(h)-1].At
+	for _, conn := range conns {
+		eventuallyWithin(t, 30*time.Second, "rolled back: v2 only", func() error { return onlyFrom(conn, "v2", 20) })
+	}
+	run := tr.snapshot().minus(start)
+	tr.halt()
+	if run.by["v3"] == 0 {
+		t.Fatalf("the canary got no calls: %+v", run)
+	}
+	if 100*run.failed >= run.calls {
+		t.Errorf("%d of %d calls failed during the rollback (%.2f%%), want under 1%%", run.failed, run.calls, 100*float64(run.failed)/float64(run.calls))
+	}
+	t.Logf("rollback: %s; %d of %d calls failed (%.2f%%); last answer from v3 %v after the failing measurement",
+		failed.Reason, run.failed, run.calls, 100*float64(run.failed)/float64(run.calls), tr.lastAnswer("v3").Sub(decided))
+}
+
+// succeededAt reports whether a measurement of step succeeded.
+func succeededAt(st *canary.State, step int) bool {
+	for _, m := range st.History {
+		if m.Step == step && m.Result == canary.ResultSuccessful {
+			return true
+		}
+	}
+	return false
+}
