@@ -29,7 +29,7 @@ import (
 // canaryShop is a shop whose Services greeter-<version> are backends exporting their own
 // metrics, scraped every 200 ms by a real Prometheus that labels their series with
 // service="greeter-<version>"; the GRPCRoute greeter (host greeter.shop) sends everything
-// to the first version, the others at weight 0; serve runs with --prometheus-url.
+// to the first version, the second at weight 0; serve runs with --prometheus-url.
 type canaryShop struct {
 	*shop
 	backends map[string]*grpcbackend.Backend
@@ -47,11 +47,12 @@ func startCanaryShop(t testing.TB, versions ...string) *canaryShop {
 		b := s.backend(t, svc, v)
 		s.backends[v] = b
 		targets = append(targets, promserver.Target{Addr: b.MetricsAddr, Labels: map[string]string{"service": svc}})
-		w := int32(0)
-		if i == 0 {
-			w = 100
+		switch i {
+		case 0:
+			refs = append(refs, backendRef(svc, 100))
+		case 1:
+			refs = append(refs, backendRef(svc, 0))
 		}
-		refs = append(refs, backendRef(svc, w))
 	}
 	prom, err := promserver.StartScraping(context.Background(), needs.Program(t, "prometheus"), t.TempDir(), 200*time.Millisecond, targets...)
 	if err != nil {
