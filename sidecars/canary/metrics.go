@@ -33,7 +33,7 @@ func newMetrics() metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	return metrics{
-		exported: map[string]bool{},
+		exported:      map[string]bool{},
 		step:          g("foresight_canary_step", "Index of the rollout's current step (the number of steps once promoted).", "canary"),
 		weight:        g("foresight_canary_weight", "Percent of the route's traffic the canary backend gets.", "canary"),
 		phase:         g("foresight_canary_phase", "1 for the rollout's current phase (progressing, paused, promoted, failed, aborted).", "canary", "phase"),
