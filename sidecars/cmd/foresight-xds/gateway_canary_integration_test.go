@@ -380,3 +380,61 @@ func succeededAt(st *canary.State, step int) bool {
 	}
 	return false
 }
+
+// BenchmarkGatewayAPICanaryRollback measures a rollback of a CanaryPolicy on a GRPCRoute in
+// a real kube-apiserver as a grpc-go xDS client of the Gateway lives it: the canary (20% of
+// the traffic) fails 10% of its calls, its own grpc_server_handled_total reaches a real
+// Prometheus (scraping every 200 ms), and serve's analysis (every 200 ms, one failure
+// tolerated) rolls it back while one client calls without pause. Per rollback it reports the
+// time from the failing measurement to the client's last answer from the canary
+// (s/rollback, 0 when the client had left the canary before), the client's failed calls
+// from the policy's creation until it is back on the stable, and all its calls.
+//
+//	go test -tags integration -run '^$' -bench BenchmarkGatewayAPICanaryRollback -benchtime 5x ./sidecars/cmd/foresight-xds/
+func BenchmarkGatewayAPICanaryRollback(b *testing.B) {
+	s := startCanaryShop(b, "v1", "v2")
+	s.backends["v2"].FailEvery(10)
+	conn := gatewayClient(b, s.f.xdsAddress, "greeter.shop")
+	eventuallyWithin(b, time.Minute, "route served", func() error { return onlyFrom(conn, "v1", 10) })
+	tr := startTraffic(b, conn)
+	ctx := context.Background()
+	var seconds, failed, calls float64
+	for i := 0; b.Loop(); i++ {
+		policyName := fmt.Sprintf("rollback-%d", i)
+		start := tr.snapshot()
+		cp := canaryPolicy(policyName, "greeter", "greeter-v1", "greeter-v2", []any{map[string]any{"weight": int64(20), "pause": "1h"}},
+			map[string]any{"interval": "200ms", "failureLimit": int64(1), "metrics": []any{successRate("greeter-v2")}})
+		if _, err := s.canaryPolicies().Create(ctx, cp, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		st := s.waitState(b, gatewayapi.CanaryName("shop", policyName), "rolled back", func(st *canary.State) bool { return st.Terminal() })
+		if st.Phase != canary.PhaseFailed {
+			b.Fatalf("rollout ended %+v, want failed", st)
+		}
+		decided := st.History[len(st.History)-1].At
+		// Back on the stable: 50 answers from it and none from the canary for a second.
+		var end counts
+		eventuallyWithin(b, time.Minute, "the client back on the stable", func() error {
+			end = tr.snapshot()
+			if time.Since(tr.lastAnswer("v2")) < time.Second || end.by["v1"]-start.by["v1"] < 50 {
+				return fmt.Errorf("last answer from the canary at %v", tr.lastAnswer("v2"))
+			}
+			return nil
+		})
+		run := end.minus(start)
+		if last := tr.lastAnswer("v2"); last.After(decided) {
+			seconds += last.Sub(decided).Seconds()
+		}
+		failed, calls = failed+float64(run.failed), calls+float64(run.calls)
+		b.StopTimer()
+		if err := s.canaryPolicies().Delete(ctx, policyName, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(seconds/n, "s/rollback")
+	b.ReportMetric(failed/n, "failed/rollback")
+	b.ReportMetric(calls/n, "calls/rollback")
+	b.ReportMetric(100*failed/calls, "%failed")
+}
