@@ -50,18 +50,18 @@ spec:
 `
 
 // shareRules are the share rules of deploy/rules/README.md ("Share rules") for both
-// backends of the rollout, on the route's load, reactive, evaluated every second.
+// backends of the rollout, on the route's load, reactive, evaluated every 5 seconds.
 const shareRules = `apiVersion: foresight.dev/v1alpha1
 kind: MetricRules
 rules:
   - name: greeter_v2_load
     query: max by (namespace) (route_load{<<.LabelMatchers>>})
-    forecast: {model: reactive, step: 1s, horizon: 1s, history: 5m}
+    forecast: {model: reactive, step: 5s, horizon: 5s, history: 7h}
     share:
       query: max by (namespace) (foresight_canary_backend_weight{<<.LabelMatchers>>,service="greeter-v2"}) / 100
   - name: greeter_v1_load
     query: max by (namespace) (route_load{<<.LabelMatchers>>})
-    forecast: {model: reactive, step: 1s, horizon: 1s, history: 5m}
+    forecast: {model: reactive, step: 5s, horizon: 5s, history: 7h}
     share:
       query: max by (namespace) (foresight_canary_backend_weight{<<.LabelMatchers>>,service="greeter-v1"}) / 100
 `
@@ -158,7 +158,7 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer wcancel()
 	if err := adapterproc.WaitAvailable(wctx, cl, adapterproc.MetricsAPIs); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\nadapter log:\n%s", err, a.Proc.Tail(16<<10))
 	}
 	cfg := client.RESTConfig(cl.Server)
 	cfg.Timeout = 30 * time.Second
@@ -219,6 +219,7 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 		if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_step{canary="greeter-rollout"} %d`, i)) {
 			t.Fatalf("step %d was taken before its values were checked", i+1)
 		}
+		t.Logf("step %d (canary %v%% now, %v%% next), load %v: canary served %v, stable %v", i, s.current, s.next, s.load, s.load*s.next/100, s.load*(100-s.current)/100)
 		admin("resume")
 	}
 	waitFor(t, "promoted", func() bool {
