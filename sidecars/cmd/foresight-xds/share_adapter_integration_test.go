@@ -46,7 +46,7 @@ spec:
       route: greeter-split
       stable: greeter-v1
       canary: greeter-v2
-      steps: [{weight: 10, pause: 3s}, {weight: 30, pause: 3s}, {weight: 60, pause: 3s}]
+      steps: [{weight: 10, pause: 5s}, {weight: 30, pause: 5s}, {weight: 60, pause: 5s}]
 `
 
 // shareRules are the share rules of deploy/rules/README.md ("Share rules") for both
@@ -119,7 +119,7 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 	}
 	admin("pause")
 	if !metric(t, f.metricsAddr, `foresight_canary_step{canary="greeter-rollout"} 0`) {
-		t.Fatal("the rollout left its first step before it was paused (a 3 s pause)")
+		t.Fatal("the rollout left its first step before it was paused (a 5 s pause)")
 	}
 
 	prom, err := promserver.StartScraping(ctx, promBin, filepath.Join(dir, "prometheus"), 200*time.Millisecond,
@@ -209,7 +209,7 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 		if i > 0 {
 			admin("pause")
 			if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_step{canary="greeter-rollout"} %d`, i)) {
-				t.Fatalf("the rollout left step %d before it was paused (a 3 s pause)", i)
+				t.Fatalf("the rollout left step %d before it was paused (a 5 s pause)", i)
 			}
 		}
 		load.WithLabelValues("shop").Set(s.load)
