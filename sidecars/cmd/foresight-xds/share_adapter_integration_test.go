@@ -180,7 +180,9 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 	// shares (within 0.5%).
 	waitServed := func(what string, v2, v1 float64) {
 		t.Helper()
+		var read []float64
 		eventuallyWithin(t, 2*time.Minute, what, func() error {
+			read = read[:0]
 			for _, m := range []struct {
 				name string
 				want float64
@@ -192,9 +194,11 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 				if math.Abs(got-m.want) > 0.005*m.want {
 					return fmt.Errorf("%s = %v, want %v\n%s", m.name, got, m.want, a.Proc.Tail(4<<10))
 				}
+				read = append(read, got)
 			}
 			return nil
 		})
+		t.Logf("%s: canary served %v, stable %v", what, read[0], read[1])
 	}
 
 	// Each step: current and next weight of the canary; the load may change within a step.
@@ -219,7 +223,6 @@ func TestShareRuleFollowsTheCanary(t *testing.T) {
 		if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_step{canary="greeter-rollout"} %d`, i)) {
 			t.Fatalf("step %d was taken before its values were checked", i+1)
 		}
-		t.Logf("step %d (canary %v%% now, %v%% next), load %v: canary served %v, stable %v", i, s.current, s.next, s.load, s.load*s.next/100, s.load*(100-s.current)/100)
 		admin("resume")
 	}
 	waitFor(t, "promoted", func() bool {
