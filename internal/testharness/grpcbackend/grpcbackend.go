@@ -1,7 +1,8 @@
 // Package grpcbackend is a gRPC backend for the xDS tests and benchmarks: a real grpc-go
 // server of the standard health service that names itself in a "backend" response header,
-// can fail a share of its calls, and counts what it answered the way an instrumented service
-// does, in client_golang metrics on its own /metrics for a real Prometheus to scrape:
+// can fail all, every other or every n-th call, or hold calls, and counts what it answered
+// the way an instrumented service does, in client_golang metrics on its own /metrics for a
+// real Prometheus to scrape:
 //
 //	grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="OK"|"Unavailable"}
 //
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,10 +43,13 @@ type Backend struct {
 	// MetricsAddr is the host:port of /metrics.
 	MetricsAddr string
 
-	calls, failed, failEvery atomic.Int64
-	handled                  *prometheus.CounterVec
-	grpc                     *grpc.Server
-	http                     *http.Server
+	calls, failed, failEvery, inflight atomic.Int64
+	failAll, failOdd                   atomic.Bool
+	mu                                 sync.Mutex
+	hold                               <-chan struct{}
+	handled                            *prometheus.CounterVec
+	grpc                               *grpc.Server
+	http                               *http.Server
 }
 
 // Start serves a backend called name on host (an IP address) on two free ports: gRPC and
@@ -85,14 +90,41 @@ func (b *Backend) Close() {
 // FailEvery makes every n-th call fail with UNAVAILABLE (n > 0), or none (n = 0).
 func (b *Backend) FailEvery(n int64) { b.failEvery.Store(n) }
 
-// Calls is the number of calls the backend got; Failed the number it failed on purpose.
-func (b *Backend) Calls() int64  { return b.calls.Load() }
-func (b *Backend) Failed() int64 { return b.failed.Load() }
+// FailOdd makes every odd-numbered call fail with UNAVAILABLE, or none.
+func (b *Backend) FailOdd(on bool) { b.failOdd.Store(on) }
+
+// FailAll makes every call fail with UNAVAILABLE, or none.
+func (b *Backend) FailAll(on bool) { b.failAll.Store(on) }
+
+// Hold makes calls wait until release is closed (or their context ends); nil stops holding.
+func (b *Backend) Hold(release <-chan struct{}) {
+	b.mu.Lock()
+	b.hold = release
+	b.mu.Unlock()
+}
+
+// Calls is the number of calls the backend got; Failed the number it failed on purpose;
+// InFlight the number it holds now.
+func (b *Backend) Calls() int64    { return b.calls.Load() }
+func (b *Backend) Failed() int64   { return b.failed.Load() }
+func (b *Backend) InFlight() int64 { return b.inflight.Load() }
 
 // Check answers SERVING with the backend's name in the header, or fails the call.
 func (b *Backend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	n := b.calls.Add(1)
-	if fe := b.failEvery.Load(); fe > 0 && n%fe == 0 {
+	b.mu.Lock()
+	hold := b.hold
+	b.mu.Unlock()
+	if hold != nil {
+		b.inflight.Add(1)
+		defer b.inflight.Add(-1)
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if fe := b.failEvery.Load(); b.failAll.Load() || (b.failOdd.Load() && n%2 == 1) || (fe > 0 && n%fe == 0) {
 		b.failed.Add(1)
 		b.handled.WithLabelValues("unary", "grpc.health.v1.Health", "Check", codes.Unavailable.String()).Inc()
 		// No response headers: a trailers-only failure.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -49,5 +50,54 @@ func TestBackendAnswersFailsAndCounts(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s:\n%s", want, body)
 		}
+	}
+}
+
+// Held calls wait for the release and are counted in flight; FailAll and FailOdd fail calls.
+func TestBackendHoldsAndFails(t *testing.T) {
+	b, err := Start("v1", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	release := make(chan struct{})
+	b.Hold(release)
+	done := make(chan error, 1)
+	go func() { _, err := Who(context.Background(), conn); done <- err }()
+	deadline := time.Now().Add(time.Minute)
+	for b.InFlight() != 1 {
+		select {
+		case err := <-done:
+			t.Fatalf("a held call returned: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not held within a minute")
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b.Hold(nil)
+	b.FailAll(true)
+	if _, err := Who(context.Background(), conn); err == nil {
+		t.Error("FailAll: a call succeeded")
+	}
+	b.FailAll(false)
+	b.FailOdd(true)
+	failed := 0
+	for range 4 {
+		if _, err := Who(context.Background(), conn); err != nil {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("FailOdd: %d of 4 calls failed, want 2", failed)
 	}
 }
