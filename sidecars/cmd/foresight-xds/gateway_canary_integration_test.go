@@ -123,8 +123,9 @@ func successRate(svc string) map[string]any {
 	return map[string]any{"name": "success-rate", "query": q, "min": 0.99}
 }
 
-// traffic is steady load: grpc-go xDS clients of the Gateway, each calling in a loop; every
-// call is counted by the backend that answered ("" for a failed call).
+// traffic is steady load: grpc-go xDS clients of the Gateway, each calling in a loop with a
+// pause between calls (0: none); every call is counted by the backend that answered ("" for
+// a failed call).
 type traffic struct {
 	mu    sync.Mutex
 	by    map[string]int
@@ -148,7 +149,7 @@ func (c counts) minus(o counts) counts {
 	return d
 }
 
-func startTraffic(t testing.TB, conns ...*grpc.ClientConn) *traffic {
+func startTraffic(t testing.TB, pause time.Duration, conns ...*grpc.ClientConn) *traffic {
 	tr := &traffic{by: map[string]int{}, last: map[string]time.Time{}, stop: make(chan struct{})}
 	for _, conn := range conns {
 		tr.wg.Add(1)
@@ -158,7 +159,10 @@ func startTraffic(t testing.TB, conns ...*grpc.ClientConn) *traffic {
 				select {
 				case <-tr.stop:
 					return
-				case <-time.After(time.Millisecond):
+				default:
+				}
+				if pause > 0 {
+					time.Sleep(pause)
 				}
 				who, err := whoAnswers(conn)
 				if err != nil {
@@ -247,7 +251,7 @@ func TestServeGatewayAPICanaryAnalysis(t *testing.T) {
 		eventuallyWithin(t, time.Minute, "route served", func() error { return onlyFrom(conn, "v1", 10) })
 		conns = append(conns, conn)
 	}
-	tr := startTraffic(t, conns...)
+	tr := startTraffic(t, time.Millisecond, conns...)
 	routeBefore, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +407,7 @@ func BenchmarkGatewayAPICanaryRollback(b *testing.B) {
 	s.backends["v2"].FailEvery(10)
 	conn := gatewayClient(b, s.f.xdsAddress, "greeter.shop")
 	eventuallyWithin(b, time.Minute, "route served", func() error { return onlyFrom(conn, "v1", 10) })
-	tr := startTraffic(b, conn)
+	tr := startTraffic(b, 0, conn)
 	ctx := context.Background()
 	var seconds, failed, calls float64
 	for i := 0; b.Loop(); i++ {
