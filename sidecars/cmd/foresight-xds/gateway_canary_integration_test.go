@@ -131,6 +131,7 @@ type traffic struct {
 	by    map[string]int
 	last  map[string]time.Time
 	calls int
+	errs  []string // the first failures, with when they happened
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }
@@ -165,10 +166,13 @@ func startTraffic(t testing.TB, pause time.Duration, conns ...*grpc.ClientConn) 
 					time.Sleep(pause)
 				}
 				who, err := whoAnswers(conn)
+				tr.mu.Lock()
 				if err != nil {
 					who = ""
+					if len(tr.errs) < 10 {
+						tr.errs = append(tr.errs, time.Now().Format("15:04:05.000")+" "+err.Error())
+					}
 				}
-				tr.mu.Lock()
 				tr.calls++
 				tr.by[who]++
 				tr.last[who] = time.Now()
@@ -197,6 +201,13 @@ func (tr *traffic) snapshot() counts {
 		c.by[k] = v
 	}
 	return c
+}
+
+// failures are the first failed calls' errors.
+func (tr *traffic) failures() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.errs...)
 }
 
 // lastAnswer is when who last answered a call.
@@ -284,7 +295,7 @@ func TestServeGatewayAPICanaryAnalysis(t *testing.T) {
 	restarted := time.Now()
 	s.restart(t)
 	after := s.state(t, name)
-	t.Logf("serve restarted in %v", time.Since(restarted))
+	t.Logf("serve stopped at %s, restarted in %v", restarted.Format("15:04:05.000"), time.Since(restarted))
 	if after == nil || after.Step != 1 || after.Weight != 50 || !after.StepStarted.Equal(before.StepStarted) {
 		t.Fatalf("after the restart %+v, before %+v: want step 1 at 50%% with the same pause start", after, before)
 	}
@@ -305,7 +316,7 @@ func TestServeGatewayAPICanaryAnalysis(t *testing.T) {
 	}
 	healthy := tr.snapshot()
 	if healthy.failed != 0 {
-		t.Errorf("%d of %d calls failed during the healthy rollout", healthy.failed, healthy.calls)
+		t.Errorf("%d of %d calls failed during the healthy rollout: %v", healthy.failed, healthy.calls, tr.failures())
 	}
 	t.Logf("healthy rollout: %+v", healthy)
 	routeAfter, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
