@@ -137,8 +137,8 @@ type traffic struct {
 	// bring in a new cluster (weight-0 clusters are dropped by grpc-go), as a canary's first
 	// step does.
 	entering int
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // counts is a snapshot of a traffic's counters.
