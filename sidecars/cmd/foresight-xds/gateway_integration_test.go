@@ -207,15 +207,28 @@ func startShop(t testing.TB) *shop {
 	return s
 }
 
-// backend starts a gRPC backend answering as version and makes it the Service name (port
-// 50051) with one ready endpoint in an EndpointSlice.
-func (s *shop) backend(t testing.TB, name, version string) *grpcbackend.Backend {
+// startBackend starts a gRPC backend on ip answering as version until the test ends.
+func startBackend(t testing.TB, ip, version string) *grpcbackend.Backend {
 	t.Helper()
-	b, err := grpcbackend.Start(version, s.ip)
+	b, err := grpcbackend.Start(version, ip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	return b
+}
+
+// startHealthBackend starts a gRPC backend on ip answering as version and returns its port.
+func startHealthBackend(t testing.TB, ip, version string) int32 {
+	t.Helper()
+	return int32(startBackend(t, ip, version).Port)
+}
+
+// backend starts a gRPC backend answering as version and makes it the Service name (port
+// 50051) with one ready endpoint in an EndpointSlice.
+func (s *shop) backend(t testing.TB, name, version string) *grpcbackend.Backend {
+	t.Helper()
+	b := startBackend(t, s.ip, version)
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
