@@ -102,20 +102,25 @@ type candidate struct {
 	// What the HPA provisions at o follows the highest value served in its
 	// window.
 	hpk, hbase []float64
+	dq         []int // scratch of hold
 }
 
 // hold fills hpk and hbase with the maxima of pk and base over the last
 // hold origins (the origin itself when hold <= 1).
+// It reuses their storage when called again with another hold.
 func (cd *candidate) hold(hold int) {
-	cd.hpk, cd.hbase = rollingMax(cd.pk, hold), rollingMax(cd.base, hold)
+	if cd.hpk == nil {
+		cd.hpk, cd.hbase, cd.dq = make([]float64, len(cd.pk)), make([]float64, len(cd.base)), make([]int, max(len(cd.pk), len(cd.base)))
+	}
+	rollingMaxInto(cd.hpk, cd.pk, hold, cd.dq)
+	rollingMaxInto(cd.hbase, cd.base, hold, cd.dq)
 }
 
-// rollingMax returns out[i] = max(x[i-w+1..i]) (from x[0] near the start).
-func rollingMax(x []float64, w int) []float64 {
+// rollingMaxInto writes out[i] = max(x[i-w+1..i]) (from x[0] near the
+// start), with dq (len(x) long) as scratch.
+func rollingMaxInto(out, x []float64, w int, dq []int) {
 	w = max(w, 1)
-	out := make([]float64, len(x))
 	// A monotone queue of indices with decreasing values, dq[head:tail].
-	dq := make([]int, len(x))
 	head, tail := 0, 0
 	for i, v := range x {
 		for tail > head && x[dq[tail-1]] <= v {
@@ -128,7 +133,6 @@ func rollingMax(x []float64, w int) []float64 {
 		}
 		out[i] = x[dq[head]]
 	}
-	return out
 }
 
 // refit detects seasonality, fits the candidates on all but the last

@@ -92,8 +92,9 @@ func TestRollingMax(t *testing.T) {
 	for i := range x {
 		x[i] = rng.NormFloat64()
 	}
-	for _, w := range []int{0, 1, 2, 5, 17} {
-		got := rollingMax(x, w)
+	got, dq := make([]float64, len(x)), make([]int, len(x))
+	for _, w := range []int{17, 0, 1, 5, 2} { // buffers reused across widths, as refit does
+		rollingMaxInto(got, x, w, dq)
 		for i := range x {
 			want := math.Inf(-1)
 			for j := max(0, i-max(w, 1)+1); j <= i; j++ {
