@@ -44,6 +44,35 @@ type CandidateScore struct {
 	// Scale is how its quantile offsets scale with the forecast (additive,
 	// sqrt or relative): whichever scored best.
 	Scale OffsetScale
+	// Hold is the hold its served value was scored (and its offsets
+	// learnt) with: Settings.Hold, or the best of HoldChoices when that is
+	// zero.
+	Hold time.Duration
+}
+
+// HoldChoices are the holds model choice tries for every candidate when
+// Settings.Hold is zero, shortest first: none (one step), a minute, and
+// the HPA's default scale-down stabilization window (5 minutes) with and
+// without a typical pod start-up (2 minutes). How much of the HPA's hold a
+// series' noise makes useful differs between series (a bursty series
+// gains from the whole window, a smooth noisy one from little of it), so
+// it is chosen per series and model, like the offset scale.
+var HoldChoices = []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute}
+
+// holdSteps is the holds to try, in steps, shortest first and without
+// repeats: hold itself when positive, else HoldChoices.
+func holdSteps(hold, step time.Duration) []int {
+	if hold > 0 {
+		return []int{max(1, int(hold/step))}
+	}
+	var out []int
+	for _, d := range HoldChoices {
+		k := max(1, int(d/step))
+		if len(out) == 0 || k > out[len(out)-1] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // choice is the outcome of a refit.
@@ -68,24 +97,30 @@ type candidate struct {
 	base []float64 // base[o] = last value at origin o (the reactive floor)
 	env  []float64 // env[o] = max observed actual over (o, o+H], NaN if none
 	pk   []float64 // pk[o] = max point forecast over the horizon from origin o
-	// hpk and hbase are pk and base held over the HPA's scale-down
-	// stabilization: their maximum over the origins (o-hold, o]. What the
-	// HPA provisions at o follows the highest value served in that window.
+	// hpk and hbase are pk and base held over (part of) the HPA's
+	// scale-down stabilization: their maximum over the origins (o-hold, o].
+	// What the HPA provisions at o follows the highest value served in its
+	// window.
 	hpk, hbase []float64
+	dq         []int // scratch of hold
 }
 
 // hold fills hpk and hbase with the maxima of pk and base over the last
 // hold origins (the origin itself when hold <= 1).
+// It reuses their storage when called again with another hold.
 func (cd *candidate) hold(hold int) {
-	cd.hpk, cd.hbase = rollingMax(cd.pk, hold), rollingMax(cd.base, hold)
+	if cd.hpk == nil {
+		cd.hpk, cd.hbase, cd.dq = make([]float64, len(cd.pk)), make([]float64, len(cd.base)), make([]int, max(len(cd.pk), len(cd.base)))
+	}
+	rollingMaxInto(cd.hpk, cd.pk, hold, cd.dq)
+	rollingMaxInto(cd.hbase, cd.base, hold, cd.dq)
 }
 
-// rollingMax returns out[i] = max(x[i-w+1..i]) (from x[0] near the start).
-func rollingMax(x []float64, w int) []float64 {
+// rollingMaxInto writes out[i] = max(x[i-w+1..i]) (from x[0] near the
+// start), with dq (len(x) long) as scratch.
+func rollingMaxInto(out, x []float64, w int, dq []int) {
 	w = max(w, 1)
-	out := make([]float64, len(x))
 	// A monotone queue of indices with decreasing values, dq[head:tail].
-	dq := make([]int, len(x))
 	head, tail := 0, 0
 	for i, v := range x {
 		for tail > head && x[dq[tail-1]] <= v {
@@ -98,7 +133,6 @@ func rollingMax(x []float64, w int) []float64 {
 		}
 		out[i] = x[dq[head]]
 	}
-	return out
 }
 
 // refit detects seasonality, fits the candidates on all but the last
@@ -224,17 +258,27 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 	// Score with two-fold cross-fitted offsets in every offset scale.
 	fold := max(1, int(foldSpan/step))
 	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
+	holds := holdSteps(s.Hold, step)
 	best, react := -1, -1
 	for i := range cands {
 		cd := &cands[i]
-		cd.hold(max(1, int(s.Hold/step)))
-		loss, mode := math.Inf(1), ScaleAdditive
-		for _, m := range []OffsetScale{ScaleAdditive, ScaleSqrt, ScaleRelative} {
-			if l := sc.loss(cd, m); l < loss {
-				loss, mode = l, m
+		tried := holds
+		if cd.pred.kind() == ModelReactive {
+			// The yardstick of skill: the reactive value, held only as
+			// long as the shortest hold tried.
+			tried = holds[:1]
+		}
+		loss, mode, held := math.Inf(1), ScaleAdditive, tried[0]
+		for _, hd := range tried {
+			cd.hold(hd)
+			for _, m := range []OffsetScale{ScaleAdditive, ScaleSqrt, ScaleRelative} {
+				if l := sc.loss(cd, m); l < loss { // ties: the shorter hold, the earlier scale
+					loss, mode, held = l, m, hd
+				}
 			}
 		}
-		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Scale: mode})
+		cd.hold(held)
+		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Scale: mode, Hold: time.Duration(held) * step})
 		if cd.pred.kind() == ModelReactive {
 			react = i
 			continue

@@ -89,7 +89,8 @@ type Settings struct {
 	// recently (its scale-down stabilization keeps the highest
 	// recommendation of a window). Model choice and the served quantile
 	// score this held value, so that sample-to-sample noise the HPA holds
-	// anyway is not paid for twice. Default DefaultHold; at most one step
+	// anyway is not paid for twice. Zero (the default) chooses it per
+	// series and model by the backtest among HoldChoices; at most one step
 	// means none.
 	Hold time.Duration
 	// WarmUp is the history needed before the first fit; until then the
@@ -105,10 +106,6 @@ const (
 	DefaultHistory       = 14 * 24 * time.Hour
 	DefaultRefitInterval = 6 * time.Hour
 	DefaultWarmUp        = 6 * time.Hour
-	// DefaultHold is a minute: samples finer than that are held. The full
-	// window less pod start-up (3m at the HPA's defaults) gained on some
-	// noisy daily series and lost on others in the backtest (BENCHMARKS.md).
-	DefaultHold = time.Minute
 )
 
 // SetDefaults gives every unset field of s its default.
@@ -130,9 +127,6 @@ func (s *Settings) SetDefaults() {
 	}
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
-	}
-	if s.Hold == 0 {
-		s.Hold = DefaultHold
 	}
 }
 

@@ -17,7 +17,7 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 	s := Settings{Step: time.Minute}
 	s.SetDefaults()
 	if s.Horizon != DefaultHorizon || s.Quantile != DefaultQuantile || s.Model != ModelAuto ||
-		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp || s.Hold != DefaultHold {
+		s.History != DefaultHistory || s.RefitInterval != DefaultRefitInterval || s.WarmUp != DefaultWarmUp || s.Hold != 0 {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 	if err := s.Validate(); err != nil {

@@ -92,8 +92,9 @@ func TestRollingMax(t *testing.T) {
 	for i := range x {
 		x[i] = rng.NormFloat64()
 	}
-	for _, w := range []int{0, 1, 2, 5, 17} {
-		got := rollingMax(x, w)
+	got, dq := make([]float64, len(x)), make([]int, len(x))
+	for _, w := range []int{17, 0, 1, 5, 2} { // buffers reused across widths, as refit does
+		rollingMaxInto(got, x, w, dq)
 		for i := range x {
 			want := math.Inf(-1)
 			for j := max(0, i-max(w, 1)+1); j <= i; j++ {
@@ -121,7 +122,7 @@ func TestHoldServesLessAndStillCoversHeldPeaks(t *testing.T) {
 	noHold := base
 	noHold.Hold = step
 	withHold := base
-	withHold.Hold = 3 * time.Minute // explicit: longer than the default
+	withHold.Hold = 3 * time.Minute // fixed, not chosen
 	a, b := replay(t, noHold, s), replay(t, withHold, s)
 	from := 3 * day
 	hold := 3
@@ -148,5 +149,70 @@ func TestHoldServesLessAndStillCoversHeldPeaks(t *testing.T) {
 	}
 	if share := float64(covered) / float64(scored); share < 0.8 {
 		t.Errorf("held served value covers the horizon peak %.0f%% of the time, want about 90%%", 100*share)
+	}
+}
+
+func TestHoldChosenPerModelIsTheBestFixedHold(t *testing.T) {
+	// With Hold zero every candidate is scored with each of HoldChoices
+	// and keeps the best: its loss and hold are those of the fixed hold
+	// that scores it lowest. The reactive yardstick keeps the shortest.
+	step := time.Minute
+	day := int(24 * time.Hour / step)
+	rng := newRand(11)
+	s := generate(5*day, step, func(i int) float64 {
+		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+30*rng.NormFloat64())
+	})
+	scores := func(hold time.Duration) map[Model]CandidateScore {
+		f, err := NewForecaster(Settings{Step: step, WarmUp: 2 * 24 * time.Hour, Hold: hold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range s.ts {
+			if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := map[Model]CandidateScore{}
+		for _, sc := range f.Scores() {
+			out[sc.Model] = sc
+		}
+		if len(out) < 5 {
+			t.Fatalf("hold %v: scores %+v, want every candidate", hold, f.Scores())
+		}
+		return out
+	}
+	chosen := scores(0)
+	fixed := map[time.Duration]map[Model]CandidateScore{}
+	for _, d := range HoldChoices {
+		fixed[d] = scores(max(d, step))
+		for m, sc := range fixed[d] {
+			if sc.Hold != max(d, step) {
+				t.Errorf("fixed hold %v: %s scored with hold %v", d, m, sc.Hold)
+			}
+		}
+	}
+	longer := 0
+	for m, sc := range chosen {
+		if m == ModelReactive {
+			if sc.Hold != step {
+				t.Errorf("reactive scored with hold %v, want one step", sc.Hold)
+			}
+			continue
+		}
+		best := CandidateScore{Loss: math.Inf(1)}
+		for _, d := range HoldChoices {
+			if f := fixed[d][m]; f.Loss < best.Loss {
+				best = f
+			}
+		}
+		if sc.Loss != best.Loss || sc.Hold != best.Hold || sc.Scale != best.Scale {
+			t.Errorf("%s: chosen %+v, want the best fixed hold's %+v", m, sc, best)
+		}
+		if sc.Hold > time.Minute {
+			longer++
+		}
+	}
+	if longer == 0 {
+		t.Errorf("no model chose a hold longer than a minute on a noisy series: %+v", chosen)
 	}
 }
