@@ -174,11 +174,16 @@ func (s *Shadow) Served(r *Rule) string {
 
 func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args ...any)) {
 	at := func(field string) string { return p + "." + field }
+	limit, note := maxShadowStrategies, ""
+	if r.SLO != nil {
+		// The rule's SLO mode runs as one more strategy.
+		limit, note = maxShadowStrategies-1, " (the slo section runs one more)"
+	}
 	switch {
 	case len(s.Strategies) < 2:
 		add(at("strategies"), "at least two strategies are required (one served, the others in shadow), got %d", len(s.Strategies))
-	case len(s.Strategies) > maxShadowStrategies:
-		add(at("strategies"), "at most %d strategies are allowed (each runs a forecaster per series), got %d", maxShadowStrategies, len(s.Strategies))
+	case len(s.Strategies) > limit:
+		add(at("strategies"), "at most %d strategies are allowed%s (each runs a forecaster per series), got %d", limit, note, len(s.Strategies))
 	}
 	seen := map[string]int{}
 	for i, item := range s.Strategies {

@@ -57,6 +57,8 @@ func TestParseSLOErrors(t *testing.T) {
 		{"unknown key", rep("    window: 2d\n", "    windw: 2d\n"), []string{`rules.yaml:10: rules[0].slo.windw: unknown field`}},
 		{"with cost", rep("  slo:\n", "  cost:\n    pods: '{pod=~\"x-.+\"}'\n    capacity: 50\n  slo:\n"),
 			[]string{`rules[0].slo: an SLO rule chooses its own utilisation and cannot also be cost-weighted`}},
+		{"shadow strategies past the limit with slo", rep("    startupDelay: 90s\n", "    startupDelay: 90s\n  shadow:\n    strategies: [reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile, auto]\n"),
+			[]string{`rules[0].shadow.strategies: at most 7 strategies are allowed (the slo section runs one more)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { _ = parseFails(t, tc.in, tc.want) })
 	}
