@@ -297,10 +297,15 @@ func (s *BackendTrafficPolicySpec) check(tgs []target) error {
 			return fmt.Errorf("spec.outlierDetection: applies to Services only (spec.targetRefs[%d] is %s)", i, tg.key)
 		}
 	}
-	svc := policy.Service{Name: "target", Port: 80, Endpoints: []policy.Endpoint{{Address: "127.0.0.1"}},
-		CircuitBreaker: s.circuitBreaker(), OutlierDetection: s.outlierDetection()}
+	svc := syntheticService()
+	svc.CircuitBreaker, svc.OutlierDetection = s.circuitBreaker(), s.outlierDetection()
 	r := policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Timeout: dur(s.Timeout), Retries: s.retries(), Fault: s.Fault.policy()}
 	return checkSynthetic(svc, r)
+}
+
+// syntheticService is the service "target" the settings of an attached policy are checked on.
+func syntheticService() policy.Service {
+	return policy.Service{Name: "target", Port: 80, Endpoints: []policy.Endpoint{{Address: "127.0.0.1"}}}
 }
 
 // checkSynthetic validates svc and r in a policy of their own and names the errors by the
@@ -334,7 +339,12 @@ func (t *translator) experiments() {
 		var e *experiment.Experiment
 		if ok {
 			e = p.experiment(tgs)
-			if err := e.Validate(); err != nil {
+			err := e.Validate()
+			if err == nil {
+				// The fault by the policy's own rules, as on a route of a policy file.
+				err = checkSynthetic(syntheticService(), policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Fault: &e.Spec.Fault})
+			}
+			if err != nil {
 				ok, reason, msg = false, string(gwv1.PolicyReasonInvalid), err.Error()
 			}
 		}
