@@ -1,10 +1,12 @@
 package gatewayapi
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -48,6 +50,45 @@ func FuzzAttachedPolicies(f *testing.F) {
 		for _, e := range res.Experiments {
 			for _, tg := range e.Targets() {
 				if _, err := merged.WithFault(tg, e.Spec.Fault); err != nil {
+					t.Fatalf("accepted experiment does not apply: %v", err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzAttachedPolicyObjects decodes arbitrary JSON objects as the watcher decodes what the
+// Kubernetes API serves (runtime.DefaultUnstructuredConverter) into BackendTrafficPolicies
+// and ExperimentPolicies, and translates them next to the test's routes: decoding either
+// fails or gives policies the translation refuses or applies, never a panic and never an
+// invalid merged policy or an experiment that does not apply.
+func FuzzAttachedPolicyObjects(f *testing.F) {
+	f.Add(`{"metadata":{"namespace":"shop","name":"a"},"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"GRPCRoute","name":"greeter"}],"timeout":"2s","retries":{"on":["unavailable"],"count":2},"fault":{"abort":{"grpcStatus":14,"percent":50}}}}`)
+	f.Add(`{"metadata":{"namespace":"shop","name":"b"},"spec":{"targetRefs":[{"group":"","kind":"Service","name":"web"}],"circuitBreaker":{"maxRequests":9},"outlierDetection":{"consecutive5xx":3,"interval":"1s","successRate":{"stdevFactor":1900}}}}`)
+	f.Add(`{"metadata":{"namespace":"shop","name":"c"},"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"split"}],"fault":{"delay":{"fixed":"1s","percent":10}},"start":"2026-12-01T10:00:00Z","duration":"1h","guard":{"query":"up == 0","interval":"5s"}}}`)
+	f.Add(`{"spec":{"targetRefs":[{}],"fault":{"abort":{"httpStatus":1e9}},"duration":"-1h"}}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(doc), &obj); err != nil {
+			return
+		}
+		in := input()
+		var b BackendTrafficPolicy
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &b) == nil {
+			in.BackendTrafficPolicies = append(in.BackendTrafficPolicies, &b)
+		}
+		var e ExperimentPolicy
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &e) == nil {
+			in.ExperimentPolicies = append(in.ExperimentPolicies, &e)
+		}
+		res := Translate(in)
+		merged := Merge(base(t), res.Spec)
+		if err := merged.Validate(); err != nil {
+			t.Fatalf("accepted policies make an invalid policy: %v", err)
+		}
+		for _, x := range res.Experiments {
+			for _, tg := range x.Targets() {
+				if _, err := merged.WithFault(tg, x.Spec.Fault); err != nil {
 					t.Fatalf("accepted experiment does not apply: %v", err)
 				}
 			}
