@@ -51,12 +51,16 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 			}
 			out = append(out, target{key: fmt.Sprintf("%s/%s/%s", tr.Kind, ns, tr.Name), names: slices.Clone(names), gateways: slices.Clone(t.routeGW[key])})
 		case tr.Group == "" && tr.Kind == KindService:
-			tg := target{key: fmt.Sprintf("Service/%s/%s", ns, tr.Name), service: true}
-			for _, n := range slices.Sorted(mapsKeysS(t.svcDefs)) {
-				if s := t.svcDefs[n]; s.Namespace == ns && s.KubernetesService == string(tr.Name) {
-					tg.names = append(tg.names, n)
+			if t.svcsOf == nil {
+				t.svcsOf = map[types.NamespacedName][]string{}
+				for _, n := range slices.Sorted(mapsKeysS(t.svcDefs)) {
+					s := t.svcDefs[n]
+					k := types.NamespacedName{Namespace: s.Namespace, Name: s.KubernetesService}
+					t.svcsOf[k] = append(t.svcsOf[k], n)
 				}
 			}
+			tg := target{key: fmt.Sprintf("Service/%s/%s", ns, tr.Name), service: true,
+				names: slices.Clone(t.svcsOf[types.NamespacedName{Namespace: ns, Name: string(tr.Name)}])}
 			if len(tg.names) == 0 {
 				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: Service %s/%s does not exist or no route of a Gateway of foresight-xds sends to it", path, ns, tr.Name)
 			}
@@ -81,29 +85,31 @@ func mapsKeysS(m map[string]policy.Service) func(func(string) bool) {
 
 // gatewaysSendingTo are the Gateways with a route sending to one of the policy services.
 func (t *translator) gatewaysSendingTo(svcs []string) []types.NamespacedName {
-	var out []types.NamespacedName
-	for key, names := range t.routesOf {
-		for _, n := range names {
-			if slices.ContainsFunc(mapKeys(invert(t.routeSvcs[n])), func(s string) bool { return slices.Contains(svcs, s) }) {
-				for _, g := range t.routeGW[key] {
-					if !slices.Contains(out, g) {
-						out = append(out, g)
+	if t.svcGateways == nil {
+		t.svcGateways = map[string][]types.NamespacedName{}
+		for key, names := range t.routesOf {
+			for _, n := range names {
+				for _, ps := range t.routeSvcs[n] {
+					for _, g := range t.routeGW[key] {
+						if !slices.Contains(t.svcGateways[ps], g) {
+							t.svcGateways[ps] = append(t.svcGateways[ps], g)
+						}
 					}
 				}
+			}
+		}
+	}
+	var out []types.NamespacedName
+	for _, s := range svcs {
+		for _, g := range t.svcGateways[s] {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b types.NamespacedName) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	return out
-}
-
-func invert(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[v] = k
-	}
 	return out
 }
 

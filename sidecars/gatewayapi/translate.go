@@ -142,6 +142,10 @@ type translator struct {
 	// the canaries need.
 	svcDefs    map[string]policy.Service
 	canarySvcs []string
+	// svcGateways are the Gateways with a route to each policy service (built on first use).
+	svcGateways map[string][]types.NamespacedName
+	// svcsOf are the policy services of each Kubernetes Service (built on first use).
+	svcsOf map[types.NamespacedName][]string
 }
 
 type routeKey struct {
