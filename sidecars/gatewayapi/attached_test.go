@@ -195,3 +195,42 @@ func TestExperimentPolicy(t *testing.T) {
 		t.Fatalf("the experiment's fault does not apply to the served policy: %v", err)
 	}
 }
+
+// TestBackendTrafficPolicyPrecedence: the more specific target wins. A route's policy
+// replaces its Service's retries on that route (the Service's stay the default of its other
+// routes), and a timeout the route object sets itself wins over a policy's.
+func TestBackendTrafficPolicyPrecedence(t *testing.T) {
+	in := input()
+	split := in.HTTPRoutes[0].DeepCopy()
+	one := gwv1.Duration("1s")
+	split.Spec.Rules[0].Timeouts = &gwv1.HTTPRouteTimeouts{Request: &one}
+	in.HTTPRoutes[0] = split
+	in.BackendTrafficPolicies = []*BackendTrafficPolicy{
+		btp("on-service", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("web")},
+			Retries: &RetriesSpec{On: []string{"5xx"}, Count: 3}, Timeout: &metav1.Duration{Duration: 9 * time.Second}}),
+		btp("on-route", 2, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{routeRef(KindHTTPRoute, "split")},
+			Retries: &RetriesSpec{On: []string{"reset"}, Count: 2}, Timeout: &metav1.Duration{Duration: 5 * time.Second}}),
+	}
+	res := Translate(in)
+	for _, name := range []string{"on-service", "on-route"} {
+		if c, _ := accepted(t, res.BackendTrafficPolicies[types.NamespacedName{Namespace: "shop", Name: name}]); c.Status != metav1.ConditionTrue {
+			t.Fatalf("%s: %+v", name, c)
+		}
+	}
+	merged := Merge(base(t), res.Spec)
+	if err := merged.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range findRoute(t, &merged.Spec, "HTTPRoute/shop/split/") {
+		if r.Retries == nil || r.Retries.Count != 2 || r.Retries.On[0] != "reset" {
+			t.Errorf("route %s: retries %+v, want the route policy's", r.Name, r.Retries)
+		}
+		if r.Timeout.D() != time.Second {
+			t.Errorf("route %s: timeout %v, want the route object's 1s", r.Name, r.Timeout)
+		}
+	}
+	web := merged.Service(ServiceName("shop", "web", 80))
+	if web == nil || web.Retries == nil || web.Retries.Count != 3 || web.Timeout.D() != 9*time.Second {
+		t.Fatalf("service web: %+v", web)
+	}
+}
