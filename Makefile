@@ -168,6 +168,8 @@ fuzz:
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz 'FuzzAttachedPolicies$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzAttachedPolicyObjects -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go

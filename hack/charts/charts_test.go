@@ -164,6 +164,9 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "policy of another kind", "policy: {kind: MetricRules}", []string{"/policy/kind"}},
 		{xdsChart, "experiment without a name", "experiments: [{apiVersion: foresight.dev/v1alpha1, kind: FaultExperiment, metadata: {}, spec: {}}]", []string{"/experiments/0/metadata", "missing property 'name'"}},
 		{xdsChart, "invalid namespace", "rbac: {endpointSliceNamespaces: [Shop_1]}", []string{"/rbac/endpointSliceNamespaces/0"}},
+		{xdsChart, "Gateway API burst of zero", "gatewayAPI: {kubeAPIBurst: 0}", []string{"/gatewayAPI/kubeAPIBurst"}},
+		{xdsChart, "Gateway API controller without a path", "gatewayAPI: {controllerName: foresight}", []string{"/gatewayAPI/controllerName", "does not match pattern"}},
+		{xdsChart, "misspelt Gateway API key", "gatewayAPI: {enable: true}", []string{"/gatewayAPI", "additional properties 'enable' not allowed"}},
 		{xdsChart, "budget on one replica", "podDisruptionBudget: {enabled: true}", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
 	}
 	for _, c := range cases {

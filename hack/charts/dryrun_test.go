@@ -13,11 +13,12 @@ import (
 
 // TestServerSideDryRun applies every rendered manifest (each chart with its default
 // values, with every optional part on and, for the adapter, with a Helm-generated
-// certificate; and both kustomize bases) with `kubectl apply --server-side
+// certificate; both kustomize bases and the Gateway API overlay of xds) with `kubectl apply --server-side
 // --dry-run=server` against a real kube-apiserver, which validates every object against
 // its schema and admission as an install would. The ServiceMonitor, PrometheusRule,
 // Issuer and Certificate kinds come from minimal CRDs (testdata/crds), installed first as
-// prometheus-operator and cert-manager would be.
+// prometheus-operator and cert-manager would be; the GatewayClass from the Gateway API's own
+// CRDs (the root module's sigs.k8s.io/gateway-api).
 func TestServerSideDryRun(t *testing.T) {
 	bin := needs.KubeBinDir(t)
 	ctx := t.Context()
@@ -36,6 +37,17 @@ func TestServerSideDryRun(t *testing.T) {
 	}
 	if out, err := kubectl("", "apply", "--server-side", "-f", filepath.Join("testdata", "crds")); err != nil {
 		t.Fatalf("install the CRDs: %v\n%s", err, out)
+	}
+	// The Gateway API CRDs (standard channel) from the module the control plane builds with,
+	// as a cluster with the Gateway API has them.
+	goList := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+	goList.Dir = filepath.Join("..", "..")
+	gwDir, err := goList.Output()
+	if err != nil || strings.TrimSpace(string(gwDir)) == "" {
+		t.Fatalf("locate the gateway-api module of the root module: %v", err)
+	}
+	if out, err := kubectl("", "apply", "--server-side", "-f", filepath.Join(strings.TrimSpace(string(gwDir)), "config", "crd", "standard")); err != nil {
+		t.Fatalf("install the Gateway API CRDs: %v\n%s", err, out)
 	}
 	if out, err := kubectl("", "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
 		t.Fatalf("wait for the CRDs: %v\n%s", err, out)
@@ -61,12 +73,12 @@ func TestServerSideDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifests = append(manifests, manifest{adapterChart + "/selfSigned", selfSigned})
-	for _, base := range []string{"adapter", "xds"} {
-		m, err := Kustomize(filepath.Join("..", "..", "deploy", base, "base"))
+	for _, dir := range []string{"adapter/base", "xds/base", "xds/gateway-api"} {
+		m, err := Kustomize(filepath.Join("..", "..", "deploy", filepath.FromSlash(dir)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		manifests = append(manifests, manifest{"deploy/" + base + "/base", m})
+		manifests = append(manifests, manifest{"deploy/" + dir, m})
 	}
 
 	for _, m := range manifests {

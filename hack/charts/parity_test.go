@@ -27,11 +27,20 @@ var generatedSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
 // environment, volumes, APIService specs and the certificates. The
 // charts leave out what the bases add for `kubectl apply -k` alone: the Namespaces
 // (helm install --create-namespace makes the release's).
+//
+// The xds chart with gatewayAPI.enabled is compared the same way with the kustomize overlay
+// deploy/xds/gateway-api (its Foresight CRDs, ClusterRole, binding, GatewayClass and flags).
 func TestChartMatchesKustomizeBase(t *testing.T) {
-	for _, chart := range []string{adapterChart, xdsChart} {
-		t.Run(chart, func(t *testing.T) {
-			base := strings.TrimPrefix(chart, "foresight-")
-			kustomized, err := Kustomize(filepath.Join("..", "..", "deploy", base, "base"))
+	cases := []struct {
+		name, chart, dir, values string
+	}{
+		{adapterChart, adapterChart, "adapter/base", ""},
+		{xdsChart, xdsChart, "xds/base", ""},
+		{xdsChart + "/gatewayAPI", xdsChart, "xds/gateway-api", "gatewayAPI: {enabled: true}"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			kustomized, err := Kustomize(filepath.Join("..", "..", "deploy", filepath.FromSlash(c.dir)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,8 +48,12 @@ func TestChartMatchesKustomizeBase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var vals map[string]any
+			if c.values != "" {
+				vals = values(t, c.values)
+			}
 			want := projectAll(t, baseObjs, true)
-			got := projectAll(t, render(t, chart, nil), false)
+			got := projectAll(t, render(t, c.chart, vals), false)
 			for _, k := range slices.Sorted(maps.Keys(want)) {
 				g, ok := got[k]
 				if !ok {
@@ -143,7 +156,7 @@ func project(t *testing.T, o *unstructured.Unstructured) map[string]any {
 		}
 	case "PodDisruptionBudget":
 		return map[string]any{"minAvailable": field("spec", "minAvailable")}
-	case "Issuer", "Certificate":
+	case "Issuer", "Certificate", "CustomResourceDefinition", "GatewayClass":
 		return map[string]any{"spec": field("spec")}
 	case "ConfigMap":
 		return map[string]any{"data": parseData(t, o)}

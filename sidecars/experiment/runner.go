@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,6 +80,8 @@ type Runner struct {
 	state     map[string]string      // last reported state, by name
 	applied   string                 // fingerprint of the active set last applied
 	nextGuard map[string]time.Time
+	// kick wakes Run when the experiments change.
+	kick chan struct{}
 }
 
 // NewRunner returns a Runner for exps, loading the abort record from opts.StatePath.
@@ -110,6 +113,7 @@ func NewRunner(exps []*Experiment, opts Options) (*Runner, error) {
 			Name: "foresight_experiment_guard_value", Help: "Last value of the experiment's guard expression.",
 		}, []string{"experiment"}),
 		aborted: map[string]abortRecord{}, state: map[string]string{}, nextGuard: map[string]time.Time{},
+		kick: make(chan struct{}, 1),
 	}
 	for _, c := range []prometheus.Collector{r.stateGauge, r.activeGauge, r.aborts, r.guardValue} {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -144,6 +148,42 @@ func (r *Runner) save() error {
 		return fmt.Errorf("experiment: state: %w", err)
 	}
 	return nil
+}
+
+// Experiments are the experiments the runner drives.
+func (r *Runner) Experiments() []*Experiment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.exps)
+}
+
+// SetExperiments replaces the experiments the runner drives (for example when Kubernetes
+// ExperimentPolicies change) and has Run step at once. Runs already aborted stay aborted: the
+// record is by name and start. The metrics of experiments no longer there are dropped.
+func (r *Runner) SetExperiments(exps []*Experiment) {
+	r.mu.Lock()
+	keep := map[string]bool{}
+	for _, e := range exps {
+		keep[e.Name()] = true
+		r.aborts.WithLabelValues(e.Name())
+	}
+	for _, e := range r.exps {
+		if !keep[e.Name()] {
+			n := e.Name()
+			r.stateGauge.DeletePartialMatch(prometheus.Labels{"experiment": n})
+			r.activeGauge.DeletePartialMatch(prometheus.Labels{"experiment": n})
+			r.aborts.DeleteLabelValues(n)
+			r.guardValue.DeleteLabelValues(n)
+			delete(r.state, n)
+		}
+	}
+	r.exps = exps
+	r.applied = "\x00" // re-apply: the targets of a run may have changed
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
 }
 
 // stateAt is e's state at now; called with r.mu held.
@@ -187,9 +227,9 @@ func (r *Runner) Overlay(p *policy.Policy) (*policy.Policy, error) {
 	}
 	r.mu.Unlock()
 	for _, e := range running {
-		next, err := p.WithFault(e.Spec.Target, e.Spec.Fault)
+		next, err := e.overlay(p)
 		if err != nil {
-			return nil, fmt.Errorf("experiment %q: %w", e.Name(), err)
+			return nil, err
 		}
 		p = next
 	}
@@ -332,6 +372,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-r.kick:
 		case <-r.opts.Clock.After(wait):
 		}
 	}

@@ -33,6 +33,15 @@ type Experiment struct {
 	Metadata policy.Metadata `yaml:"metadata"`
 	// Spec says what, when and how long.
 	Spec Spec `yaml:"spec"`
+	// MoreTargets are targets the fault is added to besides Spec.Target. Not part of the
+	// document: translations whose target stands for several routes (an ExperimentPolicy on a
+	// Gateway API route) set it.
+	MoreTargets []policy.FaultTarget `yaml:"-"`
+}
+
+// Targets are Spec.Target and MoreTargets.
+func (e *Experiment) Targets() []policy.FaultTarget {
+	return append([]policy.FaultTarget{e.Spec.Target}, e.MoreTargets...)
 }
 
 // Spec is the body of an experiment.
@@ -131,6 +140,26 @@ func Parse(data []byte, file string) ([]*Experiment, error) {
 	return out, nil
 }
 
+// Validate checks the experiment on its own; the errors name fields by path, without file
+// or line.
+func (e *Experiment) Validate() error {
+	var errs strictyaml.Errors
+	errs = append(errs, e.validate()...)
+	return errs.Err()
+}
+
+// overlay returns p with the experiment's fault added to each of its targets.
+func (e *Experiment) overlay(p *policy.Policy) (*policy.Policy, error) {
+	for _, t := range e.Targets() {
+		next, err := p.WithFault(t, e.Spec.Fault)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %q: %w", e.Name(), err)
+		}
+		p = next
+	}
+	return p, nil
+}
+
 // validate checks the experiment on its own.
 func (e *Experiment) validate() []*strictyaml.Error {
 	var errs []*strictyaml.Error
@@ -179,6 +208,8 @@ func (e *Experiment) validate() []*strictyaml.Error {
 	if g := e.Spec.Guard; g != nil {
 		if strings.TrimSpace(g.Query) == "" {
 			bad("spec.guard.query", "required")
+		} else if err := policy.CheckQuery(g.Query); err != nil {
+			bad("spec.guard.query", "%v", err)
 		}
 		if g.Interval < 0 {
 			bad("spec.guard.interval", "must be >= 0")
@@ -192,8 +223,8 @@ func (e *Experiment) validate() []*strictyaml.Error {
 func ValidateAgainst(exps []*Experiment, p *policy.Policy) error {
 	var errs []error
 	for _, e := range exps {
-		if _, err := p.WithFault(e.Spec.Target, e.Spec.Fault); err != nil {
-			errs = append(errs, fmt.Errorf("experiment %q: %w", e.Name(), err))
+		if _, err := e.overlay(p); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -18,6 +18,11 @@
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
 //     with kubernetes discovery; weights become percentages summing to 100.
 //   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
+//   - A BackendTrafficPolicy sets the timeout, retries and fault of every route its route
+//     targets translate to, and those and the circuit breaker and outlier detection of the
+//     policy services of its Service targets.
+//   - An ExperimentPolicy becomes an experiment (package experiment) whose fault targets are
+//     those routes and services.
 package gatewayapi
 
 import (
@@ -34,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -62,6 +68,9 @@ type Input struct {
 	// Services are the Kubernetes Services backendRefs may name.
 	Services       []*corev1.Service
 	CanaryPolicies []*CanaryPolicy
+	// BackendTrafficPolicies and ExperimentPolicies are the other attached policies.
+	BackendTrafficPolicies []*BackendTrafficPolicy
+	ExperimentPolicies     []*ExperimentPolicy
 	// Now is the transition time of new conditions.
 	Now time.Time
 
@@ -83,17 +92,25 @@ type Result struct {
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	// CanaryPolicies are the ancestor statuses of CanaryPolicies.
 	CanaryPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+	// BackendTrafficPolicies and ExperimentPolicies are the ancestor statuses of the other
+	// attached policies.
+	BackendTrafficPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+	ExperimentPolicies     map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+	// Experiments are the accepted ExperimentPolicies, for the experiment runner.
+	Experiments []*experiment.Experiment
 }
 
 // Translate translates in. Objects it cannot serve are left out of Spec and say why in
 // their status; the rest is translated.
 func Translate(in *Input) *Result {
 	t := &translator{in: in, res: &Result{
-		GatewayClasses: map[string][]metav1.Condition{},
-		Gateways:       map[types.NamespacedName]*gwv1.GatewayStatus{},
-		HTTPRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
-		GRPCRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
-		CanaryPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+		GatewayClasses:         map[string][]metav1.Condition{},
+		Gateways:               map[types.NamespacedName]*gwv1.GatewayStatus{},
+		HTTPRoutes:             map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		GRPCRoutes:             map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		CanaryPolicies:         map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+		BackendTrafficPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 	}, services: map[types.NamespacedName]*corev1.Service{},
 		gateways: map[types.NamespacedName]*gateway{}, routesOf: map[routeKey][]string{}}
 	for _, s := range in.Services {
@@ -103,6 +120,8 @@ func Translate(in *Input) *Result {
 	t.gatewaysOf()
 	t.routes()
 	t.build()
+	t.trafficPolicies()
+	t.experiments()
 	t.canaries()
 	return t.res
 }
@@ -126,6 +145,10 @@ type translator struct {
 	// the canaries need.
 	svcDefs    map[string]policy.Service
 	canarySvcs []string
+	// svcGateways are the Gateways with a route to each policy service (built on first use).
+	svcGateways map[string][]types.NamespacedName
+	// svcsOf are the policy services of each Kubernetes Service (built on first use).
+	svcsOf map[types.NamespacedName][]string
 }
 
 type routeKey struct {

@@ -1,9 +1,10 @@
 // Package gatewaywatch feeds foresight-xds from the Kubernetes API: it watches
-// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services and CanaryPolicies, translates
+// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services and the attached policies
+// (CanaryPolicies, BackendTrafficPolicies, ExperimentPolicies), translates
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
-// Gateways and their listeners, Accepted on GatewayClasses and CanaryPolicies.
+// Gateways and their listeners, Accepted on GatewayClasses and the attached policies.
 package gatewaywatch
 
 import (
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -32,6 +34,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
+	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -44,9 +47,10 @@ type Options struct {
 	Kube    kubernetes.Interface
 	Gateway gwclient.Interface
 	Dynamic dynamic.Interface
-	// Apply serves the translated objects; its error is written to the Gateways'
-	// Programmed conditions (the last good configuration keeps serving).
-	Apply func(ctx context.Context, spec policy.Spec) error
+	// Apply serves the translated objects and runs the experiments of the ExperimentPolicies;
+	// its error is written to the Gateways' Programmed conditions (the last good
+	// configuration keeps serving).
+	Apply func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Debounce is how long a change waits for more before the translation runs. Default
@@ -68,6 +72,8 @@ type Watcher struct {
 	svcs    cacheLister
 	grants  cacheLister // ReferenceGrants, read for cross-namespace references
 	cps     cacheLister
+	btps    cacheLister
+	exps    cacheLister
 	synced  []cache.InformerSynced
 }
 
@@ -130,6 +136,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.svcs = add(kf.Core().V1().Services().Informer())
 	w.grants = add(gf.Gateway().V1beta1().ReferenceGrants().Informer())
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
+	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
+	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
 	df.Start(ctx.Done())
@@ -187,6 +195,16 @@ func (w *Watcher) input() *gatewayapi.Input {
 		}
 		in.CanaryPolicies = append(in.CanaryPolicies, cp)
 	}
+	for _, o := range list(w.btps) {
+		if p := decode[gatewayapi.BackendTrafficPolicy](w, o); p != nil {
+			in.BackendTrafficPolicies = append(in.BackendTrafficPolicies, p)
+		}
+	}
+	for _, o := range list(w.exps) {
+		if p := decode[gatewayapi.ExperimentPolicy](w, o); p != nil {
+			in.ExperimentPolicies = append(in.ExperimentPolicies, p)
+		}
+	}
 	return in
 }
 
@@ -194,7 +212,7 @@ func (w *Watcher) input() *gatewayapi.Input {
 func (w *Watcher) reconcile(ctx context.Context) {
 	in := w.input()
 	res := gatewayapi.Translate(in)
-	err := w.o.Apply(ctx, res.Spec)
+	err := w.o.Apply(ctx, res.Spec, res.Experiments)
 	if err != nil {
 		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
 	}
@@ -299,43 +317,66 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 			_, err := gw.GRPCRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
 			return err
 		})
-	for _, cpol := range in.CanaryPolicies {
-		want := res.CanaryPolicies[types.NamespacedName{Namespace: cpol.Namespace, Name: cpol.Name}]
-		var next []gwv1.PolicyAncestorStatus
-		for _, a := range cpol.Status.Ancestors {
-			if string(a.ControllerName) != w.o.ControllerName {
-				next = append(next, a)
-			}
-		}
-		for _, a := range want {
-			for _, o := range cpol.Status.Ancestors {
-				if string(o.ControllerName) == w.o.ControllerName && sameRef(o.AncestorRef, a.AncestorRef) {
-					a.Conditions = carry(o.Conditions, a.Conditions)
-				}
-			}
+	for _, p := range in.CanaryPolicies {
+		w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+	}
+	for _, p := range in.BackendTrafficPolicies {
+		w.writePolicyStatus(ctx, gatewayapi.BackendTrafficPolicyGVR, gatewayapi.KindBackendTrafficPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+	}
+	for _, p := range in.ExperimentPolicies {
+		w.writePolicyStatus(ctx, gatewayapi.ExperimentPolicyGVR, gatewayapi.KindExperimentPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+	}
+}
+
+// decode converts a cached object of an attached policy; one that does not decode is
+// logged and left out.
+func decode[T any](w *Watcher, o runtime.Object) *T {
+	u := o.(*unstructured.Unstructured)
+	p := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
+		w.log.Error("attached policy does not decode; ignored", "kind", u.GetKind(), "namespace", u.GetNamespace(), "name", u.GetName(), "error", err)
+		return nil
+	}
+	return p
+}
+
+// writePolicyStatus writes the ancestor statuses of one attached policy when ours changed,
+// keeping other controllers' entries.
+func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus) {
+	var next []gwv1.PolicyAncestorStatus
+	for _, a := range old {
+		if string(a.ControllerName) != w.o.ControllerName {
 			next = append(next, a)
 		}
-		if sameAncestors(cpol.Status.Ancestors, next) {
-			continue
-		}
-		st := gwv1.PolicyStatus{Ancestors: next}
-		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
-		if err == nil {
-			u := &unstructured.Unstructured{}
-			u.SetAPIVersion(gatewayapi.CanaryPolicyGVR.GroupVersion().String())
-			u.SetKind("CanaryPolicy")
-			u.SetNamespace(cpol.Namespace)
-			u.SetName(cpol.Name)
-			u.SetResourceVersion(cpol.ResourceVersion)
-			u.Object["spec"] = map[string]any{}
-			if spec, err2 := runtime.DefaultUnstructuredConverter.ToUnstructured(&cpol.Spec); err2 == nil {
-				u.Object["spec"] = spec
-			}
-			u.Object["status"] = obj
-			_, err = w.o.Dynamic.Resource(gatewayapi.CanaryPolicyGVR).Namespace(cpol.Namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{})
-		}
-		w.logStatus("CanaryPolicy", cpol.Namespace, cpol.Name, err)
 	}
+	for _, a := range want {
+		for _, o := range old {
+			if string(o.ControllerName) == w.o.ControllerName && sameRef(o.AncestorRef, a.AncestorRef) {
+				a.Conditions = carry(o.Conditions, a.Conditions)
+			}
+		}
+		next = append(next, a)
+	}
+	if sameAncestors(old, next) {
+		return
+	}
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gwv1.PolicyStatus{Ancestors: next})
+	if err == nil {
+		var sp map[string]any
+		if sp, err = runtime.DefaultUnstructuredConverter.ToUnstructured(spec); err == nil {
+			u := &unstructured.Unstructured{Object: map[string]any{"spec": sp, "status": st}}
+			u.SetAPIVersion(gvr.GroupVersion().String())
+			u.SetKind(kind)
+			u.SetNamespace(meta.Namespace)
+			u.SetName(meta.Name)
+			u.SetResourceVersion(meta.ResourceVersion)
+			_, err = w.o.Dynamic.Resource(gvr).Namespace(meta.Namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{})
+		}
+	}
+	w.logStatus(kind, meta.Namespace, meta.Name, err)
 }
 
 func (w *Watcher) logStatus(kind, ns, name string, err error) {

@@ -119,6 +119,19 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 
 var promqlParser = parser.NewParser(parser.Options{})
 
+// CheckQuery says why q is not a PromQL expression returning an instant vector or a scalar
+// (what canary analysis metrics and experiment guards evaluate), or nil.
+func CheckQuery(q string) error {
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return fmt.Errorf("does not parse: %w", err)
+	}
+	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
+		return fmt.Errorf("must return an instant vector or a scalar, not a %s", t)
+	}
+	return nil
+}
+
 // canaries checks spec.canaries.
 func (v *validator) canaries() {
 	names := map[string]string{}
@@ -219,10 +232,8 @@ func (v *validator) analysis(a *CanaryAnalysis, path string) {
 		names[m.Name] = true
 		if strings.TrimSpace(m.Query) == "" {
 			v.errorf(mp+".query", "required")
-		} else if expr, err := promqlParser.ParseExpr(m.Query); err != nil {
-			v.errorf(mp+".query", "does not parse: %v", err)
-		} else if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
-			v.errorf(mp+".query", "must return an instant vector or a scalar, not a %s", t)
+		} else if err := CheckQuery(m.Query); err != nil {
+			v.errorf(mp+".query", "%v", err)
 		}
 		if m.Min == nil && m.Max == nil {
 			v.errorf(mp, "needs min, max or both")

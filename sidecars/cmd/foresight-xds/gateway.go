@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 
 	"k8s.io/client-go/dynamic"
@@ -12,6 +13,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/foresight-dev/foresight/sidecars/discovery"
+	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/gatewaywatch"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -28,6 +30,18 @@ type sources struct {
 	file    *policy.Policy
 	gateway policy.Spec
 	watcher *discovery.Watcher
+	// runner runs the file's experiments (fileExps) and the ExperimentPolicies' (gwExps).
+	runner   *experiment.Runner
+	fileExps []*experiment.Experiment
+	gwExps   []*experiment.Experiment
+}
+
+// setRunner makes r run the ExperimentPolicies' experiments besides its own.
+func (s *sources) setRunner(r *experiment.Runner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runner = r
+	s.fileExps = r.Experiments()
 }
 
 func (s *sources) setWatcher(w *discovery.Watcher) {
@@ -49,20 +63,31 @@ func (s *sources) setFile(ctx context.Context, p *policy.Policy) error {
 	return nil
 }
 
-// setGateway serves a new translation of the Gateway API objects.
-func (s *sources) setGateway(ctx context.Context, spec policy.Spec) error {
+// setGateway serves a new translation of the Gateway API objects and runs the experiments
+// of their ExperimentPolicies; both are taken back when the result is refused.
+func (s *sources) setGateway(ctx context.Context, spec policy.Spec, exps []*experiment.Experiment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.gateway
-	if reflect.DeepEqual(prev, spec) {
+	prev, prevExps := s.gateway, s.gwExps
+	if reflect.DeepEqual(prev, spec) && reflect.DeepEqual(prevExps, exps) {
 		return nil // a status write or an unrelated change: nothing to serve anew
 	}
-	s.gateway = spec
+	s.gateway, s.gwExps = spec, exps
+	s.setExperiments()
 	if err := s.apply(ctx); err != nil {
-		s.gateway = prev
+		s.gateway, s.gwExps = prev, prevExps
+		s.setExperiments()
 		return err
 	}
 	return nil
+}
+
+// setExperiments hands the runner the file's and the ExperimentPolicies' experiments; the
+// served policy's overlay reads them when apply builds it. Called with s.mu held.
+func (s *sources) setExperiments() {
+	if s.runner != nil {
+		s.runner.SetExperiments(append(slices.Clone(s.fileExps), s.gwExps...))
+	}
 }
 
 // apply serves the merge; called with s.mu held (or before sharing s).

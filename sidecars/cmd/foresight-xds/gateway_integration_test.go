@@ -67,7 +67,7 @@ func eventuallyWithin(t testing.TB, d time.Duration, what string, cond func() er
 }
 
 // installCRDs creates the Gateway API standard CRDs from the module's own files and the
-// CanaryPolicy CRD, and waits until they are served.
+// Foresight CRDs of deploy/xds/crds, and waits until they are served.
 func installCRDs(t testing.TB, c *cluster.Cluster) {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
@@ -79,7 +79,13 @@ func installCRDs(t testing.TB, c *cluster.Cluster) {
 	for _, r := range []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"} {
 		args = append(args, "-f", filepath.Join(dir, "gateway.networking.k8s.io_"+r+".yaml"))
 	}
-	args = append(args, "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "foresight.dev_canarypolicies.yaml"))
+	ours, err := filepath.Glob(filepath.Join(needs.Root(t), "deploy", "xds", "crds", "foresight.dev_*.yaml"))
+	if err != nil || len(ours) < 3 {
+		t.Fatalf("the Foresight CRDs in deploy/xds/crds: %v %v", ours, err)
+	}
+	for _, f := range ours {
+		args = append(args, "-f", f)
+	}
 	kubectl(t, c, args...)
 	// kubectl wait fails on a CRD whose status has no conditions yet: retry it.
 	eventuallyWithin(t, 2*time.Minute, "CRDs established", func() error {

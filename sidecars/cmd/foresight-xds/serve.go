@@ -123,6 +123,19 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 
+	prom, err := promQuerier(f.prometheusURL)
+	if err != nil {
+		return err
+	}
+	// One runner drives the experiments of the file and of ExperimentPolicies.
+	var runner *experiment.Runner
+	if f.experiments != "" || f.gatewayController != "" {
+		if runner, err = newRunner(f, p, rec, prom, reg, log); err != nil {
+			return err
+		}
+		src.setRunner(runner)
+	}
+
 	var watcher *discovery.Watcher
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
 		cfg, err := kubeConfig(f.kubeconfig)
@@ -158,15 +171,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		}
 	}
 
-	prom, err := promQuerier(f.prometheusURL)
-	if err != nil {
-		return err
-	}
-	if f.experiments != "" {
-		runner, err := newRunner(f, p, rec, prom, reg, log)
-		if err != nil {
-			return err
-		}
+	if runner != nil {
 		go func() { _ = runner.Run(ctx) }()
 	}
 	canaries, err := newCanaries(ctx, f, rec, prom, reg, log)
@@ -253,12 +258,15 @@ func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Ser
 }
 
 func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
-	exps, err := experiment.Load(f.experiments)
-	if err != nil {
-		return nil, err
-	}
-	if err := experiment.ValidateAgainst(exps, p); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.experiments, err)
+	var exps []*experiment.Experiment
+	if f.experiments != "" {
+		var err error
+		if exps, err = experiment.Load(f.experiments); err != nil {
+			return nil, err
+		}
+		if err := experiment.ValidateAgainst(exps, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.experiments, err)
+		}
 	}
 	return experiment.NewRunner(exps, experiment.Options{
 		StatePath:  f.experimentState,

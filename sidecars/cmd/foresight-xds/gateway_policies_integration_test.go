@@ -1,0 +1,273 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+)
+
+// callCode is the gRPC status code of one health check through conn.
+func callCode(conn *grpc.ClientConn) codes.Code {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return status.Code(err)
+}
+
+// codesSeen calls until every code of want was seen at least n times (other codes fail).
+func codesSeen(conn *grpc.ClientConn, n int, want ...codes.Code) error {
+	seen := map[codes.Code]int{}
+	for range 400 {
+		c := callCode(conn)
+		if !contains(want, c) {
+			return fmt.Errorf("call ended with %v, want one of %v (seen %v)", c, want, seen)
+		}
+		seen[c]++
+		done := true
+		for _, w := range want {
+			done = done && seen[w] >= n
+		}
+		if done {
+			return nil
+		}
+	}
+	return fmt.Errorf("seen %v, want each of %v %d times", seen, want, n)
+}
+
+func contains(cs []codes.Code, c codes.Code) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// policyAccepted polls the Accepted condition of an attached policy's one ancestor.
+func policyAccepted(ctx context.Context, r dynamic.ResourceInterface, name string, st metav1.ConditionStatus, reason, msg string) func() error {
+	return func() error {
+		u, err := r.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ancestors, _, _ := unstructured.NestedSlice(u.Object, "status", "ancestors")
+		if len(ancestors) != 1 {
+			return fmt.Errorf("ancestors %v", ancestors)
+		}
+		a := ancestors[0].(map[string]any)
+		if a["controllerName"] != gatewayController {
+			return fmt.Errorf("controllerName %v", a["controllerName"])
+		}
+		conds, _, _ := unstructured.NestedSlice(a, "conditions")
+		for _, c := range conds {
+			m := c.(map[string]any)
+			if m["type"] != "Accepted" {
+				continue
+			}
+			if m["status"] != string(st) || m["reason"] != reason || !strings.Contains(fmt.Sprint(m["message"]), msg) ||
+				fmt.Sprint(m["observedGeneration"]) != fmt.Sprint(u.GetGeneration()) {
+				return fmt.Errorf("Accepted = %v (generation %d)", m, u.GetGeneration())
+			}
+			return nil
+		}
+		return fmt.Errorf("no Accepted condition in %v", conds)
+	}
+}
+
+func attached(kind, name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "foresight.dev/v1alpha1", "kind": kind,
+		"metadata": map[string]any{"name": name, "namespace": "shop"}, "spec": spec}}
+}
+
+func targetRoute(kind, name string) []any {
+	return []any{map[string]any{"group": gwv1.GroupName, "kind": kind, "name": name}}
+}
+
+// TestServeGatewayAPIAttachedPolicies runs serve with --gateway-controller-name against a
+// real kube-apiserver (CRDs from deploy/xds/crds, the shipped ClusterRole only) and a real
+// grpc-go xDS client of a GRPCRoute: a BackendTrafficPolicy's fault (abort half the calls
+// with UNAVAILABLE) reaches the client and goes away when the policy is deleted; an
+// ExperimentPolicy's fault reaches it while the experiment runs and goes away when its
+// time box ends; a BackendTrafficPolicy on a missing route (TargetNotFound), a second one on
+// the same route (Conflicted), an invalid one and an ExperimentPolicy whose guard does not
+// parse (Invalid) are refused on their status while the last good configuration keeps
+// serving.
+func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
+	binDir := needs.KubeBinDir(t)
+	ip := hostIP(t)
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	installCRDs(t, c)
+	gw, err := gwclient.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	backendPort := startHealthBackend(t, ip, "v1")
+	if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ready, pn := true, "grpc"
+	if _, err := c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "shop", Name: "greeter-1", Labels: map[string]string{discoveryv1.LabelServiceName: "greeter"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &backendPort}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"},
+		Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"},
+		Spec: gwv1.GatewaySpec{GatewayClassName: "foresight", Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := gwv1.PortNumber(50051)
+	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+		Hostnames:       []gwv1.Hostname{"greeter.shop"},
+		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "greeter", Port: &port}}}}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
+		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
+	}
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
+	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	startServeFlags(t, f)
+
+	conn := gatewayClient(t, f.xdsAddress, "greeter.shop")
+	eventuallyWithin(t, 60*time.Second, "route served", func() error { return onlyFrom(conn, "v1", 20) })
+
+	// A BackendTrafficPolicy aborts half the calls of the route with UNAVAILABLE.
+	btps := dyn.Resource(gatewayapi.BackendTrafficPolicyGVR).Namespace("shop")
+	faults := attached(gatewayapi.KindBackendTrafficPolicy, "faults", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
+		"fault": map[string]any{"abort": map[string]any{"grpcStatus": int64(codes.Unavailable), "percent": int64(50)}}})
+	if _, err := btps.Create(ctx, faults, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "fault policy accepted", policyAccepted(ctx, btps, "faults", metav1.ConditionTrue, "Accepted", ""))
+	eventuallyWithin(t, 30*time.Second, "half the calls aborted", func() error { return codesSeen(conn, 5, codes.OK, codes.Unavailable) })
+
+	// Refused ones, each on its status; the fault keeps being served as it was.
+	refused := []struct {
+		name, reason, msg string
+		spec              map[string]any
+	}{
+		{"missing-route", "TargetNotFound", "HTTPRoute shop/nope does not exist", map[string]any{"targetRefs": targetRoute("HTTPRoute", "nope"),
+			"timeout": "1s"}},
+		{"second", "Conflicted", "GRPCRoute/shop/greeter is already the target of BackendTrafficPolicy faults", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
+			"timeout": "1s"}},
+		{"bad-retries", "Invalid", `spec.retries.on[0]: unknown retry condition "sometimes"`, map[string]any{
+			"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "greeter"}},
+			"retries":    map[string]any{"on": []any{"sometimes"}, "count": int64(2)}}},
+	}
+	for _, r := range refused {
+		if _, err := btps.Create(ctx, attached(gatewayapi.KindBackendTrafficPolicy, r.name, r.spec), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range refused {
+		eventuallyWithin(t, 30*time.Second, r.name+" refused", policyAccepted(ctx, btps, r.name, metav1.ConditionFalse, r.reason, r.msg))
+	}
+	if err := codesSeen(conn, 5, codes.OK, codes.Unavailable); err != nil {
+		t.Fatalf("after the refused policies: %v", err)
+	}
+	if err := btps.Delete(ctx, "faults", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The conflict is gone with the policy it conflicted with: "second" (a timeout) applies.
+	eventuallyWithin(t, 30*time.Second, "second policy accepted", policyAccepted(ctx, btps, "second", metav1.ConditionTrue, "Accepted", ""))
+	eventuallyWithin(t, 30*time.Second, "fault gone", func() error { return onlyFrom(conn, "v1", 30) })
+
+	// An ExperimentPolicy: every call fails with RESOURCE_EXHAUSTED while it runs.
+	exps := dyn.Resource(gatewayapi.ExperimentPolicyGVR).Namespace("shop")
+	drill := attached(gatewayapi.KindExperimentPolicy, "drill", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
+		"fault": map[string]any{"abort": map[string]any{"grpcStatus": int64(codes.ResourceExhausted), "percent": int64(100)}},
+		"start": time.Now().Add(-time.Second).UTC().Format(time.RFC3339), "duration": "1h"})
+	if _, err := exps.Create(ctx, drill, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "experiment accepted", policyAccepted(ctx, exps, "drill", metav1.ConditionTrue, "Accepted", ""))
+	eventuallyWithin(t, 30*time.Second, "experiment fault served", func() error { return codesSeen(conn, 10, codes.ResourceExhausted) })
+	name := gatewayapi.ExperimentName("shop", "drill")
+	waitFor(t, "experiment running", func() bool {
+		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_experiment_state{experiment=%q,state="running"} 1`, name))
+	})
+	badGuard := attached(gatewayapi.KindExperimentPolicy, "bad-guard", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
+		"fault": map[string]any{"delay": map[string]any{"fixed": "1s", "percent": int64(100)}},
+		"start": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339), "duration": "1h",
+		"guard": map[string]any{"query": "sum(rate(errors_total[1m]) > 1"}})
+	if _, err := exps.Create(ctx, badGuard, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "bad guard refused", policyAccepted(ctx, exps, "bad-guard", metav1.ConditionFalse, "Invalid", "spec.guard.query: does not parse"))
+	if err := codesSeen(conn, 10, codes.ResourceExhausted); err != nil {
+		t.Fatalf("after the refused experiment: %v", err)
+	}
+
+	// The time box ends (the duration shortened to one that is over): the fault goes away.
+	eventuallyWithin(t, 30*time.Second, "experiment shortened", func() error {
+		u, err := exps.Get(ctx, "drill", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(u.Object, "1s", "spec", "duration"); err != nil {
+			return err
+		}
+		_, err = exps.Update(ctx, u, metav1.UpdateOptions{})
+		return err
+	})
+	eventuallyWithin(t, 30*time.Second, "experiment over", func() error { return onlyFrom(conn, "v1", 30) })
+	waitFor(t, "experiment completed", func() bool {
+		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_experiment_state{experiment=%q,state="completed"} 1`, name))
+	})
+}

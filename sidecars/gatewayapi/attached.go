@@ -1,0 +1,402 @@
+package gatewayapi
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// Kinds of the attached policies, as their status and messages name them.
+const (
+	KindBackendTrafficPolicy = "BackendTrafficPolicy"
+	KindExperimentPolicy     = "ExperimentPolicy"
+)
+
+// ExperimentName is the experiment of an ExperimentPolicy: "<namespace>/<name>", which no
+// FaultExperiment file can declare as its metadata.name clashes with nothing else.
+func ExperimentName(namespace, name string) string { return namespace + "/" + name }
+
+// target is what one targetRef of an attached policy resolved to.
+type target struct {
+	key      string   // "<Kind>/<namespace>/<name>", for conflicts
+	service  bool     // a Service (else a route)
+	names    []string // policy routes, or policy services
+	gateways []types.NamespacedName
+}
+
+// resolveTargets resolves the targetRefs of an attached policy in namespace ns, or says
+// why not (reason and message for the Accepted condition).
+func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetReference) ([]target, string, string) {
+	if len(refs) == 0 {
+		return nil, string(gwv1.PolicyReasonInvalid), "spec.targetRefs: at least one target required"
+	}
+	var out []target
+	for i, tr := range refs {
+		path := fmt.Sprintf("spec.targetRefs[%d]", i)
+		switch {
+		case tr.Group == gwv1.GroupName && (tr.Kind == KindHTTPRoute || tr.Kind == KindGRPCRoute):
+			key := routeKey{string(tr.Kind), types.NamespacedName{Namespace: ns, Name: string(tr.Name)}}
+			names := t.routesOf[key]
+			if len(names) == 0 {
+				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: %s %s/%s does not exist or is not accepted by a Gateway of foresight-xds", path, tr.Kind, ns, tr.Name)
+			}
+			out = append(out, target{key: fmt.Sprintf("%s/%s/%s", tr.Kind, ns, tr.Name), names: slices.Clone(names), gateways: slices.Clone(t.routeGW[key])})
+		case tr.Group == "" && tr.Kind == KindService:
+			if t.svcsOf == nil {
+				t.svcsOf = map[types.NamespacedName][]string{}
+				for _, n := range slices.Sorted(mapsKeysS(t.svcDefs)) {
+					s := t.svcDefs[n]
+					k := types.NamespacedName{Namespace: s.Namespace, Name: s.KubernetesService}
+					t.svcsOf[k] = append(t.svcsOf[k], n)
+				}
+			}
+			tg := target{key: fmt.Sprintf("Service/%s/%s", ns, tr.Name), service: true,
+				names: slices.Clone(t.svcsOf[types.NamespacedName{Namespace: ns, Name: string(tr.Name)}])}
+			if len(tg.names) == 0 {
+				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: Service %s/%s does not exist or no route of a Gateway of foresight-xds sends to it", path, ns, tr.Name)
+			}
+			tg.gateways = t.gatewaysSendingTo(tg.names)
+			out = append(out, tg)
+		default:
+			return nil, string(gwv1.PolicyReasonInvalid), fmt.Sprintf("%s: only HTTPRoute and GRPCRoute of %s and Service of the core group can be targeted, not %s %q", path, gwv1.GroupName, tr.Kind, tr.Group)
+		}
+	}
+	return out, string(gwv1.PolicyReasonAccepted), "accepted"
+}
+
+func mapsKeysS(m map[string]policy.Service) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// gatewaysSendingTo are the Gateways with a route sending to one of the policy services.
+func (t *translator) gatewaysSendingTo(svcs []string) []types.NamespacedName {
+	if t.svcGateways == nil {
+		t.svcGateways = map[string][]types.NamespacedName{}
+		for key, names := range t.routesOf {
+			for _, n := range names {
+				for _, ps := range t.routeSvcs[n] {
+					for _, g := range t.routeGW[key] {
+						if !slices.Contains(t.svcGateways[ps], g) {
+							t.svcGateways[ps] = append(t.svcGateways[ps], g)
+						}
+					}
+				}
+			}
+		}
+	}
+	var out []types.NamespacedName
+	for _, s := range svcs {
+		for _, g := range t.svcGateways[s] {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b types.NamespacedName) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// policyStatus is the ancestor statuses of an attached policy: one per Gateway its targets
+// are attached to, or, when none is known, one per targetRef.
+func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, tgs []target, ok bool, reason, msg string) []gwv1.PolicyAncestorStatus {
+	var gws []types.NamespacedName
+	for _, tg := range tgs {
+		for _, g := range tg.gateways {
+			if !slices.Contains(gws, g) {
+				gws = append(gws, g)
+			}
+		}
+	}
+	var ancestors []gwv1.ParentReference
+	for _, g := range gws {
+		ns := gwv1.Namespace(g.Namespace)
+		ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: ptr(gwv1.Kind(KindGateway)), Namespace: &ns, Name: gwv1.ObjectName(g.Name)})
+	}
+	if len(ancestors) == 0 {
+		for _, tr := range refs {
+			ns := gwv1.Namespace(meta.Namespace)
+			ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
+		}
+	}
+	var sts []gwv1.PolicyAncestorStatus
+	for _, a := range ancestors {
+		sts = append(sts, gwv1.PolicyAncestorStatus{AncestorRef: a, ControllerName: gwv1.GatewayController(t.in.ControllerName),
+			Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), ok, reason, msg, meta.Generation)}})
+	}
+	return sts
+}
+
+// trafficPolicies applies the BackendTrafficPolicies to the translated routes and to the
+// policy services. The oldest policy (then namespace/name) owns a target; a later one naming
+// the same target is Conflicted and not applied. On a route, the route's own timeout (from
+// the Gateway API rule) wins over the policy's; a route's retries, timeout and fault win
+// over its Service's, as in a policy file.
+func (t *translator) trafficPolicies() {
+	ps := slices.Clone(t.in.BackendTrafficPolicies)
+	slices.SortFunc(ps, func(a, b *BackendTrafficPolicy) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
+	routes := map[string]*policy.Route{}
+	for i := range t.res.Spec.VirtualHosts {
+		vh := &t.res.Spec.VirtualHosts[i]
+		for j := range vh.Routes {
+			routes[vh.Routes[j].Name] = &vh.Routes[j]
+		}
+	}
+	claimed := map[string]string{}
+	for _, p := range ps {
+		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
+		ok := tgs != nil
+		if ok {
+			if err := p.Spec.check(tgs); err != nil {
+				ok, reason, msg = false, string(gwv1.PolicyReasonInvalid), err.Error()
+			}
+		}
+		if ok {
+			for _, tg := range tgs {
+				if other, taken := claimed[tg.key]; taken {
+					ok, reason, msg = false, string(gwv1.PolicyReasonConflicted), fmt.Sprintf("%s is already the target of %s %s (the oldest policy on a target wins)", tg.key, KindBackendTrafficPolicy, other)
+					break
+				}
+			}
+		}
+		if ok {
+			for _, tg := range tgs {
+				claimed[tg.key] = p.Name
+				for _, n := range tg.names {
+					if tg.service {
+						s := t.svcDefs[n]
+						p.Spec.applyService(&s)
+						t.svcDefs[n] = s
+					} else if r := routes[n]; r != nil {
+						p.Spec.applyRoute(r)
+					}
+				}
+			}
+		}
+		t.res.BackendTrafficPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, ok, reason, msg)
+	}
+}
+
+func dur(d *metav1.Duration) policy.Duration {
+	if d == nil {
+		return 0
+	}
+	return policy.Duration(d.Duration)
+}
+
+func (f *FaultSpec) policy() *policy.Fault {
+	if f == nil {
+		return nil
+	}
+	out := &policy.Fault{}
+	if d := f.Delay; d != nil {
+		out.Delay = &policy.FaultDelay{Fixed: policy.Duration(d.Fixed.Duration), Percent: d.Percent}
+	}
+	if a := f.Abort; a != nil {
+		out.Abort = &policy.FaultAbort{HTTPStatus: a.HTTPStatus, Percent: a.Percent}
+		if a.GRPCStatus != nil {
+			out.Abort.GRPCStatus = ptr(*a.GRPCStatus)
+		}
+	}
+	return out
+}
+
+func (s *BackendTrafficPolicySpec) retries() *policy.Retries {
+	r := s.Retries
+	if r == nil {
+		return nil
+	}
+	out := &policy.Retries{On: slices.Clone(r.On), Count: r.Count, PerTryTimeout: dur(r.PerTryTimeout), StatusCodes: slices.Clone(r.StatusCodes)}
+	if b := r.Backoff; b != nil {
+		out.Backoff = &policy.Backoff{Base: dur(b.Base), Max: dur(b.Max)}
+	}
+	return out
+}
+
+func (s *BackendTrafficPolicySpec) circuitBreaker() *policy.CircuitBreaker {
+	c := s.CircuitBreaker
+	if c == nil {
+		return nil
+	}
+	return &policy.CircuitBreaker{MaxConnections: c.MaxConnections, MaxPendingRequests: c.MaxPendingRequests, MaxRequests: c.MaxRequests, MaxRetries: c.MaxRetries}
+}
+
+func (s *BackendTrafficPolicySpec) outlierDetection() *policy.OutlierDetection {
+	o := s.OutlierDetection
+	if o == nil {
+		return nil
+	}
+	out := &policy.OutlierDetection{Consecutive5xx: o.Consecutive5xx, Interval: dur(o.Interval), BaseEjectionTime: dur(o.BaseEjectionTime), MaxEjectionPercent: o.MaxEjectionPercent}
+	if sr := o.SuccessRate; sr != nil {
+		out.SuccessRate = &policy.SuccessRateEjection{MinimumHosts: sr.MinimumHosts, RequestVolume: sr.RequestVolume, StdevFactor: sr.StdevFactor}
+	}
+	if fp := o.FailurePercentage; fp != nil {
+		out.FailurePercentage = &policy.FailurePercentageEjection{Threshold: fp.Threshold, MinimumHosts: fp.MinimumHosts, RequestVolume: fp.RequestVolume}
+	}
+	return out
+}
+
+// applyRoute sets the policy's route settings on r.
+func (s *BackendTrafficPolicySpec) applyRoute(r *policy.Route) {
+	if s.Timeout != nil && r.Timeout == 0 {
+		r.Timeout = dur(s.Timeout)
+	}
+	if s.Retries != nil {
+		r.Retries = s.retries()
+	}
+	if s.Fault != nil {
+		r.Fault = s.Fault.policy()
+	}
+}
+
+// applyService sets the policy's settings on a policy service.
+func (s *BackendTrafficPolicySpec) applyService(svc *policy.Service) {
+	if s.Timeout != nil {
+		svc.Timeout = dur(s.Timeout)
+	}
+	if s.Retries != nil {
+		svc.Retries = s.retries()
+	}
+	if s.Fault != nil {
+		svc.Fault = s.Fault.policy()
+	}
+	if s.CircuitBreaker != nil {
+		svc.CircuitBreaker = s.circuitBreaker()
+	}
+	if s.OutlierDetection != nil {
+		svc.OutlierDetection = s.outlierDetection()
+	}
+}
+
+// check validates the settings with the policy's own rules (as the same fields of a
+// service and a route of a policy file) and against the kinds of the targets; errors name
+// the policy's fields ("spec.retries.count: must be 1..10").
+func (s *BackendTrafficPolicySpec) check(tgs []target) error {
+	if s.Timeout == nil && s.Retries == nil && s.Fault == nil && s.CircuitBreaker == nil && s.OutlierDetection == nil {
+		return fmt.Errorf("spec: set at least one of timeout, retries, fault, circuitBreaker, outlierDetection")
+	}
+	for i, tg := range tgs {
+		if tg.service {
+			continue
+		}
+		if s.CircuitBreaker != nil {
+			return fmt.Errorf("spec.circuitBreaker: applies to Services only (spec.targetRefs[%d] is %s)", i, tg.key)
+		}
+		if s.OutlierDetection != nil {
+			return fmt.Errorf("spec.outlierDetection: applies to Services only (spec.targetRefs[%d] is %s)", i, tg.key)
+		}
+	}
+	svc := syntheticService()
+	svc.CircuitBreaker, svc.OutlierDetection = s.circuitBreaker(), s.outlierDetection()
+	r := policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Timeout: dur(s.Timeout), Retries: s.retries(), Fault: s.Fault.policy()}
+	return checkSynthetic(svc, r)
+}
+
+// syntheticService is the service "target" the settings of an attached policy are checked on.
+func syntheticService() policy.Service {
+	return policy.Service{Name: "target", Port: 80, Endpoints: []policy.Endpoint{{Address: "127.0.0.1"}}}
+}
+
+// checkSynthetic validates svc and r in a policy of their own and names the errors by the
+// attached policy's fields.
+func checkSynthetic(svc policy.Service, r policy.Route) error {
+	p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "attached", Namespace: policy.DefaultNamespace},
+		Spec: policy.Spec{Services: []policy.Service{svc}, VirtualHosts: []policy.VirtualHost{{Name: "target", Domains: []string{"*"}, Routes: []policy.Route{r}}}}}
+	p.SetDefaults()
+	p.Spec.NodeGroups = nil
+	if err := p.Validate(); err != nil {
+		msg := strings.NewReplacer("spec.services[0].", "spec.", "spec.virtualHosts[0].routes[0].", "spec.").Replace(err.Error())
+		return fmt.Errorf("%s", msg)
+	}
+	return nil
+}
+
+// experiments translates the ExperimentPolicies into experiments over the translated routes
+// and services. Two policies whose windows overlap on one target conflict: the oldest runs.
+func (t *translator) experiments() {
+	ps := slices.Clone(t.in.ExperimentPolicies)
+	slices.SortFunc(ps, func(a, b *ExperimentPolicy) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
+	type window struct {
+		name       string
+		start, end time.Time
+	}
+	claimed := map[string][]window{}
+	for _, p := range ps {
+		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
+		ok := tgs != nil
+		var e *experiment.Experiment
+		if ok {
+			e = p.experiment(tgs)
+			err := e.Validate()
+			if err == nil {
+				// The fault by the policy's own rules, as on a route of a policy file.
+				err = checkSynthetic(syntheticService(), policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Fault: &e.Spec.Fault})
+			}
+			if err != nil {
+				ok, reason, msg = false, string(gwv1.PolicyReasonInvalid), err.Error()
+			}
+		}
+		if ok {
+			w := window{p.Name, e.Spec.Start, e.End()}
+		conflicts:
+			for _, tg := range tgs {
+				for _, o := range claimed[tg.key] {
+					if w.start.Before(o.end) && o.start.Before(w.end) {
+						ok, reason, msg = false, string(gwv1.PolicyReasonConflicted), fmt.Sprintf("%s is the target of %s %s at the same time (the oldest policy on a target wins)", tg.key, KindExperimentPolicy, o.name)
+						break conflicts
+					}
+				}
+			}
+			if ok {
+				for _, tg := range tgs {
+					claimed[tg.key] = append(claimed[tg.key], w)
+				}
+				t.res.Experiments = append(t.res.Experiments, e)
+			}
+		}
+		t.res.ExperimentPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, ok, reason, msg)
+	}
+}
+
+// experiment is the experiment of p over the resolved targets.
+func (p *ExperimentPolicy) experiment(tgs []target) *experiment.Experiment {
+	e := &experiment.Experiment{APIVersion: policy.APIVersion, Kind: experiment.Kind,
+		Metadata: policy.Metadata{Name: ExperimentName(p.Namespace, p.Name), Namespace: p.Namespace},
+		Spec:     experiment.Spec{Start: p.Spec.Start.Time, Duration: policy.Duration(p.Spec.Duration.Duration)}}
+	if f := p.Spec.Fault.policy(); f != nil {
+		e.Spec.Fault = *f
+	}
+	if g := p.Spec.Guard; g != nil {
+		e.Spec.Guard = &experiment.Guard{Query: g.Query, Interval: dur(g.Interval)}
+	}
+	var all []policy.FaultTarget
+	for _, tg := range tgs {
+		for _, n := range tg.names {
+			if tg.service {
+				all = append(all, policy.FaultTarget{Service: n})
+			} else {
+				all = append(all, policy.FaultTarget{Route: n})
+			}
+		}
+	}
+	e.Spec.Target, e.MoreTargets = all[0], all[1:]
+	return e
+}
