@@ -76,6 +76,9 @@ type Input struct {
 
 	// ReferenceGrants permit references to objects in other namespaces.
 	ReferenceGrants []*gwv1.ReferenceGrant
+	// Secrets are the kubernetes.io/tls Secrets HTTPS listeners' certificateRefs may name;
+	// only the referenced ones are read.
+	Secrets []*corev1.Secret
 }
 
 // Result is the translation: the policy parts and the statuses to write.
@@ -116,6 +119,10 @@ func Translate(in *Input) *Result {
 	for _, s := range in.Services {
 		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
+	t.secrets = make(map[types.NamespacedName]*corev1.Secret, len(in.Secrets))
+	for _, s := range in.Secrets {
+		t.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
 	t.classes()
 	t.gatewaysOf()
 	t.routes()
@@ -130,6 +137,7 @@ type translator struct {
 	in       *Input
 	res      *Result
 	services map[types.NamespacedName]*corev1.Service
+	secrets  map[types.NamespacedName]*corev1.Secret
 	ours     map[string]bool // class names
 	gateways map[types.NamespacedName]*gateway
 	gwOrder  []types.NamespacedName
@@ -161,7 +169,10 @@ type gateway struct {
 	gw        *gwv1.Gateway
 	status    *gwv1.GatewayStatus
 	port      int32
+	protocol  gwv1.ProtocolType
 	listeners []*listener
+	// certs are the certificates of the served HTTPS listeners.
+	certs []policy.TLSCertificate
 	// entries are the translated route matches by hostname.
 	entries map[string][]entry
 }
@@ -246,13 +257,17 @@ func (t *translator) gatewaysOf() {
 			li := &listener{l: l, status: ls}
 			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
 			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
 			switch {
-			case l.Protocol != gwv1.HTTPProtocolType:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC)", l.Protocol)
+			case l.Protocol != gwv1.HTTPProtocolType && l.Protocol != gwv1.HTTPSProtocolType:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC) and HTTPS listeners that terminate TLS", l.Protocol)
 			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 			case g.port != 0 && l.Port != g.port:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonPortUnavailable), fmt.Sprintf("port %d: foresight-xds serves one port per Gateway and this Gateway's is %d", l.Port, g.port)
+			case g.port != 0 && l.Protocol != g.protocol:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", g.port, g.protocol, l.Protocol)
+				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 			case l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil && *l.AllowedRoutes.Namespaces.From == gwv1.NamespacesFromSelector:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.from: Selector is not supported (use Same or All)"
 			}
@@ -268,21 +283,39 @@ func (t *translator) gatewaysOf() {
 			} else {
 				kinds = []gwv1.RouteGroupKind{{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindHTTPRoute}, {Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindGRPCRoute}}
 			}
-			if accepted && l.Protocol == gwv1.HTTPProtocolType {
+			// An HTTPS listener is served only with valid certificates; one that is accepted
+			// but whose certificates do not resolve is not programmed.
+			served := accepted
+			var certs []policy.TLSCertificate
+			if accepted && l.Protocol == gwv1.HTTPSProtocolType {
+				var acc, res bool
+				var why, m string
+				certs, acc, res, why, m = t.certRefs(gw, l)
+				switch {
+				case !acc:
+					accepted, reason, msg, served = false, why, m, false
+				case !res:
+					resolved, rreason, rmsg, served = false, why, m, false
+				}
+			}
+			if accepted {
 				ls.SupportedKinds = kinds
 			}
-			if accepted && g.port == 0 {
-				g.port = l.Port
+			if served && g.port == 0 {
+				g.port, g.protocol = l.Port, l.Protocol
 			}
-			li.ok = accepted
+			if served {
+				g.certs = append(g.certs, certs...)
+			}
+			li.ok = served
 			li.kinds = kinds
-			if accepted {
+			if served {
 				valid++
 			}
 			ls.Conditions = []metav1.Condition{
 				t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
 				t.cond(string(gwv1.ListenerConditionResolvedRefs), resolved, rreason, rmsg, gen),
-				t.cond(string(gwv1.ListenerConditionConflicted), false, string(gwv1.ListenerReasonNoConflicts), "no conflicts", gen),
+				t.cond(string(gwv1.ListenerConditionConflicted), conflicted, creason, cmsg, gen),
 			}
 			g.listeners = append(g.listeners, li)
 		}
@@ -567,7 +600,7 @@ func (t *translator) build() {
 			continue
 		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
-		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port),
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs),
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
 		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
@@ -646,4 +679,17 @@ func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
 	p.Spec.Canaries = append(p.Spec.Canaries, spec.Canaries...)
 	p.SetDefaults()
 	return p
+}
+
+// uniqueCerts drops repeated certificates (listeners may name the same Secret).
+func uniqueCerts(cs []policy.TLSCertificate) []policy.TLSCertificate {
+	seen := map[string]bool{}
+	var out []policy.TLSCertificate
+	for _, c := range cs {
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }

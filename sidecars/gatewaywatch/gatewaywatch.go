@@ -258,6 +258,12 @@ func programmed(st *gwv1.GatewayStatus, applyErr error, now time.Time, gen int64
 		}) {
 			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), "listener not accepted"
 		}
+		if slices.ContainsFunc(l.Conditions, func(c metav1.Condition) bool {
+			return c.Type == string(gwv1.ListenerConditionResolvedRefs) && c.Status == metav1.ConditionFalse &&
+				(c.Reason == string(gwv1.ListenerReasonInvalidCertificateRef) || c.Reason == string(gwv1.ListenerReasonRefNotPermitted))
+		}) {
+			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), "certificate references not resolved"
+		}
 		l.Conditions = append(l.Conditions, lc)
 	}
 }

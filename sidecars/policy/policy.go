@@ -514,6 +514,18 @@ type NodeGroup struct {
 	// OutboundPort is the sidecar's outbound (egress) listener port on 127.0.0.1.
 	// Default 15001.
 	OutboundPort uint32 `yaml:"outboundPort,omitempty"`
+	// TLSCertificates, when set, make a gateway group's listener terminate TLS with these
+	// certificates (the client's SNI selects one). Only the Gateway API translation sets
+	// them, from Secrets it has validated; policy files cannot (keys do not belong there).
+	TLSCertificates []TLSCertificate `yaml:"-"`
+}
+
+// TLSCertificate is a PEM certificate chain and its private key.
+type TLSCertificate struct {
+	// Name says where the pair comes from (for example "namespace/secret").
+	Name string
+	// CertificateChain and PrivateKey are PEM.
+	CertificateChain, PrivateKey []byte
 }
 
 // Fault is a fault to inject: a delay and/or an abort, optionally only for requests with

@@ -16,6 +16,7 @@ import (
 	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -126,9 +127,30 @@ func (b *builder) gateway() error {
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	h := b.hcm(GatewayListener, rc.Name, b.httpFilters(st, true), true)
-	b.out.Listeners = append(b.out.Listeners, listener(GatewayListener, "0.0.0.0", g.Port, h))
+	l := listener(GatewayListener, "0.0.0.0", g.Port, h)
+	if len(g.TLSCertificates) > 0 {
+		l.FilterChains[0].TransportSocket = downstreamTLS(g.TLSCertificates)
+	}
+	b.out.Listeners = append(b.out.Listeners, l)
 	b.out.Routes = append(b.out.Routes, rc)
 	return nil
+}
+
+// downstreamTLS terminates TLS with inline certificates; Envoy picks the one whose names
+// match the client's SNI (the first when none does). HTTP/2 and HTTP/1.1 are offered by ALPN.
+func downstreamTLS(certs []policy.TLSCertificate) *envoy_config_core_v3.TransportSocket {
+	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{AlpnProtocols: []string{"h2", "http/1.1"}}
+	for _, c := range certs {
+		common.TlsCertificates = append(common.TlsCertificates, &envoy_extensions_transport_sockets_tls_v3.TlsCertificate{
+			CertificateChain: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: c.CertificateChain}},
+			PrivateKey:       &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: c.PrivateKey}},
+		})
+	}
+	return &envoy_config_core_v3.TransportSocket{
+		Name: TLSTransportSocket,
+		ConfigType: &envoy_config_core_v3.TransportSocket_TypedConfig{TypedConfig: mustAny(
+			&envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{CommonTlsContext: common})},
+	}
 }
 
 // grpc builds a proxyless gRPC group: per upstream an api_listener named after the service

@@ -1,0 +1,182 @@
+package gatewayapi
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// selfSigned makes a PEM certificate for host and its PEM key.
+func selfSigned(t *testing.T, host string) (crt, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+}
+
+func tlsSecret(ns, name string, crt, key []byte) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
+}
+
+// httpsInput is a Gateway with one HTTPS listener whose certificate is certRef, and a route.
+func httpsInput(certRef gwv1.SecretObjectReference, secrets ...*corev1.Secret) *Input {
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}
+	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 1}, Spec: gwv1.GatewaySpec{
+		GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "https", Port: 8443, Protocol: gwv1.HTTPSProtocolType,
+			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{certRef}}}}}}
+	route := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}}}}}
+	return &Input{ControllerName: controller, Now: time.Unix(0, 0), GatewayClasses: []*gwv1.GatewayClass{class},
+		Gateways: []*gwv1.Gateway{gw}, HTTPRoutes: []*gwv1.HTTPRoute{route}, Services: []*corev1.Service{svc("shop", "web", 80)}, Secrets: secrets}
+}
+
+func listenerCond(t *testing.T, res *Result, typ string) metav1.Condition {
+	t.Helper()
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if gs == nil || len(gs.Listeners) != 1 {
+		t.Fatalf("gateway status = %+v", gs)
+	}
+	return cond(t, gs.Listeners[0].Conditions, typ)
+}
+
+// TestHTTPSListenerTerminatesTLS checks a valid Secret makes the Gateway's Envoy listener
+// terminate TLS with that certificate and key.
+func TestHTTPSListenerTerminatesTLS(t *testing.T) {
+	crt, key := selfSigned(t, "web.shop")
+	res := Translate(httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key)))
+	if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("ResolvedRefs = %+v", c)
+	}
+	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Accepted = %+v", c)
+	}
+	p := Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groups["gw.shop.edge"]
+	if g == nil || len(g.Listeners) != 1 {
+		t.Fatalf("gateway group = %+v", g)
+	}
+	if err := check.Check(g); err != nil {
+		t.Fatal(err)
+	}
+	l := g.Listeners[0]
+	if l.GetAddress().GetSocketAddress().GetPortValue() != 8443 {
+		t.Errorf("listener address = %v", l.GetAddress())
+	}
+	ts := l.GetFilterChains()[0].GetTransportSocket()
+	if ts.GetName() != translate.TLSTransportSocket {
+		t.Fatalf("transport socket = %v", ts)
+	}
+	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+	if err := ts.GetTypedConfig().UnmarshalTo(dt); err != nil {
+		t.Fatal(err)
+	}
+	certs := dt.GetCommonTlsContext().GetTlsCertificates()
+	if len(certs) != 1 || string(certs[0].GetCertificateChain().GetInlineBytes()) != string(crt) || string(certs[0].GetPrivateKey().GetInlineBytes()) != string(key) {
+		t.Errorf("certificates = %v", certs)
+	}
+}
+
+// TestHTTPSListenerBadCertificate checks each way a certificate reference can fail gives the
+// listener ResolvedRefs=False with the spec's reason, and nothing is served for it.
+func TestHTTPSListenerBadCertificate(t *testing.T) {
+	crt, key := selfSigned(t, "web.shop")
+	_, otherKey := selfSigned(t, "web.shop")
+	grant := &gwv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "certs", Name: "gw"}, Spec: gwv1beta1.ReferenceGrantSpec{
+		From: []gwv1beta1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: KindGateway, Namespace: "shop"}},
+		To:   []gwv1beta1.ReferenceGrantTo{{Group: "", Kind: KindSecret}}}}
+	certs := gwv1.Namespace("certs")
+	opaque := tlsSecret("shop", "web-cert", crt, key)
+	opaque.Type = corev1.SecretTypeOpaque
+	for _, c := range []struct {
+		name    string
+		ref     gwv1.SecretObjectReference
+		secrets []*corev1.Secret
+		grant   bool
+		reason  gwv1.ListenerConditionReason
+	}{
+		{"missing", gwv1.SecretObjectReference{Name: "web-cert"}, nil, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"not PEM", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{tlsSecret("shop", "web-cert", []byte("junk"), key)}, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"key of another certificate", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{tlsSecret("shop", "web-cert", crt, otherKey)}, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"not a TLS Secret", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{opaque}, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"another namespace without a grant", gwv1.SecretObjectReference{Name: "web-cert", Namespace: &certs}, []*corev1.Secret{tlsSecret("certs", "web-cert", crt, key)}, false, gwv1.ListenerReasonRefNotPermitted},
+		{"granted but missing", gwv1.SecretObjectReference{Name: "other", Namespace: &certs}, []*corev1.Secret{tlsSecret("certs", "web-cert", crt, key)}, true, gwv1.ListenerReasonInvalidCertificateRef},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := httpsInput(c.ref, c.secrets...)
+			if c.grant {
+				in.ReferenceGrants = []*gwv1.ReferenceGrant{grant}
+			}
+			res := Translate(in)
+			if rc := listenerCond(t, res, "ResolvedRefs"); rc.Status != metav1.ConditionFalse || rc.Reason != string(c.reason) {
+				t.Errorf("ResolvedRefs = %+v, want False %s", rc, c.reason)
+			}
+			if len(res.Spec.NodeGroups) != 0 {
+				t.Errorf("node groups = %+v, want none", res.Spec.NodeGroups)
+			}
+		})
+	}
+	// With the grant, the Secret in the other namespace serves.
+	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert", Namespace: &certs}, tlsSecret("certs", "web-cert", crt, key))
+	in.ReferenceGrants = []*gwv1.ReferenceGrant{grant}
+	res := Translate(in)
+	if rc := listenerCond(t, res, "ResolvedRefs"); rc.Status != metav1.ConditionTrue {
+		t.Errorf("granted ResolvedRefs = %+v", rc)
+	}
+	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {
+		t.Errorf("granted node groups = %+v", res.Spec.NodeGroups)
+	}
+}
+
+// TestHTTPSListenerPassthroughRefused checks tls.mode Passthrough is refused with
+// UnsupportedValue.
+func TestHTTPSListenerPassthroughRefused(t *testing.T) {
+	crt, key := selfSigned(t, "web.shop")
+	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
+	pass := gwv1.TLSModePassthrough
+	in.Gateways[0].Spec.Listeners[0].TLS.Mode = &pass
+	res := Translate(in)
+	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedValue) {
+		t.Errorf("Accepted = %+v", c)
+	}
+	if len(res.Spec.NodeGroups) != 0 {
+		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
+	}
+}
