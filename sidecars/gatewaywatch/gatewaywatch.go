@@ -1,6 +1,8 @@
 // Package gatewaywatch feeds foresight-xds from the Kubernetes API: it watches
-// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services and the attached policies
-// (CanaryPolicies, BackendTrafficPolicies, ExperimentPolicies), translates
+// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants,
+// kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
+// tls.crt and tls.key) and the attached policies (CanaryPolicies, BackendTrafficPolicies,
+// ExperimentPolicies), translates
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
@@ -20,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -71,6 +74,7 @@ type Watcher struct {
 	grpcs   cacheLister
 	svcs    cacheLister
 	grants  cacheLister // ReferenceGrants, read for cross-namespace references
+	secrets cacheLister // kubernetes.io/tls Secrets, reduced to tls.crt and tls.key
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
@@ -135,14 +139,24 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.grpcs = add(gf.Gateway().V1().GRPCRoutes().Informer())
 	w.svcs = add(kf.Core().V1().Services().Informer())
 	w.grants = add(gf.Gateway().V1beta1().ReferenceGrants().Informer())
+	sf := informers.NewSharedInformerFactoryWithOptions(w.o.Kube, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)).String()
+	}))
+	si := sf.Core().V1().Secrets().Informer()
+	if err := si.SetTransform(tlsOnly); err != nil {
+		return err
+	}
+	w.secrets = add(si)
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
 	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
+	sf.Start(ctx.Done())
 	df.Start(ctx.Done())
 	defer gf.Shutdown()
 	defer kf.Shutdown()
+	defer sf.Shutdown()
 	defer df.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), w.synced...) {
 		return ctx.Err()
@@ -185,6 +199,13 @@ func (w *Watcher) input() *gatewayapi.Input {
 	}
 	for _, o := range list(w.grants) {
 		in.ReferenceGrants = append(in.ReferenceGrants, (*gwv1.ReferenceGrant)(o.(*gwv1beta1.ReferenceGrant)))
+	}
+	refs := certificateRefs(in.Gateways)
+	for _, o := range list(w.secrets) {
+		s := o.(*corev1.Secret)
+		if refs[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] {
+			in.Secrets = append(in.Secrets, s)
+		}
 	}
 	for _, o := range list(w.cps) {
 		u := o.(*unstructured.Unstructured)
@@ -483,4 +504,42 @@ func sameRef(a, b gwv1.ParentReference) bool {
 	}
 	return g(a.Group) == g(b.Group) && k(a.Kind) == k(b.Kind) && n(a.Namespace) == n(b.Namespace) && a.Name == b.Name &&
 		sn(a.SectionName) == sn(b.SectionName) && port(a.Port) == port(b.Port)
+}
+
+// tlsOnly reduces a cached Secret to what a certificate reference needs: its name, type and
+// the tls.crt and tls.key entries (no other data, labels, annotations or managed fields).
+func tlsOnly(o any) (any, error) {
+	s, ok := o.(*corev1.Secret)
+	if !ok {
+		return o, nil // a deletion tombstone
+	}
+	out := &corev1.Secret{Type: s.Type, Data: map[string][]byte{}}
+	out.Namespace, out.Name, out.UID, out.ResourceVersion = s.Namespace, s.Name, s.UID, s.ResourceVersion
+	for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey} {
+		if v, ok := s.Data[k]; ok {
+			out.Data[k] = v
+		}
+	}
+	return out, nil
+}
+
+// certificateRefs are the Secrets the HTTPS listeners of gws name: only those are
+// translated.
+func certificateRefs(gws []*gwv1.Gateway) map[types.NamespacedName]bool {
+	out := map[types.NamespacedName]bool{}
+	for _, g := range gws {
+		for _, l := range g.Spec.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, r := range l.TLS.CertificateRefs {
+				ns := g.Namespace
+				if r.Namespace != nil && *r.Namespace != "" {
+					ns = string(*r.Namespace)
+				}
+				out[types.NamespacedName{Namespace: ns, Name: string(r.Name)}] = true
+			}
+		}
+	}
+	return out
 }
