@@ -1,0 +1,182 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
+)
+
+// TestServeGatewayAPIHTTPS runs serve with --gateway-controller-name as a service account
+// with only the shipped ClusterRole, against a real kube-apiserver: an HTTPS listener whose
+// Secret is missing, then holds a key that is not the certificate's, says
+// ResolvedRefs=False (InvalidCertificateRef) and is not programmed; once the Secret is
+// valid the listener is programmed and the Gateway's Envoy listener terminates TLS with it.
+func TestServeGatewayAPIHTTPS(t *testing.T) {
+	binDir := needs.KubeBinDir(t)
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	installCRDs(t, c)
+	gw, err := gwclient.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
+	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "https", Port: 8443, Protocol: gwv1.HTTPSProtocolType,
+			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "edge-cert"}}}}}}}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := gwv1.PortNumber(80)
+	route := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+	if _, err := gw.GatewayV1().HTTPRoutes("shop").Create(ctx, route, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
+		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
+	}
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
+	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	startServeFlags(t, f)
+
+	// listener checks the https listener's conditions; msg, when set, must be in ResolvedRefs.
+	listener := func(resolved metav1.ConditionStatus, reason, msg string, programmed metav1.ConditionStatus) func() error {
+		return func() error {
+			got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(got.Status.Listeners) != 1 {
+				return fmt.Errorf("listeners %+v", got.Status.Listeners)
+			}
+			cs := got.Status.Listeners[0].Conditions
+			if err := wantCondition(cs, "ResolvedRefs", resolved, reason, got.Generation); err != nil {
+				return err
+			}
+			if c := condition(cs, "ResolvedRefs"); !strings.Contains(c.Message, msg) {
+				return fmt.Errorf("ResolvedRefs message %q does not say %q", c.Message, msg)
+			}
+			if c := condition(cs, "Programmed"); c == nil || c.Status != programmed {
+				return fmt.Errorf("Programmed = %+v, want %s", c, programmed)
+			}
+			return nil
+		}
+	}
+	eventuallyWithin(t, 60*time.Second, "missing Secret: InvalidCertificateRef", listener(metav1.ConditionFalse, "InvalidCertificateRef", "not found", metav1.ConditionFalse))
+
+	ca, err := pki.NewCA("edge-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: other.KeyPEM}}
+	if _, err := c.Admin.CoreV1().Secrets("shop").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "key of another certificate: InvalidCertificateRef", listener(metav1.ConditionFalse, "InvalidCertificateRef", "does not match", metav1.ConditionFalse))
+
+	secret.Data[corev1.TLSPrivateKeyKey] = cert.KeyPEM
+	if _, err := c.Admin.CoreV1().Secrets("shop").Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "valid Secret: programmed", listener(metav1.ConditionTrue, "ResolvedRefs", "", metav1.ConditionTrue))
+
+	// The Gateway's Envoy proxy gets a listener on 8443 that terminates TLS with the Secret.
+	conn, err := xdstest.Dial(f.xdsAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, err := xdstest.Open(ctx, conn, xdstest.Node("edge-0", "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recv(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetResources()) != 1 {
+		t.Fatalf("%d listeners, want 1", len(r.GetResources()))
+	}
+	l := &envoy_config_listener_v3.Listener{}
+	if err := r.GetResources()[0].UnmarshalTo(l); err != nil {
+		t.Fatal(err)
+	}
+	if p := l.GetAddress().GetSocketAddress().GetPortValue(); p != 8443 {
+		t.Errorf("listener port %d, want 8443", p)
+	}
+	ts := l.GetFilterChains()[0].GetTransportSocket()
+	if ts.GetName() != translate.TLSTransportSocket {
+		t.Fatalf("transport socket %v, want TLS", ts)
+	}
+	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+	if err := ts.GetTypedConfig().UnmarshalTo(dt); err != nil {
+		t.Fatal(err)
+	}
+	certs := dt.GetCommonTlsContext().GetTlsCertificates()
+	if len(certs) != 1 || !bytes.Equal(certs[0].GetCertificateChain().GetInlineBytes(), cert.CertPEM) || !bytes.Equal(certs[0].GetPrivateKey().GetInlineBytes(), cert.KeyPEM) {
+		t.Errorf("the listener's certificates are not the Secret's: %v", certs)
+	}
+}
