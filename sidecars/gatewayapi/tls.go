@@ -52,14 +52,14 @@ func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) (certs []polic
 func (t *translator) certificate(nn types.NamespacedName) (policy.TLSCertificate, error) {
 	s := t.secrets[nn]
 	if s == nil {
-		return policy.TLSCertificate{}, fmt.Errorf("Secret %s not found", nn)
+		return policy.TLSCertificate{}, fmt.Errorf("secret %s not found", nn)
 	}
 	if s.Type != corev1.SecretTypeTLS {
-		return policy.TLSCertificate{}, fmt.Errorf("Secret %s has type %q, not %s", nn, s.Type, corev1.SecretTypeTLS)
+		return policy.TLSCertificate{}, fmt.Errorf("secret %s has type %q, not %s", nn, s.Type, corev1.SecretTypeTLS)
 	}
 	crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
 	if _, err := tls.X509KeyPair(crt, key); err != nil {
-		return policy.TLSCertificate{}, fmt.Errorf("Secret %s: %s and %s are not a PEM certificate and its key: %v", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
+		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are not a PEM certificate and its key: %w", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
 	}
 	return policy.TLSCertificate{Name: nn.String(), CertificateChain: crt, PrivateKey: key}, nil
 }
