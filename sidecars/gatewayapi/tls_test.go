@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"crypto/tls"
 	"testing"
 	"time"
 
@@ -167,4 +168,37 @@ func TestHTTPSListenerPassthroughRefused(t *testing.T) {
 	if len(res.Spec.NodeGroups) != 0 {
 		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
 	}
+}
+
+// FuzzHTTPSCertificate feeds Secrets with arbitrary tls.crt and tls.key: the translation
+// never panics, serves the listener only when the pair is a certificate and its key, and
+// what it serves translates into resources a proxy may be served.
+func FuzzHTTPSCertificate(f *testing.F) {
+	ca, err := pki.NewCA("fuzz-ca")
+	if err != nil {
+		f.Fatal(err)
+	}
+	l, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(l.CertPEM, l.KeyPEM)
+	f.Add(l.CertPEM, l.CertPEM)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), l.KeyPEM)
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, crt, key []byte) {
+		res := Translate(httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key)))
+		rc := listenerCond(t, res, "ResolvedRefs")
+		_, pairErr := tls.X509KeyPair(crt, key)
+		if (rc.Status == metav1.ConditionTrue) != (pairErr == nil) {
+			t.Fatalf("ResolvedRefs = %+v, key pair error %v", rc, pairErr)
+		}
+		if pairErr != nil {
+			if len(res.Spec.NodeGroups) != 0 {
+				t.Fatalf("an invalid certificate is served: %+v", res.Spec.NodeGroups)
+			}
+			return
+		}
+		served(t, res.Spec)
+	})
 }
