@@ -25,6 +25,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -515,8 +516,12 @@ func checkQueueBursts(t *testing.T, w []*qWorkload, bursts []jobqueue.Burst, poi
 			sum += d
 			worst = max(worst, d)
 		}
-		t.Logf("%s (%s): a ready worker at the first job of %.0f%% of the bursts; first-job wait mean %s, max %s; %.1f worker-minutes",
-			wl.ns, wl.metric, 100*share[i], (sum / time.Duration(len(waits[i]))).Truncate(10*time.Millisecond), worst, workerSeconds/60)
+		sorted := slices.Sorted(slices.Values(waits[i]))
+		rank := func(q float64) time.Duration {
+			return sorted[min(max(int(math.Ceil(q*float64(len(sorted))))-1, 0), len(sorted)-1)]
+		}
+		t.Logf("%s (%s): a ready worker at the first job of %.0f%% of the bursts; first-job wait p50 %s, p99 %s, mean %s, max %s; %.1f worker-minutes",
+			wl.ns, wl.metric, 100*share[i], rank(0.5), rank(0.99), (sum / time.Duration(len(waits[i]))).Truncate(10*time.Millisecond), worst, workerSeconds/60)
 	}
 	if share[0] < 0.8 {
 		t.Errorf("the predictive workload had a ready worker at the first job of %.0f%% of the bursts, want at least 80%%", 100*share[0])
