@@ -26,18 +26,12 @@ var commands = []struct{ name, pkg string }{
 var platforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
 
 func binariesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("binaries", flag.ContinueOnError)
-	out := fs.String("out", "bin", "directory for the binaries")
-	goCmd := fs.String("go", "go", "the go command")
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	b, err := newBuilder(ctx, *goCmd)
+	b, out, err := builderFlags(ctx, "binaries", "bin", "directory for the binaries", args, stderr)
 	if err != nil {
 		return err
 	}
 	for _, c := range commands {
-		t := gobuild.Target{Package: c.pkg, OS: runtime.GOOS, Arch: runtime.GOARCH, Out: filepath.Join(*out, c.name)}
+		t := gobuild.Target{Package: c.pkg, OS: runtime.GOOS, Arch: runtime.GOARCH, Out: filepath.Join(out, c.name)}
 		if err := b.Build(ctx, t); err != nil {
 			return err
 		}
@@ -47,17 +41,25 @@ func binariesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func buildCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("build", flag.ContinueOnError)
-	out := fs.String("out", ".cache/images", "directory for the OCI layouts, one folder per image")
-	goCmd := fs.String("go", "go", "the go command")
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return err
-	}
-	b, err := newBuilder(ctx, *goCmd)
+	b, out, err := builderFlags(ctx, "build", ".cache/images", "directory for the OCI layouts, one folder per image", args, stderr)
 	if err != nil {
 		return err
 	}
-	return buildImages(ctx, b, *out, stdout)
+	return buildImages(ctx, b, out, stdout)
+}
+
+// builderFlags parses the flags the building subcommands share (-out, whose
+// default and meaning are the subcommand's, and -go) and returns a builder
+// for the repository and the output directory.
+func builderFlags(ctx context.Context, name, outDefault, outUsage string, args []string, stderr io.Writer) (gobuild.Builder, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	out := fs.String("out", outDefault, outUsage)
+	goCmd := fs.String("go", "go", "the go command")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return gobuild.Builder{}, "", err
+	}
+	b, err := newBuilder(ctx, *goCmd)
+	return b, *out, err
 }
 
 func newBuilder(ctx context.Context, goCmd string) (gobuild.Builder, error) {
