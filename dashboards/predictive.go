@@ -101,11 +101,12 @@ func sloSection(sel string) section {
 	return section{title: "SLO mode", panels: []panel{
 		{
 			title:       "Chosen utilisation",
-			description: "u: the utilisation each series of an SLO rule serves its forecast at (replica demand L / (capacity * u), target AverageValue 1), and the highest utilisation that met the objective over the window at the latest evaluation, which u moves towards slowly.",
+			description: "u: the utilisation each series of an SLO rule serves its forecast at (replica demand L / (capacity * u), target AverageValue 1), and the highest utilisation that met the objective over the window at the latest evaluation, which u moves towards slowly; and the utilisation the forecaster's reactive fallback (warm-up, drift) is served at, chosen over the window's fallback time.",
 			unit:        "percentunit",
 			queries: []query{
 				{`max by (metric, series) (foresight_slo_utilization{` + sel + `})`, "{{metric}} {{series}}"},
 				{`max by (metric, series) (foresight_slo_wanted_utilization{` + sel + `})`, "{{metric}} {{series}} wanted"},
+				{`max by (metric, series) (foresight_slo_fallback_utilization{` + sel + `})`, "{{metric}} {{series}} fallback"},
 			},
 		},
 		{

@@ -278,7 +278,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	shareOfPerfect(rep.Strategies)
 	rep.Predictive = summarize(rep, sweeps)
 	if opts.SLO != nil {
-		sr, err := runSLO(tl, samples, served[StrategyPredictive], capacity, step, hcfg, opts, rep)
+		sr, err := runSLO(tl, samples, served[StrategyPredictive], stats[StrategyPredictive].FallbackRows, capacity, step, hcfg, opts, rep)
 		if err != nil {
 			return nil, err
 		}
@@ -402,6 +402,9 @@ type ServeStats struct {
 	Fallback int
 	// Models counts those rows per model in use.
 	Models map[string]int
+	// FallbackRows reports, per row (scored or not), that the reactive
+	// fallback was served after it.
+	FallbackRows []bool `json:"-"`
 }
 
 func (s ServeStats) fallbackShare() float64 {
@@ -421,6 +424,7 @@ func Serve(ctx context.Context, samples []Sample, settings forecast.Settings, sc
 		return nil, st, fmt.Errorf("new forecaster: %w", err)
 	}
 	out := make([]float64, len(samples))
+	st.FallbackRows = make([]bool, len(samples))
 	report := max(len(samples)/200, 1)
 	for i, s := range samples {
 		if i%1024 == 0 {
@@ -436,6 +440,7 @@ func Serve(ctx context.Context, samples []Sample, settings forecast.Settings, sc
 			return nil, st, fmt.Errorf("forecaster served %v after ts %d", fc.Value, s.TS)
 		}
 		out[i] = fc.Value
+		st.FallbackRows[i] = fc.Fallback
 		if s.TS >= scoredFrom {
 			st.Scored++
 			if fc.Fallback {

@@ -42,10 +42,10 @@ type SLOReport struct {
 	FinalUtilization float64 `json:"final_utilization"`
 }
 
-// runSLO serves the predictive strategy's values as SLO-mode replica demand
+// runSLO serves the predictive strategy's values (fallback[i]: row i's was the reactive fallback) as SLO-mode replica demand
 // (the controller sees each sample and the value served after it, then
 // sets what is served until the next) and replays the HPA at AverageValue 1.
-func runSLO(tl *Timeline, samples []Sample, served []float64, capacity float64, step time.Duration, h hpa.Config, opts Options, rep Report) (SLOReport, error) {
+func runSLO(tl *Timeline, samples []Sample, served []float64, fallback []bool, capacity float64, step time.Duration, h hpa.Config, opts Options, rep Report) (SLOReport, error) {
 	o := *opts.SLO
 	objective := o.UnderProvisioned
 	if objective < 0 {
@@ -68,12 +68,12 @@ func runSLO(tl *Timeline, samples []Sample, served []float64, capacity float64, 
 	var usum float64
 	var un int
 	for i, s := range samples {
-		if err := ctrl.Observe(s.TS, s.Value, served[i]); err != nil {
+		if err := ctrl.Observe(s.TS, s.Value, served[i], fallback[i]); err != nil {
 			return SLOReport{}, fmt.Errorf("backtest: slo at row %d: %w", i+1, err)
 		}
 		// In the replay's unit (load, target a fraction of capacity):
 		// demand V replicas at target 1 is V*capacity.
-		demand[i] = ctrl.Demand(served[i]) * capacity
+		demand[i] = ctrl.Demand(served[i], fallback[i]) * capacity
 		if s.TS >= warmEnd {
 			usum += ctrl.Utilization()
 			un++

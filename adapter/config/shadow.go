@@ -21,7 +21,8 @@ const StrategyCostWeighted = "cost-weighted"
 // on every series of the rule, each with its own forecaster and the
 // project's HPA model, and the adapter exports what each would have done
 // (foresight_shadow_* in /metrics). One strategy is the one served; the
-// others never reach the HPA.
+// others never reach the HPA. A rule with an slo section also runs its SLO
+// mode as the strategy "slo", which is then the one served.
 //
 //	shadow:
 //	  strategies: [reactive, holt-winters, auto@0.8, cost-weighted]

@@ -23,7 +23,7 @@ import (
 //	  maxUtilization: 0.95     # ceiling on u
 //	  minUtilization: 0.3      # floor on u (default 0.3)
 //	  reactiveTarget: 0.7      # reactive baseline compared in /metrics; u starts there (default 0.7)
-//	  window: 1d               # history replayed per evaluation (default 1d)
+//	  window: 7d               # history replayed per evaluation (default 7d)
 //	  minReplicas: 1           # the HPA's bounds and its pods' start-up, as
 //	  maxReplicas: 1000        # the replay simulates them (defaults as the
 //	  startupDelay: 2m         # shadow section's)

@@ -349,8 +349,14 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	start := w.next
 	if start == 0 {
 		// Lookback: the history window of the latest refit on the grid,
-		// which a replica running all along fitted too.
-		start = (now.Add(-r.Settings.Lookback()).Unix() + step - 1) / step * step
+		// which a replica running all along fitted too; for an SLO rule at
+		// least the history its controllers need to reach the utilisation
+		// a replica running all along serves.
+		lookback := r.Settings.Lookback()
+		if r.SLO != nil {
+			lookback = max(lookback, r.SLO.Lookback())
+		}
+		start = (now.Add(-lookback).Unix() + step - 1) / step * step
 	}
 	var fetchErr error
 	fetched := start <= end
@@ -541,7 +547,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		if st.slo != nil {
 			// The controller sees each sample and the value served after it,
 			// as the backtest's SLO mode does; both are finite here.
-			_ = st.slo.Observe(ts, p.V, fc.Value)
+			_ = st.slo.Observe(ts, p.V, fc.Value, fc.Fallback)
 		}
 		w.score(m, st, fc)
 	}

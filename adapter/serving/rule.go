@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,10 +193,23 @@ func shadowSpec(cr config.Rule, r Rule) (*ShadowSpec, error) {
 			strategies[i].Settings.Model = r.Settings.Model
 		}
 	}
+	if r.SLO != nil {
+		// An SLO rule's shadow evaluation runs the rule as it serves: its
+		// model, its controller, replica demand at target 1.
+		if slices.ContainsFunc(strategies, func(s shadow.Strategy) bool { return s.Name == shadow.StrategySLO }) {
+			return nil, fmt.Errorf("strategy %q is the rule's own SLO mode, added by itself", shadow.StrategySLO)
+		}
+		c := *r.SLO
+		strategies = append(strategies, shadow.Strategy{Name: shadow.StrategySLO, Settings: r.Settings, Target: 1, SLO: &c})
+	}
 	if _, err := shadow.NewEvaluator(cfg, strategies); err != nil {
 		return nil, err
 	}
-	return &ShadowSpec{Config: cfg, Strategies: strategies, Served: s.Served(&cr)}, nil
+	served := s.Served(&cr)
+	if r.SLO != nil {
+		served = shadow.StrategySLO
+	}
+	return &ShadowSpec{Config: cfg, Strategies: strategies, Served: served}, nil
 }
 
 // ConfigLoader is the RuleLoader of rule files in the config package's format.

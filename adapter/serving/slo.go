@@ -9,11 +9,12 @@ import (
 )
 
 // SLOMetrics are the metrics of SLO rules (docs/metrics.md): the served
-// replica demand, the chosen utilisation, the under-provisioned share the
+// replica demand, the chosen utilisations (for a model's forecast and for
+// the reactive fallback), the under-provisioned share the
 // served demand achieved over the controller's window, and the pod-minutes
 // of the served demand and of the reactive baseline over that window.
 type SLOMetrics struct {
-	served, util, wanted, under, pods, reactivePods *prometheus.GaugeVec
+	served, util, fallbackUtil, wanted, under, pods, reactivePods *prometheus.GaugeVec
 }
 
 // NewSLOMetrics creates the metrics and registers them on reg.
@@ -25,6 +26,7 @@ func NewSLOMetrics(reg prometheus.Registerer) (*SLOMetrics, error) {
 	m := &SLOMetrics{
 		served:       gauge("foresight_slo_served_value", "Replica demand V = L / (capacity * u) served to the HPA (target AverageValue 1) by an SLO rule."),
 		util:         gauge("foresight_slo_utilization", "Utilisation u an SLO rule serves at now."),
+		fallbackUtil: gauge("foresight_slo_fallback_utilization", "Utilisation an SLO rule serves the forecaster's reactive fallback (warm-up, drift) at now, chosen over the window's fallback time."),
 		wanted:       gauge("foresight_slo_wanted_utilization", "Highest utilisation that met the SLO over the window at the latest evaluation (u moves towards it)."),
 		under:        gauge("foresight_slo_underprovisioned_share", "Share of the window's time the served demand left the workload under-provisioned (replayed through the HPA model)."),
 		pods:         gauge("foresight_slo_pod_minutes", "Pod-minutes of the served demand over the window (replayed through the HPA model)."),
@@ -39,7 +41,7 @@ func NewSLOMetrics(reg prometheus.Registerer) (*SLOMetrics, error) {
 }
 
 func (m *SLOMetrics) all() []*prometheus.GaugeVec {
-	return []*prometheus.GaugeVec{m.served, m.util, m.wanted, m.under, m.pods, m.reactivePods}
+	return []*prometheus.GaugeVec{m.served, m.util, m.fallbackUtil, m.wanted, m.under, m.pods, m.reactivePods}
 }
 
 // forget drops the metrics that match labels (a rule, or one series).
@@ -59,12 +61,13 @@ func (w *worker) sloDemand(l *Loop, st *seriesState, fc forecast.Forecast) forec
 	if st.slo == nil {
 		return fc
 	}
-	fc.Value = st.slo.Demand(fc.Value)
+	fc.Value = st.slo.Demand(fc.Value, fc.Fallback)
 	if m := l.sloM; m != nil {
 		lv := []string{w.rule.Info.Metric, st.entry.Namespace, st.entry.SeriesName}
 		s := st.slo.Status()
 		m.served.WithLabelValues(lv...).Set(fc.Value)
 		m.util.WithLabelValues(lv...).Set(s.Utilization)
+		m.fallbackUtil.WithLabelValues(lv...).Set(s.FallbackUtilization)
 		m.wanted.WithLabelValues(lv...).Set(s.Wanted)
 		if s.Evaluations > 0 {
 			m.under.WithLabelValues(lv...).Set(s.UnderProvisionedShare)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/slo"
 )
 
@@ -21,7 +22,7 @@ kind: MetricRules
 rules:
   - name: checkout_replicas
     query: sum by (namespace, service) (load{<<.LabelMatchers>>})
-    forecast: {step: 1m, model: reactive, history: 16h, staleAfter: 5m}
+    forecast: {step: 1m, model: reactive, history: 6h, staleAfter: 5m}
     slo:
       capacity: 10
       underProvisioned: 0.01
@@ -75,9 +76,11 @@ func TestSLOServing(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	waitUntil(t, "first cycle", loop.Ready)
 
-	// The same forecaster and controller fed the samples the loop fetched
-	// (its first cycle reads back as far as the forecast's history, 16h;
-	// the series starts 14h back).
+	// The same forecaster and controller fed the samples the loop fetched:
+	// its first cycle reads back the controller's lookback (the window and
+	// the climb from floor to ceiling, 52h), longer than the forecast's
+	// history (6h), so the utilisation is what a replica running all along
+	// serves; the series starts 14h back.
 	f, err := forecast.NewForecaster(rules[0].Settings)
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +95,13 @@ func TestSLOServing(t *testing.T) {
 			if err := f.Observe(fed.Unix(), load(fed)); err != nil {
 				t.Fatal(err)
 			}
-			if err := ctrl.Observe(fed.Unix(), load(fed), f.Serve().Value); err != nil {
+			fc := f.Serve()
+			if err := ctrl.Observe(fed.Unix(), load(fed), fc.Value, fc.Fallback); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return ctrl.Demand(f.Serve().Value)
+		fc := f.Serve()
+		return ctrl.Demand(fc.Value, fc.Fallback)
 	}
 	lv := []string{"checkout_replicas", "shop", `namespace="shop",service="checkout"`}
 	check := func(when string, at time.Time) {
@@ -119,6 +124,7 @@ func TestSLOServing(t *testing.T) {
 			want float64
 		}{
 			{"served", sm.served, want}, {"utilization", sm.util, st.Utilization}, {"wanted", sm.wanted, st.Wanted},
+			{"fallback utilization", sm.fallbackUtil, st.FallbackUtilization},
 			{"under-provisioned", sm.under, st.UnderProvisionedShare}, {"pod-minutes", sm.pods, st.PodMinutes},
 			{"reactive pod-minutes", sm.reactivePods, st.ReactivePodMinutes},
 		} {
@@ -146,5 +152,28 @@ func TestSLOServing(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(sm.util); n != 0 {
 		t.Errorf("SLO metrics of a removed rule: %d series", n)
+	}
+}
+
+// An SLO rule's shadow evaluation runs the rule as it serves it: an "slo"
+// strategy with the rule's model and controller configuration, served.
+func TestSLORuleShadowRunsItsSLOMode(t *testing.T) {
+	rules, err := ConfigLoader("rules.yaml", []byte(sloRules+`    shadow:
+      strategies: [reactive, auto]
+      capacity: 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := rules[0].Shadow
+	if sh == nil || len(sh.Strategies) != 3 {
+		t.Fatalf("shadow spec %+v: want the listed strategies and slo", sh)
+	}
+	s := sh.Strategies[2]
+	if s.Name != shadow.StrategySLO || s.SLO == nil || *s.SLO != *rules[0].SLO || s.Settings.Model != rules[0].Settings.Model || sh.Served != shadow.StrategySLO {
+		t.Errorf("slo strategy %+v (served %q), rule SLO %+v model %v", s, sh.Served, rules[0].SLO, rules[0].Settings.Model)
+	}
+	if _, err := shadow.NewEvaluator(sh.Config, sh.Strategies); err != nil {
+		t.Errorf("the rule's shadow strategies do not make an evaluator: %v", err)
 	}
 }

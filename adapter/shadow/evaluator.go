@@ -19,6 +19,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
 	"github.com/foresight-dev/foresight/adapter/schedule"
+	"github.com/foresight-dev/foresight/adapter/slo"
 )
 
 // Strategy is one way of serving a metric, evaluated in shadow.
@@ -36,6 +37,11 @@ type Strategy struct {
 	// V = Cost.Weigh(L, price/reference, spot share).Value for its
 	// forecaster's served value L. Cost.Capacity zero means Config.Capacity.
 	Cost *cost.Params `json:"cost,omitempty"`
+	// SLO, when set, makes the strategy SLO mode: it serves the replica
+	// demand its own slo.Controller chooses for the forecaster's served
+	// value (target 1), as an SLO rule serves and the backtest's SLO mode
+	// replays it. SLO.Step zero means Config.Step.
+	SLO *slo.Config `json:"-"`
 }
 
 // Config configures an Evaluator.
@@ -111,6 +117,7 @@ type strategyState struct {
 	replicas int32
 	last     forecast.Forecast
 	lastV    float64
+	slo      *slo.Controller // SLO-mode strategies
 }
 
 // NewEvaluator returns an evaluator for the strategies (at least one, names unique).
@@ -188,6 +195,19 @@ func NewEvaluator(cfg Config, strategies []Strategy) (*Evaluator, error) {
 				return nil, fmt.Errorf("shadow: strategy %s: cost: %w", s.Name, err)
 			}
 			st.params = p
+			st.hpa.Target = 1
+		}
+		if s.SLO != nil {
+			if s.Cost != nil {
+				return nil, fmt.Errorf("shadow: strategy %s: both cost-weighted and SLO mode", s.Name)
+			}
+			c := *s.SLO
+			if c.Step == 0 {
+				c.Step = cfg.Step
+			}
+			if st.slo, err = slo.New(c); err != nil {
+				return nil, fmt.Errorf("shadow: strategy %s: %w", s.Name, err)
+			}
 			st.hpa.Target = 1
 		}
 		if err := st.hpa.Validate(); err != nil {
@@ -276,6 +296,12 @@ func (e *Evaluator) Observe(ts int64, v float64) error {
 		if st.s.Cost != nil {
 			ratio, _ := e.tracker.Ratio(ts, st.params.ReferencePrice)
 			val = bounds.Apply(st.params.Weigh(fc.Value, ratio, e.spotShare).Value) * e.cfg.Capacity
+		}
+		if st.slo != nil {
+			if err := st.slo.Observe(ts, v, fc.Value, fc.Fallback); err != nil {
+				return fmt.Errorf("shadow: strategy %s: %w", st.s.Name, err)
+			}
+			val = bounds.Apply(st.slo.Demand(fc.Value, fc.Fallback)) * e.cfg.Capacity
 		}
 		if math.IsNaN(val) || math.IsInf(val, 0) {
 			return fmt.Errorf("shadow: strategy %s served %v at ts %d", st.s.Name, val, ts)

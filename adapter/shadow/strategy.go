@@ -13,6 +13,10 @@ import (
 // cost-weighted scaling (model auto, weighted by params).
 const StrategyCostWeighted = "cost-weighted"
 
+// StrategySLO names the strategy an SLO rule's shadow evaluation adds: the
+// rule's SLO mode (Strategy.SLO).
+const StrategySLO = "slo"
+
 // ParseStrategies parses a comma-separated list of strategies, each a model
 // name (reactive, auto, holt-winters, ...) or cost-weighted, optionally with
 // @TARGET (the HPA target as a fraction of pod capacity, in (0, 2]; target

@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"math"
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/forecast"
@@ -77,6 +78,25 @@ type StrategySummary struct {
 	Total Figures `json:"total"`
 	// Windows are the figures over the sliding windows, shortest first.
 	Windows []Window `json:"windows"`
+	// SLO is an SLO-mode strategy's controller state (nil otherwise).
+	SLO *SLOState `json:"slo,omitempty"`
+}
+
+// SLOState is what an SLO-mode strategy's controller chose and found over
+// its window (slo.Status).
+type SLOState struct {
+	// Objective is the allowed under-provisioned share.
+	Objective float64 `json:"underprovisioned_objective"`
+	// Utilization and FallbackUtilization are the utilisations served now
+	// for a model's forecast and for the reactive fallback.
+	Utilization         float64 `json:"utilization"`
+	FallbackUtilization float64 `json:"fallback_utilization"`
+	// UnderProvisionedShare, PodMinutes and ReactivePodMinutes are the
+	// controller's replay of its window (NaN share before its first
+	// evaluation is reported as null).
+	UnderProvisionedShare *float64 `json:"underprovisioned_share"`
+	PodMinutes            float64  `json:"pod_minutes"`
+	ReactivePodMinutes    float64  `json:"reactive_pod_minutes"`
 }
 
 // Summary is an evaluator's state: the JSON a shadow-report reads.
@@ -115,6 +135,15 @@ func (e *Evaluator) Summary() Summary {
 		}
 		if ss.Model == "" {
 			ss.Model = string(forecast.ModelAuto)
+		}
+		if st.slo != nil {
+			stat := st.slo.Status()
+			ss.SLO = &SLOState{Objective: st.slo.Config().UnderProvisioned, Utilization: stat.Utilization,
+				FallbackUtilization: stat.FallbackUtilization, PodMinutes: stat.PodMinutes, ReactivePodMinutes: stat.ReactivePodMinutes}
+			if !math.IsNaN(stat.UnderProvisionedShare) {
+				share := stat.UnderProvisionedShare
+				ss.SLO.UnderProvisionedShare = &share
+			}
 		}
 		for _, w := range windows {
 			ss.Windows = append(ss.Windows, Window{Window: WindowLabel(w.Seconds()), Seconds: w.Seconds(), Figures: st.window(e, end, w).final()})

@@ -41,7 +41,10 @@ type Config struct {
 	// ReactiveTarget is the reactive baseline's HPA target (a fraction of
 	// capacity) that the status compares pod-minutes with. Default 0.7.
 	ReactiveTarget float64
-	// Window is the recent history the evaluation replays. Default DefaultWindow.
+	// Window is the recent history the evaluation replays. Default
+	// DefaultWindow (or MaxWindowSteps steps if fewer): a week, because the
+	// utilisation that meets the objective varies from day to day and a
+	// day's replay chases that noise.
 	Window time.Duration
 	// Every is the data time between evaluations, which fall on its
 	// multiples (Unix time). Default DefaultEvery.
@@ -58,12 +61,12 @@ type Config struct {
 const (
 	DefaultMinUtilization = 0.3
 	DefaultReactiveTarget = 0.7
-	DefaultWindow         = 24 * time.Hour
+	DefaultWindow         = 7 * 24 * time.Hour
 	DefaultEvery          = time.Hour
 	DefaultMaxChange      = 0.02
 	// minHistory is the least history an evaluation needs.
 	minHistory = 6 * time.Hour
-	// MaxWindowSteps bounds the window (20 bytes a step: 2 MB a series).
+	// MaxWindowSteps bounds the window (21 bytes a step: 2.1 MB a series).
 	MaxWindowSteps = 100_000
 	// resolution is the precision of the utilisation search.
 	resolution = 0.005
@@ -85,6 +88,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow
+		if c.Step > 0 && c.Window/c.Step > MaxWindowSteps {
+			c.Window = MaxWindowSteps * c.Step
+		}
 	}
 	if c.Every == 0 {
 		c.Every = DefaultEvery
@@ -92,6 +98,18 @@ func (c *Config) SetDefaults() {
 	if c.MaxChange == 0 {
 		c.MaxChange = DefaultMaxChange
 	}
+}
+
+// Lookback is the history a new controller is fed (a restart, a replica
+// started later) so that it serves what one running all along serves: the
+// window, plus the evaluations the utilisation needs to cross from floor to
+// ceiling. Two controllers fed the same samples move towards the same
+// wanted utilisation by the same bounded step, so the gap between them
+// never grows and closes once both reach it.
+func (c Config) Lookback() time.Duration {
+	c.SetDefaults()
+	steps := math.Ceil((c.MaxUtilization - c.MinUtilization) / c.MaxChange)
+	return c.Window + time.Duration(steps)*c.Every
 }
 
 // Validate reports the first invalid field of c (after defaults).
@@ -126,11 +144,15 @@ func (c Config) Validate() error {
 
 // Status is what the latest evaluation found.
 type Status struct {
-	// Utilization is the utilisation served now.
+	// Utilization is the utilisation a model's forecast is served at now.
 	Utilization float64
 	// Wanted is the highest utilisation that met the objective over the
-	// window at the latest evaluation (Utilization moves towards it).
+	// window's time a model's forecast was served, at the latest
+	// evaluation that had enough of it (Utilization moves towards it).
 	Wanted float64
+	// FallbackUtilization and FallbackWanted are the same for the time the
+	// forecaster served its reactive fallback.
+	FallbackUtilization, FallbackWanted float64
 	// UnderProvisionedShare is the share of the window's time the served
 	// demand left the workload under-provisioned (NaN before the first evaluation).
 	UnderProvisionedShare float64
@@ -154,10 +176,12 @@ type Controller struct {
 	load   []float32
 	served []float32 // the forecaster's served value L
 	util   []float32 // the utilisation in force when it was served
+	model  []bool    // whether a model (not the reactive fallback) served it
 	head   int
 	n      int
 
-	u      float64
+	u      float64 // for a model's forecasts
+	uf     float64 // for the reactive fallback
 	nextAt int64
 	status Status
 }
@@ -179,32 +203,46 @@ func New(cfg Config) (*Controller, error) {
 	c := &Controller{
 		cfg: cfg, stepSec: int64(cfg.Step / time.Second), every: int64(cfg.Every / time.Second),
 		ts: make([]int64, capacity), load: make([]float32, capacity),
-		served: make([]float32, capacity), util: make([]float32, capacity),
-		u: cfg.InitialUtilization,
+		served: make([]float32, capacity), util: make([]float32, capacity), model: make([]bool, capacity),
+		u: cfg.InitialUtilization, uf: cfg.InitialUtilization,
 	}
-	c.status = Status{Utilization: c.u, Wanted: c.u, UnderProvisionedShare: math.NaN()}
+	c.status = Status{Utilization: c.u, Wanted: c.u, FallbackUtilization: c.uf, FallbackWanted: c.uf, UnderProvisionedShare: math.NaN()}
 	return c, nil
 }
 
 // Config returns the configuration in use (defaults applied).
 func (c *Controller) Config() Config { return c.cfg }
 
-// Utilization returns the utilisation served now.
+// Utilization returns the utilisation a model's forecast is served at now.
 func (c *Controller) Utilization() float64 { return c.u }
+
+// FallbackUtilization returns the utilisation the forecaster's reactive
+// fallback is served at now.
+func (c *Controller) FallbackUtilization() float64 { return c.uf }
 
 // Status returns the latest evaluation's findings.
 func (c *Controller) Status() Status { return c.status }
 
-// Demand is the replica demand served for the forecaster's served value L.
-func (c *Controller) Demand(l float64) float64 { return l / (c.cfg.Capacity * c.u) }
+// Demand is the replica demand served for the forecaster's served value L
+// (fallback: L is its reactive fallback).
+func (c *Controller) Demand(l float64, fallback bool) float64 {
+	if fallback {
+		return l / (c.cfg.Capacity * c.uf)
+	}
+	return l / (c.cfg.Capacity * c.u)
+}
 
 // Bytes is the memory the controller holds.
-func (c *Controller) Bytes() int { return 256 + 20*len(c.ts) }
+func (c *Controller) Bytes() int { return 256 + 21*len(c.ts) }
 
 // Observe records the sample (ts, load) and the value L the forecaster
 // served after it, in time order, and re-evaluates the utilisation when an
-// evaluation is due. Timestamps must increase; values must be finite.
-func (c *Controller) Observe(ts int64, load, served float64) error {
+// evaluation is due. fallback reports that the forecaster served its
+// reactive fallback (warm-up, drift, no skill) rather than a model's
+// forecast: such values need the reactive margin, not the model's, so the
+// choice of utilisation scores only the time a model's forecast was in
+// force. Timestamps must increase; values must be finite.
+func (c *Controller) Observe(ts int64, load, served float64, fallback bool) error {
 	if math.IsNaN(load) || math.IsInf(load, 0) || math.IsNaN(served) || math.IsInf(served, 0) {
 		return fmt.Errorf("slo: non-finite sample (load %v, served %v) at ts %d", load, served, ts)
 	}
@@ -216,7 +254,10 @@ func (c *Controller) Observe(ts int64, load, served float64) error {
 		c.n--
 	}
 	i := c.pos(c.n)
-	c.ts[i], c.load[i], c.served[i], c.util[i] = ts, float32(load), float32(served), float32(c.u)
+	c.ts[i], c.load[i], c.served[i], c.util[i], c.model[i] = ts, float32(load), float32(served), float32(c.u), !fallback
+	if fallback {
+		c.util[i] = float32(c.uf)
+	}
 	c.n++
 	if c.nextAt == 0 {
 		c.nextAt = c.boundaryAfter(ts)
@@ -250,36 +291,68 @@ func (c *Controller) evaluate() {
 		return // a window the clock cannot lay out keeps the utilisation
 	}
 	capacity := c.cfg.Capacity
-	at := func(u float64) func(k int) float64 {
-		return func(k int) float64 { return float64(c.served[c.pos(k)]) / (capacity * u) }
-	}
-	lo, hi := c.cfg.MinUtilization, c.cfg.MaxUtilization
-	want := lo
-	if r := tl.replay(at(hi), c.cfg.HPA); r.under <= c.cfg.UnderProvisioned {
-		want = hi
-	} else if r := tl.replay(at(lo), c.cfg.HPA); r.under <= c.cfg.UnderProvisioned {
-		// Bisect for the highest utilisation that meets the objective.
-		for hi-lo > resolution {
-			mid := (lo + hi) / 2
-			if tl.replay(at(mid), c.cfg.HPA).under <= c.cfg.UnderProvisioned {
-				lo = mid
-			} else {
-				hi = mid
-			}
+	// Each class of served value (a model's forecast, the reactive
+	// fallback) has its own utilisation, chosen over the time that class
+	// was in force, the other class's samples at the utilisations they had.
+	// A class with too little time in the window keeps its utilisation.
+	for _, model := range []bool{true, false} {
+		if tl.ticks[b2i(model)]*tl.tick < int64(minHistory/time.Second) {
+			continue
 		}
-		want = lo
+		meets := func(u float64) bool {
+			r := tl.replay(func(k int) float64 {
+				i := c.pos(k)
+				if c.model[i] == model {
+					return float64(c.served[i]) / (capacity * u)
+				}
+				return float64(c.served[i]) / (capacity * float64(c.util[i]))
+			}, c.cfg.HPA, b2i(model))
+			return r.under <= c.cfg.UnderProvisioned
+		}
+		lo, hi := c.cfg.MinUtilization, c.cfg.MaxUtilization
+		want := lo
+		if meets(hi) {
+			want = hi
+		} else if meets(lo) {
+			// Bisect for the highest utilisation that meets the objective.
+			for hi-lo > resolution {
+				mid := (lo + hi) / 2
+				if meets(mid) {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			want = lo
+		}
+		u := &c.uf
+		if model {
+			u = &c.u
+			c.status.Wanted = want
+		} else {
+			c.status.FallbackWanted = want
+		}
+		*u += max(-c.cfg.MaxChange, min(c.cfg.MaxChange, want-*u))
+		*u = max(c.cfg.MinUtilization, min(c.cfg.MaxUtilization, *u))
 	}
-	c.u += max(-c.cfg.MaxChange, min(c.cfg.MaxChange, want-c.u))
-	c.u = max(c.cfg.MinUtilization, min(c.cfg.MaxUtilization, c.u))
 	achieved := tl.replay(func(k int) float64 {
 		i := c.pos(k)
 		return float64(c.served[i]) / (capacity * float64(c.util[i]))
-	}, c.cfg.HPA)
+	}, c.cfg.HPA, -1)
 	reactive := c.cfg.HPA
 	reactive.Target = c.cfg.ReactiveTarget
-	base := tl.replay(func(k int) float64 { return float64(c.load[c.pos(k)]) / capacity }, reactive)
-	c.status = Status{Utilization: c.u, Wanted: want, UnderProvisionedShare: achieved.under,
-		PodMinutes: achieved.podMinutes, ReactivePodMinutes: base.podMinutes, Evaluations: c.status.Evaluations + 1}
+	base := tl.replay(func(k int) float64 { return float64(c.load[c.pos(k)]) / capacity }, reactive, -1)
+	c.status = Status{Utilization: c.u, Wanted: c.status.Wanted,
+		FallbackUtilization: c.uf, FallbackWanted: c.status.FallbackWanted,
+		UnderProvisionedShare: achieved.under,
+		PodMinutes:            achieved.podMinutes, ReactivePodMinutes: base.podMinutes, Evaluations: c.status.Evaluations + 1}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // window is the controller's history laid on the simulation clock.
@@ -289,6 +362,9 @@ type window struct {
 	load    []float64 // per tick, in replicas at 100% (NaN in gaps)
 	visible []int32   // per tick: the sample (window index) the HPA sees
 	sync    []bool
+	class   []int8 // per tick: 1 when a model's forecast is in force, 0 the fallback
+	// ticks counts the covered ticks per class.
+	ticks [2]int64
 }
 
 var errEmpty = errors.New("empty window")
@@ -307,6 +383,11 @@ func (c *Controller) timeline() (*window, error) {
 			w.load = append(w.load, tk.Load/c.cfg.Capacity)
 			w.visible = append(w.visible, int32(tk.Visible))
 			w.sync = append(w.sync, tk.Sync)
+			cl := b2i(c.model[c.pos(int(tk.Visible))])
+			w.class = append(w.class, int8(cl))
+			if !math.IsNaN(tk.Load) {
+				w.ticks[cl]++
+			}
 		}
 	}
 	if len(w.load) == 0 {
@@ -321,8 +402,9 @@ type replayResult struct {
 }
 
 // replay runs the HPA h on the values served(k) (in h.Target's unit) of the
-// window's samples and scores every covered tick.
-func (w *window) replay(served func(k int) float64, h hpa.Config) replayResult {
+// window's samples and scores every covered tick of the class (-1: every
+// class).
+func (w *window) replay(served func(k int) float64, h hpa.Config, class int) replayResult {
 	first := served(0)
 	if !math.IsNaN(w.load[0]) {
 		first = w.load[0]
@@ -334,7 +416,7 @@ func (w *window) replay(served func(k int) float64, h hpa.Config) replayResult {
 		if _, err := sc.Step(w.start, hpasim.Tick{K: int64(k), T: t, Sync: w.sync[k]}, served(int(w.visible[k])), first); err != nil {
 			return replayResult{under: math.Inf(1)}
 		}
-		if math.IsNaN(w.load[k]) {
+		if math.IsNaN(w.load[k]) || (class >= 0 && int(w.class[k]) != class) {
 			continue
 		}
 		covered++

@@ -38,6 +38,12 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		{func(c *Config) { c.Step = 1500 * time.Millisecond }, "step"},
 		{func(c *Config) { c.Step, c.Window = time.Second, 2*24*time.Hour }, "window"},
 	}
+	fine := baseConfig()
+	fine.Step = time.Second
+	fine.SetDefaults()
+	if fine.Window != MaxWindowSteps*time.Second {
+		t.Errorf("default window at 1s steps %v, want %d steps", fine.Window, MaxWindowSteps)
+	}
 	for _, b := range bad {
 		c := baseConfig()
 		b.mut(&c)
@@ -57,7 +63,7 @@ func feed(t *testing.T, c Config, n int, load func(i int) float64, served func(i
 	}
 	for i := range n {
 		l := load(i)
-		if err := ctrl.Observe(1_700_000_000+int64(i)*60, l, served(i, l)); err != nil {
+		if err := ctrl.Observe(1_700_000_000+int64(i)*60, l, served(i, l), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +99,7 @@ func TestPerfectForecastRisesToTheCeilingSlowly(t *testing.T) {
 		for k := 1; k <= 7; k++ {
 			peak = max(peak, vals[i+k])
 		}
-		if err := ctrl.Observe(1_700_000_000+int64(i)*60, vals[i], peak); err != nil {
+		if err := ctrl.Observe(1_700_000_000+int64(i)*60, vals[i], peak, false); err != nil {
 			t.Fatal(err)
 		}
 		u := ctrl.Utilization()
@@ -130,7 +136,7 @@ func TestTighterObjectiveChoosesLowerUtilisation(t *testing.T) {
 	if s := tight.Status(); s.UnderProvisionedShare > 0.01 {
 		t.Errorf("objective 0.2%%: achieved %v over the window", s.UnderProvisionedShare)
 	}
-	if d := tight.Demand(100); math.Abs(d-100/(10*tight.Utilization())) > 1e-12 {
+	if d := tight.Demand(100, false); math.Abs(d-100/(10*tight.Utilization())) > 1e-12 {
 		t.Errorf("demand %v, want L/(capacity*u)", d)
 	}
 }
@@ -142,13 +148,13 @@ func TestDeterministicAndRejectsBadSamples(t *testing.T) {
 	if a.Status() != b.Status() {
 		t.Errorf("same samples, different status: %+v vs %+v", a.Status(), b.Status())
 	}
-	if err := a.Observe(1_700_000_000, 1, 1); err == nil {
+	if err := a.Observe(1_700_000_000, 1, 1, false); err == nil {
 		t.Error("a sample before the latest was accepted")
 	}
-	if err := a.Observe(1_800_000_000, math.NaN(), 1); err == nil {
+	if err := a.Observe(1_800_000_000, math.NaN(), 1, false); err == nil {
 		t.Error("a NaN load was accepted")
 	}
-	if err := a.Observe(1_800_000_000, 1, math.Inf(1)); err == nil {
+	if err := a.Observe(1_800_000_000, 1, math.Inf(1), false); err == nil {
 		t.Error("an infinite served value was accepted")
 	}
 }
@@ -167,7 +173,7 @@ func TestEvaluationsFallOnDataTimeBoundaries(t *testing.T) {
 		evals := int64(0)
 		for i := 0; i < 2*1440; i++ {
 			ts := t0 + int64(i)*60
-			if err := ctrl.Observe(ts, load(i), 1.05*load(i)); err != nil {
+			if err := ctrl.Observe(ts, load(i), 1.05*load(i), false); err != nil {
 				t.Fatal(err)
 			}
 			if n := ctrl.Status().Evaluations; n != evals {
@@ -180,5 +186,90 @@ func TestEvaluationsFallOnDataTimeBoundaries(t *testing.T) {
 		if evals < 24 {
 			t.Errorf("start minute %d: %d evaluations in 2 days, want one an hour after the first 6 hours", startMinute, evals)
 		}
+	}
+}
+
+func TestFallbackTimeHasItsOwnUtilisation(t *testing.T) {
+	// Two days of the reactive fallback (the load itself), then a model
+	// serving the exact peak of the coming minutes. The model's time meets
+	// the objective at the ceiling; the fallback's needs the reactive
+	// margin. Each class gets its own utilisation, and the fallback's time
+	// in the window does not hold the model's utilisation down.
+	c := baseConfig()
+	c.MaxUtilization = 0.85
+	load := dailyLoad(8, 30)
+	vals := make([]float64, 6*1440+10)
+	for i := range vals {
+		vals[i] = load(i)
+	}
+	ctrl, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6*1440; i++ {
+		fallback := i < 2*1440
+		served := vals[i]
+		if !fallback {
+			for k := 1; k <= 7; k++ {
+				served = max(served, vals[i+k])
+			}
+		}
+		if err := ctrl.Observe(1_700_000_000+int64(i)*60, vals[i], served, fallback); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := ctrl.Status()
+	if u := ctrl.Utilization(); u != c.MaxUtilization {
+		t.Errorf("model utilisation %v, want the ceiling %v (status %+v)", u, c.MaxUtilization, st)
+	}
+	uf := ctrl.FallbackUtilization()
+	if !(uf < 0.8) || st.FallbackUtilization != uf {
+		t.Errorf("fallback utilisation %v (status %v): want the reactive margin, below 0.8", uf, st.FallbackUtilization)
+	}
+	if d := ctrl.Demand(100, true); math.Abs(d-100/(10*uf)) > 1e-12 {
+		t.Errorf("fallback demand %v, want L/(capacity*fallback u)", d)
+	}
+	if st.UnderProvisionedShare > 1.5*c.UnderProvisioned {
+		t.Errorf("achieved %v over the window, objective %v", st.UnderProvisionedShare, c.UnderProvisioned)
+	}
+}
+
+func TestLateControllerFedItsLookbackServesTheSameUtilisation(t *testing.T) {
+	// A controller started later (a restart) and fed Lookback of history
+	// serves what one running all along serves; fed only the window, it
+	// would still be climbing from its initial utilisation.
+	c := baseConfig()
+	c.MaxUtilization, c.Window = 0.85, 12*time.Hour
+	load := dailyLoad(9, 0)
+	n := 3 * 1440
+	vals := make([]float64, n+10)
+	for i := range vals {
+		vals[i] = load(i)
+	}
+	run := func(from int) *Controller {
+		ctrl, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < n; i++ {
+			peak := vals[i]
+			for k := 1; k <= 7; k++ {
+				peak = max(peak, vals[i+k])
+			}
+			if err := ctrl.Observe(1_700_002_800+int64(i)*60, vals[i], peak, i%500 < 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ctrl
+	}
+	all := run(0)
+	late := run(n - int(c.Lookback()/time.Minute))
+	short := run(n - int(c.Window/time.Minute))
+	if all.Utilization() != late.Utilization() || all.FallbackUtilization() != late.FallbackUtilization() {
+		t.Errorf("running all along: u %v, fallback %v; started %v before: u %v, fallback %v", all.Utilization(), all.FallbackUtilization(),
+			c.Lookback(), late.Utilization(), late.FallbackUtilization())
+	}
+	if short.Utilization() == all.Utilization() {
+		t.Errorf("fed only the window, u %v: the test does not need the lookback", short.Utilization())
 	}
 }

@@ -261,6 +261,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 
 		// Envoy: the gateway's upstream clusters, split over its pods.
 		served := 0.0
+		fellBack := false // a cluster's forecaster served its reactive fallback
 		for _, cluster := range []string{"cart", "catalog"} {
 			rate := L * shares[cluster]
 			errRatio := 0.0005
@@ -300,6 +301,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 			}
 			out := fc.f.Serve()
 			served += out.Value
+			fellBack = fellBack || out.Fallback
 			skv := []string{"metric", "rps", "namespace", appNS, "series", `envoy_cluster_name="` + cluster + `"`}
 			w.gauge("foresight_forecast_observed_value", out.Observed, skv...)
 			w.gauge("foresight_forecast_predicted_value", out.Predicted, skv...)
@@ -402,13 +404,14 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_cost_fallback", 0, ckv...)
 
 		// SLO mode of the same forecast (the load is the clusters' total).
-		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served); err != nil {
+		if err := sloCtl.Observe(ts, L*(shares["cart"]+shares["catalog"]), served, fellBack); err != nil {
 			return err
 		}
 		st := sloCtl.Status()
 		skv := []string{"metric", "rps_slo", "namespace", appNS, "series", "web"}
-		w.gauge("foresight_slo_served_value", sloCtl.Demand(served), skv...)
+		w.gauge("foresight_slo_served_value", sloCtl.Demand(served, fellBack), skv...)
 		w.gauge("foresight_slo_utilization", st.Utilization, skv...)
+		w.gauge("foresight_slo_fallback_utilization", st.FallbackUtilization, skv...)
 		w.gauge("foresight_slo_wanted_utilization", st.Wanted, skv...)
 		if st.Evaluations > 0 {
 			w.gauge("foresight_slo_underprovisioned_share", st.UnderProvisionedShare, skv...)

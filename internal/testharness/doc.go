@@ -7,6 +7,7 @@
 //   - pki: throwaway certificate authorities and certificates;
 //   - cluster: etcd, kube-apiserver and (optionally) kube-controller-manager;
 //   - promserver: a real Prometheus server, optionally backfilled with promtool;
+//   - grpcbackend: a gRPC backend that exports its own calls as metrics;
 //   - project: the project root and the lookup of the programs the tests run
 //     (PATH first, then .cache/bin);
 //   - needs: what a test does when a program it needs is missing (a failure

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -309,5 +310,35 @@ func TestStepsChangedByReload(t *testing.T) {
 	}
 	if st := r.step(time.Minute); st.Phase != canary.PhasePromoted {
 		t.Fatalf("not promoted: %+v", st)
+	}
+}
+
+// A canary the policy no longer declares loses its gauges: no autoscaler keeps planning
+// for the backend weights of a rollout that is gone.
+func TestRemovedCanaryLosesItsGauges(t *testing.T) {
+	r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+	r.step(0)
+	count := func() int {
+		mfs, err := r.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, mf := range mfs {
+			if mf.GetType() == dto.MetricType_GAUGE {
+				n += len(mf.GetMetric())
+			}
+		}
+		return n
+	}
+	if n := count(); n == 0 {
+		t.Fatal("no canary gauges while the rollout runs")
+	}
+	p := r.p.Clone()
+	p.Spec.Canaries = nil
+	r.p = p
+	r.step(time.Second)
+	if n := count(); n != 0 {
+		t.Errorf("%d canary gauge series left after the canary was removed from the policy", n)
 	}
 }

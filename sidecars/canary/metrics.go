@@ -20,6 +20,9 @@ type metrics struct {
 	metricResults *prometheus.CounterVec
 	outcomes      *prometheus.CounterVec
 	backend       *prometheus.GaugeVec
+	// exported are the canaries whose gauges are set: those a policy no longer declares
+	// lose theirs, so that no autoscaler plans for a rollout that is gone.
+	exported map[string]bool
 }
 
 func newMetrics() metrics {
@@ -30,6 +33,7 @@ func newMetrics() metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	return metrics{
+		exported:      map[string]bool{},
 		step:          g("foresight_canary_step", "Index of the rollout's current step (the number of steps once promoted).", "canary"),
 		weight:        g("foresight_canary_weight", "Percent of the route's traffic the canary backend gets.", "canary"),
 		phase:         g("foresight_canary_phase", "1 for the rollout's current phase (progressing, paused, promoted, failed, aborted).", "canary", "phase"),
@@ -55,12 +59,14 @@ func (m metrics) register(r prometheus.Registerer) error {
 
 // updateMetrics sets the gauges from the states of p's canaries; called with c.mu held.
 func (c *Controller) updateMetrics(p *policy.Policy) {
+	declared := map[string]bool{}
 	for i := range p.Spec.Canaries {
 		can := &p.Spec.Canaries[i]
 		st := c.states[can.Name]
 		if st == nil || st.Key != Key(can) {
 			continue
 		}
+		declared[can.Name] = true
 		c.m.step.WithLabelValues(can.Name).Set(float64(st.Step))
 		c.m.weight.WithLabelValues(can.Name).Set(float64(st.Weight))
 		c.m.failures.WithLabelValues(can.Name).Set(float64(st.Failures))
@@ -95,6 +101,14 @@ func (c *Controller) updateMetrics(p *policy.Policy) {
 			c.m.outcomes.WithLabelValues(can.Name, o)
 		}
 	}
+	for name := range c.m.exported {
+		if !declared[name] {
+			for _, g := range []*prometheus.GaugeVec{c.m.step, c.m.weight, c.m.phase, c.m.failures, c.m.stepDeadline, c.m.value, c.m.backend} {
+				g.DeletePartialMatch(prometheus.Labels{"canary": name})
+			}
+		}
+	}
+	c.m.exported = declared
 }
 
 // backendOf is the Kubernetes namespace and Service of a policy service (its own name when

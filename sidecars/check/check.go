@@ -2,7 +2,8 @@
 // passes its generated field validation (ValidateAll), and the resources are consistent
 // among themselves: every route configuration a listener names over RDS exists (also for
 // proxyless gRPC api_listeners, which go-control-plane's Snapshot.Consistent ignores), every
-// cluster a route, a JWT provider or a tracer names exists, every EDS cluster has a
+// cluster a route, a JWT provider or a tracer names exists (but translate.UnresolvedCluster
+// on a route that answers a missing cluster with 500), every EDS cluster has a
 // ClusterLoadAssignment, regular expressions compile as RE2, weighted clusters carry weight,
 // the router is the last HTTP filter, every typed_config unpacks into a known type (and passes
 // its own ValidateAll), per-route filter configuration (JWT requirements, rate limits, faults)
@@ -468,13 +469,21 @@ func (c *checker) route(typ, name string, where at, r *envoy_config_route_v3.Rou
 	if a == nil {
 		return
 	}
+	// The share of unresolved backends names a cluster Envoy is not sent, on purpose: the
+	// route answers it with 500.
+	answers500 := a.GetClusterNotFoundResponseCode() == envoy_config_route_v3.RouteAction_INTERNAL_SERVER_ERROR
+	ref := func(cluster string) {
+		if !answers500 || cluster != translate.UnresolvedCluster {
+			c.clusterRef(typ, name, where, cluster)
+		}
+	}
 	switch cs := a.GetClusterSpecifier().(type) {
 	case *envoy_config_route_v3.RouteAction_Cluster:
-		c.clusterRef(typ, name, where, cs.Cluster)
+		ref(cs.Cluster)
 	case *envoy_config_route_v3.RouteAction_WeightedClusters:
 		var sum uint64
 		for _, w := range cs.WeightedClusters.GetClusters() {
-			c.clusterRef(typ, name, where, w.GetName())
+			ref(w.GetName())
 			sum += uint64(w.GetWeight().GetValue())
 			c.perFilter(typ, name, at{where.vh, where.route, "weighted cluster " + w.GetName()}, w.GetTypedPerFilterConfig())
 		}

@@ -87,6 +87,9 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 			r.Clusters = r.Clusters[:1]
 			r.Endpoints = r.Endpoints[:1]
 		}, []string{`route "edge/gateway": virtual host "public" route "public-split": cluster "backend-v2.test" does not exist`}},
+		{"unresolved cluster on a route that does not answer 500", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
+			r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetWeightedClusters().GetClusters()[1].Name = translate.UnresolvedCluster
+		}, []string{`route "edge/gateway": virtual host "public" route "public-split": cluster "foresight|unresolved-backend" does not exist`}},
 		{"zero weights", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
 			for _, w := range r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetWeightedClusters().GetClusters() {
 				w.Weight = wrapperspb.UInt32(0)

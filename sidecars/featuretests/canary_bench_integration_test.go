@@ -44,7 +44,7 @@ func rollbackOnce(b *testing.B) (seconds, failedCalls, allCalls float64) {
 		who, err := call(context.Background(), conn)
 		return err == nil && who == "v1"
 	})
-	v2.failEvery.Store(10)
+	v2.FailEvery(10)
 	b.StartTimer()
 
 	var (
@@ -69,14 +69,14 @@ func rollbackOnce(b *testing.B) (seconds, failedCalls, allCalls float64) {
 			if err != nil {
 				errs.Add(1)
 			}
-			if who == "v2" || (err != nil && v2.calls.Load() > 0) {
+			if who == "v2" || (err != nil && v2.Calls() > 0) {
 				mu.Lock()
 				lastV2 = now
 				mu.Unlock()
 			}
 			// The canary's own success ratio, as its metrics would report it.
-			if c := v2.calls.Load(); c > 0 {
-				app.ratio.Set(1 - float64(v2.failed.Load())/float64(c))
+			if c := v2.Calls(); c > 0 {
+				app.ratio.Set(1 - float64(v2.Failed())/float64(c))
 			}
 		}
 	}()
@@ -92,12 +92,12 @@ func rollbackOnce(b *testing.B) (seconds, failedCalls, allCalls float64) {
 	decided := st.History[len(st.History)-1].At
 	// The client has left the canary once it got 50 answers from the stable and none from
 	// the canary for a second.
-	before := v1.calls.Load()
+	before := v1.Calls()
 	for {
 		mu.Lock()
 		quiet := time.Since(lastV2) > time.Second
 		mu.Unlock()
-		if quiet && v1.calls.Load() >= before+50 {
+		if quiet && v1.Calls() >= before+50 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -5,7 +5,6 @@ package featuretests
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,34 +173,12 @@ func TestGRPCExperimentStartsAndEndsOnTime(t *testing.T) {
 // waits until it has scraped it once.
 func startPrometheus(t testing.TB, target string) string {
 	t.Helper()
-	srv, err := promserver.New(promserver.Options{
-		Bin:    needs.Program(t, "prometheus"),
-		Dir:    t.TempDir(),
-		Config: fmt.Sprintf("global: {scrape_interval: 200ms, evaluation_interval: 200ms}\nscrape_configs:\n  - job_name: app\n    static_configs: [{targets: [%q]}]\n", target),
-	})
+	srv, err := promserver.StartScraping(context.Background(), needs.Program(t, "prometheus"), t.TempDir(), 200*time.Millisecond, promserver.Target{Addr: target})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	// Discovery hands targets over only every 5 s: wait for the first scrape.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get(srv.URL + "/api/v1/query?query=up")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"1"`) {
-				return srv.URL
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus did not scrape %s: %v\n%s", target, err, srv.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return srv.URL
 }
 
 func TestGRPCExperimentGuardAborts(t *testing.T) {

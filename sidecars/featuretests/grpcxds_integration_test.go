@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,63 +20,21 @@ import (
 	"google.golang.org/grpc/status"
 	grpcxds "google.golang.org/grpc/xds"
 
+	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
 // backend is a real gRPC server on loopback serving the health service; it names itself in a
 // response header and can fail, alternate or hold calls.
-type backend struct {
-	healthpb.UnimplementedHealthServer
-	name  string
-	port  int
-	calls atomic.Int64
-	// failOdd fails every odd-numbered call with UNAVAILABLE.
-	failOdd atomic.Bool
-	// fail fails every call with UNAVAILABLE.
-	fail atomic.Bool
-	// failEvery, when > 0, fails every failEvery-th call with UNAVAILABLE; failed counts
-	// the calls failed on purpose.
-	failEvery, failed atomic.Int64
-	// hold, when set, makes calls wait until it is closed.
-	mu       sync.Mutex
-	hold     chan struct{}
-	inflight atomic.Int64
-}
-
-func (b *backend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	n := b.calls.Add(1)
-	b.mu.Lock()
-	hold := b.hold
-	b.mu.Unlock()
-	if hold != nil {
-		b.inflight.Add(1)
-		defer b.inflight.Add(-1)
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if fe := b.failEvery.Load(); b.fail.Load() || (b.failOdd.Load() && n%2 == 1) || (fe > 0 && n%fe == 0) {
-		b.failed.Add(1)
-		// No response headers: a trailers-only failure is what clients may retry.
-		return nil, status.Errorf(codes.Unavailable, "%s: injected failure of call %d", b.name, n)
-	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs("backend", b.name))
-	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
-}
+type backend = grpcbackend.Backend
 
 func startBackend(t testing.TB, name string) *backend {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	b, err := grpcbackend.Start(name, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{name: name, port: lis.Addr().(*net.TCPAddr).Port}
-	s := grpc.NewServer()
-	healthpb.RegisterHealthServer(s, b)
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
+	t.Cleanup(b.Close)
 	return b
 }
 
@@ -110,7 +67,7 @@ spec:
       endpoints: [{address: 127.0.0.1, port: %d}]
   nodeGroups:
     - {name: clients, kind: grpc, services: [grpc-client], upstreams: [greeter]}
-`, v1.port, route, w1, w2, v1.port, v1extra, v2.port)
+`, v1.Port, route, w1, w2, v1.Port, v1extra, v2.Port)
 	p, err := policy.Parse([]byte(doc), "grpc-e2e.yaml")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, doc)
@@ -216,7 +173,7 @@ func TestGRPCPolicyChangeReachesClients(t *testing.T) {
 
 func TestGRPCRetriesTurnFailuresIntoSuccess(t *testing.T) {
 	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
-	v1.failOdd.Store(true)
+	v1.FailOdd(true)
 	// Without retries half of the calls fail.
 	cp := startControlPlane(t, grpcPolicy(t, v1, v2, 100, 0, "", ""))
 	conn := dialXDS(t, cp.addr)
@@ -235,17 +192,17 @@ func TestGRPCRetriesTurnFailuresIntoSuccess(t *testing.T) {
 	}
 	// Wait for the retry policy, then every call succeeds with two attempts at most.
 	eventually(t, "retry policy in effect", func() bool {
-		before := v1.calls.Load()
+		before := v1.Calls()
 		_, err := call(context.Background(), conn)
-		return err == nil && v1.calls.Load()-before == 2
+		return err == nil && v1.Calls()-before == 2
 	})
-	before := v1.calls.Load()
+	before := v1.Calls()
 	for i := 0; i < 100; i++ {
 		if _, err := call(context.Background(), conn); err != nil {
 			t.Fatalf("call %d failed despite retries: %v", i, err)
 		}
 	}
-	if attempts := v1.calls.Load() - before; attempts != 200 {
+	if attempts := v1.Calls() - before; attempts != 200 {
 		t.Fatalf("%d attempts for 100 calls, want 200 (each first attempt fails)", attempts)
 	}
 }
@@ -300,9 +257,7 @@ func TestGRPCCircuitBreakerMaxRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
-	v1.mu.Lock()
-	v1.hold = release
-	v1.mu.Unlock()
+	v1.Hold(release)
 	var wg sync.WaitGroup
 	errs := make(chan error, 6)
 	for i := 0; i < 6; i++ {
@@ -322,11 +277,11 @@ func TestGRPCCircuitBreakerMaxRequests(t *testing.T) {
 				t.Fatalf("call %d finished while two calls were held: %v, want UNAVAILABLE (max_requests 2)", i, err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("only %d of 6 calls failed fast while %d were held, max_requests is 2", i, v1.inflight.Load())
+			t.Fatalf("only %d of 6 calls failed fast while %d were held, max_requests is 2", i, v1.InFlight())
 		}
 	}
-	eventually(t, "two calls held by the backend", func() bool { return v1.inflight.Load() >= 2 })
-	if got := v1.inflight.Load(); got != 2 {
+	eventually(t, "two calls held by the backend", func() bool { return v1.InFlight() >= 2 })
+	if got := v1.InFlight(); got != 2 {
 		t.Fatalf("%d calls reached the backend, max_requests is 2", got)
 	}
 	close(release)
@@ -337,14 +292,14 @@ func TestGRPCCircuitBreakerMaxRequests(t *testing.T) {
 			t.Errorf("a held call failed after its release: %v", err)
 		}
 	}
-	if got := v1.calls.Load(); got != 3 { // the first call and the two held ones
+	if got := v1.Calls(); got != 3 { // the first call and the two held ones
 		t.Errorf("the backend saw %d calls, want 3", got)
 	}
 }
 
 func TestGRPCOutlierEjection(t *testing.T) {
 	good, bad := startBackend(t, "good"), startBackend(t, "bad")
-	bad.fail.Store(true)
+	bad.FailAll(true)
 	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
 kind: TrafficPolicy
 metadata: {name: outlier-e2e, namespace: test}
@@ -361,7 +316,7 @@ spec:
         failurePercentage: {threshold: 50, minimumHosts: 2, requestVolume: 5}
   nodeGroups:
     - {name: clients, kind: grpc, services: [grpc-client], upstreams: [greeter]}
-`, good.port, bad.port)
+`, good.Port, bad.Port)
 	p, err := policy.Parse([]byte(doc), "outlier-e2e.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +336,7 @@ spec:
 	deadline := time.Now().Add(30 * time.Second)
 	for run := 0; run < 30; {
 		if time.Now().After(deadline) {
-			t.Fatalf("the failing endpoint was not ejected within 30s (it answered %d calls)", bad.calls.Load())
+			t.Fatalf("the failing endpoint was not ejected within 30s (it answered %d calls)", bad.Calls())
 		}
 		if b, err := call(context.Background(), conn); err == nil && b == "good" {
 			run++
@@ -389,13 +344,13 @@ spec:
 			run = 0
 		}
 	}
-	before := bad.calls.Load()
+	before := bad.Calls()
 	for i := 0; i < 20; i++ {
 		if b, err := call(context.Background(), conn); err != nil || b != "good" {
 			t.Fatalf("after the ejection: %q, %v", b, err)
 		}
 	}
-	if got := bad.calls.Load(); got != before {
+	if got := bad.Calls(); got != before {
 		t.Fatalf("the ejected endpoint still got %d calls", got-before)
 	}
 }

@@ -143,8 +143,8 @@ func (t *translator) validateCanary(c *policy.Canary) error {
 	for _, n := range c.AllRoutes() {
 		r := t.routeByName[n]
 		p.Spec.VirtualHosts = append(p.Spec.VirtualHosts, policy.VirtualHost{Name: n, Domains: []string{"*"}, Routes: []policy.Route{*r}})
-		for _, b := range r.Backends {
-			used[b.Service] = true
+		for _, svc := range r.Services() {
+			used[svc] = true
 		}
 	}
 	used[c.Stable], used[c.Canary] = true, true
@@ -165,8 +165,8 @@ func (t *translator) addServices() {
 	used := map[string]bool{}
 	for _, vh := range t.res.Spec.VirtualHosts {
 		for _, r := range vh.Routes {
-			for _, b := range r.Backends {
-				used[b.Service] = true
+			for _, svc := range r.Services() {
+				used[svc] = true
 			}
 		}
 	}

@@ -47,3 +47,54 @@ func FuzzTranslate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTranslateFilters feeds rules with arbitrary header changes, rewrites, redirects,
+// mirrors, timeouts and cross-namespace references (with and without a ReferenceGrant): the
+// translation never panics, what it accepts always merges into a valid policy, and that
+// policy translates into resources every node group may be served.
+func FuzzTranslateFilters(f *testing.F) {
+	f.Add(uint8(0), "x-env", "prod", "/foo", "/xyz", "10s", "2s", int32(50), "stock")
+	f.Add(uint8(1), "Host", "a\r\nb", "/", "/", "0s", "1h", int32(0), "shop")
+	f.Add(uint8(2), ":path", "", "/foo/", "", "1s", "2s", int32(100), "")
+	f.Add(uint8(7), "x-a", "v", "/a\\b", "/\\1", "-1s", "bogus", int32(-3), "stock")
+	f.Fuzz(func(t *testing.T, kind uint8, header, value, prefix, repl, request, backend string, percent int32, ns string) {
+		in := input()
+		in.Services = append(in.Services, svc("stock", "items", 80))
+		if kind&8 != 0 {
+			in.ReferenceGrants = []*gwv1.ReferenceGrant{{ObjectMeta: metav1.ObjectMeta{Namespace: "stock", Name: "g"}, Spec: gwv1.ReferenceGrantSpec{
+				From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Namespace: "shop"}},
+				To:   []gwv1.ReferenceGrantTo{{Kind: KindService}}}}}
+		}
+		r := in.HTTPRoutes[0].DeepCopy()
+		r.Name = "fuzzed"
+		rule := &r.Spec.Rules[0]
+		pt := gwv1.PathMatchPathPrefix
+		rule.Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: &pt, Value: &prefix}}}
+		hf := &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(header), Value: value}}, Remove: []string{header}}
+		port := gwv1.PortNumber(80)
+		target := gwv1.BackendObjectReference{Name: "items", Port: &port}
+		if ns != "" {
+			n := gwv1.Namespace(ns)
+			target.Namespace = &n
+		}
+		mod := &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: &repl}
+		if kind&4 != 0 {
+			mod = &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: &repl}
+		}
+		rule.Filters = []gwv1.HTTPRouteFilter{
+			{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: hf},
+			{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: hf},
+			{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{BackendRef: target, Percent: &percent}},
+		}
+		switch kind % 3 {
+		case 1:
+			rule.Filters = append(rule.Filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: mod}})
+		case 2:
+			rule.Filters = append(rule.Filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Path: mod}})
+		}
+		rule.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration(request), BackendRequest: ptrDuration(backend)}
+		rule.BackendRefs = append(rule.BackendRefs, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: target, Weight: &percent}})
+		in.HTTPRoutes = append(in.HTTPRoutes, r)
+		served(t, Translate(in).Spec)
+	})
+}

@@ -64,6 +64,9 @@ type Input struct {
 	CanaryPolicies []*CanaryPolicy
 	// Now is the transition time of new conditions.
 	Now time.Time
+
+	// ReferenceGrants permit references to objects in other namespaces.
+	ReferenceGrants []*gwv1.ReferenceGrant
 }
 
 // Result is the translation: the policy parts and the statuses to write.
@@ -167,10 +170,16 @@ type rank struct {
 	match     int
 }
 
+// maxMessage bounds a condition's message (the API allows 32,768 bytes).
+const maxMessage = 4096
+
 func (t *translator) cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 	s := metav1.ConditionFalse
 	if ok {
 		s = metav1.ConditionTrue
+	}
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + " ..."
 	}
 	return metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(t.in.Now)}
 }
@@ -292,15 +301,42 @@ type routeSpec struct {
 	// that keep the route from being accepted or its refs from resolving.
 	rules       []*ruleOut
 	unsupported string
+	// dropped say which rules were left out and why, when others are served.
+	dropped []string
+}
+
+// addRule adds rule ri's translation, or leaves the rule out (a nil entry) for why.
+func (rs *routeSpec) addRule(ri int, out *ruleOut, why string) {
+	if why != "" {
+		rs.dropped = append(rs.dropped, fmt.Sprintf("rules[%d]: %s", ri, why))
+		out = nil
+	}
+	rs.rules = append(rs.rules, out)
+}
+
+// finish refuses the whole route when every rule was left out: the spec's
+// PartiallyInvalid (rules dropped) is only for a route with some valid rules.
+func (rs *routeSpec) finish() {
+	if len(rs.dropped) > 0 && len(rs.dropped) == len(rs.rules) {
+		rs.unsupported = strings.Join(rs.dropped, "; ")
+		rs.dropped = nil
+	}
 }
 
 type ruleOut struct {
-	matches []policy.Route // one per match; Name unset
+	matches []policy.Route // one per match (two for some prefixes); Name unset
 	ranks   []rank
+	keys    []string // the last element of each match's route name
 	// svcs maps the Kubernetes Services of resolved backendRefs (weight 0 included) to
-	// their policy services.
+	// their policy services: by name in the route's namespace, by namespace/name in others.
 	svcs      map[string]string
 	unresolve *refProblem
+}
+
+func (r *ruleOut) add(m policy.Route, rk rank, key string) {
+	r.matches = append(r.matches, m)
+	r.ranks = append(r.ranks, rk)
+	r.keys = append(r.keys, key)
 }
 
 type refProblem struct{ reason, msg string }
@@ -367,6 +403,10 @@ func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
 			}
 		}
 		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionResolvedRefs), resolved, rreason, rmsg, gen))
+		if accepted && len(rs.dropped) > 0 {
+			st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionPartiallyInvalid), true, string(gwv1.RouteReasonUnsupportedValue),
+				"Dropped Rule(s): "+strings.Join(rs.dropped, "; "), gen))
+		}
 		out = append(out, st)
 	}
 	return out
@@ -419,7 +459,8 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 			}
 			for mi := range r.matches {
 				pr := r.matches[mi]
-				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%d", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, mi)
+				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%s", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
+				pr.Redirect = listenerPort(pr.Redirect, g.port)
 				g.entries[h] = append(g.entries[h], entry{route: pr, rank: r.ranks[mi]})
 				t.routesOf[key] = append(t.routesOf[key], pr.Name)
 				t.routeSvcs[pr.Name] = r.svcs
@@ -514,8 +555,8 @@ func (t *translator) build() {
 			vh := policy.VirtualHost{Name: vhostName(g, h), Domains: []string{h}}
 			for _, e := range es {
 				vh.Routes = append(vh.Routes, e.route)
-				for _, b := range e.route.Backends {
-					up[b.Service] = true
+				for _, svc := range e.route.Services() {
+					up[svc] = true
 				}
 			}
 			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
@@ -65,6 +66,7 @@ type Watcher struct {
 	https   cacheLister
 	grpcs   cacheLister
 	svcs    cacheLister
+	grants  cacheLister // ReferenceGrants, read for cross-namespace references
 	cps     cacheLister
 	synced  []cache.InformerSynced
 }
@@ -126,6 +128,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.https = add(gf.Gateway().V1().HTTPRoutes().Informer())
 	w.grpcs = add(gf.Gateway().V1().GRPCRoutes().Informer())
 	w.svcs = add(kf.Core().V1().Services().Informer())
+	w.grants = add(gf.Gateway().V1beta1().ReferenceGrants().Informer())
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
@@ -171,6 +174,9 @@ func (w *Watcher) input() *gatewayapi.Input {
 	}
 	for _, o := range list(w.svcs) {
 		in.Services = append(in.Services, o.(*corev1.Service))
+	}
+	for _, o := range list(w.grants) {
+		in.ReferenceGrants = append(in.ReferenceGrants, (*gwv1.ReferenceGrant)(o.(*gwv1beta1.ReferenceGrant)))
 	}
 	for _, o := range list(w.cps) {
 		u := o.(*unstructured.Unstructured)
@@ -283,22 +289,16 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		_, err := gw.Gateways(g.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 		w.logStatus("Gateway", g.Namespace, g.Name, err)
 	}
-	for _, r := range in.HTTPRoutes {
-		if parents, changed := w.parents(r.Status.Parents, res.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}]); changed {
-			cp := r.DeepCopy()
-			cp.Status.Parents = parents
-			_, err := gw.HTTPRoutes(r.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
-			w.logStatus("HTTPRoute", r.Namespace, r.Name, err)
-		}
-	}
-	for _, r := range in.GRPCRoutes {
-		if parents, changed := w.parents(r.Status.Parents, res.GRPCRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}]); changed {
-			cp := r.DeepCopy()
-			cp.Status.Parents = parents
-			_, err := gw.GRPCRoutes(r.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
-			w.logStatus("GRPCRoute", r.Namespace, r.Name, err)
-		}
-	}
+	writeRoutes(ctx, w, gatewayapi.KindHTTPRoute, in.HTTPRoutes, res.HTTPRoutes, func(r *gwv1.HTTPRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
+		func(ctx context.Context, r *gwv1.HTTPRoute) error {
+			_, err := gw.HTTPRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+			return err
+		})
+	writeRoutes(ctx, w, gatewayapi.KindGRPCRoute, in.GRPCRoutes, res.GRPCRoutes, func(r *gwv1.GRPCRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
+		func(ctx context.Context, r *gwv1.GRPCRoute) error {
+			_, err := gw.GRPCRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+			return err
+		})
 	for _, cpol := range in.CanaryPolicies {
 		want := res.CanaryPolicies[types.NamespacedName{Namespace: cpol.Namespace, Name: cpol.Name}]
 		var next []gwv1.PolicyAncestorStatus

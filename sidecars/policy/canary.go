@@ -189,6 +189,10 @@ func (v *validator) canaryRoute(c *Canary, path string, routes map[string]string
 			continue
 		}
 		for _, b := range r.Backends {
+			if b.Unresolved {
+				v.errorf(field, "route %q has a backend that does not resolve", name)
+				continue
+			}
 			if b.Service != c.Stable && b.Service != c.Canary {
 				v.errorf(field, "route %q sends to %q, which is neither stable %q nor canary %q", name, b.Service, c.Stable, c.Canary)
 			}

@@ -203,6 +203,9 @@ type Route struct {
 	// Timeout is the request timeout (for proxyless gRPC: max_stream_duration). Default: the
 	// backend service's timeout.
 	Timeout Duration `yaml:"timeout,omitempty"`
+	// NoTimeout lifts every request timeout of the route (the service's, and Envoy's default
+	// of 15 s); Timeout must then be 0.
+	NoTimeout bool `yaml:"noTimeout,omitempty"`
 	// IdleTimeout is the stream idle timeout of the route (Envoy only).
 	IdleTimeout Duration `yaml:"idleTimeout,omitempty"`
 	// Retries overrides the backend service's retry policy.
@@ -213,6 +216,13 @@ type Route struct {
 	JWT *JWTRequirement `yaml:"jwt,omitempty"`
 	// Fault injects faults into requests on the route.
 	Fault *Fault `yaml:"fault,omitempty"`
+	// RequestHeaders change the headers of the requests the route forwards, and
+	// ResponseHeaders those of its responses (Envoy only: grpc-go ignores both).
+	RequestHeaders  *HeaderChanges `yaml:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderChanges `yaml:"responseHeaders,omitempty"`
+	// Mirrors send copies of a share of the forwarded requests to other services, whose
+	// responses are ignored (Envoy only: grpc-go does not mirror).
+	Mirrors []Mirror `yaml:"mirrors,omitempty"`
 }
 
 // Match selects requests. At most one of Prefix, Exact and Regex.
@@ -262,17 +272,24 @@ type QueryMatch struct {
 
 // Backend is one weighted destination of a route.
 type Backend struct {
-	// Service names a service of the policy; required.
-	Service string `yaml:"service"`
+	// Service names a service of the policy; required unless Unresolved is set.
+	Service string `yaml:"service,omitempty"`
 	// Weight is 0..100; weights of a route's backends sum to 100. A single backend may omit
 	// it (it then gets 100).
 	Weight uint32 `yaml:"weight,omitempty"`
+	// Unresolved marks the share of a reference that names no usable service (a Gateway
+	// API backendRef that does not resolve): requests that would have gone there are
+	// answered with HTTP 500 by Envoy and fail with UNAVAILABLE on proxyless gRPC clients,
+	// instead of being sent to the other backends. Service must then be empty.
+	Unresolved bool `yaml:"unresolved,omitempty"`
 }
 
 // Rewrite changes a forwarded request.
 type Rewrite struct {
 	// Prefix replaces the matched path prefix (route match must be a prefix match).
 	Prefix string `yaml:"prefix,omitempty"`
+	// Path replaces the whole path (the query is kept); at most one of Prefix and Path.
+	Path string `yaml:"path,omitempty"`
 	// Host replaces the Host/:authority header.
 	Host string `yaml:"host,omitempty"`
 }

@@ -315,9 +315,14 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	var sum uint32
 	for i, b := range r.Backends {
 		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		if b.Service == "" {
+		switch {
+		case b.Unresolved:
+			if b.Service != "" {
+				v.errorf(bp+".service", "must be empty for an unresolved backend")
+			}
+		case b.Service == "":
 			v.errorf(bp+".service", "required")
-		} else if v.service(b.Service) == nil {
+		case v.service(b.Service) == nil:
 			v.errorf(bp+".service", "unknown service %q", b.Service)
 		}
 		if b.Weight > 100 {
@@ -335,8 +340,14 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		if rw.Prefix != "" && m.Prefix == "" {
 			v.errorf(path+".rewrite.prefix", "needs a prefix match")
 		}
-		if rw.Prefix == "" && rw.Host == "" {
-			v.errorf(path+".rewrite", "set prefix and/or host")
+		if rw.Prefix != "" && rw.Path != "" {
+			v.errorf(path+".rewrite", "at most one of prefix, path")
+		}
+		if rw.Path != "" && !strings.HasPrefix(rw.Path, "/") {
+			v.errorf(path+".rewrite.path", "must start with '/'")
+		}
+		if rw.Prefix == "" && rw.Path == "" && rw.Host == "" {
+			v.errorf(path+".rewrite", "set prefix, path and/or host")
 		}
 	}
 	if rd := r.Redirect; rd != nil {
@@ -367,11 +378,17 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		v.errorf(path+".directResponse.status", "must be 200..599")
 	}
 	v.duration(r.Timeout, path+".timeout")
+	if r.NoTimeout && r.Timeout != 0 {
+		v.errorf(path+".noTimeout", "not with a timeout")
+	}
 	v.duration(r.IdleTimeout, path+".idleTimeout")
 	v.retries(r.Retries, path+".retries")
 	v.rateLimit(r.RateLimit, path+".rateLimit")
 	v.jwtRequirement(r.JWT, path+".jwt")
 	v.fault(r.Fault, path+".fault")
+	v.headerChanges(r.RequestHeaders, path+".requestHeaders")
+	v.mirrors(r, path+".mirrors")
+	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
 }
 
 func (v *validator) headers(hs []HeaderMatch, path string) {

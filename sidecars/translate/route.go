@@ -89,6 +89,9 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 		rr.Route = b.routeAction(r, m, st)
 		out.Action = rr
 	}
+	if m.client && !m.grpc {
+		headerChanges(out, r)
+	}
 	if m.client {
 		if f := b.effectiveFault(r); f != nil {
 			st.fault = true
@@ -113,12 +116,13 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	a := b.sh.actions.new()
 	if len(r.Backends) == 1 {
 		c := b.sh.toCluster.new()
-		c.Cluster = b.use(r.Backends[0].Service)
+		c.Cluster = b.backendCluster(&r.Backends[0], a, m)
 		a.ClusterSpecifier = c
 	} else {
 		wc := &envoy_config_route_v3.WeightedCluster{}
-		for _, be := range r.Backends {
-			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.use(be.Service), Weight: b.sh.weight(be.Weight)}
+		for i := range r.Backends {
+			be := &r.Backends[i]
+			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.backendCluster(be, a, m), Weight: b.sh.weight(be.Weight)}
 			// A backend service's fault applies to the share of traffic sent to it.
 			if svc := b.service(be.Service); svc != nil && svc.Fault != nil && m.client {
 				f := svc.Fault
@@ -129,12 +133,18 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		}
 		a.ClusterSpecifier = &envoy_config_route_v3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
-	first := b.service(r.Backends[0].Service)
+	var first *policy.Service
+	for _, be := range r.Backends {
+		if !be.Unresolved {
+			first = b.service(be.Service)
+			break
+		}
+	}
 	if first == nil {
-		return a // b.use recorded the error
+		return a // only unresolved backends, or b.use recorded the error
 	}
 	timeout := r.Timeout
-	if timeout == 0 {
+	if timeout == 0 && !r.NoTimeout {
 		timeout = first.Timeout
 	}
 	retries := r.Retries
@@ -149,14 +159,17 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		switch {
 		case timeout > 0:
 			a.Timeout = b.sh.duration(timeout.D())
-		case first.Protocol == policy.ProtocolGRPC:
-			a.Timeout = b.sh.duration(0) // no default 15 s limit on gRPC streams
+		case first.Protocol == policy.ProtocolGRPC || r.NoTimeout:
+			a.Timeout = b.sh.duration(0) // no default 15 s limit (gRPC streams, or asked for)
 		}
 		if r.IdleTimeout > 0 {
 			a.IdleTimeout = durationpb.New(r.IdleTimeout.D())
 		}
 		if rw := r.Rewrite; rw != nil {
 			a.PrefixRewrite = rw.Prefix
+			if rw.Path != "" {
+				a.RegexRewrite = fullPathRewrite(rw.Path)
+			}
 			if rw.Host != "" {
 				a.HostRewriteSpecifier = &envoy_config_route_v3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Host}
 			}
@@ -164,6 +177,9 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	}
 	if retries != nil {
 		a.RetryPolicy = retryPolicy(retries, m.grpc)
+	}
+	if !m.grpc {
+		a.RequestMirrorPolicies = b.mirrors(r.Mirrors)
 	}
 	return a
 }

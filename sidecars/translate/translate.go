@@ -135,6 +135,8 @@ type builder struct {
 	sh *shared
 	// clusterNames caches the cluster names of referenced services.
 	clusterNames map[string]string
+	// unresolved says a gRPC route sends a share to UnresolvedCluster.
+	unresolved bool
 	// err is the first reference to something the policy does not define (only possible
 	// for a policy that was not validated).
 	err error
@@ -196,4 +198,5 @@ func (b *builder) finishClusters() {
 		b.out.Clusters = append(b.out.Clusters, b.sh.namedCluster(svc, cn))
 		b.out.Endpoints = append(b.out.Endpoints, b.sh.loadAssignment(cn, svc.Endpoints))
 	}
+	b.finishUnresolved()
 }

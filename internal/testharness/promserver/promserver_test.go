@@ -3,7 +3,9 @@ package promserver
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,5 +97,33 @@ func TestBadConfigIsAStartError(t *testing.T) {
 	t.Cleanup(s.Stop)
 	if err := s.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "prometheus exited") {
 		t.Fatalf("Start with a bad config: %v, want an error saying prometheus exited", err)
+	}
+}
+
+// StartScraping returns once every target was scraped, with the targets' labels on their
+// series.
+func TestStartScrapingWaitsForEveryTarget(t *testing.T) {
+	bin := needs.Program(t, "prometheus")
+	var targets []Target
+	for _, svc := range []string{"web-v1", "web-v2"} {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "# TYPE app_up gauge\napp_up 1\n")
+		}), ReadHeaderTimeout: 5 * time.Second}
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(func() { _ = srv.Close() })
+		targets = append(targets, Target{Addr: lis.Addr().String(), Labels: map[string]string{"service": svc}})
+	}
+	s, err := StartScraping(context.Background(), bin, t.TempDir(), 200*time.Millisecond, targets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	body := query(t, s, url.QueryEscape(`count(app_up{service=~"web-v1|web-v2"})`))
+	if !strings.Contains(body, `"2"`) {
+		t.Errorf("count of the targets' series: %s, want 2", body)
 	}
 }

@@ -17,8 +17,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	grpcxds "google.golang.org/grpc/xds"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -29,6 +27,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 )
@@ -36,7 +35,7 @@ import (
 const gatewayController = "foresight.dev/xds"
 
 // hostIP is a non-loopback IPv4 address of this machine: EndpointSlices refuse loopback.
-func hostIP(t *testing.T) string {
+func hostIP(t testing.TB) string {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -49,30 +48,6 @@ func hostIP(t *testing.T) string {
 	}
 	needs.Missing(t, "a non-loopback IPv4 address", "a network interface with one (EndpointSlices refuse loopback addresses)")
 	return ""
-}
-
-// healthBackend is a gRPC health server on ip that names itself in a response header.
-type healthBackend struct {
-	healthpb.UnimplementedHealthServer
-	name string
-}
-
-func (b *healthBackend) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs("backend", b.name))
-	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
-}
-
-func startHealthBackend(t *testing.T, ip, name string) int32 {
-	t.Helper()
-	lis, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	healthpb.RegisterHealthServer(s, &healthBackend{name: name})
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
-	return int32(lis.Addr().(*net.TCPAddr).Port)
 }
 
 // eventuallyWithin polls cond every 50 ms until d has passed.
@@ -130,7 +105,7 @@ func kubectl(t testing.TB, c *cluster.Cluster, args ...string) {
 
 // gatewayClient is a grpc-go xDS client of the Gateway shop/edge dialing xds:///host, with
 // the bootstrap `foresight-xds bootstrap --format grpc` prints.
-func gatewayClient(t *testing.T, xdsAddr, host string) *grpc.ClientConn {
+func gatewayClient(t testing.TB, xdsAddr, host string) *grpc.ClientConn {
 	t.Helper()
 	code, bootstrap, errOut := runCmd("bootstrap", "--format", "grpc", "--node", fmt.Sprintf("client-%d", time.Now().UnixNano()),
 		"--service", "shop-clients", "--xds-address", xdsAddr,
@@ -152,17 +127,7 @@ func gatewayClient(t *testing.T, xdsAddr, host string) *grpc.ClientConn {
 }
 
 func whoAnswers(conn *grpc.ClientConn) (string, error) {
-	var md metadata.MD
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md))
-	if err != nil {
-		return "", err
-	}
-	if v := md.Get("backend"); len(v) > 0 {
-		return v[0], nil
-	}
-	return "", nil
+	return grpcbackend.Who(context.Background(), conn)
 }
 
 // onlyFrom fails unless n calls in a row are answered by want.
@@ -199,6 +164,196 @@ func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionSta
 	return nil
 }
 
+// shop is a real kube-apiserver with the Gateway API CRDs (from the module's own files) and
+// the CanaryPolicy CRD installed, the namespace shop, the GatewayClass foresight of
+// foresight-xds and its Gateway shop/edge (one HTTP listener).
+type shop struct {
+	c   *cluster.Cluster
+	gw  *gwclient.Clientset
+	dyn dynamic.Interface
+	ip  string // the backends' address: EndpointSlices refuse loopback
+}
+
+func startShop(t testing.TB) *shop {
+	t.Helper()
+	binDir := needs.KubeBinDir(t)
+	s := &shop{ip: hostIP(t)}
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	s.c = c
+	installCRDs(t, c)
+	if s.gw, err = gwclient.NewForConfig(c.AdminConfig); err != nil {
+		t.Fatal(err)
+	}
+	if s.dyn, err = dynamic.NewForConfig(c.AdminConfig); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
+	if _, err := s.gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
+	if _, err := s.gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startBackend starts a gRPC backend on ip answering as version until the test ends.
+func startBackend(t testing.TB, ip, version string) *grpcbackend.Backend {
+	t.Helper()
+	b, err := grpcbackend.Start(version, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// startHealthBackend starts a gRPC backend on ip answering as version and returns its port.
+func startHealthBackend(t testing.TB, ip, version string) int32 {
+	t.Helper()
+	return int32(startBackend(t, ip, version).Port)
+}
+
+// backend starts a gRPC backend answering as version and makes it the Service name (port
+// 50051) with one ready endpoint in an EndpointSlice.
+func (s *shop) backend(t testing.TB, name, version string) *grpcbackend.Backend {
+	t.Helper()
+	b := startBackend(t, s.ip, version)
+	ctx := context.Background()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
+	if _, err := s.c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ready, pn, port := true, "grpc", int32(b.Port)
+	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{s.ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
+	if _, err := s.c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// backendRef is a GRPCRoute backendRef to port 50051 of Service name.
+func backendRef(name string, weight int32) gwv1.GRPCBackendRef {
+	port := gwv1.PortNumber(50051)
+	return gwv1.GRPCBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}}
+}
+
+// route creates a GRPCRoute of the Gateway edge for host with one rule.
+func (s *shop) route(t testing.TB, name, host string, refs ...gwv1.GRPCBackendRef) {
+	t.Helper()
+	r := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+		Hostnames:       []gwv1.Hostname{gwv1.Hostname(host)},
+		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: refs}}}}
+	if _, err := s.gw.GatewayV1().GRPCRoutes("shop").Create(context.Background(), r, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setBackends replaces the backendRefs of the first rule of GRPCRoute name.
+func (s *shop) setBackends(t testing.TB, name string, refs ...gwv1.GRPCBackendRef) {
+	t.Helper()
+	ctx := context.Background()
+	eventuallyWithin(t, 30*time.Second, "route "+name+" updated", func() error {
+		cur, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Rules[0].BackendRefs = refs
+		_, err = s.gw.GatewayV1().GRPCRoutes("shop").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// canaryPolicies is the client of the namespace's CanaryPolicies.
+func (s *shop) canaryPolicies() dynamic.ResourceInterface {
+	return s.dyn.Resource(gatewayapi.CanaryPolicyGVR).Namespace("shop")
+}
+
+// canaryPolicy is a CanaryPolicy of GRPCRoute route from stable to canary; analysis (nil
+// for none) is its spec.analysis.
+func canaryPolicy(name, route, stable, canary string, steps []any, analysis map[string]any) *unstructured.Unstructured {
+	spec := map[string]any{
+		"targetRefs": []any{map[string]any{"group": gwv1.GroupName, "kind": "GRPCRoute", "name": route}},
+		"stable":     stable, "canary": canary, "steps": steps,
+	}
+	if analysis != nil {
+		spec["analysis"] = analysis
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "foresight.dev/v1alpha1", "kind": "CanaryPolicy",
+		"metadata": map[string]any{"name": name, "namespace": "shop"},
+		"spec":     spec}}
+}
+
+// canaryAccepted checks the Accepted condition of CanaryPolicy name: status and reason,
+// and a message containing msg.
+func (s *shop) canaryAccepted(name string, status metav1.ConditionStatus, reason, msg string) func() error {
+	return func() error {
+		u, err := s.canaryPolicies().Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ancestors, _, _ := unstructured.NestedSlice(u.Object, "status", "ancestors")
+		if len(ancestors) != 1 {
+			return fmt.Errorf("ancestors %v", ancestors)
+		}
+		conds, _, _ := unstructured.NestedSlice(ancestors[0].(map[string]any), "conditions")
+		for _, c := range conds {
+			m := c.(map[string]any)
+			if m["type"] == "Accepted" {
+				if m["status"] != string(status) || m["reason"] != reason || !strings.Contains(fmt.Sprint(m["message"]), msg) {
+					return fmt.Errorf("Accepted = %v", m)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no Accepted condition in %v", conds)
+	}
+}
+
+// serveFlags are the flags of serve with --gateway-controller-name as a service account
+// with the shipped ClusterRole only (deploy/xds/crds/rbac-gateway-api.yaml), an empty
+// policy file (everything comes from the Gateway API) and the admin API on; state in dir.
+func (s *shop) serveFlags(t testing.TB, dir string) serveFlags {
+	t.Helper()
+	c := s.c
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
+		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
+	}
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
+	saKubeconfig, err := c.ServiceAccountKubeconfig(context.Background(), "foresight", "foresight-xds", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour, adminAddr: freeAddr(t), adminTokenFile: tokenFile,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+}
+
 // TestServeGatewayAPI runs serve with --gateway-controller-name against a real kube-apiserver
 // with the Gateway API CRDs installed from the module's own files, as a service account with
 // only the shipped ClusterRole (deploy/xds/crds/rbac-gateway-api.yaml), and a real grpc-go xDS
@@ -209,98 +364,14 @@ func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionSta
 // plane at the same step (the client keeps its configuration meanwhile) and is promoted from
 // the admin API; a bad one is refused on its status.
 func TestServeGatewayAPI(t *testing.T) {
-	binDir := needs.KubeBinDir(t)
-	ip := hostIP(t)
-	ctx := context.Background()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	installCRDs(t, c)
-	gw, err := gwclient.NewForConfig(c.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(c.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// Two versions of a gRPC service, as Services with EndpointSlices.
-	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []string{"v1", "v2"} {
-		port := startHealthBackend(t, ip, v)
-		name := "greeter-" + v
-		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
-		if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		ready, pn := true, "grpc"
-		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-			Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
-		if _, err := c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// The Gateway API objects.
-	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
-	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
-		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
-	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	port := gwv1.PortNumber(50051)
-	backendRef := func(name string, weight int32) gwv1.GRPCBackendRef {
-		return gwv1.GRPCBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}}
-	}
-	route := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
-		Hostnames:       []gwv1.Hostname{"greeter.shop"},
-		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{backendRef("greeter-v1", 100), backendRef("greeter-v2", 0)}}}}}
-	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, route, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	broken := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "broken"}, Spec: gwv1.GRPCRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
-		Hostnames:       []gwv1.Hostname{"broken.shop"},
-		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{backendRef("greeter-v3", 1)}}}}}
-	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, broken, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	// foresight-xds with an empty policy file: everything comes from the Gateway API.
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// serve runs as a service account with the shipped ClusterRole only.
-	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
-		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
-	}
-	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
-	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
-	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
-		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour, adminAddr: freeAddr(t), adminTokenFile: tokenFile,
-		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	s := startShop(t)
+	ctx, gw := context.Background(), s.gw
+	s.backend(t, "greeter-v1", "v1")
+	s.backend(t, "greeter-v2", "v2")
+	s.route(t, "greeter", "greeter.shop", backendRef("greeter-v1", 100), backendRef("greeter-v2", 0))
+	s.route(t, "broken", "broken.shop", backendRef("greeter-v3", 1))
+	f := s.serveFlags(t, t.TempDir())
+	tokenFile := f.adminTokenFile
 	stop := startServeFlags(t, f)
 
 	// Statuses.
@@ -355,25 +426,9 @@ func TestServeGatewayAPI(t *testing.T) {
 	}
 
 	// Changed: the weights move to v2.
-	eventuallyWithin(t, 30*time.Second, "route updated", func() error {
-		cur, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{backendRef("greeter-v1", 0), backendRef("greeter-v2", 1)}
-		_, err = gw.GatewayV1().GRPCRoutes("shop").Update(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	s.setBackends(t, "greeter", backendRef("greeter-v1", 0), backendRef("greeter-v2", 1))
 	eventuallyWithin(t, 30*time.Second, "changed route served", func() error { return onlyFrom(conn, "v2", 20) })
-	eventuallyWithin(t, 30*time.Second, "back to v1", func() error {
-		cur, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{backendRef("greeter-v1", 100), backendRef("greeter-v2", 0)}
-		_, err = gw.GatewayV1().GRPCRoutes("shop").Update(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	s.setBackends(t, "greeter", backendRef("greeter-v1", 100), backendRef("greeter-v2", 0))
 	eventuallyWithin(t, 30*time.Second, "v1 again", func() error { return onlyFrom(conn, "v1", 20) })
 	before, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
 	if err != nil {
@@ -381,42 +436,14 @@ func TestServeGatewayAPI(t *testing.T) {
 	}
 
 	// A bad CanaryPolicy (weights that do not step up) is refused on its status.
-	canaryPolicies := dyn.Resource(gatewayapi.CanaryPolicyGVR).Namespace("shop")
+	canaryPolicies := s.canaryPolicies()
 	canaryObj := func(name string, steps []any) *unstructured.Unstructured {
-		return &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "foresight.dev/v1alpha1", "kind": "CanaryPolicy",
-			"metadata": map[string]any{"name": name, "namespace": "shop"},
-			"spec": map[string]any{
-				"targetRefs": []any{map[string]any{"group": gwv1.GroupName, "kind": "GRPCRoute", "name": "greeter"}},
-				"stable":     "greeter-v1", "canary": "greeter-v2", "steps": steps,
-			}}}
+		return canaryPolicy(name, "greeter", "greeter-v1", "greeter-v2", steps, nil)
 	}
 	if _, err := canaryPolicies.Create(ctx, canaryObj("bad", []any{map[string]any{"weight": int64(50), "pause": "1h"}, map[string]any{"weight": int64(20), "pause": "1h"}}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	canaryStatus := func(name string, status metav1.ConditionStatus, reason, msg string) func() error {
-		return func() error {
-			u, err := canaryPolicies.Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			ancestors, _, _ := unstructured.NestedSlice(u.Object, "status", "ancestors")
-			if len(ancestors) != 1 {
-				return fmt.Errorf("ancestors %v", ancestors)
-			}
-			conds, _, _ := unstructured.NestedSlice(ancestors[0].(map[string]any), "conditions")
-			for _, c := range conds {
-				m := c.(map[string]any)
-				if m["type"] == "Accepted" {
-					if m["status"] != string(status) || m["reason"] != reason || !strings.Contains(fmt.Sprint(m["message"]), msg) {
-						return fmt.Errorf("Accepted = %v", m)
-					}
-					return nil
-				}
-			}
-			return fmt.Errorf("no Accepted condition in %v", conds)
-		}
-	}
+	canaryStatus := s.canaryAccepted
 	eventuallyWithin(t, 30*time.Second, "bad canary refused", canaryStatus("bad", metav1.ConditionFalse, "Invalid", "weights must step up"))
 	if err := onlyFrom(conn, "v1", 10); err != nil {
 		t.Fatalf("a refused canary changed the route: %v", err)

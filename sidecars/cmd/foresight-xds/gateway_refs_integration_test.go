@@ -1,0 +1,200 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+)
+
+// TestServeGatewayAPIBackendRefs runs serve with --gateway-controller-name as a service
+// account with only the shipped ClusterRole, against a real kube-apiserver, with a real
+// grpc-go xDS client:
+//   - a rule with a valid and an invalid backendRef of equal weight: the route says
+//     ResolvedRefs=False (BackendNotFound), and about half of the calls fail at once with
+//     UNAVAILABLE (the invalid share is not given to the valid backend, and never hangs);
+//   - a backendRef to a Service in another namespace is RefNotPermitted and never reached
+//     until a ReferenceGrant there permits it, and again once the grant is deleted.
+func TestServeGatewayAPIBackendRefs(t *testing.T) {
+	binDir := needs.KubeBinDir(t)
+	ip := hostIP(t)
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	installCRDs(t, c)
+	gw, err := gwclient.NewForConfig(c.AdminConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"shop", "stock"} {
+		if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// shop/greeter-v1 answers "v1", stock/items answers "stock".
+	for _, b := range []struct{ ns, name, who string }{{"shop", "greeter-v1", "v1"}, {"stock", "items", "stock"}} {
+		port := startHealthBackend(t, ip, b.who)
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.ns, Name: b.name},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
+		if _, err := c.Admin.CoreV1().Services(b.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ready, pn := true, "grpc"
+		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: b.ns, Name: b.name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: b.name}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+			Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
+		if _, err := c.Admin.DiscoveryV1().EndpointSlices(b.ns).Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
+	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := gwv1.PortNumber(50051)
+	backendRef := func(ns, name string, weight int32) gwv1.GRPCBackendRef {
+		r := gwv1.GRPCBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}}
+		if ns != "" {
+			n := gwv1.Namespace(ns)
+			r.Namespace = &n
+		}
+		return r
+	}
+	grpcRoute := func(name, host string, refs ...gwv1.GRPCBackendRef) *gwv1.GRPCRoute {
+		return &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+			Hostnames:       []gwv1.Hostname{gwv1.Hostname(host)},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: refs}}}}
+	}
+	for _, r := range []*gwv1.GRPCRoute{
+		grpcRoute("half", "half.shop", backendRef("", "greeter-v1", 1), backendRef("", "greeter-gone", 1)),
+		grpcRoute("cross", "cross.shop", backendRef("stock", "items", 1)),
+	} {
+		if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, r, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
+		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
+	}
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
+	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
+	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	startServeFlags(t, f)
+
+	routeStatus := func(name string, typ string, status metav1.ConditionStatus, reason string) func() error {
+		return func() error {
+			got, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(got.Status.Parents) != 1 {
+				return fmt.Errorf("parents %+v", got.Status.Parents)
+			}
+			return wantCondition(got.Status.Parents[0].Conditions, typ, status, reason, got.Generation)
+		}
+	}
+
+	eventuallyWithin(t, 60*time.Second, "Gateway programmed", func() error {
+		got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return wantCondition(got.Status.Conditions, "Programmed", metav1.ConditionTrue, "Programmed", got.Generation)
+	})
+
+	// Half the weight on a missing Service: half the calls fail, at once, with UNAVAILABLE.
+	eventuallyWithin(t, 60*time.Second, "half: BackendNotFound", routeStatus("half", "ResolvedRefs", metav1.ConditionFalse, "BackendNotFound"))
+	eventuallyWithin(t, 30*time.Second, "half: accepted", routeStatus("half", "Accepted", metav1.ConditionTrue, "Accepted"))
+	half := gatewayClient(t, f.xdsAddress, "half.shop")
+	eventuallyWithin(t, 30*time.Second, "half: v1 answers", func() error {
+		who, err := whoAnswers(half)
+		if err == nil && who != "v1" {
+			return fmt.Errorf("answered by %q", who)
+		}
+		return err
+	})
+	const calls = 60
+	answered, unavailable := 0, 0
+	for range calls {
+		who, err := whoAnswers(half)
+		switch {
+		case err == nil && who == "v1":
+			answered++
+		case status.Code(err) == codes.Unavailable:
+			unavailable++
+		default:
+			t.Fatalf("a call through the half-invalid route: answered by %q, error %v (want v1 or UNAVAILABLE)", who, err)
+		}
+	}
+	// Binomial(60, 0.5): outside 15..45 with probability below 1e-4.
+	if unavailable < 15 || answered < 15 {
+		t.Errorf("%d of %d calls answered by v1 and %d failed: want about half each (the invalid backendRef's share)", answered, calls, unavailable)
+	}
+
+	// A backendRef to another namespace: refused until a ReferenceGrant permits it.
+	eventuallyWithin(t, 30*time.Second, "cross: RefNotPermitted", routeStatus("cross", "ResolvedRefs", metav1.ConditionFalse, "RefNotPermitted"))
+	cross := gatewayClient(t, f.xdsAddress, "cross.shop")
+	notReached := func() error {
+		for range 5 {
+			if who, err := whoAnswers(cross); err == nil {
+				return fmt.Errorf("a call through the cross-namespace route was answered by %q", who)
+			}
+		}
+		return nil
+	}
+	if err := notReached(); err != nil {
+		t.Fatal(err)
+	}
+	grant := &gwv1beta1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "stock", Name: "shop-routes"}, Spec: gwv1beta1.ReferenceGrantSpec{
+		From: []gwv1beta1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: "GRPCRoute", Namespace: "shop"}},
+		To:   []gwv1beta1.ReferenceGrantTo{{Group: "", Kind: "Service"}}}}
+	if _, err := gw.GatewayV1beta1().ReferenceGrants("stock").Create(ctx, grant, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "cross: resolved by the grant", routeStatus("cross", "ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs"))
+	eventuallyWithin(t, 30*time.Second, "cross: served", func() error { return onlyFrom(cross, "stock", 10) })
+	if err := gw.GatewayV1beta1().ReferenceGrants("stock").Delete(ctx, "shop-routes", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "cross: RefNotPermitted again", routeStatus("cross", "ResolvedRefs", metav1.ConditionFalse, "RefNotPermitted"))
+	eventuallyWithin(t, 30*time.Second, "cross: no longer served", notReached)
+}

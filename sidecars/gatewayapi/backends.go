@@ -1,0 +1,204 @@
+package gatewayapi
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// routeFrom is the route whose backendRefs are resolved: the "from" side of a
+// ReferenceGrant.
+type routeFrom struct {
+	kind, namespace string
+}
+
+// refsOf maps a rule's HTTP or gRPC backend references (or filters) to what they refer to.
+func refsOf[T, R any](bs []T, ref func(T) R) []R {
+	out := make([]R, len(bs))
+	for i, b := range bs {
+		out[i] = ref(b)
+	}
+	return out
+}
+
+// forward sets the backends of a rule's base route from its backendRefs, and the 500 of a
+// rule none of whose references gets traffic.
+func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []gwv1.BackendRef, grpc bool, ri int) {
+	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, grpc, fmt.Sprintf("rules[%d]", ri))
+	if len(base.Backends) == 0 {
+		base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
+	}
+}
+
+// share is one backendRef's weight, to a policy service or, when svc is "", to the
+// unresolved share.
+type share struct {
+	svc    string
+	weight int64
+}
+
+// backends resolves a rule's backendRefs to policy backends with percentages summing to
+// 100, and returns the first problem. The weight of refs that do not resolve becomes one
+// unresolved backend (policy.Backend.Unresolved), so that the requests that would have gone
+// to them get a 500, as the spec requires, rather than reaching the other backends. Refs of
+// weight 0 get no traffic; a rule whose weight all goes to refs that do not resolve (or
+// whose weights are all 0) gets nil.
+func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool, path string) ([]policy.Backend, map[string]string, *refProblem) {
+	var prob *refProblem
+	svcs := map[string]string{}
+	shares := make([]share, 0, len(refs))
+	resolved := int64(0)
+	for i, b := range refs {
+		w := int64(1)
+		if b.Weight != nil {
+			// The API allows 0..1,000,000; anything else is clamped into it.
+			w = max(0, min(int64(*b.Weight), 1_000_000))
+		}
+		name, p := t.resolve(from, b, grpc, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
+		if p != nil && prob == nil {
+			prob = p
+		}
+		if p == nil {
+			resolved += w
+		}
+		shares = append(shares, share{svc: name, weight: w})
+	}
+	if resolved == 0 {
+		return nil, svcs, prob
+	}
+	return percentages(shares), svcs, prob
+}
+
+// resolve is the policy service of one backendRef (recorded in svcs under the Kubernetes
+// Service's name, the first port of a Service winning), or the problem that keeps it from
+// resolving.
+func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp string, svcs map[string]string) (string, *refProblem) {
+	if b.Group != nil && *b.Group != "" || b.Kind != nil && *b.Kind != KindService {
+		return "", &refProblem{string(gwv1.RouteReasonInvalidKind), fmt.Sprintf("%s: only core Services are supported, not %s", bp, kindOf(b))}
+	}
+	ns := from.namespace
+	if b.Namespace != nil && string(*b.Namespace) != ns {
+		ns = string(*b.Namespace)
+		if !t.granted(from, ns, KindService, string(b.Name)) {
+			return "", &refProblem{string(gwv1.RouteReasonRefNotPermitted), fmt.Sprintf("%s: Service %s/%s is in another namespace and no ReferenceGrant there permits %ss from namespace %s", bp, ns, b.Name, from.kind, from.namespace)}
+		}
+	}
+	svc := t.services[types.NamespacedName{Namespace: ns, Name: string(b.Name)}]
+	if svc == nil {
+		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s not found", bp, ns, b.Name)}
+	}
+	if b.Port == nil {
+		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: port is required for a Service", bp)}
+	}
+	var port *corev1.ServicePort
+	for j := range svc.Spec.Ports {
+		if svc.Spec.Ports[j].Port == *b.Port {
+			port = &svc.Spec.Ports[j]
+		}
+	}
+	if port == nil {
+		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s has no port %d", bp, ns, b.Name, *b.Port)}
+	}
+	proto := policy.ProtocolHTTP1
+	switch {
+	case grpc:
+		proto = policy.ProtocolGRPC
+	case port.AppProtocol != nil && (*port.AppProtocol == "kubernetes.io/h2c" || *port.AppProtocol == "grpc"):
+		proto = policy.ProtocolHTTP2
+	}
+	name := t.service(svc, port, proto)
+	key := svc.Name
+	if ns != from.namespace {
+		key = ns + "/" + svc.Name
+	}
+	if _, dup := svcs[key]; !dup {
+		svcs[key] = name
+	}
+	return name, nil
+}
+
+// percentages turns weights into percentages summing to exactly 100 (largest remainder),
+// merges shares of the same service (and the unresolved ones into one) and drops those
+// without traffic. The total weight must not be 0.
+func percentages(shares []share) []policy.Backend {
+	var total int64
+	for _, s := range shares {
+		total += s.weight
+	}
+	out := make([]policy.Backend, 0, len(shares))
+	rem := make([]int64, len(shares))
+	var sum int64
+	for i, s := range shares {
+		pct := s.weight * 100 / total
+		rem[i] = s.weight * 100 % total
+		sum += pct
+		out = append(out, policy.Backend{Service: s.svc, Weight: uint32(pct), Unresolved: s.svc == ""})
+	}
+	for sum < 100 {
+		best := 0
+		for i := range rem {
+			if rem[i] > rem[best] {
+				best = i
+			}
+		}
+		out[best].Weight++
+		rem[best] = -1
+		sum++
+	}
+	merged := out[:0]
+	for _, b := range out {
+		if b.Weight == 0 {
+			continue
+		}
+		found := false
+		for j := range merged {
+			if merged[j].Service == b.Service {
+				merged[j].Weight += b.Weight
+				found = true
+			}
+		}
+		if !found {
+			merged = append(merged, b)
+		}
+	}
+	return merged
+}
+
+// mirrors adds the RequestMirror filters of a rule (nil for other filters) to a base route
+// that forwards: a mirror whose backendRef does not resolve is left out, and its problem is
+// the rule's if it has none yet.
+func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, grpc bool, ri int) {
+	if len(base.Backends) == 0 {
+		return
+	}
+	for i, f := range filters {
+		if f == nil {
+			continue
+		}
+		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, grpc, fmt.Sprintf("rules[%d].filters[%d].requestMirror.backendRef", ri, i), map[string]string{})
+		if p != nil {
+			if out.unresolve == nil {
+				out.unresolve = p
+			}
+			continue
+		}
+		m := policy.Mirror{Service: name}
+		switch {
+		case f.Percent != nil:
+			pct := float64(*f.Percent)
+			m.Percent = &pct
+		case f.Fraction != nil:
+			den := int32(100)
+			if f.Fraction.Denominator != nil {
+				den = *f.Fraction.Denominator
+			}
+			pct := min(100, float64(f.Fraction.Numerator)*100/float64(max(den, 1)))
+			m.Percent = &pct
+		}
+		base.Mirrors = append(base.Mirrors, m)
+	}
+}

@@ -1,0 +1,191 @@
+package gatewayapi
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// routeStatus is the conditions of our parent entry of a route.
+func routeStatus(t *testing.T, m map[types.NamespacedName][]gwv1.RouteParentStatus, ns, name string) []metav1.Condition {
+	t.Helper()
+	ps := m[types.NamespacedName{Namespace: ns, Name: name}]
+	if len(ps) != 1 {
+		t.Fatalf("%s/%s parents = %+v", ns, name, ps)
+	}
+	return ps[0].Conditions
+}
+
+// envoyRoute finds the translated Envoy route of a policy route in a node group.
+func envoyRoute(t *testing.T, res *translate.Resources, name string) *envoy_config_route_v3.Route {
+	t.Helper()
+	for _, rc := range res.Routes {
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, r := range vh.GetRoutes() {
+				if r.GetName() == name {
+					return r
+				}
+			}
+		}
+	}
+	t.Fatalf("no route %q", name)
+	return nil
+}
+
+// TestTranslatePartlyInvalidBackends: the share of a backendRef that does not resolve is
+// answered with 500 (Envoy) or fails (proxyless gRPC: an EDS cluster without endpoints)
+// rather than going to the other backends, and the route says ResolvedRefs=False.
+func TestTranslatePartlyInvalidBackends(t *testing.T) {
+	in := input()
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 3)}, {BackendRef: ref("nowhere", 80, 1)}}
+	in.GRPCRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 1)}, {BackendRef: ref("greeter-v9", 50051, 1)}}
+	in.CanaryPolicies = nil
+	res := Translate(in)
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "rules[0].backendRefs[1]") {
+		t.Errorf("split ResolvedRefs = %+v", c)
+	}
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Errorf("split Accepted = %+v", c)
+	}
+	p, groups := served(t, res.Spec)
+	const httpName, grpcName = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0", "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
+	if want := []policy.Backend{{Service: "shop-web-80", Weight: 75}, {Weight: 25, Unresolved: true}}; !slices.Equal(p.Route(httpName).Backends, want) {
+		t.Errorf("split backends = %+v, want %+v", p.Route(httpName).Backends, want)
+	}
+	// Envoy: the unresolved share names a cluster it is never sent, answered with 500.
+	envoy := groups["gw.shop.edge"]
+	a := envoyRoute(t, envoy, httpName).GetRoute()
+	ws := a.GetWeightedClusters().GetClusters()
+	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 25 || ws[0].GetWeight().GetValue() != 75 {
+		t.Errorf("weighted clusters = %v", ws)
+	}
+	if a.GetClusterNotFoundResponseCode() != envoy_config_route_v3.RouteAction_INTERNAL_SERVER_ERROR {
+		t.Errorf("cluster_not_found_response_code = %v, want 500", a.GetClusterNotFoundResponseCode())
+	}
+	for _, c := range envoy.Clusters {
+		if c.GetName() == translate.UnresolvedCluster {
+			t.Error("Envoy is sent the unresolved cluster: it would answer 503, not 500")
+		}
+	}
+	// Proxyless gRPC: the unresolved share goes to a cluster without endpoints.
+	grpc := groups["gw.shop.edge.grpc"]
+	ws = envoyRoute(t, grpc, grpcName).GetRoute().GetWeightedClusters().GetClusters()
+	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 50 {
+		t.Errorf("gRPC weighted clusters = %v", ws)
+	}
+	found := false
+	for _, c := range grpc.Clusters {
+		found = found || c.GetName() == translate.UnresolvedCluster
+	}
+	if !found {
+		t.Error("no unresolved cluster for gRPC clients")
+	}
+	for _, e := range grpc.Endpoints {
+		if e.GetClusterName() == translate.UnresolvedCluster && len(e.GetEndpoints()) != 0 {
+			t.Errorf("unresolved cluster has endpoints: %v", e)
+		}
+	}
+}
+
+// TestTranslateAllWeightInvalid: a rule whose only weighted ref does not resolve answers 500
+// as a whole, even next to a resolved ref of weight 0.
+func TestTranslateAllWeightInvalid(t *testing.T) {
+	in := input()
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 0)}, {BackendRef: ref("nowhere", 80, 1)}}
+	p := Merge(base(t), Translate(in).Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+	if len(r.Backends) != 0 || r.DirectResponse == nil || r.DirectResponse.Status != 500 {
+		t.Errorf("route = %+v, want a 500 direct response", r)
+	}
+}
+
+// TestTranslateReferenceGrants: a backendRef to another namespace resolves only while a
+// ReferenceGrant there permits the route's kind from its namespace to that Service.
+func TestTranslateReferenceGrants(t *testing.T) {
+	other := gwv1.Namespace("stock")
+	crossRef := ref("items", 80, 1)
+	crossRef.Namespace = &other
+	grant := func(kind string, ns gwv1.Namespace, name string) *gwv1.ReferenceGrant {
+		g := &gwv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "stock", Name: "shop-routes"}, Spec: gwv1.ReferenceGrantSpec{
+			From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: gwv1.Kind(kind), Namespace: ns}},
+			To:   []gwv1.ReferenceGrantTo{{Group: "", Kind: KindService}}}}
+		if name != "" {
+			n := gwv1.ObjectName(name)
+			g.Spec.To[0].Name = &n
+		}
+		return g
+	}
+	for _, tc := range []struct {
+		name   string
+		grants []*gwv1.ReferenceGrant
+		ok     bool
+	}{
+		{"no grant", nil, false},
+		{"grant for the route's kind and namespace", []*gwv1.ReferenceGrant{grant(KindHTTPRoute, "shop", "")}, true},
+		{"grant naming the Service", []*gwv1.ReferenceGrant{grant(KindHTTPRoute, "shop", "items")}, true},
+		{"grant naming another Service", []*gwv1.ReferenceGrant{grant(KindHTTPRoute, "shop", "other")}, false},
+		{"grant for another kind", []*gwv1.ReferenceGrant{grant(KindGRPCRoute, "shop", "")}, false},
+		{"grant for another namespace", []*gwv1.ReferenceGrant{grant(KindHTTPRoute, "web", "")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			in.Services = append(in.Services, svc("stock", "items", 80))
+			in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}, {BackendRef: crossRef}}
+			in.ReferenceGrants = tc.grants
+			res := Translate(in)
+			c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs")
+			p := Merge(base(t), res.Spec)
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			bs := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0").Backends
+			if tc.ok {
+				if c.Status != metav1.ConditionTrue {
+					t.Errorf("ResolvedRefs = %+v", c)
+				}
+				if want := []policy.Backend{{Service: "shop-web-80", Weight: 50}, {Service: "stock-items-80", Weight: 50}}; !slices.Equal(bs, want) {
+					t.Errorf("backends = %+v, want %+v", bs, want)
+				}
+				return
+			}
+			if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonRefNotPermitted) || !strings.Contains(c.Message, "stock/items") {
+				t.Errorf("ResolvedRefs = %+v", c)
+			}
+			if want := []policy.Backend{{Service: "shop-web-80", Weight: 50}, {Weight: 50, Unresolved: true}}; !slices.Equal(bs, want) {
+				t.Errorf("backends = %+v, want %+v", bs, want)
+			}
+		})
+	}
+}
+
+// served merges a translation into the base policy, validates it, translates it and checks
+// that every node group's resources may be served, failing t otherwise.
+func served(t testing.TB, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
+	t.Helper()
+	p := Merge(base(t), spec)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the translation makes an invalid policy: %v", err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Fatalf("node group %s would not be served: %v", name, err)
+		}
+	}
+	return p, groups
+}

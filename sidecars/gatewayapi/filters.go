@@ -1,0 +1,209 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// unsupportedHTTPRule says what of an HTTPRoute rule foresight-xds cannot serve, or "".
+func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
+	redirect, rewrite := false, false
+	for i, f := range r.Filters {
+		if missing := missingFilter(string(f.Type), map[gwv1.HTTPRouteFilterType]bool{
+			gwv1.HTTPRouteFilterRequestRedirect: f.RequestRedirect == nil, gwv1.HTTPRouteFilterURLRewrite: f.URLRewrite == nil,
+			gwv1.HTTPRouteFilterRequestMirror: f.RequestMirror == nil, gwv1.HTTPRouteFilterRequestHeaderModifier: f.RequestHeaderModifier == nil,
+			gwv1.HTTPRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil,
+		}[f.Type]); missing != "" {
+			return fmt.Sprintf("filters[%d]: %s", i, missing)
+		}
+		switch f.Type {
+		case gwv1.HTTPRouteFilterRequestRedirect:
+			redirect = true
+			if p := f.RequestRedirect.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
+				return fmt.Sprintf("filters[%d].requestRedirect.path.replacePrefixMatch: must start with '/'", i)
+			}
+		case gwv1.HTTPRouteFilterURLRewrite:
+			rewrite = true
+			if p := f.URLRewrite.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
+				return fmt.Sprintf("filters[%d].urlRewrite.path.replacePrefixMatch: must start with '/'", i)
+			}
+		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier, gwv1.HTTPRouteFilterRequestMirror:
+		default:
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, RequestRedirect and URLRewrite are)", i, f.Type)
+		}
+	}
+	if redirect && rewrite {
+		return "RequestRedirect and URLRewrite together"
+	}
+	if r.Retry != nil {
+		return "retry is not supported"
+	}
+	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.HTTPBackendRef) int { return len(b.Filters) }))
+}
+
+// unsupportedGRPCRule says what of a GRPCRoute rule foresight-xds cannot serve, or "".
+func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
+	for i, f := range r.Filters {
+		if missing := missingFilter(string(f.Type), map[gwv1.GRPCRouteFilterType]bool{
+			gwv1.GRPCRouteFilterRequestMirror: f.RequestMirror == nil, gwv1.GRPCRouteFilterRequestHeaderModifier: f.RequestHeaderModifier == nil,
+			gwv1.GRPCRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil,
+		}[f.Type]); missing != "" {
+			return fmt.Sprintf("filters[%d]: %s", i, missing)
+		}
+		switch f.Type {
+		case gwv1.GRPCRouteFilterRequestHeaderModifier, gwv1.GRPCRouteFilterResponseHeaderModifier, gwv1.GRPCRouteFilterRequestMirror:
+		default:
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier and RequestMirror are)", i, f.Type)
+		}
+	}
+	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.GRPCBackendRef) int { return len(b.Filters) }))
+}
+
+// unsupportedRest says what foresight-xds cannot serve of what HTTP and gRPC rules share:
+// session persistence and backendRef filters (given by their counts), or "".
+func unsupportedRest(sp *gwv1.SessionPersistence, refFilters []int) string {
+	if sp != nil {
+		return "sessionPersistence is not supported"
+	}
+	for i, n := range refFilters {
+		if n > 0 {
+			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
+		}
+	}
+	return ""
+}
+
+// missingFilter says that a filter of type typ lacks its configuration, or "".
+func missingFilter(typ string, missing bool) string {
+	if !missing {
+		return ""
+	}
+	return fmt.Sprintf("type %s without its %s field", typ, strings.ToLower(typ[:1])+typ[1:])
+}
+
+// headerChanges translates a header modifier filter.
+func headerChanges(f *gwv1.HTTPHeaderFilter) *policy.HeaderChanges {
+	if f == nil {
+		return nil
+	}
+	h := &policy.HeaderChanges{Remove: f.Remove}
+	for _, s := range f.Set {
+		h.Set = append(h.Set, policy.HeaderValue{Name: string(s.Name), Value: s.Value})
+	}
+	for _, a := range f.Add {
+		h.Add = append(h.Add, policy.HeaderValue{Name: string(a.Name), Value: a.Value})
+	}
+	return h
+}
+
+// pathModifier is the prefix or the full path of a URLRewrite's path.
+func pathModifier(p *gwv1.HTTPPathModifier) (prefix, full string) {
+	switch {
+	case p.Type == gwv1.FullPathHTTPPathModifier && p.ReplaceFullPath != nil:
+		return "", *p.ReplaceFullPath
+	case p.ReplacePrefixMatch != nil:
+		return *p.ReplacePrefixMatch, ""
+	}
+	return "", ""
+}
+
+// timeouts sets the route timeout of a rule's timeouts: without retries one request to a
+// backend is the whole exchange, so it is the smaller of request and backendRequest; zero
+// disables either, and both (or one while the other is unset) lift every timeout. It says
+// why they are not valid, or "".
+func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
+	if t == nil {
+		return ""
+	}
+	d, msg := timeout(t)
+	r.Timeout = d
+	r.NoTimeout = d == 0 && msg == "" && (t.Request != nil || t.BackendRequest != nil)
+	return msg
+}
+
+func timeout(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
+	parse := func(d *gwv1.Duration, field string) (time.Duration, string) {
+		if d == nil {
+			return 0, ""
+		}
+		v, err := time.ParseDuration(string(*d))
+		if err != nil || v < 0 {
+			return 0, fmt.Sprintf("timeouts.%s: %q is not a duration", field, *d)
+		}
+		return v, ""
+	}
+	req, msg := parse(t.Request, "request")
+	if msg != "" {
+		return 0, msg
+	}
+	back, msg := parse(t.BackendRequest, "backendRequest")
+	if msg != "" {
+		return 0, msg
+	}
+	switch {
+	case req == 0:
+		return policy.Duration(back), ""
+	case back == 0:
+		return policy.Duration(req), ""
+	case back > req:
+		return 0, fmt.Sprintf("timeouts.backendRequest (%s) must be no more than timeouts.request (%s)", *t.BackendRequest, *t.Request)
+	}
+	return policy.Duration(back), ""
+}
+
+// splitPrefix serves the ReplacePrefixMatch of a rewrite or redirect on the path prefix
+// value (which matches whole segments: value itself and what is below it) as two routes,
+// so that the replaced prefix keeps its segment boundary: r becomes the prefix value+"/"
+// with its prefix replaced by the replacement+"/", and the returned route is the exact
+// path value, replaced by the replacement (or "/"). It returns nil and leaves r as it is
+// when neither replaces a prefix.
+func splitPrefix(r *policy.Route, value string) *policy.Route {
+	var repl *string
+	switch {
+	case r.Rewrite != nil && r.Rewrite.Prefix != "":
+		repl = &r.Rewrite.Prefix
+	case r.Redirect != nil && r.Redirect.Prefix != "":
+		repl = &r.Redirect.Prefix
+	default:
+		return nil
+	}
+	v, to := strings.TrimSuffix(value, "/"), strings.TrimSuffix(*repl, "/")
+	exact := *r
+	exact.Match.Prefix, exact.Match.Regex, exact.Match.Exact = "", "", or(v, "/")
+	if r.Rewrite != nil {
+		rw := *r.Rewrite
+		rw.Prefix, rw.Path = "", or(to, "/")
+		exact.Rewrite = &rw
+		rw2 := *r.Rewrite
+		rw2.Prefix = to + "/"
+		r.Rewrite = &rw2
+	} else {
+		rd := *r.Redirect
+		rd.Prefix, rd.Path = "", or(to, "/")
+		exact.Redirect = &rd
+		rd2 := *r.Redirect
+		rd2.Prefix = to + "/"
+		r.Redirect = &rd2
+	}
+	r.Match.Prefix, r.Match.Regex = v+"/", ""
+	return &exact
+}
+
+// listenerPort is a redirect that keeps the scheme with the port of the Gateway's listener
+// when it names no port, as the spec requires (Envoy would drop the port of a redirect to
+// another host); a redirect to another scheme without a port goes to that scheme's
+// well-known port, which Envoy does by leaving the port out. Other redirects are returned
+// as they are.
+func listenerPort(r *policy.Redirect, port int32) *policy.Redirect {
+	if r == nil || r.Scheme != "" || r.Port != 0 || port == 80 {
+		return r
+	}
+	c := *r
+	c.Port = uint32(port)
+	return &c
+}

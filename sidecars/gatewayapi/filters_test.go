@@ -1,0 +1,277 @@
+package gatewayapi
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
+	f := &gwv1.HTTPHeaderFilter{Remove: remove}
+	for n, v := range set {
+		f.Set = append(f.Set, gwv1.HTTPHeader{Name: gwv1.HTTPHeaderName(n), Value: v})
+	}
+	for n, v := range add {
+		f.Add = append(f.Add, gwv1.HTTPHeader{Name: gwv1.HTTPHeaderName(n), Value: v})
+	}
+	return f
+}
+
+func ptrDuration(s string) *gwv1.Duration { d := gwv1.Duration(s); return &d }
+
+// TestTranslateFilters: header modifiers, a full-path rewrite and both timeouts reach the
+// Envoy route; proxyless gRPC clients are not sent the header changes (grpc-go ignores
+// them); the node groups pass the consistency check.
+func TestTranslateFilters(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	rule := &in.HTTPRoutes[0].Spec.Rules[0]
+	full := "/v2/items"
+	rule.Filters = []gwv1.HTTPRouteFilter{
+		{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-env": "prod"}, map[string]string{"x-via": "foresight"}, "x-debug")},
+		{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-served-by": "gw"}, "server")},
+		{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: &full}}},
+	}
+	rule.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration("10s"), BackendRequest: ptrDuration("2s")}
+	in.GRPCRoutes[0].Spec.Rules[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-tenant": "a"}, nil)}}
+	res := Translate(in)
+	for _, name := range []string{"split"} {
+		if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Fatalf("%s Accepted = %+v", name, c)
+		}
+	}
+	_, groups := served(t, res.Spec)
+	r := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+	hs := map[string]string{}
+	for _, h := range r.GetRequestHeadersToAdd() {
+		hs[h.GetHeader().GetKey()] = h.GetHeader().GetValue() + "/" + h.GetAppendAction().String()
+	}
+	if hs["x-env"] != "prod/"+envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD.String() ||
+		hs["x-via"] != "foresight/"+envoy_config_core_v3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD.String() || len(hs) != 2 {
+		t.Errorf("request headers to add = %v", hs)
+	}
+	if got := r.GetRequestHeadersToRemove(); len(got) != 1 || got[0] != "x-debug" {
+		t.Errorf("request headers to remove = %v", got)
+	}
+	if got := r.GetResponseHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x-served-by" {
+		t.Errorf("response headers to add = %v", got)
+	}
+	if got := r.GetResponseHeadersToRemove(); len(got) != 1 || got[0] != "server" {
+		t.Errorf("response headers to remove = %v", got)
+	}
+	a := r.GetRoute()
+	if a.GetRegexRewrite().GetSubstitution() != full || a.GetRegexRewrite().GetPattern().GetRegex() != "^/.*$" {
+		t.Errorf("regex rewrite = %v", a.GetRegexRewrite())
+	}
+	if a.GetTimeout().AsDuration() != 2*time.Second {
+		t.Errorf("timeout = %v, want the backend request's 2s", a.GetTimeout().AsDuration())
+	}
+	const grpcName = "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
+	if got := envoyRoute(t, groups["gw.shop.edge"], grpcName).GetRequestHeadersToAdd(); len(got) != 1 || got[0].GetHeader().GetKey() != "x-tenant" {
+		t.Errorf("GRPCRoute on Envoy: request headers to add = %v", got)
+	}
+	if got := envoyRoute(t, groups["gw.shop.edge.grpc"], grpcName).GetRequestHeadersToAdd(); len(got) != 0 {
+		t.Errorf("proxyless gRPC clients are sent header changes: %v", got)
+	}
+}
+
+// TestTranslatePartiallyInvalid: a rule that cannot be served is dropped, the route's other
+// rules are served, and the route says PartiallyInvalid ("Dropped Rule"); a route none of
+// whose rules can be served is not accepted.
+func TestTranslatePartiallyInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bad  gwv1.HTTPRouteRule
+		want string
+	}{
+		{"unsupported filter", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterExtensionRef, ExtensionRef: &gwv1.LocalObjectReference{Group: "example.com", Kind: "Plugin", Name: "p"}}}}, "filter type ExtensionRef is not supported"},
+		{"filter without its configuration", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect}}}, "type RequestRedirect without its requestRedirect field"},
+		{"backendRequest above request", gwv1.HTTPRouteRule{Timeouts: &gwv1.HTTPRouteTimeouts{Request: ptrDuration("1s"), BackendRequest: ptrDuration("2s")}}, "must be no more than timeouts.request"},
+		{"Host header changed", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"Host": "x"}, nil)}}}, "Host header cannot be changed"},
+		{"header value with a newline", gwv1.HTTPRouteRule{Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-a": "a\r\nb"})}}}, "without NUL, CR or LF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			bad := tc.bad
+			bad.BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}
+			exact := gwv1.PathMatchExact
+			path := "/bad"
+			bad.Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: &exact, Value: &path}}}
+			route := in.HTTPRoutes[0]
+			route.Spec.Rules = append(route.Spec.Rules, bad)
+			res := Translate(in)
+			cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
+			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionTrue {
+				t.Errorf("Accepted = %+v", c)
+			}
+			if c := cond(t, cs, "PartiallyInvalid"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.RouteReasonUnsupportedValue) ||
+				!strings.HasPrefix(c.Message, "Dropped Rule") || !strings.Contains(c.Message, "rules[1]") || !strings.Contains(c.Message, tc.want) {
+				t.Errorf("PartiallyInvalid = %+v", c)
+			}
+			p, _ := served(t, res.Spec)
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0") == nil {
+				t.Error("the valid rule is not served")
+			}
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0") != nil {
+				t.Error("the dropped rule is served")
+			}
+			// Only the bad rule: the route is not accepted, and says no PartiallyInvalid.
+			route.Spec.Rules = route.Spec.Rules[1:]
+			res = Translate(in)
+			cs = routeStatus(t, res.HTTPRoutes, "shop", "split")
+			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || !strings.Contains(c.Message, tc.want) {
+				t.Errorf("Accepted = %+v", c)
+			}
+			for _, c := range cs {
+				if c.Type == "PartiallyInvalid" {
+					t.Errorf("PartiallyInvalid on a route with no valid rule: %+v", c)
+				}
+			}
+		})
+	}
+}
+
+// TestTranslatePrefixReplacement: ReplacePrefixMatch on a path prefix keeps the segment
+// boundary, as the spec's examples require (/foo -> /xyz, /foo/bar -> /xyz/bar, and with
+// "/" as the replacement /foo/bar -> /bar), for rewrites and redirects.
+func TestTranslatePrefixReplacement(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, repl          string
+		exactPath, prefixRepl string
+		matchPrefix           string
+	}{
+		{"/foo", "/xyz", "/xyz", "/xyz/", "/foo/"},
+		{"/foo/", "/xyz/", "/xyz", "/xyz/", "/foo/"},
+		{"/foo", "/", "/", "/", "/foo/"},
+		{"/", "/xyz", "/xyz", "/xyz/", "/"},
+	} {
+		for _, redirect := range []bool{false, true} {
+			in := input()
+			in.CanaryPolicies = nil
+			rule := &in.HTTPRoutes[0].Spec.Rules[0]
+			pt := gwv1.PathMatchPathPrefix
+			prefix, repl := tc.prefix, tc.repl
+			rule.Matches = []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: &pt, Value: &prefix}}}
+			mod := &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: &repl}
+			if redirect {
+				rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Path: mod}}}
+			} else {
+				rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Path: mod}}}
+			}
+			p, _ := served(t, Translate(in).Spec)
+			exact, pre := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0-exact"), p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+			if exact == nil || pre == nil {
+				t.Fatalf("%+v redirect=%v: routes %v, %v", tc, redirect, exact, pre)
+			}
+			var gotExact, gotPrefix string
+			if redirect {
+				gotExact, gotPrefix = exact.Redirect.Path, pre.Redirect.Prefix
+			} else {
+				gotExact, gotPrefix = exact.Rewrite.Path, pre.Rewrite.Prefix
+			}
+			if exact.Match.Exact != or(strings.TrimSuffix(tc.prefix, "/"), "/") || gotExact != tc.exactPath || pre.Match.Prefix != tc.matchPrefix || gotPrefix != tc.prefixRepl {
+				t.Errorf("%+v redirect=%v: exact %q -> %q, prefix %q -> %q", tc, redirect, exact.Match.Exact, gotExact, pre.Match.Prefix, gotPrefix)
+			}
+		}
+	}
+}
+
+// TestTranslateRequestMirror: a RequestMirror filter mirrors its share to its Service on
+// Envoy (not on proxyless gRPC clients, which do not mirror); one whose backendRef does not
+// resolve is left out and the route says ResolvedRefs=False.
+func TestTranslateRequestMirror(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	pct := int32(25)
+	port := gwv1.PortNumber(80)
+	mirror := func(name string) gwv1.HTTPRouteFilter {
+		return gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
+			BackendRef: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Percent: &pct}}
+	}
+	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("web-next")}
+	res := Translate(in)
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	p, groups := served(t, res.Spec)
+	const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
+	ms := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute().GetRequestMirrorPolicies()
+	if len(ms) != 1 || ms[0].GetCluster() != p.Service("shop-web-next-80").ClusterName() || ms[0].GetRuntimeFraction().GetDefaultValue().GetNumerator() != 250000 {
+		t.Errorf("mirror policies = %v", ms)
+	}
+
+	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("nowhere")}
+	res = Translate(in)
+	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "requestMirror") {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	p, _ = served(t, res.Spec)
+	if r := p.Route(name); len(r.Mirrors) != 0 || len(r.Backends) != 2 {
+		t.Errorf("route with an unresolved mirror = %+v, want its backends and no mirror", r)
+	}
+}
+
+// TestTranslateTimeouts: the route timeout is the smaller of request and backendRequest;
+// zero disables either, and disabling both lifts Envoy's default timeout too.
+func TestTranslateTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		request, backend string // "" for unset
+		want             time.Duration
+		none             bool
+	}{
+		{"10s", "", 10 * time.Second, false},
+		{"", "3s", 3 * time.Second, false},
+		{"10s", "3s", 3 * time.Second, false},
+		{"0s", "3s", 3 * time.Second, false},
+		{"10s", "0s", 10 * time.Second, false},
+		{"0s", "", 0, true},
+		{"0s", "0s", 0, true},
+	} {
+		in := input()
+		in.CanaryPolicies = nil
+		to := &gwv1.HTTPRouteTimeouts{}
+		if tc.request != "" {
+			to.Request = ptrDuration(tc.request)
+		}
+		if tc.backend != "" {
+			to.BackendRequest = ptrDuration(tc.backend)
+		}
+		in.HTTPRoutes[0].Spec.Rules[0].Timeouts = to
+		p, groups := served(t, Translate(in).Spec)
+		const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
+		r := p.Route(name)
+		if r.Timeout.D() != tc.want || r.NoTimeout != tc.none {
+			t.Errorf("%+v: timeout %v, noTimeout %v", tc, r.Timeout.D(), r.NoTimeout)
+		}
+		a := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute()
+		if a.GetTimeout() == nil || a.GetTimeout().AsDuration() != tc.want {
+			t.Errorf("%+v: Envoy timeout %v, want %v set", tc, a.GetTimeout(), tc.want)
+		}
+	}
+}
+
+// TestTranslateRedirectPort: a redirect without a port keeps the listener's port unless it
+// changes the scheme (then the scheme's well-known port: no port in the Location).
+func TestTranslateRedirectPort(t *testing.T) {
+	host := gwv1.PreciseHostname("new.example")
+	https := "https"
+	for _, tc := range []struct {
+		f    gwv1.HTTPRequestRedirectFilter
+		want uint32
+	}{
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host}, 8080},
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host, Scheme: &https}, 0},
+		{gwv1.HTTPRequestRedirectFilter{Hostname: &host, Port: ptr(gwv1.PortNumber(9000))}, 9000},
+	} {
+		in := input()
+		in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &tc.f}}
+		p, _ := served(t, Translate(in).Spec)
+		if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r.Redirect == nil || r.Redirect.Port != tc.want {
+			t.Errorf("%+v: redirect %+v, want port %d", tc.f, r.Redirect, tc.want)
+		}
+	}
+}

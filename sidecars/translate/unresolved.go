@@ -1,0 +1,42 @@
+package translate
+
+import (
+	"time"
+
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// UnresolvedCluster is the cluster that the share of a route's unresolved backends
+// (policy.Backend.Unresolved) is sent to. Envoy is never sent this cluster: the route's
+// cluster_not_found_response_code makes it answer that share with 500. Proxyless gRPC
+// clients, which do not read that field, are sent it as an EDS cluster with no endpoints,
+// so that share fails at once with UNAVAILABLE rather than waiting for a cluster that never
+// comes. The name cannot be a service's: service names are DNS labels.
+const UnresolvedCluster = "foresight|unresolved-backend"
+
+// backendCluster is the cluster a route's backend sends to, recording what it needs: the
+// service's cluster, or for an unresolved backend the 500 of a (the route's action) or,
+// on proxyless gRPC, the empty cluster.
+func (b *builder) backendCluster(be *policy.Backend, a *envoy_config_route_v3.RouteAction, m routeMode) string {
+	if !be.Unresolved {
+		return b.use(be.Service)
+	}
+	if m.grpc {
+		b.unresolved = true
+	} else {
+		a.ClusterNotFoundResponseCode = envoy_config_route_v3.RouteAction_INTERNAL_SERVER_ERROR
+	}
+	return UnresolvedCluster
+}
+
+// finishUnresolved adds the empty cluster of unresolved backends when a gRPC route uses it.
+func (b *builder) finishUnresolved() {
+	if !b.unresolved {
+		return
+	}
+	svc := &policy.Service{Name: UnresolvedCluster, ConnectTimeout: policy.Duration(time.Second)}
+	b.out.Clusters = append(b.out.Clusters, b.sh.namedCluster(svc, UnresolvedCluster))
+	b.out.Endpoints = append(b.out.Endpoints, b.sh.loadAssignment(UnresolvedCluster, nil))
+}
