@@ -30,7 +30,8 @@ import (
 
 // TestServeGatewayAPIHTTPS runs serve with --gateway-controller-name as a service account
 // with only the shipped ClusterRole, against a real kube-apiserver: an HTTPS listener whose
-// Secret is missing, then holds a key that is not the certificate's, says
+// Secret is missing, is not of type kubernetes.io/tls, then holds a key that is not the
+// certificate's, says
 // ResolvedRefs=False (InvalidCertificateRef) and is not programmed; once the Secret is
 // valid the listener is programmed and the Gateway's Envoy listener terminates TLS with it.
 func TestServeGatewayAPIHTTPS(t *testing.T) {
@@ -127,6 +128,38 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A valid pair in a Secret of another type is not even cached (the watch asks for
+	// kubernetes.io/tls Secrets only): the reference stays unresolved.
+	opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: cert.KeyPEM}}
+	if _, err := c.Admin.CoreV1().Secrets("shop").Create(ctx, opaque, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The route changes after the Secret, so a translation that read the Secret would have run.
+	if err := gw.GatewayV1().HTTPRoutes("shop").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "route deleted: no attached routes", func() error {
+		got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(got.Status.Listeners) != 1 || got.Status.Listeners[0].AttachedRoutes != 0 {
+			return fmt.Errorf("listeners %+v", got.Status.Listeners)
+		}
+		return nil
+	})
+	if err := listener(metav1.ConditionFalse, "InvalidCertificateRef", "not found", metav1.ConditionFalse)(); err != nil {
+		t.Fatalf("an Opaque Secret was used: %v", err)
+	}
+	if err := c.Admin.CoreV1().Secrets("shop").Delete(ctx, "edge-cert", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	route.ResourceVersion = ""
+	if _, err := gw.GatewayV1().HTTPRoutes("shop").Create(ctx, route, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeTLS,
 		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: other.KeyPEM}}
 	if _, err := c.Admin.CoreV1().Secrets("shop").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
