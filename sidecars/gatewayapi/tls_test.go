@@ -202,3 +202,28 @@ func FuzzHTTPSCertificate(f *testing.F) {
 		served(t, res.Spec)
 	})
 }
+
+// TestHTTPSAndHTTPOnOnePortConflict checks an HTTP listener on the port an HTTPS listener
+// serves is refused with ProtocolConflict, and the HTTPS listener keeps serving.
+func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
+	crt, key := selfSigned(t, "web.shop")
+	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
+	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "http", Port: 8443, Protocol: gwv1.HTTPProtocolType})
+	res := Translate(in)
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if len(gs.Listeners) != 2 {
+		t.Fatalf("listeners = %+v", gs.Listeners)
+	}
+	if c := cond(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
+		t.Errorf("HTTP listener Conflicted = %+v", c)
+	}
+	if c := cond(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
+		t.Errorf("HTTP listener Accepted = %+v", c)
+	}
+	if c := cond(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
+		t.Errorf("HTTPS listener Conflicted = %+v", c)
+	}
+	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {
+		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
+	}
+}
