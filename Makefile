@@ -123,7 +123,7 @@ demo:
 	exec $(BIN)/foresight-adapter demo
 
 # E2E_TESTS are the e2e tests `make e2e` runs, each of which must PASS.
-E2E_TESTS = TestPredictiveHPALeadsReactive TestHPASurvivesLosingAReplica
+E2E_TESTS = TestPredictiveHPALeadsReactive TestHPASurvivesLosingAReplica TestQueueScaleToZeroWakesBeforeBursts
 e2e_empty :=
 e2e_run = ^($(subst $(e2e_empty) $(e2e_empty),|,$(E2E_TESTS)))$$
 ## e2e: real kube-apiserver, HPA controller, Prometheus and adapter on loopback

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -65,6 +66,11 @@ type QueueOptions struct {
 	// Schedule bounds the value the adapter's strategies (reactive-backlog,
 	// predictive, always-on) serve at each sync, at the trace's time.
 	Schedule schedule.Schedule
+	// ArrivalsAbove is the trace's idle level: the arrival rate of a step is
+	// its value less ArrivalsAbove, and none when the value is at most that
+	// (load that is not queue work: a metric's idle floor, background
+	// requests). Zero takes the values as they are.
+	ArrivalsAbove float64
 }
 
 // DefaultQueueOptions returns a queue backtest's defaults: 1 item/s per
@@ -90,9 +96,13 @@ type QueueStrategyReport struct {
 	Wakes int `json:"wakes"`
 	// ColdWakes is how many of those found no ready worker.
 	ColdWakes int `json:"cold_wakes"`
-	// MeanFirstJobWaitSeconds and MaxFirstJobWaitSeconds are the time from
-	// a wake to the first ready worker (0 when one was ready), over all wakes.
+	// MeanFirstJobWaitSeconds, P50FirstJobWaitSeconds,
+	// P99FirstJobWaitSeconds and MaxFirstJobWaitSeconds are the mean,
+	// median, 99th percentile (nearest rank) and maximum of the time from a
+	// wake to the first ready worker (0 when one was ready), over all wakes.
 	MeanFirstJobWaitSeconds float64 `json:"mean_first_job_wait_seconds"`
+	P50FirstJobWaitSeconds  float64 `json:"p50_first_job_wait_seconds"`
+	P99FirstJobWaitSeconds  float64 `json:"p99_first_job_wait_seconds"`
 	MaxFirstJobWaitSeconds  float64 `json:"max_first_job_wait_seconds"`
 	// MeanBacklog is the mean number of items waiting.
 	MeanBacklog float64 `json:"mean_backlog"`
@@ -129,6 +139,12 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 	if span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second; span <= o.Warmup {
 		return nil, &ShortInputError{Rows: len(samples), Span: span, Warmup: o.Warmup}
 	}
+	if o.ArrivalsAbove < 0 || math.IsNaN(o.ArrivalsAbove) || math.IsInf(o.ArrivalsAbove, 0) {
+		return nil, fmt.Errorf("backtest: queue: arrivals above %v: must be a finite value, at least 0", o.ArrivalsAbove)
+	}
+	if o.ArrivalsAbove > 0 {
+		samples = arrivalsAbove(samples, o.ArrivalsAbove)
+	}
 	warmEnd := samples[0].TS + int64(o.Warmup/time.Second)
 	predicted, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: o.Horizon, Quantile: o.Quantile,
 		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval}, warmEnd, nil)
@@ -144,6 +160,20 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 		rep.Strategies = append(rep.Strategies, sr)
 	}
 	return rep, nil
+}
+
+// arrivalsAbove returns the samples' arrival rates above the idle level
+// (value less level, at least 0; gaps stay gaps). The forecaster of the
+// predictive strategy sees these rates, as it sees the queue's in serving.
+func arrivalsAbove(samples []Sample, level float64) []Sample {
+	out := make([]Sample, len(samples))
+	for i, s := range samples {
+		out[i] = s
+		if !math.IsNaN(s.Value) {
+			out[i].Value = max(s.Value-level, 0)
+		}
+	}
+	return out
 }
 
 // simulateQueue runs one strategy over the trace.
@@ -262,17 +292,27 @@ func simulateQueue(ctx context.Context, samples []Sample, predicted []float64, o
 		sr.MeanFirstJobWaitSeconds += w / float64(len(waits))
 		sr.MaxFirstJobWaitSeconds = max(sr.MaxFirstJobWaitSeconds, w)
 	}
+	if len(waits) > 0 {
+		sr.P50FirstJobWaitSeconds = nearestRank(waits, 0.5)
+		sr.P99FirstJobWaitSeconds = nearestRank(waits, 0.99)
+	}
 	return sr, nil
+}
+
+// nearestRank returns the q-quantile (nearest rank) of x, which it sorts.
+func nearestRank(x []float64, q float64) float64 {
+	sort.Float64s(x)
+	return x[min(max(int(math.Ceil(q*float64(len(x))))-1, 0), len(x)-1)]
 }
 
 // WriteTable prints the queue report as a table.
 func (r *QueueReport) WriteTable(w io.Writer, name string) error {
 	fmt.Fprintf(w, "queue backtest of %s: %d rows, %.0f scored minutes\n\n", name, r.Rows, r.ScoredMinutes)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "strategy\tworker-minutes\twakes\tcold wakes\tmean first-job wait s\tmax first-job wait s\tmean backlog\tat zero\t")
+	fmt.Fprintln(tw, "strategy\tworker-minutes\twakes\tcold wakes\tfirst-job wait s: mean\tp50\tp99\tmax\tmean backlog\tat zero\t")
 	for _, s := range r.Strategies {
-		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%d\t%.1f\t%.0f\t%.1f\t%.1f%%\t\n", s.Name, s.WorkerMinutes, s.Wakes, s.ColdWakes,
-			s.MeanFirstJobWaitSeconds, s.MaxFirstJobWaitSeconds, s.MeanBacklog, 100*s.ZeroShare)
+		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.0f\t%.1f\t%.1f%%\t\n", s.Name, s.WorkerMinutes, s.Wakes, s.ColdWakes,
+			s.MeanFirstJobWaitSeconds, s.P50FirstJobWaitSeconds, s.P99FirstJobWaitSeconds, s.MaxFirstJobWaitSeconds, s.MeanBacklog, 100*s.ZeroShare)
 	}
 	return tw.Flush()
 }

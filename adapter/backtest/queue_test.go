@@ -52,8 +52,15 @@ func TestRunQueueStrategies(t *testing.T) {
 			t.Errorf("%s: %d cold wakes, mean first-job wait %vs; want 2 and at least the %v start-up", s.Name, s.ColdWakes, s.MeanFirstJobWaitSeconds, o.StartupDelay)
 		}
 	}
+	// Every first job of a reactive strategy waits about the same: the
+	// median and 99th percentile are the waits themselves.
+	for _, s := range []QueueStrategyReport{reactive, keda} {
+		if s.P50FirstJobWaitSeconds < o.StartupDelay.Seconds() || s.P99FirstJobWaitSeconds != s.MaxFirstJobWaitSeconds || s.P50FirstJobWaitSeconds > s.P99FirstJobWaitSeconds {
+			t.Errorf("%s: first-job wait p50 %vs, p99 %vs, max %vs; want p50 at least the start-up, p50 <= p99 = max", s.Name, s.P50FirstJobWaitSeconds, s.P99FirstJobWaitSeconds, s.MaxFirstJobWaitSeconds)
+		}
+	}
 	// Predictive wakes before the batch: a ready worker meets the first job.
-	if pred.ColdWakes != 0 || pred.MeanFirstJobWaitSeconds != 0 {
+	if pred.ColdWakes != 0 || pred.MeanFirstJobWaitSeconds != 0 || pred.P99FirstJobWaitSeconds != 0 {
 		t.Errorf("predictive: %d cold wakes, mean first-job wait %vs; want none", pred.ColdWakes, pred.MeanFirstJobWaitSeconds)
 	}
 	if on.ColdWakes != 0 || on.ZeroShare != 0 {
@@ -92,6 +99,48 @@ func TestRunQueueSchedule(t *testing.T) {
 		if s.ColdWakes != want {
 			t.Errorf("%s: %d cold wakes with a floor of 1 from 08:55, want %d", s.Name, s.ColdWakes, want)
 		}
+	}
+}
+
+// TestRunQueueArrivalsAbove checks the idle level: the daily batch on a
+// floor of 0.3 items/s never lets a queue idle, and with the floor as the
+// idle level it is the batch alone again (the same wakes and waits).
+func TestRunQueueArrivalsAbove(t *testing.T) {
+	o := DefaultQueueOptions()
+	o.Model = forecast.ModelSeasonalNaive
+	o.Params.Throughput = 0.5
+	floored := dailyBatch()
+	for i := range floored {
+		floored[i].Value += 0.3
+	}
+	rep, err := RunQueue(context.Background(), floored, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Strategies {
+		if s.Wakes != 0 || s.ZeroShare != 0 {
+			t.Errorf("%s on a floor: %d wakes, %v at zero; want none (items arrive every second)", s.Name, s.Wakes, s.ZeroShare)
+		}
+	}
+	o.ArrivalsAbove = 0.3
+	got, err := RunQueue(context.Background(), floored, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ArrivalsAbove = 0
+	want, err := RunQueue(context.Background(), dailyBatch(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range got.Strategies {
+		w := want.Strategies[i]
+		if s.Wakes != w.Wakes || s.ColdWakes != w.ColdWakes || s.P99FirstJobWaitSeconds != w.P99FirstJobWaitSeconds || s.Wakes != 2 {
+			t.Errorf("%s above the floor: %d wakes, %d cold, p99 wait %vs; the batch alone: %d, %d, %vs", s.Name, s.Wakes, s.ColdWakes, s.P99FirstJobWaitSeconds, w.Wakes, w.ColdWakes, w.P99FirstJobWaitSeconds)
+		}
+	}
+	o.ArrivalsAbove = -1
+	if _, err := RunQueue(context.Background(), floored, o); err == nil {
+		t.Error("a negative idle level accepted")
 	}
 }
 

@@ -239,7 +239,16 @@ type worker struct {
 	// A series is dropped only if absent for the staleness limit while data
 	// flowed: after an outage of the source (which leaves a hole in every
 	// series) the series are kept, with the history their forecasts need.
+	// A hole in every series longer than the staleness limit is an outage
+	// too, whether or not a fetch failed (a source that restarted, or was
+	// not scraping yet, answers without the data of its downtime): the data
+	// time at which samples resumed after it moves resumedAt forward.
 	resumedAt int64
+	// newest is the data time of the rule's newest sample (any series); 0
+	// before the first. A series is dropped only while newest is within the
+	// staleness limit: a source that answers with no recent data for any
+	// series (restarting, or every series gone) drops none of them.
+	newest int64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -371,6 +380,7 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 				w.resumedAt = chunkEnd
 			}
 		}
+		w.noteHoles(res, chunkStart, chunkEnd, step, int64(r.Info.StaleAfter/time.Second))
 		w.observeAll(l, res, updated)
 		w.next = chunkEnd + step
 		chunkStart = chunkEnd + step
@@ -389,10 +399,11 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 	if fetchErr == nil && fetched {
 		w.ready = true
 		// Drop series that vanished from a healthy source for longer than the
-		// staleness limit, counted from when data flowed again after an outage.
+		// staleness limit, counted from when data flowed again after an outage,
+		// while other series of the rule are fresh.
 		limit := now.Add(-r.Info.StaleAfter).Unix()
 		for k, s := range w.series {
-			if !updated[k] && s.lastAt < limit && w.resumedAt >= 0 && w.resumedAt <= limit {
+			if !updated[k] && s.lastAt < limit && w.resumedAt >= 0 && w.resumedAt <= limit && w.newest >= limit {
 				delete(w.series, k)
 				l.forgetCost(prometheus.Labels{"metric": r.Info.StoreKey(), "namespace": s.entry.Namespace, "series": s.entry.SeriesName})
 				if w.shadow != nil {
@@ -412,6 +423,31 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		}
 	}
 	return fetchErr
+}
+
+// noteHoles advances the rule's newest data time over one fetched chunk
+// (samples on its step grid from chunkStart to chunkEnd) and records, as the
+// end of an outage, the data time at which samples resumed after the latest
+// hole in every series longer than staleSec (as a source's downtime leaves).
+func (w *worker) noteHoles(res []source.Series, chunkStart, chunkEnd, step, staleSec int64) {
+	has := make([]bool, (chunkEnd-chunkStart)/step+1) // some series has a sample at this step
+	for _, s := range res {
+		for _, p := range s.Samples {
+			if ts := p.T / 1000; ts > w.newest && ts >= chunkStart && ts <= chunkEnd {
+				has[(ts-chunkStart)/step] = true
+			}
+		}
+	}
+	for i, ok := range has {
+		if !ok {
+			continue
+		}
+		ts := chunkStart + int64(i)*step
+		if w.newest > 0 && ts-w.newest > staleSec {
+			w.resumedAt = max(w.resumedAt, ts)
+		}
+		w.newest = ts
+	}
 }
 
 // state returns the state of a result series, creating it on first sight.

@@ -131,3 +131,56 @@ func TestLoopKeepsSeriesAcrossAnOutage(t *testing.T) {
 		t.Errorf("gone, absent while data flowed for 7m: %v, %v; want dropped", es, err)
 	}
 }
+
+// TestLoopKeepsSeriesAcrossASourceRestart checks a warm start on a source
+// whose data has a hole in every series longer than the staleness limit (a
+// Prometheus that was down, restarted and has not scraped yet) and that
+// answers without error: no series is dropped while no series of the rule
+// has recent data, and when data resumes, one series before the other, both
+// keep the history their forecasts were fitted on (a series dropped and
+// found again would warm up from nothing and serve its reactive value).
+func TestLoopKeepsSeriesAcrossASourceRestart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	emb := newEmbedded(t, reg)
+	appendRange := func(ns string, from, to time.Time) {
+		appendMinutely(t, emb, from, to, constant(10), "__name__", "load", "namespace", ns)
+	}
+	// Eight hours (past the warm-up) that stopped 20 minutes ago.
+	for _, ns := range []string{"first", "later"} {
+		appendRange(ns, testNow.Add(-8*time.Hour), testNow.Add(-20*time.Minute))
+	}
+	c := runClockedLoop(t, reg, emb, rulesYAML("  - name: load\n    query: load{<<.LabelMatchers>>}\n    api: external\n    forecast: {step: 1m, model: linear, staleAfter: 5m}\n"))
+	lookup := func(ns string) ([]*Entry, error) {
+		es, _, err := c.store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: ns})
+		return es, err
+	}
+	var stale *StaleError
+	check := func(when string) {
+		t.Helper()
+		for _, ns := range []string{"first", "later"} {
+			if es, err := lookup(ns); !errors.As(err, &stale) {
+				t.Errorf("%s, %s: %v, %v; want StaleError (kept, stale), not dropped", ns, when, es, err)
+			}
+		}
+	}
+	check("warm start")
+	c.advance(t, time.Minute, 1)
+	check("a cycle with no data for any series")
+
+	// Data resumes for one series, two minutes later for the other.
+	appendRange("first", testNow.Add(2*time.Minute), testNow.Add(8*time.Minute))
+	appendRange("later", testNow.Add(4*time.Minute), testNow.Add(8*time.Minute))
+	for range 7 {
+		c.advance(t, time.Minute, 1)
+	}
+	for _, ns := range []string{"first", "later"} {
+		es, err := lookup(ns)
+		if err != nil || len(es) != 1 {
+			t.Errorf("%s after data resumed: %v, %v; want its forecast", ns, es, err)
+			continue
+		}
+		if fc := es[0].Forecast; fc.Fallback || fc.Model != "linear" {
+			t.Errorf("%s after data resumed: model %s, fallback %v (%s); want the linear model fitted on its history", ns, fc.Model, fc.Fallback, fc.Reason)
+		}
+	}
+}

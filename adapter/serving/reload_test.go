@@ -270,6 +270,59 @@ func TestReload(t *testing.T) {
 	})
 }
 
+// TestReloadRefusesBadQueueScheduleEvents: serving's reload (the one serve
+// runs at start, where an error stops it, and on every change) refuses a
+// queue rule without its backlog query, a schedule with an unknown day or
+// time zone and an event that ends before it starts, naming the file, line
+// and field; the last good rules keep serving.
+func TestReloadRefusesBadQueueScheduleEvents(t *testing.T) {
+	tl := newTestLoop(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	r := NewReloader([]string{path}, ConfigLoader, tl.loop, tl.metrics, slog.New(slog.DiscardHandler), 10*time.Millisecond)
+	good := rulesYAML(`  - name: workers
+    query: sum by (namespace) (load{<<.LabelMatchers>>})
+    api: external
+    forecast: {step: 1m, model: reactive}
+    schedule:
+      - {days: [mon-fri], start: "08:00", end: "18:00", timeZone: Europe/Berlin, min: 2}
+    events:
+      - {name: launch, start: "2026-11-27T06:00:00+01:00", end: "2026-11-28T00:00:00+01:00", min: 5}
+    queue:
+      backlog: max by (namespace) (load{<<.LabelMatchers>>})
+      throughput: 1000
+`)
+	writeFile(t, path, good)
+	if err := r.Reload(true); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "first cycle", tl.loop.Ready)
+	before := tl.worker("workers")
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"queue without backlog", "      backlog: max by (namespace) (load{<<.LabelMatchers>>})\n", "", "rules.yaml:12: rules[0].queue.backlog: required"},
+		{"unknown day", "[mon-fri]", "[mon-fry]", `rules.yaml:9: rules[0].schedule[0].days: unknown day "fry"`},
+		{"unknown time zone", "Europe/Berlin", "Europe/Berlim", `rules.yaml:9: rules[0].schedule[0].timeZone: unknown IANA time zone "Europe/Berlim"`},
+		{"event ends before it starts", `end: "2026-11-28T00:00:00+01:00"`, `end: "2026-11-26T00:00:00+01:00"`,
+			"rules.yaml:11: rules[0].events[0].end: must be after start 2026-11-27T06:00:00+01:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(good, tc.old) {
+				t.Fatalf("the rules lack %q", tc.old)
+			}
+			writeFile(t, path, strings.Replace(good, tc.old, tc.new, 1))
+			err := r.Reload(false)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reload: %v; want an error with %q", err, tc.want)
+			}
+			if tl.worker("workers") != before {
+				t.Error("the refused file replaced the running rule")
+			}
+			if es, _, err := tl.store.Lookup(Query{Metric: "workers", API: APIExternal, Namespace: "a"}); err != nil || len(es) != 1 {
+				t.Errorf("the last good rule stopped serving: %v, %v", es, err)
+			}
+		})
+	}
+}
+
 // TestReloadRefreshAndFiles: the rules of several files are served together, a
 // metric in two files is refused, and RefreshEvery reloads unchanged files (the
 // rediscovery of imported configs).

@@ -72,18 +72,27 @@ type Requirement struct {
 // satisfies is redundant and dropped. Gt and Lt are not supported. A nil
 // selector selects everything in the namespace.
 func SelectorMatchers(namespaceLabel, namespace string, sel k8slabels.Selector) ([]*labels.Matcher, error) {
-	var reqs []Requirement
-	if sel != nil {
-		rs, selectable := sel.Requirements()
-		if !selectable {
-			return nil, errors.New("label selector selects nothing")
-		}
-		reqs = make([]Requirement, 0, len(rs))
-		for _, r := range rs {
-			reqs = append(reqs, Requirement{Key: r.Key(), Operator: r.Operator(), Values: r.ValuesUnsorted()})
-		}
+	reqs, err := selectorRequirements(sel)
+	if err != nil {
+		return nil, err
 	}
 	return RequirementMatchers(namespaceLabel, namespace, reqs)
+}
+
+// selectorRequirements lists the requirements of sel (none for a nil selector).
+func selectorRequirements(sel k8slabels.Selector) ([]Requirement, error) {
+	if sel == nil {
+		return nil, nil
+	}
+	rs, selectable := sel.Requirements()
+	if !selectable {
+		return nil, errors.New("label selector selects nothing")
+	}
+	reqs := make([]Requirement, 0, len(rs))
+	for _, r := range rs {
+		reqs = append(reqs, Requirement{Key: r.Key(), Operator: r.Operator(), Values: r.ValuesUnsorted()})
+	}
+	return reqs, nil
 }
 
 // RequirementMatchers is SelectorMatchers for requirements given directly.
@@ -115,16 +124,9 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 // SelectorMatchers, except that no namespace is enforced and a requirement
 // on a namespace label is translated as any other.
 func ClusterSelectorMatchers(sel k8slabels.Selector) ([]*labels.Matcher, error) {
-	var reqs []Requirement
-	if sel != nil {
-		rs, selectable := sel.Requirements()
-		if !selectable {
-			return nil, errors.New("label selector selects nothing")
-		}
-		reqs = make([]Requirement, 0, len(rs))
-		for _, r := range rs {
-			reqs = append(reqs, Requirement{Key: r.Key(), Operator: r.Operator(), Values: r.ValuesUnsorted()})
-		}
+	reqs, err := selectorRequirements(sel)
+	if err != nil {
+		return nil, err
 	}
 	return requirementsMatchers(reqs, func(Requirement) (bool, error) { return true, nil })
 }

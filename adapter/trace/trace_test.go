@@ -114,8 +114,8 @@ func TestReadFileNamesThePath(t *testing.T) {
 func TestRealTraces(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "traces")
 	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if err != nil || len(files) != 10 {
-		t.Fatalf("traces in %s: %v, %v; want 10", dir, files, err)
+	if err != nil || len(files) != 11 {
+		t.Fatalf("traces in %s: %v, %v; want 11", dir, files, err)
 	}
 	for _, f := range files {
 		samples, err := ReadFile(f)

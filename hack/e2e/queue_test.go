@@ -3,7 +3,9 @@
 // The queue scenario: scale to zero and back on a Redis list, with a plain
 // HPA. A real redis-server per worker namespace, Debian's redis_exporter for
 // each, scraped every second by a real Prometheus that also holds 56 h of the
-// same producer's history (backfilled: the LPUSH count of previous days). A
+// same producer's history (backfilled: the LPUSH count of previous days, up
+// to 30 s before it starts, as after a restart: the adapter must keep that
+// history across the hole, which is longer than the rules' staleAfter). A
 // producer in the test pushes bursts of jobs onto both lists at the same wall
 // times; consumers in the test stand in for each worker Deployment's pods
 // (no kubelet: the pool runs spec.replicas consumers, each ready after a
@@ -23,6 +25,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,7 +62,11 @@ const (
 	qThroughput   = 2.0              // jobs per second per consumer
 	qMaxReplicas  = 10
 	qHistory      = 56 * time.Hour // backfilled: more than the predictive rule's 55h
-	qHistoryStep  = 2 * time.Second
+	// qRestartHole is how long before Prometheus starts its backfilled
+	// history ends: a Prometheus back from downtime, longer than the rules'
+	// staleAfter (10s), whose first scrapes come after the adapter's warm start.
+	qRestartHole = 30 * time.Second
+	qHistoryStep = 2 * time.Second
 )
 
 // qSizes are the jobs of the bursts, by slot number (Unix time / qPeriod)
@@ -130,7 +137,7 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	}
 	phase("redis-server and redis_exporter ready for " + w[0].ns + " and " + w[1].ns)
 
-	prom := startQueuePrometheus(ctx, t, workDir, promBin, promtool, w, time.Now())
+	prom := startQueuePrometheus(ctx, t, workDir, promBin, promtool, w, time.Now().Add(-qRestartHole))
 	phase("prometheus ready at " + prom.URL + ", scraping both exporters every second, with " + qHistory.String() + " of history")
 
 	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort,
@@ -231,9 +238,9 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 }
 
 // startQueuePrometheus backfills a Prometheus with qHistory of the producer's
-// LPUSH count before now, for each workload, as the series its exporter's scrape
+// LPUSH count before end, for each workload, as the series its exporter's scrape
 // continues (same labels), and starts it scraping both exporters every second.
-func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, promtool string, w []*qWorkload, now time.Time) *promserver.Server {
+func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, promtool string, w []*qWorkload, histEnd time.Time) *promserver.Server {
 	t.Helper()
 	dir := filepath.Join(workDir, "prometheus")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -247,7 +254,7 @@ func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, p
 		series = append(series, replay.Series{"cmd": "lpush", "job": "redis", "instance": wl.exporterAddr, "namespace": wl.ns})
 	}
 	// The arrival rate of each history step: the jobs pushed in (t-step, t].
-	end := now.Truncate(qHistoryStep)
+	end := histEnd.Truncate(qHistoryStep)
 	var samples []replay.Sample
 	for at := end.Add(-qHistory); !at.After(end); at = at.Add(qHistoryStep) {
 		samples = append(samples, replay.Sample{T: at, V: float64(pushedIn(at.Add(-qHistoryStep), at)) / qHistoryStep.Seconds()})
@@ -509,8 +516,12 @@ func checkQueueBursts(t *testing.T, w []*qWorkload, bursts []jobqueue.Burst, poi
 			sum += d
 			worst = max(worst, d)
 		}
-		t.Logf("%s (%s): a ready worker at the first job of %.0f%% of the bursts; first-job wait mean %s, max %s; %.1f worker-minutes",
-			wl.ns, wl.metric, 100*share[i], (sum / time.Duration(len(waits[i]))).Truncate(10*time.Millisecond), worst, workerSeconds/60)
+		sorted := slices.Sorted(slices.Values(waits[i]))
+		rank := func(q float64) time.Duration {
+			return sorted[min(max(int(math.Ceil(q*float64(len(sorted))))-1, 0), len(sorted)-1)]
+		}
+		t.Logf("%s (%s): a ready worker at the first job of %.0f%% of the bursts; first-job wait p50 %s, p99 %s, mean %s, max %s; %.1f worker-minutes",
+			wl.ns, wl.metric, 100*share[i], rank(0.5), rank(0.99), (sum / time.Duration(len(waits[i]))).Truncate(10*time.Millisecond), worst, workerSeconds/60)
 	}
 	if share[0] < 0.8 {
 		t.Errorf("the predictive workload had a ready worker at the first job of %.0f%% of the bursts, want at least 80%%", 100*share[0])

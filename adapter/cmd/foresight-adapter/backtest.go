@@ -62,6 +62,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&qo.Params.CoolDown, "cool-down", qo.Params.CoolDown, "queue mode: idle this long before scaling to zero")
 	fs.Float64Var(&qo.ActivationThreshold, "keda-threshold", qo.ActivationThreshold, "queue mode: backlog above which the KEDA-like strategy activates")
 	fs.DurationVar(&qo.KEDACoolDown, "keda-cool-down", qo.KEDACoolDown, "queue mode: the KEDA-like strategy's cooldownPeriod")
+	fs.Float64Var(&qo.ArrivalsAbove, "arrivals-above", 0, "queue mode: the trace's idle level: a step's arrival rate is its value less this, none at or below it (load that is not queue work)")
 	fs.DurationVar(&qo.ScaleDownStabilization, "scale-down-stabilization", qo.ScaleDownStabilization, "queue mode: the HPAs' scale-down stabilization window")
 	// Price inputs switch the backtest to its cost mode (shadowreport.go).
 	costs := addCostFlags(fs)
@@ -123,6 +124,9 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	samples, err := readTrace(*input)
 	if err != nil {
 		return err
+	}
+	if qo.Params.Throughput == 0 && qo.ArrivalsAbove != 0 {
+		return fmt.Errorf("%w: --arrivals-above needs queue mode (--queue-throughput or a queue rule)", errUsage)
 	}
 	if qo.Params.Throughput != 0 {
 		if *servedOut != "" || *plotOut != "" || costs.enabled() {

@@ -269,6 +269,8 @@ func TestBacktestQueueMode(t *testing.T) {
 			Name      string  `json:"name"`
 			ColdWakes int     `json:"cold_wakes"`
 			Wait      float64 `json:"mean_first_job_wait_seconds"`
+			P50       float64 `json:"p50_first_job_wait_seconds"`
+			P99       float64 `json:"p99_first_job_wait_seconds"`
 			Zero      float64 `json:"zero_share"`
 		} `json:"strategies"`
 	}
@@ -282,8 +284,8 @@ func TestBacktestQueueMode(t *testing.T) {
 				t.Errorf("%s: %d cold wakes, want 0", s.Name, s.ColdWakes)
 			}
 		default:
-			if s.Wait < 60 {
-				t.Errorf("%s: mean first-job wait %vs, want at least the 60s start-up", s.Name, s.Wait)
+			if s.Wait < 60 || s.P50 < 60 || s.P99 < s.P50 {
+				t.Errorf("%s: first-job wait mean %vs, p50 %vs, p99 %vs; want at least the 60s start-up, p50 <= p99", s.Name, s.Wait, s.P50, s.P99)
 			}
 		}
 		if s.Name != "always-on" && !(s.Zero > 0.5) {
@@ -315,6 +317,9 @@ rules:
 	var out, errOut bytes.Buffer
 	if code := dispatch(context.Background(), []string{"backtest", "--input", path, "--queue-throughput", "-1"}, &out, &errOut); code != 2 {
 		t.Errorf("negative throughput: exit %d, want 2", code)
+	}
+	if code := dispatch(context.Background(), []string{"backtest", "--input", path, "--arrivals-above", "1"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--arrivals-above needs queue mode") {
+		t.Errorf("--arrivals-above outside queue mode: exit %d, want 2\n%s", code, errOut.String())
 	}
 }
 

@@ -205,3 +205,63 @@ rules:
 		}
 	}
 }
+
+// queueScheduleRules is a valid queue rule with a schedule and an event; the
+// bad-input tests break one field of it at a time.
+const queueScheduleRules = `apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: jobs_workers
+    query: sum by (namespace) (rate(jobs_enqueued_total{<<.LabelMatchers>>}[2m]))
+    api: external
+    schedule:
+      - days: [mon-fri]
+        start: "08:00"
+        end: "18:00"
+        timeZone: Europe/Berlin
+        min: 2
+    events:
+      - name: launch
+        start: "2026-11-27T06:00:00+01:00"
+        end: "2026-11-28T00:00:00+01:00"
+        min: 5
+    queue:
+      backlog: max by (namespace) (redis_key_size{<<.LabelMatchers>>})
+      throughput: 2
+`
+
+// TestCheckConfigRefusesBadQueueScheduleEvents: a queue rule without its
+// backlog query, a schedule with an unknown day or time zone and an event
+// that ends before it starts are refused, naming the file, line and field.
+func TestCheckConfigRefusesBadQueueScheduleEvents(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "queue.yaml")
+	writeTestFile(t, good, []byte(queueScheduleRules), 0o600)
+	var out bytes.Buffer
+	if err := runCheckConfig(context.Background(), []string{good}, &out, &out); err != nil {
+		t.Fatalf("valid file: %v\n%s", err, out.String())
+	}
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"queue without backlog", "      backlog: max by (namespace) (redis_key_size{<<.LabelMatchers>>})\n", "",
+			"bad.yaml:18: rules[0].queue.backlog: required"},
+		{"unknown day", "[mon-fri]", "[mon-fry]", `bad.yaml:8: rules[0].schedule[0].days: unknown day "fry"`},
+		{"unknown time zone", "Europe/Berlin", "Europe/Berlim", `bad.yaml:11: rules[0].schedule[0].timeZone: unknown IANA time zone "Europe/Berlim"`},
+		{"event ends before it starts", `end: "2026-11-28T00:00:00+01:00"`, `end: "2026-11-26T00:00:00+01:00"`,
+			"bad.yaml:16: rules[0].events[0].end: must be after start 2026-11-27T06:00:00+01:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(queueScheduleRules, tc.old) {
+				t.Fatalf("the rules lack %q", tc.old)
+			}
+			bad := filepath.Join(t.TempDir(), "bad.yaml")
+			writeTestFile(t, bad, []byte(strings.Replace(queueScheduleRules, tc.old, tc.new, 1)), 0o600)
+			var out bytes.Buffer
+			if code := dispatch(context.Background(), []string{"check-config", bad}, &out, &out); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
+	}
+}

@@ -179,16 +179,7 @@ func (r *compiled) namespacesRule(name string, m *metricInfo) (*config.Rule, err
 	out := config.Rule{Name: name, API: config.APIObject, Forecast: Reactive(), Resources: config.Resources{
 		NamespaceLabel: nsLabel, Resource: "namespaces", Label: nsLabel,
 	}}
-	q, err := r.nativeQuery(m.series, []string{nsLabel}, 1)
-	if err != nil {
-		return nil, err
-	}
-	out.Query = q
-	out.SetDefaults()
-	if err := out.Validate(); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return r.withQuery(out, m.series, []string{nsLabel}, 1)
 }
 
 // nativeRule is the Foresight rule serving metric name from m's series (nil, with a
@@ -262,16 +253,7 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 	if r.external {
 		keep = 1
 	}
-	q, err := r.nativeQuery(m.series, groupBy, keep)
-	if err != nil {
-		return nil, err
-	}
-	out.Query = q
-	out.SetDefaults()
-	if err := out.Validate(); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return r.withQuery(out, m.series, groupBy, keep)
 }
 
 // clusterWideRule is the Foresight rule serving metric name of a
@@ -297,16 +279,7 @@ func (r *compiled) clusterWideRule(name string, m *metricInfo, nsLabel string, l
 			groupBy = append(groupBy, l)
 		}
 	}
-	q, err := r.nativeQuery(m.series, groupBy, 0)
-	if err != nil {
-		return nil, err
-	}
-	out.Query = q
-	out.SetDefaults()
-	if err := out.Validate(); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return r.withQuery(out, m.series, groupBy, 0)
 }
 
 // Import parses a prometheus-adapter file under policy, discovers its metrics and returns the
@@ -327,4 +300,19 @@ func Import(ctx context.Context, data []byte, filename string, policy config.Pol
 		f.ResourceMetrics = config.FromResourceMetricsRules(c.resourceRules)
 	}
 	return f, append(c.Warnings(), warnings...), nil
+}
+
+// withQuery completes rule out with the native query of series grouped by
+// groupBy (see nativeQuery), its defaults and its validation.
+func (r *compiled) withQuery(out config.Rule, series string, groupBy []string, keep int) (*config.Rule, error) {
+	q, err := r.nativeQuery(series, groupBy, keep)
+	if err != nil {
+		return nil, err
+	}
+	out.Query = q
+	out.SetDefaults()
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
