@@ -275,16 +275,13 @@ func (w *worker) start(parent context.Context, l *Loop) {
 	w.done = make(chan struct{})
 	go func() {
 		defer close(w.done)
-		interval := l.interval
-		if interval <= 0 {
-			interval = w.rule.Settings.Step
-		}
-		t := time.NewTicker(interval)
+		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
 			if err := w.cycle(ctx, l); err != nil && ctx.Err() == nil {
 				l.log.Warn("forecast cycle failed", "metric", w.rule.Info.StoreKey(), "err", err)
 			}
+			t.Reset(l.untilNextCycle(w.rule.Settings.Step))
 			select {
 			case <-ctx.Done():
 				return
@@ -292,6 +289,45 @@ func (w *worker) start(parent context.Context, l *Loop) {
 			}
 		}
 	}()
+}
+
+// untilNextCycle is the real time until a rule of the given step cycles
+// again. With a fixed Interval (accelerated clocks, tests) it is that
+// interval. On the wall clock every replica cycles at the same instants:
+// each step boundary of the data clock (a multiple of step since the Unix
+// epoch, the grid the cycle's queries end on) plus settle(step), so
+// that replicas evaluate the same instants once Prometheus has ingested the
+// scrapes before them, and answer alike between their cycles too.
+func (l *Loop) untilNextCycle(step time.Duration) time.Duration {
+	if l.interval > 0 {
+		return l.interval
+	}
+	return untilGridPoint(l.now(), step, l.settle(step))
+}
+
+// settle is how long after a step boundary a wall-clock cycle runs, and how
+// old a grid point must be before any cycle reads it: a quarter of the step,
+// at most 15 s. Zero with a fixed Interval.
+func (l *Loop) settle(step time.Duration) time.Duration {
+	if l.interval > 0 {
+		return 0
+	}
+	return min(step/4, 15*time.Second)
+}
+
+// untilGridPoint is the time from now to the next instant that lies settle
+// after a multiple of step since the Unix epoch (never zero: a cycle that
+// ends exactly on one waits for the next).
+func untilGridPoint(now time.Time, step, settle time.Duration) time.Duration {
+	if step <= 0 {
+		step = time.Second
+	}
+	n := now.UnixNano() - int64(settle)
+	next := (n/int64(step) + 1) * int64(step)
+	if n < 0 && n%int64(step) != 0 {
+		next -= int64(step)
+	}
+	return time.Duration(next - n)
 }
 
 // forgetShadow drops the worker's shadow evaluation and its metrics.
@@ -345,7 +381,9 @@ func (w *worker) cycle(ctx context.Context, l *Loop) error {
 		step = 1
 	}
 	now := l.now()
-	end := now.Unix() / step * step
+	// The newest grid point a replica cycling on the wall clock has settled
+	// (see untilNextCycle): every replica serves the same points.
+	end := now.Add(-l.settle(r.Settings.Step)).Unix() / step * step
 	start := w.next
 	if start == 0 {
 		// Lookback: the history window of the latest refit on the grid,
