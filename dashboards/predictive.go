@@ -90,8 +90,43 @@ func PredictiveAutoscaling() (Dashboard, error) {
 			}},
 			shadowSection(sel),
 			sloSection(sel),
+			boundsSection(sel),
 		},
 	}.build()
+}
+
+// boundsSection shows what bounds a rule's served value besides its
+// forecast (schedules and one-off events) and the queues of queue rules.
+func boundsSection(sel string) section {
+	const ruleSel = `metric=~"$metric"`
+	return section{title: "Schedules, events and queues", panels: []panel{
+		{
+			title:       "Schedule and event bounds",
+			description: "Per rule with a schedule or events: the largest floor and the smallest ceiling of its active windows and events (absent when none is active; a ceiling wins over a floor), as the served value was bounded at the rule's latest cycle.",
+			unit:        "short",
+			queries: []query{
+				{`max by (metric) (foresight_schedule_floor{` + ruleSel + `})`, "floor {{metric}}"},
+				{`min by (metric) (foresight_schedule_ceiling{` + ruleSel + `})`, "ceiling {{metric}}"},
+			},
+		},
+		{
+			title:       "Event multiplier",
+			description: "Product of the multipliers of the rule's active events, applied to its forecast (1 when none is active).",
+			unit:        "short",
+			queries: []query{
+				{`max by (metric) (foresight_schedule_multiplier{` + ruleSel + `})`, "{{metric}}"},
+			},
+		},
+		{
+			title:       "Queue backlog and idle queues",
+			description: "Per series of a queue rule: the latest backlog, and whether the queue is idle past its cool-down with a demand of 0 (the workload may be at zero replicas).",
+			unit:        "short",
+			queries: []query{
+				{`max by (metric, series) (foresight_queue_backlog{` + sel + `})`, "backlog {{metric}} {{series}}"},
+				{`max by (metric, series) (foresight_queue_idle{` + sel + `})`, "idle {{metric}} {{series}}"},
+			},
+		},
+	}}
 }
 
 // sloSection shows the rules in SLO mode: the utilisation each series

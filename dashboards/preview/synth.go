@@ -14,6 +14,8 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/hpasim"
+	"github.com/foresight-dev/foresight/adapter/queue"
+	"github.com/foresight-dev/foresight/adapter/schedule"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/slo"
 )
@@ -235,6 +237,23 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 	if err != nil {
 		return err
 	}
+	// A schedule on the web workload's forecast, by the adapter's own
+	// schedule: at least 4 on weekdays 08:00-18:00 UTC, at most 40 every
+	// night 00:00-06:00 UTC, and a one-off event doubling the forecast for
+	// the three hours from the trace's middle.
+	floor, ceiling, double := 4.0, 40.0, 2.0
+	eventStart := load.Start.Add(time.Duration(n/2) * time.Minute)
+	sched := schedule.Schedule{
+		Windows: []schedule.Window{{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+			Start: 8 * 60, End: 18 * 60, Min: &floor}, {Start: 0, End: 6 * 60, Max: &ceiling}},
+		Events: []schedule.Event{{Name: "launch", Start: eventStart, End: eventStart.Add(3 * time.Hour), Multiplier: &double}},
+	}
+	// A queue of batch jobs (two items/s for the first 10 minutes of every
+	// second hour), its demand by the adapter's own queue tracker, its
+	// backlog drained by that many workers.
+	jobs := queue.Params{Throughput: 0.5, DrainTime: 5 * time.Minute, WakeLead: 2 * time.Minute, CoolDown: 10 * time.Minute}
+	var jobsTracker queue.Tracker
+	var backlog, workers float64
 	// The web HPA: the project's HPA model on the simulation timeline of the backtest,
 	// fed the served (predicted) request rate.
 	hcfg := webHPA
@@ -418,6 +437,27 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 			w.gauge("foresight_slo_pod_minutes", st.PodMinutes, skv...)
 			w.gauge("foresight_slo_reactive_pod_minutes", st.ReactivePodMinutes, skv...)
 		}
+
+		// The schedule's bounds and the batch queue.
+		b := sched.At(time.Unix(ts, 0))
+		schedKV := []string{"metric", "rps_scheduled", "namespace", appNS}
+		if !math.IsNaN(b.Floor) {
+			w.gauge("foresight_schedule_floor", b.Floor, schedKV...)
+		}
+		if !math.IsNaN(b.Ceiling) {
+			w.gauge("foresight_schedule_ceiling", b.Ceiling, schedKV...)
+		}
+		w.gauge("foresight_schedule_multiplier", b.Multiplier, schedKV...)
+		arrivals := 0.0
+		if (i/60)%2 == 0 && i%60 < 10 {
+			arrivals = 2
+		}
+		backlog = math.Max(0, backlog+60*(arrivals-workers*jobs.Throughput))
+		demand, reason := jobsTracker.Demand(jobs, queue.Input{At: ts, Backlog: backlog, Arrivals: arrivals, Predicted: arrivals})
+		workers = math.Ceil(demand)
+		qkv := []string{"metric", "jobs_workers", "namespace", appNS, "series", "batch"}
+		w.gauge("foresight_queue_backlog", backlog, qkv...)
+		w.gauge("foresight_queue_idle", b2f(reason == queue.ReasonIdle), qkv...)
 
 		// Shadow evaluation of three strategies on the web workload's load, by
 		// the adapter's own evaluator, priced at the web pods' mean hourly price.
