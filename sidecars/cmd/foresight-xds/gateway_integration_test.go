@@ -332,12 +332,24 @@ func (s *shop) canaryAccepted(name string, status metav1.ConditionStatus, reason
 	}
 }
 
-// serveFlags are the flags of serve with --gateway-controller-name as a service account
-// with the shipped ClusterRole only (deploy/xds/crds/rbac-gateway-api.yaml), an empty
-// policy file (everything comes from the Gateway API) and the admin API on; state in dir.
+// serveFlags are gatewayServeFlags with the admin API on.
 func (s *shop) serveFlags(t testing.TB, dir string) serveFlags {
 	t.Helper()
-	c := s.c
+	f := gatewayServeFlags(t, s.c, dir)
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.adminAddr, f.adminTokenFile = freeAddr(t), tokenFile
+	return f
+}
+
+// gatewayServeFlags are the flags of serve with --gateway-controller-name as a
+// service account with the shipped ClusterRole only
+// (deploy/xds/crds/rbac-gateway-api.yaml, bound here) and an empty policy
+// file (everything comes from the Gateway API); state in dir.
+func gatewayServeFlags(t testing.TB, c *cluster.Cluster, dir string) serveFlags {
+	t.Helper()
 	policyFile := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -351,12 +363,8 @@ func (s *shop) serveFlags(t testing.TB, dir string) serveFlags {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	return serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
-		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour, adminAddr: freeAddr(t), adminTokenFile: tokenFile,
+		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
 		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
 }
 
@@ -490,10 +498,14 @@ func TestServeGatewayAPI(t *testing.T) {
 	}
 	f.metricsAddr, f.adminAddr = freeAddr(t), freeAddr(t)
 	startServeFlags(t, f)
-	if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name)) ||
-		!metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="progressing"} 1`, name)) {
-		t.Fatal("the restarted control plane does not resume the rollout at 50%")
-	}
+	// The metrics server answers before the Gateway API objects are read again.
+	eventuallyWithin(t, 30*time.Second, "the restarted control plane resumes the rollout at 50%", func() error {
+		if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name)) ||
+			!metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="progressing"} 1`, name)) {
+			return fmt.Errorf("not at weight 50, progressing")
+		}
+		return nil
+	})
 	seen = map[string]int{}
 	eventuallyWithin(t, 30*time.Second, "both versions answer after the restart", func() error {
 		who, err := whoAnswers(conn)

@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,23 +70,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: gateway-only}\nspec: {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, obj := range []string{"namespace foresight", "serviceaccount foresight-xds -n foresight"} {
-		kubectl(t, c, append([]string{"--kubeconfig", c.AdminKubeconfig, "create"}, strings.Fields(obj)...)...)
-	}
-	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "-f", filepath.Join(needs.Root(t), "deploy", "xds", "crds", "rbac-gateway-api.yaml"))
-	kubectl(t, c, "--kubeconfig", c.AdminKubeconfig, "create", "clusterrolebinding", "foresight-xds-gateway-api", "--clusterrole=foresight-xds-gateway-api", "--serviceaccount=foresight:foresight-xds")
-	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, "foresight", "foresight-xds", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, gatewayController: gatewayController, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
-		xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
-		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state")}
+	f := gatewayServeFlags(t, c, t.TempDir())
 	startServeFlags(t, f)
 
 	// listener checks the https listener's conditions; msg, when set, must be in ResolvedRefs.
