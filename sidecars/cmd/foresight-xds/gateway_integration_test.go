@@ -180,7 +180,23 @@ type shop struct {
 	ip  string // the backends' address: EndpointSlices refuse loopback
 }
 
-func startShop(t testing.TB) *shop {
+// startShop starts a shop: namespace shop and the extra namespaces, the
+// GatewayClass foresight and the Gateway shop/edge with one HTTP listener.
+func startShop(t testing.TB, extraNamespaces ...string) *shop {
+	t.Helper()
+	s := startGatewayCluster(t, append([]string{"shop"}, extraNamespaces...)...)
+	s.createClass(t)
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
+	if _, err := s.gw.GatewayV1().Gateways("shop").Create(context.Background(), gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startGatewayCluster starts a kube-apiserver with the Gateway API and
+// Foresight CRDs, its clients, and the namespaces; no Gateway yet.
+func startGatewayCluster(t testing.TB, namespaces ...string) *shop {
 	t.Helper()
 	binDir := needs.KubeBinDir(t)
 	s := &shop{ip: hostIP(t)}
@@ -198,19 +214,21 @@ func startShop(t testing.TB) *shop {
 	if s.dyn, err = dynamic.NewForConfig(c.AdminConfig); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
-	if _, err := s.gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
-		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
-	if _, err := s.gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, ns := range namespaces {
+		if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return s
+}
+
+// createClass creates the GatewayClass foresight of foresight-xds's controller name.
+func (s *shop) createClass(t testing.TB) {
+	t.Helper()
+	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
+	if _, err := s.gw.GatewayV1().GatewayClasses().Create(context.Background(), class, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startBackend starts a gRPC backend on ip answering as version until the test ends.
@@ -224,29 +242,29 @@ func startBackend(t testing.TB, ip, version string) *grpcbackend.Backend {
 	return b
 }
 
-// startHealthBackend starts a gRPC backend on ip answering as version and returns its port.
-func startHealthBackend(t testing.TB, ip, version string) int32 {
+// backend is backendIn of namespace shop.
+func (s *shop) backend(t testing.TB, name, version string) *grpcbackend.Backend {
 	t.Helper()
-	return int32(startBackend(t, ip, version).Port)
+	return s.backendIn(t, "shop", name, version)
 }
 
-// backend starts a gRPC backend answering as version and makes it the Service name (port
-// 50051) with one ready endpoint in an EndpointSlice.
-func (s *shop) backend(t testing.TB, name, version string) *grpcbackend.Backend {
+// backendIn starts a gRPC backend answering as version and makes it the Service
+// namespace/name (port 50051) with one ready endpoint in an EndpointSlice.
+func (s *shop) backendIn(t testing.TB, namespace, name, version string) *grpcbackend.Backend {
 	t.Helper()
 	b := startBackend(t, s.ip, version)
 	ctx := context.Background()
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name},
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
-	if _, err := s.c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := s.c.Admin.CoreV1().Services(namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ready, pn, port := true, "grpc", int32(b.Port)
-	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+	sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{s.ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
-	if _, err := s.c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+	if _, err := s.c.Admin.DiscoveryV1().EndpointSlices(namespace).Create(ctx, sl, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -13,16 +13,11 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/foresight-dev/foresight/internal/testharness/cluster"
-	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 )
 
@@ -113,47 +108,10 @@ func targetRoute(kind, name string) []any {
 // parse (Invalid) are refused on their status while the last good configuration keeps
 // serving.
 func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
-	binDir := needs.KubeBinDir(t)
-	ip := hostIP(t)
 	ctx := context.Background()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	installCRDs(t, c)
-	gw, err := gwclient.NewForConfig(c.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(c.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	backendPort := startHealthBackend(t, ip, "v1")
-	if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ready, pn := true, "grpc"
-	if _, err := c.Admin.DiscoveryV1().EndpointSlices("shop").Create(ctx, &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "shop", Name: "greeter-1", Labels: map[string]string{discoveryv1.LabelServiceName: "greeter"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &backendPort}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"},
-		Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"},
-		Spec: gwv1.GatewaySpec{GatewayClassName: "foresight", Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sh := startShop(t)
+	c, gw, dyn := sh.c, sh.gw, sh.dyn
+	sh.backend(t, "greeter", "v1")
 	port := gwv1.PortNumber(50051)
 	if _, err := gw.GatewayV1().GRPCRoutes("shop").Create(ctx, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},

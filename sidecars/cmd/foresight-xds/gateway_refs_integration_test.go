@@ -10,15 +10,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
-
-	"github.com/foresight-dev/foresight/internal/testharness/cluster"
-	"github.com/foresight-dev/foresight/internal/testharness/needs"
 )
 
 // TestServeGatewayAPIBackendRefs runs serve with --gateway-controller-name as a service
@@ -30,50 +24,12 @@ import (
 //   - a backendRef to a Service in another namespace is RefNotPermitted and never reached
 //     until a ReferenceGrant there permits it, and again once the grant is deleted.
 func TestServeGatewayAPIBackendRefs(t *testing.T) {
-	binDir := needs.KubeBinDir(t)
-	ip := hostIP(t)
 	ctx := context.Background()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: binDir, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	installCRDs(t, c)
-	gw, err := gwclient.NewForConfig(c.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ns := range []string{"shop", "stock"} {
-		if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh := startShop(t, "stock")
+	c, gw := sh.c, sh.gw
 	// shop/greeter-v1 answers "v1", stock/items answers "stock".
-	for _, b := range []struct{ ns, name, who string }{{"shop", "greeter-v1", "v1"}, {"stock", "items", "stock"}} {
-		port := startHealthBackend(t, ip, b.who)
-		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.ns, Name: b.name},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051}}}}
-		if _, err := c.Admin.CoreV1().Services(b.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		ready, pn := true, "grpc"
-		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: b.ns, Name: b.name + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: b.name}},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-			Ports:       []discoveryv1.EndpointPort{{Name: &pn, Port: &port}}}
-		if _, err := c.Admin.DiscoveryV1().EndpointSlices(b.ns).Create(ctx, sl, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: gatewayController}}
-	if _, err := gw.GatewayV1().GatewayClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
-		Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
-	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sh.backendIn(t, "shop", "greeter-v1", "v1")
+	sh.backendIn(t, "stock", "items", "stock")
 	port := gwv1.PortNumber(50051)
 	backendRef := func(ns, name string, weight int32) gwv1.GRPCBackendRef {
 		r := gwv1.GRPCBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}}
