@@ -296,6 +296,11 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 		var meas *Measurement
 		if due && len(can.Analysis.Metrics) > 0 {
 			m := c.measure(ctx, can, st, now)
+			if ctx.Err() != nil {
+				// Stopping: a query cut short says nothing about the canary. The
+				// analysis stays due, for the next run to measure.
+				continue
+			}
 			meas = &m
 		}
 		c.mu.Lock()
