@@ -108,9 +108,14 @@ func (c *Clock) Advance(ts int64, v float64, ticks []Tick) []Tick {
 		if t+c.tick > ts {
 			break
 		}
-		for len(c.seen) > 1 && c.seen[1] <= t {
-			c.seen = c.seen[1:]
-			c.first++
+		drop := 0
+		for drop+1 < len(c.seen) && c.seen[drop+1] <= t {
+			drop++
+		}
+		if drop > 0 {
+			// Shift in place: the storage is reused, not regrown, sample after sample.
+			c.seen = c.seen[:copy(c.seen, c.seen[drop:])]
+			c.first += int64(drop)
 		}
 		tk := Tick{K: c.next, T: t, Load: math.NaN(), Sync: c.next%syncEvery == 0, Visible: c.first}
 		if ts-c.step <= t {

@@ -66,7 +66,8 @@ const (
 	DefaultMaxChange      = 0.02
 	// minHistory is the least history an evaluation needs.
 	minHistory = 6 * time.Hour
-	// MaxWindowSteps bounds the window (21 bytes a step: 2.1 MB a series).
+	// MaxWindowSteps bounds the window: 8 bytes a step (0.8 MB a series),
+	// plus 16 bytes per gap and per change of utilisation in it.
 	MaxWindowSteps = 100_000
 	// resolution is the precision of the utilisation search.
 	resolution = 0.005
@@ -171,14 +172,10 @@ type Controller struct {
 	stepSec int64
 	every   int64 // seconds between evaluations
 
-	// The window, a ring of samples oldest first from head.
-	ts     []int64
-	load   []float32
-	served []float32 // the forecaster's served value L
-	util   []float32 // the utilisation in force when it was served
-	model  []bool    // whether a model (not the reactive fallback) served it
-	head   int
-	n      int
+	// win is the window: per sample its load, the forecaster's served
+	// value L, whether a model (not the reactive fallback) served it and
+	// the utilisation in force when it was served.
+	win *history
 
 	u      float64 // for a model's forecasts
 	uf     float64 // for the reactive fallback
@@ -199,12 +196,11 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("slo: %w", err)
 	}
 	cfg.HPA = h
-	capacity := int(cfg.Window / cfg.Step)
+	stepSec := int64(cfg.Step / time.Second)
 	c := &Controller{
-		cfg: cfg, stepSec: int64(cfg.Step / time.Second), every: int64(cfg.Every / time.Second),
-		ts: make([]int64, capacity), load: make([]float32, capacity),
-		served: make([]float32, capacity), util: make([]float32, capacity), model: make([]bool, capacity),
-		u: cfg.InitialUtilization, uf: cfg.InitialUtilization,
+		cfg: cfg, stepSec: stepSec, every: int64(cfg.Every / time.Second),
+		win: newHistory(int(cfg.Window/cfg.Step), stepSec, cfg.InitialUtilization, cfg.InitialUtilization),
+		u:   cfg.InitialUtilization, uf: cfg.InitialUtilization,
 	}
 	c.status = Status{Utilization: c.u, Wanted: c.u, FallbackUtilization: c.uf, FallbackWanted: c.uf, UnderProvisionedShare: math.NaN()}
 	return c, nil
@@ -233,7 +229,7 @@ func (c *Controller) Demand(l float64, fallback bool) float64 {
 }
 
 // Bytes is the memory the controller holds.
-func (c *Controller) Bytes() int { return 256 + 21*len(c.ts) }
+func (c *Controller) Bytes() int { return 160 + c.win.bytes() }
 
 // Observe records the sample (ts, load) and the value L the forecaster
 // served after it, in time order, and re-evaluates the utilisation when an
@@ -246,26 +242,18 @@ func (c *Controller) Observe(ts int64, load, served float64, fallback bool) erro
 	if math.IsNaN(load) || math.IsInf(load, 0) || math.IsNaN(served) || math.IsInf(served, 0) {
 		return fmt.Errorf("slo: non-finite sample (load %v, served %v) at ts %d", load, served, ts)
 	}
-	if c.n > 0 && ts <= c.ts[c.pos(c.n-1)] {
-		return fmt.Errorf("slo: sample at ts %d is not after %d", ts, c.ts[c.pos(c.n-1)])
+	if c.win.len() > 0 && ts <= c.win.last {
+		return fmt.Errorf("slo: sample at ts %d is not after %d", ts, c.win.last)
 	}
-	if c.n == len(c.ts) {
-		c.head = (c.head + 1) % len(c.ts)
-		c.n--
-	}
-	i := c.pos(c.n)
-	c.ts[i], c.load[i], c.served[i], c.util[i], c.model[i] = ts, float32(load), float32(served), float32(c.u), !fallback
-	if fallback {
-		c.util[i] = float32(c.uf)
-	}
-	c.n++
+	c.win.push(ts, load, served, !fallback)
 	if c.nextAt == 0 {
 		c.nextAt = c.boundaryAfter(ts)
 	}
 	if ts >= c.nextAt {
 		c.nextAt = c.boundaryAfter(ts)
-		if c.ts[c.pos(c.n-1)]-c.ts[c.head] >= int64(minHistory/time.Second) {
+		if c.win.span() >= int64(minHistory/time.Second) {
 			c.evaluate()
+			c.win.setUtil(c.u, c.uf)
 		}
 	}
 	return nil
@@ -282,8 +270,6 @@ func (c *Controller) boundaryAfter(ts int64) int64 {
 	return b + c.every
 }
 
-func (c *Controller) pos(k int) int { return (c.head + k) % len(c.ts) }
-
 // evaluate replays the window and moves the utilisation.
 func (c *Controller) evaluate() {
 	tl, err := c.timeline()
@@ -291,22 +277,22 @@ func (c *Controller) evaluate() {
 		return // a window the clock cannot lay out keeps the utilisation
 	}
 	capacity := c.cfg.Capacity
+	served, demand, model, load := tl.served, tl.demand, tl.model, tl.base
 	// Each class of served value (a model's forecast, the reactive
 	// fallback) has its own utilisation, chosen over the time that class
 	// was in force, the other class's samples at the utilisations they had.
 	// A class with too little time in the window keeps its utilisation.
-	for _, model := range []bool{true, false} {
-		if tl.ticks[b2i(model)]*tl.tick < int64(minHistory/time.Second) {
+	for _, class := range []bool{true, false} {
+		if tl.ticks[b2i(class)]*tl.tick < int64(minHistory/time.Second) {
 			continue
 		}
 		meets := func(u float64) bool {
 			r := tl.replay(func(k int) float64 {
-				i := c.pos(k)
-				if c.model[i] == model {
-					return float64(c.served[i]) / (capacity * u)
+				if model[k] == class {
+					return served[k] / (capacity * u)
 				}
-				return float64(c.served[i]) / (capacity * float64(c.util[i]))
-			}, c.cfg.HPA, b2i(model))
+				return demand[k]
+			}, c.cfg.HPA, b2i(class))
 			return r.under <= c.cfg.UnderProvisioned
 		}
 		lo, hi := c.cfg.MinUtilization, c.cfg.MaxUtilization
@@ -326,7 +312,7 @@ func (c *Controller) evaluate() {
 			want = lo
 		}
 		u := &c.uf
-		if model {
+		if class {
 			u = &c.u
 			c.status.Wanted = want
 		} else {
@@ -335,13 +321,10 @@ func (c *Controller) evaluate() {
 		*u += max(-c.cfg.MaxChange, min(c.cfg.MaxChange, want-*u))
 		*u = max(c.cfg.MinUtilization, min(c.cfg.MaxUtilization, *u))
 	}
-	achieved := tl.replay(func(k int) float64 {
-		i := c.pos(k)
-		return float64(c.served[i]) / (capacity * float64(c.util[i]))
-	}, c.cfg.HPA, -1)
+	achieved := tl.replay(func(k int) float64 { return demand[k] }, c.cfg.HPA, -1)
 	reactive := c.cfg.HPA
 	reactive.Target = c.cfg.ReactiveTarget
-	base := tl.replay(func(k int) float64 { return float64(c.load[c.pos(k)]) / capacity }, reactive, -1)
+	base := tl.replay(func(k int) float64 { return load[k] }, reactive, -1)
 	c.status = Status{Utilization: c.u, Wanted: c.status.Wanted,
 		FallbackUtilization: c.uf, FallbackWanted: c.status.FallbackWanted,
 		UnderProvisionedShare: achieved.under,
@@ -365,6 +348,12 @@ type window struct {
 	class   []int8 // per tick: 1 when a model's forecast is in force, 0 the fallback
 	// ticks counts the covered ticks per class.
 	ticks [2]int64
+
+	// Per sample (window index, oldest first):
+	served []float64 // the forecaster's served value L
+	demand []float64 // the replica demand it was served as, L / (capacity * u) at the u in force then
+	model  []bool    // a model's forecast (not the reactive fallback) was served
+	base   []float64 // the load in replicas at 100%, the reactive baseline's served value
 }
 
 var errEmpty = errors.New("empty window")
@@ -374,22 +363,30 @@ func (c *Controller) timeline() (*window, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &window{start: c.ts[c.head], tick: clk.TickSeconds()}
+	capacity := c.cfg.Capacity
+	n := c.win.len()
+	w := &window{start: c.win.first, tick: clk.TickSeconds(),
+		served: make([]float64, n), demand: make([]float64, n), model: make([]bool, n), base: make([]float64, n)}
+	nt := int(c.win.span() / w.tick)
+	w.load, w.visible, w.sync, w.class = make([]float64, 0, nt), make([]int32, 0, nt), make([]bool, 0, nt), make([]int8, 0, nt)
 	var ticks []hpasim.Tick
-	for k := 0; k < c.n; k++ {
-		i := c.pos(k)
-		ticks = clk.Advance(c.ts[i], float64(c.load[i]), ticks[:0])
+	c.win.each(func(k int, s sample) {
+		w.served[k] = float64(s.served)
+		w.demand[k] = float64(s.served) / (capacity * float64(s.util))
+		w.model[k] = s.model
+		w.base[k] = float64(s.load) / capacity
+		ticks = clk.Advance(s.ts, float64(s.load), ticks[:0])
 		for _, tk := range ticks {
-			w.load = append(w.load, tk.Load/c.cfg.Capacity)
+			w.load = append(w.load, tk.Load/capacity)
 			w.visible = append(w.visible, int32(tk.Visible))
 			w.sync = append(w.sync, tk.Sync)
-			cl := b2i(c.model[c.pos(int(tk.Visible))])
+			cl := b2i(w.model[tk.Visible])
 			w.class = append(w.class, int8(cl))
 			if !math.IsNaN(tk.Load) {
 				w.ticks[cl]++
 			}
 		}
-	}
+	})
 	if len(w.load) == 0 {
 		return nil, errEmpty
 	}

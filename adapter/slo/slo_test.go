@@ -237,7 +237,9 @@ func TestFallbackTimeHasItsOwnUtilisation(t *testing.T) {
 func TestLateControllerFedItsLookbackServesTheSameUtilisation(t *testing.T) {
 	// A controller started later (a restart) and fed Lookback of history
 	// serves what one running all along serves; fed only the window, it
-	// would still be climbing from its initial utilisation.
+	// would still be climbing from its initial utilisation. The same holds
+	// when samples are missing in the history read back (a gap the window
+	// keeps as a jump in time).
 	c := baseConfig()
 	c.MaxUtilization, c.Window = 0.85, 12*time.Hour
 	load := dailyLoad(9, 0)
@@ -246,30 +248,43 @@ func TestLateControllerFedItsLookbackServesTheSameUtilisation(t *testing.T) {
 	for i := range vals {
 		vals[i] = load(i)
 	}
-	run := func(from int) *Controller {
-		ctrl, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := from; i < n; i++ {
-			peak := vals[i]
-			for k := 1; k <= 7; k++ {
-				peak = max(peak, vals[i+k])
-			}
-			if err := ctrl.Observe(1_700_002_800+int64(i)*60, vals[i], peak, i%500 < 100); err != nil {
+	const t0 = 1_700_002_800
+	end := int64(t0 + (n-1)*60)
+	// Gaps: none; 70 minutes in the final window; 10 minutes in the lookback before it.
+	for _, gap := range []struct{ from, to, jumps int }{{}, {n - 600, n - 530, 1}, {n - 2000, n - 1990, 0}} {
+		// run feeds the samples from Unix second from on, without those in the gap.
+		run := func(from int64) *Controller {
+			ctrl, err := New(c)
+			if err != nil {
 				t.Fatal(err)
 			}
+			for i := range n {
+				ts := int64(t0 + i*60)
+				if ts < from || (i >= gap.from && i < gap.to) {
+					continue
+				}
+				peak := vals[i]
+				for k := 1; k <= 7; k++ {
+					peak = max(peak, vals[i+k])
+				}
+				if err := ctrl.Observe(ts, vals[i], peak, i%500 < 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return ctrl
 		}
-		return ctrl
-	}
-	all := run(0)
-	late := run(n - int(c.Lookback()/time.Minute))
-	short := run(n - int(c.Window/time.Minute))
-	if all.Utilization() != late.Utilization() || all.FallbackUtilization() != late.FallbackUtilization() {
-		t.Errorf("running all along: u %v, fallback %v; started %v before: u %v, fallback %v", all.Utilization(), all.FallbackUtilization(),
-			c.Lookback(), late.Utilization(), late.FallbackUtilization())
-	}
-	if short.Utilization() == all.Utilization() {
-		t.Errorf("fed only the window, u %v: the test does not need the lookback", short.Utilization())
+		all := run(0)
+		late := run(end - int64(c.Lookback()/time.Second))
+		short := run(end - int64(c.Window/time.Second))
+		if all.Utilization() != late.Utilization() || all.FallbackUtilization() != late.FallbackUtilization() {
+			t.Errorf("gap %v: running all along: u %v, fallback %v; started %v before: u %v, fallback %v", gap, all.Utilization(), all.FallbackUtilization(),
+				c.Lookback(), late.Utilization(), late.FallbackUtilization())
+		}
+		if short.Utilization() == all.Utilization() {
+			t.Errorf("gap %v: fed only the window, u %v: the test does not need the lookback", gap, short.Utilization())
+		}
+		if all.win.jumps.len() != gap.jumps || late.win.jumps.len() != gap.jumps {
+			t.Errorf("gap %v: the windows record %d and %d jumps, want %d", gap, all.win.jumps.len(), late.win.jumps.len(), gap.jumps)
+		}
 	}
 }
