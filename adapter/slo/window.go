@@ -13,6 +13,12 @@ package slo
 //
 // Jumps and changes are kept only while a sample of the window needs them:
 // at most one of each per sample, so the window bounds them too.
+//
+// The load is kept although the series' forecaster holds it too: the window
+// is the latest samples, which span more time than the forecaster's history
+// when gaps fall in it (and the forecaster forgets its history after a gap
+// longer than it), and the backtest runs the controller after its
+// forecasters, on the served values they recorded.
 type history struct {
 	step   int64 // seconds
 	load   []float32
