@@ -1,10 +1,12 @@
 package backtest
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/slo"
 )
@@ -42,24 +44,58 @@ type SLOReport struct {
 	FinalUtilization float64 `json:"final_utilization"`
 }
 
-// runSLO serves the predictive strategy's values (fallback[i]: row i's was the reactive fallback) as SLO-mode replica demand
-// (the controller sees each sample and the value served after it, then
-// sets what is served until the next) and replays the HPA at AverageValue 1.
-func runSLO(tl *Timeline, samples []Sample, served []float64, fallback []bool, capacity float64, step time.Duration, h hpa.Config, opts Options, rep Report) (SLOReport, error) {
-	o := *opts.SLO
+// ControllerConfig is the SLO controller's configuration for these options
+// in a backtest (or an offline shadow evaluation) with opts: the objective
+// (baseline: the reactive baseline's under-provisioned share), the ceiling
+// (default: the target grid's top), the reactive target the status compares
+// with (capped by the ceiling), the series' capacity and step and the HPA h.
+func (o SLOOptions) ControllerConfig(baseline, capacity float64, step time.Duration, h hpa.Config, opts Options) slo.Config {
 	objective := o.UnderProvisioned
 	if objective < 0 {
-		objective = rep.Baseline.UnderProvisionedShare
+		objective = baseline
 	}
 	ceiling := o.MaxUtilization
 	if ceiling == 0 {
 		ceiling = opts.TargetMax
 	}
-	ctrl, err := slo.New(slo.Config{
+	return slo.Config{
 		Capacity: capacity, UnderProvisioned: objective, MaxUtilization: ceiling,
 		ReactiveTarget: min(opts.ReactiveTarget, ceiling), Window: o.Window, Every: o.Every, MaxChange: o.MaxChange,
 		Step: step, HPA: h,
-	})
+	}
+}
+
+// ReactiveBaseline replays reactive scaling (the reactive forecaster's
+// values at opts.ReactiveTarget) over samples with the pod capacity, scored
+// after opts.Warmup: the baseline Run compares every strategy with, and
+// whose under-provisioned share SLOOptions' baseline objective is.
+func ReactiveBaseline(ctx context.Context, samples []Sample, step time.Duration, capacity float64, opts Options) (Scaling, error) {
+	h := hpa.Config{MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas, SyncPeriod: opts.SyncPeriod, StartupDelay: opts.StartupDelay}
+	tl, err := NewTimeline(samples, TimelineConfig{Step: step, Warmup: opts.Warmup, Capacity: capacity, HPA: h})
+	if err != nil {
+		return Scaling{}, fmt.Errorf("backtest: %w", err)
+	}
+	warmEnd := samples[0].TS + int64(opts.Warmup/time.Second)
+	served, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: opts.Horizon, Quantile: opts.Quantile, Model: forecast.ModelReactive,
+		History: opts.History, RefitInterval: opts.RefitInterval, Hold: opts.Hold}, warmEnd, nil)
+	if err != nil {
+		return Scaling{}, fmt.Errorf("backtest: reactive baseline: %w", err)
+	}
+	applySchedule(opts.Schedule, samples, served)
+	sc, err := tl.Replay(served, opts.ReactiveTarget, nil)
+	if err != nil {
+		return Scaling{}, fmt.Errorf("backtest: reactive baseline: %w", err)
+	}
+	return sc, nil
+}
+
+// runSLO serves the predictive strategy's values (fallback[i]: row i's was the reactive fallback) as SLO-mode replica demand
+// (the controller sees each sample and the value served after it, then
+// sets what is served until the next) and replays the HPA at AverageValue 1.
+func runSLO(tl *Timeline, samples []Sample, served []float64, fallback []bool, capacity float64, step time.Duration, h hpa.Config, opts Options, rep Report) (SLOReport, error) {
+	cfg := opts.SLO.ControllerConfig(rep.Baseline.UnderProvisionedShare, capacity, step, h, opts)
+	objective, ceiling := cfg.UnderProvisioned, cfg.MaxUtilization
+	ctrl, err := slo.New(cfg)
 	if err != nil {
 		return SLOReport{}, fmt.Errorf("backtest: %w", err)
 	}

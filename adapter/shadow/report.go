@@ -128,6 +128,11 @@ func (r Report) WriteTable(w io.Writer) error {
 		if len(s.Strategies) == 0 {
 			continue
 		}
+		for _, st := range s.Strategies {
+			if st.SLO != nil {
+				writeSLOState(&b, id, st.Name, *st.SLO)
+			}
+		}
 		for wi, win := range s.Strategies[0].Windows {
 			fmt.Fprintf(&b, "%s, last %s:\n", id, win.Window)
 			tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -167,6 +172,26 @@ func (r Report) WriteTable(w io.Writer) error {
 		return fmt.Errorf("write shadow report: %w", err)
 	}
 	return nil
+}
+
+// writeSLOState writes an SLO-mode strategy's controller state: the
+// utilisations it serves at, and its replay of its window against the
+// objective and the reactive baseline.
+func writeSLOState(b *strings.Builder, id, name string, s SLOState) {
+	fmt.Fprintf(b, "%s, %s: utilisation %.1f%% (reactive fallback %.1f%%)", id, name, 100*s.Utilization, 100*s.FallbackUtilization)
+	if s.UnderProvisionedShare == nil {
+		b.WriteString(", no evaluation yet\n\n")
+		return
+	}
+	fmt.Fprintf(b, "; over its window under-provisioned %.2f%%", 100**s.UnderProvisionedShare)
+	if s.Objective != nil {
+		fmt.Fprintf(b, " (objective %.2f%%)", 100**s.Objective)
+	}
+	fmt.Fprintf(b, ", %.0f pod-minutes", s.PodMinutes)
+	if s.ReactivePodMinutes > 0 {
+		fmt.Fprintf(b, " against reactive's %.0f (%+.1f%%)", s.ReactivePodMinutes, 100*(s.PodMinutes/s.ReactivePodMinutes-1))
+	}
+	b.WriteString("\n\n")
 }
 
 func money(d float64) string {

@@ -14,7 +14,10 @@ import (
 // /metrics text (the foresight_shadow_* gauges). Only the windows named in
 // windows (labels such as 1d, 7d) are kept, in that order; strategies are
 // sorted by name. Total figures, tick and end are not in the metrics and
-// stay zero.
+// stay zero. The slo strategy of an SLO rule's series gets the state of the
+// controller the rule serves with (the foresight_slo_* gauges of the same
+// series; the shadow strategy's controller is fed the same samples), but
+// for the objective, which /metrics does not export.
 func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
@@ -76,6 +79,31 @@ func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 				continue
 			}
 			fn(&st.Windows[i].Figures, m.GetGauge().GetValue())
+		}
+	}
+	sloSet := map[string]func(s *SLOState, v float64){
+		"foresight_slo_utilization":          func(s *SLOState, v float64) { s.Utilization = v },
+		"foresight_slo_fallback_utilization": func(s *SLOState, v float64) { s.FallbackUtilization = v },
+		"foresight_slo_underprovisioned_share": func(s *SLOState, v float64) {
+			s.UnderProvisionedShare = &v
+		},
+		"foresight_slo_pod_minutes":          func(s *SLOState, v float64) { s.PodMinutes = v },
+		"foresight_slo_reactive_pod_minutes": func(s *SLOState, v float64) { s.ReactivePodMinutes = v },
+	}
+	for name, fn := range sloSet {
+		for _, m := range families[name].GetMetric() {
+			lv := map[string]string{}
+			for _, l := range m.GetLabel() {
+				lv[l.GetName()] = l.GetValue()
+			}
+			st := byKey[key{lv["metric"], lv["namespace"], lv["series"]}][StrategySLO]
+			if st == nil {
+				continue // an SLO rule without shadow evaluation
+			}
+			if st.SLO == nil {
+				st.SLO = &SLOState{}
+			}
+			fn(st.SLO, m.GetGauge().GetValue())
 		}
 	}
 	keys := make([]key, 0, len(byKey))

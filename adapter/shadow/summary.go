@@ -85,8 +85,9 @@ type StrategySummary struct {
 // SLOState is what an SLO-mode strategy's controller chose and found over
 // its window (slo.Status).
 type SLOState struct {
-	// Objective is the allowed under-provisioned share.
-	Objective float64 `json:"underprovisioned_objective"`
+	// Objective is the allowed under-provisioned share (nil when read
+	// from /metrics, which does not export it).
+	Objective *float64 `json:"underprovisioned_objective,omitempty"`
 	// Utilization and FallbackUtilization are the utilisations served now
 	// for a model's forecast and for the reactive fallback.
 	Utilization         float64 `json:"utilization"`
@@ -138,7 +139,8 @@ func (e *Evaluator) Summary() Summary {
 		}
 		if st.slo != nil {
 			stat := st.slo.Status()
-			ss.SLO = &SLOState{Objective: st.slo.Config().UnderProvisioned, Utilization: stat.Utilization,
+			objective := st.slo.Config().UnderProvisioned
+			ss.SLO = &SLOState{Objective: &objective, Utilization: stat.Utilization,
 				FallbackUtilization: stat.FallbackUtilization, PodMinutes: stat.PodMinutes, ReactivePodMinutes: stat.ReactivePodMinutes}
 			if !math.IsNaN(stat.UnderProvisionedShare) {
 				share := stat.UnderProvisionedShare

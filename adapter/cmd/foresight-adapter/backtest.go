@@ -50,8 +50,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
-	sloObjective := fs.String("slo", "", "SLO mode: allowed under-provisioned share of time, in percent, or \"baseline\" for the reactive baseline's own share; the predictive forecast is also served as replica demand at the utilisation that meets it")
-	sloCeiling := fs.Float64("slo-max-utilization", 0, "SLO mode: ceiling on utilisation, fraction of capacity (default: --target-max)")
+	sloFlags := addSLOFlags(fs, "the predictive forecast is also served as replica demand at the utilisation that meets it", "--target-max")
 	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
 	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
 	// A worker throughput switches the backtest to its queue mode.
@@ -83,18 +82,9 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: --model %q is not one of %s", errUsage, *model, modelList())
 	}
 	opts.Allowance = *allowance / 100
-	if *sloObjective != "" {
-		o := &backtest.SLOOptions{UnderProvisioned: -1, MaxUtilization: *sloCeiling}
-		if *sloObjective != "baseline" {
-			v, err := strconv.ParseFloat(*sloObjective, 64)
-			if err != nil || !(v >= 0 && v < 100) {
-				return fmt.Errorf("%w: --slo %q must be a percentage in [0, 100) or \"baseline\"", errUsage, *sloObjective)
-			}
-			o.UnderProvisioned = v / 100
-		}
-		opts.SLO = o
-	} else if *sloCeiling != 0 {
-		return fmt.Errorf("%w: --slo-max-utilization needs --slo", errUsage)
+	var err error
+	if opts.SLO, err = sloFlags.options(); err != nil {
+		return err
 	}
 	opts.MinReplicas, opts.MaxReplicas = int32(*minReplicas), int32(*maxReplicas)
 	if err := opts.Validate(); err != nil {
@@ -247,4 +237,41 @@ func (p *progressLine) clear() {
 	if p.last >= 0 {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// sloFlags are the SLO-mode flags that the backtest and shadow-report share.
+type sloFlags struct {
+	objective string
+	ceiling   float64
+}
+
+// addSLOFlags registers --slo and --slo-max-utilization on fs; what says
+// what SLO mode adds, ceiling names the default ceiling.
+func addSLOFlags(fs *flag.FlagSet, what, ceiling string) *sloFlags {
+	f := &sloFlags{}
+	fs.StringVar(&f.objective, "slo", "", "SLO mode: allowed under-provisioned share of time, in percent, or \"baseline\" for the reactive baseline's own share; "+what)
+	fs.Float64Var(&f.ceiling, "slo-max-utilization", 0, "SLO mode: ceiling on utilisation, fraction of capacity (default: "+ceiling+")")
+	return f
+}
+
+// options returns the SLO options the flags give (nil without --slo).
+func (f *sloFlags) options() (*backtest.SLOOptions, error) {
+	if f.objective == "" {
+		if f.ceiling != 0 {
+			return nil, fmt.Errorf("%w: --slo-max-utilization needs --slo", errUsage)
+		}
+		return nil, nil
+	}
+	if !(f.ceiling >= 0) {
+		return nil, fmt.Errorf("%w: --slo-max-utilization %v must be positive", errUsage, f.ceiling)
+	}
+	o := &backtest.SLOOptions{UnderProvisioned: -1, MaxUtilization: f.ceiling}
+	if f.objective != "baseline" {
+		v, err := strconv.ParseFloat(f.objective, 64)
+		if err != nil || !(v >= 0 && v < 100) {
+			return nil, fmt.Errorf("%w: --slo %q must be a percentage in [0, 100) or \"baseline\"", errUsage, f.objective)
+		}
+		o.UnderProvisioned = v / 100
+	}
+	return o, nil
 }

@@ -18,17 +18,19 @@ import (
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/shadow"
+	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/trace"
 )
 
 // runShadowReport implements `foresight-adapter shadow-report`.
 func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := backtest.DefaultOptions()
+	opts.Warmup = 0
 	fs := flag.NewFlagSet("shadow-report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "evaluate offline on a load trace, CSV `FILE` with rows ts,value")
 	metricsURL := fs.String("metrics-url", "", "read the shadow metrics of a running adapter from this /metrics `URL`")
-	strategies := fs.String("strategies", "reactive,holt-winters,auto", "comma-separated strategies: reactive, a model ("+strings.Join(modelNames(), ", ")+") or cost-weighted; NAME@TARGET sets the HPA target")
+	strategies := fs.String("strategies", "reactive,holt-winters,auto", "comma-separated strategies: reactive, a model ("+strings.Join(modelNames(), ", ")+"), cost-weighted or slo (SLO mode, with --slo); NAME@TARGET sets the HPA target")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	target := fs.Float64("target", opts.ReactiveTarget, "HPA target of strategies without @TARGET, fraction of pod capacity")
 	fs.DurationVar(&opts.Horizon, "horizon", opts.Horizon, "forecast horizon (offline)")
@@ -37,7 +39,9 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Float64Var(&opts.Capacity, "capacity", 0, "load one pod serves (default: p99 load / --pods-at-p99)")
 	fs.Float64Var(&opts.PodsAtP99, "pods-at-p99", opts.PodsAtP99, "pods the p99 load needs at full capacity (sets the capacity)")
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period (offline)")
+	fs.DurationVar(&opts.Warmup, "warmup", opts.Warmup, "leading time simulated but not counted in the totals nor in --slo baseline (offline)")
 	costFlags := addCostFlags(fs)
+	sloFlags := addSLOFlags(fs, "the slo strategy serves the auto model's forecast as replica demand at the utilisation that meets it (offline)", "1.5")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: foresight-adapter shadow-report (--input FILE.csv | --metrics-url URL) [flags]")
 		fmt.Fprintln(stderr, "\nSummarises which scaling strategy would have been better over the last day and")
@@ -65,9 +69,12 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
-		strats, err := shadow.ParseStrategies(*strategies, forecast.Settings{}, *target, params)
+		if opts.SLO, err = sloFlags.options(); err != nil {
+			return err
+		}
+		strats, err := parseOfflineStrategies(*strategies, *target, params, opts.SLO != nil)
 		if err != nil {
-			return fmt.Errorf("%w: --strategies: %w", errUsage, err)
+			return err
 		}
 		samples, err := readTrace(*input)
 		if err != nil {
@@ -90,11 +97,50 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 	return rep.WriteTable(stdout)
 }
 
+// parseOfflineStrategies parses --strategies; slo, the SLO mode of --slo
+// (withSLO), goes last, its controller configured by shadowOffline.
+func parseOfflineStrategies(list string, target float64, params cost.Params, withSLO bool) ([]shadow.Strategy, error) {
+	var rest []string
+	hasSLO := false
+	for _, item := range strings.Split(list, ",") {
+		switch item = strings.TrimSpace(item); {
+		case item == shadow.StrategySLO && hasSLO:
+			return nil, fmt.Errorf("%w: --strategies: strategy %q is listed twice", errUsage, item)
+		case item == shadow.StrategySLO:
+			hasSLO = true
+		case strings.HasPrefix(item, shadow.StrategySLO+"@"):
+			return nil, fmt.Errorf("%w: --strategies: %q: the slo strategy's HPA target is 1 replica (AverageValue 1), it takes no @TARGET", errUsage, item)
+		default:
+			rest = append(rest, item)
+		}
+	}
+	switch {
+	case hasSLO && !withSLO:
+		return nil, fmt.Errorf("%w: the slo strategy needs --slo (the allowed under-provisioned share)", errUsage)
+	case withSLO && !hasSLO:
+		return nil, fmt.Errorf("%w: --slo needs the slo strategy in --strategies", errUsage)
+	}
+	var strats []shadow.Strategy
+	if len(rest) > 0 || !hasSLO {
+		var err error
+		if strats, err = shadow.ParseStrategies(strings.Join(rest, ","), forecast.Settings{}, target, params); err != nil {
+			return nil, fmt.Errorf("%w: --strategies: %w", errUsage, err)
+		}
+	}
+	if hasSLO {
+		strats = append(strats, shadow.Strategy{Name: shadow.StrategySLO, Target: 1, SLO: &slo.Config{}})
+	}
+	return strats, nil
+}
+
 // reportWindows are the windows shadow-report judges: the last day and week.
 var reportWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour}
 
 // shadowOffline replays samples through an Evaluator, as the adapter would
-// have fed it, with the backtest's capacity and HPA settings.
+// have fed it, with the backtest's capacity and HPA settings; totals count
+// from opts.Warmup on. The slo strategy runs SLO mode as the backtest does
+// (opts.SLO, its predictive model), its objective "baseline" being the
+// reactive baseline's under-provisioned share over the same time.
 func shadowOffline(ctx context.Context, samples []backtest.Sample, prices []backtest.PricePoint, spotShare float64, strats []shadow.Strategy, opts backtest.Options) (shadow.Summary, error) {
 	step, err := trace.InferStep(samples)
 	if err != nil {
@@ -107,16 +153,33 @@ func shadowOffline(ctx context.Context, samples []backtest.Sample, prices []back
 			return shadow.Summary{}, fmt.Errorf("shadow-report: p99 load is 0: set --capacity")
 		}
 	}
+	h := hpa.Config{MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas, SyncPeriod: opts.SyncPeriod, StartupDelay: opts.StartupDelay}
 	for i := range strats {
 		strats[i].Settings.Step = step
 		strats[i].Settings.Horizon = opts.Horizon
 		strats[i].Settings.Quantile = opts.Quantile
+		if strats[i].SLO == nil {
+			continue
+		}
+		baseline := 0.0
+		if opts.SLO.UnderProvisioned < 0 {
+			base, err := backtest.ReactiveBaseline(ctx, samples, step, capacity, opts)
+			if err != nil {
+				return shadow.Summary{}, fmt.Errorf("shadow-report: %w", err)
+			}
+			baseline = base.UnderProvisionedShare
+		}
+		c := opts.SLO.ControllerConfig(baseline, capacity, step, h, opts)
+		strats[i].SLO = &c
+		strats[i].Settings.Model = opts.Model
+		strats[i].Settings.History, strats[i].Settings.RefitInterval, strats[i].Settings.Hold = opts.History, opts.RefitInterval, opts.Hold
 	}
 	ev, err := shadow.NewEvaluator(shadow.Config{
-		Capacity: capacity,
-		HPA:      hpa.Config{MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas, SyncPeriod: opts.SyncPeriod, StartupDelay: opts.StartupDelay},
-		Step:     step,
-		Windows:  reportWindows,
+		Capacity:  capacity,
+		HPA:       h,
+		Step:      step,
+		Windows:   reportWindows,
+		ScoreFrom: samples[0].TS + int64(opts.Warmup/time.Second),
 	}, strats)
 	if err != nil {
 		return shadow.Summary{}, fmt.Errorf("shadow-report: %w", err)

@@ -193,3 +193,77 @@ func TestCostBacktestMode(t *testing.T) {
 		t.Errorf("bad --day-night-prices: %v", err)
 	}
 }
+
+// TestShadowReportSLOEqualsBacktest: the offline slo strategy runs SLO mode
+// as `backtest --slo` does (the same controller on the same forecasts, the
+// same objective, ceiling and HPA), so over the same scored time its
+// pod-minutes and under-provisioned minutes are the backtest's SLO mode's,
+// and the reactive strategy's are the backtest's baseline.
+func TestShadowReportSLOEqualsBacktest(t *testing.T) {
+	dir := t.TempDir()
+	in := writeTrace(t, dir, "trace.csv", 4*1440) // with a gap of 30 rows
+	for _, objective := range []string{"baseline", "0.3"} {
+		btOut, _ := runCLI(t, "backtest", "--input", in, "--warmup", "24h", "--slo", objective, "--slo-max-utilization", "1.2", "--json")
+		var bt struct {
+			Baseline backtest.Scaling   `json:"baseline"`
+			SLO      backtest.SLOReport `json:"slo"`
+		}
+		if err := json.Unmarshal([]byte(btOut), &bt); err != nil {
+			t.Fatal(err)
+		}
+		srOut, _, err := runShadowCLI("--input", in, "--warmup", "24h", "--strategies", "reactive,slo", "--slo", objective, "--slo-max-utilization", "1.2", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep shadow.Report
+		if err := json.Unmarshal([]byte(srOut), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Series) != 1 || len(rep.Series[0].Strategies) != 2 {
+			t.Fatalf("--slo %s: report %s", objective, srOut)
+		}
+		reactive, s := rep.Series[0].Strategies[0], rep.Series[0].Strategies[1]
+		t.Logf("--slo %s: slo strategy pod-min %.1f under-min %.2f (backtest %.1f, %.2f), reactive %.1f %.2f (backtest %.1f %.2f), state %+v",
+			objective, s.Total.PodMinutes, s.Total.UnderProvisionedMinutes, bt.SLO.Scaling.PodMinutes, bt.SLO.Scaling.UnderProvisionedMinutes,
+			reactive.Total.PodMinutes, reactive.Total.UnderProvisionedMinutes, bt.Baseline.PodMinutes, bt.Baseline.UnderProvisionedMinutes, s.SLO)
+		if s.Name != "slo" || s.Target != 1 || s.SLO == nil || s.SLO.Objective == nil || *s.SLO.Objective != bt.SLO.UnderProvisioned {
+			t.Fatalf("--slo %s: slo strategy %+v, backtest objective %v", objective, s, bt.SLO.UnderProvisioned)
+		}
+		if s.Total.PodMinutes != bt.SLO.Scaling.PodMinutes || s.Total.UnderProvisionedMinutes != bt.SLO.Scaling.UnderProvisionedMinutes ||
+			s.Total.ScalingActions != bt.SLO.Scaling.ScalingActions {
+			t.Errorf("--slo %s: slo strategy total %+v, backtest SLO mode %+v", objective, s.Total, bt.SLO.Scaling)
+		}
+		if reactive.Total.PodMinutes != bt.Baseline.PodMinutes || reactive.Total.UnderProvisionedMinutes != bt.Baseline.UnderProvisionedMinutes {
+			t.Errorf("--slo %s: reactive total %+v, backtest baseline %+v", objective, reactive.Total, bt.Baseline)
+		}
+		if s.SLO.UnderProvisionedShare == nil || s.SLO.Utilization == 0.7 || s.SLO.Utilization != bt.SLO.FinalUtilization {
+			t.Errorf("--slo %s: SLO state %+v: want evaluations and the backtest's final utilisation %v", objective, s.SLO, bt.SLO.FinalUtilization)
+		}
+		if !(s.Total.PodMinutes < reactive.Total.PodMinutes) {
+			t.Errorf("--slo %s: slo strategy %v pod-minutes, reactive %v: the trace should let SLO mode save", objective, s.Total.PodMinutes, reactive.Total.PodMinutes)
+		}
+	}
+	table, _, err := runShadowCLI("--input", in, "--strategies", "reactive,auto,slo", "--slo", "0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table, "trace.csv, slo: utilisation ") || !strings.Contains(table, "(objective 0.30%)") || !strings.Contains(table, "against reactive's") {
+		t.Errorf("table lacks the slo strategy's state:\n%s", table)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--strategies", "reactive,slo"}, "needs --slo"},
+		{[]string{"--strategies", "reactive", "--slo", "1"}, "needs the slo strategy"},
+		{[]string{"--strategies", "reactive,slo@0.8", "--slo", "1"}, "takes no @TARGET"},
+		{[]string{"--strategies", "slo,slo", "--slo", "1"}, "listed twice"},
+		{[]string{"--strategies", "reactive,slo", "--slo", "100"}, "--slo"},
+		{[]string{"--strategies", "reactive", "--slo-max-utilization", "1"}, "needs --slo"},
+	} {
+		_, _, err := runShadowCLI(append([]string{"--input", in}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errUsage) {
+			t.Errorf("%q: error %v, want a usage error naming %q", tc.args, err, tc.want)
+		}
+	}
+}
