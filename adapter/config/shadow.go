@@ -176,11 +176,13 @@ func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args
 	at := func(field string) string { return p + "." + field }
 	limit, note := maxShadowStrategies, ""
 	if r.SLO != nil {
-		// The rule's SLO mode runs as one more strategy.
+		// The rule's SLO mode runs as one more strategy, the served one.
 		limit, note = maxShadowStrategies-1, " (the slo section runs one more)"
 	}
 	switch {
-	case len(s.Strategies) < 2:
+	case r.SLO != nil && len(s.Strategies) < 1:
+		add(at("strategies"), "at least one strategy is required, evaluated in shadow beside the slo section's, which is served")
+	case r.SLO == nil && len(s.Strategies) < 2:
 		add(at("strategies"), "at least two strategies are required (one served, the others in shadow), got %d", len(s.Strategies))
 	case len(s.Strategies) > limit:
 		add(at("strategies"), "at most %d strategies are allowed%s (each runs a forecaster per series), got %d", limit, note, len(s.Strategies))
@@ -213,13 +215,16 @@ func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args
 		}
 	}
 	want := impliedServe(r)
-	if s.Serve != "" {
+	if s.Serve != "" && r.SLO != nil {
+		add(at("serve"), "an SLO rule serves its slo strategy (added beside the listed ones): drop serve")
+	} else if s.Serve != "" {
 		if _, listed := seen[s.Serve]; !listed {
 			add(at("serve"), "must be one of the listed strategies, got %q", s.Serve)
 		} else if name, _, _ := StrategyName(s.Serve); name != want {
 			add(at("serve"), "the rule serves %q (from forecast.model and cost), not %q: set forecast.model to match", want, name)
 		}
-	} else if len(s.Strategies) >= 2 && s.Served(r) == "" {
+	} else if r.SLO == nil && len(s.Strategies) >= 2 && s.Served(r) == "" {
+		// (An SLO rule serves its slo strategy, added beside the listed ones.)
 		add(at("strategies"), "must list the strategy the rule serves, %q (from forecast.model and cost), or set serve", want)
 	}
 	switch {

@@ -41,6 +41,19 @@ func TestParseSLO(t *testing.T) {
 	}
 }
 
+// An SLO rule's shadow section lists the strategies its SLO mode (served,
+// added as "slo") is compared with: one is enough, and the rule's model
+// need not be among them.
+func TestParseSLOShadowOneStrategy(t *testing.T) {
+	f, err := Parse([]byte(sloFile+"  shadow:\n    strategies: [reactive]\n    capacity: 50\n"), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := f.Rules[0].Shadow; sh == nil || len(sh.Strategies) != 1 {
+		t.Fatalf("shadow %+v", sh)
+	}
+}
+
 func TestParseSLOErrors(t *testing.T) {
 	rep := func(old, new string) string { return replaceText(t, "sloFile", sloFile, old, new) }
 	for _, tc := range []struct {
@@ -59,6 +72,10 @@ func TestParseSLOErrors(t *testing.T) {
 			[]string{`rules[0].slo: an SLO rule chooses its own utilisation and cannot also be cost-weighted`}},
 		{"shadow strategies past the limit with slo", rep("    startupDelay: 90s\n", "    startupDelay: 90s\n  shadow:\n    strategies: [reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile, auto]\n"),
 			[]string{`rules[0].shadow.strategies: at most 7 strategies are allowed (the slo section runs one more)`}},
+		{"shadow without strategies with slo", rep("    startupDelay: 90s\n", "    startupDelay: 90s\n  shadow:\n    strategies: []\n    capacity: 50\n"),
+			[]string{`rules[0].shadow.strategies: at least one strategy is required, evaluated in shadow beside the slo section's, which is served`}},
+		{"shadow serve with slo", rep("    startupDelay: 90s\n", "    startupDelay: 90s\n  shadow:\n    strategies: [reactive, auto]\n    serve: auto\n    capacity: 50\n"),
+			[]string{`rules[0].shadow.serve: an SLO rule serves its slo strategy (added beside the listed ones): drop serve`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { _ = parseFails(t, tc.in, tc.want) })
 	}

@@ -559,16 +559,31 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 // whole history, or the samples of a source outage) is fitted once, on the
 // window ending at its latest refit grid point, and replayed from there
 // (Forecaster.ResumeRefits).
+//
+// An SLO rule's controller must see what a forecaster refitting as the
+// samples came served after each of them (that is what the controller of a
+// replica running all along saw): it is fed the batch's last Lookback only
+// (a controller fed that much serves what one fed everything serves), and
+// from there on refits run as they come due.
 func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) int {
 	n := 0
 	st.f.DeferRefits()
+	sloFrom := int64(math.MaxInt64)
+	if st.slo != nil && len(samples) > 0 {
+		sloFrom = samples[len(samples)-1].T/1000 - int64(st.slo.Config().Lookback()/time.Second)
+	}
+	deferred := true
 	for _, p := range samples {
 		ts := p.T / 1000
 		if ts <= st.lastAt {
 			continue
 		}
+		fits, _, _ := st.f.FitStats()
 		if err := st.f.Observe(ts, p.V); err != nil {
 			continue // non-finite samples are gaps
+		}
+		if n, d, model := st.f.FitStats(); n != fits {
+			m.fitDuration.WithLabelValues(string(model)).Observe(d.Seconds()) // a refit not deferred (SLO rules)
 		}
 		st.lastAt = ts
 		n++
@@ -581,8 +596,12 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 			// the only error (a sample out of order) cannot happen after the check above.
 			_ = w.shadow.Observe(shadow.SeriesID{Metric: w.rule.Info.StoreKey(), Namespace: st.entry.Namespace, Series: st.entry.SeriesName}, ts, p.V)
 		}
+		if ts >= sloFrom && deferred {
+			w.resumeRefits(m, st)
+			deferred = false
+		}
 		fc := st.f.Serve()
-		if st.slo != nil {
+		if ts >= sloFrom {
 			// The controller sees each sample and the value served after it,
 			// as the backtest's SLO mode does; both are finite here.
 			_ = st.slo.Observe(ts, p.V, fc.Value, fc.Fallback)
@@ -601,14 +620,17 @@ func (w *worker) fitAll(m *Metrics, updated map[string]bool) {
 			states = append(states, st)
 		}
 	}
-	parallel(w.workers(), len(states), func(i int) {
-		f := states[i].f
-		before, _, _ := f.FitStats()
-		f.ResumeRefits()
-		if n, d, model := f.FitStats(); n != before {
-			m.fitDuration.WithLabelValues(string(model)).Observe(d.Seconds())
-		}
-	})
+	parallel(w.workers(), len(states), func(i int) { w.resumeRefits(m, states[i]) })
+}
+
+// resumeRefits runs the refit that came due while refits were deferred, and
+// times it.
+func (w *worker) resumeRefits(m *Metrics, st *seriesState) {
+	before, _, _ := st.f.FitStats()
+	st.f.ResumeRefits()
+	if n, d, model := st.f.FitStats(); n != before {
+		m.fitDuration.WithLabelValues(string(model)).Observe(d.Seconds())
+	}
 }
 
 // workers is how many goroutines a cycle's per-series work may use: every

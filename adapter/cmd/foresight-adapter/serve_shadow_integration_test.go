@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -389,4 +390,143 @@ func scrapeFamilies(url string) map[string]*dto.MetricFamily {
 		return nil
 	}
 	return fams
+}
+
+// TestServeSLOShadowReport serves an SLO rule with a shadow section from a
+// real Prometheus holding three days of a real trace, and reads it back with
+// `shadow-report --metrics-url`: the slo strategy's figures over a window
+// spanning the whole replay are what `backtest --slo` computes for the same
+// samples and settings, and its state (utilisation, achieved share,
+// pod-minutes against reactive) is the served controller's, from
+// foresight_slo_*.
+func TestServeSLOShadowReport(t *testing.T) {
+	trace := promtest.LoadTrace(t, "crane-input1.csv")
+	const days = 3
+	n := 0
+	for n < len(trace) && trace[n].T <= trace[0].T+days*86400*1000 {
+		n++
+	}
+	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	trace = promtest.ShiftToEnd(trace[:n], end)
+	prom := promtest.StartPrometheus(t, promtest.Options{
+		LookbackDelta: 30 * time.Second, // range queries at 1m return exactly the stored samples
+		Series: []promtest.Series{
+			{Name: "trace_load", Labels: map[string]string{"namespace": "shop", "service": "web"}, Samples: trace},
+		},
+	})
+	peak := 0.0
+	for _, s := range trace {
+		peak = max(peak, s.V)
+	}
+	capacity := peak / 15
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	writeTestFile(t, rules, []byte(fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+  - name: web_replicas
+    query: trace_load{<<.LabelMatchers>>}
+    forecast: {step: 1m, horizon: 5m, history: 14d, refitInterval: 2h, model: auto}
+    slo:
+      capacity: %[1]g
+      underProvisioned: 0.01
+      maxUtilization: 1.2
+      window: 1d
+      maxReplicas: 1000
+      startupDelay: 2m
+    shadow:
+      strategies: [reactive]
+      capacity: %[1]g
+      target: 0.7
+      windows: [1d, 7d]       # what shadow-report reads; 7d spans the whole replay
+      maxReplicas: 1000
+      startupDelay: 2m
+`, capacity)), 0o600)
+	clockStart := end.Add(30 * time.Second)
+	run := startServe(t, dir, rules, prom.URL, clockStart)
+
+	// shadow-report reads the slo strategy and its state once the rule has run a cycle.
+	var rep shadow.Report
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		select {
+		case <-run.done:
+			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
+		default:
+		}
+		var out strings.Builder
+		err := runShadowReport(context.Background(), []string{"--metrics-url", run.metricsURL, "--json"}, &out, io.Discard)
+		if err == nil {
+			if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+				t.Fatalf("shadow-report --json: %v\n%s", err, out.String())
+			}
+			if len(rep.Series) == 1 && len(rep.Series[0].Strategies) == 2 && rep.Series[0].Strategies[1].SLO != nil &&
+				rep.Series[0].Strategies[1].SLO.UnderProvisionedShare != nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slo strategy with an evaluated state from shadow-report after 3 minutes (last error %v):\n%s", err, run.logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	got := rep.Series[0]
+	s := got.Strategies[1] // sorted by name: reactive, slo
+	if got.Metric != "web_replicas" || s.Name != shadow.StrategySLO {
+		t.Fatalf("series %q strategies %+v", got.Metric, got.Strategies)
+	}
+
+	// The same samples through `backtest --slo` with the rule's settings, scored from the first sample.
+	f, err := config.Load(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := serving.RuleFromConfig(f.Rules[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 30 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := src.QueryRange(context.Background(), rule.Query, time.UnixMilli(trace[0].T), clockStart, time.Minute)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("query: %v (%d series)", err, len(res))
+	}
+	samples := make([]backtest.Sample, len(res[0].Samples))
+	for i, p := range res[0].Samples {
+		samples[i] = backtest.Sample{TS: p.T / 1000, Value: p.V}
+	}
+	c := *rule.SLO
+	opts := backtest.DefaultOptions()
+	opts.Step, opts.Warmup, opts.Capacity = time.Minute, 0, capacity
+	opts.Horizon, opts.Quantile, opts.Model = rule.Settings.Horizon, rule.Settings.Quantile, rule.Settings.Model
+	opts.History, opts.RefitInterval, opts.Hold = rule.Settings.History, rule.Settings.RefitInterval, rule.Settings.Hold
+	opts.MinReplicas, opts.MaxReplicas, opts.StartupDelay, opts.SyncPeriod = c.HPA.MinReplicas, c.HPA.MaxReplicas, c.HPA.StartupDelay, c.HPA.SyncPeriod
+	opts.ReactiveTarget = c.ReactiveTarget
+	opts.SLO = &backtest.SLOOptions{UnderProvisioned: c.UnderProvisioned, MaxUtilization: c.MaxUtilization, Window: c.Window, Every: c.Every, MaxChange: c.MaxChange}
+	bt, err := backtest.Run(context.Background(), samples, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bt.Report.SLO.Scaling
+	g := s.Windows[1].Figures // 7d: the whole replay
+	t.Logf("slo strategy through serve: pod-min %.1f under-min %.2f actions %d, state %+v; backtest --slo: %.1f %.2f %d, final utilisation %v",
+		g.PodMinutes, g.UnderProvisionedMinutes, g.ScalingActions, *s.SLO, want.PodMinutes, want.UnderProvisionedMinutes, want.ScalingActions, bt.Report.SLO.FinalUtilization)
+	if g.PodMinutes != want.PodMinutes || g.UnderProvisionedMinutes != want.UnderProvisionedMinutes || g.ScalingActions != want.ScalingActions {
+		t.Errorf("slo strategy in /metrics %+v, backtest --slo %+v", g, want)
+	}
+	if s.SLO.Utilization != bt.Report.SLO.FinalUtilization || s.SLO.Utilization == c.ReactiveTarget {
+		t.Errorf("served utilisation %v, backtest's final %v (initial %v)", s.SLO.Utilization, bt.Report.SLO.FinalUtilization, c.ReactiveTarget)
+	}
+	if !(s.SLO.PodMinutes > 0 && s.SLO.ReactivePodMinutes > 0) || s.SLO.Objective != nil {
+		t.Errorf("SLO state %+v: want pod-minutes of the window, and no objective (not in /metrics)", *s.SLO)
+	}
+	var table strings.Builder
+	if err := runShadowReport(context.Background(), []string{"--metrics-url", run.metricsURL}, &table, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), ", slo: utilisation") || !strings.Contains(table.String(), "against reactive's") {
+		t.Errorf("shadow-report table lacks the slo strategy's state:\n%s", table.String())
+	}
 }
