@@ -97,7 +97,11 @@ func choose[S any](kept map[types.NamespacedName]Accepted[S], next map[types.Nam
 	}
 	next[nn] = a
 	if k := fallback(a.Spec); !k.ok {
-		cur.msg = fmt.Sprintf("%s; the last accepted generation %d does not apply either: %s", cur.msg, a.Generation, k.msg)
+		why := ""
+		if k.msg != cur.msg {
+			why = ": " + k.msg
+		}
+		cur.msg = fmt.Sprintf("%s; the last accepted generation %d does not apply either%s", cur.msg, a.Generation, why)
 		return false, keptSpec, cur
 	}
 	cur.msg = fmt.Sprintf("%s; the last accepted generation %d is still applied", cur.msg, a.Generation)
