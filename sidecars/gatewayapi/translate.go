@@ -4,6 +4,9 @@
 // both reach proxies through the one translation of package translate; and it computes the
 // status conditions the Gateway API asks an implementation to write. It is pure: objects in,
 // policy and statuses out, no I/O and no clock (the time of the conditions is passed in).
+// What must outlive one translation so that the last good state keeps serving (a Secret's
+// last valid certificate, a policy's last accepted spec: LastGood) is handed out in the
+// Result and back in with the next Input.
 //
 // Mapping:
 //
