@@ -273,7 +273,7 @@ func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509
 	r, err := s.Recv(30 * time.Second)
 	switch {
 	case status.Code(err) == codes.PermissionDenied: // the proxy belongs to no node group
-		return nil, fmt.Errorf("%w: %v", errNothingServed, err)
+		return nil, fmt.Errorf("%w: %w", errNothingServed, err)
 	case err != nil:
 		return nil, err
 	case len(r.GetResources()) == 0:
