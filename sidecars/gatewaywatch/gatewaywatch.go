@@ -6,7 +6,10 @@
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
-// Gateways and their listeners, Accepted on GatewayClasses and the attached policies.
+// Gateways and their listeners, Accepted on GatewayClasses and the attached policies. It
+// hands each translation the previous one's last good state (gatewayapi.LastGood, in memory
+// only), so a Secret or a policy updated to an invalid version leaves its last good version
+// serving.
 package gatewaywatch
 
 import (
