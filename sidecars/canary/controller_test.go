@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 
 	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -340,5 +342,64 @@ func TestRemovedCanaryLosesItsGauges(t *testing.T) {
 	r.step(time.Second)
 	if n := count(); n != 0 {
 		t.Errorf("%d canary gauge series left after the canary was removed from the policy", n)
+	}
+}
+
+// blockingQuerier answers every query with one sample of value v, or, while block is set,
+// holds the query until its context ends and returns the context's error, as a Prometheus
+// client does when it is stopped mid-query.
+type blockingQuerier struct {
+	v       float64
+	block   bool
+	started chan struct{} // receives once per held query
+}
+
+func (q *blockingQuerier) Query(ctx context.Context, _ string, ts time.Time, _ ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	if q.block {
+		q.started <- struct{}{}
+		<-ctx.Done()
+		return nil, nil, nil, ctx.Err()
+	}
+	return model.Vector{{Value: model.SampleValue(q.v), Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil, nil
+}
+
+// A step stopped while its analysis query runs records nothing: the canceled query is not a
+// failed measurement, neither in memory nor in the state file, and the analysis stays due
+// for the next run, which measures it.
+func TestStoppedQueryRecordsNoMeasurement(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	metric := "          - {name: success-rate, query: 'min(app_success_ratio)', min: 0.99}\n"
+	q := &blockingQuerier{v: 0.999, block: true, started: make(chan struct{}, 1)}
+	r := newRig(t, canaryDoc(metric), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), statePath, canary.Options{Prometheus: q})
+	r.step(0)
+	r.clock.Add(30 * time.Second) // the analysis is due
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.c.Step(ctx)
+		done <- err
+	}()
+	<-q.started
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped step: %v", err)
+	}
+	st := r.c.State("web-rollout")
+	if st.Failures != 0 || len(st.History) != 0 {
+		t.Fatalf("a canceled query was recorded: failures %d, history %+v", st.Failures, st.History)
+	}
+	if st.NextAnalysis.After(r.clock.Now()) {
+		t.Fatalf("the interrupted analysis is no longer due: next at %v, now %v", st.NextAnalysis, r.clock.Now())
+	}
+	reloaded := newRig(t, canaryDoc(metric), r.clock.Now(), statePath, canary.Options{Prometheus: q})
+	if st := reloaded.c.State("web-rollout"); st != nil && (st.Failures != 0 || len(st.History) != 0) {
+		t.Fatalf("the state file holds the canceled query: %+v", st)
+	}
+
+	q.block = false
+	st = r.step(0)
+	if len(st.History) != 1 || st.History[0].Result != canary.ResultSuccessful || st.Failures != 0 {
+		t.Fatalf("the next run did not measure the due analysis: %+v", st)
 	}
 }
