@@ -582,7 +582,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 		if err := st.f.Observe(ts, p.V); err != nil {
 			continue // non-finite samples are gaps
 		}
-		if n, d, model := st.f.FitStats(); n != fits {
+		if after, d, model := st.f.FitStats(); after != fits {
 			m.fitDuration.WithLabelValues(string(model)).Observe(d.Seconds()) // a refit not deferred (SLO rules)
 		}
 		st.lastAt = ts
