@@ -3,6 +3,8 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -199,6 +201,19 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		}
 		if len(terms) > 0 {
 			preds = append(preds, fitFourier(ytr, otr, terms, h))
+		}
+	}
+
+	if want(ModelProphet) {
+		var terms []fourierTerm
+		if (c.season.Daily || c.season.Weekly || s.Model == ModelProphet) && train >= day {
+			terms = append(terms, fourierTerm{period: day, harmonics: dailyHarmonics})
+		}
+		if c.season.Weekly && train >= week {
+			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
+		}
+		if len(terms) > 0 {
+			preds = append(preds, fitProphet(ytr, otr, terms, h, expInt("PROPHET_K", prophetChangepoints), expFloat("PROPHET_TAU", prophetTau), os.Getenv("PROPHET_ADD") != "", expInt("PROPHET_INTER", 0)))
 		}
 	}
 
@@ -483,4 +498,19 @@ func meanStd(x []float64) (mean, std float64) {
 		std += (v - mean) * (v - mean)
 	}
 	return mean, math.Sqrt(std / float64(len(x)))
+}
+
+// EXPERIMENT switches, removed before merge.
+func expInt(k string, d int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return d
+}
+
+func expFloat(k string, d float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return d
 }
