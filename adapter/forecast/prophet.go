@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"math"
+	"os"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -30,6 +31,7 @@ type prophet struct {
 	zmax  float64   // the regression is capped here (overflow guard)
 	add   bool      // EXPERIMENT: additive (no log)
 	inter int       // EXPERIMENT: daily harmonics interacting with the weekly fundamental
+	loglv bool      // EXPERIMENT: residual level on the log scale
 	alpha float64
 	phi   float64
 	t     int
@@ -103,13 +105,25 @@ func (m *prophet) fitValue(t int) float64 {
 
 func (m *prophet) advance(y float64) {
 	m.t++
-	m.lvl += m.alpha * (y - m.fitValue(m.t) - m.lvl)
+	m.lvl += m.alpha * (m.resid(y, m.t) - m.lvl)
+}
+
+// resid is the residual of y at step t, on the level's scale.
+func (m *prophet) resid(y float64, t int) float64 {
+	if m.loglv && !m.add {
+		return math.Log(math.Max(y, 0)+m.shift) - m.z(t)
+	}
+	return y - m.fitValue(t)
 }
 
 func (m *prophet) forecast(out []float64) {
 	d := 1.0
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
+		if m.loglv && !m.add {
+			out[h-1] = math.Exp(math.Min(m.z(m.t+h)+d*m.lvl, m.zmax)) - m.shift
+			continue
+		}
 		out[h-1] = m.fitValue(m.t+h) + d*m.lvl
 	}
 }
@@ -119,7 +133,7 @@ func (m *prophet) forecast(out []float64) {
 // residual level. The state ends after y.
 func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints int, tau float64, add bool, inter int) *prophet {
 	n := len(y)
-	m := &prophet{terms: terms, inv: 1 / float64(max(n, 1)), add: add}
+	m := &prophet{terms: terms, inv: 1 / float64(max(n, 1)), add: add, loglv: os.Getenv("PROPHET_LOGLVL") != ""}
 	if inter > 0 && len(terms) > 1 {
 		m.inter = min(inter, terms[0].harmonics)
 	}
@@ -228,11 +242,14 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 		}
 		m.coef[0] = s / float64(max(cnt, 1))
 	}
+	// The residual level over the last part of the window (zero before:
+	// an exponential level forgets older residuals anyway).
+	start := n - min(n, 4*1440)
 	res := make([]float64, n)
-	for t := range y {
-		res[t] = y[t] - m.fitValue(t)
+	for t := start; t < n; t++ {
+		res[t] = m.resid(y[t], t)
 	}
-	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, n-min(n, 4*1440), h, 1, 0)
+	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 1, 0)
 	m.t = n - 1
 	return m
 }
