@@ -156,7 +156,7 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 	if cnt > 0 {
 		mean /= float64(cnt)
 	}
-	m.shift = prophetShiftShare * mean
+	m.shift = expFloat("PROPHET_SHIFT", prophetShiftShare) * mean
 	if m.shift <= 0 {
 		m.shift = 1
 	}
