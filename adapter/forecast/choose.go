@@ -3,8 +3,6 @@ package forecast
 import (
 	"fmt"
 	"math"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -213,7 +211,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
 		}
 		if len(terms) > 0 {
-			preds = append(preds, fitProphet(ytr, otr, terms, h, expInt("PROPHET_K", prophetChangepoints), expFloat("PROPHET_TAU", prophetTau), os.Getenv("PROPHET_ADD") != "", expInt("PROPHET_INTER", 0)))
+			preds = append(preds, fitProphet(ytr, otr, terms, h, prophetChangepoints))
 		}
 	}
 
@@ -498,19 +496,4 @@ func meanStd(x []float64) (mean, std float64) {
 		std += (v - mean) * (v - mean)
 	}
 	return mean, math.Sqrt(std / float64(len(x)))
-}
-
-// EXPERIMENT switches, removed before merge.
-func expInt(k string, d int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
-	}
-	return d
-}
-
-func expFloat(k string, d float64) float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
-		return v
-	}
-	return d
 }

@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"math"
-	"os"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -12,7 +11,7 @@ import (
 // seasonality of the detected periods, fitted on a log scale,
 //
 //	z(t) = a + b*u + sum_k d_k*max(0, u-c_k) + S(t),  u = t/n,
-//	forecast(t+h) = exp(z(t+h)) - shift + phi^h * L_t,
+//	forecast(t+h) = exp(z(t+h) + phi^h * L_t) - shift,
 //
 // so that the seasonal shape is multiplicative: the daily swing scales with
 // the day's level (a quiet weekend has a smaller one), and the weekly terms
@@ -20,22 +19,20 @@ import (
 // sigma^2/tau^2 (a Gaussian prior of scale tau on each change, sigma^2 the
 // residual variance without changepoints), so the trend bends only where
 // the data insist. Beyond the fitted window the trend continues with its
-// last slope. As in fourier, a damped, smoothed level L of the residuals
-// (on the load's scale) corrects the regression.
+// last slope. As in fourier, a damped, smoothed level L of the recent
+// residuals corrects the regression; here on the log scale, so a busier
+// day than the fit expects scales the whole coming shape.
 type prophet struct {
 	terms []fourierTerm
 	cps   []float64 // changepoints in trend time u
 	coef  []float64 // intercept, cos/sin pairs per term and harmonic, slope, slope changes
 	inv   float64   // 1/n: trend time per step
 	shift float64   // z = log(y + shift)
-	zmax  float64   // the regression is capped here (overflow guard)
-	add   bool      // EXPERIMENT: additive (no log)
-	inter int       // EXPERIMENT: daily harmonics interacting with the weekly fundamental
-	loglv bool      // EXPERIMENT: residual level on the log scale
-	alpha float64
-	phi   float64
-	t     int
-	lvl   float64
+	zmax  float64   // z is capped here: an overflow guard, far above the data
+	alpha float64   // smoothing of the residual level
+	phi   float64   // damping of the residual level per step
+	t     int       // index of the latest step (relative to the fit origin)
+	lvl   float64   // smoothed residual level (log scale)
 	x     []float64 // scratch row
 }
 
@@ -60,11 +57,8 @@ func (m *prophet) stateBytes() int {
 	return 120 + 8*(len(m.coef)+len(m.cps)+len(m.x)) + 16*len(m.terms)
 }
 
-func (m *prophet) width() int {
-	return fourierWidth(m.terms) + 1 + len(m.cps) + 4*m.inter
-}
-
-// row writes the regressors at step t into x.
+// row writes the regressors at step t into x: the Fourier block (with the
+// intercept), the trend time, then one hinge per changepoint.
 func (m *prophet) row(t int, x []float64) {
 	fw := fourierWidth(m.terms)
 	fourierRow(m.terms, t, x[:fw])
@@ -73,77 +67,50 @@ func (m *prophet) row(t int, x []float64) {
 	for k, c := range m.cps {
 		x[fw+1+k] = math.Max(0, u-c)
 	}
-	if m.inter > 0 {
-		// daily harmonics 1..inter times the weekly fundamental (cos, sin)
-		j := fw + 1 + len(m.cps)
-		wc, ws := x[1+2*m.terms[0].harmonics], x[2+2*m.terms[0].harmonics]
-		for k := 0; k < m.inter; k++ {
-			dc, ds := x[1+2*k], x[2+2*k]
-			x[j], x[j+1], x[j+2], x[j+3] = dc*wc, dc*ws, ds*wc, ds*ws
-			j += 4
-		}
-	}
 }
 
-// z is the regression's value at step t (capped at zmax).
+// z is the regression's value at step t on the log scale.
 func (m *prophet) z(t int) float64 {
 	m.row(t, m.x)
 	var v float64
 	for i, c := range m.coef {
 		v += c * m.x[i]
 	}
-	return math.Min(v, m.zmax)
+	return v
 }
 
-// fitValue is the regression at step t on the load's scale.
-func (m *prophet) fitValue(t int) float64 {
-	if m.add {
-		return m.z(t)
-	}
-	return math.Exp(m.z(t)) - m.shift
-}
+// tr maps a load to the log scale.
+func (m *prophet) tr(y float64) float64 { return math.Log(math.Max(y, 0) + m.shift) }
+
+// value maps a log-scale value back to the load's scale.
+func (m *prophet) value(z float64) float64 { return math.Exp(math.Min(z, m.zmax)) - m.shift }
 
 func (m *prophet) advance(y float64) {
 	m.t++
-	m.lvl += m.alpha * (m.resid(y, m.t) - m.lvl)
-}
-
-// resid is the residual of y at step t, on the level's scale.
-func (m *prophet) resid(y float64, t int) float64 {
-	if m.loglv && !m.add {
-		return math.Log(math.Max(y, 0)+m.shift) - m.z(t)
-	}
-	return y - m.fitValue(t)
+	m.lvl += m.alpha * (m.tr(y) - m.z(m.t) - m.lvl)
 }
 
 func (m *prophet) forecast(out []float64) {
 	d := 1.0
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
-		if m.loglv && !m.add {
-			out[h-1] = math.Exp(math.Min(m.z(m.t+h)+d*m.lvl, m.zmax)) - m.shift
-			continue
-		}
-		out[h-1] = m.fitValue(m.t+h) + d*m.lvl
+		out[h-1] = m.value(m.z(m.t+h) + d*m.lvl)
 	}
 }
 
 // fitProphet fits the regression on the observed steps of y (rows
-// subsampled evenly beyond maxFourierRows, as fourier does), then the
-// residual level. The state ends after y.
-func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints int, tau float64, add bool, inter int) *prophet {
+// subsampled evenly beyond maxFourierRows, as fourier does) with the given
+// number of changepoints, then the residual level. The state ends after y.
+func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints int) *prophet {
 	n := len(y)
-	m := &prophet{terms: terms, inv: 1 / float64(max(n, 1)), add: add, loglv: os.Getenv("PROPHET_LOGLVL") != ""}
-	if inter > 0 && len(terms) > 1 {
-		m.inter = min(inter, terms[0].harmonics)
-	}
+	m := &prophet{terms: terms, inv: 1 / float64(max(n, 1))}
 	for k := 1; k <= changepoints; k++ {
 		m.cps = append(m.cps, prophetCPRange*float64(k)/float64(changepoints))
 	}
-	p := m.width()
+	p := fourierWidth(terms) + 1 + len(m.cps)
 	m.coef = make([]float64, p)
 	m.x = make([]float64, p)
-	// The log scale's shift and the cap of the regression.
+	// The log scale's shift and the overflow guard.
 	var mean, top float64
 	cnt := 0
 	for t, v := range y {
@@ -156,20 +123,11 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 	if cnt > 0 {
 		mean /= float64(cnt)
 	}
-	m.shift = expFloat("PROPHET_SHIFT", prophetShiftShare) * mean
-	if m.shift <= 0 {
+	m.shift = prophetShiftShare * mean
+	if !(m.shift > 0) {
 		m.shift = 1
 	}
-	tr := func(v float64) float64 {
-		if add {
-			return v
-		}
-		return math.Log(math.Max(v, 0) + m.shift)
-	}
-	m.zmax = math.Inf(1)
-	if !add {
-		m.zmax = tr(top) + 1
-	}
+	m.zmax = m.tr(top) + 1
 	xtx := mat.NewSymDense(p, nil)
 	xtz := mat.NewVecDense(p, nil)
 	raw := xtx.RawSymmetric()
@@ -182,7 +140,7 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 			continue
 		}
 		m.row(t, x)
-		z := tr(y[t])
+		z := m.tr(y[t])
 		for i := 0; i < p; i++ {
 			xi := x[i]
 			r := raw.Data[i*raw.Stride:]
@@ -194,19 +152,23 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 		ztz += z * z
 		rows++
 	}
-	cp0 := fourierWidth(terms) + 1 // first slope-change column
+	cp0 := fourierWidth(terms) + 1 // the first slope-change column
 	var trace float64
 	for i := 0; i < p; i++ {
 		trace += xtx.At(i, i)
 	}
+	// As in fourier, a tiny ridge on every column keeps the solve stable
+	// when a harmonic is barely excited.
 	ridge := 1e-8*trace/float64(p) + 1e-12
-	// solve with penalty lam on the slope changes into m.coef; false if singular.
 	pen := mat.NewSymDense(p, nil)
+	beta := mat.NewVecDense(p, m.coef)
+	// solve writes the fit with penalty lam on the slope changes into
+	// m.coef; false when the system is singular.
 	solve := func(lam float64) bool {
 		pen.CopySym(xtx)
 		for i := 0; i < p; i++ {
 			d := ridge
-			if i >= cp0 && i < cp0+len(m.cps) {
+			if i >= cp0 {
 				d += lam
 			}
 			pen.SetSym(i, i, pen.At(i, i)+d)
@@ -215,19 +177,20 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 		if !chol.Factorize(pen) {
 			return false
 		}
-		return chol.SolveVecTo(mat.NewVecDense(p, m.coef), xtz) == nil
+		return chol.SolveVecTo(beta, xtz) == nil
 	}
 	ok := rows > 0
 	if ok && len(m.cps) > 0 {
-		// Residual variance without changepoints (slope changes held at
-		// zero by a heavy penalty), from the normal equations.
+		// The residual variance without changepoints (their slope changes
+		// held at zero by a heavy penalty), from the normal equations; then
+		// the fit under the prior: lam = sigma^2/tau^2, divided by the
+		// subsampling stride because the rows stand for stride times as many.
 		if ok = solve(1e6 * (trace/float64(p) + 1)); ok {
-			b := mat.NewVecDense(p, m.coef)
 			var xb mat.VecDense
-			xb.MulVec(xtx, b)
-			rss := ztz - 2*mat.Dot(b, xtz) + mat.Dot(b, &xb)
+			xb.MulVec(xtx, beta)
+			rss := ztz - 2*mat.Dot(beta, xtz) + mat.Dot(beta, &xb)
 			s2 := math.Max(rss, 0) / float64(rows)
-			ok = solve(s2 / (tau * tau) / float64(stride))
+			ok = solve(s2 / (prophetTau * prophetTau) / float64(stride))
 		}
 	} else if ok {
 		ok = solve(0)
@@ -237,17 +200,17 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 		var s float64
 		for t := range y {
 			if obs[t] {
-				s += tr(y[t])
+				s += m.tr(y[t])
 			}
 		}
 		m.coef[0] = s / float64(max(cnt, 1))
 	}
-	// The residual level over the last part of the window (zero before:
-	// an exponential level forgets older residuals anyway).
+	// The residual level over the last days (zero before: an exponential
+	// level forgets older residuals anyway), chosen as fourier's is.
 	start := n - min(n, 4*1440)
 	res := make([]float64, n)
 	for t := start; t < n; t++ {
-		res[t] = m.resid(y[t], t)
+		res[t] = m.tr(y[t]) - m.z(t)
 	}
 	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 1, 0)
 	m.t = n - 1
