@@ -170,6 +170,8 @@ fuzz:
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz 'FuzzAttachedPolicies$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzAttachedPolicyObjects -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzPolicyUpdate -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzHTTPSCertificateUpdate -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go

@@ -108,14 +108,14 @@ func TestReadFileNamesThePath(t *testing.T) {
 	}
 }
 
-// TestRealTraces reads every trace of testdata/traces: each has rows, a
-// one-minute or 15-second step and gaps kept as gaps (nasa-http-1995 has no
-// rows from Jul 28 13:33 to Jul 31 23:59, 1995, EDT).
+// TestRealTraces reads every trace of testdata/traces: each has rows, its
+// step (one minute, 15 seconds or 5 minutes) and gaps kept as gaps
+// (nasa-http-1995 has no rows from Jul 28 13:33 to Jul 31 23:59, 1995, EDT).
 func TestRealTraces(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "traces")
 	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if err != nil || len(files) != 11 {
-		t.Fatalf("traces in %s: %v, %v; want 11", dir, files, err)
+	if err != nil || len(files) != 13 {
+		t.Fatalf("traces in %s: %v, %v; want 13", dir, files, err)
 	}
 	for _, f := range files {
 		samples, err := ReadFile(f)
@@ -127,8 +127,11 @@ func TestRealTraces(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := time.Minute
-		if filepath.Base(f) == "crane-input15.csv" {
+		switch filepath.Base(f) {
+		case "crane-input15.csv":
 			want = 15 * time.Second
+		case "flights-2001-ord-departures-5m.csv":
+			want = 5 * time.Minute
 		}
 		if step != want {
 			t.Errorf("%s: step %v, want %v", f, step, want)

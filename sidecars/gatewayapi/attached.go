@@ -161,37 +161,52 @@ func (t *translator) trafficPolicies() {
 	claimed := map[string]string{}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
-		ok := tgs != nil
-		if ok {
-			if err := p.Spec.check(tgs); err != nil {
-				ok, reason, msg = false, string(gwv1.PolicyReasonInvalid), err.Error()
-			}
+		tgs, cur := t.trafficPolicy(p.Namespace, &p.Spec, claimed)
+		spec := p.Spec
+		var keptTgs []target
+		useKept, keptSpec, c := choose(t.prev.BackendTrafficPolicies, t.res.LastGood.BackendTrafficPolicies, &p.ObjectMeta, p.Spec, cur,
+			func(s BackendTrafficPolicySpec) policyVersion {
+				var v policyVersion
+				keptTgs, v = t.trafficPolicy(p.Namespace, &s, claimed)
+				return v
+			})
+		if useKept {
+			spec, tgs = keptSpec, keptTgs
 		}
-		if ok {
-			for _, tg := range tgs {
-				if other, taken := claimed[tg.key]; taken {
-					ok, reason, msg = false, string(gwv1.PolicyReasonConflicted), fmt.Sprintf("%s is already the target of %s %s (the oldest policy on a target wins)", tg.key, KindBackendTrafficPolicy, other)
-					break
-				}
-			}
-		}
-		if ok {
+		if cur.ok || useKept {
 			for _, tg := range tgs {
 				claimed[tg.key] = p.Name
 				for _, n := range tg.names {
 					if tg.service {
 						s := t.svcDefs[n]
-						p.Spec.applyService(&s)
+						spec.applyService(&s)
 						t.svcDefs[n] = s
 					} else if r := routes[n]; r != nil {
-						p.Spec.applyRoute(r)
+						spec.applyRoute(r)
 					}
 				}
 			}
 		}
-		t.res.BackendTrafficPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, ok, reason, msg)
+		t.res.BackendTrafficPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, c.ok, c.reason, c.msg)
 	}
+}
+
+// trafficPolicy resolves and checks one version of a BackendTrafficPolicy in namespace ns
+// against the targets other policies already claimed.
+func (t *translator) trafficPolicy(ns string, s *BackendTrafficPolicySpec, claimed map[string]string) ([]target, policyVersion) {
+	tgs, reason, msg := t.resolveTargets(ns, s.TargetRefs)
+	if tgs == nil {
+		return nil, policyVersion{reason: reason, msg: msg}
+	}
+	if err := s.check(tgs); err != nil {
+		return tgs, policyVersion{reason: string(gwv1.PolicyReasonInvalid), msg: err.Error()}
+	}
+	for _, tg := range tgs {
+		if other, taken := claimed[tg.key]; taken {
+			return tgs, policyVersion{reason: string(gwv1.PolicyReasonConflicted), msg: fmt.Sprintf("%s is already the target of %s %s (the oldest policy on a target wins)", tg.key, KindBackendTrafficPolicy, other)}
+		}
+	}
+	return tgs, policyVersion{ok: true, reason: reason, msg: msg}
 }
 
 func dur(d *metav1.Duration) policy.Duration {
@@ -338,41 +353,55 @@ func (t *translator) experiments() {
 		start, end time.Time
 	}
 	claimed := map[string][]window{}
+	// version resolves, builds and checks one version of p against the windows other
+	// policies already claimed.
+	version := func(p *ExperimentPolicy) ([]target, *experiment.Experiment, policyVersion) {
+		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
+		if tgs == nil {
+			return nil, nil, policyVersion{reason: reason, msg: msg}
+		}
+		e := p.experiment(tgs)
+		err := e.Validate()
+		if err == nil {
+			// The fault by the policy's own rules, as on a route of a policy file.
+			err = checkSynthetic(syntheticService(), policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Fault: &e.Spec.Fault})
+		}
+		if err != nil {
+			return tgs, nil, policyVersion{reason: string(gwv1.PolicyReasonInvalid), msg: err.Error()}
+		}
+		w := window{p.Name, e.Spec.Start, e.End()}
+		for _, tg := range tgs {
+			for _, o := range claimed[tg.key] {
+				if w.start.Before(o.end) && o.start.Before(w.end) {
+					return tgs, nil, policyVersion{reason: string(gwv1.PolicyReasonConflicted), msg: fmt.Sprintf("%s is the target of %s %s at the same time (the oldest policy on a target wins)", tg.key, KindExperimentPolicy, o.name)}
+				}
+			}
+		}
+		return tgs, e, policyVersion{ok: true, reason: reason, msg: msg}
+	}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
-		ok := tgs != nil
-		var e *experiment.Experiment
-		if ok {
-			e = p.experiment(tgs)
-			err := e.Validate()
-			if err == nil {
-				// The fault by the policy's own rules, as on a route of a policy file.
-				err = checkSynthetic(syntheticService(), policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Fault: &e.Spec.Fault})
-			}
-			if err != nil {
-				ok, reason, msg = false, string(gwv1.PolicyReasonInvalid), err.Error()
-			}
+		tgs, e, cur := version(p)
+		var keptTgs []target
+		var keptE *experiment.Experiment
+		useKept, _, c := choose(t.prev.ExperimentPolicies, t.res.LastGood.ExperimentPolicies, &p.ObjectMeta, p.Spec, cur,
+			func(s ExperimentPolicySpec) policyVersion {
+				k := *p
+				k.Spec = s
+				var v policyVersion
+				keptTgs, keptE, v = version(&k)
+				return v
+			})
+		if useKept {
+			tgs, e = keptTgs, keptE
 		}
-		if ok {
-			w := window{p.Name, e.Spec.Start, e.End()}
-		conflicts:
+		if cur.ok || useKept {
 			for _, tg := range tgs {
-				for _, o := range claimed[tg.key] {
-					if w.start.Before(o.end) && o.start.Before(w.end) {
-						ok, reason, msg = false, string(gwv1.PolicyReasonConflicted), fmt.Sprintf("%s is the target of %s %s at the same time (the oldest policy on a target wins)", tg.key, KindExperimentPolicy, o.name)
-						break conflicts
-					}
-				}
+				claimed[tg.key] = append(claimed[tg.key], window{p.Name, e.Spec.Start, e.End()})
 			}
-			if ok {
-				for _, tg := range tgs {
-					claimed[tg.key] = append(claimed[tg.key], w)
-				}
-				t.res.Experiments = append(t.res.Experiments, e)
-			}
+			t.res.Experiments = append(t.res.Experiments, e)
 		}
-		t.res.ExperimentPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, ok, reason, msg)
+		t.res.ExperimentPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, c.ok, c.reason, c.msg)
 	}
 }
 

@@ -34,11 +34,30 @@ func (t *translator) canaries() {
 	claimed := map[string]string{} // policy route -> canary policy
 	for _, cp := range cps {
 		nn := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}
-		c, gws, reason, msg := t.canary(cp, claimed)
-		if c != nil {
-			if err := t.validateCanary(c); err != nil {
-				c, reason, msg = nil, string(gwv1.PolicyReasonInvalid), err.Error()
+		// version builds and checks one version of cp against the routes other policies
+		// already drive.
+		version := func(cp *CanaryPolicy) (*policy.Canary, []types.NamespacedName, policyVersion) {
+			c, gws, reason, msg := t.canary(cp, claimed)
+			if c != nil {
+				if err := t.validateCanary(c); err != nil {
+					c, reason, msg = nil, string(gwv1.PolicyReasonInvalid), err.Error()
+				}
 			}
+			return c, gws, policyVersion{ok: c != nil, reason: reason, msg: msg}
+		}
+		c, gws, cur := version(cp)
+		var keptC *policy.Canary
+		var keptGws []types.NamespacedName
+		useKept, _, st := choose(t.prev.CanaryPolicies, t.res.LastGood.CanaryPolicies, &cp.ObjectMeta, cp.Spec, cur,
+			func(s CanaryPolicySpec) policyVersion {
+				k := *cp
+				k.Spec = s
+				var v policyVersion
+				keptC, keptGws, v = version(&k)
+				return v
+			})
+		if useKept {
+			c, gws = keptC, keptGws
 		}
 		if c != nil {
 			t.res.Spec.Canaries = append(t.res.Spec.Canaries, *c)
@@ -60,7 +79,7 @@ func (t *translator) canaries() {
 		var sts []gwv1.PolicyAncestorStatus
 		for _, a := range ancestors {
 			sts = append(sts, gwv1.PolicyAncestorStatus{AncestorRef: a, ControllerName: gwv1.GatewayController(t.in.ControllerName),
-				Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), c != nil, reason, msg, cp.Generation)}})
+				Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), st.ok, st.reason, st.msg, cp.Generation)}})
 		}
 		t.res.CanaryPolicies[nn] = sts
 	}

@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,41 +15,80 @@ import (
 // KindSecret is the kind of the certificate references an HTTPS listener may make.
 const KindSecret = "Secret"
 
+// certResult is what the certificateRefs of an HTTPS listener resolved to.
+type certResult struct {
+	// certs are the certificates to serve.
+	certs []policy.TLSCertificate
+	// accepted is false for what foresight-xds does not serve; resolved is false when a
+	// reference does not resolve to a valid certificate; served says whether the listener
+	// is served all the same (each such reference has its Secret's last valid certificate).
+	accepted, resolved, served bool
+	// reason and msg are the condition (Accepted when !accepted, else ResolvedRefs).
+	reason, msg string
+}
+
 // certRefs resolves the certificateRefs of an HTTPS listener of gw with tls.mode Terminate.
 // It returns the certificates, or the listener condition that says why not: accepted false
 // for what foresight-xds does not serve (Passthrough, no certificateRefs), or resolved false
 // with RefNotPermitted (another namespace without a ReferenceGrant) or InvalidCertificateRef
-// (not a core Secret, missing, not kubernetes.io/tls, bad PEM, key not matching).
-func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) (certs []policy.TLSCertificate, accepted, resolved bool, reason, msg string) {
+// (not a core Secret, missing, not kubernetes.io/tls, bad PEM, key not matching). A Secret
+// that exists but whose content turned invalid resolves to its last valid certificate
+// (InvalidCertificateRef, but served) when the previous translations saw one.
+func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		return nil, false, true, string(gwv1.ListenerReasonInvalid), "an HTTPS listener needs tls.certificateRefs"
+		return certResult{resolved: true, reason: string(gwv1.ListenerReasonInvalid), msg: "an HTTPS listener needs tls.certificateRefs"}
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
-		return nil, false, true, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("tls.mode %s is not supported: foresight-xds terminates TLS", *l.TLS.Mode)
+		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue), msg: fmt.Sprintf("tls.mode %s is not supported: foresight-xds terminates TLS", *l.TLS.Mode)}
+	}
+	out := certResult{accepted: true, resolved: true, served: true}
+	var kept []string
+	fail := func(reason, msg string) {
+		if out.served { // the first reference that takes the listener out names it
+			out.resolved, out.served, out.reason, out.msg = false, false, reason, msg
+		}
 	}
 	for i, ref := range l.TLS.CertificateRefs {
 		where := fmt.Sprintf("tls.certificateRefs[%d]", i)
 		if ref.Group != nil && *ref.Group != "" || ref.Kind != nil && *ref.Kind != KindSecret {
-			return nil, true, false, string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: only core Secrets are supported", where)
+			fail(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: only core Secrets are supported", where))
+			continue
 		}
 		ns := gw.Namespace
 		if ref.Namespace != nil && *ref.Namespace != "" {
 			ns = string(*ref.Namespace)
 		}
 		if ns != gw.Namespace && !t.granted(routeFrom{kind: KindGateway, namespace: gw.Namespace}, ns, KindSecret, string(ref.Name)) {
-			return nil, true, false, string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant there permits it", where, ns, ref.Name)
+			fail(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant there permits it", where, ns, ref.Name))
+			continue
 		}
-		c, err := t.certificate(types.NamespacedName{Namespace: ns, Name: string(ref.Name)})
+		nn := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+		c, err := t.certificate(nn)
 		if err != nil {
-			return nil, true, false, string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: %v", where, err)
+			if k, ok := t.keptCertificate(nn); ok {
+				out.certs = append(out.certs, k)
+				kept = append(kept, fmt.Sprintf("%s: %v; its last valid certificate keeps being served until the Secret is fixed (deleting it takes the listener out of service)", where, err))
+				continue
+			}
+			fail(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: %v", where, err))
+			continue
 		}
-		certs = append(certs, c)
+		out.certs = append(out.certs, c)
 	}
-	return certs, true, true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+	switch {
+	case !out.served:
+		out.certs = nil
+	case len(kept) > 0:
+		out.resolved, out.reason, out.msg = false, string(gwv1.ListenerReasonInvalidCertificateRef), strings.Join(kept, "; ")
+	default:
+		out.reason, out.msg = string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+	}
+	return out
 }
 
 // certificate reads and checks a kubernetes.io/tls Secret: its tls.crt must be a PEM
 // certificate chain and its tls.key the PEM private key of the chain's first certificate.
+// A valid one is remembered as the Secret's last valid certificate.
 func (t *translator) certificate(nn types.NamespacedName) (policy.TLSCertificate, error) {
 	s := t.secrets[nn]
 	if s == nil {
@@ -61,5 +101,20 @@ func (t *translator) certificate(nn types.NamespacedName) (policy.TLSCertificate
 	if _, err := tls.X509KeyPair(crt, key); err != nil {
 		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are not a PEM certificate and its key: %w", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
 	}
-	return policy.TLSCertificate{Name: nn.String(), CertificateChain: crt, PrivateKey: key}, nil
+	c := policy.TLSCertificate{Name: nn.String(), CertificateChain: crt, PrivateKey: key}
+	t.res.LastGood.Certificates[nn] = KeptCertificate{UID: s.UID, Certificate: c}
+	return c, nil
+}
+
+// keptCertificate is the last valid certificate of the Secret nn, when the Secret still
+// exists (the same object) and the previous translations saw it valid; it is remembered
+// for the next translation.
+func (t *translator) keptCertificate(nn types.NamespacedName) (policy.TLSCertificate, bool) {
+	s := t.secrets[nn]
+	k, ok := t.prev.Certificates[nn]
+	if s == nil || !ok || k.UID != s.UID {
+		return policy.TLSCertificate{}, false
+	}
+	t.res.LastGood.Certificates[nn] = k
+	return k.Certificate, true
 }

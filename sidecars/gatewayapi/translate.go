@@ -4,6 +4,9 @@
 // both reach proxies through the one translation of package translate; and it computes the
 // status conditions the Gateway API asks an implementation to write. It is pure: objects in,
 // policy and statuses out, no I/O and no clock (the time of the conditions is passed in).
+// What must outlive one translation so that the last good state keeps serving (a Secret's
+// last valid certificate, a policy's last accepted spec: LastGood) is handed out in the
+// Result and back in with the next Input.
 //
 // Mapping:
 //
@@ -79,6 +82,10 @@ type Input struct {
 	// Secrets are the kubernetes.io/tls Secrets HTTPS listeners' certificateRefs may name;
 	// only the referenced ones are read.
 	Secrets []*corev1.Secret
+	// LastGood is the previous translation's Result.LastGood (nil for none): the last
+	// valid certificates and the last accepted policies that keep serving while their
+	// objects are invalid.
+	LastGood *LastGood
 }
 
 // Result is the translation: the policy parts and the statuses to write.
@@ -101,6 +108,11 @@ type Result struct {
 	ExperimentPolicies     map[types.NamespacedName][]gwv1.PolicyAncestorStatus
 	// Experiments are the accepted ExperimentPolicies, for the experiment runner.
 	Experiments []*experiment.Experiment
+	// Unserved are the listeners of each Gateway that serve nothing, with why (for their
+	// Programmed condition); a listener not in it is served.
+	Unserved map[types.NamespacedName]map[gwv1.SectionName]string
+	// LastGood is what the next translation needs (its Input.LastGood).
+	LastGood *LastGood
 }
 
 // Translate translates in. Objects it cannot serve are left out of Spec and say why in
@@ -114,8 +126,14 @@ func Translate(in *Input) *Result {
 		CanaryPolicies:         map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		BackendTrafficPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+		Unserved:               map[types.NamespacedName]map[gwv1.SectionName]string{},
+		LastGood:               newLastGood(),
 	}, services: map[types.NamespacedName]*corev1.Service{},
 		gateways: map[types.NamespacedName]*gateway{}, routesOf: map[routeKey][]string{}}
+	t.prev = in.LastGood
+	if t.prev == nil {
+		t.prev = newLastGood()
+	}
 	for _, s := range in.Services {
 		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
@@ -134,8 +152,10 @@ func Translate(in *Input) *Result {
 }
 
 type translator struct {
-	in       *Input
-	res      *Result
+	in  *Input
+	res *Result
+	// prev is the previous translation's last good state (never nil).
+	prev     *LastGood
 	services map[types.NamespacedName]*corev1.Service
 	secrets  map[types.NamespacedName]*corev1.Secret
 	ours     map[string]bool // class names
@@ -283,20 +303,27 @@ func (t *translator) gatewaysOf() {
 			} else {
 				kinds = []gwv1.RouteGroupKind{{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindHTTPRoute}, {Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindGRPCRoute}}
 			}
-			// An HTTPS listener is served only with valid certificates; one that is accepted
-			// but whose certificates do not resolve is not programmed.
-			served := accepted
+			// An HTTPS listener is served only with valid certificates (or the last valid
+			// ones of Secrets that turned invalid); one that is accepted but whose
+			// certificates do not resolve is not programmed.
+			served, unserved := accepted, "listener not accepted"
 			var certs []policy.TLSCertificate
 			if accepted && l.Protocol == gwv1.HTTPSProtocolType {
-				var acc, res bool
-				var why, m string
-				certs, acc, res, why, m = t.certRefs(gw, l)
+				cr := t.certRefs(gw, l)
+				certs = cr.certs
 				switch {
-				case !acc:
-					accepted, reason, msg, served = false, why, m, false
-				case !res:
-					resolved, rreason, rmsg, served = false, why, m, false
+				case !cr.accepted:
+					accepted, reason, msg, served = false, cr.reason, cr.msg, false
+				case !cr.resolved:
+					resolved, rreason, rmsg, served = false, cr.reason, cr.msg, cr.served
+					unserved = "certificate references not resolved"
 				}
+			}
+			if !served {
+				if t.res.Unserved[nn] == nil {
+					t.res.Unserved[nn] = map[gwv1.SectionName]string{}
+				}
+				t.res.Unserved[nn][l.Name] = unserved
 			}
 			if accepted {
 				ls.SupportedKinds = kinds

@@ -6,7 +6,10 @@
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
-// Gateways and their listeners, Accepted on GatewayClasses and the attached policies.
+// Gateways and their listeners, Accepted on GatewayClasses and the attached policies. It
+// hands each translation the previous one's last good state (gatewayapi.LastGood, in memory
+// only), so a Secret or a policy updated to an invalid version leaves its last good version
+// serving.
 package gatewaywatch
 
 import (
@@ -79,6 +82,9 @@ type Watcher struct {
 	btps    cacheLister
 	exps    cacheLister
 	synced  []cache.InformerSynced
+	// lastGood is the last translation's memory of the last valid certificates and the
+	// last accepted policies (read and written by the reconcile loop only).
+	lastGood *gatewayapi.LastGood
 }
 
 type cacheLister interface {
@@ -232,13 +238,15 @@ func (w *Watcher) input() *gatewayapi.Input {
 // reconcile translates, applies and writes statuses.
 func (w *Watcher) reconcile(ctx context.Context) {
 	in := w.input()
+	in.LastGood = w.lastGood
 	res := gatewayapi.Translate(in)
+	w.lastGood = res.LastGood
 	err := w.o.Apply(ctx, res.Spec, res.Experiments)
 	if err != nil {
 		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
 	}
 	for nn, st := range res.Gateways {
-		programmed(st, err, in.Now, generation(in.Gateways, nn))
+		programmed(st, res.Unserved[nn], err, in.Now, generation(in.Gateways, nn))
 	}
 	w.writeStatuses(ctx, in, res)
 }
@@ -253,8 +261,9 @@ func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {
 }
 
 // programmed adds the Programmed conditions of a Gateway and its listeners: true when the
-// Gateway was accepted and its configuration is served.
-func programmed(st *gwv1.GatewayStatus, applyErr error, now time.Time, gen int64) {
+// Gateway was accepted and its configuration is served, and for a listener, when the
+// translation serves it (unserved says why not).
+func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, applyErr error, now time.Time, gen int64) {
 	accepted := slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
 		return c.Type == string(gwv1.GatewayConditionAccepted) && c.Status == metav1.ConditionTrue
 	})
@@ -274,16 +283,8 @@ func programmed(st *gwv1.GatewayStatus, applyErr error, now time.Time, gen int64
 		if lc.Status == metav1.ConditionFalse {
 			lc.Reason = string(gwv1.ListenerReasonInvalid)
 		}
-		if !slices.ContainsFunc(l.Conditions, func(c metav1.Condition) bool {
-			return c.Type == string(gwv1.ListenerConditionAccepted) && c.Status == metav1.ConditionTrue
-		}) {
-			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), "listener not accepted"
-		}
-		if slices.ContainsFunc(l.Conditions, func(c metav1.Condition) bool {
-			return c.Type == string(gwv1.ListenerConditionResolvedRefs) && c.Status == metav1.ConditionFalse &&
-				(c.Reason == string(gwv1.ListenerReasonInvalidCertificateRef) || c.Reason == string(gwv1.ListenerReasonRefNotPermitted))
-		}) {
-			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), "certificate references not resolved"
+		if why, out := unserved[l.Name]; out {
+			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), why
 		}
 		l.Conditions = append(l.Conditions, lc)
 	}

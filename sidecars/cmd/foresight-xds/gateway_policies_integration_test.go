@@ -89,6 +89,28 @@ func policyAccepted(ctx context.Context, r dynamic.ResourceInterface, name strin
 	}
 }
 
+// update changes the spec of the attached policy name with change, retrying on conflicts
+// (the control plane writes its status meanwhile).
+func update(t testing.TB, r dynamic.ResourceInterface, name string, change func(spec map[string]any)) {
+	t.Helper()
+	eventuallyWithin(t, 30*time.Second, "update "+name, func() error {
+		u, err := r.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		spec, _, err := unstructured.NestedMap(u.Object, "spec")
+		if err != nil {
+			return err
+		}
+		change(spec)
+		if err := unstructured.SetNestedMap(u.Object, spec, "spec"); err != nil {
+			return err
+		}
+		_, err = r.Update(context.Background(), u, metav1.UpdateOptions{})
+		return err
+	})
+}
+
 func attached(kind, name string, spec map[string]any) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "foresight.dev/v1alpha1", "kind": kind,
 		"metadata": map[string]any{"name": name, "namespace": "shop"}, "spec": spec}}
@@ -106,7 +128,9 @@ func targetRoute(kind, name string) []any {
 // time box ends; a BackendTrafficPolicy on a missing route (TargetNotFound), a second one on
 // the same route (Conflicted), an invalid one and an ExperimentPolicy whose guard does not
 // parse (Invalid) are refused on their status while the last good configuration keeps
-// serving.
+// serving; the accepted BackendTrafficPolicy and the running ExperimentPolicy updated to
+// invalid versions are refused on their status while their last accepted generation keeps
+// applying to the client's calls, and fixed versions apply.
 func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 	ctx := context.Background()
 	sh := startShop(t)
@@ -161,6 +185,28 @@ func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 	if err := codesSeen(conn, 5, codes.OK, codes.Unavailable); err != nil {
 		t.Fatalf("after the refused policies: %v", err)
 	}
+
+	// The accepted policy is updated to an invalid version (an abort with both statuses):
+	// refused on its status, which says its generation 1 is still applied, and the client
+	// keeps getting generation 1's fault. A fixed version (abort with RESOURCE_EXHAUSTED)
+	// applies.
+	update(t, btps, "faults", func(spec map[string]any) {
+		spec["fault"] = map[string]any{"abort": map[string]any{"grpcStatus": int64(codes.Unavailable), "httpStatus": int64(503), "percent": int64(50)}}
+	})
+	eventuallyWithin(t, 30*time.Second, "invalid update refused", policyAccepted(ctx, btps, "faults", metav1.ConditionFalse, "Invalid",
+		"spec.fault.abort: exactly one of httpStatus, grpcStatus"))
+	if err := policyAccepted(ctx, btps, "faults", metav1.ConditionFalse, "Invalid", "the last accepted generation 1 is still applied")(); err != nil {
+		t.Fatal(err)
+	}
+	if err := codesSeen(conn, 5, codes.OK, codes.Unavailable); err != nil {
+		t.Fatalf("after the invalid update: %v", err)
+	}
+	update(t, btps, "faults", func(spec map[string]any) {
+		spec["fault"] = map[string]any{"abort": map[string]any{"grpcStatus": int64(codes.ResourceExhausted), "percent": int64(50)}}
+	})
+	eventuallyWithin(t, 30*time.Second, "fixed update accepted", policyAccepted(ctx, btps, "faults", metav1.ConditionTrue, "Accepted", ""))
+	eventuallyWithin(t, 30*time.Second, "fixed update served", func() error { return codesSeen(conn, 5, codes.OK, codes.ResourceExhausted) })
+
 	if err := btps.Delete(ctx, "faults", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -194,18 +240,25 @@ func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 		t.Fatalf("after the refused experiment: %v", err)
 	}
 
-	// The time box ends (the duration shortened to one that is over): the fault goes away.
-	eventuallyWithin(t, 30*time.Second, "experiment shortened", func() error {
-		u, err := exps.Get(ctx, "drill", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if err := unstructured.SetNestedField(u.Object, "1s", "spec", "duration"); err != nil {
-			return err
-		}
-		_, err = exps.Update(ctx, u, metav1.UpdateOptions{})
-		return err
+	// The running experiment is updated with a guard that does not parse: refused, and its
+	// generation 1 keeps running.
+	update(t, exps, "drill", func(spec map[string]any) { spec["guard"] = map[string]any{"query": "sum(rate(errors_total[1m]) > 1"} })
+	eventuallyWithin(t, 30*time.Second, "experiment update refused", policyAccepted(ctx, exps, "drill", metav1.ConditionFalse, "Invalid",
+		"spec.guard.query: does not parse"))
+	if err := policyAccepted(ctx, exps, "drill", metav1.ConditionFalse, "Invalid", "the last accepted generation 1 is still applied")(); err != nil {
+		t.Fatal(err)
+	}
+	if err := codesSeen(conn, 10, codes.ResourceExhausted); err != nil {
+		t.Fatalf("after the refused experiment update: %v", err)
+	}
+
+	// The time box ends (the guard removed and the duration shortened to one that is over):
+	// the fixed version applies and the fault goes away.
+	update(t, exps, "drill", func(spec map[string]any) {
+		delete(spec, "guard")
+		spec["duration"] = "1s"
 	})
+	eventuallyWithin(t, 30*time.Second, "fixed experiment accepted", policyAccepted(ctx, exps, "drill", metav1.ConditionTrue, "Accepted", ""))
 	eventuallyWithin(t, 30*time.Second, "experiment over", func() error { return onlyFrom(conn, "v1", 30) })
 	waitFor(t, "experiment completed", func() bool {
 		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_experiment_state{experiment=%q,state="completed"} 1`, name))

@@ -5,6 +5,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +17,8 @@ import (
 	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -29,6 +35,11 @@ import (
 // certificate's, says
 // ResolvedRefs=False (InvalidCertificateRef) and is not programmed; once the Secret is
 // valid the listener is programmed and the Gateway's Envoy listener terminates TLS with it.
+// Then the Secret turns invalid twice (a key of another certificate, a tls.crt that is not
+// PEM): the listener says so (InvalidCertificateRef, naming the Secret and the error), stays
+// programmed, and a real TLS handshake with what is served still shows the last valid
+// certificate; a renewed certificate is served at once; deleting the Secret takes the
+// listener out of service.
 func TestServeGatewayAPIHTTPS(t *testing.T) {
 	ctx := context.Background()
 	sh := startGatewayCluster(t, "shop")
@@ -176,4 +187,146 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	if len(certs) != 1 || !bytes.Equal(certs[0].GetCertificateChain().GetInlineBytes(), cert.CertPEM) || !bytes.Equal(certs[0].GetPrivateKey().GetInlineBytes(), cert.KeyPEM) {
 		t.Errorf("the listener's certificates are not the Secret's: %v", certs)
 	}
+	// handshakes completes a TLS handshake for web.shop with what the Gateway's proxies are
+	// served now, by a client that trusts the CA, and wants the leaf it is shown to be want.
+	handshakes := func(what string, want *pki.Leaf) {
+		t.Helper()
+		got, err := handshakeWithServed(ctx, f.xdsAddress, ca)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !bytes.Equal(got.Raw, derOf(t, want.CertPEM)) {
+			t.Fatalf("%s: the handshake showed %s (serial %s), not the expected certificate", what, got.Subject, got.SerialNumber)
+		}
+	}
+	handshakes("valid Secret", cert)
+
+	// The Secret turns invalid: first a key of another certificate, then a tls.crt that is
+	// not PEM. The listener keeps serving the last valid certificate, stays programmed and
+	// says why in ResolvedRefs. The status is written after the configuration is applied, so
+	// once it shows, the handshake uses what is served after the update.
+	for _, bad := range []struct {
+		what     string
+		crt, key []byte
+		msg      string
+	}{
+		{"key of another certificate", cert.CertPEM, other.KeyPEM, "private key does not match public key"},
+		{"tls.crt not PEM", []byte("not a certificate"), cert.KeyPEM, "failed to find any PEM data"},
+	} {
+		secret.Data = map[string][]byte{corev1.TLSCertKey: bad.crt, corev1.TLSPrivateKeyKey: bad.key}
+		if _, err := c.Admin.CoreV1().Secrets("shop").Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventuallyWithin(t, 30*time.Second, bad.what+": last valid certificate kept", listener(metav1.ConditionFalse, "InvalidCertificateRef", bad.msg, metav1.ConditionTrue))
+		if err := listener(metav1.ConditionFalse, "InvalidCertificateRef", "its last valid certificate keeps being served", metav1.ConditionTrue)(); err != nil {
+			t.Fatal(err)
+		}
+		handshakes(bad.what, cert)
+	}
+
+	// A renewed certificate fixes the Secret: it is served at once.
+	renewed, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.Data = map[string][]byte{corev1.TLSCertKey: renewed.CertPEM, corev1.TLSPrivateKeyKey: renewed.KeyPEM}
+	if _, err := c.Admin.CoreV1().Secrets("shop").Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "renewed Secret: resolved", listener(metav1.ConditionTrue, "ResolvedRefs", "", metav1.ConditionTrue))
+	handshakes("renewed Secret", renewed)
+
+	// Deleting the Secret is the operator's explicit act: the listener stops being served.
+	if err := c.Admin.CoreV1().Secrets("shop").Delete(ctx, "edge-cert", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "deleted Secret: not programmed", listener(metav1.ConditionFalse, "InvalidCertificateRef", "not found", metav1.ConditionFalse))
+	if got, err := handshakeWithServed(ctx, f.xdsAddress, ca); !errors.Is(err, errNothingServed) {
+		t.Fatalf("deleted Secret: a proxy of the Gateway is still served a certificate (%v, %v)", got, err)
+	}
+}
+
+// errNothingServed: the Gateway's proxies are served no listener.
+var errNothingServed = errors.New("no listener is served to the Gateway's proxies")
+
+// handshakeWithServed asks the control plane, as a new Envoy proxy of the Gateway shop/edge,
+// for its listeners, takes the certificate and key its HTTPS listener terminates TLS with,
+// and completes a real TLS handshake with them: a server on loopback presenting that pair, a
+// client that trusts only ca and asks for web.shop. It returns the leaf the client verified,
+// or errNothingServed when the proxy gets no listener.
+func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509.Certificate, error) {
+	conn, err := xdstest.Dial(xdsAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	node := xdstest.Node(fmt.Sprintf("edge-%d", time.Now().UnixNano()), "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")})
+	s, err := xdstest.Open(ctx, conn, node)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		return nil, err
+	}
+	r, err := s.Recv(30 * time.Second)
+	switch {
+	case status.Code(err) == codes.PermissionDenied: // the proxy belongs to no node group
+		return nil, fmt.Errorf("%w: %w", errNothingServed, err)
+	case err != nil:
+		return nil, err
+	case len(r.GetResources()) == 0:
+		return nil, errNothingServed
+	}
+	l := &envoy_config_listener_v3.Listener{}
+	if err := r.GetResources()[0].UnmarshalTo(l); err != nil {
+		return nil, err
+	}
+	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+	if err := l.GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(dt); err != nil {
+		return nil, fmt.Errorf("listener %s: no TLS context: %w", l.GetName(), err)
+	}
+	certs := dt.GetCommonTlsContext().GetTlsCertificates()
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("listener %s: %d certificates, want 1", l.GetName(), len(certs))
+	}
+	pair, err := tls.X509KeyPair(certs[0].GetCertificateChain().GetInlineBytes(), certs[0].GetPrivateKey().GetInlineBytes())
+	if err != nil {
+		return nil, fmt.Errorf("the served certificate and key are not a pair: %w", err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.(*tls.Conn).HandshakeContext(ctx)
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: "web.shop", MinVersion: tls.VersionTLS12}}
+	hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer hcancel()
+	c, err := d.DialContext(hctx, "tcp", ln.Addr().String())
+	if err != nil {
+		return nil, fmt.Errorf("TLS handshake with the served certificate: %w", err)
+	}
+	defer c.Close()
+	return c.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+}
+
+// derOf is the DER of the one PEM certificate in p.
+func derOf(t *testing.T, p []byte) []byte {
+	t.Helper()
+	b, _ := pem.Decode(p)
+	if b == nil {
+		t.Fatalf("no PEM block in %q", p)
+	}
+	return b.Bytes
 }
