@@ -205,14 +205,14 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 		}
 		m.coef[0] = s / float64(max(cnt, 1))
 	}
-	// The residual level over the last days (zero before: an exponential
-	// level forgets older residuals anyway), chosen as fourier's is.
+	// The residual level over the last days only (an exponential level
+	// forgets older residuals anyway), chosen as fourier's is.
 	start := n - min(n, 4*1440)
-	res := make([]float64, n)
+	res := make([]float64, n-start)
 	for t := start; t < n; t++ {
-		res[t] = m.tr(y[t]) - m.z(t)
+		res[t-start] = m.tr(y[t]) - m.z(t)
 	}
-	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 1, 0)
+	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs[start:], 0, h, 1, 0)
 	m.t = n - 1
 	return m
 }
