@@ -78,7 +78,7 @@ func BenchmarkReplay15DaysFifteenSeconds(b *testing.B) {
 // BenchmarkObserveServe: one step between refits, for each model.
 func BenchmarkObserveServe(b *testing.B) {
 	s := diurnal(20 * 1440)
-	for _, m := range []Model{ModelAuto, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile} {
+	for _, m := range []Model{ModelAuto, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile, ModelProphet} {
 		b.Run(string(m), func(b *testing.B) {
 			st := Settings{Step: time.Minute, Model: m, RefitInterval: 14 * 24 * time.Hour}
 			f, err := NewForecaster(st)

@@ -202,6 +202,19 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		}
 	}
 
+	if want(ModelProphet) {
+		var terms []fourierTerm
+		if (c.season.Daily || c.season.Weekly || s.Model == ModelProphet) && train >= day {
+			terms = append(terms, fourierTerm{period: day, harmonics: dailyHarmonics})
+		}
+		if c.season.Weekly && train >= week {
+			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
+		}
+		if len(terms) > 0 {
+			preds = append(preds, fitProphet(ytr, otr, terms, h, prophetChangepoints))
+		}
+	}
+
 	if want(ModelProfile) {
 		period := 0
 		switch {

@@ -42,11 +42,12 @@ const (
 	ModelLinear        Model = "linear"
 	ModelFourier       Model = "fourier"
 	ModelProfile       Model = "profile"
+	ModelProphet       Model = "prophet"
 )
 
 // Models lists the models a user may ask for, auto first.
 func Models() []Model {
-	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile}
+	return []Model{ModelAuto, ModelReactive, ModelSeasonalNaive, ModelHoltWinters, ModelARIMA, ModelLinear, ModelFourier, ModelProfile, ModelProphet}
 }
 
 // ParseModel returns the Model named s, or an error listing the known names.

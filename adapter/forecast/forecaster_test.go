@@ -31,7 +31,7 @@ func TestSettingsDefaultsAndValidate(t *testing.T) {
 		{func(s *Settings) { s.Horizon = 30 * time.Second }, "horizon"},
 		{func(s *Settings) { s.Quantile = 1 }, "quantile"},
 		{func(s *Settings) { s.Quantile = 0.2 }, "quantile"},
-		{func(s *Settings) { s.Model = "prophet" }, "model"},
+		{func(s *Settings) { s.Model = "kalman" }, "model"},
 		{func(s *Settings) { s.History = time.Hour }, "history"},
 		{func(s *Settings) { s.RefitInterval = time.Second }, "refit interval"},
 		{func(s *Settings) { s.Hold = -time.Minute }, "hold"},

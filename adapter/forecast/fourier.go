@@ -151,31 +151,43 @@ func fitFourier(y []float64, obs []bool, terms []fourierTerm, h int) *fourier {
 	for t := range y {
 		res[t] = y[t] - m.fitValue(t)
 	}
-	tail := min(len(y), 4*1440)
-	start := len(y) - tail
-	bestA, bestP, bestE := 1.0, 0.0, math.Inf(1)
+	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, len(y)-min(len(y), 4*1440), h, 1, 0)
+	m.t = len(y) - 1
+	return m
+}
+
+// fitResidualLevel chooses the smoothing alpha and the per-step damping phi
+// of a residual level L (L += alpha*(res[t]-L), forecast phi^h*L at lead h)
+// by least squares of the lead-h error over res[start:], where obs marks the
+// observed steps and NaN residuals are skipped. It returns them with the
+// level run over the whole of res, so that a model's state ends after res. When
+// no error can be scored it returns alpha0 and phi0.
+func fitResidualLevel(res []float64, obs []bool, start, h int, alpha0, phi0 float64) (alpha, phi, lvl float64) {
+	n := len(res)
+	alpha, phi = alpha0, phi0
+	bestE := math.Inf(1)
 	for _, a := range []float64{0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1} {
 		for _, ph := range []float64{0, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1} {
 			d := math.Pow(ph, float64(h))
 			var l, sse float64
-			for t := start; t+h < len(y); t++ {
-				l += a * (res[t] - l)
-				if obs[t+h] {
+			for t := start; t+h < n; t++ {
+				if !math.IsNaN(res[t]) {
+					l += a * (res[t] - l)
+				}
+				if obs[t+h] && !math.IsNaN(res[t+h]) {
 					e := res[t+h] - d*l
 					sse += e * e
 				}
 			}
 			if sse < bestE {
-				bestA, bestP, bestE = a, ph, sse
+				alpha, phi, bestE = a, ph, sse
 			}
 		}
 	}
-	m.alpha, m.phi = bestA, bestP
-	// run the level over the whole series to end the state after y
-	m.lvl = 0
-	for t := range y {
-		m.lvl += m.alpha * (res[t] - m.lvl)
+	for _, r := range res {
+		if !math.IsNaN(r) {
+			lvl += alpha * (r - lvl)
+		}
 	}
-	m.t = len(y) - 1
-	return m
+	return alpha, phi, lvl
 }

@@ -134,30 +134,6 @@ func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
 		// with t itself excluded because every window is a cycle back.
 		res[t] = y[t] - profileBase(m, sliceBacker{y: y, end: t + 1}, 0)
 	}
-	bestA, bestP, bestE := 0.1, 0.9, math.Inf(1)
-	for _, a := range []float64{0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1} {
-		for _, ph := range []float64{0, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1} {
-			d := math.Pow(ph, float64(h))
-			var l, sse float64
-			for t := start; t+h < n; t++ {
-				if !math.IsNaN(res[t]) {
-					l += a * (res[t] - l)
-				}
-				if obs[t+h] && !math.IsNaN(res[t+h]) {
-					e := res[t+h] - d*l
-					sse += e * e
-				}
-			}
-			if sse < bestE {
-				bestA, bestP, bestE = a, ph, sse
-			}
-		}
-	}
-	m.alpha, m.phi = bestA, bestP
-	for t := start; t < n; t++ {
-		if !math.IsNaN(res[t]) {
-			m.lvl += m.alpha * (res[t] - m.lvl)
-		}
-	}
+	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 0.1, 0.9)
 	return m
 }

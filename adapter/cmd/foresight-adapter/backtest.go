@@ -22,6 +22,7 @@ import (
 var backtestModels = []forecast.Model{
 	forecast.ModelAuto, forecast.ModelSeasonalNaive, forecast.ModelHoltWinters,
 	forecast.ModelARIMA, forecast.ModelLinear, forecast.ModelFourier, forecast.ModelProfile,
+	forecast.ModelProphet,
 }
 
 // runBacktest implements `foresight-adapter backtest`.

@@ -85,7 +85,7 @@ rules:
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	writeTestFile(t, bad, []byte(strings.Replace(strings.Replace(readTestFile(t, good), "capacity: 40", "capacity: -40", 1),
-		"cost-weighted]", "cost-weighted, prophet]", 1)), 0o600)
+		"cost-weighted]", "cost-weighted, kalman]", 1)), 0o600)
 	out.Reset()
 	if err := runCheckConfig(context.Background(), []string{bad}, &out, &out); !errors.Is(err, errInvalidConfig) {
 		t.Fatalf("invalid file: err = %v", err)
