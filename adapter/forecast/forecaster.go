@@ -240,9 +240,13 @@ type Forecaster struct {
 	noSkill    bool
 	fallback   bool // drift
 	drift      pageHinkley
-	driftAt    int64 // step index of the drift alarm since the latest fit, -1 if none
-	driftFit   int64 // step index at which the drift's refit comes due, MaxInt64 if none
-	reason     string
+	// reactOffset and reactScale make the drift fallback's upper quantile:
+	// the observed value plus the reactive candidate's learnt offset.
+	reactOffset float64
+	reactScale  OffsetScale
+	driftAt     int64 // step index of the drift alarm since the latest fit, -1 if none
+	driftFit    int64 // step index at which the drift's refit comes due, MaxInt64 if none
+	reason      string
 
 	pendF []float64 // served lead-h forecasts by step index mod h
 	pendS []float64 // the model's served value by step index mod h (NaN: none)
@@ -563,6 +567,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	f.scores = c.scores
 	f.drift = newPageHinkley(c.scale)
 	f.fallback = false
+	f.reactOffset, f.reactScale = c.reactOffset, c.reactScale
 	// Drift scores only values this fit served.
 	for i := range f.pendS {
 		f.pendS[i] = math.NaN()
@@ -594,6 +599,14 @@ func finiteAll(x []float64) bool {
 func (f *Forecaster) Serve() Forecast {
 	out := Forecast{At: f.at, Value: f.last, Observed: f.last, Predicted: f.last, Upper: f.last,
 		Model: ModelReactive, Fallback: true, Reason: f.reason, Evaluation: f.eval}
+	if f.seen && f.pred != nil && f.fallback && !f.noSkill {
+		// Drift: the model is not trusted, but the HPA still runs at the
+		// target chosen for it, so the observed value gets the reactive
+		// candidate's own learnt margin for the coming peak.
+		out.Upper = upperOf(f.last, f.reactOffset, f.reactScale)
+		out.Value = math.Max(out.Upper, f.last)
+		return out
+	}
 	if !f.seen || f.servedModel() == ModelReactive {
 		return out
 	}
