@@ -603,7 +603,7 @@ func (f *Forecaster) Serve() Forecast {
 		// Drift: the model is not trusted, but the HPA still runs at the
 		// target chosen for it, so the observed value gets the reactive
 		// candidate's own learnt margin for the coming peak.
-		out.Upper = upperOf(f.last, f.reactOffset, f.reactScale)
+		out.Upper = upperOf(f.last, f.peakOffset, f.scale)
 		out.Value = math.Max(out.Upper, f.last)
 		return out
 	}
