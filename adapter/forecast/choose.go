@@ -88,11 +88,6 @@ type choice struct {
 	peakOffset float64     // upper-quantile offset of the peak over the horizon
 	shift      float64     // log shift of the loss
 	lossMean   float64     // mean served-value loss of the winner in the backtest
-	// reactOffset and reactScale are the reactive candidate's upper-quantile
-	// offset of the horizon's peak, as its score learnt it: what a drift
-	// fallback adds to the observed value.
-	reactOffset float64
-	reactScale  OffsetScale
 }
 
 type candidate struct {
@@ -317,12 +312,6 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		}
 	} else if s.Model != ModelAuto {
 		c.noSkill = true
-	}
-	if react >= 0 {
-		rd := &cands[react]
-		c.reactScale = c.scores[react].Scale
-		rd.hold(int(c.scores[react].Hold / step))
-		c.reactOffset = sc.envOffset(rd, c.reactScale, -1)
 	}
 	winScale := c.scores[win].Scale
 	cd := &cands[win]

@@ -185,13 +185,16 @@ type Forecast struct {
 	// Model is the model whose forecast is served ("reactive" while warming up or in fallback).
 	Model Model
 	// Fallback reports that warm-up, drift or lack of skill made the
-	// forecaster serve the reactive value.
+	// forecaster serve the reactive value: Observed, plus in a drift the
+	// model's learnt margin for the peak (the HPA's target was chosen for
+	// a value with that margin).
 	Fallback bool
 	// Predicted is the maximum over the horizon of the point forecast
 	// (Observed when reactive).
 	Predicted float64
 	// Upper is the upper quantile of the maximum over the horizon, before the
-	// reactive floor (Observed when reactive).
+	// reactive floor (Observed when reactive; Observed plus the margin in a
+	// drift).
 	Upper float64
 	// Reason says why this model is served (warm-up, drift, the backtest losses).
 	Reason string
@@ -240,13 +243,9 @@ type Forecaster struct {
 	noSkill    bool
 	fallback   bool // drift
 	drift      pageHinkley
-	// reactOffset and reactScale make the drift fallback's upper quantile:
-	// the observed value plus the reactive candidate's learnt offset.
-	reactOffset float64
-	reactScale  OffsetScale
-	driftAt     int64 // step index of the drift alarm since the latest fit, -1 if none
-	driftFit    int64 // step index at which the drift's refit comes due, MaxInt64 if none
-	reason      string
+	driftAt    int64 // step index of the drift alarm since the latest fit, -1 if none
+	driftFit   int64 // step index at which the drift's refit comes due, MaxInt64 if none
+	reason     string
 
 	pendF []float64 // served lead-h forecasts by step index mod h
 	pendS []float64 // the model's served value by step index mod h (NaN: none)
@@ -567,7 +566,6 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	f.scores = c.scores
 	f.drift = newPageHinkley(c.scale)
 	f.fallback = false
-	f.reactOffset, f.reactScale = c.reactOffset, c.reactScale
 	// Drift scores only values this fit served.
 	for i := range f.pendS {
 		f.pendS[i] = math.NaN()
@@ -600,9 +598,10 @@ func (f *Forecaster) Serve() Forecast {
 	out := Forecast{At: f.at, Value: f.last, Observed: f.last, Predicted: f.last, Upper: f.last,
 		Model: ModelReactive, Fallback: true, Reason: f.reason, Evaluation: f.eval}
 	if f.seen && f.pred != nil && f.fallback && !f.noSkill {
-		// Drift: the model is not trusted, but the HPA still runs at the
-		// target chosen for it, so the observed value gets the reactive
-		// candidate's own learnt margin for the coming peak.
+		// Drift: the model's forecast is not trusted, but the HPA runs at
+		// the target chosen for what the model serves, margin included. The
+		// observed value gets the same learnt margin for the coming peak,
+		// so the fallback is not less safe than the model it stands in for.
 		out.Upper = upperOf(f.last, f.peakOffset, f.scale)
 		out.Value = math.Max(out.Upper, f.last)
 		return out

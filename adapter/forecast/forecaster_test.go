@@ -562,3 +562,56 @@ func TestForecastersStartedAtDifferentTimesAgree(t *testing.T) {
 		}
 	}
 }
+
+// In a drift the forecaster falls back to the observed value, but the HPA
+// still runs at the target chosen for the model's served values, margin
+// included: the fallback serves the observed value plus the model's learnt
+// margin for the peak, so it is not less safe than the model it stands in
+// for.
+func TestDriftFallbackKeepsTheModelsMargin(t *testing.T) {
+	n := 7 * 288
+	grid, stepSec := int64(DefaultRefitInterval/time.Second), int64(testStep/time.Second)
+	flip := 4 * 288
+	for (generateStart+int64(flip-1)*stepSec)%grid >= stepSec {
+		flip++ // the step after the first step of a refit interval
+	}
+	base := sinusoid(testStep, 100, 40)
+	rng := newRand(7)
+	noise := make([]float64, n)
+	for i := range noise {
+		noise[i] = 6 * rng.NormFloat64()
+	}
+	s := generate(n, testStep, func(i int) float64 {
+		v := base(i)
+		if i >= flip {
+			v = 200 - v // the pattern inverts, a step change of its shape
+		}
+		return v + noise[i]
+	})
+	f, err := NewForecaster(testSettings(ModelAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.ts {
+		if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+		fc := f.Serve()
+		if i < flip || !strings.HasPrefix(fc.Reason, "drift") {
+			continue
+		}
+		if fc.Model != ModelReactive || !fc.Fallback || fc.Predicted != fc.Observed {
+			t.Fatalf("at drift served %+v, want the reactive fallback", fc)
+		}
+		if !(f.peakOffset > 0) {
+			t.Fatalf("the model learnt no margin for the peak on a noisy series (offset %v): nothing to check", f.peakOffset)
+		}
+		want := upperOf(fc.Observed, f.peakOffset, f.scale)
+		if fc.Upper != want || fc.Value != math.Max(want, fc.Observed) || !(fc.Value > fc.Observed) {
+			t.Fatalf("at drift served value %v (upper %v) for observed %v, want %v: the observed value plus the model's margin (%v, %s)",
+				fc.Value, fc.Upper, fc.Observed, want, f.peakOffset, f.scale)
+		}
+		return
+	}
+	t.Fatal("no drift after the change")
+}
