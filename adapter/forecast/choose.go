@@ -189,28 +189,26 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 			preds = append(preds, newSeasonalNaive(r, day, level))
 		}
 	}
-	if want(ModelFourier) {
+	// seasonTerms are the Fourier terms of the detected seasons that the
+	// training window covers; a day's when model m is asked for explicitly.
+	seasonTerms := func(m Model) []fourierTerm {
 		var terms []fourierTerm
-		if (c.season.Daily || c.season.Weekly || s.Model == ModelFourier) && train >= day {
+		if (c.season.Daily || c.season.Weekly || s.Model == m) && train >= day {
 			terms = append(terms, fourierTerm{period: day, harmonics: dailyHarmonics})
 		}
 		if c.season.Weekly && train >= week {
 			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
 		}
-		if len(terms) > 0 {
+		return terms
+	}
+	if want(ModelFourier) {
+		if terms := seasonTerms(ModelFourier); len(terms) > 0 {
 			preds = append(preds, fitFourier(ytr, otr, terms, h))
 		}
 	}
 
 	if want(ModelProphet) {
-		var terms []fourierTerm
-		if (c.season.Daily || c.season.Weekly || s.Model == ModelProphet) && train >= day {
-			terms = append(terms, fourierTerm{period: day, harmonics: dailyHarmonics})
-		}
-		if c.season.Weekly && train >= week {
-			terms = append(terms, fourierTerm{period: week, harmonics: weeklyHarmonics})
-		}
-		if len(terms) > 0 {
+		if terms := seasonTerms(ModelProphet); len(terms) > 0 {
 			preds = append(preds, fitProphet(ytr, otr, terms, h, prophetChangepoints))
 		}
 	}

@@ -233,16 +233,22 @@ func TestWhiteNoise(t *testing.T) {
 	}
 }
 
+// stepAfterRefit is the first step from i on that follows the first step of
+// a refit interval: a change there meets a fit that has not seen it.
+func stepAfterRefit(i int) int {
+	grid, stepSec := int64(DefaultRefitInterval/time.Second), int64(testStep/time.Second)
+	for (generateStart+int64(i-1)*stepSec)%grid >= stepSec {
+		i++
+	}
+	return i
+}
+
 // A phase flip of the daily pattern just after a refit is a step in the
 // forecast errors: drift fires before the next refit, the reactive value is
 // served, and a later refit recovers.
 func TestStepChangeDriftFallsBackAndRecovers(t *testing.T) {
 	n := 7 * 288
-	grid, stepSec := int64(DefaultRefitInterval/time.Second), int64(testStep/time.Second)
-	flip := 4 * 288
-	for (generateStart+int64(flip-1)*stepSec)%grid >= stepSec {
-		flip++ // the step after the first step of a refit interval
-	}
+	flip := stepAfterRefit(4 * 288)
 	base := sinusoid(testStep, 100, 40)
 	s := generate(n, testStep, func(i int) float64 {
 		if i >= flip {
@@ -570,11 +576,7 @@ func TestForecastersStartedAtDifferentTimesAgree(t *testing.T) {
 // for.
 func TestDriftFallbackKeepsTheModelsMargin(t *testing.T) {
 	n := 7 * 288
-	grid, stepSec := int64(DefaultRefitInterval/time.Second), int64(testStep/time.Second)
-	flip := 4 * 288
-	for (generateStart+int64(flip-1)*stepSec)%grid >= stepSec {
-		flip++ // the step after the first step of a refit interval
-	}
+	flip := stepAfterRefit(4 * 288)
 	base := sinusoid(testStep, 100, 40)
 	rng := newRand(7)
 	noise := make([]float64, n)

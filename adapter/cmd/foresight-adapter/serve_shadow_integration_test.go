@@ -29,14 +29,13 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 )
 
-// TestServeShadowEqualsBacktest replays three days of a real trace through
-// `foresight-adapter serve` (a real Prometheus backfilled with the trace, the
-// data clock started where the trace ends) with a rule that names three
-// strategies, scrapes foresight_shadow_* from its /metrics, and checks that
-// each strategy's figures over a window spanning the whole replay equal what
-// adapter/backtest computes for the same samples and strategy.
-func TestServeShadowEqualsBacktest(t *testing.T) {
-	trace := promtest.LoadTrace(t, "crane-input0.csv")
+// startTracePrometheus starts a real Prometheus holding the first three days
+// of the real trace name as trace_load{namespace="shop",service="web"},
+// shifted to end an hour ago (on a whole minute), and returns those samples and a pod capacity
+// at which their peak needs 15 pods.
+func startTracePrometheus(t *testing.T, name string) ([]source.Sample, *promtest.Server, float64) {
+	t.Helper()
+	trace := promtest.LoadTrace(t, name)
 	const days = 3
 	n := 0
 	for n < len(trace) && trace[n].T <= trace[0].T+days*86400*1000 {
@@ -54,7 +53,18 @@ func TestServeShadowEqualsBacktest(t *testing.T) {
 	for _, s := range trace {
 		peak = max(peak, s.V)
 	}
-	capacity := peak / 15
+	return trace, prom, peak / 15
+}
+
+// TestServeShadowEqualsBacktest replays three days of a real trace through
+// `foresight-adapter serve` (a real Prometheus backfilled with the trace, the
+// data clock started where the trace ends) with a rule that names three
+// strategies, scrapes foresight_shadow_* from its /metrics, and checks that
+// each strategy's figures over a window spanning the whole replay equal what
+// adapter/backtest computes for the same samples and strategy.
+func TestServeShadowEqualsBacktest(t *testing.T) {
+	trace, prom, capacity := startTracePrometheus(t, "crane-input0.csv")
+	end := time.UnixMilli(trace[len(trace)-1].T) // where the data clock starts
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	writeTestFile(t, rules, []byte(fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
@@ -400,25 +410,8 @@ func scrapeFamilies(url string) map[string]*dto.MetricFamily {
 // pod-minutes against reactive) is the served controller's, from
 // foresight_slo_*.
 func TestServeSLOShadowReport(t *testing.T) {
-	trace := promtest.LoadTrace(t, "crane-input1.csv")
-	const days = 3
-	n := 0
-	for n < len(trace) && trace[n].T <= trace[0].T+days*86400*1000 {
-		n++
-	}
-	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	trace = promtest.ShiftToEnd(trace[:n], end)
-	prom := promtest.StartPrometheus(t, promtest.Options{
-		LookbackDelta: 30 * time.Second, // range queries at 1m return exactly the stored samples
-		Series: []promtest.Series{
-			{Name: "trace_load", Labels: map[string]string{"namespace": "shop", "service": "web"}, Samples: trace},
-		},
-	})
-	peak := 0.0
-	for _, s := range trace {
-		peak = max(peak, s.V)
-	}
-	capacity := peak / 15
+	trace, prom, capacity := startTracePrometheus(t, "crane-input1.csv")
+	end := time.UnixMilli(trace[len(trace)-1].T) // where the data clock starts
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	writeTestFile(t, rules, []byte(fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
