@@ -56,6 +56,34 @@ func startTracePrometheus(t *testing.T, name string) ([]source.Sample, *promtest
 	return trace, prom, peak / 15
 }
 
+// ruleSamples loads the first rule of the rules file and returns it with
+// the samples its query returns from Prometheus at promURL over [from, to]
+// at one minute: what the adapter served from, as backtest samples.
+func ruleSamples(t *testing.T, rules, promURL string, from, to time.Time) (serving.Rule, []backtest.Sample) {
+	t.Helper()
+	f, err := config.Load(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := serving.RuleFromConfig(f.Rules[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.NewPrometheus(source.PrometheusConfig{Address: promURL, Timeout: 30 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := src.QueryRange(context.Background(), rule.Query, from, to, time.Minute)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("query: %v (%d series)", err, len(res))
+	}
+	samples := make([]backtest.Sample, len(res[0].Samples))
+	for i, p := range res[0].Samples {
+		samples[i] = backtest.Sample{TS: p.T / 1000, Value: p.V}
+	}
+	return rule, samples
+}
+
 // TestServeShadowEqualsBacktest replays three days of a real trace through
 // `foresight-adapter serve` (a real Prometheus backfilled with the trace, the
 // data clock started where the trace ends) with a rule that names three
@@ -111,26 +139,7 @@ rules:
 	}
 
 	// The same samples through the backtest: what the rule's query returns.
-	f, err := config.Load(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule, err := serving.RuleFromConfig(f.Rules[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 30 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := src.QueryRange(context.Background(), rule.Query, time.UnixMilli(trace[0].T), clockStart, time.Minute)
-	if err != nil || len(res) != 1 {
-		t.Fatalf("query: %v (%d series)", err, len(res))
-	}
-	samples := make([]backtest.Sample, len(res[0].Samples))
-	for i, p := range res[0].Samples {
-		samples[i] = backtest.Sample{TS: p.T / 1000, Value: p.V}
-	}
+	rule, samples := ruleSamples(t, rules, prom.URL, time.UnixMilli(trace[0].T), clockStart)
 	if len(samples) != len(trace) {
 		t.Fatalf("the query returns %d samples, the trace has %d", len(samples), len(trace))
 	}
@@ -470,26 +479,7 @@ rules:
 	}
 
 	// The same samples through `backtest --slo` with the rule's settings, scored from the first sample.
-	f, err := config.Load(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule, err := serving.RuleFromConfig(f.Rules[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 30 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := src.QueryRange(context.Background(), rule.Query, time.UnixMilli(trace[0].T), clockStart, time.Minute)
-	if err != nil || len(res) != 1 {
-		t.Fatalf("query: %v (%d series)", err, len(res))
-	}
-	samples := make([]backtest.Sample, len(res[0].Samples))
-	for i, p := range res[0].Samples {
-		samples[i] = backtest.Sample{TS: p.T / 1000, Value: p.V}
-	}
+	rule, samples := ruleSamples(t, rules, prom.URL, time.UnixMilli(trace[0].T), clockStart)
 	c := *rule.SLO
 	opts := backtest.DefaultOptions()
 	opts.Step, opts.Warmup, opts.Capacity = time.Minute, 0, capacity
