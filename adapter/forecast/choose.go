@@ -224,7 +224,12 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 			period = day
 		}
 		if period > 0 {
-			preds = append(preds, fitProfile(r, ytr, otr, period, h))
+			preds = append(preds, fitProfile(r, ytr, otr, period, 0, h))
+		}
+		// With a weekly cycle too, a weekday-aware variant: the daily
+		// profile scaled to the level of the day's weekday.
+		if period == day && c.season.Weekly && train >= week+day {
+			preds = append(preds, fitProfile(r, ytr, otr, day, week, h))
 		}
 	}
 

@@ -27,6 +27,13 @@ type profile struct {
 	phi     float64
 	lvl     float64
 	means   []float64 // scratch: one window mean per cycle
+	// week, when positive, is the weekly cycle in steps: the profile is
+	// then scaled by the weekday factor (weekdayFactor), refreshed every
+	// period/96 steps (wfAge counts the steps since).
+	week  int
+	wf    float64
+	wfAge int
+	days  []float64 // scratch: one day mean per day or week back
 }
 
 // profileSeasons is how many recent cycles the profile's median covers:
@@ -34,7 +41,7 @@ type profile struct {
 const profileSeasons = 7
 
 func (m *profile) kind() Model     { return ModelProfile }
-func (m *profile) stateBytes() int { return 96 + 8*len(m.means) }
+func (m *profile) stateBytes() int { return 120 + 8*len(m.means) + 8*cap(m.days) }
 
 // backer reads a series backwards: back(k) is the value k steps before the
 // latest one, len the number of steps available.
@@ -87,7 +94,75 @@ func medianInPlace(x []float64) float64 {
 	return (x[k-1] + x[k]) / 2
 }
 
+// weekdayFactor is how the level of the day around lead h (h >= 0) after
+// the latest step of b compares with the level of all days: the median,
+// over the weeks back that the history covers, of the mean of one period
+// centred on the same phase a week earlier, over the median of those means
+// one, two, ... seven periods back (a week of days). 1 when the history
+// holds no week or no full week of days, or a mean is not positive (a
+// ratio of levels only means something for a positive load).
+func weekdayFactor[B backer](m *profile, b B, h int) float64 {
+	n := b.len()
+	mean := func(c int) (float64, bool) {
+		lo := c - m.period/2
+		hi := lo + m.period - 1
+		if lo < 0 || hi >= n {
+			return 0, false
+		}
+		var sum float64
+		for k := lo; k <= hi; k++ {
+			sum += b.back(k)
+		}
+		return sum / float64(m.period), true
+	}
+	days := m.days[:0]
+	for w := 1; ; w++ {
+		v, ok := mean(w*m.week - h)
+		if !ok {
+			break
+		}
+		days = append(days, v)
+	}
+	if len(days) == 0 {
+		return 1
+	}
+	wd := medianInPlace(days)
+	days = days[:0]
+	for k := 1; k <= m.week/m.period; k++ {
+		v, ok := mean(k*m.period - h)
+		if !ok {
+			break
+		}
+		days = append(days, v)
+	}
+	m.days = days
+	if len(days) < m.week/m.period {
+		return 1
+	}
+	all := medianInPlace(days)
+	if !(wd > 0 && all > 0) {
+		return 1
+	}
+	return wd / all
+}
+
+// refresh is how many steps the weekday factor is reused for.
+func (m *profile) refresh() int { return max(1, m.period/96) }
+
+// factor is the weekday factor of the ring's latest step, recomputed once
+// its cached value is refresh() steps old; 1 without a weekly cycle.
+func (m *profile) factor() float64 {
+	if m.week <= 0 {
+		return 1
+	}
+	if m.wfAge >= m.refresh() {
+		m.wf, m.wfAge = weekdayFactor(m, m.r, 0), 0
+	}
+	return m.wf
+}
+
 func (m *profile) advance(y float64) {
+	m.wfAge++
 	// The ring holds y as its latest step: the profile of that step is the
 	// lead-1 base from the step before, i.e. lead 0 counted from y's cycle
 	// neighbours one period back (which are all older than y).
@@ -99,14 +174,15 @@ func (m *profile) advance(y float64) {
 }
 
 // baseAt0 is the profile of the latest step of the ring, from older steps only.
-func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) }
+func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) * m.factor() }
 
 func (m *profile) forecast(out []float64) {
 	d := 1.0
 	last := m.r.back(0)
+	g := m.factor()
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
-		p := profileBase(m, m.r, h)
+		p := profileBase(m, m.r, h) * g
 		if math.IsNaN(p) {
 			out[h-1] = last
 			continue
@@ -119,9 +195,15 @@ func (m *profile) forecast(out []float64) {
 // contents are y (oldest first, obs marking observed steps). The residual
 // level's smoothing and damping are chosen by least squares of the lead-h
 // error over the last four cycles of y; the state ends after y.
-func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
+//
+// A positive week makes it the weekday-aware variant: the profile of the
+// daily period scaled by the weekday factor.
+func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile {
 	m := &profile{r: r, period: period, seasons: profileSeasons, half: max(1, h),
-		means: make([]float64, 0, profileSeasons)}
+		means: make([]float64, 0, profileSeasons), week: week}
+	if week > 0 {
+		m.days = make([]float64, 0, max(week/period, len(y)/week+1))
+	}
 	n := len(y)
 	// Residuals against the profile over the last days (the level is an
 	// exponential average: older residuals would be forgotten anyway);
@@ -129,11 +211,17 @@ func fitProfile(r *ring, y []float64, obs []bool, period, h int) *profile {
 	tail := min(n, 4*period)
 	start := n - tail
 	res := make([]float64, n)
+	g := 1.0
 	for t := start; t < n; t++ {
 		// The profile of step t from steps before it: lead 0 seen from t,
 		// with t itself excluded because every window is a cycle back.
-		res[t] = y[t] - profileBase(m, sliceBacker{y: y, end: t + 1}, 0)
+		b := sliceBacker{y: y, end: t + 1}
+		if week > 0 && (t-start)%m.refresh() == 0 {
+			g = weekdayFactor(m, b, 0)
+		}
+		res[t] = y[t] - profileBase(m, b, 0)*g
 	}
 	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 0.1, 0.9)
+	m.wfAge = m.refresh() // the factor is computed afresh from the ring
 	return m
 }

@@ -68,7 +68,7 @@ func TestProfileBeatsSeasonalNaiveOnNoisyDailySeries(t *testing.T) {
 	train := 10 * day
 	h := 5
 	r := ringFrom(y[:train], obs[:train], n)
-	prof := fitProfile(r, y[:train], obs[:train], day, h)
+	prof := fitProfile(r, y[:train], obs[:train], day, 0, h)
 	naive := newSeasonalNaive(r, day, int(levelSpan/step))
 	fp, fn := make([]float64, h), make([]float64, h)
 	var ep, en float64
