@@ -124,7 +124,7 @@ func weekdayFactor[B backer](m *profile, b B, h int) float64 {
 		days = append(days, v)
 	}
 	if len(days) == 0 {
-		return 1
+		return 0
 	}
 	wd := medianInPlace(days)
 	days = days[:0]
@@ -137,13 +137,10 @@ func weekdayFactor[B backer](m *profile, b B, h int) float64 {
 	}
 	m.days = days
 	if len(days) < m.week/m.period {
-		return 1
+		return 0
 	}
 	all := medianInPlace(days)
-	if !(wd > 0 && all > 0) {
-		return 1
-	}
-	return wd / all
+	return wd - all
 }
 
 // refresh is how many steps the weekday factor is reused for.
@@ -153,7 +150,7 @@ func (m *profile) refresh() int { return max(1, m.period/96) }
 // its cached value is refresh() steps old; 1 without a weekly cycle.
 func (m *profile) factor() float64 {
 	if m.week <= 0 {
-		return 1
+		return 0
 	}
 	if m.wfAge >= m.refresh() {
 		m.wf, m.wfAge = weekdayFactor(m, m.r, 0), 0
@@ -174,7 +171,7 @@ func (m *profile) advance(y float64) {
 }
 
 // baseAt0 is the profile of the latest step of the ring, from older steps only.
-func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) * m.factor() }
+func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) + m.factor() }
 
 func (m *profile) forecast(out []float64) {
 	d := 1.0
@@ -182,7 +179,7 @@ func (m *profile) forecast(out []float64) {
 	g := m.factor()
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
-		p := profileBase(m, m.r, h) * g
+		p := profileBase(m, m.r, h) + g
 		if math.IsNaN(p) {
 			out[h-1] = last
 			continue
@@ -211,7 +208,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile 
 	tail := min(n, 4*period)
 	start := n - tail
 	res := make([]float64, n)
-	g := 1.0
+	g := 0.0
 	for t := start; t < n; t++ {
 		// The profile of step t from steps before it: lead 0 seen from t,
 		// with t itself excluded because every window is a cycle back.
@@ -219,7 +216,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile 
 		if week > 0 && (t-start)%m.refresh() == 0 {
 			g = weekdayFactor(m, b, 0)
 		}
-		res[t] = y[t] - profileBase(m, b, 0)*g
+		res[t] = y[t] - profileBase(m, b, 0) - g
 	}
 	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 0.1, 0.9)
 	m.wfAge = m.refresh() // the factor is computed afresh from the ring
