@@ -223,13 +223,12 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		case s.Model == ModelProfile && train >= day+level:
 			period = day
 		}
-		if period > 0 {
-			preds = append(preds, fitProfile(r, ytr, otr, period, 0, h))
-		}
-		// With a weekly cycle too, a weekday-aware variant: the daily
-		// profile scaled to the level of the day's weekday.
+		wk := 0
 		if period == day && c.season.Weekly && train >= week+day {
-			preds = append(preds, fitProfile(r, ytr, otr, day, week, h))
+			wk = week
+		}
+		if period > 0 {
+			preds = append(preds, fitProfile(r, ytr, otr, period, wk, h))
 		}
 	}
 
