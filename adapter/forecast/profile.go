@@ -104,8 +104,9 @@ func medianInPlace(x []float64) float64 {
 func weekdayFactor[B backer](m *profile, b B, h int) float64 {
 	n := b.len()
 	mean := func(c int) (float64, bool) {
-		lo := c - m.period/2
-		hi := lo + m.period - 1
+		w := max(1, m.period/2)
+		lo := c - w/2
+		hi := lo + w - 1
 		if lo < 0 || hi >= n {
 			return 0, false
 		}
@@ -113,7 +114,7 @@ func weekdayFactor[B backer](m *profile, b B, h int) float64 {
 		for k := lo; k <= hi; k++ {
 			sum += b.back(k)
 		}
-		return sum / float64(m.period), true
+		return sum / float64(w), true
 	}
 	days := m.days[:0]
 	for w := 1; ; w++ {
