@@ -223,6 +223,8 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		case s.Model == ModelProfile && train >= day+level:
 			period = day
 		}
+		// With a weekly cycle too, the daily profile is weekday-aware
+		// once a week and a day of history show a weekday's level.
 		wk := 0
 		if period == day && c.season.Weekly && train >= week+day {
 			wk = week
