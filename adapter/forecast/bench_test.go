@@ -31,8 +31,14 @@ func diurnal(n int) series {
 
 // BenchmarkFitChoose14Days: detecting seasons, fitting every candidate and
 // choosing by rolling-origin backtest for 14 days of one-minute history.
-func BenchmarkFitChoose14Days(b *testing.B) {
-	s := loadTrace(b, "crane-input1")
+func BenchmarkFitChoose14Days(b *testing.B) { benchFitChoose14Days(b, "crane-input1") }
+
+// BenchmarkFitChoose14DaysWeekly is the same on a series with daily and
+// weekly seasons detected, where the profile is weekday-aware.
+func BenchmarkFitChoose14DaysWeekly(b *testing.B) { benchFitChoose14Days(b, "nasa-http-1995") }
+
+func benchFitChoose14Days(b *testing.B, trace string) {
+	s := loadTrace(b, trace)
 	y, obs := s.dense()
 	n := 14 * 1440
 	y, obs = y[len(y)-n:], obs[len(obs)-n:]

@@ -32,14 +32,13 @@ type profile struct {
 	alpha   float64
 	phi     float64
 	lvl     float64
-	means   []float64 // scratch: one window mean per cycle
+	means   []float64 // scratch: one window mean per cycle (or per day or week back)
 	// week, when positive, is the weekly cycle in steps: the profile is
 	// then shifted by weekdayShift, recomputed every refresh() steps
 	// (wsAge counts the steps since).
 	week  int
 	ws    float64
 	wsAge int
-	days  []float64 // scratch: one level per day or week back
 }
 
 // profileSeasons is how many recent cycles the profile's median covers:
@@ -47,7 +46,7 @@ type profile struct {
 const profileSeasons = 7
 
 func (m *profile) kind() Model     { return ModelProfile }
-func (m *profile) stateBytes() int { return 120 + 8*len(m.means) + 8*cap(m.days) }
+func (m *profile) stateBytes() int { return 120 + 8*cap(m.means) }
 
 // backer reads a series backwards: back(k) is the value k steps before the
 // latest one, len the number of steps available.
@@ -124,7 +123,7 @@ func weekdayShift[B backer](m *profile, b B, h int) float64 {
 		}
 		return sum / float64(w), true
 	}
-	days := m.days[:0]
+	days := m.means[:0]
 	for w := 1; ; w++ {
 		v, ok := mean(w*m.week - h)
 		if !ok {
@@ -144,7 +143,7 @@ func weekdayShift[B backer](m *profile, b B, h int) float64 {
 		}
 		days = append(days, v)
 	}
-	m.days = days
+	m.means = days
 	if len(days) < m.week/m.period {
 		return 0
 	}
@@ -209,9 +208,6 @@ func (m *profile) forecast(out []float64) {
 func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile {
 	m := &profile{r: r, period: period, seasons: profileSeasons, half: max(1, h),
 		means: make([]float64, 0, profileSeasons), week: week}
-	if week > 0 {
-		m.days = make([]float64, 0, max(week/period, len(y)/week+1))
-	}
 	n := len(y)
 	// Residuals against the profile over the last days (the level is an
 	// exponential average: older residuals would be forgotten anyway);
