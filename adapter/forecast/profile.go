@@ -132,7 +132,7 @@ func weekdayShift[B backer](m *profile, b B, h int) float64 {
 		days = append(days, v)
 	}
 	if len(days) == 0 {
-		return 0
+		return 1
 	}
 	wd := medianInPlace(days)
 	days = days[:0]
@@ -145,9 +145,13 @@ func weekdayShift[B backer](m *profile, b B, h int) float64 {
 	}
 	m.means = days
 	if len(days) < m.week/m.period {
-		return 0
+		return 1
 	}
-	return wd - medianInPlace(days)
+	all := medianInPlace(days)
+	if !(wd > 0 && all > 0) {
+		return 1
+	}
+	return wd / all
 }
 
 // refresh is how many steps a weekday shift is reused for: a 96th of the
@@ -160,7 +164,7 @@ func (m *profile) refresh() int { return max(1, m.period/96) }
 // its cached value is refresh() steps old; zero without a weekly cycle.
 func (m *profile) shift() float64 {
 	if m.week <= 0 {
-		return 0
+		return 1
 	}
 	if m.wsAge >= m.refresh() {
 		m.ws, m.wsAge = weekdayShift(m, m.r, 0), 0
@@ -181,7 +185,7 @@ func (m *profile) advance(y float64) {
 }
 
 // baseAt0 is the profile of the latest step of the ring, from older steps only.
-func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) + m.shift() }
+func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) * m.shift() }
 
 func (m *profile) forecast(out []float64) {
 	d := 1.0
@@ -189,7 +193,7 @@ func (m *profile) forecast(out []float64) {
 	g := m.shift()
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
-		p := profileBase(m, m.r, h) + g
+		p := profileBase(m, m.r, h) * g
 		if math.IsNaN(p) {
 			out[h-1] = last
 			continue
@@ -215,7 +219,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile 
 	tail := min(n, 4*period)
 	start := n - tail
 	res := make([]float64, n)
-	g := 0.0
+	g := 1.0
 	for t := start; t < n; t++ {
 		// The profile of step t from steps before it: lead 0 seen from t,
 		// with t itself excluded because every window is a cycle back.
@@ -223,7 +227,7 @@ func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile 
 		if week > 0 && (t-start)%m.refresh() == 0 {
 			g = weekdayShift(m, b, 0)
 		}
-		res[t] = y[t] - profileBase(m, b, 0) - g
+		res[t] = y[t] - profileBase(m, b, 0)*g
 	}
 	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 0.1, 0.9)
 	m.wsAge = m.refresh() // the shift is computed afresh from the ring
