@@ -8,22 +8,22 @@ import (
 // profile forecasts a noisy seasonal series from a robust seasonal profile
 // of its recent cycles plus a damped level of its residuals:
 //
-//	forecast(t+h) = P(t+h) + W(t+h) + phi^h * L_t
+//	forecast(t+h) = W(t+h) * P(t+h) + phi^h * L_t
 //
 // P(t+h) is the median, over the last `seasons` cycles, of the series'
 // mean over a window of 2*half+1 steps around t+h one, two, ... cycles
 // earlier. Averaging within a cycle removes minute-to-minute noise; the
 // median across cycles ignores an odd cycle (an incident, a holiday). L is
-// an exponentially smoothed level of the residuals y - P, which carries
+// an exponentially smoothed level of the residuals y - W*P, which carries
 // how today differs from the profile (a busier day, a drifting level). The
 // profile is read from the shared history ring at each step, so the model
 // holds only a few numbers.
 //
-// W is zero, except in the weekday-aware variant (a daily profile of a
-// series with a weekly cycle too): the median of a daily cycle's days
-// mixes weekends and weekdays, so W shifts it by how the weekday's level
-// differs from all days' (weekdayShift). It is there rather than left to
-// L, which would carry Sunday's low level into Monday morning.
+// W is 1, except in the weekday-aware variant (a daily profile of a series
+// with a weekly cycle too): the median of a daily cycle's days mixes
+// weekends and weekdays, so W scales it by the ratio of the weekday's level
+// to all days' (weekdayFactor). It is there rather than left to L, which
+// would carry Sunday's low level into Monday morning.
 type profile struct {
 	r       *ring
 	period  int // cycle length in steps
@@ -34,11 +34,11 @@ type profile struct {
 	lvl     float64
 	means   []float64 // scratch: one window mean per cycle (or per day or week back)
 	// week, when positive, is the weekly cycle in steps: the profile is
-	// then shifted by weekdayShift, recomputed every refresh() steps
-	// (wsAge counts the steps since).
+	// then scaled by weekdayFactor, recomputed every refresh() steps
+	// (wfAge counts the steps since).
 	week  int
-	ws    float64
-	wsAge int
+	wf    float64
+	wfAge int
 }
 
 // profileSeasons is how many recent cycles the profile's median covers:
@@ -99,16 +99,17 @@ func medianInPlace(x []float64) float64 {
 	return (x[k-1] + x[k]) / 2
 }
 
-// weekdayShift is how the level around lead h (h >= 0) after the latest
-// step of b, on its weekday, differs from the level of all days: the
-// median, over the weeks back that the history covers, of the mean of a
-// twelfth of a period (two hours of a day) centred on the same phase a
-// week earlier, less the median of those means one, two, ... seven periods
-// back (every day of a week). Zero when the history holds no week or not a
-// full week of days. A short window keeps the level local to the part of
-// the day, so that a Monday's first hours are not mixed with Sunday
-// evening's, while still averaging many steps of noise away.
-func weekdayShift[B backer](m *profile, b B, h int) float64 {
+// weekdayFactor is the ratio of the level around lead h (h >= 0) after the
+// latest step of b, on its weekday, to the level of all days: the median,
+// over the weeks back that the history covers, of the mean of a twelfth
+// of a period (two hours of a day) centred on the same phase a week
+// earlier, over the median of those means one, two, ... seven periods back
+// (every day of a week). 1 when the history holds no week or not a full
+// week of days, or a level is not positive (a ratio of levels means
+// nothing then). A short window keeps the level local to the part of the
+// day, so that a Monday's first hours are not mixed with Sunday evening's,
+// while still averaging many steps of noise away.
+func weekdayFactor[B backer](m *profile, b B, h int) float64 {
 	n := b.len()
 	mean := func(c int) (float64, bool) {
 		w := max(1, m.period/12)
@@ -154,26 +155,26 @@ func weekdayShift[B backer](m *profile, b B, h int) float64 {
 	return wd / all
 }
 
-// refresh is how many steps a weekday shift is reused for: a 96th of the
-// period (15 minutes of a day). The shift averages eight times that, so it
+// refresh is how many steps a weekday factor is reused for: a 96th of the
+// period (15 minutes of a day). The factor averages eight times that, so it
 // moves little in between, and reading the windows at every step would
 // cost more than the rest of the model.
 func (m *profile) refresh() int { return max(1, m.period/96) }
 
-// shift is the weekday shift of the ring's latest step, recomputed once
-// its cached value is refresh() steps old; zero without a weekly cycle.
-func (m *profile) shift() float64 {
+// factor is the weekday factor of the ring's latest step, recomputed once
+// its cached value is refresh() steps old; 1 without a weekly cycle.
+func (m *profile) factor() float64 {
 	if m.week <= 0 {
 		return 1
 	}
-	if m.wsAge >= m.refresh() {
-		m.ws, m.wsAge = weekdayShift(m, m.r, 0), 0
+	if m.wfAge >= m.refresh() {
+		m.wf, m.wfAge = weekdayFactor(m, m.r, 0), 0
 	}
-	return m.ws
+	return m.wf
 }
 
 func (m *profile) advance(y float64) {
-	m.wsAge++
+	m.wfAge++
 	// The ring holds y as its latest step: the profile of that step is the
 	// lead-1 base from the step before, i.e. lead 0 counted from y's cycle
 	// neighbours one period back (which are all older than y).
@@ -185,12 +186,12 @@ func (m *profile) advance(y float64) {
 }
 
 // baseAt0 is the profile of the latest step of the ring, from older steps only.
-func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) * m.shift() }
+func (m *profile) baseAt0() float64 { return profileBase(m, m.r, 0) * m.factor() }
 
 func (m *profile) forecast(out []float64) {
 	d := 1.0
 	last := m.r.back(0)
-	g := m.shift()
+	g := m.factor()
 	for h := 1; h <= len(out); h++ {
 		d *= m.phi
 		p := profileBase(m, m.r, h) * g
@@ -208,7 +209,7 @@ func (m *profile) forecast(out []float64) {
 // error over the last four cycles of y; the state ends after y.
 //
 // A positive week (a multiple of period) makes it the weekday-aware
-// variant: the profile shifted by the weekday's level (weekdayShift).
+// variant: the profile scaled to the weekday's level (weekdayFactor).
 func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile {
 	m := &profile{r: r, period: period, seasons: profileSeasons, half: max(1, h),
 		means: make([]float64, 0, profileSeasons), week: week}
@@ -225,11 +226,11 @@ func fitProfile(r *ring, y []float64, obs []bool, period, week, h int) *profile 
 		// with t itself excluded because every window is a cycle back.
 		b := sliceBacker{y: y, end: t + 1}
 		if week > 0 && (t-start)%m.refresh() == 0 {
-			g = weekdayShift(m, b, 0)
+			g = weekdayFactor(m, b, 0)
 		}
 		res[t] = y[t] - profileBase(m, b, 0)*g
 	}
 	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, start, h, 0.1, 0.9)
-	m.wsAge = m.refresh() // the shift is computed afresh from the ring
+	m.wfAge = m.refresh() // the factor is computed afresh from the ring
 	return m
 }
