@@ -335,7 +335,8 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 		losses = append(losses, pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
 	}
 	c.shift = sc.shift
-	c.lossMean, c.scale = meanStd(losses)
+	c.lossMean, _ = meanStd(losses)
+	c.scale = blockSpread(losses, driftBlockSteps(step))
 	if !(c.scale > 0) {
 		c.scale = 1e-3
 	}

@@ -564,7 +564,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	f.noSkill = c.noSkill
 	f.season = c.season
 	f.scores = c.scores
-	f.drift = newPageHinkley(c.scale)
+	f.drift = newPageHinkley(c.scale, driftBlockSteps(f.s.Step))
 	f.fallback = false
 	// Drift scores only values this fit served.
 	for i := range f.pendS {

@@ -617,3 +617,31 @@ func TestDriftFallbackKeepsTheModelsMargin(t *testing.T) {
 	}
 	t.Fatal("no drift after the change")
 }
+
+// Drift is judged per minute of data time: on a stationary series sampled
+// every 15 seconds, whose served-value losses are correlated over many
+// steps (their horizons overlap), the forecaster does not fall back more
+// often than at a minute. Per-step inputs alarmed on such noise every day
+// or so and served a single noisy sample in place of the model.
+func TestDriftDoesNotAlarmOnStationaryNoiseAtFineSteps(t *testing.T) {
+	const step = 15 * time.Second
+	days := 6
+	n := days * int(24*time.Hour/step)
+	rng := newRand(31)
+	daily := sinusoid(step, 1, 0.6)
+	s := generate(n, step, func(i int) float64 { return 100 * daily(i) * math.Exp(0.3*rng.NormFloat64()) })
+	fcs := replay(t, Settings{Step: step}, s)
+	var drifts, scored int
+	for i, fc := range fcs {
+		if s.ts[i]-s.ts[0] < int64(2*24*time.Hour/time.Second) {
+			continue
+		}
+		scored++
+		if strings.HasPrefix(fc.Reason, "drift") {
+			drifts++
+		}
+	}
+	if share := float64(drifts) / float64(scored); share > 0.005 {
+		t.Errorf("served the drift fallback on %.1f%% of %d steps of stationary noise, want under 0.5%%", 100*share, scored)
+	}
+}

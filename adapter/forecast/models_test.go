@@ -236,7 +236,7 @@ func TestLinearIsPredictLinear(t *testing.T) {
 
 func TestPageHinkley(t *testing.T) {
 	rng := newRand(21)
-	p := newPageHinkley(1)
+	p := newPageHinkley(1, 1)
 	for i := 0; i < 20000; i++ {
 		if p.add(rng.NormFloat64()) {
 			t.Fatalf("alarm on zero-mean noise after %d steps", i)
@@ -255,6 +255,47 @@ func TestPageHinkley(t *testing.T) {
 	}
 	if fired < 0 || fired > 100 {
 		t.Errorf("a step of 3 sd in the errors alarmed after %d steps, want within 100", fired)
+	}
+}
+
+// With blocks of four, the test moves once per four errors, on their mean,
+// standardised by the spread of such means: the same shift alarms after
+// the same number of blocks as single errors do, and a run of correlated
+// errors shorter than a block is averaged away.
+func TestPageHinkleyAveragesBlocks(t *testing.T) {
+	rng := newRand(22)
+	p := newPageHinkley(0.5, 4) // the spread of means of 4 independent unit errors
+	for i := 0; i < 80000; i++ {
+		if p.add(rng.NormFloat64()) {
+			t.Fatalf("alarm on zero-mean noise after %d errors", i)
+		}
+	}
+	p.reset()
+	for i := 0; i < 3; i++ { // less than a block, however large
+		if p.add(1e9) {
+			t.Fatalf("alarm on error %d of an unfinished block", i)
+		}
+	}
+	p.reset()
+	fired := -1
+	for i := 0; i < 4000; i++ {
+		if p.add(1.5 + rng.NormFloat64()) { // 3 spreads of a block's mean
+			fired = i
+			break
+		}
+	}
+	if fired < 0 || fired > 400 || fired%4 != 3 {
+		t.Errorf("a step of 3 block spreads alarmed after error %d, want at the end of a block within 100 blocks", fired)
+	}
+}
+
+func TestBlockSpread(t *testing.T) {
+	x := []float64{1, 3, 5, 7, 100} // blocks of 2: means 2 and 6; the partial block is left out
+	if got := blockSpread(x, 2); math.Abs(got-2) > 1e-12 {
+		t.Errorf("blockSpread = %v, want 2", got)
+	}
+	if got := blockSpread(x[:4], 1); math.Abs(got-math.Sqrt(5)) > 1e-12 {
+		t.Errorf("blockSpread with blocks of one = %v, want the plain standard deviation %v", got, math.Sqrt(5))
 	}
 }
 
