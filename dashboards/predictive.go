@@ -146,10 +146,11 @@ func sloSection(sel string) section {
 		},
 		{
 			title:       "Achieved under-provisioned share",
-			description: "Share of the window's time the demand actually served left the workload under-provisioned, in the project's HPA model fed the series' own samples: compare with the rule's underProvisioned objective.",
+			description: "Share of the window's time the demand actually served left the workload under-provisioned, in the project's HPA model fed the series' own samples, and the rule's underProvisioned objective it is held to.",
 			unit:        "percentunit",
 			queries: []query{
 				{`max by (metric, series) (foresight_slo_underprovisioned_share{` + sel + `})`, "{{metric}} {{series}}"},
+				{`max by (metric, series) (foresight_slo_underprovisioned_objective{` + sel + `})`, "{{metric}} {{series}} objective"},
 			},
 		},
 		{

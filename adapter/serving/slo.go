@@ -10,11 +10,11 @@ import (
 
 // SLOMetrics are the metrics of SLO rules (docs/metrics.md): the served
 // replica demand, the chosen utilisations (for a model's forecast and for
-// the reactive fallback), the under-provisioned share the
-// served demand achieved over the controller's window, and the pod-minutes
+// the reactive fallback), the rule's objective and the under-provisioned
+// share the served demand achieved over the controller's window, and the pod-minutes
 // of the served demand and of the reactive baseline over that window.
 type SLOMetrics struct {
-	served, util, fallbackUtil, wanted, under, pods, reactivePods *prometheus.GaugeVec
+	served, util, fallbackUtil, wanted, objective, under, pods, reactivePods *prometheus.GaugeVec
 }
 
 // NewSLOMetrics creates the metrics and registers them on reg.
@@ -28,6 +28,7 @@ func NewSLOMetrics(reg prometheus.Registerer) (*SLOMetrics, error) {
 		util:         gauge("foresight_slo_utilization", "Utilisation u an SLO rule serves at now."),
 		fallbackUtil: gauge("foresight_slo_fallback_utilization", "Utilisation an SLO rule serves the forecaster's reactive fallback (warm-up, drift) at now, chosen over the window's fallback time."),
 		wanted:       gauge("foresight_slo_wanted_utilization", "Highest utilisation that met the SLO over the window at the latest evaluation (u moves towards it)."),
+		objective:    gauge("foresight_slo_underprovisioned_objective", "The SLO rule's objective: the allowed share of time under-provisioned (underProvisioned), which foresight_slo_underprovisioned_share is held to."),
 		under:        gauge("foresight_slo_underprovisioned_share", "Share of the window's time the served demand left the workload under-provisioned (replayed through the HPA model)."),
 		pods:         gauge("foresight_slo_pod_minutes", "Pod-minutes of the served demand over the window (replayed through the HPA model)."),
 		reactivePods: gauge("foresight_slo_reactive_pod_minutes", "Pod-minutes of the reactive baseline (the load at the reactive target) over the same window."),
@@ -41,7 +42,7 @@ func NewSLOMetrics(reg prometheus.Registerer) (*SLOMetrics, error) {
 }
 
 func (m *SLOMetrics) all() []*prometheus.GaugeVec {
-	return []*prometheus.GaugeVec{m.served, m.util, m.fallbackUtil, m.wanted, m.under, m.pods, m.reactivePods}
+	return []*prometheus.GaugeVec{m.served, m.util, m.fallbackUtil, m.wanted, m.objective, m.under, m.pods, m.reactivePods}
 }
 
 // forget drops the metrics that match labels (a rule, or one series).
@@ -69,6 +70,7 @@ func (w *worker) sloDemand(l *Loop, st *seriesState, fc forecast.Forecast) forec
 		m.util.WithLabelValues(lv...).Set(s.Utilization)
 		m.fallbackUtil.WithLabelValues(lv...).Set(s.FallbackUtilization)
 		m.wanted.WithLabelValues(lv...).Set(s.Wanted)
+		m.objective.WithLabelValues(lv...).Set(st.slo.Config().UnderProvisioned)
 		if s.Evaluations > 0 {
 			m.under.WithLabelValues(lv...).Set(s.UnderProvisionedShare)
 			m.pods.WithLabelValues(lv...).Set(s.PodMinutes)

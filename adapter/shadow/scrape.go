@@ -87,6 +87,9 @@ func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 		"foresight_slo_underprovisioned_share": func(s *SLOState, v float64) {
 			s.UnderProvisionedShare = &v
 		},
+		"foresight_slo_underprovisioned_objective": func(s *SLOState, v float64) {
+			s.Objective = &v
+		},
 		"foresight_slo_pod_minutes":          func(s *SLOState, v float64) { s.PodMinutes = v },
 		"foresight_slo_reactive_pod_minutes": func(s *SLOState, v float64) { s.ReactivePodMinutes = v },
 	}

@@ -86,7 +86,7 @@ type StrategySummary struct {
 // its window (slo.Status).
 type SLOState struct {
 	// Objective is the allowed under-provisioned share (nil when read
-	// from /metrics, which does not export it).
+	// from the /metrics of a server that does not export it).
 	Objective *float64 `json:"underprovisioned_objective,omitempty"`
 	// Utilization and FallbackUtilization are the utilisations served now
 	// for a model's forecast and for the reactive fallback.

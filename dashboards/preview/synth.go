@@ -432,6 +432,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.gauge("foresight_slo_utilization", st.Utilization, skv...)
 		w.gauge("foresight_slo_fallback_utilization", st.FallbackUtilization, skv...)
 		w.gauge("foresight_slo_wanted_utilization", st.Wanted, skv...)
+		w.gauge("foresight_slo_underprovisioned_objective", sloCtl.Config().UnderProvisioned, skv...)
 		if st.Evaluations > 0 {
 			w.gauge("foresight_slo_underprovisioned_share", st.UnderProvisionedShare, skv...)
 			w.gauge("foresight_slo_pod_minutes", st.PodMinutes, skv...)

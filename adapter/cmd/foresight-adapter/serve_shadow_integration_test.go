@@ -415,9 +415,9 @@ func scrapeFamilies(url string) map[string]*dto.MetricFamily {
 // real Prometheus holding three days of a real trace, and reads it back with
 // `shadow-report --metrics-url`: the slo strategy's figures over a window
 // spanning the whole replay are what `backtest --slo` computes for the same
-// samples and settings, and its state (utilisation, achieved share,
-// pod-minutes against reactive) is the served controller's, from
-// foresight_slo_*.
+// samples and settings, and its state (utilisation, achieved share against
+// the rule's objective, pod-minutes against reactive) is the served
+// controller's, from foresight_slo_*.
 func TestServeSLOShadowReport(t *testing.T) {
 	trace, prom, capacity := startTracePrometheus(t, "crane-input1.csv")
 	end := time.UnixMilli(trace[len(trace)-1].T) // where the data clock starts
@@ -502,14 +502,15 @@ rules:
 	if s.SLO.Utilization != bt.Report.SLO.FinalUtilization || s.SLO.Utilization == c.ReactiveTarget {
 		t.Errorf("served utilisation %v, backtest's final %v (initial %v)", s.SLO.Utilization, bt.Report.SLO.FinalUtilization, c.ReactiveTarget)
 	}
-	if !(s.SLO.PodMinutes > 0 && s.SLO.ReactivePodMinutes > 0) || s.SLO.Objective != nil {
-		t.Errorf("SLO state %+v: want pod-minutes of the window, and no objective (not in /metrics)", *s.SLO)
+	if !(s.SLO.PodMinutes > 0 && s.SLO.ReactivePodMinutes > 0) || s.SLO.Objective == nil || *s.SLO.Objective != c.UnderProvisioned {
+		t.Errorf("SLO state %+v: want pod-minutes of the window, and the rule's objective %v", *s.SLO, c.UnderProvisioned)
 	}
 	var table strings.Builder
 	if err := runShadowReport(context.Background(), []string{"--metrics-url", run.metricsURL}, &table, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(table.String(), ", slo: utilisation") || !strings.Contains(table.String(), "against reactive's") {
+	if !strings.Contains(table.String(), ", slo: utilisation") || !strings.Contains(table.String(), "against reactive's") ||
+		!strings.Contains(table.String(), "(objective 1.00%)") {
 		t.Errorf("shadow-report table lacks the slo strategy's state:\n%s", table.String())
 	}
 }
