@@ -151,9 +151,26 @@ func fitFourier(y []float64, obs []bool, terms []fourierTerm, h int) *fourier {
 	for t := range y {
 		res[t] = y[t] - m.fitValue(t)
 	}
-	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, len(y)-min(len(y), 4*1440), h, 1, 0)
+	m.alpha, m.phi, m.lvl = fitResidualLevel(res, obs, len(y)-min(len(y), residualSpan(terms)), h, 1, 0)
 	m.t = len(y) - 1
 	return m
+}
+
+// minResidualSteps is the fewest steps the residual level's two
+// parameters are fitted on, when four cycles hold fewer (coarse steps).
+const minResidualSteps = 4 * 1440
+
+// residualSpan is the recent history, in steps, that the residual level of
+// a seasonal regression is fitted on: four cycles of its shortest season
+// (four days on a daily one), and at least minResidualSteps.
+func residualSpan(terms []fourierTerm) int {
+	p := 0
+	for _, tm := range terms {
+		if p == 0 || tm.period < p {
+			p = tm.period
+		}
+	}
+	return max(4*p, minResidualSteps)
 }
 
 // fitResidualLevel chooses the smoothing alpha and the per-step damping phi

@@ -331,3 +331,22 @@ func TestQuantileAndPinball(t *testing.T) {
 		t.Error("pinball: under-forecasts must cost q, over-forecasts 1-q per unit")
 	}
 }
+
+// The residual level of the seasonal regressions is fitted on four days
+// of recent history at any step (and on at least minResidualSteps).
+func TestResidualSpanIsFourDaysAtAnyStep(t *testing.T) {
+	for _, c := range []struct {
+		step time.Duration
+		want int
+	}{
+		{15 * time.Second, 4 * 5760}, // four days of 15 s steps
+		{time.Minute, 4 * 1440},
+		{5 * time.Minute, minResidualSteps}, // four days are 1,152 steps: the floor
+	} {
+		day := int(24 * time.Hour / c.step)
+		terms := []fourierTerm{{period: 7 * day, harmonics: 2}, {period: day, harmonics: 3}}
+		if got := residualSpan(terms); got != c.want {
+			t.Errorf("step %v: residual span %d steps, want %d", c.step, got, c.want)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func fitProphet(y []float64, obs []bool, terms []fourierTerm, h, changepoints in
 	}
 	// The residual level over the last days only (an exponential level
 	// forgets older residuals anyway), chosen as fourier's is.
-	start := n - min(n, 4*1440)
+	start := n - min(n, residualSpan(terms))
 	res := make([]float64, n-start)
 	for t := start; t < n; t++ {
 		res[t-start] = m.tr(y[t]) - m.z(t)
