@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -274,7 +275,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 
 	// Score with two-fold cross-fitted offsets in every offset scale.
 	fold := max(1, int(foldSpan/step))
-	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
+	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y, obs), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
 	holds := holdSteps(s.Hold, step)
 	best, react := -1, -1
 	for i := range cands {
@@ -474,10 +475,15 @@ func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
 	return loss / float64(cnt)
 }
 
-// logShift is what the scorer adds before taking logs: 1% of the mean
-// absolute value (or 1 for an all-zero series). Loads are non-negative;
-// negative values are clipped to zero by the scorer.
-func logShift(y []float64) float64 {
+// logShift is what the scorer adds before taking logs, so that it counts
+// relative misses only of loads above the series' noise: the median
+// absolute change between consecutive observed steps, and at least 1% of
+// the mean absolute value (1 for an all-zero series). Without the noise
+// floor a count series that idles near zero (a few events a step at night)
+// would be scored mostly on its idle hours, where a miss of one event is a
+// large ratio but no capacity. Loads are non-negative; negative values are
+// clipped to zero by the scorer.
+func logShift(y []float64, obs []bool) float64 {
 	var m float64
 	for _, v := range y {
 		m += math.Abs(v)
@@ -486,7 +492,18 @@ func logShift(y []float64) float64 {
 	if m == 0 {
 		return 1
 	}
-	return 0.01 * m
+	d := make([]float64, 0, len(y))
+	for i := 1; i < len(y); i++ {
+		if obs[i] && obs[i-1] {
+			d = append(d, math.Abs(y[i]-y[i-1]))
+		}
+	}
+	noise := 0.0
+	if len(d) > 0 {
+		slices.Sort(d)
+		noise = d[len(d)/2]
+	}
+	return math.Max(0.01*m, noise)
 }
 
 func meanStd(x []float64) (mean, std float64) {

@@ -350,3 +350,22 @@ func TestResidualSpanIsFourDaysAtAnyStep(t *testing.T) {
 		}
 	}
 }
+
+// The scorer's log shift is the series' noise floor: the median absolute
+// change between consecutive observed steps (a gap's interpolated steps
+// do not count), and at least 1% of the mean.
+func TestLogShiftIsTheNoiseFloor(t *testing.T) {
+	y := []float64{0, 3, 1, 5, 5, 9, 10, 0}
+	obs := []bool{true, true, true, true, false, true, true, true}
+	// Observed pairs: |3-0| |1-3| |5-1| |10-9| |0-10| = 3 2 4 1 10: median 3.
+	if got := logShift(y, obs); got != 3 {
+		t.Errorf("logShift = %v, want the median step change 3", got)
+	}
+	smooth := []float64{100, 100, 100.5, 100.5, 101}
+	if got := logShift(smooth, []bool{true, true, true, true, true}); math.Abs(got-1.004) > 1e-12 {
+		t.Errorf("logShift of a smooth series = %v, want 1%% of its mean (1.004)", got)
+	}
+	if got := logShift([]float64{0, 0, 0}, []bool{true, true, true}); got != 1 {
+		t.Errorf("logShift of zeros = %v, want 1", got)
+	}
+}
