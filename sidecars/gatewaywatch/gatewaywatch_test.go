@@ -31,18 +31,8 @@ func condition(t *testing.T, cs []metav1.Condition, typ string) metav1.Condition
 // (ResolvedRefs=False); one the translation does not serve, and every listener when the
 // configuration is refused, is not.
 func TestProgrammedFollowsWhatIsServed(t *testing.T) {
-	ca, err := pki.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	crt, key := pki.ServerPair(t, "web.shop")
+	_, otherKey := pki.ServerPair(t, "web.shop")
 	secret := func(name string, crt, key []byte) *corev1.Secret {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID(name)}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
@@ -56,9 +46,9 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: "foresight.dev/xds"}}},
 		Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 3}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
 			Listeners: []gwv1.Listener{listener("kept", 8443, "kept-cert"), listener("never", 8443, "never-cert"), listener("second-port", 9443, "kept-cert")}}}},
-		Secrets: []*corev1.Secret{secret("kept-cert", leaf.CertPEM, leaf.KeyPEM), secret("never-cert", leaf.CertPEM, other.KeyPEM)}}
+		Secrets: []*corev1.Secret{secret("kept-cert", crt, key), secret("never-cert", crt, otherKey)}}
 	first := gatewayapi.Translate(in)
-	in.Secrets[0] = secret("kept-cert", leaf.CertPEM, other.KeyPEM)
+	in.Secrets[0] = secret("kept-cert", crt, otherKey)
 	in.LastGood = first.LastGood
 	res := gatewayapi.Translate(in)
 	if g := res.Spec.NodeGroups; len(g) != 0 {
@@ -66,7 +56,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 		// translation's own tests. Here only the kept certificate must be remembered.
 		t.Fatalf("node groups %+v", g)
 	}
-	if k := res.LastGood.Certificates[types.NamespacedName{Namespace: "shop", Name: "kept-cert"}]; !bytes.Equal(k.Certificate.PrivateKey, leaf.KeyPEM) {
+	if k := res.LastGood.Certificates[types.NamespacedName{Namespace: "shop", Name: "kept-cert"}]; !bytes.Equal(k.Certificate.PrivateKey, key) {
 		t.Fatalf("last valid certificate not kept: %+v", k)
 	}
 
