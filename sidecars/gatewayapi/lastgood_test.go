@@ -13,6 +13,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -390,7 +391,7 @@ func TestCanaryPolicyKeepsLastAccepted(t *testing.T) {
 	in.CanaryPolicies, in.LastGood = []*CanaryPolicy{&bad}, v5.LastGood
 	v6 := Translate(in)
 	as := v6.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
-	wantKept(t, cond(t, as[0].Conditions, "Accepted"), "Invalid", "steps[1].weight", 6, 5)
+	wantKept(t, conditions.Require(t, as[0].Conditions, "Accepted"), "Invalid", "steps[1].weight", 6, 5)
 	if len(v6.Spec.Canaries) != 1 || v6.Spec.Canaries[0].Steps[1].Weight != 50 {
 		t.Fatalf("v6 refused: canaries %+v, want generation 5's", v6.Spec.Canaries)
 	}

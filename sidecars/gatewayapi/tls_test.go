@@ -12,6 +12,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -42,7 +43,7 @@ func listenerCond(t *testing.T, res *Result, typ string) metav1.Condition {
 	if gs == nil || len(gs.Listeners) != 1 {
 		t.Fatalf("gateway status = %+v", gs)
 	}
-	return cond(t, gs.Listeners[0].Conditions, typ)
+	return conditions.Require(t, gs.Listeners[0].Conditions, typ)
 }
 
 // TestHTTPSListenerTerminatesTLS checks a valid Secret makes the Gateway's Envoy listener
@@ -193,13 +194,13 @@ func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
 	if len(gs.Listeners) != 2 {
 		t.Fatalf("listeners = %+v", gs.Listeners)
 	}
-	if c := cond(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
 		t.Errorf("HTTP listener Conflicted = %+v", c)
 	}
-	if c := cond(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
 		t.Errorf("HTTP listener Accepted = %+v", c)
 	}
-	if c := cond(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
+	if c := conditions.Require(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
 		t.Errorf("HTTPS listener Conflicted = %+v", c)
 	}
 	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {

@@ -11,20 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 )
-
-func condition(t *testing.T, cs []metav1.Condition, typ string) metav1.Condition {
-	t.Helper()
-	for _, c := range cs {
-		if c.Type == typ {
-			return c
-		}
-	}
-	t.Fatalf("no %s condition in %+v", typ, cs)
-	return metav1.Condition{}
-}
 
 // TestProgrammedFollowsWhatIsServed: a listener is Programmed when the translation serves
 // it, including one that serves the last valid certificate of a Secret that turned invalid
@@ -62,7 +52,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 
 	st := res.Gateways[nn].DeepCopy()
 	programmed(st, res.Unserved[nn], nil, in.Now, 3)
-	if c := condition(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
+	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
 		t.Errorf("Gateway Programmed = %+v", c)
 	}
 	want := map[string]struct {
@@ -75,10 +65,10 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 	for _, l := range st.Listeners {
 		w := want[string(l.Name)]
-		if c := condition(t, l.Conditions, "ResolvedRefs"); c.Status != w.resolved {
+		if c := conditions.Require(t, l.Conditions, "ResolvedRefs"); c.Status != w.resolved {
 			t.Errorf("listener %s: ResolvedRefs = %+v, want %s", l.Name, c, w.resolved)
 		}
-		if c := condition(t, l.Conditions, "Programmed"); c.Status != w.programmed || c.Reason != w.reason || c.Message != w.message {
+		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != w.programmed || c.Reason != w.reason || c.Message != w.message {
 			t.Errorf("listener %s: Programmed = %+v, want %s/%s %q", l.Name, c, w.programmed, w.reason, w.message)
 		}
 	}
@@ -86,7 +76,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	st = res.Gateways[nn].DeepCopy()
 	programmed(st, res.Unserved[nn], errors.New("refused"), in.Now, 3)
 	for _, l := range st.Listeners {
-		if c := condition(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
+		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -80,10 +81,10 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 			if err := wantCondition(cs, "ResolvedRefs", resolved, reason, got.Generation); err != nil {
 				return err
 			}
-			if c := condition(cs, "ResolvedRefs"); !strings.Contains(c.Message, msg) {
+			if c := meta.FindStatusCondition(cs, "ResolvedRefs"); !strings.Contains(c.Message, msg) {
 				return fmt.Errorf("ResolvedRefs message %q does not say %q", c.Message, msg)
 			}
-			if c := condition(cs, "Programmed"); c == nil || c.Status != programmed {
+			if c := meta.FindStatusCondition(cs, "Programmed"); c == nil || c.Status != programmed {
 				return fmt.Errorf("Programmed = %+v, want %s", c, programmed)
 			}
 			return nil
