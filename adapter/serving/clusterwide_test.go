@@ -31,7 +31,7 @@ func TestClusterWideRule(t *testing.T) {
 	if _, err := ConfigLoader("rules.yaml", []byte(doc)); err == nil {
 		t.Fatal("a cluster-wide rule loaded under the zero policy")
 	}
-	c := runClockedLoopWith(t, reg, emb, NativeLoader(config.Policy{ClusterWideExternal: true}, nil), doc)
+	c := runClockedLoopWith(t, reg, LoopOptions{Source: emb}, NativeLoader(config.Policy{ClusterWideExternal: true}, nil), doc)
 	queues := func(metric, ns string) []string {
 		t.Helper()
 		es, info, err := c.store.Lookup(Query{Metric: metric, API: APIExternal, Namespace: ns})

@@ -2,12 +2,10 @@ package serving
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"math"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,40 +85,15 @@ func TestCostWeightedServing(t *testing.T) {
 	price(0, "__name__", "kubecost_node_is_spot", "node", "n1")
 	price(1, "__name__", "kubecost_node_is_spot", "node", "n2")
 
-	var clock atomic.Int64
-	clock.Store(t0.Unix())
-	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cm, err := NewCostMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	store := NewStore(now)
-	var cycles atomic.Int64
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, CostMetrics: cm,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: now, Interval: 10 * time.Millisecond,
-		OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := ConfigLoader("rules.yaml", []byte(costRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loop.SetRules(rules); err != nil {
-		t.Fatal(err)
-	}
-	params := rules[0].Cost.Params
-	settings := rules[0].Settings
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	waitUntil(t, "first cycle", loop.Ready)
+	cl := runClockedLoopWith(t, reg, LoopOptions{Source: emb, CostMetrics: cm, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ConfigLoader, costRules)
+	loop, store, m := cl.loop, cl.store, cl.metrics
+	params := cl.rules[0].Cost.Params
+	settings := cl.rules[0].Settings
 
 	// L: the rule's forecast of the same samples, from a forecaster of its own.
 	f, err := forecast.NewForecaster(settings)
@@ -177,12 +150,7 @@ func TestCostWeightedServing(t *testing.T) {
 			t.Errorf("%s: hourly cost = %v, want %v", when, got, hourly)
 		}
 	}
-	advance := func(d time.Duration) {
-		c := cycles.Load()
-		clock.Add(int64(d / time.Second))
-		// Only a cycle that fetched new samples counts: it read the new clock.
-		waitUntil(t, "next cycle", func() bool { return cycles.Load() > c })
-	}
+	advance := func(d time.Duration) { cl.advance(t, d, 1) }
 
 	// Fresh prices: r = mean replica price 0.09 / reference 0.1, f = 1/2.
 	check("fresh", t0, 0.9, 0.5, 0.18, false)

@@ -106,6 +106,7 @@ type clockedLoop struct {
 	loop    *Loop
 	store   *Store
 	metrics *Metrics
+	rules   []Rule       // the rules it runs
 	clock   atomic.Int64 // Unix seconds
 	cycles  atomic.Int64 // successful cycles
 }
@@ -115,11 +116,14 @@ type clockedLoop struct {
 // the first cycle of every rule.
 func runClockedLoop(t *testing.T, reg prometheus.Registerer, src source.Source, rulesYAML string) *clockedLoop {
 	t.Helper()
-	return runClockedLoopWith(t, reg, src, ConfigLoader, rulesYAML)
+	return runClockedLoopWith(t, reg, LoopOptions{Source: src}, ConfigLoader, rulesYAML)
 }
 
-// runClockedLoopWith is runClockedLoop with the rules loaded by load.
-func runClockedLoopWith(t *testing.T, reg prometheus.Registerer, src source.Source, load RuleLoader, rulesYAML string) *clockedLoop {
+// runClockedLoopWith is runClockedLoop with the loop options o (their
+// source, the optional metrics of a rule kind, the logger: a nil one
+// discards) and the rules loaded by load; the clock, store, metrics,
+// interval and cycle count are set here.
+func runClockedLoopWith(t *testing.T, reg prometheus.Registerer, o LoopOptions, load RuleLoader, rulesYAML string) *clockedLoop {
 	t.Helper()
 	c := &clockedLoop{}
 	c.clock.Store(testNow.Unix())
@@ -129,16 +133,18 @@ func runClockedLoopWith(t *testing.T, reg prometheus.Registerer, src source.Sour
 		t.Fatal(err)
 	}
 	c.store = NewStore(now)
-	c.loop, err = NewLoop(LoopOptions{Source: src, Store: c.store, Metrics: c.metrics, Logger: slog.New(slog.DiscardHandler),
-		Now: now, Interval: 10 * time.Millisecond, OnCycle: func(string, *Snapshot) { c.cycles.Add(1) }})
-	if err != nil {
+	o.Store, o.Metrics, o.Now, o.Interval = c.store, c.metrics, now, 10*time.Millisecond
+	o.OnCycle = func(string, *Snapshot) { c.cycles.Add(1) }
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.loop, err = NewLoop(o); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := load("rules.yaml", []byte(rulesYAML))
-	if err != nil {
+	if c.rules, err = load("rules.yaml", []byte(rulesYAML)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.loop.SetRules(rules); err != nil {
+	if err := c.loop.SetRules(c.rules); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,11 +1,7 @@
 package serving
 
 import (
-	"context"
-	"log/slog"
 	"math"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,37 +40,12 @@ func TestSLOServing(t *testing.T) {
 		return 80 + 30*math.Sin(x/7200) + 10*math.Sin(x/97)
 	}
 	appendMinutely(t, emb, t0.Add(-14*time.Hour), t0.Add(3*time.Hour), load, "__name__", "load", "namespace", "shop", "service", "checkout")
-	var clock atomic.Int64
-	clock.Store(t0.Unix())
-	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sm, err := NewSLOMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := NewStore(now)
-	var cycles atomic.Int64
-	loop, err := NewLoop(LoopOptions{Source: emb, Store: store, Metrics: m, SLOMetrics: sm,
-		Logger: slog.New(slog.DiscardHandler), Now: now, Interval: 10 * time.Millisecond,
-		OnCycle: func(string, *Snapshot) { cycles.Add(1) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := ConfigLoader("rules.yaml", []byte(sloRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loop.SetRules(rules); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	waitUntil(t, "first cycle", loop.Ready)
+	cl := runClockedLoopWith(t, reg, LoopOptions{Source: emb, SLOMetrics: sm}, ConfigLoader, sloRules)
+	loop, store, rules := cl.loop, cl.store, cl.rules
 
 	// The same forecaster and controller fed the samples the loop fetched:
 	// its first cycle reads back the controller's lookback (the window and
@@ -135,9 +106,7 @@ func TestSLOServing(t *testing.T) {
 	}
 	check("warm start", t0)
 	// The loop keeps feeding the controller: an hour on, it has evaluated again.
-	c := cycles.Load()
-	clock.Add(int64(90 * time.Minute / time.Second))
-	waitUntil(t, "next cycle", func() bool { return cycles.Load() > c })
+	cl.advance(t, 90*time.Minute, 1)
 	before := ctrl.Status().Evaluations
 	check("90 minutes on", t0.Add(90*time.Minute))
 	if ctrl.Status().Evaluations <= before {

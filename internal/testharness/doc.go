@@ -5,6 +5,7 @@
 //   - procs: child processes that log to a file, die with the harness, and are
 //     stopped with their whole process group;
 //   - pki: throwaway certificate authorities and certificates;
+//   - conditions: the status conditions that tests assert on;
 //   - cluster: etcd, kube-apiserver and (optionally) kube-controller-manager;
 //   - promserver: a real Prometheus server, optionally backfilled with promtool;
 //   - grpcbackend: a gRPC backend that exports its own calls as metrics;

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -30,7 +31,7 @@ func accepted(t *testing.T, sts []gwv1.PolicyAncestorStatus) (metav1.Condition, 
 	if len(sts) != 1 {
 		t.Fatalf("ancestor statuses %+v, want one", sts)
 	}
-	return cond(t, sts[0].Conditions, "Accepted"), sts[0].AncestorRef
+	return conditions.Require(t, sts[0].Conditions, "Accepted"), sts[0].AncestorRef
 }
 
 func findRoute(t *testing.T, spec *policy.Spec, prefix string) []*policy.Route {

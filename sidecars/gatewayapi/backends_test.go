@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -50,10 +51,10 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 	in.GRPCRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 1)}, {BackendRef: ref("greeter-v9", 50051, 1)}}
 	in.CanaryPolicies = nil
 	res := Translate(in)
-	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "rules[0].backendRefs[1]") {
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "rules[0].backendRefs[1]") {
 		t.Errorf("split ResolvedRefs = %+v", c)
 	}
-	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
 		t.Errorf("split Accepted = %+v", c)
 	}
 	p, groups := served(t, res.Spec)
@@ -145,7 +146,7 @@ func TestTranslateReferenceGrants(t *testing.T) {
 			in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}, {BackendRef: crossRef}}
 			in.ReferenceGrants = tc.grants
 			res := Translate(in)
-			c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs")
+			c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs")
 			p := Merge(base(t), res.Spec)
 			if err := p.Validate(); err != nil {
 				t.Fatal(err)

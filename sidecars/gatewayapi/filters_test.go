@@ -8,6 +8,8 @@ import (
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 )
 
 func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
@@ -40,7 +42,7 @@ func TestTranslateFilters(t *testing.T) {
 	in.GRPCRoutes[0].Spec.Rules[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-tenant": "a"}, nil)}}
 	res := Translate(in)
 	for _, name := range []string{"split"} {
-		if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+		if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
 			t.Fatalf("%s Accepted = %+v", name, c)
 		}
 	}
@@ -105,10 +107,10 @@ func TestTranslatePartiallyInvalid(t *testing.T) {
 			route.Spec.Rules = append(route.Spec.Rules, bad)
 			res := Translate(in)
 			cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
-			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionTrue {
+			if c := conditions.Require(t, cs, "Accepted"); c.Status != metav1.ConditionTrue {
 				t.Errorf("Accepted = %+v", c)
 			}
-			if c := cond(t, cs, "PartiallyInvalid"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.RouteReasonUnsupportedValue) ||
+			if c := conditions.Require(t, cs, "PartiallyInvalid"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.RouteReasonUnsupportedValue) ||
 				!strings.HasPrefix(c.Message, "Dropped Rule") || !strings.Contains(c.Message, "rules[1]") || !strings.Contains(c.Message, tc.want) {
 				t.Errorf("PartiallyInvalid = %+v", c)
 			}
@@ -123,7 +125,7 @@ func TestTranslatePartiallyInvalid(t *testing.T) {
 			route.Spec.Rules = route.Spec.Rules[1:]
 			res = Translate(in)
 			cs = routeStatus(t, res.HTTPRoutes, "shop", "split")
-			if c := cond(t, cs, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || !strings.Contains(c.Message, tc.want) {
+			if c := conditions.Require(t, cs, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || !strings.Contains(c.Message, tc.want) {
 				t.Errorf("Accepted = %+v", c)
 			}
 			for _, c := range cs {
@@ -194,7 +196,7 @@ func TestTranslateRequestMirror(t *testing.T) {
 	}
 	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("web-next")}
 	res := Translate(in)
-	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
 		t.Errorf("ResolvedRefs = %+v", c)
 	}
 	p, groups := served(t, res.Spec)
@@ -206,7 +208,7 @@ func TestTranslateRequestMirror(t *testing.T) {
 
 	in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{mirror("nowhere")}
 	res = Translate(in)
-	if c := cond(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "requestMirror") {
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "requestMirror") {
 		t.Errorf("ResolvedRefs = %+v", c)
 	}
 	p, _ = served(t, res.Spec)

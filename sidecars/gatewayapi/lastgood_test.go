@@ -13,6 +13,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -50,9 +51,9 @@ func servedCert(t *testing.T, res *Result) *policy.TLSCertificate {
 // a Secret created again under the same name but invalid, and a Secret that was never valid
 // take the listener out of service; a Secret no listener references any more is forgotten.
 func TestHTTPSListenerKeepsLastValidCertificate(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
-	crt2, key2 := selfSigned(t, "web.shop")
-	_, otherKey := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
+	crt2, key2 := pki.ServerPair(t, "web.shop")
+	_, otherKey := pki.ServerPair(t, "web.shop")
 	nn := types.NamespacedName{Namespace: "shop", Name: "web-cert"}
 	ref := gwv1.SecretObjectReference{Name: "web-cert"}
 
@@ -160,7 +161,7 @@ func TestHTTPSListenerKeepsLastValidCertificate(t *testing.T) {
 // ReferenceGrant is deleted is not served any more, even though it was valid: revoking the
 // grant, like deleting the Secret, is the operator's explicit act.
 func TestHTTPSListenerRevokedGrantIsNotKept(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
 	certs := gwv1.Namespace("certs")
 	grant := &gwv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "certs", Name: "gw"}, Spec: gwv1beta1.ReferenceGrantSpec{
 		From: []gwv1beta1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: KindGateway, Namespace: "shop"}},
@@ -185,8 +186,8 @@ func TestHTTPSListenerRevokedGrantIsNotKept(t *testing.T) {
 // Secret turned invalid is served from its last valid version and the other from its
 // Secret; the condition names only the invalid one.
 func TestHTTPSListenerKeepsOnlyTheInvalidRef(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
-	crt2, key2 := selfSigned(t, "api.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
+	crt2, key2 := pki.ServerPair(t, "api.shop")
 	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, uidSecret("shop", "web-cert", "u1", crt, key), uidSecret("shop", "api-cert", "u2", crt2, key2))
 	l := &in.Gateways[0].Spec.Listeners[0]
 	l.TLS.CertificateRefs = append(l.TLS.CertificateRefs, gwv1.SecretObjectReference{Name: "api-cert"})
@@ -209,15 +210,7 @@ func TestHTTPSListenerKeepsOnlyTheInvalidRef(t *testing.T) {
 // listener is always served, with the new pair when it is a certificate and its key and
 // with the last valid one otherwise, and what is served can be served.
 func FuzzHTTPSCertificateUpdate(f *testing.F) {
-	ca, err := pki.NewCA("fuzz-ca")
-	if err != nil {
-		f.Fatal(err)
-	}
-	l, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	crt, key := l.CertPEM, l.KeyPEM
+	crt, key := pki.ServerPair(f, "web.shop")
 	f.Add(crt, key)
 	f.Add(crt, crt)
 	f.Add([]byte("junk"), key)
@@ -398,7 +391,7 @@ func TestCanaryPolicyKeepsLastAccepted(t *testing.T) {
 	in.CanaryPolicies, in.LastGood = []*CanaryPolicy{&bad}, v5.LastGood
 	v6 := Translate(in)
 	as := v6.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
-	wantKept(t, cond(t, as[0].Conditions, "Accepted"), "Invalid", "steps[1].weight", 6, 5)
+	wantKept(t, conditions.Require(t, as[0].Conditions, "Accepted"), "Invalid", "steps[1].weight", 6, 5)
 	if len(v6.Spec.Canaries) != 1 || v6.Spec.Canaries[0].Steps[1].Weight != 50 {
 		t.Fatalf("v6 refused: canaries %+v, want generation 5's", v6.Spec.Canaries)
 	}

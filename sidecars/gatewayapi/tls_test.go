@@ -12,24 +12,11 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
-
-// selfSigned makes a PEM serving certificate for host and its PEM key.
-func selfSigned(t *testing.T, host string) (crt, key []byte) {
-	t.Helper()
-	ca, err := pki.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ca.Sign(pki.LeafOptions{CommonName: host, DNSNames: []string{host}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.CertPEM, l.KeyPEM
-}
 
 func tlsSecret(ns, name string, crt, key []byte) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
@@ -56,13 +43,13 @@ func listenerCond(t *testing.T, res *Result, typ string) metav1.Condition {
 	if gs == nil || len(gs.Listeners) != 1 {
 		t.Fatalf("gateway status = %+v", gs)
 	}
-	return cond(t, gs.Listeners[0].Conditions, typ)
+	return conditions.Require(t, gs.Listeners[0].Conditions, typ)
 }
 
 // TestHTTPSListenerTerminatesTLS checks a valid Secret makes the Gateway's Envoy listener
 // terminate TLS with that certificate and key.
 func TestHTTPSListenerTerminatesTLS(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
 	res := Translate(httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key)))
 	if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionTrue {
 		t.Fatalf("ResolvedRefs = %+v", c)
@@ -106,8 +93,8 @@ func TestHTTPSListenerTerminatesTLS(t *testing.T) {
 // TestHTTPSListenerBadCertificate checks each way a certificate reference can fail gives the
 // listener ResolvedRefs=False with the spec's reason, and nothing is served for it.
 func TestHTTPSListenerBadCertificate(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
-	_, otherKey := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
+	_, otherKey := pki.ServerPair(t, "web.shop")
 	grant := &gwv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: "certs", Name: "gw"}, Spec: gwv1beta1.ReferenceGrantSpec{
 		From: []gwv1beta1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: KindGateway, Namespace: "shop"}},
 		To:   []gwv1beta1.ReferenceGrantTo{{Group: "", Kind: KindSecret}}}}
@@ -157,7 +144,7 @@ func TestHTTPSListenerBadCertificate(t *testing.T) {
 // TestHTTPSListenerPassthroughRefused checks tls.mode Passthrough is refused with
 // UnsupportedValue.
 func TestHTTPSListenerPassthroughRefused(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
 	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
 	pass := gwv1.TLSModePassthrough
 	in.Gateways[0].Spec.Listeners[0].TLS.Mode = &pass
@@ -174,17 +161,10 @@ func TestHTTPSListenerPassthroughRefused(t *testing.T) {
 // never panics, serves the listener only when the pair is a certificate and its key, and
 // what it serves translates into resources a proxy may be served.
 func FuzzHTTPSCertificate(f *testing.F) {
-	ca, err := pki.NewCA("fuzz-ca")
-	if err != nil {
-		f.Fatal(err)
-	}
-	l, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(l.CertPEM, l.KeyPEM)
-	f.Add(l.CertPEM, l.CertPEM)
-	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), l.KeyPEM)
+	crt, key := pki.ServerPair(f, "web.shop")
+	f.Add(crt, key)
+	f.Add(crt, crt)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), key)
 	f.Add([]byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, crt, key []byte) {
 		res := Translate(httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key)))
@@ -206,7 +186,7 @@ func FuzzHTTPSCertificate(f *testing.F) {
 // TestHTTPSAndHTTPOnOnePortConflict checks an HTTP listener on the port an HTTPS listener
 // serves is refused with ProtocolConflict, and the HTTPS listener keeps serving.
 func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
-	crt, key := selfSigned(t, "web.shop")
+	crt, key := pki.ServerPair(t, "web.shop")
 	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
 	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "http", Port: 8443, Protocol: gwv1.HTTPProtocolType})
 	res := Translate(in)
@@ -214,13 +194,13 @@ func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
 	if len(gs.Listeners) != 2 {
 		t.Fatalf("listeners = %+v", gs.Listeners)
 	}
-	if c := cond(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
 		t.Errorf("HTTP listener Conflicted = %+v", c)
 	}
-	if c := cond(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
 		t.Errorf("HTTP listener Accepted = %+v", c)
 	}
-	if c := cond(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
+	if c := conditions.Require(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
 		t.Errorf("HTTPS listener Conflicted = %+v", c)
 	}
 	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
@@ -69,36 +70,25 @@ func input() *Input {
 		CanaryPolicies: []*CanaryPolicy{cp}, Now: time.Unix(1_800_000_000, 0)}
 }
 
-func cond(t *testing.T, cs []metav1.Condition, typ string) metav1.Condition {
-	t.Helper()
-	for _, c := range cs {
-		if c.Type == typ {
-			return c
-		}
-	}
-	t.Fatalf("no condition %s in %+v", typ, cs)
-	return metav1.Condition{}
-}
-
 func TestTranslateStatuses(t *testing.T) {
 	res := Translate(input())
 	if _, ok := res.GatewayClasses["other"]; ok {
 		t.Error("status computed for another controller's class")
 	}
-	if c := cond(t, res.GatewayClasses["foresight"], "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 1 {
+	if c := conditions.Require(t, res.GatewayClasses["foresight"], "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 1 {
 		t.Errorf("class Accepted = %+v", c)
 	}
 	if _, ok := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "theirs"}]; ok {
 		t.Error("status computed for another controller's Gateway")
 	}
 	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
-	if c := cond(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2 {
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2 {
 		t.Errorf("gateway Accepted = %+v", c)
 	}
 	if len(gs.Listeners) != 2 {
 		t.Fatalf("listeners = %+v", gs.Listeners)
 	}
-	if c := cond(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedProtocol) {
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedProtocol) {
 		t.Errorf("TCP listener Accepted = %+v", c)
 	}
 	if gs.Listeners[0].AttachedRoutes != 3 { // greeter, split, missing (mirror is not accepted)
@@ -111,23 +101,23 @@ func TestTranslateStatuses(t *testing.T) {
 		}
 		return ps[0].Conditions
 	}
-	if c := cond(t, status(res.HTTPRoutes, "missing"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "shop/nowhere") {
+	if c := conditions.Require(t, status(res.HTTPRoutes, "missing"), "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonBackendNotFound) || !strings.Contains(c.Message, "shop/nowhere") {
 		t.Errorf("missing ResolvedRefs = %+v", c)
 	}
-	if c := cond(t, status(res.HTTPRoutes, "missing"), "Accepted"); c.Status != metav1.ConditionTrue {
+	if c := conditions.Require(t, status(res.HTTPRoutes, "missing"), "Accepted"); c.Status != metav1.ConditionTrue {
 		t.Errorf("missing Accepted = %+v", c)
 	}
-	if c := cond(t, status(res.HTTPRoutes, "mirror"), "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || c.ObservedGeneration != 4 {
+	if c := conditions.Require(t, status(res.HTTPRoutes, "mirror"), "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonUnsupportedValue) || c.ObservedGeneration != 4 {
 		t.Errorf("mirror Accepted = %+v", c)
 	}
-	if c := cond(t, status(res.GRPCRoutes, "greeter"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+	if c := conditions.Require(t, status(res.GRPCRoutes, "greeter"), "ResolvedRefs"); c.Status != metav1.ConditionTrue {
 		t.Errorf("greeter ResolvedRefs = %+v", c)
 	}
 	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
 	if len(as) != 1 || as[0].AncestorRef.Name != "edge" {
 		t.Fatalf("canary ancestors = %+v", as)
 	}
-	if c := cond(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionTrue {
+	if c := conditions.Require(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionTrue {
 		t.Errorf("canary Accepted = %+v", c)
 	}
 }
@@ -204,7 +194,7 @@ func TestTranslateRefusesBadCanary(t *testing.T) {
 	in.CanaryPolicies[0].Spec.Steps[1].Weight = 5
 	res := Translate(in)
 	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
-	c := cond(t, as[0].Conditions, "Accepted")
+	c := conditions.Require(t, as[0].Conditions, "Accepted")
 	if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.PolicyReasonInvalid) || !strings.Contains(c.Message, "steps[1].weight") {
 		t.Errorf("Accepted = %+v", c)
 	}

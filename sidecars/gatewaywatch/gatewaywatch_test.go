@@ -11,38 +11,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 )
-
-func condition(t *testing.T, cs []metav1.Condition, typ string) metav1.Condition {
-	t.Helper()
-	for _, c := range cs {
-		if c.Type == typ {
-			return c
-		}
-	}
-	t.Fatalf("no %s condition in %+v", typ, cs)
-	return metav1.Condition{}
-}
 
 // TestProgrammedFollowsWhatIsServed: a listener is Programmed when the translation serves
 // it, including one that serves the last valid certificate of a Secret that turned invalid
 // (ResolvedRefs=False); one the translation does not serve, and every listener when the
 // configuration is refused, is not.
 func TestProgrammedFollowsWhatIsServed(t *testing.T) {
-	ca, err := pki.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	crt, key := pki.ServerPair(t, "web.shop")
+	_, otherKey := pki.ServerPair(t, "web.shop")
 	secret := func(name string, crt, key []byte) *corev1.Secret {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID(name)}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
@@ -56,9 +36,9 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: "foresight.dev/xds"}}},
 		Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 3}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
 			Listeners: []gwv1.Listener{listener("kept", 8443, "kept-cert"), listener("never", 8443, "never-cert"), listener("second-port", 9443, "kept-cert")}}}},
-		Secrets: []*corev1.Secret{secret("kept-cert", leaf.CertPEM, leaf.KeyPEM), secret("never-cert", leaf.CertPEM, other.KeyPEM)}}
+		Secrets: []*corev1.Secret{secret("kept-cert", crt, key), secret("never-cert", crt, otherKey)}}
 	first := gatewayapi.Translate(in)
-	in.Secrets[0] = secret("kept-cert", leaf.CertPEM, other.KeyPEM)
+	in.Secrets[0] = secret("kept-cert", crt, otherKey)
 	in.LastGood = first.LastGood
 	res := gatewayapi.Translate(in)
 	if g := res.Spec.NodeGroups; len(g) != 0 {
@@ -66,13 +46,13 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 		// translation's own tests. Here only the kept certificate must be remembered.
 		t.Fatalf("node groups %+v", g)
 	}
-	if k := res.LastGood.Certificates[types.NamespacedName{Namespace: "shop", Name: "kept-cert"}]; !bytes.Equal(k.Certificate.PrivateKey, leaf.KeyPEM) {
+	if k := res.LastGood.Certificates[types.NamespacedName{Namespace: "shop", Name: "kept-cert"}]; !bytes.Equal(k.Certificate.PrivateKey, key) {
 		t.Fatalf("last valid certificate not kept: %+v", k)
 	}
 
 	st := res.Gateways[nn].DeepCopy()
 	programmed(st, res.Unserved[nn], nil, in.Now, 3)
-	if c := condition(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
+	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
 		t.Errorf("Gateway Programmed = %+v", c)
 	}
 	want := map[string]struct {
@@ -85,10 +65,10 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 	for _, l := range st.Listeners {
 		w := want[string(l.Name)]
-		if c := condition(t, l.Conditions, "ResolvedRefs"); c.Status != w.resolved {
+		if c := conditions.Require(t, l.Conditions, "ResolvedRefs"); c.Status != w.resolved {
 			t.Errorf("listener %s: ResolvedRefs = %+v, want %s", l.Name, c, w.resolved)
 		}
-		if c := condition(t, l.Conditions, "Programmed"); c.Status != w.programmed || c.Reason != w.reason || c.Message != w.message {
+		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != w.programmed || c.Reason != w.reason || c.Message != w.message {
 			t.Errorf("listener %s: Programmed = %+v, want %s/%s %q", l.Name, c, w.programmed, w.reason, w.message)
 		}
 	}
@@ -96,7 +76,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	st = res.Gateways[nn].DeepCopy()
 	programmed(st, res.Unserved[nn], errors.New("refused"), in.Now, 3)
 	for _, l := range st.Listeners {
-		if c := condition(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
+		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
 		}
 	}

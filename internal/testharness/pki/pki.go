@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -118,6 +119,24 @@ func (ca *CA) Sign(o LeafOptions) (*Leaf, error) {
 		return nil, fmt.Errorf("cert %s: marshal key: %w", o.CommonName, err)
 	}
 	return &Leaf{CertPEM: pemBlock("CERTIFICATE", der), KeyPEM: pemBlock("PRIVATE KEY", keyDER)}, nil
+}
+
+// ServerPair returns the PEM certificate and PKCS#8 key of a serving
+// certificate for host, signed by a new CA that nothing else trusts; it fails
+// tb on error. It serves tests that need a valid certificate and key (two
+// calls also give a key that does not match the other's certificate) and do
+// not verify the chain; a test that does keeps the CA from NewCA and Signs.
+func ServerPair(tb testing.TB, host string) (certPEM, keyPEM []byte) {
+	tb.Helper()
+	ca, err := NewCA(host + "-ca")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := ca.Sign(LeafOptions{CommonName: host, DNSNames: []string{host}, Server: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l.CertPEM, l.KeyPEM
 }
 
 // Write writes the leaf to dir/name.crt and dir/name.key and returns both paths.

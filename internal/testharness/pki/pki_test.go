@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -61,5 +62,33 @@ func TestClientCertCarriesUserAndGroups(t *testing.T) {
 	roots.AddCert(ca.Cert)
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("client certificate does not verify: %v", err)
+	}
+}
+
+func TestServerPairServesHostWithItsOwnKey(t *testing.T) {
+	crt, key := ServerPair(t, "web.shop")
+	pair, err := tls.X509KeyPair(crt, key)
+	if err != nil {
+		t.Fatalf("certificate and key do not match: %v", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "web.shop" || len(cert.DNSNames) != 1 || cert.DNSNames[0] != "web.shop" {
+		t.Errorf("subject %v, names %v, want web.shop", cert.Subject, cert.DNSNames)
+	}
+	if err := cert.VerifyHostname("web.shop"); err != nil {
+		t.Error(err)
+	}
+	if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+		t.Errorf("extended key usage %v, want server authentication only", cert.ExtKeyUsage)
+	}
+	otherCrt, otherKey := ServerPair(t, "web.shop")
+	if _, err := tls.X509KeyPair(crt, otherKey); err == nil {
+		t.Error("a second pair's key matches the first certificate")
+	}
+	if bytes.Equal(crt, otherCrt) {
+		t.Error("two calls returned the same certificate")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	grpcxds "google.golang.org/grpc/xds"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -150,17 +151,8 @@ func onlyFrom(conn *grpc.ClientConn, want string, n int) error {
 	return nil
 }
 
-func condition(cs []metav1.Condition, typ string) *metav1.Condition {
-	for i := range cs {
-		if cs[i].Type == typ {
-			return &cs[i]
-		}
-	}
-	return nil
-}
-
 func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionStatus, reason string, gen int64) error {
-	c := condition(cs, typ)
+	c := meta.FindStatusCondition(cs, typ)
 	switch {
 	case c == nil:
 		return fmt.Errorf("no %s condition in %+v", typ, cs)
@@ -662,7 +654,7 @@ func BenchmarkGatewayAPI1000Routes(b *testing.B) {
 			}
 			accepted := 0
 			for _, r := range list.Items {
-				if len(r.Status.Parents) == 1 && condition(r.Status.Parents[0].Conditions, "Accepted") != nil {
+				if len(r.Status.Parents) == 1 && meta.FindStatusCondition(r.Status.Parents[0].Conditions, "Accepted") != nil {
 					accepted++
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -80,10 +81,10 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 			if err := wantCondition(cs, "ResolvedRefs", resolved, reason, got.Generation); err != nil {
 				return err
 			}
-			if c := condition(cs, "ResolvedRefs"); !strings.Contains(c.Message, msg) {
+			if c := meta.FindStatusCondition(cs, "ResolvedRefs"); !strings.Contains(c.Message, msg) {
 				return fmt.Errorf("ResolvedRefs message %q does not say %q", c.Message, msg)
 			}
-			if c := condition(cs, "Programmed"); c == nil || c.Status != programmed {
+			if c := meta.FindStatusCondition(cs, "Programmed"); c == nil || c.Status != programmed {
 				return fmt.Errorf("Programmed = %+v, want %s", c, programmed)
 			}
 			return nil
@@ -99,10 +100,8 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := ca.Sign(pki.LeafOptions{CommonName: "web.shop", DNSNames: []string{"web.shop"}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A key of another certificate: any CA will do.
+	_, otherKey := pki.ServerPair(t, "web.shop")
 	// A valid pair in a Secret of another type is not even cached (the watch asks for
 	// kubernetes.io/tls Secrets only): the reference stays unresolved.
 	opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeOpaque,
@@ -136,7 +135,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	}
 
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: other.KeyPEM}}
+		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: otherKey}}
 	if _, err := c.Admin.CoreV1().Secrets("shop").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +209,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 		crt, key []byte
 		msg      string
 	}{
-		{"key of another certificate", cert.CertPEM, other.KeyPEM, "private key does not match public key"},
+		{"key of another certificate", cert.CertPEM, otherKey, "private key does not match public key"},
 		{"tls.crt not PEM", []byte("not a certificate"), cert.KeyPEM, "failed to find any PEM data"},
 	} {
 		secret.Data = map[string][]byte{corev1.TLSCertKey: bad.crt, corev1.TLSPrivateKeyKey: bad.key}
