@@ -24,10 +24,12 @@ type pageHinkley struct {
 	n         int
 }
 
-// Defaults of drift detection, in standard deviations of the served-value
-// loss measured in the backtest: a loss shifted up by two alarms after about
-// 100 steps, one shifted by the clip (six) after about 20; a single outlier
-// never does, and neither does a burst shorter than that.
+// Defaults of drift detection, in standard deviations of the test's inputs
+// (the served-value loss, averaged over driftBlock) measured in the
+// backtest: a loss shifted up by two alarms after about 100 inputs (minutes,
+// or steps when a step is longer), one shifted by the clip (six) after
+// about 20; a single outlier never does, and neither does a burst shorter
+// than that.
 const (
 	driftDelta     = 1
 	driftThreshold = 100
