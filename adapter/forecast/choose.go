@@ -3,7 +3,6 @@ package forecast
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -500,8 +499,7 @@ func logShift(y []float64, obs []bool) float64 {
 	}
 	noise := 0.0
 	if len(d) > 0 {
-		slices.Sort(d)
-		noise = d[len(d)/2]
+		noise = medianInPlace(d)
 	}
 	return math.Max(0.01*m, noise)
 }
