@@ -1,8 +1,10 @@
-// Package trace reads and writes load traces: CSV rows `ts,value`, Unix
-// seconds and the load of the step that ends there. It is the project's one
-// reader of that format, for `foresight-adapter backtest` and `shadow-report`
-// (files a user supplies), the tests, the dashboards preview and the e2e
-// replay. Missing rows are gaps and stay gaps: the reader never fills them.
+// Package trace reads and writes load traces: CSV rows `ts,value`, the time
+// and the load of the step that ends there. It is the project's one reader of
+// that format, for `foresight-adapter backtest` and `shadow-report` (files a
+// user supplies), the tests, the dashboards preview and the e2e replay. The
+// time is Unix seconds, Unix milliseconds or RFC 3339, one form per file (see
+// Parse); samples and written traces are always Unix seconds. Missing rows are
+// gaps and stay gaps: the reader never fills them.
 package trace
 
 import (
@@ -48,11 +50,22 @@ func ReadFile(path string) ([]Sample, error) {
 	return Parse(f, path)
 }
 
-// Parse reads a load trace in CSV form `ts,value` (Unix seconds, then a
-// number), one row per line. A header line (two column names) is allowed as
-// the first line; blank lines are skipped. Timestamps must be whole seconds
-// from 0 to the end of year 9999, strictly increasing; values must be finite
-// and not negative. Errors name the source, line and field.
+// Parse reads a load trace in CSV form `ts,value`, one row per line. A
+// header line (two column names) is allowed as the first line; blank lines
+// are skipped; lines may end in CRLF; a UTF-8 byte-order mark may start the
+// file. Values must be finite and not negative.
+// Timestamps must be strictly increasing whole seconds from 1970 to the end
+// of year 9999, every row in the form of the first data row:
+//   - Unix seconds: a number up to 253402300799, the last second of year
+//     9999 (1628640000, or a whole decimal such as 1628640000.0);
+//   - Unix milliseconds: a larger number that is a multiple of 1000 or has
+//     13 digits or more (1628640000000), so a millisecond trace starts after
+//     12 January 1978; every row must be a whole second (a multiple of 1000);
+//   - RFC 3339: a date and time with Z or an offset (2021-08-11T00:00:00Z,
+//     2021-08-11T02:00:00+02:00), fractional seconds only when zero.
+//
+// A row in another form than the first is an error. Samples are Unix
+// seconds whatever the form. Errors name the source, line and field.
 func Parse(r io.Reader, name string) ([]Sample, error) {
 	return ParseColumn(r, name, "value", func(v float64) string {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -79,9 +92,19 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 	var out []Sample
 	line := 0
 	sawContent := false
+	var (
+		form     tsForm // the form of the first data row's timestamp
+		formLine int    // the line of the first data row
+		prevText string // the previous row's timestamp, as written
+	)
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			// Spreadsheets start their CSV files with a UTF-8 byte-order mark.
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		text = strings.TrimSpace(text)
 		if text == "" {
 			continue
 		}
@@ -98,7 +121,11 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 			}
 			return nil, fmt.Errorf("%s:%d: header has a non-name second field %s", name, line, quote(valText))
 		}
-		ts, err := parseTS(tsText)
+		if len(out) == 0 {
+			form, _ = formOf(tsText)
+			formLine = line
+		}
+		ts, err := parseTS(tsText, form, line, formLine)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: field ts: %w", name, line, err)
 		}
@@ -110,12 +137,16 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 			return nil, fmt.Errorf("%s:%d: field %s: %s %s", name, line, column, quote(valText), why)
 		}
 		if n := len(out); n > 0 && ts <= out[n-1].TS {
-			return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
+			if form == unixSeconds {
+				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
+			}
+			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s", name, line, quote(tsText), quote(prevText))
 		}
 		if len(out) == maxRows {
 			return nil, fmt.Errorf("%s:%d: more than %d data rows", name, line, maxRows)
 		}
 		out = append(out, Sample{TS: ts, Value: v})
+		prevText = tsText
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -153,8 +184,105 @@ func isHeader(field string) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
-// parseTS parses Unix seconds, accepting a decimal form only when it is whole.
-func parseTS(s string) (int64, error) {
+// tsForm is how a file writes its timestamps; its first data row decides.
+type tsForm int
+
+const (
+	unixSeconds tsForm = iota
+	unixMillis
+	rfc3339
+)
+
+func (f tsForm) String() string {
+	switch f {
+	case unixMillis:
+		return "Unix milliseconds"
+	case rfc3339:
+		return "RFC 3339"
+	default:
+		return "Unix seconds"
+	}
+}
+
+const (
+	// maxUnixMillis is the last millisecond of year 9999.
+	maxUnixMillis = maxUnixSeconds*1000 + 999
+	// min13Digits is the smallest 13-digit number: a first timestamp from
+	// here on is milliseconds (September 2001 on; as seconds it would be
+	// after year 9999) even when not a whole second, so that its error
+	// says so.
+	min13Digits = 1_000_000_000_000
+	// rfc3339DateTime is the shape of an RFC 3339 time up to the seconds,
+	// d standing for a digit.
+	rfc3339DateTime = "dddd-dd-ddTdd:dd:dd"
+	// rfc3339Example shows the RFC 3339 form in errors.
+	rfc3339Example = "2021-08-11T00:00:00Z"
+)
+
+// formOf returns the form the timestamp s is written in, and false when it
+// is in none (not a number, or a number in neither range, and not starting
+// like a date).
+func formOf(s string) (tsForm, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err == nil && f >= 0 && f <= maxUnixSeconds:
+		return unixSeconds, true
+	case err == nil && f > maxUnixSeconds && f <= maxUnixMillis && (f >= min13Digits || math.Mod(f, 1000) == 0):
+		return unixMillis, true
+	case err == nil:
+		return unixSeconds, false
+	case startsWithYear(s):
+		return rfc3339, true
+	default:
+		return unixSeconds, false
+	}
+}
+
+// startsWithYear reports whether s starts with four digits and a dash.
+func startsWithYear(s string) bool {
+	return len(s) >= 5 && isDigits(s[:4]) && s[4] == '-'
+}
+
+// isDigits reports whether s is only ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTS parses the timestamp s, on line, of a file in form whose first
+// data row is on line first, into Unix seconds. A timestamp in another form
+// than the file's is an error that names both and the first row's line.
+func parseTS(s string, form tsForm, line, first int) (int64, error) {
+	var ts int64
+	var err error
+	switch form {
+	case unixMillis:
+		ts, err = parseMillis(s)
+	case rfc3339:
+		ts, err = parseRFC3339(s)
+	default:
+		ts, err = parseSeconds(s)
+	}
+	if err == nil {
+		return ts, nil
+	}
+	other, known := formOf(s)
+	if known && other != form {
+		return 0, fmt.Errorf("%s is %s, but the first timestamp (line %d) is %s", quote(s), other, first, form)
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); !known && nerr != nil && line == first {
+		return 0, fmt.Errorf("%s is not Unix seconds, Unix milliseconds or an RFC 3339 time like %s", quote(s), rfc3339Example)
+	}
+	return 0, err
+}
+
+// parseSeconds parses Unix seconds, accepting a decimal form only when it is
+// whole.
+func parseSeconds(s string) (int64, error) {
 	ts, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
@@ -167,9 +295,116 @@ func parseTS(s string) (int64, error) {
 		ts = int64(f)
 	}
 	if ts < 0 || ts > maxUnixSeconds {
-		return 0, fmt.Errorf("%s is not a Unix time between 1970 and year 9999", quote(s))
+		return 0, errNotUnixTime(s)
 	}
 	return ts, nil
+}
+
+// parseMillis parses Unix milliseconds that are a whole second, accepting a
+// decimal form only when it is whole, into Unix seconds.
+func parseMillis(s string) (int64, error) {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, fmt.Errorf("%s is not Unix milliseconds", quote(s))
+		}
+		if math.IsNaN(f) || f < 0 || f > maxUnixMillis {
+			return 0, errNotUnixTime(s)
+		}
+		if f != math.Trunc(f) {
+			return 0, errNotWholeMillis(s)
+		}
+		ms = int64(f)
+	}
+	if ms < 0 || ms > maxUnixMillis {
+		return 0, errNotUnixTime(s)
+	}
+	if ms%1000 != 0 {
+		return 0, errNotWholeMillis(s)
+	}
+	return ms / 1000, nil
+}
+
+// parseRFC3339 parses an RFC 3339 time (2021-08-11T00:00:00Z,
+// 2021-08-11T02:00:00+02:00) that is a whole second into Unix seconds.
+func parseRFC3339(s string) (int64, error) {
+	if why := rfc3339Shape(s); why != "" {
+		return 0, fmt.Errorf("%s is not an RFC 3339 time like %s: %s", quote(s), rfc3339Example, why)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		why := "a field out of range"
+		if pe := (*time.ParseError)(nil); errors.As(err, &pe) && pe.Message != "" {
+			why = strings.TrimPrefix(pe.Message, ": ")
+		}
+		return 0, fmt.Errorf("%s is not a valid RFC 3339 time: %s", quote(s), why)
+	}
+	// A fraction (digits between the seconds and the offset, which the shape
+	// check vouches for) must be all zeros; time.Parse keeps only nine digits.
+	if frac, ok := strings.CutPrefix(s[len(rfc3339DateTime):], "."); ok {
+		if digits := frac[:strings.IndexAny(frac, "Z+-")]; strings.Trim(digits, "0") != "" {
+			return 0, fmt.Errorf("%s is not a whole second", quote(s))
+		}
+	}
+	ts := t.Unix()
+	if ts < 0 || ts > maxUnixSeconds {
+		return 0, errNotUnixTime(s)
+	}
+	return ts, nil
+}
+
+// rfc3339Shape checks that s is written as RFC 3339 says:
+// YYYY-MM-DDThh:mm:ss, optionally a dot and fraction digits, then Z or
+// +hh:mm or -hh:mm. It returns what is wrong, or "" (the ranges of the
+// numbers are time.Parse's to check).
+func rfc3339Shape(s string) string {
+	if len(s) < len(rfc3339DateTime) {
+		return "too short"
+	}
+	for i := 0; i < len(rfc3339DateTime); i++ {
+		if rfc3339DateTime[i] == 'd' && !isDigits(s[i:i+1]) {
+			return fmt.Sprintf("want a digit at character %d", i+1)
+		}
+		if rfc3339DateTime[i] != 'd' && s[i] != rfc3339DateTime[i] {
+			return fmt.Sprintf("want %q at character %d", rfc3339DateTime[i:i+1], i+1)
+		}
+	}
+	rest := s[len(rfc3339DateTime):]
+	if frac, ok := strings.CutPrefix(rest, "."); ok {
+		n := 0
+		for n < len(frac) && isDigits(frac[n:n+1]) {
+			n++
+		}
+		if n == 0 {
+			return "no digits after the decimal point"
+		}
+		rest = frac[n:]
+	}
+	switch {
+	case rest == "":
+		return "no offset (Z, +hh:mm or -hh:mm)"
+	case rest == "Z":
+		return ""
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && isDigits(rest[1:3]) && rest[3] == ':' && isDigits(rest[4:6]):
+		if rest[1:3] > "23" || rest[4:6] > "59" {
+			return "offset out of range"
+		}
+		return ""
+	default:
+		return fmt.Sprintf("offset %s is not Z, +hh:mm or -hh:mm", quote(rest))
+	}
+}
+
+// errNotUnixTime is the error for a time before 1970 or after year 9999.
+func errNotUnixTime(s string) error {
+	return fmt.Errorf("%s is not a Unix time between 1970 and year 9999", quote(s))
+}
+
+// errNotWholeMillis is the error for milliseconds that are not a whole
+// second.
+func errNotWholeMillis(s string) error {
+	return fmt.Errorf("%s is not a whole second: Unix milliseconds must be a multiple of 1000", quote(s))
 }
 
 // InferStep returns the most common positive difference between consecutive

@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -77,6 +78,138 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseTimestampForms: a file in Unix milliseconds or RFC 3339 (any
+// offsets, zero fractions, CRLF) parses to the same samples as the file in
+// Unix seconds.
+func TestParseTimestampForms(t *testing.T) {
+	want := []Sample{{1628640000, 1.5}, {1628640060, 2}, {1628640240, 0}, {1628726400, 7.25}}
+	cases := []struct{ name, in string }{
+		{"seconds", "ts,value\n1628640000,1.5\n1628640060,2\n1628640240,0\n1628726400,7.25\n"},
+		{"milliseconds", "ts,value\n1628640000000,1.5\n1628640060000,2\n1628640240000,0\n1628726400000,7.25\n"},
+		{"milliseconds, whole decimals, no header", "1628640000000.0,1.5\n1628640060000,2\n1628640240000.000,0\n1628726400000,7.25\n"},
+		{"rfc3339 utc", "time,value\n2021-08-11T00:00:00Z,1.5\n2021-08-11T00:01:00Z,2\n2021-08-11T00:04:00Z,0\n2021-08-12T00:00:00Z,7.25\n"},
+		{"rfc3339 offsets", "2021-08-11T02:00:00+02:00,1.5\n2021-08-10T19:01:00-05:00,2\n2021-08-11T05:34:00+05:30,0\n2021-08-12T00:00:00-00:00,7.25\n"},
+		{"rfc3339 zero fractions", "2021-08-11T00:00:00.000Z,1.5\n2021-08-11T00:01:00.0000000000Z,2\n2021-08-11T00:04:00Z,0\n2021-08-12T01:00:00.0+01:00,7.25\n"},
+		{"seconds crlf", "ts,value\r\n1628640000,1.5\r\n\r\n1628640060,2\r\n1628640240,0\r\n1628726400,7.25\r\n"},
+		{"milliseconds crlf", "ts,value\r\n1628640000000,1.5\r\n1628640060000,2\r\n\r\n1628640240000,0\r\n1628726400000,7.25"},
+		{"seconds after a byte-order mark", "\ufeffts,value\r\n1628640000,1.5\r\n1628640060,2\r\n1628640240,0\r\n1628726400,7.25\r\n"},
+		{"rfc3339 after a byte-order mark, no header", "\ufeff2021-08-11T00:00:00Z,1.5\n2021-08-11T00:01:00Z,2\n2021-08-11T00:04:00Z,0\n2021-08-12T00:00:00Z,7.25\n"},
+		{"rfc3339 crlf", "ts,value\r\n2021-08-11T00:00:00Z,1.5\r\n2021-08-11T00:01:00Z,2\r\n2021-08-11T00:04:00Z,0\r\n2021-08-12T00:00:00Z,7.25\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(strings.NewReader(tc.in), "in.csv")
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("row %d: got %v, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestParseTimestampFormOfFirstRow: the first data row decides the form. A
+// number up to the last second of year 9999 is seconds; above it, a
+// multiple of 1000 or a 13-digit number is milliseconds.
+func TestParseTimestampFormOfFirstRow(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     int64
+	}{
+		{"last second of year 9999", "253402300799,1\n", 253402300799},
+		{"first whole millisecond second above it", "253402301000,1\n", 253402301},
+		{"1995 in milliseconds", "807235200000,1\n", 807235200},
+		{"last second of year 9999 in milliseconds", "253402300799000,1\n", 253402300799},
+		{"rfc3339 epoch", "1970-01-01T00:00:00Z,1\n", 0},
+		{"rfc3339 end of year 9999", "9999-12-31T23:59:59Z,1\n", 253402300799},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(strings.NewReader(tc.in), "in.csv")
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(got) != 1 || got[0].TS != tc.want {
+				t.Fatalf("got %v, want ts %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseTimestampFormErrors: mixed forms, milliseconds or fractions that
+// are not whole seconds, and malformed RFC 3339 are refused naming the
+// line, the field and what is wrong; the whole message is checked.
+func TestParseTimestampFormErrors(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"milliseconds in a seconds file", "ts,value\n1628640000,1\n1628640060000,2\n",
+			`in.csv:3: field ts: "1628640060000" is Unix milliseconds, but the first timestamp (line 2) is Unix seconds`},
+		{"seconds in a milliseconds file", "1628640000000,1\n\n1628640060,2\n",
+			`in.csv:3: field ts: "1628640060" is Unix seconds, but the first timestamp (line 1) is Unix milliseconds`},
+		{"rfc3339 in a seconds file", "1628640000,1\n1628640060,1\n2021-08-11T00:02:00Z,2\n",
+			`in.csv:3: field ts: "2021-08-11T00:02:00Z" is RFC 3339, but the first timestamp (line 1) is Unix seconds`},
+		{"rfc3339 in a milliseconds file", "1628640000000,1\n2021-08-11T00:01:00Z,2\n",
+			`in.csv:2: field ts: "2021-08-11T00:01:00Z" is RFC 3339, but the first timestamp (line 1) is Unix milliseconds`},
+		{"seconds in an rfc3339 file", "ts,value\r\n2021-08-11T00:00:00Z,1\r\n1628640060,2\r\n",
+			`in.csv:3: field ts: "1628640060" is Unix seconds, but the first timestamp (line 2) is RFC 3339`},
+		{"milliseconds in an rfc3339 file", "2021-08-11T00:00:00Z,1\n1628640060000,2\n",
+			`in.csv:2: field ts: "1628640060000" is Unix milliseconds, but the first timestamp (line 1) is RFC 3339`},
+		{"milliseconds not a whole second", "1628640000000,1\n1628640060500,2\n",
+			`in.csv:2: field ts: "1628640060500" is not a whole second: Unix milliseconds must be a multiple of 1000`},
+		{"first milliseconds not a whole second", "1628640000123,1\n",
+			`in.csv:1: field ts: "1628640000123" is not a whole second: Unix milliseconds must be a multiple of 1000`},
+		{"milliseconds with a fraction", "1628640000000,1\n1628640060000.5,2\n",
+			`in.csv:2: field ts: "1628640060000.5" is not a whole second: Unix milliseconds must be a multiple of 1000`},
+		{"milliseconds after year 9999", "1628640000000,1\n253402300800000,2\n",
+			`in.csv:2: field ts: "253402300800000" is not a Unix time between 1970 and year 9999`},
+		{"microseconds", "1628640000000000,1\n",
+			`in.csv:1: field ts: "1628640000000000" is not a Unix time between 1970 and year 9999`},
+		{"milliseconds not a number", "1628640000000,1\nsoon,2\n",
+			`in.csv:2: field ts: "soon" is not Unix milliseconds`},
+		{"milliseconds going back", "1628640060000,1\n1628640000000,2\n",
+			`in.csv:2: field ts: "1628640000000" is not after the previous row's "1628640060000"`},
+		{"rfc3339 fraction", "2021-08-11T00:00:00Z,1\n2021-08-11T00:01:00.5Z,2\n",
+			`in.csv:2: field ts: "2021-08-11T00:01:00.5Z" is not a whole second`},
+		{"rfc3339 tenth fraction digit", "2021-08-11T00:00:00.0000000001Z,1\n",
+			`in.csv:1: field ts: "2021-08-11T00:00:00.0000000001Z" is not a whole second`},
+		{"rfc3339 without offset", "2021-08-11T00:00:00Z,1\n2021-08-11T00:01:00,2\n",
+			`in.csv:2: field ts: "2021-08-11T00:01:00" is not an RFC 3339 time like 2021-08-11T00:00:00Z: no offset (Z, +hh:mm or -hh:mm)`},
+		{"rfc3339 with a space", "2021-08-11 00:00:00Z,1\n",
+			`in.csv:1: field ts: "2021-08-11 00:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want "T" at character 11`},
+		{"rfc3339 one-digit hour", "2021-08-11T0:00:00Z,1\n",
+			`in.csv:1: field ts: "2021-08-11T0:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want a digit at character 13`},
+		{"rfc3339 zone name", "2021-08-11T00:00:00 UTC,1\n",
+			`in.csv:1: field ts: "2021-08-11T00:00:00 UTC" is not an RFC 3339 time like 2021-08-11T00:00:00Z: offset " UTC" is not Z, +hh:mm or -hh:mm`},
+		{"rfc3339 offset out of range", "2021-08-11T00:00:00+24:00,1\n",
+			`in.csv:1: field ts: "2021-08-11T00:00:00+24:00" is not an RFC 3339 time like 2021-08-11T00:00:00Z: offset out of range`},
+		{"rfc3339 day out of range", "2021-02-30T00:00:00Z,1\n",
+			`in.csv:1: field ts: "2021-02-30T00:00:00Z" is not a valid RFC 3339 time: day out of range`},
+		{"rfc3339 before 1970", "1969-12-31T23:59:59Z,1\n",
+			`in.csv:1: field ts: "1969-12-31T23:59:59Z" is not a Unix time between 1970 and year 9999`},
+		{"rfc3339 after year 9999 by its offset", "9999-12-31T23:59:59-01:00,1\n",
+			`in.csv:1: field ts: "9999-12-31T23:59:59-01:00" is not a Unix time between 1970 and year 9999`},
+		{"rfc3339 same instant twice", "2021-08-11T00:00:00Z,1\n2021-08-11T02:00:00+02:00,2\n",
+			`in.csv:2: field ts: "2021-08-11T02:00:00+02:00" is not after the previous row's "2021-08-11T00:00:00Z"`},
+		{"first timestamp in no form", "ts,value\n12:00,1\n",
+			`in.csv:2: field ts: "12:00" is not Unix seconds, Unix milliseconds or an RFC 3339 time like 2021-08-11T00:00:00Z`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.in), "in.csv")
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
@@ -210,6 +343,15 @@ func FuzzParse(f *testing.F) {
 		"60,1_000\n",
 		"ts,value\n120,3\n0,1\n",
 		"",
+		"ts,value\r\n1628640000000,1\r\n1628640060000,2\r\n",
+		"1628640000000.0,1\n1628640060500,2\n",
+		"253402301000,1\n253402302000,1\n",
+		"1628640000,1\n1628640060000,2\n",
+		"time,value\n2021-08-11T00:00:00Z,1\n2021-08-11T02:01:00+02:00,2\n",
+		"2021-08-11T00:00:00.000Z,1\n2021-08-11T00:01:00.5-05:30,2\n",
+		"2021-08-11T00:00:00Z,1\n1628640060,2\n",
+		"9999-12-31T23:59:59-01:00,1\n",
+		"2021-08-11 00:00:00,1\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -237,17 +379,35 @@ func FuzzParse(f *testing.F) {
 		if err := Write(&buf, samples); err != nil {
 			t.Fatal(err)
 		}
-		back, err := Parse(&buf, "roundtrip.csv")
-		if err != nil {
-			t.Fatalf("round trip: %v", err)
+		sameSamples(t, "round trip", buf.String(), samples)
+		// The same samples in the other forms read back equal. Milliseconds
+		// are recognised when the first is above the last second of year
+		// 9999, that is from 12 January 1978.
+		var rfc, ms strings.Builder
+		for _, s := range samples {
+			fmt.Fprintf(&rfc, "%s,%v\r\n", time.Unix(s.TS, 0).In(time.FixedZone("", -int(s.TS%47)*900)).Format(time.RFC3339), s.Value)
+			fmt.Fprintf(&ms, "%d,%v\n", s.TS*1000, s.Value)
 		}
-		if len(back) != len(samples) {
-			t.Fatalf("round trip: %d rows, want %d", len(back), len(samples))
-		}
-		for i := range back {
-			if back[i] != samples[i] {
-				t.Fatalf("round trip row %d: %v, want %v", i, back[i], samples[i])
-			}
+		sameSamples(t, "rfc3339", rfc.String(), samples)
+		if samples[0].TS*1000 > maxUnixSeconds {
+			sameSamples(t, "milliseconds", ms.String(), samples)
 		}
 	})
+}
+
+// sameSamples parses in and checks that it reads as want.
+func sameSamples(t *testing.T, what, in string, want []Sample) {
+	t.Helper()
+	got, err := Parse(strings.NewReader(in), what+".csv")
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s row %d: %v, want %v", what, i, got[i], want[i])
+		}
+	}
 }

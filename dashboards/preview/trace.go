@@ -20,7 +20,7 @@ type Load struct {
 	Source string
 }
 
-// ReadTrace reads a trace CSV (package trace: ts,value, Unix seconds, any step), keeps
+// ReadTrace reads a trace CSV (package trace: ts,value, any timestamp form it reads, any step), keeps
 // its last minutes, resamples to one minute (a gap carries the previous value forward; a
 // gap is not a zero) and scales it so that its 95th percentile is peak requests per second.
 func ReadTrace(path string, minutes int, peak float64) (Load, error) {

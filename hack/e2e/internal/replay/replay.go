@@ -35,7 +35,7 @@ type Trace struct {
 }
 
 // LoadTrace reads a load trace CSV (package trace of the root module: rows
-// ts,value, Unix seconds and load). Its step is the smallest spacing of rows.
+// ts,value, the time and load). Its step is the smallest spacing of rows.
 func LoadTrace(path string) (*Trace, error) {
 	rows, err := trace.ReadFile(path)
 	if err != nil {
