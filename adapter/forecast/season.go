@@ -31,7 +31,10 @@ func (s Seasonality) Periods(step time.Duration) []int {
 // autocorrelation half a period away (daily) or three and four days away
 // (weekly, so that a purely daily pattern does not count as weekly). A
 // smooth trend or random walk has its autocorrelation falling with the lag
-// and fails the second test.
+// and fails the second test. With three days or more, the daily test is
+// read on the series less its centred one-day moving average: days of
+// different levels (a weekend, a holiday) then do not hide a daily shape,
+// and a level with no daily shape leaves noise, which fails.
 const (
 	seasonMinACF      = 0.3
 	seasonDailyMargin = 0.2
@@ -74,9 +77,13 @@ func detectSeasonality(y []float64, obs []bool, step, bucketLen time.Duration) S
 	day := int(24 * time.Hour / bucket)
 	week := 7 * day
 	if nb >= 2*day && day >= 4 {
-		a := peakACF(x, day)
+		xd := x
+		if nb >= 3*day {
+			xd = lessMovingAverage(x, day)
+		}
+		a := peakACF(xd, day)
 		s.ACFDaily = a
-		s.Daily = a >= seasonMinACF && a-acf(x, day/2) >= seasonDailyMargin
+		s.Daily = a >= seasonMinACF && a-acf(xd, day/2) >= seasonDailyMargin
 	}
 	if nb >= 2*week {
 		a := peakACF(x, week)
@@ -85,6 +92,37 @@ func detectSeasonality(y []float64, obs []bool, step, bucketLen time.Duration) S
 		s.Weekly = a >= seasonMinACF && a-other >= seasonWeekMargin
 	}
 	return s
+}
+
+// lessMovingAverage returns x less its centred moving average over period
+// values (the two end values weighted a half when period is even, as
+// classical seasonal decomposition does), NaN where the window is not
+// whole or x is NaN. Missing values are left out of the average.
+func lessMovingAverage(x []float64, period int) []float64 {
+	out := make([]float64, len(x))
+	half := period / 2
+	for i := range x {
+		out[i] = math.NaN()
+		if i < half || i+half >= len(x) || math.IsNaN(x[i]) {
+			continue
+		}
+		var sum, w float64
+		for j := i - half; j <= i+half; j++ {
+			if math.IsNaN(x[j]) {
+				continue
+			}
+			wt := 1.0
+			if period%2 == 0 && (j == i-half || j == i+half) {
+				wt = 0.5
+			}
+			sum += wt * x[j]
+			w += wt
+		}
+		if w > 0 {
+			out[i] = x[i] - sum/w
+		}
+	}
+	return out
 }
 
 // detrend removes the least-squares line from the non-NaN values of x.
