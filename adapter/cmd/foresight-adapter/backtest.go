@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,9 @@ import (
 	"github.com/foresight-dev/foresight/adapter/backtest"
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
+	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/adapter/trace"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // backtestModels are the models --model accepts.
@@ -30,7 +35,15 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	opts := backtest.DefaultOptions()
 	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (Unix seconds; header optional; gaps allowed)")
+	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, Unix milliseconds or RFC 3339, the first row's form throughout; header optional; gaps allowed)")
+	var prom source.PrometheusConfig
+	cli.AddPFlags(fs, prom.AddFlags)
+	fs.BoolVar(&prom.InsecureSkipVerify, "prometheus-insecure-skip-tls-verify", false, "alias of --prometheus-insecure-skip-verify")
+	ph := promHistoryFlags{}
+	fs.StringVar(&ph.query, "query", "", "with --prometheus-url: PromQL `QUERY` whose one series is the load (aggregate with sum() to one series)")
+	fs.DurationVar(&ph.rng, "range", 14*24*time.Hour, "with --prometheus-url: how far back to read the query's history")
+	fs.StringVar(&ph.end, "end", "", "with --prometheus-url: RFC 3339 `TIME` the history ends at (default: now)")
+	fs.DurationVar(&ph.step, "step", time.Minute, "with --prometheus-url: the query's resolution, whole seconds")
 	model := fs.String("model", string(opts.Model), "predictive model: "+modelList())
 	servedOut := fs.String("served-out", "", "write the value served at each input row to CSV `FILE` (ts,value)")
 	plotOut := fs.String("plot", "", "write a PNG plot of load, served value and replicas to `FILE`")
@@ -68,6 +81,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	costs := addCostFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: foresight-adapter backtest --input FILE.csv [flags]")
+		fmt.Fprintln(stderr, "       foresight-adapter backtest --prometheus-url URL --query PROMQL [--range 336h] [--end TIME] [--step 1m] [flags]")
 		fmt.Fprintln(stderr, "\nReplays a load trace through the forecaster and the HPA model and compares")
 		fmt.Fprintln(stderr, "predictive with reactive scaling.\n\nflags:")
 		fs.PrintDefaults()
@@ -75,8 +89,16 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *input == "" {
-		return fmt.Errorf("%w: --input is required", errUsage)
+	switch {
+	case *input == "" && prom.Address == "":
+		return fmt.Errorf("%w: --input is required, or --prometheus-url with --query: give exactly one of --input FILE.csv and --prometheus-url URL", errUsage)
+	case *input != "" && prom.Address != "":
+		return fmt.Errorf("%w: give exactly one of --input FILE.csv and --prometheus-url URL, not both", errUsage)
+	}
+	var set []string
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+	if err := ph.validate(prom.Address != "", set); err != nil {
+		return err
 	}
 	opts.Model = forecast.Model(*model)
 	if !slices.Contains(backtestModels, opts.Model) {
@@ -112,8 +134,16 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 
-	samples, err := readTrace(*input)
-	if err != nil {
+	// where names the input in errors, name in reports and plots.
+	var samples []backtest.Sample
+	where, name := *input, filepath.Base(*input)
+	if prom.Address != "" {
+		where = "prometheus: " + ph.query
+		name = where
+		if samples, err = ph.read(ctx, prom, stderr); err != nil {
+			return err
+		}
+	} else if samples, err = readTrace(*input); err != nil {
 		return err
 	}
 	if qo.Params.Throughput == 0 && qo.ArrivalsAbove != 0 {
@@ -131,18 +161,18 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		rep, err := backtest.RunQueue(ctx, samples, qo)
 		if err != nil {
-			return withWarmupHint(err, *input)
+			return withWarmupHint(err, where)
 		}
 		if *asJSON {
 			return rep.WriteJSON(stdout)
 		}
-		return rep.WriteTable(stdout, filepath.Base(*input))
+		return rep.WriteTable(stdout, name)
 	}
 	if costs.enabled() {
 		if *servedOut != "" || *plotOut != "" {
 			return fmt.Errorf("%w: --served-out and --plot are not available with price inputs", errUsage)
 		}
-		return withWarmupHint(runCostBacktest(ctx, samples, opts, costs, filepath.Base(*input), *asJSON, stdout), *input)
+		return withWarmupHint(runCostBacktest(ctx, samples, opts, costs, name, *asJSON, stdout), where)
 	}
 	if isTerminal(stderr) {
 		p := &progressLine{w: stderr, last: -1}
@@ -151,7 +181,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	res, err := backtest.Run(ctx, samples, opts)
 	if err != nil {
-		return withWarmupHint(err, *input)
+		return withWarmupHint(err, where)
 	}
 	if *servedOut != "" {
 		if err := writeFile(*servedOut, func(w io.Writer) error {
@@ -162,7 +192,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *plotOut != "" {
 		if err := writeFile(*plotOut, func(w io.Writer) error {
-			return backtest.WritePlot(w, res, filepath.Base(*input))
+			return backtest.WritePlot(w, res, name)
 		}); err != nil {
 			return err
 		}
@@ -170,7 +200,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *asJSON {
 		return res.Report.WriteJSON(stdout)
 	}
-	return res.Report.WriteTable(stdout, filepath.Base(*input))
+	return res.Report.WriteTable(stdout, name)
 }
 
 // withWarmupHint names the input of an error about an input shorter than the
@@ -275,4 +305,141 @@ func (f *sloFlags) options() (*backtest.SLOOptions, error) {
 		o.UnderProvisioned = v / 100
 	}
 	return o, nil
+}
+
+// promHistoryFlags choose the history of one PromQL query that `backtest
+// --prometheus-url` replays in place of a CSV trace.
+type promHistoryFlags struct {
+	query string
+	rng   time.Duration
+	end   string
+	step  time.Duration
+}
+
+// validate checks the flags; fromPrometheus says whether --prometheus-url is
+// given, set is every flag given on the command line (without
+// --prometheus-url, none of the Prometheus flags may be given).
+func (f *promHistoryFlags) validate(fromPrometheus bool, set []string) error {
+	if !fromPrometheus {
+		for _, name := range set {
+			if name == "query" || name == "range" || name == "end" || name == "step" || strings.HasPrefix(name, "prometheus-") {
+				return fmt.Errorf("%w: --%s reads from Prometheus: give --prometheus-url and --query, not --input", errUsage, name)
+			}
+		}
+		return nil
+	}
+	if strings.TrimSpace(f.query) == "" {
+		return fmt.Errorf("%w: --prometheus-url needs --query PROMQL, the load of one workload (one series)", errUsage)
+	}
+	if f.step < time.Second || f.step%time.Second != 0 {
+		return fmt.Errorf("%w: --step %v must be a whole number of seconds, at least 1s", errUsage, f.step)
+	}
+	if f.rng < f.step {
+		return fmt.Errorf("%w: --range %v must be at least --step %v", errUsage, f.rng, f.step)
+	}
+	if steps := int64(f.rng / f.step); steps >= trace.MaxRows {
+		return fmt.Errorf("%w: --range %v at --step %v is %d steps, more than the %d a trace may hold: shorten --range or lengthen --step",
+			errUsage, f.rng, f.step, steps+1, trace.MaxRows)
+	}
+	if f.end != "" {
+		if _, err := time.Parse(time.RFC3339, f.end); err != nil {
+			return fmt.Errorf("%w: --end %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", errUsage, f.end)
+		}
+	}
+	return nil
+}
+
+// window returns the evaluation range: it ends at --end (default now), moved
+// back onto a multiple of the step in Unix time, and starts --range before,
+// on the same grid, so every evaluation lands on the same steps whatever
+// --end is (and VictoriaMetrics, which aligns a range to its step, answers
+// exactly).
+func (f *promHistoryFlags) window(now time.Time) (start, end time.Time) {
+	if f.end != "" {
+		now, _ = time.Parse(time.RFC3339, f.end) // validate checked it
+	}
+	step := int64(f.step / time.Second)
+	e := now.Unix()
+	e -= ((e % step) + step) % step
+	s := e - int64(f.rng/f.step)*step
+	return time.Unix(s, 0).UTC(), time.Unix(e, 0).UTC()
+}
+
+// read evaluates the query over the window on the Prometheus cfg names
+// (source.Prometheus: long ranges are split into chunks) and returns its one
+// series as trace samples. Steps without a value stay gaps. Query warnings
+// are logged to stderr.
+func (f *promHistoryFlags) read(ctx context.Context, cfg source.PrometheusConfig, stderr io.Writer) ([]backtest.Sample, error) {
+	src, err := source.NewPrometheus(cfg, nil, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	start, end := f.window(time.Now())
+	// The common mistake, a query of one series per pod, fails here on one
+	// point per series rather than after reading every series' history.
+	now, err := src.Query(ctx, f.query, end)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: query %q: %w", cfg.Address, f.query, err)
+	}
+	if len(now) > 1 {
+		return nil, tooManySeries(f.query, now, "at "+end.Format(time.RFC3339))
+	}
+	series, err := src.QueryRange(ctx, f.query, start, end, f.step)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: query %q: %w", cfg.Address, f.query, err)
+	}
+	return seriesSamples(f.query, series, start, end, f.step)
+}
+
+// maxListedSeries bounds the label sets an error about too many series lists.
+const maxListedSeries = 5
+
+// seriesSamples returns the one series of a query's result as trace samples
+// (Unix seconds). No series, several series, or a value that is not a load (not
+// finite, negative) is an error naming the query.
+func seriesSamples(query string, series []source.Series, start, end time.Time, step time.Duration) ([]backtest.Sample, error) {
+	over := fmt.Sprintf("[%s, %s] at step %v", start.Format(time.RFC3339), end.Format(time.RFC3339), step)
+	switch len(series) {
+	case 0:
+		return nil, fmt.Errorf("query %q returned no series over %s: check the query and --range in the Prometheus UI", query, over)
+	case 1:
+	default:
+		return nil, tooManySeries(query, series, "over "+over)
+	}
+	out := make([]backtest.Sample, 0, len(series[0].Samples))
+	for _, p := range series[0].Samples {
+		at := time.UnixMilli(p.T).UTC()
+		switch {
+		case math.IsNaN(p.V) || math.IsInf(p.V, 0):
+			return nil, fmt.Errorf("query %q: value %v at %s is not finite", query, p.V, at.Format(time.RFC3339))
+		case p.V < 0:
+			return nil, fmt.Errorf("query %q: value %v at %s is negative, not a load", query, p.V, at.Format(time.RFC3339))
+		}
+		out = append(out, backtest.Sample{TS: p.T / 1000, Value: p.V})
+	}
+	return out, nil
+}
+
+// tooManySeries is the error for a query that returned several series when
+// it was evaluated when says: it lists their label sets, at most
+// maxListedSeries of them, each shortened.
+func tooManySeries(query string, series []source.Series, when string) error {
+	sets := make([]string, 0, maxListedSeries+1)
+	for i, s := range series {
+		if i == maxListedSeries {
+			sets = append(sets, fmt.Sprintf("and %d more", len(series)-i))
+			break
+		}
+		sets = append(sets, shorten(s.Labels.String(), 120))
+	}
+	return fmt.Errorf("query %q returned %d series %s, want one: %s; aggregate them to one series, e.g. sum(%s)",
+		query, len(series), when, strings.Join(sets, ", "), shorten(query, 80))
+}
+
+// shorten cuts s to at most n bytes, marking the cut with "...".
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "..."
 }

@@ -9,8 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeTrace writes a generated daily-periodic trace of rows one-minute
@@ -149,6 +151,71 @@ func TestBacktestInputShorterThanWarmup(t *testing.T) {
 	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "11h59m0s")
 	if !strings.Contains(stdout, "reverse check") {
 		t.Errorf("with the suggested warm-up, no report:\n%s", stdout)
+	}
+}
+
+// TestBacktestTimestampForms: the same trace written in Unix milliseconds
+// and in RFC 3339 (with an offset and CRLF line ends) gives the backtest
+// and shadow-report the same JSON reports and served values as in Unix
+// seconds. Each form's file has the same base name, which the shadow-report
+// names the series by.
+func TestBacktestTimestampForms(t *testing.T) {
+	root := t.TempDir()
+	seconds := writeTrace(t, root, "trace.csv", 2*1440)
+	lines := readLines(t, seconds)
+	forms := map[string]func(ts int64) string{
+		"milliseconds": func(ts int64) string { return fmt.Sprintf("%d", ts*1000) },
+		"rfc3339": func(ts int64) string {
+			return time.Unix(ts, 0).In(time.FixedZone("", 5*3600+1800)).Format(time.RFC3339)
+		},
+	}
+	inputs := map[string]string{"seconds": seconds}
+	for form, write := range forms {
+		var b strings.Builder
+		b.WriteString(lines[0] + "\r\n")
+		for _, line := range lines[1:] {
+			tsText, value, _ := strings.Cut(line, ",")
+			ts, err := strconv.ParseInt(tsText, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(write(ts) + "," + value + "\r\n")
+		}
+		dir := filepath.Join(root, form)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		inputs[form] = filepath.Join(dir, "trace.csv")
+		if err := os.WriteFile(inputs[form], []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if first := strings.SplitN(string(readFile(t, inputs["rfc3339"])), "\r\n", 3)[1]; !strings.HasPrefix(first, "2023-11-15T03:43:20+05:30,") {
+		t.Fatalf("rfc3339 input starts %q", first)
+	}
+
+	type outputs struct{ backtest, served, shadow string }
+	run := func(form string) outputs {
+		served := filepath.Join(root, form+"-served.csv")
+		report, _ := runCLI(t, "backtest", "--input", inputs[form], "--warmup", "12h", "--json", "--served-out", served)
+		shadow, _ := runCLI(t, "shadow-report", "--input", inputs[form], "--warmup", "12h", "--strategies", "reactive,linear", "--json")
+		return outputs{report, string(readFile(t, served)), shadow}
+	}
+	want := run("seconds")
+	if !strings.Contains(want.backtest, `"predictive"`) || !strings.Contains(want.shadow, `"trace.csv"`) {
+		t.Fatalf("reports from Unix seconds lack their fields:\n%s\n%s", want.backtest, want.shadow)
+	}
+	for form := range forms {
+		got := run(form)
+		if got.backtest != want.backtest {
+			t.Errorf("%s: backtest report differs from Unix seconds':\n%s\nwant\n%s", form, got.backtest, want.backtest)
+		}
+		if got.served != want.served {
+			t.Errorf("%s: served values differ from Unix seconds'", form)
+		}
+		if got.shadow != want.shadow {
+			t.Errorf("%s: shadow report differs from Unix seconds':\n%s\nwant\n%s", form, got.shadow, want.shadow)
+		}
 	}
 }
 
