@@ -113,9 +113,8 @@ func (t *translator) gatewaysSendingTo(svcs []string) []types.NamespacedName {
 	return out
 }
 
-// policyStatus is the ancestor statuses of an attached policy: one per Gateway its targets
-// are attached to, or, when none is known, one per targetRef.
-func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, tgs []target, ok bool, reason, msg string) []gwv1.PolicyAncestorStatus {
+// targetGateways are the Gateways the targets are attached to, each once.
+func targetGateways(tgs []target) []types.NamespacedName {
 	var gws []types.NamespacedName
 	for _, tg := range tgs {
 		for _, g := range tg.gateways {
@@ -124,6 +123,13 @@ func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPoli
 			}
 		}
 	}
+	return gws
+}
+
+// policyStatus is the ancestor statuses of an attached policy: one per Gateway gws its
+// targets are attached to, or, when none is known, one per targetRef; each with the
+// Accepted condition c.
+func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, gws []types.NamespacedName, c policyVersion) []gwv1.PolicyAncestorStatus {
 	var ancestors []gwv1.ParentReference
 	for _, g := range gws {
 		ns := gwv1.Namespace(g.Namespace)
@@ -138,7 +144,7 @@ func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPoli
 	var sts []gwv1.PolicyAncestorStatus
 	for _, a := range ancestors {
 		sts = append(sts, gwv1.PolicyAncestorStatus{AncestorRef: a, ControllerName: gwv1.GatewayController(t.in.ControllerName),
-			Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), ok, reason, msg, meta.Generation)}})
+			Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), c.ok, c.reason, c.msg, meta.Generation)}})
 	}
 	return sts
 }
@@ -161,19 +167,11 @@ func (t *translator) trafficPolicies() {
 	claimed := map[string]string{}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		tgs, cur := t.trafficPolicy(p.Namespace, &p.Spec, claimed)
-		spec := p.Spec
-		var keptTgs []target
-		useKept, keptSpec, c := choose(t.prev.BackendTrafficPolicies, t.res.LastGood.BackendTrafficPolicies, &p.ObjectMeta, p.Spec, cur,
-			func(s BackendTrafficPolicySpec) policyVersion {
-				var v policyVersion
-				keptTgs, v = t.trafficPolicy(p.Namespace, &s, claimed)
-				return v
+		tgs, spec, useKept, c := choose(t.prev.BackendTrafficPolicies, t.res.LastGood.BackendTrafficPolicies, &p.ObjectMeta, p.Spec,
+			func(s BackendTrafficPolicySpec) ([]target, policyVersion) {
+				return t.trafficPolicy(p.Namespace, &s, claimed)
 			})
-		if useKept {
-			spec, tgs = keptSpec, keptTgs
-		}
-		if cur.ok || useKept {
+		if c.ok || useKept {
 			for _, tg := range tgs {
 				claimed[tg.key] = p.Name
 				for _, n := range tg.names {
@@ -187,7 +185,7 @@ func (t *translator) trafficPolicies() {
 				}
 			}
 		}
-		t.res.BackendTrafficPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, c.ok, c.reason, c.msg)
+		t.res.BackendTrafficPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, targetGateways(tgs), c)
 	}
 }
 
@@ -353,12 +351,17 @@ func (t *translator) experiments() {
 		start, end time.Time
 	}
 	claimed := map[string][]window{}
+	// built is one version of a policy: its resolved targets, and its experiment when it applies.
+	type built struct {
+		tgs []target
+		e   *experiment.Experiment
+	}
 	// version resolves, builds and checks one version of p against the windows other
 	// policies already claimed.
-	version := func(p *ExperimentPolicy) ([]target, *experiment.Experiment, policyVersion) {
+	version := func(p *ExperimentPolicy) (built, policyVersion) {
 		tgs, reason, msg := t.resolveTargets(p.Namespace, p.Spec.TargetRefs)
 		if tgs == nil {
-			return nil, nil, policyVersion{reason: reason, msg: msg}
+			return built{}, policyVersion{reason: reason, msg: msg}
 		}
 		e := p.experiment(tgs)
 		err := e.Validate()
@@ -367,41 +370,33 @@ func (t *translator) experiments() {
 			err = checkSynthetic(syntheticService(), policy.Route{Name: "target", Backends: []policy.Backend{{Service: "target"}}, Fault: &e.Spec.Fault})
 		}
 		if err != nil {
-			return tgs, nil, policyVersion{reason: string(gwv1.PolicyReasonInvalid), msg: err.Error()}
+			return built{tgs: tgs}, policyVersion{reason: string(gwv1.PolicyReasonInvalid), msg: err.Error()}
 		}
 		w := window{p.Name, e.Spec.Start, e.End()}
 		for _, tg := range tgs {
 			for _, o := range claimed[tg.key] {
 				if w.start.Before(o.end) && o.start.Before(w.end) {
-					return tgs, nil, policyVersion{reason: string(gwv1.PolicyReasonConflicted), msg: fmt.Sprintf("%s is the target of %s %s at the same time (the oldest policy on a target wins)", tg.key, KindExperimentPolicy, o.name)}
+					return built{tgs: tgs}, policyVersion{reason: string(gwv1.PolicyReasonConflicted), msg: fmt.Sprintf("%s is the target of %s %s at the same time (the oldest policy on a target wins)", tg.key, KindExperimentPolicy, o.name)}
 				}
 			}
 		}
-		return tgs, e, policyVersion{ok: true, reason: reason, msg: msg}
+		return built{tgs: tgs, e: e}, policyVersion{ok: true, reason: reason, msg: msg}
 	}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		tgs, e, cur := version(p)
-		var keptTgs []target
-		var keptE *experiment.Experiment
-		useKept, _, c := choose(t.prev.ExperimentPolicies, t.res.LastGood.ExperimentPolicies, &p.ObjectMeta, p.Spec, cur,
-			func(s ExperimentPolicySpec) policyVersion {
+		b, _, useKept, c := choose(t.prev.ExperimentPolicies, t.res.LastGood.ExperimentPolicies, &p.ObjectMeta, p.Spec,
+			func(s ExperimentPolicySpec) (built, policyVersion) {
 				k := *p
 				k.Spec = s
-				var v policyVersion
-				keptTgs, keptE, v = version(&k)
-				return v
+				return version(&k)
 			})
-		if useKept {
-			tgs, e = keptTgs, keptE
-		}
-		if cur.ok || useKept {
-			for _, tg := range tgs {
-				claimed[tg.key] = append(claimed[tg.key], window{p.Name, e.Spec.Start, e.End()})
+		if c.ok || useKept {
+			for _, tg := range b.tgs {
+				claimed[tg.key] = append(claimed[tg.key], window{p.Name, b.e.Spec.Start, b.e.End()})
 			}
-			t.res.Experiments = append(t.res.Experiments, e)
+			t.res.Experiments = append(t.res.Experiments, b.e)
 		}
-		t.res.ExperimentPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, tgs, c.ok, c.reason, c.msg)
+		t.res.ExperimentPolicies[nn] = t.policyStatus(&p.ObjectMeta, p.Spec.TargetRefs, targetGateways(b.tgs), c)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -34,54 +33,32 @@ func (t *translator) canaries() {
 	claimed := map[string]string{} // policy route -> canary policy
 	for _, cp := range cps {
 		nn := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}
+		// built is one version of cp: its canary when it applies, and the Gateways of its routes.
+		type built struct {
+			c   *policy.Canary
+			gws []types.NamespacedName
+		}
 		// version builds and checks one version of cp against the routes other policies
 		// already drive.
-		version := func(cp *CanaryPolicy) (*policy.Canary, []types.NamespacedName, policyVersion) {
-			c, gws, reason, msg := t.canary(cp, claimed)
+		version := func(s CanaryPolicySpec) (built, policyVersion) {
+			k := *cp
+			k.Spec = s
+			c, gws, reason, msg := t.canary(&k, claimed)
 			if c != nil {
 				if err := t.validateCanary(c); err != nil {
 					c, reason, msg = nil, string(gwv1.PolicyReasonInvalid), err.Error()
 				}
 			}
-			return c, gws, policyVersion{ok: c != nil, reason: reason, msg: msg}
+			return built{c, gws}, policyVersion{ok: c != nil, reason: reason, msg: msg}
 		}
-		c, gws, cur := version(cp)
-		var keptC *policy.Canary
-		var keptGws []types.NamespacedName
-		useKept, _, st := choose(t.prev.CanaryPolicies, t.res.LastGood.CanaryPolicies, &cp.ObjectMeta, cp.Spec, cur,
-			func(s CanaryPolicySpec) policyVersion {
-				k := *cp
-				k.Spec = s
-				var v policyVersion
-				keptC, keptGws, v = version(&k)
-				return v
-			})
-		if useKept {
-			c, gws = keptC, keptGws
-		}
-		if c != nil {
+		b, _, _, st := choose(t.prev.CanaryPolicies, t.res.LastGood.CanaryPolicies, &cp.ObjectMeta, cp.Spec, version)
+		if c := b.c; c != nil {
 			t.res.Spec.Canaries = append(t.res.Spec.Canaries, *c)
 			for _, r := range c.AllRoutes() {
 				claimed[r] = cp.Name
 			}
 		}
-		var ancestors []gwv1.ParentReference
-		for _, g := range gws {
-			ns := gwv1.Namespace(g.Namespace)
-			ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: ptr(gwv1.Kind(KindGateway)), Namespace: &ns, Name: gwv1.ObjectName(g.Name)})
-		}
-		if len(ancestors) == 0 {
-			for _, tr := range cp.Spec.TargetRefs {
-				ns := gwv1.Namespace(cp.Namespace)
-				ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
-			}
-		}
-		var sts []gwv1.PolicyAncestorStatus
-		for _, a := range ancestors {
-			sts = append(sts, gwv1.PolicyAncestorStatus{AncestorRef: a, ControllerName: gwv1.GatewayController(t.in.ControllerName),
-				Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), st.ok, st.reason, st.msg, cp.Generation)}})
-		}
-		t.res.CanaryPolicies[nn] = sts
+		t.res.CanaryPolicies[nn] = t.policyStatus(&cp.ObjectMeta, cp.Spec.TargetRefs, b.gws, st)
 	}
 	t.addServices()
 }

@@ -78,32 +78,35 @@ type policyVersion struct {
 	reason, msg string
 }
 
-// choose decides which version of a policy applies: the current one when it is accepted;
-// else the last accepted one (evaluated by fallback, which must not apply anything) when
-// there is one and it still applies. It returns whether the last accepted version applies
-// and the current version's Accepted condition (status, reason, message), the message
-// telling what became of the last accepted version; remember is the version the next
-// translation keeps.
-func choose[S any](kept map[types.NamespacedName]Accepted[S], next map[types.NamespacedName]Accepted[S], meta *metav1.ObjectMeta, spec S,
-	cur policyVersion, fallback func(S) policyVersion) (useKept bool, keptSpec S, cond policyVersion) {
+// choose decides which version of a policy applies: the current spec when eval accepts it;
+// else the last accepted spec when there is one and eval still accepts it (eval must not
+// apply anything: it builds and checks). It returns what eval built for the version that
+// applies (for the current version when neither does), the spec that applies, whether it
+// is the last accepted one, and the current version's Accepted condition (status, reason,
+// message), the message telling what became of the last accepted version. The version the
+// next translation keeps is recorded in next.
+func choose[S, B any](kept map[types.NamespacedName]Accepted[S], next map[types.NamespacedName]Accepted[S], meta *metav1.ObjectMeta, spec S,
+	eval func(S) (B, policyVersion)) (built B, applied S, useKept bool, cond policyVersion) {
 	nn := types.NamespacedName{Namespace: meta.Namespace, Name: meta.Name}
+	built, cur := eval(spec)
 	if cur.ok {
 		next[nn] = Accepted[S]{UID: meta.UID, Generation: meta.Generation, Spec: spec}
-		return false, keptSpec, cur
+		return built, spec, false, cur
 	}
 	a, ok := lastAccepted(kept, meta)
 	if !ok {
-		return false, keptSpec, cur
+		return built, spec, false, cur
 	}
 	next[nn] = a
-	if k := fallback(a.Spec); !k.ok {
+	keptBuilt, k := eval(a.Spec)
+	if !k.ok {
 		why := ""
 		if k.msg != cur.msg {
 			why = ": " + k.msg
 		}
 		cur.msg = fmt.Sprintf("%s; the last accepted generation %d does not apply either%s", cur.msg, a.Generation, why)
-		return false, keptSpec, cur
+		return built, spec, false, cur
 	}
 	cur.msg = fmt.Sprintf("%s; the last accepted generation %d is still applied", cur.msg, a.Generation)
-	return true, a.Spec, cur
+	return keptBuilt, a.Spec, true, cur
 }

@@ -374,21 +374,10 @@ func decode[T any](w *Watcher, o runtime.Object) *T {
 // writePolicyStatus writes the ancestor statuses of one attached policy when ours changed,
 // keeping other controllers' entries.
 func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus) {
-	var next []gwv1.PolicyAncestorStatus
-	for _, a := range old {
-		if string(a.ControllerName) != w.o.ControllerName {
-			next = append(next, a)
-		}
-	}
-	for _, a := range want {
-		for _, o := range old {
-			if string(o.ControllerName) == w.o.ControllerName && sameRef(o.AncestorRef, a.AncestorRef) {
-				a.Conditions = carry(o.Conditions, a.Conditions)
-			}
-		}
-		next = append(next, a)
-	}
-	if sameAncestors(old, next) {
+	next, changed := mergeStatuses(w.o.ControllerName, old, want, func(a *gwv1.PolicyAncestorStatus) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition) {
+		return a.ControllerName, a.AncestorRef, &a.Conditions
+	})
+	if !changed {
 		return
 	}
 	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gwv1.PolicyStatus{Ancestors: next})
@@ -421,29 +410,37 @@ func (w *Watcher) logStatus(kind, ns, name string, err error) {
 // parents replaces our entries of a route's parent statuses with want, keeping other
 // controllers' entries, and says whether anything changed.
 func (w *Watcher) parents(old, want []gwv1.RouteParentStatus) ([]gwv1.RouteParentStatus, bool) {
-	var next []gwv1.RouteParentStatus
-	for _, p := range old {
-		if string(p.ControllerName) != w.o.ControllerName {
-			next = append(next, p)
+	return mergeStatuses(w.o.ControllerName, old, want, func(p *gwv1.RouteParentStatus) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition) {
+		return p.ControllerName, p.ParentRef, &p.Conditions
+	})
+}
+
+// mergeStatuses replaces the entries of the controller named ours in old (route parent or
+// policy ancestor statuses) with want, keeping other controllers' entries and carrying the
+// transition times of our conditions whose status did not change, and says whether the
+// result differs from old. fields gives an entry's controller, reference and conditions.
+func mergeStatuses[T any](ours string, old, want []T, fields func(*T) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition)) ([]T, bool) {
+	var next []T
+	for _, e := range old {
+		if c, _, _ := fields(&e); string(c) != ours {
+			next = append(next, e)
 		}
 	}
-	for _, p := range want {
+	for _, e := range want {
+		_, ref, conds := fields(&e)
 		for _, o := range old {
-			if string(o.ControllerName) == w.o.ControllerName && sameRef(o.ParentRef, p.ParentRef) {
-				p.Conditions = carry(o.Conditions, p.Conditions)
+			if oc, oref, oconds := fields(&o); string(oc) == ours && sameRef(oref, ref) {
+				*conds = carry(*oconds, *conds)
 			}
 		}
-		next = append(next, p)
+		next = append(next, e)
 	}
-	if len(next) != len(old) {
-		return next, true
-	}
-	for i := range next {
-		if !sameRef(next[i].ParentRef, old[i].ParentRef) || next[i].ControllerName != old[i].ControllerName || !sameConditions(next[i].Conditions, old[i].Conditions) {
-			return next, true
-		}
-	}
-	return next, false
+	same := slices.EqualFunc(next, old, func(x, y T) bool {
+		xc, xref, xconds := fields(&x)
+		yc, yref, yconds := fields(&y)
+		return sameRef(xref, yref) && xc == yc && sameConditions(*xconds, *yconds)
+	})
+	return next, !same
 }
 
 // carry keeps the transition time of conditions whose status did not change.
@@ -478,12 +475,6 @@ func sameGatewayStatus(a, b *gwv1.GatewayStatus) bool {
 		}
 	}
 	return true
-}
-
-func sameAncestors(a, b []gwv1.PolicyAncestorStatus) bool {
-	return slices.EqualFunc(a, b, func(x, y gwv1.PolicyAncestorStatus) bool {
-		return x.ControllerName == y.ControllerName && sameRef(x.AncestorRef, y.AncestorRef) && sameConditions(x.Conditions, y.Conditions)
-	})
 }
 
 func sameRef(a, b gwv1.ParentReference) bool {

@@ -182,30 +182,25 @@ func newShared() *shared {
 }
 
 func (sh *shared) duration(d time.Duration) *durationpb.Duration {
-	p, ok := sh.durations[d]
-	if !ok {
-		p = durationpb.New(d)
-		sh.durations[d] = p
-	}
-	return p
+	return interned(sh.durations, d, durationpb.New)
 }
 
 func (sh *shared) weight(w uint32) *wrapperspb.UInt32Value {
-	p, ok := sh.weights[w]
-	if !ok {
-		p = wrapperspb.UInt32(w)
-		sh.weights[w] = p
-	}
-	return p
+	return interned(sh.weights, w, wrapperspb.UInt32)
 }
 
 func (sh *shared) locality(zone string) *envoy_config_core_v3.Locality {
-	p, ok := sh.zones[zone]
+	return interned(sh.zones, zone, func(z string) *envoy_config_core_v3.Locality { return &envoy_config_core_v3.Locality{Zone: z} })
+}
+
+// interned is m's value for k, made by mk and kept in m the first time k is asked for.
+func interned[K comparable, V any](m map[K]V, k K, mk func(K) V) V {
+	v, ok := m[k]
 	if !ok {
-		p = &envoy_config_core_v3.Locality{Zone: zone}
-		sh.zones[zone] = p
+		v = mk(k)
+		m[k] = v
 	}
-	return p
+	return v
 }
 
 func (sh *shared) http2() map[string]*anypb.Any {

@@ -1,7 +1,9 @@
 package translate_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -56,77 +58,50 @@ func group(t *testing.T, out map[string]*translate.Resources, name string) *tran
 
 func listenerNamed(t *testing.T, r *translate.Resources, name string) *envoy_config_listener_v3.Listener {
 	t.Helper()
-	for _, l := range r.Listeners {
-		if l.GetName() == name {
-			return l
-		}
-	}
-	t.Fatalf("no listener %q", name)
-	return nil
+	return named(t, r.Listeners, (*envoy_config_listener_v3.Listener).GetName, name, "no listener")
 }
 
 func clusterNamed(t *testing.T, r *translate.Resources, name string) *envoy_config_cluster_v3.Cluster {
 	t.Helper()
-	for _, c := range r.Clusters {
-		if c.GetName() == name {
-			return c
-		}
-	}
-	t.Fatalf("no cluster %q", name)
-	return nil
+	return named(t, r.Clusters, (*envoy_config_cluster_v3.Cluster).GetName, name, "no cluster")
 }
 
 func hasCluster(r *translate.Resources, name string) bool {
-	for _, c := range r.Clusters {
-		if c.GetName() == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(r.Clusters, func(c *envoy_config_cluster_v3.Cluster) bool { return c.GetName() == name })
 }
 
 func claNamed(t *testing.T, r *translate.Resources, name string) *envoy_config_endpoint_v3.ClusterLoadAssignment {
 	t.Helper()
-	for _, c := range r.Endpoints {
-		if c.GetClusterName() == name {
-			return c
-		}
-	}
-	t.Fatalf("no ClusterLoadAssignment %q", name)
-	return nil
+	return named(t, r.Endpoints, (*envoy_config_endpoint_v3.ClusterLoadAssignment).GetClusterName, name, "no ClusterLoadAssignment")
 }
 
 func routeConfig(t *testing.T, r *translate.Resources, name string) *envoy_config_route_v3.RouteConfiguration {
 	t.Helper()
-	for _, rc := range r.Routes {
-		if rc.GetName() == name {
-			return rc
-		}
-	}
-	t.Fatalf("no route configuration %q", name)
-	return nil
+	return named(t, r.Routes, (*envoy_config_route_v3.RouteConfiguration).GetName, name, "no route configuration")
 }
 
 func vhostNamed(t *testing.T, rc *envoy_config_route_v3.RouteConfiguration, name string) *envoy_config_route_v3.VirtualHost {
 	t.Helper()
-	for _, vh := range rc.GetVirtualHosts() {
-		if vh.GetName() == name {
-			return vh
-		}
-	}
-	t.Fatalf("route configuration %q has no virtual host %q", rc.GetName(), name)
-	return nil
+	return named(t, rc.GetVirtualHosts(), (*envoy_config_route_v3.VirtualHost).GetName, name, fmt.Sprintf("route configuration %q has no virtual host", rc.GetName()))
 }
 
 func routeNamed(t *testing.T, vh *envoy_config_route_v3.VirtualHost, name string) *envoy_config_route_v3.Route {
 	t.Helper()
-	for _, r := range vh.GetRoutes() {
-		if r.GetName() == name {
-			return r
+	return named(t, vh.GetRoutes(), (*envoy_config_route_v3.Route).GetName, name, fmt.Sprintf("virtual host %q has no route", vh.GetName()))
+}
+
+// named is the item of items whose name (by nameOf) is name; without one the test fails
+// with "<notFound> <quoted name>".
+func named[T any](t *testing.T, items []T, nameOf func(T) string, name, notFound string) T {
+	t.Helper()
+	for _, it := range items {
+		if nameOf(it) == name {
+			return it
 		}
 	}
-	t.Fatalf("virtual host %q has no route %q", vh.GetName(), name)
-	return nil
+	t.Fatalf("%s %q", notFound, name)
+	var zero T
+	return zero
 }
 
 // hcm unpacks the HTTP connection manager of a listener (filter chain or api_listener).
@@ -161,16 +136,4 @@ func unpack[M proto.Message](t *testing.T, a *anypb.Any, m M) M {
 		t.Fatalf("unpack %T: %v", m, err)
 	}
 	return m
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -60,13 +60,7 @@ func (b *builder) sidecar() error {
 				vh.Routes = append(vh.Routes, rt)
 			}
 		}
-		if svc.RateLimit != nil {
-			in.rateLimit = true
-			setPerFilter(&vh.TypedPerFilterConfig, RateLimitFilter, rateLimitConfig(svc.RateLimit, svc.Name))
-		}
-		if svc.JWT != nil {
-			setPerFilter(&vh.TypedPerFilterConfig, JWTFilter, in.jwtPerRoute(svc.JWT))
-		}
+		in.protect(&vh.TypedPerFilterConfig, svc.Name, svc.RateLimit, svc.JWT)
 		inRC.VirtualHosts = append(inRC.VirtualHosts, vh)
 	}
 	inHCM := b.hcm(InboundListener, inRC.Name, b.httpFilters(in, false), true)
@@ -117,13 +111,7 @@ func (b *builder) gateway() error {
 				vh.Routes = append(vh.Routes, rt)
 			}
 		}
-		if pvh.RateLimit != nil {
-			st.rateLimit = true
-			setPerFilter(&vh.TypedPerFilterConfig, RateLimitFilter, rateLimitConfig(pvh.RateLimit, pvh.Name))
-		}
-		if pvh.JWT != nil {
-			setPerFilter(&vh.TypedPerFilterConfig, JWTFilter, st.jwtPerRoute(pvh.JWT))
-		}
+		st.protect(&vh.TypedPerFilterConfig, pvh.Name, pvh.RateLimit, pvh.JWT)
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
 	h := b.hcm(GatewayListener, rc.Name, b.httpFilters(st, true), true)

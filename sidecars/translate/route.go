@@ -99,13 +99,7 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 		}
 	}
 	if m.protect {
-		if r.RateLimit != nil {
-			st.rateLimit = true
-			setPerFilter(&out.TypedPerFilterConfig, RateLimitFilter, rateLimitConfig(r.RateLimit, r.Name))
-		}
-		if r.JWT != nil {
-			setPerFilter(&out.TypedPerFilterConfig, JWTFilter, st.jwtPerRoute(r.JWT))
-		}
+		st.protect(&out.TypedPerFilterConfig, r.Name, r.RateLimit, r.JWT)
 	}
 	return out, true
 }
@@ -343,6 +337,19 @@ func httpFault(f *policy.Fault) *envoy_extensions_filters_http_fault_v3.HTTPFaul
 		hf.Abort = fa
 	}
 	return hf
+}
+
+// protect adds the local rate limit rl and the JWT requirement jwt (each when set) of the
+// route or virtual host name to its per-filter configuration cfg, and records in st the
+// filters they need.
+func (st *hcmState) protect(cfg *map[string]*anypb.Any, name string, rl *policy.RateLimit, jwt *policy.JWTRequirement) {
+	if rl != nil {
+		st.rateLimit = true
+		setPerFilter(cfg, RateLimitFilter, rateLimitConfig(rl, name))
+	}
+	if jwt != nil {
+		setPerFilter(cfg, JWTFilter, st.jwtPerRoute(jwt))
+	}
 }
 
 // rateLimitConfig is the per-route (or per-virtual-host) local rate limit, always enforced.

@@ -2,6 +2,7 @@ package translate_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestWeighted(t *testing.T) {
 	for _, c := range web.Clusters {
 		names = append(names, c.GetName())
 	}
-	if want := []string{"inbound|web", "backend.test", "backend-v2.test"}; !equalStrings(names, want) {
+	if want := []string{"inbound|web", "backend.test", "backend-v2.test"}; !slices.Equal(names, want) {
 		t.Errorf("clusters %v, want %v", names, want)
 	}
 	be := clusterNamed(t, web, "backend.test")
@@ -241,10 +242,10 @@ func TestOutlierDetection(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	out := feature(t, "ratelimit")
 	api := group(t, out, "api")
-	if got := filterNames(hcm(t, listenerNamed(t, api, translate.InboundListener))); !equalStrings(got, []string{translate.RateLimitFilter, translate.RouterFilter}) {
+	if got := filterNames(hcm(t, listenerNamed(t, api, translate.InboundListener))); !slices.Equal(got, []string{translate.RateLimitFilter, translate.RouterFilter}) {
 		t.Errorf("inbound filters %v", got)
 	}
-	if got := filterNames(hcm(t, listenerNamed(t, api, translate.OutboundListener))); !equalStrings(got, []string{translate.FaultFilter, translate.RouterFilter}) {
+	if got := filterNames(hcm(t, listenerNamed(t, api, translate.OutboundListener))); !slices.Equal(got, []string{translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("outbound filters %v (rate limits are enforced inbound)", got)
 	}
 	vh := vhostNamed(t, routeConfig(t, api, "api/inbound"), "api")
@@ -260,7 +261,7 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("route bucket %v", tb)
 	}
 	edge := group(t, out, "edge")
-	if got := filterNames(hcm(t, listenerNamed(t, edge, translate.GatewayListener))); !equalStrings(got, []string{translate.RateLimitFilter, translate.FaultFilter, translate.RouterFilter}) {
+	if got := filterNames(hcm(t, listenerNamed(t, edge, translate.GatewayListener))); !slices.Equal(got, []string{translate.RateLimitFilter, translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("gateway filters %v", got)
 	}
 	gvh := vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "public")
@@ -280,12 +281,12 @@ func TestJWT(t *testing.T) {
 	out := feature(t, "jwt")
 	r := group(t, out, "orders")
 	h := hcm(t, listenerNamed(t, r, translate.InboundListener))
-	if got := filterNames(h); !equalStrings(got, []string{translate.JWTFilter, translate.RouterFilter}) {
+	if got := filterNames(h); !slices.Equal(got, []string{translate.JWTFilter, translate.RouterFilter}) {
 		t.Fatalf("inbound filters %v", got)
 	}
 	ja := unpack(t, h.GetHttpFilters()[0].GetTypedConfig(), &envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication{})
 	internal := ja.GetProviders()["internal"]
-	if internal.GetIssuer() != "https://internal.example.com" || !equalStrings(internal.GetAudiences(), []string{"orders"}) ||
+	if internal.GetIssuer() != "https://internal.example.com" || !slices.Equal(internal.GetAudiences(), []string{"orders"}) ||
 		internal.GetLocalJwks().GetInlineString() == "" || internal.GetForwardPayloadHeader() != "x-jwt-payload" {
 		t.Errorf("inline provider %v", internal)
 	}
@@ -331,7 +332,7 @@ func TestJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	gh := hcm(t, listenerNamed(t, edge, translate.GatewayListener))
-	if got := filterNames(gh); !equalStrings(got, []string{translate.JWTFilter, translate.FaultFilter, translate.RouterFilter}) {
+	if got := filterNames(gh); !slices.Equal(got, []string{translate.JWTFilter, translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("gateway filters %v", got)
 	}
 	gja := unpack(t, gh.GetHttpFilters()[0].GetTypedConfig(), &envoy_extensions_filters_http_jwt_authn_v3.JwtAuthentication{})
@@ -403,7 +404,7 @@ func TestFault(t *testing.T) {
 		t.Errorf("service delay %v", rest)
 	}
 	g := group(t, out, "grpc-client")
-	if got := filterNames(hcm(t, listenerNamed(t, g, "grpc-backend"))); !equalStrings(got, []string{translate.FaultFilter, translate.RouterFilter}) {
+	if got := filterNames(hcm(t, listenerNamed(t, g, "grpc-backend"))); !slices.Equal(got, []string{translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("grpc filters %v", got)
 	}
 	gr := routeNamed(t, vhostNamed(t, routeConfig(t, g, "grpc-client/grpc-backend"), "grpc-backend"), "grpc-backend-default")
@@ -512,7 +513,7 @@ func TestProxylessGRPC(t *testing.T) {
 		if h.GetRds().GetRouteConfigName() != "grpc-client/greeter" || h.GetRds().GetConfigSource().GetAds() == nil {
 			t.Errorf("%s RDS %v", name, h.GetRds())
 		}
-		if got := filterNames(h); !equalStrings(got, []string{translate.FaultFilter, translate.RouterFilter}) {
+		if got := filterNames(h); !slices.Equal(got, []string{translate.FaultFilter, translate.RouterFilter}) {
 			t.Errorf("%s filters %v (rate limit must be left out)", name, got)
 		}
 		if h.GetTracing() != nil || h.GetAccessLog() != nil {
@@ -520,7 +521,7 @@ func TestProxylessGRPC(t *testing.T) {
 		}
 	}
 	vh := vhostNamed(t, routeConfig(t, g, "grpc-client/greeter"), "greeter")
-	if !equalStrings(vh.GetDomains(), []string{"*"}) {
+	if !slices.Equal(vh.GetDomains(), []string{"*"}) {
 		t.Errorf("domains %v", vh.GetDomains())
 	}
 	hello := routeNamed(t, vh, "greeter-hello")

@@ -124,34 +124,25 @@ var DefaultLimits = Limits{
 // withDefaults fills the zero fields of l from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxRecvMsgBytes <= 0 {
-		l.MaxRecvMsgBytes = d.MaxRecvMsgBytes
-	}
+	positiveOr(&l.MaxRecvMsgBytes, d.MaxRecvMsgBytes)
 	if l.MaxStreamsPerConnection == 0 {
 		l.MaxStreamsPerConnection = d.MaxStreamsPerConnection
 	}
-	if l.MaxConnections <= 0 {
-		l.MaxConnections = d.MaxConnections
-	}
-	if l.MaxStreams <= 0 {
-		l.MaxStreams = d.MaxStreams
-	}
-	if l.MaxSubscribedBytes <= 0 {
-		l.MaxSubscribedBytes = d.MaxSubscribedBytes
-	}
-	if l.MaxConnectionsPerAddress <= 0 {
-		l.MaxConnectionsPerAddress = d.MaxConnectionsPerAddress
-	}
-	if l.MaxStreamsPerAddress <= 0 {
-		l.MaxStreamsPerAddress = d.MaxStreamsPerAddress
-	}
-	if l.HandshakeTimeout <= 0 {
-		l.HandshakeTimeout = d.HandshakeTimeout
-	}
-	if l.FirstRequestTimeout <= 0 {
-		l.FirstRequestTimeout = d.FirstRequestTimeout
-	}
+	positiveOr(&l.MaxConnections, d.MaxConnections)
+	positiveOr(&l.MaxStreams, d.MaxStreams)
+	positiveOr(&l.MaxSubscribedBytes, d.MaxSubscribedBytes)
+	positiveOr(&l.MaxConnectionsPerAddress, d.MaxConnectionsPerAddress)
+	positiveOr(&l.MaxStreamsPerAddress, d.MaxStreamsPerAddress)
+	positiveOr(&l.HandshakeTimeout, d.HandshakeTimeout)
+	positiveOr(&l.FirstRequestTimeout, d.FirstRequestTimeout)
 	return l
+}
+
+// positiveOr sets *v to d unless *v is positive.
+func positiveOr[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // DefaultKeepalive pings idle proxies every 30 s, drops them 10 s after an unanswered ping,

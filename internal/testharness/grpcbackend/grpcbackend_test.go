@@ -12,18 +12,26 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// The backend names itself, fails every n-th call, and exports both outcomes.
-func TestBackendAnswersFailsAndCounts(t *testing.T) {
-	b, err := Start("v2", "127.0.0.1")
+// startWithClient starts a backend named name on loopback and a client of it; both
+// close when the test ends.
+func startWithClient(t *testing.T, name string) (*Backend, *grpc.ClientConn) {
+	t.Helper()
+	b, err := Start(name, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(b.Close)
 	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return b, conn
+}
+
+// The backend names itself, fails every n-th call, and exports both outcomes.
+func TestBackendAnswersFailsAndCounts(t *testing.T) {
+	b, conn := startWithClient(t, "v2")
 	if who, err := Who(context.Background(), conn); err != nil || who != "v2" {
 		t.Fatalf("Who = %q, %v", who, err)
 	}
@@ -55,16 +63,7 @@ func TestBackendAnswersFailsAndCounts(t *testing.T) {
 
 // Held calls wait for the release and are counted in flight; FailAll and FailOdd fail calls.
 func TestBackendHoldsAndFails(t *testing.T) {
-	b, err := Start("v1", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	conn, err := grpc.NewClient(b.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	b, conn := startWithClient(t, "v1")
 	release := make(chan struct{})
 	b.Hold(release)
 	done := make(chan error, 1)

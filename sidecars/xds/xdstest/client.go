@@ -47,12 +47,48 @@ type Stream struct {
 	version map[string]string
 	nonce   map[string]string
 	names   map[string][]string
-	recv    chan sotwResult
+	recv    chan result[*discovery.DiscoveryResponse]
 }
 
-type sotwResult struct {
-	r   *discovery.DiscoveryResponse
+// result is one response a stream received, or the error that ended it.
+type result[R any] struct {
+	r   R
 	err error
+}
+
+// receive delivers what recv returns on a channel until recv fails; the channel is
+// closed after the failure.
+func receive[R any](recv func() (R, error)) chan result[R] {
+	ch := make(chan result[R], 16)
+	go func() {
+		for {
+			r, err := recv()
+			ch <- result[R]{r, err}
+			if err != nil {
+				close(ch)
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// recvWithin waits at most timeout for the next response on ch; kind names the stream in
+// errors ("" or " delta").
+func recvWithin[R any](ch <-chan result[R], timeout time.Duration, kind string) (R, error) {
+	var none R
+	select {
+	case res, ok := <-ch:
+		if !ok {
+			return none, fmt.Errorf("receive%s: stream closed", kind)
+		}
+		if res.err != nil {
+			return none, fmt.Errorf("receive%s: %w", kind, res.err)
+		}
+		return res.r, nil
+	case <-time.After(timeout):
+		return none, fmt.Errorf("no%s response within %s", kind, timeout)
+	}
 }
 
 // Open opens a state-of-the-world ADS stream for node on conn.
@@ -61,18 +97,7 @@ func Open(ctx context.Context, conn *grpc.ClientConn, node *core.Node) (*Stream,
 	if err != nil {
 		return nil, fmt.Errorf("open ADS stream: %w", err)
 	}
-	st := &Stream{node: node, stream: s, version: map[string]string{}, nonce: map[string]string{}, names: map[string][]string{}, recv: make(chan sotwResult, 16)}
-	go func() {
-		for {
-			r, err := s.Recv()
-			st.recv <- sotwResult{r, err}
-			if err != nil {
-				close(st.recv)
-				return
-			}
-		}
-	}()
-	return st, nil
+	return &Stream{node: node, stream: s, version: map[string]string{}, nonce: map[string]string{}, names: map[string][]string{}, recv: receive(s.Recv)}, nil
 }
 
 // Subscribe requests the named resources of typeURL (none: wildcard), carrying the last
@@ -98,18 +123,7 @@ func (s *Stream) send(req *discovery.DiscoveryRequest) error {
 
 // Recv waits at most timeout for the next response.
 func (s *Stream) Recv(timeout time.Duration) (*discovery.DiscoveryResponse, error) {
-	select {
-	case res, ok := <-s.recv:
-		if !ok {
-			return nil, fmt.Errorf("receive: stream closed")
-		}
-		if res.err != nil {
-			return nil, fmt.Errorf("receive: %w", res.err)
-		}
-		return res.r, nil
-	case <-time.After(timeout):
-		return nil, fmt.Errorf("no response within %s", timeout)
-	}
+	return recvWithin(s.recv, timeout, "")
 }
 
 // RecvBlocking waits for the next response without a timeout (cancel the stream's context to
@@ -150,12 +164,7 @@ type DeltaStream struct {
 	node   *core.Node
 	stream discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
 	sent   bool
-	recv   chan deltaResult
-}
-
-type deltaResult struct {
-	r   *discovery.DeltaDiscoveryResponse
-	err error
+	recv   chan result[*discovery.DeltaDiscoveryResponse]
 }
 
 // OpenDelta opens a delta ADS stream for node on conn.
@@ -164,18 +173,7 @@ func OpenDelta(ctx context.Context, conn *grpc.ClientConn, node *core.Node) (*De
 	if err != nil {
 		return nil, fmt.Errorf("open delta ADS stream: %w", err)
 	}
-	st := &DeltaStream{node: node, stream: s, recv: make(chan deltaResult, 16)}
-	go func() {
-		for {
-			r, err := s.Recv()
-			st.recv <- deltaResult{r, err}
-			if err != nil {
-				close(st.recv)
-				return
-			}
-		}
-	}()
-	return st, nil
+	return &DeltaStream{node: node, stream: s, recv: receive(s.Recv)}, nil
 }
 
 // Subscribe adds names (none: wildcard "*") to the subscription of typeURL.
@@ -199,18 +197,7 @@ func (s *DeltaStream) send(req *discovery.DeltaDiscoveryRequest) error {
 
 // Recv waits at most timeout for the next delta response.
 func (s *DeltaStream) Recv(timeout time.Duration) (*discovery.DeltaDiscoveryResponse, error) {
-	select {
-	case res, ok := <-s.recv:
-		if !ok {
-			return nil, fmt.Errorf("receive delta: stream closed")
-		}
-		if res.err != nil {
-			return nil, fmt.Errorf("receive delta: %w", res.err)
-		}
-		return res.r, nil
-	case <-time.After(timeout):
-		return nil, fmt.Errorf("no delta response within %s", timeout)
-	}
+	return recvWithin(s.recv, timeout, " delta")
 }
 
 // ACK accepts resp.
