@@ -2,7 +2,6 @@ package backtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -304,14 +303,7 @@ func share(n, of int) float64 {
 }
 
 // WriteJSON writes the report as indented JSON.
-func (r *CostReport) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write cost report: %w", err)
-	}
-	return nil
-}
+func (r *CostReport) WriteJSON(w io.Writer) error { return writeJSON(w, r, "cost report") }
 
 // WriteTable writes the report as aligned text.
 func (r *CostReport) WriteTable(w io.Writer, name string) error {

@@ -89,20 +89,18 @@ func (f *File) Validate() error {
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &strictyaml.Error{File: f.Filename, Line: f.lines.Line(field), Path: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	switch f.APIVersion {
-	case APIVersion:
-	case "":
-		add("apiVersion", "required, must be %q", APIVersion)
-	default:
-		add("apiVersion", "must be %q, got %q", APIVersion, f.APIVersion)
+	// fixed checks a field that has one allowed value.
+	fixed := func(field, got, want string) {
+		switch got {
+		case want:
+		case "":
+			add(field, "required, must be %q", want)
+		default:
+			add(field, "must be %q, got %q", want, got)
+		}
 	}
-	switch f.Kind {
-	case Kind:
-	case "":
-		add("kind", "required, must be %q", Kind)
-	default:
-		add("kind", "must be %q, got %q", Kind, f.Kind)
-	}
+	fixed("apiVersion", f.APIVersion, APIVersion)
+	fixed("kind", f.Kind, Kind)
 	if len(f.Rules) == 0 && f.ResourceMetrics == nil {
 		add("rules", "at least one rule (or resourceMetrics) is required")
 	}

@@ -71,19 +71,7 @@ func newTestCA(t testing.TB, cn string, parent *testCA, notAfter time.Time) *tes
 	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
+	return &testCA{cert: parent.sign(t, tmpl, key), key: key}
 }
 
 // issue returns a client certificate for cn signed by ca (self-signed when ca is nil).
@@ -95,6 +83,12 @@ func (ca *testCA) issue(t testing.TB, cn string, notAfter time.Time) *x509.Certi
 	}
 	tmpl := &x509.Certificate{SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"clients"}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	return ca.sign(t, tmpl, key)
+}
+
+// sign returns the certificate of tmpl for key, signed by ca (self-signed when ca is nil).
+func (ca *testCA) sign(t testing.TB, tmpl *x509.Certificate, key *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
 	signer, signerKey := tmpl, key
 	if ca != nil {
 		signer, signerKey = ca.cert, ca.key

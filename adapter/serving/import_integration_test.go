@@ -3,12 +3,10 @@
 package serving
 
 import (
-	"context"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,15 +70,7 @@ func TestImportedRulesServeWhatPrometheusAdapterWould(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return end }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(now)
-	loop, err := NewLoop(LoopOptions{Source: src, Store: store, Metrics: m, Logger: log, Now: now, Interval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	loop, store, m := startLoopAt(t, LoopOptions{Source: src, Logger: log, Now: now}, reg)
 	load, err := FormatLoader(FormatAuto, ConfigLoader, ImportLoader(config.Policy{}, src, now, 10*time.Minute, log, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -90,10 +80,7 @@ func TestImportedRulesServeWhatPrometheusAdapterWould(t *testing.T) {
 	if err := r.Reload(true); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { loop.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	ctx := t.Context()
 	waitUntil(t, "first cycle", loop.Ready)
 
 	// instant runs a query at the time of a served value, as prometheus-adapter would at request time.

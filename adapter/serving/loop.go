@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -351,16 +352,7 @@ func (l *Loop) ShadowReport() shadow.Report {
 	for _, s := range sets {
 		sums = append(sums, s.Summaries()...)
 	}
-	sort.Slice(sums, func(i, j int) bool {
-		a, b := sums[i], sums[j]
-		if a.Metric != b.Metric {
-			return a.Metric < b.Metric
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Series < b.Series
-	})
+	slices.SortFunc(sums, func(a, b shadow.Summary) int { return a.ID().Compare(b.ID()) })
 	return shadow.NewReport(sums)
 }
 

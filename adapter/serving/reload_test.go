@@ -69,6 +69,18 @@ func newTestLoopWith(t *testing.T, interval time.Duration, fill func(*source.Emb
 	return &testLoop{loop: loop, store: store, metrics: m, emb: emb}
 }
 
+// startLoopAt runs a loop with options o, new metrics registered on reg, a new store on o's
+// clock and a cycle every 50 ms, until the test ends.
+func startLoopAt(t *testing.T, o LoopOptions, reg prometheus.Registerer) (*Loop, *Store, *Metrics) {
+	t.Helper()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Metrics, o.Store, o.Interval = m, NewStore(o.Now), 50*time.Millisecond
+	return startTestLoop(t, o), o.Store, m
+}
+
 // startTestLoop runs a loop with options o until the test ends.
 func startTestLoop(t *testing.T, o LoopOptions) *Loop {
 	t.Helper()

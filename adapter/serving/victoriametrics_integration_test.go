@@ -43,14 +43,7 @@ func TestLoopOnVictoriaMetricsStoppedSeriesIsStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return end }
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := NewStore(now)
-	loop := startTestLoop(t, LoopOptions{Source: src, Store: store, Metrics: m, Logger: log, Now: now,
-		Interval: 50 * time.Millisecond, MaxPointsPerQuery: 100})
+	loop, store, _ := startLoopAt(t, LoopOptions{Source: src, Logger: log, Now: func() time.Time { return end }, MaxPointsPerQuery: 100}, reg)
 	rules, err := ConfigLoader("vm.yaml", []byte(rulesYAML(ruleYAML("vm_load_forecast", "vm_load{<<.LabelMatchers>>}", ", history: 10h, staleAfter: 10m"))))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,11 @@ type SeriesID struct {
 	Namespace string
 	// Series is the series' identifying labels, k="v",... sorted (or the object name).
 	Series string
+}
+
+// Compare orders series IDs by metric, namespace and series.
+func (id SeriesID) Compare(o SeriesID) int {
+	return cmp.Or(cmp.Compare(id.Metric, o.Metric), cmp.Compare(id.Namespace, o.Namespace), cmp.Compare(id.Series, o.Series))
 }
 
 // Metrics are the shadow evaluation's Prometheus metrics (docs/metrics.md).

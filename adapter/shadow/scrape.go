@@ -3,6 +3,7 @@ package shadow
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	dto "github.com/prometheus/client_model/go"
@@ -24,14 +25,13 @@ func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse metrics: %w", err)
 	}
-	type key struct{ metric, namespace, series string }
-	byKey := map[key]map[string]*StrategySummary{}
+	byKey := map[SeriesID]map[string]*StrategySummary{}
 	get := func(m *dto.Metric) (*StrategySummary, map[string]string) {
 		lv := map[string]string{}
 		for _, l := range m.GetLabel() {
 			lv[l.GetName()] = l.GetValue()
 		}
-		k := key{lv["metric"], lv["namespace"], lv["series"]}
+		k := SeriesID{Metric: lv["metric"], Namespace: lv["namespace"], Series: lv["series"]}
 		if byKey[k] == nil {
 			byKey[k] = map[string]*StrategySummary{}
 		}
@@ -99,7 +99,7 @@ func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 			for _, l := range m.GetLabel() {
 				lv[l.GetName()] = l.GetValue()
 			}
-			st := byKey[key{lv["metric"], lv["namespace"], lv["series"]}][StrategySLO]
+			st := byKey[SeriesID{Metric: lv["metric"], Namespace: lv["namespace"], Series: lv["series"]}][StrategySLO]
 			if st == nil {
 				continue // an SLO rule without shadow evaluation
 			}
@@ -109,23 +109,14 @@ func SummariesFromMetrics(r io.Reader, windows []string) ([]Summary, error) {
 			fn(st.SLO, m.GetGauge().GetValue())
 		}
 	}
-	keys := make([]key, 0, len(byKey))
+	keys := make([]SeriesID, 0, len(byKey))
 	for k := range byKey {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.metric != b.metric {
-			return a.metric < b.metric
-		}
-		if a.namespace != b.namespace {
-			return a.namespace < b.namespace
-		}
-		return a.series < b.series
-	})
+	slices.SortFunc(keys, SeriesID.Compare)
 	var out []Summary
 	for _, k := range keys {
-		s := Summary{Metric: k.metric, Namespace: k.namespace, Series: k.series}
+		s := Summary{Metric: k.Metric, Namespace: k.Namespace, Series: k.Series}
 		names := make([]string, 0, len(byKey[k]))
 		for n := range byKey[k] {
 			names = append(names, n)

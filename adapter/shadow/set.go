@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -171,16 +171,7 @@ func (s *Set) Summaries() []Summary {
 		ids = append(ids, id)
 	}
 	s.mu.Unlock()
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := ids[i], ids[j]
-		if a.Metric != b.Metric {
-			return a.Metric < b.Metric
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Series < b.Series
-	})
+	slices.SortFunc(ids, SeriesID.Compare)
 	out := make([]Summary, 0, len(ids))
 	for _, id := range ids {
 		s.mu.Lock()

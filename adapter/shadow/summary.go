@@ -114,6 +114,11 @@ type Summary struct {
 	Strategies []StrategySummary `json:"strategies"`
 }
 
+// ID is the series the summary is of.
+func (s Summary) ID() SeriesID {
+	return SeriesID{Metric: s.Metric, Namespace: s.Namespace, Series: s.Series}
+}
+
 // End returns the Unix second up to which ticks have been simulated (0 before any).
 func (e *Evaluator) End() int64 {
 	if !e.clk.Started() {

@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -67,7 +68,7 @@ func TestSelectorMatchers(t *testing.T) {
 					matched = append(matched, i)
 				}
 			}
-			if !equalInts(matched, tc.matches) {
+			if !slices.Equal(matched, tc.matches) {
 				t.Errorf("matched %v, want %v", matched, tc.matches)
 			}
 			q, err := RenderQuery(testTemplate, ms)
@@ -77,18 +78,6 @@ func TestSelectorMatchers(t *testing.T) {
 			assertNamespaceEnforced(t, q, "namespace", "team-a")
 		})
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // assertNamespaceEnforced parses q and checks that every vector selector has

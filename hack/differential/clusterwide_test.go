@@ -5,7 +5,6 @@ package differential
 import (
 	"context"
 	"fmt"
-	"maps"
 	"testing"
 	"time"
 
@@ -61,22 +60,7 @@ func brokerSeries(start, end time.Time) []promtest.Series {
 func compareClusterWide(t *testing.T, sides []*side) {
 	list := func(s *side, namespace, selector string) values {
 		t.Helper()
-		sel, err := labels.Parse(selector)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := s.external.NamespacedMetrics(namespace).List(brokerMetric, sel)
-		if err != nil {
-			t.Fatalf("%s: %s in %s {%s}: %v", s.name, brokerMetric, namespace, selector, err)
-		}
-		out := values{}
-		for _, it := range l.Items {
-			if want := map[string]string{"queue": it.MetricLabels["queue"]}; !maps.Equal(it.MetricLabels, want) {
-				t.Errorf("%s: %s in %s {%s}: item labels %v, want %v", s.name, brokerMetric, namespace, selector, it.MetricLabels, want)
-			}
-			out[it.MetricLabels["queue"]] += it.Value.AsApproximateFloat64()
-		}
-		return out
+		return listByQueue(t, s, brokerMetric, namespace, selector, map[string]string{})
 	}
 	sum := func(keep func(queue string) bool) values {
 		out := values{}

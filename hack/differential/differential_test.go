@@ -513,29 +513,14 @@ func compareExternal(t *testing.T, sides []*side) {
 	const metric = "queue_messages_ready"
 	list := func(s *side, namespace, selector string) values {
 		t.Helper()
-		sel, err := labels.Parse(selector)
-		if err != nil {
-			t.Fatal(err)
+		// The item's labels: prometheus-adapter's are the query's by (queue);
+		// Foresight adds the namespace label (docs/migration.md, external
+		// metrics keep their series' labels).
+		more := map[string]string{}
+		if s.name == adapterproc.Foresight {
+			more["namespace"] = namespace
 		}
-		l, err := s.external.NamespacedMetrics(namespace).List(metric, sel)
-		if err != nil {
-			t.Fatalf("%s: %s in %s {%s}: %v", s.name, metric, namespace, selector, err)
-		}
-		out := values{}
-		for _, it := range l.Items {
-			// The item's labels: prometheus-adapter's are the query's by
-			// (queue); Foresight adds the namespace label (docs/migration.md,
-			// external metrics keep their series' labels).
-			want := map[string]string{"queue": it.MetricLabels["queue"]}
-			if s.name == adapterproc.Foresight {
-				want["namespace"] = namespace
-			}
-			if !maps.Equal(it.MetricLabels, want) {
-				t.Errorf("%s: %s in %s {%s}: item labels %v, want %v", s.name, metric, namespace, selector, it.MetricLabels, want)
-			}
-			out[it.MetricLabels["queue"]] += it.Value.AsApproximateFloat64()
-		}
-		return out
+		return listByQueue(t, s, metric, namespace, selector, more)
 	}
 	for _, c := range []struct {
 		namespace, selector string
@@ -563,6 +548,31 @@ func compareExternal(t *testing.T, sides []*side) {
 	if p["q.x"] != 7 || p["qax"] != 2 || len(p) != 2 {
 		t.Errorf("%s: prometheus-adapter %v, want {q.x: 7, qax: 2} (qax matched by its unescaped regex): the documented difference changed", what, p)
 	}
+}
+
+// listByQueue lists the external metric in namespace with the label selector on side s
+// and sums the items' values by their queue label. Each item must have the labels queue
+// and more, and no other.
+func listByQueue(t *testing.T, s *side, metric, namespace, selector string, more map[string]string) values {
+	t.Helper()
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.external.NamespacedMetrics(namespace).List(metric, sel)
+	if err != nil {
+		t.Fatalf("%s: %s in %s {%s}: %v", s.name, metric, namespace, selector, err)
+	}
+	out := values{}
+	for _, it := range l.Items {
+		want := maps.Clone(more)
+		want["queue"] = it.MetricLabels["queue"]
+		if !maps.Equal(it.MetricLabels, want) {
+			t.Errorf("%s: %s in %s {%s}: item labels %v, want %v", s.name, metric, namespace, selector, it.MetricLabels, want)
+		}
+		out[it.MetricLabels["queue"]] += it.Value.AsApproximateFloat64()
+	}
+	return out
 }
 
 // compareNamespaces asks both adapters for the pod metric of whole

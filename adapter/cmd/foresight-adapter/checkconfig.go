@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // errInvalidConfig marks a rule file that failed validation; its errors were printed.
@@ -44,11 +44,8 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "With --prometheus-url, a prometheus-adapter config's metrics are discovered and the rules serving them checked too.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := cli.ParsePFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -75,14 +72,8 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 			f, err = config.ParsePolicy(data, path, policy)
 		}
 	}
-	if err == nil {
-		_, err = serving.RulesFromConfig(f)
-	}
-	if err != nil {
-		for _, e := range flattenErrors(err) {
-			fmt.Fprintln(stdout, e.Error())
-		}
-		return fmt.Errorf("%w %s", errInvalidConfig, path)
+	if err = checkRules(f, err, path, stdout); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d rules OK\n", path, len(f.Rules))
 	if m := f.ResourceMetrics; m != nil {
@@ -119,6 +110,22 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stdout, "    shadow: %s (served: %s), capacity %g, target %g, replicas %d-%d\n",
 				strings.Join(s.Strategies, ", "), s.Served(&r), s.Capacity, s.Target, s.MinReplicas, s.MaxReplicas)
 		}
+	}
+	return nil
+}
+
+// checkRules renders the rules of f, read from path with err, as serve does. On an
+// error, reading's or rendering's, it prints each one (with its file, line and field)
+// to w and returns errInvalidConfig.
+func checkRules(f *config.File, err error, path string, w io.Writer) error {
+	if err == nil {
+		_, err = serving.RulesFromConfig(f)
+	}
+	if err != nil {
+		for _, e := range flattenErrors(err) {
+			fmt.Fprintln(w, e.Error())
+		}
+		return fmt.Errorf("%w %s", errInvalidConfig, path)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/server"
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // Demo names.
@@ -68,11 +68,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "NO AUTHENTICATION: loopback only.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := cli.ParsePFlags(fs, args); err != nil {
+		return err
 	}
 	if ip := net.ParseIP(*address); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%w: --address %q is not a loopback address; the demo has no authentication", errUsage, *address)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/config/promadapter"
-	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // runMigrate implements `foresight-adapter migrate --prometheus-url URL FILE`: it
@@ -35,11 +33,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "from Prometheus' series, as prometheus-adapter does, and each gets one reactive rule.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := cli.ParsePFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 || prom.Address == "" {
 		fs.Usage()
@@ -51,14 +46,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	f, warnings, err := importFile(ctx, path, data, policy, prom, *relist)
-	if err == nil {
-		_, err = serving.RulesFromConfig(f)
-	}
-	if err != nil {
-		for _, e := range flattenErrors(err) {
-			fmt.Fprintln(stderr, e.Error())
-		}
-		return fmt.Errorf("%w %s", errInvalidConfig, path)
+	if err = checkRules(f, err, path, stderr); err != nil {
+		return err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning: "+w)

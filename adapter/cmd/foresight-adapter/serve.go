@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 // runServe implements `foresight-adapter serve`: the aggregated metrics API
@@ -51,11 +51,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "\nServes predicted metrics on external.metrics.k8s.io and custom.metrics.k8s.io.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := cli.ParsePFlags(fs, args); err != nil {
+		return err
 	}
 	if len(*configPaths) == 0 || prom.Address == "" {
 		return fmt.Errorf("%w: --config and --prometheus-url are required", errUsage)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,17 +19,10 @@ import (
 // a real Prometheus, and reads the served values of both on /metrics.
 func TestServeImportedConfig(t *testing.T) {
 	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	gauge := func(v float64) []source.Sample {
-		var out []source.Sample
-		for ts := end.Add(-30 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
-			out = append(out, source.Sample{T: ts.UnixMilli(), V: v})
-		}
-		return out
-	}
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: []promtest.Series{
-		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "shop", "name": "orders"}, Samples: gauge(40)},
-		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "other", "name": "orders"}, Samples: gauge(7)},
-		{Name: "load", Labels: map[string]string{"namespace": "shop"}, Samples: gauge(5)},
+		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "shop", "name": "orders"}, Samples: flatSamples(end, 40)},
+		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "other", "name": "orders"}, Samples: flatSamples(end, 7)},
+		{Name: "load", Labels: map[string]string{"namespace": "shop"}, Samples: flatSamples(end, 5)},
 	}})
 	dir := t.TempDir()
 	native := filepath.Join(dir, "native.yaml")
@@ -43,41 +38,8 @@ rules:
 		t.Fatal(err)
 	}
 	run := startServe(t, dir, imported, prom.URL, end, "--config", native, "--metrics-relist-interval", "1h")
-	want := map[string]float64{"queue_consumer_lag|shop": 40, "queue_consumer_lag|other": 7, "load_forecast|shop": 5}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := map[string]float64{}
-		if fam := scrapeFamilies(run.metricsURL)["foresight_forecast_served_value"]; fam != nil {
-			for _, m := range fam.GetMetric() {
-				var metric, ns string
-				for _, l := range m.GetLabel() {
-					switch l.GetName() {
-					case "metric":
-						metric = l.GetValue()
-					case "namespace":
-						ns = l.GetValue()
-					}
-				}
-				got[metric+"|"+ns] = m.GetGauge().GetValue()
-			}
-		}
-		ok := len(got) == len(want)
-		for k, v := range want {
-			ok = ok && got[k] == v
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-run.done:
-			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("served values %v, want %v\n%s", got, want, run.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	run.awaitServed(t, map[string]float64{"queue_consumer_lag|shop": 40, "queue_consumer_lag|other": 7, "load_forecast|shop": 5},
+		func(lv map[string]string) string { return lv["metric"] + "|" + lv["namespace"] })
 	if logs := run.logs.String(); !strings.Contains(logs, "prometheus-adapter config imported") {
 		t.Errorf("logs lack the import:\n%s", logs)
 	}
@@ -91,18 +53,11 @@ rules:
 // over every namespace and over the series without one.
 func TestServeClusterWideExternal(t *testing.T) {
 	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	gauge := func(v float64) []source.Sample {
-		var out []source.Sample
-		for ts := end.Add(-30 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
-			out = append(out, source.Sample{T: ts.UnixMilli(), V: v})
-		}
-		return out
-	}
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: []promtest.Series{
-		{Name: "queue_depth", Labels: map[string]string{"namespace": "shop", "name": "orders"}, Samples: gauge(40)},
-		{Name: "queue_depth", Labels: map[string]string{"namespace": "other", "name": "orders"}, Samples: gauge(7)},
-		{Name: "queue_depth", Labels: map[string]string{"name": "orders", "broker": "b1"}, Samples: gauge(3)},
-		{Name: "queue_depth", Labels: map[string]string{"namespace": "shop", "name": "mail"}, Samples: gauge(2)},
+		{Name: "queue_depth", Labels: map[string]string{"namespace": "shop", "name": "orders"}, Samples: flatSamples(end, 40)},
+		{Name: "queue_depth", Labels: map[string]string{"namespace": "other", "name": "orders"}, Samples: flatSamples(end, 7)},
+		{Name: "queue_depth", Labels: map[string]string{"name": "orders", "broker": "b1"}, Samples: flatSamples(end, 3)},
+		{Name: "queue_depth", Labels: map[string]string{"namespace": "shop", "name": "mail"}, Samples: flatSamples(end, 2)},
 	}})
 	imported, err := filepath.Abs("../../config/promadapter/testdata/namespaced-false.yaml")
 	if err != nil {
@@ -120,41 +75,36 @@ func TestServeClusterWideExternal(t *testing.T) {
 	}
 
 	run := startServe(t, t.TempDir(), imported, prom.URL, end, "--metrics-relist-interval", "1h", "--allow-cluster-wide-external-metrics")
-	want := map[string]float64{`name="orders"`: 50, `name="mail"`: 2}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := map[string]float64{}
-		if fam := scrapeFamilies(run.metricsURL)["foresight_forecast_served_value"]; fam != nil {
-			for _, m := range fam.GetMetric() {
-				var metric, series string
-				for _, l := range m.GetLabel() {
-					switch l.GetName() {
-					case "metric":
-						metric = l.GetValue()
-					case "series":
-						series = l.GetValue()
-					}
-				}
-				if metric == "queue_depth" {
-					got[series] = m.GetGauge().GetValue()
-				}
+	run.awaitServed(t, map[string]float64{`name="orders"`: 50, `name="mail"`: 2}, func(lv map[string]string) string {
+		if lv["metric"] != "queue_depth" {
+			return ""
+		}
+		return lv["series"]
+	})
+}
+
+// flatSamples are a constant v every 15 s over the half hour up to end.
+func flatSamples(end time.Time, v float64) []source.Sample {
+	var out []source.Sample
+	for ts := end.Add(-30 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+		out = append(out, source.Sample{T: ts.UnixMilli(), V: v})
+	}
+	return out
+}
+
+// awaitServed waits up to a minute for the foresight_forecast_served_value series on
+// serve's /metrics, by key of their labels (a series whose key is "" is left out), to be
+// want.
+func (r *serveRun) awaitServed(t *testing.T, want map[string]float64, key func(labels map[string]string) string) {
+	t.Helper()
+	var got map[string]float64
+	r.await(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		got = map[string]float64{}
+		for _, m := range scrapeFamilies(r.metricsURL)["foresight_forecast_served_value"].GetMetric() {
+			if k := key(labelValues(m)); k != "" {
+				got[k] = m.GetGauge().GetValue()
 			}
 		}
-		ok := len(got) == len(want)
-		for k, v := range want {
-			ok = ok && got[k] == v
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-run.done:
-			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("served values %v, want %v\n%s", got, want, run.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return maps.Equal(got, want), fmt.Sprintf("served values %v, want %v", got, want)
+	})
 }

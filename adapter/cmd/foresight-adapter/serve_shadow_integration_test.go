@@ -116,22 +116,10 @@ rules:
 
 	windows := []string{"1d", "30d"}
 	var sums []shadow.Summary
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		select {
-		case <-run.done:
-			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
-		default:
-		}
+	run.await(t, 3*time.Minute, 200*time.Millisecond, func() (bool, string) {
 		sums = scrapeSummaries(t, metricsURL, windows)
-		if len(sums) == 1 && len(sums[0].Strategies) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no foresight_shadow_* metrics after 3 minutes:\n%s", run.logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(sums) == 1 && len(sums[0].Strategies) == 3, "no foresight_shadow_* metrics after 3 minutes:"
+	})
 	t.Logf("%d samples of %s: shadow figures of 3 strategies in /metrics %v after serve started", len(trace), "crane-input0.csv", time.Since(started).Round(time.Millisecond))
 	got := sums[0]
 	if got.Metric != "predicted_load" || got.Namespace != "shop" {
@@ -237,6 +225,37 @@ current-context: none
 	return run
 }
 
+// await polls cond every interval until it holds. The test fails when serve stops first,
+// or when within has passed, with cond's last message and serve's logs.
+func (r *serveRun) await(t *testing.T, within, interval time.Duration, cond func() (ok bool, msg string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		select {
+		case <-r.done:
+			t.Fatalf("serve stopped: %v\n%s", r.err, r.logs.String())
+		default:
+		}
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s\n%s", msg, r.logs.String())
+		}
+		time.Sleep(interval)
+	}
+}
+
+// labelValues are the labels of m by name.
+func labelValues(m *dto.Metric) map[string]string {
+	lv := map[string]string{}
+	for _, l := range m.GetLabel() {
+		lv[l.GetName()] = l.GetValue()
+	}
+	return lv
+}
+
 func scrapeSummaries(t *testing.T, url string, windows []string) []shadow.Summary {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -331,21 +350,10 @@ rules:
 `, capacity)), 0o600)
 	run := startServe(t, dir, rules, prom.URL, end.Add(30*time.Second))
 	var fams map[string]*dto.MetricFamily
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		select {
-		case <-run.done:
-			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
-		default:
-		}
+	run.await(t, 2*time.Minute, 200*time.Millisecond, func() (bool, string) {
 		fams = scrapeFamilies(run.metricsURL)
-		if fams["foresight_cost_served_value"] != nil && fams["foresight_shadow_cost_dollars"] != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no foresight_cost_* metrics after 2 minutes:\n%s", run.logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fams["foresight_cost_served_value"] != nil && fams["foresight_shadow_cost_dollars"] != nil, "no foresight_cost_* metrics after 2 minutes:"
+	})
 	value := func(name string) float64 {
 		t.Helper()
 		mf := fams[name]
@@ -353,10 +361,7 @@ rules:
 			t.Fatalf("%s: want one series, got %v", name, mf)
 		}
 		m := mf.GetMetric()[0]
-		lv := map[string]string{}
-		for _, l := range m.GetLabel() {
-			lv[l.GetName()] = l.GetValue()
-		}
+		lv := labelValues(m)
 		if lv["metric"] != "web_replicas_cost_weighted" || lv["namespace"] != "shop" {
 			t.Errorf("%s: labels %v", name, lv)
 		}
@@ -449,13 +454,7 @@ rules:
 
 	// shadow-report reads the slo strategy and its state once the rule has run a cycle.
 	var rep shadow.Report
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		select {
-		case <-run.done:
-			t.Fatalf("serve stopped: %v\n%s", run.err, run.logs.String())
-		default:
-		}
+	run.await(t, 3*time.Minute, 200*time.Millisecond, func() (bool, string) {
 		var out strings.Builder
 		err := runShadowReport(context.Background(), []string{"--metrics-url", run.metricsURL, "--json"}, &out, io.Discard)
 		if err == nil {
@@ -464,14 +463,11 @@ rules:
 			}
 			if len(rep.Series) == 1 && len(rep.Series[0].Strategies) == 2 && rep.Series[0].Strategies[1].SLO != nil &&
 				rep.Series[0].Strategies[1].SLO.UnderProvisionedShare != nil {
-				break
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no slo strategy with an evaluated state from shadow-report after 3 minutes (last error %v):\n%s", err, run.logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false, fmt.Sprintf("no slo strategy with an evaluated state from shadow-report after 3 minutes (last error %v):", err)
+	})
 	got := rep.Series[0]
 	s := got.Strategies[1] // sorted by name: reactive, slo
 	if got.Metric != "web_replicas" || s.Name != shadow.StrategySLO {

@@ -28,7 +28,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 	opts.Warmup = 0
 	fs := flag.NewFlagSet("shadow-report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	input := fs.String("input", "", "evaluate offline on a load trace, CSV `FILE` with rows ts,value")
+	input := fs.String("input", "", "evaluate offline on a load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, Unix milliseconds or RFC 3339, as for backtest --input)")
 	metricsURL := fs.String("metrics-url", "", "read the shadow metrics of a running adapter from this /metrics `URL`")
 	strategies := fs.String("strategies", "reactive,holt-winters,auto", "comma-separated strategies: reactive, a model ("+strings.Join(modelNames(), ", ")+"), cost-weighted or slo (SLO mode, with --slo); NAME@TARGET sets the HPA target")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
