@@ -30,16 +30,16 @@ func TestParsePriceCSV(t *testing.T) {
 
 func TestParsePriceCSVBadRows(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"ts,price\n100,1\n200\n", "p.csv:3: want 2 fields (ts,price), got 1"},
+		{"ts,price\n100,1\n200\n", "p.csv:3: want 2 fields (ts,price) separated by commas, got 1"},
 		{"100,1\n200,x\n", `p.csv:2: field price: "x" is not a number`},
 		{"100,1\n200,-0.5\n", `p.csv:2: field price: "-0.5" must be finite and not negative`},
 		{"100,1\n200,NaN\n", `p.csv:2: field price: "NaN" must be finite and not negative`},
 		{"100,1\n200,+Inf\n", `p.csv:2: field price: "+Inf" must be finite and not negative`},
 		{"100,1\n100,2\n", "p.csv:2: field ts: 100 is not after the previous row's 100"},
 		{"100,1\n1.5,2\n", `p.csv:2: field ts: "1.5" is not a whole number of Unix seconds`},
-		{"ts,7\n", `p.csv:1: header has a non-name second field "7"`},
+		{"ts,7\n", `p.csv:1: field ts: "ts" is not Unix seconds`},
 		{"ts,price\n", "p.csv: no data rows"},
-		{"100,1,2\n", "p.csv:1: want 2 fields (ts,price), got 3"},
+		{"100,1,2\n", "p.csv:1: want 2 fields (ts,price) separated by commas, got 3"},
 		{"100,1\n" + strings.Repeat("9", trace.MaxLineBytes+1) + "\n", "p.csv:2: line longer than"},
 	} {
 		_, err := ParsePriceCSV(strings.NewReader(tc.in), "p.csv")

@@ -50,10 +50,13 @@ func ReadFile(path string) ([]Sample, error) {
 	return Parse(f, path)
 }
 
-// Parse reads a load trace in CSV form `ts,value`, one row per line. A
-// header line (two column names) is allowed as the first line; blank lines
-// are skipped; lines may end in CRLF; a UTF-8 byte-order mark may start the
-// file. Values must be finite and not negative.
+// Parse reads a load trace in CSV form `ts,value`, one row per line. Fields
+// are separated by commas, or by tabs or semicolons when the first line holds
+// no comma but one of those; a field may be enclosed in double quotes. A
+// header line (two fields that are not numbers or times) is allowed as the
+// first line; blank lines are skipped; lines may end in CRLF; a UTF-8
+// byte-order mark may start the file. Values must be finite and not
+// negative.
 // Timestamps must be strictly increasing whole seconds from 1970 to the end
 // of year 9999, every row in the form of the first data row:
 //   - Unix seconds: a number up to 253402300799, the last second of year
@@ -62,7 +65,11 @@ func ReadFile(path string) ([]Sample, error) {
 //     13 digits or more (1628640000000), so a millisecond trace starts after
 //     12 January 1978; every row must be a whole second (a multiple of 1000);
 //   - RFC 3339: a date and time with Z or an offset (2021-08-11T00:00:00Z,
-//     2021-08-11T02:00:00+02:00), fractional seconds only when zero.
+//     2021-08-11T02:00:00+02:00), fractional seconds only when zero; a space
+//     may stand for the T, and the seconds may be left out (2021-08-11 00:00Z);
+//   - a date and time written the same way without an offset
+//     (2021-08-11 00:00:00, as spreadsheets and pandas write them), read as
+//     UTC.
 //
 // A row in another form than the first is an error. Samples are Unix
 // seconds whatever the form. Errors name the source, line and field.
@@ -91,8 +98,8 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 	sc.Buffer(make([]byte, 0, 1024), MaxLineBytes)
 	var out []Sample
 	line := 0
-	sawContent := false
 	var (
+		sep      byte   // the field separator, chosen on the first line
 		form     tsForm // the form of the first data row's timestamp
 		formLine int    // the line of the first data row
 		prevText string // the previous row's timestamp, as written
@@ -108,18 +115,20 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 		if text == "" {
 			continue
 		}
-		first := !sawContent
-		sawContent = true
-		fields := strings.Split(text, ",")
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s), got %d", name, line, column, len(fields))
+		first := sep == 0
+		if first {
+			sep = separatorOf(text)
 		}
-		tsText, valText := strings.TrimSpace(fields[0]), strings.TrimSpace(fields[1])
-		if first && isHeader(tsText) {
-			if isHeader(valText) {
-				continue
-			}
-			return nil, fmt.Errorf("%s:%d: header has a non-name second field %s", name, line, quote(valText))
+		fields, err := splitFields(text, sep)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s) separated by %s, got %d", name, line, column, separatorName(sep), len(fields))
+		}
+		tsText, valText := fields[0], fields[1]
+		if first && isHeaderField(tsText) && isHeaderField(valText) {
+			continue
 		}
 		if len(out) == 0 {
 			form, _ = formOf(tsText)
@@ -140,7 +149,11 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 			if form == unixSeconds {
 				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
 			}
-			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s", name, line, quote(tsText), quote(prevText))
+			hint := ""
+			if form == dateTimeUTC {
+				hint = " (local times repeat an hour when clocks go back: write UTC or an offset)"
+			}
+			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s%s", name, line, quote(tsText), quote(prevText), hint)
 		}
 		if len(out) == maxRows {
 			return nil, fmt.Errorf("%s:%d: more than %d data rows", name, line, maxRows)
@@ -160,6 +173,82 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 	return out, nil
 }
 
+// separatorOf returns the field separator of a file whose first non-blank
+// line is first: a comma, or a tab or semicolon when first has no comma but
+// one of those.
+func separatorOf(first string) byte {
+	switch {
+	case strings.Contains(first, ","):
+		return ','
+	case strings.Contains(first, "\t"):
+		return '\t'
+	case strings.Contains(first, ";"):
+		return ';'
+	default:
+		return ','
+	}
+}
+
+// separatorName names a separator in errors.
+func separatorName(sep byte) string {
+	switch sep {
+	case '\t':
+		return "tabs"
+	case ';':
+		return "semicolons"
+	default:
+		return "commas"
+	}
+}
+
+// splitFields splits a line into its fields at sep, trimming spaces. A
+// field may be enclosed in double quotes, in which a doubled quote stands
+// for one; a quoted field may hold the separator.
+func splitFields(line string, sep byte) ([]string, error) {
+	var fields []string
+	for i := 0; ; {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i < len(line) && line[i] == '"' {
+			var b strings.Builder
+			j := i + 1
+			for {
+				k := strings.IndexByte(line[j:], '"')
+				if k < 0 {
+					return nil, fmt.Errorf("field %d: quote opened at character %d is not closed", len(fields)+1, i+1)
+				}
+				b.WriteString(line[j : j+k])
+				j += k + 1
+				if j < len(line) && line[j] == '"' {
+					b.WriteByte('"')
+					j++
+					continue
+				}
+				break
+			}
+			for j < len(line) && line[j] == ' ' {
+				j++
+			}
+			fields = append(fields, strings.TrimSpace(b.String()))
+			if j == len(line) {
+				return fields, nil
+			}
+			if line[j] != sep {
+				return nil, fmt.Errorf("field %d: text after its closing quote at character %d", len(fields), j+1)
+			}
+			i = j + 1
+			continue
+		}
+		k := strings.IndexByte(line[i:], sep)
+		if k < 0 {
+			return append(fields, strings.TrimSpace(line[i:])), nil
+		}
+		fields = append(fields, strings.TrimSpace(line[i:i+k]))
+		i += k + 1
+	}
+}
+
 // quote quotes a field for an error message, shortened when long.
 func quote(field string) string {
 	const keep = 40
@@ -169,19 +258,14 @@ func quote(field string) string {
 	return strconv.Quote(field)
 }
 
-// isHeader reports whether a field is a column name rather than a number.
-func isHeader(field string) bool {
-	if field == "" {
+// isHeaderField reports whether a field of the first line is a column name:
+// neither a number nor a date.
+func isHeaderField(field string) bool {
+	if field == "" || startsWithYear(field) {
 		return false
 	}
-	for _, r := range field {
-		isName := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == ' ' || r >= '0' && r <= '9'
-		if !isName {
-			return false
-		}
-	}
-	c := field[0]
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+	_, err := strconv.ParseFloat(field, 64)
+	return err != nil
 }
 
 // tsForm is how a file writes its timestamps; its first data row decides.
@@ -191,6 +275,7 @@ const (
 	unixSeconds tsForm = iota
 	unixMillis
 	rfc3339
+	dateTimeUTC
 )
 
 func (f tsForm) String() string {
@@ -199,6 +284,8 @@ func (f tsForm) String() string {
 		return "Unix milliseconds"
 	case rfc3339:
 		return "RFC 3339"
+	case dateTimeUTC:
+		return "a date and time without offset"
 	default:
 		return "Unix seconds"
 	}
@@ -212,9 +299,9 @@ const (
 	// after year 9999) even when not a whole second, so that its error
 	// says so.
 	min13Digits = 1_000_000_000_000
-	// rfc3339DateTime is the shape of an RFC 3339 time up to the seconds,
-	// d standing for a digit.
-	rfc3339DateTime = "dddd-dd-ddTdd:dd:dd"
+	// dateTimeShape is the shape of a date and time up to the minutes, d
+	// standing for a digit and T for a T or a space.
+	dateTimeShape = "dddd-dd-ddTdd:dd"
 	// rfc3339Example shows the RFC 3339 form in errors.
 	rfc3339Example = "2021-08-11T00:00:00Z"
 )
@@ -232,6 +319,9 @@ func formOf(s string) (tsForm, bool) {
 	case err == nil:
 		return unixSeconds, false
 	case startsWithYear(s):
+		if dt, why := splitDateTime(s); why == "" && dt.offset == "" {
+			return dateTimeUTC, true
+		}
 		return rfc3339, true
 	default:
 		return unixSeconds, false
@@ -262,8 +352,8 @@ func parseTS(s string, form tsForm, line, first int) (int64, error) {
 	switch form {
 	case unixMillis:
 		ts, err = parseMillis(s)
-	case rfc3339:
-		ts, err = parseRFC3339(s)
+	case rfc3339, dateTimeUTC:
+		ts, err = parseDateTime(s, form)
 	default:
 		ts, err = parseSeconds(s)
 	}
@@ -326,26 +416,32 @@ func parseMillis(s string) (int64, error) {
 	return ms / 1000, nil
 }
 
-// parseRFC3339 parses an RFC 3339 time (2021-08-11T00:00:00Z,
-// 2021-08-11T02:00:00+02:00) that is a whole second into Unix seconds.
-func parseRFC3339(s string) (int64, error) {
-	if why := rfc3339Shape(s); why != "" {
+// parseDateTime parses a date and time that is a whole second into Unix
+// seconds: with an offset when form is rfc3339 (2021-08-11T00:00:00Z,
+// 2021-08-11 02:00+02:00), without one, read as UTC, when it is dateTimeUTC
+// (2021-08-11 00:00:00).
+func parseDateTime(s string, form tsForm) (int64, error) {
+	dt, why := splitDateTime(s)
+	if why != "" {
 		return 0, fmt.Errorf("%s is not an RFC 3339 time like %s: %s", quote(s), rfc3339Example, why)
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	if (dt.offset == "") != (form == dateTimeUTC) {
+		return 0, fmt.Errorf("%s is not %s", quote(s), form)
+	}
+	if strings.Trim(dt.fraction, "0") != "" {
+		return 0, fmt.Errorf("%s is not a whole second", quote(s))
+	}
+	offset := dt.offset
+	if offset == "" {
+		offset = "Z"
+	}
+	t, err := time.Parse(time.RFC3339, dt.clock+offset)
 	if err != nil {
 		why := "a field out of range"
 		if pe := (*time.ParseError)(nil); errors.As(err, &pe) && pe.Message != "" {
 			why = strings.TrimPrefix(pe.Message, ": ")
 		}
 		return 0, fmt.Errorf("%s is not a valid RFC 3339 time: %s", quote(s), why)
-	}
-	// A fraction (digits between the seconds and the offset, which the shape
-	// check vouches for) must be all zeros; time.Parse keeps only nine digits.
-	if frac, ok := strings.CutPrefix(s[len(rfc3339DateTime):], "."); ok {
-		if digits := frac[:strings.IndexAny(frac, "Z+-")]; strings.Trim(digits, "0") != "" {
-			return 0, fmt.Errorf("%s is not a whole second", quote(s))
-		}
 	}
 	ts := t.Unix()
 	if ts < 0 || ts > maxUnixSeconds {
@@ -354,46 +450,66 @@ func parseRFC3339(s string) (int64, error) {
 	return ts, nil
 }
 
-// rfc3339Shape checks that s is written as RFC 3339 says:
-// YYYY-MM-DDThh:mm:ss, optionally a dot and fraction digits, then Z or
-// +hh:mm or -hh:mm. It returns what is wrong, or "" (the ranges of the
-// numbers are time.Parse's to check).
-func rfc3339Shape(s string) string {
-	if len(s) < len(rfc3339DateTime) {
-		return "too short"
+// dateTime is a timestamp written as a date and time, in parts.
+type dateTime struct {
+	// clock is YYYY-MM-DDThh:mm:ss, with a T whatever separated the date
+	// and time, and :00 when the seconds are left out.
+	clock string
+	// fraction is the digits after the seconds' decimal point, if any.
+	fraction string
+	// offset is Z, +hh:mm or -hh:mm, or "" when none is written.
+	offset string
+}
+
+// splitDateTime splits s, written as YYYY-MM-DD, a T or a space, hh:mm,
+// optionally :ss and a fraction, then optionally Z or +hh:mm or -hh:mm, into
+// its parts. It returns what is wrong when s is not written so (the ranges
+// of the numbers are time.Parse's to check).
+func splitDateTime(s string) (dateTime, string) {
+	if len(s) < len(dateTimeShape) {
+		return dateTime{}, "too short"
 	}
-	for i := 0; i < len(rfc3339DateTime); i++ {
-		if rfc3339DateTime[i] == 'd' && !isDigits(s[i:i+1]) {
-			return fmt.Sprintf("want a digit at character %d", i+1)
-		}
-		if rfc3339DateTime[i] != 'd' && s[i] != rfc3339DateTime[i] {
-			return fmt.Sprintf("want %q at character %d", rfc3339DateTime[i:i+1], i+1)
+	for i := 0; i < len(dateTimeShape); i++ {
+		switch c := dateTimeShape[i]; {
+		case c == 'd' && !isDigits(s[i:i+1]):
+			return dateTime{}, fmt.Sprintf("want a digit at character %d", i+1)
+		case c == 'T' && s[i] != 'T' && s[i] != 't' && s[i] != ' ':
+			return dateTime{}, fmt.Sprintf("want \"T\" or a space at character %d", i+1)
+		case c != 'd' && c != 'T' && s[i] != c:
+			return dateTime{}, fmt.Sprintf("want %q at character %d", dateTimeShape[i:i+1], i+1)
 		}
 	}
-	rest := s[len(rfc3339DateTime):]
-	if frac, ok := strings.CutPrefix(rest, "."); ok {
-		n := 0
-		for n < len(frac) && isDigits(frac[n:n+1]) {
-			n++
+	dt := dateTime{clock: s[:10] + "T" + s[11:len(dateTimeShape)]}
+	rest := s[len(dateTimeShape):]
+	if len(rest) >= 3 && rest[0] == ':' && isDigits(rest[1:3]) {
+		dt.clock += rest[:3]
+		rest = rest[3:]
+		if frac, ok := strings.CutPrefix(rest, "."); ok {
+			n := 0
+			for n < len(frac) && isDigits(frac[n:n+1]) {
+				n++
+			}
+			if n == 0 {
+				return dateTime{}, "no digits after the decimal point"
+			}
+			dt.fraction, rest = frac[:n], frac[n:]
 		}
-		if n == 0 {
-			return "no digits after the decimal point"
-		}
-		rest = frac[n:]
+	} else {
+		dt.clock += ":00"
 	}
 	switch {
 	case rest == "":
-		return "no offset (Z, +hh:mm or -hh:mm)"
-	case rest == "Z":
-		return ""
+	case rest == "Z" || rest == "z":
+		dt.offset = "Z"
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && isDigits(rest[1:3]) && rest[3] == ':' && isDigits(rest[4:6]):
 		if rest[1:3] > "23" || rest[4:6] > "59" {
-			return "offset out of range"
+			return dateTime{}, "offset out of range"
 		}
-		return ""
+		dt.offset = rest
 	default:
-		return fmt.Sprintf("offset %s is not Z, +hh:mm or -hh:mm", quote(rest))
+		return dateTime{}, fmt.Sprintf("offset %s is not Z, +hh:mm or -hh:mm", quote(rest))
 	}
+	return dt, ""
 }
 
 // errNotUnixTime is the error for a time before 1970 or after year 9999.

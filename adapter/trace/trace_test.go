@@ -26,6 +26,9 @@ func TestParseAccepts(t *testing.T) {
 		{"gap and real zero", "0,3\n60,0\n240,4\n", []Sample{{0, 3}, {60, 0}, {240, 4}}},
 		{"whole float timestamp", "1628640000.0,39.7\n", []Sample{{1628640000, 39.7}}},
 		{"other header names", "timestamp,load\n5,1\n", []Sample{{5, 1}}},
+		{"header names with symbols", "Time (UTC),requests/s\n5,1\n", []Sample{{5, 1}}},
+		{"quoted fields", "\"ts\",\"value\"\n\"60\" , \" 1.5\"\n120,\"2\"\n", []Sample{{60, 1.5}, {120, 2}}},
+		{"doubled quotes in a header", "\"the \"\"ts\"\"\",value\n60,1\n", []Sample{{60, 1}}},
 		{"last second of year 9999", "253402300799,1\n", []Sample{{253402300799, 1}}},
 	}
 	for _, tc := range cases {
@@ -58,13 +61,17 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"NaN value", "60,1\n120,NaN\n", "in.csv:2: field value: \"NaN\" is not finite"},
 		{"Inf value", "60,1\n120,+Inf\n", "in.csv:2: field value: \"+Inf\" is not finite"},
 		{"negative value", "ts,value\n0,1\n60,-2\n", "in.csv:3: field value: \"-2\" is negative"},
-		{"three fields", "60,1\n120,2,3\n", "in.csv:2: want 2 fields (ts,value), got 3"},
+		{"three fields", "60,1\n120,2,3\n", "in.csv:2: want 2 fields (ts,value) separated by commas, got 3"},
 		{"one field", "60\n", "in.csv:1: want 2 fields"},
-		{"semicolon", "ts,value\n1;2\n", "in.csv:2: want 2 fields (ts,value), got 1"},
+		{"semicolon in a comma file", "ts,value\n1;2\n", "in.csv:2: want 2 fields (ts,value) separated by commas, got 1"},
+		{"comma in a tab file", "ts\tvalue\n60,1\n", "in.csv:2: want 2 fields (ts,value) separated by tabs, got 1"},
+		{"quote not closed", "60,1\n\"120,2\n", "in.csv:2: field 1: quote opened at character 1 is not closed"},
+		{"text after a closing quote", "60,\"1\"x\n", "in.csv:1: field 2: text after its closing quote at character 7"},
+		{"quoted value with a comma", "60,\"1,5\"\n", "in.csv:1: field value: \"1,5\" is not a number"},
 		{"not increasing", "60,1\n120,2\n120,3\n", "in.csv:3: field ts: 120 is not after the previous row's 120"},
 		{"going back", "60,1\n30,2\n", "in.csv:2: field ts: 30 is not after"},
 		{"header later", "60,1\nts,value\n", "in.csv:2: field ts: \"ts\" is not Unix seconds"},
-		{"header with a number", "ts,7\n", "in.csv:1: header has a non-name second field \"7\""},
+		{"header with a number", "ts,7\n", "in.csv:1: field ts: \"ts\" is not Unix seconds, Unix milliseconds or an RFC 3339 time"},
 		{"line number counts blank lines", "ts,value\n\n60,1\n\n120,x\n", "in.csv:5: field value"},
 		{"empty", "", "in.csv: no data rows"},
 		{"header only", "ts,value\n", "in.csv: no data rows"},
@@ -100,6 +107,10 @@ func TestParseTimestampForms(t *testing.T) {
 		{"seconds after a byte-order mark", "\ufeffts,value\r\n1628640000,1.5\r\n1628640060,2\r\n1628640240,0\r\n1628726400,7.25\r\n"},
 		{"rfc3339 after a byte-order mark, no header", "\ufeff2021-08-11T00:00:00Z,1.5\n2021-08-11T00:01:00Z,2\n2021-08-11T00:04:00Z,0\n2021-08-12T00:00:00Z,7.25\n"},
 		{"rfc3339 crlf", "ts,value\r\n2021-08-11T00:00:00Z,1.5\r\n2021-08-11T00:01:00Z,2\r\n2021-08-11T00:04:00Z,0\r\n2021-08-12T00:00:00Z,7.25\r\n"},
+		{"rfc3339 with a space, lower case, no seconds", "2021-08-11 02:00+02:00,1.5\n2021-08-11t00:01:00z,2\n2021-08-11T00:04Z,0\n2021-08-12 00:00:00.000Z,7.25\n"},
+		{"without offset, quoted, as pandas writes", "\"ts\",\"value\"\n\"2021-08-11 00:00:00\",\"1.5\"\n\"2021-08-11 00:01:00\",\"2\"\n2021-08-11T00:04,0\n2021-08-12 00:00:00.000,7.25\n"},
+		{"tab separated", "ts\tvalue\n1628640000\t1.5\n1628640060\t2\n1628640240\t0\n1628726400\t7.25\n"},
+		{"semicolon separated, quoted", "\"ts\";\"value\"\n\"1628640000\";1.5\n1628640060;\"2\"\n1628640240;0\n1628726400;7.25\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,9 +196,17 @@ func TestParseTimestampFormErrors(t *testing.T) {
 		{"rfc3339 tenth fraction digit", "2021-08-11T00:00:00.0000000001Z,1\n",
 			`in.csv:1: field ts: "2021-08-11T00:00:00.0000000001Z" is not a whole second`},
 		{"rfc3339 without offset", "2021-08-11T00:00:00Z,1\n2021-08-11T00:01:00,2\n",
-			`in.csv:2: field ts: "2021-08-11T00:01:00" is not an RFC 3339 time like 2021-08-11T00:00:00Z: no offset (Z, +hh:mm or -hh:mm)`},
-		{"rfc3339 with a space", "2021-08-11 00:00:00Z,1\n",
-			`in.csv:1: field ts: "2021-08-11 00:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want "T" at character 11`},
+			`in.csv:2: field ts: "2021-08-11T00:01:00" is a date and time without offset, but the first timestamp (line 1) is RFC 3339`},
+		{"offset in a file without", "2021-08-11 00:00:00,1\n2021-08-11 00:01:00Z,2\n",
+			`in.csv:2: field ts: "2021-08-11 00:01:00Z" is RFC 3339, but the first timestamp (line 1) is a date and time without offset`},
+		{"rfc3339 with a slash", "2021-08-11/00:00:00Z,1\n",
+			`in.csv:1: field ts: "2021-08-11/00:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want "T" or a space at character 11`},
+		{"date and time without offset, fraction", "2021-08-11 00:00:00.5,1\n",
+			`in.csv:1: field ts: "2021-08-11 00:00:00.5" is not a whole second`},
+		{"local time repeated when clocks go back", "2021-11-07 01:30,1\n2021-11-07 01:00,2\n",
+			`in.csv:2: field ts: "2021-11-07 01:00" is not after the previous row's "2021-11-07 01:30" (local times repeat an hour when clocks go back: write UTC or an offset)`},
+		{"date only", "2021-08-11,1\n",
+			`in.csv:1: field ts: "2021-08-11" is not an RFC 3339 time like 2021-08-11T00:00:00Z: too short`},
 		{"rfc3339 one-digit hour", "2021-08-11T0:00:00Z,1\n",
 			`in.csv:1: field ts: "2021-08-11T0:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want a digit at character 13`},
 		{"rfc3339 zone name", "2021-08-11T00:00:00 UTC,1\n",
@@ -352,6 +371,9 @@ func FuzzParse(f *testing.F) {
 		"2021-08-11T00:00:00Z,1\n1628640060,2\n",
 		"9999-12-31T23:59:59-01:00,1\n",
 		"2021-08-11 00:00:00,1\n",
+		"\"ts\";\"value\"\n\"2021-08-11 00:00\";\"1\"\n",
+		"60\t\"1\"\"\"\n",
+		"\"60,1\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -383,12 +405,14 @@ func FuzzParse(f *testing.F) {
 		// The same samples in the other forms read back equal. Milliseconds
 		// are recognised when the first is above the last second of year
 		// 9999, that is from 12 January 1978.
-		var rfc, ms strings.Builder
+		var rfc, utc, ms strings.Builder
 		for _, s := range samples {
 			fmt.Fprintf(&rfc, "%s,%v\r\n", time.Unix(s.TS, 0).In(time.FixedZone("", -int(s.TS%47)*900)).Format(time.RFC3339), s.Value)
+			fmt.Fprintf(&utc, "\"%s\"\t\"%v\"\n", time.Unix(s.TS, 0).UTC().Format(time.DateTime), s.Value)
 			fmt.Fprintf(&ms, "%d,%v\n", s.TS*1000, s.Value)
 		}
 		sameSamples(t, "rfc3339", rfc.String(), samples)
+		sameSamples(t, "without offset", utc.String(), samples)
 		if samples[0].TS*1000 > maxUnixSeconds {
 			sameSamples(t, "milliseconds", ms.String(), samples)
 		}
