@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/foresight-dev/foresight/internal/clip"
+
 	"github.com/prometheus/prometheus/model/labels"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -197,10 +199,10 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // ([a-zA-Z_][a-zA-Z0-9_]*) and not reserved (starting with "__").
 func ValidateLabelName(name string) error {
 	if !labelNameRE.MatchString(name) {
-		return fmt.Errorf("invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", truncate(name))
+		return fmt.Errorf("invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", shortName(name))
 	}
 	if strings.HasPrefix(name, "__") {
-		return fmt.Errorf("invalid label name %q: names starting with __ are reserved", truncate(name))
+		return fmt.Errorf("invalid label name %q: names starting with __ are reserved", shortName(name))
 	}
 	return nil
 }
@@ -312,10 +314,7 @@ func alternation(values []string) string {
 	return b.String()
 }
 
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
+// shortName shortens a label name or value for an error message.
+func shortName(s string) string {
+	return clip.Text(s, 64)
 }

@@ -141,24 +141,24 @@ func TestHostileRequirements(t *testing.T) {
 			reqs := []Requirement{{Key: "app", Operator: op, Values: []string{v}}}
 			ms, err := RequirementMatchers("namespace", "team-a", reqs)
 			if err != nil {
-				t.Fatalf("%s %q: %v", op, truncate(v), err)
+				t.Fatalf("%s %q: %v", op, shortName(v), err)
 			}
 			q, err := RenderQuery(testTemplate, ms)
 			if err != nil {
-				t.Fatalf("%s %q: RenderQuery: %v", op, truncate(v), err)
+				t.Fatalf("%s %q: RenderQuery: %v", op, shortName(v), err)
 			}
 			assertNamespaceEnforced(t, q, "namespace", "team-a")
 			// The value round-trips literally: the parsed matcher equals the built one.
 			for _, s := range testSeries {
 				if Match(s, ms) && s.Get("namespace") != "team-a" {
-					t.Errorf("%s %q matched %s", op, truncate(v), s)
+					t.Errorf("%s %q matched %s", op, shortName(v), s)
 				}
 			}
 			// Regex operators in values are literal.
 			if op == selection.Equals || op == selection.In {
 				lit := labels.FromStrings("namespace", "team-a", "app", v)
 				if !Match(lit, ms) && v != "" {
-					t.Errorf("%s %q does not match its own literal value", op, truncate(v))
+					t.Errorf("%s %q does not match its own literal value", op, shortName(v))
 				}
 				if v == ".*" && Match(testSeries[0], ms) {
 					t.Errorf("regex value .* matched app=web")
@@ -169,7 +169,7 @@ func TestHostileRequirements(t *testing.T) {
 		for _, op := range []selection.Operator{selection.Equals, selection.In} {
 			_, err := RequirementMatchers("namespace", "team-a", []Requirement{{Key: "namespace", Operator: op, Values: []string{v}}})
 			if !errors.Is(err, ErrNamespaceConflict) {
-				t.Errorf("namespace %s %q: err = %v, want ErrNamespaceConflict", op, truncate(v), err)
+				t.Errorf("namespace %s %q: err = %v, want ErrNamespaceConflict", op, shortName(v), err)
 			}
 		}
 	}

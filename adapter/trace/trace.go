@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/foresight-dev/foresight/internal/clip"
 )
 
 // Sample is one row of a load trace: the load at Unix second TS (the load
@@ -251,11 +253,7 @@ func splitFields(line string, sep byte) ([]string, error) {
 
 // quote quotes a field for an error message, shortened when long.
 func quote(field string) string {
-	const keep = 40
-	if len(field) > keep {
-		return strconv.Quote(field[:keep]) + "..."
-	}
-	return strconv.Quote(field)
+	return strconv.Quote(clip.Text(field, 40))
 }
 
 // isHeaderField reports whether a field of the first line is a column name:

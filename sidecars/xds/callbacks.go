@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/foresight-dev/foresight/internal/clip"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -244,15 +246,15 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 
 	group, ok := c.group(node)
 	if first && !ok {
-		return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clip(node.GetId()), clip(node.GetCluster())),
-			"node", clip(node.GetId()), "cluster", clip(node.GetCluster()), "stream", id)
+		return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
+			"node", clipLabel(node.GetId()), "cluster", clipLabel(node.GetCluster()), "stream", id)
 	}
 
 	c.mu.Lock()
 	if !c.subscribe(st, typeURL, sub) {
 		c.mu.Unlock()
 		return c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
-			"node", clip(node.GetId()), "stream", id)
+			"node", clipLabel(node.GetId()), "stream", id)
 	}
 	if first {
 		st.node = node
@@ -292,7 +294,7 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 // nackNode is the node label of a NACK: the node id (clipped), or otherNodes once
 // maxNACKNodes ids are in use, so clients cannot grow the metric without bound.
 func (c *callbacks) nackNode(id string) string {
-	id = clip(id)
+	id = clipLabel(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.nackNodes[id]; ok {
@@ -305,12 +307,9 @@ func (c *callbacks) nackNode(id string) string {
 	return id
 }
 
-// clip shortens a client-chosen string for labels and logs.
-func clip(s string) string {
-	if len(s) <= maxLabelBytes {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLabelBytes], "") + "..."
+// clipLabel shortens a client-chosen string for labels and logs.
+func clipLabel(s string) string {
+	return clip.Text(s, maxLabelBytes)
 }
 
 func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, nonce, version string) {

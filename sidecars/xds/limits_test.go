@@ -212,7 +212,7 @@ func TestNACKNodeLabelsBounded(t *testing.T) {
 	if got := c.nackNode("node-7"); got != "node-7" {
 		t.Errorf("a known node's label became %q", got)
 	}
-	if got := clip(strings.Repeat("x", 10000)); len(got) > maxLabelBytes+3 {
+	if got := clipLabel(strings.Repeat("x", 10000)); len(got) > maxLabelBytes+3 {
 		t.Errorf("clipped id is %d bytes", len(got))
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/trace"
 	"github.com/foresight-dev/foresight/internal/cli"
+	"github.com/foresight-dev/foresight/internal/clip"
 )
 
 // backtestModels are the models --model accepts.
@@ -430,16 +431,8 @@ func tooManySeries(query string, series []source.Series, when string) error {
 			sets = append(sets, fmt.Sprintf("and %d more", len(series)-i))
 			break
 		}
-		sets = append(sets, shorten(s.Labels.String(), 120))
+		sets = append(sets, clip.Text(s.Labels.String(), 120))
 	}
 	return fmt.Errorf("query %q returned %d series %s, want one: %s; aggregate them to one series, e.g. sum(%s)",
-		query, len(series), when, strings.Join(sets, ", "), shorten(query, 80))
-}
-
-// shorten cuts s to at most n bytes, marking the cut with "...".
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n-3], "") + "..."
+		query, len(series), when, strings.Join(sets, ", "), clip.Text(query, 80))
 }
