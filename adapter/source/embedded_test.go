@@ -83,6 +83,7 @@ func TestNewPrometheusConfigErrors(t *testing.T) {
 		{},
 		{Address: "http://x", BearerToken: "a", BearerTokenFile: "/b"},
 		{Address: "http://x", MaxPointsPerQuery: 1},
+		{Address: "http://x", MaxResponseBytes: -1},
 		{Address: "http://x", Headers: map[string]string{"Authorization": "x"}},
 		{Address: "http://x", CAFile: "/does/not/exist.pem"},
 	} {

@@ -22,6 +22,16 @@ import (
 // 11,000 points per series.
 const DefaultMaxPointsPerQuery = 11000
 
+// DefaultMaxResponseBytes bounds the body of one Prometheus response: 128 MiB.
+// A range-query point is up to about 40 bytes of JSON, so this holds a full
+// chunk of 11,000 points for about 300 series or the serving loop's chunks of
+// 1,440 points for about 2,300; a series-API answer of MaxListedSeries series
+// of up to 1.3 KB each; an instant query over about 250,000 series of 500
+// bytes. The client buffers a whole body in a doubling buffer before decoding
+// it, so a response near the limit briefly takes about twice the limit: 128 MiB
+// keeps that well inside the chart's 512Mi container limit, 256 MiB would not.
+const DefaultMaxResponseBytes = 128 << 20
+
 // PrometheusConfig configures a Prometheus source: any server with the
 // Prometheus HTTP API (Prometheus, Thanos Query, Mimir, Cortex, VictoriaMetrics).
 type PrometheusConfig struct {
@@ -50,6 +60,10 @@ type PrometheusConfig struct {
 	// MaxPointsPerQuery bounds the points per series of one range query; longer
 	// ranges are split into consecutive chunks. Default DefaultMaxPointsPerQuery.
 	MaxPointsPerQuery int
+	// MaxResponseBytes bounds the body of one response, in bytes as decoded
+	// (after any decompression); a larger response fails its query with an
+	// error. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // AddFlags registers the configuration's flags (prefixed "prometheus-") on fs.
@@ -64,6 +78,7 @@ func (c *PrometheusConfig) AddFlags(fs *pflag.FlagSet) {
 	fs.StringToStringVar(&c.Headers, "prometheus-header", c.Headers, "Extra request header for Prometheus, e.g. X-Scope-OrgID=tenant (repeatable).")
 	fs.DurationVar(&c.Timeout, "prometheus-timeout", c.Timeout, "Timeout of one Prometheus query.")
 	fs.IntVar(&c.MaxPointsPerQuery, "prometheus-max-points-per-query", c.MaxPointsPerQuery, "Points per series in one range query; longer ranges are split.")
+	fs.Int64Var(&c.MaxResponseBytes, "prometheus-max-response-bytes", c.MaxResponseBytes, fmt.Sprintf("Largest body of one Prometheus response in bytes (0: %d); a larger one fails its query.", int64(DefaultMaxResponseBytes)))
 }
 
 // Prometheus is a Source that queries a Prometheus HTTP API.
@@ -92,6 +107,12 @@ func NewPrometheus(cfg PrometheusConfig, reg prometheus.Registerer, logger *slog
 	}
 	if cfg.MaxPointsPerQuery < 2 {
 		return nil, fmt.Errorf("prometheus source: max points per query must be at least 2, got %d", cfg.MaxPointsPerQuery)
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.MaxResponseBytes < 0 {
+		return nil, fmt.Errorf("prometheus source: max response bytes (--prometheus-max-response-bytes) must be positive, got %d", cfg.MaxResponseBytes)
 	}
 	httpCfg := commoncfg.HTTPClientConfig{
 		FollowRedirects: true,
@@ -124,7 +145,7 @@ func NewPrometheus(cfg PrometheusConfig, reg prometheus.Registerer, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("prometheus source: %w", err)
 	}
-	client, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: rt})
+	client, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: limitResponses(rt, cfg.MaxResponseBytes)})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus source %s: %w", cfg.Address, err)
 	}

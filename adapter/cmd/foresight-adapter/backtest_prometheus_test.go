@@ -56,7 +56,7 @@ func TestBacktestPrometheusUsage(t *testing.T) {
 	if code := dispatch(context.Background(), []string{"backtest", "--help"}, &out, &errOut); code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, want := range []string{"--prometheus-url URL --query PROMQL", "-prometheus-bearer-token-file", "-prometheus-header", "-query", "-range", "-step", "-end"} {
+	for _, want := range []string{"--prometheus-url URL --query PROMQL", "-prometheus-bearer-token-file", "-prometheus-header", "-prometheus-max-response-bytes", "-query", "-range", "-step", "-end"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, errOut.String())
 		}
