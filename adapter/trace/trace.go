@@ -76,15 +76,20 @@ func ReadFile(path string) ([]Sample, error) {
 // A row in another form than the first is an error. Samples are Unix
 // seconds whatever the form. Errors name the source, line and field.
 func Parse(r io.Reader, name string) ([]Sample, error) {
-	return ParseColumn(r, name, "value", func(v float64) string {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "is not finite"
-		}
-		if v < 0 {
-			return "is negative"
-		}
-		return ""
-	})
+	return ParseColumn(r, name, "value", CheckLoad)
+}
+
+// CheckLoad returns why v cannot be a load (not finite, or negative), or ""
+// when it can: the check Parse makes of every value, for loads read from
+// elsewhere.
+func CheckLoad(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "is not finite"
+	}
+	if v < 0 {
+		return "is negative"
+	}
+	return ""
 }
 
 // ParseColumn reads CSV rows `ts,<column>` as Parse does, with check deciding

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -409,12 +408,8 @@ func seriesSamples(query string, series []source.Series, start, end time.Time, s
 	}
 	out := make([]backtest.Sample, 0, len(series[0].Samples))
 	for _, p := range series[0].Samples {
-		at := time.UnixMilli(p.T).UTC()
-		switch {
-		case math.IsNaN(p.V) || math.IsInf(p.V, 0):
-			return nil, fmt.Errorf("query %q: value %v at %s is not finite", query, p.V, at.Format(time.RFC3339))
-		case p.V < 0:
-			return nil, fmt.Errorf("query %q: value %v at %s is negative, not a load", query, p.V, at.Format(time.RFC3339))
+		if why := trace.CheckLoad(p.V); why != "" {
+			return nil, fmt.Errorf("query %q: value %v at %s %s, not a load", query, p.V, time.UnixMilli(p.T).UTC().Format(time.RFC3339), why)
 		}
 		out = append(out, backtest.Sample{TS: p.T / 1000, Value: p.V})
 	}
