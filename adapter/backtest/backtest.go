@@ -179,6 +179,14 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
 	}
+	// The forecaster's settings at the input's step are checked once here,
+	// so that an input too coarse for the horizon gets one error, not one a
+	// strategy.
+	fs := forecastSettings(opts, step, opts.Model)
+	fs.SetDefaults()
+	if err := fs.Validate(); err != nil {
+		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
+	}
 	p99 := quantile(samples, 0.99)
 	capacity := opts.Capacity
 	if capacity == 0 {
@@ -314,15 +322,7 @@ func serveAll(ctx context.Context, samples []Sample, step time.Duration, strateg
 	progressDone := make([]int, len(strategies))
 	for i, s := range strategies {
 		wg.Go(func() {
-			settings := forecast.Settings{
-				Step:          step,
-				Horizon:       opts.Horizon,
-				Quantile:      opts.Quantile,
-				Model:         s.model,
-				History:       opts.History,
-				RefitInterval: opts.RefitInterval,
-				Hold:          opts.Hold,
-			}
+			settings := forecastSettings(opts, step, s.model)
 			var progress func(done, total int)
 			if opts.Progress != nil {
 				progress = func(done, _ int) {
@@ -412,6 +412,20 @@ func (s ServeStats) fallbackShare() float64 {
 		return 0
 	}
 	return float64(s.Fallback) / float64(s.Scored)
+}
+
+// forecastSettings are the forecaster's settings of a strategy serving model
+// on an input of the given step.
+func forecastSettings(opts Options, step time.Duration, model forecast.Model) forecast.Settings {
+	return forecast.Settings{
+		Step:          step,
+		Horizon:       opts.Horizon,
+		Quantile:      opts.Quantile,
+		Model:         model,
+		History:       opts.History,
+		RefitInterval: opts.RefitInterval,
+		Hold:          opts.Hold,
+	}
 }
 
 // Serve feeds samples to a new forecaster with settings, one at a time, and

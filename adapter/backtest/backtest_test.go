@@ -318,3 +318,27 @@ func TestRunReportsShareOfPerfect(t *testing.T) {
 		t.Errorf("table lacks the share of perfect (%q):\n%s", want, table.String())
 	}
 }
+
+// TestRunRefusesAnInputCoarserThanTheHorizonOnce: an hourly input with the
+// default 5-minute horizon is refused with one error naming the step and
+// the horizon, before any strategy runs.
+func TestRunRefusesAnInputCoarserThanTheHorizonOnce(t *testing.T) {
+	samples := make([]Sample, 24*7)
+	for i := range samples {
+		samples[i] = Sample{TS: int64(i) * 3600, Value: 10 + float64(i%24)}
+	}
+	_, err := Run(context.Background(), samples, DefaultOptions())
+	if err == nil {
+		t.Fatal("hourly input with a 5m horizon: no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "step of 1h0m0s") || !strings.Contains(msg, "horizon 5m0s") || strings.Count(msg, "horizon") != 1 {
+		t.Fatalf("error %q: want one error naming the step of 1h0m0s and the horizon 5m0s", msg)
+	}
+	opts := DefaultOptions()
+	opts.Horizon = time.Hour
+	opts.Warmup = 48 * time.Hour
+	if _, err := Run(context.Background(), samples, opts); err != nil {
+		t.Fatalf("hourly input with a 1h horizon: %v", err)
+	}
+}

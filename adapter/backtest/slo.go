@@ -76,8 +76,7 @@ func ReactiveBaseline(ctx context.Context, samples []Sample, step time.Duration,
 		return Scaling{}, fmt.Errorf("backtest: %w", err)
 	}
 	warmEnd := samples[0].TS + int64(opts.Warmup/time.Second)
-	served, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: opts.Horizon, Quantile: opts.Quantile, Model: forecast.ModelReactive,
-		History: opts.History, RefitInterval: opts.RefitInterval, Hold: opts.Hold}, warmEnd, nil)
+	served, _, err := Serve(ctx, samples, forecastSettings(opts, step, forecast.ModelReactive), warmEnd, nil)
 	if err != nil {
 		return Scaling{}, fmt.Errorf("backtest: reactive baseline: %w", err)
 	}
