@@ -71,19 +71,23 @@ func TestConfigFilesLoad(t *testing.T) {
 // configArgs returns the adapter container's arguments, one a line.
 func configArgs(t *testing.T, objs []*unstructured.Unstructured) string {
 	t.Helper()
+	args, _, _ := unstructured.NestedStringSlice(adapterContainer(t, objs), "args")
+	return strings.Join(args, "\n")
+}
+
+// adapterContainer returns the adapter container of the Deployment foresight-adapter.
+func adapterContainer(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
+	t.Helper()
 	d := find(objs, "Deployment", "foresight-adapter")
 	if d == nil {
 		t.Fatal("no Deployment foresight-adapter")
 	}
 	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	for _, c := range containers {
-		c, _ := c.(map[string]any)
-		if c["name"] != "adapter" {
-			continue
+		if c, _ := c.(map[string]any); c["name"] == "adapter" {
+			return c
 		}
-		args, _, _ := unstructured.NestedStringSlice(c, "args")
-		return strings.Join(args, "\n")
 	}
 	t.Fatal("the Deployment has no adapter container")
-	return ""
+	return nil
 }

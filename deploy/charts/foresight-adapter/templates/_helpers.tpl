@@ -80,3 +80,44 @@ existing Secret with the three keys is reused, so an upgrade keeps the certifica
 {{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The prometheus values that are set, as JSON, for the pods' checksum/settings annotation:
+empty values (and empty maps, tls included) are left out, so the values the chart
+defaults to hash as the url alone did.
+*/}}
+{{- define "foresight-adapter.prometheusSettings" -}}
+{{- $out := dict -}}
+{{- range $k, $v := .Values.prometheus -}}
+{{- if kindIs "map" $v -}}
+{{- $set := dict -}}
+{{- range $k2, $v2 := $v -}}
+{{- if $v2 }}{{ $_ := set $set $k2 $v2 }}{{ end -}}
+{{- end -}}
+{{- $v = $set -}}
+{{- end -}}
+{{- if $v }}{{ $_ := set $out $k $v }}{{ end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+The files the adapter reads to connect to Prometheus, as JSON: the tls values, or the
+files of the mounted tls.caConfigMap (ca.crt) and tls.secret (tls.crt, tls.key).
+*/}}
+{{- define "foresight-adapter.prometheusFiles" -}}
+{{- $tls := .Values.prometheus.tls -}}
+{{- $ca := $tls.caFile -}}
+{{- if and (not $ca) $tls.caConfigMap }}{{ $ca = "/var/run/prometheus-ca/ca.crt" }}{{ end -}}
+{{- $cert := $tls.certFile -}}
+{{- if and (not $cert) $tls.secret }}{{ $cert = "/var/run/prometheus-tls/tls.crt" }}{{ end -}}
+{{- $key := $tls.keyFile -}}
+{{- if and (not $key) $tls.secret }}{{ $key = "/var/run/prometheus-tls/tls.key" }}{{ end -}}
+{{- if ne (empty $cert) (empty $key) -}}
+{{- fail "prometheus.tls: certFile and keyFile go together (mutual TLS needs both); or set prometheus.tls.secret to a kubernetes.io/tls Secret" -}}
+{{- end -}}
+{{- if and (or $ca $cert $tls.serverName $tls.insecureSkipVerify) (not (hasPrefix "https://" .Values.prometheus.url)) -}}
+{{- fail (printf "prometheus.tls is set but prometheus.url %s is not https://" .Values.prometheus.url) -}}
+{{- end -}}
+{{- dict "ca" $ca "cert" $cert "key" $key | toJson -}}
+{{- end -}}

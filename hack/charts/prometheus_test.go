@@ -1,0 +1,161 @@
+package charts
+
+import (
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/foresight-dev/foresight/adapter/source"
+)
+
+// TestPrometheusConnection renders the adapter chart with the connection to Prometheus
+// set and parses the container's --prometheus-* arguments with the adapter's own flags
+// (source.PrometheusConfig.AddFlags, as `foresight-adapter serve` registers them): they
+// must be accepted and read as the values say, headers in name order. Each file the
+// adapter reads must lie in a read-only mount of the ConfigMap or Secret the values name,
+// or be the ServiceAccount token the pod mounts.
+func TestPrometheusConnection(t *testing.T) {
+	cases := []struct {
+		name    string
+		values  func(t *testing.T) map[string]any
+		url     string
+		want    source.PrometheusConfig
+		headers []string // the --prometheus-header arguments, in order
+		volumes map[string]map[string]any
+	}{{
+		// A Thanos Querier checking the ServiceAccount's token, verified with the service
+		// CA (another key than ca.crt), tenant headers, mutual TLS with the Secret's
+		// tls.crt and tls.key.
+		name:   "all",
+		values: func(t *testing.T) map[string]any { return valuesFile(t, adapterChart+"-all") },
+		url:    "https://thanos-querier.openshift-monitoring.svc:9091",
+		want: source.PrometheusConfig{
+			BearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			CAFile:          "/var/run/prometheus-ca/service-ca.crt",
+			CertFile:        "/var/run/prometheus-tls/tls.crt",
+			KeyFile:         "/var/run/prometheus-tls/tls.key",
+			ServerName:      "thanos-querier.openshift-monitoring.svc",
+			Headers:         map[string]string{"X-Scope-OrgID": "platform", "THANOS-TENANT": "platform"},
+			Timeout:         time.Minute,
+			// 64 MiB: an integer argument, never Helm's float rendering 6.7108864e+07.
+			MaxResponseBytes: 64 << 20,
+		},
+		headers: []string{"--prometheus-header=THANOS-TENANT=platform", "--prometheus-header=X-Scope-OrgID=platform"},
+		volumes: map[string]map[string]any{
+			"prometheus-ca":  {"configMap": map[string]any{"name": "openshift-service-ca.crt"}},
+			"prometheus-tls": {"secret": map[string]any{"secretName": "foresight-adapter-prometheus-client"}},
+		},
+	}, {
+		// The CA defaults to the ConfigMap's ca.crt; explicit client files in the Secret;
+		// a Mimir tenant; verification off.
+		name: "defaults of the mounts",
+		values: func(t *testing.T) map[string]any {
+			return values(t, `prometheus:
+  url: https://mimir.example.com/prometheus
+  headers: {X-Scope-OrgID: team-a|team-b}
+  tls:
+    caConfigMap: mimir-ca
+    secret: mimir-client
+    certFile: /var/run/prometheus-tls/client.pem
+    keyFile: /var/run/prometheus-tls/client-key.pem
+    insecureSkipVerify: true`)
+		},
+		url: "https://mimir.example.com/prometheus",
+		want: source.PrometheusConfig{
+			CAFile:             "/var/run/prometheus-ca/ca.crt",
+			CertFile:           "/var/run/prometheus-tls/client.pem",
+			KeyFile:            "/var/run/prometheus-tls/client-key.pem",
+			InsecureSkipVerify: true,
+			Headers:            map[string]string{"X-Scope-OrgID": "team-a|team-b"},
+		},
+		headers: []string{"--prometheus-header=X-Scope-OrgID=team-a|team-b"},
+		volumes: map[string]map[string]any{
+			"prometheus-ca":  {"configMap": map[string]any{"name": "mimir-ca"}},
+			"prometheus-tls": {"secret": map[string]any{"secretName": "mimir-client"}},
+		},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			objs := render(t, adapterChart, c.values(t))
+			if got := configData(t, objs, "foresight-adapter-settings", "PROMETHEUS_URL"); got != c.url {
+				t.Errorf("PROMETHEUS_URL %q, want %q", got, c.url)
+			}
+
+			var args, headers []string
+			for _, a := range strings.Split(configArgs(t, objs), "\n") {
+				if strings.HasPrefix(a, "--prometheus-") {
+					args = append(args, a)
+				}
+				if strings.HasPrefix(a, "--prometheus-header=") {
+					headers = append(headers, a)
+				}
+			}
+			var got source.PrometheusConfig
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			got.AddFlags(fs)
+			if err := fs.Parse(args); err != nil {
+				t.Fatalf("the adapter refuses the chart's arguments %q: %v", args, err)
+			}
+			want := c.want
+			want.Address = "$(PROMETHEUS_URL)" // the kubelet expands it from the settings ConfigMap
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("the arguments %q read as\n%+v, want\n%+v", args, got, want)
+			}
+			if !slices.Equal(headers, c.headers) {
+				t.Errorf("header arguments %q, want %q (in name order)", headers, c.headers)
+			}
+
+			pod, _, _ := unstructured.NestedMap(find(objs, "Deployment", "foresight-adapter").Object, "spec", "template", "spec")
+			volumes := map[string]map[string]any{}
+			for _, v := range pod["volumes"].([]any) {
+				v := v.(map[string]any)
+				volumes[v["name"].(string)] = v
+			}
+			for name, src := range c.volumes {
+				v, ok := volumes[name]
+				if !ok {
+					t.Errorf("no volume %s", name)
+					continue
+				}
+				for k, want := range src {
+					if !reflect.DeepEqual(v[k], want) {
+						t.Errorf("volume %s: %s %v, want %v", name, k, v[k], want)
+					}
+				}
+			}
+			mounts, _, _ := unstructured.NestedSlice(adapterContainer(t, objs), "volumeMounts")
+			for _, file := range []string{got.CAFile, got.CertFile, got.KeyFile, got.BearerTokenFile} {
+				if file == "" {
+					continue
+				}
+				if path.Dir(file) == "/var/run/secrets/kubernetes.io/serviceaccount" {
+					sa := find(objs, "ServiceAccount", "foresight-adapter")
+					if automount, _, _ := unstructured.NestedBool(sa.Object, "automountServiceAccountToken"); !automount || pod["automountServiceAccountToken"] == false {
+						t.Errorf("%s: the pod does not mount its ServiceAccount token", file)
+					}
+					continue
+				}
+				var mount map[string]any
+				for _, m := range mounts {
+					if m := m.(map[string]any); m["mountPath"] == path.Dir(file) {
+						mount = m
+					}
+				}
+				switch {
+				case mount == nil:
+					t.Errorf("%s: no volume is mounted at %s", file, path.Dir(file))
+				case mount["readOnly"] != true:
+					t.Errorf("%s: volume %s is mounted writable", file, mount["name"])
+				case c.volumes[mount["name"].(string)] == nil:
+					t.Errorf("%s: in volume %s, not one the values name", file, mount["name"])
+				}
+			}
+		})
+	}
+}
