@@ -13,4 +13,6 @@
 //     (PATH first, then .cache/bin);
 //   - needs: what a test does when a program it needs is missing (a failure
 //     in CI, a skip that names the fix elsewhere).
+//
+// Beside them, seeds loads files into a fuzz target's seed corpus.
 package testharness

@@ -1,10 +1,9 @@
 package policy_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/foresight-dev/foresight/internal/testharness/seeds"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -13,19 +12,7 @@ import (
 // sidecars/translate carries the property on to translation and Check; it is separate so this
 // target's coverage instrumentation stays small and fast.)
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"../../deploy/policies/*.yaml", "../translate/testdata/*.yaml"} {
-		files, err := filepath.Glob(pattern)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
-	}
+	seeds.AddFiles(f, "../../deploy/policies/*.yaml", "../translate/testdata/*.yaml")
 	f.Add([]byte(minimal))
 	f.Add([]byte(canaryPolicy(goodCanary)))
 	f.Add([]byte(routeFilters))

@@ -1,10 +1,9 @@
 package translate_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/foresight-dev/foresight/internal/testharness/seeds"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -14,19 +13,7 @@ import (
 // Parse and Validate are the only gate between a user's file and the proxies, so a policy
 // that passes them and then fails Check is a validation gap.
 func FuzzTranslate(f *testing.F) {
-	for _, pattern := range []string{"../../deploy/policies/*.yaml", "testdata/*.yaml"} {
-		files, err := filepath.Glob(pattern)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
-	}
+	seeds.AddFiles(f, "../../deploy/policies/*.yaml", "testdata/*.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := policy.Parse(data, "fuzz.yaml")
 		if err != nil {
