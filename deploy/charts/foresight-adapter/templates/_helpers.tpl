@@ -82,26 +82,6 @@ existing Secret with the three keys is reused, so an upgrade keeps the certifica
 {{- end -}}
 
 {{/*
-The prometheus values that are set, as JSON, for the pods' checksum/settings annotation:
-empty values (and empty maps, tls included) are left out, so the values the chart
-defaults to hash as the url alone did.
-*/}}
-{{- define "foresight-adapter.prometheusSettings" -}}
-{{- $out := dict -}}
-{{- range $k, $v := .Values.prometheus -}}
-{{- if kindIs "map" $v -}}
-{{- $set := dict -}}
-{{- range $k2, $v2 := $v -}}
-{{- if $v2 }}{{ $_ := set $set $k2 $v2 }}{{ end -}}
-{{- end -}}
-{{- $v = $set -}}
-{{- end -}}
-{{- if $v }}{{ $_ := set $out $k $v }}{{ end -}}
-{{- end -}}
-{{- toJson $out -}}
-{{- end -}}
-
-{{/*
 The files the adapter reads to connect to Prometheus, as JSON: the tls values, or the
 files of the mounted tls.caConfigMap (ca.crt) and tls.secret (tls.crt, tls.key).
 */}}
