@@ -180,7 +180,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		}
 	}
 	// The forecaster's settings at the input's step are checked once here,
-	// so that an input too coarse for the horizon gets one error, not one a
+	// so that an input too coarse for the horizon gets one error, not one per
 	// strategy.
 	fs := forecastSettings(opts, step, opts.Model)
 	fs.SetDefaults()
