@@ -3,8 +3,9 @@
 // The queue scenario: scale to zero and back on a Redis list, with a plain
 // HPA. A real redis-server per worker namespace, Debian's redis_exporter for
 // each, scraped every second by a real Prometheus that also holds 56 h of the
-// same producer's history (backfilled: the LPUSH count of previous days, up
-// to 30 s before it starts, as after a restart: the adapter must keep that
+// same producer's history (backfilled: the LPUSH count of previous days, as
+// much as the predictive rule's lookback asks for, whatever the time of day,
+// up to 30 s before it starts, as after a restart: the adapter must keep that
 // history across the hole, which is longer than the rules' staleAfter). A
 // producer in the test pushes bursts of jobs onto both lists at the same wall
 // times; consumers in the test stand in for each worker Deployment's pods
@@ -21,6 +22,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -36,7 +38,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
+	"sigs.k8s.io/yaml"
 
+	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/jobqueue"
 	"github.com/foresight-dev/foresight/hack/e2e/internal/replay"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
@@ -61,7 +65,6 @@ const (
 	qStartup      = 3 * time.Second  // a consumer's start-up (a pod's)
 	qThroughput   = 2.0              // jobs per second per consumer
 	qMaxReplicas  = 10
-	qHistory      = 56 * time.Hour // backfilled: more than the predictive rule's 55h
 	// qRestartHole is how long before Prometheus starts its backfilled
 	// history ends: a Prometheus back from downtime, longer than the rules'
 	// staleAfter (10s), whose first scrapes come after the adapter's warm start.
@@ -137,11 +140,12 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	}
 	phase("redis-server and redis_exporter ready for " + w[0].ns + " and " + w[1].ns)
 
-	prom := startQueuePrometheus(ctx, t, workDir, promBin, promtool, w, time.Now().Add(-qRestartHole))
-	phase("prometheus ready at " + prom.URL + ", scraping both exporters every second, with " + qHistory.String() + " of history")
+	rulesFile := filepath.Join(root, "hack", "e2e", "testdata", "queue-rules.yaml")
+	history := queueHistory(t, rulesFile)
+	prom := startQueuePrometheus(ctx, t, workDir, promBin, promtool, w, time.Now().Add(-qRestartHole), history)
+	phase("prometheus ready at " + prom.URL + ", scraping both exporters every second, with " + history.String() + " of history")
 
-	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort,
-		[]string{filepath.Join(root, "hack", "e2e", "testdata", "queue-rules.yaml")}, prom.URL, adapterCA)
+	startAdapter(ctx, t, c, "foresight-adapter", adapterBin, workDir, adapterPort, []string{rulesFile}, prom.URL, adapterCA)
 	waitAPIServicesAvailable(ctx, t, c)
 	phase("adapter ready, APIServices Available")
 	for _, wl := range w {
@@ -237,10 +241,52 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 	phase("done")
 }
 
-// startQueuePrometheus backfills a Prometheus with qHistory of the producer's
-// LPUSH count before end, for each workload, as the series its exporter's scrape
-// continues (same labels), and starts it scraping both exporters every second.
-func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, promtool string, w []*qWorkload, histEnd time.Time) *promserver.Server {
+// queueHistory is how much of the producer's history the Prometheus must hold
+// for the predictive rule of rulesFile to fit its whole window: the rule's
+// lookback (its history behind the latest refit on the grid, which is up to a
+// refit interval ago) and an hour more for the restart hole. With less, a
+// fit on the grid would see a shorter window the later in the grid's interval
+// (the day) the test runs, and too short a window serves the reactive value.
+func queueHistory(t *testing.T, rulesFile string) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two settings the lookback depends on, as Go durations (the rule
+	// file's own decoder needs the whole PromQL parser).
+	var rules struct {
+		Rules []struct {
+			Name     string `json:"name"`
+			Forecast struct {
+				History       string `json:"history"`
+				RefitInterval string `json:"refitInterval"`
+			} `json:"forecast"`
+		} `json:"rules"`
+	}
+	if err := yaml.Unmarshal(data, &rules); err != nil {
+		t.Fatalf("%s: %v", rulesFile, err)
+	}
+	for _, r := range rules.Rules {
+		if r.Name != qPredicted {
+			continue
+		}
+		history, herr := time.ParseDuration(r.Forecast.History)
+		refit, rerr := time.ParseDuration(r.Forecast.RefitInterval)
+		if herr != nil || rerr != nil {
+			t.Fatalf("%s: rule %s: history and refitInterval must be Go durations here: %v", rulesFile, qPredicted, errors.Join(herr, rerr))
+		}
+		return forecast.Settings{Step: qHistoryStep, History: history, RefitInterval: refit}.Lookback() + time.Hour
+	}
+	t.Fatalf("%s has no rule %s", rulesFile, qPredicted)
+	return 0
+}
+
+// startQueuePrometheus backfills a Prometheus with history of the producer's
+// LPUSH count before histEnd, for each workload, as the series its exporter's
+// scrape continues (same labels), and starts it scraping both exporters every
+// second.
+func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, promtool string, w []*qWorkload, histEnd time.Time, history time.Duration) *promserver.Server {
 	t.Helper()
 	dir := filepath.Join(workDir, "prometheus")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -256,7 +302,7 @@ func startQueuePrometheus(ctx context.Context, t *testing.T, workDir, promBin, p
 	// The arrival rate of each history step: the jobs pushed in (t-step, t].
 	end := histEnd.Truncate(qHistoryStep)
 	var samples []replay.Sample
-	for at := end.Add(-qHistory); !at.After(end); at = at.Add(qHistoryStep) {
+	for at := end.Add(-history); !at.After(end); at = at.Add(qHistoryStep) {
 		samples = append(samples, replay.Sample{T: at, V: float64(pushedIn(at.Add(-qHistoryStep), at)) / qHistoryStep.Seconds()})
 	}
 	om := filepath.Join(dir, "history.om")
