@@ -135,6 +135,16 @@ func rollingMaxInto(out, x []float64, w int, dq []int) {
 	}
 }
 
+// explicitSeasonTraining is the training, in steps, that model m needs for
+// its daily season when it is asked for by name (seasonal naive and profile:
+// a day and the level window); 0 for the others.
+func explicitSeasonTraining(m Model, step time.Duration) int {
+	if m == ModelSeasonalNaive || m == ModelProfile {
+		return int((24*time.Hour + levelSpan) / step)
+	}
+	return 0
+}
+
 // refit detects seasonality, fits the candidates on all but the last
 // evaluation span of y, runs them through that span scoring the served
 // value, and returns the winner bound to a history ring of the given
@@ -147,6 +157,13 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 	e := min(int(evalSpan/step), n/3)
 	if evalFrom >= 0 && n-evalFrom < e {
 		e = max(n-evalFrom, min(int(minEvalSpan/step), n/3))
+	}
+	// A seasonal model asked for by name needs a day and its level window
+	// of training: with less, shorten the evaluation (to no less than
+	// minEvalSpan) rather than serve the reactive value until the window
+	// holds half a day more.
+	if need := explicitSeasonTraining(s.Model, step); n-e < need && n-need >= int(minEvalSpan/step) {
+		e = n - need
 	}
 	train := n - e
 	c := choice{season: DetectSeasonality(y, obs, step)}

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -643,5 +644,44 @@ func TestDriftDoesNotAlarmOnStationaryNoiseAtFineSteps(t *testing.T) {
 	}
 	if share := float64(drifts) / float64(scored); share > 0.005 {
 		t.Errorf("served the drift fallback on %.1f%% of %d steps of stationary noise, want under 0.5%%", 100*share, scored)
+	}
+}
+
+// A seasonal model asked for by name serves once the window holds a day and
+// its level window of training and the least evaluation span (31 h), not
+// only once a third of the window can be evaluated on (37.5 h); with less it
+// still serves the reactive value.
+func TestNamedSeasonalModelFitsOnceADayOfTrainingFits(t *testing.T) {
+	step := 5 * time.Minute
+	perHour := int(time.Hour / step)
+	for _, m := range []Model{ModelSeasonalNaive, ModelProfile} {
+		for _, c := range []struct {
+			hours int
+			want  Model
+		}{{29, ModelReactive}, {33, m}, {40, m}} {
+			t.Run(fmt.Sprintf("%s/%dh", m, c.hours), func(t *testing.T) {
+				f, err := NewForecaster(Settings{Step: step, Model: m, RefitInterval: time.Hour})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Fed in bulk, the forecaster fits once at the latest hour on
+				// the grid: the window then holds between hours-1 and hours.
+				f.DeferRefits()
+				s := generate(c.hours*perHour, step, sinusoid(step, 100, 40))
+				for i := range s.ts {
+					if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f.ResumeRefits()
+				fc := f.Serve()
+				if fc.Model != c.want {
+					t.Fatalf("after %d h of a daily series: serving %s (%s), want %s", c.hours, fc.Model, fc.Reason, c.want)
+				}
+				if c.want == m && fc.Fallback {
+					t.Fatalf("after %d h: %s serves as a fallback: %s", c.hours, m, fc.Reason)
+				}
+			})
+		}
 	}
 }
