@@ -303,7 +303,7 @@ func (f *Forecaster) Reset() {
 	f.pred, f.offsets = nil, nil
 	f.noSkill, f.fallback = false, false
 	f.driftAt, f.driftFit, f.due = -1, math.MaxInt64, -1
-	f.reason = "warm-up"
+	f.reason = ReasonWarmUp
 	if f.s.Model == ModelReactive {
 		f.reason = "reactive by configuration"
 	}
@@ -542,7 +542,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		// Most of the window is a gap: warm up again on what follows.
 		f.hist = ringFrom(y, obs, f.ringCap)
 		f.pred, f.offsets, f.noSkill, f.fallback = nil, nil, false, false
-		f.reason = "warm-up"
+		f.reason = ReasonWarmUp
 		for i := range f.fc {
 			f.fc[i] = f.hist.back(0)
 		}
@@ -592,6 +592,10 @@ func finiteAll(x []float64) bool {
 	}
 	return true
 }
+
+// ReasonWarmUp is Forecast.Reason while the forecaster gathers the history
+// of its first fit (or of a fit after a reset).
+const ReasonWarmUp = "warm-up"
 
 // Serve returns the served forecast after the latest sample.
 func (f *Forecaster) Serve() Forecast {

@@ -256,12 +256,15 @@ type worker struct {
 }
 
 type seriesState struct {
-	entry     Entry // template; Forecast updated per cycle
-	f         *forecast.Forecaster
-	lastAt    int64
-	fallback  bool
-	hadModel  bool   // served a model's forecast at least once
-	lastModel string // the last model whose forecast was served
+	entry    Entry // template; Forecast updated per cycle
+	f        *forecast.Forecaster
+	lastAt   int64
+	fallback bool
+	hadModel bool // served a model's forecast at least once
+	// warnedNoFit: the rule names a model that the series' latest fit could
+	// not serve, and that was logged.
+	warnedNoFit bool
+	lastModel   string // the last model whose forecast was served
 
 	costSeen, costFallback bool // cost-weighted rules: weighed once; serving cost-blind
 
@@ -535,7 +538,7 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 	fed := make([]bool, len(res))
 	parallel(w.workers(), len(res), func(i int) {
 		if states[i] != nil {
-			fed[i] = w.observe(l.metrics, states[i], res[i].Samples) > 0
+			fed[i] = w.observe(l.metrics, l.log, states[i], res[i].Samples) > 0
 		}
 	})
 	for i, st := range states {
@@ -557,7 +560,7 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 // replica running all along saw): it is fed the batch's last Lookback only
 // (a controller fed that much serves what one fed everything serves), and
 // from there on refits run as they come due.
-func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) int {
+func (w *worker) observe(m *Metrics, log *slog.Logger, st *seriesState, samples []source.Sample) int {
 	n := 0
 	st.f.DeferRefits()
 	sloFrom := int64(math.MaxInt64)
@@ -598,7 +601,7 @@ func (w *worker) observe(m *Metrics, st *seriesState, samples []source.Sample) i
 			// as the backtest's SLO mode does; both are finite here.
 			_ = st.slo.Observe(ts, p.V, fc.Value, fc.Fallback)
 		}
-		w.score(m, st, fc)
+		w.score(m, log, st, fc)
 	}
 	return n
 }
@@ -650,8 +653,12 @@ func parallel(workers, n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// score counts the forecast evaluation and drift fallback of the latest sample.
-func (w *worker) score(m *Metrics, st *seriesState, fc forecast.Forecast) {
+// score counts the forecast evaluation and drift fallback of the latest
+// sample, and logs the series' moves between a model's forecast and the
+// reactive value: a fallback and the recovery from it (Info), and a model
+// named in the rule that its first fit could not serve (Warn, once until it
+// serves).
+func (w *worker) score(m *Metrics, log *slog.Logger, st *seriesState, fc forecast.Forecast) {
 	metric := w.rule.Info.StoreKey()
 	if ev := fc.Evaluation; ev.Valid {
 		model := string(ev.Model)
@@ -662,13 +669,21 @@ func (w *worker) score(m *Metrics, st *seriesState, fc forecast.Forecast) {
 			m.under.WithLabelValues(metric, model).Inc()
 		}
 	}
-	if fc.Fallback {
-		if !st.fallback && st.hadModel {
-			// The series served a model's forecast and now serves the reactive value: drift.
-			m.driftFalls.WithLabelValues(metric, st.lastModel).Inc()
-		}
-	} else {
-		st.hadModel = true
+	series := []any{"metric", metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName}
+	named := w.rule.Settings.Model != forecast.ModelAuto && w.rule.Settings.Model != forecast.ModelReactive
+	switch {
+	case fc.Fallback && !st.fallback && st.hadModel:
+		// The series served a model's forecast and now serves the reactive value: drift.
+		m.driftFalls.WithLabelValues(metric, st.lastModel).Inc()
+		log.Info("series serves the reactive value", append(series, "model", st.lastModel, "reason", fc.Reason, "at", fc.At)...)
+	case fc.Fallback && named && !st.hadModel && !st.warnedNoFit && fc.Reason != forecast.ReasonWarmUp:
+		st.warnedNoFit = true
+		log.Warn("the rule's model cannot serve this series yet; it serves the reactive value", append(series, "reason", fc.Reason, "at", fc.At)...)
+	case !fc.Fallback && st.fallback && st.hadModel:
+		log.Info("series serves a model again", append(series, "model", fc.Model, "at", fc.At)...)
+	}
+	if !fc.Fallback {
+		st.hadModel, st.warnedNoFit = true, false
 		st.lastModel = string(fc.Model)
 	}
 	st.fallback = fc.Fallback
