@@ -161,6 +161,13 @@ func TestQueueScaleToZeroWakesBeforeBursts(t *testing.T) {
 		t.Fatal("the HPAs did not scale the idle workers to zero within 2 minutes")
 	}
 	phase("both HPAs scaled their idle workers to zero")
+	// The predictive series must serve its model, not the reactive value,
+	// before the bursts: otherwise every burst below fails for that reason.
+	for _, line := range forecastFallbacks(ctx, t, c, adapterPort, adapterCA) {
+		if strings.HasPrefix(line, fmt.Sprintf(`foresight_forecast_fallback{metric=%q,namespace=%q,`, qPredicted, w[0].ns)) && strings.HasSuffix(line, " 1") {
+			t.Fatalf("before the first burst %s serves the reactive value (%s); the adapter log (in the kept work dir) says why", qPredicted, line)
+		}
+	}
 
 	// The consumers follow the Deployments; the recorder samples everything.
 	first := time.Now().Add(25*time.Second).Unix()/int64(qPeriod/time.Second) + 1
@@ -646,10 +653,17 @@ func checkQueueOutage(t *testing.T, points []qPoint, outageFrom, outageTo time.T
 // predictive workload that stopped waking early.
 func logForecastFallbacks(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) {
 	t.Helper()
+	t.Logf("adapter forecast fallbacks:\n%s", strings.Join(forecastFallbacks(ctx, t, c, port, ca), "\n"))
+}
+
+// forecastFallbacks returns the adapter's forecast fallback lines of /metrics
+// (none when it cannot be read, which is logged).
+func forecastFallbacks(ctx context.Context, t *testing.T, c *cluster.Cluster, port int, ca *pki.CA) []string {
+	t.Helper()
 	body, err := adapterAdminClient(t, c, port, ca).Get().AbsPath("/metrics").Do(ctx).Raw()
 	if err != nil {
 		t.Logf("adapter /metrics: %v", err)
-		return
+		return nil
 	}
 	var lines []string
 	for line := range strings.SplitSeq(string(body), "\n") {
@@ -657,5 +671,5 @@ func logForecastFallbacks(ctx context.Context, t *testing.T, c *cluster.Cluster,
 			lines = append(lines, line)
 		}
 	}
-	t.Logf("adapter forecast fallbacks:\n%s", strings.Join(lines, "\n"))
+	return lines
 }
