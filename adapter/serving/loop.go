@@ -669,18 +669,22 @@ func (w *worker) score(m *Metrics, log *slog.Logger, st *seriesState, fc forecas
 			m.under.WithLabelValues(metric, model).Inc()
 		}
 	}
-	series := []any{"metric", metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName}
+	// logMove logs a move of the series (built only when one is logged:
+	// this runs for every sample).
+	logMove := func(level slog.Level, msg string, attrs ...any) {
+		log.Log(context.Background(), level, msg, append([]any{"metric", metric, "namespace", st.entry.Namespace, "series", st.entry.SeriesName}, attrs...)...)
+	}
 	named := w.rule.Settings.Model != forecast.ModelAuto && w.rule.Settings.Model != forecast.ModelReactive
 	switch {
 	case fc.Fallback && !st.fallback && st.hadModel:
 		// The series served a model's forecast and now serves the reactive value: drift.
 		m.driftFalls.WithLabelValues(metric, st.lastModel).Inc()
-		log.Info("series serves the reactive value", append(series, "model", st.lastModel, "reason", fc.Reason, "at", fc.At)...)
+		logMove(slog.LevelInfo, "series serves the reactive value", "model", st.lastModel, "reason", fc.Reason, "at", fc.At)
 	case fc.Fallback && named && !st.hadModel && !st.warnedNoFit && fc.Reason != forecast.ReasonWarmUp:
 		st.warnedNoFit = true
-		log.Warn("the rule's model cannot serve this series yet; it serves the reactive value", append(series, "reason", fc.Reason, "at", fc.At)...)
+		logMove(slog.LevelWarn, "the rule's model cannot serve this series yet; it serves the reactive value", "reason", fc.Reason, "at", fc.At)
 	case !fc.Fallback && st.fallback && st.hadModel:
-		log.Info("series serves a model again", append(series, "model", fc.Model, "at", fc.At)...)
+		logMove(slog.LevelInfo, "series serves a model again", "model", fc.Model, "at", fc.At)
 	}
 	if !fc.Fallback {
 		st.hadModel, st.warnedNoFit = true, false
