@@ -29,7 +29,9 @@ func (s Seasonality) Periods(step time.Duration) []int {
 // Thresholds of seasonality detection. A season is detected when the
 // autocorrelation at its lag is clearly positive and clearly above the
 // autocorrelation half a period away (daily) or three and four days away
-// (weekly, so that a purely daily pattern does not count as weekly). A
+// (weekly, so that a purely daily pattern does not count as weekly); where
+// a strong daily shape hides a weekly one in that margin, the weekly test
+// is read again on the change from a day earlier. A
 // smooth trend or random walk has its autocorrelation falling with the lag
 // and fails the second test. With three days or more, the daily test is
 // read on the series less its centred one-day moving average: days of
@@ -90,6 +92,16 @@ func detectSeasonality(y []float64, obs []bool, step, bucketLen time.Duration) S
 		s.ACFWeekly = a
 		other := math.Max(acf(x, 3*day), acf(x, 4*day))
 		s.Weekly = a >= seasonMinACF && a-other >= seasonWeekMargin
+		if !s.Weekly {
+			// A strong daily shape keeps the autocorrelation high at every
+			// whole day, so a weekday's level (a quieter Saturday) can lie
+			// inside the margin. The change from the same time a day
+			// earlier has no daily shape left but keeps the weekly one.
+			xw := lessLag(x, day)
+			a = peakACF(xw, week)
+			other = math.Max(acf(xw, 3*day), acf(xw, 4*day))
+			s.Weekly = a >= seasonMinACF && a-other >= seasonWeekMargin
+		}
 	}
 	return s
 }
@@ -120,6 +132,19 @@ func lessMovingAverage(x []float64, period int) []float64 {
 		}
 		if w > 0 {
 			out[i] = x[i] - sum/w
+		}
+	}
+	return out
+}
+
+// lessLag returns x[i] - x[i-lag], NaN for the first lag values and where
+// either value is NaN.
+func lessLag(x []float64, lag int) []float64 {
+	out := make([]float64, len(x))
+	for i := range x {
+		out[i] = math.NaN()
+		if i >= lag {
+			out[i] = x[i] - x[i-lag]
 		}
 	}
 	return out
