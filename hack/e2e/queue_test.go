@@ -2,10 +2,10 @@
 
 // The queue scenario: scale to zero and back on a Redis list, with a plain
 // HPA. A real redis-server per worker namespace, Debian's redis_exporter for
-// each, scraped every second by a real Prometheus that also holds 56 h of the
-// same producer's history (backfilled: the LPUSH count of previous days, as
-// much as the predictive rule's lookback asks for, whatever the time of day,
-// up to 30 s before it starts, as after a restart: the adapter must keep that
+// each, scraped every second by a real Prometheus that also holds the same
+// producer's history (backfilled: the LPUSH count of previous days, as much
+// as the predictive rule's lookback asks for, whatever the time of day, up
+// to 30 s before it starts, as after a restart: the adapter must keep that
 // history across the hole, which is longer than the rules' staleAfter). A
 // producer in the test pushes bursts of jobs onto both lists at the same wall
 // times; consumers in the test stand in for each worker Deployment's pods
