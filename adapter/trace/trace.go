@@ -53,12 +53,14 @@ func ReadFile(path string) ([]Sample, error) {
 }
 
 // Parse reads a load trace in CSV form `ts,value`, one row per line. Fields
-// are separated by commas, or by tabs or semicolons when the first line holds
-// no comma but one of those; a field may be enclosed in double quotes. A
+// are separated by semicolons when one splits the first line in two, else by
+// commas, or by tabs when the first line holds no comma but a tab; a field
+// may be enclosed in double quotes. A
 // header line (two fields that are not numbers or times) is allowed as the
 // first line; blank lines are skipped; lines may end in CRLF; a UTF-8
 // byte-order mark may start the file. Values must be finite and not
-// negative.
+// negative; in a semicolon-separated file a decimal comma is read as a
+// point (1,5).
 // Timestamps must be strictly increasing whole seconds from 1970 to the end
 // of year 9999, every row in the form of the first data row:
 //   - Unix seconds: a number up to 253402300799, the last second of year
@@ -145,7 +147,7 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: field ts: %w", name, line, err)
 		}
-		v, err := strconv.ParseFloat(valText, 64)
+		v, err := parseValue(valText, sep)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: field %s: %s is not a number", name, line, column, quote(valText))
 		}
@@ -180,10 +182,25 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 	return out, nil
 }
 
+// parseValue reads a value field. In a semicolon-separated file, the form
+// spreadsheets write where the comma is the decimal mark, a value with one
+// comma and no point is read with the comma as the point (1,5 is 1.5).
+func parseValue(text string, sep byte) (float64, error) {
+	if sep == ';' && strings.Count(text, ",") == 1 && !strings.Contains(text, ".") {
+		text = strings.Replace(text, ",", ".", 1)
+	}
+	return strconv.ParseFloat(text, 64)
+}
+
 // separatorOf returns the field separator of a file whose first non-blank
-// line is first: a comma, or a tab or semicolon when first has no comma but
-// one of those.
+// line is first: a semicolon when it splits first into two fields (such a
+// file may write decimal commas, 1628640000;1,5), else a comma, or a tab or
+// semicolon when first has no comma but one of those (a line of another
+// shape then fails on its field count, naming the separator).
 func separatorOf(first string) byte {
+	if fields, err := splitFields(first, ';'); err == nil && len(fields) == 2 {
+		return ';'
+	}
 	switch {
 	case strings.Contains(first, ","):
 		return ','

@@ -68,6 +68,9 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"quote not closed", "60,1\n\"120,2\n", "in.csv:2: field 1: quote opened at character 1 is not closed"},
 		{"text after a closing quote", "60,\"1\"x\n", "in.csv:1: field 2: text after its closing quote at character 7"},
 		{"quoted value with a comma", "60,\"1,5\"\n", "in.csv:1: field value: \"1,5\" is not a number"},
+		{"thousands and decimals in a semicolon file", "60;1,5\n120;1.000,5\n", "in.csv:2: field value: \"1.000,5\" is not a number"},
+		{"two commas in a semicolon file", "60;1,5\n120;1,000,5\n", "in.csv:2: field value: \"1,000,5\" is not a number"},
+		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n", "in.csv:2: field value: \"1,5\" is not a number"},
 		{"not increasing", "60,1\n120,2\n120,3\n", "in.csv:3: field ts: 120 is not after the previous row's 120"},
 		{"going back", "60,1\n30,2\n", "in.csv:2: field ts: 30 is not after"},
 		{"header later", "60,1\nts,value\n", "in.csv:2: field ts: \"ts\" is not Unix seconds"},
@@ -111,6 +114,8 @@ func TestParseTimestampForms(t *testing.T) {
 		{"without offset, quoted, as pandas writes", "\"ts\",\"value\"\n\"2021-08-11 00:00:00\",\"1.5\"\n\"2021-08-11 00:01:00\",\"2\"\n2021-08-11T00:04,0\n2021-08-12 00:00:00.000,7.25\n"},
 		{"tab separated", "ts\tvalue\n1628640000\t1.5\n1628640060\t2\n1628640240\t0\n1628726400\t7.25\n"},
 		{"semicolon separated, quoted", "\"ts\";\"value\"\n\"1628640000\";1.5\n1628640060;\"2\"\n1628640240;0\n1628726400;7.25\n"},
+		{"semicolon separated, decimal commas, no header", "1628640000;1,5\n1628640060;2\n1628640240;\"0,0\"\n1628726400;7,25\n"},
+		{"semicolon separated, decimal commas, spreadsheet times", "\ufeffZeit;Wert\r\n2021-08-11 00:00:00;1,5\r\n2021-08-11 00:01:00;2\r\n2021-08-11 00:04:00;0\r\n2021-08-12 00:00:00;7,25\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,6 +379,7 @@ func FuzzParse(f *testing.F) {
 		"\"ts\";\"value\"\n\"2021-08-11 00:00\";\"1\"\n",
 		"60\t\"1\"\"\"\n",
 		"\"60,1\n",
+		"60;1,5\n120;\"2,25\"\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
