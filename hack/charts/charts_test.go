@@ -150,6 +150,7 @@ func TestSchemaRefusals(t *testing.T) {
 		{adapterChart, "Prometheus URL without scheme", "prometheus: {url: 'prometheus:9090'}", []string{"/prometheus/url", "does not match pattern"}},
 		{adapterChart, "Prometheus headers as a list", "prometheus: {headers: [X-Scope-OrgID=tenant]}", []string{"/prometheus/headers", "got array, want object"}},
 		{adapterChart, "Prometheus response limit as a string", "prometheus: {maxResponseBytes: 128Mi}", []string{"/prometheus/maxResponseBytes", "got string, want integer"}},
+		{adapterChart, "one point per Prometheus query", "prometheus: {maxPointsPerQuery: 1}", []string{"/prometheus/maxPointsPerQuery"}},
 		{adapterChart, "Prometheus timeout without a unit", "prometheus: {timeout: '30'}", []string{"/prometheus/timeout", "does not match pattern"}},
 		{adapterChart, "Prometheus header value with a comma", "prometheus: {headers: {X-Scope-OrgID: 'a,b'}}", []string{"/prometheus/headers/X-Scope-OrgID", "does not match pattern"}},
 		{adapterChart, "Prometheus credentials in a header", "prometheus: {headers: {Authorization: Bearer xyz}}", []string{"prometheus.headers: Authorization is refused"}},

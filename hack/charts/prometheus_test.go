@@ -45,6 +45,8 @@ func TestPrometheusConnection(t *testing.T) {
 			Timeout:         time.Minute,
 			// 64 MiB: an integer argument, never Helm's float rendering 6.7108864e+07.
 			MaxResponseBytes: 64 << 20,
+			// Thanos' own limit lies below the adapter's default.
+			MaxPointsPerQuery: 10000,
 		},
 		headers: []string{"--prometheus-header=THANOS-TENANT=platform", "--prometheus-header=X-Scope-OrgID=platform"},
 		volumes: map[string]map[string]any{
