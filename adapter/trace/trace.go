@@ -32,8 +32,10 @@ type Sample struct {
 }
 
 const (
-	// MaxLineBytes bounds one CSV line; longer lines are malformed.
-	MaxLineBytes = 4096
+	// MaxLineBytes bounds one CSV line; longer lines are malformed. It
+	// leaves room for the header of a wide export (a Grafana panel of many
+	// series names each by its labels).
+	MaxLineBytes = 64 << 10
 	// MaxRows bounds the data rows of one file, so that a file a client
 	// supplies holds at most MaxRows*16 bytes (80 MB) of samples: a year
 	// of 15-second steps is 2.1 million rows.
@@ -52,15 +54,17 @@ func ReadFile(path string) ([]Sample, error) {
 	return Parse(f, path)
 }
 
-// Parse reads a load trace in CSV form `ts,value`, one row per line. Fields
-// are separated by semicolons when one splits the first line in two, else by
-// commas, or by tabs when the first line holds no comma but a tab; a field
-// may be enclosed in double quotes. A
-// header line (two fields that are not numbers or times) is allowed as the
-// first line; blank lines are skipped; lines may end in CRLF; a UTF-8
-// byte-order mark may start the file. Values must be finite and not
-// negative; in a semicolon-separated file a decimal comma is read as a
-// point (1,5).
+// Parse reads a load trace in CSV form `ts,value`, one row per line. The
+// first line decides the field separator: a semicolon when it splits that
+// line in two, else a comma, or a tab or semicolon when the line holds no
+// comma but one of those. A field may be enclosed in double quotes. The first
+// line may be a header (fields that are not numbers or times); a file of more
+// than two columns needs one, and then the time is its first column and the
+// value the column headed `value` (ParseField picks another), where an empty
+// cell is a missing sample. Blank lines are skipped; lines may end in CRLF; a
+// UTF-8 byte-order mark may start the file. Values must be finite and not
+// negative; in a semicolon-separated file a decimal comma is read as a point
+// (1,5).
 // Timestamps must be strictly increasing whole seconds from 1970 to the end
 // of year 9999, every row in the form of the first data row:
 //   - Unix seconds: a number up to 253402300799, the last second of year
@@ -101,14 +105,39 @@ func ParseColumn(r io.Reader, name, column string, check func(float64) string) (
 	return parseColumn(r, name, column, check, MaxRows)
 }
 
+// ParseField reads a load trace as Parse does from a file of any number of
+// columns whose first line is a header: the time is the first column, the
+// load the column named field (exactly as the header writes it), as a
+// spreadsheet, a Grafana panel or pandas exports several series side by
+// side. In a file of more than two columns an empty cell is a missing sample
+// (another column has one at that time); a missing sample is a gap.
+func ParseField(r io.Reader, name, field string) ([]Sample, error) {
+	return parseFields(r, name, columns{label: field, named: true}, CheckLoad, MaxRows)
+}
+
+// columns says which field of a row holds the value: the second of two,
+// or, with a header, the one named label (required when named).
+type columns struct {
+	label string // the value's name in errors and, with a header, in it
+	named bool   // the header must name the value's column
+}
+
 // parseColumn is ParseColumn with at most maxRows data rows.
 func parseColumn(r io.Reader, name, column string, check func(float64) string, maxRows int) ([]Sample, error) {
+	return parseFields(r, name, columns{label: column}, check, maxRows)
+}
+
+// parseFields reads the rows of a trace, the value from the field cols picks.
+func parseFields(r io.Reader, name string, cols columns, check func(float64) string, maxRows int) ([]Sample, error) {
+	column := cols.label
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), MaxLineBytes)
 	var out []Sample
 	line := 0
 	var (
 		sep      byte   // the field separator, chosen on the first line
+		nf       = 2    // fields per row, set by the first line
+		vi       = 1    // index of the value's field
 		form     tsForm // the form of the first data row's timestamp
 		formLine int    // the line of the first data row
 		prevText string // the previous row's timestamp, as written
@@ -132,12 +161,24 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s) separated by %s, got %d", name, line, column, separatorName(sep), len(fields))
+		if first {
+			header := allHeaderFields(fields)
+			if nf, vi, err = pickColumns(fields, header, cols, sep); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			}
+			if header {
+				continue
+			}
 		}
-		tsText, valText := fields[0], fields[1]
-		if first && isHeaderField(tsText) && isHeaderField(valText) {
-			continue
+		if len(fields) != nf {
+			if nf == 2 {
+				return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s) separated by %s, got %d", name, line, column, separatorName(sep), len(fields))
+			}
+			return nil, fmt.Errorf("%s:%d: want %d fields separated by %s, as the header, got %d", name, line, nf, separatorName(sep), len(fields))
+		}
+		tsText, valText := fields[0], fields[vi]
+		if valText == "" && nf > 2 {
+			continue // an empty cell: no sample of this column at this time
 		}
 		if len(out) == 0 {
 			form, _ = formOf(tsText)
@@ -180,6 +221,44 @@ func parseColumn(r io.Reader, name, column string, check func(float64) string, m
 		return nil, fmt.Errorf("%s: no data rows", name)
 	}
 	return out, nil
+}
+
+// pickColumns returns the number of fields of each row and the index of the
+// value's field, given the first line's fields (split at sep) and whether it
+// is a header: with two fields the second, unless cols must be named; with
+// more, or when it must, the header's field named cols.label.
+func pickColumns(fields []string, header bool, cols columns, sep byte) (nf, vi int, err error) {
+	nf = len(fields)
+	switch {
+	case !header && cols.named:
+		return 0, 0, fmt.Errorf("want a header naming the columns, to find %s in, got %s", quote(cols.label), quote(strings.Join(fields, ",")))
+	case nf == 2 && !cols.named:
+		return 2, 1, nil
+	case nf < 2:
+		return 0, 0, fmt.Errorf("want 2 fields (ts,%s) separated by %s, got %d", cols.label, separatorName(sep), nf)
+	case !header:
+		return 0, 0, fmt.Errorf("want 2 fields (ts,%s) separated by %s, got %d (a file of more columns needs a header naming them)", cols.label, separatorName(sep), nf)
+	}
+	for i, f := range fields[1:] {
+		if f == cols.label {
+			return nf, i + 1, nil
+		}
+	}
+	names := make([]string, 0, nf-1)
+	for _, f := range fields[1:] {
+		names = append(names, quote(f))
+	}
+	return 0, 0, fmt.Errorf("no column named %s after the time's: the header has %s", quote(cols.label), strings.Join(names, ", "))
+}
+
+// allHeaderFields reports whether every field of a line is a column name.
+func allHeaderFields(fields []string) bool {
+	for _, f := range fields {
+		if !isHeaderField(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseValue reads a value field. In a semicolon-separated file, the form

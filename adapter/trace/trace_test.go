@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"line number counts blank lines", "ts,value\n\n60,1\n\n120,x\n", "in.csv:5: field value"},
 		{"empty", "", "in.csv: no data rows"},
 		{"header only", "ts,value\n", "in.csv: no data rows"},
-		{"too long", "60," + strings.Repeat("1", 5000) + "\n", "in.csv:1: line longer than"},
+		{"too long", "60," + strings.Repeat("1", MaxLineBytes) + "\n", "in.csv:1: line longer than"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,6 +240,71 @@ func TestParseTimestampFormErrors(t *testing.T) {
 	}
 }
 
+// TestParseFieldPicksAColumn: in a file of several series side by side (a
+// Grafana panel's or pandas' export), ParseField reads the column the header
+// names, an empty cell a missing sample, and Parse the column headed value.
+func TestParseFieldPicksAColumn(t *testing.T) {
+	grafana := "\"Time\",\"{instance=\"\"a:9100\"\"}\",\"{instance=\"\"b:9100\"\"}\"\r\n" +
+		"2021-08-11 00:00:00,1.5,10\r\n2021-08-11 00:01:00,,11\r\n2021-08-11 00:02:00,2,\r\n2021-08-11 00:04:00,0,13\r\n"
+	cases := []struct {
+		name, in, field string
+		want            []Sample
+	}{
+		{"first of two series, a gap", grafana, `{instance="a:9100"}`,
+			[]Sample{{1628640000, 1.5}, {1628640120, 2}, {1628640240, 0}}},
+		{"second of two series", grafana, `{instance="b:9100"}`,
+			[]Sample{{1628640000, 10}, {1628640060, 11}, {1628640240, 13}}},
+		{"two columns, the value named", "time,requests\n60,1\n120,2\n", "requests", []Sample{{60, 1}, {120, 2}}},
+		{"semicolons, decimal commas", "Zeit;cpu;mem\n60;0,5;7\n120;;8\n180;1,25;9\n", "cpu", []Sample{{60, 0.5}, {180, 1.25}}},
+		{"tabs, the time named anything", "minute\tx\ty\n60\t1\t2\n120\t3\t4\n", "y", []Sample{{60, 2}, {120, 4}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseField(strings.NewReader(tc.in), "in.csv", tc.field)
+			if err != nil {
+				t.Fatalf("ParseField: %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	got, err := Parse(strings.NewReader("ts,other,value\n60,9,1\n120,9,\n180,9,3\n"), "in.csv")
+	if err != nil || !slices.Equal(got, []Sample{{60, 1}, {180, 3}}) {
+		t.Fatalf("Parse of a file with a value column: %v, %v", got, err)
+	}
+}
+
+// TestParseFieldErrors: a column that is not there, a file without a header
+// and a row of another width are refused, naming the line and what is there.
+func TestParseFieldErrors(t *testing.T) {
+	cases := []struct {
+		name, in, field, want string
+	}{
+		{"no such column", "time,a,b\n60,1,2\n", "c", `in.csv:1: no column named "c" after the time's: the header has "a", "b"`},
+		{"the time's column", "time,a,b\n60,1,2\n", "time", `in.csv:1: no column named "time" after the time's`},
+		{"two columns, another name", "time,requests\n60,1\n", "errors", `in.csv:1: no column named "errors" after the time's: the header has "requests"`},
+		{"no header", "60,1,2\n120,3,4\n", "a", `in.csv:1: want a header naming the columns, to find "a" in, got "60,1,2"`},
+		{"a row of another width", "time,a,b\n60,1,2\n120,3\n", "a", "in.csv:3: want 3 fields separated by commas, as the header, got 2"},
+		{"a bad cell", "time,a,b\n60,1,2\n120,x,4\n", "a", `in.csv:3: field a: "x" is not a number`},
+		{"an empty column", "time,a,b\n60,,2\n120,,4\n", "a", "in.csv: no data rows"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseField(strings.NewReader(tc.in), "in.csv", tc.field)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for _, in := range []string{"60,1,2\n", "ts,a,b\n60,1,2\n"} {
+		_, err := Parse(strings.NewReader(in), "in.csv")
+		if err == nil || !strings.Contains(err.Error(), "in.csv:1:") {
+			t.Fatalf("Parse of %q: %v, want an error naming line 1", in, err)
+		}
+	}
+}
+
 // TestParseBoundsRows: a file with more rows than the limit is refused at
 // the first row over it, without reading the rest.
 func TestParseBoundsRows(t *testing.T) {
@@ -380,6 +446,8 @@ func FuzzParse(f *testing.F) {
 		"60\t\"1\"\"\"\n",
 		"\"60,1\n",
 		"60;1,5\n120;\"2,25\"\n",
+		"ts,a,value\n60,1,2\n120,,\n180,3,\n",
+		"Zeit;value;b\n60;1,5;\n",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -440,4 +508,34 @@ func sameSamples(t *testing.T, what, in string, want []Sample) {
 			t.Fatalf("%s row %d: %v, want %v", what, i, got[i], want[i])
 		}
 	}
+}
+
+// FuzzParseField checks that picking a column never panics, that errors name
+// the input, and that whatever it accepts is strictly time-ordered, finite,
+// not negative, and survives a round trip through Write.
+func FuzzParseField(f *testing.F) {
+	f.Add("time,a,b\n60,1,2\n120,,4\n180,5,\n", "a")
+	f.Add("\"Time\",\"{job=\"\"x\"\"}\"\n2021-08-11 00:00:00,1\n", `{job="x"}`)
+	f.Add("Zeit;a;b\n60;1,5;2\n", "b")
+	f.Add("60,1,2\n", "a")
+	f.Add("t,a,a\n60,1,2\n", "a")
+	f.Fuzz(func(t *testing.T, in, field string) {
+		samples, err := ParseField(strings.NewReader(in), "fuzz.csv", field)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csv") && !strings.HasPrefix(err.Error(), "read fuzz.csv") {
+				t.Fatalf("error %q does not name the input", err)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		if err := Write(&buf, samples); err != nil {
+			t.Fatal(err)
+		}
+		sameSamples(t, "round trip", buf.String(), samples)
+		for i, s := range samples {
+			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < 0 || (i > 0 && s.TS <= samples[i-1].TS) {
+				t.Fatalf("row %d: %v accepted", i, s)
+			}
+		}
+	})
 }
