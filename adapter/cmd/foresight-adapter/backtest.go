@@ -36,6 +36,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, Unix milliseconds or RFC 3339, the first row's form throughout; header optional; gaps allowed)")
+	column := fs.String("column", "", columnUsage)
 	var prom source.PrometheusConfig
 	cli.AddPFlags(fs, prom.AddFlags)
 	fs.BoolVar(&prom.InsecureSkipVerify, "prometheus-insecure-skip-tls-verify", false, "alias of --prometheus-insecure-skip-verify")
@@ -94,6 +95,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: --input is required, or --prometheus-url with --query: give exactly one of --input FILE.csv and --prometheus-url URL", errUsage)
 	case *input != "" && prom.Address != "":
 		return fmt.Errorf("%w: give exactly one of --input FILE.csv and --prometheus-url URL, not both", errUsage)
+	case *column != "" && *input == "":
+		return fmt.Errorf("%w: --column picks a column of --input FILE.csv; with --prometheus-url the --query is the load", errUsage)
 	}
 	var set []string
 	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
@@ -143,7 +146,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if samples, err = ph.read(ctx, prom, stderr); err != nil {
 			return err
 		}
-	} else if samples, err = readTrace(*input); err != nil {
+	} else if samples, err = readTrace(*input, *column); err != nil {
 		return err
 	}
 	if qo.Params.Throughput == 0 && qo.ArrivalsAbove != 0 {

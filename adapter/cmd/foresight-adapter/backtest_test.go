@@ -131,6 +131,60 @@ func TestBacktestTableAndBadInput(t *testing.T) {
 	}
 }
 
+// TestBacktestColumnOfAWideFile: --column reads one series of a file of
+// several side by side (Grafana's export: quoted header, local date-times,
+// empty cells) and serves what the same series serves from a ts,value
+// file; a column the header lacks, or --column without --input, is refused.
+func TestBacktestColumnOfAWideFile(t *testing.T) {
+	dir := t.TempDir()
+	narrow := writeTrace(t, dir, "narrow.csv", 3*1440)
+	rows, err := os.ReadFile(narrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("\"Time\",\"{pod=\"\"other\"\"}\",\"{pod=\"\"web\"\"}\"\n")
+	for i, line := range strings.Split(strings.TrimSpace(string(rows)), "\n")[1:] {
+		ts, v, _ := strings.Cut(line, ",")
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := ""
+		if i%7 != 0 {
+			other = strconv.Itoa(i % 13)
+		}
+		fmt.Fprintf(&b, "%s,%s,%s\n", time.Unix(sec, 0).UTC().Format(time.DateTime), other, v)
+	}
+	wide := filepath.Join(dir, "wide.csv")
+	if err := os.WriteFile(wide, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	servedNarrow, servedWide := filepath.Join(dir, "served-narrow.csv"), filepath.Join(dir, "served-wide.csv")
+	runCLI(t, "backtest", "--input", narrow, "--warmup", "24h", "--served-out", servedNarrow)
+	runCLI(t, "backtest", "--input", wide, "--column", `{pod="web"}`, "--warmup", "24h", "--served-out", servedWide)
+	a, errA := os.ReadFile(servedNarrow)
+	w, errW := os.ReadFile(servedWide)
+	if errA != nil || errW != nil || len(a) == 0 || !bytes.Equal(a, w) {
+		t.Fatalf("served values differ between the ts,value file and its column of the wide file (%v, %v)", errA, errW)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backtest", "--input", wide, "--column", "web"}, wide + `:1: no column named "web" after the time's: the header has "{pod=\"other\"}", "{pod=\"web\"}"`},
+		{[]string{"backtest", "--input", wide}, wide + `:1: no column named "value"`},
+		{[]string{"backtest", "--prometheus-url", "http://127.0.0.1:1", "--query", "up", "--column", "x"}, "--column picks a column of --input"},
+		{[]string{"shadow-report", "--metrics-url", "http://127.0.0.1:1/metrics", "--column", "x"}, "--column picks a column of --input"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := dispatch(context.Background(), tc.args, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q, want it to contain %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
+
 // TestBacktestInputShorterThanWarmup: a day of rows with the default
 // two-day warm-up fails (exit 1, nothing on stdout) naming the input, its
 // length and the warm-up, and how to lower it; the suggested --warmup works.

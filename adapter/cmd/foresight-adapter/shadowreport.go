@@ -29,6 +29,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("shadow-report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "evaluate offline on a load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, Unix milliseconds or RFC 3339, as for backtest --input)")
+	column := fs.String("column", "", columnUsage)
 	metricsURL := fs.String("metrics-url", "", "read the shadow metrics of a running adapter from this /metrics `URL`")
 	strategies := fs.String("strategies", "reactive,holt-winters,auto", "comma-separated strategies: reactive, a model ("+strings.Join(modelNames(), ", ")+"), cost-weighted or slo (SLO mode, with --slo); NAME@TARGET sets the HPA target")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
@@ -54,6 +55,9 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 	if (*input == "") == (*metricsURL == "") {
 		return fmt.Errorf("%w: give exactly one of --input and --metrics-url", errUsage)
 	}
+	if *column != "" && *input == "" {
+		return fmt.Errorf("%w: --column picks a column of --input FILE.csv, not of --metrics-url", errUsage)
+	}
 	var rep shadow.Report
 	if *metricsURL != "" {
 		sums, err := scrapeShadow(ctx, *metricsURL)
@@ -76,7 +80,7 @@ func runShadowReport(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return err
 		}
-		samples, err := readTrace(*input)
+		samples, err := readTrace(*input, *column)
 		if err != nil {
 			return err
 		}
@@ -213,9 +217,19 @@ func modelNames() []string {
 	return out
 }
 
-// readTrace opens and parses a load trace.
-func readTrace(path string) ([]backtest.Sample, error) {
-	return readCSV("input", path, trace.Parse)
+// columnUsage describes --column, the flag that picks the load's column of
+// an --input file of several series.
+const columnUsage = "with --input: the load's column of a CSV file of several series side by side (a Grafana or pandas export), by its `NAME` in the file's header; default: the second of two columns, or the one headed value"
+
+// readTrace opens and parses a load trace: the column named column of a
+// file with a header, or, when column is empty, a `ts,value` file.
+func readTrace(path, column string) ([]backtest.Sample, error) {
+	if column == "" {
+		return readCSV("input", path, trace.Parse)
+	}
+	return readCSV("input", path, func(r io.Reader, name string) ([]backtest.Sample, error) {
+		return trace.ParseField(r, name, column)
+	})
 }
 
 // readPrices opens and parses a price series.

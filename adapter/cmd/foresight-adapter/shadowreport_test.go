@@ -150,7 +150,7 @@ func TestShadowReportBadInput(t *testing.T) {
 // subcommand does when a price flag is given.
 func TestCostBacktestMode(t *testing.T) {
 	dir := t.TempDir()
-	samples, err := readTrace(writeTrace(t, dir, "trace.csv", 3*1440))
+	samples, err := readTrace(writeTrace(t, dir, "trace.csv", 3*1440), "")
 	if err != nil {
 		t.Fatal(err)
 	}
