@@ -102,7 +102,7 @@ func CheckLoad(v float64) string {
 // which values are accepted: it returns why a value is refused, or "".
 // Errors name the source, line and field (ts or column).
 func ParseColumn(r io.Reader, name, column string, check func(float64) string) ([]Sample, error) {
-	return parseColumn(r, name, column, check, MaxRows)
+	return parseFields(r, name, columns{label: column}, check, MaxRows)
 }
 
 // ParseField reads a load trace as Parse does from a file of any number of
@@ -122,14 +122,9 @@ type columns struct {
 	named bool   // the header must name the value's column
 }
 
-// parseColumn is ParseColumn with at most maxRows data rows.
-func parseColumn(r io.Reader, name, column string, check func(float64) string, maxRows int) ([]Sample, error) {
-	return parseFields(r, name, columns{label: column}, check, maxRows)
-}
-
-// parseFields reads the rows of a trace, the value from the field cols picks.
+// parseFields reads the rows of a trace, the value from the field cols
+// picks, at most maxRows of them.
 func parseFields(r io.Reader, name string, cols columns, check func(float64) string, maxRows int) ([]Sample, error) {
-	column := cols.label
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), MaxLineBytes)
 	var out []Sample
@@ -172,7 +167,7 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 		}
 		if len(fields) != nf {
 			if nf == 2 {
-				return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s) separated by %s, got %d", name, line, column, separatorName(sep), len(fields))
+				return nil, fmt.Errorf("%s:%d: want 2 fields (ts,%s) separated by %s, got %d", name, line, cols.label, separatorName(sep), len(fields))
 			}
 			return nil, fmt.Errorf("%s:%d: want %d fields separated by %s, as the header, got %d", name, line, nf, separatorName(sep), len(fields))
 		}
@@ -190,10 +185,10 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 		}
 		v, err := parseValue(valText, sep)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: field %s: %s is not a number", name, line, column, quote(valText))
+			return nil, fmt.Errorf("%s:%d: field %s: %s is not a number", name, line, cols.label, quote(valText))
 		}
 		if why := check(v); why != "" {
-			return nil, fmt.Errorf("%s:%d: field %s: %s %s", name, line, column, quote(valText), why)
+			return nil, fmt.Errorf("%s:%d: field %s: %s %s", name, line, cols.label, quote(valText), why)
 		}
 		if n := len(out); n > 0 && ts <= out[n-1].TS {
 			if form == unixSeconds {

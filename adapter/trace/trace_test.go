@@ -309,10 +309,10 @@ func TestParseFieldErrors(t *testing.T) {
 // the first row over it, without reading the rest.
 func TestParseBoundsRows(t *testing.T) {
 	in := "ts,value\n0,1\n60,1\n120,1\n180,1\n"
-	if _, err := parseColumn(strings.NewReader(in), "in.csv", "value", func(float64) string { return "" }, 4); err != nil {
+	if _, err := parseFields(strings.NewReader(in), "in.csv", columns{label: "value"}, func(float64) string { return "" }, 4); err != nil {
 		t.Fatalf("4 rows at a limit of 4: %v", err)
 	}
-	_, err := parseColumn(strings.NewReader(in+"240,1\n"), "in.csv", "value", func(float64) string { return "" }, 4)
+	_, err := parseFields(strings.NewReader(in+"240,1\n"), "in.csv", columns{label: "value"}, func(float64) string { return "" }, 4)
 	if err == nil || !strings.Contains(err.Error(), "in.csv:6: more than 4 data rows") {
 		t.Fatalf("5 rows at a limit of 4: %v", err)
 	}
