@@ -188,22 +188,14 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
 	}
 	p99 := quantile(samples, 0.99)
-	capacity := opts.Capacity
-	if capacity == 0 {
-		capacity = p99 / opts.PodsAtP99
-		if !(capacity > 0) {
-			return nil, fmt.Errorf("backtest: p99 load is %v, cannot derive pod capacity: set it explicitly", p99)
-		}
+	capacity, err := opts.PodCapacity(samples)
+	if err != nil {
+		return nil, fmt.Errorf("backtest: %w", err)
 	}
 	if span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second; span <= opts.Warmup {
 		return nil, &ShortInputError{Rows: len(samples), Span: span, Warmup: opts.Warmup}
 	}
-	hcfg := hpa.Config{
-		MinReplicas:  opts.MinReplicas,
-		MaxReplicas:  opts.MaxReplicas,
-		SyncPeriod:   opts.SyncPeriod,
-		StartupDelay: opts.StartupDelay,
-	}
+	hcfg := opts.HPA()
 	tl, err := NewTimeline(samples, TimelineConfig{Step: step, Warmup: opts.Warmup, Capacity: capacity, HPA: hcfg})
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
@@ -611,6 +603,32 @@ func summarize(rep Report, sweeps map[string][]Scaling) PredictiveSummary {
 // that reactive scaling must need to be as safe, for predictive scaling to
 // count as not worse than reactive.
 const ReverseCheckMinRatio = 0.95
+
+// HPA is the HPA model the options describe (replica bounds, sync period,
+// pod start-up), its target left for each replay to set.
+func (o Options) HPA() hpa.Config {
+	return hpa.Config{
+		MinReplicas:  o.MinReplicas,
+		MaxReplicas:  o.MaxReplicas,
+		SyncPeriod:   o.SyncPeriod,
+		StartupDelay: o.StartupDelay,
+	}
+}
+
+// PodCapacity is the load one pod serves: Capacity, or when that is zero
+// the samples' p99 load (nearest rank) over PodsAtP99. It is an error when
+// the p99 load is not positive.
+func (o Options) PodCapacity(samples []Sample) (float64, error) {
+	if o.Capacity != 0 {
+		return o.Capacity, nil
+	}
+	if len(samples) > 0 {
+		if c := quantile(samples, 0.99) / o.PodsAtP99; c > 0 && !math.IsInf(c, 0) {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("the p99 load of %d samples is not positive, so it cannot set the pod capacity: set the capacity explicitly", len(samples))
+}
 
 // quantile returns the q-quantile (nearest rank) of the sample values.
 func quantile(samples []Sample, q float64) float64 {

@@ -342,3 +342,31 @@ func TestRunRefusesAnInputCoarserThanTheHorizonOnce(t *testing.T) {
 		t.Fatalf("hourly input with a 1h horizon: %v", err)
 	}
 }
+
+// TestPodCapacity: an explicit capacity wins; otherwise the p99 load (nearest
+// rank) over PodsAtP99, and an error naming the p99 load when that is zero.
+func TestPodCapacity(t *testing.T) {
+	samples := make([]Sample, 100)
+	for i := range samples {
+		samples[i] = Sample{TS: int64(60 * i), Value: float64(i + 1)} // p99 = 99
+	}
+	o := DefaultOptions()
+	o.PodsAtP99 = 9
+	if c, err := o.PodCapacity(samples); err != nil || c != 11 {
+		t.Errorf("PodCapacity from p99 = %v, %v; want 11", c, err)
+	}
+	o.Capacity = 2.5
+	if c, err := o.PodCapacity(samples); err != nil || c != 2.5 {
+		t.Errorf("PodCapacity with an explicit capacity = %v, %v; want 2.5", c, err)
+	}
+	o.Capacity = 0
+	for i := range samples {
+		samples[i].Value = 0
+	}
+	if _, err := o.PodCapacity(samples); err == nil || !strings.Contains(err.Error(), "p99") {
+		t.Errorf("PodCapacity of an all-zero trace: error %v, want one about the p99 load", err)
+	}
+	if _, err := o.PodCapacity(nil); err == nil {
+		t.Error("PodCapacity of no samples: no error")
+	}
+}

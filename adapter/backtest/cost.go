@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/foresight-dev/foresight/adapter/cost"
-	"github.com/foresight-dev/foresight/adapter/hpa"
 )
 
 // Strategy names of a CostReport besides reactive and predictive.
@@ -143,7 +142,7 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 		Step:     time.Duration(rep.Input.StepSeconds) * time.Second,
 		Warmup:   opts.Warmup,
 		Capacity: rep.Settings.Capacity,
-		HPA:      hpaConfig(opts),
+		HPA:      opts.HPA(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cost backtest: %w", err)
@@ -190,16 +189,6 @@ func RunCost(ctx context.Context, samples []Sample, prices []PricePoint, opts Op
 	out.SavingVsChosen = saving(blind.Dollars, weightedRun.Dollars)
 	out.AsSafeAsReactive = weightedRun.UnderProvisionedMinutes <= reactive.UnderProvisionedMinutes
 	return &CostResult{Report: out, Backtest: res, Weighted: weighted}, nil
-}
-
-// hpaConfig is the HPA of a backtest's options (Run builds the same).
-func hpaConfig(opts Options) hpa.Config {
-	return hpa.Config{
-		MinReplicas:  opts.MinReplicas,
-		MaxReplicas:  opts.MaxReplicas,
-		SyncPeriod:   opts.SyncPeriod,
-		StartupDelay: opts.StartupDelay,
-	}
 }
 
 // WeighDemand returns the cost-weighted demand V (in replicas) after each

@@ -119,12 +119,3 @@ func (c *priceCursor) at(ts int64) float64 {
 
 // hours converts seconds to hours.
 func hours(seconds int64) float64 { return float64(seconds) / float64(time.Hour/time.Second) }
-
-// LoadQuantile returns the q-quantile (nearest rank) of the samples' values,
-// as Run uses for the p99 load that sets the pod capacity.
-func LoadQuantile(samples []Sample, q float64) float64 {
-	if len(samples) == 0 {
-		return 0
-	}
-	return quantile(samples, q)
-}

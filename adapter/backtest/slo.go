@@ -70,8 +70,7 @@ func (o SLOOptions) ControllerConfig(baseline, capacity float64, step time.Durat
 // after opts.Warmup: the baseline Run compares every strategy with, and
 // whose under-provisioned share SLOOptions' baseline objective is.
 func ReactiveBaseline(ctx context.Context, samples []Sample, step time.Duration, capacity float64, opts Options) (Scaling, error) {
-	h := hpa.Config{MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas, SyncPeriod: opts.SyncPeriod, StartupDelay: opts.StartupDelay}
-	tl, err := NewTimeline(samples, TimelineConfig{Step: step, Warmup: opts.Warmup, Capacity: capacity, HPA: h})
+	tl, err := NewTimeline(samples, TimelineConfig{Step: step, Warmup: opts.Warmup, Capacity: capacity, HPA: opts.HPA()})
 	if err != nil {
 		return Scaling{}, fmt.Errorf("backtest: %w", err)
 	}

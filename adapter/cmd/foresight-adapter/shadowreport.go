@@ -16,7 +16,6 @@ import (
 	"github.com/foresight-dev/foresight/adapter/backtest"
 	"github.com/foresight-dev/foresight/adapter/cost"
 	"github.com/foresight-dev/foresight/adapter/forecast"
-	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/slo"
 	"github.com/foresight-dev/foresight/adapter/trace"
@@ -150,14 +149,11 @@ func shadowOffline(ctx context.Context, samples []backtest.Sample, prices []back
 	if err != nil {
 		return shadow.Summary{}, fmt.Errorf("shadow-report: %w", err)
 	}
-	capacity := opts.Capacity
-	if capacity == 0 {
-		capacity = backtest.LoadQuantile(samples, 0.99) / opts.PodsAtP99
-		if !(capacity > 0) {
-			return shadow.Summary{}, fmt.Errorf("shadow-report: p99 load is 0: set --capacity")
-		}
+	capacity, err := opts.PodCapacity(samples)
+	if err != nil {
+		return shadow.Summary{}, fmt.Errorf("shadow-report: %w (--capacity)", err)
 	}
-	h := hpa.Config{MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas, SyncPeriod: opts.SyncPeriod, StartupDelay: opts.StartupDelay}
+	h := opts.HPA()
 	for i := range strats {
 		strats[i].Settings.Step = step
 		strats[i].Settings.Horizon = opts.Horizon
