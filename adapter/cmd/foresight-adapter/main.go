@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/foresight-dev/foresight/internal/cli"
@@ -76,10 +77,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "foresight-adapter %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "foresight-adapter %s: %s\n", c.name, withoutPrefix(err, c.name))
 			return 2
 		default:
-			fmt.Fprintf(stderr, "foresight-adapter %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "foresight-adapter %s: %s\n", c.name, withoutPrefix(err, c.name))
 			return 1
 		}
 	}
@@ -101,3 +102,10 @@ func usage(w io.Writer, cmds []subcommand) {
 
 // parseFlags parses a subcommand's flags, which take no positional arguments.
 var parseFlags = cli.ParseFlags
+
+// withoutPrefix is err's message without a leading "name: ", which the
+// package of the same name (backtest) puts on its errors and the command's
+// own prefix already says.
+func withoutPrefix(err error, name string) string {
+	return strings.TrimPrefix(err.Error(), name+": ")
+}

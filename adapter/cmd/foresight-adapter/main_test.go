@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,6 +25,7 @@ func TestDispatchUsage(t *testing.T) {
 		{[]string{"backtest", "--input", "x.csv", "--quantile", "2"}, 2, "quantile 2", ""},
 		{[]string{"backtest", "-h"}, 0, "-served-out FILE", ""},
 		{[]string{"backtest", "--input", "/nonexistent/x.csv"}, 1, "open input", ""},
+		{[]string{"backtest", "--input", zeroTrace(t)}, 1, "foresight-adapter backtest: the p99 load", ""},
 		{[]string{"version"}, 0, "", "foresight-adapter devel"},
 		{[]string{"--version"}, 0, "", "\ngo: go1."},
 		{[]string{"-version"}, 0, "", "foresight-adapter devel"},
@@ -41,4 +44,15 @@ func TestDispatchUsage(t *testing.T) {
 			t.Errorf("%q: stdout %q lacks %q", tc.args, stdout.String(), tc.inStdout)
 		}
 	}
+}
+
+// zeroTrace writes a trace whose load is zero throughout (so the backtest
+// refuses it: no pod capacity) and returns its path.
+func zeroTrace(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "zero.csv")
+	if err := os.WriteFile(path, []byte("ts,value\n0,0\n60,0\n120,0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
