@@ -188,7 +188,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
 	}
 	p99 := quantile(samples, 0.99)
-	capacity, err := opts.PodCapacity(samples)
+	capacity, err := opts.podCapacity(p99, len(samples))
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
@@ -619,15 +619,22 @@ func (o Options) HPA() hpa.Config {
 // the samples' p99 load (nearest rank) over PodsAtP99. It is an error when
 // the p99 load is not positive.
 func (o Options) PodCapacity(samples []Sample) (float64, error) {
+	p99 := 0.0
+	if o.Capacity == 0 && len(samples) > 0 {
+		p99 = quantile(samples, 0.99)
+	}
+	return o.podCapacity(p99, len(samples))
+}
+
+// podCapacity is PodCapacity for a trace of n samples whose p99 load is p99.
+func (o Options) podCapacity(p99 float64, n int) (float64, error) {
 	if o.Capacity != 0 {
 		return o.Capacity, nil
 	}
-	if len(samples) > 0 {
-		if c := quantile(samples, 0.99) / o.PodsAtP99; c > 0 && !math.IsInf(c, 0) {
-			return c, nil
-		}
+	if c := p99 / o.PodsAtP99; c > 0 && !math.IsInf(c, 0) {
+		return c, nil
 	}
-	return 0, fmt.Errorf("the p99 load of %d samples is not positive, so it cannot set the pod capacity: set the capacity explicitly", len(samples))
+	return 0, fmt.Errorf("the p99 load of %d samples is not positive, so it cannot set the pod capacity: set the capacity explicitly", n)
 }
 
 // quantile returns the q-quantile (nearest rank) of the sample values.
