@@ -22,7 +22,8 @@ type PricePoint struct {
 // ParsePriceCSV reads a price series in CSV form `ts,price` (the time, in
 // the forms trace.Parse reads, then the price of one replica-hour), one row
 // per line. A header line is allowed as the first line; blank lines are
-// skipped. Timestamps must be whole seconds and strictly increasing; prices
+// skipped, and a row with an empty price adds none (the price before it
+// holds). Timestamps must be whole seconds and strictly increasing; prices
 // must be finite and not negative. Errors name the source, line and field.
 func ParsePriceCSV(r io.Reader, name string) ([]PricePoint, error) {
 	rows, err := trace.ParseColumn(r, name, "price", func(p float64) string {

@@ -60,8 +60,9 @@ func ReadFile(path string) ([]Sample, error) {
 // comma but one of those. A field may be enclosed in double quotes. The first
 // line may be a header (fields that are not numbers or times); a file of more
 // than two columns needs one, and then the time is its first column and the
-// value the column headed `value` (ParseField picks another), where an empty
-// cell is a missing sample. Blank lines are skipped; lines may end in CRLF; a
+// value the column headed `value` (ParseField picks another). An empty value
+// is a missing sample (a gap), but its row's time is read and ordered as any
+// other. Blank lines are skipped; lines may end in CRLF; a
 // UTF-8 byte-order mark may start the file. Values must be finite and not
 // negative; in a semicolon-separated file a decimal comma is read as a point
 // (1,5).
@@ -109,8 +110,8 @@ func ParseColumn(r io.Reader, name, column string, check func(float64) string) (
 // columns whose first line is a header: the time is the first column, the
 // load the column named field (exactly as the header writes it), as a
 // spreadsheet, a Grafana panel or pandas exports several series side by
-// side. In a file of more than two columns an empty cell is a missing sample
-// (another column has one at that time); a missing sample is a gap.
+// side. An empty cell is a missing sample (another column may have one at
+// that time); a missing sample is a gap.
 func ParseField(r io.Reader, name, field string) ([]Sample, error) {
 	return parseFields(r, name, columns{label: field, named: true}, CheckLoad, MaxRows)
 }
@@ -134,8 +135,9 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 		nf       = 2    // fields per row, set by the first line
 		vi       = 1    // index of the value's field
 		form     tsForm // the form of the first data row's timestamp
-		formLine int    // the line of the first data row
-		prevText string // the previous row's timestamp, as written
+		formLine int    // the line of the first data row (0 before it)
+		prevTS   int64  // the previous data row's timestamp
+		prevText string // the same, as written
 	)
 	for sc.Scan() {
 		line++
@@ -172,16 +174,27 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 			return nil, fmt.Errorf("%s:%d: want %d fields separated by %s, as the header, got %d", name, line, nf, separatorName(sep), len(fields))
 		}
 		tsText, valText := fields[0], fields[vi]
-		if valText == "" && nf > 2 {
-			continue // an empty cell: no sample of this column at this time
-		}
-		if len(out) == 0 {
+		if formLine == 0 {
 			form, _ = formOf(tsText)
 			formLine = line
 		}
 		ts, err := parseTS(tsText, form, line, formLine)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: field ts: %w", name, line, err)
+		}
+		if formLine < line && ts <= prevTS {
+			if form == unixSeconds {
+				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, prevTS)
+			}
+			hint := ""
+			if form == dateTimeUTC {
+				hint = " (local times repeat an hour when clocks go back: write UTC or an offset)"
+			}
+			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s%s", name, line, quote(tsText), quote(prevText), hint)
+		}
+		prevTS, prevText = ts, tsText
+		if valText == "" {
+			continue // an empty cell: no sample at this time, a gap
 		}
 		v, err := parseValue(valText, sep)
 		if err != nil {
@@ -190,21 +203,10 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 		if why := check(v); why != "" {
 			return nil, fmt.Errorf("%s:%d: field %s: %s %s", name, line, cols.label, quote(valText), why)
 		}
-		if n := len(out); n > 0 && ts <= out[n-1].TS {
-			if form == unixSeconds {
-				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, out[n-1].TS)
-			}
-			hint := ""
-			if form == dateTimeUTC {
-				hint = " (local times repeat an hour when clocks go back: write UTC or an offset)"
-			}
-			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s%s", name, line, quote(tsText), quote(prevText), hint)
-		}
 		if len(out) == maxRows {
 			return nil, fmt.Errorf("%s:%d: more than %d data rows", name, line, maxRows)
 		}
 		out = append(out, Sample{TS: ts, Value: v})
-		prevText = tsText
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

@@ -275,6 +275,32 @@ func TestParseFieldPicksAColumn(t *testing.T) {
 	}
 }
 
+// TestParseEmptyValueIsAGap: in a file of two columns too (a one-series
+// export of pandas or Grafana), an empty value is a missing sample; its
+// row's time is still read and must still be in order.
+func TestParseEmptyValueIsAGap(t *testing.T) {
+	for _, in := range []string{"ts,value\n60,1\n120,\n180,3\n", "60,1\n120,\"\"\n180,3\n", "60;1,5\n120;\n180;3\n"} {
+		got, err := Parse(strings.NewReader(in), "in.csv")
+		want := []Sample{{60, 1}, {180, 3}}
+		if strings.Contains(in, ";") {
+			want[0].Value = 1.5
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"60,1\n120,\n90,3\n", "in.csv:3: field ts: 90 is not after the previous row's 120"},
+		{"60,1\n60,\n", "in.csv:2: field ts: 60 is not after the previous row's 60"},
+		{"60,1\nsoon,\n", "in.csv:2: field ts:"},
+		{"ts,value\n60,\n120,\n", "in.csv: no data rows"},
+	} {
+		if _, err := Parse(strings.NewReader(tc.in), "in.csv"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q): error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 // TestParseFieldErrors: a column that is not there, a file without a header
 // and a row of another width are refused, naming the line and what is there.
 func TestParseFieldErrors(t *testing.T) {
