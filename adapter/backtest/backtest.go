@@ -33,6 +33,10 @@ type Options struct {
 	Model forecast.Model
 	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
 	History, RefitInterval, Hold time.Duration
+	// FilterSpikes makes the forecasting strategies read each sample as the
+	// median of it and the two before it (forecast.Settings.FilterSpikes).
+	// The reactive baseline stays the plain HPA it is measured against.
+	FilterSpikes bool
 	// Capacity is the load one ready pod serves; zero derives it from PodsAtP99.
 	Capacity float64
 	// PodsAtP99 sets Capacity to p99(load)/PodsAtP99 when Capacity is zero.
@@ -232,6 +236,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			HorizonSeconds:      opts.Horizon.Seconds(),
 			Quantile:            opts.Quantile,
 			Model:               string(opts.Model),
+			FilterSpikes:        opts.FilterSpikes,
 			Capacity:            capacity,
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
@@ -417,6 +422,7 @@ func forecastSettings(opts Options, step time.Duration, model forecast.Model) fo
 		History:       opts.History,
 		RefitInterval: opts.RefitInterval,
 		Hold:          opts.Hold,
+		FilterSpikes:  opts.FilterSpikes && model != forecast.ModelReactive,
 	}
 }
 

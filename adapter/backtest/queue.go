@@ -39,12 +39,13 @@ const (
 type QueueOptions struct {
 	// Params are the queue demand's parameters.
 	Params queue.Params
-	// Horizon, Quantile, Model, History and RefitInterval configure the
-	// predictive strategy's forecaster of the arrival rate.
+	// Horizon, Quantile, Model, History, RefitInterval and FilterSpikes
+	// configure the predictive strategy's forecaster of the arrival rate.
 	Horizon                time.Duration
 	Quantile               float64
 	Model                  forecast.Model
 	History, RefitInterval time.Duration
+	FilterSpikes           bool
 	// Step is the trace's step; zero infers it.
 	Step time.Duration
 	// StartupDelay is the time a new worker takes before it processes items.
@@ -147,7 +148,7 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 	}
 	warmEnd := samples[0].TS + int64(o.Warmup/time.Second)
 	predicted, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: o.Horizon, Quantile: o.Quantile,
-		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval}, warmEnd, nil)
+		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval, FilterSpikes: o.FilterSpikes}, warmEnd, nil)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: queue forecast: %w", err)
 	}

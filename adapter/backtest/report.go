@@ -51,6 +51,9 @@ type SettingsInfo struct {
 	Quantile float64 `json:"quantile"`
 	// Model is the predictive strategy's model.
 	Model string `json:"model"`
+	// FilterSpikes reports that the forecasting strategies read each sample
+	// as the median of it and the two before it (Options.FilterSpikes).
+	FilterSpikes bool `json:"filter_spikes"`
 	// Capacity is the load one ready pod serves.
 	Capacity float64 `json:"capacity"`
 	// P99Load is the 99th percentile of the trace's load.
@@ -235,8 +238,12 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	fmt.Fprintf(&b, "%s: %d rows, step %s, %.1f days, %d missing rows; scored %.1f days after %s warm-up\n",
 		name, in.Rows, seconds(in.StepSeconds), float64(in.End-in.Start)/86400, in.MissingRows,
 		in.ScoredMinutes/1440, seconds(st.WarmupSeconds))
-	fmt.Fprintf(&b, "pod capacity %.4g (p99 load %.4g needs %.0f pods), start-up %s, horizon %s, quantile %.2g, sync %s\n\n",
-		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds))
+	filtered := ""
+	if st.FilterSpikes {
+		filtered = "; forecasts read the median of each sample and the two before it"
+	}
+	fmt.Fprintf(&b, "pod capacity %.4g (p99 load %.4g needs %.0f pods), start-up %s, horizon %s, quantile %.2g, sync %s%s\n\n",
+		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds), filtered)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-14s\t%-14s\tMASE\tsMAPE\tunder-fc\tfallback\ttarget\tpod-min\tunder-prov\tunder-min\tunmet\tactions\tsaving\tof perfect\t\n", "strategy", "model")

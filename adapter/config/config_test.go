@@ -33,6 +33,7 @@ rules:
     step: 30s
     reactiveFloor: false
     staleAfter: 3m
+    filterSpikes: true
 `
 
 func TestParseValid(t *testing.T) {
@@ -57,7 +58,7 @@ func TestParseValid(t *testing.T) {
 	}
 	r1 := f.Rules[1]
 	want1 := forecast.Settings{Step: 30 * time.Second, Horizon: 10 * time.Minute, Quantile: 0.95, Model: forecast.ModelHoltWinters,
-		History: 7 * 24 * time.Hour, RefitInterval: time.Hour, NoReactiveFloor: true}
+		History: 7 * 24 * time.Hour, RefitInterval: time.Hour, NoReactiveFloor: true, FilterSpikes: true}
 	if got := r1.ForecastSettings(); got != want1 {
 		t.Errorf("rule 1 settings = %+v, want %+v", got, want1)
 	}
@@ -114,9 +115,9 @@ func TestParseErrors(t *testing.T) {
 		// yaml.v3 names line 13, where the forecast mapping starts.
 		{"syntax at its line", replaceLine(t, "    staleAfter: 3m", "   staleAfter: 3m"),
 			[]string{"rules.yaml:21: invalid YAML: did not find expected key"}},
-		{"two documents", validFile + "---\nkind: x\n", []string{"rules.yaml:22: more than one YAML document"}},
+		{"two documents", validFile + "---\nkind: x\n", []string{"rules.yaml:23: more than one YAML document"}},
 		{"not a mapping", "- a\n", []string{"rules.yaml:1: must be a mapping, got a list"}},
-		{"unknown top-level key", validFile + "source:\n  url: x\n", []string{"rules.yaml:22: source: unknown field"}},
+		{"unknown top-level key", validFile + "source:\n  url: x\n", []string{"rules.yaml:23: source: unknown field"}},
 		{"unknown rule key", replaceLine(t, "  api: object", "  api: object\n  labels: {}"),
 			[]string{"rules.yaml:8: rules[1].labels: unknown field"}},
 		{"unknown forecast key", replaceLine(t, "    horizon: 10m", "    horizon: 10m\n    horizn: 10m"),
@@ -159,6 +160,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules.yaml:16: rules[1].forecast.model: must be one of auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile, prophet, got "kalman"`}},
 		{"reactiveFloor not bool", replaceLine(t, "reactiveFloor: false", "reactiveFloor: nope"),
 			[]string{`rules.yaml:20: rules[1].forecast.reactiveFloor: must be true or false, got "nope"`}},
+		{"filterSpikes not bool", replaceLine(t, "filterSpikes: true", "filterSpikes: median"),
+			[]string{`rules.yaml:22: rules[1].forecast.filterSpikes: must be true or false, got "median"`}},
 		{"unknown api", replaceLine(t, "api: object", "api: custom"),
 			[]string{`rules.yaml:7: rules[1].api: must be one of external, object, pods, got "custom"`}},
 		{"missing name", replaceLine(t, "- name: predicted_queue_length", "- name: \"\""),
@@ -315,7 +318,7 @@ func TestDecodeAndValidationErrorsTogether(t *testing.T) {
 	want := []string{
 		`rules.yaml:6: rules[1].name: must be a string, got integer "42" (quote it)`,
 		"rules.yaml:15: rules[1].forecast.quantile: must be in (0,1), got 1.5",
-		"rules.yaml:20: rules[1].forecast.stepp: unknown field (known: history, horizon, model, quantile, reactiveFloor, refitInterval, staleAfter, step)",
+		"rules.yaml:20: rules[1].forecast.stepp: unknown field (known: filterSpikes, history, horizon, model, quantile, reactiveFloor, refitInterval, staleAfter, step)",
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant (sorted by line, name not also reported as required):\n%s", got, strings.Join(want, "\n"))

@@ -92,6 +92,11 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 						f.NoReactiveFloor = !on
 					}
 				},
+				"filterSpikes": func(n *yaml.Node, p string) {
+					if on, ok := d.Bool(n, p); ok {
+						f.FilterSpikes = on
+					}
+				},
 				"staleAfter": func(n *yaml.Node, p string) { f.StaleAfter = d.duration(n, p) },
 			})
 		},

@@ -86,6 +86,17 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// FilterSpikes, when true, makes the forecaster read each sample as the
+	// median of it and the two samples before it. An excursion of one
+	// sample then moves neither the models nor the served value (nor its
+	// reactive floor), and a change that lasts is read one sample late.
+	// An excursion shorter than a pod's start-up cannot be served by
+	// scaling anyway, only by the HPA target's headroom; filtering it keeps
+	// the HPA from holding pods for it through its scale-down
+	// stabilization. Model choice, offsets, drift and Evaluation then all
+	// see the filtered series. Off by default: on bursty series the latest
+	// sample is the best guess of the next minutes.
+	FilterSpikes bool
 	// Hold is how long the HPA's provision follows the highest value served
 	// recently (its scale-down stabilization keeps the highest
 	// recommendation of a window). Model choice and the served quantile
@@ -180,7 +191,8 @@ type Forecast struct {
 	// forecast plus the quantile of the model's recent misses of that peak),
 	// floored at Observed unless the floor is off.
 	Value float64
-	// Observed is the latest observed value.
+	// Observed is the latest observed value (as read: with
+	// Settings.FilterSpikes, the median of the latest three samples).
 	Observed float64
 	// Model is the model whose forecast is served ("reactive" while warming up or in fallback).
 	Model Model
@@ -227,11 +239,12 @@ type Forecaster struct {
 	warm     int   // warm-up in steps
 	gridSec  int64 // refit interval in seconds: fits fall on its multiples
 
-	hist *ring
-	at   int64
-	seen bool
-	last float64
-	idx  int64 // index of the latest step since the first sample
+	hist   *ring
+	spikes medianOfThree // the FilterSpikes filter
+	at     int64
+	seen   bool
+	last   float64
+	idx    int64 // index of the latest step since the first sample
 
 	pred       predictor
 	offsets    []float64
@@ -298,6 +311,7 @@ func (f *Forecaster) Settings() Settings { return f.s }
 // Reset forgets all history and models; the forecaster warms up again.
 func (f *Forecaster) Reset() {
 	f.hist.reset()
+	f.spikes = medianOfThree{}
 	f.seen = false
 	f.at, f.last, f.idx = 0, 0, -1
 	f.pred, f.offsets = nil, nil
@@ -338,10 +352,14 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 		if k > int64(f.capacity) {
 			f.Reset()
 		} else {
+			v = f.read(v)
 			for g := int64(1); g < k; g++ {
 				f.step(f.last+(v-f.last)*float64(g)/float64(k), false)
 			}
 		}
+	}
+	if !f.seen {
+		v = f.read(v)
 	}
 	f.step(v, true)
 	f.at, f.last, f.seen = ts, v, true
@@ -350,6 +368,35 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 		f.runDue()
 	}
 	return nil
+}
+
+// read is the value the forecaster reads for the sample v: v itself, or
+// with FilterSpikes the median of v and the two samples before it.
+func (f *Forecaster) read(v float64) float64 {
+	if !f.s.FilterSpikes {
+		return v
+	}
+	return f.spikes.next(v)
+}
+
+// medianOfThree is a running median of the last three samples (of fewer
+// while fewer have come).
+type medianOfThree struct {
+	prev [2]float64 // the samples before the latest, newest first
+	n    int        // samples seen, at most 2
+}
+
+// next takes the sample v and returns the median of it and the two before
+// (v itself for the first two samples).
+func (m *medianOfThree) next(v float64) float64 {
+	out := v
+	if m.n == 2 {
+		a, b := m.prev[0], m.prev[1]
+		out = math.Max(math.Min(v, a), math.Min(math.Max(v, a), b))
+	}
+	m.prev[1], m.prev[0] = m.prev[0], v
+	m.n = min(m.n+1, 2)
+	return out
 }
 
 func floorDiv(a, b int64) int64 {

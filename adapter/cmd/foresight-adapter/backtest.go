@@ -65,6 +65,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
+	fs.BoolVar(&opts.FilterSpikes, "filter-spikes", false, "forecasters read each sample as the median of it and the two before it, so a one-sample spike moves neither the forecast nor the served value (a rule's filterSpikes)")
 	sloFlags := addSLOFlags(fs, "the predictive forecast is also served as replica demand at the utilisation that meets it", "--target-max")
 	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
 	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
@@ -157,6 +158,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("%w: --served-out, --plot and price inputs are not available in queue mode", errUsage)
 		}
 		qo.Horizon, qo.Quantile, qo.Model, qo.History, qo.RefitInterval = opts.Horizon, opts.Quantile, opts.Model, opts.History, opts.RefitInterval
+		qo.FilterSpikes = opts.FilterSpikes
 		qo.StartupDelay, qo.SyncPeriod, qo.MaxReplicas, qo.Warmup = opts.StartupDelay, opts.SyncPeriod, opts.MaxReplicas, opts.Warmup
 		qo.MinReplicas = opts.MinReplicas
 		if err := qo.Params.Validate(); err != nil {

@@ -312,9 +312,10 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 	path := writeTrace(t, dir, "trace.csv", 2*1440)
 	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "12h", "--json",
 		"--horizon", "10m", "--quantile", "0.8", "--model", "seasonal-naive", "--startup", "60s",
-		"--reactive-target", "0.6", "--capacity", "5")
+		"--reactive-target", "0.6", "--capacity", "5", "--filter-spikes")
 	var rep struct {
 		Settings struct {
+			FilterSpikes   bool    `json:"filter_spikes"`
 			Horizon        float64 `json:"horizon_seconds"`
 			Quantile       float64 `json:"quantile"`
 			Model          string  `json:"model"`
@@ -329,7 +330,7 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 	}
 	s := rep.Settings
 	if s.Horizon != 600 || s.Quantile != 0.8 || s.Model != "seasonal-naive" || s.Startup != 60 ||
-		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 {
+		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 || !s.FilterSpikes {
 		t.Fatalf("settings %+v do not match the flags", s)
 	}
 }
