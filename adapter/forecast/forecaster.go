@@ -144,10 +144,15 @@ func (s *Settings) SetDefaults() {
 
 // Lookback is the history to feed a forecaster started now so that it
 // serves what a forecaster running all along serves: History behind the
-// latest refit grid point, which is at most one RefitInterval ago.
+// latest refit grid point, which is at most one RefitInterval ago (and with
+// FilterSpikes the two samples the first one's median reads).
 func (s Settings) Lookback() time.Duration {
 	s.SetDefaults()
-	return s.History + s.RefitInterval
+	d := s.History + s.RefitInterval
+	if s.FilterSpikes {
+		d += 2 * s.Step
+	}
+	return d
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.

@@ -507,7 +507,15 @@ func served(fc Forecast) Forecast {
 // loop feeds it (a bulk load, then cycles of a few samples with refits
 // deferred to the end of each cycle).
 func TestForecastersStartedAtDifferentTimesAgree(t *testing.T) {
-	st := Settings{Step: testStep, Horizon: 15 * time.Minute, History: 2 * 24 * time.Hour, RefitInterval: 6 * time.Hour}
+	for _, filter := range []bool{false, true} {
+		t.Run(fmt.Sprintf("filterSpikes=%v", filter), func(t *testing.T) {
+			testStartedAtDifferentTimes(t, Settings{Step: testStep, Horizon: 15 * time.Minute, History: 2 * 24 * time.Hour,
+				RefitInterval: 6 * time.Hour, FilterSpikes: filter})
+		})
+	}
+}
+
+func testStartedAtDifferentTimes(t *testing.T, st Settings) {
 	rng := newRand(29)
 	base := sinusoid(testStep, 100, 40)
 	n := 6 * 288
@@ -544,7 +552,16 @@ func TestForecastersStartedAtDifferentTimesAgree(t *testing.T) {
 		t.Fatalf("the reference drifted: %v, served a model at %d of %d steps; the test needs both", drifted, modelled, len(ref))
 	}
 	lookback := int64(st.Lookback() / time.Second)
-	for start := 40; start < len(s.ts); start += 61 {
+	var starts []int
+	for start := 40; start < len(s.ts); start++ {
+		// Every 61st row, and the rows a step before a refit comes due,
+		// whose latest fit's window starts nearest the loaded history's start.
+		ri := int64(st.RefitInterval / time.Second)
+		if start%61 == 40%61 || (s.ts[start]+stepSec)/ri > s.ts[start]/ri {
+			starts = append(starts, start)
+		}
+	}
+	for _, start := range starts {
 		f, err := NewForecaster(st)
 		if err != nil {
 			t.Fatal(err)

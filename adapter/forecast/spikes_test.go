@@ -108,3 +108,14 @@ func TestFilterSpikesKeepsASpikeOutOfTheServedValue(t *testing.T) {
 		t.Errorf("served %v below the value read %v with the floor on", filtered[first+1].Value, filtered[first+1].Observed)
 	}
 }
+
+// TestFilterSpikesLookback: a forecaster started late needs the two samples
+// before its window's first, which that sample's median reads.
+func TestFilterSpikesLookback(t *testing.T) {
+	st := Settings{Step: time.Minute}
+	plain := st.Lookback()
+	st.FilterSpikes = true
+	if got := st.Lookback(); got != plain+2*time.Minute {
+		t.Errorf("lookback %v with the filter, want %v", got, plain+2*time.Minute)
+	}
+}
