@@ -348,23 +348,21 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 		return fmt.Errorf("forecast: sample at ts %d is not after %d", ts, f.at)
 	}
 	onGrid := false // the sample is the first since a multiple of the refit interval
+	k := int64(1)   // steps since the latest sample (the first sample: one)
 	if f.seen {
-		k := (ts - f.at + f.stepSec/2) / f.stepSec
+		k = (ts - f.at + f.stepSec/2) / f.stepSec
 		if k < 1 {
 			return fmt.Errorf("forecast: sample at ts %d is less than a step (%v) after %d", ts, f.s.Step, f.at)
 		}
 		onGrid = floorDiv(ts, f.gridSec) > floorDiv(f.at, f.gridSec)
 		if k > int64(f.capacity) {
 			f.Reset()
-		} else {
-			v = f.read(v)
-			for g := int64(1); g < k; g++ {
-				f.step(f.last+(v-f.last)*float64(g)/float64(k), false)
-			}
+			k = 1
 		}
 	}
-	if !f.seen {
-		v = f.read(v)
+	v = f.read(v)
+	for g := int64(1); g < k; g++ {
+		f.step(f.last+(v-f.last)*float64(g)/float64(k), false)
 	}
 	f.step(v, true)
 	f.at, f.last, f.seen = ts, v, true

@@ -553,10 +553,10 @@ func testStartedAtDifferentTimes(t *testing.T, st Settings) {
 	}
 	lookback := int64(st.Lookback() / time.Second)
 	var starts []int
+	ri := int64(st.RefitInterval / time.Second)
 	for start := 40; start < len(s.ts); start++ {
 		// Every 61st row, and the rows a step before a refit comes due,
 		// whose latest fit's window starts nearest the loaded history's start.
-		ri := int64(st.RefitInterval / time.Second)
 		if start%61 == 40%61 || (s.ts[start]+stepSec)/ri > s.ts[start]/ri {
 			starts = append(starts, start)
 		}
