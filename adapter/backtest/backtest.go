@@ -33,10 +33,11 @@ type Options struct {
 	Model forecast.Model
 	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
 	History, RefitInterval, Hold time.Duration
-	// FilterSpikes makes the forecasting strategies read each sample as the
-	// median of it and the two before it (forecast.Settings.FilterSpikes).
-	// The reactive baseline stays the plain HPA it is measured against.
-	FilterSpikes bool
+	// FilterSpikes is when the forecasting strategies read each sample as
+	// the median of it and the two before it (forecast.Settings.FilterSpikes;
+	// "" is the forecaster's default, auto). The reactive baseline stays the
+	// plain HPA it is measured against.
+	FilterSpikes forecast.SpikeFilter
 	// Capacity is the load one ready pod serves; zero derives it from PodsAtP99.
 	Capacity float64
 	// PodsAtP99 sets Capacity to p99(load)/PodsAtP99 when Capacity is zero.
@@ -236,7 +237,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			HorizonSeconds:      opts.Horizon.Seconds(),
 			Quantile:            opts.Quantile,
 			Model:               string(opts.Model),
-			FilterSpikes:        opts.FilterSpikes,
+			FilterSpikes:        string(forecastSettings(opts, step, opts.Model).FilterSpikes),
 			Capacity:            capacity,
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
@@ -266,6 +267,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			Model:            string(s.model),
 			Forecast:         forecastError(samples, served[s.name], peaks, warmEnd),
 			FallbackShare:    stats[s.name].fallbackShare(),
+			SpikesFiltered:   stats[s.name].spikesFilteredShare(),
 			ModelRows:        stats[s.name].Models,
 			AtReactiveTarget: atBase[i],
 		}
@@ -397,6 +399,9 @@ type ServeStats struct {
 	Scored int
 	// Fallback is how many of them served the reactive value as a fallback.
 	Fallback int
+	// SpikesFiltered is how many of them read the median of three
+	// (forecast.Forecast.SpikesFiltered).
+	SpikesFiltered int
 	// Models counts those rows per model in use.
 	Models map[string]int
 	// FallbackRows reports, per row (scored or not), that the reactive
@@ -404,17 +409,22 @@ type ServeStats struct {
 	FallbackRows []bool `json:"-"`
 }
 
-func (s ServeStats) fallbackShare() float64 {
+func (s ServeStats) fallbackShare() float64 { return s.share(s.Fallback) }
+
+func (s ServeStats) spikesFilteredShare() float64 { return s.share(s.SpikesFiltered) }
+
+// share is n over the scored rows (0 without any).
+func (s ServeStats) share(n int) float64 {
 	if s.Scored == 0 {
 		return 0
 	}
-	return float64(s.Fallback) / float64(s.Scored)
+	return float64(n) / float64(s.Scored)
 }
 
 // forecastSettings are the forecaster's settings of a strategy serving model
 // on an input of the given step.
 func forecastSettings(opts Options, step time.Duration, model forecast.Model) forecast.Settings {
-	return forecast.Settings{
+	s := forecast.Settings{
 		Step:          step,
 		Horizon:       opts.Horizon,
 		Quantile:      opts.Quantile,
@@ -422,8 +432,13 @@ func forecastSettings(opts Options, step time.Duration, model forecast.Model) fo
 		History:       opts.History,
 		RefitInterval: opts.RefitInterval,
 		Hold:          opts.Hold,
-		FilterSpikes:  opts.FilterSpikes && model != forecast.ModelReactive,
+		FilterSpikes:  opts.FilterSpikes,
 	}
+	if model == forecast.ModelReactive {
+		s.FilterSpikes = forecast.SpikeFilterOff
+	}
+	s.SetDefaults()
+	return s
 }
 
 // Serve feeds samples to a new forecaster with settings, one at a time, and
@@ -457,6 +472,9 @@ func Serve(ctx context.Context, samples []Sample, settings forecast.Settings, sc
 			st.Scored++
 			if fc.Fallback {
 				st.Fallback++
+			}
+			if fc.SpikesFiltered {
+				st.SpikesFiltered++
 			}
 			st.Models[string(fc.Model)]++
 		}

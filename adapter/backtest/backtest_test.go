@@ -375,7 +375,8 @@ func TestPodCapacity(t *testing.T) {
 // forecasting strategies and the report, not the reactive baseline (the
 // plain HPA every strategy is measured against). On a daily load with
 // one-minute spikes, which no pod can start in time for, the filtered
-// forecast saves more at equal safety than the one that chases them.
+// forecast saves more at equal safety than the one that chases them, and
+// the default (auto) filters them from its first fit on.
 func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 	samples := diurnal(4, 60, 3)
 	rng := rand.New(rand.NewPCG(3, 11))
@@ -385,18 +386,35 @@ func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 		}
 	}
 	opts := quickOptions()
+	opts.FilterSpikes = forecast.SpikeFilterOff
 	plain, err := Run(context.Background(), samples, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.FilterSpikes = true
+	opts.FilterSpikes = forecast.SpikeFilterOn
 	filtered, err := Run(context.Background(), samples, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, f := plain.Report, filtered.Report
-	if p.Settings.FilterSpikes || !f.Settings.FilterSpikes {
-		t.Errorf("settings report filter_spikes %v and %v, want false and true", p.Settings.FilterSpikes, f.Settings.FilterSpikes)
+	opts.FilterSpikes = ""
+	auto, err := Run(context.Background(), samples, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, f, a := plain.Report, filtered.Report, auto.Report
+	if p.Settings.FilterSpikes != "off" || f.Settings.FilterSpikes != "on" || a.Settings.FilterSpikes != "auto" {
+		t.Errorf("settings report filter_spikes %q, %q and %q, want off, on and auto", p.Settings.FilterSpikes, f.Settings.FilterSpikes, a.Settings.FilterSpikes)
+	}
+	if ps, fs := predictiveReport(t, p).SpikesFiltered, predictiveReport(t, f).SpikesFiltered; ps != 0 || fs != 1 {
+		t.Errorf("spikes filtered on %.2f of the rows with the filter off, %.2f with it on; want 0 and 1", ps, fs)
+	}
+	// Auto reads the samples themselves until its first fit has measured
+	// the spikes (the warm-up, before scoring), the median after.
+	if as := predictiveReport(t, a).SpikesFiltered; as != 1 {
+		t.Errorf("auto filtered %.2f of the scored rows of a spiky load, want all", as)
+	}
+	if a.Predictive.Saving != f.Predictive.Saving {
+		t.Errorf("auto saves %.4f, the filter on %.4f: want the same on a load spiky throughout", a.Predictive.Saving, f.Predictive.Saving)
 	}
 	if !slices.Equal(plain.Served[StrategyReactive], filtered.Served[StrategyReactive]) || p.Baseline != f.Baseline {
 		t.Fatal("the filter changed the reactive baseline")
@@ -410,4 +428,16 @@ func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 	}
 	t.Logf("saving at equal safety: %.2f%% chasing the spikes, %.2f%% filtered; perfect foresight %.2f%%",
 		100*p.Predictive.Saving, 100*f.Predictive.Saving, 100*f.Predictive.PerfectSaving)
+}
+
+// predictiveReport returns the predictive strategy's report of r.
+func predictiveReport(t *testing.T, r Report) StrategyReport {
+	t.Helper()
+	for _, s := range r.Strategies {
+		if s.Name == StrategyPredictive {
+			return s
+		}
+	}
+	t.Fatal("no predictive strategy in the report")
+	return StrategyReport{}
 }

@@ -45,7 +45,7 @@ type QueueOptions struct {
 	Quantile               float64
 	Model                  forecast.Model
 	History, RefitInterval time.Duration
-	FilterSpikes           bool
+	FilterSpikes           forecast.SpikeFilter
 	// Step is the trace's step; zero infers it.
 	Step time.Duration
 	// StartupDelay is the time a new worker takes before it processes items.

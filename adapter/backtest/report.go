@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/foresight-dev/foresight/adapter/forecast"
 )
 
 // Report is the scored comparison of a backtest. All durations are in seconds
@@ -51,9 +53,10 @@ type SettingsInfo struct {
 	Quantile float64 `json:"quantile"`
 	// Model is the predictive strategy's model.
 	Model string `json:"model"`
-	// FilterSpikes reports that the forecasting strategies read each sample
-	// as the median of it and the two before it (Options.FilterSpikes).
-	FilterSpikes bool `json:"filter_spikes"`
+	// FilterSpikes is when the forecasting strategies read each sample as
+	// the median of it and the two before it (Options.FilterSpikes): "auto",
+	// "on" or "off".
+	FilterSpikes string `json:"filter_spikes"`
 	// Capacity is the load one ready pod serves.
 	Capacity float64 `json:"capacity"`
 	// P99Load is the 99th percentile of the trace's load.
@@ -105,6 +108,9 @@ type StrategyReport struct {
 	Forecast ForecastError `json:"forecast"`
 	// FallbackShare is the share of scored rows served as a reactive fallback.
 	FallbackShare float64 `json:"fallback_share"`
+	// SpikesFiltered is the share of scored rows whose forecast read the
+	// median of each sample and the two before it (Settings.FilterSpikes).
+	SpikesFiltered float64 `json:"spikes_filtered_share"`
 	// ModelRows counts scored rows per model in use.
 	ModelRows map[string]int `json:"model_rows"`
 	// AtReactiveTarget is the scaling at the reactive baseline's target.
@@ -239,8 +245,11 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		name, in.Rows, seconds(in.StepSeconds), float64(in.End-in.Start)/86400, in.MissingRows,
 		in.ScoredMinutes/1440, seconds(st.WarmupSeconds))
 	filtered := ""
-	if st.FilterSpikes {
+	switch forecast.SpikeFilter(st.FilterSpikes) {
+	case forecast.SpikeFilterOn:
 		filtered = "; forecasts read the median of each sample and the two before it"
+	case forecast.SpikeFilterOff:
+		filtered = "; spike filter off"
 	}
 	fmt.Fprintf(&b, "pod capacity %.4g (p99 load %.4g needs %.0f pods), start-up %s, horizon %s, quantile %.2g, sync %s%s\n\n",
 		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds), filtered)
@@ -284,6 +293,12 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	}
 	fmt.Fprintf(&b, "perfect foresight (highest load of the next %s) saves %s at equal safety; predictive reaches %.0f%% of it\n",
 		seconds(st.PerfectSeconds), pct(p.PerfectSaving), 100*p.ShareOfPerfect)
+	for _, s := range r.Strategies {
+		if s.Name == StrategyPredictive && s.SpikesFiltered > 0 {
+			fmt.Fprintf(&b, "spike filter %s: the predictive forecast read the median of each sample and the two before it on %.0f%% of scored rows\n",
+				st.FilterSpikes, 100*s.SpikesFiltered)
+		}
+	}
 	rc := p.Reverse
 	verdict := "pass"
 	if !rc.Passes {

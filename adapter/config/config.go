@@ -180,11 +180,12 @@ type Forecast struct {
 	// served value may then drop below the last observed value. The floor is on
 	// by default.
 	NoReactiveFloor bool
-	// FilterSpikes is true when the file says `filterSpikes: true`: the
-	// forecaster reads each sample as the median of it and the two before
-	// it, so that a one-sample spike moves neither the forecast nor the
-	// served value (forecast.Settings.FilterSpikes). Off by default.
-	FilterSpikes bool
+	// FilterSpikes is when the forecaster reads each sample as the median of
+	// it and the two before it, so that a one-sample spike moves neither the
+	// forecast nor the served value (forecast.Settings.FilterSpikes):
+	// `filterSpikes: true` (on), `false` (off) or `"auto"` (the default:
+	// where the series' excursions are isolated samples).
+	FilterSpikes forecast.SpikeFilter
 	// StaleAfter is how old the newest sample of a series may be before its
 	// served value is an error instead of a number. Default max(5m, 2*Step);
 	// at least Step.

@@ -58,7 +58,7 @@ func TestParseValid(t *testing.T) {
 	}
 	r1 := f.Rules[1]
 	want1 := forecast.Settings{Step: 30 * time.Second, Horizon: 10 * time.Minute, Quantile: 0.95, Model: forecast.ModelHoltWinters,
-		History: 7 * 24 * time.Hour, RefitInterval: time.Hour, NoReactiveFloor: true, FilterSpikes: true}
+		History: 7 * 24 * time.Hour, RefitInterval: time.Hour, NoReactiveFloor: true, FilterSpikes: forecast.SpikeFilterOn}
 	if got := r1.ForecastSettings(); got != want1 {
 		t.Errorf("rule 1 settings = %+v, want %+v", got, want1)
 	}
@@ -160,8 +160,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules.yaml:16: rules[1].forecast.model: must be one of auto, reactive, seasonal-naive, holt-winters, arima, linear, fourier, profile, prophet, got "kalman"`}},
 		{"reactiveFloor not bool", replaceLine(t, "reactiveFloor: false", "reactiveFloor: nope"),
 			[]string{`rules.yaml:20: rules[1].forecast.reactiveFloor: must be true or false, got "nope"`}},
-		{"filterSpikes not bool", replaceLine(t, "filterSpikes: true", "filterSpikes: median"),
-			[]string{`rules.yaml:22: rules[1].forecast.filterSpikes: must be true or false, got "median"`}},
+		{"filterSpikes unknown", replaceLine(t, "filterSpikes: true", "filterSpikes: median"),
+			[]string{`rules.yaml:22: rules[1].forecast.filterSpikes: must be true, false or "auto", got "median"`}},
+		{"filterSpikes a list", replaceLine(t, "filterSpikes: true", "filterSpikes: [auto]"),
+			[]string{`rules.yaml:22: rules[1].forecast.filterSpikes: must be true, false or "auto", got a list`}},
 		{"unknown api", replaceLine(t, "api: object", "api: custom"),
 			[]string{`rules.yaml:7: rules[1].api: must be one of external, object, pods, got "custom"`}},
 		{"missing name", replaceLine(t, "- name: predicted_queue_length", "- name: \"\""),

@@ -92,12 +92,8 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 						f.NoReactiveFloor = !on
 					}
 				},
-				"filterSpikes": func(n *yaml.Node, p string) {
-					if on, ok := d.Bool(n, p); ok {
-						f.FilterSpikes = on
-					}
-				},
-				"staleAfter": func(n *yaml.Node, p string) { f.StaleAfter = d.duration(n, p) },
+				"filterSpikes": func(n *yaml.Node, p string) { f.FilterSpikes = d.spikeFilter(n, p) },
+				"staleAfter":   func(n *yaml.Node, p string) { f.StaleAfter = d.duration(n, p) },
 			})
 		},
 		"cost":     func(n *yaml.Node, p string) { r.Cost = d.cost(n, p) },
@@ -108,6 +104,26 @@ func (d *decoder) rule(n *yaml.Node, path string, r *Rule) {
 		"share":    func(n *yaml.Node, p string) { r.Share = d.share(n, p) },
 		"slo":      func(n *yaml.Node, p string) { r.SLO = d.slo(n, p) },
 	})
+}
+
+// spikeFilter decodes a forecast's filterSpikes: true (on), false (off) or
+// "auto".
+func (d *decoder) spikeFilter(n *yaml.Node, path string) forecast.SpikeFilter {
+	const want = `true, false or "auto"`
+	n, ok := d.Scalar(n, path, want)
+	if !ok {
+		return ""
+	}
+	switch {
+	case n.Tag == "!!bool" && n.Value == "true":
+		return forecast.SpikeFilterOn
+	case n.Tag == "!!bool" && n.Value == "false":
+		return forecast.SpikeFilterOff
+	case n.Tag == "!!str" && n.Value == string(forecast.SpikeFilterAuto):
+		return forecast.SpikeFilterAuto
+	}
+	d.Errorf(n, path, "must be %s, got %q", want, n.Value)
+	return ""
 }
 
 // duration decodes a positive Prometheus-style duration ("5m", "14d").

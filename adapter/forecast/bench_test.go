@@ -31,22 +31,37 @@ func diurnal(n int) series {
 
 // BenchmarkFitChoose14Days: detecting seasons, fitting every candidate and
 // choosing by rolling-origin backtest for 14 days of one-minute history.
-func BenchmarkFitChoose14Days(b *testing.B) { benchFitChoose14Days(b, "crane-input1") }
+func BenchmarkFitChoose14Days(b *testing.B) { benchFitChoose14Days(b, "crane-input1", SpikeFilterAuto) }
 
 // BenchmarkFitChoose14DaysWeekly is the same on a series with daily and
 // weekly seasons detected, where the profile is weekday-aware.
-func BenchmarkFitChoose14DaysWeekly(b *testing.B) { benchFitChoose14Days(b, "nasa-http-1995") }
+func BenchmarkFitChoose14DaysWeekly(b *testing.B) {
+	benchFitChoose14Days(b, "nasa-http-1995", SpikeFilterAuto)
+}
 
-func benchFitChoose14Days(b *testing.B, trace string) {
+// BenchmarkFitChoose14DaysSpikesFiltered is the first with the spike filter
+// on: the fit reads the median of three.
+func BenchmarkFitChoose14DaysSpikesFiltered(b *testing.B) {
+	benchFitChoose14Days(b, "crane-input1", SpikeFilterOn)
+}
+
+// benchFitChoose14Days measures a refit as the forecaster runs it: the
+// spike filter's choice (auto: the window's excursion persistence), then
+// fit and choose.
+func benchFitChoose14Days(b *testing.B, trace string, filter SpikeFilter) {
 	s := loadTrace(b, trace)
 	y, obs := s.dense()
 	n := 14 * 1440
 	y, obs = y[len(y)-n:], obs[len(obs)-n:]
-	st := Settings{Step: time.Minute}
+	st := Settings{Step: time.Minute, FilterSpikes: filter}
 	st.SetDefaults()
+	f, err := NewForecaster(st)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		c := refit(y, obs, st, n, -1)
+		c := refit(y, obs, st, n, -1, f.readsMedian(y, obs))
 		if c.pred == nil {
 			b.Fatal("no model")
 		}

@@ -149,8 +149,13 @@ func explicitSeasonTraining(m Model, step time.Duration) int {
 // evaluation span of y, runs them through that span scoring the served
 // value, and returns the winner bound to a history ring of the given
 // capacity. evalFrom, if >= 0, is the first origin allowed in the
-// evaluation (after a drift).
-func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
+// evaluation (after a drift). With median, y holds the raw samples and
+// everything reads their running median of three (the ring's median).
+func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median bool) choice {
+	raw := y // what the ring stores
+	if median {
+		y = medianOfThreeCopy(raw)
+	}
 	step := s.Step
 	h := int(s.Horizon / step)
 	n := len(y)
@@ -167,7 +172,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 	}
 	train := n - e
 	c := choice{season: DetectSeasonality(y, obs, step)}
-	r := ringFrom(y[:train], obs[:train], capacity)
+	r := ringFrom(raw[:train], obs[:train], capacity, median)
 	ytr, otr := y[:train], obs[:train]
 
 	var preds []predictor
@@ -281,7 +286,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int) choice {
 			cd.pk[o] = maxOf(fc)
 		}
 		if t+1 < n {
-			r.push(y[t+1], obs[t+1])
+			r.push(raw[t+1], obs[t+1])
 			for i := range cands {
 				cands[i].pred.advance(y[t+1])
 			}

@@ -86,17 +86,20 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
-	// FilterSpikes, when true, makes the forecaster read each sample as the
-	// median of it and the two samples before it. An excursion of one
-	// sample then moves neither the models nor the served value (nor its
-	// reactive floor), and a change that lasts is read one sample late.
-	// An excursion shorter than a pod's start-up cannot be served by
+	// FilterSpikes says when the forecaster reads each sample as the
+	// median of it and the two samples before it: always (on), never (off),
+	// or where the series' excursions are isolated samples (auto, the
+	// default; chosen at each refit, see isolatedExcursions). An excursion
+	// of one sample then moves neither the models nor the served value
+	// (nor its reactive floor), and a change that lasts is read one sample
+	// late. An excursion shorter than a pod's start-up cannot be served by
 	// scaling anyway, only by the HPA target's headroom; filtering it keeps
 	// the HPA from holding pods for it through its scale-down
 	// stabilization. Model choice, offsets, drift and Evaluation then all
-	// see the filtered series. Off by default: on bursty series the latest
-	// sample is the best guess of the next minutes.
-	FilterSpikes bool
+	// see the filtered series. On bursty series the latest sample is the
+	// best guess of the next minutes, and the filter costs more than it
+	// saves.
+	FilterSpikes SpikeFilter
 	// Hold is how long the HPA's provision follows the highest value served
 	// recently (its scale-down stabilization keeps the highest
 	// recommendation of a window). Model choice and the served quantile
@@ -140,19 +143,17 @@ func (s *Settings) SetDefaults() {
 	if s.WarmUp == 0 {
 		s.WarmUp = DefaultWarmUp
 	}
+	if s.FilterSpikes == "" {
+		s.FilterSpikes = SpikeFilterAuto
+	}
 }
 
 // Lookback is the history to feed a forecaster started now so that it
 // serves what a forecaster running all along serves: History behind the
-// latest refit grid point, which is at most one RefitInterval ago (and with
-// FilterSpikes the two samples the first one's median reads).
+// latest refit grid point, which is at most one RefitInterval ago.
 func (s Settings) Lookback() time.Duration {
 	s.SetDefaults()
-	d := s.History + s.RefitInterval
-	if s.FilterSpikes {
-		d += 2 * s.Step
-	}
-	return d
+	return s.History + s.RefitInterval
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.
@@ -184,6 +185,9 @@ func (s Settings) Validate() error {
 	if _, err := ParseModel(string(s.Model)); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
+	if _, err := ParseSpikeFilter(string(s.FilterSpikes)); err != nil {
+		return fmt.Errorf("filter spikes: %w", err)
+	}
 	return nil
 }
 
@@ -196,9 +200,12 @@ type Forecast struct {
 	// forecast plus the quantile of the model's recent misses of that peak),
 	// floored at Observed unless the floor is off.
 	Value float64
-	// Observed is the latest observed value (as read: with
-	// Settings.FilterSpikes, the median of the latest three samples).
+	// Observed is the latest observed value (as read: the median of the
+	// latest three samples when SpikesFiltered).
 	Observed float64
+	// SpikesFiltered reports that the forecaster reads each sample as the
+	// median of it and the two before it (Settings.FilterSpikes).
+	SpikesFiltered bool
 	// Model is the model whose forecast is served ("reactive" while warming up or in fallback).
 	Model Model
 	// Fallback reports that warm-up, drift or lack of skill made the
@@ -244,12 +251,11 @@ type Forecaster struct {
 	warm     int   // warm-up in steps
 	gridSec  int64 // refit interval in seconds: fits fall on its multiples
 
-	hist   *ring
-	spikes medianOfThree // the FilterSpikes filter
-	at     int64
-	seen   bool
-	last   float64
-	idx    int64 // index of the latest step since the first sample
+	hist    *ring
+	at      int64
+	seen    bool
+	lastRaw float64 // the latest sample as observed (observed() reads it)
+	idx     int64   // index of the latest step since the first sample
 
 	pred       predictor
 	offsets    []float64
@@ -316,9 +322,9 @@ func (f *Forecaster) Settings() Settings { return f.s }
 // Reset forgets all history and models; the forecaster warms up again.
 func (f *Forecaster) Reset() {
 	f.hist.reset()
-	f.spikes = medianOfThree{}
+	f.hist.median = f.s.FilterSpikes == SpikeFilterOn
 	f.seen = false
-	f.at, f.last, f.idx = 0, 0, -1
+	f.at, f.lastRaw, f.idx = 0, 0, -1
 	f.pred, f.offsets = nil, nil
 	f.noSkill, f.fallback = false, false
 	f.driftAt, f.driftFit, f.due = -1, math.MaxInt64, -1
@@ -360,12 +366,11 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 			k = 1
 		}
 	}
-	v = f.read(v)
 	for g := int64(1); g < k; g++ {
-		f.step(f.last+(v-f.last)*float64(g)/float64(k), false)
+		f.step(f.lastRaw+(v-f.lastRaw)*float64(g)/float64(k), false)
 	}
 	f.step(v, true)
-	f.at, f.last, f.seen = ts, v, true
+	f.at, f.lastRaw, f.seen = ts, v, true
 	f.markDue(onGrid)
 	if !f.deferred {
 		f.runDue()
@@ -373,33 +378,13 @@ func (f *Forecaster) Observe(ts int64, v float64) error {
 	return nil
 }
 
-// read is the value the forecaster reads for the sample v: v itself, or
-// with FilterSpikes the median of v and the two samples before it.
-func (f *Forecaster) read(v float64) float64 {
-	if !f.s.FilterSpikes {
-		return v
+// observed is the latest sample as read: itself, or the median of it and
+// the two before it while the history reads the median of three.
+func (f *Forecaster) observed() float64 {
+	if f.hist.median && f.seen {
+		return f.hist.back(0)
 	}
-	return f.spikes.next(v)
-}
-
-// medianOfThree is a running median of the last three samples (of fewer
-// while fewer have come).
-type medianOfThree struct {
-	prev [2]float64 // the samples before the latest, newest first
-	n    int        // samples seen, at most 2
-}
-
-// next takes the sample v and returns the median of it and the two before
-// (v itself for the first two samples).
-func (m *medianOfThree) next(v float64) float64 {
-	out := v
-	if m.n == 2 {
-		a, b := m.prev[0], m.prev[1]
-		out = math.Max(math.Min(v, a), math.Min(math.Max(v, a), b))
-	}
-	m.prev[1], m.prev[0] = m.prev[0], v
-	m.n = min(m.n+1, 2)
-	return out
+	return f.lastRaw
 }
 
 func floorDiv(a, b int64) int64 {
@@ -485,17 +470,22 @@ func (f *Forecaster) FitStats() (count int64, latest time.Duration, model Model)
 
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// step moves everything one step forward with value v. The models see v as
-// the history stores it (float32), so a replay from the history (runDue)
-// repeats the steps exactly.
+// step moves everything one step forward with the sample v. The models see
+// v as the history stores and reads it (float32, and the median of three when the history
+// reads that), so a replay from the history (runDue) repeats the steps
+// exactly.
 func (f *Forecaster) step(v float64, observed bool) {
-	raw := v // scored and remembered as itself
-	v = float64(float32(v))
+	sample := v
+	v = f.hist.readNext(sample)
+	actual := sample // scored and remembered: the sample itself, or as read through the filter
+	if f.hist.median {
+		actual = v
+	}
 	f.idx++
 	slot := int(f.idx % int64(f.h))
 	f.eval = Evaluation{}
 	if observed && f.pendM[slot] != "" {
-		f.eval = Evaluation{Valid: true, Model: f.pendM[slot], Forecast: f.pendF[slot], Actual: raw}
+		f.eval = Evaluation{Valid: true, Model: f.pendM[slot], Forecast: f.pendF[slot], Actual: actual}
 	}
 	if f.pred != nil && observed && !f.fallback && !f.noSkill && isFinite(f.pendS[slot]) {
 		if f.drift.add(f.servedLoss(v, f.pendS[slot]) - f.lossMean) {
@@ -505,7 +495,7 @@ func (f *Forecaster) step(v float64, observed bool) {
 			f.driftFit = f.idx + max(1, int64(minEvalSpan/f.s.Step))
 		}
 	}
-	f.hist.push(v, observed)
+	f.hist.push(sample, observed)
 	if f.pred != nil {
 		f.pred.advance(v)
 		f.pred.forecast(f.fc)
@@ -522,7 +512,7 @@ func (f *Forecaster) step(v float64, observed bool) {
 	m := f.servedModel()
 	f.pendM[slot] = m
 	if m == ModelReactive {
-		f.pendF[slot] = raw
+		f.pendF[slot] = actual
 	} else {
 		f.pendF[slot] = f.fc[f.h-1]
 	}
@@ -588,9 +578,10 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		}
 	}
 	f.driftAt, f.driftFit = -1, math.MaxInt64
+	median := f.readsMedian(y, obs)
 	if len(y) < f.warm {
 		// Most of the window is a gap: warm up again on what follows.
-		f.hist = ringFrom(y, obs, f.ringCap)
+		f.hist = ringFrom(y, obs, f.ringCap, median)
 		f.pred, f.offsets, f.noSkill, f.fallback = nil, nil, false, false
 		f.reason = ReasonWarmUp
 		for i := range f.fc {
@@ -603,7 +594,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		f.fitTime = time.Since(start)
 		f.fitModel = f.pred.kind()
 	}()
-	c := refit(y, obs, f.s, f.ringCap, from)
+	c := refit(y, obs, f.s, f.ringCap, from, median)
 	f.hist = c.hist
 	f.pred = c.pred
 	f.offsets = c.offsets
@@ -649,15 +640,16 @@ const ReasonWarmUp = "warm-up"
 
 // Serve returns the served forecast after the latest sample.
 func (f *Forecaster) Serve() Forecast {
-	out := Forecast{At: f.at, Value: f.last, Observed: f.last, Predicted: f.last, Upper: f.last,
-		Model: ModelReactive, Fallback: true, Reason: f.reason, Evaluation: f.eval}
+	last := f.observed()
+	out := Forecast{At: f.at, Value: last, Observed: last, Predicted: last, Upper: last,
+		Model: ModelReactive, Fallback: true, Reason: f.reason, Evaluation: f.eval, SpikesFiltered: f.hist.median}
 	if f.seen && f.pred != nil && f.fallback && !f.noSkill {
 		// Drift: the model's forecast is not trusted, but the HPA runs at
 		// the target chosen for what the model serves, margin included. The
 		// observed value gets the same learnt margin for the coming peak,
 		// so the fallback is not less safe than the model it stands in for.
-		out.Upper = upperOf(f.last, f.peakOffset, f.scale)
-		out.Value = math.Max(out.Upper, f.last)
+		out.Upper = upperOf(last, f.peakOffset, f.scale)
+		out.Value = math.Max(out.Upper, last)
 		return out
 	}
 	if !f.seen || f.servedModel() == ModelReactive {
@@ -671,7 +663,7 @@ func (f *Forecaster) Serve() Forecast {
 	out.Model, out.Fallback = f.pred.kind(), false
 	out.Predicted, out.Upper, out.Value = pmax, umax, umax
 	if !f.s.NoReactiveFloor {
-		out.Value = math.Max(umax, f.last)
+		out.Value = math.Max(umax, last)
 	}
 	return out
 }
@@ -683,9 +675,10 @@ func (f *Forecaster) Serve() Forecast {
 // observed value.
 func (f *Forecaster) Path(point, upper []float64) int {
 	reactive := f.servedModel() == ModelReactive
+	last := f.observed()
 	for k := 0; k < f.h; k++ {
 		if reactive {
-			point[k], upper[k] = f.last, f.last
+			point[k], upper[k] = last, last
 			continue
 		}
 		point[k], upper[k] = f.fc[k], upperOf(f.fc[k], f.offsets[k], f.scale)

@@ -507,7 +507,7 @@ func served(fc Forecast) Forecast {
 // loop feeds it (a bulk load, then cycles of a few samples with refits
 // deferred to the end of each cycle).
 func TestForecastersStartedAtDifferentTimesAgree(t *testing.T) {
-	for _, filter := range []bool{false, true} {
+	for _, filter := range []SpikeFilter{SpikeFilterOff, SpikeFilterOn, SpikeFilterAuto} {
 		t.Run(fmt.Sprintf("filterSpikes=%v", filter), func(t *testing.T) {
 			testStartedAtDifferentTimes(t, Settings{Step: testStep, Horizon: 15 * time.Minute, History: 2 * 24 * time.Hour,
 				RefitInterval: 6 * time.Hour, FilterSpikes: filter})

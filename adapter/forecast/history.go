@@ -8,12 +8,16 @@ import (
 
 // ring is a compact fixed-capacity history of one series: float32 values
 // (gaps filled with the imputed value) and a bitset telling which steps were
-// really observed. Index 0 of back() is the latest step.
+// really observed. Index 0 of back() is the latest step. With median set,
+// back() reads each step as the median of it and the two steps before it
+// (the oldest two steps stored read as themselves); raw() reads the
+// samples as stored.
 type ring struct {
-	vals []float32
-	obs  []uint64
-	head int // position of the next write
-	n    int // steps stored, <= len(vals)
+	vals   []float32
+	obs    []uint64
+	head   int  // position of the next write
+	n      int  // steps stored, <= len(vals)
+	median bool // back() reads the running median of three
 }
 
 // offHeapBytes is the history storage mapped outside the Go heap.
@@ -64,15 +68,53 @@ func (r *ring) pos(k int) int {
 	return i
 }
 
-// back returns the value k steps before the latest (k = 0 is the latest).
-// It returns NaN when k is outside the stored history.
+// back returns the value k steps before the latest (k = 0 is the latest),
+// as the models read it (see median). It returns NaN when k is outside the
+// stored history.
 func (r *ring) back(k int) float64 {
+	if !r.median || k+2 >= r.n {
+		return r.raw(k)
+	}
+	return medianOfThree(r.raw(k), r.raw(k+1), r.raw(k+2))
+}
+
+// raw returns the sample stored k steps before the latest, NaN when k is
+// outside the stored history.
+func (r *ring) raw(k int) float64 {
 	if k < 0 || k >= r.n {
 		return math.NaN()
 	}
 	v := r.vals[r.pos(k)]
 	runtime.KeepAlive(r) // the storage may be off the heap (history_offheap_linux.go)
 	return float64(v)
+}
+
+// readNext returns what back(0) reads after push(v).
+func (r *ring) readNext(v float64) float64 {
+	x := float64(float32(v))
+	if !r.median || r.n < 2 {
+		return x
+	}
+	return medianOfThree(x, r.raw(0), r.raw(1))
+}
+
+// medianOfThree returns the median of a, b and c.
+func medianOfThree(a, b, c float64) float64 {
+	return math.Max(math.Min(a, b), math.Min(math.Max(a, b), c))
+}
+
+// medianOfThreeCopy returns y with each step from the third on replaced by
+// the median of it and the two steps before it: what a ring holding y
+// reads with median set.
+func medianOfThreeCopy(y []float64) []float64 {
+	out := make([]float64, len(y))
+	for i := range y {
+		out[i] = y[i]
+		if i >= 2 {
+			out[i] = medianOfThree(y[i], y[i-1], y[i-2])
+		}
+	}
+	return out
 }
 
 // observedBack reports whether the step k steps before the latest was observed.
@@ -86,13 +128,13 @@ func (r *ring) observedBack(k int) bool {
 	return o
 }
 
-// copyOut returns the stored history oldest first, with its observed mask.
+// copyOut returns the stored samples (raw) oldest first, with their observed mask.
 func (r *ring) copyOut() ([]float64, []bool) {
 	y := make([]float64, r.n)
 	obs := make([]bool, r.n)
 	for i := 0; i < r.n; i++ {
 		k := r.n - 1 - i
-		y[i] = r.back(k)
+		y[i] = r.raw(k)
 		obs[i] = r.observedBack(k)
 	}
 	return y, obs
@@ -107,9 +149,11 @@ func (r *ring) reset() {
 
 func (r *ring) bytes() int { return 4*len(r.vals) + 8*len(r.obs) + 48 }
 
-// ringFrom builds a ring of the given capacity holding y (oldest first).
-func ringFrom(y []float64, obs []bool, capacity int) *ring {
+// ringFrom builds a ring of the given capacity holding y (oldest first),
+// read through the median of three when median is set.
+func ringFrom(y []float64, obs []bool, capacity int, median bool) *ring {
 	r := newRing(capacity)
+	r.median = median
 	for i := range y {
 		r.push(y[i], obs[i])
 	}

@@ -68,7 +68,7 @@ func TestProfileBeatsSeasonalNaiveOnNoisyDailySeries(t *testing.T) {
 	y, obs := s.dense()
 	train := 10 * day
 	h := 5
-	r := ringFrom(y[:train], obs[:train], n)
+	r := ringFrom(y[:train], obs[:train], n, false)
 	prof := fitProfile(r, y[:train], obs[:train], day, 0, h)
 	naive := newSeasonalNaive(r, day, int(levelSpan/step))
 	fp, fn := make([]float64, h), make([]float64, h)
@@ -247,7 +247,7 @@ func TestWeekdayAwareProfileBeatsPlainOnMondayMorning(t *testing.T) {
 		week, h := 7*day, 5
 		train := 14 * day
 		for i, wk := range []int{0, week} {
-			r := ringFrom(y[:train], obs[:train], len(y))
+			r := ringFrom(y[:train], obs[:train], len(y), false)
 			m := fitProfile(r, y[:train], obs[:train], day, wk, h)
 			fc := make([]float64, h)
 			for t0 := train - 1; t0+h < len(y); t0++ {
@@ -277,7 +277,7 @@ func TestWeekdayAwareProfileIsCausal(t *testing.T) {
 		z[i] *= 3
 	}
 	run := func(y []float64) []float64 {
-		r := ringFrom(y[:train], obs[:train], len(y))
+		r := ringFrom(y[:train], obs[:train], len(y), false)
 		m := fitProfile(r, y[:train], obs[:train], day, week, h)
 		var out []float64
 		fc := make([]float64, h)
@@ -301,7 +301,7 @@ func TestRefitMakesTheProfileWeekdayAwareOnAWeeklySeries(t *testing.T) {
 	y, obs, day := weekdaySeries(15, 3)
 	st := Settings{Step: 5 * time.Minute, Model: ModelProfile}
 	st.SetDefaults()
-	c := refit(y, obs, st, len(y), -1)
+	c := refit(y, obs, st, len(y), -1, false)
 	if !c.season.Weekly {
 		t.Fatalf("seasonality %+v: want a weekly season", c.season)
 	}

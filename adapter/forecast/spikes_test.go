@@ -1,7 +1,9 @@
 package forecast
 
 import (
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,18 +14,33 @@ func TestMedianOfThree(t *testing.T) {
 	// sample and the two before: a one-sample spike (9 at index 4 is not
 	// one: it lasts) vanishes, a lasting change comes one sample late.
 	want := []float64{1, 5, 1, 1, 1, 9, 9, 9, 3, 2}
-	var m medianOfThree
-	got := make([]float64, len(in))
-	for i, v := range in {
-		got[i] = m.next(v)
-	}
-	if !slices.Equal(got, want) {
+	if got := medianOfThreeCopy(in); !slices.Equal(got, want) {
 		t.Fatalf("medians %v, want %v", got, want)
+	}
+	// A ring reading the median reads the same, step by step and as a
+	// whole, and stores the samples themselves.
+	r := ringFrom(nil, nil, len(in), true)
+	for i, v := range in {
+		if got := r.readNext(v); got != want[i] {
+			t.Fatalf("step %d: readNext %v, want %v", i, got, want[i])
+		}
+		r.push(v, true)
+		if got := r.back(0); got != want[i] {
+			t.Fatalf("step %d: back(0) %v, want %v", i, got, want[i])
+		}
+	}
+	if raw, _ := r.copyOut(); !slices.Equal(raw, in) {
+		t.Fatalf("stored %v, want the samples %v", raw, in)
+	}
+	for k := range in {
+		if got := r.back(k); got != want[len(in)-1-k] {
+			t.Fatalf("back(%d) %v, want %v", k, got, want[len(in)-1-k])
+		}
 	}
 }
 
 // spiky is a daily sine with one-sample spikes of three times the load on
-// about one sample in thirty, and a gap of a few steps.
+// about one sample in thirty.
 func spiky(n int, step time.Duration, seed uint64) series {
 	rng := newRand(seed)
 	base := sinusoid(step, 100, 40)
@@ -34,31 +51,30 @@ func spiky(n int, step time.Duration, seed uint64) series {
 		}
 		return v
 	})
-	// A short gap (interpolated, not a reset).
-	cut := n / 2
-	s.ts = append(s.ts[:cut:cut], s.ts[cut+4:]...)
-	s.vals = append(s.vals[:cut:cut], s.vals[cut+4:]...)
 	return s
 }
 
-// TestFilterSpikesReadsTheRunningMedian: with FilterSpikes a forecaster fed
-// the raw samples serves exactly what one without it serves when fed the
-// running median of three, so every part of it (models, model choice,
-// offsets, drift, floor, evaluation) reads the filtered series.
+// TestFilterSpikesReadsTheRunningMedian: with the spike filter on, a
+// forecaster fed the raw samples serves exactly what one with it off serves
+// when fed the running median of three, so every part of it (models, model
+// choice, offsets, drift, floor, evaluation) reads the filtered series.
+// (The fit windows here start at the first sample, which both read as
+// itself.)
 func TestFilterSpikesReadsTheRunningMedian(t *testing.T) {
 	step := 10 * time.Minute
 	raw := spiky(4*144, step, 1)
-	filtered := series{ts: raw.ts, vals: make([]float64, len(raw.vals)), step: step}
-	var m medianOfThree
-	for i, v := range raw.vals {
-		filtered.vals[i] = m.next(v)
-	}
-	st := Settings{Step: step, Horizon: 30 * time.Minute, WarmUp: 24 * time.Hour, RefitInterval: 12 * time.Hour}
+	roundToFloat32(raw.vals)
+	filtered := series{ts: raw.ts, vals: medianOfThreeCopy(raw.vals), step: step}
+	st := Settings{Step: step, Horizon: 30 * time.Minute, WarmUp: 24 * time.Hour, RefitInterval: 12 * time.Hour, FilterSpikes: SpikeFilterOff}
 	plain := replay(t, st, filtered)
-	st.FilterSpikes = true
+	st.FilterSpikes = SpikeFilterOn
 	got := replay(t, st, raw)
 	models := 0
 	for i := range got {
+		if !got[i].SpikesFiltered || plain[i].SpikesFiltered {
+			t.Fatalf("row %d: SpikesFiltered %v with the filter on, %v with it off", i, got[i].SpikesFiltered, plain[i].SpikesFiltered)
+		}
+		got[i].SpikesFiltered = false
 		if got[i] != plain[i] {
 			t.Fatalf("row %d: with FilterSpikes on the raw samples %+v, without it on their medians %+v", i, got[i], plain[i])
 		}
@@ -84,9 +100,10 @@ func TestFilterSpikesKeepsASpikeOutOfTheServedValue(t *testing.T) {
 	for i := n - 10; i < n; i++ { // a lasting doubling at the end
 		s.vals[i] *= 2
 	}
-	st := Settings{Step: step, Horizon: 30 * time.Minute, WarmUp: 24 * time.Hour}
+	roundToFloat32(s.vals)
+	st := Settings{Step: step, Horizon: 30 * time.Minute, WarmUp: 24 * time.Hour, FilterSpikes: SpikeFilterOff}
 	raw := replay(t, st, s)
-	st.FilterSpikes = true
+	st.FilterSpikes = SpikeFilterOn
 	filtered := replay(t, st, s)
 	if raw[spike].Value < s.vals[spike] {
 		t.Fatalf("without the filter, served %v below the spike %v (the floor)", raw[spike].Value, s.vals[spike])
@@ -109,13 +126,158 @@ func TestFilterSpikesKeepsASpikeOutOfTheServedValue(t *testing.T) {
 	}
 }
 
-// TestFilterSpikesLookback: a forecaster started late needs the two samples
-// before its window's first, which that sample's median reads.
-func TestFilterSpikesLookback(t *testing.T) {
-	st := Settings{Step: time.Minute}
-	plain := st.Lookback()
-	st.FilterSpikes = true
-	if got := st.Lookback(); got != plain+2*time.Minute {
-		t.Errorf("lookback %v with the filter, want %v", got, plain+2*time.Minute)
+// noisyLevel is a daily sine of 100 ± 40 plus noise() at each step.
+func noisyLevel(n int, step time.Duration, noise func() float64) []float64 {
+	base := sinusoid(step, 100, 40)
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = base(i) + noise()
+	}
+	return y
+}
+
+// TestExcursionPersistence: independent light-tailed noise keeps a share of
+// its excursions one step later (near the theoretical 0.31 for Gaussian
+// and 0.38 for uniform noise), noise that lasts keeps most of them, and
+// one-sample spikes keep almost none: only these count as isolated.
+func TestExcursionPersistence(t *testing.T) {
+	const n = 5 * 1440
+	rng := newRand(3)
+	ar := 0.0
+	cases := []struct {
+		name     string
+		y        []float64
+		lo, hi   float64
+		isolated bool
+	}{
+		{"Gaussian noise", noisyLevel(n, time.Minute, func() float64 { return 8 * rng.NormFloat64() }), 0.27, 0.36, false},
+		{"uniform noise", noisyLevel(n, time.Minute, func() float64 { return 16 * (rng.Float64() - 0.5) }), 0.33, 0.43, false},
+		{"lasting noise (AR(1), 0.8 a step)", noisyLevel(n, time.Minute, func() float64 { ar = 0.8*ar + 4*rng.NormFloat64(); return ar }), 0.6, 1.1, false},
+		{"smooth (a trend keeps 1.5: two steps of it since the median, three a step later)", noisyLevel(n, time.Minute, func() float64 { return 0 }), 1.4, 1.6, false},
+		{"one-sample spikes", spiky(n, time.Minute, 4).vals, -0.1, 0.15, true},
+	}
+	for _, c := range cases {
+		obs := make([]bool, len(c.y))
+		for i := range obs {
+			obs[i] = true
+		}
+		p := excursionPersistence(c.y, obs, time.Minute)
+		if !(p >= c.lo && p <= c.hi) {
+			t.Errorf("%s: persistence %.3f, want in [%.2f, %.2f]", c.name, p, c.lo, c.hi)
+		}
+		if got := isolatedExcursions(c.y, obs, time.Minute); got != c.isolated {
+			t.Errorf("%s: isolated %v (persistence %.3f), want %v", c.name, got, p, c.isolated)
+		}
+	}
+	flat := make([]float64, 3*1440)
+	obs := make([]bool, len(flat))
+	for i := range flat {
+		flat[i], obs[i] = 5, true
+	}
+	if p := excursionPersistence(flat, obs, time.Minute); !math.IsNaN(p) || isolatedExcursions(flat, obs, time.Minute) {
+		t.Errorf("a constant series: persistence %v, want NaN and not isolated", p)
+	}
+}
+
+// TestExcursionPersistenceSkipsGapsAndOneDaysOutliers: steps next to a gap
+// (interpolated, smooth) are not read, and one day of spikes among
+// Gaussian days does not make the window's excursions isolated.
+func TestExcursionPersistenceSkipsGapsAndOneDaysOutliers(t *testing.T) {
+	rng := newRand(5)
+	y := noisyLevel(4*1440, time.Minute, func() float64 { return 8 * rng.NormFloat64() })
+	obs := make([]bool, len(y))
+	for i := range obs {
+		obs[i] = true
+	}
+	for i := 1440; i < 2*1440; i++ {
+		if rng.IntN(20) == 0 {
+			y[i] *= 4
+		}
+	}
+	if p := excursionPersistence(y, obs, time.Minute); isolatedExcursions(y, obs, time.Minute) {
+		t.Errorf("one spiky day in four: persistence %.3f, read as isolated", p)
+	}
+	// Unobserved steps, here spikes, are left out.
+	for i := 0; i < len(y); i += 10 {
+		y[i] *= 5
+		obs[i] = false
+	}
+	if p := excursionPersistence(y, obs, time.Minute); !(p > isolatedPersistence) {
+		t.Errorf("spikes on unobserved steps read: persistence %.3f", p)
+	}
+}
+
+// TestAutoSpikeFilterFollowsTheSeries: by default (auto) a forecaster reads
+// the median of three while its fit window's excursions are isolated
+// samples, and the samples themselves once the window holds only noise
+// that the latest sample predicts.
+func TestAutoSpikeFilterFollowsTheSeries(t *testing.T) {
+	step := 5 * time.Minute
+	day := int(24 * time.Hour / step)
+	spikes := spiky(3*day, step, 6)
+	rng := newRand(8)
+	base := sinusoid(step, 100, 40)
+	s := generate(7*day, step, func(i int) float64 {
+		if i < len(spikes.vals) {
+			return spikes.vals[i]
+		}
+		return base(i) + 8*rng.NormFloat64()
+	})
+	roundToFloat32(s.vals)
+	st := Settings{Step: step, History: 2 * 24 * time.Hour, RefitInterval: 6 * time.Hour}
+	got := replay(t, st, s)
+	if got[0].SpikesFiltered {
+		t.Error("filtering before the first fit: nothing was measured yet")
+	}
+	if fc := got[3*day-1]; !fc.SpikesFiltered {
+		t.Errorf("after three spiky days: not filtering (%+v)", fc)
+	}
+	if fc := got[len(got)-1]; fc.SpikesFiltered {
+		t.Errorf("after four days of Gaussian noise: filtering (%+v)", fc)
+	}
+	for i, fc := range got {
+		if fc.SpikesFiltered && fc.Observed != medianOfThree(s.vals[i], s.vals[i-1], s.vals[i-2]) {
+			t.Fatalf("row %d: filtering, observed %v, want the median of the last three samples", i, fc.Observed)
+		}
+		if !fc.SpikesFiltered && fc.Observed != s.vals[i] {
+			t.Fatalf("row %d: not filtering, observed %v, want the sample %v", i, fc.Observed, s.vals[i])
+		}
+	}
+}
+
+func TestParseSpikeFilter(t *testing.T) {
+	for in, want := range map[string]SpikeFilter{"": SpikeFilterAuto, "auto": SpikeFilterAuto, "on": SpikeFilterOn, "off": SpikeFilterOff} {
+		if got, err := ParseSpikeFilter(in); err != nil || got != want {
+			t.Errorf("ParseSpikeFilter(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseSpikeFilter("true"); err == nil || !strings.Contains(err.Error(), "auto, on, off") {
+		t.Errorf("ParseSpikeFilter(true): %v, want an error listing the choices", err)
+	}
+	st := Settings{Step: time.Minute, FilterSpikes: "median"}
+	st.SetDefaults()
+	if err := st.Validate(); err == nil || !strings.Contains(err.Error(), "filter spikes") {
+		t.Errorf("Validate with filter %q: %v, want an error naming the field", "median", err)
+	}
+}
+
+// roundToFloat32 rounds y to the float32 values the history stores, so that
+// a sample read through the filter (a stored sample) compares equal to it.
+func roundToFloat32(y []float64) {
+	for i, v := range y {
+		y[i] = float64(float32(v))
+	}
+}
+
+// TestFilterSpikesBeforeAnySample: a forecaster with the filter on that has
+// seen nothing serves zero, as one without it does, not a value read from
+// an empty history.
+func TestFilterSpikesBeforeAnySample(t *testing.T) {
+	f, err := NewForecaster(Settings{Step: time.Minute, FilterSpikes: SpikeFilterOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc := f.Serve(); fc.Value != 0 || fc.Observed != 0 {
+		t.Errorf("before any sample: served %v, observed %v; want 0", fc.Value, fc.Observed)
 	}
 }

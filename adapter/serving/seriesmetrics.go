@@ -10,7 +10,7 @@ import (
 
 // seriesCollector exports the series-level forecast metrics
 // (foresight_forecast_served_value, _observed_value, _predicted_value,
-// _upper_value, _fallback and _model_info) from the snapshots the store
+// _upper_value, _fallback, _spikes_filtered and _model_info) from the snapshots the store
 // serves, when they are scraped.
 //
 // Keeping a gauge per series and metric between scrapes cost about 3 KB of
@@ -23,8 +23,8 @@ import (
 type seriesCollector struct {
 	store atomic.Pointer[Store]
 
-	served, observed, predicted, upper, fallback, modelInfo *prometheus.Desc
-	queueBacklog, queueIdle                                 *prometheus.Desc
+	served, observed, predicted, upper, fallback, spikesFiltered, modelInfo *prometheus.Desc
+	queueBacklog, queueIdle                                                 *prometheus.Desc
 }
 
 func newSeriesCollector() *seriesCollector {
@@ -33,11 +33,13 @@ func newSeriesCollector() *seriesCollector {
 		return prometheus.NewDesc(name, help, append(append([]string{}, labels...), extra...), nil)
 	}
 	return &seriesCollector{
-		served:       desc("foresight_forecast_served_value", "Value served to the HPA."),
-		observed:     desc("foresight_forecast_observed_value", "Latest observed load."),
-		predicted:    desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
-		upper:        desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
-		fallback:     desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
+		served:    desc("foresight_forecast_served_value", "Value served to the HPA."),
+		observed:  desc("foresight_forecast_observed_value", "Latest observed load."),
+		predicted: desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
+		upper:     desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
+		fallback:  desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
+		spikesFiltered: desc("foresight_forecast_spikes_filtered",
+			"1 while the forecast reads each sample as the median of it and the two before it (the rule's filterSpikes; auto: the series' excursions are isolated samples)."),
 		modelInfo:    desc("foresight_forecast_model_info", "Model in use (1).", "model"),
 		queueBacklog: desc("foresight_queue_backlog", "Latest backlog of a queue rule's series."),
 		queueIdle:    desc("foresight_queue_idle", "1 while a queue rule's series is idle past its cool-down and serves 0."),
@@ -49,7 +51,7 @@ func (c *seriesCollector) attach(s *Store) { c.store.Store(s) }
 
 // Describe implements prometheus.Collector.
 func (c *seriesCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.served, c.observed, c.predicted, c.upper, c.fallback, c.modelInfo, c.queueBacklog, c.queueIdle} {
+	for _, d := range []*prometheus.Desc{c.served, c.observed, c.predicted, c.upper, c.fallback, c.spikesFiltered, c.modelInfo, c.queueBacklog, c.queueIdle} {
 		ch <- d
 	}
 }
@@ -76,6 +78,11 @@ func (c *seriesCollector) Collect(ch chan<- prometheus.Metric) {
 					fb = 1
 				}
 				gauge(c.fallback, fb, metric, ns, e.SeriesName)
+				filtered := 0.0
+				if fc.SpikesFiltered {
+					filtered = 1
+				}
+				gauge(c.spikesFiltered, filtered, metric, ns, e.SeriesName)
 				gauge(c.modelInfo, 1, metric, ns, e.SeriesName, string(fc.Model))
 				if q := e.Queue; q != nil {
 					gauge(c.queueBacklog, q.Backlog, metric, ns, e.SeriesName)

@@ -47,7 +47,7 @@ func TestSeriesMetricsFollowTheStore(t *testing.T) {
 		return &Entry{Labels: labels.FromStrings("namespace", ns), Namespace: ns, SeriesName: name, Forecast: fc}
 	}
 	store.Publish(&Snapshot{Info: RuleInfo{Metric: "rps", API: APIExternal}, Ready: true, ByNamespace: map[string][]*Entry{
-		"a": {entry("a", "s1", forecast.Forecast{Value: 12, Observed: 10, Predicted: 11, Upper: 12.5, Model: "holt_winters"})},
+		"a": {entry("a", "s1", forecast.Forecast{Value: 12, Observed: 10, Predicted: 11, Upper: 12.5, Model: "holt_winters", SpikesFiltered: true})},
 		"b": {entry("b", "s2", forecast.Forecast{Value: 3, Observed: 3, Fallback: true, Model: "reactive"})},
 	}})
 	for name, want := range map[string]map[string]float64{
@@ -56,6 +56,7 @@ func TestSeriesMetricsFollowTheStore(t *testing.T) {
 		"foresight_forecast_predicted_value": {"rps|a|s1": 11, "rps|b|s2": 0},
 		"foresight_forecast_upper_value":     {"rps|a|s1": 12.5, "rps|b|s2": 0},
 		"foresight_forecast_fallback":        {"rps|a|s1": 0, "rps|b|s2": 1},
+		"foresight_forecast_spikes_filtered": {"rps|a|s1": 1, "rps|b|s2": 0},
 		"foresight_forecast_model_info":      {"rps|holt_winters|a|s1": 1, "rps|reactive|b|s2": 1},
 	} {
 		got := seriesGauges(t, m, name)

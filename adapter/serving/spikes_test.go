@@ -24,7 +24,7 @@ func TestFilterSpikesRule(t *testing.T) {
 	}
 	appendMinutely(t, emb, testNow.Add(-time.Hour), testNow.Add(10*time.Minute), load, "__name__", "load", "namespace", "a")
 	doc := rulesYAML(
-		ruleYAML("plain", "load{<<.LabelMatchers>>}", ""),
+		ruleYAML("plain", "load{<<.LabelMatchers>>}", ", filterSpikes: false"),
 		ruleYAML("filtered", "load{<<.LabelMatchers>>}", ", filterSpikes: true"),
 	)
 	c := runClockedLoopWith(t, reg, LoopOptions{Source: emb}, NativeLoader(config.Policy{}, nil), doc)

@@ -65,7 +65,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&opts.SyncPeriod, "sync-period", opts.SyncPeriod, "HPA controller sync period")
 	fs.DurationVar(&opts.History, "history", 0, "forecaster history window (default: the forecaster's)")
 	fs.DurationVar(&opts.RefitInterval, "refit-interval", 0, "forecaster refit interval (default: the forecaster's)")
-	fs.BoolVar(&opts.FilterSpikes, "filter-spikes", false, "forecasters read each sample as the median of it and the two before it, so a one-sample spike moves neither the forecast nor the served value (a rule's filterSpikes)")
+	fs.Var(spikeFilterFlag{&opts.FilterSpikes}, "filter-spikes", "when forecasters read each sample as the median of it and the two before it, so a one-sample spike moves neither the forecast nor the served value: auto (where a series' excursions are isolated samples), on (alone: --filter-spikes) or off; a rule's filterSpikes (default auto)")
 	sloFlags := addSLOFlags(fs, "the predictive forecast is also served as replica demand at the utilisation that meets it", "--target-max")
 	rulesFile := fs.String("rules", "", "rule `FILE` whose --rule's schedule and events bound every served value at the trace's time (a queue rule's queue settings, in place of --drain-time, --wake-lead and --cool-down, switch to queue mode unless --queue-throughput is given)")
 	ruleName := fs.String("rule", "", "metric `NAME` of the rule in --rules")
@@ -436,3 +436,32 @@ func tooManySeries(query string, series []source.Series, when string) error {
 	return fmt.Errorf("query %q returned %d series %s, want one: %s; aggregate them to one series, e.g. sum(%s)",
 		query, len(series), when, strings.Join(sets, ", "), clip.Text(query, 80))
 }
+
+// spikeFilterFlag is --filter-spikes: auto, on (also true, or the flag
+// alone) or off (also false).
+type spikeFilterFlag struct{ p *forecast.SpikeFilter }
+
+func (f spikeFilterFlag) String() string {
+	if f.p == nil || *f.p == "" {
+		return string(forecast.SpikeFilterAuto)
+	}
+	return string(*f.p)
+}
+
+func (f spikeFilterFlag) Set(s string) error {
+	switch s {
+	case "true":
+		s = string(forecast.SpikeFilterOn)
+	case "false":
+		s = string(forecast.SpikeFilterOff)
+	}
+	v, err := forecast.ParseSpikeFilter(s)
+	if err != nil {
+		return err
+	}
+	*f.p = v
+	return nil
+}
+
+// IsBoolFlag lets the flag stand alone for on.
+func (f spikeFilterFlag) IsBoolFlag() bool { return true }

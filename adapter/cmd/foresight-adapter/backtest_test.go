@@ -315,7 +315,7 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 		"--reactive-target", "0.6", "--capacity", "5", "--filter-spikes")
 	var rep struct {
 		Settings struct {
-			FilterSpikes   bool    `json:"filter_spikes"`
+			FilterSpikes   string  `json:"filter_spikes"`
 			Horizon        float64 `json:"horizon_seconds"`
 			Quantile       float64 `json:"quantile"`
 			Model          string  `json:"model"`
@@ -330,7 +330,7 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 	}
 	s := rep.Settings
 	if s.Horizon != 600 || s.Quantile != 0.8 || s.Model != "seasonal-naive" || s.Startup != 60 ||
-		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 || !s.FilterSpikes {
+		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 || s.FilterSpikes != "on" {
 		t.Fatalf("settings %+v do not match the flags", s)
 	}
 }
@@ -474,5 +474,39 @@ func TestBacktestSLOMode(t *testing.T) {
 		if code := dispatch(context.Background(), args, &o, &e); code != 2 || !strings.Contains(e.String(), "slo") {
 			t.Errorf("%q: exit %d, stderr %q; want a usage error naming slo", bad, code, e.String())
 		}
+	}
+}
+
+// TestBacktestFilterSpikesFlag: --filter-spikes takes auto, on or off (true
+// and false too, and alone means on) and names the choices when given
+// anything else.
+func TestBacktestFilterSpikesFlag(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTrace(t, dir, "trace.csv", 2*1440)
+	for _, c := range []struct{ arg, want string }{
+		{"", "auto"}, {"--filter-spikes=off", "off"}, {"--filter-spikes=false", "off"},
+		{"--filter-spikes=true", "on"}, {"--filter-spikes=auto", "auto"},
+	} {
+		args := []string{"backtest", "--input", path, "--warmup", "12h", "--json", "--model", "seasonal-naive"}
+		if c.arg != "" {
+			args = append(args, c.arg)
+		}
+		stdout, _ := runCLI(t, args...)
+		var rep struct {
+			Settings struct {
+				FilterSpikes string `json:"filter_spikes"`
+			} `json:"settings"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Settings.FilterSpikes != c.want {
+			t.Errorf("%q: filter_spikes %q, want %q", c.arg, rep.Settings.FilterSpikes, c.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := dispatch(context.Background(), []string{"backtest", "--input", path, "--filter-spikes=median"}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "filter-spikes") || !strings.Contains(stderr.String(), "auto, on, off") {
+		t.Errorf("--filter-spikes=median: exit %d, stderr %q; want a usage error naming the flag and the choices", code, stderr.String())
 	}
 }

@@ -1,0 +1,97 @@
+package forecast
+
+import (
+	"fmt"
+	"time"
+)
+
+// SpikeFilter says when a forecaster reads each sample as the median of it
+// and the two samples before it (Settings.FilterSpikes).
+type SpikeFilter string
+
+// Spike filter settings.
+const (
+	// SpikeFilterAuto filters where the series' excursions are isolated
+	// samples, chosen at each refit on the fit's window (isolatedExcursions).
+	SpikeFilterAuto SpikeFilter = "auto"
+	// SpikeFilterOn always filters.
+	SpikeFilterOn SpikeFilter = "on"
+	// SpikeFilterOff never filters.
+	SpikeFilterOff SpikeFilter = "off"
+)
+
+// ParseSpikeFilter parses "auto", "on" or "off" ("" is auto).
+func ParseSpikeFilter(s string) (SpikeFilter, error) {
+	switch f := SpikeFilter(s); f {
+	case "":
+		return SpikeFilterAuto, nil
+	case SpikeFilterAuto, SpikeFilterOn, SpikeFilterOff:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown spike filter %q (known: auto, on, off)", s)
+}
+
+// readsMedian reports whether a fit on the window y (raw samples) reads the
+// median of three: by the setting, or with auto where the window's
+// excursions are isolated.
+func (f *Forecaster) readsMedian(y []float64, obs []bool) bool {
+	switch f.s.FilterSpikes {
+	case SpikeFilterOn:
+		return true
+	case SpikeFilterAuto:
+		return isolatedExcursions(y, obs, f.s.Step)
+	}
+	return false
+}
+
+// isolatedPersistence is the excursion persistence (see
+// excursionPersistence) under which a series' excursions count as isolated.
+// Independent noise on a steady level keeps a share of its excursion one
+// step later, because the median it is measured from is noisy too:
+// var(median of three) / (var(noise) + var(median of three)), 0.31 for
+// Gaussian noise, 0.38 for uniform; a level that moves keeps more.
+// Excursions that vanish after one sample more than that are spikes:
+// one-sample outliers, which the median of three removes and the latest
+// sample does not predict.
+const isolatedPersistence = 0.25
+
+// isolatedExcursions reports whether the excursions of y are isolated
+// samples: its excursion persistence is below isolatedPersistence.
+func isolatedExcursions(y []float64, obs []bool, step time.Duration) bool {
+	return excursionPersistence(y, obs, step) < isolatedPersistence
+}
+
+// excursionPersistence measures how much of a sample's excursion is still
+// there one step later: per day of y, the least-squares slope of
+// y[t+1] - m against y[t] - m, where m is the median of the three samples
+// before t (all five observed), and the median of those daily slopes, so
+// that one day's outliers do not decide. A steady series keeps its
+// excursions (near 1), independent noise a share of them (0.3-0.4), and
+// one-sample spikes almost none. NaN when no day has enough excursions.
+func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
+	block := max(int(24*time.Hour/step), minPersistenceSteps)
+	var slopes []float64
+	for from := 0; from < len(y); from += block {
+		to := min(from+block, len(y))
+		var sxx, sxy float64
+		pairs := 0
+		for t := max(from, 3); t+1 < to; t++ {
+			if !obs[t-3] || !obs[t-2] || !obs[t-1] || !obs[t] || !obs[t+1] {
+				continue
+			}
+			m := medianOfThree(y[t-3], y[t-2], y[t-1])
+			d := y[t] - m
+			sxx += d * d
+			sxy += d * (y[t+1] - m)
+			pairs++
+		}
+		if pairs >= minPersistenceSteps/2 && sxx > 0 {
+			slopes = append(slopes, sxy/sxx)
+		}
+	}
+	return medianInPlace(slopes)
+}
+
+// minPersistenceSteps is the shortest block excursionPersistence measures a
+// slope on: a day, or this many steps where a day holds fewer.
+const minPersistenceSteps = 96
