@@ -62,16 +62,17 @@ func isolatedExcursions(y []float64, obs []bool, step time.Duration) bool {
 }
 
 // excursionPersistence measures how much of a sample's excursion is still
-// there one step later: per day of y, the least-squares slope of
-// y[t+1] - m against y[t] - m, where m is the median of the three samples
-// before t (all five observed), and the median of those daily slopes, so
-// that one day's outliers do not decide. A steady series keeps its
-// excursions (near 1), independent noise a share of them (0.3-0.4), and
-// one-sample spikes almost none. NaN when no day has enough excursions.
+// there one step later: per day of the last persistenceDays of y, the
+// least-squares slope of y[t+1] - m against y[t] - m, where m is the median
+// of the three samples before t (all five observed), and the median of
+// those daily slopes, so that one day's outliers do not decide. A steady
+// trend keeps more than its excursion (1.5), independent noise a share of
+// it (0.3-0.4), one-sample spikes almost none. NaN when no day has enough
+// excursions.
 func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
 	block := max(int(24*time.Hour/step), minPersistenceSteps)
 	var slopes []float64
-	for from := 0; from < len(y); from += block {
+	for from := max(0, len(y)-persistenceDays*block); from < len(y); from += block {
 		to := min(from+block, len(y))
 		var sxx, sxy float64
 		pairs := 0
@@ -91,6 +92,12 @@ func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
 	}
 	return medianInPlace(slopes)
 }
+
+// persistenceDays is how many of a window's latest days excursionPersistence
+// reads: recent enough that the choice follows a series whose noise
+// changes (one whose first days were spiky stops filtering three days
+// after), and enough days that one day's outliers do not decide.
+const persistenceDays = 3
 
 // minPersistenceSteps is the shortest block excursionPersistence measures a
 // slope on: a day, or this many steps where a day holds fewer.

@@ -281,3 +281,21 @@ func TestFilterSpikesBeforeAnySample(t *testing.T) {
 		t.Errorf("before any sample: served %v, observed %v; want 0", fc.Value, fc.Observed)
 	}
 }
+
+// TestExcursionPersistenceReadsTheLatestDays: a series whose first days
+// were spiky and whose last three are not is not read as spiky.
+func TestExcursionPersistenceReadsTheLatestDays(t *testing.T) {
+	rng := newRand(9)
+	y := noisyLevel(7*1440, time.Minute, func() float64 { return 8 * rng.NormFloat64() })
+	copy(y, spiky(4*1440, time.Minute, 10).vals)
+	obs := make([]bool, len(y))
+	for i := range obs {
+		obs[i] = true
+	}
+	if !isolatedExcursions(y[:4*1440], obs[:4*1440], time.Minute) {
+		t.Fatal("the first four days, spiky, are not read as isolated excursions")
+	}
+	if p := excursionPersistence(y, obs, time.Minute); isolatedExcursions(y, obs, time.Minute) {
+		t.Errorf("four spiky days, then three of Gaussian noise: persistence %.3f, read as isolated", p)
+	}
+}
