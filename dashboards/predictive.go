@@ -64,6 +64,14 @@ func PredictiveAutoscaling() (Dashboard, error) {
 					},
 				},
 				{
+					title:       "Series reading the median of three (spike filter)",
+					description: "Series whose forecast reads each sample as the median of it and the two before it, so one-sample spikes move neither forecast nor served value: the rule's filterSpikes true, or auto where the latest refit found the series' excursions to be isolated samples.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (metric) (max by (metric, series) (foresight_forecast_spikes_filtered{` + sel + `}))`, "{{metric}}"},
+					},
+				},
+				{
 					title:       "Drift fallbacks",
 					description: "Times drift made a series fall back to reactive values, per interval, by metric and model.",
 					unit:        "short",

@@ -328,6 +328,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 			w.gauge("foresight_forecast_served_value", out.Value, skv...)
 			w.gauge("foresight_forecast_model_info", 1, append(skv, "model", string(out.Model))...)
 			w.gauge("foresight_forecast_fallback", b2f(out.Fallback), skv...)
+			w.gauge("foresight_forecast_spikes_filtered", b2f(out.SpikesFiltered), skv...)
 			if ev := out.Evaluation; ev.Valid {
 				mkv := []string{"metric", "rps", "model", string(ev.Model), "namespace", systemNS}
 				w.counter("foresight_forecast_evaluations_total", 1, mkv...)
