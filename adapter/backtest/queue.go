@@ -148,7 +148,7 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 	}
 	warmEnd := samples[0].TS + int64(o.Warmup/time.Second)
 	predicted, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: o.Horizon, Quantile: o.Quantile,
-		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval, FilterSpikes: o.FilterSpikes}, warmEnd, nil)
+		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval, FilterSpikes: o.FilterSpikes}.ForQueueArrivals(), warmEnd, nil)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: queue forecast: %w", err)
 	}

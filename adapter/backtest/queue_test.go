@@ -156,3 +156,45 @@ func TestRunQueueRejects(t *testing.T) {
 		t.Error("an input shorter than the warm-up accepted")
 	}
 }
+
+// TestRunQueueForecastsLoneArrivals: a job that arrives for one minute a day
+// is work to wake up ahead of, not a spike: by default (auto) the arrival
+// forecast reads the samples themselves and predictive scaling wakes before
+// it; with the spike filter forced on the job vanishes from the forecast and
+// every wake is as cold as reactive scaling's.
+func TestRunQueueForecastsLoneArrivals(t *testing.T) {
+	var samples []Sample
+	for _, s := range dailyBatch() {
+		v := 0.0
+		if s.TS%86400 == 9*3600 {
+			v = 2
+		}
+		samples = append(samples, Sample{TS: s.TS, Value: v})
+	}
+	cold := func(filter forecast.SpikeFilter) (predictive, reactive int) {
+		t.Helper()
+		o := DefaultQueueOptions()
+		o.Model = forecast.ModelSeasonalNaive
+		o.Params.Throughput = 0.5
+		o.FilterSpikes = filter
+		rep, err := RunQueue(context.Background(), samples, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range rep.Strategies {
+			switch s.Name {
+			case QueuePredictive:
+				predictive = s.ColdWakes
+			case QueueReactive:
+				reactive = s.ColdWakes
+			}
+		}
+		return predictive, reactive
+	}
+	if p, r := cold(""); !(p < r) {
+		t.Errorf("default: predictive %d cold wakes, reactive %d; want fewer", p, r)
+	}
+	if p, r := cold(forecast.SpikeFilterOn); p != r {
+		t.Errorf("filter on: predictive %d cold wakes, reactive %d; want the same (the job filtered out)", p, r)
+	}
+}

@@ -206,11 +206,12 @@ const (
 	MaxHistoryPoints = 100_000
 )
 
-// ForecastSettings returns the rule's settings for the forecast package.
+// ForecastSettings returns the rule's settings for the forecast package
+// (for a queue rule, those of its arrival rate: forecast.Settings.ForQueueArrivals).
 // StaleAfter has no counterpart there: it is the serving side's business.
 func (r Rule) ForecastSettings() forecast.Settings {
 	f := r.Forecast
-	return forecast.Settings{
+	s := forecast.Settings{
 		Step:            f.Step,
 		Horizon:         f.Horizon,
 		Quantile:        f.Quantile,
@@ -220,4 +221,8 @@ func (r Rule) ForecastSettings() forecast.Settings {
 		NoReactiveFloor: f.NoReactiveFloor,
 		FilterSpikes:    f.FilterSpikes,
 	}
+	if r.Queue != nil {
+		s = s.ForQueueArrivals()
+	}
+	return s
 }

@@ -387,3 +387,23 @@ func TestNamespacesRules(t *testing.T) {
 		t.Errorf("namespaces rule labelled by pod: %v", err)
 	}
 }
+
+// TestQueueRuleForecastsArrivalsUnfiltered: a queue rule's arrival forecast
+// reads the samples themselves unless the file turns the spike filter on.
+func TestQueueRuleForecastsArrivalsUnfiltered(t *testing.T) {
+	for filter, want := range map[forecast.SpikeFilter]forecast.SpikeFilter{
+		"":                       forecast.SpikeFilterOff,
+		forecast.SpikeFilterAuto: forecast.SpikeFilterOff,
+		forecast.SpikeFilterOn:   forecast.SpikeFilterOn,
+		forecast.SpikeFilterOff:  forecast.SpikeFilterOff,
+	} {
+		r := Rule{Forecast: Forecast{Step: time.Minute, FilterSpikes: filter}, Queue: &Queue{}}
+		if got := r.ForecastSettings().FilterSpikes; got != want {
+			t.Errorf("queue rule with filterSpikes %q: forecast reads %q, want %q", filter, got, want)
+		}
+		r.Queue = nil
+		if got := r.ForecastSettings().FilterSpikes; got != filter {
+			t.Errorf("plain rule with filterSpikes %q: forecast reads %q", filter, got)
+		}
+	}
+}

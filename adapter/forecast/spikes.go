@@ -31,6 +31,18 @@ func ParseSpikeFilter(s string) (SpikeFilter, error) {
 	return "", fmt.Errorf("unknown spike filter %q (known: auto, on, off)", s)
 }
 
+// ForQueueArrivals returns s for forecasting a work queue's arrival rate.
+// Arrivals wait in the queue until a worker takes them, so one that comes
+// alone (a job every half hour) is work that waking up ahead of it serves,
+// not an excursion to leave to the HPA target's headroom: auto reads the
+// samples themselves there. An explicit on stays on.
+func (s Settings) ForQueueArrivals() Settings {
+	if s.FilterSpikes == "" || s.FilterSpikes == SpikeFilterAuto {
+		s.FilterSpikes = SpikeFilterOff
+	}
+	return s
+}
+
 // readsMedian reports whether a fit on the window y (raw samples) reads the
 // median of three: by the setting, or with auto where the window's
 // excursions are isolated.
