@@ -191,7 +191,7 @@ func TestRunQueueForecastsLoneArrivals(t *testing.T) {
 		}
 		return predictive, reactive
 	}
-	if p, r := cold(""); !(p < r) {
+	if p, r := cold(""); p >= r {
 		t.Errorf("default: predictive %d cold wakes, reactive %d; want fewer", p, r)
 	}
 	if p, r := cold(forecast.SpikeFilterOn); p != r {
