@@ -558,17 +558,10 @@ func saving(base, other float64) float64 {
 
 // summarize picks predictive scaling's target and runs the reverse check.
 func summarize(rep Report, sweeps map[string][]Scaling) PredictiveSummary {
-	var pred StrategyReport
-	for _, s := range rep.Strategies {
-		if s.Name == StrategyPredictive {
-			pred = s
-		}
-	}
+	pred := rep.strategy(StrategyPredictive)
 	sum := PredictiveSummary{Model: pred.Model, Baseline: rep.Baseline}
-	for _, s := range rep.Strategies {
-		if s.Name == StrategyPerfect && s.Best != nil {
-			sum.PerfectSaving = s.Best.Saving
-		}
+	if best := rep.strategy(StrategyPerfect).Best; best != nil {
+		sum.PerfectSaving = best.Saving
 	}
 	if pred.ShareOfPerfect != nil {
 		sum.ShareOfPerfect = *pred.ShareOfPerfect

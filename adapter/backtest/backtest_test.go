@@ -405,12 +405,12 @@ func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 	if p.Settings.FilterSpikes != "off" || f.Settings.FilterSpikes != "on" || a.Settings.FilterSpikes != "auto" {
 		t.Errorf("settings report filter_spikes %q, %q and %q, want off, on and auto", p.Settings.FilterSpikes, f.Settings.FilterSpikes, a.Settings.FilterSpikes)
 	}
-	if ps, fs := predictiveReport(t, p).SpikesFiltered, predictiveReport(t, f).SpikesFiltered; ps != 0 || fs != 1 {
+	if ps, fs := p.strategy(StrategyPredictive).SpikesFiltered, f.strategy(StrategyPredictive).SpikesFiltered; ps != 0 || fs != 1 {
 		t.Errorf("spikes filtered on %.2f of the rows with the filter off, %.2f with it on; want 0 and 1", ps, fs)
 	}
 	// Auto reads the samples themselves until its first fit has measured
 	// the spikes (the warm-up, before scoring), the median after.
-	if as := predictiveReport(t, a).SpikesFiltered; as != 1 {
+	if as := a.strategy(StrategyPredictive).SpikesFiltered; as != 1 {
 		t.Errorf("auto filtered %.2f of the scored rows of a spiky load, want all", as)
 	}
 	if a.Predictive.Saving != f.Predictive.Saving {
@@ -428,16 +428,4 @@ func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 	}
 	t.Logf("saving at equal safety: %.2f%% chasing the spikes, %.2f%% filtered; perfect foresight %.2f%%",
 		100*p.Predictive.Saving, 100*f.Predictive.Saving, 100*f.Predictive.PerfectSaving)
-}
-
-// predictiveReport returns the predictive strategy's report of r.
-func predictiveReport(t *testing.T, r Report) StrategyReport {
-	t.Helper()
-	for _, s := range r.Strategies {
-		if s.Name == StrategyPredictive {
-			return s
-		}
-	}
-	t.Fatal("no predictive strategy in the report")
-	return StrategyReport{}
 }

@@ -293,11 +293,9 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	}
 	fmt.Fprintf(&b, "perfect foresight (highest load of the next %s) saves %s at equal safety; predictive reaches %.0f%% of it\n",
 		seconds(st.PerfectSeconds), pct(p.PerfectSaving), 100*p.ShareOfPerfect)
-	for _, s := range r.Strategies {
-		if s.Name == StrategyPredictive && s.SpikesFiltered > 0 {
-			fmt.Fprintf(&b, "spike filter %s: the predictive forecast read the median of each sample and the two before it on %.0f%% of scored rows\n",
-				st.FilterSpikes, 100*s.SpikesFiltered)
-		}
+	if f := r.strategy(StrategyPredictive).SpikesFiltered; f > 0 {
+		fmt.Fprintf(&b, "spike filter %s: the predictive forecast read the median of each sample and the two before it on %.0f%% of scored rows\n",
+			st.FilterSpikes, 100*f)
 	}
 	rc := p.Reverse
 	verdict := "pass"
@@ -321,6 +319,16 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// strategy returns the report of the strategy named name (zero if absent).
+func (r Report) strategy(name string) StrategyReport {
+	for _, s := range r.Strategies {
+		if s.Name == name {
+			return s
+		}
+	}
+	return StrategyReport{}
 }
 
 func pct(f float64) string { return fmt.Sprintf("%+.1f%%", 100*f) }
