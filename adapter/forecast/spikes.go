@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -45,13 +46,14 @@ func (s Settings) ForQueueArrivals() Settings {
 
 // readsMedian reports whether a fit on the window y (raw samples) reads the
 // median of three: by the setting, or with auto where the window's
-// excursions are isolated.
+// excursions are isolated samples and a horizon holds less than one of
+// them on the average.
 func (f *Forecaster) readsMedian(y []float64, obs []bool) bool {
 	switch f.s.FilterSpikes {
 	case SpikeFilterOn:
 		return true
 	case SpikeFilterAuto:
-		return isolatedExcursions(y, obs, f.s.Step)
+		return isolatedExcursions(y, obs, f.s.Step) && spikesPerHorizon(y, obs, f.s.Step, f.h) < 1
 	}
 	return false
 }
@@ -82,14 +84,14 @@ func isolatedExcursions(y []float64, obs []bool, step time.Duration) bool {
 // it (0.3-0.4), one-sample spikes almost none. NaN when no day has enough
 // excursions.
 func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
-	block := max(int(24*time.Hour/step), minPersistenceSteps)
+	block := persistenceBlock(step)
 	var slopes []float64
 	for from := max(0, len(y)-persistenceDays*block); from < len(y); from += block {
 		to := min(from+block, len(y))
 		var sxx, sxy float64
 		pairs := 0
 		for t := max(from, 3); t+1 < to; t++ {
-			if !obs[t-3] || !obs[t-2] || !obs[t-1] || !obs[t] || !obs[t+1] {
+			if !excursionObserved(obs, t) {
 				continue
 			}
 			m := medianOfThree(y[t-3], y[t-2], y[t-1])
@@ -103,6 +105,58 @@ func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
 		}
 	}
 	return medianInPlace(slopes)
+}
+
+// excursionObserved reports whether step t, the three steps before it and
+// the one after it were observed: a step whose excursion can be measured.
+func excursionObserved(obs []bool, t int) bool {
+	return obs[t-3] && obs[t-2] && obs[t-1] && obs[t] && obs[t+1]
+}
+
+// persistenceBlock is the block, in steps, that excursions are read in: a
+// day, or minPersistenceSteps where a day holds fewer.
+func persistenceBlock(step time.Duration) int {
+	return max(int(24*time.Hour/step), minPersistenceSteps)
+}
+
+// spikeSize is how many times the window's median absolute excursion a
+// sample's excursion must exceed to count as a spike (spikesPerHorizon):
+// well beyond the series' usual step-to-step moves.
+const spikeSize = 3
+
+// spikesPerHorizon is how many upward spikes a horizon of h steps holds on
+// the average, over the last persistenceDays of y: samples whose excursion
+// above the median of the three samples before them exceeds spikeSize
+// times the median absolute excursion, and of which less than half is
+// left one step later. Reading the median of three leaves spikes to the
+// HPA target's headroom, which pays where a horizon's peak is usually a
+// level without one. Where a horizon holds one or more on the average
+// (frequent spikes, or a step much shorter than the horizon), a spike is
+// the peak that the pods must serve in most horizons, and the forecast
+// must see it.
+func spikesPerHorizon(y []float64, obs []bool, step time.Duration, h int) float64 {
+	from := max(3, len(y)-persistenceDays*persistenceBlock(step))
+	var abs []float64
+	for t := from; t+1 < len(y); t++ {
+		if excursionObserved(obs, t) {
+			abs = append(abs, math.Abs(y[t]-medianOfThree(y[t-3], y[t-2], y[t-1])))
+		}
+	}
+	if len(abs) == 0 {
+		return 0
+	}
+	size := spikeSize * medianInPlace(abs)
+	spikes := 0
+	for t := from; t+1 < len(y); t++ {
+		if !excursionObserved(obs, t) {
+			continue
+		}
+		m := medianOfThree(y[t-3], y[t-2], y[t-1])
+		if d := y[t] - m; d > size && y[t+1]-m < d/2 {
+			spikes++
+		}
+	}
+	return float64(spikes) / float64(len(abs)) * float64(h)
 }
 
 // persistenceDays is how many of a window's latest days excursionPersistence

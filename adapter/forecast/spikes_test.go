@@ -299,3 +299,65 @@ func TestExcursionPersistenceReadsTheLatestDays(t *testing.T) {
 		t.Errorf("four spiky days, then three of Gaussian noise: persistence %.3f, read as isolated", p)
 	}
 }
+
+// TestSpikesPerHorizon counts one-sample spikes per horizon: spikes of three
+// times the load on about one sample in thirty of a smooth series are a
+// sixth of one in a horizon of five steps and two in one of sixty.
+// Independent Gaussian noise has some excursions that large and gone a step
+// later (about 2% of its samples: the median of three removes them too), a
+// smooth series none.
+func TestSpikesPerHorizon(t *testing.T) {
+	const n = 3 * 1440
+	obs := make([]bool, n)
+	for i := range obs {
+		obs[i] = true
+	}
+	base := sinusoid(time.Minute, 100, 40)
+	spikeRng := newRand(11)
+	spikes := generate(n, time.Minute, func(i int) float64 {
+		if spikeRng.IntN(30) == 0 {
+			return 3 * base(i)
+		}
+		return base(i)
+	}).vals
+	rng := newRand(12)
+	gaussian := noisyLevel(n, time.Minute, func() float64 { return 8 * rng.NormFloat64() })
+	smooth := noisyLevel(n, time.Minute, func() float64 { return 0 })
+	for _, c := range []struct {
+		name   string
+		y      []float64
+		h      int
+		lo, hi float64
+	}{
+		{"spikes, 5 steps", spikes, 5, 0.13, 0.2},
+		{"spikes, 60 steps", spikes, 60, 1.6, 2.4},
+		{"Gaussian noise, 5 steps", gaussian, 5, 0.05, 0.15},
+		{"smooth, 60 steps", smooth, 60, 0, 0},
+	} {
+		if got := spikesPerHorizon(c.y, obs, time.Minute, c.h); !(got >= c.lo && got <= c.hi) {
+			t.Errorf("%s: %.3f spikes per horizon, want in [%.2f, %.2f]", c.name, got, c.lo, c.hi)
+		}
+	}
+	if got := spikesPerHorizon(spikes[:3], obs[:3], time.Minute, 5); got != 0 {
+		t.Errorf("three samples: %v spikes per horizon, want 0 (none measured)", got)
+	}
+}
+
+// TestAutoSpikeFilterLeavesSpikesThatMostHorizonsHold: the same spiky
+// series is read through the median of three with a horizon of five steps
+// (a spike in one horizon of six, left to the target's headroom) and as
+// its samples with a horizon of an hour (two spikes in each: they are the
+// peak the pods serve).
+func TestAutoSpikeFilterLeavesSpikesThatMostHorizonsHold(t *testing.T) {
+	s := spiky(3*1440, time.Minute, 13)
+	for _, c := range []struct {
+		horizon  time.Duration
+		filtered bool
+	}{{5 * time.Minute, true}, {time.Hour, false}} {
+		st := Settings{Step: time.Minute, Horizon: c.horizon, History: 2 * 24 * time.Hour, RefitInterval: 6 * time.Hour}
+		got := replay(t, st, s)
+		if fc := got[len(got)-1]; fc.SpikesFiltered != c.filtered {
+			t.Errorf("horizon %v: SpikesFiltered %v, want %v (%+v)", c.horizon, fc.SpikesFiltered, c.filtered, fc)
+		}
+	}
+}
