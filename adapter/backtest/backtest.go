@@ -25,19 +25,8 @@ import (
 type Options struct {
 	// Step is the sample spacing; zero infers it from the samples.
 	Step time.Duration
-	// Horizon is the forecaster's horizon.
-	Horizon time.Duration
-	// Quantile is the served upper quantile.
-	Quantile float64
-	// Model is the predictive strategy's model (auto by default).
-	Model forecast.Model
-	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
-	History, RefitInterval, Hold time.Duration
-	// FilterSpikes is when the forecasting strategies read each sample as
-	// the median of it and the two before it (forecast.Settings.FilterSpikes;
-	// "" is the forecaster's default, auto). The reactive baseline stays the
-	// plain HPA it is measured against.
-	FilterSpikes forecast.SpikeFilter
+	// ForecastOptions configure the strategies' forecasters.
+	ForecastOptions
 	// Capacity is the load one ready pod serves; zero derives it from PodsAtP99.
 	Capacity float64
 	// PodsAtP99 sets Capacity to p99(load)/PodsAtP99 when Capacity is zero.
@@ -79,20 +68,18 @@ type Options struct {
 // start-up, 2 days of warm-up, reactive baseline at 70% of capacity.
 func DefaultOptions() Options {
 	return Options{
-		Horizon:        5 * time.Minute,
-		Quantile:       0.9,
-		Model:          forecast.ModelAuto,
-		PodsAtP99:      20,
-		StartupDelay:   120 * time.Second,
-		Warmup:         48 * time.Hour,
-		ReactiveTarget: 0.70,
-		TargetMin:      0.30,
-		TargetMax:      1.50,
-		TargetStep:     0.01,
-		Allowance:      0.001,
-		MinReplicas:    1,
-		MaxReplicas:    10000,
-		SyncPeriod:     hpa.DefaultSyncPeriod,
+		ForecastOptions: defaultForecastOptions(),
+		PodsAtP99:       20,
+		StartupDelay:    120 * time.Second,
+		Warmup:          48 * time.Hour,
+		ReactiveTarget:  0.70,
+		TargetMin:       0.30,
+		TargetMax:       1.50,
+		TargetStep:      0.01,
+		Allowance:       0.001,
+		MinReplicas:     1,
+		MaxReplicas:     10000,
+		SyncPeriod:      hpa.DefaultSyncPeriod,
 	}
 }
 
@@ -187,8 +174,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	// The forecaster's settings at the input's step are checked once here,
 	// so that an input too coarse for the horizon gets one error, not one per
 	// strategy.
-	fs := forecastSettings(opts, step, opts.Model)
-	fs.SetDefaults()
+	fs := opts.settings(step, opts.Model)
 	if err := fs.Validate(); err != nil {
 		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
 	}
@@ -237,7 +223,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			HorizonSeconds:      opts.Horizon.Seconds(),
 			Quantile:            opts.Quantile,
 			Model:               string(opts.Model),
-			FilterSpikes:        string(forecastSettings(opts, step, opts.Model).FilterSpikes),
+			FilterSpikes:        string(opts.settings(step, opts.Model).FilterSpikes),
 			Capacity:            capacity,
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
@@ -321,7 +307,7 @@ func serveAll(ctx context.Context, samples []Sample, step time.Duration, strateg
 	progressDone := make([]int, len(strategies))
 	for i, s := range strategies {
 		wg.Go(func() {
-			settings := forecastSettings(opts, step, s.model)
+			settings := opts.settings(step, s.model)
 			var progress func(done, total int)
 			if opts.Progress != nil {
 				progress = func(done, _ int) {
@@ -421,18 +407,41 @@ func (s ServeStats) share(n int) float64 {
 	return float64(n) / float64(s.Scored)
 }
 
-// forecastSettings are the forecaster's settings of a strategy serving model
-// on an input of the given step.
-func forecastSettings(opts Options, step time.Duration, model forecast.Model) forecast.Settings {
+// ForecastOptions configure the forecasters a backtest runs.
+type ForecastOptions struct {
+	// Horizon is the forecaster's horizon.
+	Horizon time.Duration
+	// Quantile is the served upper quantile.
+	Quantile float64
+	// Model is the predictive strategy's model (auto by default).
+	Model forecast.Model
+	// History, RefitInterval and Hold are passed to the forecaster; zero means its default.
+	History, RefitInterval, Hold time.Duration
+	// FilterSpikes is when the forecasting strategies read each sample as
+	// the median of it and the two before it (forecast.Settings.FilterSpikes;
+	// "" is the forecaster's default, auto). The reactive baseline stays the
+	// plain HPA it is measured against.
+	FilterSpikes forecast.SpikeFilter
+}
+
+// defaultForecastOptions are the published figures' forecast settings:
+// horizon 5m, quantile 0.9, the auto model.
+func defaultForecastOptions() ForecastOptions {
+	return ForecastOptions{Horizon: 5 * time.Minute, Quantile: 0.9, Model: forecast.ModelAuto}
+}
+
+// settings are the forecaster's settings of a strategy serving model on an
+// input of the given step, with the forecaster's defaults applied.
+func (o ForecastOptions) settings(step time.Duration, model forecast.Model) forecast.Settings {
 	s := forecast.Settings{
 		Step:          step,
-		Horizon:       opts.Horizon,
-		Quantile:      opts.Quantile,
+		Horizon:       o.Horizon,
+		Quantile:      o.Quantile,
 		Model:         model,
-		History:       opts.History,
-		RefitInterval: opts.RefitInterval,
-		Hold:          opts.Hold,
-		FilterSpikes:  opts.FilterSpikes,
+		History:       o.History,
+		RefitInterval: o.RefitInterval,
+		Hold:          o.Hold,
+		FilterSpikes:  o.FilterSpikes,
 	}
 	if model == forecast.ModelReactive {
 		s.FilterSpikes = forecast.SpikeFilterOff

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/hpa"
 	"github.com/foresight-dev/foresight/adapter/queue"
 	"github.com/foresight-dev/foresight/adapter/schedule"
@@ -39,13 +38,10 @@ const (
 type QueueOptions struct {
 	// Params are the queue demand's parameters.
 	Params queue.Params
-	// Horizon, Quantile, Model, History, RefitInterval and FilterSpikes
-	// configure the predictive strategy's forecaster of the arrival rate.
-	Horizon                time.Duration
-	Quantile               float64
-	Model                  forecast.Model
-	History, RefitInterval time.Duration
-	FilterSpikes           forecast.SpikeFilter
+	// ForecastOptions configure the predictive strategy's forecaster of the
+	// arrival rate (under auto it reads the samples themselves:
+	// forecast.Settings.ForQueueArrivals).
+	ForecastOptions
 	// Step is the trace's step; zero infers it.
 	Step time.Duration
 	// StartupDelay is the time a new worker takes before it processes items.
@@ -80,9 +76,9 @@ type QueueOptions struct {
 // KEDA activation above 0 items, 300 s cool-down.
 func DefaultQueueOptions() QueueOptions {
 	return QueueOptions{
-		Params:  queue.Params{Throughput: 1, DrainTime: 5 * time.Minute, WakeLead: 90 * time.Second, CoolDown: 5 * time.Minute},
-		Horizon: 5 * time.Minute, Quantile: 0.9, Model: forecast.ModelAuto,
-		StartupDelay: 60 * time.Second, SyncPeriod: hpa.DefaultSyncPeriod, ScaleDownStabilization: time.Minute,
+		Params:          queue.Params{Throughput: 1, DrainTime: 5 * time.Minute, WakeLead: 90 * time.Second, CoolDown: 5 * time.Minute},
+		ForecastOptions: defaultForecastOptions(),
+		StartupDelay:    60 * time.Second, SyncPeriod: hpa.DefaultSyncPeriod, ScaleDownStabilization: time.Minute,
 		MaxReplicas: 1000, Warmup: 48 * time.Hour, KEDACoolDown: 300 * time.Second,
 	}
 }
@@ -147,8 +143,7 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 		samples = arrivalsAbove(samples, o.ArrivalsAbove)
 	}
 	warmEnd := samples[0].TS + int64(o.Warmup/time.Second)
-	predicted, _, err := Serve(ctx, samples, forecast.Settings{Step: step, Horizon: o.Horizon, Quantile: o.Quantile,
-		Model: o.Model, History: o.History, RefitInterval: o.RefitInterval, FilterSpikes: o.FilterSpikes}.ForQueueArrivals(), warmEnd, nil)
+	predicted, _, err := Serve(ctx, samples, o.settings(step, o.Model).ForQueueArrivals(), warmEnd, nil)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: queue forecast: %w", err)
 	}

@@ -75,7 +75,7 @@ func ReactiveBaseline(ctx context.Context, samples []Sample, step time.Duration,
 		return Scaling{}, fmt.Errorf("backtest: %w", err)
 	}
 	warmEnd := samples[0].TS + int64(opts.Warmup/time.Second)
-	served, _, err := Serve(ctx, samples, forecastSettings(opts, step, forecast.ModelReactive), warmEnd, nil)
+	served, _, err := Serve(ctx, samples, opts.settings(step, forecast.ModelReactive), warmEnd, nil)
 	if err != nil {
 		return Scaling{}, fmt.Errorf("backtest: reactive baseline: %w", err)
 	}

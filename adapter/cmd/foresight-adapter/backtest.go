@@ -157,8 +157,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if *servedOut != "" || *plotOut != "" || costs.enabled() {
 			return fmt.Errorf("%w: --served-out, --plot and price inputs are not available in queue mode", errUsage)
 		}
-		qo.Horizon, qo.Quantile, qo.Model, qo.History, qo.RefitInterval = opts.Horizon, opts.Quantile, opts.Model, opts.History, opts.RefitInterval
-		qo.FilterSpikes = opts.FilterSpikes
+		qo.ForecastOptions = opts.ForecastOptions
 		qo.StartupDelay, qo.SyncPeriod, qo.MaxReplicas, qo.Warmup = opts.StartupDelay, opts.SyncPeriod, opts.MaxReplicas, opts.Warmup
 		qo.MinReplicas = opts.MinReplicas
 		if err := qo.Params.Validate(); err != nil {
