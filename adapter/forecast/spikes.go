@@ -90,16 +90,11 @@ func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
 		to := min(from+block, len(y))
 		var sxx, sxy float64
 		pairs := 0
-		for t := max(from, 3); t+1 < to; t++ {
-			if !excursionObserved(obs, t) {
-				continue
-			}
-			m := medianOfThree(y[t-3], y[t-2], y[t-1])
-			d := y[t] - m
+		excursions(y, obs, from, to, func(d, next float64) {
 			sxx += d * d
-			sxy += d * (y[t+1] - m)
+			sxy += d * next
 			pairs++
-		}
+		})
 		if pairs >= minPersistenceSteps/2 && sxx > 0 {
 			slopes = append(slopes, sxy/sxx)
 		}
@@ -107,10 +102,19 @@ func excursionPersistence(y []float64, obs []bool, step time.Duration) float64 {
 	return medianInPlace(slopes)
 }
 
-// excursionObserved reports whether step t, the three steps before it and
-// the one after it were observed: a step whose excursion can be measured.
-func excursionObserved(obs []bool, t int) bool {
-	return obs[t-3] && obs[t-2] && obs[t-1] && obs[t] && obs[t+1]
+// excursions calls fn for each step t of y[from:to] whose excursion can be
+// measured (t, the three steps before it and the one after it observed,
+// the one after inside the range) with its excursion d above the median m
+// of the three samples before it, and next, the following sample's
+// excursion above the same m.
+func excursions(y []float64, obs []bool, from, to int, fn func(d, next float64)) {
+	for t := max(from, 3); t+1 < to; t++ {
+		if !obs[t-3] || !obs[t-2] || !obs[t-1] || !obs[t] || !obs[t+1] {
+			continue
+		}
+		m := medianOfThree(y[t-3], y[t-2], y[t-1])
+		fn(y[t]-m, y[t+1]-m)
+	}
 }
 
 // persistenceBlock is the block, in steps, that excursions are read in: a
@@ -135,28 +139,25 @@ const spikeSize = 3
 // the peak that the pods must serve in most horizons, and the forecast
 // must see it.
 func spikesPerHorizon(y []float64, obs []bool, step time.Duration, h int) float64 {
-	from := max(3, len(y)-persistenceDays*persistenceBlock(step))
-	var abs []float64
-	for t := from; t+1 < len(y); t++ {
-		if excursionObserved(obs, t) {
-			abs = append(abs, math.Abs(y[t]-medianOfThree(y[t-3], y[t-2], y[t-1])))
-		}
-	}
-	if len(abs) == 0 {
+	var exc, next []float64
+	excursions(y, obs, len(y)-persistenceDays*persistenceBlock(step), len(y), func(d, n float64) {
+		exc, next = append(exc, d), append(next, n)
+	})
+	if len(exc) == 0 {
 		return 0
+	}
+	abs := make([]float64, len(exc))
+	for i, d := range exc {
+		abs[i] = math.Abs(d)
 	}
 	size := spikeSize * medianInPlace(abs)
 	spikes := 0
-	for t := from; t+1 < len(y); t++ {
-		if !excursionObserved(obs, t) {
-			continue
-		}
-		m := medianOfThree(y[t-3], y[t-2], y[t-1])
-		if d := y[t] - m; d > size && y[t+1]-m < d/2 {
+	for i, d := range exc {
+		if d > size && next[i] < d/2 {
 			spikes++
 		}
 	}
-	return float64(spikes) / float64(len(abs)) * float64(h)
+	return float64(spikes) / float64(len(exc)) * float64(h)
 }
 
 // persistenceDays is how many of a window's latest days excursionPersistence
