@@ -223,7 +223,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			HorizonSeconds:      opts.Horizon.Seconds(),
 			Quantile:            opts.Quantile,
 			Model:               string(opts.Model),
-			FilterSpikes:        string(opts.settings(step, opts.Model).FilterSpikes),
+			FilterSpikes:        string(fs.FilterSpikes),
 			Capacity:            capacity,
 			P99Load:             p99,
 			PodsAtP99:           p99 / capacity,
