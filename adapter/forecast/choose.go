@@ -297,6 +297,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	// Score with two-fold cross-fitted offsets in every offset scale.
 	fold := max(1, int(foldSpan/step))
 	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y, obs), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
+	sc.logPeaks(cands[0].env)
 	holds := holdSteps(s.Hold, step)
 	best, react := -1, -1
 	for i := range cands {
@@ -354,7 +355,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 			continue
 		}
 		served := math.Max(cd.base[o], upperOf(cd.peak(o, h), c.peakOffset, winScale))
-		losses = append(losses, pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
+		losses = append(losses, pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
 	}
 	c.shift = sc.shift
 	c.lossMean, _ = meanStd(losses)
@@ -389,7 +390,17 @@ type scorer struct {
 	e, h, fold   int
 	q            float64
 	shift        float64 // added before taking logs: keeps zeros finite
+	logPeak      []float64 // logPeak[o]: the horizon's actual peak from origin o on the loss's log scale
 	scratch, col []float64
+}
+
+// logPeaks fills logPeak from the horizons' actual peaks (NaN where none
+// was observed), which every candidate is scored against.
+func (sc *scorer) logPeaks(env []float64) {
+	sc.logPeak = make([]float64, len(env))
+	for o, v := range env {
+		sc.logPeak[o] = math.Log(math.Max(v, 0) + sc.shift)
+	}
 }
 
 // offsets writes the q-quantile of the lead errors (relative to the
@@ -487,7 +498,7 @@ func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
 		}
 		off := offs[1-(o/sc.fold)%2]
 		served := math.Max(cd.hbase[o], upperOf(cd.hpk[o], off, mode))
-		loss += pinball(math.Log(math.Max(cd.env[o], 0)+sc.shift), math.Log(math.Max(served, 0)+sc.shift), sc.q)
+		loss += pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), sc.q)
 		cnt++
 	}
 	if cnt == 0 || math.IsNaN(loss) {

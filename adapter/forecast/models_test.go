@@ -3,6 +3,8 @@ package forecast
 import (
 	"math"
 	"math/cmplx"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -329,6 +331,51 @@ func TestQuantileAndPinball(t *testing.T) {
 	}
 	if pinball(10, 8, 0.9) != 0.9*2 || math.Abs(pinball(8, 10, 0.9)-0.1*2) > 1e-12 {
 		t.Error("pinball: under-forecasts must cost q, over-forecasts 1-q per unit")
+	}
+}
+
+// quantileOf selects order statistics instead of sorting: it must return
+// what interpolating the sorted values returns, with ties, NaNs and every
+// size from one value up.
+func TestQuantileOfMatchesSortedInterpolation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for n := 1; n <= 300; n += 1 + n/10 {
+		for trial := 0; trial < 5; trial++ {
+			x := make([]float64, n)
+			for i := range x {
+				switch {
+				case trial == 1:
+					x[i] = float64(rng.IntN(4)) // many ties
+				case trial == 2 && rng.IntN(5) == 0:
+					x[i] = math.NaN()
+				default:
+					x[i] = rng.NormFloat64()
+				}
+			}
+			var sorted []float64
+			for _, v := range x {
+				if !math.IsNaN(v) {
+					sorted = append(sorted, v)
+				}
+			}
+			slices.Sort(sorted)
+			for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.97, 1} {
+				got := quantileOf(x, q, make([]float64, 0, n))
+				if len(sorted) == 0 {
+					if !math.IsNaN(got) {
+						t.Fatalf("n=%d q=%v: %v for no finite value, want NaN", n, q, got)
+					}
+					continue
+				}
+				pos := q * float64(len(sorted)-1)
+				lo := int(math.Floor(pos))
+				hi := min(lo+1, len(sorted)-1)
+				want := sorted[lo] + (pos-float64(lo))*(sorted[hi]-sorted[lo])
+				if math.Abs(got-want) > 1e-12 {
+					t.Fatalf("n=%d trial=%d q=%v: %v, want %v", n, trial, q, got, want)
+				}
+			}
+		}
 	}
 }
 
