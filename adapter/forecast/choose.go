@@ -37,12 +37,16 @@ const (
 // CandidateScore is the backtest result of one candidate at the last refit.
 type CandidateScore struct {
 	Model Model
-	// Loss is the mean pinball loss (log scale) of the served value (max over the
-	// horizon of the cross-fitted upper quantile, floored at the observed
-	// value) against the maximum actual over the horizon.
+	// Loss is the mean pinball loss (log scale) of the served value (the
+	// horizon's point forecast read as Stat, plus the cross-fitted upper
+	// quantile offset, floored at the observed value) against the maximum
+	// actual over the horizon.
 	Loss float64
-	// Scale is how its quantile offsets scale with the forecast (additive,
-	// sqrt or relative): whichever scored best.
+	// Stat is what the served value reads from the point forecast over
+	// the horizon (its peak or its mean): whichever scored best.
+	Stat HorizonStat
+	// Scale is how its quantile offsets scale with the forecast (a power
+	// of it from 0, additive, to 1, relative): whichever scored best.
 	Scale OffsetScale
 	// Hold is the hold its served value was scored (and its offsets
 	// learnt) with: Settings.Hold, or the best of HoldChoices when that is
@@ -85,6 +89,7 @@ type choice struct {
 	scores     []CandidateScore
 	noSkill    bool        // auto found no model better than reactive
 	offScale   OffsetScale // how the offsets scale with the forecast
+	stat       HorizonStat // what the served value reads from the point forecast over the horizon
 	peakOffset float64     // upper-quantile offset of the peak over the horizon
 	shift      float64     // log shift of the loss
 	lossMean   float64     // mean served-value loss of the winner in the backtest
@@ -92,27 +97,43 @@ type choice struct {
 
 type candidate struct {
 	pred predictor
-	fcs  []float64 // fcs[o*H+h-1] = forecast_o(h)
-	errs []float64 // errs[o*H+h-1] = y[o+h] - forecast_o(h), NaN if not observed
-	base []float64 // base[o] = last value at origin o (the reactive floor)
-	env  []float64 // env[o] = max observed actual over (o, o+H], NaN if none
-	pk   []float64 // pk[o] = max point forecast over the horizon from origin o
-	// hpk and hbase are pk and base held over (part of) the HPA's
-	// scale-down stabilization: their maximum over the origins (o-hold, o].
-	// What the HPA provisions at o follows the highest value served in its
-	// window.
+	fcs  []float64   // fcs[o*H+h-1] = forecast_o(h)
+	errs []float64   // errs[o*H+h-1] = y[o+h] - forecast_o(h), NaN if not observed
+	base []float64   // base[o] = last value at origin o (the reactive floor)
+	env  []float64   // env[o] = max observed actual over (o, o+H], NaN if none
+	pk   []float64   // pk[o] = max point forecast over the horizon from origin o
+	pm   []float64   // pm[o] = mean point forecast over the horizon from origin o
+	stat HorizonStat // which of pk and pm the served value reads (hold sets it)
+	// hpk and hbase are the read forecast (pk or pm) and base held over
+	// (part of) the HPA's scale-down stabilization: their maximum over the
+	// origins (o-hold, o]. What the HPA provisions at o follows the highest
+	// value served in its window.
 	hpk, hbase []float64
 	dq         []int // scratch of hold
 }
 
-// hold fills hpk and hbase with the maxima of pk and base over the last
-// hold origins (the origin itself when hold <= 1).
-// It reuses their storage when called again with another hold.
-func (cd *candidate) hold(hold int) {
+// point is the forecast the served value reads at origin o (before the
+// offset and the hold): the horizon's peak or mean, as cd.stat says.
+func (cd *candidate) point(o int) float64 { return cd.points()[o] }
+
+// points is pk or pm, as cd.stat says.
+func (cd *candidate) points() []float64 {
+	if cd.stat == HorizonMean {
+		return cd.pm
+	}
+	return cd.pk
+}
+
+// hold reads the horizon's point forecast as stat and fills hpk and hbase
+// with the maxima of that reading and of base over the last hold origins
+// (the origin itself when hold <= 1). It reuses their storage when called
+// again with another hold or stat.
+func (cd *candidate) hold(hold int, stat HorizonStat) {
 	if cd.hpk == nil {
 		cd.hpk, cd.hbase, cd.dq = make([]float64, len(cd.pk)), make([]float64, len(cd.base)), make([]int, max(len(cd.pk), len(cd.base)))
 	}
-	rollingMaxInto(cd.hpk, cd.pk, hold, cd.dq)
+	cd.stat = stat
+	rollingMaxInto(cd.hpk, cd.points(), hold, cd.dq)
 	rollingMaxInto(cd.hbase, cd.base, hold, cd.dq)
 }
 
@@ -259,7 +280,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	// Run every candidate through the evaluation span.
 	cands := make([]candidate, len(preds))
 	for i, p := range preds {
-		cands[i] = candidate{pred: p, fcs: make([]float64, e*h), errs: make([]float64, e*h), base: make([]float64, e), env: make([]float64, e), pk: make([]float64, e)}
+		cands[i] = candidate{pred: p, fcs: make([]float64, e*h), errs: make([]float64, e*h), base: make([]float64, e), env: make([]float64, e), pk: make([]float64, e), pm: make([]float64, e)}
 	}
 	fc := make([]float64, h)
 	for o := 0; o < e; o++ {
@@ -283,7 +304,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 				cd.errs[o*h+k-1] = v
 				cd.fcs[o*h+k-1] = fc[k-1]
 			}
-			cd.pk[o] = maxOf(fc)
+			cd.pk[o], cd.pm[o] = HorizonPeak.of(fc), HorizonMean.of(fc)
 		}
 		if t+1 < n {
 			r.push(raw[t+1], obs[t+1])
@@ -302,23 +323,26 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	best, react := -1, -1
 	for i := range cands {
 		cd := &cands[i]
-		tried := holds
+		tried, stats := holds, horizonStats
 		if cd.pred.kind() == ModelReactive {
 			// The yardstick of skill: the reactive value, held only as
-			// long as the shortest hold tried.
-			tried = holds[:1]
+			// long as the shortest hold tried (its forecast is flat: its
+			// peak is its mean).
+			tried, stats = holds[:1], horizonStats[:1]
 		}
-		loss, mode, held := math.Inf(1), ScaleAdditive, tried[0]
-		for _, hd := range tried {
-			cd.hold(hd)
-			for _, m := range []OffsetScale{ScaleAdditive, ScaleSqrt, ScaleRelative} {
-				if l := sc.loss(cd, m); l < loss { // ties: the shorter hold, the earlier scale
-					loss, mode, held = l, m, hd
+		loss, stat, mode, held := math.Inf(1), stats[0], offsetScales[0], tried[0]
+		for _, st := range stats {
+			for _, hd := range tried {
+				cd.hold(hd, st)
+				for _, m := range offsetScales {
+					if l := sc.loss(cd, m); l < loss { // ties: the peak, the shorter hold, the earlier scale
+						loss, stat, mode, held = l, st, m, hd
+					}
 				}
 			}
 		}
-		cd.hold(held)
-		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Scale: mode, Hold: time.Duration(held) * step})
+		cd.hold(held, stat)
+		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Stat: stat, Scale: mode, Hold: time.Duration(held) * step})
 		if cd.pred.kind() == ModelReactive {
 			react = i
 			continue
@@ -344,6 +368,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	cd := &cands[win]
 	c.pred = cd.pred
 	c.offScale = winScale
+	c.stat = cd.stat
 	c.offsets = make([]float64, h)
 	sc.offsets(cd, winScale, -1, c.offsets)
 	c.peakOffset = sc.envOffset(cd, winScale, -1)
@@ -354,7 +379,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		if math.IsNaN(cd.env[o]) {
 			continue
 		}
-		served := math.Max(cd.base[o], upperOf(cd.peak(o, h), c.peakOffset, winScale))
+		served := math.Max(cd.base[o], upperOf(cd.point(o), c.peakOffset, winScale))
 		losses = append(losses, pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
 	}
 	c.shift = sc.shift
@@ -389,7 +414,7 @@ func describeScores(sc []CandidateScore) string {
 type scorer struct {
 	e, h, fold   int
 	q            float64
-	shift        float64 // added before taking logs: keeps zeros finite
+	shift        float64   // added before taking logs: keeps zeros finite
 	logPeak      []float64 // logPeak[o]: the horizon's actual peak from origin o on the loss's log scale
 	scratch, col []float64
 }
@@ -445,36 +470,71 @@ func (sc *scorer) envOffset(cd *candidate, mode OffsetScale, skip int) float64 {
 	return nanTo(quantileOf(sc.col, sc.q, sc.scratch), 0)
 }
 
-// peak is the largest point forecast over the horizon from origin o.
-func (cd *candidate) peak(o, _ int) float64 { return cd.pk[o] }
+// HorizonStat is what the served value reads from the point forecast over
+// the horizon before the offset is added: its peak, or its mean. The peak
+// follows a forecast that rises within the horizon; where the forecast's
+// swings within the horizon are mostly noise the peak counts that noise
+// on top of the offset, which covers it already, and the mean serves less
+// for the same coverage. Model choice keeps whichever scores best.
+type HorizonStat string
 
-func maxOf(x []float64) float64 {
+// Horizon statistics.
+const (
+	HorizonPeak HorizonStat = "peak"
+	HorizonMean HorizonStat = "mean"
+)
+
+// horizonStats are the statistics model choice tries, the peak first.
+var horizonStats = []HorizonStat{HorizonPeak, HorizonMean}
+
+// of reads the point forecast fc (leads 1..h) as s.
+func (s HorizonStat) of(fc []float64) float64 {
+	if s == HorizonMean {
+		var m float64
+		for _, v := range fc {
+			m += v
+		}
+		return m / float64(len(fc))
+	}
 	p := math.Inf(-1)
-	for _, v := range x {
+	for _, v := range fc {
 		p = math.Max(p, v)
 	}
 	return p
 }
 
-// OffsetScale is how quantile offsets scale with the forecast: additive
-// (constant), with its square root (count-like noise) or with the forecast
-// itself (noise proportional to load).
+// OffsetScale is how quantile offsets scale with the forecast f: as a
+// power of it, from additive (f⁰, noise of a constant size) through the
+// square root (count-like noise) to relative (f¹, noise proportional to
+// load). The powers between them matter: how much of the margin goes to
+// quiet hours decides how many pods the busy hours need at equal safety.
 type OffsetScale string
 
 // Offset scales.
 const (
-	ScaleAdditive OffsetScale = "additive"
-	ScaleSqrt     OffsetScale = "sqrt"
-	ScaleRelative OffsetScale = "relative"
+	ScaleAdditive      OffsetScale = "additive"            // f⁰
+	ScaleFourthRoot    OffsetScale = "fourth-root"         // f^¼
+	ScaleSqrt          OffsetScale = "sqrt"                // f^½
+	ScaleThreeQuarters OffsetScale = "three-quarter-power" // f^¾
+	ScaleRelative      OffsetScale = "relative"            // f¹
 )
+
+// offsetScales are the scales model choice tries, additive first.
+var offsetScales = []OffsetScale{ScaleAdditive, ScaleFourthRoot, ScaleSqrt, ScaleThreeQuarters, ScaleRelative}
 
 // unit is the size of one offset unit at forecast f.
 func (m OffsetScale) unit(f float64) float64 {
+	a := math.Abs(f)
 	switch m {
+	case ScaleFourthRoot:
+		return math.Sqrt(math.Sqrt(a))
 	case ScaleSqrt:
-		return math.Sqrt(math.Abs(f))
+		return math.Sqrt(a)
+	case ScaleThreeQuarters:
+		r := math.Sqrt(a)
+		return r * math.Sqrt(r)
 	case ScaleRelative:
-		return math.Abs(f)
+		return a
 	}
 	return 1
 }

@@ -213,12 +213,13 @@ type Forecast struct {
 	// model's learnt margin for the peak (the HPA's target was chosen for
 	// a value with that margin).
 	Fallback bool
-	// Predicted is the maximum over the horizon of the point forecast
-	// (Observed when reactive).
+	// Predicted is the point forecast over the horizon as the served value
+	// reads it: its maximum, or its mean where model choice found that
+	// better (Observed when reactive).
 	Predicted float64
-	// Upper is the upper quantile of the maximum over the horizon, before the
-	// reactive floor (Observed when reactive; Observed plus the margin in a
-	// drift).
+	// Upper is Predicted plus its learnt upper-quantile offset for the
+	// horizon's peak, before the reactive floor (Observed when reactive;
+	// Observed plus the margin in a drift).
 	Upper float64
 	// Reason says why this model is served (warm-up, drift, the backtest losses).
 	Reason string
@@ -265,6 +266,7 @@ type Forecaster struct {
 	lossMean   float64     // backtest mean of the served-value loss
 	fc         []float64   // point forecast after the latest step, leads 1..h
 	noSkill    bool
+	readsMean  bool // the served value reads the horizon's mean point forecast, not its peak
 	fallback   bool // drift
 	drift      pageHinkley
 	driftAt    int64 // step index of the drift alarm since the latest fit, -1 if none
@@ -326,7 +328,7 @@ func (f *Forecaster) Reset() {
 	f.seen = false
 	f.at, f.lastRaw, f.idx = 0, 0, -1
 	f.pred, f.offsets = nil, nil
-	f.noSkill, f.fallback = false, false
+	f.noSkill, f.fallback, f.readsMean = false, false, false
 	f.driftAt, f.driftFit, f.due = -1, math.MaxInt64, -1
 	f.reason = ReasonWarmUp
 	if f.s.Model == ModelReactive {
@@ -534,15 +536,20 @@ func (f *Forecaster) servedLoss(v, s float64) float64 {
 
 // modelServed is the value the model serves after the latest step v.
 func (f *Forecaster) modelServed(v float64) float64 {
-	pmax := math.Inf(-1)
-	for _, x := range f.fc {
-		pmax = math.Max(pmax, x)
-	}
-	u := upperOf(pmax, f.peakOffset, f.scale)
+	u := upperOf(f.stat().of(f.fc), f.peakOffset, f.scale)
 	if !f.s.NoReactiveFloor {
 		u = math.Max(u, v)
 	}
 	return u
+}
+
+// stat is what the served value reads from the point forecast over the
+// horizon (a flag in the state: no string per series).
+func (f *Forecaster) stat() HorizonStat {
+	if f.readsMean {
+		return HorizonMean
+	}
+	return HorizonPeak
 }
 
 func (f *Forecaster) servedModel() Model {
@@ -599,6 +606,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	f.pred = c.pred
 	f.offsets = c.offsets
 	f.scale = c.offScale
+	f.readsMean = c.stat == HorizonMean
 	f.peakOffset = c.peakOffset
 	f.shift = c.shift
 	f.lossMean = c.lossMean
@@ -655,13 +663,10 @@ func (f *Forecaster) Serve() Forecast {
 	if !f.seen || f.servedModel() == ModelReactive {
 		return out
 	}
-	pmax := math.Inf(-1)
-	for _, v := range f.fc {
-		pmax = math.Max(pmax, v)
-	}
-	umax := upperOf(pmax, f.peakOffset, f.scale)
+	point := f.stat().of(f.fc)
+	umax := upperOf(point, f.peakOffset, f.scale)
 	out.Model, out.Fallback = f.pred.kind(), false
-	out.Predicted, out.Upper, out.Value = pmax, umax, umax
+	out.Predicted, out.Upper, out.Value = point, umax, umax
 	if !f.s.NoReactiveFloor {
 		out.Value = math.Max(umax, last)
 	}

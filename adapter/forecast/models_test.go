@@ -416,3 +416,70 @@ func TestLogShiftIsTheNoiseFloor(t *testing.T) {
 		t.Errorf("logShift of zeros = %v, want 1", got)
 	}
 }
+
+// The offset scales are the powers 0, ¼, ½, ¾ and 1 of the forecast, in
+// that order (model choice prefers the earlier one on a tie).
+func TestOffsetScalesArePowersOfTheForecast(t *testing.T) {
+	powers := []float64{0, 0.25, 0.5, 0.75, 1}
+	if len(offsetScales) != len(powers) {
+		t.Fatalf("scales %v, want %d", offsetScales, len(powers))
+	}
+	for i, m := range offsetScales {
+		for _, f := range []float64{0.3, 1, 7, 250, -16} {
+			want := math.Pow(math.Abs(f), powers[i])
+			if got := m.unit(f); math.Abs(got-want) > 1e-12*want {
+				t.Errorf("%s.unit(%v) = %v, want |f|^%v = %v", m, f, got, powers[i], want)
+			}
+		}
+	}
+}
+
+// Seasonal naive forecasts yesterday's samples: on a noisy series the
+// highest of them over the horizon is mostly yesterday's noise, which the
+// offset covers already, so model choice reads the horizon's mean; on a
+// smooth series that rises within every horizon it reads the peak. What
+// the forecaster serves reads the same statistic.
+func TestModelChoiceReadsTheHorizonPeakOrMean(t *testing.T) {
+	step := time.Minute
+	day := int(24 * time.Hour / step)
+	rng := newRand(5)
+	noisy := generate(4*day, step, func(i int) float64 {
+		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+40*rng.NormFloat64())
+	})
+	// A sawtooth of 10-minute ramps: every 5-minute horizon rises.
+	ramps := generate(4*day, step, func(i int) float64 { return 100 + 20*float64(i%10) })
+	for _, c := range []struct {
+		name string
+		s    series
+		want HorizonStat
+	}{{"noisy", noisy, HorizonMean}, {"ramps", ramps, HorizonPeak}} {
+		f, err := NewForecaster(Settings{Step: step, WarmUp: 2 * 24 * time.Hour, Model: ModelSeasonalNaive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out Forecast
+		for i := range c.s.ts {
+			if err := f.Observe(c.s.ts[i], c.s.vals[i]); err != nil {
+				t.Fatal(err)
+			}
+			out = f.Serve()
+		}
+		var got CandidateScore
+		for _, sc := range f.Scores() {
+			if sc.Model == ModelSeasonalNaive {
+				got = sc
+			}
+		}
+		if got.Stat != c.want {
+			t.Errorf("%s: seasonal naive scored %+v, want it to read the horizon's %s", c.name, got, c.want)
+		}
+		point, upper := make([]float64, 5), make([]float64, 5)
+		n := f.Path(point, upper)
+		if out.Model != ModelSeasonalNaive {
+			t.Fatalf("%s: served %s (%s), want seasonal naive", c.name, out.Model, out.Reason)
+		}
+		if want := c.want.of(point[:n]); math.Abs(out.Predicted-want) > 1e-9 {
+			t.Errorf("%s: Predicted %v, want the %s of the point forecast %v = %v", c.name, out.Predicted, c.want, point[:n], want)
+		}
+	}
+}

@@ -35,8 +35,8 @@ func newSeriesCollector() *seriesCollector {
 	return &seriesCollector{
 		served:    desc("foresight_forecast_served_value", "Value served to the HPA."),
 		observed:  desc("foresight_forecast_observed_value", "Latest observed load."),
-		predicted: desc("foresight_forecast_predicted_value", "Max over the horizon of the point forecast."),
-		upper:     desc("foresight_forecast_upper_value", "Max over the horizon of the served quantile."),
+		predicted: desc("foresight_forecast_predicted_value", "The point forecast over the horizon as served: its maximum, or its mean where model choice reads the mean."),
+		upper:     desc("foresight_forecast_upper_value", "The predicted value plus its upper-quantile margin for the horizon's peak, before the reactive floor."),
 		fallback:  desc("foresight_forecast_fallback", "1 while the reactive value is served (warm-up, drift)."),
 		spikesFiltered: desc("foresight_forecast_spikes_filtered",
 			"1 while the forecast reads each sample as the median of it and the two before it (the rule's filterSpikes; auto: the series' excursions are isolated samples)."),
