@@ -37,6 +37,17 @@ func sinusoid(step time.Duration, level, amp float64) func(i int) float64 {
 	return func(i int) float64 { return level + amp*math.Sin(2*math.Pi*float64(i)/period) }
 }
 
+// noisyDaily is days of a daily sine (200 ± 80) at one minute with
+// Gaussian noise of the given deviation, clipped at zero, seeded.
+func noisyDaily(days int, sd float64, seed uint64) series {
+	step := time.Minute
+	day := int(24 * time.Hour / step)
+	rng := newRand(seed)
+	return generate(days*day, step, func(i int) float64 {
+		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+sd*rng.NormFloat64())
+	})
+}
+
 // replay feeds s through a new forecaster and returns every Serve result.
 func replay(t testing.TB, st Settings, s series) []Forecast {
 	t.Helper()

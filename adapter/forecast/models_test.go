@@ -442,10 +442,7 @@ func TestOffsetScalesArePowersOfTheForecast(t *testing.T) {
 func TestModelChoiceReadsTheHorizonPeakOrMean(t *testing.T) {
 	step := time.Minute
 	day := int(24 * time.Hour / step)
-	rng := newRand(5)
-	noisy := generate(4*day, step, func(i int) float64 {
-		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+40*rng.NormFloat64())
-	})
+	noisy := noisyDaily(4, 40, 5)
 	// A sawtooth of 10-minute ramps: every 5-minute horizon rises.
 	ramps := generate(4*day, step, func(i int) float64 { return 100 + 20*float64(i%10) })
 	for _, c := range []struct {

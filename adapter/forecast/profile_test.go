@@ -115,10 +115,7 @@ func TestHoldServesLessAndStillCoversHeldPeaks(t *testing.T) {
 	// covers the horizon's peak about as often as the quantile asks.
 	step := time.Minute
 	day := int(24 * time.Hour / step)
-	rng := newRand(11)
-	s := generate(6*day, step, func(i int) float64 {
-		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+30*rng.NormFloat64())
-	})
+	s := noisyDaily(6, 30, 11)
 	base := Settings{Step: step, WarmUp: 2 * 24 * time.Hour, Model: ModelHoltWinters}
 	noHold := base
 	noHold.Hold = step
@@ -158,11 +155,7 @@ func TestHoldChosenPerModelIsTheBestFixedHold(t *testing.T) {
 	// and keeps the best: its loss and hold are those of the fixed hold
 	// that scores it lowest. The reactive yardstick keeps the shortest.
 	step := time.Minute
-	day := int(24 * time.Hour / step)
-	rng := newRand(11)
-	s := generate(5*day, step, func(i int) float64 {
-		return max(0, 200+80*math.Sin(2*math.Pi*float64(i%day)/float64(day))+30*rng.NormFloat64())
-	})
+	s := noisyDaily(5, 30, 11)
 	scores := func(hold time.Duration) map[Model]CandidateScore {
 		f, err := NewForecaster(Settings{Step: step, WarmUp: 2 * 24 * time.Hour, Hold: hold})
 		if err != nil {
