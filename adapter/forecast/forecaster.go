@@ -536,20 +536,23 @@ func (f *Forecaster) servedLoss(v, s float64) float64 {
 
 // modelServed is the value the model serves after the latest step v.
 func (f *Forecaster) modelServed(v float64) float64 {
-	u := upperOf(f.stat().of(f.fc), f.peakOffset, f.scale)
+	_, u := f.upper()
 	if !f.s.NoReactiveFloor {
 		u = math.Max(u, v)
 	}
 	return u
 }
 
-// stat is what the served value reads from the point forecast over the
-// horizon (a flag in the state: no string per series).
-func (f *Forecaster) stat() HorizonStat {
+// upper is the model's point forecast over the horizon as the served value
+// reads it (its peak or its mean) and that plus the learnt margin, before
+// the reactive floor.
+func (f *Forecaster) upper() (point, upper float64) {
+	stat := HorizonPeak
 	if f.readsMean {
-		return HorizonMean
+		stat = HorizonMean
 	}
-	return HorizonPeak
+	point = stat.of(f.fc)
+	return point, upperOf(point, f.peakOffset, f.scale)
 }
 
 func (f *Forecaster) servedModel() Model {
@@ -663,8 +666,7 @@ func (f *Forecaster) Serve() Forecast {
 	if !f.seen || f.servedModel() == ModelReactive {
 		return out
 	}
-	point := f.stat().of(f.fc)
-	umax := upperOf(point, f.peakOffset, f.scale)
+	point, umax := f.upper()
 	out.Model, out.Fallback = f.pred.kind(), false
 	out.Predicted, out.Upper, out.Value = point, umax, umax
 	if !f.s.NoReactiveFloor {
