@@ -3,6 +3,7 @@ package forecast
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -10,7 +11,10 @@ import (
 // FuzzObserveServe feeds arbitrary (gap, value) sequences to a small
 // forecaster that refits often: it must never panic, must accept every
 // finite sample after the previous one, and must serve a finite value no
-// lower than the observed one.
+// lower than the observed one. The observed value is the latest sample,
+// or, while the spike filter is on, the median of the latest three steps:
+// never outside the range of the last three samples (the steps of a gap
+// lie between the samples around it).
 func FuzzObserveServe(f *testing.F) {
 	f.Add([]byte{1, 0, 10, 1, 0, 20, 1, 0, 30, 5, 0, 0, 1, 255, 255})
 	f.Add(make([]byte, 300))
@@ -34,6 +38,7 @@ func FuzzObserveServe(f *testing.F) {
 		}
 		batched.DeferRefits()
 		ts := int64(1_000_000)
+		var recent []float64 // the last three samples
 		for i := 0; i+3 <= len(data); i += 3 {
 			gap := int64(data[i]%8) + 1
 			if data[i] == 255 {
@@ -44,9 +49,18 @@ func FuzzObserveServe(f *testing.F) {
 			if err := fc.Observe(ts, v); err != nil {
 				t.Fatalf("step %d: finite sample rejected: %v", i/3, err)
 			}
+			if recent = append(recent, v); len(recent) > 3 {
+				recent = recent[1:]
+			}
 			got := fc.Serve()
-			if !isFinite(got.Value) || got.Value < got.Observed || got.Observed != v || got.At != ts {
+			if !isFinite(got.Value) || got.Value < got.Observed || got.At != ts {
 				t.Fatalf("step %d: served %+v after sample %v at %d", i/3, got, v, ts)
+			}
+			if !got.SpikesFiltered && got.Observed != v {
+				t.Fatalf("step %d: observed %v, want the sample %v (no spike filter)", i/3, got.Observed, v)
+			}
+			if got.SpikesFiltered && (got.Observed < slices.Min(recent) || got.Observed > slices.Max(recent)) {
+				t.Fatalf("step %d: observed %v through the spike filter, outside the last samples %v", i/3, got.Observed, recent)
 			}
 			if err := batched.Observe(ts, v); err != nil {
 				t.Fatalf("step %d: batched: %v", i/3, err)
