@@ -100,7 +100,6 @@ type candidate struct {
 	fcs  []float64   // fcs[o*H+h-1] = forecast_o(h)
 	errs []float64   // errs[o*H+h-1] = y[o+h] - forecast_o(h), NaN if not observed
 	base []float64   // base[o] = last value at origin o (the reactive floor)
-	env  []float64   // env[o] = max observed actual over (o, o+H], NaN if none
 	pk   []float64   // pk[o] = max point forecast over the horizon from origin o
 	pm   []float64   // pm[o] = mean point forecast over the horizon from origin o
 	stat HorizonStat // which of pk and pm the served value reads (hold sets it)
@@ -280,22 +279,22 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	// Run every candidate through the evaluation span.
 	cands := make([]candidate, len(preds))
 	for i, p := range preds {
-		cands[i] = candidate{pred: p, fcs: make([]float64, e*h), errs: make([]float64, e*h), base: make([]float64, e), env: make([]float64, e), pk: make([]float64, e), pm: make([]float64, e)}
+		cands[i] = candidate{pred: p, fcs: make([]float64, e*h), errs: make([]float64, e*h), base: make([]float64, e), pk: make([]float64, e), pm: make([]float64, e)}
 	}
 	fc := make([]float64, h)
+	peaks := make([]float64, e) // peaks[o] = max observed actual over (o, o+H], NaN if none: what every candidate is scored against
 	for o := 0; o < e; o++ {
 		t := train - 1 + o // origin index in y
-		env := math.NaN()
+		peaks[o] = math.NaN()
 		for k := 1; k <= h && t+k < n; k++ {
 			if obs[t+k] {
-				env = math.Max(nanTo(env, math.Inf(-1)), y[t+k])
+				peaks[o] = math.Max(nanTo(peaks[o], math.Inf(-1)), y[t+k])
 			}
 		}
 		for i := range cands {
 			cd := &cands[i]
 			cd.pred.forecast(fc)
 			cd.base[o] = y[t]
-			cd.env[o] = env
 			for k := 1; k <= h; k++ {
 				v := math.NaN()
 				if t+k < n && obs[t+k] {
@@ -317,8 +316,8 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 
 	// Score with two-fold cross-fitted offsets in every offset scale.
 	fold := max(1, int(foldSpan/step))
-	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y, obs), scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
-	sc.logPeaks(cands[0].env)
+	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y, obs), peak: peaks, scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
+	sc.logPeaks()
 	holds := holdSteps(s.Hold, step)
 	best, react := -1, -1
 	for i := range cands {
@@ -376,7 +375,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	// backtest: the mean and spread of the per-origin loss are recorded.
 	losses := make([]float64, 0, e)
 	for o := 0; o < e; o++ {
-		if math.IsNaN(cd.env[o]) {
+		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
 		served := math.Max(cd.base[o], upperOf(cd.point(o), c.peakOffset, winScale))
@@ -415,15 +414,15 @@ type scorer struct {
 	e, h, fold   int
 	q            float64
 	shift        float64   // added before taking logs: keeps zeros finite
-	logPeak      []float64 // logPeak[o]: the horizon's actual peak from origin o on the loss's log scale
+	peak         []float64 // peak[o]: the highest observed actual over the horizon from origin o, NaN if none
+	logPeak      []float64 // logPeak[o]: peak[o] on the loss's log scale
 	scratch, col []float64
 }
 
-// logPeaks fills logPeak from the horizons' actual peaks (NaN where none
-// was observed), which every candidate is scored against.
-func (sc *scorer) logPeaks(env []float64) {
-	sc.logPeak = make([]float64, len(env))
-	for o, v := range env {
+// logPeaks fills logPeak from peak, once for every candidate scored.
+func (sc *scorer) logPeaks() {
+	sc.logPeak = make([]float64, len(sc.peak))
+	for o, v := range sc.peak {
 		sc.logPeak[o] = math.Log(math.Max(v, 0) + sc.shift)
 	}
 }
@@ -456,7 +455,7 @@ func (sc *scorer) offsets(cd *candidate, mode OffsetScale, skip int, dst []float
 func (sc *scorer) envOffset(cd *candidate, mode OffsetScale, skip int) float64 {
 	sc.col = sc.col[:0]
 	for o := 0; o < sc.e; o++ {
-		if (skip >= 0 && (o/sc.fold)%2 == skip) || math.IsNaN(cd.env[o]) {
+		if (skip >= 0 && (o/sc.fold)%2 == skip) || math.IsNaN(sc.peak[o]) {
 			continue
 		}
 		p := cd.hpk[o]
@@ -464,7 +463,7 @@ func (sc *scorer) envOffset(cd *candidate, mode OffsetScale, skip int) float64 {
 		if u < 1e-12 {
 			continue
 		}
-		v := (cd.env[o] - p) / u
+		v := (sc.peak[o] - p) / u
 		sc.col = append(sc.col, v)
 	}
 	return nanTo(quantileOf(sc.col, sc.q, sc.scratch), 0)
@@ -553,7 +552,7 @@ func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
 	var loss float64
 	cnt := 0
 	for o := 0; o < sc.e; o++ {
-		if math.IsNaN(cd.env[o]) {
+		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
 		off := offs[1-(o/sc.fold)%2]
