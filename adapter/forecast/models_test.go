@@ -334,9 +334,9 @@ func TestQuantileAndPinball(t *testing.T) {
 	}
 }
 
-// quantileOf selects order statistics instead of sorting: it must return
-// what interpolating the sorted values returns, with ties, NaNs and every
-// size from one value up.
+// quantileOf and medianInPlace select order statistics instead of
+// sorting: they must return what the sorted values give, with ties, NaNs
+// (quantileOf) and every size from one value up.
 func TestQuantileOfMatchesSortedInterpolation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	for n := 1; n <= 300; n += 1 + n/10 {
@@ -359,6 +359,16 @@ func TestQuantileOfMatchesSortedInterpolation(t *testing.T) {
 				}
 			}
 			slices.Sort(sorted)
+			if len(sorted) == n { // no NaN: medianInPlace selects the same way
+				k := n / 2
+				want := sorted[k]
+				if n%2 == 0 {
+					want = (sorted[k-1] + sorted[k]) / 2
+				}
+				if got := medianInPlace(slices.Clone(x)); got != want {
+					t.Fatalf("n=%d trial=%d: medianInPlace %v, want %v", n, trial, got, want)
+				}
+			}
 			for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.97, 1} {
 				got := quantileOf(x, q, make([]float64, 0, n))
 				if len(sorted) == 0 {

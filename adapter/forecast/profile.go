@@ -86,17 +86,19 @@ func profileBase[B backer](m *profile, b B, h int) float64 {
 	return medianInPlace(means)
 }
 
-// medianInPlace returns the median of x (sorting it); NaN when empty.
+// medianInPlace returns the median of x (reordering it, by the selection
+// quantileOf uses); NaN when empty.
 func medianInPlace(x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
 	}
-	slices.Sort(x)
 	k := len(x) / 2
+	selectNth(x, k)
 	if len(x)%2 == 1 {
 		return x[k]
 	}
-	return (x[k-1] + x[k]) / 2
+	// Everything below k is at most x[k]: the order statistic before it is their maximum.
+	return (slices.Max(x[:k]) + x[k]) / 2
 }
 
 // weekdayFactor is the ratio of the level around lead h (h >= 0) after the
