@@ -397,9 +397,18 @@ func nanTo(v, alt float64) float64 {
 	return v
 }
 
-// describe renders the scores for Forecast.Reason.
-func describeScores(sc []CandidateScore) string {
+// describeScores renders the scores for Forecast.Reason: how the served
+// model's value is made (the horizon's reading, the margin's scale and
+// the hold model choice picked for it), so that an operator can tell from
+// the log why a series serves what it serves, then every candidate's loss.
+func describeScores(sc []CandidateScore, served Model) string {
 	var b strings.Builder
+	for _, s := range sc {
+		if s.Model == served {
+			fmt.Fprintf(&b, "%s reads the horizon's %s with a %s margin and a hold of %s; ", s.Model, s.Stat, s.Scale, s.Hold)
+		}
+	}
+	b.WriteString("losses ")
 	for i, s := range sc {
 		if i > 0 {
 			b.WriteString(", ")

@@ -628,11 +628,11 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	}
 	switch {
 	case c.pred.kind() == ModelReactive && f.s.Model == ModelAuto:
-		f.reason = "no model beats reactive: " + describeScores(c.scores)
+		f.reason = "no model beats reactive: " + describeScores(c.scores, c.pred.kind())
 	case f.noSkill:
 		f.reason = fmt.Sprintf("model %s cannot be fit yet", f.s.Model)
 	default:
-		f.reason = "chosen by backtest: " + describeScores(c.scores)
+		f.reason = "chosen by backtest: " + describeScores(c.scores, c.pred.kind())
 	}
 }
 

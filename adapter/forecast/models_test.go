@@ -1,10 +1,12 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -487,6 +489,11 @@ func TestModelChoiceReadsTheHorizonPeakOrMean(t *testing.T) {
 		}
 		if want := c.want.of(point[:n]); math.Abs(out.Predicted-want) > 1e-9 {
 			t.Errorf("%s: Predicted %v, want the %s of the point forecast %v = %v", c.name, out.Predicted, c.want, point[:n], want)
+		}
+		// The reason names how the served value is read, so an operator
+		// sees it in the log.
+		if want := fmt.Sprintf("seasonal-naive reads the horizon's %s with a %s margin and a hold of %s;", c.want, got.Scale, got.Hold); !strings.Contains(out.Reason, want) {
+			t.Errorf("%s: reason %q does not name the way seasonal naive serves, %s", c.name, out.Reason, want)
 		}
 	}
 }
