@@ -177,7 +177,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		y = medianOfThreeCopy(raw)
 	}
 	step := s.Step
-	h := int(s.Horizon / step)
+	h := s.HorizonSteps()
 	n := len(y)
 	e := min(int(evalSpan/step), n/3)
 	if evalFrom >= 0 && n-evalFrom < e {

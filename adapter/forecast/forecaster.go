@@ -73,7 +73,9 @@ func ModelNames() string {
 type Settings struct {
 	// Step is the spacing of samples. Required.
 	Step time.Duration
-	// Horizon is how far ahead the served value looks. Default 5m.
+	// Horizon is how far ahead the served value looks. Default 5m. A
+	// horizon that is not a whole number of steps is covered to the end
+	// of the step it ends in (HorizonSteps).
 	Horizon time.Duration
 	// Quantile is the upper quantile of the forecast distribution that is served. Default 0.9.
 	Quantile float64
@@ -157,6 +159,15 @@ func (s Settings) Lookback() time.Duration {
 }
 
 // Validate reports the first field of s (after defaults) that is invalid.
+// HorizonSteps is the number of samples after a sample whose load falls in
+// its horizon. A sample carries the load of the step that ends at its
+// timestamp (as a Prometheus rate over the step does), so a horizon that
+// is not a whole number of steps ends inside the step of one more sample,
+// whose load the served value must cover too: the count is rounded up.
+func (s Settings) HorizonSteps() int {
+	return int((s.Horizon + s.Step - 1) / s.Step)
+}
+
 func (s Settings) Validate() error {
 	switch {
 	case s.Step <= 0:
@@ -301,7 +312,7 @@ func NewForecaster(s Settings) (*Forecaster, error) {
 	f := &Forecaster{
 		s:        s,
 		stepSec:  int64(s.Step / time.Second),
-		h:        int(s.Horizon / s.Step),
+		h:        s.HorizonSteps(),
 		capacity: int(s.History / s.Step),
 		warm:     int(s.WarmUp / s.Step),
 		gridSec:  int64(s.RefitInterval / time.Second),
@@ -676,7 +687,7 @@ func (f *Forecaster) Serve() Forecast {
 }
 
 // Path writes the point forecast and its upper quantile at each lead
-// 1..Horizon/Step into point and upper (each at least that long) and
+// 1..Settings.HorizonSteps() into point and upper (each at least that long) and
 // returns the number of leads. The upper quantile at a lead comes from the
 // model's recent misses at that lead. While reactive, both hold the last
 // observed value.

@@ -702,3 +702,41 @@ func TestNamedSeasonalModelFitsOnceADayOfTrainingFits(t *testing.T) {
 		}
 	}
 }
+
+// A horizon that is not a whole number of steps is covered to the end of the
+// step it ends in: at a 2-minute step a 5-minute horizon ends inside the
+// third step, so a rise carried by the third sample ahead (the load of
+// minutes 4-6) is served.
+func TestHorizonCoversTheStepItEndsIn(t *testing.T) {
+	step := 2 * time.Minute
+	day := int(24 * time.Hour / step)
+	const riseAt = 300 // sample of the day the hour at 200 starts at
+	s := generate(4*day, step, func(i int) float64 {
+		if j := i % day; j >= riseAt && j < riseAt+30 {
+			return 200
+		}
+		return 100
+	})
+	st := Settings{Step: step, Horizon: 5 * time.Minute, WarmUp: 2 * 24 * time.Hour, Model: ModelSeasonalNaive}
+	if got := st.HorizonSteps(); got != 3 {
+		t.Fatalf("HorizonSteps of a 5m horizon at a 2m step = %d, want 3", got)
+	}
+	f, err := NewForecaster(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Forecast
+	for i := range 3*day + riseAt - 3 + 1 { // the last origin is three samples before the rise
+		if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+		out = f.Serve()
+	}
+	point, upper := make([]float64, 4), make([]float64, 4)
+	if n := f.Path(point, upper); n != 3 || point[1] != 100 || point[2] != 200 {
+		t.Fatalf("path %v (%d leads), want 100, 100, 200", point[:n], n)
+	}
+	if out.Model != ModelSeasonalNaive || out.Value < 200 {
+		t.Errorf("served %v (%s, %s), want at least the 200 of the step the horizon ends in", out.Value, out.Model, out.Reason)
+	}
+}
