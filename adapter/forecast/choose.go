@@ -63,15 +63,17 @@ type CandidateScore struct {
 // it is chosen per series and model, like the offset scale.
 var HoldChoices = []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute}
 
-// holdSteps is the holds to try, in steps, shortest first and without
-// repeats: hold itself when positive, else HoldChoices.
+// holdSteps is the holds to try, in steps (stepsCovering: a hold that is
+// not a whole number of steps holds the sample whose step it ends in too),
+// shortest first and without repeats: hold itself when positive, else
+// HoldChoices.
 func holdSteps(hold, step time.Duration) []int {
 	if hold > 0 {
-		return []int{max(1, int(hold/step))}
+		return []int{max(1, stepsCovering(hold, step))}
 	}
 	var out []int
 	for _, d := range HoldChoices {
-		k := max(1, int(d/step))
+		k := max(1, stepsCovering(d, step))
 		if len(out) == 0 || k > out[len(out)-1] {
 			out = append(out, k)
 		}

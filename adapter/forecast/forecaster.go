@@ -160,12 +160,18 @@ func (s Settings) Lookback() time.Duration {
 
 // Validate reports the first field of s (after defaults) that is invalid.
 // HorizonSteps is the number of samples after a sample whose load falls in
-// its horizon. A sample carries the load of the step that ends at its
-// timestamp (as a Prometheus rate over the step does), so a horizon that
-// is not a whole number of steps ends inside the step of one more sample,
-// whose load the served value must cover too: the count is rounded up.
+// its horizon (stepsCovering).
 func (s Settings) HorizonSteps() int {
-	return int((s.Horizon + s.Step - 1) / s.Step)
+	return stepsCovering(s.Horizon, s.Step)
+}
+
+// stepsCovering is the number of samples whose steps a span of d covers.
+// A sample carries the load of the step that ends at its timestamp (as a
+// Prometheus rate over the step does), so a span that is not a whole
+// number of steps ends inside the step of one more sample: the count is
+// rounded up. Horizons and holds are counted so.
+func stepsCovering(d, step time.Duration) int {
+	return int((d + step - 1) / step)
 }
 
 func (s Settings) Validate() error {

@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -738,5 +739,27 @@ func TestHorizonCoversTheStepItEndsIn(t *testing.T) {
 	}
 	if out.Model != ModelSeasonalNaive || out.Value < 200 {
 		t.Errorf("served %v (%s, %s), want at least the 200 of the step the horizon ends in", out.Value, out.Model, out.Reason)
+	}
+}
+
+// Holds are counted like horizons: a hold that is not a whole number of
+// steps holds the sample whose step it ends in too, so the HPA's 5-minute
+// window stays a hold at a 3-minute step.
+func TestHoldStepsCoverTheStepTheHoldEndsIn(t *testing.T) {
+	for _, c := range []struct {
+		hold, step time.Duration
+		want       []int
+	}{
+		{0, 15 * time.Second, []int{1, 4, 12, 20}},
+		{0, time.Minute, []int{1, 3, 5}},
+		{0, 2 * time.Minute, []int{1, 2, 3}},
+		{0, 3 * time.Minute, []int{1, 2}},
+		{0, 5 * time.Minute, []int{1}},
+		{5 * time.Minute, 3 * time.Minute, []int{2}},
+		{time.Minute, 3 * time.Minute, []int{1}},
+	} {
+		if got := holdSteps(c.hold, c.step); !slices.Equal(got, c.want) {
+			t.Errorf("holdSteps(%v, %v) = %v, want %v", c.hold, c.step, got, c.want)
+		}
 	}
 }
