@@ -69,7 +69,7 @@ var HoldChoices = []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minu
 // HoldChoices.
 func holdSteps(hold, step time.Duration) []int {
 	if hold > 0 {
-		return []int{max(1, stepsCovering(hold, step))}
+		return []int{stepsCovering(hold, step)}
 	}
 	var out []int
 	for _, d := range HoldChoices {

@@ -158,7 +158,6 @@ func (s Settings) Lookback() time.Duration {
 	return s.History + s.RefitInterval
 }
 
-// Validate reports the first field of s (after defaults) that is invalid.
 // HorizonSteps is the number of samples after a sample whose load falls in
 // its horizon (stepsCovering).
 func (s Settings) HorizonSteps() int {
@@ -169,11 +168,12 @@ func (s Settings) HorizonSteps() int {
 // A sample carries the load of the step that ends at its timestamp (as a
 // Prometheus rate over the step does), so a span that is not a whole
 // number of steps ends inside the step of one more sample: the count is
-// rounded up. Horizons and holds are counted so.
+// rounded up. Horizons, holds and the ring's refit slack are counted so.
 func stepsCovering(d, step time.Duration) int {
 	return int((d + step - 1) / step)
 }
 
+// Validate reports the first field of s (after defaults) that is invalid.
 func (s Settings) Validate() error {
 	switch {
 	case s.Step <= 0:
@@ -325,7 +325,7 @@ func NewForecaster(s Settings) (*Forecaster, error) {
 	}
 	// A fit comes due at most one refit interval (plus a step) before the
 	// latest sample; its window must still be in the ring then.
-	f.ringCap = f.capacity + int((s.RefitInterval+s.Step-1)/s.Step) + 1
+	f.ringCap = f.capacity + stepsCovering(s.RefitInterval, s.Step) + 1
 	f.hist = newRing(f.ringCap)
 	f.fc = make([]float64, f.h)
 	f.pendF = make([]float64, f.h)
