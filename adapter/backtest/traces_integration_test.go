@@ -120,7 +120,7 @@ func TestGeneralisationTracesReachShareOfPerfect(t *testing.T) {
 // the bar for series outside the shared traces: Poisson counts per minute
 // around a smooth daily rate, at 10 and 30 a minute on average, for 16 days.
 // Such a series has nothing to forecast beyond its rate, and its noise is
-// the most a count can have at that rate. A server told the rate exactly
+// that of independent arrivals at that rate. A server told the rate exactly
 // reaches 79% and 74% of perfect foresight's saving on these two series
 // (BENCHMARKS.md, the known-rate bound), so the bar leaves the forecaster
 // room for what it has to learn.
