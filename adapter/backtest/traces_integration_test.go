@@ -145,7 +145,8 @@ func dailyCounts(days int, mean float64, seed uint64) []Sample {
 	day := 24 * 60
 	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
 	shape := func(phase float64) float64 {
-		return 0.25 + 0.75*math.Pow((1-math.Cos(2*math.Pi*phase))/2, 1.5) + 0.15*math.Exp(-math.Pow((phase-0.8)/0.04, 2))
+		evening := (phase - 0.8) / 0.04
+		return 0.25 + 0.75*math.Pow((1-math.Cos(2*math.Pi*phase))/2, 1.5) + 0.15*math.Exp(-evening*evening)
 	}
 	var total float64
 	for i := range day {
