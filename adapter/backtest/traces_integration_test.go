@@ -137,7 +137,7 @@ func TestDailyCountSeriesReachShareOfPerfect(t *testing.T) {
 
 // dailyCounts draws days of one-minute Poisson counts, seeded, around a
 // daily rate with the given mean: quiet nights at a quarter of the peak, a
-// rise through the morning to an afternoon peak, and a short evening
+// rise through the morning to a peak at midday, and a short evening
 // shoulder. Samples are stamped at the end of their minute from a UTC
 // midnight.
 func dailyCounts(days int, mean float64, seed uint64) []Sample {
