@@ -207,7 +207,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	grid := targetGrid(opts)
 	// The forecast is scored against the load of the samples its served
 	// value covers: the horizon to the end of the step it ends in.
-	covered := time.Duration(forecast.Settings{Step: step, Horizon: opts.Horizon}.HorizonSteps()) * step
+	covered := time.Duration(fs.HorizonSteps()) * step
 	peaks := horizonPeaks(samples, int64(covered/time.Second))
 	perfect := perfectForesight(samples, int64((opts.Horizon+opts.StartupDelay)/time.Second))
 	served[StrategyPerfect] = perfect
