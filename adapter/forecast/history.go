@@ -159,3 +159,19 @@ func ringFrom(y []float64, obs []bool, capacity int, median bool) *ring {
 	}
 	return r
 }
+
+// backer reads a series backwards: back(k) is the value k steps before the
+// latest one, len the number of steps available.
+type backer interface {
+	back(k int) float64
+	len() int
+}
+
+// sliceBacker reads y[:end] backwards.
+type sliceBacker struct {
+	y   []float64
+	end int
+}
+
+func (s sliceBacker) back(k int) float64 { return s.y[s.end-1-k] }
+func (s sliceBacker) len() int           { return s.end }

@@ -20,16 +20,18 @@ func (m *linearTrend) forecast(out []float64) {
 	}
 }
 
-// olsBack fits y = a + b*x to the last w values of r, with x = 0 at the latest
-// step and x = -k for k steps back. It returns the intercept at x = 0 and the slope.
-func olsBack(r *ring, w int) (a, b float64) {
+// olsBack fits y = a + b*x to the last w values of b, with x = 0 at the
+// latest step and x = -k for k steps back. It returns the intercept at x = 0
+// and the slope. (Generic, like profileBase, so that reading a slice does not
+// box it at every origin.)
+func olsBack[B backer](b B, w int) (intercept, slope float64) {
 	if w <= 1 {
-		return r.back(0), 0
+		return b.back(0), 0
 	}
 	var sx, sy, sxx, sxy float64
 	for k := 0; k < w; k++ {
 		x := -float64(k)
-		y := r.back(k)
+		y := b.back(k)
 		sx += x
 		sy += y
 		sxx += x * x
@@ -40,30 +42,9 @@ func olsBack(r *ring, w int) (a, b float64) {
 	if den == 0 {
 		return sy / n, 0
 	}
-	b = (n*sxy - sx*sy) / den
-	a = (sy - b*sx) / n
-	return a, b
-}
-
-// olsSlice is olsBack on a slice ending at index end (inclusive).
-func olsSlice(y []float64, end, w int) (a, b float64) {
-	var sx, sy, sxx, sxy float64
-	for k := 0; k < w; k++ {
-		x := -float64(k)
-		v := y[end-k]
-		sx += x
-		sy += v
-		sxx += x * x
-		sxy += x * v
-	}
-	n := float64(w)
-	den := n*sxx - sx*sx
-	if den == 0 {
-		return sy / n, 0
-	}
-	b = (n*sxy - sx*sy) / den
-	a = (sy - b*sx) / n
-	return a, b
+	slope = (n*sxy - sx*sy) / den
+	intercept = (sy - slope*sx) / n
+	return intercept, slope
 }
 
 // fitLinear chooses the regression window among multiples of the horizon by
@@ -81,7 +62,7 @@ func fitLinear(r *ring, y []float64, obs []bool, h, tail int) *linearTrend {
 			if !obs[t+h] {
 				continue
 			}
-			a, b := olsSlice(y, t, w)
+			a, b := olsBack(sliceBacker{y: y, end: t + 1}, w)
 			e := y[t+h] - (a + b*float64(h))
 			sse += e * e
 			cnt++

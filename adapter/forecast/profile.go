@@ -48,22 +48,6 @@ const profileSeasons = 7
 func (m *profile) kind() Model     { return ModelProfile }
 func (m *profile) stateBytes() int { return 120 + 8*cap(m.means) }
 
-// backer reads a series backwards: back(k) is the value k steps before the
-// latest one, len the number of steps available.
-type backer interface {
-	back(k int) float64
-	len() int
-}
-
-// sliceBacker reads y[:end] backwards.
-type sliceBacker struct {
-	y   []float64
-	end int
-}
-
-func (s sliceBacker) back(k int) float64 { return s.y[s.end-1-k] }
-func (s sliceBacker) len() int           { return s.end }
-
 // profileBase is the profile's value at lead h (h >= 0) after the latest
 // step of b; NaN when not even one cycle of history covers it. (Generic so
 // that reading a slice does not box it at every step.)
