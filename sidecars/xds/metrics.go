@@ -6,16 +6,16 @@ import (
 
 // metrics are the control plane's own Prometheus metrics (names from docs/metrics.md).
 type metrics struct {
-	connected        *prometheus.GaugeVec
-	pushes           *prometheus.CounterVec
-	pushAck          *prometheus.HistogramVec
-	nacks            *prometheus.CounterVec
-	snapshotRes      *prometheus.GaugeVec
-	snapshotBytes    prometheus.Gauge
-	snapshotsRejectd prometheus.Counter
-	reloads          *prometheus.CounterVec
-	refused          *prometheus.CounterVec
-	connsRefused     prometheus.Counter
+	connected         *prometheus.GaugeVec
+	pushes            *prometheus.CounterVec
+	pushAck           *prometheus.HistogramVec
+	nacks             *prometheus.CounterVec
+	snapshotRes       *prometheus.GaugeVec
+	snapshotBytes     prometheus.Gauge
+	snapshotsRejected prometheus.Counter
+	reloads           *prometheus.CounterVec
+	refused           *prometheus.CounterVec
+	connsRefused      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "foresight_xds_snapshot_bytes",
 			Help: "Serialized size of the served configuration.",
 		}),
-		snapshotsRejectd: prometheus.NewCounter(prometheus.CounterOpts{
+		snapshotsRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foresight_xds_snapshots_rejected_total",
 			Help: "Configurations that failed validation and were not served.",
 		}),
@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Connections closed as soon as accepted because their client address had the most connections allowed open.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejectd, m.reloads, m.refused, m.connsRefused} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

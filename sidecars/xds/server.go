@@ -327,7 +327,7 @@ func (s *Server) Apply(ctx context.Context, configs map[string]Config) error {
 }
 
 func (s *Server) reject(err error) error {
-	s.metrics.snapshotsRejectd.Inc()
+	s.metrics.snapshotsRejected.Inc()
 	s.log.Error("configuration rejected; the last good configuration keeps serving", "error", err)
 	return fmt.Errorf("%w: %w", ErrRejected, err)
 }

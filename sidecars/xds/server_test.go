@@ -242,7 +242,7 @@ func TestRejectedConfigurationIsNeverServed(t *testing.T) {
 	if err := f.srv.Apply(context.Background(), conflict); err == nil || !strings.Contains(err.Error(), "differ between node groups") {
 		t.Fatalf("Apply(conflicting endpoints) = %v", err)
 	}
-	if got := testutil.ToFloat64(f.srv.metrics.snapshotsRejectd); got != 3 {
+	if got := testutil.ToFloat64(f.srv.metrics.snapshotsRejected); got != 3 {
 		t.Errorf("rejected snapshots = %v, want 3", got)
 	}
 	if r, err := s.Recv(300 * time.Millisecond); err == nil {
