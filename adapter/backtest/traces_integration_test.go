@@ -18,7 +18,7 @@ import (
 // warm-up, reactive baseline at 70%):
 //   - periodic traces: predictive scaling at a higher target saves at least
 //     19% of pod-minutes (median) at no more under-provisioned time (0.1
-//     percentage point allowance), and on every trace at least 60% of what
+//     percentage point allowance), and on every trace at least 70% of what
 //     perfect foresight saves in the same setting (at least 90% on the
 //     median); a trace where no target is that safe counts as no saving at
 //     all;
@@ -31,15 +31,16 @@ var (
 
 // generalisationTraces are further periodic traces held, each on its own,
 // to the bar for series outside the set the forecaster was developed on: at
-// least minShareOfPerfect of perfect foresight's saving at no more
+// least minOutsideShareOfPerfect of perfect foresight's saving at no more
 // under-provisioned time (no median, no SLO-mode target). They check that
 // the forecaster generalises to other steps and noise levels.
 var generalisationTraces = []string{"flights-2001-us-departures", "flights-2001-ord-departures-5m"}
 
 const (
-	minMedianSaving         = 0.19
-	minShareOfPerfect       = 0.6
-	minMedianShareOfPerfect = 0.9
+	minMedianSaving          = 0.19
+	minShareOfPerfect        = 0.7 // every periodic trace of the shared set
+	minOutsideShareOfPerfect = 0.6 // every periodic series outside it
+	minMedianShareOfPerfect  = 0.9
 )
 
 // SLO mode with the objective set to the reactive baseline's own
@@ -75,7 +76,7 @@ func TestRealTracesMeetTargets(t *testing.T) {
 					100*s.Scaling.UnderProvisionedShare, 100*s.UnderProvisioned, 100*lim)
 			}
 		}
-		savings = append(savings, checkShareOfPerfect(t, name, rep))
+		savings = append(savings, checkShareOfPerfect(t, name, rep, minShareOfPerfect))
 		share := math.Inf(-1) // no target as safe as reactive: no share
 		if rep.Predictive.MeetsSafety {
 			share = rep.Predictive.ShareOfPerfect
@@ -112,7 +113,7 @@ func TestRealTracesMeetTargets(t *testing.T) {
 // traces.
 func TestGeneralisationTracesReachShareOfPerfect(t *testing.T) {
 	for _, name := range generalisationTraces {
-		checkShareOfPerfect(t, name, runTrace(t, name, false))
+		checkShareOfPerfect(t, name, runTrace(t, name, false), minOutsideShareOfPerfect)
 	}
 }
 
@@ -131,7 +132,7 @@ func TestDailyCountSeriesReachShareOfPerfect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		checkShareOfPerfect(t, name, res.Report)
+		checkShareOfPerfect(t, name, res.Report, minOutsideShareOfPerfect)
 	}
 }
 
@@ -162,10 +163,10 @@ func dailyCounts(days int, mean float64, seed uint64) []Sample {
 }
 
 // checkShareOfPerfect logs predictive scaling's figures on a periodic trace
-// and fails unless it reaches minShareOfPerfect of perfect foresight's
-// saving at a target no less safe than the reactive baseline. It returns the
-// saving, or -Inf when no target is that safe.
-func checkShareOfPerfect(t *testing.T, name string, rep Report) float64 {
+// and fails unless it reaches minShare of perfect foresight's saving at a
+// target no less safe than the reactive baseline. It returns the saving, or
+// -Inf when no target is that safe.
+func checkShareOfPerfect(t *testing.T, name string, rep Report, minShare float64) float64 {
 	t.Helper()
 	p := rep.Predictive
 	saving := math.Inf(-1)
@@ -175,14 +176,14 @@ func checkShareOfPerfect(t *testing.T, name string, rep Report) float64 {
 			t.Errorf("%s: chosen target %.2f is less safe than the baseline: %+v vs %+v", name, p.Target, p.Chosen, p.Baseline)
 		}
 	}
-	t.Logf("%s: target %.0f%%, saving %+.1f%% (perfect foresight %+.1f%%, share %.0f%%), under-provisioned %.0f min vs reactive %.0f min, pod-minutes %.0f vs %.0f",
+	t.Logf("%s: target %.0f%%, saving %+.1f%% (perfect foresight %+.1f%%, share %.1f%%), under-provisioned %.0f min vs reactive %.0f min, pod-minutes %.0f vs %.0f",
 		name, 100*p.Target, 100*p.Saving, 100*p.PerfectSaving, 100*p.ShareOfPerfect, p.Chosen.UnderProvisionedMinutes,
 		p.Baseline.UnderProvisionedMinutes, p.Chosen.PodMinutes, p.Baseline.PodMinutes)
 	if p.MeetsSafety && p.PerfectSaving > 0 && math.Abs(p.ShareOfPerfect-p.Saving/p.PerfectSaving) > 1e-9 {
 		t.Errorf("%s: share of perfect %v, want %v / %v", name, p.ShareOfPerfect, p.Saving, p.PerfectSaving)
 	}
-	if !(p.MeetsSafety && p.ShareOfPerfect >= minShareOfPerfect) {
-		t.Errorf("%s: %.0f%% of perfect foresight's saving, want >= %.0f%%", name, 100*p.ShareOfPerfect, 100*minShareOfPerfect)
+	if !(p.MeetsSafety && p.ShareOfPerfect >= minShare) {
+		t.Errorf("%s: %.1f%% of perfect foresight's saving, want >= %.0f%%", name, 100*p.ShareOfPerfect, 100*minShare)
 	}
 	return saving
 }

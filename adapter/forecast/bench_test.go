@@ -61,7 +61,8 @@ func benchFitChoose14Days(b *testing.B, trace string, filter SpikeFilter) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		c := refit(y, obs, st, n, -1, f.readsMedian(y, obs))
+		p := excursionPersistence(y, obs, st.Step)
+		c := refit(y, obs, st, n, -1, f.readsMedian(y, obs, p), p)
 		if c.pred == nil {
 			b.Fatal("no model")
 		}

@@ -52,6 +52,11 @@ type CandidateScore struct {
 	// learnt) with: Settings.Hold, or the best of HoldChoices when that is
 	// zero.
 	Hold time.Duration
+	// Floor is the share of the latest value's excess over the upper
+	// forecast that the served value takes: 1, the whole reactive floor,
+	// or the series' excursion persistence where that scored better
+	// (floorShares).
+	Floor float64
 }
 
 // HoldChoices are the holds model choice tries for every candidate when
@@ -95,6 +100,7 @@ type choice struct {
 	peakOffset float64     // upper-quantile offset of the peak over the horizon
 	shift      float64     // log shift of the loss
 	lossMean   float64     // mean served-value loss of the winner in the backtest
+	floor      float64     // the winner's floor share (CandidateScore.Floor)
 }
 
 type candidate struct {
@@ -173,7 +179,9 @@ func explicitSeasonTraining(m Model, step time.Duration) int {
 // capacity. evalFrom, if >= 0, is the first origin allowed in the
 // evaluation (after a drift). With median, y holds the raw samples and
 // everything reads their running median of three (the ring's median).
-func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median bool) choice {
+// persistence is y's excursionPersistence: the floor shares tried are
+// floorShares(persistence, median).
+func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median bool, persistence float64) choice {
 	raw := y // what the ring stores
 	if median {
 		y = medianOfThreeCopy(raw)
@@ -321,29 +329,34 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	sc := scorer{e: e, h: h, fold: fold, q: s.Quantile, shift: logShift(y, obs), peak: peaks, scratch: make([]float64, 0, e), col: make([]float64, 0, e)}
 	sc.logPeaks()
 	holds := holdSteps(s.Hold, step)
+	floors := floorShares(persistence, median)
 	best, react := -1, -1
 	for i := range cands {
 		cd := &cands[i]
-		tried, stats := holds, horizonStats
+		tried, stats, shares := holds, horizonStats, floors
 		if cd.pred.kind() == ModelReactive {
 			// The yardstick of skill: the reactive value, held only as
 			// long as the shortest hold tried (its forecast is flat: its
-			// peak is its mean).
-			tried, stats = holds[:1], horizonStats[:1]
+			// peak is its mean), floored at the latest value itself.
+			tried, stats, shares = holds[:1], horizonStats[:1], floors[:1]
 		}
-		loss, stat, mode, held := math.Inf(1), stats[0], offsetScales[0], tried[0]
+		loss, stat, mode, held, floor := math.Inf(1), stats[0], offsetScales[0], tried[0], shares[0]
+		ls := make([]float64, len(shares))
 		for _, st := range stats {
 			for _, hd := range tried {
 				cd.hold(hd, st)
 				for _, m := range offsetScales {
-					if l := sc.loss(cd, m); l < loss { // ties: the peak, the shorter hold, the earlier scale
-						loss, stat, mode, held = l, st, m, hd
+					sc.losses(cd, m, shares, ls)
+					for k, l := range ls {
+						if l < loss { // ties: the peak, the shorter hold, the earlier scale, the whole floor
+							loss, stat, mode, held, floor = l, st, m, hd, shares[k]
+						}
 					}
 				}
 			}
 		}
 		cd.hold(held, stat)
-		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Stat: stat, Scale: mode, Hold: time.Duration(held) * step})
+		c.scores = append(c.scores, CandidateScore{Model: cd.pred.kind(), Loss: loss, Stat: stat, Scale: mode, Hold: time.Duration(held) * step, Floor: floor})
 		if cd.pred.kind() == ModelReactive {
 			react = i
 			continue
@@ -366,6 +379,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		c.noSkill = true
 	}
 	winScale := c.scores[win].Scale
+	c.floor = c.scores[win].Floor
 	cd := &cands[win]
 	c.pred = cd.pred
 	c.offScale = winScale
@@ -380,7 +394,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
-		served := math.Max(cd.base[o], upperOf(cd.point(o), c.peakOffset, winScale))
+		served := floored(upperOf(cd.point(o), c.peakOffset, winScale), cd.base[o], c.floor)
 		losses = append(losses, pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
 	}
 	c.shift = sc.shift
@@ -407,7 +421,7 @@ func describeScores(sc []CandidateScore, served Model) string {
 	var b strings.Builder
 	for _, s := range sc {
 		if s.Model == served {
-			fmt.Fprintf(&b, "%s reads the horizon's %s with a %s margin and a hold of %s; ", s.Model, s.Stat, s.Scale, s.Hold)
+			fmt.Fprintf(&b, "%s reads the horizon's %s with a %s margin, a hold of %s and %s; ", s.Model, s.Stat, s.Scale, s.Hold, describeFloor(s.Floor))
 		}
 	}
 	b.WriteString("losses ")
@@ -418,6 +432,39 @@ func describeScores(sc []CandidateScore, served Model) string {
 		fmt.Fprintf(&b, "%s=%.4g", s.Model, s.Loss)
 	}
 	return b.String()
+}
+
+// describeFloor says how much of the latest value's excess over the
+// forecast the served value takes.
+func describeFloor(share float64) string {
+	if share >= 1 {
+		return "the whole reactive floor"
+	}
+	return fmt.Sprintf("%.2f of the latest value's excess as its floor", share)
+}
+
+// floorShares are the floor shares model choice tries (CandidateScore.Floor):
+// the whole floor, and where the series' excursions fade (persistence below
+// 1; see excursionPersistence) the share of the latest value's excursion
+// that is still there a step later, the part of it that predicts the next
+// steps. A fit that reads the median of three (median) has its floor on
+// that median, which has left out the excursions that fade already, and
+// keeps the whole of it.
+func floorShares(persistence float64, median bool) []float64 {
+	if median || !(persistence < 1) {
+		return []float64{1}
+	}
+	return []float64{1, max(0, persistence)}
+}
+
+// floored is the served value from the upper forecast u and the latest
+// value v: u lifted by share of v's excess over it (share 1: max(u, v),
+// the reactive floor).
+func floored(u, v, share float64) float64 {
+	if share >= 1 || !(v > u) {
+		return math.Max(u, v)
+	}
+	return u + share*(v-u)
 }
 
 // scorer computes cross-fitted served-value losses of candidates.
@@ -554,27 +601,48 @@ func upperOf(f, off float64, mode OffsetScale) float64 {
 	return f + off*mode.unit(f)
 }
 
-// loss is the mean pinball loss, on a log scale, of the served value when
-// offsets learnt on one fold serve the other. The log scale makes the loss
-// count relative misses: an HPA is under-provisioned when the actual
-// exceeds the served value by a ratio, whatever the load's size.
-func (sc *scorer) loss(cd *candidate, mode OffsetScale) float64 {
+// losses writes to out[i] the mean pinball loss, on a log scale, of the
+// served value with floor share shares[i] (out must be as long) when offsets
+// learnt on one fold serve the other. The log scale makes the loss count
+// relative misses: an HPA is under-provisioned when the actual exceeds the
+// served value by a ratio, whatever the load's size. The offsets do not
+// depend on the floor, so every share is scored in one pass, and an origin
+// whose latest value is not above the upper forecast, where every share
+// serves the same, is scored once.
+func (sc *scorer) losses(cd *candidate, mode OffsetScale, shares, out []float64) {
 	offs := [2]float64{sc.envOffset(cd, mode, 1), sc.envOffset(cd, mode, 0)} // learnt on parity 0 serves parity 1
-	var loss float64
+	out = out[:len(shares)]
+	clear(out)
 	cnt := 0
 	for o := 0; o < sc.e; o++ {
 		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
-		off := offs[1-(o/sc.fold)%2]
-		served := math.Max(cd.hbase[o], upperOf(cd.hpk[o], off, mode))
-		loss += pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), sc.q)
 		cnt++
+		u, b := upperOf(cd.hpk[o], offs[1-(o/sc.fold)%2], mode), cd.hbase[o]
+		if b <= u {
+			l := sc.pinball(o, u)
+			for i := range out {
+				out[i] += l
+			}
+			continue
+		}
+		for i, share := range shares {
+			out[i] += sc.pinball(o, floored(u, b, share))
+		}
 	}
-	if cnt == 0 || math.IsNaN(loss) {
-		return math.Inf(1)
+	for i, l := range out {
+		if cnt == 0 || math.IsNaN(l) {
+			out[i] = math.Inf(1)
+		} else {
+			out[i] = l / float64(cnt)
+		}
 	}
-	return loss / float64(cnt)
+}
+
+// pinball is the loss of serving v at origin o.
+func (sc *scorer) pinball(o int, v float64) float64 {
+	return pinball(sc.logPeak[o], math.Log(math.Max(v, 0)+sc.shift), sc.q)
 }
 
 // logShift is what the scorer adds before taking logs, so that it counts

@@ -91,7 +91,7 @@ type Settings struct {
 	// FilterSpikes says when the forecaster reads each sample as the
 	// median of it and the two samples before it: always (on), never (off),
 	// or where the series' excursions are isolated samples (auto, the
-	// default; chosen at each refit, see isolatedExcursions). An excursion
+	// default; chosen at each refit, see isolated). An excursion
 	// of one sample then moves neither the models nor the served value
 	// (nor its reactive floor), and a change that lasts is read one sample
 	// late. An excursion shorter than a pod's start-up cannot be served by
@@ -215,7 +215,10 @@ type Forecast struct {
 	// Value is the served value: the upper quantile (Settings.Quantile) of
 	// the load's maximum over (At, At+Horizon] (the peak of the point
 	// forecast plus the quantile of the model's recent misses of that peak),
-	// floored at Observed unless the floor is off.
+	// floored at Observed unless the floor is off. Where the series'
+	// excursions fade and model choice found it better, the floor is the
+	// part of Observed's excess over Upper that is left a step later
+	// (CandidateScore.Floor), not all of it.
 	Value float64
 	// Observed is the latest observed value (as read: the median of the
 	// latest three samples when SpikesFiltered).
@@ -279,6 +282,7 @@ type Forecaster struct {
 	offsets    []float64
 	scale      OffsetScale // how the offsets scale with the forecast
 	peakOffset float64     // offset of the served quantile of the peak over the horizon
+	floor      float64     // share of the latest value's excess over the upper forecast served (CandidateScore.Floor)
 	shift      float64     // log shift of the drift statistic
 	lossMean   float64     // backtest mean of the served-value loss
 	fc         []float64   // point forecast after the latest step, leads 1..h
@@ -346,6 +350,7 @@ func (f *Forecaster) Reset() {
 	f.at, f.lastRaw, f.idx = 0, 0, -1
 	f.pred, f.offsets = nil, nil
 	f.noSkill, f.fallback, f.readsMean = false, false, false
+	f.floor = 1
 	f.driftAt, f.driftFit, f.due = -1, math.MaxInt64, -1
 	f.reason = ReasonWarmUp
 	if f.s.Model == ModelReactive {
@@ -555,7 +560,7 @@ func (f *Forecaster) servedLoss(v, s float64) float64 {
 func (f *Forecaster) modelServed(v float64) float64 {
 	_, u := f.upper()
 	if !f.s.NoReactiveFloor {
-		u = math.Max(u, v)
+		u = floored(u, v, f.floor)
 	}
 	return u
 }
@@ -605,7 +610,8 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		}
 	}
 	f.driftAt, f.driftFit = -1, math.MaxInt64
-	median := f.readsMedian(y, obs)
+	persistence := excursionPersistence(y, obs, f.s.Step)
+	median := f.readsMedian(y, obs, persistence)
 	if len(y) < f.warm {
 		// Most of the window is a gap: warm up again on what follows.
 		f.hist = ringFrom(y, obs, f.ringCap, median)
@@ -621,13 +627,14 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		f.fitTime = time.Since(start)
 		f.fitModel = f.pred.kind()
 	}()
-	c := refit(y, obs, f.s, f.ringCap, from, median)
+	c := refit(y, obs, f.s, f.ringCap, from, median, persistence)
 	f.hist = c.hist
 	f.pred = c.pred
 	f.offsets = c.offsets
 	f.scale = c.offScale
 	f.readsMean = c.stat == HorizonMean
 	f.peakOffset = c.peakOffset
+	f.floor = c.floor
 	f.shift = c.shift
 	f.lossMean = c.lossMean
 	f.noSkill = c.noSkill
@@ -687,7 +694,7 @@ func (f *Forecaster) Serve() Forecast {
 	out.Model, out.Fallback = f.pred.kind(), false
 	out.Predicted, out.Upper, out.Value = point, umax, umax
 	if !f.s.NoReactiveFloor {
-		out.Value = math.Max(umax, last)
+		out.Value = floored(umax, last, f.floor)
 	}
 	return out
 }

@@ -492,7 +492,7 @@ func TestModelChoiceReadsTheHorizonPeakOrMean(t *testing.T) {
 		}
 		// The reason names how the served value is read, so an operator
 		// sees it in the log.
-		if want := fmt.Sprintf("seasonal-naive reads the horizon's %s with a %s margin and a hold of %s;", c.want, got.Scale, got.Hold); !strings.Contains(out.Reason, want) {
+		if want := fmt.Sprintf("seasonal-naive reads the horizon's %s with a %s margin, a hold of %s and %s;", c.want, got.Scale, got.Hold, describeFloor(got.Floor)); !strings.Contains(out.Reason, want) {
 			t.Errorf("%s: reason %q does not name the way seasonal naive serves, %s", c.name, out.Reason, want)
 		}
 	}

@@ -294,7 +294,7 @@ func TestRefitMakesTheProfileWeekdayAwareOnAWeeklySeries(t *testing.T) {
 	y, obs, day := weekdaySeries(15, 3)
 	st := Settings{Step: 5 * time.Minute, Model: ModelProfile}
 	st.SetDefaults()
-	c := refit(y, obs, st, len(y), -1, false)
+	c := refit(y, obs, st, len(y), -1, false, excursionPersistence(y, obs, st.Step))
 	if !c.season.Weekly {
 		t.Fatalf("seasonality %+v: want a weekly season", c.season)
 	}

@@ -13,7 +13,7 @@ type SpikeFilter string
 // Spike filter settings.
 const (
 	// SpikeFilterAuto filters where the series' excursions are isolated
-	// samples, chosen at each refit on the fit's window (isolatedExcursions).
+	// samples, chosen at each refit on the fit's window (isolated).
 	SpikeFilterAuto SpikeFilter = "auto"
 	// SpikeFilterOn always filters.
 	SpikeFilterOn SpikeFilter = "on"
@@ -44,16 +44,16 @@ func (s Settings) ForQueueArrivals() Settings {
 	return s
 }
 
-// readsMedian reports whether a fit on the window y (raw samples) reads the
-// median of three: by the setting, or with auto where the window's
-// excursions are isolated samples and a horizon holds less than one of
-// them on the average.
-func (f *Forecaster) readsMedian(y []float64, obs []bool) bool {
+// readsMedian reports whether a fit on the window y (raw samples), whose
+// excursionPersistence is persistence, reads the median of three: by the
+// setting, or with auto where the window's excursions are isolated samples
+// and a horizon holds less than one of them on the average.
+func (f *Forecaster) readsMedian(y []float64, obs []bool, persistence float64) bool {
 	switch f.s.FilterSpikes {
 	case SpikeFilterOn:
 		return true
 	case SpikeFilterAuto:
-		return isolatedExcursions(y, obs, f.s.Step) && spikesPerHorizon(y, obs, f.s.Step, f.h) < 1
+		return isolated(persistence) && spikesPerHorizon(y, obs, f.s.Step, f.h) < 1
 	}
 	return false
 }
@@ -69,10 +69,10 @@ func (f *Forecaster) readsMedian(y []float64, obs []bool) bool {
 // sample does not predict.
 const isolatedPersistence = 0.25
 
-// isolatedExcursions reports whether the excursions of y are isolated
-// samples: its excursion persistence is below isolatedPersistence.
-func isolatedExcursions(y []float64, obs []bool, step time.Duration) bool {
-	return excursionPersistence(y, obs, step) < isolatedPersistence
+// isolated reports whether excursions of the given persistence (see
+// excursionPersistence) are isolated samples: below isolatedPersistence.
+func isolated(persistence float64) bool {
+	return persistence < isolatedPersistence
 }
 
 // excursionPersistence measures how much of a sample's excursion is still

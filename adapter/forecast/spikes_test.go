@@ -59,10 +59,20 @@ func spiky(n int, step time.Duration, seed uint64) series {
 // when fed the running median of three, so every part of it (models, model
 // choice, offsets, drift, floor, evaluation) reads the filtered series.
 // (The fit windows here start at the first sample, which both read as
-// itself.)
+// itself.) The series is a noise-free sine with one-sample spikes, so
+// that the medians' excursions persist and both keep the whole reactive
+// floor: a fit that reads the median always does, one fed the medians as
+// its samples would also try a part of it where they fade (floorShares).
 func TestFilterSpikesReadsTheRunningMedian(t *testing.T) {
 	step := 10 * time.Minute
-	raw := spiky(4*144, step, 1)
+	rng := newRand(1)
+	base := sinusoid(step, 100, 40)
+	raw := generate(4*144, step, func(i int) float64 {
+		if rng.IntN(30) == 0 {
+			return 3 * base(i)
+		}
+		return base(i)
+	})
 	roundToFloat32(raw.vals)
 	filtered := series{ts: raw.ts, vals: medianOfThreeCopy(raw.vals), step: step}
 	st := Settings{Step: step, Horizon: 30 * time.Minute, WarmUp: 24 * time.Hour, RefitInterval: 12 * time.Hour, FilterSpikes: SpikeFilterOff}
@@ -165,7 +175,7 @@ func TestExcursionPersistence(t *testing.T) {
 		if !(p >= c.lo && p <= c.hi) {
 			t.Errorf("%s: persistence %.3f, want in [%.2f, %.2f]", c.name, p, c.lo, c.hi)
 		}
-		if got := isolatedExcursions(c.y, obs, time.Minute); got != c.isolated {
+		if got := isolated(p); got != c.isolated {
 			t.Errorf("%s: isolated %v (persistence %.3f), want %v", c.name, got, p, c.isolated)
 		}
 	}
@@ -174,7 +184,7 @@ func TestExcursionPersistence(t *testing.T) {
 	for i := range flat {
 		flat[i], obs[i] = 5, true
 	}
-	if p := excursionPersistence(flat, obs, time.Minute); !math.IsNaN(p) || isolatedExcursions(flat, obs, time.Minute) {
+	if p := excursionPersistence(flat, obs, time.Minute); !math.IsNaN(p) || isolated(p) {
 		t.Errorf("a constant series: persistence %v, want NaN and not isolated", p)
 	}
 }
@@ -194,7 +204,7 @@ func TestExcursionPersistenceSkipsGapsAndOneDaysOutliers(t *testing.T) {
 			y[i] *= 4
 		}
 	}
-	if p := excursionPersistence(y, obs, time.Minute); isolatedExcursions(y, obs, time.Minute) {
+	if p := excursionPersistence(y, obs, time.Minute); isolated(p) {
 		t.Errorf("one spiky day in four: persistence %.3f, read as isolated", p)
 	}
 	// Unobserved steps, here spikes, are left out.
@@ -292,10 +302,10 @@ func TestExcursionPersistenceReadsTheLatestDays(t *testing.T) {
 	for i := range obs {
 		obs[i] = true
 	}
-	if !isolatedExcursions(y[:4*1440], obs[:4*1440], time.Minute) {
+	if !isolated(excursionPersistence(y[:4*1440], obs[:4*1440], time.Minute)) {
 		t.Fatal("the first four days, spiky, are not read as isolated excursions")
 	}
-	if p := excursionPersistence(y, obs, time.Minute); isolatedExcursions(y, obs, time.Minute) {
+	if p := excursionPersistence(y, obs, time.Minute); isolated(p) {
 		t.Errorf("four spiky days, then three of Gaussian noise: persistence %.3f, read as isolated", p)
 	}
 }
