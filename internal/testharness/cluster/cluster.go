@@ -180,7 +180,24 @@ func (c *Cluster) start(name string, args ...string) (*procs.Proc, error) {
 	return p, nil
 }
 
-func (c *Cluster) startEtcd(ctx context.Context, dataDir string) (string, error) {
+// portAttempts is how often a process is started on new free ports when the
+// one it was given was taken before it bound it (procs.PortTaken).
+const portAttempts = 3
+
+// startEtcd starts etcd on free ports, with an empty store in dataDir.
+func (c *Cluster) startEtcd(ctx context.Context, dataDir string) (url string, err error) {
+	err = procs.RetryPortTaken(portAttempts, func() error {
+		if err := os.RemoveAll(dataDir); err != nil {
+			return err
+		}
+		var err error
+		url, err = c.startEtcdOnce(ctx, dataDir)
+		return err
+	})
+	return url, err
+}
+
+func (c *Cluster) startEtcdOnce(ctx context.Context, dataDir string) (string, error) {
 	clientPort, err := procs.FreePort()
 	if err != nil {
 		return "", err
@@ -207,7 +224,12 @@ func (c *Cluster) startEtcd(ctx context.Context, dataDir string) (string, error)
 	return clientURL, p.WaitHTTP(wctx, clientURL+"/health", nil)
 }
 
+// startAPIServer starts kube-apiserver on a free port, on etcdURL.
 func (c *Cluster) startAPIServer(ctx context.Context, f *files, etcdURL string) error {
+	return procs.RetryPortTaken(portAttempts, func() error { return c.startAPIServerOnce(ctx, f, etcdURL) })
+}
+
+func (c *Cluster) startAPIServerOnce(ctx context.Context, f *files, etcdURL string) error {
 	port, err := procs.FreePort()
 	if err != nil {
 		return err

@@ -205,6 +205,27 @@ func CPUTime(pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
+// PortTaken reports whether err, from starting a process on a port that
+// FreePort found free, says that the port was taken before the process
+// bound it: another process, or an outgoing connection given that port, got
+// there first. Such a start can be tried again on another port.
+func PortTaken(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "address already in use")
+}
+
+// RetryPortTaken runs start, which starts a process on ports from FreePort,
+// until it does not fail with PortTaken, at most attempts times, and returns
+// its last error.
+func RetryPortTaken(attempts int, start func() error) error {
+	var err error
+	for range max(1, attempts) {
+		if err = start(); !PortTaken(err) {
+			return err
+		}
+	}
+	return err
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

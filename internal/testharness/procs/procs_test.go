@@ -2,6 +2,8 @@ package procs
 
 import (
 	"bufio"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -139,4 +141,52 @@ func TestStopEndsTheProcessGroup(t *testing.T) {
 		t.Fatal("Stop returned before the child exited")
 	}
 	waitGone(t, "the grandchild after Stop", grandchild)
+}
+
+// TestRetryPortTakenStartsAgainOnAnotherPort: a start whose port was taken
+// (here by a listener the test holds) is tried again on a new free port; an
+// error of another kind is returned at once; a port that stays taken gives
+// up after the attempts, with the bind error.
+func TestRetryPortTakenStartsAgainOnAnotherPort(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	heldPort := held.Addr().(*net.TCPAddr).Port
+	listen := func(port int) error {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			_ = l.Close()
+		}
+		return err
+	}
+
+	attempts := 0
+	err = RetryPortTaken(3, func() error {
+		attempts++
+		if attempts == 1 {
+			return listen(heldPort) // taken since FreePort found it free
+		}
+		port, err := FreePort()
+		if err != nil {
+			return err
+		}
+		return listen(port)
+	})
+	if err != nil || attempts != 2 {
+		t.Errorf("taken, then free: %d attempts, error %v; want 2 attempts and no error", attempts, err)
+	}
+
+	attempts = 0
+	other := errors.New("etcd exited: permission denied")
+	if err := RetryPortTaken(3, func() error { attempts++; return other }); !errors.Is(err, other) || attempts != 1 {
+		t.Errorf("another error: %d attempts, error %v; want it returned after 1", attempts, err)
+	}
+
+	attempts = 0
+	err = RetryPortTaken(3, func() error { attempts++; return listen(heldPort) })
+	if !PortTaken(err) || attempts != 3 {
+		t.Errorf("always taken: %d attempts, error %v; want 3 attempts and the bind error", attempts, err)
+	}
 }
