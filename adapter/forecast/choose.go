@@ -395,7 +395,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 			continue
 		}
 		served := floored(upperOf(cd.point(o), c.peakOffset, winScale), cd.base[o], c.floor)
-		losses = append(losses, pinball(sc.logPeak[o], math.Log(math.Max(served, 0)+sc.shift), s.Quantile))
+		losses = append(losses, sc.pinball(o, served))
 	}
 	c.shift = sc.shift
 	c.lossMean, _ = meanStd(losses)
