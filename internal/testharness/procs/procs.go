@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -227,7 +229,24 @@ func RetryPortTaken(attempts int, start func() error) error {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// The port is drawn at random from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), from which the kernel gives outgoing
+// connections their local ports, so no connection of a running test can be
+// given the port before its server binds it; and it is never handed out
+// twice by one process. Where the range cannot be read or leaves too little
+// room below it, the kernel picks a free port instead (which an outgoing
+// connection can then take: RetryPortTaken covers that).
 func FreePort() (int, error) {
+	lo, hi := pooledPorts()
+	if hi-lo >= minPooledPorts {
+		for range 64 {
+			port := lo + rand.IntN(hi-lo)
+			if claimPort(port) {
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("free port: %w", err)
@@ -238,4 +257,52 @@ func FreePort() (int, error) {
 		return 0, errors.New("free port: not a TCP address")
 	}
 	return addr.Port, nil
+}
+
+// Ports FreePort draws from: at least pooledPortsFrom (above the well-known and
+// most registered service ports), below the ephemeral range, and only when
+// that leaves minPooledPorts.
+const (
+	pooledPortsFrom = 10000
+	minPooledPorts  = 1000
+)
+
+var (
+	portsMu     sync.Mutex
+	portsHanded = map[int]bool{}
+)
+
+// pooledPorts returns the ports [lo, hi) FreePort draws from; hi is 0 where
+// the ephemeral range cannot be read.
+func pooledPorts() (lo, hi int) {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	first, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0, 0
+	}
+	return pooledPortsFrom, first
+}
+
+// claimPort reports whether port was not handed out before by this process
+// and can be bound on 127.0.0.1 now, and then marks it handed out.
+func claimPort(port int) bool {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if portsHanded[port] {
+		return false
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	portsHanded[port] = true
+	return true
 }

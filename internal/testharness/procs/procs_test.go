@@ -190,3 +190,34 @@ func TestRetryPortTakenStartsAgainOnAnotherPort(t *testing.T) {
 		t.Errorf("always taken: %d attempts, error %v; want 3 attempts and the bind error", attempts, err)
 	}
 }
+
+// TestFreePortIsBelowTheEphemeralRangeAndNeverRepeated: where the kernel's
+// ephemeral range leaves room below it, every port FreePort hands out lies
+// there (an outgoing connection is never given it), can be bound, and is not
+// handed out again.
+func TestFreePortIsBelowTheEphemeralRangeAndNeverRepeated(t *testing.T) {
+	lo, hi := pooledPorts()
+	pooled := hi-lo >= minPooledPorts
+	seen := map[int]bool{}
+	for range 200 {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pooled && (port < lo || port >= hi) {
+			t.Fatalf("port %d outside [%d, %d), below the ephemeral range", port, lo, hi)
+		}
+		if seen[port] {
+			t.Fatalf("port %d handed out twice", port)
+		}
+		seen[port] = true
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			t.Fatalf("port %d from FreePort cannot be bound: %v", port, err)
+		}
+		_ = l.Close()
+	}
+	if !pooled {
+		t.Logf("ephemeral range leaves [%d, %d): ports came from the kernel", lo, hi)
+	}
+}
