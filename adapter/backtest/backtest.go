@@ -171,6 +171,13 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
 	}
+	// A horizon shorter than the input's step ends inside the next step: the
+	// forecaster looks that one step ahead, as a horizon that is not a whole
+	// number of steps covers the steps it ends in (the report says so).
+	requested := opts.Horizon
+	if opts.Horizon < step {
+		opts.Horizon = step
+	}
 	// The forecaster's settings at the input's step are checked once here,
 	// so that an input too coarse for the horizon gets one error, not one per
 	// strategy.
@@ -224,6 +231,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		},
 		Settings: SettingsInfo{
 			HorizonSeconds:      opts.Horizon.Seconds(),
+			RequestedHorizon:    requested.Seconds(),
 			Quantile:            opts.Quantile,
 			Model:               string(opts.Model),
 			FilterSpikes:        string(fs.FilterSpikes),

@@ -319,27 +319,42 @@ func TestRunReportsShareOfPerfect(t *testing.T) {
 	}
 }
 
-// TestRunRefusesAnInputCoarserThanTheHorizonOnce: an hourly input with the
-// default 5-minute horizon is refused with one error naming the step and
-// the horizon, before any strategy runs.
-func TestRunRefusesAnInputCoarserThanTheHorizonOnce(t *testing.T) {
-	samples := make([]Sample, 24*7)
-	for i := range samples {
-		samples[i] = Sample{TS: int64(i) * 3600, Value: 10 + float64(i%24)}
-	}
-	_, err := Run(context.Background(), samples, DefaultOptions())
-	if err == nil {
-		t.Fatal("hourly input with a 5m horizon: no error")
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, "step of 1h0m0s") || !strings.Contains(msg, "horizon 5m0s") || strings.Count(msg, "horizon") != 1 {
-		t.Fatalf("error %q: want one error naming the step of 1h0m0s and the horizon 5m0s", msg)
-	}
+// TestRunLooksOneStepAheadOnAnInputCoarserThanTheHorizon: an hourly input
+// with the default 5-minute horizon is forecast one step (an hour) ahead, as
+// a horizon that is not a whole number of steps covers the steps it ends in:
+// the report is the one an explicit 1h horizon gives, and says which
+// horizon was asked for.
+func TestRunLooksOneStepAheadOnAnInputCoarserThanTheHorizon(t *testing.T) {
+	samples := diurnal(7, 3600, 3)
 	opts := DefaultOptions()
-	opts.Horizon = time.Hour
 	opts.Warmup = 48 * time.Hour
-	if _, err := Run(context.Background(), samples, opts); err != nil {
+	res, err := Run(context.Background(), samples, opts)
+	if err != nil {
+		t.Fatalf("hourly input with a 5m horizon: %v", err)
+	}
+	st := res.Report.Settings
+	if st.HorizonSeconds != 3600 || st.RequestedHorizon != 300 || st.PerfectSeconds != 3600+120 {
+		t.Fatalf("horizon %vs (asked %vs), perfect foresight %vs: want 3600 (300 asked) and 3720",
+			st.HorizonSeconds, st.RequestedHorizon, st.PerfectSeconds)
+	}
+	var table strings.Builder
+	if err := res.Report.WriteTable(&table, "hourly"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "horizon 1h0m0s (one step; 5m0s asked)") {
+		t.Errorf("table does not say the horizon was raised to one step:\n%s", table.String())
+	}
+	opts.Horizon = time.Hour
+	explicit, err := Run(context.Background(), samples, opts)
+	if err != nil {
 		t.Fatalf("hourly input with a 1h horizon: %v", err)
+	}
+	if got, want := res.Report.Predictive, explicit.Report.Predictive; got.Chosen.PodMinutes != want.Chosen.PodMinutes || got.Target != want.Target {
+		t.Errorf("raised horizon: predictive %.0f pod-minutes at %.2f; explicit 1h: %.0f at %.2f",
+			got.Chosen.PodMinutes, got.Target, want.Chosen.PodMinutes, want.Target)
+	}
+	if res.Report.Settings.RequestedHorizon == explicit.Report.Settings.RequestedHorizon {
+		t.Errorf("both reports say %vs was asked", explicit.Report.Settings.RequestedHorizon)
 	}
 }
 

@@ -47,8 +47,11 @@ type InputInfo struct {
 
 // SettingsInfo records the settings of a report.
 type SettingsInfo struct {
-	// HorizonSeconds is the forecaster's horizon.
+	// HorizonSeconds is the forecaster's horizon: the one asked for, or one
+	// step of the input where that is longer.
 	HorizonSeconds float64 `json:"horizon_seconds"`
+	// RequestedHorizon is the horizon asked for, in seconds.
+	RequestedHorizon float64 `json:"requested_horizon_seconds"`
 	// Quantile is the served upper quantile.
 	Quantile float64 `json:"quantile"`
 	// Model is the predictive strategy's model.
@@ -251,8 +254,12 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	case forecast.SpikeFilterOff:
 		filtered = "; spike filter off"
 	}
+	horizon := seconds(st.HorizonSeconds)
+	if st.RequestedHorizon > 0 && st.RequestedHorizon < st.HorizonSeconds {
+		horizon += fmt.Sprintf(" (one step; %s asked)", seconds(st.RequestedHorizon))
+	}
 	fmt.Fprintf(&b, "pod capacity %.4g (p99 load %.4g needs %.0f pods), start-up %s, horizon %s, quantile %.2g, sync %s%s\n\n",
-		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), seconds(st.HorizonSeconds), st.Quantile, seconds(st.SyncPeriodSeconds), filtered)
+		st.Capacity, st.P99Load, st.PodsAtP99, seconds(st.StartupDelaySeconds), horizon, st.Quantile, seconds(st.SyncPeriodSeconds), filtered)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-14s\t%-14s\tMASE\tsMAPE\tunder-fc\tfallback\ttarget\tpod-min\tunder-prov\tunder-min\tunmet\tactions\tsaving\tof perfect\t\n", "strategy", "model")
