@@ -15,12 +15,14 @@ const (
 	evalSpan = 24 * time.Hour
 	// minEvalSpan is the least backtest history a choice needs (after a drift).
 	minEvalSpan = 6 * time.Hour
+	// skillMargin: while model choice's backtest is shorter than evalSpan
+	// (a series' first days, or just after a drift), a model must beat the
+	// reactive value's loss by this share to be served, as a loss over few
+	// origins is noisy; over a whole span the candidate of least loss is.
+	skillMargin = 0.05
 	// foldSpan is the block length of the two-fold cross-fitting of the
 	// quantile offsets: offsets learnt on alternate blocks score the others.
 	foldSpan = time.Hour
-	// skillMargin: a model must beat the reactive baseline's loss by this
-	// share to be served; otherwise the series has no usable skill.
-	skillMargin = 0.05
 	// levelSpan is the level-adjustment window of seasonal naive.
 	levelSpan = time.Hour
 	// arimaSpan and arimaMaxSteps bound the recent history ARIMA is fitted
@@ -366,11 +368,15 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		}
 	}
 	win := react
+	margin := 0.0
+	if e < int(evalSpan/step) {
+		margin = skillMargin
+	}
 	if best >= 0 {
 		switch {
 		case s.Model != ModelAuto:
 			win = best
-		case c.scores[best].Loss < (1-skillMargin)*c.scores[react].Loss:
+		case c.scores[best].Loss < (1-margin)*c.scores[react].Loss:
 			win = best
 		default:
 			c.noSkill = true

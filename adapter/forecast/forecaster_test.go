@@ -763,3 +763,63 @@ func TestHoldStepsCoverTheStepTheHoldEndsIn(t *testing.T) {
 		}
 	}
 }
+
+// Model choice serves the candidate whose backtest loss is least, the
+// reactive value (scored with its own margin) included: over a whole day of
+// backtest a model is served wherever it beats the reactive value at all,
+// and the reactive value where nothing does. Over a shorter backtest (the
+// first days of history) a model must beat it by skillMargin. Checked at
+// fits of several lengths of a noisy daily series, a random walk and white
+// noise, until both outcomes have been seen over whole days.
+func TestServesTheCandidateOfLeastLoss(t *testing.T) {
+	rng := newRand(11)
+	walk := 1000.0
+	serieses := map[string]series{
+		"noisy daily": generate(6*288, testStep, func(i int) float64 {
+			return sinusoid(testStep, 200, 80)(i) + 25*rng.NormFloat64()
+		}),
+		"random walk": generate(6*288, testStep, func(int) float64 {
+			walk = max(100, walk+20*rng.NormFloat64())
+			return walk
+		}),
+		"white noise": generate(6*288, testStep, func(int) float64 { return 100 + 10*rng.NormFloat64() }),
+	}
+	st := testSettings(ModelAuto)
+	st.SetDefaults()
+	whole := int(evalSpan / st.Step)
+	served := map[bool]int{} // over whole days, by whether the reactive value was served
+	for name, s := range serieses {
+		all, allObs := s.dense()
+		for days := 1.0; days <= 6; days += 0.5 {
+			n := int(days * 288)
+			y, obs := all[:n], allObs[:n]
+			c := refit(y, obs, st, n, -1, false, excursionPersistence(y, obs, st.Step))
+			var react, best CandidateScore
+			best.Loss = math.Inf(1)
+			for _, sc := range c.scores {
+				if sc.Model == ModelReactive {
+					react = sc
+				} else if sc.Loss < best.Loss {
+					best = sc
+				}
+			}
+			margin := 0.0
+			if n/3 < whole {
+				margin = skillMargin
+			}
+			want := ModelReactive
+			if best.Loss < (1-margin)*react.Loss {
+				want = best.Model
+			}
+			if got := c.pred.kind(); got != want {
+				t.Fatalf("%s, %.1f days: serves %s; want %s (best %s %.5g, reactive %.5g, margin %v)", name, days, got, want, best.Model, best.Loss, react.Loss, margin)
+			}
+			if margin == 0 {
+				served[want == ModelReactive]++
+			}
+		}
+	}
+	if served[true] == 0 || served[false] == 0 {
+		t.Fatalf("fits over whole days serving the reactive value: %d, a model: %d; want both seen", served[true], served[false])
+	}
+}
