@@ -179,8 +179,8 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		opts.Horizon = step
 	}
 	// The forecaster's settings at the input's step are checked once here,
-	// so that an input too coarse for the horizon gets one error, not one per
-	// strategy.
+	// so that settings the input's step makes invalid get one error, not one
+	// per strategy.
 	fs := opts.settings(step, opts.Model)
 	if err := fs.Validate(); err != nil {
 		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
