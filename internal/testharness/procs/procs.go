@@ -273,8 +273,8 @@ var (
 )
 
 // pooledPorts returns the ports [lo, hi) FreePort draws from; hi is 0 where
-// the ephemeral range cannot be read.
-func pooledPorts() (lo, hi int) {
+// the ephemeral range cannot be read. The range is read once per process.
+var pooledPorts = sync.OnceValues(func() (lo, hi int) {
 	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 0, 0
@@ -288,7 +288,7 @@ func pooledPorts() (lo, hi int) {
 		return 0, 0
 	}
 	return pooledPortsFrom, first
-}
+})
 
 // claimPort reports whether port was not handed out before by this process
 // and can be bound on 127.0.0.1 now, and then marks it handed out.
