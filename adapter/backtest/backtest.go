@@ -51,6 +51,11 @@ type Options struct {
 	MinReplicas, MaxReplicas int32
 	// SyncPeriod is the HPA controller's sync period.
 	SyncPeriod time.Duration
+	// CompareModels adds a strategy for each model that auto chooses among
+	// and the report does not run already, forced alone and named after
+	// it, so that the report shows how each model alone would have scaled
+	// the trace beside auto's choice among them.
+	CompareModels bool
 	// Schedule bounds every strategy's served value at its sample's (the
 	// trace's) time, as serving bounds it at the data time (a rule's
 	// schedule and events). The zero Schedule changes nothing.
@@ -203,8 +208,11 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 		{StrategyReactive, forecast.ModelReactive},
 		{StrategySeasonal, forecast.ModelSeasonalNaive},
 		{StrategyLinear, forecast.ModelLinear},
-		{StrategyPredictive, opts.Model},
 	}
+	if opts.CompareModels {
+		strategies = append(strategies, comparedModels(opts.Model)...)
+	}
+	strategies = append(strategies, strategy{StrategyPredictive, opts.Model})
 	warmEnd := samples[0].TS + int64(opts.Warmup/time.Second)
 	served, stats, err := serveAll(ctx, samples, step, strategies, opts, warmEnd)
 	if err != nil {
@@ -247,6 +255,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			MinReplicas:         opts.MinReplicas,
 			MaxReplicas:         opts.MaxReplicas,
 			SyncPeriodSeconds:   opts.SyncPeriod.Seconds(),
+			CompareModels:       opts.CompareModels,
 		},
 	}
 	baseline, err := tl.Replay(served[StrategyReactive], opts.ReactiveTarget, nil)
@@ -306,6 +315,22 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 type strategy struct {
 	name  string
 	model forecast.Model
+}
+
+// comparedModels are the strategies Options.CompareModels adds: every model
+// auto chooses among that the report does not run already (the reactive
+// baseline, seasonal naive, linear, and the predictive strategy's model),
+// forced alone and named after it.
+func comparedModels(predictive forecast.Model) []strategy {
+	var out []strategy
+	for _, m := range forecast.Models() {
+		switch m {
+		case forecast.ModelAuto, forecast.ModelReactive, forecast.ModelSeasonalNaive, forecast.ModelLinear, predictive:
+			continue
+		}
+		out = append(out, strategy{string(m), m})
+	}
+	return out
 }
 
 // serveAll runs one forecaster per strategy (concurrently) over samples.

@@ -444,3 +444,75 @@ func TestFilterSpikesOnTheForecastsOnly(t *testing.T) {
 	t.Logf("saving at equal safety: %.2f%% chasing the spikes, %.2f%% filtered; perfect foresight %.2f%%",
 		100*p.Predictive.Saving, 100*f.Predictive.Saving, 100*f.Predictive.PerfectSaving)
 }
+
+// TestCompareModelsRunsEachModelAlone: CompareModels adds each model that
+// auto chooses among, forced alone, as a strategy named after it; each
+// scales as a backtest with that model as the predictive strategy does, the
+// predictive strategy's own model is not run twice, and the table lists the
+// models best first.
+func TestCompareModelsRunsEachModelAlone(t *testing.T) {
+	samples := diurnal(3, 60, 5)
+	opts := quickOptions()
+	opts.CompareModels = true
+	res, err := Run(context.Background(), samples, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Report
+	var names []string
+	for _, s := range r.Strategies {
+		names = append(names, s.Name)
+	}
+	want := []string{"reactive", "seasonal-naive", "linear", "holt-winters", "arima", "fourier", "profile", "prophet", "predictive", "perfect"}
+	if !slices.Equal(names, want) || !r.Settings.CompareModels {
+		t.Fatalf("strategies %v (compare_models %v), want %v", names, r.Settings.CompareModels, want)
+	}
+
+	pinned := quickOptions()
+	pinned.Model = forecast.ModelProfile
+	alone, err := Run(context.Background(), samples, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ref := r.strategy("profile"), alone.Report.strategy(StrategyPredictive)
+	if got.Model != "profile" || got.Best == nil || ref.Best == nil || *got.Best != *ref.Best || !slices.Equal(res.Served["profile"], alone.Served[StrategyPredictive]) {
+		t.Fatalf("profile compared %+v (best %+v), profile as the predictive model %+v (best %+v)", got, got.Best, ref, ref.Best)
+	}
+
+	pinned.CompareModels = true
+	both, err := Run(context.Background(), samples, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range both.Report.Strategies {
+		if s.Name == "profile" {
+			t.Fatalf("the predictive strategy's model profile ran twice: %v", both.Report.Strategies)
+		}
+	}
+
+	var table bytes.Buffer
+	if err := r.WriteTable(&table, "diurnal"); err != nil {
+		t.Fatal(err)
+	}
+	_, line, ok := strings.Cut(table.String(), "models forced alone, by share of perfect foresight: ")
+	if !ok {
+		t.Fatalf("table lacks the models forced alone:\n%s", table.String())
+	}
+	line, _, _ = strings.Cut(line, ";")
+	prev := math.Inf(1)
+	for part := range strings.SplitSeq(line, ", ") {
+		name, _, _ := strings.Cut(part, " ")
+		s := r.strategy(name)
+		saving := math.Inf(-1)
+		if s.Best != nil {
+			saving = s.Best.Saving
+		}
+		if s.Name == "" || saving > prev {
+			t.Fatalf("%q in %q: not a compared model, or listed after a model that saves less", part, line)
+		}
+		prev = saving
+	}
+	if n := strings.Count(line, ", ") + 1; n != 7 {
+		t.Fatalf("%d models listed in %q, want 7", n, line)
+	}
+}

@@ -1,10 +1,12 @@
 package backtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +24,8 @@ type Report struct {
 	// Baseline is reactive scaling at the reactive target.
 	Baseline Scaling `json:"baseline"`
 	// Strategies are reactive, seasonal-naive, linear, predictive and
-	// perfect (clairvoyant) scaling.
+	// perfect (clairvoyant) scaling; with Options.CompareModels the other
+	// models forced alone too, after linear, each named after its model.
 	Strategies []StrategyReport `json:"strategies"`
 	// Predictive summarises predictive scaling against the baseline.
 	Predictive PredictiveSummary `json:"predictive"`
@@ -83,6 +86,9 @@ type SettingsInfo struct {
 	MaxReplicas int32 `json:"max_replicas"`
 	// SyncPeriodSeconds is the HPA controller's sync period.
 	SyncPeriodSeconds float64 `json:"sync_period_seconds"`
+	// CompareModels says that the strategies include every model auto
+	// chooses among, each forced alone (Options.CompareModels).
+	CompareModels bool `json:"compare_models,omitempty"`
 }
 
 // ForecastError scores the served value at t against the peak load over
@@ -103,7 +109,8 @@ type ForecastError struct {
 
 // StrategyReport is one strategy's forecast error and scaling.
 type StrategyReport struct {
-	// Name is the strategy: reactive, seasonal-naive, linear, predictive or perfect.
+	// Name is the strategy: reactive, seasonal-naive, linear, predictive or
+	// perfect, or a model's name (Options.CompareModels).
 	Name string `json:"name"`
 	// Model is the forecast model the strategy asked for.
 	Model string `json:"model"`
@@ -304,6 +311,9 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 		fmt.Fprintf(&b, "spike filter %s: the predictive forecast read the median of each sample and the two before it on %.0f%% of scored rows\n",
 			st.FilterSpikes, 100*f)
 	}
+	if st.CompareModels {
+		b.WriteString(r.modelsAlone())
+	}
 	rc := p.Reverse
 	verdict := "pass"
 	if !rc.Passes {
@@ -329,6 +339,45 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 }
 
 // strategy returns the report of the strategy named name (zero if absent).
+// modelsAlone is the table's line on the models forced alone (the
+// strategies other than the reactive baseline, predictive scaling and
+// perfect foresight), best first by their saving at equal safety, with
+// predictive scaling's for comparison.
+func (r Report) modelsAlone() string {
+	var alone []StrategyReport
+	for _, s := range r.Strategies {
+		switch s.Name {
+		case StrategyReactive, StrategyPredictive, StrategyPerfect:
+			continue
+		}
+		alone = append(alone, s)
+	}
+	savingOf := func(s StrategyReport) float64 {
+		if s.Best == nil {
+			return math.Inf(-1)
+		}
+		return s.Best.Saving
+	}
+	slices.SortStableFunc(alone, func(a, b StrategyReport) int { return cmp.Compare(savingOf(b), savingOf(a)) })
+	result := func(s StrategyReport) string {
+		switch {
+		case s.Best == nil:
+			return "never as safe"
+		case s.ShareOfPerfect != nil:
+			return fmt.Sprintf("%.0f%%", 100**s.ShareOfPerfect)
+		default:
+			return pct(s.Best.Saving) + " saved"
+		}
+	}
+	parts := make([]string, len(alone))
+	for i, s := range alone {
+		parts[i] = s.Name + " " + result(s)
+	}
+	pred := r.strategy(StrategyPredictive)
+	return fmt.Sprintf("models forced alone, by share of perfect foresight: %s; predictive (%s) %s\n",
+		strings.Join(parts, ", "), pred.Model, result(pred))
+}
+
 func (r Report) strategy(name string) StrategyReport {
 	for _, s := range r.Strategies {
 		if s.Name == name {

@@ -46,6 +46,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&ph.end, "end", "", "with --prometheus-url: RFC 3339 `TIME` the history ends at (default: now)")
 	fs.DurationVar(&ph.step, "step", time.Minute, "with --prometheus-url: the query's resolution, whole seconds")
 	model := fs.String("model", string(opts.Model), "predictive model: "+modelList())
+	fs.BoolVar(&opts.CompareModels, "compare-models", false, "also run every model that auto chooses among forced alone, each as a strategy of the report named after it, and list them by share of perfect foresight")
 	servedOut := fs.String("served-out", "", "write the value served at each input row to CSV `FILE` (ts,value)")
 	plotOut := fs.String("plot", "", "write a PNG plot of load, served value and replicas to `FILE`")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
@@ -154,8 +155,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: --arrivals-above needs queue mode (--queue-throughput or a queue rule)", errUsage)
 	}
 	if qo.Params.Throughput != 0 {
-		if *servedOut != "" || *plotOut != "" || costs.enabled() {
-			return fmt.Errorf("%w: --served-out, --plot and price inputs are not available in queue mode", errUsage)
+		if *servedOut != "" || *plotOut != "" || costs.enabled() || opts.CompareModels {
+			return fmt.Errorf("%w: --served-out, --plot, --compare-models and price inputs are not available in queue mode", errUsage)
 		}
 		qo.ForecastOptions = opts.ForecastOptions
 		qo.StartupDelay, qo.SyncPeriod, qo.MaxReplicas, qo.Warmup = opts.StartupDelay, opts.SyncPeriod, opts.MaxReplicas, opts.Warmup
@@ -173,8 +174,8 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return rep.WriteTable(stdout, name)
 	}
 	if costs.enabled() {
-		if *servedOut != "" || *plotOut != "" {
-			return fmt.Errorf("%w: --served-out and --plot are not available with price inputs", errUsage)
+		if *servedOut != "" || *plotOut != "" || opts.CompareModels {
+			return fmt.Errorf("%w: --served-out, --plot and --compare-models are not available with price inputs", errUsage)
 		}
 		return withWarmupHint(runCostBacktest(ctx, samples, opts, costs, name, *asJSON, stdout), where)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -332,6 +333,44 @@ func TestBacktestFlagsReachReport(t *testing.T) {
 	if s.Horizon != 600 || s.Quantile != 0.8 || s.Model != "seasonal-naive" || s.Startup != 60 ||
 		s.Warmup != 43200 || s.ReactiveTarget != 0.6 || s.Capacity != 5 || s.FilterSpikes != "on" {
 		t.Fatalf("settings %+v do not match the flags", s)
+	}
+}
+
+// TestBacktestCompareModels: --compare-models reaches the report (the
+// models forced alone as strategies, listed in the table) and is refused
+// where the report has no such strategies (queue mode, price inputs).
+func TestBacktestCompareModels(t *testing.T) {
+	dir := t.TempDir()
+	path := writeTrace(t, dir, "trace.csv", 2*1440)
+	stdout, _ := runCLI(t, "backtest", "--input", path, "--warmup", "12h", "--json", "--compare-models")
+	var rep struct {
+		Settings struct {
+			CompareModels bool `json:"compare_models"`
+		} `json:"settings"`
+		Strategies []struct {
+			Name string `json:"name"`
+		} `json:"strategies"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range rep.Strategies {
+		names = append(names, s.Name)
+	}
+	if !rep.Settings.CompareModels || !slices.Contains(names, "holt-winters") || !slices.Contains(names, "prophet") {
+		t.Fatalf("compare_models %v, strategies %v: want the models forced alone", rep.Settings.CompareModels, names)
+	}
+	stdout, _ = runCLI(t, "backtest", "--input", path, "--warmup", "12h", "--compare-models")
+	if !strings.Contains(stdout, "models forced alone, by share of perfect foresight: ") {
+		t.Fatalf("table lacks the models forced alone:\n%s", stdout)
+	}
+	for _, extra := range [][]string{{"--queue-throughput", "1"}, {"--day-night-prices", "2/1"}} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"backtest", "--input", path, "--warmup", "12h", "--compare-models"}, extra...)
+		if code := dispatch(context.Background(), args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--compare-models") {
+			t.Errorf("--compare-models with %v: exit %d, want 2 naming the flag\n%s", extra, code, errOut.String())
+		}
 	}
 }
 
