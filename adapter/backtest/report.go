@@ -338,7 +338,6 @@ func (r *Report) WriteTable(w io.Writer, name string) error {
 	return nil
 }
 
-// strategy returns the report of the strategy named name (zero if absent).
 // modelsAlone is the table's line on the models forced alone (the
 // strategies other than the reactive baseline, predictive scaling and
 // perfect foresight), best first by their saving at equal safety, with
@@ -378,6 +377,7 @@ func (r Report) modelsAlone() string {
 		strings.Join(parts, ", "), pred.Model, result(pred))
 }
 
+// strategy returns the report of the strategy named name (zero if absent).
 func (r Report) strategy(name string) StrategyReport {
 	for _, s := range r.Strategies {
 		if s.Name == name {
