@@ -233,8 +233,8 @@ func RetryPortTaken(attempts int, start func() error) error {
 // The port is drawn at random from below the kernel's ephemeral range
 // (net.ipv4.ip_local_port_range), from which the kernel gives outgoing
 // connections their local ports, so no connection of a running test can be
-// given the port before its server binds it; and it is never handed out
-// twice by one process. Where the range cannot be read or leaves too little
+// given the port before its server binds it; a port drawn so is never handed
+// out twice by one process. Where the range cannot be read or leaves too little
 // room below it, the kernel picks a free port instead (which an outgoing
 // connection can then take: RetryPortTaken covers that).
 func FreePort() (int, error) {
