@@ -29,7 +29,8 @@ import (
 //
 // Each query reads every object at once: <<.LabelMatchers>> becomes matchers
 // that keep the series naming an object, and an outermost aggregation must
-// keep the labels that name it.
+// keep the labels that name it. One selector at least carries
+// <<.LabelMatchers>>; the others may go without (resourcemetrics.TemplateOptions).
 type ResourceMetrics struct {
 	// Window is the interval CPU rates are taken over, reported with every item (default 5m).
 	Window time.Duration
@@ -126,7 +127,7 @@ func resourceTemplate(text string, keep []string) (*source.Template, error) {
 	if text == "" {
 		return nil, errors.New("required")
 	}
-	t, err := source.ParseTemplate(text)
+	t, err := source.ParseTemplateWith(text, resourcemetrics.TemplateOptions())
 	if err != nil {
 		return nil, err
 	}

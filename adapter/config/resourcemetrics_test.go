@@ -52,6 +52,26 @@ func TestResourceMetricsSection(t *testing.T) {
 	}
 }
 
+// TestResourceMetricsUnscopedSelector: a resource query may join a selector
+// without <<.LabelMatchers>> (kube-prometheus' node CPU) with one that carries
+// it; the first is rendered as written.
+func TestResourceMetricsUnscopedSelector(t *testing.T) {
+	const nodeQuery = `sum by (node) (1 - irate(node_cpu_seconds_total{mode="idle"}[1m]) * on (namespace, pod) group_left (node) kube_pod_info{<<.LabelMatchers>>})`
+	text := strings.Replace(resourceMetricsFile, "sum by (instance) (irate(node_cpu_usage_seconds_total{<<.LabelMatchers>>}[4m]))\n    nodeLabel: instance", nodeQuery, 1)
+	f, err := Parse([]byte(text), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := f.ResourceMetrics.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `sum by (node) (1 - irate(node_cpu_seconds_total{mode="idle"}[1m]) * on (namespace, pod) group_left (node) kube_pod_info{node!=""})`
+	if got, err := rr.NodeCPU.Render(); err != nil || got != want {
+		t.Errorf("node cpu: %q, %v; want %q", got, err, want)
+	}
+}
+
 // TestResourceMetricsErrors: each problem of the section is reported with
 // file, line and field.
 func TestResourceMetricsErrors(t *testing.T) {
@@ -59,7 +79,7 @@ func TestResourceMetricsErrors(t *testing.T) {
 		name, edit, want string
 	}{
 		{"dropped label", "sum by (namespace, pod, container) (container_memory", `rules.yaml:9: resourceMetrics.memory.containerQuery: its outermost aggregation drops label "container"`},
-		{"no matchers", "<<.LabelMatchers>>}[4m]))\n    nodeLabel", `rules.yaml:6: resourceMetrics.cpu.nodeQuery: query template: vector selector node_cpu_usage_seconds_total lacks <<.LabelMatchers>>`},
+		{"no matchers", "<<.LabelMatchers>>}[4m]))\n    nodeLabel", `rules.yaml:6: resourceMetrics.cpu.nodeQuery: query template: no vector selector carries <<.LabelMatchers>> inside its braces`},
 		{"bad label", "nodeLabel: instance", `rules.yaml:7: resourceMetrics.cpu.nodeLabel:`},
 		{"unknown key", "nodeQuery: node_memory", `rules.yaml:10: resourceMetrics.memory.nodequery:`},
 		{"bad window", "resourceMetrics:\n", `rules.yaml:4: resourceMetrics.window: must be positive`},

@@ -36,8 +36,8 @@ const DefaultMaxSeries = 500_000
 // Query is one rule's query template and the labels naming what a result
 // series measures.
 type Query struct {
-	// Template renders the query; its matchers restrict it to series naming
-	// the object (the labels below not empty).
+	// Template renders the query (parsed with TemplateOptions); its matchers
+	// restrict it to series naming the object (the labels below not empty).
 	Template *source.Template
 	// NamespaceLabel, PodLabel and ContainerLabel name a container's namespace,
 	// pod and container (container queries).
@@ -302,6 +302,16 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time) error {
 		r.snap.Store(s)
 	}
 	return nil
+}
+
+// TemplateOptions are how a Query's template is parsed (source.ParseTemplateWith).
+// Render fills <<.LabelMatchers>> with the same fixed matchers on every
+// refresh, never with a request's values, so a selector may go without them
+// (node_cpu_seconds_total{mode="idle"} joined with kube_pod_info{<<.LabelMatchers>>},
+// as kube-prometheus writes it) as long as one selector carries them: it can
+// neither be injected into nor read another tenant's series for a request.
+func TemplateOptions() source.TemplateOptions {
+	return source.TemplateOptions{AllowUnscopedSelectors: true}
 }
 
 // Render renders the query for every object at once: restricted to the

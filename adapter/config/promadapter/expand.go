@@ -305,7 +305,7 @@ func Import(ctx context.Context, data []byte, filename string, policy config.Pol
 // withQuery completes rule out with the native query of series grouped by
 // groupBy (see nativeQuery), its defaults and its validation.
 func (r *compiled) withQuery(out config.Rule, series string, groupBy []string, keep int) (*config.Rule, error) {
-	q, err := r.nativeQuery(series, groupBy, keep)
+	q, err := r.nativeQuery(series, groupBy, keep, source.TemplateOptions{})
 	if err != nil {
 		return nil, err
 	}

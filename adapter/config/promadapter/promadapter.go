@@ -297,7 +297,7 @@ func compile(r *Rule, path string, external bool, policy config.Policy, add func
 		if external {
 			keep = 1
 		}
-		if _, err := c.nativeQuery("foresight_sample_series", groupBy, keep); err != nil {
+		if _, err := c.nativeQuery(sampleSeries, groupBy, keep, source.TemplateOptions{}); err != nil {
 			fail(at("metricsQuery"), "%v", err)
 		}
 	}
@@ -325,6 +325,10 @@ func parseMetricsQuery(text string) (*template.Template, error) {
 	return t, nil
 }
 
+// sampleSeries stands in for <<.Series>> while a query is checked before
+// discovery has found the series it serves.
+const sampleSeries = "foresight_sample_series"
+
 // importMatcher stands in for <<.LabelMatchers>> while an imported query is parsed.
 const importMatcher = `__foresight_import_matchers__="x"`
 
@@ -334,8 +338,9 @@ const importMatcher = `__foresight_import_matchers__="x"`
 // of groupBy must survive the outermost aggregation: where the query's own by (...)
 // leaves them out, they are added. prometheus-adapter matches one namespace (and the
 // requested objects) before aggregating, so grouping by them too changes no value.
-// The result is checked by source.ParseTemplate.
-func (c *compiled) nativeQuery(series string, groupBy []string, keep int) (string, error) {
+// The result is checked by source.ParseTemplateWith with o, whose errors name
+// series <<.Series>>.
+func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o source.TemplateOptions) (string, error) {
 	var b bytes.Buffer
 	err := c.query.Execute(&b, queryArgs{
 		Series: series, LabelMatchers: importMatcher,
@@ -354,7 +359,8 @@ func (c *compiled) nativeQuery(series string, groupBy []string, keep int) (strin
 		}
 	}
 	text = strings.ReplaceAll(text, importMatcher, config.QueryPlaceholder)
-	if _, err := source.ParseTemplate(text); err != nil {
+	o.Series = series
+	if _, err := source.ParseTemplateWith(text, o); err != nil {
 		return "", err
 	}
 	return text, nil
@@ -415,7 +421,7 @@ func checkResourceRules(rr *ResourceRules, add func(path, format string, args ..
 			t, err := parseMetricsQuery(q.text)
 			if err == nil {
 				c := &compiled{query: t}
-				_, err = c.nativeQuery("foresight_sample_series", []string{"namespace", "pod"}, 2)
+				_, err = c.nativeQuery(sampleSeries, []string{"namespace", "pod"}, 2, resourcemetrics.TemplateOptions())
 			}
 			if err != nil {
 				add(p+"."+q.field, "%v", err)

@@ -98,6 +98,13 @@ func TestRefused(t *testing.T) {
 		{name: "sample config", file: "sample-config.yaml", want: []string{"sample-config.yaml:33: invalid YAML: did not find expected key"}},
 		{name: "no label matchers", doc: "rules:\n- seriesQuery: 'cheddar{sharp=\"true\"}'\n  name: {as: \"cheesy_goodness\"}\n  metricsQuery: 'count(cheddar{sharp=\"true\"})'\n",
 			want: []string{"f.yaml:4: rules[0].metricsQuery: query template: vector selector cheddar lacks <<.LabelMatchers>>"}},
+		// Errors name <<.Series>> as written, and hold every problem of a query on its one line.
+		{name: "unscoped series", doc: "externalRules:\n- seriesQuery: '{__name__=~\"q.*\"}'\n  metricsQuery: '<<.Series>>{queue_name!=\"\"}'\n",
+			want: []string{"f.yaml:3: externalRules[0].metricsQuery: query template: vector selector <<.Series>> lacks <<.LabelMatchers>> inside its braces"}},
+		{name: "two unscoped selectors", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: '1 - a / <<.Series>>'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: query template: vector selector a lacks <<.LabelMatchers>> inside its braces; vector selector <<.Series>> lacks <<.LabelMatchers>> inside its braces"}},
+		{name: "parse position in the query shown", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'custom_metric::x::<<.LabelMatchers>>::<<.GroupBy>>'\n",
+			want: []string{`f.yaml:3: rules[0].metricsQuery: query template renders to invalid PromQL: 1:19 (in what <<.LabelMatchers>> renders to) of "custom_metric::x::<<.LabelMatchers>>::namespace,pod": unexpected "="`}},
 		{name: "unknown field", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricQuery: x\n",
 			want: []string{"f.yaml:3: rules[0].metricQuery: unknown field"}},
 		{name: "template does not parse", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy'\n",
@@ -135,7 +142,7 @@ func TestRefused(t *testing.T) {
 				t.Errorf("got %d errors, want %d:\n%v", len(errs), len(c.want), err)
 			}
 			for i, w := range c.want {
-				if i < len(errs) && !strings.HasPrefix(errs[i].Error(), w) {
+				if i < len(errs) && (!strings.HasPrefix(errs[i].Error(), w) || strings.Contains(errs[i].Error(), "\n")) {
 					t.Errorf("error %d = %q, want prefix %q", i, errs[i].Error(), w)
 				}
 			}

@@ -83,11 +83,11 @@ func resourceQuery(text string, groupBy []string) (*source.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	native, err := (&compiled{query: t}).nativeQuery("", groupBy, len(groupBy))
+	native, err := (&compiled{query: t}).nativeQuery("", groupBy, len(groupBy), resourcemetrics.TemplateOptions())
 	if err != nil {
 		return nil, err
 	}
-	return source.ParseTemplate(native)
+	return source.ParseTemplateWith(native, resourcemetrics.TemplateOptions())
 }
 
 // resourceLabel is the label that names the built-in resource singular

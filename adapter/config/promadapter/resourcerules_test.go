@@ -1,9 +1,12 @@
 package promadapter
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/foresight-dev/foresight/adapter/config"
+	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
@@ -47,6 +50,75 @@ func TestResourceMetricsRules(t *testing.T) {
 	}
 	if r, _ := Parse(readTestdata(t, "helm-default.yaml"), "helm-default.yaml"); r == nil || r.ResourceMetricsRules() != nil {
 		t.Error("a file without resourceRules has resource metrics rules")
+	}
+}
+
+// TestKubePrometheusResourceRules: kube-prometheus' resourceRules, whose node
+// CPU query joins node_cpu_seconds_total{mode="idle"} (no <<.LabelMatchers>>)
+// with kube_pod_info, are served: the selector without the placeholder is
+// left as written, the others get the fixed matchers. The same holds after
+// migrate's conversion into a resourceMetrics section.
+func TestKubePrometheusResourceRules(t *testing.T) {
+	cfg, err := Parse(readTestdata(t, "kube-prometheus.yaml"), "kube-prometheus.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := cfg.ResourceMetricsRules()
+	if imported == nil {
+		t.Fatal("no resource metrics rules")
+	}
+	section := config.FromResourceMetricsRules(imported)
+	migrated, err := section.Rules()
+	if err != nil {
+		t.Fatalf("migrated resourceMetrics: %v", err)
+	}
+	want := map[string]string{
+		"container cpu":    `sum by (namespace, pod, container) (irate(container_cpu_usage_seconds_total{container!="",namespace!="",pod!="",pod!=""}[2m]))`,
+		"node cpu":         `sum by (node) (1 - irate(node_cpu_seconds_total{mode="idle"}[1m]) * on (namespace, pod) group_left (node) (node_namespace_pod:kube_pod_info:{node!=""})) or sum by (node) (1 - irate(windows_cpu_time_total{job="windows-exporter",mode="idle",node!=""}[4m]))`,
+		"container memory": `sum by (namespace, pod, container) (container_memory_working_set_bytes{container!="",namespace!="",pod!="",pod!=""})`,
+		"node memory":      `sum by (instance) (node_memory_MemTotal_bytes{instance!="",job="node-exporter"} - node_memory_MemAvailable_bytes{instance!="",job="node-exporter"}) or sum by (instance) (windows_cs_physical_memory_bytes{instance!="",job="windows-exporter"} - windows_memory_available_bytes{instance!="",job="windows-exporter"})`,
+	}
+	for from, rr := range map[string]*resourcemetrics.Rules{"imported": imported, "migrated": migrated} {
+		for name, q := range map[string]resourcemetrics.Query{
+			"container cpu": rr.ContainerCPU, "node cpu": rr.NodeCPU, "container memory": rr.ContainerMemory, "node memory": rr.NodeMemory,
+		} {
+			got, err := q.Render()
+			if err != nil {
+				t.Fatalf("%s %s: %v", from, name, err)
+			}
+			g, err := source.ParseQuery(got)
+			if err != nil {
+				t.Fatalf("%s %s: %v", from, name, err)
+			}
+			if g.String() != want[name] {
+				t.Errorf("%s %s query\n got %s\nwant %s", from, name, g, want[name])
+			}
+		}
+	}
+}
+
+// TestResourceRuleScope: a resourceRules query needs <<.LabelMatchers>> in
+// one selector at least, while rules and externalRules need it in every one.
+func TestResourceRuleScope(t *testing.T) {
+	const rest = "    nodeQuery: 'sum(n{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n    containerLabel: container\n    resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}, node: {resource: node}}}\n"
+	resourceRules := func(containerQuery string) string {
+		return "resourceRules:\n  cpu:\n    containerQuery: '" + containerQuery + "'\n" + rest + "  memory:\n    containerQuery: 'sum(m{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n" + rest
+	}
+	if _, err := Parse([]byte(resourceRules(`sum(c{mode="idle"} * on(pod) k{<<.LabelMatchers>>}) by (<<.GroupBy>>)`)), "f.yaml"); err != nil {
+		t.Errorf("a selector without <<.LabelMatchers>> next to one with it: %v", err)
+	}
+	for _, x := range []struct{ name, doc, want string }{
+		{"resource rule, no selector scoped", resourceRules(`sum(c{mode="idle"} * on(pod) k) by (<<.GroupBy>>)`),
+			"f.yaml:3: resourceRules.cpu.containerQuery: query template: no vector selector carries <<.LabelMatchers>> inside its braces"},
+		{"rule", "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>} * on(pod) k{mode=\"idle\"}) by (<<.GroupBy>>)'\n",
+			"f.yaml:3: rules[0].metricsQuery: query template: vector selector k lacks <<.LabelMatchers>> inside its braces"},
+		{"external rule", "externalRules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>} * on(pod) k{mode=\"idle\"}) by (<<.GroupBy>>)'\n",
+			"f.yaml:3: externalRules[0].metricsQuery: query template: vector selector k lacks <<.LabelMatchers>> inside its braces"},
+	} {
+		_, err := Parse([]byte(x.doc), "f.yaml")
+		if err == nil || !strings.HasPrefix(err.Error(), x.want) {
+			t.Errorf("%s: got %v, want %s", x.name, err, x.want)
+		}
 	}
 }
 
