@@ -13,5 +13,6 @@
 // (not just the first) as an *Error in Errors, and Lines remembers each field path's line,
 // so that validation after decoding can place its errors too.
 //
-// How many documents a file holds is the format's business: Documents returns them all.
+// How many documents a file holds is the format's business: Documents returns them all,
+// but the empty ones.
 package strictyaml

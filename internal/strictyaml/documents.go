@@ -23,7 +23,9 @@ const (
 )
 
 // Documents parses every document of a YAML stream into nodes (of kind
-// yaml.DocumentNode; an empty document holds no content). It refuses, as Errors with one
+// yaml.DocumentNode). Empty documents (nothing or null between two "---", a
+// trailing "---") are left out, so that a file of one document and a stray
+// separator holds one document, as yaml.v2's Unmarshal reads it. It refuses, as Errors with one
 // *Error naming file and line, a file larger than MaxBytes, invalid YAML (at the line of
 // the problem, see SyntaxError) and a document larger than MaxNodes or deeper than
 // MaxDepth once its aliases are expanded. An empty file has no documents.
@@ -48,7 +50,7 @@ func Documents(data []byte, file string) ([]*yaml.Node, error) {
 	return docs, nil
 }
 
-// parse reads every document of r.
+// parse reads every document of r but the empty ones (IsNull).
 func parse(r io.Reader) ([]*yaml.Node, error) {
 	dec := yaml.NewDecoder(r)
 	var docs []*yaml.Node
@@ -61,7 +63,9 @@ func parse(r io.Reader) ([]*yaml.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		docs = append(docs, doc)
+		if !IsNull(doc) {
+			docs = append(docs, doc)
+		}
 	}
 }
 

@@ -40,13 +40,19 @@ func TestSyntaxErrorLine(t *testing.T) {
 	}
 }
 
+// TestDocuments: empty documents are left out, the others kept with their lines.
 func TestDocuments(t *testing.T) {
-	docs, err := Documents([]byte("a: 1\n---\n---\nb: 2\n"), "f.yaml")
-	if err != nil || len(docs) != 3 {
+	docs, err := Documents([]byte("a: 1\n---\n---\nb: 2\n--- ~\n---\n# only a comment\n---\n"), "f.yaml")
+	if err != nil || len(docs) != 2 {
 		t.Fatalf("docs %d, err %v", len(docs), err)
 	}
-	if !IsNull(docs[1]) || IsNull(docs[2]) || docs[2].Line != 3 {
+	if IsNull(docs[0]) || IsNull(docs[1]) || docs[1].Line != 3 {
 		t.Errorf("documents %+v", docs)
+	}
+	for _, data := range []string{"a: 1\n---\n", "---\na: 1\n---\n", "---\n---\na: 1\n"} {
+		if docs, err := Documents([]byte(data), "f.yaml"); err != nil || len(docs) != 1 {
+			t.Errorf("%q: %d docs, %v; want 1", data, len(docs), err)
+		}
 	}
 	if docs, err := Documents(nil, "f.yaml"); err != nil || len(docs) != 0 {
 		t.Errorf("empty file: %d docs, %v", len(docs), err)

@@ -416,3 +416,21 @@ func TestClusterWideGroupsByEveryLabel(t *testing.T) {
 		t.Fatalf("rules = %+v", f.Rules)
 	}
 }
+
+// TestDocumentSeparators: a trailing "---" (an empty last document) is read as
+// prometheus-adapter reads it, one document; a second document with content is
+// refused at its line.
+func TestDocumentSeparators(t *testing.T) {
+	const rule = "rules:\n- seriesQuery: '{__name__=~\"^http_.*\",namespace!=\"\",pod!=\"\"}'\n  resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}\n  metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)\n"
+	data := []byte(rule + "---\n")
+	if !Detect(data) {
+		t.Error("a config with a trailing --- is not detected")
+	}
+	if c, err := Parse(data, "f.yaml"); err != nil || len(c.Rules) != 1 {
+		t.Errorf("a config with a trailing ---: %v", err)
+	}
+	_, err := Parse([]byte(rule+"---\nrules: []\n"), "f.yaml")
+	if want := "f.yaml:5: more than one YAML document"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second document: %v, want %s", err, want)
+	}
+}
