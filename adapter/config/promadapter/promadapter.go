@@ -124,8 +124,11 @@ type filter struct {
 }
 
 // Detect reports whether data looks like a prometheus-adapter configuration rather
-// than a Foresight rule file: a mapping without apiVersion or kind, with externalRules
-// or resourceRules, or with rules whose items carry seriesQuery or metricsQuery.
+// than a Foresight rule file: a mapping without apiVersion or kind, with
+// externalRules or resourceRules, or with a key (rules, or any misspelling of it
+// such as Rules) whose items carry seriesQuery or metricsQuery. Keys are compared
+// whatever their case, so that a misspelled one is reported by Parse as an
+// unknown field of a prometheus-adapter config.
 func Detect(data []byte) bool {
 	docs, err := strictyaml.Documents(data, "")
 	if err != nil || len(docs) != 1 {
@@ -137,26 +140,33 @@ func Detect(data []byte) bool {
 	}
 	found := false
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		switch k, v := root.Content[i].Value, strictyaml.Resolve(root.Content[i+1]); k {
-		case "apiVersion", "kind":
+		switch k, v := root.Content[i].Value, strictyaml.Resolve(root.Content[i+1]); {
+		case k == "apiVersion" || k == "kind":
 			return false
-		case "externalRules", "resourceRules":
+		case strings.EqualFold(k, "externalRules") || strings.EqualFold(k, "resourceRules") || hasDiscoveryItems(v):
 			found = true
-		case "rules":
-			if v != nil && v.Kind == yaml.SequenceNode {
-				for _, item := range v.Content {
-					if item = strictyaml.Resolve(item); item != nil && item.Kind == yaml.MappingNode {
-						for j := 0; j < len(item.Content); j += 2 {
-							if key := item.Content[j].Value; key == "seriesQuery" || key == "metricsQuery" {
-								found = true
-							}
-						}
-					}
-				}
-			}
 		}
 	}
 	return found
+}
+
+// hasDiscoveryItems reports whether n is a sequence with a mapping item that has
+// a seriesQuery or metricsQuery key, as the items of rules and externalRules.
+func hasDiscoveryItems(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, item := range n.Content {
+		if item = strictyaml.Resolve(item); item == nil || item.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j < len(item.Content); j += 2 {
+			if key := item.Content[j].Value; key == "seriesQuery" || key == "metricsQuery" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Parse decodes a prometheus-adapter configuration file strictly and checks it

@@ -434,3 +434,25 @@ func TestDocumentSeparators(t *testing.T) {
 		t.Errorf("second document: %v, want %s", err, want)
 	}
 }
+
+// TestDetectMisspelledKey: a prometheus-adapter config whose rules key is
+// misspelled is still detected, so that the error is the prometheus-adapter
+// one and not a Foresight rule file's missing apiVersion and kind.
+func TestDetectMisspelledKey(t *testing.T) {
+	data := []byte("Rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n")
+	if !Detect(data) {
+		t.Fatal("a config with Rules: is not detected")
+	}
+	_, err := Parse(data, "f.yaml")
+	if want := "f.yaml:1: Rules: unknown field (known: externalRules, resourceRules, rules)"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	for _, doc := range []string{"ExternalRules: []\n", "resourcerules: {}\n"} {
+		if !Detect([]byte(doc)) {
+			t.Errorf("%q is not detected", doc)
+		}
+	}
+	if Detect([]byte("Rules:\n- name: x\n  query: y\n")) {
+		t.Error("a sequence without seriesQuery or metricsQuery is detected")
+	}
+}
