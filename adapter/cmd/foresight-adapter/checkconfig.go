@@ -173,15 +173,24 @@ func checkImport(ctx context.Context, path string, policy config.Policy, prom so
 		return nil, nil, err
 	}
 	if prom.Address == "" {
-		fmt.Fprintf(stdout, "%s: prometheus-adapter config OK: %d rules, %d externalRules (give --prometheus-url to discover the metrics they serve)\n", path, len(cfg.Rules), len(cfg.ExternalRules))
+		fmt.Fprintf(stdout, "%s: prometheus-adapter config OK: %d rules, %d externalRules, %s; give --prometheus-url to discover the metrics the rules serve\n", path, len(cfg.Rules), len(cfg.ExternalRules), resourceRulesSummary(cfg))
 		return nil, cfg.Warnings(), nil
 	}
 	f, warnings, err := importFile(ctx, path, data, policy, prom, window)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(stdout, "%s: prometheus-adapter config: %d rules, %d externalRules serve %d metrics\n", path, len(cfg.Rules), len(cfg.ExternalRules), len(f.Rules))
+	fmt.Fprintf(stdout, "%s: prometheus-adapter config: %d rules, %d externalRules serve %d metrics; %s\n", path, len(cfg.Rules), len(cfg.ExternalRules), len(f.Rules), resourceRulesSummary(cfg))
 	return f, warnings, nil
+}
+
+// resourceRulesSummary says whether cfg serves metrics.k8s.io, and with which window.
+func resourceRulesSummary(cfg *promadapter.Config) string {
+	rr := cfg.ResourceMetricsRules()
+	if rr == nil {
+		return "no resourceRules"
+	}
+	return fmt.Sprintf("resourceRules (metrics.k8s.io, window %s)", model.Duration(rr.Window))
 }
 
 // importFile discovers the metrics of a prometheus-adapter configuration from

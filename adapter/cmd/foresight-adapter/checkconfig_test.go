@@ -265,3 +265,21 @@ func TestCheckConfigRefusesBadQueueScheduleEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigResourceRules: the summary of a prometheus-adapter config
+// says whether it has resourceRules (kube-prometheus' has nothing else).
+func TestCheckConfigResourceRules(t *testing.T) {
+	for file, want := range map[string]string{
+		"kube-prometheus.yaml": "kube-prometheus.yaml: prometheus-adapter config OK: 0 rules, 0 externalRules, resourceRules (metrics.k8s.io, window 5m);",
+		"helm-default.yaml":    "helm-default.yaml: prometheus-adapter config OK: 6 rules, 0 externalRules, no resourceRules;",
+	} {
+		var out bytes.Buffer
+		path := filepath.Join("..", "..", "config", "promadapter", "testdata", file)
+		if err := runCheckConfig(context.Background(), []string{path}, &out, &out); err != nil {
+			t.Fatalf("%s: %v\n%s", file, err, out.String())
+		}
+		if !strings.HasPrefix(out.String(), filepath.Dir(path)+"/"+want) {
+			t.Errorf("%s: output %q, want prefix %q", file, out.String(), want)
+		}
+	}
+}
