@@ -31,6 +31,17 @@ const (
 	arimaMaxSteps = 2048
 	// hwNoSeasonSpan is the most recent history non-seasonal Holt is fitted on.
 	hwNoSeasonSpan = 2 * 24 * time.Hour
+	// maxServedRatio bounds how far above the peaks it forecasts the
+	// served value may sit on average (servedRatio), where every candidate
+	// of model choice sits further above them. That happens on idle load
+	// with short, random bursts: the upper quantile of the coming peak is
+	// the bursts' level all through the hours they may come in, and an HPA
+	// would need a target above 150% of a pod's capacity to run such a
+	// value only as safely as the reactive value. There the upper forecast
+	// is scaled down to this ratio, its shape kept. Where one candidate
+	// stays within it, the excess is the chosen model's, and model choice
+	// already weighs it.
+	maxServedRatio = 1.5
 	// dailyHarmonics and weeklyHarmonics are the Fourier terms per period.
 	dailyHarmonics  = 12
 	weeklyHarmonics = 6
@@ -103,6 +114,7 @@ type choice struct {
 	shift      float64     // log shift of the loss
 	lossMean   float64     // mean served-value loss of the winner in the backtest
 	floor      float64     // the winner's floor share (CandidateScore.Floor)
+	calib      float64     // factor on the upper forecast (1, or below where maxServedRatio bounds it)
 }
 
 type candidate struct {
@@ -393,6 +405,10 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	c.offsets = make([]float64, h)
 	sc.offsets(cd, winScale, -1, c.offsets)
 	c.peakOffset = sc.envOffset(cd, winScale, -1)
+	c.calib = 1
+	if win != react {
+		c.calib = scaleBound(&sc, cands, c.scores, win)
+	}
 	// Drift watches the model's served-value loss against its level in the
 	// backtest: the mean and spread of the per-origin loss are recorded.
 	losses := make([]float64, 0, e)
@@ -400,7 +416,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
-		served := floored(upperOf(cd.point(o), c.peakOffset, winScale), cd.base[o], c.floor)
+		served := floored(c.calib*upperOf(cd.point(o), c.peakOffset, winScale), cd.base[o], c.floor)
 		losses = append(losses, sc.pinball(o, served))
 	}
 	c.shift = sc.shift
@@ -410,6 +426,47 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		c.scale = 1e-3
 	}
 	return c
+}
+
+// servedRatio is the mean over the backtest of the value candidate cd
+// serves as score says (the horizon's reading, margin, floor share), its
+// margin learnt on every origin, over the mean actual peak of the horizon
+// at the same origins; NaN when those peaks sum to no load.
+func (sc *scorer) servedRatio(cd *candidate, score CandidateScore) float64 {
+	off := sc.envOffset(cd, score.Scale, -1)
+	var served, peaks float64
+	for o := 0; o < sc.e; o++ {
+		if math.IsNaN(sc.peak[o]) {
+			continue
+		}
+		served += floored(upperOf(cd.point(o), off, score.Scale), cd.base[o], score.Floor)
+		peaks += sc.peak[o]
+	}
+	if !(peaks > 0) {
+		return math.NaN()
+	}
+	return served / peaks
+}
+
+// scaleBound is the factor on the winner's upper forecast that bounds its
+// served value's scale (maxServedRatio): below 1 only where every model
+// candidate's servedRatio exceeds maxServedRatio, and then the one that
+// brings the winner's ratio to it.
+func scaleBound(sc *scorer, cands []candidate, scores []CandidateScore, win int) float64 {
+	bound := 1.0
+	for i := range cands {
+		if cands[i].pred.kind() == ModelReactive {
+			continue
+		}
+		r := sc.servedRatio(&cands[i], scores[i])
+		if !(r > maxServedRatio) { // NaN included: no load to compare with
+			return 1
+		}
+		if i == win {
+			bound = maxServedRatio / r
+		}
+	}
+	return bound
 }
 
 func nanTo(v, alt float64) float64 {

@@ -239,7 +239,9 @@ type Forecast struct {
 	Predicted float64
 	// Upper is Predicted plus its learnt upper-quantile offset for the
 	// horizon's peak, before the reactive floor (Observed when reactive;
-	// Observed plus the margin in a drift).
+	// Observed plus the margin in a drift). Where every model would serve
+	// far above the peaks it forecasts (idle load with short bursts), it
+	// is scaled down so that its mean stays within 1.5 times theirs.
 	Upper float64
 	// Reason says why this model is served (warm-up, drift, the backtest losses).
 	Reason string
@@ -282,6 +284,7 @@ type Forecaster struct {
 	offsets    []float64
 	scale      OffsetScale // how the offsets scale with the forecast
 	peakOffset float64     // offset of the served quantile of the peak over the horizon
+	calib      float64     // factor on the upper forecast: 1, or below where the served value's scale is bounded (maxServedRatio)
 	floor      float64     // share of the latest value's excess over the upper forecast served (CandidateScore.Floor)
 	shift      float64     // log shift of the drift statistic
 	lossMean   float64     // backtest mean of the served-value loss
@@ -574,7 +577,7 @@ func (f *Forecaster) upper() (point, upper float64) {
 		stat = HorizonMean
 	}
 	point = stat.of(f.fc)
-	return point, upperOf(point, f.peakOffset, f.scale)
+	return point, f.calib * upperOf(point, f.peakOffset, f.scale)
 }
 
 func (f *Forecaster) servedModel() Model {
@@ -634,6 +637,7 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 	f.scale = c.offScale
 	f.readsMean = c.stat == HorizonMean
 	f.peakOffset = c.peakOffset
+	f.calib = c.calib
 	f.floor = c.floor
 	f.shift = c.shift
 	f.lossMean = c.lossMean
@@ -683,7 +687,7 @@ func (f *Forecaster) Serve() Forecast {
 		// the target chosen for what the model serves, margin included. The
 		// observed value gets the same learnt margin for the coming peak,
 		// so the fallback is not less safe than the model it stands in for.
-		out.Upper = upperOf(last, f.peakOffset, f.scale)
+		out.Upper = f.calib * upperOf(last, f.peakOffset, f.scale)
 		out.Value = math.Max(out.Upper, last)
 		return out
 	}
