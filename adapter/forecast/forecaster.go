@@ -661,6 +661,9 @@ func (f *Forecaster) refitOn(y []float64, obs []bool) {
 		f.reason = fmt.Sprintf("model %s cannot be fit yet", f.s.Model)
 	default:
 		f.reason = "chosen by backtest: " + describeScores(c.scores, c.pred.kind())
+		if c.calib < 1 {
+			f.reason += fmt.Sprintf("; its upper forecast scaled by %.2f, as every candidate serves over %.1f times the peaks it forecasts", c.calib, maxServedRatio)
+		}
 	}
 }
 

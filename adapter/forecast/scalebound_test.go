@@ -1,7 +1,9 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,6 +70,9 @@ func TestServedScaleIsBoundedWhereEveryModelServesFarAboveThePeaks(t *testing.T)
 		served[i], unbounded[i] = fc.Value, fc.Value
 		if f.pred != nil && f.calib < 1 && !fc.Fallback {
 			unbounded[i] = floored(fc.Upper/f.calib, fc.Observed, f.floor)
+			if want := fmt.Sprintf("scaled by %.2f", f.calib); !strings.Contains(fc.Reason, want) {
+				t.Fatalf("step %d: the reason does not say %q: %q", i, want, fc.Reason)
+			}
 			if i >= 4*1440 {
 				bounded++
 			}
