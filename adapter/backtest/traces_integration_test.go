@@ -33,8 +33,14 @@ var (
 // to the bar for series outside the set the forecaster was developed on: at
 // least minOutsideShareOfPerfect of perfect foresight's saving at no more
 // under-provisioned time (no median, no SLO-mode target). They check that
-// the forecaster generalises to other steps and noise levels.
-var generalisationTraces = []string{"flights-2001-us-departures", "flights-2001-ord-departures-5m"}
+// the forecaster generalises to other steps and noise levels. crane-input12
+// is left out: knowing its level over the coming ten minutes in hindsight
+// reaches only 26% of perfect foresight's saving (BENCHMARKS.md, its
+// known-level bound), so no forecast can meet the bar there.
+var generalisationTraces = []string{
+	"flights-2001-us-departures", "flights-2001-ord-departures-5m",
+	"crane-input8", "crane-input9", "crane-input10", "crane-input11", "crane-input13", "crane-input14",
+}
 
 const (
 	minMedianSaving          = 0.19

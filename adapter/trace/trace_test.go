@@ -363,8 +363,8 @@ func TestReadFileNamesThePath(t *testing.T) {
 func TestRealTraces(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "traces")
 	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if err != nil || len(files) != 13 {
-		t.Fatalf("traces in %s: %v, %v; want 13", dir, files, err)
+	if err != nil || len(files) != 20 {
+		t.Fatalf("traces in %s: %v, %v; want 20", dir, files, err)
 	}
 	for _, f := range files {
 		samples, err := ReadFile(f)
