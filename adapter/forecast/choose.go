@@ -406,7 +406,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 	sc.offsets(cd, winScale, -1, c.offsets)
 	c.peakOffset = sc.envOffset(cd, winScale, -1)
 	c.calib = 1
-	if win != react {
+	if win != react && !s.NoScaleBound {
 		c.calib = scaleBound(&sc, cands, c.scores, win)
 	}
 	// Drift watches the model's served-value loss against its level in the

@@ -88,6 +88,10 @@ type Settings struct {
 	RefitInterval time.Duration
 	// NoReactiveFloor, when true, lets the served value drop below the last observed value.
 	NoReactiveFloor bool
+	// NoScaleBound, when true, serves the upper forecast at its own scale
+	// where every candidate of model choice serves far above the peaks it
+	// forecasts (see maxServedRatio); by default it is scaled down there.
+	NoScaleBound bool
 	// FilterSpikes says when the forecaster reads each sample as the
 	// median of it and the two samples before it: always (on), never (off),
 	// or where the series' excursions are isolated samples (auto, the

@@ -107,3 +107,30 @@ func TestServedScaleIsLeftAloneOnNoisyPeriodicLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueArrivalsKeepTheirScale: a queue's arrival forecast is not
+// scaled (Settings.ForQueueArrivals): its rate decides when workers wake
+// up, and no HPA target divides it.
+func TestQueueArrivalsKeepTheirScale(t *testing.T) {
+	s := idleWithBursts(6, 1)
+	f, err := NewForecaster(Settings{Step: time.Minute}.ForQueueArrivals())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fitted := false
+	for i := range s.ts {
+		if err := f.Observe(s.ts[i], s.vals[i]); err != nil {
+			t.Fatal(err)
+		}
+		if f.pred == nil {
+			continue
+		}
+		fitted = true
+		if f.calib != 1 {
+			t.Fatalf("step %d: queue arrivals scaled by %v, want 1", i, f.calib)
+		}
+	}
+	if !fitted {
+		t.Fatal("no fit on six days")
+	}
+}

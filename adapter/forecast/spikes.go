@@ -36,11 +36,14 @@ func ParseSpikeFilter(s string) (SpikeFilter, error) {
 // Arrivals wait in the queue until a worker takes them, so one that comes
 // alone (a job every half hour) is work that waking up ahead of it serves,
 // not an excursion to leave to the HPA target's headroom: auto reads the
-// samples themselves there. An explicit on stays on.
+// samples themselves there. An explicit on stays on. The served rate keeps
+// its own scale (NoScaleBound): it decides when workers wake up, and no
+// HPA target divides it.
 func (s Settings) ForQueueArrivals() Settings {
 	if s.FilterSpikes == "" || s.FilterSpikes == SpikeFilterAuto {
 		s.FilterSpikes = SpikeFilterOff
 	}
+	s.NoScaleBound = true
 	return s
 }
 
