@@ -10,7 +10,8 @@ import (
 
 // idleWithBursts is days at one minute of idle load (0.02, ±10%) with
 // bursts of 10-200 times that, lasting 1-4 minutes, that start at random
-// in 5% of the minutes from 08:00 to 20:00 and 0.5% of the others, seeded.
+// in 5% of the minutes of hours 8-20 of each day (counted from the series'
+// start) and 0.5% of the others, seeded.
 func idleWithBursts(days int, seed uint64) series {
 	rng := newRand(seed)
 	left, height := 0, 0.0
