@@ -145,6 +145,13 @@ func (cd *candidate) points() []float64 {
 	return cd.pk
 }
 
+// served is the value cd serves at origin o with offset off in scale mode,
+// its upper forecast times calib, and floor share floor: what the HPA reads
+// at o, before its hold.
+func (cd *candidate) served(o int, off float64, mode OffsetScale, calib, floor float64) float64 {
+	return floored(calib*upperOf(cd.point(o), off, mode), cd.base[o], floor)
+}
+
 // hold reads the horizon's point forecast as stat and fills hpk and hbase
 // with the maxima of that reading and of base over the last hold origins
 // (the origin itself when hold <= 1). It reuses their storage when called
@@ -416,8 +423,7 @@ func refit(y []float64, obs []bool, s Settings, capacity, evalFrom int, median b
 		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
-		served := floored(c.calib*upperOf(cd.point(o), c.peakOffset, winScale), cd.base[o], c.floor)
-		losses = append(losses, sc.pinball(o, served))
+		losses = append(losses, sc.pinball(o, cd.served(o, c.peakOffset, winScale, c.calib, c.floor)))
 	}
 	c.shift = sc.shift
 	c.lossMean, _ = meanStd(losses)
@@ -439,7 +445,7 @@ func (sc *scorer) servedRatio(cd *candidate, score CandidateScore) float64 {
 		if math.IsNaN(sc.peak[o]) {
 			continue
 		}
-		served += floored(upperOf(cd.point(o), off, score.Scale), cd.base[o], score.Floor)
+		served += cd.served(o, off, score.Scale, 1, score.Floor)
 		peaks += sc.peak[o]
 	}
 	if !(peaks > 0) {

@@ -581,7 +581,13 @@ func (f *Forecaster) upper() (point, upper float64) {
 		stat = HorizonMean
 	}
 	point = stat.of(f.fc)
-	return point, f.calib * upperOf(point, f.peakOffset, f.scale)
+	return point, f.scaledUpper(point)
+}
+
+// scaledUpper is the upper forecast of the coming peak from a point reading
+// p: p plus the learnt offset, times the scale bound's factor.
+func (f *Forecaster) scaledUpper(p float64) float64 {
+	return f.calib * upperOf(p, f.peakOffset, f.scale)
 }
 
 func (f *Forecaster) servedModel() Model {
@@ -694,7 +700,7 @@ func (f *Forecaster) Serve() Forecast {
 		// the target chosen for what the model serves, margin included. The
 		// observed value gets the same learnt margin for the coming peak,
 		// so the fallback is not less safe than the model it stands in for.
-		out.Upper = f.calib * upperOf(last, f.peakOffset, f.scale)
+		out.Upper = f.scaledUpper(last)
 		out.Value = math.Max(out.Upper, last)
 		return out
 	}
