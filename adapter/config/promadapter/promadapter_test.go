@@ -283,6 +283,43 @@ func TestExpandWalkthrough(t *testing.T) {
 	}
 }
 
+// TestOverrideWithoutGroup: an override that names a built-in resource
+// without its group names it in any group, as prometheus-adapter's lookup in
+// the cluster's discovery does, so the rule serves the resource an HPA asks
+// for (ingresses.networking.k8s.io, deployments.apps). A group given must
+// match; a resource Foresight does not know is taken as written.
+func TestOverrideWithoutGroup(t *testing.T) {
+	for _, c := range []struct {
+		override string
+		want     schema.GroupResource
+	}{
+		{`{resource: ingress}`, schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}},
+		{`{resource: ingresses}`, schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}},
+		{`{resource: deployment}`, schema.GroupResource{Group: "apps", Resource: "deployments"}},
+		{`{group: apps, resource: deployment}`, schema.GroupResource{Group: "apps", Resource: "deployments"}},
+		{`{resource: service}`, schema.GroupResource{Resource: "services"}},
+		{`{group: extensions, resource: ingresses}`, schema.GroupResource{Group: "extensions", Resource: "ingresses"}},
+		{`{group: cheese.io, resource: brands}`, schema.GroupResource{Group: "cheese.io", Resource: "brands"}},
+	} {
+		doc := []byte("rules:\n- seriesQuery: '{__name__=\"hits_total\"}'\n  resources: {overrides: {namespace: {resource: namespace}, obj: " + c.override + "}}\n  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'\n")
+		f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
+			labels.FromStrings("__name__", "hits_total", "namespace", "a", "obj", "o"),
+		}, time.Now(), time.Minute)
+		if err != nil {
+			t.Fatalf("%s: %v", c.override, err)
+		}
+		var got []schema.GroupResource
+		for _, r := range f.Rules {
+			if r.API == config.APIObject && r.Resources.Resource != "namespaces" {
+				got = append(got, schema.GroupResource{Group: r.Resources.Group, Resource: r.Resources.Resource})
+			}
+		}
+		if len(got) != 1 || got[0] != c.want || len(warnings) != 0 {
+			t.Errorf("%s: object rules for %v, warnings %v; want %v", c.override, got, warnings, c.want)
+		}
+	}
+}
+
 // TestExpandHostileNames: series names and labels that do not make valid metric names
 // are left out with a warning, and one metric name is served by one rule.
 func TestExpandHostileNames(t *testing.T) {

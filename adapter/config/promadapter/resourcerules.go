@@ -96,8 +96,7 @@ func resourceLabel(r Resources, singular string) (string, error) {
 	want := builtinResources[singular]
 	var found []string
 	for label, gr := range r.Overrides {
-		g := gr.Group
-		if known, ok := lookupResource(gr.Resource, &g); ok && known == want {
+		if known, ok := overrideResource(gr); ok && known == want {
 			found = append(found, label)
 		}
 	}

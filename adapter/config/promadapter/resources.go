@@ -64,6 +64,18 @@ func lookupResource(resource string, group *string) (schema.GroupResource, bool)
 	return schema.GroupResource{}, false
 }
 
+// overrideResource is the built-in resource an override names. An override
+// without a group names the resource in any group, as prometheus-adapter's
+// lookup in the cluster's discovery reads it: {resource: deployment} is
+// deployments.apps, {resource: ingress} ingresses.networking.k8s.io.
+func overrideResource(gr GroupResource) (schema.GroupResource, bool) {
+	var group *string
+	if gr.Group != "" {
+		group = &gr.Group
+	}
+	return lookupResource(gr.Resource, group)
+}
+
 // resourceMap maps series labels to resources, from a rule's resources section.
 type resourceMap struct {
 	overrides map[string]schema.GroupResource
@@ -88,7 +100,7 @@ func newResourceMap(r Resources) (*resourceMap, error) {
 			errs = append(errs, fmt.Errorf("overrides[%s].resource: required", label))
 			continue
 		}
-		if known, ok := lookupResource(gr.Resource, &gr.Group); ok {
+		if known, ok := overrideResource(gr); ok {
 			m.overrides[label] = known
 			continue
 		}
