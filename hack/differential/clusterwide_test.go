@@ -5,6 +5,7 @@ package differential
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	cmv1beta1 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta1"
+	external_metricsv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
 
@@ -56,16 +58,20 @@ func brokerSeries(start, end time.Time) []promtest.Series {
 // compareClusterWide asks both adapters for the `namespaced: false` metric
 // from namespaces with and without series of their own: each answers every
 // namespace with the series of all namespaces (and of none), summed by the
-// rule's by (queue), with the same item labels.
+// rule's by (queue). A selector on the namespace label selects the series
+// of that namespace in both, as prometheus-adapter matches it before its
+// sum: Foresight keeps the namespace label in that sum's grouping, so its
+// items are split by namespace too, and add up to prometheus-adapter's per
+// queue (as an HPA adds them).
 func compareClusterWide(t *testing.T, sides []*side) {
 	list := func(s *side, namespace, selector string) values {
 		t.Helper()
-		return listByQueue(t, s, brokerMetric, namespace, selector, map[string]string{})
+		return listClusterWide(t, s, namespace, selector)
 	}
-	sum := func(keep func(queue string) bool) values {
+	sum := func(keep func(namespace, queue string) bool) values {
 		out := values{}
 		for _, q := range brokerQueues {
-			if keep(q.queue) {
+			if keep(q.namespace, q.queue) {
 				out[q.queue] += q.depth
 			}
 		}
@@ -74,12 +80,15 @@ func compareClusterWide(t *testing.T, sides []*side) {
 	for _, namespace := range []string{"shop", "billing", "search"} {
 		for _, c := range []struct {
 			selector string
-			keep     func(string) bool
+			keep     func(namespace, queue string) bool
 		}{
-			{"", func(string) bool { return true }},
-			{"queue=orders", func(q string) bool { return q == "orders" }},
-			{"queue!=orders", func(q string) bool { return q != "orders" }},
-			{"queue in (dead.letter,invoices)", func(q string) bool { return q == "dead.letter" || q == "invoices" }},
+			{"", func(string, string) bool { return true }},
+			{"queue=orders", func(_, q string) bool { return q == "orders" }},
+			{"queue!=orders", func(_, q string) bool { return q != "orders" }},
+			{"queue in (dead.letter,invoices)", func(_, q string) bool { return q == "dead.letter" || q == "invoices" }},
+			{"namespace=billing", func(ns, _ string) bool { return ns == "billing" }},
+			{"namespace=shop,queue=orders", func(ns, q string) bool { return ns == "shop" && q == "orders" }},
+			{"namespace!=shop", func(ns, _ string) bool { return ns != "shop" }},
 		} {
 			what := fmt.Sprintf("%s in %s {%s}", brokerMetric, namespace, c.selector)
 			f, p := list(sides[0], namespace, c.selector), list(sides[1], namespace, c.selector)
@@ -87,6 +96,34 @@ func compareClusterWide(t *testing.T, sides []*side) {
 			sameValues(t, what+" against the data", f, sum(c.keep))
 		}
 	}
+}
+
+// listClusterWide is the cluster-wide metric in namespace for selector,
+// its items summed by queue. An item's labels are its queue, and for
+// Foresight the namespace of the series it sums where they have one.
+func listClusterWide(t *testing.T, s *side, namespace, selector string) values {
+	t.Helper()
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.external.NamespacedMetrics(namespace).List(brokerMetric, sel)
+	if err != nil {
+		t.Fatalf("%s: %s in %s {%s}: %v", s.name, brokerMetric, namespace, selector, err)
+	}
+	out := values{}
+	for _, it := range l.Items {
+		extra := maps.Clone(it.MetricLabels)
+		delete(extra, "queue")
+		if s.name == adapterproc.Foresight {
+			delete(extra, "namespace")
+		}
+		if it.MetricLabels["queue"] == "" || len(extra) > 0 {
+			t.Errorf("%s: %s in %s {%s}: item labels %v", s.name, brokerMetric, namespace, selector, it.MetricLabels)
+		}
+		out[it.MetricLabels["queue"]] += it.Value.AsApproximateFloat64()
+	}
+	return out
 }
 
 // newTenant returns a user of cl's CA whom RBAC allows to read external and
@@ -131,8 +168,8 @@ func compareClusterWideAuthorization(t *testing.T, sides []*side) {
 		l, err := ext.NamespacedMetrics("shop").List(brokerMetric, labels.Everything())
 		if err != nil {
 			t.Errorf("%s: %s in shop for a user allowed there: %v", s.name, brokerMetric, err)
-		} else if len(l.Items) != 3 {
-			t.Errorf("%s: %s in shop: %d items, want the 3 queues of every namespace", s.name, brokerMetric, len(l.Items))
+		} else if queues := queuesOf(l.Items); len(queues) != 3 {
+			t.Errorf("%s: %s in shop: queues %v, want the 3 queues of every namespace", s.name, brokerMetric, queues)
 		}
 		if _, err := ext.NamespacedMetrics("billing").List(brokerMetric, labels.Everything()); !apierrors.IsForbidden(err) {
 			t.Errorf("%s: %s in billing for a user allowed in shop only: %v, want Forbidden", s.name, brokerMetric, err)
@@ -149,4 +186,13 @@ func compareClusterWideAuthorization(t *testing.T, sides []*side) {
 			t.Errorf("%s: namespace billing's metric for a user allowed in shop only: %v, want Forbidden", s.name, err)
 		}
 	}
+}
+
+// queuesOf is the set of queues items name.
+func queuesOf(items []external_metricsv1beta1.ExternalMetricValue) map[string]bool {
+	out := map[string]bool{}
+	for _, it := range items {
+		out[it.MetricLabels["queue"]] = true
+	}
+	return out
 }

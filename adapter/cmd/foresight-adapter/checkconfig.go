@@ -117,7 +117,13 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 // checkRules renders the rules of f, read from path with err, as serve does. On an
 // error, reading's or rendering's, it prints each one (with its file, line and field)
 // to w and returns errInvalidConfig.
+//
+// A prometheus-adapter file whose series Prometheus could not list is not
+// invalid: that error is returned as it is.
 func checkRules(f *config.File, err error, path string, w io.Writer) error {
+	if errors.Is(err, promadapter.ErrDiscovery) {
+		return err
+	}
 	if err == nil {
 		_, err = serving.RulesFromConfig(f)
 	}

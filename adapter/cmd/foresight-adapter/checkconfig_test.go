@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -282,4 +284,39 @@ func TestCheckConfigResourceRules(t *testing.T) {
 			t.Errorf("%s: output %q, want prefix %q", file, out.String(), want)
 		}
 	}
+}
+
+// TestUnreachablePrometheusIsNotAnInvalidFile: when Prometheus cannot list a
+// prometheus-adapter file's series, migrate and check-config say so, naming
+// the rule and the address, and do not call the file invalid.
+func TestUnreachablePrometheusIsNotAnInvalidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "adapter.yaml")
+	writeTestFile(t, path, []byte(`rules:
+- seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
+  resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}
+  metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)
+`), 0o600)
+	// A port nothing listens on: the listener is closed before it is used.
+	url := "http://" + closedAddress(t)
+	for name, run := range map[string]func(context.Context, []string, io.Writer, io.Writer) error{"migrate": runMigrate, "check-config": runCheckConfig} {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"--prometheus-url", url, path}, &out, &out)
+		if err == nil || errors.Is(err, errInvalidConfig) || !strings.Contains(err.Error(), "rules[0].seriesQuery: listing its series from Prometheus failed") || !strings.Contains(err.Error(), url) {
+			t.Errorf("%s: %v (output %q), want the failed listing named, not an invalid file", name, err, out.String())
+		}
+	}
+}
+
+// closedAddress is a loopback host:port that refuses connections.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

@@ -49,8 +49,10 @@ rules:
 // `namespaced: false` rule of prometheus-adapter's external metrics docs on
 // a real Prometheus: without --allow-cluster-wide-external-metrics serve
 // refuses the file with its line and field; with it, the rule's query runs
-// without a namespace matcher, as prometheus-adapter's, and serves the sum
-// over every namespace and over the series without one.
+// without a namespace matcher, as prometheus-adapter's, and serves its sum
+// by name split by namespace (so that a selector on the namespace matches):
+// per name, the parts add up to prometheus-adapter's sum over every
+// namespace and over the series without one.
 func TestServeClusterWideExternal(t *testing.T) {
 	end := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	prom := promtest.StartPrometheus(t, promtest.Options{Series: []promtest.Series{
@@ -75,7 +77,9 @@ func TestServeClusterWideExternal(t *testing.T) {
 	}
 
 	run := startServe(t, t.TempDir(), imported, prom.URL, end, "--metrics-relist-interval", "1h", "--allow-cluster-wide-external-metrics")
-	run.awaitServed(t, map[string]float64{`name="orders"`: 50, `name="mail"`: 2}, func(lv map[string]string) string {
+	run.awaitServed(t, map[string]float64{
+		`name="orders",namespace="shop"`: 40, `name="orders",namespace="other"`: 7, `name="orders"`: 3, `name="mail",namespace="shop"`: 2,
+	}, func(lv map[string]string) string {
 		if lv["metric"] != "queue_depth" {
 			return ""
 		}

@@ -2,6 +2,7 @@ package promadapter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,12 +11,17 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
+
+// ErrDiscovery marks an error of Discover: Prometheus could not list the
+// series of a rule, which says nothing about the rule file itself.
+var ErrDiscovery = errors.New("listing its series from Prometheus failed")
 
 // DefaultDiscoveryWindow is how far back Discover looks for series, as
 // prometheus-adapter's --metrics-max-age defaults to its relist interval (10m).
@@ -47,7 +53,7 @@ func (c *Config) Discover(ctx context.Context, lister source.SeriesLister, end t
 		if !ok {
 			var err error
 			if got, err = lister.ListSeries(ctx, sel, end.Add(-window), end); err != nil {
-				return nil, fmt.Errorf("%s: %s.seriesQuery: %w", c.Filename, r.path, err)
+				return nil, fmt.Errorf("%s: %s.seriesQuery: %w: %w", c.Filename, r.path, ErrDiscovery, err)
 			}
 			bySelector[sel] = got
 		}
@@ -195,7 +201,7 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 		nsLabel = config.DefaultNamespaceLabel
 	}
 	if r.clusterWide {
-		return r.clusterWideRule(name, m, nsLabel, labelNames)
+		return r.clusterWideRule(name, m, nsLabel, labelNames, warn)
 	}
 	if nsLabel == "" {
 		warn(r.path, "metric %s (series %s) not served: its series have no label mapped to namespaces in resources, and Foresight serves namespaced metrics only", name, m.series)
@@ -262,7 +268,16 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 // every namespace (and of none) to a request in any namespace. The query is
 // grouped by every label found on the series (nsLabel, when the resources
 // name one, first) so that a request's selector is matched in memory.
-func (r *compiled) clusterWideRule(name string, m *metricInfo, nsLabel string, labelNames []string) (*config.Rule, error) {
+//
+// A selector matches only the labels the query keeps. prometheus-adapter
+// matched it before aggregating, so the `by (name)` of its external example
+// still answers a selector on the namespace. Where the query's outermost
+// aggregation is a sum or a count, it is also grouped by the namespace
+// label: the values then add up, over the namespaces, to what the query
+// gave, as an HPA adds the items of an external metric. Any other
+// aggregation that leaves the namespace out is served as written, with a
+// warning.
+func (r *compiled) clusterWideRule(name string, m *metricInfo, nsLabel string, labelNames []string, warn func(path, format string, args ...any)) (*config.Rule, error) {
 	if nsLabel == "" {
 		nsLabel = config.DefaultNamespaceLabel
 	}
@@ -279,7 +294,17 @@ func (r *compiled) clusterWideRule(name string, m *metricInfo, nsLabel string, l
 			groupBy = append(groupBy, l)
 		}
 	}
-	return r.withQuery(out, m.series, groupBy, 0)
+	keep := 0
+	if m.labels[nsLabel] {
+		if e := r.aggregatesAway(m.series, groupBy, nsLabel); e != nil {
+			if e.Op == parser.SUM || e.Op == parser.COUNT {
+				keep = 1
+			} else {
+				warn(r.path, "metric %s: a selector on the %s label matches nothing, as the query's outermost %s leaves the label out (Foresight matches selectors on the labels the query keeps; prometheus-adapter matched them before aggregating): group by %s too if an HPA selects on it", name, nsLabel, e.Op, nsLabel)
+			}
+		}
+	}
+	return r.withQuery(out, m.series, groupBy, keep)
 }
 
 // Import parses a prometheus-adapter file under policy, discovers its metrics and returns the

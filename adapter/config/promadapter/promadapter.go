@@ -351,18 +351,10 @@ const importMatcher = `__foresight_import_matchers__="x"`
 // The result is checked by source.ParseTemplateWith with o, whose errors name
 // series <<.Series>>.
 func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o source.TemplateOptions) (string, error) {
-	var b bytes.Buffer
-	err := c.query.Execute(&b, queryArgs{
-		Series: series, LabelMatchers: importMatcher,
-		GroupBy: strings.Join(groupBy, ","), GroupBySlice: groupBy,
-	})
+	text, err := c.render(series, groupBy)
 	if err != nil {
-		if strings.Contains(err.Error(), "LabelValuesByName") {
-			return "", errors.New(".LabelValuesByName is not supported: it pastes request label values into PromQL unescaped; use <<.LabelMatchers>>")
-		}
-		return "", fmt.Errorf("template: %w", err)
+		return "", err
 	}
-	text := b.String()
 	if expr, err := source.ParseQuery(text); err == nil {
 		if keepLabels(expr, groupBy[:keep]) {
 			text = expr.String()
@@ -374,6 +366,42 @@ func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o sour
 		return "", err
 	}
 	return text, nil
+}
+
+// render executes the rule's metricsQuery for one series name grouped by
+// groupBy, with importMatcher standing in for <<.LabelMatchers>>.
+func (c *compiled) render(series string, groupBy []string) (string, error) {
+	var b bytes.Buffer
+	err := c.query.Execute(&b, queryArgs{
+		Series: series, LabelMatchers: importMatcher,
+		GroupBy: strings.Join(groupBy, ","), GroupBySlice: groupBy,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "LabelValuesByName") {
+			return "", errors.New(".LabelValuesByName is not supported: it pastes request label values into PromQL unescaped; use <<.LabelMatchers>>")
+		}
+		return "", fmt.Errorf("template: %w", err)
+	}
+	return b.String(), nil
+}
+
+// aggregatesAway returns the outermost aggregation of the rule's query for
+// series grouped by groupBy when it leaves label out of its result (nil
+// when it keeps it, or the query does not parse).
+func (c *compiled) aggregatesAway(series string, groupBy []string, label string) *parser.AggregateExpr {
+	text, err := c.render(series, groupBy)
+	if err != nil {
+		return nil
+	}
+	expr, err := source.ParseQuery(text)
+	if err != nil {
+		return nil
+	}
+	e := config.OutermostAggregation(expr)
+	if e == nil || e.Without != slices.Contains(e.Grouping, label) {
+		return nil
+	}
+	return e
 }
 
 // keepLabels makes the outermost aggregation of expr keep labels, reporting
@@ -424,14 +452,19 @@ func checkResourceRules(rr *ResourceRules, add func(path, format string, args ..
 		r    *ResourceRule
 	}{{"cpu", &rr.CPU}, {"memory", &rr.Memory}} {
 		p := "resourceRules." + x.name
-		for _, q := range []struct{ field, text string }{{"containerQuery", x.r.ContainerQuery}, {"nodeQuery", x.r.NodeQuery}} {
+		// Each query is checked grouped by the labels of what it serves
+		// (cAdvisor's, before the resources name the rule's own).
+		for _, q := range []struct {
+			field, text string
+			groupBy     []string
+		}{{"containerQuery", x.r.ContainerQuery, []string{"namespace", "pod"}}, {"nodeQuery", x.r.NodeQuery, []string{"node"}}} {
 			if q.text == "" {
 				continue
 			}
 			t, err := parseMetricsQuery(q.text)
 			if err == nil {
 				c := &compiled{query: t}
-				_, err = c.nativeQuery(sampleSeries, []string{"namespace", "pod"}, 2, resourcemetrics.TemplateOptions())
+				_, err = c.nativeQuery(sampleSeries, q.groupBy, len(q.groupBy), resourcemetrics.TemplateOptions())
 			}
 			if err != nil {
 				add(p+"."+q.field, "%v", err)

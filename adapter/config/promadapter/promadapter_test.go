@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -125,6 +126,9 @@ func TestRefused(t *testing.T) {
 			want: []string{"f.yaml:3: rules[0].resources: template: must use <<.Resource>> once"}},
 		{name: "bad resource rule", doc: "resourceRules:\n  cpu:\n    containerQuery: 'sum(x{<<.LabelMatchers>>}) by (<<.Group>>)'\n  window: soon\n",
 			want: []string{"f.yaml:3: resourceRules.cpu.containerQuery: template", "f.yaml:4: resourceRules.window: must be a duration"}},
+		// A node query's error shows it grouped by the node, as it is served.
+		{name: "node query grouped twice", doc: "resourceRules:\n  cpu:\n    nodeQuery: 'sum(rate(n{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>) by (<<.GroupBy>>)'\n",
+			want: []string{`f.yaml:3: resourceRules.cpu.nodeQuery: query template renders to invalid PromQL: 1:48 of "sum(rate(n{<<.LabelMatchers>>}[1m])) by (node) by (node)": unexpected <by>`}},
 		{name: "resource rule without node label", doc: "resourceRules:\n  cpu:\n    containerQuery: 'sum(rate(c{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)'\n    nodeQuery: 'sum(rate(n{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)'\n    containerLabel: container\n    resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}\n  memory:\n    containerQuery: 'sum(c{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n    nodeQuery: 'sum(n{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n    resources: {template: '<<.Resource>>'}\n",
 			want: []string{"f.yaml:6: resourceRules.cpu.resources: no label names nodes", "f.yaml:7: resourceRules.memory.containerLabel: required"}},
 	} {
@@ -410,7 +414,8 @@ func TestClusterWideAllowed(t *testing.T) {
 		byName[r.Name] = r
 	}
 	cw, ns := byName["queue_depth"], byName["jobs_waiting"]
-	if !cw.Resources.ClusterWide || cw.API != config.APIExternal || cw.Query != `sum(queue_depth{<<.LabelMatchers>>}) by (name)` {
+	// The sum keeps the namespace too, so that a selector on it matches.
+	if !cw.Resources.ClusterWide || cw.API != config.APIExternal || cw.Query != `sum by (name, namespace) (queue_depth{<<.LabelMatchers>>})` {
 		t.Errorf("cluster-wide rule = %+v", cw)
 	}
 	if ns.Resources.ClusterWide || ns.Query != `sum by (name, namespace) (jobs_waiting{<<.LabelMatchers>>})` {
@@ -430,6 +435,44 @@ func TestClusterWideAllowed(t *testing.T) {
 	_, err = config.Parse(out, "rules.yaml")
 	if err == nil || !strings.Contains(err.Error(), "resources.clusterWide: cluster-wide external metrics") {
 		t.Errorf("native file under the zero policy: %v, want refused at resources.clusterWide", err)
+	}
+}
+
+// TestClusterWideSelectsOnNamespace: prometheus-adapter matches a cluster-wide
+// request's selector before the query aggregates, so a selector on the
+// namespace selects even where the query's by (...) leaves the namespace out.
+// Foresight matches selectors on the labels the query keeps: a sum or a count
+// is grouped by the namespace too (its values add up to the query's per name,
+// as an HPA adds an external metric's items); any other aggregation is served
+// as written, with a warning that names the rule and the label.
+func TestClusterWideSelectsOnNamespace(t *testing.T) {
+	for _, c := range []struct {
+		query, want, warning string
+	}{
+		{`sum(<<.Series>>{<<.LabelMatchers>>}) by (name)`, `sum by (name, namespace) (depth{<<.LabelMatchers>>})`, ""},
+		{`count by (name) (<<.Series>>{<<.LabelMatchers>>})`, `count by (name, namespace) (depth{<<.LabelMatchers>>})`, ""},
+		{`sum without (namespace) (<<.Series>>{<<.LabelMatchers>>})`, `sum without () (depth{<<.LabelMatchers>>})`, ""},
+		{`sum(<<.Series>>{<<.LabelMatchers>>}) by (name, namespace)`, `sum(depth{<<.LabelMatchers>>}) by (name, namespace)`, ""},
+		{`max(<<.Series>>{<<.LabelMatchers>>}) by (name)`, `max(depth{<<.LabelMatchers>>}) by (name)`,
+			"f.yaml:2: externalRules[0]: metric depth: a selector on the namespace label matches nothing, as the query's outermost max leaves the label out"},
+		{`<<.Series>>{<<.LabelMatchers>>}`, `depth{<<.LabelMatchers>>}`, ""},
+	} {
+		doc := []byte("externalRules:\n- seriesQuery: '{__name__=\"depth\"}'\n  metricsQuery: '" + c.query + "'\n  resources: {namespaced: false}\n")
+		f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{ClusterWideExternal: true}, staticLister{
+			labels.FromStrings("__name__", "depth", "name", "q", "namespace", "a"),
+		}, time.Now(), time.Minute)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		if len(f.Rules) != 1 || f.Rules[0].Query != c.want {
+			t.Errorf("%s: rules %+v, want query %s", c.query, f.Rules, c.want)
+		}
+		switch {
+		case c.warning == "" && len(warnings) > 0:
+			t.Errorf("%s: warnings %v, want none", c.query, warnings)
+		case c.warning != "" && (len(warnings) != 1 || !strings.HasPrefix(warnings[0], c.warning)):
+			t.Errorf("%s: warnings %v, want %q", c.query, warnings, c.warning)
+		}
 	}
 }
 
