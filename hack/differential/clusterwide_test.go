@@ -103,16 +103,8 @@ func compareClusterWide(t *testing.T, sides []*side) {
 // Foresight the namespace of the series it sums where they have one.
 func listClusterWide(t *testing.T, s *side, namespace, selector string) values {
 	t.Helper()
-	sel, err := labels.Parse(selector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.external.NamespacedMetrics(namespace).List(brokerMetric, sel)
-	if err != nil {
-		t.Fatalf("%s: %s in %s {%s}: %v", s.name, brokerMetric, namespace, selector, err)
-	}
 	out := values{}
-	for _, it := range l.Items {
+	for _, it := range listExternal(t, s, brokerMetric, namespace, selector) {
 		extra := maps.Clone(it.MetricLabels)
 		delete(extra, "queue")
 		if s.name == adapterproc.Foresight {

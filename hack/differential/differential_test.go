@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	cmv1beta1 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta1"
+	external_metricsv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	metricsclientset "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
@@ -555,16 +556,8 @@ func compareExternal(t *testing.T, sides []*side) {
 // and more, and no other.
 func listByQueue(t *testing.T, s *side, metric, namespace, selector string, more map[string]string) values {
 	t.Helper()
-	sel, err := labels.Parse(selector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.external.NamespacedMetrics(namespace).List(metric, sel)
-	if err != nil {
-		t.Fatalf("%s: %s in %s {%s}: %v", s.name, metric, namespace, selector, err)
-	}
 	out := values{}
-	for _, it := range l.Items {
+	for _, it := range listExternal(t, s, metric, namespace, selector) {
 		want := maps.Clone(more)
 		want["queue"] = it.MetricLabels["queue"]
 		if !maps.Equal(it.MetricLabels, want) {
@@ -573,6 +566,20 @@ func listByQueue(t *testing.T, s *side, metric, namespace, selector string, more
 		out[it.MetricLabels["queue"]] += it.Value.AsApproximateFloat64()
 	}
 	return out
+}
+
+// listExternal is s's answer to external metric in namespace for selector.
+func listExternal(t *testing.T, s *side, metric, namespace, selector string) []external_metricsv1beta1.ExternalMetricValue {
+	t.Helper()
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.external.NamespacedMetrics(namespace).List(metric, sel)
+	if err != nil {
+		t.Fatalf("%s: %s in %s {%s}: %v", s.name, metric, namespace, selector, err)
+	}
+	return l.Items
 }
 
 // compareNamespaces asks both adapters for the pod metric of whole

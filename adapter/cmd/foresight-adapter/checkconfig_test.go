@@ -296,8 +296,7 @@ func TestUnreachablePrometheusIsNotAnInvalidFile(t *testing.T) {
   resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}
   metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)
 `), 0o600)
-	// A port nothing listens on: the listener is closed before it is used.
-	url := "http://" + closedAddress(t)
+	url := "http://" + freeLoopbackAddr(t)
 	for name, run := range map[string]func(context.Context, []string, io.Writer, io.Writer) error{"migrate": runMigrate, "check-config": runCheckConfig} {
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"--prometheus-url", url, path}, &out, &out)
@@ -307,8 +306,9 @@ func TestUnreachablePrometheusIsNotAnInvalidFile(t *testing.T) {
 	}
 }
 
-// closedAddress is a loopback host:port that refuses connections.
-func closedAddress(t *testing.T) string {
+// freeLoopbackAddr is a loopback host:port nothing listens on (until a
+// process binds it): the listener that picked it is closed again.
+func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -273,19 +273,6 @@ func scrapeSummaries(t *testing.T, url string, windows []string) []shadow.Summar
 	return sums
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // TestServeCostWeighted runs `foresight-adapter serve` with a cost-weighted
 // rule on a real Prometheus holding a day of a real trace and OpenCost-shaped
 // price series, and checks in its /metrics that the served value is
