@@ -352,8 +352,11 @@ func negotiateMedia(r *http.Request, ns runtime.NegotiatedSerializer) answerMedi
 			if part = strings.TrimSpace(part); part == "" {
 				continue
 			}
-			_, params, err := mime.ParseMediaType(part)
-			if err != nil {
+			mediaType, params, err := mime.ParseMediaType(part)
+			// A type/* range other than */* is left to the library: its
+			// route matching (go-restful) refuses it where the media
+			// negotiation below would take it.
+			if err != nil || (strings.HasSuffix(mediaType, "/*") && mediaType != "*/*") {
 				return mediaNone
 			}
 			delete(params, "q")

@@ -65,7 +65,8 @@ func TestNegotiateMedia(t *testing.T) {
 		{"application/json", "", mediaJSON},
 		{"application/json, */*", "", mediaJSON},
 		{"application/json;q=0.9, */*;q=0.1", "", mediaJSON},
-		{"application/*", "", mediaJSON},
+		{"application/*", "", mediaNone}, // go-restful's route matching refuses it (406)
+		{"application/*;q=0.5, application/json", "", mediaNone},
 		{"*/*", "", mediaJSON},
 		{"application/vnd.kubernetes.protobuf, */*", "", mediaProtobuf}, // kube-controller-manager
 		{"application/vnd.kubernetes.protobuf,application/json", "", mediaProtobuf},

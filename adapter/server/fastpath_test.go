@@ -43,6 +43,7 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 		{base + "a/queue_depth?labelSelector=queue%3Dorders&pretty=true", "application/json", false, 200},
 		{base + "a/queue_depth", "application/json;as=Table;v=v1;g=meta.k8s.io", false, 406},
 		{base + "a/queue_depth", "application/yaml", false, 200},
+		{base + "a/queue_depth", "application/*", false, 406},
 		// What kube-controller-manager's HPA controller asks for.
 		{base + "a/queue_depth?labelSelector=queue%3Dorders", "application/vnd.kubernetes.protobuf, */*", true, 200},
 		{base + "a/queue_depth", "application/vnd.kubernetes.protobuf,application/json", true, 200},

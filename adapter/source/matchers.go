@@ -61,6 +61,23 @@ type Requirement struct {
 	Values []string
 }
 
+// String renders r in label selector syntax: k=v, k!=v, k in (a,b), k, !k.
+func (r Requirement) String() string {
+	switch r.Operator {
+	case selection.Exists:
+		return r.Key
+	case selection.DoesNotExist:
+		return "!" + r.Key
+	case selection.In, selection.NotIn:
+		return fmt.Sprintf("%s %s (%s)", r.Key, r.Operator, strings.Join(r.Values, ","))
+	case selection.GreaterThan:
+		return r.Key + ">" + strings.Join(r.Values, ",")
+	case selection.LessThan:
+		return r.Key + "<" + strings.Join(r.Values, ",")
+	}
+	return r.Key + string(r.Operator) + strings.Join(r.Values, ",")
+}
+
 // SelectorMatchers turns the label selector of an HPA request for namespace
 // into Prometheus label matchers. The returned matchers always end with
 // namespaceLabel="namespace", so a query carrying them can only read series of
@@ -110,7 +127,7 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 			return true, nil
 		}
 		if !requirementMatches(r, namespace) {
-			return false, fmt.Errorf("%w: %s %s %q", ErrNamespaceConflict, r.Key, r.Operator, r.Values)
+			return false, fmt.Errorf("%w: %s", ErrNamespaceConflict, r)
 		}
 		return false, nil
 	})
@@ -242,16 +259,16 @@ func requirementMatches(r Requirement, v string) bool {
 // value (k!=, k notin with only empty values) holds for every series.
 func requirementMatcher(r Requirement) (m *labels.Matcher, ok bool, err error) {
 	if err := ValidateLabelName(r.Key); err != nil {
-		return nil, false, fmt.Errorf("label selector: %w", err)
+		return nil, false, err
 	}
 	switch r.Operator {
 	case selection.Equals, selection.DoubleEquals, selection.NotEquals:
 		if len(r.Values) != 1 {
-			return nil, false, fmt.Errorf("label selector: %s %s needs exactly one value, got %d", r.Key, r.Operator, len(r.Values))
+			return nil, false, fmt.Errorf("%s: %s needs exactly one value, got %d", r, r.Operator, len(r.Values))
 		}
 	case selection.In, selection.NotIn:
 		if len(r.Values) == 0 {
-			return nil, false, fmt.Errorf("label selector: %s %s needs at least one value", r.Key, r.Operator)
+			return nil, false, fmt.Errorf("%s: %s needs at least one value", r, r.Operator)
 		}
 	}
 	switch r.Operator {
@@ -280,7 +297,7 @@ func requirementMatcher(r Requirement) (m *labels.Matcher, ok bool, err error) {
 	case selection.DoesNotExist:
 		m, err = labels.NewMatcher(labels.MatchEqual, r.Key, "")
 	default:
-		return nil, false, fmt.Errorf("label selector: operator %q on %s is not supported", r.Operator, r.Key)
+		return nil, false, fmt.Errorf("%s: operator %q is not supported", r, r.Operator)
 	}
 	return m, err == nil, err
 }

@@ -185,12 +185,13 @@ func TestRequirementErrors(t *testing.T) {
 		{"dotted label name", []Requirement{{Key: "app.kubernetes.io/name", Operator: selection.Equals, Values: []string{"x"}}}, "invalid label name"},
 		{"reserved __name__", []Requirement{{Key: "__name__", Operator: selection.Equals, Values: []string{"up"}}}, "reserved"},
 		{"empty key", []Requirement{{Key: "", Operator: selection.Exists}}, "invalid label name"},
-		{"greater than", []Requirement{{Key: "a", Operator: selection.GreaterThan, Values: []string{"1"}}}, "not supported"},
-		{"equals two values", []Requirement{{Key: "a", Operator: selection.Equals, Values: []string{"1", "2"}}}, "exactly one value"},
-		{"in no values", []Requirement{{Key: "a", Operator: selection.In}}, "at least one value"},
-		{"other namespace", []Requirement{{Key: "namespace", Operator: selection.Equals, Values: []string{"team-b"}}}, "conflicts"},
-		{"namespace notin own", []Requirement{{Key: "namespace", Operator: selection.NotIn, Values: []string{"team-a"}}}, "conflicts"},
-		{"namespace does not exist", []Requirement{{Key: "namespace", Operator: selection.DoesNotExist}}, "conflicts"},
+		// Messages show the requirement as the selector wrote it.
+		{"greater than", []Requirement{{Key: "a", Operator: selection.GreaterThan, Values: []string{"1"}}}, `a>1: operator "gt" is not supported`},
+		{"equals two values", []Requirement{{Key: "a", Operator: selection.Equals, Values: []string{"1", "2"}}}, "a=1,2: = needs exactly one value, got 2"},
+		{"in no values", []Requirement{{Key: "a", Operator: selection.In}}, "a in (): in needs at least one value"},
+		{"other namespace", []Requirement{{Key: "namespace", Operator: selection.Equals, Values: []string{"team-b"}}}, "conflicts with the request's namespace: namespace=team-b"},
+		{"namespace notin own", []Requirement{{Key: "namespace", Operator: selection.NotIn, Values: []string{"team-a", "x"}}}, "conflicts with the request's namespace: namespace notin (team-a,x)"},
+		{"namespace does not exist", []Requirement{{Key: "namespace", Operator: selection.DoesNotExist}}, "conflicts with the request's namespace: !namespace"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
