@@ -203,6 +203,9 @@ func New(o *Options, c Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := serveLegacyDiscoveryOnly(srv.GenericAPIServer); err != nil {
+		return nil, err
+	}
 	gatherers := prometheus.Gatherers{legacyregistry.DefaultGatherer}
 	if c.Registry != nil {
 		gatherers = append(prometheus.Gatherers{c.Registry}, gatherers...)

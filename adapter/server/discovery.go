@@ -1,0 +1,47 @@
+package server
+
+import (
+	"fmt"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
+)
+
+// serveLegacyDiscoveryOnly makes /apis serve the legacy discovery document
+// (APIGroupList) alone, so that the server no longer claims aggregated
+// discovery (apidiscovery.k8s.io/v2 APIGroupDiscoveryList), which it cannot
+// answer faithfully.
+//
+// The generic API server answers an aggregated-discovery Accept on /apis from
+// its AggregatedDiscoveryGroupManager, which only InstallAPIGroup fills. The
+// custom-metrics-apiserver library installs custom.metrics.k8s.io and
+// external.metrics.k8s.io by hand, into the legacy DiscoveryGroupManager only,
+// and their resources are the metrics served at the time of the request (they
+// change with the rules), which a static aggregated document cannot follow.
+// Left alone, /apis answered 200 with a list that lacks both groups: client-go
+// then sees no metrics groups at all, and kube-aggregator takes the answer as
+// authoritative and lists the groups without resources.
+//
+// With the legacy handler on /apis, content negotiation does the rest:
+// client-go (Accept: v2, then application/json) receives the APIGroupList and
+// reads each group version's APIResourceList, and kube-aggregator (Accept: v2
+// only) receives 406 Not Acceptable and falls back to the same
+// /apis/<group>/<version> documents for each APIService, fetched again at
+// every refresh. Both see what the legacy documents say, at the time they ask.
+var _ = serveLegacyDiscoveryOnly
+
+var _ = serveLegacyDiscoveryOnly
+
+func serveLegacyDiscoveryOnly(s *genericapiserver.GenericAPIServer) error {
+	c := s.Handler.GoRestfulContainer
+	for _, ws := range c.RegisteredWebServices() {
+		if ws.RootPath() != genericapiserver.APIGroupPrefix {
+			continue
+		}
+		if err := c.Remove(ws); err != nil {
+			return fmt.Errorf("replace the %s discovery handler: %w", genericapiserver.APIGroupPrefix, err)
+		}
+		c.Add(s.DiscoveryGroupManager.WebService())
+		return nil
+	}
+	return fmt.Errorf("no %s discovery handler to replace", genericapiserver.APIGroupPrefix)
+}
