@@ -75,8 +75,6 @@ func customClient(t *testing.T, h *harness) (custom_metrics.CustomMetricsClient,
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Talking to the adapter directly, not through the aggregator (FACTS.md).
-	dc.UseLegacyDiscovery = true
 	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{{Version: "v1"}})
 	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "Service"}, meta.RESTScopeNamespace)
 	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, meta.RESTScopeNamespace)
