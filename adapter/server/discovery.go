@@ -27,10 +27,6 @@ import (
 // only) receives 406 Not Acceptable and falls back to the same
 // /apis/<group>/<version> documents for each APIService, fetched again at
 // every refresh. Both see what the legacy documents say, at the time they ask.
-var _ = serveLegacyDiscoveryOnly
-
-var _ = serveLegacyDiscoveryOnly
-
 func serveLegacyDiscoveryOnly(s *genericapiserver.GenericAPIServer) error {
 	c := s.Handler.GoRestfulContainer
 	for _, ws := range c.RegisteredWebServices() {
