@@ -2,8 +2,6 @@ package gatewayapi
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,12 +15,7 @@ import (
 // CanaryName is the policy canary of a CanaryPolicy: "<namespace>-<name>" (a DNS label;
 // hashed when longer than 63 characters).
 func CanaryName(namespace, name string) string {
-	n := namespace + "-" + name
-	if len(n) <= 63 {
-		return n
-	}
-	h := sha256.Sum256([]byte(n))
-	return n[:50] + "-" + hex.EncodeToString(h[:6])
+	return fitName(namespace+"-"+name, 63)
 }
 
 // canaries translates the CanaryPolicies: each becomes a policy canary over the routes of

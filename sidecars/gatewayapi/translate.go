@@ -14,7 +14,7 @@
 //     "gw.<namespace>.<name>" (kind gateway, Envoy on the listeners' port) selected by the node
 //     metadata foresight.dev/gateway=<namespace>.<name>, and "gw.<namespace>.<name>.grpc"
 //     (kind grpc, proxyless gRPC clients, one target per hostname) selected by the same key
-//     and foresight.dev/proxyless=true.
+//     and foresight.dev/proxyless=true. Long names are shortened (GatewayNodeGroup).
 //   - Each hostname a route serves on a Gateway becomes a virtual host holding the matches of
 //     every attached route for it, in the Gateway API's precedence order; each match of a
 //     rule becomes a policy route named "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
@@ -358,20 +358,28 @@ func (t *translator) gatewaysOf() {
 }
 
 // GatewayNodeGroup is the node group name of a Gateway's Envoy proxies; its proxyless gRPC
-// clients' group has the suffix ".grpc".
-func GatewayNodeGroup(namespace, name string) string { return "gw." + namespace + "." + name }
+// clients' group has the suffix ".grpc". Names that would not leave room for the suffix
+// within 63 characters are truncated and given a hash of the whole name.
+func GatewayNodeGroup(namespace, name string) string {
+	return fitName("gw."+namespace+"."+name, 63-len(".grpc"))
+}
 
 // GatewayMetadata is the node metadata value of GatewayMetadataKey that selects a Gateway.
 func GatewayMetadata(namespace, name string) string { return namespace + "." + name }
 
 // ServiceName is the policy service of a Kubernetes Service port.
 func ServiceName(namespace, service string, port int32) string {
-	n := fmt.Sprintf("%s-%s-%d", namespace, service, port)
-	if len(n) <= 63 {
+	return fitName(fmt.Sprintf("%s-%s-%d", namespace, service, port), 63)
+}
+
+// fitName returns n when it has at most limit characters, else its first limit-13
+// characters, "-" and 12 hex digits of its SHA-256: distinct names stay distinct.
+func fitName(n string, limit int) string {
+	if len(n) <= limit {
 		return n
 	}
 	h := sha256.Sum256([]byte(n))
-	return n[:50] + "-" + hex.EncodeToString(h[:6])
+	return n[:limit-13] + "-" + hex.EncodeToString(h[:6])
 }
 
 // routeSpec is what HTTPRoutes and GRPCRoutes have in common here.

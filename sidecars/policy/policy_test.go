@@ -173,6 +173,13 @@ func TestParseErrors(t *testing.T) {
 			"p.yaml:15: spec.nodeGroups[1]: a gateway group needs spec.virtualHosts",
 			`p.yaml:17: spec.nodeGroups[1].services[0]: node cluster "web" is already in group "g"`,
 		}},
+		{"node group name length", minimal + `  nodeGroups:
+    - name: gw.gateway-conformance-infra.grpcroute-listener-hostname-matching
+      kind: sidecar
+      services: [web]
+`, []string{
+			`p.yaml:12: spec.nodeGroups[0].name: must be at most 63 characters, not 65 ("gw.gateway-conformance-infra.grpcroute-listener-hostname-matching")`,
+		}},
 		{"redirect loop and port clash", strings.Replace(minimal, "port: 8080", "port: 15001", 1) + `      routes:
         - name: r
           redirect: {code: 302}

@@ -646,7 +646,9 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 	for i := range v.p.Spec.NodeGroups {
 		g := &v.p.Spec.NodeGroups[i]
 		path := fmt.Sprintf("spec.nodeGroups[%d]", i)
-		if !groupName.MatchString(g.Name) {
+		if len(g.Name) > 63 {
+			v.errorf(path+".name", "must be at most 63 characters, not %d (%q)", len(g.Name), g.Name)
+		} else if !groupName.MatchString(g.Name) {
 			v.errorf(path+".name", "must be lowercase letters, digits, '-' and '.', not %q", g.Name)
 		} else if names[g.Name] {
 			v.errorf(path+".name", "duplicate node group %q", g.Name)

@@ -1,0 +1,100 @@
+package gatewayapi
+
+import (
+	"testing"
+	"time"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// oneGateway is an Input with one Gateway of ours with the listeners (one HTTP listener on
+// port 80 when none are given) and the Services.
+func oneGateway(ns, name string, listeners []gwv1.Listener, services ...string) *Input {
+	if len(listeners) == 0 {
+		listeners = []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}
+	}
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0),
+		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}},
+		Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: gwv1.GatewaySpec{GatewayClassName: "foresight", Listeners: listeners}}}}
+	for _, s := range services {
+		in.Services = append(in.Services, svc(ns, s, 8080))
+	}
+	return in
+}
+
+// simpleRoute is an HTTPRoute in ns with one rule: the match (any request when nil) to the
+// backend Service's port 8080, when backend is not empty.
+func simpleRoute(ns, name string, parents []gwv1.ParentReference, hosts []gwv1.Hostname, match *gwv1.HTTPRouteMatch, backend string) *gwv1.HTTPRoute {
+	rule := gwv1.HTTPRouteRule{}
+	if match != nil {
+		rule.Matches = []gwv1.HTTPRouteMatch{*match}
+	}
+	if backend != "" {
+		rule.BackendRefs = []gwv1.HTTPBackendRef{{BackendRef: ref(backend, 8080, 1)}}
+	}
+	return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.Unix(1, 0)},
+		Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parents}, Hostnames: hosts, Rules: []gwv1.HTTPRouteRule{rule}}}
+}
+
+// serve translates in, merges it into an empty policy, validates it and translates it to
+// Envoy resources by node group, failing the test on any error.
+func serve(t *testing.T, in *Input) (*Result, map[string]*translate.Resources) {
+	t.Helper()
+	res := Translate(in)
+	p := Merge(base(t), res.Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("policy refused: %v", err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatalf("translate: %v", err)
+	}
+	return res, groups
+}
+
+// gatewayRoutes is the one RouteConfiguration of a Gateway's Envoy node group.
+func gatewayRoutes(t *testing.T, groups map[string]*translate.Resources, ns, name string) *routev3.RouteConfiguration {
+	t.Helper()
+	g := groups[GatewayNodeGroup(ns, name)]
+	if g == nil || len(g.Routes) != 1 {
+		t.Fatalf("node group %s: %v", GatewayNodeGroup(ns, name), g)
+	}
+	return g.Routes[0]
+}
+
+func TestLongGatewayNamesMakeValidNodeGroups(t *testing.T) {
+	const ns = "gateway-conformance-infra"
+	names := []string{"grpcroute-listener-hostname-matching", "grpcroute-listener-hostname-matching-2"}
+	in := oneGateway(ns, names[0], nil, "v1")
+	second := *in.Gateways[0]
+	second.Name = names[1]
+	in.Gateways = append(in.Gateways, &second)
+	for _, n := range names {
+		in.HTTPRoutes = append(in.HTTPRoutes, simpleRoute(ns, "r-"+n, []gwv1.ParentReference{{Name: gwv1.ObjectName(n)}}, nil, nil, "v1"))
+	}
+	res, groups := serve(t, in)
+	seen := map[string]bool{}
+	for _, g := range res.Spec.NodeGroups {
+		if len(g.Name) > 63 || seen[g.Name] {
+			t.Errorf("node group %q: too long or not unique", g.Name)
+		}
+		seen[g.Name] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("node groups %v, want 4", seen)
+	}
+	for _, n := range names {
+		gatewayRoutes(t, groups, ns, n)
+		if !seen[GatewayNodeGroup(ns, n)+".grpc"] {
+			t.Errorf("no gRPC node group for %s", n)
+		}
+	}
+	if short := GatewayNodeGroup("shop", "edge"); short != "gw.shop.edge" {
+		t.Errorf("short name changed: %q", short)
+	}
+}
