@@ -6,6 +6,7 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -96,5 +97,25 @@ func TestLongGatewayNamesMakeValidNodeGroups(t *testing.T) {
 	}
 	if short := GatewayNodeGroup("shop", "edge"); short != "gw.shop.edge" {
 		t.Errorf("short name changed: %q", short)
+	}
+}
+
+func TestRouteOnTwoListenersOfOneHostnameServedOnce(t *testing.T) {
+	foo, star := gwv1.Hostname("foo.bar.com"), gwv1.Hostname("*.bar.com")
+	in := oneGateway("infra", "lhm", []gwv1.Listener{
+		{Name: "listener-2", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: &foo},
+		{Name: "listener-3", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: &star}}, "backend-v2")
+	s2, s3 := gwv1.SectionName("listener-2"), gwv1.SectionName("listener-3")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("infra", "backend-v2",
+		[]gwv1.ParentReference{{Name: "lhm", SectionName: &s2}, {Name: "lhm", SectionName: &s3}}, []gwv1.Hostname{"foo.bar.com"}, nil, "backend-v2")}
+	res, groups := serve(t, in)
+	for _, p := range res.HTTPRoutes[types.NamespacedName{Namespace: "infra", Name: "backend-v2"}] {
+		if c := p.Conditions[0]; c.Status != metav1.ConditionTrue {
+			t.Errorf("parent %s: %+v", *p.ParentRef.SectionName, c)
+		}
+	}
+	vhs := gatewayRoutes(t, groups, "infra", "lhm").GetVirtualHosts()
+	if len(vhs) != 1 || len(vhs[0].GetRoutes()) != 1 {
+		t.Fatalf("virtual hosts %v, want foo.bar.com with one route", vhs)
 	}
 }

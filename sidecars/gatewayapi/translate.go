@@ -551,6 +551,9 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 			for mi := range r.matches {
 				pr := r.matches[mi]
 				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%s", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
+				if t.routeByName[pr.Name] != nil {
+					continue // another parentRef already put this match on this virtual host
+				}
 				pr.Redirect = listenerPort(pr.Redirect, g.port)
 				g.entries[h] = append(g.entries[h], entry{route: pr, rank: r.ranks[mi]})
 				t.routesOf[key] = append(t.routesOf[key], pr.Name)
