@@ -119,3 +119,12 @@ func TestRouteOnTwoListenersOfOneHostnameServedOnce(t *testing.T) {
 		t.Fatalf("virtual hosts %v, want foo.bar.com with one route", vhs)
 	}
 }
+
+func TestGatewayIgnoresPortInHost(t *testing.T) {
+	in := oneGateway("infra", "gw", []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}, "v1")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("infra", "r", []gwv1.ParentReference{{Name: "gw"}}, []gwv1.Hostname{"very.specific.com"}, nil, "v1")}
+	_, groups := serve(t, in)
+	if rc := gatewayRoutes(t, groups, "infra", "gw"); !rc.GetIgnorePortInHostMatching() {
+		t.Errorf("RouteConfiguration %s matches the Host header with its port", rc.GetName())
+	}
+}

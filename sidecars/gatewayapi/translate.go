@@ -638,7 +638,7 @@ func (t *translator) build() {
 			continue
 		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
-		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs),
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs), IgnorePortInHost: true,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
 		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}

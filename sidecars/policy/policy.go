@@ -518,6 +518,10 @@ type NodeGroup struct {
 	// certificates (the client's SNI selects one). Only the Gateway API translation sets
 	// them, from Secrets it has validated; policy files cannot (keys do not belong there).
 	TLSCertificates []TLSCertificate `yaml:"-"`
+	// IgnorePortInHost makes a gateway group match the Host header without its port, as the
+	// Gateway API requires. Only the Gateway API translation sets it; a policy file's
+	// domains may name ports.
+	IgnorePortInHost bool `yaml:"-"`
 }
 
 // TLSCertificate is a PEM certificate chain and its private key.

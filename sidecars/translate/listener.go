@@ -94,7 +94,7 @@ func (b *builder) serviceVirtualHost(svc *policy.Service, domains []string, m ro
 func (b *builder) gateway() error {
 	g := b.g
 	st := &hcmState{}
-	rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, GatewayListener)}
+	rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, GatewayListener), IgnorePortInHostMatching: g.IgnorePortInHost}
 	want := map[string]bool{}
 	for _, n := range g.VirtualHosts {
 		want[n] = true

@@ -156,6 +156,9 @@ func TestWeighted(t *testing.T) {
 		t.Errorf("gateway RDS %q", got)
 	}
 	checkSplit(routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "public"), "public-split"))
+	if routeConfig(t, edge, "edge/gateway").GetIgnorePortInHostMatching() {
+		t.Error("a policy file's gateway ignores the Host header's port; its domains may name one")
+	}
 }
 
 func TestRetries(t *testing.T) {
