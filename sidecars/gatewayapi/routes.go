@@ -101,14 +101,13 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 		case gwv1.PathMatchRegularExpression:
 			pr.Match.Regex, rk.regex = value, true
 		default:
-			// A prefix matches whole path segments: "/foo" matches /foo and /foo/bar,
-			// not /foobar.
-			if value == "/" || strings.HasSuffix(value, "/") {
-				pr.Match.Prefix = value
+			// A prefix matches whole path segments, ignoring a trailing "/": "/foo" and
+			// "/foo/" match /foo, /foo/ and /foo/bar, not /foobar.
+			if v := strings.TrimSuffix(value, "/"); v == "" {
+				pr.Match.Prefix, rk.prefixLen = "/", 1
 			} else {
-				pr.Match.Regex = regexp.QuoteMeta(value) + "(/.*)?"
+				pr.Match.Regex, rk.prefixLen = regexp.QuoteMeta(v)+"(/.*)?", len(v)
 			}
-			rk.prefixLen = len(value)
 		}
 		for _, h := range m.Headers {
 			hm := policy.HeaderMatch{Name: string(h.Name)}

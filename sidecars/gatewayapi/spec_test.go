@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -126,5 +127,23 @@ func TestGatewayIgnoresPortInHost(t *testing.T) {
 	_, groups := serve(t, in)
 	if rc := gatewayRoutes(t, groups, "infra", "gw"); !rc.GetIgnorePortInHostMatching() {
 		t.Errorf("RouteConfiguration %s matches the Host header with its port", rc.GetName())
+	}
+}
+
+func TestPathPrefixIgnoresTrailingSlash(t *testing.T) {
+	in := oneGateway("infra", "gw", nil, "v1")
+	prefix, value := gwv1.PathMatchPathPrefix, "/match/prefix/"
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("infra", "r", []gwv1.ParentReference{{Name: "gw"}}, nil,
+		&gwv1.HTTPRouteMatch{Path: &gwv1.HTTPPathMatch{Type: &prefix, Value: &value}}, "v1")}
+	_, groups := serve(t, in)
+	m := gatewayRoutes(t, groups, "infra", "gw").GetVirtualHosts()[0].GetRoutes()[0].GetMatch()
+	re, err := regexp.Compile("^(?:" + m.GetSafeRegex().GetRegex() + ")$")
+	if err != nil || m.GetSafeRegex() == nil {
+		t.Fatalf("match %v: want a path regex (%v)", m, err)
+	}
+	for path, want := range map[string]bool{"/match/prefix": true, "/match/prefix/": true, "/match/prefix/x": true, "/match/prefixes": false, "/match": false} {
+		if re.MatchString(path) != want {
+			t.Errorf("%s matches %s: %v, want %v", m.GetSafeRegex().GetRegex(), path, !want, want)
+		}
 	}
 }
