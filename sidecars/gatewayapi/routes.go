@@ -172,7 +172,7 @@ func (t *translator) check(r *ruleOut) error {
 }
 
 func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
-	r := &policy.Redirect{Code: 302}
+	r := &policy.Redirect{Code: 302, AllowSameURL: true}
 	if f.StatusCode != nil {
 		r.Code = uint32(*f.StatusCode)
 	}

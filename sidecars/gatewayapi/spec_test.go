@@ -6,6 +6,7 @@ import (
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -144,6 +145,26 @@ func TestPathPrefixIgnoresTrailingSlash(t *testing.T) {
 	for path, want := range map[string]bool{"/match/prefix": true, "/match/prefix/": true, "/match/prefix/x": true, "/match/prefixes": false, "/match": false} {
 		if re.MatchString(path) != want {
 			t.Errorf("%s matches %s: %v, want %v", m.GetSafeRegex().GetRegex(), path, !want, want)
+		}
+	}
+}
+
+func TestRedirectWithOnlyStatusCode(t *testing.T) {
+	for code, want := range map[int]routev3.RedirectAction_RedirectResponseCode{
+		303: routev3.RedirectAction_SEE_OTHER, 307: routev3.RedirectAction_TEMPORARY_REDIRECT, 308: routev3.RedirectAction_PERMANENT_REDIRECT} {
+		in := oneGateway("infra", "gw", nil)
+		r := simpleRoute("infra", "redirect", []gwv1.ParentReference{{Name: "gw"}}, nil, nil, "")
+		r.Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect,
+			RequestRedirect: &gwv1.HTTPRequestRedirectFilter{StatusCode: &code}}}
+		in.HTTPRoutes = []*gwv1.HTTPRoute{r}
+		res, groups := serve(t, in)
+		if c := res.HTTPRoutes[types.NamespacedName{Namespace: "infra", Name: "redirect"}][0].Conditions[0]; c.Status != metav1.ConditionTrue {
+			t.Errorf("%d: %s=%s %s", code, c.Type, c.Status, c.Message)
+			continue
+		}
+		got := gatewayRoutes(t, groups, "infra", "gw").GetVirtualHosts()[0].GetRoutes()[0].GetRedirect()
+		if !proto.Equal(got, &routev3.RedirectAction{ResponseCode: want}) {
+			t.Errorf("%d: redirect %v, want only the response code", code, got)
 		}
 	}
 }

@@ -310,6 +310,10 @@ type Redirect struct {
 	Code uint32 `yaml:"code,omitempty"`
 	// StripQuery drops the query string.
 	StripQuery bool `yaml:"stripQuery,omitempty"`
+	// AllowSameURL accepts a redirect that changes only the status code, as the Gateway API
+	// does. Only the Gateway API translation sets it; in a policy file such a redirect is
+	// refused, as it loops.
+	AllowSameURL bool `yaml:"-"`
 }
 
 // DirectResponse answers with a fixed response.

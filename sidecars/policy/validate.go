@@ -355,7 +355,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		if rd.Scheme != "" && rd.Scheme != "http" && rd.Scheme != "https" {
 			v.errorf(rp+".scheme", "must be http or https")
 		}
-		if rd.Scheme == "" && rd.Host == "" && rd.Port == 0 && rd.Path == "" && rd.Prefix == "" {
+		if rd.Scheme == "" && rd.Host == "" && rd.Port == 0 && rd.Path == "" && rd.Prefix == "" && !rd.AllowSameURL {
 			v.errorf(rp, "set at least one of scheme, host, port, path, prefix (a redirect to the same URL loops)")
 		}
 		if rd.Path != "" && rd.Prefix != "" {
