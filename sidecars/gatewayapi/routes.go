@@ -109,7 +109,8 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 				pr.Match.Regex, rk.prefixLen = regexp.QuoteMeta(v)+"(/.*)?", len(v)
 			}
 		}
-		for _, h := range m.Headers {
+		headers := firstByName(m.Headers, func(h gwv1.HTTPHeaderMatch) string { return string(h.Name) })
+		for _, h := range headers {
 			hm := policy.HeaderMatch{Name: string(h.Name)}
 			if h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression {
 				hm.Regex = h.Value
@@ -131,7 +132,7 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 			}
 			pr.Match.Query = append(pr.Match.Query, qm)
 		}
-		rk.headers, rk.query = len(m.Headers), len(m.QueryParams)
+		rk.headers, rk.query = len(headers), len(m.QueryParams)
 		if path == gwv1.PathMatchPathPrefix {
 			if exact := splitPrefix(&pr, value); exact != nil {
 				out.add(*exact, rk, strconv.Itoa(mi)+"-exact")
@@ -169,6 +170,20 @@ func (t *translator) check(r *ruleOut) error {
 		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "spec.virtualHosts[0].routes", "matches"))
 	}
 	return nil
+}
+
+// firstByName keeps the first of the header matches whose names are equal ignoring case:
+// the Gateway API considers only that one.
+func firstByName[T any](matches []T, name func(T) string) []T {
+	var out []T
+	seen := map[string]bool{}
+	for _, m := range matches {
+		if n := strings.ToLower(name(m)); !seen[n] {
+			seen[n] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
@@ -246,7 +261,8 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 		} else {
 			pr.Match.Prefix = "/"
 		}
-		for _, h := range m.Headers {
+		headers := firstByName(m.Headers, func(h gwv1.GRPCHeaderMatch) string { return string(h.Name) })
+		for _, h := range headers {
 			hm := policy.HeaderMatch{Name: string(h.Name)}
 			if h.Type != nil && *h.Type == gwv1.GRPCHeaderMatchRegularExpression {
 				hm.Regex = h.Value
@@ -255,7 +271,7 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 			}
 			pr.Match.Headers = append(pr.Match.Headers, hm)
 		}
-		rk.headers = len(m.Headers)
+		rk.headers = len(headers)
 		out.add(pr, rk, strconv.Itoa(mi))
 	}
 	if err := t.check(out); err != nil {

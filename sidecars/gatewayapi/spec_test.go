@@ -168,3 +168,14 @@ func TestRedirectWithOnlyStatusCode(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderMatchFirstOfEqualNames(t *testing.T) {
+	in := oneGateway("default", "gw", nil, "canary")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("default", "r", []gwv1.ParentReference{{Name: "gw"}}, nil,
+		&gwv1.HTTPRouteMatch{Headers: []gwv1.HTTPHeaderMatch{{Name: "env", Value: "canary"}, {Name: "Env", Value: "prod"}, {Name: "x-b", Value: "1"}}}, "canary")}
+	_, groups := serve(t, in)
+	hs := gatewayRoutes(t, groups, "default", "gw").GetVirtualHosts()[0].GetRoutes()[0].GetMatch().GetHeaders()
+	if len(hs) != 2 || hs[0].GetName() != "env" || hs[0].GetStringMatch().GetExact() != "canary" || hs[1].GetName() != "x-b" {
+		t.Errorf("header matchers %v, want env=canary and x-b=1", hs)
+	}
+}
