@@ -7,14 +7,12 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
-	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,12 +20,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/foresight-dev/foresight/adapter/provider"
-	"github.com/foresight-dev/foresight/adapter/server"
 	"github.com/foresight-dev/foresight/adapter/serving"
+	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
-	"github.com/foresight-dev/foresight/internal/testharness/pki"
 )
 
 // TestKubectlTopThroughKubeAPIServer registers the adapter as
@@ -83,70 +79,26 @@ func TestKubectlTopThroughKubeAPIServer(t *testing.T) {
 		}
 	}
 
-	// The adapter: serving certificate for localhost, delegated authn/authz
-	// and the object lister through the cluster.
-	ca, err := pki.NewCA("adapter-ca")
+	// The adapter, served as in a cluster (startClusterAdapter).
+	adapterURL, err := url.Parse(startClusterAdapter(t, c, serving.NewStore(time.Now), refresher))
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Sign(pki.LeafOptions{CommonName: "localhost", Server: true, DNSNames: []string{"foresight-adapter.foresight.svc", "localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	port, err := strconv.Atoi(adapterURL.Port())
 	if err != nil {
 		t.Fatal(err)
 	}
-	certDir := t.TempDir()
-	certFile, keyFile, err := leaf.Write(certDir, "tls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile, err := ca.WriteCert(certDir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	opts := server.NewOptions()
-	opts.Adapter.SecureServing.Listener = ln
-	opts.Adapter.SecureServing.BindPort = port
-	opts.Adapter.SecureServing.ServerCert.CertKey.CertFile, opts.Adapter.SecureServing.ServerCert.CertKey.KeyFile = certFile, keyFile
-	opts.ListerKubeconfig = c.AdminKubeconfig
-	kube, err := server.ClusterConfig(c.AdminKubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objects, err := server.NewClusterObjects(kube)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(opts, server.Config{
-		Provider: provider.New(serving.NewStore(time.Now), objects), Logger: slog.New(slog.DiscardHandler),
-		ResourceMetrics: &server.ResourceMetrics{Source: refresher, Objects: objects},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Run(sctx); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	caPEM, err := os.ReadFile(caFile)
+	caPEM, err := os.ReadFile(c.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Namespace
-metadata: {name: foresight}
+metadata: {name: %[1]s}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: foresight-adapter, namespace: foresight}
+metadata: {name: %[2]s, namespace: %[1]s}
 spec: {type: ExternalName, externalName: localhost}
 ---
 apiVersion: apiregistration.k8s.io/v1
@@ -157,9 +109,9 @@ spec:
   version: v1beta1
   groupPriorityMinimum: 100
   versionPriority: 100
-  caBundle: %s
-  service: {name: foresight-adapter, namespace: foresight, port: %d}
-`, base64.StdEncoding.EncodeToString(caPEM), port)
+  caBundle: %[3]s
+  service: {name: %[2]s, namespace: %[1]s, port: %[4]d}
+`, adapterproc.ServiceNamespace, adapterproc.ServiceName, base64.StdEncoding.EncodeToString(caPEM), port)
 	mf := filepath.Join(t.TempDir(), "apiservice.yaml")
 	if err := os.WriteFile(mf, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
@@ -220,7 +172,7 @@ spec:
 		t.Errorf("kubectl top pods as team-a/no-rbac: %v %s; want forbidden", err, out)
 	}
 	out, err = exec.Command(c.Bin("kubectl"), "--kubeconfig", kc, "--server", "https://localhost:"+strconv.Itoa(port),
-		"--certificate-authority", caFile, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/team-a/pods").CombinedOutput()
+		"--certificate-authority", c.CAFile, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/team-a/pods").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "forbidden") {
 		t.Errorf("direct GET as team-a/no-rbac: %v %s; want forbidden", err, out)
 	}
