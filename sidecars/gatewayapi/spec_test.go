@@ -179,3 +179,75 @@ func TestHeaderMatchFirstOfEqualNames(t *testing.T) {
 		t.Errorf("header matchers %v, want env=canary and x-b=1", hs)
 	}
 }
+
+// grpcRoute is a GRPCRoute in ns with one rule to the backend Service's port 8080, created
+// at the Unix second created.
+func grpcRoute(ns, name string, parents []gwv1.ParentReference, hosts []gwv1.Hostname, backend string, created int64) *gwv1.GRPCRoute {
+	return &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.Unix(created, 0)},
+		Spec: gwv1.GRPCRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parents}, Hostnames: hosts,
+			Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref(backend, 8080, 1)}}}}}}
+}
+
+func TestHTTPRouteAndGRPCRouteOnOneHostnameServeTheOlder(t *testing.T) {
+	parents := []gwv1.ParentReference{{Name: "gw"}}
+	for _, tc := range []struct {
+		name                 string
+		httpHosts, grpcHosts []gwv1.Hostname
+		httpAge, grpcAge     int64 // creation times: the smaller is older
+		want                 string
+	}{
+		{"no hostnames, HTTPRoute older", nil, nil, 1, 2, KindHTTPRoute},
+		{"no hostnames, GRPCRoute older", nil, nil, 2, 1, KindGRPCRoute},
+		{"same time: namespace/name decides", nil, nil, 1, 1, KindGRPCRoute}, // "api" before "web"
+		{"wildcard covers the other's hostname", []gwv1.Hostname{"*.example.com"}, []gwv1.Hostname{"api.example.com"}, 1, 2, KindHTTPRoute},
+		{"one without hostnames", []gwv1.Hostname{"www.example.com"}, nil, 2, 1, KindGRPCRoute},
+		{"hostnames that do not overlap", []gwv1.Hostname{"www.example.com"}, []gwv1.Hostname{"api.example.com"}, 1, 2, "both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := oneGateway("infra", "gw", nil, "web", "api")
+			h := simpleRoute("infra", "web", parents, tc.httpHosts, nil, "web")
+			h.CreationTimestamp = metav1.Unix(tc.httpAge, 0)
+			in.HTTPRoutes = []*gwv1.HTTPRoute{h}
+			in.GRPCRoutes = []*gwv1.GRPCRoute{grpcRoute("infra", "api", parents, tc.grpcHosts, "api", tc.grpcAge)}
+			res, _ := serve(t, in)
+			got := map[string]metav1.Condition{
+				KindHTTPRoute: res.HTTPRoutes[types.NamespacedName{Namespace: "infra", Name: "web"}][0].Conditions[0],
+				KindGRPCRoute: res.GRPCRoutes[types.NamespacedName{Namespace: "infra", Name: "api"}][0].Conditions[0],
+			}
+			for kind, c := range got {
+				wantOK := tc.want == "both" || tc.want == kind
+				if (c.Status == metav1.ConditionTrue) != wantOK {
+					t.Errorf("%s: Accepted=%s %s %q, want accepted %v", kind, c.Status, c.Reason, c.Message, wantOK)
+				}
+				if !wantOK && (c.Reason != routeReasonConflicted || !regexp.MustCompile(`already serves (HTTP|GRPC)Route infra/(web|api) on hostname `).MatchString(c.Message)) {
+					t.Errorf("%s: reason %s, message %q: want the conflict named", kind, c.Reason, c.Message)
+				}
+			}
+			served := map[string]bool{}
+			for _, vh := range res.Spec.VirtualHosts {
+				for _, r := range vh.Routes {
+					for _, s := range r.Services() {
+						served[s] = true
+					}
+				}
+			}
+			web, api := served[ServiceName("infra", "web", 8080)], served[ServiceName("infra", "api", 8080)]
+			if web != (tc.want != KindGRPCRoute) || api != (tc.want != KindHTTPRoute) {
+				t.Errorf("served to web %v, api %v; want the routes accepted (%s) only", web, api, tc.want)
+			}
+			if n := res.Gateways[types.NamespacedName{Namespace: "infra", Name: "gw"}].Listeners[0].AttachedRoutes; n != map[bool]int32{true: 2, false: 1}[tc.want == "both"] {
+				t.Errorf("attachedRoutes %d", n)
+			}
+		})
+	}
+}
+
+func TestRouteAttachedTwiceToOneListenerCountsOnce(t *testing.T) {
+	in := oneGateway("infra", "gw", nil, "v1")
+	http := gwv1.SectionName("http")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("infra", "r", []gwv1.ParentReference{{Name: "gw"}, {Name: "gw", SectionName: &http}}, nil, nil, "v1")}
+	res, _ := serve(t, in)
+	if n := res.Gateways[types.NamespacedName{Namespace: "infra", Name: "gw"}].Listeners[0].AttachedRoutes; n != 1 {
+		t.Errorf("attachedRoutes %d, want 1", n)
+	}
+}

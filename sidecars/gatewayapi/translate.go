@@ -18,6 +18,8 @@
 //   - Each hostname a route serves on a Gateway becomes a virtual host holding the matches of
 //     every attached route for it, in the Gateway API's precedence order; each match of a
 //     rule becomes a policy route named "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
+//     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
+//     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
 //     with kubernetes discovery; weights become percentages summing to 100.
 //   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
@@ -33,6 +35,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -198,11 +201,13 @@ type gateway struct {
 }
 
 type listener struct {
-	l        *gwv1.Listener
-	ok       bool
-	kinds    []gwv1.RouteGroupKind
-	status   *gwv1.ListenerStatus
-	attached int32
+	l      *gwv1.Listener
+	ok     bool
+	kinds  []gwv1.RouteGroupKind
+	status *gwv1.ListenerStatus
+	// routes are the routes attached, each counted once in AttachedRoutes however many
+	// parentRefs select the listener; hosts are the hostnames each serves on it.
+	routes map[routeKey][]string
 }
 
 // entry is one match of one rule of one route, before ordering.
@@ -274,7 +279,7 @@ func (t *translator) gatewaysOf() {
 		for i := range gw.Spec.Listeners {
 			l := &gw.Spec.Listeners[i]
 			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
-			li := &listener{l: l, status: ls}
+			li := &listener{l: l, status: ls, routes: map[routeKey][]string{}}
 			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
 			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
 			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
@@ -432,21 +437,28 @@ func (r *ruleOut) add(m policy.Route, rk rank, key string) {
 
 type refProblem struct{ reason, msg string }
 
+// routes translates the HTTPRoutes and GRPCRoutes and attaches them, oldest first (then by
+// namespace/name), so that of an HTTPRoute and a GRPCRoute that conflict on a listener the
+// one the Gateway API accepts is attached first (conflict).
 func (t *translator) routes() {
 	t.routeSvcs = map[string]map[string]string{}
 	t.routeByName = map[string]*policy.Route{}
 	t.routeGW = map[routeKey][]types.NamespacedName{}
-	hs := slices.Clone(t.in.HTTPRoutes)
-	slices.SortFunc(hs, func(a, b *gwv1.HTTPRoute) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
-	for _, r := range hs {
-		rs := t.httpRoute(r)
-		t.res.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = t.attach(rs)
+	all := make([]*routeSpec, 0, len(t.in.HTTPRoutes)+len(t.in.GRPCRoutes))
+	for _, r := range t.in.HTTPRoutes {
+		all = append(all, t.httpRoute(r))
 	}
-	gs := slices.Clone(t.in.GRPCRoutes)
-	slices.SortFunc(gs, func(a, b *gwv1.GRPCRoute) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
-	for _, r := range gs {
-		rs := t.grpcRoute(r)
-		t.res.GRPCRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = t.attach(rs)
+	for _, r := range t.in.GRPCRoutes {
+		all = append(all, t.grpcRoute(r))
+	}
+	slices.SortStableFunc(all, func(a, b *routeSpec) int { return cmp.Or(cmpMeta(a.meta, b.meta), cmp.Compare(a.kind, b.kind)) })
+	for _, rs := range all {
+		nn := types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}
+		if rs.kind == KindHTTPRoute {
+			t.res.HTTPRoutes[nn] = t.attach(rs)
+		} else {
+			t.res.GRPCRoutes[nn] = t.attach(rs)
+		}
 	}
 	for k, v := range t.res.HTTPRoutes {
 		if len(v) == 0 {
@@ -511,6 +523,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	}
 	matched, allowed := false, false
 	hostnames := map[string]bool{}
+	served := map[*listener][]string{}
 	for _, li := range g.listeners {
 		if pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
 			continue
@@ -524,8 +537,10 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		if len(hs) == 0 {
 			continue
 		}
-		li.attached++
-		li.status.AttachedRoutes = li.attached
+		if msg := conflict(li, key, hs); msg != "" {
+			return false, routeReasonConflicted, msg
+		}
+		served[li] = hs
 		for _, h := range hs {
 			hostnames[h] = true
 		}
@@ -537,6 +552,12 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		return false, string(gwv1.RouteReasonNotAllowedByListeners), "no listener allows this route (kind, namespace or listener not accepted)"
 	case len(hostnames) == 0:
 		return false, string(gwv1.RouteReasonNoMatchingListenerHostname), "no listener hostname matches the route's hostnames"
+	}
+	for li, hs := range served {
+		if _, ok := li.routes[key]; !ok {
+			li.status.AttachedRoutes++
+		}
+		li.routes[key] = append(li.routes[key], hs...)
 	}
 	gnn := types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
 	if !slices.Contains(t.routeGW[key], gnn) {
@@ -563,6 +584,48 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		}
 	}
 	return true, string(gwv1.RouteReasonAccepted), "accepted"
+}
+
+// routeReasonConflicted is the Accepted=False reason of a route that lost a conflict with
+// an older route of the other kind (the Gateway API names no reason for it).
+const routeReasonConflicted = "Conflicted"
+
+// conflict says why a route may not serve the hostnames hs on li: an HTTPRoute and a
+// GRPCRoute whose hostnames there overlap may not both be attached to one listener, and
+// the one attached first (the older) keeps it. It is "" when there is no such conflict.
+func conflict(li *listener, key routeKey, hs []string) string {
+	for _, other := range slices.SortedFunc(maps.Keys(li.routes), func(a, b routeKey) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.nn.String(), b.nn.String()))
+	}) {
+		if other.kind == key.kind {
+			continue
+		}
+		if h, ok := overlap(hs, li.routes[other]); ok {
+			return fmt.Sprintf("listener %s already serves %s %s on hostname %s, and an HTTPRoute and a GRPCRoute may not share a hostname on one listener (the older one is accepted): give them hostnames that do not overlap or separate listeners",
+				li.l.Name, other.kind, other.nn, h)
+		}
+	}
+	return ""
+}
+
+// overlap returns a hostname both sets serve a request for ("*" serves every one), and
+// whether there is one.
+func overlap(a, b []string) (string, bool) {
+	for _, x := range a {
+		for _, y := range b {
+			if x == "*" {
+				return y, true
+			}
+			if y == "*" {
+				return x, true
+			}
+			h := gwv1.Hostname(x)
+			if common := intersect(&h, []gwv1.Hostname{gwv1.Hostname(y)}); len(common) > 0 {
+				return common[0], true
+			}
+		}
+	}
+	return "", false
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
