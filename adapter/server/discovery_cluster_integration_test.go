@@ -9,7 +9,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,13 +210,6 @@ func startClusterAdapter(t *testing.T, c *cluster.Cluster, store *serving.Store,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Run(ctx); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	runServer(t, srv)
 	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }

@@ -149,18 +149,12 @@ func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	var loop []func(context.Context)
 	if !h.running {
 		h.running = true
-		wg.Go(func() { h.loop.Run(ctx) })
+		loop = append(loop, h.loop.Run)
 	}
-	wg.Go(func() {
-		if err := srv.Run(ctx); err != nil {
-			tb.Errorf("server: %v", err)
-		}
-	})
-	tb.Cleanup(func() { cancel(); wg.Wait() })
+	runServer(tb, srv, loop...)
 	url := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort))
 	waitFor(tb, 60*time.Second, "server up", func() bool { return h.get(url, "/healthz") == nil })
 	return url
@@ -219,18 +213,27 @@ func serveLocal(tb testing.TB, cfg server.Config) *rest.Config {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	runServer(tb, srv)
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
+	}
+}
+
+// runServer runs srv, and with the same context each of also (a rule loop), until the test
+// ends; an error of the server fails the test.
+func runServer(tb testing.TB, srv *server.Server, also ...func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	for _, run := range also {
+		wg.Go(func() { run(ctx) })
+	}
 	wg.Go(func() {
 		if err := srv.Run(ctx); err != nil {
 			tb.Errorf("server: %v", err)
 		}
 	})
 	tb.Cleanup(func() { cancel(); wg.Wait() })
-	return &rest.Config{
-		Host:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Adapter.SecureServing.BindPort)),
-		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: -1,
-	}
 }
 
 // localOptions are the options of a local-mode server on a free loopback port.
