@@ -436,15 +436,16 @@ func (a at) String() string {
 	return s
 }
 
-// routeConfig checks the references and regexes of a route configuration.
+// routeConfig checks the domains, references and regexes of a route configuration. Envoy
+// compares domains ignoring case and refuses one that is there twice.
 func (c *checker) routeConfig(typ, name string, rc *envoy_config_route_v3.RouteConfiguration) {
 	domains := make(map[string]string, len(rc.GetVirtualHosts()))
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, d := range vh.GetDomains() {
-			if other, dup := domains[d]; dup {
+			if other, dup := domains[strings.ToLower(d)]; dup {
 				c.add(typ, name, "domain %q in virtual hosts %q and %q", d, other, vh.GetName())
 			}
-			domains[d] = vh.GetName()
+			domains[strings.ToLower(d)] = vh.GetName()
 		}
 		c.perFilter(typ, name, at{vh: vh.GetName()}, vh.GetTypedPerFilterConfig())
 		for _, r := range vh.GetRoutes() {

@@ -95,6 +95,13 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 				w.Weight = wrapperspb.UInt32(0)
 			}
 		}, []string{`route "edge/gateway": virtual host "public" route "public-split": weighted clusters have no weight`}},
+		{"a domain twice, in another case", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
+			vh := proto.Clone(r.Routes[0].GetVirtualHosts()[0]).(*envoy_config_route_v3.VirtualHost)
+			vh.Name = "public-upper"
+			r.Routes[0].GetVirtualHosts()[0].Domains = []string{"shop.example.com"}
+			vh.Domains = []string{"Shop.Example.com"}
+			r.Routes[0].VirtualHosts = append(r.Routes[0].VirtualHosts, vh)
+		}, []string{`route "edge/gateway": domain "Shop.Example.com" in virtual hosts "public" and "public-upper"`}},
 		{"EDS cluster without assignment", "weighted", "web", func(t *testing.T, r *translate.Resources) {
 			r.Endpoints = r.Endpoints[1:]
 		}, []string{`cluster "backend.test": EDS cluster has no ClusterLoadAssignment "backend.test"`}},

@@ -187,6 +187,31 @@ func TestParseErrors(t *testing.T) {
 			`p.yaml:8: spec.services[0].port: appPort 15001 is a listener port of the sidecar of node group "web" (requests would loop); set appPort`,
 			"p.yaml:13: spec.services[0].routes[0].redirect: set at least one of scheme, host, port, path, prefix",
 		}},
+		// Envoy compares domains ignoring case, and NACKs a route configuration that holds
+		// one twice.
+		{"domains that differ only in case", minimal + `      hosts: [Web.Example.com]
+    - name: api
+      port: 9090
+      hosts: [web.example.COM]
+      endpoints:
+        - address: 10.0.0.2
+  virtualHosts:
+    - name: a
+      domains: [Shop.example.com]
+      routes: [{name: a, backends: [{service: web}]}]
+    - name: b
+      domains: [shop.example.com]
+      routes: [{name: b, backends: [{service: api}]}]
+  nodeGroups:
+    - name: edge
+      kind: gateway
+      port: 8080
+      selector: {app: edge}
+      virtualHosts: [a, b]
+`, []string{
+			`p.yaml:14: spec.services[1].hosts[0]: host "web.example.COM" is already a name of service "web"`,
+			`p.yaml:22: spec.virtualHosts[1].domains[0]: domain "shop.example.com" already served by virtual host "a" in node group "edge"`,
+		}},
 		{"yaml syntax", "apiVersion: [\n", []string{"p.yaml:"}},
 		// yaml.v3 names line 6, where the list of services starts.
 		{"yaml syntax at its line", svc(`      retries:

@@ -40,7 +40,7 @@ func RetryCondition(c string) (known, grpc bool) {
 type validator struct {
 	p    *Policy
 	errs strictyaml.Errors
-	// hosts maps every service's domain names to the service.
+	// hosts maps every service's domain names, in lower case, to the service.
 	hosts map[string]string
 	// services indexes the services by name (the first of duplicates).
 	services map[string]*Service
@@ -80,7 +80,7 @@ func (p *Policy) Validate() error {
 	for _, s := range p.Spec.Services {
 		if s.Namespace != "" && s.Port != 0 {
 			for _, d := range s.Domains()[:8] {
-				v.hosts[d] = s.Name
+				v.hosts[strings.ToLower(d)] = s.Name
 			}
 		}
 	}
@@ -213,10 +213,10 @@ func (v *validator) checkService(s *Service, path string, routes map[string]stri
 		hp := fmt.Sprintf("%s.hosts[%d]", path, i)
 		if h == "" || strings.ContainsAny(h, " /*") {
 			v.errorf(hp, "invalid host %q", h)
-		} else if other, dup := v.hosts[h]; dup && other != s.Name {
+		} else if other, dup := v.hosts[strings.ToLower(h)]; dup && other != s.Name {
 			v.errorf(hp, "host %q is already a name of service %q", h, other)
 		}
-		v.hosts[h] = s.Name
+		v.hosts[strings.ToLower(h)] = s.Name
 	}
 	if t := s.TLS; t != nil {
 		if t.SNI == "" || strings.ContainsAny(t.SNI, " /*:") {
@@ -511,7 +511,8 @@ func (v *validator) jwtRequirement(j *JWTRequirement, path string) {
 }
 
 // groupDomains checks that no domain is served by two of the virtual hosts a gateway group
-// serves (all of them when it lists none).
+// serves (all of them when it lists none). Domains are compared ignoring case, as Envoy
+// does: it refuses a route configuration that holds one twice.
 func (v *validator) groupDomains(g *NodeGroup) {
 	domains := map[string]string{}
 	for i := range v.p.Spec.VirtualHosts {
@@ -520,10 +521,10 @@ func (v *validator) groupDomains(g *NodeGroup) {
 			continue
 		}
 		for j, d := range vh.Domains {
-			if other, dup := domains[d]; dup {
+			if other, dup := domains[strings.ToLower(d)]; dup {
 				v.errorf(fmt.Sprintf("spec.virtualHosts[%d].domains[%d]", i, j), "domain %q already served by virtual host %q in node group %q", d, other, g.Name)
 			}
-			domains[d] = vh.Name
+			domains[strings.ToLower(d)] = vh.Name
 		}
 	}
 }
