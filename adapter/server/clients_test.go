@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -217,6 +218,19 @@ func TestOfficialClients(t *testing.T) {
 		_, err = cm.NamespacedMetrics("a").GetForObject(schema.GroupKind{Kind: "Service"}, "nope", "service_rps", k8slabels.Everything())
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("custom, unknown object: err = %v, want NotFound", err)
+		}
+	})
+
+	t.Run("a metricLabelSelector that does not parse is a bad request", func(t *testing.T) {
+		get := func(metricSelector string) error {
+			return dc.RESTClient().Get().AbsPath("/apis/custom.metrics.k8s.io/v1beta2/namespaces/a/pods/*/pod_rps").
+				Param("labelSelector", "app=web").Param("metricLabelSelector", metricSelector).Do(context.Background()).Error()
+		}
+		if err := get("app==="); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "metricLabelSelector: ") {
+			t.Errorf("metricLabelSelector app===: %v, want a bad request naming the parameter", err)
+		}
+		if err := get("app=web"); err != nil {
+			t.Errorf("metricLabelSelector app=web: %v", err)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
@@ -12,12 +13,16 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
+// customV1beta2 is the custom metrics API version whose requests carry a
+// metricLabelSelector.
+var customV1beta2 = schema.GroupVersion{Group: "custom.metrics.k8s.io", Version: "v1beta2"}
+
 // metricsAPIs are the path prefixes of the APIs whose requests carry label
 // selectors the provider translates.
 var metricsAPIs = []schema.GroupVersion{
 	externalGV,
 	{Group: "custom.metrics.k8s.io", Version: "v1beta1"},
-	{Group: "custom.metrics.k8s.io", Version: "v1beta2"},
+	customV1beta2,
 }
 
 // withSelectorLimit answers 400 Bad Request to a metrics API request whose
@@ -49,5 +54,26 @@ func withSelectorLimit(h http.Handler, s runtime.NegotiatedSerializer) http.Hand
 			}
 		}
 		h.ServeHTTP(w, r)
+	})
+}
+
+// withMetricLabelSelectorCheck answers 400 Bad Request, naming the
+// parameter, to a custom metrics v1beta2 request whose metricLabelSelector
+// does not parse; custom-metrics-apiserver's storage returns the parser's
+// error as it is, which the library answers with 500. It wraps the API
+// handler, so it runs after authentication and authorization, and reads the
+// first value of the parameter, the one the library reads.
+func withMetricLabelSelectorCheck(api http.Handler, s runtime.NegotiatedSerializer) http.Handler {
+	prefix := "/apis/" + customV1beta2.Group + "/" + customV1beta2.Version + "/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix) && r.URL.RawQuery != "" {
+			if v := r.URL.Query()["metricLabelSelector"]; len(v) > 0 {
+				if _, err := k8slabels.Parse(v[0]); err != nil {
+					responsewriters.ErrorNegotiated(apierrors.NewBadRequest("metricLabelSelector: "+err.Error()), s, customV1beta2, w, r)
+					return
+				}
+			}
+		}
+		api.ServeHTTP(w, r)
 	})
 }
