@@ -6,7 +6,10 @@
 // on a route that answers a missing cluster with 500), every EDS cluster has a
 // ClusterLoadAssignment, regular expressions compile as RE2, weighted clusters carry weight,
 // the router is the last HTTP filter, every typed_config unpacks into a known type (and passes
-// its own ValidateAll), per-route filter configuration (JWT requirements, rate limits, faults)
+// its own ValidateAll), what Envoy refuses beyond field validation is absent (domains twice,
+// changes to pseudo-headers or Host, header values and access log formats that are not
+// format strings, direct response bodies over its limit, rate limits refilling more often
+// than every 50 ms), per-route filter configuration (JWT requirements, rate limits, faults)
 // is served only by listeners that run the filter and define the JWT requirement (otherwise
 // the proxy silently ignores it), and proxyless gRPC listeners carry only filters grpc-go
 // supports unless they are optional.
@@ -22,23 +25,25 @@ import (
 
 	envoy_config_accesslog_v3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	envoy_config_endpoint_v3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	envoy_config_trace_v3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
+	envoy_extensions_access_loggers_stream_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	// The types that typed_config fields may hold must be registered to unpack them.
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
+	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
@@ -206,7 +211,30 @@ func (c *checker) unpack(typ, name, where string, a *anypb.Any) proto.Message {
 			c.add(typ, name, "%s: %v", where, err)
 		}
 	}
+	c.typed(typ, name, where, m)
 	return m
+}
+
+// typed checks what Envoy refuses of a typed configuration beyond its field validation: a
+// local rate limit whose token bucket refills more often than every 50 ms, and an access
+// log format that is not a format string.
+func (c *checker) typed(typ, name, where string, m proto.Message) {
+	switch m := m.(type) {
+	case *envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit:
+		if d := m.GetTokenBucket().GetFillInterval().AsDuration(); d > 0 && d < policy.MinFillInterval {
+			c.add(typ, name, "%s: token bucket fill_interval %s is shorter than %s", where, d, policy.MinFillInterval)
+		}
+	case *envoy_extensions_access_loggers_stream_v3.StdoutAccessLog:
+		c.format(typ, name, where, m.GetLogFormat().GetTextFormatSource().GetInlineString())
+	case *envoy_extensions_access_loggers_stream_v3.StderrAccessLog:
+		c.format(typ, name, where, m.GetLogFormat().GetTextFormatSource().GetInlineString())
+	}
+}
+
+func (c *checker) format(typ, name, where, f string) {
+	if msg := policy.FormatProblem(f); msg != "" {
+		c.add(typ, name, "%s: format %q: %s", where, f, msg)
+	}
 }
 
 func (c *checker) cluster(cl *envoy_config_cluster_v3.Cluster) {
@@ -440,6 +468,10 @@ func (a at) String() string {
 // compares domains ignoring case and refuses one that is there twice.
 func (c *checker) routeConfig(typ, name string, rc *envoy_config_route_v3.RouteConfiguration) {
 	domains := make(map[string]string, len(rc.GetVirtualHosts()))
+	maxBody := uint32(policy.MaxDirectResponseBody)
+	if m := rc.GetMaxDirectResponseBodySizeBytes(); m != nil {
+		maxBody = m.GetValue()
+	}
 	for _, vh := range rc.GetVirtualHosts() {
 		for _, d := range vh.GetDomains() {
 			if other, dup := domains[strings.ToLower(d)]; dup {
@@ -448,13 +480,46 @@ func (c *checker) routeConfig(typ, name string, rc *envoy_config_route_v3.RouteC
 			domains[strings.ToLower(d)] = vh.GetName()
 		}
 		c.perFilter(typ, name, at{vh: vh.GetName()}, vh.GetTypedPerFilterConfig())
+		c.headerChanges(typ, name, at{vh: vh.GetName()}, vh)
 		for _, r := range vh.GetRoutes() {
-			c.route(typ, name, at{vh: vh.GetName(), route: r.GetName()}, r)
+			c.route(typ, name, at{vh: vh.GetName(), route: r.GetName()}, r, maxBody)
 		}
 	}
 }
 
-func (c *checker) route(typ, name string, where at, r *envoy_config_route_v3.Route) {
+// headerMutations are what a virtual host or route changes of request and response headers.
+type headerMutations interface {
+	GetRequestHeadersToAdd() []*envoy_config_core_v3.HeaderValueOption
+	GetResponseHeadersToAdd() []*envoy_config_core_v3.HeaderValueOption
+	GetRequestHeadersToRemove() []string
+	GetResponseHeadersToRemove() []string
+}
+
+// headerChanges checks header changes as Envoy does: it refuses to add or remove
+// pseudo-headers and Host, and reads the values added as format strings.
+func (c *checker) headerChanges(typ, name string, where at, h headerMutations) {
+	for _, hv := range append(h.GetRequestHeadersToAdd(), h.GetResponseHeadersToAdd()...) {
+		k := hv.GetHeader().GetKey()
+		if strings.HasPrefix(k, ":") || strings.EqualFold(k, "host") {
+			c.add(typ, name, "%s: header %q may not be changed", where, k)
+		}
+		c.format(typ, name, fmt.Sprintf("%s header %s", where, k), hv.GetHeader().GetValue())
+	}
+	for _, k := range append(h.GetRequestHeadersToRemove(), h.GetResponseHeadersToRemove()...) {
+		if strings.HasPrefix(k, ":") || strings.EqualFold(k, "host") {
+			c.add(typ, name, "%s: header %q may not be removed", where, k)
+		}
+	}
+}
+
+// route checks one route; Envoy refuses a direct response body longer than maxBody.
+func (c *checker) route(typ, name string, where at, r *envoy_config_route_v3.Route, maxBody uint32) {
+	c.headerChanges(typ, name, where, r)
+	if b := r.GetDirectResponse().GetBody(); b != nil {
+		if n := len(b.GetInlineString()) + len(b.GetInlineBytes()); n > int(maxBody) {
+			c.add(typ, name, "%s: direct response body of %d bytes, more than %d", where, n, maxBody)
+		}
+	}
 	m := r.GetMatch()
 	if re := m.GetSafeRegex(); re != nil {
 		c.regex(typ, name, at{where.vh, where.route, "path"}, re)

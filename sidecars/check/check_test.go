@@ -4,11 +4,16 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	envoy_config_accesslog_v3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	envoy_extensions_access_loggers_stream_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
@@ -185,6 +190,40 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 			`endpoint "backend.test": locality 0 has no locality ID (grpc-go rejects the response)`,
 			`endpoint "backend-v2.test": locality 0 has no load-balancing weight (grpc-go ignores it)`,
 		}},
+		// Envoy refuses these though they pass field validation.
+		{"header changes Envoy refuses", "routefilters", "edge", func(t *testing.T, r *translate.Resources) {
+			rt := r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0]
+			rt.GetRequestHeadersToAdd()[0].GetHeader().Value = "50%"
+			rt.ResponseHeadersToAdd = append(rt.ResponseHeadersToAdd, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: ":status", Value: "200"}})
+			rt.RequestHeadersToRemove = append(rt.RequestHeadersToRemove, "Host")
+		}, []string{
+			`route "edge/gateway": virtual host "site" route "api" header x-env: format "50%": the '%' at offset 2 starts no %COMMAND%`,
+			`route "edge/gateway": virtual host "site" route "api": header ":status" may not be changed`,
+			`route "edge/gateway": virtual host "site" route "api": header "Host" may not be removed`,
+		}},
+		{"direct response body over 4096 bytes", "directresponse", "edge", func(t *testing.T, r *translate.Resources) {
+			body := r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetDirectResponse().GetBody()
+			body.Specifier = &envoy_config_core_v3.DataSource_InlineString{InlineString: strings.Repeat("x", 4097)}
+		}, []string{`route "edge/gateway": virtual host "site" route "healthz": direct response body of 4097 bytes, more than 4096`}},
+		{"rate limit refilling more often than every 50ms", "ratelimit", "api", func(t *testing.T, r *translate.Resources) {
+			vh := r.Routes[0].GetVirtualHosts()[0]
+			lr := &envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit{}
+			if err := vh.TypedPerFilterConfig[translate.RateLimitFilter].UnmarshalTo(lr); err != nil {
+				t.Fatal(err)
+			}
+			lr.GetTokenBucket().FillInterval = durationpb.New(10 * time.Millisecond)
+			vh.TypedPerFilterConfig[translate.RateLimitFilter] = anyOf(t, lr)
+		}, []string{`route "api/inbound": virtual host "api" typed_per_filter_config envoy.filters.http.local_ratelimit: token bucket fill_interval 10ms is shorter than 50ms`}},
+		{"access log format with a lone '%'", "accesslog", "edge", func(t *testing.T, r *translate.Resources) {
+			h, store := hcmOf(t, r.Listeners[0])
+			l := &envoy_extensions_access_loggers_stream_v3.StdoutAccessLog{}
+			if err := h.GetAccessLog()[0].GetTypedConfig().UnmarshalTo(l); err != nil {
+				t.Fatal(err)
+			}
+			l.GetLogFormat().GetTextFormatSource().Specifier = &envoy_config_core_v3.DataSource_InlineString{InlineString: "%START_TIME% 100%\n"}
+			h.GetAccessLog()[0].ConfigType = &envoy_config_accesslog_v3.AccessLog_TypedConfig{TypedConfig: anyOf(t, l)}
+			store()
+		}, []string{`listener "gateway": access log envoy.access_loggers.stdout: format "%START_TIME% 100%\n": the '%' at offset 16 starts no %COMMAND%`}},
 		{"field validation and duplicates", "weighted", "web", func(t *testing.T, r *translate.Resources) {
 			r.Clusters[1].ConnectTimeout = durationpb.New(-1)
 			r.Listeners = append(r.Listeners, proto.Clone(r.Listeners[0]).(*envoy_config_listener_v3.Listener))

@@ -17,7 +17,8 @@ type HeaderChanges struct {
 
 // HeaderValue is one header.
 type HeaderValue struct {
-	Name  string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Value is literal: a '%' is sent as it is (it does not start an Envoy command).
 	Value string `yaml:"value"`
 }
 
@@ -52,8 +53,9 @@ func (v *validator) headerChanges(h *HeaderChanges, path string) {
 		for i, hv := range list.hs {
 			hp := fmt.Sprintf("%s.%s[%d]", path, list.field, i)
 			name(hv.Name, hp+".name")
-			if strings.ContainsAny(hv.Value, "\x00\r\n") || len(hv.Value) > maxHeaderBytes {
-				v.errorf(hp+".value", "must be at most %d bytes without NUL, CR or LF", maxHeaderBytes)
+			// The proxy gets the value with each '%' doubled (see LiteralFormat).
+			if strings.ContainsAny(hv.Value, "\x00\r\n") || len(LiteralFormat(hv.Value)) > maxHeaderBytes {
+				v.errorf(hp+".value", "must be at most %d bytes ('%%' counting twice) without NUL, CR or LF", maxHeaderBytes)
 			}
 		}
 	}

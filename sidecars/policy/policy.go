@@ -16,6 +16,8 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -320,9 +322,13 @@ type Redirect struct {
 type DirectResponse struct {
 	// Status is the HTTP status, 200..599; required.
 	Status uint32 `yaml:"status"`
-	// Body is the response body (optional).
+	// Body is the response body (optional), at most MaxDirectResponseBody bytes.
 	Body string `yaml:"body,omitempty"`
 }
+
+// MaxDirectResponseBody is the largest direct response body: Envoy refuses a route
+// configuration with a longer one (its default max_direct_response_body_size_bytes).
+const MaxDirectResponseBody = 4096
 
 // Retries is a retry policy.
 type Retries struct {
@@ -406,9 +412,13 @@ type RateLimit struct {
 	MaxTokens uint32 `yaml:"maxTokens"`
 	// TokensPerFill are added every FillInterval. Default MaxTokens.
 	TokensPerFill uint32 `yaml:"tokensPerFill,omitempty"`
-	// FillInterval is the refill period. Default 1s.
+	// FillInterval is the refill period, at least MinFillInterval. Default 1s.
 	FillInterval Duration `yaml:"fillInterval,omitempty"`
 }
+
+// MinFillInterval is the shortest refill period of a rate limit: Envoy refuses a local rate
+// limit whose token bucket refills more often.
+const MinFillInterval = 50 * time.Millisecond
 
 // Authentication holds the JWT providers.
 type Authentication struct {
@@ -467,7 +477,8 @@ type Tracing struct {
 type AccessLog struct {
 	// Output is "stdout" (default) or "stderr".
 	Output string `yaml:"output,omitempty"`
-	// Format is an Envoy format string; default Envoy's default format.
+	// Format is an Envoy format string ("%%" for a literal '%'; see FormatProblem); default
+	// Envoy's default format.
 	Format string `yaml:"format,omitempty"`
 }
 
@@ -609,7 +620,9 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // "name.namespace".
 func (s *Service) ClusterName() string { return s.Name + "." + s.Namespace }
 
-// Domains are the Host values the service's virtual host answers.
+// Domains are the Host values the service's virtual host answers, each once: Envoy compares
+// domains ignoring case and refuses a route configuration that holds one twice, so Hosts that
+// repeat a name (as a grpc group's extra listener name "name.namespace" does) are left out.
 func (s *Service) Domains() []string {
 	p := fmt.Sprint(s.Port)
 	names := []string{s.Name, s.Name + "." + s.Namespace, s.Name + "." + s.Namespace + ".svc",
@@ -618,7 +631,11 @@ func (s *Service) Domains() []string {
 	for _, n := range names {
 		out = append(out, n, n+":"+p)
 	}
-	out = append(out, s.Hosts...)
+	for _, h := range s.Hosts {
+		if !slices.ContainsFunc(out, func(d string) bool { return strings.EqualFold(d, h) }) {
+			out = append(out, h)
+		}
+	}
 	return out
 }
 

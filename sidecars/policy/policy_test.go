@@ -212,6 +212,22 @@ func TestParseErrors(t *testing.T) {
 			`p.yaml:14: spec.services[1].hosts[0]: host "web.example.COM" is already a name of service "web"`,
 			`p.yaml:22: spec.virtualHosts[1].domains[0]: domain "shop.example.com" already served by virtual host "a" in node group "edge"`,
 		}},
+		// Envoy refuses these, though they pass its field validation: a direct response body
+		// over 4096 bytes, a rate limit refilling more often than every 50ms and an access log
+		// format with a '%' that starts no command. (A host listed twice would name two
+		// proxyless gRPC listeners alike.)
+		{"what Envoy refuses beyond field validation", minimal + `      hosts: [web.example.com, web.example.com]
+      rateLimit: {maxTokens: 5, fillInterval: 10ms}
+      routes:
+        - name: big
+          directResponse: {status: 200, body: "` + strings.Repeat("x", 4097) + `"}
+  accessLog: {format: "%START_TIME% 100% done"}
+`, []string{
+			`p.yaml:11: spec.services[0].hosts[1]: host "web.example.com" is listed twice`,
+			"p.yaml:12: spec.services[0].rateLimit.fillInterval: must be at least 50ms (Envoy's shortest refill period), not 10ms",
+			"p.yaml:15: spec.services[0].routes[0].directResponse.body: must be at most 4096 bytes (Envoy's limit), not 4097",
+			`p.yaml:16: spec.accessLog.format: not an Envoy format string: the '%' at offset 16 starts no %COMMAND% (write '%%' for a literal '%')`,
+		}},
 		{"yaml syntax", "apiVersion: [\n", []string{"p.yaml:"}},
 		// yaml.v3 names line 6, where the list of services starts.
 		{"yaml syntax at its line", svc(`      retries:

@@ -155,8 +155,13 @@ func (v *validator) policy() {
 			v.percent(*t.SamplingPercent, "spec.tracing.samplingPercent")
 		}
 	}
-	if a := p.Spec.AccessLog; a != nil && a.Output != "stdout" && a.Output != "stderr" {
-		v.errorf("spec.accessLog.output", "must be stdout or stderr, not %q", a.Output)
+	if a := p.Spec.AccessLog; a != nil {
+		if a.Output != "stdout" && a.Output != "stderr" {
+			v.errorf("spec.accessLog.output", "must be stdout or stderr, not %q", a.Output)
+		}
+		if msg := FormatProblem(a.Format); msg != "" {
+			v.errorf("spec.accessLog.format", "not an Envoy format string: %s", msg)
+		}
 	}
 }
 
@@ -215,6 +220,9 @@ func (v *validator) checkService(s *Service, path string, routes map[string]stri
 			v.errorf(hp, "invalid host %q", h)
 		} else if other, dup := v.hosts[strings.ToLower(h)]; dup && other != s.Name {
 			v.errorf(hp, "host %q is already a name of service %q", h, other)
+		} else if slices.Contains(s.Hosts[:i], h) {
+			// It would name two proxyless gRPC listeners alike.
+			v.errorf(hp, "host %q is listed twice", h)
 		}
 		v.hosts[strings.ToLower(h)] = s.Name
 	}
@@ -374,8 +382,13 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 			v.errorf(rp+".code", "must be 301, 302, 303, 307 or 308")
 		}
 	}
-	if d := r.DirectResponse; d != nil && (d.Status < 200 || d.Status > 599) {
-		v.errorf(path+".directResponse.status", "must be 200..599")
+	if d := r.DirectResponse; d != nil {
+		if d.Status < 200 || d.Status > 599 {
+			v.errorf(path+".directResponse.status", "must be 200..599")
+		}
+		if len(d.Body) > MaxDirectResponseBody {
+			v.errorf(path+".directResponse.body", "must be at most %d bytes (Envoy's limit), not %d", MaxDirectResponseBody, len(d.Body))
+		}
 	}
 	v.duration(r.Timeout, path+".timeout")
 	if r.NoTimeout && r.Timeout != 0 {
@@ -491,8 +504,8 @@ func (v *validator) rateLimit(r *RateLimit, path string) {
 	if r.TokensPerFill > r.MaxTokens && r.MaxTokens > 0 {
 		v.errorf(path+".tokensPerFill", "must not exceed maxTokens")
 	}
-	if r.FillInterval < Duration(1e6) {
-		v.errorf(path+".fillInterval", "must be at least 1ms")
+	if r.FillInterval < Duration(MinFillInterval) {
+		v.errorf(path+".fillInterval", "must be at least %s (Envoy's shortest refill period), not %s", MinFillInterval, r.FillInterval.D())
 	}
 }
 

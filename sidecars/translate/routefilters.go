@@ -17,17 +17,20 @@ func headerChanges(out *envoy_config_route_v3.Route, r *policy.Route) {
 	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = headerOptions(r.ResponseHeaders)
 }
 
+// headerOptions translates header changes. Envoy reads the value of a header to add as a
+// format string, in which '%' starts a command, and refuses the route configuration when a
+// '%' starts none ("50%"); values are literal, so their '%' are doubled.
 func headerOptions(h *policy.HeaderChanges) ([]*envoy_config_core_v3.HeaderValueOption, []string) {
 	if h == nil {
 		return nil, nil
 	}
 	var add []*envoy_config_core_v3.HeaderValueOption
 	for _, hv := range h.Set {
-		add = append(add, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: hv.Name, Value: hv.Value},
+		add = append(add, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: hv.Name, Value: policy.LiteralFormat(hv.Value)},
 			AppendAction: envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD})
 	}
 	for _, hv := range h.Add {
-		add = append(add, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: hv.Name, Value: hv.Value},
+		add = append(add, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: hv.Name, Value: policy.LiteralFormat(hv.Value)},
 			AppendAction: envoy_config_core_v3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD})
 	}
 	return add, h.Remove

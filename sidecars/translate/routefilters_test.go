@@ -15,8 +15,13 @@ func TestRouteFilters(t *testing.T) {
 	out := feature(t, "routefilters")
 	edge := group(t, out, "edge")
 	r := routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "site"), "api")
-	if len(r.GetRequestHeadersToAdd()) != 2 || len(r.GetRequestHeadersToRemove()) != 1 || len(r.GetResponseHeadersToRemove()) != 1 {
-		t.Errorf("header changes: add %v, remove %v, response remove %v", r.GetRequestHeadersToAdd(), r.GetRequestHeadersToRemove(), r.GetResponseHeadersToRemove())
+	if len(r.GetRequestHeadersToAdd()) != 3 || len(r.GetRequestHeadersToRemove()) != 1 || len(r.GetResponseHeadersToRemove()) != 1 {
+		t.Fatalf("header changes: add %v, remove %v, response remove %v", r.GetRequestHeadersToAdd(), r.GetRequestHeadersToRemove(), r.GetResponseHeadersToRemove())
+	}
+	// Envoy reads added values as format strings, where a lone '%' makes it refuse the
+	// route configuration: a value's '%' are doubled, which Envoy renders as one.
+	if v := r.GetRequestHeadersToAdd()[2].GetHeader().GetValue(); v != "90%% of 1%%" {
+		t.Errorf("header value %q, want %q", v, "90%% of 1%%")
 	}
 	a := r.GetRoute()
 	if ms := a.GetRequestMirrorPolicies(); len(ms) != 1 || ms[0].GetCluster() != "shadow.test" || ms[0].GetRuntimeFraction().GetDefaultValue().GetNumerator() != 100000 {

@@ -664,3 +664,44 @@ func TestTranslateUnvalidatedPolicy(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A host that repeats one of the service's own names (here "ratings.shop", which a grpc group
+// needs as the target xds:///ratings.shop) is a domain of its virtual host once: Envoy
+// compares domains ignoring case and refuses a route configuration holding one twice.
+func TestHostRepeatingAServiceName(t *testing.T) {
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  services:
+    - name: ratings
+      port: 50051
+      protocol: grpc
+      hosts: [ratings.shop, Ratings, ratings.example]
+      endpoints: [{address: 10.0.0.1}]
+    - name: web
+      port: 8080
+      endpoints: [{address: 10.0.0.2}]
+  nodeGroups:
+    - {name: web, services: [web], upstreams: [ratings]}
+    - {name: clients, kind: grpc, selector: {app: clients}, upstreams: [ratings]}
+`
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, r := range out {
+		if err := check.Check(r); err != nil {
+			t.Errorf("group %s: %v", g, err)
+		}
+	}
+	domains := vhostNamed(t, routeConfig(t, group(t, out, "web"), "web/outbound"), "ratings").GetDomains()
+	if n := len(domains); n != 9 || domains[8] != "ratings.example" {
+		t.Errorf("domains %v, want the 8 names of the service and ratings.example", domains)
+	}
+	listenerNamed(t, group(t, out, "clients"), "ratings.shop")
+}
