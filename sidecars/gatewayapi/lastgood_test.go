@@ -34,10 +34,10 @@ func servedCert(t *testing.T, res *Result) *policy.TLSCertificate {
 	served(t, res.Spec)
 	for _, g := range res.Spec.NodeGroups {
 		if g.Name == GatewayNodeGroup("shop", "edge") {
-			if len(g.TLSCertificates) != 1 {
-				t.Fatalf("certificates %+v, want one", g.TLSCertificates)
+			if len(g.Listeners[0].TLSCertificates) != 1 {
+				t.Fatalf("certificates %+v, want one", g.Listeners[0].TLSCertificates)
 			}
-			return &g.TLSCertificates[0]
+			return &g.Listeners[0].TLSCertificates[0]
 		}
 	}
 	return nil
@@ -201,8 +201,8 @@ func TestHTTPSListenerKeepsOnlyTheInvalidRef(t *testing.T) {
 	}
 	served(t, res.Spec)
 	g := res.Spec.NodeGroups[1]
-	if len(g.TLSCertificates) != 2 || !bytes.Equal(g.TLSCertificates[0].CertificateChain, crt) || !bytes.Equal(g.TLSCertificates[1].CertificateChain, crt2) {
-		t.Errorf("certificates %+v, want web-cert's and api-cert's last valid one", g.TLSCertificates)
+	if len(g.Listeners[0].TLSCertificates) != 2 || !bytes.Equal(g.Listeners[0].TLSCertificates[0].CertificateChain, crt) || !bytes.Equal(g.Listeners[0].TLSCertificates[1].CertificateChain, crt2) {
+		t.Errorf("certificates %+v, want web-cert's and api-cert's last valid one", g.Listeners[0].TLSCertificates)
 	}
 }
 

@@ -136,7 +136,7 @@ func TestHTTPSListenerBadCertificate(t *testing.T) {
 	if rc := listenerCond(t, res, "ResolvedRefs"); rc.Status != metav1.ConditionTrue {
 		t.Errorf("granted ResolvedRefs = %+v", rc)
 	}
-	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {
+	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].Listeners[0].TLSCertificates) != 1 {
 		t.Errorf("granted node groups = %+v", res.Spec.NodeGroups)
 	}
 }
@@ -203,7 +203,7 @@ func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
 	if c := conditions.Require(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
 		t.Errorf("HTTPS listener Conflicted = %+v", c)
 	}
-	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].TLSCertificates) != 1 {
+	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].Listeners[0].TLSCertificates) != 1 {
 		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
 	}
 }

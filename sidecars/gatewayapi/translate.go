@@ -701,8 +701,9 @@ func (t *translator) build() {
 			continue
 		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
-		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs), IgnorePortInHost: true,
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
+		gl := policy.GatewayListener{Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs), IgnorePortInHost: true}
 		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
 		up := map[string]bool{}
@@ -717,14 +718,15 @@ func (t *translator) build() {
 				}
 			}
 			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
-			envoy.VirtualHosts = append(envoy.VirtualHosts, vh.Name)
+			gl.VirtualHosts = append(gl.VirtualHosts, vh.Name)
 			if !strings.Contains(h, "*") {
 				grpc.VirtualHosts = append(grpc.VirtualHosts, vh.Name)
 			}
 		}
-		if len(envoy.VirtualHosts) == 0 {
+		if len(gl.VirtualHosts) == 0 {
 			continue // a gateway group needs virtual hosts; nothing attached yet
 		}
+		envoy.Listeners = []policy.GatewayListener{gl}
 		grpc.Upstreams = slices.Sorted(mapsKeys(up))
 		// The more specific selector first: a node matches the first group that selects it.
 		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)

@@ -101,8 +101,14 @@ func (p *Policy) SetDefaults() {
 				g.OutboundPort = DefaultOutboundPort
 			}
 		case NodeGateway:
-			if g.Port == 0 {
-				g.Port = DefaultGatewayPort
+			// The single-listener form (port, virtualHosts) becomes the one listener.
+			if len(g.Listeners) == 0 {
+				port := g.Port
+				if port == 0 {
+					port = DefaultGatewayPort
+				}
+				g.Listeners = []GatewayListener{{Port: port, VirtualHosts: g.VirtualHosts}}
+				g.Port, g.VirtualHosts = 0, nil
 			}
 		}
 	}

@@ -518,22 +518,37 @@ type NodeGroup struct {
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual
 	// hosts, gRPC api_listeners). Default: every service.
 	Upstreams []string `yaml:"upstreams,omitempty"`
-	// VirtualHosts are the virtual hosts the group serves. A gateway group serves them on its
-	// listener (default: all); a grpc group serves each domain of each listed virtual host as a
-	// target (xds:///DOMAIN) besides its upstreams (default: none).
+	// VirtualHosts are the virtual hosts the group serves. In a policy file a gateway group
+	// may name them here with Port as its one listener (SetDefaults moves both into
+	// Listeners); a grpc group serves each domain of each listed virtual host as a target
+	// (xds:///DOMAIN) besides its upstreams (default: none).
 	VirtualHosts []string `yaml:"virtualHosts,omitempty"`
-	// Port is the gateway's listener port (gateway only). Default 8080.
+	// Port is the port of a gateway group's one listener when it lists no Listeners
+	// (SetDefaults moves it into Listeners). Default 8080.
 	Port uint32 `yaml:"port,omitempty"`
+	// Listeners are a gateway group's listeners, each on its own port (gateway only). A
+	// group that lists none has one, on Port serving VirtualHosts: after SetDefaults a
+	// gateway group always has its listeners here, and Port and VirtualHosts are empty.
+	Listeners []GatewayListener `yaml:"listeners,omitempty"`
 	// InboundPort is the sidecar's inbound listener port. Default 15006.
 	InboundPort uint32 `yaml:"inboundPort,omitempty"`
 	// OutboundPort is the sidecar's outbound (egress) listener port on 127.0.0.1.
 	// Default 15001.
 	OutboundPort uint32 `yaml:"outboundPort,omitempty"`
-	// TLSCertificates, when set, make a gateway group's listener terminate TLS with these
-	// certificates (the client's SNI selects one). Only the Gateway API translation sets
-	// them, from Secrets it has validated; policy files cannot (keys do not belong there).
+}
+
+// GatewayListener is one listener of a gateway group.
+type GatewayListener struct {
+	// Port is the listener's port; required, distinct among the group's listeners.
+	Port uint32 `yaml:"port"`
+	// VirtualHosts are the virtual hosts the listener serves (default: all). Their domains
+	// must be distinct on one listener; several listeners may serve the same domain.
+	VirtualHosts []string `yaml:"virtualHosts,omitempty"`
+	// TLSCertificates, when set, make the listener terminate TLS with these certificates
+	// (the client's SNI selects one). Only the Gateway API translation sets them, from
+	// Secrets it has validated; policy files cannot (keys do not belong there).
 	TLSCertificates []TLSCertificate `yaml:"-"`
-	// IgnorePortInHost makes a gateway group match the Host header without its port, as the
+	// IgnorePortInHost makes the listener match the Host header without its port, as the
 	// Gateway API requires. Only the Gateway API translation sets it; a policy file's
 	// domains may name ports.
 	IgnorePortInHost bool `yaml:"-"`

@@ -523,22 +523,68 @@ func (v *validator) jwtRequirement(j *JWTRequirement, path string) {
 	}
 }
 
-// groupDomains checks that no domain is served by two of the virtual hosts a gateway group
-// serves (all of them when it lists none). Domains are compared ignoring case, as Envoy
-// does: it refuses a route configuration that holds one twice.
-func (v *validator) groupDomains(g *NodeGroup) {
+// listenerDomains checks that no domain is served by two of the virtual hosts listener l
+// of a gateway group serves (all of them when it lists none). Domains are compared ignoring
+// case, as Envoy does: it refuses a route configuration that holds one twice. Listeners on
+// other ports may serve the same domains.
+func (v *validator) listenerDomains(g *NodeGroup, l *GatewayListener) {
+	where := fmt.Sprintf("in node group %q", g.Name)
+	if len(g.Listeners) > 1 {
+		where = fmt.Sprintf("on port %d of node group %q", l.Port, g.Name)
+	}
 	domains := map[string]string{}
 	for i := range v.p.Spec.VirtualHosts {
 		vh := &v.p.Spec.VirtualHosts[i]
-		if len(g.VirtualHosts) > 0 && !slices.Contains(g.VirtualHosts, vh.Name) {
+		if len(l.VirtualHosts) > 0 && !slices.Contains(l.VirtualHosts, vh.Name) {
 			continue
 		}
 		for j, d := range vh.Domains {
 			if other, dup := domains[strings.ToLower(d)]; dup {
-				v.errorf(fmt.Sprintf("spec.virtualHosts[%d].domains[%d]", i, j), "domain %q already served by virtual host %q in node group %q", d, other, g.Name)
+				v.errorf(fmt.Sprintf("spec.virtualHosts[%d].domains[%d]", i, j), "domain %q already served by virtual host %q %s", d, other, where)
 			}
 			domains[strings.ToLower(d)] = vh.Name
 		}
+	}
+}
+
+// listenerPath is the path of listener j of the gateway group at path: the group itself
+// when its policy file wrote the one listener in the single-listener form (port and
+// virtualHosts on the group), which SetDefaults moved into listeners.
+func (v *validator) listenerPath(path string, j int) string {
+	if v.p.src != nil && j == 0 {
+		_, written := v.p.src.lines[path]
+		if _, listeners := v.p.src.lines[path+".listeners"]; written && !listeners {
+			return path
+		}
+	}
+	return fmt.Sprintf("%s.listeners[%d]", path, j)
+}
+
+// gatewayListeners checks a gateway group's listeners: ports distinct, virtual hosts known,
+// domains distinct per listener.
+func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[string]bool) {
+	if g.Port != 0 {
+		v.errorf(path+".port", "not with listeners (each listener has its port)")
+	}
+	if len(g.VirtualHosts) > 0 {
+		v.errorf(path+".virtualHosts", "not with listeners (each listener lists its virtual hosts)")
+	}
+	ports := map[uint32]int{}
+	for j := range g.Listeners {
+		l := &g.Listeners[j]
+		lp := v.listenerPath(path, j)
+		v.port(l.Port, lp+".port", true)
+		if k, dup := ports[l.Port]; dup && l.Port != 0 {
+			v.errorf(lp+".port", "port %d is already the port of %s", l.Port, v.listenerPath(path, k))
+		} else {
+			ports[l.Port] = j
+		}
+		for k, name := range l.VirtualHosts {
+			if !vhosts[name] {
+				v.errorf(fmt.Sprintf("%s.virtualHosts[%d]", lp, k), "unknown virtual host %q", name)
+			}
+		}
+		v.listenerDomains(g, l)
 	}
 }
 
@@ -706,16 +752,10 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 				}
 			}
 		case NodeGateway:
-			v.port(g.Port, path+".port", true)
-			for j, name := range g.VirtualHosts {
-				if !vhosts[name] {
-					v.errorf(fmt.Sprintf("%s.virtualHosts[%d]", path, j), "unknown virtual host %q", name)
-				}
-			}
 			if len(v.p.Spec.VirtualHosts) == 0 {
 				v.errorf(path, "a gateway group needs spec.virtualHosts")
 			}
-			v.groupDomains(g)
+			v.gatewayListeners(g, path, vhosts)
 		case NodeGRPC:
 			listeners := map[string]string{}
 			for j, s := range v.p.groupUpstreams(g) {
@@ -756,6 +796,9 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 		}
 		if g.Kind != NodeGateway && g.Port != 0 {
 			v.errorf(path+".port", "only for kind gateway")
+		}
+		if g.Kind != NodeGateway && len(g.Listeners) > 0 {
+			v.errorf(path+".listeners", "only for kind gateway")
 		}
 		if g.Kind != NodeSidecar && (g.InboundPort != 0 || g.OutboundPort != 0) {
 			v.errorf(path, "inboundPort and outboundPort are only for kind sidecar")

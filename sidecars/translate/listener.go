@@ -89,38 +89,45 @@ func (b *builder) serviceVirtualHost(svc *policy.Service, domains []string, m ro
 	return vh
 }
 
-// gateway builds a gateway group: one listener, one route configuration with the policy's
-// virtual hosts.
+// gateway builds a gateway group: per listener an Envoy listener and a route
+// configuration with the policy virtual hosts the listener serves.
 func (b *builder) gateway() error {
 	g := b.g
-	st := &hcmState{}
-	rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, GatewayListener), IgnorePortInHostMatching: g.IgnorePortInHost}
-	want := map[string]bool{}
-	for _, n := range g.VirtualHosts {
-		want[n] = true
+	if len(g.Listeners) == 0 {
+		return fmt.Errorf("gateway group without listeners (set the policy's defaults first)")
 	}
-	m := routeMode{client: true, protect: true}
-	for i := range b.p.Spec.VirtualHosts {
-		pvh := &b.p.Spec.VirtualHosts[i]
-		if len(want) > 0 && !want[pvh.Name] {
-			continue
+	for i := range g.Listeners {
+		gl := &g.Listeners[i]
+		name := GatewayListenerName(g, i)
+		st := &hcmState{}
+		rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, name), IgnorePortInHostMatching: gl.IgnorePortInHost}
+		want := map[string]bool{}
+		for _, n := range gl.VirtualHosts {
+			want[n] = true
 		}
-		vh := &envoy_config_route_v3.VirtualHost{Name: pvh.Name, Domains: append([]string(nil), pvh.Domains...)}
-		for j := range pvh.Routes {
-			if rt, ok := b.route(&pvh.Routes[j], m, st); ok {
-				vh.Routes = append(vh.Routes, rt)
+		m := routeMode{client: true, protect: true}
+		for j := range b.p.Spec.VirtualHosts {
+			pvh := &b.p.Spec.VirtualHosts[j]
+			if len(want) > 0 && !want[pvh.Name] {
+				continue
 			}
+			vh := &envoy_config_route_v3.VirtualHost{Name: pvh.Name, Domains: append([]string(nil), pvh.Domains...)}
+			for k := range pvh.Routes {
+				if rt, ok := b.route(&pvh.Routes[k], m, st); ok {
+					vh.Routes = append(vh.Routes, rt)
+				}
+			}
+			st.protect(&vh.TypedPerFilterConfig, pvh.Name, pvh.RateLimit, pvh.JWT)
+			rc.VirtualHosts = append(rc.VirtualHosts, vh)
 		}
-		st.protect(&vh.TypedPerFilterConfig, pvh.Name, pvh.RateLimit, pvh.JWT)
-		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+		h := b.hcm(name, rc.Name, b.httpFilters(st, true), true)
+		l := listener(name, "0.0.0.0", gl.Port, h)
+		if len(gl.TLSCertificates) > 0 {
+			l.FilterChains[0].TransportSocket = downstreamTLS(gl.TLSCertificates)
+		}
+		b.out.Listeners = append(b.out.Listeners, l)
+		b.out.Routes = append(b.out.Routes, rc)
 	}
-	h := b.hcm(GatewayListener, rc.Name, b.httpFilters(st, true), true)
-	l := listener(GatewayListener, "0.0.0.0", g.Port, h)
-	if len(g.TLSCertificates) > 0 {
-		l.FilterChains[0].TransportSocket = downstreamTLS(g.TLSCertificates)
-	}
-	b.out.Listeners = append(b.out.Listeners, l)
-	b.out.Routes = append(b.out.Routes, rc)
 	return nil
 }
 

@@ -9,8 +9,10 @@
 //     "G/inbound", forwarding to the STATIC cluster "inbound|<service>" (127.0.0.1:appPort);
 //     listener "outbound" (127.0.0.1:outboundPort) with RDS "G/outbound", one virtual host per
 //     upstream service (named after the service, answering Service.Domains()).
-//   - gateway group G: listener "gateway" (0.0.0.0:port) with RDS "G/gateway", one virtual
-//     host per policy virtual host.
+//   - gateway group G: per listener of the group an Envoy listener (0.0.0.0:port) with RDS
+//     "G/<listener>", one virtual host per policy virtual host the listener serves, and TLS
+//     when the listener has certificates. A group with one listener names it "gateway"; one
+//     with several names each "gateway-<port>" (GatewayListenerName).
 //   - grpc group G (proxyless gRPC): one api_listener per upstream service named after the
 //     service (the target "xds:///<service>") and one per Service.Hosts entry, each with RDS
 //     "G/<service>"; and one api_listener per domain of each virtual host the group lists,
@@ -66,6 +68,16 @@ const (
 	RouterFilter    = "envoy.filters.http.router"
 	HCMFilter       = "envoy.filters.network.http_connection_manager"
 )
+
+// GatewayListenerName is the name of listener i of a gateway group: GatewayListener when it
+// is the group's only listener, else "gateway-<port>" (ports are distinct in a group). The
+// group's route configuration for it is RouteConfigName(group, GatewayListenerName(g, i)).
+func GatewayListenerName(g *policy.NodeGroup, i int) string {
+	if len(g.Listeners) == 1 {
+		return GatewayListener
+	}
+	return fmt.Sprintf("%s-%d", GatewayListener, g.Listeners[i].Port)
+}
 
 // RouteConfigName is the name of a group's route configuration for a listener:
 // "<group>/<listener>".
