@@ -194,13 +194,17 @@ func splitPrefix(r *policy.Route, value string) *policy.Route {
 	return &exact
 }
 
-// listenerPort is a redirect that keeps the scheme with the port of the Gateway's listener
-// when it names no port, as the spec requires (Envoy would drop the port of a redirect to
-// another host); a redirect to another scheme without a port goes to that scheme's
+// listenerPort is a redirect that keeps the scheme with the port of the listener it is
+// served on (port, protocol) when it names no port, as the spec requires (Envoy would drop
+// the port of a redirect to another host), leaving out the scheme's well-known port (80 for
+// HTTP, 443 for HTTPS); a redirect to another scheme without a port goes to that scheme's
 // well-known port, which Envoy does by leaving the port out. Other redirects are returned
 // as they are.
-func listenerPort(r *policy.Redirect, port int32) *policy.Redirect {
-	if r == nil || r.Scheme != "" || r.Port != 0 || port == 80 {
+func listenerPort(r *policy.Redirect, port int32, protocol gwv1.ProtocolType) *policy.Redirect {
+	if r == nil || r.Scheme != "" || r.Port != 0 {
+		return r
+	}
+	if protocol == gwv1.HTTPSProtocolType && port == 443 || protocol != gwv1.HTTPSProtocolType && port == 80 {
 		return r
 	}
 	c := *r

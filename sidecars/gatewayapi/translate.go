@@ -11,13 +11,18 @@
 // Mapping:
 //
 //   - A Gateway of a GatewayClass whose controllerName is ours becomes two node groups:
-//     "gw.<namespace>.<name>" (kind gateway, Envoy on the listeners' port) selected by the node
-//     metadata foresight.dev/gateway=<namespace>.<name>, and "gw.<namespace>.<name>.grpc"
-//     (kind grpc, proxyless gRPC clients, one target per hostname) selected by the same key
-//     and foresight.dev/proxyless=true. Long names are shortened (GatewayNodeGroup).
-//   - Each hostname a route serves on a Gateway becomes a virtual host holding the matches of
-//     every attached route for it, in the Gateway API's precedence order; each match of a
-//     rule becomes a policy route named "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
+//     "gw.<namespace>.<name>" (kind gateway, Envoy with a listener per port of the Gateway's
+//     served listeners; listeners on one port must agree on HTTP or HTTPS) selected by the
+//     node metadata foresight.dev/gateway=<namespace>.<name>, and "gw.<namespace>.<name>.grpc"
+//     (kind grpc, proxyless gRPC clients, one target per hostname, with the routes of one of
+//     the ports serving it: see build) selected by the same key and
+//     foresight.dev/proxyless=true. Long names are shortened (GatewayNodeGroup).
+//   - Each hostname a route serves on a port of a Gateway (the ports of the listeners it is
+//     attached to) becomes a virtual host holding the matches of every route attached there
+//     for it, in the Gateway API's precedence order, named "<group>/<hostname>", or
+//     "<group>/<hostname>:<port>" when the Gateway's HTTP and HTTPS listeners have more than
+//     one port; each match of a rule becomes a policy route named
+//     "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
 //     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
 //     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
@@ -191,10 +196,19 @@ type routeKey struct {
 type gateway struct {
 	gw        *gwv1.Gateway
 	status    *gwv1.GatewayStatus
-	port      int32
-	protocol  gwv1.ProtocolType
 	listeners []*listener
-	// certs are the certificates of the served HTTPS listeners.
+	// ports are the ports of the served listeners.
+	ports map[int32]*gatewayPort
+	// multiPort says the Gateway's HTTP and HTTPS listeners have more than one port: its
+	// virtual hosts (and so its policy routes) are named with their port.
+	multiPort bool
+}
+
+// gatewayPort is one port of a Gateway: an Envoy listener of its node group.
+type gatewayPort struct {
+	// protocol is the protocol of the port's listeners (they agree).
+	protocol gwv1.ProtocolType
+	// certs are the certificates of the port's served HTTPS listeners.
 	certs []policy.TLSCertificate
 	// entries are the translated route matches by hostname.
 	entries map[string][]entry
@@ -273,7 +287,14 @@ func (t *translator) gatewaysOf() {
 			continue
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, entries: map[string][]entry{}}
+		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}}
+		httpPorts := map[gwv1.PortNumber]bool{}
+		for _, l := range gw.Spec.Listeners {
+			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
+				httpPorts[l.Port] = true
+			}
+		}
+		g.multiPort = len(httpPorts) > 1
 		gen := gw.Generation
 		valid := 0
 		for i := range gw.Spec.Listeners {
@@ -288,10 +309,8 @@ func (t *translator) gatewaysOf() {
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC) and HTTPS listeners that terminate TLS", l.Protocol)
 			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
-			case g.port != 0 && l.Port != g.port:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonPortUnavailable), fmt.Sprintf("port %d: foresight-xds serves one port per Gateway and this Gateway's is %d", l.Port, g.port)
-			case g.port != 0 && l.Protocol != g.protocol:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", g.port, g.protocol, l.Protocol)
+			case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
 				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 			case l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil && *l.AllowedRoutes.Namespaces.From == gwv1.NamespacesFromSelector:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.from: Selector is not supported (use Same or All)"
@@ -333,11 +352,13 @@ func (t *translator) gatewaysOf() {
 			if accepted {
 				ls.SupportedKinds = kinds
 			}
-			if served && g.port == 0 {
-				g.port, g.protocol = l.Port, l.Protocol
-			}
 			if served {
-				g.certs = append(g.certs, certs...)
+				gp := g.ports[l.Port]
+				if gp == nil {
+					gp = &gatewayPort{protocol: l.Protocol, entries: map[string][]entry{}}
+					g.ports[l.Port] = gp
+				}
+				gp.certs = append(gp.certs, certs...)
 			}
 			li.ok = served
 			li.kinds = kinds
@@ -522,7 +543,8 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
 	}
 	matched, allowed := false, false
-	hostnames := map[string]bool{}
+	// hostnames are the hostnames the route serves on each port.
+	hostnames := map[int32]map[string]bool{}
 	served := map[*listener][]string{}
 	for _, li := range g.listeners {
 		if pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
@@ -541,8 +563,11 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 			return false, routeReasonConflicted, msg
 		}
 		served[li] = hs
+		if hostnames[li.l.Port] == nil {
+			hostnames[li.l.Port] = map[string]bool{}
+		}
 		for _, h := range hs {
-			hostnames[h] = true
+			hostnames[li.l.Port][h] = true
 		}
 	}
 	switch {
@@ -563,27 +588,35 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	if !slices.Contains(t.routeGW[key], gnn) {
 		t.routeGW[key] = append(t.routeGW[key], gnn)
 	}
-	for _, h := range slices.Sorted(mapsKeys(hostnames)) {
-		vh := vhostName(g, h)
-		for ri, r := range rs.rules {
-			if r == nil {
-				continue
-			}
-			for mi := range r.matches {
-				pr := r.matches[mi]
-				pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%s", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
-				if t.routeByName[pr.Name] != nil {
-					continue // another parentRef already put this match on this virtual host
-				}
-				pr.Redirect = listenerPort(pr.Redirect, g.port)
-				g.entries[h] = append(g.entries[h], entry{route: pr, rank: r.ranks[mi]})
-				t.routesOf[key] = append(t.routesOf[key], pr.Name)
-				t.routeSvcs[pr.Name] = r.svcs
-				t.routeByName[pr.Name] = &pr
-			}
+	for _, port := range slices.Sorted(maps.Keys(hostnames)) {
+		gp := g.ports[port]
+		for _, h := range slices.Sorted(mapsKeys(hostnames[port])) {
+			t.attachHost(g, gp, port, h, rs, key)
 		}
 	}
 	return true, string(gwv1.RouteReasonAccepted), "accepted"
+}
+
+// attachHost adds the route's matches to the virtual host of hostname h on port.
+func (t *translator) attachHost(g *gateway, gp *gatewayPort, port int32, h string, rs *routeSpec, key routeKey) {
+	vh := vhostName(g, port, h)
+	for ri, r := range rs.rules {
+		if r == nil {
+			continue
+		}
+		for mi := range r.matches {
+			pr := r.matches[mi]
+			pr.Name = fmt.Sprintf("%s:%s/%s/%s/%d/%s", vh, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
+			if t.routeByName[pr.Name] != nil {
+				continue // another parentRef already put this match on this virtual host
+			}
+			pr.Redirect = listenerPort(pr.Redirect, port, gp.protocol)
+			gp.entries[h] = append(gp.entries[h], entry{route: pr, rank: r.ranks[mi]})
+			t.routesOf[key] = append(t.routesOf[key], pr.Name)
+			t.routeSvcs[pr.Name] = r.svcs
+			t.routeByName[pr.Name] = &pr
+		}
+	}
 }
 
 // routeReasonConflicted is the Accepted=False reason of a route that lost a conflict with
@@ -638,8 +671,14 @@ func mapsKeys(m map[string]bool) func(func(string) bool) {
 	}
 }
 
-func vhostName(g *gateway, host string) string {
-	return GatewayNodeGroup(g.gw.Namespace, g.gw.Name) + "/" + host
+// vhostName is the policy virtual host of hostname host on port of a Gateway:
+// "<group>/<host>", or "<group>/<host>:<port>" when the Gateway has several ports.
+func vhostName(g *gateway, port int32, host string) string {
+	name := GatewayNodeGroup(g.gw.Namespace, g.gw.Name) + "/" + host
+	if g.multiPort {
+		name += fmt.Sprintf(":%d", port)
+	}
+	return name
 }
 
 func (t *translator) allows(g *gateway, li *listener, rs *routeSpec) bool {
@@ -690,43 +729,55 @@ func intersect(lh *gwv1.Hostname, rhs []gwv1.Hostname) []string {
 	return slices.Compact(out)
 }
 
-// build writes the node groups, virtual hosts and services of every Gateway into Spec.
+// build writes the node groups, virtual hosts and services of every Gateway into Spec: the
+// Envoy group has a listener per port with routes; the proxyless gRPC group (which has no
+// ports) a target per hostname, with the routes of one port serving it: an HTTPS port before
+// an HTTP one (an HTTP listener often only redirects to HTTPS), then the lowest.
 func (t *translator) build() {
 	for _, nn := range t.gwOrder {
 		g := t.gateways[nn]
 		for _, li := range g.listeners {
 			g.status.Listeners = append(g.status.Listeners, *li.status)
 		}
-		if g.port == 0 {
-			continue
-		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
 		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
-		gl := policy.GatewayListener{Port: uint32(g.port), TLSCertificates: uniqueCerts(g.certs), IgnorePortInHost: true}
 		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
 		up := map[string]bool{}
-		for _, h := range slices.Sorted(mapsKeysE(g.entries)) {
-			es := g.entries[h]
-			slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
-			vh := policy.VirtualHost{Name: vhostName(g, h), Domains: []string{h}}
-			for _, e := range es {
-				vh.Routes = append(vh.Routes, e.route)
-				for _, svc := range e.route.Services() {
-					up[svc] = true
+		grpcPort := map[string]int32{}
+		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
+			gp := g.ports[port]
+			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true}
+			for _, h := range slices.Sorted(mapsKeysE(gp.entries)) {
+				es := gp.entries[h]
+				slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
+				vh := policy.VirtualHost{Name: vhostName(g, port, h), Domains: []string{h}}
+				for _, e := range es {
+					vh.Routes = append(vh.Routes, e.route)
+					for _, svc := range e.route.Services() {
+						up[svc] = true
+					}
+				}
+				t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
+				gl.VirtualHosts = append(gl.VirtualHosts, vh.Name)
+				if strings.Contains(h, "*") {
+					continue
+				}
+				if p, ok := grpcPort[h]; !ok || gp.protocol == gwv1.HTTPSProtocolType && g.ports[p].protocol != gwv1.HTTPSProtocolType {
+					grpcPort[h] = port
 				}
 			}
-			t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
-			gl.VirtualHosts = append(gl.VirtualHosts, vh.Name)
-			if !strings.Contains(h, "*") {
-				grpc.VirtualHosts = append(grpc.VirtualHosts, vh.Name)
+			if len(gl.VirtualHosts) > 0 { // a listener needs virtual hosts: nothing attached yet
+				envoy.Listeners = append(envoy.Listeners, gl)
 			}
 		}
-		if len(gl.VirtualHosts) == 0 {
-			continue // a gateway group needs virtual hosts; nothing attached yet
+		if len(envoy.Listeners) == 0 {
+			continue
 		}
-		envoy.Listeners = []policy.GatewayListener{gl}
+		for _, h := range slices.Sorted(maps.Keys(grpcPort)) {
+			grpc.VirtualHosts = append(grpc.VirtualHosts, vhostName(g, grpcPort[h], h))
+		}
 		grpc.Upstreams = slices.Sorted(mapsKeys(up))
 		// The more specific selector first: a node matches the first group that selects it.
 		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)
