@@ -35,6 +35,7 @@ import (
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	// The types that typed_config fields may hold must be registered to unpack them.
@@ -76,10 +77,11 @@ func (ps Problems) Error() string {
 // nil when they may be served.
 func Check(r *translate.Resources) error {
 	c := &checker{
-		routes:    make(map[string]bool, len(r.Routes)),
-		clusters:  make(map[string]bool, len(r.Clusters)),
-		endpoints: make(map[string]bool, len(r.Endpoints)),
-		regexes:   map[string]error{},
+		routes:     make(map[string]bool, len(r.Routes)),
+		clusters:   make(map[string]bool, len(r.Clusters)),
+		endpoints:  make(map[string]bool, len(r.Endpoints)),
+		regexes:    map[string]error{},
+		grpcRoutes: map[string]bool{},
 	}
 	// The field validation of endpoints and clusters is independent of everything else; for
 	// large configurations it runs on a second core.
@@ -155,8 +157,11 @@ var hcmTypeURL = "type.googleapis.com/" + string((&envoy_extensions_filters_netw
 type checker struct {
 	routes, clusters, endpoints map[string]bool
 	regexes                     map[string]error
-	problems                    Problems
-	routeConfigs                map[string]*envoy_config_route_v3.RouteConfiguration
+	// grpcRoutes are the route configurations of api_listeners already checked for what
+	// grpc-go reads.
+	grpcRoutes   map[string]bool
+	problems     Problems
+	routeConfigs map[string]*envoy_config_route_v3.RouteConfiguration
 	// uses memoizes what each route configuration asks of its HTTP filters.
 	uses map[*envoy_config_route_v3.RouteConfiguration]*filterUses
 }
@@ -322,6 +327,10 @@ func (c *checker) hcm(listener string, a *anypb.Any, api bool) {
 	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_RouteConfig:
 		served = rs.RouteConfig
 	}
+	if api && served != nil && !c.grpcRoutes[served.GetName()] {
+		c.grpcRoutes[served.GetName()] = true
+		c.grpcPathMatches(served)
+	}
 	filters := h.GetHttpFilters()
 	if len(filters) == 0 || filters[len(filters)-1].GetName() != translate.RouterFilter {
 		c.add("listener", listener, "the last HTTP filter must be %s", translate.RouterFilter)
@@ -367,6 +376,24 @@ func (c *checker) hcm(listener string, a *anypb.Any, api bool) {
 	}
 	for _, al := range h.GetAccessLog() {
 		c.accessLog(listener, al)
+	}
+}
+
+// grpcPathKinds are the path matches grpc-go reads; it skips a route matched any other
+// way (path_separated_prefix, path_match_policy), so its requests go to a later route.
+var grpcPathKinds = map[protoreflect.Name]bool{"prefix": true, "path": true, "safe_regex": true}
+
+// grpcPathMatches reports the routes of an api_listener's route configuration whose path
+// match grpc-go does not read.
+func (c *checker) grpcPathMatches(rc *envoy_config_route_v3.RouteConfiguration) {
+	for _, vh := range rc.GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			m := r.GetMatch().ProtoReflect()
+			if f := m.WhichOneof(m.Descriptor().Oneofs().ByName("path_specifier")); f != nil && !grpcPathKinds[f.Name()] {
+				c.add("route", rc.GetName(), "%s: path match %s is not read by grpc-go, which skips the route",
+					at{vh: vh.GetName(), route: r.GetName()}, f.Name())
+			}
+		}
 	}
 }
 

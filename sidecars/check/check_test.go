@@ -132,6 +132,11 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 			f[0], f[1] = f[1], f[0]
 			store()
 		}, []string{`listener "inbound": the last HTTP filter must be envoy.filters.http.router`}},
+		{"a path match grpc-go skips", "grpc", "grpc-client", func(t *testing.T, r *translate.Resources) {
+			rt := r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0]
+			rt.Match.PathSpecifier = &envoy_config_route_v3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: "/greeter"}
+			rt.Name = "skipped"
+		}, []string{`route "grpc-client/greeter": virtual host "greeter" route "skipped": path match path_separated_prefix is not read by grpc-go`}},
 		{"filter grpc-go would NACK", "grpc", "grpc-client", func(t *testing.T, r *translate.Resources) {
 			h, store := hcmOf(t, r.Listeners[0])
 			jwt := &envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter{Name: translate.JWTFilter,

@@ -174,7 +174,7 @@ func splitPrefix(r *policy.Route, value string) *policy.Route {
 	}
 	v, to := strings.TrimSuffix(value, "/"), strings.TrimSuffix(*repl, "/")
 	exact := *r
-	exact.Match.Prefix, exact.Match.Regex, exact.Match.Exact = "", "", or(v, "/")
+	exact.Match.Prefix, exact.Match.Regex, exact.Match.SegmentPrefix, exact.Match.Exact = "", "", "", or(v, "/")
 	if r.Rewrite != nil {
 		rw := *r.Rewrite
 		rw.Prefix, rw.Path = "", or(to, "/")
@@ -190,7 +190,7 @@ func splitPrefix(r *policy.Route, value string) *policy.Route {
 		rd2.Prefix = to + "/"
 		r.Redirect = &rd2
 	}
-	r.Match.Prefix, r.Match.Regex = v+"/", ""
+	r.Match.Prefix, r.Match.Regex, r.Match.SegmentPrefix = v+"/", "", ""
 	return &exact
 }
 

@@ -103,10 +103,13 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 		default:
 			// A prefix matches whole path segments, ignoring a trailing "/": "/foo" and
 			// "/foo/" match /foo, /foo/ and /foo/bar, not /foobar.
-			if v := strings.TrimSuffix(value, "/"); v == "" {
+			switch v := strings.TrimSuffix(value, "/"); {
+			case v == "":
 				pr.Match.Prefix, rk.prefixLen = "/", 1
-			} else {
-				pr.Match.Regex, rk.prefixLen = regexp.QuoteMeta(v)+"(/.*)?", len(v)
+			case strings.ContainsAny(v, "?#"): // not a path: matched as written
+				pr.Match.Regex, rk.prefixLen = policy.SegmentPrefixRegex(v), len(v)
+			default:
+				pr.Match.SegmentPrefix, rk.prefixLen = v, len(v)
 			}
 		}
 		headers := firstByName(m.Headers, func(h gwv1.HTTPHeaderMatch) string { return string(h.Name) })

@@ -137,7 +137,7 @@ func (p *Policy) SetDefaults() {
 func defaultRoutes(routes []Route, owner string) {
 	for i := range routes {
 		r := &routes[i]
-		if r.Match.Prefix == "" && r.Match.Exact == "" && r.Match.Regex == "" {
+		if r.Match.Prefix == "" && r.Match.Exact == "" && r.Match.Regex == "" && r.Match.SegmentPrefix == "" {
 			r.Match.Prefix = "/"
 		}
 		if owner != "" && len(r.Backends) == 0 && r.Redirect == nil && r.DirectResponse == nil {

@@ -16,6 +16,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -235,11 +236,19 @@ type Match struct {
 	Exact string `yaml:"exact,omitempty"`
 	// Regex matches the whole path with an RE2 regular expression.
 	Regex string `yaml:"regex,omitempty"`
+	// SegmentPrefix matches the path that is this value or continues below it after a
+	// "/": whole path segments, so "/api" matches /api and /api/v1, not /apis. It starts
+	// with "/" and does not end with one.
+	SegmentPrefix string `yaml:"segmentPrefix,omitempty"`
 	// Headers must all match.
 	Headers []HeaderMatch `yaml:"headers,omitempty"`
 	// Query parameters must all match.
 	Query []QueryMatch `yaml:"query,omitempty"`
 }
+
+// SegmentPrefixRegex is the RE2 regular expression of the paths a segment prefix matches:
+// the prefix itself, or the prefix followed by "/" and anything.
+func SegmentPrefixRegex(prefix string) string { return regexp.QuoteMeta(prefix) + "(/.*)?" }
 
 // HeaderMatch matches one request header. Exactly one of Exact, Prefix, Suffix, Regex,
 // Present.

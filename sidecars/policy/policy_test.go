@@ -129,6 +129,18 @@ func TestParseErrors(t *testing.T) {
           match:
             regex: "/a(b"
 `), []string{"p.yaml:14: spec.services[0].routes[0].match.regex: invalid RE2 regular expression: error parsing regexp: missing closing ): `/a(b`"}},
+		{"segment prefix", svc(`      routes:
+        - name: a
+          match: {segmentPrefix: /api/}
+        - name: b
+          match: {segmentPrefix: api}
+        - name: c
+          match: {segmentPrefix: /api, prefix: /api}
+`), []string{
+			`p.yaml:13: spec.services[0].routes[0].match.segmentPrefix: must start with '/', not end with '/' and hold no '?' or '#', not "/api/"`,
+			`p.yaml:15: spec.services[0].routes[1].match.segmentPrefix: must start with '/', not end with '/' and hold no '?' or '#', not "api"`,
+			"p.yaml:17: spec.services[0].routes[2].match: at most one of prefix, exact, regex, segmentPrefix",
+		}},
 		{"backreference is not RE2", svc(`      routes:
         - name: r
           match:

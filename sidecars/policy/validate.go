@@ -271,13 +271,16 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	}
 	m := r.Match
 	n := 0
-	for _, s := range []string{m.Prefix, m.Exact, m.Regex} {
+	for _, s := range []string{m.Prefix, m.Exact, m.Regex, m.SegmentPrefix} {
 		if s != "" {
 			n++
 		}
 	}
 	if n > 1 {
-		v.errorf(path+".match", "at most one of prefix, exact, regex")
+		v.errorf(path+".match", "at most one of prefix, exact, regex, segmentPrefix")
+	}
+	if sp := m.SegmentPrefix; sp != "" && (!strings.HasPrefix(sp, "/") || strings.HasSuffix(sp, "/") || strings.ContainsAny(sp, "?#")) {
+		v.errorf(path+".match.segmentPrefix", "must start with '/', not end with '/' and hold no '?' or '#', not %q", sp)
 	}
 	if m.Prefix != "" && !strings.HasPrefix(m.Prefix, "/") {
 		v.errorf(path+".match.prefix", "must start with '/'")

@@ -68,7 +68,7 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 	}
 	out := b.sh.routes.new()
 	out.Name = r.Name
-	out.Match = b.routeMatch(&r.Match, !m.grpc)
+	out.Match = b.routeMatch(&r.Match, m.grpc)
 	switch {
 	case m.local != "":
 		a := &envoy_config_route_v3.RouteAction{ClusterSpecifier: &envoy_config_route_v3.RouteAction_Cluster{Cluster: m.local}}
@@ -201,20 +201,29 @@ func setPerFilter(m *map[string]*anypb.Any, name string, cfg *anypb.Any) {
 	(*m)[name] = cfg
 }
 
-func (b *builder) routeMatch(m *policy.Match, query bool) *envoy_config_route_v3.RouteMatch {
+// routeMatch translates a policy match; grpc says it is for grpc-go, which reads neither
+// query parameter matchers nor path_separated_prefix, so a segment prefix becomes the
+// equivalent regex there. For Envoy it stays path_separated_prefix: Envoy refuses a regex
+// whose compiled program is larger than its runtime limit (100 by default), which a long
+// prefix reaches.
+func (b *builder) routeMatch(m *policy.Match, grpc bool) *envoy_config_route_v3.RouteMatch {
 	rm := b.sh.matches.new()
 	switch {
 	case m.Exact != "":
 		rm.PathSpecifier = &envoy_config_route_v3.RouteMatch_Path{Path: m.Exact}
 	case m.Regex != "":
 		rm.PathSpecifier = &envoy_config_route_v3.RouteMatch_SafeRegex{SafeRegex: &envoy_type_matcher_v3.RegexMatcher{Regex: m.Regex}}
+	case m.SegmentPrefix != "" && grpc:
+		rm.PathSpecifier = &envoy_config_route_v3.RouteMatch_SafeRegex{SafeRegex: &envoy_type_matcher_v3.RegexMatcher{Regex: policy.SegmentPrefixRegex(m.SegmentPrefix)}}
+	case m.SegmentPrefix != "":
+		rm.PathSpecifier = &envoy_config_route_v3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: m.SegmentPrefix}
 	default:
 		p := b.sh.prefixes.new()
 		p.Prefix = m.Prefix
 		rm.PathSpecifier = p
 	}
 	rm.Headers = headerMatchers(m.Headers)
-	if query {
+	if !grpc {
 		for _, q := range m.Query {
 			qm := &envoy_config_route_v3.QueryParameterMatcher{Name: q.Name}
 			switch {

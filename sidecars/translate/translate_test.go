@@ -476,6 +476,9 @@ func TestMatch(t *testing.T) {
 	if re := routeNamed(t, vh, "api-regex").GetMatch().GetSafeRegex().GetRegex(); re != "/v1/items/[0-9]+" {
 		t.Errorf("regex %q", re)
 	}
+	if p := routeNamed(t, vh, "api-segment").GetMatch().GetPathSeparatedPrefix(); p != "/v2" {
+		t.Errorf("segment prefix %q", p)
+	}
 	hs := routeNamed(t, vh, "api-headers").GetMatch().GetHeaders()
 	if len(hs) != 7 {
 		t.Fatalf("headers %v", hs)
@@ -496,8 +499,12 @@ func TestMatch(t *testing.T) {
 			t.Errorf("query route served to grpc-go")
 		}
 	}
-	if len(gvh.GetRoutes()) != 4 {
-		t.Errorf("grpc routes %d, want 4", len(gvh.GetRoutes()))
+	if len(gvh.GetRoutes()) != 5 {
+		t.Errorf("grpc routes %d, want 5", len(gvh.GetRoutes()))
+	}
+	// grpc-go does not read path_separated_prefix: the segment prefix is its regex there.
+	if re := routeNamed(t, gvh, "api-segment").GetMatch().GetSafeRegex().GetRegex(); re != `/v2(/.*)?` {
+		t.Errorf("grpc segment prefix regex %q", re)
 	}
 }
 
