@@ -22,7 +22,9 @@ type Overlay func(*policy.Policy) (*policy.Policy, error)
 // Reconciler keeps the served configuration equal to translate(overlay(policy)) with the
 // discovered endpoints of kubernetes services, rebuilding it whenever one of them changes. A
 // change that fails (invalid policy, failed translation or check) is refused and the last
-// good configuration keeps serving.
+// good configuration keeps serving. CheckPolicy runs the same checks as SetPolicy without
+// serving anything, for a caller that wants to know which of several candidate policies
+// would be refused before it serves one.
 type Reconciler struct {
 	log    *slog.Logger
 	server *Server
@@ -80,12 +82,50 @@ func (r *Reconciler) SetPolicy(ctx context.Context, p *policy.Policy) error {
 	if err != nil {
 		r.server.metrics.reloads.WithLabelValues("failure").Inc()
 		r.log.Error("policy refused; the last good configuration keeps serving", "policy", p.Metadata.Name, "error", err)
-		return fmt.Errorf("policy %q refused: %w", p.Metadata.Name, err)
+		return refusedPolicy(p, err)
 	}
 	r.server.metrics.reloads.WithLabelValues("success").Inc()
 	r.policy = p
 	r.log.Info("policy loaded", "policy", p.Metadata.Name, "groups", len(p.Spec.NodeGroups))
 	return nil
+}
+
+// CheckPolicy says whether SetPolicy would serve p now: it validates p, applies the current
+// overlay layers, translates it with the discovered endpoints and checks every node group
+// exactly as SetPolicy does, and returns the error SetPolicy would return. It serves, counts
+// and logs nothing: the served configuration, its versions and the reload and rejection
+// metrics stay as they are. with replaces overlay layers by name for this check only (a nil
+// Overlay leaves that layer out), for a caller whose change would also change a layer (the
+// experiments of the policy, say); nil checks with the current layers.
+func (r *Reconciler) CheckPolicy(ctx context.Context, p *policy.Policy, with map[string]Overlay) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	layers := r.layers
+	if len(with) > 0 {
+		layers = maps.Clone(r.layers)
+		for name, o := range with {
+			if o == nil {
+				delete(layers, name)
+			} else {
+				layers[name] = o
+			}
+		}
+	}
+	err := p.Validate()
+	if err == nil {
+		_, err = r.prepare(p, layers, r.endpoints)
+	}
+	if err != nil {
+		return refusedPolicy(p, err)
+	}
+	return nil
+}
+
+func refusedPolicy(p *policy.Policy, err error) error {
+	return fmt.Errorf("policy %q refused: %w", p.Metadata.Name, err)
 }
 
 // SetOverlay replaces the default overlay layer (nil: none) and serves the result; on
@@ -136,17 +176,35 @@ func (r *Reconciler) SetEndpoints(ctx context.Context, cluster string, eps []pol
 	return nil
 }
 
-// build translates and serves; called with r.mu held.
+// build prepares p with layers and eps and serves the result; a configuration the checks
+// refuse is counted in foresight_xds_snapshots_rejected_total and logged. Called with r.mu
+// held.
 func (r *Reconciler) build(ctx context.Context, p *policy.Policy, layers map[string]Overlay, eps map[string][]policy.Endpoint) error {
+	c, err := r.prepare(p, layers, eps)
+	if errors.Is(err, ErrRejected) {
+		return r.server.refused(err)
+	}
+	if err != nil {
+		return err
+	}
+	return r.server.serve(ctx, c)
+}
+
+// prepare applies the overlay layers to p in name order, translates the result, gives its
+// kubernetes services the endpoints eps and checks every node group (Server.check): the one
+// path of SetPolicy, SetLayer, SetEndpoints and CheckPolicy up to serving. It serves, counts
+// and logs nothing; a translation or check that fails returns an error wrapping ErrRejected.
+// Called with r.mu held.
+func (r *Reconciler) prepare(p *policy.Policy, layers map[string]Overlay, eps map[string][]policy.Endpoint) (*checked, error) {
 	for _, name := range slices.Sorted(maps.Keys(layers)) {
 		var err error
 		if p, err = layers[name](p); err != nil {
-			return fmt.Errorf("apply overlay: %w", err)
+			return nil, fmt.Errorf("apply overlay: %w", err)
 		}
 	}
 	groups, err := translate.Translate(p)
 	if err != nil {
-		return r.server.reject(fmt.Errorf("translate: %w", err))
+		return nil, rejected(fmt.Errorf("translate: %w", err))
 	}
 	kube := map[string]bool{}
 	for _, s := range p.Spec.Services {
@@ -161,7 +219,11 @@ func (r *Reconciler) build(ctx context.Context, p *policy.Policy, layers map[str
 			}
 		}
 	}
-	return r.server.Update(ctx, groups)
+	c, err := r.server.check(groups)
+	if err != nil {
+		return nil, rejected(err)
+	}
+	return c, nil
 }
 
 // ReloadFailed records a policy reload that failed before SetPolicy (for example a parse

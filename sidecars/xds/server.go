@@ -323,13 +323,22 @@ func (s *Server) Apply(ctx context.Context, configs map[string]Config) error {
 	if err != nil {
 		return s.reject(err)
 	}
-	return s.serve(ctx, next, eds)
+	return s.serve(ctx, &checked{groups: next, eds: eds})
 }
 
-func (s *Server) reject(err error) error {
+// rejected wraps the error of a configuration that failed a check in ErrRejected; it counts
+// and logs nothing (a dry run's refusal is not a rejected configuration).
+func rejected(err error) error { return fmt.Errorf("%w: %w", ErrRejected, err) }
+
+// reject refuses a configuration that failed a check: see refused.
+func (s *Server) reject(err error) error { return s.refused(rejected(err)) }
+
+// refused counts a configuration that was not served in foresight_xds_snapshots_rejected_total
+// and logs it; err is the rejection (it wraps ErrRejected), returned as it is.
+func (s *Server) refused(err error) error {
 	s.metrics.snapshotsRejected.Inc()
 	s.log.Error("configuration rejected; the last good configuration keeps serving", "error", err)
-	return fmt.Errorf("%w: %w", ErrRejected, err)
+	return err
 }
 
 // prepare validates configs and indexes them; nothing is served yet.
@@ -458,9 +467,10 @@ func snapshotOf(l, r, c typedSet) *cachev3.Snapshot {
 	return snap
 }
 
-// serve installs a prepared configuration in protocol order: clusters (old and new), then
+// serve installs a checked configuration in protocol order: clusters (old and new), then
 // endpoints, listeners, routes, and finally the removal of clusters and endpoints no longer used.
-func (s *Server) serve(ctx context.Context, next map[string]*groupState, eds map[string]types.Resource) error {
+func (s *Server) serve(ctx context.Context, c *checked) error {
+	next, eds := c.groups, c.eds
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for g := range s.groups {

@@ -16,18 +16,40 @@ import (
 // counted in foresight_xds_snapshots_rejected_total and logged, and the last good
 // configuration stays.
 func (s *Server) Update(ctx context.Context, groups map[string]*translate.Resources) error {
+	c, err := s.check(groups)
+	if err != nil {
+		return s.reject(err)
+	}
+	return s.serve(ctx, c)
+}
+
+// checked is a configuration that passed every check of Update, indexed and versioned,
+// ready for serve.
+type checked struct {
+	groups map[string]*groupState
+	eds    map[string]types.Resource
+}
+
+// check runs check.Check on every node group's resources and prepares the result as Apply
+// does (field validation, names, endpoints shared by groups); it serves, counts and logs
+// nothing, so it is also the dry run of Update.
+func (s *Server) check(groups map[string]*translate.Resources) (*checked, error) {
 	configs := make(map[string]Config, len(groups))
 	for _, g := range slices.Sorted(mapsKeys(groups)) {
 		r := groups[g]
 		if r == nil {
-			return s.reject(fmt.Errorf("node group %q: no resources", g))
+			return nil, fmt.Errorf("node group %q: no resources", g)
 		}
 		if err := check.Check(r); err != nil {
-			return s.reject(fmt.Errorf("node group %q: %w", g, err))
+			return nil, fmt.Errorf("node group %q: %w", g, err)
 		}
 		configs[g] = ConfigOf(r)
 	}
-	return s.Apply(ctx, configs)
+	next, eds, err := s.prepare(configs)
+	if err != nil {
+		return nil, err
+	}
+	return &checked{groups: next, eds: eds}, nil
 }
 
 // ConfigOf converts translated resources to a Config.
