@@ -350,3 +350,40 @@ func TestValidateAgainst(t *testing.T) {
 		t.Fatalf("ValidateAgainst = %v", err)
 	}
 }
+
+// TestOverlayWithChangesNothing: OverlayWith overlays the running experiments it is given,
+// not the runner's, and leaves the runner's experiments as they are.
+func TestOverlayWithChangesNothing(t *testing.T) {
+	exps, err := Parse([]byte(experimentsYAML), "exp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exps = exps[1:] // backend-delay, no guard: 20:05 for 1m
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 5, 30, 0, time.UTC))
+	base := testPolicy(t)
+	r, err := NewRunner(nil, Options{Clock: clock, Apply: func(context.Context, Overlay) error { return nil }, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delay := func(o Overlay) time.Duration {
+		t.Helper()
+		p, err := o(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Service("backend").Fault.Delay.Fixed.D()
+	}
+	if got := delay(r.OverlayWith(exps)); got != 200*time.Millisecond {
+		t.Fatalf("OverlayWith the running experiment: delay %v", got)
+	}
+	if got := delay(r.Overlay); got != 100*time.Millisecond || len(r.Experiments()) != 0 {
+		t.Fatalf("after OverlayWith the runner overlays delay %v and drives %d experiments", got, len(r.Experiments()))
+	}
+	r.SetExperiments(exps)
+	if got := delay(r.OverlayWith(nil)); got != 100*time.Millisecond {
+		t.Fatalf("OverlayWith no experiment: delay %v", got)
+	}
+	if got := delay(r.Overlay); got != 200*time.Millisecond {
+		t.Fatalf("the runner's own overlay: delay %v", got)
+	}
+}

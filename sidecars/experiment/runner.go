@@ -218,15 +218,40 @@ func (r *Runner) State(name string) string {
 // fault, whatever the runner's loop is doing.
 func (r *Runner) Overlay(p *policy.Policy) (*policy.Policy, error) {
 	r.mu.Lock()
-	var running []*Experiment
+	running := r.running(r.exps)
+	r.mu.Unlock()
+	return withFaults(p, running)
+}
+
+// OverlayWith is the overlay Overlay would be if the runner drove exps instead of its own
+// experiments: the faults of those of exps running when it is called (by their start, end and
+// the runner's abort record). It changes nothing in the runner, so a caller can check a
+// configuration with other experiments before it hands them to SetExperiments.
+func (r *Runner) OverlayWith(exps []*Experiment) Overlay {
+	exps = slices.Clone(exps)
+	return func(p *policy.Policy) (*policy.Policy, error) {
+		r.mu.Lock()
+		running := r.running(exps)
+		r.mu.Unlock()
+		return withFaults(p, running)
+	}
+}
+
+// running are the experiments of exps running now; called with r.mu held.
+func (r *Runner) running(exps []*Experiment) []*Experiment {
+	var out []*Experiment
 	now := r.opts.Clock.Now()
-	for _, e := range r.exps {
+	for _, e := range exps {
 		if r.stateAt(e, now) == StateRunning {
-			running = append(running, e)
+			out = append(out, e)
 		}
 	}
-	r.mu.Unlock()
-	for _, e := range running {
+	return out
+}
+
+// withFaults adds the faults of the experiments to p.
+func withFaults(p *policy.Policy, exps []*Experiment) (*policy.Policy, error) {
+	for _, e := range exps {
 		next, err := e.overlay(p)
 		if err != nil {
 			return nil, err
