@@ -9,7 +9,9 @@
 // Gateways and their listeners, Accepted on GatewayClasses and the attached policies. It
 // hands each translation the previous one's last good state (gatewayapi.LastGood, in memory
 // only), so a Secret or a policy updated to an invalid version leaves its last good version
-// serving.
+// serving. When the command refuses a translation, the Gateways whose own translation it
+// refuses (Options.Check) are left out and the others served, so one Gateway the checks
+// refuse does not hold back every other Gateway's changes.
 package gatewaywatch
 
 import (
@@ -57,6 +59,12 @@ type Options struct {
 	// its error is written to the Gateways' Programmed conditions (the last good
 	// configuration keeps serving).
 	Apply func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
+	// Check, when set, says whether Apply would accept spec and experiments, serving and
+	// changing nothing. When Apply refuses the translation of several Gateways, the watcher
+	// checks each Gateway's own translation with it and serves the others without those
+	// refused (see reconcile); without Check one refused Gateway keeps every Gateway's
+	// change from being served.
+	Check func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Debounce is how long a change waits for more before the translation runs. Default
@@ -235,20 +243,34 @@ func (w *Watcher) input() *gatewayapi.Input {
 	return in
 }
 
-// reconcile translates, applies and writes statuses.
+// reconcile translates, applies and writes statuses. When Apply refuses the translation,
+// isolate looks for the Gateways whose own translation is refused and serves the others
+// without them: a refused Gateway is Programmed=False with its own error, the others are
+// Programmed=True. When it cannot single them out, every Gateway is Programmed=False with
+// Apply's error and the last good configuration keeps serving.
 func (w *Watcher) reconcile(ctx context.Context) {
 	in := w.input()
 	in.LastGood = w.lastGood
 	res := gatewayapi.Translate(in)
 	w.lastGood = res.LastGood
 	err := w.o.Apply(ctx, res.Spec, res.Experiments)
+	statuses := res
+	var refused map[types.NamespacedName]error
 	if err != nil {
-		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
+		if iso := w.isolate(ctx, in, res, err); iso != nil {
+			statuses, refused, err = iso.statuses(res), iso.refused, nil
+		} else {
+			w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
+		}
 	}
 	for nn, st := range res.Gateways {
-		programmed(st, res.Unserved[nn], err, in.Now, generation(in.Gateways, nn))
+		gwErr := err
+		if refused != nil {
+			gwErr = refused[nn]
+		}
+		programmed(st, res.Unserved[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
-	w.writeStatuses(ctx, in, res)
+	w.writeStatuses(ctx, in, statuses)
 }
 
 func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {

@@ -1,0 +1,212 @@
+package gatewaywatch
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+)
+
+// isolation is what isolate found: the Gateways whose own translation is refused, with
+// why, and the translation without them, which Apply served.
+type isolation struct {
+	refused map[types.NamespacedName]error
+	applied *gatewayapi.Result
+}
+
+// isolate is reconcile's path when Apply refused full, the translation of in, with fullErr.
+// An object whose translation the checks refuse (a node group name the policy file also
+// uses, a route the checker refuses) must not hold back every other Gateway's changes, so
+// when two or more of our Gateways have something to serve, isolate translates in for each
+// of them alone (only the Gateways are filtered: routes, policies, Services and Secrets are
+// all kept) and asks Check about it: at most one Check per Gateway, and only on this path.
+// When some but not all are refused, it translates in without them and applies that. It
+// returns nil, and reconcile reports fullErr on every Gateway as before, when there is no
+// Check, fewer than two Gateways with something to serve, none or all of them refused on
+// their own (they are refused together, or what is refused is not theirs: the policy file,
+// say), or the translation without the refused ones is refused too.
+//
+// The trial translations start from the last good state full started from, and the
+// watcher keeps full's, so a refused Gateway's Secrets and policies keep their last good
+// versions for when it is served again. A refused Gateway is not served at all: its proxies
+// lose its configuration until a translation with it is accepted.
+func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatewayapi.Result, fullErr error) *isolation {
+	if w.o.Check == nil {
+		return nil
+	}
+	serving := servingGateways(full)
+	if len(serving) < 2 {
+		return nil
+	}
+	refused := map[types.NamespacedName]error{}
+	for _, nn := range serving {
+		alone := gatewayapi.Translate(withGateways(in, func(g types.NamespacedName) bool { return g == nn }))
+		if err := w.o.Check(ctx, alone.Spec, alone.Experiments); err != nil {
+			refused[nn] = err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	switch len(refused) {
+	case 0:
+		w.log.Error("every Gateway's configuration is accepted on its own: they are refused together", "gateways", len(serving))
+		return nil
+	case len(serving):
+		w.log.Error("every Gateway's configuration is refused on its own: what is refused is not one Gateway's", "gateways", len(serving))
+		return nil
+	}
+	rest := gatewayapi.Translate(withGateways(in, func(g types.NamespacedName) bool { return refused[g] == nil }))
+	if err := w.o.Apply(ctx, rest.Spec, rest.Experiments); err != nil {
+		w.log.Error("the configuration without the Gateways refused on their own is refused too; the last good configuration keeps serving",
+			"refused", names(refused), "error", err)
+		return nil
+	}
+	for _, nn := range slices.SortedFunc(maps.Keys(refused), compareNN) {
+		w.log.Error("Gateway refused: the other Gateways are served without it", "namespace", nn.Namespace, "name", nn.Name, "error", refused[nn])
+	}
+	w.log.Warn("Gateway API configuration refused; served without the Gateways refused on their own", "refused", names(refused),
+		"served", len(serving)-len(refused), "error", fullErr)
+	return &isolation{refused: refused, applied: rest}
+}
+
+// servingGateways are the Gateways of res that have something to serve (a node group), in
+// namespace/name order.
+func servingGateways(res *gatewayapi.Result) []types.NamespacedName {
+	groups := map[string]bool{}
+	for _, g := range res.Spec.NodeGroups {
+		groups[g.Name] = true
+	}
+	var out []types.NamespacedName
+	for nn := range res.Gateways {
+		if groups[gatewayapi.GatewayNodeGroup(nn.Namespace, nn.Name)] {
+			out = append(out, nn)
+		}
+	}
+	slices.SortFunc(out, compareNN)
+	return out
+}
+
+// withGateways is a copy of in with only the Gateways keep keeps.
+func withGateways(in *gatewayapi.Input, keep func(types.NamespacedName) bool) *gatewayapi.Input {
+	out := *in
+	out.Gateways = nil
+	for _, g := range in.Gateways {
+		if keep(types.NamespacedName{Namespace: g.Namespace, Name: g.Name}) {
+			out.Gateways = append(out.Gateways, g)
+		}
+	}
+	return &out
+}
+
+// statuses are the statuses to write after isolation: those of the GatewayClasses and
+// Gateways from full (a Gateway's own conditions and listeners do not depend on the other
+// Gateways; its Programmed condition is reconcile's), those of routes and policies from the
+// translation that was applied, except their entries for refused Gateways, which keep
+// full's (keepRefused).
+func (iso *isolation) statuses(full *gatewayapi.Result) *gatewayapi.Result {
+	a := iso.applied
+	out := *full
+	out.HTTPRoutes = mergeEntries(full.HTTPRoutes, a.HTTPRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.GRPCRoutes = mergeEntries(full.GRPCRoutes, a.GRPCRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	ancestor := func(s *gwv1.PolicyAncestorStatus) gwv1.ParentReference { return s.AncestorRef }
+	out.CanaryPolicies = mergeEntries(full.CanaryPolicies, a.CanaryPolicies, iso.refused, ancestor)
+	out.BackendTrafficPolicies = mergeEntries(full.BackendTrafficPolicies, a.BackendTrafficPolicies, iso.refused, ancestor)
+	out.ExperimentPolicies = mergeEntries(full.ExperimentPolicies, a.ExperimentPolicies, iso.refused, ancestor)
+	return &out
+}
+
+// mergeEntries is keepRefused for every object of full and applied.
+func mergeEntries[T any](full, applied map[types.NamespacedName][]T, refused map[types.NamespacedName]error, ref func(*T) gwv1.ParentReference) map[types.NamespacedName][]T {
+	out := make(map[types.NamespacedName][]T, len(full))
+	for nn := range applied {
+		out[nn] = applied[nn]
+	}
+	for nn := range full {
+		out[nn] = keepRefused(nn.Namespace, full[nn], applied[nn], refused, ref)
+	}
+	return out
+}
+
+// keepRefused are the status entries (route parents, policy ancestors) of one object of
+// namespace ns after isolation, given its entries in the full translation and in the one
+// applied: the applied translation's, as they say what is served, except for the entries of
+// refused Gateways, which the applied translation has none of, and which keep the full
+// translation's; an object whose Gateway entries in the full translation are all of refused
+// Gateways keeps the full translation's entries alone (the applied one, without its
+// Gateways, would call its targets missing).
+//
+// This is what the Gateway API asks for. A route's Accepted condition is about the route and
+// its parent: whether the Gateway accepts it (listeners, hostnames, kinds, namespaces),
+// which the full translation decides, and which does not change because the configuration
+// the Gateway's proxies would be served is refused; that is the Gateway's Programmed=False,
+// which the spec keeps apart from route acceptance. And an implementation must keep an
+// entry for every parent of ours a route names: dropping the refused Gateway's entry (as
+// the applied translation, which does not see that Gateway, would) would say the route is
+// not attached to it. The entries of other parents come from the applied translation, as it
+// is what their proxies serve. A policy's ancestor entries are kept the same way.
+func keepRefused[T any](ns string, full, applied []T, refused map[types.NamespacedName]error, ref func(*T) gwv1.ParentReference) []T {
+	isRefused := func(e *T) (gateway, out bool) {
+		nn, ok := gatewayOf(ref(e), ns)
+		return ok, ok && refused[nn] != nil
+	}
+	gateways, onlyRefused := 0, true
+	for i := range full {
+		if gw, out := isRefused(&full[i]); gw {
+			gateways++
+			onlyRefused = onlyRefused && out
+		}
+	}
+	if gateways > 0 && onlyRefused {
+		return full
+	}
+	var out []T
+	used := make([]bool, len(applied))
+	for i := range full {
+		if _, r := isRefused(&full[i]); r {
+			out = append(out, full[i])
+			continue
+		}
+		for j := range applied {
+			if !used[j] && sameRef(ref(&applied[j]), ref(&full[i])) {
+				out, used[j] = append(out, applied[j]), true
+				break
+			}
+		}
+	}
+	for j := range applied {
+		if !used[j] {
+			out = append(out, applied[j])
+		}
+	}
+	return out
+}
+
+// gatewayOf is the Gateway a parent or ancestor reference of an object of namespace ns
+// names, if it names one.
+func gatewayOf(r gwv1.ParentReference, ns string) (types.NamespacedName, bool) {
+	if r.Group != nil && *r.Group != gwv1.GroupName || r.Kind != nil && *r.Kind != gatewayapi.KindGateway {
+		return types.NamespacedName{}, false
+	}
+	if r.Namespace != nil && *r.Namespace != "" {
+		ns = string(*r.Namespace)
+	}
+	return types.NamespacedName{Namespace: ns, Name: string(r.Name)}, true
+}
+
+func names(m map[types.NamespacedName]error) []string {
+	var out []string
+	for _, nn := range slices.SortedFunc(maps.Keys(m), compareNN) {
+		out = append(out, nn.String())
+	}
+	return out
+}
+
+func compareNN(a, b types.NamespacedName) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}

@@ -1,0 +1,327 @@
+package gatewaywatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
+
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/xds"
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
+)
+
+const controller = "foresight.dev/xds"
+
+// watched is a Watcher on fake API clients that serves through a real xds.Reconciler the
+// policy file merged with the translation, as foresight-xds serve does.
+type watched struct {
+	gw   *gwfake.Clientset
+	rec  *xds.Reconciler
+	logs *xdstest.LogBuffer
+}
+
+// startWatched starts a Watcher of the objects with a policy file whose node groups are
+// groups (gateway-kind groups with their own virtual host); with check, Options.Check asks
+// the reconciler.
+func startWatched(t *testing.T, groups []string, check bool, objects ...runtime.Object) *watched {
+	t.Helper()
+	doc := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: file}\nspec:\n" +
+		"  services: [{name: legacy, port: 8080, endpoints: [{address: 10.0.0.1}]}]\n" +
+		"  virtualHosts: [{name: legacy, domains: [legacy.example], routes: [{name: legacy, backends: [{service: legacy}]}]}]\n  nodeGroups:\n"
+	for _, g := range groups {
+		doc += fmt.Sprintf("    - {name: %s, kind: gateway, selector: {team: legacy}, virtualHosts: [legacy]}\n", g)
+	}
+	file, err := policy.Parse([]byte(doc), "file.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watched{logs: &xdstest.LogBuffer{}}
+	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w.rec = xds.NewReconciler(log)
+	srv, err := xds.New(ctx, xds.Options{NodeGroup: w.rec.NodeGroup, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.rec.Bind(srv)
+	if err := w.rec.SetPolicy(ctx, file); err != nil {
+		t.Fatal(err)
+	}
+	// The objects are created through the typed clients: the fake's tracker files an object
+	// handed to the constructor under the first version its scheme knows the type by, and
+	// v1beta1 shares v1's types. (The Gateway API's field-managed NewClientset knows no CRD.)
+	kube := kubefake.NewClientset()
+	w.gw = gwfake.NewSimpleClientset()
+	for _, o := range objects {
+		switch o := o.(type) {
+		case *corev1.Service:
+			_, err = kube.CoreV1().Services(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *gwv1.GatewayClass:
+			_, err = w.gw.GatewayV1().GatewayClasses().Create(ctx, o, metav1.CreateOptions{})
+		case *gwv1.Gateway:
+			_, err = w.gw.GatewayV1().Gateways(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *gwv1.HTTPRoute:
+			_, err = w.gw.GatewayV1().HTTPRoutes(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			err = fmt.Errorf("no client for %T", o)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{ControllerName: controller, Kube: kube, Gateway: w.gw,
+		Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+			gatewayapi.CanaryPolicyGVR: "CanaryPolicyList", gatewayapi.BackendTrafficPolicyGVR: "BackendTrafficPolicyList",
+			gatewayapi.ExperimentPolicyGVR: "ExperimentPolicyList"}),
+		Apply: func(ctx context.Context, spec policy.Spec, _ []*experiment.Experiment) error {
+			return w.rec.SetPolicy(ctx, gatewayapi.Merge(file, spec))
+		},
+		Logger: log, Debounce: time.Millisecond}
+	if check {
+		o.Check = func(ctx context.Context, spec policy.Spec, _ []*experiment.Experiment) error {
+			return w.rec.CheckPolicy(ctx, gatewayapi.Merge(file, spec), nil)
+		}
+	}
+	watcher, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := watcher.Run(ctx); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+// eventually polls cond until it holds; the test's own timeout bounds it.
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	var err error
+	for range 600 {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func objects(gateways ...string) []runtime.Object {
+	out := []runtime.Object{
+		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+	}
+	for _, g := range gateways {
+		out = append(out, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: g, Generation: 1}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+			Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}},
+			httpRoute(g+"-route", g+".shop", g))
+	}
+	return out
+}
+
+// httpRoute is an HTTPRoute to Service web for host, attached to the Gateways parents.
+func httpRoute(name, host string, parents ...string) *gwv1.HTTPRoute {
+	port := gwv1.PortNumber(80)
+	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Generation: 1}, Spec: gwv1.HTTPRouteSpec{
+		Hostnames: []gwv1.Hostname{gwv1.Hostname(host)},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+			BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+	for _, p := range parents {
+		r.Spec.ParentRefs = append(r.Spec.ParentRefs, gwv1.ParentReference{Name: gwv1.ObjectName(p)})
+	}
+	return r
+}
+
+// programmedIs checks Gateway shop/name's Programmed condition: status, reason, and a
+// message with every string of has and none of hasNot.
+func (w *watched) programmedIs(name string, status metav1.ConditionStatus, reason string, has, hasNot []string) func() error {
+	return func() error {
+		g, err := w.gw.GatewayV1().Gateways("shop").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(g.Status.Conditions, "Programmed")
+		if c == nil || c.Status != status || c.Reason != reason {
+			return fmt.Errorf("Gateway %s: Programmed = %+v, want %s/%s", name, c, status, reason)
+		}
+		for _, s := range has {
+			if !strings.Contains(c.Message, s) {
+				return fmt.Errorf("Gateway %s: Programmed message %q does not name %q", name, c.Message, s)
+			}
+		}
+		for _, s := range hasNot {
+			if strings.Contains(c.Message, s) {
+				return fmt.Errorf("Gateway %s: Programmed message %q names %q", name, c.Message, s)
+			}
+		}
+		return nil
+	}
+}
+
+// routeAccepted checks that HTTPRoute shop/name has one entry of ours per parent in
+// parents, in that order, each Accepted=True.
+func (w *watched) routeAccepted(name string, parents ...string) func() error {
+	return func() error {
+		r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, p := range r.Status.Parents {
+			if c := meta.FindStatusCondition(p.Conditions, "Accepted"); string(p.ControllerName) == controller && c != nil && c.Status == metav1.ConditionTrue {
+				got = append(got, string(p.ParentRef.Name))
+			}
+		}
+		if !slices.Equal(got, parents) {
+			return fmt.Errorf("HTTPRoute %s: accepted by %v, want %v (%+v)", name, got, parents, r.Status.Parents)
+		}
+		return nil
+	}
+}
+
+// serves checks that the served policy has the virtual hosts of want and none of dont.
+func (w *watched) serves(want, dont []string) func() error {
+	return func() error {
+		p := w.rec.Policy()
+		var have []string
+		for _, vh := range p.Spec.VirtualHosts {
+			have = append(have, vh.Name)
+		}
+		for _, v := range want {
+			if !slices.Contains(have, v) {
+				return fmt.Errorf("virtual host %s not served (%v)", v, have)
+			}
+		}
+		for _, v := range dont {
+			if slices.Contains(have, v) {
+				return fmt.Errorf("virtual host %s served (%v)", v, have)
+			}
+		}
+		return nil
+	}
+}
+
+// TestRefusedGatewayIsIsolated: the policy file uses the node group names of two of three
+// Gateways, so the reconciler refuses every translation that holds either of them. With
+// Check, the third Gateway is served and Programmed=True, and a change of its route is
+// served; each refused Gateway is Programmed=False with its own error, not the other's; a
+// route attached to a refused Gateway only, and the refused parent of a route attached to
+// both kinds, keep their Accepted entries. Without Check nothing of the Gateway API is
+// served and every Gateway is Programmed=False.
+func TestRefusedGatewayIsIsolated(t *testing.T) {
+	objs := append(objects("good", "bad", "worse"), httpRoute("shared", "shared.shop", "good", "bad"))
+	w := startWatched(t, []string{"gw.shop.bad", "gw.shop.worse"}, true, objs...)
+	dup := func(g string) string { return fmt.Sprintf("duplicate node group %q", g) }
+	eventually(t, "good Gateway programmed", w.programmedIs("good", metav1.ConditionTrue, "Programmed", nil, nil))
+	eventually(t, "bad Gateway refused with its own error", w.programmedIs("bad", metav1.ConditionFalse, "Invalid",
+		[]string{"configuration refused", dup("gw.shop.bad")}, []string{"gw.shop.worse"}))
+	eventually(t, "worse Gateway refused with its own error", w.programmedIs("worse", metav1.ConditionFalse, "Invalid",
+		[]string{"configuration refused", dup("gw.shop.worse")}, []string{"gw.shop.bad"}))
+	eventually(t, "the good Gateway's routes served, the refused ones' not",
+		w.serves([]string{"gw.shop.good/good.shop", "gw.shop.good/shared.shop", "legacy"}, []string{"gw.shop.bad/bad.shop", "gw.shop.bad/shared.shop", "gw.shop.worse/worse.shop"}))
+	for route, parents := range map[string][]string{"good-route": {"good"}, "bad-route": {"bad"}, "worse-route": {"worse"}, "shared": {"good", "bad"}} {
+		eventually(t, "route "+route+" accepted", w.routeAccepted(route, parents...))
+	}
+
+	// A change of the good Gateway's route is served.
+	ctx := context.Background()
+	r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(ctx, "good-route", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.Hostnames = []gwv1.Hostname{"good2.shop"}
+	if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the changed route served", w.serves([]string{"gw.shop.good/good2.shop"}, []string{"gw.shop.good/good.shop", "gw.shop.bad/bad.shop"}))
+	eventually(t, "good Gateway still programmed", w.programmedIs("good", metav1.ConditionTrue, "Programmed", nil, nil))
+	eventually(t, "bad Gateway still refused", w.programmedIs("bad", metav1.ConditionFalse, "Invalid", []string{dup("gw.shop.bad")}, nil))
+	if !strings.Contains(w.logs.String(), "Gateway refused: the other Gateways are served without it") {
+		t.Errorf("the isolation was not logged:\n%s", w.logs.String())
+	}
+
+	t.Run("without Check", func(t *testing.T) {
+		w := startWatched(t, []string{"gw.shop.bad", "gw.shop.worse"}, false, objs...)
+		for _, g := range []string{"good", "bad", "worse"} {
+			eventually(t, g+" Gateway refused", w.programmedIs(g, metav1.ConditionFalse, "Invalid", []string{dup("gw.shop.bad"), dup("gw.shop.worse")}, nil))
+		}
+		eventually(t, "nothing of the Gateway API served", w.serves([]string{"legacy"}, []string{"gw.shop.good/good.shop"}))
+	})
+}
+
+// TestEveryGatewayRefusedAloneRefusesAll: when each Gateway's own translation is refused,
+// no Gateway is singled out: every Gateway is Programmed=False with the whole
+// configuration's error, and the last good configuration keeps serving.
+func TestEveryGatewayRefusedAloneRefusesAll(t *testing.T) {
+	w := startWatched(t, []string{"gw.shop.good", "gw.shop.bad"}, true, objects("good", "bad")...)
+	for _, g := range []string{"good", "bad"} {
+		eventually(t, g+" Gateway refused with the whole error", w.programmedIs(g, metav1.ConditionFalse, "Invalid",
+			[]string{`duplicate node group "gw.shop.good"`, `duplicate node group "gw.shop.bad"`}, nil))
+	}
+	eventually(t, "the policy file alone served", w.serves([]string{"legacy"}, []string{"gw.shop.good/good.shop", "gw.shop.bad/bad.shop"}))
+	if !strings.Contains(w.logs.String(), "every Gateway's configuration is refused on its own") {
+		t.Errorf("not logged:\n%s", w.logs.String())
+	}
+}
+
+// TestKeepRefusedEntries: after isolation an object's entries for refused Gateways come from
+// the full translation and the others from the applied one, in the full translation's order;
+// an object attached to refused Gateways only keeps the full translation's entries (the
+// applied translation would call its target missing).
+func TestKeepRefusedEntries(t *testing.T) {
+	gateway := func(name string) gwv1.ParentReference {
+		ns := gwv1.Namespace("shop")
+		return gwv1.ParentReference{Group: ptrTo(gwv1.Group(gwv1.GroupName)), Kind: ptrTo(gwv1.Kind("Gateway")), Namespace: &ns, Name: gwv1.ObjectName(name)}
+	}
+	route := gwv1.ParentReference{Group: ptrTo(gwv1.Group(gwv1.GroupName)), Kind: ptrTo(gwv1.Kind("HTTPRoute")), Name: "r"}
+	entry := func(ref gwv1.ParentReference, reason string) gwv1.PolicyAncestorStatus {
+		return gwv1.PolicyAncestorStatus{AncestorRef: ref, ControllerName: controller, Conditions: []metav1.Condition{{Type: "Accepted", Reason: reason}}}
+	}
+	refused := map[types.NamespacedName]error{{Namespace: "shop", Name: "bad"}: errors.New("refused")}
+	for _, tc := range []struct {
+		name                string
+		full, applied, want []gwv1.PolicyAncestorStatus
+	}{
+		{"no refused Gateway", []gwv1.PolicyAncestorStatus{entry(gateway("good"), "full")}, []gwv1.PolicyAncestorStatus{entry(gateway("good"), "applied")},
+			[]gwv1.PolicyAncestorStatus{entry(gateway("good"), "applied")}},
+		{"a refused and a served Gateway", []gwv1.PolicyAncestorStatus{entry(gateway("bad"), "full"), entry(gateway("good"), "full")},
+			[]gwv1.PolicyAncestorStatus{entry(gateway("good"), "applied")},
+			[]gwv1.PolicyAncestorStatus{entry(gateway("bad"), "full"), entry(gateway("good"), "applied")}},
+		{"refused Gateways only", []gwv1.PolicyAncestorStatus{entry(gateway("bad"), "full")}, []gwv1.PolicyAncestorStatus{entry(route, "TargetNotFound")},
+			[]gwv1.PolicyAncestorStatus{entry(gateway("bad"), "full")}},
+		{"not attached in full", []gwv1.PolicyAncestorStatus{entry(route, "full")}, []gwv1.PolicyAncestorStatus{entry(route, "applied")},
+			[]gwv1.PolicyAncestorStatus{entry(route, "applied")}},
+	} {
+		iso := &isolation{refused: refused, applied: &gatewayapi.Result{ExperimentPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.applied}}}
+		got := iso.statuses(&gatewayapi.Result{ExperimentPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.full}}).
+			ExperimentPolicies[types.NamespacedName{Namespace: "shop", Name: "p"}]
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
