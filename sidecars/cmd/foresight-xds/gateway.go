@@ -22,7 +22,8 @@ import (
 
 // sources serves the policy file merged with what the Gateway API objects translate to. A
 // change of either that is refused leaves the last good merge serving, and a refused
-// Gateway API change is not kept for the next file change.
+// Gateway API change is not kept for the next file change. checkGateway asks whether a
+// Gateway API change would be served, for the watcher to single out refused Gateways.
 type sources struct {
 	rec *xds.Reconciler
 
@@ -82,17 +83,42 @@ func (s *sources) setGateway(ctx context.Context, spec policy.Spec, exps []*expe
 	return nil
 }
 
+// checkGateway says whether setGateway would serve spec and exps, serving and changing
+// nothing: it checks the merge apply would serve, with the runner's overlay as it would be
+// with exps.
+func (s *sources) checkGateway(ctx context.Context, spec policy.Spec, exps []*experiment.Experiment) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var layers map[string]xds.Overlay
+	if s.runner != nil {
+		layers = map[string]xds.Overlay{experimentLayer: s.runner.OverlayWith(s.experiments(exps))}
+	}
+	return s.rec.CheckPolicy(ctx, s.merge(spec), layers)
+}
+
+// experiments are the file's experiments and the ExperimentPolicies' gwExps, as the runner
+// drives them.
+func (s *sources) experiments(gwExps []*experiment.Experiment) []*experiment.Experiment {
+	return append(slices.Clone(s.fileExps), gwExps...)
+}
+
 // setExperiments hands the runner the file's and the ExperimentPolicies' experiments; the
 // served policy's overlay reads them when apply builds it. Called with s.mu held.
 func (s *sources) setExperiments() {
 	if s.runner != nil {
-		s.runner.SetExperiments(append(slices.Clone(s.fileExps), s.gwExps...))
+		s.runner.SetExperiments(s.experiments(s.gwExps))
 	}
+}
+
+// merge is the policy served with spec as the Gateway API's part: the policy file with spec
+// merged in. Called with s.mu held.
+func (s *sources) merge(spec policy.Spec) *policy.Policy {
+	return gatewayapi.Merge(s.file, spec)
 }
 
 // apply serves the merge; called with s.mu held (or before sharing s).
 func (s *sources) apply(ctx context.Context) error {
-	merged := gatewayapi.Merge(s.file, s.gateway)
+	merged := s.merge(s.gateway)
 	if err := s.rec.SetPolicy(ctx, merged); err != nil {
 		return err
 	}
@@ -113,5 +139,5 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 		return nil, err
 	}
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Logger: log})
 }

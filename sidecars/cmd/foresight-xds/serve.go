@@ -257,6 +257,10 @@ func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Ser
 	return s, nil
 }
 
+// experimentLayer is the overlay layer of the experiment runner: the default one
+// (Reconciler.SetOverlay), which applies before the canary layer.
+const experimentLayer = ""
+
 func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
 	var exps []*experiment.Experiment
 	if f.experiments != "" {
@@ -274,7 +278,7 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 		Logger:     log,
 		Registerer: reg,
 		Apply: func(ctx context.Context, o experiment.Overlay) error {
-			return rec.SetOverlay(ctx, o)
+			return rec.SetLayer(ctx, experimentLayer, o)
 		},
 	})
 }
