@@ -220,8 +220,17 @@ type listener struct {
 	kinds  []gwv1.RouteGroupKind
 	status *gwv1.ListenerStatus
 	// routes are the routes attached, each counted once in AttachedRoutes however many
-	// parentRefs select the listener; hosts are the hostnames each serves on it.
-	routes map[routeKey][]string
+	// parentRefs select the listener.
+	routes map[routeKey]bool
+	// hosts are the hostnames the attached routes of each kind serve on the listener, in
+	// the order the routes were attached (the older first).
+	hosts map[string][]attachedHosts
+}
+
+// attachedHosts are the hostnames one attached route serves on a listener.
+type attachedHosts struct {
+	route routeKey
+	hosts []string
 }
 
 // entry is one match of one rule of one route, before ordering.
@@ -300,7 +309,7 @@ func (t *translator) gatewaysOf() {
 		for i := range gw.Spec.Listeners {
 			l := &gw.Spec.Listeners[i]
 			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
-			li := &listener{l: l, status: ls, routes: map[routeKey][]string{}}
+			li := &listener{l: l, status: ls, routes: map[routeKey]bool{}, hosts: map[string][]attachedHosts{}}
 			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
 			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
 			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
@@ -579,10 +588,11 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		return false, string(gwv1.RouteReasonNoMatchingListenerHostname), "no listener hostname matches the route's hostnames"
 	}
 	for li, hs := range served {
-		if _, ok := li.routes[key]; !ok {
+		if !li.routes[key] {
+			li.routes[key] = true
 			li.status.AttachedRoutes++
 		}
-		li.routes[key] = append(li.routes[key], hs...)
+		li.hosts[key.kind] = append(li.hosts[key.kind], attachedHosts{route: key, hosts: hs})
 	}
 	gnn := types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
 	if !slices.Contains(t.routeGW[key], gnn) {
@@ -627,15 +637,14 @@ const routeReasonConflicted = "Conflicted"
 // GRPCRoute whose hostnames there overlap may not both be attached to one listener, and
 // the one attached first (the older) keeps it. It is "" when there is no such conflict.
 func conflict(li *listener, key routeKey, hs []string) string {
-	for _, other := range slices.SortedFunc(maps.Keys(li.routes), func(a, b routeKey) int {
-		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.nn.String(), b.nn.String()))
-	}) {
-		if other.kind == key.kind {
-			continue
-		}
-		if h, ok := overlap(hs, li.routes[other]); ok {
+	other := KindGRPCRoute
+	if key.kind == KindGRPCRoute {
+		other = KindHTTPRoute
+	}
+	for _, a := range li.hosts[other] {
+		if h, ok := overlap(hs, a.hosts); ok {
 			return fmt.Sprintf("listener %s already serves %s %s on hostname %s, and an HTTPRoute and a GRPCRoute may not share a hostname on one listener (the older one is accepted): give them hostnames that do not overlap or separate listeners",
-				li.l.Name, other.kind, other.nn, h)
+				li.l.Name, other, a.route.nn, h)
 		}
 	}
 	return ""
