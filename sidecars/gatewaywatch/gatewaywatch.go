@@ -11,7 +11,9 @@
 // only), so a Secret or a policy updated to an invalid version leaves its last good version
 // serving. When the command refuses a translation, the Gateways whose own translation it
 // refuses (Options.Check) are left out and the others served, so one Gateway the checks
-// refuse does not hold back every other Gateway's changes.
+// refuse does not hold back every other Gateway's changes; each of those keeps serving what
+// it contributed to the last configuration served (in memory only), when it can be served
+// with the others'.
 package gatewaywatch
 
 import (
@@ -93,6 +95,19 @@ type Watcher struct {
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
+	// served is what each of our Gateways contributed to the configuration Apply last
+	// accepted, for isolate to keep serving a Gateway whose new configuration is refused
+	// (read and written by the reconcile loop only). It holds only Gateways that exist and
+	// serve something, and lives in memory only.
+	served map[types.NamespacedName]gatewayPart
+}
+
+// gatewayPart is what one Gateway contributed to a configuration Apply accepted: its part
+// of the spec (gatewayapi.SpecOfGateway) and the experiments on it alone
+// (gatewayapi.ExperimentsOn).
+type gatewayPart struct {
+	spec        policy.Spec
+	experiments []*experiment.Experiment
 }
 
 type cacheLister interface {
@@ -245,9 +260,11 @@ func (w *Watcher) input() *gatewayapi.Input {
 
 // reconcile translates, applies and writes statuses. When Apply refuses the translation,
 // isolate looks for the Gateways whose own translation is refused and serves the others
-// without them: a refused Gateway is Programmed=False with its own error, the others are
-// Programmed=True. When it cannot single them out, every Gateway is Programmed=False with
-// Apply's error and the last good configuration keeps serving.
+// without them, and each of them with its last good configuration when it had one: a
+// refused Gateway is Programmed=False with its own error (and whether its last good
+// configuration keeps serving), the others are Programmed=True. When it cannot single them
+// out, every Gateway is Programmed=False with Apply's error and the last good configuration
+// keeps serving.
 func (w *Watcher) reconcile(ctx context.Context) {
 	in := w.input()
 	in.LastGood = w.lastGood
@@ -255,22 +272,53 @@ func (w *Watcher) reconcile(ctx context.Context) {
 	w.lastGood = res.LastGood
 	err := w.o.Apply(ctx, res.Spec, res.Experiments)
 	statuses := res
-	var refused map[types.NamespacedName]error
-	if err != nil {
-		if iso := w.isolate(ctx, in, res, err); iso != nil {
-			statuses, refused, err = iso.statuses(res), iso.refused, nil
-		} else {
-			w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
-		}
+	var iso *isolation
+	if err == nil {
+		w.remember(res, res.Spec, res.Experiments, nil)
+	} else if iso = w.isolate(ctx, in, res, err); iso != nil {
+		statuses, err = iso.statuses(res), nil
+		w.remember(res, iso.spec, iso.experiments, iso.kept)
+	} else {
+		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
+		w.forgetGone(res)
 	}
 	for nn, st := range res.Gateways {
 		gwErr := err
-		if refused != nil {
-			gwErr = refused[nn]
+		if iso != nil {
+			gwErr = iso.refusal(nn)
 		}
 		programmed(st, res.Unserved[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	w.writeStatuses(ctx, in, statuses)
+}
+
+// remember records what each Gateway of res contributed to spec and exps, which Apply just
+// accepted; a Gateway of kept (refused, and served with its last good configuration) keeps
+// its earlier part. Gateways that are not in res, or serve nothing, are dropped.
+func (w *Watcher) remember(res *gatewayapi.Result, spec policy.Spec, exps []*experiment.Experiment, kept map[types.NamespacedName]bool) {
+	next := make(map[types.NamespacedName]gatewayPart, len(res.Gateways))
+	for nn := range res.Gateways {
+		if kept[nn] {
+			if p, ok := w.served[nn]; ok {
+				next[nn] = p
+			}
+			continue
+		}
+		if part := gatewayapi.SpecOfGateway(spec, nn.Namespace, nn.Name); len(part.NodeGroups) > 0 {
+			next[nn] = gatewayPart{spec: part, experiments: gatewayapi.ExperimentsOn(exps, part)}
+		}
+	}
+	w.served = next
+}
+
+// forgetGone drops the parts of Gateways that are no longer in res (deleted, or no longer
+// ours) when nothing new was served: the others still serve what they contributed.
+func (w *Watcher) forgetGone(res *gatewayapi.Result) {
+	for nn := range w.served {
+		if _, ok := res.Gateways[nn]; !ok {
+			delete(w.served, nn)
+		}
+	}
 }
 
 func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {

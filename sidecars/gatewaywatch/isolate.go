@@ -3,20 +3,43 @@ package gatewaywatch
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
-// isolation is what isolate found: the Gateways whose own translation is refused, with
-// why, and the translation without them, which Apply served.
+// isolation is what isolate found and served: the Gateways whose own translation is
+// refused, with why; the translation without them (applied, whose statuses are written);
+// the spec and experiments Apply accepted, which are applied's with the last good part of
+// each refused Gateway of kept spliced in.
 type isolation struct {
-	refused map[types.NamespacedName]error
-	applied *gatewayapi.Result
+	refused     map[types.NamespacedName]error
+	kept        map[types.NamespacedName]bool
+	applied     *gatewayapi.Result
+	spec        policy.Spec
+	experiments []*experiment.Experiment
+}
+
+// refusal is the error written on Gateway nn's Programmed condition: nil for a Gateway that
+// is served, its own error for a refused one, saying whether its last good configuration
+// keeps serving.
+func (iso *isolation) refusal(nn types.NamespacedName) error {
+	err := iso.refused[nn]
+	switch {
+	case err == nil:
+		return nil
+	case iso.kept[nn]:
+		return fmt.Errorf("%w; its last good configuration keeps serving", err)
+	default:
+		return fmt.Errorf("%w; no last good configuration of it is kept: it is not served", err)
+	}
 }
 
 // isolate is reconcile's path when Apply refused full, the translation of in, with fullErr.
@@ -25,16 +48,20 @@ type isolation struct {
 // when two or more of our Gateways have something to serve, isolate translates in for each
 // of them alone (only the Gateways are filtered: routes, policies, Services and Secrets are
 // all kept) and asks Check about it: at most one Check per Gateway, and only on this path.
-// When some but not all are refused, it translates in without them and applies that. It
-// returns nil, and reconcile reports fullErr on every Gateway as before, when there is no
-// Check, fewer than two Gateways with something to serve, none or all of them refused on
-// their own (they are refused together, or what is refused is not theirs: the policy file,
-// say), or the translation without the refused ones is refused too.
+// When some but not all are refused, it translates in without them, splices into that the
+// last good part of each refused Gateway that has one (see lastGoodOf) and applies that;
+// when the splice is refused, it applies the translation without them alone. It returns
+// nil, and reconcile reports fullErr on every Gateway as before, when there is no Check,
+// fewer than two Gateways with something to serve, none or all of them refused on their own
+// (they are refused together, or what is refused is not theirs: the policy file, say), or
+// the translation without the refused ones is refused too.
 //
 // The trial translations start from the last good state full started from, and the
 // watcher keeps full's, so a refused Gateway's Secrets and policies keep their last good
-// versions for when it is served again. A refused Gateway is not served at all: its proxies
-// lose its configuration until a translation with it is accepted.
+// versions for when it is served again. A refused Gateway whose part of the last
+// configuration served cannot be kept (it had none: it is new, or was refused before; or
+// the splice is refused: the policy file now uses one of its names, say) is not served at
+// all: its proxies lose its configuration until a translation with it is accepted.
 func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatewayapi.Result, fullErr error) *isolation {
 	if w.o.Check == nil {
 		return nil
@@ -62,17 +89,56 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 		return nil
 	}
 	rest := gatewayapi.Translate(withGateways(in, func(g types.NamespacedName) bool { return refused[g] == nil }))
-	if err := w.o.Apply(ctx, rest.Spec, rest.Experiments); err != nil {
-		w.log.Error("the configuration without the Gateways refused on their own is refused too; the last good configuration keeps serving",
-			"refused", names(refused), "error", err)
-		return nil
+	iso := &isolation{refused: refused, applied: rest, spec: rest.Spec, experiments: rest.Experiments}
+	if kept := w.lastGoodOf(refused); len(kept) > 0 {
+		spec, exps := rest.Spec, rest.Experiments
+		for _, nn := range slices.SortedFunc(maps.Keys(kept), compareNN) {
+			spec = gatewayapi.Splice(spec, kept[nn].spec)
+			exps = gatewayapi.SpliceExperiments(exps, kept[nn].experiments)
+		}
+		err := w.o.Check(ctx, spec, exps)
+		if err == nil {
+			err = w.o.Apply(ctx, spec, exps)
+		}
+		if err == nil {
+			iso.spec, iso.experiments, iso.kept = spec, exps, map[types.NamespacedName]bool{}
+			for nn := range kept {
+				iso.kept[nn] = true
+			}
+		} else {
+			w.log.Error("the last good configuration of the refused Gateways is refused with the others'; they are not served",
+				"refused", names(refused), "error", err)
+		}
+	}
+	if iso.kept == nil {
+		if err := w.o.Apply(ctx, rest.Spec, rest.Experiments); err != nil {
+			w.log.Error("the configuration without the Gateways refused on their own is refused too; the last good configuration keeps serving",
+				"refused", names(refused), "error", err)
+			return nil
+		}
 	}
 	for _, nn := range slices.SortedFunc(maps.Keys(refused), compareNN) {
-		w.log.Error("Gateway refused: the other Gateways are served without it", "namespace", nn.Namespace, "name", nn.Name, "error", refused[nn])
+		if iso.kept[nn] {
+			w.log.Error("Gateway refused: its last good configuration keeps serving, and the other Gateways are served", "namespace", nn.Namespace, "name", nn.Name, "error", refused[nn])
+		} else {
+			w.log.Error("Gateway refused: the other Gateways are served without it", "namespace", nn.Namespace, "name", nn.Name, "error", refused[nn])
+		}
 	}
-	w.log.Warn("Gateway API configuration refused; served without the Gateways refused on their own", "refused", names(refused),
-		"served", len(serving)-len(refused), "error", fullErr)
-	return &isolation{refused: refused, applied: rest}
+	w.log.Warn("Gateway API configuration refused; served without the new configuration of the Gateways refused on their own", "refused", names(refused),
+		"kept", len(iso.kept), "served", len(serving)-len(refused), "error", fullErr)
+	return iso
+}
+
+// lastGoodOf are the parts of the last configuration served of the Gateways of refused that
+// had one.
+func (w *Watcher) lastGoodOf(refused map[types.NamespacedName]error) map[types.NamespacedName]gatewayPart {
+	out := map[types.NamespacedName]gatewayPart{}
+	for nn := range refused {
+		if p, ok := w.served[nn]; ok {
+			out[nn] = p
+		}
+	}
+	return out
 }
 
 // servingGateways are the Gateways of res that have something to serve (a node group), in

@@ -36,6 +36,7 @@ const controller = "foresight.dev/xds"
 type watched struct {
 	gw   *gwfake.Clientset
 	rec  *xds.Reconciler
+	srv  *xds.Server
 	logs *xdstest.LogBuffer
 }
 
@@ -44,8 +45,15 @@ type watched struct {
 // the reconciler.
 func startWatched(t *testing.T, groups []string, check bool, objects ...runtime.Object) *watched {
 	t.Helper()
+	return startWatchedFile(t, "", groups, check, objects...)
+}
+
+// startWatchedFile is startWatched with more services in the policy file (YAML flow
+// mappings, each followed by ", ").
+func startWatchedFile(t *testing.T, services string, groups []string, check bool, objects ...runtime.Object) *watched {
+	t.Helper()
 	doc := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: file}\nspec:\n" +
-		"  services: [{name: legacy, port: 8080, endpoints: [{address: 10.0.0.1}]}]\n" +
+		"  services: [" + services + "{name: legacy, port: 8080, endpoints: [{address: 10.0.0.1}]}]\n" +
 		"  virtualHosts: [{name: legacy, domains: [legacy.example], routes: [{name: legacy, backends: [{service: legacy}]}]}]\n  nodeGroups:\n"
 	for _, g := range groups {
 		doc += fmt.Sprintf("    - {name: %s, kind: gateway, selector: {team: legacy}, virtualHosts: [legacy]}\n", g)
@@ -63,6 +71,7 @@ func startWatched(t *testing.T, groups []string, check bool, objects ...runtime.
 		t.Fatal(err)
 	}
 	w.rec.Bind(srv)
+	w.srv = srv
 	if err := w.rec.SetPolicy(ctx, file); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +236,8 @@ func (w *watched) serves(want, dont []string) func() error {
 // TestRefusedGatewayIsIsolated: the policy file uses the node group names of two of three
 // Gateways, so the reconciler refuses every translation that holds either of them. With
 // Check, the third Gateway is served and Programmed=True, and a change of its route is
-// served; each refused Gateway is Programmed=False with its own error, not the other's; a
+// served; each refused Gateway is Programmed=False with its own error, not the other's, and
+// says that none of its configuration is served (it never had one that was); a
 // route attached to a refused Gateway only, and the refused parent of a route attached to
 // both kinds, keep their Accepted entries. Without Check nothing of the Gateway API is
 // served and every Gateway is Programmed=False.
@@ -237,7 +247,7 @@ func TestRefusedGatewayIsIsolated(t *testing.T) {
 	dup := func(g string) string { return fmt.Sprintf("duplicate node group %q", g) }
 	eventually(t, "good Gateway programmed", w.programmedIs("good", metav1.ConditionTrue, "Programmed", nil, nil))
 	eventually(t, "bad Gateway refused with its own error", w.programmedIs("bad", metav1.ConditionFalse, "Invalid",
-		[]string{"configuration refused", dup("gw.shop.bad")}, []string{"gw.shop.worse"}))
+		[]string{"configuration refused", dup("gw.shop.bad"), "no last good configuration of it is kept"}, []string{"gw.shop.worse"}))
 	eventually(t, "worse Gateway refused with its own error", w.programmedIs("worse", metav1.ConditionFalse, "Invalid",
 		[]string{"configuration refused", dup("gw.shop.worse")}, []string{"gw.shop.bad"}))
 	eventually(t, "the good Gateway's routes served, the refused ones' not",
@@ -270,6 +280,95 @@ func TestRefusedGatewayIsIsolated(t *testing.T) {
 		}
 		eventually(t, "nothing of the Gateway API served", w.serves([]string{"legacy"}, []string{"gw.shop.good/good.shop"}))
 	})
+}
+
+// TestRefusedGatewayKeepsItsLastGoodConfiguration: Gateways a and b are served; then a's
+// route moves to a new hostname and to Service taken, whose policy service name
+// ("shop-taken-80") the policy file already uses, so a's new configuration is refused on its
+// own, and b's route changes too. b's change is served, and a's proxies keep a's previous
+// routes (the served policy and xDS resources of a's node group); a is Programmed=False with
+// its own error and says its last good configuration keeps serving. Once a's route goes
+// back to Service web, a's new version is served and a is Programmed=True.
+func TestRefusedGatewayKeepsItsLastGoodConfiguration(t *testing.T) {
+	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, ", []string{"legacy-edge"}, true,
+		append(objects("a", "b"), taken)...)
+	for _, g := range []string{"a", "b"} {
+		eventually(t, g+" programmed", w.programmedIs(g, metav1.ConditionTrue, "Programmed", nil, nil))
+	}
+	eventually(t, "both served", w.serves([]string{"gw.shop.a/a.shop", "gw.shop.b/b.shop"}, nil))
+
+	ctx := context.Background()
+	for _, r := range []string{"a-route", "b-route"} {
+		eventually(t, r+" accepted", w.routeAccepted(r, r[:1]))
+	}
+	// update changes route name until the change is read back: the fake clientset's status
+	// update writes the whole object, so a status write from an older copy undoes it.
+	update := func(name, host, backend string) {
+		t.Helper()
+		eventually(t, "update "+name, func() error {
+			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if slices.Equal(r.Spec.Hostnames, []gwv1.Hostname{gwv1.Hostname(host)}) && r.Spec.Rules[0].BackendRefs[0].Name == gwv1.ObjectName(backend) {
+				return nil
+			}
+			r.Spec.Hostnames = []gwv1.Hostname{gwv1.Hostname(host)}
+			r.Spec.Rules[0].BackendRefs[0].Name = gwv1.ObjectName(backend)
+			if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+			return errors.New("updated, not read back yet")
+		})
+	}
+	update("a-route", "a2.shop", "taken")
+	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{"configuration refused", `duplicate service "shop-taken-80"`, "its last good configuration keeps serving"}, []string{"not served"}))
+	update("b-route", "b2.shop", "web")
+	eventually(t, "b's change served, a's previous routes kept", w.serves([]string{"gw.shop.a/a.shop", "gw.shop.b/b2.shop"},
+		[]string{"gw.shop.a/a2.shop", "gw.shop.b/b.shop"}))
+	eventually(t, "b programmed", w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil))
+	if err := w.programmedIs("a", metav1.ConditionFalse, "Invalid", []string{"its last good configuration keeps serving"}, nil)(); err != nil {
+		t.Fatal(err)
+	}
+
+	// a's proxies: their node group is served, with a's previous virtual host and its
+	// routes to Service web.
+	node := xdstest.Node("a-1", "", map[string]string{gatewayapi.GatewayMetadataKey: "shop.a"})
+	if g, ok := w.rec.NodeGroup(node); !ok || g != "gw.shop.a" {
+		t.Fatalf("a's proxies: node group %q, %v", g, ok)
+	}
+	p := w.rec.Policy()
+	var listened []string
+	for _, g := range p.Spec.NodeGroups {
+		if g.Name == "gw.shop.a" {
+			for _, l := range g.Listeners {
+				listened = append(listened, l.VirtualHosts...)
+			}
+		}
+	}
+	if !slices.Equal(listened, []string{"gw.shop.a/a.shop"}) {
+		t.Errorf("a's listeners serve %v, want its previous virtual host", listened)
+	}
+	for _, vh := range p.Spec.VirtualHosts {
+		if vh.Name == "gw.shop.a/a.shop" && (len(vh.Routes) != 1 || !slices.Equal(vh.Routes[0].Services(), []string{"shop-web-80"})) {
+			t.Errorf("a's previous virtual host: %+v", vh)
+		}
+	}
+	served, _ := w.srv.Served()
+	if a := served["gw.shop.a"]; len(a["listener"]) == 0 || !slices.ContainsFunc(a["cluster"], func(c string) bool { return strings.HasPrefix(c, "shop-web-80.") }) ||
+		slices.ContainsFunc(a["cluster"], func(c string) bool { return strings.HasPrefix(c, "shop-taken-80.") }) {
+		t.Errorf("a's node group is served %v", a)
+	}
+	if !strings.Contains(w.logs.String(), "Gateway refused: its last good configuration keeps serving") {
+		t.Errorf("not logged:\n%s", w.logs.String())
+	}
+
+	// a's route goes back to Service web: a's new version is served.
+	update("a-route", "a2.shop", "web")
+	eventually(t, "a's new version served", w.serves([]string{"gw.shop.a/a2.shop", "gw.shop.b/b2.shop"}, []string{"gw.shop.a/a.shop"}))
+	eventually(t, "a programmed", w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil))
 }
 
 // TestEveryGatewayRefusedAloneRefusesAll: when each Gateway's own translation is refused,
