@@ -45,12 +45,13 @@ type watched struct {
 // the reconciler.
 func startWatched(t *testing.T, groups []string, check bool, objects ...runtime.Object) *watched {
 	t.Helper()
-	return startWatchedFile(t, "", groups, check, objects...)
+	return startWatchedFile(t, "", nil, groups, check, objects...)
 }
 
 // startWatchedFile is startWatched with more services in the policy file (YAML flow
-// mappings, each followed by ", ").
-func startWatchedFile(t *testing.T, services string, groups []string, check bool, objects ...runtime.Object) *watched {
+// mappings, each followed by ", ") and, when refuse is not nil, Apply and Check refusing
+// what it refuses of the translation besides what the reconciler refuses.
+func startWatchedFile(t *testing.T, services string, refuse func(policy.Spec) error, groups []string, check bool, objects ...runtime.Object) *watched {
 	t.Helper()
 	doc := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: file}\nspec:\n" +
 		"  services: [" + services + "{name: legacy, port: 8080, endpoints: [{address: 10.0.0.1}]}]\n" +
@@ -102,11 +103,21 @@ func startWatchedFile(t *testing.T, services string, groups []string, check bool
 			gatewayapi.CanaryPolicyGVR: "CanaryPolicyList", gatewayapi.BackendTrafficPolicyGVR: "BackendTrafficPolicyList",
 			gatewayapi.ExperimentPolicyGVR: "ExperimentPolicyList"}),
 		Apply: func(ctx context.Context, spec policy.Spec, _ []*experiment.Experiment) error {
+			if refuse != nil {
+				if err := refuse(spec); err != nil {
+					return err
+				}
+			}
 			return w.rec.SetPolicy(ctx, gatewayapi.Merge(file, spec))
 		},
 		Logger: log, Debounce: time.Millisecond}
 	if check {
 		o.Check = func(ctx context.Context, spec policy.Spec, _ []*experiment.Experiment) error {
+			if refuse != nil {
+				if err := refuse(spec); err != nil {
+					return err
+				}
+			}
 			return w.rec.CheckPolicy(ctx, gatewayapi.Merge(file, spec), nil)
 		}
 	}
@@ -233,6 +244,29 @@ func (w *watched) serves(want, dont []string) func() error {
 	}
 }
 
+// updateRoute sets the hostname and backend of HTTPRoute shop/name until the change is
+// read back: the fake clientset's status update writes the whole object, so a status write
+// from an older copy undoes it.
+func (w *watched) updateRoute(t *testing.T, name, host, backend string) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, "update "+name, func() error {
+		r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if slices.Equal(r.Spec.Hostnames, []gwv1.Hostname{gwv1.Hostname(host)}) && r.Spec.Rules[0].BackendRefs[0].Name == gwv1.ObjectName(backend) {
+			return nil
+		}
+		r.Spec.Hostnames = []gwv1.Hostname{gwv1.Hostname(host)}
+		r.Spec.Rules[0].BackendRefs[0].Name = gwv1.ObjectName(backend)
+		if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		return errors.New("updated, not read back yet")
+	})
+}
+
 // TestRefusedGatewayIsIsolated: the policy file uses the node group names of two of three
 // Gateways, so the reconciler refuses every translation that holds either of them. With
 // Check, the third Gateway is served and Programmed=True, and a change of its route is
@@ -291,37 +325,17 @@ func TestRefusedGatewayIsIsolated(t *testing.T) {
 // back to Service web, a's new version is served and a is Programmed=True.
 func TestRefusedGatewayKeepsItsLastGoodConfiguration(t *testing.T) {
 	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, ", []string{"legacy-edge"}, true,
+	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, ", nil, []string{"legacy-edge"}, true,
 		append(objects("a", "b"), taken)...)
 	for _, g := range []string{"a", "b"} {
 		eventually(t, g+" programmed", w.programmedIs(g, metav1.ConditionTrue, "Programmed", nil, nil))
 	}
 	eventually(t, "both served", w.serves([]string{"gw.shop.a/a.shop", "gw.shop.b/b.shop"}, nil))
 
-	ctx := context.Background()
 	for _, r := range []string{"a-route", "b-route"} {
 		eventually(t, r+" accepted", w.routeAccepted(r, r[:1]))
 	}
-	// update changes route name until the change is read back: the fake clientset's status
-	// update writes the whole object, so a status write from an older copy undoes it.
-	update := func(name, host, backend string) {
-		t.Helper()
-		eventually(t, "update "+name, func() error {
-			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if slices.Equal(r.Spec.Hostnames, []gwv1.Hostname{gwv1.Hostname(host)}) && r.Spec.Rules[0].BackendRefs[0].Name == gwv1.ObjectName(backend) {
-				return nil
-			}
-			r.Spec.Hostnames = []gwv1.Hostname{gwv1.Hostname(host)}
-			r.Spec.Rules[0].BackendRefs[0].Name = gwv1.ObjectName(backend)
-			if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
-				return err
-			}
-			return errors.New("updated, not read back yet")
-		})
-	}
+	update := func(name, host, backend string) { t.Helper(); w.updateRoute(t, name, host, backend) }
 	update("a-route", "a2.shop", "taken")
 	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
 		[]string{"configuration refused", `duplicate service "shop-taken-80"`, "its last good configuration keeps serving"}, []string{"not served"}))
@@ -369,6 +383,40 @@ func TestRefusedGatewayKeepsItsLastGoodConfiguration(t *testing.T) {
 	update("a-route", "a2.shop", "web")
 	eventually(t, "a's new version served", w.serves([]string{"gw.shop.a/a2.shop", "gw.shop.b/b2.shop"}, []string{"gw.shop.a/a.shop"}))
 	eventually(t, "a programmed", w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil))
+}
+
+// TestRefusedSpliceServesWithout: when a refused Gateway's last good configuration cannot
+// be served with the others' (here a simulated refusal of the spec that holds both a's
+// previous virtual host and b's new one), the others are served without it, as when it has
+// none: a says none of its configuration is kept, and the refusal of the splice is logged.
+func TestRefusedSpliceServesWithout(t *testing.T) {
+	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	refuse := func(spec policy.Spec) error {
+		vhs := map[string]bool{}
+		for _, vh := range spec.VirtualHosts {
+			vhs[vh.Name] = true
+		}
+		if vhs["gw.shop.a/a.shop"] && vhs["gw.shop.b/b2.shop"] {
+			return errors.New("a.shop clashes with b2.shop")
+		}
+		return nil
+	}
+	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, ", refuse, []string{"legacy-edge"}, true,
+		append(objects("a", "b"), taken)...)
+	for _, r := range []string{"a-route", "b-route"} {
+		eventually(t, r+" accepted", w.routeAccepted(r, r[:1]))
+	}
+	w.updateRoute(t, "a-route", "a2.shop", "taken")
+	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{"its last good configuration keeps serving"}, nil))
+	w.updateRoute(t, "b-route", "b2.shop", "web")
+	eventually(t, "b's change served without a", w.serves([]string{"gw.shop.b/b2.shop"}, []string{"gw.shop.a/a.shop", "gw.shop.a/a2.shop"}))
+	eventually(t, "a refused, nothing kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{`duplicate service "shop-taken-80"`, "no last good configuration of it is kept"}, []string{"clashes"}))
+	eventually(t, "b programmed", w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil))
+	if !strings.Contains(w.logs.String(), "a.shop clashes with b2.shop") {
+		t.Errorf("the refused splice was not logged:\n%s", w.logs.String())
+	}
 }
 
 // TestEveryGatewayRefusedAloneRefusesAll: when each Gateway's own translation is refused,
