@@ -63,9 +63,10 @@ type Options struct {
 	Apply func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Check, when set, says whether Apply would accept spec and experiments, serving and
 	// changing nothing. When Apply refuses the translation of several Gateways, the watcher
-	// checks each Gateway's own translation with it and serves the others without those
-	// refused (see reconcile); without Check one refused Gateway keeps every Gateway's
-	// change from being served.
+	// checks each Gateway's own translation with it and serves the others without the new
+	// configuration of those refused, and with their last good one when it is accepted (see
+	// reconcile and isolate); without Check one refused Gateway keeps every Gateway's change
+	// from being served.
 	Check func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger

@@ -114,9 +114,15 @@ func kubectl(t testing.TB, c *cluster.Cluster, args ...string) {
 // the bootstrap `foresight-xds bootstrap --format grpc` prints.
 func gatewayClient(t testing.TB, xdsAddr, host string) *grpc.ClientConn {
 	t.Helper()
+	return gatewayClientOf(t, xdsAddr, "edge", host)
+}
+
+// gatewayClientOf is gatewayClient for the Gateway shop/gateway.
+func gatewayClientOf(t testing.TB, xdsAddr, gateway, host string) *grpc.ClientConn {
+	t.Helper()
 	code, bootstrap, errOut := runCmd("bootstrap", "--format", "grpc", "--node", fmt.Sprintf("client-%d", time.Now().UnixNano()),
 		"--service", "shop-clients", "--xds-address", xdsAddr,
-		"--metadata", gatewayapi.GatewayMetadataKey+"="+gatewayapi.GatewayMetadata("shop", "edge"),
+		"--metadata", gatewayapi.GatewayMetadataKey+"="+gatewayapi.GatewayMetadata("shop", gateway),
 		"--metadata", gatewayapi.ProxylessMetadataKey+"=true")
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d: %s", code, errOut)

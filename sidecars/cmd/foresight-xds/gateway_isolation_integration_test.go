@@ -23,7 +23,9 @@ import (
 // group). The tenant Gateway is singled out and not served: it says Programmed=False with
 // its own error, its route stays Accepted; edge is Programmed=True and a change of its route
 // reaches the client. Once the policy file no longer uses the name, the next change of the
-// tenant's objects serves it again.
+// tenant's objects serves it again. Then a change of the tenant's route that the reconciler
+// refuses (its backend's policy service name is the file's) leaves the tenant's grpc-go
+// client its previous route while edge's change is served, until the route is fixed.
 func TestServeGatewayAPIIsolatesRefusedGateway(t *testing.T) {
 	s := startShop(t)
 	ctx, gw := context.Background(), s.gw
@@ -50,7 +52,9 @@ func TestServeGatewayAPIIsolatesRefusedGateway(t *testing.T) {
 kind: TrafficPolicy
 metadata: {name: platform}
 spec:
-  services: [{name: legacy, port: 8080, endpoints: [{address: 127.0.0.1, port: 9}]}]
+  services:
+    - {name: legacy, port: 8080, endpoints: [{address: 127.0.0.1, port: 9}]}
+    - {name: shop-taken-50051, port: 50051, endpoints: [{address: 127.0.0.1, port: 9}]}
   virtualHosts: [{name: legacy, domains: [legacy.example], routes: [{name: legacy, backends: [{service: legacy}]}]}]
   nodeGroups:
     - {name: ` + group + `, kind: gateway, selector: {team: legacy}, virtualHosts: [legacy]}
@@ -125,4 +129,31 @@ spec:
 	if err := onlyFrom(conn, "v2", 10); err != nil {
 		t.Fatal(err)
 	}
+
+	// The tenant's client is served its route. Then the route moves to Service taken, whose
+	// policy service name the file also uses: the tenant's new configuration is refused on its
+	// own while edge changes too. The edge change is served, the tenant's client keeps its
+	// previous route, and the tenant says its last good configuration keeps serving.
+	tenantConn := gatewayClientOf(t, f.xdsAddress, "tenant", "tenant.shop")
+	eventuallyWithin(t, 30*time.Second, "tenant's route served", func() error { return onlyFrom(tenantConn, "v1", 10) })
+	s.backend(t, "taken", "taken")
+	s.setBackends(t, "tenant-greeter", backendRef("taken", 1))
+	eventuallyWithin(t, 30*time.Second, "tenant refused, its last good configuration kept", programmed("tenant", metav1.ConditionFalse, "Invalid",
+		"its last good configuration keeps serving"))
+	if err := programmed("tenant", metav1.ConditionFalse, "Invalid", `duplicate service "shop-taken-50051"`)(); err != nil {
+		t.Fatal(err)
+	}
+	s.setBackends(t, "greeter", backendRef("greeter-v1", 1), backendRef("greeter-v2", 0))
+	eventuallyWithin(t, 30*time.Second, "edge's change served", func() error { return onlyFrom(conn, "v1", 20) })
+	if err := onlyFrom(tenantConn, "v1", 20); err != nil {
+		t.Fatalf("the tenant's last good route: %v", err)
+	}
+	if err := programmed("tenant", metav1.ConditionFalse, "Invalid", "its last good configuration keeps serving")(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The tenant's route is fixed: its new version is served.
+	s.setBackends(t, "tenant-greeter", backendRef("greeter-v2", 1))
+	eventuallyWithin(t, 30*time.Second, "tenant's new route served", func() error { return onlyFrom(tenantConn, "v2", 10) })
+	eventuallyWithin(t, 30*time.Second, "tenant programmed", programmed("tenant", metav1.ConditionTrue, "Programmed", ""))
 }
