@@ -231,6 +231,17 @@ func BenchmarkTranslate1000Routes(b *testing.B) {
 			}
 		}
 	})
+	// What the watcher takes of a refused Gateway's last served configuration to keep
+	// serving it (only when a Gateway is refused).
+	spec := Translate(in).Spec
+	b.Run("lastgood", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if part := SpecOfGateway(spec, "shop", "edge"); len(part.VirtualHosts) != 50 {
+				b.Fatalf("%d virtual hosts", len(part.VirtualHosts))
+			}
+		}
+	})
 	// The whole change as the control plane serves it: translation, merge with the policy
 	// file, validation and translation to Envoy resources.
 	b.Run("served", func(b *testing.B) {

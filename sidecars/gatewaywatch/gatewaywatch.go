@@ -96,17 +96,15 @@ type Watcher struct {
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
-	// served is what each of our Gateways contributed to the configuration Apply last
-	// accepted, for isolate to keep serving a Gateway whose new configuration is refused
-	// (read and written by the reconcile loop only). It holds only Gateways that exist and
-	// serve something, and lives in memory only.
-	served map[types.NamespacedName]gatewayPart
+	// served is the configuration Apply last accepted, from which isolate takes a refused
+	// Gateway's part to keep serving it (read and written by the reconcile loop only). It is
+	// the translation that was served, kept by reference (no copy: it is not changed after
+	// Apply), so it costs nothing until a Gateway is refused; in memory only.
+	served servedConfig
 }
 
-// gatewayPart is what one Gateway contributed to a configuration Apply accepted: its part
-// of the spec (gatewayapi.SpecOfGateway) and the experiments on it alone
-// (gatewayapi.ExperimentsOn).
-type gatewayPart struct {
+// servedConfig is a configuration Apply accepted.
+type servedConfig struct {
 	spec        policy.Spec
 	experiments []*experiment.Experiment
 }
@@ -275,13 +273,12 @@ func (w *Watcher) reconcile(ctx context.Context) {
 	statuses := res
 	var iso *isolation
 	if err == nil {
-		w.remember(res, res.Spec, res.Experiments, nil)
+		w.served = servedConfig{spec: res.Spec, experiments: res.Experiments}
 	} else if iso = w.isolate(ctx, in, res, err); iso != nil {
 		statuses, err = iso.statuses(res), nil
-		w.remember(res, iso.spec, iso.experiments, iso.kept)
+		w.served = servedConfig{spec: iso.spec, experiments: iso.experiments}
 	} else {
 		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
-		w.forgetGone(res)
 	}
 	for nn, st := range res.Gateways {
 		gwErr := err
@@ -291,35 +288,6 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		programmed(st, res.Unserved[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	w.writeStatuses(ctx, in, statuses)
-}
-
-// remember records what each Gateway of res contributed to spec and exps, which Apply just
-// accepted; a Gateway of kept (refused, and served with its last good configuration) keeps
-// its earlier part. Gateways that are not in res, or serve nothing, are dropped.
-func (w *Watcher) remember(res *gatewayapi.Result, spec policy.Spec, exps []*experiment.Experiment, kept map[types.NamespacedName]bool) {
-	next := make(map[types.NamespacedName]gatewayPart, len(res.Gateways))
-	for nn := range res.Gateways {
-		if kept[nn] {
-			if p, ok := w.served[nn]; ok {
-				next[nn] = p
-			}
-			continue
-		}
-		if part := gatewayapi.SpecOfGateway(spec, nn.Namespace, nn.Name); len(part.NodeGroups) > 0 {
-			next[nn] = gatewayPart{spec: part, experiments: gatewayapi.ExperimentsOn(exps, part)}
-		}
-	}
-	w.served = next
-}
-
-// forgetGone drops the parts of Gateways that are no longer in res (deleted, or no longer
-// ours) when nothing new was served: the others still serve what they contributed.
-func (w *Watcher) forgetGone(res *gatewayapi.Result) {
-	for nn := range w.served {
-		if _, ok := res.Gateways[nn]; !ok {
-			delete(w.served, nn)
-		}
-	}
 }
 
 func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {

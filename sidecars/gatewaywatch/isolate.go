@@ -129,13 +129,21 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 	return iso
 }
 
+// gatewayPart is what one Gateway contributed to a configuration Apply accepted: its part
+// of the spec (gatewayapi.SpecOfGateway) and the experiments on it alone
+// (gatewayapi.ExperimentsOn).
+type gatewayPart struct {
+	spec        policy.Spec
+	experiments []*experiment.Experiment
+}
+
 // lastGoodOf are the parts of the last configuration served of the Gateways of refused that
 // had one.
 func (w *Watcher) lastGoodOf(refused map[types.NamespacedName]error) map[types.NamespacedName]gatewayPart {
 	out := map[types.NamespacedName]gatewayPart{}
 	for nn := range refused {
-		if p, ok := w.served[nn]; ok {
-			out[nn] = p
+		if part := gatewayapi.SpecOfGateway(w.served.spec, nn.Namespace, nn.Name); len(part.NodeGroups) > 0 {
+			out[nn] = gatewayPart{spec: part, experiments: gatewayapi.ExperimentsOn(w.served.experiments, part)}
 		}
 	}
 	return out
