@@ -47,6 +47,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -90,6 +91,10 @@ type Input struct {
 	// Secrets are the kubernetes.io/tls Secrets HTTPS listeners' certificateRefs may name;
 	// only the referenced ones are read.
 	Secrets []*corev1.Secret
+	// Namespaces are the cluster's namespaces; only their names and labels are read, by
+	// the listeners whose allowedRoutes.namespaces.from is Selector (a route in a namespace
+	// not listed is not selected).
+	Namespaces []*corev1.Namespace
 	// LastGood is the previous translation's Result.LastGood (nil for none): the last
 	// valid certificates and the last accepted policies that keep serving while their
 	// objects are invalid.
@@ -149,6 +154,10 @@ func Translate(in *Input) *Result {
 	for _, s := range in.Secrets {
 		t.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
+	t.nsLabels = make(map[string]labels.Set, len(in.Namespaces))
+	for _, n := range in.Namespaces {
+		t.nsLabels[n.Name] = n.Labels
+	}
 	t.classes()
 	t.gatewaysOf()
 	t.routes()
@@ -166,7 +175,8 @@ type translator struct {
 	prev     *LastGood
 	services map[types.NamespacedName]*corev1.Service
 	secrets  map[types.NamespacedName]*corev1.Secret
-	ours     map[string]bool // class names
+	nsLabels map[string]labels.Set // the labels of each namespace of Input.Namespaces
+	ours     map[string]bool       // class names
 	gateways map[types.NamespacedName]*gateway
 	gwOrder  []types.NamespacedName
 	// routesOf are the policy route names each Gateway API route translated to.
@@ -215,10 +225,13 @@ type gatewayPort struct {
 }
 
 type listener struct {
-	l      *gwv1.Listener
-	ok     bool
-	kinds  []gwv1.RouteGroupKind
-	status *gwv1.ListenerStatus
+	l     *gwv1.Listener
+	ok    bool
+	kinds []gwv1.RouteGroupKind
+	// selector selects the namespaces of the routes allowed when allowedRoutes.namespaces.from
+	// is Selector (nil otherwise).
+	selector labels.Selector
+	status   *gwv1.ListenerStatus
 	// routes are the routes attached, each counted once in AttachedRoutes however many
 	// parentRefs select the listener.
 	routes map[routeKey]bool
@@ -313,6 +326,8 @@ func (t *translator) gatewaysOf() {
 			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
 			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
 			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
+			sel, selErr := namespaceSelector(l)
+			li.selector = sel
 			switch {
 			case l.Protocol != gwv1.HTTPProtocolType && l.Protocol != gwv1.HTTPSProtocolType:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC) and HTTPS listeners that terminate TLS", l.Protocol)
@@ -321,8 +336,8 @@ func (t *translator) gatewaysOf() {
 			case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
 				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-			case l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil && l.AllowedRoutes.Namespaces.From != nil && *l.AllowedRoutes.Namespaces.From == gwv1.NamespacesFromSelector:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.from: Selector is not supported (use Same or All)"
+			case selErr != "":
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), selErr
 			}
 			kinds := []gwv1.RouteGroupKind{}
 			if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
@@ -694,11 +709,46 @@ func (t *translator) allows(g *gateway, li *listener, rs *routeSpec) bool {
 	if !slices.ContainsFunc(li.kinds, func(k gwv1.RouteGroupKind) bool { return string(k.Kind) == rs.kind }) {
 		return false
 	}
-	from := gwv1.NamespacesFromSame
-	if a := li.l.AllowedRoutes; a != nil && a.Namespaces != nil && a.Namespaces.From != nil {
-		from = *a.Namespaces.From
+	switch fromNamespaces(li.l) {
+	case gwv1.NamespacesFromAll:
+		return true
+	case gwv1.NamespacesFromSelector:
+		ls, known := t.nsLabels[rs.meta.Namespace]
+		return known && li.selector != nil && li.selector.Matches(ls)
+	default:
+		return rs.meta.Namespace == g.gw.Namespace
 	}
-	return from == gwv1.NamespacesFromAll || rs.meta.Namespace == g.gw.Namespace
+}
+
+// fromNamespaces is a listener's allowedRoutes.namespaces.from (Same when unset).
+func fromNamespaces(l *gwv1.Listener) gwv1.FromNamespaces {
+	if a := l.AllowedRoutes; a != nil && a.Namespaces != nil && a.Namespaces.From != nil {
+		return *a.Namespaces.From
+	}
+	return gwv1.NamespacesFromSame
+}
+
+// namespaceSelector is the selector of the namespaces a listener whose
+// allowedRoutes.namespaces.from is Selector admits routes from (nil for other listeners),
+// or why the listener cannot be accepted. The Gateway API says the selector must be
+// specified with Selector, and a listener is Accepted only when it is syntactically and
+// semantically valid; the CRD's schema does not check the operators, keys and values of
+// the selector, so a missing selector or one that does not parse makes the listener not
+// Accepted (UnsupportedValue) rather than admit every or no namespace. An empty selector
+// ({}) selects every namespace, as label selectors do.
+func namespaceSelector(l *gwv1.Listener) (labels.Selector, string) {
+	if fromNamespaces(l) != gwv1.NamespacesFromSelector {
+		return nil, ""
+	}
+	ls := l.AllowedRoutes.Namespaces.Selector
+	if ls == nil {
+		return nil, "allowedRoutes.namespaces.selector must be specified when from is Selector"
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		return nil, fmt.Sprintf("allowedRoutes.namespaces.selector is not a valid label selector: %v", err)
+	}
+	return sel, ""
 }
 
 // intersect is the hostnames a route serves on a listener: the route's that the listener's
