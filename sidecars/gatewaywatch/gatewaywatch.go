@@ -1,6 +1,6 @@
 // Package gatewaywatch feeds foresight-xds from the Kubernetes API: it watches
-// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants,
-// kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
+// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants, Namespaces
+// (cached reduced to their names and labels), kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
 // tls.crt and tls.key) and the attached policies (CanaryPolicies, BackendTrafficPolicies,
 // ExperimentPolicies), translates
 // them with package gatewayapi whenever one changes, hands the result to the command (which
@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -89,6 +90,7 @@ type Watcher struct {
 	svcs    cacheLister
 	grants  cacheLister // ReferenceGrants, read for cross-namespace references
 	secrets cacheLister // kubernetes.io/tls Secrets, reduced to tls.crt and tls.key
+	nss     cacheLister // Namespaces, reduced to their names and labels
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
@@ -175,6 +177,27 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return err
 	}
 	w.secrets = add(si)
+	// Namespaces, for the listeners whose allowedRoutes select namespaces by label. A
+	// cluster may have thousands: the cache keeps of each only its name and labels
+	// (nameAndLabels; no annotations, managed fields, spec or status), so it costs little
+	// memory, and only a change of the labels (or a namespace added or deleted) kicks a
+	// translation, not every annotation or status update of a namespace.
+	ni := kf.Core().V1().Namespaces().Informer()
+	if err := ni.SetTransform(nameAndLabels); err != nil {
+		return err
+	}
+	kick := w.handler()
+	_, _ = ni.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) { kick.OnAdd(o, false) },
+		UpdateFunc: func(old, cur any) {
+			if labelsChanged(old, cur) {
+				kick.OnUpdate(old, cur)
+			}
+		},
+		DeleteFunc: kick.OnDelete,
+	})
+	w.synced = append(w.synced, ni.HasSynced)
+	w.nss = indexerLister{ni.GetIndexer()}
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
 	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
@@ -227,6 +250,9 @@ func (w *Watcher) input() *gatewayapi.Input {
 	}
 	for _, o := range list(w.grants) {
 		in.ReferenceGrants = append(in.ReferenceGrants, (*gwv1.ReferenceGrant)(o.(*gwv1beta1.ReferenceGrant)))
+	}
+	for _, o := range list(w.nss) {
+		in.Namespaces = append(in.Namespaces, o.(*corev1.Namespace))
 	}
 	refs := certificateRefs(in.Gateways)
 	for _, o := range list(w.secrets) {
@@ -552,6 +578,26 @@ func tlsOnly(o any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// nameAndLabels reduces a cached Namespace to what allowedRoutes' namespace selectors read:
+// its name and labels (and UID and resourceVersion, the identity of the version cached).
+func nameAndLabels(o any) (any, error) {
+	n, ok := o.(*corev1.Namespace)
+	if !ok {
+		return o, nil // a deletion tombstone
+	}
+	out := &corev1.Namespace{}
+	out.Name, out.UID, out.ResourceVersion, out.Labels = n.Name, n.UID, n.ResourceVersion, n.Labels
+	return out, nil
+}
+
+// labelsChanged says whether a Namespace update changed its labels (true when either is not
+// a Namespace).
+func labelsChanged(old, cur any) bool {
+	o, ok1 := old.(*corev1.Namespace)
+	c, ok2 := cur.(*corev1.Namespace)
+	return !ok1 || !ok2 || !maps.Equal(o.Labels, c.Labels)
 }
 
 // certificateRefs are the Secrets the HTTPS listeners of gws name: only those are
