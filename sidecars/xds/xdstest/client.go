@@ -5,7 +5,9 @@ package xdstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -116,9 +118,31 @@ func (s *Stream) send(req *discovery.DiscoveryRequest) error {
 		s.sent = true
 	}
 	if err := s.stream.Send(req); err != nil {
-		return fmt.Errorf("send %s request: %w", req.GetTypeUrl(), err)
+		return fmt.Errorf("send %s request: %w", req.GetTypeUrl(), endedBy(err, s.recv))
 	}
 	return nil
+}
+
+// endedBy is the status the server ended the stream with when a send failed with io.EOF:
+// gRPC reports it to the receiving side only, so it is read from recv (dropping any
+// responses still queued: the stream is over). Any other error is returned as it is.
+func endedBy[R any](err error, recv <-chan result[R]) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	for {
+		select {
+		case res, ok := <-recv:
+			if !ok {
+				return err
+			}
+			if res.err != nil {
+				return res.err
+			}
+		case <-time.After(10 * time.Second):
+			return err
+		}
+	}
 }
 
 // Recv waits at most timeout for the next response.
@@ -190,7 +214,7 @@ func (s *DeltaStream) send(req *discovery.DeltaDiscoveryRequest) error {
 		s.sent = true
 	}
 	if err := s.stream.Send(req); err != nil {
-		return fmt.Errorf("send delta %s request: %w", req.GetTypeUrl(), err)
+		return fmt.Errorf("send delta %s request: %w", req.GetTypeUrl(), endedBy(err, s.recv))
 	}
 	return nil
 }
