@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -101,7 +102,10 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The goroutines serve starts end before it returns, on every path: none is left
+	// writing a state file (canaries.json, the experiment state) after serve has failed.
+	var background sync.WaitGroup
+	defer func() { cancel(); background.Wait() }()
 	// The content watchPolicy compares with is the content loaded here, hashed before it is
 	// read: an edit made while serve starts is reloaded, not taken for the loaded one.
 	loaded := fileHash(f.policy)
@@ -156,11 +160,11 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			if err != nil {
 				return err
 			}
-			go func() {
+			background.Go(func() {
 				if err := gw.Run(ctx); err != nil {
 					log.Error("gateway API watch stopped", "error", err)
 				}
-			}()
+			})
 			// Clients get no configuration without the Gateway API objects: after a restart
 			// they keep their last one until then.
 			select {
@@ -172,13 +176,13 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 
 	if runner != nil {
-		go func() { _ = runner.Run(ctx) }()
+		background.Go(func() { _ = runner.Run(ctx) })
 	}
 	canaries, err := newCanaries(ctx, f, rec, prom, reg, log)
 	if err != nil {
 		return err
 	}
-	go func() { _ = canaries.Run(ctx) }()
+	background.Go(func() { _ = canaries.Run(ctx) })
 	if f.adminAddr != "" {
 		adminSrv, err := serveAdmin(f, canaries, log)
 		if err != nil {
@@ -197,7 +201,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer metricsSrv.Close()
 
-	go watchPolicy(ctx, f, loaded, rec, src, log)
+	background.Go(func() { watchPolicy(ctx, f, loaded, rec, src, log) })
 	return srv.Serve(ctx, lis)
 }
 
