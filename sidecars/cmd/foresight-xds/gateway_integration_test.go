@@ -220,6 +220,27 @@ func startGatewayCluster(t testing.TB, namespaces ...string) *shop {
 	return s
 }
 
+// createWebService creates the Service shop/web with the port http 80.
+func (s *shop) createWebService(t testing.TB) {
+	t.Helper()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	if _, err := s.c.Admin.CoreV1().Services("shop").Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createTLSSecret creates the kubernetes.io/tls Secret shop/name holding crt and key, and
+// returns it (for updates).
+func (s *shop) createTLSSecret(t testing.TB, name string, crt, key []byte) *corev1.Secret {
+	t.Helper()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
+	if _, err := s.c.Admin.CoreV1().Secrets("shop").Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 // createClass creates the GatewayClass foresight of foresight-xds's controller name.
 func (s *shop) createClass(t testing.TB) {
 	t.Helper()

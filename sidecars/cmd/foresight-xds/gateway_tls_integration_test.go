@@ -45,10 +45,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	ctx := context.Background()
 	sh := startGatewayCluster(t, "shop")
 	c, gw := sh.c, sh.gw
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-	if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sh.createWebService(t)
 	sh.createClass(t)
 	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
 		Listeners: []gwv1.Listener{{Name: "https", Port: 8443, Protocol: gwv1.HTTPSProtocolType,
@@ -134,11 +131,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge-cert"}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: cert.CertPEM, corev1.TLSPrivateKeyKey: otherKey}}
-	if _, err := c.Admin.CoreV1().Secrets("shop").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	secret := sh.createTLSSecret(t, "edge-cert", cert.CertPEM, otherKey)
 	eventuallyWithin(t, 30*time.Second, "key of another certificate: InvalidCertificateRef", listener(metav1.ConditionFalse, "InvalidCertificateRef", "does not match", metav1.ConditionFalse))
 
 	secret.Data[corev1.TLSPrivateKeyKey] = cert.KeyPEM
