@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 		case tr.Group == "" && tr.Kind == KindService:
 			if t.svcsOf == nil {
 				t.svcsOf = map[types.NamespacedName][]string{}
-				for _, n := range slices.Sorted(mapsKeysS(t.svcDefs)) {
+				for _, n := range slices.Sorted(maps.Keys(t.svcDefs)) {
 					s := t.svcDefs[n]
 					k := types.NamespacedName{Namespace: s.Namespace, Name: s.KubernetesService}
 					t.svcsOf[k] = append(t.svcsOf[k], n)
@@ -71,16 +72,6 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 		}
 	}
 	return out, string(gwv1.PolicyReasonAccepted), "accepted"
-}
-
-func mapsKeysS(m map[string]policy.Service) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // gatewaysSendingTo are the Gateways with a route sending to one of the policy services.

@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -137,7 +138,7 @@ func (t *translator) validateCanary(c *policy.Canary) error {
 		}
 	}
 	used[c.Stable], used[c.Canary] = true, true
-	for _, n := range slices.Sorted(mapsKeys(used)) {
+	for _, n := range slices.Sorted(maps.Keys(used)) {
 		p.Spec.Services = append(p.Spec.Services, t.svcDefs[n])
 	}
 	p.Spec.Canaries = []policy.Canary{*c}
@@ -162,7 +163,7 @@ func (t *translator) addServices() {
 	for _, s := range t.canarySvcs {
 		used[s] = true
 	}
-	for _, n := range slices.Sorted(mapsKeys(used)) {
+	for _, n := range slices.Sorted(maps.Keys(used)) {
 		t.res.Spec.Services = append(t.res.Spec.Services, t.svcDefs[n])
 	}
 }

@@ -615,7 +615,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	}
 	for _, port := range slices.Sorted(maps.Keys(hostnames)) {
 		gp := g.ports[port]
-		for _, h := range slices.Sorted(mapsKeys(hostnames[port])) {
+		for _, h := range slices.Sorted(maps.Keys(hostnames[port])) {
 			t.attachHost(g, gp, port, h, rs, key)
 		}
 	}
@@ -683,16 +683,6 @@ func overlap(a, b []string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // vhostName is the policy virtual host of hostname host on port of a Gateway:
@@ -808,7 +798,7 @@ func (t *translator) build() {
 		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
 			gp := g.ports[port]
 			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true}
-			for _, h := range slices.Sorted(mapsKeysE(gp.entries)) {
+			for _, h := range slices.Sorted(maps.Keys(gp.entries)) {
 				es := gp.entries[h]
 				slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
 				vh := policy.VirtualHost{Name: vhostName(g, port, h), Domains: []string{h}}
@@ -837,19 +827,9 @@ func (t *translator) build() {
 		for _, h := range slices.Sorted(maps.Keys(grpcPort)) {
 			grpc.VirtualHosts = append(grpc.VirtualHosts, vhostName(g, grpcPort[h], h))
 		}
-		grpc.Upstreams = slices.Sorted(mapsKeys(up))
+		grpc.Upstreams = slices.Sorted(maps.Keys(up))
 		// The more specific selector first: a node matches the first group that selects it.
 		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)
-	}
-}
-
-func mapsKeysE(m map[string][]entry) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -155,7 +156,7 @@ func TestTranslateServesThroughThePolicy(t *testing.T) {
 	}
 	g := groups["gw.shop.edge.grpc"]
 	if g == nil {
-		t.Fatalf("no grpc group in %v", slices.Collect(mapKeysR(groups)))
+		t.Fatalf("no grpc group in %v", slices.Collect(maps.Keys(groups)))
 	}
 	var names []string
 	for _, l := range g.Listeners {
@@ -175,16 +176,6 @@ func TestTranslateServesThroughThePolicy(t *testing.T) {
 		return
 	}
 	t.Error("no route configuration for greeter.shop")
-}
-
-func mapKeysR[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // TestTranslateRefusesBadCanary: a canary whose weights do not step up is refused on its
