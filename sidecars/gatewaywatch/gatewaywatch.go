@@ -143,14 +143,19 @@ func New(o Options) (*Watcher, error) {
 // Apply: a control plane that waits for it never serves a configuration without them.
 func (w *Watcher) Synced() <-chan struct{} { return w.first }
 
-func (w *Watcher) handler() cache.ResourceEventHandler {
-	k := func() {
-		select {
-		case w.kick <- struct{}{}:
-		default:
-		}
+// Resync asks for a translation although no watched object changed: what Apply serves
+// beside it did (the policy file), and a Gateway refused together with that may now be
+// served, or one served may now be refused. It does not block; several calls before the
+// translation starts make one.
+func (w *Watcher) Resync() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
 	}
-	return cache.ResourceEventHandlerFuncs{AddFunc: func(any) { k() }, UpdateFunc: func(any, any) { k() }, DeleteFunc: func(any) { k() }}
+}
+
+func (w *Watcher) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{AddFunc: func(any) { w.Resync() }, UpdateFunc: func(any, any) { w.Resync() }, DeleteFunc: func(any) { w.Resync() }}
 }
 
 // Run watches and reconciles until ctx ends.

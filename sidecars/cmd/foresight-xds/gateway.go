@@ -35,6 +35,17 @@ type sources struct {
 	runner   *experiment.Runner
 	fileExps []*experiment.Experiment
 	gwExps   []*experiment.Experiment
+	// resync asks the Gateway API watch, when there is one, to translate again after the
+	// file changed: a Gateway refused together with the old file may be served with the
+	// new one, and its status must say which.
+	resync func()
+}
+
+// setResync makes every served file change call resync.
+func (s *sources) setResync(resync func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resync = resync
 }
 
 // setRunner makes r run the ExperimentPolicies' experiments besides its own.
@@ -60,6 +71,9 @@ func (s *sources) setFile(ctx context.Context, p *policy.Policy) error {
 	if err := s.apply(ctx); err != nil {
 		s.file = prev
 		return err
+	}
+	if s.resync != nil {
+		s.resync()
 	}
 	return nil
 }

@@ -160,6 +160,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			if err != nil {
 				return err
 			}
+			src.setResync(gw.Resync)
 			background.Go(func() {
 				if err := gw.Run(ctx); err != nil {
 					log.Error("gateway API watch stopped", "error", err)
