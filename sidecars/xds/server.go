@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -346,7 +347,7 @@ func (s *Server) prepare(configs map[string]Config) (map[string]*groupState, map
 	next := make(map[string]*groupState, len(configs))
 	eds := map[string]types.Resource{}
 	edsOwner := map[string]string{}
-	for _, group := range slices.Sorted(mapsKeys(configs)) {
+	for _, group := range slices.Sorted(maps.Keys(configs)) {
 		c := configs[group]
 		if group == "" {
 			return nil, nil, errors.New("empty node group name")
@@ -416,7 +417,7 @@ func index(group, typeURL string, resources []types.Resource) (map[string]types.
 func (s *Server) version(items map[string]types.Resource) string {
 	h := fnv.New64a()
 	opts := proto.MarshalOptions{Deterministic: true}
-	for _, name := range slices.Sorted(mapsKeys(items)) {
+	for _, name := range slices.Sorted(maps.Keys(items)) {
 		b, err := opts.Marshal(items[name])
 		if err != nil { // cannot happen for valid messages; make the version unique instead
 			b = []byte(fmt.Sprintf("%p", items[name]))
@@ -482,7 +483,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 			next[g] = empty
 		}
 	}
-	names := slices.Sorted(mapsKeys(next))
+	names := slices.Sorted(maps.Keys(next))
 	old := func(g string) *groupState {
 		if o, ok := s.groups[g]; ok {
 			return o
@@ -582,12 +583,12 @@ func (s *Server) Served() (groups map[string]map[string][]string, endpoints []st
 	groups = map[string]map[string][]string{}
 	for g, st := range s.groups {
 		groups[g] = map[string][]string{
-			"listener": slices.Sorted(mapsKeys(st.listeners.items)),
-			"route":    slices.Sorted(mapsKeys(st.routes.items)),
-			"cluster":  slices.Sorted(mapsKeys(st.clusters.items)),
+			"listener": slices.Sorted(maps.Keys(st.listeners.items)),
+			"route":    slices.Sorted(maps.Keys(st.routes.items)),
+			"cluster":  slices.Sorted(maps.Keys(st.clusters.items)),
 		}
 	}
-	return groups, slices.Sorted(mapsKeys(s.eds))
+	return groups, slices.Sorted(maps.Keys(s.eds))
 }
 
 // firstRequestDeadline ends a stream whose first message does not arrive within timeout:

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -35,7 +36,7 @@ type checked struct {
 // nothing, so it is also the dry run of Update.
 func (s *Server) check(groups map[string]*translate.Resources) (*checked, error) {
 	configs := make(map[string]Config, len(groups))
-	for _, g := range slices.Sorted(mapsKeys(groups)) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		r := groups[g]
 		if r == nil {
 			return nil, fmt.Errorf("node group %q: no resources", g)

@@ -3,12 +3,8 @@ package xds
 import (
 	"context"
 	"fmt"
-	"iter"
 	"log/slog"
-	"maps"
 )
-
-func mapsKeys[K comparable, V any](m map[K]V) iter.Seq[K] { return maps.Keys(m) }
 
 // cacheLogger adapts slog to go-control-plane's logger; its debug and info chatter is dropped
 // to debug level.
