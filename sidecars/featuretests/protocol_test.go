@@ -50,7 +50,9 @@ func TestInvalidPolicyChangeIsNeverServed(t *testing.T) {
 	eds := exchange(t, s, resourcev3.EndpointType, "backend.test", "backend-v2.test")
 
 	bad := p.Clone()
-	bad.Service("backend").Routes[0].Backends[0].Weight = 95 // weights no longer sum to 100
+	for i := range bad.Service("backend").Routes[0].Backends {
+		bad.Service("backend").Routes[0].Backends[i].Weight = 0 // a split without weight
+	}
 	err := cp.rec.SetPolicy(context.Background(), bad)
 	if err == nil || !strings.Contains(err.Error(), "weight") {
 		t.Fatalf("SetPolicy(bad) = %v, want a weight error", err)

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,8 +42,8 @@ type share struct {
 	weight int64
 }
 
-// backends resolves a rule's backendRefs to policy backends with percentages summing to
-// 100, and returns the first problem. The weight of refs that do not resolve becomes one
+// backends resolves a rule's backendRefs to policy backends with their relative weights,
+// and returns the first problem. The weight of refs that do not resolve becomes one
 // unresolved backend (policy.Backend.Unresolved), so that the requests that would have gone
 // to them get a 500, as the spec requires, rather than reaching the other backends. Refs of
 // weight 0 get no traffic; a rule whose weight all goes to refs that do not resolve (or
@@ -70,7 +71,7 @@ func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool,
 	if resolved == 0 {
 		return nil, svcs, prob
 	}
-	return percentages(shares), svcs, prob
+	return weighted(shares), svcs, prob
 }
 
 // resolve is the policy service of one backendRef (recorded in svcs under the Kubernetes
@@ -121,51 +122,28 @@ func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp st
 	return name, nil
 }
 
-// percentages turns weights into percentages summing to exactly 100 (largest remainder),
-// merges shares of the same service (and the unresolved ones into one) and drops those
-// without traffic. The total weight must not be 0.
-func percentages(shares []share) []policy.Backend {
-	var total int64
-	for _, s := range shares {
-		total += s.weight
-	}
+// weighted turns shares into policy backends with the same relative weights: shares of the
+// same service (and the unresolved ones) merged into one and those without weight dropped.
+// The API bounds each weight to 1,000,000 and a rule to 16 refs, so their sum is far within
+// policy.MaxWeightSum (a merged weight beyond it is cut to it, and the policy's validation
+// refuses the sum). The total weight must not be 0.
+func weighted(shares []share) []policy.Backend {
 	out := make([]policy.Backend, 0, len(shares))
-	rem := make([]int64, len(shares))
-	var sum int64
-	for i, s := range shares {
-		pct := s.weight * 100 / total
-		rem[i] = s.weight * 100 % total
-		sum += pct
-		out = append(out, policy.Backend{Service: s.svc, Weight: uint32(pct), Unresolved: s.svc == ""})
-	}
-	for sum < 100 {
-		best := 0
-		for i := range rem {
-			if rem[i] > rem[best] {
-				best = i
-			}
-		}
-		out[best].Weight++
-		rem[best] = -1
-		sum++
-	}
-	merged := out[:0]
-	for _, b := range out {
-		if b.Weight == 0 {
+	sums := make([]int64, 0, len(shares))
+	for _, s := range shares {
+		if s.weight == 0 {
 			continue
 		}
-		found := false
-		for j := range merged {
-			if merged[j].Service == b.Service {
-				merged[j].Weight += b.Weight
-				found = true
-			}
+		i := slices.IndexFunc(out, func(b policy.Backend) bool { return b.Service == s.svc })
+		if i < 0 {
+			out = append(out, policy.Backend{Service: s.svc, Unresolved: s.svc == ""})
+			sums = append(sums, 0)
+			i = len(out) - 1
 		}
-		if !found {
-			merged = append(merged, b)
-		}
+		sums[i] += s.weight
+		out[i].Weight = uint32(min(sums[i], policy.MaxWeightSum))
 	}
-	return merged
+	return out
 }
 
 // mirrors adds the RequestMirror filters of a rule (nil for other filters) to a base route

@@ -59,14 +59,14 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 	}
 	p, groups := served(t, res.Spec)
 	const httpName, grpcName = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0", "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
-	if want := []policy.Backend{{Service: "shop-web-80", Weight: 75}, {Weight: 25, Unresolved: true}}; !slices.Equal(p.Route(httpName).Backends, want) {
+	if want := []policy.Backend{{Service: "shop-web-80", Weight: 3}, {Weight: 1, Unresolved: true}}; !slices.Equal(p.Route(httpName).Backends, want) {
 		t.Errorf("split backends = %+v, want %+v", p.Route(httpName).Backends, want)
 	}
 	// Envoy: the unresolved share names a cluster it is never sent, answered with 500.
 	envoy := groups["gw.shop.edge"]
 	a := envoyRoute(t, envoy, httpName).GetRoute()
 	ws := a.GetWeightedClusters().GetClusters()
-	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 25 || ws[0].GetWeight().GetValue() != 75 {
+	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 1 || ws[0].GetWeight().GetValue() != 3 {
 		t.Errorf("weighted clusters = %v", ws)
 	}
 	if a.GetClusterNotFoundResponseCode() != envoy_config_route_v3.RouteAction_INTERNAL_SERVER_ERROR {
@@ -80,7 +80,7 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 	// Proxyless gRPC: the unresolved share goes to a cluster without endpoints.
 	grpc := groups["gw.shop.edge.grpc"]
 	ws = envoyRoute(t, grpc, grpcName).GetRoute().GetWeightedClusters().GetClusters()
-	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 50 {
+	if len(ws) != 2 || ws[1].GetName() != translate.UnresolvedCluster || ws[1].GetWeight().GetValue() != 1 || ws[0].GetWeight().GetValue() != 1 {
 		t.Errorf("gRPC weighted clusters = %v", ws)
 	}
 	found := false
@@ -94,6 +94,53 @@ func TestTranslatePartlyInvalidBackends(t *testing.T) {
 		if e.GetClusterName() == translate.UnresolvedCluster && len(e.GetEndpoints()) != 0 {
 			t.Errorf("unresolved cluster has endpoints: %v", e)
 		}
+	}
+}
+
+// TestTranslateKeepsRelativeWeights: backendRef weights reach Envoy and grpc-go as the route
+// gives them, so a tenth of a percent is not rounded away; refs to one Service add up and
+// refs of weight 0 are left out. The largest weights the API allows stay within what Envoy
+// takes.
+func TestTranslateKeepsRelativeWeights(t *testing.T) {
+	const httpName, grpcName = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0", "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
+	for _, tc := range []struct {
+		name               string
+		http, grpc         []gwv1.BackendRef
+		wantHTTP, wantGRPC []uint32 // the weights of the weighted clusters, in order
+	}{
+		{"a tenth of a percent", []gwv1.BackendRef{ref("web", 80, 999), ref("web-next", 80, 1)},
+			[]gwv1.BackendRef{ref("greeter-v1", 50051, 999), ref("greeter-v2", 50051, 1)}, []uint32{999, 1}, []uint32{999, 1}},
+		{"refs to one Service add up, weight 0 left out", []gwv1.BackendRef{ref("web", 80, 1), ref("web-next", 80, 0), ref("web", 80, 2), ref("web-next", 80, 5)},
+			[]gwv1.BackendRef{ref("greeter-v1", 50051, 1), ref("greeter-v2", 50051, 0), ref("greeter-v1", 50051, 2), ref("greeter-v2", 50051, 5)}, []uint32{3, 5}, []uint32{3, 5}},
+		{"the API's largest weights", []gwv1.BackendRef{ref("web", 80, 1_000_000), ref("web-next", 80, 1_000_000)},
+			[]gwv1.BackendRef{ref("greeter-v1", 50051, 1_000_000), ref("greeter-v2", 50051, 1)}, []uint32{1_000_000, 1_000_000}, []uint32{1_000_000, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			in.CanaryPolicies = nil
+			in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = nil
+			for _, r := range tc.http {
+				in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = append(in.HTTPRoutes[0].Spec.Rules[0].BackendRefs, gwv1.HTTPBackendRef{BackendRef: r})
+			}
+			in.GRPCRoutes[0].Spec.Rules[0].BackendRefs = nil
+			for _, r := range tc.grpc {
+				in.GRPCRoutes[0].Spec.Rules[0].BackendRefs = append(in.GRPCRoutes[0].Spec.Rules[0].BackendRefs, gwv1.GRPCBackendRef{BackendRef: r})
+			}
+			_, groups := served(t, Translate(in).Spec)
+			weights := func(r *envoy_config_route_v3.Route) []uint32 {
+				var ws []uint32
+				for _, w := range r.GetRoute().GetWeightedClusters().GetClusters() {
+					ws = append(ws, w.GetWeight().GetValue())
+				}
+				return ws
+			}
+			if got := weights(envoyRoute(t, groups["gw.shop.edge"], httpName)); !slices.Equal(got, tc.wantHTTP) {
+				t.Errorf("Envoy weighted clusters %v, want %v", got, tc.wantHTTP)
+			}
+			if got := weights(envoyRoute(t, groups["gw.shop.edge.grpc"], grpcName)); !slices.Equal(got, tc.wantGRPC) {
+				t.Errorf("grpc-go weighted clusters %v, want %v", got, tc.wantGRPC)
+			}
+		})
 	}
 }
 
@@ -156,7 +203,7 @@ func TestTranslateReferenceGrants(t *testing.T) {
 				if c.Status != metav1.ConditionTrue {
 					t.Errorf("ResolvedRefs = %+v", c)
 				}
-				if want := []policy.Backend{{Service: "shop-web-80", Weight: 50}, {Service: "stock-items-80", Weight: 50}}; !slices.Equal(bs, want) {
+				if want := []policy.Backend{{Service: "shop-web-80", Weight: 1}, {Service: "stock-items-80", Weight: 1}}; !slices.Equal(bs, want) {
 					t.Errorf("backends = %+v, want %+v", bs, want)
 				}
 				return
@@ -164,7 +211,7 @@ func TestTranslateReferenceGrants(t *testing.T) {
 			if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.RouteReasonRefNotPermitted) || !strings.Contains(c.Message, "stock/items") {
 				t.Errorf("ResolvedRefs = %+v", c)
 			}
-			if want := []policy.Backend{{Service: "shop-web-80", Weight: 50}, {Weight: 50, Unresolved: true}}; !slices.Equal(bs, want) {
+			if want := []policy.Backend{{Service: "shop-web-80", Weight: 1}, {Weight: 1, Unresolved: true}}; !slices.Equal(bs, want) {
 				t.Errorf("backends = %+v, want %+v", bs, want)
 			}
 		})

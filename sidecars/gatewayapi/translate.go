@@ -26,7 +26,7 @@
 //     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
 //     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
-//     with kubernetes discovery; weights become percentages summing to 100.
+//     with kubernetes discovery; weights are kept as the route gives them (relative).
 //   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
 //   - A BackendTrafficPolicy sets the timeout, retries and fault of every route its route
 //     targets translate to, and those and the circuit breaker and outlier detection of the

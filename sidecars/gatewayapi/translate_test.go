@@ -124,7 +124,8 @@ func TestTranslateStatuses(t *testing.T) {
 }
 
 // TestTranslateServesThroughThePolicy checks the merged policy validates and translates:
-// weights as percentages, a missing backend never reached (500), the canary over the route.
+// weights kept as the route gives them (1:2), a missing backend never reached (500), the
+// canary over the route.
 func TestTranslateServesThroughThePolicy(t *testing.T) {
 	res := Translate(input())
 	p := Merge(base(t), res.Spec)
@@ -135,7 +136,7 @@ func TestTranslateServesThroughThePolicy(t *testing.T) {
 	if split == nil {
 		t.Fatalf("no split route in %+v", p.Spec.VirtualHosts)
 	}
-	if want := []policy.Backend{{Service: "shop-web-80", Weight: 33}, {Service: "shop-web-next-80", Weight: 67}}; !slices.Equal(split.Backends, want) {
+	if want := []policy.Backend{{Service: "shop-web-80", Weight: 1}, {Service: "shop-web-next-80", Weight: 2}}; !slices.Equal(split.Backends, want) {
 		t.Errorf("split backends = %+v, want %+v", split.Backends, want)
 	}
 	gone := p.Route("gw.shop.edge/gone.shop:HTTPRoute/shop/missing/0/0")

@@ -8,7 +8,7 @@
 // Parsing is strict (unknown keys are errors) and every error names the file, the line and
 // the field path, for example
 //
-//	policy.yaml:23: spec.virtualHosts[0].routes[2].backends[0].weight: must be 0..100
+//	policy.yaml:23: spec.virtualHosts[0].routes[2].backends[0].service: unknown service "web"
 //
 // The model has no I/O beyond Load and no package-level state; translate turns it into Envoy
 // resources.
@@ -281,12 +281,18 @@ type QueryMatch struct {
 	Present bool `yaml:"present,omitempty"`
 }
 
+// MaxWeightSum is the largest sum of a route's backend weights: Envoy and grpc-go refuse
+// weighted clusters whose weights sum to more than a uint32 holds.
+const MaxWeightSum = 1<<32 - 1
+
 // Backend is one weighted destination of a route.
 type Backend struct {
 	// Service names a service of the policy; required unless Unresolved is set.
 	Service string `yaml:"service,omitempty"`
-	// Weight is 0..100; weights of a route's backends sum to 100. A single backend may omit
-	// it (it then gets 100).
+	// Weight is relative, as in Envoy and the Gateway API: the backend gets Weight over the
+	// sum of its route's weights of the requests. The sum must be 1..MaxWeightSum; percents
+	// that sum to 100 are the usual way to write them. A single backend may omit it (it
+	// then gets 100).
 	Weight uint32 `yaml:"weight,omitempty"`
 	// Unresolved marks the share of a reference that names no usable service (a Gateway
 	// API backendRef that does not resolve): requests that would have gone there are

@@ -116,13 +116,22 @@ func TestParseErrors(t *testing.T) {
         - name: split
           backends:
             - service: web
-              weight: 150
+              weight: 0
             - service: nope
-              weight: 10
+              weight: 0
 `), []string{
-			"p.yaml:13: spec.services[0].routes[0].backends: weights must sum to 100, not 160",
-			"p.yaml:15: spec.services[0].routes[0].backends[0].weight: must be 0..100",
+			"p.yaml:13: spec.services[0].routes[0].backends: weights must sum to 1..4294967295, not 0",
 			`p.yaml:16: spec.services[0].routes[0].backends[1].service: unknown service "nope"`,
+		}},
+		{"weights over a uint32", svc(`      routes:
+        - name: split
+          backends:
+            - service: web
+              weight: 4294967295
+            - service: web
+              weight: 1
+`), []string{
+			"p.yaml:13: spec.services[0].routes[0].backends: weights must sum to 1..4294967295, not 4294967296",
 		}},
 		{"regex", svc(`      routes:
         - name: r

@@ -323,7 +323,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	if actions != 1 {
 		v.errorf(path, "exactly one of backends, redirect, directResponse")
 	}
-	var sum uint32
+	var sum uint64
 	for i, b := range r.Backends {
 		bp := fmt.Sprintf("%s.backends[%d]", path, i)
 		switch {
@@ -336,13 +336,10 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		case v.service(b.Service) == nil:
 			v.errorf(bp+".service", "unknown service %q", b.Service)
 		}
-		if b.Weight > 100 {
-			v.errorf(bp+".weight", "must be 0..100")
-		}
-		sum += b.Weight
+		sum += uint64(b.Weight)
 	}
-	if len(r.Backends) > 0 && sum != 100 {
-		v.errorf(path+".backends", "weights must sum to 100, not %d", sum)
+	if len(r.Backends) > 0 && (sum == 0 || sum > MaxWeightSum) {
+		v.errorf(path+".backends", "weights must sum to 1..%d, not %d", uint64(MaxWeightSum), sum)
 	}
 	if rw := r.Rewrite; rw != nil {
 		if len(r.Backends) == 0 {
