@@ -4,7 +4,8 @@
 // proxyless gRPC api_listeners, which go-control-plane's Snapshot.Consistent ignores), every
 // cluster a route, a JWT provider or a tracer names exists (but translate.UnresolvedCluster
 // on a route that answers a missing cluster with 500), every EDS cluster has a
-// ClusterLoadAssignment, regular expressions compile as RE2, weighted clusters carry weight,
+// ClusterLoadAssignment, regular expressions compile as RE2 (and, for Envoy, to a program no
+// larger than Options.RegexProgramSizeLimit), weighted clusters carry weight,
 // the router is the last HTTP filter, every typed_config unpacks into a known type (and passes
 // its own ValidateAll), what Envoy refuses beyond field validation is absent (domains twice,
 // changes to pseudo-headers or Host, header values and access log formats that are not
@@ -18,7 +19,6 @@ package check
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +45,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/re2prog"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
@@ -73,14 +74,33 @@ func (ps Problems) Error() string {
 	return strings.Join(s, "\n")
 }
 
+// DefaultRegexProgramSizeLimit is Envoy's default re2.max_program_size.error_level: the
+// largest RE2 program of a safe_regex it accepts.
+const DefaultRegexProgramSizeLimit = 100
+
+// Options say what the proxies are configured to accept.
+type Options struct {
+	// RegexProgramSizeLimit is the largest RE2 program (re2prog.ProgramSize) of a regex sent
+	// to Envoy, the proxies' runtime re2.max_program_size.error_level; 0 checks no size.
+	// Proxyless gRPC clients match with Go's regexp and have no such limit.
+	RegexProgramSizeLimit int
+}
+
+// DefaultOptions check for Envoy's defaults.
+var DefaultOptions = Options{RegexProgramSizeLimit: DefaultRegexProgramSizeLimit}
+
+// Check validates one node group's resources with DefaultOptions.
+func Check(r *translate.Resources) error { return DefaultOptions.Check(r) }
+
 // Check validates one node group's resources and returns Problems listing every problem, or
 // nil when they may be served.
-func Check(r *translate.Resources) error {
+func (o Options) Check(r *translate.Resources) error {
 	c := &checker{
+		opts:       o,
 		routes:     make(map[string]bool, len(r.Routes)),
 		clusters:   make(map[string]bool, len(r.Clusters)),
 		endpoints:  make(map[string]bool, len(r.Endpoints)),
-		regexes:    map[string]error{},
+		regexes:    map[string]regexInfo{},
 		grpcRoutes: map[string]bool{},
 	}
 	// The field validation of endpoints and clusters is independent of everything else; for
@@ -141,6 +161,7 @@ func Check(r *translate.Resources) error {
 			}
 		}
 	}
+	c.regexSizes()
 	wg.Wait()
 	if len(fields.problems)+len(c.problems) == 0 {
 		return nil
@@ -155,8 +176,15 @@ const parallelThreshold = 512
 var hcmTypeURL = "type.googleapis.com/" + string((&envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
 
 type checker struct {
+	opts                        Options
 	routes, clusters, endpoints map[string]bool
-	regexes                     map[string]error
+	regexes                     map[string]regexInfo
+	// bigRegexes are the regexes over the program size limit, reported by regexSizes once
+	// the listeners tell which route configurations only proxyless gRPC clients get.
+	bigRegexes []bigRegex
+	// envoyRoutes are the route configurations Envoy listeners name over RDS; apiListeners
+	// are the listeners of proxyless gRPC clients.
+	envoyRoutes, apiListeners map[string]bool
 	// grpcRoutes are the route configurations of api_listeners already checked for what
 	// grpc-go reads.
 	grpcRoutes   map[string]bool
@@ -326,6 +354,11 @@ func (c *checker) hcm(listener string, a *anypb.Any, api bool) {
 		served = c.routeConfigs[rs.Rds.GetRouteConfigName()]
 	case *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_RouteConfig:
 		served = rs.RouteConfig
+	}
+	if api {
+		c.mark(&c.apiListeners, listener)
+	} else if served != nil {
+		c.mark(&c.envoyRoutes, served.GetName())
 	}
 	if api && served != nil && !c.grpcRoutes[served.GetName()] {
 		c.grpcRoutes[served.GetName()] = true
@@ -617,14 +650,58 @@ func (c *checker) stringMatcher(typ, name string, where at, sm *envoy_type_match
 	}
 }
 
-// regex compiles a regular expression with Go's regexp, whose syntax is RE2's.
+// regexInfo is what checking one regex found: its parse error or its RE2 program size.
+type regexInfo struct {
+	err  error
+	size int
+}
+
+// bigRegex is a regex over the program size limit, where it was found.
+type bigRegex struct {
+	typ, name string
+	where     at
+	regex     string
+	size      int
+}
+
+// regex parses a regular expression with Go's regexp/syntax, whose syntax is RE2's, and
+// measures the program RE2 compiles it to; one larger than the limit is kept for regexSizes.
 func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.RegexMatcher) {
-	err, done := c.regexes[re.GetRegex()]
+	info, done := c.regexes[re.GetRegex()]
 	if !done {
-		_, err = regexp.Compile(re.GetRegex())
-		c.regexes[re.GetRegex()] = err
+		info.size, info.err = re2prog.ProgramSize(re.GetRegex())
+		c.regexes[re.GetRegex()] = info
 	}
-	if err != nil {
-		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), err)
+	if info.err != nil {
+		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), info.err)
+		return
 	}
+	if limit := c.opts.RegexProgramSizeLimit; limit > 0 && info.size > limit {
+		c.bigRegexes = append(c.bigRegexes, bigRegex{typ, name, where, re.GetRegex(), info.size})
+	}
+}
+
+// regexSizes reports the regexes over the program size limit that Envoy may get: all but
+// those of route configurations only api_listeners (proxyless gRPC, whose Go regexp has no
+// such limit) serve.
+func (c *checker) regexSizes() {
+	for _, b := range c.bigRegexes {
+		grpcOnly := b.typ == "listener" && c.apiListeners[b.name] ||
+			b.typ == "route" && c.grpcRoutes[b.name] && !c.envoyRoutes[b.name]
+		if grpcOnly {
+			continue
+		}
+		c.add(b.typ, b.name, "%s: regex %q compiles to an RE2 program of %d instructions; Envoy refuses more than %d "+
+			"(runtime re2.max_program_size.error_level): simplify it (a [^/]+ in place of a counted repetition) "+
+			"or raise the limit on the proxies and with --regex-program-size-limit",
+			b.where, b.regex, b.size, c.opts.RegexProgramSizeLimit)
+	}
+}
+
+// mark adds name to a set, making the set on first use.
+func (c *checker) mark(set *map[string]bool, name string) {
+	if *set == nil {
+		*set = map[string]bool{}
+	}
+	(*set)[name] = true
 }
