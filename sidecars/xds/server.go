@@ -38,6 +38,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/foresight-dev/foresight/sidecars/check"
 )
 
 // Config is the set of Envoy resources served to one node group.
@@ -71,6 +73,10 @@ type Options struct {
 	KeepaliveEnforcement keepalive.EnforcementPolicy
 	// Limits bound what clients can make the server hold; DefaultLimits for each zero field.
 	Limits Limits
+	// Check says what the proxies accept beyond field validation (the largest RE2 program of
+	// a regex); its zero value checks no regex program size, foresight-xds serve passes
+	// --regex-program-size-limit (Envoy's default, 100, unless set).
+	Check check.Options
 }
 
 // Limits bound the memory and work clients can claim from the server. A proxy needs one

@@ -8,11 +8,10 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
-	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
-// Update checks every node group's resources with check.Check (ValidateAll plus reference
+// Update checks every node group's resources with Options.Check (ValidateAll plus reference
 // checks) and serves them only when all pass; otherwise nothing is served, the failure is
 // counted in foresight_xds_snapshots_rejected_total and logged, and the last good
 // configuration stays.
@@ -31,7 +30,7 @@ type checked struct {
 	eds    map[string]types.Resource
 }
 
-// check runs check.Check on every node group's resources and prepares the result as Apply
+// check runs Options.Check on every node group's resources and prepares the result as Apply
 // does (field validation, names, endpoints shared by groups); it serves, counts and logs
 // nothing, so it is also the dry run of Update.
 func (s *Server) check(groups map[string]*translate.Resources) (*checked, error) {
@@ -41,7 +40,7 @@ func (s *Server) check(groups map[string]*translate.Resources) (*checked, error)
 		if r == nil {
 			return nil, fmt.Errorf("node group %q: no resources", g)
 		}
-		if err := check.Check(r); err != nil {
+		if err := s.opts.Check.Check(r); err != nil {
 			return nil, fmt.Errorf("node group %q: %w", g, err)
 		}
 		configs[g] = ConfigOf(r)

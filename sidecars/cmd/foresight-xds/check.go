@@ -26,6 +26,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	experiments := fs.String("experiments", "", "a FaultExperiment file (the same as naming it with the other files)")
+	checks := checkOptionsFlags(fs)
 	if err := cli.ParseArgs(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 			experimentFiles = append(experimentFiles, file)
 			continue
 		}
-		p, groups, err := checkPolicy(file)
+		p, groups, err := checkPolicy(file, *checks)
 		if err != nil {
 			problems = append(problems, err)
 			continue
@@ -92,7 +93,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 
 // checkPolicy loads, translates and checks one policy file; it returns the policy and the
 // number of its node groups.
-func checkPolicy(file string) (*policy.Policy, int, error) {
+func checkPolicy(file string, checks check.Options) (*policy.Policy, int, error) {
 	p, err := policy.Load(file)
 	if err != nil {
 		return nil, 0, err
@@ -103,7 +104,7 @@ func checkPolicy(file string) (*policy.Policy, int, error) {
 	}
 	var problems []error
 	for g, r := range groups {
-		if err := check.Check(r); err != nil {
+		if err := checks.Check(r); err != nil {
 			problems = append(problems, fmt.Errorf("%s: node group %q: %w", file, g, err))
 		}
 	}
@@ -111,6 +112,15 @@ func checkPolicy(file string) (*policy.Policy, int, error) {
 		return nil, 0, errors.Join(problems...)
 	}
 	return p, len(groups), nil
+}
+
+// checkOptionsFlags registers the flags of what the proxies accept, shared by serve and
+// check so both refuse the same configurations.
+func checkOptionsFlags(fs *flag.FlagSet) *check.Options {
+	o := check.DefaultOptions
+	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", o.RegexProgramSizeLimit,
+		"largest RE2 program of a regex sent to Envoy: the proxies' runtime re2.max_program_size.error_level (0: no limit)")
+	return &o
 }
 
 // documentKind reads the kind of a file's first YAML document: experiment.Kind, or

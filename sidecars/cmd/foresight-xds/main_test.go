@@ -358,3 +358,24 @@ func httpStatus(t *testing.T, method, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestCheckRegexProgramSizeLimit checks a policy whose regex route compiles to more RE2
+// instructions than Envoy accepts by default: refused, then accepted with the limit raised.
+func TestCheckRegexProgramSizeLimit(t *testing.T) {
+	data, err := os.ReadFile("../../translate/testdata/match.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "long-regex.yaml")
+	long := strings.Replace(string(data), `regex: "/v1/items/[0-9]+"`, `regex: "/v1/items/[a-z0-9-]{1,64}"`, 1)
+	if err := os.WriteFile(file, []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd("check", file)
+	if code != 1 || !strings.Contains(errOut, "compiles to an RE2 program of 269 instructions; Envoy refuses more than 100") {
+		t.Fatalf("check at the default limit: exit %d, %q", code, errOut)
+	}
+	if code, out, errOut := runCmd("check", "--regex-program-size-limit", "300", file); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("check with the limit raised: exit %d, %q %q", code, out, errOut)
+	}
+}
