@@ -17,7 +17,7 @@ PROMTOOL = $(shell command -v promtool 2>/dev/null || echo $(TOOLS_BIN)/promtool
 # once from hack/victoriametrics (its own module, pinned version) into .cache/bin.
 VICTORIAMETRICS := $(TOOLS_BIN)/victoria-metrics
 
-.PHONY: all help build test test-go test-rules kube-binaries bench lint vet fmt-check demo e2e fuzz \
+.PHONY: all help build test test-go test-rules test-re2 kube-binaries bench lint vet fmt-check demo e2e fuzz \
 	dashboards dashboards-preview prometheusrule charts-golden bench-adapter differential peer-adapter images push-images prometheus victoriametrics clean
 
 all: build
@@ -63,7 +63,11 @@ test-go: prometheus victoriametrics kube-binaries
 kube-binaries:
 	hack/e2e/build.sh >/dev/null
 
-## test-rules: promtool's own checks and unit tests of the shipped rules
+## ## test-re2: compare re2prog's program sizes with Debian's RE2 library (needs libre2-dev)
+test-re2:
+	$(GO) test -tags re2 ./sidecars/re2prog/
+
+test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules: prometheus
 	@test -x "$(PROMTOOL)" || { echo "promtool not found on PATH nor in $(TOOLS_BIN): run make prometheus"; exit 1; }
 	$(PROMTOOL) check rules rules/*.rules.yaml
@@ -170,6 +174,7 @@ fuzz:
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParsePriceCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/re2prog -run '^$$' -fuzz 'FuzzProgramSize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz 'FuzzAttachedPolicies$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzAttachedPolicyObjects -fuzztime $(FUZZTIME)
