@@ -634,9 +634,20 @@ func (c *compiler) optimize(start int) {
 // instruction, and every instruction reached from outside its root's tree), holding the
 // non-Alt instructions its Alt tree reaches and a Nop for each other root it reaches.
 func (c *compiler) flatten(start, startUnanchored int) int {
-	roots := map[int]bool{0: true, startUnanchored: true, start: true}
-	preds := map[int][]int{}
-	reached := map[int]bool{}
+	n := len(c.inst)
+	isRoot := make([]bool, n)
+	var roots []int
+	mark := func(id int) {
+		if !isRoot[id] {
+			isRoot[id] = true
+			roots = append(roots, id)
+		}
+	}
+	mark(0)
+	mark(startUnanchored)
+	mark(start)
+	preds := make([][]int, n)
+	reached := make([]bool, n)
 	stack := []int{startUnanchored}
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
@@ -652,7 +663,7 @@ func (c *compiler) flatten(start, startUnanchored int) int {
 				id = in.out
 				continue
 			case instByteRange, instCapture, instEmptyWidth:
-				roots[in.out] = true
+				mark(in.out)
 				id = in.out
 				continue
 			case instNop:
@@ -662,18 +673,21 @@ func (c *compiler) flatten(start, startUnanchored int) int {
 			break
 		}
 	}
-	// Walk the roots' trees through Alts and Nops, stopping at other roots.
-	tree := func(root int, visit func(id int, other bool)) []int {
-		seen := map[int]bool{}
-		var order []int
+	// Walk a root's tree through Alts and Nops, stopping at other roots; seen[id] == stamp
+	// marks the instructions of the current walk.
+	seen := make([]int, n)
+	stamp := 0
+	tree := func(root int, order []int, visit func(id int, other bool)) []int {
+		stamp++
+		order = order[:0]
 		stack := []int{root}
 		for len(stack) > 0 {
 			id := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			for !seen[id] {
-				seen[id] = true
+			for seen[id] != stamp {
+				seen[id] = stamp
 				order = append(order, id)
-				if id != root && roots[id] {
+				if id != root && isRoot[id] {
 					visit(id, true)
 					break
 				}
@@ -693,32 +707,25 @@ func (c *compiler) flatten(start, startUnanchored int) int {
 		}
 		return order
 	}
-	sorted := make([]int, 0, len(roots))
-	for r := range roots {
-		sorted = append(sorted, r)
-	}
-	slices.Sort(sorted)
+	sorted := slices.Sorted(slices.Values(roots))
+	var order []int
 	for i := len(sorted) - 1; i > 0; i-- {
 		root := sorted[i]
 		if root == start || root == startUnanchored {
 			continue
 		}
-		order := tree(root, func(int, bool) {})
-		in := map[int]bool{}
-		for _, id := range order {
-			in[id] = true
-		}
+		order = tree(root, order, func(int, bool) {})
 		for _, id := range order {
 			for _, p := range preds[id] {
-				if !in[p] {
-					roots[id] = true
+				if seen[p] != stamp {
+					mark(id)
 				}
 			}
 		}
 	}
 	size := 0
-	for root := range roots {
-		tree(root, func(id int, other bool) {
+	for _, root := range roots {
+		order = tree(root, order, func(id int, other bool) {
 			if other {
 				size++ // a Nop to the other root's list
 				return
