@@ -63,11 +63,11 @@ test-go: prometheus victoriametrics kube-binaries
 kube-binaries:
 	hack/e2e/build.sh >/dev/null
 
-## ## test-re2: compare re2prog's program sizes with Debian's RE2 library (needs libre2-dev)
+## test-re2: compare re2prog's program sizes with Debian's RE2 library (needs libre2-dev)
 test-re2:
-	$(GO) test -tags re2 ./sidecars/re2prog/
+	$(GO) test -count=1 -tags re2 ./sidecars/re2prog/
 
-test-rules: promtool's own checks and unit tests of the shipped rules
+## test-rules: promtool's own checks and unit tests of the shipped rules
 test-rules: prometheus
 	@test -x "$(PROMTOOL)" || { echo "promtool not found on PATH nor in $(TOOLS_BIN): run make prometheus"; exit 1; }
 	$(PROMTOOL) check rules rules/*.rules.yaml

@@ -78,19 +78,29 @@ func (ps Problems) Error() string {
 // largest RE2 program of a safe_regex it accepts.
 const DefaultRegexProgramSizeLimit = 100
 
-// Options say what the proxies are configured to accept.
+// Options say what the proxies are configured to accept. The zero value checks for Envoy's
+// defaults.
 type Options struct {
 	// RegexProgramSizeLimit is the largest RE2 program (re2prog.ProgramSize) of a regex sent
-	// to Envoy, the proxies' runtime re2.max_program_size.error_level; 0 checks no size.
-	// Proxyless gRPC clients match with Go's regexp and have no such limit.
+	// to Envoy, the proxies' runtime re2.max_program_size.error_level: 0 is Envoy's default
+	// (DefaultRegexProgramSizeLimit), a negative value checks no size. Proxyless gRPC clients
+	// match with Go's regexp and have no such limit.
 	RegexProgramSizeLimit int
 }
 
-// DefaultOptions check for Envoy's defaults.
-var DefaultOptions = Options{RegexProgramSizeLimit: DefaultRegexProgramSizeLimit}
+// regexLimit is the program size limit o checks, 0 for none.
+func (o Options) regexLimit() int {
+	switch {
+	case o.RegexProgramSizeLimit == 0:
+		return DefaultRegexProgramSizeLimit
+	case o.RegexProgramSizeLimit < 0:
+		return 0
+	}
+	return o.RegexProgramSizeLimit
+}
 
-// Check validates one node group's resources with DefaultOptions.
-func Check(r *translate.Resources) error { return DefaultOptions.Check(r) }
+// Check validates one node group's resources for Envoy's defaults (the zero Options).
+func Check(r *translate.Resources) error { return Options{}.Check(r) }
 
 // Check validates one node group's resources and returns Problems listing every problem, or
 // nil when they may be served.
@@ -676,7 +686,7 @@ func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.Re
 		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), info.err)
 		return
 	}
-	if limit := c.opts.RegexProgramSizeLimit; limit > 0 && info.size > limit {
+	if limit := c.opts.regexLimit(); limit > 0 && info.size > limit {
 		c.bigRegexes = append(c.bigRegexes, bigRegex{typ, name, where, re.GetRegex(), info.size})
 	}
 }
@@ -694,7 +704,7 @@ func (c *checker) regexSizes() {
 		c.add(b.typ, b.name, "%s: regex %q compiles to an RE2 program of %d instructions; Envoy refuses more than %d "+
 			"(runtime re2.max_program_size.error_level): simplify it (a [^/]+ in place of a counted repetition) "+
 			"or raise the limit on the proxies and with --regex-program-size-limit",
-			b.where, b.regex, b.size, c.opts.RegexProgramSizeLimit)
+			b.where, b.regex, b.size, c.opts.regexLimit())
 	}
 }
 

@@ -74,8 +74,8 @@ type Options struct {
 	// Limits bound what clients can make the server hold; DefaultLimits for each zero field.
 	Limits Limits
 	// Check says what the proxies accept beyond field validation (the largest RE2 program of
-	// a regex); its zero value checks no regex program size, foresight-xds serve passes
-	// --regex-program-size-limit (Envoy's default, 100, unless set).
+	// a regex); its zero value checks for Envoy's defaults. foresight-xds serve passes
+	// --regex-program-size-limit.
 	Check check.Options
 }
 

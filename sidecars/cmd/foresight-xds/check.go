@@ -26,7 +26,8 @@ func checkCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	experiments := fs.String("experiments", "", "a FaultExperiment file (the same as naming it with the other files)")
-	checks := checkOptionsFlags(fs)
+	var checks check.Options
+	checkOptionsFlags(fs, &checks)
 	if err := cli.ParseArgs(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 			experimentFiles = append(experimentFiles, file)
 			continue
 		}
-		p, groups, err := checkPolicy(file, *checks)
+		p, groups, err := checkPolicy(file, checks)
 		if err != nil {
 			problems = append(problems, err)
 			continue
@@ -114,13 +115,11 @@ func checkPolicy(file string, checks check.Options) (*policy.Policy, int, error)
 	return p, len(groups), nil
 }
 
-// checkOptionsFlags registers the flags of what the proxies accept, shared by serve and
-// check so both refuse the same configurations.
-func checkOptionsFlags(fs *flag.FlagSet) *check.Options {
-	o := check.DefaultOptions
-	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", o.RegexProgramSizeLimit,
-		"largest RE2 program of a regex sent to Envoy: the proxies' runtime re2.max_program_size.error_level (0: no limit)")
-	return &o
+// checkOptionsFlags registers into o the flags of what the proxies accept, shared by serve
+// and check so both refuse the same configurations.
+func checkOptionsFlags(fs *flag.FlagSet, o *check.Options) {
+	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", check.DefaultRegexProgramSizeLimit,
+		"largest RE2 program of a regex sent to Envoy: the proxies' runtime re2.max_program_size.error_level (-1: no limit)")
 }
 
 // documentKind reads the kind of a file's first YAML document: experiment.Kind, or

@@ -375,7 +375,9 @@ func TestCheckRegexProgramSizeLimit(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "compiles to an RE2 program of 269 instructions; Envoy refuses more than 100") {
 		t.Fatalf("check at the default limit: exit %d, %q", code, errOut)
 	}
-	if code, out, errOut := runCmd("check", "--regex-program-size-limit", "300", file); code != 0 || !strings.Contains(out, "OK") {
-		t.Fatalf("check with the limit raised: exit %d, %q %q", code, out, errOut)
+	for _, limit := range []string{"300", "-1"} {
+		if code, out, errOut := runCmd("check", "--regex-program-size-limit", limit, file); code != 0 || !strings.Contains(out, "OK") {
+			t.Fatalf("check with the limit %s: exit %d, %q %q", limit, code, out, errOut)
+		}
 	}
 }

@@ -57,14 +57,14 @@ type serveFlags struct {
 	reloadInterval                       time.Duration
 	logLevel                             string
 	limits                               xds.Limits
-	checks                               *check.Options
+	checks                               check.Options
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
-	f.checks = checkOptionsFlags(fs)
+	checkOptionsFlags(fs, &f.checks)
 	fs.StringVar(&f.policy, "policy", "", "TrafficPolicy file (required); reloaded on change and on SIGHUP")
 	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional)")
 	fs.StringVar(&f.experimentState, "experiment-state", filepath.Join(os.TempDir(), "foresight-xds-experiments.json"), "file recording experiment aborts across restarts")
@@ -120,7 +120,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	rec := xds.NewReconciler(log)
-	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg, Limits: f.limits, Check: *f.checks})
+	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg, Limits: f.limits, Check: f.checks})
 	if err != nil {
 		return err
 	}
