@@ -701,11 +701,28 @@ func (c *checker) regexSizes() {
 		if grpcOnly {
 			continue
 		}
-		c.add(b.typ, b.name, "%s: regex %q compiles to an RE2 program of %d instructions; Envoy refuses more than %d "+
-			"(runtime re2.max_program_size.error_level): simplify it (a [^/]+ in place of a counted repetition) "+
-			"or raise the limit on the proxies and with --regex-program-size-limit",
-			b.where, b.regex, b.size, c.opts.regexLimit())
+		c.add(b.typ, b.name, "%s: %v", b.where, tooLarge(b.regex, b.size, c.opts.regexLimit()))
 	}
+}
+
+// RegexTooLarge is the problem of a regex sent to Envoy whose RE2 program is larger than o
+// allows, as Check reports it, or nil (for a regex that does not parse too: validation
+// reports that).
+func (o Options) RegexTooLarge(expr string) error {
+	limit := o.regexLimit()
+	if limit <= 0 || expr == "" {
+		return nil
+	}
+	if size, err := re2prog.ProgramSize(expr); err == nil && size > limit {
+		return tooLarge(expr, size, limit)
+	}
+	return nil
+}
+
+func tooLarge(expr string, size, limit int) error {
+	return fmt.Errorf("regex %q compiles to an RE2 program of %d instructions; Envoy refuses more than %d "+
+		"(runtime re2.max_program_size.error_level): simplify it (a [^/]+ in place of a counted repetition) "+
+		"or raise the limit on the proxies and with --regex-program-size-limit", expr, size, limit)
 }
 
 // mark adds name to a set, making the set on first use.

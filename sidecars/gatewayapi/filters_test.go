@@ -6,10 +6,12 @@ import (
 	"time"
 
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/sidecars/check"
 )
 
 func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
@@ -275,5 +277,47 @@ func TestTranslateRedirectPort(t *testing.T) {
 		if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r.Redirect == nil || r.Redirect.Port != tc.want {
 			t.Errorf("%+v: redirect %+v, want port %d", tc.f, r.Redirect, tc.want)
 		}
+	}
+}
+
+// TestTranslateDropsRuleWithLongRegex: a rule with a regex whose RE2 program is larger than
+// the proxies accept (Envoy's default limit here) is dropped with why, so that the rest of
+// the Gateway is served; with the limit lifted (Input.Checks) it is served.
+func TestTranslateDropsRuleWithLongRegex(t *testing.T) {
+	const long = "/v1/items/[a-z0-9-]{1,64}"
+	pathRegex, headerRegex := gwv1.PathMatchRegularExpression, gwv1.HeaderMatchRegularExpression
+	for _, tc := range []struct {
+		name  string
+		match gwv1.HTTPRouteMatch
+		field string
+	}{
+		{"path", gwv1.HTTPRouteMatch{Path: &gwv1.HTTPPathMatch{Type: &pathRegex, Value: ptr(long)}}, "matches[0].match.regex"},
+		{"header", gwv1.HTTPRouteMatch{Headers: []gwv1.HTTPHeaderMatch{{Type: &headerRegex, Name: "x-item", Value: long}}}, "matches[0].match.headers[0].regex"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			route := in.HTTPRoutes[0]
+			route.Spec.Rules = append(route.Spec.Rules, gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{tc.match},
+				BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}})
+			res := Translate(in)
+			c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "PartiallyInvalid")
+			want := "rules[1]: " + tc.field + `: regex "` + strings.ReplaceAll(long, `\`, `\\`) + `" compiles to an RE2 program of`
+			if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, want) || !strings.Contains(c.Message, "Envoy refuses more than 100") {
+				t.Errorf("PartiallyInvalid = %+v, want a message with %q", c, want)
+			}
+			p, _ := served(t, res.Spec) // the rest passes the checks Envoy's proxies are served with
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0") != nil {
+				t.Error("the rule with the long regex is served")
+			}
+
+			in.Checks = check.Options{RegexProgramSizeLimit: -1}
+			res = Translate(in)
+			if c := meta.FindStatusCondition(routeStatus(t, res.HTTPRoutes, "shop", "split"), "PartiallyInvalid"); c != nil {
+				t.Errorf("without a limit: PartiallyInvalid = %+v", c)
+			}
+			if p := Merge(base(t), res.Spec); p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0") == nil {
+				t.Error("without a limit the rule is not served")
+			}
+		})
 	}
 }

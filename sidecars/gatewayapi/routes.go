@@ -150,8 +150,9 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 }
 
 // check validates a translated rule with the policy's own rules (regular expressions,
-// header names, redirects), so that one invalid route is refused on its own status and
-// never makes the whole configuration invalid.
+// header names, redirects) and the proxies' limit on regexes (Input.Checks), so that one
+// invalid route is refused on its own status and never makes the whole configuration
+// invalid.
 func (t *translator) check(r *ruleOut) error {
 	p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "gateway-api", Namespace: policy.DefaultNamespace}}
 	vh := policy.VirtualHost{Name: "check", Domains: []string{"*"}}
@@ -171,6 +172,23 @@ func (t *translator) check(r *ruleOut) error {
 	p.Spec.NodeGroups = nil
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "spec.virtualHosts[0].routes", "matches"))
+	}
+	// Envoy's limit on a regex's program is checked per rule too, so that a long regex
+	// drops its rule instead of refusing the Gateway's whole configuration.
+	for i, m := range r.matches {
+		if err := t.in.Checks.RegexTooLarge(m.Match.Regex); err != nil {
+			return fmt.Errorf("matches[%d].match.regex: %w", i, err)
+		}
+		for j, h := range m.Match.Headers {
+			if err := t.in.Checks.RegexTooLarge(h.Regex); err != nil {
+				return fmt.Errorf("matches[%d].match.headers[%d].regex: %w", i, j, err)
+			}
+		}
+		for j, q := range m.Match.Query {
+			if err := t.in.Checks.RegexTooLarge(q.Regex); err != nil {
+				return fmt.Errorf("matches[%d].match.query[%d].regex: %w", i, j, err)
+			}
+		}
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -83,6 +84,10 @@ type Input struct {
 	// BackendTrafficPolicies and ExperimentPolicies are the other attached policies.
 	BackendTrafficPolicies []*BackendTrafficPolicy
 	ExperimentPolicies     []*ExperimentPolicy
+	// Checks say what the proxies accept: a rule with a regex whose RE2 program is larger
+	// than they allow is dropped on its own status rather than refused with the whole
+	// configuration.
+	Checks check.Options
 	// Now is the transition time of new conditions.
 	Now time.Time
 

@@ -45,6 +45,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
+	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -69,6 +70,8 @@ type Options struct {
 	// reconcile and isolate); without Check one refused Gateway keeps every Gateway's change
 	// from being served.
 	Check func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
+	// Checks say what the proxies accept (gatewayapi.Input.Checks).
+	Checks check.Options
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Debounce is how long a change waits for more before the translation runs. Default
@@ -236,7 +239,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // input lists the cached objects.
 func (w *Watcher) input() *gatewayapi.Input {
-	in := &gatewayapi.Input{ControllerName: w.o.ControllerName, Now: time.Now()}
+	in := &gatewayapi.Input{ControllerName: w.o.ControllerName, Checks: w.o.Checks, Now: time.Now()}
 	list := func(l cacheLister) []runtime.Object { objs, _ := l.List(labels.Everything()); return objs }
 	for _, o := range list(w.classes) {
 		in.GatewayClasses = append(in.GatewayClasses, o.(*gwv1.GatewayClass))

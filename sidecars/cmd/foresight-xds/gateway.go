@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
@@ -143,7 +144,7 @@ func (s *sources) apply(ctx context.Context) error {
 }
 
 // newGatewayWatch watches the Gateway API objects of controller and serves them through src.
-func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, src *sources, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, log *slog.Logger) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -153,5 +154,5 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 		return nil, err
 	}
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Logger: log})
 }

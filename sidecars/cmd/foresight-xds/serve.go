@@ -159,7 +159,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, src, log)
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, log)
 			if err != nil {
 				return err
 			}
