@@ -674,12 +674,47 @@ type bigRegex struct {
 	size      int
 }
 
+// regexCacheBytes bounds the regexes regexCache keeps, by the bytes of their text.
+var regexCacheBytes = 4 << 20
+
+// regexCache keeps what checking a regex found across checks: every change of the policy or
+// of the endpoints checks the whole configuration again, mostly with the same regexes, and
+// measuring one takes a tenth of a millisecond or more. Full, it starts again empty.
+var regexCache = struct {
+	sync.Mutex
+	m     map[string]regexInfo
+	bytes int
+}{m: map[string]regexInfo{}}
+
+// measureRegex is the parse error or the RE2 program size of expr, from regexCache when it
+// is there.
+func measureRegex(expr string) regexInfo {
+	regexCache.Lock()
+	info, ok := regexCache.m[expr]
+	regexCache.Unlock()
+	if ok {
+		return info
+	}
+	info.size, info.err = re2prog.ProgramSize(expr)
+	regexCache.Lock()
+	defer regexCache.Unlock()
+	if regexCache.bytes+len(expr) > regexCacheBytes {
+		clear(regexCache.m)
+		regexCache.bytes = 0
+	}
+	if len(expr) <= regexCacheBytes {
+		regexCache.m[expr] = info
+		regexCache.bytes += len(expr)
+	}
+	return info
+}
+
 // regex parses a regular expression with Go's regexp/syntax, whose syntax is RE2's, and
 // measures the program RE2 compiles it to; one larger than the limit is kept for regexSizes.
 func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.RegexMatcher) {
 	info, done := c.regexes[re.GetRegex()]
 	if !done {
-		info.size, info.err = re2prog.ProgramSize(re.GetRegex())
+		info = measureRegex(re.GetRegex())
 		c.regexes[re.GetRegex()] = info
 	}
 	if info.err != nil {
@@ -713,8 +748,8 @@ func (o Options) RegexTooLarge(expr string) error {
 	if limit <= 0 || expr == "" {
 		return nil
 	}
-	if size, err := re2prog.ProgramSize(expr); err == nil && size > limit {
-		return tooLarge(expr, size, limit)
+	if info := measureRegex(expr); info.err == nil && info.size > limit {
+		return tooLarge(expr, info.size, limit)
 	}
 	return nil
 }
