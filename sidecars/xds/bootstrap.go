@@ -49,6 +49,11 @@ type BootstrapOptions struct {
 	AdminPort uint32
 	// StatsPort serves /stats/prometheus on all interfaces for Prometheus. Default 15090.
 	StatsPort uint32
+	// RegexProgramSizeLimit, when positive, is the proxy's runtime
+	// re2.max_program_size.error_level: the largest RE2 program of a regex it accepts. The
+	// control plane must check with the same limit (foresight-xds serve
+	// --regex-program-size-limit). 0 keeps Envoy's default, 100.
+	RegexProgramSizeLimit int
 }
 
 // Bootstrap builds the Envoy bootstrap of a sidecar or gateway: ADS over gRPC (HTTP/2) to the
@@ -118,7 +123,7 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 	if err != nil {
 		return nil, err
 	}
-	return &envoy_config_bootstrap_v3.Bootstrap{
+	b := &envoy_config_bootstrap_v3.Bootstrap{
 		Node: &envoy_config_core_v3.Node{
 			Id: o.NodeID, Cluster: o.Service, Metadata: md,
 		},
@@ -139,7 +144,25 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 			Clusters:  []*envoy_config_cluster_v3.Cluster{xdsCluster, adminCluster},
 			Listeners: []*envoy_config_listener_v3.Listener{stats},
 		},
-	}, nil
+	}
+	if o.RegexProgramSizeLimit < 0 {
+		return nil, fmt.Errorf("bootstrap: regex program size limit %d: must not be negative", o.RegexProgramSizeLimit)
+	}
+	if o.RegexProgramSizeLimit > 0 {
+		b.LayeredRuntime = regexRuntime(o.RegexProgramSizeLimit)
+	}
+	return b, nil
+}
+
+// regexRuntime is a layered runtime that sets re2.max_program_size.error_level to limit,
+// with an admin layer after it so that /runtime_modify keeps working as without one.
+func regexRuntime(limit int) *envoy_config_bootstrap_v3.LayeredRuntime {
+	return &envoy_config_bootstrap_v3.LayeredRuntime{Layers: []*envoy_config_bootstrap_v3.RuntimeLayer{
+		{Name: "foresight", LayerSpecifier: &envoy_config_bootstrap_v3.RuntimeLayer_StaticLayer{StaticLayer: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"re2.max_program_size.error_level": structpb.NewNumberValue(float64(limit)),
+		}}}},
+		{Name: "admin", LayerSpecifier: &envoy_config_bootstrap_v3.RuntimeLayer_AdminLayer_{AdminLayer: &envoy_config_bootstrap_v3.RuntimeLayer_AdminLayer{}}},
+	}}
 }
 
 func socket(addr string, port uint32) *envoy_config_core_v3.Address {

@@ -58,9 +58,37 @@ func TestBootstrapValidates(t *testing.T) {
 		{NodeID: "a", Service: "b", XDSAddress: "nohost"},
 		{NodeID: "a", Service: "b", XDSAddress: "h:0"},
 		{Service: "b", XDSAddress: "h:1"},
+		{NodeID: "a", Service: "b", XDSAddress: "h:1", RegexProgramSizeLimit: -1},
 	} {
 		if _, err := Bootstrap(bad); err == nil || !strings.Contains(err.Error(), "bootstrap") {
 			t.Errorf("Bootstrap(%+v) = %v, want an error", bad, err)
 		}
+	}
+}
+
+// TestBootstrapRegexProgramSizeLimit: without a limit the bootstrap leaves Envoy's runtime
+// alone (its default, 100); with one, a static runtime layer sets
+// re2.max_program_size.error_level, and an admin layer after it keeps /runtime_modify.
+func TestBootstrapRegexProgramSizeLimit(t *testing.T) {
+	b, err := Bootstrap(BootstrapOptions{NodeID: "a", Service: "b", XDSAddress: "h:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.GetLayeredRuntime() != nil {
+		t.Errorf("layered runtime %v without a limit", b.GetLayeredRuntime())
+	}
+	b, err = Bootstrap(BootstrapOptions{NodeID: "a", Service: "b", XDSAddress: "h:1", RegexProgramSizeLimit: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	layers := b.GetLayeredRuntime().GetLayers()
+	if len(layers) != 2 || layers[1].GetAdminLayer() == nil {
+		t.Fatalf("runtime layers %v, want a static layer and then the admin layer", layers)
+	}
+	if v := layers[0].GetStaticLayer().GetFields()["re2.max_program_size.error_level"]; v.GetNumberValue() != 300 {
+		t.Errorf("re2.max_program_size.error_level = %v, want 300", v)
 	}
 }

@@ -45,6 +45,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&g.CertFile, "xds-cert-file", "", "PEM client certificate presented to the control plane (tls)")
 	fs.StringVar(&g.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
+	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", 0, "the proxy's runtime re2.max_program_size.error_level: the largest RE2 program of a regex it accepts; pass the same to serve (envoy formats; 0: Envoy's default, 100)")
 	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
 	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
@@ -83,6 +84,9 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		kind = policy.NodeGRPC
 		if o.Gateway {
 			return cli.Usagef("bootstrap: --gateway is an Envoy role; a gRPC client has none")
+		}
+		if o.RegexProgramSizeLimit != 0 {
+			return cli.Usagef("bootstrap: --regex-program-size-limit is Envoy's; grpc-go matches with Go's regexp and has no such limit")
 		}
 	case o.Gateway:
 		kind = policy.NodeGateway

@@ -128,6 +128,18 @@ func TestBootstrapCommand(t *testing.T) {
 	if code, _, _ := runCmd("bootstrap", "--node", "x"); code != 2 {
 		t.Fatalf("bootstrap without --service: exit %d, want 2", code)
 	}
+	// The proxy's regex limit, for a control plane run with the same --regex-program-size-limit.
+	code, out, errOut := runCmd("bootstrap", "--node", "gw-1", "--service", "gateway", "--regex-program-size-limit", "300", "--format", "envoy-json")
+	var b envoy_config_bootstrap_v3.Bootstrap
+	if code != 0 || protojson.Unmarshal([]byte(out), &b) != nil {
+		t.Fatalf("bootstrap --regex-program-size-limit 300: exit %d, %q", code, errOut)
+	}
+	if v := b.GetLayeredRuntime().GetLayers()[0].GetStaticLayer().GetFields()["re2.max_program_size.error_level"]; v.GetNumberValue() != 300 {
+		t.Errorf("re2.max_program_size.error_level = %v, want 300", v)
+	}
+	if code, _, errOut := runCmd("bootstrap", "--node", "c", "--service", "c", "--format", "grpc", "--regex-program-size-limit", "300"); code != 2 || !strings.Contains(errOut, "regex-program-size-limit") {
+		t.Errorf("grpc bootstrap with a regex limit: exit %d, %q; want a usage error", code, errOut)
+	}
 }
 
 // TestBootstrapOut: --out writes the same bootstrap as stdout would, for
