@@ -163,23 +163,22 @@ func (c *compiler) quest(a frag, nongreedy bool) frag {
 	return frag{id, join([]patch{pl}, a.end), true}
 }
 
-func (c *compiler) byteRange(lo, hi byte, fold bool) frag {
+// single is a fragment of the one instruction in, whose out is left to patch; nil when the
+// program is too large.
+func (c *compiler) single(in inst, nullable bool) frag {
 	id := c.alloc(1)
 	if id < 0 {
 		return frag{}
 	}
-	c.inst[id] = inst{op: instByteRange, lo: lo, hi: hi, fold: fold}
-	return frag{id, []patch{patch(id << 1)}, false}
+	c.inst[id] = in
+	return frag{id, []patch{patch(id << 1)}, nullable}
 }
 
-func (c *compiler) nop() frag {
-	id := c.alloc(1)
-	if id < 0 {
-		return frag{}
-	}
-	c.inst[id] = inst{op: instNop}
-	return frag{id, []patch{patch(id << 1)}, true}
+func (c *compiler) byteRange(lo, hi byte, fold bool) frag {
+	return c.single(inst{op: instByteRange, lo: lo, hi: hi, fold: fold}, false)
 }
+
+func (c *compiler) nop() frag { return c.single(inst{op: instNop}, true) }
 
 func (c *compiler) match() frag {
 	id := c.alloc(1)
@@ -190,14 +189,7 @@ func (c *compiler) match() frag {
 	return frag{begin: id}
 }
 
-func (c *compiler) emptyWidth() frag {
-	id := c.alloc(1)
-	if id < 0 {
-		return frag{}
-	}
-	c.inst[id] = inst{op: instEmptyWidth}
-	return frag{id, []patch{patch(id << 1)}, true}
-}
+func (c *compiler) emptyWidth() frag { return c.single(inst{op: instEmptyWidth}, true) }
 
 func (c *compiler) capture(a frag) frag {
 	if a.begin == 0 {

@@ -105,16 +105,22 @@ func fromGo(re *syntax.Regexp) *node {
 	return &node{op: opConcat, sub: nodes}
 }
 
+// leafOps are the Go operators without operands or data, and RE2's for each.
+var leafOps = map[syntax.Op]op{
+	syntax.OpNoMatch: opNoMatch, syntax.OpEmptyMatch: opEmptyMatch, syntax.OpAnyChar: opAnyChar,
+	syntax.OpBeginLine: opBeginLine, syntax.OpEndLine: opEndLine, syntax.OpBeginText: opBeginText,
+	syntax.OpEndText: opEndText, syntax.OpWordBoundary: opWordBoundary, syntax.OpNoWordBoundary: opNoWordBoundary,
+}
+
 // fromGoSpliced converts re to one node, or to several for a case-folded literal that RE2
 // splits into literals and classes, for the caller to splice into its concatenation.
 func fromGoSpliced(re *syntax.Regexp) []*node {
 	fold := re.Flags&syntax.FoldCase != 0
 	nongreedy := re.Flags&syntax.NonGreedy != 0
+	if o, ok := leafOps[re.Op]; ok {
+		return []*node{{op: o}}
+	}
 	switch re.Op {
-	case syntax.OpNoMatch:
-		return []*node{{op: opNoMatch}}
-	case syntax.OpEmptyMatch:
-		return []*node{{op: opEmptyMatch}}
 	case syntax.OpLiteral:
 		return literal(re.Rune, fold)
 	case syntax.OpCharClass:
@@ -125,20 +131,6 @@ func fromGoSpliced(re *syntax.Regexp) []*node {
 		return []*node{n}
 	case syntax.OpAnyCharNotNL:
 		return []*node{{op: opCharClass, ranges: []rng{{0, '\n' - 1}, {'\n' + 1, unicode.MaxRune}}}}
-	case syntax.OpAnyChar:
-		return []*node{{op: opAnyChar}}
-	case syntax.OpBeginLine:
-		return []*node{{op: opBeginLine}}
-	case syntax.OpEndLine:
-		return []*node{{op: opEndLine}}
-	case syntax.OpBeginText:
-		return []*node{{op: opBeginText}}
-	case syntax.OpEndText:
-		return []*node{{op: opEndText}}
-	case syntax.OpWordBoundary:
-		return []*node{{op: opWordBoundary}}
-	case syntax.OpNoWordBoundary:
-		return []*node{{op: opNoWordBoundary}}
 	case syntax.OpCapture:
 		return []*node{{op: opCapture, cap: re.Cap, sub: []*node{fromGo(re.Sub[0])}}}
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
