@@ -571,7 +571,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	if rs.unsupported != "" {
 		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
 	}
-	matched, allowed := false, false
+	matched, allowed, intersects := false, false, false
 	// hostnames are the hostnames the route serves on each port.
 	hostnames := map[int32]map[string]bool{}
 	served := map[*listener][]string{}
@@ -588,14 +588,16 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		if len(hs) == 0 {
 			continue
 		}
+		intersects = true
+		hs = ownHostnames(g, li, hs)
 		if msg := conflict(li, key, hs); msg != "" {
 			return false, routeReasonConflicted, msg
 		}
 		served[li] = hs
-		if hostnames[li.l.Port] == nil {
-			hostnames[li.l.Port] = map[string]bool{}
-		}
 		for _, h := range hs {
+			if hostnames[li.l.Port] == nil {
+				hostnames[li.l.Port] = map[string]bool{}
+			}
 			hostnames[li.l.Port][h] = true
 		}
 	}
@@ -604,7 +606,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 		return false, string(gwv1.RouteReasonNoMatchingParent), "no listener matches the parentRef's sectionName and port"
 	case !allowed:
 		return false, string(gwv1.RouteReasonNotAllowedByListeners), "no listener allows this route (kind, namespace or listener not accepted)"
-	case len(hostnames) == 0:
+	case !intersects:
 		return false, string(gwv1.RouteReasonNoMatchingListenerHostname), "no listener hostname matches the route's hostnames"
 	}
 	for li, hs := range served {
@@ -647,6 +649,41 @@ func (t *translator) attachHost(g *gateway, gp *gatewayPort, port int32, h strin
 			t.routeByName[pr.Name] = &pr
 		}
 	}
+}
+
+// ownHostnames are the hostnames of hs (a route's hostnames on listener li) that li serves:
+// a request goes to the most specific listener of its port whose hostname matches it, so a
+// hostname that another listener of the port covers with a more specific hostname (a
+// listener for a.example.com or *.example.com beside one for every hostname) is that
+// listener's, and a route attached to li does not serve it. Otherwise a route on a catch-all
+// listener, from any namespace that listener admits, could add its rules to the hostname of
+// a listener that admits only its own team's routes.
+func ownHostnames(g *gateway, li *listener, hs []string) []string {
+	out := hs[:0:0]
+	for _, h := range hs {
+		taken := slices.ContainsFunc(g.listeners, func(o *listener) bool {
+			return o != li && o.ok && o.l.Port == li.l.Port && moreSpecific(o.l.Hostname, li.l.Hostname) && covers(*o.l.Hostname, h)
+		})
+		if !taken {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// moreSpecific says whether listener hostname a matches a strict subset of what b matches
+// (b nil or empty matches every hostname).
+func moreSpecific(a, b *gwv1.Hostname) bool {
+	if a == nil || *a == "" || b != nil && *a == *b {
+		return false
+	}
+	return b == nil || *b == "" || covers(*b, string(*a))
+}
+
+// covers says whether listener hostname l matches every request hostname h matches (h a
+// hostname or a wildcard).
+func covers(l gwv1.Hostname, h string) bool {
+	return slices.Equal(intersect(&l, []gwv1.Hostname{gwv1.Hostname(h)}), []string{h})
 }
 
 // routeReasonConflicted is the Accepted=False reason of a route that lost a conflict with

@@ -1,0 +1,90 @@
+package gatewayapi
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// servedHosts maps each hostname the translation serves to the services its routes send to.
+func servedHosts(res *Result) map[string][]string {
+	out := map[string][]string{}
+	for _, vh := range res.Spec.VirtualHosts {
+		svcs := map[string]bool{}
+		for _, r := range vh.Routes {
+			for _, s := range r.Services() {
+				svcs[s] = true
+			}
+		}
+		for _, d := range vh.Domains {
+			out[d] = slices.Sorted(maps.Keys(svcs))
+		}
+	}
+	return out
+}
+
+// TestMostSpecificListenerOwnsItsHostname: a request goes to the most specific listener of
+// its port, so a route attached to a less specific listener (a catch-all one that admits
+// every namespace) does not serve the hostnames a more specific listener of the port covers,
+// and cannot add its rules to another team's hostname. It still serves the others, and is
+// still attached (Accepted) when it is left none.
+func TestMostSpecificListenerOwnsItsHostname(t *testing.T) {
+	all := gwv1.NamespacesFromAll
+	host := func(h string) *gwv1.Hostname { v := gwv1.Hostname(h); return &v }
+	listeners := []gwv1.Listener{
+		{Name: "shared", Port: 80, Protocol: gwv1.HTTPProtocolType, AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &all}}},
+		{Name: "team", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: host("a.example.com")},
+		{Name: "wild", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: host("*.team.example.com")},
+		{Name: "other-port", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: host("b.example.com")},
+	}
+	section := func(s string) []gwv1.ParentReference {
+		return []gwv1.ParentReference{{Name: "gw", Namespace: ptr(gwv1.Namespace("infra")), SectionName: ptr(gwv1.SectionName(s))}}
+	}
+	in := oneGateway("infra", "gw", listeners, "team-web", "wild-web")
+	in.Services = append(in.Services, svc("tenant", "intruder", 8080))
+	team := simpleRoute("infra", "team", section("team"), nil, nil, "team-web")
+	wild := simpleRoute("infra", "wild", section("wild"), nil, nil, "wild-web")
+	intruder := simpleRoute("tenant", "intruder", section("shared"),
+		[]gwv1.Hostname{"a.example.com", "x.team.example.com", "*.team.example.com", "b.example.com", "c.example.com"}, nil, "intruder")
+	onlyTaken := simpleRoute("tenant", "only-taken", section("shared"), []gwv1.Hostname{"a.example.com"}, nil, "intruder")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{team, wild, intruder, onlyTaken}
+	res, _ := serve(t, in)
+
+	want := map[string][]string{
+		"a.example.com":      {ServiceName("infra", "team-web", 8080)},
+		"*.team.example.com": {ServiceName("infra", "wild-web", 8080)},
+		// The other listener on port 8080 does not take b.example.com from port 80.
+		"b.example.com": {ServiceName("tenant", "intruder", 8080)},
+		"c.example.com": {ServiceName("tenant", "intruder", 8080)},
+	}
+	got := servedHosts(res)
+	for h, svcs := range want {
+		if !slices.Equal(got[h], svcs) {
+			t.Errorf("%s serves %v, want %v", h, got[h], svcs)
+		}
+	}
+	if svcs, ok := got["x.team.example.com"]; ok {
+		t.Errorf("x.team.example.com, which listener wild covers, is served by the shared listener's route: %v", svcs)
+	}
+	for _, name := range []string{"intruder", "only-taken"} {
+		st := res.HTTPRoutes[types.NamespacedName{Namespace: "tenant", Name: name}]
+		if len(st) != 1 || st[0].Conditions[0].Type != "Accepted" || st[0].Conditions[0].Status != metav1.ConditionTrue {
+			t.Errorf("route %s: %+v, want Accepted", name, st)
+		}
+	}
+	if n := res.Gateways[types.NamespacedName{Namespace: "infra", Name: "gw"}].Listeners[0].AttachedRoutes; n != 2 {
+		t.Errorf("the shared listener has %d attached routes, want 2", n)
+	}
+
+	// Without the team listener, the shared listener's route serves a.example.com.
+	in.Gateways[0].Spec.Listeners = slices.Delete(slices.Clone(listeners), 1, 2)
+	in.HTTPRoutes = []*gwv1.HTTPRoute{wild, intruder}
+	res, _ = serve(t, in)
+	if got := servedHosts(res)["a.example.com"]; !slices.Equal(got, []string{ServiceName("tenant", "intruder", 8080)}) {
+		t.Errorf("without the team listener a.example.com serves %v", got)
+	}
+}
