@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
 // servedHosts maps each hostname the translation serves to the services its routes send to.
@@ -86,5 +88,57 @@ func TestMostSpecificListenerOwnsItsHostname(t *testing.T) {
 	res, _ = serve(t, in)
 	if got := servedHosts(res)["a.example.com"]; !slices.Equal(got, []string{ServiceName("tenant", "intruder", 8080)}) {
 		t.Errorf("without the team listener a.example.com serves %v", got)
+	}
+}
+
+// TestListenerWithoutRoutesAnswers404: a request for the hostname of a listener that has no
+// route for it goes to that listener, not to a less specific listener's routes: its hostname
+// gets a virtual host that answers 404 on Envoy, and none on proxyless gRPC. Where nothing
+// else would catch the request, no such virtual host is added.
+func TestListenerWithoutRoutesAnswers404(t *testing.T) {
+	host := func(h string) *gwv1.Hostname { v := gwv1.Hostname(h); return &v }
+	listeners := []gwv1.Listener{
+		{Name: "shared", Port: 80, Protocol: gwv1.HTTPProtocolType},
+		{Name: "team", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: host("a.example.com")},
+		{Name: "wild", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: host("*.example.com")},
+	}
+	section := func(s string) []gwv1.ParentReference {
+		return []gwv1.ParentReference{{Name: "gw", SectionName: ptr(gwv1.SectionName(s))}}
+	}
+	in := oneGateway("infra", "gw", listeners, "web", "wild-web")
+	shared := simpleRoute("infra", "shared", section("shared"), nil, nil, "web")
+	wildOne := simpleRoute("infra", "wild-one", section("wild"), []gwv1.Hostname{"b.example.com"}, nil, "wild-web")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{shared, wildOne}
+	res := Translate(in)
+	served(t, res.Spec) // valid, and passes the checks of what Envoy accepts
+
+	vhosts := map[string]policy.VirtualHost{}
+	for _, vh := range res.Spec.VirtualHosts {
+		vhosts[vh.Domains[0]] = vh
+	}
+	for _, h := range []string{"a.example.com", "*.example.com"} {
+		vh, ok := vhosts[h]
+		if !ok || len(vh.Routes) != 1 || vh.Routes[0].DirectResponse == nil || vh.Routes[0].DirectResponse.Status != 404 {
+			t.Errorf("%s: virtual host %+v, want one route that answers 404", h, vh)
+		}
+	}
+	got := servedHosts(res)
+	if want := []string{ServiceName("infra", "web", 8080)}; !slices.Equal(got["*"], want) {
+		t.Errorf("* serves %v, want %v", got["*"], want)
+	}
+	if want := []string{ServiceName("infra", "wild-web", 8080)}; !slices.Equal(got["b.example.com"], want) {
+		t.Errorf("b.example.com serves %v, want %v", got["b.example.com"], want)
+	}
+	for _, ng := range res.Spec.NodeGroups {
+		if ng.Kind == policy.NodeGRPC && slices.Contains(ng.VirtualHosts, vhosts["a.example.com"].Name) {
+			t.Error("proxyless gRPC clients get a target for the listener without routes")
+		}
+	}
+
+	// Without routes on the catch-all listener nothing would catch those hostnames.
+	in.HTTPRoutes = []*gwv1.HTTPRoute{wildOne}
+	res, _ = serve(t, in)
+	if _, ok := servedHosts(res)["a.example.com"]; ok {
+		t.Error("a.example.com gets a virtual host though no other route would catch it")
 	}
 }

@@ -651,6 +651,39 @@ func (t *translator) attachHost(g *gateway, gp *gatewayPort, port int32, h strin
 	}
 }
 
+// isolatedHostnames adds to the port's entries, for each hostname of a served listener of
+// port that no route serves there but a less specific listener's routes would (a listener
+// for a.example.com without routes beside a catch-all listener with some), one route that
+// answers 404: a request goes to the most specific listener whose hostname matches it, and
+// that listener has no route for it. It returns those hostnames.
+func isolatedHostnames(g *gateway, port int32) map[string]bool {
+	gp := g.ports[port]
+	out := map[string]bool{}
+	for _, li := range g.listeners {
+		if !li.ok || li.l.Port != port || li.l.Hostname == nil || *li.l.Hostname == "" {
+			continue
+		}
+		h := string(*li.l.Hostname)
+		if len(gp.entries[h]) > 0 || out[h] {
+			continue
+		}
+		caught := false
+		for k := range gp.entries {
+			caught = caught || k == "*" || k != h && covers(gwv1.Hostname(k), h)
+		}
+		if !caught {
+			continue
+		}
+		out[h] = true
+		gp.entries[h] = []entry{{route: policy.Route{
+			Name:           vhostName(g, port, h) + ":" + string(li.l.Name) + "/no-route",
+			Match:          policy.Match{Prefix: "/"},
+			DirectResponse: &policy.DirectResponse{Status: 404, Body: "no route of listener " + string(li.l.Name) + " matches"},
+		}}}
+	}
+	return out
+}
+
 // ownHostnames are the hostnames of hs (a route's hostnames on listener li) that li serves:
 // a request goes to the most specific listener of its port whose hostname matches it, so a
 // hostname that another listener of the port covers with a more specific hostname (a
@@ -840,6 +873,7 @@ func (t *translator) build() {
 		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
 			gp := g.ports[port]
 			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true}
+			isolated := isolatedHostnames(g, port)
 			for _, h := range slices.Sorted(maps.Keys(gp.entries)) {
 				es := gp.entries[h]
 				slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
@@ -852,6 +886,9 @@ func (t *translator) build() {
 				}
 				t.res.Spec.VirtualHosts = append(t.res.Spec.VirtualHosts, vh)
 				gl.VirtualHosts = append(gl.VirtualHosts, vh.Name)
+				if isolated[h] {
+					continue // proxyless gRPC clients have no listener to fall through to
+				}
 				if strings.Contains(h, "*") {
 					continue
 				}
