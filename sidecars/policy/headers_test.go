@@ -55,3 +55,27 @@ func TestParseRouteFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchesMustBeUTF8: a policy built by a program (not parsed: YAML is UTF-8) with match
+// strings that are not UTF-8 is refused naming the field, since Envoy's and grpc-go's string
+// fields must be UTF-8.
+func TestMatchesMustBeUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(m *policy.Match)
+		want string
+	}{
+		{func(m *policy.Match) { m.Prefix = "/\xd0" }, "match.prefix: must be valid UTF-8"},
+		{func(m *policy.Match) { m.Prefix, m.SegmentPrefix = "", "/a\xff" }, "match.segmentPrefix: must be valid UTF-8"},
+		{func(m *policy.Match) { m.Headers = []policy.HeaderMatch{{Name: "x-a", Suffix: "\xc3"}} }, "match.headers[0].suffix: must be valid UTF-8"},
+		{func(m *policy.Match) { m.Query = []policy.QueryMatch{{Name: "q", Exact: "\xe2\x82"}} }, "match.query[0].exact: must be valid UTF-8"},
+	} {
+		p, err := policy.Parse([]byte(routeFilters), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.set(&p.Route("r").Match)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "spec.virtualHosts[0].routes[0]."+tc.want) {
+			t.Errorf("Validate() = %v, want %q", err, tc.want)
+		}
+	}
+}

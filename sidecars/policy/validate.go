@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/foresight-dev/foresight/internal/strictyaml"
 )
@@ -279,6 +280,9 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	if n > 1 {
 		v.errorf(path+".match", "at most one of prefix, exact, regex, segmentPrefix")
 	}
+	v.utf8(m.Prefix, path+".match.prefix")
+	v.utf8(m.Exact, path+".match.exact")
+	v.utf8(m.SegmentPrefix, path+".match.segmentPrefix")
 	if sp := m.SegmentPrefix; sp != "" && (!strings.HasPrefix(sp, "/") || strings.HasSuffix(sp, "/") || strings.ContainsAny(sp, "?#")) {
 		v.errorf(path+".match.segmentPrefix", "must start with '/', not end with '/' and hold no '?' or '#', not %q", sp)
 	}
@@ -308,6 +312,8 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		if k != 1 {
 			v.errorf(qp, "exactly one of exact, regex, present")
 		}
+		v.utf8(q.Name, qp+".name")
+		v.utf8(q.Exact, qp+".exact")
 		v.regex(q.Regex, qp+".regex")
 	}
 	actions := 0
@@ -422,7 +428,19 @@ func (v *validator) headers(hs []HeaderMatch, path string) {
 		if k != 1 {
 			v.errorf(hp, "exactly one of exact, prefix, suffix, regex, present")
 		}
+		v.utf8(h.Exact, hp+".exact")
+		v.utf8(h.Prefix, hp+".prefix")
+		v.utf8(h.Suffix, hp+".suffix")
 		v.regex(h.Regex, hp+".regex")
+	}
+}
+
+// utf8 refuses a string that is not UTF-8: Envoy's and grpc-go's string fields must be, and
+// the policy file's YAML and the Kubernetes API always are, so only a program's input can
+// bring one.
+func (v *validator) utf8(s, path string) {
+	if !utf8.ValidString(s) {
+		v.errorf(path, "must be valid UTF-8, not %q", s)
 	}
 }
 
