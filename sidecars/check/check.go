@@ -19,6 +19,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -660,10 +661,25 @@ func (c *checker) stringMatcher(typ, name string, where at, sm *envoy_type_match
 	}
 }
 
-// regexInfo is what checking one regex found: its parse error or its RE2 program size.
+// regexInfo is what checking one regex found: its parse error, or its RE2 program size;
+// with over, only that the program has more than size instructions (measuring stopped at a
+// budget far above the limit).
 type regexInfo struct {
-	err  error
-	size int
+	err    error
+	size   int
+	over   bool
+	budget int // the budget it was measured with
+}
+
+// regexBudget is the budget of instructions, before flattening, to measure a program with
+// when asking whether it is over limit (0: no limit, measure it whole). Flattening leaves
+// more than half a program (re2prog.ProgramSizeWithin), so one over this budget is over
+// limit.
+func regexBudget(limit int) int {
+	if limit <= 0 {
+		return math.MaxInt
+	}
+	return 4*limit + 64
 }
 
 // bigRegex is a regex over the program size limit, where it was found.
@@ -671,7 +687,7 @@ type bigRegex struct {
 	typ, name string
 	where     at
 	regex     string
-	size      int
+	info      regexInfo
 }
 
 // regexCacheBytes bounds the regexes regexCache keeps, by the bytes of their text.
@@ -686,16 +702,22 @@ var regexCache = struct {
 	bytes int
 }{m: map[string]regexInfo{}}
 
-// measureRegex is the parse error or the RE2 program size of expr, from regexCache when it
-// is there.
-func measureRegex(expr string) regexInfo {
+// measureRegex is the parse error or the RE2 program size of expr, measured within
+// regexBudget(limit), from regexCache when it is there (and was measured with no smaller
+// budget, if that stopped it).
+func measureRegex(expr string, limit int) regexInfo {
+	budget := regexBudget(limit)
 	regexCache.Lock()
 	info, ok := regexCache.m[expr]
 	regexCache.Unlock()
-	if ok {
+	if ok && (!info.over || info.budget >= budget) {
 		return info
 	}
-	info.size, info.err = re2prog.ProgramSize(expr)
+	info = regexInfo{budget: budget}
+	info.size, info.err = re2prog.ProgramSizeWithin(expr, budget)
+	if errors.Is(info.err, re2prog.ErrOverBudget) {
+		info.err, info.over, info.size = nil, true, budget/2
+	}
 	regexCache.Lock()
 	defer regexCache.Unlock()
 	if regexCache.bytes+len(expr) > regexCacheBytes {
@@ -714,15 +736,15 @@ func measureRegex(expr string) regexInfo {
 func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.RegexMatcher) {
 	info, done := c.regexes[re.GetRegex()]
 	if !done {
-		info = measureRegex(re.GetRegex())
+		info = measureRegex(re.GetRegex(), c.opts.regexLimit())
 		c.regexes[re.GetRegex()] = info
 	}
 	if info.err != nil {
 		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), info.err)
 		return
 	}
-	if limit := c.opts.regexLimit(); limit > 0 && info.size > limit {
-		c.bigRegexes = append(c.bigRegexes, bigRegex{typ, name, where, re.GetRegex(), info.size})
+	if limit := c.opts.regexLimit(); limit > 0 && (info.over || info.size > limit) {
+		c.bigRegexes = append(c.bigRegexes, bigRegex{typ, name, where, re.GetRegex(), info})
 	}
 }
 
@@ -736,7 +758,7 @@ func (c *checker) regexSizes() {
 		if grpcOnly {
 			continue
 		}
-		c.add(b.typ, b.name, "%s: %v", b.where, tooLarge(b.regex, b.size, c.opts.regexLimit()))
+		c.add(b.typ, b.name, "%s: %v", b.where, tooLarge(b.regex, b.info, c.opts.regexLimit()))
 	}
 }
 
@@ -748,14 +770,18 @@ func (o Options) RegexTooLarge(expr string) error {
 	if limit <= 0 || expr == "" {
 		return nil
 	}
-	if info := measureRegex(expr); info.err == nil && info.size > limit {
-		return tooLarge(expr, info.size, limit)
+	if info := measureRegex(expr, limit); info.err == nil && (info.over || info.size > limit) {
+		return tooLarge(expr, info, limit)
 	}
 	return nil
 }
 
-func tooLarge(expr string, size, limit int) error {
-	return fmt.Errorf("regex %q compiles to an RE2 program of %d instructions; Envoy refuses more than %d "+
+func tooLarge(expr string, info regexInfo, limit int) error {
+	size := fmt.Sprint(info.size)
+	if info.over {
+		size = "more than " + size
+	}
+	return fmt.Errorf("regex %q compiles to an RE2 program of %s instructions; Envoy refuses more than %d "+
 		"(runtime re2.max_program_size.error_level): simplify it (a [^/]+ in place of a counted repetition) "+
 		"or raise the limit on the proxies and with --regex-program-size-limit", expr, size, limit)
 }

