@@ -1,6 +1,7 @@
 package re2prog
 
 import (
+	"errors"
 	"regexp"
 	"testing"
 )
@@ -83,5 +84,30 @@ func BenchmarkProgramSize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkProgramSizeWithin asks whether \pL{1000}, a second to compile whole, is over
+// Envoy's default limit, within the budget the check gives it (4 × 100 + 64 instructions).
+func BenchmarkProgramSizeWithin(b *testing.B) {
+	for b.Loop() {
+		if _, err := ProgramSizeWithin(`\pL{1000}`, 464); !errors.Is(err, ErrOverBudget) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestProgramSizeWithin: within a budget the size is exact; over it, ErrOverBudget; a
+// budget above RE2's own memory budget is RE2's.
+func TestProgramSizeWithin(t *testing.T) {
+	const uuid = "/users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+	if n, err := ProgramSizeWithin(uuid, 1000); n != 79 || err != nil {
+		t.Errorf("within the budget: %d, %v; want 79", n, err)
+	}
+	if _, err := ProgramSizeWithin(uuid, 50); !errors.Is(err, ErrOverBudget) {
+		t.Errorf("over the budget: %v, want ErrOverBudget", err)
+	}
+	if _, err := ProgramSizeWithin(`\pL{1000}`, 1<<40); err == nil || errors.Is(err, ErrOverBudget) {
+		t.Errorf("past RE2's memory budget: %v, want RE2's too-large error", err)
 	}
 }
