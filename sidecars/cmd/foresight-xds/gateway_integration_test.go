@@ -157,6 +157,19 @@ func onlyFrom(conn *grpc.ClientConn, want string, n int) error {
 	return nil
 }
 
+// edgeListener reads Gateway shop/edge, which must have exactly one listener, and returns
+// its generation and that listener's status.
+func edgeListener(ctx context.Context, gw *gwclient.Clientset) (int64, gwv1.ListenerStatus, error) {
+	got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+	if err != nil {
+		return 0, gwv1.ListenerStatus{}, err
+	}
+	if len(got.Status.Listeners) != 1 {
+		return 0, gwv1.ListenerStatus{}, fmt.Errorf("listeners %+v", got.Status.Listeners)
+	}
+	return got.Generation, got.Status.Listeners[0], nil
+}
+
 func wantCondition(cs []metav1.Condition, typ string, status metav1.ConditionStatus, reason string, gen int64) error {
 	c := meta.FindStatusCondition(cs, typ)
 	switch {

@@ -62,15 +62,11 @@ func TestServeGatewayAPINamespaceSelector(t *testing.T) {
 	}
 	attached := func(want int32) func() error {
 		return func() error {
-			got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+			gen, l, err := edgeListener(ctx, gw)
 			if err != nil {
 				return err
 			}
-			if len(got.Status.Listeners) != 1 {
-				return fmt.Errorf("listeners %+v", got.Status.Listeners)
-			}
-			l := got.Status.Listeners[0]
-			if err := wantCondition(l.Conditions, "Accepted", metav1.ConditionTrue, "Accepted", got.Generation); err != nil {
+			if err := wantCondition(l.Conditions, "Accepted", metav1.ConditionTrue, "Accepted", gen); err != nil {
 				return err
 			}
 			if l.AttachedRoutes != want {
