@@ -111,7 +111,6 @@ func (o Options) Check(r *translate.Resources) error {
 		routes:     make(map[string]bool, len(r.Routes)),
 		clusters:   make(map[string]bool, len(r.Clusters)),
 		endpoints:  make(map[string]bool, len(r.Endpoints)),
-		regexes:    map[string]regexInfo{},
 		grpcRoutes: map[string]bool{},
 	}
 	// The field validation of endpoints and clusters is independent of everything else; for
@@ -189,7 +188,6 @@ var hcmTypeURL = "type.googleapis.com/" + string((&envoy_extensions_filters_netw
 type checker struct {
 	opts                        Options
 	routes, clusters, endpoints map[string]bool
-	regexes                     map[string]regexInfo
 	// bigRegexes are the regexes over the program size limit, reported by regexSizes once
 	// the listeners tell which route configurations only proxyless gRPC clients get.
 	bigRegexes []bigRegex
@@ -734,16 +732,13 @@ func measureRegex(expr string, limit int) regexInfo {
 // regex parses a regular expression with Go's regexp/syntax, whose syntax is RE2's, and
 // measures the program RE2 compiles it to; one larger than the limit is kept for regexSizes.
 func (c *checker) regex(typ, name string, where at, re *envoy_type_matcher_v3.RegexMatcher) {
-	info, done := c.regexes[re.GetRegex()]
-	if !done {
-		info = measureRegex(re.GetRegex(), c.opts.regexLimit())
-		c.regexes[re.GetRegex()] = info
-	}
+	limit := c.opts.regexLimit()
+	info := measureRegex(re.GetRegex(), limit)
 	if info.err != nil {
 		c.add(typ, name, "%s: regex %q is not valid RE2: %v", where, re.GetRegex(), info.err)
 		return
 	}
-	if limit := c.opts.regexLimit(); limit > 0 && (info.over || info.size > limit) {
+	if limit > 0 && (info.over || info.size > limit) {
 		c.bigRegexes = append(c.bigRegexes, bigRegex{typ, name, where, re.GetRegex(), info})
 	}
 }
