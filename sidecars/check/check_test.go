@@ -91,22 +91,22 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 		{"missing clusters of a weighted route", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
 			r.Clusters = r.Clusters[:1]
 			r.Endpoints = r.Endpoints[:1]
-		}, []string{`route "edge/gateway": virtual host "public" route "public-split": cluster "backend-v2.test" does not exist`}},
+		}, []string{`route "edge/gateway-8080": virtual host "public" route "public-split": cluster "backend-v2.test" does not exist`}},
 		{"unresolved cluster on a route that does not answer 500", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
 			r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetWeightedClusters().GetClusters()[1].Name = translate.UnresolvedCluster
-		}, []string{`route "edge/gateway": virtual host "public" route "public-split": cluster "foresight|unresolved-backend" does not exist`}},
+		}, []string{`route "edge/gateway-8080": virtual host "public" route "public-split": cluster "foresight|unresolved-backend" does not exist`}},
 		{"zero weights", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
 			for _, w := range r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetWeightedClusters().GetClusters() {
 				w.Weight = wrapperspb.UInt32(0)
 			}
-		}, []string{`route "edge/gateway": virtual host "public" route "public-split": weighted clusters have no weight`}},
+		}, []string{`route "edge/gateway-8080": virtual host "public" route "public-split": weighted clusters have no weight`}},
 		{"a domain twice, in another case", "weighted", "edge", func(t *testing.T, r *translate.Resources) {
 			vh := proto.Clone(r.Routes[0].GetVirtualHosts()[0]).(*envoy_config_route_v3.VirtualHost)
 			vh.Name = "public-upper"
 			r.Routes[0].GetVirtualHosts()[0].Domains = []string{"shop.example.com"}
 			vh.Domains = []string{"Shop.Example.com"}
 			r.Routes[0].VirtualHosts = append(r.Routes[0].VirtualHosts, vh)
-		}, []string{`route "edge/gateway": domain "Shop.Example.com" in virtual hosts "public" and "public-upper"`}},
+		}, []string{`route "edge/gateway-8080": domain "Shop.Example.com" in virtual hosts "public" and "public-upper"`}},
 		{"EDS cluster without assignment", "weighted", "web", func(t *testing.T, r *translate.Resources) {
 			r.Endpoints = r.Endpoints[1:]
 		}, []string{`cluster "backend.test": EDS cluster has no ClusterLoadAssignment "backend.test"`}},
@@ -158,7 +158,7 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 				}
 			}
 			r.Clusters = keep
-		}, []string{`listener "gateway": tracing collector cluster "collector.test" does not exist`}},
+		}, []string{`listener "gateway-8080": tracing collector cluster "collector.test" does not exist`}},
 		{"remote JWKS cluster", "jwt", "orders", func(t *testing.T, r *translate.Resources) {
 			var keep []*envoy_config_cluster_v3.Cluster
 			for _, c := range r.Clusters {
@@ -202,14 +202,14 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 			rt.ResponseHeadersToAdd = append(rt.ResponseHeadersToAdd, &envoy_config_core_v3.HeaderValueOption{Header: &envoy_config_core_v3.HeaderValue{Key: ":status", Value: "200"}})
 			rt.RequestHeadersToRemove = append(rt.RequestHeadersToRemove, "Host")
 		}, []string{
-			`route "edge/gateway": virtual host "site" route "api" header x-env: format "50%": the '%' at offset 2 starts no %COMMAND%`,
-			`route "edge/gateway": virtual host "site" route "api": header ":status" may not be changed`,
-			`route "edge/gateway": virtual host "site" route "api": header "Host" may not be removed`,
+			`route "edge/gateway-8080": virtual host "site" route "api" header x-env: format "50%": the '%' at offset 2 starts no %COMMAND%`,
+			`route "edge/gateway-8080": virtual host "site" route "api": header ":status" may not be changed`,
+			`route "edge/gateway-8080": virtual host "site" route "api": header "Host" may not be removed`,
 		}},
 		{"direct response body over 4096 bytes", "directresponse", "edge", func(t *testing.T, r *translate.Resources) {
 			body := r.Routes[0].GetVirtualHosts()[0].GetRoutes()[0].GetDirectResponse().GetBody()
 			body.Specifier = &envoy_config_core_v3.DataSource_InlineString{InlineString: strings.Repeat("x", 4097)}
-		}, []string{`route "edge/gateway": virtual host "site" route "healthz": direct response body of 4097 bytes, more than 4096`}},
+		}, []string{`route "edge/gateway-8080": virtual host "site" route "healthz": direct response body of 4097 bytes, more than 4096`}},
 		{"rate limit refilling more often than every 50ms", "ratelimit", "api", func(t *testing.T, r *translate.Resources) {
 			vh := r.Routes[0].GetVirtualHosts()[0]
 			lr := &envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit{}
@@ -228,7 +228,7 @@ func TestCheckFindsBrokenResources(t *testing.T) {
 			l.GetLogFormat().GetTextFormatSource().Specifier = &envoy_config_core_v3.DataSource_InlineString{InlineString: "%START_TIME% 100%\n"}
 			h.GetAccessLog()[0].ConfigType = &envoy_config_accesslog_v3.AccessLog_TypedConfig{TypedConfig: anyOf(t, l)}
 			store()
-		}, []string{`listener "gateway": access log envoy.access_loggers.stdout: format "%START_TIME% 100%\n": the '%' at offset 16 starts no %COMMAND%`}},
+		}, []string{`listener "gateway-8080": access log envoy.access_loggers.stdout: format "%START_TIME% 100%\n": the '%' at offset 16 starts no %COMMAND%`}},
 		{"field validation and duplicates", "weighted", "web", func(t *testing.T, r *translate.Resources) {
 			r.Clusters[1].ConnectTimeout = durationpb.New(-1)
 			r.Listeners = append(r.Listeners, proto.Clone(r.Listeners[0]).(*envoy_config_listener_v3.Listener))

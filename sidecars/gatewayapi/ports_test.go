@@ -9,6 +9,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,7 +18,6 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
-	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 // multiPortInput is the common production Gateway: an HTTP listener on 80 whose only route
@@ -183,18 +183,21 @@ func TestGatewayServesEveryPort(t *testing.T) {
 	}
 }
 
-// TestSinglePortNamesUnchanged checks a Gateway whose HTTP listeners share one port keeps
-// the names of its virtual hosts, listener and route configuration without a port.
+// TestSinglePortNamesUnchanged checks a Gateway whose HTTP listeners share one port names its
+// virtual hosts without a port, and its Envoy listener and route configuration after the port.
+// Another port added later leaves that Envoy listener exactly as it was, so Envoy drains
+// none of its connections.
 func TestSinglePortNamesUnchanged(t *testing.T) {
-	in := oneGateway("shop", "edge", []gwv1.Listener{
+	listeners := []gwv1.Listener{
 		{Name: "a", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: ptr(gwv1.Hostname("a.shop"))},
 		{Name: "b", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: ptr(gwv1.Hostname("b.shop"))},
 		{Name: "tcp", Port: 9000, Protocol: gwv1.TCPProtocolType},
-	}, "web")
+	}
+	in := oneGateway("shop", "edge", listeners, "web")
 	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "web", []gwv1.ParentReference{{Name: "edge"}}, nil, nil, "web")}
 	p, groups := served(t, Translate(in).Spec)
 	g := groups[GatewayNodeGroup("shop", "edge")]
-	if len(g.Listeners) != 1 || g.Listeners[0].GetName() != translate.GatewayListener || g.Routes[0].GetName() != "gw.shop.edge/gateway" {
+	if len(g.Listeners) != 1 || g.Listeners[0].GetName() != "gateway-8080" || g.Routes[0].GetName() != "gw.shop.edge/gateway-8080" {
 		t.Fatalf("listeners %v", g.Listeners)
 	}
 	if got := vhostNames(g.Routes[0]); !slices.Equal(got, []string{"gw.shop.edge/a.shop", "gw.shop.edge/b.shop"}) {
@@ -202,6 +205,13 @@ func TestSinglePortNamesUnchanged(t *testing.T) {
 	}
 	if p.Route("gw.shop.edge/a.shop:HTTPRoute/shop/web/0/0") == nil {
 		t.Error("policy route names changed")
+	}
+
+	in.Gateways[0].Spec.Listeners = append(slices.Clone(listeners), gwv1.Listener{Name: "c", Port: 9090, Protocol: gwv1.HTTPProtocolType, Hostname: ptr(gwv1.Hostname("c.shop"))})
+	_, groups = served(t, Translate(in).Spec)
+	two := groups[GatewayNodeGroup("shop", "edge")]
+	if len(two.Listeners) != 2 || !proto.Equal(two.Listeners[0], g.Listeners[0]) || two.Listeners[1].GetName() != "gateway-9090" {
+		t.Errorf("with a second port, listeners %v; want the first unchanged: %v", two.Listeners, g.Listeners[0])
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -57,13 +59,15 @@ func TestGatewayListenerPerPort(t *testing.T) {
 		t.Error("port 80 does not redirect to https")
 	}
 
-	// One listener keeps the names "gateway" and "<group>/gateway".
+	// Removing the port-80 listener leaves the port-443 listener and its route configuration
+	// exactly as they were: Envoy sees no change to them and drains none of their connections.
 	p.Group("edge").Listeners = p.Group("edge").Listeners[1:]
 	one, err := translate.TranslateGroup(p, "edge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(one.Listeners) != 1 || one.Listeners[0].GetName() != translate.GatewayListener || hcm(t, one.Listeners[0]).GetRds().GetRouteConfigName() != "edge/gateway" {
-		t.Errorf("single listener named %q", one.Listeners[0].GetName())
+	if len(one.Listeners) != 1 || !proto.Equal(one.Listeners[0], listenerNamed(t, edge, "gateway-443")) ||
+		len(one.Routes) != 1 || !proto.Equal(one.Routes[0], routeConfig(t, edge, "edge/gateway-443")) {
+		t.Errorf("the port-443 listener changed when the port-80 listener was removed: %v", one.Listeners)
 	}
 }

@@ -14,7 +14,7 @@ import (
 func TestRouteFilters(t *testing.T) {
 	out := feature(t, "routefilters")
 	edge := group(t, out, "edge")
-	r := routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "site"), "api")
+	r := routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway-8080"), "site"), "api")
 	if len(r.GetRequestHeadersToAdd()) != 3 || len(r.GetRequestHeadersToRemove()) != 1 || len(r.GetResponseHeadersToRemove()) != 1 {
 		t.Fatalf("header changes: add %v, remove %v, response remove %v", r.GetRequestHeadersToAdd(), r.GetRequestHeadersToRemove(), r.GetResponseHeadersToRemove())
 	}

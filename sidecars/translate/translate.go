@@ -11,8 +11,8 @@
 //     upstream service (named after the service, answering Service.Domains()).
 //   - gateway group G: per listener of the group an Envoy listener (0.0.0.0:port) with RDS
 //     "G/<listener>", one virtual host per policy virtual host the listener serves, and TLS
-//     when the listener has certificates. A group with one listener names it "gateway"; one
-//     with several names each "gateway-<port>" (GatewayListenerName).
+//     when the listener has certificates. Each is named "gateway-<port>" (GatewayListenerName),
+//     so adding or removing another port leaves a listener's name, and its connections, alone.
 //   - grpc group G (proxyless gRPC): one api_listener per upstream service named after the
 //     service (the target "xds:///<service>") and one per Service.Hosts entry, each with RDS
 //     "G/<service>"; and one api_listener per domain of each virtual host the group lists,
@@ -69,13 +69,12 @@ const (
 	HCMFilter       = "envoy.filters.network.http_connection_manager"
 )
 
-// GatewayListenerName is the name of listener i of a gateway group: GatewayListener when it
-// is the group's only listener, else "gateway-<port>" (ports are distinct in a group). The
-// group's route configuration for it is RouteConfigName(group, GatewayListenerName(g, i)).
+// GatewayListenerName is the name of listener i of a gateway group: "gateway-<port>" (ports
+// are distinct in a group). The name depends on the port alone: Envoy drains a listener's
+// connections when its name changes, so a name must not change when another listener is
+// added or removed. The group's route configuration for it is
+// RouteConfigName(group, GatewayListenerName(g, i)).
 func GatewayListenerName(g *policy.NodeGroup, i int) string {
-	if len(g.Listeners) == 1 {
-		return GatewayListener
-	}
 	return fmt.Sprintf("%s-%d", GatewayListener, g.Listeners[i].Port)
 }
 

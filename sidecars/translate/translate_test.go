@@ -148,15 +148,15 @@ func TestWeighted(t *testing.T) {
 		t.Errorf("zone %q", z)
 	}
 	edge := group(t, out, "edge")
-	gl := listenerNamed(t, edge, translate.GatewayListener)
+	gl := listenerNamed(t, edge, "gateway-8080")
 	if gl.GetAddress().GetSocketAddress().GetPortValue() != policy.DefaultGatewayPort {
 		t.Errorf("gateway port %v", gl.GetAddress())
 	}
-	if got := hcm(t, gl).GetRds().GetRouteConfigName(); got != "edge/gateway" {
+	if got := hcm(t, gl).GetRds().GetRouteConfigName(); got != "edge/gateway-8080" {
 		t.Errorf("gateway RDS %q", got)
 	}
-	checkSplit(routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "public"), "public-split"))
-	if routeConfig(t, edge, "edge/gateway").GetIgnorePortInHostMatching() {
+	checkSplit(routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway-8080"), "public"), "public-split"))
+	if routeConfig(t, edge, "edge/gateway-8080").GetIgnorePortInHostMatching() {
 		t.Error("a policy file's gateway ignores the Host header's port; its domains may name one")
 	}
 }
@@ -264,10 +264,10 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("route bucket %v", tb)
 	}
 	edge := group(t, out, "edge")
-	if got := filterNames(hcm(t, listenerNamed(t, edge, translate.GatewayListener))); !slices.Equal(got, []string{translate.RateLimitFilter, translate.FaultFilter, translate.RouterFilter}) {
+	if got := filterNames(hcm(t, listenerNamed(t, edge, "gateway-8080"))); !slices.Equal(got, []string{translate.RateLimitFilter, translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("gateway filters %v", got)
 	}
-	gvh := vhostNamed(t, routeConfig(t, edge, "edge/gateway"), "public")
+	gvh := vhostNamed(t, routeConfig(t, edge, "edge/gateway-8080"), "public")
 	if lr := unpack(t, gvh.GetTypedPerFilterConfig()[translate.RateLimitFilter], &envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit{}); lr.GetTokenBucket().GetMaxTokens() != 1000 {
 		t.Errorf("gateway virtual host bucket %v", lr)
 	}
@@ -334,7 +334,7 @@ func TestJWT(t *testing.T) {
 	if err := check.Check(edge); err != nil {
 		t.Fatal(err)
 	}
-	gh := hcm(t, listenerNamed(t, edge, translate.GatewayListener))
+	gh := hcm(t, listenerNamed(t, edge, "gateway-8080"))
 	if got := filterNames(gh); !slices.Equal(got, []string{translate.JWTFilter, translate.FaultFilter, translate.RouterFilter}) {
 		t.Errorf("gateway filters %v", got)
 	}
@@ -356,7 +356,7 @@ func TestJWT(t *testing.T) {
 
 func TestTracing(t *testing.T) {
 	out := feature(t, "tracing")
-	for _, c := range []struct{ group, listener string }{{"web", translate.InboundListener}, {"web", translate.OutboundListener}, {"edge", translate.GatewayListener}} {
+	for _, c := range []struct{ group, listener string }{{"web", translate.InboundListener}, {"web", translate.OutboundListener}, {"edge", "gateway-8080"}} {
 		r := group(t, out, c.group)
 		tr := hcm(t, listenerNamed(t, r, c.listener)).GetTracing()
 		if tr.GetRandomSampling().GetValue() != 25 || tr.GetProvider().GetName() != translate.OpenTelemetryTracer {
@@ -378,7 +378,7 @@ func TestTracing(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	out := feature(t, "accesslog")
-	for g, l := range map[string]string{"web": translate.InboundListener, "edge": translate.GatewayListener} {
+	for g, l := range map[string]string{"web": translate.InboundListener, "edge": "gateway-8080"} {
 		logs := hcm(t, listenerNamed(t, group(t, out, g), l)).GetAccessLog()
 		if len(logs) != 1 || logs[0].GetName() != translate.StdoutAccessLogger {
 			t.Fatalf("%s access logs %v", g, logs)
@@ -421,10 +421,10 @@ func TestFault(t *testing.T) {
 func TestRedirect(t *testing.T) {
 	out := feature(t, "redirect")
 	edge := group(t, out, "edge")
-	if p := listenerNamed(t, edge, translate.GatewayListener).GetAddress().GetSocketAddress().GetPortValue(); p != 8443 {
+	if p := listenerNamed(t, edge, "gateway-8443").GetAddress().GetSocketAddress().GetPortValue(); p != 8443 {
 		t.Errorf("gateway port %d", p)
 	}
-	rc := routeConfig(t, edge, "edge/gateway")
+	rc := routeConfig(t, edge, "edge/gateway-8443")
 	up := routeNamed(t, vhostNamed(t, rc, "insecure"), "to-https").GetRedirect()
 	if !up.GetHttpsRedirect() || up.GetHostRedirect() != "www.example.com" || up.GetPortRedirect() != 443 ||
 		up.GetResponseCode() != envoy_config_route_v3.RedirectAction_MOVED_PERMANENTLY {
@@ -444,7 +444,7 @@ func TestRedirect(t *testing.T) {
 
 func TestDirectResponse(t *testing.T) {
 	out := feature(t, "directresponse")
-	vh := vhostNamed(t, routeConfig(t, group(t, out, "edge"), "edge/gateway"), "site")
+	vh := vhostNamed(t, routeConfig(t, group(t, out, "edge"), "edge/gateway-8080"), "site")
 	h := routeNamed(t, vh, "healthz").GetDirectResponse()
 	if h.GetStatus() != 200 || h.GetBody().GetInlineString() != "ok\n" {
 		t.Errorf("healthz %v", h)
@@ -457,7 +457,7 @@ func TestDirectResponse(t *testing.T) {
 
 func TestRewrite(t *testing.T) {
 	out := feature(t, "rewrite")
-	vh := vhostNamed(t, routeConfig(t, group(t, out, "edge"), "edge/gateway"), "site")
+	vh := vhostNamed(t, routeConfig(t, group(t, out, "edge"), "edge/gateway-8080"), "site")
 	v1 := routeNamed(t, vh, "api-v1").GetRoute()
 	if v1.GetPrefixRewrite() != "/" || v1.GetHostRewriteLiteral() != "api.internal" || v1.GetCluster() != "api.test" {
 		t.Errorf("prefix+host rewrite %v", v1)
@@ -621,7 +621,7 @@ func TestWithFaultChangesOnlyRoutes(t *testing.T) {
 	}
 	// Only the 10% share of the split route that goes to backend-v2 aborts: the fault sits on
 	// that weighted cluster, not on the route.
-	rt := routeNamed(t, vhostNamed(t, routeConfig(t, after["edge"], "edge/gateway"), "public"), "public-split")
+	rt := routeNamed(t, vhostNamed(t, routeConfig(t, after["edge"], "edge/gateway-8080"), "public"), "public-split")
 	if rt.GetTypedPerFilterConfig() != nil {
 		t.Errorf("service fault set on the whole route: %v", rt.GetTypedPerFilterConfig())
 	}
@@ -633,7 +633,7 @@ func TestWithFaultChangesOnlyRoutes(t *testing.T) {
 	if wc[1].GetName() != "backend-v2.test" || f.GetAbort().GetHttpStatus() != 503 || f.GetAbort().GetPercentage().GetNumerator() != 1000000 {
 		t.Errorf("fault %v on %s", f, wc[1].GetName())
 	}
-	if r0 := routeNamed(t, vhostNamed(t, routeConfig(t, before["edge"], "edge/gateway"), "public"), "public-split"); r0.GetTypedPerFilterConfig() != nil {
+	if r0 := routeNamed(t, vhostNamed(t, routeConfig(t, before["edge"], "edge/gateway-8080"), "public"), "public-split"); r0.GetTypedPerFilterConfig() != nil {
 		t.Errorf("original policy changed by WithFault")
 	}
 }
