@@ -177,6 +177,8 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "Gateway API burst of zero", "gatewayAPI: {kubeAPIBurst: 0}", []string{"/gatewayAPI/kubeAPIBurst"}},
 		{xdsChart, "Gateway API controller without a path", "gatewayAPI: {controllerName: foresight}", []string{"/gatewayAPI/controllerName", "does not match pattern"}},
 		{xdsChart, "misspelt Gateway API key", "gatewayAPI: {enable: true}", []string{"/gatewayAPI", "additional properties 'enable' not allowed"}},
+		{xdsChart, "client certificates without a Secret", "tls: {requireClientCertificate: true}", []string{"tls.requireClientCertificate needs tls.secretName"}},
+		{xdsChart, "misspelt TLS key", "tls: {secret: x}", []string{"/tls", "additional properties 'secret' not allowed"}},
 		{xdsChart, "budget on one replica", "podDisruptionBudget: {enabled: true}", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
 	}
 	for _, c := range cases {

@@ -15,6 +15,7 @@ import (
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	envoy_extensions_upstreams_http_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 // Names used in the bootstraps.
@@ -45,6 +48,10 @@ type BootstrapOptions struct {
 	Metadata map[string]string
 	// XDSAddress is the control plane's host:port; required.
 	XDSAddress string
+	// Channel is how the proxy connects to the control plane. With TLS, Channel.CAFile is
+	// required (Envoy verifies nothing without a CA bundle), and the control plane's
+	// certificate must name XDSAddress's host. Envoy reads the files when it starts.
+	Channel Channel
 	// AdminPort is the admin interface's port on 127.0.0.1. Default 9901.
 	AdminPort uint32
 	// StatsPort serves /stats/prometheus on all interfaces for Prometheus. Default 15090.
@@ -113,6 +120,15 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": h2},
 		LoadAssignment:                staticAssignment(XDSClusterName, host, uint32(port)),
 	}
+	secure, err := o.Channel.tls()
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if secure {
+		if xdsCluster.TransportSocket, err = controlPlaneTLS(o.Channel, host); err != nil {
+			return nil, err
+		}
+	}
 	adminCluster := &envoy_config_cluster_v3.Cluster{
 		Name:                 AdminClusterName,
 		ClusterDiscoveryType: &envoy_config_cluster_v3.Cluster_Type{Type: envoy_config_cluster_v3.Cluster_STATIC},
@@ -152,6 +168,40 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 		b.LayeredRuntime = regexRuntime(o.RegexProgramSizeLimit)
 	}
 	return b, nil
+}
+
+// controlPlaneTLS is the transport socket of the control plane's cluster: TLS offering h2,
+// the server's certificate verified against c.CAFile and required to name host (Envoy checks
+// no name unless told to), and the client certificate of c when it has one.
+func controlPlaneTLS(c Channel, host string) (*envoy_config_core_v3.TransportSocket, error) {
+	if c.CAFile == "" {
+		return nil, errors.New("bootstrap: tls to the control plane needs its CA bundle (--xds-ca-file): Envoy verifies nothing without one")
+	}
+	file := func(name string) *envoy_config_core_v3.DataSource {
+		return &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_Filename{Filename: name}}
+	}
+	san := &envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{SanType: envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_DNS,
+		Matcher: &envoy_type_matcher_v3.StringMatcher{MatchPattern: &envoy_type_matcher_v3.StringMatcher_Exact{Exact: host}}}
+	sni := host
+	if net.ParseIP(host) != nil {
+		san.SanType, sni = envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_IP_ADDRESS, ""
+	}
+	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{
+		AlpnProtocols: []string{"h2"},
+		ValidationContextType: &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_ValidationContext{ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
+			TrustedCa:                 file(c.CAFile),
+			MatchTypedSubjectAltNames: []*envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{san},
+		}},
+	}
+	if c.CertFile != "" {
+		common.TlsCertificates = []*envoy_extensions_transport_sockets_tls_v3.TlsCertificate{{CertificateChain: file(c.CertFile), PrivateKey: file(c.KeyFile)}}
+	}
+	ctx, err := anypb.New(&envoy_extensions_transport_sockets_tls_v3.UpstreamTlsContext{CommonTlsContext: common, Sni: sni})
+	if err != nil {
+		return nil, err
+	}
+	return &envoy_config_core_v3.TransportSocket{Name: translate.TLSTransportSocket,
+		ConfigType: &envoy_config_core_v3.TransportSocket_TypedConfig{TypedConfig: ctx}}, nil
 }
 
 // regexRuntime is a layered runtime that sets re2.max_program_size.error_level to limit,

@@ -9,11 +9,41 @@ import (
 	"strconv"
 )
 
-// Channel credentials a proxyless gRPC client uses towards the control plane.
+// Channel credentials a proxy or client uses towards the control plane.
 const (
 	CredsInsecure = "insecure"
 	CredsTLS      = "tls"
 )
+
+// Channel is how a proxy or client connects to the control plane (foresight-xds serve
+// --tls-cert-file, --client-ca-file): plaintext, or TLS with PEM files.
+type Channel struct {
+	// Creds is CredsInsecure (default) or CredsTLS.
+	Creds string
+	// CAFile is the CA bundle that verifies the control plane's certificate.
+	CAFile string
+	// CertFile and KeyFile are the client's own certificate and key (both or neither), for a
+	// control plane that asks for one.
+	CertFile, KeyFile string
+}
+
+// tls reports whether the channel is TLS, or why its fields do not go together.
+func (c Channel) tls() (bool, error) {
+	switch c.Creds {
+	case "", CredsInsecure:
+		if c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" {
+			return false, errors.New("certificate files need tls channel credentials")
+		}
+		return false, nil
+	case CredsTLS:
+		if (c.CertFile == "") != (c.KeyFile == "") {
+			return false, errors.New("a client certificate needs its key and a key its certificate")
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("channel credentials %q: want %s or %s", c.Creds, CredsInsecure, CredsTLS)
+	}
+}
 
 // GRPCBootstrapOptions describe the proxyless gRPC client a bootstrap is for.
 type GRPCBootstrapOptions struct {
@@ -25,12 +55,9 @@ type GRPCBootstrapOptions struct {
 	Metadata map[string]string
 	// XDSAddress is the control plane's host:port; required.
 	XDSAddress string
-	// Creds is CredsInsecure (default) or CredsTLS.
-	Creds string
-	// CAFile, CertFile and KeyFile are PEM files for CredsTLS: the CA that signed the control
-	// plane's certificate (the system roots when empty) and the client's own certificate and
-	// key (both or neither).
-	CAFile, CertFile, KeyFile string
+	// Channel is how the client connects to the control plane; the system roots verify
+	// it when Channel.CAFile is empty.
+	Channel Channel
 	// ListenerNameTemplate, when set, is client_default_listener_resource_name_template: the
 	// listener a target xds:///NAME asks for, "%s" standing for NAME. grpc-go's default is
 	// "%s", which is how the policy names its api_listeners.
@@ -84,22 +111,16 @@ func GRPCBootstrap(o GRPCBootstrapOptions) ([]byte, error) {
 	if port, err := strconv.ParseUint(portStr, 10, 16); err != nil || port == 0 {
 		return nil, fmt.Errorf("grpc bootstrap: xds address %q: invalid port", o.XDSAddress)
 	}
-	cred := grpcChannelCred{Type: o.Creds}
-	switch o.Creds {
-	case "", CredsInsecure:
-		cred.Type = CredsInsecure
-		if o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" {
-			return nil, errors.New("grpc bootstrap: certificate files need tls channel credentials")
+	secure, err := o.Channel.tls()
+	if err != nil {
+		return nil, fmt.Errorf("grpc bootstrap: %w", err)
+	}
+	cred := grpcChannelCred{Type: CredsInsecure}
+	if c := o.Channel; secure {
+		cred.Type = CredsTLS
+		if c.CAFile != "" || c.CertFile != "" {
+			cred.Config = &grpcTLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
 		}
-	case CredsTLS:
-		if (o.CertFile == "") != (o.KeyFile == "") {
-			return nil, errors.New("grpc bootstrap: a client certificate needs its key and a key its certificate")
-		}
-		if o.CAFile != "" || o.CertFile != "" {
-			cred.Config = &grpcTLSConfig{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
-		}
-	default:
-		return nil, fmt.Errorf("grpc bootstrap: channel credentials %q: want %s or %s", o.Creds, CredsInsecure, CredsTLS)
 	}
 	if _, ok := o.Metadata[RoleMetadataKey]; ok {
 		return nil, fmt.Errorf("grpc bootstrap: metadata field %s is set by the bootstrap itself", RoleMetadataKey)

@@ -12,6 +12,7 @@ package xds
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -35,6 +36,7 @@ import (
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -77,6 +79,11 @@ type Options struct {
 	// a regex); its zero value checks for Envoy's defaults. foresight-xds serve passes
 	// --regex-program-size-limit.
 	Check check.Options
+	// TLS, when set, serves ADS over TLS with this configuration (tlsfiles.Server.Config:
+	// with a client CA bundle, only clients with a certificate of one of its CAs connect).
+	// Nil serves plaintext: gateways' listeners carry their TLS private keys, so serve
+	// plaintext only where nothing else can reach the port.
+	TLS *tls.Config
 }
 
 // Limits bound the memory and work clients can claim from the server. A proxy needs one
@@ -274,9 +281,12 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // NewGRPCServer returns a gRPC server with the keepalive policy, the message, stream and
-// handshake limits, and the ADS service registered.
+// handshake limits, TLS when Options.TLS is set, and the ADS service registered.
 func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	l := s.opts.Limits
+	if s.opts.TLS != nil {
+		extra = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(s.opts.TLS))}, extra...)
+	}
 	opts := append([]grpc.ServerOption{
 		grpc.KeepaliveParams(s.opts.Keepalive),
 		grpc.KeepaliveEnforcementPolicy(s.opts.KeepaliveEnforcement),
@@ -310,7 +320,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			g.Stop()
 		}
 	}()
-	s.log.Info("xds server listening", "address", lis.Addr().String(), "version_prefix", s.prefix)
+	s.log.Info("xds server listening", "address", lis.Addr().String(), "tls", s.opts.TLS != nil, "version_prefix", s.prefix)
 	err := g.Serve(lis)
 	<-done
 	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {

@@ -40,10 +40,11 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&o.XDSAddress, "xds-address", "foresight-xds.foresight.svc:18000", "control plane host:port")
 	admin := fs.Uint("admin-port", 9901, "Envoy admin interface port on 127.0.0.1 (envoy formats)")
 	stats := fs.Uint("stats-port", 15090, "Envoy port serving /stats/prometheus (envoy formats)")
-	fs.StringVar(&g.Creds, "xds-creds", xds.CredsInsecure, "channel credentials to the control plane, insecure or tls (grpc format)")
-	fs.StringVar(&g.CAFile, "xds-ca-file", "", "PEM CA bundle verifying the control plane (tls; default the system roots)")
-	fs.StringVar(&g.CertFile, "xds-cert-file", "", "PEM client certificate presented to the control plane (tls)")
-	fs.StringVar(&g.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
+	var ch xds.Channel
+	fs.StringVar(&ch.Creds, "xds-creds", xds.CredsInsecure, "channel credentials to the control plane, insecure or tls (serve --tls-cert-file)")
+	fs.StringVar(&ch.CAFile, "xds-ca-file", "", "PEM CA bundle verifying the control plane (tls; required by envoy formats, the system roots by default for grpc)")
+	fs.StringVar(&ch.CertFile, "xds-cert-file", "", "PEM client certificate presented to the control plane (tls; serve --client-ca-file asks for one)")
+	fs.StringVar(&ch.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
 	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", 0, "the proxy's runtime re2.max_program_size.error_level: the largest RE2 program of a regex it accepts; pass the same to serve (envoy formats; 0: Envoy's default, 100)")
 	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
@@ -94,10 +95,8 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	if *format != formatGRPC {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for _, name := range []string{"xds-creds", "xds-ca-file", "xds-cert-file", "xds-key-file", "listener-name-template"} {
-			if set[name] {
-				return cli.Usagef("bootstrap: --%s applies to --format grpc only", name)
-			}
+		if set["listener-name-template"] {
+			return cli.Usagef("bootstrap: --listener-name-template applies to --format grpc only")
 		}
 	}
 	if *policyFile != "" {
@@ -106,7 +105,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		}
 	}
 	if *format == formatGRPC {
-		g.NodeID, g.Cluster, g.Metadata, g.XDSAddress = o.NodeID, o.Service, md, o.XDSAddress
+		g.NodeID, g.Cluster, g.Metadata, g.XDSAddress, g.Channel = o.NodeID, o.Service, md, o.XDSAddress, ch
 		js, err := xds.GRPCBootstrap(g)
 		if err != nil {
 			return err
@@ -114,7 +113,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		_, err = fmt.Fprintln(stdout, string(js))
 		return err
 	}
-	o.Metadata = md
+	o.Metadata, o.Channel = md, ch
 	o.AdminPort, o.StatsPort = uint32(*admin), uint32(*stats)
 	b, err := xds.Bootstrap(o)
 	if err != nil {

@@ -41,11 +41,10 @@ func startNamedHealth(t *testing.T, name string) int {
 	return lis.Addr().(*net.TCPAddr).Port
 }
 
-// TestGRPCBootstrapDrivesARealClient feeds exactly what `bootstrap --format grpc` prints to
-// grpc-go's xDS resolver, against the control plane run by `serve`: the client is assigned to
-// its node group by the metadata given on the command line and its call goes where the policy
-// routes it. The Envoy bootstrap, fed to the same resolver, is refused.
-func TestGRPCBootstrapDrivesARealClient(t *testing.T) {
+// greeterPolicy writes a policy routing the proxyless gRPC clients of app=shop from greeter
+// to greeter-v2, two health servers answering with their names (v1, v2), and returns its path.
+func greeterPolicy(t *testing.T) string {
+	t.Helper()
 	v1, v2 := startNamedHealth(t, "v1"), startNamedHealth(t, "v2")
 	dir := t.TempDir()
 	policyFile := filepath.Join(dir, "policy.yaml")
@@ -71,31 +70,24 @@ spec:
 	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return policyFile
+}
+
+// TestGRPCBootstrapDrivesARealClient feeds exactly what `bootstrap --format grpc` prints to
+// grpc-go's xDS resolver, against the control plane run by `serve`: the client is assigned to
+// its node group by the metadata given on the command line and its call goes where the policy
+// routes it. The Envoy bootstrap, fed to the same resolver, is refused.
+func TestGRPCBootstrapDrivesARealClient(t *testing.T) {
+	policyFile := greeterPolicy(t)
 	f := startServe(t, policyFile, time.Hour)
-	ctx := context.Background()
 
 	code, out, errOut := runCmd("bootstrap", "--format", "grpc", "--node", "shop-7f9c", "--service", "shop",
 		"--metadata", "app=shop", "--xds-address", f.xdsAddress, "--policy", policyFile)
 	if code != 0 {
 		t.Fatalf("bootstrap --format grpc: exit %d: %s", code, errOut)
 	}
-	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(out))
-	if err != nil {
-		t.Fatalf("grpc-go refuses the printed bootstrap: %v\n%s", err, out)
-	}
-	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	callCtx, callCancel := context.WithTimeout(ctx, 10*time.Second)
-	defer callCancel()
-	var md metadata.MD
-	if _, err := healthpb.NewHealthClient(conn).Check(callCtx, &healthpb.HealthCheckRequest{}, grpc.Header(&md), grpc.WaitForReady(true)); err != nil {
-		t.Fatalf("call over xds:///greeter: %v", err)
-	}
-	if got := md.Get("backend"); len(got) != 1 || got[0] != "v2" {
-		t.Fatalf("answered by %v, want v2 (the policy routes greeter to greeter-v2)", got)
+	if got, err := callGreeter(t, out, 10*time.Second); err != nil || got != "v2" {
+		t.Fatalf("call over xds:///greeter answered by %q, %v; want v2 (the policy routes greeter to greeter-v2)", got, err)
 	}
 	waitFor(t, "client counted as proxyless gRPC", func() bool {
 		return metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="grpc"} 1`)
@@ -105,26 +97,34 @@ spec:
 	if code != 0 {
 		t.Fatalf("bootstrap --format envoy-json: exit %d: %s", code, errOut)
 	}
-	if err := dialEnvoyBootstrap(ctx, envoyOut); err == nil || !strings.Contains(err.Error(), "xds_servers") {
+	if _, err := callGreeter(t, envoyOut, 10*time.Second); err == nil || !strings.Contains(err.Error(), "xds_servers") {
 		t.Fatalf("grpc-go given an Envoy bootstrap: %v, want an error about xds_servers", err)
 	}
 }
 
-// dialEnvoyBootstrap makes one call with grpc-go's xDS resolver configured by bootstrap.
-func dialEnvoyBootstrap(ctx context.Context, bootstrap string) error {
+// callGreeter makes one call to xds:///greeter with grpc-go's xDS resolver configured by
+// bootstrap, waiting at most timeout for the client to be ready, and returns the name of the
+// backend that answered. The client stays connected until the test ends.
+func callGreeter(t *testing.T, bootstrap string, timeout time.Duration) (string, error) {
 	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
 	if err != nil {
-		return err
+		return "", err
 	}
 	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-	return err
+	var md metadata.MD
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md), grpc.WaitForReady(true)); err != nil {
+		return "", err
+	}
+	if got := md.Get("backend"); len(got) == 1 {
+		return got[0], nil
+	}
+	return "", fmt.Errorf("answer without one backend header: %v", md)
 }
 
 func TestGRPCBootstrapRefusals(t *testing.T) {
@@ -134,7 +134,9 @@ func TestGRPCBootstrapRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"--format", "grpc", "--gateway"}, 2, "--gateway is an Envoy role"},
-		{[]string{"--format", "envoy", "--xds-creds", "tls"}, 2, "--xds-creds applies to --format grpc only"},
+		{[]string{"--format", "envoy", "--xds-creds", "tls"}, 1, "needs its CA bundle (--xds-ca-file)"},
+		{[]string{"--format", "envoy", "--xds-ca-file", "ca.pem"}, 1, "certificate files need tls channel credentials"},
+		{[]string{"--format", "envoy-json", "--listener-name-template", "%s"}, 2, "--listener-name-template applies to --format grpc only"},
 		{[]string{"--format", "grpc", "--xds-creds", "plaintext"}, 1, `channel credentials "plaintext"`},
 		{[]string{"--format", "grpc", "--xds-creds", "tls", "--xds-cert-file", "c.pem"}, 1, "needs its key"},
 		{[]string{"--format", "grpc", "--metadata", "novalue"}, 2, "want KEY=VALUE"},

@@ -3,6 +3,7 @@
 //
 //	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
 //	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
+//	                    [--tls-cert-file FILE --tls-private-key-file FILE [--client-ca-file FILE]]
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
 //	foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url URL]
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
@@ -15,13 +16,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/foresight-dev/foresight/internal/buildinfo"
+	"github.com/foresight-dev/foresight/internal/cli"
 )
 
 func main() {
@@ -31,6 +32,7 @@ func main() {
 const usage = `usage:
   foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE] [--xds-address :18000]
                       [--metrics-address :18001] [--prometheus-url URL] [--experiment-state FILE]
+                      [--tls-cert-file FILE --tls-private-key-file FILE [--client-ca-file FILE]]
                       [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
                       [--max-connections-per-address N] [--max-streams-per-address N]
                       [--state-dir DIR] [--admin-address ADDR --admin-token-file FILE]

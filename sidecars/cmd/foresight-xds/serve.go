@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -29,6 +28,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/foresight-dev/foresight/internal/cli"
+	"github.com/foresight-dev/foresight/internal/tlsfiles"
 	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
@@ -58,6 +59,7 @@ type serveFlags struct {
 	logLevel                             string
 	limits                               xds.Limits
 	checks                               check.Options
+	tls                                  tlsfiles.Files
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -78,6 +80,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
 	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the bearer token the admin API requires")
+	fs.StringVar(&f.tls.CertFile, "tls-cert-file", "", "PEM certificate chain to serve ADS over TLS with (reread when it changes); without it ADS is plaintext")
+	fs.StringVar(&f.tls.KeyFile, "tls-private-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&f.tls.ClientCAFile, "client-ca-file", "", "PEM CA bundle: only proxies and clients with a certificate of one of these CAs connect (needs --tls-cert-file; reread when it changes)")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
@@ -91,6 +96,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if f.policy == "" || fs.NArg() != 0 {
 		return cli.Usagef("serve: --policy FILE is required and takes no arguments")
+	}
+	if (f.tls.CertFile == "") != (f.tls.KeyFile == "") {
+		return cli.Usagef("serve: --tls-cert-file and --tls-private-key-file go together")
+	}
+	if f.tls.ClientCAFile != "" && f.tls.CertFile == "" {
+		return cli.Usagef("serve: --client-ca-file needs --tls-cert-file and --tls-private-key-file")
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
 		return cli.Usagef("serve: --admin-address and --admin-token-file go together")
@@ -119,8 +130,19 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	opts := xds.Options{Logger: log, Registerer: reg, Limits: f.limits, Check: f.checks}
+	if f.tls.CertFile != "" {
+		files, err := tlsfiles.New(f.tls, log)
+		if err != nil {
+			return err
+		}
+		opts.TLS = files.Config()
+	} else if f.gatewayController != "" {
+		log.Warn("ADS is served without TLS (no --tls-cert-file): the private keys of the Gateways' HTTPS listeners go to proxies in plaintext, to any client that reaches the port")
+	}
 	rec := xds.NewReconciler(log)
-	srv, err := xds.New(ctx, xds.Options{NodeGroup: rec.NodeGroup, Logger: log, Registerer: reg, Limits: f.limits, Check: f.checks})
+	opts.NodeGroup = rec.NodeGroup
+	srv, err := xds.New(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,176 @@
+// Package tlsfiles serves TLS from PEM files that are replaced while the server runs (a
+// Kubernetes Secret mounted as a volume, which cert-manager renews): a certificate chain and
+// its key, and optionally the CA bundle that clients' certificates must chain to. The files
+// are read again when one of them changes; a set that does not load is logged, and the last
+// good one keeps serving.
+package tlsfiles
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// recheck is how often, at most, the files are looked at again: at most once a second per
+// server, however many handshakes a client starts.
+const recheck = time.Second
+
+// Files name the PEM files of a TLS server.
+type Files struct {
+	// CertFile is the certificate chain, leaf first.
+	CertFile string
+	// KeyFile is the private key of the leaf.
+	KeyFile string
+	// ClientCAFile, when set, is the bundle of CAs a client's certificate must chain to;
+	// clients without one are refused. Empty: clients are not asked for a certificate.
+	ClientCAFile string
+}
+
+// Server holds the loaded files and reloads them when they change.
+type Server struct {
+	files Files
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	checked time.Time
+	stamps  [3]stamp
+	cert    *tls.Certificate
+	clients *x509.CertPool
+}
+
+// stamp tells whether a file changed: a Secret volume replaces its files through a symlink,
+// which changes the modification time and usually the size of what the path resolves to.
+type stamp struct {
+	mod  time.Time
+	size int64
+}
+
+// New loads the files; an error names the file that does not load and why.
+func New(f Files, log *slog.Logger) (*Server, error) {
+	if f.CertFile == "" || f.KeyFile == "" {
+		return nil, errors.New("tls: a certificate file and a key file are both needed")
+	}
+	s := &Server{files: f, log: log}
+	stamps, err := s.stat()
+	if err != nil {
+		return nil, err
+	}
+	cert, clients, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	s.stamps, s.cert, s.clients, s.checked = stamps, cert, clients, time.Now()
+	return s, nil
+}
+
+// Config is a server configuration that serves the current certificate and, with a client CA
+// file, requires and verifies a client certificate against the current bundle. Give it to
+// credentials.NewTLS or an http.Server: it keeps their protocol negotiation (NextProtos).
+func (s *Server) Config() *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certificate}
+	if s.files.ClientCAFile != "" {
+		// The chain is verified in VerifyConnection against the bundle loaded last, which a
+		// static ClientCAs pool would not follow.
+		c.ClientAuth = tls.RequireAnyClientCert
+		c.VerifyConnection = s.verifyClient
+	}
+	return c
+}
+
+// certificate is the current certificate, after the files were looked at again if due.
+func (s *Server) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	cert, _ := s.current()
+	return cert, nil
+}
+
+// verifyClient verifies the client's certificate chain against the current client CAs.
+func (s *Server) verifyClient(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: a client certificate is required")
+	}
+	_, pool := s.current()
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return fmt.Errorf("tls: client certificate %q: %w", cs.PeerCertificates[0].Subject, err)
+	}
+	return nil
+}
+
+// current returns the certificate and client CAs to use, reloading the files first when
+// one of them changed since they were last looked at (at most once per recheck).
+func (s *Server) current() (*tls.Certificate, *x509.CertPool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.checked) < recheck {
+		return s.cert, s.clients
+	}
+	s.checked = time.Now()
+	stamps, err := s.stat()
+	if err != nil {
+		s.log.Error("TLS files unreadable; the last good certificate keeps serving", "error", err)
+		return s.cert, s.clients
+	}
+	if stamps == s.stamps {
+		return s.cert, s.clients
+	}
+	cert, clients, err := s.load()
+	if err != nil {
+		// The files may be half replaced: the next look, a second later, tries again.
+		s.log.Error("TLS files changed but do not load; the last good certificate keeps serving", "error", err)
+		return s.cert, s.clients
+	}
+	s.stamps, s.cert, s.clients = stamps, cert, clients
+	s.log.Info("TLS files reloaded", "cert", s.files.CertFile, "notAfter", cert.Leaf.NotAfter)
+	return s.cert, s.clients
+}
+
+// paths are the files in stamp order; the client CA file may be empty.
+func (s *Server) paths() [3]string {
+	return [3]string{s.files.CertFile, s.files.KeyFile, s.files.ClientCAFile}
+}
+
+func (s *Server) stat() ([3]stamp, error) {
+	var out [3]stamp
+	for i, p := range s.paths() {
+		if p == "" {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return out, fmt.Errorf("tls: %w", err)
+		}
+		out[i] = stamp{fi.ModTime(), fi.Size()}
+	}
+	return out, nil
+}
+
+// load reads the key pair and the client CAs.
+func (s *Server) load() (*tls.Certificate, *x509.CertPool, error) {
+	f := s.files
+	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls: certificate %s with key %s: %w", f.CertFile, f.KeyFile, err)
+	}
+	if f.ClientCAFile == "" {
+		return &cert, nil, nil
+	}
+	pem, err := os.ReadFile(f.ClientCAFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls: client CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("tls: client CA file %s: no PEM certificate in it", f.ClientCAFile)
+	}
+	return &cert, pool, nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"net"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
+	"github.com/foresight-dev/foresight/internal/tlsfiles"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+	"github.com/foresight-dev/foresight/sidecars/xds"
+)
+
+// tlsSetup is a control plane's serving pair, the CA that signed it, and a client pair of
+// the CA its --client-ca-file names, all written to files.
+type tlsSetup struct {
+	serverCA, clientCA        string
+	certFile, keyFile         string
+	clientCert, clientKey     string
+	strangerCert, strangerKey string
+}
+
+func newTLSSetup(t *testing.T) tlsSetup {
+	t.Helper()
+	dir := t.TempDir()
+	var s tlsSetup
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	serverCA, err := pki.NewCA("xds-server-ca")
+	must(err)
+	clientCA, err := pki.NewCA("xds-client-ca")
+	must(err)
+	stranger, err := pki.NewCA("stranger-ca")
+	must(err)
+	srv, err := serverCA.Sign(pki.LeafOptions{CommonName: "foresight-xds", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	must(err)
+	s.certFile, s.keyFile, err = srv.Write(dir, "server")
+	must(err)
+	cl, err := clientCA.Sign(pki.LeafOptions{CommonName: "shop-7f9c"})
+	must(err)
+	s.clientCert, s.clientKey, err = cl.Write(dir, "client")
+	must(err)
+	sl, err := stranger.Sign(pki.LeafOptions{CommonName: "shop-7f9c"})
+	must(err)
+	s.strangerCert, s.strangerKey, err = sl.Write(dir, "stranger")
+	must(err)
+	s.serverCA, err = serverCA.WriteCert(dir, "server-ca")
+	must(err)
+	s.clientCA, err = clientCA.WriteCert(dir, "client-ca")
+	must(err)
+	return s
+}
+
+// TestServeOverTLSServesOnlyClientsOfItsCA runs serve with TLS and a client CA bundle, and
+// real grpc-go xDS clients configured by what `bootstrap --format grpc` prints: the client
+// with a certificate of that CA gets its configuration and its call is routed by the policy;
+// a plaintext client, a client without a certificate and one of another CA get nothing.
+func TestServeOverTLSServesOnlyClientsOfItsCA(t *testing.T) {
+	s := newTLSSetup(t)
+	dir := t.TempDir()
+	f := serveFlags{policy: greeterPolicy(t), xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state"),
+		tls: tlsfiles.Files{CertFile: s.certFile, KeyFile: s.keyFile, ClientCAFile: s.clientCA}}
+	startServeFlags(t, f)
+
+	bootstrap := func(extra ...string) string {
+		t.Helper()
+		args := append([]string{"bootstrap", "--format", "grpc", "--node", "shop-7f9c", "--service", "shop",
+			"--metadata", "app=shop", "--xds-address", f.xdsAddress}, extra...)
+		code, out, errOut := runCmd(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, errOut)
+		}
+		return out
+	}
+	good := bootstrap("--xds-creds", "tls", "--xds-ca-file", s.serverCA, "--xds-cert-file", s.clientCert, "--xds-key-file", s.clientKey)
+	if got, err := callGreeter(t, good, 10*time.Second); err != nil || got != "v2" {
+		t.Fatalf("client of the CA: answered by %q, %v; want v2", got, err)
+	}
+	refused := map[string]string{
+		"plaintext":              bootstrap(),
+		"no client certificate":  bootstrap("--xds-creds", "tls", "--xds-ca-file", s.serverCA),
+		"a stranger certificate": bootstrap("--xds-creds", "tls", "--xds-ca-file", s.serverCA, "--xds-cert-file", s.strangerCert, "--xds-key-file", s.strangerKey),
+	}
+	t.Run("refused", func(t *testing.T) {
+		for name, b := range refused {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				if got, err := callGreeter(t, b, 3*time.Second); err == nil {
+					t.Errorf("answered by %q, want no configuration and so no call", got)
+				}
+			})
+		}
+	})
+	if !metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="grpc"} 1`) {
+		t.Error("want exactly one proxyless gRPC client connected")
+	}
+}
+
+// TestEnvoyBootstrapVerifiesTheControlPlane checks the Envoy bootstrap of a TLS channel: the
+// control plane's cluster offers h2 over TLS, trusts only the given CA bundle, requires the
+// certificate to name the address's host, and presents the client certificate.
+func TestEnvoyBootstrapVerifiesTheControlPlane(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		san  tlsv3.SubjectAltNameMatcher_SanType
+	}{{"foresight-xds.foresight.svc:18000", tlsv3.SubjectAltNameMatcher_DNS}, {"10.0.0.5:18000", tlsv3.SubjectAltNameMatcher_IP_ADDRESS}} {
+		code, out, errOut := runCmd("bootstrap", "--format", "envoy-json", "--node", "gw-1", "--service", "edge", "--gateway",
+			"--xds-address", tc.addr, "--xds-creds", "tls", "--xds-ca-file", "/etc/foresight/ca.crt",
+			"--xds-cert-file", "/etc/foresight/tls.crt", "--xds-key-file", "/etc/foresight/tls.key")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.addr, code, errOut)
+		}
+		var b bootstrapv3.Bootstrap
+		if err := protojson.Unmarshal([]byte(out), &b); err != nil {
+			t.Fatal(err)
+		}
+		var ts *corev3.TransportSocket
+		for _, c := range b.GetStaticResources().GetClusters() {
+			if c.GetName() == xds.XDSClusterName {
+				ts = c.GetTransportSocket()
+			}
+		}
+		var up tlsv3.UpstreamTlsContext
+		if ts.GetName() != translate.TLSTransportSocket || ts.GetTypedConfig().UnmarshalTo(&up) != nil {
+			t.Fatalf("%s: control plane cluster's transport socket %v, want TLS", tc.addr, ts)
+		}
+		host, _, _ := net.SplitHostPort(tc.addr)
+		common := up.GetCommonTlsContext()
+		vc := common.GetValidationContext()
+		sans := vc.GetMatchTypedSubjectAltNames()
+		if vc.GetTrustedCa().GetFilename() != "/etc/foresight/ca.crt" || len(sans) != 1 || sans[0].GetSanType() != tc.san || sans[0].GetMatcher().GetExact() != host {
+			t.Errorf("%s: validation %v, want the CA file and the host %s as %v", tc.addr, vc, host, tc.san)
+		}
+		if certs := common.GetTlsCertificates(); len(certs) != 1 || certs[0].GetCertificateChain().GetFilename() != "/etc/foresight/tls.crt" || certs[0].GetPrivateKey().GetFilename() != "/etc/foresight/tls.key" {
+			t.Errorf("%s: client certificate %v", tc.addr, certs)
+		}
+		if !slices.Equal(common.GetAlpnProtocols(), []string{"h2"}) {
+			t.Errorf("%s: ALPN %v, want h2", tc.addr, common.GetAlpnProtocols())
+		}
+		if wantSNI := map[bool]string{true: "", false: host}[net.ParseIP(host) != nil]; up.GetSni() != wantSNI {
+			t.Errorf("%s: SNI %q, want %q", tc.addr, up.GetSni(), wantSNI)
+		}
+	}
+}
