@@ -24,6 +24,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 const traceRules = `apiVersion: foresight.dev/v1alpha1
@@ -54,7 +55,7 @@ func TestRealPrometheus(t *testing.T) {
 	clock := &fakeClock{}
 	clock.Set(end.Add(-30 * time.Minute))
 	reg := prometheus.NewRegistry()
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 5 * time.Second}, reg, nil)
+	src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: prom.URL}, Timeout: 5 * time.Second}, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // podLabels stands in for the cluster's pods and nodes for label selectors
@@ -230,7 +231,7 @@ func kubeletRefresher(t *testing.T, skew *atomic.Int64) (*resourcemetrics.Refres
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL, Timeout: 5 * time.Second}, nil, nil)
+	src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: prom.URL}, Timeout: 5 * time.Second}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

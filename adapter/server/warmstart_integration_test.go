@@ -18,6 +18,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 func envInt(name string, def int) int {
@@ -78,7 +79,7 @@ rules:
 	b.ResetTimer()
 	for b.Loop() {
 		reg := prometheus.NewRegistry()
-		src, err := source.NewPrometheus(source.PrometheusConfig{Address: prom.URL}, reg, nil)
+		src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: prom.URL}}, reg, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

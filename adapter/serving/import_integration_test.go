@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // counter is a counter rising by rate per second, one sample every 15s up to end.
@@ -60,7 +61,7 @@ func TestImportedRulesServeWhatPrometheusAdapterWould(t *testing.T) {
 	}})
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.DiscardHandler)
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: srv.URL}, reg, log)
+	src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: srv.URL}}, reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 	"github.com/foresight-dev/foresight/adapter/source/vmtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // The serving loop on a real VictoriaMetrics whose range queries are limited
@@ -39,7 +40,7 @@ func TestLoopOnVictoriaMetricsStoppedSeriesIsStale(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.DiscardHandler)
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: vm.URL}, reg, log)
+	src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: vm.URL}}, reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 func TestEmbeddedQueryRange(t *testing.T) {
@@ -81,11 +83,11 @@ func TestEmbeddedQueryRange(t *testing.T) {
 func TestNewPrometheusConfigErrors(t *testing.T) {
 	for _, c := range []PrometheusConfig{
 		{},
-		{Address: "http://x", BearerToken: "a", BearerTokenFile: "/b"},
-		{Address: "http://x", MaxPointsPerQuery: 1},
-		{Address: "http://x", MaxResponseBytes: -1},
-		{Address: "http://x", Headers: map[string]string{"Authorization": "x"}},
-		{Address: "http://x", CAFile: "/does/not/exist.pem"},
+		{Config: promclient.Config{Address: "http://x", BearerToken: "a", BearerTokenFile: "/b"}},
+		{Config: promclient.Config{Address: "http://x"}, MaxPointsPerQuery: 1},
+		{Config: promclient.Config{Address: "http://x", MaxResponseBytes: -1}},
+		{Config: promclient.Config{Address: "http://x", Headers: map[string]string{"Authorization": "x"}}},
+		{Config: promclient.Config{Address: "http://x", CAFile: "/does/not/exist.pem"}},
 	} {
 		if _, err := NewPrometheus(c, nil, nil); err == nil {
 			t.Errorf("NewPrometheus(%+v) succeeded", c)
@@ -93,7 +95,7 @@ func TestNewPrometheusConfigErrors(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	for i := 0; i < 2; i++ {
-		if _, err := NewPrometheus(PrometheusConfig{Address: "http://127.0.0.1:1"}, reg, nil); err != nil {
+		if _, err := NewPrometheus(PrometheusConfig{Config: promclient.Config{Address: "http://127.0.0.1:1"}}, reg, nil); err != nil {
 			t.Fatalf("source %d on a shared registry: %v", i, err)
 		}
 	}

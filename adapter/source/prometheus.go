@@ -2,83 +2,42 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/spf13/pflag"
+
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // DefaultMaxPointsPerQuery keeps every range query under Prometheus' limit of
 // 11,000 points per series.
 const DefaultMaxPointsPerQuery = 11000
 
-// DefaultMaxResponseBytes bounds the body of one Prometheus response: 128 MiB.
-// A range-query point is up to about 40 bytes of JSON, so this holds a full
-// chunk of 11,000 points for about 300 series or the serving loop's chunks of
-// 1,440 points for about 2,300; a series-API answer of MaxListedSeries series
-// of up to 1.3 KB each; an instant query over about 250,000 series of 500
-// bytes. The client buffers a whole body in a doubling buffer before decoding
-// it, so a response near the limit briefly takes about twice the limit: 128 MiB
-// keeps that well inside the chart's 512Mi container limit, 256 MiB would not.
-const DefaultMaxResponseBytes = 128 << 20
-
 // PrometheusConfig configures a Prometheus source: any server with the
 // Prometheus HTTP API (Prometheus, Thanos Query, Mimir, Cortex, VictoriaMetrics).
 type PrometheusConfig struct {
-	// Address is the base URL, e.g. https://prometheus.monitoring.svc:9090 or
-	// https://mimir.example/prometheus. Required.
-	Address string
-	// BearerTokenFile is a file holding a bearer token, re-read as it changes
-	// (e.g. a projected service account token).
-	BearerTokenFile string
-	// BearerToken is a literal bearer token (prefer BearerTokenFile).
-	BearerToken string
-	// CAFile is a PEM file of CAs to verify the server with (default: system roots).
-	CAFile string
-	// CertFile and KeyFile are a PEM client certificate and key for mutual TLS.
-	CertFile string
-	// KeyFile is the client certificate's key.
-	KeyFile string
-	// ServerName overrides the name the server certificate is verified against.
-	ServerName string
-	// InsecureSkipVerify turns off server certificate verification (tests only).
-	InsecureSkipVerify bool
-	// Headers are extra request headers, e.g. X-Scope-OrgID for Mimir or Cortex tenants.
-	Headers map[string]string
+	// Config is how to reach the server; Config.Address is required.
+	promclient.Config
 	// Timeout bounds every single HTTP query. Default 30s.
 	Timeout time.Duration
 	// MaxPointsPerQuery bounds the points per series of one range query; longer
 	// ranges are split into consecutive chunks. Default DefaultMaxPointsPerQuery.
 	MaxPointsPerQuery int
-	// MaxResponseBytes bounds the body of one response, in bytes as decoded
-	// (after any decompression); a larger response fails its query with an
-	// error. Default DefaultMaxResponseBytes.
-	MaxResponseBytes int64
 }
 
 // AddFlags registers the configuration's flags (prefixed "prometheus-") on fs.
 func (c *PrometheusConfig) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.Address, "prometheus-url", c.Address, "URL of the Prometheus HTTP API (Prometheus, Thanos, Mimir).")
-	fs.StringVar(&c.BearerTokenFile, "prometheus-bearer-token-file", c.BearerTokenFile, "File with a bearer token for Prometheus, re-read when it changes.")
-	fs.StringVar(&c.CAFile, "prometheus-ca-file", c.CAFile, "PEM file of CAs that sign Prometheus' serving certificate.")
-	fs.StringVar(&c.CertFile, "prometheus-cert-file", c.CertFile, "PEM client certificate for mutual TLS with Prometheus.")
-	fs.StringVar(&c.KeyFile, "prometheus-key-file", c.KeyFile, "PEM client key for mutual TLS with Prometheus.")
-	fs.StringVar(&c.ServerName, "prometheus-server-name", c.ServerName, "Name to verify Prometheus' serving certificate against.")
-	fs.BoolVar(&c.InsecureSkipVerify, "prometheus-insecure-skip-verify", c.InsecureSkipVerify, "Do not verify Prometheus' serving certificate (testing only).")
-	fs.StringToStringVar(&c.Headers, "prometheus-header", c.Headers, "Extra request header for Prometheus, e.g. X-Scope-OrgID=tenant (repeatable).")
+	c.Config.AddFlags(fs)
 	fs.DurationVar(&c.Timeout, "prometheus-timeout", c.Timeout, "Timeout of one Prometheus query.")
 	fs.IntVar(&c.MaxPointsPerQuery, "prometheus-max-points-per-query", c.MaxPointsPerQuery, "Points per series in one range query; longer ranges are split.")
-	fs.Int64Var(&c.MaxResponseBytes, "prometheus-max-response-bytes", c.MaxResponseBytes, fmt.Sprintf("Largest body of one Prometheus response in bytes (0: %d); a larger one fails its query.", int64(DefaultMaxResponseBytes)))
 }
 
 // Prometheus is a Source that queries a Prometheus HTTP API.
@@ -93,12 +52,6 @@ type Prometheus struct {
 // NewPrometheus builds a Prometheus source. Its metrics are registered on reg
 // (nil: not registered). logger may be nil.
 func NewPrometheus(cfg PrometheusConfig, reg prometheus.Registerer, logger *slog.Logger) (*Prometheus, error) {
-	if cfg.Address == "" {
-		return nil, errors.New("prometheus source: address is required")
-	}
-	if cfg.BearerToken != "" && cfg.BearerTokenFile != "" {
-		return nil, errors.New("prometheus source: set at most one of bearer token and bearer token file")
-	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
@@ -108,46 +61,9 @@ func NewPrometheus(cfg PrometheusConfig, reg prometheus.Registerer, logger *slog
 	if cfg.MaxPointsPerQuery < 2 {
 		return nil, fmt.Errorf("prometheus source: max points per query must be at least 2, got %d", cfg.MaxPointsPerQuery)
 	}
-	if cfg.MaxResponseBytes == 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("prometheus source: max response bytes (--prometheus-max-response-bytes) must be positive, got %d", cfg.MaxResponseBytes)
-	}
-	httpCfg := commoncfg.HTTPClientConfig{
-		FollowRedirects: true,
-		EnableHTTP2:     true,
-		TLSConfig: commoncfg.TLSConfig{
-			CAFile:             cfg.CAFile,
-			CertFile:           cfg.CertFile,
-			KeyFile:            cfg.KeyFile,
-			ServerName:         cfg.ServerName,
-			InsecureSkipVerify: cfg.InsecureSkipVerify,
-		},
-	}
-	switch {
-	case cfg.BearerTokenFile != "":
-		httpCfg.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: cfg.BearerTokenFile}
-	case cfg.BearerToken != "":
-		httpCfg.Authorization = &commoncfg.Authorization{Type: "Bearer", Credentials: commoncfg.Secret(cfg.BearerToken)}
-	}
-	if len(cfg.Headers) > 0 {
-		h := &commoncfg.Headers{Headers: map[string]commoncfg.Header{}}
-		for k, v := range cfg.Headers {
-			h.Headers[k] = commoncfg.Header{Values: []string{v}}
-		}
-		httpCfg.HTTPHeaders = h
-	}
-	if err := httpCfg.Validate(); err != nil {
-		return nil, fmt.Errorf("prometheus source: %w", err)
-	}
-	rt, err := commoncfg.NewRoundTripperFromConfig(httpCfg, "foresight-adapter")
+	client, err := promclient.New(cfg.Config, "foresight-adapter")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus source: %w", err)
-	}
-	client, err := api.NewClient(api.Config{Address: cfg.Address, RoundTripper: limitResponses(rt, cfg.MaxResponseBytes)})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus source %s: %w", cfg.Address, err)
 	}
 	m, err := NewMetrics(reg)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
@@ -60,7 +61,7 @@ func TestPrometheusIntegration(t *testing.T) {
 
 	t.Run("chunked range queries return exactly the trace", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		p, err := source.NewPrometheus(source.PrometheusConfig{Address: fx.srv.URL, MaxPointsPerQuery: 1000}, reg, nil)
+		p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}, MaxPointsPerQuery: 1000}, reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func TestPrometheusIntegration(t *testing.T) {
 
 	t.Run("instant query", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		p, err := source.NewPrometheus(source.PrometheusConfig{Address: fx.srv.URL}, reg, nil)
+		p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}}, reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("history loads once then fetches only new steps", func(t *testing.T) {
-		p, err := source.NewPrometheus(source.PrometheusConfig{Address: fx.srv.URL}, nil, nil)
+		p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func TestPrometheusIntegration(t *testing.T) {
 	})
 
 	t.Run("namespace is enforced against the real server", func(t *testing.T) {
-		p, err := source.NewPrometheus(source.PrometheusConfig{Address: fx.srv.URL}, nil, nil)
+		p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +268,7 @@ func TestPrometheusIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := source.NewPrometheus(source.PrometheusConfig{
-			Address: front.URL, CAFile: ca, BearerTokenFile: token, Headers: map[string]string{"X-Scope-OrgID": "tenant-1"},
+			Config: promclient.Config{Address: front.URL, CAFile: ca, BearerTokenFile: token, Headers: map[string]string{"X-Scope-OrgID": "tenant-1"}},
 		}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -280,7 +281,7 @@ func TestPrometheusIntegration(t *testing.T) {
 			t.Errorf("through TLS proxy: %d series, %d authorized requests", len(res), seen.Load())
 		}
 		// Without the CA the server certificate is refused.
-		bad, err := source.NewPrometheus(source.PrometheusConfig{Address: front.URL, BearerTokenFile: token}, nil, nil)
+		bad, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: front.URL, BearerTokenFile: token}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +292,7 @@ func TestPrometheusIntegration(t *testing.T) {
 
 	t.Run("stop and start on the same data and port", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		p, err := source.NewPrometheus(source.PrometheusConfig{Address: fx.srv.URL, Timeout: 5 * time.Second}, reg, nil)
+		p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}, Timeout: 5 * time.Second}, reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +352,7 @@ func BenchmarkHistoryLoadFromPrometheus(b *testing.B) {
 		{Name: "trace_load", Labels: map[string]string{"namespace": "shop", "service": "b"},
 			Samples: promtest.ShiftToEnd(promtest.LoadTrace(b, "crane-input2.csv"), end)},
 	}})
-	p, err := source.NewPrometheus(source.PrometheusConfig{Address: srv.URL}, nil, nil)
+	p, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: srv.URL}}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

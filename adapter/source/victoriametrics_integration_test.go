@@ -15,6 +15,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
 	"github.com/foresight-dev/foresight/adapter/source/vmtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 	"github.com/spf13/pflag"
 )
 
@@ -98,12 +99,12 @@ func TestVictoriaMetricsChunkedHistoryIsComplete(t *testing.T) {
 	ctx := context.Background()
 	q := `vm_load{service="a"}`
 
-	unchunked := newVMSource(t, source.PrometheusConfig{Address: fx.srv.URL, MaxPointsPerQuery: vmPoints})
+	unchunked := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}, MaxPointsPerQuery: vmPoints})
 	if _, err := unchunked.QueryRange(ctx, q, fx.start(), fx.end, vmStep); err == nil || !strings.Contains(err.Error(), "maxPointsPerTimeseries") {
 		t.Fatalf("one query of %d points: err = %v, want VictoriaMetrics' point limit", vmPoints, err)
 	}
 
-	src := newVMSource(t, source.PrometheusConfig{Address: fx.srv.URL, MaxPointsPerQuery: 100})
+	src := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}, MaxPointsPerQuery: 100})
 	res, err := src.QueryRange(ctx, q, fx.start(), fx.end, vmStep)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestVictoriaMetricsStepAlignment(t *testing.T) {
 	fx := startVM(t)
 	ctx := context.Background()
 	q := `vm_load{service="a"}`
-	src := newVMSource(t, source.PrometheusConfig{Address: fx.srv.URL})
+	src := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}})
 
 	off := fx.start().Add(20 * time.Second)
 	_, err := src.QueryRange(ctx, q, off, fx.end, vmStep)
@@ -151,7 +152,7 @@ func TestVictoriaMetricsStepAlignment(t *testing.T) {
 	sameSamples(t, "aligned start", seriesByService(t, res)["a"], fx.a)
 
 	nocache := startVM(t, "-search.disableCache")
-	src = newVMSource(t, source.PrometheusConfig{Address: nocache.srv.URL})
+	src = newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: nocache.srv.URL}})
 	res, err = src.QueryRange(ctx, q, off, nocache.end, vmStep)
 	if err != nil {
 		t.Fatalf("-search.disableCache: %v", err)
@@ -175,7 +176,7 @@ func TestVictoriaMetricsStepAlignment(t *testing.T) {
 // Prometheus' series.
 func TestVictoriaMetricsStoppedSeriesEnds(t *testing.T) {
 	fx := startVM(t)
-	src := newVMSource(t, source.PrometheusConfig{Address: fx.srv.URL, MaxPointsPerQuery: 250})
+	src := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: fx.srv.URL}, MaxPointsPerQuery: 250})
 	h, err := source.NewHistory(src, source.HistoryOptions{Query: "vm_load", Window: vmPoints * vmStep, Step: vmStep})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func TestVictoriaMetricsTenantHeaderAndPath(t *testing.T) {
 	ctx := context.Background()
 	q := `vm_load{service="a"}`
 
-	anon := newVMSource(t, source.PrometheusConfig{Address: gw.URL + "/select/7/prometheus"})
+	anon := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: gw.URL + "/select/7/prometheus"}})
 	if _, err := anon.QueryRange(ctx, q, fx.start(), fx.end, vmStep); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("without the tenant header: err = %v, want the gateway's refusal", err)
 	}
@@ -274,7 +275,7 @@ func TestVictoriaMetricsLatencyOffset(t *testing.T) {
 	ctx := context.Background()
 	query := func(t *testing.T, srv *vmtest.Server, step time.Duration) []source.Sample {
 		t.Helper()
-		src := newVMSource(t, source.PrometheusConfig{Address: srv.URL})
+		src := newVMSource(t, source.PrometheusConfig{Config: promclient.Config{Address: srv.URL}})
 		e := end.Truncate(step)
 		res, err := src.QueryRange(ctx, "vm_recent", e.Add(-20*time.Minute), e, step)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/foresight-dev/foresight/adapter/source"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // TestPrometheusConnection renders the adapter chart with the connection to Prometheus
@@ -36,15 +37,17 @@ func TestPrometheusConnection(t *testing.T) {
 		values: func(t *testing.T) map[string]any { return valuesFile(t, adapterChart+"-all") },
 		url:    "https://thanos-querier.openshift-monitoring.svc:9091",
 		want: source.PrometheusConfig{
-			BearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
-			CAFile:          "/var/run/prometheus-ca/service-ca.crt",
-			CertFile:        "/var/run/prometheus-tls/tls.crt",
-			KeyFile:         "/var/run/prometheus-tls/tls.key",
-			ServerName:      "thanos-querier.openshift-monitoring.svc",
-			Headers:         map[string]string{"X-Scope-OrgID": "platform", "THANOS-TENANT": "platform"},
-			Timeout:         time.Minute,
-			// 64 MiB: an integer argument, never Helm's float rendering 6.7108864e+07.
-			MaxResponseBytes: 64 << 20,
+			Config: promclient.Config{
+				BearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+				CAFile:          "/var/run/prometheus-ca/service-ca.crt",
+				CertFile:        "/var/run/prometheus-tls/tls.crt",
+				KeyFile:         "/var/run/prometheus-tls/tls.key",
+				ServerName:      "thanos-querier.openshift-monitoring.svc",
+				Headers:         map[string]string{"X-Scope-OrgID": "platform", "THANOS-TENANT": "platform"},
+				// 64 MiB: an integer argument, never Helm's float rendering 6.7108864e+07.
+				MaxResponseBytes: 64 << 20,
+			},
+			Timeout: time.Minute,
 			// Thanos' own limit lies below the adapter's default.
 			MaxPointsPerQuery: 10000,
 		},
@@ -69,13 +72,13 @@ func TestPrometheusConnection(t *testing.T) {
     insecureSkipVerify: true`)
 		},
 		url: "https://mimir.example.com/prometheus",
-		want: source.PrometheusConfig{
+		want: source.PrometheusConfig{Config: promclient.Config{
 			CAFile:             "/var/run/prometheus-ca/ca.crt",
 			CertFile:           "/var/run/prometheus-tls/client.pem",
 			KeyFile:            "/var/run/prometheus-tls/client-key.pem",
 			InsecureSkipVerify: true,
 			Headers:            map[string]string{"X-Scope-OrgID": "team-a|team-b"},
-		},
+		}},
 		headers: []string{"--prometheus-header=X-Scope-OrgID=team-a|team-b"},
 		volumes: map[string]map[string]any{
 			"prometheus-ca":  {"configMap": map[string]any{"name": "mimir-ca"}},

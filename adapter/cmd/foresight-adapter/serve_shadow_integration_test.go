@@ -27,6 +27,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/shadow"
 	"github.com/foresight-dev/foresight/adapter/source"
 	"github.com/foresight-dev/foresight/adapter/source/promtest"
+	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
 // startTracePrometheus starts a real Prometheus holding the first three days
@@ -69,7 +70,7 @@ func ruleSamples(t *testing.T, rules, promURL string, from, to time.Time) (servi
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := source.NewPrometheus(source.PrometheusConfig{Address: promURL, Timeout: 30 * time.Second}, nil, nil)
+	src, err := source.NewPrometheus(source.PrometheusConfig{Config: promclient.Config{Address: promURL}, Timeout: 30 * time.Second}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func startCanaryShop(t testing.TB, versions ...string) *canaryShop {
 	t.Cleanup(prom.Stop)
 	s.route(t, "greeter", "greeter.shop", refs...)
 	s.f = s.serveFlags(t, t.TempDir())
-	s.f.prometheusURL = prom.URL
+	s.f.prometheus.Address = prom.URL
 	s.stop = startServeFlags(t, s.f)
 	return s
 }

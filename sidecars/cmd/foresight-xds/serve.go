@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/foresight-dev/foresight/internal/cli"
+	"github.com/foresight-dev/foresight/internal/promclient"
 	"github.com/foresight-dev/foresight/internal/tlsfiles"
 	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/check"
@@ -50,7 +50,7 @@ const (
 type serveFlags struct {
 	policy, experiments, experimentState string
 	kubeconfig, xdsAddress, metricsAddr  string
-	prometheusURL                        string
+	prometheus                           promclient.Config
 	gatewayController                    string
 	kubeQPS                              float64
 	kubeBurst                            int
@@ -63,6 +63,16 @@ type serveFlags struct {
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	f, level, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, f, log)
+}
+
+// parseServeFlags reads serve's flags and checks that they go together.
+func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
@@ -76,7 +86,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, CanaryPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", defaultKubeQPS, "requests per second to the Kubernetes API (status writes of Gateway API objects are one request each)")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", defaultKubeBurst, "burst of requests to the Kubernetes API above --kube-api-qps")
-	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "Prometheus base URL for experiment guards and canary analysis")
+	// The Prometheus that experiment guards and canary analysis query, reached as the
+	// adapter reaches its own (TLS, bearer token, tenant headers, bounded responses).
+	cli.AddPFlags(fs, f.prometheus.AddFlags)
 	fs.StringVar(&f.stateDir, "state-dir", filepath.Join(os.TempDir(), "foresight-xds"), "directory of the canary state (canaries.json), so a restart resumes every rollout where it was")
 	fs.StringVar(&f.adminAddr, "admin-address", "", "listen address of the canary admin API (off when empty); needs --admin-token-file")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the bearer token the admin API requires")
@@ -92,26 +104,25 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
 	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to; more are refused")
 	if err := cli.ParseArgs(fs, args); err != nil {
-		return err
+		return f, 0, err
 	}
 	if f.policy == "" || fs.NArg() != 0 {
-		return cli.Usagef("serve: --policy FILE is required and takes no arguments")
+		return f, 0, cli.Usagef("serve: --policy FILE is required and takes no arguments")
 	}
 	if (f.tls.CertFile == "") != (f.tls.KeyFile == "") {
-		return cli.Usagef("serve: --tls-cert-file and --tls-private-key-file go together")
+		return f, 0, cli.Usagef("serve: --tls-cert-file and --tls-private-key-file go together")
 	}
 	if f.tls.ClientCAFile != "" && f.tls.CertFile == "" {
-		return cli.Usagef("serve: --client-ca-file needs --tls-cert-file and --tls-private-key-file")
+		return f, 0, cli.Usagef("serve: --client-ca-file needs --tls-cert-file and --tls-private-key-file")
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
-		return cli.Usagef("serve: --admin-address and --admin-token-file go together")
+		return f, 0, cli.Usagef("serve: --admin-address and --admin-token-file go together")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return cli.Usagef("serve: --log-level: %v", err)
+		return f, 0, cli.Usagef("serve: --log-level: %v", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return serve(ctx, f, log)
+	return f, level, nil
 }
 
 func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
@@ -152,7 +163,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 
-	prom, err := promQuerier(f.prometheusURL)
+	prom, err := promQuerier(f.prometheus)
 	if err != nil {
 		return err
 	}
@@ -231,16 +242,16 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	return srv.Serve(ctx, lis)
 }
 
-// promQuerier is a Prometheus client for url, or nil when url is empty.
-func promQuerier(url string) (promquery.Querier, error) {
-	if url == "" {
+// promQuerier is a Prometheus client for c, or nil when c has no address.
+func promQuerier(c promclient.Config) (promquery.Querier, error) {
+	if c.Address == "" {
 		return nil, nil
 	}
-	c, err := promapi.NewClient(promapi.Config{Address: url})
+	client, err := promclient.New(c, "foresight-xds")
 	if err != nil {
 		return nil, fmt.Errorf("--prometheus-url: %w", err)
 	}
-	return promv1.NewAPI(c), nil
+	return promv1.NewAPI(client), nil
 }
 
 // newCanaries returns the canary controller, its persisted rollouts already served.
