@@ -78,16 +78,24 @@ func configArgs(t *testing.T, objs []*unstructured.Unstructured) string {
 // adapterContainer returns the adapter container of the Deployment foresight-adapter.
 func adapterContainer(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
 	t.Helper()
-	d := find(objs, "Deployment", "foresight-adapter")
+	return chartContainer(t, objs, adapterChart)
+}
+
+// chartContainer returns the program's container of a chart's Deployment (named as the
+// chart, as the default release renders it): adapter or xds.
+func chartContainer(t *testing.T, objs []*unstructured.Unstructured, chart string) map[string]any {
+	t.Helper()
+	name := map[string]string{adapterChart: "adapter", xdsChart: "xds"}[chart]
+	d := find(objs, "Deployment", chart)
 	if d == nil {
-		t.Fatal("no Deployment foresight-adapter")
+		t.Fatalf("no Deployment %s", chart)
 	}
 	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	for _, c := range containers {
-		if c, _ := c.(map[string]any); c["name"] == "adapter" {
+		if c, _ := c.(map[string]any); c["name"] == name {
 			return c
 		}
 	}
-	t.Fatal("the Deployment has no adapter container")
+	t.Fatalf("the Deployment %s has no %s container", chart, name)
 	return nil
 }

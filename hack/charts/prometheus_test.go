@@ -15,14 +15,16 @@ import (
 	"github.com/foresight-dev/foresight/internal/promclient"
 )
 
-// TestPrometheusConnection renders the adapter chart with the connection to Prometheus
-// set and parses the container's --prometheus-* arguments with the adapter's own flags
-// (source.PrometheusConfig.AddFlags, as `foresight-adapter serve` registers them): they
-// must be accepted and read as the values say, headers in name order. Each file the
-// adapter reads must lie in a read-only mount of the ConfigMap or Secret the values name,
-// or be the ServiceAccount token the pod mounts.
+// TestPrometheusConnection renders each chart with the connection to Prometheus set and
+// parses the container's --prometheus-* arguments with the program's own flags
+// (source.PrometheusConfig.AddFlags, as `foresight-adapter serve` registers them;
+// promclient.Config.AddFlags, as `foresight-xds serve` does): they must be accepted and
+// read as the values say, headers in name order. Each file the program reads must lie in a
+// read-only mount of the ConfigMap or Secret the values name, or be the ServiceAccount token
+// the pod mounts.
 func TestPrometheusConnection(t *testing.T) {
 	cases := []struct {
+		chart   string
 		name    string
 		values  func(t *testing.T) map[string]any
 		url     string
@@ -33,6 +35,7 @@ func TestPrometheusConnection(t *testing.T) {
 		// A Thanos Querier checking the ServiceAccount's token, verified with the service
 		// CA (another key than ca.crt), tenant headers, mutual TLS with the Secret's
 		// tls.crt and tls.key.
+		chart:  adapterChart,
 		name:   "all",
 		values: func(t *testing.T) map[string]any { return valuesFile(t, adapterChart+"-all") },
 		url:    "https://thanos-querier.openshift-monitoring.svc:9091",
@@ -59,7 +62,8 @@ func TestPrometheusConnection(t *testing.T) {
 	}, {
 		// The CA defaults to the ConfigMap's ca.crt; explicit client files in the Secret;
 		// a Mimir tenant; verification off.
-		name: "defaults of the mounts",
+		chart: adapterChart,
+		name:  "defaults of the mounts",
 		values: func(t *testing.T) map[string]any {
 			return values(t, `prometheus:
   url: https://mimir.example.com/prometheus
@@ -84,18 +88,61 @@ func TestPrometheusConnection(t *testing.T) {
 			"prometheus-ca":  {"configMap": map[string]any{"name": "mimir-ca"}},
 			"prometheus-tls": {"secret": map[string]any{"secretName": "mimir-client"}},
 		},
+	}, {
+		// The control plane's guards and analyses against the same Thanos Querier.
+		chart:  xdsChart,
+		name:   "all",
+		values: func(t *testing.T) map[string]any { return valuesFile(t, xdsChart+"-all") },
+		url:    "https://thanos-querier.openshift-monitoring.svc:9091",
+		want: source.PrometheusConfig{Config: promclient.Config{
+			BearerTokenFile:  "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			CAFile:           "/var/run/prometheus-ca/service-ca.crt",
+			CertFile:         "/var/run/prometheus-tls/tls.crt",
+			KeyFile:          "/var/run/prometheus-tls/tls.key",
+			ServerName:       "thanos-querier.openshift-monitoring.svc",
+			Headers:          map[string]string{"THANOS-TENANT": "platform"},
+			MaxResponseBytes: 32 << 20,
+		}},
+		headers: []string{"--prometheus-header=THANOS-TENANT=platform"},
+		volumes: map[string]map[string]any{
+			"prometheus-ca":  {"configMap": map[string]any{"name": "openshift-service-ca.crt"}},
+			"prometheus-tls": {"secret": map[string]any{"secretName": "foresight-xds-prometheus-client"}},
+		},
+	}, {
+		chart: xdsChart,
+		name:  "defaults of the mounts",
+		values: func(t *testing.T) map[string]any {
+			return values(t, `prometheus:
+  url: https://mimir.example.com/prometheus
+  headers: {X-Scope-OrgID: team-a}
+  tls: {caConfigMap: mimir-ca, secret: mimir-client}`)
+		},
+		url: "https://mimir.example.com/prometheus",
+		want: source.PrometheusConfig{Config: promclient.Config{
+			CAFile:   "/var/run/prometheus-ca/ca.crt",
+			CertFile: "/var/run/prometheus-tls/tls.crt",
+			KeyFile:  "/var/run/prometheus-tls/tls.key",
+			Headers:  map[string]string{"X-Scope-OrgID": "team-a"},
+		}},
+		headers: []string{"--prometheus-header=X-Scope-OrgID=team-a"},
+		volumes: map[string]map[string]any{
+			"prometheus-ca":  {"configMap": map[string]any{"name": "mimir-ca"}},
+			"prometheus-tls": {"secret": map[string]any{"secretName": "mimir-client"}},
+		},
 	}}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			objs := render(t, adapterChart, c.values(t))
-			if got := configData(t, objs, "foresight-adapter-settings", "PROMETHEUS_URL"); got != c.url {
+		t.Run(c.chart+"/"+c.name, func(t *testing.T) {
+			objs := render(t, c.chart, c.values(t))
+			if got := configData(t, objs, c.chart+"-settings", "PROMETHEUS_URL"); got != c.url {
 				t.Errorf("PROMETHEUS_URL %q, want %q", got, c.url)
 			}
 
-			var args, headers []string
-			for _, a := range strings.Split(configArgs(t, objs), "\n") {
+			var promArgs, headers []string
+			container := chartContainer(t, objs, c.chart)
+			args, _, _ := unstructured.NestedStringSlice(container, "args")
+			for _, a := range args {
 				if strings.HasPrefix(a, "--prometheus-") {
-					args = append(args, a)
+					promArgs = append(promArgs, a)
 				}
 				if strings.HasPrefix(a, "--prometheus-header=") {
 					headers = append(headers, a)
@@ -103,20 +150,24 @@ func TestPrometheusConnection(t *testing.T) {
 			}
 			var got source.PrometheusConfig
 			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-			got.AddFlags(fs)
-			if err := fs.Parse(args); err != nil {
-				t.Fatalf("the adapter refuses the chart's arguments %q: %v", args, err)
+			if c.chart == adapterChart {
+				got.AddFlags(fs)
+			} else {
+				got.Config.AddFlags(fs)
+			}
+			if err := fs.Parse(promArgs); err != nil {
+				t.Fatalf("%s refuses the chart's arguments %q: %v", c.chart, promArgs, err)
 			}
 			want := c.want
 			want.Address = "$(PROMETHEUS_URL)" // the kubelet expands it from the settings ConfigMap
 			if !reflect.DeepEqual(got, want) {
-				t.Errorf("the arguments %q read as\n%+v, want\n%+v", args, got, want)
+				t.Errorf("the arguments %q read as\n%+v, want\n%+v", promArgs, got, want)
 			}
 			if !slices.Equal(headers, c.headers) {
 				t.Errorf("header arguments %q, want %q (in name order)", headers, c.headers)
 			}
 
-			pod, _, _ := unstructured.NestedMap(find(objs, "Deployment", "foresight-adapter").Object, "spec", "template", "spec")
+			pod, _, _ := unstructured.NestedMap(find(objs, "Deployment", c.chart).Object, "spec", "template", "spec")
 			volumes := map[string]map[string]any{}
 			for _, v := range pod["volumes"].([]any) {
 				v := v.(map[string]any)
@@ -134,13 +185,13 @@ func TestPrometheusConnection(t *testing.T) {
 					}
 				}
 			}
-			mounts, _, _ := unstructured.NestedSlice(adapterContainer(t, objs), "volumeMounts")
+			mounts, _, _ := unstructured.NestedSlice(container, "volumeMounts")
 			for _, file := range []string{got.CAFile, got.CertFile, got.KeyFile, got.BearerTokenFile} {
 				if file == "" {
 					continue
 				}
 				if path.Dir(file) == "/var/run/secrets/kubernetes.io/serviceaccount" {
-					sa := find(objs, "ServiceAccount", "foresight-adapter")
+					sa := find(objs, "ServiceAccount", c.chart)
 					if automount, _, _ := unstructured.NestedBool(sa.Object, "automountServiceAccountToken"); !automount || pod["automountServiceAccountToken"] == false {
 						t.Errorf("%s: the pod does not mount its ServiceAccount token", file)
 					}

@@ -52,3 +52,24 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The Prometheus CA, client certificate and key files, as JSON: the explicit files, else those
+of the mounted ConfigMap and Secret. The same rules as the adapter chart's prometheusFiles.
+*/}}
+{{- define "foresight-xds.prometheusFiles" -}}
+{{- $tls := .Values.prometheus.tls -}}
+{{- $ca := $tls.caFile -}}
+{{- if and (not $ca) $tls.caConfigMap }}{{ $ca = "/var/run/prometheus-ca/ca.crt" }}{{ end -}}
+{{- $cert := $tls.certFile -}}
+{{- if and (not $cert) $tls.secret }}{{ $cert = "/var/run/prometheus-tls/tls.crt" }}{{ end -}}
+{{- $key := $tls.keyFile -}}
+{{- if and (not $key) $tls.secret }}{{ $key = "/var/run/prometheus-tls/tls.key" }}{{ end -}}
+{{- if ne (empty $cert) (empty $key) -}}
+{{- fail "prometheus.tls: certFile and keyFile go together (mutual TLS needs both); or set prometheus.tls.secret to a kubernetes.io/tls Secret" -}}
+{{- end -}}
+{{- if and (or $ca $cert $tls.serverName $tls.insecureSkipVerify) (not (hasPrefix "https://" .Values.prometheus.url)) -}}
+{{- fail (printf "prometheus.tls is set but prometheus.url %s is not https://" .Values.prometheus.url) -}}
+{{- end -}}
+{{- dict "ca" $ca "cert" $cert "key" $key | toJson -}}
+{{- end -}}
