@@ -16,6 +16,7 @@ type metrics struct {
 	reloads           *prometheus.CounterVec
 	refused           *prometheus.CounterVec
 	connsRefused      prometheus.Counter
+	unserved          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,8 +62,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "foresight_xds_connections_refused_total",
 			Help: "Connections closed as soon as accepted because their client address had the most connections allowed open.",
 		}),
+		unserved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foresight_xds_unserved_type_requests_total",
+			Help: "Requests for resource types the control plane does not serve (left unanswered), by type (secret, runtime, extension_config, virtual_host, scoped_route, other).",
+		}, []string{"type"}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -254,7 +254,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		ClassifyDelta: func(r *cachev3.DeltaRequest) string {
 			return classify(r.GetTypeUrl())
 		},
-		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints},
+		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints,
+			"unserved": &unservedCache{log: opts.Logger, requests: m.unserved}},
 	}
 	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK, opts.Limits)
 	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
@@ -268,7 +269,7 @@ func classify(typeURL string) string {
 	case resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType:
 		return "snapshot"
 	default:
-		return "unsupported"
+		return "unserved"
 	}
 }
 
