@@ -321,3 +321,23 @@ func TestTranslateDropsRuleWithLongRegex(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriteWithoutBackendsAnswers500 checks a rule whose only filter is a URLRewrite and
+// which has no backendRefs is accepted and answers 500, as every rule that forwards nowhere.
+func TestRewriteWithoutBackendsAnswers500(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	full := "/foo"
+	rule := &in.HTTPRoutes[0].Spec.Rules[0]
+	rule.BackendRefs = nil
+	rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{
+		Path: &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: &full}}}}
+	res := Translate(in)
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Accepted = %+v", c)
+	}
+	p, _ := served(t, res.Spec)
+	if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r == nil || r.DirectResponse == nil || r.DirectResponse.Status != 500 || r.Rewrite != nil {
+		t.Errorf("route = %+v, want a 500 and no rewrite", r)
+	}
+}

@@ -77,6 +77,11 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 		from := routeFrom{KindHTTPRoute, r.Namespace}
 		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
 		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), false, ri)
+		if base.DirectResponse != nil {
+			// The rule forwards nowhere and answers 500 itself: a URLRewrite has no request
+			// to rewrite, and the rule stays served.
+			base.Rewrite = nil
+		}
 	}
 	matches := rule.Matches
 	if len(matches) == 0 {
