@@ -303,14 +303,6 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 		files := scenarios[name]
 		t.Run(name, func(t *testing.T) {
 			in, skipped := exampleInput(t, files)
-			cors := map[types.NamespacedName]bool{}
-			for _, r := range in.HTTPRoutes {
-				for _, rule := range r.Spec.Rules {
-					if slices.ContainsFunc(rule.Filters, func(f gwv1.HTTPRouteFilter) bool { return f.Type == gwv1.HTTPRouteFilterCORS }) {
-						cors[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = true
-					}
-				}
-			}
 			res := Translate(in)
 			served(t, res.Spec)
 			for _, g := range in.Gateways {
@@ -336,13 +328,13 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 			for nn, ps := range res.HTTPRoutes {
 				for _, p := range ps {
 					parents++
-					checkRouteParent(t, "HTTPRoute "+nn.String(), p, cors[nn])
+					checkRouteParent(t, "HTTPRoute "+nn.String(), p)
 				}
 			}
 			for nn, ps := range res.GRPCRoutes {
 				for _, p := range ps {
 					parents++
-					checkRouteParent(t, "GRPCRoute "+nn.String(), p, false)
+					checkRouteParent(t, "GRPCRoute "+nn.String(), p)
 				}
 			}
 			// Every route attached to a Gateway has a status; a route attached to a Service
@@ -371,18 +363,15 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 	}
 }
 
-// checkRouteParent checks a route's status on one parent: accepted (or, for a route with a
-// CORS filter, which foresight-xds does not serve, refused as UnsupportedValue), its
-// references resolved but those of kinds other than core Services (InvalidKind).
-func checkRouteParent(t *testing.T, route string, p gwv1.RouteParentStatus, hasCORS bool) {
+// checkRouteParent checks a route's status on one parent: accepted, its references resolved
+// but those of kinds other than core Services (InvalidKind).
+func checkRouteParent(t *testing.T, route string, p gwv1.RouteParentStatus) {
 	t.Helper()
 	accepted, resolved := meta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionAccepted)), meta.FindStatusCondition(p.Conditions, string(gwv1.RouteConditionResolvedRefs))
 	switch {
 	case accepted == nil || resolved == nil:
 		t.Errorf("%s parent %s: conditions %v, want Accepted and ResolvedRefs", route, p.ParentRef.Name, p.Conditions)
-	case hasCORS && (accepted.Status != metav1.ConditionFalse || accepted.Reason != string(gwv1.RouteReasonUnsupportedValue)):
-		t.Errorf("%s parent %s: Accepted %s (%s), want False (UnsupportedValue) for its CORS filter", route, p.ParentRef.Name, accepted.Status, accepted.Message)
-	case !hasCORS && accepted.Status != metav1.ConditionTrue:
+	case accepted.Status != metav1.ConditionTrue:
 		t.Errorf("%s parent %s: Accepted %s (%s: %s)", route, p.ParentRef.Name, accepted.Status, accepted.Reason, accepted.Message)
 	case resolved.Status != metav1.ConditionTrue && resolved.Reason != string(gwv1.RouteReasonInvalidKind):
 		t.Errorf("%s parent %s: ResolvedRefs %s (%s: %s)", route, p.ParentRef.Name, resolved.Status, resolved.Reason, resolved.Message)

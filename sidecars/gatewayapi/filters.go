@@ -17,7 +17,7 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 		if missing := missingFilter(string(f.Type), map[gwv1.HTTPRouteFilterType]bool{
 			gwv1.HTTPRouteFilterRequestRedirect: f.RequestRedirect == nil, gwv1.HTTPRouteFilterURLRewrite: f.URLRewrite == nil,
 			gwv1.HTTPRouteFilterRequestMirror: f.RequestMirror == nil, gwv1.HTTPRouteFilterRequestHeaderModifier: f.RequestHeaderModifier == nil,
-			gwv1.HTTPRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil,
+			gwv1.HTTPRouteFilterResponseHeaderModifier: f.ResponseHeaderModifier == nil, gwv1.HTTPRouteFilterCORS: f.CORS == nil,
 		}[f.Type]); missing != "" {
 			return fmt.Sprintf("filters[%d]: %s", i, missing)
 		}
@@ -32,9 +32,9 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 			if p := f.URLRewrite.Path; p != nil && p.Type == gwv1.PrefixMatchHTTPPathModifier && p.ReplacePrefixMatch != nil && *p.ReplacePrefixMatch != "" && !strings.HasPrefix(*p.ReplacePrefixMatch, "/") {
 				return fmt.Sprintf("filters[%d].urlRewrite.path.replacePrefixMatch: must start with '/'", i)
 			}
-		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier, gwv1.HTTPRouteFilterRequestMirror:
+		case gwv1.HTTPRouteFilterRequestHeaderModifier, gwv1.HTTPRouteFilterResponseHeaderModifier, gwv1.HTTPRouteFilterRequestMirror, gwv1.HTTPRouteFilterCORS:
 		default:
-			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, RequestRedirect and URLRewrite are)", i, f.Type)
+			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, RequestRedirect, URLRewrite and CORS are)", i, f.Type)
 		}
 	}
 	if redirect && rewrite {
@@ -210,4 +210,22 @@ func listenerPort(r *policy.Redirect, port int32, protocol gwv1.ProtocolType) *p
 	c := *r
 	c.Port = uint32(port)
 	return &c
+}
+
+// cors is the policy of a CORS filter.
+func cors(f *gwv1.HTTPCORSFilter) *policy.CORS {
+	c := &policy.CORS{AllowCredentials: f.AllowCredentials != nil && *f.AllowCredentials, MaxAge: policy.Duration(time.Duration(f.MaxAge) * time.Second)}
+	for _, o := range f.AllowOrigins {
+		c.AllowOrigins = append(c.AllowOrigins, string(o))
+	}
+	for _, m := range f.AllowMethods {
+		c.AllowMethods = append(c.AllowMethods, string(m))
+	}
+	for _, h := range f.AllowHeaders {
+		c.AllowHeaders = append(c.AllowHeaders, string(h))
+	}
+	for _, h := range f.ExposeHeaders {
+		c.ExposeHeaders = append(c.ExposeHeaders, string(h))
+	}
+	return c
 }

@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
 func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
@@ -340,4 +342,35 @@ func TestRewriteWithoutBackendsAnswers500(t *testing.T) {
 	if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r == nil || r.DirectResponse == nil || r.DirectResponse.Status != 500 || r.Rewrite != nil {
 		t.Errorf("route = %+v, want a 500 and no rewrite", r)
 	}
+}
+
+// TestTranslateCORS checks a CORS filter becomes its route's CORS policy, and that one the
+// proxies could not take (an origin that is not one, which the CRD's own validation lets
+// through in older versions) drops its rule with the field named.
+func TestTranslateCORS(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	creds := true
+	rule := &in.HTTPRoutes[0].Spec.Rules[0]
+	rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterCORS, CORS: &gwv1.HTTPCORSFilter{
+		AllowOrigins: []gwv1.CORSOrigin{"https://www.shop.example", "https://*.shop.example"}, AllowCredentials: &creds,
+		AllowMethods: []gwv1.HTTPMethodWithWildcard{"GET", "PUT"}, AllowHeaders: []gwv1.HTTPHeaderName{"x-token"},
+		ExposeHeaders: []gwv1.HTTPHeaderName{"x-request-id"}, MaxAge: 3600}}}
+	res := Translate(in)
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Accepted = %+v", c)
+	}
+	p, _ := served(t, res.Spec)
+	want := &policy.CORS{AllowOrigins: []string{"https://www.shop.example", "https://*.shop.example"}, AllowMethods: []string{"GET", "PUT"},
+		AllowHeaders: []string{"x-token"}, ExposeHeaders: []string{"x-request-id"}, AllowCredentials: true, MaxAge: policy.Duration(time.Hour)}
+	if r := p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"); r == nil || !reflect.DeepEqual(r.CORS, want) {
+		t.Errorf("route = %+v, want CORS %+v", r, want)
+	}
+
+	rule.Filters[0].CORS.AllowOrigins = []gwv1.CORSOrigin{"*", "https://www.shop.example"}
+	res = Translate(in)
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "split"), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, `cors.allowOrigins: "*" stands alone`) {
+		t.Errorf("Accepted = %+v, want the rule refused for its origins", c)
+	}
+	served(t, res.Spec)
 }

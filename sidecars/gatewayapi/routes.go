@@ -68,6 +68,8 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 			base.RequestHeaders = headerChanges(f.RequestHeaderModifier)
 		case gwv1.HTTPRouteFilterResponseHeaderModifier:
 			base.ResponseHeaders = headerChanges(f.ResponseHeaderModifier)
+		case gwv1.HTTPRouteFilterCORS:
+			base.CORS = cors(f.CORS)
 		}
 	}
 	if msg := timeouts(&base, rule.Timeouts); msg != "" {

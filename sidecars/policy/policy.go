@@ -226,6 +226,8 @@ type Route struct {
 	// Mirrors send copies of a share of the forwarded requests to other services, whose
 	// responses are ignored (Envoy only: grpc-go does not mirror).
 	Mirrors []Mirror `yaml:"mirrors,omitempty"`
+	// CORS answers browsers' cross-origin checks (Envoy only).
+	CORS *CORS `yaml:"cors,omitempty"`
 }
 
 // Match selects requests. At most one of Prefix, Exact and Regex.

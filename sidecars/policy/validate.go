@@ -408,6 +408,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	v.headerChanges(r.RequestHeaders, path+".requestHeaders")
 	v.mirrors(r, path+".mirrors")
 	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
+	v.cors(r.CORS, path+".cors")
 }
 
 func (v *validator) headers(hs []HeaderMatch, path string) {

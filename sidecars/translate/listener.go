@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	envoy_extensions_filters_http_cors_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	"sort"
 	"strings"
 
@@ -197,6 +198,10 @@ func (b *builder) grpc() error {
 // experiment changes only routes), and the router last.
 func (b *builder) httpFilters(st *hcmState, client bool) []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter {
 	var fs []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter
+	if st.cors {
+		// First: it answers a preflight itself, before a JWT requirement could refuse it.
+		fs = append(fs, httpFilter(CORSFilter, &envoy_extensions_filters_http_cors_v3.Cors{}))
+	}
 	if st.rateLimit {
 		fs = append(fs, httpFilter(RateLimitFilter, &envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit{StatPrefix: "local_ratelimit"}))
 	}

@@ -45,6 +45,8 @@ type hcmState struct {
 	rateLimit bool
 	// fault is set when a route has a fault.
 	fault bool
+	// cors is set when a route has a CORS policy.
+	cors bool
 }
 
 // defaultRoute is the route of a service that declares none.
@@ -91,6 +93,10 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 	}
 	if m.client && !m.grpc {
 		headerChanges(out, r)
+		if r.CORS != nil {
+			st.cors = true
+			setPerFilter(&out.TypedPerFilterConfig, CORSFilter, mustAny(corsPolicy(r.CORS)))
+		}
 	}
 	if m.client {
 		if f := b.effectiveFault(r); f != nil {

@@ -62,6 +62,7 @@ const (
 
 // HTTP filter names, which are also the keys of per-route filter configuration.
 const (
+	CORSFilter      = "envoy.filters.http.cors"
 	FaultFilter     = "envoy.filters.http.fault"
 	JWTFilter       = "envoy.filters.http.jwt_authn"
 	RateLimitFilter = "envoy.filters.http.local_ratelimit"
