@@ -2,6 +2,7 @@ package translate
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,10 +14,19 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
+// allMethods are the methods of RFC 9110 and PATCH, which "*" stands for on a route that
+// allows credentials.
+var allMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+
 // corsPolicy is the per-route configuration of Envoy's CORS filter for a route's policy.
 func corsPolicy(c *policy.CORS) *envoy_extensions_filters_http_cors_v3.CorsPolicy {
+	methods := c.AllowMethods
+	if c.AllowCredentials && slices.Equal(methods, []string{"*"}) {
+		// With credentials a browser reads "*" as a method named "*": name them all.
+		methods = allMethods
+	}
 	p := &envoy_extensions_filters_http_cors_v3.CorsPolicy{
-		AllowMethods:  strings.Join(c.AllowMethods, ","),
+		AllowMethods:  strings.Join(methods, ","),
 		AllowHeaders:  strings.Join(c.AllowHeaders, ","),
 		ExposeHeaders: strings.Join(c.ExposeHeaders, ","),
 	}

@@ -8,6 +8,7 @@ import (
 
 	envoy_extensions_filters_http_cors_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 
+	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
@@ -63,6 +64,31 @@ func TestCORS(t *testing.T) {
 					t.Errorf("proxyless gRPC route %s got a CORS policy", r.GetName())
 				}
 			}
+		}
+	}
+}
+
+// TestCORSMethodsWildcardWithCredentials checks "*" in allowMethods is spelt out as every
+// method when credentials are allowed, where a browser would read it as a method named "*",
+// and stays "*" without them.
+func TestCORSMethodsWildcardWithCredentials(t *testing.T) {
+	for creds, want := range map[bool]string{true: "GET,HEAD,POST,PUT,DELETE,CONNECT,OPTIONS,TRACE,PATCH", false: "*"} {
+		p, err := policy.Load("testdata/cors.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := p.Route("site-api").CORS
+		c.AllowMethods, c.AllowCredentials = []string{"*"}, creds
+		edge, err := translate.TranslateGroup(p, "edge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cp envoy_extensions_filters_http_cors_v3.CorsPolicy
+		if err := routeNamed(t, vhostNamed(t, routeConfig(t, edge, "edge/gateway-8443"), "site"), "site-api").GetTypedPerFilterConfig()[translate.CORSFilter].UnmarshalTo(&cp); err != nil {
+			t.Fatal(err)
+		}
+		if cp.GetAllowMethods() != want {
+			t.Errorf("credentials %v: allow methods %q, want %q", creds, cp.GetAllowMethods(), want)
 		}
 	}
 }
