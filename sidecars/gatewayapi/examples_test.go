@@ -311,10 +311,11 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 					t.Errorf("Gateway %s/%s: no status", g.Namespace, g.Name)
 					continue
 				}
-				// A Gateway is accepted when one of its listeners is HTTP or HTTPS, the
-				// protocols foresight-xds serves; otherwise its status says so.
+				// A Gateway is accepted when one of its listeners is HTTP, or HTTPS without
+				// client certificate validation, which foresight-xds does not serve; otherwise
+				// its status says so.
 				servable := slices.ContainsFunc(g.Spec.Listeners, func(l gwv1.Listener) bool {
-					return l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType
+					return l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType && clientValidation(g, l.Port) == ""
 				})
 				want := metav1.Condition{Status: metav1.ConditionTrue, Reason: string(gwv1.GatewayReasonAccepted)}
 				if !servable {

@@ -27,6 +27,27 @@ type certResult struct {
 	reason, msg string
 }
 
+// clientValidation names the Gateway's field that asks HTTPS listeners on port to validate
+// client certificates (spec.tls.frontend: the port's own entry, else the default), or "".
+func clientValidation(gw *gwv1.Gateway, port gwv1.PortNumber) string {
+	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
+		return ""
+	}
+	f := gw.Spec.TLS.Frontend
+	for i, pp := range f.PerPort {
+		if pp.Port == port {
+			if pp.TLS.Validation != nil {
+				return fmt.Sprintf("spec.tls.frontend.perPort[%d].tls.validation", i)
+			}
+			return ""
+		}
+	}
+	if f.Default.Validation != nil {
+		return "spec.tls.frontend.default.validation"
+	}
+	return ""
+}
+
 // certRefs resolves the certificateRefs of an HTTPS listener of gw with tls.mode Terminate.
 // It returns the certificates, or the listener condition that says why not: accepted false
 // for what foresight-xds does not serve (Passthrough, no certificateRefs), or resolved false
@@ -40,6 +61,11 @@ func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
 		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue), msg: fmt.Sprintf("tls.mode %s is not supported: foresight-xds terminates TLS", *l.TLS.Mode)}
+	}
+	if where := clientValidation(gw, l.Port); where != "" {
+		// Served without it, the listener would let in the clients it is meant to keep out.
+		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue),
+			msg: where + ": client certificate validation is not supported by foresight-xds; the listener is not served rather than served without it"}
 	}
 	out := certResult{accepted: true, resolved: true, served: true}
 	var kept []string

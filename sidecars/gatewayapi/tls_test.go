@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +155,36 @@ func TestHTTPSListenerPassthroughRefused(t *testing.T) {
 	}
 	if len(res.Spec.NodeGroups) != 0 {
 		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
+	}
+}
+
+// TestHTTPSListenerClientValidationRefused checks an HTTPS listener asked to validate client
+// certificates (spec.tls.frontend), which foresight-xds does not do, is not served rather than
+// served to every client, naming the field; a port whose own entry asks for no validation
+// is served.
+func TestHTTPSListenerClientValidationRefused(t *testing.T) {
+	crt, key := pki.ServerPair(t, "web.shop")
+	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
+	validation := &gwv1.FrontendTLSValidation{CACertificateRefs: []gwv1.ObjectReference{{Kind: "ConfigMap", Name: "clients-ca"}}}
+	in.Gateways[0].Spec.TLS = &gwv1.GatewayTLSConfig{Frontend: &gwv1.FrontendTLSConfig{Default: gwv1.TLSConfig{Validation: validation}}}
+	res := Translate(in)
+	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedValue) ||
+		!strings.Contains(c.Message, "spec.tls.frontend.default.validation: client certificate validation is not supported") {
+		t.Errorf("Accepted = %+v", c)
+	}
+	if len(res.Spec.NodeGroups) != 0 {
+		t.Errorf("a listener that should check client certificates is served without: %+v", res.Spec.NodeGroups)
+	}
+
+	in.Gateways[0].Spec.TLS.Frontend.PerPort = []gwv1.TLSPortConfig{{Port: 8443}}
+	res = Translate(in)
+	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Errorf("port 8443 with no validation of its own: Accepted = %+v", c)
+	}
+	in.Gateways[0].Spec.TLS.Frontend.PerPort[0].TLS.Validation = validation
+	in.Gateways[0].Spec.TLS.Frontend.Default.Validation = nil
+	if c := listenerCond(t, Translate(in), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "spec.tls.frontend.perPort[0].tls.validation") {
+		t.Errorf("port 8443 with validation of its own: Accepted = %+v", c)
 	}
 }
 
