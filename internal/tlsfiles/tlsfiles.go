@@ -82,6 +82,13 @@ func (s *Server) Config() *tls.Config {
 	return c
 }
 
+// NotAfter is when the certificate served now expires (after the files were looked at again
+// if due): a renewal that keeps failing shows here before clients refuse the certificate.
+func (s *Server) NotAfter() time.Time {
+	cert, _ := s.current()
+	return cert.Leaf.NotAfter
+}
+
 // certificate is the current certificate, after the files were looked at again if due.
 func (s *Server) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	cert, _ := s.current()

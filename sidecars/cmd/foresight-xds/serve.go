@@ -148,6 +148,10 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			return err
 		}
 		opts.TLS = files.Config()
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "foresight_xds_tls_certificate_expiry_timestamp_seconds",
+			Help: "When the certificate the ADS port serves expires (Unix time); it moves when a renewed certificate is loaded.",
+		}, func() float64 { return float64(files.NotAfter().Unix()) }))
 	} else if f.gatewayController != "" {
 		log.Warn("ADS is served without TLS (no --tls-cert-file): the private keys of the Gateways' HTTPS listeners go to proxies in plaintext, to any client that reaches the port")
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -105,6 +107,13 @@ func TestServeOverTLSServesOnlyClientsOfItsCA(t *testing.T) {
 	})
 	if !metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="grpc"} 1`) {
 		t.Error("want exactly one proxyless gRPC client connected")
+	}
+	pair, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "foresight_xds_tls_certificate_expiry_timestamp_seconds " + strconv.FormatFloat(float64(pair.Leaf.NotAfter.Unix()), 'g', -1, 64); !metric(t, f.metricsAddr, want) {
+		t.Errorf("metrics lack %q", want)
 	}
 }
 
