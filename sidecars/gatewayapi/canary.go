@@ -79,7 +79,7 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 		}
 		for _, n := range names {
 			svcs := t.routeSvcs[n]
-			if len(svcs) == 0 || slices.ContainsFunc(mapKeys(svcs), func(k string) bool { return k != s.Stable && k != s.Canary }) {
+			if len(svcs) == 0 || slices.ContainsFunc(slices.Collect(maps.Keys(svcs)), func(k string) bool { return k != s.Stable && k != s.Canary }) {
 				continue // not a rule between stable and canary
 			}
 			if other, ok := claimed[n]; ok {
@@ -116,14 +116,6 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 	}
 	t.canarySvcs = append(t.canarySvcs, stable, canary)
 	return c, gws, string(gwv1.PolicyReasonAccepted), "accepted"
-}
-
-func mapKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // validateCanary checks c with the policy's own rules, against the translated routes.
