@@ -150,6 +150,24 @@ func open(t *testing.T, f *fixture, cluster string) *xdstest.Stream {
 	return s
 }
 
+// openDelta opens a delta ADS stream for node id of cluster on its own connection, closed
+// when the test ends.
+func openDelta(t *testing.T, f *fixture, id, cluster string) *xdstest.DeltaStream {
+	t.Helper()
+	conn, err := xdstest.Dial(f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	d, err := xdstest.OpenDelta(ctx, conn, xdstest.Node(id, cluster, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func recvType(t *testing.T, s *xdstest.Stream, typeURL string) *envoy_service_discovery_v3.DiscoveryResponse {
 	t.Helper()
 	r, err := s.Recv(5 * time.Second)
@@ -313,17 +331,7 @@ func TestDeltaProtocol(t *testing.T) {
 	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := xdstest.Dial(f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := xdstest.OpenDelta(ctx, conn, xdstest.Node("web-1", "web", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDelta(t, f, "web-1", "web")
 	if err := d.Subscribe(resourcev3.ClusterType); err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // TestUnservedTypeLeavesTheStreamServing checks a proxy that asks on its ADS stream for
@@ -48,17 +46,7 @@ func TestUnservedTypeLeavesTheStreamServing(t *testing.T) {
 		t.Fatalf("cluster update: %d clusters, want 3", len(r.GetResources()))
 	}
 
-	conn, err := xdstest.Dial(f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := xdstest.OpenDelta(ctx, conn, xdstest.Node("web-2", "web", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openDelta(t, f, "web-2", "web")
 	if err := d.Subscribe(resourcev3.SecretType, "gateway-cert"); err != nil {
 		t.Fatal(err)
 	}
