@@ -132,6 +132,16 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 			}
 		}
 	}
+	// Every CA certificate a Gateway's client certificate validation names is a ConfigMap
+	// with a CA's certificate in ca.crt.
+	for nn := range CACertificateRefs(in.Gateways) {
+		ca, err := pki.NewCA(nn.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.ConfigMaps = append(in.ConfigMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: nn.Namespace, Name: nn.Name},
+			Data: map[string]string{CACertificateKey: string(ca.CertPEM)}})
+	}
 	services := map[string]bool{}
 	addService := func(ns string, b gwv1.BackendObjectReference, appProtocol string) {
 		if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") || b.Port == nil {
@@ -311,11 +321,10 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 					t.Errorf("Gateway %s/%s: no status", g.Namespace, g.Name)
 					continue
 				}
-				// A Gateway is accepted when one of its listeners is HTTP, or HTTPS without
-				// client certificate validation, which foresight-xds does not serve; otherwise
-				// its status says so.
+				// A Gateway is accepted when one of its listeners is HTTP or HTTPS, the
+				// protocols foresight-xds serves; otherwise its status says so.
 				servable := slices.ContainsFunc(g.Spec.Listeners, func(l gwv1.Listener) bool {
-					return l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType && clientValidation(g, l.Port) == ""
+					return l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType
 				})
 				want := metav1.Condition{Status: metav1.ConditionTrue, Reason: string(gwv1.GatewayReasonAccepted)}
 				if !servable {

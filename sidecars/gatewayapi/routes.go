@@ -322,6 +322,7 @@ func or(s, def string) string {
 	return s
 }
 
+// kindOf names the kind of a backendRef (Service when unset) with its group.
 func kindOf(b gwv1.BackendRef) string {
 	g, k := "", KindService
 	if b.Group != nil {
@@ -330,10 +331,7 @@ func kindOf(b gwv1.BackendRef) string {
 	if b.Kind != nil {
 		k = string(*b.Kind)
 	}
-	if g == "" {
-		return k
-	}
-	return k + "." + g
+	return groupKind(g, k)
 }
 
 // service records the policy service of a Service port and returns its name.

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -12,8 +13,15 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
-// KindSecret is the kind of the certificate references an HTTPS listener may make.
-const KindSecret = "Secret"
+// Kinds of the references of HTTPS listeners: certificates in Secrets, the CA certificates
+// of client certificate validation in ConfigMaps (under CACertificateKey).
+const (
+	KindSecret    = "Secret"
+	KindConfigMap = "ConfigMap"
+	// CACertificateKey is the ConfigMap key of client certificate validation's CA
+	// certificates.
+	CACertificateKey = "ca.crt"
+)
 
 // certResult is what the certificateRefs of an HTTPS listener resolved to.
 type certResult struct {
@@ -25,27 +33,82 @@ type certResult struct {
 	accepted, resolved, served bool
 	// reason and msg are the condition (Accepted when !accepted, else ResolvedRefs).
 	reason, msg string
+	// refReason and refMsg, when set on a listener not accepted, are its ResolvedRefs.
+	refReason, refMsg string
+	// clientCAs are the PEM CA certificates client certificates must chain to (none: no
+	// client certificate validation); clientOptional lets in clients without a valid one.
+	clientCAs      []byte
+	clientOptional bool
 }
 
-// clientValidation names the Gateway's field that asks HTTPS listeners on port to validate
-// client certificates (spec.tls.frontend: the port's own entry, else the default), or "".
-func clientValidation(gw *gwv1.Gateway, port gwv1.PortNumber) string {
+// frontendValidation is the client certificate validation a Gateway asks of its HTTPS
+// listeners on port (spec.tls.frontend: the port's own entry, else the default), and the
+// field that asks it; nil when there is none.
+func frontendValidation(gw *gwv1.Gateway, port gwv1.PortNumber) (*gwv1.FrontendTLSValidation, string) {
 	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
-		return ""
+		return nil, ""
 	}
 	f := gw.Spec.TLS.Frontend
 	for i, pp := range f.PerPort {
 		if pp.Port == port {
-			if pp.TLS.Validation != nil {
-				return fmt.Sprintf("spec.tls.frontend.perPort[%d].tls.validation", i)
-			}
-			return ""
+			return pp.TLS.Validation, fmt.Sprintf("spec.tls.frontend.perPort[%d].tls.validation", i)
 		}
 	}
-	if f.Default.Validation != nil {
-		return "spec.tls.frontend.default.validation"
+	return f.Default.Validation, "spec.tls.frontend.default.validation"
+}
+
+// clientCAs resolves the caCertificateRefs of a Gateway's client certificate validation v
+// (at field where): the PEM certificates of the ConfigMaps' ca.crt that resolve, and the
+// ResolvedRefs reason and message of the first that does not (InvalidCACertificateKind for
+// anything but a core ConfigMap, RefNotPermitted for another namespace without a
+// ReferenceGrant, InvalidCACertificateRef for a ConfigMap missing or without a PEM
+// certificate in ca.crt).
+func (t *translator) clientCAs(gw *gwv1.Gateway, v *gwv1.FrontendTLSValidation, where string) (cas []byte, reason, msg string) {
+	fail := func(r, m string) {
+		if reason == "" {
+			reason, msg = r, m
+		}
 	}
-	return ""
+	for i, ref := range v.CACertificateRefs {
+		at := fmt.Sprintf("%s.caCertificateRefs[%d]", where, i)
+		if ref.Group != "" || ref.Kind != KindConfigMap {
+			fail(string(gwv1.ListenerReasonInvalidCACertificateKind), fmt.Sprintf("%s: only core ConfigMaps are supported, not %s", at, groupKind(string(ref.Group), string(ref.Kind))))
+			continue
+		}
+		ns := gw.Namespace
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			ns = string(*ref.Namespace)
+		}
+		if ns != gw.Namespace && !t.granted(routeFrom{kind: KindGateway, namespace: gw.Namespace}, ns, KindConfigMap, string(ref.Name)) {
+			fail(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("%s: ConfigMap %s/%s is in another namespace and no ReferenceGrant there permits it", at, ns, ref.Name))
+			continue
+		}
+		nn := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+		cm := t.configMaps[nn]
+		if cm == nil {
+			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s not found", at, nn))
+			continue
+		}
+		pem := []byte(cm.Data[CACertificateKey])
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
+			continue
+		}
+		cas = append(cas, pem...)
+		if len(pem) > 0 && pem[len(pem)-1] != '\n' {
+			cas = append(cas, '\n')
+		}
+	}
+	return cas, reason, msg
+}
+
+// groupKind names a reference's kind with its group: "Kind.group", or "Kind" for the core
+// group.
+func groupKind(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
 }
 
 // certRefs resolves the certificateRefs of an HTTPS listener of gw with tls.mode Terminate.
@@ -61,11 +124,6 @@ func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
 		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue), msg: fmt.Sprintf("tls.mode %s is not supported: foresight-xds terminates TLS", *l.TLS.Mode)}
-	}
-	if where := clientValidation(gw, l.Port); where != "" {
-		// Served without it, the listener would let in the clients it is meant to keep out.
-		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue),
-			msg: where + ": client certificate validation is not supported by foresight-xds; the listener is not served rather than served without it"}
 	}
 	out := certResult{accepted: true, resolved: true, served: true}
 	var kept []string
@@ -104,10 +162,28 @@ func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 	switch {
 	case !out.served:
 		out.certs = nil
+		return out
 	case len(kept) > 0:
 		out.resolved, out.reason, out.msg = false, string(gwv1.ListenerReasonInvalidCertificateRef), strings.Join(kept, "; ")
 	default:
 		out.reason, out.msg = string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+	}
+	if v, where := frontendValidation(gw, l.Port); v != nil {
+		cas, reason, msg := t.clientCAs(gw, v, where)
+		if len(cas) == 0 {
+			// Served without its CAs, the listener would let in the clients it is meant to
+			// keep out: it is not served.
+			return certResult{refReason: reason, refMsg: msg, reason: string(gwv1.ListenerReasonNoValidCACertificate),
+				msg: where + ": no CA certificate reference resolves (" + msg + "); the listener is not served rather than served without client certificate validation"}
+		}
+		out.clientCAs, out.clientOptional = cas, v.Mode == gwv1.AllowInsecureFallback
+		if reason != "" {
+			if out.resolved {
+				out.resolved, out.reason, out.msg = false, reason, msg
+			} else {
+				out.msg += "; " + msg
+			}
+		}
 	}
 	return out
 }
@@ -143,4 +219,32 @@ func (t *translator) keptCertificate(nn types.NamespacedName) (policy.TLSCertifi
 	}
 	t.res.LastGood.Certificates[nn] = k
 	return k.Certificate, true
+}
+
+// CACertificateRefs are the ConfigMaps the client certificate validation of gws names: only
+// those are read.
+func CACertificateRefs(gws []*gwv1.Gateway) map[types.NamespacedName]bool {
+	out := map[types.NamespacedName]bool{}
+	for _, g := range gws {
+		if g.Spec.TLS == nil || g.Spec.TLS.Frontend == nil {
+			continue
+		}
+		vs := []*gwv1.FrontendTLSValidation{g.Spec.TLS.Frontend.Default.Validation}
+		for _, pp := range g.Spec.TLS.Frontend.PerPort {
+			vs = append(vs, pp.TLS.Validation)
+		}
+		for _, v := range vs {
+			if v == nil {
+				continue
+			}
+			for _, r := range v.CACertificateRefs {
+				ns := g.Namespace
+				if r.Namespace != nil && *r.Namespace != "" {
+					ns = string(*r.Namespace)
+				}
+				out[types.NamespacedName{Namespace: ns, Name: string(r.Name)}] = true
+			}
+		}
+	}
+	return out
 }

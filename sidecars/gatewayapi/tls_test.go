@@ -16,6 +16,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
@@ -158,33 +159,106 @@ func TestHTTPSListenerPassthroughRefused(t *testing.T) {
 	}
 }
 
-// TestHTTPSListenerClientValidationRefused checks an HTTPS listener asked to validate client
-// certificates (spec.tls.frontend), which foresight-xds does not do, is not served rather than
-// served to every client, naming the field; a port whose own entry asks for no validation
-// is served.
-func TestHTTPSListenerClientValidationRefused(t *testing.T) {
+// TestHTTPSListenerValidatesClientCertificates checks a Gateway's client certificate
+// validation (spec.tls.frontend) on its HTTPS listeners: the CA certificates of the
+// ConfigMaps it names are served as the listener's client CAs, required by default and
+// optional with AllowInsecureFallback; a reference that does not resolve is named on
+// ResolvedRefs, and a listener none of whose references resolves is not served
+// (NoValidCACertificate) rather than served to every client.
+func TestHTTPSListenerValidatesClientCertificates(t *testing.T) {
 	crt, key := pki.ServerPair(t, "web.shop")
-	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
-	validation := &gwv1.FrontendTLSValidation{CACertificateRefs: []gwv1.ObjectReference{{Kind: "ConfigMap", Name: "clients-ca"}}}
-	in.Gateways[0].Spec.TLS = &gwv1.GatewayTLSConfig{Frontend: &gwv1.FrontendTLSConfig{Default: gwv1.TLSConfig{Validation: validation}}}
-	res := Translate(in)
-	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedValue) ||
-		!strings.Contains(c.Message, "spec.tls.frontend.default.validation: client certificate validation is not supported") {
-		t.Errorf("Accepted = %+v", c)
+	clientsCA, err := pki.NewCA("clients")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(res.Spec.NodeGroups) != 0 {
-		t.Errorf("a listener that should check client certificates is served without: %+v", res.Spec.NodeGroups)
+	configMap := func(ns, name, caCrt string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"ca.crt": caCrt}}
+	}
+	ref := func(name string, ns ...string) gwv1.ObjectReference {
+		r := gwv1.ObjectReference{Kind: "ConfigMap", Name: gwv1.ObjectName(name)}
+		if len(ns) > 0 {
+			r.Namespace = ptr(gwv1.Namespace(ns[0]))
+		}
+		return r
+	}
+	setup := func(refs ...gwv1.ObjectReference) *Input {
+		in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
+		in.ConfigMaps = []*corev1.ConfigMap{configMap("shop", "clients-ca", string(clientsCA.CertPEM)), configMap("shop", "empty", "not a certificate"),
+			configMap("trust", "shared-ca", string(clientsCA.CertPEM))}
+		in.Gateways[0].Spec.TLS = &gwv1.GatewayTLSConfig{Frontend: &gwv1.FrontendTLSConfig{Default: gwv1.TLSConfig{
+			Validation: &gwv1.FrontendTLSValidation{CACertificateRefs: refs}}}}
+		return in
+	}
+	listener := func(t *testing.T, res *Result) *policy.GatewayListener {
+		t.Helper()
+		p, _ := served(t, res.Spec)
+		g := p.Group(GatewayNodeGroup("shop", "edge"))
+		if g == nil || len(g.Listeners) != 1 {
+			t.Fatalf("node group: %+v", g)
+		}
+		return &g.Listeners[0]
 	}
 
-	in.Gateways[0].Spec.TLS.Frontend.PerPort = []gwv1.TLSPortConfig{{Port: 8443}}
-	res = Translate(in)
-	if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionTrue {
-		t.Errorf("port 8443 with no validation of its own: Accepted = %+v", c)
+	res := Translate(setup(ref("clients-ca")))
+	if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+		t.Errorf("ResolvedRefs = %+v", c)
 	}
-	in.Gateways[0].Spec.TLS.Frontend.PerPort[0].TLS.Validation = validation
-	in.Gateways[0].Spec.TLS.Frontend.Default.Validation = nil
-	if c := listenerCond(t, Translate(in), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "spec.tls.frontend.perPort[0].tls.validation") {
-		t.Errorf("port 8443 with validation of its own: Accepted = %+v", c)
+	if l := listener(t, res); string(l.ClientCAs) != string(clientsCA.CertPEM) || l.ClientCertificateOptional {
+		t.Errorf("client CAs %q, optional %v; want the ConfigMap's CA, required", l.ClientCAs, l.ClientCertificateOptional)
+	}
+
+	in := setup(ref("clients-ca"))
+	in.Gateways[0].Spec.TLS.Frontend.Default.Validation.Mode = gwv1.AllowInsecureFallback
+	if l := listener(t, Translate(in)); !l.ClientCertificateOptional {
+		t.Error("AllowInsecureFallback: client certificate required")
+	}
+
+	// One of two references resolves: served with it, the other named.
+	res = Translate(setup(ref("missing"), ref("clients-ca")))
+	if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidCACertificateRef) ||
+		!strings.Contains(c.Message, "spec.tls.frontend.default.validation.caCertificateRefs[0]: ConfigMap shop/missing not found") {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	if l := listener(t, res); string(l.ClientCAs) != string(clientsCA.CertPEM) {
+		t.Errorf("client CAs %q", l.ClientCAs)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		refs   []gwv1.ObjectReference
+		reason gwv1.ListenerConditionReason
+		msg    string
+	}{
+		{"no PEM certificate", []gwv1.ObjectReference{ref("empty")}, gwv1.ListenerReasonInvalidCACertificateRef, "ConfigMap shop/empty has no PEM certificate in ca.crt"},
+		{"a Secret", []gwv1.ObjectReference{{Kind: "Secret", Name: "clients-ca"}}, gwv1.ListenerReasonInvalidCACertificateKind, "only core ConfigMaps are supported, not Secret"},
+		{"another namespace without a grant", []gwv1.ObjectReference{ref("shared-ca", "trust")}, gwv1.ListenerReasonRefNotPermitted, "ConfigMap trust/shared-ca is in another namespace"},
+	} {
+		res := Translate(setup(tc.refs...))
+		if c := listenerCond(t, res, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonNoValidCACertificate) {
+			t.Errorf("%s: Accepted = %+v", tc.name, c)
+		}
+		if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(tc.reason) || !strings.Contains(c.Message, tc.msg) {
+			t.Errorf("%s: ResolvedRefs = %+v", tc.name, c)
+		}
+		if len(res.Spec.NodeGroups) != 0 {
+			t.Errorf("%s: a listener that should check client certificates is served without: %+v", tc.name, res.Spec.NodeGroups)
+		}
+	}
+
+	// A ReferenceGrant in the ConfigMap's namespace lets the Gateway use it.
+	in = setup(ref("shared-ca", "trust"))
+	in.ReferenceGrants = []*gwv1.ReferenceGrant{{ObjectMeta: metav1.ObjectMeta{Namespace: "trust", Name: "gateways"}, Spec: gwv1.ReferenceGrantSpec{
+		From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: KindGateway, Namespace: "shop"}},
+		To:   []gwv1.ReferenceGrantTo{{Kind: "ConfigMap"}}}}}
+	if l := listener(t, Translate(in)); string(l.ClientCAs) != string(clientsCA.CertPEM) {
+		t.Errorf("granted ConfigMap: client CAs %q", l.ClientCAs)
+	}
+
+	// A port whose own entry asks for no validation is served without it.
+	in = setup(ref("clients-ca"))
+	in.Gateways[0].Spec.TLS.Frontend.PerPort = []gwv1.TLSPortConfig{{Port: 8443}}
+	if l := listener(t, Translate(in)); l.ClientCAs != nil {
+		t.Errorf("port without validation: client CAs %q", l.ClientCAs)
 	}
 }
 

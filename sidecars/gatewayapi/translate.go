@@ -96,6 +96,9 @@ type Input struct {
 	// Secrets are the kubernetes.io/tls Secrets HTTPS listeners' certificateRefs may name;
 	// only the referenced ones are read.
 	Secrets []*corev1.Secret
+	// ConfigMaps are the ConfigMaps the client certificate validation of HTTPS listeners
+	// may name (spec.tls.frontend); only the ca.crt of the referenced ones is read.
+	ConfigMaps []*corev1.ConfigMap
 	// Namespaces are the cluster's namespaces; only their names and labels are read, by
 	// the listeners whose allowedRoutes.namespaces.from is Selector (a route in a namespace
 	// not listed is not selected).
@@ -159,6 +162,10 @@ func Translate(in *Input) *Result {
 	for _, s := range in.Secrets {
 		t.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
+	t.configMaps = make(map[types.NamespacedName]*corev1.ConfigMap, len(in.ConfigMaps))
+	for _, c := range in.ConfigMaps {
+		t.configMaps[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] = c
+	}
 	t.nsLabels = make(map[string]labels.Set, len(in.Namespaces))
 	for _, n := range in.Namespaces {
 		t.nsLabels[n.Name] = n.Labels
@@ -180,10 +187,12 @@ type translator struct {
 	prev     *LastGood
 	services map[types.NamespacedName]*corev1.Service
 	secrets  map[types.NamespacedName]*corev1.Secret
-	nsLabels map[string]labels.Set // the labels of each namespace of Input.Namespaces
-	ours     map[string]bool       // class names
-	gateways map[types.NamespacedName]*gateway
-	gwOrder  []types.NamespacedName
+	// configMaps are Input.ConfigMaps by namespace and name.
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	nsLabels   map[string]labels.Set // the labels of each namespace of Input.Namespaces
+	ours       map[string]bool       // class names
+	gateways   map[types.NamespacedName]*gateway
+	gwOrder    []types.NamespacedName
 	// routesOf are the policy route names each Gateway API route translated to.
 	routesOf map[routeKey][]string
 	// routeSvcs and routeByName describe each policy route: the Kubernetes Services of its
@@ -225,6 +234,10 @@ type gatewayPort struct {
 	protocol gwv1.ProtocolType
 	// certs are the certificates of the port's served HTTPS listeners.
 	certs []policy.TLSCertificate
+	// clientCAs and clientOptional are the port's client certificate validation (the
+	// Gateway's is per port, so all its HTTPS listeners share it).
+	clientCAs      []byte
+	clientOptional bool
 	// entries are the translated route matches by hostname.
 	entries map[string][]entry
 }
@@ -361,12 +374,16 @@ func (t *translator) gatewaysOf() {
 			// certificates do not resolve is not programmed.
 			served, unserved := accepted, "listener not accepted"
 			var certs []policy.TLSCertificate
+			var cr certResult
 			if accepted && l.Protocol == gwv1.HTTPSProtocolType {
-				cr := t.certRefs(gw, l)
+				cr = t.certRefs(gw, l)
 				certs = cr.certs
 				switch {
 				case !cr.accepted:
 					accepted, reason, msg, served = false, cr.reason, cr.msg, false
+					if cr.refReason != "" {
+						resolved, rreason, rmsg = false, cr.refReason, cr.refMsg
+					}
 				case !cr.resolved:
 					resolved, rreason, rmsg, served = false, cr.reason, cr.msg, cr.served
 					unserved = "certificate references not resolved"
@@ -388,6 +405,9 @@ func (t *translator) gatewaysOf() {
 					g.ports[l.Port] = gp
 				}
 				gp.certs = append(gp.certs, certs...)
+				if cr.clientCAs != nil {
+					gp.clientCAs, gp.clientOptional = cr.clientCAs, cr.clientOptional
+				}
 			}
 			li.ok = served
 			li.kinds = kinds
@@ -872,7 +892,8 @@ func (t *translator) build() {
 		grpcPort := map[string]int32{}
 		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
 			gp := g.ports[port]
-			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true}
+			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true,
+				ClientCAs: gp.clientCAs, ClientCertificateOptional: gp.clientOptional}
 			isolated := isolatedHostnames(g, port)
 			for _, h := range slices.Sorted(maps.Keys(gp.entries)) {
 				es := gp.entries[h]

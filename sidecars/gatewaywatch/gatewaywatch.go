@@ -1,7 +1,8 @@
 // Package gatewaywatch feeds foresight-xds from the Kubernetes API: it watches
 // GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants, Namespaces
 // (cached reduced to their names and labels), kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
-// tls.crt and tls.key) and the attached policies (CanaryPolicies, BackendTrafficPolicies,
+// tls.crt and tls.key), ConfigMaps (cached reduced to the ca.crt of client certificate
+// validation) and the attached policies (CanaryPolicies, BackendTrafficPolicies,
 // ExperimentPolicies), translates
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
@@ -94,6 +95,7 @@ type Watcher struct {
 	grants  cacheLister // ReferenceGrants, read for cross-namespace references
 	secrets cacheLister // kubernetes.io/tls Secrets, reduced to tls.crt and tls.key
 	nss     cacheLister // Namespaces, reduced to their names and labels
+	cms     cacheLister // ConfigMaps, reduced to ca.crt
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
@@ -206,6 +208,32 @@ func (w *Watcher) Run(ctx context.Context) error {
 	})
 	w.synced = append(w.synced, ni.HasSynced)
 	w.nss = indexerLister{ni.GetIndexer()}
+	// ConfigMaps, for the CA certificates of client certificate validation. The cache keeps
+	// of each only its ca.crt, and only a change of a ca.crt kicks a translation: ConfigMaps
+	// that change every few seconds (leader election, say) hold none.
+	ci := kf.Core().V1().ConfigMaps().Informer()
+	if err := ci.SetTransform(caOnly); err != nil {
+		return err
+	}
+	_, _ = ci.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if hasCA(o) {
+				kick.OnAdd(o, false)
+			}
+		},
+		UpdateFunc: func(old, cur any) {
+			if caChanged(old, cur) {
+				kick.OnUpdate(old, cur)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if hasCA(o) {
+				kick.OnDelete(o)
+			}
+		},
+	})
+	w.synced = append(w.synced, ci.HasSynced)
+	w.cms = indexerLister{ci.GetIndexer()}
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
 	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
@@ -267,6 +295,13 @@ func (w *Watcher) input() *gatewayapi.Input {
 		s := o.(*corev1.Secret)
 		if refs[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] {
 			in.Secrets = append(in.Secrets, s)
+		}
+	}
+	cas := gatewayapi.CACertificateRefs(in.Gateways)
+	for _, o := range list(w.cms) {
+		c := o.(*corev1.ConfigMap)
+		if cas[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] {
+			in.ConfigMaps = append(in.ConfigMaps, c)
 		}
 	}
 	for _, o := range list(w.cps) {
@@ -586,6 +621,44 @@ func tlsOnly(o any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// caOnly reduces a cached ConfigMap to what client certificate validation reads: its name
+// and its ca.crt (no other data, labels, annotations or managed fields).
+func caOnly(o any) (any, error) {
+	c, ok := o.(*corev1.ConfigMap)
+	if !ok {
+		return o, nil // a deletion tombstone
+	}
+	out := &corev1.ConfigMap{}
+	out.Namespace, out.Name, out.UID, out.ResourceVersion = c.Namespace, c.Name, c.UID, c.ResourceVersion
+	if v, ok := c.Data[gatewayapi.CACertificateKey]; ok {
+		out.Data = map[string]string{gatewayapi.CACertificateKey: v}
+	}
+	return out, nil
+}
+
+// hasCA says whether o is a ConfigMap with a ca.crt (true for a deletion tombstone, whose
+// content is unknown).
+func hasCA(o any) bool {
+	c, ok := o.(*corev1.ConfigMap)
+	if !ok {
+		return true
+	}
+	_, has := c.Data[gatewayapi.CACertificateKey]
+	return has
+}
+
+// caChanged says whether a ConfigMap update changed its ca.crt.
+func caChanged(old, cur any) bool {
+	o, ok1 := old.(*corev1.ConfigMap)
+	c, ok2 := cur.(*corev1.ConfigMap)
+	if !ok1 || !ok2 {
+		return true
+	}
+	ov, oh := o.Data[gatewayapi.CACertificateKey]
+	cv, ch := c.Data[gatewayapi.CACertificateKey]
+	return oh != ch || ov != cv
 }
 
 // nameAndLabels reduces a cached Namespace to what allowedRoutes' namespace selectors read:

@@ -565,6 +565,14 @@ type GatewayListener struct {
 	// (the client's SNI selects one). Only the Gateway API translation sets them, from
 	// Secrets it has validated; policy files cannot (keys do not belong there).
 	TLSCertificates []TLSCertificate `yaml:"-"`
+	// ClientCAs, when set, are the PEM certificates of the CAs a client's certificate must
+	// chain to (the Gateway API's client certificate validation): a client without a valid
+	// one is refused, unless ClientCertificateOptional. Only the Gateway API translation sets
+	// them, on a listener with TLSCertificates.
+	ClientCAs []byte `yaml:"-"`
+	// ClientCertificateOptional lets in clients without a certificate or with one that does
+	// not verify (the Gateway API's AllowInsecureFallback); the backends then decide.
+	ClientCertificateOptional bool `yaml:"-"`
 	// IgnorePortInHost makes the listener match the Host header without its port, as the
 	// Gateway API requires. Only the Gateway API translation sets it; a policy file's
 	// domains may name ports.

@@ -604,6 +604,9 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 			}
 		}
 		v.listenerDomains(g, l)
+		if len(l.ClientCAs) > 0 && len(l.TLSCertificates) == 0 {
+			v.errorf(lp, "client certificate validation needs TLS certificates")
+		}
 	}
 }
 

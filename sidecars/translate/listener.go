@@ -21,6 +21,7 @@ import (
 	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -124,7 +125,7 @@ func (b *builder) gateway() error {
 		h := b.hcm(name, rc.Name, b.httpFilters(st, true), true)
 		l := listener(name, "0.0.0.0", gl.Port, h)
 		if len(gl.TLSCertificates) > 0 {
-			l.FilterChains[0].TransportSocket = downstreamTLS(gl.TLSCertificates)
+			l.FilterChains[0].TransportSocket = downstreamTLS(gl)
 		}
 		b.out.Listeners = append(b.out.Listeners, l)
 		b.out.Routes = append(b.out.Routes, rc)
@@ -132,20 +133,34 @@ func (b *builder) gateway() error {
 	return nil
 }
 
-// downstreamTLS terminates TLS with inline certificates; Envoy picks the one whose names
-// match the client's SNI (the first when none does). HTTP/2 and HTTP/1.1 are offered by ALPN.
-func downstreamTLS(certs []policy.TLSCertificate) *envoy_config_core_v3.TransportSocket {
+// downstreamTLS terminates TLS with a listener's inline certificates; Envoy picks the one
+// whose names match the client's SNI (the first when none does). HTTP/2 and HTTP/1.1 are
+// offered by ALPN. With client CAs, a client must present a certificate that chains to one
+// of them, unless the listener lets in clients without one (or with one that does not
+// verify).
+func downstreamTLS(gl *policy.GatewayListener) *envoy_config_core_v3.TransportSocket {
 	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{AlpnProtocols: []string{"h2", "http/1.1"}}
-	for _, c := range certs {
+	for _, c := range gl.TLSCertificates {
 		common.TlsCertificates = append(common.TlsCertificates, &envoy_extensions_transport_sockets_tls_v3.TlsCertificate{
 			CertificateChain: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: c.CertificateChain}},
 			PrivateKey:       &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: c.PrivateKey}},
 		})
 	}
+	ctx := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{CommonTlsContext: common}
+	if len(gl.ClientCAs) > 0 {
+		vc := &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
+			TrustedCa: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: gl.ClientCAs}},
+		}
+		if gl.ClientCertificateOptional {
+			vc.TrustChainVerification = envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext_ACCEPT_UNTRUSTED
+		} else {
+			ctx.RequireClientCertificate = wrapperspb.Bool(true)
+		}
+		common.ValidationContextType = &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_ValidationContext{ValidationContext: vc}
+	}
 	return &envoy_config_core_v3.TransportSocket{
-		Name: TLSTransportSocket,
-		ConfigType: &envoy_config_core_v3.TransportSocket_TypedConfig{TypedConfig: mustAny(
-			&envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{CommonTlsContext: common})},
+		Name:       TLSTransportSocket,
+		ConfigType: &envoy_config_core_v3.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)},
 	}
 }
 

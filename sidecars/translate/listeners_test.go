@@ -2,8 +2,10 @@ package translate_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/foresight-dev/foresight/sidecars/check"
@@ -69,5 +71,48 @@ func TestGatewayListenerPerPort(t *testing.T) {
 	if len(one.Listeners) != 1 || !proto.Equal(one.Listeners[0], listenerNamed(t, edge, "gateway-443")) ||
 		len(one.Routes) != 1 || !proto.Equal(one.Routes[0], routeConfig(t, edge, "edge/gateway-443")) {
 		t.Errorf("the port-443 listener changed when the port-80 listener was removed: %v", one.Listeners)
+	}
+}
+
+// TestGatewayListenerValidatesClientCertificates checks a listener with client CAs requires
+// a client certificate that chains to them, and one whose client certificate is optional
+// lets in clients without one or with one that does not verify.
+func TestGatewayListenerValidatesClientCertificates(t *testing.T) {
+	for _, optional := range []bool{false, true} {
+		p, err := policy.Load("testdata/listeners.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := &p.Group("edge").Listeners[1]
+		l.TLSCertificates = []policy.TLSCertificate{{Name: "test/site", CertificateChain: []byte("chain"), PrivateKey: []byte("key")}}
+		l.ClientCAs, l.ClientCertificateOptional = []byte("client CAs"), optional
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		edge, err := translate.TranslateGroup(p, "edge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := check.Check(edge); err != nil {
+			t.Fatal(err)
+		}
+		var ctx envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext
+		if err := listenerNamed(t, edge, "gateway-443").GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(&ctx); err != nil {
+			t.Fatal(err)
+		}
+		vc := ctx.GetCommonTlsContext().GetValidationContext()
+		untrusted := vc.GetTrustChainVerification() == envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext_ACCEPT_UNTRUSTED
+		if string(vc.GetTrustedCa().GetInlineBytes()) != "client CAs" || ctx.GetRequireClientCertificate().GetValue() == optional || untrusted != optional {
+			t.Errorf("optional %v: require %v, trust chain verification %v, CAs %q", optional, ctx.GetRequireClientCertificate().GetValue(), vc.GetTrustChainVerification(), vc.GetTrustedCa().GetInlineBytes())
+		}
+	}
+
+	p, err := policy.Load("testdata/listeners.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Group("edge").Listeners[0].ClientCAs = []byte("client CAs")
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "client certificate validation needs TLS certificates") {
+		t.Errorf("client CAs on a listener without TLS: %v", err)
 	}
 }
