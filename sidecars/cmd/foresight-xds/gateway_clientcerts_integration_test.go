@@ -12,16 +12,12 @@ import (
 	"testing"
 	"time"
 
-	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
-	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
-	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // TestServeGatewayAPIClientCertificates runs serve with --gateway-controller-name as a
@@ -85,7 +81,10 @@ func TestServeGatewayAPIClientCertificates(t *testing.T) {
 	}
 	eventuallyWithin(t, 30*time.Second, "ConfigMap created: programmed", listener("Programmed", metav1.ConditionTrue, "Programmed"))
 
-	dt := servedTLSContext(t, ctx, f.xdsAddress)
+	dt, err := servedTLS(ctx, f.xdsAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
 	vc := dt.GetCommonTlsContext().GetValidationContext()
 	if !dt.GetRequireClientCertificate().GetValue() || !bytes.Equal(vc.GetTrustedCa().GetInlineBytes(), clientsCA.CertPEM) {
 		t.Fatalf("served TLS context: require client certificate %v, trusted CA %q", dt.GetRequireClientCertificate(), vc.GetTrustedCa().GetInlineBytes())
@@ -104,39 +103,6 @@ func TestServeGatewayAPIClientCertificates(t *testing.T) {
 	if err := handshakeRequiringClients(dt, serverCA, nil); err == nil {
 		t.Error("a client without a certificate was let in")
 	}
-}
-
-// servedTLSContext is the TLS context of the one listener the control plane serves to a new
-// Envoy proxy of the Gateway shop/edge.
-func servedTLSContext(t *testing.T, ctx context.Context, xdsAddr string) *envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext {
-	t.Helper()
-	conn, err := xdstest.Dial(xdsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s, err := xdstest.Open(ctx, conn, xdstest.Node("edge-0", "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Recv(30 * time.Second)
-	if err != nil || len(r.GetResources()) != 1 {
-		t.Fatalf("listeners: %v, %v", r, err)
-	}
-	l := &envoy_config_listener_v3.Listener{}
-	if err := r.GetResources()[0].UnmarshalTo(l); err != nil {
-		t.Fatal(err)
-	}
-	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
-	if err := l.GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(dt); err != nil {
-		t.Fatal(err)
-	}
-	return dt
 }
 
 // handshakeRequiringClients runs a TLS server on loopback with the certificate, the trusted

@@ -238,12 +238,10 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 // errNothingServed: the Gateway's proxies are served no listener.
 var errNothingServed = errors.New("no listener is served to the Gateway's proxies")
 
-// handshakeWithServed asks the control plane, as a new Envoy proxy of the Gateway shop/edge,
-// for its listeners, takes the certificate and key its HTTPS listener terminates TLS with,
-// and completes a real TLS handshake with them: a server on loopback presenting that pair, a
-// client that trusts only ca and asks for web.shop. It returns the leaf the client verified,
-// or errNothingServed when the proxy gets no listener.
-func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509.Certificate, error) {
+// servedTLS asks the control plane, as a new Envoy proxy of the Gateway shop/edge, for its
+// listeners, and returns the TLS context of the first; errNothingServed when the proxy gets
+// no listener.
+func servedTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext, error) {
 	conn, err := xdstest.Dial(xdsAddr)
 	if err != nil {
 		return nil, err
@@ -276,9 +274,22 @@ func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509
 	if err := l.GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(dt); err != nil {
 		return nil, fmt.Errorf("listener %s: no TLS context: %w", l.GetName(), err)
 	}
+	return dt, nil
+}
+
+// handshakeWithServed takes the certificate and key the HTTPS listener served to a new Envoy
+// proxy of the Gateway shop/edge terminates TLS with (servedTLS), and completes a real TLS
+// handshake with them: a server on loopback presenting that pair, a client that trusts only
+// ca and asks for web.shop. It returns the leaf the client verified, or errNothingServed
+// when the proxy gets no listener.
+func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509.Certificate, error) {
+	dt, err := servedTLS(ctx, xdsAddr)
+	if err != nil {
+		return nil, err
+	}
 	certs := dt.GetCommonTlsContext().GetTlsCertificates()
 	if len(certs) != 1 {
-		return nil, fmt.Errorf("listener %s: %d certificates, want 1", l.GetName(), len(certs))
+		return nil, fmt.Errorf("%d certificates, want 1", len(certs))
 	}
 	pair, err := tls.X509KeyPair(certs[0].GetCertificateChain().GetInlineBytes(), certs[0].GetPrivateKey().GetInlineBytes())
 	if err != nil {
