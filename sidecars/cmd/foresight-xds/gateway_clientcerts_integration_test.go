@@ -50,13 +50,7 @@ func TestServeGatewayAPIClientCertificates(t *testing.T) {
 	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	port := gwv1.PortNumber(80)
-	route := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"web.shop"},
-		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
-	if _, err := gw.GatewayV1().HTTPRoutes("shop").Create(ctx, route, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	sh.createWebRoute(t)
 	f := gatewayServeFlags(t, c, t.TempDir())
 	startServeFlags(t, f)
 

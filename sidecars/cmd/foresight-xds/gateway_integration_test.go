@@ -242,6 +242,20 @@ func (s *shop) createWebService(t testing.TB) {
 	}
 }
 
+// createWebRoute creates the HTTPRoute shop/web, which sends web.shop on the Gateway
+// shop/edge to the Service web, and returns it (to create again).
+func (s *shop) createWebRoute(t testing.TB) *gwv1.HTTPRoute {
+	t.Helper()
+	port := gwv1.PortNumber(80)
+	route := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+	if _, err := s.gw.GatewayV1().HTTPRoutes("shop").Create(context.Background(), route, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return route
+}
+
 // createTLSSecret creates the kubernetes.io/tls Secret shop/name holding crt and key, and
 // returns it (for updates).
 func (s *shop) createTLSSecret(t testing.TB, name string, crt, key []byte) *corev1.Secret {
