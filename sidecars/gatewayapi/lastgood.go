@@ -28,6 +28,9 @@ import (
 type LastGood struct {
 	// Certificates are the last valid certificate of each referenced Secret.
 	Certificates map[types.NamespacedName]KeptCertificate
+	// CACertificates are the last valid ca.crt of each ConfigMap client certificate
+	// validation names.
+	CACertificates map[types.NamespacedName]KeptCACertificates
 	// CanaryPolicies, BackendTrafficPolicies and ExperimentPolicies are the last accepted
 	// spec of each policy.
 	CanaryPolicies         map[types.NamespacedName]Accepted[CanaryPolicySpec]
@@ -42,6 +45,13 @@ type KeptCertificate struct {
 	Certificate policy.TLSCertificate
 }
 
+// KeptCACertificates are the last valid CA certificates (PEM) of one ConfigMap object.
+type KeptCACertificates struct {
+	// UID is the ConfigMap's: a ConfigMap deleted and created again is another object.
+	UID types.UID
+	PEM []byte
+}
+
 // Accepted is the last accepted version of one policy object.
 type Accepted[S any] struct {
 	// UID is the object's: a policy deleted and created again is another object.
@@ -54,6 +64,7 @@ type Accepted[S any] struct {
 func newLastGood() *LastGood {
 	return &LastGood{
 		Certificates:           map[types.NamespacedName]KeptCertificate{},
+		CACertificates:         map[types.NamespacedName]KeptCACertificates{},
 		CanaryPolicies:         map[types.NamespacedName]Accepted[CanaryPolicySpec]{},
 		BackendTrafficPolicies: map[types.NamespacedName]Accepted[BackendTrafficPolicySpec]{},
 		ExperimentPolicies:     map[types.NamespacedName]Accepted[ExperimentPolicySpec]{},

@@ -91,9 +91,17 @@ func (t *translator) clientCAs(gw *gwv1.Gateway, v *gwv1.FrontendTLSValidation, 
 		}
 		pem := []byte(cm.Data[CACertificateKey])
 		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
-			continue
+			// The same ConfigMap had valid CA certificates: they keep validating clients until
+			// it is fixed, as a Secret's last valid certificate keeps being served.
+			k, ok := t.prev.CACertificates[nn]
+			if !ok || k.UID != cm.UID {
+				fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
+				continue
+			}
+			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s; its last valid CA certificates keep validating clients until it is fixed (deleting it takes them away)", at, nn, CACertificateKey))
+			pem = k.PEM
 		}
+		t.res.LastGood.CACertificates[nn] = KeptCACertificates{UID: cm.UID, PEM: pem}
 		cas = append(cas, pem...)
 		if len(pem) > 0 && pem[len(pem)-1] != '\n' {
 			cas = append(cas, '\n')

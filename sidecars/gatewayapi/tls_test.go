@@ -254,6 +254,32 @@ func TestHTTPSListenerValidatesClientCertificates(t *testing.T) {
 		t.Errorf("granted ConfigMap: client CAs %q", l.ClientCAs)
 	}
 
+	// The ConfigMap turns invalid: its last valid CA certificates keep validating clients,
+	// and ResolvedRefs says so; the same name as a new object has none to keep.
+	in = setup(ref("clients-ca"))
+	in.ConfigMaps[0].UID = "cm-1"
+	res = Translate(in)
+	in.LastGood = res.LastGood
+	in.ConfigMaps[0].Data["ca.crt"] = "broken"
+	res = Translate(in)
+	if c := listenerCond(t, res, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidCACertificateRef) ||
+		!strings.Contains(c.Message, "its last valid CA certificates keep validating clients") {
+		t.Errorf("broken ConfigMap: ResolvedRefs = %+v", c)
+	}
+	if l := listener(t, res); string(l.ClientCAs) != string(clientsCA.CertPEM) || l.ClientCertificateOptional {
+		t.Errorf("broken ConfigMap: client CAs %q, want the last valid ones", l.ClientCAs)
+	}
+	in.LastGood = res.LastGood
+	res = Translate(in)
+	if l := listener(t, res); string(l.ClientCAs) != string(clientsCA.CertPEM) {
+		t.Errorf("broken ConfigMap, a translation later: client CAs %q", l.ClientCAs)
+	}
+	in.LastGood = res.LastGood
+	in.ConfigMaps[0].UID = "cm-2"
+	if res := Translate(in); len(res.Spec.NodeGroups) != 0 {
+		t.Errorf("a new ConfigMap without a valid ca.crt: served %+v", res.Spec.NodeGroups)
+	}
+
 	// A port whose own entry asks for no validation is served without it.
 	in = setup(ref("clients-ca"))
 	in.Gateways[0].Spec.TLS.Frontend.PerPort = []gwv1.TLSPortConfig{{Port: 8443}}
