@@ -21,9 +21,9 @@ type addressLimitListener struct {
 	refused prometheus.Counter
 	log     *slog.Logger
 
-	mu          sync.Mutex
-	open        map[string]int // open connections by client address
-	lastRefusal time.Time
+	mu       sync.Mutex
+	open     map[string]int // open connections by client address
+	refusals logGate        // the logs of refused connections
 }
 
 func newAddressLimitListener(l net.Listener, maxPerAddress int, refused prometheus.Counter, log *slog.Logger) *addressLimitListener {
@@ -40,11 +40,8 @@ func (l *addressLimitListener) Accept() (net.Conn, error) {
 		addr := hostOf(c.RemoteAddr())
 		l.mu.Lock()
 		ok := l.open[addr] < l.max
-		logIt := false
 		if ok {
 			l.open[addr]++
-		} else if now := time.Now(); now.Sub(l.lastRefusal) >= refusalLogInterval {
-			l.lastRefusal, logIt = now, true
 		}
 		l.mu.Unlock()
 		if ok {
@@ -52,7 +49,7 @@ func (l *addressLimitListener) Accept() (net.Conn, error) {
 		}
 		_ = c.Close()
 		l.refused.Inc()
-		if logIt {
+		if l.refusals.due(time.Now()) {
 			l.log.Warn("connection refused (further refusals within "+refusalLogInterval.String()+" are only counted)",
 				"reason", "address_limit", "address", addr, "limit", l.max)
 		}

@@ -85,10 +85,6 @@ const (
 	maxLabelBytes = 128
 )
 
-// refusalLogInterval spaces the logs of refused streams: a flood of them is counted in
-// foresight_xds_streams_refused_total, logged at most once per interval.
-const refusalLogInterval = time.Second
-
 // NACK describes one rejected response, as reported to Options.OnNACK.
 type NACK struct {
 	// NodeID is the rejecting node's id.
@@ -117,13 +113,13 @@ type callbacks struct {
 
 	acks atomic.Int64 // ACKs received, for benchmarks and tests
 
-	mu          sync.Mutex
-	sotw        map[int64]*streamState
-	delta       map[int64]*streamState
-	byAddr      map[string]int      // open streams by client address
-	subscribed  int                 // bytes of resource names over all streams
-	nackNodes   map[string]struct{} // node label values in use
-	lastRefusal time.Time           // when a refused stream was last logged
+	mu         sync.Mutex
+	sotw       map[int64]*streamState
+	delta      map[int64]*streamState
+	byAddr     map[string]int      // open streams by client address
+	subscribed int                 // bytes of resource names over all streams
+	nackNodes  map[string]struct{} // node label values in use
+	refusals   logGate             // the logs of refused streams
 }
 
 func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), onNACK func(NACK), limits Limits) *callbacks {
@@ -137,14 +133,7 @@ func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, 
 // refusalLogInterval ago; err is returned to the client.
 func (c *callbacks) refuse(reason string, err error, attrs ...any) error {
 	c.metrics.refused.WithLabelValues(reason).Inc()
-	c.mu.Lock()
-	now := c.now()
-	logIt := now.Sub(c.lastRefusal) >= refusalLogInterval
-	if logIt {
-		c.lastRefusal = now
-	}
-	c.mu.Unlock()
-	if logIt {
+	if c.refusals.due(c.now()) {
 		c.log.Warn("stream refused (further refusals within "+refusalLogInterval.String()+" are only counted)",
 			append([]any{"reason", reason, "error", err}, attrs...)...)
 	}

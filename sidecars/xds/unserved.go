@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -33,8 +32,7 @@ type unservedCache struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 
-	mu     sync.Mutex
-	logged time.Time // when an unserved request was last logged
+	logs logGate // the logs of unserved requests
 }
 
 func (u *unservedCache) note(typeURL string, nodeID string) {
@@ -43,13 +41,7 @@ func (u *unservedCache) note(typeURL string, nodeID string) {
 		label = "other"
 	}
 	u.requests.WithLabelValues(label).Inc()
-	u.mu.Lock()
-	logIt := time.Since(u.logged) >= refusalLogInterval
-	if logIt {
-		u.logged = time.Now()
-	}
-	u.mu.Unlock()
-	if logIt {
+	if u.logs.due(time.Now()) {
 		u.log.Warn("a proxy asked for a resource type the control plane does not serve; left unanswered (further ones within "+refusalLogInterval.String()+" are only counted)",
 			"type_url", clipLabel(typeURL), "node", clipLabel(nodeID))
 	}
