@@ -173,6 +173,7 @@ fuzz:
 	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParseField -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/backtest -run '^$$' -fuzz FuzzParsePriceCSV -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/policy -run '^$$' -fuzz FuzzIdentityMatches -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/translate -run '^$$' -fuzz FuzzTranslate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/re2prog -run '^$$' -fuzz 'FuzzProgramSize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/experiment -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

@@ -180,7 +180,8 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "Prometheus credentials in a header", "prometheus: {headers: {Authorization: Bearer xyz}}", []string{"prometheus.headers: Authorization is refused"}},
 		{xdsChart, "Prometheus TLS on plain HTTP", "prometheus: {tls: {caConfigMap: prometheus-ca}}", []string{"prometheus.tls is set but prometheus.url", "is not https://"}},
 		{xdsChart, "Prometheus client certificate without its key", "prometheus: {url: 'https://p:9090', tls: {certFile: /c.pem}}", []string{"certFile and keyFile go together"}},
-		{xdsChart, "client certificates without a Secret", "tls: {requireClientCertificate: true}", []string{"tls.requireClientCertificate needs tls.secretName"}},
+		{xdsChart, "client certificates without a Secret", "tls: {requireClientCertificate: true}", []string{"tls.requireClientCertificate and tls.requireNodeIdentity need tls.secretName"}},
+		{xdsChart, "node identities without client certificates", "tls: {secretName: xds-tls, requireNodeIdentity: true}", []string{"tls.requireNodeIdentity needs tls.requireClientCertificate"}},
 		{xdsChart, "misspelt TLS key", "tls: {secret: x}", []string{"/tls", "additional properties 'secret' not allowed"}},
 		{xdsChart, "budget on one replica", "podDisruptionBudget: {enabled: true}", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
 	}

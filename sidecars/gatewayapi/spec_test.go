@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
@@ -263,5 +264,25 @@ func TestRouteAttachedTwiceToOneListenerCountsOnce(t *testing.T) {
 	res, _ := serve(t, in)
 	if n := res.Gateways[types.NamespacedName{Namespace: "infra", Name: "gw"}].Listeners[0].AttachedRoutes; n != 1 {
 		t.Errorf("attachedRoutes %d, want 1", n)
+	}
+}
+
+// TestGatewayGroupsAdmitTheirNamespace: a Gateway's node groups (Envoy and proxyless gRPC)
+// admit, under serve --require-node-identity, the workloads of the Gateway's namespace only.
+func TestGatewayGroupsAdmitTheirNamespace(t *testing.T) {
+	in := oneGateway("shop", "edge", nil, "v1")
+	in.HTTPRoutes = append(in.HTTPRoutes, simpleRoute("shop", "r", []gwv1.ParentReference{{Name: "edge"}}, nil, nil, "v1"))
+	res, _ := serve(t, in)
+	for _, group := range []string{GatewayNodeGroup("shop", "edge"), GatewayNodeGroup("shop", "edge") + ".grpc"} {
+		for id, want := range map[string]bool{
+			"spiffe://cluster.local/ns/shop/sa/edge-gateway": true,
+			"spiffe://prod.example/ns/shop/sa/default":       true,
+			"spiffe://cluster.local/ns/shopping/sa/edge":     false,
+			"spiffe://cluster.local/ns/other/sa/edge":        false,
+		} {
+			if got := (&policy.Policy{Spec: res.Spec}).AdmitsIdentity(group, []string{id}); got != want {
+				t.Errorf("group %s admits %s: %v, want %v", group, id, got, want)
+			}
+		}
 	}
 }

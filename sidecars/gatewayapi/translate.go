@@ -884,9 +884,12 @@ func (t *translator) build() {
 			g.status.Listeners = append(g.status.Listeners, *li.status)
 		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
-		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway,
+		// Under serve --require-node-identity only workloads of the Gateway's namespace, which
+		// holds its Secrets, get its listeners and their private keys.
+		identities := []string{policy.GatewayIdentity(nn.Namespace)}
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Identities: identities,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
-		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC,
+		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC, Identities: identities,
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
 		up := map[string]bool{}
 		grpcPort := map[string]int32{}

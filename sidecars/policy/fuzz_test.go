@@ -16,6 +16,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte(canaryPolicy(goodCanary)))
 	f.Add([]byte(routeFilters))
+	f.Add([]byte(minimal + "  nodeGroups: [{name: web, services: [web], identities: [\"spiffe://*/ns/shop/sa/*\"]}]\n"))
 	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: &m {name: a}\nspec: {services: [*m]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := policy.Parse(data, "fuzz.yaml")

@@ -739,6 +739,7 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 		if len(g.Services) == 0 && len(g.Selector) == 0 {
 			v.errorf(path, "set services and/or selector (which proxies belong to the group)")
 		}
+		v.identities(g, path)
 		for j, s := range g.Services {
 			sp := fmt.Sprintf("%s.services[%d]", path, j)
 			if other, dup := members[s]; dup {

@@ -65,7 +65,12 @@ type sentResponse struct {
 
 // streamState is what the callbacks know about one ADS stream.
 type streamState struct {
-	addr    string // client IP address ("" when unknown)
+	addr string // client IP address ("" when unknown)
+	// identities are the SPIFFE IDs of the client's verified certificate (none without
+	// mutual TLS); they do not change while the stream lives.
+	identities []string
+	// revoker ends the stream from outside (nil when the stream has no guard).
+	revoker *streamRevoker
 	node    *core.Node
 	kind    string
 	pending map[string]sentResponse // by type URL
@@ -107,9 +112,11 @@ type callbacks struct {
 	log     *slog.Logger
 	metrics *metrics
 	group   func(*core.Node) (string, bool)
-	onNACK  func(NACK)
-	limits  Limits
-	now     func() time.Time
+	// authorize, when set, says whether a client with these identities may join a group.
+	authorize func(group string, identities []string) bool
+	onNACK    func(NACK)
+	limits    Limits
+	now       func() time.Time
 
 	acks atomic.Int64 // ACKs received, for benchmarks and tests
 
@@ -122,9 +129,9 @@ type callbacks struct {
 	refusals   logGate             // the logs of refused streams
 }
 
-func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), onNACK func(NACK), limits Limits) *callbacks {
+func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), authorize func(string, []string) bool, onNACK func(NACK), limits Limits) *callbacks {
 	return &callbacks{
-		log: log, metrics: m, group: group, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
+		log: log, metrics: m, group: group, authorize: authorize, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
 		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, byAddr: map[string]int{}, nackNodes: map[string]struct{}{},
 	}
 }
@@ -148,6 +155,8 @@ func (c *callbacks) open(ctx context.Context, streams map[int64]*streamState, id
 	if !full && !addrFull {
 		st := newStreamState()
 		st.addr = addr
+		st.identities = peerIdentities(ctx)
+		st.revoker = revokerOf(ctx)
 		streams[id] = st
 		if addr != "" {
 			c.byAddr[addr]++
@@ -231,12 +240,21 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		node = st.node
 	}
 	first := st.node == nil && node != nil
+	identities := st.identities
 	c.mu.Unlock()
 
 	group, ok := c.group(node)
 	if first && !ok {
 		return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
 			"node", clipLabel(node.GetId()), "cluster", clipLabel(node.GetCluster()), "stream", id)
+	}
+	// Every request is checked, not only the first: a policy change may move the node to
+	// another group or take its identity off the group's list (reauthorize ends the streams
+	// that change refuses at once).
+	if ok {
+		if err := c.checkIdentity(node, group, identities, id); err != nil {
+			return err
+		}
 	}
 
 	c.mu.Lock()
@@ -278,6 +296,53 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	c.metrics.pushAck.WithLabelValues(label).Observe(c.now().Sub(p.sent).Seconds())
 	c.acks.Add(1)
 	return nil
+}
+
+// checkIdentity refuses a node whose group does not admit its certificate's identities, when
+// the server checks identities; nil otherwise.
+func (c *callbacks) checkIdentity(node *core.Node, group string, identities []string, id int64) error {
+	if c.authorize == nil || c.authorize(group, identities) {
+		return nil
+	}
+	return c.refuse("node_identity", status.Errorf(codes.PermissionDenied, "node %q: node group %q admits none of the identities of its certificate %q", clipLabel(node.GetId()), group, clipIdentities(identities)),
+		"node", clipLabel(node.GetId()), "group", group, "identities", clipIdentities(identities), "stream", id)
+}
+
+// reauthorize ends, with PERMISSION_DENIED, every open stream whose node the current policy
+// no longer admits: its node is in no group, or its group does not admit its identities.
+// The server calls it after each policy change, so that a change takes effect on streams
+// that send nothing more.
+func (c *callbacks) reauthorize() {
+	if c.authorize == nil {
+		return
+	}
+	type open struct {
+		id int64
+		st *streamState
+	}
+	var all []open
+	c.mu.Lock()
+	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+		for id, st := range streams {
+			if st.node != nil && st.revoker != nil {
+				all = append(all, open{id, st})
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, o := range all {
+		group, ok := c.group(o.st.node)
+		var err error
+		if !ok {
+			err = c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy any more", clipLabel(o.st.node.GetId()), clipLabel(o.st.node.GetCluster())),
+				"node", clipLabel(o.st.node.GetId()), "stream", o.id)
+		} else {
+			err = c.checkIdentity(o.st.node, group, o.st.identities, o.id)
+		}
+		if err != nil {
+			o.st.revoker.revoke(err)
+		}
+	}
 }
 
 // nackNode is the node label of a NACK: the node id (clipped), or otherNodes once

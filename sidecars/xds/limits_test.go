@@ -200,7 +200,7 @@ func TestMessageAndSubscriptionLimits(t *testing.T) {
 // TestNACKNodeLabelsBounded: NACKs from more distinct nodes than maxNACKNodes share one label
 // value, and a long node id is clipped.
 func TestNACKNodeLabelsBounded(t *testing.T) {
-	c := newCallbacks(slog.Default(), nil, groupOf, nil, Limits{})
+	c := newCallbacks(slog.Default(), nil, groupOf, nil, nil, Limits{})
 	for i := 0; i < maxNACKNodes; i++ {
 		if got := c.nackNode(fmt.Sprintf("node-%d", i)); got != fmt.Sprintf("node-%d", i) {
 			t.Fatalf("label %q for node-%d", got, i)

@@ -62,6 +62,16 @@ func (r *Reconciler) NodeGroup(node *core.Node) (string, bool) {
 	return p.NodeGroup(node.GetCluster(), md)
 }
 
+// Authorize says whether a client whose certificate names the SPIFFE IDs identities may join
+// the node group group of the current policy: the group lists an identity one of them
+// matches. It is meant for Options.Authorize.
+func (r *Reconciler) Authorize(group string, identities []string) bool {
+	r.mu.Lock()
+	p := r.policy
+	r.mu.Unlock()
+	return p != nil && p.AdmitsIdentity(group, identities)
+}
+
 // Policy returns the last good base policy (without overlay), or nil.
 func (r *Reconciler) Policy() *policy.Policy {
 	r.mu.Lock()
@@ -71,8 +81,17 @@ func (r *Reconciler) Policy() *policy.Policy {
 
 // SetPolicy validates p and serves it with the current overlay and endpoints. On failure the
 // previous policy stays, foresight_xds_config_reloads_total{result="failure"} counts it and
-// the error says why.
+// the error says why. With Options.Authorize, the streams of clients the new policy no longer
+// admits end.
 func (r *Reconciler) SetPolicy(ctx context.Context, p *policy.Policy) error {
+	if err := r.setPolicy(ctx, p); err != nil {
+		return err
+	}
+	r.server.callbacks.reauthorize()
+	return nil
+}
+
+func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := p.Validate()

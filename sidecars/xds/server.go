@@ -61,6 +61,11 @@ type Config struct {
 type Options struct {
 	// NodeGroup maps a connecting node to its node group; nodes without a group are refused.
 	NodeGroup func(node *core.Node) (group string, ok bool)
+	// Authorize, when set, decides whether a client may join its node group, given the SPIFFE
+	// IDs (URI SANs) of its verified client certificate, none without mutual TLS. Every
+	// request is checked; a refused stream ends with PERMISSION_DENIED. Reconciler.Authorize
+	// admits the identities the group lists.
+	Authorize func(group string, identities []string) bool
 	// Logger receives structured logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// Registerer receives the server's metrics; a private registry when nil.
@@ -257,7 +262,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints,
 			"unserved": &unservedCache{log: opts.Logger, requests: m.unserved}},
 	}
-	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.OnNACK, opts.Limits)
+	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.Authorize, opts.OnNACK, opts.Limits)
 	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
 	return s, nil
 }
@@ -294,7 +299,7 @@ func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxRecvMsgSize(l.MaxRecvMsgBytes),
 		grpc.MaxConcurrentStreams(l.MaxStreamsPerConnection),
 		grpc.ConnectionTimeout(l.HandshakeTimeout),
-		grpc.ChainStreamInterceptor(firstRequestDeadline(l.FirstRequestTimeout)),
+		grpc.ChainStreamInterceptor(guardStreams(l.FirstRequestTimeout)),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 	s.Register(g)
@@ -608,12 +613,14 @@ func (s *Server) Served() (groups map[string]map[string][]string, endpoints []st
 	return groups, slices.Sorted(maps.Keys(s.eds))
 }
 
-// firstRequestDeadline ends a stream whose first message does not arrive within timeout:
-// the interceptor returns DEADLINE_EXCEEDED, gRPC ends the stream, and the ADS handler, whose
-// reads then fail, returns and releases the stream's state.
-func firstRequestDeadline(timeout time.Duration) grpc.StreamServerInterceptor {
+// guardStreams ends a stream whose first message does not arrive within timeout, and a stream
+// the server revokes (its streamRevoker, in the stream's context): the interceptor returns
+// DEADLINE_EXCEEDED or the revocation's error, gRPC ends the stream, and the ADS handler,
+// whose reads then fail, returns and releases the stream's state.
+func guardStreams(timeout time.Duration) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		g := &silentStreamGuard{ServerStream: ss}
+		rev := &streamRevoker{revoked: make(chan struct{})}
+		g := &silentStreamGuard{ServerStream: ss, ctx: context.WithValue(ss.Context(), revokerKey{}, rev)}
 		expired := make(chan struct{})
 		timer := time.AfterFunc(timeout, func() {
 			if g.state.CompareAndSwap(streamWaiting, streamExpired) {
@@ -628,8 +635,31 @@ func firstRequestDeadline(timeout time.Duration) grpc.StreamServerInterceptor {
 			return err
 		case <-expired:
 			return status.Errorf(codes.DeadlineExceeded, "no discovery request within %v of opening the stream", timeout)
+		case <-rev.revoked:
+			return rev.err
 		}
 	}
+}
+
+// revokerKey is the context key of a stream's streamRevoker.
+type revokerKey struct{}
+
+// streamRevoker ends one stream from outside its handler.
+type streamRevoker struct {
+	once    sync.Once
+	err     error
+	revoked chan struct{}
+}
+
+// revoke ends the stream with err (the first call's; later calls do nothing).
+func (r *streamRevoker) revoke(err error) {
+	r.once.Do(func() { r.err = err; close(r.revoked) })
+}
+
+// revokerOf is the streamRevoker of a stream's context, nil when it has none.
+func revokerOf(ctx context.Context) *streamRevoker {
+	r, _ := ctx.Value(revokerKey{}).(*streamRevoker)
+	return r
 }
 
 // States of a silentStreamGuard.
@@ -644,8 +674,12 @@ const (
 // the timer fired is not handed on.
 type silentStreamGuard struct {
 	grpc.ServerStream
+	ctx   context.Context // the stream's, with its streamRevoker
 	state atomic.Int32
 }
+
+// Context is the stream's context, carrying its streamRevoker.
+func (g *silentStreamGuard) Context() context.Context { return g.ctx }
 
 func (g *silentStreamGuard) RecvMsg(m any) error {
 	if err := g.ServerStream.RecvMsg(m); err != nil {

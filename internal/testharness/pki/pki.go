@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,6 +83,9 @@ type LeafOptions struct {
 	DNSNames []string
 	// IPs are the serving IP addresses.
 	IPs []net.IP
+	// URIs are URI SANs (a workload's SPIFFE ID, say), parsed; a URI that does not parse
+	// fails Sign.
+	URIs []string
 	// Server makes a serving certificate; otherwise a client certificate.
 	Server bool
 }
@@ -100,6 +104,12 @@ func (ca *CA) Sign(o LeafOptions) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
+	uris := make([]*url.URL, len(o.URIs))
+	for i, u := range o.URIs {
+		if uris[i], err = url.Parse(u); err != nil {
+			return nil, fmt.Errorf("cert %s: %w", o.CommonName, err)
+		}
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: o.CommonName, Organization: o.Organizations},
@@ -109,6 +119,7 @@ func (ca *CA) Sign(o LeafOptions) (*Leaf, error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 		DNSNames:     o.DNSNames,
 		IPAddresses:  o.IPs,
+		URIs:         uris,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {

@@ -60,6 +60,9 @@ type serveFlags struct {
 	limits                               xds.Limits
 	checks                               check.Options
 	tls                                  tlsfiles.Files
+	// requireNodeIdentity admits a client to a node group only with a certificate naming
+	// one of the group's identities.
+	requireNodeIdentity bool
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -97,6 +100,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.tls.ClientCAFile, "client-ca-file", "", "PEM CA bundle: only proxies and clients with a certificate of one of these CAs connect (needs --tls-cert-file; reread when it changes)")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.requireNodeIdentity, "require-node-identity", false, "admit a proxy to a node group only when the SPIFFE ID of its client certificate matches one of the group's identities (a Gateway's groups: its namespace's); needs --client-ca-file")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
 	fs.IntVar(&f.limits.MaxStreams, "max-streams", xds.DefaultLimits.MaxStreams, "ADS streams open at once (a proxy uses one); more are refused")
 	fs.IntVar(&f.limits.MaxConnectionsPerAddress, "max-connections-per-address", xds.DefaultLimits.MaxConnectionsPerAddress, "ADS connections open at once from one client IP address; more are closed when accepted")
@@ -114,6 +118,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	}
 	if f.tls.ClientCAFile != "" && f.tls.CertFile == "" {
 		return f, 0, cli.Usagef("serve: --client-ca-file needs --tls-cert-file and --tls-private-key-file")
+	}
+	if f.requireNodeIdentity && f.tls.ClientCAFile == "" {
+		return f, 0, cli.Usagef("serve: --require-node-identity needs --client-ca-file (identities come from verified client certificates)")
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
 		return f, 0, cli.Usagef("serve: --admin-address and --admin-token-file go together")
@@ -157,6 +164,9 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	rec := xds.NewReconciler(log)
 	opts.NodeGroup = rec.NodeGroup
+	if f.requireNodeIdentity {
+		opts.Authorize = rec.Authorize
+	}
 	srv, err := xds.New(ctx, opts)
 	if err != nil {
 		return err

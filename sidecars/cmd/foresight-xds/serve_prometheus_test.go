@@ -62,6 +62,7 @@ func TestServeFlagsReachPrometheusAsTheAdapterDoes(t *testing.T) {
 	}{
 		{[]string{"--tls-cert-file", "c.pem"}, "--tls-cert-file and --tls-private-key-file go together"},
 		{[]string{"--client-ca-file", "ca.pem"}, "--client-ca-file needs --tls-cert-file"},
+		{[]string{"--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--require-node-identity"}, "--require-node-identity needs --client-ca-file"},
 		{[]string{"--prometheus-header", "novalue"}, "prometheus-header"},
 	} {
 		if _, _, err := parseServeFlags(append([]string{"--policy", "p.yaml"}, tc.args...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,10 +2,14 @@ package main
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +27,7 @@ import (
 // tlsSetup is a control plane's serving pair, the CA that signed it, and a client pair of
 // the CA its --client-ca-file names, all written to files.
 type tlsSetup struct {
+	clientAuthority           *pki.CA
 	serverCA, clientCA        string
 	certFile, keyFile         string
 	clientCert, clientKey     string
@@ -61,7 +66,23 @@ func newTLSSetup(t *testing.T) tlsSetup {
 	must(err)
 	s.clientCA, err = clientCA.WriteCert(dir, "client-ca")
 	must(err)
+	s.clientAuthority = clientCA
 	return s
+}
+
+// client writes a client pair of the client CA with the URI SANs uris and returns the
+// bootstrap flags that present it.
+func (s tlsSetup) client(t *testing.T, name string, uris ...string) []string {
+	t.Helper()
+	l, err := s.clientAuthority.Sign(pki.LeafOptions{CommonName: name, URIs: uris})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := l.Write(t.TempDir(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--xds-creds", "tls", "--xds-ca-file", s.serverCA, "--xds-cert-file", cert, "--xds-key-file", key}
 }
 
 // TestServeOverTLSServesOnlyClientsOfItsCA runs serve with TLS and a client CA bundle, and
@@ -162,4 +183,96 @@ func TestEnvoyBootstrapVerifiesTheControlPlane(t *testing.T) {
 			t.Errorf("%s: SNI %q, want %q", tc.addr, up.GetSni(), wantSNI)
 		}
 	}
+}
+
+// TestServeRequiresNodeIdentity runs serve with --require-node-identity and real grpc-go xDS
+// clients over mutual TLS: only the client whose certificate's SPIFFE ID the node group lists
+// gets its configuration; one of another namespace and one without a SPIFFE ID are refused
+// and counted. When a policy reload takes the identity off the group, the admitted client's
+// stream ends at once and it is refused from then on.
+func TestServeRequiresNodeIdentity(t *testing.T) {
+	s := newTLSSetup(t)
+	dir := t.TempDir()
+	policyFile := greeterPolicy(t)
+	doc, err := os.ReadFile(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const group = "{name: shop-clients, kind: grpc, selector: {app: shop}, upstreams: [greeter]"
+	withIdentity := func(pattern string) {
+		t.Helper()
+		out := strings.Replace(string(doc), group, group+`, identities: ["`+pattern+`"]`, 1)
+		if out == string(doc) {
+			t.Fatal("the greeter policy changed: no group to give identities")
+		}
+		if err := os.WriteFile(policyFile, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withIdentity("spiffe://foresight.test/ns/shop/sa/*")
+	f := serveFlags{policy: policyFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: 50 * time.Millisecond,
+		experimentState: filepath.Join(dir, "exp.json"), stateDir: filepath.Join(dir, "state"), requireNodeIdentity: true,
+		tls: tlsfiles.Files{CertFile: s.certFile, KeyFile: s.keyFile, ClientCAFile: s.clientCA}}
+	startServeFlags(t, f)
+
+	bootstrap := func(creds []string) string {
+		t.Helper()
+		args := append([]string{"bootstrap", "--format", "grpc", "--node", "shop-7f9c", "--service", "shop",
+			"--metadata", "app=shop", "--xds-address", f.xdsAddress}, creds...)
+		code, out, errOut := runCmd(args...)
+		if code != 0 {
+			t.Fatalf("bootstrap: exit %d: %s", code, errOut)
+		}
+		return out
+	}
+	admitted := bootstrap(s.client(t, "shop", "spiffe://foresight.test/ns/shop/sa/shop"))
+	if got, err := callGreeter(t, admitted, 10*time.Second); err != nil || got != "v2" {
+		t.Fatalf("client of the group's namespace: answered by %q, %v; want v2", got, err)
+	}
+	for name, creds := range map[string][]string{
+		"another namespace": s.client(t, "other", "spiffe://foresight.test/ns/other/sa/shop"),
+		"no SPIFFE ID":      s.client(t, "plain", "https://foresight.test/ns/shop/sa/shop"),
+	} {
+		if got, err := callGreeter(t, bootstrap(creds), 3*time.Second); err == nil {
+			t.Errorf("%s: answered by %q, want no configuration and so no call", name, got)
+		}
+	}
+	if n := counter(t, f.metricsAddr, `foresight_xds_streams_refused_total{reason="node_identity"}`); n < 2 {
+		t.Errorf("node_identity refusals = %v, want at least 2", n)
+	}
+	if !metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="grpc"} 1`) {
+		t.Fatal("want exactly the admitted client connected")
+	}
+
+	withIdentity("spiffe://foresight.test/ns/ops/sa/*")
+	waitFor(t, "the admitted client's stream ended", func() bool {
+		return metric(t, f.metricsAddr, `foresight_xds_connected_proxies{kind="grpc"} 0`)
+	})
+	if got, err := callGreeter(t, admitted, 3*time.Second); err == nil {
+		t.Errorf("after the reload a new client with the old identity was answered by %q", got)
+	}
+}
+
+// counter is the value of one series on the metrics page at addr (0 when absent).
+func counter(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }

@@ -1,0 +1,42 @@
+package xds
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+)
+
+// maxPeerIdentities bounds the identities taken from one client certificate.
+const maxPeerIdentities = 16
+
+// peerIdentities are the SPIFFE IDs (spiffe:// URI SANs) of the verified client certificate
+// of a stream's connection: none without mutual TLS, or when the certificate did not chain
+// to the client CA bundle.
+func peerIdentities(ctx context.Context) []string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, u := range info.State.VerifiedChains[0][0].URIs {
+		if s := u.String(); strings.HasPrefix(s, "spiffe://") && len(ids) < maxPeerIdentities {
+			ids = append(ids, s)
+		}
+	}
+	return ids
+}
+
+// clipIdentities quotes a client's identities for errors and logs, each clipped.
+func clipIdentities(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = clipLabel(id)
+	}
+	return out
+}
