@@ -333,6 +333,11 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 				if c := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionAccepted)); c == nil || c.Status != want.Status || c.Reason != want.Reason {
 					t.Errorf("Gateway %s/%s: Accepted %v, want %s (%s)", g.Namespace, g.Name, c, want.Status, want.Reason)
 				}
+				// Requested addresses are never assigned, and the status says which.
+				nn := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+				if got := res.AddressesNotAssigned[nn]; servable && len(g.Spec.Addresses) > 0 && !strings.Contains(got, g.Spec.Addresses[len(g.Spec.Addresses)-1].Value) {
+					t.Errorf("Gateway %s: spec.addresses %v, but the status says %q", nn, g.Spec.Addresses, got)
+				}
 			}
 			parents := 0
 			for nn, ps := range res.HTTPRoutes {

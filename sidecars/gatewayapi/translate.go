@@ -132,6 +132,9 @@ type Result struct {
 	// Unserved are the listeners of each Gateway that serve nothing, with why (for their
 	// Programmed condition); a listener not in it is served.
 	Unserved map[types.NamespacedName]map[gwv1.SectionName]string
+	// AddressesNotAssigned says, for each accepted Gateway whose spec.addresses requests
+	// addresses, that foresight-xds assigns none (for its Programmed condition).
+	AddressesNotAssigned map[types.NamespacedName]string
 	// LastGood is what the next translation needs (its Input.LastGood).
 	LastGood *LastGood
 }
@@ -148,6 +151,7 @@ func Translate(in *Input) *Result {
 		BackendTrafficPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		Unserved:               map[types.NamespacedName]map[gwv1.SectionName]string{},
+		AddressesNotAssigned:   map[types.NamespacedName]string{},
 		LastGood:               newLastGood(),
 	}, services: map[types.NamespacedName]*corev1.Service{},
 		gateways: map[types.NamespacedName]*gateway{}, routesOf: map[routeKey][]string{}}
@@ -421,15 +425,57 @@ func (t *translator) gatewaysOf() {
 			}
 			g.listeners = append(g.listeners, li)
 		}
-		if valid == 0 {
+		unsupported, requested := addresses(gw)
+		switch {
+		case unsupported != "":
+			// Not accepted, so nothing of it is served.
+			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonUnsupportedAddress), unsupported, gen)}
+			g.ports = map[int32]*gatewayPort{}
+			for _, li := range g.listeners {
+				li.ok = false
+				if t.res.Unserved[nn] == nil {
+					t.res.Unserved[nn] = map[gwv1.SectionName]string{}
+				}
+				t.res.Unserved[nn][li.l.Name] = "Gateway not accepted"
+			}
+		case valid == 0:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
-		} else {
+		default:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)}
+			if requested != "" {
+				t.res.AddressesNotAssigned[nn] = requested
+			}
 		}
 		t.gateways[nn] = g
 		t.gwOrder = append(t.gwOrder, nn)
 		t.res.Gateways[nn] = g.status
 	}
+}
+
+// addresses reads a Gateway's spec.addresses. foresight-xds assigns no address: the Service
+// in front of a Gateway's proxies gives it its address. An address of a type other than
+// IPAddress and Hostname cannot even be read (unsupported says which); requested, when the
+// Gateway asks for IPAddress or Hostname addresses, says that they are not assigned.
+func addresses(gw *gwv1.Gateway) (unsupported, requested string) {
+	var asked []string
+	for i, a := range gw.Spec.Addresses {
+		typ := gwv1.IPAddressType
+		if a.Type != nil {
+			typ = *a.Type
+		}
+		if typ != gwv1.IPAddressType && typ != gwv1.HostnameAddressType {
+			return fmt.Sprintf("spec.addresses[%d]: address type %q is not supported (IPAddress, Hostname)", i, typ), ""
+		}
+		v := a.Value
+		if v == "" {
+			v = "any"
+		}
+		asked = append(asked, fmt.Sprintf("%s %s", typ, v))
+	}
+	if len(asked) == 0 {
+		return "", ""
+	}
+	return "", fmt.Sprintf("the Gateway's proxies are served, but foresight-xds assigns no addresses: spec.addresses (%s) is not applied; the Service in front of the proxies gives the Gateway its address (remove spec.addresses)", strings.Join(asked, ", "))
 }
 
 // GatewayNodeGroup is the node group name of a Gateway's Envoy proxies; its proxyless gRPC

@@ -354,7 +354,7 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		if iso != nil {
 			gwErr = iso.refusal(nn)
 		}
-		programmed(st, res.Unserved[nn], gwErr, in.Now, generation(in.Gateways, nn))
+		programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	w.writeStatuses(ctx, in, statuses)
 }
@@ -370,8 +370,10 @@ func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {
 
 // programmed adds the Programmed conditions of a Gateway and its listeners: true when the
 // Gateway was accepted and its configuration is served, and for a listener, when the
-// translation serves it (unserved says why not).
-func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, applyErr error, now time.Time, gen int64) {
+// translation serves it (unserved says why not). A served Gateway whose spec.addresses are
+// not assigned (addressesNotAssigned says so) is not Programmed (AddressNotAssigned), while
+// its listeners are.
+func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, addressesNotAssigned string, applyErr error, now time.Time, gen int64) {
 	accepted := slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
 		return c.Type == string(gwv1.GatewayConditionAccepted) && c.Status == metav1.ConditionTrue
 	})
@@ -383,7 +385,11 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, ap
 	case applyErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("configuration refused: %v", applyErr)
 	}
-	st.Conditions = append(st.Conditions, c)
+	gc := c
+	if c.Status == metav1.ConditionTrue && addressesNotAssigned != "" {
+		gc.Status, gc.Reason, gc.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonAddressNotAssigned), addressesNotAssigned
+	}
+	st.Conditions = append(st.Conditions, gc)
 	for i := range st.Listeners {
 		l := &st.Listeners[i]
 		lc := c

@@ -3,6 +3,7 @@ package gatewaywatch
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st := res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], nil, in.Now, 3)
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
 	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
 		t.Errorf("Gateway Programmed = %+v", c)
 	}
@@ -74,10 +75,64 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], errors.New("refused"), in.Now, 3)
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], errors.New("refused"), in.Now, 3)
 	for _, l := range st.Listeners {
 		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
 		}
+	}
+}
+
+// TestGatewayAddressesAreNotAssigned: foresight-xds assigns no address. A Gateway that asks
+// for IPAddress or Hostname addresses is accepted and served, and says in its Programmed
+// condition (AddressNotAssigned) that the addresses are not applied, while its listeners
+// are Programmed; a Gateway asking for an address type it cannot read is not accepted
+// (UnsupportedAddress) and nothing of it is served.
+func TestGatewayAddressesAreNotAssigned(t *testing.T) {
+	nn := types.NamespacedName{Namespace: "shop", Name: "edge"}
+	hostname, named := gwv1.HostnameAddressType, gwv1.AddressType("example.com/named")
+	for _, tc := range []struct {
+		name               string
+		addresses          []gwv1.GatewaySpecAddress
+		accepted           metav1.ConditionStatus
+		acceptedReason     string
+		programmed         metav1.ConditionStatus
+		programmedReason   string
+		message            string
+		listenerProgrammed metav1.ConditionStatus
+		groups             int
+	}{
+		{"none", nil, metav1.ConditionTrue, "Accepted", metav1.ConditionTrue, "Programmed", "served to the Gateway's proxies", metav1.ConditionTrue, 2},
+		{"ip and hostname", []gwv1.GatewaySpecAddress{{Value: "10.0.0.5"}, {Type: &hostname, Value: "edge.example.com"}},
+			metav1.ConditionTrue, "Accepted", metav1.ConditionFalse, "AddressNotAssigned", "IPAddress 10.0.0.5, Hostname edge.example.com", metav1.ConditionTrue, 2},
+		{"unsupported type", []gwv1.GatewaySpecAddress{{Value: "10.0.0.5"}, {Type: &named, Value: "edge"}},
+			metav1.ConditionFalse, "UnsupportedAddress", metav1.ConditionFalse, "Invalid", "not accepted", metav1.ConditionFalse, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &gatewayapi.Input{ControllerName: "foresight.dev/xds", Now: time.Unix(0, 0),
+				GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: "foresight.dev/xds"}}},
+				Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 2}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+					Addresses: tc.addresses, Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}},
+				Services: []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}},
+				HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
+					CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}},
+					Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: ptrTo(gwv1.PortNumber(80))}}}}}}}}},
+			}
+			res := gatewayapi.Translate(in)
+			if got := len(res.Spec.NodeGroups); got != tc.groups {
+				t.Errorf("node groups: %d, want %d", got, tc.groups)
+			}
+			st := res.Gateways[nn].DeepCopy()
+			programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 2)
+			if c := conditions.Require(t, st.Conditions, "Accepted"); c.Status != tc.accepted || c.Reason != tc.acceptedReason {
+				t.Errorf("Accepted = %+v, want %s/%s", c, tc.accepted, tc.acceptedReason)
+			}
+			if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != tc.programmed || c.Reason != tc.programmedReason || !strings.Contains(c.Message, tc.message) {
+				t.Errorf("Programmed = %+v, want %s/%s with %q", c, tc.programmed, tc.programmedReason, tc.message)
+			}
+			if c := conditions.Require(t, st.Listeners[0].Conditions, "Programmed"); c.Status != tc.listenerProgrammed {
+				t.Errorf("listener Programmed = %+v, want %s", c, tc.listenerProgrammed)
+			}
+		})
 	}
 }
