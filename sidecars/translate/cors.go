@@ -29,6 +29,9 @@ func corsPolicy(c *policy.CORS) *envoy_extensions_filters_http_cors_v3.CorsPolic
 		AllowMethods:  strings.Join(methods, ","),
 		AllowHeaders:  strings.Join(c.AllowHeaders, ","),
 		ExposeHeaders: strings.Join(c.ExposeHeaders, ","),
+		// The proxy answers the preflight of an origin that is not allowed itself, without
+		// CORS headers: forwarded, the backend could answer it with headers of its own.
+		ForwardNotMatchingPreflights: wrapperspb.Bool(false),
 	}
 	if c.AllowCredentials {
 		p.AllowCredentials = wrapperspb.Bool(true)

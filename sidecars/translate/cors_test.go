@@ -15,7 +15,8 @@ import (
 // TestCORS checks a route's CORS policy reaches Envoy: the CORS filter first in the
 // gateway's chain (before the JWT filter, so that a preflight is answered rather than
 // refused for lack of a token), the route's policy with its methods, headers, credentials and
-// maximum age, and origin matchers that accept the origins allowed and no other. Proxyless
+// maximum age, preflights of origins not allowed answered by the proxy (not forwarded), and
+// origin matchers that accept the origins allowed and no other. Proxyless
 // gRPC clients get no CORS.
 func TestCORS(t *testing.T) {
 	out := feature(t, "cors")
@@ -29,7 +30,7 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("site-api's CORS policy: %v", err)
 	}
 	if p.GetAllowMethods() != "GET,PUT,DELETE" || p.GetAllowHeaders() != "authorization,content-type" || p.GetExposeHeaders() != "x-request-id" ||
-		!p.GetAllowCredentials().GetValue() || p.GetMaxAge() != "600" {
+		!p.GetAllowCredentials().GetValue() || p.GetMaxAge() != "600" || p.GetForwardNotMatchingPreflights().GetValue() || p.GetForwardNotMatchingPreflights() == nil {
 		t.Errorf("CORS policy %v", &p)
 	}
 	if _, has := routeNamed(t, vh, "site-rest").GetTypedPerFilterConfig()[translate.CORSFilter]; has {
