@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/tls"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,28 +249,4 @@ func TestServeRequiresNodeIdentity(t *testing.T) {
 	if got, err := callGreeter(t, admitted, 3*time.Second); err == nil {
 		t.Errorf("after the reload a new client with the old identity was answered by %q", got)
 	}
-}
-
-// counter is the value of one series on the metrics page at addr (0 when absent).
-func counter(t *testing.T, addr, series string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	return 0
 }
