@@ -99,6 +99,14 @@ func ControlPlanes() (Dashboard, error) {
 					},
 				},
 				{
+					title:       "Refused streams",
+					description: "ADS streams refused per interval, by reason: a node in no node group, a certificate identity its group does not admit, or a stream or subscription limit. A refused proxy gets no configuration.",
+					unit:        "short",
+					queries: []query{
+						{`sum by (reason) (increase(foresight_xds_streams_refused_total{` + ns + `}[$__rate_interval]))`, "{{reason}}"},
+					},
+				},
+				{
 					title:       "Served configuration",
 					description: "Serialized size of the configuration being served.",
 					unit:        "bytes",

@@ -494,7 +494,8 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.histogram("foresight_forecast_fit_duration_seconds", secondsBuckets, b2f(i%15 == 0)*2, 0.03, 0.5, append(akv, "model", "seasonal_naive")...)
 
 		// The xDS control plane: endpoint pushes follow scaling; a bad policy is NACKed
-		// by one proxy and a later one fails validation.
+		// by one proxy and leaves another in no node group (refused), and a later one
+		// fails validation.
 		xkv := []string{"namespace", systemNS, "instance", "foresight-xds-0"}
 		proxies := map[string]float64{"sidecar": float64(current), "gateway": gatewayPods, "grpc": 3}
 		all := 0.0
@@ -521,6 +522,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		}
 		w.counter("foresight_xds_nacks_total", b2f(badPolicy), append(xkv, "node", "web-7d9f-01.shop", "type", "listener")...)
 		w.counter("foresight_xds_snapshots_rejected_total", b2f(i == sc.BadPolicy+30), xkv...)
+		w.counter("foresight_xds_streams_refused_total", b2f(badPolicy), append(xkv, "reason", "no_node_group")...)
 		w.counter("foresight_xds_config_reloads_total", b2f(i == n/2 || badPolicy), append(xkv, "result", "success")...)
 		w.counter("foresight_xds_config_reloads_total", b2f(i == sc.BadPolicy+30), append(xkv, "result", "failure")...)
 		w.gauge("foresight_xds_snapshot_bytes", 18000+350*float64(current+6), xkv...)
