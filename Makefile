@@ -168,6 +168,7 @@ fuzz:
 	$(GO) test ./adapter/source -run '^$$' -fuzz 'FuzzSelectorMatchers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/source -run '^$$' -fuzz FuzzSelectorMeansWhatKubernetesMeans -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzFastQuery -fuzztime $(FUZZTIME)
+	$(GO) test ./adapter/server -run '^$$' -fuzz FuzzWithoutViews -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/provider -run '^$$' -fuzz FuzzAppendExternalList -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/trace -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./adapter/trace -run '^$$' -fuzz FuzzParseField -fuzztime $(FUZZTIME)

@@ -70,7 +70,8 @@ type fastPath struct {
 // buildHandlerChain returns a genericapiserver.Config.BuildHandlerChainFunc:
 // the default chain and, unless lister is nil, the fast path for lister,
 // both behind the selector length limit (selectorlimit.go), the library's API
-// handler behind the check of metricLabelSelector (selectorlimit.go).
+// handler behind the check of metricLabelSelector (selectorlimit.go) and the
+// removal of metadata views (metadataviews.go).
 //
 // Both chains share one bound on the requests in flight. With API Priority
 // and Fairness on, the lean chain asks the same controller as the full one.
@@ -80,7 +81,7 @@ type fastPath struct {
 // the library builds, around the API handler, after authorization.
 func buildHandlerChain(lister ExternalLister, requests *prometheus.HistogramVec) func(http.Handler, *genericapiserver.Config) http.Handler {
 	return func(api http.Handler, c *genericapiserver.Config) http.Handler {
-		return withSelectorLimit(chains(lister, requests, withMetricLabelSelectorCheck(api, c.Serializer), c), c.Serializer)
+		return withSelectorLimit(chains(lister, requests, withMetricLabelSelectorCheck(withoutMetadataViews(api, c.Serializer), c.Serializer), c), c.Serializer)
 	}
 }
 

@@ -43,6 +43,13 @@ func TestFastPathAnswersAsTheLibrary(t *testing.T) {
 		{base + "a/queue_depth?labelSelector=queue%3Dorders&pretty=true", "application/json", false, 200},
 		{base + "a/queue_depth", "application/json;as=Table;v=v1;g=meta.k8s.io", false, 406},
 		{base + "a/queue_depth", "application/yaml", false, 200},
+		// Metadata views: metric values have no object metadata; with nothing else
+		// acceptable 406, else what else the client accepts.
+		{base + "a/queue_depth", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", false, 406},
+		{base + "a/queue_depth", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", false, 406},
+		{base + "a/queue_depth", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io, application/json", false, 200},
+		{"/apis/custom.metrics.k8s.io/v1beta2/namespaces/a/services/web/service_rps", "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io", false, 406},
+		{"/apis/custom.metrics.k8s.io/v1beta1/namespaces/a/services/web/service_rps", "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io,application/json", false, 200},
 		{base + "a/queue_depth", "application/*", false, 406},
 		// What kube-controller-manager's HPA controller asks for.
 		{base + "a/queue_depth?labelSelector=queue%3Dorders", "application/vnd.kubernetes.protobuf, */*", true, 200},
