@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	envoy_extensions_upstreams_http_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -50,8 +53,15 @@ type BootstrapOptions struct {
 	XDSAddress string
 	// Channel is how the proxy connects to the control plane. With TLS, Channel.CAFile is
 	// required (Envoy verifies nothing without a CA bundle), and the control plane's
-	// certificate must name XDSAddress's host. Envoy reads the files when it starts.
+	// certificate must name XDSAddress's host. Envoy reads the files when it starts, unless
+	// TLSSecretsFile is set.
 	Channel Channel
+	// TLSSecretsFile, with TLS, makes the channel's files reach Envoy through file-based SDS:
+	// the bootstrap names this file (.json or .yaml), whose content TLSSecrets builds for the
+	// caller to write. Envoy then reads the CA bundle, certificate and key again whenever
+	// their directory changes (a renewed Secret or CSI volume), where it would otherwise keep
+	// what it read at start.
+	TLSSecretsFile string
 	// AdminPort is the admin interface's port on 127.0.0.1. Default 9901.
 	AdminPort uint32
 	// StatsPort serves /stats/prometheus on all interfaces for Prometheus. Default 15090.
@@ -125,9 +135,11 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	if secure {
-		if xdsCluster.TransportSocket, err = controlPlaneTLS(o.Channel, host); err != nil {
+		if xdsCluster.TransportSocket, err = controlPlaneTLS(o.Channel, host, o.TLSSecretsFile); err != nil {
 			return nil, err
 		}
+	} else if o.TLSSecretsFile != "" {
+		return nil, errors.New("bootstrap: a TLS secrets file needs tls channel credentials")
 	}
 	adminCluster := &envoy_config_cluster_v3.Cluster{
 		Name:                 AdminClusterName,
@@ -170,15 +182,20 @@ func Bootstrap(o BootstrapOptions) (*envoy_config_bootstrap_v3.Bootstrap, error)
 	return b, nil
 }
 
+// Names of the secrets a TLS secrets file holds (BootstrapOptions.TLSSecretsFile).
+const (
+	XDSClientCertificateSecret = "foresight_xds_client_certificate"
+	XDSTrustedCASecret         = "foresight_xds_trusted_ca"
+)
+
 // controlPlaneTLS is the transport socket of the control plane's cluster: TLS offering h2,
 // the server's certificate verified against c.CAFile and required to name host (Envoy checks
-// no name unless told to), and the client certificate of c when it has one.
-func controlPlaneTLS(c Channel, host string) (*envoy_config_core_v3.TransportSocket, error) {
+// no name unless told to), and the client certificate of c when it has one. With
+// secretsFile, the CA bundle and the client certificate are SDS secrets read from that file
+// (TLSSecrets), so that Envoy follows changes of their files.
+func controlPlaneTLS(c Channel, host, secretsFile string) (*envoy_config_core_v3.TransportSocket, error) {
 	if c.CAFile == "" {
 		return nil, errors.New("bootstrap: tls to the control plane needs its CA bundle (--xds-ca-file): Envoy verifies nothing without one")
-	}
-	file := func(name string) *envoy_config_core_v3.DataSource {
-		return &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_Filename{Filename: name}}
 	}
 	san := &envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{SanType: envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_DNS,
 		Matcher: &envoy_type_matcher_v3.StringMatcher{MatchPattern: &envoy_type_matcher_v3.StringMatcher_Exact{Exact: host}}}
@@ -186,15 +203,34 @@ func controlPlaneTLS(c Channel, host string) (*envoy_config_core_v3.TransportSoc
 	if net.ParseIP(host) != nil {
 		san.SanType, sni = envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_IP_ADDRESS, ""
 	}
-	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{
-		AlpnProtocols: []string{"h2"},
-		ValidationContextType: &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_ValidationContext{ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
-			TrustedCa:                 file(c.CAFile),
+	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{AlpnProtocols: []string{"h2"}}
+	if secretsFile == "" {
+		common.ValidationContextType = &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_ValidationContext{ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
+			TrustedCa:                 fileSource(c.CAFile),
 			MatchTypedSubjectAltNames: []*envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{san},
-		}},
-	}
-	if c.CertFile != "" {
-		common.TlsCertificates = []*envoy_extensions_transport_sockets_tls_v3.TlsCertificate{{CertificateChain: file(c.CertFile), PrivateKey: file(c.KeyFile)}}
+		}}
+		if c.CertFile != "" {
+			common.TlsCertificates = []*envoy_extensions_transport_sockets_tls_v3.TlsCertificate{{CertificateChain: fileSource(c.CertFile), PrivateKey: fileSource(c.KeyFile)}}
+		}
+	} else {
+		if ext := filepath.Ext(secretsFile); ext != ".json" && ext != ".yaml" && ext != ".yml" {
+			return nil, fmt.Errorf("bootstrap: TLS secrets file %q: its name must end in .json or .yaml (Envoy reads it by its extension)", secretsFile)
+		}
+		sds := func(name string) *envoy_extensions_transport_sockets_tls_v3.SdsSecretConfig {
+			return &envoy_extensions_transport_sockets_tls_v3.SdsSecretConfig{Name: name, SdsConfig: &envoy_config_core_v3.ConfigSource{
+				ResourceApiVersion:    envoy_config_core_v3.ApiVersion_V3,
+				ConfigSourceSpecifier: &envoy_config_core_v3.ConfigSource_PathConfigSource{PathConfigSource: &envoy_config_core_v3.PathConfigSource{Path: secretsFile}},
+			}}
+		}
+		// The SAN check stays here; the CA bundle comes from the secret.
+		common.ValidationContextType = &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_CombinedCertificateValidationContext{
+			DefaultValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
+				MatchTypedSubjectAltNames: []*envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{san}},
+			ValidationContextSdsSecretConfig: sds(XDSTrustedCASecret),
+		}}
+		if c.CertFile != "" {
+			common.TlsCertificateSdsSecretConfigs = []*envoy_extensions_transport_sockets_tls_v3.SdsSecretConfig{sds(XDSClientCertificateSecret)}
+		}
 	}
 	ctx, err := anypb.New(&envoy_extensions_transport_sockets_tls_v3.UpstreamTlsContext{CommonTlsContext: common, Sni: sni})
 	if err != nil {
@@ -202,6 +238,38 @@ func controlPlaneTLS(c Channel, host string) (*envoy_config_core_v3.TransportSoc
 	}
 	return &envoy_config_core_v3.TransportSocket{Name: translate.TLSTransportSocket,
 		ConfigType: &envoy_config_core_v3.TransportSocket_TypedConfig{TypedConfig: ctx}}, nil
+}
+
+// fileSource is a data source that reads the file name.
+func fileSource(name string) *envoy_config_core_v3.DataSource {
+	return &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_Filename{Filename: name}}
+}
+
+// TLSSecrets is the content of BootstrapOptions.TLSSecretsFile for o's channel: the secret
+// XDSTrustedCASecret with the CA bundle and, with a client certificate,
+// XDSClientCertificateSecret with it and its key, all by file name. Envoy reads the files
+// again when their directories change (it watches each file's directory).
+func TLSSecrets(o BootstrapOptions) (*discovery.DiscoveryResponse, error) {
+	if secure, err := o.Channel.tls(); err != nil || !secure || o.Channel.CAFile == "" {
+		return nil, errors.New("bootstrap: TLS secrets need tls channel credentials and a CA bundle")
+	}
+	secrets := []*envoy_extensions_transport_sockets_tls_v3.Secret{{Name: XDSTrustedCASecret,
+		Type: &envoy_extensions_transport_sockets_tls_v3.Secret_ValidationContext{ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
+			TrustedCa: fileSource(o.Channel.CAFile)}}}}
+	if o.Channel.CertFile != "" {
+		secrets = append(secrets, &envoy_extensions_transport_sockets_tls_v3.Secret{Name: XDSClientCertificateSecret,
+			Type: &envoy_extensions_transport_sockets_tls_v3.Secret_TlsCertificate{TlsCertificate: &envoy_extensions_transport_sockets_tls_v3.TlsCertificate{
+				CertificateChain: fileSource(o.Channel.CertFile), PrivateKey: fileSource(o.Channel.KeyFile)}}})
+	}
+	resp := &discovery.DiscoveryResponse{TypeUrl: resourcev3.SecretType}
+	for _, sec := range secrets {
+		a, err := anypb.New(sec)
+		if err != nil {
+			return nil, err
+		}
+		resp.Resources = append(resp.Resources, a)
+	}
+	return resp, nil
 }
 
 // regexRuntime is a layered runtime that sets re2.max_program_size.error_level to limit,

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/foresight-dev/foresight/internal/cli"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
@@ -45,6 +46,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&ch.CAFile, "xds-ca-file", "", "PEM CA bundle verifying the control plane (tls; required by envoy formats, the system roots by default for grpc)")
 	fs.StringVar(&ch.CertFile, "xds-cert-file", "", "PEM client certificate presented to the control plane (tls; serve --client-ca-file asks for one)")
 	fs.StringVar(&ch.KeyFile, "xds-key-file", "", "PEM key of --xds-cert-file (tls)")
+	fs.StringVar(&o.TLSSecretsFile, "xds-secrets-file", "", "envoy formats, tls: write the CA bundle and client certificate as file-based SDS secrets to this file (.json or .yaml) and name it in the bootstrap, so that Envoy rereads their files when they are renewed")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
 	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", 0, "the proxy's runtime re2.max_program_size.error_level: the largest RE2 program of a regex it accepts; pass the same to serve (envoy formats; 0: Envoy's default, 100)")
 	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
@@ -104,6 +106,9 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 			return err
 		}
 	}
+	if *format == formatGRPC && o.TLSSecretsFile != "" {
+		return cli.Usagef("bootstrap: --xds-secrets-file is Envoy's; grpc-go rereads its certificate files itself")
+	}
 	if *format == formatGRPC {
 		g.NodeID, g.Cluster, g.Metadata, g.XDSAddress, g.Channel = o.NodeID, o.Service, md, o.XDSAddress, ch
 		js, err := xds.GRPCBootstrap(g)
@@ -122,6 +127,11 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	if err := b.ValidateAll(); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if o.TLSSecretsFile != "" {
+		if err := writeTLSSecrets(o); err != nil {
+			return err
+		}
+	}
 	js, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -136,6 +146,33 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	}
 	_, err = stdout.Write(y)
 	return err
+}
+
+// writeTLSSecrets writes the file-based SDS secrets of o's channel to o.TLSSecretsFile, as
+// JSON or YAML by its extension (Bootstrap has checked it).
+func writeTLSSecrets(o xds.BootstrapOptions) error {
+	secrets, err := xds.TLSSecrets(o)
+	if err != nil {
+		return err
+	}
+	if err := secrets.ValidateAll(); err != nil {
+		return fmt.Errorf("bootstrap: TLS secrets: %w", err)
+	}
+	js, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(secrets)
+	if err != nil {
+		return fmt.Errorf("bootstrap: TLS secrets: %w", err)
+	}
+	if filepath.Ext(o.TLSSecretsFile) != ".json" {
+		if js, err = yaml.JSONToYAML(js); err != nil {
+			return fmt.Errorf("bootstrap: TLS secrets: %w", err)
+		}
+	}
+	// Readable by an Envoy of another user, as --out writes the bootstrap: it names files
+	// and holds no key.
+	if err := os.WriteFile(o.TLSSecretsFile, js, 0o644); err != nil {
+		return fmt.Errorf("bootstrap: --xds-secrets-file: %w", err)
+	}
+	return nil
 }
 
 // checkNodeGroup fails unless a node with this cluster and metadata belongs to a node group

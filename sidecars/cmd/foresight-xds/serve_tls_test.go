@@ -14,7 +14,9 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/internal/tlsfiles"
@@ -180,6 +182,99 @@ func TestEnvoyBootstrapVerifiesTheControlPlane(t *testing.T) {
 		if wantSNI := map[bool]string{true: "", false: host}[net.ParseIP(host) != nil]; up.GetSni() != wantSNI {
 			t.Errorf("%s: SNI %q, want %q", tc.addr, up.GetSni(), wantSNI)
 		}
+	}
+}
+
+// TestEnvoyBootstrapReadsRenewableSecrets checks --xds-secrets-file: the bootstrap's control
+// plane cluster takes its CA bundle and client certificate from SDS secrets in that file
+// (keeping the host check in the bootstrap), and the file, YAML or JSON by its name, holds
+// the two secrets naming the files, valid for Envoy. A name Envoy cannot read and a channel
+// without TLS are refused.
+func TestEnvoyBootstrapReadsRenewableSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"xds-secrets.yaml", "xds-secrets.json"} {
+		secretsFile := filepath.Join(dir, name)
+		code, out, errOut := runCmd("bootstrap", "--format", "envoy-json", "--node", "web-1", "--service", "web",
+			"--xds-address", "foresight-xds.foresight.svc:18000", "--xds-creds", "tls", "--xds-ca-file", "/etc/foresight/ca.crt",
+			"--xds-cert-file", "/var/run/secrets/spiffe.io/tls.crt", "--xds-key-file", "/var/run/secrets/spiffe.io/tls.key",
+			"--xds-secrets-file", secretsFile)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		var b bootstrapv3.Bootstrap
+		if err := protojson.Unmarshal([]byte(out), &b); err != nil {
+			t.Fatal(err)
+		}
+		var up tlsv3.UpstreamTlsContext
+		for _, c := range b.GetStaticResources().GetClusters() {
+			if c.GetName() == xds.XDSClusterName {
+				if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(&up); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		common := up.GetCommonTlsContext()
+		combined := common.GetCombinedValidationContext()
+		sans := combined.GetDefaultValidationContext().GetMatchTypedSubjectAltNames()
+		sds := combined.GetValidationContextSdsSecretConfig()
+		if len(sans) != 1 || sans[0].GetMatcher().GetExact() != "foresight-xds.foresight.svc" || combined.GetDefaultValidationContext().GetTrustedCa() != nil ||
+			sds.GetName() != xds.XDSTrustedCASecret || sds.GetSdsConfig().GetPathConfigSource().GetPath() != secretsFile {
+			t.Errorf("%s: validation %v, want the host checked here and the CA from the secret in the file", name, combined)
+		}
+		if certs := common.GetTlsCertificateSdsSecretConfigs(); len(certs) != 1 || certs[0].GetName() != xds.XDSClientCertificateSecret ||
+			certs[0].GetSdsConfig().GetPathConfigSource().GetPath() != secretsFile || len(common.GetTlsCertificates()) != 0 {
+			t.Errorf("%s: client certificate %v, want the secret in the file", name, certs)
+		}
+
+		data, err := os.ReadFile(secretsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Ext(name) == ".yaml" {
+			if data, err = yaml.YAMLToJSON(data); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		var resp discoveryv3.DiscoveryResponse
+		if err := protojson.Unmarshal(data, &resp); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, data)
+		}
+		if err := resp.ValidateAll(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := map[string]*tlsv3.Secret{}
+		for _, a := range resp.GetResources() {
+			var sec tlsv3.Secret
+			if err := a.UnmarshalTo(&sec); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := sec.ValidateAll(); err != nil {
+				t.Fatalf("%s: secret %s: %v", name, sec.GetName(), err)
+			}
+			got[sec.GetName()] = &sec
+		}
+		ca, cert := got[xds.XDSTrustedCASecret], got[xds.XDSClientCertificateSecret]
+		if len(got) != 2 || ca.GetValidationContext().GetTrustedCa().GetFilename() != "/etc/foresight/ca.crt" ||
+			cert.GetTlsCertificate().GetCertificateChain().GetFilename() != "/var/run/secrets/spiffe.io/tls.crt" ||
+			cert.GetTlsCertificate().GetPrivateKey().GetFilename() != "/var/run/secrets/spiffe.io/tls.key" {
+			t.Errorf("%s: secrets %v", name, got)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--xds-creds", "tls", "--xds-ca-file", "ca.crt", "--xds-secrets-file", filepath.Join(dir, "secrets.txt")}, "must end in .json or .yaml"},
+		{[]string{"--xds-secrets-file", filepath.Join(dir, "plain.yaml")}, "needs tls channel credentials"},
+		{[]string{"--format", "grpc", "--xds-creds", "tls", "--xds-secrets-file", filepath.Join(dir, "g.yaml")}, "--xds-secrets-file is Envoy's"},
+	} {
+		code, _, errOut := runCmd(append([]string{"bootstrap", "--node", "web-1", "--service", "web"}, tc.args...)...)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want an error with %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plain.yaml")); err == nil {
+		t.Error("a refused bootstrap wrote its secrets file")
 	}
 }
 
