@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"crypto/x509"
 	"strings"
 
 	"google.golang.org/grpc/credentials"
@@ -23,8 +24,14 @@ func peerIdentities(ctx context.Context) []string {
 	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
 		return nil
 	}
+	return CertificateIdentities(info.State.VerifiedChains[0][0])
+}
+
+// CertificateIdentities are the SPIFFE IDs (spiffe:// URI SANs) a certificate names, at most
+// 16: what the control plane matches against node groups' identities.
+func CertificateIdentities(cert *x509.Certificate) []string {
 	var ids []string
-	for _, u := range info.State.VerifiedChains[0][0].URIs {
+	for _, u := range cert.URIs {
 		if s := u.String(); strings.HasPrefix(s, "spiffe://") && len(ids) < maxPeerIdentities {
 			ids = append(ids, s)
 		}

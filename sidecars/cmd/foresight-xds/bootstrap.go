@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -49,7 +51,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&o.TLSSecretsFile, "xds-secrets-file", "", "envoy formats, tls: write the CA bundle and client certificate as file-based SDS secrets to this file (.json or .yaml) and name it in the bootstrap, so that Envoy rereads their files when they are renewed")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
 	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", 0, "the proxy's runtime re2.max_program_size.error_level: the largest RE2 program of a regex it accepts; pass the same to serve (envoy formats; 0: Envoy's default, 100)")
-	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind")
+	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind (and, if the group lists identities, one of them is --xds-cert-file's SPIFFE ID)")
 	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
 	if err := cli.ParseArgs(fs, args); err != nil {
@@ -102,7 +104,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 		}
 	}
 	if *policyFile != "" {
-		if err := checkNodeGroup(*policyFile, o.Service, md, kind); err != nil {
+		if err := checkNodeGroup(*policyFile, o.Service, md, kind, ch.CertFile); err != nil {
 			return err
 		}
 	}
@@ -176,8 +178,10 @@ func writeTLSSecrets(o xds.BootstrapOptions) error {
 }
 
 // checkNodeGroup fails unless a node with this cluster and metadata belongs to a node group
-// of kind in the policy file, the way the control plane will assign it.
-func checkNodeGroup(file, cluster string, md map[string]string, kind policy.NodeKind) error {
+// of kind in the policy file, the way the control plane will assign it, and, when the group
+// lists identities and the node presents the certificate certFile, unless the group admits
+// one of the certificate's SPIFFE IDs (as serve --require-node-identity checks).
+func checkNodeGroup(file, cluster string, md map[string]string, kind policy.NodeKind, certFile string) error {
 	p, err := policy.Load(file)
 	if err != nil {
 		return err
@@ -186,8 +190,27 @@ func checkNodeGroup(file, cluster string, md map[string]string, kind policy.Node
 	if !ok {
 		return fmt.Errorf("bootstrap: %s: node cluster %q with metadata %v belongs to no node group: the control plane would refuse it", file, cluster, md)
 	}
-	if got := p.Group(name).Kind; got != kind {
-		return fmt.Errorf("bootstrap: %s: node cluster %q with metadata %v belongs to node group %q of kind %s, not %s", file, cluster, md, name, got, kind)
+	g := p.Group(name)
+	if g.Kind != kind {
+		return fmt.Errorf("bootstrap: %s: node cluster %q with metadata %v belongs to node group %q of kind %s, not %s", file, cluster, md, name, g.Kind, kind)
+	}
+	if len(g.Identities) == 0 || certFile == "" {
+		return nil
+	}
+	pair, err := os.ReadFile(certFile)
+	if err != nil {
+		return fmt.Errorf("bootstrap: --policy: node group %q lists identities: %w", name, err)
+	}
+	block, _ := pem.Decode(pair)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return fmt.Errorf("bootstrap: --policy: %s: no PEM certificate", certFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("bootstrap: --policy: %s: %w", certFile, err)
+	}
+	if ids := xds.CertificateIdentities(cert); !p.AdmitsIdentity(name, ids) {
+		return fmt.Errorf("bootstrap: %s: node group %q admits none of the identities %q of %s: a control plane with --require-node-identity would refuse it", file, name, ids, certFile)
 	}
 	return nil
 }

@@ -345,3 +345,38 @@ func TestServeRequiresNodeIdentity(t *testing.T) {
 		t.Errorf("after the reload a new client with the old identity was answered by %q", got)
 	}
 }
+
+// TestBootstrapPolicyChecksTheIdentity: bootstrap --policy fails when the node's group lists
+// identities that the client certificate it presents does not name, as the control plane
+// would refuse it, and passes for a certificate the group admits.
+func TestBootstrapPolicyChecksTheIdentity(t *testing.T) {
+	s := newTLSSetup(t)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: identities}
+spec:
+  services:
+    - {name: greeter, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1}]}
+  nodeGroups:
+    - {name: shop-clients, kind: grpc, selector: {app: shop}, identities: ["spiffe://foresight.test/ns/shop/sa/*"]}
+`
+	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(creds []string) (int, string) {
+		args := append([]string{"bootstrap", "--format", "grpc", "--node", "n", "--service", "shop", "--metadata", "app=shop", "--policy", policyFile}, creds...)
+		code, _, errOut := runCmd(args...)
+		return code, errOut
+	}
+	if code, errOut := run(s.client(t, "shop", "spiffe://foresight.test/ns/shop/sa/web")); code != 0 {
+		t.Errorf("admitted certificate: exit %d: %s", code, errOut)
+	}
+	if code, errOut := run(s.client(t, "other", "spiffe://foresight.test/ns/other/sa/web")); code == 0 ||
+		!strings.Contains(errOut, `node group "shop-clients" admits none of the identities ["spiffe://foresight.test/ns/other/sa/web"]`) {
+		t.Errorf("certificate of another namespace: exit %d: %s", code, errOut)
+	}
+	if code, errOut := run(nil); code != 0 {
+		t.Errorf("no client certificate (nothing to check): exit %d: %s", code, errOut)
+	}
+}
