@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +37,7 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/promquery"
+	"github.com/foresight-dev/foresight/sidecars/statemirror"
 	"github.com/foresight-dev/foresight/sidecars/xds"
 )
 
@@ -63,6 +65,8 @@ type serveFlags struct {
 	// requireNodeIdentity admits a client to a node group only with a certificate naming
 	// one of the group's identities.
 	requireNodeIdentity bool
+	// stateConfigMap, "namespace/name", mirrors the state files to that ConfigMap.
+	stateConfigMap string
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -82,6 +86,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	checkOptionsFlags(fs, &f.checks)
 	fs.StringVar(&f.policy, "policy", "", "TrafficPolicy file (required); reloaded on change and on SIGHUP")
 	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional)")
+	fs.StringVar(&f.stateConfigMap, "state-configmap", "", "NAMESPACE/NAME of a ConfigMap that keeps the canary and experiment state beyond the pod (restored at start when the local files are missing, updated on every change); the ConfigMap must exist")
 	fs.StringVar(&f.experimentState, "experiment-state", filepath.Join(os.TempDir(), "foresight-xds-experiments.json"), "file recording experiment aborts across restarts")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
@@ -121,6 +126,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	}
 	if f.requireNodeIdentity && f.tls.ClientCAFile == "" {
 		return f, 0, cli.Usagef("serve: --require-node-identity needs --client-ca-file (identities come from verified client certificates)")
+	}
+	if f.stateConfigMap != "" {
+		if ns, name, ok := strings.Cut(f.stateConfigMap, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return f, 0, cli.Usagef("serve: --state-configmap %q: want NAMESPACE/NAME", f.stateConfigMap)
+		}
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
 		return f, 0, cli.Usagef("serve: --admin-address and --admin-token-file go together")
@@ -175,6 +185,15 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	src := &sources{rec: rec, file: p}
 	if err := src.apply(ctx); err != nil {
 		return err
+	}
+
+	// The state is restored before the canary controller and the experiment runner read it.
+	if f.stateConfigMap != "" {
+		mirror, err := stateMirror(ctx, f, log)
+		if err != nil {
+			return err
+		}
+		background.Go(func() { mirror.Run(ctx, time.Second) })
 	}
 
 	prom, err := promQuerier(f.prometheus)
@@ -336,6 +355,29 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 			return rec.SetLayer(ctx, experimentLayer, o)
 		},
 	})
+}
+
+// stateMirror restores the state files missing locally from --state-configmap and returns
+// the mirror that keeps the ConfigMap up to date with them.
+func stateMirror(ctx context.Context, f serveFlags, log *slog.Logger) (*statemirror.Mirror, error) {
+	ns, name, _ := strings.Cut(f.stateConfigMap, "/")
+	cfg, err := kubeConfig(f.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("--state-configmap: %w", err)
+	}
+	cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := statemirror.New(client.CoreV1().ConfigMaps(ns), name, map[string]string{
+		"canaries.json":    filepath.Join(f.stateDir, "canaries.json"),
+		"experiments.json": f.experimentState,
+	}, log)
+	if err := m.Restore(ctx); err != nil {
+		return nil, fmt.Errorf("--state-configmap: %w", err)
+	}
+	return m, nil
 }
 
 func kubeConfig(kubeconfig string) (*rest.Config, error) {

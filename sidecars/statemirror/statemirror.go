@@ -1,0 +1,143 @@
+// Package statemirror keeps the control plane's state files (canary rollouts, experiment
+// aborts) in a ConfigMap as well as on local disk, so that they outlive the pod: a
+// Deployment's rolling update or a node drain replaces the pod and its emptyDir, and a
+// rollout must not restart from its first step nor an abort be forgotten.
+//
+// The local files stay the primary copy (a restarted container reads them without the API
+// server). At start, Restore writes each file that is missing locally from its key in the
+// ConfigMap; then Run copies every change of a file to its key.
+package statemirror
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/foresight-dev/foresight/internal/atomicfile"
+)
+
+// MaxFileBytes bounds one mirrored file: a ConfigMap holds at most 1 MiB in all.
+const MaxFileBytes = 512 << 10
+
+// Mirror mirrors state files to the keys of one ConfigMap.
+type Mirror struct {
+	configMaps corev1client.ConfigMapInterface
+	name       string
+	files      map[string]string // ConfigMap key: local path
+	log        *slog.Logger
+
+	synced map[string][]byte // key: the content last written to the ConfigMap
+	failed map[string]bool   // key: the last write failed (logged once until it recovers)
+}
+
+// New returns a Mirror of files (ConfigMap key to local path) to the ConfigMap name of
+// configMaps, which must exist (the chart and the manifests create it, empty).
+func New(configMaps corev1client.ConfigMapInterface, name string, files map[string]string, log *slog.Logger) *Mirror {
+	return &Mirror{configMaps: configMaps, name: name, files: files, log: log, synced: map[string][]byte{}, failed: map[string]bool{}}
+}
+
+// Restore writes every file that does not exist locally from its key in the ConfigMap. A key
+// that is absent or not a JSON document is left out (logged): the file then starts empty,
+// as on a first start, rather than stopping the control plane. An error means the ConfigMap
+// could not be read.
+func (m *Mirror) Restore(ctx context.Context) error {
+	cm, err := m.configMaps.Get(ctx, m.name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("state ConfigMap %s: %w", m.name, err)
+	}
+	for key, path := range m.files {
+		if _, err := os.Stat(path); err == nil {
+			m.log.Info("state file kept: it outlived the container restart", "file", path)
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("state file %s: %w", path, err)
+		}
+		data, ok := cm.Data[key]
+		if !ok {
+			continue
+		}
+		if !json.Valid([]byte(data)) {
+			m.log.Error("state in the ConfigMap is not JSON; starting without it", "configmap", m.name, "key", key)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("state file %s: %w", path, err)
+		}
+		if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
+			return err
+		}
+		m.synced[key] = []byte(data)
+		m.log.Info("state restored from the ConfigMap", "configmap", m.name, "key", key, "file", path)
+	}
+	return nil
+}
+
+// Run copies each file to its key whenever its content changes, looking every interval,
+// until ctx ends; then it copies once more, within a few seconds, so that a change made
+// just before a shutdown is kept.
+func (m *Mirror) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			m.Sync(final)
+			cancel()
+			return
+		case <-t.C:
+			m.Sync(ctx)
+		}
+	}
+}
+
+// Sync copies every file whose content differs from what was last written to its key.
+func (m *Mirror) Sync(ctx context.Context) {
+	for key, path := range m.files {
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) || (err == nil && string(data) == string(m.synced[key])) {
+			continue
+		}
+		if err == nil && len(data) > MaxFileBytes {
+			err = fmt.Errorf("%d bytes, more than the %d a ConfigMap key may hold here", len(data), MaxFileBytes)
+		}
+		if err == nil {
+			err = m.patch(ctx, key, data)
+		}
+		if err != nil {
+			if !m.failed[key] {
+				m.log.Error("state not copied to the ConfigMap; it would be lost with the pod (retrying)", "configmap", m.name, "key", key, "error", err)
+			}
+			m.failed[key] = true
+			continue
+		}
+		if m.failed[key] {
+			m.log.Info("state copied to the ConfigMap again", "configmap", m.name, "key", key)
+		}
+		m.failed[key] = false
+		m.synced[key] = data
+	}
+}
+
+// patch sets one key of the ConfigMap, leaving the others (a JSON merge patch).
+func (m *Mirror) patch(ctx context.Context, key string, data []byte) error {
+	body, err := json.Marshal(map[string]any{"data": map[string]string{key: string(data)}})
+	if err != nil {
+		return err
+	}
+	_, err = m.configMaps.Patch(ctx, m.name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "foresight-xds"})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("ConfigMap %s does not exist (the chart and the manifests create it): %w", m.name, err)
+	}
+	return err
+}
