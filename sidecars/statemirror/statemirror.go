@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,14 +37,17 @@ type Mirror struct {
 	files      map[string]string // ConfigMap key: local path
 	log        *slog.Logger
 
+	failures prometheus.Counter
+
 	synced map[string][]byte // key: the content last written to the ConfigMap
 	failed map[string]bool   // key: the last write failed (logged once until it recovers)
 }
 
 // New returns a Mirror of files (ConfigMap key to local path) to the ConfigMap name of
-// configMaps, which must exist (the chart and the manifests create it, empty).
-func New(configMaps corev1client.ConfigMapInterface, name string, files map[string]string, log *slog.Logger) *Mirror {
-	return &Mirror{configMaps: configMaps, name: name, files: files, log: log, synced: map[string][]byte{}, failed: map[string]bool{}}
+// configMaps, which must exist (the chart and the manifests create it, empty). failures
+// counts the changes not copied (each attempt).
+func New(configMaps corev1client.ConfigMapInterface, name string, files map[string]string, failures prometheus.Counter, log *slog.Logger) *Mirror {
+	return &Mirror{configMaps: configMaps, name: name, files: files, failures: failures, log: log, synced: map[string][]byte{}, failed: map[string]bool{}}
 }
 
 // Restore writes every file that does not exist locally from its key in the ConfigMap. A key
@@ -115,6 +119,7 @@ func (m *Mirror) Sync(ctx context.Context) {
 			err = m.patch(ctx, key, data)
 		}
 		if err != nil {
+			m.failures.Inc()
 			if !m.failed[key] {
 				m.log.Error("state not copied to the ConfigMap; it would be lost with the pod (retrying)", "configmap", m.name, "key", key, "error", err)
 			}

@@ -189,7 +189,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 
 	// The state is restored before the canary controller and the experiment runner read it.
 	if f.stateConfigMap != "" {
-		mirror, err := stateMirror(ctx, f, log)
+		mirror, err := stateMirror(ctx, f, reg, log)
 		if err != nil {
 			return err
 		}
@@ -359,7 +359,7 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 
 // stateMirror restores the state files missing locally from --state-configmap and returns
 // the mirror that keeps the ConfigMap up to date with them.
-func stateMirror(ctx context.Context, f serveFlags, log *slog.Logger) (*statemirror.Mirror, error) {
+func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*statemirror.Mirror, error) {
 	ns, name, _ := strings.Cut(f.stateConfigMap, "/")
 	cfg, err := kubeConfig(f.kubeconfig)
 	if err != nil {
@@ -370,10 +370,17 @@ func stateMirror(ctx context.Context, f serveFlags, log *slog.Logger) (*statemir
 	if err != nil {
 		return nil, err
 	}
+	failures := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "foresight_xds_state_copy_failures_total",
+		Help: "Attempts to copy a change of the canary or experiment state to the --state-configmap ConfigMap that failed; until one succeeds, the change is lost with the pod.",
+	})
+	if err := reg.Register(failures); err != nil {
+		return nil, err
+	}
 	m := statemirror.New(client.CoreV1().ConfigMaps(ns), name, map[string]string{
 		"canaries.json":    filepath.Join(f.stateDir, "canaries.json"),
 		"experiments.json": f.experimentState,
-	}, log)
+	}, failures, log)
 	if err := m.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("--state-configmap: %w", err)
 	}

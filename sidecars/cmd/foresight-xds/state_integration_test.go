@@ -20,8 +20,8 @@ import (
 // kube-apiserver, as a service account with only the Role of deploy/xds/base/state.yaml: the
 // state files of a first pod reach the ConfigMap; a second pod, with an empty state
 // directory as after a rolling update, starts from them; a pod whose files outlived a
-// container restart keeps its own; and a ConfigMap whose state is not JSON does not stop a
-// pod from starting.
+// container restart keeps its own; a ConfigMap whose state is not JSON does not stop a pod
+// from starting; and copies that fail are counted and retried.
 func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 	ctx := context.Background()
 	c, err := cluster.Start(ctx, cluster.Options{BinDir: needs.KubeBinDir(t), Dir: t.TempDir()})
@@ -94,4 +94,16 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(broken.stateDir, "canaries.json")); err == nil {
 		t.Error("state that is not JSON was restored")
 	}
+
+	// Without the ConfigMap, a change cannot be kept: counted, and retried.
+	if err := configMaps.Delete(ctx, "foresight-xds-state", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const lost = `{"lost": {"at": "2026-12-06T08:00:00Z", "reason": "not kept"}}`
+	if err := os.WriteFile(broken.experimentState, []byte(lost), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failed copies counted", func() bool {
+		return counter(t, broken.metricsAddr, "foresight_xds_state_copy_failures_total") >= 2
+	})
 }
