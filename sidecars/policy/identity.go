@@ -106,19 +106,16 @@ func GatewayIdentity(ns string) string {
 // the node group named group: the group lists an identity that one of them matches. A group
 // that lists none, or that is not in the policy, admits no one.
 func (p *Policy) AdmitsIdentity(group string, ids []string) bool {
-	for i := range p.Spec.NodeGroups {
-		g := &p.Spec.NodeGroups[i]
-		if g.Name != group {
-			continue
-		}
-		for _, pattern := range g.Identities {
-			for _, id := range ids {
-				if IdentityMatches(pattern, id) {
-					return true
-				}
+	g := p.Group(group)
+	if g == nil {
+		return false
+	}
+	for _, pattern := range g.Identities {
+		for _, id := range ids {
+			if IdentityMatches(pattern, id) {
+				return true
 			}
 		}
-		return false
 	}
 	return false
 }
