@@ -211,14 +211,9 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 
 	var watcher *discovery.Watcher
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
-		cfg, err := kubeConfig(f.kubeconfig)
+		cfg, client, err := kubeClient(f)
 		if err != nil {
 			return fmt.Errorf("policy %s uses kubernetes discovery or --gateway-controller-name is set: %w", f.policy, err)
-		}
-		cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return err
 		}
 		watcher = discovery.NewWatcher(client, rec.SetEndpoints, log)
 		defer watcher.Stop()
@@ -293,7 +288,7 @@ func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom pr
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	c, err := canary.New(canary.Options{
-		Prometheus: prom, StatePath: filepath.Join(f.stateDir, "canaries.json"), Policy: rec.Policy,
+		Prometheus: prom, StatePath: canaryStatePath(f), Policy: rec.Policy,
 		Logger: log, Registerer: reg,
 		Apply: func(ctx context.Context, o canary.Overlay) error { return rec.SetLayer(ctx, "canary", o) },
 	})
@@ -361,14 +356,9 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 // the mirror that keeps the ConfigMap up to date with them.
 func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*statemirror.Mirror, error) {
 	ns, name, _ := strings.Cut(f.stateConfigMap, "/")
-	cfg, err := kubeConfig(f.kubeconfig)
+	_, client, err := kubeClient(f)
 	if err != nil {
 		return nil, fmt.Errorf("--state-configmap: %w", err)
-	}
-	cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
 	}
 	failures := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "foresight_xds_state_copy_failures_total",
@@ -378,13 +368,31 @@ func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, l
 		return nil, err
 	}
 	m := statemirror.New(client.CoreV1().ConfigMaps(ns), name, map[string]string{
-		"canaries.json":    filepath.Join(f.stateDir, "canaries.json"),
+		"canaries.json":    canaryStatePath(f),
 		"experiments.json": f.experimentState,
 	}, failures, log)
 	if err := m.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("--state-configmap: %w", err)
 	}
 	return m, nil
+}
+
+// canaryStatePath is the canary controller's state file in --state-dir.
+func canaryStatePath(f serveFlags) string { return filepath.Join(f.stateDir, "canaries.json") }
+
+// kubeClient is the Kubernetes client of --kubeconfig (in-cluster without it) with
+// --kube-api-qps and --kube-api-burst, and its configuration.
+func kubeClient(f serveFlags) (*rest.Config, *kubernetes.Clientset, error) {
+	cfg, err := kubeConfig(f.kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.QPS, cfg.Burst = float32(f.kubeQPS), f.kubeBurst
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, client, nil
 }
 
 func kubeConfig(kubeconfig string) (*rest.Config, error) {
