@@ -107,6 +107,15 @@ func ControlPlanes() (Dashboard, error) {
 					},
 				},
 				{
+					title:       "Leader",
+					description: "Replicas of the control plane, and how many of them hold the leader Lease (--leader-elect-lease) and drive the canary rollouts and experiment guards: 1 in a healthy deployment, 0 while no replica leads (rollouts stand still).",
+					unit:        "short",
+					queries: []query{
+						{`count(foresight_xds_leader{` + ns + `})`, "replicas"},
+						{`sum(foresight_xds_leader{` + ns + `})`, "leading"},
+					},
+				},
+				{
 					title:       "Served configuration",
 					description: "Serialized size of the configuration being served.",
 					unit:        "bytes",

@@ -523,6 +523,7 @@ func Populate(app storage.Appender, load Load, sc Scenario) error {
 		w.counter("foresight_xds_nacks_total", b2f(badPolicy), append(xkv, "node", "web-7d9f-01.shop", "type", "listener")...)
 		w.counter("foresight_xds_snapshots_rejected_total", b2f(i == sc.BadPolicy+30), xkv...)
 		w.counter("foresight_xds_streams_refused_total", b2f(badPolicy), append(xkv, "reason", "no_node_group")...)
+		w.gauge("foresight_xds_leader", 1, xkv...)
 		w.counter("foresight_xds_config_reloads_total", b2f(i == n/2 || badPolicy), append(xkv, "result", "success")...)
 		w.counter("foresight_xds_config_reloads_total", b2f(i == sc.BadPolicy+30), append(xkv, "result", "failure")...)
 		w.gauge("foresight_xds_snapshot_bytes", 18000+350*float64(current+6), xkv...)

@@ -34,6 +34,7 @@ func ReadToken(path string) ([]byte, error) {
 //	GET  /canaries                 the state of every rollout (JSON)
 //	GET  /canaries/{name}          one rollout's state
 //	POST /canaries/{name}/{action} pause, resume, abort or promote; answers the new state
+//	                               (503 on a replica that does not lead)
 func (c *Controller) AdminHandler(token []byte) http.Handler {
 	want := sha256.Sum256(token)
 	mux := http.NewServeMux()
@@ -69,6 +70,8 @@ func (c *Controller) AdminHandler(token []byte) http.Handler {
 			http.Error(w, err.Error(), http.StatusNotFound)
 		case errors.Is(err, ErrEnded):
 			http.Error(w, err.Error(), http.StatusConflict)
+		case errors.Is(err, ErrNotLeader):
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		case err != nil:
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		default:

@@ -117,6 +117,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the canary metrics; a private registry when nil.
 	Registerer prometheus.Registerer
+	// Leading says whether this replica drives the rollouts; nil: it always does. One that
+	// does not lead serves the weights of the state it is given (Reload) and refuses manual
+	// actions with ErrNotLeader.
+	Leading func() bool
 }
 
 // Controller drives the canaries of a policy.
@@ -162,6 +166,26 @@ func (c *Controller) load() error {
 		return fmt.Errorf("canary: state: %w", err)
 	}
 	return nil
+}
+
+// leading says whether this replica drives the rollouts.
+func (c *Controller) leading() bool { return c.opts.Leading == nil || c.opts.Leading() }
+
+// Reload reads the state file again, as the leader wrote it, and serves its weights.
+func (c *Controller) Reload(ctx context.Context) error {
+	states := map[string]*State{}
+	if c.opts.StatePath != "" {
+		if err := atomicfile.ReadJSON(c.opts.StatePath, &states); err != nil {
+			return fmt.Errorf("canary: state: %w", err)
+		}
+	}
+	c.mu.Lock()
+	c.states = states
+	if p := c.opts.Policy(); p != nil {
+		c.updateMetrics(p)
+	}
+	c.mu.Unlock()
+	return c.apply(ctx)
 }
 
 // save writes the state file; called with c.mu held.
@@ -264,6 +288,13 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 	p := c.opts.Policy()
 	if p == nil {
 		return time.Second, nil
+	}
+	if !c.leading() {
+		// The leader's state comes through Reload; a policy reload still needs its weights.
+		c.mu.Lock()
+		c.updateMetrics(p)
+		c.mu.Unlock()
+		return MaxWait, c.apply(ctx)
 	}
 	now := c.opts.Clock.Now()
 	next := time.Hour
@@ -503,6 +534,9 @@ var ErrUnknown = errors.New("no such canary")
 // ErrEnded is returned by the manual actions for a rollout that already ended.
 var ErrEnded = errors.New("rollout already ended")
 
+// ErrNotLeader is returned by the manual actions on a replica that does not lead.
+var ErrNotLeader = errors.New("this control plane replica does not lead the rollouts: send the action to the leader, the holder of the control plane's Lease")
+
 // Pause holds the rollout at its current weight; analysis goes on and can still roll back.
 func (c *Controller) Pause(ctx context.Context, name string) error {
 	return c.act(ctx, name, func(_ *policy.Canary, st *State, _ time.Time) error {
@@ -542,6 +576,9 @@ func (c *Controller) Promote(ctx context.Context, name string) error {
 
 // act applies a manual action to a running rollout, persists it and serves the weights.
 func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary, *State, time.Time) error) error {
+	if !c.leading() {
+		return fmt.Errorf("canary %q: %w", name, ErrNotLeader)
+	}
 	p := c.opts.Policy()
 	var can *policy.Canary
 	if p != nil {

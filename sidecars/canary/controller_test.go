@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -401,5 +402,55 @@ func TestStoppedQueryRecordsNoMeasurement(t *testing.T) {
 	st = r.step(0)
 	if len(st.History) != 1 || st.History[0].Result != canary.ResultSuccessful || st.Failures != 0 {
 		t.Fatalf("the next run did not measure the due analysis: %+v", st)
+	}
+}
+
+// A controller that does not lead starts and advances nothing and refuses manual actions
+// (503 on the admin API); it serves the leader's state when it reloads it, and carries on
+// from that state's step once it leads.
+func TestFollowerServesTheLeadersState(t *testing.T) {
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	var leading atomic.Bool
+	f := newRig(t, canaryDoc(""), start, statePath, canary.Options{Leading: leading.Load})
+	if st := f.step(0); st != nil {
+		t.Fatalf("a follower started the rollout: %+v", st)
+	}
+	if err := f.c.Pause(context.Background(), "web-rollout"); !errors.Is(err, canary.ErrNotLeader) {
+		t.Errorf("pause on a follower: %v, want ErrNotLeader", err)
+	}
+	srv := httptest.NewServer(f.c.AdminHandler([]byte("tok")))
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/canaries/web-rollout/abort", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("abort on a follower's admin API: %v %v, want 503", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// The leader, on the same state file (as the state ConfigMap copies it), reaches step 2.
+	l := newRig(t, canaryDoc(""), start, statePath, canary.Options{})
+	l.step(0)
+	if st := l.step(time.Minute); st.Weight != 50 {
+		t.Fatalf("leader: %+v", st)
+	}
+	if err := f.c.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	if st := f.step(5 * time.Minute); st == nil || st.Weight != 50 || st.Step != 1 {
+		t.Fatalf("follower after reload: %+v, want the leader's step 1 at 50", st)
+	}
+	if w := f.weights(); !equal(w, []uint32{50}) {
+		t.Errorf("follower served %v, want [50]", w)
+	}
+	if got := f.metric("foresight_canary_weight"); got != 50 {
+		t.Errorf("follower's foresight_canary_weight = %v, want 50", got)
+	}
+	// Leading, it carries on from the leader's step: the pause of step 1 has passed.
+	leading.Store(true)
+	if st := f.step(0); st.Weight != 100 || st.Step != 2 {
+		t.Fatalf("new leader: %+v, want step 2 at 100", st)
 	}
 }

@@ -3,9 +3,11 @@ package experiment
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,5 +387,77 @@ func TestOverlayWithChangesNothing(t *testing.T) {
 	}
 	if got := delay(r.Overlay); got != 200*time.Millisecond {
 		t.Fatalf("the runner's own overlay: delay %v", got)
+	}
+}
+
+// A runner that does not lead serves an experiment by its times without evaluating its
+// guard, and serves the aborts the leader records once it reloads them; it does not step
+// in a busy loop while a guarded experiment runs.
+func TestFollowerServesTheLeadersAborts(t *testing.T) {
+	exps, err := Parse([]byte(experimentsYAML), "exp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exps = exps[:1] // checkout-abort with guard, 20:00 for 10m
+	state := filepath.Join(t.TempDir(), "experiments.json")
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC))
+	ctx := context.Background()
+
+	follows := &recorder{base: testPolicy(t), clock: clock}
+	fq := &stubQuerier{value: model.Vector{&model.Sample{Value: 0.9}}} // would fire
+	var leading atomic.Bool
+	follower, err := NewRunner(exps, Options{Clock: clock, Apply: follows.apply, Prometheus: fq, StatePath: state, Leading: leading.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := follower.Step(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fq.calls != 0 || follower.State("checkout-abort") != StateRunning {
+		t.Fatalf("follower: %d guard calls, state %s; want none, running", fq.calls, follower.State("checkout-abort"))
+	}
+	if wait != 9*time.Minute {
+		t.Errorf("follower waits %v, want the 9 minutes to the end", wait)
+	}
+	if f := follows.last().Route("backend-checkout").Fault; f == nil || f.Abort.Percent != 30 {
+		t.Fatalf("follower serves %+v, want the experiment's fault", f)
+	}
+
+	// The leader aborts; its record reaches the follower's file.
+	lq := &stubQuerier{value: model.Vector{&model.Sample{Value: 0.2}}}
+	leader, err := NewRunner(exps, Options{Clock: clock, Apply: (&recorder{base: testPolicy(t), clock: clock}).apply, Prometheus: lq, StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.Step(ctx); err != nil || leader.State("checkout-abort") != StateAborted {
+		t.Fatalf("leader: state %s, %v", leader.State("checkout-abort"), err)
+	}
+	if err := follower.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := follower.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if follower.State("checkout-abort") != StateAborted || fq.calls != 0 {
+		t.Fatalf("follower after reload: %s, %d guard calls", follower.State("checkout-abort"), fq.calls)
+	}
+	if f := follows.last().Route("backend-checkout").Fault; f == nil || f.Abort.Percent != 50 {
+		t.Fatalf("follower still serves the aborted fault: %+v", f)
+	}
+	// Once it leads, it evaluates the guards of running experiments itself.
+	leading.Store(true)
+	clock.Set(clock.Now().Add(time.Second))
+	if err := os.Remove(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := follower.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fq.calls != 1 || follower.State("checkout-abort") != StateAborted {
+		t.Errorf("leading: %d guard calls, state %s; want 1, aborted", fq.calls, follower.State("checkout-abort"))
 	}
 }

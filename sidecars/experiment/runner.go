@@ -56,6 +56,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the experiment metrics; a private registry when nil.
 	Registerer prometheus.Registerer
+	// Leading says whether this replica evaluates the guards and records aborts; nil: it
+	// always does. One that does not lead serves the experiments by their times and the
+	// abort record it is given (Reload).
+	Leading func() bool
 }
 
 // abortRecord is what the state file remembers about an aborted run.
@@ -139,6 +143,21 @@ func (r *Runner) load() error {
 	return nil
 }
 
+// Reload reads the abort record again, as the leader wrote it, and has Run step at once.
+func (r *Runner) Reload() error {
+	aborted := map[string]abortRecord{}
+	if r.opts.StatePath != "" {
+		if err := atomicfile.ReadJSON(r.opts.StatePath, &aborted); err != nil {
+			return fmt.Errorf("experiment: state: %w", err)
+		}
+	}
+	r.mu.Lock()
+	r.aborted = aborted
+	r.mu.Unlock()
+	r.wake()
+	return nil
+}
+
 // save writes the abort record atomically; called with r.mu held.
 func (r *Runner) save() error {
 	if r.opts.StatePath == "" {
@@ -180,6 +199,11 @@ func (r *Runner) SetExperiments(exps []*Experiment) {
 	r.exps = exps
 	r.applied = "\x00" // re-apply: the targets of a run may have changed
 	r.mu.Unlock()
+	r.wake()
+}
+
+// wake has Run step at once.
+func (r *Runner) wake() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -266,10 +290,11 @@ func withFaults(p *policy.Policy, exps []*Experiment) (*policy.Policy, error) {
 // faults changed. It returns when the next step is due.
 func (r *Runner) Step(ctx context.Context) (time.Duration, error) {
 	now := r.opts.Clock.Now()
+	leading := r.opts.Leading == nil || r.opts.Leading()
 	r.mu.Lock()
 	var guards []*Experiment
 	for _, e := range r.exps {
-		if e.Spec.Guard != nil && r.stateAt(e, now) == StateRunning {
+		if leading && e.Spec.Guard != nil && r.stateAt(e, now) == StateRunning {
 			if due, ok := r.nextGuard[e.Key()]; !ok || !now.Before(due) {
 				guards = append(guards, e)
 			}
@@ -315,7 +340,7 @@ func (r *Runner) Step(ctx context.Context) (time.Duration, error) {
 		case StateRunning:
 			fingerprint += e.Key() + ";"
 			next = min(next, e.End().Sub(now))
-			if e.Spec.Guard != nil {
+			if leading && e.Spec.Guard != nil {
 				next = min(next, r.nextGuard[e.Key()].Sub(now))
 			}
 		}

@@ -6,6 +6,10 @@
 // The local files stay the primary copy (a restarted container reads them without the API
 // server). At start, Restore writes each file that is missing locally from its key in the
 // ConfigMap; then Run copies every change of a file to its key.
+//
+// With several replicas, the leader copies its files to the ConfigMap (Run) and the others
+// copy the ConfigMap to their files (Follow), so that they serve what the leader decided
+// and a new leader carries on from it (Pull, before it leads).
 package statemirror
 
 import (
@@ -16,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,8 +44,12 @@ type Mirror struct {
 
 	failures prometheus.Counter
 
-	synced map[string][]byte // key: the content last written to the ConfigMap
-	failed map[string]bool   // key: the last write failed (logged once until it recovers)
+	// mu serialises the copies: Run, Follow and Pull may be called from several goroutines.
+	mu     sync.Mutex
+	synced map[string][]byte // key: the content last written to or read from the ConfigMap
+	failed map[string]bool   // key: the last copy to the ConfigMap failed (logged once until it recovers)
+	// pullFailed: the last copy from the ConfigMap failed (logged once until it recovers).
+	pullFailed bool
 }
 
 // New returns a Mirror of files (ConfigMap key to local path) to the ConfigMap name of
@@ -55,6 +64,8 @@ func New(configMaps corev1client.ConfigMapInterface, name string, files map[stri
 // as on a first start, rather than stopping the control plane. An error means the ConfigMap
 // could not be read.
 func (m *Mirror) Restore(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cm, err := m.configMaps.Get(ctx, m.name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("state ConfigMap %s: %w", m.name, err)
@@ -87,26 +98,103 @@ func (m *Mirror) Restore(ctx context.Context) error {
 }
 
 // Run copies each file to its key whenever its content changes, looking every interval,
-// until ctx ends; then it copies once more, within a few seconds, so that a change made
-// just before a shutdown is kept.
+// until ctx ends. Call FinalSync after it, so that a change made just before a shutdown is
+// kept.
 func (m *Mirror) Run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, m.Sync)
+}
+
+// FinalSync is Sync once more, within a few seconds, when ctx may have ended already.
+func (m *Mirror) FinalSync(ctx context.Context) {
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	m.Sync(final)
+}
+
+// Follow copies the ConfigMap to the local files every interval until ctx ends, calling
+// pulled with the key of each file it changed (see Pull).
+func (m *Mirror) Follow(ctx context.Context, interval time.Duration, pulled func(key string)) {
+	every(ctx, interval, func(ctx context.Context) {
+		keys, _ := m.Pull(ctx) // a failure is counted and logged by Pull
+		for _, k := range keys {
+			pulled(k)
+		}
+	})
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			m.Sync(final)
-			cancel()
 			return
 		case <-t.C:
-			m.Sync(ctx)
+			f(ctx)
 		}
 	}
 }
 
+// Pull writes every key of the ConfigMap whose content differs from its local file to that
+// file and returns those keys, in no order. A key that is absent leaves its file alone; one
+// that is not a JSON document is left out (logged). A failure is counted, logged once until
+// a Pull succeeds again, and returned.
+func (m *Mirror) Pull(ctx context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed, err := m.pull(ctx)
+	if err != nil {
+		m.failures.Inc()
+		if !m.pullFailed {
+			m.log.Error("the leader's state not copied from the ConfigMap; serving the last one copied (retrying)", "configmap", m.name, "error", err)
+		}
+		m.pullFailed = true
+		return changed, err
+	}
+	if m.pullFailed {
+		m.log.Info("the leader's state copied from the ConfigMap again", "configmap", m.name)
+	}
+	m.pullFailed = false
+	return changed, nil
+}
+
+// pull is Pull; called with m.mu held.
+func (m *Mirror) pull(ctx context.Context) ([]string, error) {
+	cm, err := m.configMaps.Get(ctx, m.name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("state ConfigMap %s: %w", m.name, err)
+	}
+	var changed []string
+	for key, path := range m.files {
+		data, ok := cm.Data[key]
+		if !ok {
+			continue
+		}
+		if local, err := os.ReadFile(path); err == nil && string(local) == data {
+			m.synced[key] = local
+			continue
+		}
+		if !json.Valid([]byte(data)) {
+			m.log.Error("state in the ConfigMap is not JSON; keeping the local one", "configmap", m.name, "key", key)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return changed, fmt.Errorf("state file %s: %w", path, err)
+		}
+		if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
+			return changed, err
+		}
+		m.synced[key] = []byte(data)
+		changed = append(changed, key)
+	}
+	return changed, nil
+}
+
 // Sync copies every file whose content differs from what was last written to its key.
 func (m *Mirror) Sync(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for key, path := range m.files {
 		data, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) || (err == nil && string(data) == string(m.synced[key])) {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/foresight-dev/foresight/internal/cli"
 	"github.com/foresight-dev/foresight/internal/promclient"
@@ -35,6 +37,7 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/leader"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/promquery"
 	"github.com/foresight-dev/foresight/sidecars/statemirror"
@@ -67,6 +70,15 @@ type serveFlags struct {
 	requireNodeIdentity bool
 	// stateConfigMap, "namespace/name", mirrors the state files to that ConfigMap.
 	stateConfigMap string
+	// leaderLease, "namespace/name", elects the replica that drives rollouts and
+	// experiments with that Lease; empty: this replica always drives them.
+	leaderLease  string
+	leaderTiming leaderTiming
+}
+
+// leaderTiming is the timing of the leader Lease (the leader package's defaults when zero).
+type leaderTiming struct {
+	leaseDuration, renewDeadline, retryPeriod time.Duration
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -75,6 +87,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// client-go (informers, leader election) logs through klog: in the same JSON lines.
+	klog.SetSlogLogger(log)
 	return serve(ctx, f, log)
 }
 
@@ -87,6 +101,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.policy, "policy", "", "TrafficPolicy file (required); reloaded on change and on SIGHUP")
 	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional)")
 	fs.StringVar(&f.stateConfigMap, "state-configmap", "", "NAMESPACE/NAME of a ConfigMap that keeps the canary and experiment state beyond the pod (restored at start when the local files are missing, updated on every change); the ConfigMap must exist")
+	fs.StringVar(&f.leaderLease, "leader-elect-lease", "", "NAMESPACE/NAME of a Lease that elects, among several replicas, the one that drives the canary rollouts and experiment guards; the others serve the state it writes to --state-configmap (needed) and take over from it (off when empty: every replica drives its own)")
+	fs.DurationVar(&f.leaderTiming.leaseDuration, "leader-elect-lease-duration", leader.DefaultLeaseDuration, "how long the other replicas wait before they take the Lease of a leader that stopped renewing it")
+	fs.DurationVar(&f.leaderTiming.renewDeadline, "leader-elect-renew-deadline", leader.DefaultRenewDeadline, "how long the leader tries to renew its Lease before it stops leading")
+	fs.DurationVar(&f.leaderTiming.retryPeriod, "leader-elect-retry-period", leader.DefaultRetryPeriod, "how often the replicas try to take or renew the Lease")
 	fs.StringVar(&f.experimentState, "experiment-state", filepath.Join(os.TempDir(), "foresight-xds-experiments.json"), "file recording experiment aborts across restarts")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
@@ -127,10 +145,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	if f.requireNodeIdentity && f.tls.ClientCAFile == "" {
 		return f, 0, cli.Usagef("serve: --require-node-identity needs --client-ca-file (identities come from verified client certificates)")
 	}
-	if f.stateConfigMap != "" {
-		if ns, name, ok := strings.Cut(f.stateConfigMap, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return f, 0, cli.Usagef("serve: --state-configmap %q: want NAMESPACE/NAME", f.stateConfigMap)
+	for name, v := range map[string]string{"state-configmap": f.stateConfigMap, "leader-elect-lease": f.leaderLease} {
+		if _, _, err := namespacedName(v); v != "" && err != nil {
+			return f, 0, cli.Usagef("serve: --%s: %v", name, err)
 		}
+	}
+	if f.leaderLease != "" && f.stateConfigMap == "" {
+		return f, 0, cli.Usagef("serve: --leader-elect-lease needs --state-configmap (the other replicas serve the state the leader writes there)")
+	}
+	if t := f.leaderTiming; f.leaderLease != "" && (t.leaseDuration <= t.renewDeadline || t.renewDeadline <= t.retryPeriod || t.retryPeriod <= 0) {
+		return f, 0, cli.Usagef("serve: want --leader-elect-lease-duration (%s) > --leader-elect-renew-deadline (%s) > --leader-elect-retry-period (%s) > 0", t.leaseDuration, t.renewDeadline, t.retryPeriod)
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
 		return f, 0, cli.Usagef("serve: --admin-address and --admin-token-file go together")
@@ -188,12 +212,20 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 
 	// The state is restored before the canary controller and the experiment runner read it.
+	var mirror *statemirror.Mirror
 	if f.stateConfigMap != "" {
-		mirror, err := stateMirror(ctx, f, reg, log)
-		if err != nil {
+		if mirror, err = stateMirror(ctx, f, reg, log); err != nil {
 			return err
 		}
-		background.Go(func() { mirror.Run(ctx, time.Second) })
+	}
+	// With a leader Lease, the controllers drive nothing until this replica leads.
+	var elector *leader.Elector
+	var leading *atomic.Bool
+	if f.leaderLease != "" {
+		if elector, err = newElector(f, reg, log); err != nil {
+			return err
+		}
+		leading = new(atomic.Bool)
 	}
 
 	prom, err := promQuerier(f.prometheus)
@@ -203,7 +235,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// One runner drives the experiments of the file and of ExperimentPolicies.
 	var runner *experiment.Runner
 	if f.experiments != "" || f.gatewayController != "" {
-		if runner, err = newRunner(f, p, rec, prom, reg, log); err != nil {
+		if runner, err = newRunner(f, p, rec, prom, leadsWith(leading), reg, log); err != nil {
 			return err
 		}
 		src.setRunner(runner)
@@ -243,11 +275,15 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if runner != nil {
 		background.Go(func() { _ = runner.Run(ctx) })
 	}
-	canaries, err := newCanaries(ctx, f, rec, prom, reg, log)
+	canaries, err := newCanaries(ctx, f, rec, prom, leadsWith(leading), reg, log)
 	if err != nil {
 		return err
 	}
 	background.Go(func() { _ = canaries.Run(ctx) })
+	if mirror != nil {
+		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, log: log}
+		background.Go(func() { st.run(ctx, elector) })
+	}
 	if f.adminAddr != "" {
 		adminSrv, err := serveAdmin(f, canaries, log)
 		if err != nil {
@@ -283,13 +319,13 @@ func promQuerier(c promclient.Config) (promquery.Querier, error) {
 }
 
 // newCanaries returns the canary controller, its persisted rollouts already served.
-func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
+func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	c, err := canary.New(canary.Options{
 		Prometheus: prom, StatePath: canaryStatePath(f), Policy: rec.Policy,
-		Logger: log, Registerer: reg,
+		Logger: log, Registerer: reg, Leading: leads,
 		Apply: func(ctx context.Context, o canary.Overlay) error { return rec.SetLayer(ctx, "canary", o) },
 	})
 	if err != nil {
@@ -330,7 +366,7 @@ func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Ser
 // (Reconciler.SetOverlay), which applies before the canary layer.
 const experimentLayer = ""
 
-func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
+func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
 	var exps []*experiment.Experiment
 	if f.experiments != "" {
 		var err error
@@ -346,6 +382,7 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 		Prometheus: prom,
 		Logger:     log,
 		Registerer: reg,
+		Leading:    leads,
 		Apply: func(ctx context.Context, o experiment.Overlay) error {
 			return rec.SetLayer(ctx, experimentLayer, o)
 		},
@@ -355,26 +392,56 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 // stateMirror restores the state files missing locally from --state-configmap and returns
 // the mirror that keeps the ConfigMap up to date with them.
 func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*statemirror.Mirror, error) {
-	ns, name, _ := strings.Cut(f.stateConfigMap, "/")
+	ns, name, _ := namespacedName(f.stateConfigMap)
 	_, client, err := kubeClient(f)
 	if err != nil {
 		return nil, fmt.Errorf("--state-configmap: %w", err)
 	}
 	failures := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "foresight_xds_state_copy_failures_total",
-		Help: "Attempts to copy a change of the canary or experiment state to the --state-configmap ConfigMap that failed; until one succeeds, the change is lost with the pod.",
+		Help: "Attempts to copy the canary or experiment state between this replica and the --state-configmap ConfigMap that failed: a change to it (until one succeeds, the change is lost with the pod), or, on a replica that follows the leader, the leader's state from it (until one succeeds, the replica serves the last state it read).",
 	})
 	if err := reg.Register(failures); err != nil {
 		return nil, err
 	}
 	m := statemirror.New(client.CoreV1().ConfigMaps(ns), name, map[string]string{
-		"canaries.json":    canaryStatePath(f),
-		"experiments.json": f.experimentState,
+		canariesKey:    canaryStatePath(f),
+		experimentsKey: f.experimentState,
 	}, failures, log)
 	if err := m.Restore(ctx); err != nil {
 		return nil, fmt.Errorf("--state-configmap: %w", err)
 	}
 	return m, nil
+}
+
+// leadsWith is the controllers' Options.Leading: nil (they always lead) without a leader
+// Lease, else whether this replica holds it.
+func leadsWith(leading *atomic.Bool) func() bool {
+	if leading == nil {
+		return nil
+	}
+	return leading.Load
+}
+
+// newElector returns the Elector of --leader-elect-lease.
+func newElector(f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*leader.Elector, error) {
+	ns, name, _ := namespacedName(f.leaderLease)
+	_, client, err := kubeClient(f)
+	if err != nil {
+		return nil, fmt.Errorf("--leader-elect-lease: %w", err)
+	}
+	return leader.New(leader.Options{Client: client, Namespace: ns, Name: name,
+		LeaseDuration: f.leaderTiming.leaseDuration, RenewDeadline: f.leaderTiming.renewDeadline, RetryPeriod: f.leaderTiming.retryPeriod,
+		Logger: log, Registerer: reg})
+}
+
+// namespacedName splits "NAMESPACE/NAME".
+func namespacedName(v string) (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(v, "/")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("%q: want NAMESPACE/NAME", v)
+	}
+	return namespace, name, nil
 }
 
 // canaryStatePath is the canary controller's state file in --state-dir.

@@ -64,8 +64,12 @@ func TestServeFlagsReachPrometheusAsTheAdapterDoes(t *testing.T) {
 		{[]string{"--client-ca-file", "ca.pem"}, "--client-ca-file needs --tls-cert-file"},
 		{[]string{"--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--require-node-identity"}, "--require-node-identity needs --client-ca-file"},
 		{[]string{"--prometheus-header", "novalue"}, "prometheus-header"},
-		{[]string{"--state-configmap", "foresight-xds-state"}, "--state-configmap \"foresight-xds-state\": want NAMESPACE/NAME"},
+		{[]string{"--state-configmap", "foresight-xds-state"}, "--state-configmap: \"foresight-xds-state\": want NAMESPACE/NAME"},
 		{[]string{"--state-configmap", "foresight/a/b"}, "want NAMESPACE/NAME"},
+		{[]string{"--leader-elect-lease", "foresight-xds"}, "--leader-elect-lease: \"foresight-xds\": want NAMESPACE/NAME"},
+		{[]string{"--leader-elect-lease", "foresight/foresight-xds"}, "--leader-elect-lease needs --state-configmap"},
+		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-renew-deadline", "20s"}, "want --leader-elect-lease-duration (15s) > --leader-elect-renew-deadline (20s)"},
+		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-retry-period", "0s"}, "> --leader-elect-retry-period (0s) > 0"},
 	} {
 		if _, _, err := parseServeFlags(append([]string{"--policy", "p.yaml"}, tc.args...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error with %q", tc.args, err, tc.want)

@@ -16,13 +16,11 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 )
 
-// TestServeKeepsItsStateInTheConfigMap runs serve --state-configmap against a real
-// kube-apiserver, as a service account with only the Role of deploy/xds/base/state.yaml: the
-// state files of a first pod reach the ConfigMap; a second pod, with an empty state
-// directory as after a rolling update, starts from them; a pod whose files outlived a
-// container restart keeps its own; a ConfigMap whose state is not JSON does not stop a pod
-// from starting; and copies that fail are counted and retried.
-func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
+// startStateCluster starts a kube-apiserver with the namespace foresight, its service
+// account foresight-xds and the objects of deploy/xds/base/state.yaml (the state ConfigMap,
+// the Role and its binding), and returns it with a kubeconfig of that service account.
+func startStateCluster(t *testing.T) (*cluster.Cluster, string) {
+	t.Helper()
 	ctx := context.Background()
 	c, err := cluster.Start(ctx, cluster.Options{BinDir: needs.KubeBinDir(t), Dir: t.TempDir()})
 	if err != nil {
@@ -36,6 +34,18 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, saKubeconfig
+}
+
+// TestServeKeepsItsStateInTheConfigMap runs serve --state-configmap against a real
+// kube-apiserver, as a service account with only the Role of deploy/xds/base/state.yaml: the
+// state files of a first pod reach the ConfigMap; a second pod, with an empty state
+// directory as after a rolling update, starts from them; a pod whose files outlived a
+// container restart keeps its own; a ConfigMap whose state is not JSON does not stop a pod
+// from starting; and copies that fail are counted and retried.
+func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
+	ctx := context.Background()
+	c, saKubeconfig := startStateCluster(t)
 	configMaps := c.Admin.CoreV1().ConfigMaps("foresight")
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(policyFile, []byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: state}\nspec: {}\n"), 0o644); err != nil {

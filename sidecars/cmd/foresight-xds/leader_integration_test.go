@@ -1,0 +1,230 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foresight-dev/foresight/sidecars/canary"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	grpcxds "google.golang.org/grpc/xds"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// replica is one control plane replica of the leader election test, with a proxyless gRPC
+// client of its own.
+type replica struct {
+	f    serveFlags
+	stop func()
+	conn *grpc.ClientConn
+}
+
+// leads says whether the replica holds the Lease, by its metric.
+func (r *replica) leads(t *testing.T) bool {
+	return counter(t, r.f.metricsAddr, "foresight_xds_leader") == 1
+}
+
+// answers makes n calls over the replica's client and returns the backends that answered,
+// and the errors of failed calls. (grpc-go fails a call picked for a cluster it is still
+// adding, as when a weight comes back from 0: docs/canary.md.)
+func (r *replica) answers(n int) map[string]int {
+	got := map[string]int{}
+	for range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var md metadata.MD
+		_, err := healthpb.NewHealthClient(r.conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md), grpc.WaitForReady(true))
+		cancel()
+		if err != nil {
+			got[err.Error()]++
+			continue
+		}
+		got[strings.Join(md.Get("backend"), ",")]++
+	}
+	return got
+}
+
+// onlyFromBackend waits until every call of n through r is answered by want.
+func (r *replica) onlyFromBackend(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := r.answers(20)
+		if got[want] == 20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls through %s answered by %v, want only %s", r.f.xdsAddress, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServeReplicasElectOneLeader runs three serve replicas with --leader-elect-lease
+// against a real kube-apiserver, as the service account with only the Role of
+// deploy/xds/base/state.yaml, each with a grpc-go xDS client of its own. One replica leads
+// and drives a canary rollout; the others serve its weights and refuse manual actions.
+// When the leader stops, another takes over at the rollout's step (it neither restarts
+// the rollout nor repeats a step), and what it decides reaches the remaining follower.
+func TestServeReplicasElectOneLeader(t *testing.T) {
+	ctx := context.Background()
+	c, saKubeconfig := startStateCluster(t)
+
+	v1, v2 := startNamedHealth(t, "v1"), startNamedHealth(t, "v2")
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: replicas, namespace: test}
+spec:
+  services:
+    - name: greeter
+      port: 50051
+      protocol: grpc
+      endpoints: [{address: 127.0.0.1, port: %[1]d}]
+      routes:
+        - name: split
+          backends: [{service: greeter-v1}]
+    - {name: greeter-v1, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[1]d}]}
+    - {name: greeter-v2, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[2]d}]}
+  nodeGroups:
+    - {name: shop-clients, kind: grpc, selector: {app: shop}, upstreams: [greeter]}
+  canaries:
+    - name: greeter-rollout
+      route: split
+      stable: greeter-v1
+      canary: greeter-v2
+      steps: [{weight: 50, pause: 3s}, {weight: 100, pause: 1h}]
+`, v1, v2)
+	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func() *replica {
+		d := t.TempDir()
+		f := serveFlags{policy: policyFile, kubeconfig: saKubeconfig, kubeQPS: defaultKubeQPS, kubeBurst: defaultKubeBurst,
+			xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: time.Hour,
+			experimentState: filepath.Join(d, "experiments.json"), stateDir: filepath.Join(d, "state"),
+			adminAddr: freeAddr(t), adminTokenFile: tokenFile,
+			stateConfigMap: "foresight/foresight-xds-state", leaderLease: "foresight/foresight-xds",
+			leaderTiming: leaderTiming{leaseDuration: 4 * time.Second, renewDeadline: 3 * time.Second, retryPeriod: 500 * time.Millisecond}}
+		r := &replica{f: f, stop: startServeFlags(t, f)}
+		code, out, errOut := runCmd("bootstrap", "--format", "grpc", "--node", "shop-"+f.xdsAddress, "--service", "shop",
+			"--metadata", "app=shop", "--xds-address", f.xdsAddress, "--policy", policyFile)
+		if code != 0 {
+			t.Fatalf("bootstrap: exit %d: %s", code, errOut)
+		}
+		resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.conn, err = grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.conn.Close() })
+		return r
+	}
+	replicas := []*replica{start(), start(), start()}
+	leaderOf := func(rs []*replica) *replica {
+		t.Helper()
+		var leader *replica
+		waitFor(t, "one leader", func() bool {
+			leader = nil
+			for _, r := range rs {
+				if r.leads(t) {
+					if leader != nil {
+						return false
+					}
+					leader = r
+				}
+			}
+			return leader != nil
+		})
+		return leader
+	}
+	lead := leaderOf(replicas)
+
+	// The leader's rollout reaches its second step; every replica's client follows it.
+	for _, r := range replicas {
+		r.onlyFromBackend(t, "v2")
+	}
+	configMaps := c.Admin.CoreV1().ConfigMaps("foresight")
+	state := func() *canary.State {
+		t.Helper()
+		cm, err := configMaps.Get(ctx, "foresight-xds-state", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states map[string]*canary.State
+		if err := json.Unmarshal([]byte(cm.Data["canaries.json"]), &states); err != nil {
+			t.Fatalf("canaries.json in the ConfigMap: %v", err)
+		}
+		return states["greeter-rollout"]
+	}
+	before := state()
+	if before == nil || before.Step != 1 || before.Weight != 100 {
+		t.Fatalf("rollout state in the ConfigMap: %+v, want step 1 at 100", before)
+	}
+	lease, err := c.Admin.CoordinationV1().Leases("foresight").Get(ctx, "foresight-xds", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Fatalf("the Lease: %+v, %v", lease, err)
+	}
+	firstHolder := *lease.Spec.HolderIdentity
+
+	var followers []*replica
+	for _, r := range replicas {
+		if r != lead {
+			followers = append(followers, r)
+		}
+	}
+	admin := func(r *replica, args ...string) (int, string, string) {
+		return runCmd(append([]string{"canary"}, append(args, "--admin-url=http://"+r.f.adminAddr, "--token-file", tokenFile)...)...)
+	}
+	if code, _, errOut := admin(followers[0], "abort", "greeter-rollout"); code != 1 || !strings.Contains(errOut, "503") || !strings.Contains(errOut, "does not lead") {
+		t.Errorf("abort on a follower: exit %d, %s; want a 503 naming the leader", code, errOut)
+	}
+	if code, out, errOut := admin(followers[0], "status", "greeter-rollout"); code != 0 || !strings.Contains(out, `"weight": 100`) {
+		t.Errorf("status on a follower: exit %d, %s%s; want the leader's rollout", code, out, errOut)
+	}
+
+	// The leader stops (a rolling update, a node drain): it gives the Lease up, and another
+	// replica carries on at the same step, with the same step start.
+	lead.stop()
+	next := leaderOf(followers)
+	lease, err = c.Admin.CoordinationV1().Leases("foresight").Get(ctx, "foresight-xds", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == firstHolder {
+		t.Fatalf("the Lease after the leader stopped: %+v, %v; want another holder", lease.Spec, err)
+	}
+	for _, r := range followers {
+		if got := r.answers(20); got["v2"] != 20 {
+			t.Errorf("after the leader stopped, calls through %s answered by %v; want only v2 (the rollout restarted?)", r.f.xdsAddress, got)
+		}
+	}
+	if after := state(); after.Step != 1 || !after.StepStarted.Equal(before.StepStarted) || after.Phase != canary.PhaseProgressing {
+		t.Errorf("rollout after the takeover: %+v, want step 1 started at %s", after, before.StepStarted)
+	}
+
+	// What the new leader decides reaches the follower left.
+	if code, out, errOut := admin(next, "abort", "greeter-rollout"); code != 0 || !strings.Contains(out, `"phase": "aborted"`) {
+		t.Fatalf("abort on the new leader: exit %d, %s%s", code, out, errOut)
+	}
+	for _, r := range followers {
+		r.onlyFromBackend(t, "v1")
+	}
+	if st := state(); st.Phase != canary.PhaseAborted {
+		t.Errorf("the abort is not in the ConfigMap: %+v", st)
+	}
+}

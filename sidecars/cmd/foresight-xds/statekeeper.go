@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/foresight-dev/foresight/sidecars/canary"
+	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/leader"
+	"github.com/foresight-dev/foresight/sidecars/statemirror"
+)
+
+// stateInterval is how often the state files and the state ConfigMap are compared.
+const stateInterval = time.Second
+
+// State file keys in the state ConfigMap.
+const (
+	canariesKey    = "canaries.json"
+	experimentsKey = "experiments.json"
+)
+
+// stateKeeper keeps the state files and the state ConfigMap in step. Without a leader Lease
+// it copies this replica's files to the ConfigMap. With one, the leader does that, and the
+// other replicas copy the ConfigMap to their files and have the canary controller and the
+// experiment runner serve what they read; a replica that becomes leader reads the
+// ConfigMap once more before its controllers drive anything.
+type stateKeeper struct {
+	mirror   *statemirror.Mirror
+	leading  *atomic.Bool // nil without a leader Lease
+	canaries *canary.Controller
+	runner   *experiment.Runner // nil without experiments
+	log      *slog.Logger
+}
+
+// run keeps the state until ctx ends, elected by el (nil: no leader Lease).
+func (s *stateKeeper) run(ctx context.Context, el *leader.Elector) {
+	if el == nil {
+		s.mirror.Run(ctx, stateInterval)
+		s.mirror.FinalSync(ctx)
+		return
+	}
+	if err := el.Run(ctx, s.follow, s.lead); err != nil {
+		s.log.Error("leader election stopped; this replica follows", "error", err)
+	}
+}
+
+// follow copies the leader's state to this replica until ctx ends.
+func (s *stateKeeper) follow(ctx context.Context) {
+	s.mirror.Follow(ctx, stateInterval, func(key string) { s.reload(ctx, key) })
+}
+
+// lead drives the rollouts and experiments from the latest state in the ConfigMap and copies
+// every change to it, until ctx ends. It reads the ConfigMap before it leads, retrying until
+// it can: a leader that started from an older state could take a rollout back.
+func (s *stateKeeper) lead(ctx context.Context) {
+	for {
+		keys, err := s.mirror.Pull(ctx)
+		if err == nil {
+			for _, k := range keys {
+				s.reload(ctx, k)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(stateInterval):
+		}
+	}
+	s.leading.Store(true)
+	s.mirror.Run(ctx, stateInterval)
+	s.leading.Store(false)
+	// A replica that lost the Lease leaves the ConfigMap to the new leader.
+	if !errors.Is(context.Cause(ctx), leader.ErrLeaseLost) {
+		s.mirror.FinalSync(ctx)
+	}
+}
+
+// reload has the controller of a state file serve it again after it changed.
+func (s *stateKeeper) reload(ctx context.Context, key string) {
+	var err error
+	switch key {
+	case canariesKey:
+		err = s.canaries.Reload(ctx)
+	case experimentsKey:
+		if s.runner != nil {
+			err = s.runner.Reload()
+		}
+	}
+	if err != nil {
+		s.log.Error("the leader's state not served", "key", key, "error", err)
+	}
+}
