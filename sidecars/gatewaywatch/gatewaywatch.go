@@ -78,6 +78,11 @@ type Options struct {
 	// Debounce is how long a change waits for more before the translation runs. Default
 	// 50ms.
 	Debounce time.Duration
+	// Leading says whether this replica writes the statuses; nil: it always does. Every
+	// replica translates and serves; with several, only the leader writes, so they do not
+	// race each other's writes (nor, during an upgrade, undo a newer version's). Call Resync
+	// when it starts leading, to write what changed while it did not.
+	Leading func() bool
 }
 
 // Watcher is the Gateway API input of foresight-xds.
@@ -326,7 +331,7 @@ func (w *Watcher) input() *gatewayapi.Input {
 	return in
 }
 
-// reconcile translates, applies and writes statuses. When Apply refuses the translation,
+// reconcile translates, applies and writes statuses (when leading). When Apply refuses the translation,
 // isolate looks for the Gateways whose own translation is refused and serves the others
 // without them, and each of them with its last good configuration when it had one: a
 // refused Gateway is Programmed=False with its own error (and whether its last good
@@ -356,7 +361,9 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		}
 		programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
-	w.writeStatuses(ctx, in, statuses)
+	if w.o.Leading == nil || w.o.Leading() {
+		w.writeStatuses(ctx, in, statuses)
+	}
 }
 
 func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {

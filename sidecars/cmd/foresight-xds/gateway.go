@@ -143,8 +143,9 @@ func (s *sources) apply(ctx context.Context) error {
 	return nil
 }
 
-// newGatewayWatch watches the Gateway API objects of controller and serves them through src.
-func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+// newGatewayWatch watches the Gateway API objects of controller and serves them through src;
+// it writes their statuses while leads says so (always when nil).
+func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool, log *slog.Logger) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -154,5 +155,5 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 		return nil, err
 	}
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, Logger: log})
 }

@@ -242,6 +242,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 
 	var watcher *discovery.Watcher
+	var writeStatuses func() // the Gateway API statuses written anew (nil without them)
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
 		cfg, client, err := kubeClient(f)
 		if err != nil {
@@ -252,11 +253,12 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, log)
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, leadsWith(leading), log)
 			if err != nil {
 				return err
 			}
 			src.setResync(gw.Resync)
+			writeStatuses = gw.Resync
 			background.Go(func() {
 				if err := gw.Run(ctx); err != nil {
 					log.Error("gateway API watch stopped", "error", err)
@@ -281,7 +283,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	background.Go(func() { _ = canaries.Run(ctx) })
 	if mirror != nil {
-		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, log: log}
+		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses, log: log}
 		background.Go(func() { st.run(ctx, elector) })
 	}
 	if f.adminAddr != "" {

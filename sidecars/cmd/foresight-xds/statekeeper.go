@@ -26,13 +26,17 @@ const (
 // it copies this replica's files to the ConfigMap. With one, the leader does that, and the
 // other replicas copy the ConfigMap to their files and have the canary controller and the
 // experiment runner serve what they read; a replica that becomes leader reads the
-// ConfigMap once more before its controllers drive anything.
+// ConfigMap once more before its controllers drive anything. Only the leader writes the
+// Gateway API statuses.
 type stateKeeper struct {
 	mirror   *statemirror.Mirror
 	leading  *atomic.Bool // nil without a leader Lease
 	canaries *canary.Controller
 	runner   *experiment.Runner // nil without experiments
-	log      *slog.Logger
+	// writeStatuses has the Gateway API watch write its statuses, which only the leader
+	// does; nil without the Gateway API.
+	writeStatuses func()
+	log           *slog.Logger
 }
 
 // run keeps the state until ctx ends, elected by el (nil: no leader Lease).
@@ -71,6 +75,9 @@ func (s *stateKeeper) lead(ctx context.Context) {
 		}
 	}
 	s.leading.Store(true)
+	if s.writeStatuses != nil {
+		s.writeStatuses()
+	}
 	s.mirror.Run(ctx, stateInterval)
 	s.leading.Store(false)
 	// A replica that lost the Lease leaves the ConfigMap to the new leader.
