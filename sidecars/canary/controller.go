@@ -121,6 +121,8 @@ type Options struct {
 	// does not lead serves the weights of the state it is given (Reload) and refuses manual
 	// actions with ErrNotLeader.
 	Leading func() bool
+	// Leader names the replica that leads, for ErrNotLeader's message; nil or "": unknown.
+	Leader func() string
 }
 
 // Controller drives the canaries of a policy.
@@ -170,6 +172,14 @@ func (c *Controller) load() error {
 
 // leading says whether this replica drives the rollouts.
 func (c *Controller) leading() bool { return c.opts.Leading == nil || c.opts.Leading() }
+
+// leader names the replica that leads, or "".
+func (c *Controller) leader() string {
+	if c.opts.Leader == nil {
+		return ""
+	}
+	return c.opts.Leader()
+}
 
 // Reload reads the state file again, as the leader wrote it, and serves its weights.
 func (c *Controller) Reload(ctx context.Context) error {
@@ -535,7 +545,7 @@ var ErrUnknown = errors.New("no such canary")
 var ErrEnded = errors.New("rollout already ended")
 
 // ErrNotLeader is returned by the manual actions on a replica that does not lead.
-var ErrNotLeader = errors.New("this control plane replica does not lead the rollouts: send the action to the leader, the holder of the control plane's Lease")
+var ErrNotLeader = errors.New("this control plane replica does not lead the rollouts: send the action to the leader, the holder of the control plane's Lease (its pod name, then _ and a suffix)")
 
 // Pause holds the rollout at its current weight; analysis goes on and can still roll back.
 func (c *Controller) Pause(ctx context.Context, name string) error {
@@ -577,6 +587,9 @@ func (c *Controller) Promote(ctx context.Context, name string) error {
 // act applies a manual action to a running rollout, persists it and serves the weights.
 func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary, *State, time.Time) error) error {
 	if !c.leading() {
+		if who := c.leader(); who != "" {
+			return fmt.Errorf("canary %q: %w (the leader is %s)", name, ErrNotLeader, who)
+		}
 		return fmt.Errorf("canary %q: %w", name, ErrNotLeader)
 	}
 	p := c.opts.Policy()

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,7 @@ type Elector struct {
 	config  leaderelection.LeaderElectionConfig // without callbacks
 	log     *slog.Logger
 	leading prometheus.Gauge
+	current atomic.Pointer[leaderelection.LeaderElector] // of the campaign under way
 }
 
 // Identity is a name for this process that no other shares: the host name (a pod's name)
@@ -122,6 +124,15 @@ func New(opts Options) (*Elector, error) {
 // Identity is the name this Elector holds the Lease under.
 func (e *Elector) Identity() string { return e.opts.Identity }
 
+// Leader is the identity of the Lease's holder as this replica last saw it ("" before it
+// saw one): Identity() while it leads.
+func (e *Elector) Leader() string {
+	if le := e.current.Load(); le != nil {
+		return le.GetLeader()
+	}
+	return ""
+}
+
 // Run campaigns for the Lease until ctx ends. While another replica holds it, follow runs
 // with a context that ends when this replica wins it (or ctx ends); then lead runs with a
 // context that ends when ctx ends or the Lease is lost (its cause is then ErrLeaseLost).
@@ -149,6 +160,7 @@ func (e *Elector) term(ctx context.Context, follow, lead func(context.Context)) 
 	if err != nil {
 		return fmt.Errorf("leader: %w", err)
 	}
+	e.current.Store(le)
 	// The election runs on a context of its own: it ends only after lead has returned, so
 	// the Lease is released after the leader's last write.
 	electing, stopElecting := context.WithCancel(context.WithoutCancel(ctx))

@@ -97,6 +97,7 @@ func TestOneLeadsAndHandsOverOnStop(t *testing.T) {
 	if second.leading.Load() {
 		t.Fatal("two candidates lead at once")
 	}
+	waitUntil(t, "the follower sees who leads", func() bool { return second.e.Leader() == first.e.Identity() })
 	if got := testutil.ToFloat64(first.e.leading); got != 1 {
 		t.Errorf("the leader's foresight_xds_leader = %v", got)
 	}

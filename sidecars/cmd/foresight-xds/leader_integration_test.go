@@ -193,8 +193,8 @@ spec:
 	admin := func(r *replica, args ...string) (int, string, string) {
 		return runCmd(append([]string{"canary"}, append(args, "--admin-url=http://"+r.f.adminAddr, "--token-file", tokenFile)...)...)
 	}
-	if code, _, errOut := admin(followers[0], "abort", "greeter-rollout"); code != 1 || !strings.Contains(errOut, "503") || !strings.Contains(errOut, "does not lead") {
-		t.Errorf("abort on a follower: exit %d, %s; want a 503 naming the leader", code, errOut)
+	if code, _, errOut := admin(followers[0], "abort", "greeter-rollout"); code != 1 || !strings.Contains(errOut, "503") || !strings.Contains(errOut, "the leader is "+firstHolder) {
+		t.Errorf("abort on a follower: exit %d, %s; want a 503 naming the leader, %s", code, errOut, firstHolder)
 	}
 	if code, out, errOut := admin(followers[0], "status", "greeter-rollout"); code != 0 || !strings.Contains(out, `"weight": 100`) {
 		t.Errorf("status on a follower: exit %d, %s%s; want the leader's rollout", code, out, errOut)

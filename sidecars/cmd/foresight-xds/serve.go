@@ -227,6 +227,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		}
 		leading = new(atomic.Bool)
 	}
+	el := electionOf(elector, leading)
 
 	prom, err := promQuerier(f.prometheus)
 	if err != nil {
@@ -235,7 +236,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// One runner drives the experiments of the file and of ExperimentPolicies.
 	var runner *experiment.Runner
 	if f.experiments != "" || f.gatewayController != "" {
-		if runner, err = newRunner(f, p, rec, prom, leadsWith(leading), reg, log); err != nil {
+		if runner, err = newRunner(f, p, rec, prom, el.leads, reg, log); err != nil {
 			return err
 		}
 		src.setRunner(runner)
@@ -253,7 +254,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, leadsWith(leading), log)
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, log)
 			if err != nil {
 				return err
 			}
@@ -277,7 +278,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if runner != nil {
 		background.Go(func() { _ = runner.Run(ctx) })
 	}
-	canaries, err := newCanaries(ctx, f, rec, prom, leadsWith(leading), reg, log)
+	canaries, err := newCanaries(ctx, f, rec, prom, el, reg, log)
 	if err != nil {
 		return err
 	}
@@ -321,13 +322,13 @@ func promQuerier(c promclient.Config) (promquery.Querier, error) {
 }
 
 // newCanaries returns the canary controller, its persisted rollouts already served.
-func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
+func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, el election, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	c, err := canary.New(canary.Options{
 		Prometheus: prom, StatePath: canaryStatePath(f), Policy: rec.Policy,
-		Logger: log, Registerer: reg, Leading: leads,
+		Logger: log, Registerer: reg, Leading: el.leads, Leader: el.leader,
 		Apply: func(ctx context.Context, o canary.Overlay) error { return rec.SetLayer(ctx, "canary", o) },
 	})
 	if err != nil {
@@ -416,13 +417,19 @@ func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, l
 	return m, nil
 }
 
-// leadsWith is the controllers' Options.Leading: nil (they always lead) without a leader
-// Lease, else whether this replica holds it.
-func leadsWith(leading *atomic.Bool) func() bool {
-	if leading == nil {
-		return nil
+// election is what the controllers are told of the leader election: whether this replica
+// leads and who does. Both are nil without a leader Lease (every replica leads).
+type election struct {
+	leads  func() bool
+	leader func() string
+}
+
+// electionOf is the election of elector, leading while leading is set.
+func electionOf(elector *leader.Elector, leading *atomic.Bool) election {
+	if elector == nil {
+		return election{}
 	}
-	return leading.Load
+	return election{leads: leading.Load, leader: elector.Leader}
 }
 
 // newElector returns the Elector of --leader-elect-lease.
