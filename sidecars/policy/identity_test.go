@@ -32,6 +32,19 @@ func TestIdentityMatches(t *testing.T) {
 		{"spiffe://cluster.local/ns/shop/sa/*", "spiffe://CLUSTER.local/ns/shop/sa/cart", false},
 		{"spiffe://cluster.local/ns/shop/sa/*", "spiffe://cluster.local/ns/shop/sa/cart?x=1", false},
 		{"spiffe://cluster.local/ns/shop/sa/*", "spiffe://cluster.local/ns/shop/sa/../cart", false},
+		// DNS names: "*" is one whole label; case does not matter; schemes never mix.
+		{"dns:web.shop.svc.cluster.local", "dns:web.shop.svc.cluster.local", true},
+		{"dns:web.shop.svc.cluster.local", "dns:WEB.Shop.svc.cluster.local", true},
+		{"dns:*.shop.svc", "dns:cart.shop.svc", true},
+		{"dns:*.shop.svc", "dns:shop.svc", false},
+		{"dns:*.shop.svc", "dns:a.cart.shop.svc", false},
+		{"dns:cart.*.svc", "dns:cart.shop.svc", true},
+		{"dns:*.shop.svc", "dns:*.shop.svc", false}, // a wildcard certificate names no workload
+		{"dns:*.shop.svc", "spiffe://shop.svc/ns/shop/sa/cart", false},
+		{"spiffe://*/ns/shop/sa/*", "dns:cart.shop.svc", false},
+		{"dns:*.shop.svc", "dns:-cart.shop.svc", false},
+		{"dns:*.shop.svc", "dns:cart..shop.svc", false},
+		{"dns:*.shop.svc", "dns:\u212aart.shop.svc", false}, // the Kelvin sign lowercases to k
 	} {
 		if got := policy.IdentityMatches(tc.pattern, tc.id); got != tc.want {
 			t.Errorf("IdentityMatches(%q, %q) = %v, want %v", tc.pattern, tc.id, got, tc.want)
@@ -45,7 +58,7 @@ func TestParseIdentities(t *testing.T) {
 	doc := minimal + `  nodeGroups:
     - name: web
       services: [web]
-      identities: ["spiffe://cluster.local/ns/shop/sa/web", "spiffe://*/ns/ops/sa/*"]
+      identities: ["spiffe://cluster.local/ns/shop/sa/web", "spiffe://*/ns/ops/sa/*", "dns:web.shop.svc.cluster.local"]
     - {name: others, kind: grpc, selector: {app: other}}
 `
 	p, err := policy.Parse([]byte(doc), "p.yaml")
@@ -60,6 +73,8 @@ func TestParseIdentities(t *testing.T) {
 		{"web", []string{"spiffe://cluster.local/ns/shop/sa/web"}, true},
 		{"web", []string{"spiffe://cluster.local/ns/shop/sa/cart", "spiffe://staging/ns/ops/sa/debug"}, true},
 		{"web", []string{"spiffe://cluster.local/ns/shop/sa/cart"}, false},
+		{"web", []string{"dns:cart.shop.svc.cluster.local", "dns:web.shop.svc.cluster.local"}, true},
+		{"web", []string{"dns:cart.shop.svc.cluster.local"}, false},
 		{"web", nil, false},
 		{"others", []string{"spiffe://cluster.local/ns/shop/sa/web"}, false}, // lists none
 		{"missing", []string{"spiffe://cluster.local/ns/shop/sa/web"}, false},
@@ -69,12 +84,15 @@ func TestParseIdentities(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ from, to, want string }{
-		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"cluster.local/ns/shop/sa/web"`, `identities[0]: "cluster.local/ns/shop/sa/web" is not a SPIFFE ID pattern: must start with "spiffe://"`},
-		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://cluster.local"`, `identities[0]: "spiffe://cluster.local" is not a SPIFFE ID pattern: no path`},
-		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://Cluster.local/ns/shop/sa/web"`, `identities[0]: "spiffe://Cluster.local/ns/shop/sa/web" is not a SPIFFE ID pattern: trust domain`},
-		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://cluster.local/ns//sa/web"`, `identities[0]: "spiffe://cluster.local/ns//sa/web" is not a SPIFFE ID pattern: path segment ""`},
+		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"cluster.local/ns/shop/sa/web"`, `identities[0]: "cluster.local/ns/shop/sa/web" is not an identity pattern (a SPIFFE ID or dns:NAME): must start with "spiffe://"`},
+		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://cluster.local"`, `identities[0]: "spiffe://cluster.local" is not an identity pattern (a SPIFFE ID or dns:NAME): no path`},
+		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://Cluster.local/ns/shop/sa/web"`, `identities[0]: "spiffe://Cluster.local/ns/shop/sa/web" is not an identity pattern (a SPIFFE ID or dns:NAME): trust domain`},
+		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://cluster.local/ns//sa/web"`, `identities[0]: "spiffe://cluster.local/ns//sa/web" is not an identity pattern (a SPIFFE ID or dns:NAME): path segment ""`},
 		{`"spiffe://cluster.local/ns/shop/sa/web"`, `"spiffe://cluster.local/ns/sh*p/sa/web"`, `path segment "sh*p": only letters`},
 		{`"spiffe://*/ns/ops/sa/*"`, `"spiffe://cluster.local/ns/shop/sa/web"`, `identities[1]: duplicate identity`},
+		{`"spiffe://*/ns/ops/sa/*"`, `"dns:*.*"`, `identities[1]: "dns:*.*" is not an identity pattern (a SPIFFE ID or dns:NAME): DNS name "*.*": at least one label must not be '*'`},
+		{`"spiffe://*/ns/ops/sa/*"`, `"dns:web_1.shop"`, `DNS label "web_1": 1 to 63 letters`},
+		{`"spiffe://*/ns/ops/sa/*"`, `"dns:"`, `no DNS name after "dns:"`},
 	} {
 		_, err := policy.Parse([]byte(strings.Replace(doc, tc.from, tc.to, 1)), "p.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "p.yaml:") {
@@ -94,6 +112,8 @@ func FuzzIdentityMatches(f *testing.F) {
 	f.Add("spiffe://cluster.local/ns/shop/sa/*", "spiffe://cluster.local/ns/shop/sa/web")
 	f.Add("spiffe://*/ns/a/sa/b", "spiffe://x/ns/a/sa/b")
 	f.Add("spiffe://", "spiffe:///")
+	f.Add("dns:*.shop.svc", "dns:web.shop.svc")
+	f.Add("dns:Web.Shop", "dns:web.shop")
 	f.Fuzz(func(t *testing.T, pattern, id string) {
 		match := policy.IdentityMatches(pattern, id)
 		err := policy.ValidateIdentityPattern(pattern)
@@ -110,9 +130,24 @@ func FuzzIdentityMatches(f *testing.F) {
 			if !policy.IdentityMatches(pattern, pattern) {
 				t.Fatalf("literal pattern %q does not match itself", pattern)
 			}
-			if match != (pattern == id) {
+			same := pattern == id
+			if strings.HasPrefix(pattern, "dns:") {
+				same = strings.HasPrefix(id, "dns:") && asciiLower(pattern) == asciiLower(id)
+			}
+			if match != same {
 				t.Fatalf("literal pattern %q matched %q: %v", pattern, id, match)
 			}
 		}
 	})
+}
+
+// asciiLower lowercases the ASCII letters of s only.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -533,9 +533,9 @@ type NodeGroup struct {
 	// Selector matches node metadata (all keys must be equal).
 	Selector map[string]string `yaml:"selector,omitempty"`
 	// Identities are the SPIFFE IDs (patterns: "*" for the trust domain or a whole path
-	// segment) of the workloads that may join the group when the control plane requires node
-	// identities (serve --require-node-identity): a proxy's verified client certificate must
-	// name one of them. A group that lists none then admits no one. The Gateway API
+	// segment) or DNS names (dns:NAME; "*" for a whole label) of the workloads that may join
+	// the group when the control plane requires node identities (serve
+	// --require-node-identity): a proxy's verified client certificate must name one of them. A group that lists none then admits no one. The Gateway API
 	// translation gives each Gateway's groups the identities of the Gateway's namespace.
 	Identities []string `yaml:"identities,omitempty"`
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual

@@ -66,7 +66,7 @@ type sentResponse struct {
 // streamState is what the callbacks know about one ADS stream.
 type streamState struct {
 	addr string // client IP address ("" when unknown)
-	// identities are the SPIFFE IDs of the client's verified certificate (none without
+	// identities are the SPIFFE IDs and DNS names of the client's verified certificate (none without
 	// mutual TLS); they do not change while the stream lives.
 	identities []string
 	// revoker ends the stream from outside (nil when the stream has no guard).

@@ -62,7 +62,7 @@ func (r *Reconciler) NodeGroup(node *core.Node) (string, bool) {
 	return p.NodeGroup(node.GetCluster(), md)
 }
 
-// Authorize says whether a client whose certificate names the SPIFFE IDs identities may join
+// Authorize says whether a client whose certificate names the identities (SPIFFE IDs, dns:NAME) may join
 // the node group group of the current policy: the group lists an identity one of them
 // matches. It is meant for Options.Authorize.
 func (r *Reconciler) Authorize(group string, identities []string) bool {

@@ -61,8 +61,9 @@ type Config struct {
 type Options struct {
 	// NodeGroup maps a connecting node to its node group; nodes without a group are refused.
 	NodeGroup func(node *core.Node) (group string, ok bool)
-	// Authorize, when set, decides whether a client may join its node group, given the SPIFFE
-	// IDs (URI SANs) of its verified client certificate, none without mutual TLS. Every
+	// Authorize, when set, decides whether a client may join its node group, given the
+	// identities of its verified client certificate (CertificateIdentities: SPIFFE IDs, then
+	// DNS names as dns:NAME), none without mutual TLS. Every
 	// request is checked; a refused stream ends with PERMISSION_DENIED. Reconciler.Authorize
 	// admits the identities the group lists.
 	Authorize func(group string, identities []string) bool

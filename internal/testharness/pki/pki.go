@@ -79,7 +79,8 @@ type LeafOptions struct {
 	CommonName string
 	// Organizations are the subject's O (the groups of a client certificate).
 	Organizations []string
-	// DNSNames and IPs are the serving names (server certificates only).
+	// DNSNames are the serving names of a server certificate, or a client's DNS names (an
+	// identity, as a SPIFFE ID in URIs is).
 	DNSNames []string
 	// IPs are the serving IP addresses.
 	IPs []net.IP

@@ -51,7 +51,7 @@ func bootstrapCmd(args []string, stdout io.Writer) (err error) {
 	fs.StringVar(&o.TLSSecretsFile, "xds-secrets-file", "", "envoy formats, tls: write the CA bundle and client certificate as file-based SDS secrets to this file (.json or .yaml) and name it in the bootstrap, so that Envoy rereads their files when they are renewed")
 	fs.StringVar(&g.ListenerNameTemplate, "listener-name-template", "", `client_default_listener_resource_name_template (grpc format); "%s" is the target's name`)
 	fs.IntVar(&o.RegexProgramSizeLimit, "regex-program-size-limit", 0, "the proxy's runtime re2.max_program_size.error_level: the largest RE2 program of a regex it accepts; pass the same to serve (envoy formats; 0: Envoy's default, 100)")
-	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind (and, if the group lists identities, one of them is --xds-cert-file's SPIFFE ID)")
+	policyFile := fs.String("policy", "", "TrafficPolicy file: fail unless the node belongs to a node group of the right kind (and, if the group lists identities, one of them admits an identity of --xds-cert-file: a SPIFFE ID or DNS name)")
 	out := fs.String("out", "", "write the bootstrap to this file instead of stdout (the image has no shell to redirect with)")
 	format := fs.String("format", formatEnvoy, "envoy (Envoy bootstrap, YAML), envoy-json, or grpc (gRPC xDS bootstrap for proxyless clients); yaml and json are older names of envoy and envoy-json")
 	if err := cli.ParseArgs(fs, args); err != nil {
@@ -180,7 +180,8 @@ func writeTLSSecrets(o xds.BootstrapOptions) error {
 // checkNodeGroup fails unless a node with this cluster and metadata belongs to a node group
 // of kind in the policy file, the way the control plane will assign it, and, when the group
 // lists identities and the node presents the certificate certFile, unless the group admits
-// one of the certificate's SPIFFE IDs (as serve --require-node-identity checks).
+// one of the certificate's identities, SPIFFE IDs or DNS names (as serve
+// --require-node-identity checks).
 func checkNodeGroup(file, cluster string, md map[string]string, kind policy.NodeKind, certFile string) error {
 	p, err := policy.Load(file)
 	if err != nil {

@@ -123,7 +123,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.tls.ClientCAFile, "client-ca-file", "", "PEM CA bundle: only proxies and clients with a certificate of one of these CAs connect (needs --tls-cert-file; reread when it changes)")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.BoolVar(&f.requireNodeIdentity, "require-node-identity", false, "admit a proxy to a node group only when the SPIFFE ID of its client certificate matches one of the group's identities (a Gateway's groups: its namespace's); needs --client-ca-file")
+	fs.BoolVar(&f.requireNodeIdentity, "require-node-identity", false, "admit a proxy to a node group only when an identity of its client certificate (a SPIFFE ID, or a DNS name as dns:NAME) matches one of the group's identities (a Gateway's groups: its namespace's); needs --client-ca-file")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
 	fs.IntVar(&f.limits.MaxStreams, "max-streams", xds.DefaultLimits.MaxStreams, "ADS streams open at once (a proxy uses one); more are refused")
 	fs.IntVar(&f.limits.MaxConnectionsPerAddress, "max-connections-per-address", xds.DefaultLimits.MaxConnectionsPerAddress, "ADS connections open at once from one client IP address; more are closed when accepted")

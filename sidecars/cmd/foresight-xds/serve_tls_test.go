@@ -70,11 +70,19 @@ func newTLSSetup(t *testing.T) tlsSetup {
 	return s
 }
 
-// client writes a client pair of the client CA with the URI SANs uris and returns the
-// bootstrap flags that present it.
-func (s tlsSetup) client(t *testing.T, name string, uris ...string) []string {
+// client writes a client pair of the client CA with the SANs sans (dns:NAME a DNS name, else
+// a URI) and returns the bootstrap flags that present it.
+func (s tlsSetup) client(t *testing.T, name string, sans ...string) []string {
 	t.Helper()
-	l, err := s.clientAuthority.Sign(pki.LeafOptions{CommonName: name, URIs: uris})
+	var uris, dnsNames []string
+	for _, san := range sans {
+		if n, ok := strings.CutPrefix(san, "dns:"); ok {
+			dnsNames = append(dnsNames, n)
+		} else {
+			uris = append(uris, san)
+		}
+	}
+	l, err := s.clientAuthority.Sign(pki.LeafOptions{CommonName: name, URIs: uris, DNSNames: dnsNames})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +352,19 @@ func TestServeRequiresNodeIdentity(t *testing.T) {
 	if got, err := callGreeter(t, admitted, 3*time.Second); err == nil {
 		t.Errorf("after the reload a new client with the old identity was answered by %q", got)
 	}
+
+	// DNS names: a certificate without a SPIFFE ID is admitted by its DNS SAN.
+	loaded := counter(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="success"}`)
+	withIdentity("dns:*.shop.svc.cluster.local")
+	waitFor(t, "the DNS identity loaded", func() bool {
+		return counter(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="success"}`) > loaded
+	})
+	if got, err := callGreeter(t, bootstrap(s.client(t, "web", "dns:web.shop.svc.cluster.local")), 10*time.Second); err != nil || got != "v2" {
+		t.Errorf("client with the DNS name web.shop.svc.cluster.local: answered by %q, %v; want v2", got, err)
+	}
+	if got, err := callGreeter(t, bootstrap(s.client(t, "web", "dns:web.other.svc.cluster.local", "spiffe://foresight.test/ns/shop/sa/web")), 3*time.Second); err == nil {
+		t.Errorf("client with the DNS name web.other.svc.cluster.local: answered by %q, want no configuration", got)
+	}
 }
 
 // TestBootstrapPolicyChecksTheIdentity: bootstrap --policy fails when the node's group lists
@@ -378,5 +399,9 @@ spec:
 	}
 	if code, errOut := run(nil); code != 0 {
 		t.Errorf("no client certificate (nothing to check): exit %d: %s", code, errOut)
+	}
+	if code, errOut := run(s.client(t, "dns", "dns:web.shop.svc")); code == 0 ||
+		!strings.Contains(errOut, `admits none of the identities ["dns:web.shop.svc"]`) {
+		t.Errorf("certificate with a DNS name only: exit %d: %s", code, errOut)
 	}
 }
