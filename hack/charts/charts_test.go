@@ -183,7 +183,7 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "client certificates without a Secret", "tls: {requireClientCertificate: true}", []string{"tls.requireClientCertificate and tls.requireNodeIdentity need tls.secretName"}},
 		{xdsChart, "node identities without client certificates", "tls: {secretName: xds-tls, requireNodeIdentity: true}", []string{"tls.requireNodeIdentity needs tls.requireClientCertificate"}},
 		{xdsChart, "misspelt TLS key", "tls: {secret: x}", []string{"/tls", "additional properties 'secret' not allowed"}},
-		{xdsChart, "budget on one replica", "podDisruptionBudget: {enabled: true}", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
+		{xdsChart, "budget on one replica", "replicaCount: 1", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
 	}
 	for _, c := range cases {
 		t.Run(c.chart+"/"+c.name, func(t *testing.T) {
