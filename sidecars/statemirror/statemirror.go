@@ -50,13 +50,14 @@ type Mirror struct {
 	failed map[string]bool   // key: the last copy to the ConfigMap failed (logged once until it recovers)
 	// pullFailed: the last copy from the ConfigMap failed (logged once until it recovers).
 	pullFailed bool
+	invalid    map[string]string // key: the content not JSON last logged
 }
 
 // New returns a Mirror of files (ConfigMap key to local path) to the ConfigMap name of
 // configMaps, which must exist (the chart and the manifests create it, empty). failures
 // counts the changes not copied (each attempt).
 func New(configMaps corev1client.ConfigMapInterface, name string, files map[string]string, failures prometheus.Counter, log *slog.Logger) *Mirror {
-	return &Mirror{configMaps: configMaps, name: name, files: files, failures: failures, log: log, synced: map[string][]byte{}, failed: map[string]bool{}}
+	return &Mirror{configMaps: configMaps, name: name, files: files, failures: failures, log: log, synced: map[string][]byte{}, failed: map[string]bool{}, invalid: map[string]string{}}
 }
 
 // Restore writes every file that does not exist locally from its key in the ConfigMap. A key
@@ -81,20 +82,35 @@ func (m *Mirror) Restore(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if !json.Valid([]byte(data)) {
-			m.log.Error("state in the ConfigMap is not JSON; starting without it", "configmap", m.name, "key", key)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return fmt.Errorf("state file %s: %w", path, err)
-		}
-		if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
+		if written, err := m.adopt(key, path, data); err != nil {
 			return err
+		} else if written {
+			m.log.Info("state restored from the ConfigMap", "configmap", m.name, "key", key, "file", path)
 		}
-		m.synced[key] = []byte(data)
-		m.log.Info("state restored from the ConfigMap", "configmap", m.name, "key", key, "file", path)
 	}
 	return nil
+}
+
+// adopt writes data, the ConfigMap's content of key, to its local file path and says whether
+// it did: content that is not a JSON document is left out, and logged once for each content.
+// Called with m.mu held.
+func (m *Mirror) adopt(key, path, data string) (bool, error) {
+	if !json.Valid([]byte(data)) {
+		if m.invalid[key] != data {
+			m.log.Error("state in the ConfigMap is not JSON; left out", "configmap", m.name, "key", key)
+			m.invalid[key] = data
+		}
+		return false, nil
+	}
+	delete(m.invalid, key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
+		return false, err
+	}
+	m.synced[key] = []byte(data)
+	return true, nil
 }
 
 // Run copies each file to its key whenever its content changes, looking every interval,
@@ -175,18 +191,13 @@ func (m *Mirror) pull(ctx context.Context) ([]string, error) {
 			m.synced[key] = local
 			continue
 		}
-		if !json.Valid([]byte(data)) {
-			m.log.Error("state in the ConfigMap is not JSON; keeping the local one", "configmap", m.name, "key", key)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return changed, fmt.Errorf("state file %s: %w", path, err)
-		}
-		if err := atomicfile.WriteFile(path, []byte(data)); err != nil {
+		written, err := m.adopt(key, path, data)
+		if err != nil {
 			return changed, err
 		}
-		m.synced[key] = []byte(data)
-		changed = append(changed, key)
+		if written {
+			changed = append(changed, key)
+		}
 	}
 	return changed, nil
 }
