@@ -15,6 +15,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,9 @@ type Options struct {
 	Leading func() bool
 	// Leader names the replica that leads, for ErrNotLeader's message; nil or "": unknown.
 	Leader func() string
+	// OnChange, when set, is called after a rollout's phase, step, weight, failures or reason
+	// changed (or a rollout started), outside the controller's lock.
+	OnChange func()
 }
 
 // Controller drives the canaries of a policy.
@@ -134,6 +138,7 @@ type Controller struct {
 	mu      sync.Mutex
 	states  map[string]*State // by canary name
 	applied string            // fingerprint of the weights last applied
+	told    string            // fingerprint of the rollouts OnChange was last called for
 }
 
 // New returns a Controller, loading its state from opts.StatePath.
@@ -195,6 +200,7 @@ func (c *Controller) Reload(ctx context.Context) error {
 		c.updateMetrics(p)
 	}
 	c.mu.Unlock()
+	c.tell()
 	return c.apply(ctx)
 }
 
@@ -267,6 +273,42 @@ func (c *Controller) Overlay(p *policy.Policy) (*policy.Policy, error) {
 // same weights.
 func (c *Controller) Restore(ctx context.Context) error {
 	return c.apply(ctx)
+}
+
+// Current is the state of the named rollout when the policy declares it now (the same
+// route, stable and canary), else nil.
+func (c *Controller) Current(name string) *State {
+	p := c.opts.Policy()
+	if p == nil {
+		return nil
+	}
+	can := p.Canary(name)
+	if can == nil {
+		return nil
+	}
+	if st := c.State(name); st != nil && st.Key == Key(can) {
+		return st
+	}
+	return nil
+}
+
+// tell calls OnChange when a rollout changed since it was last called.
+func (c *Controller) tell() {
+	if c.opts.OnChange == nil {
+		return
+	}
+	c.mu.Lock()
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(c.states)) {
+		st := c.states[n]
+		fmt.Fprintf(&b, "%s=%s:%s:%d:%d:%d:%s;", n, st.Key, st.Phase, st.Step, st.Weight, st.Failures, st.Reason)
+	}
+	changed := b.String() != c.told
+	c.told = b.String()
+	c.mu.Unlock()
+	if changed {
+		c.opts.OnChange()
+	}
 }
 
 // apply serves the overlay when the weights changed since the last apply.
@@ -378,6 +420,7 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 	if saveErr != nil {
 		c.log.Error("could not persist canary state", "error", saveErr)
 	}
+	c.tell()
 	if err := c.apply(ctx); err != nil {
 		c.log.Error("could not serve canary weights", "error", err)
 		return min(max(next, 0), time.Second), err
@@ -619,6 +662,7 @@ func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary
 		return err
 	}
 	c.log.Info("canary manual action", "canary", name, "phase", st.Phase)
+	c.tell()
 	return c.apply(ctx)
 }
 

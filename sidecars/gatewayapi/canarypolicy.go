@@ -17,8 +17,33 @@ type CanaryPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   CanaryPolicySpec  `json:"spec"`
-	Status gwv1.PolicyStatus `json:"status,omitempty"`
+	Spec   CanaryPolicySpec   `json:"spec"`
+	Status CanaryPolicyStatus `json:"status,omitempty"`
+}
+
+// CanaryPolicyStatus is the policy's acceptance by its targets' Gateways (the Gateway API's
+// policy status) and where its rollout stands.
+type CanaryPolicyStatus struct {
+	gwv1.PolicyStatus `json:",inline"`
+	// Rollout is where the rollout stands, as the control plane that drives it last wrote;
+	// absent before it started.
+	Rollout *CanaryRolloutStatus `json:"rollout,omitempty"`
+}
+
+// CanaryRolloutStatus is where a CanaryPolicy's rollout stands.
+type CanaryRolloutStatus struct {
+	// Phase is progressing, paused, promoted, failed or aborted.
+	Phase string `json:"phase"`
+	// Step is the index of the current step (the number of steps once promoted).
+	Step int `json:"step"`
+	// Weight is the canary's share of the traffic, in percent.
+	Weight uint32 `json:"weight"`
+	// Failures counts the failed analysis measurements so far.
+	Failures int `json:"failures"`
+	// Reason says why the rollout ended (promoted, rolled back, aborted).
+	Reason string `json:"reason,omitempty"`
+	// Updated is when the rollout last changed.
+	Updated metav1.Time `json:"updated"`
 }
 
 // CanaryPolicySpec is the rollout.

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -78,6 +79,10 @@ type Options struct {
 	// Debounce is how long a change waits for more before the translation runs. Default
 	// 50ms.
 	Debounce time.Duration
+	// CanaryRollout is where the rollout of the canary named name (gatewayapi.CanaryName of
+	// a CanaryPolicy) stands, for the policy's status.rollout; nil when it is not driven.
+	// Call Resync when one changes. Nil: no status.rollout is written.
+	CanaryRollout func(name string) *gatewayapi.CanaryRolloutStatus
 	// Leading says whether this replica writes the statuses; nil: it always does. Every
 	// replica translates and serves; with several, only the leader writes, so they do not
 	// race each other's writes (nor, during an upgrade, undo a newer version's). Call Resync
@@ -467,16 +472,20 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 			return err
 		})
 	for _, p := range in.CanaryPolicies {
+		var rollout *gatewayapi.CanaryRolloutStatus
+		if w.o.CanaryRollout != nil {
+			rollout = w.o.CanaryRollout(gatewayapi.CanaryName(p.Namespace, p.Name))
+		}
 		w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], p.Status.Rollout, rollout)
 	}
 	for _, p := range in.BackendTrafficPolicies {
 		w.writePolicyStatus(ctx, gatewayapi.BackendTrafficPolicyGVR, gatewayapi.KindBackendTrafficPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil, nil)
 	}
 	for _, p := range in.ExperimentPolicies {
 		w.writePolicyStatus(ctx, gatewayapi.ExperimentPolicyGVR, gatewayapi.KindExperimentPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
+			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil, nil)
 	}
 }
 
@@ -493,15 +502,19 @@ func decode[T any](w *Watcher, o runtime.Object) *T {
 }
 
 // writePolicyStatus writes the ancestor statuses of one attached policy when ours changed,
-// keeping other controllers' entries.
-func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus) {
+// keeping other controllers' entries, and for a CanaryPolicy its rollout when that changed
+// (a nil rollout keeps the old one: a rollout not driven now keeps its last status).
+func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus, oldRollout, rollout *gatewayapi.CanaryRolloutStatus) {
 	next, changed := mergeStatuses(w.o.ControllerName, old, want, func(a *gwv1.PolicyAncestorStatus) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition) {
 		return a.ControllerName, a.AncestorRef, &a.Conditions
 	})
-	if !changed {
+	if rollout == nil {
+		rollout = oldRollout
+	}
+	if !changed && equality.Semantic.DeepEqual(oldRollout, rollout) {
 		return
 	}
-	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gwv1.PolicyStatus{Ancestors: next})
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gatewayapi.CanaryPolicyStatus{PolicyStatus: gwv1.PolicyStatus{Ancestors: next}, Rollout: rollout})
 	if err == nil {
 		var sp map[string]any
 		if sp, err = runtime.DefaultUnstructuredConverter.ToUnstructured(spec); err == nil {

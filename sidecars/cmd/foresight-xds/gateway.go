@@ -6,12 +6,16 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/foresight-dev/foresight/internal/clip"
+	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
@@ -144,8 +148,9 @@ func (s *sources) apply(ctx context.Context) error {
 }
 
 // newGatewayWatch watches the Gateway API objects of controller and serves them through src;
-// it writes their statuses while leads says so (always when nil).
-func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+// it writes their statuses, with the CanaryPolicies' rollouts, while leads says so (always
+// when nil).
+func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool, rollouts func(string) *gatewayapi.CanaryRolloutStatus, log *slog.Logger) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -155,5 +160,27 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 		return nil, err
 	}
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, Logger: log})
+}
+
+// maxRolloutReason bounds status.rollout.reason (the CRD allows 4096 bytes).
+const maxRolloutReason = 1024
+
+// rolloutOf reads the CanaryPolicies' rollouts from the canary controller ctl holds (none
+// before it is made): the rollouts the served policy declares, as status.rollout.
+func rolloutOf(ctl *atomic.Pointer[canary.Controller]) func(string) *gatewayapi.CanaryRolloutStatus {
+	return func(name string) *gatewayapi.CanaryRolloutStatus {
+		c := ctl.Load()
+		if c == nil {
+			return nil
+		}
+		st := c.Current(name)
+		if st == nil {
+			return nil
+		}
+		// The API server keeps whole seconds: compared with what it holds, a finer time
+		// would differ at every translation.
+		return &gatewayapi.CanaryRolloutStatus{Phase: st.Phase, Step: st.Step, Weight: st.Weight, Failures: st.Failures,
+			Reason: clip.Text(st.Reason, maxRolloutReason), Updated: metav1.NewTime(st.Updated).Rfc3339Copy()}
+	}
 }

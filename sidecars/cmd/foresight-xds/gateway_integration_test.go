@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -370,6 +371,29 @@ func canaryPolicy(name, route, stable, canary string, steps []any, analysis map[
 		"spec":     spec}}
 }
 
+// canaryRollout checks the status.rollout of CanaryPolicy name (and that the Accepted
+// condition written beside it is kept).
+func (s *shop) canaryRollout(name, phase string, weight uint32, reason string) func() error {
+	return func() error {
+		u, err := s.canaryPolicies().Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var cp gatewayapi.CanaryPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cp); err != nil {
+			return err
+		}
+		r := cp.Status.Rollout
+		if r == nil || r.Phase != phase || r.Weight != weight || r.Reason != reason || r.Updated.IsZero() {
+			return fmt.Errorf("status.rollout %+v, want %s at %d (%q)", r, phase, weight, reason)
+		}
+		if len(cp.Status.Ancestors) == 0 {
+			return fmt.Errorf("the ancestors' statuses are gone beside status.rollout %+v", r)
+		}
+		return nil
+	}
+}
+
 // canaryAccepted checks the Accepted condition of CanaryPolicy name: status and reason,
 // and a message containing msg.
 func (s *shop) canaryAccepted(name string, status metav1.ConditionStatus, reason, msg string) func() error {
@@ -539,6 +563,7 @@ func TestServeGatewayAPI(t *testing.T) {
 	waitFor(t, "canary at 50%", func() bool {
 		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name))
 	})
+	eventuallyWithin(t, 30*time.Second, "status.rollout at 50%", s.canaryRollout("rollout", "progressing", 50, ""))
 	seen := map[string]int{}
 	eventuallyWithin(t, 30*time.Second, "both versions answer at 50%", func() error {
 		who, err := whoAnswers(conn)
@@ -589,6 +614,7 @@ func TestServeGatewayAPI(t *testing.T) {
 	if !metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_phase{canary=%q,phase="promoted"} 1`, name)) {
 		t.Error("not promoted")
 	}
+	eventuallyWithin(t, 30*time.Second, "status.rollout promoted", s.canaryRollout("rollout", "promoted", 100, "promoted by an operator"))
 	after, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -244,6 +244,8 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 
 	var watcher *discovery.Watcher
 	var writeStatuses func() // the Gateway API statuses written anew (nil without them)
+	// The canary controller, once made, for the CanaryPolicies' status.rollout.
+	var canaryCtl atomic.Pointer[canary.Controller]
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
 		cfg, client, err := kubeClient(f)
 		if err != nil {
@@ -254,7 +256,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, log)
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), log)
 			if err != nil {
 				return err
 			}
@@ -278,10 +280,11 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if runner != nil {
 		background.Go(func() { _ = runner.Run(ctx) })
 	}
-	canaries, err := newCanaries(ctx, f, rec, prom, el, reg, log)
+	canaries, err := newCanaries(ctx, f, rec, prom, el, writeStatuses, reg, log)
 	if err != nil {
 		return err
 	}
+	canaryCtl.Store(canaries)
 	background.Go(func() { _ = canaries.Run(ctx) })
 	if mirror != nil {
 		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses, log: log}
@@ -321,14 +324,15 @@ func promQuerier(c promclient.Config) (promquery.Querier, error) {
 	return promv1.NewAPI(client), nil
 }
 
-// newCanaries returns the canary controller, its persisted rollouts already served.
-func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, el election, reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
+// newCanaries returns the canary controller, its persisted rollouts already served;
+// onChange (nil: none) is called when a rollout changed.
+func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, el election, onChange func(), reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
 	c, err := canary.New(canary.Options{
 		Prometheus: prom, StatePath: canaryStatePath(f), Policy: rec.Policy,
-		Logger: log, Registerer: reg, Leading: el.leads, Leader: el.leader,
+		Logger: log, Registerer: reg, Leading: el.leads, Leader: el.leader, OnChange: onChange,
 		Apply: func(ctx context.Context, o canary.Overlay) error { return rec.SetLayer(ctx, "canary", o) },
 	})
 	if err != nil {
