@@ -60,6 +60,9 @@ type Options struct {
 	// always does. One that does not lead serves the experiments by their times and the
 	// abort record it is given (Reload).
 	Leading func() bool
+	// OnChange, when set, is called after an experiment's state changed (it started, ended
+	// or was aborted), outside the runner's lock.
+	OnChange func()
 }
 
 // abortRecord is what the state file remembers about an aborted run.
@@ -225,6 +228,20 @@ func (r *Runner) stateAt(e *Experiment, now time.Time) string {
 	}
 }
 
+// Status is an experiment's state now and, when aborted, when and why; ok is false for an
+// experiment the runner does not drive.
+func (r *Runner) Status(name string) (state, reason string, abortedAt time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.exps {
+		if e.Name() == name {
+			rec := r.aborted[e.Key()]
+			return r.stateAt(e, r.opts.Clock.Now()), rec.Reason, rec.At, true
+		}
+	}
+	return "", "", time.Time{}, false
+}
+
 // State returns the experiment's state now.
 func (r *Runner) State(name string) string {
 	r.mu.Lock()
@@ -320,9 +337,11 @@ func (r *Runner) Step(ctx context.Context) (time.Duration, error) {
 	now = r.opts.Clock.Now()
 	fingerprint := ""
 	next := time.Duration(math.MaxInt64)
+	transitions := false
 	for _, e := range r.exps {
 		st := r.stateAt(e, now)
 		if prev := r.state[e.Name()]; prev != st {
+			transitions = true
 			r.state[e.Name()] = st
 			r.log.Info("experiment state", "experiment", e.Name(), "target", e.Spec.Target.String(), "from", prev, "to", st,
 				"start", e.Spec.Start, "end", e.End())
@@ -347,6 +366,9 @@ func (r *Runner) Step(ctx context.Context) (time.Duration, error) {
 	}
 	changed := fingerprint != r.applied
 	r.mu.Unlock()
+	if transitions && r.opts.OnChange != nil {
+		r.opts.OnChange()
+	}
 
 	if changed {
 		if err := r.opts.Apply(ctx, r.Overlay); err != nil {

@@ -119,8 +119,27 @@ type ExperimentPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ExperimentPolicySpec `json:"spec"`
-	Status gwv1.PolicyStatus    `json:"status,omitempty"`
+	Spec   ExperimentPolicySpec   `json:"spec"`
+	Status ExperimentPolicyStatus `json:"status,omitempty"`
+}
+
+// ExperimentPolicyStatus is the policy's acceptance by its targets' Gateways (the Gateway
+// API's policy status) and where its experiment stands.
+type ExperimentPolicyStatus struct {
+	gwv1.PolicyStatus `json:",inline"`
+	// Experiment is where the experiment stands, as the control plane that drives it last
+	// wrote; absent before the policy was accepted.
+	Experiment *ExperimentRunStatus `json:"experiment,omitempty"`
+}
+
+// ExperimentRunStatus is where an ExperimentPolicy's experiment stands.
+type ExperimentRunStatus struct {
+	// State is pending, running, completed or aborted.
+	State string `json:"state"`
+	// Reason says why the guard aborted it.
+	Reason string `json:"reason,omitempty"`
+	// AbortedAt is when the guard aborted it.
+	AbortedAt *metav1.Time `json:"abortedAt,omitempty"`
 }
 
 // ExperimentPolicySpec says what, when and how long.

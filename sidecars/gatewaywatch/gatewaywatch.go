@@ -83,6 +83,10 @@ type Options struct {
 	// a CanaryPolicy) stands, for the policy's status.rollout; nil when it is not driven.
 	// Call Resync when one changes. Nil: no status.rollout is written.
 	CanaryRollout func(name string) *gatewayapi.CanaryRolloutStatus
+	// ExperimentRun is where the experiment named name (gatewayapi.ExperimentName of an
+	// ExperimentPolicy) stands, for the policy's status.experiment; nil when it is not
+	// driven. Call Resync when one changes. Nil: no status.experiment is written.
+	ExperimentRun func(name string) *gatewayapi.ExperimentRunStatus
 	// Leading says whether this replica writes the statuses; nil: it always does. Every
 	// replica translates and serves; with several, only the leader writes, so they do not
 	// race each other's writes (nor, during an upgrade, undo a newer version's). Call Resync
@@ -477,15 +481,19 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 			rollout = w.o.CanaryRollout(gatewayapi.CanaryName(p.Namespace, p.Name))
 		}
 		w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], p.Status.Rollout, rollout)
+			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("rollout", p.Status.Rollout, rollout))
 	}
 	for _, p := range in.BackendTrafficPolicies {
 		w.writePolicyStatus(ctx, gatewayapi.BackendTrafficPolicyGVR, gatewayapi.KindBackendTrafficPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil, nil)
+			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil)
 	}
 	for _, p := range in.ExperimentPolicies {
+		var run *gatewayapi.ExperimentRunStatus
+		if w.o.ExperimentRun != nil {
+			run = w.o.ExperimentRun(gatewayapi.ExperimentName(p.Namespace, p.Name))
+		}
 		w.writePolicyStatus(ctx, gatewayapi.ExperimentPolicyGVR, gatewayapi.KindExperimentPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil, nil)
+			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("experiment", p.Status.Experiment, run))
 	}
 }
 
@@ -501,20 +509,41 @@ func decode[T any](w *Watcher, o runtime.Object) *T {
 	return p
 }
 
+// statusField is a field of a policy's status beside its ancestors' (a CanaryPolicy's
+// rollout, an ExperimentPolicy's experiment): its name, the value to hold, and whether that
+// differs from the object's.
+type statusField struct {
+	name    string
+	value   any
+	changed bool
+}
+
+// statusFieldOf is the status field name that holds old now and should hold want; a nil want
+// keeps old (what is not driven now keeps its last status), and nil is returned when there is
+// neither.
+func statusFieldOf[T any](name string, old, want *T) *statusField {
+	if want == nil {
+		want = old
+	}
+	if want == nil {
+		return nil
+	}
+	return &statusField{name: name, value: want, changed: !equality.Semantic.DeepEqual(old, want)}
+}
+
 // writePolicyStatus writes the ancestor statuses of one attached policy when ours changed,
-// keeping other controllers' entries, and for a CanaryPolicy its rollout when that changed
-// (a nil rollout keeps the old one: a rollout not driven now keeps its last status).
-func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus, oldRollout, rollout *gatewayapi.CanaryRolloutStatus) {
+// keeping other controllers' entries, and the status field extra (nil: none) when it changed.
+func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus, extra *statusField) {
 	next, changed := mergeStatuses(w.o.ControllerName, old, want, func(a *gwv1.PolicyAncestorStatus) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition) {
 		return a.ControllerName, a.AncestorRef, &a.Conditions
 	})
-	if rollout == nil {
-		rollout = oldRollout
-	}
-	if !changed && equality.Semantic.DeepEqual(oldRollout, rollout) {
+	if !changed && (extra == nil || !extra.changed) {
 		return
 	}
-	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gatewayapi.CanaryPolicyStatus{PolicyStatus: gwv1.PolicyStatus{Ancestors: next}, Rollout: rollout})
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gwv1.PolicyStatus{Ancestors: next})
+	if err == nil && extra != nil {
+		st[extra.name], err = runtime.DefaultUnstructuredConverter.ToUnstructured(extra.value)
+	}
 	if err == nil {
 		var sp map[string]any
 		if sp, err = runtime.DefaultUnstructuredConverter.ToUnstructured(spec); err == nil {

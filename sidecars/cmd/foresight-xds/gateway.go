@@ -150,7 +150,8 @@ func (s *sources) apply(ctx context.Context) error {
 // newGatewayWatch watches the Gateway API objects of controller and serves them through src;
 // it writes their statuses, with the CanaryPolicies' rollouts, while leads says so (always
 // when nil).
-func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool, rollouts func(string) *gatewayapi.CanaryRolloutStatus, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool,
+	rollouts func(string) *gatewayapi.CanaryRolloutStatus, runs func(string) *gatewayapi.ExperimentRunStatus, log *slog.Logger) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -160,11 +161,41 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 		return nil, err
 	}
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, ExperimentRun: runs, Logger: log})
 }
 
-// maxRolloutReason bounds status.rollout.reason (the CRD allows 4096 bytes).
-const maxRolloutReason = 1024
+// lateCall calls a function set after it was handed out (the Gateway API watch's Resync,
+// made after the controllers that call it); before it is set, and without one, nothing.
+type lateCall struct{ f atomic.Pointer[func()] }
+
+func (l *lateCall) set(f func()) { l.f.Store(&f) }
+
+func (l *lateCall) call() {
+	if f := l.f.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// experimentRunOf reads the ExperimentPolicies' experiments from runner: their state and,
+// when aborted, when and why, as status.experiment.
+func experimentRunOf(runner *experiment.Runner) func(string) *gatewayapi.ExperimentRunStatus {
+	return func(name string) *gatewayapi.ExperimentRunStatus {
+		state, reason, at, ok := runner.Status(name)
+		if !ok {
+			return nil
+		}
+		run := &gatewayapi.ExperimentRunStatus{State: state}
+		if !at.IsZero() {
+			t := metav1.NewTime(at).Rfc3339Copy()
+			run.AbortedAt, run.Reason = &t, clip.Text(reason, maxStatusReason)
+		}
+		return run
+	}
+}
+
+// maxStatusReason bounds the reasons of status.rollout and status.experiment (the CRDs allow
+// 4096 bytes).
+const maxStatusReason = 1024
 
 // rolloutOf reads the CanaryPolicies' rollouts from the canary controller ctl holds (none
 // before it is made): the rollouts the served policy declares, as status.rollout.
@@ -181,6 +212,6 @@ func rolloutOf(ctl *atomic.Pointer[canary.Controller]) func(string) *gatewayapi.
 		// The API server keeps whole seconds: compared with what it holds, a finer time
 		// would differ at every translation.
 		return &gatewayapi.CanaryRolloutStatus{Phase: st.Phase, Step: st.Step, Weight: st.Weight, Failures: st.Failures,
-			Reason: clip.Text(st.Reason, maxRolloutReason), Updated: metav1.NewTime(st.Updated).Rfc3339Copy()}
+			Reason: clip.Text(st.Reason, maxStatusReason), Updated: metav1.NewTime(st.Updated).Rfc3339Copy()}
 	}
 }

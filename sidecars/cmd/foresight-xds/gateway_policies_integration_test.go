@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -109,6 +110,29 @@ func update(t testing.TB, r dynamic.ResourceInterface, name string, change func(
 		_, err = r.Update(context.Background(), u, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+// experimentRun checks the status.experiment of ExperimentPolicy name: its state, and the
+// reason (containing reason) and time of an abort.
+func experimentRun(ctx context.Context, r dynamic.ResourceInterface, name, state, reason string) func() error {
+	return func() error {
+		u, err := r.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var ep gatewayapi.ExperimentPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ep); err != nil {
+			return err
+		}
+		run := ep.Status.Experiment
+		if run == nil || run.State != state || !strings.Contains(run.Reason, reason) || (reason != "") != (run.AbortedAt != nil) {
+			return fmt.Errorf("status.experiment %+v, want %s (%q)", run, state, reason)
+		}
+		if len(ep.Status.Ancestors) == 0 {
+			return fmt.Errorf("the ancestors' statuses are gone beside status.experiment %+v", run)
+		}
+		return nil
+	}
 }
 
 func attached(kind, name string, spec map[string]any) *unstructured.Unstructured {
@@ -228,6 +252,7 @@ func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 	waitFor(t, "experiment running", func() bool {
 		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_experiment_state{experiment=%q,state="running"} 1`, name))
 	})
+	eventuallyWithin(t, 30*time.Second, "status.experiment running", experimentRun(ctx, exps, "drill", "running", ""))
 	badGuard := attached(gatewayapi.KindExperimentPolicy, "bad-guard", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
 		"fault": map[string]any{"delay": map[string]any{"fixed": "1s", "percent": int64(100)}},
 		"start": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339), "duration": "1h",
@@ -263,4 +288,20 @@ func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 	waitFor(t, "experiment completed", func() bool {
 		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_experiment_state{experiment=%q,state="completed"} 1`, name))
 	})
+	eventuallyWithin(t, 30*time.Second, "status.experiment completed", experimentRun(ctx, exps, "drill", "completed", ""))
+
+	// A guarded experiment this control plane cannot watch (it has no Prometheus) is aborted
+	// at its first evaluation, and its status says why. (The route is drill's target: drill
+	// goes first.)
+	if err := exps.Delete(ctx, "drill", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	guarded := attached(gatewayapi.KindExperimentPolicy, "guarded", map[string]any{"targetRefs": targetRoute("GRPCRoute", "greeter"),
+		"fault": map[string]any{"delay": map[string]any{"fixed": "1ms", "percent": int64(100)}},
+		"start": time.Now().Add(-time.Second).UTC().Format(time.RFC3339), "duration": "1h",
+		"guard": map[string]any{"query": "sum(rate(errors_total[1m])) > 1"}})
+	if _, err := exps.Create(ctx, guarded, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "status.experiment aborted", experimentRun(ctx, exps, "guarded", "aborted", "no Prometheus configured to evaluate the guard"))
 }

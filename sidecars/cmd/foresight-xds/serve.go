@@ -233,17 +233,19 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The controllers have the Gateway API statuses written anew when a rollout or an
+	// experiment changed, once the Gateway API watch exists (never without one).
+	var writeStatuses lateCall
 	// One runner drives the experiments of the file and of ExperimentPolicies.
 	var runner *experiment.Runner
 	if f.experiments != "" || f.gatewayController != "" {
-		if runner, err = newRunner(f, p, rec, prom, el.leads, reg, log); err != nil {
+		if runner, err = newRunner(f, p, rec, prom, el.leads, writeStatuses.call, reg, log); err != nil {
 			return err
 		}
 		src.setRunner(runner)
 	}
 
 	var watcher *discovery.Watcher
-	var writeStatuses func() // the Gateway API statuses written anew (nil without them)
 	// The canary controller, once made, for the CanaryPolicies' status.rollout.
 	var canaryCtl atomic.Pointer[canary.Controller]
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
@@ -256,12 +258,12 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), log)
+			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), experimentRunOf(runner), log)
 			if err != nil {
 				return err
 			}
 			src.setResync(gw.Resync)
-			writeStatuses = gw.Resync
+			writeStatuses.set(gw.Resync)
 			background.Go(func() {
 				if err := gw.Run(ctx); err != nil {
 					log.Error("gateway API watch stopped", "error", err)
@@ -280,14 +282,14 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if runner != nil {
 		background.Go(func() { _ = runner.Run(ctx) })
 	}
-	canaries, err := newCanaries(ctx, f, rec, prom, el, writeStatuses, reg, log)
+	canaries, err := newCanaries(ctx, f, rec, prom, el, writeStatuses.call, reg, log)
 	if err != nil {
 		return err
 	}
 	canaryCtl.Store(canaries)
 	background.Go(func() { _ = canaries.Run(ctx) })
 	if mirror != nil {
-		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses, log: log}
+		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses.call, log: log}
 		background.Go(func() { st.run(ctx, elector) })
 	}
 	if f.adminAddr != "" {
@@ -325,7 +327,7 @@ func promQuerier(c promclient.Config) (promquery.Querier, error) {
 }
 
 // newCanaries returns the canary controller, its persisted rollouts already served;
-// onChange (nil: none) is called when a rollout changed.
+// onChange is called when a rollout changed.
 func newCanaries(ctx context.Context, f serveFlags, rec *xds.Reconciler, prom promquery.Querier, el election, onChange func(), reg prometheus.Registerer, log *slog.Logger) (*canary.Controller, error) {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
@@ -373,7 +375,7 @@ func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Ser
 // (Reconciler.SetOverlay), which applies before the canary layer.
 const experimentLayer = ""
 
-func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
+func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, onChange func(), reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
 	var exps []*experiment.Experiment
 	if f.experiments != "" {
 		var err error
@@ -390,6 +392,7 @@ func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promque
 		Logger:     log,
 		Registerer: reg,
 		Leading:    leads,
+		OnChange:   onChange,
 		Apply: func(ctx context.Context, o experiment.Overlay) error {
 			return rec.SetLayer(ctx, experimentLayer, o)
 		},

@@ -34,7 +34,7 @@ type stateKeeper struct {
 	canaries *canary.Controller
 	runner   *experiment.Runner // nil without experiments
 	// writeStatuses has the Gateway API watch write its statuses, which only the leader
-	// does; nil without the Gateway API.
+	// does (nothing without the Gateway API).
 	writeStatuses func()
 	log           *slog.Logger
 }
@@ -75,9 +75,7 @@ func (s *stateKeeper) lead(ctx context.Context) {
 		}
 	}
 	s.leading.Store(true)
-	if s.writeStatuses != nil {
-		s.writeStatuses()
-	}
+	s.writeStatuses()
 	s.mirror.Run(ctx, stateInterval)
 	s.leading.Store(false)
 	// A replica that lost the Lease leaves the ConfigMap to the new leader.
