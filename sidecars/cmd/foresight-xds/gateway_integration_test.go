@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,14 +102,16 @@ func installCRDs(t testing.TB, c *cluster.Cluster) {
 	})
 }
 
-func kubectl(t testing.TB, c *cluster.Cluster, args ...string) {
+// kubectl runs the cluster's kubectl with args and returns what it printed.
+func kubectl(t testing.TB, c *cluster.Cluster, args ...string) string {
 	t.Helper()
-	var stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(c.Bin("kubectl"), args...)
-	cmd.Stderr = &stderr
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	return stdout.String()
 }
 
 // gatewayClient is a grpc-go xDS client of the Gateway shop/edge dialing xds:///host, with
@@ -564,6 +567,12 @@ func TestServeGatewayAPI(t *testing.T) {
 		return metric(t, f.metricsAddr, fmt.Sprintf(`foresight_canary_weight{canary=%q} 50`, name))
 	})
 	eventuallyWithin(t, 30*time.Second, "status.rollout at 50%", s.canaryRollout("rollout", "progressing", 50, ""))
+	// kubectl shows it (the CRD's printer columns).
+	out := kubectl(t, s.c, "--kubeconfig", s.c.AdminKubeconfig, "get", "canarypolicies", "-n", "shop", "rollout", "-o", "wide")
+	if fields := strings.Fields(out); len(fields) < 13 || !slices.Equal(fields[:6], []string{"NAME", "ACCEPTED", "PHASE", "WEIGHT", "STEP", "FAILURES"}) ||
+		!slices.Equal(fields[7:13], []string{"rollout", "Accepted", "progressing", "50", "0", "0"}) {
+		t.Errorf("kubectl get canarypolicies -o wide:\n%s", out)
+	}
 	seen := map[string]int{}
 	eventuallyWithin(t, 30*time.Second, "both versions answer at 50%", func() error {
 		who, err := whoAnswers(conn)
