@@ -42,6 +42,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -87,6 +88,10 @@ type Options struct {
 	// ExperimentPolicy) stands, for the policy's status.experiment; nil when it is not
 	// driven. Call Resync when one changes. Nil: no status.experiment is written.
 	ExperimentRun func(name string) *gatewayapi.ExperimentRunStatus
+	// Events, when set, records an Event on a CanaryPolicy or ExperimentPolicy for each
+	// change of its rollout or experiment this replica writes (started, advanced, paused,
+	// resumed, promoted, rolled back, aborted, completed).
+	Events events.EventRecorder
 	// Leading says whether this replica writes the statuses; nil: it always does. Every
 	// replica translates and serves; with several, only the leader writes, so they do not
 	// race each other's writes (nor, during an upgrade, undo a newer version's). Call Resync
@@ -480,8 +485,10 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		if w.o.CanaryRollout != nil {
 			rollout = w.o.CanaryRollout(gatewayapi.CanaryName(p.Namespace, p.Name))
 		}
-		w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("rollout", p.Status.Rollout, rollout))
+		if w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("rollout", p.Status.Rollout, rollout)) {
+			w.rolloutEvent(&p.ObjectMeta, p.Status.Rollout, rollout)
+		}
 	}
 	for _, p := range in.BackendTrafficPolicies {
 		w.writePolicyStatus(ctx, gatewayapi.BackendTrafficPolicyGVR, gatewayapi.KindBackendTrafficPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
@@ -492,8 +499,10 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		if w.o.ExperimentRun != nil {
 			run = w.o.ExperimentRun(gatewayapi.ExperimentName(p.Namespace, p.Name))
 		}
-		w.writePolicyStatus(ctx, gatewayapi.ExperimentPolicyGVR, gatewayapi.KindExperimentPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
-			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("experiment", p.Status.Experiment, run))
+		if w.writePolicyStatus(ctx, gatewayapi.ExperimentPolicyGVR, gatewayapi.KindExperimentPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.ExperimentPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("experiment", p.Status.Experiment, run)) {
+			w.experimentEvent(&p.ObjectMeta, p.Status.Experiment, run)
+		}
 	}
 }
 
@@ -533,12 +542,13 @@ func statusFieldOf[T any](name string, old, want *T) *statusField {
 
 // writePolicyStatus writes the ancestor statuses of one attached policy when ours changed,
 // keeping other controllers' entries, and the status field extra (nil: none) when it changed.
-func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus, extra *statusField) {
+// It says whether it wrote a changed extra.
+func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, meta *metav1.ObjectMeta, spec any, old, want []gwv1.PolicyAncestorStatus, extra *statusField) bool {
 	next, changed := mergeStatuses(w.o.ControllerName, old, want, func(a *gwv1.PolicyAncestorStatus) (gwv1.GatewayController, gwv1.ParentReference, *[]metav1.Condition) {
 		return a.ControllerName, a.AncestorRef, &a.Conditions
 	})
 	if !changed && (extra == nil || !extra.changed) {
-		return
+		return false
 	}
 	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&gwv1.PolicyStatus{Ancestors: next})
 	if err == nil && extra != nil {
@@ -557,6 +567,7 @@ func (w *Watcher) writePolicyStatus(ctx context.Context, gvr schema.GroupVersion
 		}
 	}
 	w.logStatus(kind, meta.Namespace, meta.Name, err)
+	return err == nil && extra != nil && extra.changed
 }
 
 func (w *Watcher) logStatus(kind, ns, name string, err error) {

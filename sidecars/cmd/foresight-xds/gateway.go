@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/foresight-dev/foresight/internal/clip"
@@ -147,10 +149,14 @@ func (s *sources) apply(ctx context.Context) error {
 	return nil
 }
 
+// eventsController is the reporting controller of the Events foresight-xds records.
+const eventsController = "foresight.dev/xds"
+
 // newGatewayWatch watches the Gateway API objects of controller and serves them through src;
-// it writes their statuses, with the CanaryPolicies' rollouts, while leads says so (always
-// when nil).
-func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool,
+// it writes their statuses, with the CanaryPolicies' rollouts and the ExperimentPolicies'
+// experiments, and records Events of their changes, while leads says so (always when nil).
+// Events are sent until ctx ends.
+func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool,
 	rollouts func(string) *gatewayapi.CanaryRolloutStatus, runs func(string) *gatewayapi.ExperimentRunStatus, log *slog.Logger) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
@@ -160,8 +166,14 @@ func newGatewayWatch(cfg *rest.Config, client kubernetes.Interface, controller s
 	if err != nil {
 		return nil, err
 	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, broadcaster.Shutdown)
+	recorder := broadcaster.NewRecorder(scheme.Scheme, eventsController)
 	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, ExperimentRun: runs, Logger: log})
+		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, ExperimentRun: runs, Events: recorder, Logger: log})
 }
 
 // lateCall calls a function set after it was handed out (the Gateway API watch's Resync,

@@ -374,6 +374,29 @@ func canaryPolicy(name, route, stable, canary string, steps []any, analysis map[
 		"spec":     spec}}
 }
 
+// policyEvents checks that the Events of the policy of kind named name in namespace shop
+// include those of the reasons, recorded by foresight-xds.
+func policyEvents(c *cluster.Cluster, kind, name string, reasons ...string) func() error {
+	return func() error {
+		evs, err := c.Admin.EventsV1().Events("shop").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range evs.Items {
+			if e.Regarding.Kind == kind && e.Regarding.Name == name && e.ReportingController == eventsController {
+				seen[e.Reason] = true
+			}
+		}
+		for _, r := range reasons {
+			if !seen[r] {
+				return fmt.Errorf("no %s Event on %s %s (seen %v)", r, kind, name, seen)
+			}
+		}
+		return nil
+	}
+}
+
 // canaryRollout checks the status.rollout of CanaryPolicy name (and that the Accepted
 // condition written beside it is kept).
 func (s *shop) canaryRollout(name, phase string, weight uint32, reason string) func() error {
@@ -624,6 +647,7 @@ func TestServeGatewayAPI(t *testing.T) {
 		t.Error("not promoted")
 	}
 	eventuallyWithin(t, 30*time.Second, "status.rollout promoted", s.canaryRollout("rollout", "promoted", 100, "promoted by an operator"))
+	eventuallyWithin(t, 30*time.Second, "the rollout's Events", policyEvents(s.c, "CanaryPolicy", "rollout", "Started", "Promoted"))
 	after, err := gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

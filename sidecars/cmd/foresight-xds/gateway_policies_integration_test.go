@@ -304,4 +304,10 @@ func TestServeGatewayAPIAttachedPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventuallyWithin(t, 30*time.Second, "status.experiment aborted", experimentRun(ctx, exps, "guarded", "aborted", "no Prometheus configured to evaluate the guard"))
+	eventuallyWithin(t, 30*time.Second, "the experiments' Events", func() error {
+		if err := policyEvents(sh.c, gatewayapi.KindExperimentPolicy, "guarded", "Aborted")(); err != nil {
+			return err
+		}
+		return policyEvents(sh.c, gatewayapi.KindExperimentPolicy, "drill", "Started", "Completed")()
+	})
 }

@@ -258,7 +258,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), experimentRunOf(runner), log)
+			gw, err := newGatewayWatch(ctx, cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), experimentRunOf(runner), log)
 			if err != nil {
 				return err
 			}
