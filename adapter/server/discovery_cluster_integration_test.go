@@ -78,17 +78,15 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 		}
 	})
 
-	// The legacy /apis of the adapter names custom.metrics.k8s.io/v1beta1
-	// only; the aggregator's names every registered APIService.
+	// The adapter's own documents and the aggregator's (from the registered
+	// APIServices) list the same group versions: custom.metrics.k8s.io in
+	// v1beta2 and v1beta1.
 	custom := []string{"pods/pod_rps", "services/service_rps"}
 	want := map[string][]string{
+		"custom.metrics.k8s.io/v1beta2":   custom,
 		"custom.metrics.k8s.io/v1beta1":   custom,
 		"external.metrics.k8s.io/v1beta1": {"queue_depth"},
 		"metrics.k8s.io/v1beta1":          {"nodes", "pods"},
-	}
-	wantAggregator := map[string][]string{"custom.metrics.k8s.io/v1beta2": custom}
-	for gv, names := range want {
-		wantAggregator[gv] = names
 	}
 	check := func(t *testing.T, cfg *rest.Config, want map[string][]string, wait time.Duration) {
 		t.Helper()
@@ -112,9 +110,34 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 	t.Run("client-go discovery of the adapter directly", func(t *testing.T) {
 		check(t, direct, want, 0)
 	})
+	t.Run("custom.metrics.k8s.io prefers v1beta2, directly and through the aggregator", func(t *testing.T) {
+		for _, cfg := range []*rest.Config{direct, aggregator} {
+			dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dc.UseLegacyDiscovery = true
+			groups, err := dc.ServerGroups()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range groups.Groups {
+				if g.Name == "custom.metrics.k8s.io" {
+					got = append(got, g.PreferredVersion.Version)
+					for _, v := range g.Versions {
+						got = append(got, v.Version)
+					}
+				}
+			}
+			if !slices.Equal(got, []string{"v1beta2", "v1beta2", "v1beta1"}) {
+				t.Errorf("%s: custom.metrics.k8s.io preferred and versions %v, want v1beta2 and [v1beta2 v1beta1]", cfg.Host, got)
+			}
+		}
+	})
 	t.Run("client-go discovery through the aggregator", func(t *testing.T) {
 		// The aggregator fetches its APIServices' discovery asynchronously.
-		check(t, aggregator, wantAggregator, time.Minute)
+		check(t, aggregator, want, time.Minute)
 	})
 
 	// A new rule and a removed one: the documents follow the served metrics,
@@ -124,15 +147,12 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 	store.Retain(map[string]bool{"queue_depth": true, "pod_rps": true, "jobs_waiting": true})
 	want["external.metrics.k8s.io/v1beta1"] = []string{"jobs_waiting", "queue_depth"}
 	want["custom.metrics.k8s.io/v1beta1"] = []string{"pods/pod_rps"}
-	wantAggregator = map[string][]string{"custom.metrics.k8s.io/v1beta2": want["custom.metrics.k8s.io/v1beta1"]}
-	for gv, names := range want {
-		wantAggregator[gv] = names
-	}
+	want["custom.metrics.k8s.io/v1beta2"] = []string{"pods/pod_rps"}
 	t.Run("after the metrics change, directly", func(t *testing.T) {
 		check(t, direct, want, 0)
 	})
 	t.Run("after the metrics change, through the aggregator", func(t *testing.T) {
-		check(t, aggregator, wantAggregator, 3*time.Minute)
+		check(t, aggregator, want, 3*time.Minute)
 	})
 }
 

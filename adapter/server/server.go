@@ -203,6 +203,9 @@ func New(o *Options, c Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := listEveryCustomMetricsVersion(srv.GenericAPIServer); err != nil {
+		return nil, err
+	}
 	if err := serveLegacyDiscoveryOnly(srv.GenericAPIServer); err != nil {
 		return nil, err
 	}
