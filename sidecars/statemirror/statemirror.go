@@ -113,8 +113,8 @@ func (m *Mirror) adopt(key, path, data string) (bool, error) {
 	return true, nil
 }
 
-// Run copies each file to its key whenever its content changes, looking every interval,
-// until ctx ends. Call FinalSync after it, so that a change made just before a shutdown is
+// Run copies each file to its key whenever its content changes, looking at once and then
+// every interval, until ctx ends. Call FinalSync after it, so that a change made just before a shutdown is
 // kept.
 func (m *Mirror) Run(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, m.Sync)
@@ -127,7 +127,8 @@ func (m *Mirror) FinalSync(ctx context.Context) {
 	m.Sync(final)
 }
 
-// Follow copies the ConfigMap to the local files every interval until ctx ends, calling
+// Follow copies the ConfigMap to the local files at once and then every interval until ctx
+// ends, calling
 // pulled with the key of each file it changed (see Pull).
 func (m *Mirror) Follow(ctx context.Context, interval time.Duration, pulled func(key string)) {
 	every(ctx, interval, func(ctx context.Context) {
@@ -138,8 +139,12 @@ func (m *Mirror) Follow(ctx context.Context, interval time.Duration, pulled func
 	})
 }
 
-// every calls f every interval until ctx ends.
+// every calls f at once and then every interval, until ctx ends.
 func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	if ctx.Err() != nil {
+		return
+	}
+	f(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
