@@ -397,16 +397,25 @@ func policyEvents(c *cluster.Cluster, kind, name string, reasons ...string) func
 	}
 }
 
+// getPolicy reads the attached policy name of r as a T.
+func getPolicy[T any](ctx context.Context, r dynamic.ResourceInterface, name string) (*T, error) {
+	u, err := r.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	p := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // canaryRollout checks the status.rollout of CanaryPolicy name (and that the Accepted
 // condition written beside it is kept).
 func (s *shop) canaryRollout(name, phase string, weight uint32, reason string) func() error {
 	return func() error {
-		u, err := s.canaryPolicies().Get(context.Background(), name, metav1.GetOptions{})
+		cp, err := getPolicy[gatewayapi.CanaryPolicy](context.Background(), s.canaryPolicies(), name)
 		if err != nil {
-			return err
-		}
-		var cp gatewayapi.CanaryPolicy
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cp); err != nil {
 			return err
 		}
 		r := cp.Status.Rollout

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -116,12 +115,8 @@ func update(t testing.TB, r dynamic.ResourceInterface, name string, change func(
 // reason (containing reason) and time of an abort.
 func experimentRun(ctx context.Context, r dynamic.ResourceInterface, name, state, reason string) func() error {
 	return func() error {
-		u, err := r.Get(ctx, name, metav1.GetOptions{})
+		ep, err := getPolicy[gatewayapi.ExperimentPolicy](ctx, r, name)
 		if err != nil {
-			return err
-		}
-		var ep gatewayapi.ExperimentPolicy
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ep); err != nil {
 			return err
 		}
 		run := ep.Status.Experiment
