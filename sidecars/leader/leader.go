@@ -164,7 +164,6 @@ func (e *Elector) term(ctx context.Context, follow, lead func(context.Context)) 
 	// The election runs on a context of its own: it ends only after lead has returned, so
 	// the Lease is released after the leader's last write.
 	electing, stopElecting := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopElecting()
 	elected := make(chan struct{})
 	go func() { le.Run(electing); close(elected) }()
 	defer func() { stopElecting(); <-elected }()
