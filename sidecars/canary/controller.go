@@ -159,20 +159,27 @@ func New(opts Options) (*Controller, error) {
 	if err := c.m.register(opts.Registerer); err != nil {
 		return nil, err
 	}
-	if err := c.load(); err != nil {
+	states, err := c.load()
+	if err != nil {
 		return nil, err
 	}
+	c.states = states
 	return c, nil
 }
 
-func (c *Controller) load() error {
+// load reads the rollouts' states from the state file (none without one).
+func (c *Controller) load() (map[string]*State, error) {
+	states := map[string]*State{}
 	if c.opts.StatePath == "" {
-		return nil
+		return states, nil
 	}
-	if err := atomicfile.ReadJSON(c.opts.StatePath, &c.states); err != nil {
-		return fmt.Errorf("canary: state: %w", err)
+	if err := atomicfile.ReadJSON(c.opts.StatePath, &states); err != nil {
+		return nil, fmt.Errorf("canary: state: %w", err)
 	}
-	return nil
+	if states == nil { // the file held null
+		states = map[string]*State{}
+	}
+	return states, nil
 }
 
 // leading says whether this replica drives the rollouts.
@@ -188,11 +195,9 @@ func (c *Controller) leader() string {
 
 // Reload reads the state file again, as the leader wrote it, and serves its weights.
 func (c *Controller) Reload(ctx context.Context) error {
-	states := map[string]*State{}
-	if c.opts.StatePath != "" {
-		if err := atomicfile.ReadJSON(c.opts.StatePath, &states); err != nil {
-			return fmt.Errorf("canary: state: %w", err)
-		}
+	states, err := c.load()
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	c.states = states

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -452,5 +453,27 @@ func TestFollowerServesTheLeadersState(t *testing.T) {
 	leading.Store(true)
 	if st := f.step(0); st.Weight != 100 || st.Step != 2 {
 		t.Fatalf("new leader: %+v, want step 2 at 100", st)
+	}
+}
+
+// A state file that holds null (valid JSON, as a state ConfigMap may) is no state: the
+// controller starts rollouts from it instead of failing.
+func TestNullStateIsNoState(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(statePath, []byte("null"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, canaryDoc(""), time.Now(), statePath, canary.Options{})
+	if st := r.step(0); st == nil || st.Weight != 10 {
+		t.Fatalf("after a null state: %+v", st)
+	}
+	if err := os.WriteFile(statePath, []byte("null"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.step(0); st == nil || st.Weight != 10 {
+		t.Fatalf("after reloading a null state: %+v", st)
 	}
 }

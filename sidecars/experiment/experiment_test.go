@@ -461,3 +461,25 @@ func TestFollowerServesTheLeadersAborts(t *testing.T) {
 		t.Errorf("leading: %d guard calls, state %s; want 1, aborted", fq.calls, follower.State("checkout-abort"))
 	}
 }
+
+// An abort record that holds null (valid JSON, as a state ConfigMap may) is an empty record:
+// the guard's abort is recorded in it.
+func TestNullAbortRecordIsEmpty(t *testing.T) {
+	exps, err := Parse([]byte(experimentsYAML), "exp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "experiments.json")
+	if err := os.WriteFile(state, []byte("null"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := promquery.NewManualClock(time.Date(2026, 11, 25, 20, 1, 0, 0, time.UTC))
+	rec := &recorder{base: testPolicy(t), clock: clock}
+	r, err := NewRunner(exps[:1], Options{Clock: clock, Apply: rec.apply, Prometheus: &stubQuerier{value: model.Vector{&model.Sample{Value: 0.2}}}, StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Step(context.Background()); err != nil || r.State("checkout-abort") != StateAborted {
+		t.Fatalf("state %s, %v; want aborted", r.State("checkout-abort"), err)
+	}
+}

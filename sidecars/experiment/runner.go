@@ -127,32 +127,37 @@ func NewRunner(exps []*Experiment, opts Options) (*Runner, error) {
 			return nil, fmt.Errorf("experiment: register metrics: %w", err)
 		}
 	}
-	if err := r.load(); err != nil {
+	aborted, err := r.load()
+	if err != nil {
 		return nil, err
 	}
+	r.aborted = aborted
 	for _, e := range exps {
 		r.aborts.WithLabelValues(e.Name())
 	}
 	return r, nil
 }
 
-func (r *Runner) load() error {
+// load reads the abort record from the state file (empty without one).
+func (r *Runner) load() (map[string]abortRecord, error) {
+	aborted := map[string]abortRecord{}
 	if r.opts.StatePath == "" {
-		return nil
+		return aborted, nil
 	}
-	if err := atomicfile.ReadJSON(r.opts.StatePath, &r.aborted); err != nil {
-		return fmt.Errorf("experiment: state: %w", err)
+	if err := atomicfile.ReadJSON(r.opts.StatePath, &aborted); err != nil {
+		return nil, fmt.Errorf("experiment: state: %w", err)
 	}
-	return nil
+	if aborted == nil { // the file held null
+		aborted = map[string]abortRecord{}
+	}
+	return aborted, nil
 }
 
 // Reload reads the abort record again, as the leader wrote it, and has Run step at once.
 func (r *Runner) Reload() error {
-	aborted := map[string]abortRecord{}
-	if r.opts.StatePath != "" {
-		if err := atomicfile.ReadJSON(r.opts.StatePath, &aborted); err != nil {
-			return fmt.Errorf("experiment: state: %w", err)
-		}
+	aborted, err := r.load()
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	r.aborted = aborted
