@@ -247,16 +247,10 @@ func (r *Runner) Status(name string) (state, reason string, abortedAt time.Time,
 	return "", "", time.Time{}, false
 }
 
-// State returns the experiment's state now.
+// State returns the experiment's state now ("" for one the runner does not drive).
 func (r *Runner) State(name string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.exps {
-		if e.Name() == name {
-			return r.stateAt(e, r.opts.Clock.Now())
-		}
-	}
-	return ""
+	state, _, _, _ := r.Status(name)
+	return state
 }
 
 // Overlay adds the faults of the experiments running at the moment it is called. Because it
