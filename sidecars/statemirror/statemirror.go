@@ -9,7 +9,14 @@
 //
 // With several replicas, the leader copies its files to the ConfigMap (Run) and the others
 // copy the ConfigMap to their files (Follow), so that they serve what the leader decided
-// and a new leader carries on from it (Pull, before it leads).
+// and a new leader carries on from it (TakeOver, before it leads).
+//
+// A Lease does not stop a former leader that has not yet seen it lost (a paused process, a
+// slow API server) from writing once more. TakeOver therefore fences the ConfigMap: it
+// numbers the leader's term in an annotation, and every later copy of that leader is a
+// patch conditional on the ConfigMap's resourceVersion. A copy that finds another term has
+// taken the ConfigMap over writes nothing and ends with ErrFenced, so a former leader can
+// neither undo a step nor forget an abort that the new one has written.
 package statemirror
 
 import (
@@ -20,10 +27,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -34,6 +44,30 @@ import (
 
 // MaxFileBytes bounds one mirrored file: a ConfigMap holds at most 1 MiB in all.
 const MaxFileBytes = 512 << 10
+
+// Annotations of the state ConfigMap written by TakeOver and by each copy of a leader.
+const (
+	// TermAnnotation is the number of the leader's term: one more than the term it found.
+	TermAnnotation = "foresight.dev/state-term"
+	// WriterAnnotation names the replica that holds that term (its Lease identity).
+	WriterAnnotation = "foresight.dev/state-writer"
+)
+
+// ErrFenced is returned by the copies of a leader after another replica took the state
+// ConfigMap over (or its term annotation was changed by hand): what this replica decided is
+// no longer the leader's, and it writes nothing until it takes the ConfigMap over again.
+var ErrFenced = errors.New("another replica took the state ConfigMap over")
+
+// fence is the term a leader took the ConfigMap over with.
+type fence struct {
+	term   string // TermAnnotation's value
+	writer string
+	// resourceVersion of the ConfigMap as this leader last wrote or read it: the
+	// precondition of its next copy.
+	resourceVersion string
+	// lost: a copy found another term; nothing is written until the next TakeOver.
+	lost bool
+}
 
 // Mirror mirrors state files to the keys of one ConfigMap.
 type Mirror struct {
@@ -51,6 +85,7 @@ type Mirror struct {
 	// pullFailed: the last copy from the ConfigMap failed (logged once until it recovers).
 	pullFailed bool
 	invalid    map[string]string // key: the content not JSON last logged
+	fence      *fence            // nil until TakeOver: copies are unconditional
 }
 
 // New returns a Mirror of files (ConfigMap key to local path) to the ConfigMap name of
@@ -114,45 +149,51 @@ func (m *Mirror) adopt(key, path, data string) (bool, error) {
 }
 
 // Run copies each file to its key whenever its content changes, looking at once and then
-// every interval, until ctx ends. Call FinalSync after it, so that a change made just before a shutdown is
-// kept.
-func (m *Mirror) Run(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, m.Sync)
+// every interval, until ctx ends or a copy finds the ConfigMap taken over (ErrFenced, the
+// only error returned). Call FinalSync after it, unless it returned ErrFenced, so that a
+// change made just before a shutdown is kept.
+func (m *Mirror) Run(ctx context.Context, interval time.Duration) error {
+	return every(ctx, interval, m.Sync)
 }
 
 // FinalSync is Sync once more, within a few seconds, when ctx may have ended already.
-func (m *Mirror) FinalSync(ctx context.Context) {
+func (m *Mirror) FinalSync(ctx context.Context) error {
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	m.Sync(final)
+	return m.Sync(final)
 }
 
 // Follow copies the ConfigMap to the local files at once and then every interval until ctx
-// ends, calling
-// pulled with the key of each file it changed (see Pull).
+// ends, calling pulled with the key of each file it changed (see Pull).
 func (m *Mirror) Follow(ctx context.Context, interval time.Duration, pulled func(key string)) {
-	every(ctx, interval, func(ctx context.Context) {
+	_ = every(ctx, interval, func(ctx context.Context) error {
 		keys, _ := m.Pull(ctx) // a failure is counted and logged by Pull
 		for _, k := range keys {
 			pulled(k)
 		}
+		return nil
 	})
 }
 
-// every calls f at once and then every interval, until ctx ends.
-func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+// every calls f at once and then every interval, until ctx ends or f returns an error,
+// which it returns.
+func every(ctx context.Context, interval time.Duration, f func(context.Context) error) error {
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
-	f(ctx)
+	if err := f(ctx); err != nil {
+		return err
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
-			f(ctx)
+			if err := f(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -164,7 +205,71 @@ func every(ctx context.Context, interval time.Duration, f func(context.Context))
 func (m *Mirror) Pull(ctx context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	changed, err := m.pull(ctx)
+	return m.reading(func() ([]string, error) {
+		cm, err := m.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return m.adoptAll(cm)
+	})
+}
+
+// TakeOver is Pull for a replica about to lead, writer its name: it also takes the
+// ConfigMap over with the next term, in one patch conditional on the content it read (read
+// again when another write came between), so that the copies of any former leader are
+// fenced from then on (ErrFenced) and its own are conditional on what it last wrote.
+func (m *Mirror) TakeOver(ctx context.Context, writer string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fence = &fence{lost: true} // the former term's fence holds no more, even if this fails
+	return m.reading(func() ([]string, error) {
+		var changed []string
+		for {
+			cm, err := m.get(ctx)
+			if err != nil {
+				return changed, err
+			}
+			keys, err := m.adoptAll(cm)
+			changed = appendNew(changed, keys...)
+			if err != nil {
+				return changed, err
+			}
+			f := &fence{term: strconv.FormatUint(termOf(cm.Annotations)+1, 10), writer: writer, resourceVersion: cm.ResourceVersion}
+			updated, err := m.patch(ctx, f, nil)
+			if apierrors.IsConflict(err) {
+				continue // a former leader wrote once more: read what it wrote
+			}
+			if err != nil {
+				return changed, err
+			}
+			f.resourceVersion = updated.ResourceVersion
+			m.fence = f
+			m.log.Info("state ConfigMap taken over", "configmap", m.name, "term", f.term)
+			return changed, nil
+		}
+	})
+}
+
+// termOf is the term in a ConfigMap's annotations: 0 when absent or not a number.
+func termOf(annotations map[string]string) uint64 {
+	n, _ := strconv.ParseUint(annotations[TermAnnotation], 10, 64)
+	return n
+}
+
+// appendNew appends to list each key not in it.
+func appendNew(list []string, keys ...string) []string {
+	for _, k := range keys {
+		if !slices.Contains(list, k) {
+			list = append(list, k)
+		}
+	}
+	return list
+}
+
+// reading runs read, a copy from the ConfigMap, and counts and logs its failure (once until
+// a copy succeeds again). Called with m.mu held.
+func (m *Mirror) reading(read func() ([]string, error)) ([]string, error) {
+	changed, err := read()
 	if err != nil {
 		m.failures.Inc()
 		if !m.pullFailed {
@@ -180,12 +285,18 @@ func (m *Mirror) Pull(ctx context.Context) ([]string, error) {
 	return changed, nil
 }
 
-// pull is Pull; called with m.mu held.
-func (m *Mirror) pull(ctx context.Context) ([]string, error) {
+// get reads the ConfigMap.
+func (m *Mirror) get(ctx context.Context) (*corev1.ConfigMap, error) {
 	cm, err := m.configMaps.Get(ctx, m.name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("state ConfigMap %s: %w", m.name, err)
 	}
+	return cm, nil
+}
+
+// adoptAll writes each key of cm whose content differs from its local file to that file and
+// returns those keys; called with m.mu held.
+func (m *Mirror) adoptAll(cm *corev1.ConfigMap) ([]string, error) {
 	var changed []string
 	for key, path := range m.files {
 		data, ok := cm.Data[key]
@@ -208,9 +319,15 @@ func (m *Mirror) pull(ctx context.Context) ([]string, error) {
 }
 
 // Sync copies every file whose content differs from what was last written to its key.
-func (m *Mirror) Sync(ctx context.Context) {
+// A failed copy is counted, logged once until it succeeds again, and tried again by the
+// next Sync; the error returned is ErrFenced alone, when the ConfigMap was taken over since
+// this replica's TakeOver (nothing is written then).
+func (m *Mirror) Sync(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fence != nil && m.fence.lost {
+		return ErrFenced
+	}
 	for key, path := range m.files {
 		data, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) || (err == nil && string(data) == string(m.synced[key])) {
@@ -220,7 +337,11 @@ func (m *Mirror) Sync(ctx context.Context) {
 			err = fmt.Errorf("%d bytes, more than the %d a ConfigMap key may hold here", len(data), MaxFileBytes)
 		}
 		if err == nil {
-			err = m.patch(ctx, key, data)
+			err = m.write(ctx, key, data)
+		}
+		if errors.Is(err, ErrFenced) {
+			m.log.Warn("state not copied: another replica took the state ConfigMap over", "configmap", m.name, "key", key, "term", m.fence.term)
+			return err
 		}
 		if err != nil {
 			m.failures.Inc()
@@ -236,17 +357,60 @@ func (m *Mirror) Sync(ctx context.Context) {
 		m.failed[key] = false
 		m.synced[key] = data
 	}
+	return nil
 }
 
-// patch sets one key of the ConfigMap, leaving the others (a JSON merge patch).
-func (m *Mirror) patch(ctx context.Context, key string, data []byte) error {
-	body, err := json.Marshal(map[string]any{"data": map[string]string{key: string(data)}})
+// write sets one key of the ConfigMap. Under a fence, a conflict (another write since this
+// replica's last) is resolved by reading the ConfigMap: when it still holds this replica's
+// term (someone edited another key, or a former leader wrote before it saw the fence), the
+// key is written again on what was read; when it holds another, the fence is lost.
+// Called with m.mu held.
+func (m *Mirror) write(ctx context.Context, key string, data []byte) error {
+	values := map[string]string{key: string(data)}
+	updated, err := m.patch(ctx, m.fence, values)
+	if m.fence == nil || !apierrors.IsConflict(err) {
+		if err == nil && m.fence != nil {
+			m.fence.resourceVersion = updated.ResourceVersion
+		}
+		return err
+	}
+	cm, err := m.get(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = m.configMaps.Patch(ctx, m.name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "foresight-xds"})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("ConfigMap %s does not exist (the chart and the manifests create it): %w", m.name, err)
+	if cm.Annotations[TermAnnotation] != m.fence.term || cm.Annotations[WriterAnnotation] != m.fence.writer {
+		m.fence.lost = true
+		return ErrFenced
+	}
+	m.fence.resourceVersion = cm.ResourceVersion
+	updated, err = m.patch(ctx, m.fence, values)
+	if err == nil {
+		m.fence.resourceVersion = updated.ResourceVersion
 	}
 	return err
+}
+
+// patch sets the keys of data in the ConfigMap, leaving the others (a JSON merge patch).
+// Under a fence f (nil: none) it also writes f's term and writer, and is conditional on f's
+// resourceVersion: it fails with a conflict when the ConfigMap changed since.
+func (m *Mirror) patch(ctx context.Context, f *fence, data map[string]string) (*corev1.ConfigMap, error) {
+	content := map[string]any{}
+	if data != nil {
+		content["data"] = data
+	}
+	if f != nil {
+		content["metadata"] = map[string]any{
+			"resourceVersion": f.resourceVersion,
+			"annotations":     map[string]string{TermAnnotation: f.term, WriterAnnotation: f.writer},
+		}
+	}
+	body, err := json.Marshal(content)
+	if err != nil {
+		return nil, err
+	}
+	updated, err := m.configMaps.Patch(ctx, m.name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "foresight-xds"})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("ConfigMap %s does not exist (the chart and the manifests create it): %w", m.name, err)
+	}
+	return updated, err
 }

@@ -103,7 +103,9 @@ func TestSyncAfterPullWritesOnlyChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.ClearActions()
-	m.Sync(ctx)
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range client.Actions() {
 		if a.GetVerb() == "patch" {
 			t.Fatalf("Sync wrote what it had just pulled: %v", a)
@@ -112,7 +114,9 @@ func TestSyncAfterPullWritesOnlyChanges(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"web": {"weight": 60}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.Sync(ctx)
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	cm, err := client.CoreV1().ConfigMaps("ns").Get(ctx, "state", metav1.GetOptions{})
 	if err != nil || cm.Data["canaries.json"] != `{"web": {"weight": 60}}` || cm.Data["other"] != "kept" {
 		t.Errorf("after the leader's change: %v, %v", cm.Data, err)

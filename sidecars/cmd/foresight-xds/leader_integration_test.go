@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/foresight-dev/foresight/sidecars/canary"
+	"github.com/foresight-dev/foresight/sidecars/statemirror"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -183,6 +185,19 @@ spec:
 		t.Fatalf("the Lease: %+v, %v", lease, err)
 	}
 	firstHolder := *lease.Spec.HolderIdentity
+	// The leader took the state ConfigMap over: its term fences any leader before it.
+	fence := func() (term, writer string) {
+		t.Helper()
+		cm, err := configMaps.Get(ctx, "foresight-xds-state", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Annotations[statemirror.TermAnnotation], cm.Annotations[statemirror.WriterAnnotation]
+	}
+	firstTerm, writer := fence()
+	if writer != firstHolder {
+		t.Errorf("state ConfigMap taken over by %q; want the leader, %s", writer, firstHolder)
+	}
 
 	var followers []*replica
 	for _, r := range replicas {
@@ -216,6 +231,9 @@ spec:
 	if after := state(); after.Step != 1 || !after.StepStarted.Equal(before.StepStarted) || after.Phase != canary.PhaseProgressing {
 		t.Errorf("rollout after the takeover: %+v, want step 1 started at %s", after, before.StepStarted)
 	}
+	if term, writer := fence(); writer != *lease.Spec.HolderIdentity || atoi(t, term) <= atoi(t, firstTerm) {
+		t.Errorf("state ConfigMap after the takeover: term %q by %q; want a term after %q by %s", term, writer, firstTerm, *lease.Spec.HolderIdentity)
+	}
 
 	// What the new leader decides reaches the follower left.
 	if code, out, errOut := admin(next, "abort", "greeter-rollout"); code != 0 || !strings.Contains(out, `"phase": "aborted"`) {
@@ -227,4 +245,14 @@ spec:
 	if st := state(); st.Phase != canary.PhaseAborted {
 		t.Errorf("the abort is not in the ConfigMap: %+v", st)
 	}
+}
+
+// atoi is s as a number, failing the test when it is not one.
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
 }

@@ -42,11 +42,12 @@ type stateKeeper struct {
 // run keeps the state until ctx ends, elected by el (nil: no leader Lease).
 func (s *stateKeeper) run(ctx context.Context, el *leader.Elector) {
 	if el == nil {
-		s.mirror.Run(ctx, stateInterval)
-		s.mirror.FinalSync(ctx)
+		_ = s.mirror.Run(ctx, stateInterval) // unfenced: it ends with ctx
+		_ = s.mirror.FinalSync(ctx)
 		return
 	}
-	if err := el.Run(ctx, s.follow, s.lead); err != nil {
+	lead := func(ctx context.Context) { s.lead(ctx, el.Identity()) }
+	if err := el.Run(ctx, s.follow, lead); err != nil {
 		s.log.Error("leader election stopped; this replica follows", "error", err)
 	}
 }
@@ -57,11 +58,13 @@ func (s *stateKeeper) follow(ctx context.Context) {
 }
 
 // lead drives the rollouts and experiments from the latest state in the ConfigMap and copies
-// every change to it, until ctx ends. It reads the ConfigMap before it leads, retrying until
-// it can: a leader that started from an older state could take a rollout back.
-func (s *stateKeeper) lead(ctx context.Context) {
+// every change to it, until ctx ends or another replica takes the ConfigMap over. It takes
+// the ConfigMap over before it leads, retrying until it can: a leader that started from an
+// older state could take a rollout back, and a former leader must not write after it.
+// identity names this replica on the ConfigMap.
+func (s *stateKeeper) lead(ctx context.Context, identity string) {
 	for {
-		keys, err := s.mirror.Pull(ctx)
+		keys, err := s.mirror.TakeOver(ctx, identity)
 		if err == nil {
 			for _, k := range keys {
 				s.reload(ctx, k)
@@ -76,11 +79,17 @@ func (s *stateKeeper) lead(ctx context.Context) {
 	}
 	s.leading.Store(true)
 	s.writeStatuses()
-	s.mirror.Run(ctx, stateInterval)
+	fenced := s.mirror.Run(ctx, stateInterval)
 	s.leading.Store(false)
+	if fenced != nil {
+		// The Lease is given up (if this replica still holds it) and won again by whoever
+		// takes the ConfigMap over next, from what it holds.
+		s.log.Warn("another replica writes the state ConfigMap: this one stops leading", "error", fenced)
+		return
+	}
 	// A replica that lost the Lease leaves the ConfigMap to the new leader.
 	if !errors.Is(context.Cause(ctx), leader.ErrLeaseLost) {
-		s.mirror.FinalSync(ctx)
+		_ = s.mirror.FinalSync(ctx) // ErrFenced: the new leader has it
 	}
 }
 

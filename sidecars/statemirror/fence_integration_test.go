@@ -1,0 +1,185 @@
+//go:build integration
+
+package statemirror
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/foresight-dev/foresight/internal/testharness/cluster"
+	"github.com/foresight-dev/foresight/internal/testharness/needs"
+)
+
+// beforePatch is an http.RoundTripper that runs hook once, before the first PATCH it sends.
+type beforePatch struct {
+	next http.RoundTripper
+	once sync.Once
+	hook func()
+}
+
+func (b *beforePatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPatch && b.hook != nil {
+		b.once.Do(b.hook)
+	}
+	return b.next.RoundTrip(r)
+}
+
+// Against a real kube-apiserver: a replica that takes the state ConfigMap over fences the
+// former leader, whose later copies write nothing and end with ErrFenced; a write of the
+// former leader that lands while the new one takes over is read, not lost; an edit of
+// another key by hand does not stop the leader; a term annotation changed by hand does.
+func TestTakeOverFencesTheFormerLeader(t *testing.T) {
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: needs.KubeBinDir(t), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	configMaps := c.Admin.CoreV1().ConfigMaps("default")
+	if _, err := configMaps.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "state"},
+		Data: map[string]string{"canaries.json": `{"step": 1}`}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	type replica struct {
+		m    *Mirror
+		file string
+		hook *beforePatch
+		logs *bytes.Buffer
+	}
+	newReplica := func(name string) *replica {
+		cfg := rest.CopyConfig(c.AdminConfig)
+		r := &replica{file: filepath.Join(t.TempDir(), "canaries.json"), logs: &bytes.Buffer{}}
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { r.hook = &beforePatch{next: rt}; return r.hook })
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.m = New(client.CoreV1().ConfigMaps("default"), "state", map[string]string{"canaries.json": r.file},
+			prometheus.NewCounter(prometheus.CounterOpts{Name: name}), slog.New(slog.NewTextHandler(r.logs, nil)))
+		return r
+	}
+	step := func(r *replica, content string) {
+		t.Helper()
+		if err := os.WriteFile(r.file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() *corev1.ConfigMap {
+		t.Helper()
+		cm, err := configMaps.Get(ctx, "state", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	local := func(r *replica) string {
+		b, _ := os.ReadFile(r.file)
+		return string(b)
+	}
+
+	a, b := newReplica("a"), newReplica("b")
+	if keys, err := a.m.TakeOver(ctx, "a"); err != nil || !slices.Equal(keys, []string{"canaries.json"}) || local(a) != `{"step": 1}` {
+		t.Fatalf("a takes over: %v, %v, file %q", keys, err, local(a))
+	}
+	if cm := stored(); cm.Annotations[TermAnnotation] != "1" || cm.Annotations[WriterAnnotation] != "a" {
+		t.Fatalf("after a took over: annotations %v", cm.Annotations)
+	}
+	step(a, `{"step": 2}`)
+	if err := a.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 2}` {
+		t.Fatalf("a's step: %v, %v", err, stored().Data)
+	}
+
+	// a writes its third step while b takes over, between b's read and b's claim: b's claim
+	// fails on the changed resourceVersion, and b reads again and carries on from step 3.
+	b.hook.hook = func() {
+		step(a, `{"step": 3}`)
+		if err := a.m.Sync(ctx); err != nil {
+			t.Errorf("a's step before b's claim: %v", err)
+		}
+	}
+	if _, err := b.m.TakeOver(ctx, "b"); err != nil || local(b) != `{"step": 3}` {
+		t.Fatalf("b takes over while a writes: %v, file %q; want step 3", err, local(b))
+	}
+	if cm := stored(); cm.Annotations[TermAnnotation] != "2" || cm.Annotations[WriterAnnotation] != "b" {
+		t.Fatalf("after b took over: annotations %v", cm.Annotations)
+	}
+
+	// a has not seen the Lease lost yet: its next step is not written, now or at shutdown.
+	step(a, `{"step": 4, "aborted": false}`)
+	rv := stored().ResourceVersion
+	if err := a.m.Sync(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a's copy after b took over: %v, want ErrFenced", err)
+	}
+	if err := a.m.FinalSync(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a's final copy: %v, want ErrFenced", err)
+	}
+	if cm := stored(); cm.ResourceVersion != rv || cm.Data["canaries.json"] != `{"step": 3}` {
+		t.Fatalf("a fenced wrote %v", cm.Data)
+	}
+	if err := a.m.Run(ctx, 1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a's Run: %v, want ErrFenced", err)
+	}
+
+	step(b, `{"step": 3, "aborted": true}`)
+	if err := b.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 3, "aborted": true}` {
+		t.Fatalf("b's abort: %v, %v", err, stored().Data)
+	}
+
+	// An operator adds a key by hand: b's next copy conflicts, reads, and is written.
+	cm := stored()
+	cm.Data["note"] = "paused for the release freeze"
+	if _, err := configMaps.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	step(b, `{"step": 4, "aborted": true}`)
+	if err := b.m.Sync(ctx); err != nil {
+		t.Fatalf("b's copy after an edit by hand: %v", err)
+	}
+	if cm := stored(); cm.Data["canaries.json"] != `{"step": 4, "aborted": true}` || cm.Data["note"] != "paused for the release freeze" {
+		t.Fatalf("after an edit by hand and b's copy: %v", cm.Data)
+	}
+
+	// a leads again (it won the Lease back): it takes over with the next term, from b's state.
+	if _, err := a.m.TakeOver(ctx, "a"); err != nil || local(a) != `{"step": 4, "aborted": true}` {
+		t.Fatalf("a takes over again: %v, file %q", err, local(a))
+	}
+	if cm := stored(); cm.Annotations[TermAnnotation] != "3" {
+		t.Fatalf("a's second term: %v", cm.Annotations)
+	}
+	step(b, `{"step": 5}`)
+	if err := b.m.Sync(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("b after a's second term: %v, want ErrFenced", err)
+	}
+
+	// The term annotation removed by hand fences the leader too: it stops leading and takes
+	// the ConfigMap over again rather than write beside whoever did that.
+	cm = stored()
+	delete(cm.Annotations, TermAnnotation)
+	if _, err := configMaps.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	step(a, `{"step": 5}`)
+	if err := a.m.Sync(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a after its term was removed by hand: %v, want ErrFenced", err)
+	}
+	if _, err := a.m.TakeOver(ctx, "a"); err != nil || stored().Annotations[TermAnnotation] != "1" {
+		t.Fatalf("a takes over after the removal: %v, %v", err, stored().Annotations)
+	}
+	if err := a.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 4, "aborted": true}` {
+		t.Fatalf("a's copy after taking over: %v, %v (TakeOver adopts the ConfigMap's state)", err, stored().Data)
+	}
+}
