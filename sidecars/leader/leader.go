@@ -36,6 +36,22 @@ const (
 	DefaultRetryPeriod   = 2 * time.Second
 )
 
+// CheckTiming says whether a Lease's timing lets one replica lead at a time: the lease must
+// outlast the renew deadline (a leader gives up before others may take over), and the
+// deadline must leave room for more than one renewal attempt (client-go jitters the retry
+// period by up to leaderelection.JitterFactor).
+func CheckTiming(leaseDuration, renewDeadline, retryPeriod time.Duration) error {
+	switch {
+	case retryPeriod <= 0:
+		return fmt.Errorf("the retry period (%s) must be positive", retryPeriod)
+	case leaseDuration <= renewDeadline:
+		return fmt.Errorf("the lease duration (%s) must be longer than the renew deadline (%s)", leaseDuration, renewDeadline)
+	case renewDeadline <= time.Duration(leaderelection.JitterFactor*float64(retryPeriod)):
+		return fmt.Errorf("the renew deadline (%s) must be longer than %g times the retry period (%s)", renewDeadline, leaderelection.JitterFactor, retryPeriod)
+	}
+	return nil
+}
+
 // ErrLeaseLost is the cause of the context of lead when the Lease was lost (not renewed in
 // time, or taken by another replica) rather than the Elector stopped.
 var ErrLeaseLost = errors.New("leader: the Lease was lost")
@@ -89,6 +105,9 @@ func New(opts Options) (*Elector, error) {
 	opts.LeaseDuration = cmp.Or(opts.LeaseDuration, DefaultLeaseDuration)
 	opts.RenewDeadline = cmp.Or(opts.RenewDeadline, DefaultRenewDeadline)
 	opts.RetryPeriod = cmp.Or(opts.RetryPeriod, DefaultRetryPeriod)
+	if err := CheckTiming(opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod); err != nil {
+		return nil, fmt.Errorf("leader: %w", err)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 // candidate runs an Elector and records what its follow and lead saw.
@@ -155,10 +157,29 @@ func TestLostLeaseEndsLeadAndCampaignsAgain(t *testing.T) {
 // New refuses a Lease timing client-go's leader election would refuse, naming it.
 func TestNewRefusesBadTiming(t *testing.T) {
 	_, err := New(Options{Client: fake.NewClientset(), Namespace: "ns", Name: "l", LeaseDuration: time.Second, RenewDeadline: 2 * time.Second})
-	if err == nil || !strings.Contains(err.Error(), "leaseDuration must be greater than renewDeadline") {
+	if err == nil || !strings.Contains(err.Error(), "the lease duration (1s) must be longer than the renew deadline (2s)") {
 		t.Fatalf("lease 1s, renew deadline 2s: %v", err)
 	}
 	if _, err := New(Options{Client: fake.NewClientset(), Name: "l"}); err == nil {
 		t.Error("no namespace: accepted")
+	}
+}
+
+// CheckTiming accepts exactly the timings client-go's leader election accepts, so a flag
+// checked at parse never fails at the first election.
+func TestCheckTimingIsClientGosRule(t *testing.T) {
+	lock := &resourcelock.LeaseLock{LeaseMeta: metav1.ObjectMeta{Namespace: "ns", Name: "l"}, LockConfig: resourcelock.ResourceLockConfig{Identity: "me"}}
+	callbacks := leaderelection.LeaderCallbacks{OnStartedLeading: func(context.Context) {}, OnStoppedLeading: func() {}}
+	steps := []time.Duration{-time.Second, 0, 1, 500 * time.Millisecond, time.Second, 1199 * time.Millisecond, 1200 * time.Millisecond, 1201 * time.Millisecond, 2 * time.Second, 2400 * time.Millisecond, 15 * time.Second}
+	for _, lease := range steps {
+		for _, renew := range steps {
+			for _, retry := range steps {
+				_, theirs := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{Lock: lock, Callbacks: callbacks,
+					LeaseDuration: lease, RenewDeadline: renew, RetryPeriod: retry})
+				if ours := CheckTiming(lease, renew, retry); (ours == nil) != (theirs == nil) {
+					t.Errorf("lease %s, renew %s, retry %s: CheckTiming %v, client-go %v", lease, renew, retry, ours, theirs)
+				}
+			}
+		}
 	}
 }

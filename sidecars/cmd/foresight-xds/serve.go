@@ -153,8 +153,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	if f.leaderLease != "" && f.stateConfigMap == "" {
 		return f, 0, cli.Usagef("serve: --leader-elect-lease needs --state-configmap (the other replicas serve the state the leader writes there)")
 	}
-	if t := f.leaderTiming; f.leaderLease != "" && (t.leaseDuration <= t.renewDeadline || t.renewDeadline <= t.retryPeriod || t.retryPeriod <= 0) {
-		return f, 0, cli.Usagef("serve: want --leader-elect-lease-duration (%s) > --leader-elect-renew-deadline (%s) > --leader-elect-retry-period (%s) > 0", t.leaseDuration, t.renewDeadline, t.retryPeriod)
+	if t := f.leaderTiming; f.leaderLease != "" {
+		if err := leader.CheckTiming(t.leaseDuration, t.renewDeadline, t.retryPeriod); err != nil {
+			return f, 0, cli.Usagef("serve: --leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period: %v", err)
+		}
 	}
 	if (f.adminAddr == "") != (f.adminTokenFile == "") {
 		return f, 0, cli.Usagef("serve: --admin-address and --admin-token-file go together")

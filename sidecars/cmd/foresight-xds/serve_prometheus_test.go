@@ -68,8 +68,10 @@ func TestServeFlagsReachPrometheusAsTheAdapterDoes(t *testing.T) {
 		{[]string{"--state-configmap", "foresight/a/b"}, "want NAMESPACE/NAME"},
 		{[]string{"--leader-elect-lease", "foresight-xds"}, "--leader-elect-lease: \"foresight-xds\": want NAMESPACE/NAME"},
 		{[]string{"--leader-elect-lease", "foresight/foresight-xds"}, "--leader-elect-lease needs --state-configmap"},
-		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-renew-deadline", "20s"}, "want --leader-elect-lease-duration (15s) > --leader-elect-renew-deadline (20s)"},
-		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-retry-period", "0s"}, "> --leader-elect-retry-period (0s) > 0"},
+		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-renew-deadline", "20s"}, "the lease duration (15s) must be longer than the renew deadline (20s)"},
+		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-retry-period", "0s"}, "the retry period (0s) must be positive"},
+		// client-go jitters the retry period by up to 1.2: a deadline of 1.1 periods is refused at parse, not at the first election.
+		{[]string{"--leader-elect-lease", "ns/l", "--state-configmap", "ns/s", "--leader-elect-renew-deadline", "2.2s"}, "the renew deadline (2.2s) must be longer than 1.2 times the retry period (2s)"},
 	} {
 		if _, _, err := parseServeFlags(append([]string{"--policy", "p.yaml"}, tc.args...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error with %q", tc.args, err, tc.want)
