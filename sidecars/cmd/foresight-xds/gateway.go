@@ -176,15 +176,13 @@ func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.In
 		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, ExperimentRun: runs, Events: recorder, Logger: log})
 }
 
-// lateCall calls a function set after it was handed out (the Gateway API watch's Resync,
-// made after the controllers that call it); before it is set, and without one, nothing.
-type lateCall struct{ f atomic.Pointer[func()] }
-
-func (l *lateCall) set(f func()) { l.f.Store(&f) }
-
-func (l *lateCall) call() {
-	if f := l.f.Load(); f != nil {
-		(*f)()
+// resyncOf has the Gateway API watch gw holds write its statuses anew: nothing before the
+// watch is made (after the controllers that call this), and nothing without one.
+func resyncOf(gw *atomic.Pointer[gatewaywatch.Watcher]) func() {
+	return func() {
+		if w := gw.Load(); w != nil {
+			w.Resync()
+		}
 	}
 }
 

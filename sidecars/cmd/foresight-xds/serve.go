@@ -37,6 +37,7 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/gatewaywatch"
 	"github.com/foresight-dev/foresight/sidecars/leader"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/promquery"
@@ -235,21 +236,23 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The controllers have the Gateway API statuses written anew when a rollout or an
-	// experiment changed, once the Gateway API watch exists (never without one).
-	var writeStatuses lateCall
+	// The Gateway API watch and the canary controller, each once made: the controllers
+	// have the watch write its statuses anew when a rollout or an experiment changed (never
+	// without a watch), and the watch reads the CanaryPolicies' status.rollout from the
+	// canary controller, each made after what calls it.
+	var gatewayWatch atomic.Pointer[gatewaywatch.Watcher]
+	var canaryCtl atomic.Pointer[canary.Controller]
+	writeStatuses := resyncOf(&gatewayWatch)
 	// One runner drives the experiments of the file and of ExperimentPolicies.
 	var runner *experiment.Runner
 	if f.experiments != "" || f.gatewayController != "" {
-		if runner, err = newRunner(f, p, rec, prom, el.leads, writeStatuses.call, reg, log); err != nil {
+		if runner, err = newRunner(f, p, rec, prom, el.leads, writeStatuses, reg, log); err != nil {
 			return err
 		}
 		src.setRunner(runner)
 	}
 
 	var watcher *discovery.Watcher
-	// The canary controller, once made, for the CanaryPolicies' status.rollout.
-	var canaryCtl atomic.Pointer[canary.Controller]
 	if targets := discovery.Targets(p); len(targets) > 0 || f.gatewayController != "" {
 		cfg, client, err := kubeClient(f)
 		if err != nil {
@@ -265,7 +268,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 				return err
 			}
 			src.setResync(gw.Resync)
-			writeStatuses.set(gw.Resync)
+			gatewayWatch.Store(gw)
 			background.Go(func() {
 				if err := gw.Run(ctx); err != nil {
 					log.Error("gateway API watch stopped", "error", err)
@@ -284,14 +287,14 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if runner != nil {
 		background.Go(func() { _ = runner.Run(ctx) })
 	}
-	canaries, err := newCanaries(ctx, f, rec, prom, el, writeStatuses.call, reg, log)
+	canaries, err := newCanaries(ctx, f, rec, prom, el, writeStatuses, reg, log)
 	if err != nil {
 		return err
 	}
 	canaryCtl.Store(canaries)
 	background.Go(func() { _ = canaries.Run(ctx) })
 	if mirror != nil {
-		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses.call, log: log}
+		st := &stateKeeper{mirror: mirror, leading: leading, canaries: canaries, runner: runner, writeStatuses: writeStatuses, log: log}
 		background.Go(func() { st.run(ctx, elector) })
 	}
 	if f.adminAddr != "" {
