@@ -21,7 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -68,8 +67,6 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Logger receives a line when this replica starts and stops leading.
 	Logger *slog.Logger
-	// Registerer receives foresight_xds_leader.
-	Registerer prometheus.Registerer
 }
 
 // Elector campaigns for one Lease.
@@ -77,7 +74,6 @@ type Elector struct {
 	opts    Options
 	config  leaderelection.LeaderElectionConfig // without callbacks
 	log     *slog.Logger
-	leading prometheus.Gauge
 	current atomic.Pointer[leaderelection.LeaderElector] // of the campaign under way
 }
 
@@ -94,7 +90,7 @@ func Identity() string {
 	return host + "_" + hex.EncodeToString(b)
 }
 
-// New returns an Elector for opts, its metric registered.
+// New returns an Elector for opts.
 func New(opts Options) (*Elector, error) {
 	if opts.Client == nil || opts.Namespace == "" || opts.Name == "" {
 		return nil, errors.New("leader: Options.Client, Namespace and Name are required")
@@ -127,17 +123,7 @@ func New(opts Options) (*Elector, error) {
 	if _, err := leaderelection.NewLeaderElector(config); err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	e := &Elector{opts: opts, config: config, log: opts.Logger.With("lease", opts.Namespace+"/"+opts.Name, "identity", opts.Identity),
-		leading: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "foresight_xds_leader",
-			Help: "1 while this control plane replica holds the leader Lease and drives the rollouts and experiments, 0 while it follows.",
-		})}
-	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(e.leading); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return &Elector{opts: opts, config: config, log: opts.Logger.With("lease", opts.Namespace+"/"+opts.Name, "identity", opts.Identity)}, nil
 }
 
 // Identity is the name this Elector holds the Lease under.
@@ -203,13 +189,11 @@ func (e *Elector) term(ctx context.Context, follow, lead func(context.Context)) 
 	}
 
 	e.log.Info("leading: this replica drives the rollouts and experiments")
-	e.leading.Set(1)
 	leading, stopLeading := context.WithCancelCause(ctx)
 	lost := context.AfterFunc(held, func() { stopLeading(ErrLeaseLost) })
 	lead(leading)
 	lost()
 	stopLeading(nil)
-	e.leading.Set(0)
 	if held.Err() != nil && ctx.Err() == nil {
 		e.log.Warn("lost the leader Lease: following again")
 	} else {

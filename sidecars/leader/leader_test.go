@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -36,7 +34,7 @@ func start(t *testing.T, client *fake.Clientset, identity string, overlap *atomi
 	t.Helper()
 	e, err := New(Options{Client: client, Namespace: "foresight", Name: "xds", Identity: identity,
 		LeaseDuration: time.Second, RenewDeadline: 600 * time.Millisecond, RetryPeriod: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry()})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +98,6 @@ func TestOneLeadsAndHandsOverOnStop(t *testing.T) {
 		t.Fatal("two candidates lead at once")
 	}
 	waitUntil(t, "the follower sees who leads", func() bool { return second.e.Leader() == first.e.Identity() })
-	if got := testutil.ToFloat64(first.e.leading); got != 1 {
-		t.Errorf("the leader's foresight_xds_leader = %v", got)
-	}
 	first.cancel()
 	<-first.done
 	if got, _ := first.holderAtEnd.Load().(string); got != first.e.Identity() {
@@ -117,9 +112,6 @@ func TestOneLeadsAndHandsOverOnStop(t *testing.T) {
 		t.Errorf("after the leader stopped, the Lease is held by %q", *h)
 	}
 	waitUntil(t, "the other candidate leads", second.leading.Load)
-	if got := testutil.ToFloat64(first.e.leading); got != 0 {
-		t.Errorf("the stopped leader's foresight_xds_leader = %v", got)
-	}
 	if first.lostSeen.Load() {
 		t.Error("a stop was reported as a lost Lease")
 	}

@@ -225,10 +225,21 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	var elector *leader.Elector
 	var leading *atomic.Bool
 	if f.leaderLease != "" {
-		if elector, err = newElector(f, reg, log); err != nil {
+		if elector, err = newElector(f, log); err != nil {
 			return err
 		}
 		leading = new(atomic.Bool)
+		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "foresight_xds_leader",
+			Help: "1 while this control plane replica holds the leader Lease, has taken the state ConfigMap over and drives the rollouts and experiments; 0 otherwise.",
+		}, func() float64 {
+			if leading.Load() {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			return err
+		}
 	}
 	el := electionOf(elector, leading)
 
@@ -445,7 +456,7 @@ func electionOf(elector *leader.Elector, leading *atomic.Bool) election {
 }
 
 // newElector returns the Elector of --leader-elect-lease.
-func newElector(f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*leader.Elector, error) {
+func newElector(f serveFlags, log *slog.Logger) (*leader.Elector, error) {
 	ns, name, _ := namespacedName(f.leaderLease)
 	_, client, err := kubeClient(f)
 	if err != nil {
@@ -453,7 +464,7 @@ func newElector(f serveFlags, reg prometheus.Registerer, log *slog.Logger) (*lea
 	}
 	return leader.New(leader.Options{Client: client, Namespace: ns, Name: name,
 		LeaseDuration: f.leaderTiming.leaseDuration, RenewDeadline: f.leaderTiming.renewDeadline, RetryPeriod: f.leaderTiming.retryPeriod,
-		Logger: log, Registerer: reg})
+		Logger: log})
 }
 
 // namespacedName splits "NAMESPACE/NAME".
