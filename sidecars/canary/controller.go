@@ -247,24 +247,29 @@ func (c *Controller) States() map[string]*State {
 	return out
 }
 
-// Overlay sets the weights of every canary's route to the weights its rollout serves now.
-// A canary without a state yet (or whose key changed) leaves its route as the policy has it.
+// Overlay sets the weights of every canary's route to the weights its rollout serves now,
+// and while the rollout runs, puts the routes of the canary's headers before them. A canary
+// without a state yet (or whose key changed) leaves its route as the policy has it.
 func (c *Controller) Overlay(p *policy.Policy) (*policy.Policy, error) {
 	c.mu.Lock()
 	type set struct {
-		can    *policy.Canary
-		weight uint32
+		can     *policy.Canary
+		weight  uint32
+		running bool
 	}
 	var sets []set
 	for i := range p.Spec.Canaries {
 		can := &p.Spec.Canaries[i]
 		if st := c.states[can.Name]; st != nil && st.Key == Key(can) {
-			sets = append(sets, set{can, st.Weight})
+			sets = append(sets, set{can, st.Weight, !st.Terminal()})
 		}
 	}
 	c.mu.Unlock()
 	for _, s := range sets {
 		next, err := p.WithCanaryWeight(s.can, s.weight)
+		if err == nil && s.running {
+			next, err = next.WithCanaryHeaderRoutes(s.can)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -316,13 +321,14 @@ func (c *Controller) tell() {
 	}
 }
 
-// apply serves the overlay when the weights changed since the last apply.
+// apply serves the overlay when the weights, or whether a rollout runs (its header routes),
+// changed since the last apply.
 func (c *Controller) apply(ctx context.Context) error {
 	c.mu.Lock()
 	fp := ""
 	for _, n := range slices.Sorted(maps.Keys(c.states)) {
 		st := c.states[n]
-		fp += n + "=" + st.Key + ":" + strconv.FormatUint(uint64(st.Weight), 10) + ";"
+		fp += n + "=" + st.Key + ":" + strconv.FormatUint(uint64(st.Weight), 10) + ":" + strconv.FormatBool(!st.Terminal()) + ";"
 	}
 	changed := fp != c.applied
 	c.mu.Unlock()

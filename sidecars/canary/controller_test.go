@@ -72,6 +72,8 @@ type rig struct {
 	c      *canary.Controller
 	mu     sync.Mutex
 	served []uint32 // the canary's weight in every configuration served
+	// headerRoutes: whether each configuration served has the route of the canary's headers.
+	headerRoutes []bool
 }
 
 func newRig(t *testing.T, doc string, start time.Time, statePath string, prom canary.Options) *rig {
@@ -96,8 +98,13 @@ func newRig(t *testing.T, doc string, start time.Time, statePath string, prom ca
 				w = b.Weight
 			}
 		}
+		hr := q.Route(policy.HeaderRouteName("web-split"))
+		if hr != nil && (len(hr.Backends) != 1 || hr.Backends[0].Service != "web-v2") {
+			t.Errorf("header route sends to %+v, want web-v2 alone", hr.Backends)
+		}
 		r.mu.Lock()
 		r.served = append(r.served, w)
+		r.headerRoutes = append(r.headerRoutes, hr != nil)
 		r.mu.Unlock()
 		return nil
 	}
@@ -153,6 +160,41 @@ func (r *rig) metric(name string, labels ...string) float64 {
 }
 
 func equal(a, b []uint32) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// The requests matching a canary's headers go to the canary while its rollout runs, paused
+// or not, and no longer once it ended: after an abort they go to the stable like the rest,
+// after a promotion the route sends everything to the canary anyway.
+func TestHeaderRoutesWhileTheRolloutRuns(t *testing.T) {
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	doc := canaryDoc("") + "      headers: [{name: x-canary, exact: always}]\n"
+	ctx := context.Background()
+	for _, end := range []struct {
+		name    string
+		act     func(*canary.Controller) error
+		weights []uint32
+	}{
+		{"abort", func(c *canary.Controller) error { return c.Abort(ctx, "web-rollout") }, []uint32{10, 50, 0}},
+		{"promote", func(c *canary.Controller) error { return c.Promote(ctx, "web-rollout") }, []uint32{10, 50, 100}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			r := newRig(t, doc, start, "", canary.Options{})
+			r.step(0)
+			r.step(time.Minute)
+			if err := r.c.Pause(ctx, "web-rollout"); err != nil {
+				t.Fatal(err)
+			}
+			r.step(time.Minute)
+			if err := end.act(r.c); err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if !equal(r.served, end.weights) || fmt.Sprint(r.headerRoutes) != "[true true false]" {
+				t.Errorf("served weights %v with header routes %v, want %v with [true true false]", r.served, r.headerRoutes, end.weights)
+			}
+		})
+	}
+}
 
 // Without analysis metrics a rollout advances on its pauses alone; manual actions pause,
 // resume and abort it, and an ended rollout refuses further actions.

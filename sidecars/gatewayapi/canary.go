@@ -106,6 +106,7 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 		return nil, gws, string(gwv1.PolicyReasonInvalid), fmt.Sprintf("spec.canary: no backendRef of the targeted rules names Service %q (add it with weight 0)", s.Canary)
 	}
 	c := &policy.Canary{Name: CanaryName(cp.Namespace, cp.Name), Route: routes[0], Routes: routes[1:], Stable: stable, Canary: canary,
+		Headers: httpHeaderMatches(s.Headers),
 		Analysis: policy.CanaryAnalysis{Interval: policy.Duration(s.Analysis.Interval.Duration), FailureLimit: s.Analysis.FailureLimit,
 			ConsecutiveSuccessLimit: s.Analysis.ConsecutiveSuccessLimit}}
 	for _, st := range s.Steps {

@@ -58,6 +58,11 @@ type CanaryPolicySpec struct {
 	Steps []CanaryPolicyStep `json:"steps"`
 	// Analysis decides whether the rollout may go on.
 	Analysis CanaryPolicyAnalysis `json:"analysis,omitempty"`
+	// Headers, when set, send every request of the targeted rules that matches all of them
+	// to the canary while the rollout runs, at every step (testers reach the new version
+	// before any share of the other traffic does). Matched as an HTTPRoute's header matches
+	// (Exact, or RegularExpression in RE2), on GRPCRoutes too.
+	Headers []gwv1.HTTPHeaderMatch `json:"headers,omitempty"`
 }
 
 // CanaryPolicyStep is one weight and how long it is held.

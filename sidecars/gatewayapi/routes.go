@@ -119,16 +119,8 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 				pr.Match.SegmentPrefix, rk.prefixLen = v, len(v)
 			}
 		}
-		headers := firstByName(m.Headers, func(h gwv1.HTTPHeaderMatch) string { return string(h.Name) })
-		for _, h := range headers {
-			hm := policy.HeaderMatch{Name: string(h.Name)}
-			if h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression {
-				hm.Regex = h.Value
-			} else {
-				hm.Exact = h.Value
-			}
-			pr.Match.Headers = append(pr.Match.Headers, hm)
-		}
+		headers := httpHeaderMatches(m.Headers)
+		pr.Match.Headers = append(pr.Match.Headers, headers...)
 		if m.Method != nil {
 			pr.Match.Headers = append(pr.Match.Headers, policy.HeaderMatch{Name: ":method", Exact: string(*m.Method)})
 			rk.method = true
@@ -202,6 +194,22 @@ func (t *translator) check(r *ruleOut) error {
 
 // firstByName keeps the first of the header matches whose names are equal ignoring case:
 // the Gateway API considers only that one.
+// httpHeaderMatches are the policy's form of an HTTPRoute match's (or a CanaryPolicy's)
+// header matches, the first of each name (as the Gateway API says).
+func httpHeaderMatches(hs []gwv1.HTTPHeaderMatch) []policy.HeaderMatch {
+	var out []policy.HeaderMatch
+	for _, h := range firstByName(hs, func(h gwv1.HTTPHeaderMatch) string { return string(h.Name) }) {
+		hm := policy.HeaderMatch{Name: string(h.Name)}
+		if h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression {
+			hm.Regex = h.Value
+		} else {
+			hm.Exact = h.Value
+		}
+		out = append(out, hm)
+	}
+	return out
+}
+
 func firstByName[T any](matches []T, name func(T) string) []T {
 	var out []T
 	seen := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -177,6 +178,61 @@ func TestTranslateServesThroughThePolicy(t *testing.T) {
 		return
 	}
 	t.Error("no route configuration for greeter.shop")
+}
+
+// A CanaryPolicy's headers become the canary's: with its header routes on, proxyless gRPC
+// clients of the Gateway get a first route that requires them and sends to the canary
+// alone, before the weighted one. A header regex RE2 refuses refuses the policy, naming it.
+func TestTranslateCanaryHeaders(t *testing.T) {
+	in := input()
+	regex := gwv1.HeaderMatchRegularExpression
+	in.CanaryPolicies[0].Spec.Headers = []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "always"}, {Type: &regex, Name: "x-user", Value: "qa-.*"}}
+	p := Merge(base(t), Translate(in).Spec)
+	c := p.Canary("shop-greeter-rollout")
+	if want := []policy.HeaderMatch{{Name: "x-canary", Exact: "always"}, {Name: "x-user", Regex: "qa-.*"}}; c == nil || !slices.Equal(c.Headers, want) {
+		t.Fatalf("canary headers %+v, want %+v", c, want)
+	}
+	at, err := p.WithCanaryWeight(c, 10)
+	if err == nil {
+		at, err = at.WithCanaryHeaderRoutes(c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []*envoy_config_route_v3.Route
+	for _, rc := range groups["gw.shop.edge.grpc"].Routes {
+		if rc.GetName() == "gw.shop.edge.grpc/gw.shop.edge/greeter.shop" {
+			routes = rc.GetVirtualHosts()[0].GetRoutes()
+		}
+	}
+	if len(routes) < 2 {
+		t.Fatalf("routes of greeter.shop: %v", routes)
+	}
+	hs := routes[0].GetMatch().GetHeaders()
+	if len(hs) != 2 || hs[0].GetName() != "x-canary" || hs[0].GetStringMatch().GetExact() != "always" || hs[1].GetStringMatch().GetSafeRegex().GetRegex() != "qa-.*" {
+		t.Errorf("header route matches %v", hs)
+	}
+	got := routes[0].GetRoute().GetCluster()
+	for _, w := range routes[0].GetRoute().GetWeightedClusters().GetClusters() {
+		got += " " + w.GetName()
+	}
+	if !strings.Contains(got, "greeter-v2") || strings.Contains(got, "greeter-v1") {
+		t.Errorf("header route sends to %q, want the canary", got)
+	}
+	if ws := routes[1].GetRoute().GetWeightedClusters().GetClusters(); len(ws) != 2 || ws[1].GetWeight().GetValue() != 10 || len(routes[1].GetMatch().GetHeaders()) != 0 {
+		t.Errorf("second route %v, want the weighted one without the headers", routes[1])
+	}
+
+	in.CanaryPolicies[0].Spec.Headers[1].Value = "qa-(?P<x"
+	res := Translate(in)
+	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+	if c := conditions.Require(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "spec.headers[1].regex") {
+		t.Errorf("bad header regex: Accepted = %+v", c)
+	}
 }
 
 // TestTranslateRefusesBadCanary: a canary whose weights do not step up is refused on its

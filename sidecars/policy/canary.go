@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +35,17 @@ type Canary struct {
 	Steps []CanaryStep `yaml:"steps"`
 	// Analysis decides whether the rollout may go on.
 	Analysis CanaryAnalysis `yaml:"analysis,omitempty"`
+	// Headers, when set, send every request that matches all of them (and its route) to the
+	// canary for as long as the rollout runs, at every step: testers and synthetic checks
+	// reach the new version before any share of the other traffic does, which the weights
+	// alone decide. After a promotion all traffic goes to the canary; after a rollback or an
+	// abort none does, these requests included.
+	Headers []HeaderMatch `yaml:"headers,omitempty"`
 }
+
+// HeaderRouteName is the name of the route that sends the requests matching a canary's
+// Headers to the canary, placed before the route it copies, named route.
+func HeaderRouteName(route string) string { return route + "~canary-headers" }
 
 // CanaryStep is one weight of a rollout and how long it is held.
 type CanaryStep struct {
@@ -117,6 +129,33 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 	return out, nil
 }
 
+// WithCanaryHeaderRoutes returns a clone of the policy where each route of c is preceded by
+// a copy of it, named HeaderRouteName, that also requires c's Headers and sends to the
+// canary alone; with no Headers, the policy itself. The clone is validated; the receiver is
+// not changed.
+func (p *Policy) WithCanaryHeaderRoutes(c *Canary) (*Policy, error) {
+	if len(c.Headers) == 0 {
+		return p, nil
+	}
+	out := p.Clone()
+	for _, name := range c.AllRoutes() {
+		routes, i := out.routeIn(name)
+		if routes == nil {
+			return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, name, p.Metadata.Name)
+		}
+		hr := deepCopy(reflect.ValueOf((*routes)[i])).Interface().(Route)
+		hr.Name = HeaderRouteName(name)
+		hr.Match.Headers = append(hr.Match.Headers, deepCopy(reflect.ValueOf(c.Headers)).Interface().([]HeaderMatch)...)
+		hr.Backends = []Backend{{Service: c.Canary, Weight: 100}}
+		hr.HeadersOfCanary = c.Name
+		*routes = slices.Insert(*routes, i, hr)
+	}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("policy with the header routes of canary %q: %w", c.Name, err)
+	}
+	return out, nil
+}
+
 var promqlParser = parser.NewParser(parser.Options{})
 
 // CheckQuery says why q is not a PromQL expression returning an instant vector or a scalar
@@ -172,6 +211,14 @@ func (v *validator) canaries() {
 			v.positive(s.Pause, sp+".pause")
 		}
 		v.analysis(&c.Analysis, path+".analysis")
+		v.headers(c.Headers, path+".headers")
+		if len(c.Headers) > 0 {
+			for _, name := range c.AllRoutes() {
+				if r := v.p.Route(HeaderRouteName(name)); r != nil && r.HeadersOfCanary != c.Name {
+					v.errorf(path+".headers", "the route name %q is taken: it names the route of these headers", HeaderRouteName(name))
+				}
+			}
+		}
 	}
 }
 

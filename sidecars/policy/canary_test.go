@@ -92,9 +92,73 @@ func TestCanaryErrors(t *testing.T) {
 			[]string{"p.yaml:25: spec.canaries[0].analysis.failureLimt: unknown field"}},
 		{"no pause", strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 10}", 1),
 			[]string{"p.yaml:21: spec.canaries[0].steps[0].pause: must be positive"}},
+		{"header without a value", goodCanary + "      headers: [{name: x-canary}]\n",
+			[]string{"p.yaml:35: spec.canaries[0].headers[0]: exactly one of exact, prefix, suffix, regex, present"}},
+		{"header name", goodCanary + "      headers: [{name: 'x canary', exact: always}]\n",
+			[]string{`p.yaml:35: spec.canaries[0].headers[0].name: must be a header name, not "x canary"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { expectErrors(t, canaryPolicy(c.canary), c.want) })
+	}
+}
+
+// A route named as a canary's header route would be is refused: the header route could not
+// be added beside it.
+func TestCanaryHeaderRouteNameTaken(t *testing.T) {
+	doc := strings.Replace(canaryPolicy(goodCanary+"      headers: [{name: x-canary, exact: always}]\n"),
+		"        - name: web-split\n", "        - {name: web-split~canary-headers, match: {prefix: /old}, backends: [{service: web-v1}]}\n        - name: web-split\n", 1)
+	expectErrors(t, doc, []string{`p.yaml:36: spec.canaries[0].headers: the route name "web-split~canary-headers" is taken: it names the route of these headers`})
+}
+
+// WithCanaryHeaderRoutes puts before each route of the canary a copy that also requires the
+// canary's headers and sends to the canary alone; the copy keeps the route's own match and
+// settings, and the receiver is not changed. Weights and header routes compose.
+func TestWithCanaryHeaderRoutes(t *testing.T) {
+	doc := strings.Replace(canaryPolicy(goodCanary+"      headers: [{name: x-canary, exact: always}]\n"),
+		"          backends: [{service: web-v1}]\n",
+		"          match: {prefix: /api, headers: [{name: x-tenant, exact: a}]}\n          timeout: 3s\n          backends: [{service: web-v1}]\n        - {name: web-rest, backends: [{service: web-v1}]}\n", 1)
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("web-rollout")
+	q, err := p.WithCanaryHeaderRoutes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err = q.WithCanaryWeight(c, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range q.Service("web").Routes {
+		names = append(names, r.Name)
+	}
+	if want := []string{"web-split~canary-headers", "web-split", "web-rest"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("routes %v, want %v", names, want)
+	}
+	hr := q.Service("web").Routes[0]
+	wantMatch := policy.Match{Prefix: "/api", Headers: []policy.HeaderMatch{{Name: "x-tenant", Exact: "a"}, {Name: "x-canary", Exact: "always"}}}
+	if !reflect.DeepEqual(hr.Match, wantMatch) || hr.Timeout.D() != 3*time.Second || hr.HeadersOfCanary != "web-rollout" {
+		t.Errorf("header route %+v", hr)
+	}
+	if want := []policy.Backend{{Service: "web-v2", Weight: 100}}; !reflect.DeepEqual(hr.Backends, want) {
+		t.Errorf("header route backends %+v, want %+v", hr.Backends, want)
+	}
+	if want := []policy.Backend{{Service: "web-v1", Weight: 90}, {Service: "web-v2", Weight: 10}}; !reflect.DeepEqual(q.Route("web-split").Backends, want) {
+		t.Errorf("route backends %+v, want %+v", q.Route("web-split").Backends, want)
+	}
+	if len(p.Service("web").Routes) != 2 || len(p.Route("web-split").Match.Headers) != 1 {
+		t.Errorf("receiver changed: %+v", p.Service("web").Routes)
+	}
+	// Applied to a policy that has them already (another overlay layer's clone), the
+	// copies are not taken for routes of the user's.
+	if err := q.Validate(); err != nil {
+		t.Errorf("the policy with header routes: %v", err)
+	}
+	c.Headers = nil
+	if same, err := p.WithCanaryHeaderRoutes(c); err != nil || same != p {
+		t.Errorf("no headers: %p, %v; want the receiver", same, err)
 	}
 }
 

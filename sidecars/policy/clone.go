@@ -83,19 +83,28 @@ func (p *Policy) WithFault(target FaultTarget, f Fault) (*Policy, error) {
 
 // Route returns the named route (of a service or a virtual host), or nil.
 func (p *Policy) Route(name string) *Route {
+	if routes, i := p.routeIn(name); routes != nil {
+		return &(*routes)[i]
+	}
+	return nil
+}
+
+// routeIn returns the routes of the service or virtual host that holds the named route, and
+// its index in them; nil when no route has that name.
+func (p *Policy) routeIn(name string) (*[]Route, int) {
 	for i := range p.Spec.Services {
 		for j := range p.Spec.Services[i].Routes {
 			if p.Spec.Services[i].Routes[j].Name == name {
-				return &p.Spec.Services[i].Routes[j]
+				return &p.Spec.Services[i].Routes, j
 			}
 		}
 	}
 	for i := range p.Spec.VirtualHosts {
 		for j := range p.Spec.VirtualHosts[i].Routes {
 			if p.Spec.VirtualHosts[i].Routes[j].Name == name {
-				return &p.Spec.VirtualHosts[i].Routes[j]
+				return &p.Spec.VirtualHosts[i].Routes, j
 			}
 		}
 	}
-	return nil
+	return nil, 0
 }

@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 	seeds.AddFiles(f, "../../deploy/policies/*.yaml", "../translate/testdata/*.yaml")
 	f.Add([]byte(minimal))
 	f.Add([]byte(canaryPolicy(goodCanary)))
+	f.Add([]byte(canaryPolicy(goodCanary + "      headers: [{name: x-canary, exact: always}, {name: x-user, regex: 'qa-.*'}]\n")))
 	f.Add([]byte(routeFilters))
 	f.Add([]byte(minimal + "  nodeGroups: [{name: web, services: [web], identities: [\"spiffe://*/ns/shop/sa/*\"]}]\n"))
 	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: &m {name: a}\nspec: {services: [*m]}\n"))
@@ -32,11 +33,20 @@ func FuzzParse(f *testing.F) {
 		if err := p.Clone().Validate(); err != nil {
 			t.Fatalf("clone does not validate: %v", err)
 		}
-		// Every weight a canary can serve keeps the policy valid.
+		// Every weight a canary can serve, with or without its header routes, keeps the
+		// policy valid.
 		for i := range p.Spec.Canaries {
-			for _, w := range []uint32{0, p.Spec.Canaries[i].Steps[0].Weight, 100} {
-				if _, err := p.WithCanaryWeight(&p.Spec.Canaries[i], w); err != nil {
-					t.Fatalf("canary %q at %d%%: %v", p.Spec.Canaries[i].Name, w, err)
+			c := &p.Spec.Canaries[i]
+			withHeaders, err := p.WithCanaryHeaderRoutes(c)
+			if err != nil {
+				t.Fatalf("canary %q's header routes: %v", c.Name, err)
+			}
+			for _, w := range []uint32{0, c.Steps[0].Weight, 100} {
+				if _, err := p.WithCanaryWeight(c, w); err != nil {
+					t.Fatalf("canary %q at %d%%: %v", c.Name, w, err)
+				}
+				if _, err := withHeaders.WithCanaryWeight(c, w); err != nil {
+					t.Fatalf("canary %q at %d%% with its header routes: %v", c.Name, w, err)
 				}
 			}
 		}

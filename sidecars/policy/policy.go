@@ -228,6 +228,9 @@ type Route struct {
 	Mirrors []Mirror `yaml:"mirrors,omitempty"`
 	// CORS answers browsers' cross-origin checks (Envoy only).
 	CORS *CORS `yaml:"cors,omitempty"`
+	// HeadersOfCanary names the canary whose Headers this route serves, on the routes
+	// WithCanaryHeaderRoutes adds; never set in a policy file.
+	HeadersOfCanary string `yaml:"-" json:"-"`
 }
 
 // Match selects requests. At most one of Prefix, Exact and Regex.

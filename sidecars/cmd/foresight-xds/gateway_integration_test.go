@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	grpcxds "google.golang.org/grpc/xds"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -589,8 +590,18 @@ func TestServeGatewayAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The CRD's schema refuses a header that is no header name, naming it.
+	withHeader := func(u *unstructured.Unstructured, name, value string) *unstructured.Unstructured {
+		u.Object["spec"].(map[string]any)["headers"] = []any{map[string]any{"name": name, "value": value}}
+		return u
+	}
+	if _, err := canaryPolicies.Create(ctx, withHeader(canaryObj("spaced", []any{map[string]any{"weight": int64(50), "pause": "1h"}}), "x canary", "always"), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "spec.headers[0].name") {
+		t.Errorf("a header name with a space: %v, want refused naming spec.headers[0].name", err)
+	}
+
 	// A good one steps the weights: 50% for an hour (no analysis metrics), then promoted.
-	if _, err := canaryPolicies.Create(ctx, canaryObj("rollout", []any{map[string]any{"weight": int64(50), "pause": "1h"}}), metav1.CreateOptions{}); err != nil {
+	// Calls with its header reach the canary alone meanwhile.
+	if _, err := canaryPolicies.Create(ctx, withHeader(canaryObj("rollout", []any{map[string]any{"weight": int64(50), "pause": "1h"}}), "x-canary", "always"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventuallyWithin(t, 30*time.Second, "canary accepted", canaryStatus("rollout", metav1.ConditionTrue, "Accepted", ""))
@@ -617,6 +628,13 @@ func TestServeGatewayAPI(t *testing.T) {
 		}
 		return nil
 	})
+
+	tester := metadata.AppendToOutgoingContext(ctx, "x-canary", "always")
+	for range 20 {
+		if who, err := grpcbackend.Who(tester, conn); err != nil || who != "v2" {
+			t.Fatalf("a call with the canary's header answered by %q, %v; want v2 alone", who, err)
+		}
+	}
 
 	// Killed mid-rollout: the client keeps its configuration; restarted on the same state,
 	// the control plane serves the same step before it accepts clients.

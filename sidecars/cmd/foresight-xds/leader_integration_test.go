@@ -36,39 +36,62 @@ func (r *replica) leads(t *testing.T) bool {
 	return counter(t, r.f.metricsAddr, "foresight_xds_leader") == 1
 }
 
-// answers makes n calls over the replica's client and returns the backends that answered,
-// and the errors of failed calls. (grpc-go fails a call picked for a cluster it is still
-// adding, as when a weight comes back from 0: docs/canary.md.)
-func (r *replica) answers(n int) map[string]int {
+// answers makes n calls over the replica's client, with the metadata pairs given, and
+// returns the backends that answered, and the errors of failed calls. (grpc-go fails a call
+// picked for a cluster it is still adding, as when a weight comes back from 0:
+// docs/canary.md.)
+func (r *replica) answers(n int, md ...string) map[string]int {
 	got := map[string]int{}
 	for range n {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		var md metadata.MD
-		_, err := healthpb.NewHealthClient(r.conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md), grpc.WaitForReady(true))
+		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), md...), 10*time.Second)
+		var header metadata.MD
+		_, err := healthpb.NewHealthClient(r.conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header), grpc.WaitForReady(true))
 		cancel()
 		if err != nil {
 			got[err.Error()]++
 			continue
 		}
-		got[strings.Join(md.Get("backend"), ",")]++
+		got[strings.Join(header.Get("backend"), ",")]++
 	}
 	return got
 }
 
-// onlyFromBackend waits until every call of n through r is answered by want.
-func (r *replica) onlyFromBackend(t *testing.T, want string) {
+// onlyFromBackend waits until every call of 20 through r, with the metadata pairs given, is
+// answered by want.
+func (r *replica) onlyFromBackend(t *testing.T, want string, md ...string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		got := r.answers(20)
+		got := r.answers(20, md...)
 		if got[want] == 20 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("calls through %s answered by %v, want only %s", r.f.xdsAddress, got, want)
+			t.Fatalf("calls through %s with metadata %v answered by %v, want only %s", r.f.xdsAddress, md, got, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// shopClient is a proxyless gRPC client of xds:///greeter, a node of the shop-clients group
+// (app=shop) of the policy file, configured by the control plane at xdsAddress.
+func shopClient(t *testing.T, xdsAddress, policyFile string) *grpc.ClientConn {
+	t.Helper()
+	code, out, errOut := runCmd("bootstrap", "--format", "grpc", "--node", "shop-"+xdsAddress, "--service", "shop",
+		"--metadata", "app=shop", "--xds-address", xdsAddress, "--policy", policyFile)
+	if code != 0 {
+		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
+	}
+	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // TestServeReplicasElectOneLeader runs three serve replicas with --leader-elect-lease
@@ -124,19 +147,7 @@ spec:
 			stateConfigMap: "foresight/foresight-xds-state", leaderLease: "foresight/foresight-xds",
 			leaderTiming: leaderTiming{leaseDuration: 4 * time.Second, renewDeadline: 3 * time.Second, retryPeriod: 500 * time.Millisecond}}
 		r := &replica{f: f, stop: startServeFlags(t, f)}
-		code, out, errOut := runCmd("bootstrap", "--format", "grpc", "--node", "shop-"+f.xdsAddress, "--service", "shop",
-			"--metadata", "app=shop", "--xds-address", f.xdsAddress, "--policy", policyFile)
-		if code != 0 {
-			t.Fatalf("bootstrap: exit %d: %s", code, errOut)
-		}
-		resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.conn, err = grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver)); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.conn.Close() })
+		r.conn = shopClient(t, f.xdsAddress, policyFile)
 		return r
 	}
 	replicas := []*replica{start(), start(), start()}
