@@ -140,6 +140,13 @@ func (t *translator) validateCanary(c *policy.Canary) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "spec.canaries[0].", "spec."))
 	}
+	// Envoy's limit on a regex's program, here rather than on the Gateway's whole
+	// configuration once the rollout runs.
+	for i, h := range c.Headers {
+		if err := t.in.Checks.RegexTooLarge(h.Regex); err != nil {
+			return fmt.Errorf("spec.headers[%d].value: %w", i, err)
+		}
+	}
 	return nil
 }
 

@@ -227,11 +227,16 @@ func TestTranslateCanaryHeaders(t *testing.T) {
 		t.Errorf("second route %v, want the weighted one without the headers", routes[1])
 	}
 
-	in.CanaryPolicies[0].Spec.Headers[1].Value = "qa-(?P<x"
-	res := Translate(in)
-	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
-	if c := conditions.Require(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "spec.headers[1].regex") {
-		t.Errorf("bad header regex: Accepted = %+v", c)
+	for _, bad := range []struct{ regex, want string }{
+		{"qa-(?P<x", "spec.headers[1].regex"},
+		{"[a-z0-9-]{1,64}", "spec.headers[1].value: regex \"[a-z0-9-]{1,64}\" compiles to an RE2 program of 259 instructions"},
+	} {
+		in.CanaryPolicies[0].Spec.Headers[1].Value = bad.regex
+		res := Translate(in)
+		as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+		if c := conditions.Require(t, as[0].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, bad.want) {
+			t.Errorf("header regex %q: Accepted = %+v, want %q", bad.regex, c, bad.want)
+		}
 	}
 }
 

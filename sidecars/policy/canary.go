@@ -131,10 +131,13 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 
 // WithCanaryHeaderRoutes returns a clone of the policy where each route of c is preceded by
 // a copy of it, named HeaderRouteName, that also requires c's Headers and sends to the
-// canary alone; with no Headers, the policy itself. The clone is validated; the receiver is
-// not changed.
+// canary alone; with no Headers, or when p has them already, the policy itself. The clone is
+// validated; the receiver is not changed.
 func (p *Policy) WithCanaryHeaderRoutes(c *Canary) (*Policy, error) {
 	if len(c.Headers) == 0 {
+		return p, nil
+	}
+	if r := p.Route(HeaderRouteName(c.Route)); r != nil && r.HeadersOfCanary == c.Name {
 		return p, nil
 	}
 	out := p.Clone()
@@ -154,6 +157,19 @@ func (p *Policy) WithCanaryHeaderRoutes(c *Canary) (*Policy, error) {
 		return nil, fmt.Errorf("policy with the header routes of canary %q: %w", c.Name, err)
 	}
 	return out, nil
+}
+
+// WithAllCanaryHeaderRoutes is WithCanaryHeaderRoutes for every canary of the policy: what
+// the policy serves while all its rollouts run, for checking it before any does.
+func (p *Policy) WithAllCanaryHeaderRoutes() (*Policy, error) {
+	q := p
+	for i := range p.Spec.Canaries {
+		var err error
+		if q, err = q.WithCanaryHeaderRoutes(&p.Spec.Canaries[i]); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
 }
 
 var promqlParser = parser.NewParser(parser.Options{})

@@ -152,9 +152,12 @@ func TestWithCanaryHeaderRoutes(t *testing.T) {
 		t.Errorf("receiver changed: %+v", p.Service("web").Routes)
 	}
 	// Applied to a policy that has them already (another overlay layer's clone), the
-	// copies are not taken for routes of the user's.
+	// copies are not taken for routes of the user's, and are not added twice.
 	if err := q.Validate(); err != nil {
 		t.Errorf("the policy with header routes: %v", err)
+	}
+	if again, err := q.WithCanaryHeaderRoutes(c); err != nil || again != q {
+		t.Errorf("header routes added twice: %v, %v", again, err)
 	}
 	c.Headers = nil
 	if same, err := p.WithCanaryHeaderRoutes(c); err != nil || same != p {

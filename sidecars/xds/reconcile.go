@@ -96,6 +96,9 @@ func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 	defer r.mu.Unlock()
 	err := p.Validate()
 	if err == nil {
+		err = r.checkHeaderRoutes(p, r.layers)
+	}
+	if err == nil {
 		err = r.build(ctx, p, r.layers, r.endpoints)
 	}
 	if err != nil {
@@ -135,10 +138,32 @@ func (r *Reconciler) CheckPolicy(ctx context.Context, p *policy.Policy, with map
 	}
 	err := p.Validate()
 	if err == nil {
+		err = r.checkHeaderRoutes(p, layers)
+	}
+	if err == nil {
 		_, err = r.prepare(p, layers, r.endpoints)
 	}
 	if err != nil {
 		return refusedPolicy(p, err)
+	}
+	return nil
+}
+
+// checkHeaderRoutes prepares p with the header routes of all its canaries that have headers,
+// whether their rollouts run or not, so that a policy whose header routes could not be
+// served (a header regex over the proxies' program size limit, say) is refused when it is
+// loaded, not when a rollout starts and its weights could no longer be served. Called with
+// r.mu held.
+func (r *Reconciler) checkHeaderRoutes(p *policy.Policy, layers map[string]Overlay) error {
+	q, err := p.WithAllCanaryHeaderRoutes()
+	if err != nil {
+		return err
+	}
+	if q == p {
+		return nil
+	}
+	if _, err := r.prepare(q, layers, r.endpoints); err != nil {
+		return fmt.Errorf("with the routes of the canaries' headers: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,12 @@ func TestCheckPolicyIsSetPolicyWithoutServing(t *testing.T) {
 	duplicate := edgePolicy(t, "duplicate", "api")
 	duplicate.Spec.NodeGroups = append(duplicate.Spec.NodeGroups, policy.NodeGroup{Name: "edge", Kind: policy.NodeGRPC, Selector: map[string]string{"role": "other"}})
 	broken := edgePolicy(t, "breaks", "api")
+	// A canary whose header regex compiles to more than Envoy's 100 instructions: refused
+	// at load, before its rollout starts (its header routes are not served yet).
+	testers := edgePolicy(t, "testers", "web")
+	testers.Spec.Canaries = []policy.Canary{{Name: "testers", Route: "all", Stable: "web", Canary: "api",
+		Steps:   []policy.CanaryStep{{Weight: 10, Pause: policy.Duration(time.Hour)}},
+		Headers: []policy.HeaderMatch{{Name: "x-user", Regex: "[a-z0-9-]{1,64}"}}}}
 	for _, tc := range []struct {
 		name     string
 		p        *policy.Policy
@@ -131,6 +138,7 @@ func TestCheckPolicyIsSetPolicyWithoutServing(t *testing.T) {
 	}{
 		{"invalid", duplicate, `duplicate node group "edge"`, false},
 		{"refused after the overlay layers", broken, "nowhere", true},
+		{"a canary's header routes refused", testers, `route "all~canary-headers" header x-user`, true},
 	} {
 		checkErr := rec.CheckPolicy(ctx, tc.p, nil)
 		if checkErr == nil || !strings.Contains(checkErr.Error(), tc.want) || errors.Is(checkErr, ErrRejected) != tc.rejected {
@@ -147,7 +155,7 @@ func TestCheckPolicyIsSetPolicyWithoutServing(t *testing.T) {
 		unchanged(tc.name + ": after SetPolicy")
 		beforeCounts = counters()
 	}
-	if want := [3]float64{1, 2, 1}; beforeCounts != want {
+	if want := [3]float64{1, 3, 1}; beforeCounts != want {
 		t.Fatalf("counters (reload successes, reload failures, rejected snapshots) = %v, want %v", beforeCounts, want)
 	}
 

@@ -99,7 +99,12 @@ func checkPolicy(file string, checks check.Options) (*policy.Policy, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	groups, err := translate.Translate(p)
+	// The policy as it serves while its rollouts run: with their header routes too.
+	running, err := p.WithAllCanaryHeaderRoutes()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", file, err)
+	}
+	groups, err := translate.Translate(running)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", file, err)
 	}

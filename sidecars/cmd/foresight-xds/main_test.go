@@ -417,4 +417,20 @@ func TestCheckRegexProgramSizeLimit(t *testing.T) {
 			t.Fatalf("check with the limit %s: exit %d, %q %q", limit, code, out, errOut)
 		}
 	}
+
+	// A canary's header regex is checked too, on the route it adds while its rollout runs.
+	rollout := filepath.Join(t.TempDir(), "header-regex.yaml")
+	doc, err := os.ReadFile(canaryPolicyFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rollout, append(doc, "      headers: [{name: x-user, regex: '[a-z0-9-]{1,64}'}]\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd("check", rollout); code != 1 || !strings.Contains(errOut, `route "backend-split~canary-headers" header x-user: regex "[a-z0-9-]{1,64}" compiles to an RE2 program of 259 instructions`) {
+		t.Fatalf("check of a canary's header regex: exit %d, %q", code, errOut)
+	}
+	if code, out, errOut := runCmd("check", "--regex-program-size-limit", "300", rollout); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("check of a canary's header regex with the limit raised: exit %d, %q %q", code, out, errOut)
+	}
 }
