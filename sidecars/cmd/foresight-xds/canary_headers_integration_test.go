@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,36 +15,8 @@ import (
 // weight of 1%, while calls without it are split by the weights; once the rollout is aborted,
 // calls with the header reach v1 like the rest.
 func TestServeCanaryHeaders(t *testing.T) {
-	v1, v2 := startNamedHealth(t, "v1"), startNamedHealth(t, "v2")
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
-kind: TrafficPolicy
-metadata: {name: testers, namespace: test}
-spec:
-  services:
-    - name: greeter
-      port: 50051
-      protocol: grpc
-      endpoints: [{address: 127.0.0.1, port: %[1]d}]
-      routes:
-        - name: split
-          backends: [{service: greeter-v1}]
-    - {name: greeter-v1, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[1]d}]}
-    - {name: greeter-v2, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[2]d}]}
-  nodeGroups:
-    - {name: shop-clients, kind: grpc, selector: {app: shop}, upstreams: [greeter]}
-  canaries:
-    - name: greeter-rollout
-      route: split
-      stable: greeter-v1
-      canary: greeter-v2
-      steps: [{weight: 1, pause: 1h}, {weight: 100, pause: 1h}]
-      headers: [{name: x-canary, exact: always}]
-`, v1, v2)
-	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	policyFile := greeterRolloutPolicy(t, "[{weight: 1, pause: 1h}, {weight: 100, pause: 1h}]", "      headers: [{name: x-canary, exact: always}]\n")
+	dir := filepath.Dir(policyFile)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
 		t.Fatal(err)

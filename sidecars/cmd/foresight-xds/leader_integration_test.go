@@ -73,6 +73,43 @@ func (r *replica) onlyFromBackend(t *testing.T, want string, md ...string) {
 	}
 }
 
+// greeterRolloutPolicy writes a policy whose canary greeter-rollout moves the route split of
+// greeter from greeter-v1 to greeter-v2 (two health servers answering with their names, v1
+// and v2) in steps (a YAML flow list), with the further YAML lines of the canary in extra,
+// for the proxyless gRPC clients of app=shop; it returns its path.
+func greeterRolloutPolicy(t *testing.T, steps, extra string) string {
+	t.Helper()
+	v1, v2 := startNamedHealth(t, "v1"), startNamedHealth(t, "v2")
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: rollout, namespace: test}
+spec:
+  services:
+    - name: greeter
+      port: 50051
+      protocol: grpc
+      endpoints: [{address: 127.0.0.1, port: %[1]d}]
+      routes:
+        - name: split
+          backends: [{service: greeter-v1}]
+    - {name: greeter-v1, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[1]d}]}
+    - {name: greeter-v2, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[2]d}]}
+  nodeGroups:
+    - {name: shop-clients, kind: grpc, selector: {app: shop}, upstreams: [greeter]}
+  canaries:
+    - name: greeter-rollout
+      route: split
+      stable: greeter-v1
+      canary: greeter-v2
+      steps: %[3]s
+%[4]s`, v1, v2, steps, extra)
+	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return policyFile
+}
+
 // shopClient is a proxyless gRPC client of xds:///greeter, a node of the shop-clients group
 // (app=shop) of the policy file, configured by the control plane at xdsAddress.
 func shopClient(t *testing.T, xdsAddress, policyFile string) *grpc.ClientConn {
@@ -104,35 +141,8 @@ func TestServeReplicasElectOneLeader(t *testing.T) {
 	ctx := context.Background()
 	c, saKubeconfig := startStateCluster(t)
 
-	v1, v2 := startNamedHealth(t, "v1"), startNamedHealth(t, "v2")
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	doc := fmt.Sprintf(`apiVersion: foresight.dev/v1alpha1
-kind: TrafficPolicy
-metadata: {name: replicas, namespace: test}
-spec:
-  services:
-    - name: greeter
-      port: 50051
-      protocol: grpc
-      endpoints: [{address: 127.0.0.1, port: %[1]d}]
-      routes:
-        - name: split
-          backends: [{service: greeter-v1}]
-    - {name: greeter-v1, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[1]d}]}
-    - {name: greeter-v2, port: 50051, protocol: grpc, endpoints: [{address: 127.0.0.1, port: %[2]d}]}
-  nodeGroups:
-    - {name: shop-clients, kind: grpc, selector: {app: shop}, upstreams: [greeter]}
-  canaries:
-    - name: greeter-rollout
-      route: split
-      stable: greeter-v1
-      canary: greeter-v2
-      steps: [{weight: 50, pause: 3s}, {weight: 100, pause: 1h}]
-`, v1, v2)
-	if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	policyFile := greeterRolloutPolicy(t, "[{weight: 50, pause: 3s}, {weight: 100, pause: 1h}]", "")
+	dir := filepath.Dir(policyFile)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("t0ken-for-tests\n"), 0o600); err != nil {
 		t.Fatal(err)
