@@ -14,11 +14,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	grpcxds "google.golang.org/grpc/xds"
 
 	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -82,15 +80,10 @@ func dialXDS(t testing.TB, cpAddr string) *grpc.ClientConn {
   "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
   "node": {"id": "client-%d", "cluster": "grpc-client", "locality": {}}
 }`, cpAddr, time.Now().UnixNano())
-	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	conn, err := grpcbackend.XDSClient(t, []byte(bootstrap), "xds:///greeter")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 

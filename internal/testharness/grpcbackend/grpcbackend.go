@@ -18,15 +18,18 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	grpcxds "google.golang.org/grpc/xds"
 )
 
 // HeaderName is the response header naming the backend that answered.
@@ -148,4 +151,20 @@ func Who(ctx context.Context, conn grpc.ClientConnInterface) (string, error) {
 		return v[0], nil
 	}
 	return "", errors.New("no backend header in the response")
+}
+
+// XDSClient connects a grpc-go xDS client configured by bootstrap (a grpc-go bootstrap
+// document, given in process rather than by GRPC_XDS_BOOTSTRAP) to target, such as
+// "xds:///greeter", without transport security; the connection closes when the test ends.
+func XDSClient(t testing.TB, bootstrap []byte, target string) (*grpc.ClientConn, error) {
+	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting(bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn, nil
 }

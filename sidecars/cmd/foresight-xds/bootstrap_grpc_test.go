@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	grpcxds "google.golang.org/grpc/xds"
+
+	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
 )
 
 // namedHealth is a gRPC health server that names itself in a response header.
@@ -106,15 +107,10 @@ func TestGRPCBootstrapDrivesARealClient(t *testing.T) {
 // bootstrap, waiting at most timeout for the client to be ready, and returns the name of the
 // backend that answered. The client stays connected until the test ends.
 func callGreeter(t *testing.T, bootstrap string, timeout time.Duration) (string, error) {
-	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	conn, err := grpcbackend.XDSClient(t, []byte(bootstrap), "xds:///greeter")
 	if err != nil {
 		return "", err
 	}
-	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		return "", err
-	}
-	t.Cleanup(func() { _ = conn.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var md metadata.MD

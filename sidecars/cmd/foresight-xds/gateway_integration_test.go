@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	grpcxds "google.golang.org/grpc/xds"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -132,15 +130,10 @@ func gatewayClientOf(t testing.TB, xdsAddr, gateway, host string) *grpc.ClientCo
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
 	}
-	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	conn, err := grpcbackend.XDSClient(t, []byte(bootstrap), "xds:///"+host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient("xds:///"+host, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 

@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foresight-dev/foresight/sidecars/canary"
-	"github.com/foresight-dev/foresight/sidecars/statemirror"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
-	grpcxds "google.golang.org/grpc/xds"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
+	"github.com/foresight-dev/foresight/sidecars/canary"
+	"github.com/foresight-dev/foresight/sidecars/statemirror"
 )
 
 // replica is one control plane replica of the leader election test, with a proxyless gRPC
@@ -119,15 +119,10 @@ func shopClient(t *testing.T, xdsAddress, policyFile string) *grpc.ClientConn {
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
 	}
-	resolver, err := grpcxds.NewXDSResolverWithConfigForTesting([]byte(out))
+	conn, err := grpcbackend.XDSClient(t, []byte(out), "xds:///greeter")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient("xds:///greeter", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 
