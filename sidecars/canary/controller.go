@@ -288,11 +288,7 @@ func (c *Controller) Restore(ctx context.Context) error {
 // Current is the state of the named rollout when the policy declares it now (the same
 // route, stable and canary), else nil.
 func (c *Controller) Current(name string) *State {
-	p := c.opts.Policy()
-	if p == nil {
-		return nil
-	}
-	can := p.Canary(name)
+	can := policyCanary(c.opts.Policy(), name)
 	if can == nil {
 		return nil
 	}
@@ -321,14 +317,27 @@ func (c *Controller) tell() {
 	}
 }
 
-// apply serves the overlay when the weights, or whether a rollout runs (its header routes),
-// changed since the last apply.
+// policyCanary is p's canary name, or nil (also without a policy).
+func policyCanary(p *policy.Policy, name string) *policy.Canary {
+	if p == nil {
+		return nil
+	}
+	return p.Canary(name)
+}
+
+// apply serves the overlay when the weights, or the header routes served (those of the
+// running rollouts of canaries with headers), changed since the last apply.
 func (c *Controller) apply(ctx context.Context) error {
+	p := c.opts.Policy()
 	c.mu.Lock()
 	fp := ""
 	for _, n := range slices.Sorted(maps.Keys(c.states)) {
 		st := c.states[n]
-		fp += n + "=" + st.Key + ":" + strconv.FormatUint(uint64(st.Weight), 10) + ":" + strconv.FormatBool(!st.Terminal()) + ";"
+		fp += n + "=" + st.Key + ":" + strconv.FormatUint(uint64(st.Weight), 10)
+		if can := policyCanary(p, n); can != nil && len(can.Headers) > 0 && !st.Terminal() {
+			fp += ":headers"
+		}
+		fp += ";"
 	}
 	changed := fp != c.applied
 	c.mu.Unlock()
