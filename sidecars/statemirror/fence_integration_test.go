@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -90,6 +91,8 @@ func TestTakeOverFencesTheFormerLeader(t *testing.T) {
 		b, _ := os.ReadFile(r.file)
 		return string(b)
 	}
+
+	testSingleReplicaRollingUpdate(t, c)
 
 	a, b := newReplica("a"), newReplica("b")
 	if keys, err := a.m.TakeOver(ctx, "a"); err != nil || !slices.Equal(keys, []string{"canaries.json"}) || local(a) != `{"step": 1}` {
@@ -181,5 +184,62 @@ func TestTakeOverFencesTheFormerLeader(t *testing.T) {
 	}
 	if err := a.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 4, "aborted": true}` {
 		t.Fatalf("a's copy after taking over: %v, %v (TakeOver adopts the ConfigMap's state)", err, stored().Data)
+	}
+}
+
+// testSingleReplicaRollingUpdate: without a leader Lease, the new pod of a rolling update
+// restores its missing files and claims the ConfigMap, leaving its files alone; the old pod,
+// still running beside it, then writes nothing more.
+func testSingleReplicaRollingUpdate(t *testing.T, c *cluster.Cluster) {
+	ctx := context.Background()
+	configMaps := c.Admin.CoreV1().ConfigMaps("default")
+	if _, err := configMaps.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "single"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mirror := func(name string, files map[string]string) *Mirror {
+		return New(configMaps, "single", files, prometheus.NewCounter(prometheus.CounterOpts{Name: name}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	dir := t.TempDir()
+	oldFile, newCanaries, newExperiments := filepath.Join(dir, "old.json"), filepath.Join(dir, "new.json"), filepath.Join(dir, "new-experiments.json")
+	old := mirror("old", map[string]string{"canaries.json": oldFile})
+	if err := old.Claim(ctx, "old"); err != nil {
+		t.Fatal(err)
+	}
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(oldFile, `{"step": 1}`)
+	if err := old.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The new pod kept an experiments file (a restarted container), and lacks the canaries.
+	write(newExperiments, `{"own": true}`)
+	next := mirror("new", map[string]string{"canaries.json": newCanaries, "experiments.json": newExperiments})
+	if err := next.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Claim(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(newCanaries); string(b) != `{"step": 1}` {
+		t.Errorf("restored canaries %q", b)
+	}
+	write(oldFile, `{"step": 2}`)
+	if err := old.Sync(ctx); !errors.Is(err, ErrFenced) {
+		t.Fatalf("the old pod's copy after the new one claimed the ConfigMap: %v, want ErrFenced", err)
+	}
+	if err := next.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := configMaps.Get(ctx, "single", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["canaries.json"] != `{"step": 1}` || cm.Data["experiments.json"] != `{"own": true}` || cm.Annotations[WriterAnnotation] != "new" {
+		t.Errorf("after the rolling update: %v %v", cm.Data, cm.Annotations)
 	}
 }

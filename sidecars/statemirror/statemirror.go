@@ -221,33 +221,57 @@ func (m *Mirror) Pull(ctx context.Context) ([]string, error) {
 func (m *Mirror) TakeOver(ctx context.Context, writer string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fence = &fence{lost: true} // the former term's fence holds no more, even if this fails
 	return m.reading(func() ([]string, error) {
 		var changed []string
-		for {
-			cm, err := m.get(ctx)
-			if err != nil {
-				return changed, err
-			}
+		err := m.claim(ctx, writer, func(cm *corev1.ConfigMap) error {
 			keys, err := m.adoptAll(cm)
 			changed = appendNew(changed, keys...)
-			if err != nil {
-				return changed, err
-			}
-			f := &fence{term: strconv.FormatUint(termOf(cm.Annotations)+1, 10), writer: writer, resourceVersion: cm.ResourceVersion}
-			updated, err := m.patch(ctx, f, nil)
-			if apierrors.IsConflict(err) {
-				continue // a former leader wrote once more: read what it wrote
-			}
-			if err != nil {
-				return changed, err
-			}
-			f.resourceVersion = updated.ResourceVersion
-			m.fence = f
-			m.log.Info("state ConfigMap taken over", "configmap", m.name, "term", f.term)
-			return changed, nil
-		}
+			return err
+		})
+		return changed, err
 	})
+}
+
+// Claim takes the ConfigMap over as writer, as TakeOver does, but leaves the local files
+// alone: for a replica that runs without a leader Lease, whose files are the primary copy
+// (Restore brought back those it lacked), so that another pod writing beside it (the old
+// pod of a rolling update) is fenced from then on. A failure is counted and returned.
+func (m *Mirror) Claim(ctx context.Context, writer string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err := m.claim(ctx, writer, func(*corev1.ConfigMap) error { return nil })
+	if err != nil {
+		m.failures.Inc()
+	}
+	return err
+}
+
+// claim takes the ConfigMap over as writer with the next term, in a patch conditional on the
+// ConfigMap read, after calling read with it; on a conflict (another write came between) it
+// reads again. Until it succeeds, nothing is written. Called with m.mu held.
+func (m *Mirror) claim(ctx context.Context, writer string, read func(*corev1.ConfigMap) error) error {
+	m.fence = &fence{lost: true} // the former term's fence holds no more, even if this fails
+	for {
+		cm, err := m.get(ctx)
+		if err != nil {
+			return err
+		}
+		if err := read(cm); err != nil {
+			return err
+		}
+		f := &fence{term: strconv.FormatUint(termOf(cm.Annotations)+1, 10), writer: writer, resourceVersion: cm.ResourceVersion}
+		updated, err := m.patch(ctx, f, nil)
+		if apierrors.IsConflict(err) {
+			continue // another replica wrote once more: read what it wrote
+		}
+		if err != nil {
+			return err
+		}
+		f.resourceVersion = updated.ResourceVersion
+		m.fence = f
+		m.log.Info("state ConfigMap taken over", "configmap", m.name, "term", f.term, "writer", writer)
+		return nil
+	}
 }
 
 // termOf is the term in a ConfigMap's annotations: 0 when absent or not a number.

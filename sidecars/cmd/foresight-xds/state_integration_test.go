@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
+	"github.com/foresight-dev/foresight/sidecars/statemirror"
 )
 
 // startStateCluster starts a kube-apiserver with the namespace foresight, its service
@@ -86,6 +88,18 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 		t.Error("a canary state appeared that no pod wrote")
 	}
 
+	// Each pod takes the ConfigMap over at start, fencing the one before it (still running,
+	// as in a rolling update): the term grows by one a pod.
+	term := func() int {
+		cm, err := configMaps.Get(ctx, "foresight-xds-state", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(cm.Annotations[statemirror.TermAnnotation])
+		return n
+	}
+	waitFor(t, "the second pod took the ConfigMap over", func() bool { return term() == 2 })
+
 	restarted := pod(t.TempDir())
 	const own = `{"own": {"at": "2026-12-06T07:00:00Z", "reason": "kept"}}`
 	if err := os.WriteFile(restarted.experimentState, []byte(own), 0o600); err != nil {
@@ -95,6 +109,15 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 	if got, _ := os.ReadFile(restarted.experimentState); string(got) != own {
 		t.Errorf("a restarted container's state became %q, want its own", got)
 	}
+	waitFor(t, "the restarted pod took the ConfigMap over", func() bool { return term() == 3 })
+	// The second pod, fenced, no longer copies its changes; the restarted pod's state is kept.
+	if err := os.WriteFile(second.experimentState, []byte(`{"stale": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restarted pod's state in the ConfigMap", func() bool {
+		cm, err := configMaps.Get(ctx, "foresight-xds-state", metav1.GetOptions{})
+		return err == nil && cm.Data["experiments.json"] == own
+	})
 
 	if _, err := configMaps.Patch(ctx, "foresight-xds-state", types.MergePatchType, []byte(`{"data": {"canaries.json": "{not json"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)

@@ -42,14 +42,40 @@ type stateKeeper struct {
 // run keeps the state until ctx ends, elected by el (nil: no leader Lease).
 func (s *stateKeeper) run(ctx context.Context, el *leader.Elector) {
 	if el == nil {
-		_ = s.mirror.Run(ctx, stateInterval) // unfenced: it ends with ctx
-		_ = s.mirror.FinalSync(ctx)
+		s.single(ctx)
 		return
 	}
 	lead := func(ctx context.Context) { s.lead(ctx, el.Identity()) }
 	if err := el.Run(ctx, s.follow, lead); err != nil {
 		s.log.Error("leader election stopped; this replica follows", "error", err)
 	}
+}
+
+// single copies this replica's state to the ConfigMap until ctx ends, when it runs without a
+// leader Lease. It takes the ConfigMap over first (retrying until it can), so that a pod
+// that writes beside it (the old pod of a rolling update) writes nothing more, and stops
+// copying when another takes it over in turn.
+func (s *stateKeeper) single(ctx context.Context) {
+	identity := leader.Identity()
+	for failed := false; ; failed = true {
+		err := s.mirror.Claim(ctx, identity)
+		if err == nil {
+			break
+		}
+		if !failed {
+			s.log.Error("state ConfigMap not taken over; this replica's state is not kept in it (retrying)", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(stateInterval):
+		}
+	}
+	if err := s.mirror.Run(ctx, stateInterval); err != nil {
+		s.log.Warn("another replica writes the state ConfigMap: this one no longer copies its state to it", "error", err)
+		return
+	}
+	_ = s.mirror.FinalSync(ctx) // ErrFenced: another took it over meanwhile
 }
 
 // follow copies the leader's state to this replica until ctx ends.
