@@ -42,7 +42,8 @@ func (b *beforePatch) RoundTrip(r *http.Request) (*http.Response, error) {
 // Against a real kube-apiserver: a replica that takes the state ConfigMap over fences the
 // former leader, whose later copies write nothing and end with ErrFenced; a write of the
 // former leader that lands while the new one takes over is read, not lost; an edit of
-// another key by hand does not stop the leader; a term annotation changed by hand does.
+// another key by hand does not stop the leader, nor does the ConfigMap made anew; a term
+// annotation set to another by hand does.
 func TestTakeOverFencesTheFormerLeader(t *testing.T) {
 	ctx := context.Background()
 	c, err := cluster.Start(ctx, cluster.Options{BinDir: needs.KubeBinDir(t), Dir: t.TempDir()})
@@ -168,21 +169,37 @@ func TestTakeOverFencesTheFormerLeader(t *testing.T) {
 		t.Fatalf("b after a's second term: %v, want ErrFenced", err)
 	}
 
-	// The term annotation removed by hand fences the leader too: it stops leading and takes
-	// the ConfigMap over again rather than write beside whoever did that.
-	cm = stored()
-	delete(cm.Annotations, TermAnnotation)
-	if _, err := configMaps.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+	// The ConfigMap made anew (deleted, then applied again by the chart) has no term: the
+	// leader takes it over again and keeps its state in it.
+	if err := configMaps.Delete(ctx, "state", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configMaps.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "state"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	step(a, `{"step": 5}`)
+	if err := a.m.Sync(ctx); err != nil {
+		t.Fatalf("a's copy to the ConfigMap made anew: %v", err)
+	}
+	if cm := stored(); cm.Data["canaries.json"] != `{"step": 5}` || cm.Annotations[TermAnnotation] != "1" || cm.Annotations[WriterAnnotation] != "a" {
+		t.Fatalf("the ConfigMap made anew after a's copy: %v %v", cm.Data, cm.Annotations)
+	}
+
+	// A term set to another by hand fences the leader: it stops leading and takes the
+	// ConfigMap over again rather than write beside whoever did that.
+	cm = stored()
+	cm.Annotations[TermAnnotation] = "9"
+	if _, err := configMaps.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	step(a, `{"step": 6}`)
 	if err := a.m.Sync(ctx); !errors.Is(err, ErrFenced) {
-		t.Fatalf("a after its term was removed by hand: %v, want ErrFenced", err)
+		t.Fatalf("a after its term was changed by hand: %v, want ErrFenced", err)
 	}
-	if _, err := a.m.TakeOver(ctx, "a"); err != nil || stored().Annotations[TermAnnotation] != "1" {
-		t.Fatalf("a takes over after the removal: %v, %v", err, stored().Annotations)
+	if _, err := a.m.TakeOver(ctx, "a"); err != nil || stored().Annotations[TermAnnotation] != "10" {
+		t.Fatalf("a takes over after the change: %v, %v", err, stored().Annotations)
 	}
-	if err := a.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 4, "aborted": true}` {
+	if err := a.m.Sync(ctx); err != nil || stored().Data["canaries.json"] != `{"step": 5}` {
 		t.Fatalf("a's copy after taking over: %v, %v (TakeOver adopts the ConfigMap's state)", err, stored().Data)
 	}
 }

@@ -54,8 +54,9 @@ const (
 )
 
 // ErrFenced is returned by the copies of a leader after another replica took the state
-// ConfigMap over (or its term annotation was changed by hand): what this replica decided is
-// no longer the leader's, and it writes nothing until it takes the ConfigMap over again.
+// ConfigMap over (or its term annotation was set to another by hand): what this replica
+// decided is no longer the leader's, and it writes nothing until it takes the ConfigMap over
+// again.
 var ErrFenced = errors.New("another replica took the state ConfigMap over")
 
 // fence is the term a leader took the ConfigMap over with.
@@ -386,8 +387,9 @@ func (m *Mirror) Sync(ctx context.Context) error {
 
 // write sets one key of the ConfigMap. Under a fence, a conflict (another write since this
 // replica's last) is resolved by reading the ConfigMap: when it still holds this replica's
-// term (someone edited another key, or a former leader wrote before it saw the fence), the
-// key is written again on what was read; when it holds another, the fence is lost.
+// term (someone edited another key, or a former leader wrote before it saw the fence), or no
+// term at all (it was made anew), the key is written again on what was read, under this
+// replica's term; when it holds another, the fence is lost.
 // Called with m.mu held.
 func (m *Mirror) write(ctx context.Context, key string, data []byte) error {
 	values := map[string]string{key: string(data)}
@@ -402,7 +404,13 @@ func (m *Mirror) write(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if cm.Annotations[TermAnnotation] != m.fence.term || cm.Annotations[WriterAnnotation] != m.fence.writer {
+	switch term := cm.Annotations[TermAnnotation]; {
+	case term == "":
+		// The ConfigMap was made anew (or its term removed by hand): no one holds it, and
+		// this replica takes it over again rather than stop keeping its state.
+		m.fence.term = "1"
+		m.log.Warn("state ConfigMap without a term (made anew?): taken over again", "configmap", m.name, "term", m.fence.term)
+	case term != m.fence.term || cm.Annotations[WriterAnnotation] != m.fence.writer:
 		m.fence.lost = true
 		return ErrFenced
 	}
