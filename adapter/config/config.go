@@ -160,6 +160,27 @@ func (r Resources) GroupResource() schema.GroupResource {
 	return schema.GroupResource{Group: r.Group, Resource: r.Resource}
 }
 
+// ObjectKey names what an object rule serves, metric for the objects of gr
+// ("namespaces/http_requests", "ingresses.networking.k8s.io/http_requests"; the
+// core group is ""), so that one metric name can be served for pods and for any
+// number of other resources. It is the rule's key in the adapter's store and the
+// metric label of its foresight_* series; "/" is in no metric name.
+func ObjectKey(gr schema.GroupResource, metric string) string {
+	if gr.Group == "core" {
+		gr.Group = ""
+	}
+	return gr.String() + "/" + metric
+}
+
+// ServedKey names what r serves: its metric name on the pods and external APIs
+// (one rule each, as they share the store), ObjectKey for an object rule.
+func (r *Rule) ServedKey() string {
+	if r.API == APIObject {
+		return ObjectKey(r.Resources.GroupResource(), r.Name)
+	}
+	return r.Name
+}
+
 // Forecast holds a rule's forecast settings (see "Serving a forecast" in docs/architecture.md). Durations
 // are written in Prometheus style in the file ("5m", "14d").
 type Forecast struct {

@@ -111,11 +111,9 @@ func (f *File) Validate() error {
 	for i := range f.Rules {
 		r := &f.Rules[i]
 		p := fmt.Sprintf("rules[%d]", i)
-		// A metric name is served by one rule, and by one namespaces rule besides.
-		key := r.Name
-		if r.namespaces() {
-			key = "namespaces/" + r.Name
-		}
+		// A metric name is served by one pods or external rule, and by one object
+		// rule of each resource besides.
+		key := r.ServedKey()
 		if j, dup := names[key]; dup && r.Name != "" {
 			add(p+".name", "duplicate metric name %q (also rules[%d])", r.Name, j)
 		} else {

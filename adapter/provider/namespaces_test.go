@@ -16,8 +16,8 @@ import (
 	"github.com/foresight-dev/foresight/adapter/serving"
 )
 
-// TestNamespacesMetric: one metric name served for pods and for namespaces
-// (two rules, stored apart): discovery lists both, namespaces as
+// TestNamespacesMetric: one metric name served for pods, for services and for
+// namespaces (three rules, stored apart): discovery lists them, namespaces as
 // root-scoped; the library's call for /namespaces/{ns}/metrics/{metric}
 // (the namespace given as the object's name) reads that namespace's value,
 // and the pods' values are unaffected.
@@ -32,7 +32,9 @@ func TestNamespacesMetric(t *testing.T) {
 		ByNamespace: map[string][]*serving.Entry{"a": {entry("a", "p1", 1, "namespace", "a", "pod", "p1"), entry("a", "p2", 2, "namespace", "a", "pod", "p2")}, "b": {entry("b", "p1", 4, "namespace", "b", "pod", "p1")}}}
 	namespaces := &serving.Snapshot{Info: serving.RuleInfo{Metric: "rps", API: serving.APIObject, Resource: serving.NamespacesResource, NamespaceLabel: "namespace"}, Ready: true,
 		ByNamespace: map[string][]*serving.Entry{"a": {entry("a", "a", 3, "namespace", "a")}, "b": {entry("b", "b", 4, "namespace", "b")}}}
-	for _, s := range []*serving.Snapshot{pods, namespaces} {
+	services := &serving.Snapshot{Info: serving.RuleInfo{Metric: "rps", API: serving.APIObject, Resource: schema.GroupResource{Resource: "services"}, NamespaceLabel: "namespace"}, Ready: true,
+		ByNamespace: map[string][]*serving.Entry{"a": {entry("a", "web", 7, "namespace", "a", "service", "web")}}}
+	for _, s := range []*serving.Snapshot{pods, namespaces, services} {
 		s.Index()
 		store.Publish(s)
 	}
@@ -41,8 +43,15 @@ func TestNamespacesMetric(t *testing.T) {
 	for _, m := range p.ListAllMetrics() {
 		listed[m.GroupResource] = m.Namespaced
 	}
-	if namespaced, ok := listed[serving.NamespacesResource]; !ok || namespaced || !listed[schema.GroupResource{Resource: "pods"}] || len(listed) != 2 {
-		t.Errorf("discovery %v, want pods (namespaced) and namespaces (root-scoped)", listed)
+	if namespaced, ok := listed[serving.NamespacesResource]; !ok || namespaced || !listed[schema.GroupResource{Resource: "pods"}] || !listed[schema.GroupResource{Resource: "services"}] || len(listed) != 3 {
+		t.Errorf("discovery %v, want pods and services (namespaced) and namespaces (root-scoped)", listed)
+	}
+	svc := cmprovider.CustomMetricInfo{GroupResource: schema.GroupResource{Resource: "services"}, Metric: "rps", Namespaced: true}
+	if v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "web"}, svc, k8slabels.Everything()); err != nil || v.Value.AsApproximateFloat64() != 7 || v.DescribedObject.Kind != "Service" {
+		t.Errorf("service a/web: %+v, %v; want 7", v, err)
+	}
+	if v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "web"}, cmprovider.CustomMetricInfo{GroupResource: schema.GroupResource{Group: "apps", Resource: "deployments"}, Metric: "rps", Namespaced: true}, k8slabels.Everything()); !apierrors.IsNotFound(err) {
+		t.Errorf("a resource no rule serves: %+v, %v; want NotFound", v, err)
 	}
 	info := cmprovider.CustomMetricInfo{GroupResource: serving.NamespacesResource, Metric: "rps"}
 	for ns, want := range map[string]float64{"a": 3, "b": 4} {

@@ -140,7 +140,7 @@ func (p *Provider) ListAllMetrics() []cmprovider.CustomMetricInfo {
 		if r.API == serving.APIObject || r.API == serving.APIPods {
 			// Namespaces are root-scoped: their metrics are read at
 			// /namespaces/{namespace}/metrics/{metric}, authorized in that namespace.
-			namespaced := r.StoreKey() == r.Metric
+			namespaced := r.StoreKey() != serving.NamespacesKey(r.Metric)
 			out = append(out, cmprovider.CustomMetricInfo{GroupResource: r.Resource, Namespaced: namespaced, Metric: r.Metric})
 		}
 	}

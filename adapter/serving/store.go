@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/forecast"
 )
 
@@ -81,19 +82,18 @@ type RuleInfo struct {
 // of the same name.
 var NamespacesResource = schema.GroupResource{Resource: "namespaces"}
 
-// StoreKey is the name a rule is stored and run under: its metric, or for a
-// namespaces rule NamespacesKey(metric), so that a metric name can be served
-// for pods (or other objects) and for namespaces.
+// StoreKey is the name a rule is stored and run under: its metric for pods
+// and external rules, config.ObjectKey for an object rule, so that a metric
+// name can be served for pods and for other objects (namespaces among them).
 func (i RuleInfo) StoreKey() string {
-	if i.API == APIObject && sameResource(i.Resource, NamespacesResource) {
-		return NamespacesKey(i.Metric)
+	if i.API == APIObject {
+		return config.ObjectKey(i.Resource, i.Metric)
 	}
 	return i.Metric
 }
 
-// NamespacesKey is the store key of metric's namespaces rule ("/" is in no
-// metric name).
-func NamespacesKey(metric string) string { return "namespaces/" + metric }
+// NamespacesKey is the store key of metric's namespaces rule.
+func NamespacesKey(metric string) string { return config.ObjectKey(NamespacesResource, metric) }
 
 // ClusterWideKey is the ByNamespace key of a cluster-wide rule's entries
 // (RuleInfo.ClusterWide). No namespace is named "".
@@ -235,10 +235,7 @@ type Query struct {
 
 // StoreKey is the store key of the rule q reads (RuleInfo.StoreKey).
 func (q Query) StoreKey() string {
-	if q.API == APIObject && sameResource(NamespacesResource, q.Resource) {
-		return NamespacesKey(q.Metric)
-	}
-	return q.Metric
+	return RuleInfo{Metric: q.Metric, API: q.API, Resource: q.Resource}.StoreKey()
 }
 
 // Lookup returns the entries of q.Metric in q.Namespace that match q.Matchers

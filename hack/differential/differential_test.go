@@ -47,7 +47,9 @@ import (
 // config is, with resourceRulesFile's resourceRules of prometheus-adapter's
 // deploy/manifests appended, one prometheus-adapter v0.12.0 file given
 // unchanged to both adapters: the walkthrough's rate rule (with the pod and
-// namespace labels of a real exporter scraped by pod), an external queue
+// namespace labels of a real exporter scraped by pod, and the service label
+// its scrape config adds, so that the metric is served for pods, services and
+// namespaces), an external queue
 // gauge, and a `namespaced: false` external rule of a broker's queues
 // (Foresight runs with --allow-cluster-wide-external-metrics).
 const config = `rules:
@@ -56,6 +58,7 @@ const config = `rules:
     overrides:
       namespace: {resource: "namespace"}
       pod: {resource: "pod"}
+      service: {resource: "service"}
   name:
     matches: "^(.*)_total"
     as: "${1}_per_second"
@@ -116,7 +119,7 @@ func series(now time.Time) []promtest.Series {
 			s = append(s, source.Sample{T: ts.UnixMilli(), V: p.rate * ts.Sub(start).Seconds()})
 		}
 		out = append(out, promtest.Series{Name: "http_requests_total",
-			Labels: map[string]string{"namespace": p.namespace, "pod": p.name, "container": "app", "job": "app"}, Samples: s})
+			Labels: map[string]string{"namespace": p.namespace, "pod": p.name, "service": p.app, "container": "app", "job": "app"}, Samples: s})
 	}
 	for _, q := range queues {
 		var s []source.Sample
@@ -247,6 +250,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
 	t.Run("custom namespaces", func(t *testing.T) { compareNamespaces(t, sides) })
+	t.Run("custom services", func(t *testing.T) { compareServices(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
 	t.Run("external cluster-wide", func(t *testing.T) { compareClusterWide(t, sides) })
 	t.Run("external cluster-wide authorization", func(t *testing.T) { compareClusterWideAuthorization(t, sides) })
@@ -326,6 +330,7 @@ func waitServing(ctx context.Context, t *testing.T, s *side) {
 var (
 	podGK       = schema.GroupKind{Kind: "Pod"}
 	namespaceGK = schema.GroupKind{Kind: "Namespace"}
+	serviceGK   = schema.GroupKind{Kind: "Service"}
 )
 
 // compareRefusal checks that both adapters, asked directly (past the
@@ -357,11 +362,12 @@ func compareRefusal(t *testing.T, sides []*side) {
 	}
 }
 
-// podsRESTMapper is a RESTMapper that knows Pods and Namespaces, all the clients ask for.
+// podsRESTMapper is a RESTMapper that knows Pods, Namespaces and Services, all the clients ask for.
 func podsRESTMapper() meta.RESTMapper {
 	m := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
 	m.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
 	m.Add(corev1.SchemeGroupVersion.WithKind("Namespace"), meta.RESTScopeRoot)
+	m.Add(corev1.SchemeGroupVersion.WithKind("Service"), meta.RESTScopeNamespace)
 	return m
 }
 
@@ -390,8 +396,10 @@ func compareDiscovery(t *testing.T, sides []*side) {
 		if !slices.Equal(f, p) {
 			t.Errorf("%s: foresight lists %v, prometheus-adapter %v", gv, f, p)
 		}
-		if strings.HasPrefix(gv, "custom.") && !slices.Contains(f, "namespaces/http_requests_per_second") {
-			t.Errorf("%s: no namespaces/http_requests_per_second in %v", gv, f)
+		for _, want := range []string{"namespaces/http_requests_per_second", "services/http_requests_per_second", "pods/http_requests_per_second"} {
+			if strings.HasPrefix(gv, "custom.") && !slices.Contains(f, want) {
+				t.Errorf("%s: no %s in %v", gv, want, f)
+			}
 		}
 		if len(f) == 0 {
 			t.Errorf("%s: nothing listed", gv)
@@ -620,5 +628,43 @@ func compareNamespaces(t *testing.T, sides []*side) {
 		}
 		sameValues(t, "namespace "+ns, got[0], got[1])
 		sameValues(t, "namespace "+ns+" against the data", got[0], values{ns: want[ns]})
+	}
+}
+
+// compareServices reads the rate metric of each service (the service label of
+// the pods' series) by name from both adapters: the same metric name as for
+// pods and namespaces, summed over the service's series, terminated pods'
+// included, as the data says.
+func compareServices(t *testing.T, sides []*side) {
+	const metric = "http_requests_per_second"
+	want := values{}
+	for _, p := range pods {
+		want[p.namespace+"/"+p.app] += p.rate
+	}
+	for _, p := range phasePods {
+		if p.samples {
+			want[p.namespace+"/"+p.app] += p.rate
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		ns, svc, _ := strings.Cut(key, "/")
+		got := make([]values, len(sides))
+		for i, s := range sides {
+			v, err := s.custom.NamespacedMetrics(ns).GetForObject(serviceGK, svc, metric, labels.Everything())
+			if err != nil {
+				t.Fatalf("%s: service %s: %v", s.name, key, err)
+			}
+			if v.DescribedObject.Kind != "Service" || v.DescribedObject.Name != svc {
+				t.Errorf("%s: service %s answered for %+v", s.name, key, v.DescribedObject)
+			}
+			got[i] = values{key: v.Value.AsApproximateFloat64()}
+		}
+		sameValues(t, "service "+key, got[0], got[1])
+		sameValues(t, "service "+key+" against the data", got[0], values{key: want[key]})
+	}
+	for i, s := range sides {
+		if v, err := s.custom.NamespacedMetrics("shop").GetForObject(serviceGK, "nothing", metric, labels.Everything()); !apierrors.IsNotFound(err) {
+			t.Errorf("%s (side %d): a service without series: %v, %v; want NotFound", s.name, i, v, err)
+		}
 	}
 }

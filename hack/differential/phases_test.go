@@ -55,7 +55,7 @@ func phaseSeries(start, end time.Time) []promtest.Series {
 			memory = append(memory, source.Sample{T: ts.UnixMilli(), V: p.memory * (1 << 20)})
 		}
 		out = append(out, promtest.Series{Name: "http_requests_total",
-			Labels: map[string]string{"namespace": p.namespace, "pod": p.name, "container": "app", "job": "app"}, Samples: counter})
+			Labels: map[string]string{"namespace": p.namespace, "pod": p.name, "service": p.app, "container": "app", "job": "app"}, Samples: counter})
 		cid := fmt.Sprintf("%064x", 0xf000+i)
 		l := map[string]string{"container": "app", "id": fmt.Sprintf("/kubepods/burstable/pod0f1e2d3c-0000-4000-8000-f%011d/%s", i, cid),
 			"image": "registry.example/app:1", "name": cid, "namespace": p.namespace, "pod": p.name,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -128,20 +127,20 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 		sort.Strings(names)
 		for _, name := range names {
 			m := metrics[name]
-			if prev, dup := served[name]; dup {
-				warn(r.path, "metric %s (series %s) is also served by %s: kept there only", name, m.series, prev)
-				continue
-			}
-			rule, err := r.nativeRule(name, m, warn)
+			found, err := r.nativeRules(name, m, warn)
 			if err != nil {
 				warn(r.path, "metric %s (series %s) not served: %v", name, m.series, err)
 				continue
 			}
-			if rule == nil {
-				continue
+			for _, rule := range found {
+				key := rule.ServedKey()
+				if prev, dup := served[key]; dup {
+					warn(r.path, "metric %s (series %s) for %s is also served by %s: kept there only", name, m.series, resourceOf(rule), prev)
+					continue
+				}
+				served[key] = r.path
+				rules = append(rules, rule)
 			}
-			served[name] = r.path
-			rules = append(rules, *rule)
 		}
 		if r.external {
 			continue
@@ -151,7 +150,7 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 		// query aggregates) over each namespace's series.
 		for _, name := range names {
 			m := metrics[name]
-			key := "namespaces/" + name
+			key := config.ObjectKey(schema.GroupResource{Resource: "namespaces"}, name)
 			if _, dup := served[key]; dup {
 				continue
 			}
@@ -188,9 +187,55 @@ func (r *compiled) namespacesRule(name string, m *metricInfo) (*config.Rule, err
 	return r.withQuery(out, m.series, []string{nsLabel}, 1)
 }
 
+// resourceOf names what rule serves, for messages: "external", "pods" or the
+// object resource.
+func resourceOf(rule config.Rule) string {
+	switch rule.API {
+	case config.APIExternal:
+		return "external"
+	case config.APIPods:
+		return "pods"
+	}
+	return rule.Resources.GroupResource().String()
+}
+
+// nativeRules are the Foresight rules serving metric name from m's series: one
+// external rule, or as prometheus-adapter does, one rule for each namespaced
+// resource a label of the series names (pods first, then in label order); none,
+// with a warning, when there is nothing Foresight can serve.
+func (r *compiled) nativeRules(name string, m *metricInfo, warn func(path, format string, args ...any)) ([]config.Rule, error) {
+	rule, labels, err := r.nativeRule(name, m, warn)
+	if rule == nil || err != nil || len(labels) == 0 {
+		if rule == nil {
+			return nil, err
+		}
+		return []config.Rule{*rule}, err
+	}
+	var out []config.Rule
+	for _, l := range labels {
+		gr, _ := r.res.resourceFor(l)
+		o := *rule
+		o.Resources.Label = l
+		if gr == (schema.GroupResource{Resource: "pods"}) {
+			o.API = config.APIPods
+		} else {
+			o.API = config.APIObject
+			o.Resources.Group, o.Resources.Resource = gr.Group, gr.Resource
+		}
+		q, err := r.withQuery(o, m.series, []string{rule.Resources.NamespaceLabel, l}, 2)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *q)
+	}
+	return out, nil
+}
+
 // nativeRule is the Foresight rule serving metric name from m's series (nil, with a
-// warning, when there is nothing Foresight can serve).
-func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format string, args ...any)) (*config.Rule, error) {
+// warning, when there is nothing Foresight can serve). For the custom metrics API it
+// is returned without its resource and query, and labels are the series labels that
+// name a namespaced resource, pods first: each makes one rule (nativeRules).
+func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format string, args ...any)) (*config.Rule, []string, error) {
 	labelNames := make([]string, 0, len(m.labels))
 	for l := range m.labels {
 		labelNames = append(labelNames, l)
@@ -201,65 +246,42 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 		nsLabel = config.DefaultNamespaceLabel
 	}
 	if r.clusterWide {
-		return r.clusterWideRule(name, m, nsLabel, labelNames, warn)
+		rule, err := r.clusterWideRule(name, m, nsLabel, labelNames, warn)
+		return rule, nil, err
 	}
 	if nsLabel == "" {
 		warn(r.path, "metric %s (series %s) not served: its series have no label mapped to namespaces in resources, and Foresight serves namespaced metrics only", name, m.series)
-		return nil, nil
+		return nil, nil, nil
 	}
 	out := config.Rule{Name: name, Forecast: Reactive(), Resources: config.Resources{NamespaceLabel: nsLabel}}
-	var groupBy []string
 	if r.external {
 		out.API = config.APIExternal
-		groupBy = append(groupBy, nsLabel)
+		groupBy := []string{nsLabel}
 		for _, l := range labelNames {
 			if l != nsLabel && len(groupBy) < MaxGroupByLabels {
 				groupBy = append(groupBy, l)
 			}
 		}
-	} else {
-		var found []string
-		byLabel := map[string]schema.GroupResource{}
-		for _, l := range labelNames {
-			gr, ok := r.res.resourceFor(l)
-			if !ok || clusterScoped[gr] {
-				continue
-			}
-			found = append(found, l)
-			byLabel[l] = gr
+		rule, err := r.withQuery(out, m.series, groupBy, 1)
+		return rule, nil, err
+	}
+	var found []string
+	for _, l := range labelNames {
+		gr, ok := r.res.resourceFor(l)
+		if !ok || clusterScoped[gr] {
+			continue
 		}
-		if len(found) == 0 {
-			warn(r.path, "metric %s (series %s) served for namespaces only: no label names a namespaced resource (Foresight does not serve node or persistent volume metrics)", name, m.series)
-			return nil, nil
-		}
-		// pods first, then services, then the first label in order.
-		pick := found[0]
-		for _, want := range []string{"services", "pods"} {
-			for _, l := range found {
-				if byLabel[l] == (schema.GroupResource{Resource: want}) {
-					pick = l
-				}
-			}
-		}
-		if len(found) > 1 {
-			others := slices.DeleteFunc(slices.Clone(found), func(l string) bool { return l == pick })
-			warn(r.path, "metric %s served for %s only, not for the resources of labels %v: Foresight serves a metric name for one resource", name, byLabel[pick], others)
-		}
-		gr := byLabel[pick]
 		if gr == (schema.GroupResource{Resource: "pods"}) {
-			out.API = config.APIPods
+			found = append([]string{l}, found...)
 		} else {
-			out.API = config.APIObject
-			out.Resources.Group, out.Resources.Resource = gr.Group, gr.Resource
+			found = append(found, l)
 		}
-		out.Resources.Label = pick
-		groupBy = []string{nsLabel, pick}
 	}
-	keep := len(groupBy)
-	if r.external {
-		keep = 1
+	if len(found) == 0 {
+		warn(r.path, "metric %s (series %s) served for namespaces only: no label names a namespaced resource (Foresight does not serve node or persistent volume metrics)", name, m.series)
+		return nil, nil, nil
 	}
-	return r.withQuery(out, m.series, groupBy, keep)
+	return &out, found, nil
 }
 
 // clusterWideRule is the Foresight rule serving metric name of a

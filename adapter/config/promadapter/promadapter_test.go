@@ -207,8 +207,12 @@ func TestExpandHelmDefaults(t *testing.T) {
 		"cpu_usage":                {config.APIPods, "pod", "pods", `sum(rate(container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace,pod)`},
 		"network_receive_bytes":    {config.APIPods, "pod", "pods", `sum(rate(container_network_receive_bytes_total{<<.LabelMatchers>>,container!="POD"}[5m])) by (namespace,pod)`},
 		"memory_working_set_bytes": {config.APIPods, "pod", "pods", `sum(container_memory_working_set_bytes{<<.LabelMatchers>>,container!="POD"}) by (namespace,pod)`},
+		// As in prometheus-adapter, a metric is served for each resource its labels
+		// name: http_requests_total carries pod, service and job (batch/jobs too).
 		"http_requests":            {config.APIPods, "pod", "pods", `sum(rate(http_requests_total{<<.LabelMatchers>>}[5m])) by (namespace,pod)`},
-		"queue_length":             {config.APIObject, "service", "services", `sum(queue_length{<<.LabelMatchers>>}) by (namespace,service)`},
+		"services/http_requests":   {config.APIObject, "service", "services", `sum(rate(http_requests_total{<<.LabelMatchers>>}[5m])) by (namespace,service)`},
+		"jobs.batch/http_requests": {config.APIObject, "job", "jobs", `sum(rate(http_requests_total{<<.LabelMatchers>>}[5m])) by (namespace,job)`},
+		"services/queue_length":    {config.APIObject, "service", "services", `sum(queue_length{<<.LabelMatchers>>}) by (namespace,service)`},
 	}
 	got := map[string]config.Rule{}
 	namespaces := map[string]config.Rule{}
@@ -217,7 +221,7 @@ func TestExpandHelmDefaults(t *testing.T) {
 			namespaces[r.Name] = r
 			continue
 		}
-		got[r.Name] = r
+		got[r.ServedKey()] = r
 	}
 	if len(got) != len(want) {
 		t.Errorf("served %d metrics, want %d: %v", len(got), len(want), rules)
@@ -251,9 +255,8 @@ func TestExpandHelmDefaults(t *testing.T) {
 			t.Errorf("%s = %s %+v %q %s, want %s %s %s %q reactive", name, r.API, r.Resources, r.Query, r.Forecast.Model, w.api, w.label, w.resource, w.query)
 		}
 	}
-	// http_requests_total carries pod, service and job: served for pods, the rest said.
 	joined := strings.Join(warnings, "\n")
-	for _, w := range []string{"metric http_requests served for pods only", "kube_namespace_thing (series kube_namespace_thing) served for namespaces only: no label names a namespaced resource"} {
+	for _, w := range []string{"kube_namespace_thing (series kube_namespace_thing) served for namespaces only: no label names a namespaced resource"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
@@ -353,7 +356,7 @@ func TestExpandHostileNames(t *testing.T) {
 		t.Errorf("rules = %+v", f.Rules)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, w := range []string{"f.yaml:2: rules[0]: metric x/a_total (series a_total) not served: name: must match", "f.yaml:10: rules[2]: metric dup (series b_count) is also served by rules[1]"} {
+	for _, w := range []string{"f.yaml:2: rules[0]: metric x/a_total (series a_total) not served: name: must match", "f.yaml:10: rules[2]: metric dup (series b_count) for pods is also served by rules[1]"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
