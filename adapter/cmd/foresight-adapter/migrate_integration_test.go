@@ -35,6 +35,7 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 	}
 	srv := promtest.StartPrometheus(t, promtest.Options{Series: []promtest.Series{
 		{Name: "container_cpu_usage_seconds_total", Labels: map[string]string{"namespace": "shop", "pod": "web-1", "container": "app"}, Samples: samples(1)},
+		{Name: "http_requests_total", Labels: map[string]string{"namespace": "shop", "pod": "web-1", "service": "web"}, Samples: samples(1)},
 		{Name: "http_requests_total", Labels: map[string]string{"kubernetes_namespace": "shop", "kubernetes_pod_name": "web-1"}, Samples: samples(1)},
 		{Name: "queue_consumer_lag", Labels: map[string]string{"namespace": "shop", "name": "q"}, Samples: samples(3)},
 	}})
@@ -43,8 +44,9 @@ func TestMigrateOutputPassesCheckConfig(t *testing.T) {
 		file    string
 		metrics []string
 	}{
-		// A pods metric is served for namespaces too (the second rule of its name).
-		{"helm-default.yaml", []string{"cpu_usage", "cpu_usage", "queue_consumer_lag"}}, // the catch-all rule: namespaces only
+		// A pods metric is served for namespaces too (the second rule of its name), and
+		// for the services its series name (http_requests: pods, services, namespaces).
+		{"helm-default.yaml", []string{"cpu_usage", "cpu_usage", "queue_consumer_lag", "http_requests", "http_requests", "http_requests"}}, // the catch-all rule: namespaces only
 		{"walkthrough.yaml", []string{"http_requests_per_second", "http_requests_per_second", "queue_consumer_lag"}},
 		// resourceRules only: the migrated file has the native resourceMetrics section.
 		{"manifests-config.yaml", nil},
