@@ -205,11 +205,11 @@ func resourceOf(rule config.Rule) string {
 // with a warning, when there is nothing Foresight can serve.
 func (r *compiled) nativeRules(name string, m *metricInfo, warn func(path, format string, args ...any)) ([]config.Rule, error) {
 	rule, labels, err := r.nativeRule(name, m, warn)
-	if rule == nil || err != nil || len(labels) == 0 {
-		if rule == nil {
-			return nil, err
-		}
-		return []config.Rule{*rule}, err
+	if rule == nil || err != nil {
+		return nil, err
+	}
+	if len(labels) == 0 { // an external rule, whole
+		return []config.Rule{*rule}, nil
 	}
 	var out []config.Rule
 	for _, l := range labels {
