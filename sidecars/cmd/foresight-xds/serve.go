@@ -221,9 +221,15 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 			return err
 		}
 	}
-	// With a leader Lease, the controllers drive nothing until this replica leads.
+	// With a leader Lease, the controllers drive nothing until this replica leads. Without
+	// one, they drive until another pod takes the state ConfigMap over (the new pod of a
+	// rolling update), and this one then serves what that pod writes.
 	var elector *leader.Elector
 	var leading *atomic.Bool
+	if mirror != nil && f.leaderLease == "" {
+		leading = new(atomic.Bool)
+		leading.Store(true)
+	}
 	if f.leaderLease != "" {
 		if elector, err = newElector(f, log); err != nil {
 			return err
@@ -441,18 +447,24 @@ func stateMirror(ctx context.Context, f serveFlags, reg prometheus.Registerer, l
 }
 
 // election is what the controllers are told of the leader election: whether this replica
-// leads and who does. Both are nil without a leader Lease (every replica leads).
+// leads and who does. leads is nil when this replica always leads (no leader Lease and no
+// state ConfigMap); leader is nil without a leader Lease.
 type election struct {
 	leads  func() bool
 	leader func() string
 }
 
-// electionOf is the election of elector, leading while leading is set.
+// electionOf is the election of elector (nil: no leader Lease), leading while leading is
+// set (nil: always).
 func electionOf(elector *leader.Elector, leading *atomic.Bool) election {
-	if elector == nil {
-		return election{}
+	var e election
+	if leading != nil {
+		e.leads = leading.Load
 	}
-	return election{leads: leading.Load, leader: elector.Leader}
+	if elector != nil {
+		e.leader = elector.Leader
+	}
+	return e
 }
 
 // newElector returns the Elector of --leader-elect-lease.

@@ -110,13 +110,18 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 		t.Errorf("a restarted container's state became %q, want its own", got)
 	}
 	waitFor(t, "the restarted pod took the ConfigMap over", func() bool { return term() == 3 })
-	// The second pod, fenced, no longer copies its changes; the restarted pod's state is kept.
+	// The second pod, fenced, no longer copies its changes; the restarted pod's state is kept,
+	// and the second pod serves it from then on.
 	if err := os.WriteFile(second.experimentState, []byte(`{"stale": {}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the restarted pod's state in the ConfigMap", func() bool {
 		cm, err := configMaps.Get(ctx, "foresight-xds-state", metav1.GetOptions{})
 		return err == nil && cm.Data["experiments.json"] == own
+	})
+	waitFor(t, "the fenced second pod follows the restarted pod's state", func() bool {
+		got, err := os.ReadFile(second.experimentState)
+		return err == nil && string(got) == own
 	})
 
 	if _, err := configMaps.Patch(ctx, "foresight-xds-state", types.MergePatchType, []byte(`{"data": {"canaries.json": "{not json"}}`), metav1.PatchOptions{}); err != nil {

@@ -23,14 +23,18 @@ const (
 )
 
 // stateKeeper keeps the state files and the state ConfigMap in step. Without a leader Lease
-// it copies this replica's files to the ConfigMap. With one, the leader does that, and the
+// it copies this replica's files to the ConfigMap until another pod takes the ConfigMap
+// over, and then copies the ConfigMap to them, as a follower does. With one, the leader does
+// that, and the
 // other replicas copy the ConfigMap to their files and have the canary controller and the
 // experiment runner serve what they read; a replica that becomes leader reads the
 // ConfigMap once more before its controllers drive anything. Only the leader writes the
 // Gateway API statuses.
 type stateKeeper struct {
-	mirror   *statemirror.Mirror
-	leading  *atomic.Bool // nil without a leader Lease
+	mirror *statemirror.Mirror
+	// leading says whether this replica drives the rollouts and experiments and copies its
+	// state to the ConfigMap.
+	leading  *atomic.Bool
 	canaries *canary.Controller
 	runner   *experiment.Runner // nil without experiments
 	// writeStatuses has the Gateway API watch write its statuses, which only the leader
@@ -53,8 +57,9 @@ func (s *stateKeeper) run(ctx context.Context, el *leader.Elector) {
 
 // single copies this replica's state to the ConfigMap until ctx ends, when it runs without a
 // leader Lease. It takes the ConfigMap over first (retrying until it can), so that a pod
-// that writes beside it (the old pod of a rolling update) writes nothing more, and stops
-// copying when another takes it over in turn.
+// that writes beside it (the old pod of a rolling update) writes nothing more. When another
+// takes it over in turn, this replica stops driving and follows: its proxies get the
+// weights the other pod decides until this one exits, not ones of its own.
 func (s *stateKeeper) single(ctx context.Context) {
 	identity := leader.Identity()
 	for failed := false; ; failed = true {
@@ -72,7 +77,9 @@ func (s *stateKeeper) single(ctx context.Context) {
 		}
 	}
 	if err := s.mirror.Run(ctx, stateInterval); err != nil {
-		s.log.Warn("another replica writes the state ConfigMap: this one no longer copies its state to it", "error", err)
+		s.leading.Store(false)
+		s.log.Warn("another replica writes the state ConfigMap: this one stops driving and serves that replica's state", "error", err)
+		s.follow(ctx)
 		return
 	}
 	_ = s.mirror.FinalSync(ctx) // ErrFenced: another took it over meanwhile

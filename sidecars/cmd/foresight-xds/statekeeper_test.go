@@ -75,3 +75,66 @@ func TestLeadStopsWhenTheStateIsTakenOver(t *testing.T) {
 	}
 	cancel()
 }
+
+// A pod without a leader Lease takes the state ConfigMap over and copies its state to it;
+// once another pod has taken it over (the new pod of a rolling update), its next copy stops
+// it driving, and it serves the other pod's state from then on.
+func TestSingleFollowsOnceTheStateIsTakenOver(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "foresight", Name: "state"}})
+	configMaps := client.CoreV1().ConfigMaps("foresight")
+	path := filepath.Join(t.TempDir(), "experiments.json")
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	mirror := statemirror.New(configMaps, "state", map[string]string{experimentsKey: path},
+		prometheus.NewCounter(prometheus.CounterOpts{Name: "failures"}), log)
+	leading := new(atomic.Bool)
+	leading.Store(true)
+	s := &stateKeeper{mirror: mirror, leading: leading, log: log}
+	done := make(chan struct{})
+	go func() { s.single(ctx); close(done) }()
+
+	const mine = `{"mine": {"reason": "this pod's abort"}}`
+	if err := os.WriteFile(path, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cm *corev1.ConfigMap
+	waitFor(t, "this pod's state in the ConfigMap", func() bool {
+		var err error
+		cm, err = configMaps.Get(ctx, "state", metav1.GetOptions{})
+		return err == nil && cm.Data[experimentsKey] == mine
+	})
+	if !leading.Load() {
+		t.Fatal("not driving while it holds the ConfigMap")
+	}
+
+	// The new pod takes the ConfigMap over and writes its state (the fake API server does
+	// not check resourceVersions: the conflict it would answer is made here).
+	const theirs = `{"theirs": {"reason": "the new pod's abort"}}`
+	cm.Annotations[statemirror.TermAnnotation] = "7"
+	cm.Annotations[statemirror.WriterAnnotation] = "new-pod"
+	cm.Data[experimentsKey] = theirs
+	if _, err := configMaps.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "state", nil)
+	})
+	if err := os.WriteFile(path, []byte(`{"stale": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stopped driving", func() bool { return !leading.Load() })
+	waitFor(t, "the new pod's state served", func() bool {
+		got, err := os.ReadFile(path)
+		return err == nil && string(got) == theirs
+	})
+	if got, err := configMaps.Get(ctx, "state", metav1.GetOptions{}); err != nil || got.Data[experimentsKey] != theirs {
+		t.Errorf("the ConfigMap holds %v (%v), want the new pod's state", got.Data, err)
+	}
+	if !strings.Contains(logs.String(), "stops driving") {
+		t.Errorf("not logged:\n%s", logs.String())
+	}
+	cancel()
+	<-done
+}
