@@ -49,8 +49,9 @@ import (
 // unchanged to both adapters: the walkthrough's rate rule (with the pod and
 // namespace labels of a real exporter scraped by pod, and the service label
 // its scrape config adds, so that the metric is served for pods, services and
-// namespaces), an external queue
-// gauge, and a `namespaced: false` external rule of a broker's queues
+// namespaces), the same rate through .LabelValuesByName instead of
+// .LabelMatchers (served for pods; for namespaces it matches no series in
+// either adapter), an external queue gauge, and a `namespaced: false` external rule of a broker's queues
 // (Foresight runs with --allow-cluster-wide-external-metrics).
 const config = `rules:
 - seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
@@ -63,6 +64,15 @@ const config = `rules:
     matches: "^(.*)_total"
     as: "${1}_per_second"
   metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
+- seriesQuery: 'http_requests_total{namespace!="",pod!=""}'
+  resources:
+    overrides:
+      namespace: {resource: "namespace"}
+      pod: {resource: "pod"}
+  name:
+    matches: "^(.*)_total"
+    as: "${1}_by_pod"
+  metricsQuery: 'sum(rate(<<.Series>>{namespace="<<index .LabelValuesByName "namespace">>",pod=~"<<index .LabelValuesByName "pod">>"}[2m])) by (<<.GroupBy>>)'
 externalRules:
 - seriesQuery: '{__name__="queue_messages_ready",queue!=""}'
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
@@ -248,7 +258,8 @@ func TestSameConfigSameAnswers(t *testing.T) {
 
 	t.Run("authorization", func(t *testing.T) { compareRefusal(t, sides) })
 	t.Run("discovery", func(t *testing.T) { compareDiscovery(t, sides) })
-	t.Run("custom", func(t *testing.T) { compareCustom(t, sides) })
+	t.Run("custom", func(t *testing.T) { compareCustom(t, sides, "http_requests_per_second") })
+	t.Run("custom label values", func(t *testing.T) { compareCustom(t, sides, labelValuesMetric) })
 	t.Run("custom namespaces", func(t *testing.T) { compareNamespaces(t, sides) })
 	t.Run("custom services", func(t *testing.T) { compareServices(t, sides) })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
@@ -396,7 +407,7 @@ func compareDiscovery(t *testing.T, sides []*side) {
 		if !slices.Equal(f, p) {
 			t.Errorf("%s: foresight lists %v, prometheus-adapter %v", gv, f, p)
 		}
-		for _, want := range []string{"namespaces/http_requests_per_second", "services/http_requests_per_second", "pods/http_requests_per_second"} {
+		for _, want := range []string{"namespaces/http_requests_per_second", "services/http_requests_per_second", "pods/http_requests_per_second", "pods/" + labelValuesMetric} {
 			if strings.HasPrefix(gv, "custom.") && !slices.Contains(f, want) {
 				t.Errorf("%s: no %s in %v", gv, want, f)
 			}
@@ -427,8 +438,12 @@ func sameValues(t *testing.T, what string, f, p values) {
 	}
 }
 
-func compareCustom(t *testing.T, sides []*side) {
-	const metric = "http_requests_per_second"
+// labelValuesMetric is the pods' rate as the rule with .LabelValuesByName serves it.
+const labelValuesMetric = "http_requests_by_pod"
+
+// compareCustom reads metric, the pods' rate, for pods by selector and by name from both
+// adapters.
+func compareCustom(t *testing.T, sides []*side, metric string) {
 	want := map[string]values{}
 	all := slices.Clone(pods)
 	for _, p := range phasePods {
@@ -603,6 +618,12 @@ func compareNamespaces(t *testing.T, sides []*side) {
 	for _, p := range phasePods {
 		if p.samples {
 			want[p.namespace] += p.rate
+		}
+	}
+	// The rule with .LabelValuesByName matches pod=~"" for a namespace: no series.
+	for _, s := range sides {
+		if v, err := s.custom.RootScopedMetrics().GetForObject(namespaceGK, "shop", labelValuesMetric, labels.Everything()); !apierrors.IsNotFound(err) {
+			t.Errorf("%s: namespace shop of %s: %v, %v; want NotFound", s.name, labelValuesMetric, v, err)
 		}
 	}
 	for _, ns := range []string{"shop", "billing", "search", "default"} {

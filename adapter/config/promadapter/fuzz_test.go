@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // FuzzImport feeds arbitrary files to the importer: Parse never panics, refuses with
 // located errors only, and every rule Expand makes from an accepted file renders to a
-// query that keeps its label matchers in every selector. Files are parsed under a
+// query that keeps its label matchers in every selector and pastes no label values. Files are parsed under a
 // policy allowing cluster-wide external rules; a file that makes one must be refused
 // under the zero policy.
 func FuzzImport(f *testing.F) {
@@ -37,6 +38,7 @@ func FuzzImport(f *testing.F) {
 		labels.FromStrings("__name__", "b", "a", "y"), // no namespace
 	}
 	f.Add([]byte("externalRules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {namespaced: false}\n  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n"))
+	f.Add([]byte("rules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {template: '<<.Resource>>'}\n  metricsQuery: 'sum(<<.Series>>{namespace=\"<<index .LabelValuesByName \"namespace\">>\",pod=~\"<<.LabelValuesByName.pod>>\"}) by (<<.GroupBy>>) * on (namespace) group_left() max(x{<<.LabelMatchers>>,service=~\"<<index .LabelValuesByName \"service\">>\"}) by (namespace)'\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Detect(data) // must not panic
 		cfg, err := ParsePolicy(data, "f.yaml", config.Policy{ClusterWideExternal: true})
@@ -61,6 +63,9 @@ func FuzzImport(f *testing.F) {
 		}
 		rules, _ := cfg.Expand(d)
 		for _, r := range rules {
+			if strings.Contains(r.Query, labelValuesMark) {
+				t.Fatalf("%s: a stand-in of .LabelValuesByName left in %q", r.Name, r.Query)
+			}
 			matchers := source.AllNamespacesMatchers
 			if r.Resources.ClusterWide {
 				if r.API != config.APIExternal {

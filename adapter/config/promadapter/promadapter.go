@@ -12,7 +12,6 @@ package promadapter
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -115,6 +114,8 @@ type compiled struct {
 	matches     *regexp.Regexp
 	as          string
 	query       *template.Template
+	// labelValues maps each key of .LabelValuesByName the query reads to its stand-in.
+	labelValues map[string]string
 	res         *resourceMap
 }
 
@@ -303,6 +304,12 @@ func compile(r *Rule, path string, external bool, policy config.Policy, add func
 		fail(at("metricsQuery"), "%v", err)
 	} else {
 		c.query = q
+		keys, other := labelValuesKeys(q.Root)
+		if other {
+			fail(at("metricsQuery"), ".%s is supported only as <<index .%s \"label\">> in a label matcher's value", labelValuesField, labelValuesField)
+			return nil
+		}
+		c.labelValues = labelValuesStandIns(keys)
 		groupBy, keep := []string{"namespace", "pod"}, 2
 		if external {
 			keep = 1
@@ -317,14 +324,14 @@ func compile(r *Rule, path string, external bool, policy config.Policy, add func
 	return c
 }
 
-// queryArgs are the fields a metricsQuery template may use. prometheus-adapter's
-// .LabelValuesByName is left out on purpose: it pastes request label values into
-// PromQL unescaped.
+// queryArgs are the fields a metricsQuery template may use. LabelValuesByName holds
+// stand-ins, never request values (see rewriteLabelValues).
 type queryArgs struct {
-	Series        string
-	LabelMatchers string
-	GroupBy       string
-	GroupBySlice  []string
+	Series            string
+	LabelMatchers     string
+	GroupBy           string
+	GroupBySlice      []string
+	LabelValuesByName map[string]string
 }
 
 func parseMetricsQuery(text string) (*template.Template, error) {
@@ -339,8 +346,13 @@ func parseMetricsQuery(text string) (*template.Template, error) {
 // discovery has found the series it serves.
 const sampleSeries = "foresight_sample_series"
 
-// importMatcher stands in for <<.LabelMatchers>> while an imported query is parsed.
-const importMatcher = `__foresight_import_matchers__="x"`
+// importMatcher (importMatcherLabel="importMatcherValue") stands in for <<.LabelMatchers>>
+// while an imported query is parsed.
+const (
+	importMatcherLabel = "__foresight_import_matchers__"
+	importMatcherValue = "x"
+	importMatcher      = importMatcherLabel + `="` + importMatcherValue + `"`
+)
 
 // nativeQuery renders the rule's metricsQuery for one series name into a Foresight
 // query template: .Series and .GroupBy are filled in, .LabelMatchers stays the
@@ -369,20 +381,19 @@ func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o sour
 }
 
 // render executes the rule's metricsQuery for one series name grouped by
-// groupBy, with importMatcher standing in for <<.LabelMatchers>>.
+// groupBy, with importMatcher standing in for <<.LabelMatchers>> and the label values
+// of .LabelValuesByName in Foresight's form (rewriteLabelValues).
 func (c *compiled) render(series string, groupBy []string) (string, error) {
 	var b bytes.Buffer
 	err := c.query.Execute(&b, queryArgs{
 		Series: series, LabelMatchers: importMatcher,
 		GroupBy: strings.Join(groupBy, ","), GroupBySlice: groupBy,
+		LabelValuesByName: c.labelValues,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "LabelValuesByName") {
-			return "", errors.New(".LabelValuesByName is not supported: it pastes request label values into PromQL unescaped; use <<.LabelMatchers>>")
-		}
 		return "", fmt.Errorf("template: %w", err)
 	}
-	return b.String(), nil
+	return rewriteLabelValues(b.String(), c.labelValues, groupBy)
 }
 
 // aggregatesAway returns the outermost aggregation of the rule's query for

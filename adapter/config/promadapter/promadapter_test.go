@@ -112,8 +112,17 @@ func TestRefused(t *testing.T) {
 			want: []string{"f.yaml:3: rules[0].metricsQuery: template does not parse"}},
 		{name: "renders invalid PromQL", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}'\n",
 			want: []string{"f.yaml:3: rules[0].metricsQuery: query template renders to invalid PromQL"}},
-		{name: "label values pasted", doc: "externalRules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>,q=~\"<<.LabelValuesByName.q>>\"})'\n",
-			want: []string{"f.yaml:3: externalRules[0].metricsQuery: .LabelValuesByName is not supported"}},
+		// .LabelValuesByName only as a whole matcher value on its own label (TestExpandLabelValuesByName).
+		{name: "label values with other text", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>,deployment=\"<<index .LabelValuesByName \"deployment\">>-base\"})'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: .LabelValuesByName: deployment: .LabelValuesByName is supported only as the whole value of an = or =~ matcher"}},
+		{name: "label values of another label", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>,deployment=~\"<<.LabelValuesByName.service>>\"})'\n",
+			want: []string{`f.yaml:3: rules[0].metricsQuery: .LabelValuesByName: deployment: matched against the values of label "service"`}},
+		{name: "label values not matched", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>,pod!~\"<<.LabelValuesByName.pod>>\"})'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: .LabelValuesByName: pod: .LabelValuesByName is supported only as the whole value of an = or =~ matcher"}},
+		{name: "label values in a string", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'label_replace(sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>), \"x\", \"<<index .LabelValuesByName \"pod\">>\", \"\", \"\")'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: .LabelValuesByName is supported only as the whole value of a label matcher"}},
+		{name: "label values ranged over", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>><<range $k, $v := .LabelValuesByName>>,<<$k>>=~\"<<$v>>\"<<end>>})'\n",
+			want: []string{"f.yaml:3: rules[0].metricsQuery: .LabelValuesByName is supported only as <<index .LabelValuesByName \"label\">>"}},
 		{name: "matcher in a string", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  metricsQuery: 'label_replace(sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>), \"x\", \"<<.LabelMatchers>>\", \"\", \"\")'\n",
 			want: []string{"f.yaml:3: rules[0].metricsQuery: query template renders to invalid PromQL"}},
 		{name: "bad filter", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  seriesFilters:\n  - is: '(['\n  - {is: a, isNot: b}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
@@ -287,6 +296,48 @@ func TestExpandWalkthrough(t *testing.T) {
 	if e.Name != "queue_consumer_lag" || e.API != config.APIExternal || e.Resources.NamespaceLabel != "namespace" ||
 		e.Query != `sum by (name, namespace) (queue_consumer_lag{<<.LabelMatchers>>})` {
 		t.Errorf("external rule = %+v", e)
+	}
+}
+
+// TestExpandLabelValuesByName: a metricsQuery that matches a label against its own values
+// in .LabelValuesByName, as prometheus-adapter fills it from a request's matchers, is
+// served with the label required instead (the objects are read at once), its selectors
+// scoped by <<.LabelMatchers>> whether or not they carried it; a label the request does not
+// match (the pod label of a namespaces metric) has no values, as in prometheus-adapter.
+func TestExpandLabelValuesByName(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: '{__name__="http_requests_total",namespace!="",pod!=""}'
+  resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}
+  name: {matches: "^(.*)_total$", as: "${1}_by_pod"}
+  metricsQuery: |
+    sum(rate(<<.Series>>{namespace="<<index .LabelValuesByName "namespace">>",pod=~"<<.LabelValuesByName.pod>>"}[2m])) by (<<.GroupBy>>)
+      * on (namespace, pod) group_left()
+    max by (namespace, pod) (kube_pod_status_ready{<<.LabelMatchers>>,condition="true",pod=~"<<index .LabelValuesByName "pod">>"})
+`)
+	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
+		labels.FromStrings("__name__", "http_requests_total", "namespace", "a", "pod", "p"),
+	}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rules) != 2 || len(warnings) != 0 {
+		t.Fatalf("rules %+v, warnings %v", f.Rules, warnings)
+	}
+	want := map[string]string{
+		"pods":       `sum by (namespace, pod) (rate(http_requests_total{<<.LabelMatchers>>,namespace!="",pod!=""}[2m])) * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_ready{<<.LabelMatchers>>,condition="true",pod!=""})`,
+		"namespaces": `sum by (namespace) (rate(http_requests_total{<<.LabelMatchers>>,namespace!="",pod=~""}[2m])) * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_status_ready{<<.LabelMatchers>>,condition="true",pod=~""})`,
+	}
+	for _, r := range f.Rules {
+		kind := "pods"
+		if r.API == config.APIObject {
+			kind = r.Resources.Resource
+		}
+		if r.Name != "http_requests_by_pod" || r.Query != want[kind] {
+			t.Errorf("%s rule %s: query\n%s\nwant\n%s", kind, r.Name, r.Query, want[kind])
+		}
+		if strings.Contains(r.Query, labelValuesMark) {
+			t.Errorf("%s rule: a stand-in left in %s", kind, r.Query)
+		}
 	}
 }
 
