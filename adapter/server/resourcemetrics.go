@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/metrics/pkg/apis/metrics"
+	metricsv1 "k8s.io/metrics/pkg/apis/metrics/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/apiserver"
 
@@ -25,7 +26,7 @@ import (
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 )
 
-// ResourceMetrics is what the resource metrics API (metrics.k8s.io/v1beta1) serves.
+// ResourceMetrics is what the resource metrics API (metrics.k8s.io v1 and v1beta1) serves.
 type ResourceMetrics struct {
 	// Source holds the latest CPU and memory usage.
 	Source interface {
@@ -36,11 +37,16 @@ type ResourceMetrics struct {
 	Objects provider.ObjectLister
 }
 
+// resourceMetricsVersions are the versions of metrics.k8s.io the adapter serves, the
+// preferred first: v1, which kubectl top asks when the API lists it, and v1beta1, which
+// the HPA controller asks.
+var resourceMetricsVersions = []schema.GroupVersion{metricsv1.SchemeGroupVersion, metricsv1beta1.SchemeGroupVersion}
+
 func init() {
-	// The metrics.k8s.io types, internal and v1beta1 only: the adapter serves v1beta1.
 	utilruntime.Must(metrics.AddToScheme(apiserver.Scheme))
+	utilruntime.Must(metricsv1.AddToScheme(apiserver.Scheme))
 	utilruntime.Must(metricsv1beta1.AddToScheme(apiserver.Scheme))
-	utilruntime.Must(apiserver.Scheme.SetVersionPriority(metricsv1beta1.SchemeGroupVersion))
+	utilruntime.Must(apiserver.Scheme.SetVersionPriority(resourceMetricsVersions...))
 }
 
 var (
@@ -48,12 +54,16 @@ var (
 	nodesResource = schema.GroupResource{Resource: "nodes"}
 )
 
-// installResourceMetrics adds metrics.k8s.io/v1beta1 pods and nodes to s.
+// installResourceMetrics adds metrics.k8s.io pods and nodes, in every version of
+// resourceMetricsVersions, to s.
 func installResourceMetrics(s *genericapiserver.GenericAPIServer, rm *ResourceMetrics) error {
 	info := genericapiserver.NewDefaultAPIGroupInfo(metrics.GroupName, apiserver.Scheme, metav1.ParameterCodec, apiserver.Codecs)
-	info.VersionedResourcesStorageMap[metricsv1beta1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+	storage := map[string]rest.Storage{
 		"pods":  &podMetricsStorage{rm: rm},
 		"nodes": &nodeMetricsStorage{rm: rm},
+	}
+	for _, gv := range resourceMetricsVersions {
+		info.VersionedResourcesStorageMap[gv.Version] = storage
 	}
 	if err := s.InstallAPIGroup(&info); err != nil {
 		return fmt.Errorf("install %s: %w", metrics.GroupName, err)

@@ -199,6 +199,50 @@ func TestResourceMetricsRealPrometheus(t *testing.T) {
 		t.Errorf("get node-1 = %v, %v", n, err)
 	}
 
+	// metrics.k8s.io/v1, which kubectl top asks first, answers the same, and the group's
+	// discovery prefers it.
+	v1 := client.MetricsV1()
+	v1front, err := v1.PodMetricses("team-a").List(ctx, metav1.ListOptions{LabelSelector: "tier=front"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v1front.Items) != 1 || v1front.Items[0].Name != "web-1" || len(v1front.Items[0].Containers) != 2 ||
+		v1front.Items[0].Window.Duration != 5*time.Minute {
+		t.Errorf("v1 tier=front = %+v", v1front.Items)
+	}
+	for _, c := range v1front.Items[0].Containers {
+		want := podUsage(web1)[c.Name]
+		if got := (usage{c.Usage.Cpu().MilliValue(), c.Usage.Memory().Value()}); got != want {
+			t.Errorf("v1 web-1 container %s = %v, v1beta1 %v", c.Name, got, want)
+		}
+	}
+	if p, err := v1.PodMetricses("team-b").Get(ctx, "db-0", metav1.GetOptions{}); err != nil || len(p.Containers) != 1 ||
+		p.Containers[0].Usage.Cpu().MilliValue() != 1000 || p.Containers[0].Usage.Memory().Value() != 1<<30 {
+		t.Errorf("v1 get db-0 = %+v, %v", p, err)
+	}
+	if _, err := v1.PodMetricses("team-a").Get(ctx, "db-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("v1 team-a get db-0: err = %v, want NotFound", err)
+	}
+	if n, err := v1.NodeMetricses().Get(ctx, "node-2", metav1.GetOptions{}); err != nil || n.Usage.Cpu().MilliValue() != 700 || n.Usage.Memory().Value() != 2<<30 {
+		t.Errorf("v1 get node-2 = %+v, %v", n, err)
+	}
+	groups, err := client.Discovery().ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups {
+		if g.Name != "metrics.k8s.io" {
+			continue
+		}
+		var versions []string
+		for _, v := range g.Versions {
+			versions = append(versions, v.Version)
+		}
+		if g.PreferredVersion.Version != "v1" || !slices.Equal(versions, []string{"v1", "v1beta1"}) {
+			t.Errorf("metrics.k8s.io discovery: preferred %s of %v, want v1 of [v1 v1beta1]", g.PreferredVersion.Version, versions)
+		}
+	}
+
 	// Prometheus down: the last snapshot serves until it is stale, then an error.
 	prom.Stop()
 	if err := refresher.Refresh(ctx); err == nil {

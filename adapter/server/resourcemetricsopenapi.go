@@ -1,17 +1,38 @@
 package server
 
 import (
+	"maps"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	openapicommon "k8s.io/kube-openapi/pkg/common"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+	metricsv1 "k8s.io/metrics/pkg/apis/metrics/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
-// resourceMetricsDefinitions are the OpenAPI models of metrics.k8s.io/v1beta1,
-// which k8s.io/metrics does not generate and the API server needs to install
-// the group.
+// resourceMetricsDefinitions are the OpenAPI models of metrics.k8s.io v1 and v1beta1,
+// which k8s.io/metrics does not generate and the API server needs to install the group.
 func resourceMetricsDefinitions(ref openapicommon.ReferenceCallback) map[string]openapicommon.OpenAPIDefinition {
+	out := resourceMetricsModels(ref, resourceMetricsModelNames{
+		container: metricsv1.ContainerMetrics{}.OpenAPIModelName(), node: metricsv1.NodeMetrics{}.OpenAPIModelName(), pod: metricsv1.PodMetrics{}.OpenAPIModelName(),
+		nodeList: metricsv1.NodeMetricsList{}.OpenAPIModelName(), podList: metricsv1.PodMetricsList{}.OpenAPIModelName(),
+	})
+	maps.Copy(out, resourceMetricsModels(ref, resourceMetricsModelNames{
+		container: metricsv1beta1.ContainerMetrics{}.OpenAPIModelName(), node: metricsv1beta1.NodeMetrics{}.OpenAPIModelName(), pod: metricsv1beta1.PodMetrics{}.OpenAPIModelName(),
+		nodeList: metricsv1beta1.NodeMetricsList{}.OpenAPIModelName(), podList: metricsv1beta1.PodMetricsList{}.OpenAPIModelName(),
+	}))
+	return out
+}
+
+// resourceMetricsModelNames are the OpenAPI model names of one version of metrics.k8s.io.
+type resourceMetricsModelNames struct {
+	container, node, pod, nodeList, podList string
+}
+
+// resourceMetricsModels are the OpenAPI models of one version of metrics.k8s.io, whose
+// types are the same in every version.
+func resourceMetricsModels(ref openapicommon.ReferenceCallback, names resourceMetricsModelNames) map[string]openapicommon.OpenAPIDefinition {
 	str := func(desc string) spec.Schema {
 		return spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}, Description: desc}}
 	}
@@ -37,7 +58,7 @@ func resourceMetricsDefinitions(ref openapicommon.ReferenceCallback) map[string]
 		}, []string{"items"}, metav1.ListMeta{}.OpenAPIModelName(), item)
 	}
 	meta, ts, window := metav1.ObjectMeta{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()
-	container, node, pod := metricsv1beta1.ContainerMetrics{}.OpenAPIModelName(), metricsv1beta1.NodeMetrics{}.OpenAPIModelName(), metricsv1beta1.PodMetrics{}.OpenAPIModelName()
+	container, node, pod := names.container, names.node, names.pod
 	return map[string]openapicommon.OpenAPIDefinition{
 		container: {
 			Schema: spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"object"}, Description: "The resource usage of a container.",
@@ -56,7 +77,7 @@ func resourceMetricsDefinitions(ref openapicommon.ReferenceCallback) map[string]
 			"window":     to(window, "The window the usage was measured over."),
 			"containers": {SchemaProps: spec.SchemaProps{Type: []string{"array"}, Items: &spec.SchemaOrArray{Schema: &spec.Schema{SchemaProps: spec.SchemaProps{Ref: ref(container)}}}}},
 		}, []string{"timestamp", "window", "containers"}, meta, ts, window, container),
-		metricsv1beta1.NodeMetricsList{}.OpenAPIModelName(): list("A list of NodeMetrics.", node),
-		metricsv1beta1.PodMetricsList{}.OpenAPIModelName():  list("A list of PodMetrics.", pod),
+		names.nodeList: list("A list of NodeMetrics.", node),
+		names.podList:  list("A list of PodMetrics.", pod),
 	}
 }

@@ -89,7 +89,7 @@ type Config struct {
 	Ready func() error
 	// Logger logs the server's life.
 	Logger *slog.Logger
-	// ResourceMetrics, when set, serves metrics.k8s.io/v1beta1 (pods and
+	// ResourceMetrics, when set, serves metrics.k8s.io v1 and v1beta1 (pods and
 	// nodes: kubectl top and the HPA's Resource metrics).
 	ResourceMetrics *ResourceMetrics
 }

@@ -261,7 +261,7 @@ func TestAPIServicesOptional(t *testing.T) {
 		{"apiService: {custom: {enabled: false}}", []string{"v1beta1.external.metrics.k8s.io"}},
 		{"apiService: {custom: {enabled: false}, external: {enabled: false}}", nil},
 		{"{apiService: {resourceMetrics: {enabled: true}, custom: {enabled: false}}, prometheusAdapterConfig: {resourceRules: {window: 5m}}}",
-			[]string{"v1beta1.external.metrics.k8s.io", "v1beta1.metrics.k8s.io"}},
+			[]string{"v1.metrics.k8s.io", "v1beta1.external.metrics.k8s.io", "v1beta1.metrics.k8s.io"}},
 	} {
 		if got := names(tc.values); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: APIServices %v, want %v", tc.values, got, tc.want)

@@ -150,8 +150,9 @@ type side struct {
 	name      string
 	proc      *adapterproc.Adapter
 	cluster   *cluster.Cluster
-	stranger  *adapterproc.Client // a user RBAC allows nothing
-	tenant    *adapterproc.Client // a user RBAC allows metrics in namespace shop only
+	apis      []adapterproc.APIService // registered in the cluster's aggregator
+	stranger  *adapterproc.Client      // a user RBAC allows nothing
+	tenant    *adapterproc.Client      // a user RBAC allows metrics in namespace shop only
 	discovery discovery.DiscoveryInterface
 	custom    custom_metrics.CustomMetricsClient
 	external  external_metrics.ExternalMetricsClient
@@ -187,10 +188,11 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	for _, s := range []struct {
 		kind, bin string
 		args      []string
+		apis      []adapterproc.APIService
 	}{
 		// The operator's switch for the namespaced: false rule; prometheus-adapter has none.
-		{adapterproc.Foresight, foresightBin, []string{"--allow-cluster-wide-external-metrics"}},
-		{adapterproc.Peer, peerBin, nil},
+		{adapterproc.Foresight, foresightBin, []string{"--allow-cluster-wide-external-metrics"}, append(slices.Clone(adapterproc.MetricsAPIs), adapterproc.ResourceMetricsV1)},
+		{adapterproc.Peer, peerBin, nil, adapterproc.MetricsAPIs},
 	} {
 		// Each adapter has a cluster of its own: one aggregator owns each group.
 		cl, err := cluster.Start(ctx, cluster.Options{BinDir: kubeBin, Dir: filepath.Join(work, "cluster-"+s.kind)})
@@ -222,7 +224,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Proc.Stop(10 * time.Second) })
-		if err := adapterproc.Register(ctx, cl, a, adapterproc.MetricsAPIs); err != nil {
+		if err := adapterproc.Register(ctx, cl, a, s.apis); err != nil {
 			t.Fatal(err)
 		}
 		cfg := client.RESTConfig(cl.Server)
@@ -245,11 +247,11 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sides = append(sides, &side{name: s.kind, proc: a, cluster: cl, stranger: stranger, tenant: tenant, discovery: disc, external: ext, custom: custom, metrics: mc})
+		sides = append(sides, &side{name: s.kind, proc: a, cluster: cl, apis: s.apis, stranger: stranger, tenant: tenant, discovery: disc, external: ext, custom: custom, metrics: mc})
 	}
 	for _, s := range sides {
 		wctx, wcancel := context.WithTimeout(ctx, 4*time.Minute)
-		if err := adapterproc.WaitAvailable(wctx, s.cluster, adapterproc.MetricsAPIs); err != nil {
+		if err := adapterproc.WaitAvailable(wctx, s.cluster, s.apis); err != nil {
 			t.Fatal(err)
 		}
 		waitServing(wctx, t, s)

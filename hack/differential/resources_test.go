@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/metrics/pkg/apis/metrics"
+	metricsv1 "k8s.io/metrics/pkg/apis/metrics/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -310,9 +312,41 @@ func compareResourceMetrics(t *testing.T, sides []*side) {
 		}
 		sameUsage(t, "node metrics "+n.name, got[0], got[1])
 	}
+	compareResourceMetricsV1(t, sides[0])
 	var names []string
 	for _, s := range sides {
 		names = append(names, s.name)
 	}
 	t.Logf("metrics.k8s.io: %s agree on %d pods and %d nodes through the aggregator", strings.Join(names, " and "), len(pods), len(nodes))
+}
+
+// compareResourceMetricsV1 checks that Foresight answers metrics.k8s.io/v1 (which kubectl
+// top asks first; prometheus-adapter serves v1beta1 only) as it answers v1beta1, which
+// compareResourceMetrics compared with prometheus-adapter and the data.
+func compareResourceMetricsV1(t *testing.T, s *side) {
+	ctx := context.Background()
+	beta, err := s.metrics.MetricsV1beta1().PodMetricses("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("%s: v1beta1 pod metrics: %v", s.name, err)
+	}
+	v1, err := s.metrics.MetricsV1().PodMetricses("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("%s: v1 pod metrics: %v", s.name, err)
+	}
+	v1Pods := make([]metricsv1beta1.PodMetrics, len(v1.Items))
+	for i, p := range v1.Items {
+		var internalPod metrics.PodMetrics
+		if err := metricsv1.Convert_v1_PodMetrics_To_metrics_PodMetrics(&p, &internalPod, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := metricsv1beta1.Convert_metrics_PodMetrics_To_v1beta1_PodMetrics(&internalPod, &v1Pods[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameUsage(t, "v1 pod metrics against v1beta1", podUsage(v1Pods), podUsage(beta.Items))
+	if n, err := s.metrics.MetricsV1().NodeMetricses().Get(ctx, nodes[0].name, metav1.GetOptions{}); err != nil {
+		t.Errorf("%s: v1 node metrics %s: %v", s.name, nodes[0].name, err)
+	} else if got, want := n.Usage.Cpu().AsApproximateFloat64(), nodes[0].cpu; math.Abs(got-want) > 1e-3 {
+		t.Errorf("%s: v1 node metrics %s: CPU %v, want %v", s.name, nodes[0].name, got, want)
+	}
 }

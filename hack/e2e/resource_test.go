@@ -422,18 +422,23 @@ func checkKubectlTop(t *testing.T, c *cluster.Cluster) {
 	if len(got) != len(want) {
 		t.Errorf("kubectl top listed %d pods and nodes, want %d: %v", len(got), len(want), got)
 	}
-	raw, err := kubectl(c, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/"+nsResource+"/pods/cpu-0")
-	if err != nil {
-		t.Errorf("kubectl get --raw pods/cpu-0: %v\n%s", err, raw)
-		return
-	}
-	var pm struct {
-		Containers []struct {
-			Name string `json:"name"`
-		} `json:"containers"`
-	}
-	if err := json.Unmarshal([]byte(raw), &pm); err != nil || len(pm.Containers) != 2 {
-		t.Errorf("PodMetrics %s/cpu-0: want its two containers (app, sidecar), got %s (%v)", nsResource, raw, err)
+	// kubectl top asks v1 (the chart registers it beside v1beta1, which the HPA asks); both
+	// answer.
+	for _, version := range []string{"v1", "v1beta1"} {
+		raw, err := kubectl(c, "get", "--raw", "/apis/metrics.k8s.io/"+version+"/namespaces/"+nsResource+"/pods/cpu-0")
+		if err != nil {
+			t.Errorf("kubectl get --raw %s pods/cpu-0: %v\n%s", version, err, raw)
+			continue
+		}
+		var pm struct {
+			APIVersion string `json:"apiVersion"`
+			Containers []struct {
+				Name string `json:"name"`
+			} `json:"containers"`
+		}
+		if err := json.Unmarshal([]byte(raw), &pm); err != nil || len(pm.Containers) != 2 || pm.APIVersion != "metrics.k8s.io/"+version {
+			t.Errorf("PodMetrics %s/cpu-0 (%s): want its two containers (app, sidecar), got %s (%v)", nsResource, version, raw, err)
+		}
 	}
 }
 

@@ -36,6 +36,10 @@ var MetricsAPIs = []APIService{
 	{"metrics.k8s.io", "v1beta1", 100},
 }
 
+// ResourceMetricsV1 is metrics.k8s.io/v1, which Foresight serves beside MetricsAPIs
+// (prometheus-adapter v0.12.0 does not), as its chart registers it.
+var ResourceMetricsV1 = APIService{"metrics.k8s.io", "v1", 200}
+
 // Register points cl's aggregator at adapter a for apis: the ExternalName
 // Service and the APIServices with the cluster CA (which signed the adapter's
 // certificate) as caBundle, server-side applied with the cluster's kubectl.
