@@ -196,6 +196,40 @@ func TestHeaderRoutesWhileTheRolloutRuns(t *testing.T) {
 	}
 }
 
+// A first step of weight 0 is a header-only phase: only the requests matching the canary's
+// headers reach it while its analysis runs; the rollout then steps the weights up as usual,
+// or rolls back from there before any other request reached the canary.
+func TestHeaderOnlyPhase(t *testing.T) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	metric := "          - {name: success-rate, query: 'min(app_success_ratio)', min: 0.99}\n"
+	doc := strings.Replace(canaryDoc(metric), "{weight: 10, pause: 1m}", "{weight: 0, pause: 1m}", 1) +
+		"      headers: [{name: x-canary, exact: always}]\n"
+	for _, c := range []struct {
+		name         string
+		success      float64
+		weights      []uint32
+		headerRoutes string
+		phase        string
+	}{
+		{"passes", 0.999, []uint32{0, 50}, "[true true]", canary.PhaseProgressing},
+		{"fails", 0.5, []uint32{0, 0}, "[true false]", canary.PhaseFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t, doc, start, "", canary.Options{Prometheus: &blockingQuerier{v: c.success}})
+			if st := r.step(0); st.Weight != 0 || st.Phase != canary.PhaseProgressing {
+				t.Fatalf("start: %+v", st)
+			}
+			r.step(30 * time.Second)
+			st := r.step(30 * time.Second)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if !equal(r.served, c.weights) || fmt.Sprint(r.headerRoutes) != c.headerRoutes || st.Phase != c.phase {
+				t.Errorf("served weights %v with header routes %v, phase %s; want %v with %s, %s", r.served, r.headerRoutes, st.Phase, c.weights, c.headerRoutes, c.phase)
+			}
+		})
+	}
+}
+
 // Without analysis metrics a rollout advances on its pauses alone; manual actions pause,
 // resume and abort it, and an ended rollout refuses further actions.
 func TestManualControl(t *testing.T) {

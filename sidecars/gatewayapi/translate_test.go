@@ -240,22 +240,56 @@ func TestTranslateCanaryHeaders(t *testing.T) {
 	}
 }
 
-// TestTranslateRefusesBadCanary: a canary whose weights do not step up is refused on its
-// own status; the routes keep serving.
+// TestTranslateRefusesBadCanary: a canary whose weights do not step up, or that starts at
+// weight 0 without headers, is refused on its own status; the routes keep serving.
 func TestTranslateRefusesBadCanary(t *testing.T) {
+	for _, c := range []struct {
+		step   int
+		weight uint32
+		want   string
+	}{{1, 5, "steps[1].weight: weights must step up"}, {0, 0, "steps[0].weight: must be 1..100, not 0 (a first step of weight 0"}} {
+		in := input()
+		in.CanaryPolicies[0].Spec.Steps[c.step].Weight = c.weight
+		res := Translate(in)
+		as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+		cond := conditions.Require(t, as[0].Conditions, "Accepted")
+		if cond.Status != metav1.ConditionFalse || cond.Reason != string(gwv1.PolicyReasonInvalid) || !strings.Contains(cond.Message, c.want) {
+			t.Errorf("steps[%d] of weight %d: Accepted = %+v, want %q", c.step, c.weight, cond, c.want)
+		}
+		if len(res.Spec.Canaries) != 0 {
+			t.Errorf("refused canary translated: %+v", res.Spec.Canaries)
+		}
+		if err := Merge(base(t), res.Spec).Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestTranslateHeaderOnlyPhase: with headers, a CanaryPolicy may start at weight 0, where
+// only the requests matching them reach the canary.
+func TestTranslateHeaderOnlyPhase(t *testing.T) {
 	in := input()
-	in.CanaryPolicies[0].Spec.Steps[1].Weight = 5
+	in.CanaryPolicies[0].Spec.Headers = []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "always"}}
+	in.CanaryPolicies[0].Spec.Steps[0].Weight = 0
 	res := Translate(in)
 	as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
-	c := conditions.Require(t, as[0].Conditions, "Accepted")
-	if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.PolicyReasonInvalid) || !strings.Contains(c.Message, "steps[1].weight") {
-		t.Errorf("Accepted = %+v", c)
+	if cond := conditions.Require(t, as[0].Conditions, "Accepted"); cond.Status != metav1.ConditionTrue {
+		t.Fatalf("Accepted = %+v", cond)
 	}
-	if len(res.Spec.Canaries) != 0 {
-		t.Errorf("refused canary translated: %+v", res.Spec.Canaries)
+	p := Merge(base(t), res.Spec)
+	c := p.Canary("shop-greeter-rollout")
+	if c == nil || c.Steps[0].Weight != 0 || c.Steps[1].Weight != 50 {
+		t.Fatalf("canary %+v", c)
 	}
-	if err := Merge(base(t), res.Spec).Validate(); err != nil {
-		t.Error(err)
+	at, err := p.WithCanaryWeight(c, 0)
+	if err == nil {
+		at, err = at.WithCanaryHeaderRoutes(c)
+	}
+	if err == nil {
+		_, err = translate.Translate(at)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -31,7 +31,8 @@ type Canary struct {
 	Stable string `yaml:"stable"`
 	// Canary is the new version; required, a service of the policy other than Stable.
 	Canary string `yaml:"canary"`
-	// Steps are the canary weights, strictly increasing, each held for its pause; at least one.
+	// Steps are the canary weights, strictly increasing, each held for its pause; at least one
+	// (the first may be 0 with Headers: see CanaryStep).
 	Steps []CanaryStep `yaml:"steps"`
 	// Analysis decides whether the rollout may go on.
 	Analysis CanaryAnalysis `yaml:"analysis,omitempty"`
@@ -49,7 +50,9 @@ func HeaderRouteName(route string) string { return route + "~canary-headers" }
 
 // CanaryStep is one weight of a rollout and how long it is held.
 type CanaryStep struct {
-	// Weight is the canary's share in percent, 1..100; required.
+	// Weight is the canary's share in percent, 1..100; required. The first step of a canary
+	// with Headers may be 0: a header-only phase, where only the requests matching them
+	// reach the canary while its analysis runs.
 	Weight uint32 `yaml:"weight"`
 	// Pause is how long the weight is held before the next step; required, > 0.
 	Pause Duration `yaml:"pause"`
@@ -219,9 +222,14 @@ func (v *validator) canaries() {
 		}
 		for j, s := range c.Steps {
 			sp := fmt.Sprintf("%s.steps[%d]", path, j)
-			if s.Weight < 1 || s.Weight > 100 {
+			switch {
+			case s.Weight == 0 && j == 0 && len(c.Headers) > 0:
+				// A header-only phase: only the requests matching the headers reach the canary.
+			case s.Weight == 0 && j == 0:
+				v.errorf(sp+".weight", "must be 1..100, not 0 (a first step of weight 0, where only the requests matching the canary's headers reach it, needs headers)")
+			case s.Weight < 1 || s.Weight > 100:
 				v.errorf(sp+".weight", "must be 1..100, not %d", s.Weight)
-			} else if j > 0 && s.Weight <= c.Steps[j-1].Weight {
+			case j > 0 && s.Weight <= c.Steps[j-1].Weight:
 				v.errorf(sp+".weight", "weights must step up: %d does not exceed the previous step's %d", s.Weight, c.Steps[j-1].Weight)
 			}
 			v.positive(s.Pause, sp+".pause")

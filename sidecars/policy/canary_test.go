@@ -67,6 +67,30 @@ func TestParseCanary(t *testing.T) {
 	}
 }
 
+// A canary with headers may start with a step of weight 0, where only the requests
+// matching them reach it.
+func TestParseHeaderOnlyPhase(t *testing.T) {
+	doc := strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 0, pause: 1m}", 1) + "      headers: [{name: x-canary, exact: always}]\n"
+	p, err := policy.Parse([]byte(canaryPolicy(doc)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("web-rollout")
+	q, err := p.WithCanaryWeight(c, c.Steps[0].Weight)
+	if err == nil {
+		q, err = q.WithCanaryHeaderRoutes(c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := q.Route("web-split").Backends; len(b) != 2 || b[0].Weight != 100 || b[1].Service != "web-v2" || b[1].Weight != 0 {
+		t.Errorf("the route at the header-only step sends %+v, want all to web-v1", b)
+	}
+	if hr := q.Route(policy.HeaderRouteName("web-split")); hr == nil || len(hr.Backends) != 1 || hr.Backends[0].Service != "web-v2" {
+		t.Errorf("header route %+v, want one to web-v2", hr)
+	}
+}
+
 func TestCanaryErrors(t *testing.T) {
 	cases := []struct {
 		name, canary string
@@ -76,6 +100,11 @@ func TestCanaryErrors(t *testing.T) {
 			[]string{"p.yaml:22: spec.canaries[0].steps[1].weight: weights must step up: 10 does not exceed the previous step's 10"}},
 		{"weight over 100", strings.Replace(goodCanary, "weight: 50", "weight: 150", 1),
 			[]string{"p.yaml:22: spec.canaries[0].steps[1].weight: must be 1..100, not 150"}},
+		// A first step of weight 0 (header-only) needs headers; a later one is never 0.
+		{"header-only phase without headers", strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 0, pause: 1m}", 1),
+			[]string{"p.yaml:21: spec.canaries[0].steps[0].weight: must be 1..100, not 0 (a first step of weight 0, where only the requests matching the canary's headers reach it, needs headers)"}},
+		{"weight 0 after the first step", strings.Replace(goodCanary, "weight: 50", "weight: 0", 1) + "      headers: [{name: x-canary, exact: always}]\n",
+			[]string{"p.yaml:22: spec.canaries[0].steps[1].weight: must be 1..100, not 0"}},
 		{"query does not parse", goodCanary + "          - {name: bad, query: 'rate(x[1m]', max: 1}\n",
 			[]string{"p.yaml:35: spec.canaries[0].analysis.metrics[2].query: does not parse:"}},
 		{"range vector query", goodCanary + "          - {name: bad, query: 'x[1m]', max: 1}\n",

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/foresight-dev/foresight/internal/testharness/seeds"
@@ -16,6 +17,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte(canaryPolicy(goodCanary)))
 	f.Add([]byte(canaryPolicy(goodCanary + "      headers: [{name: x-canary, exact: always}, {name: x-user, regex: 'qa-.*'}]\n")))
+	f.Add([]byte(canaryPolicy(strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 0, pause: 1m}", 1) + "      headers: [{name: x-canary, present: true}]\n")))
 	f.Add([]byte(routeFilters))
 	f.Add([]byte(minimal + "  nodeGroups: [{name: web, services: [web], identities: [\"spiffe://*/ns/shop/sa/*\"]}]\n"))
 	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: &m {name: a}\nspec: {services: [*m]}\n"))
