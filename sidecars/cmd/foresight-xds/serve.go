@@ -226,18 +226,20 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// rolling update), and this one then serves what that pod writes.
 	var elector *leader.Elector
 	var leading *atomic.Bool
-	if mirror != nil && f.leaderLease == "" {
-		leading = new(atomic.Bool)
-		leading.Store(true)
-	}
-	if f.leaderLease != "" {
+	switch {
+	case f.leaderLease != "":
 		if elector, err = newElector(f, log); err != nil {
 			return err
 		}
 		leading = new(atomic.Bool)
+	case mirror != nil:
+		leading = new(atomic.Bool)
+		leading.Store(true)
+	}
+	if leading != nil {
 		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "foresight_xds_leader",
-			Help: "1 while this control plane replica holds the leader Lease, has taken the state ConfigMap over and drives the rollouts and experiments; 0 otherwise.",
+			Help: "1 while this control plane replica drives the rollouts and experiments: with a leader Lease, once it holds it and has taken the state ConfigMap over; without one, until another pod takes the state ConfigMap over. 0 otherwise.",
 		}, func() float64 {
 			if leading.Load() {
 				return 1

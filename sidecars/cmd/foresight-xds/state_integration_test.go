@@ -123,6 +123,9 @@ func TestServeKeepsItsStateInTheConfigMap(t *testing.T) {
 		got, err := os.ReadFile(second.experimentState)
 		return err == nil && string(got) == own
 	})
+	if l, r := counter(t, second.metricsAddr, "foresight_xds_leader"), counter(t, restarted.metricsAddr, "foresight_xds_leader"); l != 0 || r != 1 {
+		t.Errorf("foresight_xds_leader: %v on the fenced pod, %v on the one that took the ConfigMap over; want 0 and 1", l, r)
+	}
 
 	if _, err := configMaps.Patch(ctx, "foresight-xds-state", types.MergePatchType, []byte(`{"data": {"canaries.json": "{not json"}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
