@@ -188,11 +188,18 @@ func (s staticLister) ListSeries(_ context.Context, selector string, _, _ time.T
 
 func expand(t *testing.T, file string, series ...labels.Labels) ([]config.Rule, []string) {
 	t.Helper()
-	f, warnings, err := Import(context.Background(), readTestdata(t, file), file, config.Policy{}, staticLister(series), time.Now(), DefaultDiscoveryWindow)
+	f, warnings := importDoc(t, readTestdata(t, file), file, config.Policy{}, DefaultDiscoveryWindow, series...)
+	return f.Rules, warnings
+}
+
+// importDoc imports data, the file named file, under policy, from series found within window.
+func importDoc(t *testing.T, data []byte, file string, policy config.Policy, window time.Duration, series ...labels.Labels) (*config.File, []string) {
+	t.Helper()
+	f, warnings, err := Import(context.Background(), data, file, policy, staticLister(series), time.Now(), window)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.Rules, warnings
+	return f, warnings
 }
 
 // TestExpandHelmDefaults checks the metrics the Helm chart's default rules serve, with
@@ -314,12 +321,9 @@ func TestExpandLabelValuesByName(t *testing.T) {
       * on (namespace, pod) group_left()
     max by (namespace, pod) (kube_pod_status_ready{<<.LabelMatchers>>,condition="true",pod=~"<<index .LabelValuesByName "pod">>"})
 `)
-	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, time.Minute,
 		labels.FromStrings("__name__", "http_requests_total", "namespace", "a", "pod", "p"),
-	}, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if len(f.Rules) != 2 || len(warnings) != 0 {
 		t.Fatalf("rules %+v, warnings %v", f.Rules, warnings)
 	}
@@ -395,13 +399,10 @@ func TestExpandHostileNames(t *testing.T) {
   name: {matches: "^(.*)_count$", as: "dup"}
   metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
 `)
-	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, time.Minute,
 		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p"),
 		labels.FromStrings("__name__", "b_count", "namespace", "n", "pod", "p"),
-	}, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if len(f.Rules) != 2 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "a_total") ||
 		f.Rules[1].Name != "dup" || f.Rules[1].Resources.Resource != "namespaces" || !strings.Contains(f.Rules[1].Query, "a_total") {
 		t.Errorf("rules = %+v", f.Rules)
@@ -423,13 +424,10 @@ func TestExpandUTF8NamesStayOutOfQueries(t *testing.T) {
 - seriesQuery: '{namespace!=""}'
   metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
 `)
-	f, warnings, err := Import(context.Background(), doc, "f.yaml", config.Policy{}, staticLister{
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, time.Minute,
 		labels.FromStrings("__name__", `x{a="b"}) or vector(1`, "namespace", "n"),
 		labels.FromStrings("__name__", "ok", "namespace", "n", `q) or vector(1) #`, "v", "queue", "q"),
-	}, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if len(f.Rules) != 1 || f.Rules[0].Query != `sum(ok{<<.LabelMatchers>>}) by (namespace,queue)` {
 		t.Fatalf("rules = %+v", f.Rules)
 	}
@@ -452,14 +450,11 @@ func TestClusterWideAllowed(t *testing.T) {
 		t.Fatal("namespaced: false parsed under the zero policy")
 	}
 	policy := config.Policy{ClusterWideExternal: true}
-	f, warnings, err := Import(context.Background(), data, file, policy, staticLister{
+	f, warnings := importDoc(t, data, file, policy, time.Minute,
 		labels.FromStrings("__name__", "queue_depth", "name", "q1", "namespace", "a"),
 		labels.FromStrings("__name__", "queue_depth", "name", "q2"), // a broker's series, no namespace
 		labels.FromStrings("__name__", "jobs_waiting", "name", "j", "namespace", "a"),
-	}, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if len(f.Rules) != 2 || len(warnings) != 0 {
 		t.Fatalf("rules %+v, warnings %v", f.Rules, warnings)
 	}
@@ -539,13 +534,10 @@ func TestClusterWideGroupsByEveryLabel(t *testing.T) {
   metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
   resources: {namespaced: false}
 `)
-	f, _, err := Import(context.Background(), doc, "f.yaml", config.Policy{ClusterWideExternal: true}, staticLister{
+	f, _ := importDoc(t, doc, "f.yaml", config.Policy{ClusterWideExternal: true}, time.Minute,
 		labels.FromStrings("__name__", "lag", "topic", "t", "namespace", "a"),
 		labels.FromStrings("__name__", "lag", "topic", "u", "group", "g"),
-	}, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if len(f.Rules) != 1 || f.Rules[0].Query != `max(lag{<<.LabelMatchers>>}) by (namespace,group,topic)` {
 		t.Fatalf("rules = %+v", f.Rules)
 	}
