@@ -137,42 +137,58 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 // canary alone; with no Headers, or when p has them already, the policy itself. The clone is
 // validated; the receiver is not changed.
 func (p *Policy) WithCanaryHeaderRoutes(c *Canary) (*Policy, error) {
-	if len(c.Headers) == 0 {
-		return p, nil
+	return p.withHeaderRoutes([]*Canary{c})
+}
+
+// WithAllCanaryHeaderRoutes is WithCanaryHeaderRoutes for every canary of the policy, in one
+// clone: what the policy serves while all its rollouts run, for checking it before any does.
+func (p *Policy) WithAllCanaryHeaderRoutes() (*Policy, error) {
+	cs := make([]*Canary, len(p.Spec.Canaries))
+	for i := range p.Spec.Canaries {
+		cs[i] = &p.Spec.Canaries[i]
 	}
-	if r := p.Route(HeaderRouteName(c.Route)); r != nil && r.HeadersOfCanary == c.Name {
+	return p.withHeaderRoutes(cs)
+}
+
+// withHeaderRoutes returns a validated clone of the policy with the header routes of each
+// canary of cs that has Headers and whose routes p does not have yet; the policy itself when
+// there is none to add.
+func (p *Policy) withHeaderRoutes(cs []*Canary) (*Policy, error) {
+	var todo []*Canary
+	for _, c := range cs {
+		if len(c.Headers) == 0 {
+			continue
+		}
+		if r := p.Route(HeaderRouteName(c.Route)); r != nil && r.HeadersOfCanary == c.Name {
+			continue
+		}
+		todo = append(todo, c)
+	}
+	if len(todo) == 0 {
 		return p, nil
 	}
 	out := p.Clone()
-	for _, name := range c.AllRoutes() {
-		routes, i := out.routeIn(name)
-		if routes == nil {
-			return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, name, p.Metadata.Name)
+	for _, c := range todo {
+		for _, name := range c.AllRoutes() {
+			routes, i := out.routeIn(name)
+			if routes == nil {
+				return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, name, p.Metadata.Name)
+			}
+			hr := deepCopy(reflect.ValueOf((*routes)[i])).Interface().(Route)
+			hr.Name = HeaderRouteName(name)
+			hr.Match.Headers = append(hr.Match.Headers, deepCopy(reflect.ValueOf(c.Headers)).Interface().([]HeaderMatch)...)
+			hr.Backends = []Backend{{Service: c.Canary, Weight: 100}}
+			hr.HeadersOfCanary = c.Name
+			*routes = slices.Insert(*routes, i, hr)
 		}
-		hr := deepCopy(reflect.ValueOf((*routes)[i])).Interface().(Route)
-		hr.Name = HeaderRouteName(name)
-		hr.Match.Headers = append(hr.Match.Headers, deepCopy(reflect.ValueOf(c.Headers)).Interface().([]HeaderMatch)...)
-		hr.Backends = []Backend{{Service: c.Canary, Weight: 100}}
-		hr.HeadersOfCanary = c.Name
-		*routes = slices.Insert(*routes, i, hr)
 	}
 	if err := out.Validate(); err != nil {
-		return nil, fmt.Errorf("policy with the header routes of canary %q: %w", c.Name, err)
+		if len(todo) == 1 {
+			return nil, fmt.Errorf("policy with the header routes of canary %q: %w", todo[0].Name, err)
+		}
+		return nil, fmt.Errorf("policy with the header routes of its canaries: %w", err)
 	}
 	return out, nil
-}
-
-// WithAllCanaryHeaderRoutes is WithCanaryHeaderRoutes for every canary of the policy: what
-// the policy serves while all its rollouts run, for checking it before any does.
-func (p *Policy) WithAllCanaryHeaderRoutes() (*Policy, error) {
-	q := p
-	for i := range p.Spec.Canaries {
-		var err error
-		if q, err = q.WithCanaryHeaderRoutes(&p.Spec.Canaries[i]); err != nil {
-			return nil, err
-		}
-	}
-	return q, nil
 }
 
 var promqlParser = parser.NewParser(parser.Options{})

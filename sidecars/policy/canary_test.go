@@ -217,3 +217,48 @@ func TestWithCanaryWeight(t *testing.T) {
 		t.Error("WithCanaryWeight changed more than the route's backends")
 	}
 }
+
+// WithAllCanaryHeaderRoutes adds the header routes of every canary that has headers, in one
+// clone, leaves the receiver alone, and returns a policy that has them all as it is.
+func TestWithAllCanaryHeaderRoutes(t *testing.T) {
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: p}
+spec:
+  services:
+    - {name: web, port: 8080, endpoints: [{address: 10.0.0.1}], routes: [{name: web-split, backends: [{service: web-v1}]}]}
+    - {name: api, port: 8080, endpoints: [{address: 10.0.0.5}], routes: [{name: api-split, backends: [{service: api-v1}]}]}
+    - {name: shop, port: 8080, endpoints: [{address: 10.0.0.8}], routes: [{name: shop-split, backends: [{service: web-v1}]}]}
+    - {name: web-v1, port: 8080, endpoints: [{address: 10.0.0.2}]}
+    - {name: web-v2, port: 8080, endpoints: [{address: 10.0.0.3}]}
+    - {name: api-v1, port: 8080, endpoints: [{address: 10.0.0.6}]}
+    - {name: api-v2, port: 8080, endpoints: [{address: 10.0.0.7}]}
+  canaries:
+    - {name: web-rollout, route: web-split, stable: web-v1, canary: web-v2, steps: [{weight: 10, pause: 1m}], headers: [{name: x-canary, exact: web}]}
+    - {name: api-rollout, route: api-split, stable: api-v1, canary: api-v2, steps: [{weight: 10, pause: 1m}], headers: [{name: x-canary, exact: api}]}
+    - {name: plain, route: shop-split, stable: web-v1, canary: web-v2, steps: [{weight: 10, pause: 1m}]}
+`
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.WithAllCanaryHeaderRoutes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route, canary := range map[string]string{"web-split": "web-v2", "api-split": "api-v2"} {
+		hr := q.Route(policy.HeaderRouteName(route))
+		if hr == nil || len(hr.Backends) != 1 || hr.Backends[0].Service != canary {
+			t.Errorf("header route of %s: %+v, want one to %s", route, hr, canary)
+		}
+		if p.Route(policy.HeaderRouteName(route)) != nil {
+			t.Errorf("the receiver got the header route of %s", route)
+		}
+	}
+	if q.Route(policy.HeaderRouteName("shop-split")) != nil {
+		t.Error("a header route for the canary without headers")
+	}
+	if again, err := q.WithAllCanaryHeaderRoutes(); err != nil || again != q {
+		t.Errorf("on a policy with every header route: %p, %v; want the policy itself", again, err)
+	}
+}
