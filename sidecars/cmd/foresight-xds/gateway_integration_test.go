@@ -591,6 +591,14 @@ func TestServeGatewayAPI(t *testing.T) {
 	if _, err := canaryPolicies.Create(ctx, withHeader(canaryObj("spaced", []any{map[string]any{"weight": int64(50), "pause": "1h"}}), "x canary", "always"), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "spec.headers[0].name") {
 		t.Errorf("a header name with a space: %v, want refused naming spec.headers[0].name", err)
 	}
+	// And a step of weight 0 without headers (a header-only phase needs them).
+	zeroFirst := []any{map[string]any{"weight": int64(0), "pause": "1h"}, map[string]any{"weight": int64(50), "pause": "1h"}}
+	if _, err := canaryPolicies.Create(ctx, canaryObj("zero", zeroFirst), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "spec.steps") || !strings.Contains(err.Error(), "needs headers") {
+		t.Errorf("a first step of weight 0 without headers: %v, want refused naming spec.steps", err)
+	}
+	if _, err := canaryPolicies.Create(ctx, withHeader(canaryObj("zero", zeroFirst), "x-canary", "always"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("a header-only phase: %v, want admitted", err)
+	}
 
 	// A good one steps the weights: 50% for an hour (no analysis metrics), then promoted.
 	// Calls with its header reach the canary alone meanwhile.
