@@ -24,12 +24,11 @@ const (
 
 // stateKeeper keeps the state files and the state ConfigMap in step. Without a leader Lease
 // it copies this replica's files to the ConfigMap until another pod takes the ConfigMap
-// over, and then copies the ConfigMap to them, as a follower does. With one, the leader does
-// that, and the
-// other replicas copy the ConfigMap to their files and have the canary controller and the
-// experiment runner serve what they read; a replica that becomes leader reads the
-// ConfigMap once more before its controllers drive anything. Only the leader writes the
-// Gateway API statuses.
+// over, and then copies the ConfigMap to them, as a follower does. With one, the leader
+// copies its files to the ConfigMap, and the other replicas copy the ConfigMap to their
+// files and have the canary controller and the experiment runner serve what they read; a
+// replica that becomes leader reads the ConfigMap once more before its controllers drive
+// anything. Only the replica that drives writes the Gateway API statuses.
 type stateKeeper struct {
 	mirror *statemirror.Mirror
 	// leading says whether this replica drives the rollouts and experiments and copies its
