@@ -54,10 +54,10 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 	var skew atomic.Int64
 	refresher, _ := kubeletRefresher(t, &skew)
 	url := startClusterAdapter(t, c, store, refresher)
-	if err := adapterproc.Register(ctx, c, &adapterproc.Adapter{URL: url}, adapterproc.MetricsAPIs); err != nil {
+	if err := adapterproc.Register(ctx, c, &adapterproc.Adapter{URL: url}, adapterproc.ForesightAPIs); err != nil {
 		t.Fatal(err)
 	}
-	if err := adapterproc.WaitAvailable(ctx, c, adapterproc.MetricsAPIs); err != nil {
+	if err := adapterproc.WaitAvailable(ctx, c, adapterproc.ForesightAPIs); err != nil {
 		t.Fatal(err)
 	}
 	// Discovery is open to every authenticated user: no RBAC on the metrics.
@@ -87,6 +87,7 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 		"custom.metrics.k8s.io/v1beta1":   custom,
 		"external.metrics.k8s.io/v1beta1": {"queue_depth"},
 		"metrics.k8s.io/v1beta1":          {"nodes", "pods"},
+		"metrics.k8s.io/v1":               {"nodes", "pods"},
 	}
 	check := func(t *testing.T, cfg *rest.Config, want map[string][]string, wait time.Duration) {
 		t.Helper()

@@ -191,7 +191,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 		apis      []adapterproc.APIService
 	}{
 		// The operator's switch for the namespaced: false rule; prometheus-adapter has none.
-		{adapterproc.Foresight, foresightBin, []string{"--allow-cluster-wide-external-metrics"}, append(slices.Clone(adapterproc.MetricsAPIs), adapterproc.ResourceMetricsV1)},
+		{adapterproc.Foresight, foresightBin, []string{"--allow-cluster-wide-external-metrics"}, adapterproc.ForesightAPIs},
 		{adapterproc.Peer, peerBin, nil, adapterproc.MetricsAPIs},
 	} {
 		// Each adapter has a cluster of its own: one aggregator owns each group.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os/exec"
+	"slices"
 
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 )
@@ -36,9 +37,9 @@ var MetricsAPIs = []APIService{
 	{"metrics.k8s.io", "v1beta1", 100},
 }
 
-// ResourceMetricsV1 is metrics.k8s.io/v1, which Foresight serves beside MetricsAPIs
-// (prometheus-adapter v0.12.0 does not), as its chart registers it.
-var ResourceMetricsV1 = APIService{"metrics.k8s.io", "v1", 200}
+// ForesightAPIs are the groups and versions Foresight serves, as its chart registers them:
+// MetricsAPIs and metrics.k8s.io/v1, which prometheus-adapter v0.12.0 does not serve.
+var ForesightAPIs = append(slices.Clone(MetricsAPIs), APIService{"metrics.k8s.io", "v1", 200})
 
 // Register points cl's aggregator at adapter a for apis: the ExternalName
 // Service and the APIServices with the cluster CA (which signed the adapter's
