@@ -12,7 +12,7 @@ import (
 )
 
 // Actions are the manual actions the admin API and the canary command offer.
-var Actions = []string{"pause", "resume", "abort", "promote"}
+var Actions = []string{"pause", "resume", "advance", "abort", "promote"}
 
 // ReadToken reads a bearer token from a file (surrounding white space is dropped); an
 // empty token is an error.
@@ -33,7 +33,8 @@ func ReadToken(path string) ([]byte, error) {
 //
 //	GET  /canaries                 the state of every rollout (JSON)
 //	GET  /canaries/{name}          one rollout's state
-//	POST /canaries/{name}/{action} pause, resume, abort or promote; answers the new state
+//	POST /canaries/{name}/{action} pause, resume, advance, abort or promote; answers the
+//	                               new state
 //	                               (503 on a replica that does not lead)
 func (c *Controller) AdminHandler(token []byte) http.Handler {
 	want := sha256.Sum256(token)
@@ -57,6 +58,8 @@ func (c *Controller) AdminHandler(token []byte) http.Handler {
 			err = c.Pause(r.Context(), name)
 		case "resume":
 			err = c.Resume(r.Context(), name)
+		case "advance":
+			err = c.Advance(r.Context(), name)
 		case "abort":
 			err = c.Abort(r.Context(), name)
 		case "promote":

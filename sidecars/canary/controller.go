@@ -639,6 +639,22 @@ func (c *Controller) Abort(ctx context.Context, name string) error {
 	})
 }
 
+// Advance moves a rollout to its next step at once, whatever the current step's pause and
+// analysis say, and promotes it from its last step; a paused rollout goes on from there.
+// It is the manual gate of a header-only phase: testers check the canary, then an operator
+// lets the weights start.
+func (c *Controller) Advance(ctx context.Context, name string) error {
+	return c.act(ctx, name, func(can *policy.Canary, st *State, now time.Time) error {
+		if st.Step+1 >= len(can.Steps) {
+			c.finish(can, st, PhasePromoted, "advanced past the last step by an operator", now)
+			return nil
+		}
+		st.Phase = PhaseProgressing
+		c.advance(can, st, now)
+		return nil
+	})
+}
+
 // Promote sends all traffic to the canary at once and makes it the stable.
 func (c *Controller) Promote(ctx context.Context, name string) error {
 	return c.act(ctx, name, func(can *policy.Canary, st *State, now time.Time) error {

@@ -230,6 +230,41 @@ func TestHeaderOnlyPhase(t *testing.T) {
 	}
 }
 
+// Advance moves a rollout, paused or not, to its next step at once, before its pause ends,
+// and promotes it from its last step.
+func TestAdvance(t *testing.T) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	r := newRig(t, canaryDoc(""), start, filepath.Join(t.TempDir(), "state.json"), canary.Options{})
+	ctx := context.Background()
+	r.step(0)
+	if err := r.c.Pause(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(10 * time.Second)
+	if err := r.c.Advance(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.c.State("web-rollout"); st.Step != 1 || st.Weight != 50 || st.Phase != canary.PhaseProgressing || !st.StepStarted.Equal(r.clock.Now()) {
+		t.Fatalf("after advancing a paused rollout: %+v", st)
+	}
+	if err := r.c.Advance(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.c.Advance(ctx, "web-rollout"); err != nil {
+		t.Fatal(err)
+	}
+	st := r.c.State("web-rollout")
+	if st.Phase != canary.PhasePromoted || st.Weight != 100 || st.Stable != "web-v2" || !strings.Contains(st.Reason, "advanced past the last step") {
+		t.Fatalf("after advancing past the last step: %+v", st)
+	}
+	if w := r.weights(); !equal(w, []uint32{10, 50, 100}) {
+		t.Errorf("served weights %v, want [10 50 100]", w)
+	}
+	if err := r.c.Advance(ctx, "web-rollout"); !errors.Is(err, canary.ErrEnded) {
+		t.Errorf("advancing an ended rollout: %v, want ErrEnded", err)
+	}
+}
+
 // Without analysis metrics a rollout advances on its pauses alone; manual actions pause,
 // resume and abort it, and an ended rollout refuses further actions.
 func TestManualControl(t *testing.T) {

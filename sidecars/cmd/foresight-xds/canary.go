@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/foresight-dev/foresight/internal/cli"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foresight-dev/foresight/internal/cli"
 	"github.com/foresight-dev/foresight/sidecars/canary"
 )
 

@@ -57,8 +57,9 @@ func TestServeCanaryHeaders(t *testing.T) {
 }
 
 // TestServeHeaderOnlyPhase: a rollout whose first step has weight 0 sends the calls with the
-// header, and only those, to v2; the others reach v1 alone until the rollout moves on (here a
-// promotion, after which every call reaches v2).
+// header, and only those, to v2; the others reach v1 alone until an operator advances the
+// rollout (`foresight-xds canary advance`, before the hour's pause ends) to 50%, where they
+// reach both; advanced past its last step it is promoted and every call reaches v2.
 func TestServeHeaderOnlyPhase(t *testing.T) {
 	r, tokenFile := serveHeaderCanary(t, "[{weight: 0, pause: 1h}, {weight: 50, pause: 1h}]")
 	r.onlyFromBackend(t, "v2", "x-canary", "always")
@@ -66,6 +67,9 @@ func TestServeHeaderOnlyPhase(t *testing.T) {
 	if got := r.answers(100); got["v1"] != 100 {
 		t.Errorf("calls without the header in the header-only phase answered by %v, want v1 alone", got)
 	}
-	r.canaryAction(t, tokenFile, "promote", "promoted")
+	r.canaryAction(t, tokenFile, "advance", "progressing")
+	waitFor(t, "calls without the header reach v2 too at 50%", func() bool { return r.answers(20)["v2"] > 0 })
+	r.onlyFromBackend(t, "v2", "x-canary", "always")
+	r.canaryAction(t, tokenFile, "advance", "promoted")
 	r.onlyFromBackend(t, "v2")
 }

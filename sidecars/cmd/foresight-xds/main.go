@@ -5,7 +5,7 @@
 //	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
 //	                    [--tls-cert-file FILE --tls-private-key-file FILE [--client-ca-file FILE]]
 //	foresight-xds check FILE... (policies and experiments, told apart by kind)
-//	foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url URL]
+//	foresight-xds canary pause|resume|advance|abort|promote|status NAME --token-file FILE [--admin-url URL]
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
 //	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
 //	foresight-xds version
@@ -37,7 +37,7 @@ const usage = `usage:
                       [--max-connections-per-address N] [--max-streams-per-address N]
                       [--state-dir DIR] [--admin-address ADDR --admin-token-file FILE]
   foresight-xds check FILE... (policy and experiment files)
-  foresight-xds canary pause|resume|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]
+  foresight-xds canary pause|resume|advance|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
                           [--xds-cert-file FILE --xds-key-file FILE] [--listener-name-template T] [--policy FILE] [--out FILE]
