@@ -419,7 +419,7 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 			c.record(can, st, *meas)
 		}
 		if st.Phase == PhaseProgressing && c.mayAdvance(can, st, now) {
-			c.advance(can, st, now)
+			c.advance(can, st, now, "every step passed")
 			dirty = true
 		}
 		if !st.Terminal() {
@@ -458,14 +458,15 @@ func (c *Controller) mayAdvance(can *policy.Canary, st *State, now time.Time) bo
 	return !decisive || st.Consecutive >= can.SuccessesPerStep()
 }
 
-// advance moves to the next step or promotes; called with c.mu held.
-func (c *Controller) advance(can *policy.Canary, st *State, now time.Time) {
+// advance moves to the next step, or promotes with reason after the last; called with c.mu
+// held.
+func (c *Controller) advance(can *policy.Canary, st *State, now time.Time, reason string) {
 	st.Step++
 	st.Consecutive = 0
 	st.StepStarted = now
 	st.Updated = now
 	if st.Step >= len(can.Steps) {
-		c.finish(can, st, PhasePromoted, "every step passed", now)
+		c.finish(can, st, PhasePromoted, reason, now)
 		return
 	}
 	st.Weight = can.Steps[st.Step].Weight
@@ -645,12 +646,8 @@ func (c *Controller) Abort(ctx context.Context, name string) error {
 // lets the weights start.
 func (c *Controller) Advance(ctx context.Context, name string) error {
 	return c.act(ctx, name, func(can *policy.Canary, st *State, now time.Time) error {
-		if st.Step+1 >= len(can.Steps) {
-			c.finish(can, st, PhasePromoted, "advanced past the last step by an operator", now)
-			return nil
-		}
 		st.Phase = PhaseProgressing
-		c.advance(can, st, now)
+		c.advance(can, st, now, "advanced past the last step by an operator")
 		return nil
 	})
 }
