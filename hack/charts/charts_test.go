@@ -177,6 +177,8 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "Gateway API burst of zero", "gatewayAPI: {kubeAPIBurst: 0}", []string{"/gatewayAPI/kubeAPIBurst"}},
 		{xdsChart, "Gateway API controller without a path", "gatewayAPI: {controllerName: foresight}", []string{"/gatewayAPI/controllerName", "does not match pattern"}},
 		{xdsChart, "misspelt Gateway API key", "gatewayAPI: {enable: true}", []string{"/gatewayAPI", "additional properties 'enable' not allowed"}},
+		{xdsChart, "proxies' ServiceAccount without node identities", "gatewayAPI: {enabled: true, proxyServiceAccount: '{gateway}-proxy'}", []string{"gatewayAPI.proxyServiceAccount needs tls.requireNodeIdentity"}},
+		{xdsChart, "proxies' ServiceAccount not a name", "gatewayAPI: {proxyServiceAccount: 'Proxy_{gateway}'}", []string{"/gatewayAPI/proxyServiceAccount", "does not match pattern"}},
 		{xdsChart, "Prometheus credentials in a header", "prometheus: {headers: {Authorization: Bearer xyz}}", []string{"prometheus.headers: Authorization is refused"}},
 		{xdsChart, "Prometheus TLS on plain HTTP", "prometheus: {tls: {caConfigMap: prometheus-ca}}", []string{"prometheus.tls is set but prometheus.url", "is not https://"}},
 		{xdsChart, "Prometheus client certificate without its key", "prometheus: {url: 'https://p:9090', tls: {certFile: /c.pem}}", []string{"certFile and keyFile go together"}},

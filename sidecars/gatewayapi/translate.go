@@ -84,6 +84,11 @@ type Input struct {
 	// BackendTrafficPolicies and ExperimentPolicies are the other attached policies.
 	BackendTrafficPolicies []*BackendTrafficPolicy
 	ExperimentPolicies     []*ExperimentPolicy
+	// ProxyServiceAccount names the ServiceAccount, in each Gateway's namespace, that the
+	// Gateway's Envoy proxies run as: under serve --require-node-identity its Envoy node
+	// group admits only that ServiceAccount's SPIFFE ID. Zero: every ServiceAccount of the
+	// namespace. A Gateway for which it names no valid ServiceAccount is not accepted.
+	ProxyServiceAccount ServiceAccountTemplate
 	// Checks say what the proxies accept: a rule with a regex whose RE2 program is larger
 	// than they allow is dropped on its own status rather than refused with the whole
 	// configuration.
@@ -230,6 +235,9 @@ type gateway struct {
 	// multiPort says the Gateway's HTTP and HTTPS listeners have more than one port: its
 	// virtual hosts (and so its policy routes) are named with their port.
 	multiPort bool
+	// serviceAccount is the ServiceAccount its Envoy proxies run as (Input's
+	// ProxyServiceAccount); empty: any of its namespace.
+	serviceAccount string
 }
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
@@ -426,18 +434,13 @@ func (t *translator) gatewaysOf() {
 			g.listeners = append(g.listeners, li)
 		}
 		unsupported, requested := addresses(gw)
+		sa, saErr := t.in.ProxyServiceAccount.Name(gw.Name)
+		g.serviceAccount = sa
 		switch {
 		case unsupported != "":
-			// Not accepted, so nothing of it is served.
-			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonUnsupportedAddress), unsupported, gen)}
-			g.ports = map[int32]*gatewayPort{}
-			for _, li := range g.listeners {
-				li.ok = false
-				if t.res.Unserved[nn] == nil {
-					t.res.Unserved[nn] = map[gwv1.SectionName]string{}
-				}
-				t.res.Unserved[nn][li.l.Name] = "Gateway not accepted"
-			}
+			t.refuseGateway(g, string(gwv1.GatewayReasonUnsupportedAddress), unsupported)
+		case saErr != nil:
+			t.refuseGateway(g, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("the ServiceAccount of its proxies (serve --gateway-service-account %s): %v", t.in.ProxyServiceAccount, saErr))
 		case valid == 0:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
 		default:
@@ -449,6 +452,21 @@ func (t *translator) gatewaysOf() {
 		t.gateways[nn] = g
 		t.gwOrder = append(t.gwOrder, nn)
 		t.res.Gateways[nn] = g.status
+	}
+}
+
+// refuseGateway says that the Gateway g is not accepted, for reason and msg: nothing of it is
+// served.
+func (t *translator) refuseGateway(g *gateway, reason, msg string) {
+	nn := types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
+	g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, reason, msg, g.gw.Generation)}
+	g.ports = map[int32]*gatewayPort{}
+	for _, li := range g.listeners {
+		li.ok = false
+		if t.res.Unserved[nn] == nil {
+			t.res.Unserved[nn] = map[gwv1.SectionName]string{}
+		}
+		t.res.Unserved[nn][li.l.Name] = "Gateway not accepted"
 	}
 }
 
@@ -931,11 +949,11 @@ func (t *translator) build() {
 		}
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
 		// Under serve --require-node-identity only workloads of the Gateway's namespace, which
-		// holds its Secrets, get its listeners and their private keys.
-		identities := []string{policy.GatewayIdentity(nn.Namespace)}
-		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Identities: identities,
+		// holds its Secrets, join its groups; the Envoy group, which gets the listeners and
+		// their private keys, only the proxies' ServiceAccount when one is named.
+		envoy := policy.NodeGroup{Name: name, Kind: policy.NodeGateway, Identities: []string{policy.GatewayIdentity(nn.Namespace, g.serviceAccount)},
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name)}}
-		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC, Identities: identities,
+		grpc := policy.NodeGroup{Name: name + ".grpc", Kind: policy.NodeGRPC, Identities: []string{policy.GatewayIdentity(nn.Namespace, "")},
 			Selector: map[string]string{GatewayMetadataKey: GatewayMetadata(nn.Namespace, nn.Name), ProxylessMetadataKey: "true"}}
 		up := map[string]bool{}
 		grpcPort := map[string]int32{}

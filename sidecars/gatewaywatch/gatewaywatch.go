@@ -75,6 +75,9 @@ type Options struct {
 	Check func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Checks say what the proxies accept (gatewayapi.Input.Checks).
 	Checks check.Options
+	// ProxyServiceAccount names the ServiceAccount of each Gateway's Envoy proxies
+	// (gatewayapi.Input.ProxyServiceAccount); zero: any of the Gateway's namespace.
+	ProxyServiceAccount gatewayapi.ServiceAccountTemplate
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Debounce is how long a change waits for more before the translation runs. Default
@@ -286,7 +289,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // input lists the cached objects.
 func (w *Watcher) input() *gatewayapi.Input {
-	in := &gatewayapi.Input{ControllerName: w.o.ControllerName, Checks: w.o.Checks, Now: time.Now()}
+	in := &gatewayapi.Input{ControllerName: w.o.ControllerName, Checks: w.o.Checks, ProxyServiceAccount: w.o.ProxyServiceAccount, Now: time.Now()}
 	list := func(l cacheLister) []runtime.Object { objs, _ := l.List(labels.Everything()); return objs }
 	for _, o := range list(w.classes) {
 		in.GatewayClasses = append(in.GatewayClasses, o.(*gwv1.GatewayClass))

@@ -161,10 +161,14 @@ func IdentityMatches(pattern, id string) bool {
 // DNSIdentity is the identity of a certificate's DNS name.
 func DNSIdentity(name string) string { return dnsScheme + name }
 
-// GatewayIdentity is the identity pattern of the Gateway API's Gateways in namespace ns:
-// every service account of that namespace, in any trust domain.
-func GatewayIdentity(ns string) string {
-	return spiffeScheme + "*/ns/" + ns + "/sa/*"
+// GatewayIdentity is the identity pattern of the proxies of a Gateway API Gateway in
+// namespace ns, in any trust domain: the service account serviceAccount of that namespace,
+// or every service account of it when serviceAccount is empty.
+func GatewayIdentity(ns, serviceAccount string) string {
+	if serviceAccount == "" {
+		serviceAccount = "*"
+	}
+	return spiffeScheme + "*/ns/" + ns + "/sa/" + serviceAccount
 }
 
 // AdmitsIdentity reports whether a client whose certificate names the identities ids may join

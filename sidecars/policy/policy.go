@@ -539,7 +539,8 @@ type NodeGroup struct {
 	// segment) or DNS names (dns:NAME; "*" for a whole label) of the workloads that may join
 	// the group when the control plane requires node identities (serve
 	// --require-node-identity): a proxy's verified client certificate must name one of them. A group that lists none then admits no one. The Gateway API
-	// translation gives each Gateway's groups the identities of the Gateway's namespace.
+	// translation gives each Gateway's groups the identities of the Gateway's namespace (its
+	// Envoy group, with serve --gateway-service-account, only its proxies' ServiceAccount).
 	Identities []string `yaml:"identities,omitempty"`
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual
 	// hosts, gRPC api_listeners). Default: every service.

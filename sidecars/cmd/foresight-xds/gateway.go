@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"slices"
 	"sync"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/foresight-dev/foresight/internal/clip"
 	"github.com/foresight-dev/foresight/sidecars/canary"
-	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
@@ -152,12 +150,13 @@ func (s *sources) apply(ctx context.Context) error {
 // eventsController is the reporting controller of the Events foresight-xds records.
 const eventsController = "foresight.dev/xds"
 
-// newGatewayWatch watches the Gateway API objects of controller and serves them through src;
-// it writes their statuses, with the CanaryPolicies' rollouts and the ExperimentPolicies'
-// experiments, and records Events of their changes, while leads says so (always when nil).
-// Events are sent until ctx ends.
-func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, controller string, checks check.Options, src *sources, leads func() bool,
-	rollouts func(string) *gatewayapi.CanaryRolloutStatus, runs func(string) *gatewayapi.ExperimentRunStatus, log *slog.Logger) (*gatewaywatch.Watcher, error) {
+// newGatewayWatch watches the Gateway API objects of o.ControllerName and serves them through
+// src; it writes their statuses, with the CanaryPolicies' rollouts and the ExperimentPolicies'
+// experiments, and records Events of their changes, while o.Leading says so (always when
+// nil). o holds what the watch is told (controller name, checks, the proxies'
+// ServiceAccount, leading, rollouts, runs, logger); the clients, Apply, Check and Events are
+// made here. Events are sent until ctx ends.
+func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, src *sources, o gatewaywatch.Options) (*gatewaywatch.Watcher, error) {
 	gw, err := gwclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -171,9 +170,10 @@ func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.In
 		return nil, err
 	}
 	context.AfterFunc(ctx, broadcaster.Shutdown)
-	recorder := broadcaster.NewRecorder(scheme.Scheme, eventsController)
-	return gatewaywatch.New(gatewaywatch.Options{ControllerName: controller, Kube: client, Gateway: gw, Dynamic: dyn,
-		Apply: src.setGateway, Check: src.checkGateway, Checks: checks, Leading: leads, CanaryRollout: rollouts, ExperimentRun: runs, Events: recorder, Logger: log})
+	o.Kube, o.Gateway, o.Dynamic = client, gw, dyn
+	o.Apply, o.Check = src.setGateway, src.checkGateway
+	o.Events = broadcaster.NewRecorder(scheme.Scheme, eventsController)
+	return gatewaywatch.New(o)
 }
 
 // resyncOf has the Gateway API watch gw holds write its statuses anew: nothing before the

@@ -17,6 +17,7 @@ import (
 	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
@@ -241,6 +242,22 @@ func servedTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_transport
 		return nil, err
 	}
 	defer conn.Close()
+	l, err := edgeProxyListener(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+	if err := l.GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(dt); err != nil {
+		return nil, fmt.Errorf("listener %s: no TLS context: %w", l.GetName(), err)
+	}
+	return dt, nil
+}
+
+// edgeProxyListener asks the control plane on conn, as a new Envoy proxy of the Gateway
+// shop/edge, for its listeners, and returns the first; errNothingServed when the proxy gets
+// none or is refused (PERMISSION_DENIED: it belongs to no node group, or its certificate
+// names no identity its group admits).
+func edgeProxyListener(ctx context.Context, conn *grpc.ClientConn) (*envoy_config_listener_v3.Listener, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	node := xdstest.Node(fmt.Sprintf("edge-%d", time.Now().UnixNano()), "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")})
@@ -253,7 +270,7 @@ func servedTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_transport
 	}
 	r, err := s.Recv(30 * time.Second)
 	switch {
-	case status.Code(err) == codes.PermissionDenied: // the proxy belongs to no node group
+	case status.Code(err) == codes.PermissionDenied:
 		return nil, fmt.Errorf("%w: %w", errNothingServed, err)
 	case err != nil:
 		return nil, err
@@ -264,11 +281,7 @@ func servedTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_transport
 	if err := r.GetResources()[0].UnmarshalTo(l); err != nil {
 		return nil, err
 	}
-	dt := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
-	if err := l.GetFilterChains()[0].GetTransportSocket().GetTypedConfig().UnmarshalTo(dt); err != nil {
-		return nil, fmt.Errorf("listener %s: no TLS context: %w", l.GetName(), err)
-	}
-	return dt, nil
+	return l, nil
 }
 
 // handshakeWithServed takes the certificate and key the HTTPS listener served to a new Envoy

@@ -37,6 +37,7 @@ import (
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/discovery"
 	"github.com/foresight-dev/foresight/sidecars/experiment"
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/gatewaywatch"
 	"github.com/foresight-dev/foresight/sidecars/leader"
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -58,14 +59,16 @@ type serveFlags struct {
 	kubeconfig, xdsAddress, metricsAddr  string
 	prometheus                           promclient.Config
 	gatewayController                    string
-	kubeQPS                              float64
-	kubeBurst                            int
-	stateDir, adminAddr, adminTokenFile  string
-	reloadInterval                       time.Duration
-	logLevel                             string
-	limits                               xds.Limits
-	checks                               check.Options
-	tls                                  tlsfiles.Files
+	// gatewayServiceAccount names the ServiceAccount of each Gateway's Envoy proxies.
+	gatewayServiceAccount               gatewayapi.ServiceAccountTemplate
+	kubeQPS                             float64
+	kubeBurst                           int
+	stateDir, adminAddr, adminTokenFile string
+	reloadInterval                      time.Duration
+	logLevel                            string
+	limits                              xds.Limits
+	checks                              check.Options
+	tls                                 tlsfiles.Files
 	// requireNodeIdentity admits a client to a node group only with a certificate naming
 	// one of the group's identities.
 	requireNodeIdentity bool
@@ -111,6 +114,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
 	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, CanaryPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
+	var gatewayServiceAccount string
+	fs.StringVar(&gatewayServiceAccount, "gateway-service-account", "", "with --require-node-identity, the ServiceAccount of the Gateway's namespace that a Gateway's Envoy proxies run as, where "+gatewayapi.GatewayPlaceholder+" stands for the Gateway's name (e.g. "+gatewayapi.GatewayPlaceholder+"-proxy): only a proxy whose certificate names its SPIFFE ID gets the Gateway's listeners and their private keys (empty: any ServiceAccount of the namespace)")
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", defaultKubeQPS, "requests per second to the Kubernetes API (status writes of Gateway API objects are one request each)")
 	fs.IntVar(&f.kubeBurst, "kube-api-burst", defaultKubeBurst, "burst of requests to the Kubernetes API above --kube-api-qps")
 	// The Prometheus that experiment guards and canary analysis query, reached as the
@@ -124,7 +129,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.tls.ClientCAFile, "client-ca-file", "", "PEM CA bundle: only proxies and clients with a certificate of one of these CAs connect (needs --tls-cert-file; reread when it changes)")
 	fs.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the policy file is checked for changes")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.BoolVar(&f.requireNodeIdentity, "require-node-identity", false, "admit a proxy to a node group only when an identity of its client certificate (a SPIFFE ID, or a DNS name as dns:NAME) matches one of the group's identities (a Gateway's groups: its namespace's); needs --client-ca-file")
+	fs.BoolVar(&f.requireNodeIdentity, "require-node-identity", false, "admit a proxy to a node group only when an identity of its client certificate (a SPIFFE ID, or a DNS name as dns:NAME) matches one of the group's identities (a Gateway's groups: its namespace's, or with --gateway-service-account its proxies'); needs --client-ca-file")
 	fs.IntVar(&f.limits.MaxConnections, "max-connections", xds.DefaultLimits.MaxConnections, "ADS connections open at once; more wait to be accepted")
 	fs.IntVar(&f.limits.MaxStreams, "max-streams", xds.DefaultLimits.MaxStreams, "ADS streams open at once (a proxy uses one); more are refused")
 	fs.IntVar(&f.limits.MaxConnectionsPerAddress, "max-connections-per-address", xds.DefaultLimits.MaxConnectionsPerAddress, "ADS connections open at once from one client IP address; more are closed when accepted")
@@ -145,6 +150,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	}
 	if f.requireNodeIdentity && f.tls.ClientCAFile == "" {
 		return f, 0, cli.Usagef("serve: --require-node-identity needs --client-ca-file (identities come from verified client certificates)")
+	}
+	if gatewayServiceAccount != "" {
+		if f.gatewayController == "" || !f.requireNodeIdentity {
+			return f, 0, cli.Usagef("serve: --gateway-service-account needs --gateway-controller-name and --require-node-identity (it binds Gateways' proxies to identities)")
+		}
+		t, err := gatewayapi.ParseServiceAccountTemplate(gatewayServiceAccount)
+		if err != nil {
+			return f, 0, cli.Usagef("serve: --gateway-service-account: %v", err)
+		}
+		f.gatewayServiceAccount = t
 	}
 	for name, v := range map[string]string{"state-configmap": f.stateConfigMap, "leader-elect-lease": f.leaderLease} {
 		if _, _, err := namespacedName(v); v != "" && err != nil {
@@ -282,7 +297,8 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		go watcher.SetTargets(ctx, targets)
 		src.setWatcher(watcher)
 		if f.gatewayController != "" {
-			gw, err := newGatewayWatch(ctx, cfg, client, f.gatewayController, f.checks, src, el.leads, rolloutOf(&canaryCtl), experimentRunOf(runner), log)
+			gw, err := newGatewayWatch(ctx, cfg, client, src, gatewaywatch.Options{ControllerName: f.gatewayController, Checks: f.checks,
+				ProxyServiceAccount: f.gatewayServiceAccount, Leading: el.leads, CanaryRollout: rolloutOf(&canaryCtl), ExperimentRun: experimentRunOf(runner), Logger: log})
 			if err != nil {
 				return err
 			}

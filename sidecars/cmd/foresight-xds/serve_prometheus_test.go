@@ -63,6 +63,11 @@ func TestServeFlagsReachPrometheusAsTheAdapterDoes(t *testing.T) {
 		{[]string{"--tls-cert-file", "c.pem"}, "--tls-cert-file and --tls-private-key-file go together"},
 		{[]string{"--client-ca-file", "ca.pem"}, "--client-ca-file needs --tls-cert-file"},
 		{[]string{"--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--require-node-identity"}, "--require-node-identity needs --client-ca-file"},
+		{[]string{"--gateway-controller-name", "foresight.dev/xds", "--gateway-service-account", "{gateway}-proxy"}, "--gateway-service-account needs --gateway-controller-name and --require-node-identity"},
+		{[]string{"--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--client-ca-file", "ca.pem", "--require-node-identity", "--gateway-service-account", "{gateway}-proxy"},
+			"--gateway-service-account needs --gateway-controller-name and --require-node-identity"},
+		{[]string{"--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--client-ca-file", "ca.pem", "--require-node-identity", "--gateway-controller-name", "foresight.dev/xds",
+			"--gateway-service-account", "{gateway}_proxy"}, `--gateway-service-account: ServiceAccount template "{gateway}_proxy": "a_proxy" is not a valid ServiceAccount name`},
 		{[]string{"--prometheus-header", "novalue"}, "prometheus-header"},
 		{[]string{"--state-configmap", "foresight-xds-state"}, "--state-configmap: \"foresight-xds-state\": want NAMESPACE/NAME"},
 		{[]string{"--state-configmap", "foresight/a/b"}, "want NAMESPACE/NAME"},
@@ -76,5 +81,13 @@ func TestServeFlagsReachPrometheusAsTheAdapterDoes(t *testing.T) {
 		if _, _, err := parseServeFlags(append([]string{"--policy", "p.yaml"}, tc.args...), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error with %q", tc.args, err, tc.want)
 		}
+	}
+	f, _, err = parseServeFlags([]string{"--policy", "p.yaml", "--tls-cert-file", "c.pem", "--tls-private-key-file", "k.pem", "--client-ca-file", "ca.pem",
+		"--require-node-identity", "--gateway-controller-name", "foresight.dev/xds", "--gateway-service-account", "{gateway}-proxy"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa, err := f.gatewayServiceAccount.Name("edge"); err != nil || sa != "edge-proxy" {
+		t.Errorf("--gateway-service-account {gateway}-proxy names %q, %v for Gateway edge; want edge-proxy", sa, err)
 	}
 }

@@ -74,6 +74,14 @@ func newTLSSetup(t *testing.T) tlsSetup {
 // a URI) and returns the bootstrap flags that present it.
 func (s tlsSetup) client(t *testing.T, name string, sans ...string) []string {
 	t.Helper()
+	cert, key := s.clientPair(t, name, sans...)
+	return []string{"--xds-creds", "tls", "--xds-ca-file", s.serverCA, "--xds-cert-file", cert, "--xds-key-file", key}
+}
+
+// clientPair writes a client pair of the client CA with the SANs sans (dns:NAME a DNS name,
+// else a URI) and returns its certificate and key files.
+func (s tlsSetup) clientPair(t *testing.T, name string, sans ...string) (certFile, keyFile string) {
+	t.Helper()
 	var uris, dnsNames []string
 	for _, san := range sans {
 		if n, ok := strings.CutPrefix(san, "dns:"); ok {
@@ -86,11 +94,11 @@ func (s tlsSetup) client(t *testing.T, name string, sans ...string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := l.Write(t.TempDir(), name)
+	certFile, keyFile, err = l.Write(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--xds-creds", "tls", "--xds-ca-file", s.serverCA, "--xds-cert-file", cert, "--xds-key-file", key}
+	return certFile, keyFile
 }
 
 // TestServeOverTLSServesOnlyClientsOfItsCA runs serve with TLS and a client CA bundle, and

@@ -5,6 +5,7 @@ package xdstest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -33,7 +35,17 @@ func Node(id, cluster string, metadata map[string]string) *core.Node {
 
 // Dial connects to an ADS server on addr without TLS.
 func Dial(addr string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return dial(addr, insecure.NewCredentials())
+}
+
+// DialTLS connects to an ADS server on addr over TLS with cfg (its roots, and the client
+// certificate a server that requires one verifies).
+func DialTLS(addr string, cfg *tls.Config) (*grpc.ClientConn, error) {
+	return dial(addr, credentials.NewTLS(cfg))
+}
+
+func dial(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
