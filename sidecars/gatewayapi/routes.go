@@ -192,8 +192,6 @@ func (t *translator) check(r *ruleOut) error {
 	return nil
 }
 
-// firstByName keeps the first of the header matches whose names are equal ignoring case:
-// the Gateway API considers only that one.
 // httpHeaderMatches are the policy's form of an HTTPRoute match's (or a CanaryPolicy's)
 // header matches, the first of each name (as the Gateway API says).
 func httpHeaderMatches(hs []gwv1.HTTPHeaderMatch) []policy.HeaderMatch {
@@ -210,6 +208,22 @@ func httpHeaderMatches(hs []gwv1.HTTPHeaderMatch) []policy.HeaderMatch {
 	return out
 }
 
+// grpcHeaderMatches are the policy's form of a GRPCRoute match's header matches: those of an
+// HTTPRoute match of the same names, types and values.
+func grpcHeaderMatches(hs []gwv1.GRPCHeaderMatch) []policy.HeaderMatch {
+	as := make([]gwv1.HTTPHeaderMatch, len(hs))
+	for i, h := range hs {
+		typ := gwv1.HeaderMatchExact
+		if h.Type != nil && *h.Type == gwv1.GRPCHeaderMatchRegularExpression {
+			typ = gwv1.HeaderMatchRegularExpression
+		}
+		as[i] = gwv1.HTTPHeaderMatch{Type: &typ, Name: gwv1.HTTPHeaderName(h.Name), Value: h.Value}
+	}
+	return httpHeaderMatches(as)
+}
+
+// firstByName keeps the first of the header matches whose names are equal ignoring case:
+// the Gateway API considers only that one.
 func firstByName[T any](matches []T, name func(T) string) []T {
 	var out []T
 	seen := map[string]bool{}
@@ -297,16 +311,8 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 		} else {
 			pr.Match.Prefix = "/"
 		}
-		headers := firstByName(m.Headers, func(h gwv1.GRPCHeaderMatch) string { return string(h.Name) })
-		for _, h := range headers {
-			hm := policy.HeaderMatch{Name: string(h.Name)}
-			if h.Type != nil && *h.Type == gwv1.GRPCHeaderMatchRegularExpression {
-				hm.Regex = h.Value
-			} else {
-				hm.Exact = h.Value
-			}
-			pr.Match.Headers = append(pr.Match.Headers, hm)
-		}
+		headers := grpcHeaderMatches(m.Headers)
+		pr.Match.Headers = append(pr.Match.Headers, headers...)
 		rk.headers = len(headers)
 		out.add(pr, rk, strconv.Itoa(mi))
 	}

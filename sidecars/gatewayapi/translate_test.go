@@ -180,6 +180,24 @@ func TestTranslateServesThroughThePolicy(t *testing.T) {
 	t.Error("no route configuration for greeter.shop")
 }
 
+// TestGRPCHeaderMatches: a GRPCRoute match's headers become the policy route's as an
+// HTTPRoute's would, exact by default, regular expressions when said, and only the first of
+// each name ignoring case.
+func TestGRPCHeaderMatches(t *testing.T) {
+	regex := gwv1.GRPCHeaderMatchRegularExpression
+	exact := gwv1.GRPCHeaderMatchExact
+	got := grpcHeaderMatches([]gwv1.GRPCHeaderMatch{
+		{Name: "x-tenant", Value: "acme"},
+		{Type: &regex, Name: "x-user", Value: "qa-.*"},
+		{Type: &exact, Name: "X-Tenant", Value: "other"},
+		{Type: &exact, Name: "x-region", Value: "eu"},
+	})
+	want := []policy.HeaderMatch{{Name: "x-tenant", Exact: "acme"}, {Name: "x-user", Regex: "qa-.*"}, {Name: "x-region", Exact: "eu"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("header matches %+v, want %+v", got, want)
+	}
+}
+
 // A CanaryPolicy's headers become the canary's: with its header routes on, proxyless gRPC
 // clients of the Gateway get a first route that requires them and sends to the canary
 // alone, before the weighted one. A header regex RE2 refuses refuses the policy, naming it.
