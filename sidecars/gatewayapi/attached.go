@@ -119,8 +119,8 @@ func targetGateways(tgs []target) []types.NamespacedName {
 
 // policyStatus is the ancestor statuses of an attached policy: one per Gateway gws its
 // targets are attached to, or, when none is known, one per targetRef; each with the
-// Accepted condition c.
-func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, gws []types.NamespacedName, c policyVersion) []gwv1.PolicyAncestorStatus {
+// Accepted condition c, then the conditions extra.
+func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, gws []types.NamespacedName, c policyVersion, extra ...metav1.Condition) []gwv1.PolicyAncestorStatus {
 	var ancestors []gwv1.ParentReference
 	for _, g := range gws {
 		ns := gwv1.Namespace(g.Namespace)
@@ -135,7 +135,7 @@ func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPoli
 	var sts []gwv1.PolicyAncestorStatus
 	for _, a := range ancestors {
 		sts = append(sts, gwv1.PolicyAncestorStatus{AncestorRef: a, ControllerName: gwv1.GatewayController(t.in.ControllerName),
-			Conditions: []metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), c.ok, c.reason, c.msg, meta.Generation)}})
+			Conditions: append([]metav1.Condition{t.cond(string(gwv1.PolicyConditionAccepted), c.ok, c.reason, c.msg, meta.Generation)}, extra...)})
 	}
 	return sts
 }

@@ -58,15 +58,17 @@ func FuzzAttachedPolicies(f *testing.F) {
 }
 
 // FuzzAttachedPolicyObjects decodes arbitrary JSON objects as the watcher decodes what the
-// Kubernetes API serves (runtime.DefaultUnstructuredConverter) into BackendTrafficPolicies
-// and ExperimentPolicies, and translates them next to the test's routes: decoding either
-// fails or gives policies the translation refuses or applies, never a panic and never an
-// invalid merged policy or an experiment that does not apply.
+// Kubernetes API serves (runtime.DefaultUnstructuredConverter) into BackendTrafficPolicies,
+// ExperimentPolicies and BackendTLSPolicies, and translates them next to the test's routes:
+// decoding either fails or gives policies the translation refuses or applies, never a panic
+// and never an invalid merged policy or an experiment that does not apply.
 func FuzzAttachedPolicyObjects(f *testing.F) {
 	f.Add(`{"metadata":{"namespace":"shop","name":"a"},"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"GRPCRoute","name":"greeter"}],"timeout":"2s","retries":{"on":["unavailable"],"count":2},"fault":{"abort":{"grpcStatus":14,"percent":50}}}}`)
 	f.Add(`{"metadata":{"namespace":"shop","name":"b"},"spec":{"targetRefs":[{"group":"","kind":"Service","name":"web"}],"circuitBreaker":{"maxRequests":9},"outlierDetection":{"consecutive5xx":3,"interval":"1s","successRate":{"stdevFactor":1900}}}}`)
 	f.Add(`{"metadata":{"namespace":"shop","name":"c"},"spec":{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"split"}],"fault":{"delay":{"fixed":"1s","percent":10}},"start":"2026-12-01T10:00:00Z","duration":"1h","guard":{"query":"up == 0","interval":"5s"}}}`)
 	f.Add(`{"spec":{"targetRefs":[{}],"fault":{"abort":{"httpStatus":1e9}},"duration":"-1h"}}`)
+	f.Add(`{"metadata":{"namespace":"shop","name":"d"},"spec":{"targetRefs":[{"group":"","kind":"Service","name":"greeter-v1"}],"validation":{"hostname":"greeter.shop.svc","wellKnownCACertificates":"System","subjectAltNames":[{"type":"URI","uri":"spiffe://cluster.local/ns/shop/sa/greeter"},{"type":"Hostname","hostname":"*.shop.svc"}]}}}`)
+	f.Add(`{"metadata":{"namespace":"shop","name":"e"},"spec":{"targetRefs":[{"group":"","kind":"Service","name":"web","sectionName":"http"}],"validation":{"hostname":"Web..shop","caCertificateRefs":[{"group":"","kind":"ConfigMap","name":"ca"}]},"options":{"a":"b"}}}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(doc), &obj); err != nil {
@@ -80,6 +82,10 @@ func FuzzAttachedPolicyObjects(f *testing.F) {
 		var e ExperimentPolicy
 		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &e) == nil {
 			in.ExperimentPolicies = append(in.ExperimentPolicies, &e)
+		}
+		var tls gwv1.BackendTLSPolicy
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &tls) == nil {
+			in.BackendTLSPolicies = append(in.BackendTLSPolicies, &tls)
 		}
 		res := Translate(in)
 		merged := Merge(base(t), res.Spec)

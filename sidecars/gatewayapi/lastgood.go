@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
@@ -18,9 +19,10 @@ import (
 //     ResolvedRefs condition (InvalidCertificateRef). A Secret that is deleted (or whose
 //     reference is no longer permitted) takes its listener out of service, as one that never
 //     held a valid certificate does.
-//   - An attached policy (CanaryPolicy, BackendTrafficPolicy, ExperimentPolicy): while the
-//     object exists (by UID) and its current generation is refused, its last accepted spec
-//     keeps applying (when it still can) and its Accepted=False condition says so.
+//   - An attached policy (CanaryPolicy, BackendTrafficPolicy, ExperimentPolicy,
+//     BackendTLSPolicy): while the object exists (by UID) and its current generation is
+//     refused, its last accepted spec keeps applying (when it still can) and its
+//     Accepted=False condition says so.
 //
 // Memory is bounded by the objects that exist: one certificate per Secret a listener of our
 // Gateways references (a Secret no listener references any more is dropped) and one spec per
@@ -28,14 +30,16 @@ import (
 type LastGood struct {
 	// Certificates are the last valid certificate of each referenced Secret.
 	Certificates map[types.NamespacedName]KeptCertificate
-	// CACertificates are the last valid ca.crt of each ConfigMap client certificate
-	// validation names.
+	// CACertificates are the last valid ca.crt of each ConfigMap that client certificate
+	// validation or a BackendTLSPolicy names.
 	CACertificates map[types.NamespacedName]KeptCACertificates
 	// CanaryPolicies, BackendTrafficPolicies and ExperimentPolicies are the last accepted
 	// spec of each policy.
 	CanaryPolicies         map[types.NamespacedName]Accepted[CanaryPolicySpec]
 	BackendTrafficPolicies map[types.NamespacedName]Accepted[BackendTrafficPolicySpec]
 	ExperimentPolicies     map[types.NamespacedName]Accepted[ExperimentPolicySpec]
+	// BackendTLSPolicies are the last accepted spec of each BackendTLSPolicy.
+	BackendTLSPolicies map[types.NamespacedName]Accepted[gwv1.BackendTLSPolicySpec]
 }
 
 // KeptCertificate is the last valid certificate of one Secret object.
@@ -68,6 +72,7 @@ func newLastGood() *LastGood {
 		CanaryPolicies:         map[types.NamespacedName]Accepted[CanaryPolicySpec]{},
 		BackendTrafficPolicies: map[types.NamespacedName]Accepted[BackendTrafficPolicySpec]{},
 		ExperimentPolicies:     map[types.NamespacedName]Accepted[ExperimentPolicySpec]{},
+		BackendTLSPolicies:     map[types.NamespacedName]Accepted[gwv1.BackendTLSPolicySpec]{},
 	}
 }
 

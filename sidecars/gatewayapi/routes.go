@@ -356,7 +356,7 @@ func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, prot
 	}
 	if _, ok := t.svcDefs[name]; !ok {
 		t.svcDefs[name] = policy.Service{Name: name, Namespace: svc.Namespace, Port: uint32(port.Port), PortName: port.Name,
-			Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name}
+			Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name, TLS: t.upstreamTLS(svc.Namespace, svc.Name, port.Name)}
 	}
 	return name
 }

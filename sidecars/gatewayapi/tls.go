@@ -59,55 +59,85 @@ func frontendValidation(gw *gwv1.Gateway, port gwv1.PortNumber) (*gwv1.FrontendT
 
 // clientCAs resolves the caCertificateRefs of a Gateway's client certificate validation v
 // (at field where): the PEM certificates of the ConfigMaps' ca.crt that resolve, and the
-// ResolvedRefs reason and message of the first that does not (InvalidCACertificateKind for
-// anything but a core ConfigMap, RefNotPermitted for another namespace without a
-// ReferenceGrant, InvalidCACertificateRef for a ConfigMap missing or without a PEM
-// certificate in ca.crt).
+// ResolvedRefs reason and message of the first that does not (see caCertificates).
 func (t *translator) clientCAs(gw *gwv1.Gateway, v *gwv1.FrontendTLSValidation, where string) (cas []byte, reason, msg string) {
+	refs := make([]caRef, len(v.CACertificateRefs))
+	for i, ref := range v.CACertificateRefs {
+		refs[i] = caRef{group: string(ref.Group), kind: string(ref.Kind), name: string(ref.Name)}
+		if ref.Namespace != nil {
+			refs[i].namespace = string(*ref.Namespace)
+		}
+	}
+	cas, _, reason, msg = t.caCertificates(routeFrom{kind: KindGateway, namespace: gw.Namespace}, refs, where,
+		caReasons{kind: string(gwv1.ListenerReasonInvalidCACertificateKind), notPermitted: string(gwv1.ListenerReasonRefNotPermitted),
+			invalid: string(gwv1.ListenerReasonInvalidCACertificateRef)}, "validating clients")
+	return cas, reason, msg
+}
+
+// caRef is a reference to CA certificates; an empty namespace is the referrer's.
+type caRef struct {
+	group, kind, namespace, name string
+}
+
+// caReasons are the ResolvedRefs reasons of a reference that does not resolve: to another
+// kind than a core ConfigMap, to another namespace without a ReferenceGrant, to a ConfigMap
+// missing or without a PEM certificate in ca.crt.
+type caReasons struct {
+	kind, notPermitted, invalid string
+}
+
+// caCertificates resolves references to CA certificates made from (by a Gateway, a
+// BackendTLSPolicy) at field where: it returns the PEM certificates of the ConfigMaps' ca.crt
+// that resolve, how many references resolved, and the reason (of r) and message of the first
+// that does not. A ConfigMap whose ca.crt holds no PEM certificate any more resolves to its
+// last valid ones while it exists (the same object), still reported invalid; they keep
+// doing what use says until it is fixed.
+func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, r caReasons, use string) (cas []byte, resolved int, reason, msg string) {
 	fail := func(r, m string) {
 		if reason == "" {
 			reason, msg = r, m
 		}
 	}
-	for i, ref := range v.CACertificateRefs {
+	for i, ref := range refs {
 		at := fmt.Sprintf("%s.caCertificateRefs[%d]", where, i)
-		if ref.Group != "" || ref.Kind != KindConfigMap {
-			fail(string(gwv1.ListenerReasonInvalidCACertificateKind), fmt.Sprintf("%s: only core ConfigMaps are supported, not %s", at, groupKind(string(ref.Group), string(ref.Kind))))
+		if ref.group != "" || ref.kind != KindConfigMap {
+			fail(r.kind, fmt.Sprintf("%s: only core ConfigMaps are supported, not %s", at, groupKind(ref.group, ref.kind)))
 			continue
 		}
-		ns := gw.Namespace
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			ns = string(*ref.Namespace)
+		ns := from.namespace
+		if ref.namespace != "" {
+			ns = ref.namespace
 		}
-		if ns != gw.Namespace && !t.granted(routeFrom{kind: KindGateway, namespace: gw.Namespace}, ns, KindConfigMap, string(ref.Name)) {
-			fail(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("%s: ConfigMap %s/%s is in another namespace and no ReferenceGrant there permits it", at, ns, ref.Name))
+		if ns != from.namespace && !t.granted(from, ns, KindConfigMap, ref.name) {
+			fail(r.notPermitted, fmt.Sprintf("%s: ConfigMap %s/%s is in another namespace and no ReferenceGrant there permits it", at, ns, ref.name))
 			continue
 		}
-		nn := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+		nn := types.NamespacedName{Namespace: ns, Name: ref.name}
 		cm := t.configMaps[nn]
 		if cm == nil {
-			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s not found", at, nn))
+			fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s not found", at, nn))
 			continue
 		}
 		pem := []byte(cm.Data[CACertificateKey])
 		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			// The same ConfigMap had valid CA certificates: they keep validating clients until
-			// it is fixed, as a Secret's last valid certificate keeps being served.
+			// The same ConfigMap had valid CA certificates: they keep serving until it is
+			// fixed, as a Secret's last valid certificate keeps being served.
 			k, ok := t.prev.CACertificates[nn]
 			if !ok || k.UID != cm.UID {
-				fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
+				fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
 				continue
 			}
-			fail(string(gwv1.ListenerReasonInvalidCACertificateRef), fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s; its last valid CA certificates keep validating clients until it is fixed (deleting it takes them away)", at, nn, CACertificateKey))
+			fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s; its last valid CA certificates keep %s until it is fixed (deleting it takes them away)", at, nn, CACertificateKey, use))
 			pem = k.PEM
 		}
 		t.res.LastGood.CACertificates[nn] = KeptCACertificates{UID: cm.UID, PEM: pem}
+		resolved++
 		cas = append(cas, pem...)
 		if len(pem) > 0 && pem[len(pem)-1] != '\n' {
 			cas = append(cas, '\n')
 		}
 	}
-	return cas, reason, msg
+	return cas, resolved, reason, msg
 }
 
 // groupKind names a reference's kind with its group: "Kind.group", or "Kind" for the core

@@ -84,6 +84,8 @@ type Input struct {
 	// BackendTrafficPolicies and ExperimentPolicies are the other attached policies.
 	BackendTrafficPolicies []*BackendTrafficPolicy
 	ExperimentPolicies     []*ExperimentPolicy
+	// BackendTLSPolicies make the proxies connect to the Services they target with TLS.
+	BackendTLSPolicies []*gwv1.BackendTLSPolicy
 	// ProxyServiceAccount names the ServiceAccount, in each Gateway's namespace, that the
 	// Gateway's Envoy proxies run as: under serve --require-node-identity its Envoy node
 	// group admits only that ServiceAccount's SPIFFE ID. Zero: every ServiceAccount of the
@@ -132,6 +134,8 @@ type Result struct {
 	// attached policies.
 	BackendTrafficPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
 	ExperimentPolicies     map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+	// BackendTLSPolicies are the ancestor statuses of BackendTLSPolicies.
+	BackendTLSPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
 	// Experiments are the accepted ExperimentPolicies, for the experiment runner.
 	Experiments []*experiment.Experiment
 	// Unserved are the listeners of each Gateway that serve nothing, with why (for their
@@ -155,6 +159,7 @@ func Translate(in *Input) *Result {
 		CanaryPolicies:         map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		BackendTrafficPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
+		BackendTLSPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		Unserved:               map[types.NamespacedName]map[gwv1.SectionName]string{},
 		AddressesNotAssigned:   map[types.NamespacedName]string{},
 		LastGood:               newLastGood(),
@@ -181,11 +186,14 @@ func Translate(in *Input) *Result {
 	}
 	t.classes()
 	t.gatewaysOf()
+	t.backendTLSPolicies()
 	t.routes()
 	t.build()
 	t.trafficPolicies()
 	t.experiments()
 	t.canaries()
+	t.backendTLSStatuses()
+	t.withoutTLSUpstreams()
 	return t.res
 }
 
@@ -214,6 +222,10 @@ type translator struct {
 	// the canaries need.
 	svcDefs    map[string]policy.Service
 	canarySvcs []string
+	// backendTLS is the TLS of each target of the BackendTLSPolicies, and backendTLSStates
+	// what each policy resolved to.
+	backendTLS       map[backendTLSKey]*backendTLS
+	backendTLSStates map[types.NamespacedName]backendTLSState
 	// svcGateways are the Gateways with a route to each policy service (built on first use).
 	svcGateways map[string][]types.NamespacedName
 	// svcsOf are the policy services of each Kubernetes Service (built on first use).

@@ -2,12 +2,14 @@
 // GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants, Namespaces
 // (cached reduced to their names and labels), kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
 // tls.crt and tls.key), ConfigMaps (cached reduced to the ca.crt of client certificate
-// validation) and the attached policies (CanaryPolicies, BackendTrafficPolicies,
-// ExperimentPolicies), translates
+// validation and BackendTLSPolicies) and the attached policies (CanaryPolicies,
+// BackendTrafficPolicies, ExperimentPolicies, and BackendTLSPolicies where the API serves
+// them), translates
 // them with package gatewayapi whenever one changes, hands the result to the command (which
 // merges it with the policy file and serves it), and writes back the status conditions of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
-// Gateways and their listeners, Accepted on GatewayClasses and the attached policies. It
+// Gateways and their listeners, Accepted on GatewayClasses and the attached policies
+// (ResolvedRefs too on BackendTLSPolicies). It
 // hands each translation the previous one's last good state (gatewayapi.LastGood, in memory
 // only), so a Secret or a policy updated to an invalid version leaves its last good version
 // serving. When the command refuses a translation, the Gateways whose own translation it
@@ -37,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -121,7 +124,10 @@ type Watcher struct {
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
-	synced  []cache.InformerSynced
+	// tlsps are the BackendTLSPolicies; nil when the API serves none (a Gateway API
+	// older than v1.4).
+	tlsps  cacheLister
+	synced []cache.InformerSynced
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
@@ -259,6 +265,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
 	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
+	served, err := servesResource(w.o.Kube.Discovery(), gatewayapi.BackendTLSPolicyGVR)
+	switch {
+	case err != nil:
+		return fmt.Errorf("gatewaywatch: whether the API serves %s: %w", gatewayapi.BackendTLSPolicyGVR, err)
+	case served:
+		w.tlsps = add(df.ForResource(gatewayapi.BackendTLSPolicyGVR).Informer())
+	default:
+		w.log.Warn("the API serves no BackendTLSPolicies (Gateway API CRDs older than v1.4): they are not watched until a restart after they are installed", "resource", gatewayapi.BackendTLSPolicyGVR.String())
+	}
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
 	sf.Start(ctx.Done())
@@ -319,7 +334,15 @@ func (w *Watcher) input() *gatewayapi.Input {
 			in.Secrets = append(in.Secrets, s)
 		}
 	}
+	if w.tlsps != nil {
+		for _, o := range list(w.tlsps) {
+			if p := decode[gwv1.BackendTLSPolicy](w, o); p != nil {
+				in.BackendTLSPolicies = append(in.BackendTLSPolicies, p)
+			}
+		}
+	}
 	cas := gatewayapi.CACertificateRefs(in.Gateways)
+	maps.Copy(cas, gatewayapi.BackendTLSCACertificateRefs(in.BackendTLSPolicies))
 	for _, o := range list(w.cms) {
 		c := o.(*corev1.ConfigMap)
 		if cas[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] {
@@ -496,6 +519,10 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 	for _, p := range in.BackendTrafficPolicies {
 		w.writePolicyStatus(ctx, gatewayapi.BackendTrafficPolicyGVR, gatewayapi.KindBackendTrafficPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
 			res.BackendTrafficPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil)
+	}
+	for _, p := range in.BackendTLSPolicies {
+		w.writePolicyStatus(ctx, gatewayapi.BackendTLSPolicyGVR, gatewayapi.KindBackendTLSPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+			res.BackendTLSPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], nil)
 	}
 	for _, p := range in.ExperimentPolicies {
 		var run *gatewayapi.ExperimentRunStatus
@@ -769,4 +796,16 @@ func certificateRefs(gws []*gwv1.Gateway) map[types.NamespacedName]bool {
 		}
 	}
 	return out
+}
+
+// servesResource reports whether the API serves the resource gvr (its CRD is installed).
+func servesResource(d discovery.DiscoveryInterface, gvr schema.GroupVersionResource) (bool, error) {
+	list, err := d.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == gvr.Resource }), nil
 }

@@ -192,6 +192,7 @@ func (iso *isolation) statuses(full *gatewayapi.Result) *gatewayapi.Result {
 	out.CanaryPolicies = mergeEntries(full.CanaryPolicies, a.CanaryPolicies, iso.refused, ancestor)
 	out.BackendTrafficPolicies = mergeEntries(full.BackendTrafficPolicies, a.BackendTrafficPolicies, iso.refused, ancestor)
 	out.ExperimentPolicies = mergeEntries(full.ExperimentPolicies, a.ExperimentPolicies, iso.refused, ancestor)
+	out.BackendTLSPolicies = mergeEntries(full.BackendTLSPolicies, a.BackendTLSPolicies, iso.refused, ancestor)
 	return &out
 }
 

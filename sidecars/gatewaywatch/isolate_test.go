@@ -462,11 +462,28 @@ func TestKeepRefusedEntries(t *testing.T) {
 		{"not attached in full", []gwv1.PolicyAncestorStatus{entry(route, "full")}, []gwv1.PolicyAncestorStatus{entry(route, "applied")},
 			[]gwv1.PolicyAncestorStatus{entry(route, "applied")}},
 	} {
-		iso := &isolation{refused: refused, applied: &gatewayapi.Result{ExperimentPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.applied}}}
-		got := iso.statuses(&gatewayapi.Result{ExperimentPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.full}}).
-			ExperimentPolicies[types.NamespacedName{Namespace: "shop", Name: "p"}]
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		for kind, statuses := range map[string]func(*gatewayapi.Result) *map[types.NamespacedName][]gwv1.PolicyAncestorStatus{
+			"CanaryPolicy": func(r *gatewayapi.Result) *map[types.NamespacedName][]gwv1.PolicyAncestorStatus {
+				return &r.CanaryPolicies
+			},
+			"BackendTrafficPolicy": func(r *gatewayapi.Result) *map[types.NamespacedName][]gwv1.PolicyAncestorStatus {
+				return &r.BackendTrafficPolicies
+			},
+			"ExperimentPolicy": func(r *gatewayapi.Result) *map[types.NamespacedName][]gwv1.PolicyAncestorStatus {
+				return &r.ExperimentPolicies
+			},
+			"BackendTLSPolicy": func(r *gatewayapi.Result) *map[types.NamespacedName][]gwv1.PolicyAncestorStatus {
+				return &r.BackendTLSPolicies
+			},
+		} {
+			applied, full := &gatewayapi.Result{}, &gatewayapi.Result{}
+			*statuses(applied) = map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.applied}
+			*statuses(full) = map[types.NamespacedName][]gwv1.PolicyAncestorStatus{{Namespace: "shop", Name: "p"}: tc.full}
+			iso := &isolation{refused: refused, applied: applied}
+			got := (*statuses(iso.statuses(full)))[types.NamespacedName{Namespace: "shop", Name: "p"}]
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s, %s: got %+v, want %+v", kind, tc.name, got, tc.want)
+			}
 		}
 	}
 }

@@ -56,7 +56,7 @@ func (p *Policy) SetDefaults() {
 					t.SNI = svc.Hosts[0]
 				}
 			}
-			if t.CAFile == "" {
+			if t.CAFile == "" && len(t.CACertificates) == 0 {
 				t.CAFile = DefaultCAFile
 			}
 		}

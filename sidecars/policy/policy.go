@@ -160,15 +160,31 @@ type Endpoint struct {
 }
 
 // UpstreamTLS configures TLS towards a service. The server's certificate is verified: it
-// must chain to CAFile and carry SNI as a DNS subject alternative name.
+// must chain to CAFile (or CACertificates) and carry SNI as a DNS subject alternative name,
+// or one of SubjectAltNames when they are set.
 type UpstreamTLS struct {
 	// SNI is the server name sent and verified; default the first of Hosts, else the
 	// service name.
 	SNI string `yaml:"sni,omitempty"`
 	// CAFile is the trusted CA bundle on the proxy. Default DefaultCAFile (the system bundle
-	// of the Envoy image).
+	// of the Envoy image) unless CACertificates are set.
 	CAFile string `yaml:"caFile,omitempty"`
+	// CACertificates, when set, are the PEM certificates of the trusted CAs, sent to the
+	// proxy instead of CAFile. Only the Gateway API translation sets them, from the
+	// ConfigMaps of a BackendTLSPolicy it has validated.
+	CACertificates []byte `yaml:"-"`
+	// SubjectAltNames, when set, are the names the server's certificate must carry one of,
+	// instead of SNI: DNS names (a certificate's wildcard name matches as usual) or URIs with
+	// a scheme (spiffe://cluster.local/ns/shop/sa/auth).
+	SubjectAltNames []string `yaml:"subjectAltNames,omitempty"`
 }
+
+// MaxSubjectAltNames bounds an upstream's SubjectAltNames.
+const MaxSubjectAltNames = 16
+
+// IsURISubjectAltName reports whether a subject alternative name of UpstreamTLS is a URI
+// (it has a scheme) rather than a DNS name.
+func IsURISubjectAltName(san string) bool { return strings.Contains(san, "://") }
 
 // DefaultCAFile is the CA bundle upstream TLS trusts by default.
 const DefaultCAFile = "/etc/ssl/certs/ca-certificates.crt"

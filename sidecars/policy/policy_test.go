@@ -133,6 +133,22 @@ func TestParseErrors(t *testing.T) {
 `), []string{
 			"p.yaml:13: spec.services[0].routes[0].backends: weights must sum to 1..4294967295, not 4294967296",
 		}},
+		{"upstream subject alternative names", svc(`      tls:
+        subjectAltNames: [auth.shop, "*.shop.svc", "a.*.svc", "spiffe:/no-host", "x:y z", auth.shop, "-bad.shop", ""]
+`), []string{
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[2]: must be a DNS name (the first label may be "*") or a URI: DNS name "a.*.svc": only the first label may be '*'`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[3]: must be a DNS name (the first label may be "*") or a URI: DNS label "spiffe:/no-host"`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[4]: must be a DNS name (the first label may be "*") or a URI: DNS label "x:y z"`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[5]: "auth.shop" is listed twice`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[6]: must be a DNS name (the first label may be "*") or a URI: DNS label "-bad"`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[7]: must be a DNS name (the first label may be "*") or a URI: empty`,
+		}},
+		{"upstream subject alternative URIs", svc(`      tls:
+        subjectAltNames: ["spiffe://cluster.local/ns/shop/sa/auth", "spiffe:///no-host", "https://a b/"]
+`), []string{
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[1]: must be an absolute URI (scheme://host...), not "spiffe:///no-host"`,
+			`p.yaml:12: spec.services[0].tls.subjectAltNames[2]: must be an absolute URI (scheme://host...), not "https://a b/"`,
+		}},
 		{"regex", svc(`      routes:
         - name: r
           match:
@@ -411,6 +427,33 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := policy.Load(filepath.Join(t.TempDir(), "absent.yaml"))
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestValidateUpstreamCACertificates: CA certificates set by code (the Gateway API's) must be
+// PEM certificates and go without a CA file; with them, no CA file is defaulted.
+func TestValidateUpstreamCACertificates(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tls    policy.UpstreamTLS
+		wantCA string
+		want   string
+	}{
+		{"not PEM", policy.UpstreamTLS{CACertificates: []byte("not a certificate")}, "", "spec.services[0].tls: its CA certificates hold no PEM certificate"},
+		{"with a CA file", policy.UpstreamTLS{CACertificates: []byte("x"), CAFile: "/etc/ca.pem"}, "/etc/ca.pem", "spec.services[0].tls.caFile: is set with CA certificates: one or the other"},
+		{"default CA file", policy.UpstreamTLS{}, policy.DefaultCAFile, ""},
+	} {
+		tls := tc.tls
+		p := &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "code"},
+			Spec: policy.Spec{Services: []policy.Service{{Name: "auth", Port: 443, Endpoints: []policy.Endpoint{{Address: "10.0.0.1"}}, TLS: &tls}}}}
+		p.SetDefaults()
+		if tls.CAFile != tc.wantCA {
+			t.Errorf("%s: CA file %q, want %q", tc.name, tls.CAFile, tc.wantCA)
+		}
+		err := p.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -231,9 +232,17 @@ func (v *validator) checkService(s *Service, path string, routes map[string]stri
 		if t.SNI == "" || strings.ContainsAny(t.SNI, " /*:") {
 			v.errorf(path+".tls.sni", "must be a DNS name, not %q", t.SNI)
 		}
-		if !strings.HasPrefix(t.CAFile, "/") {
+		switch {
+		case len(t.CACertificates) > 0 && t.CAFile != "":
+			v.errorf(path+".tls.caFile", "is set with CA certificates: one or the other")
+		case len(t.CACertificates) > 0:
+			if !x509.NewCertPool().AppendCertsFromPEM(t.CACertificates) {
+				v.errorf(path+".tls", "its CA certificates hold no PEM certificate")
+			}
+		case !strings.HasPrefix(t.CAFile, "/"):
 			v.errorf(path+".tls.caFile", "must be an absolute path on the proxy, not %q", t.CAFile)
 		}
+		v.subjectAltNames(t.SubjectAltNames, path+".tls.subjectAltNames")
 	}
 	if s.ConnectTimeout < 0 {
 		v.errorf(path+".connectTimeout", "must not be negative")
@@ -827,4 +836,51 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 			v.errorf(path, "inboundPort and outboundPort are only for kind sidecar")
 		}
 	}
+}
+
+// maxSubjectAltNameBytes bounds a subject alternative name (a URI; a DNS name has at most
+// 253 bytes).
+const maxSubjectAltNameBytes = 2048
+
+// subjectAltNames checks the subject alternative names an upstream's certificate is verified
+// against: at most MaxSubjectAltNames, each a DNS name of lowercase labels (the first may be
+// "*") or an absolute URI, none twice.
+func (v *validator) subjectAltNames(sans []string, path string) {
+	if len(sans) > MaxSubjectAltNames {
+		v.errorf(path, "at most %d names, not %d", MaxSubjectAltNames, len(sans))
+		return
+	}
+	for i, san := range sans {
+		sp := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case len(san) > maxSubjectAltNameBytes:
+			v.errorf(sp, "at most %d bytes, not %d", maxSubjectAltNameBytes, len(san))
+		case slices.Contains(sans[:i], san):
+			v.errorf(sp, "%q is listed twice", san)
+		case IsURISubjectAltName(san):
+			if u, err := url.Parse(san); err != nil || u.Scheme == "" || u.Host == "" && u.Opaque == "" || strings.ContainsAny(san, " \t\n") {
+				v.errorf(sp, "must be an absolute URI (scheme://host...), not %q", san)
+			}
+		default:
+			if err := subjectAltDNSName(san); err != nil {
+				v.errorf(sp, "must be a DNS name (the first label may be \"*\") or a URI: %v", err)
+			}
+		}
+	}
+}
+
+// subjectAltDNSName checks a DNS subject alternative name: a DNS name whose first label, and
+// only that one, may be the wildcard "*".
+func subjectAltDNSName(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty")
+	}
+	labels, err := parseDNSName(name, true)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(labels[1:], "*") {
+		return fmt.Errorf("DNS name %q: only the first label may be '*'", name)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -68,17 +69,32 @@ func (sh *shared) namedCluster(s *policy.Service, name string) *envoy_config_clu
 	return c
 }
 
-// upstreamTLS verifies the server: its certificate chains to the CA file and names the SNI.
+// upstreamTLS verifies the server: its certificate chains to the CA file (or the CA
+// certificates sent inline) and names the SNI, or one of the subject alternative names when
+// they are set.
 func upstreamTLS(t *policy.UpstreamTLS, protocol policy.Protocol) *envoy_config_core_v3.TransportSocket {
+	ca := &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_Filename{Filename: t.CAFile}}
+	if len(t.CACertificates) > 0 {
+		ca = &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: t.CACertificates}}
+	}
+	sans := t.SubjectAltNames
+	if len(sans) == 0 {
+		sans = []string{t.SNI}
+	}
+	matchers := make([]*envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher, len(sans))
+	for i, san := range sans {
+		typ := envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_DNS
+		if policy.IsURISubjectAltName(san) {
+			typ = envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_URI
+		} else {
+			san = strings.ToLower(san)
+		}
+		matchers[i] = &envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{SanType: typ,
+			Matcher: &envoy_type_matcher_v3.StringMatcher{MatchPattern: &envoy_type_matcher_v3.StringMatcher_Exact{Exact: san}}}
+	}
 	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{
 		ValidationContextType: &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext_ValidationContext{
-			ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{
-				TrustedCa: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_Filename{Filename: t.CAFile}},
-				MatchTypedSubjectAltNames: []*envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher{{
-					SanType: envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_DNS,
-					Matcher: &envoy_type_matcher_v3.StringMatcher{MatchPattern: &envoy_type_matcher_v3.StringMatcher_Exact{Exact: t.SNI}},
-				}},
-			},
+			ValidationContext: &envoy_extensions_transport_sockets_tls_v3.CertificateValidationContext{TrustedCa: ca, MatchTypedSubjectAltNames: matchers},
 		},
 	}
 	if protocol == policy.ProtocolHTTP2 || protocol == policy.ProtocolGRPC {

@@ -1,6 +1,7 @@
 package translate_test
 
 import (
+	"bytes"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -711,4 +713,59 @@ spec:
 		t.Errorf("domains %v, want the 8 names of the service and ratings.example", domains)
 	}
 	listenerNamed(t, group(t, out, "clients"), "ratings.shop")
+}
+
+// TestUpstreamTLSInlineCAAndSubjectAltNames: a service whose TLS carries CA certificates
+// sends them inline instead of a CA file, and verifies the server against its subject
+// alternative names (DNS names lowercased, URIs as URIs) instead of the SNI, which is still
+// sent; the checker accepts the cluster.
+func TestUpstreamTLSInlineCAAndSubjectAltNames(t *testing.T) {
+	ca, err := pki.NewCA("backend-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  services:
+    - name: auth
+      port: 8443
+      endpoints: [{address: 10.0.0.1}]
+      tls: {sni: auth.shop.svc, subjectAltNames: [Auth.Shop.svc, "spiffe://cluster.local/ns/shop/sa/auth"]}
+    - name: web
+      port: 8080
+      endpoints: [{address: 10.0.0.2}]
+  nodeGroups:
+    - {name: web, services: [web], upstreams: [auth]}
+`
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Spec.Services[0].TLS.CAFile; got != policy.DefaultCAFile {
+		t.Fatalf("caFile %q, want the default", got)
+	}
+	p.Spec.Services[0].TLS.CAFile, p.Spec.Services[0].TLS.CACertificates = "", ca.CertPEM
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := group(t, out, "web")
+	if err := check.Check(r); err != nil {
+		t.Fatal(err)
+	}
+	tls := unpack(t, clusterNamed(t, r, "auth.shop").GetTransportSocket().GetTypedConfig(), &envoy_extensions_transport_sockets_tls_v3.UpstreamTlsContext{})
+	vc := tls.GetCommonTlsContext().GetValidationContext()
+	if tls.GetSni() != "auth.shop.svc" || !bytes.Equal(vc.GetTrustedCa().GetInlineBytes(), ca.CertPEM) || vc.GetTrustedCa().GetFilename() != "" {
+		t.Errorf("SNI %q, trusted CA %v; want auth.shop.svc and the CA inline", tls.GetSni(), vc.GetTrustedCa())
+	}
+	sans := vc.GetMatchTypedSubjectAltNames()
+	if len(sans) != 2 || sans[0].GetSanType() != envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_DNS || sans[0].GetMatcher().GetExact() != "auth.shop.svc" ||
+		sans[1].GetSanType() != envoy_extensions_transport_sockets_tls_v3.SubjectAltNameMatcher_URI || sans[1].GetMatcher().GetExact() != "spiffe://cluster.local/ns/shop/sa/auth" {
+		t.Errorf("subject alternative names %v", sans)
+	}
 }

@@ -72,20 +72,27 @@ func eventuallyWithin(t testing.TB, d time.Duration, what string, cond func() er
 // Foresight CRDs of deploy/xds/crds, and waits until they are served.
 func installCRDs(t testing.TB, c *cluster.Cluster) {
 	t.Helper()
+	ours, err := filepath.Glob(filepath.Join(needs.Root(t), "deploy", "xds", "crds", "foresight.dev_*.yaml"))
+	if err != nil || len(ours) < 3 {
+		t.Fatalf("the Foresight CRDs in deploy/xds/crds: %v %v", ours, err)
+	}
+	installGatewayCRDs(t, c, ours, "gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
+}
+
+// installGatewayCRDs installs the CRD files and the Gateway API's standard CRDs of the
+// resources, from the module's own files, and waits until every CRD is established.
+func installGatewayCRDs(t testing.TB, c *cluster.Cluster, files []string, resources ...string) {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
 	if err != nil {
 		t.Fatalf("locate the gateway-api module: %v", err)
 	}
 	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
 	args := []string{"--kubeconfig", c.AdminKubeconfig, "create"}
-	for _, r := range []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"} {
+	for _, r := range resources {
 		args = append(args, "-f", filepath.Join(dir, "gateway.networking.k8s.io_"+r+".yaml"))
 	}
-	ours, err := filepath.Glob(filepath.Join(needs.Root(t), "deploy", "xds", "crds", "foresight.dev_*.yaml"))
-	if err != nil || len(ours) < 3 {
-		t.Fatalf("the Foresight CRDs in deploy/xds/crds: %v %v", ours, err)
-	}
-	for _, f := range ours {
+	for _, f := range files {
 		args = append(args, "-f", f)
 	}
 	kubectl(t, c, args...)
