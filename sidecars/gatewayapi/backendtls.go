@@ -120,9 +120,6 @@ func (t *translator) backendTLSPolicy(ns string, s *gwv1.BackendTLSPolicySpec) (
 		}
 		v.keys = append(v.keys, k)
 	}
-	if len(s.Options) > 0 {
-		return invalid("spec.options: foresight-xds supports no options, not %q", slices.Sorted(maps.Keys(s.Options)))
-	}
 	val := &s.Validation
 	v.tls.SNI = strings.ToLower(string(val.Hostname))
 	for i, san := range val.SubjectAltNames {
@@ -159,6 +156,9 @@ func (t *translator) backendTLSPolicy(ns string, s *gwv1.BackendTLSPolicySpec) (
 		v.tls.CACertificates = cas
 	default:
 		return invalid("spec.validation: set caCertificateRefs or wellKnownCACertificates")
+	}
+	if len(s.Options) > 0 {
+		return invalid("spec.options: foresight-xds supports no options, not %q", slices.Sorted(maps.Keys(s.Options)))
 	}
 	// The policy's own rules for TLS towards a service, with the errors named by the
 	// BackendTLSPolicy's fields.
