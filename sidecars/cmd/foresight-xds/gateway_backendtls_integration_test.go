@@ -165,29 +165,11 @@ func handshakeWithBackend(ctx context.Context, served *envoy_extensions_transpor
 	if err != nil {
 		return err
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_ = c.(*tls.Conn).HandshakeContext(ctx)
-	}()
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(served.GetCommonTlsContext().GetValidationContext().GetTrustedCa().GetInlineBytes()) {
 		return fmt.Errorf("the served trusted CA holds no PEM certificate")
 	}
-	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: served.GetSni(), MinVersion: tls.VersionTLS12}}
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, err := d.DialContext(hctx, "tcp", ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	return c.Close()
+	_, err = loopbackHandshake(ctx, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: roots, ServerName: served.GetSni(), MinVersion: tls.VersionTLS12})
+	return err
 }

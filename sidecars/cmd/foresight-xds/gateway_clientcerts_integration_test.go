@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -117,35 +116,12 @@ func handshakeRequiringClients(dt *envoy_extensions_transport_sockets_tls_v3.Dow
 	if dt.GetRequireClientCertificate().GetValue() {
 		auth = tls.RequireAndVerifyClientCert
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: clientCAs, ClientAuth: auth, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if c.(*tls.Conn).Handshake() == nil {
-			_, _ = c.Write([]byte("ok"))
-		}
-	}()
 	roots := x509.NewCertPool()
 	roots.AddCert(serverCA.Cert)
 	cfg := &tls.Config{RootCAs: roots, ServerName: "web.shop", MinVersion: tls.VersionTLS12}
 	if clientCert != nil {
 		cfg.Certificates = []tls.Certificate{*clientCert}
 	}
-	d := tls.Dialer{Config: cfg}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := d.DialContext(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_, err = io.ReadFull(conn, make([]byte, 2))
+	_, err = loopbackHandshake(context.Background(), &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: clientCAs, ClientAuth: auth, MinVersion: tls.VersionTLS12}, cfg)
 	return err
 }

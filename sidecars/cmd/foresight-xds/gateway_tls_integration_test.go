@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -302,9 +303,24 @@ func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509
 	if err != nil {
 		return nil, fmt.Errorf("the served certificate and key are not a pair: %w", err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	state, err := loopbackHandshake(ctx, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: roots, ServerName: "web.shop", MinVersion: tls.VersionTLS12})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TLS handshake with the served certificate: %w", err)
+	}
+	return state.PeerCertificates[0], nil
+}
+
+// loopbackHandshake runs a TLS server on loopback with server, which answers one connection
+// once its handshake completes, and connects to it with client: it returns the client's
+// connection state, or the handshake's error as the client sees it by its first read (a
+// client certificate the server refuses shows there under TLS 1.3).
+func loopbackHandshake(ctx context.Context, server, client *tls.Config) (tls.ConnectionState, error) {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", server)
+	if err != nil {
+		return tls.ConnectionState{}, err
 	}
 	defer ln.Close()
 	go func() {
@@ -313,19 +329,21 @@ func handshakeWithServed(ctx context.Context, xdsAddr string, ca *pki.CA) (*x509
 			return
 		}
 		defer c.Close()
-		_ = c.(*tls.Conn).HandshakeContext(ctx)
+		if c.(*tls.Conn).HandshakeContext(ctx) == nil {
+			_, _ = c.Write([]byte("ok"))
+		}
 	}()
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, ServerName: "web.shop", MinVersion: tls.VersionTLS12}}
-	hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer hcancel()
-	c, err := d.DialContext(hctx, "tcp", ln.Addr().String())
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := (&tls.Dialer{Config: client}).DialContext(ctx, "tcp", ln.Addr().String())
 	if err != nil {
-		return nil, fmt.Errorf("TLS handshake with the served certificate: %w", err)
+		return tls.ConnectionState{}, err
 	}
 	defer c.Close()
-	return c.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+	if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+		return tls.ConnectionState{}, err
+	}
+	return c.(*tls.Conn).ConnectionState(), nil
 }
 
 // derOf is the DER of the one PEM certificate in p.
