@@ -86,6 +86,9 @@ type Input struct {
 	ExperimentPolicies     []*ExperimentPolicy
 	// BackendTLSPolicies make the proxies connect to the Services they target with TLS.
 	BackendTLSPolicies []*gwv1.BackendTLSPolicy
+	// BackendTLSPoliciesServed says the API serves BackendTLSPolicies (so they are watched
+	// and their features supported).
+	BackendTLSPoliciesServed bool
 	// ProxyServiceAccount names the ServiceAccount, in each Gateway's namespace, that the
 	// Gateway's Envoy proxies run as: under serve --require-node-identity its Envoy node
 	// group admits only that ServiceAccount's SPIFFE ID. Zero: every ServiceAccount of the
@@ -122,6 +125,8 @@ type Result struct {
 	Spec policy.Spec
 	// GatewayClasses are the conditions of our classes, by name.
 	GatewayClasses map[string][]metav1.Condition
+	// SupportedFeatures are the status.supportedFeatures of the classes we accept.
+	SupportedFeatures []gwv1.SupportedFeature
 	// Gateways are the statuses of our Gateways; Programmed is left to SetProgrammed.
 	Gateways map[types.NamespacedName]*gwv1.GatewayStatus
 	// HTTPRoutes and GRPCRoutes are our parent statuses of routes with a parentRef to one of
@@ -323,6 +328,7 @@ func (t *translator) cond(typ string, ok bool, reason, msg string, gen int64) me
 
 func (t *translator) classes() {
 	t.ours = map[string]bool{}
+	t.res.SupportedFeatures = SupportedFeatures(t.in.BackendTLSPoliciesServed)
 	for _, c := range t.in.GatewayClasses {
 		if string(c.Spec.ControllerName) != t.in.ControllerName {
 			continue

@@ -32,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -335,6 +336,7 @@ func (w *Watcher) input() *gatewayapi.Input {
 		}
 	}
 	if w.tlsps != nil {
+		in.BackendTLSPoliciesServed = true
 		for _, o := range list(w.tlsps) {
 			if p := decode[gwv1.BackendTLSPolicy](w, o); p != nil {
 				in.BackendTLSPolicies = append(in.BackendTLSPolicies, p)
@@ -461,11 +463,15 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 			continue
 		}
 		conds := carry(c.Status.Conditions, want)
-		if sameConditions(c.Status.Conditions, conds) {
+		var supported []gwv1.SupportedFeature
+		if meta.IsStatusConditionTrue(want, string(gwv1.GatewayClassConditionStatusAccepted)) {
+			supported = res.SupportedFeatures
+		}
+		if sameConditions(c.Status.Conditions, conds) && slices.Equal(c.Status.SupportedFeatures, supported) {
 			continue
 		}
 		cp := c.DeepCopy()
-		cp.Status.Conditions = conds
+		cp.Status.Conditions, cp.Status.SupportedFeatures = conds, supported
 		_, err := gw.GatewayClasses().UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 		w.logStatus("GatewayClass", "", c.Name, err)
 	}

@@ -76,6 +76,9 @@ func TestServeGatewayAPIBackendTLS(t *testing.T) {
 	}
 	eventuallyWithin(t, 60*time.Second, "the policy accepted", condition("Accepted", metav1.ConditionTrue, "Accepted"))
 	eventuallyWithin(t, 10*time.Second, "its references resolved", condition("ResolvedRefs", metav1.ConditionTrue, "ResolvedRefs"))
+	if err := supportsFeatures(ctx, sh.gw, true); err != nil {
+		t.Error(err)
+	}
 
 	var served *envoy_extensions_transport_sockets_tls_v3.UpstreamTlsContext
 	eventuallyWithin(t, 30*time.Second, "the web cluster served with TLS", func() error {

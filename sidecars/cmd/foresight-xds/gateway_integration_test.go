@@ -520,6 +520,9 @@ func TestServeGatewayAPI(t *testing.T) {
 		}
 		return wantCondition(got.Status.Conditions, "Accepted", metav1.ConditionTrue, "Accepted", got.Generation)
 	})
+	if err := supportsFeatures(ctx, gw, false); err != nil {
+		t.Error(err)
+	}
 	eventuallyWithin(t, 60*time.Second, "Gateway accepted and programmed", func() error {
 		got, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
 		if err != nil {
@@ -813,4 +816,30 @@ func BenchmarkGatewayAPI1000Routes(b *testing.B) {
 		})
 		b.ReportMetric(created.Seconds(), "s-creating")
 	}
+}
+
+// supportsFeatures checks the supportedFeatures of the GatewayClass foresight: every feature
+// foresight-xds serves, sorted by name, with BackendTLSPolicy's only when backendTLS says the
+// API serves them.
+func supportsFeatures(ctx context.Context, gw *gwclient.Clientset, backendTLS bool) error {
+	got, err := gw.GatewayV1().GatewayClasses().Get(ctx, "foresight", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	fs := got.Status.SupportedFeatures
+	if !slices.IsSortedFunc(fs, func(a, b gwv1.SupportedFeature) int { return strings.Compare(string(a.Name), string(b.Name)) }) {
+		return fmt.Errorf("supportedFeatures %v not sorted by name", fs)
+	}
+	for _, want := range []gwv1.FeatureName{"Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "HTTPRouteRequestMirror"} {
+		if !slices.Contains(fs, gwv1.SupportedFeature{Name: want}) {
+			return fmt.Errorf("supportedFeatures %v lack %s", fs, want)
+		}
+	}
+	if has := slices.Contains(fs, gwv1.SupportedFeature{Name: "BackendTLSPolicy"}); has != backendTLS {
+		return fmt.Errorf("supportedFeatures %v: BackendTLSPolicy listed %v, want %v", fs, has, backendTLS)
+	}
+	if slices.Contains(fs, gwv1.SupportedFeature{Name: "HTTPRouteRetry"}) {
+		return fmt.Errorf("supportedFeatures %v list HTTPRouteRetry, which foresight-xds refuses", fs)
+	}
+	return nil
 }

@@ -1,0 +1,64 @@
+package gatewayapi
+
+import (
+	"slices"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
+)
+
+// supportedFeatures are the Gateway API features (as the conformance suite names them) that
+// foresight-xds serves on the Envoy proxies of its Gateways, BackendTLSPolicy's aside.
+var supportedFeatures = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportGatewayPort8080,
+	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportGatewayFrontendClientCertificateValidation,
+	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
+	features.SupportReferenceGrant,
+	features.SupportHTTPRoute,
+	features.SupportHTTPRouteDestinationPortMatching,
+	features.SupportHTTPRouteParentRefPort,
+	features.SupportHTTPRouteQueryParamMatching,
+	features.SupportHTTPRouteMethodMatching,
+	features.SupportHTTPRouteResponseHeaderModification,
+	features.SupportHTTPRoutePortRedirect,
+	features.SupportHTTPRouteSchemeRedirect,
+	features.SupportHTTPRoutePathRedirect,
+	features.SupportHTTPRoute303RedirectStatusCode,
+	features.SupportHTTPRoute307RedirectStatusCode,
+	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportHTTPRouteHostRewrite,
+	features.SupportHTTPRoutePathRewrite,
+	features.SupportHTTPRouteRequestMirror,
+	features.SupportHTTPRouteRequestMultipleMirrors,
+	features.SupportHTTPRouteRequestPercentageMirror,
+	features.SupportHTTPRouteRequestTimeout,
+	features.SupportHTTPRouteBackendTimeout,
+	features.SupportHTTPRouteBackendProtocolH2C,
+	features.SupportHTTPRouteCORS,
+	features.SupportGRPCRoute,
+}
+
+// backendTLSFeatures are the features of BackendTLSPolicy, supported where the API serves
+// BackendTLSPolicies.
+var backendTLSFeatures = []features.FeatureName{
+	features.SupportBackendTLSPolicy,
+	features.SupportBackendTLSPolicySANValidation,
+}
+
+// SupportedFeatures is the status.supportedFeatures of the GatewayClasses foresight-xds
+// accepts: its features sorted by name, as the API requires, with BackendTLSPolicy's when
+// backendTLS says the API serves BackendTLSPolicies.
+func SupportedFeatures(backendTLS bool) []gwv1.SupportedFeature {
+	names := slices.Clone(supportedFeatures)
+	if backendTLS {
+		names = append(names, backendTLSFeatures...)
+	}
+	slices.Sort(names)
+	out := make([]gwv1.SupportedFeature, len(names))
+	for i, n := range names {
+		out[i] = gwv1.SupportedFeature{Name: gwv1.FeatureName(n)}
+	}
+	return out
+}
