@@ -33,6 +33,10 @@ const (
 	StderrAccessLogger  = "envoy.access_loggers.stderr"
 )
 
+// WebSocketUpgrade is the upgrade type of WebSocket connections, which Envoy's HTTP
+// connection managers accept.
+const WebSocketUpgrade = "websocket"
+
 // sidecar builds a sidecar group: the inbound listener to the local applications (rate
 // limits and JWT enforced here) and the outbound listener to the upstreams (routing,
 // timeouts, retries, faults).
@@ -304,8 +308,10 @@ func (b *builder) jwtProvider(name string) *envoy_extensions_filters_http_jwt_au
 	return out
 }
 
-// hcm builds an HTTP connection manager taking its routes over RDS; envoy adds the policy's
-// tracing and access logs (grpc-go ignores them, so proxyless groups get neither).
+// hcm builds an HTTP connection manager taking its routes over RDS; envoy adds WebSocket
+// upgrades (an HTTP/1.1 Upgrade: websocket request is forwarded as one; Envoy refuses it
+// otherwise) and the policy's tracing and access logs (grpc-go has no use for any of them, so
+// proxyless groups get none).
 func (b *builder) hcm(statPrefix, routeConfig string, filters []*envoy_extensions_filters_network_http_connection_manager_v3.HttpFilter, envoy bool) *envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager {
 	h := &envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager{
 		StatPrefix: statPrefix,
@@ -319,6 +325,7 @@ func (b *builder) hcm(statPrefix, routeConfig string, filters []*envoy_extension
 	if !envoy {
 		return h
 	}
+	h.UpgradeConfigs = []*envoy_extensions_filters_network_http_connection_manager_v3.HttpConnectionManager_UpgradeConfig{{UpgradeType: WebSocketUpgrade}}
 	if t := b.p.Spec.Tracing; t != nil {
 		name := t.ServiceName
 		if name == "" {

@@ -356,6 +356,24 @@ func TestJWT(t *testing.T) {
 	}
 }
 
+// TestWebSocketUpgrades: the HTTP connection managers of Envoy's listeners (sidecar inbound
+// and outbound, gateway) accept WebSocket upgrades; those of proxyless gRPC clients, which
+// have no use for them, carry none.
+func TestWebSocketUpgrades(t *testing.T) {
+	out := feature(t, "tracing")
+	for _, c := range []struct{ group, listener string }{{"web", translate.InboundListener}, {"web", translate.OutboundListener}, {"edge", "gateway-8080"}} {
+		ups := hcm(t, listenerNamed(t, group(t, out, c.group), c.listener)).GetUpgradeConfigs()
+		if len(ups) != 1 || ups[0].GetUpgradeType() != translate.WebSocketUpgrade || ups[0].GetEnabled() != nil && !ups[0].GetEnabled().GetValue() {
+			t.Errorf("%s/%s upgrades %v, want websocket", c.group, c.listener, ups)
+		}
+	}
+	for _, l := range group(t, out, "grpc-client").Listeners {
+		if ups := hcm(t, l).GetUpgradeConfigs(); len(ups) != 0 {
+			t.Errorf("proxyless listener %s upgrades %v, want none", l.GetName(), ups)
+		}
+	}
+}
+
 func TestTracing(t *testing.T) {
 	out := feature(t, "tracing")
 	for _, c := range []struct{ group, listener string }{{"web", translate.InboundListener}, {"web", translate.OutboundListener}, {"edge", "gateway-8080"}} {
