@@ -1,22 +1,24 @@
-// Package gatewaywatch feeds foresight-xds from the Kubernetes API: it watches
-// GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services, ReferenceGrants, Namespaces
-// (cached reduced to their names and labels), kubernetes.io/tls Secrets (listed with a field selector on their type and cached reduced to
-// tls.crt and tls.key), ConfigMaps (cached reduced to the ca.crt of client certificate
-// validation and BackendTLSPolicies) and the attached policies (CanaryPolicies,
-// BackendTrafficPolicies, ExperimentPolicies, and BackendTLSPolicies where the API serves
-// them), translates
-// them with package gatewayapi whenever one changes, hands the result to the command (which
-// merges it with the policy file and serves it), and writes back the status conditions of
+// Package gatewaywatch feeds foresight-xds from the Kubernetes API. It watches:
+//   - GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, Services and ReferenceGrants;
+//   - Namespaces, cached reduced to their names and labels;
+//   - kubernetes.io/tls Secrets, listed with a field selector on their type and cached reduced
+//     to tls.crt and tls.key;
+//   - ConfigMaps, cached reduced to the ca.crt that client certificate validation and
+//     BackendTLSPolicies read;
+//   - the attached policies (CanaryPolicies, BackendTrafficPolicies, ExperimentPolicies) and,
+//     where the API serves them, BackendTLSPolicies.
+//
+// It translates them with package gatewayapi whenever one changes, hands the result to the
+// command (which merges it with the policy file and serves it), and writes back the status of
 // the objects it owns: Accepted and ResolvedRefs on routes, Accepted and Programmed on
-// Gateways and their listeners, Accepted on GatewayClasses and the attached policies
-// (ResolvedRefs too on BackendTLSPolicies). It
-// hands each translation the previous one's last good state (gatewayapi.LastGood, in memory
-// only), so a Secret or a policy updated to an invalid version leaves its last good version
-// serving. When the command refuses a translation, the Gateways whose own translation it
-// refuses (Options.Check) are left out and the others served, so one Gateway the checks
-// refuse does not hold back every other Gateway's changes; each of those keeps serving what
-// it contributed to the last configuration served (in memory only), when it can be served
-// with the others'.
+// Gateways and their listeners, Accepted and supportedFeatures on GatewayClasses, Accepted on
+// the attached policies (and ResolvedRefs on BackendTLSPolicies). It hands each translation
+// the previous one's last good state (gatewayapi.LastGood, in memory only), so a Secret or a
+// policy updated to an invalid version leaves its last good version serving. When the command
+// refuses a translation, the Gateways whose own translation it refuses (Options.Check) are
+// left out and the others served, so one Gateway the checks refuse does not hold back every
+// other Gateway's changes; each of those keeps serving what it contributed to the last
+// configuration served (in memory only), when it can be served with the others'.
 package gatewaywatch
 
 import (
