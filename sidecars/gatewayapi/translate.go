@@ -1,12 +1,12 @@
 // Package gatewayapi translates Gateway API objects (GatewayClass, Gateway, HTTPRoute,
-// GRPCRoute, standard channel) and CanaryPolicy attachments into the traffic policy model
-// (services, virtual hosts, node groups, canaries) that the YAML policy also produces, so
-// both reach proxies through the one translation of package translate; and it computes the
-// status conditions the Gateway API asks an implementation to write. It is pure: objects in,
-// policy and statuses out, no I/O and no clock (the time of the conditions is passed in).
-// What must outlive one translation so that the last good state keeps serving (a Secret's
-// last valid certificate, a policy's last accepted spec: LastGood) is handed out in the
-// Result and back in with the next Input.
+// GRPCRoute, BackendTLSPolicy, standard channel) and the attached policies into the traffic
+// policy model (services, virtual hosts, node groups, canaries) that the YAML policy also
+// produces, so both reach proxies through the one translation of package translate; and it
+// computes the status conditions the Gateway API asks an implementation to write. It is
+// pure: objects in, policy and statuses out, no I/O and no clock (the time of the conditions
+// is passed in). What must outlive one translation so that the last good state keeps serving
+// (a Secret's last valid certificate, a ConfigMap's last valid CA certificates, a policy's
+// last accepted spec: LastGood) is handed out in the Result and back in with the next Input.
 //
 // Mapping:
 //
@@ -33,6 +33,9 @@
 //     policy services of its Service targets.
 //   - An ExperimentPolicy becomes an experiment (package experiment) whose fault targets are
 //     those routes and services.
+//   - A BackendTLSPolicy gives the policy services of the Services (or Service ports) it
+//     targets their TLS (backendTLSPolicies); proxyless gRPC groups leave those services out
+//     (withoutTLSUpstreams).
 package gatewayapi
 
 import (
