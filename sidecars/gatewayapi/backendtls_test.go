@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,36 @@ func TestBackendTLSPolicyLastGood(t *testing.T) {
 	accepted, resolved := tlsPolicyConditions(t, res, "web-tls")
 	if accepted.Status != metav1.ConditionTrue || resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, "its last valid CA certificates keep validating backends") {
 		t.Errorf("Accepted %+v, ResolvedRefs %+v", accepted, resolved)
+	}
+}
+
+// TestOversizedCACertificates: a ConfigMap whose ca.crt is over MaxCACertificateBytes, as
+// given or as the watcher's cache marks it, resolves to nothing, and says its size.
+func TestOversizedCACertificates(t *testing.T) {
+	ca, err := pki.NewCA("web-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat(append(slices.Clone(ca.CertPEM), '\n'), MaxCACertificateBytes/len(ca.CertPEM)+1)
+	for name, cm := range map[string]*corev1.ConfigMap{
+		"given":  {ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca"}, Data: map[string]string{CACertificateKey: string(big)}},
+		"cached": {ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca", Annotations: map[string]string{OversizedCAAnnotation: "600000"}}, Data: map[string]string{CACertificateKey: ""}},
+	} {
+		in := tlsShop(ca.CertPEM)
+		in.ConfigMaps = []*corev1.ConfigMap{cm}
+		in.BackendTLSPolicies = []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop.svc", "web-ca")}
+		res, _ := serve(t, in)
+		accepted, resolved := tlsPolicyConditions(t, res, "web-tls")
+		size := "600000"
+		if name == "given" {
+			size = strconv.Itoa(len(big))
+		}
+		want := "ConfigMap shop/web-ca has a ca.crt of " + size + " bytes, more than 524288"
+		if accepted.Reason != "NoValidCACertificate" || resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, want) {
+			t.Errorf("%s: Accepted %+v, ResolvedRefs %+v; want NoValidCACertificate and %q", name, accepted, resolved, want)
+		}
+		if got := webTLS(t, res); got == nil || got.SNI != refusedBackendName {
+			t.Errorf("%s: TLS %+v, want it refused", name, got)
+		}
 	}
 }

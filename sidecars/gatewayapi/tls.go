@@ -23,6 +23,15 @@ const (
 	CACertificateKey = "ca.crt"
 )
 
+// MaxCACertificateBytes bounds the ca.crt of a ConfigMap that is read: a whole system bundle
+// (about 220 kB) fits, and a ConfigMap's CA certificates, sent inline to the proxies with
+// every service or listener that names them, stay small.
+const MaxCACertificateBytes = 512 << 10
+
+// OversizedCAAnnotation marks a cached ConfigMap whose ca.crt, over MaxCACertificateBytes,
+// was left out of the cache (package gatewaywatch); its value is the size in bytes.
+const OversizedCAAnnotation = "foresight.dev/oversized-ca-crt-bytes"
+
 // certResult is what the certificateRefs of an HTTPS listener resolved to.
 type certResult struct {
 	// certs are the certificates to serve.
@@ -119,15 +128,15 @@ func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, 
 			continue
 		}
 		pem := []byte(cm.Data[CACertificateKey])
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		if bad := caProblem(cm, pem); bad != "" {
 			// The same ConfigMap had valid CA certificates: they keep serving until it is
 			// fixed, as a Secret's last valid certificate keeps being served.
 			k, ok := t.prev.CACertificates[nn]
 			if !ok || k.UID != cm.UID {
-				fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s", at, nn, CACertificateKey))
+				fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s %s", at, nn, bad))
 				continue
 			}
-			fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s has no PEM certificate in %s; its last valid CA certificates keep %s until it is fixed (deleting it takes them away)", at, nn, CACertificateKey, use))
+			fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s %s; its last valid CA certificates keep %s until it is fixed (deleting it takes them away)", at, nn, bad, use))
 			pem = k.PEM
 		}
 		t.res.LastGood.CACertificates[nn] = KeptCACertificates{UID: cm.UID, PEM: pem}
@@ -138,6 +147,20 @@ func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, 
 		}
 	}
 	return cas, resolved, reason, msg
+}
+
+// caProblem says what keeps the ca.crt pem of the ConfigMap cm from being used (too large, or
+// no PEM certificate), or "".
+func caProblem(cm *corev1.ConfigMap, pem []byte) string {
+	switch {
+	case cm.Annotations[OversizedCAAnnotation] != "":
+		return fmt.Sprintf("has a %s of %s bytes, more than %d", CACertificateKey, cm.Annotations[OversizedCAAnnotation], MaxCACertificateBytes)
+	case len(pem) > MaxCACertificateBytes:
+		return fmt.Sprintf("has a %s of %d bytes, more than %d", CACertificateKey, len(pem), MaxCACertificateBytes)
+	case !x509.NewCertPool().AppendCertsFromPEM(pem):
+		return "has no PEM certificate in " + CACertificateKey
+	}
+	return ""
 }
 
 // groupKind names a reference's kind with its group: "Kind.group", or "Kind" for the core

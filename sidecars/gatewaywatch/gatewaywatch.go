@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -727,8 +728,10 @@ func tlsOnly(o any) (any, error) {
 	return out, nil
 }
 
-// caOnly reduces a cached ConfigMap to what client certificate validation reads: its name
-// and its ca.crt (no other data, labels, annotations or managed fields).
+// caOnly reduces a cached ConfigMap to what client certificate validation and
+// BackendTLSPolicies read: its name and its ca.crt (no other data, labels, annotations or
+// managed fields). A ca.crt over gatewayapi.MaxCACertificateBytes is not kept: its size is,
+// in the annotation gatewayapi.OversizedCAAnnotation.
 func caOnly(o any) (any, error) {
 	c, ok := o.(*corev1.ConfigMap)
 	if !ok {
@@ -737,6 +740,11 @@ func caOnly(o any) (any, error) {
 	out := &corev1.ConfigMap{}
 	out.Namespace, out.Name, out.UID, out.ResourceVersion = c.Namespace, c.Name, c.UID, c.ResourceVersion
 	if v, ok := c.Data[gatewayapi.CACertificateKey]; ok {
+		if len(v) > gatewayapi.MaxCACertificateBytes {
+			// Not kept: the translation says it is too large.
+			out.Annotations = map[string]string{gatewayapi.OversizedCAAnnotation: strconv.Itoa(len(v))}
+			v = ""
+		}
 		out.Data = map[string]string{gatewayapi.CACertificateKey: v}
 	}
 	return out, nil
@@ -762,7 +770,7 @@ func caChanged(old, cur any) bool {
 	}
 	ov, oh := o.Data[gatewayapi.CACertificateKey]
 	cv, ch := c.Data[gatewayapi.CACertificateKey]
-	return oh != ch || ov != cv
+	return oh != ch || ov != cv || o.Annotations[gatewayapi.OversizedCAAnnotation] != c.Annotations[gatewayapi.OversizedCAAnnotation]
 }
 
 // nameAndLabels reduces a cached Namespace to what allowedRoutes' namespace selectors read:
