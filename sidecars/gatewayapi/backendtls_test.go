@@ -278,17 +278,17 @@ func TestBackendTLSPolicyLastGood(t *testing.T) {
 	}
 }
 
-// TestOversizedCACertificates: a ConfigMap whose ca.crt is over MaxCACertificateBytes, as
+// TestOversizedCACertificates: a ConfigMap whose ca.crt is over MaxCertificateBytes, as
 // given or as the watcher's cache marks it, resolves to nothing, and says its size.
 func TestOversizedCACertificates(t *testing.T) {
 	ca, err := pki.NewCA("web-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := bytes.Repeat(append(slices.Clone(ca.CertPEM), '\n'), MaxCACertificateBytes/len(ca.CertPEM)+1)
+	big := bytes.Repeat(append(slices.Clone(ca.CertPEM), '\n'), MaxCertificateBytes/len(ca.CertPEM)+1)
 	for name, cm := range map[string]*corev1.ConfigMap{
 		"given":  {ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca"}, Data: map[string]string{CACertificateKey: string(big)}},
-		"cached": {ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca", Annotations: map[string]string{OversizedCAAnnotation: "600000"}}, Data: map[string]string{CACertificateKey: ""}},
+		"cached": {ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca", Annotations: map[string]string{OversizedAnnotation: "600000"}}, Data: map[string]string{CACertificateKey: ""}},
 	} {
 		in := tlsShop(ca.CertPEM)
 		in.ConfigMaps = []*corev1.ConfigMap{cm}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,14 +24,15 @@ const (
 	CACertificateKey = "ca.crt"
 )
 
-// MaxCACertificateBytes bounds the ca.crt of a ConfigMap that is read: a whole system bundle
-// (about 220 kB) fits, and a ConfigMap's CA certificates, sent inline to the proxies with
-// every service or listener that names them, stay small.
-const MaxCACertificateBytes = 512 << 10
+// MaxCertificateBytes bounds the PEM read from one ConfigMap's ca.crt, or from one Secret's
+// tls.crt and tls.key together: a whole system CA bundle (about 220 kB) fits, and what is
+// sent inline to the proxies with every listener or service that names it stays small.
+const MaxCertificateBytes = 512 << 10
 
-// OversizedCAAnnotation marks a cached ConfigMap whose ca.crt, over MaxCACertificateBytes,
-// was left out of the cache (package gatewaywatch); its value is the size in bytes.
-const OversizedCAAnnotation = "foresight.dev/oversized-ca-crt-bytes"
+// OversizedAnnotation marks a cached ConfigMap or Secret whose certificates, over
+// MaxCertificateBytes, were left out of the cache (package gatewaywatch); its value is their
+// size in bytes.
+const OversizedAnnotation = "foresight.dev/oversized-bytes"
 
 // certResult is what the certificateRefs of an HTTPS listener resolved to.
 type certResult struct {
@@ -153,10 +155,10 @@ func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, 
 // no PEM certificate), or "".
 func caProblem(cm *corev1.ConfigMap, pem []byte) string {
 	switch {
-	case cm.Annotations[OversizedCAAnnotation] != "":
-		return fmt.Sprintf("has a %s of %s bytes, more than %d", CACertificateKey, cm.Annotations[OversizedCAAnnotation], MaxCACertificateBytes)
-	case len(pem) > MaxCACertificateBytes:
-		return fmt.Sprintf("has a %s of %d bytes, more than %d", CACertificateKey, len(pem), MaxCACertificateBytes)
+	case cm.Annotations[OversizedAnnotation] != "":
+		return fmt.Sprintf("has a %s of %s bytes, more than %d", CACertificateKey, cm.Annotations[OversizedAnnotation], MaxCertificateBytes)
+	case len(pem) > MaxCertificateBytes:
+		return fmt.Sprintf("has a %s of %d bytes, more than %d", CACertificateKey, len(pem), MaxCertificateBytes)
 	case !x509.NewCertPool().AppendCertsFromPEM(pem):
 		return "has no PEM certificate in " + CACertificateKey
 	}
@@ -261,6 +263,12 @@ func (t *translator) certificate(nn types.NamespacedName) (policy.TLSCertificate
 		return policy.TLSCertificate{}, fmt.Errorf("secret %s has type %q, not %s", nn, s.Type, corev1.SecretTypeTLS)
 	}
 	crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	if n := s.Annotations[OversizedAnnotation]; n != "" || len(crt)+len(key) > MaxCertificateBytes {
+		if n == "" {
+			n = strconv.Itoa(len(crt) + len(key))
+		}
+		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are %s bytes, more than %d", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, n, MaxCertificateBytes)
+	}
 	if _, err := tls.X509KeyPair(crt, key); err != nil {
 		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are not a PEM certificate and its key: %w", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
 	}

@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"bytes"
 	"crypto/tls"
 	"strings"
 	"testing"
@@ -103,6 +104,11 @@ func TestHTTPSListenerBadCertificate(t *testing.T) {
 	certs := gwv1.Namespace("certs")
 	opaque := tlsSecret("shop", "web-cert", crt, key)
 	opaque.Type = corev1.SecretTypeOpaque
+	// A valid pair padded over the bound (PEM decoding skips the text around the blocks), and
+	// the same as the watcher's cache keeps it: its size alone.
+	padded := tlsSecret("shop", "web-cert", append(bytes.Repeat([]byte("#"), MaxCertificateBytes), crt...), key)
+	cached := tlsSecret("shop", "web-cert", nil, nil)
+	cached.Annotations = map[string]string{OversizedAnnotation: "600000"}
 	for _, c := range []struct {
 		name    string
 		ref     gwv1.SecretObjectReference
@@ -114,6 +120,8 @@ func TestHTTPSListenerBadCertificate(t *testing.T) {
 		{"not PEM", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{tlsSecret("shop", "web-cert", []byte("junk"), key)}, false, gwv1.ListenerReasonInvalidCertificateRef},
 		{"key of another certificate", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{tlsSecret("shop", "web-cert", crt, otherKey)}, false, gwv1.ListenerReasonInvalidCertificateRef},
 		{"not a TLS Secret", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{opaque}, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"over the size bound", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{padded}, false, gwv1.ListenerReasonInvalidCertificateRef},
+		{"over the size bound, cached", gwv1.SecretObjectReference{Name: "web-cert"}, []*corev1.Secret{cached}, false, gwv1.ListenerReasonInvalidCertificateRef},
 		{"another namespace without a grant", gwv1.SecretObjectReference{Name: "web-cert", Namespace: &certs}, []*corev1.Secret{tlsSecret("certs", "web-cert", crt, key)}, false, gwv1.ListenerReasonRefNotPermitted},
 		{"granted but missing", gwv1.SecretObjectReference{Name: "other", Namespace: &certs}, []*corev1.Secret{tlsSecret("certs", "web-cert", crt, key)}, true, gwv1.ListenerReasonInvalidCertificateRef},
 	} {
@@ -125,6 +133,8 @@ func TestHTTPSListenerBadCertificate(t *testing.T) {
 			res := Translate(in)
 			if rc := listenerCond(t, res, "ResolvedRefs"); rc.Status != metav1.ConditionFalse || rc.Reason != string(c.reason) {
 				t.Errorf("ResolvedRefs = %+v, want False %s", rc, c.reason)
+			} else if strings.HasPrefix(c.name, "over the size bound") && !strings.Contains(rc.Message, "bytes, more than 524288") {
+				t.Errorf("ResolvedRefs message %q does not give the size", rc.Message)
 			}
 			if len(res.Spec.NodeGroups) != 0 {
 				t.Errorf("node groups = %+v, want none", res.Spec.NodeGroups)

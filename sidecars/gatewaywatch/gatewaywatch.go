@@ -713,6 +713,8 @@ func sameRef(a, b gwv1.ParentReference) bool {
 
 // tlsOnly reduces a cached Secret to what a certificate reference needs: its name, type and
 // the tls.crt and tls.key entries (no other data, labels, annotations or managed fields).
+// Entries over gatewayapi.MaxCertificateBytes together are not kept: their size is, in the
+// annotation gatewayapi.OversizedAnnotation.
 func tlsOnly(o any) (any, error) {
 	s, ok := o.(*corev1.Secret)
 	if !ok {
@@ -720,6 +722,11 @@ func tlsOnly(o any) (any, error) {
 	}
 	out := &corev1.Secret{Type: s.Type, Data: map[string][]byte{}}
 	out.Namespace, out.Name, out.UID, out.ResourceVersion = s.Namespace, s.Name, s.UID, s.ResourceVersion
+	if n := len(s.Data[corev1.TLSCertKey]) + len(s.Data[corev1.TLSPrivateKeyKey]); n > gatewayapi.MaxCertificateBytes {
+		// Not kept: the translation says they are too large.
+		out.Annotations = map[string]string{gatewayapi.OversizedAnnotation: strconv.Itoa(n)}
+		return out, nil
+	}
 	for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey} {
 		if v, ok := s.Data[k]; ok {
 			out.Data[k] = v
@@ -730,8 +737,8 @@ func tlsOnly(o any) (any, error) {
 
 // caOnly reduces a cached ConfigMap to what client certificate validation and
 // BackendTLSPolicies read: its name and its ca.crt (no other data, labels, annotations or
-// managed fields). A ca.crt over gatewayapi.MaxCACertificateBytes is not kept: its size is,
-// in the annotation gatewayapi.OversizedCAAnnotation.
+// managed fields). A ca.crt over gatewayapi.MaxCertificateBytes is not kept: its size is,
+// in the annotation gatewayapi.OversizedAnnotation.
 func caOnly(o any) (any, error) {
 	c, ok := o.(*corev1.ConfigMap)
 	if !ok {
@@ -740,9 +747,9 @@ func caOnly(o any) (any, error) {
 	out := &corev1.ConfigMap{}
 	out.Namespace, out.Name, out.UID, out.ResourceVersion = c.Namespace, c.Name, c.UID, c.ResourceVersion
 	if v, ok := c.Data[gatewayapi.CACertificateKey]; ok {
-		if len(v) > gatewayapi.MaxCACertificateBytes {
+		if len(v) > gatewayapi.MaxCertificateBytes {
 			// Not kept: the translation says it is too large.
-			out.Annotations = map[string]string{gatewayapi.OversizedCAAnnotation: strconv.Itoa(len(v))}
+			out.Annotations = map[string]string{gatewayapi.OversizedAnnotation: strconv.Itoa(len(v))}
 			v = ""
 		}
 		out.Data = map[string]string{gatewayapi.CACertificateKey: v}
@@ -770,7 +777,7 @@ func caChanged(old, cur any) bool {
 	}
 	ov, oh := o.Data[gatewayapi.CACertificateKey]
 	cv, ch := c.Data[gatewayapi.CACertificateKey]
-	return oh != ch || ov != cv || o.Annotations[gatewayapi.OversizedCAAnnotation] != c.Annotations[gatewayapi.OversizedCAAnnotation]
+	return oh != ch || ov != cv || o.Annotations[gatewayapi.OversizedAnnotation] != c.Annotations[gatewayapi.OversizedAnnotation]
 }
 
 // nameAndLabels reduces a cached Namespace to what allowedRoutes' namespace selectors read:
