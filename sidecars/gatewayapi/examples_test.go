@@ -40,8 +40,8 @@ func upstreamExamples(t *testing.T) string {
 // exampleInput reads the manifests of one example (a file, or the files of a folder) into an
 // Input served by our controller: every GatewayClass a Gateway names is ours, every Service a
 // route names exists with the port it names, and every certificate an HTTPS listener names is
-// a valid kubernetes.io/tls Secret. Kinds Foresight does not serve (TCPRoute, TLSRoute,
-// BackendTLSPolicy, ...) are left out and returned by name.
+// a valid kubernetes.io/tls Secret, and every CA a ConfigMap holds. Kinds Foresight does not
+// serve (TCPRoute, TLSRoute, ...) are left out and returned by name.
 func exampleInput(t *testing.T, files []string) (*Input, []string) {
 	t.Helper()
 	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0)}
@@ -90,6 +90,10 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 				var n corev1.Namespace
 				decode(&n)
 				in.Namespaces = append(in.Namespaces, &n)
+			case KindBackendTLSPolicy:
+				var p gwv1.BackendTLSPolicy
+				decode(&p)
+				in.BackendTLSPolicies, in.BackendTLSPoliciesServed = append(in.BackendTLSPolicies, &p), true
 			case "GatewayClass":
 				// Replaced below by a class of ours of the same name.
 			default:
@@ -132,9 +136,11 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 			}
 		}
 	}
-	// Every CA certificate a Gateway's client certificate validation names is a ConfigMap
-	// with a CA's certificate in ca.crt.
-	for nn := range CACertificateRefs(in.Gateways) {
+	// Every CA certificate a Gateway's client certificate validation or a BackendTLSPolicy
+	// names is a ConfigMap with a CA's certificate in ca.crt.
+	cas := CACertificateRefs(in.Gateways)
+	maps.Copy(cas, BackendTLSCACertificateRefs(in.BackendTLSPolicies))
+	for nn := range cas {
 		ca, err := pki.NewCA(nn.Name)
 		if err != nil {
 			t.Fatal(err)
@@ -175,6 +181,19 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 		for _, rule := range r.Spec.Rules {
 			for _, b := range rule.BackendRefs {
 				addService(r.Namespace, b.BackendObjectReference, "kubernetes.io/h2c")
+			}
+		}
+	}
+	// Every Service a BackendTLSPolicy targets exists, with the port its sectionName names.
+	for _, p := range in.BackendTLSPolicies {
+		for _, tr := range p.Spec.TargetRefs {
+			if key := p.Namespace + "/" + string(tr.Name); tr.Kind == KindService && !services[key] {
+				services[key] = true
+				s := svc(p.Namespace, string(tr.Name), 443)
+				if tr.SectionName != nil {
+					s.Spec.Ports[0].Name = string(*tr.SectionName)
+				}
+				in.Services = append(in.Services, s)
 			}
 		}
 	}
@@ -264,6 +283,9 @@ func defaultNamespaces(in *Input) {
 	}
 	for _, g := range in.ReferenceGrants {
 		set(&g.ObjectMeta)
+	}
+	for _, p := range in.BackendTLSPolicies {
+		set(&p.ObjectMeta)
 	}
 }
 
@@ -370,6 +392,15 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 			}
 			if parents < routes {
 				t.Errorf("%d route parent statuses for %d routes attached to Gateways", parents, routes)
+			}
+			// Every BackendTLSPolicy is accepted with its references resolved.
+			for _, p := range in.BackendTLSPolicies {
+				sts := res.BackendTLSPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
+				for _, typ := range []string{"Accepted", "ResolvedRefs"} {
+					if len(sts) == 0 || !meta.IsStatusConditionTrue(sts[0].Conditions, typ) {
+						t.Errorf("BackendTLSPolicy %s/%s: %s not true in %+v", p.Namespace, p.Name, typ, sts)
+					}
+				}
 			}
 			if len(skipped) > 0 {
 				t.Logf("not served here: %v", skipped)
