@@ -229,10 +229,17 @@ func (t *translator) backendTLSStatuses() {
 		for i, r := range p.Spec.TargetRefs {
 			refs[i] = r.LocalPolicyTargetReference
 		}
-		t.res.BackendTLSPolicies[nn] = t.policyStatus(&p.ObjectMeta, refs, t.gatewaysSendingTo(svcs), st.accepted,
+		gws := t.gatewaysSendingTo(svcs)
+		if st.accepted.ok && len(gws) > 0 {
+			st.accepted.msg += "; " + proxylessNote
+		}
+		t.res.BackendTLSPolicies[nn] = t.policyStatus(&p.ObjectMeta, refs, gws, st.accepted,
 			t.cond(string(gwv1.BackendTLSPolicyConditionResolvedRefs), st.resolved.ok, st.resolved.reason, st.resolved.msg, p.Generation))
 	}
 }
+
+// proxylessNote ends the Accepted message of a BackendTLSPolicy that Gateways send to.
+const proxylessNote = "the proxyless gRPC clients of its Gateways get no hostname that sends to its targets (they take upstream TLS only through certificate providers)"
 
 // withoutTLSUpstreams leaves out of every proxyless gRPC group the services with TLS and the
 // virtual hosts whose routes (or whose routes' canaries) send to one: proxyless gRPC clients

@@ -76,7 +76,7 @@ func tlsPolicyConditions(t *testing.T, res *Result, name string) (accepted, reso
 // TLS that verifies its certificate against the ConfigMap's CA and the policy's hostname (the
 // SNI too); the policy is Accepted with resolved references on the Gateway it is used by. The
 // Gateway's Envoy proxies get the cluster's TLS; its proxyless gRPC clients, which cannot be
-// given upstream TLS, get neither the hostname nor the service.
+// given upstream TLS, get neither the hostname nor the service, as the policy's status says.
 func TestBackendTLSPolicyWithConfigMapCA(t *testing.T) {
 	ca, err := pki.NewCA("web-ca")
 	if err != nil {
@@ -94,6 +94,9 @@ func TestBackendTLSPolicyWithConfigMapCA(t *testing.T) {
 	accepted, resolved := tlsPolicyConditions(t, res, "web-tls")
 	if accepted.Status != metav1.ConditionTrue || resolved.Status != metav1.ConditionTrue || resolved.Reason != "ResolvedRefs" {
 		t.Errorf("conditions %+v, %+v; want Accepted and ResolvedRefs", accepted, resolved)
+	}
+	if !strings.Contains(accepted.Message, "the proxyless gRPC clients of its Gateways get no hostname that sends to its targets") {
+		t.Errorf("Accepted message %q does not say what proxyless clients miss", accepted.Message)
 	}
 	envoy := groups[GatewayNodeGroup("shop", "edge")]
 	var found bool
