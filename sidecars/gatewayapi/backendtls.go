@@ -187,7 +187,8 @@ func (k backendTLSKey) String() string {
 }
 
 // upstreamTLS is the TLS of a policy service for port of the Service namespace/name: the
-// BackendTLSPolicy of that port, else of the whole Service; nil for none.
+// BackendTLSPolicy of that port, else of the whole Service; nil for none. Its CA certificates
+// and subject alternative names are the policy's own (one copy per policy, not per service).
 func (t *translator) upstreamTLS(namespace, name, port string) *policy.UpstreamTLS {
 	b := t.backendTLS[backendTLSKey{namespace: namespace, service: name, port: port}]
 	if b == nil {
@@ -196,9 +197,7 @@ func (t *translator) upstreamTLS(namespace, name, port string) *policy.UpstreamT
 	if b == nil {
 		return nil
 	}
-	tls := b.tls
-	tls.CACertificates = slices.Clone(tls.CACertificates)
-	tls.SubjectAltNames = slices.Clone(tls.SubjectAltNames)
+	tls := b.tls // its slices are shared by the services of the target, and only read
 	return &tls
 }
 
