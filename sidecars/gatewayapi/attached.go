@@ -53,12 +53,7 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 			out = append(out, target{key: fmt.Sprintf("%s/%s/%s", tr.Kind, ns, tr.Name), names: slices.Clone(names), gateways: slices.Clone(t.routeGW[key])})
 		case tr.Group == "" && tr.Kind == KindService:
 			if t.svcsOf == nil {
-				t.svcsOf = map[types.NamespacedName][]string{}
-				for _, n := range slices.Sorted(maps.Keys(t.svcDefs)) {
-					s := t.svcDefs[n]
-					k := types.NamespacedName{Namespace: s.Namespace, Name: s.KubernetesService}
-					t.svcsOf[k] = append(t.svcsOf[k], n)
-				}
+				t.svcsOf = t.policyServicesByService()
 			}
 			tg := target{key: fmt.Sprintf("Service/%s/%s", ns, tr.Name), service: true,
 				names: slices.Clone(t.svcsOf[types.NamespacedName{Namespace: ns, Name: string(tr.Name)}])}
@@ -72,6 +67,17 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 		}
 	}
 	return out, string(gwv1.PolicyReasonAccepted), "accepted"
+}
+
+// policyServicesByService indexes the policy services made so far by their Kubernetes
+// Service, each list in name order.
+func (t *translator) policyServicesByService() map[types.NamespacedName][]string {
+	out := map[types.NamespacedName][]string{}
+	for _, n := range slices.Sorted(maps.Keys(t.svcDefs)) {
+		k := types.NamespacedName{Namespace: t.svcDefs[n].Namespace, Name: t.svcDefs[n].KubernetesService}
+		out[k] = append(out[k], n)
+	}
+	return out
 }
 
 // gatewaysSendingTo are the Gateways with a route sending to one of the policy services.

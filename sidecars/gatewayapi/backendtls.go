@@ -205,11 +205,8 @@ func (t *translator) upstreamTLS(namespace, name, port string) *policy.UpstreamT
 // a route sending to one of the policy's targets (one per targetRef when there is none),
 // with its Accepted and ResolvedRefs conditions.
 func (t *translator) backendTLSStatuses() {
-	byService := map[types.NamespacedName][]string{} // policy services by Kubernetes Service
-	for _, n := range slices.Sorted(maps.Keys(t.svcDefs)) {
-		k := types.NamespacedName{Namespace: t.svcDefs[n].Namespace, Name: t.svcDefs[n].KubernetesService}
-		byService[k] = append(byService[k], n)
-	}
+	// Anew, not t.svcsOf: the canaries have made their services since.
+	byService := t.policyServicesByService()
 	for _, p := range t.in.BackendTLSPolicies {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
 		st, ok := t.backendTLSStates[nn]

@@ -154,15 +154,23 @@ func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, 
 // caProblem says what keeps the ca.crt pem of the ConfigMap cm from being used (too large, or
 // no PEM certificate), or "".
 func caProblem(cm *corev1.ConfigMap, pem []byte) string {
-	switch {
-	case cm.Annotations[OversizedAnnotation] != "":
-		return fmt.Sprintf("has a %s of %s bytes, more than %d", CACertificateKey, cm.Annotations[OversizedAnnotation], MaxCertificateBytes)
-	case len(pem) > MaxCertificateBytes:
-		return fmt.Sprintf("has a %s of %d bytes, more than %d", CACertificateKey, len(pem), MaxCertificateBytes)
-	case !x509.NewCertPool().AppendCertsFromPEM(pem):
+	if size, over := oversized(cm.Annotations, len(pem)); over {
+		return fmt.Sprintf("has a %s of %s bytes, more than %d", CACertificateKey, size, MaxCertificateBytes)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 		return "has no PEM certificate in " + CACertificateKey
 	}
 	return ""
+}
+
+// oversized says whether certificates of n bytes, in an object with annotations, are over
+// MaxCertificateBytes, and their size: the cache's OversizedAnnotation when it left them out,
+// else n.
+func oversized(annotations map[string]string, n int) (size string, over bool) {
+	if a := annotations[OversizedAnnotation]; a != "" {
+		return a, true
+	}
+	return strconv.Itoa(n), n > MaxCertificateBytes
 }
 
 // groupKind names a reference's kind with its group: "Kind.group", or "Kind" for the core
@@ -263,11 +271,8 @@ func (t *translator) certificate(nn types.NamespacedName) (policy.TLSCertificate
 		return policy.TLSCertificate{}, fmt.Errorf("secret %s has type %q, not %s", nn, s.Type, corev1.SecretTypeTLS)
 	}
 	crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
-	if n := s.Annotations[OversizedAnnotation]; n != "" || len(crt)+len(key) > MaxCertificateBytes {
-		if n == "" {
-			n = strconv.Itoa(len(crt) + len(key))
-		}
-		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are %s bytes, more than %d", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, n, MaxCertificateBytes)
+	if size, over := oversized(s.Annotations, len(crt)+len(key)); over {
+		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are %s bytes, more than %d", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, size, MaxCertificateBytes)
 	}
 	if _, err := tls.X509KeyPair(crt, key); err != nil {
 		return policy.TLSCertificate{}, fmt.Errorf("secret %s: %s and %s are not a PEM certificate and its key: %w", nn, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, err)
