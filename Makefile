@@ -183,6 +183,7 @@ fuzz:
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzPolicyUpdate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzHTTPSCertificateUpdate -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzServiceAccountTemplate -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecars/gatewayapi -run '^$$' -fuzz FuzzReadManifests -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/strictyaml -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME)
 
 ## dashboards: regenerate the Grafana dashboards' JSON from Go

@@ -18,6 +18,7 @@ import (
 
 // Kinds of the attached policies, as their status and messages name them.
 const (
+	KindCanaryPolicy         = "CanaryPolicy"
 	KindBackendTrafficPolicy = "BackendTrafficPolicy"
 	KindExperimentPolicy     = "ExperimentPolicy"
 )

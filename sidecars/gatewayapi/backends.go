@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -92,6 +93,11 @@ func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp st
 	if svc == nil {
 		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s not found", bp, ns, b.Name)}
 	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		// As the Gateway API advises: an ExternalName Service has no endpoints to discover,
+		// and would send the proxies to any name its owner writes.
+		return "", &refProblem{string(gwv1.RouteReasonInvalidKind), fmt.Sprintf("%s: Service %s/%s is of type ExternalName, which is not supported: name the backends with a Service that selects them (or with EndpointSlices)", bp, ns, b.Name)}
+	}
 	if b.Port == nil {
 		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: port is required for a Service", bp)}
 	}
@@ -106,6 +112,8 @@ func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp st
 	}
 	proto := policy.ProtocolHTTP1
 	switch {
+	case port.AppProtocol != nil && tlsAppProtocol(*port.AppProtocol) && t.upstreamTLS(ns, svc.Name, port.Name) == nil:
+		return "", &refProblem{string(gwv1.RouteReasonUnsupportedProtocol), fmt.Sprintf("%s: Service %s/%s port %d has appProtocol %s, which takes TLS: a BackendTLSPolicy targeting the Service (or the port) says how to verify it", bp, ns, b.Name, *b.Port, *port.AppProtocol)}
 	case grpc:
 		proto = policy.ProtocolGRPC
 	case port.AppProtocol != nil && (*port.AppProtocol == "kubernetes.io/h2c" || *port.AppProtocol == "grpc"):
@@ -120,6 +128,13 @@ func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp st
 		svcs[key] = name
 	}
 	return name, nil
+}
+
+// tlsAppProtocol says whether a Service port's appProtocol means the backend speaks TLS:
+// kubernetes.io/wss (Kubernetes' standard application protocols) or https and tls (the
+// IANA service names, in any case).
+func tlsAppProtocol(p string) bool {
+	return p == "kubernetes.io/wss" || strings.EqualFold(p, "https") || strings.EqualFold(p, "tls")
 }
 
 // weighted turns shares into policy backends with the same relative weights: shares of the

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -236,4 +237,56 @@ func served(t testing.TB, spec policy.Spec) (*policy.Policy, map[string]*transla
 		}
 	}
 	return p, groups
+}
+
+// TestGRPCAndHTTPRoutesToOneServicePort sends an HTTPRoute and a GRPCRoute to the same
+// Service port: each gets a policy service speaking its own protocol (gRPC for the
+// GRPCRoute, HTTP/1.1 for the HTTPRoute), whichever route is older.
+func TestGRPCAndHTTPRoutesToOneServicePort(t *testing.T) {
+	for _, grpcFirst := range []bool{true, false} {
+		in := input()
+		in.Services = append(in.Services, svc("shop", "api", 9000))
+		older, newer := metav1.NewTime(time.Unix(100, 0)), metav1.NewTime(time.Unix(200, 0))
+		httpAt, grpcAt := older, newer
+		if grpcFirst {
+			httpAt, grpcAt = newer, older
+		}
+		parent := []gwv1.ParentReference{{Name: "edge"}}
+		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rest", CreationTimestamp: httpAt}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rest.example.com"},
+			Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
+		in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rpc", CreationTimestamp: grpcAt}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rpc.example.com"},
+			Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
+		res := Translate(in)
+		for _, cs := range [][]metav1.Condition{routeStatus(t, res.HTTPRoutes, "shop", "rest"), routeStatus(t, res.GRPCRoutes, "shop", "rpc")} {
+			if c := conditions.Require(t, cs, "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+				t.Errorf("ResolvedRefs %+v", c)
+			}
+		}
+		protocols := map[string]policy.Protocol{}
+		for _, s := range res.Spec.Services {
+			protocols[s.Name] = s.Protocol
+		}
+		backendOf := func(vhost string) string {
+			for _, vh := range res.Spec.VirtualHosts {
+				if slices.Contains(vh.Domains, vhost) {
+					return vh.Routes[0].Backends[0].Service
+				}
+			}
+			t.Fatalf("no virtual host for %s", vhost)
+			return ""
+		}
+		rest, rpc := backendOf("rest.example.com"), backendOf("rpc.example.com")
+		if rest == rpc || protocols[rest] != policy.ProtocolHTTP1 || protocols[rpc] != policy.ProtocolGRPC {
+			t.Errorf("grpc first %v: HTTPRoute to %s (%s), GRPCRoute to %s (%s); want two policy services, http1 and grpc",
+				grpcFirst, rest, protocols[rest], rpc, protocols[rpc])
+		}
+		if rpc != ServiceName("shop", "api", 9000) || rest != "shop-api-9000-http1" {
+			t.Errorf("names %s and %s, want %s for the GRPCRoutes and shop-api-9000-http1", rpc, rest, ServiceName("shop", "api", 9000))
+		}
+		if err := Merge(base(t), res.Spec).Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

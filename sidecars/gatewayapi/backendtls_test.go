@@ -311,3 +311,48 @@ func TestOversizedCACertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendsTheProxiesCannotReach refuses, on the route's ResolvedRefs, a Service of type
+// ExternalName and a port whose appProtocol takes TLS with no BackendTLSPolicy to verify it;
+// with one, the TLS port is served over TLS.
+func TestBackendsTheProxiesCannotReach(t *testing.T) {
+	ca, err := pki.NewCA("web-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := func(res *Result) metav1.Condition {
+		return conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "web"), "ResolvedRefs")
+	}
+	for _, c := range []struct{ name, appProtocol, reason, message string }{
+		{"wss", "kubernetes.io/wss", string(gwv1.RouteReasonUnsupportedProtocol), "Service shop/web port 8080 has appProtocol kubernetes.io/wss, which takes TLS: a BackendTLSPolicy"},
+		{"HTTPS", "HTTPS", string(gwv1.RouteReasonUnsupportedProtocol), "has appProtocol HTTPS, which takes TLS"},
+		{"ExternalName", "", string(gwv1.RouteReasonInvalidKind), "Service shop/web is of type ExternalName, which is not supported"},
+	} {
+		in := tlsShop(ca.CertPEM)
+		if c.appProtocol != "" {
+			in.Services[0].Spec.Ports[0].AppProtocol = &c.appProtocol
+		} else {
+			in.Services[0].Spec.Type, in.Services[0].Spec.ExternalName = corev1.ServiceTypeExternalName, "example.com"
+		}
+		res := Translate(in)
+		if r := resolved(res); r.Status != metav1.ConditionFalse || r.Reason != c.reason || !strings.Contains(r.Message, c.message) {
+			t.Errorf("%s: ResolvedRefs %s (%s): %s", c.name, r.Status, r.Reason, r.Message)
+		}
+		for _, s := range res.Spec.Services {
+			if s.KubernetesService == "web" {
+				t.Errorf("%s: served policy service %s", c.name, s.Name)
+			}
+		}
+		if c.appProtocol == "" {
+			continue
+		}
+		in.BackendTLSPolicies, in.BackendTLSPoliciesServed = []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop", "web-ca")}, true
+		res = Translate(in)
+		if r := resolved(res); r.Status != metav1.ConditionTrue {
+			t.Errorf("%s with a BackendTLSPolicy: ResolvedRefs %s (%s): %s", c.name, r.Status, r.Reason, r.Message)
+		}
+		if tls := webTLS(t, res); tls == nil || tls.SNI != "web.shop" {
+			t.Errorf("%s with a BackendTLSPolicy: TLS %+v", c.name, tls)
+		}
+	}
+}

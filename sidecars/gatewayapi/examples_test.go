@@ -1,10 +1,7 @@
 package gatewayapi
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -18,10 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 )
@@ -51,57 +45,15 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
-		for {
-			doc, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			var meta metav1.TypeMeta
-			if err := yaml.Unmarshal(doc, &meta); err != nil || meta.Kind == "" {
-				continue
-			}
-			decode := func(into any) {
-				if err := yaml.UnmarshalStrict(doc, into); err != nil {
-					t.Fatalf("%s: %s: %v", f, meta.Kind, err)
-				}
-			}
-			switch meta.Kind {
-			case "Gateway":
-				var g gwv1.Gateway
-				decode(&g)
-				in.Gateways = append(in.Gateways, &g)
-			case "HTTPRoute":
-				var r gwv1.HTTPRoute
-				decode(&r)
-				in.HTTPRoutes = append(in.HTTPRoutes, &r)
-			case "GRPCRoute":
-				var r gwv1.GRPCRoute
-				decode(&r)
-				in.GRPCRoutes = append(in.GRPCRoutes, &r)
-			case "ReferenceGrant":
-				var g gwv1beta1.ReferenceGrant
-				decode(&g)
-				in.ReferenceGrants = append(in.ReferenceGrants, (*gwv1.ReferenceGrant)(&g))
-			case "Namespace":
-				var n corev1.Namespace
-				decode(&n)
-				in.Namespaces = append(in.Namespaces, &n)
-			case KindBackendTLSPolicy:
-				var p gwv1.BackendTLSPolicy
-				decode(&p)
-				in.BackendTLSPolicies, in.BackendTLSPoliciesServed = append(in.BackendTLSPolicies, &p), true
-			case "GatewayClass":
-				// Replaced below by a class of ours of the same name.
-			default:
-				skipped = append(skipped, meta.Kind)
-			}
+		objs, kinds, err := ReadManifests(f, b)
+		if err != nil {
+			t.Fatal(err)
 		}
+		in.Add(objs)
+		skipped = append(skipped, kinds...)
 	}
-	defaultNamespaces(in)
+	// Each GatewayClass is replaced below by a class of ours of the same name.
+	in.GatewayClasses = nil
 	// A route shown without parentRefs (an example of a filter alone) is attached to a Gateway.
 	for _, r := range in.HTTPRoutes {
 		if len(r.Spec.ParentRefs) == 0 {
@@ -114,7 +66,7 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 		}
 	}
 	addMissingParents(in)
-	labelNamespaces(in)
+	in.CompleteNamespaces()
 	classes := map[string]bool{}
 	for _, g := range in.Gateways {
 		if !classes[string(g.Spec.GatewayClassName)] {
@@ -149,6 +101,9 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 			Data: map[string]string{CACertificateKey: string(ca.CertPEM)}})
 	}
 	services := map[string]bool{}
+	for _, s := range in.Services {
+		services[s.Namespace+"/"+s.Name] = true
+	}
 	addService := func(ns string, b gwv1.BackendObjectReference, appProtocol string) {
 		if (b.Group != nil && *b.Group != "") || (b.Kind != nil && *b.Kind != "Service") || b.Port == nil {
 			return
@@ -232,60 +187,6 @@ func addMissingParents(in *Input) {
 	}
 	for _, r := range in.GRPCRoutes {
 		add(r.Namespace, r.Spec.ParentRefs)
-	}
-}
-
-// labelNamespaces gives every namespace the objects live in the label the API server sets on
-// each (kubernetes.io/metadata.name), adding the namespaces the example does not define.
-func labelNamespaces(in *Input) {
-	have := map[string]*corev1.Namespace{}
-	for _, n := range in.Namespaces {
-		have[n.Name] = n
-	}
-	use := func(ns string) {
-		if have[ns] == nil {
-			have[ns] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-			in.Namespaces = append(in.Namespaces, have[ns])
-		}
-	}
-	for _, g := range in.Gateways {
-		use(g.Namespace)
-	}
-	for _, r := range in.HTTPRoutes {
-		use(r.Namespace)
-	}
-	for _, r := range in.GRPCRoutes {
-		use(r.Namespace)
-	}
-	for _, n := range in.Namespaces {
-		if n.Labels == nil {
-			n.Labels = map[string]string{}
-		}
-		n.Labels[corev1.LabelMetadataName] = n.Name
-	}
-}
-
-// defaultNamespaces puts the objects without a namespace in "default", as kubectl apply would.
-func defaultNamespaces(in *Input) {
-	set := func(m *metav1.ObjectMeta) {
-		if m.Namespace == "" {
-			m.Namespace = "default"
-		}
-	}
-	for _, g := range in.Gateways {
-		set(&g.ObjectMeta)
-	}
-	for _, r := range in.HTTPRoutes {
-		set(&r.ObjectMeta)
-	}
-	for _, r := range in.GRPCRoutes {
-		set(&r.ObjectMeta)
-	}
-	for _, g := range in.ReferenceGrants {
-		set(&g.ObjectMeta)
-	}
-	for _, p := range in.BackendTLSPolicies {
-		set(&p.ObjectMeta)
 	}
 }
 

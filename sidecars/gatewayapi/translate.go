@@ -228,7 +228,9 @@ type translator struct {
 	routeGW map[routeKey][]types.NamespacedName
 	// svcDefs are the policy services of resolved backendRefs, by name; canarySvcs those
 	// the canaries need.
-	svcDefs    map[string]policy.Service
+	svcDefs map[string]policy.Service
+	// grpcPorts are the Service ports a GRPCRoute's backendRef names (grpcBackend).
+	grpcPorts  map[servicePort]bool
 	canarySvcs []string
 	// backendTLS is the TLS of each target of the BackendTLSPolicies, and backendTLSStates
 	// what each policy resolved to.
@@ -1051,9 +1053,26 @@ func boolFirst(a bool) int {
 func ptr[T any](v T) *T { return &v }
 
 // Merge returns a copy of base with spec's services, virtual hosts, node groups and canaries
-// added (defaults set); base is not changed. The result is not validated.
+// added (defaults set); base is not changed. The result is not validated. A listener of one
+// of base's gateway groups that lists no virtual hosts (all of them) keeps serving base's
+// only: spec's are served by its Gateways' own groups.
 func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
 	p := base.Clone()
+	p.SetDefaults() // a gateway group's single-listener form is in its listeners
+	if len(spec.VirtualHosts) > 0 {
+		var names []string
+		for _, vh := range p.Spec.VirtualHosts {
+			names = append(names, vh.Name)
+		}
+		for i := range p.Spec.NodeGroups {
+			g := &p.Spec.NodeGroups[i]
+			for j := range g.Listeners {
+				if g.Kind == policy.NodeGateway && len(g.Listeners[j].VirtualHosts) == 0 {
+					g.Listeners[j].VirtualHosts = slices.Clone(names)
+				}
+			}
+		}
+	}
 	p.Spec.Services = append(p.Spec.Services, spec.Services...)
 	p.Spec.VirtualHosts = append(p.Spec.VirtualHosts, spec.VirtualHosts...)
 	p.Spec.NodeGroups = append(p.Spec.NodeGroups, spec.NodeGroups...)

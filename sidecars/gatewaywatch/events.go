@@ -57,7 +57,7 @@ func (w *Watcher) rolloutEvent(meta *metav1.ObjectMeta, old, now *gatewayapi.Can
 	default:
 		return
 	}
-	w.o.Events.Eventf(policyRef("CanaryPolicy", meta), nil, typ, reason, eventAction, "%s", note)
+	w.o.Events.Eventf(policyRef(gatewayapi.KindCanaryPolicy, meta), nil, typ, reason, eventAction, "%s", note)
 }
 
 // experimentEvent records what changed between the experiment status old and now, which was

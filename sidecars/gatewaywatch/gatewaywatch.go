@@ -520,7 +520,7 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		if w.o.CanaryRollout != nil {
 			rollout = w.o.CanaryRollout(gatewayapi.CanaryName(p.Namespace, p.Name))
 		}
-		if w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, "CanaryPolicy", &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
+		if w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, gatewayapi.KindCanaryPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
 			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("rollout", p.Status.Rollout, rollout)) {
 			w.rolloutEvent(&p.ObjectMeta, p.Status.Rollout, rollout)
 		}

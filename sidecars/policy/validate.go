@@ -843,8 +843,8 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 const maxSubjectAltNameBytes = 2048
 
 // subjectAltNames checks the subject alternative names an upstream's certificate is verified
-// against: at most MaxSubjectAltNames, each a DNS name of lowercase labels (the first may be
-// "*") or an absolute URI, none twice.
+// against: at most MaxSubjectAltNames, each a DNS name of ASCII labels in any case (the first
+// may be "*") or an absolute URI, none twice.
 func (v *validator) subjectAltNames(sans []string, path string) {
 	if len(sans) > MaxSubjectAltNames {
 		v.errorf(path, "at most %d names, not %d", MaxSubjectAltNames, len(sans))

@@ -4,7 +4,7 @@
 //	foresight-xds serve --policy FILE [--experiments FILE] [--kubeconfig FILE]
 //	                    [--xds-address :18000] [--metrics-address :18001] [--prometheus-url URL]
 //	                    [--tls-cert-file FILE --tls-private-key-file FILE [--client-ca-file FILE]]
-//	foresight-xds check FILE... (policies and experiments, told apart by kind)
+//	foresight-xds check FILE... (policies, experiments and Gateway API manifests, told apart by kind)
 //	foresight-xds canary pause|resume|advance|abort|promote|status NAME --token-file FILE [--admin-url URL]
 //	foresight-xds bootstrap --node ID --service NAME [--metadata K=V]... [--gateway] [--xds-address HOST:PORT]
 //	                        [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--policy FILE] [--out FILE]
@@ -36,7 +36,7 @@ const usage = `usage:
                       [--max-connections N] [--max-streams N] [--max-message-bytes N] [--max-subscribed-bytes N]
                       [--max-connections-per-address N] [--max-streams-per-address N]
                       [--state-dir DIR] [--admin-address ADDR --admin-token-file FILE]
-  foresight-xds check FILE... (policy and experiment files)
+  foresight-xds check [--gateway-controller-name NAME] FILE... (policy, experiment and Kubernetes manifest files)
   foresight-xds canary pause|resume|advance|abort|promote|status NAME --token-file FILE [--admin-url http://127.0.0.1:18002]
   foresight-xds bootstrap --node ID --service NAME [--metadata KEY=VALUE]... [--gateway] [--xds-address HOST:PORT]
                           [--format envoy|envoy-json|grpc] [--xds-creds insecure|tls] [--xds-ca-file FILE]
