@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -147,13 +146,9 @@ func resourceTemplate(text string, keep []string) (*source.Template, error) {
 	if expr.Type() != parser.ValueTypeVector {
 		return nil, fmt.Errorf("must return an instant vector, returns a %s", expr.Type())
 	}
-	agg := OutermostAggregation(expr)
-	if agg == nil {
-		return t, nil // the series' own labels
-	}
 	for _, l := range keep {
-		if slices.Contains(agg.Grouping, l) == agg.Without {
-			return nil, fmt.Errorf("its outermost aggregation drops label %q: add it to by (...)", l)
+		if dropsLabel(expr, l) {
+			return nil, fmt.Errorf("its result drops label %q (an aggregation's by (...) or a vector matching's on (...) leaves it out): add it there", l)
 		}
 	}
 	return t, nil

@@ -78,7 +78,7 @@ func TestResourceMetricsErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, edit, want string
 	}{
-		{"dropped label", "sum by (namespace, pod, container) (container_memory", `rules.yaml:9: resourceMetrics.memory.containerQuery: its outermost aggregation drops label "container"`},
+		{"dropped label", "sum by (namespace, pod, container) (container_memory", `rules.yaml:9: resourceMetrics.memory.containerQuery: its result drops label "container"`},
 		{"no matchers", "<<.LabelMatchers>>}[4m]))\n    nodeLabel", `rules.yaml:6: resourceMetrics.cpu.nodeQuery: query template: no vector selector carries <<.LabelMatchers>> inside its braces`},
 		{"bad label", "nodeLabel: instance", `rules.yaml:7: resourceMetrics.cpu.nodeLabel:`},
 		{"unknown key", "nodeQuery: node_memory", `rules.yaml:10: resourceMetrics.memory.nodequery:`},

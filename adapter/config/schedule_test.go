@@ -93,7 +93,7 @@ func TestParseScheduleEventsQueueErrors(t *testing.T) {
 			[]string{`rules.yaml:21: rules[0].queue.backlog: required`}},
 		{"queue without throughput", rep("    throughput: 5\n", ""), []string{`rules.yaml:21: rules[0].queue.throughput: required`}},
 		{"backlog drops the namespace", rep("max by (namespace, queue) (redis_key_size", "max by (queue) (redis_key_size"),
-			[]string{`rules.yaml:22: rules[0].queue.backlog: its aggregation drops the namespace label`}},
+			[]string{`rules.yaml:22: rules[0].queue.backlog: its result drops the namespace label`}},
 		{"queue on the pods API", rep("  queue:\n", "  api: pods\n  queue:\n"),
 			[]string{`rules.yaml:22: rules[0].queue: a queue rule serves one worker demand per queue`}},
 		{"queue with shadow", rep("  queue:\n", "  shadow: {strategies: [reactive, auto]}\n  queue:\n"),

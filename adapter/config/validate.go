@@ -268,26 +268,118 @@ func (r *Rule) validateQuery(query string) error {
 		return fmt.Errorf("must return an instant vector, returns a %s", expr.Type())
 	}
 	if !r.Resources.ClusterWide && dropsLabel(expr, nsLabel) {
-		return fmt.Errorf("its aggregation drops the namespace label %q: add it to by (...)", nsLabel)
+		return fmt.Errorf("its result drops the namespace label %q (an aggregation's by (...) or a vector matching's on (...) leaves it out): add it there", nsLabel)
 	}
 	if (r.API == APIObject || r.API == APIPods) && r.Resources.Label != "" && dropsLabel(expr, r.Resources.Label) {
-		return fmt.Errorf("its aggregation drops the object label %q: add it to by (...)", r.Resources.Label)
+		return fmt.Errorf("its result drops the object label %q (an aggregation's by (...) or a vector matching's on (...) leaves it out): add it there", r.Resources.Label)
 	}
 	return nil
 }
 
-// dropsLabel reports whether the outermost aggregation of expr certainly
-// removes label from its result series.
+// dropsLabel reports whether expr's result series certainly lack label, when the series
+// it selects carry it: an aggregation's by (...) (or without (...)), or a vector
+// matching's on (...) (or ignoring (...)), on the way to the result leaves it out.
 func dropsLabel(expr parser.Expr, label string) bool {
-	e := OutermostAggregation(expr)
-	if e == nil {
-		return false
+	return !labelKept(expr, label, func(*parser.VectorSelector) bool { return true }, false)
+}
+
+// KeepLabel rewrites expr as if it were evaluated for each value of label apart: every
+// aggregation whose input series carry label keeps it (a by (...) gains it, a without
+// (...) loses it), and every vector matching whose two sides carry it matches on it too
+// (an on (...) gains it, an ignoring (...) loses it). carried says whether a selector's
+// series carry label. It returns whether expr's result series carry label.
+func KeepLabel(expr parser.Expr, label string, carried func(*parser.VectorSelector) bool) bool {
+	return labelKept(expr, label, carried, true)
+}
+
+// labelKept says whether expr's result series carry label, given which selectors' series
+// carry it; with fix, it first makes each aggregation and vector matching keep label where
+// its inputs carry it (KeepLabel).
+func labelKept(expr parser.Expr, label string, carried func(*parser.VectorSelector) bool, fix bool) bool {
+	kept := func(e parser.Expr) bool { return labelKept(e, label, carried, fix) }
+	switch e := expr.(type) {
+	case *parser.ParenExpr:
+		return kept(e.Expr)
+	case *parser.StepInvariantExpr:
+		return kept(e.Expr)
+	case *parser.SubqueryExpr:
+		return kept(e.Expr)
+	case *parser.MatrixSelector:
+		return kept(e.VectorSelector)
+	case *parser.VectorSelector:
+		return carried(e)
+	case *parser.Call:
+		any := false
+		for _, a := range e.Args {
+			if k := kept(a); k && (a.Type() == parser.ValueTypeVector || a.Type() == parser.ValueTypeMatrix) {
+				any = true
+			}
+		}
+		switch e.Func.Name {
+		case "absent", "absent_over_time", "vector", "scalar", "time":
+			return false // series without the input's labels
+		}
+		return any
+	case *parser.AggregateExpr:
+		if e.Param != nil {
+			kept(e.Param)
+		}
+		if !kept(e.Expr) {
+			return false
+		}
+		has := slices.Contains(e.Grouping, label)
+		if fix {
+			switch {
+			case e.Without && has:
+				e.Grouping = slices.DeleteFunc(e.Grouping, func(g string) bool { return g == label })
+			case !e.Without && !has:
+				e.Grouping = append(e.Grouping, label)
+			}
+			return true
+		}
+		switch e.Op {
+		case parser.TOPK, parser.BOTTOMK, parser.LIMITK, parser.LIMIT_RATIO:
+			return true // they keep their input's labels
+		}
+		return e.Without != has
+	case *parser.BinaryExpr:
+		l, r := kept(e.LHS), kept(e.RHS)
+		lv, rv := e.LHS.Type() == parser.ValueTypeVector, e.RHS.Type() == parser.ValueTypeVector
+		vm := e.VectorMatching
+		switch {
+		case !rv:
+			return lv && l
+		case !lv:
+			return r
+		case vm == nil:
+			return l
+		}
+		has := slices.Contains(vm.MatchingLabels, label)
+		if fix && l && r {
+			switch {
+			case vm.On && !has:
+				vm.MatchingLabels = append(vm.MatchingLabels, label)
+			case !vm.On && has:
+				vm.MatchingLabels = slices.DeleteFunc(vm.MatchingLabels, func(g string) bool { return g == label })
+			}
+			has = vm.On
+		}
+		switch {
+		case e.Op == parser.LOR:
+			return l || r
+		case e.Op.IsSetOperator():
+			return l
+		case vm.Card == parser.CardManyToOne:
+			return l || slices.Contains(vm.Include, label) && r
+		case vm.Card == parser.CardOneToMany:
+			return r || slices.Contains(vm.Include, label) && l
+		case vm.On:
+			return has && l
+		default:
+			return !has && l
+		}
 	}
-	has := slices.Contains(e.Grouping, label)
-	if e.Without {
-		return has
-	}
-	return !has
+	return false
 }
 
 // OutermostAggregation returns the aggregation that decides the labels of

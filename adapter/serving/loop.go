@@ -228,8 +228,11 @@ type worker struct {
 	series map[string]*seriesState
 	next   int64 // next step-aligned Unix second to fetch; 0 before the first load
 	ready  bool
-	shadow *shadow.Set // nil without shadow evaluation
-	cost   *costState  // nil for cost-blind rules
+	// skipping says the latest query returned series that are not served (observeAll
+	// warns when it starts).
+	skipping bool
+	shadow   *shadow.Set // nil without shadow evaluation
+	cost     *costState  // nil for cost-blind rules
 
 	backlogs map[string]backlogSample // queue rules: latest backlog by series key
 	shares   map[string]shareSample   // share rules: latest share by key of the On labels
@@ -527,14 +530,22 @@ func (w *worker) state(s source.Series) (*seriesState, error) {
 // marks the series that got new samples in updated.
 func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]bool) {
 	states := make([]*seriesState, len(res))
+	skipped := 0
 	for i, s := range res {
 		st, err := w.state(s)
 		if err != nil {
 			l.log.Debug("series skipped", "metric", w.rule.Info.StoreKey(), "series", s.Labels.String(), "err", err)
+			if skipped == 0 && !w.skipping {
+				l.log.Warn("result series not served (counted in foresight_adapter_series_skipped; each is logged at debug level): the query must keep the labels the rule serves by",
+					"metric", w.rule.Info.StoreKey(), "series", s.Labels.String(), "err", err)
+			}
+			skipped++
 			continue
 		}
 		states[i] = st
 	}
+	w.skipping = skipped > 0
+	l.metrics.skipped.WithLabelValues(w.rule.Info.StoreKey()).Set(float64(skipped))
 	fed := make([]bool, len(res))
 	parallel(w.workers(), len(res), func(i int) {
 		if states[i] != nil {

@@ -61,6 +61,25 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 	}
 }
 
+// TestSkippedSeriesAreCounted serves a query whose result holds a series without the
+// namespace label (vector(1) beside the load): that one is not served, and
+// foresight_adapter_series_skipped counts it, while the labelled series is served.
+func TestSkippedSeriesAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	emb := newEmbedded(t, reg)
+	appendMinutely(t, emb, testNow.Add(-time.Hour), testNow, constant(10), "__name__", "load", "namespace", "live")
+	c := runClockedLoop(t, reg, emb, rulesYAML(ruleYAML("load", `"load{<<.LabelMatchers>>} or vector(1)"`, "")))
+	if got := testutil.ToFloat64(c.metrics.skipped.WithLabelValues("load")); got != 1 {
+		t.Errorf("skipped gauge = %v, want 1 (the series of vector(1))", got)
+	}
+	if got := testutil.ToFloat64(c.metrics.series.WithLabelValues("load")); got != 1 {
+		t.Errorf("series gauge = %v, want 1", got)
+	}
+	if es, _, err := c.store.Lookup(Query{Metric: "load", API: APIExternal, Namespace: "live"}); err != nil || len(es) != 1 {
+		t.Errorf("labelled series: %+v, %v", es, err)
+	}
+}
+
 // outageSource fails every range query while down is set, as a stopped
 // Prometheus does, and counts the failures.
 type outageSource struct {

@@ -13,6 +13,7 @@ type Metrics struct {
 	perSeries   *seriesCollector
 	driftFalls  *prometheus.CounterVec
 	series      *prometheus.GaugeVec
+	skipped     *prometheus.GaugeVec
 	staleness   *prometheus.GaugeVec
 	evals       *prometheus.CounterVec
 	absErr      *prometheus.CounterVec
@@ -36,6 +37,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"metric", "model"}),
 		series: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "foresight_forecast_series", Help: "Series forecast for the rule.",
+		}, []string{"metric"}),
+		skipped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "foresight_adapter_series_skipped", Help: "Result series of the rule's latest query that are not served: they lack the namespace or object label the rule serves by.",
 		}, []string{"metric"}),
 		staleness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "foresight_forecast_staleness_seconds", Help: "Age of the oldest served value of the rule.",
@@ -81,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"metric"}),
 	}
 	for _, c := range []prometheus.Collector{m.perSeries, m.driftFalls,
-		m.series, m.staleness, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules, m.offHeap,
+		m.series, m.skipped, m.staleness, m.evals, m.absErr, m.actual, m.under, m.fitDuration, m.reloads, m.lastReload, m.rules, m.offHeap,
 		m.scheduleFloor, m.scheduleCeiling, m.scheduleMultiplier} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -98,6 +102,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) forgetMetric(metric string) {
 	l := prometheus.Labels{"metric": metric}
 	m.series.DeletePartialMatch(l)
+	m.skipped.DeletePartialMatch(l)
 	m.staleness.DeletePartialMatch(l)
 	m.scheduleFloor.DeletePartialMatch(l)
 	m.scheduleCeiling.DeletePartialMatch(l)

@@ -73,6 +73,15 @@ const config = `rules:
     matches: "^(.*)_total"
     as: "${1}_by_pod"
   metricsQuery: 'sum(rate(<<.Series>>{namespace="<<index .LabelValuesByName "namespace">>",pod=~"<<index .LabelValuesByName "pod">>"}[2m])) by (<<.GroupBy>>)'
+- seriesQuery: 'http_requests_total{namespace!="",service!=""}'
+  resources:
+    overrides:
+      namespace: {resource: "namespace"}
+      service: {resource: "service"}
+  name:
+    matches: "^(.*)_total"
+    as: "${1}_per_service"
+  metricsQuery: 'round(sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (service), 0.001)'
 externalRules:
 - seriesQuery: '{__name__="queue_messages_ready",queue!=""}'
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
@@ -263,7 +272,10 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("custom", func(t *testing.T) { compareCustom(t, sides, "http_requests_per_second") })
 	t.Run("custom label values", func(t *testing.T) { compareCustom(t, sides, labelValuesMetric) })
 	t.Run("custom namespaces", func(t *testing.T) { compareNamespaces(t, sides) })
-	t.Run("custom services", func(t *testing.T) { compareServices(t, sides) })
+	t.Run("custom services", func(t *testing.T) { compareServices(t, sides, "http_requests_per_second") })
+	// by (service) inside round(): one namespace's services in prometheus-adapter, and in
+	// Foresight, which adds the namespace label there.
+	t.Run("custom services inside a function", func(t *testing.T) { compareServices(t, sides, "http_requests_per_service") })
 	t.Run("external", func(t *testing.T) { compareExternal(t, sides) })
 	t.Run("external cluster-wide", func(t *testing.T) { compareClusterWide(t, sides) })
 	t.Run("external cluster-wide authorization", func(t *testing.T) { compareClusterWideAuthorization(t, sides) })
@@ -658,8 +670,7 @@ func compareNamespaces(t *testing.T, sides []*side) {
 // the pods' series) by name from both adapters: the same metric name as for
 // pods and namespaces, summed over the service's series, terminated pods'
 // included, as the data says.
-func compareServices(t *testing.T, sides []*side) {
-	const metric = "http_requests_per_second"
+func compareServices(t *testing.T, sides []*side, metric string) {
 	want := values{}
 	for _, p := range pods {
 		want[p.namespace+"/"+p.app] += p.rate

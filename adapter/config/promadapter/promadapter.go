@@ -357,9 +357,10 @@ const (
 // nativeQuery renders the rule's metricsQuery for one series name into a Foresight
 // query template: .Series and .GroupBy are filled in, .LabelMatchers stays the
 // placeholder that Foresight fills with escaped matchers. The first len(keep) labels
-// of groupBy must survive the outermost aggregation: where the query's own by (...)
-// leaves them out, they are added. prometheus-adapter matches one namespace (and the
-// requested objects) before aggregating, so grouping by them too changes no value.
+// of groupBy must survive every aggregation and vector matching whose inputs carry them:
+// where the query's own by (...) or on (...) leaves them out, they are added
+// (config.KeepLabel). prometheus-adapter matches one namespace (and the requested objects)
+// before it evaluates the query, so evaluating it for each apart changes no value.
 // The result is checked by source.ParseTemplateWith with o, whose errors name
 // series <<.Series>>.
 func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o source.TemplateOptions) (string, error) {
@@ -368,8 +369,12 @@ func (c *compiled) nativeQuery(series string, groupBy []string, keep int, o sour
 		return "", err
 	}
 	if expr, err := source.ParseQuery(text); err == nil {
-		if keepLabels(expr, groupBy[:keep]) {
-			text = expr.String()
+		was := expr.String()
+		for _, l := range groupBy[:keep] {
+			config.KeepLabel(expr, l, importCarries(l))
+		}
+		if s := expr.String(); s != was {
+			text = s
 		}
 	}
 	text = strings.ReplaceAll(text, importMatcher, config.QueryPlaceholder)
@@ -415,26 +420,18 @@ func (c *compiled) aggregatesAway(series string, groupBy []string, label string)
 	return e
 }
 
-// keepLabels makes the outermost aggregation of expr keep labels, reporting
-// whether it changed expr.
-func keepLabels(expr parser.Expr, labels []string) bool {
-	e := config.OutermostAggregation(expr)
-	if e == nil {
+// importCarries says whether a selector of an imported query selects series with label:
+// those it matches by <<.LabelMatchers>> (importMatcher, the requested namespace and
+// objects), or by a matcher on label that needs a value.
+func importCarries(label string) func(*parser.VectorSelector) bool {
+	return func(vs *parser.VectorSelector) bool {
+		for _, m := range vs.LabelMatchers {
+			if m.Name == importMatcherLabel || m.Name == label && !m.Matches("") {
+				return true
+			}
+		}
 		return false
 	}
-	changed := false
-	for _, l := range labels {
-		has := slices.Contains(e.Grouping, l)
-		switch {
-		case e.Without && has:
-			e.Grouping = slices.DeleteFunc(e.Grouping, func(g string) bool { return g == l })
-			changed = true
-		case !e.Without && !has:
-			e.Grouping = append(e.Grouping, l)
-			changed = true
-		}
-	}
-	return changed
 }
 
 // metricName derives the served name of a series name, and whether the rule takes the

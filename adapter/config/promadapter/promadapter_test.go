@@ -582,3 +582,51 @@ func TestDetectMisspelledKey(t *testing.T) {
 		t.Error("a sequence without seriesQuery or metricsQuery is detected")
 	}
 }
+
+// TestExpandKeepsTheNamespaceInsideFunctions: prometheus-adapter evaluates a query for one
+// namespace, so a by (...) without the namespace label inside round(), histogram_quantile()
+// or arithmetic is still per namespace there. Foresight evaluates it for every namespace at
+// once, so the label is added to each aggregation (and matching) whose series carry it;
+// without it every result series would lack its namespace and nothing would be served.
+func TestExpandKeepsTheNamespaceInsideFunctions(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: 'istio_requests_total{destination_service_name!="",destination_service_namespace!=""}'
+  resources:
+    overrides:
+      destination_service_namespace: {resource: "namespace"}
+      destination_service_name: {resource: "service"}
+  name: {matches: "^(.*)_total", as: "${1}_per_second"}
+  metricsQuery: 'round(sum(irate(<<.Series>>{reporter="destination",<<.LabelMatchers>>}[5m])) by (destination_service_name), 0.001)'
+- seriesQuery: 'istio_request_duration_milliseconds_bucket{destination_service_name!="",destination_service_namespace!=""}'
+  resources:
+    overrides:
+      destination_service_namespace: {resource: "namespace"}
+      destination_service_name: {resource: "service"}
+  name: {matches: "^(.*)_bucket", as: "${1}_p90"}
+  metricsQuery: 'histogram_quantile(0.90, sum(irate(<<.Series>>{reporter="destination",<<.LabelMatchers>>}[5m])) by (le,destination_service_name))'
+`)
+	f, warnings := importDoc(t, doc, "istio.yaml", config.Policy{}, DefaultDiscoveryWindow,
+		labels.FromStrings("__name__", "istio_requests_total", "destination_service_namespace", "shop", "destination_service_name", "web", "reporter", "destination"),
+		labels.FromStrings("__name__", "istio_request_duration_milliseconds_bucket", "destination_service_namespace", "shop", "destination_service_name", "web", "reporter", "destination", "le", "100"),
+	)
+	want := map[string]string{
+		"istio_requests_per_second":               `round(sum by (destination_service_name, destination_service_namespace) (irate(istio_requests_total{<<.LabelMatchers>>,reporter="destination"}[5m])), 0.001)`,
+		"istio_request_duration_milliseconds_p90": `histogram_quantile(0.9, sum by (le, destination_service_name, destination_service_namespace) (irate(istio_request_duration_milliseconds_bucket{<<.LabelMatchers>>,reporter="destination"}[5m])))`,
+	}
+	served := 0
+	for _, r := range f.Rules {
+		if r.API != config.APIObject || r.Resources.Resource != "services" {
+			continue
+		}
+		served++
+		if r.Query != want[r.Name] {
+			t.Errorf("%s: query\n %s\nwant\n %s", r.Name, r.Query, want[r.Name])
+		}
+		if err := r.Validate(); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
+	}
+	if served != 2 {
+		t.Errorf("%d services rules, want 2: %+v (warnings %v)", served, f.Rules, warnings)
+	}
+}
