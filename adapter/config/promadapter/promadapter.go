@@ -46,6 +46,8 @@ type Config struct {
 	rules    []*compiled // Rules then ExternalRules, in file order
 	// resourceRules are ResourceRules converted, nil without them.
 	resourceRules *resourcemetrics.Rules
+	// warnings say what is served otherwise than written (Warnings).
+	warnings []string
 }
 
 // Rule is one discovery rule (an item of rules or externalRules).
@@ -199,16 +201,19 @@ func ParsePolicy(data []byte, filename string, policy config.Policy) (*Config, e
 	add := func(path, format string, args ...any) {
 		errs = append(errs, &strictyaml.Error{File: filename, Line: d.Lines.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
+	warn := func(path, format string, args ...any) {
+		c.warnings = append(c.warnings, fmt.Sprintf("%s:%d: %s: %s", filename, d.Lines.Line(path), path, fmt.Sprintf(format, args...)))
+	}
 	if len(c.Rules)+len(c.ExternalRules) == 0 && c.ResourceRules == nil {
 		add("", "no rules, externalRules or resourceRules")
 	}
 	for i := range c.Rules {
-		if r := compile(&c.Rules[i], fmt.Sprintf("rules[%d]", i), false, policy, add); r != nil {
+		if r := compile(&c.Rules[i], fmt.Sprintf("rules[%d]", i), false, policy, add, warn); r != nil {
 			c.rules = append(c.rules, r)
 		}
 	}
 	for i := range c.ExternalRules {
-		if r := compile(&c.ExternalRules[i], fmt.Sprintf("externalRules[%d]", i), true, policy, add); r != nil {
+		if r := compile(&c.ExternalRules[i], fmt.Sprintf("externalRules[%d]", i), true, policy, add, warn); r != nil {
 			c.rules = append(c.rules, r)
 		}
 	}
@@ -225,13 +230,15 @@ func ParsePolicy(data []byte, filename string, policy config.Policy) (*Config, e
 	return c, nil
 }
 
-// Warnings says what of c Foresight does not serve (resourceRules are
+// Warnings says what of c Foresight serves otherwise than written (resourceRules are
 // served: see ResourceMetricsRules).
 func (c *Config) Warnings() []string {
-	return nil
+	return c.warnings
 }
 
-func compile(r *Rule, path string, external bool, policy config.Policy, add func(path, format string, args ...any)) *compiled {
+// compile checks one rule at path and prepares it for discovery; add reports what refuses
+// the file, warn what is served otherwise than written.
+func compile(r *Rule, path string, external bool, policy config.Policy, add, warn func(path, format string, args ...any)) *compiled {
 	at := func(f string) string { return path + "." + f }
 	bad := false
 	fail := func(p, format string, args ...any) { bad = true; add(p, format, args...) }
@@ -283,15 +290,19 @@ func compile(r *Rule, path string, external bool, policy config.Policy, add func
 			fail(at("name.as"), "required when name.matches has more than one capture group")
 		}
 	}
-	res, err := newResourceMap(r.Resources)
+	res, notes, err := newResourceMap(r.Resources)
 	if err != nil {
 		fail(at("resources"), "%v", err)
+	}
+	for _, n := range notes {
+		warn(at("resources"), "%s", n)
 	}
 	c.res = res
 	if n := r.Resources.Namespaced; n != nil && !*n {
 		switch {
 		case !external:
-			fail(at("resources.namespaced"), "namespaced: false applies only to externalRules (prometheus-adapter ignores it on rules)")
+			// As in prometheus-adapter, which reads it on externalRules only.
+			warn(at("resources.namespaced"), "namespaced: false applies only to externalRules: ignored, the rule's metrics are served per namespace")
 		case !policy.ClusterWideExternal:
 			fail(at("resources.namespaced"), "namespaced: false: %s", config.ClusterWideRefused)
 		default:
@@ -478,7 +489,7 @@ func checkResourceRules(rr *ResourceRules, add func(path, format string, args ..
 				add(p+"."+q.field, "%v", err)
 			}
 		}
-		if _, err := newResourceMap(x.r.Resources); err != nil {
+		if _, _, err := newResourceMap(x.r.Resources); err != nil {
 			add(p+".resources", "%v", err)
 		}
 		if x.r.ContainerLabel != "" {

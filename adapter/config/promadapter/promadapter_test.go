@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +94,6 @@ func TestRefused(t *testing.T) {
 	}{
 		{name: "namespaced false", file: "namespaced-false.yaml",
 			want: []string{"namespaced-false.yaml:8: externalRules[0].resources.namespaced: namespaced: false: cluster-wide external metrics serve the series of every namespace to every namespace; refused unless the adapter runs with --allow-cluster-wide-external-metrics"}},
-		{name: "namespaced false on a custom rule", doc: "rules:\n- seriesQuery: '{a!=\"\"}'\n  resources: {namespaced: false, template: '<<.Resource>>'}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n",
-			want: []string{"f.yaml:3: rules[0].resources.namespaced: namespaced: false applies only to externalRules"}},
 		// The upstream sample is not valid YAML (unescaped quotes in a double-quoted string).
 		{name: "sample config", file: "sample-config.yaml", want: []string{"sample-config.yaml:33: invalid YAML: did not find expected key"}},
 		{name: "no label matchers", doc: "rules:\n- seriesQuery: 'cheddar{sharp=\"true\"}'\n  name: {as: \"cheesy_goodness\"}\n  metricsQuery: 'count(cheddar{sharp=\"true\"})'\n",
@@ -628,5 +627,49 @@ func TestExpandKeepsTheNamespaceInsideFunctions(t *testing.T) {
 	}
 	if served != 2 {
 		t.Errorf("%d services rules, want 2: %+v (warnings %v)", served, f.Rules, warnings)
+	}
+}
+
+// TestServedAsPrometheusAdapterReadsIt: what prometheus-adapter reads leniently is served
+// the same way, with a warning naming the line: namespaced: false on a custom rule is
+// ignored, an override's resource matches in any case, and a resource named in the
+// singular is served under its plural, the name an HPA asks for.
+func TestServedAsPrometheusAdapterReadsIt(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: 'http_requests_total{namespace!="",service!=""}'
+  resources:
+    namespaced: false
+    overrides:
+      namespace: {resource: "Namespace"}
+      service: {resource: "Service"}
+  name: {matches: "^(.*)_total", as: "${1}_per_second"}
+  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
+- seriesQuery: 'cheddar_total{namespace!="",brand!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      brand: {group: cheese.io, resource: brand}
+  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
+`)
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, DefaultDiscoveryWindow,
+		labels.FromStrings("__name__", "http_requests_total", "namespace", "shop", "service", "web"),
+		labels.FromStrings("__name__", "cheddar_total", "namespace", "shop", "brand", "sharp"),
+	)
+	served := map[string]bool{}
+	for _, r := range f.Rules {
+		served[r.ServedKey()] = true
+	}
+	for _, want := range []string{"services/http_requests_per_second", "namespaces/http_requests_per_second", "brands.cheese.io/cheddar_total"} {
+		if !served[want] {
+			t.Errorf("%s not served; served %v", want, served)
+		}
+	}
+	for _, want := range []string{
+		"f.yaml:4: rules[0].resources.namespaced: namespaced: false applies only to externalRules: ignored",
+		`f.yaml:11: rules[1].resources: overrides[brand].resource: "brand" is taken as "brands"`,
+	} {
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
+			t.Errorf("no warning %q in %q", want, warnings)
+		}
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -88,10 +91,15 @@ const (
 	resourceMark = "FORESIGHTRESOURCEMARK"
 )
 
-func newResourceMap(r Resources) (*resourceMap, error) {
-	m := &resourceMap{overrides: map[string]schema.GroupResource{}}
+// newResourceMap maps the labels of r to resources. As prometheus-adapter's lookup in the
+// cluster's discovery does, an override's resource is matched in any case, and a resource
+// Foresight does not know named in the singular is taken in the plural (an HPA asks for
+// brands.cheese.io, not brand.cheese.io); notes say where that happened.
+func newResourceMap(r Resources) (m *resourceMap, notes []string, err error) {
+	m = &resourceMap{overrides: map[string]schema.GroupResource{}}
 	var errs []error
-	for label, gr := range r.Overrides {
+	for _, label := range slices.Sorted(maps.Keys(r.Overrides)) {
+		gr := r.Overrides[label]
 		if err := source.ValidateLabelName(label); err != nil {
 			errs = append(errs, fmt.Errorf("overrides[%s]: %w", label, err))
 			continue
@@ -100,6 +108,7 @@ func newResourceMap(r Resources) (*resourceMap, error) {
 			errs = append(errs, fmt.Errorf("overrides[%s].resource: required", label))
 			continue
 		}
+		gr.Resource = strings.ToLower(gr.Resource)
 		if known, ok := overrideResource(gr); ok {
 			m.overrides[label] = known
 			continue
@@ -114,7 +123,14 @@ func newResourceMap(r Resources) (*resourceMap, error) {
 				continue
 			}
 		}
-		// A resource Foresight does not know is taken as written: the plural name.
+		// A resource Foresight does not know is taken as the plural name it is, or that
+		// its singular guesses.
+		if !strings.HasSuffix(gr.Resource, "s") {
+			guess, _ := meta.UnsafeGuessKindToResource(schema.GroupVersionKind{Kind: gr.Resource})
+			plural := guess.Resource
+			notes = append(notes, fmt.Sprintf("overrides[%s].resource: %q is taken as %q, the plural name an HPA asks for (write the plural to say so)", label, gr.Resource, plural))
+			gr.Resource = plural
+		}
 		m.overrides[label] = schema.GroupResource{Group: gr.Group, Resource: gr.Resource}
 	}
 	if r.Template != "" {
@@ -124,7 +140,7 @@ func newResourceMap(r Resources) (*resourceMap, error) {
 		}
 		m.template = re
 	}
-	return m, errors.Join(errs...)
+	return m, notes, errors.Join(errs...)
 }
 
 // templateRegexp turns a label template such as kube_<<.Group>>_<<.Resource>> into a
