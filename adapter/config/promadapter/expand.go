@@ -263,6 +263,9 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 			}
 		}
 		rule, err := r.withQuery(out, m.series, groupBy, 1)
+		if err == nil && !r.addsUp(m.series, groupBy) {
+			warn(r.path, "metric %s: a request whose selector matches several series gets one item per series, which an HPA adds up, where prometheus-adapter evaluated the query over them together; the query's value does not add up over series (an avg, max, min or quantile, or a ratio): select one series in the HPA's selector, or record the total", name)
+		}
 		return rule, nil, err
 	}
 	var found []string
@@ -282,6 +285,51 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 		return nil, nil, nil
 	}
 	return &out, found, nil
+}
+
+// addsUp says whether the rule's query for series, grouped by groupBy, gives values that
+// add up over series: no aggregation, or a sum or count (times a scalar), so that the items
+// an HPA adds give what prometheus-adapter's one evaluation over the selected series gave.
+func (r *compiled) addsUp(series string, groupBy []string) bool {
+	text, err := r.render(series, groupBy)
+	if err != nil {
+		return true
+	}
+	expr, err := source.ParseQuery(text)
+	if err != nil {
+		return true
+	}
+	return additive(expr)
+}
+
+// additive says whether expr's values add up over its series (see addsUp).
+func additive(expr parser.Expr) bool {
+	switch e := expr.(type) {
+	case *parser.ParenExpr:
+		return additive(e.Expr)
+	case *parser.AggregateExpr:
+		return e.Op == parser.SUM || e.Op == parser.COUNT
+	case *parser.Call:
+		for _, a := range e.Args {
+			if t := a.Type(); (t == parser.ValueTypeVector || t == parser.ValueTypeMatrix) && !additive(a) {
+				return false
+			}
+		}
+		return true
+	case *parser.BinaryExpr:
+		lv, rv := e.LHS.Type() == parser.ValueTypeVector, e.RHS.Type() == parser.ValueTypeVector
+		switch {
+		case lv && rv && !e.Op.IsSetOperator():
+			return false
+		case lv && rv:
+			return additive(e.LHS) && additive(e.RHS)
+		case lv:
+			return additive(e.LHS)
+		case rv:
+			return additive(e.RHS)
+		}
+	}
+	return true
 }
 
 // clusterWideRule is the Foresight rule serving metric name of a

@@ -673,3 +673,36 @@ func TestServedAsPrometheusAdapterReadsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalRulesWhoseValuesDoNotAddUp warns about an external rule whose query gives
+// values that do not add up over series (a ratio of sums, an avg): an HPA adds the items of
+// several selected series, where prometheus-adapter evaluated the query over them together.
+// A sum does add up, and gets no warning.
+func TestExternalRulesWhoseValuesDoNotAddUp(t *testing.T) {
+	doc := []byte(`externalRules:
+- seriesQuery: '{__name__="latency_sum",job!=""}'
+  name: {as: "latency_per_request"}
+  metricsQuery: 'sum(rate(latency_sum{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>) / sum(rate(latency_count{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
+- seriesQuery: '{__name__="queue_depth",queue!=""}'
+  name: {as: "queue_depth_avg"}
+  metricsQuery: 'avg(queue_depth{<<.LabelMatchers>>}) by (queue)'
+- seriesQuery: '{__name__="queue_ready",queue!=""}'
+  metricsQuery: '2 * sum(queue_ready{<<.LabelMatchers>>}) by (queue)'
+`)
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, DefaultDiscoveryWindow,
+		labels.FromStrings("__name__", "latency_sum", "namespace", "shop", "job", "app", "instance", "a"),
+		labels.FromStrings("__name__", "queue_depth", "namespace", "shop", "queue", "orders"),
+		labels.FromStrings("__name__", "queue_ready", "namespace", "shop", "queue", "orders"),
+	)
+	if len(f.Rules) != 3 {
+		t.Fatalf("rules %+v", f.Rules)
+	}
+	for name, want := range map[string]bool{"latency_per_request": true, "queue_depth_avg": true, "queue_ready": false} {
+		warned := slices.ContainsFunc(warnings, func(w string) bool {
+			return strings.Contains(w, "metric "+name+": a request whose selector matches several series")
+		})
+		if warned != want {
+			t.Errorf("%s: warned %v, want %v (warnings %q)", name, warned, want, warnings)
+		}
+	}
+}
