@@ -146,12 +146,31 @@ func Detect(data []byte) bool {
 		switch k, v := root.Content[i].Value, strictyaml.Resolve(root.Content[i+1]); {
 		case k == "apiVersion" || k == "kind":
 			return false
-		case strings.EqualFold(k, "externalRules") || strings.EqualFold(k, "resourceRules") || hasDiscoveryItems(v):
+		case strings.EqualFold(k, "externalRules") || strings.EqualFold(k, "resourceRules") || hasDiscoveryItems(v) || helmValuesRules(k, v):
 			found = true
 		}
 	}
 	return found
 }
+
+// helmValuesRules reports whether key k with value v is the rules section of the values of
+// prometheus-adapter's Helm chart (rules.default, rules.custom, rules.external,
+// rules.resource), from which the chart renders a config.yaml.
+func helmValuesRules(k string, v *yaml.Node) bool {
+	if k != "rules" || v == nil || v.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		switch v.Content[i].Value {
+		case "default", "custom", "external", "resource":
+			return true
+		}
+	}
+	return false
+}
+
+// helmValuesRefused is why a values file of the Helm chart is not read as a config.
+const helmValuesRefused = "this is the rules section of prometheus-adapter's Helm chart values (rules.custom, rules.external, rules.resource), not a prometheus-adapter config: give the config.yaml the chart renders from it (kubectl get configmap -n NAMESPACE RELEASE-prometheus-adapter -o jsonpath='{.data.config\\.yaml}', or the ConfigMap of `helm template`), which also holds the chart's default rules when rules.default is true"
 
 // hasDiscoveryItems reports whether n is a sequence with a mapping item that has
 // a seriesQuery or metricsQuery key, as the items of rules and externalRules.
@@ -190,6 +209,13 @@ func ParsePolicy(data []byte, filename string, policy config.Policy) (*Config, e
 		return nil, strictyaml.Errors{{File: filename, Msg: "file is empty"}}
 	case len(docs) > 1:
 		return nil, strictyaml.Errors{{File: filename, Line: docs[1].Line, Msg: "more than one YAML document; a prometheus-adapter config holds exactly one"}}
+	}
+	if root := strictyaml.Resolve(docs[0]); root != nil && root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if helmValuesRules(root.Content[i].Value, strictyaml.Resolve(root.Content[i+1])) {
+				return nil, strictyaml.Errors{{File: filename, Line: root.Content[i].Line, Path: "rules", Msg: helmValuesRefused}}
+			}
+		}
 	}
 	d := strictyaml.NewDecoder(filename)
 	c := &Config{Filename: filename, lines: d.Lines}

@@ -706,3 +706,17 @@ func TestExternalRulesWhoseValuesDoNotAddUp(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmValuesAreNamed: the values file of prometheus-adapter's Helm chart is taken for a
+// prometheus-adapter config (not for a Foresight rule file) and refused with what to give
+// instead, at the line of its rules.
+func TestHelmValuesAreNamed(t *testing.T) {
+	doc := []byte("prometheus: {url: http://prometheus, port: 9090}\nrules:\n  default: true\n  custom:\n  - seriesQuery: 'x{namespace!=\"\"}'\n    metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n")
+	if !Detect(doc) {
+		t.Error("Helm values not detected as prometheus-adapter's")
+	}
+	_, err := Parse(doc, "values.yaml")
+	if err == nil || !strings.HasPrefix(err.Error(), "values.yaml:2: rules: this is the rules section of prometheus-adapter's Helm chart values") {
+		t.Errorf("err = %v", err)
+	}
+}
