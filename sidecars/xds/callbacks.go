@@ -76,10 +76,13 @@ type streamState struct {
 	pending map[string]sentResponse // by type URL
 	// subscribed is the bytes of resource names the stream subscribes to, by type URL.
 	subscribed map[string]int
+	// deltaNames are the names a delta stream subscribes to, by type URL (a state of the
+	// world request names them all each time).
+	deltaNames map[string]map[string]struct{}
 }
 
 func newStreamState() *streamState {
-	return &streamState{pending: map[string]sentResponse{}, subscribed: map[string]int{}}
+	return &streamState{pending: map[string]sentResponse{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
 }
 
 // maxNACKNodes bounds the node label values of foresight_xds_nacks_total; NACKs of further
@@ -211,15 +214,52 @@ func namesBytes(names []string) int {
 }
 
 // subscribe updates the subscribed bytes of st for typeURL; it refuses a request that would
-// take all streams past Limits.MaxSubscribedBytes. Called with c.mu held.
+// take all streams past Limits.MaxSubscribedBytes. A delta request changes the set of names
+// subscribed: a name subscribed again, or unsubscribed while not subscribed, changes
+// nothing. Called with c.mu held.
 func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription) bool {
 	old := st.subscribed[typeURL]
 	next := namesBytes(sub.names)
+	var changes map[string]bool // delta: true subscribes a name, false unsubscribes it
 	if sub.delta {
-		next = max(0, old+next-namesBytes(sub.unsubNames))
+		set := st.deltaNames[typeURL]
+		next, changes = old, map[string]bool{}
+		for _, n := range sub.unsubNames {
+			if _, in := set[n]; in {
+				if _, seen := changes[n]; !seen {
+					changes[n] = false
+					next -= len(n)
+				}
+			}
+		}
+		for _, n := range sub.names {
+			_, in := set[n]
+			switch add, seen := changes[n]; {
+			case seen && !add: // unsubscribed above: it stays
+				delete(changes, n)
+				next += len(n)
+			case !seen && !in:
+				changes[n] = true
+				next += len(n)
+			}
+		}
 	}
 	if next > old && c.subscribed-old+next > c.limits.MaxSubscribedBytes {
 		return false
+	}
+	if len(changes) > 0 {
+		set := st.deltaNames[typeURL]
+		if set == nil {
+			set = map[string]struct{}{}
+			st.deltaNames[typeURL] = set
+		}
+		for n, add := range changes {
+			if add {
+				set[n] = struct{}{}
+			} else {
+				delete(set, n)
+			}
+		}
 	}
 	c.subscribed += next - old
 	st.subscribed[typeURL] = next
@@ -228,8 +268,8 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 
 // request handles a request on a stream: registers the node on its first request, rejects
 // nodes without a node group and subscriptions past the budget, and classifies the request as
-// ACK or NACK of a pending response.
-func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, sub subscription, errDetail interface{ GetMessage() string }, hasErr bool) error {
+// ACK or NACK of a pending response. For a NACK it returns the version the client rejected.
+func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, sub subscription, errDetail interface{ GetMessage() string }, hasErr bool) (rejected string, err error) {
 	c.mu.Lock()
 	st := streams[id]
 	if st == nil {
@@ -239,13 +279,17 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	if node == nil {
 		node = st.node
 	}
-	first := st.node == nil && node != nil
+	if node == nil {
+		// The first request of a stream names its node; without one it is in no group.
+		node = &core.Node{}
+	}
+	first := st.node == nil
 	identities := st.identities
 	c.mu.Unlock()
 
 	group, ok := c.group(node)
 	if first && !ok {
-		return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
+		return "", c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
 			"node", clipLabel(node.GetId()), "cluster", clipLabel(node.GetCluster()), "stream", id)
 	}
 	// Every request is checked, not only the first: a policy change may move the node to
@@ -253,14 +297,14 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	// that change refuses at once).
 	if ok {
 		if err := c.checkIdentity(node, group, identities, id); err != nil {
-			return err
+			return "", err
 		}
 	}
 
 	c.mu.Lock()
 	if !c.subscribe(st, typeURL, sub) {
 		c.mu.Unlock()
-		return c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
+		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
 			"node", clipLabel(node.GetId()), "stream", id)
 	}
 	if first {
@@ -280,22 +324,22 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", kind, "stream", id)
 	}
 	if !matched {
-		return nil
+		return "", nil
 	}
 	label := typeLabel(typeURL)
 	if hasErr {
 		c.metrics.nacks.WithLabelValues(c.nackNode(node.GetId()), label).Inc()
 		n := NACK{NodeID: node.GetId(), Group: group, TypeURL: typeURL, Version: version, Nonce: nonce, Message: errDetail.GetMessage()}
 		c.log.Warn("proxy rejected configuration (NACK)", "node", n.NodeID, "group", group, "type", label,
-			"rejected_nonce", nonce, "running_version", version, "error", n.Message)
+			"rejected_nonce", nonce, "running_version", version, "rejected_version", p.version, "error", n.Message)
 		if c.onNACK != nil {
 			c.onNACK(n)
 		}
-		return nil
+		return p.version, nil
 	}
 	c.metrics.pushAck.WithLabelValues(label).Observe(c.now().Sub(p.sent).Seconds())
 	c.acks.Add(1)
-	return nil
+	return "", nil
 }
 
 // checkIdentity refuses a node whose group does not admit its certificate's identities, when
@@ -383,10 +427,17 @@ func (c *callbacks) OnStreamOpen(ctx context.Context, id int64, _ string) error 
 // OnStreamClosed implements sotw.Callbacks.
 func (c *callbacks) OnStreamClosed(id int64, _ *core.Node) { c.closed(c.sotw, id) }
 
-// OnStreamRequest implements sotw.Callbacks.
+// OnStreamRequest implements sotw.Callbacks. A NACK's request is passed on as if it held the
+// version the client rejected: the cache then waits for a newer one, instead of sending the
+// rejected version again at once, again and again (the protocol asks the server to send
+// only changes).
 func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
-	return c.request(c.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(),
+	rejected, err := c.request(c.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(),
 		subscription{names: req.GetResourceNames()}, req.GetErrorDetail(), req.GetErrorDetail() != nil)
+	if rejected != "" {
+		req.VersionInfo = rejected
+	}
+	return err
 }
 
 // OnStreamResponse implements sotw.Callbacks.
@@ -404,9 +455,10 @@ func (c *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.closed(c.del
 
 // OnStreamDeltaRequest implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
-	return c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
+	_, err := c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
 		subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe()},
 		req.GetErrorDetail(), req.GetErrorDetail() != nil)
+	return err
 }
 
 // OnStreamDeltaResponse implements delta.Callbacks.

@@ -346,3 +346,66 @@ func TestPerAddressLimits(t *testing.T) {
 	within(t, "its stream released", func() bool { return f.srv.callbacks.streamCount() == 2 })
 	hold(dialFrom(t, f, "127.0.0.1"), "web-d")
 }
+
+// TestDeltaSubscriptionBudgetCountsTheSetOfNames: a delta stream's share of the budget is the
+// bytes of the names it subscribes to: unsubscribing names it never subscribed frees
+// nothing, and subscribing names it already has takes nothing more.
+func TestDeltaSubscriptionBudgetCountsTheSetOfNames(t *testing.T) {
+	c := newCallbacks(slog.New(slog.DiscardHandler), nil, nil, nil, nil, Limits{MaxSubscribedBytes: 100})
+	st := newStreamState()
+	names := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%09d", prefix, i) // 10 bytes each
+		}
+		return out
+	}
+	sub := func(subscribe, unsubscribe []string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.subscribe(st, "eds", subscription{delta: true, names: subscribe, unsubNames: unsubscribe})
+	}
+	if !sub(names("a", 6), nil) || c.subscribed != 60 {
+		t.Fatalf("60 bytes within 100: subscribed %d", c.subscribed)
+	}
+	if !sub(names("a", 6), nil) || c.subscribed != 60 {
+		t.Errorf("the same names again: subscribed %d, want 60", c.subscribed)
+	}
+	if sub(names("b", 6), names("c", 6)) {
+		t.Errorf("60 more bytes, unsubscribing names never subscribed: accepted (subscribed %d)", c.subscribed)
+	}
+	if c.subscribed != 60 {
+		t.Errorf("a refused request changed the budget: %d", c.subscribed)
+	}
+	if !sub(names("b", 6), names("a", 6)) || c.subscribed != 60 {
+		t.Errorf("swapping 60 bytes for 60: subscribed %d, want 60", c.subscribed)
+	}
+	if !sub(names("b", 1), names("b", 1)) || c.subscribed != 60 {
+		t.Errorf("a name unsubscribed and subscribed again in one request: subscribed %d, want 60", c.subscribed)
+	}
+	if !sub(nil, names("b", 6)) || c.subscribed != 0 || len(st.deltaNames["eds"]) != 0 {
+		t.Errorf("everything unsubscribed: subscribed %d, names %v", c.subscribed, st.deltaNames["eds"])
+	}
+}
+
+// TestDeltaStreamWithoutNodeIsRefused: the first request of a delta stream names no node: the
+// stream is refused as one of a node in no group is, not left waiting.
+func TestDeltaStreamWithoutNodeIsRefused(t *testing.T) {
+	f := start(t, "p1")
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := xdstest.OpenDelta(ctx, conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Recv(5 * time.Second); status.Code(errors.Unwrap(err)) != codes.PermissionDenied {
+		t.Fatalf("a delta stream without a node: %v, want PermissionDenied", err)
+	}
+}

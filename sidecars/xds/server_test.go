@@ -402,3 +402,74 @@ func TestUpdateOrderClustersBeforeRoutes(t *testing.T) {
 		t.Fatalf("last push: %d clusters, want 2", len(r.GetResources()))
 	}
 }
+
+// TestNACKedVersionIsNotSentAgain: after a NACK, of the first response (the client still at
+// no version) or of an update, the rejected version is not sent again; the next response of
+// the type is the next change. The stream handles requests in order: a request of another
+// type after the NACK is answered after whatever the NACK made the server send.
+func TestNACKedVersionIsNotSentAgain(t *testing.T) {
+	f := start(t, "p1")
+	apply := func(extra ...string) {
+		t.Helper()
+		c := webConfig(t, 9000)
+		for _, n := range extra {
+			c.Clusters = append(c.Clusters, cluster(n))
+		}
+		if err := f.srv.Apply(context.Background(), map[string]Config{"web": c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, f, "web")
+	// nack rejects a cluster response, then has the server answer a request of endpoints (a
+	// new set of names each time): no cluster response may come before that answer, and none
+	// after it before the next change.
+	nack := func(r *envoy_service_discovery_v3.DiscoveryResponse, endpoints ...string) {
+		t.Helper()
+		if err := s.NACK(r, "cluster: unknown filter"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Subscribe(resourcev3.EndpointType, endpoints...); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			got, err := s.Recv(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetTypeUrl() == resourcev3.ClusterType {
+				t.Fatalf("the rejected clusters sent again: version %s (rejected %s)", got.GetVersionInfo(), r.GetVersionInfo())
+			}
+			if got.GetTypeUrl() == resourcev3.EndpointType {
+				if err := s.ACK(got); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	apply()
+	if err := s.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	first := recvType(t, s, resourcev3.ClusterType)
+	nack(first, "a.default")
+	apply("c.default")
+	second := recvType(t, s, resourcev3.ClusterType)
+	if second.GetVersionInfo() == first.GetVersionInfo() || len(second.GetResources()) != 3 {
+		t.Fatalf("after a NACK of the first response: version %s (%d clusters), want the next change", second.GetVersionInfo(), len(second.GetResources()))
+	}
+	if err := s.ACK(second); err != nil {
+		t.Fatal(err)
+	}
+	apply("c.default", "d.default")
+	third := recvType(t, s, resourcev3.ClusterType)
+	nack(third, "a.default", "b.default")
+	apply("c.default", "e.default")
+	fourth := recvType(t, s, resourcev3.ClusterType)
+	if fourth.GetVersionInfo() == third.GetVersionInfo() {
+		t.Fatalf("after a NACK of an update: the rejected version %s sent again", third.GetVersionInfo())
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.nacks.WithLabelValues("web-1", "cluster")); got != 2 {
+		t.Errorf("NACKs counted %v, want 2", got)
+	}
+}

@@ -220,6 +220,11 @@ func (s *DeltaStream) Subscribe(typeURL string, names ...string) error {
 	return s.send(&discovery.DeltaDiscoveryRequest{TypeUrl: typeURL, ResourceNamesSubscribe: names})
 }
 
+// Unsubscribe removes names from the subscription of typeURL.
+func (s *DeltaStream) Unsubscribe(typeURL string, names ...string) error {
+	return s.send(&discovery.DeltaDiscoveryRequest{TypeUrl: typeURL, ResourceNamesUnsubscribe: names})
+}
+
 func (s *DeltaStream) send(req *discovery.DeltaDiscoveryRequest) error {
 	if !s.sent {
 		req.Node = s.node
