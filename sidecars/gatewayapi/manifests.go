@@ -103,55 +103,38 @@ func (in *Input) Add(add *Input) {
 
 // addObject decodes one object of kind into in; where names it in errors.
 func (in *Input) addObject(where, kind string, b []byte, skipped *[]string) error {
+	type meta = metav1.ObjectMeta
 	switch kind {
 	case "":
 		return nil
 	case KindGatewayClass:
-		o, err := decodeManifest[gwv1.GatewayClass](where, kind, b)
-		in.GatewayClasses = appendDecoded(in.GatewayClasses, o, err, nil)
-		return err
+		return decodeInto(&in.GatewayClasses, where, kind, b, nil)
 	case KindGateway:
-		o, err := decodeManifest[gwv1.Gateway](where, kind, b)
-		in.Gateways = appendDecoded(in.Gateways, o, err, func(o *gwv1.Gateway) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.Gateways, where, kind, b, func(o *gwv1.Gateway) *meta { return &o.ObjectMeta })
 	case KindHTTPRoute:
-		o, err := decodeManifest[gwv1.HTTPRoute](where, kind, b)
-		in.HTTPRoutes = appendDecoded(in.HTTPRoutes, o, err, func(o *gwv1.HTTPRoute) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.HTTPRoutes, where, kind, b, func(o *gwv1.HTTPRoute) *meta { return &o.ObjectMeta })
 	case KindGRPCRoute:
-		o, err := decodeManifest[gwv1.GRPCRoute](where, kind, b)
-		in.GRPCRoutes = appendDecoded(in.GRPCRoutes, o, err, func(o *gwv1.GRPCRoute) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.GRPCRoutes, where, kind, b, func(o *gwv1.GRPCRoute) *meta { return &o.ObjectMeta })
 	case KindReferenceGrant:
 		// v1beta1 and v1 ReferenceGrants have the same fields.
-		o, err := decodeManifest[gwv1.ReferenceGrant](where, kind, b)
-		in.ReferenceGrants = appendDecoded(in.ReferenceGrants, o, err, func(o *gwv1.ReferenceGrant) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.ReferenceGrants, where, kind, b, func(o *gwv1.ReferenceGrant) *meta { return &o.ObjectMeta })
 	case KindBackendTLSPolicy:
-		o, err := decodeManifest[gwv1.BackendTLSPolicy](where, kind, b)
-		in.BackendTLSPolicies = appendDecoded(in.BackendTLSPolicies, o, err, func(o *gwv1.BackendTLSPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
 		in.BackendTLSPoliciesServed = true
-		return err
+		return decodeInto(&in.BackendTLSPolicies, where, kind, b, func(o *gwv1.BackendTLSPolicy) *meta { return &o.ObjectMeta })
 	case KindCanaryPolicy:
-		o, err := decodeManifest[CanaryPolicy](where, kind, b)
-		in.CanaryPolicies = appendDecoded(in.CanaryPolicies, o, err, func(o *CanaryPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.CanaryPolicies, where, kind, b, func(o *CanaryPolicy) *meta { return &o.ObjectMeta })
 	case KindBackendTrafficPolicy:
-		o, err := decodeManifest[BackendTrafficPolicy](where, kind, b)
-		in.BackendTrafficPolicies = appendDecoded(in.BackendTrafficPolicies, o, err, func(o *BackendTrafficPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.BackendTrafficPolicies, where, kind, b, func(o *BackendTrafficPolicy) *meta { return &o.ObjectMeta })
 	case KindExperimentPolicy:
-		o, err := decodeManifest[ExperimentPolicy](where, kind, b)
-		in.ExperimentPolicies = appendDecoded(in.ExperimentPolicies, o, err, func(o *ExperimentPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.ExperimentPolicies, where, kind, b, func(o *ExperimentPolicy) *meta { return &o.ObjectMeta })
 	case KindService:
-		o, err := decodeManifest[corev1.Service](where, kind, b)
-		in.Services = appendDecoded(in.Services, o, err, func(o *corev1.Service) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.Services, where, kind, b, func(o *corev1.Service) *meta { return &o.ObjectMeta })
 	case KindSecret:
-		o, err := decodeManifest[corev1.Secret](where, kind, b)
-		if err == nil && len(o.StringData) > 0 {
-			// As the API server does on write: stringData is merged into data.
+		if err := decodeInto(&in.Secrets, where, kind, b, func(o *corev1.Secret) *meta { return &o.ObjectMeta }); err != nil {
+			return err
+		}
+		// As the API server does on write: stringData is merged into data.
+		if o := in.Secrets[len(in.Secrets)-1]; len(o.StringData) > 0 {
 			if o.Data == nil {
 				o.Data = map[string][]byte{}
 			}
@@ -160,16 +143,11 @@ func (in *Input) addObject(where, kind string, b []byte, skipped *[]string) erro
 			}
 			o.StringData = nil
 		}
-		in.Secrets = appendDecoded(in.Secrets, o, err, func(o *corev1.Secret) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return nil
 	case KindConfigMap:
-		o, err := decodeManifest[corev1.ConfigMap](where, kind, b)
-		in.ConfigMaps = appendDecoded(in.ConfigMaps, o, err, func(o *corev1.ConfigMap) *metav1.ObjectMeta { return &o.ObjectMeta })
-		return err
+		return decodeInto(&in.ConfigMaps, where, kind, b, func(o *corev1.ConfigMap) *meta { return &o.ObjectMeta })
 	case KindNamespace:
-		o, err := decodeManifest[corev1.Namespace](where, kind, b)
-		in.Namespaces = appendDecoded(in.Namespaces, o, err, nil)
-		return err
+		return decodeInto(&in.Namespaces, where, kind, b, nil)
 	}
 	if !slices.Contains(*skipped, kind) {
 		*skipped = append(*skipped, kind)
@@ -177,29 +155,22 @@ func (in *Input) addObject(where, kind string, b []byte, skipped *[]string) erro
 	return nil
 }
 
-// decodeManifest decodes one object strictly (an unknown or misspelt field is an error);
-// its name is required.
-func decodeManifest[T any](where, kind string, b []byte) (*T, error) {
+// decodeInto decodes one object strictly (an unknown or misspelt field is an error; its name
+// is required) and appends it to to; meta, for a namespaced kind, puts an object without a
+// namespace in the default one.
+func decodeInto[T any](to *[]*T, where, kind string, b []byte, meta func(*T) *metav1.ObjectMeta) error {
 	o := new(T)
 	if err := yaml.UnmarshalStrict(b, o); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", where, kind, err)
+		return fmt.Errorf("%s: %s: %w", where, kind, err)
 	}
 	if m, ok := any(o).(metav1.Object); ok && m.GetName() == "" {
-		return nil, fmt.Errorf("%s: %s: metadata.name is required", where, kind)
-	}
-	return o, nil
-}
-
-// appendDecoded appends a decoded object (none on err); meta, for a namespaced kind, puts
-// an object without a namespace in the default one.
-func appendDecoded[T any](to []*T, o *T, err error, meta func(*T) *metav1.ObjectMeta) []*T {
-	if err != nil {
-		return to
+		return fmt.Errorf("%s: %s: metadata.name is required", where, kind)
 	}
 	if meta != nil && meta(o).Namespace == "" {
 		meta(o).Namespace = manifestNamespace
 	}
-	return append(to, o)
+	*to = append(*to, o)
+	return nil
 }
 
 // CompleteNamespaces adds the namespaces the Gateways, routes and attached policies live in

@@ -291,15 +291,8 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 // add up over series: no aggregation, or a sum or count (times a scalar), so that the items
 // an HPA adds give what prometheus-adapter's one evaluation over the selected series gave.
 func (r *compiled) addsUp(series string, groupBy []string) bool {
-	text, err := r.render(series, groupBy)
-	if err != nil {
-		return true
-	}
-	expr, err := source.ParseQuery(text)
-	if err != nil {
-		return true
-	}
-	return additive(expr)
+	expr := r.parsed(series, groupBy)
+	return expr == nil || additive(expr)
 }
 
 // additive says whether expr's values add up over its series (see addsUp).

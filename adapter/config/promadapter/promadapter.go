@@ -438,16 +438,26 @@ func (c *compiled) render(series string, groupBy []string) (string, error) {
 	return rewriteLabelValues(b.String(), c.labelValues, groupBy)
 }
 
-// aggregatesAway returns the outermost aggregation of the rule's query for
-// series grouped by groupBy when it leaves label out of its result (nil
-// when it keeps it, or the query does not parse).
-func (c *compiled) aggregatesAway(series string, groupBy []string, label string) *parser.AggregateExpr {
+// parsed is the rule's query for series grouped by groupBy, parsed (nil when it does not
+// render or parse, which the rule's validation reports).
+func (c *compiled) parsed(series string, groupBy []string) parser.Expr {
 	text, err := c.render(series, groupBy)
 	if err != nil {
 		return nil
 	}
 	expr, err := source.ParseQuery(text)
 	if err != nil {
+		return nil
+	}
+	return expr
+}
+
+// aggregatesAway returns the outermost aggregation of the rule's query for
+// series grouped by groupBy when it leaves label out of its result (nil
+// when it keeps it, or the query does not parse).
+func (c *compiled) aggregatesAway(series string, groupBy []string, label string) *parser.AggregateExpr {
+	expr := c.parsed(series, groupBy)
+	if expr == nil {
 		return nil
 	}
 	e := config.OutermostAggregation(expr)
