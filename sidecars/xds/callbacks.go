@@ -205,10 +205,16 @@ type subscription struct {
 	unsubNames []string
 }
 
+// nameOverheadBytes is what a subscribed name costs besides its bytes: the map entries that
+// hold it (go-control-plane's subscription, a delta stream's set), so that short names cannot
+// hold more memory than long ones per byte of the budget.
+const nameOverheadBytes = 64
+
+// namesBytes is what names cost of the subscription budget.
 func namesBytes(names []string) int {
 	n := 0
 	for _, s := range names {
-		n += len(s)
+		n += len(s) + nameOverheadBytes
 	}
 	return n
 }
@@ -228,7 +234,7 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 			if _, in := set[n]; in {
 				if _, seen := changes[n]; !seen {
 					changes[n] = false
-					next -= len(n)
+					next -= len(n) + nameOverheadBytes
 				}
 			}
 		}
@@ -237,10 +243,10 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 			switch add, seen := changes[n]; {
 			case seen && !add: // unsubscribed above: it stays
 				delete(changes, n)
-				next += len(n)
+				next += len(n) + nameOverheadBytes
 			case !seen && !in:
 				changes[n] = true
-				next += len(n)
+				next += len(n) + nameOverheadBytes
 			}
 		}
 	}

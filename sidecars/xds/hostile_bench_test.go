@@ -110,7 +110,20 @@ func BenchmarkHeldStreams(b *testing.B) {
 // subscribed names (client and server together): the factor between
 // Limits.MaxSubscribedBytes and the memory it admits.
 func BenchmarkSubscribedNames(b *testing.B) {
-	const names, size = 1000, 50
+	for _, c := range []struct {
+		name  string
+		size  int
+		delta bool
+	}{{"sotw-50B", 50, false}, {"sotw-6B", 6, false}, {"delta-50B", 50, true}, {"delta-6B", 6, true}} {
+		b.Run(c.name, func(b *testing.B) { subscribedNames(b, c.size, c.delta) })
+	}
+}
+
+// subscribedNames holds b.N streams of 1,000 distinct names of size bytes each, state of the
+// world or delta, and reports the live heap they take per byte of the subscription budget
+// they are charged.
+func subscribedNames(b *testing.B, size int, delta bool) {
+	const names = 1000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, cc := hostileServer(b, ctx, (b.N+7)/8)
@@ -121,24 +134,34 @@ func BenchmarkSubscribedNames(b *testing.B) {
 		for j := range list {
 			list[j] = fmt.Sprintf("%0*d", size, i*names+j)
 		}
-		s, err := xdstest.Open(ctx, cc[i/8], xdstest.Node(fmt.Sprintf("web-%d", i), "web", nil))
+		node := xdstest.Node(fmt.Sprintf("web-%d", i), "web", nil)
+		var err error
+		if delta {
+			var d *xdstest.DeltaStream
+			if d, err = xdstest.OpenDelta(ctx, cc[i/8], node); err == nil {
+				err = d.Subscribe(resourcev3.EndpointType, list...)
+			}
+		} else {
+			var s *xdstest.Stream
+			if s, err = xdstest.Open(ctx, cc[i/8], node); err == nil {
+				err = s.Subscribe(resourcev3.EndpointType, list...)
+			}
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Subscribe(resourcev3.EndpointType, list...); err != nil {
-			b.Fatal(err)
-		}
 	}
-	want := b.N * names * size
+	charged := b.N * names * (size + nameOverheadBytes)
 	for {
 		srv.callbacks.mu.Lock()
 		got := srv.callbacks.subscribed
 		srv.callbacks.mu.Unlock()
-		if got == want {
+		if got == charged {
 			break
 		}
 		runtime.Gosched()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(heapInUse()-before)/float64(want), "heap-B/name-byte")
+	b.ReportMetric(float64(heapInUse()-before)/float64(charged), "heap-B/budget-byte")
+	b.ReportMetric(float64(heapInUse()-before)/float64(b.N*names), "heap-B/name")
 }

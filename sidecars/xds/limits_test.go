@@ -347,11 +347,12 @@ func TestPerAddressLimits(t *testing.T) {
 	hold(dialFrom(t, f, "127.0.0.1"), "web-d")
 }
 
-// TestDeltaSubscriptionBudgetCountsTheSetOfNames: a delta stream's share of the budget is the
-// bytes of the names it subscribes to: unsubscribing names it never subscribed frees
-// nothing, and subscribing names it already has takes nothing more.
+// TestDeltaSubscriptionBudgetCountsTheSetOfNames: a delta stream's share of the budget is what
+// the names it subscribes to cost (their bytes and nameOverheadBytes each): unsubscribing
+// names it never subscribed frees nothing, and subscribing names it already has takes nothing
+// more.
 func TestDeltaSubscriptionBudgetCountsTheSetOfNames(t *testing.T) {
-	c := newCallbacks(slog.New(slog.DiscardHandler), nil, nil, nil, nil, Limits{MaxSubscribedBytes: 100})
+	c := newCallbacks(slog.New(slog.DiscardHandler), nil, nil, nil, nil, Limits{MaxSubscribedBytes: 500})
 	st := newStreamState()
 	names := func(prefix string, n int) []string {
 		out := make([]string, n)
@@ -360,28 +361,29 @@ func TestDeltaSubscriptionBudgetCountsTheSetOfNames(t *testing.T) {
 		}
 		return out
 	}
+	six := 6 * (10 + nameOverheadBytes)
 	sub := func(subscribe, unsubscribe []string) bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.subscribe(st, "eds", subscription{delta: true, names: subscribe, unsubNames: unsubscribe})
 	}
-	if !sub(names("a", 6), nil) || c.subscribed != 60 {
-		t.Fatalf("60 bytes within 100: subscribed %d", c.subscribed)
+	if !sub(names("a", 6), nil) || c.subscribed != six {
+		t.Fatalf("six names within 500 bytes: subscribed %d", c.subscribed)
 	}
-	if !sub(names("a", 6), nil) || c.subscribed != 60 {
-		t.Errorf("the same names again: subscribed %d, want 60", c.subscribed)
+	if !sub(names("a", 6), nil) || c.subscribed != six {
+		t.Errorf("the same names again: subscribed %d, want %d", c.subscribed, six)
 	}
 	if sub(names("b", 6), names("c", 6)) {
-		t.Errorf("60 more bytes, unsubscribing names never subscribed: accepted (subscribed %d)", c.subscribed)
+		t.Errorf("six more names, unsubscribing names never subscribed: accepted (subscribed %d)", c.subscribed)
 	}
-	if c.subscribed != 60 {
+	if c.subscribed != six {
 		t.Errorf("a refused request changed the budget: %d", c.subscribed)
 	}
-	if !sub(names("b", 6), names("a", 6)) || c.subscribed != 60 {
-		t.Errorf("swapping 60 bytes for 60: subscribed %d, want 60", c.subscribed)
+	if !sub(names("b", 6), names("a", 6)) || c.subscribed != six {
+		t.Errorf("swapping six names for six: subscribed %d, want %d", c.subscribed, six)
 	}
-	if !sub(names("b", 1), names("b", 1)) || c.subscribed != 60 {
-		t.Errorf("a name unsubscribed and subscribed again in one request: subscribed %d, want 60", c.subscribed)
+	if !sub(names("b", 1), names("b", 1)) || c.subscribed != six {
+		t.Errorf("a name unsubscribed and subscribed again in one request: subscribed %d, want %d", c.subscribed, six)
 	}
 	if !sub(nil, names("b", 6)) || c.subscribed != 0 || len(st.deltaNames["eds"]) != 0 {
 		t.Errorf("everything unsubscribed: subscribed %d, names %v", c.subscribed, st.deltaNames["eds"])

@@ -114,8 +114,9 @@ type Limits struct {
 	// one more is refused with RESOURCE_EXHAUSTED, so one address cannot take every place
 	// under MaxStreams.
 	MaxStreamsPerAddress int
-	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names;
-	// a request that would pass it is refused with RESOURCE_EXHAUSTED.
+	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names
+	// and nameOverheadBytes for each; a request that would pass it is refused with
+	// RESOURCE_EXHAUSTED.
 	MaxSubscribedBytes int
 	// HandshakeTimeout bounds the time a new connection may take to send its HTTP/2 preface.
 	HandshakeTimeout time.Duration
