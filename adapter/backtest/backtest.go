@@ -176,6 +176,9 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
 	}
+	// Rows a clock stamped a second or two off the step's grid are replayed on it: a
+	// row that came late would leave its tick without load.
+	samples, moved, largestMove := trace.OnGrid(samples, step)
 	// A horizon shorter than the input's step ends inside the next step: the
 	// forecaster looks that one step ahead, as a horizon that is not a whole
 	// number of steps covers the steps it ends in (the report says so).
@@ -235,6 +238,8 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 			Start:         samples[0].TS,
 			End:           samples[len(samples)-1].TS,
 			MissingRows:   missingRows(samples, int64(step/time.Second)),
+			MovedRows:     moved,
+			LargestMove:   largestMove.Seconds(),
 			ScoredMinutes: tl.ScoredMinutes(),
 		},
 		Settings: SettingsInfo{
@@ -696,7 +701,7 @@ func (o Options) podCapacity(p99 float64, n int) (float64, error) {
 	if c := p99 / o.PodsAtP99; c > 0 && !math.IsInf(c, 0) {
 		return c, nil
 	}
-	return 0, fmt.Errorf("the p99 load of %d samples is not positive, so it cannot set the pod capacity: set the capacity explicitly", n)
+	return 0, fmt.Errorf("the p99 load of %d samples is not positive, so it cannot set the pod capacity: give the load one pod serves (--capacity)", n)
 }
 
 // quantile returns the q-quantile (nearest rank) of the sample values.

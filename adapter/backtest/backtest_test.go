@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -514,5 +515,40 @@ func TestCompareModelsRunsEachModelAlone(t *testing.T) {
 	}
 	if n := strings.Count(line, ", ") + 1; n != 7 {
 		t.Fatalf("%d models listed in %q, want 7", n, line)
+	}
+}
+
+// TestRunReplaysJitteredRowsOnTheirGrid: rows a clock stamped up to two seconds early or late
+// are replayed on the step's grid: the backtest scores the same time and gives the same
+// report as for the rows on time, and says how many rows moved.
+func TestRunReplaysJitteredRowsOnTheirGrid(t *testing.T) {
+	onTime := diurnal(3, 60, 5)
+	jittered := slices.Clone(onTime)
+	for i := range jittered {
+		jittered[i].TS += int64(i%5) - 2 // -2, -1, 0, 1, 2 seconds
+	}
+	want, err := Run(context.Background(), onTime, quickOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Run(context.Background(), jittered, quickOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := got.Report.Input
+	if in.StepSeconds != 60 || in.MissingRows != 0 || in.MovedRows != len(jittered)*4/5 || in.LargestMove != 2 {
+		t.Errorf("input %+v: want step 60 s, no missing rows, %d moved by up to 2 s", in, len(jittered)*4/5)
+	}
+	var table bytes.Buffer
+	if err := got.Report.WriteTable(&table, "jittered.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "0 missing rows, 3456 moved onto the step's grid (by up to 2s)") {
+		t.Errorf("table does not say the rows moved:\n%s", table.String())
+	}
+	in.MovedRows, in.LargestMove = 0, 0
+	got.Report.Input = in
+	if !reflect.DeepEqual(got.Report, want.Report) {
+		t.Errorf("jittered rows: report\n%+v\nwant\n%+v", got.Report, want.Report)
 	}
 }

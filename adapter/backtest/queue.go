@@ -133,6 +133,7 @@ func RunQueue(ctx context.Context, samples []Sample, o QueueOptions) (*QueueRepo
 			return nil, fmt.Errorf("backtest: %w", err)
 		}
 	}
+	samples, _, _ = trace.OnGrid(samples, step) // as Run replays them
 	if span := time.Duration(samples[len(samples)-1].TS-samples[0].TS) * time.Second; span <= o.Warmup {
 		return nil, &ShortInputError{Rows: len(samples), Span: span, Warmup: o.Warmup}
 	}

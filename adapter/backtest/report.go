@@ -44,6 +44,11 @@ type InputInfo struct {
 	End   int64 `json:"end"`
 	// MissingRows counts steps without a row (gaps).
 	MissingRows int `json:"missing_rows"`
+	// MovedRows counts rows whose time was off the step's grid by at most a quarter step
+	// (a clock a second early or late) and was moved onto it; LargestMove is the largest
+	// such move, in seconds.
+	MovedRows   int     `json:"moved_rows,omitempty"`
+	LargestMove float64 `json:"largest_move_seconds,omitempty"`
 	// ScoredMinutes is the time scored: after the warm-up and covered by samples.
 	ScoredMinutes float64 `json:"scored_minutes"`
 }
@@ -251,8 +256,12 @@ func writeJSON(w io.Writer, v any, what string) error {
 func (r *Report) WriteTable(w io.Writer, name string) error {
 	var b strings.Builder
 	in, st := r.Input, r.Settings
-	fmt.Fprintf(&b, "%s: %d rows, step %s, %.1f days, %d missing rows; scored %.1f days after %s warm-up\n",
-		name, in.Rows, seconds(in.StepSeconds), float64(in.End-in.Start)/86400, in.MissingRows,
+	moved := ""
+	if in.MovedRows > 0 {
+		moved = fmt.Sprintf(", %d moved onto the step's grid (by up to %s)", in.MovedRows, seconds(in.LargestMove))
+	}
+	fmt.Fprintf(&b, "%s: %d rows, step %s, %.1f days, %d missing rows%s; scored %.1f days after %s warm-up\n",
+		name, in.Rows, seconds(in.StepSeconds), float64(in.End-in.Start)/86400, in.MissingRows, moved,
 		in.ScoredMinutes/1440, seconds(st.WarmupSeconds))
 	filtered := ""
 	switch forecast.SpikeFilter(st.FilterSpikes) {

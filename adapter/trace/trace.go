@@ -2,13 +2,14 @@
 // and the load of the step that ends there. It is the project's one reader of
 // that format, for `foresight-adapter backtest` and `shadow-report` (files a
 // user supplies), the tests, the dashboards preview and the e2e replay. The
-// time is Unix seconds, Unix milliseconds or RFC 3339, one form per file (see
-// Parse); samples and written traces are always Unix seconds. Missing rows are
-// gaps and stay gaps: the reader never fills them.
+// time is Unix seconds (or milli-, micro- or nanoseconds) or RFC 3339, one form
+// per file (see Parse); samples and written traces are always Unix seconds.
+// Missing rows are gaps and stay gaps: the reader never fills them.
 package trace
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/foresight-dev/foresight/internal/clip"
 )
@@ -55,27 +59,31 @@ func ReadFile(path string) ([]Sample, error) {
 }
 
 // Parse reads a load trace in CSV form `ts,value`, one row per line. The
-// first line decides the field separator: a semicolon when it splits that
-// line in two, else a comma, or a tab or semicolon when the line holds no
-// comma but one of those. A field may be enclosed in double quotes. The first
-// line may be a header (fields that are not numbers or times); a file of more
-// than two columns needs one, and then the time is its first column and the
-// value the column headed `value` (ParseField picks another). An empty value
-// is a missing sample (a gap), but its row's time is read and ordered as any
-// other. Blank lines are skipped; lines may end in CRLF; a
-// UTF-8 byte-order mark may start the file. Values must be finite and not
-// negative; in a semicolon-separated file a decimal comma is read as a point
-// (1,5).
-// Timestamps must be strictly increasing whole seconds from 1970 to the end
-// of year 9999, every row in the form of the first data row:
+// first line decides the field separator: a tab when it holds one, else a
+// semicolon when it splits that line in two, else a comma, or a semicolon
+// when the line holds no comma but one. A field may be enclosed in double
+// quotes. The first line may be a header (fields that are not numbers or
+// times); a file of more than two columns needs one, and then the time is its
+// first column and the value the column headed `value` (ParseField picks
+// another). An empty value, or NaN, null, NA, N/A or None, is a missing
+// sample (a gap), but its row's time is read and ordered as any other. Blank
+// lines are skipped; lines may end in LF, CRLF or a lone CR; the file may be
+// UTF-8 (with or without a byte-order mark) or UTF-16 with one. A gzip or zip
+// file, a binary one or JSON is refused, saying so. Values must be finite and
+// not negative; in a file separated by semicolons or tabs a decimal comma is
+// read as a point (1,5).
+// Timestamps are read to the nearest second and must be strictly increasing,
+// from 1970 to the end of year 9999, every row in the form of the first data
+// row:
 //   - Unix seconds: a number up to 253402300799, the last second of year
-//     9999 (1628640000, or a whole decimal such as 1628640000.0);
+//     9999 (1628640000, or a decimal such as 1628640000.25);
 //   - Unix milliseconds: a larger number that is a multiple of 1000 or has
 //     13 digits or more (1628640000000), so a millisecond trace starts after
-//     12 January 1978; every row must be a whole second (a multiple of 1000);
+//     12 January 1978; Unix microseconds (16 digits in this century) and
+//     nanoseconds (19 digits) past the milliseconds' range;
 //   - RFC 3339: a date and time with Z or an offset (2021-08-11T00:00:00Z,
-//     2021-08-11T02:00:00+02:00), fractional seconds only when zero; a space
-//     may stand for the T, and the seconds may be left out (2021-08-11 00:00Z);
+//     2021-08-11T02:00:00+02:00, 2021-08-11T00:00:00.25Z); a space may stand
+//     for the T, and the seconds may be left out (2021-08-11 00:00Z);
 //   - a date and time written the same way without an offset
 //     (2021-08-11 00:00:00, as spreadsheets and pandas write them), read as
 //     UTC.
@@ -126,8 +134,13 @@ type columns struct {
 // parseFields reads the rows of a trace, the value from the field cols
 // picks, at most maxRows of them.
 func parseFields(r io.Reader, name string, cols columns, check func(float64) string, maxRows int) ([]Sample, error) {
+	r, err := textOf(r, name)
+	if err != nil {
+		return nil, err
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), MaxLineBytes)
+	sc.Split(scanLines)
 	var out []Sample
 	line := 0
 	var (
@@ -183,18 +196,20 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 			return nil, fmt.Errorf("%s:%d: field ts: %w", name, line, err)
 		}
 		if formLine < line && ts <= prevTS {
-			if form == unixSeconds {
-				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d", name, line, ts, prevTS)
-			}
-			hint := ""
-			if form == dateTimeUTC {
+			hint := " (sort the rows by time, one row per timestamp)"
+			switch {
+			case form == dateTimeUTC:
 				hint = " (local times repeat an hour when clocks go back: write UTC or an offset)"
+			case ts == prevTS && (form != unixSeconds && numeric(form) || strings.Contains(tsText+prevText, ".")):
+				hint = " (times are read to the nearest second: one row per second at most)"
+			case form == unixSeconds && tsText == strconv.FormatInt(ts, 10):
+				return nil, fmt.Errorf("%s:%d: field ts: %d is not after the previous row's %d%s", name, line, ts, prevTS, hint)
 			}
 			return nil, fmt.Errorf("%s:%d: field ts: %s is not after the previous row's %s%s", name, line, quote(tsText), quote(prevText), hint)
 		}
 		prevTS, prevText = ts, tsText
-		if valText == "" {
-			continue // an empty cell: no sample at this time, a gap
+		if valText == "" || isMissingValue(valText) {
+			continue // an empty cell (or NaN, null, NA): no sample at this time, a gap
 		}
 		v, err := parseValue(valText, sep)
 		if err != nil {
@@ -218,6 +233,61 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 		return nil, fmt.Errorf("%s: no data rows", name)
 	}
 	return out, nil
+}
+
+// textOf returns the text of a trace read from r: UTF-16 (with its byte-order mark, as
+// spreadsheets save "Unicode text") decoded to UTF-8. A file that is not text (gzip, a zip
+// archive such as a spreadsheet, other binary data) or that is JSON is refused, saying so.
+func textOf(r io.Reader, name string) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(512)
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return nil, fmt.Errorf("%s: is gzip-compressed, not CSV text: decompress it first (gunzip)", name)
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return nil, fmt.Errorf("%s: is a zip archive (a spreadsheet?), not CSV text: export it as CSV", name)
+	case bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}):
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), nil
+	case bytes.IndexByte(head, 0) >= 0:
+		return nil, fmt.Errorf("%s: holds NUL bytes: not a text file (save the trace as CSV in UTF-8)", name)
+	}
+	if t := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\ufeff")), " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return nil, fmt.Errorf("%s: is JSON, not CSV rows of ts,value (for a Prometheus query's history, give the query to backtest --prometheus-url and --query)", name)
+	}
+	return br, nil
+}
+
+// scanLines is bufio.ScanLines that also ends a line at a lone CR, as classic Mac
+// spreadsheets write CSV files.
+func scanLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0 && atEOF && len(data) > 0:
+		return len(data), data, nil
+	case i < 0:
+		return 0, nil, nil
+	case data[i] == '\n':
+		return i + 1, data[:i], nil
+	case i+1 < len(data):
+		if data[i+1] == '\n' {
+			return i + 2, data[:i], nil
+		}
+		return i + 1, data[:i], nil
+	case atEOF:
+		return i + 1, data[:i], nil
+	default:
+		return 0, nil, nil // a CR at the end of the buffer: is an LF next?
+	}
+}
+
+// isMissingValue reports whether a value field says the value is missing, as exporters
+// write it: NaN, null, NA, N/A or None, in any case.
+func isMissingValue(text string) bool {
+	switch strings.ToLower(text) {
+	case "nan", "null", "na", "n/a", "none":
+		return true
+	}
+	return false
 }
 
 // pickColumns returns the number of fields of each row and the index of the
@@ -245,8 +315,12 @@ func pickColumns(fields []string, header bool, cols columns, sep byte) (nf, vi i
 	for _, f := range fields[1:] {
 		names = append(names, quote(f))
 	}
-	return 0, 0, fmt.Errorf("no column named %s after the time's: the header has %s", quote(cols.label), strings.Join(names, ", "))
+	return 0, 0, fmt.Errorf("%w named %s after the time's: the header has %s", ErrNoColumn, quote(cols.label), strings.Join(names, ", "))
 }
+
+// ErrNoColumn is wrapped by the error for a header without the value's column, so that a
+// command can say how to name another.
+var ErrNoColumn = errors.New("no column")
 
 // allHeaderFields reports whether every field of a line is a column name.
 func allHeaderFields(fields []string) bool {
@@ -258,30 +332,32 @@ func allHeaderFields(fields []string) bool {
 	return true
 }
 
-// parseValue reads a value field. In a semicolon-separated file, the form
-// spreadsheets write where the comma is the decimal mark, a value with one
-// comma and no point is read with the comma as the point (1,5 is 1.5).
+// parseValue reads a value field. In a file separated by semicolons or tabs, the forms
+// spreadsheets write where the comma is the decimal mark, a value with one comma and no
+// point is read with the comma as the point (1,5 is 1.5).
 func parseValue(text string, sep byte) (float64, error) {
-	if sep == ';' && strings.Count(text, ",") == 1 && !strings.Contains(text, ".") {
+	if sep != ',' && strings.Count(text, ",") == 1 && !strings.Contains(text, ".") {
 		text = strings.Replace(text, ",", ".", 1)
 	}
 	return strconv.ParseFloat(text, 64)
 }
 
 // separatorOf returns the field separator of a file whose first non-blank
-// line is first: a semicolon when it splits first into two fields (such a
-// file may write decimal commas, 1628640000;1,5), else a comma, or a tab or
-// semicolon when first has no comma but one of those (a line of another
-// shape then fails on its field count, naming the separator).
+// line is first: a tab when it holds one (a header of a tab-separated file may
+// hold commas), else a semicolon when it splits first into two fields (such a
+// file may write decimal commas, 1628640000;1,5), else a comma, or a
+// semicolon when first has no comma but one (a line of another shape then
+// fails on its field count, naming the separator).
 func separatorOf(first string) byte {
+	if strings.Contains(first, "\t") {
+		return '\t'
+	}
 	if fields, err := splitFields(first, ';'); err == nil && len(fields) == 2 {
 		return ';'
 	}
 	switch {
 	case strings.Contains(first, ","):
 		return ','
-	case strings.Contains(first, "\t"):
-		return '\t'
 	case strings.Contains(first, ";"):
 		return ';'
 	default:
@@ -370,6 +446,8 @@ type tsForm int
 const (
 	unixSeconds tsForm = iota
 	unixMillis
+	unixMicros
+	unixNanos
 	rfc3339
 	dateTimeUTC
 )
@@ -378,6 +456,10 @@ func (f tsForm) String() string {
 	switch f {
 	case unixMillis:
 		return "Unix milliseconds"
+	case unixMicros:
+		return "Unix microseconds"
+	case unixNanos:
+		return "Unix nanoseconds"
 	case rfc3339:
 		return "RFC 3339"
 	case dateTimeUTC:
@@ -388,8 +470,10 @@ func (f tsForm) String() string {
 }
 
 const (
-	// maxUnixMillis is the last millisecond of year 9999.
+	// maxUnixMillis is the last millisecond of year 9999, maxUnixMicros its
+	// last microsecond (Unix nanoseconds end in 2262, at math.MaxInt64).
 	maxUnixMillis = maxUnixSeconds*1000 + 999
+	maxUnixMicros = maxUnixSeconds*1_000_000 + 999_999
 	// min13Digits is the smallest 13-digit number: a first timestamp from
 	// here on is milliseconds (September 2001 on; as seconds it would be
 	// after year 9999) even when not a whole second, so that its error
@@ -412,6 +496,10 @@ func formOf(s string) (tsForm, bool) {
 		return unixSeconds, true
 	case err == nil && f > maxUnixSeconds && f <= maxUnixMillis && (f >= min13Digits || math.Mod(f, 1000) == 0):
 		return unixMillis, true
+	case err == nil && f > maxUnixMillis && f <= maxUnixMicros:
+		return unixMicros, true
+	case err == nil && f > maxUnixMicros && f <= math.MaxInt64:
+		return unixNanos, true
 	case err == nil:
 		return unixSeconds, false
 	case startsWithYear(s):
@@ -447,27 +535,39 @@ func parseTS(s string, form tsForm, line, first int) (int64, error) {
 	var err error
 	switch form {
 	case unixMillis:
-		ts, err = parseMillis(s)
+		ts, err = parseUnits(s, 1000, form)
+	case unixMicros:
+		ts, err = parseUnits(s, 1_000_000, form)
+	case unixNanos:
+		ts, err = parseUnits(s, 1_000_000_000, form)
 	case rfc3339, dateTimeUTC:
 		ts, err = parseDateTime(s, form)
 	default:
 		ts, err = parseSeconds(s)
 	}
+	other, known := formOf(s)
+	if err == nil && known && other != form && numeric(other) && numeric(form) {
+		// A number in another unit's range: seconds in a millisecond file, say.
+		err = fmt.Errorf("%s is %s", quote(s), other)
+	}
 	if err == nil {
 		return ts, nil
 	}
-	other, known := formOf(s)
 	if known && other != form {
 		return 0, fmt.Errorf("%s is %s, but the first timestamp (line %d) is %s", quote(s), other, first, form)
 	}
 	if _, nerr := strconv.ParseFloat(s, 64); !known && nerr != nil && line == first {
-		return 0, fmt.Errorf("%s is not Unix seconds, Unix milliseconds or an RFC 3339 time like %s", quote(s), rfc3339Example)
+		return 0, fmt.Errorf("%s is not Unix seconds (or milli-, micro- or nanoseconds) or an RFC 3339 time like %s", quote(s), rfc3339Example)
 	}
 	return 0, err
 }
 
-// parseSeconds parses Unix seconds, accepting a decimal form only when it is
-// whole.
+// numeric reports whether form writes times as numbers (Unix seconds or a fraction of them).
+func numeric(form tsForm) bool {
+	return form == unixSeconds || form == unixMillis || form == unixMicros || form == unixNanos
+}
+
+// parseSeconds parses Unix seconds, a decimal form rounded to the nearest second.
 func parseSeconds(s string) (int64, error) {
 	ts, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -475,10 +575,10 @@ func parseSeconds(s string) (int64, error) {
 		if ferr != nil {
 			return 0, fmt.Errorf("%s is not Unix seconds", quote(s))
 		}
-		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			return 0, fmt.Errorf("%s is not a whole number of Unix seconds", quote(s))
+		if math.IsNaN(f) || f < 0 || f > maxUnixSeconds {
+			return 0, errNotUnixTime(s)
 		}
-		ts = int64(f)
+		ts = int64(math.Round(f))
 	}
 	if ts < 0 || ts > maxUnixSeconds {
 		return 0, errNotUnixTime(s)
@@ -486,30 +586,31 @@ func parseSeconds(s string) (int64, error) {
 	return ts, nil
 }
 
-// parseMillis parses Unix milliseconds that are a whole second, accepting a
-// decimal form only when it is whole, into Unix seconds.
-func parseMillis(s string) (int64, error) {
-	ms, err := strconv.ParseInt(s, 10, 64)
+// parseUnits parses a Unix time in units of 1/perSecond second (milli-, micro- or
+// nanoseconds; a decimal form too) into Unix seconds, rounded to the nearest second.
+func parseUnits(s string, perSecond int64, form tsForm) (int64, error) {
+	limit := int64(math.MaxInt64)
+	if perSecond <= 1_000_000 {
+		limit = maxUnixSeconds*perSecond + perSecond - 1
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil {
-			return 0, fmt.Errorf("%s is not Unix milliseconds", quote(s))
+			return 0, fmt.Errorf("%s is not %s", quote(s), form)
 		}
-		if math.IsNaN(f) || f < 0 || f > maxUnixMillis {
+		if math.IsNaN(f) || f < 0 || f > float64(limit) {
 			return 0, errNotUnixTime(s)
 		}
-		if f != math.Trunc(f) {
-			return 0, errNotWholeMillis(s)
+		n = int64(f)
+		if f-float64(n) >= 0.5 {
+			n++
 		}
-		ms = int64(f)
 	}
-	if ms < 0 || ms > maxUnixMillis {
+	if n < 0 || n > limit {
 		return 0, errNotUnixTime(s)
 	}
-	if ms%1000 != 0 {
-		return 0, errNotWholeMillis(s)
-	}
-	return ms / 1000, nil
+	return n/perSecond + (n%perSecond*2)/perSecond, nil
 }
 
 // parseDateTime parses a date and time that is a whole second into Unix
@@ -524,9 +625,6 @@ func parseDateTime(s string, form tsForm) (int64, error) {
 	if (dt.offset == "") != (form == dateTimeUTC) {
 		return 0, fmt.Errorf("%s is not %s", quote(s), form)
 	}
-	if strings.Trim(dt.fraction, "0") != "" {
-		return 0, fmt.Errorf("%s is not a whole second", quote(s))
-	}
 	offset := dt.offset
 	if offset == "" {
 		offset = "Z"
@@ -540,6 +638,9 @@ func parseDateTime(s string, form tsForm) (int64, error) {
 		return 0, fmt.Errorf("%s is not a valid RFC 3339 time: %s", quote(s), why)
 	}
 	ts := t.Unix()
+	if dt.fraction != "" && dt.fraction[0] >= '5' {
+		ts++ // rounded to the nearest second
+	}
 	if ts < 0 || ts > maxUnixSeconds {
 		return 0, errNotUnixTime(s)
 	}
@@ -613,14 +714,11 @@ func errNotUnixTime(s string) error {
 	return fmt.Errorf("%s is not a Unix time between 1970 and year 9999", quote(s))
 }
 
-// errNotWholeMillis is the error for milliseconds that are not a whole
-// second.
-func errNotWholeMillis(s string) error {
-	return fmt.Errorf("%s is not a whole second: Unix milliseconds must be a multiple of 1000", quote(s))
-}
-
-// InferStep returns the most common positive difference between consecutive
-// timestamps (the smaller one on a tie).
+// InferStep returns the step of samples: the most common positive difference between
+// consecutive timestamps (the smaller one on a tie), refined to the mean of the
+// differences within an eighth of it (at least 2 s), to the nearest second, so that rows
+// stamped a second early or late by the clock that wrote them (59 s, 61 s, ...) give the
+// step they were meant at.
 func InferStep(samples []Sample) (time.Duration, error) {
 	if len(samples) < 2 {
 		return 0, errors.New("need at least 2 rows to infer the step")
@@ -641,7 +739,82 @@ func InferStep(samples []Sample) (time.Duration, error) {
 		}
 		return diffs[i] < diffs[j]
 	})
-	return time.Duration(diffs[0]) * time.Second, nil
+	mode := diffs[0]
+	tol := max(2, mode/8)
+	var sum, n int64
+	for d, c := range counts {
+		if d >= mode-tol && d <= mode+tol {
+			sum += d * int64(c)
+			n += int64(c)
+		}
+	}
+	step := (2*sum + n) / (2 * n) // the mean, to the nearest second
+	return time.Duration(max(step, 1)) * time.Second, nil
+}
+
+// OnGrid moves each timestamp that is within a quarter step of the grid of step onto it, as
+// a replay that ticks every step expects. The grid is the series' own: its phase is the mean
+// phase of the timestamps (on the circle of one step, so that rows a second early and late
+// average to on time), and it starts again at a sample further from it (the series' phase
+// changed, after a restart say). Of two samples that land on one grid point, the later is
+// kept. It returns the samples (samples itself when none moves), how many moved and the
+// largest move.
+func OnGrid(samples []Sample, step time.Duration) (out []Sample, moved int, largest time.Duration) {
+	s := int64(step / time.Second)
+	if s < 2 || len(samples) == 0 {
+		return samples, 0, 0
+	}
+	tol := s / 4
+	var sin, cos float64
+	for _, x := range samples {
+		a := 2 * math.Pi * float64(x.TS%s) / float64(s)
+		sin, cos = sin+math.Sin(a), cos+math.Cos(a)
+	}
+	phase := int64(math.Round(math.Atan2(sin, cos)/(2*math.Pi)*float64(s))) % s
+	anchor := samples[0].TS - (samples[0].TS-phase)%s // a grid point at or before the first
+	if anchor > samples[0].TS {
+		anchor -= s
+	}
+	var maxMove int64
+	for i, x := range samples {
+		off := (x.TS - anchor) % s
+		to := x.TS
+		switch {
+		case off <= tol:
+			to -= off
+		case s-off <= tol:
+			to += s - off
+		default:
+			anchor = x.TS // off the grid: the grid starts again here
+		}
+		if to == x.TS && out == nil {
+			continue // nothing moved yet: samples is shared until something does
+		}
+		if out == nil {
+			out = append(make([]Sample, 0, len(samples)), samples[:i]...)
+		}
+		if to != x.TS {
+			moved++
+			maxMove = max(maxMove, abs(to-x.TS))
+		}
+		x.TS = to
+		if n := len(out); n > 0 && out[n-1].TS >= to {
+			out[n-1] = x
+			continue
+		}
+		out = append(out, x)
+	}
+	if out == nil {
+		return samples, 0, 0
+	}
+	return out, moved, time.Duration(maxMove) * time.Second
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // Write writes samples as `ts,value` rows after a header. The format is

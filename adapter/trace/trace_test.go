@@ -31,6 +31,16 @@ func TestParseAccepts(t *testing.T) {
 		{"quoted fields", "\"ts\",\"value\"\n\"60\" , \" 1.5\"\n120,\"2\"\n", []Sample{{60, 1.5}, {120, 2}}},
 		{"doubled quotes in a header", "\"the \"\"ts\"\"\",value\n60,1\n", []Sample{{60, 1}}},
 		{"last second of year 9999", "253402300799,1\n", []Sample{{253402300799, 1}}},
+		{"fractional seconds rounded", "60.4,1\n120.5,2\n", []Sample{{60, 1}, {121, 2}}},
+		{"milliseconds rounded", "1628640000123,1\n1628640060500,2\n1628640120000.5,3\n", []Sample{{1628640000, 1}, {1628640061, 2}, {1628640120, 3}}},
+		{"microseconds", "1628640000000000,1\n1628640059600000,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
+		{"nanoseconds", "1628640000000000000,1\n1628640060000000000,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
+		{"rfc3339 fractions rounded", "2021-08-11T00:00:00.0000000001Z,1\n2021-08-11 00:00:59.5Z,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
+		{"missing values as exporters write them", "ts,value\n60,1\n120,NaN\n180,null\n240,NA\n300,N/A\n360,None\n420,2\n", []Sample{{60, 1}, {420, 2}}},
+		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n", []Sample{{60, 1.5}}},
+		{"tab file with a comma in its header", "time\tvalue (req/s, sum)\n60\t1.5\n", []Sample{{60, 1.5}}},
+		{"lone CR line endings", "ts,value\r60,1.5\r120,2\r", []Sample{{60, 1.5}, {120, 2}}},
+		{"UTF-16 with a byte-order mark", "\xff\xfet\x00s\x00\t\x00v\x00\n\x006\x000\x00\t\x001\x00\n\x00", []Sample{{60, 1}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,10 +66,8 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 	}{
 		{"bad value", "ts,value\n60,1\n120,abc\n", "in.csv:3: field value: \"abc\" is not a number"},
 		{"bad ts", "ts,value\n60,1\nnoon,2\n", "in.csv:3: field ts: \"noon\" is not Unix seconds"},
-		{"fractional ts", "60.5,1\n", "in.csv:1: field ts: \"60.5\" is not a whole number"},
 		{"negative ts", "-60,1\n", "in.csv:1: field ts: \"-60\" is not a Unix time between 1970 and year 9999"},
 		{"ts after year 9999", "253402300800,1\n", "in.csv:1: field ts: \"253402300800\" is not a Unix time"},
-		{"NaN value", "60,1\n120,NaN\n", "in.csv:2: field value: \"NaN\" is not finite"},
 		{"Inf value", "60,1\n120,+Inf\n", "in.csv:2: field value: \"+Inf\" is not finite"},
 		{"negative value", "ts,value\n0,1\n60,-2\n", "in.csv:3: field value: \"-2\" is negative"},
 		{"three fields", "60,1\n120,2,3\n", "in.csv:2: want 2 fields (ts,value) separated by commas, got 3"},
@@ -71,11 +79,17 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"quoted value with a comma", "60,\"1,5\"\n", "in.csv:1: field value: \"1,5\" is not a number"},
 		{"thousands and decimals in a semicolon file", "60;1,5\n120;1.000,5\n", "in.csv:2: field value: \"1.000,5\" is not a number"},
 		{"two commas in a semicolon file", "60;1,5\n120;1,000,5\n", "in.csv:2: field value: \"1,000,5\" is not a number"},
-		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n", "in.csv:2: field value: \"1,5\" is not a number"},
 		{"not increasing", "60,1\n120,2\n120,3\n", "in.csv:3: field ts: 120 is not after the previous row's 120"},
 		{"going back", "60,1\n30,2\n", "in.csv:2: field ts: 30 is not after"},
 		{"header later", "60,1\nts,value\n", "in.csv:2: field ts: \"ts\" is not Unix seconds"},
-		{"header with a number", "ts,7\n", "in.csv:1: field ts: \"ts\" is not Unix seconds, Unix milliseconds or an RFC 3339 time"},
+		{"header with a number", "ts,7\n", "in.csv:1: field ts: \"ts\" is not Unix seconds (or milli-, micro- or nanoseconds) or an RFC 3339 time"},
+		{"duplicate", "60,1\n60,2\n", "in.csv:2: field ts: 60 is not after the previous row's 60 (sort the rows by time, one row per timestamp)"},
+		{"two rows in one second", "60.2,1\n60.4,2\n", `in.csv:2: field ts: "60.4" is not after the previous row's "60.2" (times are read to the nearest second: one row per second at most)`},
+		{"gzip", "\x1f\x8b\x08\x00", "in.csv: is gzip-compressed, not CSV text: decompress it first (gunzip)"},
+		{"zip", "PK\x03\x04rest", "in.csv: is a zip archive (a spreadsheet?), not CSV text: export it as CSV"},
+		{"binary", "60,1\n\x00\x01", "in.csv: holds NUL bytes: not a text file"},
+		{"json", "\ufeff {\"status\":\"success\"}", "in.csv: is JSON, not CSV rows of ts,value"},
+		{"json array", "[[1628640000, \"1\"]]", "in.csv: is JSON"},
 		{"line number counts blank lines", "ts,value\n\n60,1\n\n120,x\n", "in.csv:5: field value"},
 		{"empty", "", "in.csv: no data rows"},
 		{"header only", "ts,value\n", "in.csv: no data rows"},
@@ -183,32 +197,20 @@ func TestParseTimestampFormErrors(t *testing.T) {
 			`in.csv:3: field ts: "1628640060" is Unix seconds, but the first timestamp (line 2) is RFC 3339`},
 		{"milliseconds in an rfc3339 file", "2021-08-11T00:00:00Z,1\n1628640060000,2\n",
 			`in.csv:2: field ts: "1628640060000" is Unix milliseconds, but the first timestamp (line 1) is RFC 3339`},
-		{"milliseconds not a whole second", "1628640000000,1\n1628640060500,2\n",
-			`in.csv:2: field ts: "1628640060500" is not a whole second: Unix milliseconds must be a multiple of 1000`},
-		{"first milliseconds not a whole second", "1628640000123,1\n",
-			`in.csv:1: field ts: "1628640000123" is not a whole second: Unix milliseconds must be a multiple of 1000`},
-		{"milliseconds with a fraction", "1628640000000,1\n1628640060000.5,2\n",
-			`in.csv:2: field ts: "1628640060000.5" is not a whole second: Unix milliseconds must be a multiple of 1000`},
-		{"milliseconds after year 9999", "1628640000000,1\n253402300800000,2\n",
-			`in.csv:2: field ts: "253402300800000" is not a Unix time between 1970 and year 9999`},
-		{"microseconds", "1628640000000000,1\n",
-			`in.csv:1: field ts: "1628640000000000" is not a Unix time between 1970 and year 9999`},
+		{"microseconds in a milliseconds file", "1628640000000,1\n253402300800000,2\n",
+			`in.csv:2: field ts: "253402300800000" is Unix microseconds, but the first timestamp (line 1) is Unix milliseconds`},
+		{"nanoseconds after 2262", "9223372036854775808,1\n",
+			`in.csv:1: field ts: "9223372036854775808" is not a Unix time between 1970 and year 9999`},
 		{"milliseconds not a number", "1628640000000,1\nsoon,2\n",
 			`in.csv:2: field ts: "soon" is not Unix milliseconds`},
 		{"milliseconds going back", "1628640060000,1\n1628640000000,2\n",
-			`in.csv:2: field ts: "1628640000000" is not after the previous row's "1628640060000"`},
-		{"rfc3339 fraction", "2021-08-11T00:00:00Z,1\n2021-08-11T00:01:00.5Z,2\n",
-			`in.csv:2: field ts: "2021-08-11T00:01:00.5Z" is not a whole second`},
-		{"rfc3339 tenth fraction digit", "2021-08-11T00:00:00.0000000001Z,1\n",
-			`in.csv:1: field ts: "2021-08-11T00:00:00.0000000001Z" is not a whole second`},
+			`in.csv:2: field ts: "1628640000000" is not after the previous row's "1628640060000" (sort the rows by time, one row per timestamp)`},
 		{"rfc3339 without offset", "2021-08-11T00:00:00Z,1\n2021-08-11T00:01:00,2\n",
 			`in.csv:2: field ts: "2021-08-11T00:01:00" is a date and time without offset, but the first timestamp (line 1) is RFC 3339`},
 		{"offset in a file without", "2021-08-11 00:00:00,1\n2021-08-11 00:01:00Z,2\n",
 			`in.csv:2: field ts: "2021-08-11 00:01:00Z" is RFC 3339, but the first timestamp (line 1) is a date and time without offset`},
 		{"rfc3339 with a slash", "2021-08-11/00:00:00Z,1\n",
 			`in.csv:1: field ts: "2021-08-11/00:00:00Z" is not an RFC 3339 time like 2021-08-11T00:00:00Z: want "T" or a space at character 11`},
-		{"date and time without offset, fraction", "2021-08-11 00:00:00.5,1\n",
-			`in.csv:1: field ts: "2021-08-11 00:00:00.5" is not a whole second`},
 		{"local time repeated when clocks go back", "2021-11-07 01:30,1\n2021-11-07 01:00,2\n",
 			`in.csv:2: field ts: "2021-11-07 01:00" is not after the previous row's "2021-11-07 01:30" (local times repeat an hour when clocks go back: write UTC or an offset)`},
 		{"date only", "2021-08-11,1\n",
@@ -226,9 +228,9 @@ func TestParseTimestampFormErrors(t *testing.T) {
 		{"rfc3339 after year 9999 by its offset", "9999-12-31T23:59:59-01:00,1\n",
 			`in.csv:1: field ts: "9999-12-31T23:59:59-01:00" is not a Unix time between 1970 and year 9999`},
 		{"rfc3339 same instant twice", "2021-08-11T00:00:00Z,1\n2021-08-11T02:00:00+02:00,2\n",
-			`in.csv:2: field ts: "2021-08-11T02:00:00+02:00" is not after the previous row's "2021-08-11T00:00:00Z"`},
+			`in.csv:2: field ts: "2021-08-11T02:00:00+02:00" is not after the previous row's "2021-08-11T00:00:00Z" (sort the rows by time, one row per timestamp)`},
 		{"first timestamp in no form", "ts,value\n12:00,1\n",
-			`in.csv:2: field ts: "12:00" is not Unix seconds, Unix milliseconds or an RFC 3339 time like 2021-08-11T00:00:00Z`},
+			`in.csv:2: field ts: "12:00" is not Unix seconds (or milli-, micro- or nanoseconds) or an RFC 3339 time like 2021-08-11T00:00:00Z`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,6 +476,12 @@ func FuzzParse(f *testing.F) {
 		"60;1,5\n120;\"2,25\"\n",
 		"ts,a,value\n60,1,2\n120,,\n180,3,\n",
 		"Zeit;value;b\n60;1,5;\n",
+		"\x1f\x8b\x08",
+		"\xff\xfe6\x000\x00,\x001\x00\r\x00",
+		"ts,value\r60,1\r\r120,2",
+		"1628640000000000000,1\n1628640060000000,2\n",
+		"time\tv (a, b)\n60\t1,5\n120\tNaN\n",
+		" [1]",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -564,4 +572,39 @@ func FuzzParseField(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInferStepOfJitteredRows: rows stamped a second or two early or late give the step
+// they were meant at, whichever difference is the most common.
+func TestInferStepOfJitteredRows(t *testing.T) {
+	alternating := []Sample{{0, 1}, {61, 1}, {120, 1}, {181, 1}, {240, 1}, {301, 1}, {360, 1}}
+	jittered := []Sample{{0, 1}, {59, 1}, {121, 1}, {180, 1}, {242, 1}, {300, 1}, {359, 1}, {480, 1}}
+	fifteen := []Sample{{0, 1}, {16, 1}, {30, 1}, {44, 1}, {60, 1}, {75, 1}}
+	for name, c := range map[string]struct {
+		s    []Sample
+		want time.Duration
+	}{"alternating": {alternating, time.Minute}, "jittered with a gap": {jittered, time.Minute}, "15 s": {fifteen, 15 * time.Second}} {
+		if step, err := InferStep(c.s); err != nil || step != c.want {
+			t.Errorf("%s: step %v, %v; want %v", name, step, err, c.want)
+		}
+	}
+}
+
+// TestOnGrid moves rows within a quarter step onto the grid, keeps the later of two that
+// land on one point, starts the grid again where the series' phase changes, and leaves a
+// series already on its grid as it is.
+func TestOnGrid(t *testing.T) {
+	in := []Sample{{0, 1}, {61, 2}, {119, 3}, {121, 4}, {240, 5}, {270, 6}, {332, 7}}
+	got, moved, largest := OnGrid(in, time.Minute)
+	want := []Sample{{0, 1}, {60, 2}, {120, 4}, {240, 5}, {270, 6}, {330, 7}}
+	if !slices.Equal(got, want) || moved != 4 || largest != 2*time.Second {
+		t.Errorf("OnGrid = %v, %d moved, largest %v; want %v, 4, 2s", got, moved, largest, want)
+	}
+	if in[1].TS != 61 {
+		t.Error("OnGrid changed its input")
+	}
+	regular := []Sample{{0, 1}, {60, 1}, {180, 1}}
+	if got, moved, _ := OnGrid(regular, time.Minute); &got[0] != &regular[0] || moved != 0 {
+		t.Errorf("a regular series: %v, %d moved; want itself", got, moved)
+	}
 }

@@ -35,7 +35,7 @@ func runBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	opts := backtest.DefaultOptions()
 	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, Unix milliseconds or RFC 3339, the first row's form throughout; header optional; gaps allowed)")
+	input := fs.String("input", "", "load trace, CSV `FILE` with rows ts,value (ts in Unix seconds, milli-, micro- or nanoseconds or RFC 3339, the first row's form throughout; header optional; gaps allowed)")
 	column := fs.String("column", "", columnUsage)
 	var prom source.PrometheusConfig
 	cli.AddPFlags(fs, prom.AddFlags)

@@ -175,7 +175,7 @@ func TestBacktestColumnOfAWideFile(t *testing.T) {
 		want string
 	}{
 		{[]string{"backtest", "--input", wide, "--column", "web"}, wide + `:1: no column named "web" after the time's: the header has "{pod=\"other\"}", "{pod=\"web\"}"`},
-		{[]string{"backtest", "--input", wide}, wide + `:1: no column named "value"`},
+		{[]string{"backtest", "--input", wide}, wide + `:1: no column named "value" after the time's: the header has "{pod=\"other\"}", "{pod=\"web\"}" (name the load's column with --column)`},
 		{[]string{"backtest", "--prometheus-url", "http://127.0.0.1:1", "--query", "up", "--column", "x"}, "--column picks a column of --input"},
 		{[]string{"shadow-report", "--metrics-url", "http://127.0.0.1:1/metrics", "--column", "x"}, "--column picks a column of --input"},
 	} {

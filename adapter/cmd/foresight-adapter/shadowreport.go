@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -221,7 +222,11 @@ const columnUsage = "with --input: the load's column of a CSV file of several se
 // file with a header, or, when column is empty, a `ts,value` file.
 func readTrace(path, column string) ([]backtest.Sample, error) {
 	if column == "" {
-		return readCSV("input", path, trace.Parse)
+		samples, err := readCSV("input", path, trace.Parse)
+		if errors.Is(err, trace.ErrNoColumn) {
+			err = fmt.Errorf("%w (name the load's column with --column)", err)
+		}
+		return samples, err
 	}
 	return readCSV("input", path, func(r io.Reader, name string) ([]backtest.Sample, error) {
 		return trace.ParseField(r, name, column)
