@@ -67,9 +67,10 @@ func ReadFile(path string) ([]Sample, error) {
 // first column and the value the column headed `value` (ParseField picks
 // another). An empty value, or NaN, null, NA, N/A or None, is a missing
 // sample (a gap), but its row's time is read and ordered as any other. Blank
-// lines are skipped; lines may end in LF, CRLF or a lone CR; the file may be
-// UTF-8 (with or without a byte-order mark) or UTF-16 with one. A gzip or zip
-// file, a binary one or JSON is refused, saying so. Values must be finite and
+// lines and comments (lines starting with #) are skipped; lines may end in LF,
+// CRLF or a lone CR; the file may be UTF-8 (with or without a byte-order mark)
+// or UTF-16 with one. A gzip or zip file, a binary one or JSON is refused,
+// saying so. Values must be finite and
 // not negative; in a file separated by semicolons or tabs a decimal comma is
 // read as a point (1,5).
 // Timestamps are read to the nearest second and must be strictly increasing,
@@ -160,8 +161,8 @@ func parseFields(r io.Reader, name string, cols columns, check func(float64) str
 			text = strings.TrimPrefix(text, "\ufeff")
 		}
 		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
+		if text == "" || text[0] == '#' {
+			continue // a blank line, or a comment (InfluxDB's annotations, say)
 		}
 		first := sep == 0
 		if first {

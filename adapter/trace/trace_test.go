@@ -39,6 +39,7 @@ func TestParseAccepts(t *testing.T) {
 		{"missing values as exporters write them", "ts,value\n60,1\n120,NaN\n180,null\n240,NA\n300,N/A\n360,None\n420,2\n", []Sample{{60, 1}, {420, 2}}},
 		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n", []Sample{{60, 1.5}}},
 		{"tab file with a comma in its header", "time\tvalue (req/s, sum)\n60\t1.5\n", []Sample{{60, 1.5}}},
+		{"comment lines", "# exported by a tool\n#datatype,long\nts,value\n60,1\n# the end\n", []Sample{{60, 1}}},
 		{"lone CR line endings", "ts,value\r60,1.5\r120,2\r", []Sample{{60, 1.5}, {120, 2}}},
 		{"UTF-16 with a byte-order mark", "\xff\xfet\x00s\x00\t\x00v\x00\n\x006\x000\x00\t\x001\x00\n\x00", []Sample{{60, 1}}},
 	}
