@@ -81,6 +81,11 @@ func TestKeepLabel(t *testing.T) {
 		{`sum by (node) (rate(cpu[5m]) * on (instance) group_left (pod) info{app="a"})`, `sum by (node) (rate(cpu[5m]) * on (instance) group_left (pod) info{app="a"})`, false},
 		{`sum by (namespace, node) (info{app="a"} * on (instance) group_right (pod) rate(cpu[5m]))`, `sum by (namespace, node) (info{app="a"} * on (instance) group_right (pod) rate(cpu[5m]))`, false},
 		{`sum by (svc) (x{app="a"}) or vector(0)`, `sum by (svc, namespace) (x{app="a"}) or vector(0)`, true},
+		// scalar() needs one series: what is inside it is left as written.
+		{`x{app="a"} / scalar(sum(y{app="a"}))`, `x{app="a"} / scalar(sum(y{app="a"}))`, true},
+		// A label matched on is not copied by group_left as well (PromQL refuses both).
+		{`sum by (pod) (x{app="a"}) * on (pod) group_left (namespace) info{app="a"}`, `sum by (pod, namespace) (x{app="a"}) * on (pod, namespace) group_left () info{app="a"}`, true},
+		{`count_values("namespace", x{app="a"})`, `count_values("namespace", x{app="a"})`, true},
 	} {
 		expr, err := source.ParseQuery(c.query)
 		if err != nil {
@@ -89,6 +94,9 @@ func TestKeepLabel(t *testing.T) {
 		kept := KeepLabel(expr, "namespace", carried)
 		if got := expr.String(); got != c.want || kept != c.kept {
 			t.Errorf("KeepLabel(%s)\n = %s, %v\nwant %s, %v", c.query, got, kept, c.want, c.kept)
+		}
+		if _, err := source.ParseQuery(expr.String()); err != nil {
+			t.Errorf("KeepLabel(%s) = %s, which does not parse: %v", c.query, expr, err)
 		}
 	}
 }

@@ -309,23 +309,26 @@ func labelKept(expr parser.Expr, label string, carried func(*parser.VectorSelect
 	case *parser.VectorSelector:
 		return carried(e)
 	case *parser.Call:
+		switch e.Func.Name {
+		case "absent", "absent_over_time", "vector", "scalar", "time":
+			// Series without the input's labels. Inside scalar() the input must stay
+			// one series: grouping it by label would make scalar() NaN.
+			return false
+		}
 		any := false
 		for _, a := range e.Args {
 			if k := kept(a); k && (a.Type() == parser.ValueTypeVector || a.Type() == parser.ValueTypeMatrix) {
 				any = true
 			}
 		}
-		switch e.Func.Name {
-		case "absent", "absent_over_time", "vector", "scalar", "time":
-			return false // series without the input's labels
-		}
 		return any
 	case *parser.AggregateExpr:
-		if e.Param != nil {
-			kept(e.Param)
-		}
+		// The parameter (topk's k, quantile's φ) is a scalar: it is left as written.
 		if !kept(e.Expr) {
 			return false
+		}
+		if sl, ok := e.Param.(*parser.StringLiteral); ok && e.Op == parser.COUNT_VALUES && sl.Val == label {
+			return true // count_values writes the label itself
 		}
 		has := slices.Contains(e.Grouping, label)
 		if fix {
@@ -359,6 +362,8 @@ func labelKept(expr parser.Expr, label string, carried func(*parser.VectorSelect
 			switch {
 			case vm.On && !has:
 				vm.MatchingLabels = append(vm.MatchingLabels, label)
+				// A label matched on is not also copied from the one side.
+				vm.Include = slices.DeleteFunc(vm.Include, func(g string) bool { return g == label })
 			case !vm.On && has:
 				vm.MatchingLabels = slices.DeleteFunc(vm.MatchingLabels, func(g string) bool { return g == label })
 			}

@@ -535,6 +535,9 @@ func (w *worker) observeAll(l *Loop, res []source.Series, updated map[string]boo
 		st, err := w.state(s)
 		if err != nil {
 			l.log.Debug("series skipped", "metric", w.rule.Info.StoreKey(), "series", s.Labels.String(), "err", err)
+			if s.Labels.IsEmpty() {
+				continue // a default such as `or vector(0)`: no series of any object
+			}
 			if skipped == 0 && !w.skipping {
 				l.log.Warn("result series not served (counted in foresight_adapter_series_skipped; each is logged at debug level): the query must keep the labels the rule serves by",
 					"metric", w.rule.Info.StoreKey(), "series", s.Labels.String(), "err", err)

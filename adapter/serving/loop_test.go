@@ -62,15 +62,17 @@ func TestLoopSeriesLifecycle(t *testing.T) {
 }
 
 // TestSkippedSeriesAreCounted serves a query whose result holds a series without the
-// namespace label (vector(1) beside the load): that one is not served, and
-// foresight_adapter_series_skipped counts it, while the labelled series is served.
+// namespace label (a job's, beside the load): that one is not served, and
+// foresight_adapter_series_skipped counts it, while the labelled series is served. A
+// series of no labels at all (the default of `or vector(0)`) is not counted.
 func TestSkippedSeriesAreCounted(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	emb := newEmbedded(t, reg)
 	appendMinutely(t, emb, testNow.Add(-time.Hour), testNow, constant(10), "__name__", "load", "namespace", "live")
-	c := runClockedLoop(t, reg, emb, rulesYAML(ruleYAML("load", `"load{<<.LabelMatchers>>} or vector(1)"`, "")))
+	query := `'load{<<.LabelMatchers>>} or label_replace(vector(1), "job", "x", "", "") or vector(2)'`
+	c := runClockedLoop(t, reg, emb, rulesYAML(ruleYAML("load", query, "")))
 	if got := testutil.ToFloat64(c.metrics.skipped.WithLabelValues("load")); got != 1 {
-		t.Errorf("skipped gauge = %v, want 1 (the series of vector(1))", got)
+		t.Errorf("skipped gauge = %v, want 1 (the job's series)", got)
 	}
 	if got := testutil.ToFloat64(c.metrics.series.WithLabelValues("load")); got != 1 {
 		t.Errorf("series gauge = %v, want 1", got)

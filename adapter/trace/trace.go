@@ -337,6 +337,11 @@ func allHeaderFields(fields []string) bool {
 // spreadsheets write where the comma is the decimal mark, a value with one comma and no
 // point is read with the comma as the point (1,5 is 1.5).
 func parseValue(text string, sep byte) (float64, error) {
+	if i := strings.IndexByte(text, ','); sep == '\t' && i >= 0 && len(text)-i-1 == 3 && isDigits(text[i+1:]) {
+		// 1,234 in a tab file: a decimal comma, or a thousands separator as English
+		// spreadsheets write? Refused rather than guessed.
+		return 0, errors.New("ambiguous")
+	}
 	if sep != ',' && strings.Count(text, ",") == 1 && !strings.Contains(text, ".") {
 		text = strings.Replace(text, ",", ".", 1)
 	}
@@ -603,10 +608,7 @@ func parseUnits(s string, perSecond int64, form tsForm) (int64, error) {
 		if math.IsNaN(f) || f < 0 || f > float64(limit) {
 			return 0, errNotUnixTime(s)
 		}
-		n = int64(f)
-		if f-float64(n) >= 0.5 {
-			n++
-		}
+		return int64(math.Round(f / float64(perSecond))), nil
 	}
 	if n < 0 || n > limit {
 		return 0, errNotUnixTime(s)
@@ -717,7 +719,7 @@ func errNotUnixTime(s string) error {
 
 // InferStep returns the step of samples: the most common positive difference between
 // consecutive timestamps (the smaller one on a tie), refined to the mean of the
-// differences within an eighth of it (at least 2 s), to the nearest second, so that rows
+// differences within an eighth of it (at least 2 s, under half of it), to the nearest second, so that rows
 // stamped a second early or late by the clock that wrote them (59 s, 61 s, ...) give the
 // step they were meant at.
 func InferStep(samples []Sample) (time.Duration, error) {
@@ -741,7 +743,9 @@ func InferStep(samples []Sample) (time.Duration, error) {
 		return diffs[i] < diffs[j]
 	})
 	mode := diffs[0]
-	tol := max(2, mode/8)
+	// Within an eighth of the mode, at least 2 s but under half of it: a missing row (twice
+	// the step) never counts.
+	tol := min(max(2, mode/8), (mode-1)/2)
 	var sum, n int64
 	for d, c := range counts {
 		if d >= mode-tol && d <= mode+tol {
@@ -750,60 +754,73 @@ func InferStep(samples []Sample) (time.Duration, error) {
 		}
 	}
 	step := (2*sum + n) / (2 * n) // the mean, to the nearest second
+	if step > int64(math.MaxInt64/time.Second) {
+		return 0, fmt.Errorf("rows %d s apart: no step of a load trace", step)
+	}
 	return time.Duration(max(step, 1)) * time.Second, nil
 }
 
 // OnGrid moves each timestamp that is within a quarter step of the grid of step onto it, as
-// a replay that ticks every step expects. The grid is the series' own: its phase is the mean
-// phase of the timestamps (on the circle of one step, so that rows a second early and late
-// average to on time), and it starts again at a sample further from it (the series' phase
-// changed, after a restart say). Of two samples that land on one grid point, the later is
-// kept. It returns the samples (samples itself when none moves), how many moved and the
-// largest move.
+// a replay that ticks every step expects. The grid is the series' own: the series is cut
+// into runs whose rows are each within a quarter step of the grid of the run's first row
+// (a new run starts where the phase changes, after a restart say), and each run's grid has
+// the mean phase of its rows (on the circle of one step, so that rows a second early and
+// late average to on time). A row is not moved onto a grid point another row takes: no
+// row is dropped. It returns the samples (samples itself when none moves), how many moved
+// and the largest move.
 func OnGrid(samples []Sample, step time.Duration) (out []Sample, moved int, largest time.Duration) {
 	s := int64(step / time.Second)
 	if s < 2 || len(samples) == 0 {
 		return samples, 0, 0
 	}
 	tol := s / 4
-	var sin, cos float64
-	for _, x := range samples {
-		a := 2 * math.Pi * float64(x.TS%s) / float64(s)
-		sin, cos = sin+math.Sin(a), cos+math.Cos(a)
-	}
-	phase := int64(math.Round(math.Atan2(sin, cos)/(2*math.Pi)*float64(s))) % s
-	anchor := samples[0].TS - (samples[0].TS-phase)%s // a grid point at or before the first
-	if anchor > samples[0].TS {
-		anchor -= s
+	onGridOf := func(ts, ref int64) bool {
+		off := (ts - ref) % s
+		return off <= tol || s-off <= tol
 	}
 	var maxMove int64
-	for i, x := range samples {
-		off := (x.TS - anchor) % s
-		to := x.TS
-		switch {
-		case off <= tol:
-			to -= off
-		case s-off <= tol:
-			to += s - off
-		default:
-			anchor = x.TS // off the grid: the grid starts again here
+	for start := 0; start < len(samples); {
+		end := start + 1
+		for end < len(samples) && onGridOf(samples[end].TS, samples[start].TS) {
+			end++
 		}
-		if to == x.TS && out == nil {
-			continue // nothing moved yet: samples is shared until something does
+		run := samples[start:end]
+		var sin, cos float64
+		for _, x := range run {
+			a := 2 * math.Pi * float64(x.TS%s) / float64(s)
+			sin, cos = sin+math.Sin(a), cos+math.Cos(a)
 		}
-		if out == nil {
-			out = append(make([]Sample, 0, len(samples)), samples[:i]...)
+		phase := (int64(math.Round(math.Atan2(sin, cos)/(2*math.Pi)*float64(s)))%s + s) % s
+		for i, x := range run {
+			off := ((x.TS-phase)%s + s) % s
+			to := x.TS - off
+			if s-off < off {
+				to = x.TS + s - off
+			}
+			// Not onto a point the previous row holds, nor past the next row's own point.
+			prev := int64(math.MinInt64)
+			if n := len(out); n > 0 {
+				prev = out[n-1].TS
+			} else if start+i > 0 {
+				prev = samples[start+i-1].TS
+			}
+			if to <= prev || start+i+1 < len(samples) && to >= samples[start+i+1].TS {
+				to = x.TS
+			}
+			if to == x.TS && out == nil {
+				continue // nothing moved yet: samples is shared until something does
+			}
+			if out == nil {
+				out = append(make([]Sample, 0, len(samples)), samples[:start+i]...)
+			}
+			if to != x.TS {
+				moved++
+				maxMove = max(maxMove, abs(to-x.TS))
+			}
+			x.TS = to
+			out = append(out, x)
 		}
-		if to != x.TS {
-			moved++
-			maxMove = max(maxMove, abs(to-x.TS))
-		}
-		x.TS = to
-		if n := len(out); n > 0 && out[n-1].TS >= to {
-			out[n-1] = x
-			continue
-		}
-		out = append(out, x)
+		start = end
 	}
 	if out == nil {
 		return samples, 0, 0

@@ -32,12 +32,12 @@ func TestParseAccepts(t *testing.T) {
 		{"doubled quotes in a header", "\"the \"\"ts\"\"\",value\n60,1\n", []Sample{{60, 1}}},
 		{"last second of year 9999", "253402300799,1\n", []Sample{{253402300799, 1}}},
 		{"fractional seconds rounded", "60.4,1\n120.5,2\n", []Sample{{60, 1}, {121, 2}}},
-		{"milliseconds rounded", "1628640000123,1\n1628640060500,2\n1628640120000.5,3\n", []Sample{{1628640000, 1}, {1628640061, 2}, {1628640120, 3}}},
+		{"milliseconds rounded", "1628640000123,1\n1628640060500,2\n1628640120000.5,3\n1628640180499.6,4\n", []Sample{{1628640000, 1}, {1628640061, 2}, {1628640120, 3}, {1628640180, 4}}},
 		{"microseconds", "1628640000000000,1\n1628640059600000,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
 		{"nanoseconds", "1628640000000000000,1\n1628640060000000000,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
 		{"rfc3339 fractions rounded", "2021-08-11T00:00:00.0000000001Z,1\n2021-08-11 00:00:59.5Z,2\n", []Sample{{1628640000, 1}, {1628640060, 2}}},
 		{"missing values as exporters write them", "ts,value\n60,1\n120,NaN\n180,null\n240,NA\n300,N/A\n360,None\n420,2\n", []Sample{{60, 1}, {420, 2}}},
-		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n", []Sample{{60, 1.5}}},
+		{"decimal comma in a tab file", "ts\tvalue\n60\t1,5\n120\t1,2345\n", []Sample{{60, 1.5}, {120, 1.2345}}},
 		{"tab file with a comma in its header", "time\tvalue (req/s, sum)\n60\t1.5\n", []Sample{{60, 1.5}}},
 		{"comment lines", "# exported by a tool\n#datatype,long\nts,value\n60,1\n# the end\n", []Sample{{60, 1}}},
 		{"lone CR line endings", "ts,value\r60,1.5\r120,2\r", []Sample{{60, 1.5}, {120, 2}}},
@@ -79,6 +79,7 @@ func TestParseErrorsNameLineAndField(t *testing.T) {
 		{"text after a closing quote", "60,\"1\"x\n", "in.csv:1: field 2: text after its closing quote at character 7"},
 		{"quoted value with a comma", "60,\"1,5\"\n", "in.csv:1: field value: \"1,5\" is not a number"},
 		{"thousands and decimals in a semicolon file", "60;1,5\n120;1.000,5\n", "in.csv:2: field value: \"1.000,5\" is not a number"},
+		{"thousands or decimals in a tab file", "ts\tvalue\n60\t1,234\n", "in.csv:2: field value: \"1,234\" is not a number"},
 		{"two commas in a semicolon file", "60;1,5\n120;1,000,5\n", "in.csv:2: field value: \"1,000,5\" is not a number"},
 		{"not increasing", "60,1\n120,2\n120,3\n", "in.csv:3: field ts: 120 is not after the previous row's 120"},
 		{"going back", "60,1\n30,2\n", "in.csv:2: field ts: 30 is not after"},
@@ -200,8 +201,8 @@ func TestParseTimestampFormErrors(t *testing.T) {
 			`in.csv:2: field ts: "1628640060000" is Unix milliseconds, but the first timestamp (line 1) is RFC 3339`},
 		{"microseconds in a milliseconds file", "1628640000000,1\n253402300800000,2\n",
 			`in.csv:2: field ts: "253402300800000" is Unix microseconds, but the first timestamp (line 1) is Unix milliseconds`},
-		{"nanoseconds after 2262", "9223372036854775808,1\n",
-			`in.csv:1: field ts: "9223372036854775808" is not a Unix time between 1970 and year 9999`},
+		{"nanoseconds past 2262", "99223372036854775808,1\n",
+			`in.csv:1: field ts: "99223372036854775808" is not a Unix time between 1970 and year 9999`},
 		{"milliseconds not a number", "1628640000000,1\nsoon,2\n",
 			`in.csv:2: field ts: "soon" is not Unix milliseconds`},
 		{"milliseconds going back", "1628640060000,1\n1628640000000,2\n",
@@ -511,6 +512,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 		sameSamples(t, "round trip", buf.String(), samples)
+		// On the grid of the inferred step: every row kept, in order, each moved by at
+		// most a quarter step.
+		if step, err := InferStep(samples); err == nil {
+			if step < time.Second {
+				t.Fatalf("step %v", step)
+			}
+			grid, _, largest := OnGrid(samples, step)
+			quarter := int64(step/time.Second) / 4
+			if len(grid) != len(samples) || largest > time.Duration(quarter)*time.Second {
+				t.Fatalf("OnGrid: %d rows of %d, largest move %v", len(grid), len(samples), largest)
+			}
+			for i := range grid {
+				if i > 0 && grid[i].TS <= grid[i-1].TS || abs(grid[i].TS-samples[i].TS) > quarter || grid[i].Value != samples[i].Value {
+					t.Fatalf("OnGrid row %d: %v from %v", i, grid[i], samples[i])
+				}
+			}
+		}
 		// The same samples in the other forms read back equal. Milliseconds
 		// are recognised when the first is above the last second of year
 		// 9999, that is from 12 January 1978.
@@ -567,6 +585,23 @@ func FuzzParseField(f *testing.F) {
 			t.Fatal(err)
 		}
 		sameSamples(t, "round trip", buf.String(), samples)
+		// On the grid of the inferred step: every row kept, in order, each moved by at
+		// most a quarter step.
+		if step, err := InferStep(samples); err == nil {
+			if step < time.Second {
+				t.Fatalf("step %v", step)
+			}
+			grid, _, largest := OnGrid(samples, step)
+			quarter := int64(step/time.Second) / 4
+			if len(grid) != len(samples) || largest > time.Duration(quarter)*time.Second {
+				t.Fatalf("OnGrid: %d rows of %d, largest move %v", len(grid), len(samples), largest)
+			}
+			for i := range grid {
+				if i > 0 && grid[i].TS <= grid[i-1].TS || abs(grid[i].TS-samples[i].TS) > quarter || grid[i].Value != samples[i].Value {
+					t.Fatalf("OnGrid row %d: %v from %v", i, grid[i], samples[i])
+				}
+			}
+		}
 		for i, s := range samples {
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < 0 || (i > 0 && s.TS <= samples[i-1].TS) {
 				t.Fatalf("row %d: %v accepted", i, s)
@@ -581,28 +616,44 @@ func TestInferStepOfJitteredRows(t *testing.T) {
 	alternating := []Sample{{0, 1}, {61, 1}, {120, 1}, {181, 1}, {240, 1}, {301, 1}, {360, 1}}
 	jittered := []Sample{{0, 1}, {59, 1}, {121, 1}, {180, 1}, {242, 1}, {300, 1}, {359, 1}, {480, 1}}
 	fifteen := []Sample{{0, 1}, {16, 1}, {30, 1}, {44, 1}, {60, 1}, {75, 1}}
+	// A missing row of a short step (twice the step) does not count.
+	twoWithGaps := []Sample{{0, 1}, {2, 1}, {4, 1}, {8, 1}, {10, 1}, {12, 1}, {16, 1}, {18, 1}, {20, 1}, {24, 1}}
+	oneWithGaps := []Sample{{0, 1}, {1, 1}, {3, 1}, {4, 1}, {6, 1}, {7, 1}, {9, 1}}
 	for name, c := range map[string]struct {
 		s    []Sample
 		want time.Duration
-	}{"alternating": {alternating, time.Minute}, "jittered with a gap": {jittered, time.Minute}, "15 s": {fifteen, 15 * time.Second}} {
+	}{"alternating": {alternating, time.Minute}, "jittered with a gap": {jittered, time.Minute}, "15 s": {fifteen, 15 * time.Second},
+		"2 s with gaps": {twoWithGaps, 2 * time.Second}, "1 s with gaps": {oneWithGaps, time.Second}} {
 		if step, err := InferStep(c.s); err != nil || step != c.want {
 			t.Errorf("%s: step %v, %v; want %v", name, step, err, c.want)
 		}
 	}
 }
 
-// TestOnGrid moves rows within a quarter step onto the grid, keeps the later of two that
-// land on one point, starts the grid again where the series' phase changes, and leaves a
-// series already on its grid as it is.
+// TestOnGrid moves rows within a quarter step onto the grid of their run, whose phase is
+// their mean (the grid starts again where the phase changes); a row whose grid point
+// another row holds stays where it is, so no row is dropped; a series already on its grid
+// is left as it is.
 func TestOnGrid(t *testing.T) {
-	in := []Sample{{0, 1}, {61, 2}, {119, 3}, {121, 4}, {240, 5}, {270, 6}, {332, 7}}
+	in := []Sample{{0, 1}, {61, 2}, {119, 3}, {121, 4}, {240, 5}, {270, 6}, {331, 7}, {389, 8}}
 	got, moved, largest := OnGrid(in, time.Minute)
-	want := []Sample{{0, 1}, {60, 2}, {120, 4}, {240, 5}, {270, 6}, {330, 7}}
-	if !slices.Equal(got, want) || moved != 4 || largest != 2*time.Second {
-		t.Errorf("OnGrid = %v, %d moved, largest %v; want %v, 4, 2s", got, moved, largest, want)
+	want := []Sample{{0, 1}, {60, 2}, {120, 3}, {121, 4}, {240, 5}, {270, 6}, {330, 7}, {390, 8}}
+	if !slices.Equal(got, want) || moved != 4 || largest != time.Second {
+		t.Errorf("OnGrid = %v, %d moved, largest %v; want %v, 4, 1s", got, moved, largest, want)
 	}
 	if in[1].TS != 61 {
 		t.Error("OnGrid changed its input")
+	}
+	// Two regular runs of different phases stay as they are.
+	var runs []Sample
+	for i := range 10 {
+		runs = append(runs, Sample{int64(i) * 60, 1})
+	}
+	for i := range 10 {
+		runs = append(runs, Sample{630 + int64(i)*60, 1})
+	}
+	if got, moved, _ := OnGrid(runs, time.Minute); &got[0] != &runs[0] || moved != 0 {
+		t.Errorf("two regular runs: %d moved; want none", moved)
 	}
 	regular := []Sample{{0, 1}, {60, 1}, {180, 1}}
 	if got, moved, _ := OnGrid(regular, time.Minute); &got[0] != &regular[0] || moved != 0 {

@@ -290,3 +290,34 @@ func TestGRPCAndHTTPRoutesToOneServicePort(t *testing.T) {
 		}
 	}
 }
+
+// TestCanaryOverRoutesOfBothKinds: a CanaryPolicy over a GRPCRoute and an HTTPRoute that send
+// to the same Service ports would step two pairs of policy services (one per protocol); it
+// is refused saying so, and one over the GRPCRoute alone is accepted.
+func TestCanaryOverRoutesOfBothKinds(t *testing.T) {
+	in := input()
+	in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter-web"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"greeter-web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("greeter-v1", 50051, 100)}, {BackendRef: ref("greeter-v2", 50051, 0)}}}}}})
+	accepted := func(res *Result) metav1.Condition {
+		t.Helper()
+		as := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}]
+		if len(as) == 0 {
+			t.Fatal("no ancestor status")
+		}
+		return conditions.Require(t, as[0].Conditions, "Accepted")
+	}
+	if c := accepted(Translate(in)); c.Status != metav1.ConditionTrue {
+		t.Fatalf("over the GRPCRoute alone: %+v", c)
+	}
+	cp := in.CanaryPolicies[0]
+	cp.Spec.TargetRefs = append(cp.Spec.TargetRefs, gwv1.LocalPolicyTargetReference{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "greeter-web"})
+	res := Translate(in)
+	if c := accepted(res); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.PolicyReasonInvalid) ||
+		!strings.Contains(c.Message, `the targeted rules send to Service "greeter-v1" over different protocols`) {
+		t.Errorf("over routes of both kinds: %+v", c)
+	}
+	if err := Merge(base(t), res.Spec).Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,7 +1,6 @@
 package gatewayapi
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -85,11 +84,20 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 			if other, ok := claimed[n]; ok {
 				return nil, gws, string(gwv1.PolicyReasonConflicted), fmt.Sprintf("route %s is already driven by CanaryPolicy %s", n, other)
 			}
-			if p, ok := svcs[s.Stable]; ok {
-				stable = cmp.Or(stable, p)
-			}
-			if p, ok := svcs[s.Canary]; ok {
-				canary = cmp.Or(canary, p)
+			for _, pair := range []struct {
+				service string
+				to      *string
+			}{{s.Stable, &stable}, {s.Canary, &canary}} {
+				p, ok := svcs[pair.service]
+				if !ok {
+					continue
+				}
+				if *pair.to != "" && *pair.to != p {
+					// A Service port both GRPCRoutes and HTTPRoutes send to has a policy
+					// service per protocol, and a rollout steps one pair.
+					return nil, gws, string(gwv1.PolicyReasonInvalid), fmt.Sprintf("the targeted rules send to Service %q over different protocols (%s and %s): a CanaryPolicy targets routes of one kind there (one for the GRPCRoutes, one for the HTTPRoutes)", pair.service, *pair.to, p)
+				}
+				*pair.to = p
 			}
 			routes = append(routes, n)
 		}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -56,7 +57,7 @@ func ReadManifests(file string, data []byte) (objects *Input, skipped []string, 
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
 		if head.Kind != KindList {
-			if err := add.addObject(where, head.Kind, b, &skipped); err != nil {
+			if err := add.addObject(where, head, b, &skipped); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -75,7 +76,7 @@ func ReadManifests(file string, data []byte) (objects *Input, skipped []string, 
 			if err := yaml.Unmarshal(item, &ih); err != nil {
 				return nil, nil, fmt.Errorf("%s: items[%d]: %w", where, i, err)
 			}
-			if err := add.addObject(fmt.Sprintf("%s: items[%d]", where, i), ih.Kind, item, &skipped); err != nil {
+			if err := add.addObject(fmt.Sprintf("%s: items[%d]", where, i), ih, item, &skipped); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -101,9 +102,25 @@ func (in *Input) Add(add *Input) {
 	in.Namespaces = append(in.Namespaces, add.Namespaces...)
 }
 
-// addObject decodes one object of kind into in; where names it in errors.
-func (in *Input) addObject(where, kind string, b []byte, skipped *[]string) error {
+// manifestGroups are the API groups of the kinds ManifestKinds lists: the Gateway API's,
+// Foresight's and the core group.
+var manifestGroups = map[string]string{
+	KindGatewayClass: gwv1.GroupName, KindGateway: gwv1.GroupName, KindHTTPRoute: gwv1.GroupName,
+	KindGRPCRoute: gwv1.GroupName, KindReferenceGrant: gwv1.GroupName, KindBackendTLSPolicy: gwv1.GroupName,
+	KindCanaryPolicy: CanaryPolicyGVR.Group, KindBackendTrafficPolicy: BackendTrafficPolicyGVR.Group,
+	KindExperimentPolicy: ExperimentPolicyGVR.Group,
+	KindService:          "", KindSecret: "", KindConfigMap: "", KindNamespace: "",
+}
+
+// addObject decodes one object of type head into in; where names it in errors. An object
+// of a kind the translation reads but of another API group (Istio's Gateway, Knative's
+// Service) is not read, as one of another kind.
+func (in *Input) addObject(where string, head metav1.TypeMeta, b []byte, skipped *[]string) error {
 	type meta = metav1.ObjectMeta
+	kind := head.Kind
+	if group, ours := manifestGroups[kind]; ours && head.APIVersion != "" && schema.FromAPIVersionAndKind(head.APIVersion, kind).Group != group {
+		kind = kind + " (" + head.APIVersion + ")"
+	}
 	switch kind {
 	case "":
 		return nil

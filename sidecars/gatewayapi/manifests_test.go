@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,6 +49,16 @@ spec: {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: def
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: other}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: istio}
+spec: {selector: {istio: ingressgateway}, servers: []}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: knative}
+spec: {template: {spec: {containers: []}}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +75,11 @@ metadata: {name: other}
 	if len(objs.Namespaces) != 1 || objs.Namespaces[0].Namespace != "" || len(objs.ReferenceGrants) != 1 {
 		t.Errorf("namespaces %+v, grants %+v", objs.Namespaces, objs.ReferenceGrants)
 	}
-	if len(skipped) != 1 || skipped[0] != "Deployment" {
-		t.Errorf("skipped %v, want [Deployment] once", skipped)
+	if !slices.Equal(skipped, []string{"Deployment", "Gateway (networking.istio.io/v1)", "Service (serving.knative.dev/v1)"}) {
+		t.Errorf("skipped %v, want Deployment once and the other groups' Gateway and Service", skipped)
+	}
+	if len(objs.Gateways) != 1 || len(objs.Services) != 0 {
+		t.Errorf("other groups' objects read: %d Gateways, %d Services", len(objs.Gateways), len(objs.Services))
 	}
 
 	in := &Input{}

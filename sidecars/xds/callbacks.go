@@ -228,25 +228,25 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 	next := namesBytes(sub.names)
 	var changes map[string]bool // delta: true subscribes a name, false unsubscribes it
 	if sub.delta {
+		// Subscriptions first, then unsubscriptions, as go-control-plane applies them: a
+		// name in both ends unsubscribed.
 		set := st.deltaNames[typeURL]
 		next, changes = old, map[string]bool{}
-		for _, n := range sub.unsubNames {
-			if _, in := set[n]; in {
-				if _, seen := changes[n]; !seen {
-					changes[n] = false
-					next -= len(n) + nameOverheadBytes
-				}
-			}
-		}
 		for _, n := range sub.names {
-			_, in := set[n]
-			switch add, seen := changes[n]; {
-			case seen && !add: // unsubscribed above: it stays
-				delete(changes, n)
-				next += len(n) + nameOverheadBytes
-			case !seen && !in:
+			if _, in := set[n]; !in && !changes[n] {
 				changes[n] = true
 				next += len(n) + nameOverheadBytes
+			}
+		}
+		for _, n := range sub.unsubNames {
+			_, in := set[n]
+			switch add, seen := changes[n]; {
+			case seen && add: // subscribed above: it does not stay
+				delete(changes, n)
+				next -= len(n) + nameOverheadBytes
+			case !seen && in:
+				changes[n] = false
+				next -= len(n) + nameOverheadBytes
 			}
 		}
 	}

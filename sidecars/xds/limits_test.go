@@ -382,8 +382,14 @@ func TestDeltaSubscriptionBudgetCountsTheSetOfNames(t *testing.T) {
 	if !sub(names("b", 6), names("a", 6)) || c.subscribed != six {
 		t.Errorf("swapping six names for six: subscribed %d, want %d", c.subscribed, six)
 	}
-	if !sub(names("b", 1), names("b", 1)) || c.subscribed != six {
-		t.Errorf("a name unsubscribed and subscribed again in one request: subscribed %d, want %d", c.subscribed, six)
+	if !sub(names("b", 1), names("b", 1)) || c.subscribed != six-(10+nameOverheadBytes) {
+		t.Errorf("a name subscribed and unsubscribed in one request (it ends unsubscribed): subscribed %d, want %d", c.subscribed, six-(10+nameOverheadBytes))
+	}
+	if !sub(names("c", 1), names("c", 1)) || c.subscribed != six-(10+nameOverheadBytes) {
+		t.Errorf("a new name subscribed and unsubscribed in one request: subscribed %d, want %d", c.subscribed, six-(10+nameOverheadBytes))
+	}
+	if !sub(names("b", 6), nil) || c.subscribed != six {
+		t.Errorf("six names again: subscribed %d, want %d", c.subscribed, six)
 	}
 	if !sub(nil, names("b", 6)) || c.subscribed != 0 || len(st.deltaNames["eds"]) != 0 {
 		t.Errorf("everything unsubscribed: subscribed %d, names %v", c.subscribed, st.deltaNames["eds"])

@@ -150,8 +150,8 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	in.CompleteNamespaces()
 	res := gatewayapi.Translate(in)
 
-	for name, conds := range res.GatewayClasses {
-		gc.conditions(objectRef{gatewayapi.KindGatewayClass, types.NamespacedName{Name: name}}, "", conds)
+	for _, name := range sortedKeys(res.GatewayClasses) {
+		gc.conditions(objectRef{gatewayapi.KindGatewayClass, types.NamespacedName{Name: name}}, "", res.GatewayClasses[name])
 	}
 	ours := 0
 	for _, g := range in.Gateways {
