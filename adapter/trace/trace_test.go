@@ -512,23 +512,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 		sameSamples(t, "round trip", buf.String(), samples)
-		// On the grid of the inferred step: every row kept, in order, each moved by at
-		// most a quarter step.
-		if step, err := InferStep(samples); err == nil {
-			if step < time.Second {
-				t.Fatalf("step %v", step)
-			}
-			grid, _, largest := OnGrid(samples, step)
-			quarter := int64(step/time.Second) / 4
-			if len(grid) != len(samples) || largest > time.Duration(quarter)*time.Second {
-				t.Fatalf("OnGrid: %d rows of %d, largest move %v", len(grid), len(samples), largest)
-			}
-			for i := range grid {
-				if i > 0 && grid[i].TS <= grid[i-1].TS || abs(grid[i].TS-samples[i].TS) > quarter || grid[i].Value != samples[i].Value {
-					t.Fatalf("OnGrid row %d: %v from %v", i, grid[i], samples[i])
-				}
-			}
-		}
+		onGridKeepsEveryRow(t, samples)
 		// The same samples in the other forms read back equal. Milliseconds
 		// are recognised when the first is above the last second of year
 		// 9999, that is from 12 January 1978.
@@ -585,29 +569,36 @@ func FuzzParseField(f *testing.F) {
 			t.Fatal(err)
 		}
 		sameSamples(t, "round trip", buf.String(), samples)
-		// On the grid of the inferred step: every row kept, in order, each moved by at
-		// most a quarter step.
-		if step, err := InferStep(samples); err == nil {
-			if step < time.Second {
-				t.Fatalf("step %v", step)
-			}
-			grid, _, largest := OnGrid(samples, step)
-			quarter := int64(step/time.Second) / 4
-			if len(grid) != len(samples) || largest > time.Duration(quarter)*time.Second {
-				t.Fatalf("OnGrid: %d rows of %d, largest move %v", len(grid), len(samples), largest)
-			}
-			for i := range grid {
-				if i > 0 && grid[i].TS <= grid[i-1].TS || abs(grid[i].TS-samples[i].TS) > quarter || grid[i].Value != samples[i].Value {
-					t.Fatalf("OnGrid row %d: %v from %v", i, grid[i], samples[i])
-				}
-			}
-		}
+		onGridKeepsEveryRow(t, samples)
 		for i, s := range samples {
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < 0 || (i > 0 && s.TS <= samples[i-1].TS) {
 				t.Fatalf("row %d: %v accepted", i, s)
 			}
 		}
 	})
+}
+
+// onGridKeepsEveryRow checks samples on the grid of their inferred step: every row kept, in
+// order, each moved by at most a quarter step.
+func onGridKeepsEveryRow(t *testing.T, samples []Sample) {
+	t.Helper()
+	step, err := InferStep(samples)
+	if err != nil {
+		return
+	}
+	if step < time.Second {
+		t.Fatalf("step %v", step)
+	}
+	grid, _, largest := OnGrid(samples, step)
+	quarter := int64(step/time.Second) / 4
+	if len(grid) != len(samples) || largest > time.Duration(quarter)*time.Second {
+		t.Fatalf("OnGrid: %d rows of %d, largest move %v", len(grid), len(samples), largest)
+	}
+	for i := range grid {
+		if i > 0 && grid[i].TS <= grid[i-1].TS || abs(grid[i].TS-samples[i].TS) > quarter || grid[i].Value != samples[i].Value {
+			t.Fatalf("OnGrid row %d: %v from %v", i, grid[i], samples[i])
+		}
+	}
 }
 
 // TestInferStepOfJitteredRows: rows stamped a second or two early or late give the step
