@@ -26,11 +26,6 @@ const (
 	KindList = "List"
 )
 
-// ManifestKinds are the kinds AddManifests reads into an Input: what the translation reads.
-var ManifestKinds = []string{KindGatewayClass, KindGateway, KindHTTPRoute, KindGRPCRoute, KindReferenceGrant,
-	KindBackendTLSPolicy, KindCanaryPolicy, KindBackendTrafficPolicy, KindExperimentPolicy,
-	KindService, KindSecret, KindConfigMap, KindNamespace}
-
 // manifestNamespace is where kubectl apply puts a namespaced object that names none.
 const manifestNamespace = "default"
 
@@ -102,14 +97,20 @@ func (in *Input) Add(add *Input) {
 	in.Namespaces = append(in.Namespaces, add.Namespaces...)
 }
 
-// manifestGroups are the API groups of the kinds ManifestKinds lists: the Gateway API's,
-// Foresight's and the core group.
+// manifestGroups are the kinds ReadManifests reads into an Input (what the translation
+// reads), each with its API group: the Gateway API's, Foresight's or the core group.
 var manifestGroups = map[string]string{
 	KindGatewayClass: gwv1.GroupName, KindGateway: gwv1.GroupName, KindHTTPRoute: gwv1.GroupName,
 	KindGRPCRoute: gwv1.GroupName, KindReferenceGrant: gwv1.GroupName, KindBackendTLSPolicy: gwv1.GroupName,
 	KindCanaryPolicy: CanaryPolicyGVR.Group, KindBackendTrafficPolicy: BackendTrafficPolicyGVR.Group,
 	KindExperimentPolicy: ExperimentPolicyGVR.Group,
 	KindService:          "", KindSecret: "", KindConfigMap: "", KindNamespace: "",
+}
+
+// ReadsKind reports whether ReadManifests reads objects of kind.
+func ReadsKind(kind string) bool {
+	_, ok := manifestGroups[kind]
+	return ok
 }
 
 // addObject decodes one object of type head into in; where names it in errors. An object

@@ -181,7 +181,7 @@ func documentKind(file string) (string, error) {
 				}
 			}
 		}
-		if kinds[i] == gatewayapi.KindList || slices.Contains(gatewayapi.ManifestKinds, kinds[i]) {
+		if kinds[i] == gatewayapi.KindList || gatewayapi.ReadsKind(kinds[i]) {
 			return manifestsKind, nil
 		}
 	}
