@@ -105,10 +105,13 @@ func (t *translator) gatewaysSendingTo(svcs []string) []types.NamespacedName {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b types.NamespacedName) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(out, CompareNamespacedNames)
 	return out
+}
+
+// CompareNamespacedNames orders namespaced names by namespace, then name.
+func CompareNamespacedNames(a, b types.NamespacedName) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
 // targetGateways are the Gateways the targets are attached to, each once.

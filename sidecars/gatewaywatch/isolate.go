@@ -1,7 +1,6 @@
 package gatewaywatch
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -92,7 +91,7 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 	iso := &isolation{refused: refused, applied: rest, spec: rest.Spec, experiments: rest.Experiments}
 	if kept := w.lastGoodOf(refused); len(kept) > 0 {
 		spec, exps := rest.Spec, rest.Experiments
-		for _, nn := range slices.SortedFunc(maps.Keys(kept), compareNN) {
+		for _, nn := range slices.SortedFunc(maps.Keys(kept), gatewayapi.CompareNamespacedNames) {
 			spec = gatewayapi.Splice(spec, kept[nn].spec)
 			exps = gatewayapi.SpliceExperiments(exps, kept[nn].experiments)
 		}
@@ -117,7 +116,7 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 			return nil
 		}
 	}
-	for _, nn := range slices.SortedFunc(maps.Keys(refused), compareNN) {
+	for _, nn := range slices.SortedFunc(maps.Keys(refused), gatewayapi.CompareNamespacedNames) {
 		if iso.kept[nn] {
 			w.log.Error("Gateway refused: its last good configuration keeps serving, and the other Gateways are served", "namespace", nn.Namespace, "name", nn.Name, "error", refused[nn])
 		} else {
@@ -162,7 +161,7 @@ func servingGateways(res *gatewayapi.Result) []types.NamespacedName {
 			out = append(out, nn)
 		}
 	}
-	slices.SortFunc(out, compareNN)
+	slices.SortFunc(out, gatewayapi.CompareNamespacedNames)
 	return out
 }
 
@@ -276,12 +275,8 @@ func gatewayOf(r gwv1.ParentReference, ns string) (types.NamespacedName, bool) {
 
 func names(m map[types.NamespacedName]error) []string {
 	var out []string
-	for _, nn := range slices.SortedFunc(maps.Keys(m), compareNN) {
+	for _, nn := range slices.SortedFunc(maps.Keys(m), gatewayapi.CompareNamespacedNames) {
 		out = append(out, nn.String())
 	}
 	return out
-}
-
-func compareNN(a, b types.NamespacedName) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

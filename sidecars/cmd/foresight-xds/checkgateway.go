@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -150,7 +151,7 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	in.CompleteNamespaces()
 	res := gatewayapi.Translate(in)
 
-	for _, name := range sortedKeys(res.GatewayClasses) {
+	for _, name := range slices.Sorted(maps.Keys(res.GatewayClasses)) {
 		gc.conditions(objectRef{gatewayapi.KindGatewayClass, types.NamespacedName{Name: name}}, "", res.GatewayClasses[name])
 	}
 	ours := 0
@@ -167,7 +168,7 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 		for _, l := range st.Listeners {
 			gc.conditions(ref, fmt.Sprintf("listener %s: ", l.Name), l.Conditions)
 		}
-		for _, name := range sortedKeys(res.Unserved[nn]) {
+		for _, name := range slices.Sorted(maps.Keys(res.Unserved[nn])) {
 			gc.note(gc.fileOf[ref], "%s: listener %s serves nothing: %s", ref, name, res.Unserved[nn][name])
 		}
 	}
@@ -186,7 +187,7 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	routes(gatewayapi.KindHTTPRoute, res.HTTPRoutes, namesOf(in.HTTPRoutes, func(r *gwv1.HTTPRoute) metav1.ObjectMeta { return r.ObjectMeta }))
 	routes(gatewayapi.KindGRPCRoute, res.GRPCRoutes, namesOf(in.GRPCRoutes, func(r *gwv1.GRPCRoute) metav1.ObjectMeta { return r.ObjectMeta }))
 	policies := func(kind string, statuses map[types.NamespacedName][]gwv1.PolicyAncestorStatus) {
-		for _, nn := range sortedKeys(statuses) {
+		for _, nn := range slices.SortedFunc(maps.Keys(statuses), gatewayapi.CompareNamespacedNames) {
 			ref := objectRef{kind, nn}
 			for _, a := range statuses[nn] {
 				gc.conditions(ref, fmt.Sprintf("ancestor %s: ", parentName(nn.Namespace, a.AncestorRef)), a.Conditions)
@@ -310,14 +311,4 @@ func namesOf[T any](objs []*T, meta func(*T) metav1.ObjectMeta) []types.Namespac
 		out[i] = types.NamespacedName{Namespace: m.Namespace, Name: m.Name}
 	}
 	return out
-}
-
-// sortedKeys are m's keys in the order of their printed form.
-func sortedKeys[K comparable, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b K) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	return keys
 }
