@@ -315,13 +315,13 @@ func labelKept(expr parser.Expr, label string, carried func(*parser.VectorSelect
 			// one series: grouping it by label would make scalar() NaN.
 			return false
 		}
-		any := false
+		carries := false
 		for _, a := range e.Args {
 			if k := kept(a); k && (a.Type() == parser.ValueTypeVector || a.Type() == parser.ValueTypeMatrix) {
-				any = true
+				carries = true
 			}
 		}
-		return any
+		return carries
 	case *parser.AggregateExpr:
 		// The parameter (topk's k, quantile's φ) is a scalar: it is left as written.
 		if !kept(e.Expr) {
