@@ -8,8 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 )
 
 func TestCheckConfig(t *testing.T) {
@@ -306,17 +309,13 @@ func TestUnreachablePrometheusIsNotAnInvalidFile(t *testing.T) {
 	}
 }
 
-// freeLoopbackAddr is a loopback host:port nothing listens on (until a
-// process binds it): the listener that picked it is closed again.
+// freeLoopbackAddr is a loopback host:port nothing listens on until a process binds it,
+// drawn by procs.FreePort from outside the kernel's ephemeral range.
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"sigs.k8s.io/yaml"
 
+	"github.com/foresight-dev/foresight/internal/testharness/procs"
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
@@ -165,14 +166,16 @@ func TestBootstrapOut(t *testing.T) {
 	}
 }
 
+// freeAddr is a loopback host:port nothing listens on until serve binds it, drawn by
+// procs.FreePort from outside the kernel's ephemeral range, so that no outgoing connection
+// of a test running beside it takes the port first.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 func metric(t testing.TB, addr, series string) bool {
