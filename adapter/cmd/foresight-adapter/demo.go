@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -108,6 +109,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(*address, strconv.Itoa(*port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen: %w (another program serves there: choose another port with --port, or --port 0 for any free one)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -119,5 +121,20 @@ func TestDemoServesPredictedMetric(t *testing.T) {
 	lines := regexp.MustCompile(`(?m)^\w{3} \d{4}-\d\d-\d\d \d\d:\d\d  observed .* predicted_requests_per_second`).FindAllString(out.String(), -1)
 	if len(lines) < 3 {
 		t.Errorf("want a live line per cycle, got %d:\n%s", len(lines), out.String())
+	}
+}
+
+// TestDemoOnATakenPortSaysHowToChooseAnother runs the demo on a port another listener holds:
+// it fails at once and names the flag that picks another port.
+func TestDemoOnATakenPortSaysHowToChooseAnother(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	port := strconv.Itoa(held.Addr().(*net.TCPAddr).Port)
+	err = runDemo(context.Background(), []string{"--port", port, "--cert-dir", t.TempDir(), "--history", "1h"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--port 0") || !strings.Contains(err.Error(), port) {
+		t.Fatalf("demo on taken port %s: %v, want an error naming the port and --port 0", port, err)
 	}
 }
