@@ -34,6 +34,7 @@ import (
 	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_extensions_filters_network_tcp_proxy_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -258,13 +259,26 @@ func (c *checker) unpack(typ, name, where string, a *anypb.Any) proto.Message {
 }
 
 // typed checks what Envoy refuses of a typed configuration beyond its field validation: a
-// local rate limit whose token bucket refills more often than every 50 ms, and an access
-// log format that is not a format string.
+// local rate limit whose token bucket refills more often than every 50 ms, a TCP proxy to a
+// cluster the group does not have, and an access log format that is not a format string.
 func (c *checker) typed(typ, name, where string, m proto.Message) {
 	switch m := m.(type) {
 	case *envoy_extensions_filters_http_local_ratelimit_v3.LocalRateLimit:
 		if d := m.GetTokenBucket().GetFillInterval().AsDuration(); d > 0 && d < policy.MinFillInterval {
 			c.add(typ, name, "%s: token bucket fill_interval %s is shorter than %s", where, d, policy.MinFillInterval)
+		}
+	case *envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy:
+		clusters := []string{m.GetCluster()}
+		if wc := m.GetWeightedClusters(); wc != nil {
+			clusters = clusters[:0]
+			for _, cw := range wc.GetClusters() {
+				clusters = append(clusters, cw.GetName())
+			}
+		}
+		for _, cl := range clusters {
+			if !c.clusters[cl] {
+				c.add(typ, name, "%s: cluster %q does not exist", where, cl)
+			}
 		}
 	case *envoy_extensions_access_loggers_stream_v3.StdoutAccessLog:
 		c.format(typ, name, where, m.GetLogFormat().GetTextFormatSource().GetInlineString())

@@ -29,8 +29,8 @@ func refsOf[T, R any](bs []T, ref func(T) R) []R {
 
 // forward sets the backends of a rule's base route from its backendRefs, and the 500 of a
 // rule none of whose references gets traffic.
-func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []gwv1.BackendRef, grpc bool, ri int) {
-	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, grpc, fmt.Sprintf("rules[%d]", ri))
+func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []gwv1.BackendRef, ri int) {
+	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, fmt.Sprintf("rules[%d]", ri))
 	if len(base.Backends) == 0 {
 		base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
 	}
@@ -49,7 +49,7 @@ type share struct {
 // to them get a 500, as the spec requires, rather than reaching the other backends. Refs of
 // weight 0 get no traffic; a rule whose weight all goes to refs that do not resolve (or
 // whose weights are all 0) gets nil.
-func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool, path string) ([]policy.Backend, map[string]string, *refProblem) {
+func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, path string) ([]policy.Backend, map[string]string, *refProblem) {
 	var prob *refProblem
 	svcs := map[string]string{}
 	shares := make([]share, 0, len(refs))
@@ -60,7 +60,7 @@ func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool,
 			// The API allows 0..1,000,000; anything else is clamped into it.
 			w = max(0, min(int64(*b.Weight), 1_000_000))
 		}
-		name, p := t.resolve(from, b, grpc, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
+		name, p := t.resolve(from, b, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
 		if p != nil && prob == nil {
 			prob = p
 		}
@@ -75,10 +75,10 @@ func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, grpc bool,
 	return weighted(shares), svcs, prob
 }
 
-// resolve is the policy service of one backendRef (recorded in svcs under the Kubernetes
-// Service's name, the first port of a Service winning), or the problem that keeps it from
-// resolving.
-func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp string, svcs map[string]string) (string, *refProblem) {
+// resolve is the policy service of one backendRef of a route of from.kind (recorded in svcs
+// under the Kubernetes Service's name, the first port of a Service winning), or the problem
+// that keeps it from resolving.
+func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, bp string, svcs map[string]string) (string, *refProblem) {
 	if b.Group != nil && *b.Group != "" || b.Kind != nil && *b.Kind != KindService {
 		return "", &refProblem{string(gwv1.RouteReasonInvalidKind), fmt.Sprintf("%s: only core Services are supported, not %s", bp, kindOf(b))}
 	}
@@ -111,15 +111,19 @@ func (t *translator) resolve(from routeFrom, b gwv1.BackendRef, grpc bool, bp st
 		return "", &refProblem{string(gwv1.RouteReasonBackendNotFound), fmt.Sprintf("%s: Service %s/%s has no port %d", bp, ns, b.Name, *b.Port)}
 	}
 	proto := policy.ProtocolHTTP1
+	connection := connectionKind(from.kind)
 	switch {
+	case connection:
+		// The bytes pass through as they come, TLS included: the port's appProtocol does not
+		// matter.
 	case port.AppProtocol != nil && tlsAppProtocol(*port.AppProtocol) && t.upstreamTLS(ns, svc.Name, port.Name) == nil:
 		return "", &refProblem{string(gwv1.RouteReasonUnsupportedProtocol), fmt.Sprintf("%s: Service %s/%s port %d has appProtocol %s, which takes TLS: a BackendTLSPolicy targeting the Service (or the port) says how to verify it", bp, ns, b.Name, *b.Port, *port.AppProtocol)}
-	case grpc:
+	case from.kind == KindGRPCRoute:
 		proto = policy.ProtocolGRPC
 	case port.AppProtocol != nil && (*port.AppProtocol == "kubernetes.io/h2c" || *port.AppProtocol == "grpc"):
 		proto = policy.ProtocolHTTP2
 	}
-	name := t.service(svc, port, proto)
+	name := t.service(svc, port, proto, connection)
 	key := svc.Name
 	if ns != from.namespace {
 		key = ns + "/" + svc.Name
@@ -164,7 +168,7 @@ func weighted(shares []share) []policy.Backend {
 // mirrors adds the RequestMirror filters of a rule (nil for other filters) to a base route
 // that forwards: a mirror whose backendRef does not resolve is left out, and its problem is
 // the rule's if it has none yet.
-func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, grpc bool, ri int) {
+func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, ri int) {
 	if len(base.Backends) == 0 {
 		return
 	}
@@ -172,7 +176,7 @@ func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, f
 		if f == nil {
 			continue
 		}
-		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, grpc, fmt.Sprintf("rules[%d].filters[%d].requestMirror.backendRef", ri, i), map[string]string{})
+		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, fmt.Sprintf("rules[%d].filters[%d].requestMirror.backendRef", ri, i), map[string]string{})
 		if p != nil {
 			if out.unresolve == nil {
 				out.unresolve = p

@@ -346,7 +346,7 @@ func TestBackendsTheProxiesCannotReach(t *testing.T) {
 		if c.appProtocol == "" {
 			continue
 		}
-		in.BackendTLSPolicies, in.BackendTLSPoliciesServed = []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop", "web-ca")}, true
+		in.BackendTLSPolicies, in.Served.BackendTLSPolicies = []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop", "web-ca")}, true
 		res = Translate(in)
 		if r := resolved(res); r.Status != metav1.ConditionTrue {
 			t.Errorf("%s with a BackendTLSPolicy: ResolvedRefs %s (%s): %s", c.name, r.Status, r.Reason, r.Message)

@@ -158,7 +158,8 @@ func (t *translator) validateCanary(c *policy.Canary) error {
 	return nil
 }
 
-// addServices adds the policy services the virtual hosts and canaries use, sorted by name.
+// addServices adds the policy services the virtual hosts, connection routes and canaries
+// use, sorted by name.
 func (t *translator) addServices() {
 	used := map[string]bool{}
 	for _, vh := range t.res.Spec.VirtualHosts {
@@ -170,6 +171,17 @@ func (t *translator) addServices() {
 	}
 	for _, s := range t.canarySvcs {
 		used[s] = true
+	}
+	for _, g := range t.res.Spec.NodeGroups {
+		for _, l := range g.Listeners {
+			for _, c := range l.Connections {
+				for _, b := range c.Backends {
+					if !b.Unresolved {
+						used[b.Service] = true
+					}
+				}
+			}
+		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(used)) {
 		t.res.Spec.Services = append(t.res.Spec.Services, t.svcDefs[n])

@@ -1,11 +1,11 @@
 package gatewayapi
 
 import (
-	"bytes"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +139,20 @@ func exampleInput(t *testing.T, files []string) (*Input, []string) {
 			}
 		}
 	}
+	for _, r := range in.TLSRoutes {
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				addService(r.Namespace, b.BackendObjectReference, "")
+			}
+		}
+	}
+	for _, r := range in.TCPRoutes {
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				addService(r.Namespace, b.BackendObjectReference, "")
+			}
+		}
+	}
 	// Every Service a BackendTLSPolicy targets exists, with the port its sectionName names.
 	for _, p := range in.BackendTLSPolicies {
 		for _, tr := range p.Spec.TargetRefs {
@@ -190,6 +204,21 @@ func addMissingParents(in *Input) {
 	}
 }
 
+// routeManifest matches a manifest that holds a route.
+var routeManifest = regexp.MustCompile(`(?m)^kind: *\w+Route\s*$`)
+
+// servableListener says whether foresight-xds serves a listener like l: HTTP, HTTPS, TLS
+// passed through and TCP.
+func servableListener(l gwv1.Listener) bool {
+	switch l.Protocol {
+	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType, gwv1.TCPProtocolType:
+		return true
+	case gwv1.TLSProtocolType:
+		return l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModePassthrough
+	}
+	return false
+}
+
 // TestUpstreamExamplesAreServed translates each example of the Gateway API project's
 // examples/standard, and serves the result: the policy is valid and every node group passes
 // the proxies' checks. Every Gateway is accepted, and every route attached to one of its
@@ -219,7 +248,7 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if bytes.Contains(b, []byte("Route\n")) {
+			if routeManifest.Match(b) {
 				routes = append(routes, f)
 			} else {
 				shared = append(shared, f)
@@ -244,14 +273,17 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 					t.Errorf("Gateway %s/%s: no status", g.Namespace, g.Name)
 					continue
 				}
-				// A Gateway is accepted when one of its listeners is HTTP or HTTPS, the
-				// protocols foresight-xds serves; otherwise its status says so.
-				servable := slices.ContainsFunc(g.Spec.Listeners, func(l gwv1.Listener) bool {
-					return l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType
-				})
+				// A Gateway is accepted when one of its listeners is one foresight-xds serves,
+				// for the reason ListenersNotValid when some are not; otherwise its status
+				// says so.
+				servable := slices.ContainsFunc(g.Spec.Listeners, servableListener)
 				want := metav1.Condition{Status: metav1.ConditionTrue, Reason: string(gwv1.GatewayReasonAccepted)}
-				if !servable {
+				switch {
+				case !servable:
 					want = metav1.Condition{Status: metav1.ConditionFalse, Reason: string(gwv1.GatewayReasonListenersNotValid)}
+				case !slices.ContainsFunc(g.Spec.Listeners, func(l gwv1.Listener) bool { return !servableListener(l) }):
+				default:
+					want.Reason = string(gwv1.GatewayReasonListenersNotValid)
 				}
 				if c := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionAccepted)); c == nil || c.Status != want.Status || c.Reason != want.Reason {
 					t.Errorf("Gateway %s/%s: Accepted %v, want %s (%s)", g.Namespace, g.Name, c, want.Status, want.Reason)
@@ -275,6 +307,26 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 					checkRouteParent(t, "GRPCRoute "+nn.String(), p)
 				}
 			}
+			// A TLSRoute or TCPRoute is accepted but where it names a listener that
+			// foresight-xds does not serve (TLS terminated on a TLS listener).
+			unservable := map[gwv1.SectionName]bool{}
+			for _, g := range in.Gateways {
+				for _, l := range g.Spec.Listeners {
+					unservable[l.Name] = !servableListener(l)
+				}
+			}
+			for kind, sts := range map[string]map[types.NamespacedName][]gwv1.RouteParentStatus{KindTLSRoute: res.TLSRoutes, KindTCPRoute: res.TCPRoutes} {
+				for nn, ps := range sts {
+					for _, p := range ps {
+						parents++
+						if p.ParentRef.SectionName == nil || !unservable[*p.ParentRef.SectionName] {
+							checkRouteParent(t, kind+" "+nn.String(), p)
+						} else if meta.IsStatusConditionTrue(p.Conditions, string(gwv1.RouteConditionAccepted)) {
+							t.Errorf("%s %s accepted on listener %s, which is not served", kind, nn, *p.ParentRef.SectionName)
+						}
+					}
+				}
+			}
 			// Every route attached to a Gateway has a status; a route attached to a Service
 			// (GAMMA, a mesh's route) is not ours.
 			toGateway := func(refs []gwv1.ParentReference) bool {
@@ -291,6 +343,7 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 					routes++
 				}
 			}
+			routes += len(in.TLSRoutes) + len(in.TCPRoutes)
 			if parents < routes {
 				t.Errorf("%d route parent statuses for %d routes attached to Gateways", parents, routes)
 			}

@@ -49,12 +49,18 @@ var backendTLSFeatures = []features.FeatureName{
 }
 
 // SupportedFeatures is the status.supportedFeatures of the GatewayClasses foresight-xds
-// accepts: its features sorted by name, as the API requires, with BackendTLSPolicy's when
-// backendTLS says the API serves BackendTLSPolicies.
-func SupportedFeatures(backendTLS bool) []gwv1.SupportedFeature {
+// accepts: its features sorted by name, as the API requires, with those of BackendTLSPolicy,
+// TLSRoute and TCPRoute where the API serves them.
+func SupportedFeatures(served ServedKinds) []gwv1.SupportedFeature {
 	names := slices.Clone(supportedFeatures)
-	if backendTLS {
+	if served.BackendTLSPolicies {
 		names = append(names, backendTLSFeatures...)
+	}
+	if served.TLSRoutes {
+		names = append(names, features.SupportTLSRoute)
+	}
+	if served.TCPRoutes {
+		names = append(names, features.SupportTCPRoute)
 	}
 	slices.Sort(names)
 	out := make([]gwv1.SupportedFeature, len(names))

@@ -10,15 +10,16 @@ import (
 )
 
 // TestSupportedFeatures: the features a class publishes are sorted by name, each once, known
-// to the Gateway API's conformance suite, within the API's 64, and list BackendTLSPolicy's
-// only where the API serves BackendTLSPolicies; the translation publishes them.
+// to the Gateway API's conformance suite, within the API's 64, and list those of
+// BackendTLSPolicy, TLSRoute and TCPRoute only where the API serves them; the translation
+// publishes them.
 func TestSupportedFeatures(t *testing.T) {
 	known := map[gwv1.FeatureName]bool{}
 	for _, f := range features.AllFeatures.UnsortedList() {
 		known[gwv1.FeatureName(f.Name)] = true
 	}
-	for _, backendTLS := range []bool{false, true} {
-		fs := SupportedFeatures(backendTLS)
+	for _, served := range []ServedKinds{{}, {BackendTLSPolicies: true}, {TLSRoutes: true}, {TCPRoutes: true}, {true, true, true}} {
+		fs := SupportedFeatures(served)
 		names := make([]string, len(fs))
 		for i, f := range fs {
 			names[i] = string(f.Name)
@@ -29,8 +30,10 @@ func TestSupportedFeatures(t *testing.T) {
 		if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) || len(names) > 64 {
 			t.Errorf("features %v: want sorted, each once, at most 64", names)
 		}
-		if got := slices.Contains(names, string(features.SupportBackendTLSPolicy)); got != backendTLS {
-			t.Errorf("BackendTLSPolicy listed %v with the API serving them %v", got, backendTLS)
+		for f, want := range map[features.FeatureName]bool{features.SupportBackendTLSPolicy: served.BackendTLSPolicies, features.SupportTLSRoute: served.TLSRoutes, features.SupportTCPRoute: served.TCPRoutes} {
+			if got := slices.Contains(names, string(f)); got != want {
+				t.Errorf("%s listed %v with the API serving them %v", f, got, want)
+			}
 		}
 		for _, refused := range []features.FeatureName{features.SupportHTTPRouteRetry, features.SupportHTTPRouteBackendRequestHeaderModification, features.SupportGatewayStaticAddresses} {
 			if slices.Contains(names, string(refused)) {
@@ -39,8 +42,8 @@ func TestSupportedFeatures(t *testing.T) {
 		}
 	}
 	in := oneGateway("shop", "edge", nil)
-	in.BackendTLSPoliciesServed = true
-	if got := Translate(in).SupportedFeatures; !slices.EqualFunc(got, SupportedFeatures(true), func(a, b gwv1.SupportedFeature) bool { return a == b }) ||
+	in.Served.BackendTLSPolicies = true
+	if got := Translate(in).SupportedFeatures; !slices.EqualFunc(got, SupportedFeatures(in.Served), func(a, b gwv1.SupportedFeature) bool { return a == b }) ||
 		!strings.HasPrefix(string(got[0].Name), "BackendTLSPolicy") {
 		t.Errorf("translation's features %v", got)
 	}

@@ -87,7 +87,11 @@ func (in *Input) Add(add *Input) {
 	in.GRPCRoutes = append(in.GRPCRoutes, add.GRPCRoutes...)
 	in.ReferenceGrants = append(in.ReferenceGrants, add.ReferenceGrants...)
 	in.BackendTLSPolicies = append(in.BackendTLSPolicies, add.BackendTLSPolicies...)
-	in.BackendTLSPoliciesServed = in.BackendTLSPoliciesServed || add.BackendTLSPoliciesServed
+	in.TLSRoutes = append(in.TLSRoutes, add.TLSRoutes...)
+	in.TCPRoutes = append(in.TCPRoutes, add.TCPRoutes...)
+	in.Served.BackendTLSPolicies = in.Served.BackendTLSPolicies || add.Served.BackendTLSPolicies
+	in.Served.TLSRoutes = in.Served.TLSRoutes || add.Served.TLSRoutes
+	in.Served.TCPRoutes = in.Served.TCPRoutes || add.Served.TCPRoutes
 	in.CanaryPolicies = append(in.CanaryPolicies, add.CanaryPolicies...)
 	in.BackendTrafficPolicies = append(in.BackendTrafficPolicies, add.BackendTrafficPolicies...)
 	in.ExperimentPolicies = append(in.ExperimentPolicies, add.ExperimentPolicies...)
@@ -101,7 +105,7 @@ func (in *Input) Add(add *Input) {
 // reads), each with its API group: the Gateway API's, Foresight's or the core group.
 var manifestGroups = map[string]string{
 	KindGatewayClass: gwv1.GroupName, KindGateway: gwv1.GroupName, KindHTTPRoute: gwv1.GroupName,
-	KindGRPCRoute: gwv1.GroupName, KindReferenceGrant: gwv1.GroupName, KindBackendTLSPolicy: gwv1.GroupName,
+	KindGRPCRoute: gwv1.GroupName, KindTLSRoute: gwv1.GroupName, KindTCPRoute: gwv1.GroupName, KindReferenceGrant: gwv1.GroupName, KindBackendTLSPolicy: gwv1.GroupName,
 	KindCanaryPolicy: CanaryPolicyGVR.Group, KindBackendTrafficPolicy: BackendTrafficPolicyGVR.Group,
 	KindExperimentPolicy: ExperimentPolicyGVR.Group,
 	KindService:          "", KindSecret: "", KindConfigMap: "", KindNamespace: "",
@@ -133,11 +137,18 @@ func (in *Input) addObject(where string, head metav1.TypeMeta, b []byte, skipped
 		return decodeInto(&in.HTTPRoutes, where, kind, b, func(o *gwv1.HTTPRoute) *meta { return &o.ObjectMeta })
 	case KindGRPCRoute:
 		return decodeInto(&in.GRPCRoutes, where, kind, b, func(o *gwv1.GRPCRoute) *meta { return &o.ObjectMeta })
+	case KindTLSRoute:
+		// v1alpha2 and v1alpha3 TLSRoutes (and v1alpha2 TCPRoutes) have the fields of v1's.
+		in.Served.TLSRoutes = true
+		return decodeInto(&in.TLSRoutes, where, kind, b, func(o *gwv1.TLSRoute) *meta { return &o.ObjectMeta })
+	case KindTCPRoute:
+		in.Served.TCPRoutes = true
+		return decodeInto(&in.TCPRoutes, where, kind, b, func(o *gwv1.TCPRoute) *meta { return &o.ObjectMeta })
 	case KindReferenceGrant:
 		// v1beta1 and v1 ReferenceGrants have the same fields.
 		return decodeInto(&in.ReferenceGrants, where, kind, b, func(o *gwv1.ReferenceGrant) *meta { return &o.ObjectMeta })
 	case KindBackendTLSPolicy:
-		in.BackendTLSPoliciesServed = true
+		in.Served.BackendTLSPolicies = true
 		return decodeInto(&in.BackendTLSPolicies, where, kind, b, func(o *gwv1.BackendTLSPolicy) *meta { return &o.ObjectMeta })
 	case KindCanaryPolicy:
 		return decodeInto(&in.CanaryPolicies, where, kind, b, func(o *CanaryPolicy) *meta { return &o.ObjectMeta })
@@ -213,6 +224,12 @@ func (in *Input) CompleteNamespaces() {
 		use(r.Namespace)
 	}
 	for _, r := range in.GRPCRoutes {
+		use(r.Namespace)
+	}
+	for _, r := range in.TLSRoutes {
+		use(r.Namespace)
+	}
+	for _, r := range in.TCPRoutes {
 		use(r.Namespace)
 	}
 	for _, n := range in.Namespaces {

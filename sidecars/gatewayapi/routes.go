@@ -78,8 +78,8 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 	}
 	if base.Redirect == nil {
 		from := routeFrom{KindHTTPRoute, r.Namespace}
-		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), false, ri)
-		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), false, ri)
+		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), ri)
+		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
 		if base.DirectResponse != nil {
 			// The rule forwards nowhere and answers 500 itself: a URLRewrite has no request
 			// to rewrite, and the rule stays served.
@@ -284,8 +284,8 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 		}
 	}
 	from := routeFrom{KindGRPCRoute, r.Namespace}
-	t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), true, ri)
-	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), true, ri)
+	t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), ri)
+	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gwv1.GRPCRouteMatch{{}}
@@ -379,12 +379,20 @@ func kindOf(b gwv1.BackendRef) string {
 	return groupKind(g, k)
 }
 
-// service records the policy service of a Service port spoken to with proto and returns
-// its name. A port both GRPCRoutes and HTTPRoutes send to has two: the GRPCRoutes' speaks
-// gRPC under ServiceName, the HTTPRoutes' its own protocol under a name ending in it.
-func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, proto policy.Protocol) string {
+// service records the policy service of a Service port spoken to with proto (or whose
+// connections are forwarded, when connection) and returns its name. A port both GRPCRoutes
+// and HTTPRoutes send to has two: the GRPCRoutes' speaks gRPC under ServiceName, the
+// HTTPRoutes' its own protocol under a name ending in it. The connections of TLSRoutes and
+// TCPRoutes go to one of their own, whose name ends in "-tcp": it never originates TLS (a
+// BackendTLSPolicy is for the requests of HTTP routes; a passed-through connection carries
+// the client's TLS already).
+func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, proto policy.Protocol, connection bool) string {
 	name := ServiceName(svc.Namespace, svc.Name, port.Port)
-	if proto != policy.ProtocolGRPC && t.grpcBackend(servicePort{types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, port.Port}) {
+	tls := t.upstreamTLS(svc.Namespace, svc.Name, port.Name)
+	switch {
+	case connection:
+		name, tls = fitName(fmt.Sprintf("%s-%s-%d-tcp", svc.Namespace, svc.Name, port.Port), 63), nil
+	case proto != policy.ProtocolGRPC && t.grpcBackend(servicePort{types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, port.Port}):
 		name = fitName(fmt.Sprintf("%s-%s-%d-%s", svc.Namespace, svc.Name, port.Port, proto), 63)
 	}
 	if t.svcDefs == nil {
@@ -392,7 +400,7 @@ func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, prot
 	}
 	if _, ok := t.svcDefs[name]; !ok {
 		t.svcDefs[name] = policy.Service{Name: name, Namespace: svc.Namespace, Port: uint32(port.Port), PortName: port.Name,
-			Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name, TLS: t.upstreamTLS(svc.Namespace, svc.Name, port.Name)}
+			Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name, TLS: tls}
 	}
 	return name
 }

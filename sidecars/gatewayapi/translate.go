@@ -70,6 +70,8 @@ const (
 	KindGateway   = "Gateway"
 	KindHTTPRoute = "HTTPRoute"
 	KindGRPCRoute = "GRPCRoute"
+	KindTLSRoute  = "TLSRoute"
+	KindTCPRoute  = "TCPRoute"
 	KindService   = "Service"
 )
 
@@ -81,6 +83,10 @@ type Input struct {
 	Gateways       []*gwv1.Gateway
 	HTTPRoutes     []*gwv1.HTTPRoute
 	GRPCRoutes     []*gwv1.GRPCRoute
+	// TLSRoutes pass TLS connections through TLS listeners by their server name; TCPRoutes
+	// forward the connections of TCP listeners.
+	TLSRoutes []*gwv1.TLSRoute
+	TCPRoutes []*gwv1.TCPRoute
 	// Services are the Kubernetes Services backendRefs may name.
 	Services       []*corev1.Service
 	CanaryPolicies []*CanaryPolicy
@@ -89,9 +95,9 @@ type Input struct {
 	ExperimentPolicies     []*ExperimentPolicy
 	// BackendTLSPolicies make the proxies connect to the Services they target with TLS.
 	BackendTLSPolicies []*gwv1.BackendTLSPolicy
-	// BackendTLSPoliciesServed says the API serves BackendTLSPolicies (so they are watched
+	// Served says which of the kinds a cluster may lack the API serves (so they are watched
 	// and their features supported).
-	BackendTLSPoliciesServed bool
+	Served ServedKinds
 	// ProxyServiceAccount names the ServiceAccount, in each Gateway's namespace, that the
 	// Gateway's Envoy proxies run as: under serve --require-node-identity its Envoy node
 	// group admits only that ServiceAccount's SPIFFE ID. Zero: every ServiceAccount of the
@@ -122,6 +128,15 @@ type Input struct {
 	LastGood *LastGood
 }
 
+// ServedKinds says which kinds of the Gateway API's standard channel that older CRDs lack
+// the API serves.
+type ServedKinds struct {
+	// BackendTLSPolicies of gateway.networking.k8s.io/v1.
+	BackendTLSPolicies bool
+	// TLSRoutes and TCPRoutes of gateway.networking.k8s.io/v1.
+	TLSRoutes, TCPRoutes bool
+}
+
 // Result is the translation: the policy parts and the statuses to write.
 type Result struct {
 	// Spec holds the services, virtual hosts, node groups and canaries of our Gateways.
@@ -136,6 +151,9 @@ type Result struct {
 	// our Gateways (other controllers' entries are not included).
 	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	// TLSRoutes and TCPRoutes are those of TLSRoutes and TCPRoutes.
+	TLSRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	TCPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	// CanaryPolicies are the ancestor statuses of CanaryPolicies.
 	CanaryPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
 	// BackendTrafficPolicies and ExperimentPolicies are the ancestor statuses of the other
@@ -164,6 +182,8 @@ func Translate(in *Input) *Result {
 		Gateways:               map[types.NamespacedName]*gwv1.GatewayStatus{},
 		HTTPRoutes:             map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		GRPCRoutes:             map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		TLSRoutes:              map[types.NamespacedName][]gwv1.RouteParentStatus{},
+		TCPRoutes:              map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		CanaryPolicies:         map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		BackendTrafficPolicies: map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
@@ -274,12 +294,24 @@ type gatewayPort struct {
 	clientOptional bool
 	// entries are the translated route matches by hostname.
 	entries map[string][]entry
+	// connections are the connection routes of a TLS or TCP port, in the order the routes
+	// were attached (the older first), each Gateway API route's once.
+	connections []*policy.ConnectionRoute
+	connOf      map[routeKey]*policy.ConnectionRoute
+}
+
+// forwardsConnections says whether the port's listeners forward connections (TLS passthrough
+// and TCP listeners) rather than serve HTTP.
+func (gp *gatewayPort) forwardsConnections() bool {
+	return gp.protocol == gwv1.TLSProtocolType || gp.protocol == gwv1.TCPProtocolType
 }
 
 type listener struct {
-	l     *gwv1.Listener
-	ok    bool
-	kinds []gwv1.RouteGroupKind
+	l *gwv1.Listener
+	// accepted says the listener is Accepted: routes attach to it (and count in its
+	// AttachedRoutes) even while it is not served; ok says it is served.
+	accepted, ok bool
+	kinds        []gwv1.RouteGroupKind
 	// selector selects the namespaces of the routes allowed when allowedRoutes.namespaces.from
 	// is Selector (nil otherwise).
 	selector labels.Selector
@@ -333,7 +365,7 @@ func (t *translator) cond(typ string, ok bool, reason, msg string, gen int64) me
 
 func (t *translator) classes() {
 	t.ours = map[string]bool{}
-	t.res.SupportedFeatures = SupportedFeatures(t.in.BackendTLSPoliciesServed)
+	t.res.SupportedFeatures = SupportedFeatures(t.in.Served)
 	for _, c := range t.in.GatewayClasses {
 		if string(c.Spec.ControllerName) != t.in.ControllerName {
 			continue
@@ -350,7 +382,40 @@ func (t *translator) classes() {
 	}
 }
 
-var supportedKinds = map[gwv1.Kind]bool{KindHTTPRoute: true, KindGRPCRoute: true}
+// routeKindsOf are the kinds of routes foresight-xds serves on listeners of protocol p, nil
+// when it serves no such listener.
+func routeKindsOf(p gwv1.ProtocolType) []gwv1.Kind {
+	switch p {
+	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
+		return []gwv1.Kind{KindHTTPRoute, KindGRPCRoute}
+	case gwv1.TLSProtocolType:
+		return []gwv1.Kind{KindTLSRoute}
+	case gwv1.TCPProtocolType:
+		return []gwv1.Kind{KindTCPRoute}
+	}
+	return nil
+}
+
+// kindList writes kinds as "A, B".
+func kindList(kinds []gwv1.Kind) string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return strings.Join(out, ", ")
+}
+
+// tlsMode is a listener's tls.mode (Terminate, the API's default, when unset).
+func tlsMode(c *gwv1.ListenerTLSConfig) gwv1.TLSModeType {
+	if c == nil || c.Mode == nil {
+		return gwv1.TLSModeTerminate
+	}
+	return *c.Mode
+}
+
+// connectionKind says whether routes of kind forward whole connections (TLSRoute, TCPRoute)
+// rather than HTTP requests.
+func connectionKind(kind string) bool { return kind == KindTLSRoute || kind == KindTCPRoute }
 
 func (t *translator) gatewaysOf() {
 	gws := slices.Clone(t.in.Gateways)
@@ -364,14 +429,24 @@ func (t *translator) gatewaysOf() {
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}}
 		httpPorts := map[gwv1.PortNumber]bool{}
+		// tlsModes are the TLS modes of each port's TLS listeners: a port may not both pass
+		// TLS through and terminate it.
+		tlsModes := map[gwv1.PortNumber]map[gwv1.TLSModeType]bool{}
 		for _, l := range gw.Spec.Listeners {
 			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
 				httpPorts[l.Port] = true
+			}
+			if l.Protocol == gwv1.TLSProtocolType {
+				if tlsModes[l.Port] == nil {
+					tlsModes[l.Port] = map[gwv1.TLSModeType]bool{}
+				}
+				tlsModes[l.Port][tlsMode(l.TLS)] = true
 			}
 		}
 		g.multiPort = len(httpPorts) > 1
 		gen := gw.Generation
 		valid := 0
+		var invalid []string // the listeners not served
 		for i := range gw.Spec.Listeners {
 			l := &gw.Spec.Listeners[i]
 			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
@@ -381,13 +456,23 @@ func (t *translator) gatewaysOf() {
 			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
 			sel, selErr := namespaceSelector(l)
 			li.selector = sel
+			routeKinds := routeKindsOf(l.Protocol)
 			switch {
-			case l.Protocol != gwv1.HTTPProtocolType && l.Protocol != gwv1.HTTPSProtocolType:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC) and HTTPS listeners that terminate TLS", l.Protocol)
+			case routeKinds == nil:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
+			case l.Protocol == gwv1.TLSProtocolType && len(tlsModes[l.Port]) > 1:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d has TLS listeners that pass TLS through and others that terminate it, which foresight-xds does not mix on one port", l.Port)
+				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+			case l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) != gwv1.TLSModePassthrough:
+				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "tls.mode Terminate is not supported on a TLS listener: foresight-xds passes TLS through there (tls.mode Passthrough), and terminates it on HTTPS listeners"
 			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 			case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
+				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+			case g.ports[l.Port] != nil && l.Protocol == gwv1.TCPProtocolType:
+				// A TCP listener takes every connection of its port (hostnames do not apply).
+				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has a TCP listener, which takes every connection of the port", l.Port)
 				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 			case selErr != "":
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), selErr
@@ -395,14 +480,16 @@ func (t *translator) gatewaysOf() {
 			kinds := []gwv1.RouteGroupKind{}
 			if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
 				for _, k := range l.AllowedRoutes.Kinds {
-					if (k.Group == nil || *k.Group == gwv1.GroupName) && supportedKinds[k.Kind] {
+					if (k.Group == nil || *k.Group == gwv1.GroupName) && slices.Contains(routeKinds, k.Kind) {
 						kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k.Kind})
 					} else {
-						resolved, rreason, rmsg = false, string(gwv1.ListenerReasonInvalidRouteKinds), fmt.Sprintf("route kind %s is not supported (HTTPRoute, GRPCRoute)", k.Kind)
+						resolved, rreason, rmsg = false, string(gwv1.ListenerReasonInvalidRouteKinds), fmt.Sprintf("route kind %s is not supported on a %s listener (%s)", k.Kind, l.Protocol, kindList(routeKinds))
 					}
 				}
 			} else {
-				kinds = []gwv1.RouteGroupKind{{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindHTTPRoute}, {Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindGRPCRoute}}
+				for _, k := range routeKinds {
+					kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k})
+				}
 			}
 			// An HTTPS listener is served only with valid certificates (or the last valid
 			// ones of Secrets that turned invalid); one that is accepted but whose
@@ -444,10 +531,12 @@ func (t *translator) gatewaysOf() {
 					gp.clientCAs, gp.clientOptional = cr.clientCAs, cr.clientOptional
 				}
 			}
-			li.ok = served
+			li.ok, li.accepted = served, accepted
 			li.kinds = kinds
 			if served {
 				valid++
+			} else {
+				invalid = append(invalid, string(l.Name))
 			}
 			ls.Conditions = []metav1.Condition{
 				t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
@@ -466,6 +555,10 @@ func (t *translator) gatewaysOf() {
 			t.refuseGateway(g, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("the ServiceAccount of its proxies (serve --gateway-service-account %s): %v", t.in.ProxyServiceAccount, saErr))
 		case valid == 0:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
+		case len(invalid) > 0:
+			// The API's reason when some listeners cannot be served but the others are.
+			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonListenersNotValid),
+				"accepted; not served: listeners "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)}
 		default:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)}
 			if requested != "" {
@@ -485,7 +578,7 @@ func (t *translator) refuseGateway(g *gateway, reason, msg string) {
 	g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, reason, msg, g.gw.Generation)}
 	g.ports = map[int32]*gatewayPort{}
 	for _, li := range g.listeners {
-		li.ok = false
+		li.ok, li.accepted = false, false
 		if t.res.Unserved[nn] == nil {
 			t.res.Unserved[nn] = map[gwv1.SectionName]string{}
 		}
@@ -578,8 +671,10 @@ func (rs *routeSpec) finish() {
 
 type ruleOut struct {
 	matches []policy.Route // one per match (two for some prefixes); Name unset
-	ranks   []rank
-	keys    []string // the last element of each match's route name
+	// connection are the backends of a TLSRoute's or TCPRoute's rule (matches are none).
+	connection []policy.Backend
+	ranks      []rank
+	keys       []string // the last element of each match's route name
 	// svcs maps the Kubernetes Services of resolved backendRefs (weight 0 included) to
 	// their policy services: by name in the route's namespace, by namespace/name in others.
 	svcs      map[string]string
@@ -601,30 +696,26 @@ func (t *translator) routes() {
 	t.routeSvcs = map[string]map[string]string{}
 	t.routeByName = map[string]*policy.Route{}
 	t.routeGW = map[routeKey][]types.NamespacedName{}
-	all := make([]*routeSpec, 0, len(t.in.HTTPRoutes)+len(t.in.GRPCRoutes))
+	all := make([]*routeSpec, 0, len(t.in.HTTPRoutes)+len(t.in.GRPCRoutes)+len(t.in.TLSRoutes)+len(t.in.TCPRoutes))
 	for _, r := range t.in.HTTPRoutes {
 		all = append(all, t.httpRoute(r))
 	}
 	for _, r := range t.in.GRPCRoutes {
 		all = append(all, t.grpcRoute(r))
 	}
+	for _, r := range t.in.TLSRoutes {
+		all = append(all, t.connectionRoute(KindTLSRoute, &r.ObjectMeta, r.Spec.ParentRefs, r.Spec.Hostnames, refsOf(r.Spec.Rules, func(r gwv1.TLSRouteRule) []gwv1.BackendRef { return r.BackendRefs })))
+	}
+	for _, r := range t.in.TCPRoutes {
+		all = append(all, t.connectionRoute(KindTCPRoute, &r.ObjectMeta, r.Spec.ParentRefs, nil, refsOf(r.Spec.Rules, func(r gwv1.TCPRouteRule) []gwv1.BackendRef { return r.BackendRefs })))
+	}
 	slices.SortStableFunc(all, func(a, b *routeSpec) int { return cmp.Or(cmpMeta(a.meta, b.meta), cmp.Compare(a.kind, b.kind)) })
+	statuses := map[string]map[types.NamespacedName][]gwv1.RouteParentStatus{
+		KindHTTPRoute: t.res.HTTPRoutes, KindGRPCRoute: t.res.GRPCRoutes, KindTLSRoute: t.res.TLSRoutes, KindTCPRoute: t.res.TCPRoutes,
+	}
 	for _, rs := range all {
-		nn := types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}
-		if rs.kind == KindHTTPRoute {
-			t.res.HTTPRoutes[nn] = t.attach(rs)
-		} else {
-			t.res.GRPCRoutes[nn] = t.attach(rs)
-		}
-	}
-	for k, v := range t.res.HTTPRoutes {
-		if len(v) == 0 {
-			delete(t.res.HTTPRoutes, k)
-		}
-	}
-	for k, v := range t.res.GRPCRoutes {
-		if len(v) == 0 {
-			delete(t.res.GRPCRoutes, k)
+		if st := t.attach(rs); len(st) > 0 {
+			statuses[rs.kind][types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}] = st
 		}
 	}
 }
@@ -682,23 +773,46 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	// hostnames are the hostnames the route serves on each port.
 	hostnames := map[int32]map[string]bool{}
 	served := map[*listener][]string{}
+	// waiting are the accepted listeners the route attaches to that are not served yet (their
+	// certificates do not resolve): the route counts in their AttachedRoutes, as the API
+	// asks, and is served there once they are.
+	var waiting []*listener
+	var notes []string // why the route is not served on some listener it is attached to
 	for _, li := range g.listeners {
 		if pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
 			continue
 		}
 		matched = true
-		if !li.ok || !t.allows(g, li, rs) {
+		if !li.accepted || !t.allows(g, li, rs) {
 			continue
 		}
 		allowed = true
-		hs := intersect(li.l.Hostname, rs.hostnames)
-		if len(hs) == 0 {
-			continue
+		var hs []string
+		if connectionKind(rs.kind) {
+			if hs = connectionHostnames(g, li, rs.kind, rs.hostnames); len(hs) == 0 {
+				continue
+			}
+			intersects = true
+			if msg := connectionConflict(li, key, hs); msg != "" {
+				// As the API asks of TCPRoutes: both routes are accepted and attached, and
+				// the older one is served.
+				notes = append(notes, msg)
+				waiting = append(waiting, li)
+				continue
+			}
+		} else {
+			if hs = intersect(li.l.Hostname, rs.hostnames); len(hs) == 0 {
+				continue
+			}
+			intersects = true
+			hs = ownHostnames(g, li, hs)
+			if msg := conflict(li, key, hs); msg != "" {
+				return false, routeReasonConflicted, msg
+			}
 		}
-		intersects = true
-		hs = ownHostnames(g, li, hs)
-		if msg := conflict(li, key, hs); msg != "" {
-			return false, routeReasonConflicted, msg
+		if !li.ok {
+			waiting = append(waiting, li)
+			continue
 		}
 		served[li] = hs
 		for _, h := range hs {
@@ -716,6 +830,12 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	case !intersects:
 		return false, string(gwv1.RouteReasonNoMatchingListenerHostname), "no listener hostname matches the route's hostnames"
 	}
+	for _, li := range waiting {
+		if !li.routes[key] {
+			li.routes[key] = true
+			li.status.AttachedRoutes++
+		}
+	}
 	for li, hs := range served {
 		if !li.routes[key] {
 			li.routes[key] = true
@@ -729,9 +849,16 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	}
 	for _, port := range slices.Sorted(maps.Keys(hostnames)) {
 		gp := g.ports[port]
+		if connectionKind(rs.kind) {
+			t.attachConnection(gp, slices.Sorted(maps.Keys(hostnames[port])), rs, key)
+			continue
+		}
 		for _, h := range slices.Sorted(maps.Keys(hostnames[port])) {
 			t.attachHost(g, gp, port, h, rs, key)
 		}
+	}
+	if len(notes) > 0 {
+		return true, string(gwv1.RouteReasonAccepted), "accepted; not served where " + strings.Join(notes, "; ")
 	}
 	return true, string(gwv1.RouteReasonAccepted), "accepted"
 }
@@ -982,6 +1109,12 @@ func (t *translator) build() {
 		grpcPort := map[string]int32{}
 		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
 			gp := g.ports[port]
+			if gp.forwardsConnections() {
+				if len(gp.connections) > 0 { // nothing attached yet otherwise
+					envoy.Listeners = append(envoy.Listeners, connectionListener(port, gp))
+				}
+				continue
+			}
 			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true,
 				ClientCAs: gp.clientCAs, ClientCertificateOptional: gp.clientOptional}
 			isolated := isolatedHostnames(g, port)

@@ -45,7 +45,7 @@ func input() *Input {
 		GatewayClassName: "foresight",
 		Listeners: []gwv1.Listener{
 			{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType},
-			{Name: "tcp", Port: 8443, Protocol: gwv1.TCPProtocolType},
+			{Name: "udp", Port: 8443, Protocol: gwv1.UDPProtocolType},
 		}}}
 	theirs := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "theirs"}, Spec: gwv1.GatewaySpec{GatewayClassName: "other",
 		Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}
@@ -91,7 +91,7 @@ func TestTranslateStatuses(t *testing.T) {
 		t.Fatalf("listeners = %+v", gs.Listeners)
 	}
 	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedProtocol) {
-		t.Errorf("TCP listener Accepted = %+v", c)
+		t.Errorf("UDP listener Accepted = %+v", c)
 	}
 	if gs.Listeners[0].AttachedRoutes != 3 { // greeter, split, missing (mirror is not accepted)
 		t.Errorf("attached routes = %d, want 3", gs.Listeners[0].AttachedRoutes)

@@ -6,7 +6,7 @@
 //   - ConfigMaps, cached reduced to the ca.crt that client certificate validation and
 //     BackendTLSPolicies read;
 //   - the attached policies (CanaryPolicies, BackendTrafficPolicies, ExperimentPolicies) and,
-//     where the API serves them, BackendTLSPolicies.
+//     where the API serves them, BackendTLSPolicies, TLSRoutes and TCPRoutes.
 //
 // It translates them with package gatewayapi whenever one changes, hands the result to the
 // command (which merges it with the policy file and serves it), and writes back the status of
@@ -128,10 +128,11 @@ type Watcher struct {
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
-	// tlsps are the BackendTLSPolicies; nil when the API serves none (a Gateway API
-	// older than v1.4).
-	tlsps  cacheLister
-	synced []cache.InformerSynced
+	// tlsps are the BackendTLSPolicies, tlsRoutes and tcpRoutes the TLSRoutes and TCPRoutes
+	// of gateway.networking.k8s.io/v1; each nil when the API serves none (Gateway API CRDs
+	// older than v1.4, or older than v1.5 for the routes).
+	tlsps, tlsRoutes, tcpRoutes cacheLister
+	synced                      []cache.InformerSynced
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
@@ -269,14 +270,30 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.cps = add(df.ForResource(gatewayapi.CanaryPolicyGVR).Informer())
 	w.btps = add(df.ForResource(gatewayapi.BackendTrafficPolicyGVR).Informer())
 	w.exps = add(df.ForResource(gatewayapi.ExperimentPolicyGVR).Informer())
-	served, err := servesResource(w.o.Kube.Discovery(), gatewayapi.BackendTLSPolicyGVR)
-	switch {
-	case err != nil:
-		return fmt.Errorf("gatewaywatch: whether the API serves %s: %w", gatewayapi.BackendTLSPolicyGVR, err)
-	case served:
-		w.tlsps = add(df.ForResource(gatewayapi.BackendTLSPolicyGVR).Informer())
-	default:
-		w.log.Warn("the API serves no BackendTLSPolicies (Gateway API CRDs older than v1.4): they are not watched until a restart after they are installed", "resource", gatewayapi.BackendTLSPolicyGVR.String())
+	// optional watches a kind that older Gateway API CRDs lack, where the API serves it.
+	optional := func(gvr schema.GroupVersionResource, informer func() cache.SharedIndexInformer) (cacheLister, error) {
+		served, err := servesResource(w.o.Kube.Discovery(), gvr)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("gatewaywatch: whether the API serves %s: %w", gvr, err)
+		case served:
+			return add(informer()), nil
+		}
+		w.log.Warn("the API serves none of a kind (older Gateway API CRDs): it is not watched until a restart after it is installed", "resource", gvr.String())
+		return nil, nil
+	}
+	var err error
+	// The informers are made (and so registered with their factories) only when served.
+	if w.tlsps, err = optional(gatewayapi.BackendTLSPolicyGVR, func() cache.SharedIndexInformer {
+		return df.ForResource(gatewayapi.BackendTLSPolicyGVR).Informer()
+	}); err != nil {
+		return err
+	}
+	if w.tlsRoutes, err = optional(gatewayapi.TLSRouteGVR, func() cache.SharedIndexInformer { return gf.Gateway().V1().TLSRoutes().Informer() }); err != nil {
+		return err
+	}
+	if w.tcpRoutes, err = optional(gatewayapi.TCPRouteGVR, func() cache.SharedIndexInformer { return gf.Gateway().V1().TCPRoutes().Informer() }); err != nil {
+		return err
 	}
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
@@ -322,6 +339,18 @@ func (w *Watcher) input() *gatewayapi.Input {
 	for _, o := range list(w.grpcs) {
 		in.GRPCRoutes = append(in.GRPCRoutes, o.(*gwv1.GRPCRoute))
 	}
+	if w.tlsRoutes != nil {
+		in.Served.TLSRoutes = true
+		for _, o := range list(w.tlsRoutes) {
+			in.TLSRoutes = append(in.TLSRoutes, o.(*gwv1.TLSRoute))
+		}
+	}
+	if w.tcpRoutes != nil {
+		in.Served.TCPRoutes = true
+		for _, o := range list(w.tcpRoutes) {
+			in.TCPRoutes = append(in.TCPRoutes, o.(*gwv1.TCPRoute))
+		}
+	}
 	for _, o := range list(w.svcs) {
 		in.Services = append(in.Services, o.(*corev1.Service))
 	}
@@ -339,7 +368,7 @@ func (w *Watcher) input() *gatewayapi.Input {
 		}
 	}
 	if w.tlsps != nil {
-		in.BackendTLSPoliciesServed = true
+		in.Served.BackendTLSPolicies = true
 		for _, o := range list(w.tlsps) {
 			if p := decode[gwv1.BackendTLSPolicy](w, o); p != nil {
 				in.BackendTLSPolicies = append(in.BackendTLSPolicies, p)
@@ -513,6 +542,16 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 	writeRoutes(ctx, w, gatewayapi.KindGRPCRoute, in.GRPCRoutes, res.GRPCRoutes, func(r *gwv1.GRPCRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
 		func(ctx context.Context, r *gwv1.GRPCRoute) error {
 			_, err := gw.GRPCRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+			return err
+		})
+	writeRoutes(ctx, w, gatewayapi.KindTLSRoute, in.TLSRoutes, res.TLSRoutes, func(r *gwv1.TLSRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
+		func(ctx context.Context, r *gwv1.TLSRoute) error {
+			_, err := gw.TLSRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+			return err
+		})
+	writeRoutes(ctx, w, gatewayapi.KindTCPRoute, in.TCPRoutes, res.TCPRoutes, func(r *gwv1.TCPRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
+		func(ctx context.Context, r *gwv1.TCPRoute) error {
+			_, err := gw.TCPRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
 			return err
 		})
 	for _, p := range in.CanaryPolicies {

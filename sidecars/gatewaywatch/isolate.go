@@ -187,6 +187,8 @@ func (iso *isolation) statuses(full *gatewayapi.Result) *gatewayapi.Result {
 	out := *full
 	out.HTTPRoutes = mergeEntries(full.HTTPRoutes, a.HTTPRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
 	out.GRPCRoutes = mergeEntries(full.GRPCRoutes, a.GRPCRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.TLSRoutes = mergeEntries(full.TLSRoutes, a.TLSRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.TCPRoutes = mergeEntries(full.TCPRoutes, a.TCPRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
 	ancestor := func(s *gwv1.PolicyAncestorStatus) gwv1.ParentReference { return s.AncestorRef }
 	out.CanaryPolicies = mergeEntries(full.CanaryPolicies, a.CanaryPolicies, iso.refused, ancestor)
 	out.BackendTrafficPolicies = mergeEntries(full.BackendTrafficPolicies, a.BackendTrafficPolicies, iso.refused, ancestor)

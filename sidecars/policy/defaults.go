@@ -110,6 +110,11 @@ func (p *Policy) SetDefaults() {
 				g.Listeners = []GatewayListener{{Port: port, VirtualHosts: g.VirtualHosts}}
 				g.Port, g.VirtualHosts = 0, nil
 			}
+			for j := range g.Listeners {
+				for k := range g.Listeners[j].Connections {
+					defaultWeight(g.Listeners[j].Connections[k].Backends)
+				}
+			}
 		}
 	}
 	if a := s.Authentication; a != nil {
@@ -134,6 +139,13 @@ func (p *Policy) SetDefaults() {
 	}
 }
 
+// defaultWeight gives a single backend that names no weight the weight 100.
+func defaultWeight(bs []Backend) {
+	if len(bs) == 1 && bs[0].Weight == 0 {
+		bs[0].Weight = 100
+	}
+}
+
 func defaultRoutes(routes []Route, owner string) {
 	for i := range routes {
 		r := &routes[i]
@@ -143,9 +155,7 @@ func defaultRoutes(routes []Route, owner string) {
 		if owner != "" && len(r.Backends) == 0 && r.Redirect == nil && r.DirectResponse == nil {
 			r.Backends = []Backend{{Service: owner, Weight: 100}}
 		}
-		if len(r.Backends) == 1 && r.Backends[0].Weight == 0 {
-			r.Backends[0].Weight = 100
-		}
+		defaultWeight(r.Backends)
 		if r.Redirect != nil && r.Redirect.Code == 0 {
 			r.Redirect.Code = DefaultRedirectCode
 		}

@@ -603,6 +603,26 @@ type GatewayListener struct {
 	// Gateway API requires. Only the Gateway API translation sets it; a policy file's
 	// domains may name ports.
 	IgnorePortInHost bool `yaml:"-"`
+	// Connections, when set, make the listener forward whole connections instead of serving
+	// HTTP (the Gateway API's TLS passthrough and TCP listeners): a connection goes to the
+	// backends of the route whose server names match the TLS server name (SNI) of its
+	// ClientHello, the most specific name first, or else to the route with no server names,
+	// which takes any connection, TLS or not. The listener then serves no virtual hosts and
+	// terminates no TLS. Only the Gateway API translation sets them.
+	Connections []ConnectionRoute `yaml:"-"`
+}
+
+// ConnectionRoute forwards connections to weighted backends, without reading them but for
+// the server name of a TLS ClientHello.
+type ConnectionRoute struct {
+	// Name is the route's name, unique on its listener (its statistics are named after it).
+	Name string
+	// ServerNames are the TLS server names the route takes: DNS names, or wildcards
+	// ("*.example.com", one label or more in place of the "*"). None: every connection.
+	ServerNames []string
+	// Backends are the weighted services the connections go to, as a Route's: the share of
+	// an unresolved backend is refused (the connection is closed).
+	Backends []Backend
 }
 
 // TLSCertificate is a PEM certificate chain and its private key.

@@ -338,24 +338,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	if actions != 1 {
 		v.errorf(path, "exactly one of backends, redirect, directResponse")
 	}
-	var sum uint64
-	for i, b := range r.Backends {
-		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		switch {
-		case b.Unresolved:
-			if b.Service != "" {
-				v.errorf(bp+".service", "must be empty for an unresolved backend")
-			}
-		case b.Service == "":
-			v.errorf(bp+".service", "required")
-		case v.service(b.Service) == nil:
-			v.errorf(bp+".service", "unknown service %q", b.Service)
-		}
-		sum += uint64(b.Weight)
-	}
-	if len(r.Backends) > 0 && (sum == 0 || sum > MaxWeightSum) {
-		v.errorf(path+".backends", "weights must sum to 1..%d, not %d", uint64(MaxWeightSum), sum)
-	}
+	v.backends(r.Backends, path+".backends")
 	if rw := r.Rewrite; rw != nil {
 		if len(r.Backends) == 0 {
 			v.errorf(path+".rewrite", "only for routes with backends")
@@ -418,6 +401,29 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	v.mirrors(r, path+".mirrors")
 	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
 	v.cors(r.CORS, path+".cors")
+}
+
+// backends checks the weighted backends of a route (at path): each names a known service
+// or is unresolved, and the weights sum to 1..MaxWeightSum.
+func (v *validator) backends(bs []Backend, path string) {
+	var sum uint64
+	for i, b := range bs {
+		bp := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case b.Unresolved:
+			if b.Service != "" {
+				v.errorf(bp+".service", "must be empty for an unresolved backend")
+			}
+		case b.Service == "":
+			v.errorf(bp+".service", "required")
+		case v.service(b.Service) == nil:
+			v.errorf(bp+".service", "unknown service %q", b.Service)
+		}
+		sum += uint64(b.Weight)
+	}
+	if len(bs) > 0 && (sum == 0 || sum > MaxWeightSum) {
+		v.errorf(path, "weights must sum to 1..%d, not %d", uint64(MaxWeightSum), sum)
+	}
 }
 
 func (v *validator) headers(hs []HeaderMatch, path string) {
@@ -612,10 +618,52 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 				v.errorf(fmt.Sprintf("%s.virtualHosts[%d]", lp, k), "unknown virtual host %q", name)
 			}
 		}
+		if len(l.Connections) > 0 {
+			v.connections(l, lp)
+			continue
+		}
 		v.listenerDomains(g, l)
 		if len(l.ClientCAs) > 0 && len(l.TLSCertificates) == 0 {
 			v.errorf(lp, "client certificate validation needs TLS certificates")
 		}
+	}
+}
+
+// connections checks the connection routes of a listener (at lp) that forwards connections:
+// it serves no virtual hosts and terminates no TLS, its routes have distinct names and
+// server names, at most one route takes every connection, and each has backends.
+func (v *validator) connections(l *GatewayListener, lp string) {
+	if len(l.VirtualHosts) > 0 || len(l.TLSCertificates) > 0 || len(l.ClientCAs) > 0 {
+		v.errorf(lp, "a listener that forwards connections serves no virtual hosts and terminates no TLS")
+	}
+	names := map[string]bool{}
+	serverNames := map[string]string{}
+	catchAll := ""
+	for i := range l.Connections {
+		c := &l.Connections[i]
+		cp := fmt.Sprintf("%s.connections[%d]", lp, i)
+		if c.Name == "" {
+			v.errorf(cp+".name", "required")
+		} else if names[c.Name] {
+			v.errorf(cp+".name", "duplicate connection route name %q", c.Name)
+		}
+		names[c.Name] = true
+		if len(c.ServerNames) == 0 {
+			if catchAll != "" {
+				v.errorf(cp, "takes every connection, as %s does already", catchAll)
+			}
+			catchAll = c.Name
+		}
+		for j, sn := range c.ServerNames {
+			if other, dup := serverNames[strings.ToLower(sn)]; dup {
+				v.errorf(fmt.Sprintf("%s.serverNames[%d]", cp, j), "server name %q is already taken by %s", sn, other)
+			}
+			serverNames[strings.ToLower(sn)] = c.Name
+		}
+		if len(c.Backends) == 0 {
+			v.errorf(cp+".backends", "required")
+		}
+		v.backends(c.Backends, cp+".backends")
 	}
 }
 
@@ -784,7 +832,7 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 				}
 			}
 		case NodeGateway:
-			if len(v.p.Spec.VirtualHosts) == 0 {
+			if len(v.p.Spec.VirtualHosts) == 0 && !slices.ContainsFunc(g.Listeners, func(l GatewayListener) bool { return len(l.Connections) > 0 }) {
 				v.errorf(path, "a gateway group needs spec.virtualHosts")
 			}
 			v.gatewayListeners(g, path, vhosts)

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	envoy_extensions_filters_http_cors_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,7 +17,9 @@ import (
 	envoy_extensions_filters_http_jwt_authn_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	envoy_extensions_filters_http_local_ratelimit_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	envoy_extensions_filters_http_router_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	envoy_extensions_filters_listener_tls_inspector_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	envoy_extensions_filters_network_http_connection_manager_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	envoy_extensions_filters_network_tcp_proxy_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
@@ -105,6 +108,10 @@ func (b *builder) gateway() error {
 	for i := range g.Listeners {
 		gl := &g.Listeners[i]
 		name := GatewayListenerName(g, i)
+		if len(gl.Connections) > 0 {
+			b.out.Listeners = append(b.out.Listeners, b.connectionListener(name, gl))
+			continue
+		}
 		st := &hcmState{}
 		rc := &envoy_config_route_v3.RouteConfiguration{Name: RouteConfigName(g.Name, name), IgnorePortInHostMatching: gl.IgnorePortInHost}
 		want := map[string]bool{}
@@ -135,6 +142,61 @@ func (b *builder) gateway() error {
 		b.out.Routes = append(b.out.Routes, rc)
 	}
 	return nil
+}
+
+// connectionListener is the Envoy listener of a gateway listener that forwards connections:
+// a filter chain per connection route, matched on the server name of the TLS ClientHello
+// (read by the TLS inspector when a route names one), each with a TCP proxy to the route's
+// backends. Envoy picks the chain of the most specific server name, and the chain without
+// one for any other connection; with no such chain, a connection no name matches is closed.
+func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *envoy_config_listener_v3.Listener {
+	l := &envoy_config_listener_v3.Listener{Name: name, Address: socketAddress("0.0.0.0", gl.Port)}
+	for i := range gl.Connections {
+		c := &gl.Connections[i]
+		fc := &envoy_config_listener_v3.FilterChain{Name: c.Name, Filters: []*envoy_config_listener_v3.Filter{{
+			Name:       TCPProxyFilter,
+			ConfigType: &envoy_config_listener_v3.Filter_TypedConfig{TypedConfig: mustAny(b.tcpProxy(name, c))},
+		}}}
+		if len(c.ServerNames) > 0 {
+			fc.FilterChainMatch = &envoy_config_listener_v3.FilterChainMatch{ServerNames: slices.Clone(c.ServerNames)}
+			if len(l.ListenerFilters) == 0 {
+				l.ListenerFilters = []*envoy_config_listener_v3.ListenerFilter{{
+					Name:       TLSInspectorFilter,
+					ConfigType: &envoy_config_listener_v3.ListenerFilter_TypedConfig{TypedConfig: mustAny(&envoy_extensions_filters_listener_tls_inspector_v3.TlsInspector{})},
+				}}
+			}
+		}
+		l.FilterChains = append(l.FilterChains, fc)
+	}
+	return l
+}
+
+// tcpProxy forwards a connection route's connections to its backends, by weight: the share
+// of an unresolved backend goes to UnresolvedCluster, which has no endpoints, so that those
+// connections are closed.
+func (b *builder) tcpProxy(listener string, c *policy.ConnectionRoute) *envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy {
+	p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{StatPrefix: listener + "/" + c.Name}
+	cluster := func(be *policy.Backend) string {
+		if be.Unresolved {
+			b.unresolved = true
+			return UnresolvedCluster
+		}
+		return b.use(be.Service)
+	}
+	if len(c.Backends) == 1 {
+		p.ClusterSpecifier = &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_Cluster{Cluster: cluster(&c.Backends[0])}
+		return p
+	}
+	wc := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedCluster{}
+	for i := range c.Backends {
+		be := &c.Backends[i]
+		if be.Weight == 0 {
+			continue // Envoy refuses a weight of 0 here; the backend gets no connection
+		}
+		wc.Clusters = append(wc.Clusters, &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedCluster_ClusterWeight{Name: cluster(be), Weight: be.Weight})
+	}
+	p.ClusterSpecifier = &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedClusters{WeightedClusters: wc}
+	return p
 }
 
 // downstreamTLS terminates TLS with a listener's inline certificates; Envoy picks the one

@@ -70,6 +70,12 @@ const (
 	HCMFilter       = "envoy.filters.network.http_connection_manager"
 )
 
+// Network and listener filter names of listeners that forward connections.
+const (
+	TCPProxyFilter     = "envoy.filters.network.tcp_proxy"
+	TLSInspectorFilter = "envoy.filters.listener.tls_inspector"
+)
+
 // GatewayListenerName is the name of listener i of a gateway group: "gateway-<port>" (ports
 // are distinct in a group). The name depends on the port alone: Envoy drains a listener's
 // connections when its name changes, so a name must not change when another listener is
@@ -147,7 +153,7 @@ type builder struct {
 	sh *shared
 	// clusterNames caches the cluster names of referenced services.
 	clusterNames map[string]string
-	// unresolved says a gRPC route sends a share to UnresolvedCluster.
+	// unresolved says a gRPC route or a connection route sends a share to UnresolvedCluster.
 	unresolved bool
 	// err is the first reference to something the policy does not define (only possible
 	// for a policy that was not validated).

@@ -9,11 +9,12 @@ import (
 )
 
 // UnresolvedCluster is the cluster that the share of a route's unresolved backends
-// (policy.Backend.Unresolved) is sent to. Envoy is never sent this cluster: the route's
-// cluster_not_found_response_code makes it answer that share with 500. Proxyless gRPC
-// clients, which do not read that field, are sent it as an EDS cluster with no endpoints,
-// so that share fails at once with UNAVAILABLE rather than waiting for a cluster that never
-// comes. The name cannot be a service's: service names are DNS labels.
+// (policy.Backend.Unresolved) is sent to. An HTTP route of Envoy does not need it: its
+// cluster_not_found_response_code makes Envoy answer that share with 500. Proxyless gRPC
+// clients, which do not read that field, and Envoy's TCP proxies of connection routes are
+// sent it as an EDS cluster with no endpoints, so that share fails at once (UNAVAILABLE, or
+// the connection closed) rather than waiting for a cluster that never comes. The name
+// cannot be a service's: service names are DNS labels.
 const UnresolvedCluster = "foresight|unresolved-backend"
 
 // backendCluster is the cluster a route's backend sends to, recording what it needs: the
@@ -31,7 +32,8 @@ func (b *builder) backendCluster(be *policy.Backend, a *envoy_config_route_v3.Ro
 	return UnresolvedCluster
 }
 
-// finishUnresolved adds the empty cluster of unresolved backends when a gRPC route uses it.
+// finishUnresolved adds the empty cluster of unresolved backends when a gRPC route or a
+// connection route uses it.
 func (b *builder) finishUnresolved() {
 	if !b.unresolved {
 		return

@@ -103,6 +103,12 @@ func objectsOf(in *gatewayapi.Input) []objectRef {
 	for _, o := range in.GRPCRoutes {
 		add(gatewayapi.KindGRPCRoute, o.ObjectMeta)
 	}
+	for _, o := range in.TLSRoutes {
+		add(gatewayapi.KindTLSRoute, o.ObjectMeta)
+	}
+	for _, o := range in.TCPRoutes {
+		add(gatewayapi.KindTCPRoute, o.ObjectMeta)
+	}
 	for _, o := range in.ReferenceGrants {
 		add(gatewayapi.KindReferenceGrant, o.ObjectMeta)
 	}
@@ -186,6 +192,8 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	}
 	routes(gatewayapi.KindHTTPRoute, res.HTTPRoutes, namesOf(in.HTTPRoutes, func(r *gwv1.HTTPRoute) metav1.ObjectMeta { return r.ObjectMeta }))
 	routes(gatewayapi.KindGRPCRoute, res.GRPCRoutes, namesOf(in.GRPCRoutes, func(r *gwv1.GRPCRoute) metav1.ObjectMeta { return r.ObjectMeta }))
+	routes(gatewayapi.KindTLSRoute, res.TLSRoutes, namesOf(in.TLSRoutes, func(r *gwv1.TLSRoute) metav1.ObjectMeta { return r.ObjectMeta }))
+	routes(gatewayapi.KindTCPRoute, res.TCPRoutes, namesOf(in.TCPRoutes, func(r *gwv1.TCPRoute) metav1.ObjectMeta { return r.ObjectMeta }))
 	policies := func(kind string, statuses map[types.NamespacedName][]gwv1.PolicyAncestorStatus) {
 		for _, nn := range slices.SortedFunc(maps.Keys(statuses), gatewayapi.CompareNamespacedNames) {
 			ref := objectRef{kind, nn}

@@ -86,7 +86,7 @@ spec:
   gatewayClassName: foresight
   listeners:
   - {name: http, port: 8080, protocol: HTTP}
-  - {name: tcp, port: 9000, protocol: TCP}
+  - {name: udp, port: 9000, protocol: UDP}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -115,7 +115,7 @@ spec:
 		t.Fatalf("bad manifests: exit %d, want 1\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		bad + ": Gateway shop/edge: listener tcp: Accepted=False (UnsupportedProtocol): protocol TCP is not supported",
+		bad + ": Gateway shop/edge: listener udp: Accepted=False (UnsupportedProtocol): protocol UDP is not supported",
 		bad + ": HTTPRoute shop/cart: parent Gateway shop/edge: PartiallyInvalid=True (UnsupportedValue): Dropped Rule(s): rules[0]: matches[0].match.regex: invalid RE2 regular expression",
 		bad + ": HTTPRoute shop/cart: parent Gateway shop/edge: ResolvedRefs=False (BackendNotFound): rules[1].backendRefs[0]: Service shop/missing not found",
 		bad + ": HTTPRoute shop/store: also defined in " + good,

@@ -113,7 +113,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for EndpointSlice discovery (in-cluster config when running in a pod)")
 	fs.StringVar(&f.xdsAddress, "xds-address", ":18000", "ADS gRPC listen address")
 	fs.StringVar(&f.metricsAddr, "metrics-address", ":18001", "listen address of /metrics, /healthz and /readyz (next to the ADS port; 9090 is Prometheus' own)")
-	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, BackendTLSPolicies, and the attached CanaryPolicies, BackendTrafficPolicies and ExperimentPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
+	fs.StringVar(&f.gatewayController, "gateway-controller-name", "", "serve the Gateway API objects (Gateways, HTTPRoutes, GRPCRoutes, TLSRoutes, TCPRoutes, BackendTLSPolicies, and the attached CanaryPolicies, BackendTrafficPolicies and ExperimentPolicies) of GatewayClasses with this controllerName, e.g. foresight.dev/xds (off when empty)")
 	var gatewayServiceAccount string
 	fs.StringVar(&gatewayServiceAccount, "gateway-service-account", "", "with --require-node-identity, the ServiceAccount of the Gateway's namespace that a Gateway's Envoy proxies run as, where "+gatewayapi.GatewayPlaceholder+" stands for the Gateway's name (e.g. "+gatewayapi.GatewayPlaceholder+"-proxy): only a proxy whose certificate names its SPIFFE ID gets the Gateway's listeners and their private keys (empty: any ServiceAccount of the namespace)")
 	fs.Float64Var(&f.kubeQPS, "kube-api-qps", defaultKubeQPS, "requests per second to the Kubernetes API (status writes of Gateway API objects are one request each)")

@@ -1,0 +1,200 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	envoy_extensions_filters_network_tcp_proxy_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
+)
+
+// TestServeGatewayAPITLSPassthroughAndTCP runs serve with --gateway-controller-name against
+// a real kube-apiserver serving TLSRoutes and TCPRoutes (v1), as the ServiceAccount with the
+// shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443 and a TCP listener
+// on 5432, a TLSRoute for web.shop, and two TCPRoutes on the TCP listener. The statuses
+// written say what the Gateway API asks (both TCPRoutes accepted and attached, the older
+// served), the class lists the TLSRoute and TCPRoute features, and the Gateway's Envoy proxy
+// is served a listener per port that forwards connections: by server name with the TLS
+// inspector on 8443, every connection on 5432, to clusters of their own.
+func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
+	ctx := context.Background()
+	sh := startGatewayCluster(t, "shop")
+	c, gw := sh.c, sh.gw
+	installGatewayCRDs(t, c, nil, "tlsroutes", "tcproutes")
+	for _, s := range []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, AppProtocol: ptrTo("https")}}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "pg", Port: 5432}}}},
+	} {
+		if _, err := c.Admin.CoreV1().Services("shop").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh.createClass(t)
+	wild := gwv1.Hostname("*.shop")
+	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{
+			{Name: "tls", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &wild, TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModePassthrough)}},
+			{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
+		}}}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	section := func(s string) []gwv1.ParentReference {
+		return []gwv1.ParentReference{{Name: "edge", SectionName: ptrTo(gwv1.SectionName(s))}}
+	}
+	backend := func(name string, port gwv1.PortNumber) []gwv1.BackendRef {
+		return []gwv1.BackendRef{{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}}}
+	}
+	if _, err := gw.GatewayV1().TLSRoutes("shop").Create(ctx, &gwv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.TLSRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: section("tls")}, Hostnames: []gwv1.Hostname{"web.shop"},
+		Rules: []gwv1.TLSRouteRule{{BackendRefs: backend("web", 443)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"pg", "pg-copy"} {
+		if i > 0 {
+			time.Sleep(time.Second) // creation times have whole seconds: the first is older
+		}
+		if _, err := gw.GatewayV1().TCPRoutes("shop").Create(ctx, &gwv1.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Spec: gwv1.TCPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: section("db")}, Rules: []gwv1.TCPRouteRule{{BackendRefs: backend("db", 5432)}}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f := gatewayServeFlags(t, c, t.TempDir())
+	startServeFlags(t, f)
+
+	eventuallyWithin(t, 60*time.Second, "route, listener and class statuses written", func() error {
+		tls, err := gw.GatewayV1().TLSRoutes("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(tls.Status.Parents) != 1 {
+			return fmt.Errorf("TLSRoute parents %+v", tls.Status.Parents)
+		}
+		for _, typ := range []string{"Accepted", "ResolvedRefs"} {
+			if err := wantCondition(tls.Status.Parents[0].Conditions, typ, metav1.ConditionTrue, typ, tls.Generation); err != nil {
+				return fmt.Errorf("TLSRoute: %w", err)
+			}
+		}
+		tcp, err := gw.GatewayV1().TCPRoutes("shop").Get(ctx, "pg-copy", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(tcp.Status.Parents) != 1 {
+			return fmt.Errorf("TCPRoute pg-copy parents %+v", tcp.Status.Parents)
+		}
+		if a := meta.FindStatusCondition(tcp.Status.Parents[0].Conditions, "Accepted"); a == nil || a.Status != metav1.ConditionTrue || !strings.Contains(a.Message, "TCPRoute shop/pg") {
+			return fmt.Errorf("TCPRoute pg-copy Accepted %+v, want True saying pg is served", a)
+		}
+		g, err := gw.GatewayV1().Gateways("shop").Get(ctx, "edge", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(g.Status.Listeners) != 2 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 {
+			return fmt.Errorf("listeners %+v, want 1 and 2 attached routes", g.Status.Listeners)
+		}
+		for _, l := range g.Status.Listeners {
+			if c := meta.FindStatusCondition(l.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue {
+				return fmt.Errorf("listener %s Programmed %+v", l.Name, c)
+			}
+		}
+		class, err := gw.GatewayV1().GatewayClasses().Get(ctx, "foresight", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, f := range class.Status.SupportedFeatures {
+			names = append(names, string(f.Name))
+		}
+		if !slices.Contains(names, "TLSRoute") || !slices.Contains(names, "TCPRoute") {
+			return fmt.Errorf("class features %v", names)
+		}
+		return nil
+	})
+
+	conn, err := xdstest.Dial(f.xdsAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s, err := xdstest.Open(ctx, conn, xdstest.Node("edge-0", "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recv(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := map[string]bool{}
+	for _, a := range r.GetResources() {
+		cl := &envoy_config_cluster_v3.Cluster{}
+		if err := a.UnmarshalTo(cl); err != nil {
+			t.Fatal(err)
+		}
+		if cl.GetTransportSocket() != nil {
+			t.Errorf("cluster %s originates TLS; passed-through connections carry the client's", cl.GetName())
+		}
+		clusters[cl.GetName()] = true
+	}
+	if err := s.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = s.Recv(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	web, db := gatewayapi.ServiceName("shop", "web", 443)+"-tcp.shop", gatewayapi.ServiceName("shop", "db", 5432)+"-tcp.shop"
+	want := map[string]struct {
+		serverNames []string
+		cluster     string
+	}{"gateway-8443": {[]string{"web.shop"}, web}, "gateway-5432": {nil, db}}
+	for _, a := range r.GetResources() {
+		l := &envoy_config_listener_v3.Listener{}
+		if err := a.UnmarshalTo(l); err != nil {
+			t.Fatal(err)
+		}
+		w, ok := want[l.GetName()]
+		if !ok {
+			t.Fatalf("unexpected listener %s", l.GetName())
+		}
+		delete(want, l.GetName())
+		chains := l.GetFilterChains()
+		if len(chains) != 1 || !slices.Equal(chains[0].GetFilterChainMatch().GetServerNames(), w.serverNames) {
+			t.Fatalf("listener %s: filter chains %v, want one for server names %v", l.GetName(), chains, w.serverNames)
+		}
+		if inspects := len(l.GetListenerFilters()) == 1 && l.GetListenerFilters()[0].GetName() == translate.TLSInspectorFilter; inspects != (w.serverNames != nil) {
+			t.Errorf("listener %s: listener filters %v", l.GetName(), l.GetListenerFilters())
+		}
+		p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{}
+		if err := chains[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(p); err != nil {
+			t.Fatalf("listener %s: %v", l.GetName(), err)
+		}
+		if p.GetCluster() != w.cluster || !clusters[w.cluster] {
+			t.Errorf("listener %s forwards to %q (served clusters %v), want %q", l.GetName(), p.GetCluster(), clusters, w.cluster)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("listeners not served: %v", want)
+	}
+}

@@ -1,0 +1,116 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// TLSRouteGVR and TCPRouteGVR are the resources of TLSRoutes and TCPRoutes, which the API
+// serves with Gateway API CRDs of v1.5 or later.
+var (
+	TLSRouteGVR = schema.GroupVersionResource{Group: gwv1.GroupName, Version: "v1", Resource: "tlsroutes"}
+	TCPRouteGVR = schema.GroupVersionResource{Group: gwv1.GroupName, Version: "v1", Resource: "tcproutes"}
+)
+
+// connectionRoute translates a TLSRoute or TCPRoute (kind): its one rule's backendRefs. The
+// share of refs that do not resolve is refused (the connection closed), as the API asks;
+// so is every connection of a rule none of whose refs resolves.
+func (t *translator) connectionRoute(kind string, meta *metav1.ObjectMeta, parents []gwv1.ParentReference, hostnames []gwv1.Hostname, ruleRefs [][]gwv1.BackendRef) *routeSpec {
+	rs := &routeSpec{kind: kind, meta: meta, parents: parents, hostnames: hostnames}
+	if kind == KindTLSRoute && len(hostnames) == 0 {
+		// The API requires hostnames since v1 (v1alpha2 TLSRoutes may lack them): a TLS
+		// listener routes by the server name.
+		rs.unsupported = "spec.hostnames is required: a TLSRoute is chosen by the TLS server name"
+		return rs
+	}
+	return rules(rs, len(ruleRefs), func(ri int) (*ruleOut, string) {
+		if ri > 0 {
+			return nil, "only one rule is supported (the API allows one)"
+		}
+		out := &ruleOut{}
+		out.connection, out.svcs, out.unresolve = t.backends(routeFrom{kind, meta.Namespace}, ruleRefs[ri], fmt.Sprintf("rules[%d]", ri))
+		if len(out.connection) == 0 {
+			out.connection = []policy.Backend{{Unresolved: true, Weight: 1}}
+		}
+		return out, ""
+	})
+}
+
+// connectionHostnames are the hostnames a route of kind serves on listener li: a TCPRoute
+// takes every connection ("*", the listener's hostname does not apply to TCP); a TLSRoute
+// the server names it shares with the listener that li serves (ownHostnames).
+func connectionHostnames(g *gateway, li *listener, kind string, hostnames []gwv1.Hostname) []string {
+	if kind == KindTCPRoute {
+		return []string{"*"}
+	}
+	return ownHostnames(g, li, intersect(li.l.Hostname, hostnames))
+}
+
+// connectionConflict says why a TLSRoute or TCPRoute (key) may not serve the hostnames hs on
+// li, where routes of its kind are attached already (the older first): a TCP listener
+// forwards its connections to one TCPRoute, and a server name goes to one TLSRoute. It is ""
+// when there is no conflict.
+func connectionConflict(li *listener, key routeKey, hs []string) string {
+	for _, a := range li.hosts[key.kind] {
+		if a.route == key {
+			continue
+		}
+		if key.kind == KindTCPRoute {
+			return fmt.Sprintf("listener %s already forwards its connections to TCPRoute %s (the older one is accepted): a TCP listener takes one TCPRoute", li.l.Name, a.route.nn)
+		}
+		for _, h := range hs {
+			if slices.Contains(a.hosts, h) { // hostnames are lower case
+				return fmt.Sprintf("listener %s already passes server name %s through to TLSRoute %s (the older one is accepted)", li.l.Name, h, a.route.nn)
+			}
+		}
+	}
+	return ""
+}
+
+// attachConnection adds a TLSRoute's or TCPRoute's connection route to the port gp for the
+// hostnames hs: one connection route per Gateway API route and port, taking the server names
+// of every listener of the port it is attached to ("*": every connection).
+func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpec, key routeKey) {
+	var backends []policy.Backend
+	for _, r := range rs.rules {
+		if r != nil {
+			backends = r.connection
+			break
+		}
+	}
+	if backends == nil {
+		return
+	}
+	cr := gp.connOf[key]
+	if cr == nil {
+		cr = &policy.ConnectionRoute{Name: fmt.Sprintf("%s/%s/%s", key.kind, key.nn.Namespace, key.nn.Name), Backends: backends}
+		if gp.connOf == nil {
+			gp.connOf = map[routeKey]*policy.ConnectionRoute{}
+		}
+		gp.connOf[key] = cr
+		gp.connections = append(gp.connections, cr)
+	}
+	for _, h := range hs {
+		if h != "*" && !slices.Contains(cr.ServerNames, h) {
+			cr.ServerNames = append(cr.ServerNames, h)
+		}
+	}
+}
+
+// connectionListener is the policy listener of a TLS or TCP port: its connection routes,
+// each route's server names sorted.
+func connectionListener(port int32, gp *gatewayPort) policy.GatewayListener {
+	gl := policy.GatewayListener{Port: uint32(port)}
+	for _, cr := range gp.connections {
+		c := *cr
+		c.ServerNames = slices.Sorted(slices.Values(c.ServerNames))
+		gl.Connections = append(gl.Connections, c)
+	}
+	return gl
+}

@@ -1,0 +1,203 @@
+package gatewayapi
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// tlsRoute is a TLSRoute in shop created at second age, to the backendRefs.
+func tlsRoute(name string, age int64, parents []gwv1.ParentReference, hosts []gwv1.Hostname, refs ...gwv1.BackendRef) *gwv1.TLSRoute {
+	return &gwv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Generation: 1, CreationTimestamp: metav1.Unix(age, 0)},
+		Spec: gwv1.TLSRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parents}, Hostnames: hosts, Rules: []gwv1.TLSRouteRule{{BackendRefs: refs}}}}
+}
+
+// tcpRoute is a TCPRoute in shop created at second age, to the backendRefs.
+func tcpRoute(name string, age int64, parents []gwv1.ParentReference, refs ...gwv1.BackendRef) *gwv1.TCPRoute {
+	return &gwv1.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Generation: 1, CreationTimestamp: metav1.Unix(age, 0)},
+		Spec: gwv1.TCPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parents}, Rules: []gwv1.TCPRouteRule{{BackendRefs: refs}}}}
+}
+
+// connectionsInput is a Gateway with a TLS passthrough listener for *.example.com on 443, a
+// TCP listener on 5432, a TLS listener that would terminate TLS on 8443 and an HTTP listener
+// on 80, and the routes of TestTLSAndTCPRoutes.
+func connectionsInput() *Input {
+	passthrough, terminate := gwv1.TLSModePassthrough, gwv1.TLSModeTerminate
+	wild := gwv1.Hostname("*.example.com")
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "tls", Port: 443, Protocol: gwv1.TLSProtocolType, Hostname: &wild, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+		{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
+		{Name: "tls-terminate", Port: 8443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate}},
+		{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType},
+	})
+	https := "https"
+	web := svc("shop", "web", 443)
+	web.Spec.Ports[0].AppProtocol = &https // the backend speaks TLS: passed through, it needs no BackendTLSPolicy
+	in.Services = []*corev1.Service{web, svc("shop", "mail", 993), svc("shop", "pg", 5432), svc("shop", "pg-next", 5432)}
+	on := func(section string) []gwv1.ParentReference {
+		s := gwv1.SectionName(section)
+		return []gwv1.ParentReference{{Name: "edge", SectionName: &s}}
+	}
+	in.TLSRoutes = []*gwv1.TLSRoute{
+		tlsRoute("web", 1, on("tls"), []gwv1.Hostname{"www.example.com", "www.example.net"}, ref("web", 443, 1)),
+		tlsRoute("web-copy", 2, on("tls"), []gwv1.Hostname{"www.example.com"}, ref("mail", 993, 1)),
+		tlsRoute("all", 3, on("tls"), []gwv1.Hostname{"*.example.com"}, ref("mail", 993, 1)),
+		tlsRoute("elsewhere", 4, on("tls"), []gwv1.Hostname{"mail.example.org"}, ref("mail", 993, 1)),
+		tlsRoute("terminated", 5, on("tls-terminate"), []gwv1.Hostname{"bar.example.com"}, ref("mail", 993, 1)),
+	}
+	in.TCPRoutes = []*gwv1.TCPRoute{
+		tcpRoute("pg", 1, on("db"), ref("pg", 5432, 90), ref("pg-next", 5432, 5), ref("pg-gone", 5432, 5)),
+		tcpRoute("pg-copy", 2, on("db"), ref("pg", 5432, 1)),
+	}
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "on-tls", on("tls"), nil, nil, "web")}
+	in.Served = ServedKinds{TLSRoutes: true, TCPRoutes: true}
+	return in
+}
+
+// TestTLSAndTCPRoutes translates TLSRoutes on a TLS passthrough listener and TCPRoutes on a
+// TCP listener: each becomes a connection route of the port's listener, a TLSRoute with the
+// server names it shares with the listener, a TCPRoute with every connection; of two
+// routes that want the same server name (or the same TCP listener) both are accepted and
+// attached, as the API asks, and the older is served;
+// an unresolved share stays unresolved (those connections are refused); the passed-through
+// backend gets a policy service of its own without TLS; a TLS listener that would terminate
+// TLS is not accepted, and the Gateway says that some listeners are not valid.
+func TestTLSAndTCPRoutes(t *testing.T) {
+	res := Translate(connectionsInput())
+	status := func(m map[types.NamespacedName][]gwv1.RouteParentStatus, name, typ string) metav1.Condition {
+		t.Helper()
+		ps := m[types.NamespacedName{Namespace: "shop", Name: name}]
+		if len(ps) != 1 {
+			t.Fatalf("%s: parent statuses %+v", name, ps)
+		}
+		return conditions.Require(t, ps[0].Conditions, typ)
+	}
+	for _, c := range []struct {
+		m            map[types.NamespacedName][]gwv1.RouteParentStatus
+		name, typ    string
+		ok           bool
+		reason, text string
+	}{
+		{res.TLSRoutes, "web", "Accepted", true, "Accepted", ""},
+		{res.TLSRoutes, "web", "ResolvedRefs", true, "ResolvedRefs", ""},
+		{res.TLSRoutes, "web-copy", "Accepted", true, "Accepted", "not served where listener tls already passes server name www.example.com through to TLSRoute shop/web"},
+		{res.TLSRoutes, "all", "Accepted", true, "Accepted", ""},
+		{res.TLSRoutes, "elsewhere", "Accepted", false, string(gwv1.RouteReasonNoMatchingListenerHostname), ""},
+		{res.TLSRoutes, "terminated", "Accepted", false, string(gwv1.RouteReasonNotAllowedByListeners), ""},
+		{res.TCPRoutes, "pg", "Accepted", true, "Accepted", ""},
+		{res.TCPRoutes, "pg", "ResolvedRefs", false, string(gwv1.RouteReasonBackendNotFound), "shop/pg-gone"},
+		{res.TCPRoutes, "pg-copy", "Accepted", true, "Accepted", "not served where listener db already forwards its connections to TCPRoute shop/pg"},
+		{res.HTTPRoutes, "on-tls", "Accepted", false, string(gwv1.RouteReasonNotAllowedByListeners), ""},
+	} {
+		got := status(c.m, c.name, c.typ)
+		if (got.Status == metav1.ConditionTrue) != c.ok || got.Reason != c.reason || !strings.Contains(got.Message, c.text) {
+			t.Errorf("%s %s = %s (%s: %s), want %v (%s: ...%s...)", c.name, c.typ, got.Status, got.Reason, got.Message, c.ok, c.reason, c.text)
+		}
+	}
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.GatewayReasonListenersNotValid) || !strings.Contains(c.Message, "tls-terminate") {
+		t.Errorf("Gateway Accepted = %+v, want True (ListenersNotValid) naming tls-terminate", c)
+	}
+	kinds := func(i int) []gwv1.Kind {
+		var out []gwv1.Kind
+		for _, k := range gs.Listeners[i].SupportedKinds {
+			out = append(out, k.Kind)
+		}
+		return out
+	}
+	if !slices.Equal(kinds(0), []gwv1.Kind{KindTLSRoute}) || !slices.Equal(kinds(1), []gwv1.Kind{KindTCPRoute}) || gs.Listeners[0].AttachedRoutes != 3 || gs.Listeners[1].AttachedRoutes != 2 {
+		t.Errorf("listeners: kinds %v, %v; attached %d, %d", kinds(0), kinds(1), gs.Listeners[0].AttachedRoutes, gs.Listeners[1].AttachedRoutes)
+	}
+	if c := conditions.Require(t, gs.Listeners[2].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedValue) || !strings.Contains(c.Message, "Passthrough") {
+		t.Errorf("TLS listener that terminates: Accepted = %+v", c)
+	}
+
+	p, groups := served(t, res.Spec)
+	edge := p.Group(GatewayNodeGroup("shop", "edge"))
+	byPort := map[uint32][]policy.ConnectionRoute{}
+	for _, l := range edge.Listeners {
+		byPort[l.Port] = l.Connections
+	}
+	want := map[uint32][]policy.ConnectionRoute{
+		443: {
+			{Name: "TLSRoute/shop/web", ServerNames: []string{"www.example.com"}, Backends: []policy.Backend{{Service: "shop-web-443-tcp", Weight: 1}}},
+			{Name: "TLSRoute/shop/all", ServerNames: []string{"*.example.com"}, Backends: []policy.Backend{{Service: "shop-mail-993-tcp", Weight: 1}}},
+		},
+		5432: {{Name: "TCPRoute/shop/pg", Backends: []policy.Backend{{Service: "shop-pg-5432-tcp", Weight: 90}, {Service: "shop-pg-next-5432-tcp", Weight: 5}, {Unresolved: true, Weight: 5}}}},
+	}
+	if len(byPort) != 2 || !slices.EqualFunc(byPort[443], want[443], sameConnectionRoute) || !slices.EqualFunc(byPort[5432], want[5432], sameConnectionRoute) {
+		t.Errorf("connection routes by port %+v, want %+v (and no listener on 80 or 8443)", byPort, want)
+	}
+	if s := p.Service("shop-web-443-tcp"); s == nil || s.TLS != nil || s.KubernetesService != "web" {
+		t.Errorf("the passed-through backend's service: %+v", s)
+	}
+	if g := groups[GatewayNodeGroup("shop", "edge")]; len(g.Listeners) != 2 {
+		t.Errorf("%d Envoy listeners, want the TLS and TCP ones", len(g.Listeners))
+	}
+}
+
+func sameConnectionRoute(a, b policy.ConnectionRoute) bool {
+	return a.Name == b.Name && slices.Equal(a.ServerNames, b.ServerNames) && slices.Equal(a.Backends, b.Backends)
+}
+
+// TestRoutesAttachToListenersWaitingForCertificates attaches a route to an HTTPS listener
+// whose certificate Secret does not exist: the listener is accepted but not served, and
+// the route counts in its AttachedRoutes and is accepted, as the Gateway API asks (the
+// problem is the listener's certificate, not the route); it is served on the HTTP listener.
+func TestRoutesAttachToListenersWaitingForCertificates(t *testing.T) {
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType},
+		{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "missing"}}}},
+	}, "web")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "site", []gwv1.ParentReference{{Name: "edge"}}, nil, nil, "web")}
+	res := Translate(in)
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if gs.Listeners[0].AttachedRoutes != 1 || gs.Listeners[1].AttachedRoutes != 1 {
+		t.Errorf("attached routes %d and %d, want 1 on each", gs.Listeners[0].AttachedRoutes, gs.Listeners[1].AttachedRoutes)
+	}
+	if c := conditions.Require(t, gs.Listeners[1].Conditions, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidCertificateRef) {
+		t.Errorf("HTTPS listener ResolvedRefs = %+v", c)
+	}
+	ps := res.HTTPRoutes[types.NamespacedName{Namespace: "shop", Name: "site"}]
+	if len(ps) != 1 || conditions.Require(t, ps[0].Conditions, "Accepted").Status != metav1.ConditionTrue {
+		t.Errorf("route statuses %+v, want accepted", ps)
+	}
+	p, _ := served(t, res.Spec)
+	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 80 {
+		t.Errorf("served listeners %+v, want only the HTTP one", ls)
+	}
+}
+
+// TestTLSListenersMixingModesOnAPortConflict: TLS listeners of one port that would pass TLS
+// through and terminate it are both refused (ProtocolConflict), as the Gateway API asks of
+// an implementation that does not mix them; a TLS passthrough listener alone on its port is
+// accepted with TLSRoute its only kind (a TCPRoute allowed there is an invalid kind).
+func TestTLSListenersMixingModesOnAPortConflict(t *testing.T) {
+	passthrough, terminate := gwv1.TLSModePassthrough, gwv1.TLSModeTerminate
+	a, b := gwv1.Hostname("terminate.example.com"), gwv1.Hostname("passthrough.example.com")
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "tls-terminate", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &a, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate}},
+		{Name: "tls-passthrough", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &b, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+		{Name: "alone", Port: 443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough},
+			AllowedRoutes: &gwv1.AllowedRoutes{Kinds: []gwv1.RouteGroupKind{{Kind: KindTCPRoute}, {Kind: KindTLSRoute}}}},
+	})
+	gs := Translate(in).Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	for i := range 2 {
+		if c := conditions.Require(t, gs.Listeners[i].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
+			t.Errorf("listener %s Accepted = %+v, want False (ProtocolConflict)", gs.Listeners[i].Name, c)
+		}
+	}
+	alone := gs.Listeners[2]
+	if c := conditions.Require(t, alone.Conditions, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidRouteKinds) ||
+		len(alone.SupportedKinds) != 1 || alone.SupportedKinds[0].Kind != KindTLSRoute {
+		t.Errorf("passthrough listener allowing TCPRoute: ResolvedRefs %+v, kinds %+v", c, alone.SupportedKinds)
+	}
+}
