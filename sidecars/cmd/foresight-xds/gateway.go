@@ -67,14 +67,17 @@ func (s *sources) setWatcher(w *discovery.Watcher) {
 	s.watcher = w
 }
 
-// setFile serves a new policy file.
-func (s *sources) setFile(ctx context.Context, p *policy.Policy) error {
+// setFile serves a new policy file with the experiments of the experiments file (checked
+// against it; none without one); both are taken back when the result is refused.
+func (s *sources) setFile(ctx context.Context, p *policy.Policy, exps []*experiment.Experiment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.file
-	s.file = p
+	prev, prevExps := s.file, s.fileExps
+	s.file, s.fileExps = p, exps
+	s.setExperiments()
 	if err := s.apply(ctx); err != nil {
-		s.file = prev
+		s.file, s.fileExps = prev, prevExps
+		s.setExperiments()
 		return err
 	}
 	if s.resync != nil {

@@ -437,3 +437,53 @@ func TestCheckRegexProgramSizeLimit(t *testing.T) {
 		t.Fatalf("check of a canary's header regex with the limit raised: exit %d, %q %q", code, out, errOut)
 	}
 }
+
+// TestServeReloadsExperimentsWithThePolicy runs serve with a policy file and an experiments
+// file, and edits them while it serves: both are reloaded and checked together, as serve
+// checks them when it starts. A policy edit that takes away the route an experiment targets
+// is refused and counted (a restart would refuse the pair), an invalid experiments edit too,
+// and a new experiment added to the file is run.
+func TestServeReloadsExperimentsWithThePolicy(t *testing.T) {
+	dir := t.TempDir()
+	policyFile, expFile := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "experiments.yaml")
+	src, err := os.ReadFile("../../translate/testdata/weighted.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	experimentDoc := func(name, route, percent string) string {
+		return "apiVersion: foresight.dev/v1alpha1\nkind: FaultExperiment\nmetadata: {name: " + name + "}\nspec:\n  target: {route: " + route + "}\n" +
+			"  fault: {delay: {fixed: 300ms, percent: " + percent + "}}\n  start: 2099-01-01T00:00:00Z\n  duration: 10m\n"
+	}
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(policyFile, string(src))
+	write(expFile, experimentDoc("backend-delay", "backend-split", "10"))
+	f := serveFlags{policy: policyFile, experiments: expFile, xdsAddress: freeAddr(t), metricsAddr: freeAddr(t), reloadInterval: 20 * time.Millisecond,
+		experimentState: filepath.Join(dir, "state.json"), stateDir: t.TempDir()}
+	startServeFlags(t, f)
+	waitFor(t, "experiment pending", func() bool {
+		return metric(t, f.metricsAddr, `foresight_experiment_state{experiment="backend-delay",state="pending"} 1`)
+	})
+
+	withoutRoute := strings.Replace(string(src), "name: backend-split", "name: backend-split-renamed", 1)
+	write(policyFile, withoutRoute)
+	waitFor(t, "policy without the experiment's route refused", func() bool {
+		return metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="failure"} 1`)
+	})
+	write(policyFile, string(src))
+	write(expFile, experimentDoc("backend-delay", "backend-split", "1000"))
+	waitFor(t, "invalid experiments refused", func() bool {
+		return metric(t, f.metricsAddr, `foresight_xds_config_reloads_total{result="failure"} 2`)
+	})
+	write(expFile, experimentDoc("backend-delay", "backend-split", "10")+"---\n"+experimentDoc("public-delay", "public-split", "5"))
+	waitFor(t, "new experiment run", func() bool {
+		return metric(t, f.metricsAddr, `foresight_experiment_state{experiment="public-delay",state="pending"} 1`)
+	})
+	if !metric(t, f.metricsAddr, `foresight_experiment_state{experiment="backend-delay",state="pending"} 1`) {
+		t.Error("the first experiment is no longer run")
+	}
+}

@@ -103,7 +103,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	var f serveFlags
 	checkOptionsFlags(fs, &f.checks)
 	fs.StringVar(&f.policy, "policy", "", "TrafficPolicy file (required); reloaded on change and on SIGHUP")
-	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional)")
+	fs.StringVar(&f.experiments, "experiments", "", "FaultExperiment file (optional); reloaded with the policy, on change and on SIGHUP, and checked against it")
 	fs.StringVar(&f.stateConfigMap, "state-configmap", "", "NAMESPACE/NAME of a ConfigMap that keeps the canary and experiment state beyond the pod (restored at start when the local files are missing, updated on every change); the ConfigMap must exist")
 	fs.StringVar(&f.leaderLease, "leader-elect-lease", "", "NAMESPACE/NAME of a Lease that elects, among several replicas, the one that drives the canary rollouts and experiment guards; the others serve the state it writes to --state-configmap (needed) and take over from it (off when empty: every replica drives its own, or with --state-configmap until another takes the ConfigMap over and it serves that one's state)")
 	fs.DurationVar(&f.leaderTiming.leaseDuration, "leader-elect-lease-duration", leader.DefaultLeaseDuration, "how long the other replicas wait before they take the Lease of a leader that stopped renewing it")
@@ -192,7 +192,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	defer func() { cancel(); background.Wait() }()
 	// The content watchPolicy compares with is the content loaded here, hashed before it is
 	// read: an edit made while serve starts is reloaded, not taken for the loaded one.
-	loaded := fileHash(f.policy)
+	loaded := filesHash(f)
 	p, err := policy.Load(f.policy)
 	if err != nil {
 		return err
@@ -415,16 +415,26 @@ func serveAdmin(f serveFlags, c *canary.Controller, log *slog.Logger) (*http.Ser
 // (Reconciler.SetOverlay), which applies before the canary layer.
 const experimentLayer = ""
 
+// loadExperiments reads the experiments file (none without --experiments) and checks the
+// experiments against the policy file p: each must target a route or service of it.
+func loadExperiments(f serveFlags, p *policy.Policy) ([]*experiment.Experiment, error) {
+	if f.experiments == "" {
+		return nil, nil
+	}
+	exps, err := experiment.Load(f.experiments)
+	if err != nil {
+		return nil, err
+	}
+	if err := experiment.ValidateAgainst(exps, p); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.experiments, err)
+	}
+	return exps, nil
+}
+
 func newRunner(f serveFlags, p *policy.Policy, rec *xds.Reconciler, prom promquery.Querier, leads func() bool, onChange func(), reg prometheus.Registerer, log *slog.Logger) (*experiment.Runner, error) {
-	var exps []*experiment.Experiment
-	if f.experiments != "" {
-		var err error
-		if exps, err = experiment.Load(f.experiments); err != nil {
-			return nil, err
-		}
-		if err := experiment.ValidateAgainst(exps, p); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.experiments, err)
-		}
+	exps, err := loadExperiments(f, p)
+	if err != nil {
+		return nil, err
 	}
 	return experiment.NewRunner(exps, experiment.Options{
 		StatePath:  f.experimentState,
@@ -563,8 +573,10 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*htt
 	return s, nil
 }
 
-// watchPolicy reloads the policy when its content changes from last (polled) or on SIGHUP.
-// An invalid change is refused and counted; the last good configuration keeps serving.
+// watchPolicy reloads the policy and the experiments file when the content of either changes
+// from last (polled) or on SIGHUP, and checks them together as serve does when it starts: an
+// experiment must target a route or service of the policy. An invalid change of either is
+// refused and counted; the last good configuration (and experiments) keeps serving.
 func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconciler, src *sources, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -578,10 +590,10 @@ func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconc
 			return
 		case <-hup:
 			forced = true
-			log.Info("SIGHUP: reloading policy", "file", f.policy)
+			log.Info("SIGHUP: reloading policy", "file", f.policy, "experiments", f.experiments)
 		case <-tick.C:
 		}
-		h := fileHash(f.policy)
+		h := filesHash(f)
 		if !forced && bytes.Equal(h, last) {
 			continue
 		}
@@ -591,15 +603,23 @@ func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconc
 			rec.ReloadFailed(err)
 			continue
 		}
-		_ = src.setFile(ctx, p) // refused changes are logged and counted by SetPolicy
+		exps, err := loadExperiments(f, p)
+		if err != nil {
+			rec.ReloadFailed(err)
+			continue
+		}
+		_ = src.setFile(ctx, p, exps) // refused changes are logged and counted by SetPolicy
 	}
 }
 
-func fileHash(path string) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
+// filesHash is the hash of the content of the policy file and the experiments file (a file
+// that cannot be read hashes as empty).
+func filesHash(f serveFlags) []byte {
+	h := sha256.New()
+	for _, path := range []string{f.policy, f.experiments} {
+		b, _ := os.ReadFile(path)
+		sum := sha256.Sum256(b)
+		h.Write(sum[:])
 	}
-	h := sha256.Sum256(b)
-	return h[:]
+	return h.Sum(nil)
 }
