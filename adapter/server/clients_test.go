@@ -222,15 +222,20 @@ func TestOfficialClients(t *testing.T) {
 	})
 
 	t.Run("a metricLabelSelector that does not parse is a bad request", func(t *testing.T) {
-		get := func(metricSelector string) error {
-			return dc.RESTClient().Get().AbsPath("/apis/custom.metrics.k8s.io/v1beta2/namespaces/a/pods/*/pod_rps").
-				Param("labelSelector", "app=web").Param("metricLabelSelector", metricSelector).Do(context.Background()).Error()
-		}
-		if err := get("app==="); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "metricLabelSelector: ") {
-			t.Errorf("metricLabelSelector app===: %v, want a bad request naming the parameter", err)
-		}
-		if err := get("app=web"); err != nil {
-			t.Errorf("metricLabelSelector app=web: %v", err)
+		for _, version := range []string{"v1beta1", "v1beta2"} {
+			get := func(metricSelector string) error {
+				return dc.RESTClient().Get().AbsPath("/apis/custom.metrics.k8s.io/"+version+"/namespaces/a/pods/*/pod_rps").
+					Param("labelSelector", "app=web").Param("metricLabelSelector", metricSelector).Do(context.Background()).Error()
+			}
+			if err := get("app==="); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "metricLabelSelector: ") {
+				t.Errorf("%s: metricLabelSelector app===: %v, want a bad request naming the parameter", version, err)
+			}
+			if err := get(`a="b"`); !apierrors.IsBadRequest(err) {
+				t.Errorf("%s: metricLabelSelector a=\"b\": %v, want a bad request", version, err)
+			}
+			if err := get("app=web"); err != nil {
+				t.Errorf("%s: metricLabelSelector app=web: %v", version, err)
+			}
 		}
 	})
 

@@ -13,17 +13,16 @@ import (
 	"github.com/foresight-dev/foresight/adapter/source"
 )
 
-// customV1beta2 is the custom metrics API version whose requests carry a
-// metricLabelSelector.
-var customV1beta2 = schema.GroupVersion{Group: "custom.metrics.k8s.io", Version: "v1beta2"}
+// customAPIs are the custom metrics API versions, whose requests carry a
+// metricLabelSelector besides the labelSelector.
+var customAPIs = []schema.GroupVersion{
+	{Group: "custom.metrics.k8s.io", Version: "v1beta1"},
+	{Group: "custom.metrics.k8s.io", Version: "v1beta2"},
+}
 
 // metricsAPIs are the path prefixes of the APIs whose requests carry label
 // selectors the provider translates.
-var metricsAPIs = []schema.GroupVersion{
-	externalGV,
-	{Group: "custom.metrics.k8s.io", Version: "v1beta1"},
-	customV1beta2,
-}
+var metricsAPIs = append([]schema.GroupVersion{externalGV}, customAPIs...)
 
 // withSelectorLimit answers 400 Bad Request to a metrics API request whose
 // labelSelector or metricLabelSelector is longer than
@@ -58,19 +57,23 @@ func withSelectorLimit(h http.Handler, s runtime.NegotiatedSerializer) http.Hand
 }
 
 // withMetricLabelSelectorCheck answers 400 Bad Request, naming the
-// parameter, to a custom metrics v1beta2 request whose metricLabelSelector
+// parameter, to a custom metrics request (v1beta1 or v1beta2) whose metricLabelSelector
 // does not parse; custom-metrics-apiserver's storage returns the parser's
 // error as it is, which the library answers with 500. It wraps the API
 // handler, so it runs after authentication and authorization, and reads the
 // first value of the parameter, the one the library reads.
 func withMetricLabelSelectorCheck(api http.Handler, s runtime.NegotiatedSerializer) http.Handler {
-	prefix := "/apis/" + customV1beta2.Group + "/" + customV1beta2.Version + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, prefix) && r.URL.RawQuery != "" {
-			if v := r.URL.Query()["metricLabelSelector"]; len(v) > 0 {
-				if _, err := k8slabels.Parse(v[0]); err != nil {
-					responsewriters.ErrorNegotiated(apierrors.NewBadRequest("metricLabelSelector: "+err.Error()), s, customV1beta2, w, r)
-					return
+		if r.URL.RawQuery != "" {
+			for _, gv := range customAPIs {
+				if !strings.HasPrefix(r.URL.Path, "/apis/"+gv.Group+"/"+gv.Version+"/") {
+					continue
+				}
+				if v := r.URL.Query()["metricLabelSelector"]; len(v) > 0 {
+					if _, err := k8slabels.Parse(v[0]); err != nil {
+						responsewriters.ErrorNegotiated(apierrors.NewBadRequest("metricLabelSelector: "+err.Error()), s, gv, w, r)
+						return
+					}
 				}
 			}
 		}
