@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"mime"
 	"net/http"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+	"k8s.io/apiserver/pkg/audit"
 	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
 	"k8s.io/apiserver/pkg/endpoints/filters/impersonation"
 	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
@@ -61,7 +65,8 @@ var externalGV = schema.GroupVersion{Group: external_metrics.GroupName, Version:
 // fairness (shared with the full chain) and delegated authorization, all
 // configured from the same
 // Config as the full chain. The answer is the library's list object,
-// encoded as JSON; errors are the library's Status objects.
+// encoded as JSON or protobuf, compressed and audited as the library's
+// handlers do; errors are the library's Status objects.
 type fastPath struct {
 	full, lean http.Handler
 	serializer runtime.NegotiatedSerializer
@@ -460,15 +465,58 @@ func (a *externalAnswer) serve(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return responsewriters.ErrorNegotiated(err, a.serializer, externalGV, w, r)
 	}
+	a.audit(r, media, info, selector, body)
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	if media == mediaProtobuf {
 		h["Content-Type"] = contentTypeProtobuf
 	}
 	h["Date"] = a.date.now()
+	if len(body) > gzipThreshold && responsewriters.ContentEncodingSupported(r, genericfeatures.APIResponseCompression) == "gzip" {
+		// As the library compresses an answer (responsewriters.SerializeObject).
+		h["Content-Encoding"] = contentEncodingGzip
+		h.Add("Vary", "Accept-Encoding")
+		w.WriteHeader(http.StatusOK)
+		gz := gzipWriters.Get().(*gzip.Writer)
+		gz.Reset(w)
+		_, _ = gz.Write(body)
+		_ = gz.Close()
+		gz.Reset(nil)
+		gzipWriters.Put(gz)
+		return http.StatusOK
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	return http.StatusOK
+}
+
+// gzipThreshold is the size above which the library compresses an answer for a client that
+// accepts gzip (the unexported defaultGzipThresholdBytes of package responsewriters).
+const gzipThreshold = 128 << 10
+
+var (
+	contentEncodingGzip = []string{"gzip"}
+	// gzipWriters are the library's pool of gzip writers at its compression level.
+	gzipWriters = responsewriters.NewGzipWriterPoolOrDie()
+)
+
+// audit records the answer in the request's audit event where its policy level asks for
+// response bodies (RequestResponse), as the library's handlers do: the JSON form of the
+// answer (answered as JSON, the body itself; as protobuf, the list encoded as JSON too).
+// Below that level the audit filter records all the event holds.
+func (a *externalAnswer) audit(r *http.Request, media answerMedia, info *apirequest.RequestInfo, selector string, body []byte) {
+	ac := audit.AuditContextFrom(r.Context())
+	if ac == nil || ac.GetEventLevel().Less(auditinternal.LevelRequestResponse) {
+		return
+	}
+	raw := bytes.Clone(body) // body is a pooled buffer
+	if media != mediaJSON {
+		var err error
+		if raw, err = a.encode(nil, mediaJSON, info, selector); err != nil {
+			return
+		}
+	}
+	ac.LogResponseObject(nil, &runtime.Unknown{Raw: raw, ContentType: runtime.ContentTypeJSON})
 }
 
 // encode appends the answer in media's encoding to dst, written by the

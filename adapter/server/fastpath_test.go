@@ -1,16 +1,25 @@
 package server_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/foresight-dev/foresight/adapter/server"
+	"github.com/foresight-dev/foresight/adapter/source"
 )
 
 // The fast path answers the external-metrics list requests HPAs send exactly
@@ -178,4 +187,95 @@ func decode(t *testing.T, body []byte, accept string) any {
 		t.Fatalf("answer is not JSON: %v\n%s", err, body)
 	}
 	return v
+}
+
+// TestFastPathCompressesAndAuditsAsTheLibrary: an answer larger than the library's
+// threshold is gzipped for a client that accepts gzip, on the fast path as on the library's
+// chain (and a small one is not), and with an audit policy at level RequestResponse the
+// audit event of a fast-path answer holds the answer, as the library's does.
+func TestFastPathCompressesAndAuditsAsTheLibrary(t *testing.T) {
+	fill := func(emb *source.Embedded) {
+		fillClientData(emb)
+		for i := range 2000 {
+			lbls := labels.FromStrings("__name__", "redis_list_length", "namespace", "big", "queue", fmt.Sprintf("queue-%04d", i))
+			if err := emb.AppendSeries(lbls, []source.Sample{{T: t0.Add(-time.Minute).UnixMilli(), V: float64(i)}, {T: t0.UnixMilli(), V: float64(i)}}); err != nil {
+				panic(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	policyFile, auditLog := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(policyFile, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, clientRules, fill, nil)
+	h.options = func(o *server.Options) {
+		o.Adapter.Audit.PolicyFile, o.Adapter.Audit.LogOptions.Path = policyFile, auditLog
+	}
+	h.url = h.serve(t, false)
+	waitFor(t, 60*time.Second, "adapter ready", func() bool { return h.loop.Ready() && h.get(h.url, "/readyz") == nil })
+	library := h.serve(t, true)
+
+	get := func(url string) (http.Header, []byte) {
+		t.Helper()
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableCompression: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/json, */*")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+		}
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.Header, body
+	}
+	const base = "/apis/external.metrics.k8s.io/v1beta1/namespaces/"
+	for _, c := range []struct {
+		ns   string
+		gzip bool
+	}{{"big", true}, {"a", false}} {
+		fastHeader, fast := get(h.url + base + c.ns + "/queue_depth")
+		libHeader, lib := get(library + base + c.ns + "/queue_depth")
+		if got, want := fastHeader.Get("Content-Encoding"), libHeader.Get("Content-Encoding"); got != want || (got == "gzip") != c.gzip {
+			t.Errorf("namespace %s: Content-Encoding %q on the fast path, %q on the library's chain, want gzip %v", c.ns, got, want, c.gzip)
+		}
+		if c.gzip && fastHeader.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("namespace %s: Vary %q", c.ns, fastHeader.Get("Vary"))
+		}
+		if !reflect.DeepEqual(decode(t, fast, "application/json"), decode(t, lib, "application/json")) {
+			t.Errorf("namespace %s: the answers differ", c.ns)
+		}
+	}
+
+	// The audit log: the fast-path answer's event holds the answer.
+	waitFor(t, 10*time.Second, "the fast-path answer audited with its body", func() bool {
+		b, _ := os.ReadFile(auditLog)
+		for line := range strings.SplitSeq(string(b), "\n") {
+			var ev struct {
+				Stage          string          `json:"stage"`
+				RequestURI     string          `json:"requestURI"`
+				ResponseObject json.RawMessage `json:"responseObject"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Stage == "ResponseComplete" && ev.RequestURI == base+"a/queue_depth" {
+				return strings.Contains(string(ev.ResponseObject), `"ExternalMetricValueList"`) && strings.Contains(string(ev.ResponseObject), `"orders"`)
+			}
+		}
+		return false
+	})
 }

@@ -72,6 +72,8 @@ type harness struct {
 
 	running   bool                 // the loop runs (with the first server)
 	providers []*provider.Provider // of the servers, in the order they started
+	// options, when set, changes the options of each server serve starts.
+	options func(*server.Options)
 }
 
 // startHarness fills the embedded source with fill, loads rules and starts
@@ -129,6 +131,9 @@ func (h *harness) serve(tb testing.TB, libraryOnly bool) string {
 	tb.Helper()
 	opts := localOptions(tb)
 	opts.LibraryHandlersOnly = libraryOnly
+	if h.options != nil {
+		h.options(opts)
+	}
 	reg := h.reg
 	if libraryOnly {
 		reg = prometheus.NewRegistry()
