@@ -466,3 +466,33 @@ func TestValidateBuiltInCode(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestParseReportsEveryProblemAtOnce: a field that does not decode does not hide the
+// problems of the fields that do, nor add the problems that follow from it; a document of
+// another kind is reported as such, not by its fields.
+func TestParseReportsEveryProblemAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"typo and a bad port", "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - name: a\n    port: 70000\n    discovery: kubernetes\n    timout: 2s\n",
+			[]string{"p.yaml:9: spec.services[0].timout: unknown field", "p.yaml:7: spec.services[0].port: must be 1..65535"}},
+		{"ill-typed weights", "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - name: a\n    port: 80\n    discovery: kubernetes\n    routes:\n    - name: r\n      backends: [{service: a, weight: 0.9}, {service: a, weight: 0.1}]\n",
+			[]string{"spec.services[0].routes[0].backends[0].weight: must be a whole number", "spec.services[0].routes[0].backends[1].weight: must be a whole number"}},
+		{"a Deployment", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template: {}\n",
+			[]string{`p.yaml:1: apiVersion: must be "foresight.dev/v1alpha1", not "apps/v1"`, `p.yaml:2: kind: must be "TrafficPolicy", not "Deployment"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := policy.Parse([]byte(c.doc), "p.yaml")
+			var errs strictyaml.Errors
+			if !errors.As(err, &errs) || len(errs) != len(c.want) {
+				t.Fatalf("got %v, want %d errors: %q", err, len(c.want), c.want)
+			}
+			for i, w := range c.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d: %q, want %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}

@@ -90,14 +90,19 @@ func (p *Policy) Validate() error {
 	return v.errs.Err()
 }
 
+// header checks the document's apiVersion and kind.
+func (v *validator) header() {
+	if v.p.APIVersion != APIVersion {
+		v.errorf("apiVersion", "must be %q, not %q", APIVersion, v.p.APIVersion)
+	}
+	if v.p.Kind != Kind {
+		v.errorf("kind", "must be %q, not %q", Kind, v.p.Kind)
+	}
+}
+
 func (v *validator) policy() {
 	p := v.p
-	if p.APIVersion != APIVersion {
-		v.errorf("apiVersion", "must be %q, not %q", APIVersion, p.APIVersion)
-	}
-	if p.Kind != Kind {
-		v.errorf("kind", "must be %q, not %q", Kind, p.Kind)
-	}
+	v.header()
 	if p.Metadata.Name == "" {
 		v.errorf("metadata.name", "required")
 	}
