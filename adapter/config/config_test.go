@@ -371,7 +371,7 @@ rules:
 }
 
 // TestNamespacesRules: a metric name is served by one rule and by one
-// namespaces rule besides, whose object label is its namespace label.
+// namespaces rule besides, whose object label is its namespace label (by default).
 func TestNamespacesRules(t *testing.T) {
 	head := "apiVersion: foresight.dev/v1alpha1\nkind: MetricRules\nrules:\n"
 	pods := "- name: rps\n  api: pods\n  query: sum by (namespace, pod) (rate(r{<<.LabelMatchers>>}[1m]))\n"
@@ -387,6 +387,11 @@ func TestNamespacesRules(t *testing.T) {
 	_, err = Parse([]byte(head+bad), "r.yaml")
 	if err == nil || !strings.Contains(err.Error(), `rules[0].resources.label: a namespaces rule's object label is its namespace label "namespace", got "pod"`) {
 		t.Errorf("namespaces rule labelled by pod: %v", err)
+	}
+	// The label defaults to the namespace label.
+	f, err := Parse([]byte(head+strings.Replace(ns, ", label: namespace", "", 1)), "r.yaml")
+	if err != nil || f.Rules[0].Resources.Label != "namespace" {
+		t.Errorf("namespaces rule without a label: %v", err)
 	}
 }
 

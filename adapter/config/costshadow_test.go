@@ -167,7 +167,7 @@ func TestParseCostAndShadowErrors(t *testing.T) {
 			[]string{`rules.yaml:21: rules[0].shadow.serve: must be one of the listed strategies, got "arima"`}},
 		{"cost-weighted without cost", strings.Replace(replaceIn(t, "    capacity: 50\n", ""), "  cost:\n    pods: '{pod=~\"checkout-.+\"}'\n    targetUtilization: 0.75\n    elasticity: 0.6\n    minUtilization: 0.55\n    maxUtilization: 0.95\n    referencePrice: 0.12\n    interruptionDiscount: 0.2\n    priceHold: 30m\n    referenceWindow: 3d\n", "", 1),
 			[]string{"rules.yaml:8: rules[0].shadow.strategies[3]: cost-weighted needs the rule's cost section",
-				"rules.yaml:7: rules[0].shadow.capacity: required without a cost section"}},
+				"rules.yaml:7: rules[0].shadow.capacity: required without a cost or slo section"}},
 		{"target out of range", replaceIn(t, "target: 0.65", "target: 3"),
 			[]string{"rules.yaml:20: rules[0].shadow.target: must be in (0, 2], got 3"}},
 		{"window not a multiple of step", replaceIn(t, "windows: [1h, 1d]", "windows: [1h, 90s]"),
@@ -190,5 +190,24 @@ func TestParseCostAndShadowErrors(t *testing.T) {
 				t.Errorf("%d errors for %d problems:\n%v", got, max, err)
 			}
 		})
+	}
+}
+
+// TestShadowCapacityDefaultsToTheSLOs: the shadow evaluation of an SLO rule takes the SLO's
+// capacity, as it takes a cost section's.
+func TestShadowCapacityDefaultsToTheSLOs(t *testing.T) {
+	f, err := Parse([]byte(`apiVersion: foresight.dev/v1alpha1
+kind: MetricRules
+rules:
+- name: web_replicas_slo
+  query: sum by (namespace, service) (rate(http_requests_total{<<.LabelMatchers>>}[1m]))
+  slo: {capacity: 40, underProvisioned: 0.01, maxUtilization: 0.9, window: 7d}
+  shadow: {strategies: [reactive]}
+`), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Rules[0].Shadow.Capacity; got != 40 {
+		t.Errorf("shadow capacity %v, want the SLO's 40", got)
 	}
 }

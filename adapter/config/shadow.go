@@ -27,7 +27,7 @@ const StrategyCostWeighted = "cost-weighted"
 //	shadow:
 //	  strategies: [reactive, holt-winters, auto@0.8, cost-weighted]
 //	  serve: auto@0.8        # the strategy the rule serves (default: implied by forecast.model and cost)
-//	  capacity: 50           # load one pod serves (default: cost.capacity)
+//	  capacity: 50           # load one pod serves (default: cost.capacity or slo.capacity)
 //	  target: 0.7            # HPA target of strategies without @TARGET, fraction of capacity
 //	  windows: [1h, 1d, 7d]
 //	  minReplicas: 1
@@ -45,7 +45,8 @@ type Shadow struct {
 	// strategy that they imply (cost-weighted with a cost section, else the
 	// model's name).
 	Serve string
-	// Capacity is the load one ready pod serves. Default: cost.capacity; required without it.
+	// Capacity is the load one ready pod serves. Default: cost.capacity or slo.capacity;
+	// required without them.
 	Capacity float64
 	// Target is the HPA target of strategies without @TARGET. Default DefaultShadowTarget.
 	Target float64
@@ -111,10 +112,15 @@ func (d *decoder) zeroDuration(n *yaml.Node, path string) time.Duration {
 	return d.duration(n, path)
 }
 
-// SetDefaults fills the shadow section's unset fields; c is the rule's cost section (or nil).
-func (s *Shadow) SetDefaults(c *Cost) {
-	if s.Capacity == 0 && c != nil {
+// SetDefaults fills the shadow section's unset fields; c and o are the rule's cost and slo
+// sections (or nil), whose capacity is the default.
+func (s *Shadow) SetDefaults(c *Cost, o *SLO) {
+	switch {
+	case s.Capacity != 0:
+	case c != nil:
 		s.Capacity = c.Params.Capacity
+	case o != nil:
+		s.Capacity = o.Config.Capacity
 	}
 	if s.Target == 0 {
 		s.Target = DefaultShadowTarget
@@ -229,10 +235,10 @@ func (s *Shadow) validate(p string, r *Rule, add func(field, format string, args
 	}
 	switch {
 	case s.Capacity > 0:
-	case s.Capacity == 0 && r.Cost != nil:
-		// The default, cost.capacity, is invalid: reported there.
+	case s.Capacity == 0 && (r.Cost != nil || r.SLO != nil):
+		// The default, cost.capacity or slo.capacity, is invalid: reported there.
 	case s.Capacity == 0:
-		add(at("capacity"), "required without a cost section: the load one ready pod serves")
+		add(at("capacity"), "required without a cost or slo section: the load one ready pod serves")
 	default:
 		add(at("capacity"), "must be > 0, got %v", s.Capacity)
 	}

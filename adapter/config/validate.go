@@ -34,6 +34,10 @@ func (r *Rule) SetDefaults() {
 	if r.Resources.NamespaceLabel == "" {
 		r.Resources.NamespaceLabel = DefaultNamespaceLabel
 	}
+	if r.namespaces() && r.Resources.Label == "" {
+		// A namespace's name is the series' namespace label.
+		r.Resources.Label = r.Resources.NamespaceLabel
+	}
 	if r.API == APIPods {
 		if r.Resources.Resource == "" {
 			r.Resources.Resource = "pods"
@@ -68,7 +72,7 @@ func (r *Rule) SetDefaults() {
 		r.Cost.SetDefaults()
 	}
 	if r.Shadow != nil {
-		r.Shadow.SetDefaults(r.Cost)
+		r.Shadow.SetDefaults(r.Cost, r.SLO)
 	}
 	if r.SLO != nil {
 		r.SLO.SetDefaults()

@@ -496,3 +496,14 @@ func TestParseReportsEveryProblemAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefixRewriteOfASegmentPrefixSaysHow: a prefix rewrite or redirect of a segmentPrefix
+// match is refused with the two routes to write instead.
+func TestPrefixRewriteOfASegmentPrefixSaysHow(t *testing.T) {
+	doc := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - name: api\n    port: 80\n    discovery: kubernetes\n    routes:\n" +
+		"    - name: r\n      match: {segmentPrefix: /api}\n      rewrite: {prefix: /}\n"
+	_, err := policy.Parse([]byte(doc), "p.yaml")
+	if err == nil || !strings.Contains(err.Error(), `spec.services[0].routes[0].rewrite.prefix: needs match.prefix (a segmentPrefix match is not rewritten by prefix: write two routes, one matching exact "/api" and one matching prefix "/api/")`) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -349,7 +349,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 			v.errorf(path+".rewrite", "only for routes with backends")
 		}
 		if rw.Prefix != "" && m.Prefix == "" {
-			v.errorf(path+".rewrite.prefix", "needs a prefix match")
+			v.errorf(path+".rewrite.prefix", "needs match.prefix%s", segmentPrefixHint(m))
 		}
 		if rw.Prefix != "" && rw.Path != "" {
 			v.errorf(path+".rewrite", "at most one of prefix, path")
@@ -376,7 +376,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 			v.errorf(rp+".path", "must start with '/'")
 		}
 		if rd.Prefix != "" && m.Prefix == "" {
-			v.errorf(rp+".prefix", "needs a prefix match")
+			v.errorf(rp+".prefix", "needs match.prefix%s", segmentPrefixHint(m))
 		}
 		v.port(rd.Port, rp+".port", false)
 		switch rd.Code {
@@ -406,6 +406,14 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 	v.mirrors(r, path+".mirrors")
 	v.headerChanges(r.ResponseHeaders, path+".responseHeaders")
 	v.cors(r.CORS, path+".cors")
+}
+
+// segmentPrefixHint says, for a route matched by segmentPrefix, how to replace its prefix.
+func segmentPrefixHint(m Match) string {
+	if m.SegmentPrefix == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (a segmentPrefix match is not rewritten by prefix: write two routes, one matching exact %q and one matching prefix %q)", m.SegmentPrefix, m.SegmentPrefix+"/")
 }
 
 // backends checks the weighted backends of a route (at path): each names a known service
