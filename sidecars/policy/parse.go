@@ -18,6 +18,16 @@ type source struct {
 	lines strictyaml.Lines
 }
 
+// lineOf returns the line the field path was written on, and whether it was written (false
+// for a policy not parsed from a file).
+func (s *source) lineOf(path string) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	line, ok := s.lines[path]
+	return line, ok
+}
+
 // Load reads and parses a policy file.
 func Load(path string) (*Policy, error) {
 	data, err := os.ReadFile(path)

@@ -468,8 +468,9 @@ func TestValidateBuiltInCode(t *testing.T) {
 }
 
 // TestParseReportsEveryProblemAtOnce: a field that does not decode does not hide the
-// problems of the fields that do, nor add the problems that follow from it; a document of
-// another kind is reported as such, not by its fields.
+// problems of the fields that do, nor add the problems that follow from it; a problem of a
+// service is not repeated on the node group made for it; a document of another kind is
+// reported as such, not by its fields.
 func TestParseReportsEveryProblemAtOnce(t *testing.T) {
 	for _, c := range []struct {
 		name, doc string
@@ -479,6 +480,8 @@ func TestParseReportsEveryProblemAtOnce(t *testing.T) {
 			[]string{"p.yaml:9: spec.services[0].timout: unknown field", "p.yaml:7: spec.services[0].port: must be 1..65535"}},
 		{"ill-typed weights", "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - name: a\n    port: 80\n    discovery: kubernetes\n    routes:\n    - name: r\n      backends: [{service: a, weight: 0.9}, {service: a, weight: 0.1}]\n",
 			[]string{"spec.services[0].routes[0].backends[0].weight: must be a whole number", "spec.services[0].routes[0].backends[1].weight: must be a whole number"}},
+		{"a service twice, no node groups written", "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - {name: a, port: 8080, discovery: kubernetes}\n  - {name: a, port: 8081, discovery: kubernetes}\n",
+			[]string{`p.yaml:7: spec.services[1].name: duplicate service "a"`}},
 		{"a Deployment", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template: {}\n",
 			[]string{`p.yaml:1: apiVersion: must be "foresight.dev/v1alpha1", not "apps/v1"`, `p.yaml:2: kind: must be "TrafficPolicy", not "Deployment"`}},
 	} {

@@ -598,9 +598,9 @@ func (v *validator) listenerDomains(g *NodeGroup, l *GatewayListener) {
 // when its policy file wrote the one listener in the single-listener form (port and
 // virtualHosts on the group), which SetDefaults moved into listeners.
 func (v *validator) listenerPath(path string, j int) string {
-	if v.p.src != nil && j == 0 {
-		_, written := v.p.src.lines[path]
-		if _, listeners := v.p.src.lines[path+".listeners"]; written && !listeners {
+	if j == 0 {
+		_, written := v.p.src.lineOf(path)
+		if _, listeners := v.p.src.lineOf(path + ".listeners"); written && !listeners {
 			return path
 		}
 	}
@@ -795,14 +795,20 @@ func (v *validator) fault(f *Fault, path string) {
 func (v *validator) nodeGroups(vhosts map[string]bool) {
 	names := map[string]bool{}
 	members := map[string]string{}
+	// The groups SetDefaults made of a file that lists none (one per service) are named after
+	// their services: the services' own checks report a bad or repeated name, once.
+	_, listed := v.p.src.lineOf("spec.nodeGroups")
+	implicit := v.p.src != nil && !listed
 	for i := range v.p.Spec.NodeGroups {
 		g := &v.p.Spec.NodeGroups[i]
 		path := fmt.Sprintf("spec.nodeGroups[%d]", i)
-		if len(g.Name) > 63 {
+		switch {
+		case implicit:
+		case len(g.Name) > 63:
 			v.errorf(path+".name", "must be at most 63 characters, not %d (%q)", len(g.Name), g.Name)
-		} else if !groupName.MatchString(g.Name) {
+		case !groupName.MatchString(g.Name):
 			v.errorf(path+".name", "must be lowercase letters, digits, '-' and '.', not %q", g.Name)
-		} else if names[g.Name] {
+		case names[g.Name]:
 			v.errorf(path+".name", "duplicate node group %q", g.Name)
 		}
 		names[g.Name] = true
@@ -812,7 +818,7 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 		v.identities(g, path)
 		for j, s := range g.Services {
 			sp := fmt.Sprintf("%s.services[%d]", path, j)
-			if other, dup := members[s]; dup {
+			if other, dup := members[s]; dup && !implicit {
 				v.errorf(sp, "node cluster %q is already in group %q", s, other)
 			}
 			members[s] = g.Name
