@@ -201,3 +201,35 @@ func TestTLSListenersMixingModesOnAPortConflict(t *testing.T) {
 		t.Errorf("passthrough listener allowing TCPRoute: ResolvedRefs %+v, kinds %+v", c, alone.SupportedKinds)
 	}
 }
+
+// TestGatewayFieldsNotServedAreSaid: a Gateway's infrastructure.parametersRef is refused
+// (InvalidParameters), as a GatewayClass's is: foresight-xds takes no parameters; a client
+// certificate for backends (spec.tls.backend) is not served, which the Gateway's
+// ResolvedRefs says while the rest is served; requested addresses are reported as not
+// assigned whether or not every listener is served.
+func TestGatewayFieldsNotServedAreSaid(t *testing.T) {
+	in := oneGateway("shop", "edge", nil, "web")
+	in.Gateways[0].Spec.Infrastructure = &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "example.com", Kind: "Params", Name: "p"}}
+	gs := Translate(in).Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonInvalidParameters) || !strings.Contains(c.Message, "Params.example.com p") {
+		t.Errorf("Gateway with parametersRef: Accepted %+v", c)
+	}
+
+	in = oneGateway("shop", "edge", []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}, {Name: "udp", Port: 53, Protocol: gwv1.UDPProtocolType}}, "web")
+	in.Gateways[0].Spec.TLS = &gwv1.GatewayTLSConfig{Backend: &gwv1.GatewayBackendTLS{ClientCertificateRef: &gwv1.SecretObjectReference{Name: "client"}}}
+	in.Gateways[0].Spec.Addresses = []gwv1.GatewaySpecAddress{{Type: ptr(gwv1.IPAddressType), Value: "10.0.0.7"}}
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "site", []gwv1.ParentReference{{Name: "edge"}}, nil, nil, "web")}
+	res := Translate(in)
+	nn := types.NamespacedName{Namespace: "shop", Name: "edge"}
+	gs = res.Gateways[nn]
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.GatewayReasonListenersNotValid) {
+		t.Errorf("Accepted %+v", c)
+	}
+	if c := conditions.Require(t, gs.Conditions, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonInvalidClientCertificateRef) || !strings.Contains(c.Message, "not supported") {
+		t.Errorf("ResolvedRefs %+v", c)
+	}
+	if !strings.Contains(res.AddressesNotAssigned[nn], "10.0.0.7") {
+		t.Errorf("addresses not assigned: %q", res.AddressesNotAssigned[nn])
+	}
+	served(t, res.Spec)
+}

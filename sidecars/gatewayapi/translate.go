@@ -551,16 +551,30 @@ func (t *translator) gatewaysOf() {
 		switch {
 		case unsupported != "":
 			t.refuseGateway(g, string(gwv1.GatewayReasonUnsupportedAddress), unsupported)
+		case gw.Spec.Infrastructure != nil && gw.Spec.Infrastructure.ParametersRef != nil:
+			// As for a GatewayClass: foresight-xds takes no parameters, so a reference is to a
+			// kind it does not support.
+			ref := gw.Spec.Infrastructure.ParametersRef
+			t.refuseGateway(g, string(gwv1.GatewayReasonInvalidParameters), fmt.Sprintf("foresight-xds takes no infrastructure.parametersRef (%s %s)", groupKind(string(ref.Group), string(ref.Kind)), ref.Name))
 		case saErr != nil:
 			t.refuseGateway(g, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("the ServiceAccount of its proxies (serve --gateway-service-account %s): %v", t.in.ProxyServiceAccount, saErr))
 		case valid == 0:
 			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
-		case len(invalid) > 0:
-			// The API's reason when some listeners cannot be served but the others are.
-			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonListenersNotValid),
-				"accepted; not served: listeners "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)}
 		default:
-			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)}
+			accepted := t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)
+			if len(invalid) > 0 {
+				// The API's reason when some listeners cannot be served but the others are.
+				accepted = t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonListenersNotValid),
+					"accepted; not served: listeners "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)
+			}
+			g.status.Conditions = []metav1.Condition{accepted}
+			if tls := gw.Spec.TLS; tls != nil && tls.Backend != nil && tls.Backend.ClientCertificateRef != nil {
+				// Not served: the proxies present no client certificate to backends. The
+				// Gateway is served without it, and says so.
+				ref := tls.Backend.ClientCertificateRef
+				g.status.Conditions = append(g.status.Conditions, t.cond(string(gwv1.GatewayConditionResolvedRefs), false, string(gwv1.GatewayReasonInvalidClientCertificateRef),
+					fmt.Sprintf("spec.tls.backend.clientCertificateRef (Secret %s) is not supported: the proxies connect to backends without a client certificate", ref.Name), gen))
+			}
 			if requested != "" {
 				t.res.AddressesNotAssigned[nn] = requested
 			}
