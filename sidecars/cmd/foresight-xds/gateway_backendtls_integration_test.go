@@ -126,8 +126,7 @@ func webClusterTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_trans
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := xdstest.Open(ctx, conn, xdstest.Node(fmt.Sprintf("edge-%d", time.Now().UnixNano()), "edge",
-		map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
+	s, err := openEdgeProxy(ctx, conn)
 	if err != nil {
 		return nil, err
 	}

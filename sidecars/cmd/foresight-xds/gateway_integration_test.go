@@ -32,6 +32,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/grpcbackend"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 const gatewayController = "foresight.dev/xds"
@@ -106,6 +107,13 @@ func installGatewayCRDs(t testing.TB, c *cluster.Cluster, files []string, resour
 		}
 		return nil
 	})
+}
+
+// openEdgeProxy opens an ADS stream on conn as a new Envoy proxy (a node id of its own) of
+// the Gateway shop/edge's node group; it ends with ctx.
+func openEdgeProxy(ctx context.Context, conn *grpc.ClientConn) (*xdstest.Stream, error) {
+	return xdstest.Open(ctx, conn, xdstest.Node(fmt.Sprintf("edge-%d", time.Now().UnixNano()), "edge",
+		map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
 }
 
 // kubectl runs the cluster's kubectl with args and returns what it printed.

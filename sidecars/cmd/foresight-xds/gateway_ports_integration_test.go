@@ -95,7 +95,7 @@ func TestServeGatewayAPITwoPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	s, err := xdstest.Open(ctx, conn, xdstest.Node("edge-0", "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
+	s, err := openEdgeProxy(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
-	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
@@ -139,7 +138,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	s, err := xdstest.Open(ctx, conn, xdstest.Node("edge-0", "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")}))
+	s, err := openEdgeProxy(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +260,7 @@ func servedTLS(ctx context.Context, xdsAddr string) (*envoy_extensions_transport
 func edgeProxyListener(ctx context.Context, conn *grpc.ClientConn) (*envoy_config_listener_v3.Listener, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	node := xdstest.Node(fmt.Sprintf("edge-%d", time.Now().UnixNano()), "edge", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "edge")})
-	s, err := xdstest.Open(ctx, conn, node)
+	s, err := openEdgeProxy(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
