@@ -251,6 +251,7 @@ func (v *validator) canaries() {
 			v.positive(s.Pause, sp+".pause")
 		}
 		v.analysis(&c.Analysis, path+".analysis")
+		v.envoy = slices.ContainsFunc(c.AllRoutes(), v.p.envoyGetsRoute)
 		v.headers(c.Headers, path+".headers")
 		if len(c.Headers) > 0 {
 			for _, name := range c.AllRoutes() {

@@ -510,3 +510,33 @@ func TestPrefixRewriteOfASegmentPrefixSaysHow(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestValidateForRefusesTheRegexesEnvoyGets: ValidateFor refuses a regex its check refuses
+// where an Envoy proxy gets it (a sidecar group calls the service), at the regex's field, and
+// not where only proxyless gRPC clients do, which take any.
+func TestValidateForRefusesTheRegexesEnvoyGets(t *testing.T) {
+	doc := func(kind string) string {
+		return "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec:\n  services:\n  - name: api\n    port: 80\n    discovery: kubernetes\n    routes:\n" +
+			"    - name: r\n      match: {regex: '/v1/[a-z]{1,64}'}\n  nodeGroups:\n  - {name: clients, kind: " + kind + ", selector: {app: c}}\n"
+	}
+	tooLarge := func(expr string) error {
+		if strings.Contains(expr, "{1,64}") {
+			return errors.New("too large")
+		}
+		return nil
+	}
+	for kind, refused := range map[string]bool{"sidecar": true, "grpc": false} {
+		p, err := policy.Parse([]byte(doc(kind)), "p.yaml")
+		if kind == "sidecar" {
+			// A sidecar group needs its services; give it one that calls api.
+			p, err = policy.Parse([]byte(strings.Replace(doc(kind), "selector: {app: c}", "services: [api]", 1)), "p.yaml")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.ValidateFor(tooLarge)
+		if got := err != nil && strings.Contains(err.Error(), "p.yaml:11: spec.services[0].routes[0].match.regex: too large"); got != refused || (err != nil) != refused {
+			t.Errorf("%s group: %v, want refused %v", kind, err, refused)
+		}
+	}
+}

@@ -42,6 +42,11 @@ func RetryCondition(c string) (known, grpc bool) {
 type validator struct {
 	p    *Policy
 	errs strictyaml.Errors
+	// tooLarge, when set, says why Envoy refuses a valid regex (ValidateFor); envoy says
+	// whether the regexes being checked reach Envoy proxies (not only proxyless gRPC
+	// clients, which take any).
+	tooLarge func(expr string) error
+	envoy    bool
 	// hosts maps every service's domain names, in lower case, to the service.
 	hosts map[string]string
 	// services indexes the services by name (the first of duplicates).
@@ -72,8 +77,14 @@ func (v *validator) errorf(path, format string, args ...any) {
 
 // Validate checks the (defaulted) policy and returns a strictyaml.Errors of every problem
 // (located in the policy's file when it was parsed from one), or nil.
-func (p *Policy) Validate() error {
-	v := &validator{p: p, hosts: map[string]string{}, services: make(map[string]*Service, len(p.Spec.Services))}
+func (p *Policy) Validate() error { return p.ValidateFor(nil) }
+
+// ValidateFor is Validate that also refuses each regex for which tooLarge returns an error:
+// what the proxies refuse of a valid regex (check.Options.RegexTooLarge), located in the
+// file like every other problem and reported once, where the check of the translated
+// configuration would name each route configuration that holds it.
+func (p *Policy) ValidateFor(tooLarge func(expr string) error) error {
+	v := &validator{p: p, hosts: map[string]string{}, services: make(map[string]*Service, len(p.Spec.Services)), tooLarge: tooLarge}
 	for i := range p.Spec.Services {
 		if _, dup := v.services[p.Spec.Services[i].Name]; !dup {
 			v.services[p.Spec.Services[i].Name] = &p.Spec.Services[i]
@@ -119,6 +130,7 @@ func (v *validator) policy() {
 			v.errorf(path+".name", "duplicate service %q", name)
 		}
 		services[name] = true
+		v.envoy = p.envoyGetsService(name)
 		v.checkService(&p.Spec.Services[i], path, routes)
 	}
 	vhosts := map[string]bool{}
@@ -142,12 +154,14 @@ func (v *validator) policy() {
 		if len(vh.Routes) == 0 {
 			v.errorf(path+".routes", "at least one route required")
 		}
+		v.envoy = p.envoyGetsVirtualHost(vh.Name)
 		for j := range vh.Routes {
 			v.route(&vh.Routes[j], fmt.Sprintf("%s.routes[%d]", path, j), routes)
 		}
 		v.rateLimit(vh.RateLimit, path+".rateLimit")
 		v.jwtRequirement(vh.JWT, path+".jwt")
 	}
+	v.envoy = false
 	v.nodeGroups(vhosts)
 	v.canaries()
 	if t := p.Spec.Tracing; t != nil {
@@ -479,6 +493,10 @@ func (v *validator) regex(re, path string) {
 	}
 	if _, err := regexp.Compile(re); err != nil {
 		v.errorf(path, "invalid RE2 regular expression: %v", err)
+	} else if v.tooLarge != nil && v.envoy {
+		if err := v.tooLarge(re); err != nil {
+			v.errorf(path, "%v", err)
+		}
 	}
 }
 
@@ -688,6 +706,51 @@ func (p *Policy) VirtualHost(name string) *VirtualHost {
 		}
 	}
 	return nil
+}
+
+// envoyGetsService says whether an Envoy proxy gets the routes of the named service: a
+// sidecar group serves it (inbound) or calls it (outbound).
+func (p *Policy) envoyGetsService(name string) bool {
+	for i := range p.Spec.NodeGroups {
+		g := &p.Spec.NodeGroups[i]
+		if g.Kind == NodeSidecar && (slices.Contains(g.Services, name) || slices.Contains(p.groupUpstreams(g), name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// envoyGetsVirtualHost says whether an Envoy proxy gets the named virtual host: a listener
+// of a gateway group serves it.
+func (p *Policy) envoyGetsVirtualHost(name string) bool {
+	for i := range p.Spec.NodeGroups {
+		g := &p.Spec.NodeGroups[i]
+		if g.Kind != NodeGateway {
+			continue
+		}
+		for _, l := range g.Listeners {
+			if len(l.Connections) == 0 && (len(l.VirtualHosts) == 0 || slices.Contains(l.VirtualHosts, name)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// envoyGetsRoute says whether an Envoy proxy gets the named route (of a service or a virtual
+// host).
+func (p *Policy) envoyGetsRoute(name string) bool {
+	for i := range p.Spec.Services {
+		if slices.ContainsFunc(p.Spec.Services[i].Routes, func(r Route) bool { return r.Name == name }) && p.envoyGetsService(p.Spec.Services[i].Name) {
+			return true
+		}
+	}
+	for i := range p.Spec.VirtualHosts {
+		if slices.ContainsFunc(p.Spec.VirtualHosts[i].Routes, func(r Route) bool { return r.Name == name }) && p.envoyGetsVirtualHost(p.Spec.VirtualHosts[i].Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // groupUpstreams are the names of the services a group calls (all when Upstreams is empty).

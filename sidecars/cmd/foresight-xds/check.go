@@ -117,7 +117,7 @@ func checkCmd(args []string, stdout io.Writer) error {
 // checkPolicy loads, translates and checks one policy file; it returns the policy and the
 // number of its node groups.
 func checkPolicy(file string, checks check.Options) (*policy.Policy, int, error) {
-	p, err := policy.Load(file)
+	p, err := loadPolicy(file, checks)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -126,6 +126,19 @@ func checkPolicy(file string, checks check.Options) (*policy.Policy, int, error)
 		return nil, 0, fmt.Errorf("%s: %w", file, err)
 	}
 	return p, groups, nil
+}
+
+// loadPolicy loads a policy file and checks it as the proxies will take it: what they refuse
+// of its regexes (checks) is reported with the file, line and field, as its other problems.
+func loadPolicy(file string, checks check.Options) (*policy.Policy, error) {
+	p, err := policy.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ValidateFor(checks.RegexTooLarge); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // checkServed translates a valid policy as it serves while its rollouts run (with their

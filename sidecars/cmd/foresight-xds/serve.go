@@ -193,7 +193,7 @@ func serve(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	// The content watchPolicy compares with is the content loaded here, hashed before it is
 	// read: an edit made while serve starts is reloaded, not taken for the loaded one.
 	loaded := filesHash(f)
-	p, err := policy.Load(f.policy)
+	p, err := loadPolicy(f.policy, f.checks)
 	if err != nil {
 		return err
 	}
@@ -598,7 +598,7 @@ func watchPolicy(ctx context.Context, f serveFlags, last []byte, rec *xds.Reconc
 			continue
 		}
 		last = h
-		p, err := policy.Load(f.policy)
+		p, err := loadPolicy(f.policy, f.checks)
 		if err != nil {
 			rec.ReloadFailed(err)
 			continue
