@@ -174,11 +174,9 @@ func (t *translator) addServices() {
 	}
 	for _, g := range t.res.Spec.NodeGroups {
 		for _, l := range g.Listeners {
-			for _, c := range l.Connections {
-				for _, b := range c.Backends {
-					if !b.Unresolved {
-						used[b.Service] = true
-					}
+			for i := range l.Connections {
+				for _, svc := range l.Connections[i].Services() {
+					used[svc] = true
 				}
 			}
 		}

@@ -77,24 +77,30 @@ func connectionConflict(li *listener, key routeKey, hs []string) string {
 // hostnames hs: one connection route per Gateway API route and port, taking the server names
 // of every listener of the port it is attached to ("*": every connection).
 func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpec, key routeKey) {
-	var backends []policy.Backend
+	var rule *ruleOut
 	for _, r := range rs.rules {
 		if r != nil {
-			backends = r.connection
+			rule = r
 			break
 		}
 	}
-	if backends == nil {
+	if rule == nil {
 		return
 	}
 	cr := gp.connOf[key]
 	if cr == nil {
-		cr = &policy.ConnectionRoute{Name: fmt.Sprintf("%s/%s/%s", key.kind, key.nn.Namespace, key.nn.Name), Backends: backends}
+		cr = &policy.ConnectionRoute{Name: fmt.Sprintf("%s/%s/%s", key.kind, key.nn.Namespace, key.nn.Name), Backends: rule.connection}
 		if gp.connOf == nil {
 			gp.connOf = map[routeKey]*policy.ConnectionRoute{}
 		}
 		gp.connOf[key] = cr
 		gp.connections = append(gp.connections, cr)
+		// Recorded as an HTTP route's matches are, so that the policies attached to its
+		// Services name the Gateways it sends from (gatewaysSendingTo).
+		if !slices.Contains(t.routesOf[key], cr.Name) {
+			t.routesOf[key] = append(t.routesOf[key], cr.Name)
+		}
+		t.routeSvcs[cr.Name] = rule.svcs
 	}
 	for _, h := range hs {
 		if h != "*" && !slices.Contains(cr.ServerNames, h) {

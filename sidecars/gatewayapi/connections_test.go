@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
@@ -27,9 +29,10 @@ func tcpRoute(name string, age int64, parents []gwv1.ParentReference, refs ...gw
 }
 
 // connectionsInput is a Gateway with a TLS passthrough listener for *.example.com on 443, a
-// TCP listener on 5432, a TLS listener that would terminate TLS on 8443 and an HTTP listener
-// on 80, and the routes of TestTLSAndTCPRoutes.
-func connectionsInput() *Input {
+// TCP listener on 5432, a TLS listener that would terminate TLS on 8443 without a
+// certificate, one that terminates TLS on 9443 and an HTTP listener on 80, and the routes of
+// TestTLSAndTCPRoutes.
+func connectionsInput(t *testing.T) *Input {
 	passthrough, terminate := gwv1.TLSModePassthrough, gwv1.TLSModeTerminate
 	wild := gwv1.Hostname("*.example.com")
 	in := oneGateway("shop", "edge", []gwv1.Listener{
@@ -37,7 +40,10 @@ func connectionsInput() *Input {
 		{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
 		{Name: "tls-terminate", Port: 8443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate}},
 		{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType},
+		{Name: "tls-terminate-ok", Port: 9443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate, CertificateRefs: []gwv1.SecretObjectReference{{Name: "bar-cert"}}}},
 	})
+	crt, key := pki.ServerPair(t, "bar.example.com")
+	in.Secrets = []*corev1.Secret{tlsSecret("shop", "bar-cert", crt, key)}
 	https := "https"
 	web := svc("shop", "web", 443)
 	web.Spec.Ports[0].AppProtocol = &https // the backend speaks TLS: passed through, it needs no BackendTLSPolicy
@@ -52,6 +58,7 @@ func connectionsInput() *Input {
 		tlsRoute("all", 3, on("tls"), []gwv1.Hostname{"*.example.com"}, ref("mail", 993, 1)),
 		tlsRoute("elsewhere", 4, on("tls"), []gwv1.Hostname{"mail.example.org"}, ref("mail", 993, 1)),
 		tlsRoute("terminated", 5, on("tls-terminate"), []gwv1.Hostname{"bar.example.com"}, ref("mail", 993, 1)),
+		tlsRoute("terminated-ok", 6, on("tls-terminate-ok"), []gwv1.Hostname{"bar.example.com"}, ref("pg", 5432, 1)),
 	}
 	in.TCPRoutes = []*gwv1.TCPRoute{
 		tcpRoute("pg", 1, on("db"), ref("pg", 5432, 90), ref("pg-next", 5432, 5), ref("pg-gone", 5432, 5)),
@@ -68,10 +75,11 @@ func connectionsInput() *Input {
 // routes that want the same server name (or the same TCP listener) both are accepted and
 // attached, as the API asks, and the older is served;
 // an unresolved share stays unresolved (those connections are refused); the passed-through
-// backend gets a policy service of its own without TLS; a TLS listener that would terminate
-// TLS is not accepted, and the Gateway says that some listeners are not valid.
+// backend gets a policy service of its own without TLS; a TLS listener that terminates TLS
+// with its certificate forwards what it decrypts, and one without a certificate is not
+// accepted, so the Gateway says that some listeners are not valid.
 func TestTLSAndTCPRoutes(t *testing.T) {
-	res := Translate(connectionsInput())
+	res := Translate(connectionsInput(t))
 	status := func(m map[types.NamespacedName][]gwv1.RouteParentStatus, name, typ string) metav1.Condition {
 		t.Helper()
 		ps := m[types.NamespacedName{Namespace: "shop", Name: name}]
@@ -92,6 +100,7 @@ func TestTLSAndTCPRoutes(t *testing.T) {
 		{res.TLSRoutes, "all", "Accepted", true, "Accepted", ""},
 		{res.TLSRoutes, "elsewhere", "Accepted", false, string(gwv1.RouteReasonNoMatchingListenerHostname), ""},
 		{res.TLSRoutes, "terminated", "Accepted", false, string(gwv1.RouteReasonNotAllowedByListeners), ""},
+		{res.TLSRoutes, "terminated-ok", "Accepted", true, "Accepted", ""},
 		{res.TCPRoutes, "pg", "Accepted", true, "Accepted", ""},
 		{res.TCPRoutes, "pg", "ResolvedRefs", false, string(gwv1.RouteReasonBackendNotFound), "shop/pg-gone"},
 		{res.TCPRoutes, "pg-copy", "Accepted", true, "Accepted", "not served where listener db already forwards its connections to TCPRoute shop/pg"},
@@ -116,8 +125,8 @@ func TestTLSAndTCPRoutes(t *testing.T) {
 	if !slices.Equal(kinds(0), []gwv1.Kind{KindTLSRoute}) || !slices.Equal(kinds(1), []gwv1.Kind{KindTCPRoute}) || gs.Listeners[0].AttachedRoutes != 3 || gs.Listeners[1].AttachedRoutes != 2 {
 		t.Errorf("listeners: kinds %v, %v; attached %d, %d", kinds(0), kinds(1), gs.Listeners[0].AttachedRoutes, gs.Listeners[1].AttachedRoutes)
 	}
-	if c := conditions.Require(t, gs.Listeners[2].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedValue) || !strings.Contains(c.Message, "Passthrough") {
-		t.Errorf("TLS listener that terminates: Accepted = %+v", c)
+	if c := conditions.Require(t, gs.Listeners[2].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalid) || !strings.Contains(c.Message, "certificateRefs") {
+		t.Errorf("TLS listener that would terminate TLS without a certificate: Accepted = %+v", c)
 	}
 
 	p, groups := served(t, res.Spec)
@@ -132,15 +141,47 @@ func TestTLSAndTCPRoutes(t *testing.T) {
 			{Name: "TLSRoute/shop/all", ServerNames: []string{"*.example.com"}, Backends: []policy.Backend{{Service: "shop-mail-993-tcp", Weight: 1}}},
 		},
 		5432: {{Name: "TCPRoute/shop/pg", Backends: []policy.Backend{{Service: "shop-pg-5432-tcp", Weight: 90}, {Service: "shop-pg-next-5432-tcp", Weight: 5}, {Unresolved: true, Weight: 5}}}},
+		9443: {{Name: "TLSRoute/shop/terminated-ok", ServerNames: []string{"bar.example.com"}, Backends: []policy.Backend{{Service: "shop-pg-5432-tcp", Weight: 1}}}},
 	}
-	if len(byPort) != 2 || !slices.EqualFunc(byPort[443], want[443], sameConnectionRoute) || !slices.EqualFunc(byPort[5432], want[5432], sameConnectionRoute) {
+	if len(byPort) != 3 || !slices.EqualFunc(byPort[443], want[443], sameConnectionRoute) || !slices.EqualFunc(byPort[5432], want[5432], sameConnectionRoute) ||
+		!slices.EqualFunc(byPort[9443], want[9443], sameConnectionRoute) {
 		t.Errorf("connection routes by port %+v, want %+v (and no listener on 80 or 8443)", byPort, want)
+	}
+	for _, l := range edge.Listeners {
+		if terminates := len(l.TLSCertificates) > 0; terminates != (l.Port == 9443) {
+			t.Errorf("listener on %d terminates TLS: %v", l.Port, terminates)
+		}
 	}
 	if s := p.Service("shop-web-443-tcp"); s == nil || s.TLS != nil || s.KubernetesService != "web" {
 		t.Errorf("the passed-through backend's service: %+v", s)
 	}
-	if g := groups[GatewayNodeGroup("shop", "edge")]; len(g.Listeners) != 2 {
-		t.Errorf("%d Envoy listeners, want the TLS and TCP ones", len(g.Listeners))
+	// No route forwards requests: no group of proxyless gRPC clients (with no upstreams it
+	// would get every service).
+	if grpc := p.Group(GatewayNodeGroup("shop", "edge") + ".grpc"); grpc != nil {
+		t.Errorf("proxyless group %+v", grpc)
+	}
+	// The Gateway's part, as kept to serve it alone, names the services of its connection
+	// routes.
+	part := SpecOfGateway(res.Spec, "shop", "edge")
+	served(t, part)
+	if len(part.Services) != 4 {
+		t.Errorf("the Gateway's part has services %+v, want the four of its connection routes", part.Services)
+	}
+	g := groups[GatewayNodeGroup("shop", "edge")]
+	if len(g.Listeners) != 3 {
+		t.Fatalf("%d Envoy listeners, want the two TLS and the TCP ones", len(g.Listeners))
+	}
+	for _, l := range g.Listeners {
+		ts := l.GetFilterChains()[0].GetTransportSocket()
+		if (ts != nil) != (l.GetName() == "gateway-9443") {
+			t.Errorf("Envoy listener %s: transport socket %v", l.GetName(), ts)
+		}
+		if ts != nil {
+			ctx := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+			if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil || len(ctx.GetCommonTlsContext().GetAlpnProtocols()) != 0 || len(ctx.GetCommonTlsContext().GetTlsCertificates()) != 1 {
+				t.Errorf("Envoy listener %s terminates TLS with %v (%v), want its certificate and no ALPN", l.GetName(), ctx, err)
+			}
+		}
 	}
 }
 
@@ -152,6 +193,7 @@ func sameConnectionRoute(a, b policy.ConnectionRoute) bool {
 // whose certificate Secret does not exist: the listener is accepted but not served, and
 // the route counts in its AttachedRoutes and is accepted, as the Gateway API asks (the
 // problem is the listener's certificate, not the route); it is served on the HTTP listener.
+// A Gateway with only that listener is accepted, and serves nothing.
 func TestRoutesAttachToListenersWaitingForCertificates(t *testing.T) {
 	in := oneGateway("shop", "edge", []gwv1.Listener{
 		{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType},
@@ -173,6 +215,18 @@ func TestRoutesAttachToListenersWaitingForCertificates(t *testing.T) {
 	p, _ := served(t, res.Spec)
 	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 80 {
 		t.Errorf("served listeners %+v, want only the HTTP one", ls)
+	}
+
+	// With the HTTPS listener alone, the Gateway is still accepted (its listener is), and
+	// nothing is served.
+	in.Gateways[0].Spec.Listeners = in.Gateways[0].Spec.Listeners[1:]
+	res = Translate(in)
+	gs = res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || gs.Listeners[0].AttachedRoutes != 1 {
+		t.Errorf("Gateway with its one listener waiting: Accepted %+v, attached %d", c, gs.Listeners[0].AttachedRoutes)
+	}
+	if len(res.Spec.NodeGroups) != 0 {
+		t.Errorf("node groups %+v, want none served", res.Spec.NodeGroups)
 	}
 }
 
@@ -232,4 +286,22 @@ func TestGatewayFieldsNotServedAreSaid(t *testing.T) {
 		t.Errorf("addresses not assigned: %q", res.AddressesNotAssigned[nn])
 	}
 	served(t, res.Spec)
+}
+
+// TestPoliciesOnServicesOfConnectionRoutes: a BackendTrafficPolicy on a Service only a
+// TCPRoute sends to sets the circuit breaker of its -tcp policy service, and its status
+// names the Gateway the route is attached to.
+func TestPoliciesOnServicesOfConnectionRoutes(t *testing.T) {
+	in := connectionsInput(t)
+	in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("pg-limits", 1, BackendTrafficPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("pg-next")}, CircuitBreaker: &CircuitBreakerSpec{MaxConnections: 10}})}
+	res := Translate(in)
+	c, a := accepted(t, res.BackendTrafficPolicies[types.NamespacedName{Namespace: "shop", Name: "pg-limits"}])
+	if c.Status != metav1.ConditionTrue || *a.Kind != KindGateway || a.Name != "edge" {
+		t.Errorf("Accepted %+v on %+v, want accepted on the Gateway shop/edge", c, a)
+	}
+	p, _ := served(t, res.Spec)
+	if s := p.Service("shop-pg-next-5432-tcp"); s == nil || s.CircuitBreaker == nil || s.CircuitBreaker.MaxConnections != 10 {
+		t.Errorf("the -tcp service %+v, want the circuit breaker", s)
+	}
 }

@@ -208,13 +208,11 @@ func addMissingParents(in *Input) {
 var routeManifest = regexp.MustCompile(`(?m)^kind: *\w+Route\s*$`)
 
 // servableListener says whether foresight-xds serves a listener like l: HTTP, HTTPS, TLS
-// passed through and TCP.
+// (passed through or terminated) and TCP.
 func servableListener(l gwv1.Listener) bool {
 	switch l.Protocol {
-	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType, gwv1.TCPProtocolType:
+	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType, gwv1.TCPProtocolType, gwv1.TLSProtocolType:
 		return true
-	case gwv1.TLSProtocolType:
-		return l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gwv1.TLSModePassthrough
 	}
 	return false
 }
@@ -308,7 +306,7 @@ func TestUpstreamExamplesAreServed(t *testing.T) {
 				}
 			}
 			// A TLSRoute or TCPRoute is accepted but where it names a listener that
-			// foresight-xds does not serve (TLS terminated on a TLS listener).
+			// foresight-xds does not serve.
 			unservable := map[gwv1.SectionName]bool{}
 			for _, g := range in.Gateways {
 				for _, l := range g.Spec.Listeners {

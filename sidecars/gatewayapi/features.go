@@ -57,7 +57,7 @@ func SupportedFeatures(served ServedKinds) []gwv1.SupportedFeature {
 		names = append(names, backendTLSFeatures...)
 	}
 	if served.TLSRoutes {
-		names = append(names, features.SupportTLSRoute)
+		names = append(names, features.SupportTLSRoute, features.SupportTLSRouteModeTerminate)
 	}
 	if served.TCPRoutes {
 		names = append(names, features.SupportTCPRoute)

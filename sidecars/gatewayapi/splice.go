@@ -9,8 +9,8 @@ import (
 
 // SpecOfGateway is what Gateway namespace/name contributes to spec, a translation of ours:
 // its two node groups (GatewayNodeGroup and its ".grpc" group), the virtual hosts their
-// listeners and targets serve, the services the routes of those virtual hosts and the gRPC
-// group's upstreams name, and the canaries whose routes all lie in those virtual hosts
+// listeners and targets serve, the services the routes of those virtual hosts, the
+// connection routes of its listeners and the gRPC group's upstreams name, and the canaries whose routes all lie in those virtual hosts
 // (with their stable and canary services). A canary over routes of several Gateways is not
 // the part of any one of them. The part is a deep copy: nothing of it is shared with spec.
 // It is empty when the Gateway serves nothing.
@@ -29,6 +29,11 @@ func SpecOfGateway(spec policy.Spec, namespace, name string) policy.Spec {
 		for _, l := range g.Listeners {
 			for _, v := range l.VirtualHosts {
 				vhosts[v] = true
+			}
+			for i := range l.Connections {
+				for _, s := range l.Connections[i].Services() {
+					services[s] = true
+				}
 			}
 		}
 		for _, s := range g.Upstreams {

@@ -182,7 +182,8 @@ func groupKind(group, kind string) string {
 	return kind + "." + group
 }
 
-// certRefs resolves the certificateRefs of an HTTPS listener of gw with tls.mode Terminate.
+// certRefs resolves the certificateRefs of an HTTPS or TLS listener of gw with tls.mode
+// Terminate.
 // It returns the certificates, or the listener condition that says why not: accepted false
 // for what foresight-xds does not serve (Passthrough, no certificateRefs), or resolved false
 // with RefNotPermitted (another namespace without a ReferenceGrant) or InvalidCertificateRef
@@ -191,7 +192,7 @@ func groupKind(group, kind string) string {
 // (InvalidCertificateRef, but served) when the previous translations saw one.
 func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		return certResult{resolved: true, reason: string(gwv1.ListenerReasonInvalid), msg: "an HTTPS listener needs tls.certificateRefs"}
+		return certResult{resolved: true, reason: string(gwv1.ListenerReasonInvalid), msg: "a listener that terminates TLS needs tls.certificateRefs"}
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
 		return certResult{resolved: true, reason: string(gwv1.ListenerReasonUnsupportedValue), msg: fmt.Sprintf("tls.mode %s is not supported: foresight-xds terminates TLS", *l.TLS.Mode)}

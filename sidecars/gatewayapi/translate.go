@@ -445,8 +445,9 @@ func (t *translator) gatewaysOf() {
 		}
 		g.multiPort = len(httpPorts) > 1
 		gen := gw.Generation
+		// valid counts the accepted listeners; invalid are the others.
 		valid := 0
-		var invalid []string // the listeners not served
+		var invalid []string
 		for i := range gw.Spec.Listeners {
 			l := &gw.Spec.Listeners[i]
 			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
@@ -463,8 +464,6 @@ func (t *translator) gatewaysOf() {
 			case l.Protocol == gwv1.TLSProtocolType && len(tlsModes[l.Port]) > 1:
 				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d has TLS listeners that pass TLS through and others that terminate it, which foresight-xds does not mix on one port", l.Port)
 				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-			case l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) != gwv1.TLSModePassthrough:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), "tls.mode Terminate is not supported on a TLS listener: foresight-xds passes TLS through there (tls.mode Passthrough), and terminates it on HTTPS listeners"
 			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 			case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
@@ -497,7 +496,7 @@ func (t *translator) gatewaysOf() {
 			served, unserved := accepted, "listener not accepted"
 			var certs []policy.TLSCertificate
 			var cr certResult
-			if accepted && l.Protocol == gwv1.HTTPSProtocolType {
+			if accepted && (l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) == gwv1.TLSModeTerminate) {
 				cr = t.certRefs(gw, l)
 				certs = cr.certs
 				switch {
@@ -533,7 +532,7 @@ func (t *translator) gatewaysOf() {
 			}
 			li.ok, li.accepted = served, accepted
 			li.kinds = kinds
-			if served {
+			if accepted {
 				valid++
 			} else {
 				invalid = append(invalid, string(l.Name))
@@ -559,13 +558,13 @@ func (t *translator) gatewaysOf() {
 		case saErr != nil:
 			t.refuseGateway(g, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("the ServiceAccount of its proxies (serve --gateway-service-account %s): %v", t.in.ProxyServiceAccount, saErr))
 		case valid == 0:
-			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can serve", gen)}
+			g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid), "no listener foresight-xds can accept", gen)}
 		default:
 			accepted := t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonAccepted), "accepted", gen)
 			if len(invalid) > 0 {
-				// The API's reason when some listeners cannot be served but the others are.
+				// The API's reason when some listeners are not accepted but the others are.
 				accepted = t.cond(string(gwv1.GatewayConditionAccepted), true, string(gwv1.GatewayReasonListenersNotValid),
-					"accepted; not served: listeners "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)
+					"accepted; listeners not accepted: "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)
 			}
 			g.status.Conditions = []metav1.Condition{accepted}
 			if tls := gw.Spec.TLS; tls != nil && tls.Backend != nil && tls.Backend.ClientCertificateRef != nil {
@@ -1125,7 +1124,9 @@ func (t *translator) build() {
 			gp := g.ports[port]
 			if gp.forwardsConnections() {
 				if len(gp.connections) > 0 { // nothing attached yet otherwise
-					envoy.Listeners = append(envoy.Listeners, connectionListener(port, gp))
+					gl := connectionListener(port, gp)
+					gl.TLSCertificates, gl.ClientCAs, gl.ClientCertificateOptional = uniqueCerts(gp.certs), gp.clientCAs, gp.clientOptional
+					envoy.Listeners = append(envoy.Listeners, gl)
 				}
 				continue
 			}
@@ -1165,6 +1166,12 @@ func (t *translator) build() {
 			grpc.VirtualHosts = append(grpc.VirtualHosts, vhostName(g, grpcPort[h], h))
 		}
 		grpc.Upstreams = slices.Sorted(maps.Keys(up))
+		if len(grpc.Upstreams) == 0 {
+			// No route forwards to a service (TLS and TCP listeners, redirects): no
+			// upstreams would mean every service.
+			t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, envoy)
+			continue
+		}
 		// The more specific selector first: a node matches the first group that selects it.
 		t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, grpc, envoy)
 	}

@@ -463,6 +463,8 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, ad
 	switch {
 	case !accepted:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "not accepted"
+	case len(st.Listeners) > 0 && len(unserved) >= len(st.Listeners):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "no listener is served (their conditions say why)"
 	case applyErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("configuration refused: %v", applyErr)
 	}

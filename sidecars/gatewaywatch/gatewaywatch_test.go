@@ -81,6 +81,16 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
 		}
 	}
+
+	// With only the listener that never had a valid certificate, the Gateway is accepted
+	// (the listener is) and not programmed: nothing of it is served.
+	in.Gateways[0].Spec.Listeners = in.Gateways[0].Spec.Listeners[1:2]
+	res = gatewayapi.Translate(in)
+	st = res.Gateways[nn].DeepCopy()
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
+	if a, p := conditions.Require(t, st.Conditions, "Accepted"), conditions.Require(t, st.Conditions, "Programmed"); a.Status != metav1.ConditionTrue || p.Status != metav1.ConditionFalse || p.Message != "no listener is served (their conditions say why)" {
+		t.Errorf("Gateway with no listener served: Accepted %+v, Programmed %+v", a, p)
+	}
 }
 
 // TestGatewayAddressesAreNotAssigned: foresight-xds assigns no address. A Gateway that asks

@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Mirror sends copies of requests to a service.
 type Mirror struct {
@@ -29,6 +32,17 @@ func (r *Route) Services() []string {
 	}
 	for _, m := range r.Mirrors {
 		add(m.Service)
+	}
+	return out
+}
+
+// Services are the services a connection route's resolved backends name, each once.
+func (c *ConnectionRoute) Services() []string {
+	var out []string
+	for _, b := range c.Backends {
+		if !b.Unresolved && !slices.Contains(out, b.Service) {
+			out = append(out, b.Service)
+		}
 	}
 	return out
 }

@@ -604,11 +604,12 @@ type GatewayListener struct {
 	// domains may name ports.
 	IgnorePortInHost bool `yaml:"-"`
 	// Connections, when set, make the listener forward whole connections instead of serving
-	// HTTP (the Gateway API's TLS passthrough and TCP listeners): a connection goes to the
-	// backends of the route whose server names match the TLS server name (SNI) of its
-	// ClientHello, the most specific name first, or else to the route with no server names,
-	// which takes any connection, TLS or not. The listener then serves no virtual hosts and
-	// terminates no TLS. Only the Gateway API translation sets them.
+	// HTTP (the Gateway API's TLS and TCP listeners): a connection goes to the backends of
+	// the route whose server names match the TLS server name (SNI) of its ClientHello, the
+	// most specific name first, or else to the route with no server names, which takes any
+	// connection, TLS or not. With TLSCertificates the listener terminates TLS first and
+	// forwards what it decrypts; without, the bytes pass through as they come. The listener
+	// then serves no virtual hosts. Only the Gateway API translation sets them.
 	Connections []ConnectionRoute `yaml:"-"`
 }
 

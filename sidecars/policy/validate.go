@@ -661,11 +661,14 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 }
 
 // connections checks the connection routes of a listener (at lp) that forwards connections:
-// it serves no virtual hosts and terminates no TLS, its routes have distinct names and
-// server names, at most one route takes every connection, and each has backends.
+// it serves no virtual hosts, its routes have distinct names and server names, at most one
+// route takes every connection, and each has backends.
 func (v *validator) connections(l *GatewayListener, lp string) {
-	if len(l.VirtualHosts) > 0 || len(l.TLSCertificates) > 0 || len(l.ClientCAs) > 0 {
-		v.errorf(lp, "a listener that forwards connections serves no virtual hosts and terminates no TLS")
+	if len(l.VirtualHosts) > 0 {
+		v.errorf(lp, "a listener that forwards connections serves no virtual hosts")
+	}
+	if len(l.ClientCAs) > 0 && len(l.TLSCertificates) == 0 {
+		v.errorf(lp, "client certificate validation needs TLS certificates")
 	}
 	names := map[string]bool{}
 	serverNames := map[string]string{}

@@ -136,7 +136,7 @@ func (b *builder) gateway() error {
 		h := b.hcm(name, rc.Name, b.httpFilters(st, true), true)
 		l := listener(name, "0.0.0.0", gl.Port, h)
 		if len(gl.TLSCertificates) > 0 {
-			l.FilterChains[0].TransportSocket = downstreamTLS(gl)
+			l.FilterChains[0].TransportSocket = downstreamTLS(gl, httpALPN)
 		}
 		b.out.Listeners = append(b.out.Listeners, l)
 		b.out.Routes = append(b.out.Routes, rc)
@@ -147,13 +147,18 @@ func (b *builder) gateway() error {
 // connectionListener is the Envoy listener of a gateway listener that forwards connections:
 // a filter chain per connection route, matched on the server name of the TLS ClientHello
 // (read by the TLS inspector when a route names one), each with a TCP proxy to the route's
-// backends. Envoy picks the chain of the most specific server name, and the chain without
-// one for any other connection; with no such chain, a connection no name matches is closed.
+// backends, behind TLS termination when the listener has certificates. Envoy picks the chain
+// of the most specific server name, and the chain without one for any other connection;
+// with no such chain, a connection no name matches is closed.
 func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *envoy_config_listener_v3.Listener {
 	l := &envoy_config_listener_v3.Listener{Name: name, Address: socketAddress("0.0.0.0", gl.Port)}
+	var terminate *envoy_config_core_v3.TransportSocket
+	if len(gl.TLSCertificates) > 0 {
+		terminate = downstreamTLS(gl, nil) // no ALPN: what follows TLS is not HTTP
+	}
 	for i := range gl.Connections {
 		c := &gl.Connections[i]
-		fc := &envoy_config_listener_v3.FilterChain{Name: c.Name, Filters: []*envoy_config_listener_v3.Filter{{
+		fc := &envoy_config_listener_v3.FilterChain{Name: c.Name, TransportSocket: terminate, Filters: []*envoy_config_listener_v3.Filter{{
 			Name:       TCPProxyFilter,
 			ConfigType: &envoy_config_listener_v3.Filter_TypedConfig{TypedConfig: mustAny(b.tcpProxy(name, c))},
 		}}}
@@ -199,13 +204,16 @@ func (b *builder) tcpProxy(listener string, c *policy.ConnectionRoute) *envoy_ex
 	return p
 }
 
+// httpALPN are the application protocols an HTTPS listener offers: HTTP/2 and HTTP/1.1.
+var httpALPN = []string{"h2", "http/1.1"}
+
 // downstreamTLS terminates TLS with a listener's inline certificates; Envoy picks the one
-// whose names match the client's SNI (the first when none does). HTTP/2 and HTTP/1.1 are
-// offered by ALPN. With client CAs, a client must present a certificate that chains to one
-// of them, unless the listener lets in clients without one (or with one that does not
+// whose names match the client's SNI (the first when none does). alpn are the application
+// protocols offered. With client CAs, a client must present a certificate that chains to
+// one of them, unless the listener lets in clients without one (or with one that does not
 // verify).
-func downstreamTLS(gl *policy.GatewayListener) *envoy_config_core_v3.TransportSocket {
-	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{AlpnProtocols: []string{"h2", "http/1.1"}}
+func downstreamTLS(gl *policy.GatewayListener, alpn []string) *envoy_config_core_v3.TransportSocket {
+	common := &envoy_extensions_transport_sockets_tls_v3.CommonTlsContext{AlpnProtocols: alpn}
 	for _, c := range gl.TLSCertificates {
 		common.TlsCertificates = append(common.TlsCertificates, &envoy_extensions_transport_sockets_tls_v3.TlsCertificate{
 			CertificateChain: &envoy_config_core_v3.DataSource{Specifier: &envoy_config_core_v3.DataSource_InlineBytes{InlineBytes: c.CertificateChain}},

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
@@ -26,12 +27,14 @@ import (
 
 // TestServeGatewayAPITLSPassthroughAndTCP runs serve with --gateway-controller-name against
 // a real kube-apiserver serving TLSRoutes and TCPRoutes (v1), as the ServiceAccount with the
-// shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443 and a TCP listener
-// on 5432, a TLSRoute for web.shop, and two TCPRoutes on the TCP listener. The statuses
+// shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443, a TLS listener that
+// terminates TLS on 9443 with a Secret's certificate, and a TCP listener on 5432, a TLSRoute
+// for web.shop on each TLS listener, and two TCPRoutes on the TCP listener. The statuses
 // written say what the Gateway API asks (both TCPRoutes accepted and attached, the older
 // served), the class lists the TLSRoute and TCPRoute features, and the Gateway's Envoy proxy
 // is served a listener per port that forwards connections: by server name with the TLS
-// inspector on 8443, every connection on 5432, to clusters of their own.
+// inspector on 8443 and 9443 (terminating TLS there), every connection on 5432, to clusters
+// of their own.
 func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 	ctx := context.Background()
 	sh := startGatewayCluster(t, "shop")
@@ -46,11 +49,15 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		}
 	}
 	sh.createClass(t)
+	crt, key := pki.ServerPair(t, "web.shop")
+	sh.createTLSSecret(t, "web-cert", crt, key)
 	wild := gwv1.Hostname("*.shop")
 	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
 		Listeners: []gwv1.Listener{
 			{Name: "tls", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &wild, TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModePassthrough)}},
 			{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
+			{Name: "tls-terminate", Port: 9443, Protocol: gwv1.TLSProtocolType, Hostname: &wild,
+				TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModeTerminate), CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
 		}}}
 	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -62,7 +69,7 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		return []gwv1.BackendRef{{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}}}
 	}
 	if _, err := gw.GatewayV1().TLSRoutes("shop").Create(ctx, &gwv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.TLSRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: section("tls")}, Hostnames: []gwv1.Hostname{"web.shop"},
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: append(section("tls"), section("tls-terminate")...)}, Hostnames: []gwv1.Hostname{"web.shop"},
 		Rules: []gwv1.TLSRouteRule{{BackendRefs: backend("web", 443)}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +91,14 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(tls.Status.Parents) != 1 {
+		if len(tls.Status.Parents) != 2 {
 			return fmt.Errorf("TLSRoute parents %+v", tls.Status.Parents)
 		}
-		for _, typ := range []string{"Accepted", "ResolvedRefs"} {
-			if err := wantCondition(tls.Status.Parents[0].Conditions, typ, metav1.ConditionTrue, typ, tls.Generation); err != nil {
-				return fmt.Errorf("TLSRoute: %w", err)
+		for _, parent := range tls.Status.Parents {
+			for _, typ := range []string{"Accepted", "ResolvedRefs"} {
+				if err := wantCondition(parent.Conditions, typ, metav1.ConditionTrue, typ, tls.Generation); err != nil {
+					return fmt.Errorf("TLSRoute on %s: %w", *parent.ParentRef.SectionName, err)
+				}
 			}
 		}
 		tcp, err := gw.GatewayV1().TCPRoutes("shop").Get(ctx, "pg-copy", metav1.GetOptions{})
@@ -106,8 +115,8 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(g.Status.Listeners) != 2 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 {
-			return fmt.Errorf("listeners %+v, want 1 and 2 attached routes", g.Status.Listeners)
+		if len(g.Status.Listeners) != 3 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 || g.Status.Listeners[2].AttachedRoutes != 1 {
+			return fmt.Errorf("listeners %+v, want 1, 2 and 1 attached routes", g.Status.Listeners)
 		}
 		for _, l := range g.Status.Listeners {
 			if c := meta.FindStatusCondition(l.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue {
@@ -168,7 +177,8 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 	want := map[string]struct {
 		serverNames []string
 		cluster     string
-	}{"gateway-8443": {[]string{"web.shop"}, web}, "gateway-5432": {nil, db}}
+		terminates  bool
+	}{"gateway-8443": {[]string{"web.shop"}, web, false}, "gateway-5432": {nil, db, false}, "gateway-9443": {[]string{"web.shop"}, web, true}}
 	for _, a := range r.GetResources() {
 		l := &envoy_config_listener_v3.Listener{}
 		if err := a.UnmarshalTo(l); err != nil {
@@ -185,6 +195,9 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		}
 		if inspects := len(l.GetListenerFilters()) == 1 && l.GetListenerFilters()[0].GetName() == translate.TLSInspectorFilter; inspects != (w.serverNames != nil) {
 			t.Errorf("listener %s: listener filters %v", l.GetName(), l.GetListenerFilters())
+		}
+		if ts := chains[0].GetTransportSocket(); (ts.GetName() == translate.TLSTransportSocket) != w.terminates {
+			t.Errorf("listener %s: transport socket %v, want TLS terminated %v", l.GetName(), ts, w.terminates)
 		}
 		p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{}
 		if err := chains[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(p); err != nil {
