@@ -549,7 +549,8 @@ type NodeGroup struct {
 	// Services are the node clusters that belong to the group. For sidecars they are policy
 	// services: the group's inbound listener serves them.
 	Services []string `yaml:"services,omitempty"`
-	// Selector matches node metadata (all keys must be equal).
+	// Selector matches node metadata (all keys must be equal; booleans and numbers are
+	// compared as text, "true", "2").
 	Selector map[string]string `yaml:"selector,omitempty"`
 	// Identities are the SPIFFE IDs (patterns: "*" for the trust domain or a whole path
 	// segment) or DNS names (dns:NAME; "*" for a whole label) of the workloads that may join

@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // Proxy kinds, the values of the kind label of foresight_xds_connected_proxies.
@@ -73,7 +75,12 @@ type streamState struct {
 	revoker *streamRevoker
 	node    *core.Node
 	kind    string
+	// group is the node group the node was in when the stream began: the key of its watches.
+	group   string
 	pending map[string]sentResponse // by type URL
+	// lastNonce is the nonce of the last response sent, by type URL: a state of the world
+	// request carrying another is stale, and go-control-plane ignores it.
+	lastNonce map[string]string
 	// subscribed is the bytes of resource names the stream subscribes to, by type URL.
 	subscribed map[string]int
 	// deltaNames are the names a delta stream subscribes to, by type URL (a state of the
@@ -82,7 +89,7 @@ type streamState struct {
 }
 
 func newStreamState() *streamState {
-	return &streamState{pending: map[string]sentResponse{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
+	return &streamState{pending: map[string]sentResponse{}, lastNonce: map[string]string{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
 }
 
 // maxNACKNodes bounds the node label values of foresight_xds_nacks_total; NACKs of further
@@ -210,6 +217,19 @@ type subscription struct {
 // hold more memory than long ones per byte of the budget.
 const nameOverheadBytes = 64
 
+// A stream asks for at most maxStreamTypes resource types, each named by a type URL of at
+// most maxTypeURLBytes: a client asks for a handful (listeners, routes, clusters,
+// endpoints, secrets, runtime ...), each a few dozen bytes, and every type a stream asks for
+// holds a watch while it lives.
+const (
+	maxStreamTypes  = 16
+	maxTypeURLBytes = 256
+)
+
+// noWildcardTypes are the types whose resources are only ever asked for by name: the
+// protocol's wildcard subscriptions are for listeners and clusters.
+var noWildcardTypes = []string{resourcev3.RouteType, resourcev3.EndpointType}
+
 // namesBytes is what names cost of the subscription budget.
 func namesBytes(names []string) int {
 	n := 0
@@ -282,6 +302,13 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		st = newStreamState()
 		streams[id] = st
 	}
+	if node != nil && st.node != nil && !sameNode(node, st.node) {
+		c.mu.Unlock()
+		// go-control-plane would serve the stream by the latest node, while its checks were
+		// the first's: a stream is one proxy's.
+		return "", c.refuse("node_changed", status.Errorf(codes.InvalidArgument, "a stream serves one node: node %q (cluster %q) follows node %q (cluster %q)",
+			clipLabel(node.GetId()), clipLabel(node.GetCluster()), clipLabel(st.node.GetId()), clipLabel(st.node.GetCluster())), "stream", id)
+	}
 	if node == nil {
 		node = st.node
 	}
@@ -291,7 +318,22 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	}
 	first := st.node == nil
 	identities := st.identities
+	_, known := st.subscribed[typeURL]
+	types := len(st.subscribed)
+	// A state of the world request whose nonce is not that of the last response of its
+	// type is stale: go-control-plane ignores it, and so does the subscription budget.
+	last, sent := st.lastNonce[typeURL]
+	stale := !sub.delta && sent && last != "" && nonce != last
 	c.mu.Unlock()
+
+	switch {
+	case len(typeURL) > maxTypeURLBytes:
+		return "", c.refuse("type_url", status.Errorf(codes.InvalidArgument, "type URL of %d bytes: at most %d", len(typeURL), maxTypeURLBytes), "stream", id)
+	case !known && types >= maxStreamTypes:
+		return "", c.refuse("type_url", status.Errorf(codes.ResourceExhausted, "a stream asks for at most %d resource types", maxStreamTypes), "stream", id)
+	case slices.Contains(noWildcardTypes, typeURL) && slices.Contains(sub.names, "*"):
+		return "", c.refuse("type_url", status.Errorf(codes.InvalidArgument, "%s resources are asked for by name: wildcard subscriptions are for listeners and clusters", typeLabel(typeURL)), "stream", id)
+	}
 
 	group, ok := c.group(node)
 	if first && !ok {
@@ -308,7 +350,7 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	}
 
 	c.mu.Lock()
-	if !c.subscribe(st, typeURL, sub) {
+	if !stale && !c.subscribe(st, typeURL, sub) {
 		c.mu.Unlock()
 		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
 			"node", clipLabel(node.GetId()), "stream", id)
@@ -316,9 +358,10 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	if first {
 		st.node = node
 		st.kind = ProxyKind(node)
+		st.group = group
 	}
 	p, waiting := st.pending[typeURL]
-	matched := waiting && nonce != "" && p.nonce == nonce
+	matched := waiting && nonce != "" && p.nonce == nonce && !stale
 	if matched {
 		delete(st.pending, typeURL)
 	}
@@ -346,6 +389,41 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	c.metrics.pushAck.WithLabelValues(label).Observe(c.now().Sub(p.sent).Seconds())
 	c.acks.Add(1)
 	return "", nil
+}
+
+// sameNode says whether two nodes a stream names are one: the same id, cluster and metadata,
+// which decide its group.
+func sameNode(a, b *core.Node) bool {
+	return a.GetId() == b.GetId() && a.GetCluster() == b.GetCluster() && proto.Equal(a.GetMetadata(), b.GetMetadata())
+}
+
+// regroup ends, with UNAVAILABLE, every open stream whose node group would be another under
+// a policy about to be served (group maps a node to it): its watches are keyed by the group
+// it began in, and would keep serving that group's configuration (or, for a group that
+// disappears, an empty one). The proxy reconnects, keeping what it has, and gets its new
+// group's configuration. A node the policy puts in no group is left to the empty
+// configuration of its vanished group and to reauthorize.
+func (c *callbacks) regroup(group func(*core.Node) (string, bool)) {
+	type open struct {
+		id int64
+		st *streamState
+	}
+	var all []open
+	c.mu.Lock()
+	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+		for id, st := range streams {
+			if st.node != nil && st.revoker != nil {
+				all = append(all, open{id, st})
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, o := range all {
+		if g, ok := group(o.st.node); ok && g != o.st.group {
+			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(o.st.node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
+			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(o.st.node.GetId()), o.st.group, g))
+		}
+	}
 }
 
 // checkIdentity refuses a node whose group does not admit its certificate's identities, when
@@ -420,6 +498,7 @@ func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, 
 	c.mu.Lock()
 	if st := streams[id]; st != nil {
 		st.pending[typeURL] = sentResponse{nonce: nonce, version: version, sent: c.now()}
+		st.lastNonce[typeURL] = nonce
 	}
 	c.mu.Unlock()
 	c.metrics.pushes.WithLabelValues(typeLabel(typeURL)).Inc()

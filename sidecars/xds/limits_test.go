@@ -11,6 +11,7 @@ import (
 	"time"
 
 	envoy_config_cluster_v3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
@@ -171,6 +172,19 @@ func TestMessageAndSubscriptionLimits(t *testing.T) {
 	}
 	if _, err := first.Recv(10 * time.Second); err != nil {
 		t.Fatalf("600 bytes of names within a 1000-byte budget: %v", err)
+	}
+	// A request with a stale nonce is ignored (go-control-plane keeps the subscription), and
+	// so is it by the budget: the 600 bytes stay counted.
+	if err := first.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, ResponseNonce: "stale-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// The stream's requests are handled in order: once its listeners come, the stale request
+	// was handled.
+	if err := first.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Recv(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 	second, err := openOn(t, ctx, conn, "web-2", "web", names(6, 100)...)
 	if err == nil {

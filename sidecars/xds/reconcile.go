@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -52,14 +54,36 @@ func (r *Reconciler) NodeGroup(node *core.Node) (string, bool) {
 	r.mu.Lock()
 	p := r.policy
 	r.mu.Unlock()
+	return nodeGroupIn(p, node)
+}
+
+// nodeGroupIn maps a node to its group in p (none when p is nil).
+func nodeGroupIn(p *policy.Policy, node *core.Node) (string, bool) {
 	if p == nil {
 		return "", false
 	}
+	return p.NodeGroup(node.GetCluster(), metadataText(node))
+}
+
+// metadataText is a node's metadata fields as text, as selectors compare them: strings as
+// they are, booleans as true or false and numbers in their shortest decimal form (as Envoy's
+// YAML and grpc-go's JSON bootstraps write canary: true or replicas: 2); lists, structs and
+// nulls as empty, which no selector value matches but an empty one.
+func metadataText(node *core.Node) map[string]string {
 	md := map[string]string{}
 	for k, v := range node.GetMetadata().GetFields() {
-		md[k] = v.GetStringValue()
+		switch x := v.GetKind().(type) {
+		case *structpb.Value_StringValue:
+			md[k] = x.StringValue
+		case *structpb.Value_BoolValue:
+			md[k] = strconv.FormatBool(x.BoolValue)
+		case *structpb.Value_NumberValue:
+			md[k] = strconv.FormatFloat(x.NumberValue, 'f', -1, 64)
+		default:
+			md[k] = ""
+		}
 	}
-	return p.NodeGroup(node.GetCluster(), md)
+	return md
 }
 
 // Authorize says whether a client whose certificate names the identities (SPIFFE IDs, dns:NAME) may join
@@ -99,7 +123,17 @@ func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 		err = r.checkHeaderRoutes(p, r.layers)
 	}
 	if err == nil {
-		err = r.build(ctx, p, r.layers, r.endpoints)
+		var c *checked
+		c, err = r.prepare(p, r.layers, r.endpoints)
+		if errors.Is(err, ErrRejected) {
+			err = r.server.refused(err)
+		}
+		if err == nil {
+			// Before it is served: a stream whose node moves to another group ends, rather
+			// than being served its old group's configuration (or an empty one).
+			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) })
+			err = r.server.serve(ctx, c)
+		}
 	}
 	if err != nil {
 		r.server.metrics.reloads.WithLabelValues("failure").Inc()

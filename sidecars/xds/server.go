@@ -30,6 +30,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/config"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -265,7 +266,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			"unserved": &unservedCache{log: opts.Logger, requests: m.unserved}},
 	}
 	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.Authorize, opts.OnNACK, opts.Limits)
-	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS())
+	// Routes and endpoints are asked for by name: an empty first request for them is no
+	// wildcard (the protocol's legacy wildcard is for listeners and clusters), which would
+	// hand a node every group's endpoints.
+	s.xds = serverv3.NewServer(ctx, mux, s.callbacks, sotw.WithOrderedADS(), config.DeactivateLegacyWildcardForTypes(noWildcardTypes))
 	return s, nil
 }
 

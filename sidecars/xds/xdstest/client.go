@@ -124,6 +124,10 @@ func (s *Stream) Subscribe(typeURL string, names ...string) error {
 	})
 }
 
+// Send sends req as it is (with the stream's node when it is the first request): for what
+// Subscribe, ACK and NACK do not send, such as a stale nonce or another node.
+func (s *Stream) Send(req *discovery.DiscoveryRequest) error { return s.send(req) }
+
 func (s *Stream) send(req *discovery.DiscoveryRequest) error {
 	if !s.sent {
 		req.Node = s.node

@@ -1,0 +1,240 @@
+package xds
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
+)
+
+// groupsPolicy is a policy with one service and the gateway node groups given as YAML flow
+// mappings, in order.
+func groupsPolicy(t *testing.T, groups ...string) *policy.Policy {
+	t.Helper()
+	doc := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p, namespace: test}\nspec:\n" +
+		"  services:\n    - {name: web, port: 8080, endpoints: [{address: 10.0.0.1}]}\n" +
+		"  virtualHosts:\n    - {name: public, domains: [\"*\"], routes: [{name: all, backends: [{service: web}]}]}\n  nodeGroups:\n"
+	for _, g := range groups {
+		doc += "    - " + g + "\n"
+	}
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startReconciled serves p through a Reconciler on loopback until the test ends.
+func startReconciled(t *testing.T, p *policy.Policy) (*Reconciler, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewJSONHandler(&xdstest.LogBuffer{}, nil))
+	rec := NewReconciler(log)
+	srv, err := New(ctx, Options{NodeGroup: rec.NodeGroup, Registerer: prometheus.NewRegistry(), VersionPrefix: "t", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Bind(srv)
+	if err := rec.SetPolicy(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, lis); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return rec, lis.Addr().String()
+}
+
+// node is a node of cluster edge with the metadata, whose values may be strings, booleans or
+// numbers.
+func node(id string, md map[string]any) *envoy_config_core_v3.Node {
+	s, err := structpb.NewStruct(md)
+	if err != nil {
+		panic(err)
+	}
+	return &envoy_config_core_v3.Node{Id: id, Cluster: "edge", Metadata: s}
+}
+
+// listeners subscribes s to every listener, acknowledges the first response and returns the
+// names of its listeners.
+func listeners(t *testing.T, s *xdstest.Stream) []string {
+	t.Helper()
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recv(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range r.GetResources() {
+		l := &envoy_config_listener_v3.Listener{}
+		if err := a.UnmarshalTo(l); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, l.GetName())
+	}
+	return names
+}
+
+// openNode opens a state-of-the-world stream for n on its own connection.
+func openNode(t *testing.T, addr string, n *envoy_config_core_v3.Node) *xdstest.Stream {
+	t.Helper()
+	conn, err := xdstest.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, err := xdstest.Open(ctx, conn, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestMovedNodeReconnectsToItsNewGroup: a policy change that puts a connected node in
+// another group (a group inserted before its own, or its group renamed) ends its stream
+// with UNAVAILABLE before anything is served, instead of serving it its old group's
+// configuration, or an empty one; reconnected, it gets its new group's.
+func TestMovedNodeReconnectsToItsNewGroup(t *testing.T) {
+	ctx := context.Background()
+	stable := "{name: stable, kind: gateway, selector: {app: web}, port: 8080}"
+	rec, addr := startReconciled(t, groupsPolicy(t, stable))
+	n := node("web-1", map[string]any{"app": "web", "track": "canary"})
+	for _, change := range []struct {
+		name  string
+		p     *policy.Policy
+		group string
+	}{
+		{"a group inserted before", groupsPolicy(t, "{name: canary, kind: gateway, selector: {track: canary}, port: 9090}", stable), "canary"},
+		{"its group renamed", groupsPolicy(t, "{name: canary-renamed, kind: gateway, selector: {track: canary}, port: 9090}", stable), "canary-renamed"},
+	} {
+		s := openNode(t, addr, n)
+		before := listeners(t, s)
+		if err := rec.SetPolicy(ctx, change.p); err != nil {
+			t.Fatal(err)
+		}
+		// The stream ends; a response of the new group's may come first (the proxy's last
+		// acknowledgement, read after the change), but never an empty configuration.
+		var err error
+		for err == nil {
+			var r *discovery.DiscoveryResponse
+			if r, err = s.Recv(5 * time.Second); err == nil && len(r.GetResources()) == 0 {
+				t.Errorf("%s: an empty configuration was served before the stream ended", change.name)
+			}
+		}
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), change.group) {
+			t.Fatalf("%s: after the change the stream ended with %v; want UNAVAILABLE naming group %q", change.name, err, change.group)
+		}
+		if got := listeners(t, openNode(t, addr, n)); len(got) != 1 || got[0] != "gateway-9090" {
+			t.Errorf("%s: reconnected, listeners %v (before %v), want the new group's gateway-9090", change.name, got, before)
+		}
+	}
+	// A policy change that keeps the node's group leaves its stream open.
+	s := openNode(t, addr, n)
+	listeners(t, s)
+	if err := rec.SetPolicy(ctx, groupsPolicy(t, "{name: canary-renamed, kind: gateway, selector: {track: canary}, port: 9091}", stable)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Recv(5 * time.Second); err != nil || len(r.GetResources()) != 1 {
+		t.Errorf("same group, new port: %v %v, want the new listener on the open stream", r, err)
+	}
+}
+
+// TestStreamServesOneNode: a request naming another node than the stream's first is refused.
+func TestStreamServesOneNode(t *testing.T) {
+	_, addr := startReconciled(t, groupsPolicy(t, "{name: a, kind: gateway, selector: {app: a}}", "{name: b, kind: gateway, selector: {app: b}}"))
+	s := openNode(t, addr, node("a-1", map[string]any{"app": "a"}))
+	listeners(t, s)
+	err := s.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: node("b-1", map[string]any{"app": "b"})})
+	if err == nil {
+		_, err = s.Recv(5 * time.Second)
+	}
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "a stream serves one node") {
+		t.Fatalf("another node on the stream: %v, want INVALID_ARGUMENT", err)
+	}
+}
+
+// TestMetadataOtherThanStringsSelects: a node whose metadata holds a boolean or a number (as
+// YAML and JSON bootstraps write them) is selected by a selector of their text.
+func TestMetadataOtherThanStringsSelects(t *testing.T) {
+	rec, _ := startReconciled(t, groupsPolicy(t, `{name: flagged, kind: gateway, selector: {canary: "true", replicas: "2"}}`, "{name: rest, kind: gateway, selector: {app: web}}"))
+	for _, md := range []map[string]any{{"canary": "true", "replicas": "2", "app": "web"}, {"canary": true, "replicas": 2, "app": "web"}} {
+		if g, ok := rec.NodeGroup(node("n", md)); !ok || g != "flagged" {
+			t.Errorf("metadata %v: group %q %v, want flagged", md, g, ok)
+		}
+	}
+	if g, _ := rec.NodeGroup(node("n", map[string]any{"canary": false, "replicas": 2.5, "app": "web"})); g != "rest" {
+		t.Errorf("canary false, replicas 2.5: group %q, want rest", g)
+	}
+}
+
+// TestTypesAStreamAsksFor: a stream may not ask for a type URL over maxTypeURLBytes, more
+// than maxStreamTypes types, or routes or endpoints by wildcard; an empty first request for
+// endpoints is no wildcard (it gets nothing), where one for listeners is.
+func TestTypesAStreamAsksFor(t *testing.T) {
+	_, addr := startReconciled(t, groupsPolicy(t, "{name: edge, kind: gateway, selector: {app: web}}"))
+	n := node("web-1", map[string]any{"app": "web"})
+	refused := func(what string, reqs ...*discovery.DiscoveryRequest) {
+		t.Helper()
+		s := openNode(t, addr, n)
+		var err error
+		for _, r := range reqs {
+			if err = s.Send(r); err != nil {
+				break
+			}
+		}
+		for err == nil {
+			_, err = s.Recv(5 * time.Second)
+		}
+		if code := status.Code(err); code != codes.InvalidArgument && code != codes.ResourceExhausted {
+			t.Errorf("%s: %v, want the stream refused", what, err)
+		}
+	}
+	refused("a long type URL", &discovery.DiscoveryRequest{TypeUrl: "type.googleapis.com/" + strings.Repeat("x", maxTypeURLBytes)})
+	var many []*discovery.DiscoveryRequest
+	for i := range maxStreamTypes + 1 {
+		many = append(many, &discovery.DiscoveryRequest{TypeUrl: fmt.Sprintf("type.googleapis.com/example.T%d", i)})
+	}
+	refused("too many types", many...)
+	refused("endpoints by wildcard", &discovery.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: []string{"*"}})
+
+	s := openNode(t, addr, n)
+	if err := s.Subscribe(resourcev3.EndpointType); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Recv(time.Second); err == nil && len(r.GetResources()) > 0 {
+		t.Errorf("an empty first request for endpoints got %d resources, want none", len(r.GetResources()))
+	}
+	if got := listeners(t, s); len(got) != 1 {
+		t.Errorf("listeners by wildcard: %v", got)
+	}
+}
