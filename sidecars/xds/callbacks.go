@@ -397,6 +397,27 @@ func sameNode(a, b *core.Node) bool {
 	return a.GetId() == b.GetId() && a.GetCluster() == b.GetCluster() && proto.Equal(a.GetMetadata(), b.GetMetadata())
 }
 
+// openStream is an open stream of the callbacks.
+type openStream struct {
+	id int64
+	st *streamState
+}
+
+// revocable returns the open streams whose node is known and that the server can end.
+func (c *callbacks) revocable() []openStream {
+	var out []openStream
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+		for id, st := range streams {
+			if st.node != nil && st.revoker != nil {
+				out = append(out, openStream{id, st})
+			}
+		}
+	}
+	return out
+}
+
 // regroup ends, with UNAVAILABLE, every open stream whose node group would be another under
 // a policy about to be served (group maps a node to it): its watches are keyed by the group
 // it began in, and would keep serving that group's configuration (or, for a group that
@@ -404,21 +425,7 @@ func sameNode(a, b *core.Node) bool {
 // group's configuration. A node the policy puts in no group is left to the empty
 // configuration of its vanished group and to reauthorize.
 func (c *callbacks) regroup(group func(*core.Node) (string, bool)) {
-	type open struct {
-		id int64
-		st *streamState
-	}
-	var all []open
-	c.mu.Lock()
-	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
-		for id, st := range streams {
-			if st.node != nil && st.revoker != nil {
-				all = append(all, open{id, st})
-			}
-		}
-	}
-	c.mu.Unlock()
-	for _, o := range all {
+	for _, o := range c.revocable() {
 		if g, ok := group(o.st.node); ok && g != o.st.group {
 			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(o.st.node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
 			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(o.st.node.GetId()), o.st.group, g))
@@ -444,21 +451,7 @@ func (c *callbacks) reauthorize() {
 	if c.authorize == nil {
 		return
 	}
-	type open struct {
-		id int64
-		st *streamState
-	}
-	var all []open
-	c.mu.Lock()
-	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
-		for id, st := range streams {
-			if st.node != nil && st.revoker != nil {
-				all = append(all, open{id, st})
-			}
-		}
-	}
-	c.mu.Unlock()
-	for _, o := range all {
+	for _, o := range c.revocable() {
 		group, ok := c.group(o.st.node)
 		var err error
 		if !ok {

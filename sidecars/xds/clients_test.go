@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -53,19 +52,7 @@ func startReconciled(t *testing.T, p *policy.Policy) (*Reconciler, string) {
 	if err := rec.SetPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ctx, lis); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return rec, lis.Addr().String()
+	return rec, serveOnLoopback(t, ctx, cancel, srv)
 }
 
 // node is a node of cluster edge with the metadata, whose values may be strings, booleans or

@@ -60,6 +60,13 @@ func startLimited(t *testing.T, prefix string, limits Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &fixture{srv: srv, reg: reg, logs: logs, addr: serveOnLoopback(t, ctx, cancel, srv)}
+}
+
+// serveOnLoopback serves srv on a loopback port until the test ends (cancel ends ctx, which
+// srv serves under) and returns its address.
+func serveOnLoopback(t *testing.T, ctx context.Context, cancel context.CancelFunc, srv *Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +79,7 @@ func startLimited(t *testing.T, prefix string, limits Limits) *fixture {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return &fixture{srv: srv, reg: reg, logs: logs, addr: lis.Addr().String()}
+	return lis.Addr().String()
 }
 
 func cluster(name string) *envoy_config_cluster_v3.Cluster {
