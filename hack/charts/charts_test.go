@@ -161,6 +161,7 @@ func TestSchemaRefusals(t *testing.T) {
 		{adapterChart, "root allowed", "podSecurityContext: {runAsNonRoot: false}", []string{"/podSecurityContext/runAsNonRoot"}},
 		{adapterChart, "privilege escalation", "securityContext: {allowPrivilegeEscalation: true}", []string{"/securityContext/allowPrivilegeEscalation"}},
 		{adapterChart, "rules of another kind", "rules: {kind: TrafficPolicy}", []string{"/rules/kind"}},
+		{adapterChart, "prometheus-adapter rules in rules", "rules: {custom: [], external: []}", []string{"/rules", "additional properties", "custom"}},
 		{adapterChart, "rule without a query", "rules: {rules: [{name: x}]}", []string{"/rules/rules/0", "missing property 'query'"}},
 		{adapterChart, "ServiceMonitor without metrics port", "serviceMonitor: {enabled: true}", []string{"serviceMonitor.enabled needs metricsPort"}},
 		{adapterChart, "resource metrics without resourceRules", "apiService: {resourceMetrics: {enabled: true}}", []string{"apiService.resourceMetrics.enabled", "has none"}},
@@ -185,7 +186,9 @@ func TestSchemaRefusals(t *testing.T) {
 		{xdsChart, "client certificates without a Secret", "tls: {requireClientCertificate: true}", []string{"tls.requireClientCertificate and tls.requireNodeIdentity need tls.secretName"}},
 		{xdsChart, "node identities without client certificates", "tls: {secretName: xds-tls, requireNodeIdentity: true}", []string{"tls.requireNodeIdentity needs tls.requireClientCertificate"}},
 		{xdsChart, "misspelt TLS key", "tls: {secret: x}", []string{"/tls", "additional properties 'secret' not allowed"}},
-		{xdsChart, "budget on one replica", "replicaCount: 1", []string{"podDisruptionBudget.enabled needs replicaCount of 2 or more"}},
+		{xdsChart, "budget on one replica", "replicaCount: 1", []string{"podDisruptionBudget.minAvailable (1) must be below replicaCount (1)"}},
+		{adapterChart, "budget on one replica", "replicaCount: 1", []string{"podDisruptionBudget.minAvailable (1) must be below replicaCount (1)"}},
+		{adapterChart, "budget of every replica", "{replicaCount: 3, podDisruptionBudget: {minAvailable: 3}}", []string{"podDisruptionBudget.minAvailable (3) must be below replicaCount (3)"}},
 	}
 	for _, c := range cases {
 		t.Run(c.chart+"/"+c.name, func(t *testing.T) {

@@ -1,10 +1,13 @@
 package charts
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/config/promadapter"
@@ -98,4 +101,35 @@ func chartContainer(t *testing.T, objs []*unstructured.Unstructured, chart strin
 	}
 	t.Fatalf("the Deployment %s has no %s container", chart, name)
 	return nil
+}
+
+// TestPolicyOfTheValuesReplacesTheExample: a policy given in the values is the policy file
+// as it is, not merged with the example the chart serves by default (Helm merges maps), and
+// the example's experiment, which targets the example's route, comes only with it.
+func TestPolicyOfTheValuesReplacesTheExample(t *testing.T) {
+	mesh, err := os.ReadFile(filepath.Join("..", "..", "deploy", "policies", "mesh.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Helm reads values as YAML 1.1, where a bare on is true: quoted, as the values say.
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(mesh), " on: [", ` "on": [`)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	objs := render(t, xdsChart, map[string]any{"policy": doc})
+	p, err := policy.Parse([]byte(configData(t, objs, "foresight-xds-policy", "policy.yaml")), "policy.yaml")
+	if err != nil {
+		t.Fatalf("the rendered policy: %v", err)
+	}
+	want, err := policy.Load(filepath.Join("..", "..", "deploy", "policies", "mesh.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Metadata.Name != want.Metadata.Name || p.Metadata.Namespace != want.Metadata.Namespace || len(p.Spec.VirtualHosts) != len(want.Spec.VirtualHosts) || len(p.Spec.Services) != len(want.Spec.Services) {
+		t.Errorf("rendered policy %+v (%d virtual hosts, %d services), want mesh.yaml's %+v (%d, %d)",
+			p.Metadata, len(p.Spec.VirtualHosts), len(p.Spec.Services), want.Metadata, len(want.Spec.VirtualHosts), len(want.Spec.Services))
+	}
+	if exps := configData(t, objs, "foresight-xds-policy", "experiments.yaml"); strings.TrimSpace(exps) != "" {
+		t.Errorf("experiments with a policy of the values: %q, want none", exps)
+	}
 }

@@ -109,6 +109,40 @@ func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpe
 	}
 }
 
+// isolateServerNames adds to the connection routes of a TLS port, for each hostname of a
+// served listener of the port that no route takes there but a less specific name of another
+// route would (a listener for secure.example.com without routes beside a catch-all listener
+// whose route takes *.example.com), a route that refuses those connections: a connection
+// goes to the most specific listener whose hostname matches its server name, and that
+// listener has no route for it, as isolatedHostnames does for HTTP.
+func isolateServerNames(g *gateway, port int32, gp *gatewayPort) {
+	taken := func(h string) (exact, caught bool) {
+		for _, cr := range gp.connections {
+			if len(cr.ServerNames) == 0 {
+				caught = true
+			}
+			for _, n := range cr.ServerNames {
+				exact = exact || n == h
+				caught = caught || n != h && covers(gwv1.Hostname(n), h)
+			}
+		}
+		return exact, caught
+	}
+	for _, li := range g.listeners {
+		if !li.ok || li.l.Port != port || li.l.Hostname == nil || *li.l.Hostname == "" {
+			continue
+		}
+		h := string(*li.l.Hostname)
+		if exact, caught := taken(h); exact || !caught {
+			continue
+		}
+		gp.connections = append(gp.connections, &policy.ConnectionRoute{
+			Name: "Listener/" + string(li.l.Name) + "/no-route", ServerNames: []string{h},
+			Backends: []policy.Backend{{Unresolved: true, Weight: 1}},
+		})
+	}
+}
+
 // connectionListener is the policy listener of a TLS or TCP port: its connection routes,
 // each route's server names sorted.
 func connectionListener(port int32, gp *gatewayPort) policy.GatewayListener {

@@ -305,3 +305,32 @@ func TestPoliciesOnServicesOfConnectionRoutes(t *testing.T) {
 		t.Errorf("the -tcp service %+v, want the circuit breaker", s)
 	}
 }
+
+// TestTLSListenerIsolation: a TLS connection for the hostname of a listener without routes
+// is refused, not passed through to the route of a less specific listener of the port that
+// would take it by its wildcard: a connection belongs to the most specific listener.
+func TestTLSListenerIsolation(t *testing.T) {
+	passthrough := gwv1.TLSModePassthrough
+	secure := gwv1.Hostname("secure.example.com")
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "all", Port: 443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+		{Name: "secure", Port: 443, Protocol: gwv1.TLSProtocolType, Hostname: &secure, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+	}, "team")
+	in.Services[0].Spec.Ports[0].Port = 443
+	s := gwv1.SectionName("all")
+	in.TLSRoutes = []*gwv1.TLSRoute{tlsRoute("team", 1, []gwv1.ParentReference{{Name: "edge", SectionName: &s}}, []gwv1.Hostname{"*.example.com"}, ref("team", 443, 1))}
+	in.Served.TLSRoutes = true
+	res := Translate(in)
+	p, groups := served(t, res.Spec)
+	ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners
+	if len(ls) != 1 || len(ls[0].Connections) != 2 {
+		t.Fatalf("listeners %+v, want one with the route and the refusal", ls)
+	}
+	refusal := ls[0].Connections[1]
+	if refusal.Name != "Listener/secure/no-route" || !slices.Equal(refusal.ServerNames, []string{"secure.example.com"}) || len(refusal.Backends) != 1 || !refusal.Backends[0].Unresolved {
+		t.Errorf("refusal %+v, want secure.example.com's connections refused", refusal)
+	}
+	if l := groups[GatewayNodeGroup("shop", "edge")].Listeners[0]; len(l.GetFilterChains()) != 2 {
+		t.Errorf("Envoy listener with %d filter chains, want 2", len(l.GetFilterChains()))
+	}
+}

@@ -1124,6 +1124,7 @@ func (t *translator) build() {
 			gp := g.ports[port]
 			if gp.forwardsConnections() {
 				if len(gp.connections) > 0 { // nothing attached yet otherwise
+					isolateServerNames(g, port, gp)
 					gl := connectionListener(port, gp)
 					gl.TLSCertificates, gl.ClientCAs, gl.ClientCertificateOptional = uniqueCerts(gp.certs), gp.clientCAs, gp.clientOptional
 					envoy.Listeners = append(envoy.Listeners, gl)
