@@ -9,6 +9,8 @@ import (
 
 	"github.com/foresight-dev/foresight/internal/testharness/cluster"
 	"github.com/foresight-dev/foresight/internal/testharness/needs"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestServerSideDryRun applies every rendered manifest (each chart with its default
@@ -99,4 +101,58 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		})
 	}
+
+	// The self-signed certificate across upgrades (lookup reads the release's Secret): kept
+	// while fresh, generated anew after two thirds of its validity or when the validity
+	// changes.
+	t.Run("selfSigned certificate across upgrades", func(t *testing.T) {
+		servingCert := func(vals string) (*unstructured.Unstructured, string) {
+			t.Helper()
+			m, err := RenderIn(c.AdminKubeconfig, chartDir(adapterChart), rel(adapterChart), values(t, vals))
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := Objects(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret := find(objs, "Secret", "foresight-adapter-serving-cert")
+			if secret == nil {
+				t.Fatal("no serving Secret")
+			}
+			crt, _, _ := unstructured.NestedString(secret.Object, "data", "tls.crt")
+			return secret, crt
+		}
+		apply := func(secret *unstructured.Unstructured) {
+			t.Helper()
+			// As the release that installed it: Helm adopts only its own objects.
+			notes := secret.GetAnnotations()
+			if notes == nil {
+				notes = map[string]string{}
+			}
+			r := rel(adapterChart)
+			notes["meta.helm.sh/release-name"], notes["meta.helm.sh/release-namespace"] = r.Name, r.Namespace
+			secret.SetAnnotations(notes)
+			b, err := secret.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out, err := kubectl(string(b), "apply", "-f", "-"); err != nil {
+				t.Fatalf("apply the Secret: %v\n%s", err, out)
+			}
+		}
+		first, crt := servingCert("tls: {mode: selfSigned}")
+		apply(first)
+		if _, again := servingCert("tls: {mode: selfSigned}"); again != crt {
+			t.Error("an upgrade replaced a fresh certificate")
+		}
+		if _, longer := servingCert("tls: {mode: selfSigned, selfSignedValidityDays: 30}"); longer == crt {
+			t.Error("a new selfSignedValidityDays kept the certificate")
+		}
+		first.SetAnnotations(map[string]string{"foresight.dev/validity-days": "3650", "foresight.dev/renew-after": "1"})
+		apply(first)
+		if _, renewed := servingCert("tls: {mode: selfSigned}"); renewed == crt {
+			t.Error("a certificate past two thirds of its validity was kept")
+		}
+	})
 }

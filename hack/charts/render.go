@@ -17,6 +17,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -41,14 +42,33 @@ func Load(dir string) (*chart.Chart, error) {
 // nothing), with vals over the chart's values.yaml, and returns the rendered manifest.
 // Values the schema refuses are an error naming the value.
 func Render(dir string, rel Release, vals map[string]any) (string, error) {
+	return renderChart(dir, rel, vals, "")
+}
+
+// RenderIn renders the chart as `helm install --dry-run=server` does against the cluster of
+// kubeconfig: lookup reads the objects there, as on an upgrade.
+func RenderIn(kubeconfig, dir string, rel Release, vals map[string]any) (string, error) {
+	return renderChart(dir, rel, vals, kubeconfig)
+}
+
+func renderChart(dir string, rel Release, vals map[string]any, kubeconfig string) (string, error) {
 	c, err := Load(dir)
 	if err != nil {
 		return "", err
 	}
 	cfg := &action.Configuration{}
 	cfg.SetLogger(slog.NewTextHandler(io.Discard, nil))
+	strategy := action.DryRunClient
+	if kubeconfig != "" {
+		flags := genericclioptions.NewConfigFlags(false)
+		flags.KubeConfig, flags.Namespace = &kubeconfig, &rel.Namespace
+		if err := cfg.Init(flags, rel.Namespace, "memory"); err != nil {
+			return "", fmt.Errorf("render chart %s: %w", dir, err)
+		}
+		strategy = action.DryRunServer
+	}
 	install := action.NewInstall(cfg)
-	install.DryRunStrategy = action.DryRunClient
+	install.DryRunStrategy = strategy
 	install.ReleaseName = rel.Name
 	install.Namespace = rel.Namespace
 	install.Replace = true

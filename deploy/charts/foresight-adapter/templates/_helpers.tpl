@@ -66,18 +66,29 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/*
 The self-signed CA and serving certificate (tls.mode selfSigned), generated once per
 render: the Secret and the APIServices' caBundle must come from the same pair. An
-existing Secret with the three keys is reused, so an upgrade keeps the certificate.
+existing Secret with the three keys is reused, so an upgrade keeps the certificate, while
+it was generated for the current selfSignedValidityDays and a third of its validity is
+left (its annotations say so); else an upgrade generates a new pair.
 */}}
 {{- define "foresight-adapter.selfSignedPair" -}}
-{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "foresight-adapter.servingSecret" .) -}}
-{{- if and $secret (index ($secret.data | default dict) "ca.crt") (index ($secret.data | default dict) "tls.crt") (index ($secret.data | default dict) "tls.key") -}}
-{{- dict "ca" (index $secret.data "ca.crt") "crt" (index $secret.data "tls.crt") "key" (index $secret.data "tls.key") | toJson -}}
-{{- else -}}
 {{- $days := int .Values.tls.selfSignedValidityDays -}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "foresight-adapter.servingSecret" .) -}}
+{{- $data := dict -}}
+{{- $notes := dict -}}
+{{- if $secret -}}
+{{- $data = $secret.data | default dict -}}
+{{- $notes = $secret.metadata.annotations | default dict -}}
+{{- end -}}
+{{- $now := now | unixEpoch | int64 -}}
+{{- $fresh := and (eq (index $notes "foresight.dev/validity-days" | default "") (toString $days)) (gt (index $notes "foresight.dev/renew-after" | default "0" | int64) $now) -}}
+{{- if and $fresh (index $data "ca.crt") (index $data "tls.crt") (index $data "tls.key") -}}
+{{- dict "ca" (index $data "ca.crt") "crt" (index $data "tls.crt") "key" (index $data "tls.key") "days" (toString $days) "renewAfter" (index $notes "foresight.dev/renew-after") | toJson -}}
+{{- else -}}
 {{- $ca := genCA (printf "%s-ca" (include "foresight-adapter.fullname" .)) $days -}}
 {{- $dns := include "foresight-adapter.serviceDNS" . -}}
 {{- $cert := genSignedCert $dns nil (list $dns (printf "%s.cluster.local" $dns)) $days $ca -}}
-{{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) | toJson -}}
+{{- $renewAfter := add $now (div (mul $days 86400 2) 3) -}}
+{{- dict "ca" ($ca.Cert | b64enc) "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) "days" (toString $days) "renewAfter" (toString $renewAfter) | toJson -}}
 {{- end -}}
 {{- end -}}
 
