@@ -169,6 +169,10 @@ func TestSchemaRefusals(t *testing.T) {
 			[]string{"rbac.objectResources must hold pods"}},
 		{adapterChart, "misspelt prometheus-adapter section", "prometheusAdapterConfig: {resourceRule: {}}", []string{"/prometheusAdapterConfig", "additional properties 'resourceRule' not allowed"}},
 		{adapterChart, "no memory limit", "resources: {limits: {memory: null}}", []string{"/resources/limits", "missing property 'memory'"}},
+		{xdsChart, "root container", "securityContext: {runAsUser: 0}", []string{"/securityContext/runAsUser"}},
+		{adapterChart, "root container", "securityContext: {runAsNonRoot: false}", []string{"/securityContext/runAsNonRoot"}},
+		{xdsChart, "another ServiceAccount without its name", "serviceAccount: {create: false}", []string{"/serviceAccount/name", "minLength"}},
+		{adapterChart, "another ServiceAccount without its name", "serviceAccount: {create: false}", []string{"/serviceAccount/name", "minLength"}},
 		{xdsChart, "latest tag", "image: {tag: latest}", []string{"image.tag: latest is refused"}},
 		{xdsChart, "wrong type", "service: {xdsPort: '18000'}", []string{"/service/xdsPort", "got string, want integer"}},
 		{xdsChart, "unknown top-level key", "policies: {}", []string{"additional properties 'policies' not allowed"}},
@@ -437,4 +441,18 @@ func normalizeJSON(t *testing.T, v any) any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestScrapeAnnotationsFollowTheMetricsPort: the xds pods' prometheus.io/port is the
+// metrics port the pods listen on.
+func TestScrapeAnnotationsFollowTheMetricsPort(t *testing.T) {
+	objs := render(t, xdsChart, values(t, "service: {metricsPort: 15014}"))
+	d := find(objs, "Deployment", "foresight-xds")
+	if d == nil {
+		t.Fatal("no Deployment")
+	}
+	notes, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "annotations")
+	if notes["prometheus.io/port"] != "15014" || notes["prometheus.io/scrape"] != "true" {
+		t.Errorf("pod annotations %v, want prometheus.io/port 15014", notes)
+	}
 }
