@@ -456,3 +456,34 @@ func TestScrapeAnnotationsFollowTheMetricsPort(t *testing.T) {
 		t.Errorf("pod annotations %v, want prometheus.io/port 15014", notes)
 	}
 }
+
+// TestNotesFitTheInstall: the commands NOTES.txt prints fit the values: the bootstrap of a
+// TLS control plane uses TLS (and a client certificate when one is required), the
+// APIServices listed are those registered, and the metric queried is one of the rules'.
+func TestNotesFitTheInstall(t *testing.T) {
+	for _, c := range []struct {
+		chart, values string
+		want, not     []string
+	}{
+		{xdsChart, "tls: {secretName: xds-tls, requireClientCertificate: true}", []string{"--xds-creds tls --xds-ca-file CA.pem --xds-cert-file CERT.pem --xds-key-file KEY.pem"}, nil},
+		{xdsChart, "", []string{"--xds-address foresight-xds.foresight.svc:18000\n"}, []string{"--xds-creds"}},
+		{adapterChart, "{apiService: {external: {enabled: false}, custom: {enabled: false}, resourceMetrics: {enabled: true}}, prometheusAdapterConfig: {resourceRules: {window: 5m}}}",
+			[]string{"kubectl get apiservices v1beta1.metrics.k8s.io v1.metrics.k8s.io", "kubectl top pods -A"}, []string{"external.metrics.k8s.io"}},
+		{adapterChart, "rules: {rules: [{name: queue_depth, query: 'redis_list_length{<<.LabelMatchers>>}'}]}", []string{"namespaces/default/queue_depth"}, []string{"http_requests_per_second_predicted"}},
+	} {
+		notes, err := Notes(chartDir(c.chart), rel(c.chart), values(t, c.values))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(notes, w) {
+				t.Errorf("%s with %s: notes lack %q:\n%s", c.chart, c.values, w, notes)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(notes, n) {
+				t.Errorf("%s with %s: notes hold %q:\n%s", c.chart, c.values, n, notes)
+			}
+		}
+	}
+}

@@ -42,19 +42,38 @@ func Load(dir string) (*chart.Chart, error) {
 // nothing), with vals over the chart's values.yaml, and returns the rendered manifest.
 // Values the schema refuses are an error naming the value.
 func Render(dir string, rel Release, vals map[string]any) (string, error) {
-	return renderChart(dir, rel, vals, "")
+	r, err := renderChart(dir, rel, vals, "")
+	if err != nil {
+		return "", err
+	}
+	return r.Manifest, nil
+}
+
+// Notes renders the chart as Render does and returns its NOTES.txt.
+func Notes(dir string, rel Release, vals map[string]any) (string, error) {
+	r, err := renderChart(dir, rel, vals, "")
+	if err != nil {
+		return "", err
+	}
+	return r.Info.Notes, nil
 }
 
 // RenderIn renders the chart as `helm install --dry-run=server` does against the cluster of
 // kubeconfig: lookup reads the objects there, as on an upgrade.
 func RenderIn(kubeconfig, dir string, rel Release, vals map[string]any) (string, error) {
-	return renderChart(dir, rel, vals, kubeconfig)
-}
-
-func renderChart(dir string, rel Release, vals map[string]any, kubeconfig string) (string, error) {
-	c, err := Load(dir)
+	r, err := renderChart(dir, rel, vals, kubeconfig)
 	if err != nil {
 		return "", err
+	}
+	return r.Manifest, nil
+}
+
+// renderChart installs the chart as a dry run (against the cluster of kubeconfig, or none)
+// and returns the release.
+func renderChart(dir string, rel Release, vals map[string]any, kubeconfig string) (*release.Release, error) {
+	c, err := Load(dir)
+	if err != nil {
+		return nil, err
 	}
 	cfg := &action.Configuration{}
 	cfg.SetLogger(slog.NewTextHandler(io.Discard, nil))
@@ -63,7 +82,7 @@ func renderChart(dir string, rel Release, vals map[string]any, kubeconfig string
 		flags := genericclioptions.NewConfigFlags(false)
 		flags.KubeConfig, flags.Namespace = &kubeconfig, &rel.Namespace
 		if err := cfg.Init(flags, rel.Namespace, "memory"); err != nil {
-			return "", fmt.Errorf("render chart %s: %w", dir, err)
+			return nil, fmt.Errorf("render chart %s: %w", dir, err)
 		}
 		strategy = action.DryRunServer
 	}
@@ -74,13 +93,13 @@ func renderChart(dir string, rel Release, vals map[string]any, kubeconfig string
 	install.Replace = true
 	r, err := install.RunWithContext(context.Background(), c, vals)
 	if err != nil {
-		return "", fmt.Errorf("render chart %s: %w", dir, err)
+		return nil, fmt.Errorf("render chart %s: %w", dir, err)
 	}
 	rr, ok := r.(*release.Release)
 	if !ok {
-		return "", fmt.Errorf("render chart %s: unexpected release type %T", dir, r)
+		return nil, fmt.Errorf("render chart %s: unexpected release type %T", dir, r)
 	}
-	return rr.Manifest, nil
+	return rr, nil
 }
 
 // Lint lints the chart in dir with vals as `helm lint --strict` does and returns each
