@@ -487,3 +487,14 @@ func TestNotesFitTheInstall(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetOfNoReplicas: a Deployment scaled to no replicas (an adapter run outside the
+// cluster, as the end-to-end tests do) renders with its budget: there is no pod to block a
+// drain.
+func TestBudgetOfNoReplicas(t *testing.T) {
+	for _, chart := range []string{adapterChart, xdsChart} {
+		if find(render(t, chart, values(t, "replicaCount: 0")), "PodDisruptionBudget", chart) == nil {
+			t.Errorf("%s with replicaCount 0: no PodDisruptionBudget", chart)
+		}
+	}
+}
