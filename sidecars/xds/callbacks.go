@@ -78,8 +78,9 @@ type streamState struct {
 	// group is the node group the node was in when the stream began: the key of its watches.
 	group   string
 	pending map[string]sentResponse // by type URL
-	// lastNonce is the nonce of the last response sent, by type URL: a state of the world
-	// request carrying another is stale, and go-control-plane ignores it.
+	// lastNonce is the nonce of the last response sent, by type URL, until a request is
+	// taken: a state of the world request carrying another is stale, and go-control-plane
+	// ignores it.
 	lastNonce map[string]string
 	// subscribed is the bytes of resource names the stream subscribes to, by type URL.
 	subscribed map[string]int
@@ -350,6 +351,11 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	}
 
 	c.mu.Lock()
+	if !stale && !sub.delta {
+		// go-control-plane takes the request and watches anew, with no nonce until its next
+		// response: any nonce is taken until then.
+		delete(st.lastNonce, typeURL)
+	}
 	if !stale && !c.subscribe(st, typeURL, sub) {
 		c.mu.Unlock()
 		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
@@ -418,17 +424,32 @@ func (c *callbacks) revocable() []openStream {
 	return out
 }
 
-// regroup ends, with UNAVAILABLE, every open stream whose node group would be another under
-// a policy about to be served (group maps a node to it): its watches are keyed by the group
-// it began in, and would keep serving that group's configuration (or, for a group that
-// disappears, an empty one). The proxy reconnects, keeping what it has, and gets its new
-// group's configuration. A node the policy puts in no group is left to the empty
-// configuration of its vanished group and to reauthorize.
-func (c *callbacks) regroup(group func(*core.Node) (string, bool)) {
+// regroup ends the open streams a policy about to be served changes, before it is served:
+// with PERMISSION_DENIED a stream whose node the policy puts in no group while its group
+// stays (kept says whether the policy has a group), or in a group that does not admit its
+// identities (admits says whether a group of the policy admits them; nil when identities are
+// not checked); with UNAVAILABLE one whose node it puts in another group (group maps a node
+// to its group in the policy). Its watches are keyed by the group it began in, and would keep
+// serving that group's configuration (or, for a group that disappears, an empty one). A
+// moved proxy reconnects, keeping what it has, and gets its new group's configuration; a
+// refused one gets nothing more. A node in no group whose group disappears is served that
+// group's empty configuration, which takes its configuration away (reauthorize then ends
+// its stream where identities are checked).
+func (c *callbacks) regroup(group func(*core.Node) (string, bool), kept func(group string) bool, admits func(group string, identities []string) bool) {
 	for _, o := range c.revocable() {
-		if g, ok := group(o.st.node); ok && g != o.st.group {
-			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(o.st.node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
-			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(o.st.node.GetId()), o.st.group, g))
+		node := o.st.node
+		g, ok := group(node)
+		switch {
+		case !ok && !kept(o.st.group):
+		case !ok:
+			o.st.revoker.revoke(c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy any more", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
+				"node", clipLabel(node.GetId()), "stream", o.id))
+		case admits != nil && !admits(g, o.st.identities):
+			o.st.revoker.revoke(c.refuse("node_identity", status.Errorf(codes.PermissionDenied, "node %q: node group %q admits none of the identities of its certificate %q", clipLabel(node.GetId()), g, clipIdentities(o.st.identities)),
+				"node", clipLabel(node.GetId()), "group", g, "identities", clipIdentities(o.st.identities), "stream", o.id))
+		case g != o.st.group:
+			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
+			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(node.GetId()), o.st.group, g))
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -225,3 +226,90 @@ func TestTypesAStreamAsksFor(t *testing.T) {
 		t.Errorf("listeners by wildcard: %v", got)
 	}
 }
+
+// TestNodeInNoGroupAnyMore: a policy change that puts a connected node in no group ends its
+// stream (PERMISSION_DENIED) before it is served, instead of leaving it on its old group,
+// which other nodes keep; when its group disappears instead, the node is served that group's
+// empty configuration, which takes its configuration away.
+func TestNodeInNoGroupAnyMore(t *testing.T) {
+	ctx := context.Background()
+	rec, addr := startReconciled(t, groupsPolicy(t, "{name: edge, kind: gateway, selector: {app: web}}"))
+	s := openNode(t, addr, node("web-1", map[string]any{"app": "web", "track": "canary"}))
+	listeners(t, s)
+	if err := rec.SetPolicy(ctx, groupsPolicy(t, "{name: edge, kind: gateway, selector: {app: web, track: stable}}")); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for err == nil {
+		_, err = s.Recv(5 * time.Second)
+	}
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "no node group") {
+		t.Fatalf("stream of a node in no group any more ended with %v, want PERMISSION_DENIED", err)
+	}
+
+	s = openNode(t, addr, node("web-2", map[string]any{"app": "web", "track": "stable"}))
+	listeners(t, s)
+	if err := rec.SetPolicy(ctx, groupsPolicy(t, "{name: other, kind: gateway, selector: {app: api}}")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Recv(5 * time.Second); err != nil || len(r.GetResources()) != 0 {
+		t.Fatalf("node of a group that disappeared: %v %v, want an empty configuration", r, err)
+	}
+}
+
+// TestRegroupRefusesWhatThePolicyNoLongerAdmits: regroup ends, before a policy is served,
+// the stream whose group that policy does not let its identities into, with
+// PERMISSION_DENIED, and leaves the others.
+func TestRegroupRefusesWhatThePolicyNoLongerAdmits(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCallbacks(slog.New(slog.DiscardHandler), m, nil, func(string, []string) bool { return true }, nil, Limits{})
+	open := func(id int64, identity string) *streamRevoker {
+		st := newStreamState()
+		st.node, st.group, st.identities = node(fmt.Sprint(id), nil), "edge", []string{identity}
+		st.revoker = &streamRevoker{revoked: make(chan struct{})}
+		c.sotw[id] = st
+		return st.revoker
+	}
+	kept, refused := open(1, "spiffe://t/ns/shop/sa/kept"), open(2, "spiffe://t/ns/shop/sa/refused")
+	c.regroup(func(*envoy_config_core_v3.Node) (string, bool) { return "edge", true }, func(string) bool { return true },
+		func(_ string, ids []string) bool { return ids[0] != "spiffe://t/ns/shop/sa/refused" })
+	select {
+	case <-refused.revoked:
+		if status.Code(refused.err) != codes.PermissionDenied {
+			t.Errorf("refused stream ended with %v", refused.err)
+		}
+	default:
+		t.Error("the stream the policy no longer admits was not ended")
+	}
+	select {
+	case <-kept.revoked:
+		t.Errorf("an admitted stream was ended: %v", kept.err)
+	default:
+	}
+}
+
+// TestRevokedStreamSendsNothing: once a stream is revoked, nothing more is sent on it,
+// whatever its handler still answers.
+func TestRevokedStreamSendsNothing(t *testing.T) {
+	sent := &countingStream{}
+	rev := &streamRevoker{revoked: make(chan struct{})}
+	g := &silentStreamGuard{ServerStream: sent, rev: rev}
+	if err := g.SendMsg(&discovery.DiscoveryResponse{}); err != nil || sent.n != 1 {
+		t.Fatalf("send before revocation: %v, %d sent", err, sent.n)
+	}
+	rev.revoke(status.Error(codes.Unavailable, "moved"))
+	if err := g.SendMsg(&discovery.DiscoveryResponse{}); status.Code(err) != codes.Unavailable || sent.n != 1 {
+		t.Fatalf("send after revocation: %v, %d sent; want the revocation's error and nothing sent", err, sent.n)
+	}
+}
+
+// countingStream is a grpc.ServerStream that counts the messages sent on it.
+type countingStream struct {
+	grpc.ServerStream
+	n int
+}
+
+func (s *countingStream) SendMsg(any) error { s.n++; return nil }

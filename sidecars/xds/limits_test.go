@@ -196,6 +196,27 @@ func TestMessageAndSubscriptionLimits(t *testing.T) {
 	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("subscription_limit")); got != 1 {
 		t.Errorf("subscription_limit refusals counted %v, want 1", got)
 	}
+	// After an acknowledgement go-control-plane watches anew with no nonce, and takes a
+	// request of any nonce until its next response: the budget counts it too.
+	ctx4, cancel4 := context.WithCancel(ctx)
+	defer cancel4()
+	fourth, err := openOn(t, ctx4, conn, "web-4", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r4, err := fourth.Recv(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fourth.ACK(r4); err != nil {
+		t.Fatal(err)
+	}
+	if err := fourth.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, ResponseNonce: "any", ResourceNames: names(4, 100)}); err == nil {
+		_, err = fourth.Recv(10 * time.Second)
+		if status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+			t.Fatalf("400 bytes more past the 1000-byte budget after an acknowledgement: %v, want RESOURCE_EXHAUSTED", err)
+		}
+	}
 	cancel1()
 	waitFor(t, func() bool {
 		f.srv.callbacks.mu.Lock()

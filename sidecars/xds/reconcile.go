@@ -129,9 +129,15 @@ func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 			err = r.server.refused(err)
 		}
 		if err == nil {
-			// Before it is served: a stream whose node moves to another group ends, rather
-			// than being served its old group's configuration (or an empty one).
-			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) })
+			// Before it is served: a stream whose node moves to another group, or that the
+			// policy no longer admits, ends, rather than being served its old group's
+			// configuration (or an empty one) or the new one.
+			var admits func(string, []string) bool
+			if r.server.callbacks.authorize != nil {
+				admits = p.AdmitsIdentity
+			}
+			kept := func(g string) bool { return p.Group(g) != nil }
+			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) }, kept, admits)
 			err = r.server.serve(ctx, c)
 		}
 	}

@@ -183,6 +183,9 @@ type typedSet struct {
 // groupState is what one node group is served.
 type groupState struct {
 	listeners, routes, clusters typedSet
+	// vanished marks the empty configuration of a group the policy no longer has, served
+	// once to what still watches it; the next configuration drops the group.
+	vanished bool
 }
 
 // Server is the xDS control plane: caches, ADS server, NACK tracking and metrics.
@@ -208,11 +211,17 @@ type nodeHash struct {
 	group func(*core.Node) (string, bool)
 }
 
+// noGroup is the cache key of the nodes in no group: its configuration is empty. A stream's
+// first request is refused when its node is in no group; a later one (the node's group
+// disappeared, or no longer selects it, just before it asked) is served the empty
+// configuration, which takes what it had away. Group names are never empty.
+const noGroup = ""
+
 // ID implements cache.NodeHash.
 func (h nodeHash) ID(node *core.Node) string {
 	g, ok := h.group(node)
 	if !ok {
-		return ""
+		return noGroup
 	}
 	return g
 }
@@ -255,6 +264,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	// that watch only the listeners of the targets they dial. Ordering is kept by Update's
 	// staged snapshots and by the ordered ADS server.
 	s.snapshots = cachev3.NewSnapshotCache(false, nodeHash{group: opts.NodeGroup}, cacheLogger{opts.Logger})
+	var none groupState
+	none.listeners.version, none.routes.version, none.clusters.version = s.version(nil), s.version(nil), s.version(nil)
+	if err := s.snapshots.SetSnapshot(ctx, noGroup, snapshotOf(none.listeners, none.routes, none.clusters)); err != nil {
+		return nil, fmt.Errorf("set the empty snapshot of nodes in no group: %w", err)
+	}
 	s.endpoints = cachev3.NewLinearCache(resourcev3.EndpointType,
 		cachev3.WithVersionPrefix(opts.VersionPrefix+"-eds-"), cachev3.WithLogger(cacheLogger{opts.Logger}))
 	mux := &cachev3.MuxCache{
@@ -502,14 +516,21 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 	next, eds := c.groups, c.eds
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for g := range s.groups {
-		if _, ok := next[g]; !ok { // a group that disappeared is served an empty configuration
-			empty := &groupState{}
-			empty.listeners.version = s.version(nil)
-			empty.routes.version = s.version(nil)
-			empty.clusters.version = s.version(nil)
-			next[g] = empty
+	var drop []string
+	for g, st := range s.groups {
+		if _, ok := next[g]; ok {
+			continue
 		}
+		if st.vanished { // served empty already: dropped
+			drop = append(drop, g)
+			continue
+		}
+		// A group that disappeared is served an empty configuration, once.
+		empty := &groupState{vanished: true}
+		empty.listeners.version = s.version(nil)
+		empty.routes.version = s.version(nil)
+		empty.clusters.version = s.version(nil)
+		next[g] = empty
 	}
 	names := slices.Sorted(maps.Keys(next))
 	old := func(g string) *groupState {
@@ -574,6 +595,9 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		}
 	}
 	s.groups = next
+	for _, g := range drop {
+		s.snapshots.ClearSnapshot(g)
+	}
 	s.eds = eds
 	s.generated++
 	s.recordSize()
@@ -626,7 +650,7 @@ func (s *Server) Served() (groups map[string]map[string][]string, endpoints []st
 func guardStreams(timeout time.Duration) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		rev := &streamRevoker{revoked: make(chan struct{})}
-		g := &silentStreamGuard{ServerStream: ss, ctx: context.WithValue(ss.Context(), revokerKey{}, rev)}
+		g := &silentStreamGuard{ServerStream: ss, ctx: context.WithValue(ss.Context(), revokerKey{}, rev), rev: rev}
 		expired := make(chan struct{})
 		timer := time.AfterFunc(timeout, func() {
 			if g.state.CompareAndSwap(streamWaiting, streamExpired) {
@@ -681,11 +705,24 @@ const (
 type silentStreamGuard struct {
 	grpc.ServerStream
 	ctx   context.Context // the stream's, with its streamRevoker
+	rev   *streamRevoker
 	state atomic.Int32
 }
 
 // Context is the stream's context, carrying its streamRevoker.
 func (g *silentStreamGuard) Context() context.Context { return g.ctx }
+
+// SendMsg sends m unless the stream was revoked: the handler may still be answering a watch
+// when the revocation ends the stream, and a revoked stream's proxy must get nothing more
+// (not its old group's configuration, nor the empty one of a group that disappeared).
+func (g *silentStreamGuard) SendMsg(m any) error {
+	select {
+	case <-g.rev.revoked:
+		return g.rev.err
+	default:
+	}
+	return g.ServerStream.SendMsg(m)
+}
 
 func (g *silentStreamGuard) RecvMsg(m any) error {
 	if err := g.ServerStream.RecvMsg(m); err != nil {
