@@ -39,10 +39,9 @@ func groupsPolicy(t *testing.T, groups ...string) *policy.Policy {
 	return p
 }
 
-// startReconciled serves p through a Reconciler on loopback until the test ends.
-func startReconciled(t *testing.T, p *policy.Policy) (*Reconciler, string) {
+// reconciled is a Server bound to a Reconciler serving p, under ctx.
+func reconciled(t *testing.T, ctx context.Context, p *policy.Policy) (*Reconciler, *Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(&xdstest.LogBuffer{}, nil))
 	rec := NewReconciler(log)
 	srv, err := New(ctx, Options{NodeGroup: rec.NodeGroup, Registerer: prometheus.NewRegistry(), VersionPrefix: "t", Logger: log})
@@ -53,6 +52,14 @@ func startReconciled(t *testing.T, p *policy.Policy) (*Reconciler, string) {
 	if err := rec.SetPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
+	return rec, srv
+}
+
+// startReconciled serves p through a Reconciler on loopback until the test ends.
+func startReconciled(t *testing.T, p *policy.Policy) (*Reconciler, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rec, srv := reconciled(t, ctx, p)
 	return rec, serveOnLoopback(t, ctx, cancel, srv)
 }
 

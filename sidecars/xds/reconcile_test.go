@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
-	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // edgePolicy is a gateway policy named name whose one route sends to service (web or api).
@@ -80,16 +77,7 @@ func samePublished(a, b published) bool {
 // stay as they are until SetPolicy.
 func TestCheckPolicyIsSetPolicyWithoutServing(t *testing.T) {
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(&xdstest.LogBuffer{}, nil))
-	rec := NewReconciler(log)
-	srv, err := New(ctx, Options{NodeGroup: rec.NodeGroup, Registerer: prometheus.NewRegistry(), VersionPrefix: "t", Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Bind(srv)
-	if err := rec.SetPolicy(ctx, edgePolicy(t, "first", "web")); err != nil {
-		t.Fatal(err)
-	}
+	rec, srv := reconciled(t, ctx, edgePolicy(t, "first", "web"))
 	counters := func() [3]float64 {
 		return [3]float64{testutil.ToFloat64(srv.metrics.reloads.WithLabelValues("success")),
 			testutil.ToFloat64(srv.metrics.reloads.WithLabelValues("failure")), testutil.ToFloat64(srv.metrics.snapshotsRejected)}
