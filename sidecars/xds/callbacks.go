@@ -442,11 +442,9 @@ func (c *callbacks) regroup(group func(*core.Node) (string, bool), kept func(gro
 		switch {
 		case !ok && !kept(o.st.group):
 		case !ok:
-			o.st.revoker.revoke(c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy any more", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
-				"node", clipLabel(node.GetId()), "stream", o.id))
+			o.st.revoker.revoke(c.inNoGroupAnyMore(node, o.id))
 		case admits != nil && !admits(g, o.st.identities):
-			o.st.revoker.revoke(c.refuse("node_identity", status.Errorf(codes.PermissionDenied, "node %q: node group %q admits none of the identities of its certificate %q", clipLabel(node.GetId()), g, clipIdentities(o.st.identities)),
-				"node", clipLabel(node.GetId()), "group", g, "identities", clipIdentities(o.st.identities), "stream", o.id))
+			o.st.revoker.revoke(c.identityRefused(node, g, o.st.identities, o.id))
 		case g != o.st.group:
 			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
 			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(node.GetId()), o.st.group, g))
@@ -460,8 +458,21 @@ func (c *callbacks) checkIdentity(node *core.Node, group string, identities []st
 	if c.authorize == nil || c.authorize(group, identities) {
 		return nil
 	}
+	return c.identityRefused(node, group, identities, id)
+}
+
+// identityRefused counts and returns the refusal of stream id, whose node's group does not
+// admit the identities of its certificate.
+func (c *callbacks) identityRefused(node *core.Node, group string, identities []string, id int64) error {
 	return c.refuse("node_identity", status.Errorf(codes.PermissionDenied, "node %q: node group %q admits none of the identities of its certificate %q", clipLabel(node.GetId()), group, clipIdentities(identities)),
 		"node", clipLabel(node.GetId()), "group", group, "identities", clipIdentities(identities), "stream", id)
+}
+
+// inNoGroupAnyMore counts and returns the refusal of stream id, whose node the policy puts
+// in no group any more.
+func (c *callbacks) inNoGroupAnyMore(node *core.Node, id int64) error {
+	return c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy any more", clipLabel(node.GetId()), clipLabel(node.GetCluster())),
+		"node", clipLabel(node.GetId()), "stream", id)
 }
 
 // reauthorize ends, with PERMISSION_DENIED, every open stream whose node the current policy
@@ -476,8 +487,7 @@ func (c *callbacks) reauthorize() {
 		group, ok := c.group(o.st.node)
 		var err error
 		if !ok {
-			err = c.refuse("no_node_group", status.Errorf(codes.PermissionDenied, "node %q (cluster %q) belongs to no node group of the traffic policy any more", clipLabel(o.st.node.GetId()), clipLabel(o.st.node.GetCluster())),
-				"node", clipLabel(o.st.node.GetId()), "stream", o.id)
+			err = c.inNoGroupAnyMore(o.st.node, o.id)
 		} else {
 			err = c.checkIdentity(o.st.node, group, o.st.identities, o.id)
 		}
