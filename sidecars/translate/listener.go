@@ -181,15 +181,8 @@ func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *e
 // connections are closed.
 func (b *builder) tcpProxy(listener string, c *policy.ConnectionRoute) *envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy {
 	p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{StatPrefix: listener + "/" + c.Name}
-	cluster := func(be *policy.Backend) string {
-		if be.Unresolved {
-			b.unresolved = true
-			return UnresolvedCluster
-		}
-		return b.use(be.Service)
-	}
 	if len(c.Backends) == 1 {
-		p.ClusterSpecifier = &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_Cluster{Cluster: cluster(&c.Backends[0])}
+		p.ClusterSpecifier = &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_Cluster{Cluster: b.clusterOrEmpty(&c.Backends[0])}
 		return p
 	}
 	wc := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedCluster{}
@@ -198,7 +191,7 @@ func (b *builder) tcpProxy(listener string, c *policy.ConnectionRoute) *envoy_ex
 		if be.Weight == 0 {
 			continue // Envoy refuses a weight of 0 here; the backend gets no connection
 		}
-		wc.Clusters = append(wc.Clusters, &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedCluster_ClusterWeight{Name: cluster(be), Weight: be.Weight})
+		wc.Clusters = append(wc.Clusters, &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedCluster_ClusterWeight{Name: b.clusterOrEmpty(be), Weight: be.Weight})
 	}
 	p.ClusterSpecifier = &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy_WeightedClusters{WeightedClusters: wc}
 	return p

@@ -21,15 +21,21 @@ const UnresolvedCluster = "foresight|unresolved-backend"
 // service's cluster, or for an unresolved backend the 500 of a (the route's action) or,
 // on proxyless gRPC, the empty cluster.
 func (b *builder) backendCluster(be *policy.Backend, a *envoy_config_route_v3.RouteAction, m routeMode) string {
-	if !be.Unresolved {
-		return b.use(be.Service)
-	}
-	if m.grpc {
-		b.unresolved = true
-	} else {
+	if be.Unresolved && !m.grpc {
 		a.ClusterNotFoundResponseCode = envoy_config_route_v3.RouteAction_INTERNAL_SERVER_ERROR
+		return UnresolvedCluster
 	}
-	return UnresolvedCluster
+	return b.clusterOrEmpty(be)
+}
+
+// clusterOrEmpty is the cluster a backend sends to: the service's, or for an unresolved
+// backend the empty cluster, which it records as needed.
+func (b *builder) clusterOrEmpty(be *policy.Backend) string {
+	if be.Unresolved {
+		b.unresolved = true
+		return UnresolvedCluster
+	}
+	return b.use(be.Service)
 }
 
 // finishUnresolved adds the empty cluster of unresolved backends when a gRPC route or a
