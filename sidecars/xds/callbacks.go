@@ -138,6 +138,10 @@ type callbacks struct {
 	subscribed int                 // bytes of resource names over all streams
 	nackNodes  map[string]struct{} // node label values in use
 	refusals   logGate             // the logs of refused streams
+	withheld   logGate             // the logs of endpoint names left out of subscriptions
+
+	// scope is the endpoint assignments each node group may read.
+	scope endpointScope
 }
 
 func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), authorize func(string, []string) bool, onNACK func(NACK), limits Limits) *callbacks {
@@ -294,9 +298,10 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 }
 
 // request handles a request on a stream: registers the node on its first request, rejects
-// nodes without a node group and subscriptions past the budget, and classifies the request as
-// ACK or NACK of a pending response. For a NACK it returns the version the client rejected.
-func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, sub subscription, errDetail interface{ GetMessage() string }, hasErr bool) (rejected string, err error) {
+// nodes without a node group and subscriptions past the budget, leaves out of sub the
+// endpoint names the node's group may not read, and classifies the request as ACK or NACK
+// of a pending response. For a NACK it returns the version the client rejected.
+func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core.Node, typeURL, nonce, version string, sub *subscription, errDetail interface{ GetMessage() string }, hasErr bool) (rejected string, err error) {
 	c.mu.Lock()
 	st := streams[id]
 	if st == nil {
@@ -349,6 +354,9 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 			return "", err
 		}
 	}
+	if typeURL == resourcev3.EndpointType {
+		c.keepInScope(node, group, ok, sub, id)
+	}
 
 	c.mu.Lock()
 	if !stale && !sub.delta {
@@ -356,7 +364,7 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		// response: any nonce is taken until then.
 		delete(st.lastNonce, typeURL)
 	}
-	if !stale && !c.subscribe(st, typeURL, sub) {
+	if !stale && !c.subscribe(st, typeURL, *sub) {
 		c.mu.Unlock()
 		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
 			"node", clipLabel(node.GetId()), "stream", id)
@@ -395,6 +403,25 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	c.metrics.pushAck.WithLabelValues(label).Observe(c.now().Sub(p.sent).Seconds())
 	c.acks.Add(1)
 	return "", nil
+}
+
+// keepInScope leaves out of an endpoints subscription the names that the node's group
+// (inGroup false: the node is in no group) may not read, and counts and logs them: such a
+// name is answered as one that does not exist. Unsubscribing is never refused.
+func (c *callbacks) keepInScope(node *core.Node, group string, inGroup bool, sub *subscription, id int64) {
+	if !inGroup {
+		group = noGroup
+	}
+	kept, withheld := c.scope.inScope(group, sub.names)
+	if withheld == 0 {
+		return
+	}
+	sub.names = kept
+	c.metrics.withheld.Add(float64(withheld))
+	if c.withheld.due(c.now()) {
+		c.log.Warn("endpoint names outside the node's group left out of its subscription (further ones within "+refusalLogInterval.String()+" are only counted)",
+			"node", clipLabel(node.GetId()), "group", group, "names", withheld, "stream", id)
+	}
 }
 
 // sameNode says whether two nodes a stream names are one: the same id, cluster and metadata,
@@ -541,11 +568,13 @@ func (c *callbacks) OnStreamClosed(id int64, _ *core.Node) { c.closed(c.sotw, id
 // rejected version again at once, again and again (the protocol asks the server to send
 // only changes).
 func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	sub := subscription{names: req.GetResourceNames()}
 	rejected, err := c.request(c.sotw, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), req.GetVersionInfo(),
-		subscription{names: req.GetResourceNames()}, req.GetErrorDetail(), req.GetErrorDetail() != nil)
+		&sub, req.GetErrorDetail(), req.GetErrorDetail() != nil)
 	if rejected != "" {
 		req.VersionInfo = rejected
 	}
+	req.ResourceNames = sub.names
 	return err
 }
 
@@ -564,9 +593,10 @@ func (c *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.closed(c.del
 
 // OnStreamDeltaRequest implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
+	sub := subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe()}
 	_, err := c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
-		subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe()},
-		req.GetErrorDetail(), req.GetErrorDetail() != nil)
+		&sub, req.GetErrorDetail(), req.GetErrorDetail() != nil)
+	req.ResourceNamesSubscribe = sub.names
 	return err
 }
 

@@ -139,12 +139,12 @@ func subscribedNames(b *testing.B, size int, delta bool) {
 		if delta {
 			var d *xdstest.DeltaStream
 			if d, err = xdstest.OpenDelta(ctx, cc[i/8], node); err == nil {
-				err = d.Subscribe(resourcev3.EndpointType, list...)
+				err = d.Subscribe(resourcev3.RouteType, list...)
 			}
 		} else {
 			var s *xdstest.Stream
 			if s, err = xdstest.Open(ctx, cc[i/8], node); err == nil {
-				err = s.Subscribe(resourcev3.EndpointType, list...)
+				err = s.Subscribe(resourcev3.RouteType, list...)
 			}
 		}
 		if err != nil {

@@ -17,6 +17,7 @@ type metrics struct {
 	refused           *prometheus.CounterVec
 	connsRefused      prometheus.Counter
 	unserved          *prometheus.CounterVec
+	withheld          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -66,8 +67,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "foresight_xds_unserved_type_requests_total",
 			Help: "Requests for resource types the control plane does not serve (left unanswered), by type (secret, runtime, extension_config, virtual_host, scoped_route, other).",
 		}, []string{"type"}),
+		withheld: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foresight_xds_endpoint_names_withheld_total",
+			Help: "Endpoint names a proxy asked for that its node group does not hold, left out of its subscription.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved, m.withheld} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -53,8 +53,9 @@ type Config struct {
 	Routes []types.Resource
 	// Clusters are *envoy_config_cluster_v3.Cluster.
 	Clusters []types.Resource
-	// Endpoints are *envoy_config_endpoint_v3.ClusterLoadAssignment; they are shared by all
-	// groups, so two groups must agree on an assignment of the same name.
+	// Endpoints are *envoy_config_endpoint_v3.ClusterLoadAssignment; they are served from one
+	// cache shared by all groups, so two groups must agree on an assignment of the same name,
+	// and a group's nodes read only the assignments its own Config lists.
 	Endpoints []types.Resource
 }
 
@@ -183,6 +184,9 @@ type typedSet struct {
 // groupState is what one node group is served.
 type groupState struct {
 	listeners, routes, clusters typedSet
+	// endpoints are the names of the endpoint assignments the group's clusters read: all its
+	// nodes may read of the cache shared by all groups.
+	endpoints nameSet
 	// vanished marks the empty configuration of a group the policy no longer has, served
 	// once to what still watches it; the next configuration drops the group.
 	vanished bool
@@ -409,7 +413,9 @@ func (s *Server) prepare(configs map[string]Config) (map[string]*groupState, map
 		if err != nil {
 			return nil, nil, err
 		}
+		g.endpoints = make(nameSet, len(ge))
 		for name, r := range ge {
+			g.endpoints[name] = struct{}{}
 			if prev, ok := eds[name]; ok && !proto.Equal(prev, r) {
 				return nil, nil, fmt.Errorf("endpoints %q differ between node groups %q and %q", name, edsOwner[name], group)
 			}
@@ -533,6 +539,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		next[g] = empty
 	}
 	names := slices.Sorted(maps.Keys(next))
+	s.callbacks.scope.widen(s.groups, next)
 	old := func(g string) *groupState {
 		if o, ok := s.groups[g]; ok {
 			return o
@@ -595,6 +602,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		}
 	}
 	s.groups = next
+	s.callbacks.scope.narrow(next)
 	for _, g := range drop {
 		s.snapshots.ClearSnapshot(g)
 	}
