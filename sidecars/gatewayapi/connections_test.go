@@ -143,9 +143,9 @@ func TestTLSAndTCPRoutes(t *testing.T) {
 		5432: {{Name: "TCPRoute/shop/pg", Backends: []policy.Backend{{Service: "shop-pg-5432-tcp", Weight: 90}, {Service: "shop-pg-next-5432-tcp", Weight: 5}, {Unresolved: true, Weight: 5}}}},
 		9443: {{Name: "TLSRoute/shop/terminated-ok", ServerNames: []string{"bar.example.com"}, Backends: []policy.Backend{{Service: "shop-pg-5432-tcp", Weight: 1}}}},
 	}
-	if len(byPort) != 3 || !slices.EqualFunc(byPort[443], want[443], sameConnectionRoute) || !slices.EqualFunc(byPort[5432], want[5432], sameConnectionRoute) ||
-		!slices.EqualFunc(byPort[9443], want[9443], sameConnectionRoute) {
-		t.Errorf("connection routes by port %+v, want %+v (and no listener on 80 or 8443)", byPort, want)
+	if len(byPort) != 4 || !slices.EqualFunc(byPort[443], want[443], sameConnectionRoute) || !slices.EqualFunc(byPort[5432], want[5432], sameConnectionRoute) ||
+		!slices.EqualFunc(byPort[9443], want[9443], sameConnectionRoute) || len(byPort[80]) != 0 {
+		t.Errorf("connection routes by port %+v, want %+v, none on 80 (HTTP) and no listener on 8443", byPort, want)
 	}
 	for _, l := range edge.Listeners {
 		if terminates := len(l.TLSCertificates) > 0; terminates != (l.Port == 9443) {
@@ -168,10 +168,13 @@ func TestTLSAndTCPRoutes(t *testing.T) {
 		t.Errorf("the Gateway's part has services %+v, want the four of its connection routes", part.Services)
 	}
 	g := groups[GatewayNodeGroup("shop", "edge")]
-	if len(g.Listeners) != 3 {
-		t.Fatalf("%d Envoy listeners, want the two TLS and the TCP ones", len(g.Listeners))
+	if len(g.Listeners) != 4 {
+		t.Fatalf("%d Envoy listeners, want the two TLS, the TCP and the HTTP ones", len(g.Listeners))
 	}
 	for _, l := range g.Listeners {
+		if l.GetName() == "gateway-80" {
+			continue // the HTTP listener, with no route attached (TestListenerWithNoRouteAnswers404)
+		}
 		ts := l.GetFilterChains()[0].GetTransportSocket()
 		if (ts != nil) != (l.GetName() == "gateway-9443") {
 			t.Errorf("Envoy listener %s: transport socket %v", l.GetName(), ts)
@@ -332,5 +335,40 @@ func TestTLSListenerIsolation(t *testing.T) {
 	}
 	if l := groups[GatewayNodeGroup("shop", "edge")].Listeners[0]; len(l.GetFilterChains()) != 2 {
 		t.Errorf("Envoy listener with %d filter chains, want 2", len(l.GetFilterChains()))
+	}
+}
+
+// TestConnectionListenerWithNoRouteIsNotProgrammed: a TCP or TLS listener with no route
+// attached has nowhere to send a connection, so nothing listens on its port: it is left
+// unserved, saying why, and a Gateway with nothing else has no node group. Once a route
+// attaches it is served.
+func TestConnectionListenerWithNoRouteIsNotProgrammed(t *testing.T) {
+	nn := types.NamespacedName{Namespace: "shop", Name: "edge"}
+	passthrough := gwv1.TLSModePassthrough
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
+		{Name: "tls", Port: 443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+	})
+	in.Served = ServedKinds{TLSRoutes: true, TCPRoutes: true}
+	in.Services = []*corev1.Service{svc("shop", "pg", 5432)}
+	res := Translate(in)
+	for name, want := range map[gwv1.SectionName]string{"db": "no TCPRoute is attached: nothing listens on port 5432", "tls": "no TLSRoute is attached: nothing listens on port 443"} {
+		if got := res.Unserved[nn][name]; !strings.HasPrefix(got, want) {
+			t.Errorf("listener %s unserved: %q, want %q...", name, got, want)
+		}
+	}
+	if len(res.Spec.NodeGroups) != 0 {
+		t.Errorf("node groups %+v, want none: nothing listens", res.Spec.NodeGroups)
+	}
+
+	s := gwv1.SectionName("db")
+	in.TCPRoutes = []*gwv1.TCPRoute{tcpRoute("pg", 1, []gwv1.ParentReference{{Name: "edge", SectionName: &s}}, ref("pg", 5432, 1))}
+	res = Translate(in)
+	if _, out := res.Unserved[nn]["db"]; out || res.Unserved[nn]["tls"] == "" {
+		t.Errorf("with a TCPRoute on db: unserved %v, want only tls", res.Unserved[nn])
+	}
+	p, _ := served(t, res.Spec)
+	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 5432 {
+		t.Errorf("served listeners %+v, want the TCP one", ls)
 	}
 }

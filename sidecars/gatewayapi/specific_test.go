@@ -142,3 +142,50 @@ func TestListenerWithoutRoutesAnswers404(t *testing.T) {
 		t.Error("a.example.com gets a virtual host though no other route would catch it")
 	}
 }
+
+// TestListenerWithNoRouteAnswers404: a Gateway whose listeners have no route attached yet is
+// served all the same, as its Programmed condition says: its proxies join its node group and
+// listen on every HTTP port, answering each request 404. An HTTP port with routes is
+// unchanged, and a proxyless gRPC group (nothing to forward to) is not made.
+func TestListenerWithNoRouteAnswers404(t *testing.T) {
+	host := gwv1.Hostname("a.example.com")
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType},
+		{Name: "named", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: &host},
+	})
+	res, groups := serve(t, in)
+	if _, unserved := res.Unserved[types.NamespacedName{Namespace: "shop", Name: "edge"}]; unserved {
+		t.Errorf("listeners unserved: %v", res.Unserved)
+	}
+	served(t, res.Spec)
+	g := groups[GatewayNodeGroup("shop", "edge")]
+	if g == nil || len(g.Listeners) != 2 {
+		t.Fatalf("node group of a Gateway with no routes: %+v, want its two HTTP listeners", g)
+	}
+	if _, ok := groups[GatewayNodeGroup("shop", "edge")+".grpc"]; ok {
+		t.Error("a proxyless gRPC group for a Gateway with no routes")
+	}
+	for _, rc := range g.Routes {
+		vhs := rc.GetVirtualHosts()
+		if len(vhs) != 1 || !slices.Equal(vhs[0].GetDomains(), []string{"*"}) || len(vhs[0].GetRoutes()) != 1 {
+			t.Fatalf("route configuration %s: %v, want one virtual host for every hostname", rc.GetName(), vhs)
+		}
+		if d := vhs[0].GetRoutes()[0].GetDirectResponse(); d.GetStatus() != 404 {
+			t.Errorf("route configuration %s answers %v, want 404", rc.GetName(), d)
+		}
+	}
+
+	in.Services = append(in.Services, svc("shop", "web", 8080))
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "web", []gwv1.ParentReference{{Name: "edge", SectionName: ptr(gwv1.SectionName("http"))}}, nil, nil, "web")}
+	res, _ = serve(t, in)
+	routes := map[string][]policy.Route{}
+	for _, vh := range res.Spec.VirtualHosts {
+		routes[vh.Name] = vh.Routes
+	}
+	if r := routes["gw.shop.edge/*:80"]; len(r) != 1 || r[0].DirectResponse != nil || !slices.Equal(r[0].Services(), []string{ServiceName("shop", "web", 8080)}) {
+		t.Errorf("with a route on port 80: its routes %+v, want the route alone", r)
+	}
+	if r := routes["gw.shop.edge/*:8080"]; len(r) != 1 || r[0].DirectResponse == nil || r[0].DirectResponse.Status != 404 {
+		t.Errorf("port 8080, still with no route: %+v, want the 404", r)
+	}
+}

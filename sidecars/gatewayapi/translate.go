@@ -511,10 +511,7 @@ func (t *translator) gatewaysOf() {
 				}
 			}
 			if !served {
-				if t.res.Unserved[nn] == nil {
-					t.res.Unserved[nn] = map[gwv1.SectionName]string{}
-				}
-				t.res.Unserved[nn][l.Name] = unserved
+				t.unserved(nn, l.Name, unserved)
 			}
 			if accepted {
 				ls.SupportedKinds = kinds
@@ -592,11 +589,16 @@ func (t *translator) refuseGateway(g *gateway, reason, msg string) {
 	g.ports = map[int32]*gatewayPort{}
 	for _, li := range g.listeners {
 		li.ok, li.accepted = false, false
-		if t.res.Unserved[nn] == nil {
-			t.res.Unserved[nn] = map[gwv1.SectionName]string{}
-		}
-		t.res.Unserved[nn][li.l.Name] = "Gateway not accepted"
+		t.unserved(nn, li.l.Name, "Gateway not accepted")
 	}
+}
+
+// unserved records that listener name of Gateway nn serves nothing, and why.
+func (t *translator) unserved(nn types.NamespacedName, name gwv1.SectionName, why string) {
+	if t.res.Unserved[nn] == nil {
+		t.res.Unserved[nn] = map[gwv1.SectionName]string{}
+	}
+	t.res.Unserved[nn][name] = why
 }
 
 // addresses reads a Gateway's spec.addresses. foresight-xds assigns no address: the Service
@@ -1123,17 +1125,38 @@ func (t *translator) build() {
 		for _, port := range slices.Sorted(maps.Keys(g.ports)) {
 			gp := g.ports[port]
 			if gp.forwardsConnections() {
-				if len(gp.connections) > 0 { // nothing attached yet otherwise
-					isolateServerNames(g, port, gp)
-					gl := connectionListener(port, gp)
-					gl.TLSCertificates, gl.ClientCAs, gl.ClientCertificateOptional = uniqueCerts(gp.certs), gp.clientCAs, gp.clientOptional
-					envoy.Listeners = append(envoy.Listeners, gl)
+				if len(gp.connections) == 0 {
+					// A connection has nowhere to go: nothing listens on the port, and its
+					// listeners say so (not Programmed) until a route attaches.
+					kind := KindTCPRoute
+					if gp.protocol == gwv1.TLSProtocolType {
+						kind = KindTLSRoute
+					}
+					for _, li := range g.listeners {
+						if li.ok && li.l.Port == port {
+							t.unserved(nn, li.l.Name, fmt.Sprintf("no %s is attached: nothing listens on port %d until one is", kind, port))
+						}
+					}
+					continue
 				}
+				isolateServerNames(g, port, gp)
+				gl := connectionListener(port, gp)
+				gl.TLSCertificates, gl.ClientCAs, gl.ClientCertificateOptional = uniqueCerts(gp.certs), gp.clientCAs, gp.clientOptional
+				envoy.Listeners = append(envoy.Listeners, gl)
 				continue
 			}
 			gl := policy.GatewayListener{Port: uint32(port), TLSCertificates: uniqueCerts(gp.certs), IgnorePortInHost: true,
 				ClientCAs: gp.clientCAs, ClientCertificateOptional: gp.clientOptional}
 			isolated := isolatedHostnames(g, port)
+			if len(gp.entries) == 0 {
+				// No route attached to the port yet: it is served all the same, and answers
+				// every request 404, as it answers one that no route matches.
+				gp.entries["*"] = []entry{{route: policy.Route{
+					Name:           vhostName(g, port, "*") + "/no-route",
+					Match:          policy.Match{Prefix: "/"},
+					DirectResponse: &policy.DirectResponse{Status: 404, Body: fmt.Sprintf("no route is attached to port %d", port)},
+				}}}
+			}
 			for _, h := range slices.Sorted(maps.Keys(gp.entries)) {
 				es := gp.entries[h]
 				slices.SortStableFunc(es, func(a, b entry) int { return a.rank.compare(b.rank) })
@@ -1156,9 +1179,7 @@ func (t *translator) build() {
 					grpcPort[h] = port
 				}
 			}
-			if len(gl.VirtualHosts) > 0 { // a listener needs virtual hosts: nothing attached yet
-				envoy.Listeners = append(envoy.Listeners, gl)
-			}
+			envoy.Listeners = append(envoy.Listeners, gl)
 		}
 		if len(envoy.Listeners) == 0 {
 			continue

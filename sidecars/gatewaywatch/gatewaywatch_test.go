@@ -42,10 +42,11 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	in.Secrets[0] = secret("kept-cert", crt, otherKey)
 	in.LastGood = first.LastGood
 	res := gatewayapi.Translate(in)
-	if g := res.Spec.NodeGroups; len(g) != 0 {
-		// No route is attached, so no group; the certificate served is checked by the
-		// translation's own tests. Here only the kept certificate must be remembered.
-		t.Fatalf("node groups %+v", g)
+	// No route is attached: the listener is served all the same (answering 404), with the
+	// last valid certificate.
+	if g := res.Spec.NodeGroups; len(g) != 1 || len(g[0].Listeners) != 1 || len(g[0].Listeners[0].TLSCertificates) != 1 ||
+		!bytes.Equal(g[0].Listeners[0].TLSCertificates[0].PrivateKey, key) {
+		t.Fatalf("node groups %+v, want one listener serving the kept certificate", g)
 	}
 	if k := res.LastGood.Certificates[types.NamespacedName{Namespace: "shop", Name: "kept-cert"}]; !bytes.Equal(k.Certificate.PrivateKey, key) {
 		t.Fatalf("last valid certificate not kept: %+v", k)
