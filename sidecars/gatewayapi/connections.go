@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -52,25 +53,35 @@ func connectionHostnames(g *gateway, li *listener, kind string, hostnames []gwv1
 	return ownHostnames(g, li, intersect(li.l.Hostname, hostnames))
 }
 
-// connectionConflict says why a TLSRoute or TCPRoute (key) may not serve the hostnames hs on
-// li, where routes of its kind are attached already (the older first): a TCP listener
-// forwards its connections to one TCPRoute, and a server name goes to one TLSRoute. It is ""
-// when there is no conflict.
-func connectionConflict(li *listener, key routeKey, hs []string) string {
+// connectionConflict returns the hostnames of hs that a TLSRoute or TCPRoute (key) may serve
+// on li, where routes of its kind are attached already (the older first), and why it may not
+// serve the others ("" when it may serve them all): a TCP listener forwards its connections
+// to one TCPRoute, and a server name goes to one TLSRoute, so a TLSRoute keeps the server
+// names no older route takes.
+func connectionConflict(li *listener, key routeKey, hs []string) (free []string, why string) {
+	free = hs
+	var taken []string
 	for _, a := range li.hosts[key.kind] {
 		if a.route == key {
 			continue
 		}
 		if key.kind == KindTCPRoute {
-			return fmt.Sprintf("listener %s already forwards its connections to TCPRoute %s (the older one is accepted): a TCP listener takes one TCPRoute", li.l.Name, a.route.nn)
+			return nil, fmt.Sprintf("listener %s already forwards its connections to TCPRoute %s (the older one is accepted): a TCP listener takes one TCPRoute", li.l.Name, a.route.nn)
 		}
-		for _, h := range hs {
+		kept := free[:0:0]
+		for _, h := range free {
 			if slices.Contains(a.hosts, h) { // hostnames are lower case
-				return fmt.Sprintf("listener %s already passes server name %s through to TLSRoute %s (the older one is accepted)", li.l.Name, h, a.route.nn)
+				taken = append(taken, fmt.Sprintf("server name %s through to TLSRoute %s", h, a.route.nn))
+				continue
 			}
+			kept = append(kept, h)
 		}
+		free = kept
 	}
-	return ""
+	if len(taken) == 0 {
+		return free, ""
+	}
+	return free, fmt.Sprintf("listener %s already passes %s (the older one is accepted)", li.l.Name, strings.Join(taken, ", "))
 }
 
 // attachConnection adds a TLSRoute's or TCPRoute's connection route to the port gp for the

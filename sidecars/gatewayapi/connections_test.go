@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -370,5 +371,34 @@ func TestConnectionListenerWithNoRouteIsNotProgrammed(t *testing.T) {
 	p, _ := served(t, res.Spec)
 	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 5432 {
 		t.Errorf("served listeners %+v, want the TCP one", ls)
+	}
+}
+
+// TestTLSRouteKeepsTheServerNamesNoOlderRouteTakes: of two TLSRoutes that share one of their
+// server names on a listener, the older is served that name, and the newer is served the
+// names it does not share, saying which one it is not served.
+func TestTLSRouteKeepsTheServerNamesNoOlderRouteTakes(t *testing.T) {
+	passthrough := gwv1.TLSModePassthrough
+	wild := gwv1.Hostname("*.example.com")
+	in := oneGateway("shop", "edge", []gwv1.Listener{{Name: "tls", Port: 443, Protocol: gwv1.TLSProtocolType, Hostname: &wild, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}}})
+	in.Served = ServedKinds{TLSRoutes: true}
+	in.Services = []*corev1.Service{svc("shop", "a", 443), svc("shop", "b", 443)}
+	on := []gwv1.ParentReference{{Name: "edge"}}
+	in.TLSRoutes = []*gwv1.TLSRoute{
+		tlsRoute("newer", 2, on, []gwv1.Hostname{"a.example.com", "b.example.com"}, ref("b", 443, 1)),
+		tlsRoute("older", 1, on, []gwv1.Hostname{"a.example.com"}, ref("a", 443, 1)),
+	}
+	res := Translate(in)
+	p, _ := served(t, res.Spec)
+	got := map[string][]string{}
+	for _, c := range p.Group(GatewayNodeGroup("shop", "edge")).Listeners[0].Connections {
+		got[c.Name] = c.ServerNames
+	}
+	if want := map[string][]string{"TLSRoute/shop/older": {"a.example.com"}, "TLSRoute/shop/newer": {"b.example.com"}}; !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("server names by route %v, want %v", got, want)
+	}
+	c := conditions.Require(t, res.TLSRoutes[types.NamespacedName{Namespace: "shop", Name: "newer"}][0].Conditions, "Accepted")
+	if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "server name a.example.com through to TLSRoute shop/older") || strings.Contains(c.Message, "b.example.com") {
+		t.Errorf("newer route Accepted = %+v, want True naming a.example.com only", c)
 	}
 }

@@ -808,13 +808,17 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 				continue
 			}
 			intersects = true
-			if msg := connectionConflict(li, key, hs); msg != "" {
+			free, msg := connectionConflict(li, key, hs)
+			if msg != "" {
 				// As the API asks of TCPRoutes: both routes are accepted and attached, and
-				// the older one is served.
+				// the older one is served (for TLSRoutes, on the server names they share).
 				notes = append(notes, msg)
+			}
+			if len(free) == 0 {
 				waiting = append(waiting, li)
 				continue
 			}
+			hs = free
 		} else {
 			if hs = intersect(li.l.Hostname, rs.hostnames); len(hs) == 0 {
 				continue
