@@ -1107,7 +1107,8 @@ func intersect(lh *gwv1.Hostname, rhs []gwv1.Hostname) []string {
 }
 
 // build writes the node groups, virtual hosts and services of every Gateway into Spec: the
-// Envoy group has a listener per port with routes; the proxyless gRPC group (which has no
+// Envoy group has a listener per HTTP port (answering 404 while no route is attached) and per
+// TLS or TCP port with routes; the proxyless gRPC group (which has no
 // ports) a target per hostname, with the routes of one port serving it: an HTTPS port before
 // an HTTP one (an HTTP listener often only redirects to HTTPS), then the lowest.
 func (t *translator) build() {

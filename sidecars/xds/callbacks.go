@@ -3,6 +3,7 @@ package xds
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,9 @@ type streamState struct {
 	// deltaNames are the names a delta stream subscribes to, by type URL (a state of the
 	// world request names them all each time).
 	deltaNames map[string]map[string]struct{}
+	// withheld are the endpoint names the stream asked for that its group may not read: left
+	// out of its subscription, they are the ones it would miss should its group gain them.
+	withheld nameSet
 }
 
 func newStreamState() *streamState {
@@ -354,9 +358,6 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 			return "", err
 		}
 	}
-	if typeURL == resourcev3.EndpointType {
-		c.keepInScope(node, group, ok, sub, id)
-	}
 
 	c.mu.Lock()
 	if !stale && !sub.delta {
@@ -368,6 +369,14 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		c.mu.Unlock()
 		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
 			"node", clipLabel(node.GetId()), "stream", id)
+	}
+	var withheld []string
+	if typeURL == resourcev3.EndpointType && !stale {
+		scoped := group
+		if !ok {
+			scoped = noGroup
+		}
+		withheld = c.keepInScope(st, scoped, sub)
 	}
 	if first {
 		st.node = node
@@ -382,6 +391,9 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	kind := st.kind
 	c.mu.Unlock()
 
+	if len(withheld) > 0 {
+		c.countWithheld(node, group, withheld, id)
+	}
 	if first {
 		c.metrics.connected.WithLabelValues(kind).Inc()
 		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", kind, "stream", id)
@@ -405,22 +417,117 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	return "", nil
 }
 
-// keepInScope leaves out of an endpoints subscription the names that the node's group
-// (inGroup false: the node is in no group) may not read, and counts and logs them: such a
-// name is answered as one that does not exist. Unsubscribing is never refused.
-func (c *callbacks) keepInScope(node *core.Node, group string, inGroup bool, sub *subscription, id int64) {
-	if !inGroup {
-		group = noGroup
-	}
-	kept, withheld := c.scope.inScope(group, sub.names)
-	if withheld == 0 {
-		return
-	}
+// keepInScope leaves out of an endpoints request the names that group (noGroup: the node is
+// in no group) may not read, as if they did not exist, and returns those it had not left out
+// before. A state of the world request names every name it wants; a delta request changes
+// them, and also unsubscribes the names it holds that group may read no longer. Called with
+// c.mu held, after the request's names are charged to the subscription budget.
+func (c *callbacks) keepInScope(st *streamState, group string, sub *subscription) (newly []string) {
+	kept, out := c.scope.inScope(group, sub.names)
 	sub.names = kept
-	c.metrics.withheld.Add(float64(withheld))
+	was := st.withheld
+	if !sub.delta {
+		st.withheld = nil
+	}
+	for _, n := range sub.unsubNames {
+		delete(st.withheld, n)
+	}
+	withhold := func(n string) {
+		if _, ok := was[n]; !ok {
+			newly = append(newly, n)
+		}
+		if st.withheld == nil {
+			st.withheld = nameSet{}
+		}
+		st.withheld[n] = struct{}{}
+	}
+	for _, n := range out {
+		withhold(n)
+	}
+	if sub.delta {
+		// The names the stream holds that its group lost since its last request.
+		held := st.deltaNames[resourcev3.EndpointType]
+		_, lost := c.scope.inScope(group, slices.Collect(maps.Keys(held)))
+		for _, n := range lost {
+			if _, ok := st.withheld[n]; !ok {
+				sub.unsubNames = append(sub.unsubNames, n)
+				withhold(n)
+			}
+		}
+	}
+	return newly
+}
+
+// countWithheld counts endpoint names left out of a node's subscription or response and logs
+// them, at most once per refusalLogInterval.
+func (c *callbacks) countWithheld(node *core.Node, group string, names []string, id int64) {
+	c.metrics.withheld.Add(float64(len(names)))
 	if c.withheld.due(c.now()) {
-		c.log.Warn("endpoint names outside the node's group left out of its subscription (further ones within "+refusalLogInterval.String()+" are only counted)",
-			"node", clipLabel(node.GetId()), "group", group, "names", withheld, "stream", id)
+		c.log.Warn("endpoints outside the node's group withheld (further ones within "+refusalLogInterval.String()+" are only counted)",
+			"node", clipLabel(node.GetId()), "group", group, "names", len(names), "first", clipLabel(names[0]), "stream", id)
+	}
+}
+
+// stripped leaves out of an endpoints response for stream id the assignments its group may not
+// read: those of a subscription its group lost since the stream's last request. name returns a
+// resource's name.
+func stripped[R any](c *callbacks, streams map[int64]*streamState, id int64, resources []R, name func(R) string) []R {
+	c.mu.Lock()
+	st := streams[id]
+	var group string
+	var node *core.Node
+	if st != nil {
+		group, node = st.group, st.node
+	}
+	c.mu.Unlock()
+	names := make([]string, len(resources))
+	for i, r := range resources {
+		names[i] = name(r)
+	}
+	kept, out := c.scope.inScope(group, names)
+	if len(out) == 0 {
+		return resources
+	}
+	keep := make(nameSet, len(kept))
+	for _, n := range kept {
+		keep[n] = struct{}{}
+	}
+	var left []R
+	for _, r := range resources {
+		if _, ok := keep[name(r)]; ok {
+			left = append(left, r)
+		}
+	}
+	c.countWithheld(node, group, out, id)
+	return left
+}
+
+// regained ends, with UNAVAILABLE, the streams that asked for endpoints their group may now
+// read, after a change of the scope: those names were left out of their subscriptions, and
+// a proxy does not ask for a name again. Reconnecting, it asks for them all.
+func (c *callbacks) regained() {
+	type ended struct {
+		id  int64
+		st  *streamState
+		rev *streamRevoker
+	}
+	var out []ended
+	c.mu.Lock()
+	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+		for id, st := range streams {
+			if len(st.withheld) == 0 || st.revoker == nil {
+				continue
+			}
+			names := slices.Collect(maps.Keys(st.withheld))
+			if kept, _ := c.scope.inScope(st.group, names); len(kept) > 0 {
+				out = append(out, ended{id, st, st.revoker})
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, e := range out {
+		c.log.Info("proxy's group now holds endpoints it asked for before: its stream ends so that it asks again", "node", clipLabel(e.st.node.GetId()), "group", e.st.group, "stream", e.id)
+		e.rev.revoke(status.Errorf(codes.Unavailable, "endpoints the node asked for are now in its node group %q: reconnect", e.st.group))
 	}
 }
 
@@ -580,6 +687,9 @@ func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) e
 
 // OnStreamResponse implements sotw.Callbacks.
 func (c *callbacks) OnStreamResponse(_ context.Context, id int64, req *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
+	if resp.GetTypeUrl() == resourcev3.EndpointType {
+		resp.Resources = stripped(c, c.sotw, id, resp.GetResources(), assignmentName)
+	}
 	c.response(c.sotw, id, req.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo())
 }
 
@@ -602,6 +712,9 @@ func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscovery
 
 // OnStreamDeltaResponse implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaResponse(id int64, req *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
+	if resp.GetTypeUrl() == resourcev3.EndpointType {
+		resp.Resources = stripped(c, c.delta, id, resp.GetResources(), (*discovery.Resource).GetName)
+	}
 	c.response(c.delta, id, req.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
 }
 

@@ -1,7 +1,11 @@
 package xds
 
 import (
+	"slices"
 	"sync/atomic"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // nameSet is a set of resource names.
@@ -10,35 +14,17 @@ type nameSet map[string]struct{}
 // endpointScope says which endpoint assignments (EDS resources, by name) each node group may
 // read. Endpoints are served from one cache shared by all groups, which would hand any name to
 // any node that asks for it: a node that knows a cluster name of another group would read its
-// endpoint addresses. The scope is consulted on every request for endpoints, and the names a
-// node's group does not hold are left out of its subscription, as if they did not exist.
+// endpoint addresses. The scope is consulted on every request for endpoints, where the names a
+// node's group does not hold are left out of its subscription, as if they did not exist, and
+// on every response, where the assignments of a subscription its group lost since are left
+// out. It changes once an update is served: a proxy asks for a new cluster's endpoints once
+// it has the cluster, and the Reconciler answers no node's request while it serves a change.
 type endpointScope struct {
 	groups atomic.Pointer[map[string]nameSet]
 }
 
 // set makes groups the scope (it is not copied: the caller hands it over).
 func (s *endpointScope) set(groups map[string]nameSet) { s.groups.Store(&groups) }
-
-// widen makes the scope each group's names in both old and next, for the time an update is
-// being served: clusters new to a group are served before its proxies ask for their
-// endpoints, and clusters it loses are withdrawn after its proxies stop asking, so a name a
-// proxy rightly asks for is never left out mid-change.
-func (s *endpointScope) widen(old, next map[string]*groupState) {
-	both := make(map[string]nameSet, len(next))
-	for g, st := range next {
-		names := make(nameSet, len(st.endpoints))
-		for n := range st.endpoints {
-			names[n] = struct{}{}
-		}
-		if o, ok := old[g]; ok {
-			for n := range o.endpoints {
-				names[n] = struct{}{}
-			}
-		}
-		both[g] = names
-	}
-	s.set(both)
-}
 
 // narrow makes the scope each group's names in groups, once an update is served.
 func (s *endpointScope) narrow(groups map[string]*groupState) {
@@ -49,28 +35,53 @@ func (s *endpointScope) narrow(groups map[string]*groupState) {
 	s.set(m)
 }
 
-// inScope returns the names of endpoints nodes of group may read, and how many of names they
-// may not (left out); a node in no group reads none. names is returned as it is when every
-// name is in scope.
-func (s *endpointScope) inScope(group string, names []string) (kept []string, withheld int) {
+// inScope splits names into those nodes of group may read and the others (out); a node in no
+// group reads none. kept is names itself when every name is in scope.
+func (s *endpointScope) inScope(group string, names []string) (kept, out []string) {
 	var allowed nameSet
 	if m := s.groups.Load(); m != nil {
 		allowed = (*m)[group]
 	}
 	for i, n := range names {
 		if _, ok := allowed[n]; ok {
-			if kept != nil {
+			if out != nil {
 				kept = append(kept, n)
 			}
 			continue
 		}
-		if kept == nil {
-			kept = append(make([]string, 0, len(names)-1), names[:i]...)
+		if out == nil {
+			kept = slices.Clone(names[:i])
 		}
-		withheld++
+		out = append(out, n)
 	}
-	if kept == nil {
-		return names, 0
+	if out == nil {
+		return names, nil
 	}
-	return kept, withheld
+	return kept, out
+}
+
+// assignmentName is the cluster_name (field 1) of the ClusterLoadAssignment a is, read off its
+// encoding without decoding the rest; "" when a holds none.
+func assignmentName(a *anypb.Any) string {
+	b := a.GetValue()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return ""
+			}
+			return string(v)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return ""
+		}
+		b = b[m:]
+	}
+	return ""
 }

@@ -6,10 +6,16 @@ import (
 	"testing"
 	"time"
 
+	envoy_service_discovery_v3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // apiConfig is the configuration of the api group: its cluster api.default, and the
@@ -23,51 +29,65 @@ func apiConfig(extra ...string) Config {
 	return c
 }
 
+// scopeFixture serves the web group (webConfig at webPort) and the api group (apiConfig with
+// apiExtra).
+type scopeFixture struct {
+	*fixture
+	t *testing.T
+}
+
+func (f scopeFixture) apply(webPort uint32, apiExtra ...string) {
+	f.t.Helper()
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(f.t, webPort), "api": apiConfig(apiExtra...)}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// assignmentNames are the names of the assignments of an endpoints response, sorted.
+func assignmentNames(t *testing.T, r *envoy_service_discovery_v3.DiscoveryResponse) []string {
+	t.Helper()
+	var got []string
+	for _, a := range r.GetResources() {
+		cla, err := a.UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, cachev3.GetResourceName(cla))
+	}
+	slices.Sort(got)
+	return got
+}
+
+// askEndpoints sends a state of the world request for names on s and returns the names of
+// the response, acknowledged.
+func askEndpoints(t *testing.T, s *xdstest.Stream, names ...string) []string {
+	t.Helper()
+	if err := s.Subscribe(resourcev3.EndpointType, names...); err != nil {
+		t.Fatal(err)
+	}
+	r := recvType(t, s, resourcev3.EndpointType)
+	if err := s.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+	return assignmentNames(t, r)
+}
+
 // TestEndpointsAreScopedToTheNodeGroup: a node reads the endpoints of its own group's clusters
 // only. A name of another group's cluster is left out of its subscription, as one that does
 // not exist, on state of the world and delta streams alike, and counted; once its group gets
-// that cluster too, the node reads it, and once the group loses it, no longer.
+// that cluster too, a fresh stream reads it, and once the group loses it, no longer.
 func TestEndpointsAreScopedToTheNodeGroup(t *testing.T) {
-	ctx := context.Background()
-	f := start(t, "scope")
-	apply := func(api Config) {
-		t.Helper()
-		if err := f.srv.Apply(ctx, map[string]Config{"web": webConfig(t, 9000), "api": api}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply(apiConfig())
+	f := scopeFixture{start(t, "scope"), t}
+	f.apply(9000)
 
-	// ask asks for names on a new stream: a stream is sent only what it has not read yet.
-	ask := func(names ...string) []string {
-		t.Helper()
-		s := open(t, f, "api")
-		if err := s.Subscribe(resourcev3.EndpointType, names...); err != nil {
-			t.Fatal(err)
-		}
-		r := recvType(t, s, resourcev3.EndpointType)
-		if err := s.ACK(r); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, a := range r.GetResources() {
-			cla, err := a.UnmarshalNew()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, cachev3.GetResourceName(cla))
-		}
-		slices.Sort(got)
-		return got
-	}
-	if got := ask("a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
+	if got := askEndpoints(t, open(t, f.fixture, "api"), "a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
 		t.Fatalf("api node asking for a.default (web's) and api.default: read %v, want [api.default]", got)
 	}
 	if got := testutil.ToFloat64(f.srv.metrics.withheld); got != 1 {
 		t.Errorf("endpoint names withheld: counted %v, want 1", got)
 	}
 
-	d := openDelta(t, f, "api-2", "api")
+	d := openDelta(t, f.fixture, "api-2", "api")
 	if err := d.Subscribe(resourcev3.EndpointType, "b.default"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,29 +108,110 @@ func TestEndpointsAreScopedToTheNodeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// b.default was left out of the subscription: a change to it reaches no api node.
-	changed := webConfig(t, 9500)
-	if err := f.srv.Apply(ctx, map[string]Config{"web": changed, "api": apiConfig()}); err != nil {
-		t.Fatal(err)
-	}
+	f.apply(9500)
 	if r, err := d.Recv(time.Second); err == nil {
 		t.Fatalf("delta: a change to web's b.default reached an api node: %v", r.GetResources())
 	}
 
-	apply(apiConfig("a.default"))
-	if got := ask("a.default", "api.default"); !slices.Equal(got, []string{"a.default", "api.default"}) {
+	f.apply(9000, "a.default")
+	if got := askEndpoints(t, open(t, f.fixture, "api"), "a.default", "api.default"); !slices.Equal(got, []string{"a.default", "api.default"}) {
 		t.Fatalf("after api's group got cluster a.default too: read %v, want both", got)
 	}
-	apply(apiConfig())
-	if got := ask("a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
+	f.apply(9000)
+	if got := askEndpoints(t, open(t, f.fixture, "api"), "a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
 		t.Fatalf("after api's group lost cluster a.default: read %v, want [api.default]", got)
 	}
 }
 
-// TestEndpointScopeWidensWhileAnUpdateIsServed: while an update is served, a group may read
-// the endpoints of its old and new clusters (its proxies ask for a new cluster's as soon as
-// they get it, and stop asking for a removed one's only once it is gone); afterwards only the
-// new ones. A node in no group reads none.
-func TestEndpointScopeWidensWhileAnUpdateIsServed(t *testing.T) {
+// TestEndpointsOfALostClusterStopAtOnce: a node subscribed to a cluster's endpoints while its
+// group held the cluster reads no update of them once its group loses it, though another
+// group keeps the cluster and the node has not asked again: the update is left out of what
+// it is sent, on state of the world and delta streams; its next delta request unsubscribes
+// the name.
+func TestEndpointsOfALostClusterStopAtOnce(t *testing.T) {
+	f := scopeFixture{start(t, "lost"), t}
+	f.apply(9000, "a.default")
+	s := open(t, f.fixture, "api")
+	if got := askEndpoints(t, s, "a.default", "api.default"); !slices.Equal(got, []string{"a.default", "api.default"}) {
+		t.Fatalf("sotw: read %v, want both", got)
+	}
+	d := openDelta(t, f.fixture, "api-2", "api")
+	if err := d.Subscribe(resourcev3.EndpointType, "a.default", "api.default"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Recv(5 * time.Second)
+	if err != nil || len(r.GetResources()) != 2 {
+		t.Fatalf("delta: %v, %v; want both", r.GetResources(), err)
+	}
+	if err := d.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+
+	f.apply(9000) // api loses a.default; web keeps it
+	before := testutil.ToFloat64(f.srv.metrics.withheld)
+	f.apply(9700) // web's a.default changes
+	if r, err := s.Recv(2 * time.Second); err == nil && slices.Contains(assignmentNames(t, r), "a.default") {
+		t.Fatal("sotw: an update of a.default reached an api node after its group lost the cluster")
+	}
+	if r, err := d.Recv(2 * time.Second); err == nil && slices.ContainsFunc(r.GetResources(), func(x *envoy_service_discovery_v3.Resource) bool { return x.GetName() == "a.default" }) {
+		t.Fatal("delta: an update of a.default reached an api node after its group lost the cluster")
+	}
+	waitFor(t, func() bool { return testutil.ToFloat64(f.srv.metrics.withheld) >= before+2 }) // one update a stream
+	// The delta stream's next request unsubscribes it from a.default, which it holds.
+	if err := d.Subscribe(resourcev3.EndpointType, "api.default"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		f.srv.callbacks.mu.Lock()
+		defer f.srv.callbacks.mu.Unlock()
+		for _, st := range f.srv.callbacks.delta {
+			if _, out := st.withheld["a.default"]; out {
+				_, held := st.deltaNames[resourcev3.EndpointType]["a.default"]
+				return held // the client's own subscription stays as it made it
+			}
+		}
+		return false
+	})
+}
+
+// TestEndpointsRegainedEndTheStreamThatAskedForThem: a stream that asked for endpoints its
+// group did not hold (left out of its subscription) is ended, UNAVAILABLE, once its group
+// gains them, so that its proxy reconnects and asks again, instead of waiting for them for
+// ever; a stream that asked for none is not.
+func TestEndpointsRegainedEndTheStreamThatAskedForThem(t *testing.T) {
+	f := scopeFixture{start(t, "regained"), t}
+	f.apply(9000)
+	asked := open(t, f.fixture, "api")
+	if got := askEndpoints(t, asked, "a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
+		t.Fatalf("read %v, want [api.default]", got)
+	}
+	other := openDelta(t, f.fixture, "api-2", "api")
+	if err := other.Subscribe(resourcev3.EndpointType, "api.default"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Recv(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	f.apply(9000, "a.default")
+	var err error
+	for err == nil {
+		_, err = asked.Recv(5 * time.Second)
+	}
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("the stream that asked for a.default ended with %v, want UNAVAILABLE", err)
+	}
+	if r, err := other.Recv(time.Second); status.Code(err) == codes.Unavailable {
+		t.Fatalf("a stream that asked only for its own endpoints ended: %v (%v)", err, r)
+	}
+	if got := askEndpoints(t, open(t, f.fixture, "api"), "a.default", "api.default"); !slices.Equal(got, []string{"a.default", "api.default"}) {
+		t.Fatalf("reconnected: read %v, want both", got)
+	}
+}
+
+// TestEndpointScope: each group reads the names of its own assignments; a node in no group,
+// or of a group the scope does not know, none; names all in scope come back as they are.
+func TestEndpointScope(t *testing.T) {
 	state := func(names ...string) *groupState {
 		g := &groupState{endpoints: nameSet{}}
 		for _, n := range names {
@@ -118,34 +219,44 @@ func TestEndpointScopeWidensWhileAnUpdateIsServed(t *testing.T) {
 		}
 		return g
 	}
-	old := map[string]*groupState{"web": state("a", "b"), "api": state("c")}
-	next := map[string]*groupState{"web": state("b", "d"), "api": state("c"), "new": state("e")}
 	var s endpointScope
-	s.narrow(old)
-	asked := []string{"a", "b", "c", "d", "e"}
-	read := func(group string) []string {
-		kept, withheld := s.inScope(group, asked)
-		if len(kept)+withheld != len(asked) {
-			t.Fatalf("group %s: kept %v and withheld %d of %v", group, kept, withheld, asked)
-		}
-		return kept
+	asked := []string{"a", "b", "c", "d"}
+	if kept, out := s.inScope("web", asked); len(kept) != 0 || len(out) != 4 {
+		t.Errorf("before any update: kept %v, out %v; want none kept", kept, out)
 	}
-	if got := read("web"); !slices.Equal(got, []string{"a", "b"}) {
-		t.Errorf("before the update web reads %v, want [a b]", got)
-	}
-	s.widen(old, next)
-	for group, want := range map[string][]string{"web": {"a", "b", "d"}, "api": {"c"}, "new": {"e"}, noGroup: nil} {
-		if got := read(group); !slices.Equal(got, want) {
-			t.Errorf("while the update is served %q reads %v, want %v", group, got, want)
+	s.narrow(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
+	for group, want := range map[string][]string{"web": {"a", "b"}, "api": {"c"}, noGroup: nil, "gone": nil} {
+		kept, out := s.inScope(group, asked)
+		if !slices.Equal(kept, want) || len(kept)+len(out) != len(asked) {
+			t.Errorf("%q reads %v (out %v), want %v", group, kept, out, want)
 		}
 	}
-	s.narrow(next)
-	for group, want := range map[string][]string{"web": {"b", "d"}, "api": {"c"}, "new": {"e"}, noGroup: nil} {
-		if got := read(group); !slices.Equal(got, want) {
-			t.Errorf("after the update %q reads %v, want %v", group, got, want)
-		}
+	names := []string{"b", "a"}
+	if kept, out := s.inScope("web", names); out != nil || &kept[0] != &names[0] {
+		t.Errorf("names all in scope: kept %v (a copy: %v), out %v", kept, &kept[0] != &names[0], out)
 	}
-	if kept, withheld := s.inScope("web", []string{"b", "d"}); withheld != 0 || len(kept) != 2 {
-		t.Errorf("names all in scope: kept %v, withheld %d", kept, withheld)
+}
+
+// TestAssignmentNameReadsTheEncoding: the cluster name of an encoded assignment, whatever
+// fields precede it; "" for an encoding that holds none or does not parse.
+func TestAssignmentNameReadsTheEncoding(t *testing.T) {
+	a, err := anypb.New(assignment("shop-web.shop", 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := assignmentName(a); got != "shop-web.shop" {
+		t.Errorf("name %q, want shop-web.shop", got)
+	}
+	// The endpoints (field 2) written before the name.
+	var reordered []byte
+	reordered = append(reordered, a.GetValue()[len("shop-web.shop")+2:]...)
+	reordered = append(reordered, a.GetValue()[:len("shop-web.shop")+2]...)
+	if got := assignmentName(&anypb.Any{Value: reordered}); got != "shop-web.shop" {
+		t.Errorf("name after the endpoints: %q", got)
+	}
+	for _, bad := range [][]byte{nil, {0x0a, 0x05, 'a'}, {0xff}} {
+		if got := assignmentName(&anypb.Any{Value: bad}); got != "" {
+			t.Errorf("encoding %x: name %q, want none", bad, got)
+		}
 	}
 }

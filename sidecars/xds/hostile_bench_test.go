@@ -106,7 +106,8 @@ func BenchmarkHeldStreams(b *testing.B) {
 }
 
 // BenchmarkSubscribedNames holds b.N streams of member nodes, each subscribed to 1,000
-// endpoint names of 50 bytes that do not exist, and reports the live heap per byte of
+// route names of 50 or 6 bytes that do not exist (endpoint names outside a node's group are
+// not subscribed at all), and reports the live heap per byte of
 // subscribed names (client and server together): the factor between
 // Limits.MaxSubscribedBytes and the memory it admits.
 func BenchmarkSubscribedNames(b *testing.B) {

@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"type"}),
 		withheld: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foresight_xds_endpoint_names_withheld_total",
-			Help: "Endpoint names a proxy asked for that its node group does not hold, left out of its subscription.",
+			Help: "Endpoints withheld from a proxy because its node group does not hold their cluster: names it asked for, and updates of a cluster its group lost since.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved, m.withheld} {

@@ -539,7 +539,6 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		next[g] = empty
 	}
 	names := slices.Sorted(maps.Keys(next))
-	s.callbacks.scope.widen(s.groups, next)
 	old := func(g string) *groupState {
 		if o, ok := s.groups[g]; ok {
 			return o
@@ -603,6 +602,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 	}
 	s.groups = next
 	s.callbacks.scope.narrow(next)
+	s.callbacks.regained()
 	for _, g := range drop {
 		s.snapshots.ClearSnapshot(g)
 	}
