@@ -470,8 +470,8 @@ func (c *callbacks) countWithheld(node *core.Node, group string, names []string,
 
 // stripped leaves out of an endpoints response for stream id the assignments its group may not
 // read: those of a subscription its group lost since the stream's last request. name returns a
-// resource's name.
-func stripped[R any](c *callbacks, streams map[int64]*streamState, id int64, resources []R, name func(R) string) []R {
+// resource's name; in says whether a set holds it (without copying the name).
+func stripped[R any](c *callbacks, streams map[int64]*streamState, id int64, resources []R, name func(R) string, in func(nameSet, R) bool) []R {
 	c.mu.Lock()
 	st := streams[id]
 	var group string
@@ -480,23 +480,23 @@ func stripped[R any](c *callbacks, streams map[int64]*streamState, id int64, res
 		group, node = st.group, st.node
 	}
 	c.mu.Unlock()
-	names := make([]string, len(resources))
-	for i, r := range resources {
-		names[i] = name(r)
-	}
-	kept, out := c.scope.inScope(group, names)
-	if len(out) == 0 {
-		return resources
-	}
-	keep := make(nameSet, len(kept))
-	for _, n := range kept {
-		keep[n] = struct{}{}
-	}
+	allowed := c.scope.of(group)
 	var left []R
-	for _, r := range resources {
-		if _, ok := keep[name(r)]; ok {
-			left = append(left, r)
+	var out []string
+	for i, r := range resources {
+		if in(allowed, r) {
+			if out != nil {
+				left = append(left, r)
+			}
+			continue
 		}
+		if out == nil {
+			left = slices.Clone(resources[:i])
+		}
+		out = append(out, name(r))
+	}
+	if out == nil {
+		return resources
 	}
 	c.countWithheld(node, group, out, id)
 	return left
@@ -688,7 +688,7 @@ func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) e
 // OnStreamResponse implements sotw.Callbacks.
 func (c *callbacks) OnStreamResponse(_ context.Context, id int64, req *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
 	if resp.GetTypeUrl() == resourcev3.EndpointType {
-		resp.Resources = stripped(c, c.sotw, id, resp.GetResources(), assignmentName)
+		resp.Resources = stripped(c, c.sotw, id, resp.GetResources(), assignmentName, holdsAssignment)
 	}
 	c.response(c.sotw, id, req.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo())
 }
@@ -713,7 +713,8 @@ func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscovery
 // OnStreamDeltaResponse implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaResponse(id int64, req *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
 	if resp.GetTypeUrl() == resourcev3.EndpointType {
-		resp.Resources = stripped(c, c.delta, id, resp.GetResources(), (*discovery.Resource).GetName)
+		resp.Resources = stripped(c, c.delta, id, resp.GetResources(), (*discovery.Resource).GetName,
+			func(s nameSet, r *discovery.Resource) bool { _, ok := s[r.GetName()]; return ok })
 	}
 	c.response(c.delta, id, req.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
 }

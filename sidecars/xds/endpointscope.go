@@ -35,13 +35,18 @@ func (s *endpointScope) narrow(groups map[string]*groupState) {
 	s.set(m)
 }
 
+// of is the set of names nodes of group may read (empty for a node in no group).
+func (s *endpointScope) of(group string) nameSet {
+	if m := s.groups.Load(); m != nil {
+		return (*m)[group]
+	}
+	return nil
+}
+
 // inScope splits names into those nodes of group may read and the others (out); a node in no
 // group reads none. kept is names itself when every name is in scope.
 func (s *endpointScope) inScope(group string, names []string) (kept, out []string) {
-	var allowed nameSet
-	if m := s.groups.Load(); m != nil {
-		allowed = (*m)[group]
-	}
+	allowed := s.of(group)
 	for i, n := range names {
 		if _, ok := allowed[n]; ok {
 			if out != nil {
@@ -60,28 +65,37 @@ func (s *endpointScope) inScope(group string, names []string) (kept, out []strin
 	return kept, out
 }
 
-// assignmentName is the cluster_name (field 1) of the ClusterLoadAssignment a is, read off its
-// encoding without decoding the rest; "" when a holds none.
-func assignmentName(a *anypb.Any) string {
+// assignmentName is the cluster_name of the ClusterLoadAssignment a is; "" when a holds none.
+func assignmentName(a *anypb.Any) string { return string(assignmentNameBytes(a)) }
+
+// holdsAssignment says whether s holds the name of the ClusterLoadAssignment a is.
+func holdsAssignment(s nameSet, a *anypb.Any) bool {
+	_, ok := s[string(assignmentNameBytes(a))]
+	return ok
+}
+
+// assignmentNameBytes is the cluster_name (field 1) of the ClusterLoadAssignment a is, read off
+// its encoding without decoding the rest (nor copying it); nil when a holds none.
+func assignmentNameBytes(a *anypb.Any) []byte {
 	b := a.GetValue()
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return ""
+			return nil
 		}
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
 			v, m := protowire.ConsumeBytes(b)
 			if m < 0 {
-				return ""
+				return nil
 			}
-			return string(v)
+			return v
 		}
 		m := protowire.ConsumeFieldValue(num, typ, b)
 		if m < 0 {
-			return ""
+			return nil
 		}
 		b = b[m:]
 	}
-	return ""
+	return nil
 }

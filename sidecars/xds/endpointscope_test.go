@@ -2,6 +2,8 @@ package xds
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -258,5 +261,44 @@ func TestAssignmentNameReadsTheEncoding(t *testing.T) {
 		if got := assignmentName(&anypb.Any{Value: bad}); got != "" {
 			t.Errorf("encoding %x: name %q, want none", bad, got)
 		}
+	}
+}
+
+// BenchmarkEndpointsResponseInScope measures what keeping an endpoints response to a stream's
+// group costs: a state of the world response of 1,000 assignments, all in scope (the common
+// case, sent whole) or half of them out of scope (left out).
+func BenchmarkEndpointsResponseInScope(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		out  int
+	}{{"all-in-scope", 0}, {"half-out", 500}} {
+		b.Run(c.name, func(b *testing.B) {
+			cb := newCallbacks(slog.New(slog.DiscardHandler), nil, nil, nil, nil, Limits{})
+			cb.metrics, _ = newMetrics(prometheus.NewRegistry())
+			web := &groupState{endpoints: nameSet{}}
+			var resources []*anypb.Any
+			for i := range 1000 {
+				name := fmt.Sprintf("svc-%04d.shop", i)
+				if i >= c.out {
+					web.endpoints[name] = struct{}{}
+				}
+				a, err := anypb.New(assignment(name, 8080))
+				if err != nil {
+					b.Fatal(err)
+				}
+				resources = append(resources, a)
+			}
+			cb.scope.narrow(map[string]*groupState{"web": web})
+			st := newStreamState()
+			st.group, st.node = "web", xdstest.Node("web-1", "web", nil)
+			cb.sotw[1] = st
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if got := stripped(cb, cb.sotw, 1, resources, assignmentName, holdsAssignment); len(got) != 1000-c.out {
+					b.Fatalf("kept %d", len(got))
+				}
+			}
+		})
 	}
 }
