@@ -419,9 +419,10 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 
 // keepInScope leaves out of an endpoints request the names that group (noGroup: the node is
 // in no group) may not read, as if they did not exist, and returns those it had not left out
-// before. A state of the world request names every name it wants; a delta request changes
-// them, and also unsubscribes the names it holds that group may read no longer. Called with
-// c.mu held, after the request's names are charged to the subscription budget.
+// before, but for the names group lost in the latest update, which a proxy asks for until it
+// has that update. A state of the world request names every name it wants; a delta request
+// changes them, and also unsubscribes the names it holds that group may read no longer.
+// Called with c.mu held, after the request's names are charged to the subscription budget.
 func (c *callbacks) keepInScope(st *streamState, group string, sub *subscription) (newly []string) {
 	kept, out := c.scope.inScope(group, sub.names)
 	sub.names = kept
@@ -433,7 +434,9 @@ func (c *callbacks) keepInScope(st *streamState, group string, sub *subscription
 		delete(st.withheld, n)
 	}
 	withhold := func(n string) {
-		if _, ok := was[n]; !ok {
+		_, before := was[n]
+		_, now := st.withheld[n]
+		if !before && !now && !c.scope.lost(group, n) {
 			newly = append(newly, n)
 		}
 		if st.withheld == nil {

@@ -20,11 +20,13 @@ type nameSet map[string]struct{}
 // out. It changes once an update is served: a proxy asks for a new cluster's endpoints once
 // it has the cluster, and the Reconciler answers no node's request while it serves a change.
 type endpointScope struct {
-	groups atomic.Pointer[map[string]nameSet]
+	groups atomic.Pointer[scopes]
 }
 
-// set makes groups the scope (it is not copied: the caller hands it over).
-func (s *endpointScope) set(groups map[string]nameSet) { s.groups.Store(&groups) }
+// scopes are the names each group may read, now and before the latest update.
+type scopes struct {
+	now, before map[string]nameSet
+}
 
 // narrow makes the scope each group's names in groups, once an update is served.
 func (s *endpointScope) narrow(groups map[string]*groupState) {
@@ -32,13 +34,28 @@ func (s *endpointScope) narrow(groups map[string]*groupState) {
 	for g, st := range groups {
 		m[g] = st.endpoints
 	}
-	s.set(m)
+	next := &scopes{now: m}
+	if old := s.groups.Load(); old != nil {
+		next.before = old.now
+	}
+	s.groups.Store(next)
+}
+
+// lost says whether group held name before the latest update (and does no longer): a proxy
+// still asks for it until it has the update.
+func (s *endpointScope) lost(group, name string) bool {
+	if m := s.groups.Load(); m != nil {
+		_, before := m.before[group][name]
+		_, now := m.now[group][name]
+		return before && !now
+	}
+	return false
 }
 
 // of is the set of names nodes of group may read (empty for a node in no group).
 func (s *endpointScope) of(group string) nameSet {
 	if m := s.groups.Load(); m != nil {
-		return (*m)[group]
+		return m.now[group]
 	}
 	return nil
 }

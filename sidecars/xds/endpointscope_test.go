@@ -121,8 +121,19 @@ func TestEndpointsAreScopedToTheNodeGroup(t *testing.T) {
 		t.Fatalf("after api's group got cluster a.default too: read %v, want both", got)
 	}
 	f.apply(9000)
+	before := testutil.ToFloat64(f.srv.metrics.withheld)
 	if got := askEndpoints(t, open(t, f.fixture, "api"), "a.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
 		t.Fatalf("after api's group lost cluster a.default: read %v, want [api.default]", got)
+	}
+	// A proxy asks for a cluster its group lost until it has the update: not counted.
+	if got := testutil.ToFloat64(f.srv.metrics.withheld); got != before {
+		t.Errorf("withheld counted %v for a name the group lost in the latest update, want %v", got, before)
+	}
+	if got := askEndpoints(t, open(t, f.fixture, "api"), "b.default", "b.default", "api.default"); !slices.Equal(got, []string{"api.default"}) {
+		t.Fatalf("api node asking twice for b.default: read %v", got)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.withheld); got != before+1 {
+		t.Errorf("withheld counted %v for a name asked for twice, want %v", got, before+1)
 	}
 }
 
@@ -234,6 +245,11 @@ func TestEndpointScope(t *testing.T) {
 			t.Errorf("%q reads %v (out %v), want %v", group, kept, out, want)
 		}
 	}
+	s.narrow(map[string]*groupState{"web": state("a"), "api": state("c")})
+	if !s.lost("web", "b") || s.lost("web", "a") || s.lost("api", "b") || s.lost(noGroup, "b") {
+		t.Error("lost: want only b, which web held before the latest update")
+	}
+	s.narrow(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
 	names := []string{"b", "a"}
 	if kept, out := s.inScope("web", names); out != nil || &kept[0] != &names[0] {
 		t.Errorf("names all in scope: kept %v (a copy: %v), out %v", kept, &kept[0] != &names[0], out)
