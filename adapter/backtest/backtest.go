@@ -161,6 +161,17 @@ func (e *ShortInputError) Error() string {
 		e.Span, e.Rows, e.Warmup)
 }
 
+// millisecondsHint says, for a step of a whole number of thousands of seconds, that the
+// timestamps may be milliseconds counted from the start (0, 60000, ...), which are read as
+// seconds: a step of 60000 s is a minute in milliseconds. "" otherwise.
+func millisecondsHint(step time.Duration) string {
+	s := int64(step / time.Second)
+	if s < 1000 || s%1000 != 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the timestamps step by %d: if they are milliseconds, not seconds, the step is %v; write them in seconds)", s, time.Duration(s)*time.Millisecond)
+}
+
 // Run backtests samples (time-ordered, as trace.Parse returns them).
 func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
@@ -191,7 +202,7 @@ func Run(ctx context.Context, samples []Sample, opts Options) (*Result, error) {
 	// per strategy.
 	fs := opts.settings(step, opts.Model)
 	if err := fs.Validate(); err != nil {
-		return nil, fmt.Errorf("backtest: at the input's step of %v: %w", step, err)
+		return nil, fmt.Errorf("backtest: at the input's step of %v: %w%s", step, err, millisecondsHint(step))
 	}
 	p99 := quantile(samples, 0.99)
 	capacity, err := opts.podCapacity(p99, len(samples))

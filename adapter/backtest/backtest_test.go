@@ -552,3 +552,21 @@ func TestRunReplaysJitteredRowsOnTheirGrid(t *testing.T) {
 		t.Errorf("jittered rows: report\n%+v\nwant\n%+v", got.Report, want.Report)
 	}
 }
+
+// TestRunHintsAtMillisecondTimestamps: timestamps written in milliseconds from the start (0,
+// 60000, ...) read as seconds make a step of 16 hours, which the forecaster's settings refuse;
+// the error says the step would be a minute in milliseconds. A step of seconds gets no hint.
+func TestRunHintsAtMillisecondTimestamps(t *testing.T) {
+	samples := diurnal(3, 60, 6)
+	ms := make([]Sample, len(samples))
+	for i, s := range samples {
+		ms[i] = Sample{TS: (s.TS - samples[0].TS) * 1000, Value: s.Value}
+	}
+	_, err := Run(context.Background(), ms, quickOptions())
+	if err == nil || !strings.Contains(err.Error(), "if they are milliseconds, not seconds, the step is 1m0s") {
+		t.Errorf("a step of 60000 s: error %v, want the milliseconds hint", err)
+	}
+	if hint := millisecondsHint(7 * time.Hour); hint != "" {
+		t.Errorf("a step of 25200 s: hint %q, want none", hint)
+	}
+}
