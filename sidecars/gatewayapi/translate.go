@@ -167,9 +167,6 @@ type Result struct {
 	// Unserved are the listeners of each Gateway that serve nothing, with why (for their
 	// Programmed condition); a listener not in it is served.
 	Unserved map[types.NamespacedName]map[gwv1.SectionName]string
-	// Pending are the listeners of Unserved that only wait for a route to attach (a TLS or
-	// TCP listener with none): their Programmed reason is Pending rather than Invalid.
-	Pending map[types.NamespacedName]map[gwv1.SectionName]bool
 	// AddressesNotAssigned says, for each accepted Gateway whose spec.addresses requests
 	// addresses, that foresight-xds assigns none (for its Programmed condition).
 	AddressesNotAssigned map[types.NamespacedName]string
@@ -192,7 +189,6 @@ func Translate(in *Input) *Result {
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		BackendTLSPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		Unserved:               map[types.NamespacedName]map[gwv1.SectionName]string{},
-		Pending:                map[types.NamespacedName]map[gwv1.SectionName]bool{},
 		AddressesNotAssigned:   map[types.NamespacedName]string{},
 		LastGood:               newLastGood(),
 	}, services: map[types.NamespacedName]*corev1.Service{},
@@ -1144,10 +1140,6 @@ func (t *translator) build() {
 					for _, li := range g.listeners {
 						if li.ok && li.l.Port == port {
 							t.unserved(nn, li.l.Name, fmt.Sprintf("no %s is attached: nothing listens on port %d until one is", kind, port))
-							if t.res.Pending[nn] == nil {
-								t.res.Pending[nn] = map[gwv1.SectionName]bool{}
-							}
-							t.res.Pending[nn][li.l.Name] = true
 						}
 					}
 					continue

@@ -433,7 +433,7 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		if iso != nil {
 			gwErr = iso.refusal(nn)
 		}
-		programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
+		programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	if w.o.Leading == nil || w.o.Leading() {
 		w.writeStatuses(ctx, in, statuses)
@@ -454,7 +454,7 @@ func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {
 // translation serves it (unserved says why not). A served Gateway whose spec.addresses are
 // not assigned (addressesNotAssigned says so) is not Programmed (AddressNotAssigned), while
 // its listeners are.
-func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, pending map[gwv1.SectionName]bool, addressesNotAssigned string, applyErr error, now time.Time, gen int64) {
+func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, addressesNotAssigned string, applyErr error, now time.Time, gen int64) {
 	accepted := slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
 		return c.Type == string(gwv1.GatewayConditionAccepted) && c.Status == metav1.ConditionTrue
 	})
@@ -463,8 +463,6 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, pe
 	switch {
 	case !accepted:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "not accepted"
-	case len(st.Listeners) > 0 && len(unserved) >= len(st.Listeners) && len(pending) > 0 && len(pending) == len(unserved):
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonPending), "no listener is served until a route attaches (their conditions say which)"
 	case len(st.Listeners) > 0 && len(unserved) >= len(st.Listeners):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "no listener is served (their conditions say why)"
 	case applyErr != nil:
@@ -484,9 +482,6 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, pe
 		}
 		if why, out := unserved[l.Name]; out {
 			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), why
-			if pending[l.Name] {
-				lc.Reason = string(gwv1.ListenerReasonPending)
-			}
 		}
 		l.Conditions = append(l.Conditions, lc)
 	}

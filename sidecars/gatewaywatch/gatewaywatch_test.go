@@ -53,7 +53,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st := res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
 	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
 		t.Errorf("Gateway Programmed = %+v", c)
 	}
@@ -76,7 +76,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], errors.New("refused"), in.Now, 3)
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], errors.New("refused"), in.Now, 3)
 	for _, l := range st.Listeners {
 		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
@@ -88,7 +88,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	in.Gateways[0].Spec.Listeners = in.Gateways[0].Spec.Listeners[1:2]
 	res = gatewayapi.Translate(in)
 	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
+	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
 	if a, p := conditions.Require(t, st.Conditions, "Accepted"), conditions.Require(t, st.Conditions, "Programmed"); a.Status != metav1.ConditionTrue || p.Status != metav1.ConditionFalse || p.Message != "no listener is served (their conditions say why)" {
 		t.Errorf("Gateway with no listener served: Accepted %+v, Programmed %+v", a, p)
 	}
@@ -134,7 +134,7 @@ func TestGatewayAddressesAreNotAssigned(t *testing.T) {
 				t.Errorf("node groups: %d, want %d", got, tc.groups)
 			}
 			st := res.Gateways[nn].DeepCopy()
-			programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], nil, in.Now, 2)
+			programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 2)
 			if c := conditions.Require(t, st.Conditions, "Accepted"); c.Status != tc.accepted || c.Reason != tc.acceptedReason {
 				t.Errorf("Accepted = %+v, want %s/%s", c, tc.accepted, tc.acceptedReason)
 			}
@@ -145,37 +145,5 @@ func TestGatewayAddressesAreNotAssigned(t *testing.T) {
 				t.Errorf("listener Programmed = %+v, want %s", c, tc.listenerProgrammed)
 			}
 		})
-	}
-}
-
-// TestListenerWaitingForARouteIsPending: a TCP listener with no route attached is not
-// programmed, with reason Pending (nothing is wrong with it; nothing listens until a route
-// attaches), beside an HTTP listener that is programmed; with the TCP listener alone, the
-// Gateway itself is Pending.
-func TestListenerWaitingForARouteIsPending(t *testing.T) {
-	nn := types.NamespacedName{Namespace: "shop", Name: "edge"}
-	in := &gatewayapi.Input{ControllerName: "foresight.dev/xds", Now: time.Unix(0, 0), Served: gatewayapi.ServedKinds{TCPRoutes: true},
-		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: "foresight.dev/xds"}}},
-		Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 1}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
-			Listeners: []gwv1.Listener{{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType}, {Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}}}
-	res := gatewayapi.Translate(in)
-	st := res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], nil, in.Now, 1)
-	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue {
-		t.Errorf("Gateway with an HTTP listener served: Programmed %+v", c)
-	}
-	for _, l := range st.Listeners {
-		c := conditions.Require(t, l.Conditions, "Programmed")
-		if l.Name == "db" && (c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonPending)) || l.Name == "http" && c.Status != metav1.ConditionTrue {
-			t.Errorf("listener %s: Programmed %+v", l.Name, c)
-		}
-	}
-
-	in.Gateways[0].Spec.Listeners = in.Gateways[0].Spec.Listeners[:1]
-	res = gatewayapi.Translate(in)
-	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.Pending[nn], res.AddressesNotAssigned[nn], nil, in.Now, 1)
-	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonPending) {
-		t.Errorf("Gateway with only a TCP listener waiting for a route: Programmed %+v, want False/Pending", c)
 	}
 }
