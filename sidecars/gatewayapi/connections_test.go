@@ -339,11 +339,12 @@ func TestTLSListenerIsolation(t *testing.T) {
 	}
 }
 
-// TestConnectionListenerWithNoRouteIsNotProgrammed: a TCP or TLS listener with no route
-// attached has nowhere to send a connection, so nothing listens on its port: it is left
-// unserved, saying why, and a Gateway with nothing else has no node group. Once a route
+// TestConnectionListenerWithNoRouteWaits: a TCP or TLS listener with no route attached has
+// nowhere to send a connection, so nothing listens on its port yet, and a Gateway with
+// nothing else has no node group; the listener is not reported unserved (it stays
+// Programmed, as the conformance suite asks of a listener waiting for routes). Once a route
 // attaches it is served.
-func TestConnectionListenerWithNoRouteIsNotProgrammed(t *testing.T) {
+func TestConnectionListenerWithNoRouteWaits(t *testing.T) {
 	nn := types.NamespacedName{Namespace: "shop", Name: "edge"}
 	passthrough := gwv1.TLSModePassthrough
 	in := oneGateway("shop", "edge", []gwv1.Listener{
@@ -353,10 +354,8 @@ func TestConnectionListenerWithNoRouteIsNotProgrammed(t *testing.T) {
 	in.Served = ServedKinds{TLSRoutes: true, TCPRoutes: true}
 	in.Services = []*corev1.Service{svc("shop", "pg", 5432)}
 	res := Translate(in)
-	for name, want := range map[gwv1.SectionName]string{"db": "no TCPRoute is attached: nothing listens on port 5432", "tls": "no TLSRoute is attached: nothing listens on port 443"} {
-		if got := res.Unserved[nn][name]; !strings.HasPrefix(got, want) {
-			t.Errorf("listener %s unserved: %q, want %q...", name, got, want)
-		}
+	if u := res.Unserved[nn]; len(u) != 0 {
+		t.Errorf("listeners waiting for routes reported unserved: %v", u)
 	}
 	if len(res.Spec.NodeGroups) != 0 {
 		t.Errorf("node groups %+v, want none: nothing listens", res.Spec.NodeGroups)
@@ -365,9 +364,6 @@ func TestConnectionListenerWithNoRouteIsNotProgrammed(t *testing.T) {
 	s := gwv1.SectionName("db")
 	in.TCPRoutes = []*gwv1.TCPRoute{tcpRoute("pg", 1, []gwv1.ParentReference{{Name: "edge", SectionName: &s}}, ref("pg", 5432, 1))}
 	res = Translate(in)
-	if _, out := res.Unserved[nn]["db"]; out || res.Unserved[nn]["tls"] == "" {
-		t.Errorf("with a TCPRoute on db: unserved %v, want only tls", res.Unserved[nn])
-	}
 	p, _ := served(t, res.Spec)
 	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 5432 {
 		t.Errorf("served listeners %+v, want the TCP one", ls)

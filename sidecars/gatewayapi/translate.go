@@ -1131,17 +1131,9 @@ func (t *translator) build() {
 			gp := g.ports[port]
 			if gp.forwardsConnections() {
 				if len(gp.connections) == 0 {
-					// A connection has nowhere to go: nothing listens on the port, and its
-					// listeners say so (not Programmed) until a route attaches.
-					kind := KindTCPRoute
-					if gp.protocol == gwv1.TLSProtocolType {
-						kind = KindTLSRoute
-					}
-					for _, li := range g.listeners {
-						if li.ok && li.l.Port == port {
-							t.unserved(nn, li.l.Name, fmt.Sprintf("no %s is attached: nothing listens on port %d until one is", kind, port))
-						}
-					}
+					// A connection has nowhere to go yet: nothing listens on the port. The
+					// listener stays Programmed, as the Gateway API's conformance asks of a
+					// listener that waits for its routes.
 					continue
 				}
 				isolateServerNames(g, port, gp)
