@@ -62,11 +62,18 @@ func (t *translator) backendTLSPolicies() {
 	t.backendTLSStates = map[types.NamespacedName]backendTLSState{}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		var resolved *policyVersion // the current generation's: choose evaluates it first
 		v, _, useKept, c := choose(t.prev.BackendTLSPolicies, t.res.LastGood.BackendTLSPolicies, &p.ObjectMeta, p.Spec,
 			func(s gwv1.BackendTLSPolicySpec) (backendTLSVersion, policyVersion) {
-				return t.backendTLSPolicy(p.Namespace, &s)
+				v, c := t.backendTLSPolicy(p.Namespace, &s)
+				if resolved == nil {
+					resolved = &v.resolved
+				}
+				return v, c
 			})
-		t.backendTLSStates[nn] = backendTLSState{accepted: c, resolved: v.resolved, keys: v.keys}
+		// ResolvedRefs describes the references of the current generation, even while the
+		// last accepted one keeps applying.
+		t.backendTLSStates[nn] = backendTLSState{accepted: c, resolved: *resolved, keys: v.keys}
 		tls := v.tls
 		switch {
 		case c.ok || useKept:

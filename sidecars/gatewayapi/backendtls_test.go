@@ -244,7 +244,8 @@ func TestBackendTLSPolicyPrecedence(t *testing.T) {
 }
 
 // TestBackendTLSPolicyLastGood: a policy whose new generation is refused keeps its last
-// accepted generation's TLS and says so; a ConfigMap whose ca.crt turns invalid keeps its
+// accepted generation's TLS and says so, its ResolvedRefs describing the new generation's
+// references; a ConfigMap whose ca.crt turns invalid keeps its
 // last valid CA certificates, reported in ResolvedRefs.
 func TestBackendTLSPolicyLastGood(t *testing.T) {
 	ca, err := pki.NewCA("web-ca")
@@ -278,6 +279,32 @@ func TestBackendTLSPolicyLastGood(t *testing.T) {
 	accepted, resolved := tlsPolicyConditions(t, res, "web-tls")
 	if accepted.Status != metav1.ConditionTrue || resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, "its last valid CA certificates keep validating backends") {
 		t.Errorf("Accepted %+v, ResolvedRefs %+v", accepted, resolved)
+	}
+
+	in.ConfigMaps[0] = in.ConfigMaps[0].DeepCopy()
+	in.ConfigMaps[0].Data[CACertificateKey] = string(ca.CertPEM)
+	in.LastGood = res.LastGood
+	res, _ = serve(t, in)
+	// A generation naming a ConfigMap that does not exist: generation 1 keeps applying, and
+	// ResolvedRefs tells what is wrong with the current generation's references.
+	missing := p.DeepCopy()
+	missing.Generation = 2
+	missing.Spec.Validation.CACertificateRefs[0].Name = "web-ca-next"
+	in.BackendTLSPolicies, in.LastGood = []*gwv1.BackendTLSPolicy{missing}, res.LastGood
+	res, _ = serve(t, in)
+	if got := webTLS(t, res); got == nil || !bytes.Equal(got.CACertificates, ca.CertPEM) || got.SNI != "web.shop.svc" {
+		t.Errorf("after a generation naming a missing ConfigMap: TLS %+v, want generation 1's", got)
+	}
+	accepted, resolved = tlsPolicyConditions(t, res, "web-tls")
+	if accepted.Reason != "NoValidCACertificate" || !strings.Contains(accepted.Message, "the last accepted generation 1 is still applied") ||
+		resolved.Status != metav1.ConditionFalse || resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, "ConfigMap shop/web-ca-next not found") {
+		t.Errorf("generation 2: Accepted %+v, ResolvedRefs %+v; want NoValidCACertificate and InvalidCACertificateRef naming shop/web-ca-next", accepted, resolved)
+	}
+	in.ConfigMaps = append(in.ConfigMaps, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-ca-next", UID: "cm-2"}, Data: map[string]string{CACertificateKey: string(ca.CertPEM)}})
+	in.LastGood = res.LastGood
+	res, _ = serve(t, in)
+	if accepted, resolved := tlsPolicyConditions(t, res, "web-tls"); accepted.Status != metav1.ConditionTrue || resolved.Status != metav1.ConditionTrue {
+		t.Errorf("once the ConfigMap exists: Accepted %+v, ResolvedRefs %+v, want both True", accepted, resolved)
 	}
 }
 

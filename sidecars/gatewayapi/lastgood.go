@@ -94,7 +94,8 @@ type policyVersion struct {
 	reason, msg string
 }
 
-// choose decides which version of a policy applies: the current spec when eval accepts it;
+// choose decides which version of a policy applies: the current spec when eval accepts it
+// (eval is called on the current spec first, then on the last accepted one when needed);
 // else the last accepted spec when there is one and eval still accepts it (eval must not
 // apply anything: it builds and checks). It returns what eval built for the version that
 // applies (for the current version when neither does), the spec that applies, whether it

@@ -68,6 +68,26 @@ func frontendValidation(gw *gwv1.Gateway, port gwv1.PortNumber) (*gwv1.FrontendT
 	return f.Default.Validation, "spec.tls.frontend.default.validation"
 }
 
+// insecureFrontendValidation names the fields of gw's client certificate validation whose
+// mode is AllowInsecureFallback: the Gateway says so in its InsecureFrontendValidationMode
+// condition while there are any.
+func insecureFrontendValidation(gw *gwv1.Gateway) []string {
+	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
+		return nil
+	}
+	f := gw.Spec.TLS.Frontend
+	var fields []string
+	if v := f.Default.Validation; v != nil && v.Mode == gwv1.AllowInsecureFallback {
+		fields = append(fields, "spec.tls.frontend.default.validation.mode")
+	}
+	for i, pp := range f.PerPort {
+		if v := pp.TLS.Validation; v != nil && v.Mode == gwv1.AllowInsecureFallback {
+			fields = append(fields, fmt.Sprintf("spec.tls.frontend.perPort[%d].tls.validation.mode", i))
+		}
+	}
+	return fields
+}
+
 // clientCAs resolves the caCertificateRefs of a Gateway's client certificate validation v
 // (at field where): the PEM certificates of the ConfigMaps' ca.crt that resolve, and the
 // ResolvedRefs reason and message of the first that does not (see caCertificates).

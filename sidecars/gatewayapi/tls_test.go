@@ -9,6 +9,7 @@ import (
 
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -216,11 +217,29 @@ func TestHTTPSListenerValidatesClientCertificates(t *testing.T) {
 	if l := listener(t, res); string(l.ClientCAs) != string(clientsCA.CertPEM) || l.ClientCertificateOptional {
 		t.Errorf("client CAs %q, optional %v; want the ConfigMap's CA, required", l.ClientCAs, l.ClientCertificateOptional)
 	}
+	insecure := func(res *Result) *metav1.Condition {
+		return meta.FindStatusCondition(res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}].Conditions, string(gwv1.GatewayConditionInsecureFrontendValidationMode))
+	}
+	if c := insecure(res); c != nil {
+		t.Errorf("AllowValidOnly: Gateway condition %+v, want none", c)
+	}
 
 	in := setup(ref("clients-ca"))
 	in.Gateways[0].Spec.TLS.Frontend.Default.Validation.Mode = gwv1.AllowInsecureFallback
-	if l := listener(t, Translate(in)); !l.ClientCertificateOptional {
+	res = Translate(in)
+	if l := listener(t, res); !l.ClientCertificateOptional {
 		t.Error("AllowInsecureFallback: client certificate required")
+	}
+	if c := insecure(res); c == nil || c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.GatewayReasonConfigurationChanged) ||
+		!strings.HasPrefix(c.Message, "spec.tls.frontend.default.validation.mode: AllowInsecureFallback") {
+		t.Errorf("AllowInsecureFallback: Gateway condition %+v, want InsecureFrontendValidationMode True naming the default", c)
+	}
+	// Only a port's override is insecure: the condition names it.
+	in = setup(ref("clients-ca"))
+	in.Gateways[0].Spec.TLS.Frontend.PerPort = []gwv1.TLSPortConfig{{Port: 8443, TLS: gwv1.TLSConfig{
+		Validation: &gwv1.FrontendTLSValidation{CACertificateRefs: []gwv1.ObjectReference{ref("clients-ca")}, Mode: gwv1.AllowInsecureFallback}}}}
+	if c := insecure(Translate(in)); c == nil || c.Status != metav1.ConditionTrue || !strings.HasPrefix(c.Message, "spec.tls.frontend.perPort[0].tls.validation.mode: AllowInsecureFallback") {
+		t.Errorf("a port's AllowInsecureFallback: Gateway condition %+v, want it named", c)
 	}
 
 	// One of two references resolves: served with it, the other named.

@@ -145,7 +145,8 @@ type Result struct {
 	GatewayClasses map[string][]metav1.Condition
 	// SupportedFeatures are the status.supportedFeatures of the classes we accept.
 	SupportedFeatures []gwv1.SupportedFeature
-	// Gateways are the statuses of our Gateways; Programmed is left to SetProgrammed.
+	// Gateways are the statuses of our Gateways, but for the Programmed conditions, which
+	// tell whether the translation was applied and are the caller's to add.
 	Gateways map[types.NamespacedName]*gwv1.GatewayStatus
 	// HTTPRoutes and GRPCRoutes are our parent statuses of routes with a parentRef to one of
 	// our Gateways (other controllers' entries are not included).
@@ -564,6 +565,10 @@ func (t *translator) gatewaysOf() {
 					"accepted; listeners not accepted: "+strings.Join(invalid, ", ")+" (their conditions say why)", gen)
 			}
 			g.status.Conditions = []metav1.Condition{accepted}
+			if fields := insecureFrontendValidation(gw); len(fields) > 0 {
+				g.status.Conditions = append(g.status.Conditions, t.cond(string(gwv1.GatewayConditionInsecureFrontendValidationMode), true, string(gwv1.GatewayReasonConfigurationChanged),
+					strings.Join(fields, ", ")+": AllowInsecureFallback: clients without a valid certificate are let through, and the backends decide", gen))
+			}
 			if tls := gw.Spec.TLS; tls != nil && tls.Backend != nil && tls.Backend.ClientCertificateRef != nil {
 				// Not served: the proxies present no client certificate to backends. The
 				// Gateway is served without it, and says so.
