@@ -509,10 +509,12 @@ func stripped[R any](c *callbacks, streams map[int64]*streamState, id int64, res
 // read, after a change of the scope: those names were left out of their subscriptions, and
 // a proxy does not ask for a name again. Reconnecting, it asks for them all.
 func (c *callbacks) regained() {
+	// What to end and log is copied under the lock: the stream's state changes with its
+	// requests.
 	type ended struct {
-		id  int64
-		st  *streamState
-		rev *streamRevoker
+		id          int64
+		node, group string
+		rev         *streamRevoker
 	}
 	var out []ended
 	c.mu.Lock()
@@ -523,14 +525,14 @@ func (c *callbacks) regained() {
 			}
 			names := slices.Collect(maps.Keys(st.withheld))
 			if kept, _ := c.scope.inScope(st.group, names); len(kept) > 0 {
-				out = append(out, ended{id, st, st.revoker})
+				out = append(out, ended{id, st.node.GetId(), st.group, st.revoker})
 			}
 		}
 	}
 	c.mu.Unlock()
 	for _, e := range out {
-		c.log.Info("proxy's group now holds endpoints it asked for before: its stream ends so that it asks again", "node", clipLabel(e.st.node.GetId()), "group", e.st.group, "stream", e.id)
-		e.rev.revoke(status.Errorf(codes.Unavailable, "endpoints the node asked for are now in its node group %q: reconnect", e.st.group))
+		c.log.Info("proxy's group now holds endpoints it asked for before: its stream ends so that it asks again", "node", clipLabel(e.node), "group", e.group, "stream", e.id)
+		e.rev.revoke(status.Errorf(codes.Unavailable, "endpoints the node asked for are now in its node group %q: reconnect", e.group))
 	}
 }
 

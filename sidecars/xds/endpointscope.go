@@ -28,8 +28,8 @@ type scopes struct {
 	now, before map[string]nameSet
 }
 
-// narrow makes the scope each group's names in groups, once an update is served.
-func (s *endpointScope) narrow(groups map[string]*groupState) {
+// set makes the scope each group's names in groups, once an update is served.
+func (s *endpointScope) set(groups map[string]*groupState) {
 	m := make(map[string]nameSet, len(groups))
 	for g, st := range groups {
 		m[g] = st.endpoints

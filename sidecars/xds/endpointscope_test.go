@@ -238,18 +238,18 @@ func TestEndpointScope(t *testing.T) {
 	if kept, out := s.inScope("web", asked); len(kept) != 0 || len(out) != 4 {
 		t.Errorf("before any update: kept %v, out %v; want none kept", kept, out)
 	}
-	s.narrow(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
+	s.set(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
 	for group, want := range map[string][]string{"web": {"a", "b"}, "api": {"c"}, noGroup: nil, "gone": nil} {
 		kept, out := s.inScope(group, asked)
 		if !slices.Equal(kept, want) || len(kept)+len(out) != len(asked) {
 			t.Errorf("%q reads %v (out %v), want %v", group, kept, out, want)
 		}
 	}
-	s.narrow(map[string]*groupState{"web": state("a"), "api": state("c")})
+	s.set(map[string]*groupState{"web": state("a"), "api": state("c")})
 	if !s.lost("web", "b") || s.lost("web", "a") || s.lost("api", "b") || s.lost(noGroup, "b") {
 		t.Error("lost: want only b, which web held before the latest update")
 	}
-	s.narrow(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
+	s.set(map[string]*groupState{"web": state("a", "b"), "api": state("c")})
 	names := []string{"b", "a"}
 	if kept, out := s.inScope("web", names); out != nil || &kept[0] != &names[0] {
 		t.Errorf("names all in scope: kept %v (a copy: %v), out %v", kept, &kept[0] != &names[0], out)
@@ -304,7 +304,7 @@ func BenchmarkEndpointsResponseInScope(b *testing.B) {
 				}
 				resources = append(resources, a)
 			}
-			cb.scope.narrow(map[string]*groupState{"web": web})
+			cb.scope.set(map[string]*groupState{"web": web})
 			st := newStreamState()
 			st.group, st.node = "web", xdstest.Node("web-1", "web", nil)
 			cb.sotw[1] = st

@@ -601,7 +601,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		}
 	}
 	s.groups = next
-	s.callbacks.scope.narrow(next)
+	s.callbacks.scope.set(next)
 	s.callbacks.regained()
 	for _, g := range drop {
 		s.snapshots.ClearSnapshot(g)
