@@ -46,6 +46,9 @@ type backendTLSVersion struct {
 	keys     []backendTLSKey
 	tls      policy.UpstreamTLS
 	resolved policyVersion
+	// staleCAs says every CA certificate it validates with is the last valid one of a
+	// ConfigMap whose ca.crt turned invalid: it applies, but is not Accepted.
+	staleCAs bool
 }
 
 // backendTLSPolicies resolves the BackendTLSPolicies into the TLS of each target (Service,
@@ -72,8 +75,14 @@ func (t *translator) backendTLSPolicies() {
 				return v, c
 			})
 		// ResolvedRefs describes the references of the current generation, even while the
-		// last accepted one keeps applying.
-		t.backendTLSStates[nn] = backendTLSState{accepted: c, resolved: *resolved, keys: v.keys}
+		// last accepted one keeps applying. A policy left with only the last valid CA
+		// certificates of ConfigMaps that turned invalid keeps applying them, but is not
+		// Accepted, as none of its references is valid.
+		st := backendTLSState{accepted: c, resolved: *resolved, keys: v.keys}
+		if c.ok && v.staleCAs {
+			st.accepted = policyVersion{reason: string(gwv1.BackendTLSPolicyReasonNoValidCACertificate), msg: v.resolved.msg}
+		}
+		t.backendTLSStates[nn] = st
 		tls := v.tls
 		switch {
 		case c.ok || useKept:
@@ -157,10 +166,10 @@ func (t *translator) backendTLSPolicy(ns string, s *gwv1.BackendTLSPolicySpec) (
 		if reason != "" {
 			v.resolved = policyVersion{reason: reason, msg: msg}
 		}
-		if n == 0 {
+		if len(cas) == 0 {
 			return v, policyVersion{reason: string(gwv1.BackendTLSPolicyReasonNoValidCACertificate), msg: msg}
 		}
-		v.tls.CACertificates = cas
+		v.tls.CACertificates, v.staleCAs = cas, n == 0
 	default:
 		return invalid("spec.validation: set caCertificateRefs or wellKnownCACertificates")
 	}

@@ -276,8 +276,11 @@ func TestBackendTLSPolicyLastGood(t *testing.T) {
 	if got := webTLS(t, res); got == nil || !bytes.Equal(got.CACertificates, ca.CertPEM) {
 		t.Errorf("after the ConfigMap turned invalid: TLS %+v, want its last valid CA", got)
 	}
+	// Its last valid CA certificates keep validating, but the policy has no valid one: it is
+	// not Accepted, and says what keeps applying.
 	accepted, resolved := tlsPolicyConditions(t, res, "web-tls")
-	if accepted.Status != metav1.ConditionTrue || resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, "its last valid CA certificates keep validating backends") {
+	if accepted.Status != metav1.ConditionFalse || accepted.Reason != "NoValidCACertificate" || !strings.Contains(accepted.Message, "its last valid CA certificates keep validating backends") ||
+		resolved.Reason != "InvalidCACertificateRef" || !strings.Contains(resolved.Message, "its last valid CA certificates keep validating backends") {
 		t.Errorf("Accepted %+v, ResolvedRefs %+v", accepted, resolved)
 	}
 

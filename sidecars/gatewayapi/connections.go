@@ -66,7 +66,7 @@ func connectionConflict(li *listener, key routeKey, hs []string) (free []string,
 			continue
 		}
 		if key.kind == KindTCPRoute {
-			return nil, fmt.Sprintf("listener %s already forwards its connections to TCPRoute %s (the older one is accepted): a TCP listener takes one TCPRoute", li.l.Name, a.route.nn)
+			return nil, fmt.Sprintf("listener %s already forwards its connections to TCPRoute %s (the older one is accepted): a TCP listener takes one TCPRoute", li.name(), a.route.nn)
 		}
 		kept := free[:0:0]
 		for _, h := range free {
@@ -81,7 +81,7 @@ func connectionConflict(li *listener, key routeKey, hs []string) (free []string,
 	if len(taken) == 0 {
 		return free, ""
 	}
-	return free, fmt.Sprintf("listener %s already passes %s (the older one is accepted)", li.l.Name, strings.Join(taken, ", "))
+	return free, fmt.Sprintf("listener %s already passes %s (the older one is accepted)", li.name(), strings.Join(taken, ", "))
 }
 
 // attachConnection adds a TLSRoute's or TCPRoute's connection route to the port gp for the
@@ -148,7 +148,7 @@ func isolateServerNames(g *gateway, port int32, gp *gatewayPort) {
 			continue
 		}
 		gp.connections = append(gp.connections, &policy.ConnectionRoute{
-			Name: "Listener/" + string(li.l.Name) + "/no-route", ServerNames: []string{h},
+			Name: "Listener/" + li.name() + "/no-route", ServerNames: []string{h},
 			Backends: []policy.Backend{{Unresolved: true, Weight: 1}},
 		})
 	}

@@ -50,7 +50,7 @@ var backendTLSFeatures = []features.FeatureName{
 
 // SupportedFeatures is the status.supportedFeatures of the GatewayClasses foresight-xds
 // accepts: its features sorted by name, as the API requires, with those of BackendTLSPolicy,
-// TLSRoute and TCPRoute where the API serves them.
+// TLSRoute, TCPRoute and ListenerSet where the API serves them.
 func SupportedFeatures(served ServedKinds) []gwv1.SupportedFeature {
 	names := slices.Clone(supportedFeatures)
 	if served.BackendTLSPolicies {
@@ -61,6 +61,9 @@ func SupportedFeatures(served ServedKinds) []gwv1.SupportedFeature {
 	}
 	if served.TCPRoutes {
 		names = append(names, features.SupportTCPRoute)
+	}
+	if served.ListenerSets {
+		names = append(names, features.SupportListenerSet)
 	}
 	slices.Sort(names)
 	out := make([]gwv1.SupportedFeature, len(names))

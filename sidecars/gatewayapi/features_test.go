@@ -18,7 +18,7 @@ func TestSupportedFeatures(t *testing.T) {
 	for _, f := range features.AllFeatures.UnsortedList() {
 		known[gwv1.FeatureName(f.Name)] = true
 	}
-	for _, served := range []ServedKinds{{}, {BackendTLSPolicies: true}, {TLSRoutes: true}, {TCPRoutes: true}, {true, true, true}} {
+	for _, served := range []ServedKinds{{}, {BackendTLSPolicies: true}, {TLSRoutes: true}, {TCPRoutes: true}, {ListenerSets: true}, {true, true, true, true}} {
 		fs := SupportedFeatures(served)
 		names := make([]string, len(fs))
 		for i, f := range fs {

@@ -16,6 +16,7 @@ func FuzzTranslate(f *testing.F) {
 	f.Add(uint8(0), "/api", "x-user", "alice", "web.shop", int32(1), "svc", "Get")
 	f.Add(uint8(2), "/(a|b", "x", "[", "*.shop", int32(0), "", "")
 	f.Add(uint8(1), "/exact", ":method", "GET", "", int32(7), "pkg.Svc", "")
+	f.Add(uint8(48), "/api", "x-user", "alice", "web.shop", int32(1), "svc", "Get")
 	f.Fuzz(func(t *testing.T, kind uint8, path, header, value, host string, weight int32, grpcSvc, grpcMethod string) {
 		in := input()
 		types := []gwv1.PathMatchType{gwv1.PathMatchPathPrefix, gwv1.PathMatchExact, gwv1.PathMatchRegularExpression}
@@ -46,6 +47,20 @@ func FuzzTranslate(f *testing.F) {
 			// most specific listener owns the hostname.
 			h := gwv1.Hostname(host)
 			in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "fuzzed", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: &h})
+		}
+		if kind&32 != 0 {
+			// A ListenerSet adding the fuzzed hostname on the Gateway's port (where it may
+			// conflict) and on a port of its own, with the fuzzed route attached to it too.
+			var h *gwv1.Hostname
+			if host != "" {
+				h = ptr(gwv1.Hostname(host))
+			}
+			in.Gateways[0].Spec.AllowedListeners = &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr(gwv1.NamespacesFromSame)}}
+			in.Served.ListenerSets = true
+			in.ListenerSets = []*gwv1.ListenerSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "fuzzed"}, Spec: gwv1.ListenerSetSpec{
+				ParentRef: gwv1.ParentGatewayReference{Name: "edge"},
+				Listeners: []gwv1.ListenerEntry{{Name: "same-port", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: h}, {Name: "own-port", Port: 9090, Protocol: gwv1.HTTPProtocolType, Hostname: h}}}}}
+			r.Spec.ParentRefs = append(r.Spec.ParentRefs, gwv1.ParentReference{Kind: ptr(gwv1.Kind(KindListenerSet)), Name: "fuzzed"})
 		}
 		in.Now = metav1.Now().Time
 		res := Translate(in)

@@ -89,9 +89,11 @@ func (in *Input) Add(add *Input) {
 	in.BackendTLSPolicies = append(in.BackendTLSPolicies, add.BackendTLSPolicies...)
 	in.TLSRoutes = append(in.TLSRoutes, add.TLSRoutes...)
 	in.TCPRoutes = append(in.TCPRoutes, add.TCPRoutes...)
+	in.ListenerSets = append(in.ListenerSets, add.ListenerSets...)
 	in.Served.BackendTLSPolicies = in.Served.BackendTLSPolicies || add.Served.BackendTLSPolicies
 	in.Served.TLSRoutes = in.Served.TLSRoutes || add.Served.TLSRoutes
 	in.Served.TCPRoutes = in.Served.TCPRoutes || add.Served.TCPRoutes
+	in.Served.ListenerSets = in.Served.ListenerSets || add.Served.ListenerSets
 	in.CanaryPolicies = append(in.CanaryPolicies, add.CanaryPolicies...)
 	in.BackendTrafficPolicies = append(in.BackendTrafficPolicies, add.BackendTrafficPolicies...)
 	in.ExperimentPolicies = append(in.ExperimentPolicies, add.ExperimentPolicies...)
@@ -106,6 +108,7 @@ func (in *Input) Add(add *Input) {
 var manifestGroups = map[string]string{
 	KindGatewayClass: gwv1.GroupName, KindGateway: gwv1.GroupName, KindHTTPRoute: gwv1.GroupName,
 	KindGRPCRoute: gwv1.GroupName, KindTLSRoute: gwv1.GroupName, KindTCPRoute: gwv1.GroupName, KindReferenceGrant: gwv1.GroupName, KindBackendTLSPolicy: gwv1.GroupName,
+	KindListenerSet:  gwv1.GroupName,
 	KindCanaryPolicy: CanaryPolicyGVR.Group, KindBackendTrafficPolicy: BackendTrafficPolicyGVR.Group,
 	KindExperimentPolicy: ExperimentPolicyGVR.Group,
 	KindService:          "", KindSecret: "", KindConfigMap: "", KindNamespace: "",
@@ -144,6 +147,10 @@ func (in *Input) addObject(where string, head metav1.TypeMeta, b []byte, skipped
 	case KindTCPRoute:
 		in.Served.TCPRoutes = true
 		return decodeInto(&in.TCPRoutes, where, kind, b, func(o *gwv1.TCPRoute) *meta { return &o.ObjectMeta })
+	case KindListenerSet:
+		// The experimental channel's XListenerSet is another kind, of another group.
+		in.Served.ListenerSets = true
+		return decodeInto(&in.ListenerSets, where, kind, b, func(o *gwv1.ListenerSet) *meta { return &o.ObjectMeta })
 	case KindReferenceGrant:
 		// v1beta1 and v1 ReferenceGrants have the same fields.
 		return decodeInto(&in.ReferenceGrants, where, kind, b, func(o *gwv1.ReferenceGrant) *meta { return &o.ObjectMeta })
@@ -231,6 +238,9 @@ func (in *Input) CompleteNamespaces() {
 	}
 	for _, r := range in.TCPRoutes {
 		use(r.Namespace)
+	}
+	for _, s := range in.ListenerSets {
+		use(s.Namespace)
 	}
 	for _, n := range in.Namespaces {
 		if n.Labels[corev1.LabelMetadataName] == n.Name {

@@ -119,10 +119,10 @@ type caReasons struct {
 
 // caCertificates resolves references to CA certificates made from (by a Gateway, a
 // BackendTLSPolicy) at field where: it returns the PEM certificates of the ConfigMaps' ca.crt
-// that resolve, how many references resolved, and the reason (of r) and message of the first
-// that does not. A ConfigMap whose ca.crt holds no PEM certificate any more resolves to its
-// last valid ones while it exists (the same object), still reported invalid; they keep
-// doing what use says until it is fixed.
+// that resolve, how many references resolved to valid certificates, and the reason (of r) and
+// message of the first that does not. A ConfigMap whose ca.crt holds no PEM certificate any
+// more resolves to its last valid ones while it exists (the same object), still reported
+// invalid and not counted; they keep doing what use says until it is fixed.
 func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, r caReasons, use string) (cas []byte, resolved int, reason, msg string) {
 	fail := func(r, m string) {
 		if reason == "" {
@@ -160,9 +160,10 @@ func (t *translator) caCertificates(from routeFrom, refs []caRef, where string, 
 			}
 			fail(r.invalid, fmt.Sprintf("%s: ConfigMap %s %s; its last valid CA certificates keep %s until it is fixed (deleting it takes them away)", at, nn, bad, use))
 			pem = k.PEM
+		} else {
+			resolved++
 		}
 		t.res.LastGood.CACertificates[nn] = KeptCACertificates{UID: cm.UID, PEM: pem}
-		resolved++
 		cas = append(cas, pem...)
 		if len(pem) > 0 && pem[len(pem)-1] != '\n' {
 			cas = append(cas, '\n')
@@ -203,14 +204,14 @@ func groupKind(group, kind string) string {
 }
 
 // certRefs resolves the certificateRefs of an HTTPS or TLS listener of gw with tls.mode
-// Terminate.
+// Terminate, as references of from (the Gateway, or the ListenerSet of the listener).
 // It returns the certificates, or the listener condition that says why not: accepted false
 // for what foresight-xds does not serve (Passthrough, no certificateRefs), or resolved false
 // with RefNotPermitted (another namespace without a ReferenceGrant) or InvalidCertificateRef
 // (not a core Secret, missing, not kubernetes.io/tls, bad PEM, key not matching). A Secret
 // that exists but whose content turned invalid resolves to its last valid certificate
 // (InvalidCertificateRef, but served) when the previous translations saw one.
-func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
+func (t *translator) certRefs(gw *gwv1.Gateway, from routeFrom, l *gwv1.Listener) certResult {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
 		return certResult{resolved: true, reason: string(gwv1.ListenerReasonInvalid), msg: "a listener that terminates TLS needs tls.certificateRefs"}
 	}
@@ -230,11 +231,11 @@ func (t *translator) certRefs(gw *gwv1.Gateway, l *gwv1.Listener) certResult {
 			fail(string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("%s: only core Secrets are supported", where))
 			continue
 		}
-		ns := gw.Namespace
+		ns := from.namespace
 		if ref.Namespace != nil && *ref.Namespace != "" {
 			ns = string(*ref.Namespace)
 		}
-		if ns != gw.Namespace && !t.granted(routeFrom{kind: KindGateway, namespace: gw.Namespace}, ns, KindSecret, string(ref.Name)) {
+		if ns != from.namespace && !t.granted(from, ns, KindSecret, string(ref.Name)) {
 			fail(string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant there permits it", where, ns, ref.Name))
 			continue
 		}

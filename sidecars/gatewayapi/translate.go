@@ -49,6 +49,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -112,6 +113,8 @@ type Input struct {
 
 	// ReferenceGrants permit references to objects in other namespaces.
 	ReferenceGrants []*gwv1.ReferenceGrant
+	// ListenerSets add listeners to the Gateways that allow them (spec.allowedListeners).
+	ListenerSets []*gwv1.ListenerSet
 	// Secrets are the kubernetes.io/tls Secrets HTTPS listeners' certificateRefs may name;
 	// only the referenced ones are read.
 	Secrets []*corev1.Secret
@@ -135,6 +138,8 @@ type ServedKinds struct {
 	BackendTLSPolicies bool
 	// TLSRoutes and TCPRoutes of gateway.networking.k8s.io/v1.
 	TLSRoutes, TCPRoutes bool
+	// ListenerSets of gateway.networking.k8s.io/v1.
+	ListenerSets bool
 }
 
 // Result is the translation: the policy parts and the statuses to write.
@@ -168,6 +173,13 @@ type Result struct {
 	// Unserved are the listeners of each Gateway that serve nothing, with why (for their
 	// Programmed condition); a listener not in it is served.
 	Unserved map[types.NamespacedName]map[gwv1.SectionName]string
+	// ListenerSets are the statuses of the ListenerSets whose parent is one of our Gateways,
+	// but for the Programmed conditions (the caller's, as for Gateways); ListenerSetGateways
+	// are those parents, and ListenerSetUnserved the listeners of each ListenerSet that
+	// serve nothing, with why.
+	ListenerSets        map[types.NamespacedName]*gwv1.ListenerSetStatus
+	ListenerSetGateways map[types.NamespacedName]types.NamespacedName
+	ListenerSetUnserved map[types.NamespacedName]map[gwv1.SectionName]string
 	// AddressesNotAssigned says, for each accepted Gateway whose spec.addresses requests
 	// addresses, that foresight-xds assigns none (for its Programmed condition).
 	AddressesNotAssigned map[types.NamespacedName]string
@@ -190,10 +202,13 @@ func Translate(in *Input) *Result {
 		ExperimentPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		BackendTLSPolicies:     map[types.NamespacedName][]gwv1.PolicyAncestorStatus{},
 		Unserved:               map[types.NamespacedName]map[gwv1.SectionName]string{},
+		ListenerSets:           map[types.NamespacedName]*gwv1.ListenerSetStatus{},
+		ListenerSetGateways:    map[types.NamespacedName]types.NamespacedName{},
+		ListenerSetUnserved:    map[types.NamespacedName]map[gwv1.SectionName]string{},
 		AddressesNotAssigned:   map[types.NamespacedName]string{},
 		LastGood:               newLastGood(),
 	}, services: map[types.NamespacedName]*corev1.Service{},
-		gateways: map[types.NamespacedName]*gateway{}, routesOf: map[routeKey][]string{}}
+		gateways: map[types.NamespacedName]*gateway{}, listenerSets: map[types.NamespacedName]*listenerSet{}, routesOf: map[routeKey][]string{}}
 	t.prev = in.LastGood
 	if t.prev == nil {
 		t.prev = newLastGood()
@@ -239,6 +254,8 @@ type translator struct {
 	ours       map[string]bool       // class names
 	gateways   map[types.NamespacedName]*gateway
 	gwOrder    []types.NamespacedName
+	// listenerSets are the ListenerSets of our Gateways.
+	listenerSets map[types.NamespacedName]*listenerSet
 	// routesOf are the policy route names each Gateway API route translated to.
 	routesOf map[routeKey][]string
 	// routeSvcs and routeByName describe each policy route: the Kubernetes Services of its
@@ -281,12 +298,16 @@ type gateway struct {
 	// serviceAccount is the ServiceAccount its Envoy proxies run as (Input's
 	// ProxyServiceAccount); empty: any of its namespace.
 	serviceAccount string
+	// sets are the ListenerSets whose parent it is, in the order their listeners yield.
+	sets []*listenerSet
 }
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
 type gatewayPort struct {
-	// protocol is the protocol of the port's listeners (they agree).
+	// protocol is the protocol of the port's listeners (they agree), and tlsMode the mode of
+	// its TLS listeners.
 	protocol gwv1.ProtocolType
+	tlsMode  gwv1.TLSModeType
 	// certs are the certificates of the port's served HTTPS listeners.
 	certs []policy.TLSCertificate
 	// clientCAs and clientOptional are the port's client certificate validation (the
@@ -309,6 +330,8 @@ func (gp *gatewayPort) forwardsConnections() bool {
 
 type listener struct {
 	l *gwv1.Listener
+	// set is the ListenerSet the listener comes from; nil for one of the Gateway's own.
+	set *listenerSet
 	// accepted says the listener is Accepted: routes attach to it (and count in its
 	// AttachedRoutes) even while it is not served; ok says it is served.
 	accepted, ok bool
@@ -429,19 +452,23 @@ func (t *translator) gatewaysOf() {
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}}
+		sets := t.listenerSetsOf(gw)
+		g.sets = sets
 		httpPorts := map[gwv1.PortNumber]bool{}
 		// tlsModes are the TLS modes of each port's TLS listeners: a port may not both pass
 		// TLS through and terminate it.
 		tlsModes := map[gwv1.PortNumber]map[gwv1.TLSModeType]bool{}
 		for _, l := range gw.Spec.Listeners {
-			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
-				httpPorts[l.Port] = true
-			}
 			if l.Protocol == gwv1.TLSProtocolType {
 				if tlsModes[l.Port] == nil {
 					tlsModes[l.Port] = map[gwv1.TLSModeType]bool{}
 				}
 				tlsModes[l.Port][tlsMode(l.TLS)] = true
+			}
+		}
+		for _, l := range allListeners(gw, sets) {
+			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
+				httpPorts[l.Port] = true
 			}
 		}
 		g.multiPort = len(httpPorts) > 1
@@ -450,97 +477,12 @@ func (t *translator) gatewaysOf() {
 		valid := 0
 		var invalid []string
 		for i := range gw.Spec.Listeners {
-			l := &gw.Spec.Listeners[i]
-			ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
-			li := &listener{l: l, status: ls, routes: map[routeKey]bool{}, hosts: map[string][]attachedHosts{}}
-			accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
-			resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
-			conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
-			sel, selErr := namespaceSelector(l)
-			li.selector = sel
-			routeKinds := routeKindsOf(l.Protocol)
-			switch {
-			case routeKinds == nil:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
-			case l.Protocol == gwv1.TLSProtocolType && len(tlsModes[l.Port]) > 1:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d has TLS listeners that pass TLS through and others that terminate it, which foresight-xds does not mix on one port", l.Port)
-				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-			case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
-			case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
-				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
-				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-			case g.ports[l.Port] != nil && l.Protocol == gwv1.TCPProtocolType:
-				// A TCP listener takes every connection of its port (hostnames do not apply).
-				accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has a TCP listener, which takes every connection of the port", l.Port)
-				conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-			case selErr != "":
-				accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), selErr
-			}
-			kinds := []gwv1.RouteGroupKind{}
-			if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
-				for _, k := range l.AllowedRoutes.Kinds {
-					if (k.Group == nil || *k.Group == gwv1.GroupName) && slices.Contains(routeKinds, k.Kind) {
-						kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k.Kind})
-					} else {
-						resolved, rreason, rmsg = false, string(gwv1.ListenerReasonInvalidRouteKinds), fmt.Sprintf("route kind %s is not supported on a %s listener (%s)", k.Kind, l.Protocol, kindList(routeKinds))
-					}
-				}
-			} else {
-				for _, k := range routeKinds {
-					kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k})
-				}
-			}
-			// An HTTPS listener is served only with valid certificates (or the last valid
-			// ones of Secrets that turned invalid); one that is accepted but whose
-			// certificates do not resolve is not programmed.
-			served, unserved := accepted, "listener not accepted"
-			var certs []policy.TLSCertificate
-			var cr certResult
-			if accepted && (l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) == gwv1.TLSModeTerminate) {
-				cr = t.certRefs(gw, l)
-				certs = cr.certs
-				switch {
-				case !cr.accepted:
-					accepted, reason, msg, served = false, cr.reason, cr.msg, false
-					if cr.refReason != "" {
-						resolved, rreason, rmsg = false, cr.refReason, cr.refMsg
-					}
-				case !cr.resolved:
-					resolved, rreason, rmsg, served = false, cr.reason, cr.msg, cr.served
-					unserved = "certificate references not resolved"
-				}
-			}
-			if !served {
-				t.unserved(nn, l.Name, unserved)
-			}
-			if accepted {
-				ls.SupportedKinds = kinds
-			}
-			if served {
-				gp := g.ports[l.Port]
-				if gp == nil {
-					gp = &gatewayPort{protocol: l.Protocol, entries: map[string][]entry{}}
-					g.ports[l.Port] = gp
-				}
-				gp.certs = append(gp.certs, certs...)
-				if cr.clientCAs != nil {
-					gp.clientCAs, gp.clientOptional = cr.clientCAs, cr.clientOptional
-				}
-			}
-			li.ok, li.accepted = served, accepted
-			li.kinds = kinds
-			if accepted {
+			li := t.addListener(g, &gw.Spec.Listeners[i], nil, tlsModes, gen)
+			if li.accepted {
 				valid++
 			} else {
-				invalid = append(invalid, string(l.Name))
+				invalid = append(invalid, string(li.l.Name))
 			}
-			ls.Conditions = []metav1.Condition{
-				t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
-				t.cond(string(gwv1.ListenerConditionResolvedRefs), resolved, rreason, rmsg, gen),
-				t.cond(string(gwv1.ListenerConditionConflicted), conflicted, creason, cmsg, gen),
-			}
-			g.listeners = append(g.listeners, li)
 		}
 		unsupported, requested := addresses(gw)
 		sa, saErr := t.in.ProxyServiceAccount.Name(gw.Name)
@@ -579,31 +521,149 @@ func (t *translator) gatewaysOf() {
 			if requested != "" {
 				t.res.AddressesNotAssigned[nn] = requested
 			}
+			// The ListenerSets' listeners come after the Gateway's own, which they may not
+			// take a port or hostname from.
+			for _, set := range sets {
+				if set.allowed {
+					for i := range set.entries {
+						t.addListener(g, &set.entries[i], set, nil, set.ls.Generation)
+					}
+				}
+			}
 		}
+		t.listenerSetConditions(g, meta.IsStatusConditionTrue(g.status.Conditions, string(gwv1.GatewayConditionAccepted)))
 		t.gateways[nn] = g
 		t.gwOrder = append(t.gwOrder, nn)
 		t.res.Gateways[nn] = g.status
 	}
 }
 
+// addListener checks listener l of Gateway g (of ListenerSet set, nil for the Gateway's own),
+// whose conditions observe generation gen, adds it to g's listeners and, when it is served,
+// to its port, and returns it. tlsModes are the TLS modes of each port's TLS listeners of the
+// Gateway (its own listeners only: a ListenerSet's yields to what the port serves).
+func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet, tlsModes map[gwv1.PortNumber]map[gwv1.TLSModeType]bool, gen int64) *listener {
+	ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
+	li := &listener{l: l, set: set, status: ls, routes: map[routeKey]bool{}, hosts: map[string][]attachedHosts{}}
+	accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
+	resolved, rreason, rmsg := true, string(gwv1.ListenerReasonResolvedRefs), "references resolved"
+	conflicted, creason, cmsg := false, string(gwv1.ListenerReasonNoConflicts), "no conflicts"
+	sel, selErr := namespaceSelector(l)
+	li.selector = sel
+	routeKinds := routeKindsOf(l.Protocol)
+	switch {
+	case routeKinds == nil:
+		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
+	case l.Protocol == gwv1.TLSProtocolType && len(tlsModes[l.Port]) > 1:
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d has TLS listeners that pass TLS through and others that terminate it, which foresight-xds does not mix on one port", l.Port)
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+	case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
+		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
+	case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+	case g.ports[l.Port] != nil && l.Protocol == gwv1.TCPProtocolType:
+		// A TCP listener takes every connection of its port (hostnames do not apply).
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has a TCP listener, which takes every connection of the port", l.Port)
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+	case set != nil && l.Protocol == gwv1.TLSProtocolType && g.ports[l.Port] != nil && g.ports[l.Port].tlsMode != tlsMode(l.TLS):
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already serves TLS listeners in mode %s, and foresight-xds does not mix modes on one port", l.Port, g.ports[l.Port].tlsMode)
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+	case set != nil && g.sameHostname(l) != nil:
+		// A Gateway's own listeners are distinct (its CRD says so); a ListenerSet's may
+		// repeat one of the Gateway's or of an older ListenerSet, which keeps it.
+		accepted, reason, msg = false, string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("listener %s already serves port %d for %s", g.sameHostname(l).name(), l.Port, hostnameOrAny(l.Hostname))
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonHostnameConflict), msg
+	case selErr != "":
+		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), selErr
+	}
+	kinds := []gwv1.RouteGroupKind{}
+	if l.AllowedRoutes != nil && len(l.AllowedRoutes.Kinds) > 0 {
+		for _, k := range l.AllowedRoutes.Kinds {
+			if (k.Group == nil || *k.Group == gwv1.GroupName) && slices.Contains(routeKinds, k.Kind) {
+				kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k.Kind})
+			} else {
+				resolved, rreason, rmsg = false, string(gwv1.ListenerReasonInvalidRouteKinds), fmt.Sprintf("route kind %s is not supported on a %s listener (%s)", k.Kind, l.Protocol, kindList(routeKinds))
+			}
+		}
+	} else {
+		for _, k := range routeKinds {
+			kinds = append(kinds, gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k})
+		}
+	}
+	// An HTTPS listener is served only with valid certificates (or the last valid
+	// ones of Secrets that turned invalid); one that is accepted but whose
+	// certificates do not resolve is not programmed.
+	served, unserved := accepted, "listener not accepted"
+	var certs []policy.TLSCertificate
+	var cr certResult
+	if accepted && (l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) == gwv1.TLSModeTerminate) {
+		cr = t.certRefs(g.gw, li.from(g), l)
+		certs = cr.certs
+		switch {
+		case !cr.accepted:
+			accepted, reason, msg, served = false, cr.reason, cr.msg, false
+			if cr.refReason != "" {
+				resolved, rreason, rmsg = false, cr.refReason, cr.refMsg
+			}
+		case !cr.resolved:
+			resolved, rreason, rmsg, served = false, cr.reason, cr.msg, cr.served
+			unserved = "certificate references not resolved"
+		}
+	}
+	if !served {
+		t.unserved(g, li, unserved)
+	}
+	if accepted {
+		ls.SupportedKinds = kinds
+	}
+	if served {
+		gp := g.ports[l.Port]
+		if gp == nil {
+			gp = &gatewayPort{protocol: l.Protocol, entries: map[string][]entry{}}
+			if l.Protocol == gwv1.TLSProtocolType {
+				gp.tlsMode = tlsMode(l.TLS)
+			}
+			g.ports[l.Port] = gp
+		}
+		gp.certs = append(gp.certs, certs...)
+		if cr.clientCAs != nil {
+			gp.clientCAs, gp.clientOptional = cr.clientCAs, cr.clientOptional
+		}
+	}
+	li.ok, li.accepted = served, accepted
+	li.kinds = kinds
+	ls.Conditions = []metav1.Condition{
+		t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
+		t.cond(string(gwv1.ListenerConditionResolvedRefs), resolved, rreason, rmsg, gen),
+		t.cond(string(gwv1.ListenerConditionConflicted), conflicted, creason, cmsg, gen),
+	}
+	g.listeners = append(g.listeners, li)
+	return li
+}
+
 // refuseGateway says that the Gateway g is not accepted, for reason and msg: nothing of it is
 // served.
 func (t *translator) refuseGateway(g *gateway, reason, msg string) {
-	nn := types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
 	g.status.Conditions = []metav1.Condition{t.cond(string(gwv1.GatewayConditionAccepted), false, reason, msg, g.gw.Generation)}
 	g.ports = map[int32]*gatewayPort{}
 	for _, li := range g.listeners {
 		li.ok, li.accepted = false, false
-		t.unserved(nn, li.l.Name, "Gateway not accepted")
+		t.unserved(g, li, "Gateway not accepted")
 	}
 }
 
-// unserved records that listener name of Gateway nn serves nothing, and why.
-func (t *translator) unserved(nn types.NamespacedName, name gwv1.SectionName, why string) {
-	if t.res.Unserved[nn] == nil {
-		t.res.Unserved[nn] = map[gwv1.SectionName]string{}
+// unserved records that listener li of Gateway g serves nothing, and why: in Unserved for
+// the Gateway's own listeners, in ListenerSetUnserved for a ListenerSet's.
+func (t *translator) unserved(g *gateway, li *listener, why string) {
+	m, nn := t.res.Unserved, types.NamespacedName{Namespace: g.gw.Namespace, Name: g.gw.Name}
+	if li.set != nil {
+		m, nn = t.res.ListenerSetUnserved, li.set.nn
 	}
-	t.res.Unserved[nn][name] = why
+	if m[nn] == nil {
+		m[nn] = map[gwv1.SectionName]string{}
+	}
+	m[nn][li.l.Name] = why
 }
 
 // addresses reads a Gateway's spec.addresses. foresight-xds assigns no address: the Service
@@ -751,20 +811,12 @@ func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
 	gen := rs.meta.Generation
 	key := routeKey{rs.kind, types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}}
 	for _, pr := range rs.parents {
-		if pr.Group != nil && *pr.Group != gwv1.GroupName || pr.Kind != nil && *pr.Kind != KindGateway {
-			continue
-		}
-		ns := rs.meta.Namespace
-		if pr.Namespace != nil {
-			ns = string(*pr.Namespace)
-		}
-		gnn := types.NamespacedName{Namespace: ns, Name: string(pr.Name)}
-		g := t.gateways[gnn]
+		g, set := t.parentOf(pr, rs.meta.Namespace)
 		if g == nil {
 			continue // not ours (or not there): another controller's business
 		}
 		st := gwv1.RouteParentStatus{ParentRef: pr, ControllerName: gwv1.GatewayController(t.in.ControllerName)}
-		accepted, reason, msg := t.attachTo(g, rs, pr, key)
+		accepted, reason, msg := t.attachTo(g, set, rs, pr, key)
 		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionAccepted), accepted, reason, msg, gen))
 		resolved, rreason, rmsg := true, string(gwv1.RouteReasonResolvedRefs), "all references resolved"
 		for _, r := range rs.rules {
@@ -784,8 +836,9 @@ func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
 }
 
 // attachTo adds the route's entries to the Gateway's hostnames for the listeners the parent
-// reference selects and allows, and says whether the route was accepted.
-func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference, key routeKey) (bool, string, string) {
+// reference selects and allows, and says whether the route was accepted. A reference to the
+// Gateway selects among its own listeners, one to its ListenerSet set among the set's.
+func (t *translator) attachTo(g *gateway, set *listenerSet, rs *routeSpec, pr gwv1.ParentReference, key routeKey) (bool, string, string) {
 	if rs.unsupported != "" {
 		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
 	}
@@ -799,7 +852,7 @@ func (t *translator) attachTo(g *gateway, rs *routeSpec, pr gwv1.ParentReference
 	var waiting []*listener
 	var notes []string // why the route is not served on some listener it is attached to
 	for _, li := range g.listeners {
-		if pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
+		if li.set != set || pr.SectionName != nil && *pr.SectionName != li.l.Name || pr.Port != nil && *pr.Port != li.l.Port {
 			continue
 		}
 		matched = true
@@ -934,9 +987,9 @@ func isolatedHostnames(g *gateway, port int32) map[string]bool {
 		}
 		out[h] = true
 		gp.entries[h] = []entry{{route: policy.Route{
-			Name:           vhostName(g, port, h) + ":" + string(li.l.Name) + "/no-route",
+			Name:           vhostName(g, port, h) + ":" + li.name() + "/no-route",
 			Match:          policy.Match{Prefix: "/"},
-			DirectResponse: &policy.DirectResponse{Status: 404, Body: "no route of listener " + string(li.l.Name) + " matches"},
+			DirectResponse: &policy.DirectResponse{Status: 404, Body: "no route of listener " + li.name() + " matches"},
 		}}}
 	}
 	return out
@@ -992,7 +1045,7 @@ func conflict(li *listener, key routeKey, hs []string) string {
 	for _, a := range li.hosts[other] {
 		if h, ok := overlap(hs, a.hosts); ok {
 			return fmt.Sprintf("listener %s already serves %s %s on hostname %s, and an HTTPRoute and a GRPCRoute may not share a hostname on one listener (the older one is accepted): give them hostnames that do not overlap or separate listeners",
-				li.l.Name, other, a.route.nn, h)
+				li.name(), other, a.route.nn, h)
 		}
 	}
 	return ""
@@ -1039,7 +1092,7 @@ func (t *translator) allows(g *gateway, li *listener, rs *routeSpec) bool {
 		ls, known := t.nsLabels[rs.meta.Namespace]
 		return known && li.selector != nil && li.selector.Matches(ls)
 	default:
-		return rs.meta.Namespace == g.gw.Namespace
+		return rs.meta.Namespace == li.from(g).namespace
 	}
 }
 
@@ -1120,8 +1173,11 @@ func (t *translator) build() {
 	for _, nn := range t.gwOrder {
 		g := t.gateways[nn]
 		for _, li := range g.listeners {
-			g.status.Listeners = append(g.status.Listeners, *li.status)
+			if li.set == nil {
+				g.status.Listeners = append(g.status.Listeners, *li.status)
+			}
 		}
+		listenerSetListeners(g)
 		name := GatewayNodeGroup(nn.Namespace, nn.Name)
 		// Under serve --require-node-identity only workloads of the Gateway's namespace, which
 		// holds its Secrets, join its groups; the Envoy group, which gets the listeners and

@@ -128,11 +128,11 @@ type Watcher struct {
 	cps     cacheLister
 	btps    cacheLister
 	exps    cacheLister
-	// tlsps are the BackendTLSPolicies, tlsRoutes and tcpRoutes the TLSRoutes and TCPRoutes
-	// of gateway.networking.k8s.io/v1; each nil when the API serves none (Gateway API CRDs
-	// older than v1.4, or older than v1.5 for the routes).
-	tlsps, tlsRoutes, tcpRoutes cacheLister
-	synced                      []cache.InformerSynced
+	// tlsps are the BackendTLSPolicies, tlsRoutes and tcpRoutes the TLSRoutes and TCPRoutes,
+	// and sets the ListenerSets of gateway.networking.k8s.io/v1; each nil when the API serves
+	// none (Gateway API CRDs older than v1.4, or older than v1.5 for the others).
+	tlsps, tlsRoutes, tcpRoutes, sets cacheLister
+	synced                            []cache.InformerSynced
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
@@ -295,6 +295,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if w.tcpRoutes, err = optional(gatewayapi.TCPRouteGVR, func() cache.SharedIndexInformer { return gf.Gateway().V1().TCPRoutes().Informer() }); err != nil {
 		return err
 	}
+	if w.sets, err = optional(gatewayapi.ListenerSetGVR, func() cache.SharedIndexInformer { return gf.Gateway().V1().ListenerSets().Informer() }); err != nil {
+		return err
+	}
 	gf.Start(ctx.Done())
 	kf.Start(ctx.Done())
 	sf.Start(ctx.Done())
@@ -349,6 +352,12 @@ func (w *Watcher) input() *gatewayapi.Input {
 		in.Served.TCPRoutes = true
 		for _, o := range list(w.tcpRoutes) {
 			in.TCPRoutes = append(in.TCPRoutes, o.(*gwv1.TCPRoute))
+		}
+	}
+	if w.sets != nil {
+		in.Served.ListenerSets = true
+		for _, o := range list(w.sets) {
+			in.ListenerSets = append(in.ListenerSets, o.(*gwv1.ListenerSet))
 		}
 	}
 	for _, o := range list(w.svcs) {
@@ -428,12 +437,18 @@ func (w *Watcher) reconcile(ctx context.Context) {
 	} else {
 		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
 	}
+	gwErrs := map[types.NamespacedName]error{}
 	for nn, st := range res.Gateways {
 		gwErr := err
 		if iso != nil {
 			gwErr = iso.refusal(nn)
 		}
+		gwErrs[nn] = gwErr
 		programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
+	}
+	for nn, st := range res.ListenerSets {
+		gw := res.ListenerSetGateways[nn]
+		listenerSetProgrammed(st, res.Gateways[gw], res.ListenerSetUnserved[nn], gwErrs[gw], in.Now, listenerSetGeneration(in.ListenerSets, nn))
 	}
 	if w.o.Leading == nil || w.o.Leading() {
 		w.writeStatuses(ctx, in, statuses)
@@ -475,16 +490,69 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, ad
 	st.Conditions = append(st.Conditions, gc)
 	for i := range st.Listeners {
 		l := &st.Listeners[i]
-		lc := c
-		lc.Reason = string(gwv1.ListenerReasonProgrammed)
-		if lc.Status == metav1.ConditionFalse {
-			lc.Reason = string(gwv1.ListenerReasonInvalid)
-		}
-		if why, out := unserved[l.Name]; out {
-			lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, string(gwv1.ListenerReasonInvalid), why
-		}
-		l.Conditions = append(l.Conditions, lc)
+		l.Conditions = append(l.Conditions, listenerProgrammed(c, unserved, l.Name, string(gwv1.ListenerReasonInvalid)))
 	}
+}
+
+// listenerProgrammed is the Programmed condition of the listener name of a Gateway or
+// ListenerSet whose own is c: c with a listener's reason, unless unserved says why the
+// listener is not served (with reason unservedReason).
+func listenerProgrammed(c metav1.Condition, unserved map[gwv1.SectionName]string, name gwv1.SectionName, unservedReason string) metav1.Condition {
+	lc := c
+	lc.Reason = string(gwv1.ListenerReasonProgrammed)
+	if lc.Status == metav1.ConditionFalse {
+		lc.Reason = string(gwv1.ListenerReasonInvalid)
+	}
+	if why, out := unserved[name]; out {
+		lc.Status, lc.Reason, lc.Message = metav1.ConditionFalse, unservedReason, why
+	}
+	return lc
+}
+
+// unservedReason is the reason of the Programmed=False condition of a ListenerSet's listener
+// that is not served: that of its conflict when it has one (a listener that lost its port or
+// hostname to another, as the Gateway API's conformance asks), else Invalid.
+func unservedReason(conds []metav1.Condition) string {
+	if c := meta.FindStatusCondition(conds, string(gwv1.ListenerConditionConflicted)); c != nil && c.Status == metav1.ConditionTrue {
+		return c.Reason
+	}
+	return string(gwv1.ListenerReasonInvalid)
+}
+
+// listenerSetProgrammed adds the Programmed conditions of a ListenerSet and its listeners,
+// once its Gateway's (gw, with its Programmed condition) are added: true when the ListenerSet
+// is accepted and its Gateway programmed, and for a listener, when it is also served
+// (unserved says why not). A ListenerSet that is not accepted is not programmed, for the same
+// reason.
+func listenerSetProgrammed(st *gwv1.ListenerSetStatus, gw *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, applyErr error, now time.Time, gen int64) {
+	c := metav1.Condition{Type: string(gwv1.ListenerSetConditionProgrammed), Status: metav1.ConditionTrue, Reason: string(gwv1.ListenerSetReasonProgrammed),
+		Message: "served to the Gateway's proxies", ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(now)}
+	accepted := meta.FindStatusCondition(st.Conditions, string(gwv1.ListenerSetConditionAccepted))
+	switch {
+	case accepted == nil || accepted.Status != metav1.ConditionTrue:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.ListenerSetReasonListenersNotValid), "not accepted"
+		if accepted != nil {
+			c.Reason, c.Message = accepted.Reason, "not accepted: "+accepted.Message
+		}
+	case applyErr != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.ListenerSetReasonInvalid), fmt.Sprintf("configuration refused: %v", applyErr)
+	case gw == nil || !meta.IsStatusConditionTrue(gw.Conditions, string(gwv1.GatewayConditionProgrammed)):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.ListenerSetReasonPending), "its Gateway is not programmed"
+	}
+	st.Conditions = append(st.Conditions, c)
+	for i := range st.Listeners {
+		l := &st.Listeners[i]
+		l.Conditions = append(l.Conditions, listenerProgrammed(c, unserved, l.Name, unservedReason(l.Conditions)))
+	}
+}
+
+func listenerSetGeneration(sets []*gwv1.ListenerSet, nn types.NamespacedName) int64 {
+	for _, s := range sets {
+		if s.Namespace == nn.Namespace && s.Name == nn.Name {
+			return s.Generation
+		}
+	}
+	return 0
 }
 
 // writeStatuses updates every status that changed. Failures are logged; the next change
@@ -516,18 +584,8 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		}
 		next := g.Status.DeepCopy()
 		next.Conditions = carry(g.Status.Conditions, want.Conditions)
-		var ls []gwv1.ListenerStatus
-		for _, l := range want.Listeners {
-			var old []metav1.Condition
-			for _, o := range g.Status.Listeners {
-				if o.Name == l.Name {
-					old = o.Conditions
-				}
-			}
-			l.Conditions = carry(old, l.Conditions)
-			ls = append(ls, l)
-		}
-		next.Listeners = ls
+		next.Listeners = carryListeners(g.Status.Listeners, want.Listeners)
+		next.AttachedListenerSets = want.AttachedListenerSets
 		if sameGatewayStatus(&g.Status, next) {
 			continue
 		}
@@ -535,6 +593,21 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		cp.Status = *next
 		_, err := gw.Gateways(g.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 		w.logStatus("Gateway", g.Namespace, g.Name, err)
+	}
+	for _, set := range in.ListenerSets {
+		want, ok := res.ListenerSets[types.NamespacedName{Namespace: set.Namespace, Name: set.Name}]
+		if !ok {
+			continue
+		}
+		cur := asGatewayStatus(&set.Status)
+		next := &gwv1.GatewayStatus{Conditions: carry(cur.Conditions, want.Conditions), Listeners: carryListeners(cur.Listeners, asGatewayStatus(want).Listeners)}
+		if sameGatewayStatus(cur, next) {
+			continue
+		}
+		cp := set.DeepCopy()
+		cp.Status = asListenerSetStatus(next)
+		_, err := gw.ListenerSets(set.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
+		w.logStatus(gatewayapi.KindListenerSet, set.Namespace, set.Name, err)
 	}
 	writeRoutes(ctx, w, gatewayapi.KindHTTPRoute, in.HTTPRoutes, res.HTTPRoutes, func(r *gwv1.HTTPRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
 		func(ctx context.Context, r *gwv1.HTTPRoute) error {
@@ -717,8 +790,48 @@ func sameConditions(a, b []metav1.Condition) bool {
 	})
 }
 
+// carryListeners are the listener statuses next, with the transition times of the
+// conditions that did not change since old.
+func carryListeners(old, next []gwv1.ListenerStatus) []gwv1.ListenerStatus {
+	var out []gwv1.ListenerStatus
+	for _, l := range next {
+		var prev []metav1.Condition
+		for _, o := range old {
+			if o.Name == l.Name {
+				prev = o.Conditions
+			}
+		}
+		l.Conditions = carry(prev, l.Conditions)
+		out = append(out, l)
+	}
+	return out
+}
+
+// asGatewayStatus and asListenerSetStatus convert between the status of a ListenerSet and
+// that of a Gateway with the same conditions and listeners, so that both are written alike.
+func asGatewayStatus(s *gwv1.ListenerSetStatus) *gwv1.GatewayStatus {
+	out := &gwv1.GatewayStatus{Conditions: s.Conditions}
+	for _, l := range s.Listeners {
+		out.Listeners = append(out.Listeners, gwv1.ListenerStatus(l))
+	}
+	return out
+}
+
+func asListenerSetStatus(s *gwv1.GatewayStatus) gwv1.ListenerSetStatus {
+	out := gwv1.ListenerSetStatus{Conditions: s.Conditions}
+	for _, l := range s.Listeners {
+		out.Listeners = append(out.Listeners, gwv1.ListenerEntryStatus(l))
+	}
+	return out
+}
+
+// equalPtr says whether a and b are both nil or point to equal values.
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
 func sameGatewayStatus(a, b *gwv1.GatewayStatus) bool {
-	if !sameConditions(a.Conditions, b.Conditions) || len(a.Listeners) != len(b.Listeners) {
+	if !sameConditions(a.Conditions, b.Conditions) || len(a.Listeners) != len(b.Listeners) || !equalPtr(a.AttachedListenerSets, b.AttachedListenerSets) {
 		return false
 	}
 	for i := range a.Listeners {

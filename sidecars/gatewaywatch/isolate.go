@@ -185,20 +185,21 @@ func withGateways(in *gatewayapi.Input, keep func(types.NamespacedName) bool) *g
 func (iso *isolation) statuses(full *gatewayapi.Result) *gatewayapi.Result {
 	a := iso.applied
 	out := *full
-	out.HTTPRoutes = mergeEntries(full.HTTPRoutes, a.HTTPRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
-	out.GRPCRoutes = mergeEntries(full.GRPCRoutes, a.GRPCRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
-	out.TLSRoutes = mergeEntries(full.TLSRoutes, a.TLSRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
-	out.TCPRoutes = mergeEntries(full.TCPRoutes, a.TCPRoutes, iso.refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	refused := refusedParents(iso.refused, full.ListenerSetGateways)
+	out.HTTPRoutes = mergeEntries(full.HTTPRoutes, a.HTTPRoutes, refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.GRPCRoutes = mergeEntries(full.GRPCRoutes, a.GRPCRoutes, refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.TLSRoutes = mergeEntries(full.TLSRoutes, a.TLSRoutes, refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
+	out.TCPRoutes = mergeEntries(full.TCPRoutes, a.TCPRoutes, refused, func(s *gwv1.RouteParentStatus) gwv1.ParentReference { return s.ParentRef })
 	ancestor := func(s *gwv1.PolicyAncestorStatus) gwv1.ParentReference { return s.AncestorRef }
-	out.CanaryPolicies = mergeEntries(full.CanaryPolicies, a.CanaryPolicies, iso.refused, ancestor)
-	out.BackendTrafficPolicies = mergeEntries(full.BackendTrafficPolicies, a.BackendTrafficPolicies, iso.refused, ancestor)
-	out.ExperimentPolicies = mergeEntries(full.ExperimentPolicies, a.ExperimentPolicies, iso.refused, ancestor)
-	out.BackendTLSPolicies = mergeEntries(full.BackendTLSPolicies, a.BackendTLSPolicies, iso.refused, ancestor)
+	out.CanaryPolicies = mergeEntries(full.CanaryPolicies, a.CanaryPolicies, refused, ancestor)
+	out.BackendTrafficPolicies = mergeEntries(full.BackendTrafficPolicies, a.BackendTrafficPolicies, refused, ancestor)
+	out.ExperimentPolicies = mergeEntries(full.ExperimentPolicies, a.ExperimentPolicies, refused, ancestor)
+	out.BackendTLSPolicies = mergeEntries(full.BackendTLSPolicies, a.BackendTLSPolicies, refused, ancestor)
 	return &out
 }
 
 // mergeEntries is keepRefused for every object of full and applied.
-func mergeEntries[T any](full, applied map[types.NamespacedName][]T, refused map[types.NamespacedName]error, ref func(*T) gwv1.ParentReference) map[types.NamespacedName][]T {
+func mergeEntries[T any](full, applied map[types.NamespacedName][]T, refused map[parent]bool, ref func(*T) gwv1.ParentReference) map[types.NamespacedName][]T {
 	out := make(map[types.NamespacedName][]T, len(full))
 	for nn := range applied {
 		out[nn] = applied[nn]
@@ -226,10 +227,10 @@ func mergeEntries[T any](full, applied map[types.NamespacedName][]T, refused map
 // the applied translation, which does not see that Gateway, would) would say the route is
 // not attached to it. The entries of other parents come from the applied translation, as it
 // is what their proxies serve. A policy's ancestor entries are kept the same way.
-func keepRefused[T any](ns string, full, applied []T, refused map[types.NamespacedName]error, ref func(*T) gwv1.ParentReference) []T {
+func keepRefused[T any](ns string, full, applied []T, refused map[parent]bool, ref func(*T) gwv1.ParentReference) []T {
 	isRefused := func(e *T) (gateway, out bool) {
-		nn, ok := gatewayOf(ref(e), ns)
-		return ok, ok && refused[nn] != nil
+		p, ok := parentOf(ref(e), ns)
+		return ok, ok && refused[p]
 	}
 	gateways, onlyRefused := 0, true
 	for i := range full {
@@ -263,16 +264,43 @@ func keepRefused[T any](ns string, full, applied []T, refused map[types.Namespac
 	return out
 }
 
-// gatewayOf is the Gateway a parent or ancestor reference of an object of namespace ns
-// names, if it names one.
-func gatewayOf(r gwv1.ParentReference, ns string) (types.NamespacedName, bool) {
-	if r.Group != nil && *r.Group != gwv1.GroupName || r.Kind != nil && *r.Kind != gatewayapi.KindGateway {
-		return types.NamespacedName{}, false
+// parent is a Gateway or a ListenerSet a route or policy names.
+type parent struct {
+	kind string
+	nn   types.NamespacedName
+}
+
+// refusedParents are the refused Gateways and the ListenerSets whose parent one of them is
+// (sets maps each ListenerSet to its Gateway).
+func refusedParents(gateways map[types.NamespacedName]error, sets map[types.NamespacedName]types.NamespacedName) map[parent]bool {
+	out := make(map[parent]bool, len(gateways))
+	for nn, err := range gateways {
+		if err != nil {
+			out[parent{gatewayapi.KindGateway, nn}] = true
+		}
+	}
+	for set, gw := range sets {
+		if gateways[gw] != nil {
+			out[parent{gatewayapi.KindListenerSet, set}] = true
+		}
+	}
+	return out
+}
+
+// parentOf is the Gateway or ListenerSet a parent or ancestor reference of an object of
+// namespace ns names, if it names one.
+func parentOf(r gwv1.ParentReference, ns string) (parent, bool) {
+	kind := gatewayapi.KindGateway
+	if r.Kind != nil {
+		kind = string(*r.Kind)
+	}
+	if r.Group != nil && *r.Group != gwv1.GroupName || kind != gatewayapi.KindGateway && kind != gatewayapi.KindListenerSet {
+		return parent{}, false
 	}
 	if r.Namespace != nil && *r.Namespace != "" {
 		ns = string(*r.Namespace)
 	}
-	return types.NamespacedName{Namespace: ns, Name: string(r.Name)}, true
+	return parent{kind, types.NamespacedName{Namespace: ns, Name: string(r.Name)}}, true
 }
 
 func names(m map[types.NamespacedName]error) []string {

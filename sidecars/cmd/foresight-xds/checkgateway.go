@@ -109,6 +109,9 @@ func objectsOf(in *gatewayapi.Input) []objectRef {
 	for _, o := range in.TCPRoutes {
 		add(gatewayapi.KindTCPRoute, o.ObjectMeta)
 	}
+	for _, o := range in.ListenerSets {
+		add(gatewayapi.KindListenerSet, o.ObjectMeta)
+	}
 	for _, o := range in.ReferenceGrants {
 		add(gatewayapi.KindReferenceGrant, o.ObjectMeta)
 	}
@@ -176,6 +179,19 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 		}
 		for _, name := range slices.Sorted(maps.Keys(res.Unserved[nn])) {
 			gc.note(gc.fileOf[ref], "%s: listener %s serves nothing: %s", ref, name, res.Unserved[nn][name])
+		}
+	}
+	for _, s := range in.ListenerSets {
+		nn := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
+		st := res.ListenerSets[nn]
+		ref := objectRef{gatewayapi.KindListenerSet, nn}
+		if st == nil {
+			gc.note(gc.fileOf[ref], "%s: its parent is not a Gateway of foresight-xds's in the files: not checked", ref)
+			continue
+		}
+		gc.conditions(ref, "", st.Conditions)
+		for _, l := range st.Listeners {
+			gc.conditions(ref, fmt.Sprintf("listener %s: ", l.Name), l.Conditions)
 		}
 	}
 	routes := func(kind string, statuses map[types.NamespacedName][]gwv1.RouteParentStatus, names []types.NamespacedName) {

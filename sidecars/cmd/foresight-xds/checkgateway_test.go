@@ -109,6 +109,14 @@ kind: HTTPRoute
 metadata: {name: lost}
 spec:
   parentRefs: [{name: elsewhere}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra, namespace: shop}
+spec:
+  parentRef: {name: edge}
+  listeners:
+  - {name: admin, port: 9090, protocol: HTTP}
 `)
 	code, out, errOut = runCmd("check", good, bad)
 	if code != 1 {
@@ -119,6 +127,7 @@ spec:
 		bad + ": HTTPRoute shop/cart: parent Gateway shop/edge: PartiallyInvalid=True (UnsupportedValue): Dropped Rule(s): rules[0]: matches[0].match.regex: invalid RE2 regular expression",
 		bad + ": HTTPRoute shop/cart: parent Gateway shop/edge: ResolvedRefs=False (BackendNotFound): rules[1].backendRefs[0]: Service shop/missing not found",
 		bad + ": HTTPRoute shop/store: also defined in " + good,
+		bad + ": ListenerSet shop/extra: Accepted=False (NotAllowed): Gateway shop/edge admits no ListenerSet",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("errors lack %q:\n%s", want, errOut)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	corev1 "k8s.io/api/core/v1"
@@ -107,6 +109,30 @@ func installGatewayCRDs(t testing.TB, c *cluster.Cluster, files []string, resour
 		}
 		return nil
 	})
+}
+
+// edgeListeners opens an ADS stream to the xDS server at addr as a new Envoy proxy of the
+// Gateway shop/edge (closed at the end of the test) and returns it with its first listener
+// response, not yet ACKed.
+func edgeListeners(ctx context.Context, t testing.TB, addr string) (*xdstest.Stream, *discoveryv3.DiscoveryResponse) {
+	t.Helper()
+	conn, err := xdstest.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	s, err := openEdgeProxy(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recv(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, r
 }
 
 // openEdgeProxy opens an ADS stream on conn as a new Envoy proxy (a node id of its own) of

@@ -21,7 +21,6 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 	"github.com/foresight-dev/foresight/sidecars/translate"
-	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // TestServeGatewayAPITwoPorts runs serve with --gateway-controller-name against a real
@@ -90,22 +89,7 @@ func TestServeGatewayAPITwoPorts(t *testing.T) {
 		return nil
 	})
 
-	conn, err := xdstest.Dial(f.xdsAddress)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	s, err := openEdgeProxy(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Recv(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, r := edgeListeners(ctx, t, f.xdsAddress)
 	group := gatewayapi.GatewayNodeGroup("shop", "edge")
 	want := map[string]struct {
 		port uint32
@@ -147,7 +131,7 @@ func TestServeGatewayAPITwoPorts(t *testing.T) {
 	if err := s.Subscribe(resourcev3.RouteType, rds...); err != nil {
 		t.Fatal(err)
 	}
-	r, err = s.Recv(30 * time.Second)
+	r, err := s.Recv(30 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,22 +133,7 @@ func TestServeGatewayAPIHTTPS(t *testing.T) {
 	eventuallyWithin(t, 30*time.Second, "valid Secret: programmed", listener(metav1.ConditionTrue, "ResolvedRefs", "", metav1.ConditionTrue))
 
 	// The Gateway's Envoy proxy gets a listener on 8443 that terminates TLS with the Secret.
-	conn, err := xdstest.Dial(f.xdsAddress)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	s, err := openEdgeProxy(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Recv(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, r := edgeListeners(ctx, t, f.xdsAddress)
 	if len(r.GetResources()) != 1 {
 		t.Fatalf("%d listeners, want 1", len(r.GetResources()))
 	}
