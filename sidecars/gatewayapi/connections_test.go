@@ -357,14 +357,19 @@ func TestConnectionListenerWithNoRouteWaits(t *testing.T) {
 	if u := res.Unserved[nn]; len(u) != 0 {
 		t.Errorf("listeners waiting for routes reported unserved: %v", u)
 	}
-	if len(res.Spec.NodeGroups) != 0 {
-		t.Errorf("node groups %+v, want none: nothing listens", res.Spec.NodeGroups)
+	// Its proxies join its group, and are served no listener: nothing listens yet.
+	p, groups := served(t, res.Spec)
+	if g := p.Group(GatewayNodeGroup("shop", "edge")); g == nil || len(g.Listeners) != 0 || len(res.Spec.NodeGroups) != 1 {
+		t.Errorf("node groups %+v, want the Envoy group alone, without listeners", res.Spec.NodeGroups)
+	}
+	if r := groups[GatewayNodeGroup("shop", "edge")]; r == nil || len(r.Listeners) != 0 || len(r.Clusters) != 0 {
+		t.Errorf("resources %+v, want none", r)
 	}
 
 	s := gwv1.SectionName("db")
 	in.TCPRoutes = []*gwv1.TCPRoute{tcpRoute("pg", 1, []gwv1.ParentReference{{Name: "edge", SectionName: &s}}, ref("pg", 5432, 1))}
 	res = Translate(in)
-	p, _ := served(t, res.Spec)
+	p, _ = served(t, res.Spec)
 	if ls := p.Group(GatewayNodeGroup("shop", "edge")).Listeners; len(ls) != 1 || ls[0].Port != 5432 {
 		t.Errorf("served listeners %+v, want the TCP one", ls)
 	}

@@ -322,6 +322,17 @@ type gatewayPort struct {
 	connOf      map[routeKey]*policy.ConnectionRoute
 }
 
+// waitsForConnections says whether g serves a port whose listeners forward connections but
+// have no route yet.
+func (g *gateway) waitsForConnections() bool {
+	for _, gp := range g.ports {
+		if gp.forwardsConnections() && len(gp.connections) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // forwardsConnections says whether the port's listeners forward connections (TLS passthrough
 // and TCP listeners) rather than serve HTTP.
 func (gp *gatewayPort) forwardsConnections() bool {
@@ -1240,6 +1251,13 @@ func (t *translator) build() {
 			envoy.Listeners = append(envoy.Listeners, gl)
 		}
 		if len(envoy.Listeners) == 0 {
+			if g.waitsForConnections() {
+				// Its TLS and TCP listeners wait for their first route: its proxies join
+				// its group, as the listeners' Programmed conditions say, and are served
+				// nothing until one attaches.
+				envoy.NoListeners = true
+				t.res.Spec.NodeGroups = append(t.res.Spec.NodeGroups, envoy)
+			}
 			continue
 		}
 		for _, h := range slices.Sorted(maps.Keys(grpcPort)) {

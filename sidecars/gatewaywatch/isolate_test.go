@@ -136,15 +136,16 @@ func startWatchedFile(t *testing.T, services string, refuse func(policy.Spec) er
 	return w
 }
 
-// eventually polls cond until it holds; the test's own timeout bounds it.
+// eventually polls cond until it holds, for up to a minute.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
 	var err error
-	for range 600 {
+	// A generous deadline: on a loaded machine (tests of other packages in parallel) a
+	// reconcile with isolation takes several translations.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if err = cond(); err == nil {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s: %v", what, err)
 }

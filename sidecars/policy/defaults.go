@@ -102,7 +102,7 @@ func (p *Policy) SetDefaults() {
 			}
 		case NodeGateway:
 			// The single-listener form (port, virtualHosts) becomes the one listener.
-			if len(g.Listeners) == 0 {
+			if len(g.Listeners) == 0 && !g.NoListeners {
 				port := g.Port
 				if port == 0 {
 					port = DefaultGatewayPort

@@ -574,6 +574,11 @@ type NodeGroup struct {
 	// group that lists none has one, on Port serving VirtualHosts: after SetDefaults a
 	// gateway group always has its listeners here, and Port and VirtualHosts are empty.
 	Listeners []GatewayListener `yaml:"listeners,omitempty"`
+	// NoListeners makes a gateway group that lists no Listeners have none (rather than one on
+	// Port): its proxies join it and are served nothing until listeners are added. Only the
+	// Gateway API translation sets it, for a Gateway whose TLS and TCP listeners wait for
+	// their first route.
+	NoListeners bool `yaml:"-"`
 	// InboundPort is the sidecar's inbound listener port. Default 15006.
 	InboundPort uint32 `yaml:"inboundPort,omitempty"`
 	// OutboundPort is the sidecar's outbound (egress) listener port on 127.0.0.1.

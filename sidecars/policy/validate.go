@@ -917,7 +917,10 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 				}
 			}
 		case NodeGateway:
-			if len(v.p.Spec.VirtualHosts) == 0 && !slices.ContainsFunc(g.Listeners, func(l GatewayListener) bool { return len(l.Connections) > 0 }) {
+			if g.NoListeners && len(g.Listeners) > 0 {
+				v.errorf(path+".listeners", "a gateway group with no listeners lists none")
+			}
+			if !g.NoListeners && len(v.p.Spec.VirtualHosts) == 0 && !slices.ContainsFunc(g.Listeners, func(l GatewayListener) bool { return len(l.Connections) > 0 }) {
 				v.errorf(path, "a gateway group needs spec.virtualHosts")
 			}
 			v.gatewayListeners(g, path, vhosts)

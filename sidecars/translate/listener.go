@@ -102,7 +102,7 @@ func (b *builder) serviceVirtualHost(svc *policy.Service, domains []string, m ro
 // configuration with the policy virtual hosts the listener serves.
 func (b *builder) gateway() error {
 	g := b.g
-	if len(g.Listeners) == 0 {
+	if len(g.Listeners) == 0 && !g.NoListeners {
 		return fmt.Errorf("gateway group without listeners (set the policy's defaults first)")
 	}
 	for i := range g.Listeners {

@@ -210,4 +210,50 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 	if len(want) != 0 {
 		t.Fatalf("listeners not served: %v", want)
 	}
+
+	// A Gateway whose only listener is a TCP one without a route: its proxy joins its group
+	// and is served no listener, then the TCPRoute's listener on the same stream.
+	waiting := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "waiting"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
+		Listeners: []gwv1.Listener{{Name: "db", Port: 6432, Protocol: gwv1.TCPProtocolType}}}}
+	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, waiting, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 60*time.Second, "the waiting Gateway programmed", func() error {
+		g, err := gw.GatewayV1().Gateways("shop").Get(ctx, "waiting", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return wantCondition(g.Status.Conditions, "Programmed", metav1.ConditionTrue, "Programmed", g.Generation)
+	})
+	ws, err := xdstest.Open(ctx, conn, xdstest.Node("waiting-1", "waiting", map[string]string{gatewayapi.GatewayMetadataKey: gatewayapi.GatewayMetadata("shop", "waiting")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	r, err = ws.Recv(30 * time.Second)
+	if err != nil {
+		t.Fatalf("a proxy of a Gateway waiting for its first route: %v", err)
+	}
+	if len(r.GetResources()) != 0 {
+		t.Fatalf("listeners %v before a route attaches, want none", r.GetResources())
+	}
+	if err := ws.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().TCPRoutes("shop").Create(ctx, &gwv1.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "pg-waiting"}, Spec: gwv1.TCPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "waiting"}}}, Rules: []gwv1.TCPRouteRule{{BackendRefs: backend("db", 5432)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = ws.Recv(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetResources()) != 1 {
+		t.Fatalf("listeners %v once a route attaches, want one", r.GetResources())
+	}
+	l := &envoy_config_listener_v3.Listener{}
+	if err := r.GetResources()[0].UnmarshalTo(l); err != nil || l.GetName() != "gateway-6432" {
+		t.Fatalf("listener %v (%v), want gateway-6432", l.GetName(), err)
+	}
 }
