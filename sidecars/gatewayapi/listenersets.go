@@ -1,6 +1,9 @@
 package gatewayapi
 
 import (
+	"cmp"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
 )
 
 // KindListenerSet is the Gateway API's set of listeners added to a Gateway from outside it.
@@ -35,7 +40,7 @@ type listenerSet struct {
 }
 
 // listenerSetsOf returns the ListenerSets whose parent is gw, in the order their listeners
-// yield to one another: the older first, then by namespace and name.
+// yield to one another: the older first, then by "namespace/name", as the Gateway API asks.
 func (t *translator) listenerSetsOf(gw *gwv1.Gateway) []*listenerSet {
 	var out []*listenerSet
 	for _, ls := range t.in.ListenerSets {
@@ -49,7 +54,9 @@ func (t *translator) listenerSetsOf(gw *gwv1.Gateway) []*listenerSet {
 		}
 		out = append(out, set)
 	}
-	slices.SortFunc(out, func(a, b *listenerSet) int { return cmpMeta(&a.ls.ObjectMeta, &b.ls.ObjectMeta) })
+	slices.SortFunc(out, func(a, b *listenerSet) int {
+		return cmp.Or(a.ls.CreationTimestamp.Compare(b.ls.CreationTimestamp.Time), cmp.Compare(a.nn.String(), b.nn.String()))
+	})
 	return out
 }
 
@@ -193,6 +200,15 @@ func (li *listener) name() string {
 	return li.set.nn.Namespace + "/" + li.set.nn.Name + "/" + string(li.l.Name)
 }
 
+// conflictName names the earlier listener o that a ListenerSet's listener conflicts with,
+// without naming another tenant's ListenerSet.
+func (o *listener) conflictName() string {
+	if o.set == nil {
+		return "the Gateway's listener " + string(o.l.Name)
+	}
+	return "an earlier ListenerSet's listener"
+}
+
 // sameHostname is an accepted listener of g on l's port for l's hostname, if there is one.
 func (g *gateway) sameHostname(l *gwv1.Listener) *listener {
 	for _, o := range g.listeners {
@@ -211,13 +227,57 @@ func hostnameOrAny(h *gwv1.Hostname) string {
 	return string(*h)
 }
 
-// allListeners are the listeners of gw and of the ListenerSets it admits.
-func allListeners(gw *gwv1.Gateway, sets []*listenerSet) []gwv1.Listener {
-	out := slices.Clone(gw.Spec.Listeners)
-	for _, s := range sets {
-		if s.allowed {
-			out = append(out, s.entries...)
+// hostnameOf is a listener's hostname, "" for none.
+func hostnameOf(h *gwv1.Hostname) gwv1.Hostname {
+	if h == nil {
+		return ""
+	}
+	return *h
+}
+
+// foreignCertificateName says why a ListenerSet's listener li may not serve certificates:
+// one of them names a hostname that li does not serve, "" when none does. Envoy picks the
+// certificate of a port by the names the client asks for, whichever listener it comes from,
+// so a ListenerSet's certificate may only name hostnames its listener's hostname covers and
+// no more specific listener of the port (the Gateway's or another ListenerSet's) does:
+// otherwise a team could have its certificate presented for another's hostname. The
+// Gateway's own listeners are its owner's to arrange.
+func (g *gateway) foreignCertificateName(li *listener, certs []policy.TLSCertificate) string {
+	if li.set == nil {
+		return ""
+	}
+	own := hostnameOf(li.l.Hostname)
+	for _, c := range certs {
+		for _, n := range certificateNames(c.CertificateChain) {
+			if own != "" && !covers(own, n) {
+				return fmt.Sprintf("the certificate names %s, which the listener's hostname %s does not cover", n, own)
+			}
+			for _, o := range g.hostnames[li.l.Port] {
+				if o != own && o != "" && (own == "" || moreSpecific(&o, &own)) && covers(o, n) {
+					return fmt.Sprintf("the certificate names %s, which another listener of port %d serves (hostname %s)", n, li.l.Port, o)
+				}
+			}
 		}
 	}
-	return out
+	return ""
+}
+
+// certificateNames are the DNS names of the first certificate of a PEM chain (its common
+// name when it has none), as TLS clients match them; none when it does not parse.
+func certificateNames(chain []byte) []string {
+	b, _ := pem.Decode(chain)
+	if b == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil
+	}
+	if len(c.DNSNames) > 0 {
+		return c.DNSNames
+	}
+	if c.Subject.CommonName != "" {
+		return []string{c.Subject.CommonName}
+	}
+	return nil
 }

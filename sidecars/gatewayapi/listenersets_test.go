@@ -244,7 +244,6 @@ func TestListenerSetConflicts(t *testing.T) {
 // there; a Secret of another namespace needs a ReferenceGrant to ListenerSets, not to
 // Gateways. A ListenerSet of a Gateway that is not accepted is ParentNotAccepted.
 func TestListenerSetFollowsItsOwnReferences(t *testing.T) {
-	crt, key := pki.ServerPair(t, "secure.example")
 	https := func(name string, certNS string) gwv1.ListenerEntry {
 		ref := gwv1.SecretObjectReference{Name: "cert"}
 		if certNS != "" {
@@ -255,7 +254,10 @@ func TestListenerSetFollowsItsOwnReferences(t *testing.T) {
 	}
 	in := listenerSetInput(gwv1.NamespacesFromAll,
 		newListenerSet("team", "secure", 1, https("own", ""), https("shared", "certs"), https("granted", "vault")))
-	in.Secrets = []*corev1.Secret{tlsSecret("team", "cert", crt, key), tlsSecret("certs", "cert", crt, key), tlsSecret("vault", "cert", crt, key)}
+	for ns, host := range map[string]string{"team": "own.example", "certs": "shared.example", "vault": "granted.example"} {
+		crt, key := pki.ServerPair(t, host)
+		in.Secrets = append(in.Secrets, tlsSecret(ns, "cert", crt, key))
+	}
 	grant := func(ns, kind string) *gwv1.ReferenceGrant {
 		return &gwv1.ReferenceGrant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "g"}, Spec: gwv1.ReferenceGrantSpec{
 			From: []gwv1.ReferenceGrantFrom{{Group: gwv1.GroupName, Kind: gwv1.Kind(kind), Namespace: "team"}},
@@ -287,5 +289,119 @@ func TestListenerSetFollowsItsOwnReferences(t *testing.T) {
 	}
 	if len(hostRoutes(res, "own.example")) != 0 {
 		t.Error("a ListenerSet of a refused Gateway is served")
+	}
+}
+
+// TestListenerSetCannotTakeAPortWaitingForItsCertificate: a Gateway's HTTPS listener whose
+// Secret is not there yet is not served, but keeps its port: a ListenerSet's TCP or HTTP
+// listener there is a ProtocolConflict, and nothing of it is served on the port.
+func TestListenerSetCannotTakeAPortWaitingForItsCertificate(t *testing.T) {
+	in := listenerSetInput(gwv1.NamespacesFromAll,
+		newListenerSet("other", "grab", 1, gwv1.ListenerEntry{Name: "tcp", Port: 443, Protocol: gwv1.TCPProtocolType},
+			httpEntry("plain", 443, "bank.example")))
+	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType,
+		Hostname: ptr(gwv1.Hostname("bank.example")), TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "not-yet"}}}})
+	in.Served.TCPRoutes = true
+	in.Services = append(in.Services, svc("other", "sink", 9000))
+	in.TCPRoutes = []*gwv1.TCPRoute{tcpRoute("sink", 1, []gwv1.ParentReference{setParent("other", "grab", "tcp")}, ref("sink", 9000, 1))}
+	in.TCPRoutes[0].Namespace = "other"
+	res, _ := serve(t, in)
+	for _, name := range []string{"tcp", "plain"} {
+		if a := conditions.Require(t, setListener(t, res, "other", "grab", name).Conditions, "Accepted"); a.Status != metav1.ConditionFalse || a.Reason != "ProtocolConflict" {
+			t.Errorf("listener %s on the Gateway's HTTPS port: Accepted %+v, want ProtocolConflict", name, a)
+		}
+	}
+	for _, g := range res.Spec.NodeGroups {
+		for _, l := range g.Listeners {
+			if l.Port == 443 {
+				t.Errorf("port 443 is served (%+v) while the Gateway's HTTPS listener waits for its certificate", l)
+			}
+		}
+	}
+}
+
+// TestListenerSetKeepsTheGatewaysNames: a ListenerSet's new port, accepted or not, does not
+// rename the Gateway's own virtual hosts and routes; its own are named with their port.
+func TestListenerSetKeepsTheGatewaysNames(t *testing.T) {
+	route := simpleRoute("shop", "web", []gwv1.ParentReference{{Name: "edge"}}, nil, nil, "web")
+	before := listenerSetInput(gwv1.NamespacesFromAll)
+	before.HTTPRoutes = []*gwv1.HTTPRoute{route}
+	want := hostRoutes(Translate(before), "edge.example")
+	if len(want) != 1 {
+		t.Fatalf("routes of edge.example %v", want)
+	}
+	for name, entry := range map[string]gwv1.ListenerEntry{
+		"accepted": httpEntry("admin", 8080, "admin.example"),
+		"rejected": httpEntry("bad", 9090, "not a hostname"),
+	} {
+		in := listenerSetInput(gwv1.NamespacesFromAll, newListenerSet("team", "s", 1, entry))
+		in.HTTPRoutes = []*gwv1.HTTPRoute{route, simpleRoute("team", "admin", []gwv1.ParentReference{setParent("team", "s")}, nil, nil, "")}
+		res, _ := serve(t, in)
+		if got := hostRoutes(res, "edge.example"); !slices.Equal(got, want) {
+			t.Errorf("%s ListenerSet port: the Gateway's routes %v, want %v", name, got, want)
+		}
+		if name == "accepted" {
+			if rs := hostRoutes(res, "admin.example"); len(rs) != 1 || !strings.Contains(rs[0], "/admin.example:8080:") {
+				t.Errorf("the ListenerSet's routes %v, want them named with port 8080", rs)
+			}
+		}
+	}
+}
+
+// TestListenerSetPrecedence: of two ListenerSets created at the same time, the first by
+// "namespace/name" keeps a hostname both ask for: team-b/x before team/x, as "-" sorts before
+// "/" (ordering by namespace, then name, would put team first); the other's message does not
+// name it.
+func TestListenerSetPrecedence(t *testing.T) {
+	in := listenerSetInput(gwv1.NamespacesFromAll, newListenerSet("team", "x", 1, httpEntry("a", 80, "a.example")), newListenerSet("team-b", "x", 1, httpEntry("a", 80, "a.example")))
+	res, _ := serve(t, in)
+	if a := conditions.Require(t, setListener(t, res, "team-b", "x", "a").Conditions, "Accepted"); a.Status != metav1.ConditionTrue {
+		t.Errorf("team-b/x: %+v, want it to keep a.example", a)
+	}
+	a := conditions.Require(t, setListener(t, res, "team", "x", "a").Conditions, "Accepted")
+	if a.Reason != "HostnameConflict" || strings.Contains(a.Message, "team-b") {
+		t.Errorf("team/x: %+v, want HostnameConflict not naming the other ListenerSet", a)
+	}
+}
+
+// TestListenerSetCertificateNamesItsOwnHostnames: a ListenerSet's certificate that names a
+// hostname its listener does not cover, or one a more specific listener of the port serves
+// (the Gateway's here), is not served (InvalidCertificateRef): Envoy would present it to
+// clients of that hostname. One that names only its own hostname is served.
+func TestListenerSetCertificateNamesItsOwnHostnames(t *testing.T) {
+	https := func(name string, host *gwv1.Hostname) gwv1.ListenerEntry {
+		return gwv1.ListenerEntry{Name: gwv1.SectionName(name), Port: 443, Protocol: gwv1.HTTPSProtocolType, Hostname: host,
+			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: gwv1.ObjectName(name)}}}}
+	}
+	in := listenerSetInput(gwv1.NamespacesFromAll, newListenerSet("team", "s", 1,
+		https("mine", ptr(gwv1.Hostname("team.example"))),
+		https("other", ptr(gwv1.Hostname("team2.example"))),
+		https("wild", ptr(gwv1.Hostname("*.example"))),
+		https("any", nil)))
+	bankCrt, bankKey := pki.ServerPair(t, "bank.example")
+	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "bank", Port: 443, Protocol: gwv1.HTTPSProtocolType,
+		Hostname: ptr(gwv1.Hostname("bank.example")), TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "bank"}}}})
+	in.Secrets = []*corev1.Secret{tlsSecret("shop", "bank", bankCrt, bankKey)}
+	for name, host := range map[string]string{"mine": "team.example", "other": "bank.example", "wild": "bank.example", "any": "bank.example"} {
+		crt, key := pki.ServerPair(t, host)
+		in.Secrets = append(in.Secrets, tlsSecret("team", name, crt, key))
+	}
+	res, _ := serve(t, in)
+	for name, want := range map[string]string{"mine": "ResolvedRefs", "other": "InvalidCertificateRef", "wild": "InvalidCertificateRef", "any": "InvalidCertificateRef"} {
+		c := conditions.Require(t, setListener(t, res, "team", "s", name).Conditions, "ResolvedRefs")
+		if c.Reason != want || want != "ResolvedRefs" && !strings.Contains(c.Message, "bank.example") {
+			t.Errorf("listener %s: ResolvedRefs %+v, want %s", name, c, want)
+		}
+	}
+	var certs int
+	for _, g := range res.Spec.NodeGroups {
+		for _, l := range g.Listeners {
+			if l.Port == 443 {
+				certs = len(l.TLSCertificates)
+			}
+		}
+	}
+	if certs != 2 {
+		t.Errorf("port 443 serves %d certificates, want the Gateway's and team.example's", certs)
 	}
 }

@@ -293,21 +293,34 @@ type gateway struct {
 	// ports are the ports of the served listeners.
 	ports map[int32]*gatewayPort
 	// multiPort says the Gateway's HTTP and HTTPS listeners have more than one port: its
-	// virtual hosts (and so its policy routes) are named with their port.
+	// virtual hosts (and so its policy routes) are named with their port. httpPorts are
+	// those ports; a ListenerSet's other ports are named with their port too, so that a
+	// ListenerSet never renames the Gateway's own virtual hosts.
 	multiPort bool
+	httpPorts map[gwv1.PortNumber]bool
 	// serviceAccount is the ServiceAccount its Envoy proxies run as (Input's
 	// ProxyServiceAccount); empty: any of its namespace.
 	serviceAccount string
 	// sets are the ListenerSets whose parent it is, in the order their listeners yield.
 	sets []*listenerSet
+	// hostnames are the hostnames of the listeners of each port, its own and those of the
+	// ListenerSets it admits, accepted or not ("" for none).
+	hostnames map[gwv1.PortNumber][]gwv1.Hostname
+	// claims are the protocol and TLS mode of each port of its accepted listeners, served
+	// or not: the first accepted listener of a port decides them.
+	claims map[gwv1.PortNumber]*portClaim
+}
+
+// portClaim is what the first accepted listener of a port decides for the later ones.
+type portClaim struct {
+	protocol gwv1.ProtocolType
+	tlsMode  gwv1.TLSModeType
 }
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
 type gatewayPort struct {
-	// protocol is the protocol of the port's listeners (they agree), and tlsMode the mode of
-	// its TLS listeners.
+	// protocol is the protocol of the port's listeners (they agree).
 	protocol gwv1.ProtocolType
-	tlsMode  gwv1.TLSModeType
 	// certs are the certificates of the port's served HTTPS listeners.
 	certs []policy.TLSCertificate
 	// clientCAs and clientOptional are the port's client certificate validation (the
@@ -462,7 +475,7 @@ func (t *translator) gatewaysOf() {
 			continue
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}}
+		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]*portClaim{}}
 		sets := t.listenerSetsOf(gw)
 		g.sets = sets
 		httpPorts := map[gwv1.PortNumber]bool{}
@@ -470,6 +483,9 @@ func (t *translator) gatewaysOf() {
 		// TLS through and terminate it.
 		tlsModes := map[gwv1.PortNumber]map[gwv1.TLSModeType]bool{}
 		for _, l := range gw.Spec.Listeners {
+			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
+				httpPorts[l.Port] = true
+			}
 			if l.Protocol == gwv1.TLSProtocolType {
 				if tlsModes[l.Port] == nil {
 					tlsModes[l.Port] = map[gwv1.TLSModeType]bool{}
@@ -477,12 +493,18 @@ func (t *translator) gatewaysOf() {
 				tlsModes[l.Port][tlsMode(l.TLS)] = true
 			}
 		}
-		for _, l := range allListeners(gw, sets) {
-			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
-				httpPorts[l.Port] = true
+		g.httpPorts, g.multiPort = httpPorts, len(httpPorts) > 1
+		g.hostnames = map[gwv1.PortNumber][]gwv1.Hostname{}
+		for _, l := range gw.Spec.Listeners {
+			g.hostnames[l.Port] = append(g.hostnames[l.Port], hostnameOf(l.Hostname))
+		}
+		for _, set := range sets {
+			for _, l := range set.entries {
+				if set.allowed {
+					g.hostnames[l.Port] = append(g.hostnames[l.Port], hostnameOf(l.Hostname))
+				}
 			}
 		}
-		g.multiPort = len(httpPorts) > 1
 		gen := gw.Generation
 		// valid counts the accepted listeners; invalid are the others.
 		valid := 0
@@ -562,6 +584,7 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	sel, selErr := namespaceSelector(l)
 	li.selector = sel
 	routeKinds := routeKindsOf(l.Protocol)
+	claim := g.claims[l.Port]
 	switch {
 	case routeKinds == nil:
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
@@ -570,20 +593,22 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
-	case g.ports[l.Port] != nil && l.Protocol != g.ports[l.Port].protocol:
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, g.ports[l.Port].protocol, l.Protocol)
+	// An earlier accepted listener keeps its port's protocol whether or not it is served
+	// (its certificates may not be there yet): a later one may not take the port over.
+	case claim != nil && l.Protocol != claim.protocol:
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, claim.protocol, l.Protocol)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-	case g.ports[l.Port] != nil && l.Protocol == gwv1.TCPProtocolType:
+	case claim != nil && l.Protocol == gwv1.TCPProtocolType:
 		// A TCP listener takes every connection of its port (hostnames do not apply).
 		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has a TCP listener, which takes every connection of the port", l.Port)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-	case set != nil && l.Protocol == gwv1.TLSProtocolType && g.ports[l.Port] != nil && g.ports[l.Port].tlsMode != tlsMode(l.TLS):
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already serves TLS listeners in mode %s, and foresight-xds does not mix modes on one port", l.Port, g.ports[l.Port].tlsMode)
+	case set != nil && l.Protocol == gwv1.TLSProtocolType && claim != nil && claim.tlsMode != tlsMode(l.TLS):
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has TLS listeners in mode %s, and foresight-xds does not mix modes on one port", l.Port, claim.tlsMode)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case set != nil && g.sameHostname(l) != nil:
 		// A Gateway's own listeners are distinct (its CRD says so); a ListenerSet's may
 		// repeat one of the Gateway's or of an older ListenerSet, which keeps it.
-		accepted, reason, msg = false, string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("listener %s already serves port %d for %s", g.sameHostname(l).name(), l.Port, hostnameOrAny(l.Hostname))
+		accepted, reason, msg = false, string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("%s already serves port %d for %s", g.sameHostname(l).conflictName(), l.Port, hostnameOrAny(l.Hostname))
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonHostnameConflict), msg
 	case selErr != "":
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), selErr
@@ -621,6 +646,10 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 			resolved, rreason, rmsg, served = false, cr.reason, cr.msg, cr.served
 			unserved = "certificate references not resolved"
 		}
+		if why := g.foreignCertificateName(li, certs); served && why != "" {
+			resolved, rreason, rmsg, served = false, string(gwv1.ListenerReasonInvalidCertificateRef), why, false
+			unserved = "its certificate names a hostname it does not serve"
+		}
 	}
 	if !served {
 		t.unserved(g, li, unserved)
@@ -632,9 +661,6 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 		gp := g.ports[l.Port]
 		if gp == nil {
 			gp = &gatewayPort{protocol: l.Protocol, entries: map[string][]entry{}}
-			if l.Protocol == gwv1.TLSProtocolType {
-				gp.tlsMode = tlsMode(l.TLS)
-			}
 			g.ports[l.Port] = gp
 		}
 		gp.certs = append(gp.certs, certs...)
@@ -644,6 +670,9 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	}
 	li.ok, li.accepted = served, accepted
 	li.kinds = kinds
+	if accepted && claim == nil {
+		g.claims[l.Port] = &portClaim{protocol: l.Protocol, tlsMode: tlsMode(l.TLS)}
+	}
 	ls.Conditions = []metav1.Condition{
 		t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
 		t.cond(string(gwv1.ListenerConditionResolvedRefs), resolved, rreason, rmsg, gen),
@@ -1083,10 +1112,11 @@ func overlap(a, b []string) (string, bool) {
 }
 
 // vhostName is the policy virtual host of hostname host on port of a Gateway:
-// "<group>/<host>", or "<group>/<host>:<port>" when the Gateway has several ports.
+// "<group>/<host>", or "<group>/<host>:<port>" when the Gateway has several ports or the
+// port is only a ListenerSet's.
 func vhostName(g *gateway, port int32, host string) string {
 	name := GatewayNodeGroup(g.gw.Namespace, g.gw.Name) + "/" + host
-	if g.multiPort {
+	if g.multiPort || !g.httpPorts[port] {
 		name += fmt.Sprintf(":%d", port)
 	}
 	return name

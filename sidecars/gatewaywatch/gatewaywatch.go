@@ -136,6 +136,9 @@ type Watcher struct {
 	// lastGood is the last translation's memory of the last valid certificates and the
 	// last accepted policies (read and written by the reconcile loop only).
 	lastGood *gatewayapi.LastGood
+	// listenerSetsWritten are the ListenerSets whose status the last writeStatuses wrote (read
+	// and written by the reconcile loop only): one that is no longer ours has it cleared.
+	listenerSetsWritten map[types.NamespacedName]bool
 	// served is the configuration Apply last accepted, from which isolate takes a refused
 	// Gateway's part to keep serving it (read and written by the reconcile loop only). It is
 	// the translation that was served, kept by reference (no copy: it is not changed after
@@ -369,7 +372,7 @@ func (w *Watcher) input() *gatewayapi.Input {
 	for _, o := range list(w.nss) {
 		in.Namespaces = append(in.Namespaces, o.(*corev1.Namespace))
 	}
-	refs := certificateRefs(in.Gateways)
+	refs := certificateRefs(in.Gateways, in.ListenerSets)
 	for _, o := range list(w.secrets) {
 		s := o.(*corev1.Secret)
 		if refs[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] {
@@ -438,17 +441,22 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		w.log.Error("Gateway API configuration refused; the last good configuration keeps serving", "error", err)
 	}
 	gwErrs := map[types.NamespacedName]error{}
+	setsServe := map[types.NamespacedName]bool{} // Gateways that a ListenerSet's listener is served on
+	for nn, st := range res.ListenerSets {
+		if meta.IsStatusConditionTrue(st.Conditions, string(gwv1.ListenerSetConditionAccepted)) && len(res.ListenerSetUnserved[nn]) < len(st.Listeners) {
+			setsServe[res.ListenerSetGateways[nn]] = true
+		}
+	}
 	for nn, st := range res.Gateways {
 		gwErr := err
 		if iso != nil {
 			gwErr = iso.refusal(nn)
 		}
 		gwErrs[nn] = gwErr
-		programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
+		programmed(st, res.Unserved[nn], setsServe[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	for nn, st := range res.ListenerSets {
-		gw := res.ListenerSetGateways[nn]
-		listenerSetProgrammed(st, res.Gateways[gw], res.ListenerSetUnserved[nn], gwErrs[gw], in.Now, listenerSetGeneration(in.ListenerSets, nn))
+		listenerSetProgrammed(st, res.ListenerSetUnserved[nn], gwErrs[res.ListenerSetGateways[nn]], in.Now, listenerSetGeneration(in.ListenerSets, nn))
 	}
 	if w.o.Leading == nil || w.o.Leading() {
 		w.writeStatuses(ctx, in, statuses)
@@ -465,11 +473,12 @@ func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {
 }
 
 // programmed adds the Programmed conditions of a Gateway and its listeners: true when the
-// Gateway was accepted and its configuration is served, and for a listener, when the
-// translation serves it (unserved says why not). A served Gateway whose spec.addresses are
-// not assigned (addressesNotAssigned says so) is not Programmed (AddressNotAssigned), while
-// its listeners are.
-func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, addressesNotAssigned string, applyErr error, now time.Time, gen int64) {
+// Gateway was accepted and its configuration is served (some listener of it is, or of its
+// ListenerSets when setsServe), and for a listener, when the translation serves it
+// (unserved says why not). A served Gateway whose spec.addresses are not assigned
+// (addressesNotAssigned says so) is not Programmed (AddressNotAssigned), while its listeners
+// are.
+func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, setsServe bool, addressesNotAssigned string, applyErr error, now time.Time, gen int64) {
 	accepted := slices.ContainsFunc(st.Conditions, func(c metav1.Condition) bool {
 		return c.Type == string(gwv1.GatewayConditionAccepted) && c.Status == metav1.ConditionTrue
 	})
@@ -478,7 +487,7 @@ func programmed(st *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, ad
 	switch {
 	case !accepted:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "not accepted"
-	case len(st.Listeners) > 0 && len(unserved) >= len(st.Listeners):
+	case len(st.Listeners) > 0 && len(unserved) >= len(st.Listeners) && !setsServe:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "no listener is served (their conditions say why)"
 	case applyErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), fmt.Sprintf("configuration refused: %v", applyErr)
@@ -509,6 +518,10 @@ func listenerProgrammed(c metav1.Condition, unserved map[gwv1.SectionName]string
 	return lc
 }
 
+// listenerSetReasonParentNotProgrammed is the reason the Gateway API names (without a
+// constant) for a ListenerSet whose Gateway's configuration is not programmed.
+const listenerSetReasonParentNotProgrammed = "ParentNotProgrammed"
+
 // unservedReason is the reason of the Programmed=False condition of a ListenerSet's listener
 // that is not served: that of its conflict when it has one (a listener that lost its port or
 // hostname to another, as the Gateway API's conformance asks), else Invalid.
@@ -519,12 +532,12 @@ func unservedReason(conds []metav1.Condition) string {
 	return string(gwv1.ListenerReasonInvalid)
 }
 
-// listenerSetProgrammed adds the Programmed conditions of a ListenerSet and its listeners,
-// once its Gateway's (gw, with its Programmed condition) are added: true when the ListenerSet
-// is accepted and its Gateway programmed, and for a listener, when it is also served
-// (unserved says why not). A ListenerSet that is not accepted is not programmed, for the same
-// reason.
-func listenerSetProgrammed(st *gwv1.ListenerSetStatus, gw *gwv1.GatewayStatus, unserved map[gwv1.SectionName]string, applyErr error, now time.Time, gen int64) {
+// listenerSetProgrammed adds the Programmed conditions of a ListenerSet and its listeners:
+// true when the ListenerSet is accepted and the configuration of its Gateway is served
+// (applyErr, the Gateway's, says why not), and for a listener, when it is also served
+// (unserved says why not). A ListenerSet that is not accepted is not programmed, for the
+// same reason.
+func listenerSetProgrammed(st *gwv1.ListenerSetStatus, unserved map[gwv1.SectionName]string, applyErr error, now time.Time, gen int64) {
 	c := metav1.Condition{Type: string(gwv1.ListenerSetConditionProgrammed), Status: metav1.ConditionTrue, Reason: string(gwv1.ListenerSetReasonProgrammed),
 		Message: "served to the Gateway's proxies", ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(now)}
 	accepted := meta.FindStatusCondition(st.Conditions, string(gwv1.ListenerSetConditionAccepted))
@@ -535,9 +548,7 @@ func listenerSetProgrammed(st *gwv1.ListenerSetStatus, gw *gwv1.GatewayStatus, u
 			c.Reason, c.Message = accepted.Reason, "not accepted: "+accepted.Message
 		}
 	case applyErr != nil:
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.ListenerSetReasonInvalid), fmt.Sprintf("configuration refused: %v", applyErr)
-	case gw == nil || !meta.IsStatusConditionTrue(gw.Conditions, string(gwv1.GatewayConditionProgrammed)):
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.ListenerSetReasonPending), "its Gateway is not programmed"
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, listenerSetReasonParentNotProgrammed, fmt.Sprintf("its Gateway's configuration is refused: %v", applyErr)
 	}
 	st.Conditions = append(st.Conditions, c)
 	for i := range st.Listeners {
@@ -594,9 +605,18 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		_, err := gw.Gateways(g.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 		w.logStatus("Gateway", g.Namespace, g.Name, err)
 	}
+	wrote := map[types.NamespacedName]bool{}
 	for _, set := range in.ListenerSets {
-		want, ok := res.ListenerSets[types.NamespacedName{Namespace: set.Namespace, Name: set.Name}]
-		if !ok {
+		nn := types.NamespacedName{Namespace: set.Namespace, Name: set.Name}
+		want, ok := res.ListenerSets[nn]
+		switch {
+		case ok:
+			wrote[nn] = true
+		case w.listenerSetsWritten[nn]:
+			// Its parent is no longer one of our Gateways (deleted, another class's, or
+			// another parentRef): what we wrote no longer holds, and is cleared.
+			want = &gwv1.ListenerSetStatus{}
+		default:
 			continue
 		}
 		cur := asGatewayStatus(&set.Status)
@@ -609,6 +629,7 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 		_, err := gw.ListenerSets(set.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 		w.logStatus(gatewayapi.KindListenerSet, set.Namespace, set.Name, err)
 	}
+	w.listenerSetsWritten = wrote
 	writeRoutes(ctx, w, gatewayapi.KindHTTPRoute, in.HTTPRoutes, res.HTTPRoutes, func(r *gwv1.HTTPRoute) *gwv1.RouteStatus { return &r.Status.RouteStatus },
 		func(ctx context.Context, r *gwv1.HTTPRoute) error {
 			_, err := gw.HTTPRoutes(r.Namespace).UpdateStatus(ctx, r, metav1.UpdateOptions{})
@@ -954,22 +975,30 @@ func labelsChanged(old, cur any) bool {
 	return !ok1 || !ok2 || !maps.Equal(o.Labels, c.Labels)
 }
 
-// certificateRefs are the Secrets the HTTPS listeners of gws name: only those are
+// certificateRefs are the Secrets the listeners of gws and of sets name: only those are
 // translated.
-func certificateRefs(gws []*gwv1.Gateway) map[types.NamespacedName]bool {
+func certificateRefs(gws []*gwv1.Gateway, sets []*gwv1.ListenerSet) map[types.NamespacedName]bool {
 	out := map[types.NamespacedName]bool{}
+	add := func(ns string, tls *gwv1.ListenerTLSConfig) {
+		if tls == nil {
+			return
+		}
+		for _, r := range tls.CertificateRefs {
+			n := ns
+			if r.Namespace != nil && *r.Namespace != "" {
+				n = string(*r.Namespace)
+			}
+			out[types.NamespacedName{Namespace: n, Name: string(r.Name)}] = true
+		}
+	}
 	for _, g := range gws {
 		for _, l := range g.Spec.Listeners {
-			if l.TLS == nil {
-				continue
-			}
-			for _, r := range l.TLS.CertificateRefs {
-				ns := g.Namespace
-				if r.Namespace != nil && *r.Namespace != "" {
-					ns = string(*r.Namespace)
-				}
-				out[types.NamespacedName{Namespace: ns, Name: string(r.Name)}] = true
-			}
+			add(g.Namespace, l.TLS)
+		}
+	}
+	for _, s := range sets {
+		for _, l := range s.Spec.Listeners {
+			add(s.Namespace, l.TLS)
 		}
 	}
 	return out

@@ -53,7 +53,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st := res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
+	programmed(st, res.Unserved[nn], false, res.AddressesNotAssigned[nn], nil, in.Now, 3)
 	if c := conditions.Require(t, st.Conditions, "Programmed"); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 {
 		t.Errorf("Gateway Programmed = %+v", c)
 	}
@@ -76,7 +76,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	}
 
 	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], errors.New("refused"), in.Now, 3)
+	programmed(st, res.Unserved[nn], false, res.AddressesNotAssigned[nn], errors.New("refused"), in.Now, 3)
 	for _, l := range st.Listeners {
 		if c := conditions.Require(t, l.Conditions, "Programmed"); c.Status != metav1.ConditionFalse {
 			t.Errorf("configuration refused: listener %s Programmed = %+v", l.Name, c)
@@ -88,7 +88,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	in.Gateways[0].Spec.Listeners = in.Gateways[0].Spec.Listeners[1:2]
 	res = gatewayapi.Translate(in)
 	st = res.Gateways[nn].DeepCopy()
-	programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 3)
+	programmed(st, res.Unserved[nn], false, res.AddressesNotAssigned[nn], nil, in.Now, 3)
 	if a, p := conditions.Require(t, st.Conditions, "Accepted"), conditions.Require(t, st.Conditions, "Programmed"); a.Status != metav1.ConditionTrue || p.Status != metav1.ConditionFalse || p.Message != "no listener is served (their conditions say why)" {
 		t.Errorf("Gateway with no listener served: Accepted %+v, Programmed %+v", a, p)
 	}
@@ -134,7 +134,7 @@ func TestGatewayAddressesAreNotAssigned(t *testing.T) {
 				t.Errorf("node groups: %d, want %d", got, tc.groups)
 			}
 			st := res.Gateways[nn].DeepCopy()
-			programmed(st, res.Unserved[nn], res.AddressesNotAssigned[nn], nil, in.Now, 2)
+			programmed(st, res.Unserved[nn], false, res.AddressesNotAssigned[nn], nil, in.Now, 2)
 			if c := conditions.Require(t, st.Conditions, "Accepted"); c.Status != tc.accepted || c.Reason != tc.acceptedReason {
 				t.Errorf("Accepted = %+v, want %s/%s", c, tc.accepted, tc.acceptedReason)
 			}

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/gatewayapi"
 )
 
@@ -40,6 +41,12 @@ func TestServeGatewayAPIListenerSets(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh.createClass(t)
+	crt, key := pki.ServerPair(t, "secure.shop")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "secure-cert"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
+	if _, err := c.Admin.CoreV1().Secrets("team").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	all := gwv1.NamespacesFromAll
 	edge := gwv1.Hostname("edge.shop")
 	gateway := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge"}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
@@ -55,7 +62,9 @@ func TestServeGatewayAPIListenerSets(t *testing.T) {
 		return &gwv1.ListenerSet{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name}, Spec: gwv1.ListenerSetSpec{
 			ParentRef: gwv1.ParentGatewayReference{Name: "edge", Namespace: ptrTo(gwv1.Namespace("shop"))}, Listeners: entries}}
 	}
-	if _, err := gw.GatewayV1().ListenerSets("team").Create(ctx, set("apis", entry("api", 80, "api.shop"), entry("admin", 8080, "admin.shop")), metav1.CreateOptions{}); err != nil {
+	secure := gwv1.ListenerEntry{Name: "secure", Port: 8443, Protocol: gwv1.HTTPSProtocolType, Hostname: ptrTo(gwv1.Hostname("secure.shop")),
+		TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "secure-cert"}}}}
+	if _, err := gw.GatewayV1().ListenerSets("team").Create(ctx, set("apis", entry("api", 80, "api.shop"), entry("admin", 8080, "admin.shop"), secure), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // creation times have whole seconds: apis is older
@@ -83,8 +92,8 @@ func TestServeGatewayAPIListenerSets(t *testing.T) {
 				return fmt.Errorf("ListenerSet apis: %w", err)
 			}
 		}
-		if len(apis.Status.Listeners) != 2 || apis.Status.Listeners[0].AttachedRoutes != 1 || apis.Status.Listeners[1].AttachedRoutes != 1 {
-			return fmt.Errorf("ListenerSet apis listeners %+v, want two with the route attached", apis.Status.Listeners)
+		if len(apis.Status.Listeners) != 3 || apis.Status.Listeners[0].AttachedRoutes != 1 || apis.Status.Listeners[1].AttachedRoutes != 1 || apis.Status.Listeners[2].AttachedRoutes != 1 {
+			return fmt.Errorf("ListenerSet apis listeners %+v, want three with the route attached", apis.Status.Listeners)
 		}
 		for _, l := range apis.Status.Listeners {
 			if err := wantCondition(l.Conditions, "Programmed", metav1.ConditionTrue, "Programmed", apis.Generation); err != nil {
@@ -143,8 +152,8 @@ func TestServeGatewayAPIListenerSets(t *testing.T) {
 		names = append(names, l.GetName())
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"gateway-80", "gateway-8080"}) {
-		t.Fatalf("listeners %v, want the Gateway's port and the ListenerSet's", names)
+	if !slices.Equal(names, []string{"gateway-80", "gateway-8080", "gateway-8443"}) {
+		t.Fatalf("listeners %v, want the Gateway's port and the ListenerSet's, its HTTPS one with the Secret of its namespace", names)
 	}
 	if err := s.ACK(r); err != nil {
 		t.Fatal(err)
@@ -170,4 +179,30 @@ func TestServeGatewayAPIListenerSets(t *testing.T) {
 	if want := gatewayapi.ServiceName("team", "api", 80) + ".team"; apiCluster != want {
 		t.Errorf("api.shop on port 80 goes to %q, want %q (virtual hosts %v)", apiCluster, want, rc.GetVirtualHosts())
 	}
+
+	// clash now names a Gateway that does not exist: what was written on it is cleared (the
+	// API server then shows its default, Pending conditions).
+	clash, err := gw.GatewayV1().ListenerSets("team").Get(ctx, "clash", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clash.Spec.ParentRef.Name = "gone"
+	if _, err := gw.GatewayV1().ListenerSets("team").Update(ctx, clash, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 60*time.Second, "the status of a ListenerSet no longer ours cleared", func() error {
+		clash, err := gw.GatewayV1().ListenerSets("team").Get(ctx, "clash", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range clash.Status.Conditions {
+			if c.Status != metav1.ConditionUnknown || c.Reason != "Pending" {
+				return fmt.Errorf("status %+v", clash.Status)
+			}
+		}
+		if len(clash.Status.Listeners) != 0 {
+			return fmt.Errorf("status %+v", clash.Status)
+		}
+		return nil
+	})
 }
