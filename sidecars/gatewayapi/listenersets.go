@@ -236,12 +236,14 @@ func hostnameOf(h *gwv1.Hostname) gwv1.Hostname {
 }
 
 // foreignCertificateName says why a ListenerSet's listener li may not serve certificates:
-// one of them names a hostname that li does not serve, "" when none does. Envoy picks the
-// certificate of a port by the names the client asks for, whichever listener it comes from,
-// so a ListenerSet's certificate may only name hostnames its listener's hostname covers and
-// no more specific listener of the port (the Gateway's or another ListenerSet's) does:
-// otherwise a team could have its certificate presented for another's hostname. The
-// Gateway's own listeners are its owner's to arrange.
+// one of them names a hostname that another listener of the port serves, "" when none does.
+// Envoy picks the certificate of a port by the name the client asks for, the most specific
+// match first, whichever listener it comes from: a ListenerSet's certificate that named
+// exactly another listener's hostname (the Gateway owner's bank.example, say) would be
+// presented to that listener's clients. A name is the most specific listener's whose
+// hostname covers it; wildcard names (a shared *.example.com certificate) lose to the exact
+// and to the Gateway's own, which come first, and are not held to this. The Gateway's own
+// listeners are its owner's to arrange.
 func (g *gateway) foreignCertificateName(li *listener, certs []policy.TLSCertificate) string {
 	if li.set == nil {
 		return ""
@@ -249,13 +251,18 @@ func (g *gateway) foreignCertificateName(li *listener, certs []policy.TLSCertifi
 	own := hostnameOf(li.l.Hostname)
 	for _, c := range certs {
 		for _, n := range certificateNames(c.CertificateChain) {
-			if own != "" && !covers(own, n) {
-				return fmt.Sprintf("the certificate names %s, which the listener's hostname %s does not cover", n, own)
+			if strings.Contains(n, "*") {
+				continue
 			}
+			var owner gwv1.Hostname
+			found := false
 			for _, o := range g.hostnames[li.l.Port] {
-				if o != own && o != "" && (own == "" || moreSpecific(&o, &own)) && covers(o, n) {
-					return fmt.Sprintf("the certificate names %s, which another listener of port %d serves (hostname %s)", n, li.l.Port, o)
+				if (o == "" || covers(o, n)) && (!found || moreSpecific(&o, &owner)) {
+					owner, found = o, true
 				}
+			}
+			if found && owner != own {
+				return fmt.Sprintf("the certificate names %s, which the listener for %s on port %d serves", n, hostnameOrAny(&owner), li.l.Port)
 			}
 		}
 	}

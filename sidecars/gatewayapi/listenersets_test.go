@@ -364,10 +364,11 @@ func TestListenerSetPrecedence(t *testing.T) {
 	}
 }
 
-// TestListenerSetCertificateNamesItsOwnHostnames: a ListenerSet's certificate that names a
-// hostname its listener does not cover, or one a more specific listener of the port serves
-// (the Gateway's here), is not served (InvalidCertificateRef): Envoy would present it to
-// clients of that hostname. One that names only its own hostname is served.
+// TestListenerSetCertificateNamesItsOwnHostnames: a ListenerSet's certificate that names
+// exactly a hostname another listener of the port serves (the Gateway's here), from a
+// listener for another hostname, a wildcard or none, is not served (InvalidCertificateRef):
+// Envoy would present it to that listener's clients. One that names its own hostname, or a
+// wildcard shared with the Gateway's (as a *.example certificate often is), is served.
 func TestListenerSetCertificateNamesItsOwnHostnames(t *testing.T) {
 	https := func(name string, host *gwv1.Hostname) gwv1.ListenerEntry {
 		return gwv1.ListenerEntry{Name: gwv1.SectionName(name), Port: 443, Protocol: gwv1.HTTPSProtocolType, Hostname: host,
@@ -375,6 +376,7 @@ func TestListenerSetCertificateNamesItsOwnHostnames(t *testing.T) {
 	}
 	in := listenerSetInput(gwv1.NamespacesFromAll, newListenerSet("team", "s", 1,
 		https("mine", ptr(gwv1.Hostname("team.example"))),
+		https("shared", ptr(gwv1.Hostname("shared.example"))),
 		https("other", ptr(gwv1.Hostname("team2.example"))),
 		https("wild", ptr(gwv1.Hostname("*.example"))),
 		https("any", nil)))
@@ -382,12 +384,12 @@ func TestListenerSetCertificateNamesItsOwnHostnames(t *testing.T) {
 	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "bank", Port: 443, Protocol: gwv1.HTTPSProtocolType,
 		Hostname: ptr(gwv1.Hostname("bank.example")), TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "bank"}}}})
 	in.Secrets = []*corev1.Secret{tlsSecret("shop", "bank", bankCrt, bankKey)}
-	for name, host := range map[string]string{"mine": "team.example", "other": "bank.example", "wild": "bank.example", "any": "bank.example"} {
+	for name, host := range map[string]string{"mine": "team.example", "shared": "*.example", "other": "bank.example", "wild": "bank.example", "any": "bank.example"} {
 		crt, key := pki.ServerPair(t, host)
 		in.Secrets = append(in.Secrets, tlsSecret("team", name, crt, key))
 	}
 	res, _ := serve(t, in)
-	for name, want := range map[string]string{"mine": "ResolvedRefs", "other": "InvalidCertificateRef", "wild": "InvalidCertificateRef", "any": "InvalidCertificateRef"} {
+	for name, want := range map[string]string{"mine": "ResolvedRefs", "shared": "ResolvedRefs", "other": "InvalidCertificateRef", "wild": "InvalidCertificateRef", "any": "InvalidCertificateRef"} {
 		c := conditions.Require(t, setListener(t, res, "team", "s", name).Conditions, "ResolvedRefs")
 		if c.Reason != want || want != "ResolvedRefs" && !strings.Contains(c.Message, "bank.example") {
 			t.Errorf("listener %s: ResolvedRefs %+v, want %s", name, c, want)
@@ -401,7 +403,7 @@ func TestListenerSetCertificateNamesItsOwnHostnames(t *testing.T) {
 			}
 		}
 	}
-	if certs != 2 {
-		t.Errorf("port 443 serves %d certificates, want the Gateway's and team.example's", certs)
+	if certs != 3 {
+		t.Errorf("port 443 serves %d certificates, want the Gateway's, team.example's and the shared wildcard", certs)
 	}
 }
