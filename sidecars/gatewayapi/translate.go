@@ -499,10 +499,11 @@ func (t *translator) gatewaysOf() {
 			g.hostnames[l.Port] = append(g.hostnames[l.Port], hostnameOf(l.Hostname))
 		}
 		for _, set := range sets {
+			if !set.allowed {
+				continue
+			}
 			for _, l := range set.entries {
-				if set.allowed {
-					g.hostnames[l.Port] = append(g.hostnames[l.Port], hostnameOf(l.Hostname))
-				}
+				g.hostnames[l.Port] = append(g.hostnames[l.Port], hostnameOf(l.Hostname))
 			}
 		}
 		gen := gw.Generation

@@ -456,17 +456,18 @@ func (w *Watcher) reconcile(ctx context.Context) {
 		programmed(st, res.Unserved[nn], setsServe[nn], res.AddressesNotAssigned[nn], gwErr, in.Now, generation(in.Gateways, nn))
 	}
 	for nn, st := range res.ListenerSets {
-		listenerSetProgrammed(st, res.ListenerSetUnserved[nn], gwErrs[res.ListenerSetGateways[nn]], in.Now, listenerSetGeneration(in.ListenerSets, nn))
+		listenerSetProgrammed(st, res.ListenerSetUnserved[nn], gwErrs[res.ListenerSetGateways[nn]], in.Now, generation(in.ListenerSets, nn))
 	}
 	if w.o.Leading == nil || w.o.Leading() {
 		w.writeStatuses(ctx, in, statuses)
 	}
 }
 
-func generation(gws []*gwv1.Gateway, nn types.NamespacedName) int64 {
-	for _, g := range gws {
-		if g.Namespace == nn.Namespace && g.Name == nn.Name {
-			return g.Generation
+// generation is the metadata.generation of the object nn of objs (0 when it is not there).
+func generation[T metav1.Object](objs []T, nn types.NamespacedName) int64 {
+	for _, o := range objs {
+		if o.GetNamespace() == nn.Namespace && o.GetName() == nn.Name {
+			return o.GetGeneration()
 		}
 	}
 	return 0
@@ -555,15 +556,6 @@ func listenerSetProgrammed(st *gwv1.ListenerSetStatus, unserved map[gwv1.Section
 		l := &st.Listeners[i]
 		l.Conditions = append(l.Conditions, listenerProgrammed(c, unserved, l.Name, unservedReason(l.Conditions)))
 	}
-}
-
-func listenerSetGeneration(sets []*gwv1.ListenerSet, nn types.NamespacedName) int64 {
-	for _, s := range sets {
-		if s.Namespace == nn.Namespace && s.Name == nn.Name {
-			return s.Generation
-		}
-	}
-	return 0
 }
 
 // writeStatuses updates every status that changed. Failures are logged; the next change
