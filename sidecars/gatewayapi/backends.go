@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -27,9 +28,21 @@ func refsOf[T, R any](bs []T, ref func(T) R) []R {
 	return out
 }
 
+// backendRef is a backendRef of a rule with the header changes of its filters (HTTP and
+// gRPC routes only).
+type backendRef struct {
+	gwv1.BackendRef
+	request, response *policy.HeaderChanges
+}
+
+// bareRefs are backendRefs without filters, as connection routes have.
+func bareRefs(bs []gwv1.BackendRef) []backendRef {
+	return refsOf(bs, func(b gwv1.BackendRef) backendRef { return backendRef{BackendRef: b} })
+}
+
 // forward sets the backends of a rule's base route from its backendRefs, and the 500 of a
 // rule none of whose references gets traffic.
-func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []gwv1.BackendRef, ri int) {
+func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []backendRef, ri int) {
 	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, fmt.Sprintf("rules[%d]", ri))
 	if len(base.Backends) == 0 {
 		base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
@@ -37,10 +50,11 @@ func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, r
 }
 
 // share is one backendRef's weight, to a policy service or, when svc is "", to the
-// unresolved share.
+// unresolved share, with the header changes of the backendRef's filters.
 type share struct {
-	svc    string
-	weight int64
+	svc               string
+	weight            int64
+	request, response *policy.HeaderChanges
 }
 
 // backends resolves a rule's backendRefs to policy backends with their relative weights,
@@ -49,7 +63,7 @@ type share struct {
 // to them get a 500, as the spec requires, rather than reaching the other backends. Refs of
 // weight 0 get no traffic; a rule whose weight all goes to refs that do not resolve (or
 // whose weights are all 0) gets nil.
-func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, path string) ([]policy.Backend, map[string]string, *refProblem) {
+func (t *translator) backends(from routeFrom, refs []backendRef, path string) ([]policy.Backend, map[string]string, *refProblem) {
 	var prob *refProblem
 	svcs := map[string]string{}
 	shares := make([]share, 0, len(refs))
@@ -60,14 +74,14 @@ func (t *translator) backends(from routeFrom, refs []gwv1.BackendRef, path strin
 			// The API allows 0..1,000,000; anything else is clamped into it.
 			w = max(0, min(int64(*b.Weight), 1_000_000))
 		}
-		name, p := t.resolve(from, b, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
+		name, p := t.resolve(from, b.BackendRef, fmt.Sprintf("%s.backendRefs[%d]", path, i), svcs)
 		if p != nil && prob == nil {
 			prob = p
 		}
 		if p == nil {
 			resolved += w
 		}
-		shares = append(shares, share{svc: name, weight: w})
+		shares = append(shares, share{svc: name, weight: w, request: b.request, response: b.response})
 	}
 	if resolved == 0 {
 		return nil, svcs, prob
@@ -142,7 +156,8 @@ func tlsAppProtocol(p string) bool {
 }
 
 // weighted turns shares into policy backends with the same relative weights: shares of the
-// same service (and the unresolved ones) merged into one and those without weight dropped.
+// same service with the same header changes (and the unresolved ones, whose changes are
+// dropped: they get no request) merged into one and those without weight dropped.
 // The API bounds each weight to 1,000,000 and a rule to 16 refs, so their sum is far within
 // policy.MaxWeightSum (a merged weight beyond it is cut to it, and the policy's validation
 // refuses the sum). The total weight must not be 0.
@@ -153,9 +168,15 @@ func weighted(shares []share) []policy.Backend {
 		if s.weight == 0 {
 			continue
 		}
-		i := slices.IndexFunc(out, func(b policy.Backend) bool { return b.Service == s.svc })
+		b := policy.Backend{Service: s.svc, Unresolved: s.svc == ""}
+		if !b.Unresolved {
+			b.RequestHeaders, b.ResponseHeaders = s.request, s.response
+		}
+		i := slices.IndexFunc(out, func(o policy.Backend) bool {
+			return o.Service == b.Service && reflect.DeepEqual(o.RequestHeaders, b.RequestHeaders) && reflect.DeepEqual(o.ResponseHeaders, b.ResponseHeaders)
+		})
 		if i < 0 {
-			out = append(out, policy.Backend{Service: s.svc, Unresolved: s.svc == ""})
+			out = append(out, b)
 			sums = append(sums, 0)
 			i = len(out) - 1
 		}

@@ -37,6 +37,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendTimeout,
 	features.SupportHTTPRouteBackendProtocolH2C,
 	features.SupportHTTPRouteBackendProtocolWebSocket,
+	features.SupportHTTPRouteBackendRequestHeaderModification,
 	features.SupportHTTPRouteCORS,
 	features.SupportGRPCRoute,
 }

@@ -43,7 +43,7 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 	if r.Retry != nil {
 		return "retry is not supported"
 	}
-	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.HTTPBackendRef) int { return len(b.Filters) }))
+	return unsupportedSessionPersistence(r.SessionPersistence)
 }
 
 // unsupportedGRPCRule says what of a GRPCRoute rule foresight-xds cannot serve, or "".
@@ -61,21 +61,64 @@ func unsupportedGRPCRule(r *gwv1.GRPCRouteRule) string {
 			return fmt.Sprintf("filters[%d]: filter type %s is not supported (RequestHeaderModifier, ResponseHeaderModifier and RequestMirror are)", i, f.Type)
 		}
 	}
-	return unsupportedRest(r.SessionPersistence, refsOf(r.BackendRefs, func(b gwv1.GRPCBackendRef) int { return len(b.Filters) }))
+	return unsupportedSessionPersistence(r.SessionPersistence)
 }
 
-// unsupportedRest says what foresight-xds cannot serve of what HTTP and gRPC rules share:
-// session persistence and backendRef filters (given by their counts), or "".
-func unsupportedRest(sp *gwv1.SessionPersistence, refFilters []int) string {
+// unsupportedSessionPersistence says that a rule's session persistence cannot be served,
+// or "".
+func unsupportedSessionPersistence(sp *gwv1.SessionPersistence) string {
 	if sp != nil {
 		return "sessionPersistence is not supported"
 	}
-	for i, n := range refFilters {
-		if n > 0 {
-			return fmt.Sprintf("backendRefs[%d].filters are not supported", i)
+	return ""
+}
+
+// refFilter is what foresight-xds reads of a backendRef's filter, of an HTTPRoute or a
+// GRPCRoute: its type and header modifiers.
+type refFilter struct {
+	typ                               string
+	requestModifier, responseModifier *gwv1.HTTPHeaderFilter
+}
+
+// httpRefFilter reads a filter of an HTTPRoute's backendRef.
+func httpRefFilter(f gwv1.HTTPRouteFilter) refFilter {
+	return refFilter{string(f.Type), f.RequestHeaderModifier, f.ResponseHeaderModifier}
+}
+
+// grpcRefFilter reads a filter of a GRPCRoute's backendRef.
+func grpcRefFilter(f gwv1.GRPCRouteFilter) refFilter {
+	return refFilter{string(f.Type), f.RequestHeaderModifier, f.ResponseHeaderModifier}
+}
+
+// backendRefs pairs the backendRefs of a rule (ref and filters read one) with the header
+// changes of their filters, or says which filter foresight-xds cannot serve on a backendRef:
+// RequestHeaderModifier and ResponseHeaderModifier, once each, are served.
+func backendRefs[T any](bs []T, ref func(T) gwv1.BackendRef, filters func(T) []refFilter) ([]backendRef, string) {
+	out := make([]backendRef, len(bs))
+	for i, b := range bs {
+		out[i].BackendRef = ref(b)
+		for j, f := range filters(b) {
+			fp := fmt.Sprintf("backendRefs[%d].filters[%d]", i, j)
+			var dst **policy.HeaderChanges
+			var src *gwv1.HTTPHeaderFilter
+			switch f.typ {
+			case string(gwv1.HTTPRouteFilterRequestHeaderModifier):
+				dst, src = &out[i].request, f.requestModifier
+			case string(gwv1.HTTPRouteFilterResponseHeaderModifier):
+				dst, src = &out[i].response, f.responseModifier
+			default:
+				return nil, fmt.Sprintf("%s: filter type %s is not supported on a backendRef (RequestHeaderModifier and ResponseHeaderModifier are)", fp, f.typ)
+			}
+			if missing := missingFilter(f.typ, src == nil); missing != "" {
+				return nil, fmt.Sprintf("%s: %s", fp, missing)
+			}
+			if *dst != nil {
+				return nil, fmt.Sprintf("%s: a second %s filter (one of each type is allowed)", fp, f.typ)
+			}
+			*dst = headerChanges(src)
 		}
 	}
-	return ""
+	return out, ""
 }
 
 // missingFilter says that a filter of type typ lacks its configuration, or "".

@@ -1,7 +1,9 @@
 package gatewayapi
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +375,139 @@ func TestTranslateCORS(t *testing.T) {
 		t.Errorf("Accepted = %+v, want the rule refused for its origins", c)
 	}
 	served(t, res.Spec)
+}
+
+// TestTranslateBackendRefFilters: the header modifiers of a backendRef change the requests
+// and responses of that backend alone, after the rule's own (the route configuration applies
+// the most specific changes last, so a header both set takes the backend's); a single
+// backend with changes is a weighted cluster of one; two refs to one Service with different
+// changes stay two backends, with the same changes they merge; proxyless gRPC clients get
+// none; another filter type on a backendRef drops its rule, naming it.
+func TestTranslateBackendRefFilters(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	tag := func(v string) []gwv1.HTTPRouteFilter {
+		return []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": v}, nil)}}
+	}
+	rule := &in.HTTPRoutes[0].Spec.Rules[0]
+	rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": "rule"}, nil)}}
+	nextFilters := append(tag("next"), gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterResponseHeaderModifier,
+		ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-served-by": "next"}, "server")})
+	rule.BackendRefs = []gwv1.HTTPBackendRef{
+		{BackendRef: ref("web", 80, 1), Filters: tag("web")},
+		{BackendRef: ref("web-next", 80, 1), Filters: nextFilters},
+		{BackendRef: ref("web", 80, 2), Filters: tag("web-b")},
+		{BackendRef: ref("web-next", 80, 1), Filters: slices.Clone(nextFilters)},
+	}
+	single := in.HTTPRoutes[0].DeepCopy()
+	single.Name, single.Spec.Hostnames = "single", []gwv1.Hostname{"single.shop"}
+	single.Spec.Rules = []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1), Filters: tag("only")}}}}
+	in.HTTPRoutes = append(in.HTTPRoutes, single)
+	in.GRPCRoutes[0].Spec.Rules[0].BackendRefs[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": "v1"}, nil)}}
+	res := Translate(in)
+	for _, name := range []string{"split", "single"} {
+		if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Fatalf("%s Accepted = %+v", name, c)
+		}
+	}
+	_, groups := served(t, res.Spec)
+	edge := groups["gw.shop.edge"]
+	setTo := func(hs []*envoy_config_core_v3.HeaderValueOption) string {
+		if len(hs) != 1 || hs[0].GetAppendAction() != envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
+			return fmt.Sprint(hs)
+		}
+		return hs[0].GetHeader().GetKey() + "=" + hs[0].GetHeader().GetValue()
+	}
+	r := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
+	if got := setTo(r.GetRequestHeadersToAdd()); got != "x-backend=rule" {
+		t.Errorf("the rule's change: %s", got)
+	}
+	var got []string
+	for _, c := range r.GetRoute().GetWeightedClusters().GetClusters() {
+		got = append(got, fmt.Sprintf("%s %d %s", c.GetName(), c.GetWeight().GetValue(), setTo(c.GetRequestHeadersToAdd())))
+		if strings.Contains(c.GetName(), "web-next") {
+			if rs := c.GetResponseHeadersToAdd(); len(rs) != 1 || rs[0].GetHeader().GetKey() != "x-served-by" || !slices.Equal(c.GetResponseHeadersToRemove(), []string{"server"}) {
+				t.Errorf("web-next's response changes: add %v, remove %v", rs, c.GetResponseHeadersToRemove())
+			}
+		} else if len(c.GetResponseHeadersToAdd())+len(c.GetResponseHeadersToRemove()) != 0 {
+			t.Errorf("%s changes response headers", c.GetName())
+		}
+	}
+	web, next := ServiceName("shop", "web", 80)+".shop", ServiceName("shop", "web-next", 80)+".shop"
+	if want := []string{web + " 1 x-backend=web", next + " 2 x-backend=next", web + " 2 x-backend=web-b"}; !slices.Equal(got, want) {
+		t.Errorf("weighted clusters:\n got %q\nwant %q", got, want)
+	}
+	one := envoyRoute(t, edge, "gw.shop.edge/single.shop:HTTPRoute/shop/single/0/0").GetRoute()
+	if cs := one.GetWeightedClusters().GetClusters(); len(cs) != 1 || cs[0].GetName() != web || setTo(cs[0].GetRequestHeadersToAdd()) != "x-backend=only" {
+		t.Errorf("a single backend with header changes: %v", one.GetClusterSpecifier())
+	}
+	for _, rc := range edge.Routes {
+		if !rc.GetMostSpecificHeaderMutationsWins() {
+			t.Errorf("route configuration %s applies the backends' header changes before the rules'", rc.GetName())
+		}
+	}
+	const grpcName = "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
+	if cs := envoyRoute(t, edge, grpcName).GetRoute().GetWeightedClusters().GetClusters(); len(cs) == 0 || setTo(cs[0].GetRequestHeadersToAdd()) != "x-backend=v1" {
+		t.Errorf("GRPCRoute on Envoy: %v", cs)
+	}
+	proxyless := envoyRoute(t, groups["gw.shop.edge.grpc"], grpcName).GetRoute()
+	for _, c := range proxyless.GetWeightedClusters().GetClusters() {
+		if len(c.GetRequestHeadersToAdd()) != 0 {
+			t.Errorf("proxyless gRPC clients are sent header changes: %v", c)
+		}
+	}
+	for _, rc := range groups["gw.shop.edge.grpc"].Routes {
+		if rc.GetMostSpecificHeaderMutationsWins() {
+			t.Errorf("proxyless route configuration %s says most specific header mutations win", rc.GetName())
+		}
+	}
+
+	// No backend changes headers: the route configuration keeps Envoy's default order.
+	in = input()
+	in.CanaryPolicies = nil
+	_, groups = served(t, Translate(in).Spec)
+	for _, rc := range groups["gw.shop.edge"].Routes {
+		if rc.GetMostSpecificHeaderMutationsWins() {
+			t.Errorf("route configuration %s reverses the order of header changes with no backend changing any", rc.GetName())
+		}
+	}
+}
+
+// TestBackendRefFiltersRefused: a backendRef filter foresight-xds does not serve (any but
+// the header modifiers, or one without its configuration, or a repeated one) drops its rule
+// with a message naming the backendRef and the filter.
+func TestBackendRefFiltersRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		filters []gwv1.HTTPRouteFilter
+		want    string
+	}{
+		{"mirror", []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{BackendRef: ref("web", 80, 1).BackendObjectReference}}},
+			"backendRefs[1].filters[0]: filter type RequestMirror is not supported on a backendRef"},
+		{"without configuration", []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier}},
+			"backendRefs[1].filters[0]: type ResponseHeaderModifier without its responseHeaderModifier field"},
+		{"repeated", []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(nil, nil, "a")}, {Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(nil, nil, "b")}},
+			"backendRefs[1].filters[1]: a second RequestHeaderModifier filter"},
+		{"Host header", []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"Host": "x"}, nil)}},
+			"matches[0].backends[1].requestHeaders.set[0].name: the Host header cannot be changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			in.CanaryPolicies = nil
+			route := in.HTTPRoutes[0]
+			route.Spec.Rules = append(route.Spec.Rules, gwv1.HTTPRouteRule{
+				Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr("/bad")}}},
+				BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}, {BackendRef: ref("web-next", 80, 1), Filters: tc.filters}},
+			})
+			res := Translate(in)
+			cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
+			if c := conditions.Require(t, cs, "PartiallyInvalid"); c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "rules[1]: "+tc.want) {
+				t.Errorf("PartiallyInvalid = %+v, want %q", c, tc.want)
+			}
+			p, _ := served(t, res.Spec)
+			if p.Route("gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0") != nil {
+				t.Error("the rule with the refused filter is served")
+			}
+		})
+	}
 }

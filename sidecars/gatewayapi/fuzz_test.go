@@ -70,8 +70,8 @@ func FuzzTranslate(f *testing.F) {
 	})
 }
 
-// FuzzTranslateFilters feeds rules with arbitrary header changes, rewrites, redirects,
-// mirrors, timeouts and cross-namespace references (with and without a ReferenceGrant): the
+// FuzzTranslateFilters feeds rules with arbitrary header changes (of the rule and of a
+// backendRef), rewrites, redirects, mirrors, timeouts and cross-namespace references (with and without a ReferenceGrant): the
 // translation never panics, what it accepts always merges into a valid policy, and that
 // policy translates into resources every node group may be served.
 func FuzzTranslateFilters(f *testing.F) {
@@ -79,6 +79,7 @@ func FuzzTranslateFilters(f *testing.F) {
 	f.Add(uint8(1), "Host", "a\r\nb", "/", "/", "0s", "1h", int32(0), "shop")
 	f.Add(uint8(2), ":path", "", "/foo/", "", "1s", "2s", int32(100), "")
 	f.Add(uint8(7), "x-a", "v", "/a\\b", "/\\1", "-1s", "bogus", int32(-3), "stock")
+	f.Add(uint8(56), "x-version", "50%", "/api", "/", "10s", "2s", int32(10), "stock")
 	f.Fuzz(func(t *testing.T, kind uint8, header, value, prefix, repl, request, backend string, percent int32, ns string) {
 		in := input()
 		in.Services = append(in.Services, svc("stock", "items", 80))
@@ -116,6 +117,14 @@ func FuzzTranslateFilters(f *testing.F) {
 		}
 		rule.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration(request), BackendRequest: ptrDuration(backend)}
 		rule.BackendRefs = append(rule.BackendRefs, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: target, Weight: &percent}})
+		if kind&16 != 0 {
+			// The same header changes on the cross-namespace backendRef alone.
+			last := &rule.BackendRefs[len(rule.BackendRefs)-1]
+			last.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: hf}}
+			if kind&32 != 0 {
+				last.Filters = append(last.Filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: hf})
+			}
+		}
 		in.HTTPRoutes = append(in.HTTPRoutes, r)
 		served(t, Translate(in).Spec)
 	})

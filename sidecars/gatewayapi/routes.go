@@ -51,6 +51,11 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 	if msg := unsupportedHTTPRule(rule); msg != "" {
 		return nil, msg
 	}
+	refs, msg := backendRefs(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef },
+		func(b gwv1.HTTPBackendRef) []refFilter { return refsOf(b.Filters, httpRefFilter) })
+	if msg != "" {
+		return nil, msg
+	}
 	out := &ruleOut{}
 	var base policy.Route
 	for _, f := range rule.Filters {
@@ -78,7 +83,7 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 	}
 	if base.Redirect == nil {
 		from := routeFrom{KindHTTPRoute, r.Namespace}
-		t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef }), ri)
+		t.forward(&base, out, from, refs, ri)
 		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
 		if base.DirectResponse != nil {
 			// The rule forwards nowhere and answers 500 itself: a URLRewrite has no request
@@ -273,6 +278,11 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 	if msg := unsupportedGRPCRule(rule); msg != "" {
 		return nil, msg
 	}
+	refs, msg := backendRefs(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef },
+		func(b gwv1.GRPCBackendRef) []refFilter { return refsOf(b.Filters, grpcRefFilter) })
+	if msg != "" {
+		return nil, msg
+	}
 	out := &ruleOut{}
 	var base policy.Route
 	for _, f := range rule.Filters {
@@ -284,7 +294,7 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 		}
 	}
 	from := routeFrom{KindGRPCRoute, r.Namespace}
-	t.forward(&base, out, from, refsOf(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef }), ri)
+	t.forward(&base, out, from, refs, ri)
 	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
 	matches := rule.Matches
 	if len(matches) == 0 {

@@ -124,12 +124,24 @@ func (p *Policy) WithCanaryWeight(c *Canary, weight uint32) (*Policy, error) {
 		if r == nil {
 			return nil, fmt.Errorf("canary %q: route %q not in policy %q", c.Name, name, p.Metadata.Name)
 		}
-		r.Backends = []Backend{{Service: c.Stable, Weight: 100 - weight}, {Service: c.Canary, Weight: weight}}
+		r.Backends = []Backend{backendOf(r.Backends, c.Stable, 100-weight), backendOf(r.Backends, c.Canary, weight)}
 	}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("policy with canary %q at %d%%: %w", c.Name, weight, err)
 	}
 	return out, nil
+}
+
+// backendOf is the first of bs that sends to svc, header changes included, with weight
+// instead of its own; a bare backend of svc when none does.
+func backendOf(bs []Backend, svc string, weight uint32) Backend {
+	for _, b := range bs {
+		if b.Service == svc {
+			b.Weight = weight
+			return b
+		}
+	}
+	return Backend{Service: svc, Weight: weight}
 }
 
 // WithCanaryHeaderRoutes returns a clone of the policy where each route of c is preceded by
@@ -177,7 +189,7 @@ func (p *Policy) withHeaderRoutes(cs []*Canary) (*Policy, error) {
 			hr := deepCopy(reflect.ValueOf((*routes)[i])).Interface().(Route)
 			hr.Name = HeaderRouteName(name)
 			hr.Match.Headers = append(hr.Match.Headers, deepCopy(reflect.ValueOf(c.Headers)).Interface().([]HeaderMatch)...)
-			hr.Backends = []Backend{{Service: c.Canary, Weight: 100}}
+			hr.Backends = []Backend{backendOf(hr.Backends, c.Canary, 100)}
 			hr.HeadersOfCanary = c.Name
 			*routes = slices.Insert(*routes, i, hr)
 		}

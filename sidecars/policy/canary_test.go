@@ -218,6 +218,42 @@ func TestWithCanaryWeight(t *testing.T) {
 	}
 }
 
+// TestCanaryKeepsBackendHeaderChanges: the header changes of a canary route's backends
+// follow their Service through every weight, and into the header route, which sends to the
+// canary alone with the canary's changes.
+func TestCanaryKeepsBackendHeaderChanges(t *testing.T) {
+	doc := strings.Replace(canaryPolicy(goodCanary+"      headers: [{name: x-canary, exact: \"1\"}]\n"), "backends: [{service: web-v1}]",
+		"backends: [{service: web-v1, weight: 100, requestHeaders: {set: [{name: x-version, value: stable}]}}, {service: web-v2, weight: 0, requestHeaders: {set: [{name: x-version, value: canary}]}, responseHeaders: {remove: [server]}}]", 1)
+	p, err := policy.Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("web-rollout")
+	version := func(b policy.Backend) string { return b.Service + "=" + b.RequestHeaders.Set[0].Value }
+	for _, w := range []uint32{0, 30, 100} {
+		q, err := p.WithCanaryWeight(c, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs := q.Route("web-split").Backends
+		if len(bs) != 2 || version(bs[0]) != "web-v1=stable" || version(bs[1]) != "web-v2=canary" || bs[1].Weight != w ||
+			bs[1].ResponseHeaders == nil || bs[0].ResponseHeaders != nil {
+			t.Errorf("at %d%%: backends %+v", w, bs)
+		}
+		bs[1].RequestHeaders.Set[0].Value = "changed"
+		if version(p.Route("web-split").Backends[1]) != "web-v2=canary" {
+			t.Fatal("the clone shares the receiver's header changes")
+		}
+	}
+	q, err := p.WithCanaryHeaderRoutes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := q.Route(policy.HeaderRouteName("web-split")).Backends; len(bs) != 1 || version(bs[0]) != "web-v2=canary" || bs[0].Weight != 100 {
+		t.Errorf("header route backends %+v", bs)
+	}
+}
+
 // WithAllCanaryHeaderRoutes adds the header routes of every canary that has headers, in one
 // clone, leaves the receiver alone, and returns a policy that has them all as it is.
 func TestWithAllCanaryHeaderRoutes(t *testing.T) {

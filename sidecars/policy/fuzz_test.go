@@ -19,6 +19,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(canaryPolicy(goodCanary + "      headers: [{name: x-canary, exact: always}, {name: x-user, regex: 'qa-.*'}]\n")))
 	f.Add([]byte(canaryPolicy(strings.Replace(goodCanary, "{weight: 10, pause: 1m}", "{weight: 0, pause: 1m}", 1) + "      headers: [{name: x-canary, present: true}]\n")))
 	f.Add([]byte(routeFilters))
+	f.Add([]byte(strings.Replace(canaryPolicy(goodCanary), "backends: [{service: web-v1}]",
+		"backends: [{service: web-v1, weight: 9, requestHeaders: {set: [{name: x-v, value: \"1\"}]}}, {service: web-v2, weight: 1, responseHeaders: {remove: [server]}}]", 1)))
 	f.Add([]byte(minimal + "  nodeGroups: [{name: web, services: [web], identities: [\"spiffe://*/ns/shop/sa/*\"]}]\n"))
 	f.Add([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: &m {name: a}\nspec: {services: [*m]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -36,6 +36,9 @@ func TestParseRouteFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := p.Route("r")
+	if b := r.Backends[0]; b.HasHeaderChanges() || r.Backends[1].HasHeaderChanges() {
+		t.Errorf("backends change headers: %+v", r.Backends)
+	}
 	if r.RequestHeaders == nil || len(r.RequestHeaders.Set) != 1 || r.RequestHeaders.Add[0].Value != "gw" || r.ResponseHeaders.Remove[0] != "server" ||
 		len(r.Mirrors) != 1 || *r.Mirrors[0].Percent != 12.5 || !r.Backends[1].Unresolved || r.Rewrite.Path != "/v2" || !r.NoTimeout {
 		t.Errorf("route = %+v", r)
@@ -46,6 +49,9 @@ func TestParseRouteFilters(t *testing.T) {
 		{"percent: 12.5", "percent: 101", "mirrors[0].percent: must be 0..100"},
 		{"service: shadow", "service: nowhere", `mirrors[0].service: unknown service "nowhere"`},
 		{"{unresolved: true, weight: 20}", "{unresolved: true, service: web, weight: 20}", "backends[1].service: must be empty for an unresolved backend"},
+		{"{unresolved: true, weight: 20}", "{unresolved: true, weight: 20, requestHeaders: {remove: [x-a]}}", "backends[1]: an unresolved backend changes no headers"},
+		{"{service: web, weight: 80}", "{service: web, weight: 80, requestHeaders: {set: [{name: Host, value: x}]}}", "routes[0].backends[0].requestHeaders.set[0].name: the Host header cannot be changed"},
+		{"{service: web, weight: 80}", "{service: web, weight: 80, responseHeaders: {add: [{name: x-a, value: \"a\\nb\"}]}}", "backends[0].responseHeaders.add[0].value: must be at most"},
 		{"path: /v2", "path: v2", "rewrite.path: must start with '/'"},
 		{"noTimeout: true", "noTimeout: true\n          timeout: 1s", "noTimeout: not with a timeout"},
 	} {

@@ -320,7 +320,16 @@ type Backend struct {
 	// answered with HTTP 500 by Envoy and fail with UNAVAILABLE on proxyless gRPC clients,
 	// instead of being sent to the other backends. Service must then be empty.
 	Unresolved bool `yaml:"unresolved,omitempty"`
+	// RequestHeaders change the headers of the requests sent to this backend, and
+	// ResponseHeaders those of its responses, after the route's own changes, so a header
+	// both change takes the backend's (Envoy only: grpc-go ignores both). A canary's
+	// stable and canary backends keep theirs through every step.
+	RequestHeaders  *HeaderChanges `yaml:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderChanges `yaml:"responseHeaders,omitempty"`
 }
+
+// HasHeaderChanges says whether the backend changes headers.
+func (b Backend) HasHeaderChanges() bool { return b.RequestHeaders != nil || b.ResponseHeaders != nil }
 
 // Rewrite changes a forwarded request.
 type Rewrite struct {

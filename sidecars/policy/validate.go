@@ -441,11 +441,16 @@ func (v *validator) backends(bs []Backend, path string) {
 			if b.Service != "" {
 				v.errorf(bp+".service", "must be empty for an unresolved backend")
 			}
+			if b.HasHeaderChanges() {
+				v.errorf(bp, "an unresolved backend changes no headers (its requests are answered with 500)")
+			}
 		case b.Service == "":
 			v.errorf(bp+".service", "required")
 		case v.service(b.Service) == nil:
 			v.errorf(bp+".service", "unknown service %q", b.Service)
 		}
+		v.headerChanges(b.RequestHeaders, bp+".requestHeaders")
+		v.headerChanges(b.ResponseHeaders, bp+".responseHeaders")
 		sum += uint64(b.Weight)
 	}
 	if len(bs) > 0 && (sum == 0 || sum > MaxWeightSum) {
@@ -698,6 +703,11 @@ func (v *validator) connections(l *GatewayListener, lp string) {
 			v.errorf(cp+".backends", "required")
 		}
 		v.backends(c.Backends, cp+".backends")
+		for j, b := range c.Backends {
+			if b.HasHeaderChanges() {
+				v.errorf(fmt.Sprintf("%s.backends[%d]", cp, j), "a connection has no headers to change (requestHeaders and responseHeaders are for HTTP routes)")
+			}
+		}
 	}
 }
 

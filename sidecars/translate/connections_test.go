@@ -115,6 +115,9 @@ func TestConnectionRoutesValidated(t *testing.T) {
 			l.Connections[0].ServerNames, l.Connections[1].ServerNames = nil, nil
 		}, "takes every connection, as tls/web does already"},
 		{"no backends", func(l *policy.GatewayListener) { l.Connections[1].Backends = nil }, "connections[1].backends: required"},
+		{"header changes", func(l *policy.GatewayListener) {
+			l.Connections[1].Backends[0].RequestHeaders = &policy.HeaderChanges{Remove: []string{"x-a"}}
+		}, "connections[1].backends[0]: a connection has no headers to change"},
 		{"same name", func(l *policy.GatewayListener) { l.Connections[1].Name = "tls/web" }, `duplicate connection route name "tls/web"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,6 +48,9 @@ type hcmState struct {
 	fault bool
 	// cors is set when a route has a CORS policy.
 	cors bool
+	// backendHeaders is set when a route's backend changes headers: the route configuration
+	// then applies the most specific changes last, so the backend's win over the route's.
+	backendHeaders bool
 }
 
 // defaultRoute is the route of a service that declares none.
@@ -114,7 +118,10 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 // retries.
 func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy_config_route_v3.RouteAction {
 	a := b.sh.actions.new()
-	if len(r.Backends) == 1 {
+	// Header changes per backend are those of a weighted cluster, even a single one.
+	headers := m.client && !m.grpc && slices.ContainsFunc(r.Backends, policy.Backend.HasHeaderChanges)
+	st.backendHeaders = st.backendHeaders || headers
+	if len(r.Backends) == 1 && !headers {
 		c := b.sh.toCluster.new()
 		c.Cluster = b.backendCluster(&r.Backends[0], a, m)
 		a.ClusterSpecifier = c
@@ -123,6 +130,10 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		for i := range r.Backends {
 			be := &r.Backends[i]
 			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.backendCluster(be, a, m), Weight: b.sh.weight(be.Weight)}
+			if headers {
+				cw.RequestHeadersToAdd, cw.RequestHeadersToRemove = headerOptions(be.RequestHeaders)
+				cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove = headerOptions(be.ResponseHeaders)
+			}
 			// A backend service's fault applies to the share of traffic sent to it.
 			if svc := b.service(be.Service); svc != nil && svc.Fault != nil && m.client {
 				f := svc.Fault

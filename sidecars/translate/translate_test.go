@@ -126,7 +126,17 @@ func TestWeighted(t *testing.T) {
 			t.Errorf("weighted clusters %v", wc)
 		}
 	}
-	checkSplit(routeNamed(t, vh, "backend-split"))
+	split := routeNamed(t, vh, "backend-split")
+	checkSplit(split)
+	// The canary's own header change is its weighted cluster's, and the route configuration
+	// applies it after the route's, so the canary's requests say v2.
+	wc := split.GetRoute().GetWeightedClusters().GetClusters()
+	if hs := wc[1].GetRequestHeadersToAdd(); len(wc[0].GetRequestHeadersToAdd()) != 0 || len(hs) != 1 || hs[0].GetHeader().GetKey() != "x-version" || hs[0].GetHeader().GetValue() != "v2" {
+		t.Errorf("backend header changes: %v / %v", wc[0].GetRequestHeadersToAdd(), hs)
+	}
+	if !routeConfig(t, web, "web/outbound").GetMostSpecificHeaderMutationsWins() {
+		t.Error("the outbound route configuration applies the route's header changes after the backend's")
+	}
 	var names []string
 	for _, c := range web.Clusters {
 		names = append(names, c.GetName())

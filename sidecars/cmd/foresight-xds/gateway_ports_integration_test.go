@@ -28,8 +28,8 @@ import (
 // only route (selected by sectionName) redirects web.shop to https, and an HTTPS listener on
 // 8443 terminating TLS whose route forwards web.shop to its Service. Both listeners are
 // programmed with one attached route each, and the Gateway's Envoy proxy is served a
-// listener and a route configuration per port: the redirect on 8080, the forward on 8443,
-// TLS only on 8443.
+// listener and a route configuration per port: the redirect on 8080, the forward on 8443
+// (with the header its backendRef's filter sets), TLS only on 8443.
 func TestServeGatewayAPITwoPorts(t *testing.T) {
 	ctx := context.Background()
 	sh := startGatewayCluster(t, "shop")
@@ -57,7 +57,9 @@ func TestServeGatewayAPITwoPorts(t *testing.T) {
 			RequestRedirect: &gwv1.HTTPRequestRedirectFilter{Scheme: &https, StatusCode: &code}}}}}}}
 	web := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.HTTPRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: section("https")}, Hostnames: []gwv1.Hostname{"web.shop"},
-		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}},
+			Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{
+				Set: []gwv1.HTTPHeader{{Name: "x-backend", Value: "web"}}}}}}}}}}}
 	for _, r := range []*gwv1.HTTPRoute{toHTTPS, web} {
 		if _, err := gw.GatewayV1().HTTPRoutes("shop").Create(ctx, r, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -160,8 +162,14 @@ func TestServeGatewayAPITwoPorts(t *testing.T) {
 		red.GetResponseCode() != envoy_config_route_v3.RedirectAction_MOVED_PERMANENTLY {
 		t.Errorf("web.shop on 8080: redirect %v, want to https on its well-known port", red)
 	}
-	if cl := oneRoute(rcs[group+"/gateway-8443"], 8443).GetRoute().GetCluster(); cl != gatewayapi.ServiceName("shop", "web", 80)+".shop" {
-		t.Errorf("web.shop on 8443 goes to cluster %q", cl)
+	// The backendRef's header change is its weighted cluster's, applied after the route's.
+	cs := oneRoute(rcs[group+"/gateway-8443"], 8443).GetRoute().GetWeightedClusters().GetClusters()
+	if len(cs) != 1 || cs[0].GetName() != gatewayapi.ServiceName("shop", "web", 80)+".shop" || len(cs[0].GetRequestHeadersToAdd()) != 1 ||
+		cs[0].GetRequestHeadersToAdd()[0].GetHeader().GetKey() != "x-backend" || cs[0].GetRequestHeadersToAdd()[0].GetHeader().GetValue() != "web" {
+		t.Errorf("web.shop on 8443 goes to weighted clusters %v, want the web Service's with its header change", cs)
+	}
+	if !rcs[group+"/gateway-8443"].GetMostSpecificHeaderMutationsWins() || rcs[group+"/gateway-8080"].GetMostSpecificHeaderMutationsWins() {
+		t.Error("most_specific_header_mutations_wins should be set where a backend changes headers, and only there")
 	}
 }
 

@@ -432,7 +432,7 @@ func TestCheckRegexProgramSizeLimit(t *testing.T) {
 	if err := os.WriteFile(rollout, append(doc, "      headers: [{name: x-user, regex: '[a-z0-9-]{1,64}'}]\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCmd("check", rollout); code != 1 || !strings.Contains(errOut, `:40: spec.canaries[0].headers[0].regex: regex "[a-z0-9-]{1,64}" compiles to an RE2 program of 259 instructions`) {
+	if code, _, errOut := runCmd("check", rollout); code != 1 || !strings.Contains(errOut, `:41: spec.canaries[0].headers[0].regex: regex "[a-z0-9-]{1,64}" compiles to an RE2 program of 259 instructions`) {
 		t.Fatalf("check of a canary's header regex: exit %d, %q", code, errOut)
 	}
 	if code, out, errOut := runCmd("check", "--regex-program-size-limit", "300", rollout); code != 0 || !strings.Contains(out, "OK") {
