@@ -41,9 +41,9 @@ func bareRefs(bs []gwv1.BackendRef) []backendRef {
 }
 
 // forward sets the backends of a rule's base route from its backendRefs, and the 500 of a
-// rule none of whose references gets traffic.
-func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []backendRef, ri int) {
-	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, fmt.Sprintf("rules[%d]", ri))
+// rule none of whose references gets traffic; path names the rule (rulePath).
+func (t *translator) forward(base *policy.Route, out *ruleOut, from routeFrom, refs []backendRef, path string) {
+	base.Backends, out.svcs, out.unresolve = t.backends(from, refs, path)
 	if len(base.Backends) == 0 {
 		base.DirectResponse = &policy.DirectResponse{Status: 500, Body: "no valid backend"}
 	}
@@ -189,7 +189,7 @@ func weighted(shares []share) []policy.Backend {
 // mirrors adds the RequestMirror filters of a rule (nil for other filters) to a base route
 // that forwards: a mirror whose backendRef does not resolve is left out, and its problem is
 // the rule's if it has none yet.
-func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, ri int) {
+func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, filters []*gwv1.HTTPRequestMirrorFilter, path string) {
 	if len(base.Backends) == 0 {
 		return
 	}
@@ -197,7 +197,7 @@ func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, f
 		if f == nil {
 			continue
 		}
-		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, fmt.Sprintf("rules[%d].filters[%d].requestMirror.backendRef", ri, i), map[string]string{})
+		name, p := t.resolve(from, gwv1.BackendRef{BackendObjectReference: f.BackendRef}, fmt.Sprintf("%s.filters[%d].requestMirror.backendRef", path, i), map[string]string{})
 		if p != nil {
 			if out.unresolve == nil {
 				out.unresolve = p

@@ -35,7 +35,7 @@ func (t *translator) connectionRoute(kind string, meta *metav1.ObjectMeta, paren
 			return nil, "only one rule is supported (the API allows one)"
 		}
 		out := &ruleOut{}
-		out.connection, out.svcs, out.unresolve = t.backends(routeFrom{kind, meta.Namespace}, bareRefs(ruleRefs[ri]), fmt.Sprintf("rules[%d]", ri))
+		out.connection, out.svcs, out.unresolve = t.backends(routeFrom{kind, meta.Namespace}, bareRefs(ruleRefs[ri]), rulePath(ri, nil))
 		if len(out.connection) == 0 {
 			out.connection = []policy.Backend{{Unresolved: true, Weight: 1}}
 		}

@@ -39,7 +39,9 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportHTTPRouteBackendRequestHeaderModification,
 	features.SupportHTTPRouteCORS,
+	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportGRPCRoute,
+	features.SupportGRPCRouteNamedRouteRule,
 }
 
 // backendTLSFeatures are the features of BackendTLSPolicy, supported where the API serves

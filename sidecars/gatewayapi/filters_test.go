@@ -511,3 +511,40 @@ func TestBackendRefFiltersRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNamedRulesInMessages: a rule's name (HTTPRoute and GRPCRoute) is given beside its
+// index where a message names the rule: a dropped rule, a backendRef that does not resolve;
+// an unnamed rule is named by its index alone.
+func TestNamedRulesInMessages(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	route := in.HTTPRoutes[0]
+	route.Spec.Rules[0].Name = ptr(gwv1.SectionName("main"))
+	route.Spec.Rules = append(route.Spec.Rules, gwv1.HTTPRouteRule{
+		Name:        ptr(gwv1.SectionName("legacy")),
+		Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr("/legacy")}}},
+		BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("gone", 80, 1)}},
+	}, gwv1.HTTPRouteRule{
+		Name:    ptr(gwv1.SectionName("sticky")),
+		Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr("/sticky")}}}, SessionPersistence: &gwv1.SessionPersistence{},
+		BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}},
+	}, gwv1.HTTPRouteRule{
+		Matches:            []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr("/plain")}}},
+		SessionPersistence: &gwv1.SessionPersistence{},
+		BackendRefs:        []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}},
+	})
+	in.GRPCRoutes[0].Spec.Rules[0].Name = ptr(gwv1.SectionName("hello"))
+	in.GRPCRoutes[0].Spec.Rules[0].BackendRefs[0].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestMirror}}
+	res := Translate(in)
+	cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
+	if c := conditions.Require(t, cs, "PartiallyInvalid"); !strings.Contains(c.Message, `rules[2] (name "sticky"): sessionPersistence`) || !strings.Contains(c.Message, "rules[3]: sessionPersistence") {
+		t.Errorf("PartiallyInvalid = %+v", c)
+	}
+	if c := conditions.Require(t, cs, "ResolvedRefs"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, `rules[1] (name "legacy").backendRefs[0]: Service shop/gone not found`) {
+		t.Errorf("ResolvedRefs = %+v", c)
+	}
+	if c := conditions.Require(t, routeStatus(t, res.GRPCRoutes, "shop", "greeter"), "Accepted"); c.Status != metav1.ConditionFalse ||
+		!strings.Contains(c.Message, `rules[0] (name "hello"): backendRefs[0].filters[0]: filter type RequestMirror is not supported on a backendRef`) {
+		t.Errorf("GRPCRoute Accepted = %+v", c)
+	}
+}

@@ -41,7 +41,8 @@ func rules(rs *routeSpec, n int, rule func(ri int) (*ruleOut, string)) *routeSpe
 }
 
 func (t *translator) httpRoute(r *gwv1.HTTPRoute) *routeSpec {
-	rs := &routeSpec{kind: KindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+	rs := &routeSpec{kind: KindHTTPRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames,
+		ruleNames: refsOf(r.Spec.Rules, func(rule gwv1.HTTPRouteRule) *gwv1.SectionName { return rule.Name })}
 	return rules(rs, len(r.Spec.Rules), func(ri int) (*ruleOut, string) { return t.httpRule(r, ri) })
 }
 
@@ -83,8 +84,9 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 	}
 	if base.Redirect == nil {
 		from := routeFrom{KindHTTPRoute, r.Namespace}
-		t.forward(&base, out, from, refs, ri)
-		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
+		path := rulePath(ri, rule.Name)
+		t.forward(&base, out, from, refs, path)
+		t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), path)
 		if base.DirectResponse != nil {
 			// The rule forwards nowhere and answers 500 itself: a URLRewrite has no request
 			// to rewrite, and the rule stays served.
@@ -268,7 +270,8 @@ func redirect(f *gwv1.HTTPRequestRedirectFilter) *policy.Redirect {
 }
 
 func (t *translator) grpcRoute(r *gwv1.GRPCRoute) *routeSpec {
-	rs := &routeSpec{kind: KindGRPCRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
+	rs := &routeSpec{kind: KindGRPCRoute, meta: &r.ObjectMeta, parents: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames,
+		ruleNames: refsOf(r.Spec.Rules, func(rule gwv1.GRPCRouteRule) *gwv1.SectionName { return rule.Name })}
 	return rules(rs, len(r.Spec.Rules), func(ri int) (*ruleOut, string) { return t.grpcRule(r, ri) })
 }
 
@@ -294,8 +297,9 @@ func (t *translator) grpcRule(r *gwv1.GRPCRoute, ri int) (*ruleOut, string) {
 		}
 	}
 	from := routeFrom{KindGRPCRoute, r.Namespace}
-	t.forward(&base, out, from, refs, ri)
-	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), ri)
+	path := rulePath(ri, rule.Name)
+	t.forward(&base, out, from, refs, path)
+	t.mirrors(&base, out, from, refsOf(rule.Filters, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror }), path)
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gwv1.GRPCRouteMatch{{}}

@@ -768,14 +768,29 @@ type routeSpec struct {
 	// that keep the route from being accepted or its refs from resolving.
 	rules       []*ruleOut
 	unsupported string
+	// ruleNames are the rules' optional names (nil for kinds whose rules have none).
+	ruleNames []*gwv1.SectionName
 	// dropped say which rules were left out and why, when others are served.
 	dropped []string
+}
+
+// rulePath names rule ri of a route in messages: "rules[1]", with its name when it has one
+// (`rules[1] (name "canary")`).
+func rulePath(ri int, name *gwv1.SectionName) string {
+	if name == nil || *name == "" {
+		return fmt.Sprintf("rules[%d]", ri)
+	}
+	return fmt.Sprintf("rules[%d] (name %q)", ri, *name)
 }
 
 // addRule adds rule ri's translation, or leaves the rule out (a nil entry) for why.
 func (rs *routeSpec) addRule(ri int, out *ruleOut, why string) {
 	if why != "" {
-		rs.dropped = append(rs.dropped, fmt.Sprintf("rules[%d]: %s", ri, why))
+		var name *gwv1.SectionName
+		if ri < len(rs.ruleNames) {
+			name = rs.ruleNames[ri]
+		}
+		rs.dropped = append(rs.dropped, fmt.Sprintf("%s: %s", rulePath(ri, name), why))
 		out = nil
 	}
 	rs.rules = append(rs.rules, out)
