@@ -269,10 +269,10 @@ func (s *BackendTrafficPolicySpec) outlierDetection() *policy.OutlierDetection {
 
 // applyRoute sets the policy's route settings on r.
 func (s *BackendTrafficPolicySpec) applyRoute(r *policy.Route) {
-	if s.Timeout != nil && r.Timeout == 0 {
+	if s.Timeout != nil && r.Timeout == 0 && !r.NoTimeout {
 		r.Timeout = dur(s.Timeout)
 	}
-	if s.Retries != nil {
+	if s.Retries != nil && r.Retries == nil {
 		r.Retries = s.retries()
 	}
 	if s.Fault != nil {

@@ -40,6 +40,9 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteBackendRequestHeaderModification,
 	features.SupportHTTPRouteCORS,
 	features.SupportHTTPRouteNamedRouteRule,
+	features.SupportHTTPRouteRetry,
+	features.SupportHTTPRouteRetryBackendTimeout,
+	features.SupportHTTPRouteRetryConnectionError,
 	features.SupportGRPCRoute,
 	features.SupportGRPCRouteNamedRouteRule,
 }

@@ -35,7 +35,7 @@ func TestSupportedFeatures(t *testing.T) {
 				t.Errorf("%s listed %v with the API serving them %v", f, got, want)
 			}
 		}
-		for _, refused := range []features.FeatureName{features.SupportHTTPRouteRetry, features.SupportGatewayStaticAddresses, features.SupportUDPRoute} {
+		for _, refused := range []features.FeatureName{features.SupportTLSRouteModeMixed, features.SupportGatewayStaticAddresses, features.SupportUDPRoute} {
 			if slices.Contains(names, string(refused)) {
 				t.Errorf("%s is listed, but foresight-xds refuses it", refused)
 			}

@@ -40,9 +40,6 @@ func unsupportedHTTPRule(r *gwv1.HTTPRouteRule) string {
 	if redirect && rewrite {
 		return "RequestRedirect and URLRewrite together"
 	}
-	if r.Retry != nil {
-		return "retry is not supported"
-	}
 	return unsupportedSessionPersistence(r.SessionPersistence)
 }
 
@@ -155,21 +152,16 @@ func pathModifier(p *gwv1.HTTPPathModifier) (prefix, full string) {
 	return "", ""
 }
 
-// timeouts sets the route timeout of a rule's timeouts: without retries one request to a
-// backend is the whole exchange, so it is the smaller of request and backendRequest; zero
-// disables either, and both (or one while the other is unset) lift every timeout. It says
-// why they are not valid, or "".
+// timeouts sets the timeouts of a rule: request bounds the whole exchange and
+// backendRequest each request to a backend. Without retries one request to a backend is the
+// whole exchange, so the route timeout is the smaller of the two; with retries, request is
+// the route timeout and backendRequest each attempt's. Zero disables either, and both (or
+// one while the other is unset, without retries) lift every timeout. It says why they are
+// not valid, or "".
 func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
 	if t == nil {
 		return ""
 	}
-	d, msg := timeout(t)
-	r.Timeout = d
-	r.NoTimeout = d == 0 && msg == "" && (t.Request != nil || t.BackendRequest != nil)
-	return msg
-}
-
-func timeout(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
 	parse := func(d *gwv1.Duration, field string) (time.Duration, string) {
 		if d == nil {
 			return 0, ""
@@ -182,21 +174,66 @@ func timeout(t *gwv1.HTTPRouteTimeouts) (policy.Duration, string) {
 	}
 	req, msg := parse(t.Request, "request")
 	if msg != "" {
-		return 0, msg
+		return msg
 	}
 	back, msg := parse(t.BackendRequest, "backendRequest")
 	if msg != "" {
-		return 0, msg
+		return msg
 	}
-	switch {
-	case req == 0:
-		return policy.Duration(back), ""
-	case back == 0:
-		return policy.Duration(req), ""
-	case back > req:
-		return 0, fmt.Sprintf("timeouts.backendRequest (%s) must be no more than timeouts.request (%s)", *t.BackendRequest, *t.Request)
+	if req > 0 && back > req {
+		return fmt.Sprintf("timeouts.backendRequest (%s) must be no more than timeouts.request (%s)", *t.BackendRequest, *t.Request)
 	}
-	return policy.Duration(back), ""
+	if r.Retries != nil {
+		r.Timeout, r.NoTimeout = policy.Duration(req), t.Request != nil && req == 0
+		r.Retries.PerTryTimeout = policy.Duration(back)
+		return ""
+	}
+	d := back
+	if back == 0 || req > 0 && req < back {
+		d = req
+	}
+	r.Timeout = policy.Duration(d)
+	r.NoTimeout = d == 0 && (t.Request != nil || t.BackendRequest != nil)
+	return ""
+}
+
+// maxRetryAttempts is the most retries a rule may ask for (the policy's own bound).
+const maxRetryAttempts = 10
+
+// retry sets the retries of a rule (before its timeouts, which it changes): up to
+// attempts retries (1 when unset) of a request whose backend answers one of the codes, or
+// cannot be connected to, resets the stream or does not answer within
+// timeouts.backendRequest; backoff is the base of Envoy's jittered exponential backoff. It
+// says why the retry is not valid, or "".
+func retry(r *policy.Route, rt *gwv1.HTTPRouteRetry) string {
+	if rt == nil {
+		return ""
+	}
+	out := &policy.Retries{On: []string{"connect-failure", "refused-stream", "reset"}, Count: 1}
+	if rt.Attempts != nil {
+		if *rt.Attempts < 1 || *rt.Attempts > maxRetryAttempts {
+			return fmt.Sprintf("retry.attempts: %d is not 1..%d", *rt.Attempts, maxRetryAttempts)
+		}
+		out.Count = uint32(*rt.Attempts)
+	}
+	for i, c := range rt.Codes {
+		if c < 400 || c > 599 {
+			return fmt.Sprintf("retry.codes[%d]: %d is not 400..599", i, c)
+		}
+		out.StatusCodes = append(out.StatusCodes, uint32(c))
+	}
+	if len(out.StatusCodes) > 0 {
+		out.On = append([]string{"retriable-status-codes"}, out.On...)
+	}
+	if rt.Backoff != nil {
+		d, err := time.ParseDuration(string(*rt.Backoff))
+		if err != nil || d <= 0 {
+			return fmt.Sprintf("retry.backoff: %q is not a duration above 0", *rt.Backoff)
+		}
+		out.Backoff = &policy.Backoff{Base: policy.Duration(d), Max: policy.Duration(10 * d)}
+	}
+	r.Retries = out
+	return ""
 }
 
 // splitPrefix serves the ReplacePrefixMatch of a rewrite or redirect on the path prefix

@@ -548,3 +548,84 @@ func TestNamedRulesInMessages(t *testing.T) {
 		t.Errorf("GRPCRoute Accepted = %+v", c)
 	}
 }
+
+// TestTranslateRetry: a rule's retry becomes the Envoy route's retry policy: its codes
+// (with connection failures, refused streams and resets, which cover timeouts.backendRequest
+// as each attempt's timeout, while timeouts.request bounds them all), its attempts as the
+// number of retries (1 when unset) and its backoff as the base interval. A BackendTrafficPolicy
+// on the route does not replace a rule's own retry or timeouts (an explicit "0s" included),
+// but sets those of the other rules. A retry that cannot be served drops its rule, naming
+// the field.
+func TestTranslateRetry(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	route := in.HTTPRoutes[0]
+	attempts, backoff := 3, gwv1.Duration("100ms")
+	route.Spec.Rules[0].Retry = &gwv1.HTTPRouteRetry{Codes: []gwv1.HTTPRouteRetryStatusCode{500, 503}, Attempts: &attempts, Backoff: &backoff}
+	route.Spec.Rules[0].Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration("10s"), BackendRequest: ptrDuration("2s")}
+	plain := func(path string) gwv1.HTTPRouteRule {
+		return gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr(path)}}}, BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}}
+	}
+	bare, policed, unbounded := plain("/bare"), plain("/policed"), plain("/unbounded")
+	bare.Retry = &gwv1.HTTPRouteRetry{}
+	unbounded.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration("0s")}
+	route.Spec.Rules = append(route.Spec.Rules, bare, policed, unbounded)
+	in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("on-route", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{routeRef(KindHTTPRoute, "split")},
+		Retries: &RetriesSpec{On: []string{"gateway-error"}, Count: 5}, Timeout: &metav1.Duration{Duration: 7 * time.Second}})}
+	res := Translate(in)
+	cs := routeStatus(t, res.HTTPRoutes, "shop", "split")
+	if c := conditions.Require(t, cs, "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Accepted = %+v", c)
+	}
+	for _, c := range cs {
+		if c.Type == "PartiallyInvalid" {
+			t.Fatalf("rules dropped: %+v", c)
+		}
+	}
+	_, groups := served(t, res.Spec)
+	edge := groups["gw.shop.edge"]
+	a := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0").GetRoute()
+	rp := a.GetRetryPolicy()
+	if rp.GetRetryOn() != "retriable-status-codes,connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() != 3 ||
+		!slices.Equal(rp.GetRetriableStatusCodes(), []uint32{500, 503}) || rp.GetPerTryTimeout().AsDuration() != 2*time.Second ||
+		rp.GetRetryBackOff().GetBaseInterval().AsDuration() != 100*time.Millisecond || rp.GetRetryBackOff().GetMaxInterval().AsDuration() != time.Second {
+		t.Errorf("retry policy %v", rp)
+	}
+	if a.GetTimeout().AsDuration() != 10*time.Second {
+		t.Errorf("route timeout %v, want the request timeout 10s (each attempt has the backend request's 2s)", a.GetTimeout().AsDuration())
+	}
+	b := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0").GetRoute()
+	if rp := b.GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() != 1 || rp.GetPerTryTimeout() != nil || len(rp.GetRetriableStatusCodes()) != 0 {
+		t.Errorf("a bare retry: %v", rp)
+	}
+	if b.GetTimeout().AsDuration() != 7*time.Second {
+		t.Errorf("a rule without timeouts: timeout %v, want the policy's 7s", b.GetTimeout().AsDuration())
+	}
+	p := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/2/0").GetRoute()
+	if rp := p.GetRetryPolicy(); rp.GetRetryOn() != "gateway-error" || rp.GetNumRetries().GetValue() != 5 {
+		t.Errorf("a rule without retry: %v, want the BackendTrafficPolicy's", rp)
+	}
+	if u := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/3/0").GetRoute(); u.GetTimeout() == nil || u.GetTimeout().AsDuration() != 0 {
+		t.Errorf("a rule with timeouts.request 0s: timeout %v, want none (0) over the policy's", u.GetTimeout())
+	}
+
+	for _, tc := range []struct {
+		retry gwv1.HTTPRouteRetry
+		want  string
+	}{
+		{gwv1.HTTPRouteRetry{Attempts: ptr(11)}, "retry.attempts: 11 is not 1..10"},
+		{gwv1.HTTPRouteRetry{Codes: []gwv1.HTTPRouteRetryStatusCode{500, 200}}, "retry.codes[1]: 200 is not 400..599"},
+		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("0s")}, `retry.backoff: "0s" is not a duration above 0`},
+		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("soon")}, `retry.backoff: "soon" is not a duration above 0`},
+	} {
+		in := input()
+		in.CanaryPolicies = nil
+		bad := plain("/bad")
+		bad.Retry = &tc.retry
+		in.HTTPRoutes[0].Spec.Rules = append(in.HTTPRoutes[0].Spec.Rules, bad)
+		c := conditions.Require(t, routeStatus(t, Translate(in).HTTPRoutes, "shop", "split"), "PartiallyInvalid")
+		if !strings.Contains(c.Message, "rules[1]: "+tc.want) {
+			t.Errorf("PartiallyInvalid = %+v, want %q", c, tc.want)
+		}
+	}
+}

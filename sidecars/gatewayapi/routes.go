@@ -79,6 +79,9 @@ func (t *translator) httpRule(r *gwv1.HTTPRoute, ri int) (*ruleOut, string) {
 			base.CORS = cors(f.CORS)
 		}
 	}
+	if msg := retry(&base, rule.Retry); msg != "" {
+		return nil, msg
+	}
 	if msg := timeouts(&base, rule.Timeouts); msg != "" {
 		return nil, msg
 	}
