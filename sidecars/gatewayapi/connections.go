@@ -85,9 +85,11 @@ func connectionConflict(li *listener, key routeKey, hs []string) (free []string,
 }
 
 // attachConnection adds a TLSRoute's or TCPRoute's connection route to the port gp for the
-// hostnames hs: one connection route per Gateway API route and port, taking the server names
-// of every listener of the port it is attached to ("*": every connection).
-func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpec, key routeKey) {
+// hostnames hs: one connection route per Gateway API route, port and TLS mode, taking the
+// server names of every listener of the port (of that mode) it is attached to ("*": every
+// connection). On a port whose TLS listeners both terminate TLS and pass it through, the
+// route of a passthrough listener passes it through, named with "/passthrough".
+func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpec, key routeKey, passthrough bool) {
 	var rule *ruleOut
 	for _, r := range rs.rules {
 		if r != nil {
@@ -98,13 +100,17 @@ func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpe
 	if rule == nil {
 		return
 	}
-	cr := gp.connOf[key]
+	ck := connKey{key, passthrough}
+	cr := gp.connOf[ck]
 	if cr == nil {
 		cr = &policy.ConnectionRoute{Name: fmt.Sprintf("%s/%s/%s", key.kind, key.nn.Namespace, key.nn.Name), Backends: rule.connection}
-		if gp.connOf == nil {
-			gp.connOf = map[routeKey]*policy.ConnectionRoute{}
+		if passthrough && len(gp.certs) > 0 {
+			cr.Name, cr.Passthrough = cr.Name+"/passthrough", true
 		}
-		gp.connOf[key] = cr
+		if gp.connOf == nil {
+			gp.connOf = map[connKey]*policy.ConnectionRoute{}
+		}
+		gp.connOf[ck] = cr
 		gp.connections = append(gp.connections, cr)
 		// Recorded as an HTTP route's matches are, so that the policies attached to its
 		// Services name the Gateways it sends from (gatewaysSendingTo).

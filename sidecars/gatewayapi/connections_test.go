@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -234,25 +236,96 @@ func TestRoutesAttachToListenersWaitingForCertificates(t *testing.T) {
 	}
 }
 
-// TestTLSListenersMixingModesOnAPortConflict: TLS listeners of one port that would pass TLS
-// through and terminate it are both refused (ProtocolConflict), as the Gateway API asks of
-// an implementation that does not mix them; a TLS passthrough listener alone on its port is
-// accepted with TLSRoute its only kind (a TCPRoute allowed there is an invalid kind).
-func TestTLSListenersMixingModesOnAPortConflict(t *testing.T) {
+// TestTLSListenersOfBothModesOnAPort: TLS listeners of one port may pass TLS through and
+// terminate it (TLSRouteModeMixed), each for its own hostname. Both are accepted and
+// programmed; the port's one Envoy listener has a filter chain per route and mode, matched
+// on the server name: the terminating ones with the port's certificates, the passthrough
+// ones without TLS, a route attached to listeners of both modes once in each (the
+// passthrough one named with /passthrough). A ListenerSet's passthrough listener joins such
+// a port. A passthrough listener alone on its port is accepted with TLSRoute its only kind
+// (a TCPRoute allowed there is an invalid kind).
+func TestTLSListenersOfBothModesOnAPort(t *testing.T) {
 	passthrough, terminate := gwv1.TLSModePassthrough, gwv1.TLSModeTerminate
-	a, b := gwv1.Hostname("terminate.example.com"), gwv1.Hostname("passthrough.example.com")
+	a, b, c := gwv1.Hostname("*.t.example.com"), gwv1.Hostname("*.p.example.com"), gwv1.Hostname("team.example.com")
 	in := oneGateway("shop", "edge", []gwv1.Listener{
-		{Name: "tls-terminate", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &a, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate}},
+		{Name: "tls-terminate", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &a, TLS: &gwv1.ListenerTLSConfig{Mode: &terminate, CertificateRefs: []gwv1.SecretObjectReference{{Name: "tls-cert"}}}},
 		{Name: "tls-passthrough", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &b, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
 		{Name: "alone", Port: 443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough},
 			AllowedRoutes: &gwv1.AllowedRoutes{Kinds: []gwv1.RouteGroupKind{{Kind: KindTCPRoute}, {Kind: KindTLSRoute}}}},
 	})
-	gs := Translate(in).Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
-	for i := range 2 {
-		if c := conditions.Require(t, gs.Listeners[i].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
-			t.Errorf("listener %s Accepted = %+v, want False (ProtocolConflict)", gs.Listeners[i].Name, c)
+	in.Gateways[0].Spec.AllowedListeners = &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr(gwv1.NamespacesFromSame)}}
+	in.Served = ServedKinds{TLSRoutes: true, ListenerSets: true}
+	in.ListenerSets = []*gwv1.ListenerSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "team"}, Spec: gwv1.ListenerSetSpec{
+		ParentRef: gwv1.ParentGatewayReference{Name: "edge"},
+		Listeners: []gwv1.ListenerEntry{{Name: "team-passthrough", Port: 8443, Protocol: gwv1.TLSProtocolType, Hostname: &c, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}}}}}}
+	crt, key := pki.ServerPair(t, "*.t.example.com")
+	in.Secrets = []*corev1.Secret{tlsSecret("shop", "tls-cert", crt, key)}
+	in.Services = []*corev1.Service{svc("shop", "plain", 3000), svc("shop", "secure", 8443)}
+	parent := []gwv1.ParentReference{{Name: "edge"}}
+	in.TLSRoutes = []*gwv1.TLSRoute{
+		tlsRoute("terminated", 1, parent, []gwv1.Hostname{"a.t.example.com"}, ref("plain", 3000, 1)),
+		tlsRoute("passed", 2, parent, []gwv1.Hostname{"a.p.example.com"}, ref("secure", 8443, 1)),
+		tlsRoute("both", 3, parent, []gwv1.Hostname{"b.t.example.com", "b.p.example.com"}, ref("secure", 8443, 1)),
+		tlsRoute("team", 4, []gwv1.ParentReference{{Kind: ptr(gwv1.Kind(KindListenerSet)), Name: "team"}}, []gwv1.Hostname{c}, ref("secure", 8443, 1)),
+	}
+	res := Translate(in)
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	for i, want := range []int32{2, 2} {
+		l := gs.Listeners[i]
+		if c := conditions.Require(t, l.Conditions, "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Errorf("listener %s Accepted = %+v", l.Name, c)
+		}
+		if why, unserved := res.Unserved[types.NamespacedName{Namespace: "shop", Name: "edge"}][l.Name]; unserved {
+			t.Errorf("listener %s not served: %s", l.Name, why)
+		}
+		if l.AttachedRoutes != want {
+			t.Errorf("listener %s: %d attached routes, want %d", l.Name, l.AttachedRoutes, want)
 		}
 	}
+	ls := res.ListenerSets[types.NamespacedName{Namespace: "shop", Name: "team"}]
+	if ls == nil || len(ls.Listeners) != 1 || !meta.IsStatusConditionTrue(ls.Listeners[0].Conditions, "Accepted") || len(res.ListenerSetUnserved) != 0 {
+		t.Errorf("the ListenerSet's passthrough listener on the mixed port: %+v", ls)
+	}
+	for _, name := range []string{"terminated", "passed", "both", "team"} {
+		if c := conditions.Require(t, routeStatus(t, res.TLSRoutes, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Errorf("TLSRoute %s Accepted = %+v", name, c)
+		}
+	}
+	_, groups := served(t, res.Spec)
+	var mixed *envoy_config_listener_v3.Listener
+	for _, l := range groups[GatewayNodeGroup("shop", "edge")].Listeners {
+		if l.GetName() == "gateway-8443" {
+			mixed = l
+		}
+	}
+	if mixed == nil {
+		t.Fatal("no Envoy listener for port 8443")
+	}
+	got := map[string]string{}
+	for _, fc := range mixed.GetFilterChains() {
+		mode := "passthrough"
+		if ts := fc.GetTransportSocket(); ts != nil {
+			ctx := &envoy_extensions_transport_sockets_tls_v3.DownstreamTlsContext{}
+			if err := ts.GetTypedConfig().UnmarshalTo(ctx); err != nil || len(ctx.GetCommonTlsContext().GetTlsCertificates()) != 1 {
+				t.Errorf("chain %s terminates with %v (%v)", fc.GetName(), ctx, err)
+			}
+			mode = "terminate"
+		}
+		got[fc.GetName()] = mode + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
+	}
+	want := map[string]string{
+		"TLSRoute/shop/terminated":         "terminate a.t.example.com",
+		"TLSRoute/shop/passed/passthrough": "passthrough a.p.example.com",
+		"TLSRoute/shop/both":               "terminate b.t.example.com",
+		"TLSRoute/shop/both/passthrough":   "passthrough b.p.example.com",
+		"TLSRoute/shop/team/passthrough":   "passthrough team.example.com",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("filter chain %s: %q, want %q (all: %v)", name, got[name], w, got)
+		}
+	}
+
 	alone := gs.Listeners[2]
 	if c := conditions.Require(t, alone.Conditions, "ResolvedRefs"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonInvalidRouteKinds) ||
 		len(alone.SupportedKinds) != 1 || alone.SupportedKinds[0].Kind != KindTLSRoute {

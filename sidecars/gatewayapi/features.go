@@ -63,7 +63,7 @@ func SupportedFeatures(served ServedKinds) []gwv1.SupportedFeature {
 		names = append(names, backendTLSFeatures...)
 	}
 	if served.TLSRoutes {
-		names = append(names, features.SupportTLSRoute, features.SupportTLSRouteModeTerminate)
+		names = append(names, features.SupportTLSRoute, features.SupportTLSRouteModeTerminate, features.SupportTLSRouteModeMixed)
 	}
 	if served.TCPRoutes {
 		names = append(names, features.SupportTCPRoute)

@@ -30,12 +30,13 @@ func TestSupportedFeatures(t *testing.T) {
 		if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) || len(names) > 64 {
 			t.Errorf("features %v: want sorted, each once, at most 64", names)
 		}
-		for f, want := range map[features.FeatureName]bool{features.SupportBackendTLSPolicy: served.BackendTLSPolicies, features.SupportTLSRoute: served.TLSRoutes, features.SupportTCPRoute: served.TCPRoutes} {
+		for f, want := range map[features.FeatureName]bool{features.SupportBackendTLSPolicy: served.BackendTLSPolicies, features.SupportTLSRoute: served.TLSRoutes,
+			features.SupportTLSRouteModeMixed: served.TLSRoutes, features.SupportTCPRoute: served.TCPRoutes} {
 			if got := slices.Contains(names, string(f)); got != want {
 				t.Errorf("%s listed %v with the API serving them %v", f, got, want)
 			}
 		}
-		for _, refused := range []features.FeatureName{features.SupportTLSRouteModeMixed, features.SupportGatewayStaticAddresses, features.SupportUDPRoute} {
+		for _, refused := range []features.FeatureName{features.SupportGatewayInfrastructure, features.SupportGatewayStaticAddresses, features.SupportUDPRoute} {
 			if slices.Contains(names, string(refused)) {
 				t.Errorf("%s is listed, but foresight-xds refuses it", refused)
 			}

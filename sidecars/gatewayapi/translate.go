@@ -306,15 +306,9 @@ type gateway struct {
 	// hostnames are the hostnames of the listeners of each port, its own and those of the
 	// ListenerSets it admits, accepted or not ("" for none).
 	hostnames map[gwv1.PortNumber][]gwv1.Hostname
-	// claims are the protocol and TLS mode of each port of its accepted listeners, served
-	// or not: the first accepted listener of a port decides them.
-	claims map[gwv1.PortNumber]*portClaim
-}
-
-// portClaim is what the first accepted listener of a port decides for the later ones.
-type portClaim struct {
-	protocol gwv1.ProtocolType
-	tlsMode  gwv1.TLSModeType
+	// claims are the protocol of each port of its accepted listeners, served or not: the
+	// first accepted listener of a port decides it.
+	claims map[gwv1.PortNumber]gwv1.ProtocolType
 }
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
@@ -332,7 +326,13 @@ type gatewayPort struct {
 	// connections are the connection routes of a TLS or TCP port, in the order the routes
 	// were attached (the older first), each Gateway API route's once.
 	connections []*policy.ConnectionRoute
-	connOf      map[routeKey]*policy.ConnectionRoute
+	connOf      map[connKey]*policy.ConnectionRoute
+}
+
+// connKey is a route's connection route on a port: one per TLS mode.
+type connKey struct {
+	route       routeKey
+	passthrough bool
 }
 
 // waitsForConnections says whether g serves a port whose listeners forward connections but
@@ -453,6 +453,31 @@ func kindList(kinds []gwv1.Kind) string {
 	return strings.Join(out, ", ")
 }
 
+// portMode is a port, and whether its listener passes TLS through (passesTLSThrough).
+type portMode struct {
+	port        int32
+	passthrough bool
+}
+
+// compare orders port modes by port, the terminating one first.
+func (a portMode) compare(b portMode) int {
+	switch {
+	case a.port != b.port:
+		return cmp.Compare(a.port, b.port)
+	case a.passthrough == b.passthrough:
+		return 0
+	case b.passthrough:
+		return -1
+	}
+	return 1
+}
+
+// passesTLSThrough says whether l is a TLS listener that passes TLS through to its routes'
+// backends rather than terminating it.
+func passesTLSThrough(l *gwv1.Listener) bool {
+	return l.Protocol == gwv1.TLSProtocolType && tlsMode(l.TLS) == gwv1.TLSModePassthrough
+}
+
 // tlsMode is a listener's tls.mode (Terminate, the API's default, when unset).
 func tlsMode(c *gwv1.ListenerTLSConfig) gwv1.TLSModeType {
 	if c == nil || c.Mode == nil {
@@ -475,22 +500,13 @@ func (t *translator) gatewaysOf() {
 			continue
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]*portClaim{}}
+		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]gwv1.ProtocolType{}}
 		sets := t.listenerSetsOf(gw)
 		g.sets = sets
 		httpPorts := map[gwv1.PortNumber]bool{}
-		// tlsModes are the TLS modes of each port's TLS listeners: a port may not both pass
-		// TLS through and terminate it.
-		tlsModes := map[gwv1.PortNumber]map[gwv1.TLSModeType]bool{}
 		for _, l := range gw.Spec.Listeners {
 			if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
 				httpPorts[l.Port] = true
-			}
-			if l.Protocol == gwv1.TLSProtocolType {
-				if tlsModes[l.Port] == nil {
-					tlsModes[l.Port] = map[gwv1.TLSModeType]bool{}
-				}
-				tlsModes[l.Port][tlsMode(l.TLS)] = true
 			}
 		}
 		g.httpPorts, g.multiPort = httpPorts, len(httpPorts) > 1
@@ -511,7 +527,7 @@ func (t *translator) gatewaysOf() {
 		valid := 0
 		var invalid []string
 		for i := range gw.Spec.Listeners {
-			li := t.addListener(g, &gw.Spec.Listeners[i], nil, tlsModes, gen)
+			li := t.addListener(g, &gw.Spec.Listeners[i], nil, gen)
 			if li.accepted {
 				valid++
 			} else {
@@ -560,7 +576,7 @@ func (t *translator) gatewaysOf() {
 			for _, set := range sets {
 				if set.allowed {
 					for i := range set.entries {
-						t.addListener(g, &set.entries[i], set, nil, set.ls.Generation)
+						t.addListener(g, &set.entries[i], set, set.ls.Generation)
 					}
 				}
 			}
@@ -574,9 +590,9 @@ func (t *translator) gatewaysOf() {
 
 // addListener checks listener l of Gateway g (of ListenerSet set, nil for the Gateway's own),
 // whose conditions observe generation gen, adds it to g's listeners and, when it is served,
-// to its port, and returns it. tlsModes are the TLS modes of each port's TLS listeners of the
-// Gateway (its own listeners only: a ListenerSet's yields to what the port serves).
-func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet, tlsModes map[gwv1.PortNumber]map[gwv1.TLSModeType]bool, gen int64) *listener {
+// to its port, and returns it. TLS listeners of one port may pass TLS through and terminate
+// it, each for its own hostnames.
+func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet, gen int64) *listener {
 	ls := &gwv1.ListenerStatus{Name: l.Name, SupportedKinds: []gwv1.RouteGroupKind{}}
 	li := &listener{l: l, set: set, status: ls, routes: map[routeKey]bool{}, hosts: map[string][]attachedHosts{}}
 	accepted, reason, msg := true, string(gwv1.ListenerReasonAccepted), "listener accepted"
@@ -585,26 +601,20 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	sel, selErr := namespaceSelector(l)
 	li.selector = sel
 	routeKinds := routeKindsOf(l.Protocol)
-	claim := g.claims[l.Port]
+	claim, claimed := g.claims[l.Port]
 	switch {
 	case routeKinds == nil:
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
-	case l.Protocol == gwv1.TLSProtocolType && len(tlsModes[l.Port]) > 1:
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d has TLS listeners that pass TLS through and others that terminate it, which foresight-xds does not mix on one port", l.Port)
-		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 	// An earlier accepted listener keeps its port's protocol whether or not it is served
 	// (its certificates may not be there yet): a later one may not take the port over.
-	case claim != nil && l.Protocol != claim.protocol:
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, claim.protocol, l.Protocol)
+	case claimed && l.Protocol != claim:
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, claim, l.Protocol)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-	case claim != nil && l.Protocol == gwv1.TCPProtocolType:
+	case claimed && l.Protocol == gwv1.TCPProtocolType:
 		// A TCP listener takes every connection of its port (hostnames do not apply).
 		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has a TCP listener, which takes every connection of the port", l.Port)
-		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
-	case set != nil && l.Protocol == gwv1.TLSProtocolType && claim != nil && claim.tlsMode != tlsMode(l.TLS):
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d already has TLS listeners in mode %s, and foresight-xds does not mix modes on one port", l.Port, claim.tlsMode)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case set != nil && g.sameHostname(l) != nil:
 		// A Gateway's own listeners are distinct (its CRD says so); a ListenerSet's may
@@ -671,8 +681,8 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	}
 	li.ok, li.accepted = served, accepted
 	li.kinds = kinds
-	if accepted && claim == nil {
-		g.claims[l.Port] = &portClaim{protocol: l.Protocol, tlsMode: tlsMode(l.TLS)}
+	if accepted && !claimed {
+		g.claims[l.Port] = l.Protocol
 	}
 	ls.Conditions = []metav1.Condition{
 		t.cond(string(gwv1.ListenerConditionAccepted), accepted, reason, msg, gen),
@@ -899,8 +909,9 @@ func (t *translator) attachTo(g *gateway, set *listenerSet, rs *routeSpec, pr gw
 		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
 	}
 	matched, allowed, intersects := false, false, false
-	// hostnames are the hostnames the route serves on each port.
-	hostnames := map[int32]map[string]bool{}
+	// hostnames are the hostnames the route serves on each port (and, for TLSRoutes, TLS
+	// mode: a port's TLS listeners may pass TLS through and terminate it).
+	hostnames := map[portMode]map[string]bool{}
 	served := map[*listener][]string{}
 	// waiting are the accepted listeners the route attaches to that are not served yet (their
 	// certificates do not resolve): the route counts in their AttachedRoutes, as the API
@@ -948,11 +959,12 @@ func (t *translator) attachTo(g *gateway, set *listenerSet, rs *routeSpec, pr gw
 			continue
 		}
 		served[li] = hs
+		pm := portMode{li.l.Port, passesTLSThrough(li.l)}
 		for _, h := range hs {
-			if hostnames[li.l.Port] == nil {
-				hostnames[li.l.Port] = map[string]bool{}
+			if hostnames[pm] == nil {
+				hostnames[pm] = map[string]bool{}
 			}
-			hostnames[li.l.Port][h] = true
+			hostnames[pm][h] = true
 		}
 	}
 	switch {
@@ -980,14 +992,14 @@ func (t *translator) attachTo(g *gateway, set *listenerSet, rs *routeSpec, pr gw
 	if !slices.Contains(t.routeGW[key], gnn) {
 		t.routeGW[key] = append(t.routeGW[key], gnn)
 	}
-	for _, port := range slices.Sorted(maps.Keys(hostnames)) {
-		gp := g.ports[port]
+	for _, pm := range slices.SortedFunc(maps.Keys(hostnames), portMode.compare) {
+		gp := g.ports[pm.port]
 		if connectionKind(rs.kind) {
-			t.attachConnection(gp, slices.Sorted(maps.Keys(hostnames[port])), rs, key)
+			t.attachConnection(gp, slices.Sorted(maps.Keys(hostnames[pm])), rs, key, pm.passthrough)
 			continue
 		}
-		for _, h := range slices.Sorted(maps.Keys(hostnames[port])) {
-			t.attachHost(g, gp, port, h, rs, key)
+		for _, h := range slices.Sorted(maps.Keys(hostnames[pm])) {
+			t.attachHost(g, gp, pm.port, h, rs, key)
 		}
 	}
 	if len(notes) > 0 {

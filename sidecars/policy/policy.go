@@ -639,6 +639,10 @@ type ConnectionRoute struct {
 	// Backends are the weighted services the connections go to, as a Route's: the share of
 	// an unresolved backend is refused (the connection is closed).
 	Backends []Backend
+	// Passthrough makes the route pass TLS through on a listener that terminates it (with
+	// TLSCertificates) for its other routes: the Gateway API's TLS listeners of both modes on
+	// one port. It has no effect on a listener without certificates.
+	Passthrough bool
 }
 
 // TLSCertificate is a PEM certificate chain and its private key.

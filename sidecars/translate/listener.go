@@ -149,7 +149,8 @@ func (b *builder) gateway() error {
 // connectionListener is the Envoy listener of a gateway listener that forwards connections:
 // a filter chain per connection route, matched on the server name of the TLS ClientHello
 // (read by the TLS inspector when a route names one), each with a TCP proxy to the route's
-// backends, behind TLS termination when the listener has certificates. Envoy picks the chain
+// backends, behind TLS termination when the listener has certificates (but for the routes
+// that pass TLS through). Envoy picks the chain
 // of the most specific server name, and the chain without one for any other connection;
 // with no such chain, a connection no name matches is closed.
 func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *envoy_config_listener_v3.Listener {
@@ -160,7 +161,11 @@ func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *e
 	}
 	for i := range gl.Connections {
 		c := &gl.Connections[i]
-		fc := &envoy_config_listener_v3.FilterChain{Name: c.Name, TransportSocket: terminate, Filters: []*envoy_config_listener_v3.Filter{{
+		ts := terminate
+		if c.Passthrough {
+			ts = nil
+		}
+		fc := &envoy_config_listener_v3.FilterChain{Name: c.Name, TransportSocket: ts, Filters: []*envoy_config_listener_v3.Filter{{
 			Name:       TCPProxyFilter,
 			ConfigType: &envoy_config_listener_v3.Filter_TypedConfig{TypedConfig: mustAny(b.tcpProxy(name, c))},
 		}}}

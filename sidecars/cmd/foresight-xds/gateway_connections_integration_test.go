@@ -28,13 +28,14 @@ import (
 // TestServeGatewayAPITLSPassthroughAndTCP runs serve with --gateway-controller-name against
 // a real kube-apiserver serving TLSRoutes and TCPRoutes (v1), as the ServiceAccount with the
 // shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443, a TLS listener that
-// terminates TLS on 9443 with a Secret's certificate, and a TCP listener on 5432, a TLSRoute
-// for web.shop on each TLS listener, and two TCPRoutes on the TCP listener. The statuses
-// written say what the Gateway API asks (both TCPRoutes accepted and attached, the older
-// served), the class lists the TLSRoute and TCPRoute features, and the Gateway's Envoy proxy
-// is served a listener per port that forwards connections: by server name with the TLS
-// inspector on 8443 and 9443 (terminating TLS there), every connection on 5432, to clusters
-// of their own.
+// terminates TLS on 9443 with a Secret's certificate beside one that passes it through for
+// db.shop, and a TCP listener on 5432, a TLSRoute for web.shop on the first two TLS
+// listeners, one for db.shop on the third, and two TCPRoutes on the TCP listener. The
+// statuses written say what the Gateway API asks (both TCPRoutes accepted and attached, the
+// older served), the class lists the TLSRoute and TCPRoute features, and the Gateway's Envoy
+// proxy is served a listener per port that forwards connections: by server name with the TLS
+// inspector on 8443 and 9443 (terminating TLS there for web.shop, not for db.shop), every
+// connection on 5432, to clusters of their own.
 func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 	ctx := context.Background()
 	sh := startGatewayCluster(t, "shop")
@@ -58,6 +59,7 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 			{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
 			{Name: "tls-terminate", Port: 9443, Protocol: gwv1.TLSProtocolType, Hostname: &wild,
 				TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModeTerminate), CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
+			{Name: "tls-passthrough-db", Port: 9443, Protocol: gwv1.TLSProtocolType, Hostname: ptrTo(gwv1.Hostname("db.shop")), TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModePassthrough)}},
 		}}}
 	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -71,6 +73,11 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 	if _, err := gw.GatewayV1().TLSRoutes("shop").Create(ctx, &gwv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: gwv1.TLSRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: append(section("tls"), section("tls-terminate")...)}, Hostnames: []gwv1.Hostname{"web.shop"},
 		Rules: []gwv1.TLSRouteRule{{BackendRefs: backend("web", 443)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.GatewayV1().TLSRoutes("shop").Create(ctx, &gwv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Spec: gwv1.TLSRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: section("tls-passthrough-db")}, Hostnames: []gwv1.Hostname{"db.shop"},
+		Rules: []gwv1.TLSRouteRule{{BackendRefs: backend("db", 5432)}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, name := range []string{"pg", "pg-copy"} {
@@ -115,8 +122,8 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(g.Status.Listeners) != 3 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 || g.Status.Listeners[2].AttachedRoutes != 1 {
-			return fmt.Errorf("listeners %+v, want 1, 2 and 1 attached routes", g.Status.Listeners)
+		if len(g.Status.Listeners) != 4 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 || g.Status.Listeners[2].AttachedRoutes != 1 || g.Status.Listeners[3].AttachedRoutes != 1 {
+			return fmt.Errorf("listeners %+v, want 1, 2, 1 and 1 attached routes", g.Status.Listeners)
 		}
 		for _, l := range g.Status.Listeners {
 			if c := meta.FindStatusCondition(l.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue {
@@ -131,7 +138,7 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		for _, f := range class.Status.SupportedFeatures {
 			names = append(names, string(f.Name))
 		}
-		if !slices.Contains(names, "TLSRoute") || !slices.Contains(names, "TCPRoute") {
+		if !slices.Contains(names, "TLSRoute") || !slices.Contains(names, "TCPRoute") || !slices.Contains(names, "TLSRouteModeMixed") {
 			return fmt.Errorf("class features %v", names)
 		}
 		return nil
@@ -174,37 +181,47 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	web, db := gatewayapi.ServiceName("shop", "web", 443)+"-tcp.shop", gatewayapi.ServiceName("shop", "db", 5432)+"-tcp.shop"
-	want := map[string]struct {
+	type chain struct {
 		serverNames []string
 		cluster     string
 		terminates  bool
-	}{"gateway-8443": {[]string{"web.shop"}, web, false}, "gateway-5432": {nil, db, false}, "gateway-9443": {[]string{"web.shop"}, web, true}}
+	}
+	want := map[string][]chain{"gateway-8443": {{[]string{"web.shop"}, web, false}}, "gateway-5432": {{nil, db, false}},
+		"gateway-9443": {{[]string{"web.shop"}, web, true}, {[]string{"db.shop"}, db, false}}}
 	for _, a := range r.GetResources() {
 		l := &envoy_config_listener_v3.Listener{}
 		if err := a.UnmarshalTo(l); err != nil {
 			t.Fatal(err)
 		}
-		w, ok := want[l.GetName()]
+		ws, ok := want[l.GetName()]
 		if !ok {
 			t.Fatalf("unexpected listener %s", l.GetName())
 		}
 		delete(want, l.GetName())
 		chains := l.GetFilterChains()
-		if len(chains) != 1 || !slices.Equal(chains[0].GetFilterChainMatch().GetServerNames(), w.serverNames) {
-			t.Fatalf("listener %s: filter chains %v, want one for server names %v", l.GetName(), chains, w.serverNames)
+		if len(chains) != len(ws) {
+			t.Fatalf("listener %s: filter chains %v, want %d", l.GetName(), chains, len(ws))
 		}
-		if inspects := len(l.GetListenerFilters()) == 1 && l.GetListenerFilters()[0].GetName() == translate.TLSInspectorFilter; inspects != (w.serverNames != nil) {
+		if inspects := len(l.GetListenerFilters()) == 1 && l.GetListenerFilters()[0].GetName() == translate.TLSInspectorFilter; inspects != (ws[0].serverNames != nil) {
 			t.Errorf("listener %s: listener filters %v", l.GetName(), l.GetListenerFilters())
 		}
-		if ts := chains[0].GetTransportSocket(); (ts.GetName() == translate.TLSTransportSocket) != w.terminates {
-			t.Errorf("listener %s: transport socket %v, want TLS terminated %v", l.GetName(), ts, w.terminates)
-		}
-		p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{}
-		if err := chains[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(p); err != nil {
-			t.Fatalf("listener %s: %v", l.GetName(), err)
-		}
-		if p.GetCluster() != w.cluster || !clusters[w.cluster] {
-			t.Errorf("listener %s forwards to %q (served clusters %v), want %q", l.GetName(), p.GetCluster(), clusters, w.cluster)
+		for _, w := range ws {
+			i := slices.IndexFunc(chains, func(c *envoy_config_listener_v3.FilterChain) bool {
+				return slices.Equal(c.GetFilterChainMatch().GetServerNames(), w.serverNames)
+			})
+			if i < 0 {
+				t.Fatalf("listener %s: no chain for server names %v in %v", l.GetName(), w.serverNames, chains)
+			}
+			if ts := chains[i].GetTransportSocket(); (ts.GetName() == translate.TLSTransportSocket) != w.terminates {
+				t.Errorf("listener %s, chain %d: transport socket %v, want TLS terminated %v", l.GetName(), i, ts, w.terminates)
+			}
+			p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{}
+			if err := chains[i].GetFilters()[0].GetTypedConfig().UnmarshalTo(p); err != nil {
+				t.Fatalf("listener %s: %v", l.GetName(), err)
+			}
+			if p.GetCluster() != w.cluster || !clusters[w.cluster] {
+				t.Errorf("listener %s, chain %d forwards to %q (served clusters %v), want %q", l.GetName(), i, p.GetCluster(), clusters, w.cluster)
+			}
 		}
 	}
 	if len(want) != 0 {
