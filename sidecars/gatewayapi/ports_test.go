@@ -22,8 +22,9 @@ import (
 
 // multiPortInput is the common production Gateway: an HTTP listener on 80 whose only route
 // redirects to https, an HTTPS listener on 443 serving the same hostname, plus an HTTP
-// listener on 8080 that one route selects by port, an HTTPS listener on port 80 (which
-// conflicts with the HTTP one), and a route attached to every listener, driven by a canary.
+// listener on 8080 that one route selects by port, a UDP listener on port 80 (which
+// foresight-xds does not serve, and which does not keep the HTTP one from serving), and a
+// route attached to every listener, driven by a canary.
 func multiPortInput(t *testing.T) *Input {
 	crt, key := pki.ServerPair(t, "web.shop")
 	in := oneGateway("shop", "edge", []gwv1.Listener{
@@ -31,8 +32,7 @@ func multiPortInput(t *testing.T) *Input {
 		{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType,
 			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
 		{Name: "alt", Port: 8080, Protocol: gwv1.HTTPProtocolType},
-		{Name: "tls-on-80", Port: 80, Protocol: gwv1.HTTPSProtocolType,
-			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
+		{Name: "udp-on-80", Port: 80, Protocol: gwv1.UDPProtocolType},
 	}, "web", "admin", "api-v1", "api-v2")
 	in.Secrets = []*corev1.Secret{tlsSecret("shop", "web-cert", crt, key)}
 	https, login := "https", "/login"
@@ -71,11 +71,11 @@ func TestGatewayServesEveryPort(t *testing.T) {
 			t.Errorf("listener %s Accepted = %+v", gs.Listeners[i].Name, c)
 		}
 	}
-	if c := conditions.Require(t, gs.Listeners[3].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
-		t.Errorf("HTTPS listener on the HTTP port: Conflicted = %+v", c)
+	if c := conditions.Require(t, gs.Listeners[3].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.ListenerReasonUnsupportedProtocol) {
+		t.Errorf("UDP listener on the HTTP port: Accepted = %+v", c)
 	}
-	if u := res.Unserved[types.NamespacedName{Namespace: "shop", Name: "edge"}]; len(u) != 1 || u["tls-on-80"] == "" {
-		t.Errorf("unserved listeners = %v, want only tls-on-80", u)
+	if u := res.Unserved[types.NamespacedName{Namespace: "shop", Name: "edge"}]; len(u) != 1 || u["udp-on-80"] == "" {
+		t.Errorf("unserved listeners = %v, want only udp-on-80", u)
 	}
 	for _, name := range []string{"to-https", "web", "admin", "api"} {
 		ps := res.HTTPRoutes[types.NamespacedName{Namespace: "shop", Name: name}]

@@ -343,27 +343,50 @@ func FuzzHTTPSCertificate(f *testing.F) {
 	})
 }
 
-// TestHTTPSAndHTTPOnOnePortConflict checks an HTTP listener on the port an HTTPS listener
-// serves is refused with ProtocolConflict, and the HTTPS listener keeps serving.
-func TestHTTPSAndHTTPOnOnePortConflict(t *testing.T) {
+// TestListenersOfIncompatibleProtocolsOnAPort: listeners of the Gateway sharing a port that
+// foresight-xds cannot serve together (HTTP and HTTPS; TLS and TCP; two TCP listeners) are
+// all refused with ProtocolConflict, whichever comes first, as the Gateway API asks (no
+// listener wins); the listeners of the other ports serve, and a UDP listener, which is not
+// served, conflicts with none.
+func TestListenersOfIncompatibleProtocolsOnAPort(t *testing.T) {
 	crt, key := pki.ServerPair(t, "web.shop")
 	in := httpsInput(gwv1.SecretObjectReference{Name: "web-cert"}, tlsSecret("shop", "web-cert", crt, key))
-	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, gwv1.Listener{Name: "http", Port: 8443, Protocol: gwv1.HTTPProtocolType})
+	passthrough := gwv1.TLSModePassthrough
+	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners,
+		gwv1.Listener{Name: "http", Port: 8443, Protocol: gwv1.HTTPProtocolType},
+		gwv1.Listener{Name: "tls", Port: 9000, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}},
+		gwv1.Listener{Name: "tcp", Port: 9000, Protocol: gwv1.TCPProtocolType},
+		gwv1.Listener{Name: "tcp-a", Port: 9001, Protocol: gwv1.TCPProtocolType},
+		gwv1.Listener{Name: "tcp-b", Port: 9001, Protocol: gwv1.TCPProtocolType},
+		gwv1.Listener{Name: "plain", Port: 8080, Protocol: gwv1.HTTPProtocolType},
+		gwv1.Listener{Name: "udp", Port: 8080, Protocol: gwv1.UDPProtocolType},
+	)
+	in.Served.TLSRoutes, in.Served.TCPRoutes = true, true
 	res := Translate(in)
 	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
-	if len(gs.Listeners) != 2 {
+	if len(gs.Listeners) != 8 {
 		t.Fatalf("listeners = %+v", gs.Listeners)
 	}
-	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Conflicted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
-		t.Errorf("HTTP listener Conflicted = %+v", c)
+	want := map[string]string{"https": "HTTP, HTTPS", "http": "HTTP, HTTPS", "tls": "TCP, TLS", "tcp": "TCP, TLS", "tcp-a": "2 TCP listeners", "tcp-b": "2 TCP listeners"}
+	for _, l := range gs.Listeners {
+		a, c := conditions.Require(t, l.Conditions, "Accepted"), conditions.Require(t, l.Conditions, "Conflicted")
+		if w, ok := want[string(l.Name)]; ok {
+			if a.Status != metav1.ConditionFalse || a.Reason != string(gwv1.ListenerReasonProtocolConflict) || !strings.Contains(a.Message, w) ||
+				c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.ListenerReasonProtocolConflict) {
+				t.Errorf("listener %s: Accepted %+v, Conflicted %+v, want both ProtocolConflict naming %q", l.Name, a, c, w)
+			}
+			continue
+		}
+		if c.Status != metav1.ConditionFalse || (l.Name == "plain") != (a.Status == metav1.ConditionTrue) {
+			t.Errorf("listener %s: Accepted %+v, Conflicted %+v", l.Name, a, c)
+		}
 	}
-	if c := conditions.Require(t, gs.Listeners[1].Conditions, "Accepted"); c.Status != metav1.ConditionFalse {
-		t.Errorf("HTTP listener Accepted = %+v", c)
+	if c := conditions.Require(t, gs.Conditions, "Accepted"); c.Status != metav1.ConditionTrue || c.Reason != string(gwv1.GatewayReasonListenersNotValid) {
+		t.Errorf("Gateway Accepted = %+v, want True, ListenersNotValid", c)
 	}
-	if c := conditions.Require(t, gs.Listeners[0].Conditions, "Conflicted"); c.Status != metav1.ConditionFalse {
-		t.Errorf("HTTPS listener Conflicted = %+v", c)
-	}
-	if len(res.Spec.NodeGroups) != 2 || len(res.Spec.NodeGroups[1].Listeners[0].TLSCertificates) != 1 {
-		t.Errorf("node groups = %+v", res.Spec.NodeGroups)
+	_, groups := served(t, res.Spec)
+	g := groups[GatewayNodeGroup("shop", "edge")]
+	if g == nil || len(g.Listeners) != 1 || g.Listeners[0].GetName() != "gateway-8080" {
+		t.Errorf("Envoy listeners %v, want only the plain HTTP one", g)
 	}
 }

@@ -309,6 +309,38 @@ type gateway struct {
 	// claims are the protocol of each port of its accepted listeners, served or not: the
 	// first accepted listener of a port decides it.
 	claims map[gwv1.PortNumber]gwv1.ProtocolType
+	// portConflicts say why the Gateway's own listeners of a port cannot be served together
+	// (portConflicts), by port.
+	portConflicts map[gwv1.PortNumber]string
+}
+
+// portConflicts says, for each port whose listeners foresight-xds cannot serve together,
+// why: listeners of several protocols (TLS listeners of both modes are one protocol, told
+// apart by server name), or a TCP listener beside another listener (it takes every
+// connection). Listeners of a protocol it does not serve do not count. As the Gateway API
+// asks, none of those listeners is accepted: no listener wins over the others.
+func portConflicts(ls []gwv1.Listener) map[gwv1.PortNumber]string {
+	protocols := map[gwv1.PortNumber][]gwv1.ProtocolType{}
+	for _, l := range ls {
+		if routeKindsOf(l.Protocol) != nil {
+			protocols[l.Port] = append(protocols[l.Port], l.Protocol)
+		}
+	}
+	out := map[gwv1.PortNumber]string{}
+	for port, ps := range protocols {
+		distinct := slices.Compact(slices.Sorted(slices.Values(ps)))
+		switch {
+		case len(distinct) > 1:
+			names := make([]string, len(distinct))
+			for i, p := range distinct {
+				names[i] = string(p)
+			}
+			out[port] = fmt.Sprintf("port %d has listeners of protocols %s, which foresight-xds does not serve on one port: none of them is accepted", port, strings.Join(names, ", "))
+		case distinct[0] == gwv1.TCPProtocolType && len(ps) > 1:
+			out[port] = fmt.Sprintf("port %d has %d TCP listeners, and a TCP listener takes every connection of its port: none of them is accepted", port, len(ps))
+		}
+	}
+	return out
 }
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
@@ -500,7 +532,8 @@ func (t *translator) gatewaysOf() {
 			continue
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
-		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]gwv1.ProtocolType{}}
+		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]gwv1.ProtocolType{},
+			portConflicts: portConflicts(gw.Spec.Listeners)}
 		sets := t.listenerSetsOf(gw)
 		g.sets = sets
 		httpPorts := map[gwv1.PortNumber]bool{}
@@ -605,6 +638,9 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	switch {
 	case routeKinds == nil:
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
+	case set == nil && g.portConflicts[l.Port] != "":
+		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), g.portConflicts[l.Port]
+		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 	// An earlier accepted listener keeps its port's protocol whether or not it is served

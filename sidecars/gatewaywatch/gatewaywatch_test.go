@@ -36,7 +36,7 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 	in := &gatewayapi.Input{ControllerName: "foresight.dev/xds", Now: time.Unix(0, 0),
 		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight"}, Spec: gwv1.GatewayClassSpec{ControllerName: "foresight.dev/xds"}}},
 		Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 3}, Spec: gwv1.GatewaySpec{GatewayClassName: "foresight",
-			Listeners: []gwv1.Listener{listener("kept", 8443, "kept-cert"), listener("never", 8443, "never-cert"), {Name: "conflict", Port: 8443, Protocol: gwv1.HTTPProtocolType}}}}},
+			Listeners: []gwv1.Listener{listener("kept", 8443, "kept-cert"), listener("never", 8443, "never-cert"), {Name: "unsupported", Port: 8443, Protocol: gwv1.UDPProtocolType}}}}},
 		Secrets: []*corev1.Secret{secret("kept-cert", crt, key), secret("never-cert", crt, otherKey)}}
 	first := gatewayapi.Translate(in)
 	in.Secrets[0] = secret("kept-cert", crt, otherKey)
@@ -61,9 +61,9 @@ func TestProgrammedFollowsWhatIsServed(t *testing.T) {
 		resolved, programmed metav1.ConditionStatus
 		reason, message      string
 	}{
-		"kept":     {metav1.ConditionFalse, metav1.ConditionTrue, "Programmed", "served to the Gateway's proxies"},
-		"never":    {metav1.ConditionFalse, metav1.ConditionFalse, "Invalid", "certificate references not resolved"},
-		"conflict": {metav1.ConditionTrue, metav1.ConditionFalse, "Invalid", "listener not accepted"},
+		"kept":        {metav1.ConditionFalse, metav1.ConditionTrue, "Programmed", "served to the Gateway's proxies"},
+		"never":       {metav1.ConditionFalse, metav1.ConditionFalse, "Invalid", "certificate references not resolved"},
+		"unsupported": {metav1.ConditionTrue, metav1.ConditionFalse, "Invalid", "listener not accepted"},
 	}
 	for _, l := range st.Listeners {
 		w := want[string(l.Name)]

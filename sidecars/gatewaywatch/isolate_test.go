@@ -292,15 +292,7 @@ func TestRefusedGatewayIsIsolated(t *testing.T) {
 	}
 
 	// A change of the good Gateway's route is served.
-	ctx := context.Background()
-	r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(ctx, "good-route", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Spec.Hostnames = []gwv1.Hostname{"good2.shop"}
-	if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	w.updateRoute(t, "good-route", "good2.shop", "web")
 	eventually(t, "the changed route served", w.serves([]string{"gw.shop.good/good2.shop"}, []string{"gw.shop.good/good.shop", "gw.shop.bad/bad.shop"}))
 	eventually(t, "good Gateway still programmed", w.programmedIs("good", metav1.ConditionTrue, "Programmed", nil, nil))
 	eventually(t, "bad Gateway still refused", w.programmedIs("bad", metav1.ConditionFalse, "Invalid", []string{dup("gw.shop.bad")}, nil))
