@@ -16,31 +16,38 @@ func (p *Policy) Clone() *Policy {
 	return &out
 }
 
-// deepCopy copies pointers, slices, maps and structs recursively.
+// deepCopy copies pointers, slices, maps and structs recursively. A nil pointer, slice or
+// map is copied as the zero value, without allocating.
 func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+	}
 	out := reflect.New(v.Type()).Elem()
 	switch v.Kind() {
 	case reflect.Pointer:
-		if !v.IsNil() {
-			out.Set(deepCopy(v.Elem()).Addr())
+		e := deepCopy(v.Elem())
+		if !e.CanAddr() { // a nil pointer, slice or map pointed to
+			a := reflect.New(e.Type())
+			a.Elem().Set(e)
+			e = a.Elem()
 		}
+		out.Set(e.Addr())
 	case reflect.Slice:
-		if !v.IsNil() {
-			s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-			for i := 0; i < v.Len(); i++ {
-				s.Index(i).Set(deepCopy(v.Index(i)))
-			}
-			out.Set(s)
+		s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			s.Index(i).Set(deepCopy(v.Index(i)))
 		}
+		out.Set(s)
 	case reflect.Map:
-		if !v.IsNil() {
-			m := reflect.MakeMapWithSize(v.Type(), v.Len())
-			it := v.MapRange()
-			for it.Next() {
-				m.SetMapIndex(it.Key(), deepCopy(it.Value()))
-			}
-			out.Set(m)
+		m := reflect.MakeMapWithSize(v.Type(), v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			m.SetMapIndex(it.Key(), deepCopy(it.Value()))
 		}
+		out.Set(m)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if v.Type().Field(i).IsExported() {

@@ -449,8 +449,10 @@ func (v *validator) backends(bs []Backend, path string) {
 		case v.service(b.Service) == nil:
 			v.errorf(bp+".service", "unknown service %q", b.Service)
 		}
-		v.headerChanges(b.RequestHeaders, bp+".requestHeaders")
-		v.headerChanges(b.ResponseHeaders, bp+".responseHeaders")
+		if b.HasHeaderChanges() { // most backends have none: their paths are not built
+			v.headerChanges(b.RequestHeaders, bp+".requestHeaders")
+			v.headerChanges(b.ResponseHeaders, bp+".responseHeaders")
+		}
 		sum += uint64(b.Weight)
 	}
 	if len(bs) > 0 && (sum == 0 || sum > MaxWeightSum) {
