@@ -864,7 +864,7 @@ func supportsFeatures(ctx context.Context, gw *gwclient.Clientset, backendTLS bo
 	if !slices.IsSortedFunc(fs, func(a, b gwv1.SupportedFeature) int { return strings.Compare(string(a.Name), string(b.Name)) }) {
 		return fmt.Errorf("supportedFeatures %v not sorted by name", fs)
 	}
-	for _, want := range []gwv1.FeatureName{"Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "HTTPRouteRequestMirror"} {
+	for _, want := range []gwv1.FeatureName{"Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "HTTPRouteRequestMirror", "HTTPRouteRetry", "HTTPRouteBackendRequestHeaderModification"} {
 		if !slices.Contains(fs, gwv1.SupportedFeature{Name: want}) {
 			return fmt.Errorf("supportedFeatures %v lack %s", fs, want)
 		}
@@ -872,8 +872,8 @@ func supportsFeatures(ctx context.Context, gw *gwclient.Clientset, backendTLS bo
 	if has := slices.Contains(fs, gwv1.SupportedFeature{Name: "BackendTLSPolicy"}); has != backendTLS {
 		return fmt.Errorf("supportedFeatures %v: BackendTLSPolicy listed %v, want %v", fs, has, backendTLS)
 	}
-	if slices.Contains(fs, gwv1.SupportedFeature{Name: "HTTPRouteRetry"}) {
-		return fmt.Errorf("supportedFeatures %v list HTTPRouteRetry, which foresight-xds refuses", fs)
+	if slices.Contains(fs, gwv1.SupportedFeature{Name: "GatewayStaticAddresses"}) {
+		return fmt.Errorf("supportedFeatures %v list GatewayStaticAddresses, which foresight-xds does not serve", fs)
 	}
 	return nil
 }
