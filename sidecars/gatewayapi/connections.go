@@ -127,12 +127,14 @@ func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpe
 }
 
 // isolateServerNames adds to the connection routes of a TLS port, for each hostname of a
-// served listener of the port that no route takes there but a less specific name of another
-// route would (a listener for secure.example.com without routes beside a catch-all listener
-// whose route takes *.example.com), a route that refuses those connections: a connection
-// goes to the most specific listener whose hostname matches its server name, and that
-// listener has no route for it, as isolatedHostnames does for HTTP.
-func isolateServerNames(g *gateway, port int32, gp *gatewayPort) {
+// served TLS listener of the port that no route takes there but a less specific name of
+// another route would (a listener for secure.example.com without routes beside a catch-all
+// listener whose route takes *.example.com), a route that refuses those connections: a
+// connection goes to the most specific listener whose hostname matches its server name, and
+// that listener has no route for it, as isolatedHostnames does for HTTP. On a port that
+// serves HTTPS too (https), HTTP takes every server name no route takes, so each such
+// hostname gets a refusing route.
+func isolateServerNames(g *gateway, port int32, gp *gatewayPort, https bool) {
 	taken := func(h string) (exact, caught bool) {
 		for _, cr := range gp.connections {
 			if len(cr.ServerNames) == 0 {
@@ -146,18 +148,31 @@ func isolateServerNames(g *gateway, port int32, gp *gatewayPort) {
 		return exact, caught
 	}
 	for _, li := range g.listeners {
-		if !li.ok || li.l.Port != port || li.l.Hostname == nil || *li.l.Hostname == "" {
+		if !li.ok || li.l.Port != port || li.l.Protocol != gwv1.TLSProtocolType || li.l.Hostname == nil || *li.l.Hostname == "" {
 			continue
 		}
 		h := string(*li.l.Hostname)
-		if exact, caught := taken(h); exact || !caught {
+		if exact, caught := taken(h); exact || !caught && !https {
 			continue
 		}
 		gp.connections = append(gp.connections, &policy.ConnectionRoute{
 			Name: "Listener/" + li.name() + "/no-route", ServerNames: []string{h},
-			Backends: []policy.Backend{{Unresolved: true, Weight: 1}},
+			Backends: []policy.Backend{{Unresolved: true, Weight: 1}}, Passthrough: passesTLSThrough(li.l) && len(gp.certs) > 0,
 		})
 	}
+}
+
+// httpsServerNames are the hostnames of the served HTTPS listeners of port, sorted: the
+// server names its HTTP filter chain takes before the connection routes of its TLS listeners.
+func httpsServerNames(g *gateway, port int32) []string {
+	var out []string
+	for _, li := range g.listeners {
+		if li.ok && li.l.Port == port && li.l.Protocol == gwv1.HTTPSProtocolType && li.l.Hostname != nil && *li.l.Hostname != "" {
+			out = append(out, string(*li.l.Hostname))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // connectionListener is the policy listener of a TLS or TCP port: its connection routes,

@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 // tlsRoute is a TLSRoute in shop created at second age, to the backendRefs.
@@ -474,5 +475,76 @@ func TestTLSRouteKeepsTheServerNamesNoOlderRouteTakes(t *testing.T) {
 	c := conditions.Require(t, res.TLSRoutes[types.NamespacedName{Namespace: "shop", Name: "newer"}][0].Conditions, "Accepted")
 	if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "server name a.example.com through to TLSRoute shop/older") || strings.Contains(c.Message, "b.example.com") {
 		t.Errorf("newer route Accepted = %+v, want True naming a.example.com only", c)
+	}
+}
+
+// TestHTTPSAndTLSListenersOnAPort: HTTPS and TLS listeners may share a port, told apart by
+// server name. The port's one Envoy listener serves HTTP on a chain for the HTTPS listeners'
+// hostnames (which win over a less specific TLS name) and on a chain for any other name, and
+// forwards the connections of the TLSRoutes on chains of their own (passed through, the
+// port's certificates being the HTTPS ones); a TLS listener's hostname without a route gets
+// a chain that refuses its connections (HTTP would take them otherwise). An HTTPS and a TLS
+// listener with the same hostname cannot be told apart: neither is accepted
+// (HostnameConflict); the other listeners serve.
+func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
+	passthrough := gwv1.TLSModePassthrough
+	host := func(h string) *gwv1.Hostname { return ptr(gwv1.Hostname(h)) }
+	https := func(name, h string) gwv1.Listener {
+		return gwv1.Listener{Name: gwv1.SectionName(name), Port: 443, Protocol: gwv1.HTTPSProtocolType, Hostname: host(h),
+			TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}}
+	}
+	tls := func(name, h string) gwv1.Listener {
+		return gwv1.Listener{Name: gwv1.SectionName(name), Port: 443, Protocol: gwv1.TLSProtocolType, Hostname: host(h), TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}}
+	}
+	in := oneGateway("shop", "edge", []gwv1.Listener{
+		https("https", "*.example.com"), https("https-inner", "a.p.example.com"),
+		tls("argocd", "argocd.example.com"), tls("quiet", "*.p.example.com"),
+		https("dup-https", "dup.example.com"), tls("dup-tls", "dup.example.com"),
+	}, "web")
+	crt, key := pki.ServerPair(t, "*.example.com")
+	in.Secrets = []*corev1.Secret{tlsSecret("shop", "web-cert", crt, key)}
+	in.Services = append(in.Services, svc("shop", "argocd", 443))
+	in.Served.TLSRoutes = true
+	in.HTTPRoutes = []*gwv1.HTTPRoute{simpleRoute("shop", "site", []gwv1.ParentReference{{Name: "edge", SectionName: ptr(gwv1.SectionName("https"))}}, []gwv1.Hostname{"www.example.com"}, nil, "web")}
+	in.TLSRoutes = []*gwv1.TLSRoute{tlsRoute("argocd", 1, []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"argocd.example.com"}, ref("argocd", 443, 1))}
+	res := Translate(in)
+	gs := res.Gateways[types.NamespacedName{Namespace: "shop", Name: "edge"}]
+	for _, l := range gs.Listeners {
+		a := conditions.Require(t, l.Conditions, "Accepted")
+		dup := strings.HasPrefix(string(l.Name), "dup-")
+		if dup != (a.Status == metav1.ConditionFalse) || dup && (a.Reason != string(gwv1.ListenerReasonHostnameConflict) || !strings.Contains(a.Message, "dup.example.com")) {
+			t.Errorf("listener %s Accepted = %+v", l.Name, a)
+		}
+	}
+	for name, m := range map[string]map[types.NamespacedName][]gwv1.RouteParentStatus{"site": res.HTTPRoutes, "argocd": res.TLSRoutes} {
+		if c := conditions.Require(t, routeStatus(t, m, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
+			t.Errorf("route %s Accepted = %+v", name, c)
+		}
+	}
+	_, groups := served(t, res.Spec)
+	g := groups[GatewayNodeGroup("shop", "edge")]
+	if g == nil || len(g.Listeners) != 1 {
+		t.Fatalf("Envoy listeners %v, want the one of port 443", g)
+	}
+	l := g.Listeners[0]
+	if fs := l.GetListenerFilters(); len(fs) != 1 || fs[0].GetName() != translate.TLSInspectorFilter {
+		t.Errorf("listener filters %v, want the TLS inspector", fs)
+	}
+	got := map[string]string{}
+	for _, fc := range l.GetFilterChains() {
+		kind := fc.GetFilters()[0].GetName()
+		if fc.GetTransportSocket() != nil {
+			kind += "+tls"
+		}
+		got[fc.GetName()] = kind + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
+	}
+	want := map[string]string{
+		translate.HTTPSChain:               translate.HCMFilter + "+tls *.example.com,a.p.example.com",
+		translate.HTTPSAnyChain:            translate.HCMFilter + "+tls ",
+		"TLSRoute/shop/argocd/passthrough": translate.TCPProxyFilter + " argocd.example.com",
+		"Listener/quiet/no-route":          translate.TCPProxyFilter + " *.p.example.com",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("filter chains:\n got %v\nwant %v", got, want)
 	}
 }

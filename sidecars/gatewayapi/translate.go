@@ -309,35 +309,68 @@ type gateway struct {
 	// claims are the protocol of each port of its accepted listeners, served or not: the
 	// first accepted listener of a port decides it.
 	claims map[gwv1.PortNumber]gwv1.ProtocolType
-	// portConflicts say why the Gateway's own listeners of a port cannot be served together
-	// (portConflicts), by port.
-	portConflicts map[gwv1.PortNumber]string
+	// conflicts say why some of the Gateway's own listeners cannot be served beside the
+	// others (conflictingListeners), by name.
+	conflicts map[gwv1.SectionName]listenerConflict
 }
 
-// portConflicts says, for each port whose listeners foresight-xds cannot serve together,
-// why: listeners of several protocols (TLS listeners of both modes are one protocol, told
+// sniProtocol says whether listeners of protocol p are told apart by the TLS server name:
+// HTTPS and TLS listeners (of either mode) may share a port, each for its own hostnames.
+func sniProtocol(p gwv1.ProtocolType) bool {
+	return p == gwv1.HTTPSProtocolType || p == gwv1.TLSProtocolType
+}
+
+// compatibleProtocols says whether listeners of protocols a and b may share a port.
+func compatibleProtocols(a, b gwv1.ProtocolType) bool {
+	return a == b || sniProtocol(a) && sniProtocol(b)
+}
+
+// listenerConflict is why a Gateway's own listener cannot be served beside the others.
+type listenerConflict struct{ reason, msg string }
+
+// conflictingListeners says, for each listener of a Gateway that foresight-xds cannot serve
+// beside the Gateway's others, why: its port has listeners of protocols that are not
+// compatible (compatibleProtocols: HTTPS and TLS listeners, of either TLS mode, are told
 // apart by server name), or a TCP listener beside another listener (it takes every
-// connection). Listeners of a protocol it does not serve do not count. As the Gateway API
-// asks, none of those listeners is accepted: no listener wins over the others.
-func portConflicts(ls []gwv1.Listener) map[gwv1.PortNumber]string {
+// connection) (ProtocolConflict); or it shares its port and hostname (or the lack of one)
+// with a listener of another protocol (HostnameConflict: the server name cannot tell them
+// apart). Listeners of a protocol it does not serve do not count. As the Gateway API asks,
+// none of the conflicting listeners is accepted: no listener wins over the others.
+func conflictingListeners(ls []gwv1.Listener) map[gwv1.SectionName]listenerConflict {
 	protocols := map[gwv1.PortNumber][]gwv1.ProtocolType{}
 	for _, l := range ls {
 		if routeKindsOf(l.Protocol) != nil {
 			protocols[l.Port] = append(protocols[l.Port], l.Protocol)
 		}
 	}
-	out := map[gwv1.PortNumber]string{}
+	ports := map[gwv1.PortNumber]string{}
 	for port, ps := range protocols {
 		distinct := slices.Compact(slices.Sorted(slices.Values(ps)))
 		switch {
-		case len(distinct) > 1:
+		case slices.ContainsFunc(distinct[1:], func(p gwv1.ProtocolType) bool { return !compatibleProtocols(distinct[0], p) }):
 			names := make([]string, len(distinct))
 			for i, p := range distinct {
 				names[i] = string(p)
 			}
-			out[port] = fmt.Sprintf("port %d has listeners of protocols %s, which foresight-xds does not serve on one port: none of them is accepted", port, strings.Join(names, ", "))
+			ports[port] = fmt.Sprintf("port %d has listeners of protocols %s, which foresight-xds does not serve on one port: none of them is accepted", port, strings.Join(names, ", "))
 		case distinct[0] == gwv1.TCPProtocolType && len(ps) > 1:
-			out[port] = fmt.Sprintf("port %d has %d TCP listeners, and a TCP listener takes every connection of its port: none of them is accepted", port, len(ps))
+			ports[port] = fmt.Sprintf("port %d has %d TCP listeners, and a TCP listener takes every connection of its port: none of them is accepted", port, len(ps))
+		}
+	}
+	out := map[gwv1.SectionName]listenerConflict{}
+	for i, l := range ls {
+		if routeKindsOf(l.Protocol) == nil {
+			continue
+		}
+		if msg := ports[l.Port]; msg != "" {
+			out[l.Name] = listenerConflict{string(gwv1.ListenerReasonProtocolConflict), msg}
+			continue
+		}
+		for j, o := range ls {
+			if i != j && o.Port == l.Port && o.Protocol != l.Protocol && routeKindsOf(o.Protocol) != nil && hostnameOrAny(o.Hostname) == hostnameOrAny(l.Hostname) {
+				out[l.Name] = listenerConflict{string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("listeners %s (%s) and %s (%s) both serve port %d for %s, and the TLS server name cannot tell them apart: neither is accepted",
+					l.Name, l.Protocol, o.Name, o.Protocol, l.Port, hostnameOrAny(l.Hostname))}
+			}
 		}
 	}
 	return out
@@ -345,7 +378,8 @@ func portConflicts(ls []gwv1.Listener) map[gwv1.PortNumber]string {
 
 // gatewayPort is one port of a Gateway: an Envoy listener of its node group.
 type gatewayPort struct {
-	// protocol is the protocol of the port's listeners (they agree).
+	// protocol is the protocol of the port's listeners (they agree), HTTPS where HTTPS and
+	// TLS listeners share the port.
 	protocol gwv1.ProtocolType
 	// certs are the certificates of the port's served HTTPS listeners.
 	certs []policy.TLSCertificate
@@ -533,7 +567,7 @@ func (t *translator) gatewaysOf() {
 		}
 		nn := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 		g := &gateway{gw: gw, status: &gwv1.GatewayStatus{}, ports: map[int32]*gatewayPort{}, claims: map[gwv1.PortNumber]gwv1.ProtocolType{},
-			portConflicts: portConflicts(gw.Spec.Listeners)}
+			conflicts: conflictingListeners(gw.Spec.Listeners)}
 		sets := t.listenerSetsOf(gw)
 		g.sets = sets
 		httpPorts := map[gwv1.PortNumber]bool{}
@@ -638,14 +672,15 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 	switch {
 	case routeKinds == nil:
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("protocol %s is not supported: foresight-xds serves HTTP listeners (HTTP/1.1, h2c and gRPC), HTTPS listeners that terminate TLS, TLS listeners that pass it through and TCP listeners", l.Protocol)
-	case set == nil && g.portConflicts[l.Port] != "":
-		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), g.portConflicts[l.Port]
-		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
+	case set == nil && g.conflicts[l.Name].reason != "":
+		c := g.conflicts[l.Name]
+		accepted, reason, msg = false, c.reason, c.msg
+		conflicted, creason, cmsg = true, c.reason, msg
 	case l.Hostname != nil && badHostname([]gwv1.Hostname{*l.Hostname}) != "":
 		accepted, reason, msg = false, string(gwv1.ListenerReasonUnsupportedValue), fmt.Sprintf("hostname %q is not a hostname", *l.Hostname)
 	// An earlier accepted listener keeps its port's protocol whether or not it is served
 	// (its certificates may not be there yet): a later one may not take the port over.
-	case claimed && l.Protocol != claim:
+	case claimed && !compatibleProtocols(l.Protocol, claim):
 		accepted, reason, msg = false, string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d serves %s and cannot also serve %s", l.Port, claim, l.Protocol)
 		conflicted, creason, cmsg = true, string(gwv1.ListenerReasonProtocolConflict), msg
 	case claimed && l.Protocol == gwv1.TCPProtocolType:
@@ -709,6 +744,11 @@ func (t *translator) addListener(g *gateway, l *gwv1.Listener, set *listenerSet,
 		if gp == nil {
 			gp = &gatewayPort{protocol: l.Protocol, entries: map[string][]entry{}}
 			g.ports[l.Port] = gp
+		}
+		if l.Protocol == gwv1.HTTPSProtocolType {
+			// A port with HTTPS and TLS listeners serves HTTP, with a filter chain per
+			// TLS route beside it.
+			gp.protocol = l.Protocol
 		}
 		gp.certs = append(gp.certs, certs...)
 		if cr.clientCAs != nil {
@@ -1302,7 +1342,7 @@ func (t *translator) build() {
 					// listener that waits for its routes.
 					continue
 				}
-				isolateServerNames(g, port, gp)
+				isolateServerNames(g, port, gp, false)
 				gl := connectionListener(port, gp)
 				gl.TLSCertificates, gl.ClientCAs, gl.ClientCertificateOptional = uniqueCerts(gp.certs), gp.clientCAs, gp.clientOptional
 				envoy.Listeners = append(envoy.Listeners, gl)
@@ -1341,6 +1381,13 @@ func (t *translator) build() {
 				if p, ok := grpcPort[h]; !ok || gp.protocol == gwv1.HTTPSProtocolType && g.ports[p].protocol != gwv1.HTTPSProtocolType {
 					grpcPort[h] = port
 				}
+			}
+			if len(gp.connections) > 0 {
+				// TLS listeners beside the HTTPS ones: their routes' connections are told
+				// apart by server name, and the HTTPS listeners keep their hostnames.
+				isolateServerNames(g, port, gp, true)
+				gl.Connections = connectionListener(port, gp).Connections
+				gl.ServerNames = httpsServerNames(g, port)
 			}
 			envoy.Listeners = append(envoy.Listeners, gl)
 		}

@@ -624,8 +624,15 @@ type GatewayListener struct {
 	// most specific name first, or else to the route with no server names, which takes any
 	// connection, TLS or not. With TLSCertificates the listener terminates TLS first and
 	// forwards what it decrypts; without, the bytes pass through as they come. The listener
-	// then serves no virtual hosts. Only the Gateway API translation sets them.
+	// then serves no virtual hosts, unless it serves HTTPS beside them (ServerNames). Only the
+	// Gateway API translation sets them.
 	Connections []ConnectionRoute `yaml:"-"`
+	// ServerNames, on a listener that serves virtual hosts with TLSCertificates and has
+	// Connections too (the Gateway API's HTTPS and TLS listeners on one port), are the TLS
+	// server names served HTTP before any connection route takes them (the HTTPS listeners'
+	// hostnames); a connection whose server name no route takes is served HTTP as well. Only
+	// the Gateway API translation sets them.
+	ServerNames []string `yaml:"-"`
 }
 
 // ConnectionRoute forwards connections to weighted backends, without reading them but for

@@ -656,9 +656,14 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 				v.errorf(fmt.Sprintf("%s.virtualHosts[%d]", lp, k), "unknown virtual host %q", name)
 			}
 		}
+		if len(l.ServerNames) > 0 && (len(l.Connections) == 0 || len(l.VirtualHosts) == 0) {
+			v.errorf(lp+".serverNames", "only on a listener that serves virtual hosts and forwards connections")
+		}
 		if len(l.Connections) > 0 {
 			v.connections(l, lp)
-			continue
+			if len(l.VirtualHosts) == 0 {
+				continue
+			}
 		}
 		v.listenerDomains(g, l)
 		if len(l.ClientCAs) > 0 && len(l.TLSCertificates) == 0 {
@@ -668,17 +673,23 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 }
 
 // connections checks the connection routes of a listener (at lp) that forwards connections:
-// it serves no virtual hosts, its routes have distinct names and server names, at most one
-// route takes every connection, and each has backends.
+// its routes have distinct names and server names, at most one route takes every
+// connection, and each has backends. A listener that also serves virtual hosts terminates
+// TLS and serves HTTP to every server name no route takes, so its routes each take server
+// names, none of which it serves HTTP.
 func (v *validator) connections(l *GatewayListener, lp string) {
-	if len(l.VirtualHosts) > 0 {
-		v.errorf(lp, "a listener that forwards connections serves no virtual hosts")
+	https := len(l.VirtualHosts) > 0
+	if https && len(l.TLSCertificates) == 0 {
+		v.errorf(lp, "a listener that forwards connections serves virtual hosts only with TLS certificates (told apart by server name)")
+	}
+	serverNames := map[string]string{}
+	for i, sn := range l.ServerNames {
+		serverNames[strings.ToLower(sn)] = fmt.Sprintf("%s.serverNames[%d] (HTTP)", lp, i)
 	}
 	if len(l.ClientCAs) > 0 && len(l.TLSCertificates) == 0 {
 		v.errorf(lp, "client certificate validation needs TLS certificates")
 	}
 	names := map[string]bool{}
-	serverNames := map[string]string{}
 	catchAll := ""
 	for i := range l.Connections {
 		c := &l.Connections[i]
@@ -689,6 +700,9 @@ func (v *validator) connections(l *GatewayListener, lp string) {
 			v.errorf(cp+".name", "duplicate connection route name %q", c.Name)
 		}
 		names[c.Name] = true
+		if len(c.ServerNames) == 0 && https {
+			v.errorf(cp+".serverNames", "required beside virtual hosts (HTTP takes the other connections)")
+		}
 		if len(c.ServerNames) == 0 {
 			if catchAll != "" {
 				v.errorf(cp, "takes every connection, as %s does already", catchAll)

@@ -108,7 +108,15 @@ func TestConnectionRoutesValidated(t *testing.T) {
 		change func(l *policy.GatewayListener)
 		want   string
 	}{
-		{"virtual hosts too", func(l *policy.GatewayListener) { l.VirtualHosts = []string{"site"} }, "serves no virtual hosts"},
+		{"virtual hosts too, without TLS", func(l *policy.GatewayListener) { l.VirtualHosts = []string{"site"} }, "serves virtual hosts only with TLS certificates"},
+		{"virtual hosts too, a route without server names", func(l *policy.GatewayListener) {
+			l.VirtualHosts, l.TLSCertificates = []string{"site"}, []policy.TLSCertificate{{Name: "c"}}
+			l.Connections[0].ServerNames = nil
+		}, "connections[0].serverNames: required beside virtual hosts"},
+		{"a server name HTTP's and a route's", func(l *policy.GatewayListener) {
+			l.VirtualHosts, l.TLSCertificates, l.ServerNames = []string{"site"}, []policy.TLSCertificate{{Name: "c"}}, []string{"WWW.example.com"}
+		}, `server name "www.example.com" is already taken by spec.nodeGroups[0].listeners[2].serverNames[0] (HTTP)`},
+		{"server names without virtual hosts", func(l *policy.GatewayListener) { l.ServerNames = []string{"a.example.com"} }, "serverNames: only on a listener that serves virtual hosts and forwards connections"},
 		{"unknown service", func(l *policy.GatewayListener) { l.Connections[1].Backends[0].Service = "nope" }, `unknown service "nope"`},
 		{"server name twice", func(l *policy.GatewayListener) { l.Connections[1].ServerNames = []string{"WWW.example.com"} }, `server name "WWW.example.com" is already taken by tls/web`},
 		{"two catch-alls", func(l *policy.GatewayListener) {

@@ -109,7 +109,7 @@ func (b *builder) gateway() error {
 	for i := range g.Listeners {
 		gl := &g.Listeners[i]
 		name := GatewayListenerName(g, i)
-		if len(gl.Connections) > 0 {
+		if len(gl.Connections) > 0 && len(gl.VirtualHosts) == 0 {
 			b.out.Listeners = append(b.out.Listeners, b.connectionListener(name, gl))
 			continue
 		}
@@ -139,6 +139,9 @@ func (b *builder) gateway() error {
 		l := listener(name, "0.0.0.0", gl.Port, h)
 		if len(gl.TLSCertificates) > 0 {
 			l.FilterChains[0].TransportSocket = downstreamTLS(gl, httpALPN)
+		}
+		if len(gl.Connections) > 0 {
+			b.beside(l, gl)
 		}
 		b.out.Listeners = append(b.out.Listeners, l)
 		b.out.Routes = append(b.out.Routes, rc)
@@ -181,6 +184,34 @@ func (b *builder) connectionListener(name string, gl *policy.GatewayListener) *e
 		l.FilterChains = append(l.FilterChains, fc)
 	}
 	return l
+}
+
+// HTTPSChain and HTTPSAnyChain name the filter chains of an HTTPS listener that forwards the
+// connections of some server names (connection routes) beside HTTP: HTTP for the listener's
+// own server names, which win over a less specific name of a route, and HTTP for whatever no
+// other chain takes.
+const (
+	HTTPSChain    = "https"
+	HTTPSAnyChain = "https-any"
+)
+
+// beside adds to the HTTPS listener l of gl the filter chains of gl's connection routes,
+// each matched on its server names: HTTP keeps gl's own server names (a chain of its own,
+// since Envoy picks the chain of the most specific name) and every connection no route
+// takes.
+func (b *builder) beside(l *envoy_config_listener_v3.Listener, gl *policy.GatewayListener) {
+	conn := b.connectionListener(l.GetName(), gl)
+	rest := l.FilterChains[0]
+	rest.Name = HTTPSAnyChain
+	var chains []*envoy_config_listener_v3.FilterChain
+	if len(gl.ServerNames) > 0 {
+		own := proto.Clone(rest).(*envoy_config_listener_v3.FilterChain)
+		own.Name = HTTPSChain
+		own.FilterChainMatch = &envoy_config_listener_v3.FilterChainMatch{ServerNames: slices.Clone(gl.ServerNames)}
+		chains = append(chains, own)
+	}
+	l.FilterChains = append(append(chains, rest), conn.FilterChains...)
+	l.ListenerFilters = conn.ListenerFilters
 }
 
 // tcpProxy forwards a connection route's connections to its backends, by weight: the share
