@@ -157,7 +157,8 @@ func tlsAppProtocol(p string) bool {
 
 // weighted turns shares into policy backends with the same relative weights: shares of the
 // same service with the same header changes (and the unresolved ones, whose changes are
-// dropped: they get no request) merged into one and those without weight dropped.
+// dropped: they get no request) merged into one, and those without weight dropped unless
+// they change headers (a canary's backend at weight 0, whose changes its steps keep).
 // The API bounds each weight to 1,000,000 and a rule to 16 refs, so their sum is far within
 // policy.MaxWeightSum (a merged weight beyond it is cut to it, and the policy's validation
 // refuses the sum). The total weight must not be 0.
@@ -165,7 +166,7 @@ func weighted(shares []share) []policy.Backend {
 	out := make([]policy.Backend, 0, len(shares))
 	sums := make([]int64, 0, len(shares))
 	for _, s := range shares {
-		if s.weight == 0 {
+		if s.weight == 0 && (s.svc == "" || s.request == nil && s.response == nil) {
 			continue
 		}
 		b := policy.Backend{Service: s.svc, Unresolved: s.svc == ""}

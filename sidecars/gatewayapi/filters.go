@@ -203,8 +203,8 @@ const maxRetryAttempts = 10
 // retry sets the retries of a rule (before its timeouts, which it changes): up to
 // attempts retries (1 when unset) of a request whose backend answers one of the codes, or
 // cannot be connected to, resets the stream or does not answer within
-// timeouts.backendRequest; backoff is the base of Envoy's jittered exponential backoff. It
-// says why the retry is not valid, or "".
+// timeouts.backendRequest; backoff is the base of Envoy's jittered exponential backoff (0:
+// Envoy's default). It says why the retry is not valid, or "".
 func retry(r *policy.Route, rt *gwv1.HTTPRouteRetry) string {
 	if rt == nil {
 		return ""
@@ -227,10 +227,12 @@ func retry(r *policy.Route, rt *gwv1.HTTPRouteRetry) string {
 	}
 	if rt.Backoff != nil {
 		d, err := time.ParseDuration(string(*rt.Backoff))
-		if err != nil || d <= 0 {
-			return fmt.Sprintf("retry.backoff: %q is not a duration above 0", *rt.Backoff)
+		switch {
+		case err != nil || d < 0:
+			return fmt.Sprintf("retry.backoff: %q is not a duration", *rt.Backoff)
+		case d > 0: // 0: no least wait, Envoy's default backoff
+			out.Backoff = &policy.Backoff{Base: policy.Duration(d), Max: policy.Duration(10 * d)}
 		}
-		out.Backoff = &policy.Backoff{Base: policy.Duration(d), Max: policy.Duration(10 * d)}
 	}
 	r.Retries = out
 	return ""

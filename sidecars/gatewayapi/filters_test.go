@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -16,6 +18,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 func headerFilter(set, add map[string]string, remove ...string) *gwv1.HTTPHeaderFilter {
@@ -377,24 +380,49 @@ func TestTranslateCORS(t *testing.T) {
 	served(t, res.Spec)
 }
 
+// sentHeaders are the request headers (names lower case) that Envoy sends a backend of a
+// weighted cluster: the cluster's changes applied first, then the route's (Envoy's order,
+// whatever most_specific_header_mutations_wins says), each level removing before it sets
+// and adds in order.
+func sentHeaders(r *envoy_config_route_v3.Route, c *envoy_config_route_v3.WeightedCluster_ClusterWeight, hs map[string][]string) map[string][]string {
+	out := maps.Clone(hs)
+	level := func(add []*envoy_config_core_v3.HeaderValueOption, remove []string) {
+		for _, n := range remove {
+			delete(out, strings.ToLower(n))
+		}
+		for _, o := range add {
+			k := strings.ToLower(o.GetHeader().GetKey())
+			if o.GetAppendAction() == envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
+				out[k] = nil
+			}
+			out[k] = append(slices.Clone(out[k]), o.GetHeader().GetValue())
+		}
+	}
+	level(c.GetRequestHeadersToAdd(), c.GetRequestHeadersToRemove())
+	level(r.GetRequestHeadersToAdd(), r.GetRequestHeadersToRemove())
+	return out
+}
+
 // TestTranslateBackendRefFilters: the header modifiers of a backendRef change the requests
-// and responses of that backend alone, after the rule's own (the route configuration applies
-// the most specific changes last, so a header both set takes the backend's); a single
-// backend with changes is a weighted cluster of one; two refs to one Service with different
-// changes stay two backends, with the same changes they merge; proxyless gRPC clients get
-// none; another filter type on a backendRef drops its rule, naming it.
+// and responses of that backend alone, after the rule's own: a header both set takes the
+// backend's value and one the rule sets and the backend removes is not sent (the rule's
+// changes are folded into each weighted cluster, as Envoy applies a cluster's changes before
+// its route's); a single backend with changes is a weighted cluster of one; two refs to one
+// Service with different changes stay two backends, with the same changes they merge;
+// proxyless gRPC clients get none; another filter type on a backendRef drops its rule,
+// naming it.
 func TestTranslateBackendRefFilters(t *testing.T) {
 	in := input()
 	in.CanaryPolicies = nil
-	tag := func(v string) []gwv1.HTTPRouteFilter {
-		return []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": v}, nil)}}
+	tag := func(v string, remove ...string) []gwv1.HTTPRouteFilter {
+		return []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": v}, nil, remove...)}}
 	}
 	rule := &in.HTTPRoutes[0].Spec.Rules[0]
-	rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": "rule"}, nil)}}
+	rule.Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-backend": "rule", "x-trace": "rule"}, nil)}}
 	nextFilters := append(tag("next"), gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterResponseHeaderModifier,
 		ResponseHeaderModifier: headerFilter(nil, map[string]string{"x-served-by": "next"}, "server")})
 	rule.BackendRefs = []gwv1.HTTPBackendRef{
-		{BackendRef: ref("web", 80, 1), Filters: tag("web")},
+		{BackendRef: ref("web", 80, 1), Filters: tag("web", "X-Trace")},
 		{BackendRef: ref("web-next", 80, 1), Filters: nextFilters},
 		{BackendRef: ref("web", 80, 2), Filters: tag("web-b")},
 		{BackendRef: ref("web-next", 80, 1), Filters: slices.Clone(nextFilters)},
@@ -412,19 +440,15 @@ func TestTranslateBackendRefFilters(t *testing.T) {
 	}
 	_, groups := served(t, res.Spec)
 	edge := groups["gw.shop.edge"]
-	setTo := func(hs []*envoy_config_core_v3.HeaderValueOption) string {
-		if len(hs) != 1 || hs[0].GetAppendAction() != envoy_config_core_v3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
-			return fmt.Sprint(hs)
-		}
-		return hs[0].GetHeader().GetKey() + "=" + hs[0].GetHeader().GetValue()
+	client := map[string][]string{"x-backend": {"client"}, "x-trace": {"client"}, "x-user": {"alice"}}
+	sent := func(r *envoy_config_route_v3.Route, c *envoy_config_route_v3.WeightedCluster_ClusterWeight) string {
+		hs := sentHeaders(r, c, client)
+		return fmt.Sprintf("x-backend=%s x-trace=%s x-user=%s", strings.Join(hs["x-backend"], ","), strings.Join(hs["x-trace"], ","), strings.Join(hs["x-user"], ","))
 	}
 	r := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0")
-	if got := setTo(r.GetRequestHeadersToAdd()); got != "x-backend=rule" {
-		t.Errorf("the rule's change: %s", got)
-	}
 	var got []string
 	for _, c := range r.GetRoute().GetWeightedClusters().GetClusters() {
-		got = append(got, fmt.Sprintf("%s %d %s", c.GetName(), c.GetWeight().GetValue(), setTo(c.GetRequestHeadersToAdd())))
+		got = append(got, fmt.Sprintf("%s %d %s", c.GetName(), c.GetWeight().GetValue(), sent(r, c)))
 		if strings.Contains(c.GetName(), "web-next") {
 			if rs := c.GetResponseHeadersToAdd(); len(rs) != 1 || rs[0].GetHeader().GetKey() != "x-served-by" || !slices.Equal(c.GetResponseHeadersToRemove(), []string{"server"}) {
 				t.Errorf("web-next's response changes: add %v, remove %v", rs, c.GetResponseHeadersToRemove())
@@ -434,41 +458,22 @@ func TestTranslateBackendRefFilters(t *testing.T) {
 		}
 	}
 	web, next := ServiceName("shop", "web", 80)+".shop", ServiceName("shop", "web-next", 80)+".shop"
-	if want := []string{web + " 1 x-backend=web", next + " 2 x-backend=next", web + " 2 x-backend=web-b"}; !slices.Equal(got, want) {
-		t.Errorf("weighted clusters:\n got %q\nwant %q", got, want)
+	if want := []string{web + " 1 x-backend=web x-trace= x-user=alice", next + " 2 x-backend=next x-trace=rule x-user=alice", web + " 2 x-backend=web-b x-trace=rule x-user=alice"}; !slices.Equal(got, want) {
+		t.Errorf("headers sent to the weighted clusters:\n got %q\nwant %q", got, want)
 	}
-	one := envoyRoute(t, edge, "gw.shop.edge/single.shop:HTTPRoute/shop/single/0/0").GetRoute()
-	if cs := one.GetWeightedClusters().GetClusters(); len(cs) != 1 || cs[0].GetName() != web || setTo(cs[0].GetRequestHeadersToAdd()) != "x-backend=only" {
-		t.Errorf("a single backend with header changes: %v", one.GetClusterSpecifier())
-	}
-	for _, rc := range edge.Routes {
-		if !rc.GetMostSpecificHeaderMutationsWins() {
-			t.Errorf("route configuration %s applies the backends' header changes before the rules'", rc.GetName())
-		}
+	one := envoyRoute(t, edge, "gw.shop.edge/single.shop:HTTPRoute/shop/single/0/0")
+	if cs := one.GetRoute().GetWeightedClusters().GetClusters(); len(cs) != 1 || cs[0].GetName() != web || sent(one, cs[0]) != "x-backend=only x-trace=client x-user=alice" {
+		t.Errorf("a single backend with header changes: %v", one.GetRoute().GetClusterSpecifier())
 	}
 	const grpcName = "gw.shop.edge/greeter.shop:GRPCRoute/shop/greeter/0/0"
-	if cs := envoyRoute(t, edge, grpcName).GetRoute().GetWeightedClusters().GetClusters(); len(cs) == 0 || setTo(cs[0].GetRequestHeadersToAdd()) != "x-backend=v1" {
+	g := envoyRoute(t, edge, grpcName)
+	if cs := g.GetRoute().GetWeightedClusters().GetClusters(); len(cs) == 0 || sent(g, cs[0]) != "x-backend=v1 x-trace=client x-user=alice" {
 		t.Errorf("GRPCRoute on Envoy: %v", cs)
 	}
 	proxyless := envoyRoute(t, groups["gw.shop.edge.grpc"], grpcName).GetRoute()
 	for _, c := range proxyless.GetWeightedClusters().GetClusters() {
 		if len(c.GetRequestHeadersToAdd()) != 0 {
 			t.Errorf("proxyless gRPC clients are sent header changes: %v", c)
-		}
-	}
-	for _, rc := range groups["gw.shop.edge.grpc"].Routes {
-		if rc.GetMostSpecificHeaderMutationsWins() {
-			t.Errorf("proxyless route configuration %s says most specific header mutations win", rc.GetName())
-		}
-	}
-
-	// No backend changes headers: the route configuration keeps Envoy's default order.
-	in = input()
-	in.CanaryPolicies = nil
-	_, groups = served(t, Translate(in).Spec)
-	for _, rc := range groups["gw.shop.edge"].Routes {
-		if rc.GetMostSpecificHeaderMutationsWins() {
-			t.Errorf("route configuration %s reverses the order of header changes with no backend changing any", rc.GetName())
 		}
 	}
 }
@@ -567,7 +572,7 @@ func TestTranslateRetry(t *testing.T) {
 		return gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Value: ptr(path)}}}, BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 1)}}}
 	}
 	bare, policed, unbounded := plain("/bare"), plain("/policed"), plain("/unbounded")
-	bare.Retry = &gwv1.HTTPRouteRetry{}
+	bare.Retry = &gwv1.HTTPRouteRetry{Backoff: ptrDuration("0s")}
 	unbounded.Timeouts = &gwv1.HTTPRouteTimeouts{Request: ptrDuration("0s")}
 	route.Spec.Rules = append(route.Spec.Rules, bare, policed, unbounded)
 	in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("on-route", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{routeRef(KindHTTPRoute, "split")},
@@ -595,7 +600,8 @@ func TestTranslateRetry(t *testing.T) {
 		t.Errorf("route timeout %v, want the request timeout 10s (each attempt has the backend request's 2s)", a.GetTimeout().AsDuration())
 	}
 	b := envoyRoute(t, edge, "gw.shop.edge/web.shop:HTTPRoute/shop/split/1/0").GetRoute()
-	if rp := b.GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() != 1 || rp.GetPerTryTimeout() != nil || len(rp.GetRetriableStatusCodes()) != 0 {
+	if rp := b.GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset" || rp.GetNumRetries().GetValue() != 1 || rp.GetPerTryTimeout() != nil ||
+		len(rp.GetRetriableStatusCodes()) != 0 || rp.GetRetryBackOff() != nil {
 		t.Errorf("a bare retry: %v", rp)
 	}
 	if b.GetTimeout().AsDuration() != 7*time.Second {
@@ -615,8 +621,8 @@ func TestTranslateRetry(t *testing.T) {
 	}{
 		{gwv1.HTTPRouteRetry{Attempts: ptr(11)}, "retry.attempts: 11 is not 1..10"},
 		{gwv1.HTTPRouteRetry{Codes: []gwv1.HTTPRouteRetryStatusCode{500, 200}}, "retry.codes[1]: 200 is not 400..599"},
-		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("0s")}, `retry.backoff: "0s" is not a duration above 0`},
-		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("soon")}, `retry.backoff: "soon" is not a duration above 0`},
+		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("-1s")}, `retry.backoff: "-1s" is not a duration`},
+		{gwv1.HTTPRouteRetry{Backoff: ptrDuration("soon")}, `retry.backoff: "soon" is not a duration`},
 	} {
 		in := input()
 		in.CanaryPolicies = nil
@@ -627,5 +633,51 @@ func TestTranslateRetry(t *testing.T) {
 		if !strings.Contains(c.Message, "rules[1]: "+tc.want) {
 			t.Errorf("PartiallyInvalid = %+v, want %q", c, tc.want)
 		}
+	}
+}
+
+// TestCanaryKeepsBackendRefFilters: a CanaryPolicy over a route whose backendRefs tag their
+// requests keeps each version's tag through its steps and on its header route, the canary's
+// included while its backendRef has weight 0 (it is kept as a backend of weight 0).
+func TestCanaryKeepsBackendRefFilters(t *testing.T) {
+	in := input()
+	refs := in.GRPCRoutes[0].Spec.Rules[0].BackendRefs
+	for i, v := range []string{"stable", "canary"} {
+		refs[i].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-version": v}, nil)}}
+	}
+	in.CanaryPolicies[0].Spec.Headers = []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "always"}}
+	p := Merge(base(t), Translate(in).Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("shop-greeter-rollout")
+	if c == nil {
+		t.Fatal("no canary")
+	}
+	version := func(b policy.Backend) string {
+		if b.RequestHeaders == nil || len(b.RequestHeaders.Set) != 1 {
+			return b.Service + " untagged"
+		}
+		return b.Service + " " + b.RequestHeaders.Set[0].Value
+	}
+	for _, w := range []uint32{10, 50, 100} {
+		at, err := p.WithCanaryWeight(c, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs := at.Route(c.Route).Backends
+		if len(bs) != 2 || version(bs[0]) != "shop-greeter-v1-50051 stable" || version(bs[1]) != "shop-greeter-v2-50051 canary" || bs[1].Weight != w {
+			t.Errorf("at %d%%: backends %+v", w, bs)
+		}
+		if _, err := translate.Translate(at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withHeaders, err := p.WithCanaryHeaderRoutes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr := withHeaders.Route(policy.HeaderRouteName(c.Route)); hr == nil || len(hr.Backends) != 1 || version(hr.Backends[0]) != "shop-greeter-v2-50051 canary" {
+		t.Errorf("header route %+v", hr)
 	}
 }

@@ -80,7 +80,6 @@ func (b *builder) sidecar() error {
 	for _, svc := range b.upstreams() {
 		outRC.VirtualHosts = append(outRC.VirtualHosts, b.serviceVirtualHost(svc, svc.Domains(), routeMode{client: true}, out))
 	}
-	outRC.MostSpecificHeaderMutationsWins = out.backendHeaders
 	outHCM := b.hcm(OutboundListener, outRC.Name, b.httpFilters(out, true), true)
 	b.out.Listeners = append(b.out.Listeners, listener(OutboundListener, "127.0.0.1", g.OutboundPort, outHCM))
 	b.out.Routes = append(b.out.Routes, inRC, outRC)
@@ -134,7 +133,6 @@ func (b *builder) gateway() error {
 			st.protect(&vh.TypedPerFilterConfig, pvh.Name, pvh.RateLimit, pvh.JWT)
 			rc.VirtualHosts = append(rc.VirtualHosts, vh)
 		}
-		rc.MostSpecificHeaderMutationsWins = st.backendHeaders
 		h := b.hcm(name, rc.Name, b.httpFilters(st, true), true)
 		l := listener(name, "0.0.0.0", gl.Port, h)
 		if len(gl.TLSCertificates) > 0 {

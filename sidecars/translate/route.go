@@ -2,7 +2,6 @@ package translate
 
 import (
 	"math"
-	"slices"
 	"sort"
 	"strings"
 
@@ -48,9 +47,6 @@ type hcmState struct {
 	fault bool
 	// cors is set when a route has a CORS policy.
 	cors bool
-	// backendHeaders is set when a route's backend changes headers: the route configuration
-	// then applies the most specific changes last, so the backend's win over the route's.
-	backendHeaders bool
 }
 
 // defaultRoute is the route of a service that declares none.
@@ -96,7 +92,9 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 		out.Action = rr
 	}
 	if m.client && !m.grpc {
-		headerChanges(out, r)
+		if !backendHeaders(r, m) {
+			headerChanges(out, r)
+		}
 		if r.CORS != nil {
 			st.cors = true
 			setPerFilter(&out.TypedPerFilterConfig, CORSFilter, mustAny(corsPolicy(r.CORS)))
@@ -119,8 +117,7 @@ func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_conf
 func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy_config_route_v3.RouteAction {
 	a := b.sh.actions.new()
 	// Header changes per backend are those of a weighted cluster, even a single one.
-	headers := m.client && !m.grpc && slices.ContainsFunc(r.Backends, policy.Backend.HasHeaderChanges)
-	st.backendHeaders = st.backendHeaders || headers
+	headers := backendHeaders(r, m)
 	if len(r.Backends) == 1 && !headers {
 		c := b.sh.toCluster.new()
 		c.Cluster = b.backendCluster(&r.Backends[0], a, m)
@@ -131,8 +128,8 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 			be := &r.Backends[i]
 			cw := &envoy_config_route_v3.WeightedCluster_ClusterWeight{Name: b.backendCluster(be, a, m), Weight: b.sh.weight(be.Weight)}
 			if headers {
-				cw.RequestHeadersToAdd, cw.RequestHeadersToRemove = headerOptions(be.RequestHeaders)
-				cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove = headerOptions(be.ResponseHeaders)
+				cw.RequestHeadersToAdd, cw.RequestHeadersToRemove = foldedHeaderOptions(r.RequestHeaders, be.RequestHeaders)
+				cw.ResponseHeadersToAdd, cw.ResponseHeadersToRemove = foldedHeaderOptions(r.ResponseHeaders, be.ResponseHeaders)
 			}
 			// A backend service's fault applies to the share of traffic sent to it.
 			if svc := b.service(be.Service); svc != nil && svc.Fault != nil && m.client {

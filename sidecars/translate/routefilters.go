@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"slices"
 	"strings"
 
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -15,6 +16,26 @@ import (
 func headerChanges(out *envoy_config_route_v3.Route, r *policy.Route) {
 	out.RequestHeadersToAdd, out.RequestHeadersToRemove = headerOptions(r.RequestHeaders)
 	out.ResponseHeadersToAdd, out.ResponseHeadersToRemove = headerOptions(r.ResponseHeaders)
+}
+
+// backendHeaders says whether route r, in mode m, changes headers per backend (Envoy only):
+// its changes and its backends' are then each weighted cluster's (foldedHeaderOptions).
+func backendHeaders(r *policy.Route, m routeMode) bool {
+	return m.client && !m.grpc && slices.ContainsFunc(r.Backends, policy.Backend.HasHeaderChanges)
+}
+
+// foldedHeaderOptions are a route's header changes then one of its backend's, as the one
+// level of a weighted cluster. Envoy applies a weighted cluster's changes before its
+// route's, whatever most_specific_header_mutations_wins says, so the route's are folded in
+// rather than left on the route; and at one level it removes headers before it sets and
+// adds them, so the route's sets and adds of a header the backend removes are left out.
+func foldedHeaderOptions(route, backend *policy.HeaderChanges) ([]*envoy_config_core_v3.HeaderValueOption, []string) {
+	add, remove := headerOptions(route)
+	backendAdd, backendRemove := headerOptions(backend)
+	add = slices.DeleteFunc(add, func(o *envoy_config_core_v3.HeaderValueOption) bool {
+		return slices.ContainsFunc(backendRemove, func(n string) bool { return strings.EqualFold(n, o.GetHeader().GetKey()) })
+	})
+	return slices.Concat(add, backendAdd), slices.Concat(remove, backendRemove)
 }
 
 // headerOptions translates header changes. Envoy reads the value of a header to add as a
