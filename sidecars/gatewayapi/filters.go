@@ -152,12 +152,12 @@ func pathModifier(p *gwv1.HTTPPathModifier) (prefix, full string) {
 	return "", ""
 }
 
-// timeouts sets the timeouts of a rule: request bounds the whole exchange and
-// backendRequest each request to a backend. Without retries one request to a backend is the
-// whole exchange, so the route timeout is the smaller of the two; with retries, request is
-// the route timeout and backendRequest each attempt's. Zero disables either, and both (or
-// one while the other is unset, without retries) lift every timeout. It says why they are
-// not valid, or "".
+// timeouts sets the timeouts of a rule: request bounds the whole exchange (the route
+// timeout) and backendRequest each request to a backend (policy.Route.BackendTimeout: with
+// retries, the rule's or a policy's, each attempt's timeout; without, one request to a
+// backend is the whole exchange, so the smaller of the two applies). Zero disables either,
+// and both (or one while the other is unset) lift every timeout. It says why they are not
+// valid, or "".
 func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
 	if t == nil {
 		return ""
@@ -183,17 +183,8 @@ func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
 	if req > 0 && back > req {
 		return fmt.Sprintf("timeouts.backendRequest (%s) must be no more than timeouts.request (%s)", *t.BackendRequest, *t.Request)
 	}
-	if r.Retries != nil {
-		r.Timeout, r.NoTimeout = policy.Duration(req), t.Request != nil && req == 0
-		r.Retries.PerTryTimeout = policy.Duration(back)
-		return ""
-	}
-	d := back
-	if back == 0 || req > 0 && req < back {
-		d = req
-	}
-	r.Timeout = policy.Duration(d)
-	r.NoTimeout = d == 0 && (t.Request != nil || t.BackendRequest != nil)
+	r.Timeout, r.BackendTimeout = policy.Duration(req), policy.Duration(back)
+	r.NoTimeout = t.Request != nil && req == 0 || req == 0 && back == 0 && t.BackendRequest != nil
 	return ""
 }
 

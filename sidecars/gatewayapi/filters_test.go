@@ -226,21 +226,30 @@ func TestTranslateRequestMirror(t *testing.T) {
 	}
 }
 
-// TestTranslateTimeouts: the route timeout is the smaller of request and backendRequest;
-// zero disables either, and disabling both lifts Envoy's default timeout too.
+// TestTranslateTimeouts: without retries the route timeout is the smaller of request and
+// backendRequest; zero disables either, and disabling both lifts Envoy's default timeout
+// too. With retries, whether the rule's, a BackendTrafficPolicy's on the route or on the
+// Service, request bounds them all and backendRequest each attempt (unless the retries set
+// their own perTryTimeout).
 func TestTranslateTimeouts(t *testing.T) {
 	for _, tc := range []struct {
 		request, backend string // "" for unset
-		want             time.Duration
-		none             bool
+		retries          string // "", "rule", "route policy", "service policy", "policy per try"
+		want, perTry     time.Duration
 	}{
-		{"10s", "", 10 * time.Second, false},
-		{"", "3s", 3 * time.Second, false},
-		{"10s", "3s", 3 * time.Second, false},
-		{"0s", "3s", 3 * time.Second, false},
-		{"10s", "0s", 10 * time.Second, false},
-		{"0s", "", 0, true},
-		{"0s", "0s", 0, true},
+		{"10s", "", "", 10 * time.Second, 0},
+		{"", "3s", "", 3 * time.Second, 0},
+		{"10s", "3s", "", 3 * time.Second, 0},
+		{"0s", "3s", "", 3 * time.Second, 0},
+		{"10s", "0s", "", 10 * time.Second, 0},
+		{"0s", "", "", 0, 0},
+		{"0s", "0s", "", 0, 0},
+		{"", "0s", "", 0, 0},
+		{"10s", "3s", "rule", 10 * time.Second, 3 * time.Second},
+		{"10s", "3s", "route policy", 10 * time.Second, 3 * time.Second},
+		{"10s", "3s", "service policy", 10 * time.Second, 3 * time.Second},
+		{"0s", "3s", "route policy", 0, 3 * time.Second},
+		{"10s", "3s", "policy per try", 10 * time.Second, time.Second},
 	} {
 		in := input()
 		in.CanaryPolicies = nil
@@ -251,16 +260,28 @@ func TestTranslateTimeouts(t *testing.T) {
 		if tc.backend != "" {
 			to.BackendRequest = ptrDuration(tc.backend)
 		}
-		in.HTTPRoutes[0].Spec.Rules[0].Timeouts = to
-		p, groups := served(t, Translate(in).Spec)
-		const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
-		r := p.Route(name)
-		if r.Timeout.D() != tc.want || r.NoTimeout != tc.none {
-			t.Errorf("%+v: timeout %v, noTimeout %v", tc, r.Timeout.D(), r.NoTimeout)
+		rule := &in.HTTPRoutes[0].Spec.Rules[0]
+		rule.Timeouts = to
+		retries := &RetriesSpec{On: []string{"5xx"}, Count: 2}
+		switch tc.retries {
+		case "rule":
+			rule.Retry = &gwv1.HTTPRouteRetry{Attempts: ptr(2)}
+		case "route policy", "policy per try":
+			if tc.retries == "policy per try" {
+				retries.PerTryTimeout = &metav1.Duration{Duration: time.Second}
+			}
+			in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("r", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{routeRef(KindHTTPRoute, "split")}, Retries: retries})}
+		case "service policy":
+			rule.BackendRefs = rule.BackendRefs[:1]
+			in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("s", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("web")}, Retries: retries})}
 		}
-		a := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute()
+		_, groups := served(t, Translate(in).Spec)
+		a := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0").GetRoute()
 		if a.GetTimeout() == nil || a.GetTimeout().AsDuration() != tc.want {
 			t.Errorf("%+v: Envoy timeout %v, want %v set", tc, a.GetTimeout(), tc.want)
+		}
+		if rp := a.GetRetryPolicy(); (rp != nil) != (tc.retries != "") || rp.GetPerTryTimeout().AsDuration() != tc.perTry {
+			t.Errorf("%+v: retry policy %v, want per try %v", tc, rp, tc.perTry)
 		}
 	}
 }

@@ -225,6 +225,13 @@ type Route struct {
 	// NoTimeout lifts every request timeout of the route (the service's, and Envoy's default
 	// of 15 s); Timeout must then be 0.
 	NoTimeout bool `yaml:"noTimeout,omitempty"`
+	// BackendTimeout bounds each request to a backend (the Gateway API's
+	// timeouts.backendRequest). With retries (the route's or its backend service's), it is
+	// each attempt's timeout unless they set perTryTimeout, and Timeout bounds them all;
+	// without, one request to a backend is the whole exchange, so the route's timeout is the
+	// smaller of the two. Only the Gateway API translation sets it (a policy file sets
+	// retries.perTryTimeout).
+	BackendTimeout Duration `yaml:"-"`
 	// IdleTimeout is the stream idle timeout of the route (Envoy only).
 	IdleTimeout Duration `yaml:"idleTimeout,omitempty"`
 	// Retries overrides the backend service's retry policy.

@@ -408,6 +408,7 @@ func (v *validator) route(r *Route, path string, names map[string]string) {
 		}
 	}
 	v.duration(r.Timeout, path+".timeout")
+	v.duration(r.BackendTimeout, path+".backendTimeout")
 	if r.NoTimeout && r.Timeout != 0 {
 		v.errorf(path+".noTimeout", "not with a timeout")
 	}

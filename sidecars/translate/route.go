@@ -159,6 +159,18 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	if retries == nil {
 		retries = first.Retries
 	}
+	if bt := r.BackendTimeout; bt > 0 {
+		switch {
+		case retries == nil: // one request to a backend is the whole exchange
+			if timeout == 0 || bt < timeout {
+				timeout = bt
+			}
+		case retries.PerTryTimeout == 0:
+			perTry := *retries
+			perTry.PerTryTimeout = bt
+			retries = &perTry
+		}
+	}
 	if m.grpc {
 		if timeout > 0 {
 			a.MaxStreamDuration = &envoy_config_route_v3.RouteAction_MaxStreamDuration{MaxStreamDuration: b.sh.duration(timeout.D())}
