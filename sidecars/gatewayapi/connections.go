@@ -133,7 +133,8 @@ func (t *translator) attachConnection(gp *gatewayPort, hs []string, rs *routeSpe
 // connection goes to the most specific listener whose hostname matches its server name, and
 // that listener has no route for it, as isolatedHostnames does for HTTP. On a port that
 // serves HTTPS too (https), HTTP takes every server name no route takes, so each such
-// hostname gets a refusing route.
+// hostname gets a refusing route, and a TLS listener without a hostname, which owns every
+// server name no other listener has, a refusing route for all of them.
 func isolateServerNames(g *gateway, port int32, gp *gatewayPort, https bool) {
 	taken := func(h string) (exact, caught bool) {
 		for _, cr := range gp.connections {
@@ -148,7 +149,16 @@ func isolateServerNames(g *gateway, port int32, gp *gatewayPort, https bool) {
 		return exact, caught
 	}
 	for _, li := range g.listeners {
-		if !li.ok || li.l.Port != port || li.l.Protocol != gwv1.TLSProtocolType || li.l.Hostname == nil || *li.l.Hostname == "" {
+		if !li.ok || li.l.Port != port || li.l.Protocol != gwv1.TLSProtocolType {
+			continue
+		}
+		if li.l.Hostname == nil || *li.l.Hostname == "" {
+			if https {
+				gp.connections = append(gp.connections, &policy.ConnectionRoute{
+					Name: "Listener/" + li.name() + "/no-route", Backends: []policy.Backend{{Unresolved: true, Weight: 1}},
+					Passthrough: passesTLSThrough(li.l),
+				})
+			}
 			continue
 		}
 		h := string(*li.l.Hostname)

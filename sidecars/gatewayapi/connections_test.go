@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -515,6 +516,9 @@ func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
 		if dup != (a.Status == metav1.ConditionFalse) || dup && (a.Reason != string(gwv1.ListenerReasonHostnameConflict) || !strings.Contains(a.Message, "dup.example.com")) {
 			t.Errorf("listener %s Accepted = %+v", l.Name, a)
 		}
+		if c := conditions.Require(t, l.Conditions, "Conflicted"); dup != (c.Status == metav1.ConditionTrue) || dup && c.Reason != string(gwv1.ListenerReasonHostnameConflict) {
+			t.Errorf("listener %s Conflicted = %+v", l.Name, c)
+		}
 	}
 	for name, m := range map[string]map[types.NamespacedName][]gwv1.RouteParentStatus{"site": res.HTTPRoutes, "argocd": res.TLSRoutes} {
 		if c := conditions.Require(t, routeStatus(t, m, "shop", name), "Accepted"); c.Status != metav1.ConditionTrue {
@@ -546,5 +550,88 @@ func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("filter chains:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestTLSListenersBesideHTTPSAreIsolated: on a port with HTTPS listeners, a TLS listener's
+// hostname is its own even before a route attaches (its connections are closed rather than
+// served HTTP), and a TLS listener without a hostname owns every server name no other
+// listener has: HTTP then keeps only the HTTPS listeners' hostnames, and every other
+// connection is closed unless a TLSRoute takes its name.
+func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
+	passthrough := gwv1.TLSModePassthrough
+	chains := func(t *testing.T, ls []gwv1.Listener, routes ...*gwv1.TLSRoute) map[string]string {
+		t.Helper()
+		in := oneGateway("shop", "edge", ls, "web")
+		crt, key := pki.ServerPair(t, "*.example.com")
+		in.Secrets = []*corev1.Secret{tlsSecret("shop", "web-cert", crt, key)}
+		in.Services = append(in.Services, svc("shop", "db", 5432))
+		in.Served.TLSRoutes = true
+		in.TLSRoutes = routes
+		_, groups := served(t, Translate(in).Spec)
+		g := groups[GatewayNodeGroup("shop", "edge")]
+		if g == nil || len(g.Listeners) != 1 {
+			t.Fatalf("Envoy listeners %v, want one", g)
+		}
+		out := map[string]string{}
+		for _, fc := range g.Listeners[0].GetFilterChains() {
+			out[fc.GetName()] = fc.GetFilters()[0].GetName() + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
+		}
+		return out
+	}
+	httpsListener := func(h string) gwv1.Listener {
+		l := gwv1.Listener{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}}
+		if h != "" {
+			l.Hostname = ptr(gwv1.Hostname(h))
+		}
+		return l
+	}
+	tlsListener := func(name, h string) gwv1.Listener {
+		l := gwv1.Listener{Name: gwv1.SectionName(name), Port: 443, Protocol: gwv1.TLSProtocolType, TLS: &gwv1.ListenerTLSConfig{Mode: &passthrough}}
+		if h != "" {
+			l.Hostname = ptr(gwv1.Hostname(h))
+		}
+		return l
+	}
+	got := chains(t, []gwv1.Listener{httpsListener("*.example.com"), tlsListener("secure", "secure.example.com")})
+	want := map[string]string{
+		translate.HTTPSChain:       translate.HCMFilter + " *.example.com",
+		translate.HTTPSAnyChain:    translate.HCMFilter + " ",
+		"Listener/secure/no-route": translate.TCPProxyFilter + " secure.example.com",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("a TLS listener without a route:\n got %v\nwant %v", got, want)
+	}
+	got = chains(t, []gwv1.Listener{httpsListener("tenant.example.com"), tlsListener("tls-any", "")},
+		tlsRoute("db", 1, []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"db.example.com"}, ref("db", 5432, 1)))
+	want = map[string]string{
+		translate.HTTPSChain:           translate.HCMFilter + " tenant.example.com",
+		"TLSRoute/shop/db/passthrough": translate.TCPProxyFilter + " db.example.com",
+		"Listener/tls-any/no-route":    translate.TCPProxyFilter + " ",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("a TLS listener without a hostname:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestWeightZeroBackendIsNotTheRouteDefault: a backendRef of weight 0 kept for its header
+// filters (a canary before its rollout) does not lend the route its Service's timeout and
+// retries: the first backend that gets traffic does.
+func TestWeightZeroBackendIsNotTheRouteDefault(t *testing.T) {
+	in := input()
+	in.CanaryPolicies = nil
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs = []gwv1.HTTPBackendRef{
+		{BackendRef: ref("web-next", 80, 0), Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-version": "next"}, nil)}}},
+		{BackendRef: ref("web", 80, 1)},
+	}
+	in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("web", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("web")},
+		Timeout: &metav1.Duration{Duration: 5 * time.Second}, Retries: &RetriesSpec{On: []string{"5xx"}, Count: 3}})}
+	_, groups := served(t, Translate(in).Spec)
+	a := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0").GetRoute()
+	if cs := a.GetWeightedClusters().GetClusters(); len(cs) != 2 || cs[0].GetWeight().GetValue() != 0 {
+		t.Fatalf("weighted clusters %v, want the weight-0 one kept", cs)
+	}
+	if a.GetTimeout().AsDuration() != 5*time.Second || a.GetRetryPolicy().GetNumRetries().GetValue() != 3 {
+		t.Errorf("timeout %v, retries %v: want web's 5s and 3", a.GetTimeout(), a.GetRetryPolicy())
 	}
 }

@@ -229,8 +229,10 @@ func TestTranslateRequestMirror(t *testing.T) {
 // TestTranslateTimeouts: without retries the route timeout is the smaller of request and
 // backendRequest; zero disables either, and disabling both lifts Envoy's default timeout
 // too. With retries, whether the rule's, a BackendTrafficPolicy's on the route or on the
-// Service, request bounds them all and backendRequest each attempt (unless the retries set
-// their own perTryTimeout).
+// Service, request bounds them all and backendRequest each attempt (over the retries' own
+// perTryTimeout: the route's wins); without request, the attempts bound the exchange rather
+// than Envoy's default 15 s. Proxyless gRPC clients, which have no per-try timeout, get the
+// smaller of the two as the stream's longest duration.
 func TestTranslateTimeouts(t *testing.T) {
 	for _, tc := range []struct {
 		request, backend string // "" for unset
@@ -249,7 +251,8 @@ func TestTranslateTimeouts(t *testing.T) {
 		{"10s", "3s", "route policy", 10 * time.Second, 3 * time.Second},
 		{"10s", "3s", "service policy", 10 * time.Second, 3 * time.Second},
 		{"0s", "3s", "route policy", 0, 3 * time.Second},
-		{"10s", "3s", "policy per try", 10 * time.Second, time.Second},
+		{"10s", "3s", "policy per try", 10 * time.Second, 3 * time.Second},
+		{"", "3s", "route policy", 9 * time.Second, 3 * time.Second},
 	} {
 		in := input()
 		in.CanaryPolicies = nil
@@ -276,7 +279,11 @@ func TestTranslateTimeouts(t *testing.T) {
 			in.BackendTrafficPolicies = []*BackendTrafficPolicy{btp("s", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("web")}, Retries: retries})}
 		}
 		_, groups := served(t, Translate(in).Spec)
-		a := envoyRoute(t, groups["gw.shop.edge"], "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0").GetRoute()
+		const name = "gw.shop.edge/web.shop:HTTPRoute/shop/split/0/0"
+		if proxyless := envoyRoute(t, groups["gw.shop.edge.grpc"], name).GetRoute(); tc.backend == "3s" && proxyless.GetMaxStreamDuration().GetMaxStreamDuration().AsDuration() != 3*time.Second {
+			t.Errorf("%+v: proxyless max stream duration %v, want 3s", tc, proxyless.GetMaxStreamDuration())
+		}
+		a := envoyRoute(t, groups["gw.shop.edge"], name).GetRoute()
 		if a.GetTimeout() == nil || a.GetTimeout().AsDuration() != tc.want {
 			t.Errorf("%+v: Envoy timeout %v, want %v set", tc, a.GetTimeout(), tc.want)
 		}

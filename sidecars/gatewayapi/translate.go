@@ -1382,10 +1382,13 @@ func (t *translator) build() {
 					grpcPort[h] = port
 				}
 			}
-			if len(gp.connections) > 0 {
-				// TLS listeners beside the HTTPS ones: their routes' connections are told
-				// apart by server name, and the HTTPS listeners keep their hostnames.
+			if gp.protocol == gwv1.HTTPSProtocolType {
+				// TLS listeners beside the HTTPS ones, with routes or not: their
+				// connections are told apart by server name, and the HTTPS listeners keep
+				// their hostnames.
 				isolateServerNames(g, port, gp, true)
+			}
+			if len(gp.connections) > 0 {
 				gl.Connections = connectionListener(port, gp).Connections
 				gl.ServerNames = httpsServerNames(g, port)
 			}

@@ -227,9 +227,10 @@ type Route struct {
 	NoTimeout bool `yaml:"noTimeout,omitempty"`
 	// BackendTimeout bounds each request to a backend (the Gateway API's
 	// timeouts.backendRequest). With retries (the route's or its backend service's), it is
-	// each attempt's timeout unless they set perTryTimeout, and Timeout bounds them all;
-	// without, one request to a backend is the whole exchange, so the route's timeout is the
-	// smaller of the two. Only the Gateway API translation sets it (a policy file sets
+	// each attempt's timeout, over their perTryTimeout, and Timeout bounds them all (the
+	// attempts do, without Timeout); without retries, and for proxyless gRPC clients, one
+	// request to a backend is the whole exchange, so the route's timeout is the smaller of
+	// the two. Only the Gateway API translation sets it (a policy file sets
 	// retries.perTryTimeout).
 	BackendTimeout Duration `yaml:"-"`
 	// IdleTimeout is the stream idle timeout of the route (Envoy only).

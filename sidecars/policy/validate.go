@@ -676,8 +676,8 @@ func (v *validator) gatewayListeners(g *NodeGroup, path string, vhosts map[strin
 // connections checks the connection routes of a listener (at lp) that forwards connections:
 // its routes have distinct names and server names, at most one route takes every
 // connection, and each has backends. A listener that also serves virtual hosts terminates
-// TLS and serves HTTP to every server name no route takes, so its routes each take server
-// names, none of which it serves HTTP.
+// TLS and serves HTTP to its ServerNames, none of which a route takes, and to every other
+// server name unless a route takes every connection.
 func (v *validator) connections(l *GatewayListener, lp string) {
 	https := len(l.VirtualHosts) > 0
 	if https && len(l.TLSCertificates) == 0 {
@@ -701,8 +701,8 @@ func (v *validator) connections(l *GatewayListener, lp string) {
 			v.errorf(cp+".name", "duplicate connection route name %q", c.Name)
 		}
 		names[c.Name] = true
-		if len(c.ServerNames) == 0 && https {
-			v.errorf(cp+".serverNames", "required beside virtual hosts (HTTP takes the other connections)")
+		if len(c.ServerNames) == 0 && https && len(l.ServerNames) == 0 {
+			v.errorf(cp+".serverNames", "required beside virtual hosts without serverNames (HTTP would get no connection)")
 		}
 		if len(c.ServerNames) == 0 {
 			if catchAll != "" {
@@ -759,7 +759,7 @@ func (p *Policy) envoyGetsVirtualHost(name string) bool {
 			continue
 		}
 		for _, l := range g.Listeners {
-			if len(l.Connections) == 0 && (len(l.VirtualHosts) == 0 || slices.Contains(l.VirtualHosts, name)) {
+			if (len(l.Connections) == 0 || len(l.VirtualHosts) > 0) && (len(l.VirtualHosts) == 0 || slices.Contains(l.VirtualHosts, name)) {
 				return true
 			}
 		}

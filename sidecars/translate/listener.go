@@ -196,7 +196,7 @@ const (
 // beside adds to the HTTPS listener l of gl the filter chains of gl's connection routes,
 // each matched on its server names: HTTP keeps gl's own server names (a chain of its own,
 // since Envoy picks the chain of the most specific name) and every connection no route
-// takes.
+// takes, unless a route takes every connection.
 func (b *builder) beside(l *envoy_config_listener_v3.Listener, gl *policy.GatewayListener) {
 	conn := b.connectionListener(l.GetName(), gl)
 	rest := l.FilterChains[0]
@@ -208,7 +208,10 @@ func (b *builder) beside(l *envoy_config_listener_v3.Listener, gl *policy.Gatewa
 		own.FilterChainMatch = &envoy_config_listener_v3.FilterChainMatch{ServerNames: slices.Clone(gl.ServerNames)}
 		chains = append(chains, own)
 	}
-	l.FilterChains = append(append(chains, rest), conn.FilterChains...)
+	if !slices.ContainsFunc(gl.Connections, func(c policy.ConnectionRoute) bool { return len(c.ServerNames) == 0 }) {
+		chains = append(chains, rest)
+	}
+	l.FilterChains = append(chains, conn.FilterChains...)
 	l.ListenerFilters = conn.ListenerFilters
 }
 

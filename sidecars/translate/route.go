@@ -141,11 +141,15 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 		}
 		a.ClusterSpecifier = &envoy_config_route_v3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
+	// The settings of the first backend service that gets traffic (a canary at weight 0
+	// does not) are the route's defaults.
 	var first *policy.Service
 	for _, be := range r.Backends {
-		if !be.Unresolved {
+		if !be.Unresolved && (first == nil || be.Weight > 0) {
 			first = b.service(be.Service)
-			break
+			if be.Weight > 0 {
+				break
+			}
 		}
 	}
 	if first == nil {
@@ -161,14 +165,21 @@ func (b *builder) routeAction(r *policy.Route, m routeMode, st *hcmState) *envoy
 	}
 	if bt := r.BackendTimeout; bt > 0 {
 		switch {
-		case retries == nil: // one request to a backend is the whole exchange
+		case retries == nil || m.grpc:
+			// One request to a backend is the whole exchange (grpc-go has no per-try
+			// timeout).
 			if timeout == 0 || bt < timeout {
 				timeout = bt
 			}
-		case retries.PerTryTimeout == 0:
+		default:
+			// Each attempt's, the route's own winning over its retries' (a policy's); with
+			// no timeout of the exchange, its attempts bound it rather than Envoy's 15 s.
 			perTry := *retries
 			perTry.PerTryTimeout = bt
 			retries = &perTry
+			if timeout == 0 && !r.NoTimeout {
+				timeout = bt * policy.Duration(retries.Count+1)
+			}
 		}
 	}
 	if m.grpc {
