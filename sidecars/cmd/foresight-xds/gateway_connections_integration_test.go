@@ -27,7 +27,8 @@ import (
 
 // TestServeGatewayAPITLSPassthroughAndTCP runs serve with --gateway-controller-name against
 // a real kube-apiserver serving TLSRoutes and TCPRoutes (v1), as the ServiceAccount with the
-// shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443, a TLS listener that
+// shipped ClusterRole: a Gateway with a TLS passthrough listener on 8443 (beside an HTTPS
+// listener for www.shop, which keeps that name and any other the TLS routes do not take), a TLS listener that
 // terminates TLS on 9443 with a Secret's certificate beside one that passes it through for
 // db.shop, and a TCP listener on 5432, a TLSRoute for web.shop on the first two TLS
 // listeners, one for db.shop on the third, and two TCPRoutes on the TCP listener. The
@@ -60,6 +61,8 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 			{Name: "tls-terminate", Port: 9443, Protocol: gwv1.TLSProtocolType, Hostname: &wild,
 				TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModeTerminate), CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
 			{Name: "tls-passthrough-db", Port: 9443, Protocol: gwv1.TLSProtocolType, Hostname: ptrTo(gwv1.Hostname("db.shop")), TLS: &gwv1.ListenerTLSConfig{Mode: ptrTo(gwv1.TLSModePassthrough)}},
+			{Name: "https", Port: 8443, Protocol: gwv1.HTTPSProtocolType, Hostname: ptrTo(gwv1.Hostname("www.shop")),
+				TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}},
 		}}}
 	if _, err := gw.GatewayV1().Gateways("shop").Create(ctx, gateway, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -122,7 +125,7 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(g.Status.Listeners) != 4 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 || g.Status.Listeners[2].AttachedRoutes != 1 || g.Status.Listeners[3].AttachedRoutes != 1 {
+		if len(g.Status.Listeners) != 5 || g.Status.Listeners[0].AttachedRoutes != 1 || g.Status.Listeners[1].AttachedRoutes != 2 || g.Status.Listeners[2].AttachedRoutes != 1 || g.Status.Listeners[3].AttachedRoutes != 1 {
 			return fmt.Errorf("listeners %+v, want 1, 2, 1 and 1 attached routes", g.Status.Listeners)
 		}
 		for _, l := range g.Status.Listeners {
@@ -186,7 +189,11 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 		cluster     string
 		terminates  bool
 	}
-	want := map[string][]chain{"gateway-8443": {{[]string{"web.shop"}, web, false}}, "gateway-5432": {{nil, db, false}},
+	// On 8443 the HTTPS listener for www.shop shares the port with the TLS passthrough one:
+	// HTTP for www.shop and any name no other chain takes, web.shop passed through, and the
+	// rest of *.shop closed.
+	want := map[string][]chain{"gateway-8443": {{[]string{"www.shop"}, "", true}, {nil, "", true}, {[]string{"web.shop"}, web, false}, {[]string{"*.shop"}, translate.UnresolvedCluster, false}},
+		"gateway-5432": {{nil, db, false}},
 		"gateway-9443": {{[]string{"web.shop"}, web, true}, {[]string{"db.shop"}, db, false}}}
 	for _, a := range r.GetResources() {
 		l := &envoy_config_listener_v3.Listener{}
@@ -215,11 +222,17 @@ func TestServeGatewayAPITLSPassthroughAndTCP(t *testing.T) {
 			if ts := chains[i].GetTransportSocket(); (ts.GetName() == translate.TLSTransportSocket) != w.terminates {
 				t.Errorf("listener %s, chain %d: transport socket %v, want TLS terminated %v", l.GetName(), i, ts, w.terminates)
 			}
+			if w.cluster == "" {
+				if f := chains[i].GetFilters()[0].GetName(); f != translate.HCMFilter {
+					t.Errorf("listener %s, chain %d: filter %s, want HTTP", l.GetName(), i, f)
+				}
+				continue
+			}
 			p := &envoy_extensions_filters_network_tcp_proxy_v3.TcpProxy{}
 			if err := chains[i].GetFilters()[0].GetTypedConfig().UnmarshalTo(p); err != nil {
 				t.Fatalf("listener %s: %v", l.GetName(), err)
 			}
-			if p.GetCluster() != w.cluster || !clusters[w.cluster] {
+			if p.GetCluster() != w.cluster || !clusters[w.cluster] && w.cluster != translate.UnresolvedCluster {
 				t.Errorf("listener %s, chain %d forwards to %q (served clusters %v), want %q", l.GetName(), i, p.GetCluster(), clusters, w.cluster)
 			}
 		}
