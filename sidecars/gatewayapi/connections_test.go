@@ -479,6 +479,20 @@ func TestTLSRouteKeepsTheServerNamesNoOlderRouteTakes(t *testing.T) {
 	}
 }
 
+// filterChains describes the filter chains of an Envoy listener by name: the network filter,
+// "+tls" where the chain terminates TLS, and the server names it takes.
+func filterChains(l *envoy_config_listener_v3.Listener) map[string]string {
+	out := map[string]string{}
+	for _, fc := range l.GetFilterChains() {
+		kind := fc.GetFilters()[0].GetName()
+		if fc.GetTransportSocket() != nil {
+			kind += "+tls"
+		}
+		out[fc.GetName()] = kind + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
+	}
+	return out
+}
+
 // TestHTTPSAndTLSListenersOnAPort: HTTPS and TLS listeners may share a port, told apart by
 // server name. The port's one Envoy listener serves HTTP on a chain for the HTTPS listeners'
 // hostnames (which win over a less specific TLS name) and on a chain for any other name, and
@@ -534,14 +548,7 @@ func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
 	if fs := l.GetListenerFilters(); len(fs) != 1 || fs[0].GetName() != translate.TLSInspectorFilter {
 		t.Errorf("listener filters %v, want the TLS inspector", fs)
 	}
-	got := map[string]string{}
-	for _, fc := range l.GetFilterChains() {
-		kind := fc.GetFilters()[0].GetName()
-		if fc.GetTransportSocket() != nil {
-			kind += "+tls"
-		}
-		got[fc.GetName()] = kind + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
-	}
+	got := filterChains(l)
 	want := map[string]string{
 		translate.HTTPSChain:               translate.HCMFilter + "+tls *.example.com,a.p.example.com",
 		translate.HTTPSAnyChain:            translate.HCMFilter + "+tls ",
@@ -573,11 +580,7 @@ func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 		if g == nil || len(g.Listeners) != 1 {
 			t.Fatalf("Envoy listeners %v, want one", g)
 		}
-		out := map[string]string{}
-		for _, fc := range g.Listeners[0].GetFilterChains() {
-			out[fc.GetName()] = fc.GetFilters()[0].GetName() + " " + strings.Join(fc.GetFilterChainMatch().GetServerNames(), ",")
-		}
-		return out
+		return filterChains(g.Listeners[0])
 	}
 	httpsListener := func(h string) gwv1.Listener {
 		l := gwv1.Listener{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}}
@@ -595,8 +598,8 @@ func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 	}
 	got := chains(t, []gwv1.Listener{httpsListener("*.example.com"), tlsListener("secure", "secure.example.com")})
 	want := map[string]string{
-		translate.HTTPSChain:       translate.HCMFilter + " *.example.com",
-		translate.HTTPSAnyChain:    translate.HCMFilter + " ",
+		translate.HTTPSChain:       translate.HCMFilter + "+tls *.example.com",
+		translate.HTTPSAnyChain:    translate.HCMFilter + "+tls ",
 		"Listener/secure/no-route": translate.TCPProxyFilter + " secure.example.com",
 	}
 	if !maps.Equal(got, want) {
@@ -605,7 +608,7 @@ func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 	got = chains(t, []gwv1.Listener{httpsListener("tenant.example.com"), tlsListener("tls-any", "")},
 		tlsRoute("db", 1, []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"db.example.com"}, ref("db", 5432, 1)))
 	want = map[string]string{
-		translate.HTTPSChain:           translate.HCMFilter + " tenant.example.com",
+		translate.HTTPSChain:           translate.HCMFilter + "+tls tenant.example.com",
 		"TLSRoute/shop/db/passthrough": translate.TCPProxyFilter + " db.example.com",
 		"Listener/tls-any/no-route":    translate.TCPProxyFilter + " ",
 	}
