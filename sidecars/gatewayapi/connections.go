@@ -152,21 +152,18 @@ func isolateServerNames(g *gateway, port int32, gp *gatewayPort, https bool) {
 		if !li.ok || li.l.Port != port || li.l.Protocol != gwv1.TLSProtocolType {
 			continue
 		}
-		if li.l.Hostname == nil || *li.l.Hostname == "" {
-			if https {
-				gp.connections = append(gp.connections, &policy.ConnectionRoute{
-					Name: "Listener/" + li.name() + "/no-route", Backends: []policy.Backend{{Unresolved: true, Weight: 1}},
-					Passthrough: passesTLSThrough(li.l),
-				})
+		var names []string // none: every server name no other listener has
+		if li.l.Hostname != nil && *li.l.Hostname != "" {
+			h := string(*li.l.Hostname)
+			if exact, caught := taken(h); exact || !caught && !https {
+				continue
 			}
-			continue
-		}
-		h := string(*li.l.Hostname)
-		if exact, caught := taken(h); exact || !caught && !https {
+			names = []string{h}
+		} else if !https {
 			continue
 		}
 		gp.connections = append(gp.connections, &policy.ConnectionRoute{
-			Name: "Listener/" + li.name() + "/no-route", ServerNames: []string{h},
+			Name: "Listener/" + li.name() + "/no-route", ServerNames: names,
 			Backends: []policy.Backend{{Unresolved: true, Weight: 1}}, Passthrough: passesTLSThrough(li.l) && len(gp.certs) > 0,
 		})
 	}

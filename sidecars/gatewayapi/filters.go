@@ -191,11 +191,10 @@ func timeouts(r *policy.Route, t *gwv1.HTTPRouteTimeouts) string {
 // maxRetryAttempts is the most retries a rule may ask for (the policy's own bound).
 const maxRetryAttempts = 10
 
-// retry sets the retries of a rule (before its timeouts, which it changes): up to
-// attempts retries (1 when unset) of a request whose backend answers one of the codes, or
-// cannot be connected to, resets the stream or does not answer within
-// timeouts.backendRequest; backoff is the base of Envoy's jittered exponential backoff (0:
-// Envoy's default). It says why the retry is not valid, or "".
+// retry sets the retries of a rule: up to attempts retries (1 when unset) of a request
+// whose backend answers one of the codes, or cannot be connected to, resets the stream or
+// does not answer within timeouts.backendRequest; backoff is the base of Envoy's jittered
+// exponential backoff (0: Envoy's default). It says why the retry is not valid, or "".
 func retry(r *policy.Route, rt *gwv1.HTTPRouteRetry) string {
 	if rt == nil {
 		return ""

@@ -638,8 +638,8 @@ type GatewayListener struct {
 	// ServerNames, on a listener that serves virtual hosts with TLSCertificates and has
 	// Connections too (the Gateway API's HTTPS and TLS listeners on one port), are the TLS
 	// server names served HTTP before any connection route takes them (the HTTPS listeners'
-	// hostnames); a connection whose server name no route takes is served HTTP as well. Only
-	// the Gateway API translation sets them.
+	// hostnames); a connection whose server name no route takes is served HTTP as well,
+	// unless a route takes every connection. Only the Gateway API translation sets them.
 	ServerNames []string `yaml:"-"`
 }
 
