@@ -493,6 +493,14 @@ func filterChains(l *envoy_config_listener_v3.Listener) map[string]string {
 	return out
 }
 
+// wantChains checks the filter chains of an Envoy listener (filterChains) against want.
+func wantChains(t *testing.T, what string, l *envoy_config_listener_v3.Listener, want map[string]string) {
+	t.Helper()
+	if got := filterChains(l); !maps.Equal(got, want) {
+		t.Errorf("%s:\n got %v\nwant %v", what, got, want)
+	}
+}
+
 // TestHTTPSAndTLSListenersOnAPort: HTTPS and TLS listeners may share a port, told apart by
 // server name. The port's one Envoy listener serves HTTP on a chain for the HTTPS listeners'
 // hostnames (which win over a less specific TLS name) and on a chain for any other name, and
@@ -548,16 +556,12 @@ func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
 	if fs := l.GetListenerFilters(); len(fs) != 1 || fs[0].GetName() != translate.TLSInspectorFilter {
 		t.Errorf("listener filters %v, want the TLS inspector", fs)
 	}
-	got := filterChains(l)
-	want := map[string]string{
+	wantChains(t, "filter chains", l, map[string]string{
 		translate.HTTPSChain:               translate.HCMFilter + "+tls *.example.com,a.p.example.com",
 		translate.HTTPSAnyChain:            translate.HCMFilter + "+tls ",
 		"TLSRoute/shop/argocd/passthrough": translate.TCPProxyFilter + " argocd.example.com",
 		"Listener/quiet/no-route":          translate.TCPProxyFilter + " *.p.example.com",
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("filter chains:\n got %v\nwant %v", got, want)
-	}
+	})
 }
 
 // TestTLSListenersBesideHTTPSAreIsolated: on a port with HTTPS listeners, a TLS listener's
@@ -567,7 +571,7 @@ func TestHTTPSAndTLSListenersOnAPort(t *testing.T) {
 // connection is closed unless a TLSRoute takes its name.
 func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 	passthrough := gwv1.TLSModePassthrough
-	chains := func(t *testing.T, ls []gwv1.Listener, routes ...*gwv1.TLSRoute) map[string]string {
+	listener := func(t *testing.T, ls []gwv1.Listener, routes ...*gwv1.TLSRoute) *envoy_config_listener_v3.Listener {
 		t.Helper()
 		in := oneGateway("shop", "edge", ls, "web")
 		crt, key := pki.ServerPair(t, "*.example.com")
@@ -580,7 +584,7 @@ func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 		if g == nil || len(g.Listeners) != 1 {
 			t.Fatalf("Envoy listeners %v, want one", g)
 		}
-		return filterChains(g.Listeners[0])
+		return g.Listeners[0]
 	}
 	httpsListener := func(h string) gwv1.Listener {
 		l := gwv1.Listener{Name: "https", Port: 443, Protocol: gwv1.HTTPSProtocolType, TLS: &gwv1.ListenerTLSConfig{CertificateRefs: []gwv1.SecretObjectReference{{Name: "web-cert"}}}}
@@ -596,25 +600,17 @@ func TestTLSListenersBesideHTTPSAreIsolated(t *testing.T) {
 		}
 		return l
 	}
-	got := chains(t, []gwv1.Listener{httpsListener("*.example.com"), tlsListener("secure", "secure.example.com")})
-	want := map[string]string{
+	wantChains(t, "a TLS listener without a route", listener(t, []gwv1.Listener{httpsListener("*.example.com"), tlsListener("secure", "secure.example.com")}), map[string]string{
 		translate.HTTPSChain:       translate.HCMFilter + "+tls *.example.com",
 		translate.HTTPSAnyChain:    translate.HCMFilter + "+tls ",
 		"Listener/secure/no-route": translate.TCPProxyFilter + " secure.example.com",
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("a TLS listener without a route:\n got %v\nwant %v", got, want)
-	}
-	got = chains(t, []gwv1.Listener{httpsListener("tenant.example.com"), tlsListener("tls-any", "")},
-		tlsRoute("db", 1, []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"db.example.com"}, ref("db", 5432, 1)))
-	want = map[string]string{
+	})
+	wantChains(t, "a TLS listener without a hostname", listener(t, []gwv1.Listener{httpsListener("tenant.example.com"), tlsListener("tls-any", "")},
+		tlsRoute("db", 1, []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"db.example.com"}, ref("db", 5432, 1))), map[string]string{
 		translate.HTTPSChain:           translate.HCMFilter + "+tls tenant.example.com",
 		"TLSRoute/shop/db/passthrough": translate.TCPProxyFilter + " db.example.com",
 		"Listener/tls-any/no-route":    translate.TCPProxyFilter + " ",
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("a TLS listener without a hostname:\n got %v\nwant %v", got, want)
-	}
+	})
 }
 
 // TestWeightZeroBackendIsNotTheRouteDefault: a backendRef of weight 0 kept for its header
