@@ -410,7 +410,8 @@ type Backoff struct {
 }
 
 // CircuitBreaker limits the traffic to a service (Envoy's default thresholds). Zero fields
-// are left at Envoy's defaults (1024 each, 3 retries).
+// are left at Envoy's defaults (1024 each), except MaxRetries: without it, the concurrent
+// retries are limited by a retry budget (a share of the active requests) instead of Envoy's 3.
 type CircuitBreaker struct {
 	// MaxConnections limits the connections to the service.
 	MaxConnections uint32 `yaml:"maxConnections,omitempty"`
@@ -418,7 +419,7 @@ type CircuitBreaker struct {
 	MaxPendingRequests uint32 `yaml:"maxPendingRequests,omitempty"`
 	// MaxRequests limits the concurrent requests (honoured by proxyless gRPC clients).
 	MaxRequests uint32 `yaml:"maxRequests,omitempty"`
-	// MaxRetries limits the concurrent retries.
+	// MaxRetries limits the concurrent retries to a fixed number instead of the retry budget.
 	MaxRetries uint32 `yaml:"maxRetries,omitempty"`
 }
 

@@ -12,6 +12,7 @@ import (
 	envoy_extensions_transport_sockets_tls_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	envoy_extensions_upstreams_http_v3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	envoy_type_matcher_v3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	envoy_type_v3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -52,14 +53,7 @@ func (sh *shared) namedCluster(s *policy.Service, name string) *envoy_config_clu
 	if s.Protocol == policy.ProtocolHTTP2 || s.Protocol == policy.ProtocolGRPC {
 		c.TypedExtensionProtocolOptions = sh.http2()
 	}
-	if cb := s.CircuitBreaker; cb != nil {
-		t := &envoy_config_cluster_v3.CircuitBreakers_Thresholds{Priority: envoy_config_core_v3.RoutingPriority_DEFAULT}
-		t.MaxConnections = u32(cb.MaxConnections)
-		t.MaxPendingRequests = u32(cb.MaxPendingRequests)
-		t.MaxRequests = u32(cb.MaxRequests)
-		t.MaxRetries = u32(cb.MaxRetries)
-		c.CircuitBreakers = &envoy_config_cluster_v3.CircuitBreakers{Thresholds: []*envoy_config_cluster_v3.CircuitBreakers_Thresholds{t}}
-	}
+	c.CircuitBreakers = sh.circuitBreakers(s.CircuitBreaker)
 	if o := s.OutlierDetection; o != nil {
 		c.OutlierDetection = outlierDetection(o)
 	}
@@ -67,6 +61,47 @@ func (sh *shared) namedCluster(s *policy.Service, name string) *envoy_config_clu
 		c.TransportSocket = upstreamTLS(t, s.Protocol)
 	}
 	return c
+}
+
+// Retry budget of a cluster whose circuit breaker sets no fixed limit on concurrent retries.
+// Envoy's own default, 3 retries in flight per cluster whatever its traffic, silently drops
+// most retries of a busy service; a budget grows with the load and still keeps retries from
+// multiplying it (the same 20% Envoy's retry budget and Linkerd's retry ratio default to).
+const (
+	// RetryBudgetPercent is the share of a cluster's active requests that may be retries.
+	RetryBudgetPercent = 20
+	// MinRetryConcurrency is the number of retries in flight the budget always allows.
+	MinRetryConcurrency = 3
+)
+
+// circuitBreakers is a cluster's thresholds: cb's limits (Envoy's defaults where zero), and
+// concurrent retries limited by cb.MaxRetries when set, else by the retry budget. The
+// budget, and the thresholds of the clusters without limits of their own, are made once
+// and shared by the clusters.
+func (sh *shared) circuitBreakers(cb *policy.CircuitBreaker) *envoy_config_cluster_v3.CircuitBreakers {
+	if sh.retryBudget == nil {
+		sh.retryBudget = &envoy_config_cluster_v3.CircuitBreakers_Thresholds_RetryBudget{
+			BudgetPercent:       &envoy_type_v3.Percent{Value: RetryBudgetPercent},
+			MinRetryConcurrency: wrapperspb.UInt32(MinRetryConcurrency),
+		}
+		sh.budgetOnly = sh.breakers(&policy.CircuitBreaker{})
+	}
+	if cb == nil || *cb == (policy.CircuitBreaker{}) {
+		return sh.budgetOnly
+	}
+	return sh.breakers(cb)
+}
+
+func (sh *shared) breakers(cb *policy.CircuitBreaker) *envoy_config_cluster_v3.CircuitBreakers {
+	t := &envoy_config_cluster_v3.CircuitBreakers_Thresholds{Priority: envoy_config_core_v3.RoutingPriority_DEFAULT}
+	t.MaxConnections = u32(cb.MaxConnections)
+	t.MaxPendingRequests = u32(cb.MaxPendingRequests)
+	t.MaxRequests = u32(cb.MaxRequests)
+	t.MaxRetries = u32(cb.MaxRetries)
+	if t.MaxRetries == nil {
+		t.RetryBudget = sh.retryBudget
+	}
+	return &envoy_config_cluster_v3.CircuitBreakers{Thresholds: []*envoy_config_cluster_v3.CircuitBreakers_Thresholds{t}}
 }
 
 // upstreamTLS verifies the server: its certificate chains to the CA file (or the CA
@@ -165,6 +200,10 @@ type shared struct {
 	weights   map[uint32]*wrapperspb.UInt32Value
 	h2        map[string]*anypb.Any
 	zones     map[string]*envoy_config_core_v3.Locality
+	// retryBudget limits the retries of clusters without a fixed limit; budgetOnly is the
+	// circuit breaker of the clusters that set no limit of their own.
+	retryBudget *envoy_config_cluster_v3.CircuitBreakers_Thresholds_RetryBudget
+	budgetOnly  *envoy_config_cluster_v3.CircuitBreakers
 
 	// Slabs allocate the most numerous messages in chunks.
 	clusters    slab[envoy_config_cluster_v3.Cluster]

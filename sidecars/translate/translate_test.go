@@ -234,12 +234,34 @@ func TestCircuitBreaker(t *testing.T) {
 	out := feature(t, "circuitbreaker")
 	th := clusterNamed(t, group(t, out, "client"), "backend.test").GetCircuitBreakers().GetThresholds()
 	if len(th) != 1 || th[0].GetMaxConnections().GetValue() != 100 || th[0].GetMaxPendingRequests().GetValue() != 10 ||
-		th[0].GetMaxRequests().GetValue() != 50 || th[0].GetMaxRetries().GetValue() != 3 {
-		t.Errorf("thresholds %v", th)
+		th[0].GetMaxRequests().GetValue() != 50 || th[0].GetMaxRetries().GetValue() != 3 || th[0].GetRetryBudget() != nil {
+		t.Errorf("thresholds %v: a fixed maxRetries must replace the retry budget", th)
 	}
 	gth := clusterNamed(t, group(t, out, "grpc-client"), "grpc-backend.test").GetCircuitBreakers().GetThresholds()
-	if len(gth) != 1 || gth[0].GetMaxRequests().GetValue() != 2 || gth[0].GetMaxConnections() != nil {
-		t.Errorf("grpc thresholds %v", gth)
+	if len(gth) != 1 || gth[0].GetMaxRequests().GetValue() != 2 || gth[0].GetMaxConnections() != nil || !budgeted(gth[0]) {
+		t.Errorf("grpc thresholds %v: maxRequests, and the retry budget for the retries", gth)
+	}
+}
+
+// budgeted says th limits concurrent retries by the default retry budget alone.
+func budgeted(th *envoy_config_cluster_v3.CircuitBreakers_Thresholds) bool {
+	b := th.GetRetryBudget()
+	return th.GetMaxRetries() == nil && b.GetBudgetPercent().GetValue() == translate.RetryBudgetPercent &&
+		b.GetMinRetryConcurrency().GetValue() == translate.MinRetryConcurrency
+}
+
+// A cluster without a circuit breaker of its own still gets the retry budget, so that a busy
+// service's retries are not cut to Envoy's 3 in flight.
+func TestClustersWithoutCircuitBreakerGetTheRetryBudget(t *testing.T) {
+	for _, cb := range []*policy.CircuitBreaker{nil, {}, {MaxConnections: 7}} {
+		c := translate.Cluster(&policy.Service{Name: "api", Namespace: "shop", CircuitBreaker: cb})
+		th := c.GetCircuitBreakers().GetThresholds()
+		if len(th) != 1 || th[0].GetPriority() != envoy_config_core_v3.RoutingPriority_DEFAULT || !budgeted(th[0]) {
+			t.Fatalf("circuit breaker %+v: thresholds %v, want the retry budget", cb, th)
+		}
+		if cb != nil && th[0].GetMaxConnections().GetValue() != cb.MaxConnections {
+			t.Errorf("circuit breaker %+v: thresholds %v lost its limits", cb, th)
+		}
 	}
 }
 
