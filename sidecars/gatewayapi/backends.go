@@ -221,24 +221,3 @@ func (t *translator) mirrors(base *policy.Route, out *ruleOut, from routeFrom, f
 		base.Mirrors = append(base.Mirrors, m)
 	}
 }
-
-// portProtocol is the protocol a Service port says it speaks: by its appProtocol (gRPC for
-// "grpc", HTTP/2 for "kubernetes.io/h2c"), or, without one, by its name (gRPC for "grpc" or
-// "grpc-…", the convention of port names older than appProtocol); HTTP/1.1 otherwise. It
-// names policy services (service); an HTTPRoute speaks HTTP/2 to a port by its appProtocol
-// alone.
-func portProtocol(port *corev1.ServicePort) policy.Protocol {
-	if port.AppProtocol != nil {
-		switch *port.AppProtocol {
-		case "grpc":
-			return policy.ProtocolGRPC
-		case "kubernetes.io/h2c":
-			return policy.ProtocolHTTP2
-		}
-		return policy.ProtocolHTTP1
-	}
-	if port.Name == "grpc" || strings.HasPrefix(port.Name, "grpc-") {
-		return policy.ProtocolGRPC
-	}
-	return policy.ProtocolHTTP1
-}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -241,71 +240,53 @@ func served(t testing.TB, spec policy.Spec) (*policy.Policy, map[string]*transla
 }
 
 // TestGRPCAndHTTPRoutesToOneServicePort sends an HTTPRoute and a GRPCRoute to the same
-// Service port: each gets a policy service speaking its own protocol, whichever route is
-// older. The port's own protocol (its appProtocol, or without one its name) keeps the plain
-// name, the other gets a suffix; and a name never depends on the other route, so adding a
-// route of the other kind renames nothing.
+// Service port: each gets a policy service speaking its own protocol (gRPC for the
+// GRPCRoute, HTTP/1.1 for the HTTPRoute), whichever route is older.
 func TestGRPCAndHTTPRoutesToOneServicePort(t *testing.T) {
-	plain := ServiceName("shop", "api", 9000)
-	for _, tc := range []struct {
-		port               corev1.ServicePort
-		httpProto          policy.Protocol
-		httpName, grpcName string
-	}{
-		{corev1.ServicePort{Port: 9000}, policy.ProtocolHTTP1, plain, plain + "-grpc"},
-		{corev1.ServicePort{Port: 9000, Name: "http"}, policy.ProtocolHTTP1, plain, plain + "-grpc"},
-		{corev1.ServicePort{Port: 9000, Name: "grpc"}, policy.ProtocolHTTP1, plain + "-http1", plain},
-		{corev1.ServicePort{Port: 9000, Name: "grpc-api"}, policy.ProtocolHTTP1, plain + "-http1", plain},
-		{corev1.ServicePort{Port: 9000, Name: "grpc", AppProtocol: ptr("http")}, policy.ProtocolHTTP1, plain, plain + "-grpc"},
-		{corev1.ServicePort{Port: 9000, AppProtocol: ptr("grpc")}, policy.ProtocolHTTP2, plain + "-http2", plain},
-		{corev1.ServicePort{Port: 9000, AppProtocol: ptr("kubernetes.io/h2c")}, policy.ProtocolHTTP2, plain, plain + "-grpc"},
-	} {
-		for _, kinds := range []string{"http", "grpc", "both, grpc first", "both, http first"} {
-			in := input()
-			in.Services = append(in.Services, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"},
-				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{tc.port}}})
-			older, newer := metav1.NewTime(time.Unix(100, 0)), metav1.NewTime(time.Unix(200, 0))
-			httpAt, grpcAt := older, newer
-			if kinds == "both, grpc first" {
-				httpAt, grpcAt = newer, older
+	for _, grpcFirst := range []bool{true, false} {
+		in := input()
+		in.Services = append(in.Services, svc("shop", "api", 9000))
+		older, newer := metav1.NewTime(time.Unix(100, 0)), metav1.NewTime(time.Unix(200, 0))
+		httpAt, grpcAt := older, newer
+		if grpcFirst {
+			httpAt, grpcAt = newer, older
+		}
+		parent := []gwv1.ParentReference{{Name: "edge"}}
+		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rest", CreationTimestamp: httpAt}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rest.example.com"},
+			Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
+		in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rpc", CreationTimestamp: grpcAt}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rpc.example.com"},
+			Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
+		res := Translate(in)
+		for _, cs := range [][]metav1.Condition{routeStatus(t, res.HTTPRoutes, "shop", "rest"), routeStatus(t, res.GRPCRoutes, "shop", "rpc")} {
+			if c := conditions.Require(t, cs, "ResolvedRefs"); c.Status != metav1.ConditionTrue {
+				t.Errorf("ResolvedRefs %+v", c)
 			}
-			parent := []gwv1.ParentReference{{Name: "edge"}}
-			if kinds != "grpc" {
-				in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rest", CreationTimestamp: httpAt}, Spec: gwv1.HTTPRouteSpec{
-					CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rest.example.com"},
-					Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
-			}
-			if kinds != "http" {
-				in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rpc", CreationTimestamp: grpcAt}, Spec: gwv1.GRPCRouteSpec{
-					CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: parent}, Hostnames: []gwv1.Hostname{"rpc.example.com"},
-					Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("api", 9000, 1)}}}}}})
-			}
-			res := Translate(in)
-			protocols := map[string]policy.Protocol{}
-			for _, s := range res.Spec.Services {
-				protocols[s.Name] = s.Protocol
-			}
-			check := func(vhost, want string, proto policy.Protocol) {
-				t.Helper()
-				for _, vh := range res.Spec.VirtualHosts {
-					if slices.Contains(vh.Domains, vhost) {
-						if got := vh.Routes[0].Backends[0].Service; got != want || protocols[got] != proto {
-							t.Errorf("port %+v, %s: %s sends to %s (%s), want %s (%s)", tc.port, kinds, vhost, got, protocols[got], want, proto)
-						}
-						return
-					}
+		}
+		protocols := map[string]policy.Protocol{}
+		for _, s := range res.Spec.Services {
+			protocols[s.Name] = s.Protocol
+		}
+		backendOf := func(vhost string) string {
+			for _, vh := range res.Spec.VirtualHosts {
+				if slices.Contains(vh.Domains, vhost) {
+					return vh.Routes[0].Backends[0].Service
 				}
-				t.Errorf("port %+v, %s: no virtual host for %s", tc.port, kinds, vhost)
 			}
-			if kinds != "grpc" {
-				check("rest.example.com", tc.httpName, tc.httpProto)
-			}
-			if kinds != "http" {
-				check("rpc.example.com", tc.grpcName, policy.ProtocolGRPC)
-			}
-			if err := Merge(base(t), res.Spec).Validate(); err != nil {
-				t.Fatal(err)
-			}
+			t.Fatalf("no virtual host for %s", vhost)
+			return ""
+		}
+		rest, rpc := backendOf("rest.example.com"), backendOf("rpc.example.com")
+		if rest == rpc || protocols[rest] != policy.ProtocolHTTP1 || protocols[rpc] != policy.ProtocolGRPC {
+			t.Errorf("grpc first %v: HTTPRoute to %s (%s), GRPCRoute to %s (%s); want two policy services, http1 and grpc",
+				grpcFirst, rest, protocols[rest], rpc, protocols[rpc])
+		}
+		if rpc != ServiceName("shop", "api", 9000) || rest != "shop-api-9000-http1" {
+			t.Errorf("names %s and %s, want %s for the GRPCRoutes and shop-api-9000-http1", rpc, rest, ServiceName("shop", "api", 9000))
+		}
+		if err := Merge(base(t), res.Spec).Validate(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

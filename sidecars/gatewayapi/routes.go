@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -353,6 +354,36 @@ func or(s, def string) string {
 	return s
 }
 
+// servicePort is a port of a Kubernetes Service.
+type servicePort struct {
+	service types.NamespacedName
+	port    int32
+}
+
+// grpcBackend says whether a backendRef of a GRPCRoute names the Service port (whether or
+// not the route is accepted, so that the names of policy services do not depend on the
+// order routes are translated in).
+func (t *translator) grpcBackend(sp servicePort) bool {
+	if t.grpcPorts == nil {
+		t.grpcPorts = map[servicePort]bool{}
+		for _, r := range t.in.GRPCRoutes {
+			for _, rule := range r.Spec.Rules {
+				for _, b := range rule.BackendRefs {
+					if b.Port == nil || b.Group != nil && *b.Group != "" || b.Kind != nil && *b.Kind != KindService {
+						continue
+					}
+					ns := r.Namespace
+					if b.Namespace != nil {
+						ns = string(*b.Namespace)
+					}
+					t.grpcPorts[servicePort{types.NamespacedName{Namespace: ns, Name: string(b.Name)}, *b.Port}] = true
+				}
+			}
+		}
+	}
+	return t.grpcPorts[sp]
+}
+
 // kindOf names the kind of a backendRef (Service when unset) with its group.
 func kindOf(b gwv1.BackendRef) string {
 	g, k := "", KindService
@@ -366,21 +397,19 @@ func kindOf(b gwv1.BackendRef) string {
 }
 
 // service records the policy service of a Service port spoken to with proto (or whose
-// connections are forwarded, when connection) and returns its name. The name depends on the
-// port and the protocol alone, never on the other routes, so that a route added beside
-// others never renames their policy services (nor restarts their canaries): the port's own
-// protocol (portProtocol) is spoken under ServiceName, another under a name ending in it
-// (the GRPCRoutes' "-grpc" on a port without appProtocol grpc, the HTTPRoutes' "-http2" on
-// one with it). The connections of TLSRoutes and TCPRoutes go to one of their own, whose
-// name ends in "-tcp": it never originates TLS (a BackendTLSPolicy is for the requests of
-// HTTP routes; a passed-through connection carries the client's TLS already).
+// connections are forwarded, when connection) and returns its name. A port both GRPCRoutes
+// and HTTPRoutes send to has two: the GRPCRoutes' speaks gRPC under ServiceName, the
+// HTTPRoutes' its own protocol under a name ending in it. The connections of TLSRoutes and
+// TCPRoutes go to one of their own, whose name ends in "-tcp": it never originates TLS (a
+// BackendTLSPolicy is for the requests of HTTP routes; a passed-through connection carries
+// the client's TLS already).
 func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, proto policy.Protocol, connection bool) string {
 	name := ServiceName(svc.Namespace, svc.Name, port.Port)
 	tls := t.upstreamTLS(svc.Namespace, svc.Name, port.Name)
 	switch {
 	case connection:
 		name, tls = fitName(fmt.Sprintf("%s-%s-%d-tcp", svc.Namespace, svc.Name, port.Port), 63), nil
-	case proto != portProtocol(port):
+	case proto != policy.ProtocolGRPC && t.grpcBackend(servicePort{types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, port.Port}):
 		name = fitName(fmt.Sprintf("%s-%s-%d-%s", svc.Namespace, svc.Name, port.Port, proto), 63)
 	}
 	if t.svcDefs == nil {

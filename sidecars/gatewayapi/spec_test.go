@@ -246,7 +246,7 @@ func TestHTTPRouteAndGRPCRouteOnOneHostnameServeTheOlder(t *testing.T) {
 					}
 				}
 			}
-			web, api := served[ServiceName("infra", "web", 8080)], served[ServiceName("infra", "api", 8080)+"-grpc"] // its port has no name nor appProtocol
+			web, api := served[ServiceName("infra", "web", 8080)], served[ServiceName("infra", "api", 8080)]
 			if web != (tc.want != KindGRPCRoute) || api != (tc.want != KindHTTPRoute) {
 				t.Errorf("served to web %v, api %v; want the routes accepted (%s) only", web, api, tc.want)
 			}

@@ -34,13 +34,6 @@ func svc(ns, name string, port int32) *corev1.Service {
 	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: port}}}}
 }
 
-// grpcSvc is svc with its port named grpc, as gRPC Services' ports usually are.
-func grpcSvc(ns, name string, port int32) *corev1.Service {
-	s := svc(ns, name, port)
-	s.Spec.Ports[0].Name = "grpc"
-	return s
-}
-
 func ref(name string, port int32, weight int32) gwv1.BackendRef {
 	return gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(name), Port: &port}, Weight: &weight}
 }
@@ -75,7 +68,7 @@ func input() *Input {
 		Steps: []CanaryPolicyStep{{Weight: 10, Pause: metav1.Duration{Duration: time.Minute}}, {Weight: 50, Pause: metav1.Duration{Duration: time.Minute}}}}}
 	return &Input{ControllerName: controller, GatewayClasses: []*gwv1.GatewayClass{class, other}, Gateways: []*gwv1.Gateway{gw, theirs},
 		GRPCRoutes: []*gwv1.GRPCRoute{grpc}, HTTPRoutes: []*gwv1.HTTPRoute{split, missing, mirror},
-		Services:       []*corev1.Service{grpcSvc("shop", "greeter-v1", 50051), grpcSvc("shop", "greeter-v2", 50051), svc("shop", "web", 80), svc("shop", "web-next", 80)},
+		Services:       []*corev1.Service{svc("shop", "greeter-v1", 50051), svc("shop", "greeter-v2", 50051), svc("shop", "web", 80), svc("shop", "web-next", 80)},
 		CanaryPolicies: []*CanaryPolicy{cp}, Now: time.Unix(1_800_000_000, 0)}
 }
 
