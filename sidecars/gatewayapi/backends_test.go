@@ -1,12 +1,15 @@
 package gatewayapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	envoy_config_route_v3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -289,6 +292,81 @@ func TestGRPCAndHTTPRoutesToOneServicePort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestServicesWhoseNamesJoinAlikeKeepTheirOwnEndpoints: Service api-v1 in namespace shop and
+// v1 in shop-api both join to "shop-api-v1", and a third namespace is named like the hashed
+// name the younger gets. Each route is served with its own Service's endpoints, whatever the
+// order the routes come in, and the oldest Service keeps the plain name, so a Service created
+// later in another namespace never takes nor renames it.
+func TestServicesWhoseNamesJoinAlikeKeepTheirOwnEndpoints(t *testing.T) {
+	at := func(sec int64, ns, name string) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.Unix(sec, 0)},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+		return s
+	}
+	route := func(ns, host, backend string) *gwv1.HTTPRoute {
+		edge := gwv1.Namespace("shop")
+		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "r"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge", Namespace: &edge}}},
+			Hostnames:       []gwv1.Hostname{gwv1.Hostname(host)},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(backend, 80, 1)}}}}}}
+	}
+	younger := "shop-api-" + hashOf("shop-api/v1") + "-v1" // the join shop-api/v1 gets
+	for _, oldest := range []string{"shop", "shop-api"} {
+		for _, reversed := range []bool{false, true} {
+			in := input()
+			in.GRPCRoutes, in.CanaryPolicies = nil, nil
+			all := gwv1.NamespacesFromAll
+			in.Gateways[0].Spec.Listeners[0].AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &all}}
+			a, b := at(100, "shop", "api-v1"), at(200, "shop-api", "v1")
+			if oldest == "shop-api" {
+				a.CreationTimestamp, b.CreationTimestamp = b.CreationTimestamp, a.CreationTimestamp
+			}
+			crafted := at(50, strings.TrimSuffix(younger, "-v1"), "v1")
+			in.Services = append(in.Services, a, b, crafted)
+			routes := []*gwv1.HTTPRoute{route("shop", "a.example", "api-v1"), route("shop-api", "b.example", "v1"), route(crafted.Namespace, "c.example", "v1")}
+			if reversed {
+				slices.Reverse(routes)
+			}
+			in.HTTPRoutes = routes
+			res := Translate(in)
+			defs := map[string]policy.Service{}
+			for _, s := range res.Spec.Services {
+				defs[s.Name] = s
+			}
+			names := map[string]string{}
+			for host, want := range map[string]types.NamespacedName{"a.example": {Namespace: "shop", Name: "api-v1"},
+				"b.example": {Namespace: "shop-api", Name: "v1"}, "c.example": {Namespace: crafted.Namespace, Name: "v1"}} {
+				for _, vh := range res.Spec.VirtualHosts {
+					if !slices.Contains(vh.Domains, host) {
+						continue
+					}
+					name := vh.Routes[0].Backends[0].Service
+					if d := defs[name]; d.Namespace != want.Namespace || d.KubernetesService != want.Name {
+						t.Errorf("oldest %s, reversed %v: %s is served by %s = %s/%s, want Service %s", oldest, reversed, host, name, d.Namespace, d.KubernetesService, want)
+					}
+					names[host] = name
+				}
+			}
+			if len(names) != 3 || names["a.example"] == names["b.example"] || names["b.example"] == names["c.example"] || names["a.example"] == names["c.example"] {
+				t.Errorf("oldest %s, reversed %v: policy services %v, want three distinct", oldest, reversed, names)
+			}
+			plain := map[string]string{"shop": "a.example", "shop-api": "b.example"}[oldest]
+			if names[plain] != "shop-api-v1-80" {
+				t.Errorf("oldest %s, reversed %v: the oldest Service's route %s sends to %s, want the plain shop-api-v1-80", oldest, reversed, plain, names[plain])
+			}
+			if err := Merge(base(t), res.Spec).Validate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// hashOf is the 12 hex digits a Service that does not own its join inserts (joinedName).
+func hashOf(namespacedName string) string {
+	h := sha256.Sum256([]byte(namespacedName))
+	return hex.EncodeToString(h[:6])
 }
 
 // TestCanaryOverRoutesOfBothKinds: a CanaryPolicy over a GRPCRoute and an HTTPRoute that send

@@ -1,6 +1,8 @@
 package gatewayapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -403,21 +405,61 @@ func kindOf(b gwv1.BackendRef) string {
 // TCPRoutes go to one of their own, whose name ends in "-tcp": it never originates TLS (a
 // BackendTLSPolicy is for the requests of HTTP routes; a passed-through connection carries
 // the client's TLS already).
+//
+// Names are unique per Service port and protocol, even where two Services join to the same
+// "<namespace>-<service>" (joinedName), so that no route is ever served with another
+// Service's endpoints.
 func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, proto policy.Protocol, connection bool) string {
-	name := ServiceName(svc.Namespace, svc.Name, port.Port)
+	joined := t.joinedName(svc)
+	base := fmt.Sprintf("%s-%d", joined, port.Port)
 	tls := t.upstreamTLS(svc.Namespace, svc.Name, port.Name)
 	switch {
 	case connection:
-		name, tls = fitName(fmt.Sprintf("%s-%s-%d-tcp", svc.Namespace, svc.Name, port.Port), 63), nil
+		base, tls = base+"-tcp", nil
 	case proto != policy.ProtocolGRPC && t.grpcBackend(servicePort{types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}, port.Port}):
-		name = fitName(fmt.Sprintf("%s-%s-%d-%s", svc.Namespace, svc.Name, port.Port, proto), 63)
+		base += "-" + string(proto)
 	}
 	if t.svcDefs == nil {
 		t.svcDefs = map[string]policy.Service{}
 	}
-	if _, ok := t.svcDefs[name]; !ok {
-		t.svcDefs[name] = policy.Service{Name: name, Namespace: svc.Namespace, Port: uint32(port.Port), PortName: port.Name,
-			Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name, TLS: tls}
+	want := policy.Service{Namespace: svc.Namespace, Port: uint32(port.Port), PortName: port.Name,
+		Protocol: proto, Discovery: policy.DiscoveryKubernetes, KubernetesService: svc.Name, TLS: tls}
+	name := fitName(base, 63)
+	for i := 1; ; i++ {
+		def, ok := t.svcDefs[name]
+		if !ok {
+			want.Name = name
+			t.svcDefs[name] = want
+			return name
+		}
+		if def.Namespace == want.Namespace && def.KubernetesService == want.KubernetesService && def.Port == want.Port && def.Protocol == want.Protocol {
+			return name
+		}
+		// Taken by another Service port despite joinedName (a namespace made to look like
+		// one of its names): numbered, never shared.
+		name = fitName(fmt.Sprintf("%s-%d", base, i), 63)
 	}
-	return name
+}
+
+// joinedName is "<namespace>-<service>", the start of the names of a Service's policy
+// services. Two Services can join to the same (Service api-v1 in namespace shop, and v1 in
+// shop-api): the oldest of them (then by namespace and name) keeps the plain join, and the
+// others insert a hash of their namespace and name, so that a Service created later in
+// another namespace never takes, nor renames, an existing Service's policy services.
+func (t *translator) joinedName(svc *corev1.Service) string {
+	if t.joinOwners == nil {
+		t.joinOwners = map[string]*corev1.Service{}
+		for _, s := range t.in.Services {
+			j := s.Namespace + "-" + s.Name
+			if o, ok := t.joinOwners[j]; !ok || cmpMeta(&s.ObjectMeta, &o.ObjectMeta) < 0 {
+				t.joinOwners[j] = s
+			}
+		}
+	}
+	joined := svc.Namespace + "-" + svc.Name
+	if o := t.joinOwners[joined]; o == nil || o.Namespace == svc.Namespace && o.Name == svc.Name {
+		return joined
+	}
+	h := sha256.Sum256([]byte(svc.Namespace + "/" + svc.Name))
+	return svc.Namespace + "-" + hex.EncodeToString(h[:6]) + "-" + svc.Name
 }

@@ -26,7 +26,8 @@
 //     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
 //     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
-//     with kubernetes discovery; weights are kept as the route gives them (relative).
+//     (unique per Service port and protocol: service, joinedName) with kubernetes discovery;
+//     weights are kept as the route gives them (relative).
 //   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
 //   - A BackendTrafficPolicy sets the timeout, retries and fault of every route its route
 //     targets translate to, and those and the circuit breaker and outlier detection of the
@@ -268,7 +269,9 @@ type translator struct {
 	// the canaries need.
 	svcDefs map[string]policy.Service
 	// grpcPorts are the Service ports a GRPCRoute's backendRef names (grpcBackend).
-	grpcPorts  map[servicePort]bool
+	grpcPorts map[servicePort]bool
+	// joinOwners are the Services that keep each "<namespace>-<service>" join (joinedName).
+	joinOwners map[string]*corev1.Service
 	canarySvcs []string
 	// backendTLS is the TLS of each target of the BackendTLSPolicies, and backendTLSStates
 	// what each policy resolved to.
