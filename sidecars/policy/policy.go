@@ -419,7 +419,8 @@ type CircuitBreaker struct {
 	MaxPendingRequests uint32 `yaml:"maxPendingRequests,omitempty"`
 	// MaxRequests limits the concurrent requests (honoured by proxyless gRPC clients).
 	MaxRequests uint32 `yaml:"maxRequests,omitempty"`
-	// MaxRetries limits the concurrent retries to a fixed number instead of the retry budget.
+	// MaxRetries limits the concurrent retries to a fixed number instead of the retry budget
+	// (0: the budget).
 	MaxRetries uint32 `yaml:"maxRetries,omitempty"`
 }
 

@@ -68,7 +68,8 @@ func (sh *shared) namedCluster(s *policy.Service, name string) *envoy_config_clu
 // most retries of a busy service; a budget grows with the load and still keeps retries from
 // multiplying it (the same 20% Envoy's retry budget and Linkerd's retry ratio default to).
 const (
-	// RetryBudgetPercent is the share of a cluster's active requests that may be retries.
+	// RetryBudgetPercent is the share of a cluster's active and pending requests (on one
+	// proxy) that may be retries.
 	RetryBudgetPercent = 20
 	// MinRetryConcurrency is the number of retries in flight the budget always allows.
 	MinRetryConcurrency = 3
