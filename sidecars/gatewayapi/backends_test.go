@@ -301,9 +301,8 @@ func TestGRPCAndHTTPRoutesToOneServicePort(t *testing.T) {
 // later in another namespace never takes nor renames it.
 func TestServicesWhoseNamesJoinAlikeKeepTheirOwnEndpoints(t *testing.T) {
 	at := func(sec int64, ns, name string) *corev1.Service {
-		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.Unix(sec, 0)},
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.Unix(sec, 0)},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
-		return s
 	}
 	route := func(ns, host, backend string) *gwv1.HTTPRoute {
 		edge := gwv1.Namespace("shop")
