@@ -95,8 +95,24 @@ func (s *State) Terminal() bool {
 	return s.Phase == PhasePromoted || s.Phase == PhaseFailed || s.Phase == PhaseAborted
 }
 
-// Key identifies a rollout of c.
-func Key(c *policy.Canary) string { return c.Route + "/" + c.Stable + "->" + c.Canary }
+// Key identifies a rollout of c: its route and its Identity, or without one its services.
+func Key(c *policy.Canary) string {
+	if c.Identity != "" {
+		return c.Route + "/" + c.Identity
+	}
+	return namesKey(c)
+}
+
+// namesKey is the key of a rollout of c by its service names, the only key before canaries
+// had identities.
+func namesKey(c *policy.Canary) string { return c.Route + "/" + c.Stable + "->" + c.Canary }
+
+// isRolloutOf says whether st is a rollout of c: kept under c's key, or, when c has an
+// identity, under the service names a state saved before identities was kept under (the
+// step loop then moves it to the key).
+func isRolloutOf(st *State, c *policy.Canary) bool {
+	return st != nil && (st.Key == Key(c) || c.Identity != "" && st.Key == namesKey(c))
+}
 
 // Overlay changes a policy before translation; see Controller.Overlay.
 type Overlay = func(*policy.Policy) (*policy.Policy, error)
@@ -260,7 +276,7 @@ func (c *Controller) Overlay(p *policy.Policy) (*policy.Policy, error) {
 	var sets []set
 	for i := range p.Spec.Canaries {
 		can := &p.Spec.Canaries[i]
-		if st := c.states[can.Name]; st != nil && st.Key == Key(can) {
+		if st := c.states[can.Name]; isRolloutOf(st, can) {
 			sets = append(sets, set{can, st.Weight, !st.Terminal()})
 		}
 	}
@@ -292,7 +308,7 @@ func (c *Controller) Current(name string) *State {
 	if can == nil {
 		return nil
 	}
-	if st := c.State(name); st != nil && st.Key == Key(can) {
+	if st := c.State(name); isRolloutOf(st, can) {
 		return st
 	}
 	return nil
@@ -375,7 +391,10 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 		can := &p.Spec.Canaries[i]
 		c.mu.Lock()
 		st := c.states[can.Name]
-		if st == nil || st.Key != Key(can) {
+		if isRolloutOf(st, can) && st.Key != Key(can) {
+			st.Key, dirty = Key(can), true
+		}
+		if !isRolloutOf(st, can) {
 			st = &State{Key: Key(can), Phase: PhaseProgressing, Weight: can.Steps[0].Weight,
 				StepStarted: now, NextAnalysis: now.Add(can.AnalysisInterval()), Updated: now}
 			c.states[can.Name] = st
@@ -675,7 +694,7 @@ func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary
 	}
 	c.mu.Lock()
 	st := c.states[name]
-	if can == nil || st == nil || st.Key != Key(can) {
+	if can == nil || !isRolloutOf(st, can) {
 		c.mu.Unlock()
 		return fmt.Errorf("canary %q: %w", name, ErrUnknown)
 	}

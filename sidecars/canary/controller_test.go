@@ -588,3 +588,46 @@ func TestNullStateIsNoState(t *testing.T) {
 		t.Fatalf("after reloading a null state: %+v", st)
 	}
 }
+
+// A canary with an identity keeps its rollout when its services are renamed (the Gateway API
+// names an HTTPRoute's service anew once a GRPCRoute sends to its port too), and picks up a
+// rollout saved under its service names before it had one. Without an identity a rename
+// starts the rollout again.
+func TestIdentityKeepsTheRolloutAcrossARename(t *testing.T) {
+	renamed := func(identity string) *policy.Policy {
+		p, err := policy.Parse([]byte(strings.NewReplacer("web-v1", "web-v1-http1").Replace(canaryDoc(""))), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Spec.Canaries[0].Identity = identity
+		return p
+	}
+	const identity = "shop/web-v1:8080->shop/web-v2:8080"
+	for _, withIdentity := range []bool{true, false} {
+		r := newRig(t, canaryDoc(""), time.Now(), "", canary.Options{})
+		r.step(0)
+		if st := r.step(time.Minute); st.Step != 1 || st.Weight != 50 {
+			t.Fatalf("before: %+v", st)
+		}
+		if !withIdentity {
+			r.p = renamed("")
+			if st := r.step(time.Second); st.Step != 0 || st.Weight != 10 {
+				t.Errorf("renamed without an identity: %+v, want the rollout started again", st)
+			}
+			continue
+		}
+		// The state was kept under the service names; the same canary now has an identity.
+		r.p.Spec.Canaries[0].Identity = identity
+		st := r.step(time.Second)
+		if st.Step != 1 || st.Weight != 50 || st.Key != canary.Key(&r.p.Spec.Canaries[0]) {
+			t.Fatalf("identity added: %+v, want step 1 at 50 under the key %s", st, canary.Key(&r.p.Spec.Canaries[0]))
+		}
+		r.p = renamed(identity)
+		if st := r.step(time.Second); st.Step != 1 || st.Weight != 50 || st.Phase != canary.PhaseProgressing {
+			t.Errorf("renamed: %+v, want the rollout kept at step 1", st)
+		}
+		if st := r.step(time.Minute); st.Step != 2 || st.Weight != 100 {
+			t.Errorf("after the rename: %+v, want the next step", st)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func (c *Controller) updateMetrics(p *policy.Policy) {
 	for i := range p.Spec.Canaries {
 		can := &p.Spec.Canaries[i]
 		st := c.states[can.Name]
-		if st == nil || st.Key != Key(can) {
+		if !isRolloutOf(st, can) {
 			continue
 		}
 		declared[can.Name] = true

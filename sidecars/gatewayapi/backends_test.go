@@ -15,6 +15,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/sidecars/canary"
 	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
@@ -366,6 +367,43 @@ func TestServicesWhoseNamesJoinAlikeKeepTheirOwnEndpoints(t *testing.T) {
 func hashOf(namespacedName string) string {
 	h := sha256.Sum256([]byte(namespacedName))
 	return hex.EncodeToString(h[:6])
+}
+
+// TestCanaryKeyOutlivesTheProtocolSuffix: a GRPCRoute added beside an HTTPRoute that a
+// CanaryPolicy rolls out renames the HTTPRoute's policy services (a protocol suffix); the
+// canary's identity, and so the key its rollout's state is kept under, stays the same.
+func TestCanaryKeyOutlivesTheProtocolSuffix(t *testing.T) {
+	in := input()
+	grpc := in.GRPCRoutes
+	in.GRPCRoutes = nil
+	in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter-web"}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"greeter-web.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("greeter-v1", 50051, 100)}, {BackendRef: ref("greeter-v2", 50051, 0)}}}}}})
+	in.CanaryPolicies[0].Spec.TargetRefs = []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "greeter-web"}}
+	rollout := func() policy.Canary {
+		t.Helper()
+		p := Merge(base(t), Translate(in).Spec)
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		c := p.Canary("shop-greeter-rollout")
+		if c == nil {
+			t.Fatal("no canary")
+		}
+		return *c
+	}
+	alone := rollout()
+	in.GRPCRoutes = grpc
+	beside := rollout()
+	if alone.Stable == beside.Stable {
+		t.Fatalf("stable %s either way: the GRPCRoute was to rename it", alone.Stable)
+	}
+	if want := "shop/greeter-v1:50051->shop/greeter-v2:50051"; alone.Identity != want || beside.Identity != want {
+		t.Errorf("identities %q and %q, want %q", alone.Identity, beside.Identity, want)
+	}
+	if canary.Key(&alone) != canary.Key(&beside) {
+		t.Errorf("keys %s and %s: the rollout would start again", canary.Key(&alone), canary.Key(&beside))
+	}
 }
 
 // TestCanaryOverRoutesOfBothKinds: a CanaryPolicy over a GRPCRoute and an HTTPRoute that send

@@ -113,8 +113,10 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 	case canary == "":
 		return nil, gws, string(gwv1.PolicyReasonInvalid), fmt.Sprintf("spec.canary: no backendRef of the targeted rules names Service %q (add it with weight 0)", s.Canary)
 	}
+	sd, cd := t.svcDefs[stable], t.svcDefs[canary]
 	c := &policy.Canary{Name: CanaryName(cp.Namespace, cp.Name), Route: routes[0], Routes: routes[1:], Stable: stable, Canary: canary,
-		Headers: httpHeaderMatches(s.Headers),
+		Identity: fmt.Sprintf("%s/%s:%d->%s/%s:%d", sd.Namespace, sd.KubernetesService, sd.Port, cd.Namespace, cd.KubernetesService, cd.Port),
+		Headers:  httpHeaderMatches(s.Headers),
 		Analysis: policy.CanaryAnalysis{Interval: policy.Duration(s.Analysis.Interval.Duration), FailureLimit: s.Analysis.FailureLimit,
 			ConsecutiveSuccessLimit: s.Analysis.ConsecutiveSuccessLimit}}
 	for _, st := range s.Steps {

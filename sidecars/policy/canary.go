@@ -42,6 +42,12 @@ type Canary struct {
 	// alone decide. After a promotion all traffic goes to the canary; after a rollback or an
 	// abort none does, these requests included.
 	Headers []HeaderMatch `yaml:"headers,omitempty"`
+	// Identity, when set, says what the rollout is of in a way that outlives a rename of
+	// Stable and Canary: the Gateway API translation sets it from the Kubernetes Services
+	// and ports behind them, whose policy services can be renamed (an HTTPRoute's gets a
+	// protocol suffix once a GRPCRoute sends to its port too). A rollout's state is then kept
+	// under Route and Identity instead of the service names (package canary, Key).
+	Identity string `yaml:"-"`
 }
 
 // HeaderRouteName is the name of the route that sends the requests matching a canary's
