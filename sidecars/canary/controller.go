@@ -69,9 +69,15 @@ type Measurement struct {
 
 // State is where one rollout stands; it is what the state file holds per canary.
 type State struct {
-	// Key identifies the rollout (route, stable, canary): a changed key is a new rollout.
-	Key   string `json:"key"`
-	Phase string `json:"phase"`
+	// Key identifies the rollout (route, stable, canary): a changed key is a new rollout,
+	// unless Identity says otherwise.
+	Key string `json:"key"`
+	// Identity, for a canary with one (policy.Canary.Identity), is its route and identity:
+	// where both the state and the canary have one, it decides instead of Key, so that a
+	// rename of the services keeps the rollout. Key still follows the names, for versions
+	// that know no identities.
+	Identity string `json:"identity,omitempty"`
+	Phase    string `json:"phase"`
 	// Step is the index of the current step (len(steps) once promoted).
 	Step int `json:"step"`
 	// Weight is the canary's share served now.
@@ -95,23 +101,27 @@ func (s *State) Terminal() bool {
 	return s.Phase == PhasePromoted || s.Phase == PhaseFailed || s.Phase == PhaseAborted
 }
 
-// Key identifies a rollout of c: its route and its Identity, or without one its services.
-func Key(c *policy.Canary) string {
-	if c.Identity != "" {
-		return c.Route + "/" + c.Identity
+// Key identifies a rollout of c by its route and services.
+func Key(c *policy.Canary) string { return c.Route + "/" + c.Stable + "->" + c.Canary }
+
+// identityKey identifies a rollout of c by its route and Identity ("" without one).
+func identityKey(c *policy.Canary) string {
+	if c.Identity == "" {
+		return ""
 	}
-	return namesKey(c)
+	return c.Route + "/" + c.Identity
 }
 
-// namesKey is the key of a rollout of c by its service names, the only key before canaries
-// had identities.
-func namesKey(c *policy.Canary) string { return c.Route + "/" + c.Stable + "->" + c.Canary }
-
-// isRolloutOf says whether st is a rollout of c: kept under c's key, or, when c has an
-// identity, under the service names a state saved before identities was kept under (the
-// step loop then moves it to the key).
+// isRolloutOf says whether st is a rollout of c: by their identities where both have one,
+// else by Key (a state saved before identities, or a canary without one).
 func isRolloutOf(st *State, c *policy.Canary) bool {
-	return st != nil && (st.Key == Key(c) || c.Identity != "" && st.Key == namesKey(c))
+	if st == nil {
+		return false
+	}
+	if id := identityKey(c); id != "" && st.Identity != "" {
+		return st.Identity == id
+	}
+	return st.Key == Key(c)
 }
 
 // Overlay changes a policy before translation; see Controller.Overlay.
@@ -323,7 +333,7 @@ func (c *Controller) tell() {
 	var b strings.Builder
 	for _, n := range slices.Sorted(maps.Keys(c.states)) {
 		st := c.states[n]
-		fmt.Fprintf(&b, "%s=%s:%s:%d:%d:%d:%s;", n, st.Key, st.Phase, st.Step, st.Weight, st.Failures, st.Reason)
+		fmt.Fprintf(&b, "%s=%s:%s:%s:%d:%d:%d:%s;", n, st.Key, st.Identity, st.Phase, st.Step, st.Weight, st.Failures, st.Reason)
 	}
 	changed := b.String() != c.told
 	c.told = b.String()
@@ -391,11 +401,12 @@ func (c *Controller) Step(ctx context.Context) (time.Duration, error) {
 		can := &p.Spec.Canaries[i]
 		c.mu.Lock()
 		st := c.states[can.Name]
-		if isRolloutOf(st, can) && st.Key != Key(can) {
-			st.Key, dirty = Key(can), true
+		if isRolloutOf(st, can) && (st.Key != Key(can) || st.Identity != identityKey(can)) {
+			// Renamed services, or a state saved before identities: the same rollout.
+			st.Key, st.Identity, dirty = Key(can), identityKey(can), true
 		}
 		if !isRolloutOf(st, can) {
-			st = &State{Key: Key(can), Phase: PhaseProgressing, Weight: can.Steps[0].Weight,
+			st = &State{Key: Key(can), Identity: identityKey(can), Phase: PhaseProgressing, Weight: can.Steps[0].Weight,
 				StepStarted: now, NextAnalysis: now.Add(can.AnalysisInterval()), Updated: now}
 			c.states[can.Name] = st
 			dirty = true

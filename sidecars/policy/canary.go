@@ -45,8 +45,8 @@ type Canary struct {
 	// Identity, when set, says what the rollout is of in a way that outlives a rename of
 	// Stable and Canary: the Gateway API translation sets it from the Kubernetes Services
 	// and ports behind them, whose policy services can be renamed (an HTTPRoute's gets a
-	// protocol suffix once a GRPCRoute sends to its port too). A rollout's state is then kept
-	// under Route and Identity instead of the service names (package canary, Key).
+	// protocol suffix once a GRPCRoute sends to its port too). A rollout's state is then matched
+	// by Route and Identity instead of the service names (package canary).
 	Identity string `yaml:"-"`
 }
 
