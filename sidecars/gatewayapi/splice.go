@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/foresight-dev/foresight/sidecars/experiment"
@@ -88,24 +89,36 @@ func ExperimentsOn(exps []*experiment.Experiment, part policy.Spec) []*experimen
 
 // Splice is spec with part (a SpecOfGateway of an earlier translation) added, each kind
 // de-duplicated by name with spec's entry kept: spec is what is being served now. For
-// services this is what is meant: a Gateway API service is named after its Kubernetes
-// Service and port ("<namespace>-<service>-<port>"), so spec's version reaches the same
-// endpoints, and part's routes are served with its current settings (those of a
-// BackendTrafficPolicy, its protocol) rather than their old ones. Those can differ: a
-// Service whose appProtocol changed to gRPC since, say, is what the current translation
-// serves to everyone, part's old routes included. For node groups, virtual hosts and
-// canaries a clash means part cannot be served as it was (a dropped virtual host leaves a
-// listener naming one that is not the one it served): the caller checks the splice, and a
-// reference that no longer holds is refused there. Neither argument is changed, and the
-// result shares nothing with part (serving a spec sets its defaults in place).
-func Splice(spec, part policy.Spec) policy.Spec {
+// services this is what is meant while the name stands for the same Kubernetes Service port
+// in both: spec's version reaches the same endpoints, and part's routes are served with its
+// current settings (those of a BackendTrafficPolicy, its protocol) rather than their old
+// ones. Those can differ: a Service whose appProtocol changed to gRPC since, say, is what the
+// current translation serves to everyone, part's old routes included. A name can also have
+// passed to another Service port since (the older of two Services whose names join alike was
+// deleted, joinedName): then part cannot be served, as its routes would reach another
+// Service's endpoints, and Splice says so. For node groups, virtual hosts and canaries a
+// clash means part cannot be served as it was (a dropped virtual host leaves a listener
+// naming one that is not the one it served): the caller checks the splice, and a reference
+// that no longer holds is refused there. Neither argument is changed, and the result shares
+// nothing with part (serving a spec sets its defaults in place).
+func Splice(spec, part policy.Spec) (policy.Spec, error) {
+	now := make(map[string]*policy.Service, len(spec.Services))
+	for i := range spec.Services {
+		now[spec.Services[i].Name] = &spec.Services[i]
+	}
+	for _, s := range part.Services {
+		if c := now[s.Name]; c != nil && (c.Namespace != s.Namespace || c.KubernetesService != s.KubernetesService || c.Port != s.Port) {
+			return spec, fmt.Errorf("service %s stood for Service %s/%s port %d and now stands for %s/%s port %d",
+				s.Name, s.Namespace, s.KubernetesService, s.Port, c.Namespace, c.KubernetesService, c.Port)
+		}
+	}
 	part = (&policy.Policy{Spec: part}).Clone().Spec
 	out := spec
 	out.Services = addNew(spec.Services, part.Services, func(s policy.Service) string { return s.Name })
 	out.VirtualHosts = addNew(spec.VirtualHosts, part.VirtualHosts, func(v policy.VirtualHost) string { return v.Name })
 	out.NodeGroups = addNew(spec.NodeGroups, part.NodeGroups, func(g policy.NodeGroup) string { return g.Name })
 	out.Canaries = addNew(spec.Canaries, part.Canaries, func(c policy.Canary) string { return c.Name })
-	return out
+	return out, nil
 }
 
 // SpliceExperiments is exps with the experiments of part whose names exps does not use.

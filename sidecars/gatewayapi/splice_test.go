@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -98,7 +99,10 @@ func TestSpecOfGatewayOfATranslation(t *testing.T) {
 	res := Translate(in)
 	var parts policy.Spec
 	for _, g := range []string{"a", "b"} {
-		parts = Splice(parts, SpecOfGateway(res.Spec, "shop", g))
+		var err error
+		if parts, err = Splice(parts, SpecOfGateway(res.Spec, "shop", g)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, all := specNames(parts), specNames(res.Spec)
 	for i := range 3 {
@@ -120,17 +124,20 @@ func TestSplice(t *testing.T) {
 	full := twoGateways()
 	a := SpecOfGateway(full, "shop", "a")
 	reduced := SpecOfGateway(full, "shop", "b")
-	reduced.Services[0].Port = 8080 // "shared" as the current translation has it
+	reduced.Services[0].Protocol = policy.ProtocolHTTP2 // "shared" as the current translation has it
 	before := SpecOfGateway(full, "shop", "b")
-	before.Services[0].Port = 8080
-	out := Splice(reduced, a)
+	before.Services[0].Protocol = policy.ProtocolHTTP2
+	out, err := Splice(reduced, a)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := [4][]string{{"shared", "b-only", "grpc-up-gw.shop.b", "a-only", "grpc-up-gw.shop.a"},
 		{"gw.shop.b/b.shop", "gw.shop.a/a.shop", "gw.shop.a/x.shop"},
 		{"gw.shop.b.grpc", "gw.shop.b", "gw.shop.a.grpc", "gw.shop.a"}, {"a-c"}}
 	if got := specNames(out); !reflect.DeepEqual(got, want) {
 		t.Errorf("splice = %v, want %v", got, want)
 	}
-	if out.Services[0].Port != 8080 {
+	if out.Services[0].Protocol != policy.ProtocolHTTP2 {
 		t.Errorf("service defined by both: %+v, want the reduced spec's", out.Services[0])
 	}
 	if !reflect.DeepEqual(reduced, before) || !reflect.DeepEqual(a, SpecOfGateway(full, "shop", "a")) {
@@ -140,8 +147,14 @@ func TestSplice(t *testing.T) {
 	if a.VirtualHosts[0].Routes[0].Name != "ra1" {
 		t.Error("the splice shares memory with the part")
 	}
-	if got := Splice(reduced, policy.Spec{}); !reflect.DeepEqual(got, reduced) {
-		t.Errorf("splicing nothing: %+v", got)
+	if got, err := Splice(reduced, policy.Spec{}); err != nil || !reflect.DeepEqual(got, reduced) {
+		t.Errorf("splicing nothing: %+v, %v", got, err)
+	}
+	// A name that now stands for another Service port: the part would reach its endpoints.
+	moved := SpecOfGateway(full, "shop", "b")
+	moved.Services[0].Namespace, moved.Services[0].KubernetesService = "shop-api", "v1"
+	if got, err := Splice(moved, a); err == nil || !strings.Contains(err.Error(), "service shared stood for Service") || !reflect.DeepEqual(got, moved) {
+		t.Errorf("splicing over a service name that moved: %v, %v", specNames(got), err)
 	}
 }
 

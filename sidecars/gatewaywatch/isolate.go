@@ -91,22 +91,27 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 	iso := &isolation{refused: refused, applied: rest, spec: rest.Spec, experiments: rest.Experiments}
 	if kept := w.lastGoodOf(refused); len(kept) > 0 {
 		spec, exps := rest.Spec, rest.Experiments
+		spliced := map[types.NamespacedName]bool{}
 		for _, nn := range slices.SortedFunc(maps.Keys(kept), gatewayapi.CompareNamespacedNames) {
-			spec = gatewayapi.Splice(spec, kept[nn].spec)
+			next, err := gatewayapi.Splice(spec, kept[nn].spec)
+			if err != nil {
+				w.log.Error("the last good configuration of a refused Gateway cannot be served beside the others'", "namespace", nn.Namespace, "name", nn.Name, "error", err)
+				continue
+			}
+			spec, spliced[nn] = next, true
 			exps = gatewayapi.SpliceExperiments(exps, kept[nn].experiments)
 		}
-		err := w.o.Check(ctx, spec, exps)
-		if err == nil {
-			err = w.o.Apply(ctx, spec, exps)
-		}
-		if err == nil {
-			iso.spec, iso.experiments, iso.kept = spec, exps, map[types.NamespacedName]bool{}
-			for nn := range kept {
-				iso.kept[nn] = true
+		if len(spliced) > 0 {
+			err := w.o.Check(ctx, spec, exps)
+			if err == nil {
+				err = w.o.Apply(ctx, spec, exps)
 			}
-		} else {
-			w.log.Error("the last good configuration of the refused Gateways is refused with the others'; they are not served",
-				"refused", names(refused), "error", err)
+			if err == nil {
+				iso.spec, iso.experiments, iso.kept = spec, exps, spliced
+			} else {
+				w.log.Error("the last good configuration of the refused Gateways is refused with the others'; they are not served",
+					"refused", names(refused), "error", err)
+			}
 		}
 	}
 	if iso.kept == nil {
