@@ -1,6 +1,8 @@
 package gatewayapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,11 +20,33 @@ func CanaryName(namespace, name string) string {
 	return fitName(namespace+"-"+name, 63)
 }
 
+// canaryNames names the policy canary of each CanaryPolicy: CanaryName, but where two
+// CanaryPolicies join to the same "<namespace>-<name>" (api-greeter in shop, greeter in
+// shop-api), only the oldest (then by namespace and name) keeps it, and the others insert a
+// hash of their namespace and name, so that a CanaryPolicy created later in another
+// namespace neither clashes with an existing one (a clash refuses the whole translation) nor
+// renames it (its rollout is kept under its name). cps is sorted oldest first.
+func canaryNames(cps []*CanaryPolicy) map[types.NamespacedName]string {
+	out := make(map[types.NamespacedName]string, len(cps))
+	taken := map[string]bool{}
+	for _, cp := range cps {
+		name := CanaryName(cp.Namespace, cp.Name)
+		if taken[name] {
+			h := sha256.Sum256([]byte(cp.Namespace + "/" + cp.Name))
+			name = fitName(cp.Namespace+"-"+hex.EncodeToString(h[:6])+"-"+cp.Name, 63)
+		}
+		taken[name] = true
+		out[types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}] = name
+	}
+	return out
+}
+
 // canaries translates the CanaryPolicies: each becomes a policy canary over the routes of
 // its targets whose backends are its stable and canary Services.
 func (t *translator) canaries() {
 	cps := slices.Clone(t.in.CanaryPolicies)
 	slices.SortFunc(cps, func(a, b *CanaryPolicy) int { return cmpMeta(&a.ObjectMeta, &b.ObjectMeta) })
+	t.res.CanaryNames = canaryNames(cps)
 	claimed := map[string]string{} // policy route -> canary policy
 	for _, cp := range cps {
 		nn := types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}
@@ -114,7 +138,7 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 		return nil, gws, string(gwv1.PolicyReasonInvalid), fmt.Sprintf("spec.canary: no backendRef of the targeted rules names Service %q (add it with weight 0)", s.Canary)
 	}
 	sd, cd := t.svcDefs[stable], t.svcDefs[canary]
-	c := &policy.Canary{Name: CanaryName(cp.Namespace, cp.Name), Route: routes[0], Routes: routes[1:], Stable: stable, Canary: canary,
+	c := &policy.Canary{Name: t.res.CanaryNames[types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}], Route: routes[0], Routes: routes[1:], Stable: stable, Canary: canary,
 		Identity: fmt.Sprintf("%s/%s:%d->%s/%s:%d", sd.Namespace, sd.KubernetesService, sd.Port, cd.Namespace, cd.KubernetesService, cd.Port),
 		Headers:  httpHeaderMatches(s.Headers),
 		Analysis: policy.CanaryAnalysis{Interval: policy.Duration(s.Analysis.Interval.Duration), FailureLimit: s.Analysis.FailureLimit,

@@ -163,6 +163,9 @@ type Result struct {
 	TCPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	// CanaryPolicies are the ancestor statuses of CanaryPolicies.
 	CanaryPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+	// CanaryNames are the names of the policy canaries of the CanaryPolicies (canaryName),
+	// under which the canary controller keeps their rollouts.
+	CanaryNames map[types.NamespacedName]string
 	// BackendTrafficPolicies and ExperimentPolicies are the ancestor statuses of the other
 	// attached policies.
 	BackendTrafficPolicies map[types.NamespacedName][]gwv1.PolicyAncestorStatus

@@ -363,3 +363,44 @@ func BenchmarkTranslate1000Routes(b *testing.B) {
 		}
 	})
 }
+
+// TestCanaryPoliciesWhoseNamesJoinAlike: CanaryPolicy greeter-rollout in namespace shop and
+// rollout in shop-greeter both join to "shop-greeter-rollout". Both are translated, under
+// distinct canary names (one would refuse the whole translation), the older keeps the plain
+// name whichever comes first in the input, and Result.CanaryNames says which is which.
+func TestCanaryPoliciesWhoseNamesJoinAlike(t *testing.T) {
+	for _, theirsFirst := range []bool{false, true} {
+		in := input()
+		all := gwv1.NamespacesFromAll
+		in.Gateways[0].Spec.Listeners[0].AllowedRoutes = &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &all}}
+		edge := gwv1.Namespace("shop")
+		in.Services = append(in.Services, svc("shop-greeter", "greeter-v1", 50051), svc("shop-greeter", "greeter-v2", 50051))
+		in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop-greeter", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge", Namespace: &edge}}}, Hostnames: []gwv1.Hostname{"greeter.shop-greeter"},
+			Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 100)}, {BackendRef: ref("greeter-v2", 50051, 0)}}}}}})
+		copied := *in.CanaryPolicies[0]
+		theirs := &copied
+		theirs.Namespace, theirs.Name = "shop-greeter", "rollout"
+		theirs.CreationTimestamp = metav1.Unix(200, 0) // younger than shop's
+		in.CanaryPolicies[0].CreationTimestamp = metav1.Unix(100, 0)
+		if theirsFirst {
+			in.CanaryPolicies = append([]*CanaryPolicy{theirs}, in.CanaryPolicies...)
+		} else {
+			in.CanaryPolicies = append(in.CanaryPolicies, theirs)
+		}
+		res := Translate(in)
+		p := Merge(base(t), res.Spec)
+		if err := p.Validate(); err != nil {
+			t.Fatalf("theirs first %v: %v", theirsFirst, err)
+		}
+		ours, younger := res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "greeter-rollout"}], res.CanaryNames[types.NamespacedName{Namespace: "shop-greeter", Name: "rollout"}]
+		if ours != "shop-greeter-rollout" || younger == ours || younger == "" {
+			t.Errorf("theirs first %v: canary names %q (older) and %q (younger)", theirsFirst, ours, younger)
+		}
+		for _, n := range []string{ours, younger} {
+			if p.Canary(n) == nil {
+				t.Errorf("theirs first %v: no canary %q in %+v", theirsFirst, n, p.Spec.Canaries)
+			}
+		}
+	}
+}

@@ -645,7 +645,7 @@ func (w *Watcher) writeStatuses(ctx context.Context, in *gatewayapi.Input, res *
 	for _, p := range in.CanaryPolicies {
 		var rollout *gatewayapi.CanaryRolloutStatus
 		if w.o.CanaryRollout != nil {
-			rollout = w.o.CanaryRollout(gatewayapi.CanaryName(p.Namespace, p.Name))
+			rollout = w.o.CanaryRollout(res.CanaryNames[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}])
 		}
 		if w.writePolicyStatus(ctx, gatewayapi.CanaryPolicyGVR, gatewayapi.KindCanaryPolicy, &p.ObjectMeta, &p.Spec, p.Status.Ancestors,
 			res.CanaryPolicies[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}], statusFieldOf("rollout", p.Status.Rollout, rollout)) {
