@@ -720,11 +720,12 @@ func (c *Controller) act(ctx context.Context, name string, f func(*policy.Canary
 		err = c.save()
 		c.updateMetrics(p)
 	}
+	phase := st.Phase // read under the lock: Step changes it
 	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	c.log.Info("canary manual action", "canary", name, "phase", st.Phase)
+	c.log.Info("canary manual action", "canary", name, "phase", phase)
 	c.tell()
 	return c.apply(ctx)
 }
