@@ -379,21 +379,9 @@ func TestCanaryIdentityOutlivesTheProtocolSuffix(t *testing.T) {
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"greeter-web.shop"},
 		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("greeter-v1", 50051, 100)}, {BackendRef: ref("greeter-v2", 50051, 0)}}}}}})
 	in.CanaryPolicies[0].Spec.TargetRefs = []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "greeter-web"}}
-	rollout := func() policy.Canary {
-		t.Helper()
-		p := Merge(base(t), Translate(in).Spec)
-		if err := p.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		c := p.Canary("shop-greeter-rollout")
-		if c == nil {
-			t.Fatal("no canary")
-		}
-		return *c
-	}
-	alone := rollout()
+	_, alone := servedCanary(t, in)
 	in.GRPCRoutes = grpc
-	beside := rollout()
+	_, beside := servedCanary(t, in)
 	if alone.Stable == beside.Stable {
 		t.Fatalf("stable %s either way: the GRPCRoute was to rename it", alone.Stable)
 	}

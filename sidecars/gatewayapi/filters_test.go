@@ -674,14 +674,7 @@ func TestCanaryKeepsBackendRefFilters(t *testing.T) {
 		refs[i].Filters = []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: headerFilter(map[string]string{"x-version": v}, nil)}}
 	}
 	in.CanaryPolicies[0].Spec.Headers = []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "always"}}
-	p := Merge(base(t), Translate(in).Spec)
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c := p.Canary("shop-greeter-rollout")
-	if c == nil {
-		t.Fatal("no canary")
-	}
+	p, c := servedCanary(t, in)
 	version := func(b policy.Backend) string {
 		if b.RequestHeaders == nil || len(b.RequestHeaders.Set) != 1 {
 			return b.Service + " untagged"

@@ -404,3 +404,18 @@ func TestCanaryPoliciesWhoseNamesJoinAlike(t *testing.T) {
 		}
 	}
 }
+
+// servedCanary is in's translation merged into the base policy, checked as served, and its
+// canary shop-greeter-rollout (the CanaryPolicy of input).
+func servedCanary(t *testing.T, in *Input) (*policy.Policy, *policy.Canary) {
+	t.Helper()
+	p := Merge(base(t), Translate(in).Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Canary("shop-greeter-rollout")
+	if c == nil {
+		t.Fatal("no canary")
+	}
+	return p, c
+}
