@@ -1,13 +1,12 @@
 package gatewayapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -20,23 +19,18 @@ func CanaryName(namespace, name string) string {
 	return fitName(namespace+"-"+name, 63)
 }
 
-// canaryNames names the policy canary of each CanaryPolicy: CanaryName, but where two
-// CanaryPolicies join to the same "<namespace>-<name>" (api-greeter in shop, greeter in
-// shop-api), only the oldest (then by namespace and name) keeps it, and the others insert a
-// hash of their namespace and name, so that a CanaryPolicy created later in another
+// canaryNames names the policy canary of each CanaryPolicy: its join, unique among them
+// (uniqueJoins) and fitted as CanaryName is, so that a CanaryPolicy created later in another
 // namespace neither clashes with an existing one (a clash refuses the whole translation) nor
-// renames it (its rollout is kept under its name). cps is sorted oldest first.
+// renames it (its rollout is kept under its name).
 func canaryNames(cps []*CanaryPolicy) map[types.NamespacedName]string {
-	out := make(map[types.NamespacedName]string, len(cps))
-	taken := map[string]bool{}
-	for _, cp := range cps {
-		name := CanaryName(cp.Namespace, cp.Name)
-		if taken[name] {
-			h := sha256.Sum256([]byte(cp.Namespace + "/" + cp.Name))
-			name = fitName(cp.Namespace+"-"+hex.EncodeToString(h[:6])+"-"+cp.Name, 63)
-		}
-		taken[name] = true
-		out[types.NamespacedName{Namespace: cp.Namespace, Name: cp.Name}] = name
+	metas := make([]*metav1.ObjectMeta, len(cps))
+	for i, cp := range cps {
+		metas[i] = &cp.ObjectMeta
+	}
+	out := uniqueJoins(metas)
+	for nn, j := range out {
+		out[nn] = fitName(j, 63)
 	}
 	return out
 }

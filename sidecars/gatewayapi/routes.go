@@ -1,14 +1,13 @@
 package gatewayapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -435,31 +434,24 @@ func (t *translator) service(svc *corev1.Service, port *corev1.ServicePort, prot
 		if def.Namespace == want.Namespace && def.KubernetesService == want.KubernetesService && def.Port == want.Port && def.Protocol == want.Protocol {
 			return name
 		}
-		// Taken by another Service port despite joinedName (a namespace made to look like
-		// one of its names): numbered, never shared.
+		// Taken by another Service port (one the translation's Services do not hold):
+		// numbered, never shared.
 		name = fitName(fmt.Sprintf("%s-%d", base, i), 63)
 	}
 }
 
 // joinedName is "<namespace>-<service>", the start of the names of a Service's policy
-// services. Two Services can join to the same (Service api-v1 in namespace shop, and v1 in
-// shop-api): the oldest of them (then by namespace and name) keeps the plain join, and the
-// others insert a hash of their namespace and name, so that a Service created later in
-// another namespace never takes, nor renames, an existing Service's policy services.
+// services, unique among the Services (uniqueJoins).
 func (t *translator) joinedName(svc *corev1.Service) string {
-	if t.joinOwners == nil {
-		t.joinOwners = map[string]*corev1.Service{}
-		for _, s := range t.in.Services {
-			j := s.Namespace + "-" + s.Name
-			if o, ok := t.joinOwners[j]; !ok || cmpMeta(&s.ObjectMeta, &o.ObjectMeta) < 0 {
-				t.joinOwners[j] = s
-			}
+	if t.serviceJoins == nil {
+		metas := make([]*metav1.ObjectMeta, len(t.in.Services))
+		for i, s := range t.in.Services {
+			metas[i] = &s.ObjectMeta
 		}
+		t.serviceJoins = uniqueJoins(metas)
 	}
-	joined := svc.Namespace + "-" + svc.Name
-	if o := t.joinOwners[joined]; o == nil || o.Namespace == svc.Namespace && o.Name == svc.Name {
-		return joined
+	if j, ok := t.serviceJoins[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}]; ok {
+		return j
 	}
-	h := sha256.Sum256([]byte(svc.Namespace + "/" + svc.Name))
-	return svc.Namespace + "-" + hex.EncodeToString(h[:6]) + "-" + svc.Name
+	return svc.Namespace + "-" + svc.Name
 }

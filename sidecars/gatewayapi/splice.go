@@ -95,7 +95,7 @@ func ExperimentsOn(exps []*experiment.Experiment, part policy.Spec) []*experimen
 // ones. Those can differ: a Service whose appProtocol changed to gRPC since, say, is what the
 // current translation serves to everyone, part's old routes included. A name can also have
 // passed to another Service port since (the older of two Services whose names join alike was
-// deleted, joinedName): then part cannot be served, as its routes would reach another
+// deleted, uniqueJoins): then part cannot be served, as its routes would reach another
 // Service's endpoints, and Splice says so. For node groups, virtual hosts and canaries a
 // clash means part cannot be served as it was (a dropped virtual host leaves a listener
 // naming one that is not the one it served): the caller checks the splice, and a reference

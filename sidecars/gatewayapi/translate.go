@@ -26,7 +26,7 @@
 //     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
 //     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
-//     (unique per Service port and protocol: service, joinedName) with kubernetes discovery;
+//     (unique per Service port and protocol: service, uniqueJoins) with kubernetes discovery;
 //     weights are kept as the route gives them (relative).
 //   - A CanaryPolicy becomes a policy canary over every route its targets translate to.
 //   - A BackendTrafficPolicy sets the timeout, retries and fault of every route its route
@@ -273,9 +273,9 @@ type translator struct {
 	svcDefs map[string]policy.Service
 	// grpcPorts are the Service ports a GRPCRoute's backendRef names (grpcBackend).
 	grpcPorts map[servicePort]bool
-	// joinOwners are the Services that keep each "<namespace>-<service>" join (joinedName).
-	joinOwners map[string]*corev1.Service
-	canarySvcs []string
+	// serviceJoins are the Services' "<namespace>-<service>" joins (joinedName).
+	serviceJoins map[types.NamespacedName]string
+	canarySvcs   []string
 	// backendTLS is the TLS of each target of the BackendTLSPolicies, and backendTLSStates
 	// what each policy resolved to.
 	backendTLS       map[backendTLSKey]*backendTLS
@@ -848,6 +848,36 @@ func fitName(n string, limit int) string {
 	}
 	h := sha256.Sum256([]byte(n))
 	return n[:limit-13] + "-" + hex.EncodeToString(h[:6])
+}
+
+// uniqueJoins gives each object "<namespace>-<name>", unique among them: where several join
+// alike (api-v1 in namespace shop, v1 in shop-api), the oldest (then by namespace and name)
+// keeps the join and the others insert 12 hex digits of a hash of their namespace and name,
+// numbered where that is another's join too (a namespace made to look like one). So an
+// object created later in another namespace never takes, nor renames, an existing one's.
+func uniqueJoins(metas []*metav1.ObjectMeta) map[types.NamespacedName]string {
+	sorted := slices.Clone(metas)
+	slices.SortFunc(sorted, cmpMeta)
+	plain := make(map[string]bool, len(sorted))
+	for _, m := range sorted {
+		plain[m.Namespace+"-"+m.Name] = true
+	}
+	taken := make(map[string]bool, len(sorted))
+	out := make(map[types.NamespacedName]string, len(sorted))
+	for _, m := range sorted {
+		j := m.Namespace + "-" + m.Name
+		if taken[j] {
+			h := sha256.Sum256([]byte(m.Namespace + "/" + m.Name))
+			hashed := m.Namespace + "-" + hex.EncodeToString(h[:6]) + "-" + m.Name
+			j = hashed
+			for i := 1; taken[j] || plain[j]; i++ {
+				j = fmt.Sprintf("%s-%d", hashed, i)
+			}
+		}
+		taken[j] = true
+		out[types.NamespacedName{Namespace: m.Namespace, Name: m.Name}] = j
+	}
+	return out
 }
 
 // routeSpec is what HTTPRoutes and GRPCRoutes have in common here.
