@@ -161,6 +161,9 @@ func TestEndpointsOfALostClusterStopAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Both ACKs are served before the change: an ACK served after it leaves a.default out of
+	// its stream's subscription at once, as lost, and no update of it is then withheld.
+	waitFor(t, func() bool { return f.srv.callbacks.acks.Load() >= 2 })
 	f.apply(9000) // api loses a.default; web keeps it
 	before := testutil.ToFloat64(f.srv.metrics.withheld)
 	f.apply(9700) // web's a.default changes
