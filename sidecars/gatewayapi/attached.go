@@ -165,6 +165,11 @@ func (t *translator) trafficPolicies() {
 			routes[vh.Routes[j].Name] = &vh.Routes[j]
 		}
 	}
+	for _, m := range t.meshRoutes {
+		for j := range m.routes {
+			routes[m.routes[j].Name] = &m.routes[j]
+		}
+	}
 	claimed := map[string]string{}
 	for _, p := range ps {
 		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}

@@ -192,6 +192,14 @@ func (t *translator) addServices() {
 	for _, s := range t.canarySvcs {
 		used[s] = true
 	}
+	for name, m := range t.meshRoutes {
+		used[name] = true
+		for i := range m.routes {
+			for _, svc := range m.routes[i].Services() {
+				used[svc] = true
+			}
+		}
+	}
 	for _, g := range t.res.Spec.NodeGroups {
 		for _, l := range g.Listeners {
 			for i := range l.Connections {

@@ -17,6 +17,7 @@ func FuzzTranslate(f *testing.F) {
 	f.Add(uint8(2), "/(a|b", "x", "[", "*.shop", int32(0), "", "")
 	f.Add(uint8(1), "/exact", ":method", "GET", "", int32(7), "pkg.Svc", "")
 	f.Add(uint8(48), "/api", "x-user", "alice", "web.shop", int32(1), "svc", "Get")
+	f.Add(uint8(64), "/v2", "x-canary", "on", "", int32(3), "pkg.Svc", "Get")
 	f.Fuzz(func(t *testing.T, kind uint8, path, header, value, host string, weight int32, grpcSvc, grpcMethod string) {
 		in := input()
 		types := []gwv1.PathMatchType{gwv1.PathMatchPathPrefix, gwv1.PathMatchExact, gwv1.PathMatchRegularExpression}
@@ -62,10 +63,20 @@ func FuzzTranslate(f *testing.F) {
 				Listeners: []gwv1.ListenerEntry{{Name: "same-port", Port: 8080, Protocol: gwv1.HTTPProtocolType, Hostname: h}, {Name: "own-port", Port: 9090, Protocol: gwv1.HTTPProtocolType, Hostname: h}}}}}
 			r.Spec.ParentRefs = append(r.Spec.ParentRefs, gwv1.ParentReference{Kind: ptr(gwv1.Kind(KindListenerSet)), Name: "fuzzed"})
 		}
+		if kind&64 != 0 {
+			// Mesh routes too: the fuzzed routes attached to Services, one the policy file of a
+			// mesh holds (web) and one it does not (greeter-v1).
+			r.Spec.ParentRefs = append(r.Spec.ParentRefs, serviceParent("web", 80))
+			g.Spec.ParentRefs = append(g.Spec.ParentRefs, serviceParent("greeter-v1", 50051))
+		}
 		in.Now = metav1.Now().Time
 		res := Translate(in)
 		// What it accepts is valid and passes the checks of what Envoy accepts (a regex over
 		// Envoy's program size limit drops its rule instead).
+		if kind&64 != 0 {
+			servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+			return
+		}
 		served(t, res.Spec)
 	})
 }

@@ -12,8 +12,8 @@ import (
 // its two node groups (GatewayNodeGroup and its ".grpc" group), the virtual hosts their
 // listeners and targets serve, the services the routes of those virtual hosts, the
 // connection routes of its listeners and the gRPC group's upstreams name, and the canaries whose routes all lie in those virtual hosts
-// (with their stable and canary services). A canary over routes of several Gateways is not
-// the part of any one of them. The part is a deep copy: nothing of it is shared with spec.
+// (with their stable and canary services), without the mesh routes of those services. A
+// canary over routes of several Gateways is not the part of any one of them. The part is a deep copy: nothing of it is shared with spec.
 // It is empty when the Gateway serves nothing.
 func SpecOfGateway(spec policy.Spec, namespace, name string) policy.Spec {
 	group := GatewayNodeGroup(namespace, name)
@@ -62,6 +62,11 @@ func SpecOfGateway(spec policy.Spec, namespace, name string) policy.Spec {
 	}
 	for _, s := range spec.Services {
 		if services[s.Name] {
+			if s.RoutesForClients {
+				// The routes of the Service's mesh clients are no Gateway's: its routes reach
+				// the service's endpoints without them.
+				s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+			}
 			out.Services = append(out.Services, s)
 		}
 	}

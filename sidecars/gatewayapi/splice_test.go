@@ -117,6 +117,29 @@ func TestSpecOfGatewayOfATranslation(t *testing.T) {
 	}
 }
 
+// TestSpecOfGatewayLeavesOutMeshRoutes: a Gateway's part holds the services its routes send
+// to without the routes of their Service's mesh clients, which are no Gateway's (and may send
+// to services the part does not hold).
+func TestSpecOfGatewayLeavesOutMeshRoutes(t *testing.T) {
+	in := oneGateway("shop", "a", nil, "web", "web-next")
+	in.HTTPRoutes = []*gwv1.HTTPRoute{
+		simpleRoute("shop", "ra", []gwv1.ParentReference{{Name: "a"}}, []gwv1.Hostname{"a.shop"}, nil, "web"),
+		simpleRoute("shop", "mesh", []gwv1.ParentReference{serviceParent("web", 8080)}, nil, nil, "web-next"),
+	}
+	res := Translate(in)
+	full := slices.IndexFunc(res.Spec.Services, func(s policy.Service) bool { return s.Name == "shop-web-8080" })
+	if full < 0 || len(res.Spec.Services[full].Routes) != 1 {
+		t.Fatalf("translation services = %+v", res.Spec.Services)
+	}
+	part := SpecOfGateway(res.Spec, "shop", "a")
+	if len(part.Services) != 1 || part.Services[0].Name != "shop-web-8080" || part.Services[0].Routes != nil || part.Services[0].Hosts != nil || part.Services[0].RoutesForClients {
+		t.Errorf("part services = %+v", part.Services)
+	}
+	if len(res.Spec.Services[full].Routes) != 1 {
+		t.Error("SpecOfGateway changed the translation")
+	}
+}
+
 // TestSplice: the part is added, de-duplicated by name with the spec's entries kept (a
 // service both define keeps the spec's version); neither argument changes; the result
 // shares nothing with the part.

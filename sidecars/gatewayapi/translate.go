@@ -25,6 +25,9 @@
 //     "<virtual host>:<kind>/<namespace>/<name>/<rule>/<match>".
 //     Of an HTTPRoute and a GRPCRoute whose hostnames overlap on one listener, only the older
 //     is attached, as the Gateway API requires; the other is not accepted (Conflicted).
+//   - An HTTPRoute or GRPCRoute whose parent is a Service (a mesh route) gives the policy
+//     service of each Service port it is attached to client-side routes (mesh.go); Merge
+//     hands them to the policy file's service of that port when there is one.
 //   - Each backendRef to a Service port becomes a policy service "<namespace>-<service>-<port>"
 //     (unique per Service port and protocol: service, uniqueJoins) with kubernetes discovery;
 //     weights are kept as the route gives them (relative).
@@ -237,9 +240,11 @@ func Translate(in *Input) *Result {
 	t.backendTLSPolicies()
 	t.routes()
 	t.build()
+	t.buildMesh()
 	t.trafficPolicies()
 	t.experiments()
 	t.canaries()
+	t.withMeshRoutes()
 	t.backendTLSStatuses()
 	t.withoutTLSUpstreams()
 	return t.res
@@ -284,6 +289,10 @@ type translator struct {
 	svcGateways map[string][]types.NamespacedName
 	// svcsOf are the policy services of each Kubernetes Service (built on first use).
 	svcsOf map[types.NamespacedName][]string
+	// meshPorts are the Service ports mesh routes are attached to, and meshRoutes what they
+	// give the ports' policy services, by name.
+	meshPorts  map[servicePort]*meshPort
+	meshRoutes map[string]*meshService
 }
 
 type routeKey struct {
@@ -982,19 +991,25 @@ func cmpMeta(a, b *metav1.ObjectMeta) int {
 	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
-// attach attaches a translated route to each of its parents that is one of our Gateways and
-// returns the route's parent statuses.
+// attach attaches a translated route to each of its parents that is one of our Gateways or
+// a Service (a mesh route) and returns the route's parent statuses.
 func (t *translator) attach(rs *routeSpec) []gwv1.RouteParentStatus {
 	var out []gwv1.RouteParentStatus
 	gen := rs.meta.Generation
 	key := routeKey{rs.kind, types.NamespacedName{Namespace: rs.meta.Namespace, Name: rs.meta.Name}}
 	for _, pr := range rs.parents {
-		g, set := t.parentOf(pr, rs.meta.Namespace)
-		if g == nil {
-			continue // not ours (or not there): another controller's business
+		var accepted bool
+		var reason, msg string
+		if isServiceParent(pr) {
+			accepted, reason, msg = t.attachToService(rs, pr, key)
+		} else {
+			g, set := t.parentOf(pr, rs.meta.Namespace)
+			if g == nil {
+				continue // not ours (or not there): another controller's business
+			}
+			accepted, reason, msg = t.attachTo(g, set, rs, pr, key)
 		}
 		st := gwv1.RouteParentStatus{ParentRef: pr, ControllerName: gwv1.GatewayController(t.in.ControllerName)}
-		accepted, reason, msg := t.attachTo(g, set, rs, pr, key)
 		st.Conditions = append(st.Conditions, t.cond(string(gwv1.RouteConditionAccepted), accepted, reason, msg, gen))
 		resolved, rreason, rmsg := true, string(gwv1.RouteReasonResolvedRefs), "all references resolved"
 		for _, r := range rs.rules {
@@ -1485,12 +1500,15 @@ func boolFirst(a bool) int {
 func ptr[T any](v T) *T { return &v }
 
 // Merge returns a copy of base with spec's services, virtual hosts, node groups and canaries
-// added (defaults set); base is not changed. The result is not validated. A listener of one
+// added (defaults set), the mesh routes of spec's services given to base's services of the
+// same Service ports (mergeMeshRoutes); base and spec are not changed. The result is not validated. A listener of one
 // of base's gateway groups that lists no virtual hosts (all of them) keeps serving base's
 // only: spec's are served by its Gateways' own groups.
 func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
 	p := base.Clone()
 	p.SetDefaults() // a gateway group's single-listener form is in its listeners
+	spec.Services = slices.Clone(spec.Services)
+	mergeMeshRoutes(p, &spec)
 	if len(spec.VirtualHosts) > 0 {
 		var names []string
 		for _, vh := range p.Spec.VirtualHosts {

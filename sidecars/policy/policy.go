@@ -129,6 +129,11 @@ type Service struct {
 	// Routes are the routes of the service's virtual host on sidecars and gRPC clients. When
 	// empty, one route with prefix "/" sends everything to the service.
 	Routes []Route `yaml:"routes,omitempty"`
+	// RoutesForClients says that Routes route the requests of the service's clients only:
+	// the service's own sidecar forwards every request it receives to its application, as
+	// it does for a service without routes. Only the Gateway API translation sets it, for
+	// the routes whose parent is the service's Kubernetes Service (mesh routes).
+	RoutesForClients bool `yaml:"-"`
 	// ConnectTimeout bounds TCP connection setup. Default 5s.
 	ConnectTimeout Duration `yaml:"connectTimeout,omitempty"`
 	// Timeout is the default request timeout of the service's routes (0: Envoy's default).

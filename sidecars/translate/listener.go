@@ -64,7 +64,7 @@ func (b *builder) sidecar() error {
 			}
 		}
 		m := routeMode{local: local, protect: true, grpcService: svc.Protocol == policy.ProtocolGRPC}
-		for _, r := range serviceRoutes(svc) {
+		for _, r := range inboundRoutes(svc) {
 			if rt, ok := b.route(&r, m, in); ok {
 				vh.Routes = append(vh.Routes, rt)
 			}

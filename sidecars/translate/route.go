@@ -62,6 +62,15 @@ func serviceRoutes(s *policy.Service) []policy.Route {
 	return s.Routes
 }
 
+// inboundRoutes are the routes of a service on its own sidecar's inbound listener: its
+// routes, but for those of its clients only (the default route then).
+func inboundRoutes(s *policy.Service) []policy.Route {
+	if s.RoutesForClients {
+		return []policy.Route{defaultRoute(s)}
+	}
+	return serviceRoutes(s)
+}
+
 // route translates one policy route; ok is false when the route cannot be expressed in this
 // mode (query matchers for grpc-go) and is left out.
 func (b *builder) route(r *policy.Route, m routeMode, st *hcmState) (*envoy_config_route_v3.Route, bool) {

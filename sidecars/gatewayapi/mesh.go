@@ -1,0 +1,255 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/sidecars/policy"
+)
+
+// Mesh routes (the Gateway API's GAMMA): an HTTPRoute or GRPCRoute whose parentRef is a
+// Service routes the requests the mesh's clients (sidecars' outbound listeners, proxyless
+// gRPC clients) send to that Service, on one of its ports (the parentRef's port, or its
+// sectionName naming a port) or on all of them. There is no GatewayClass: every such route
+// in the Service's own namespace (a producer route) is ours. Its rules become the routes of
+// the Service port's policy service (the one a backendRef to that port names), answering
+// the Service's cluster names (meshHosts), and only on the client side: the Service's own
+// sidecar forwards what it receives to its application as before (Service.RoutesForClients).
+// A request that matches no rule gets a 404 from Envoy and UNAVAILABLE on a gRPC client, as
+// the Gateway API asks. Merge gives the routes to the policy file's service of that Service
+// port instead, when the file has one.
+
+// meshPort is a Service port that mesh routes are attached to, while it is translated.
+type meshPort struct {
+	svc  *corev1.Service
+	port *corev1.ServicePort
+	// kind is the kind of the routes attached (the older's, when both kinds try).
+	kind string
+	// service is the policy service of the port, and entries the matches of its routes.
+	service string
+	entries []entry
+}
+
+// isServiceParent says whether a parentRef names a core Service.
+func isServiceParent(pr gwv1.ParentReference) bool {
+	return pr.Kind != nil && *pr.Kind == KindService && (pr.Group == nil || *pr.Group == "" || *pr.Group == "core")
+}
+
+// attachToService attaches a translated route to the ports of the Service a parentRef names
+// and says whether the route was accepted there.
+func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key routeKey) (bool, string, string) {
+	if rs.unsupported != "" {
+		return false, string(gwv1.RouteReasonUnsupportedValue), rs.unsupported
+	}
+	ns := rs.meta.Namespace
+	if pr.Namespace != nil && string(*pr.Namespace) != "" {
+		ns = string(*pr.Namespace)
+	}
+	if connectionKind(rs.kind) {
+		return false, string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("a %s cannot have a Service as its parent: mesh routes are HTTPRoutes and GRPCRoutes", rs.kind)
+	}
+	if ns != rs.meta.Namespace {
+		return false, string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("Service %s/%s is in another namespace: a mesh route is served in its Service's namespace only (routes of the Service's clients' namespaces are not supported)", ns, pr.Name)
+	}
+	svc := t.services[types.NamespacedName{Namespace: ns, Name: string(pr.Name)}]
+	if svc == nil {
+		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s not found", ns, pr.Name)
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s is of type ExternalName: its requests leave the mesh", ns, pr.Name)
+	}
+	var ports []*corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if pr.Port != nil && p.Port != *pr.Port || pr.SectionName != nil && string(*pr.SectionName) != p.Name ||
+			p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		ports = append(ports, p)
+	}
+	if len(ports) == 0 {
+		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s has no TCP port that the parentRef's port and sectionName select", ns, pr.Name)
+	}
+	// Every port first: a route is attached to all the ports it selects or to none.
+	from := routeFrom{kind: rs.kind, namespace: rs.meta.Namespace}
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		sp := servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}
+		if mp := t.meshPorts[sp]; mp != nil && mp.kind != rs.kind {
+			return false, routeReasonConflicted, fmt.Sprintf("port %d of Service %s/%s already has %ss attached (the older route kind wins)", p.Port, ns, svc.Name, mp.kind)
+		}
+		ref := gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(svc.Name), Port: ptr(p.Port)}}
+		name, prob := t.resolve(from, ref, fmt.Sprintf("parentRef port %d", p.Port), map[string]string{})
+		if prob != nil {
+			return false, string(gwv1.RouteReasonUnsupportedValue), prob.msg
+		}
+		names[i] = name
+	}
+	if t.meshPorts == nil {
+		t.meshPorts = map[servicePort]*meshPort{}
+	}
+	for i, p := range ports {
+		sp := servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}
+		mp := t.meshPorts[sp]
+		if mp == nil {
+			mp = &meshPort{svc: svc, port: p, kind: rs.kind, service: names[i]}
+			t.meshPorts[sp] = mp
+		}
+		for ri, r := range rs.rules {
+			if r == nil {
+				continue
+			}
+			for mi := range r.matches {
+				m := r.matches[mi]
+				m.Name = fmt.Sprintf("mesh.%s.%s:%d:%s/%s/%s/%d/%s", ns, svc.Name, p.Port, rs.kind, rs.meta.Namespace, rs.meta.Name, ri, r.keys[mi])
+				if t.routeByName[m.Name] != nil {
+					continue // another parentRef already attached this match to this port
+				}
+				m.Redirect = listenerPort(m.Redirect, p.Port, gwv1.HTTPProtocolType)
+				mp.entries = append(mp.entries, entry{route: m, rank: r.ranks[mi]})
+				t.routesOf[key] = append(t.routesOf[key], m.Name)
+				t.routeSvcs[m.Name] = r.svcs
+				t.routeByName[m.Name] = &m
+			}
+		}
+	}
+	return true, string(gwv1.RouteReasonAccepted), "accepted"
+}
+
+// buildMesh orders the matches attached to each Service port in the Gateway API's
+// precedence, as the routes of the port's policy service (meshRoutes, by service name).
+func (t *translator) buildMesh() {
+	for _, sp := range slices.SortedFunc(maps.Keys(t.meshPorts), compareServicePorts) {
+		mp := t.meshPorts[sp]
+		slices.SortStableFunc(mp.entries, func(a, b entry) int { return a.rank.compare(b.rank) })
+		routes := make([]policy.Route, len(mp.entries))
+		for i, e := range mp.entries {
+			routes[i] = e.route
+		}
+		if t.meshRoutes == nil {
+			t.meshRoutes = map[string]*meshService{}
+		}
+		t.meshRoutes[mp.service] = &meshService{routes: routes, hosts: meshHosts(mp.svc, mp.port)}
+	}
+}
+
+// meshService is what mesh routes give a policy service: its routes and the names its
+// clients reach it by.
+type meshService struct {
+	routes []policy.Route
+	hosts  []string
+}
+
+// compareServicePorts orders Service ports by namespace, name and port.
+func compareServicePorts(a, b servicePort) int {
+	if c := CompareNamespacedNames(a.service, b.service); c != 0 {
+		return c
+	}
+	return int(a.port) - int(b.port)
+}
+
+// meshHosts are the names clients reach a Service port by: "name.namespace",
+// "name.namespace.svc" and "name.namespace.svc.cluster.local", each with ":port"; without
+// it too for the Service's only port and for port 80, which a client's Host header leaves
+// out. The bare name is left out: it means another Service in each namespace.
+func meshHosts(svc *corev1.Service, p *corev1.ServicePort) []string {
+	bare := len(svc.Spec.Ports) == 1 || p.Port == 80
+	var out []string
+	for _, h := range []string{svc.Name + "." + svc.Namespace, svc.Name + "." + svc.Namespace + ".svc", svc.Name + "." + svc.Namespace + ".svc.cluster.local"} {
+		if bare {
+			out = append(out, h)
+		}
+		out = append(out, fmt.Sprintf("%s:%d", h, p.Port))
+	}
+	return out
+}
+
+// withMeshRoutes gives the policy services of Service ports with mesh routes their routes and
+// hosts, once the services are in Spec.
+func (t *translator) withMeshRoutes() {
+	for i := range t.res.Spec.Services {
+		s := &t.res.Spec.Services[i]
+		if m := t.meshRoutes[s.Name]; m != nil {
+			s.Routes, s.Hosts, s.RoutesForClients = slices.Clone(m.routes), m.hosts, true
+		}
+	}
+}
+
+// mergeMeshRoutes hands the mesh routes of spec's services to the services of p, the policy
+// file, that stand for the same Kubernetes Service port (kubernetes discovery, same
+// namespace, Service and port) and route nothing themselves: those keep the names their
+// clients reach them by, so the spec's service keeps its endpoints (its routes' backends may
+// name it) but answers no name of its own besides its generated ones. A file service with
+// routes of its own keeps them. The groups of p that list such a file service among their
+// upstreams get the services its new routes send to too. Called on a copy of the file
+// before spec's services are added.
+func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
+	for i := range spec.Services {
+		s := &spec.Services[i]
+		if !s.RoutesForClients {
+			continue
+		}
+		file := fileServiceOf(p, s)
+		if file == nil {
+			// Another service may answer some of the Service's names (the file's in its hosts,
+			// or a generated name made to look like one): it keeps them, as two virtual hosts
+			// may not share a domain.
+			s.Hosts = slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool { return answered(p.Spec.Services, spec.Services, s, h) })
+			continue
+		}
+		if len(file.Routes) > 0 {
+			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+			continue
+		}
+		file.Routes, file.RoutesForClients = s.Routes, true
+		s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+		var sent []string
+		for j := range file.Routes {
+			sent = append(sent, file.Routes[j].Services()...)
+		}
+		for j := range p.Spec.NodeGroups {
+			g := &p.Spec.NodeGroups[j]
+			if slices.Contains(g.Upstreams, file.Name) {
+				for _, n := range sent {
+					if !slices.Contains(g.Upstreams, n) {
+						g.Upstreams = append(g.Upstreams, n)
+					}
+				}
+			}
+		}
+	}
+}
+
+// fileServiceOf is the service of p that stands for the same Kubernetes Service port as s,
+// or nil.
+func fileServiceOf(p *policy.Policy, s *policy.Service) *policy.Service {
+	for i := range p.Spec.Services {
+		f := &p.Spec.Services[i]
+		k8sName := f.KubernetesService
+		if k8sName == "" {
+			k8sName = f.Name
+		}
+		if f.Discovery == policy.DiscoveryKubernetes && f.Namespace == s.Namespace && k8sName == s.KubernetesService && f.Port == s.Port {
+			return f
+		}
+	}
+	return nil
+}
+
+// answered says whether a service of file, or one of spec but self, answers the Host h.
+func answered(file, spec []policy.Service, self *policy.Service, h string) bool {
+	for _, ss := range [][]policy.Service{file, spec} {
+		for i := range ss {
+			if &ss[i] != self && slices.ContainsFunc(ss[i].Domains(), func(d string) bool { return strings.EqualFold(d, h) }) {
+				return true
+			}
+		}
+	}
+	return false
+}

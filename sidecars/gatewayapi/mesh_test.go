@@ -1,0 +1,309 @@
+package gatewayapi
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/sidecars/check"
+	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
+)
+
+// meshFile is a policy file of a mesh: sidecars for web and api (both kubernetes discovery in
+// namespace shop), web calling api.
+const meshFile = `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: mesh, namespace: shop}
+spec:
+  services:
+  - {name: web, port: 80, discovery: kubernetes}
+  - {name: api, port: 8080, discovery: kubernetes}
+  nodeGroups:
+  - {name: web, services: [web], upstreams: [api]}
+  - {name: api, services: [api]}
+`
+
+func meshPolicy(t *testing.T, file string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte(file), "mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func serviceParent(name string, port int32) gwv1.ParentReference {
+	return gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind(KindService)), Name: gwv1.ObjectName(name), Port: ptr(port)}
+}
+
+// meshInput has no Gateway: HTTPRoute api-split, a producer route of Service shop/api port
+// 8080, sends /v2 to api-v2 and the rest 90/10 to api and api-v2.
+func meshInput() *Input {
+	split := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-split", Generation: 2, CreationTimestamp: metav1.NewTime(time.Unix(100, 0))}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("api", 8080)}},
+		Rules: []gwv1.HTTPRouteRule{
+			{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 8080, 90)}, {BackendRef: ref("api-v2", 8080, 10)}}},
+			{Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr(gwv1.PathMatchPathPrefix), Value: ptr("/v2")}}},
+				BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api-v2", 8080, 1)}}},
+		}}}
+	return &Input{ControllerName: controller, HTTPRoutes: []*gwv1.HTTPRoute{split},
+		Services: []*corev1.Service{svc("shop", "web", 80), svc("shop", "api", 8080), svc("shop", "api-v2", 8080)}, Now: time.Unix(1_800_000_000, 0)}
+}
+
+// servedMesh merges spec into the policy file, validates it, translates it and checks every
+// node group's resources as served.
+func servedMesh(t *testing.T, file *policy.Policy, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
+	t.Helper()
+	p := Merge(file, spec)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the merge makes an invalid policy: %v", err)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Fatalf("node group %s would not be served: %v", name, err)
+		}
+	}
+	return p, groups
+}
+
+// outboundVirtualHost is the virtual host of a sidecar group's outbound route configuration
+// that answers domain.
+func outboundVirtualHost(t *testing.T, res *translate.Resources, group, domain string) (name string, routes []string, clusters [][]string) {
+	t.Helper()
+	for _, rc := range res.Routes {
+		if rc.GetName() != translate.RouteConfigName(group, translate.OutboundListener) {
+			continue
+		}
+		for _, vh := range rc.GetVirtualHosts() {
+			if !slices.Contains(vh.GetDomains(), domain) {
+				continue
+			}
+			for _, r := range vh.GetRoutes() {
+				routes = append(routes, r.GetName())
+				var cs []string
+				if c := r.GetRoute().GetCluster(); c != "" {
+					cs = append(cs, c)
+				}
+				for _, w := range r.GetRoute().GetWeightedClusters().GetClusters() {
+					cs = append(cs, w.GetName()+"="+w.GetWeight().String())
+				}
+				clusters = append(clusters, cs)
+			}
+			return vh.GetName(), routes, clusters
+		}
+	}
+	t.Fatalf("group %s: no outbound virtual host answers %q", group, domain)
+	return "", nil, nil
+}
+
+// TestMeshRouteRoutesTheServicesClients: an HTTPRoute whose parent is Service shop/api routes
+// what web's sidecar sends to api (the file's service of that Service port), in the Gateway
+// API's precedence (the /v2 prefix before the catch-all), and is accepted; api's own sidecar
+// still forwards everything it receives to its application.
+func TestMeshRouteRoutesTheServicesClients(t *testing.T) {
+	res := Translate(meshInput())
+	sts := res.HTTPRoutes[types.NamespacedName{Namespace: "shop", Name: "api-split"}]
+	if len(sts) != 1 || sts[0].ParentRef.Name != "api" || string(sts[0].ControllerName) != controller {
+		t.Fatalf("parent statuses = %+v", sts)
+	}
+	for _, typ := range []string{"Accepted", "ResolvedRefs"} {
+		if c := conditions.Require(t, sts[0].Conditions, typ); c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2 {
+			t.Errorf("%s = %+v", typ, c)
+		}
+	}
+	p, groups := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	api := p.Service("api")
+	if !api.RoutesForClients || len(api.Routes) != 2 || !strings.Contains(api.Routes[0].Name, "/1/") {
+		t.Fatalf("file service api routes = %+v", api.Routes)
+	}
+	if own := p.Service("shop-api-8080"); own == nil || len(own.Routes) != 0 || len(own.Hosts) != 0 {
+		t.Errorf("the translation's service of the port kept routes or hosts: %+v", own)
+	}
+	name, routes, clusters := outboundVirtualHost(t, groups["web"], "web", "api.shop.svc.cluster.local:8080")
+	if name != "api" || len(routes) != 2 {
+		t.Fatalf("web's outbound virtual host %q routes %v", name, routes)
+	}
+	if want := [][]string{{"shop-api-v2-8080.shop"}, {"shop-api-8080.shop=value:90", "shop-api-v2-8080.shop=value:10"}}; !slices.EqualFunc(clusters, want, slices.Equal) {
+		t.Errorf("web's routes to api send to %v, want %v", clusters, want)
+	}
+	// web's group lists api among its upstreams: it gets the services api's routes send to.
+	if g := p.Group("web"); !slices.Contains(g.Upstreams, "shop-api-v2-8080") || !slices.Contains(g.Upstreams, "shop-api-8080") {
+		t.Errorf("web's upstreams = %v", g.Upstreams)
+	}
+	for _, rc := range groups["api"].Routes {
+		if rc.GetName() != translate.RouteConfigName("api", translate.InboundListener) {
+			continue
+		}
+		vh := rc.GetVirtualHosts()[0]
+		if len(vh.GetRoutes()) != 1 || vh.GetRoutes()[0].GetRoute().GetCluster() != translate.InboundClusterName("api") || vh.GetRoutes()[0].GetMatch().GetPrefix() != "/" {
+			t.Errorf("api's inbound routes = %v, want one to its application", vh.GetRoutes())
+		}
+	}
+}
+
+// TestMeshRouteWithoutAFileService: a Service the policy file does not hold gets its routes
+// on the translation's service of the port, which answers the Service's cluster names.
+func TestMeshRouteWithoutAFileService(t *testing.T) {
+	file := strings.Replace(meshFile, "  - {name: api, port: 8080, discovery: kubernetes}\n", "", 1)
+	file = strings.Replace(file, "  - {name: web, services: [web], upstreams: [api]}\n  - {name: api, services: [api]}\n", "  - {name: web, services: [web]}\n", 1)
+	p, groups := servedMesh(t, meshPolicy(t, file), Translate(meshInput()).Spec)
+	own := p.Service("shop-api-8080")
+	if !own.RoutesForClients || len(own.Routes) != 2 {
+		t.Fatalf("shop-api-8080 = %+v", own)
+	}
+	for _, host := range []string{"api.shop", "api.shop:8080", "api.shop.svc.cluster.local", "api.shop.svc.cluster.local:8080"} {
+		if name, routes, _ := outboundVirtualHost(t, groups["web"], "web", host); name != "shop-api-8080" || len(routes) != 2 {
+			t.Errorf("%s: virtual host %q with routes %v", host, name, routes)
+		}
+	}
+}
+
+// TestMeshRouteKeepsTheFilesOwnRoutesAndNames: a file service that routes its requests
+// itself keeps its routes, and a name a file service answers stays its own.
+func TestMeshRouteKeepsTheFilesOwnRoutesAndNames(t *testing.T) {
+	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route, match: {prefix: /}}]}", 1)
+	p, _ := servedMesh(t, meshPolicy(t, own), Translate(meshInput()).Spec)
+	if rs := p.Service("api").Routes; len(rs) != 1 || rs[0].Name != "file-route" || p.Service("api").RoutesForClients {
+		t.Errorf("api's routes = %+v", rs)
+	}
+	if s := p.Service("shop-api-8080"); len(s.Routes) != 0 || len(s.Hosts) != 0 {
+		t.Errorf("shop-api-8080 = %+v", s)
+	}
+
+	// A file service named otherwise that answers api.shop:8080 among its hosts.
+	other := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: gateway-api, port: 8080, discovery: kubernetes, hosts: [\"api.shop:8080\"]}", 1)
+	other = strings.ReplaceAll(other, "[api]", "[gateway-api]")
+	p, groups := servedMesh(t, meshPolicy(t, other), Translate(meshInput()).Spec)
+	if hs := p.Service("shop-api-8080").Hosts; slices.Contains(hs, "api.shop:8080") || !slices.Contains(hs, "api.shop.svc.cluster.local:8080") {
+		t.Errorf("shop-api-8080 hosts = %v", hs)
+	}
+	if name, _, _ := outboundVirtualHost(t, groups["web"], "web", "api.shop:8080"); name != "gateway-api" {
+		t.Errorf("api.shop:8080 answered by %q", name)
+	}
+}
+
+// TestMeshRouteRefusals: what a mesh route cannot be attached to says why on its status,
+// and changes nothing served.
+func TestMeshRouteRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Input)
+		reason gwv1.RouteConditionReason
+		msg    string
+	}{
+		{"missing Service", func(in *Input) { in.HTTPRoutes[0].Spec.ParentRefs[0].Name = "nope" }, gwv1.RouteReasonNoMatchingParent, "Service shop/nope not found"},
+		{"no such port", func(in *Input) { in.HTTPRoutes[0].Spec.ParentRefs[0].Port = ptr(int32(9999)) }, gwv1.RouteReasonNoMatchingParent, "no TCP port"},
+		{"consumer route", func(in *Input) {
+			in.HTTPRoutes[0].Namespace = "web"
+			in.HTTPRoutes[0].Spec.ParentRefs[0].Namespace = ptr(gwv1.Namespace("shop"))
+		}, gwv1.RouteReasonUnsupportedValue, "in another namespace"},
+		{"ExternalName", func(in *Input) { in.Services[1].Spec.Type = corev1.ServiceTypeExternalName }, gwv1.RouteReasonNoMatchingParent, "ExternalName"},
+		{"older GRPCRoute on the port", func(in *Input) {
+			in.GRPCRoutes = []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-grpc", CreationTimestamp: metav1.NewTime(time.Unix(50, 0))}, Spec: gwv1.GRPCRouteSpec{
+				CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("api", 8080)}},
+				Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("api", 8080, 1)}}}}}}}
+		}, routeReasonConflicted, "already has GRPCRoutes attached"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := meshInput()
+			tc.change(in)
+			res := Translate(in)
+			r := in.HTTPRoutes[0]
+			c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, r.Namespace, r.Name), "Accepted")
+			if c.Status != metav1.ConditionFalse || c.Reason != string(tc.reason) || !strings.Contains(c.Message, tc.msg) {
+				t.Errorf("Accepted = %+v, want %s with %q", c, tc.reason, tc.msg)
+			}
+			for _, s := range res.Spec.Services {
+				if slices.ContainsFunc(s.Routes, func(r policy.Route) bool { return strings.Contains(r.Name, "HTTPRoute/") }) {
+					t.Errorf("service %s serves the refused route: %+v", s.Name, s.Routes)
+				}
+			}
+		})
+	}
+}
+
+// TestMeshRouteOnEveryPortOrOne: without a port the route is attached to every TCP port of
+// the Service (each answering its own names, the bare ones on port 80 only); sectionName
+// picks a port by name.
+func TestMeshRouteOnEveryPortOrOne(t *testing.T) {
+	in := meshInput()
+	in.Services[1].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "admin", Port: 9090}, {Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}
+	in.HTTPRoutes[0].Spec.ParentRefs[0].Port = nil
+	in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:0]
+	in.HTTPRoutes[0].Spec.Rules = append(in.HTTPRoutes[0].Spec.Rules, gwv1.HTTPRouteRule{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api-v2", 8080, 1)}}})
+	res := Translate(in)
+	hosts := map[string][]string{}
+	for _, s := range res.Spec.Services {
+		if s.RoutesForClients {
+			hosts[s.Name] = s.Hosts
+		}
+	}
+	if len(hosts) != 2 || !slices.Contains(hosts["shop-api-80"], "api.shop") || slices.Contains(hosts["shop-api-9090"], "api.shop") || !slices.Contains(hosts["shop-api-9090"], "api.shop:9090") {
+		t.Errorf("mesh services' hosts = %v", hosts)
+	}
+	servedMesh(t, base(t), res.Spec)
+
+	in.HTTPRoutes[0].Spec.ParentRefs[0].SectionName = ptr(gwv1.SectionName("admin"))
+	res = Translate(in)
+	var names []string
+	for _, s := range res.Spec.Services {
+		if s.RoutesForClients {
+			names = append(names, s.Name)
+		}
+	}
+	if !slices.Equal(names, []string{"shop-api-9090"}) {
+		t.Errorf("with sectionName admin: mesh services %v", names)
+	}
+}
+
+// TestCanaryOfAMeshRoute: a CanaryPolicy steps the weights of a mesh route's rule as it does
+// a Gateway's, on the file service's routes.
+func TestCanaryOfAMeshRoute(t *testing.T) {
+	in := meshInput()
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-rollout"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}},
+		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	res := Translate(in)
+	if c, _ := accepted(t, res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c.Status != metav1.ConditionTrue {
+		t.Fatalf("CanaryPolicy Accepted = %+v", c)
+	}
+	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])
+	if c == nil || c.Stable != "shop-api-8080" || c.Canary != "shop-api-v2-8080" || p.Service("api").Routes[1].Name != c.Route {
+		t.Fatalf("canary = %+v; api routes %+v", c, p.Service("api").Routes)
+	}
+}
+
+// TestMeshHostsThatAnotherServiceAnswers: a Service named to look like another Service
+// port's generated name (a-b-80 in namespace a, beside Service b port 80 there) does not
+// take that service's names: the merge is served, and its mesh service leaves them out (all
+// of them here, as the generated service answers each with and without the port).
+func TestMeshHostsThatAnotherServiceAnswers(t *testing.T) {
+	in := &Input{ControllerName: controller, Services: []*corev1.Service{svc("a", "b", 80), svc("a", "a-b-80", 80)}, Now: time.Unix(1_800_000_000, 0),
+		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "r"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("a-b-80", 80)}},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("b", 80, 1)}}}}}}}}
+	p, _ := servedMesh(t, meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m}\nspec:\n  services: [{name: client, port: 80, endpoints: [{address: 10.0.0.1}]}]\n  nodeGroups: [{name: client, services: [client]}]\n"), Translate(in).Spec)
+	var mesh *policy.Service
+	for i := range p.Spec.Services {
+		if p.Spec.Services[i].RoutesForClients {
+			mesh = &p.Spec.Services[i]
+		}
+	}
+	if mesh == nil || len(mesh.Routes) != 1 || len(mesh.Hosts) != 0 {
+		t.Errorf("mesh service = %+v", mesh)
+	}
+}
