@@ -17,6 +17,7 @@ import (
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/internal/testharness/pki"
 	"github.com/foresight-dev/foresight/sidecars/policy"
+	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
 // tlsShop is an Input with the Gateway shop/edge, whose route sends web.shop to the Service
@@ -383,6 +384,42 @@ func TestBackendsTheProxiesCannotReach(t *testing.T) {
 		}
 		if tls := webTLS(t, res); tls == nil || tls.SNI != "web.shop" {
 			t.Errorf("%s with a BackendTLSPolicy: TLS %+v", c.name, tls)
+		}
+	}
+}
+
+// TestBackendTLSBesideAFileProxylessGroup: a policy file's proxyless gRPC group that lists no
+// upstreams (every service) does not get the Gateway's services with TLS, which its clients
+// could not originate: the merge with a BackendTLSPolicy's service stays valid, and the
+// group calls the file's services and the others.
+func TestBackendTLSBesideAFileProxylessGroup(t *testing.T) {
+	in := oneGateway("shop", "edge", nil)
+	in.Served = ServedKinds{BackendTLSPolicies: true}
+	in.Services = []*corev1.Service{svc("shop", "web", 8080), svc("shop", "plain", 8080)}
+	in.HTTPRoutes = []*gwv1.HTTPRoute{
+		simpleRoute("shop", "r", []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"a.shop"}, nil, "web"),
+		simpleRoute("shop", "p", []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"p.shop"}, nil, "plain"),
+	}
+	in.BackendTLSPolicies = []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop")}
+	in.BackendTLSPolicies[0].Spec.Validation.WellKnownCACertificates = ptr(gwv1.WellKnownCACertificatesSystem)
+	file, err := policy.Parse([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m, namespace: shop}\nspec:\n  services:\n  - {name: greeter, port: 50051, protocol: grpc, discovery: kubernetes}\n  nodeGroups:\n  - {name: clients, kind: grpc, selector: {app: client}}\n"), "file.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Merge(file, Translate(in).Spec)
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.GroupUpstreams(p.Group("clients")); !slices.Equal(got, []string{"greeter", "shop-plain-8080"}) {
+		t.Errorf("clients call %v, want greeter and shop-plain-8080", got)
+	}
+	groups, err := translate.Translate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range groups["clients"].Clusters {
+		if c.GetTransportSocket() != nil {
+			t.Errorf("the proxyless group gets cluster %s with TLS", c.GetName())
 		}
 	}
 }

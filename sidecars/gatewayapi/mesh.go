@@ -36,9 +36,10 @@ type meshPort struct {
 	entries []entry
 }
 
-// isServiceParent says whether a parentRef names a core Service.
+// isServiceParent says whether a parentRef names a core Service (group "": an unset group
+// is the Gateway API's own).
 func isServiceParent(pr gwv1.ParentReference) bool {
-	return pr.Kind != nil && *pr.Kind == KindService && (pr.Group == nil || *pr.Group == "" || *pr.Group == "core")
+	return pr.Kind != nil && *pr.Kind == KindService && pr.Group != nil && *pr.Group == ""
 }
 
 // attachToService attaches a translated route to the ports of the Service a parentRef names
@@ -90,6 +91,21 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 			return false, string(gwv1.RouteReasonUnsupportedValue), prob.msg
 		}
 		names[i] = name
+	}
+	// Proxyless gRPC clients cannot originate TLS, and the mesh's clients include them.
+	sent := slices.Clone(names)
+	for _, r := range rs.rules {
+		if r == nil {
+			continue
+		}
+		for i := range r.matches {
+			sent = append(sent, r.matches[i].Services()...)
+		}
+	}
+	for _, n := range sent {
+		if d := t.svcDefs[n]; d.TLS != nil {
+			return false, string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("a mesh route does not send to a Service with TLS (Service %s/%s port %d has a BackendTLSPolicy): proxyless gRPC clients of the mesh cannot originate it", d.Namespace, d.KubernetesService, d.Port)
+		}
 	}
 	if t.meshPorts == nil {
 		t.meshPorts = map[servicePort]*meshPort{}
@@ -184,46 +200,107 @@ func (t *translator) withMeshRoutes() {
 // mergeMeshRoutes hands the mesh routes of spec's services to the services of p, the policy
 // file, that stand for the same Kubernetes Service port (kubernetes discovery, same
 // namespace, Service and port) and route nothing themselves: those keep the names their
-// clients reach them by, so the spec's service keeps its endpoints (its routes' backends may
-// name it) but answers no name of its own besides its generated ones. A file service with
-// routes of its own keeps them. The groups of p that list such a file service among their
-// upstreams get the services its new routes send to too. Called on a copy of the file
-// before spec's services are added.
+// clients reach them by and their settings (TLS, timeouts, retries, circuit breaker). The
+// routes' backends that name the spec's service of the port then name the file's, and so do
+// the canaries all of whose routes are handed over; where the two speak different protocols,
+// or a canary also drives routes not handed over, they keep naming the spec's service, and
+// routes that would then reach the endpoints without the TLS the file gives them are not
+// handed over. The groups of p that list such a file service among their upstreams get the
+// services its new routes send to too. Routes not handed over stay on the spec's service,
+// which answers only the names that no other service, nor a virtual host of a proxyless gRPC
+// group, answers (a file service with routes of its own keeps its names and routes). Called
+// on a copy of the file with defaults set, before spec's services are added; spec's services
+// and canaries are copies of the caller's.
 func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
+	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
 	for i := range spec.Services {
 		s := &spec.Services[i]
 		if !s.RoutesForClients {
 			continue
 		}
-		file := fileServiceOf(p, s)
-		if file == nil {
-			// Another service may answer some of the Service's names (the file's in its hosts,
-			// or a generated name made to look like one): it keeps them, as two virtual hosts
-			// may not share a domain.
-			s.Hosts = slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool { return answered(p.Spec.Services, spec.Services, s, h) })
-			continue
-		}
-		if len(file.Routes) > 0 {
-			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
-			continue
-		}
-		file.Routes, file.RoutesForClients = s.Routes, true
-		s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
-		var sent []string
-		for j := range file.Routes {
-			sent = append(sent, file.Routes[j].Services()...)
-		}
-		for j := range p.Spec.NodeGroups {
-			g := &p.Spec.NodeGroups[j]
-			if slices.Contains(g.Upstreams, file.Name) {
-				for _, n := range sent {
-					if !slices.Contains(g.Upstreams, n) {
-						g.Upstreams = append(g.Upstreams, n)
+		if file := fileServiceOf(p, s); file != nil && len(file.Routes) == 0 && handOver(s, file, spec) {
+			var sent []string
+			for j := range file.Routes {
+				sent = append(sent, file.Routes[j].Services()...)
+			}
+			for j := range p.Spec.NodeGroups {
+				g := &p.Spec.NodeGroups[j]
+				if slices.Contains(g.Upstreams, file.Name) {
+					for _, n := range sent {
+						if !slices.Contains(g.Upstreams, n) {
+							g.Upstreams = append(g.Upstreams, n)
+						}
 					}
+				}
+			}
+			continue
+		}
+		if taken == nil {
+			taken = answeredNames(p, spec)
+		}
+		s.Hosts = slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool {
+			return slices.ContainsFunc(taken[strings.ToLower(h)], func(o string) bool { return o != "service "+s.Name })
+		})
+	}
+}
+
+// handOver moves the mesh routes of s, the spec's service of a Service port, to file, the
+// file's service of that port, unless they would reach the port's endpoints without file's
+// TLS (see mergeMeshRoutes), and says whether it did.
+func handOver(s, file *policy.Service, spec *policy.Spec) bool {
+	handed := map[string]bool{}
+	for i := range s.Routes {
+		handed[s.Routes[i].Name] = true
+	}
+	rename := file.Protocol == s.Protocol
+	for _, c := range spec.Canaries {
+		all := !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !handed[r] })
+		some := slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return handed[r] })
+		if some && !all && (c.Stable == s.Name || c.Canary == s.Name) {
+			rename = false
+		}
+	}
+	routes := make([]policy.Route, len(s.Routes))
+	reaches := false // a route sends to s
+	for i, r := range s.Routes {
+		r.Backends, r.Mirrors = slices.Clone(r.Backends), slices.Clone(r.Mirrors)
+		for j := range r.Backends {
+			if r.Backends[j].Service == s.Name {
+				reaches = true
+				if rename {
+					r.Backends[j].Service = file.Name
+				}
+			}
+		}
+		for j := range r.Mirrors {
+			if r.Mirrors[j].Service == s.Name {
+				reaches = true
+				if rename {
+					r.Mirrors[j].Service = file.Name
+				}
+			}
+		}
+		routes[i] = r
+	}
+	if reaches && !rename && file.TLS != nil {
+		return false
+	}
+	if rename {
+		for i := range spec.Canaries {
+			c := &spec.Canaries[i]
+			if !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !handed[r] }) {
+				if c.Stable == s.Name {
+					c.Stable = file.Name
+				}
+				if c.Canary == s.Name {
+					c.Canary = file.Name
 				}
 			}
 		}
 	}
+	file.Routes, file.RoutesForClients = routes, true
+	s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+	return true
 }
 
 // fileServiceOf is the service of p that stands for the same Kubernetes Service port as s,
@@ -242,14 +319,38 @@ func fileServiceOf(p *policy.Policy, s *policy.Service) *policy.Service {
 	return nil
 }
 
-// answered says whether a service of file, or one of spec but self, answers the Host h.
-func answered(file, spec []policy.Service, self *policy.Service, h string) bool {
-	for _, ss := range [][]policy.Service{file, spec} {
+// answeredNames are the names (lower-cased, as Envoy compares domains) that the services of
+// p and spec answer and the domains of the virtual hosts their proxyless gRPC groups serve
+// as targets (where a service's names are targets too), each with what answers it: "service
+// <name>" or "virtual host <name>".
+func answeredNames(p *policy.Policy, spec *policy.Spec) map[string][]string {
+	out := map[string][]string{}
+	for _, ss := range [][]policy.Service{p.Spec.Services, spec.Services} {
 		for i := range ss {
-			if &ss[i] != self && slices.ContainsFunc(ss[i].Domains(), func(d string) bool { return strings.EqualFold(d, h) }) {
-				return true
+			for _, d := range ss[i].Domains() {
+				d = strings.ToLower(d)
+				out[d] = append(out[d], "service "+ss[i].Name)
 			}
 		}
 	}
-	return false
+	for _, sp := range []*policy.Spec{&p.Spec, spec} {
+		for _, g := range sp.NodeGroups {
+			if g.Kind != policy.NodeGRPC {
+				continue
+			}
+			for _, name := range g.VirtualHosts {
+				for _, vs := range []*policy.Spec{&p.Spec, spec} {
+					for _, vh := range vs.VirtualHosts {
+						if vh.Name == name {
+							for _, d := range vh.Domains {
+								d = strings.ToLower(d)
+								out[d] = append(out[d], "virtual host "+vh.Name)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
 }

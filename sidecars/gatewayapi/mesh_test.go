@@ -135,11 +135,12 @@ func TestMeshRouteRoutesTheServicesClients(t *testing.T) {
 	if name != "api" || len(routes) != 2 {
 		t.Fatalf("web's outbound virtual host %q routes %v", name, routes)
 	}
-	if want := [][]string{{"shop-api-v2-8080.shop"}, {"shop-api-8080.shop=value:90", "shop-api-v2-8080.shop=value:10"}}; !slices.EqualFunc(clusters, want, slices.Equal) {
+	// The share of api itself goes to the file's service, with the file's settings.
+	if want := [][]string{{"shop-api-v2-8080.shop"}, {"api.shop=value:90", "shop-api-v2-8080.shop=value:10"}}; !slices.EqualFunc(clusters, want, slices.Equal) {
 		t.Errorf("web's routes to api send to %v, want %v", clusters, want)
 	}
 	// web's group lists api among its upstreams: it gets the services api's routes send to.
-	if g := p.Group("web"); !slices.Contains(g.Upstreams, "shop-api-v2-8080") || !slices.Contains(g.Upstreams, "shop-api-8080") {
+	if g := p.Group("web"); !slices.Contains(g.Upstreams, "shop-api-v2-8080") {
 		t.Errorf("web's upstreams = %v", g.Upstreams)
 	}
 	for _, rc := range groups["api"].Routes {
@@ -171,14 +172,16 @@ func TestMeshRouteWithoutAFileService(t *testing.T) {
 }
 
 // TestMeshRouteKeepsTheFilesOwnRoutesAndNames: a file service that routes its requests
-// itself keeps its routes, and a name a file service answers stays its own.
+// itself keeps its routes, and a name a file service answers stays its own: the mesh routes
+// stay on the translation's service, answering none of those names (a canary over them
+// still finds them).
 func TestMeshRouteKeepsTheFilesOwnRoutesAndNames(t *testing.T) {
 	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route, match: {prefix: /}}]}", 1)
 	p, _ := servedMesh(t, meshPolicy(t, own), Translate(meshInput()).Spec)
 	if rs := p.Service("api").Routes; len(rs) != 1 || rs[0].Name != "file-route" || p.Service("api").RoutesForClients {
 		t.Errorf("api's routes = %+v", rs)
 	}
-	if s := p.Service("shop-api-8080"); len(s.Routes) != 0 || len(s.Hosts) != 0 {
+	if s := p.Service("shop-api-8080"); len(s.Routes) != 2 || len(s.Hosts) != 0 {
 		t.Errorf("shop-api-8080 = %+v", s)
 	}
 
@@ -282,8 +285,15 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 	}
 	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
 	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])
-	if c == nil || c.Stable != "shop-api-8080" || c.Canary != "shop-api-v2-8080" || p.Service("api").Routes[1].Name != c.Route {
+	if c == nil || c.Stable != "api" || c.Canary != "shop-api-v2-8080" || p.Service("api").Routes[1].Name != c.Route {
 		t.Fatalf("canary = %+v; api routes %+v", c, p.Service("api").Routes)
+	}
+	// The file's api routing its requests itself: the routes stay on the translation's
+	// service of the port, where the canary finds them.
+	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route}]}", 1)
+	p, _ = servedMesh(t, meshPolicy(t, own), res.Spec)
+	if c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c == nil || c.Stable != "shop-api-8080" {
+		t.Errorf("canary beside the file's own routes = %+v", c)
 	}
 }
 
@@ -305,5 +315,148 @@ func TestMeshHostsThatAnotherServiceAnswers(t *testing.T) {
 	}
 	if mesh == nil || len(mesh.Routes) != 1 || len(mesh.Hosts) != 0 {
 		t.Errorf("mesh service = %+v", mesh)
+	}
+}
+
+// TestMeshRouteKeepsTheFileServicesSettings: the share a mesh route sends to its own Service
+// goes to the file's service of that port, with its TLS and timeout; where the file's
+// service speaks another protocol than the route (and so cannot take that share) and has
+// TLS, the routes are not handed over at all, rather than reach its endpoints without TLS.
+func TestMeshRouteKeepsTheFileServicesSettings(t *testing.T) {
+	file := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, timeout: 2s, tls: {sni: api.shop}}", 1)
+	_, groups := servedMesh(t, meshPolicy(t, file), Translate(meshInput()).Spec)
+	if _, _, clusters := outboundVirtualHost(t, groups["web"], "web", "api.shop.svc.cluster.local:8080"); !slices.Contains(clusters[1], "api.shop=value:90") {
+		t.Errorf("web's routes to api send to %v", clusters)
+	}
+	for _, c := range groups["web"].Clusters {
+		if c.GetName() == "shop-api-8080.shop" {
+			t.Errorf("web gets the translation's cluster of api's port, without TLS: %v", c.GetName())
+		}
+		if c.GetName() == "api.shop" && c.GetTransportSocket() == nil {
+			t.Error("cluster api.shop lost its TLS")
+		}
+	}
+
+	other := strings.Replace(file, "timeout: 2s,", "timeout: 2s, protocol: http2,", 1)
+	p, groups := servedMesh(t, meshPolicy(t, other), Translate(meshInput()).Spec)
+	if rs := p.Service("api").Routes; len(rs) != 0 {
+		t.Errorf("api (http2, TLS) took routes that send to its endpoints without TLS: %+v", rs)
+	}
+	if name, routes, _ := outboundVirtualHost(t, groups["web"], "web", "api.shop.svc.cluster.local:8080"); name != "api" || len(routes) != 1 {
+		t.Errorf("web's virtual host for api: %q %v", name, routes)
+	}
+}
+
+// TestMeshRouteCanaryOverHandedAndGatewayRoutes: a canary over a Gateway's route and a mesh
+// route, both sending to Service api and api-v2, keeps naming the translation's services, and
+// so do the handed-over routes: the merge stays valid.
+func TestMeshRouteCanaryOverHandedAndGatewayRoutes(t *testing.T) {
+	in := meshInput()
+	in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
+	gw := oneGateway("shop", "edge", nil)
+	in.GatewayClasses, in.Gateways = gw.GatewayClasses, gw.Gateways
+	edge := in.HTTPRoutes[0].DeepCopy()
+	edge.Name, edge.Spec.ParentRefs, edge.Spec.Hostnames = "edge", []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"api.example.com"}
+	in.HTTPRoutes = append(in.HTTPRoutes, edge)
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-rollout"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}, {Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "edge"}},
+		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	res := Translate(in)
+	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])
+	if c == nil || c.Stable != "shop-api-8080" || len(c.AllRoutes()) != 2 {
+		t.Fatalf("canary = %+v", c)
+	}
+	if rs := p.Service("api").Routes; len(rs) != 1 || rs[0].Backends[0].Service != "shop-api-8080" {
+		t.Errorf("api's routes = %+v", rs)
+	}
+}
+
+// TestMeshRouteToATLSServiceIsRefused: proxyless gRPC clients of the mesh cannot originate
+// TLS, so a mesh route that sends to a Service with a BackendTLSPolicy is not accepted (and
+// nothing a proxyless group gets sends there).
+func TestMeshRouteToATLSServiceIsRefused(t *testing.T) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Served: ServedKinds{BackendTLSPolicies: true},
+		Services: []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "web", 50051)},
+		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 90)}, {BackendRef: ref("web", 50051, 10)}}}}}}},
+		BackendTLSPolicies: []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop")},
+	}
+	in.BackendTLSPolicies[0].Spec.Validation.WellKnownCACertificates = ptr(gwv1.WellKnownCACertificatesSystem)
+	res := Translate(in)
+	if c := conditions.Require(t, routeStatus(t, res.GRPCRoutes, "shop", "greeter"), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Service shop/web port 50051 has a BackendTLSPolicy") {
+		t.Errorf("Accepted = %+v", c)
+	}
+	file := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: greeter, port: 50051, protocol: grpc, discovery: kubernetes}\n  nodeGroups:\n  - {name: clients, kind: grpc, selector: {app: client}, upstreams: [greeter]}\n"
+	servedMesh(t, meshPolicy(t, file), res.Spec)
+}
+
+// TestMeshHostsOfAProxylessTarget: a name a proxyless gRPC group serves as a virtual host's
+// target (the policy file's, or a Gateway's hostname) stays that target's: the mesh service
+// of the Service leaves it out, and the merge is valid.
+func TestMeshHostsOfAProxylessTarget(t *testing.T) {
+	file := `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: mesh, namespace: shop}
+spec:
+  services:
+  - {name: greeter-v1, port: 50051, protocol: grpc, discovery: kubernetes}
+  virtualHosts:
+  - {name: greeter, domains: ["greeter.shop.svc.cluster.local:50051"], routes: [{name: split, backends: [{service: greeter-v1}]}]}
+  nodeGroups:
+  - {name: clients, kind: grpc, selector: {app: client}, virtualHosts: [greeter]}
+`
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0),
+		Services: []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "greeter-v1", 50051)},
+		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 1)}}}}}}},
+	}
+	p, _ := servedMesh(t, meshPolicy(t, file), Translate(in).Spec)
+	if hs := p.Service("shop-greeter-50051").Hosts; slices.Contains(hs, "greeter.shop.svc.cluster.local:50051") || !slices.Contains(hs, "greeter.shop:50051") {
+		t.Errorf("mesh hosts = %v", hs)
+	}
+
+	// A Gateway's GRPCRoute serves the Service's cluster name to its proxyless clients.
+	gw := oneGateway("shop", "internal", nil)
+	in.GatewayClasses, in.Gateways = gw.GatewayClasses, gw.Gateways
+	in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "gw"}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "internal"}}}, Hostnames: []gwv1.Hostname{"greeter.shop.svc.cluster.local"},
+		Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 1)}}}}}})
+	p, _ = servedMesh(t, base(t), Translate(in).Spec)
+	if hs := p.Service("shop-greeter-50051").Hosts; slices.Contains(hs, "greeter.shop.svc.cluster.local") || !slices.Contains(hs, "greeter.shop.svc.cluster.local:50051") {
+		t.Errorf("mesh hosts beside the Gateway's = %v", hs)
+	}
+}
+
+// TestMeshParentOfAGRPCRouteNamesItsService: the policy service of a GRPCRoute's parent port
+// is the GRPCRoutes' one (ServiceName), and an HTTPRoute's backendRef to that port gets the
+// one ending in its protocol, whichever route is older.
+func TestMeshParentOfAGRPCRouteNamesItsService(t *testing.T) {
+	for _, grpcFirst := range []bool{false, true} {
+		in := oneGateway("shop", "edge", nil)
+		in.Services = []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "greeter-v2", 50051)}
+		h := simpleRoute("shop", "web", []gwv1.ParentReference{{Name: "edge"}}, []gwv1.Hostname{"web.shop"}, nil, "greeter")
+		h.Spec.Rules[0].BackendRefs[0].Port = ptr(int32(50051))
+		g := &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v2", 50051, 1)}}}}}}
+		h.CreationTimestamp, g.CreationTimestamp = metav1.Unix(10, 0), metav1.Unix(20, 0)
+		if grpcFirst {
+			h.CreationTimestamp, g.CreationTimestamp = metav1.Unix(20, 0), metav1.Unix(10, 0)
+		}
+		in.HTTPRoutes, in.GRPCRoutes = []*gwv1.HTTPRoute{h}, []*gwv1.GRPCRoute{g}
+		got := map[string]string{}
+		for _, s := range Translate(in).Spec.Services {
+			got[s.Name] = string(s.Protocol)
+			if s.RoutesForClients {
+				got[s.Name] += "+mesh"
+			}
+		}
+		if got["shop-greeter-50051"] != "grpc+mesh" || got["shop-greeter-50051-http1"] != "http1" {
+			t.Errorf("grpc first %v: services %v", grpcFirst, got)
+		}
 	}
 }

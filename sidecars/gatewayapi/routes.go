@@ -361,13 +361,27 @@ type servicePort struct {
 	port    int32
 }
 
-// grpcBackend says whether a backendRef of a GRPCRoute names the Service port (whether or
-// not the route is accepted, so that the names of policy services do not depend on the
-// order routes are translated in).
+// grpcBackend says whether a backendRef or Service parent of a GRPCRoute names the Service
+// port (whether or not the route is accepted, so that the names of policy services do not
+// depend on the order routes are translated in).
 func (t *translator) grpcBackend(sp servicePort) bool {
 	if t.grpcPorts == nil {
 		t.grpcPorts = map[servicePort]bool{}
 		for _, r := range t.in.GRPCRoutes {
+			// A Service parent too: its port's policy service is what the route's clients
+			// speak gRPC to.
+			for _, pr := range r.Spec.ParentRefs {
+				if !isServiceParent(pr) || pr.Namespace != nil && string(*pr.Namespace) != r.Namespace {
+					continue
+				}
+				if svc := t.services[types.NamespacedName{Namespace: r.Namespace, Name: string(pr.Name)}]; svc != nil {
+					for _, p := range svc.Spec.Ports {
+						if pr.Port == nil || *pr.Port == p.Port {
+							t.grpcPorts[servicePort{types.NamespacedName{Namespace: r.Namespace, Name: svc.Name}, p.Port}] = true
+						}
+					}
+				}
+			}
 			for _, rule := range r.Spec.Rules {
 				for _, b := range rule.BackendRefs {
 					if b.Port == nil || b.Group != nil && *b.Group != "" || b.Kind != nil && *b.Kind != KindService {

@@ -1507,7 +1507,7 @@ func ptr[T any](v T) *T { return &v }
 func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
 	p := base.Clone()
 	p.SetDefaults() // a gateway group's single-listener form is in its listeners
-	spec.Services = slices.Clone(spec.Services)
+	spec.Services, spec.Canaries = slices.Clone(spec.Services), slices.Clone(spec.Canaries)
 	mergeMeshRoutes(p, &spec)
 	if len(spec.VirtualHosts) > 0 {
 		var names []string

@@ -584,7 +584,8 @@ type NodeGroup struct {
 	// Envoy group, with serve --gateway-service-account, only its proxies' ServiceAccount).
 	Identities []string `yaml:"identities,omitempty"`
 	// Upstreams are the services the group's proxies may call (sidecar outbound virtual
-	// hosts, gRPC api_listeners). Default: every service.
+	// hosts, gRPC api_listeners). Default: every service (for a grpc group, every service
+	// without tls).
 	Upstreams []string `yaml:"upstreams,omitempty"`
 	// VirtualHosts are the virtual hosts the group serves. In a policy file a gateway group
 	// may name them here with Port as its one listener (SetDefaults moves both into

@@ -743,7 +743,7 @@ func (p *Policy) VirtualHost(name string) *VirtualHost {
 func (p *Policy) envoyGetsService(name string) bool {
 	for i := range p.Spec.NodeGroups {
 		g := &p.Spec.NodeGroups[i]
-		if g.Kind == NodeSidecar && (slices.Contains(g.Services, name) || slices.Contains(p.groupUpstreams(g), name)) {
+		if g.Kind == NodeSidecar && (slices.Contains(g.Services, name) || slices.Contains(p.GroupUpstreams(g), name)) {
 			return true
 		}
 	}
@@ -783,14 +783,18 @@ func (p *Policy) envoyGetsRoute(name string) bool {
 	return false
 }
 
-// groupUpstreams are the names of the services a group calls (all when Upstreams is empty).
-func (p *Policy) groupUpstreams(g *NodeGroup) []string {
+// GroupUpstreams are the names of the services the proxies of group g call: its Upstreams,
+// or, when it lists none, every service but, for a proxyless gRPC group, those with TLS,
+// which its clients cannot originate.
+func (p *Policy) GroupUpstreams(g *NodeGroup) []string {
 	if len(g.Upstreams) > 0 {
 		return g.Upstreams
 	}
-	out := make([]string, len(p.Spec.Services))
-	for i, s := range p.Spec.Services {
-		out[i] = s.Name
+	out := make([]string, 0, len(p.Spec.Services))
+	for _, s := range p.Spec.Services {
+		if g.Kind != NodeGRPC || s.TLS == nil {
+			out = append(out, s.Name)
+		}
 	}
 	return out
 }
@@ -953,7 +957,7 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 			v.gatewayListeners(g, path, vhosts)
 		case NodeGRPC:
 			listeners := map[string]string{}
-			for j, s := range v.p.groupUpstreams(g) {
+			for j, s := range v.p.GroupUpstreams(g) {
 				if svc := v.service(s); svc != nil {
 					if svc.TLS != nil {
 						v.errorf(fmt.Sprintf("%s.upstreams[%d]", path, j), "service %q uses tls, which proxyless gRPC clients accept only with certificate providers (not supported)", s)
@@ -970,7 +974,7 @@ func (v *validator) nodeGroups(vhosts map[string]bool) {
 					v.errorf(vp, "unknown virtual host %q", name)
 					continue
 				}
-				if slices.Contains(v.p.groupUpstreams(g), name) {
+				if slices.Contains(v.p.GroupUpstreams(g), name) {
 					v.errorf(vp, "virtual host %q has the name of an upstream service of the group (their route configurations would clash)", name)
 				}
 				for _, d := range vh.Domains {

@@ -184,13 +184,7 @@ func (b *builder) use(service string) string {
 // upstreams are the services the group calls, in policy order.
 func (b *builder) upstreams() []*policy.Service {
 	var out []*policy.Service
-	if len(b.g.Upstreams) == 0 {
-		for i := range b.p.Spec.Services {
-			out = append(out, &b.p.Spec.Services[i])
-		}
-		return out
-	}
-	for _, name := range b.g.Upstreams {
+	for _, name := range b.p.GroupUpstreams(b.g) {
 		if svc := b.service(name); svc != nil {
 			out = append(out, svc)
 		} else if b.err == nil {
