@@ -49,7 +49,7 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 			key := routeKey{string(tr.Kind), types.NamespacedName{Namespace: ns, Name: string(tr.Name)}}
 			names := t.routesOf[key]
 			if len(names) == 0 {
-				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: %s %s/%s does not exist or is not accepted by a Gateway of foresight-xds", path, tr.Kind, ns, tr.Name)
+				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: %s %s/%s does not exist or is accepted by no Gateway of foresight-xds and no Service", path, tr.Kind, ns, tr.Name)
 			}
 			out = append(out, target{key: fmt.Sprintf("%s/%s/%s", tr.Kind, ns, tr.Name), names: slices.Clone(names), gateways: slices.Clone(t.routeGW[key])})
 		case tr.Group == "" && tr.Kind == KindService:
@@ -59,7 +59,7 @@ func (t *translator) resolveTargets(ns string, refs []gwv1.LocalPolicyTargetRefe
 			tg := target{key: fmt.Sprintf("Service/%s/%s", ns, tr.Name), service: true,
 				names: slices.Clone(t.svcsOf[types.NamespacedName{Namespace: ns, Name: string(tr.Name)}])}
 			if len(tg.names) == 0 {
-				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: Service %s/%s does not exist or no route of a Gateway of foresight-xds sends to it", path, ns, tr.Name)
+				return nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("%s: Service %s/%s does not exist or no route of a Gateway of foresight-xds or of a Service sends to it", path, ns, tr.Name)
 			}
 			tg.gateways = t.gatewaysSendingTo(tg.names)
 			out = append(out, tg)
@@ -128,8 +128,8 @@ func targetGateways(tgs []target) []types.NamespacedName {
 }
 
 // policyStatus is the ancestor statuses of an attached policy: one per Gateway gws its
-// targets are attached to, or, when none is known, one per targetRef; each with the
-// Accepted condition c, then the conditions extra.
+// targets are attached to, or, when none is known, one per targetRef (per Service parent of
+// a targeted mesh route); each with the Accepted condition c, then the conditions extra.
 func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, gws []types.NamespacedName, c policyVersion, extra ...metav1.Condition) []gwv1.PolicyAncestorStatus {
 	var ancestors []gwv1.ParentReference
 	for _, g := range gws {
@@ -137,9 +137,19 @@ func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPoli
 		ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: ptr(gwv1.Kind(KindGateway)), Namespace: &ns, Name: gwv1.ObjectName(g.Name)})
 	}
 	if len(ancestors) == 0 {
+		ns := gwv1.Namespace(meta.Namespace)
 		for _, tr := range refs {
-			ns := gwv1.Namespace(meta.Namespace)
-			ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
+			svcs := t.meshParents[routeKey{string(tr.Kind), types.NamespacedName{Namespace: meta.Namespace, Name: string(tr.Name)}}]
+			if tr.Group != gwv1.GroupName || len(svcs) == 0 {
+				ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
+				continue
+			}
+			for _, svc := range svcs {
+				a := gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind(KindService)), Namespace: &ns, Name: gwv1.ObjectName(svc)}
+				if !slices.ContainsFunc(ancestors, func(b gwv1.ParentReference) bool { return *b.Kind == KindService && b.Name == a.Name }) {
+					ancestors = append(ancestors, a)
+				}
+			}
 		}
 	}
 	var sts []gwv1.PolicyAncestorStatus

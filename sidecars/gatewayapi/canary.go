@@ -87,7 +87,7 @@ func (t *translator) canary(cp *CanaryPolicy, claimed map[string]string) (*polic
 		key := routeKey{string(tr.Kind), types.NamespacedName{Namespace: cp.Namespace, Name: string(tr.Name)}}
 		names := t.routesOf[key]
 		if len(names) == 0 {
-			return nil, nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("spec.targetRefs[%d]: %s %s/%s does not exist or is not accepted by a Gateway of foresight-xds", i, tr.Kind, cp.Namespace, tr.Name)
+			return nil, nil, string(gwv1.PolicyReasonTargetNotFound), fmt.Sprintf("spec.targetRefs[%d]: %s %s/%s does not exist or is accepted by no Gateway of foresight-xds and no Service", i, tr.Kind, cp.Namespace, tr.Name)
 		}
 		for _, g := range t.routeGW[key] {
 			if !slices.Contains(gws, g) {

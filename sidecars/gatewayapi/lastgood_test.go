@@ -334,7 +334,7 @@ func TestBackendTrafficPolicyKeepsLastAccepted(t *testing.T) {
 	in.BackendTrafficPolicies, in.LastGood = []*BackendTrafficPolicy{version(5, "p1", badCount)}, v4.LastGood
 	gone := Translate(in)
 	c := attachedStatus(t, gone.BackendTrafficPolicies, "faults")
-	if c.Reason != "TargetNotFound" || !strings.HasSuffix(c.Message, "GRPCRoute shop/greeter does not exist or is not accepted by a Gateway of foresight-xds; the last accepted generation 4 does not apply either") {
+	if c.Reason != "TargetNotFound" || !strings.HasSuffix(c.Message, "GRPCRoute shop/greeter does not exist or is accepted by no Gateway of foresight-xds and no Service; the last accepted generation 4 does not apply either") {
 		t.Errorf("target gone: %+v", c)
 	}
 	if _, ok := gone.LastGood.BackendTrafficPolicies[types.NamespacedName{Namespace: "shop", Name: "faults"}]; !ok {

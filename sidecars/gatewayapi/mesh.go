@@ -108,7 +108,10 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 		}
 	}
 	if t.meshPorts == nil {
-		t.meshPorts = map[servicePort]*meshPort{}
+		t.meshPorts, t.meshParents = map[servicePort]*meshPort{}, map[routeKey][]string{}
+	}
+	if !slices.Contains(t.meshParents[key], svc.Name) {
+		t.meshParents[key] = append(t.meshParents[key], svc.Name)
 	}
 	for i, p := range ports {
 		sp := servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}

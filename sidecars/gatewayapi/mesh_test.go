@@ -272,7 +272,7 @@ func TestMeshRouteOnEveryPortOrOne(t *testing.T) {
 }
 
 // TestCanaryOfAMeshRoute: a CanaryPolicy steps the weights of a mesh route's rule as it does
-// a Gateway's, on the file service's routes.
+// a Gateway's, on the file service's routes; its status names the Service as its ancestor.
 func TestCanaryOfAMeshRoute(t *testing.T) {
 	in := meshInput()
 	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
@@ -280,8 +280,9 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}},
 		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
 	res := Translate(in)
-	if c, _ := accepted(t, res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c.Status != metav1.ConditionTrue {
-		t.Fatalf("CanaryPolicy Accepted = %+v", c)
+	// Its ancestor is the route's Service parent.
+	if c, a := accepted(t, res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c.Status != metav1.ConditionTrue || *a.Kind != KindService || a.Name != "api" || *a.Group != "" {
+		t.Fatalf("CanaryPolicy Accepted = %+v on %+v", c, a)
 	}
 	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
 	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])

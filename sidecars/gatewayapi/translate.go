@@ -293,6 +293,8 @@ type translator struct {
 	// give the ports' policy services, by name.
 	meshPorts  map[servicePort]*meshPort
 	meshRoutes map[string]*meshService
+	// meshParents are the Services (in the route's namespace) each mesh route is attached to.
+	meshParents map[routeKey][]string
 }
 
 type routeKey struct {
