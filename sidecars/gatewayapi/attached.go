@@ -128,28 +128,30 @@ func targetGateways(tgs []target) []types.NamespacedName {
 }
 
 // policyStatus is the ancestor statuses of an attached policy: one per Gateway gws its
-// targets are attached to, or, when none is known, one per targetRef (per Service parent of
-// a targeted mesh route); each with the Accepted condition c, then the conditions extra.
+// targets are attached to and per Service a targeted route is attached to (a mesh route), or,
+// when none is known, one per targetRef; each with the Accepted condition c, then the
+// conditions extra.
 func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPolicyTargetReference, gws []types.NamespacedName, c policyVersion, extra ...metav1.Condition) []gwv1.PolicyAncestorStatus {
 	var ancestors []gwv1.ParentReference
 	for _, g := range gws {
 		ns := gwv1.Namespace(g.Namespace)
 		ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: ptr(gwv1.Kind(KindGateway)), Namespace: &ns, Name: gwv1.ObjectName(g.Name)})
 	}
+	ns := gwv1.Namespace(meta.Namespace)
+	for _, tr := range refs {
+		if tr.Group != gwv1.GroupName {
+			continue
+		}
+		for _, svc := range t.meshParents[routeKey{string(tr.Kind), types.NamespacedName{Namespace: meta.Namespace, Name: string(tr.Name)}}] {
+			a := gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind(KindService)), Namespace: &ns, Name: gwv1.ObjectName(svc)}
+			if !slices.ContainsFunc(ancestors, func(b gwv1.ParentReference) bool { return *b.Kind == KindService && b.Name == a.Name }) {
+				ancestors = append(ancestors, a)
+			}
+		}
+	}
 	if len(ancestors) == 0 {
-		ns := gwv1.Namespace(meta.Namespace)
 		for _, tr := range refs {
-			svcs := t.meshParents[routeKey{string(tr.Kind), types.NamespacedName{Namespace: meta.Namespace, Name: string(tr.Name)}}]
-			if tr.Group != gwv1.GroupName || len(svcs) == 0 {
-				ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
-				continue
-			}
-			for _, svc := range svcs {
-				a := gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind(KindService)), Namespace: &ns, Name: gwv1.ObjectName(svc)}
-				if !slices.ContainsFunc(ancestors, func(b gwv1.ParentReference) bool { return *b.Kind == KindService && b.Name == a.Name }) {
-					ancestors = append(ancestors, a)
-				}
-			}
+			ancestors = append(ancestors, gwv1.ParentReference{Group: ptr(tr.Group), Kind: ptr(tr.Kind), Namespace: &ns, Name: tr.Name})
 		}
 	}
 	var sts []gwv1.PolicyAncestorStatus

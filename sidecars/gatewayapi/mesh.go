@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -65,15 +66,7 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s is of type ExternalName: its requests leave the mesh", ns, pr.Name)
 	}
-	var ports []*corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if pr.Port != nil && p.Port != *pr.Port || pr.SectionName != nil && string(*pr.SectionName) != p.Name ||
-			p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
-			continue
-		}
-		ports = append(ports, p)
-	}
+	ports := parentPorts(svc, pr)
 	if len(ports) == 0 {
 		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s has no TCP port that the parentRef's port and sectionName select", ns, pr.Name)
 	}
@@ -141,6 +134,21 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	return true, string(gwv1.RouteReasonAccepted), "accepted"
 }
 
+// parentPorts are the TCP ports of svc that a parentRef naming it selects: the one of its port
+// or sectionName (a port's name), or all of them.
+func parentPorts(svc *corev1.Service, pr gwv1.ParentReference) []*corev1.ServicePort {
+	var ports []*corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if pr.Port != nil && p.Port != *pr.Port || pr.SectionName != nil && string(*pr.SectionName) != p.Name ||
+			p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		ports = append(ports, p)
+	}
+	return ports
+}
+
 // buildMesh orders the matches attached to each Service port in the Gateway API's
 // precedence, as the routes of the port's policy service (meshRoutes, by service name).
 func (t *translator) buildMesh() {
@@ -200,28 +208,71 @@ func (t *translator) withMeshRoutes() {
 	}
 }
 
-// mergeMeshRoutes hands the mesh routes of spec's services to the services of p, the policy
-// file, that stand for the same Kubernetes Service port (kubernetes discovery, same
-// namespace, Service and port) and route nothing themselves: those keep the names their
-// clients reach them by and their settings (TLS, timeouts, retries, circuit breaker). The
-// routes' backends that name the spec's service of the port then name the file's, and so do
-// the canaries all of whose routes are handed over; where the two speak different protocols,
-// or a canary also drives routes not handed over, they keep naming the spec's service, and
-// routes that would then reach the endpoints without the TLS the file gives them are not
-// handed over. The groups of p that list such a file service among their upstreams get the
-// services its new routes send to too. Routes not handed over stay on the spec's service,
-// which answers only the names that no other service, nor a virtual host of a proxyless gRPC
-// group, answers (a file service with routes of its own keeps its names and routes). Called
-// on a copy of the file with defaults set, before spec's services are added; spec's services
-// and canaries are copies of the caller's.
+// mergeMeshRoutes gives the mesh routes of spec's services to the services of p, the policy
+// file, that stand for the same Kubernetes Service ports (kubernetes discovery, same
+// namespace, Service and port):
+//   - A backend or mirror of the routes that names spec's service of a port the file has a
+//     service of names the file's service instead, so that the file's settings (TLS,
+//     timeouts, retries, circuit breaker) hold for it as for the file's own clients, and so
+//     do the canaries all of whose routes are the service's. It keeps spec's service where
+//     the two speak different protocols, or a canary also drives other routes with it; and
+//     where that would reach the endpoints of a file service with TLS without it, the
+//     routes are dropped, with the canaries over them, rather than served.
+//   - The routes of a port the file has a service of that routes nothing itself go to that
+//     service, which keeps its names and answers the Service's names too where no other
+//     service does; the groups of p that list it among their upstreams get the services its
+//     new routes send to.
+//   - Other routes stay on spec's service, which answers only the Service's names that no
+//     other service, nor a virtual host of a proxyless gRPC group, answers (a file service
+//     with routes of its own keeps its names and routes).
+//
+// Called on a copy of the file with defaults set, before spec's services are added; spec's
+// services and canaries are copies of the caller's.
 func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
+	files := map[string]*policy.Service{} // spec's services to the file's of the same port
+	for i := range spec.Services {
+		if f := fileServiceOf(p, &spec.Services[i]); f != nil {
+			files[spec.Services[i].Name] = f
+		}
+	}
 	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
+	answeredElsewhere := func(h string, by ...string) bool {
+		if taken == nil {
+			taken = answeredNames(p, spec)
+		}
+		return slices.ContainsFunc(taken[strings.ToLower(h)], func(o string) bool {
+			return !slices.ContainsFunc(by, func(b string) bool { return o == "service "+b })
+		})
+	}
+	dropped := map[string]bool{}
 	for i := range spec.Services {
 		s := &spec.Services[i]
 		if !s.RoutesForClients {
 			continue
 		}
-		if file := fileServiceOf(p, s); file != nil && len(file.Routes) == 0 && handOver(s, file, spec) {
+		routes, ok := viaFileServices(s, files, spec)
+		if !ok {
+			for _, r := range s.Routes {
+				dropped[r.Name] = true
+			}
+			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+			continue
+		}
+		file := files[s.Name]
+		handOver := file != nil && len(file.Routes) == 0
+		keep := []string{s.Name}
+		if handOver {
+			keep = append(keep, file.Name)
+		}
+		hosts := slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool { return answeredElsewhere(h, keep...) })
+		if handOver {
+			file.Routes, file.RoutesForClients = routes, true
+			for _, h := range hosts {
+				if !slices.ContainsFunc(file.Domains(), func(d string) bool { return strings.EqualFold(d, h) }) {
+					file.Hosts = append(file.Hosts, h)
+				}
+			}
+			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
 			var sent []string
 			for j := range file.Routes {
 				sent = append(sent, file.Routes[j].Services()...)
@@ -238,72 +289,72 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 			}
 			continue
 		}
-		if taken == nil {
-			taken = answeredNames(p, spec)
-		}
-		s.Hosts = slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool {
-			return slices.ContainsFunc(taken[strings.ToLower(h)], func(o string) bool { return o != "service "+s.Name })
+		s.Routes, s.Hosts = routes, hosts
+	}
+	if len(dropped) > 0 {
+		spec.Canaries = slices.DeleteFunc(spec.Canaries, func(c policy.Canary) bool {
+			return slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return dropped[r] })
 		})
 	}
 }
 
-// handOver moves the mesh routes of s, the spec's service of a Service port, to file, the
-// file's service of that port, unless they would reach the port's endpoints without file's
-// TLS (see mergeMeshRoutes), and says whether it did.
-func handOver(s, file *policy.Service, spec *policy.Spec) bool {
-	handed := map[string]bool{}
+// viaFileServices is a copy of the routes of s, a mesh service of spec, whose backends and
+// mirrors name the file's service of their port where files has one (see mergeMeshRoutes),
+// with the canaries all of whose routes are those renamed alike; ok is false, and nothing
+// renamed, when a route would reach a file service's endpoints without its TLS.
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *policy.Spec) ([]policy.Route, bool) {
+	own := map[string]bool{}
 	for i := range s.Routes {
-		handed[s.Routes[i].Name] = true
+		own[s.Routes[i].Name] = true
 	}
-	rename := file.Protocol == s.Protocol
+	rename := map[string]string{}
+	for i := range s.Routes {
+		for _, n := range s.Routes[i].Services() {
+			if f := files[n]; f != nil && f.Protocol == specService(spec, n).Protocol {
+				rename[n] = f.Name
+			}
+		}
+	}
 	for _, c := range spec.Canaries {
-		all := !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !handed[r] })
-		some := slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return handed[r] })
-		if some && !all && (c.Stable == s.Name || c.Canary == s.Name) {
-			rename = false
+		if slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return own[r] }) && slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] }) {
+			delete(rename, c.Stable) // the canary's other routes keep spec's service
+			delete(rename, c.Canary)
 		}
 	}
 	routes := make([]policy.Route, len(s.Routes))
-	reaches := false // a route sends to s
 	for i, r := range s.Routes {
 		r.Backends, r.Mirrors = slices.Clone(r.Backends), slices.Clone(r.Mirrors)
 		for j := range r.Backends {
-			if r.Backends[j].Service == s.Name {
-				reaches = true
-				if rename {
-					r.Backends[j].Service = file.Name
-				}
-			}
+			r.Backends[j].Service = cmp.Or(rename[r.Backends[j].Service], r.Backends[j].Service)
 		}
 		for j := range r.Mirrors {
-			if r.Mirrors[j].Service == s.Name {
-				reaches = true
-				if rename {
-					r.Mirrors[j].Service = file.Name
-				}
+			r.Mirrors[j].Service = cmp.Or(rename[r.Mirrors[j].Service], r.Mirrors[j].Service)
+		}
+		for _, n := range r.Services() {
+			if f := files[n]; f != nil && f.TLS != nil {
+				return nil, false
 			}
 		}
 		routes[i] = r
 	}
-	if reaches && !rename && file.TLS != nil {
-		return false
-	}
-	if rename {
-		for i := range spec.Canaries {
-			c := &spec.Canaries[i]
-			if !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !handed[r] }) {
-				if c.Stable == s.Name {
-					c.Stable = file.Name
-				}
-				if c.Canary == s.Name {
-					c.Canary = file.Name
-				}
-			}
+	for i := range spec.Canaries {
+		c := &spec.Canaries[i]
+		if !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] }) {
+			c.Stable = cmp.Or(rename[c.Stable], c.Stable)
+			c.Canary = cmp.Or(rename[c.Canary], c.Canary)
 		}
 	}
-	file.Routes, file.RoutesForClients = routes, true
-	s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
-	return true
+	return routes, true
+}
+
+// specService is spec's service named n (zero when there is none).
+func specService(spec *policy.Spec, n string) policy.Service {
+	for _, s := range spec.Services {
+		if s.Name == n {
+			return s
+		}
+	}
+	return policy.Service{}
 }
 
 // fileServiceOf is the service of p that stands for the same Kubernetes Service port as s,

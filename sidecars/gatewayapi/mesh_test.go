@@ -290,10 +290,11 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 		t.Fatalf("canary = %+v; api routes %+v", c, p.Service("api").Routes)
 	}
 	// The file's api routing its requests itself: the routes stay on the translation's
-	// service of the port, where the canary finds them.
+	// service of the port, where the canary finds them (their share of api still goes to the
+	// file's service).
 	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route}]}", 1)
 	p, _ = servedMesh(t, meshPolicy(t, own), res.Spec)
-	if c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c == nil || c.Stable != "shop-api-8080" {
+	if c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c == nil || c.Stable != "api" || !slices.ContainsFunc(p.Service("shop-api-8080").Routes, func(r policy.Route) bool { return r.Name == c.Route }) {
 		t.Errorf("canary beside the file's own routes = %+v", c)
 	}
 }

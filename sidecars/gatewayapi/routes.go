@@ -375,10 +375,8 @@ func (t *translator) grpcBackend(sp servicePort) bool {
 					continue
 				}
 				if svc := t.services[types.NamespacedName{Namespace: r.Namespace, Name: string(pr.Name)}]; svc != nil {
-					for _, p := range svc.Spec.Ports {
-						if pr.Port == nil || *pr.Port == p.Port {
-							t.grpcPorts[servicePort{types.NamespacedName{Namespace: r.Namespace, Name: svc.Name}, p.Port}] = true
-						}
+					for _, p := range parentPorts(svc, pr) {
+						t.grpcPorts[servicePort{types.NamespacedName{Namespace: r.Namespace, Name: svc.Name}, p.Port}] = true
 					}
 				}
 			}

@@ -227,16 +227,20 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	if base == nil {
 		base = &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "gateway-api", Namespace: policy.DefaultNamespace}}
 	}
-	if ours > 0 {
+	// The routes whose parent is a Service (mesh routes) are served without a Gateway.
+	if ours > 0 || len(res.Spec.Services) > 0 {
 		merged := gatewayapi.Merge(base, res.Spec)
 		groups, err := 0, merged.Validate()
 		if err == nil {
 			groups, err = checkServed(merged, checks)
 		}
-		if err != nil {
-			gc.problem(gc.files[0], "the Gateways' configuration is refused as a whole, with the policy: %v", err)
-		} else {
+		switch {
+		case err != nil:
+			gc.problem(gc.files[0], "the Gateway API configuration is refused as a whole, with the policy: %v", err)
+		case ours > 0:
 			gc.note(gc.files[0], "%d Gateways of foresight-xds's served to %d node groups", ours, groups)
+		default:
+			gc.note(gc.files[0], "routes of Services (mesh routes) served to %d node groups", groups)
 		}
 	}
 }

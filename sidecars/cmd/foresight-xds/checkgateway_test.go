@@ -169,8 +169,30 @@ spec:
   services:
   - {name: shop-store-8080, port: 8080, endpoints: [{address: 10.0.0.1}]}
 `)
-	if code, _, errOut := runCmd("check", clash, good); code != 1 || !strings.Contains(errOut, good+": the Gateways' configuration is refused as a whole, with the policy") || !strings.Contains(errOut, "shop-store-8080") {
+	if code, _, errOut := runCmd("check", clash, good); code != 1 || !strings.Contains(errOut, good+": the Gateway API configuration is refused as a whole, with the policy") || !strings.Contains(errOut, "shop-store-8080") {
 		t.Errorf("a policy clashing with the Gateways' part: exit %d\n%s", code, errOut)
+	}
+
+	// Routes of a Service (mesh routes) are served without a Gateway: their merge is checked
+	// too, and a clash refused the same way.
+	mesh := writeFile(t, dir, "mesh.yaml", `apiVersion: v1
+kind: Service
+metadata: {name: store, namespace: shop}
+spec: {ports: [{port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: store, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: store, port: 8080}]
+  rules:
+  - backendRefs: [{name: store, port: 8080}]
+`)
+	if code, out, errOut := runCmd("check", mesh); code != 0 || !strings.Contains(out, "routes of Services (mesh routes) served to") {
+		t.Errorf("mesh routes alone: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCmd("check", clash, mesh); code != 1 || !strings.Contains(errOut, "refused as a whole") || !strings.Contains(errOut, "shop-store-8080") {
+		t.Errorf("a policy clashing with mesh routes: exit %d\n%s", code, errOut)
 	}
 
 	// A misspelt field names the file, the document and the kind; nothing of it is read.
