@@ -226,7 +226,13 @@ func TestTranslateReferenceGrants(t *testing.T) {
 // that every node group's resources may be served, failing t otherwise.
 func served(t testing.TB, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
 	t.Helper()
-	p := Merge(base(t), spec)
+	return servedWith(t, base(t), spec)
+}
+
+// servedWith is served with the policy file file instead of the base policy.
+func servedWith(t testing.TB, file *policy.Policy, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
+	t.Helper()
+	p := Merge(file, spec)
 	if err := p.Validate(); err != nil {
 		t.Fatalf("the translation makes an invalid policy: %v", err)
 	}

@@ -74,7 +74,7 @@ func FuzzTranslate(f *testing.F) {
 		// What it accepts is valid and passes the checks of what Envoy accepts (a regex over
 		// Envoy's program size limit drops its rule instead).
 		if kind&64 != 0 {
-			servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+			servedWith(t, meshPolicy(t, meshFile), res.Spec)
 			return
 		}
 		served(t, res.Spec)

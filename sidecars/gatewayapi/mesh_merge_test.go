@@ -59,7 +59,7 @@ func TestMergeLeavesTheSpecAlone(t *testing.T) {
 func TestMeshRouteOfAFileServiceNamedOtherwise(t *testing.T) {
 	file := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: backend, kubernetesService: api, port: 8080, discovery: kubernetes}", 1)
 	file = strings.ReplaceAll(file, "[api]", "[backend]")
-	p, groups := servedMesh(t, meshPolicy(t, file), Translate(meshInput()).Spec)
+	p, groups := servedWith(t, meshPolicy(t, file), Translate(meshInput()).Spec)
 	if len(p.Service("backend").Routes) != 2 {
 		t.Fatalf("backend routes %+v", p.Service("backend").Routes)
 	}
@@ -86,7 +86,7 @@ func TestMeshGRPCRouteToAnHTTP2FileService(t *testing.T) {
 			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 90)}, {BackendRef: ref("greeter-v2", 50051, 10)}}}}}}},
 	}
 	file := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: greeter, port: 50051, protocol: http2, discovery: kubernetes}\n  - {name: web, port: 80, discovery: kubernetes}\n  nodeGroups:\n  - {name: web, services: [web], upstreams: [greeter]}\n  - {name: clients, kind: grpc, selector: {app: client}, upstreams: [greeter]}\n"
-	servedMesh(t, meshPolicy(t, file), Translate(in).Spec)
+	servedWith(t, meshPolicy(t, file), Translate(in).Spec)
 }
 
 // TestMeshHeaderCanaryOverHandedRoutes: a canary with header matches over routes handed to
@@ -99,7 +99,7 @@ func TestMeshHeaderCanaryOverHandedRoutes(t *testing.T) {
 		Headers:    []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "1"}},
 		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 0, Pause: metav1.Duration{Duration: time.Minute}}, {Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
 	res := Translate(in)
-	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	p, _ := servedWith(t, meshPolicy(t, meshFile), res.Spec)
 	hp, err := p.WithAllCanaryHeaderRoutes()
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestMeshRouteToAnotherFileServiceWithTLS(t *testing.T) {
 			file += "  - {name: web, port: 80, discovery: kubernetes}\n"
 		}
 		file += "  nodeGroups:\n  - {name: client, services: [client]}\n"
-		p, groups := servedMesh(t, meshPolicy(t, file), res.Spec)
+		p, groups := servedWith(t, meshPolicy(t, file), res.Spec)
 		var sent []string
 		for _, s := range p.Spec.Services {
 			for _, r := range s.Routes {

@@ -12,7 +12,6 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
-	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
@@ -31,6 +30,7 @@ spec:
   - {name: api, services: [api]}
 `
 
+// meshPolicy parses a policy file.
 func meshPolicy(t *testing.T, file string) *policy.Policy {
 	t.Helper()
 	p, err := policy.Parse([]byte(file), "mesh.yaml")
@@ -40,6 +40,7 @@ func meshPolicy(t *testing.T, file string) *policy.Policy {
 	return p
 }
 
+// serviceParent is a parentRef to port of the core Service name (a mesh route's).
 func serviceParent(name string, port int32) gwv1.ParentReference {
 	return gwv1.ParentReference{Group: ptr(gwv1.Group("")), Kind: ptr(gwv1.Kind(KindService)), Name: gwv1.ObjectName(name), Port: ptr(port)}
 }
@@ -56,26 +57,6 @@ func meshInput() *Input {
 		}}}
 	return &Input{ControllerName: controller, HTTPRoutes: []*gwv1.HTTPRoute{split},
 		Services: []*corev1.Service{svc("shop", "web", 80), svc("shop", "api", 8080), svc("shop", "api-v2", 8080)}, Now: time.Unix(1_800_000_000, 0)}
-}
-
-// servedMesh merges spec into the policy file, validates it, translates it and checks every
-// node group's resources as served.
-func servedMesh(t *testing.T, file *policy.Policy, spec policy.Spec) (*policy.Policy, map[string]*translate.Resources) {
-	t.Helper()
-	p := Merge(file, spec)
-	if err := p.Validate(); err != nil {
-		t.Fatalf("the merge makes an invalid policy: %v", err)
-	}
-	groups, err := translate.Translate(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, g := range groups {
-		if err := check.Check(g); err != nil {
-			t.Fatalf("node group %s would not be served: %v", name, err)
-		}
-	}
-	return p, groups
 }
 
 // outboundVirtualHost is the virtual host of a sidecar group's outbound route configuration
@@ -123,7 +104,7 @@ func TestMeshRouteRoutesTheServicesClients(t *testing.T) {
 			t.Errorf("%s = %+v", typ, c)
 		}
 	}
-	p, groups := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	p, groups := servedWith(t, meshPolicy(t, meshFile), res.Spec)
 	api := p.Service("api")
 	if !api.RoutesForClients || len(api.Routes) != 2 || !strings.Contains(api.Routes[0].Name, "/1/") {
 		t.Fatalf("file service api routes = %+v", api.Routes)
@@ -159,7 +140,7 @@ func TestMeshRouteRoutesTheServicesClients(t *testing.T) {
 func TestMeshRouteWithoutAFileService(t *testing.T) {
 	file := strings.Replace(meshFile, "  - {name: api, port: 8080, discovery: kubernetes}\n", "", 1)
 	file = strings.Replace(file, "  - {name: web, services: [web], upstreams: [api]}\n  - {name: api, services: [api]}\n", "  - {name: web, services: [web]}\n", 1)
-	p, groups := servedMesh(t, meshPolicy(t, file), Translate(meshInput()).Spec)
+	p, groups := servedWith(t, meshPolicy(t, file), Translate(meshInput()).Spec)
 	own := p.Service("shop-api-8080")
 	if !own.RoutesForClients || len(own.Routes) != 2 {
 		t.Fatalf("shop-api-8080 = %+v", own)
@@ -177,7 +158,7 @@ func TestMeshRouteWithoutAFileService(t *testing.T) {
 // still finds them).
 func TestMeshRouteKeepsTheFilesOwnRoutesAndNames(t *testing.T) {
 	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route, match: {prefix: /}}]}", 1)
-	p, _ := servedMesh(t, meshPolicy(t, own), Translate(meshInput()).Spec)
+	p, _ := servedWith(t, meshPolicy(t, own), Translate(meshInput()).Spec)
 	if rs := p.Service("api").Routes; len(rs) != 1 || rs[0].Name != "file-route" || p.Service("api").RoutesForClients {
 		t.Errorf("api's routes = %+v", rs)
 	}
@@ -188,7 +169,7 @@ func TestMeshRouteKeepsTheFilesOwnRoutesAndNames(t *testing.T) {
 	// A file service named otherwise that answers api.shop:8080 among its hosts.
 	other := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: gateway-api, port: 8080, discovery: kubernetes, hosts: [\"api.shop:8080\"]}", 1)
 	other = strings.ReplaceAll(other, "[api]", "[gateway-api]")
-	p, groups := servedMesh(t, meshPolicy(t, other), Translate(meshInput()).Spec)
+	p, groups := servedWith(t, meshPolicy(t, other), Translate(meshInput()).Spec)
 	if hs := p.Service("shop-api-8080").Hosts; slices.Contains(hs, "api.shop:8080") || !slices.Contains(hs, "api.shop.svc.cluster.local:8080") {
 		t.Errorf("shop-api-8080 hosts = %v", hs)
 	}
@@ -256,7 +237,7 @@ func TestMeshRouteOnEveryPortOrOne(t *testing.T) {
 	if len(hosts) != 2 || !slices.Contains(hosts["shop-api-80"], "api.shop") || slices.Contains(hosts["shop-api-9090"], "api.shop") || !slices.Contains(hosts["shop-api-9090"], "api.shop:9090") {
 		t.Errorf("mesh services' hosts = %v", hosts)
 	}
-	servedMesh(t, base(t), res.Spec)
+	servedWith(t, base(t), res.Spec)
 
 	in.HTTPRoutes[0].Spec.ParentRefs[0].SectionName = ptr(gwv1.SectionName("admin"))
 	res = Translate(in)
@@ -284,7 +265,7 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 	if c, a := accepted(t, res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c.Status != metav1.ConditionTrue || *a.Kind != KindService || a.Name != "api" || *a.Group != "" {
 		t.Fatalf("CanaryPolicy Accepted = %+v on %+v", c, a)
 	}
-	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	p, _ := servedWith(t, meshPolicy(t, meshFile), res.Spec)
 	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])
 	if c == nil || c.Stable != "api" || c.Canary != "shop-api-v2-8080" || p.Service("api").Routes[1].Name != c.Route {
 		t.Fatalf("canary = %+v; api routes %+v", c, p.Service("api").Routes)
@@ -293,7 +274,7 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 	// service of the port, where the canary finds them (their share of api still goes to the
 	// file's service).
 	own := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route}]}", 1)
-	p, _ = servedMesh(t, meshPolicy(t, own), res.Spec)
+	p, _ = servedWith(t, meshPolicy(t, own), res.Spec)
 	if c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c == nil || c.Stable != "api" || !slices.ContainsFunc(p.Service("shop-api-8080").Routes, func(r policy.Route) bool { return r.Name == c.Route }) {
 		t.Errorf("canary beside the file's own routes = %+v", c)
 	}
@@ -308,7 +289,7 @@ func TestMeshHostsThatAnotherServiceAnswers(t *testing.T) {
 		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "r"}, Spec: gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("a-b-80", 80)}},
 			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("b", 80, 1)}}}}}}}}
-	p, _ := servedMesh(t, meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m}\nspec:\n  services: [{name: client, port: 80, endpoints: [{address: 10.0.0.1}]}]\n  nodeGroups: [{name: client, services: [client]}]\n"), Translate(in).Spec)
+	p, _ := servedWith(t, meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m}\nspec:\n  services: [{name: client, port: 80, endpoints: [{address: 10.0.0.1}]}]\n  nodeGroups: [{name: client, services: [client]}]\n"), Translate(in).Spec)
 	var mesh *policy.Service
 	for i := range p.Spec.Services {
 		if p.Spec.Services[i].RoutesForClients {
@@ -326,7 +307,7 @@ func TestMeshHostsThatAnotherServiceAnswers(t *testing.T) {
 // TLS, the routes are not handed over at all, rather than reach its endpoints without TLS.
 func TestMeshRouteKeepsTheFileServicesSettings(t *testing.T) {
 	file := strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, timeout: 2s, tls: {sni: api.shop}}", 1)
-	_, groups := servedMesh(t, meshPolicy(t, file), Translate(meshInput()).Spec)
+	_, groups := servedWith(t, meshPolicy(t, file), Translate(meshInput()).Spec)
 	if _, _, clusters := outboundVirtualHost(t, groups["web"], "web", "api.shop.svc.cluster.local:8080"); !slices.Contains(clusters[1], "api.shop=value:90") {
 		t.Errorf("web's routes to api send to %v", clusters)
 	}
@@ -340,7 +321,7 @@ func TestMeshRouteKeepsTheFileServicesSettings(t *testing.T) {
 	}
 
 	other := strings.Replace(file, "timeout: 2s,", "timeout: 2s, protocol: http2,", 1)
-	p, groups := servedMesh(t, meshPolicy(t, other), Translate(meshInput()).Spec)
+	p, groups := servedWith(t, meshPolicy(t, other), Translate(meshInput()).Spec)
 	if rs := p.Service("api").Routes; len(rs) != 0 {
 		t.Errorf("api (http2, TLS) took routes that send to its endpoints without TLS: %+v", rs)
 	}
@@ -365,7 +346,7 @@ func TestMeshRouteCanaryOverHandedAndGatewayRoutes(t *testing.T) {
 		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}, {Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "edge"}},
 		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
 	res := Translate(in)
-	p, _ := servedMesh(t, meshPolicy(t, meshFile), res.Spec)
+	p, _ := servedWith(t, meshPolicy(t, meshFile), res.Spec)
 	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}])
 	if c == nil || c.Stable != "shop-api-8080" || len(c.AllRoutes()) != 2 {
 		t.Fatalf("canary = %+v", c)
@@ -392,7 +373,7 @@ func TestMeshRouteToATLSServiceIsRefused(t *testing.T) {
 		t.Errorf("Accepted = %+v", c)
 	}
 	file := "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: greeter, port: 50051, protocol: grpc, discovery: kubernetes}\n  nodeGroups:\n  - {name: clients, kind: grpc, selector: {app: client}, upstreams: [greeter]}\n"
-	servedMesh(t, meshPolicy(t, file), res.Spec)
+	servedWith(t, meshPolicy(t, file), res.Spec)
 }
 
 // TestMeshHostsOfAProxylessTarget: a name a proxyless gRPC group serves as a virtual host's
@@ -416,7 +397,7 @@ spec:
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
 			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter-v1", 50051, 1)}}}}}}},
 	}
-	p, _ := servedMesh(t, meshPolicy(t, file), Translate(in).Spec)
+	p, _ := servedWith(t, meshPolicy(t, file), Translate(in).Spec)
 	if hs := p.Service("shop-greeter-50051").Hosts; slices.Contains(hs, "greeter.shop.svc.cluster.local:50051") || !slices.Contains(hs, "greeter.shop:50051") {
 		t.Errorf("mesh hosts = %v", hs)
 	}
@@ -427,7 +408,7 @@ spec:
 	in.GRPCRoutes = append(in.GRPCRoutes, &gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "gw"}, Spec: gwv1.GRPCRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "internal"}}}, Hostnames: []gwv1.Hostname{"greeter.shop.svc.cluster.local"},
 		Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 1)}}}}}})
-	p, _ = servedMesh(t, base(t), Translate(in).Spec)
+	p, _ = servedWith(t, base(t), Translate(in).Spec)
 	if hs := p.Service("shop-greeter-50051").Hosts; slices.Contains(hs, "greeter.shop.svc.cluster.local") || !slices.Contains(hs, "greeter.shop.svc.cluster.local:50051") {
 		t.Errorf("mesh hosts beside the Gateway's = %v", hs)
 	}
