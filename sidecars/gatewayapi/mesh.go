@@ -210,7 +210,7 @@ func (t *translator) withMeshRoutes() {
 
 // mergeMeshRoutes gives the mesh routes of spec's services to the services of p, the policy
 // file, that stand for the same Kubernetes Service ports (kubernetes discovery, same
-// namespace, Service and port):
+// namespace, Service and port; the first in the file where several do):
 //   - A backend or mirror of the routes that names spec's service of a port the file has a
 //     service of names the file's service instead, so that the file's settings (TLS,
 //     timeouts, retries, circuit breaker) hold for it as for the file's own clients, and so
@@ -229,10 +229,22 @@ func (t *translator) withMeshRoutes() {
 // Called on a copy of the file with defaults set, before spec's services are added; spec's
 // services and canaries are copies of the caller's.
 func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
+	type port struct {
+		namespace, service string
+		port               uint32
+	}
+	byPort := map[port]*policy.Service{} // the file's services of Kubernetes Service ports, the first of each
+	for i := range p.Spec.Services {
+		f := &p.Spec.Services[i]
+		k := port{f.Namespace, cmp.Or(f.KubernetesService, f.Name), f.Port}
+		if _, dup := byPort[k]; f.Discovery == policy.DiscoveryKubernetes && !dup {
+			byPort[k] = f
+		}
+	}
 	files := map[string]*policy.Service{} // spec's services to the file's of the same port
-	for i := range spec.Services {
-		if f := fileServiceOf(p, &spec.Services[i]); f != nil {
-			files[spec.Services[i].Name] = f
+	for _, s := range spec.Services {
+		if f := byPort[port{s.Namespace, s.KubernetesService, s.Port}]; f != nil {
+			files[s.Name] = f
 		}
 	}
 	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
@@ -355,22 +367,6 @@ func specService(spec *policy.Spec, n string) policy.Service {
 		}
 	}
 	return policy.Service{}
-}
-
-// fileServiceOf is the service of p that stands for the same Kubernetes Service port as s,
-// or nil.
-func fileServiceOf(p *policy.Policy, s *policy.Service) *policy.Service {
-	for i := range p.Spec.Services {
-		f := &p.Spec.Services[i]
-		k8sName := f.KubernetesService
-		if k8sName == "" {
-			k8sName = f.Name
-		}
-		if f.Discovery == policy.DiscoveryKubernetes && f.Namespace == s.Namespace && k8sName == s.KubernetesService && f.Port == s.Port {
-			return f
-		}
-	}
-	return nil
 }
 
 // answeredNames are the names (lower-cased, as Envoy compares domains) that the services of

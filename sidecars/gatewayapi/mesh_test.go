@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -442,4 +443,58 @@ func TestMeshParentOfAGRPCRouteNamesItsService(t *testing.T) {
 			t.Errorf("grpc first %v: services %v", grpcFirst, got)
 		}
 	}
+}
+
+// BenchmarkMeshRoutes1000 translates 1,000 mesh routes, one for each of 1,000 Services
+// (90/10 between the Service and its -next), merges them with a policy file that has a
+// service for half of those Services and one sidecar group calling every service, and
+// serves the merge.
+func BenchmarkMeshRoutes1000(b *testing.B) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0)}
+	var file strings.Builder
+	file.WriteString("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: client, port: 9000, endpoints: [{address: 10.0.0.1}]}\n")
+	for i := range 1000 {
+		name := fmt.Sprintf("svc-%d", i)
+		in.Services = append(in.Services, svc("shop", name, 80), svc("shop", name+"-next", 80))
+		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r-" + name},
+			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent(name, 80)}},
+				Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(name, 80, 90)}, {BackendRef: ref(name+"-next", 80, 10)}}}}}})
+		if i%2 == 0 {
+			fmt.Fprintf(&file, "  - {name: %s, port: 80, discovery: kubernetes}\n", name)
+		}
+	}
+	file.WriteString("  nodeGroups:\n  - {name: client, services: [client]}\n")
+	fp, err := policy.Parse([]byte(file.String()), "mesh.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("translate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Translate(in); len(res.Spec.Services) != 2000 {
+				b.Fatalf("%d services", len(res.Spec.Services))
+			}
+		}
+	})
+	spec := Translate(in).Spec
+	b.Run("merge", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if p := Merge(fp, spec); len(p.Service("svc-0").Routes) != 1 {
+				b.Fatal("svc-0 has no mesh route")
+			}
+		}
+	})
+	b.Run("served", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p := Merge(fp, Translate(in).Spec)
+			if err := p.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := translate.Translate(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
