@@ -94,6 +94,9 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 		for i := range r.matches {
 			sent = append(sent, r.matches[i].Services()...)
 		}
+		for _, n := range r.svcs { // with the refs of weight 0, which a canary may step up
+			sent = append(sent, n)
+		}
 	}
 	for _, n := range sent {
 		if d := t.svcDefs[n]; d.TLS != nil {
@@ -210,7 +213,7 @@ func (t *translator) withMeshRoutes() {
 
 // mergeMeshRoutes gives the mesh routes of spec's services to the services of p, the policy
 // file, that stand for the same Kubernetes Service ports (kubernetes discovery, same
-// namespace, Service and port; the first in the file where several do):
+// namespace, Service and port; fileServicesOf chooses where several do):
 //   - A backend or mirror of the routes that names spec's service of a port the file has a
 //     service of names the file's service instead, so that the file's settings (TLS,
 //     timeouts, retries, circuit breaker) hold for it as for the file's own clients, and so
@@ -229,24 +232,7 @@ func (t *translator) withMeshRoutes() {
 // Called on a copy of the file with defaults set, before spec's services are added; spec's
 // services and canaries are copies of the caller's.
 func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
-	type port struct {
-		namespace, service string
-		port               uint32
-	}
-	byPort := map[port]*policy.Service{} // the file's services of Kubernetes Service ports, the first of each
-	for i := range p.Spec.Services {
-		f := &p.Spec.Services[i]
-		k := port{f.Namespace, cmp.Or(f.KubernetesService, f.Name), f.Port}
-		if _, dup := byPort[k]; f.Discovery == policy.DiscoveryKubernetes && !dup {
-			byPort[k] = f
-		}
-	}
-	files := map[string]*policy.Service{} // spec's services to the file's of the same port
-	for _, s := range spec.Services {
-		if f := byPort[port{s.Namespace, s.KubernetesService, s.Port}]; f != nil {
-			files[s.Name] = f
-		}
-	}
+	files := fileServicesOf(p, spec)
 	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
 	answeredElsewhere := func(h string, by ...string) bool {
 		if taken == nil {
@@ -262,7 +248,7 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 		if !s.RoutesForClients {
 			continue
 		}
-		routes, ok := viaFileServices(s, files, spec)
+		routes, ok := viaFileServices(s, files, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
 		if !ok {
 			for _, r := range s.Routes {
 				dropped[r.Name] = true
@@ -310,27 +296,110 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 	}
 }
 
+// fileServicesOf maps spec's services to the services of p that stand for the same
+// Kubernetes Service ports (kubernetes discovery, same namespace, Service and port). Where
+// several do, it takes the one named after the Service (whose names are the Service's, which
+// the mesh's clients address), then the one speaking the same protocol, then the first.
+func fileServicesOf(p *policy.Policy, spec *policy.Spec) map[string]*policy.Service {
+	type port struct {
+		namespace, service string
+		port               uint32
+	}
+	byPort := map[port][]*policy.Service{}
+	for i := range p.Spec.Services {
+		f := &p.Spec.Services[i]
+		if f.Discovery == policy.DiscoveryKubernetes {
+			k := port{f.Namespace, cmp.Or(f.KubernetesService, f.Name), f.Port}
+			byPort[k] = append(byPort[k], f)
+		}
+	}
+	out := map[string]*policy.Service{}
+	for _, s := range spec.Services {
+		cands := byPort[port{s.Namespace, s.KubernetesService, s.Port}]
+		if len(cands) == 0 {
+			continue
+		}
+		rank := func(f *policy.Service) int {
+			r := 0
+			if f.Name == s.KubernetesService {
+				r += 2
+			}
+			if f.Protocol == s.Protocol {
+				r++
+			}
+			return r
+		}
+		best := cands[0]
+		for _, f := range cands[1:] {
+			if rank(f) > rank(best) {
+				best = f
+			}
+		}
+		out[s.Name] = best
+	}
+	return out
+}
+
+// proxylessGet says whether a proxyless gRPC group of p or spec would get the routes of the
+// mesh service named s: its upstreams name s (or file, the file's service the routes go to),
+// or it lists none (every service).
+func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Service) bool {
+	for _, gs := range [][]policy.NodeGroup{p.Spec.NodeGroups, spec.NodeGroups} {
+		for _, g := range gs {
+			if g.Kind == policy.NodeGRPC && (len(g.Upstreams) == 0 || slices.Contains(g.Upstreams, s) || file != nil && slices.Contains(g.Upstreams, file.Name)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // viaFileServices is a copy of the routes of s, a mesh service of spec, whose backends and
 // mirrors name the file's service of their port where files has one (see mergeMeshRoutes),
-// with the canaries all of whose routes are those renamed alike; ok is false, and nothing
-// renamed, when a route would reach a file service's endpoints without its TLS.
-func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *policy.Spec) ([]policy.Route, bool) {
+// with the canaries all of whose routes are those renamed alike (their stable and canary
+// services too, which a backend of weight 0 leaves out of the routes). ok is false, and
+// nothing renamed, when a route or canary would reach a file service's endpoints without its
+// TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: a proxyless
+// group gets the routes), which cannot originate it.
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *policy.Spec, grpc bool) ([]policy.Route, bool) {
 	own := map[string]bool{}
 	for i := range s.Routes {
 		own[s.Routes[i].Name] = true
 	}
-	rename := map[string]string{}
+	protocols := make(map[string]policy.Protocol, len(spec.Services))
+	for _, ss := range spec.Services {
+		protocols[ss.Name] = ss.Protocol
+	}
+	var sent []string // the services the routes and the canaries over them only send to
 	for i := range s.Routes {
-		for _, n := range s.Routes[i].Services() {
-			if f := files[n]; f != nil && f.Protocol == specService(spec, n).Protocol {
-				rename[n] = f.Name
-			}
+		sent = append(sent, s.Routes[i].Services()...)
+	}
+	var mine []*policy.Canary // the canaries all of whose routes are the service's
+	blocked := map[string]bool{}
+	for i := range spec.Canaries {
+		c := &spec.Canaries[i]
+		in, out := slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return own[r] }), slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] })
+		switch {
+		case in && out:
+			blocked[c.Stable], blocked[c.Canary] = true, true // the canary's other routes keep spec's service
+		case in:
+			mine = append(mine, c)
+			sent = append(sent, c.Stable, c.Canary)
 		}
 	}
-	for _, c := range spec.Canaries {
-		if slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return own[r] }) && slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] }) {
-			delete(rename, c.Stable) // the canary's other routes keep spec's service
-			delete(rename, c.Canary)
+	rename := map[string]string{}
+	for _, n := range sent {
+		if f := files[n]; f != nil && f.Protocol == protocols[n] && !blocked[n] {
+			rename[n] = f.Name
+		}
+	}
+	for _, n := range sent {
+		f := files[n]
+		switch {
+		case f != nil && rename[n] == "" && f.TLS != nil:
+			return nil, false // to the file's endpoints without its TLS
+		case f != nil && rename[n] != "" && f.TLS != nil && grpc:
+			return nil, false // TLS from a proxyless client
 		}
 	}
 	routes := make([]policy.Route, len(s.Routes))
@@ -342,31 +411,13 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *
 		for j := range r.Mirrors {
 			r.Mirrors[j].Service = cmp.Or(rename[r.Mirrors[j].Service], r.Mirrors[j].Service)
 		}
-		for _, n := range r.Services() {
-			if f := files[n]; f != nil && f.TLS != nil {
-				return nil, false
-			}
-		}
 		routes[i] = r
 	}
-	for i := range spec.Canaries {
-		c := &spec.Canaries[i]
-		if !slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] }) {
-			c.Stable = cmp.Or(rename[c.Stable], c.Stable)
-			c.Canary = cmp.Or(rename[c.Canary], c.Canary)
-		}
+	for _, c := range mine {
+		c.Stable = cmp.Or(rename[c.Stable], c.Stable)
+		c.Canary = cmp.Or(rename[c.Canary], c.Canary)
 	}
 	return routes, true
-}
-
-// specService is spec's service named n (zero when there is none).
-func specService(spec *policy.Spec, n string) policy.Service {
-	for _, s := range spec.Services {
-		if s.Name == n {
-			return s
-		}
-	}
-	return policy.Service{}
 }
 
 // answeredNames are the names (lower-cased, as Envoy compares domains) that the services of

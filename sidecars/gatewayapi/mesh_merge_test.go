@@ -12,10 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/foresight-dev/foresight/internal/testharness/conditions"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
 
+// cloneSpec is a deep copy of s.
 func cloneSpec(s policy.Spec) policy.Spec { return (&policy.Policy{Spec: s}).Clone().Spec }
 
 // TestMergeLeavesTheSpecAlone: Merge does not change the caller's spec (with or without a
@@ -235,6 +237,199 @@ func TestMeshRouteToAnotherFileServiceWithTLS(t *testing.T) {
 			if c.GetName() == "api.shop" && c.GetTransportSocket() == nil {
 				t.Errorf("%s: cluster api.shop lost its TLS", tc.name)
 			}
+		}
+	}
+}
+
+// meshFileHead starts a policy file of namespace shop, at its services.
+const meshFileHead = "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n"
+
+// bypassesFileTLS names every route backend that reaches the endpoints of a Kubernetes Service
+// port whose file service has TLS, through a service without it.
+func bypassesFileTLS(file, p *policy.Policy) []string {
+	var out []string
+	for _, s := range p.Spec.Services {
+		for _, r := range s.Routes {
+			for _, b := range r.Backends {
+				d := p.Service(b.Service)
+				if d == nil || d.TLS != nil {
+					continue
+				}
+				for _, f := range file.Spec.Services {
+					k := f.KubernetesService
+					if k == "" {
+						k = f.Name
+					}
+					if f.TLS != nil && f.Discovery == policy.DiscoveryKubernetes && f.Namespace == d.Namespace && k == d.KubernetesService && f.Port == d.Port {
+						out = append(out, r.Name+" -> "+b.Service)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestMeshCanaryFromWeightZeroKeepsTheFilesTLS: a canary over a mesh route whose canary
+// backend starts at weight 0 (so no route names it yet), the canary Service's file service
+// having TLS: stepping the canary (by weight or headers) never sends the mesh's clients to
+// that Service's endpoints without TLS.
+func TestMeshCanaryFromWeightZeroKeepsTheFilesTLS(t *testing.T) {
+	in := meshInput()
+	in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
+	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-rollout"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}},
+		Headers:    []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "1"}},
+		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	file := meshPolicy(t, meshFileHead+"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api, port: 8080, discovery: kubernetes}\n"+
+		"  - {name: api-v2, port: 8080, discovery: kubernetes, tls: {sni: api-v2.shop}}\n  nodeGroups:\n  - {name: web, services: [web], upstreams: [api]}\n")
+	p, _ := servedWith(t, file, Translate(in).Spec)
+	c := &p.Spec.Canaries[0]
+	t.Logf("canary stable %s canary %s", c.Stable, c.Canary)
+	w, err := p.WithCanaryWeight(c, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p.WithAllCanaryHeaderRoutes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]*policy.Policy{"weight 20": w, "header routes": h} {
+		if _, err := translate.Translate(q); err != nil {
+			t.Fatal(err)
+		}
+		if b := bypassesFileTLS(file, q); len(b) > 0 {
+			t.Errorf("%s: mesh routes reach api-v2's endpoints without the file's TLS: %v", name, b)
+		}
+	}
+}
+
+// TestMeshRouteToAFileTLSServiceBesideAProxylessGroup: a mesh route of Service web sends to
+// Service api, whose file service has TLS, and a proxyless gRPC group gets web's routes (by
+// its upstreams, or by default): its clients cannot originate TLS, so the routes are not
+// served, and the merged policy stays valid with no TLS upstream for them.
+func TestMeshRouteToAFileTLSServiceBesideAProxylessGroup(t *testing.T) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0),
+		Services: []*corev1.Service{svc("shop", "web", 80), svc("shop", "api", 8080)},
+		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-to-api"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("web", 80)}},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("web", 80, 50)}, {BackendRef: ref("api", 8080, 50)}}}}}}}}
+	for _, groups := range []string{
+		"  - {name: clients, kind: grpc, selector: {app: client}, upstreams: [web]}\n",
+		"  - {name: clients, kind: grpc, selector: {app: client}}\n",
+	} {
+		file := meshPolicy(t, meshFileHead+"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}\n  nodeGroups:\n"+groups)
+		p := Merge(file, Translate(in).Spec)
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: the merged policy is invalid (the whole Gateway API configuration is refused): %v", strings.TrimSpace(groups), err)
+			continue
+		}
+		out, err := translate.Translate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range out["clients"].Clusters {
+			if c.GetTransportSocket() != nil {
+				t.Errorf("%s: proxyless clients get cluster %s with TLS", strings.TrimSpace(groups), c.GetName())
+			}
+		}
+	}
+}
+
+// TestMeshRouteWithTwoFileServicesOfOnePort: where two file services stand for Service api
+// port 8080, the mesh routes go to the one named after the Service, which answers the names
+// the mesh's clients address, whatever its protocol; else to the one of the route's protocol;
+// in either order of the file.
+func TestMeshRouteWithTwoFileServicesOfOnePort(t *testing.T) {
+	for _, tc := range []struct{ a, b, want string }{
+		{"{name: api-grpc, kubernetesService: api, port: 8080, protocol: grpc, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes}", "api"},
+		{"{name: api-http, kubernetesService: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, protocol: grpc, discovery: kubernetes}", "api"},
+		{"{name: api-a, kubernetesService: api, port: 8080, protocol: grpc, discovery: kubernetes}", "{name: api-b, kubernetesService: api, port: 8080, discovery: kubernetes}", "api-b"},
+	} {
+		for _, order := range [][2]string{{tc.a, tc.b}, {tc.b, tc.a}} {
+			file := meshPolicy(t, meshFileHead+"  - {name: web, port: 80, discovery: kubernetes}\n  - "+order[0]+"\n  - "+order[1]+"\n  nodeGroups:\n  - {name: web, services: [web]}\n")
+			p, groups := servedWith(t, file, Translate(meshInput()).Spec)
+			if len(p.Service(tc.want).Routes) != 2 {
+				t.Errorf("%s first: %s has routes %+v, want the 2 mesh routes", order[0], tc.want, p.Service(tc.want).Routes)
+			}
+			if _, routes, _ := outboundVirtualHost(t, groups["web"], "web", "api.shop.svc.cluster.local:8080"); len(routes) != 2 {
+				t.Errorf("%s first: web's virtual host for api.shop.svc.cluster.local:8080 has routes %v, want the 2 mesh routes", order[0], routes)
+			}
+		}
+	}
+}
+
+// TestMergeDoesNotDependOnTheSpecsOrder: Merge gives the same services and canaries whatever
+// the order of spec's services.
+func TestMergeDoesNotDependOnTheSpecsOrder(t *testing.T) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0),
+		Services: []*corev1.Service{svc("shop", "web", 80), svc("shop", "api", 8080), svc("shop", "api-v2", 8080)},
+		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "two"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("web", 80), serviceParent("api", 8080)}},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 8080, 90)}, {BackendRef: ref("api-v2", 8080, 10)}}}}}}}}
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "two"}},
+		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	for _, f := range []string{
+		"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api, port: 8080, discovery: kubernetes}\n  - {name: api-v2, port: 8080, discovery: kubernetes}\n",
+		"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}\n",
+		"  - {name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}\n",
+		"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api-v2, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}\n",
+	} {
+		file := meshPolicy(t, meshFileHead+f+"  - {name: c, port: 1, endpoints: [{address: 10.0.0.1}]}\n  nodeGroups:\n  - {name: c, services: [c]}\n")
+		spec := Translate(in).Spec
+		a := Merge(file, spec)
+		rev := cloneSpec(spec)
+		slices.Reverse(rev.Services)
+		b := Merge(file, rev)
+		for _, s := range a.Spec.Services {
+			o := b.Service(s.Name)
+			if len(o.Routes) != len(s.Routes) || !slices.Equal(o.Hosts, s.Hosts) {
+				t.Errorf("%q: service %s differs by spec order: %d routes %v / %d routes %v", f, s.Name, len(s.Routes), s.Hosts, len(o.Routes), o.Hosts)
+			}
+		}
+		if len(a.Spec.Canaries) != len(b.Spec.Canaries) {
+			t.Errorf("%q: canaries differ by spec order", f)
+		}
+	}
+}
+
+// TestMeshRouteWithAWeightZeroRefToATLSService: a mesh route whose ref of weight 0 (which a
+// canary may step up) names a Service with a BackendTLSPolicy is refused like one with
+// weight, and no canary steps proxyless clients onto it.
+func TestMeshRouteWithAWeightZeroRefToATLSService(t *testing.T) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Served: ServedKinds{BackendTLSPolicies: true},
+		Services: []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "web", 50051)},
+		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 100)}, {BackendRef: ref("web", 50051, 0)}}}}}}},
+		BackendTLSPolicies: []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop")},
+	}
+	in.BackendTLSPolicies[0].Spec.Validation.WellKnownCACertificates = ptr(gwv1.WellKnownCACertificatesSystem)
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindGRPCRoute, Name: "greeter"}},
+		Stable:     "greeter", Canary: "web", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	file := meshFileHead + "  - {name: c, port: 1, endpoints: [{address: 10.0.0.1}]}\n  nodeGroups:\n  - {name: c, services: [c]}\n  - {name: clients, kind: grpc, selector: {app: client}}\n"
+	res := Translate(in)
+	if c := conditions.Require(t, routeStatus(t, res.GRPCRoutes, "shop", "greeter"), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Service shop/web port 50051 has a BackendTLSPolicy") {
+		t.Errorf("Accepted = %+v", c)
+	}
+	p, _ := servedWith(t, meshPolicy(t, file), res.Spec)
+	if len(p.Spec.Canaries) == 0 {
+		return
+	}
+	w, err := p.WithCanaryWeight(&p.Spec.Canaries[0], 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := translate.Translate(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range gs["clients"].Clusters {
+		if c.GetTransportSocket() != nil {
+			t.Errorf("at weight 20 proxyless clients get cluster %s with TLS", c.GetName())
 		}
 	}
 }
