@@ -382,6 +382,7 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *
 		switch {
 		case in && out:
 			blocked[c.Stable], blocked[c.Canary] = true, true // the canary's other routes keep spec's service
+			sent = append(sent, c.Stable, c.Canary)
 		case in:
 			mine = append(mine, c)
 			sent = append(sent, c.Stable, c.Canary)

@@ -433,3 +433,33 @@ func TestMeshRouteWithAWeightZeroRefToATLSService(t *testing.T) {
 		}
 	}
 }
+
+// TestMeshCanaryOfTwoServicesFromWeightZeroKeepsTheFilesTLS: a canary over one HTTPRoute
+// with two Service parents (so it drives routes of two mesh services, and its services keep
+// the translation's names), its canary backend at weight 0 and that Service's file service
+// with TLS: the routes and the canary are not served, so no step sends the mesh's clients to
+// api-v2's endpoints without that TLS.
+func TestMeshCanaryOfTwoServicesFromWeightZeroKeepsTheFilesTLS(t *testing.T) {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0),
+		Services: []*corev1.Service{svc("shop", "web", 80), svc("shop", "api", 8080), svc("shop", "api-v2", 8080)},
+		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "two"}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("web", 80), serviceParent("api", 8080)}},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("api", 8080, 100)}, {BackendRef: ref("api-v2", 8080, 0)}}}}}}}}
+	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r"}, Spec: CanaryPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "two"}},
+		Headers:    []gwv1.HTTPHeaderMatch{{Name: "x-canary", Value: "1"}},
+		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	file := meshPolicy(t, meshFileHead+"  - {name: web, port: 80, discovery: kubernetes}\n  - {name: api, port: 8080, discovery: kubernetes}\n"+
+		"  - {name: api-v2, port: 8080, discovery: kubernetes, tls: {sni: api-v2.shop}}\n  nodeGroups:\n  - {name: web, services: [web]}\n")
+	p, _ := servedWith(t, file, Translate(in).Spec)
+	if len(p.Spec.Canaries) != 0 {
+		t.Errorf("the canary is served: %+v", p.Spec.Canaries)
+	}
+	for _, svc := range p.Spec.Services {
+		for _, r := range svc.Routes {
+			if strings.HasPrefix(r.Name, "mesh.") {
+				t.Errorf("service %s serves mesh route %s", svc.Name, r.Name)
+			}
+		}
+	}
+}
