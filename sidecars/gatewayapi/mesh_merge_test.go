@@ -399,14 +399,7 @@ func TestMergeDoesNotDependOnTheSpecsOrder(t *testing.T) {
 // canary may step up) names a Service with a BackendTLSPolicy is refused like one with
 // weight, and no canary steps proxyless clients onto it.
 func TestMeshRouteWithAWeightZeroRefToATLSService(t *testing.T) {
-	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Served: ServedKinds{BackendTLSPolicies: true},
-		Services: []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "web", 50051)},
-		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
-			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
-			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 100)}, {BackendRef: ref("web", 50051, 0)}}}}}}},
-		BackendTLSPolicies: []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop")},
-	}
-	in.BackendTLSPolicies[0].Spec.Validation.WellKnownCACertificates = ptr(gwv1.WellKnownCACertificatesSystem)
+	in := greeterToTLSWeb(0)
 	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r"}, Spec: CanaryPolicySpec{
 		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindGRPCRoute, Name: "greeter"}},
 		Stable:     "greeter", Canary: "web", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}

@@ -357,19 +357,25 @@ func TestMeshRouteCanaryOverHandedAndGatewayRoutes(t *testing.T) {
 	}
 }
 
-// TestMeshRouteToATLSServiceIsRefused: proxyless gRPC clients of the mesh cannot originate
-// TLS, so a mesh route that sends to a Service with a BackendTLSPolicy is not accepted (and
-// nothing a proxyless group gets sends there).
-func TestMeshRouteToATLSServiceIsRefused(t *testing.T) {
+// greeterToTLSWeb is a mesh GRPCRoute of Service greeter that sends weight of its calls to
+// Service web, which a BackendTLSPolicy gives TLS.
+func greeterToTLSWeb(weight int32) *Input {
 	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Served: ServedKinds{BackendTLSPolicies: true},
 		Services: []*corev1.Service{svc("shop", "greeter", 50051), svc("shop", "web", 50051)},
 		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "greeter"}, Spec: gwv1.GRPCRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("greeter", 50051)}},
-			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 90)}, {BackendRef: ref("web", 50051, 10)}}}}}}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("greeter", 50051, 100-weight)}, {BackendRef: ref("web", 50051, weight)}}}}}}},
 		BackendTLSPolicies: []*gwv1.BackendTLSPolicy{backendTLSPolicy("web-tls", 1, "", "web.shop")},
 	}
 	in.BackendTLSPolicies[0].Spec.Validation.WellKnownCACertificates = ptr(gwv1.WellKnownCACertificatesSystem)
-	res := Translate(in)
+	return in
+}
+
+// TestMeshRouteToATLSServiceIsRefused: proxyless gRPC clients of the mesh cannot originate
+// TLS, so a mesh route that sends to a Service with a BackendTLSPolicy is not accepted (and
+// nothing a proxyless group gets sends there).
+func TestMeshRouteToATLSServiceIsRefused(t *testing.T) {
+	res := Translate(greeterToTLSWeb(10))
 	if c := conditions.Require(t, routeStatus(t, res.GRPCRoutes, "shop", "greeter"), "Accepted"); c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Service shop/web port 50051 has a BackendTLSPolicy") {
 		t.Errorf("Accepted = %+v", c)
 	}
