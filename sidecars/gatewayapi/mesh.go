@@ -219,8 +219,9 @@ func (t *translator) withMeshRoutes() {
 //     timeouts, retries, circuit breaker) hold for it as for the file's own clients, and so
 //     do the canaries all of whose routes are the service's. It keeps spec's service where
 //     the two speak different protocols, or a canary also drives other routes with it; and
-//     where that would reach the endpoints of a file service with TLS without it, the
-//     routes are dropped, with the canaries over them, rather than served.
+//     where that would reach the endpoints of a file service with TLS without it, or a
+//     proxyless gRPC group would reach a file service with TLS (viaFileServices), the routes
+//     are dropped, with the canaries over them, rather than served.
 //   - The routes of a port the file has a service of that routes nothing itself go to that
 //     service, which keeps its names and answers the Service's names too where no other
 //     service does; the groups of p that list it among their upstreams get the services its
