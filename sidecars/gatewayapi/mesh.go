@@ -224,8 +224,8 @@ func (t *translator) withMeshRoutes() {
 //     are dropped, with the canaries over them, rather than served.
 //   - The routes of a port the file has a service of that routes nothing itself go to that
 //     service, which keeps its names and answers the Service's names too where no other
-//     service does; the groups of p that list it among their upstreams get the services its
-//     new routes send to.
+//     service does. The groups that call it get the clusters its new routes send to, as for
+//     any route (their upstreams are the services they address by name).
 //   - Other routes stay on spec's service, which answers only the Service's names that no
 //     other service, nor a virtual host of a proxyless gRPC group, answers (a file service
 //     with routes of its own keeps its names and routes).
@@ -272,20 +272,6 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 				}
 			}
 			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
-			var sent []string
-			for j := range file.Routes {
-				sent = append(sent, file.Routes[j].Services()...)
-			}
-			for j := range p.Spec.NodeGroups {
-				g := &p.Spec.NodeGroups[j]
-				if slices.Contains(g.Upstreams, file.Name) {
-					for _, n := range sent {
-						if !slices.Contains(g.Upstreams, n) {
-							g.Upstreams = append(g.Upstreams, n)
-						}
-					}
-				}
-			}
 			continue
 		}
 		s.Routes, s.Hosts = routes, hosts

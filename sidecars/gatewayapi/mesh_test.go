@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/foresight-dev/foresight/internal/testharness/conditions"
+	"github.com/foresight-dev/foresight/sidecars/check"
 	"github.com/foresight-dev/foresight/sidecars/policy"
 	"github.com/foresight-dev/foresight/sidecars/translate"
 )
@@ -121,9 +123,9 @@ func TestMeshRouteRoutesTheServicesClients(t *testing.T) {
 	if want := [][]string{{"shop-api-v2-8080.shop"}, {"api.shop=value:90", "shop-api-v2-8080.shop=value:10"}}; !slices.EqualFunc(clusters, want, slices.Equal) {
 		t.Errorf("web's routes to api send to %v, want %v", clusters, want)
 	}
-	// web's group lists api among its upstreams: it gets the services api's routes send to.
-	if g := p.Group("web"); !slices.Contains(g.Upstreams, "shop-api-v2-8080") {
-		t.Errorf("web's upstreams = %v", g.Upstreams)
+	// web's group lists api among its upstreams: it gets the clusters api's routes send to.
+	if !slices.ContainsFunc(groups["web"].Clusters, func(c *clusterv3.Cluster) bool { return c.GetName() == "shop-api-v2-8080.shop" }) {
+		t.Error("web lacks the cluster of api-v2")
 	}
 	for _, rc := range groups["api"].Routes {
 		if rc.GetName() != translate.RouteConfigName("api", translate.InboundListener) {
@@ -503,4 +505,50 @@ func BenchmarkMeshRoutes1000(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestMeshRouteOfTheExampleMesh: docs/canary.md's example, a GRPCRoute of Service ratings and
+// a CanaryPolicy to ratings-v2, with the example policy file deploy/policies/mesh.yaml: the
+// file's ratings takes the route and stays the canary's stable, and once the canary steps,
+// the reviews group, which calls ratings, reaches ratings-v2 too.
+func TestMeshRouteOfTheExampleMesh(t *testing.T) {
+	file, err := policy.Load("../../deploy/policies/mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcPort := func(name string) *corev1.Service {
+		s := svc("shop", name, 50051)
+		s.Spec.Ports[0].Name, s.Spec.Ports[0].AppProtocol = "grpc", ptr("grpc")
+		return s
+	}
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Services: []*corev1.Service{grpcPort("ratings"), grpcPort("ratings-v2")},
+		GRPCRoutes: []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "ratings"}, Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("ratings", 50051)}},
+			Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("ratings", 50051, 100)}, {BackendRef: ref("ratings-v2", 50051, 0)}}}}}}},
+		CanaryPolicies: []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "ratings-rollout"}, Spec: CanaryPolicySpec{
+			TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindGRPCRoute, Name: "ratings"}},
+			Stable:     "ratings", Canary: "ratings-v2", Steps: []CanaryPolicyStep{{Weight: 10, Pause: metav1.Duration{Duration: 5 * time.Minute}}}}}},
+	}
+	res := Translate(in)
+	p, _ := servedWith(t, file, res.Spec)
+	c := p.Canary(res.CanaryNames[types.NamespacedName{Namespace: "shop", Name: "ratings-rollout"}])
+	if rs := p.Service("ratings").Routes; len(rs) != 1 || c == nil || c.Route != rs[0].Name || c.Stable != "ratings" || c.Canary != "shop-ratings-v2-50051" {
+		t.Fatalf("ratings routes %+v, canary %+v", rs, c)
+	}
+	stepped, err := p.WithCanaryWeight(c, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := translate.Translate(stepped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(groups["reviews"].Clusters, func(c *clusterv3.Cluster) bool { return c.GetName() == "shop-ratings-v2-50051.shop" }) {
+		t.Error("reviews lacks the cluster of ratings-v2 once the canary steps")
+	}
+	for name, g := range groups {
+		if err := check.Check(g); err != nil {
+			t.Errorf("group %s at the canary's first step: %v", name, err)
+		}
+	}
 }
