@@ -178,10 +178,7 @@ type meshService struct {
 
 // compareServicePorts orders Service ports by namespace, name and port.
 func compareServicePorts(a, b servicePort) int {
-	if c := CompareNamespacedNames(a.service, b.service); c != 0 {
-		return c
-	}
-	return int(a.port) - int(b.port)
+	return cmp.Or(CompareNamespacedNames(a.service, b.service), cmp.Compare(a.port, b.port))
 }
 
 // meshHosts are the names clients reach a Service port by: "name.namespace",
@@ -234,6 +231,12 @@ func (t *translator) withMeshRoutes() {
 // services and canaries are copies of the caller's.
 func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 	files := fileServicesOf(p, spec)
+	same := map[string]string{} // spec's services to the file's of their port speaking their protocol
+	for _, ss := range spec.Services {
+		if f := files[ss.Name]; f != nil && f.Protocol == ss.Protocol {
+			same[ss.Name] = f.Name
+		}
+	}
 	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
 	answeredElsewhere := func(h string, by ...string) bool {
 		if taken == nil {
@@ -249,7 +252,7 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 		if !s.RoutesForClients {
 			continue
 		}
-		routes, ok := viaFileServices(s, files, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
+		routes, ok := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
 		if !ok {
 			for _, r := range s.Routes {
 				dropped[r.Name] = true
@@ -342,22 +345,19 @@ func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Se
 }
 
 // viaFileServices is a copy of the routes of s, a mesh service of spec, whose backends and
-// mirrors name the file's service of their port where files has one (see mergeMeshRoutes),
+// mirrors name the file's service of their port where it speaks their protocol (same; files
+// are the file's services of their ports whatever the protocol: see mergeMeshRoutes),
 // with the canaries all of whose routes are those renamed alike (their stable and canary
 // services too, which a backend of weight 0 leaves out of the routes). ok is false, and
 // nothing renamed, when a route or canary would reach a file service's endpoints without its
 // TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: a proxyless
 // group gets the routes), which cannot originate it.
-func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *policy.Spec, grpc bool) ([]policy.Route, bool) {
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc bool) ([]policy.Route, bool) {
 	own := map[string]bool{}
 	for i := range s.Routes {
 		own[s.Routes[i].Name] = true
 	}
-	protocols := make(map[string]policy.Protocol, len(spec.Services))
-	for _, ss := range spec.Services {
-		protocols[ss.Name] = ss.Protocol
-	}
-	var sent []string // the services the routes and the canaries over them only send to
+	var sent []string // the services the routes send to, and those the canaries over them may
 	for i := range s.Routes {
 		sent = append(sent, s.Routes[i].Services()...)
 	}
@@ -377,8 +377,8 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, spec *
 	}
 	rename := map[string]string{}
 	for _, n := range sent {
-		if f := files[n]; f != nil && f.Protocol == protocols[n] && !blocked[n] {
-			rename[n] = f.Name
+		if f := same[n]; f != "" && !blocked[n] {
+			rename[n] = f
 		}
 	}
 	for _, n := range sent {
