@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ func FuzzTranslate(f *testing.F) {
 	f.Add(uint8(1), "/exact", ":method", "GET", "", int32(7), "pkg.Svc", "")
 	f.Add(uint8(48), "/api", "x-user", "alice", "web.shop", int32(1), "svc", "Get")
 	f.Add(uint8(64), "/v2", "x-canary", "on", "", int32(3), "pkg.Svc", "Get")
+	f.Add(uint8(192), "/v2", "x-canary", "on", "", int32(3), "pkg.Svc", "Get")
 	f.Fuzz(func(t *testing.T, kind uint8, path, header, value, host string, weight int32, grpcSvc, grpcMethod string) {
 		in := input()
 		types := []gwv1.PathMatchType{gwv1.PathMatchPathPrefix, gwv1.PathMatchExact, gwv1.PathMatchRegularExpression}
@@ -65,16 +67,26 @@ func FuzzTranslate(f *testing.F) {
 		}
 		if kind&64 != 0 {
 			// Mesh routes too: the fuzzed routes attached to Services, one the policy file of a
-			// mesh holds (web) and one it does not (greeter-v1).
+			// mesh holds (web) and one it does not (greeter-v1); with kind&128, the file's web
+			// routes its requests itself.
 			r.Spec.ParentRefs = append(r.Spec.ParentRefs, serviceParent("web", 80))
 			g.Spec.ParentRefs = append(g.Spec.ParentRefs, serviceParent("greeter-v1", 50051))
+			file := meshFile
+			if kind&128 != 0 {
+				file = strings.Replace(file, "{name: web, port: 80, discovery: kubernetes}", "{name: web, port: 80, discovery: kubernetes, routes: [{name: own}]}", 1)
+			}
+			in.File = meshPolicy(t, file)
 		}
 		in.Now = metav1.Now().Time
 		res := Translate(in)
 		// What it accepts is valid and passes the checks of what Envoy accepts (a regex over
 		// Envoy's program size limit drops its rule instead).
 		if kind&64 != 0 {
-			servedWith(t, meshPolicy(t, meshFile), res.Spec)
+			// And every mesh route it accepts is served by the merge with the file.
+			if _, _, refused := mergedMesh(in.File, res.Spec); len(refused) > 0 {
+				t.Errorf("the merge refuses accepted mesh routes: %v", refused)
+			}
+			servedWith(t, in.File, res.Spec)
 			return
 		}
 		served(t, res.Spec)

@@ -70,6 +70,20 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	if len(ports) == 0 {
 		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s has no TCP port that the parentRef's port and sectionName select", ns, pr.Name)
 	}
+	// The ports whose routes the policy file would not serve are left out.
+	var refusals []string
+	var refusal meshRefusal
+	ports = slices.DeleteFunc(ports, func(p *corev1.ServicePort) bool {
+		r, ok := t.meshRefused[servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}]
+		if ok {
+			refusal = r
+			refusals = append(refusals, fmt.Sprintf("port %d: %s", p.Port, r.msg))
+		}
+		return ok
+	})
+	if len(ports) == 0 {
+		return false, refusal.reason, strings.Join(refusals, "; ")
+	}
 	// Every port first: a route is attached to all the ports it selects or to none.
 	from := routeFrom{kind: rs.kind, namespace: rs.meta.Namespace}
 	names := make([]string, len(ports))
@@ -133,6 +147,9 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 				t.routeByName[m.Name] = &m
 			}
 		}
+	}
+	if len(refusals) > 0 {
+		return true, string(gwv1.RouteReasonAccepted), "accepted, but not on " + strings.Join(refusals, "; ")
 	}
 	return true, string(gwv1.RouteReasonAccepted), "accepted"
 }
@@ -229,7 +246,10 @@ func (t *translator) withMeshRoutes() {
 //
 // Called on a copy of the file with defaults set, before spec's services are added; spec's
 // services and canaries are copies of the caller's.
-func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
+//
+// It returns why the routes of some of spec's services are not served: dropped, or left on a
+// service no name of the Service port reaches (by spec's service name).
+func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal {
 	files := fileServicesOf(p, spec)
 	same := map[string]string{} // spec's services to the file's of their port speaking their protocol
 	for _, ss := range spec.Services {
@@ -237,23 +257,31 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 			same[ss.Name] = f.Name
 		}
 	}
-	var taken map[string][]string // lower-cased names to the services and virtual hosts answering them
-	answeredElsewhere := func(h string, by ...string) bool {
+	// taken are the lower-cased names and the services and virtual hosts answering them;
+	// answeredBy says what answers h but the services by, or "".
+	var taken map[string][]string
+	answeredBy := func(h string, by ...string) string {
 		if taken == nil {
 			taken = answeredNames(p, spec)
 		}
-		return slices.ContainsFunc(taken[strings.ToLower(h)], func(o string) bool {
+		i := slices.IndexFunc(taken[strings.ToLower(h)], func(o string) bool {
 			return !slices.ContainsFunc(by, func(b string) bool { return o == "service "+b })
 		})
+		if i < 0 {
+			return ""
+		}
+		return taken[strings.ToLower(h)][i]
 	}
 	dropped := map[string]bool{}
+	refused := map[string]meshRefusal{}
 	for i := range spec.Services {
 		s := &spec.Services[i]
 		if !s.RoutesForClients {
 			continue
 		}
-		routes, ok := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
-		if !ok {
+		routes, refusal := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
+		if refusal != nil {
+			refused[s.Name] = *refusal
 			for _, r := range s.Routes {
 				dropped[r.Name] = true
 			}
@@ -266,7 +294,19 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 		if handOver {
 			keep = append(keep, file.Name)
 		}
-		hosts := slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool { return answeredElsewhere(h, keep...) })
+		var by string // what answers the first name taken
+		hosts := slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool {
+			o := answeredBy(h, keep...)
+			by = cmp.Or(by, o)
+			return o != ""
+		})
+		if !handOver && len(hosts) == 0 && len(s.Hosts) > 0 {
+			msg := fmt.Sprintf("no name of the Service port is left for its routes: %s answers %s", by, s.Hosts[0])
+			if file != nil {
+				msg = fmt.Sprintf("the policy file's service %q routes this Service port itself (mesh routes are handed to it only when it has none), and %s", file.Name, msg)
+			}
+			refused[s.Name] = meshRefusal{routeReasonConflicted, msg}
+		}
 		if handOver {
 			file.Routes, file.RoutesForClients = routes, true
 			for _, h := range hosts {
@@ -284,6 +324,41 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) {
 			return slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return dropped[r] })
 		})
 	}
+	return refused
+}
+
+// meshRefusal says why the policy file keeps the mesh routes of a Service port from being
+// served: the reason and message of their Accepted condition.
+type meshRefusal struct{ reason, msg string }
+
+// mergedMesh is a copy of base with defaults set and spec with copies of its services and
+// canaries, after mergeMeshRoutes gave spec's mesh routes to base's services, with why
+// mergeMeshRoutes does not serve some (by spec's service). base may be nil (no policy file).
+func mergedMesh(base *policy.Policy, spec policy.Spec) (*policy.Policy, policy.Spec, map[string]meshRefusal) {
+	p := base.Clone()
+	if p == nil {
+		p = &policy.Policy{}
+	}
+	p.SetDefaults() // a gateway group's single-listener form is in its listeners
+	spec.Services, spec.Canaries = slices.Clone(spec.Services), slices.Clone(spec.Canaries)
+	refused := mergeMeshRoutes(p, &spec)
+	return p, spec, refused
+}
+
+// meshRefusals are the Service ports whose mesh routes the merge with Input.File would not
+// serve, with why.
+func (t *translator) meshRefusals() map[servicePort]meshRefusal {
+	if len(t.meshPorts) == 0 {
+		return nil
+	}
+	_, _, refused := mergedMesh(t.in.File, t.res.Spec)
+	out := map[servicePort]meshRefusal{}
+	for sp, mp := range t.meshPorts {
+		if r, ok := refused[mp.service]; ok {
+			out[sp] = r
+		}
+	}
+	return out
 }
 
 // fileServicesOf maps spec's services to the services of p that stand for the same
@@ -348,11 +423,11 @@ func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Se
 // mirrors name the file's service of their port where it speaks their protocol (same; files
 // are the file's services of their ports whatever the protocol: see mergeMeshRoutes),
 // with the canaries all of whose routes are those renamed alike (their stable and canary
-// services too, which a backend of weight 0 leaves out of the routes). ok is false, and
-// nothing renamed, when a route or canary would reach a file service's endpoints without its
-// TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: a proxyless
-// group gets the routes), which cannot originate it.
-func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc bool) ([]policy.Route, bool) {
+// services too, which a backend of weight 0 leaves out of the routes). It renames nothing
+// and says why (a refusal) when a route or canary would reach a file service's endpoints
+// without its TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: a
+// proxyless group gets the routes), which cannot originate it.
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc bool) ([]policy.Route, *meshRefusal) {
 	own := map[string]bool{}
 	for i := range s.Routes {
 		own[s.Routes[i].Name] = true
@@ -385,9 +460,16 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 		f := files[n]
 		switch {
 		case f != nil && rename[n] == "" && f.TLS != nil:
-			return nil, false // to the file's endpoints without its TLS
+			why := "it speaks " + string(f.Protocol)
+			if i := slices.IndexFunc(spec.Services, func(ss policy.Service) bool { return ss.Name == n }); i >= 0 {
+				why += ", not " + string(spec.Services[i].Protocol)
+			}
+			if blocked[n] {
+				why = "a canary also drives other routes with it"
+			}
+			return nil, &meshRefusal{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why)}
 		case f != nil && rename[n] != "" && f.TLS != nil && grpc:
-			return nil, false // TLS from a proxyless client
+			return nil, &meshRefusal{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and a proxyless gRPC group gets them: proxyless gRPC clients cannot originate TLS", f.Name)}
 		}
 	}
 	routes := make([]policy.Route, len(s.Routes))
@@ -405,7 +487,7 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 		c.Stable = cmp.Or(rename[c.Stable], c.Stable)
 		c.Canary = cmp.Or(rename[c.Canary], c.Canary)
 	}
-	return routes, true
+	return routes, nil
 }
 
 // answeredNames are the names (lower-cased, as Envoy compares domains) that the services of

@@ -285,22 +285,23 @@ func TestCanaryOfAMeshRoute(t *testing.T) {
 
 // TestMeshHostsThatAnotherServiceAnswers: a Service named to look like another Service
 // port's generated name (a-b-80 in namespace a, beside Service b port 80 there) does not
-// take that service's names: the merge is served, and its mesh service leaves them out (all
-// of them here, as the generated service answers each with and without the port).
+// take that service's names: the generated service answers each of them, with and without
+// the port, so the mesh route answers none; it is not accepted, says which service answers
+// its names, and the merge is served without it.
 func TestMeshHostsThatAnotherServiceAnswers(t *testing.T) {
 	in := &Input{ControllerName: controller, Services: []*corev1.Service{svc("a", "b", 80), svc("a", "a-b-80", 80)}, Now: time.Unix(1_800_000_000, 0),
 		HTTPRoutes: []*gwv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "r"}, Spec: gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("a-b-80", 80)}},
 			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("b", 80, 1)}}}}}}}}
-	p, _ := servedWith(t, meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m}\nspec:\n  services: [{name: client, port: 80, endpoints: [{address: 10.0.0.1}]}]\n  nodeGroups: [{name: client, services: [client]}]\n"), Translate(in).Spec)
-	var mesh *policy.Service
-	for i := range p.Spec.Services {
-		if p.Spec.Services[i].RoutesForClients {
-			mesh = &p.Spec.Services[i]
-		}
+	in.File = meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m}\nspec:\n  services: [{name: client, port: 80, endpoints: [{address: 10.0.0.1}]}]\n  nodeGroups: [{name: client, services: [client]}]\n")
+	res := Translate(in)
+	c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "a", "r"), "Accepted")
+	if c.Status != metav1.ConditionFalse || c.Reason != routeReasonConflicted || !strings.Contains(c.Message, "port 80: no name of the Service port is left for its routes: service a-b-80 answers a-b-80.a") {
+		t.Errorf("Accepted = %+v", c)
 	}
-	if mesh == nil || len(mesh.Routes) != 1 || len(mesh.Hosts) != 0 {
-		t.Errorf("mesh service = %+v", mesh)
+	p, _ := servedWith(t, in.File, res.Spec)
+	if ms := meshServices(p.Spec); len(ms) != 0 {
+		t.Errorf("mesh services = %v", ms)
 	}
 }
 
@@ -476,6 +477,7 @@ func BenchmarkMeshRoutes1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	in.File = fp // as serve translates: with the file the merge takes
 	b.Run("translate", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

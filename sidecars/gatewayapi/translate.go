@@ -133,6 +133,10 @@ type Input struct {
 	// valid certificates and the last accepted policies that keep serving while their
 	// objects are invalid.
 	LastGood *LastGood
+	// File is the policy file the translation is merged with (Merge; nil for none): the mesh
+	// routes that the merge would not serve, because the file routes their Service port
+	// itself or has TLS they would skip, are not accepted there, and say why.
+	File *policy.Policy
 }
 
 // ServedKinds says which kinds of the Gateway API's standard channel that older CRDs lack
@@ -196,8 +200,29 @@ type Result struct {
 
 // Translate translates in. Objects it cannot serve are left out of Spec and say why in
 // their status; the rest is translated.
+//
+// Mesh routes the merge with in.File would not serve (mergeMeshRoutes) are not accepted on
+// their Service ports either: the translation runs again without them, until every mesh
+// route it accepts is served (each run refuses more ports, so it ends).
 func Translate(in *Input) *Result {
-	t := &translator{in: in, res: &Result{
+	var refused map[servicePort]meshRefusal
+	for {
+		t := translateOnce(in, refused)
+		more := t.meshRefusals()
+		if len(more) == 0 {
+			return t.res
+		}
+		if refused == nil {
+			refused = map[servicePort]meshRefusal{}
+		}
+		maps.Copy(refused, more)
+	}
+}
+
+// translateOnce translates in with the mesh routes of the Service ports refused not
+// attached to them.
+func translateOnce(in *Input, refused map[servicePort]meshRefusal) *translator {
+	t := &translator{in: in, meshRefused: refused, res: &Result{
 		GatewayClasses:         map[string][]metav1.Condition{},
 		Gateways:               map[types.NamespacedName]*gwv1.GatewayStatus{},
 		HTTPRoutes:             map[types.NamespacedName][]gwv1.RouteParentStatus{},
@@ -247,7 +272,7 @@ func Translate(in *Input) *Result {
 	t.withMeshRoutes()
 	t.backendTLSStatuses()
 	t.withoutTLSUpstreams()
-	return t.res
+	return t
 }
 
 type translator struct {
@@ -295,6 +320,9 @@ type translator struct {
 	meshRoutes map[string]*meshService
 	// meshParents are the Services (in the route's namespace) each mesh route is attached to.
 	meshParents map[routeKey][]string
+	// meshRefused are the Service ports mesh routes are not attached to, with why: the merge
+	// with Input.File would not serve them.
+	meshRefused map[servicePort]meshRefusal
 }
 
 type routeKey struct {
@@ -1507,10 +1535,7 @@ func ptr[T any](v T) *T { return &v }
 // of base's gateway groups that lists no virtual hosts (all of them) keeps serving base's
 // only: spec's are served by its Gateways' own groups.
 func Merge(base *policy.Policy, spec policy.Spec) *policy.Policy {
-	p := base.Clone()
-	p.SetDefaults() // a gateway group's single-listener form is in its listeners
-	spec.Services, spec.Canaries = slices.Clone(spec.Services), slices.Clone(spec.Canaries)
-	mergeMeshRoutes(p, &spec)
+	p, spec, _ := mergedMesh(base, spec)
 	if len(spec.VirtualHosts) > 0 {
 		var names []string
 		for _, vh := range p.Spec.VirtualHosts {

@@ -82,6 +82,10 @@ type Options struct {
 	Check func(ctx context.Context, spec policy.Spec, experiments []*experiment.Experiment) error
 	// Checks say what the proxies accept (gatewayapi.Input.Checks).
 	Checks check.Options
+	// File, when set, is the policy file Apply merges the translation with
+	// (gatewayapi.Input.File), so that the status of a mesh route says when the file keeps
+	// it from being served. Call Resync when it changes.
+	File func() *policy.Policy
 	// ProxyServiceAccount names the ServiceAccount of each Gateway's Envoy proxies
 	// (gatewayapi.Input.ProxyServiceAccount); zero: any of the Gateway's namespace.
 	ProxyServiceAccount gatewayapi.ServiceAccountTemplate
@@ -332,6 +336,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 // input lists the cached objects.
 func (w *Watcher) input() *gatewayapi.Input {
 	in := &gatewayapi.Input{ControllerName: w.o.ControllerName, Checks: w.o.Checks, ProxyServiceAccount: w.o.ProxyServiceAccount, Now: time.Now()}
+	if w.o.File != nil {
+		in.File = w.o.File()
+	}
 	list := func(l cacheLister) []runtime.Object { objs, _ := l.List(labels.Everything()); return objs }
 	for _, o := range list(w.classes) {
 		in.GatewayClasses = append(in.GatewayClasses, o.(*gwv1.GatewayClass))

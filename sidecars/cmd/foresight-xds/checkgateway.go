@@ -155,7 +155,11 @@ func (gc *gatewayCheck) note(file, format string, args ...any) {
 // proxies' checks. Every condition that is not as it should be is a problem of the file of
 // its object.
 func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
+	if base == nil {
+		base = &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "gateway-api", Namespace: policy.DefaultNamespace}}
+	}
 	in := gc.in
+	in.File = base
 	gc.classesOfOurs()
 	in.CompleteNamespaces()
 	res := gatewayapi.Translate(in)
@@ -224,9 +228,6 @@ func (gc *gatewayCheck) run(base *policy.Policy, checks check.Options) {
 	policies(gatewayapi.KindBackendTLSPolicy, res.BackendTLSPolicies)
 
 	// What serve would serve: the translation merged into the policy file.
-	if base == nil {
-		base = &policy.Policy{APIVersion: policy.APIVersion, Kind: policy.Kind, Metadata: policy.Metadata{Name: "gateway-api", Namespace: policy.DefaultNamespace}}
-	}
 	// The routes whose parent is a Service (mesh routes) are served without a Gateway.
 	if ours > 0 || len(res.Spec.Services) > 0 {
 		merged := gatewayapi.Merge(base, res.Spec)

@@ -194,6 +194,18 @@ spec:
 	if code, _, errOut := runCmd("check", clash, mesh); code != 1 || !strings.Contains(errOut, "refused as a whole") || !strings.Contains(errOut, "shop-store-8080") {
 		t.Errorf("a policy clashing with mesh routes: exit %d\n%s", code, errOut)
 	}
+	// A policy file that routes the Service port itself keeps the mesh route from being
+	// served: its status says so, as serve would write it.
+	own := writeFile(t, dir, "own.yaml", `apiVersion: foresight.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: mesh, namespace: shop}
+spec:
+  services:
+  - {name: store, port: 8080, discovery: kubernetes, routes: [{name: own}]}
+`)
+	if code, _, errOut := runCmd("check", own, mesh); code != 1 || !strings.Contains(errOut, mesh+`: HTTPRoute shop/store: parent`) || !strings.Contains(errOut, `the policy file's service "store" routes this Service port itself`) {
+		t.Errorf("a policy routing the mesh route's Service port itself: exit %d\n%s", code, errOut)
+	}
 
 	// A misspelt field names the file, the document and the kind; nothing of it is read.
 	typo := writeFile(t, dir, "typo.yaml", gatewayManifests+"---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: x, namespace: shop}\nspec:\n  parentRef: []\n")

@@ -67,6 +67,13 @@ func (s *sources) setWatcher(w *discovery.Watcher) {
 	s.watcher = w
 }
 
+// policyFile is the policy file served (never changed in place: setFile replaces it).
+func (s *sources) policyFile() *policy.Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.file
+}
+
 // setFile serves a new policy file with the experiments of the experiments file (checked
 // against it; none without one); both are taken back when the result is refused.
 func (s *sources) setFile(ctx context.Context, p *policy.Policy, exps []*experiment.Experiment) error {
@@ -174,7 +181,7 @@ func newGatewayWatch(ctx context.Context, cfg *rest.Config, client kubernetes.In
 	}
 	context.AfterFunc(ctx, broadcaster.Shutdown)
 	o.Kube, o.Gateway, o.Dynamic = client, gw, dyn
-	o.Apply, o.Check = src.setGateway, src.checkGateway
+	o.Apply, o.Check, o.File = src.setGateway, src.checkGateway, src.policyFile
 	o.Events = broadcaster.NewRecorder(scheme.Scheme, eventsController)
 	return gatewaywatch.New(o)
 }

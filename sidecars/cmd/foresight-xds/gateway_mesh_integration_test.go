@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,9 @@ import (
 // at all: a GRPCRoute whose parent is the Service shop/greeter (a mesh route) routes what a
 // real grpc-go xDS client of the policy file's mesh sends to greeter. Before the route the
 // client reaches greeter's own endpoints; with it, the backends the route names, following
-// each change of its weights; once it is deleted, greeter's own again. Its status says
-// Accepted for the Service parent, written by our controller.
+// each change of its weights; while the policy file routes greeter itself, the file's route,
+// with the mesh route's status saying it is not accepted; once it is deleted, greeter's own
+// again. Its status says Accepted for the Service parent, written by our controller.
 func TestServeGatewayAPIMeshRoute(t *testing.T) {
 	ctx := context.Background()
 	s := startGatewayCluster(t, "shop")
@@ -32,6 +34,7 @@ func TestServeGatewayAPIMeshRoute(t *testing.T) {
 
 	dir := t.TempDir()
 	f := gatewayServeFlags(t, s.c, dir)
+	f.reloadInterval = 200 * time.Millisecond // the policy file changes below
 	mesh := `apiVersion: foresight.dev/v1alpha1
 kind: TrafficPolicy
 metadata: {name: mesh, namespace: shop}
@@ -78,6 +81,33 @@ spec:
 
 	s.setBackends(t, "greeter-split", backendRef("greeter-v1", 1), backendRef("greeter-v2", 0))
 	eventuallyWithin(t, 30*time.Second, "weights changed: all to v1", func() error { return onlyFrom(conn, "v1", 10) })
+
+	// The policy file routing greeter itself keeps the route from being served: its status
+	// says so, and the clients follow the file's route; once the file routes greeter no
+	// more, the mesh route is accepted and served again.
+	routeStatus := func(status metav1.ConditionStatus, reason string) func() error {
+		return func() error {
+			got, err := s.gw.GatewayV1().GRPCRoutes("shop").Get(ctx, "greeter-split", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(got.Status.Parents) != 1 {
+				return fmt.Errorf("parents %+v", got.Status.Parents)
+			}
+			return wantCondition(got.Status.Parents[0].Conditions, "Accepted", status, reason, got.Generation)
+		}
+	}
+	own := strings.Replace(mesh, "discovery: kubernetes}", "discovery: kubernetes, routes: [{name: own}]}", 1)
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "the file routes greeter: the mesh route is not accepted", routeStatus(metav1.ConditionFalse, "Conflicted"))
+	eventuallyWithin(t, 30*time.Second, "the file routes greeter: its own endpoints", func() error { return onlyFrom(conn, "v0", 10) })
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(mesh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 30*time.Second, "the file leaves greeter's routes again: accepted", routeStatus(metav1.ConditionTrue, "Accepted"))
+	eventuallyWithin(t, 30*time.Second, "the file leaves greeter's routes again: all to v1", func() error { return onlyFrom(conn, "v1", 10) })
 
 	if err := s.gw.GatewayV1().GRPCRoutes("shop").Delete(ctx, "greeter-split", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
