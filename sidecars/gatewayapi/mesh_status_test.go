@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,10 +104,7 @@ func TestMeshRouteStatusOnThePortsTheFileLeaves(t *testing.T) {
 // being served drives no canary, and its status says its target is accepted nowhere.
 func TestCanaryPolicyOfARefusedMeshRoute(t *testing.T) {
 	in := meshInput()
-	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
-	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-rollout"}, Spec: CanaryPolicySpec{
-		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}},
-		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+	withAPIRollout(in)
 	in.File = meshPolicy(t, strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, routes: [{name: file-route}]}", 1))
 	res := Translate(in)
 	if len(res.Spec.Canaries) != 0 {

@@ -255,14 +255,20 @@ func TestMeshRouteOnEveryPortOrOne(t *testing.T) {
 	}
 }
 
-// TestCanaryOfAMeshRoute: a CanaryPolicy steps the weights of a mesh route's rule as it does
-// a Gateway's, on the file service's routes; its status names the Service as its ancestor.
-func TestCanaryOfAMeshRoute(t *testing.T) {
-	in := meshInput()
+// withAPIRollout has meshInput's route send all to api, and CanaryPolicy api-rollout step it
+// to api-v2.
+func withAPIRollout(in *Input) {
 	in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight, in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[1].Weight = ptr(int32(100)), ptr(int32(0))
 	in.CanaryPolicies = []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-rollout"}, Spec: CanaryPolicySpec{
 		TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "api-split"}},
 		Stable:     "api", Canary: "api-v2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}
+}
+
+// TestCanaryOfAMeshRoute: a CanaryPolicy steps the weights of a mesh route's rule as it does
+// a Gateway's, on the file service's routes; its status names the Service as its ancestor.
+func TestCanaryOfAMeshRoute(t *testing.T) {
+	in := meshInput()
+	withAPIRollout(in)
 	res := Translate(in)
 	// Its ancestor is the route's Service parent.
 	if c, a := accepted(t, res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]); c.Status != metav1.ConditionTrue || *a.Kind != KindService || a.Name != "api" || *a.Group != "" {
