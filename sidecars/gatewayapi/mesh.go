@@ -70,13 +70,21 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	if len(ports) == 0 {
 		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s has no TCP port that the parentRef's port and sectionName select", ns, pr.Name)
 	}
+	// A port whose routes of the older kind are refused is still theirs.
+	for _, p := range ports {
+		if r, ok := t.meshRefused[servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}]; ok && r.kind != rs.kind {
+			return false, routeReasonConflicted, fmt.Sprintf("port %d of Service %s/%s already has %ss attached (the older route kind wins), which the policy file keeps from being served: %s", p.Port, ns, svc.Name, r.kind, r.msg)
+		}
+	}
 	// The ports whose routes the policy file would not serve are left out.
 	var refusals []string
 	var refusal meshRefusal
 	ports = slices.DeleteFunc(ports, func(p *corev1.ServicePort) bool {
 		r, ok := t.meshRefused[servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}]
 		if ok {
-			refusal = r
+			if refusal.reason == "" { // the first port's reason, where they differ
+				refusal = r
+			}
 			refusals = append(refusals, fmt.Sprintf("port %d: %s", p.Port, r.msg))
 		}
 		return ok
@@ -280,14 +288,6 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			continue
 		}
 		routes, refusal := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
-		if refusal != nil {
-			refused[s.Name] = *refusal
-			for _, r := range s.Routes {
-				dropped[r.Name] = true
-			}
-			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
-			continue
-		}
 		file := files[s.Name]
 		handOver := file != nil && len(file.Routes) == 0
 		keep := []string{s.Name}
@@ -300,12 +300,28 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			by = cmp.Or(by, o)
 			return o != ""
 		})
+		var noName *meshRefusal
 		if !handOver && len(hosts) == 0 && len(s.Hosts) > 0 {
 			msg := fmt.Sprintf("no name of the Service port is left for its routes: %s answers %s", by, s.Hosts[0])
 			if file != nil {
 				msg = fmt.Sprintf("the policy file's service %q routes this Service port itself (mesh routes are handed to it only when it has none), and %s", file.Name, msg)
 			}
-			refused[s.Name] = meshRefusal{routeReasonConflicted, msg}
+			name, isService := strings.CutPrefix(by, "service ")
+			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg, relational: isService && p.Service(name) == nil}
+		}
+		if refusal != nil && refusal.relational && noName != nil && !noName.relational {
+			refusal = noName
+		}
+		if refusal != nil {
+			refused[s.Name] = *refusal
+			for _, r := range s.Routes {
+				dropped[r.Name] = true
+			}
+			s.Routes, s.Hosts, s.RoutesForClients = nil, nil, false
+			continue
+		}
+		if noName != nil {
+			refused[s.Name] = *noName
 		}
 		if handOver {
 			file.Routes, file.RoutesForClients = routes, true
@@ -329,7 +345,14 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 
 // meshRefusal says why the policy file keeps the mesh routes of a Service port from being
 // served: the reason and message of their Accepted condition.
-type meshRefusal struct{ reason, msg string }
+type meshRefusal struct {
+	reason, msg string
+	// relational: the refusal stems from other mesh routes of spec (a canary that also drives
+	// them, or a name a service of spec answers), which refusing other ports may take away.
+	relational bool
+	// kind is the kind of the routes refused (the port's older kind holds it all the same).
+	kind string
+}
 
 // mergedMesh is a copy of base with defaults set and spec with copies of its services and
 // canaries, after mergeMeshRoutes gave spec's mesh routes to base's services, with why
@@ -346,15 +369,22 @@ func mergedMesh(base *policy.Policy, spec policy.Spec) (*policy.Policy, policy.S
 }
 
 // meshRefusals are the Service ports whose mesh routes the merge with Input.File would not
-// serve, with why.
+// serve, beside Input.Beside, with why.
 func (t *translator) meshRefusals() map[servicePort]meshRefusal {
 	if len(t.meshPorts) == 0 {
 		return nil
 	}
-	_, _, refused := mergedMesh(t.in.File, t.res.Spec)
+	spec := t.res.Spec
+	for _, part := range t.in.Beside {
+		if next, err := Splice(spec, part); err == nil {
+			spec = next
+		}
+	}
+	_, _, refused := mergedMesh(t.in.File, spec)
 	out := map[servicePort]meshRefusal{}
 	for sp, mp := range t.meshPorts {
 		if r, ok := refused[mp.service]; ok {
+			r.kind = mp.kind
 			out[sp] = r
 		}
 	}
@@ -405,18 +435,18 @@ func fileServicesOf(p *policy.Policy, spec *policy.Spec) map[string]*policy.Serv
 	return out
 }
 
-// proxylessGet says whether a proxyless gRPC group of p or spec would get the routes of the
-// mesh service named s: its upstreams name s (or file, the file's service the routes go to),
-// or it lists none (every service).
-func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Service) bool {
+// proxylessGet names a proxyless gRPC group of p or spec that would get the routes of the
+// mesh service named s ("" for none): its upstreams name s (or file, the file's service the
+// routes go to), or it lists none (every service).
+func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Service) string {
 	for _, gs := range [][]policy.NodeGroup{p.Spec.NodeGroups, spec.NodeGroups} {
 		for _, g := range gs {
 			if g.Kind == policy.NodeGRPC && (len(g.Upstreams) == 0 || slices.Contains(g.Upstreams, s) || file != nil && slices.Contains(g.Upstreams, file.Name)) {
-				return true
+				return g.Name
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // viaFileServices is a copy of the routes of s, a mesh service of spec, whose backends and
@@ -425,9 +455,9 @@ func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Se
 // with the canaries all of whose routes are those renamed alike (their stable and canary
 // services too, which a backend of weight 0 leaves out of the routes). It renames nothing
 // and says why (a refusal) when a route or canary would reach a file service's endpoints
-// without its TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: a
-// proxyless group gets the routes), which cannot originate it.
-func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc bool) ([]policy.Route, *meshRefusal) {
+// without its TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: the
+// proxyless group that gets the routes, if any), which cannot originate it.
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc string) ([]policy.Route, *meshRefusal) {
 	own := map[string]bool{}
 	for i := range s.Routes {
 		own[s.Routes[i].Name] = true
@@ -467,9 +497,9 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 			if blocked[n] {
 				why = "a canary also drives other routes with it"
 			}
-			return nil, &meshRefusal{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why)}
-		case f != nil && rename[n] != "" && f.TLS != nil && grpc:
-			return nil, &meshRefusal{string(gwv1.RouteReasonUnsupportedValue), fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and a proxyless gRPC group gets them: proxyless gRPC clients cannot originate TLS", f.Name)}
+			return nil, &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why), relational: blocked[n]}
+		case f != nil && rename[n] != "" && f.TLS != nil && grpc != "":
+			return nil, &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and proxyless gRPC group %s gets them: proxyless gRPC clients cannot originate TLS", f.Name, grpc)}
 		}
 	}
 	routes := make([]policy.Route, len(s.Routes))

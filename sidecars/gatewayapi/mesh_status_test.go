@@ -1,9 +1,11 @@
 package gatewayapi
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +45,7 @@ func TestMeshRouteStatusSaysWhatTheFileKeepsFromServing(t *testing.T) {
 		{"the file's service has TLS and a proxyless group gets the routes",
 			strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}", 1) +
 				"  - {name: clients, kind: grpc, selector: {app: client}}\n",
-			gwv1.RouteReasonUnsupportedValue, `would send to the policy file's service "api", which has TLS, and a proxyless gRPC group gets them`},
+			gwv1.RouteReasonUnsupportedValue, `would send to the policy file's service "api", which has TLS, and proxyless gRPC group clients gets them`},
 		{"a file virtual host of a proxyless group answers every name",
 			meshFile + "  - {name: clients, kind: grpc, selector: {app: client}, upstreams: [web], virtualHosts: [api-names]}\n" +
 				"  virtualHosts:\n  - {name: api-names, domains: [api.shop, api.shop.svc, api.shop.svc.cluster.local, \"api.shop:8080\", \"api.shop.svc:8080\", \"api.shop.svc.cluster.local:8080\"], routes: [{name: r, backends: [{service: web}]}]}\n",
@@ -116,5 +118,133 @@ func TestCanaryPolicyOfARefusedMeshRoute(t *testing.T) {
 	}
 	if c := conditions.Require(t, sts[0].Conditions, "Accepted"); c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.PolicyReasonTargetNotFound) || *sts[0].AncestorRef.Kind == KindService {
 		t.Errorf("CanaryPolicy Accepted = %+v on %+v", c, sts[0].AncestorRef)
+	}
+}
+
+// TestMeshRefusalOfOnePortLeavesTheCanaryOfAnother: a route on both ports of Service api
+// (8080 and 9090) with a CanaryPolicy from api to api-v2; the file's api (port 8080, with
+// TLS) routes port 8080 itself. Port 8080 cannot be served whatever happens (the file
+// answers all its names); once it is refused, the canary drives the 9090 routes only, and
+// they are served, as the same route on port 9090 alone is: the refusal the canary spanning
+// both ports causes waits until no other is left.
+func TestMeshRefusalOfOnePortLeavesTheCanaryOfAnother(t *testing.T) {
+	mk := func(port *int32) *Input {
+		in := meshInput()
+		in.Services[1].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 8080}, {Name: "admin", Port: 9090}}
+		in.HTTPRoutes[0].Spec.ParentRefs[0].Port = port
+		in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
+		withAPIRollout(in)
+		in.File = meshPolicy(t, strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}, routes: [{name: file-route}]}", 1))
+		return in
+	}
+	// On port 9090 alone the route and its canary are served.
+	alone := mk(ptr(int32(9090)))
+	res := Translate(alone)
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "api-split"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("on port 9090 alone: Accepted = %+v", c)
+	}
+	if len(res.Spec.Canaries) != 1 {
+		t.Fatalf("on port 9090 alone: canaries %+v", res.Spec.Canaries)
+	}
+	servedWith(t, alone.File, res.Spec)
+
+	// On every port: refused on 8080 (the file routes it), served on 9090.
+	in := mk(nil)
+	res = Translate(in)
+	c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "api-split"), "Accepted")
+	if c.Status != metav1.ConditionTrue || !strings.HasPrefix(c.Message, "accepted, but not on port 8080") || strings.Contains(c.Message, "port 9090") {
+		t.Errorf("on every port: Accepted = %+v, want True, refused on port 8080 only", c)
+	}
+	if ms := meshServices(res.Spec); !slices.Equal(ms, []string{"shop-api-9090"}) {
+		t.Errorf("mesh services = %v, want shop-api-9090", ms)
+	}
+	if cs := res.CanaryPolicies[types.NamespacedName{Namespace: "shop", Name: "api-rollout"}]; len(cs) == 0 || conditions.Require(t, cs[0].Conditions, "Accepted").Status != metav1.ConditionTrue {
+		t.Errorf("CanaryPolicy = %+v", cs)
+	}
+	servedWith(t, in.File, res.Spec)
+}
+
+// TestMeshRefusalOfTheOlderKindOnAPort: an older GRPCRoute and a newer HTTPRoute on port
+// 8080 of Service api. The file's service of the GRPCRoute's backend (be:9000) has TLS and
+// speaks http1, so the GRPCRoute's routes are refused on the port; the HTTPRoute, which
+// never sends to be, is Conflicted as before: the older GRPCRoute holds the port.
+func TestMeshRefusalOfTheOlderKindOnAPort(t *testing.T) {
+	in := meshInput()
+	in.Services = append(in.Services, svc("shop", "be", 9000))
+	in.GRPCRoutes = []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-grpc", CreationTimestamp: metav1.NewTime(time.Unix(50, 0))}, Spec: gwv1.GRPCRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent("api", 8080)}},
+		Rules:           []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: ref("be", 9000, 1)}}}}}}}
+	in.File = meshPolicy(t, strings.Replace(meshFile, "  nodeGroups:", "  - {name: be, port: 9000, discovery: kubernetes, tls: {sni: be.shop}}\n  nodeGroups:", 1))
+	res := Translate(in)
+	g := conditions.Require(t, routeStatus(t, res.GRPCRoutes, "shop", "api-grpc"), "Accepted")
+	if g.Status != metav1.ConditionFalse || !strings.Contains(g.Message, `policy file's service "be" without its TLS`) {
+		t.Fatalf("GRPCRoute Accepted = %+v", g)
+	}
+	h := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "shop", "api-split"), "Accepted")
+	if h.Status != metav1.ConditionFalse || h.Reason != routeReasonConflicted || !strings.Contains(h.Message, "already has GRPCRoutes attached") {
+		t.Errorf("HTTPRoute Accepted = %+v, want Conflicted: the older GRPCRoute holds the port (the HTTPRoute never sends to be)", h)
+	}
+}
+
+// TestMeshRefusalByAServiceOfARefusedRoute: in namespace a, route r1 of Service a-b-80 sends
+// to itself; route r2 of Service c sends to Service b port 80, whose policy service is named
+// a-b-80 and so answers every name of a-b-80 port 80 (as in
+// TestMeshHostsThatAnotherServiceAnswers). The file routes c itself, so r2 is refused; once
+// it is, nothing sends to b and r1 has its names, as r1 alone does: r1 is accepted.
+func TestMeshRefusalByAServiceOfARefusedRoute(t *testing.T) {
+	route := func(name, parent, backend string) *gwv1.HTTPRoute {
+		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}, Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent(parent, 80)}},
+			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(backend, 80, 1)}}}}}}
+	}
+	file := meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m, namespace: a}\nspec:\n"+
+		"  services:\n  - {name: client, port: 80, endpoints: [{address: 10.0.0.1}]}\n  - {name: c, port: 80, discovery: kubernetes, routes: [{name: own}]}\n"+
+		"  nodeGroups: [{name: client, services: [client]}]\n")
+	mk := func(routes ...*gwv1.HTTPRoute) *Input {
+		return &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), File: file, HTTPRoutes: routes,
+			Services: []*corev1.Service{svc("a", "b", 80), svc("a", "a-b-80", 80), svc("a", "c", 80)}}
+	}
+	// r1 alone is served.
+	res := Translate(mk(route("r1", "a-b-80", "a-b-80")))
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "a", "r1"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Fatalf("r1 alone: Accepted = %+v", c)
+	}
+	// With r2, which is refused.
+	res = Translate(mk(route("r1", "a-b-80", "a-b-80"), route("r2", "c", "b")))
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "a", "r2"), "Accepted"); c.Status != metav1.ConditionFalse {
+		t.Fatalf("r2: Accepted = %+v", c)
+	}
+	for _, s := range res.Spec.Services {
+		if s.Name == "a-b-80" {
+			t.Fatalf("service a-b-80 is still translated")
+		}
+	}
+	if c := conditions.Require(t, routeStatus(t, res.HTTPRoutes, "a", "r1"), "Accepted"); c.Status != metav1.ConditionTrue {
+		t.Errorf("r1 beside the refused r2: Accepted = %+v, want True (service a-b-80 is gone)", c)
+	}
+}
+
+// TestTranslateAndMergeLeaveTheFileAlone: Translate, which runs the merge's mesh part with
+// Input.File, changes neither the file nor, in Merge, the spec.
+func TestTranslateAndMergeLeaveTheFileAlone(t *testing.T) {
+	for _, mk := range []func() *Input{meshInput, input} {
+		in := mk()
+		in.HTTPRoutes = append(in.HTTPRoutes, meshInput().HTTPRoutes...)
+		in.Services = append(in.Services, meshInput().Services...)
+		in.File = meshPolicy(t, meshFile)
+		before := in.File.Clone()
+		res := Translate(in)
+		if !reflect.DeepEqual(before, in.File) {
+			t.Errorf("Translate changed File")
+		}
+		spec := res.Spec
+		cp := (&policy.Policy{Spec: spec}).Clone().Spec
+		Merge(in.File, spec)
+		if !reflect.DeepEqual(cp, spec) {
+			t.Errorf("Merge changed spec")
+		}
+		if !reflect.DeepEqual(before, in.File) {
+			t.Errorf("Merge changed File")
+		}
 	}
 }

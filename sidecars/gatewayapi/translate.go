@@ -137,6 +137,10 @@ type Input struct {
 	// routes that the merge would not serve, because the file routes their Service port
 	// itself or has TLS they would skip, are not accepted there, and say why.
 	File *policy.Policy
+	// Beside are parts served beside the translation, spliced into it (Splice; one that does
+	// not splice is left out): the last good parts of Gateways refused on their own. The
+	// merge with File that tells which mesh routes are served sees them too.
+	Beside []policy.Spec
 }
 
 // ServedKinds says which kinds of the Gateway API's standard channel that older CRDs lack
@@ -203,7 +207,9 @@ type Result struct {
 //
 // Mesh routes the merge with in.File would not serve (mergeMeshRoutes) are not accepted on
 // their Service ports either: the translation runs again without them, until every mesh
-// route it accepts is served (each run refuses more ports, so it ends).
+// route it accepts is served (each run refuses more ports, so it ends). A refusal that other
+// ports' routes cause (a canary that also drives them, a name a service of theirs answers)
+// waits for the others, whose refusal may take its cause away.
 func Translate(in *Input) *Result {
 	var refused map[servicePort]meshRefusal
 	for {
@@ -214,6 +220,12 @@ func Translate(in *Input) *Result {
 		}
 		if refused == nil {
 			refused = map[servicePort]meshRefusal{}
+		}
+		// Refusals that other refused ports may take away wait until no other is left.
+		own := maps.Clone(more)
+		maps.DeleteFunc(own, func(_ servicePort, r meshRefusal) bool { return r.relational })
+		if len(own) > 0 {
+			more = own
 		}
 		maps.Copy(refused, more)
 	}

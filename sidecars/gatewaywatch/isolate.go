@@ -87,12 +87,20 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 		w.log.Error("every Gateway's configuration is refused on its own: what is refused is not one Gateway's", "gateways", len(serving))
 		return nil
 	}
-	rest := gatewayapi.Translate(withGateways(in, func(g types.NamespacedName) bool { return refused[g] == nil }))
+	// The translation without them, knowing the last good parts of theirs served beside it
+	// (their proxyless groups may get mesh routes, which the merge must be able to serve).
+	kept := w.lastGoodOf(refused)
+	keptOrder := slices.SortedFunc(maps.Keys(kept), gatewayapi.CompareNamespacedNames)
+	restIn := withGateways(in, func(g types.NamespacedName) bool { return refused[g] == nil })
+	for _, nn := range keptOrder {
+		restIn.Beside = append(restIn.Beside, kept[nn].spec)
+	}
+	rest := gatewayapi.Translate(restIn)
 	iso := &isolation{refused: refused, applied: rest, spec: rest.Spec, experiments: rest.Experiments}
-	if kept := w.lastGoodOf(refused); len(kept) > 0 {
+	if len(kept) > 0 {
 		spec, exps := rest.Spec, rest.Experiments
 		spliced := map[types.NamespacedName]bool{}
-		for _, nn := range slices.SortedFunc(maps.Keys(kept), gatewayapi.CompareNamespacedNames) {
+		for _, nn := range keptOrder {
 			next, err := gatewayapi.Splice(spec, kept[nn].spec)
 			if err != nil {
 				w.log.Error("the last good configuration of a refused Gateway cannot be served beside the others'", "namespace", nn.Namespace, "name", nn.Name, "error", err)
@@ -115,6 +123,11 @@ func (w *Watcher) isolate(ctx context.Context, in *gatewayapi.Input, full *gatew
 		}
 	}
 	if iso.kept == nil {
+		if len(restIn.Beside) > 0 { // served without them after all
+			restIn.Beside = nil
+			rest = gatewayapi.Translate(restIn)
+			iso.applied, iso.spec, iso.experiments = rest, rest.Spec, rest.Experiments
+		}
 		if err := w.o.Apply(ctx, rest.Spec, rest.Experiments); err != nil {
 			w.log.Error("the configuration without the Gateways refused on their own is refused too; the last good configuration keeps serving",
 				"refused", names(refused), "error", err)

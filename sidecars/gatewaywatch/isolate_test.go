@@ -110,7 +110,7 @@ func startWatchedFile(t *testing.T, services string, refuse func(policy.Spec) er
 			}
 			return w.rec.SetPolicy(ctx, gatewayapi.Merge(file, spec))
 		},
-		Logger: log, Debounce: time.Millisecond}
+		Logger: log, Debounce: time.Millisecond, File: func() *policy.Policy { return file }} // as serve sets it
 	if check {
 		o.Check = func(ctx context.Context, spec policy.Spec, _ []*experiment.Experiment) error {
 			if refuse != nil {

@@ -1,0 +1,78 @@
+package gatewaywatch
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// TestMeshRouteBesideALastGoodGatewayPart: Gateway a's route sends to Service api port 80, so
+// a's proxyless group (gw.shop.a.grpc) lists shop-api-80 among its upstreams; the file's api
+// (port 80) has TLS, so the mesh route of api port 80, whose routes go to the file's api, is
+// refused (a proxyless group gets them). Then a's route moves to Service taken (refused on
+// its own: the file uses shop-taken-80): the translation without a no longer has a's
+// proxyless group, but isolate serves a's last good part, with that group, beside it, so the
+// mesh route stays refused, as the merge serves it.
+func TestMeshRouteBesideALastGoodGatewayPart(t *testing.T) {
+	port := gwv1.PortNumber(80)
+	api := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	mesh := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-mesh", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptrTo(gwv1.Group("")), Kind: ptrTo(gwv1.Kind("Service")), Name: "api", Port: &port}}},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+			BackendObjectReference: gwv1.BackendObjectReference{Name: "api", Port: &port}}}}}}}}
+	objs := append(objects("a", "b"), api, taken, mesh)
+	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, {name: api, namespace: shop, port: 80, discovery: kubernetes, tls: {sni: api.shop}}, ",
+		nil, []string{"legacy-edge"}, true, objs...)
+	// meshAccepted waits for the mesh route's Accepted condition of generation gen.
+	meshAccepted := func(want metav1.ConditionStatus, gen int64) func() error {
+		return func() error {
+			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "api-mesh", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(r.Status.Parents) != 1 {
+				return fmt.Errorf("parents %+v", r.Status.Parents)
+			}
+			if c := meta.FindStatusCondition(r.Status.Parents[0].Conditions, "Accepted"); c == nil || c.ObservedGeneration != gen || c.Status != want {
+				return fmt.Errorf("Accepted = %+v, want %s of generation %d", c, want, gen)
+			}
+			return nil
+		}
+	}
+	w.updateRoute(t, "a-route", "a.shop", "api")
+	eventually(t, "a's proxyless group keeps the mesh route from being served", meshAccepted(metav1.ConditionFalse, 1))
+	eventually(t, "a and b programmed", func() error {
+		if err := w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil)(); err != nil {
+			return err
+		}
+		return w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil)()
+	})
+
+	w.updateRoute(t, "a-route", "a2.shop", "taken")
+	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{"its last good configuration keeps serving"}, nil))
+	eventually(t, "a's last good configuration served", w.serves([]string{"gw.shop.a/a.shop", "gw.shop.b/b.shop"}, []string{"gw.shop.a/a2.shop"}))
+	// A new generation of the mesh route, translated while a stays refused: its status is
+	// the one written beside a's last good part.
+	r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "api-mesh", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Generation = 2
+	r.Spec.Rules[0].BackendRefs[0].Weight = ptrTo(int32(2))
+	if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(context.Background(), r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mesh route stays refused beside a's proxyless group", meshAccepted(metav1.ConditionFalse, 2))
+	for _, s := range w.rec.Policy().Spec.Services {
+		if s.RoutesForClients && len(s.Routes) > 0 {
+			t.Errorf("service %s serves the refused mesh route: %+v", s.Name, s.Routes)
+		}
+	}
+}
