@@ -463,31 +463,52 @@ func TestMeshParentOfAGRPCRouteNamesItsService(t *testing.T) {
 // BenchmarkMeshRoutes1000 translates 1,000 mesh routes, one for each of 1,000 Services
 // (90/10 between the Service and its -next), merges them with a policy file that has a
 // service for half of those Services and one sidecar group calling every service, and
-// serves the merge.
+// serves the merge; and translates them with a file whose services route themselves.
 func BenchmarkMeshRoutes1000(b *testing.B) {
 	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0)}
-	var file strings.Builder
-	file.WriteString("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: client, port: 9000, endpoints: [{address: 10.0.0.1}]}\n")
 	for i := range 1000 {
 		name := fmt.Sprintf("svc-%d", i)
 		in.Services = append(in.Services, svc("shop", name, 80), svc("shop", name+"-next", 80))
 		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r-" + name},
 			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent(name, 80)}},
 				Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(name, 80, 90)}, {BackendRef: ref(name+"-next", 80, 10)}}}}}})
-		if i%2 == 0 {
-			fmt.Fprintf(&file, "  - {name: %s, port: 80, discovery: kubernetes}\n", name)
+	}
+	// policyFile has a service for every other Service, with routes of its own if own.
+	policyFile := func(own bool) *policy.Policy {
+		var file strings.Builder
+		file.WriteString("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: client, port: 9000, endpoints: [{address: 10.0.0.1}]}\n")
+		for i := 0; i < 1000; i += 2 {
+			routes := ""
+			if own {
+				routes = fmt.Sprintf(", routes: [{name: own-%d}]", i)
+			}
+			fmt.Fprintf(&file, "  - {name: svc-%d, port: 80, discovery: kubernetes%s}\n", i, routes)
 		}
+		file.WriteString("  nodeGroups:\n  - {name: client, services: [client]}\n")
+		fp, err := policy.Parse([]byte(file.String()), "mesh.yaml")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return fp
 	}
-	file.WriteString("  nodeGroups:\n  - {name: client, services: [client]}\n")
-	fp, err := policy.Parse([]byte(file.String()), "mesh.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
+	fp := policyFile(false)
 	in.File = fp // as serve translates: with the file the merge takes
 	b.Run("translate", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if res := Translate(in); len(res.Spec.Services) != 2000 {
+				b.Fatalf("%d services", len(res.Spec.Services))
+			}
+		}
+	})
+	// The same with the file routing its services itself: half the ports are refused, which
+	// takes a second translation.
+	b.Run("translate-half-refused", func(b *testing.B) {
+		own := *in
+		own.File = policyFile(true)
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Translate(&own); len(res.Spec.Services) != 1000 { // those of the routes accepted
 				b.Fatalf("%d services", len(res.Spec.Services))
 			}
 		}
