@@ -280,6 +280,28 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 		}
 		return taken[strings.ToLower(h)][i]
 	}
+	// fixed are spec's services that spec names outside its mesh routes (a Gateway's routes,
+	// connections and upstreams): refusing mesh routes does not take them away.
+	fixed := map[string]bool{}
+	for _, vh := range spec.VirtualHosts {
+		for i := range vh.Routes {
+			for _, n := range vh.Routes[i].Services() {
+				fixed[n] = true
+			}
+		}
+	}
+	for _, g := range spec.NodeGroups {
+		for _, n := range g.Upstreams {
+			fixed[n] = true
+		}
+		for _, l := range g.Listeners {
+			for i := range l.Connections {
+				for _, n := range l.Connections[i].Services() {
+					fixed[n] = true
+				}
+			}
+		}
+	}
 	dropped := map[string]bool{}
 	refused := map[string]meshRefusal{}
 	for i := range spec.Services {
@@ -307,7 +329,7 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 				msg = fmt.Sprintf("the policy file's service %q routes this Service port itself (mesh routes are handed to it only when it has none), and %s", file.Name, msg)
 			}
 			name, isService := strings.CutPrefix(by, "service ")
-			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg, relational: isService && p.Service(name) == nil}
+			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg, relational: isService && p.Service(name) == nil && !fixed[name]}
 		}
 		if refusal != nil && refusal.relational && noName != nil && !noName.relational {
 			refusal = noName
@@ -486,21 +508,41 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 			rename[n] = f
 		}
 	}
+	// The first refusal whose cause refusing other ports cannot take away, else the first.
+	var first *meshRefusal
 	for _, n := range sent {
 		f := files[n]
+		var r *meshRefusal
 		switch {
 		case f != nil && rename[n] == "" && f.TLS != nil:
 			why := "it speaks " + string(f.Protocol)
 			if i := slices.IndexFunc(spec.Services, func(ss policy.Service) bool { return ss.Name == n }); i >= 0 {
 				why += ", not " + string(spec.Services[i].Protocol)
 			}
-			if blocked[n] {
-				why = "a canary also drives other routes with it"
+			// Blocked by a canary (else n would be renamed where the file's service speaks its
+			// protocol), refusing the canary's other routes may unblock it, unless a proxyless
+			// group gets the routes, which could not reach the file's service either.
+			relational := false
+			switch {
+			case same[n] == "":
+			case grpc != "":
+				why = fmt.Sprintf("a canary also drives other routes with it, and proxyless gRPC group %s, which gets them, could not originate its TLS", grpc)
+			default:
+				why, relational = "a canary also drives other routes with it", true
 			}
-			return nil, &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why), relational: blocked[n]}
+			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why), relational: relational}
 		case f != nil && rename[n] != "" && f.TLS != nil && grpc != "":
-			return nil, &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and proxyless gRPC group %s gets them: proxyless gRPC clients cannot originate TLS", f.Name, grpc)}
+			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and proxyless gRPC group %s gets them: proxyless gRPC clients cannot originate TLS", f.Name, grpc)}
 		}
+		if r != nil && !r.relational {
+			return nil, r
+		}
+		if first == nil {
+			first = r
+		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	routes := make([]policy.Route, len(s.Routes))
 	for i, r := range s.Routes {

@@ -209,27 +209,57 @@ type Result struct {
 // their Service ports either: the translation runs again without them, until every mesh
 // route it accepts is served (each run refuses more ports, so it ends). A refusal that other
 // ports' routes cause (a canary that also drives them, a name a service of theirs answers)
-// waits for the others, whose refusal may take its cause away.
+// waits for the others, whose refusal may take its cause away; such refusals are then made
+// one at a time, and at the end each is given back where the merge serves the translation
+// without it. Past maxMeshRetranslations extra runs of that kind, the rest are made together
+// and kept: more is refused than needed, never less.
 func Translate(in *Input) *Result {
+	t, _ := translateMesh(in)
+	return t.res
+}
+
+// translateMesh is Translate's translation, with the Service ports whose mesh routes it
+// refused.
+func translateMesh(in *Input) (*translator, map[servicePort]meshRefusal) {
 	var refused map[servicePort]meshRefusal
+	spare := maxMeshRetranslations // runs left for refusals made one at a time and given back
 	for {
 		t := translateOnce(in, refused)
 		more := t.meshRefusals()
 		if len(more) == 0 {
-			return t.res
+			for _, sp := range slices.SortedFunc(maps.Keys(refused), compareServicePorts) {
+				if !refused[sp].relational || spare == 0 {
+					continue
+				}
+				spare--
+				less := maps.Clone(refused)
+				delete(less, sp)
+				if u := translateOnce(in, less); len(u.meshRefusals()) == 0 {
+					t, refused = u, less
+				}
+			}
+			return t, refused
 		}
 		if refused == nil {
 			refused = map[servicePort]meshRefusal{}
 		}
-		// Refusals that other refused ports may take away wait until no other is left.
 		own := maps.Clone(more)
 		maps.DeleteFunc(own, func(_ servicePort, r meshRefusal) bool { return r.relational })
-		if len(own) > 0 {
+		switch {
+		case len(own) > 0:
 			more = own
+		case spare > 0: // one at a time: refusing it may take the others' cause away
+			spare--
+			first := slices.MinFunc(slices.Collect(maps.Keys(more)), compareServicePorts)
+			more = map[servicePort]meshRefusal{first: more[first]}
 		}
 		maps.Copy(refused, more)
 	}
 }
+
+// maxMeshRetranslations bounds the extra translations Translate runs to refuse, and give
+// back, the refusals of mesh routes that other ports' routes cause (each costs one).
+const maxMeshRetranslations = 8
 
 // translateOnce translates in with the mesh routes of the Service ports refused not
 // attached to them.

@@ -233,8 +233,9 @@ func mergeEntries[T any](full, applied map[types.NamespacedName][]T, refused map
 // applied: the applied translation's, as they say what is served, except for the entries of
 // refused Gateways, which the applied translation has none of, and which keep the full
 // translation's; an object whose Gateway entries in the full translation are all of refused
-// Gateways keeps the full translation's entries alone (the applied one, without its
-// Gateways, would call its targets missing).
+// Gateways keeps the full translation's entries (the applied one, without its Gateways,
+// would call its targets missing), but for those of parents that are no Gateway (a mesh
+// route's Services), which are the applied translation's where it has them.
 //
 // This is what the Gateway API asks for. A route's Accepted condition is about the route and
 // its parent: whether the Gateway accepts it (listeners, hostnames, kinds, namespaces),
@@ -258,7 +259,19 @@ func keepRefused[T any](ns string, full, applied []T, refused map[parent]bool, r
 		}
 	}
 	if gateways > 0 && onlyRefused {
-		return full
+		out := slices.Clone(full)
+		for i := range out {
+			if gw, _ := isRefused(&out[i]); gw {
+				continue
+			}
+			for j := range applied {
+				if sameRef(ref(&applied[j]), ref(&out[i])) {
+					out[i] = applied[j]
+					break
+				}
+			}
+		}
+		return out
 	}
 	var out []T
 	used := make([]bool, len(applied))

@@ -76,3 +76,87 @@ func TestMeshRouteBesideALastGoodGatewayPart(t *testing.T) {
 		}
 	}
 }
+
+// TestMeshParentOfARouteOfARefusedGateway: HTTPRoute both has parents Gateway a and Service
+// api:80; the file's api has TLS. Then a is refused on its own (a-route → taken) and both
+// sends to api: the full translation (with a) has a's proxyless group list shop-api-80, so
+// it refuses the mesh route, while what is applied (the rest beside a's last good part,
+// whose group lists shop-web-80 only) serves it: the Service parent's status is the
+// applied translation's, Accepted.
+func TestMeshParentOfARouteOfARefusedGateway(t *testing.T) {
+	port := gwv1.PortNumber(80)
+	api := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	both := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "both", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "a"},
+			{Group: ptrTo(gwv1.Group("")), Kind: ptrTo(gwv1.Kind("Service")), Name: "api", Port: &port}}},
+		Hostnames: []gwv1.Hostname{"both.shop"},
+		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+			BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
+	objs := append(objects("a", "b"), api, taken, both)
+	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, {name: api, namespace: shop, port: 80, discovery: kubernetes, tls: {sni: api.shop}}, ",
+		nil, []string{"legacy-edge"}, true, objs...)
+	serviceAccepted := func(want metav1.ConditionStatus, gen int64) func() error {
+		return func() error {
+			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "both", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			for _, p := range r.Status.Parents {
+				if p.ParentRef.Kind != nil && *p.ParentRef.Kind == "Service" {
+					if c := meta.FindStatusCondition(p.Conditions, "Accepted"); c == nil || c.ObservedGeneration != gen || c.Status != want {
+						return fmt.Errorf("Service parent Accepted = %+v, want %s of generation %d", c, want, gen)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no Service parent in %+v", r.Status.Parents)
+		}
+	}
+	servedOnAPI := func() bool {
+		for _, s := range w.rec.Policy().Spec.Services {
+			if s.Name == "api" && s.RoutesForClients && len(s.Routes) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, "both accepted on api", serviceAccepted(metav1.ConditionTrue, 1))
+	eventually(t, "a and b programmed", func() error {
+		if err := w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil)(); err != nil {
+			return err
+		}
+		return w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil)()
+	})
+
+	w.updateRoute(t, "a-route", "a2.shop", "taken")
+	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{"its last good configuration keeps serving"}, nil))
+	r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "both", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Generation = 2
+	r.Spec.Rules[0].BackendRefs[0].Name = "api"
+	if _, err := w.gw.GatewayV1().HTTPRoutes("shop").Update(context.Background(), r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the mesh route of generation 2 served on api", func() error {
+		if !servedOnAPI() {
+			return fmt.Errorf("not served on api")
+		}
+		r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "both", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, p := range r.Status.Parents {
+			if c := meta.FindStatusCondition(p.Conditions, "Accepted"); c == nil || c.ObservedGeneration != 2 {
+				return fmt.Errorf("parent %s not written for generation 2", p.ParentRef.Name)
+			}
+		}
+		return nil
+	})
+	if err := serviceAccepted(metav1.ConditionTrue, 2)(); err != nil {
+		t.Errorf("served on api, but: %v", err)
+	}
+}
