@@ -277,123 +277,79 @@ func TestMeshCanarySpanningTwoPortsIsServedOnOne(t *testing.T) {
 	}
 }
 
-// TestMeshNamesAGatewaysServiceAnswers: in namespace a, Gateway edge's route sends to Service
-// b:80, whose policy service a-b-80 answers every name of Service a-b-80 port 80. Mesh route
-// r has parents Service a-b-80 and Service a (port 80 each), CanaryPolicy x→x2; the file's x
-// has TLS. a-b-80:80 can never be served (a Gateway's service keeps its names); once it is
-// refused the canary drives a's routes only, and r is served on a:80, as r on a alone is.
-func TestMeshNamesAGatewaysServiceAnswers(t *testing.T) {
-	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight", Generation: 1}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}
-	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "edge", Generation: 1}, Spec: gwv1.GatewaySpec{
+// meshBesideAGateway is an input in namespace ns of Gateway edge, whose route sends to
+// Service b:80, and mesh route r on port 80 of the Services parents, sending all to x, with a
+// CanaryPolicy from x to canary; services are the namespace's Services.
+func meshBesideAGateway(ns, canary string, file *policy.Policy, services []string, parents ...string) *Input {
+	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "edge", Generation: 1}, Spec: gwv1.GatewaySpec{
 		GatewayClassName: "foresight", Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
-	gwRoute := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gw-route", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(10, 0))}, Spec: gwv1.HTTPRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"gw.a"},
+	gwRoute := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw-route", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(10, 0))}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{gwv1.Hostname("gw." + ns)},
 		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("b", 80, 1)}}}}}}
-	mesh := func(parents ...string) *gwv1.HTTPRoute {
-		var prs []gwv1.ParentReference
-		for _, p := range parents {
-			prs = append(prs, serviceParent(p, 80))
-		}
-		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "r", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(20, 0))}, Spec: gwv1.HTTPRouteSpec{
-			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: prs},
-			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("x", 80, 100)}, {BackendRef: ref("x2", 80, 0)}}}}}}
+	var prs []gwv1.ParentReference
+	for _, p := range parents {
+		prs = append(prs, serviceParent(p, 80))
 	}
-	file := meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m, namespace: a}\nspec:\n"+
-		"  services:\n  - {name: client, port: 80, endpoints: [{address: 10.0.0.1}]}\n  - {name: x, port: 80, discovery: kubernetes, tls: {sni: x.a}}\n"+
-		"  nodeGroups: [{name: client, services: [client], upstreams: [x]}]\n")
-	mk := func(r *gwv1.HTTPRoute) *Input {
-		return &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), File: file,
-			GatewayClasses: []*gwv1.GatewayClass{class}, Gateways: []*gwv1.Gateway{gw}, HTTPRoutes: []*gwv1.HTTPRoute{gwRoute, r},
-			Services: []*corev1.Service{svc("a", "b", 80), svc("a", "a-b-80", 80), svc("a", "a", 80), svc("a", "x", 80), svc("a", "x2", 80)},
-			CanaryPolicies: []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "rollout"}, Spec: CanaryPolicySpec{
-				TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "r"}},
-				Stable:     "x", Canary: "x2", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}}
+	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "r", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(20, 0))}, Spec: gwv1.HTTPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: prs},
+		Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("x", 80, 100)}, {BackendRef: ref(canary, 80, 0)}}}}}}
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), File: file,
+		GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "foresight", Generation: 1}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}},
+		Gateways:       []*gwv1.Gateway{gw}, HTTPRoutes: []*gwv1.HTTPRoute{gwRoute, r},
+		CanaryPolicies: []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rollout"}, Spec: CanaryPolicySpec{
+			TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "r"}},
+			Stable:     "x", Canary: canary, Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}}
+	for _, name := range services {
+		in.Services = append(in.Services, svc(ns, name, 80))
 	}
-	accepted := func(res *Result) metav1.Condition {
-		ps := res.HTTPRoutes[types.NamespacedName{Namespace: "a", Name: "r"}]
-		for i := range ps {
-			if ps[i].ParentRef.Name == "a" {
-				return conditions.Require(t, ps[i].Conditions, "Accepted")
-			}
-		}
-		t.Fatalf("no status for parent a: %+v", ps)
-		return metav1.Condition{}
-	}
-	// r on a alone is served, with its canary.
-	res := Translate(mk(mesh("a")))
-	if c := accepted(res); c.Status != metav1.ConditionTrue || len(res.Spec.Canaries) != 1 {
-		t.Fatalf("r on a alone: Accepted = %+v, canaries %+v", c, res.Spec.Canaries)
-	}
-	servedWith(t, file, res.Spec)
-	// r on a-b-80 alone is refused: the Gateway's service answers its names.
-	res = Translate(mk(mesh("a-b-80")))
-	if ps := res.HTTPRoutes[types.NamespacedName{Namespace: "a", Name: "r"}]; conditions.Require(t, ps[0].Conditions, "Accepted").Status != metav1.ConditionFalse {
-		t.Fatalf("r on a-b-80 alone: %+v", ps)
-	}
-	// r on both: refused on a-b-80, served on a.
-	res = Translate(mk(mesh("a-b-80", "a")))
-	for _, ps := range res.HTTPRoutes[types.NamespacedName{Namespace: "a", Name: "r"}] {
-		t.Logf("parent %s: %+v", ps.ParentRef.Name, conditions.Require(t, ps.Conditions, "Accepted"))
-	}
-	if c := accepted(res); c.Status != metav1.ConditionTrue {
-		t.Errorf("r on a-b-80 and a: Accepted on a = %+v, want True (a-b-80's names are a Gateway's: only its refusal is needed)", c)
-	}
+	return in
 }
 
-// TestMeshProxylessRefusalBesideASpanningCanary: Gateway edge's route sends to Service b:80,
-// so gw.shop.edge.grpc lists shop-b-80. Mesh route r on Services a and b (port 80) sends to
-// x, CanaryPolicy x→b; the file's x and b have TLS. b:80 can never be served (renamed to the
-// file's b with TLS, and the Gateway's proxyless group gets it); once refused, r is served
-// on a:80, as r on a alone is.
-func TestMeshProxylessRefusalBesideASpanningCanary(t *testing.T) {
-	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "foresight", Generation: 1}, Spec: gwv1.GatewayClassSpec{ControllerName: controller}}
-	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "edge", Generation: 1}, Spec: gwv1.GatewaySpec{
-		GatewayClassName: "foresight", Listeners: []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}}}
-	gwRoute := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "gw-route", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(10, 0))}, Spec: gwv1.HTTPRouteSpec{
-		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "edge"}}}, Hostnames: []gwv1.Hostname{"gw.shop"},
-		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("b", 80, 1)}}}}}}
-	mesh := func(parents ...string) *gwv1.HTTPRoute {
-		var prs []gwv1.ParentReference
-		for _, p := range parents {
-			prs = append(prs, serviceParent(p, 80))
-		}
-		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r", Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(20, 0))}, Spec: gwv1.HTTPRouteSpec{
-			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: prs},
-			Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref("x", 80, 100)}, {BackendRef: ref("b", 80, 0)}}}}}}
-	}
-	file := meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m, namespace: shop}\nspec:\n"+
-		"  services:\n  - {name: client, port: 80, endpoints: [{address: 10.0.0.1}]}\n  - {name: x, port: 80, discovery: kubernetes, tls: {sni: x.shop}}\n  - {name: b, port: 80, discovery: kubernetes, tls: {sni: b.shop}}\n"+
-		"  nodeGroups: [{name: client, services: [client], upstreams: [x, b]}]\n")
-	mk := func(r *gwv1.HTTPRoute) *Input {
-		return &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), File: file,
-			GatewayClasses: []*gwv1.GatewayClass{class}, Gateways: []*gwv1.Gateway{gw}, HTTPRoutes: []*gwv1.HTTPRoute{gwRoute, r},
-			Services: []*corev1.Service{svc("shop", "a", 80), svc("shop", "b", 80), svc("shop", "x", 80)},
-			CanaryPolicies: []*CanaryPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "rollout"}, Spec: CanaryPolicySpec{
-				TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: "r"}},
-				Stable:     "x", Canary: "b", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}}}}
-	}
-	accepted := func(res *Result, parent string) metav1.Condition {
-		ps := res.HTTPRoutes[types.NamespacedName{Namespace: "shop", Name: "r"}]
-		for i := range ps {
-			if string(ps[i].ParentRef.Name) == parent {
+// TestMeshFixedRefusalBesideASpanningCanary: mesh route r on Services a and other, with a
+// canary over both ports' routes to a stable whose file service has TLS. other:80 can never
+// be served, whatever the canary: where a Gateway's service answers its names (other is
+// a-b-80, the generated name of the Gateway's backend b:80), or where a Gateway's proxyless
+// group gets its routes to a file service with TLS (other is b, the canary). Once it is
+// refused the canary drives a's routes only, and r is served on a:80, as r on a alone is.
+func TestMeshFixedRefusalBesideASpanningCanary(t *testing.T) {
+	for _, tc := range []struct {
+		name, ns, other, canary, file string
+		services                      []string
+	}{
+		{"a Gateway's service answers its names", "a", "a-b-80", "x2",
+			"  - {name: x, port: 80, discovery: kubernetes, tls: {sni: x.a}}\n  nodeGroups: [{name: client, services: [client], upstreams: [x]}]\n",
+			[]string{"b", "a-b-80", "a", "x", "x2"}},
+		{"a Gateway's proxyless group gets its routes", "shop", "b", "b",
+			"  - {name: x, port: 80, discovery: kubernetes, tls: {sni: x.shop}}\n  - {name: b, port: 80, discovery: kubernetes, tls: {sni: b.shop}}\n  nodeGroups: [{name: client, services: [client], upstreams: [x, b]}]\n",
+			[]string{"a", "b", "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := meshPolicy(t, "apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: m, namespace: "+tc.ns+"}\nspec:\n"+
+				"  services:\n  - {name: client, port: 80, endpoints: [{address: 10.0.0.1}]}\n"+tc.file)
+			accepted := func(res *Result, parent string) metav1.Condition {
+				ps := res.HTTPRoutes[types.NamespacedName{Namespace: tc.ns, Name: "r"}]
+				i := slices.IndexFunc(ps, func(p gwv1.RouteParentStatus) bool { return string(p.ParentRef.Name) == parent })
+				if i < 0 {
+					t.Fatalf("no status for parent %s: %+v", parent, ps)
+				}
 				return conditions.Require(t, ps[i].Conditions, "Accepted")
 			}
-		}
-		t.Fatalf("no status for parent %s: %+v", parent, ps)
-		return metav1.Condition{}
-	}
-	res := Translate(mk(mesh("a")))
-	if c := accepted(res, "a"); c.Status != metav1.ConditionTrue || len(res.Spec.Canaries) != 1 {
-		t.Fatalf("r on a alone: Accepted = %+v, canaries %+v", c, res.Spec.Canaries)
-	}
-	servedWith(t, file, res.Spec)
-	res = Translate(mk(mesh("b")))
-	if c := accepted(res, "b"); c.Status != metav1.ConditionFalse {
-		t.Fatalf("r on b alone: Accepted = %+v", c)
-	}
-	res = Translate(mk(mesh("a", "b")))
-	t.Logf("on b: %+v", accepted(res, "b"))
-	if c := accepted(res, "a"); c.Status != metav1.ConditionTrue {
-		t.Errorf("r on a and b: Accepted on a = %+v, want True (b's refusal does not depend on a)", c)
+			res := Translate(meshBesideAGateway(tc.ns, tc.canary, file, tc.services, "a"))
+			if c := accepted(res, "a"); c.Status != metav1.ConditionTrue || len(res.Spec.Canaries) != 1 {
+				t.Fatalf("r on a alone: Accepted = %+v, canaries %+v", c, res.Spec.Canaries)
+			}
+			servedWith(t, file, res.Spec)
+			if c := accepted(Translate(meshBesideAGateway(tc.ns, tc.canary, file, tc.services, tc.other)), tc.other); c.Status != metav1.ConditionFalse {
+				t.Fatalf("r on %s alone: Accepted = %+v", tc.other, c)
+			}
+			res = Translate(meshBesideAGateway(tc.ns, tc.canary, file, tc.services, tc.other, "a"))
+			if c := accepted(res, "a"); c.Status != metav1.ConditionTrue {
+				t.Errorf("r on %s and a: Accepted on a = %+v, want True (only %s's refusal is needed)", tc.other, c, tc.other)
+			}
+			if c := accepted(res, tc.other); c.Status != metav1.ConditionFalse || strings.Contains(c.Message, "a canary also drives other routes with it)") {
+				t.Errorf("r on %s and a: Accepted on %s = %+v, want False for its own cause", tc.other, tc.other, c)
+			}
+			servedWith(t, file, res.Spec)
+		})
 	}
 }
