@@ -329,9 +329,12 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 				msg = fmt.Sprintf("the policy file's service %q routes this Service port itself (mesh routes are handed to it only when it has none), and %s", file.Name, msg)
 			}
 			name, isService := strings.CutPrefix(by, "service ")
-			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg, relational: isService && p.Service(name) == nil && !fixed[name]}
+			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg}
+			if isService && p.Service(name) == nil && !fixed[name] {
+				noName.cause = by
+			}
 		}
-		if refusal != nil && refusal.relational && noName != nil && !noName.relational {
+		if refusal != nil && refusal.cause != "" && noName != nil && noName.cause == "" {
 			refusal = noName
 		}
 		if refusal != nil {
@@ -369,9 +372,10 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 // served: the reason and message of their Accepted condition.
 type meshRefusal struct {
 	reason, msg string
-	// relational: the refusal stems from other mesh routes of spec (a canary that also drives
-	// them, or a name a service of spec answers), which refusing other ports may take away.
-	relational bool
+	// cause, when set, says that the refusal stems from other mesh routes of spec, which
+	// refusing other ports may take away: "canary <name>" (a canary that also drives them) or
+	// "service <name>" (a service of spec answering the port's names). Empty: it does not.
+	cause string
 	// kind is the kind of the routes refused (the port's older kind holds it all the same).
 	kind string
 }
@@ -488,14 +492,14 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 	for i := range s.Routes {
 		sent = append(sent, s.Routes[i].Services()...)
 	}
-	var mine []*policy.Canary // the canaries all of whose routes are the service's
-	blocked := map[string]bool{}
+	var mine []*policy.Canary      // the canaries all of whose routes are the service's
+	blocked := map[string]string{} // services to the canary that keeps them from being renamed
 	for i := range spec.Canaries {
 		c := &spec.Canaries[i]
 		in, out := slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return own[r] }), slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return !own[r] })
 		switch {
 		case in && out:
-			blocked[c.Stable], blocked[c.Canary] = true, true // the canary's other routes keep spec's service
+			blocked[c.Stable], blocked[c.Canary] = c.Name, c.Name // the canary's other routes keep spec's service
 			sent = append(sent, c.Stable, c.Canary)
 		case in:
 			mine = append(mine, c)
@@ -504,7 +508,7 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 	}
 	rename := map[string]string{}
 	for _, n := range sent {
-		if f := same[n]; f != "" && !blocked[n] {
+		if f := same[n]; f != "" && blocked[n] == "" {
 			rename[n] = f
 		}
 	}
@@ -522,19 +526,19 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 			// Blocked by a canary (else n would be renamed where the file's service speaks its
 			// protocol), refusing the canary's other routes may unblock it, unless a proxyless
 			// group gets the routes, which could not reach the file's service either.
-			relational := false
+			cause := ""
 			switch {
 			case same[n] == "":
 			case grpc != "":
 				why = fmt.Sprintf("a canary also drives other routes with it, and proxyless gRPC group %s, which gets them, could not originate its TLS", grpc)
 			default:
-				why, relational = "a canary also drives other routes with it", true
+				why, cause = "a canary also drives other routes with it", "canary "+blocked[n]
 			}
-			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why), relational: relational}
+			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would reach the endpoints of the policy file's service %q without its TLS (they cannot send to it instead: %s)", f.Name, why), cause: cause}
 		case f != nil && rename[n] != "" && f.TLS != nil && grpc != "":
 			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and proxyless gRPC group %s gets them: proxyless gRPC clients cannot originate TLS", f.Name, grpc)}
 		}
-		if r != nil && !r.relational {
+		if r != nil && r.cause == "" {
 			return nil, r
 		}
 		if first == nil {

@@ -210,13 +210,13 @@ func FuzzMeshRefusals(f *testing.F) {
 				}
 			}
 		}
-		relational := 0
+		caused := 0 // refusals that other ports' routes cause
 		for _, r := range refused {
-			if r.relational {
-				relational++
+			if r.cause != "" {
+				caused++
 			}
 		}
-		if relational <= maxMeshRetranslations/2 {
+		if caused <= maxMeshRetranslations/2 {
 			for sp := range refused {
 				less := maps.Clone(refused)
 				delete(less, sp)

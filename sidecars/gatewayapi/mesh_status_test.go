@@ -1,6 +1,7 @@
 package gatewayapi
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -352,4 +353,53 @@ func TestMeshFixedRefusalBesideASpanningCanary(t *testing.T) {
 			servedWith(t, file, res.Spec)
 		})
 	}
+}
+
+// spanningCanaries is n HTTPRoutes r-svc-i, each on Services svc-i-alt and svc-i (port 80)
+// with a CanaryPolicy from svc-i to svc-i-next over both, and a policy file whose svc-i has
+// TLS: each route can be served on one of its parents, not on both (the canary over both
+// keeps svc-i from being renamed to the file's service, whose TLS would be skipped).
+func spanningCanaries(t testing.TB, n int) *Input {
+	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0)}
+	var file strings.Builder
+	file.WriteString("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: mesh, namespace: shop}\nspec:\n  services:\n  - {name: client, port: 9000, endpoints: [{address: 10.0.0.1}]}\n")
+	for i := range n {
+		name := fmt.Sprintf("svc-%d", i)
+		in.Services = append(in.Services, svc("shop", name, 80), svc("shop", name+"-next", 80), svc("shop", name+"-alt", 80))
+		in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r-" + name, Generation: 1},
+			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{serviceParent(name+"-alt", 80), serviceParent(name, 80)}},
+				Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: ref(name, 80, 100)}, {BackendRef: ref(name+"-next", 80, 0)}}}}}})
+		in.CanaryPolicies = append(in.CanaryPolicies, &CanaryPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name + "-rollout"}, Spec: CanaryPolicySpec{
+			TargetRefs: []gwv1.LocalPolicyTargetReference{{Group: gwv1.GroupName, Kind: KindHTTPRoute, Name: gwv1.ObjectName("r-" + name)}},
+			Stable:     name, Canary: name + "-next", Steps: []CanaryPolicyStep{{Weight: 20, Pause: metav1.Duration{Duration: time.Minute}}}}})
+		fmt.Fprintf(&file, "  - {name: %s, port: 80, discovery: kubernetes, tls: {sni: %s.shop}}\n", name, name)
+	}
+	file.WriteString("  nodeGroups:\n  - {name: client, services: [client]}\n")
+	p, err := policy.Parse([]byte(file.String()), "mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.File = p
+	return in
+}
+
+// TestMeshSpanningCanariesOfManyRoutes: with many routes whose canaries span their two
+// parents, one port of each is refused in one run (one per canary), not one port per run
+// until the runs run out: every route is accepted on one of its parents, and the merge
+// serves them.
+func TestMeshSpanningCanariesOfManyRoutes(t *testing.T) {
+	in := spanningCanaries(t, 3*maxMeshRetranslations)
+	res := Translate(in)
+	for nn, ps := range res.HTTPRoutes {
+		accepted := 0
+		for _, p := range ps {
+			if conditions.Require(t, p.Conditions, "Accepted").Status == metav1.ConditionTrue {
+				accepted++
+			}
+		}
+		if accepted != 1 {
+			t.Errorf("%s accepted on %d parents, want 1: %+v", nn, accepted, ps)
+		}
+	}
+	servedWith(t, in.File, res.Spec)
 }

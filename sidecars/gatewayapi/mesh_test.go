@@ -513,6 +513,17 @@ func BenchmarkMeshRoutes1000(b *testing.B) {
 			}
 		}
 	})
+	// 1,000 routes each on two Services, with a canary over both whose stable's file service
+	// has TLS: one port of each is refused (three translations).
+	b.Run("translate-spanning-canaries", func(b *testing.B) {
+		spanning := spanningCanaries(b, 1000)
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Translate(spanning); len(res.Spec.Canaries) != 1000 {
+				b.Fatalf("%d canaries", len(res.Spec.Canaries))
+			}
+		}
+	})
 	spec := Translate(in).Spec
 	b.Run("merge", func(b *testing.B) {
 		b.ReportAllocs()

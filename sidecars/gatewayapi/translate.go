@@ -210,9 +210,11 @@ type Result struct {
 // route it accepts is served (each run refuses more ports, so it ends). A refusal that other
 // ports' routes cause (a canary that also drives them, a name a service of theirs answers)
 // waits for the others, whose refusal may take its cause away; such refusals are then made
-// one at a time, and at the end each is given back where the merge serves the translation
-// without it. Past maxMeshRetranslations extra runs of that kind, the rest are made together
-// and kept: more is refused than needed, never less.
+// one port of each cause (each canary, each answering service) at a time, and at the end
+// each is given back where the merge serves the translation without it. Past
+// maxMeshRetranslations extra runs of that kind, the rest are made together and kept (and
+// none is given back when there are more than the runs left): more is refused than needed,
+// never less.
 func Translate(in *Input) *Result {
 	t, _ := translateMesh(in)
 	return t.res
@@ -227,11 +229,11 @@ func translateMesh(in *Input) (*translator, map[servicePort]meshRefusal) {
 		t := translateOnce(in, refused)
 		more := t.meshRefusals()
 		if len(more) == 0 {
-			for _, sp := range slices.SortedFunc(maps.Keys(refused), compareServicePorts) {
-				if !refused[sp].relational || spare == 0 {
-					continue
-				}
-				spare--
+			caused := slices.DeleteFunc(slices.SortedFunc(maps.Keys(refused), compareServicePorts), func(sp servicePort) bool { return refused[sp].cause == "" })
+			if len(caused) > spare {
+				return t, refused // too many to try each: refused as they are
+			}
+			for _, sp := range caused {
 				less := maps.Clone(refused)
 				delete(less, sp)
 				if u := translateOnce(in, less); len(u.meshRefusals()) == 0 {
@@ -244,14 +246,24 @@ func translateMesh(in *Input) (*translator, map[servicePort]meshRefusal) {
 			refused = map[servicePort]meshRefusal{}
 		}
 		own := maps.Clone(more)
-		maps.DeleteFunc(own, func(_ servicePort, r meshRefusal) bool { return r.relational })
+		maps.DeleteFunc(own, func(_ servicePort, r meshRefusal) bool { return r.cause != "" })
 		switch {
 		case len(own) > 0:
 			more = own
-		case spare > 0: // one at a time: refusing it may take the others' cause away
+		case spare > 0:
+			// One port of each cause at a time: refusing it may take the others' cause away.
 			spare--
-			first := slices.MinFunc(slices.Collect(maps.Keys(more)), compareServicePorts)
-			more = map[servicePort]meshRefusal{first: more[first]}
+			first := map[string]servicePort{}
+			for _, sp := range slices.SortedFunc(maps.Keys(more), compareServicePorts) {
+				if _, ok := first[more[sp].cause]; !ok {
+					first[more[sp].cause] = sp
+				}
+			}
+			one := map[servicePort]meshRefusal{}
+			for _, sp := range first {
+				one[sp] = more[sp]
+			}
+			more = one
 		}
 		maps.Copy(refused, more)
 	}
