@@ -52,7 +52,6 @@ func randomMeshCase(r *rand.Rand) (*meshCase, error) {
 	in := &Input{ControllerName: controller, Now: time.Unix(1_800_000_000, 0), Services: services}
 	pick := func() string { return names[r.Intn(len(names))] }
 	nroutes := 1 + r.Intn(3)
-	var meshRouteNames []string
 	for i := 0; i < nroutes; i++ {
 		name := fmt.Sprintf("r%d", i)
 		var prs []gwv1.ParentReference
@@ -78,7 +77,6 @@ func randomMeshCase(r *rand.Rand) (*meshCase, error) {
 		} else {
 			in.HTTPRoutes = append(in.HTTPRoutes, &gwv1.HTTPRoute{ObjectMeta: meta, Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: prs},
 				Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: b1}, {BackendRef: b2}}}}}})
-			meshRouteNames = append(meshRouteNames, name)
 		}
 		var pd []string
 		for _, pr := range prs {

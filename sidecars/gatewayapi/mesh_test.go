@@ -514,7 +514,7 @@ func BenchmarkMeshRoutes1000(b *testing.B) {
 		}
 	})
 	// 1,000 routes each on two Services, with a canary over both whose stable's file service
-	// has TLS: one port of each is refused (three translations).
+	// has TLS: one port of each is refused (two translations).
 	b.Run("translate-spanning-canaries", func(b *testing.B) {
 		spanning := spanningCanaries(b, 1000)
 		b.ReportAllocs()
