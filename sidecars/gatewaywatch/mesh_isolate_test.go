@@ -11,6 +11,39 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
+// startMeshBesideGateways starts a watcher of Gateways a and b (objects) with Services api
+// and taken (port 80) and route, a policy file whose api (port 80) has TLS and whose
+// shop-taken-80 makes a Gateway sending to taken refused on its own.
+func startMeshBesideGateways(t *testing.T, route *gwv1.HTTPRoute) *watched {
+	t.Helper()
+	service := func(name string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	}
+	objs := append(objects("a", "b"), service("api"), service("taken"), route)
+	return startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, {name: api, namespace: shop, port: 80, discovery: kubernetes, tls: {sni: api.shop}}, ",
+		nil, []string{"legacy-edge"}, true, objs...)
+}
+
+// serviceParentAccepted says whether route's status has, for its Service parent, Accepted
+// want of generation gen.
+func serviceParentAccepted(w *watched, route string, want metav1.ConditionStatus, gen int64) func() error {
+	return func() error {
+		r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), route, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, p := range r.Status.Parents {
+			if p.ParentRef.Kind != nil && *p.ParentRef.Kind == "Service" {
+				if c := meta.FindStatusCondition(p.Conditions, "Accepted"); c == nil || c.ObservedGeneration != gen || c.Status != want {
+					return fmt.Errorf("Service parent Accepted = %+v, want %s of generation %d", c, want, gen)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no Service parent in %+v", r.Status.Parents)
+	}
+}
+
 // TestMeshRouteBesideALastGoodGatewayPart: Gateway a's route sends to Service api port 80, so
 // a's proxyless group (gw.shop.a.grpc) lists shop-api-80 among its upstreams; the file's api
 // (port 80) has TLS, so the mesh route of api port 80, whose routes go to the file's api, is
@@ -20,30 +53,13 @@ import (
 // mesh route stays refused, as the merge serves it.
 func TestMeshRouteBesideALastGoodGatewayPart(t *testing.T) {
 	port := gwv1.PortNumber(80)
-	api := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
 	mesh := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-mesh", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Group: ptrTo(gwv1.Group("")), Kind: ptrTo(gwv1.Kind("Service")), Name: "api", Port: &port}}},
 		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
 			BackendObjectReference: gwv1.BackendObjectReference{Name: "api", Port: &port}}}}}}}}
-	objs := append(objects("a", "b"), api, taken, mesh)
-	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, {name: api, namespace: shop, port: 80, discovery: kubernetes, tls: {sni: api.shop}}, ",
-		nil, []string{"legacy-edge"}, true, objs...)
-	// meshAccepted waits for the mesh route's Accepted condition of generation gen.
+	w := startMeshBesideGateways(t, mesh)
 	meshAccepted := func(want metav1.ConditionStatus, gen int64) func() error {
-		return func() error {
-			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "api-mesh", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if len(r.Status.Parents) != 1 {
-				return fmt.Errorf("parents %+v", r.Status.Parents)
-			}
-			if c := meta.FindStatusCondition(r.Status.Parents[0].Conditions, "Accepted"); c == nil || c.ObservedGeneration != gen || c.Status != want {
-				return fmt.Errorf("Accepted = %+v, want %s of generation %d", c, want, gen)
-			}
-			return nil
-		}
+		return serviceParentAccepted(w, "api-mesh", want, gen)
 	}
 	w.updateRoute(t, "a-route", "a.shop", "api")
 	eventually(t, "a's proxyless group keeps the mesh route from being served", meshAccepted(metav1.ConditionFalse, 1))
@@ -85,33 +101,15 @@ func TestMeshRouteBesideALastGoodGatewayPart(t *testing.T) {
 // applied translation's, Accepted.
 func TestMeshParentOfARouteOfARefusedGateway(t *testing.T) {
 	port := gwv1.PortNumber(80)
-	api := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
-	taken := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "taken"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
 	both := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "both", Generation: 1}, Spec: gwv1.HTTPRouteSpec{
 		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "a"},
 			{Group: ptrTo(gwv1.Group("")), Kind: ptrTo(gwv1.Kind("Service")), Name: "api", Port: &port}}},
 		Hostnames: []gwv1.Hostname{"both.shop"},
 		Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
 			BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}}}}
-	objs := append(objects("a", "b"), api, taken, both)
-	w := startWatchedFile(t, "{name: shop-taken-80, port: 80, endpoints: [{address: 10.0.0.2}]}, {name: api, namespace: shop, port: 80, discovery: kubernetes, tls: {sni: api.shop}}, ",
-		nil, []string{"legacy-edge"}, true, objs...)
+	w := startMeshBesideGateways(t, both)
 	serviceAccepted := func(want metav1.ConditionStatus, gen int64) func() error {
-		return func() error {
-			r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "both", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			for _, p := range r.Status.Parents {
-				if p.ParentRef.Kind != nil && *p.ParentRef.Kind == "Service" {
-					if c := meta.FindStatusCondition(p.Conditions, "Accepted"); c == nil || c.ObservedGeneration != gen || c.Status != want {
-						return fmt.Errorf("Service parent Accepted = %+v, want %s of generation %d", c, want, gen)
-					}
-					return nil
-				}
-			}
-			return fmt.Errorf("no Service parent in %+v", r.Status.Parents)
-		}
+		return serviceParentAccepted(w, "both", want, gen)
 	}
 	servedOnAPI := func() bool {
 		for _, s := range w.rec.Policy().Spec.Services {
