@@ -122,6 +122,19 @@ func TestCanaryPolicyOfARefusedMeshRoute(t *testing.T) {
 	}
 }
 
+// apiRolloutOnTwoPorts is meshInput's route, its first rule only, with the api rollout
+// (withAPIRollout), on port (nil: both ports) of Service api, whose ports are 8080 and 9090,
+// and a policy file whose api service is fileAPI.
+func apiRolloutOnTwoPorts(t *testing.T, port *int32, fileAPI string) *Input {
+	in := meshInput()
+	in.Services[1].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 8080}, {Name: "admin", Port: 9090}}
+	in.HTTPRoutes[0].Spec.ParentRefs[0].Port = port
+	in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
+	withAPIRollout(in)
+	in.File = meshPolicy(t, strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", fileAPI, 1))
+	return in
+}
+
 // TestMeshRefusalOfOnePortLeavesTheCanaryOfAnother: a route on both ports of Service api
 // (8080 and 9090) with a CanaryPolicy from api to api-v2; the file's api (port 8080, with
 // TLS) routes port 8080 itself. Port 8080 cannot be served whatever happens (the file
@@ -130,13 +143,7 @@ func TestCanaryPolicyOfARefusedMeshRoute(t *testing.T) {
 // both ports causes waits until no other is left.
 func TestMeshRefusalOfOnePortLeavesTheCanaryOfAnother(t *testing.T) {
 	mk := func(port *int32) *Input {
-		in := meshInput()
-		in.Services[1].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 8080}, {Name: "admin", Port: 9090}}
-		in.HTTPRoutes[0].Spec.ParentRefs[0].Port = port
-		in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
-		withAPIRollout(in)
-		in.File = meshPolicy(t, strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}, routes: [{name: file-route}]}", 1))
-		return in
+		return apiRolloutOnTwoPorts(t, port, "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}, routes: [{name: file-route}]}")
 	}
 	// On port 9090 alone the route and its canary are served.
 	alone := mk(ptr(int32(9090)))
@@ -256,13 +263,7 @@ func TestTranslateAndMergeLeaveTheFileAlone(t *testing.T) {
 // port takes the other's cause away, so the route is accepted on one of them.
 func TestMeshCanarySpanningTwoPortsIsServedOnOne(t *testing.T) {
 	mk := func(port *int32) *Input {
-		in := meshInput()
-		in.Services[1].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 8080}, {Name: "admin", Port: 9090}}
-		in.HTTPRoutes[0].Spec.ParentRefs[0].Port = port
-		in.HTTPRoutes[0].Spec.Rules = in.HTTPRoutes[0].Spec.Rules[:1]
-		withAPIRollout(in)
-		in.File = meshPolicy(t, strings.Replace(meshFile, "{name: api, port: 8080, discovery: kubernetes}", "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}", 1))
-		return in
+		return apiRolloutOnTwoPorts(t, port, "{name: api, port: 8080, discovery: kubernetes, tls: {sni: api.shop}}")
 	}
 	for _, port := range []int32{8080, 9090} {
 		res := Translate(mk(ptr(port)))
