@@ -70,9 +70,12 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	if len(ports) == 0 {
 		return false, string(gwv1.RouteReasonNoMatchingParent), fmt.Sprintf("Service %s/%s has no TCP port that the parentRef's port and sectionName select", ns, pr.Name)
 	}
+	portOf := func(p *corev1.ServicePort) servicePort {
+		return servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}
+	}
 	// A port whose routes of the older kind are refused is still theirs.
 	for _, p := range ports {
-		if r, ok := t.meshRefused[servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}]; ok && r.kind != rs.kind {
+		if r, ok := t.meshRefused[portOf(p)]; ok && r.kind != rs.kind {
 			return false, routeReasonConflicted, fmt.Sprintf("port %d of Service %s/%s already has %ss attached (the older route kind wins), which the policy file keeps from being served: %s", p.Port, ns, svc.Name, r.kind, r.msg)
 		}
 	}
@@ -80,7 +83,7 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	var refusals []string
 	var refusal meshRefusal
 	ports = slices.DeleteFunc(ports, func(p *corev1.ServicePort) bool {
-		r, ok := t.meshRefused[servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}]
+		r, ok := t.meshRefused[portOf(p)]
 		if ok {
 			if refusal.reason == "" { // the first port's reason, where they differ
 				refusal = r
@@ -96,7 +99,7 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 	from := routeFrom{kind: rs.kind, namespace: rs.meta.Namespace}
 	names := make([]string, len(ports))
 	for i, p := range ports {
-		sp := servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}
+		sp := portOf(p)
 		if mp := t.meshPorts[sp]; mp != nil && mp.kind != rs.kind {
 			return false, routeReasonConflicted, fmt.Sprintf("port %d of Service %s/%s already has %ss attached (the older route kind wins)", p.Port, ns, svc.Name, mp.kind)
 		}
@@ -132,7 +135,7 @@ func (t *translator) attachToService(rs *routeSpec, pr gwv1.ParentReference, key
 		t.meshParents[key] = append(t.meshParents[key], svc.Name)
 	}
 	for i, p := range ports {
-		sp := servicePort{types.NamespacedName{Namespace: ns, Name: svc.Name}, p.Port}
+		sp := portOf(p)
 		mp := t.meshPorts[sp]
 		if mp == nil {
 			mp = &meshPort{svc: svc, port: p, kind: rs.kind, service: names[i]}
@@ -280,27 +283,13 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 		}
 		return taken[strings.ToLower(h)][i]
 	}
-	// fixed are spec's services that spec names outside its mesh routes (a Gateway's routes,
-	// connections and upstreams): refusing mesh routes does not take them away.
-	fixed := map[string]bool{}
-	for _, vh := range spec.VirtualHosts {
-		for i := range vh.Routes {
-			for _, n := range vh.Routes[i].Services() {
-				fixed[n] = true
-			}
+	// fixed are spec's services that refusing mesh routes does not take away (fixedServices).
+	var fixed map[string]bool
+	fixedService := func(name string) bool {
+		if fixed == nil {
+			fixed = fixedServices(spec)
 		}
-	}
-	for _, g := range spec.NodeGroups {
-		for _, n := range g.Upstreams {
-			fixed[n] = true
-		}
-		for _, l := range g.Listeners {
-			for i := range l.Connections {
-				for _, n := range l.Connections[i].Services() {
-					fixed[n] = true
-				}
-			}
-		}
+		return fixed[name]
 	}
 	dropped := map[string]bool{}
 	refused := map[string]meshRefusal{}
@@ -330,7 +319,7 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			}
 			name, isService := strings.CutPrefix(by, "service ")
 			noName = &meshRefusal{reason: routeReasonConflicted, msg: msg}
-			if isService && p.Service(name) == nil && !fixed[name] {
+			if isService && p.Service(name) == nil && !fixedService(name) {
 				noName.cause = by
 			}
 		}
@@ -366,6 +355,32 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 		})
 	}
 	return refused
+}
+
+// fixedServices are the services spec names outside its mesh routes (a Gateway's routes,
+// connections and upstreams): refusing mesh routes does not take them away.
+func fixedServices(spec *policy.Spec) map[string]bool {
+	out := map[string]bool{}
+	for _, vh := range spec.VirtualHosts {
+		for i := range vh.Routes {
+			for _, n := range vh.Routes[i].Services() {
+				out[n] = true
+			}
+		}
+	}
+	for _, g := range spec.NodeGroups {
+		for _, n := range g.Upstreams {
+			out[n] = true
+		}
+		for _, l := range g.Listeners {
+			for i := range l.Connections {
+				for _, n := range l.Connections[i].Services() {
+					out[n] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // meshRefusal says why the policy file keeps the mesh routes of a Service port from being

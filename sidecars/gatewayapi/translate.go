@@ -253,15 +253,11 @@ func translateMesh(in *Input) (*translator, map[servicePort]meshRefusal) {
 		case spare > 0:
 			// One port of each cause at a time: refusing it may take the others' cause away.
 			spare--
-			first := map[string]servicePort{}
+			one, seen := map[servicePort]meshRefusal{}, map[string]bool{}
 			for _, sp := range slices.SortedFunc(maps.Keys(more), compareServicePorts) {
-				if _, ok := first[more[sp].cause]; !ok {
-					first[more[sp].cause] = sp
+				if r := more[sp]; !seen[r.cause] {
+					one[sp], seen[r.cause] = r, true
 				}
-			}
-			one := map[servicePort]meshRefusal{}
-			for _, sp := range first {
-				one[sp] = more[sp]
 			}
 			more = one
 		}

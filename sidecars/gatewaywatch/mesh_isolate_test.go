@@ -44,6 +44,23 @@ func serviceParentAccepted(w *watched, route string, want metav1.ConditionStatus
 	}
 }
 
+// refuseGatewayA waits until Gateways a and b are programmed, then moves a's route to
+// Service taken, which the policy file's shop-taken-80 makes a refused on its own, and waits
+// until a is refused with its last good configuration kept.
+func refuseGatewayA(t *testing.T, w *watched) {
+	t.Helper()
+	eventually(t, "a and b programmed", func() error {
+		if err := w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil)(); err != nil {
+			return err
+		}
+		return w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil)()
+	})
+
+	w.updateRoute(t, "a-route", "a2.shop", "taken")
+	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
+		[]string{"its last good configuration keeps serving"}, nil))
+}
+
 // TestMeshRouteBesideALastGoodGatewayPart: Gateway a's route sends to Service api port 80, so
 // a's proxyless group (gw.shop.a.grpc) lists shop-api-80 among its upstreams; the file's api
 // (port 80) has TLS, so the mesh route of api port 80, whose routes go to the file's api, is
@@ -63,16 +80,7 @@ func TestMeshRouteBesideALastGoodGatewayPart(t *testing.T) {
 	}
 	w.updateRoute(t, "a-route", "a.shop", "api")
 	eventually(t, "a's proxyless group keeps the mesh route from being served", meshAccepted(metav1.ConditionFalse, 1))
-	eventually(t, "a and b programmed", func() error {
-		if err := w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil)(); err != nil {
-			return err
-		}
-		return w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil)()
-	})
-
-	w.updateRoute(t, "a-route", "a2.shop", "taken")
-	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
-		[]string{"its last good configuration keeps serving"}, nil))
+	refuseGatewayA(t, w)
 	eventually(t, "a's last good configuration served", w.serves([]string{"gw.shop.a/a.shop", "gw.shop.b/b.shop"}, []string{"gw.shop.a/a2.shop"}))
 	// A new generation of the mesh route, translated while a stays refused: its status is
 	// the one written beside a's last good part.
@@ -120,16 +128,7 @@ func TestMeshParentOfARouteOfARefusedGateway(t *testing.T) {
 		return false
 	}
 	eventually(t, "both accepted on api", serviceAccepted(metav1.ConditionTrue, 1))
-	eventually(t, "a and b programmed", func() error {
-		if err := w.programmedIs("a", metav1.ConditionTrue, "Programmed", nil, nil)(); err != nil {
-			return err
-		}
-		return w.programmedIs("b", metav1.ConditionTrue, "Programmed", nil, nil)()
-	})
-
-	w.updateRoute(t, "a-route", "a2.shop", "taken")
-	eventually(t, "a refused, its last good configuration kept", w.programmedIs("a", metav1.ConditionFalse, "Invalid",
-		[]string{"its last good configuration keeps serving"}, nil))
+	refuseGatewayA(t, w)
 	r, err := w.gw.GatewayV1().HTTPRoutes("shop").Get(context.Background(), "both", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
