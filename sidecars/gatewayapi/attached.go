@@ -162,6 +162,47 @@ func (t *translator) policyStatus(meta *metav1.ObjectMeta, refs []gwv1.LocalPoli
 	return sts
 }
 
+// inForceOnServices notes that the attached policy nn, whose statuses are in statuses, is in
+// force on the policy services of its Service targets (for noteHanded).
+func (t *translator) inForceOnServices(statuses map[types.NamespacedName][]gwv1.PolicyAncestorStatus, nn types.NamespacedName, tgs []target) {
+	var svcs []string
+	for _, tg := range tgs {
+		if tg.service {
+			svcs = append(svcs, tg.names...)
+		}
+	}
+	if len(svcs) > 0 {
+		t.onServices = append(t.onServices, servicePolicy{statuses: statuses, nn: nn, services: svcs})
+	}
+}
+
+// noteHanded says, in the Accepted condition of each attached policy in force on a Service,
+// where the merge with Input.File sends the mesh routes that send to the Service's port to
+// the file's service of that port instead (t.handed): the file's service's own settings hold
+// for them, and the policy does not.
+func (t *translator) noteHanded() {
+	for _, sp := range t.onServices {
+		var notes []string
+		for _, n := range sp.services {
+			if f := t.handed[n]; f != "" {
+				d := t.svcDefs[n]
+				notes = append(notes, fmt.Sprintf("the mesh routes that send to Service %s/%s port %d send to the policy file's service %q instead, whose own settings hold for them", d.Namespace, d.KubernetesService, d.Port, f))
+			}
+		}
+		if len(notes) == 0 {
+			continue
+		}
+		sts := sp.statuses[sp.nn]
+		for i := range sts {
+			for j := range sts[i].Conditions {
+				if c := &sts[i].Conditions[j]; c.Type == string(gwv1.PolicyConditionAccepted) && c.Status == metav1.ConditionTrue {
+					c.Message = "accepted, but it does not hold for every route: " + strings.Join(notes, "; ")
+				}
+			}
+		}
+	}
+}
+
 // trafficPolicies applies the BackendTrafficPolicies to the translated routes and to the
 // policy services. The oldest policy (then namespace/name) owns a target; a later one naming
 // the same target is Conflicted and not applied. On a route, the route's own timeout (from
@@ -189,6 +230,9 @@ func (t *translator) trafficPolicies() {
 			func(s BackendTrafficPolicySpec) ([]target, policyVersion) {
 				return t.trafficPolicy(p.Namespace, &s, claimed)
 			})
+		if c.ok {
+			t.inForceOnServices(t.res.BackendTrafficPolicies, nn, tgs)
+		}
 		if c.ok || useKept {
 			for _, tg := range tgs {
 				claimed[tg.key] = p.Name
@@ -408,6 +452,9 @@ func (t *translator) experiments() {
 				k.Spec = s
 				return version(&k)
 			})
+		if c.ok {
+			t.inForceOnServices(t.res.ExperimentPolicies, nn, b.tgs)
+		}
 		if c.ok || useKept {
 			for _, tg := range b.tgs {
 				claimed[tg.key] = append(claimed[tg.key], window{p.Name, b.e.Spec.Start, b.e.End()})

@@ -83,8 +83,8 @@ func FuzzTranslate(f *testing.F) {
 		// Envoy's program size limit drops its rule instead).
 		if kind&64 != 0 {
 			// And every mesh route it accepts is served by the merge with the file.
-			if _, _, refused := mergedMesh(in.File, res.Spec); len(refused) > 0 {
-				t.Errorf("the merge refuses accepted mesh routes: %v", refused)
+			if _, _, m := mergedMesh(in.File, res.Spec); len(m.refused) > 0 {
+				t.Errorf("the merge refuses accepted mesh routes: %v", m.refused)
 			}
 			servedWith(t, in.File, res.Spec)
 			return

@@ -258,9 +258,10 @@ func (t *translator) withMeshRoutes() {
 // Called on a copy of the file with defaults set, before spec's services are added; spec's
 // services and canaries are copies of the caller's.
 //
-// It returns why the routes of some of spec's services are not served: dropped, or left on a
-// service no name of the Service port reaches (by spec's service name).
-func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal {
+// It returns why the routes of some of spec's services are not served (dropped, or left on a
+// service no name of the Service port reaches), and which of spec's services the served
+// routes send to a file's service instead.
+func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) meshMerge {
 	files := fileServicesOf(p, spec)
 	same := map[string]string{} // spec's services to the file's of their port speaking their protocol
 	for _, ss := range spec.Services {
@@ -292,13 +293,13 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 		return fixed[name]
 	}
 	dropped := map[string]bool{}
-	refused := map[string]meshRefusal{}
+	out := meshMerge{refused: map[string]meshRefusal{}, handed: map[string]string{}}
 	for i := range spec.Services {
 		s := &spec.Services[i]
 		if !s.RoutesForClients {
 			continue
 		}
-		routes, refusal := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
+		routes, renamed, refusal := viaFileServices(s, files, same, spec, proxylessGet(p, spec, s.Name, files[s.Name]))
 		file := files[s.Name]
 		handOver := file != nil && len(file.Routes) == 0
 		keep := []string{s.Name}
@@ -327,7 +328,7 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			refusal = noName
 		}
 		if refusal != nil {
-			refused[s.Name] = *refusal
+			out.refused[s.Name] = *refusal
 			for _, r := range s.Routes {
 				dropped[r.Name] = true
 			}
@@ -335,7 +336,9 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			continue
 		}
 		if noName != nil {
-			refused[s.Name] = *noName
+			out.refused[s.Name] = *noName
+		} else {
+			maps.Copy(out.handed, renamed)
 		}
 		if handOver {
 			file.Routes, file.RoutesForClients = routes, true
@@ -354,7 +357,17 @@ func mergeMeshRoutes(p *policy.Policy, spec *policy.Spec) map[string]meshRefusal
 			return slices.ContainsFunc(c.AllRoutes(), func(r string) bool { return dropped[r] })
 		})
 	}
-	return refused
+	return out
+}
+
+// meshMerge is what mergeMeshRoutes says of the mesh routes of spec.
+type meshMerge struct {
+	// refused are spec's services whose mesh routes are not served, with why.
+	refused map[string]meshRefusal
+	// handed are spec's services that the served mesh routes (and their canaries) send to
+	// the file's service of the same Service port instead, to that service's name: the
+	// file's settings hold there, not spec's.
+	handed map[string]string
 }
 
 // fixedServices are the services spec names outside its mesh routes (a Gateway's routes,
@@ -396,22 +409,24 @@ type meshRefusal struct {
 }
 
 // mergedMesh is a copy of base with defaults set and spec with copies of its services and
-// canaries, after mergeMeshRoutes gave spec's mesh routes to base's services, with why
-// mergeMeshRoutes does not serve some (by spec's service). base may be nil (no policy file).
-func mergedMesh(base *policy.Policy, spec policy.Spec) (*policy.Policy, policy.Spec, map[string]meshRefusal) {
+// canaries, after mergeMeshRoutes gave spec's mesh routes to base's services, with what
+// mergeMeshRoutes says of them. base may be nil (no policy file).
+func mergedMesh(base *policy.Policy, spec policy.Spec) (*policy.Policy, policy.Spec, meshMerge) {
 	p := base.Clone()
 	if p == nil {
 		p = &policy.Policy{}
 	}
 	p.SetDefaults() // a gateway group's single-listener form is in its listeners
 	spec.Services, spec.Canaries = slices.Clone(spec.Services), slices.Clone(spec.Canaries)
-	refused := mergeMeshRoutes(p, &spec)
-	return p, spec, refused
+	m := mergeMeshRoutes(p, &spec)
+	return p, spec, m
 }
 
 // meshRefusals are the Service ports whose mesh routes the merge with Input.File would not
-// serve, beside Input.Beside, with why.
+// serve, beside Input.Beside, with why. It keeps in t.handed the services the served mesh
+// routes send to the file's services instead (mergeMeshRoutes).
 func (t *translator) meshRefusals() map[servicePort]meshRefusal {
+	t.handed = nil
 	if len(t.meshPorts) == 0 {
 		return nil
 	}
@@ -421,10 +436,11 @@ func (t *translator) meshRefusals() map[servicePort]meshRefusal {
 			spec = next
 		}
 	}
-	_, _, refused := mergedMesh(t.in.File, spec)
+	_, _, m := mergedMesh(t.in.File, spec)
+	t.handed = m.handed
 	out := map[servicePort]meshRefusal{}
 	for sp, mp := range t.meshPorts {
-		if r, ok := refused[mp.service]; ok {
+		if r, ok := m.refused[mp.service]; ok {
 			r.kind = mp.kind
 			out[sp] = r
 		}
@@ -494,11 +510,12 @@ func proxylessGet(p *policy.Policy, spec *policy.Spec, s string, file *policy.Se
 // mirrors name the file's service of their port where it speaks their protocol (same; files
 // are the file's services of their ports whatever the protocol: see mergeMeshRoutes),
 // with the canaries all of whose routes are those renamed alike (their stable and canary
-// services too, which a backend of weight 0 leaves out of the routes). It renames nothing
-// and says why (a refusal) when a route or canary would reach a file service's endpoints
-// without its TLS, or would reach a service with TLS from a proxyless gRPC client (grpc: the
-// proxyless group that gets the routes, if any), which cannot originate it.
-func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc string) ([]policy.Route, *meshRefusal) {
+// services too, which a backend of weight 0 leaves out of the routes), and the renames made
+// (spec's service to the file's). It renames nothing and says why (a refusal) when a route
+// or canary would reach a file service's endpoints without its TLS, or would reach a service
+// with TLS from a proxyless gRPC client (grpc: the proxyless group that gets the routes, if
+// any), which cannot originate it.
+func viaFileServices(s *policy.Service, files map[string]*policy.Service, same map[string]string, spec *policy.Spec, grpc string) ([]policy.Route, map[string]string, *meshRefusal) {
 	own := map[string]bool{}
 	for i := range s.Routes {
 		own[s.Routes[i].Name] = true
@@ -554,14 +571,14 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 			r = &meshRefusal{reason: string(gwv1.RouteReasonUnsupportedValue), msg: fmt.Sprintf("the routes of this Service port would send to the policy file's service %q, which has TLS, and proxyless gRPC group %s gets them: proxyless gRPC clients cannot originate TLS", f.Name, grpc)}
 		}
 		if r != nil && r.cause == "" {
-			return nil, r
+			return nil, nil, r
 		}
 		if first == nil {
 			first = r
 		}
 	}
 	if first != nil {
-		return nil, first
+		return nil, nil, first
 	}
 	routes := make([]policy.Route, len(s.Routes))
 	for i, r := range s.Routes {
@@ -578,7 +595,7 @@ func viaFileServices(s *policy.Service, files map[string]*policy.Service, same m
 		c.Stable = cmp.Or(rename[c.Stable], c.Stable)
 		c.Canary = cmp.Or(rename[c.Canary], c.Canary)
 	}
-	return routes, nil
+	return routes, rename, nil
 }
 
 // answeredNames are the names (lower-cased, as Envoy compares domains) that the services of

@@ -184,8 +184,8 @@ func FuzzMeshRefusals(f *testing.F) {
 		}
 		tr, refused := translateMesh(c.in)
 		res := tr.res
-		if _, _, more := mergedMesh(c.in.File, res.Spec); len(more) > 0 {
-			fail("the merge refuses what is translated: %v", more)
+		if _, _, m := mergedMesh(c.in.File, res.Spec); len(m.refused) > 0 {
+			fail("the merge refuses what is translated: %v", m.refused)
 		}
 		translated := map[string]bool{} // route names with translated mesh routes
 		for _, s := range res.Spec.Services {

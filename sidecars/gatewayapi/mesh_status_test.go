@@ -62,8 +62,8 @@ func TestMeshRouteStatusSaysWhatTheFileKeepsFromServing(t *testing.T) {
 				if c.Status != metav1.ConditionTrue {
 					t.Fatalf("Accepted = %+v, want True", c)
 				}
-				if _, _, refused := mergedMesh(file, res.Spec); len(refused) > 0 {
-					t.Errorf("accepted, and the merge refuses %v", refused)
+				if _, _, m := mergedMesh(file, res.Spec); len(m.refused) > 0 {
+					t.Errorf("accepted, and the merge refuses %v", m.refused)
 				}
 				return
 			}
@@ -403,4 +403,63 @@ func TestMeshSpanningCanariesOfManyRoutes(t *testing.T) {
 		}
 	}
 	servedWith(t, in.File, res.Spec)
+}
+
+// TestPoliciesOnAServiceTheFileServesForMeshRoutes: a BackendTrafficPolicy and an
+// ExperimentPolicy on Service api, to which mesh route api-split sends, are accepted, but say
+// that its mesh routes send to the policy file's service api instead, whose own settings hold;
+// and they do: the merged routes send to it, which has none of the policy's retries. On
+// api-v2, which the file has no service of, and without the file, they say nothing more.
+func TestPoliciesOnAServiceTheFileServesForMeshRoutes(t *testing.T) {
+	in := meshInput()
+	retries := &RetriesSpec{On: []string{"5xx"}, Count: 3}
+	in.BackendTrafficPolicies = []*BackendTrafficPolicy{
+		btp("api-retries", 1, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("api")}, Retries: retries}),
+		btp("v2-retries", 2, BackendTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("api-v2")}, Retries: retries}),
+	}
+	in.ExperimentPolicies = []*ExperimentPolicy{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api-chaos"}, Spec: ExperimentPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReference{serviceRef("api")},
+		Fault:      FaultSpec{Abort: &FaultAbortSpec{HTTPStatus: 503, Percent: 10}},
+		Start:      metav1.NewTime(in.Now), Duration: metav1.Duration{Duration: time.Hour}}}}
+	const note = `accepted, but it does not hold for every route: the mesh routes that send to Service shop/api port 8080 send to the policy file's service "api" instead, whose own settings hold for them`
+	message := func(sts map[types.NamespacedName][]gwv1.PolicyAncestorStatus, name string) string {
+		t.Helper()
+		c, _ := accepted(t, sts[types.NamespacedName{Namespace: "shop", Name: name}])
+		if c.Status != metav1.ConditionTrue {
+			t.Fatalf("%s: Accepted = %+v", name, c)
+		}
+		return c.Message
+	}
+
+	in.File = meshPolicy(t, meshFile)
+	res := Translate(in)
+	for _, tc := range []struct {
+		sts        map[types.NamespacedName][]gwv1.PolicyAncestorStatus
+		name, want string
+	}{
+		{res.BackendTrafficPolicies, "api-retries", note},
+		{res.ExperimentPolicies, "api-chaos", note},
+		{res.BackendTrafficPolicies, "v2-retries", "accepted"},
+	} {
+		if got := message(tc.sts, tc.name); got != tc.want {
+			t.Errorf("%s: message %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// What the note says: the translation's api has the retries, the merged routes send to
+	// the file's api, which has none.
+	if i := slices.IndexFunc(res.Spec.Services, func(s policy.Service) bool { return s.Name == "shop-api-8080" }); i < 0 || res.Spec.Services[i].Retries == nil {
+		t.Fatalf("the translation's service of api has no retries: %+v", res.Spec.Services)
+	}
+	p, _ := servedWith(t, in.File, res.Spec)
+	if api := p.Service("api"); api.Retries != nil || !slices.ContainsFunc(api.Routes, func(r policy.Route) bool {
+		return slices.ContainsFunc(r.Backends, func(b policy.Backend) bool { return b.Service == "api" })
+	}) {
+		t.Errorf("the file's api: retries %+v, routes %+v", api.Retries, api.Routes)
+	}
+
+	in.File = nil
+	res = Translate(in)
+	if got := message(res.BackendTrafficPolicies, "api-retries"); got != "accepted" {
+		t.Errorf("without the file: %q", got)
+	}
 }

@@ -217,6 +217,7 @@ type Result struct {
 // never less.
 func Translate(in *Input) *Result {
 	t, _ := translateMesh(in)
+	t.noteHanded()
 	return t.res
 }
 
@@ -373,6 +374,19 @@ type translator struct {
 	// meshRefused are the Service ports mesh routes are not attached to, with why: the merge
 	// with Input.File would not serve them.
 	meshRefused map[servicePort]meshRefusal
+	// handed are the policy services the merge with Input.File sends the served mesh routes
+	// to the file's services instead of, to the file's service (set by meshRefusals).
+	handed map[string]string
+	// onServices are the attached policies in force on policy services (a Service target).
+	onServices []servicePolicy
+}
+
+// servicePolicy is an attached policy in force on the policy services of its Service
+// targets.
+type servicePolicy struct {
+	statuses map[types.NamespacedName][]gwv1.PolicyAncestorStatus // its kind's, in Result
+	nn       types.NamespacedName
+	services []string
 }
 
 type routeKey struct {
