@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Proxy kinds, the values of the kind label of foresight_xds_connected_proxies.
@@ -83,8 +84,12 @@ type streamState struct {
 	// taken: a state of the world request carrying another is stale, and go-control-plane
 	// ignores it.
 	lastNonce map[string]string
-	// subscribed is the bytes of resource names the stream subscribes to, by type URL.
+	// subscribed is the bytes of resource names the stream subscribes to, by type URL (with a
+	// delta stream's initial resource versions of the type).
 	subscribed map[string]int
+	// nodeBytes is what the node the stream last named holds in memory (nodeBytes) past
+	// freeNodeBytes, charged to the subscription budget as its names are.
+	nodeBytes int
 	// deltaNames are the names a delta stream subscribes to, by type URL (a state of the
 	// world request names them all each time).
 	deltaNames map[string]map[string]struct{}
@@ -200,6 +205,7 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 		for _, n := range st.subscribed {
 			c.subscribed -= n
 		}
+		c.subscribed -= st.nodeBytes
 		if st.addr != "" {
 			if c.byAddr[st.addr]--; c.byAddr[st.addr] <= 0 {
 				delete(c.byAddr, st.addr)
@@ -214,11 +220,13 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 }
 
 // subscription is the change a request makes to a stream's subscribed names of one type:
-// state of the world replaces them (names), delta adds and removes.
+// state of the world replaces them (names), delta adds and removes, and names on its first
+// request of the type the versions the client holds (initial), which the stream keeps too.
 type subscription struct {
 	delta      bool
 	names      []string
 	unsubNames []string
+	initial    map[string]string
 }
 
 // nameOverheadBytes is what a subscribed name costs besides its bytes: the map entries that
@@ -238,6 +246,63 @@ const (
 // noWildcardTypes are the types whose resources are only ever asked for by name: the
 // protocol's wildcard subscriptions are for listeners and clusters.
 var noWildcardTypes = []string{resourcev3.RouteType, resourcev3.EndpointType}
+
+// A stream holds the node it last named while it lives. A proxy's node is its id, cluster, a
+// few dozen metadata fields and its features: a few kilobytes. What one holds in memory
+// (nodeBytes) is at most maxNodeBytes; its first freeNodeBytes come with the stream's place
+// under Limits.MaxStreams, and the rest is charged to the subscription budget.
+const (
+	maxNodeBytes  = 256 << 10
+	freeNodeBytes = 16 << 10
+)
+
+// nodeBytes is what a node holds in memory once decoded: its encoded bytes and, for each
+// value, list element and map entry in it, nameOverheadBytes (a metadata field of one byte,
+// a map entry and a value, takes about 130 bytes once decoded).
+func nodeBytes(node *core.Node) int {
+	values := 0
+	var count func(m protoreflect.Message)
+	count = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList():
+				l := v.List()
+				values += l.Len()
+				if fd.Message() != nil {
+					for i := range l.Len() {
+						count(l.Get(i).Message())
+					}
+				}
+			case fd.IsMap():
+				values += v.Map().Len()
+				if fd.MapValue().Message() != nil {
+					v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+						count(e.Message())
+						return true
+					})
+				}
+			default:
+				values++
+				if fd.Message() != nil {
+					count(v.Message())
+				}
+			}
+			return true
+		})
+	}
+	count(node.ProtoReflect())
+	return proto.Size(node) + nameOverheadBytes*values
+}
+
+// versionsBytes is what a delta stream's initial resource versions cost of the subscription
+// budget: the stream keeps them as the versions the client holds.
+func versionsBytes(versions map[string]string) int {
+	n := 0
+	for k, v := range versions {
+		n += len(k) + len(v) + nameOverheadBytes
+	}
+	return n
+}
 
 // namesBytes is what names cost of the subscription budget.
 func namesBytes(names []string) int {
@@ -261,6 +326,9 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 		// name in both ends unsubscribed.
 		set := st.deltaNames[typeURL]
 		next, changes = old, map[string]bool{}
+		if _, known := st.subscribed[typeURL]; !known {
+			next += versionsBytes(sub.initial)
+		}
 		for _, n := range sub.names {
 			if _, in := set[n]; !in && !changes[n] {
 				changes[n] = true
@@ -301,6 +369,18 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 	return true
 }
 
+// holdNode charges the node a request names (cost bytes past freeNodeBytes, in place of the
+// one it named before) to the subscription budget, or refuses it where the budget has no room for it.
+// Called with c.mu held.
+func (c *callbacks) holdNode(st *streamState, cost int) bool {
+	if cost > st.nodeBytes && c.subscribed-st.nodeBytes+cost > c.limits.MaxSubscribedBytes {
+		return false
+	}
+	c.subscribed += cost - st.nodeBytes
+	st.nodeBytes = cost
+	return true
+}
+
 // request handles a request on a stream: registers the node on its first request, rejects
 // nodes without a node group and subscriptions past the budget, leaves out of sub the
 // endpoint names the node's group may not read, and classifies the request as ACK or NACK
@@ -319,6 +399,7 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		return "", c.refuse("node_changed", status.Errorf(codes.InvalidArgument, "a stream serves one node: node %q (cluster %q) follows node %q (cluster %q)",
 			clipLabel(node.GetId()), clipLabel(node.GetCluster()), clipLabel(st.node.GetId()), clipLabel(st.node.GetCluster())), "stream", id)
 	}
+	named := node != nil
 	if node == nil {
 		node = st.node
 	}
@@ -336,7 +417,13 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	stale := !sub.delta && sent && last != "" && nonce != last
 	c.mu.Unlock()
 
+	nodeCost := 0
+	if named {
+		nodeCost = nodeBytes(node)
+	}
 	switch {
+	case nodeCost > maxNodeBytes:
+		return "", c.refuse("node_size", status.Errorf(codes.InvalidArgument, "node %q holds about %d bytes in memory: at most %d", clipLabel(node.GetId()), nodeCost, maxNodeBytes), "stream", id)
 	case len(typeURL) > maxTypeURLBytes:
 		return "", c.refuse("type_url", status.Errorf(codes.InvalidArgument, "type URL of %d bytes: at most %d", len(typeURL), maxTypeURLBytes), "stream", id)
 	case !known && types >= maxStreamTypes:
@@ -365,9 +452,9 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		// response: any nonce is taken until then.
 		delete(st.lastNonce, typeURL)
 	}
-	if !stale && !c.subscribe(st, typeURL, *sub) {
+	if named && !c.holdNode(st, max(nodeCost-freeNodeBytes, 0)) || !stale && !c.subscribe(st, typeURL, *sub) {
 		c.mu.Unlock()
-		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names", c.limits.MaxSubscribedBytes),
+		return "", c.refuse("subscription_limit", status.Errorf(codes.ResourceExhausted, "the control plane holds at most %d bytes of subscribed resource names and nodes", c.limits.MaxSubscribedBytes),
 			"node", clipLabel(node.GetId()), "stream", id)
 	}
 	var withheld []string
@@ -568,16 +655,20 @@ func (c *callbacks) revocable() []openStream {
 // stays (kept says whether the policy has a group), or in a group that does not admit its
 // identities (admits says whether a group of the policy admits them; nil when identities are
 // not checked); with UNAVAILABLE one whose node it puts in another group (group maps a node
-// to its group in the policy). Its watches are keyed by the group it began in, and would keep
-// serving that group's configuration (or, for a group that disappears, an empty one). A
-// moved proxy reconnects, keeping what it has, and gets its new group's configuration; a
-// refused one gets nothing more. A node in no group whose group disappears is served that
-// group's empty configuration, which takes its configuration away (reauthorize then ends
-// its stream where identities are checked).
-func (c *callbacks) regroup(group func(*core.Node) (string, bool), kept func(group string) bool, admits func(group string, identities []string) bool) {
+// to its group in the policy), or in a group again after none (was maps a node to its group
+// in the policy served until then). Its watches are keyed by the group it is in when it asks
+// (nodeHash): the group it began in, or none. They would keep serving that group's
+// configuration (or, for a group that disappears, an empty one). A moved proxy reconnects,
+// keeping what it has, and gets its new group's configuration; a refused one gets nothing
+// more. A node in no group whose group disappears is served that group's empty
+// configuration, which takes its configuration away (reauthorize then ends its stream where
+// identities are checked); its next requests watch the empty configuration of no group, so
+// should a later policy give it a group again, its stream ends, for it to reconnect to it.
+func (c *callbacks) regroup(was, group func(*core.Node) (string, bool), kept func(group string) bool, admits func(group string, identities []string) bool) {
 	for _, o := range c.revocable() {
 		node := o.st.node
 		g, ok := group(node)
+		_, wasIn := was(node)
 		switch {
 		case !ok && !kept(o.st.group):
 		case !ok:
@@ -587,6 +678,9 @@ func (c *callbacks) regroup(group func(*core.Node) (string, bool), kept func(gro
 		case g != o.st.group:
 			c.log.Info("proxy moved to another node group: its stream ends so that it reconnects to it", "node", clipLabel(node.GetId()), "from", o.st.group, "to", g, "stream", o.id)
 			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q moved from node group %q to %q: reconnect", clipLabel(node.GetId()), o.st.group, g))
+		case !wasIn:
+			c.log.Info("proxy in a node group again after none: its stream ends so that it reconnects to it", "node", clipLabel(node.GetId()), "group", g, "stream", o.id)
+			o.st.revoker.revoke(status.Errorf(codes.Unavailable, "node %q is in node group %q again: reconnect", clipLabel(node.GetId()), g))
 		}
 	}
 }
@@ -708,7 +802,7 @@ func (c *callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.closed(c.del
 
 // OnStreamDeltaRequest implements delta.Callbacks.
 func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
-	sub := subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe()}
+	sub := subscription{delta: true, names: req.GetResourceNamesSubscribe(), unsubNames: req.GetResourceNamesUnsubscribe(), initial: req.GetInitialResourceVersions()}
 	_, err := c.request(c.delta, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), "",
 		&sub, req.GetErrorDetail(), req.GetErrorDetail() != nil)
 	req.ResourceNamesSubscribe = sub.names

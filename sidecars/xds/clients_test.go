@@ -237,7 +237,8 @@ func TestTypesAStreamAsksFor(t *testing.T) {
 // TestNodeInNoGroupAnyMore: a policy change that puts a connected node in no group ends its
 // stream (PERMISSION_DENIED) before it is served, instead of leaving it on its old group,
 // which other nodes keep; when its group disappears instead, the node is served that group's
-// empty configuration, which takes its configuration away.
+// empty configuration, which takes its configuration away, and when the group comes back,
+// its stream ends (UNAVAILABLE) for it to reconnect to it.
 func TestNodeInNoGroupAnyMore(t *testing.T) {
 	ctx := context.Background()
 	rec, addr := startReconciled(t, groupsPolicy(t, "{name: edge, kind: gateway, selector: {app: web}}"))
@@ -259,8 +260,26 @@ func TestNodeInNoGroupAnyMore(t *testing.T) {
 	if err := rec.SetPolicy(ctx, groupsPolicy(t, "{name: other, kind: gateway, selector: {app: api}}")); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s.Recv(5 * time.Second); err != nil || len(r.GetResources()) != 0 {
+	r, err := s.Recv(5 * time.Second)
+	if err != nil || len(r.GetResources()) != 0 {
 		t.Fatalf("node of a group that disappeared: %v %v, want an empty configuration", r, err)
+	}
+	// Its acknowledgement watches the empty configuration of no group: when a policy gives it
+	// its group again, its stream ends, and it reconnects to it.
+	if err := s.ACK(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.SetPolicy(ctx, groupsPolicy(t, "{name: other, kind: gateway, selector: {app: api}}", "{name: edge, kind: gateway, selector: {app: web}}")); err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = s.Recv(5 * time.Second)
+	}
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), `is in node group "edge" again: reconnect`) {
+		t.Fatalf("stream of a node in its group again ended with %v, want UNAVAILABLE", err)
+	}
+	if got := listeners(t, openNode(t, addr, node("web-2", map[string]any{"app": "web", "track": "stable"}))); len(got) != 1 {
+		t.Errorf("reconnected: listeners %v", got)
 	}
 }
 
@@ -281,7 +300,8 @@ func TestRegroupRefusesWhatThePolicyNoLongerAdmits(t *testing.T) {
 		return st.revoker
 	}
 	kept, refused := open(1, "spiffe://t/ns/shop/sa/kept"), open(2, "spiffe://t/ns/shop/sa/refused")
-	c.regroup(func(*envoy_config_core_v3.Node) (string, bool) { return "edge", true }, func(string) bool { return true },
+	edge := func(*envoy_config_core_v3.Node) (string, bool) { return "edge", true }
+	c.regroup(edge, edge, func(string) bool { return true },
 		func(_ string, ids []string) bool { return ids[0] != "spiffe://t/ns/shop/sa/refused" })
 	select {
 	case <-refused.revoked:

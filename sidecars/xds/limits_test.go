@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"log/slog"
 	"net"
 	"strings"
@@ -450,5 +451,90 @@ func TestDeltaStreamWithoutNodeIsRefused(t *testing.T) {
 	}
 	if _, err := d.Recv(5 * time.Second); status.Code(errors.Unwrap(err)) != codes.PermissionDenied {
 		t.Fatalf("a delta stream without a node: %v, want PermissionDenied", err)
+	}
+}
+
+// metadataNode is a node of cluster web whose metadata has n fields of 8 bytes.
+func metadataNode(id string, n int) *core.Node {
+	md := map[string]string{}
+	for i := range n {
+		md[fmt.Sprintf("k%07d", i)] = "abcdefgh"
+	}
+	return xdstest.Node(id, "web", md)
+}
+
+// TestNodesAndInitialVersionsAreCharged: what a node holds in memory past freeNodeBytes is
+// charged to the subscription budget while its stream lives, and given back when it ends; a
+// node over maxNodeBytes is refused with INVALID_ARGUMENT; the versions a delta stream says
+// it holds are charged as its names are.
+func TestNodesAndInitialVersionsAreCharged(t *testing.T) {
+	f := startLimited(t, "nodes", Limits{MaxSubscribedBytes: 100_000})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(ctx context.Context, node *core.Node) error {
+		s, err := xdstest.Open(ctx, conn, node)
+		if err == nil {
+			err = s.Subscribe(resourcev3.ClusterType)
+		}
+		if err == nil {
+			_, err = s.Recv(10 * time.Second)
+		}
+		return err
+	}
+	// A node of 400 fields holds about 60 KB: about 44 KB past the free 16 KiB.
+	node := metadataNode("big-1", 400)
+	charged := nodeBytes(node) - freeNodeBytes
+	if charged < 34_000 || charged > 50_000 {
+		t.Fatalf("a node of 400 fields of 8 bytes charges %d bytes, want about 44 KB", charged)
+	}
+	ctx1, cancel1 := context.WithCancel(ctx)
+	if err := open(ctx1, node); err != nil {
+		t.Fatalf("a first node of 44 KB within a 100 KB budget: %v", err)
+	}
+	if err := open(ctx, metadataNode("big-2", 400)); err != nil {
+		t.Fatalf("a second one: %v", err)
+	}
+	if err := open(ctx, metadataNode("big-3", 400)); status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+		t.Fatalf("a third node past the budget: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := open(ctx, xdstest.Node("small", "web", nil)); err != nil {
+		t.Fatalf("a node of a few bytes, within its free share: %v", err)
+	}
+	cancel1()
+	waitFor(t, func() bool {
+		f.srv.callbacks.mu.Lock()
+		defer f.srv.callbacks.mu.Unlock()
+		return f.srv.callbacks.subscribed < 2*charged
+	})
+	if err := open(ctx, metadataNode("big-4", 400)); err != nil {
+		t.Fatalf("once the first stream gave its node's share back: %v", err)
+	}
+
+	huge := metadataNode("huge", 3000)
+	if err := open(ctx, huge); status.Code(errors.Unwrap(err)) != codes.InvalidArgument || !strings.Contains(err.Error(), "bytes in memory: at most 262144") {
+		t.Fatalf("a node of %d bytes in memory: %v, want INVALID_ARGUMENT", nodeBytes(huge), err)
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.refused.WithLabelValues("node_size")); got != 1 {
+		t.Errorf("node_size refusals counted %v, want 1", got)
+	}
+
+	// 1,000 versions of 40-byte names: about 104 KB, past what is left.
+	versions := map[string]string{}
+	for i := range 1000 {
+		versions[fmt.Sprintf("%040d", i)] = "1"
+	}
+	d, err := xdstest.OpenDelta(ctx, conn, xdstest.Node("delta", "web", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.SecretType, ResourceNamesSubscribe: []string{"*"}, InitialResourceVersions: versions}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Recv(10 * time.Second); status.Code(errors.Unwrap(err)) != codes.ResourceExhausted {
+		t.Fatalf("a delta stream holding 104 KB of versions: %v, want RESOURCE_EXHAUSTED", err)
 	}
 }

@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_xds_streams_refused_total",
-			Help: "ADS streams refused, by reason (no_node_group, node_identity, stream_limit, address_stream_limit, subscription_limit, node_changed, type_url).",
+			Help: "ADS streams refused, by reason (no_node_group, node_identity, stream_limit, address_stream_limit, subscription_limit, node_changed, node_size, type_url).",
 		}, []string{"reason"}),
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foresight_xds_connections_refused_total",
@@ -82,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-	for _, r := range []string{"no_node_group", "node_identity", "stream_limit", "address_stream_limit", "subscription_limit", "node_changed", "type_url"} {
+	for _, r := range []string{"no_node_group", "node_identity", "stream_limit", "address_stream_limit", "subscription_limit", "node_changed", "node_size", "type_url"} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, t := range []string{"listener", "route", "cluster", "endpoint"} {

@@ -137,7 +137,9 @@ func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 				admits = p.AdmitsIdentity
 			}
 			kept := func(g string) bool { return p.Group(g) != nil }
-			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) }, kept, admits)
+			old := r.policy
+			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(old, n) },
+				func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) }, kept, admits)
 			err = r.server.serve(ctx, c)
 		}
 	}

@@ -117,8 +117,9 @@ type Limits struct {
 	// under MaxStreams.
 	MaxStreamsPerAddress int
 	// MaxSubscribedBytes bounds the resource names all streams subscribe to, in bytes of names
-	// and nameOverheadBytes for each; a request that would pass it is refused with
-	// RESOURCE_EXHAUSTED.
+	// and nameOverheadBytes for each (with the versions a delta stream says it holds), and
+	// what the nodes they name hold in memory past 16 KiB each (nodeBytes); a request that
+	// would pass it is refused with RESOURCE_EXHAUSTED.
 	MaxSubscribedBytes int
 	// HandshakeTimeout bounds the time a new connection may take to send its HTTP/2 preface.
 	HandshakeTimeout time.Duration
@@ -280,7 +281,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		ClassifyDelta: func(r *cachev3.DeltaRequest) string {
 			return classify(r.GetTypeUrl())
 		},
-		Caches: map[string]cachev3.Cache{"snapshot": s.snapshots, "endpoints": s.endpoints,
+		Caches: map[string]cachev3.Cache{"snapshot": resubscribing{s.snapshots}, "endpoints": resubscribing{s.endpoints},
 			"unserved": &unservedCache{log: opts.Logger, requests: m.unserved}},
 	}
 	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.Authorize, opts.OnNACK, opts.Limits)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -478,5 +479,77 @@ func TestNACKedVersionIsNotSentAgain(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.srv.metrics.nacks.WithLabelValues("web-1", "cluster")); got != 2 {
 		t.Errorf("NACKs counted %v, want 2", got)
+	}
+}
+
+// TestDeltaSubscribingAgain: as the protocol asks, a delta stream subscribing to a name it
+// already holds is sent it again, for routes (the snapshot cache) and endpoints (the linear
+// cache), and one subscribing to a route that does not exist is told so in
+// removed_resources (an endpoint name outside the group's is withheld: keepInScope); a
+// reconnecting client's initial versions still spare it what it holds.
+func TestDeltaSubscribingAgain(t *testing.T) {
+	f := start(t, "p1")
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	d := openDelta(t, f, "web-1", "web")
+	recv := func(what string) *envoy_service_discovery_v3.DeltaDiscoveryResponse {
+		t.Helper()
+		r, err := d.Recv(5 * time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err := d.ACK(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	names := func(r *envoy_service_discovery_v3.DeltaDiscoveryResponse) []string {
+		var out []string
+		for _, res := range r.GetResources() {
+			out = append(out, res.GetName())
+		}
+		return out
+	}
+	for _, tc := range []struct{ typeURL, held string }{{resourcev3.RouteType, "svc-a"}, {resourcev3.EndpointType, "a.default"}} {
+		if err := d.Subscribe(tc.typeURL, tc.held); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(recv("first subscription")); !slices.Equal(got, []string{tc.held}) {
+			t.Fatalf("%s: first subscription got %v", tc.typeURL, got)
+		}
+		if err := d.Subscribe(tc.typeURL, tc.held); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(recv("subscribing again")); !slices.Equal(got, []string{tc.held}) {
+			t.Errorf("%s: subscribing again to a name held got %v, want it sent again", tc.typeURL, got)
+		}
+		if tc.typeURL == resourcev3.EndpointType {
+			continue
+		}
+		if err := d.Subscribe(tc.typeURL, "nope"); err != nil {
+			t.Fatal(err)
+		}
+		if r := recv("a name that does not exist"); len(r.GetResources()) != 0 || !slices.Equal(r.GetRemovedResources(), []string{"nope"}) {
+			t.Errorf("%s: a name that does not exist: resources %v, removed %v; want nope removed", tc.typeURL, names(r), r.GetRemovedResources())
+		}
+	}
+
+	// Reconnecting with what it holds: only what it lacks is sent.
+	r := openDelta(t, f, "web-2", "web")
+	if err := r.Send(&envoy_service_discovery_v3.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, ResourceNamesSubscribe: []string{"*"}}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := r.Recv(5 * time.Second)
+	if err != nil || len(all.GetResources()) != 2 {
+		t.Fatalf("clusters: %v %v", all, err)
+	}
+	again := openDelta(t, f, "web-3", "web")
+	held := map[string]string{all.GetResources()[0].GetName(): all.GetResources()[0].GetVersion()}
+	if err := again.Send(&envoy_service_discovery_v3.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, ResourceNamesSubscribe: []string{"*", all.GetResources()[0].GetName()}, InitialResourceVersions: held}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := again.Recv(5 * time.Second); err != nil || len(got.GetResources()) != 1 || got.GetResources()[0].GetName() != all.GetResources()[1].GetName() {
+		t.Errorf("reconnected holding %v: got %v %v, want only %s", held, got, err, all.GetResources()[1].GetName())
 	}
 }

@@ -135,7 +135,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, slog.Level, e
 	fs.IntVar(&f.limits.MaxConnectionsPerAddress, "max-connections-per-address", xds.DefaultLimits.MaxConnectionsPerAddress, "ADS connections open at once from one client IP address; more are closed when accepted")
 	fs.IntVar(&f.limits.MaxStreamsPerAddress, "max-streams-per-address", xds.DefaultLimits.MaxStreamsPerAddress, "ADS streams open at once from one client IP address; more are refused")
 	fs.IntVar(&f.limits.MaxRecvMsgBytes, "max-message-bytes", xds.DefaultLimits.MaxRecvMsgBytes, "largest message accepted from a client")
-	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to, each name counting 64 bytes more for the maps that hold it; more are refused")
+	fs.IntVar(&f.limits.MaxSubscribedBytes, "max-subscribed-bytes", xds.DefaultLimits.MaxSubscribedBytes, "bytes of resource names all streams may subscribe to, each name counting 64 bytes more for the maps that hold it, and of what the nodes they name hold in memory past 16 KiB each; more are refused")
 	if err := cli.ParseArgs(fs, args); err != nil {
 		return f, 0, err
 	}

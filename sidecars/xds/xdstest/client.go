@@ -229,6 +229,9 @@ func (s *DeltaStream) Unsubscribe(typeURL string, names ...string) error {
 	return s.send(&discovery.DeltaDiscoveryRequest{TypeUrl: typeURL, ResourceNamesUnsubscribe: names})
 }
 
+// Send sends req as it is (with the node on the stream's first request).
+func (s *DeltaStream) Send(req *discovery.DeltaDiscoveryRequest) error { return s.send(req) }
+
 func (s *DeltaStream) send(req *discovery.DeltaDiscoveryRequest) error {
 	if !s.sent {
 		req.Node = s.node
