@@ -80,6 +80,11 @@ type streamState struct {
 	// group is the node group the node was in when the stream began: the key of its watches.
 	group   string
 	pending map[string]sentResponse // by type URL
+	// answered is the version of the last response of each type the client answered (ACK
+	// or NACK), by type URL.
+	answered map[string]string
+	// ended says the stream ended.
+	ended bool
 	// lastNonce is the nonce of the last response sent, by type URL, until a request is
 	// taken: a state of the world request carrying another is stale, and go-control-plane
 	// ignores it.
@@ -99,7 +104,7 @@ type streamState struct {
 }
 
 func newStreamState() *streamState {
-	return &streamState{pending: map[string]sentResponse{}, lastNonce: map[string]string{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
+	return &streamState{pending: map[string]sentResponse{}, answered: map[string]string{}, lastNonce: map[string]string{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
 }
 
 // maxNACKNodes bounds the node label values of foresight_xds_nacks_total; NACKs of further
@@ -146,8 +151,11 @@ type callbacks struct {
 	byAddr     map[string]int      // open streams by client address
 	subscribed int                 // bytes of resource names over all streams
 	nackNodes  map[string]struct{} // node label values in use
-	refusals   logGate             // the logs of refused streams
-	withheld   logGate             // the logs of endpoint names left out of subscriptions
+	// answers is closed, and replaced, when a stream answers a response or ends
+	// (awaitAnswers waits on it).
+	answers  chan struct{}
+	refusals logGate // the logs of refused streams
+	withheld logGate // the logs of endpoint names left out of subscriptions
 
 	// scope is the endpoint assignments each node group may read.
 	scope endpointScope
@@ -157,6 +165,7 @@ func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, 
 	return &callbacks{
 		log: log, metrics: m, group: group, authorize: authorize, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
 		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, byAddr: map[string]int{}, nackNodes: map[string]struct{}{},
+		answers: make(chan struct{}),
 	}
 }
 
@@ -206,6 +215,8 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 			c.subscribed -= n
 		}
 		c.subscribed -= st.nodeBytes
+		st.ended = true
+		c.signalAnswer()
 		if st.addr != "" {
 			if c.byAddr[st.addr]--; c.byAddr[st.addr] <= 0 {
 				delete(c.byAddr, st.addr)
@@ -474,6 +485,8 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	matched := waiting && nonce != "" && p.nonce == nonce && !stale
 	if matched {
 		delete(st.pending, typeURL)
+		st.answered[typeURL] = p.version
+		c.signalAnswer()
 	}
 	kind := st.kind
 	c.mu.Unlock()
@@ -484,6 +497,12 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	if first {
 		c.metrics.connected.WithLabelValues(kind).Inc()
 		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", kind, "stream", id)
+		// Nodes are grouped by the policy served from the moment it is served on (Reconciler),
+		// and a policy change ends the streams it moves once their node is known (regroup):
+		// one whose group changed while its first request was taken reconnects.
+		if now, in := c.group(node); !in || now != group {
+			return "", status.Errorf(codes.Unavailable, "the node group of node %q changed as its stream began: reconnect", clipLabel(node.GetId()))
+		}
 	}
 	if !matched {
 		return "", nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +13,14 @@ import (
 	envoy_config_core_v3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	envoy_config_listener_v3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/foresight-dev/foresight/sidecars/policy"
@@ -340,3 +345,116 @@ type countingStream struct {
 }
 
 func (s *countingStream) SendMsg(any) error { s.n++; return nil }
+
+// TestReconcilerWarmsNewClustersBeforeRoutes: through the Reconciler, a policy that adds a
+// service and routes to it is served as the protocol orders it to a proxy that warms like
+// Envoy (it asks for a new cluster's endpoints and acknowledges the clusters once it has
+// them): the new cluster, its endpoints, and only then the route to it. SetPolicy waits
+// for the proxy, whose requests are answered meanwhile.
+func TestReconcilerWarmsNewClustersBeforeRoutes(t *testing.T) {
+	doc := func(services, backends string) *policy.Policy {
+		p, err := policy.Parse([]byte("apiVersion: foresight.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p, namespace: test}\nspec:\n"+
+			"  services:\n"+services+
+			"  virtualHosts:\n    - {name: public, domains: [\"*\"], routes: [{name: all, backends: ["+backends+"]}]}\n"+
+			"  nodeGroups:\n    - {name: edge, kind: gateway, selector: {app: web}}\n"), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	web := "    - {name: web, port: 8080, endpoints: [{address: 10.0.0.1}]}\n"
+	rec, addr := startReconciled(t, doc(web, "{service: web}"))
+	s := openNode(t, addr, node("web-1", map[string]any{"app": "web"}))
+	recv := func(typeURL string) *discovery.DiscoveryResponse {
+		t.Helper()
+		r, err := s.Recv(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetTypeUrl() != typeURL {
+			t.Fatalf("got a %s response, want %s", r.GetTypeUrl(), typeURL)
+		}
+		return r
+	}
+	names := func(r *discovery.DiscoveryResponse) []string {
+		var out []string
+		for _, a := range r.GetResources() {
+			m, err := a.UnmarshalNew()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, cachev3.GetResourceName(m))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if err := s.Subscribe(resourcev3.ClusterType); err != nil {
+		t.Fatal(err)
+	}
+	cds := recv(resourcev3.ClusterType)
+	if err := s.Subscribe(resourcev3.EndpointType, names(cds)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(recv(resourcev3.EndpointType)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(cds); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Subscribe(resourcev3.ListenerType); err != nil {
+		t.Fatal(err)
+	}
+	lds := recv(resourcev3.ListenerType)
+	if err := s.ACK(lds); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]types.ResourceWithTTL{}
+	for _, a := range lds.GetResources() {
+		m, err := a.UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[cachev3.GetResourceName(m)] = types.ResourceWithTTL{Resource: m}
+	}
+	routeNames := slices.Sorted(maps.Keys(cachev3.GetResourceReferences(held)[resourcev3.RouteType]))
+	if len(routeNames) == 0 {
+		t.Fatal("the listeners name no route configuration")
+	}
+	if err := s.Subscribe(resourcev3.RouteType, routeNames...); err != nil {
+		t.Fatal(err)
+	}
+	rds := recv(resourcev3.RouteType)
+	if err := s.ACK(rds); err != nil {
+		t.Fatal(err)
+	}
+
+	set := make(chan error, 1)
+	go func() {
+		set <- rec.SetPolicy(context.Background(), doc(web+"    - {name: api, port: 8080, endpoints: [{address: 10.0.0.2}]}\n", "{service: web, weight: 90}, {service: api, weight: 10}"))
+	}()
+	before := names(cds)
+	cds = recv(resourcev3.ClusterType)
+	clusters := names(cds)
+	added := slices.DeleteFunc(slices.Clone(clusters), func(c string) bool { return slices.Contains(before, c) })
+	if len(added) != 1 {
+		t.Fatalf("clusters after the change: %v (before %v)", clusters, before)
+	}
+	// Warming the new cluster: its endpoints, then the clusters' acknowledgement.
+	if err := s.Subscribe(resourcev3.EndpointType, clusters...); err != nil {
+		t.Fatal(err)
+	}
+	if eds := recv(resourcev3.EndpointType); !slices.Equal(names(eds), added) {
+		t.Fatalf("endpoints after the change: %v, want those of %v", names(eds), added)
+	} else if err := s.ACK(eds); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ACK(cds); err != nil {
+		t.Fatal(err)
+	}
+	if r := recv(resourcev3.RouteType); proto.Equal(r, rds) || r.GetVersionInfo() == rds.GetVersionInfo() {
+		t.Errorf("the routes did not change: version %s", r.GetVersionInfo())
+	}
+	if err := <-set; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -11,14 +11,30 @@ import (
 // nameSet is a set of resource names.
 type nameSet map[string]struct{}
 
+// with is the union of s and o (s itself when o adds nothing).
+func (s nameSet) with(o nameSet) nameSet {
+	if !gains(s, o) {
+		return s
+	}
+	out := make(nameSet, len(s)+len(o))
+	for n := range s {
+		out[n] = struct{}{}
+	}
+	for n := range o {
+		out[n] = struct{}{}
+	}
+	return out
+}
+
 // endpointScope says which endpoint assignments (EDS resources, by name) each node group may
 // read. Endpoints are served from one cache shared by all groups, which would hand any name to
 // any node that asks for it: a node that knows a cluster name of another group would read its
 // endpoint addresses. The scope is consulted on every request for endpoints, where the names a
 // node's group does not hold are left out of its subscription, as if they did not exist, and
 // on every response, where the assignments of a subscription its group lost since are left
-// out. It changes once an update is served: a proxy asks for a new cluster's endpoints once
-// it has the cluster, and the Reconciler answers no node's request while it serves a change.
+// out. While an update that adds clusters is served, each group may read the names of its old
+// and new clusters (a proxy asks for a new cluster's endpoints once it has the cluster, and
+// the update waits for it: Server.warmNewClusters); once it is served, those of its new ones.
 type endpointScope struct {
 	groups atomic.Pointer[scopes]
 }

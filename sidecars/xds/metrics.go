@@ -18,6 +18,9 @@ type metrics struct {
 	connsRefused      prometheus.Counter
 	unserved          *prometheus.CounterVec
 	withheld          prometheus.Counter
+	// clusterWarm and clusterWarmTimeouts time the waits for proxies to warm new clusters.
+	clusterWarm         prometheus.Histogram
+	clusterWarmTimeouts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,8 +74,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "foresight_xds_endpoint_names_withheld_total",
 			Help: "Endpoints withheld from a proxy because its node group does not hold their cluster: names it asked for, and updates of a cluster its group lost since.",
 		}),
+		clusterWarm: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "foresight_xds_cluster_warm_wait_seconds",
+			Help:    "Time a configuration that adds clusters waited for the proxies to acknowledge them (warmed, with their endpoints) before its listeners and routes were served.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		clusterWarmTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foresight_xds_cluster_warm_timeouts_total",
+			Help: "Configurations that added clusters whose listeners and routes were served before every proxy acknowledged the clusters, past the warm timeout.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved, m.withheld} {
+	for _, c := range []prometheus.Collector{m.connected, m.pushes, m.pushAck, m.nacks, m.snapshotRes, m.snapshotBytes, m.snapshotsRejected, m.reloads, m.refused, m.connsRefused, m.unserved, m.withheld, m.clusterWarm, m.clusterWarmTimeouts} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

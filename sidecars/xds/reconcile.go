@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -31,6 +32,12 @@ type Reconciler struct {
 	log    *slog.Logger
 	server *Server
 
+	// grouping is the policy nodes are grouped and admitted by (NodeGroup, Authorize): the
+	// policy being served from the moment it is served on. It is read without mu, so that the
+	// streams' requests are answered while a change is served (Server.serve waits for the
+	// proxies to warm new clusters).
+	grouping atomic.Pointer[policy.Policy]
+
 	mu        sync.Mutex
 	policy    *policy.Policy
 	layers    map[string]Overlay           // by layer name, applied in name order
@@ -51,10 +58,7 @@ func (r *Reconciler) Bind(s *Server) { r.server = s }
 // NodeGroup maps a node to its group in the current policy (node cluster, then string
 // metadata fields against group selectors). It is meant for Options.NodeGroup.
 func (r *Reconciler) NodeGroup(node *core.Node) (string, bool) {
-	r.mu.Lock()
-	p := r.policy
-	r.mu.Unlock()
-	return nodeGroupIn(p, node)
+	return nodeGroupIn(r.grouping.Load(), node)
 }
 
 // nodeGroupIn maps a node to its group in p (none when p is nil).
@@ -90,9 +94,7 @@ func metadataText(node *core.Node) map[string]string {
 // the node group group of the current policy: the group lists an identity one of them
 // matches. It is meant for Options.Authorize.
 func (r *Reconciler) Authorize(group string, identities []string) bool {
-	r.mu.Lock()
-	p := r.policy
-	r.mu.Unlock()
+	p := r.grouping.Load()
 	return p != nil && p.AdmitsIdentity(group, identities)
 }
 
@@ -129,18 +131,23 @@ func (r *Reconciler) setPolicy(ctx context.Context, p *policy.Policy) error {
 			err = r.server.refused(err)
 		}
 		if err == nil {
-			// Before it is served: a stream whose node moves to another group, or that the
-			// policy no longer admits, ends, rather than being served its old group's
-			// configuration (or an empty one) or the new one.
+			// Nodes are grouped by the new policy from now on. Before it is served: a stream
+			// whose node moves to another group, or that the policy no longer admits, ends,
+			// rather than being served its old group's configuration (or an empty one) or the
+			// new one. A stream that begins meanwhile is grouped by one or the other
+			// (request checks that its group did not change as it began).
+			old := r.policy
+			r.grouping.Store(p)
 			var admits func(string, []string) bool
 			if r.server.callbacks.authorize != nil {
 				admits = p.AdmitsIdentity
 			}
 			kept := func(g string) bool { return p.Group(g) != nil }
-			old := r.policy
 			r.server.callbacks.regroup(func(n *core.Node) (string, bool) { return nodeGroupIn(old, n) },
 				func(n *core.Node) (string, bool) { return nodeGroupIn(p, n) }, kept, admits)
-			err = r.server.serve(ctx, c)
+			if err = r.server.serve(ctx, c); err != nil {
+				r.grouping.Store(old)
+			}
 		}
 	}
 	if err != nil {

@@ -87,6 +87,10 @@ type Options struct {
 	// a regex); its zero value checks for Envoy's defaults. foresight-xds serve passes
 	// --regex-program-size-limit.
 	Check check.Options
+	// ClusterWarmTimeout bounds how long a configuration that adds clusters waits for the
+	// proxies to acknowledge them before its listeners and routes refer to them;
+	// DefaultClusterWarmTimeout when zero, no wait when negative.
+	ClusterWarmTimeout time.Duration
 	// TLS, when set, serves ADS over TLS with this configuration (tlsfiles.Server.Config:
 	// with a client CA bundle, only clients with a certificate of one of its CAs connect).
 	// Nil serves plaintext: gateways' listeners carry their TLS private keys, so serve
@@ -252,6 +256,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.KeepaliveEnforcement = DefaultKeepaliveEnforcement
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.ClusterWarmTimeout == 0 {
+		opts.ClusterWarmTimeout = DefaultClusterWarmTimeout
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("xds: register metrics: %w", err)
@@ -518,7 +525,9 @@ func snapshotOf(l, r, c typedSet) *cachev3.Snapshot {
 }
 
 // serve installs a checked configuration in protocol order: clusters (old and new), then
-// endpoints, listeners, routes, and finally the removal of clusters and endpoints no longer used.
+// endpoints, listeners, routes, and finally the removal of clusters and endpoints no longer
+// used. Where clusters are added, the proxies of their groups have them warmed (with their
+// endpoints) before listeners and routes refer to them (warmNewClusters).
 func (s *Server) serve(ctx context.Context, c *checked) error {
 	next, eds := c.groups, c.eds
 	s.mu.Lock()
@@ -552,10 +561,29 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		}
 		return nil
 	}
-	// 1. clusters: new and changed ones, keeping removed ones for now.
+	// 1. clusters: new and changed ones, keeping removed ones for now. While the proxies warm
+	// the new ones, each group may read the endpoints of its old and new clusters.
+	clusters := make(map[string]typedSet, len(names))
+	warm := map[string]string{} // the groups that gain clusters, to their clusters' version
 	for _, g := range names {
 		o, n := old(g), next[g]
-		if err := set(g, o.listeners, o.routes, s.union(o.clusters, n.clusters)); err != nil {
+		clusters[g] = s.union(o.clusters, n.clusters)
+		if o.clusters.items != nil && gains(o.clusters.items, n.clusters.items) {
+			warm[g] = clusters[g].version
+		}
+	}
+	var inSync map[*streamState]string
+	if len(warm) > 0 && s.opts.ClusterWarmTimeout > 0 {
+		widened := make(map[string]*groupState, len(names))
+		for _, g := range names {
+			widened[g] = &groupState{endpoints: old(g).endpoints.with(next[g].endpoints)}
+		}
+		s.callbacks.scope.set(widened)
+		inSync = s.callbacks.inSync(warm, resourcev3.ClusterType)
+	}
+	for _, g := range names {
+		o := old(g)
+		if err := set(g, o.listeners, o.routes, clusters[g]); err != nil {
 			return err
 		}
 	}
@@ -577,16 +605,17 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 			return fmt.Errorf("update endpoints: %w", err)
 		}
 	}
+	s.warmNewClusters(ctx, inSync)
 	// 3. listeners (routes unchanged); 4. routes; 5. cluster removals.
 	for _, g := range names {
 		o, n := old(g), next[g]
-		if err := set(g, n.listeners, o.routes, s.union(o.clusters, n.clusters)); err != nil {
+		if err := set(g, n.listeners, o.routes, clusters[g]); err != nil {
 			return err
 		}
 	}
 	for _, g := range names {
-		o, n := old(g), next[g]
-		if err := set(g, n.listeners, n.routes, s.union(o.clusters, n.clusters)); err != nil {
+		n := next[g]
+		if err := set(g, n.listeners, n.routes, clusters[g]); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -49,15 +50,24 @@ func groupOf(n *envoy_config_core_v3.Node) (string, bool) {
 func start(t *testing.T, prefix string) *fixture { return startLimited(t, prefix, Limits{}) }
 
 // startLimited serves groupOf's groups on loopback with the given limits until the test ends.
+// A configuration that adds clusters does not wait for the proxies to warm them: the tests'
+// clients read what Apply served once it returns (startWarming's server waits).
 func startLimited(t *testing.T, prefix string, limits Limits) *fixture {
+	return startWith(t, Options{VersionPrefix: prefix, Limits: limits, ClusterWarmTimeout: -1})
+}
+
+// startWarming serves groupOf's groups on loopback with the default limits and warm timeout.
+func startWarming(t *testing.T) *fixture { return startWith(t, Options{}) }
+
+// startWith serves groupOf's groups on loopback with opts until the test ends.
+func startWith(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	logs := &xdstest.LogBuffer{}
-	srv, err := New(ctx, Options{
-		NodeGroup: groupOf, Registerer: reg, VersionPrefix: prefix, Limits: limits,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	opts.NodeGroup, opts.Registerer = groupOf, reg
+	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +379,12 @@ func TestDeltaProtocol(t *testing.T) {
 	}
 }
 
+// TestUpdateOrderClustersBeforeRoutes: a proxy that asks for a new cluster's endpoints when
+// it gets the cluster, and acknowledges the clusters once it has them (as Envoy does while a
+// cluster warms), is sent the cluster, its endpoints, and only then the route that sends to
+// it, and last the removal of the cluster no longer used; the server waited for it.
 func TestUpdateOrderClustersBeforeRoutes(t *testing.T) {
-	f := start(t, "p1")
+	f := startWarming(t)
 	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -392,12 +406,20 @@ func TestUpdateOrderClustersBeforeRoutes(t *testing.T) {
 	c.Clusters = []types.Resource{cluster("a.default"), cluster("c.default")}
 	c.Endpoints = []types.Resource{assignment("a.default", 9000), assignment("c.default", 9002)}
 	c.Routes = []types.Resource{routeConfig("svc-a", "a.default"), routeConfig("svc-b", "c.default")}
-	if err := f.srv.Apply(context.Background(), map[string]Config{"web": c}); err != nil {
-		t.Fatal(err)
-	}
+	applied := make(chan error, 1)
+	go func() { applied <- f.srv.Apply(context.Background(), map[string]Config{"web": c}) }()
 	r := recvType(t, s, resourcev3.ClusterType)
 	if len(r.GetResources()) != 3 {
 		t.Fatalf("first push: %d clusters, want old and new (3)", len(r.GetResources()))
+	}
+	// Warming c.default: its endpoints first, the clusters' acknowledgement after.
+	if err := s.Subscribe(resourcev3.EndpointType, "c.default"); err != nil {
+		t.Fatal(err)
+	}
+	if e := recvType(t, s, resourcev3.EndpointType); len(e.GetResources()) != 1 {
+		t.Fatalf("endpoints of the new cluster: %d assignments", len(e.GetResources()))
+	} else if err := s.ACK(e); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.ACK(r); err != nil {
 		t.Fatal(err)
@@ -408,6 +430,12 @@ func TestUpdateOrderClustersBeforeRoutes(t *testing.T) {
 	r = recvType(t, s, resourcev3.ClusterType)
 	if len(r.GetResources()) != 2 {
 		t.Fatalf("last push: %d clusters, want 2", len(r.GetResources()))
+	}
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(f.srv.metrics.clusterWarmTimeouts); n != 0 {
+		t.Errorf("warm timeouts counted: %v, want none (the proxy acknowledged)", n)
 	}
 }
 
@@ -551,5 +579,56 @@ func TestDeltaSubscribingAgain(t *testing.T) {
 	}
 	if got, err := again.Recv(5 * time.Second); err != nil || len(got.GetResources()) != 1 || got.GetResources()[0].GetName() != all.GetResources()[1].GetName() {
 		t.Errorf("reconnected holding %v: got %v %v, want only %s", held, got, err, all.GetResources()[1].GetName())
+	}
+}
+
+// TestClusterWarmWaitIsBounded: a configuration that adds clusters waits for a proxy in sync
+// with its clusters that does not answer them at most the warm timeout, and counts that; it
+// does not wait for a proxy that left clusters it was sent unanswered.
+func TestClusterWarmWaitIsBounded(t *testing.T) {
+	f := startWith(t, Options{ClusterWarmTimeout: 200 * time.Millisecond})
+	if err := f.srv.Apply(context.Background(), map[string]Config{"web": webConfig(t, 9000)}); err != nil {
+		t.Fatal(err)
+	}
+	inSync, silent := open(t, f, "web"), open(t, f, "web")
+	for _, s := range []*xdstest.Stream{inSync, silent} {
+		if err := s.Subscribe(resourcev3.ClusterType); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := inSync.ACK(recvType(t, inSync, resourcev3.ClusterType)); err != nil {
+		t.Fatal(err)
+	}
+	recvType(t, silent, resourcev3.ClusterType) // never acknowledged
+	waited := func() uint64 {
+		t.Helper()
+		var m dto.Metric
+		if err := f.srv.metrics.clusterWarm.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	// The acknowledgement is taken before the change: the next change waits for the stream.
+	waitFor(t, func() bool { return f.srv.callbacks.acks.Load() == 1 })
+
+	add := func(names ...string) {
+		t.Helper()
+		c := webConfig(t, 9000)
+		for i, n := range names {
+			c.Clusters = append(c.Clusters, cluster(n))
+			c.Endpoints = append(c.Endpoints, assignment(n, uint32(9100+i)))
+		}
+		if err := f.srv.Apply(context.Background(), map[string]Config{"web": c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("c.default")
+	if n := testutil.ToFloat64(f.srv.metrics.clusterWarmTimeouts); n != 1 || waited() != 1 {
+		t.Fatalf("after a change the in-sync stream did not answer: %v timeouts, %v waits; want 1 and 1", n, waited())
+	}
+	// Neither stream answered what it was sent: the next change waits for none.
+	add("c.default", "d.default")
+	if n := testutil.ToFloat64(f.srv.metrics.clusterWarmTimeouts); n != 1 || waited() != 1 {
+		t.Errorf("a change no stream in sync gets: %v timeouts, %v waits; want still 1 and 1", n, waited())
 	}
 }
