@@ -31,7 +31,8 @@ func gains[V any](prev, next map[string]V) bool {
 // inSync are the open streams of the groups of want that are subscribed to typeURL and have
 // answered every response of that type sent to them: those a new version of the type reaches
 // at once, and whose answer to it can be waited for. A stream that has not answered what it
-// was sent (a client that never acknowledges) is not waited for.
+// was sent (a client that never acknowledges) is not waited for, nor a delta stream that
+// subscribes to some clusters by name (only a change of those reaches it).
 func (c *callbacks) inSync(want map[string]string, typeURL string) map[*streamState]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -41,6 +42,11 @@ func (c *callbacks) inSync(want map[string]string, typeURL string) map[*streamSt
 			v, ok := want[st.group]
 			if _, subscribed := st.subscribed[typeURL]; !ok || !subscribed || st.node == nil {
 				continue
+			}
+			if names := st.deltaNames[typeURL]; len(names) > 0 {
+				if _, wildcard := names["*"]; !wildcard {
+					continue
+				}
 			}
 			if _, pending := st.pending[typeURL]; !pending {
 				out[st] = v
