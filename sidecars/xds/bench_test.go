@@ -24,7 +24,16 @@ import (
 // clusters changes) takes to reach 1,000 connected state-of-the-world ADS streams and be
 // acknowledged by every one of them, as counted by the server. Streams run over 50 loopback
 // connections (20 streams each), in this process.
-func BenchmarkPolicyChangeTo1000Streams(b *testing.B) {
+func BenchmarkPolicyChangeTo1000Streams(b *testing.B) { policyChangeTo1000Streams(b, false) }
+
+// BenchmarkClusterAddedTo1000Streams is BenchmarkPolicyChangeTo1000Streams with a change that
+// adds a cluster: Apply waits for the 1,000 streams to acknowledge the clusters before it
+// serves the rest (warmNewClusters), so each change takes two rounds of acknowledgements.
+func BenchmarkClusterAddedTo1000Streams(b *testing.B) { policyChangeTo1000Streams(b, true) }
+
+// policyChangeTo1000Streams measures changes to 1,000 streams, each of which changes one
+// cluster, or adds one (add).
+func policyChangeTo1000Streams(b *testing.B, add bool) {
 	const streams, conns, clusters = 1000, 50, 100
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -44,6 +53,9 @@ func BenchmarkPolicyChangeTo1000Streams(b *testing.B) {
 				c.ConnectTimeout = durationpb.New(time.Duration(gen+1) * time.Millisecond)
 			}
 			cs = append(cs, c)
+		}
+		if add {
+			cs = append(cs, cluster(fmt.Sprintf("added-%d.default", gen)))
 		}
 		return map[string]Config{"web": {Clusters: cs}}
 	}
