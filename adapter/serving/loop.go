@@ -674,11 +674,13 @@ func parallel(workers, n int, fn func(i int)) {
 // serves).
 func (w *worker) score(m *Metrics, log *slog.Logger, st *seriesState, fc forecast.Forecast) {
 	metric := w.rule.Info.StoreKey()
-	if ev := fc.Evaluation; ev.Valid {
+	// A gauge may go below zero (a consumer lag of -1, a deriv()): the actuals are counted by
+	// their size, as the error is, and a value that is not finite is not scored.
+	if ev, diff := fc.Evaluation, fc.Evaluation.Forecast-fc.Evaluation.Actual; ev.Valid && !math.IsNaN(diff) && !math.IsInf(diff, 0) {
 		model := string(ev.Model)
 		m.evals.WithLabelValues(metric, model).Inc()
-		m.absErr.WithLabelValues(metric, model).Add(math.Abs(ev.Forecast - ev.Actual))
-		m.actual.WithLabelValues(metric, model).Add(ev.Actual)
+		m.absErr.WithLabelValues(metric, model).Add(math.Abs(diff))
+		m.actual.WithLabelValues(metric, model).Add(math.Abs(ev.Actual))
 		if ev.Forecast < ev.Actual {
 			m.under.WithLabelValues(metric, model).Inc()
 		}

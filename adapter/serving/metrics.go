@@ -51,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "foresight_forecast_absolute_error_total", Help: "Sum of abs(forecast - actual) at the horizon.",
 		}, []string{"metric", "model"}),
 		actual: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "foresight_forecast_actual_total", Help: "Sum of actuals scored.",
+			Name: "foresight_forecast_actual_total", Help: "Sum of abs(actual) of the forecasts scored.",
 		}, []string{"metric", "model"}),
 		under: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "foresight_forecast_under_forecasts_total", Help: "Forecasts below the actual.",

@@ -3,6 +3,7 @@ package serving
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 
@@ -63,5 +64,37 @@ func TestScoreLogsServingTransitions(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.driftFalls.WithLabelValues("jobs_predicted", string(forecast.ModelSeasonalNaive))); got != 1 {
 		t.Errorf("drift fallbacks counted: %v, want 1", got)
+	}
+}
+
+// A gauge below zero (a consumer lag of -1) is scored by the size of its actual, and a value
+// that is not finite is not scored: neither stops the loop (a counter cannot decrease).
+func TestScoreTakesNegativeAndNonFiniteValues(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{rule: Rule{Info: RuleInfo{Metric: "lag", API: APIExternal}, Settings: forecast.Settings{Model: forecast.ModelAuto}}}
+	st := &seriesState{entry: Entry{Namespace: "shop", SeriesName: `topic="jobs"`}}
+	eval := func(fc, actual float64) forecast.Forecast {
+		return forecast.Forecast{Model: forecast.ModelHoltWinters, Evaluation: forecast.Evaluation{Valid: true, Model: forecast.ModelHoltWinters, Forecast: fc, Actual: actual}}
+	}
+	log := slog.New(slog.DiscardHandler)
+	for _, fc := range []forecast.Forecast{eval(2, -1), eval(-3, -5), eval(math.NaN(), 4), eval(1, math.Inf(1))} {
+		w.score(m, log, st, fc)
+	}
+	model := string(forecast.ModelHoltWinters)
+	for _, c := range []struct {
+		what string
+		got  float64
+		want float64
+	}{
+		{"evaluations", testutil.ToFloat64(m.evals.WithLabelValues("lag", model)), 2},
+		{"absolute error", testutil.ToFloat64(m.absErr.WithLabelValues("lag", model)), 3 + 2},
+		{"actual", testutil.ToFloat64(m.actual.WithLabelValues("lag", model)), 1 + 5},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
 	}
 }
