@@ -20,7 +20,7 @@ import (
 // any namespace reads the series of every namespace, and a selector on the
 // namespace label selects like any other label (prometheus-adapter's
 // `namespaced: false`); on a namespaced metric the request's namespace is
-// enforced and a conflicting namespace selector is refused. Both the
+// enforced and a conflicting namespace selector selects nothing. Both the
 // library's path and the fast path's encoders are checked.
 func TestClusterWideSelectors(t *testing.T) {
 	store := serving.NewStore(nil)
@@ -96,7 +96,10 @@ func TestClusterWideSelectors(t *testing.T) {
 			t.Errorf("%s in %s {%s}: %v, %v; want %v", c.metric, c.ns, c.selector, got, err, c.want)
 		}
 	}
-	if got, err := queues("own", "a", "namespace=b"); err == nil {
-		t.Errorf("namespaced metric in a {namespace=b}: %v, want refused", got)
+	// A selector the request's namespace cannot satisfy selects nothing, as Kubernetes lists.
+	for _, selector := range []string{"namespace=b", "namespace notin (a)", "!namespace"} {
+		if got, err := queues("own", "a", selector); err != nil || len(got) != 0 {
+			t.Errorf("namespaced metric in a {%s}: %v, %v; want no items", selector, got, err)
+		}
 	}
 }

@@ -14,10 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 )
 
-// ErrNamespaceConflict is returned when a label selector constrains the
-// namespace label in a way that cannot match the request's namespace.
-var ErrNamespaceConflict = errors.New("label selector conflicts with the request's namespace")
-
 // Limits of a label selector a request may carry. Kubernetes bounds each key
 // (a name of at most 63 characters, a prefix of at most 253) and each value
 // (at most 63 characters) but neither the number of requirements nor of
@@ -87,7 +83,8 @@ func (r Requirement) String() string {
 // DoesNotExist becomes =""). The matchers select the series whose label
 // sets labels.Selector.Matches selects, empty values included (see
 // requirementMatcher; a differential fuzz test checks it). A requirement on the namespace label that the
-// request's namespace does not satisfy yields ErrNamespaceConflict; one it
+// request's namespace does not satisfy makes the matchers select nothing (a
+// list of no items, as Kubernetes answers a selector nothing satisfies); one it
 // satisfies is redundant and dropped. Gt and Lt are not supported. A nil
 // selector selects everything in the namespace.
 func SelectorMatchers(namespaceLabel, namespace string, sel k8slabels.Selector) ([]*labels.Matcher, error) {
@@ -122,17 +119,20 @@ func RequirementMatchers(namespaceLabel, namespace string, reqs []Requirement) (
 	if namespace == "" {
 		return nil, errors.New("namespace is required")
 	}
+	conflict := false
 	out, err := requirementsMatchers(reqs, func(r Requirement) (bool, error) {
 		if r.Key != namespaceLabel {
 			return true, nil
 		}
-		if !requirementMatches(r, namespace) {
-			return false, fmt.Errorf("%w: %s", ErrNamespaceConflict, r)
-		}
+		conflict = conflict || !requirementMatches(r, namespace)
 		return false, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if conflict {
+		// No value of the namespace label is outside .*: nothing is selected.
+		out = []*labels.Matcher{labels.MustNewMatcher(labels.MatchNotRegexp, namespaceLabel, ".*")}
 	}
 	return append(out, labels.MustNewMatcher(labels.MatchEqual, namespaceLabel, namespace)), nil
 }

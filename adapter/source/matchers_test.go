@@ -1,7 +1,6 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,7 +80,8 @@ func TestSelectorMatchers(t *testing.T) {
 }
 
 // assertNamespaceEnforced parses q and checks that every vector selector has
-// namespaceLabel="ns".
+// namespaceLabel="ns", and no other matcher on that label but one that selects
+// nothing (a selector the namespace cannot satisfy).
 func assertNamespaceEnforced(t testing.TB, q, nsLabel, ns string) {
 	t.Helper()
 	expr, err := ParseQuery(q)
@@ -97,11 +97,13 @@ func assertNamespaceEnforced(t testing.TB, q, nsLabel, ns string) {
 		n++
 		found := false
 		for _, m := range vs.LabelMatchers {
-			if m.Name == nsLabel {
-				if m.Type != labels.MatchEqual || m.Value != ns {
-					t.Errorf("selector %s has namespace matcher %s", vs, m)
-				}
+			switch {
+			case m.Name != nsLabel:
+			case m.Type == labels.MatchEqual && m.Value == ns:
 				found = true
+			case m.Type == labels.MatchNotRegexp && m.Value == ".*":
+			default:
+				t.Errorf("selector %s has namespace matcher %s", vs, m)
 			}
 		}
 		if !found {
@@ -165,11 +167,16 @@ func TestHostileRequirements(t *testing.T) {
 				}
 			}
 		}
-		// The namespace label can never be pointed elsewhere.
+		// The namespace label can never be pointed elsewhere: another namespace selects nothing.
 		for _, op := range []selection.Operator{selection.Equals, selection.In} {
-			_, err := RequirementMatchers("namespace", "team-a", []Requirement{{Key: "namespace", Operator: op, Values: []string{v}}})
-			if !errors.Is(err, ErrNamespaceConflict) {
-				t.Errorf("namespace %s %q: err = %v, want ErrNamespaceConflict", op, shortName(v), err)
+			ms, err := RequirementMatchers("namespace", "team-a", []Requirement{{Key: "namespace", Operator: op, Values: []string{v}}})
+			if err != nil {
+				t.Fatalf("namespace %s %q: %v", op, shortName(v), err)
+			}
+			for _, ns := range []string{"team-a", v} {
+				if Match(labels.FromStrings("namespace", ns, "app", "web"), ms) {
+					t.Errorf("namespace %s %q: the matchers select a series of namespace %q", op, shortName(v), shortName(ns))
+				}
 			}
 		}
 	}
@@ -189,9 +196,6 @@ func TestRequirementErrors(t *testing.T) {
 		{"greater than", []Requirement{{Key: "a", Operator: selection.GreaterThan, Values: []string{"1"}}}, `a>1: operator "gt" is not supported`},
 		{"equals two values", []Requirement{{Key: "a", Operator: selection.Equals, Values: []string{"1", "2"}}}, "a=1,2: = needs exactly one value, got 2"},
 		{"in no values", []Requirement{{Key: "a", Operator: selection.In}}, "a in (): in needs at least one value"},
-		{"other namespace", []Requirement{{Key: "namespace", Operator: selection.Equals, Values: []string{"team-b"}}}, "conflicts with the request's namespace: namespace=team-b"},
-		{"namespace notin own", []Requirement{{Key: "namespace", Operator: selection.NotIn, Values: []string{"team-a", "x"}}}, "conflicts with the request's namespace: namespace notin (team-a,x)"},
-		{"namespace does not exist", []Requirement{{Key: "namespace", Operator: selection.DoesNotExist}}, "conflicts with the request's namespace: !namespace"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,8 +393,8 @@ func TestMatcherCache(t *testing.T) {
 	if other[len(other)-1].Value != "other" {
 		t.Fatalf("cache mixed namespaces: %v", other)
 	}
-	if _, err := c.SelectorMatchers("namespace", "ns", sel("namespace=x")); err == nil {
-		t.Error("conflicting namespace accepted through the cache")
+	if ms, err := c.SelectorMatchers("namespace", "ns", sel("namespace=x")); err != nil || Match(labels.FromStrings("namespace", "ns"), ms) {
+		t.Errorf("a conflicting namespace through the cache: %v %v, want matchers that select nothing", ms, err)
 	}
 	_, _ = c.SelectorMatchers("namespace", "ns", sel("app in (c,d)"))
 	if c.Len() != 2 || c.Bytes() > c.maxBytes {
@@ -417,10 +421,10 @@ func TestMatcherCache(t *testing.T) {
 	if _, err := raw.ParseSelectorMatchers("namespace", "ns", `app="x"} or vector(1)`); err == nil {
 		t.Error("unparsable selector text accepted")
 	}
-	if _, err := raw.ParseSelectorMatchers("namespace", "ns", "namespace=other"); !errors.Is(err, ErrNamespaceConflict) {
-		t.Errorf("namespace conflict through a text selector: err = %v", err)
+	if ms, err := raw.ParseSelectorMatchers("namespace", "ns", "namespace=other"); err != nil || Match(labels.FromStrings("namespace", "ns"), ms) {
+		t.Errorf("a namespace conflict through a text selector: %v %v, want matchers that select nothing", ms, err)
 	}
-	if raw.Len() != 1 {
-		t.Errorf("text cache holds %d entries, want 1 (errors are not cached)", raw.Len())
+	if raw.Len() != 2 {
+		t.Errorf("text cache holds %d entries, want 2 (errors are not cached)", raw.Len())
 	}
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"errors"
 	"maps"
 	"math/rand/v2"
 	"strings"
@@ -54,14 +53,6 @@ func checkMeansWhatKubernetesMeans(t *testing.T, text string) {
 	ms, err := SelectorMatchers("namespace", "ns", sel)
 	sets := seriesLabelSets(sel)
 	if err != nil {
-		if errors.Is(err, ErrNamespaceConflict) {
-			for _, set := range sets {
-				if sel.Matches(k8slabels.Set(set)) {
-					t.Fatalf("selector %q: refused as a namespace conflict, but Kubernetes matches %v", text, set)
-				}
-			}
-			return
-		}
 		if !unsupported(sel) {
 			t.Fatalf("selector %q refused: %v", text, err)
 		}
