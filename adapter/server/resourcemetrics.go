@@ -142,9 +142,11 @@ func (*podMetricsStorage) Destroy()                {}
 func (*podMetricsStorage) NewList() runtime.Object { return &metrics.PodMetricsList{} }
 func (*podMetricsStorage) Kind() string            { return "PodMetrics" }
 func (*podMetricsStorage) NamespaceScoped() bool   { return true }
-func (*podMetricsStorage) GetSingularName() string { return "pod" }
-func (s *podMetricsStorage) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
-	return rest.NewDefaultTableConvertor(metrics.Resource("pods")).ConvertToTable(ctx, obj, opts)
+// GetSingularName is empty, as metrics-server's: kubectl then names the resource by its kind
+// too (`kubectl get podmetrics`).
+func (*podMetricsStorage) GetSingularName() string { return "" }
+func (*podMetricsStorage) ConvertToTable(_ context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
+	return usageTable(obj, opts)
 }
 
 func podMetrics(p *resourcemetrics.Pod, window metav1.Duration) metrics.PodMetrics {
@@ -230,9 +232,10 @@ func (*nodeMetricsStorage) Destroy()                {}
 func (*nodeMetricsStorage) NewList() runtime.Object { return &metrics.NodeMetricsList{} }
 func (*nodeMetricsStorage) Kind() string            { return "NodeMetrics" }
 func (*nodeMetricsStorage) NamespaceScoped() bool   { return false }
-func (*nodeMetricsStorage) GetSingularName() string { return "node" }
-func (*nodeMetricsStorage) ConvertToTable(ctx context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
-	return rest.NewDefaultTableConvertor(metrics.Resource("nodes")).ConvertToTable(ctx, obj, opts)
+// GetSingularName is empty, as metrics-server's (`kubectl get nodemetrics`).
+func (*nodeMetricsStorage) GetSingularName() string { return "" }
+func (*nodeMetricsStorage) ConvertToTable(_ context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
+	return usageTable(obj, opts)
 }
 
 func nodeMetrics(n *resourcemetrics.Node, window metav1.Duration) metrics.NodeMetrics {

@@ -28,7 +28,7 @@ import (
 
 // TestKubectlTopThroughKubeAPIServer registers the adapter as
 // v1beta1.metrics.k8s.io with a real kube-apiserver (the aggregator) and
-// runs `kubectl top pods` and `kubectl top nodes`: values from a real
+// runs `kubectl top pods` and `kubectl top nodes` (and `kubectl get podmetrics`): values from a real
 // Prometheus, label selectors resolved against the cluster's pods and nodes,
 // and a service account without RBAC refused.
 func TestKubectlTopThroughKubeAPIServer(t *testing.T) {
@@ -156,6 +156,26 @@ spec:
 	}
 	if pool := rows("nodes", "-l", "pool=b"); len(pool) != 1 || pool["node-2"] == "" {
 		t.Errorf("kubectl top nodes -l pool=b = %v", pool)
+	}
+	// kubectl get knows the resources by their kind too, and prints their use (CPU, memory).
+	use := func(args ...string) map[string]string {
+		t.Helper()
+		out, err := kubectl(append(append([]string{"get"}, args...), "--no-headers")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 4 {
+				got[f[0]] = f[1] + " " + f[2]
+			}
+		}
+		return got
+	}
+	check("get podmetrics -n team-a", use("podmetrics", "-n", "team-a"), map[string]string{"web-1": "300m 120Mi", "web-2": "500m 200Mi"})
+	check("get pods.metrics.k8s.io -n team-b", use("pods.metrics.k8s.io", "-n", "team-b"), map[string]string{"db-0": "1000m 1024Mi"})
+	if got := use("nodemetrics"); len(got) != 2 || !strings.HasPrefix(got["node-1"], "1500m ") {
+		t.Errorf("kubectl get nodemetrics = %v", got)
 	}
 
 	// A service account without RBAC is refused, through the aggregator and
