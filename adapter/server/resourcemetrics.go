@@ -142,6 +142,7 @@ func (*podMetricsStorage) Destroy()                {}
 func (*podMetricsStorage) NewList() runtime.Object { return &metrics.PodMetricsList{} }
 func (*podMetricsStorage) Kind() string            { return "PodMetrics" }
 func (*podMetricsStorage) NamespaceScoped() bool   { return true }
+
 // GetSingularName is empty, as metrics-server's: kubectl then names the resource by its kind
 // too (`kubectl get podmetrics`).
 func (*podMetricsStorage) GetSingularName() string { return "" }
@@ -232,6 +233,7 @@ func (*nodeMetricsStorage) Destroy()                {}
 func (*nodeMetricsStorage) NewList() runtime.Object { return &metrics.NodeMetricsList{} }
 func (*nodeMetricsStorage) Kind() string            { return "NodeMetrics" }
 func (*nodeMetricsStorage) NamespaceScoped() bool   { return false }
+
 // GetSingularName is empty, as metrics-server's (`kubectl get nodemetrics`).
 func (*nodeMetricsStorage) GetSingularName() string { return "" }
 func (*nodeMetricsStorage) ConvertToTable(_ context.Context, obj runtime.Object, opts runtime.Object) (*metav1.Table, error) {
