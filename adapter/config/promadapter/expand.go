@@ -70,12 +70,31 @@ type metricInfo struct {
 // Expand turns discovered series into Foresight rules, one per served metric, each
 // defaulted and validated. What cannot be served is left out with a warning: a series
 // without a namespace label, a metric of cluster-scoped objects only, a second
-// resource or a second rule for one metric name.
+// resource. As in prometheus-adapter, a later rule serving a metric an earlier one
+// serves replaces it (with a warning on the earlier one), and of the series names a rule
+// maps to one metric name, the last (in the series API's order) is served.
 func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 	warn := func(path, format string, args ...any) {
 		warnings = append(warnings, fmt.Sprintf("%s:%d: %s: %s", c.Filename, c.lines.Line(path), path, fmt.Sprintf(format, args...)))
 	}
-	served := map[string]string{} // metric name -> rule path
+	// served are the rules by served key: the path of the rule they come from and their index.
+	type servedAt struct {
+		path string
+		at   int
+	}
+	served := map[string]servedAt{}
+	add := func(path, name string, m *metricInfo, rule config.Rule) {
+		key := rule.ServedKey()
+		prev, dup := served[key]
+		if !dup {
+			served[key] = servedAt{path, len(rules)}
+			rules = append(rules, rule)
+			return
+		}
+		warn(prev.path, "metric %s for %s is replaced by the one of %s (series %s): the later rule serves it, as in prometheus-adapter", name, resourceOf(rule), path, m.series)
+		rules[prev.at] = rule
+		served[key] = servedAt{path, prev.at}
+	}
 	for i, r := range c.rules {
 		metrics := map[string]*metricInfo{}
 		badNames := map[string]bool{}
@@ -96,7 +115,9 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 				m = &metricInfo{series: series, labels: map[string]bool{}}
 				metrics[name] = m
 			} else if m.series != series {
-				continue // prometheus-adapter too serves one series name per metric
+				// prometheus-adapter too serves one series name per metric: the last.
+				m = &metricInfo{series: series, labels: map[string]bool{}}
+				metrics[name] = m
 			}
 			ls.Range(func(l labels.Label) {
 				if l.Name == model.MetricNameLabel {
@@ -133,13 +154,7 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 				continue
 			}
 			for _, rule := range found {
-				key := rule.ServedKey()
-				if prev, dup := served[key]; dup {
-					warn(r.path, "metric %s (series %s) for %s is also served by %s: kept there only", name, m.series, resourceOf(rule), prev)
-					continue
-				}
-				served[key] = r.path
-				rules = append(rules, rule)
+				add(r.path, name, m, rule)
 			}
 		}
 		if r.external {
@@ -150,18 +165,13 @@ func (c *Config) Expand(d *Discovery) (rules []config.Rule, warnings []string) {
 		// query aggregates) over each namespace's series.
 		for _, name := range names {
 			m := metrics[name]
-			key := config.ObjectKey(schema.GroupResource{Resource: "namespaces"}, name)
-			if _, dup := served[key]; dup {
-				continue
-			}
 			rule, err := r.namespacesRule(name, m)
 			if err != nil {
 				warn(r.path, "metric %s (series %s) not served for namespaces: %v", name, m.series, err)
 				continue
 			}
 			if rule != nil {
-				served[key] = r.path
-				rules = append(rules, *rule)
+				add(r.path, name, m, *rule)
 			}
 		}
 	}

@@ -382,7 +382,8 @@ func TestOverrideWithoutGroup(t *testing.T) {
 }
 
 // TestExpandHostileNames: series names and labels that do not make valid metric names
-// are left out with a warning, and one metric name is served by one rule.
+// are left out with a warning, and one metric name is served by one rule: the later, as in
+// prometheus-adapter.
 func TestExpandHostileNames(t *testing.T) {
 	doc := []byte(`rules:
 - seriesQuery: '{namespace!=""}'
@@ -402,15 +403,35 @@ func TestExpandHostileNames(t *testing.T) {
 		labels.FromStrings("__name__", "a_total", "namespace", "n", "pod", "p"),
 		labels.FromStrings("__name__", "b_count", "namespace", "n", "pod", "p"),
 	)
-	if len(f.Rules) != 2 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "a_total") ||
-		f.Rules[1].Name != "dup" || f.Rules[1].Resources.Resource != "namespaces" || !strings.Contains(f.Rules[1].Query, "a_total") {
+	if len(f.Rules) != 2 || f.Rules[0].Name != "dup" || !strings.Contains(f.Rules[0].Query, "b_count") ||
+		f.Rules[1].Name != "dup" || f.Rules[1].Resources.Resource != "namespaces" || !strings.Contains(f.Rules[1].Query, "b_count") {
 		t.Errorf("rules = %+v", f.Rules)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, w := range []string{"f.yaml:2: rules[0]: metric x/a_total (series a_total) not served: name: must match", "f.yaml:10: rules[2]: metric dup (series b_count) for pods is also served by rules[1]"} {
+	for _, w := range []string{"f.yaml:2: rules[0]: metric x/a_total (series a_total) not served: name: must match",
+		"f.yaml:6: rules[1]: metric dup for pods is replaced by the one of rules[2] (series b_count)",
+		"f.yaml:6: rules[1]: metric dup for namespaces is replaced by the one of rules[2] (series b_count)"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
+	}
+}
+
+// TestExpandServesTheLastSeriesOfAName: of the series names one rule maps to one metric
+// name, the last in the series API's order is served, as in prometheus-adapter.
+func TestExpandServesTheLastSeriesOfAName(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: '{namespace!=""}'
+  resources: {template: "<<.Resource>>"}
+  name: {matches: "^(.*?)(_count|_total)?$", as: "${1}"}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`)
+	f, _ := importDoc(t, doc, "f.yaml", config.Policy{}, time.Minute,
+		labels.FromStrings("__name__", "jobs_count", "namespace", "n", "pod", "p"),
+		labels.FromStrings("__name__", "jobs_total", "namespace", "n", "pod", "p"),
+	)
+	if len(f.Rules) == 0 || !strings.Contains(f.Rules[0].Query, "jobs_total") {
+		t.Errorf("rules = %+v, want jobs served by jobs_total", f.Rules)
 	}
 }
 
