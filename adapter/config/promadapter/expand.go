@@ -281,7 +281,7 @@ func (r *compiled) nativeRule(name string, m *metricInfo, warn func(path, format
 	var found []string
 	for _, l := range labelNames {
 		gr, ok := r.res.resourceFor(l)
-		if !ok || clusterScoped[gr] {
+		if !ok || clusterScoped[gr] || r.res.resourceLabel(gr, labelNames) != l {
 			continue
 		}
 		if gr == (schema.GroupResource{Resource: "pods"}) {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/foresight-dev/foresight/adapter/config"
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/source"
@@ -129,5 +131,31 @@ func TestResourceLabelTemplate(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: got %q, %v; want %q", singular, got, err, want)
 		}
+	}
+}
+
+// TestOverridesBeforeTheTemplate: where an override and the template both map a label of the
+// series to one resource (a DCGM exporter's exported_pod, the workload, beside its own pod),
+// the override's label is the resource's, as prometheus-adapter reads it; for namespaces too.
+func TestOverridesBeforeTheTemplate(t *testing.T) {
+	doc := []byte(`rules:
+- seriesQuery: '{source_workload_namespace!=""}'
+  resources:
+    template: "<<.Resource>>"
+    overrides:
+      source_workload_namespace: {resource: namespace}
+      exported_pod: {resource: pod}
+  metricsQuery: 'avg(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'
+`)
+	f, warnings := importDoc(t, doc, "f.yaml", config.Policy{}, time.Minute,
+		labels.FromStrings("__name__", "gpu_util", "source_workload_namespace", "ml", "exported_pod", "train-0", "namespace", "monitoring", "pod", "dcgm-exporter-x"))
+	var pods *config.Rule
+	for i := range f.Rules {
+		if f.Rules[i].Resources.Resource == "pods" {
+			pods = &f.Rules[i]
+		}
+	}
+	if pods == nil || pods.Resources.Label != "exported_pod" || pods.Resources.NamespaceLabel != "source_workload_namespace" || !strings.Contains(pods.Query, "by (source_workload_namespace,exported_pod)") {
+		t.Fatalf("pods rule = %+v (warnings %v), want it read by exported_pod in source_workload_namespace", pods, warnings)
 	}
 }

@@ -183,12 +183,26 @@ func (m *resourceMap) resourceFor(label string) (schema.GroupResource, bool) {
 	return lookupResource(sub[m.template.SubexpIndex("resource")], group)
 }
 
-// namespaceLabel is the label naming the namespaces resource, or "".
+// namespaceLabel is the label naming the namespaces resource, or "" (resourceLabel).
 func (m *resourceMap) namespaceLabel(labelNames []string) string {
+	return m.resourceLabel(namespacesResource, labelNames)
+}
+
+// resourceLabel is the label of labelNames that names gr, or "": where several do, as
+// prometheus-adapter reads a resource's label, the one an override maps to it before one
+// the template does (of several alike, the first).
+func (m *resourceMap) resourceLabel(gr schema.GroupResource, labelNames []string) string {
+	byTemplate := ""
 	for _, l := range labelNames {
-		if gr, ok := m.resourceFor(l); ok && gr == namespacesResource {
+		if got, ok := m.resourceFor(l); !ok || got != gr {
+			continue
+		}
+		if _, override := m.overrides[l]; override {
 			return l
 		}
+		if byTemplate == "" {
+			byTemplate = l
+		}
 	}
-	return ""
+	return byTemplate
 }
