@@ -365,29 +365,8 @@ func TestReconcilerWarmsNewClustersBeforeRoutes(t *testing.T) {
 	web := "    - {name: web, port: 8080, endpoints: [{address: 10.0.0.1}]}\n"
 	rec, addr := startReconciled(t, doc(web, "{service: web}"))
 	s := openNode(t, addr, node("web-1", map[string]any{"app": "web"}))
-	recv := func(typeURL string) *discovery.DiscoveryResponse {
-		t.Helper()
-		r, err := s.Recv(5 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.GetTypeUrl() != typeURL {
-			t.Fatalf("got a %s response, want %s", r.GetTypeUrl(), typeURL)
-		}
-		return r
-	}
-	names := func(r *discovery.DiscoveryResponse) []string {
-		var out []string
-		for _, a := range r.GetResources() {
-			m, err := a.UnmarshalNew()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, cachev3.GetResourceName(m))
-		}
-		slices.Sort(out)
-		return out
-	}
+	recv := func(typeURL string) *discovery.DiscoveryResponse { return recvType(t, s, typeURL) }
+	names := func(r *discovery.DiscoveryResponse) []string { return responseNames(t, r) }
 	if err := s.Subscribe(resourcev3.ClusterType); err != nil {
 		t.Fatal(err)
 	}

@@ -46,8 +46,8 @@ func (f scopeFixture) apply(webPort uint32, apiExtra ...string) {
 	}
 }
 
-// assignmentNames are the names of the assignments of an endpoints response, sorted.
-func assignmentNames(t *testing.T, r *envoy_service_discovery_v3.DiscoveryResponse) []string {
+// responseNames are the names of the resources of a response, sorted.
+func responseNames(t *testing.T, r *envoy_service_discovery_v3.DiscoveryResponse) []string {
 	t.Helper()
 	var got []string
 	for _, a := range r.GetResources() {
@@ -72,7 +72,7 @@ func askEndpoints(t *testing.T, s *xdstest.Stream, names ...string) []string {
 	if err := s.ACK(r); err != nil {
 		t.Fatal(err)
 	}
-	return assignmentNames(t, r)
+	return responseNames(t, r)
 }
 
 // TestEndpointsAreScopedToTheNodeGroup: a node reads the endpoints of its own group's clusters
@@ -167,7 +167,7 @@ func TestEndpointsOfALostClusterStopAtOnce(t *testing.T) {
 	f.apply(9000) // api loses a.default; web keeps it
 	before := testutil.ToFloat64(f.srv.metrics.withheld)
 	f.apply(9700) // web's a.default changes
-	if r, err := s.Recv(2 * time.Second); err == nil && slices.Contains(assignmentNames(t, r), "a.default") {
+	if r, err := s.Recv(2 * time.Second); err == nil && slices.Contains(responseNames(t, r), "a.default") {
 		t.Fatal("sotw: an update of a.default reached an api node after its group lost the cluster")
 	}
 	if r, err := d.Recv(2 * time.Second); err == nil && slices.ContainsFunc(r.GetResources(), func(x *envoy_service_discovery_v3.Resource) bool { return x.GetName() == "a.default" }) {
