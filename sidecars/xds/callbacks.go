@@ -85,6 +85,18 @@ type streamState struct {
 	answered map[string]string
 	// ended says the stream ended.
 	ended bool
+	// keyed is the node whose watches keys holds the group of (the node the stream last named).
+	keyed *core.Node
+	// wildcard says, by type URL, whether a delta stream subscribes to every resource of the
+	// type, as go-control-plane decides it: a first request naming none (for listeners and
+	// clusters), or "*" subscribed and not unsubscribed since.
+	wildcard map[string]bool
+	// initial is what a delta stream's initial resource versions cost of the budget, by type
+	// URL, until the type's first response replaces them.
+	initial map[string]int
+	// lagging says the stream did not answer clusters it was sent within a warm wait: later
+	// waits leave it out until it answers a cluster response again (warmNewClusters).
+	lagging bool
 	// lastNonce is the nonce of the last response sent, by type URL, until a request is
 	// taken: a state of the world request carrying another is stale, and go-control-plane
 	// ignores it.
@@ -104,7 +116,8 @@ type streamState struct {
 }
 
 func newStreamState() *streamState {
-	return &streamState{pending: map[string]sentResponse{}, answered: map[string]string{}, lastNonce: map[string]string{}, subscribed: map[string]int{}, deltaNames: map[string]map[string]struct{}{}}
+	return &streamState{pending: map[string]sentResponse{}, answered: map[string]string{}, lastNonce: map[string]string{}, subscribed: map[string]int{},
+		deltaNames: map[string]map[string]struct{}{}, wildcard: map[string]bool{}, initial: map[string]int{}}
 }
 
 // maxNACKNodes bounds the node label values of foresight_xds_nacks_total; NACKs of further
@@ -159,13 +172,17 @@ type callbacks struct {
 
 	// scope is the endpoint assignments each node group may read.
 	scope endpointScope
+	// keys is the cache key (node group, or noGroup) each stream's latest request was taken
+	// under, by the node the cache sees on it: its watches are keyed by the group it was
+	// admitted to (nodeHash), not by the grouping of a moment later.
+	keys *sync.Map
 }
 
 func newCallbacks(log *slog.Logger, m *metrics, group func(*core.Node) (string, bool), authorize func(string, []string) bool, onNACK func(NACK), limits Limits) *callbacks {
 	return &callbacks{
 		log: log, metrics: m, group: group, authorize: authorize, onNACK: onNACK, limits: limits.withDefaults(), now: time.Now,
 		sotw: map[int64]*streamState{}, delta: map[int64]*streamState{}, byAddr: map[string]int{}, nackNodes: map[string]struct{}{},
-		answers: make(chan struct{}),
+		answers: make(chan struct{}), keys: &sync.Map{},
 	}
 }
 
@@ -215,6 +232,12 @@ func (c *callbacks) closed(streams map[int64]*streamState, id int64) {
 			c.subscribed -= n
 		}
 		c.subscribed -= st.nodeBytes
+		for _, n := range st.initial {
+			c.subscribed -= n
+		}
+		if st.keyed != nil {
+			c.keys.Delete(st.keyed)
+		}
 		st.ended = true
 		c.signalAnswer()
 		if st.addr != "" {
@@ -329,16 +352,17 @@ func namesBytes(names []string) int {
 // subscribed: a name subscribed again, or unsubscribed while not subscribed, changes
 // nothing. Called with c.mu held.
 func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription) bool {
-	old := st.subscribed[typeURL]
+	old, known := st.subscribed[typeURL]
 	next := namesBytes(sub.names)
+	initial := 0                // a delta stream's initial versions, on its first request of the type
 	var changes map[string]bool // delta: true subscribes a name, false unsubscribes it
 	if sub.delta {
 		// Subscriptions first, then unsubscriptions, as go-control-plane applies them: a
 		// name in both ends unsubscribed.
 		set := st.deltaNames[typeURL]
 		next, changes = old, map[string]bool{}
-		if _, known := st.subscribed[typeURL]; !known {
-			next += versionsBytes(sub.initial)
+		if !known {
+			initial = versionsBytes(sub.initial)
 		}
 		for _, n := range sub.names {
 			if _, in := set[n]; !in && !changes[n] {
@@ -358,8 +382,24 @@ func (c *callbacks) subscribe(st *streamState, typeURL string, sub subscription)
 			}
 		}
 	}
-	if next > old && c.subscribed-old+next > c.limits.MaxSubscribedBytes {
+	if need := next - old + initial; need > 0 && c.subscribed+need > c.limits.MaxSubscribedBytes {
 		return false
+	}
+	if sub.delta {
+		// As go-control-plane decides it: the legacy wildcard of an empty first request for
+		// listeners or clusters, then "*" subscribed or unsubscribed.
+		wildcard := !known && len(sub.names) == 0 && !slices.Contains(noWildcardTypes, typeURL) || st.wildcard[typeURL]
+		if slices.Contains(sub.names, "*") {
+			wildcard = true
+		}
+		if slices.Contains(sub.unsubNames, "*") {
+			wildcard = false
+		}
+		st.wildcard[typeURL] = wildcard
+	}
+	if initial > 0 {
+		st.initial[typeURL] = initial
+		c.subscribed += initial
 	}
 	if len(changes) > 0 {
 		set := st.deltaNames[typeURL]
@@ -486,8 +526,21 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 	if matched {
 		delete(st.pending, typeURL)
 		st.answered[typeURL] = p.version
+		st.lagging = st.lagging && typeURL != resourcev3.ClusterType
 		c.signalAnswer()
 	}
+	// The cache keys the watch of this request by the group it was taken under.
+	if st.keyed != node {
+		if st.keyed != nil {
+			c.keys.Delete(st.keyed)
+		}
+		st.keyed = node
+	}
+	key := noGroup
+	if ok {
+		key = group
+	}
+	c.keys.Store(node, key)
 	kind := st.kind
 	c.mu.Unlock()
 
@@ -499,8 +552,9 @@ func (c *callbacks) request(streams map[int64]*streamState, id int64, node *core
 		c.log.Info("proxy connected", "node", node.GetId(), "cluster", node.GetCluster(), "group", group, "kind", kind, "stream", id)
 		// Nodes are grouped by the policy served from the moment it is served on (Reconciler),
 		// and a policy change ends the streams it moves once their node is known (regroup):
-		// one whose group changed while its first request was taken reconnects.
-		if now, in := c.group(node); !in || now != group {
+		// one whose group, or admission to it, changed while its first request was taken
+		// reconnects.
+		if now, in := c.group(node); !in || now != group || c.authorize != nil && !c.authorize(now, identities) {
 			return "", status.Errorf(codes.Unavailable, "the node group of node %q changed as its stream began: reconnect", clipLabel(node.GetId()))
 		}
 	}
@@ -775,6 +829,12 @@ func (c *callbacks) response(streams map[int64]*streamState, id int64, typeURL, 
 	if st := streams[id]; st != nil {
 		st.pending[typeURL] = sentResponse{nonce: nonce, version: version, sent: c.now()}
 		st.lastNonce[typeURL] = nonce
+		// The versions the stream holds are now those it was sent, which it holds as any
+		// stream does: its initial versions are no longer kept.
+		if n := st.initial[typeURL]; n > 0 {
+			c.subscribed -= n
+			delete(st.initial, typeURL)
+		}
 	}
 	c.mu.Unlock()
 	c.metrics.pushes.WithLabelValues(typeLabel(typeURL)).Inc()

@@ -215,9 +215,13 @@ type Server struct {
 	generated int
 }
 
-// nodeHash maps nodes to node groups for the SnapshotCache.
+// nodeHash maps nodes to node groups for the SnapshotCache: a stream's node to the key its
+// request was taken under (callbacks.keys), so that its watch is of the group the request was
+// admitted to, whatever the grouping a moment later; another node (none is, once the
+// callbacks took its request) by group.
 type nodeHash struct {
 	group func(*core.Node) (string, bool)
+	keys  *sync.Map
 }
 
 // noGroup is the cache key of the nodes in no group: its configuration is empty. A stream's
@@ -228,6 +232,9 @@ const noGroup = ""
 
 // ID implements cache.NodeHash.
 func (h nodeHash) ID(node *core.Node) string {
+	if key, ok := h.keys.Load(node); ok {
+		return key.(string)
+	}
 	g, ok := h.group(node)
 	if !ok {
 		return noGroup
@@ -271,11 +278,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		groups:  map[string]*groupState{},
 		eds:     map[string]types.Resource{},
 	}
+	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.Authorize, opts.OnNACK, opts.Limits)
 	// The snapshot cache runs in non-ADS mode: in ADS mode it withholds a response until every
 	// resource of the type in the snapshot was requested, which starves proxyless gRPC clients
 	// that watch only the listeners of the targets they dial. Ordering is kept by Update's
 	// staged snapshots and by the ordered ADS server.
-	s.snapshots = cachev3.NewSnapshotCache(false, nodeHash{group: opts.NodeGroup}, cacheLogger{opts.Logger})
+	s.snapshots = cachev3.NewSnapshotCache(false, nodeHash{group: opts.NodeGroup, keys: s.callbacks.keys}, cacheLogger{opts.Logger})
 	var none groupState
 	none.listeners.version, none.routes.version, none.clusters.version = s.version(nil), s.version(nil), s.version(nil)
 	if err := s.snapshots.SetSnapshot(ctx, noGroup, snapshotOf(none.listeners, none.routes, none.clusters)); err != nil {
@@ -291,7 +299,6 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Caches: map[string]cachev3.Cache{"snapshot": resubscribing{s.snapshots}, "endpoints": resubscribing{s.endpoints},
 			"unserved": &unservedCache{log: opts.Logger, requests: m.unserved}},
 	}
-	s.callbacks = newCallbacks(opts.Logger, m, opts.NodeGroup, opts.Authorize, opts.OnNACK, opts.Limits)
 	// Routes and endpoints are asked for by name: an empty first request for them is no
 	// wildcard (the protocol's legacy wildcard is for listeners and clusters), which would
 	// hand a node every group's endpoints.
@@ -526,7 +533,7 @@ func snapshotOf(l, r, c typedSet) *cachev3.Snapshot {
 
 // serve installs a checked configuration in protocol order: clusters (old and new), then
 // endpoints, listeners, routes, and finally the removal of clusters and endpoints no longer
-// used. Where clusters are added, the proxies of their groups have them warmed (with their
+// used (the endpoints of new clusters are in place before the clusters, unread until then). Where clusters are added, the proxies of their groups have them warmed (with their
 // endpoints) before listeners and routes refer to them (warmNewClusters).
 func (s *Server) serve(ctx context.Context, c *checked) error {
 	next, eds := c.groups, c.eds
@@ -561,6 +568,27 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 		}
 		return nil
 	}
+	// The endpoints of clusters the configuration adds, which nothing reads yet, go first: a
+	// proxy asks for them as soon as it has the clusters.
+	added, changed := map[string]types.Resource{}, map[string]types.Resource{}
+	var removed []string
+	for name, r := range eds {
+		if prev, ok := s.eds[name]; !ok {
+			added[name] = r
+		} else if !proto.Equal(prev, r) {
+			changed[name] = r
+		}
+	}
+	for name := range s.eds {
+		if _, ok := eds[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	if len(added) > 0 {
+		if err := s.endpoints.UpdateResources(added, nil); err != nil {
+			return fmt.Errorf("add endpoints: %w", err)
+		}
+	}
 	// 1. clusters: new and changed ones, keeping removed ones for now. While the proxies warm
 	// the new ones, each group may read the endpoints of its old and new clusters.
 	clusters := make(map[string]typedSet, len(names))
@@ -587,19 +615,7 @@ func (s *Server) serve(ctx context.Context, c *checked) error {
 			return err
 		}
 	}
-	// 2. endpoints: added and changed.
-	changed := map[string]types.Resource{}
-	var removed []string
-	for name, r := range eds {
-		if prev, ok := s.eds[name]; !ok || !proto.Equal(prev, r) {
-			changed[name] = r
-		}
-	}
-	for name := range s.eds {
-		if _, ok := eds[name]; !ok {
-			removed = append(removed, name)
-		}
-	}
+	// 2. endpoints that changed.
 	if len(changed) > 0 {
 		if err := s.endpoints.UpdateResources(changed, nil); err != nil {
 			return fmt.Errorf("update endpoints: %w", err)

@@ -31,22 +31,22 @@ func gains[V any](prev, next map[string]V) bool {
 // inSync are the open streams of the groups of want that are subscribed to typeURL and have
 // answered every response of that type sent to them: those a new version of the type reaches
 // at once, and whose answer to it can be waited for. A stream that has not answered what it
-// was sent (a client that never acknowledges) is not waited for, nor a delta stream that
-// subscribes to some clusters by name (only a change of those reaches it).
+// was sent (a client that never acknowledges), or that let a wait time out since it last
+// answered clusters (lagging), is not waited for, nor a delta stream that does not subscribe
+// to every cluster (only a change of those it names reaches it).
 func (c *callbacks) inSync(want map[string]string, typeURL string) map[*streamState]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[*streamState]string{}
-	for _, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+	for i, streams := range []map[int64]*streamState{c.sotw, c.delta} {
+		delta := i == 1
 		for _, st := range streams {
 			v, ok := want[st.group]
 			if _, subscribed := st.subscribed[typeURL]; !ok || !subscribed || st.node == nil {
 				continue
 			}
-			if names := st.deltaNames[typeURL]; len(names) > 0 {
-				if _, wildcard := names["*"]; !wildcard {
-					continue
-				}
+			if delta && !st.wildcard[typeURL] || st.lagging {
+				continue
 			}
 			if _, pending := st.pending[typeURL]; !pending {
 				out[st] = v
@@ -79,11 +79,20 @@ func (c *callbacks) awaitAnswers(ctx context.Context, streams map[*streamState]s
 		}
 		select {
 		case <-answers:
+			continue
 		case <-timer.C:
-			return left
 		case <-ctx.Done():
-			return left
 		}
+		c.mu.Lock()
+		left = 0
+		for st, v := range streams {
+			if !st.ended && st.answered[typeURL] != v {
+				st.lagging = true
+				left++
+			}
+		}
+		c.mu.Unlock()
+		return left
 	}
 }
 
