@@ -9,8 +9,6 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-
-	"github.com/foresight-dev/foresight/sidecars/xds/xdstest"
 )
 
 // TestReconnectedDeltaStreamIsChargedAsAFreshOne: a delta proxy reconnecting (after a control
@@ -42,17 +40,7 @@ func TestReconnectedDeltaStreamIsChargedAsAFreshOne(t *testing.T) {
 	// held are the versions it names as a reconnecting client (none: a fresh one).
 	connect := func(id string, held map[string]map[string]string) (map[string]map[string]string, error) {
 		t.Helper()
-		conn, err := xdstest.Dial(f.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = conn.Close() })
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		d, err := xdstest.OpenDelta(ctx, conn, xdstest.Node(id, "web", nil))
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := openDelta(t, f, id, "web")
 		got := map[string]map[string]string{}
 		for _, typ := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
 			sub := []string{"*"}

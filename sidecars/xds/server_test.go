@@ -611,24 +611,13 @@ func TestClusterWarmWaitIsBounded(t *testing.T) {
 	// The acknowledgement is taken before the change: the next change waits for the stream.
 	waitFor(t, func() bool { return f.srv.callbacks.acks.Load() == 1 })
 
-	add := func(names ...string) {
-		t.Helper()
-		c := webConfig(t, 9000)
-		for i, n := range names {
-			c.Clusters = append(c.Clusters, cluster(n))
-			c.Endpoints = append(c.Endpoints, assignment(n, uint32(9100+i)))
-		}
-		if err := f.srv.Apply(context.Background(), map[string]Config{"web": c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("c.default")
-	if n := testutil.ToFloat64(f.srv.metrics.clusterWarmTimeouts); n != 1 || waited() != 1 {
+	addClusters(t, f, "c.default")
+	if n := warmTimeouts(f); n != 1 || waited() != 1 {
 		t.Fatalf("after a change the in-sync stream did not answer: %v timeouts, %v waits; want 1 and 1", n, waited())
 	}
 	// Neither stream answered what it was sent: the next change waits for none.
-	add("c.default", "d.default")
-	if n := testutil.ToFloat64(f.srv.metrics.clusterWarmTimeouts); n != 1 || waited() != 1 {
+	addClusters(t, f, "c.default", "d.default")
+	if n := warmTimeouts(f); n != 1 || waited() != 1 {
 		t.Errorf("a change no stream in sync gets: %v timeouts, %v waits; want still 1 and 1", n, waited())
 	}
 }
