@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -167,20 +168,9 @@ func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName,
 	if len(entries) == 0 {
 		return nil, cmprovider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
 	}
+	// Several series of one object (e.g. per container) are served as one
+	// value, their sum, as in a list (customValues).
 	vals := customValues(entries, info, metricSelector)
-	if len(vals) > 1 {
-		// Several series of one object (e.g. per-container): serve their sum, at the oldest sample time.
-		sum := vals[0]
-		total := 0.0
-		for _, e := range entries {
-			total += e.Forecast.Value
-			if e.Time().Before(sum.Timestamp.Time) {
-				sum.Timestamp = metav1.NewTime(e.Time())
-			}
-		}
-		sum.Value = milliQuantity(total)
-		return &sum, nil
-	}
 	return &vals[0], nil
 }
 
@@ -288,6 +278,11 @@ func badSelector(err error) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("label selector: %v", err))
 }
 
+// customValues returns one value per object of entries, in the order the
+// objects first appear: a MetricValueList holds one item per object (the
+// HPA keys its values by object name). An object's several series (e.g.
+// per container) are served as their sum, at the oldest of their sample
+// times.
 func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) []custom_metrics.MetricValue {
 	var sel *metav1.LabelSelector
 	if metricSelector != nil && !metricSelector.Empty() {
@@ -297,17 +292,56 @@ func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, me
 	}
 	kind, apiVersion := kindFor(info.GroupResource)
 	out := make([]custom_metrics.MetricValue, 0, len(entries))
+	// The sum of each item's series, and oldest sample time; on the stack
+	// for the few series of most requests.
+	var small [16]objectSum
+	sums := small[:0]
+	var index map[string]int // object -> item, for more series than small holds
+	if len(entries) > len(small) {
+		index = make(map[string]int, len(entries))
+	}
 	for _, e := range entries {
+		i := -1
+		if index != nil {
+			if j, ok := index[e.Object]; ok {
+				i = j
+			}
+		} else {
+			for j := range out {
+				if out[j].DescribedObject.Name == e.Object {
+					i = j
+					break
+				}
+			}
+		}
+		if i >= 0 {
+			sums[i].value += e.Forecast.Value
+			sums[i].at = min(sums[i].at, e.Forecast.At)
+			continue
+		}
+		if index != nil {
+			index[e.Object] = len(out)
+		}
+		sums = append(sums, objectSum{value: e.Forecast.Value, at: e.Forecast.At})
 		out = append(out, custom_metrics.MetricValue{
 			DescribedObject: custom_metrics.ObjectReference{
 				Kind: kind, APIVersion: apiVersion, Namespace: e.Namespace, Name: e.Object,
 			},
-			Metric:    custom_metrics.MetricIdentifier{Name: info.Metric, Selector: sel},
-			Timestamp: metav1.NewTime(e.Time()),
-			Value:     milliQuantity(e.Forecast.Value),
+			Metric: custom_metrics.MetricIdentifier{Name: info.Metric, Selector: sel},
 		})
 	}
+	for i := range out {
+		out[i].Timestamp = metav1.NewTime(time.Unix(sums[i].at, 0))
+		out[i].Value = milliQuantity(sums[i].value)
+	}
 	return out
+}
+
+// objectSum is the sum of an object's series and their oldest sample time
+// (Unix seconds).
+type objectSum struct {
+	value float64
+	at    int64
 }
 
 // kindFor names the kind of common resources for object references.
