@@ -20,7 +20,8 @@ import (
 // namespaces (three rules, stored apart): discovery lists them, namespaces as
 // root-scoped; the library's call for /namespaces/{ns}/metrics/{metric}
 // (the namespace given as the object's name) reads that namespace's value,
-// and the pods' values are unaffected.
+// described as a cluster-scoped object (no namespace), and the pods' values
+// are unaffected.
 func TestNamespacesMetric(t *testing.T) {
 	store := serving.NewStore(nil)
 	now := time.Now().Unix()
@@ -56,7 +57,7 @@ func TestNamespacesMetric(t *testing.T) {
 	info := cmprovider.CustomMetricInfo{GroupResource: serving.NamespacesResource, Metric: "rps"}
 	for ns, want := range map[string]float64{"a": 3, "b": 4} {
 		v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Name: ns}, info, k8slabels.Everything())
-		if err != nil || v.Value.AsApproximateFloat64() != want || v.DescribedObject.Kind != "Namespace" || v.DescribedObject.Name != ns {
+		if err != nil || v.Value.AsApproximateFloat64() != want || v.DescribedObject.Kind != "Namespace" || v.DescribedObject.Name != ns || v.DescribedObject.Namespace != "" {
 			t.Errorf("namespace %s: %+v, %v; want %v", ns, v, err, want)
 		}
 	}
@@ -67,11 +68,11 @@ func TestNamespacesMetric(t *testing.T) {
 	if v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "b"}, info, k8slabels.Everything()); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace b asked in namespace a: %+v, %v; want NotFound", v, err)
 	}
-	if l, err := p.GetMetricBySelector(context.Background(), "a", k8slabels.Everything(), info, k8slabels.Everything()); err != nil || len(l.Items) != 1 || l.Items[0].DescribedObject.Name != "a" {
+	if l, err := p.GetMetricBySelector(context.Background(), "a", k8slabels.Everything(), info, k8slabels.Everything()); err != nil || len(l.Items) != 1 || l.Items[0].DescribedObject.Name != "a" || l.Items[0].DescribedObject.Namespace != "" {
 		t.Errorf("namespaces listed in namespace a: %+v, %v; want a's value only", l, err)
 	}
 	v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "a", Name: "p2"}, cmprovider.CustomMetricInfo{GroupResource: schema.GroupResource{Resource: "pods"}, Metric: "rps", Namespaced: true}, k8slabels.Everything())
-	if err != nil || v.Value.AsApproximateFloat64() != 2 {
+	if err != nil || v.Value.AsApproximateFloat64() != 2 || v.DescribedObject.Namespace != "a" {
 		t.Errorf("pod a/p2: %+v, %v; want 2", v, err)
 	}
 }

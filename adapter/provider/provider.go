@@ -291,6 +291,8 @@ func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, me
 		}
 	}
 	kind, apiVersion := kindFor(info.GroupResource)
+	// A Namespace is cluster-scoped: its reference names no namespace.
+	namespaced := info.GroupResource != serving.NamespacesResource
 	out := make([]custom_metrics.MetricValue, 0, len(entries))
 	// The sum of each item's series, and oldest sample time; on the stack
 	// for the few series of most requests.
@@ -323,11 +325,13 @@ func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, me
 			index[e.Object] = len(out)
 		}
 		sums = append(sums, objectSum{value: e.Forecast.Value, at: e.Forecast.At})
+		ref := custom_metrics.ObjectReference{Kind: kind, APIVersion: apiVersion, Name: e.Object}
+		if namespaced {
+			ref.Namespace = e.Namespace
+		}
 		out = append(out, custom_metrics.MetricValue{
-			DescribedObject: custom_metrics.ObjectReference{
-				Kind: kind, APIVersion: apiVersion, Namespace: e.Namespace, Name: e.Object,
-			},
-			Metric: custom_metrics.MetricIdentifier{Name: info.Metric, Selector: sel},
+			DescribedObject: ref,
+			Metric:          custom_metrics.MetricIdentifier{Name: info.Metric, Selector: sel},
 		})
 	}
 	for i := range out {

@@ -653,7 +653,8 @@ func compareNamespaces(t *testing.T, sides []*side) {
 			if err != nil {
 				t.Fatalf("%s: namespace %s: %v", s.name, ns, err)
 			}
-			if v.DescribedObject.Kind != "Namespace" || v.DescribedObject.Name != ns {
+			// A Namespace is cluster-scoped: its reference names no namespace.
+			if v.DescribedObject.Kind != "Namespace" || v.DescribedObject.Name != ns || v.DescribedObject.Namespace != "" {
 				t.Errorf("%s: namespace %s answered for %+v", s.name, ns, v.DescribedObject)
 			}
 			got[i] = values{ns: v.Value.AsApproximateFloat64()}
