@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
@@ -23,6 +26,7 @@ import (
 	"k8s.io/metrics/pkg/apis/external_metrics"
 	cmprovider "sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"github.com/foresight-dev/foresight/adapter/config/promadapter"
 	"github.com/foresight-dev/foresight/adapter/serving"
 	"github.com/foresight-dev/foresight/adapter/source"
 )
@@ -34,11 +38,26 @@ type ObjectLister interface {
 	ListObjectNames(ctx context.Context, namespace string, selector k8slabels.Selector, resource schema.GroupResource) ([]string, error)
 }
 
+// Mapper is implemented by an ObjectLister that also reads the cluster's
+// discovery (server.ClusterObjects): the Provider then resolves what its
+// built-in table of kinds does not know through it, as prometheus-adapter
+// does, such as the kinds of custom resources.
+type Mapper interface {
+	RESTMapper() meta.RESTMapper
+}
+
 // Provider answers metrics API requests from a serving.Store.
 type Provider struct {
 	store    *serving.Store
 	objects  ObjectLister
 	matchers *source.MatcherCache
+
+	mapper meta.RESTMapper // nil without a cluster
+	// mapperPausedUntil (Unix nanoseconds) stops asking the mapper after a
+	// failure; mapperReset is when its discovery was last read again.
+	mapperPausedUntil, mapperReset atomic.Int64
+	kinds                          sync.Map // schema.GroupResource -> [2]string{kind, apiVersion}
+	kindsN                         atomic.Int32
 }
 
 // matcherCacheBytes bounds the matchers remembered for the selectors of
@@ -60,8 +79,14 @@ var (
 
 // New returns a Provider reading store. objects may be nil when no cluster is
 // reachable; object selectors are then matched against the series' labels.
+// When objects is also a Mapper, its RESTMapper resolves kinds.
 func New(store *serving.Store, objects ObjectLister) *Provider {
-	return &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheBytes)}
+	p := &Provider{store: store, objects: objects, matchers: source.NewMatcherCache(matcherCacheBytes)}
+	if m, ok := objects.(Mapper); ok {
+		p.mapper = m.RESTMapper()
+		p.mapperReset.Store(time.Now().UnixNano()) // its discovery is read at its first use
+	}
+	return p
 }
 
 // MatcherCacheBytes returns the estimated size of the matchers remembered
@@ -170,7 +195,7 @@ func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName,
 	}
 	// Several series of one object (e.g. per container) are served as one
 	// value, their sum, as in a list (customValues).
-	vals := customValues(entries, info, metricSelector)
+	vals := p.customValues(entries, info, metricSelector)
 	return &vals[0], nil
 }
 
@@ -208,7 +233,7 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 	if err != nil {
 		return nil, err
 	}
-	return &custom_metrics.MetricValueList{Items: customValues(entries, info, metricSelector)}, nil
+	return &custom_metrics.MetricValueList{Items: p.customValues(entries, info, metricSelector)}, nil
 }
 
 // customQuery checks the request's scope and returns its store query.
@@ -283,14 +308,14 @@ func badSelector(err error) error {
 // HPA keys its values by object name). An object's several series (e.g.
 // per container) are served as their sum, at the oldest of their sample
 // times.
-func customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) []custom_metrics.MetricValue {
+func (p *Provider) customValues(entries []*serving.Entry, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) []custom_metrics.MetricValue {
 	var sel *metav1.LabelSelector
 	if metricSelector != nil && !metricSelector.Empty() {
 		if s, err := metav1.ParseToLabelSelector(metricSelector.String()); err == nil {
 			sel = s
 		}
 	}
-	kind, apiVersion := kindFor(info.GroupResource)
+	kind, apiVersion := p.kindFor(info.GroupResource)
 	// A Namespace is cluster-scoped: its reference names no namespace.
 	namespaced := info.GroupResource != serving.NamespacesResource
 	out := make([]custom_metrics.MetricValue, 0, len(entries))
@@ -348,22 +373,71 @@ type objectSum struct {
 	at    int64
 }
 
-// kindFor names the kind of common resources for object references.
-func kindFor(gr schema.GroupResource) (kind, apiVersion string) {
-	known := map[schema.GroupResource][2]string{
-		{Resource: "pods"}:                                  {"Pod", "v1"},
-		{Resource: "services"}:                              {"Service", "v1"},
-		{Resource: "namespaces"}:                            {"Namespace", "v1"},
-		{Group: "apps", Resource: "deployments"}:            {"Deployment", "apps/v1"},
-		{Group: "apps", Resource: "statefulsets"}:           {"StatefulSet", "apps/v1"},
-		{Group: "apps", Resource: "replicasets"}:            {"ReplicaSet", "apps/v1"},
-		{Group: "apps", Resource: "daemonsets"}:             {"DaemonSet", "apps/v1"},
-		{Group: "networking.k8s.io", Resource: "ingresses"}: {"Ingress", "networking.k8s.io/v1"},
-	}
-	if k, ok := known[gr]; ok {
+// kindFor names the kind and API version (group/version) of the objects of
+// gr, as prometheus-adapter's RESTMapper.KindFor does: a built-in kind from
+// the table the importer maps labels with, any other from the cluster's
+// discovery (remembered), or neither without one: never an apiVersion
+// without a version.
+func (p *Provider) kindFor(gr schema.GroupResource) (kind, apiVersion string) {
+	if k, ok := p.kinds.Load(gr); ok {
+		k := k.([2]string)
 		return k[0], k[1]
 	}
-	return gr.Resource, gr.Group
+	gvk, ok := promadapter.BuiltinKind(gr)
+	if !ok {
+		if err := p.mapped(func(m meta.RESTMapper) (err error) {
+			gvk, err = m.KindFor(gr.WithVersion(""))
+			return err
+		}); err != nil || gvk.Version == "" || gvk.Kind == "" {
+			return "", ""
+		}
+	}
+	kind, apiVersion = gvk.Kind, gvk.GroupVersion().String()
+	if p.kindsN.Add(1) <= maxKinds { // the resources of rules: a few
+		p.kinds.Store(gr, [2]string{kind, apiVersion})
+	}
+	return kind, apiVersion
+}
+
+// maxKinds bounds the kinds remembered (the resources of the rules).
+const maxKinds = 256
+
+// mapperPause is how long the cluster's discovery is not asked again after
+// it failed, and the least time between two readings of it for names it
+// did not know.
+const mapperPause = time.Minute
+
+var errNoMapper = errors.New("no discovery of the cluster's resources")
+
+// mapped calls f with the cluster's RESTMapper. A name it does not know
+// makes it read the cluster's discovery again, at most once a minute (a
+// resource created since, such as a custom resource, is then found); after
+// a failure to read it, it is not asked for a minute. Requests cannot make
+// the adapter read discovery more often than that.
+func (p *Provider) mapped(f func(meta.RESTMapper) error) error {
+	if p.mapper == nil {
+		return errNoMapper
+	}
+	now := time.Now().UnixNano()
+	if now < p.mapperPausedUntil.Load() {
+		return errNoMapper
+	}
+	err := f(p.mapper)
+	definite := func(err error) bool { return err == nil || meta.IsNoMatchError(err) || meta.IsAmbiguousError(err) }
+	if !definite(err) {
+		p.mapperPausedUntil.Store(now + int64(mapperPause))
+		return err
+	}
+	r, ok := p.mapper.(meta.ResettableRESTMapper)
+	last := p.mapperReset.Load()
+	if err == nil || !meta.IsNoMatchError(err) || !ok || now-last < int64(mapperPause) || !p.mapperReset.CompareAndSwap(last, now) {
+		return err
+	}
+	r.Reset()
+	if err = f(p.mapper); !definite(err) {
+		p.mapperPausedUntil.Store(now + int64(mapperPause))
+	}
+	return err
 }
 
 // milliQuantity converts a served value to a milli-quantity, the unit the HPA

@@ -3,8 +3,6 @@ package provider
 import (
 	"math"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestMilliQuantity(t *testing.T) {
@@ -24,14 +22,5 @@ func TestMilliQuantity(t *testing.T) {
 		if got := q.MilliValue(); got != tc.want {
 			t.Errorf("milliQuantity(%v) = %dm, want %dm", tc.v, got, tc.want)
 		}
-	}
-}
-
-func TestKindFor(t *testing.T) {
-	if k, v := kindFor(schema.GroupResource{Group: "apps", Resource: "deployments"}); k != "Deployment" || v != "apps/v1" {
-		t.Errorf("deployments.apps: %s %s", k, v)
-	}
-	if k, _ := kindFor(schema.GroupResource{Group: "example.com", Resource: "widgets"}); k != "widgets" {
-		t.Errorf("unknown kind: %s", k)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -12,11 +13,14 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/foresight-dev/foresight/adapter/provider"
 )
 
 // ClusterObjects lists object names from the Kubernetes API (metadata only),
-// for custom-metrics requests by label selector. It needs list permission on
-// the kinds the rules serve, and nothing else.
+// for custom-metrics requests by label selector, and resolves resources and
+// kinds through the cluster's discovery. It needs list permission on the
+// kinds the rules serve, and nothing else.
 type ClusterObjects struct {
 	client metadata.Interface
 	mapper *restmapper.DeferredDiscoveryRESTMapper
@@ -34,6 +38,11 @@ func NewClusterObjects(cfg *rest.Config) (*ClusterObjects, error) {
 	}
 	return &ClusterObjects{client: mc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
 }
+
+// RESTMapper returns the mapper of the cluster's discovery that resolves
+// resources and kinds (provider.Mapper). It reads discovery at its first
+// use and again when told to (meta.ResettableRESTMapper).
+func (c *ClusterObjects) RESTMapper() meta.RESTMapper { return c.mapper }
 
 // ListObjectNames lists the names of the objects of resource in namespace matching selector.
 func (c *ClusterObjects) ListObjectNames(ctx context.Context, namespace string, selector k8slabels.Selector, resource schema.GroupResource) ([]string, error) {
@@ -54,3 +63,5 @@ func (c *ClusterObjects) ListObjectNames(ctx context.Context, namespace string, 
 	}
 	return names, nil
 }
+
+var _ provider.Mapper = (*ClusterObjects)(nil)
