@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,7 +183,7 @@ func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName,
 		// object, after the request was authorized in that namespace.
 		name.Namespace = name.Name
 	}
-	q, err := p.customQuery(name.Namespace, info)
+	q, err := p.customQuery(name.Namespace, &info)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +204,7 @@ func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName,
 // GetMetricBySelector returns the served values of the metric for the objects
 // in namespace matching selector.
 func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, selector k8slabels.Selector, info cmprovider.CustomMetricInfo, metricSelector k8slabels.Selector) (*custom_metrics.MetricValueList, error) {
-	q, err := p.customQuery(namespace, info)
+	q, err := p.customQuery(namespace, &info)
 	if err != nil {
 		return nil, err
 	}
@@ -236,19 +238,92 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 	return &custom_metrics.MetricValueList{Items: p.customValues(entries, info, metricSelector)}, nil
 }
 
-// customQuery checks the request's scope and returns its store query.
-func (p *Provider) customQuery(namespace string, info cmprovider.CustomMetricInfo) (serving.Query, error) {
-	api := serving.APIPods
-	if info.GroupResource != (schema.GroupResource{Resource: "pods"}) {
-		api = serving.APIObject
-	}
-	q := serving.Query{Metric: info.Metric, API: api, Resource: info.GroupResource, Namespace: namespace}
-	snap := p.store.Snapshot(q.StoreKey())
-	if snap == nil || namespace == "" || (snap.Info.API != serving.APIObject && snap.Info.API != serving.APIPods) {
+// customQuery checks the request's scope and returns its store query. It
+// resolves the resource the request names (resolve) and sets
+// info.GroupResource to the one the rule serves.
+func (p *Provider) customQuery(namespace string, info *cmprovider.CustomMetricInfo) (serving.Query, error) {
+	snap, gr := p.resolve(info.Metric, info.GroupResource)
+	if snap == nil || namespace == "" {
 		return serving.Query{}, cmprovider.NewMetricNotFoundError(info.GroupResource, info.Metric)
 	}
-	q.API = snap.Info.API
-	return q, nil
+	info.GroupResource = gr
+	return serving.Query{Metric: info.Metric, API: snap.Info.API, Resource: gr, Namespace: namespace}, nil
+}
+
+// customSnapshot returns the snapshot of the pods or object rule of metric
+// for gr exactly, or nil.
+func (p *Provider) customSnapshot(metric string, gr schema.GroupResource) *serving.Snapshot {
+	api := serving.APIPods
+	if gr != (schema.GroupResource{Resource: "pods"}) {
+		api = serving.APIObject
+	}
+	snap := p.store.Snapshot(serving.Query{Metric: metric, API: api, Resource: gr}.StoreKey())
+	if snap == nil || snap.Info.API != api {
+		return nil
+	}
+	return snap
+}
+
+// resolve returns the rule of metric for the resource a request names, and
+// that resource as the rule serves it, as prometheus-adapter resolves it
+// with its RESTMapper.ResourceFor: in any case, singular or plural (a
+// built-in kind's singular, or the English plural of another's), the group
+// filled in when the request gives none and one is served (deployments for
+// deployments.apps; the built-in kind's group first), or as the cluster's
+// discovery resolves it. It returns nil when no rule serves metric for it.
+func (p *Provider) resolve(metric string, gr schema.GroupResource) (*serving.Snapshot, schema.GroupResource) {
+	if snap := p.customSnapshot(metric, gr); snap != nil {
+		return snap, gr // as the HPA names it: the fast path
+	}
+	lower := schema.GroupResource{Group: strings.ToLower(gr.Group), Resource: strings.ToLower(gr.Resource)}
+	if lower.Group == "core" {
+		lower.Group = ""
+	}
+	names := []string{lower.Resource}
+	if guess, _ := meta.UnsafeGuessKindToResource(schema.GroupVersionKind{Kind: lower.Resource}); guess.Resource != lower.Resource {
+		names = append(names, guess.Resource)
+	}
+	var candidates []schema.GroupResource
+	for _, b := range promadapter.BuiltinResources(lower.Resource) {
+		if lower.Group == "" || lower.Group == b.Group {
+			candidates = append(candidates, b)
+		}
+	}
+	for _, n := range names {
+		candidates = append(candidates, schema.GroupResource{Group: lower.Group, Resource: n})
+	}
+	for _, c := range candidates {
+		if snap := p.customSnapshot(metric, c); snap != nil {
+			return snap, c
+		}
+	}
+	if lower.Group == "" {
+		// The one group in which a rule serves metric for the resource.
+		var found *serving.Snapshot
+		for _, r := range p.store.Rules() {
+			if r.Metric != metric || r.API != serving.APIObject || !slices.Contains(names, r.Resource.Resource) {
+				continue
+			}
+			if found != nil {
+				found = nil
+				break
+			}
+			found = p.customSnapshot(metric, r.Resource)
+		}
+		if found != nil {
+			return found, found.Info.Resource
+		}
+	}
+	var gvr schema.GroupVersionResource
+	if err := p.mapped(func(m meta.RESTMapper) (err error) {
+		gvr, err = m.ResourceFor(lower.WithVersion(""))
+		return err
+	}); err == nil {
+		if snap := p.customSnapshot(metric, gvr.GroupResource()); snap != nil {
+			return snap, gvr.GroupResource()
+		}
+	}
+	return nil, gr
 }
 
 // lookup adds the metric selector's matchers (with the namespace enforced)
