@@ -3,10 +3,12 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -97,5 +99,70 @@ func TestOneItemPerObject(t *testing.T) {
 				t.Errorf("web-0 by name: %+v, %v; want 1160 at %d", v, err, now-30)
 			}
 		})
+	}
+}
+
+// TestMetricLabelSelector: a metric label selector selects among the
+// series the rule's query keeps, summed per object; one that names a label
+// no series of the namespace carries (the query aggregated it away) is
+// refused, by name and in a list, rather than answered with no value.
+func TestMetricLabelSelector(t *testing.T) {
+	now := time.Now().Unix()
+	store := serving.NewStore(nil)
+	// Per pod, as an imported rule's query groups them: by (namespace, pod).
+	customStore(t, store, "per_pod", podsResource, "shop",
+		series{"web-1", 140, now, []string{"pod", "web-1"}}, series{"web-2", 1160, now, []string{"pod", "web-2"}})
+	// Per container, as a query that keeps the container label.
+	customStore(t, store, "per_container", podsResource, "shop",
+		series{"web-1", 140, now, []string{"pod", "web-1", "container", "app"}},
+		series{"web-2", 160, now, []string{"pod", "web-2", "container", "sidecar"}},
+		series{"web-2", 1000, now, []string{"pod", "web-2", "container", "app"}})
+	p := New(store, nil)
+	list := func(metric, ns, selector string) (map[string]float64, error) {
+		t.Helper()
+		sel, err := k8slabels.Parse(selector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := cmprovider.CustomMetricInfo{GroupResource: podsResource, Metric: metric, Namespaced: true}
+		l, err := p.GetMetricBySelector(context.Background(), ns, k8slabels.Everything(), info, sel)
+		if err != nil {
+			return nil, err
+		}
+		got := map[string]float64{}
+		for _, it := range l.Items {
+			got[it.DescribedObject.Name] = it.Value.AsApproximateFloat64()
+		}
+		return got, nil
+	}
+	for _, c := range []struct {
+		metric, selector string
+		want             map[string]float64
+	}{
+		{"per_container", "container=app", map[string]float64{"web-1": 140, "web-2": 1000}},
+		{"per_container", "container!=app", map[string]float64{"web-2": 160}},
+		{"per_container", "container in (app,sidecar)", map[string]float64{"web-1": 140, "web-2": 1160}},
+		{"per_pod", "pod=web-2", map[string]float64{"web-2": 1160}},
+		{"per_pod", "namespace=shop", map[string]float64{"web-1": 140, "web-2": 1160}},
+	} {
+		got, err := list(c.metric, "shop", c.selector)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s {%s}: %v, %v; want %v", c.metric, c.selector, got, err, c.want)
+		}
+	}
+	for _, selector := range []string{"container=app", "container!=app", "!container", "container"} {
+		if got, err := list("per_pod", "shop", selector); !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), `carry no label "container"`) {
+			t.Errorf("per_pod {%s}: %v, %v; want a bad request naming the label", selector, got, err)
+		}
+		sel, _ := k8slabels.Parse(selector)
+		v, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "shop", Name: "web-2"},
+			cmprovider.CustomMetricInfo{GroupResource: podsResource, Metric: "per_pod", Namespaced: true}, sel)
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("per_pod web-2 {%s}: %v, %v; want a bad request", selector, v, err)
+		}
+	}
+	// A namespace without series has nothing to tell: an empty list.
+	if got, err := list("per_pod", "billing", "container=app"); err != nil || len(got) != 0 {
+		t.Errorf("per_pod in a namespace without series: %v, %v; want an empty list", got, err)
 	}
 }

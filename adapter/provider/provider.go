@@ -192,6 +192,9 @@ func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName,
 	if err != nil {
 		return nil, err
 	}
+	if err := p.selectable(q, metricSelector); err != nil {
+		return nil, err
+	}
 	if len(entries) == 0 {
 		return nil, cmprovider.NewMetricNotFoundForError(info.GroupResource, info.Metric, name.Name)
 	}
@@ -235,7 +238,39 @@ func (p *Provider) GetMetricBySelector(ctx context.Context, namespace string, se
 	if err != nil {
 		return nil, err
 	}
+	if err := p.selectable(q, metricSelector); err != nil {
+		return nil, err
+	}
 	return &custom_metrics.MetricValueList{Items: p.customValues(entries, info, metricSelector)}, nil
+}
+
+// selectable refuses a metric label selector (an HPA's metric.selector) that
+// names a label no series of the metric in the request's namespace carries:
+// the rule's query aggregates it away. prometheus-adapter applied the
+// selector inside the query, before its aggregation; Foresight selects among
+// the series the query keeps, which would answer no value (or, for != and
+// notin, the total over every series) where prometheus-adapter answered
+// the selected series' sum. A namespace without series says nothing.
+func (p *Provider) selectable(q serving.Query, metricSelector k8slabels.Selector) error {
+	if metricSelector == nil || metricSelector.Empty() {
+		return nil
+	}
+	reqs, _ := metricSelector.Requirements()
+	snap := p.store.Snapshot(q.StoreKey())
+	if snap == nil || len(reqs) == 0 {
+		return nil
+	}
+	entries := snap.ByNamespace[q.Namespace]
+	for _, r := range reqs {
+		name := r.Key()
+		if len(entries) == 0 || name == snap.Info.NamespaceLabel || slices.ContainsFunc(entries, func(e *serving.Entry) bool { return e.Labels.Has(name) }) {
+			continue
+		}
+		return apierrors.NewBadRequest(fmt.Sprintf("metricLabelSelector: the series of metric %s in namespace %s carry no label %q: "+
+			"the rule's query aggregates it away, and Foresight selects among the series the query keeps, "+
+			"where prometheus-adapter selected inside the query (docs/migration.md)", q.Metric, q.Namespace, name))
+	}
+	return nil
 }
 
 // customQuery checks the request's scope and returns its store query. It

@@ -274,6 +274,7 @@ func TestSameConfigSameAnswers(t *testing.T) {
 	t.Run("custom namespaces", func(t *testing.T) { compareNamespaces(t, sides) })
 	t.Run("custom services", func(t *testing.T) { compareServices(t, sides, "http_requests_per_second") })
 	t.Run("custom resource names", func(t *testing.T) { compareResourceNames(t, sides) })
+	t.Run("custom metric selectors", func(t *testing.T) { compareMetricSelectors(t, sides) })
 	// by (service) inside round(): one namespace's services in prometheus-adapter, and in
 	// Foresight, which adds the namespace label there.
 	t.Run("custom services inside a function", func(t *testing.T) { compareServices(t, sides, "http_requests_per_service") })

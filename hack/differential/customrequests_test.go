@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	cmv1beta2 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 
 	"github.com/foresight-dev/foresight/internal/testharness/adapterproc"
@@ -63,5 +65,43 @@ func compareResourceNames(t *testing.T, sides []*side) {
 			}
 		}
 		sameValues(t, c.path, got[0], got[1])
+	}
+}
+
+// compareMetricSelectors asks both adapters for the pods metric with a
+// metric label selector (an HPA's metric.selector). On the pod label, which
+// the rule's query keeps, both select. On the container label, which its
+// sum by (namespace, pod) aggregates away, prometheus-adapter selects inside
+// the query and Foresight refuses the request (docs/migration.md).
+func compareMetricSelectors(t *testing.T, sides []*side) {
+	const metric, namespace = "http_requests_per_second", "shop"
+	onPod, onContainer := labels.SelectorFromSet(labels.Set{"pod": "web-1"}), labels.SelectorFromSet(labels.Set{"container": "app"})
+	got := make([]values, len(sides))
+	for i, s := range sides {
+		l, err := s.custom.NamespacedMetrics(namespace).GetForObjects(podGK, labels.Everything(), metric, onPod)
+		if err != nil {
+			t.Fatalf("%s: pods {%s}: %v", s.name, onPod, err)
+		}
+		got[i] = values{}
+		for _, it := range l.Items {
+			got[i][it.DescribedObject.Name] = it.Value.AsApproximateFloat64()
+		}
+	}
+	sameValues(t, "pods {"+onPod.String()+"}", got[0], got[1])
+	if len(got[0]) != 1 {
+		t.Errorf("pods {%s}: %v, want web-1 alone", onPod, got[0])
+	}
+	for _, s := range sides {
+		l, err := s.custom.NamespacedMetrics(namespace).GetForObjects(podGK, labels.Everything(), metric, onContainer)
+		v, errByName := s.custom.NamespacedMetrics(namespace).GetForObject(podGK, "web-1", metric, onContainer)
+		if s.name == adapterproc.Foresight {
+			if !apierrors.IsBadRequest(err) || !apierrors.IsBadRequest(errByName) {
+				t.Errorf("%s: pods {%s}: %v, %v; web-1: %v, %v; want bad requests", s.name, onContainer, l, err, v, errByName)
+			}
+			continue
+		}
+		if err != nil || len(l.Items) == 0 || errByName != nil {
+			t.Errorf("%s: pods {%s}: %v, %v; web-1: %v, %v; want the pods' values", s.name, onContainer, l, err, v, errByName)
+		}
 	}
 }
