@@ -13,11 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	cmprovider "sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"github.com/foresight-dev/foresight/adapter/forecast"
 	"github.com/foresight-dev/foresight/adapter/provider"
 	"github.com/foresight-dev/foresight/adapter/resourcemetrics"
 	"github.com/foresight-dev/foresight/adapter/server"
@@ -32,7 +37,8 @@ import (
 // real kube-apiserver and checks that client-go's discovery, which asks for
 // aggregated discovery first, lists the adapter's groups and metrics, talking
 // to the adapter directly and through the aggregator, the same as the legacy
-// documents, also after the served metrics change.
+// documents, also after the served metrics change; and that the provider
+// reads the kinds of resources from the cluster's discovery.
 func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 	binDir := needs.KubeBinDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -154,6 +160,28 @@ func TestDiscoveryThroughKubeAPIServer(t *testing.T) {
 	})
 	t.Run("after the metrics change, through the aggregator", func(t *testing.T) {
 		check(t, aggregator, want, 3*time.Minute)
+	})
+	t.Run("a kind the built-in table lacks, from the cluster's discovery", func(t *testing.T) {
+		// CSIStorageCapacity (storage.k8s.io/v1) is namespaced and not in the table.
+		objects, err := server.NewClusterObjects(c.AdminConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr := schema.GroupResource{Group: "storage.k8s.io", Resource: "csistoragecapacities"}
+		st := serving.NewStore(time.Now)
+		ls := labels.FromStrings("namespace", "shop", "capacity", "c1")
+		snap := &serving.Snapshot{Info: serving.RuleInfo{Metric: "free_bytes", API: serving.APIObject, Resource: gr, NamespaceLabel: "namespace"}, Ready: true,
+			ByNamespace: map[string][]*serving.Entry{"shop": {{Labels: ls, Key: ls.String(), Namespace: "shop", Object: "c1", Forecast: forecast.Forecast{At: time.Now().Unix(), Value: 5}}}}}
+		snap.Index()
+		st.Publish(snap)
+		p := provider.New(st, objects)
+		for _, name := range []string{"csistoragecapacities", "CSIStorageCapacity"} {
+			info := cmprovider.CustomMetricInfo{GroupResource: schema.GroupResource{Group: gr.Group, Resource: name}, Metric: "free_bytes", Namespaced: true}
+			v, err := p.GetMetricByName(ctx, types.NamespacedName{Namespace: "shop", Name: "c1"}, info, k8slabels.Everything())
+			if err != nil || v.DescribedObject.Kind != "CSIStorageCapacity" || v.DescribedObject.APIVersion != "storage.k8s.io/v1" {
+				t.Errorf("%s c1: %+v, %v; want a CSIStorageCapacity of storage.k8s.io/v1", name, v, err)
+			}
+		}
 	})
 }
 
