@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -23,6 +24,9 @@ type Decoder struct {
 	Errs Errors
 	// Lines are the lines of the field paths visited so far.
 	Lines Lines
+	// YAML11Bools reads the plain booleans of YAML 1.1 too (yes, no, on, off, y, n, in the
+	// cases yaml.v2 takes), as files written for yaml.v2 readers (prometheus-adapter's) use them.
+	YAML11Bools bool
 
 	fields map[reflect.Type]map[string]reflect.Type
 	// walked records anchored nodes already checked (as which type), so that aliases to
@@ -226,17 +230,28 @@ func (d *Decoder) Uint(n *yaml.Node, path string, hi uint64) uint64 {
 	return v
 }
 
-// Bool decodes true or false; ok is false (and an error recorded) for anything else.
+// Bool decodes true or false (and, with YAML11Bools, YAML 1.1's other plain booleans, which
+// it then rewrites in n as true or false); ok is false (and an error recorded) for anything
+// else.
 func (d *Decoder) Bool(n *yaml.Node, path string) (v, ok bool) {
 	n, ok = d.Scalar(n, path, "true or false")
 	if !ok {
 		return false, false
+	}
+	if b, yaml11 := yaml11Bools[n.Value]; d.YAML11Bools && yaml11 && n.Tag == "!!str" && n.Style == 0 {
+		n.Tag, n.Value = "!!bool", strconv.FormatBool(b)
 	}
 	if n.Tag != "!!bool" || n.Decode(&v) != nil {
 		d.Errorf(n, path, "must be true or false, got %q", n.Value)
 		return false, false
 	}
 	return v, true
+}
+
+// yaml11Bools are the plain booleans of YAML 1.1 that YAML 1.2 reads as strings.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
 }
 
 // Decode decodes n into the value v points to, strictly: the walk checks every field of n

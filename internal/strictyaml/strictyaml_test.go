@@ -297,3 +297,33 @@ func FuzzDocuments(f *testing.F) {
 		}
 	})
 }
+
+// TestYAML11Bools: YAML 1.1's plain booleans (no, On, y) decode as booleans only with
+// YAML11Bools, and never quoted; a string field keeps its text either way.
+func TestYAML11Bools(t *testing.T) {
+	for _, c := range []struct {
+		doc         string
+		yaml11, ok  bool
+		want        bool
+		plainString string
+	}{
+		{doc: "on: no", yaml11: true, ok: true, want: false},
+		{doc: "on: On", yaml11: true, ok: true, want: true},
+		{doc: "on: y\nplain: yes", yaml11: true, ok: true, want: true, plainString: "yes"},
+		{doc: "on: no", yaml11: false},
+		{doc: `on: "no"`, yaml11: true},
+		{doc: "on: nope", yaml11: true},
+	} {
+		docs, err := Documents([]byte(c.doc), "s.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := NewDecoder("s.yaml")
+		d.YAML11Bools = c.yaml11
+		var s testSpec
+		ok := d.Decode(docs[0], "", &s)
+		if ok != c.ok || ok && (s.On != c.want || s.Plain != c.plainString) {
+			t.Errorf("%q (YAML 1.1 booleans %v): decoded %v (%+v, %v), want %v (on %v, plain %q)", c.doc, c.yaml11, ok, s, d.Errs, c.ok, c.want, c.plainString)
+		}
+	}
+}

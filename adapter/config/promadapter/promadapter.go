@@ -218,6 +218,7 @@ func ParsePolicy(data []byte, filename string, policy config.Policy) (*Config, e
 		}
 	}
 	d := strictyaml.NewDecoder(filename)
+	d.YAML11Bools = true // prometheus-adapter reads its file with yaml.v2: namespaced: no
 	c := &Config{Filename: filename, lines: d.Lines}
 	if !d.Decode(docs[0], "", c) {
 		return nil, d.Errs.Err()

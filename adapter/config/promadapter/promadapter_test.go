@@ -94,6 +94,11 @@ func TestRefused(t *testing.T) {
 	}{
 		{name: "namespaced false", file: "namespaced-false.yaml",
 			want: []string{"namespaced-false.yaml:8: externalRules[0].resources.namespaced: namespaced: false: cluster-wide external metrics serve the series of every namespace to every namespace; refused unless the adapter runs with --allow-cluster-wide-external-metrics"}},
+		// yaml.v2, which prometheus-adapter reads its file with, takes YAML 1.1's booleans.
+		{name: "namespaced no", doc: "externalRules:\n- seriesQuery: '{__name__=\"depth\"}'\n  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n  resources: {namespaced: no}\n",
+			want: []string{"f.yaml:4: externalRules[0].resources.namespaced: namespaced: false: cluster-wide"}},
+		{name: "namespaced quoted", doc: "externalRules:\n- seriesQuery: '{__name__=\"depth\"}'\n  metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n  resources: {namespaced: \"no\"}\n",
+			want: []string{"f.yaml:4: externalRules[0].resources.namespaced: must be true or false, got \"no\""}},
 		// The upstream sample is not valid YAML (unescaped quotes in a double-quoted string).
 		{name: "sample config", file: "sample-config.yaml", want: []string{"sample-config.yaml:33: invalid YAML: did not find expected key"}},
 		{name: "no label matchers", doc: "rules:\n- seriesQuery: 'cheddar{sharp=\"true\"}'\n  name: {as: \"cheesy_goodness\"}\n  metricsQuery: 'count(cheddar{sharp=\"true\"})'\n",
